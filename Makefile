@@ -1,0 +1,75 @@
+# osvm build. `make` builds build/osvm; `make check` builds with ASan+UBSan
+# and runs every test. Both install missing Debian packages first.
+
+CC      ?= cc
+LAYERS  := base isolation vmm cli
+SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
+HDRS    := $(wildcard src/*/*.h)
+TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
+LDLIBS  := -ljansson -pthread
+
+REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
+ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
+               -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: all deps check test unit shell format format-check bench clean run
+
+all: deps
+	@$(MAKE) --no-print-directory build/osvm
+
+deps:
+	@scripts/install-deps.sh
+
+# ---- release build ----
+build/rel/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/libosvm.a: $(patsubst src/%.c,build/rel/%.o,$(LIBSRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+build/osvm: build/rel/cli/main.o build/libosvm.a
+	$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- sanitizer build, used by the tests ----
+build/asan/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+build/asan/libosvm.a: $(patsubst src/%.c,build/asan/%.o,$(LIBSRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/osvm: build/asan/cli/main.o build/asan/libosvm.a
+	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
+
+# ---- tests ----
+check: deps
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory test
+
+test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
+	@tests/run.sh build/asan $(TESTS)
+
+format:
+	clang-format -i $(SRCS) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c)
+
+format-check:
+	@clang-format --dry-run --Werror $(SRCS) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c) \
+		&& echo "format: all files clang-formatted"
+
+run: all
+	build/osvm
+
+clean:
+	rm -rf build

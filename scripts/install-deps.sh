@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages osvm needs to build and test, when missing.
+set -eu
+
+PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev clang-format util-linux"
+
+missing=""
+for p in $PKGS; do
+        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case "$st" in
+        *" installed") ;;
+        *) missing="$missing $p" ;;
+        esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "osvm: installing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+        SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+else
+        echo "osvm: need root to install:$missing" >&2
+        exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

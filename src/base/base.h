@@ -1,0 +1,192 @@
+/*
+ * base: what every layer of osvm shares.
+ *
+ * Errors that carry context (osvm_err), the log, bounded file I/O with
+ * atomic replacement, the standard directories, the terminal's capabilities
+ * and the session state that the status line reports.
+ */
+#ifndef OSVM_BASE_H
+#define OSVM_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define OSVM_VERSION "0.1.0"
+
+/* Process exit codes; docs/exit-codes.md explains each. */
+enum osvm_exit {
+        OSVM_EXIT_OK = 0,
+        OSVM_EXIT_FAILURE = 1, /* the command ran and failed */
+        OSVM_EXIT_USAGE = 2,   /* bad command line */
+        OSVM_EXIT_CONFIG = 3,  /* a configuration file is invalid */
+        OSVM_EXIT_DENIED = 4,  /* the isolation policy refuses the call */
+};
+
+/* ---- cleanup helpers (GCC/Clang `cleanup` attribute) ---- */
+
+void base_freep(void *p);
+void base_closep(int *fd);
+#define _cleanup_free_  __attribute__((cleanup(base_freep)))
+#define _cleanup_close_ __attribute__((cleanup(base_closep)))
+
+/* Returns *pp and clears it, so that a cleanup attribute does not free it. */
+static inline void *base_steal(void *pp)
+{
+        void **p = pp;
+        void *v = *p;
+        *p = NULL;
+        return v;
+}
+
+/* Allocation that cannot fail (aborts with a message when out of memory). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- errors that carry context ----
+ *
+ * A function that fails fills an osvm_err and returns -1. A caller that adds
+ * context calls err_wrap(), which puts its words in front: the user sees the
+ * whole chain ("loading /x/isolation_config.json: reading: Permission denied").
+ */
+typedef struct osvm_err {
+        int code;       /* an errno value, or 0 */
+        int exit;       /* the exit code a command should end with */
+        char msg[2048]; /* "" while no error is set */
+} osvm_err;
+
+int err_set(osvm_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_sys(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int err_wrap(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_clear(osvm_err *e);
+
+/* ---- the log ----
+ *
+ * Messages go to stderr at or above the chosen level and, at info or above
+ * (debug when chosen), to a bounded log file in the state directory.
+ */
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Reads OSVM_LOG; adjust by -v/-q with log_set_level(). */
+void log_init(void);
+void log_set_level(enum log_level lvl);
+enum log_level log_get_level(void);
+/* Parses "error", "warn", "info", "debug" (or "warning"); -1 when unknown. */
+int log_level_parse(const char *s);
+const char *log_level_name(enum log_level lvl);
+/* Opens the log file lazily below dir; NULL disables the file. */
+void log_set_file_dir(const char *dir);
+/* The file is rotated to .1 past this many bytes. */
+#define LOG_FILE_MAX_BYTES (1024 * 1024)
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_close(void);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* ---- files ---- */
+
+/*
+ * Reads a whole regular file of at most max bytes into a NUL-terminated
+ * buffer. Names the reason on failure: a directory, not a regular file,
+ * too large, unreadable.
+ */
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err *e);
+/* Writes data to path through a temporary file in the same directory, fsync
+ * and rename, with the given mode. */
+int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e);
+/* Like fs_write_atomic, but fails with EEXIST (and writes nothing) when path
+ * exists: link(2) of the finished temporary file publishes it. */
+int fs_create_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e);
+/* mkdir -p with the given mode for the directories it creates. */
+int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e);
+/* The directory part of path (a new string). */
+char *fs_dirname(const char *path);
+/* ~ or ~/x expanded against $HOME; other paths copied. */
+char *fs_expand_home(const char *path);
+
+/* ---- standard directories ---- */
+
+/* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else $HOME/.config/osvm. */
+char *paths_config_dir(void);
+/* $XDG_STATE_HOME/osvm, else $HOME/.local/state/osvm. */
+char *paths_state_dir(void);
+
+/* ---- the terminal ---- */
+
+/* True when the locale's character set is UTF-8 (after setlocale(LC_ALL, "")). */
+bool term_utf8(void);
+/* True when fd is a terminal and NO_COLOR is unset or empty. */
+bool term_color(int fd);
+
+/* ---- text ---- */
+
+/* True when s (len bytes) is well-formed UTF-8 without NUL bytes. */
+bool text_valid_utf8(const char *s, size_t len);
+
+/* A growable string. */
+typedef struct strbuf {
+        char *s;
+        size_t len, cap;
+} strbuf;
+void sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_add(strbuf *b, const char *s);
+void sb_free(strbuf *b);
+/* Returns the string and leaves b empty. */
+char *sb_steal(strbuf *b);
+
+/* ---- time ---- */
+
+uint64_t time_mono_ns(void);
+
+/* ---- the session state ----
+ *
+ * One value for the whole process that later layers update as they run VMs
+ * and reach servers; the status line is printed from it.
+ */
+enum session_net { SESSION_NET_UNKNOWN = 0, SESSION_NET_OFF, SESSION_NET_ALLOW };
+
+enum session_server_state {
+        SESSION_SERVER_CONFIGURED = 0, /* known from the config, not started */
+        SESSION_SERVER_UP,             /* running */
+        SESSION_SERVER_DOWN,           /* started, then stopped or died */
+};
+
+#define SESSION_MAX_SERVERS 64
+
+struct session_server {
+        char name[128];
+        char where[64]; /* the VM it runs in ("μVM-1") or "host" */
+        enum session_server_state state;
+};
+
+struct osvm_session {
+        uint64_t start_ns;      /* time_mono_ns() at start */
+        unsigned live_microvms; /* microVMs owned by this process, alive now */
+        unsigned unikernels_run;
+        unsigned fallbacks; /* calls that did not run in the mode configured */
+        enum session_net net;
+        unsigned net_allow_count;
+        size_t nservers;
+        struct session_server servers[SESSION_MAX_SERVERS];
+};
+
+/* The process's session. */
+struct osvm_session *session_get(void);
+void session_reset(struct osvm_session *s, uint64_t start_ns);
+/* Adds or updates a server entry; silently ignores entries past the maximum. */
+void session_set_server(struct osvm_session *s, const char *name, const char *where,
+                        enum session_server_state state);
+void session_note_microvm(struct osvm_session *s, int delta);
+void session_note_unikernel(struct osvm_session *s);
+void session_note_fallback(struct osvm_session *s);
+void session_set_net(struct osvm_session *s, enum session_net net, unsigned allow_count);
+
+#endif

@@ -1,0 +1,176 @@
+/* Bounded reads, atomic writes, directories. */
+#define _GNU_SOURCE
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err *e)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return err_sys(e, "%s", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return err_sys(e, "%s", path);
+        if (S_ISDIR(st.st_mode))
+                return err_set(e, EISDIR, "%s: is a directory, not a file", path);
+        if (!S_ISREG(st.st_mode))
+                return err_set(e, EINVAL, "%s: not a regular file", path);
+        if ((uint64_t)st.st_size > max)
+                return err_set(e, EFBIG, "%s: too large (%lld bytes; the limit is %zu)", path,
+                               (long long)st.st_size, max);
+        /* The file may grow while it is read: never take more than max. */
+        size_t cap = (size_t)st.st_size + 1, n = 0;
+        _cleanup_free_ char *buf = xmalloc(cap + 1);
+        for (;;) {
+                if (n == cap) {
+                        if (cap > max)
+                                return err_set(e, EFBIG, "%s: too large (the limit is %zu bytes)",
+                                               path, max);
+                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        buf = xrealloc(buf, cap + 1);
+                }
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return err_sys(e, "%s: reading", path);
+                if (r == 0)
+                        break;
+                n += (size_t)r;
+        }
+        if (n > max)
+                return err_set(e, EFBIG, "%s: too large (the limit is %zu bytes)", path, max);
+        buf[n] = '\0';
+        *out = base_steal(&buf);
+        if (len)
+                *len = n;
+        return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+        const char *p = data;
+        while (len) {
+                ssize_t w = write(fd, p, len);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -1;
+                p += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+/* Writes a temporary file beside path; returns its name or NULL. */
+static char *write_temp(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e)
+{
+        char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                err_sys(e, "%s: creating a temporary file", path);
+                free(tmp);
+                return NULL;
+        }
+        if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+                err_sys(e, "%s: writing", tmp);
+                close(fd);
+                unlink(tmp);
+                free(tmp);
+                return NULL;
+        }
+        if (close(fd) < 0) {
+                err_sys(e, "%s: writing", tmp);
+                unlink(tmp);
+                free(tmp);
+                return NULL;
+        }
+        return tmp;
+}
+
+static void sync_dir_of(const char *path)
+{
+        _cleanup_free_ char *dir = fs_dirname(path);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                fsync(dfd);
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e)
+{
+        _cleanup_free_ char *tmp = write_temp(path, data, len, mode, e);
+        if (!tmp)
+                return -1;
+        if (rename(tmp, path) < 0) {
+                err_sys(e, "%s: replacing", path);
+                unlink(tmp);
+                return -1;
+        }
+        sync_dir_of(path);
+        return 0;
+}
+
+int fs_create_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e)
+{
+        _cleanup_free_ char *tmp = write_temp(path, data, len, mode, e);
+        if (!tmp)
+                return -1;
+        int r = link(tmp, path);
+        int saved = errno;
+        unlink(tmp);
+        if (r < 0) {
+                errno = saved;
+                return err_sys(e, "%s: creating", path);
+        }
+        sync_dir_of(path);
+        return 0;
+}
+
+int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e)
+{
+        _cleanup_free_ char *p = xstrdup(path);
+        size_t n = strlen(p);
+        for (size_t i = 1; i <= n; i++) {
+                if (p[i] != '/' && p[i] != '\0')
+                        continue;
+                char c = p[i];
+                p[i] = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return err_sys(e, "creating directory %s", p);
+                p[i] = c;
+        }
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return err_sys(e, "%s", path);
+        if (!S_ISDIR(st.st_mode))
+                return err_set(e, ENOTDIR, "%s: not a directory", path);
+        return 0;
+}
+
+char *fs_dirname(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+                return xstrdup(".");
+        if (slash == path)
+                return xstrdup("/");
+        size_t n = (size_t)(slash - path);
+        char *d = xmalloc(n + 1);
+        memcpy(d, path, n);
+        d[n] = '\0';
+        return d;
+}
+
+char *fs_expand_home(const char *path)
+{
+        const char *home = getenv("HOME");
+        if (home && *home && path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
+                return xasprintf("%s%s", home, path + 1);
+        return xstrdup(path);
+}

@@ -1,0 +1,201 @@
+/* Allocation, errors, growable strings, UTF-8 checks and clocks. */
+#define _GNU_SOURCE
+#include "base.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void base_freep(void *p)
+{
+        free(*(void **)p);
+}
+
+void base_closep(int *fd)
+{
+        if (*fd >= 0) {
+                int saved = errno;
+                close(*fd);
+                errno = saved;
+        }
+}
+
+static void *oom(size_t n)
+{
+        fprintf(stderr, "osvm: out of memory (allocating %zu bytes)\n", n);
+        abort();
+}
+
+void *xmalloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        return p ? p : oom(n);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        return p ? p : oom(n * size);
+}
+
+void *xrealloc(void *p, size_t n)
+{
+        void *q = realloc(p, n ? n : 1);
+        return q ? q : oom(n);
+}
+
+char *xstrdup(const char *s)
+{
+        char *p = strdup(s);
+        return p ? p : oom(strlen(s) + 1);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return n < 0 ? oom(0) : s;
+}
+
+int err_set(osvm_err *e, int code, const char *fmt, ...)
+{
+        if (!e)
+                return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+        e->code = code;
+        if (!e->exit)
+                e->exit = OSVM_EXIT_FAILURE;
+        return -1;
+}
+
+int err_sys(osvm_err *e, const char *fmt, ...)
+{
+        int code = errno;
+        if (!e)
+                return -1;
+        char head[sizeof(e->msg)];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(head, sizeof(head), fmt, ap);
+        va_end(ap);
+        return err_set(e, code, "%s: %s", head, strerror(code));
+}
+
+int err_wrap(osvm_err *e, const char *fmt, ...)
+{
+        if (!e)
+                return -1;
+        char head[sizeof(e->msg)], old[sizeof(e->msg)];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(head, sizeof(head), fmt, ap);
+        va_end(ap);
+        memcpy(old, e->msg, sizeof(old));
+        snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+        return -1;
+}
+
+void err_clear(osvm_err *e)
+{
+        e->code = 0;
+        e->exit = 0;
+        e->msg[0] = '\0';
+}
+
+static void sb_grow(strbuf *b, size_t extra)
+{
+        if (b->len + extra + 1 <= b->cap)
+                return;
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + extra + 1)
+                cap *= 2;
+        b->s = xrealloc(b->s, cap);
+        b->cap = cap;
+}
+
+void sb_addf(strbuf *b, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        sb_grow(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t)n;
+}
+
+void sb_add(strbuf *b, const char *s)
+{
+        size_t n = strlen(s);
+        sb_grow(b, n);
+        memcpy(b->s + b->len, s, n + 1);
+        b->len += n;
+}
+
+void sb_free(strbuf *b)
+{
+        free(b->s);
+        *b = (strbuf){0};
+}
+
+char *sb_steal(strbuf *b)
+{
+        char *s = b->s ? b->s : xstrdup("");
+        *b = (strbuf){0};
+        return s;
+}
+
+bool text_valid_utf8(const char *str, size_t len)
+{
+        const unsigned char *s = (const unsigned char *)str;
+        size_t i = 0;
+        while (i < len) {
+                unsigned c = s[i];
+                size_t n;
+                unsigned min;
+                if (c == 0)
+                        return false;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if ((c & 0xE0) == 0xC0) {
+                        n = 1, min = 0x80, c &= 0x1F;
+                } else if ((c & 0xF0) == 0xE0) {
+                        n = 2, min = 0x800, c &= 0x0F;
+                } else if ((c & 0xF8) == 0xF0) {
+                        n = 3, min = 0x10000, c &= 0x07;
+                } else {
+                        return false;
+                }
+                if (len - i - 1 < n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        if ((s[i + k] & 0xC0) != 0x80)
+                                return false;
+                        c = (c << 6) | (s[i + k] & 0x3F);
+                }
+                if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
+uint64_t time_mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,218 @@
+/*
+ * isolation: the isolation policy (isolation_config.json) and the routing
+ * decision that says where one tool call runs and why.
+ *
+ * The config keeps the original osvm field names. Extensions inherited
+ * config -> server -> tool: "fallback", "timeout_ms", "network": {"allow"}.
+ * docs/isolation-config.md describes every field.
+ */
+#ifndef OSVM_ISOLATION_H
+#define OSVM_ISOLATION_H
+
+#include "base/base.h"
+
+#define ISO_CONFIG_FILE      "isolation_config.json"
+#define ISO_CONFIG_MAX_BYTES (4u * 1024 * 1024)
+
+/* Built-in defaults for what no level of the config sets. */
+#define ISO_DEFAULT_UNIKERNEL_DIR "/var/osvm/unikernels"
+#define ISO_DEFAULT_MEMORY_MB     128u
+#define ISO_DEFAULT_VCPUS         1u
+#define ISO_DEFAULT_TIMEOUT_MS    30000u
+
+enum iso_mode { ISO_MODE_UNSET = 0, ISO_MODE_UNIKERNEL, ISO_MODE_MICROVM, ISO_MODE_DIRECT };
+enum iso_fallback { ISO_FALLBACK_UNSET = 0, ISO_FALLBACK_DIRECT, ISO_FALLBACK_DENY };
+
+const char *iso_mode_name(enum iso_mode m);         /* "unikernel", ... */
+const char *iso_fallback_name(enum iso_fallback f); /* "direct", "deny" */
+
+struct iso_mount {
+        char *host_path; /* absolute, ~ expanded */
+        char *vm_path;   /* absolute inside the VM */
+        bool readonly;   /* true unless the mount says "readonly": false */
+};
+
+struct iso_mounts {
+        size_t n;
+        struct iso_mount *v;
+};
+
+struct iso_strlist {
+        size_t n;
+        char **v;
+};
+
+/* The inherited extensions as one level of the config sets them. */
+struct iso_ext {
+        enum iso_fallback fallback; /* UNSET: inherit */
+        bool has_timeout;
+        uint32_t timeout_ms;
+        bool has_network;
+        struct iso_strlist network_allow; /* "host" or "host:port" entries */
+};
+
+struct iso_tool {
+        char *name;
+        enum iso_mode execution_mode; /* UNSET: the config's default mode */
+        char *unikernel_image;        /* NULL: <unikernel_dir>/<server>-<tool>.img */
+        struct iso_mounts mounts;
+        uint32_t memory_mb; /* 0: default */
+        uint32_t vcpus;     /* 0: default */
+        struct iso_ext ext;
+};
+
+struct iso_server {
+        char *name;
+        char *microvm_id; /* may be NULL */
+        bool use_microvm;
+        uint32_t vm_memory_mb, vm_vcpus; /* microvm_config */
+        char *server_command;            /* may be NULL */
+        struct iso_mounts microvm_mounts;
+        size_t ntools;
+        struct iso_tool *tools;
+        struct iso_ext ext;
+};
+
+struct iso_config {
+        char *path; /* the file it came from, or a label */
+        enum iso_mode default_mode;
+        char *unikernel_dir;
+        size_t nservers;
+        struct iso_server *servers;
+        struct iso_ext ext;
+};
+
+/* ---- diagnostics: what loading a config found ---- */
+
+enum iso_sev { ISO_WARNING, ISO_ERROR };
+
+struct iso_diag {
+        enum iso_sev sev;
+        char *text; /* "FILE: error: PATH: message" or "FILE:LINE:COL: error: ..." */
+};
+
+struct iso_diags {
+        size_t n, nerrors;
+        struct iso_diag *v;
+};
+
+void iso_diags_free(struct iso_diags *d);
+/* Logs each diagnostic (warnings as warn, errors as error). */
+void iso_diags_log(const struct iso_diags *d);
+
+/* ---- loading ---- */
+
+/* Where the config lives: <config dir>/isolation_config.json. */
+char *iso_config_path(void);
+
+/*
+ * Parses config text. Returns 0 when it has no errors (warnings may be in
+ * d), -1 otherwise; on -1 cfg is left empty and must not be used.
+ * name labels the diagnostics (the file's path).
+ */
+int iso_config_parse(const char *text, size_t len, const char *name, struct iso_config *cfg,
+                     struct iso_diags *d);
+/* Reads and parses a file; a file that cannot be read is an error in d. */
+int iso_config_load(const char *path, struct iso_config *cfg, struct iso_diags *d);
+/*
+ * Loads the user's config from iso_config_path(), first writing the default
+ * file when there is none (atomically, mode 0600; never over an existing file).
+ */
+int iso_config_open(struct iso_config *cfg, struct iso_diags *d);
+void iso_config_free(struct iso_config *cfg);
+
+/* The text of the default config file. */
+char *iso_config_default_text(void);
+/* The tools of the built-in osvm-mcp server. */
+extern const char *const iso_osvm_mcp_tools[];
+
+const struct iso_server *iso_config_server(const struct iso_config *cfg, const char *name);
+const struct iso_tool *iso_server_tool(const struct iso_server *srv, const char *name);
+
+/*
+ * Splits "SERVER/TOOL" (or "SERVER" when tool_optional) into fresh strings;
+ * -1 with a message in e when malformed.
+ */
+int iso_split_target(const char *target, bool tool_optional, char **server, char **tool,
+                     osvm_err *e);
+
+/* ---- the effective policy of one tool: inheritance resolved ---- */
+
+/* Which level a value came from. */
+enum iso_src { ISO_SRC_DEFAULT = 0, ISO_SRC_CONFIG, ISO_SRC_SERVER, ISO_SRC_TOOL };
+const char *iso_src_name(enum iso_src s);
+
+struct iso_policy {
+        char *server, *tool;
+        bool server_known, tool_known;
+        enum iso_mode mode;
+        enum iso_src mode_src;
+        char *image; /* absolute path of the tool image */
+        enum iso_src image_src;
+        uint32_t memory_mb, vcpus, timeout_ms;
+        enum iso_src memory_src, vcpus_src, timeout_src;
+        enum iso_fallback fallback;
+        enum iso_src fallback_src;
+        const struct iso_strlist *network_allow; /* borrowed from the config; never NULL */
+        enum iso_src network_src;
+        const struct iso_mounts *mounts; /* borrowed from the config; never NULL */
+        const char *microvm_id;          /* borrowed; NULL when none */
+};
+
+void iso_policy_resolve(const struct iso_config *cfg, const char *server, const char *tool,
+                        struct iso_policy *p);
+void iso_policy_free(struct iso_policy *p);
+
+/* Human-readable and JSON forms of a policy (for `isolation show`). */
+char *iso_policy_text(const struct iso_policy *p);
+char *iso_policy_json(const struct iso_policy *p); /* one JSON object, compact */
+
+/* ---- the routing decision ---- */
+
+/* What the host can do, as probed by the caller. */
+struct iso_host {
+        bool kvm_usable;
+        char kvm_problem[256]; /* why not, when !kvm_usable */
+        bool microvm_usable;   /* a Linux microVM engine is available */
+        char microvm_problem[256];
+};
+
+enum iso_route { ISO_ROUTE_UNIKERNEL, ISO_ROUTE_MICROVM, ISO_ROUTE_DIRECT, ISO_ROUTE_DENY };
+const char *iso_route_name(enum iso_route r);
+
+struct iso_reason {
+        enum log_level level;
+        char *text;
+};
+
+struct iso_decision {
+        struct iso_policy policy;
+        enum iso_route route;
+        bool fell_back; /* the route is not the mode configured */
+        size_t nreasons;
+        struct iso_reason *reasons;
+};
+
+/*
+ * Decides where SERVER/TOOL runs under cfg on this host: the mode, the image,
+ * the limits and the ordered reasons. Only checks; starts nothing.
+ */
+void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
+                const struct iso_host *host, struct iso_decision *d);
+void iso_decision_free(struct iso_decision *d);
+/* "INFO: ...\nWARN: ...\n", one line a reason. */
+char *iso_decision_trace(const struct iso_decision *d);
+char *iso_decision_json(const struct iso_decision *d);
+
+/* ---- editing ---- */
+
+/*
+ * Sets KEY=VALUE on a level of the config file at path: target "SERVER/TOOL",
+ * "SERVER", or NULL for the top level. Keeps every other field, unknown ones
+ * too; refuses (and writes nothing) when the result would not validate.
+ * An empty VALUE removes the field, so that it is inherited again.
+ */
+int iso_config_set(const char *path, const char *target, const char *const *assignments,
+                   size_t n, struct iso_diags *d, osvm_err *e);
+
+#endif

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs the unit test programs and the shell tests against one build.
+# usage: tests/run.sh BUILD_DIR TEST...   (TEST like isolation/test_config)
+set -u
+build=$1
+shift
+export OSVM_BIN="$PWD/$build/osvm"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+pass=0
+fail=0
+failed=""
+for t in "$@"; do
+        echo "== $t"
+        if "$build/tests/$t"; then
+                pass=$((pass + 1))
+        else
+                fail=$((fail + 1))
+                failed="$failed $t"
+        fi
+done
+for s in tests/*/*.sh; do
+        [ -e "$s" ] || continue
+        echo "== $s"
+        if bash "$s"; then
+                pass=$((pass + 1))
+        else
+                fail=$((fail + 1))
+                failed="$failed $s"
+        fi
+done
+echo
+[ -n "$failed" ] && echo "failed:$failed"
+echo "test programs: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
