@@ -31,5 +31,5 @@ for s in tests/*/*.sh; do
 done
 echo
 [ -n "$failed" ] && echo "failed:$failed"
-echo "test programs: $pass passed, $fail failed"
+echo "tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
