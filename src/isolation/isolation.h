@@ -11,6 +11,8 @@
 
 #include "base/base.h"
 
+#include <jansson.h>
+
 #define ISO_CONFIG_FILE      "isolation_config.json"
 #define ISO_CONFIG_MAX_BYTES (4u * 1024 * 1024)
 
@@ -97,8 +99,6 @@ struct iso_diags {
 };
 
 void iso_diags_free(struct iso_diags *d);
-/* Logs each diagnostic (warnings as warn, errors as error). */
-void iso_diags_log(const struct iso_diags *d);
 
 /* ---- loading ---- */
 
@@ -165,7 +165,7 @@ void iso_policy_free(struct iso_policy *p);
 
 /* Human-readable and JSON forms of a policy (for `isolation show`). */
 char *iso_policy_text(const struct iso_policy *p);
-char *iso_policy_json(const struct iso_policy *p); /* one JSON object, compact */
+json_t *iso_policy_json(const struct iso_policy *p);
 
 /* ---- the routing decision ---- */
 
@@ -202,7 +202,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
 void iso_decision_free(struct iso_decision *d);
 /* "INFO: ...\nWARN: ...\n", one line a reason. */
 char *iso_decision_trace(const struct iso_decision *d);
-char *iso_decision_json(const struct iso_decision *d);
+json_t *iso_decision_json(const struct iso_decision *d);
 
 /* ---- editing ---- */
 
@@ -212,7 +212,7 @@ char *iso_decision_json(const struct iso_decision *d);
  * too; refuses (and writes nothing) when the result would not validate.
  * An empty VALUE removes the field, so that it is inherited again.
  */
-int iso_config_set(const char *path, const char *target, const char *const *assignments,
-                   size_t n, struct iso_diags *d, osvm_err *e);
+int iso_config_set(const char *path, const char *target, const char *const *assignments, size_t n,
+                   struct iso_diags *d, osvm_err *e);
 
 #endif

@@ -1,0 +1,54 @@
+/*
+ * cli: the `osvm` command: argument parsing, subcommands, the status line.
+ */
+#ifndef OSVM_CLI_H
+#define OSVM_CLI_H
+
+#include "base/base.h"
+#include "isolation/isolation.h"
+
+/* A subcommand: argv[0] is its name; returns the process exit code. */
+struct cli_cmd {
+        const char *name;
+        const char *summary; /* one line for `osvm --help` */
+        const char *help;    /* the whole text for `osvm help NAME` */
+        int (*run)(int argc, char **argv);
+};
+
+extern const struct cli_cmd cli_cmd_isolation;
+extern const struct cli_cmd cli_cmd_status;
+
+/* Prints a command's help to stdout. */
+void cli_print_help(const struct cli_cmd *cmd);
+/* True when argv holds -h or --help before any "--". */
+bool cli_wants_help(int argc, char **argv);
+/* Reports a usage error naming the command; returns OSVM_EXIT_USAGE. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints diagnostics to stderr (warnings unless -q) and to the log file. */
+void cli_report_diags(const struct iso_diags *d);
+
+/*
+ * Loads the user's isolation config (creating the default on first run),
+ * logging its diagnostics. On errors, says that no tool will run and returns
+ * OSVM_EXIT_CONFIG; else 0. Registers its servers in the session.
+ */
+int cli_load_config(struct iso_config *cfg);
+
+/* What this host can do, for routing decisions. */
+void cli_probe_host(struct iso_host *h);
+
+/* Prints a JSON value to stdout, indented, with a newline. */
+void cli_print_json(json_t *v);
+
+/* The status line from the session at time now_ns. */
+struct status_style {
+        bool utf8;  /* μ and • where true; u and - where false */
+        bool color; /* ANSI colours */
+};
+char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct status_style st);
+/* The style for stdout: the locale's charset, NO_COLOR and whether it is a terminal. */
+struct status_style cli_status_style(void);
+
+#endif

@@ -1,0 +1,248 @@
+/* `osvm isolation show|explain|set|validate|path`: the isolation policy. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Parses [--json] and returns the index of the first operand, or -1. */
+static int parse_json_flag(int argc, char **argv, bool *json)
+{
+        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+        int c;
+        optind = 0;
+        *json = false;
+        while ((c = getopt_long(argc, argv, "+j", opts, NULL)) != -1) {
+                if (c != 'j')
+                        return -1;
+                *json = true;
+        }
+        return optind;
+}
+
+/* Resolves and prints one tool's policy, as text into b or as JSON into arr. */
+static void show_tool(const struct iso_config *cfg, const char *server, const char *tool, strbuf *b,
+                      json_t *arr)
+{
+        struct iso_policy p;
+        iso_policy_resolve(cfg, server, tool, &p);
+        if (arr) {
+                json_array_append_new(arr, iso_policy_json(&p));
+        } else {
+                char *t = iso_policy_text(&p);
+                sb_addf(b, "%s%s", b->len ? "\n" : "", t);
+                free(t);
+        }
+        iso_policy_free(&p);
+}
+
+static int show(int argc, char **argv)
+{
+        bool json;
+        int i = parse_json_flag(argc, argv, &json);
+        if (i < 0 || argc - i > 1)
+                return cli_usage_error(&cli_cmd_isolation, "usage: osvm isolation show [--json] "
+                                                           "[SERVER[/TOOL]]");
+        _cleanup_free_ char *server = NULL, *tool = NULL;
+        osvm_err e = {0};
+        if (i < argc && iso_split_target(argv[i], true, &server, &tool, &e) < 0)
+                return cli_usage_error(&cli_cmd_isolation, "%s", e.msg);
+
+        struct iso_config cfg;
+        int r = cli_load_config(&cfg);
+        if (r)
+                return r;
+        strbuf b = {0};
+        json_t *arr = json ? json_array() : NULL;
+        if (!server) {
+                if (!json)
+                        sb_addf(&b, "Isolation config: %s\nDefault mode: %s; images in %s\n",
+                                cfg.path, iso_mode_name(cfg.default_mode), cfg.unikernel_dir);
+                for (size_t s = 0; s < cfg.nservers; s++)
+                        for (size_t t = 0; t < cfg.servers[s].ntools; t++)
+                                show_tool(&cfg, cfg.servers[s].name, cfg.servers[s].tools[t].name,
+                                          &b, arr);
+        } else if (!tool) {
+                const struct iso_server *srv = iso_config_server(&cfg, server);
+                if (!srv) {
+                        log_error("no server \"%s\" in %s", server, cfg.path);
+                        r = OSVM_EXIT_FAILURE;
+                }
+                for (size_t t = 0; srv && t < srv->ntools; t++)
+                        show_tool(&cfg, server, srv->tools[t].name, &b, arr);
+        } else {
+                show_tool(&cfg, server, tool, &b, arr);
+        }
+        if (arr) {
+                if (!r)
+                        cli_print_json(tool ? json_array_get(arr, 0) : arr);
+                json_decref(arr);
+        } else if (b.len) {
+                fputs(b.s, stdout);
+        }
+        sb_free(&b);
+        iso_config_free(&cfg);
+        return r;
+}
+
+static int explain(int argc, char **argv)
+{
+        bool json;
+        int i = parse_json_flag(argc, argv, &json);
+        if (i < 0 || argc - i != 1)
+                return cli_usage_error(&cli_cmd_isolation,
+                                       "usage: osvm isolation explain [--json] SERVER/TOOL");
+        _cleanup_free_ char *server = NULL, *tool = NULL;
+        osvm_err e = {0};
+        if (iso_split_target(argv[i], false, &server, &tool, &e) < 0)
+                return cli_usage_error(&cli_cmd_isolation, "%s", e.msg);
+
+        struct iso_config cfg;
+        int r = cli_load_config(&cfg);
+        if (r)
+                return r;
+        struct iso_host host;
+        cli_probe_host(&host);
+        struct iso_decision d;
+        iso_decide(&cfg, server, tool, &host, &d);
+        if (json) {
+                json_t *v = iso_decision_json(&d);
+                cli_print_json(v);
+                json_decref(v);
+        } else {
+                char *trace = iso_decision_trace(&d);
+                fputs(trace, stdout);
+                free(trace);
+        }
+        r = d.route == ISO_ROUTE_DENY ? OSVM_EXIT_DENIED : OSVM_EXIT_OK;
+        iso_decision_free(&d);
+        iso_config_free(&cfg);
+        return r;
+}
+
+static int set(int argc, char **argv)
+{
+        if (argc < 2)
+                return cli_usage_error(&cli_cmd_isolation,
+                                       "usage: osvm isolation set [SERVER[/TOOL]] KEY=VALUE...");
+        /* The target is optional: a first operand without '=' names it. */
+        int first = 1;
+        const char *target = NULL;
+        if (!strchr(argv[1], '=')) {
+                target = argv[1];
+                first = 2;
+        }
+        if (first >= argc)
+                return cli_usage_error(&cli_cmd_isolation, "nothing to set: give KEY=VALUE");
+
+        struct iso_config cfg;
+        int r = cli_load_config(&cfg); /* creates the default file on first run */
+        if (r == OSVM_EXIT_CONFIG)
+                log_info("editing anyway: the edit may fix the errors");
+        _cleanup_free_ char *path = iso_config_path();
+        iso_config_free(&cfg);
+
+        struct iso_diags d = {0};
+        osvm_err e = {0};
+        r = iso_config_set(path, target, (const char *const *)argv + first, (size_t)(argc - first),
+                           &d, &e);
+        cli_report_diags(&d);
+        iso_diags_free(&d);
+        if (r < 0) {
+                log_error("%s", e.msg);
+                return e.exit ? e.exit : OSVM_EXIT_FAILURE;
+        }
+        for (int i = first; i < argc; i++)
+                printf("set %s%s%s\n", target ? target : "", target ? " " : "", argv[i]);
+        return OSVM_EXIT_OK;
+}
+
+static int validate(int argc, char **argv)
+{
+        if (argc > 2)
+                return cli_usage_error(&cli_cmd_isolation, "usage: osvm isolation validate [FILE]");
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        int r = argc == 2 ? iso_config_load(argv[1], &cfg, &d) : iso_config_open(&cfg, &d);
+        cli_report_diags(&d);
+        if (r < 0) {
+                fprintf(stderr, "invalid: %zu error%s; no tool will run under this config\n",
+                        d.nerrors, d.nerrors == 1 ? "" : "s");
+                iso_diags_free(&d);
+                return OSVM_EXIT_CONFIG;
+        }
+        size_t ntools = 0;
+        for (size_t i = 0; i < cfg.nservers; i++)
+                ntools += cfg.servers[i].ntools;
+        printf("%s: valid (%zu server%s, %zu tool%s, %zu warning%s)\n", cfg.path, cfg.nservers,
+               cfg.nservers == 1 ? "" : "s", ntools, ntools == 1 ? "" : "s", d.n,
+               d.n == 1 ? "" : "s");
+        iso_diags_free(&d);
+        iso_config_free(&cfg);
+        return OSVM_EXIT_OK;
+}
+
+static int path(int argc, char **argv)
+{
+        (void)argv;
+        if (argc != 1)
+                return cli_usage_error(&cli_cmd_isolation, "usage: osvm isolation path");
+        char *p = iso_config_path();
+        printf("%s\n", p);
+        free(p);
+        return OSVM_EXIT_OK;
+}
+
+static int run_isolation(int argc, char **argv)
+{
+        static const struct {
+                const char *name;
+                int (*fn)(int, char **);
+        } verbs[] = {{"show", show},
+                     {"explain", explain},
+                     {"set", set},
+                     {"validate", validate},
+                     {"path", path}};
+        if (argc < 2)
+                return cli_usage_error(&cli_cmd_isolation,
+                                       "missing a verb: show, explain, set, validate or path");
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(argv[1], verbs[i].name) == 0)
+                        return verbs[i].fn(argc - 1, argv + 1);
+        return cli_usage_error(&cli_cmd_isolation, "unknown verb \"%s\"", argv[1]);
+}
+
+const struct cli_cmd cli_cmd_isolation = {
+    .name = "isolation",
+    .summary = "show, explain, edit and validate the isolation policy",
+    .help = "usage: osvm isolation show [--json] [SERVER[/TOOL]]\n"
+            "       osvm isolation explain [--json] SERVER/TOOL\n"
+            "       osvm isolation set [SERVER[/TOOL]] KEY=VALUE...\n"
+            "       osvm isolation validate [FILE]\n"
+            "       osvm isolation path\n"
+            "\n"
+            "The isolation policy decides where each tool call runs: in a fresh unikernel\n"
+            "VM (\"unikernel\"), in its server's microVM (\"microvm\") or directly\n"
+            "(\"direct\"). It lives in isolation_config.json under $OSVM_HOME, else\n"
+            "$XDG_CONFIG_HOME/osvm, else ~/.config/osvm; the first run writes a default.\n"
+            "\n"
+            "  show       the effective policy of every configured tool, of one server's\n"
+            "             tools, or of one tool, with inheritance resolved and where each\n"
+            "             value comes from (tool, server, config or default)\n"
+            "  explain    the routing decision for one call on this host, with its reasons\n"
+            "             in order; exits 4 when the policy refuses the call\n"
+            "  set        edits the file atomically, keeping every other field; with no\n"
+            "             target, the top level. KEY=VALUE sets, KEY= removes (inherit).\n"
+            "             Keys: execution_mode, unikernel_image, memory_mb, vcpus, mounts\n"
+            "             (HOST:VM[:ro|:rw],...), fallback (direct|deny), timeout_ms,\n"
+            "             network.allow (host[:port],...); for servers also microvm_id,\n"
+            "             use_microvm, server_command, microvm_config.memory_mb, ...\n"
+            "             A value starting with [ or { is taken as JSON.\n"
+            "  validate   checks a file (default: the user's) and names every problem\n"
+            "  path       prints where the config file is\n"
+            "\n"
+            "  --json     machine-readable output (show, explain)\n"
+            "\n"
+            "Exit codes: 0 ok, 2 usage, 3 the config is invalid, 4 the call is refused.\n",
+    .run = run_isolation,
+};

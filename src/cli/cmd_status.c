@@ -1,0 +1,75 @@
+/* `osvm status`: the status line. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static int run_status(int argc, char **argv)
+{
+        static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0}};
+        bool json = false;
+        int c;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+j", opts, NULL)) != -1) {
+                if (c != 'j')
+                        return cli_usage_error(&cli_cmd_status, "unknown option");
+                json = true;
+        }
+        if (optind < argc)
+                return cli_usage_error(&cli_cmd_status, "unexpected argument \"%s\"", argv[optind]);
+
+        struct iso_config cfg;
+        int r = cli_load_config(&cfg);
+        if (r)
+                return r;
+        const struct osvm_session *s = session_get();
+        uint64_t now = time_mono_ns();
+        if (!json) {
+                char *line = cli_status_line(s, now, cli_status_style());
+                printf("%s\n", line);
+                free(line);
+        } else {
+                static const char *const states[] = {"configured", "up", "down"};
+                static const char *const nets[] = {"unknown", "off", "allow"};
+                json_t *servers = json_array();
+                for (size_t i = 0; i < s->nservers; i++)
+                        json_array_append_new(servers, json_pack("{s:s, s:s, s:s}", "name",
+                                                                 s->servers[i].name, "where",
+                                                                 s->servers[i].where, "state",
+                                                                 states[s->servers[i].state]));
+                char *line = cli_status_line(s, now, (struct status_style){true, false});
+                json_t *v =
+                    json_pack("{s:i, s:i, s:i, s:o, s:{s:s, s:i}, s:I, s:s}", "live_microvms",
+                              (int)s->live_microvms, "unikernels_run", (int)s->unikernels_run,
+                              "fallbacks", (int)s->fallbacks, "servers", servers, "net", "state",
+                              nets[s->net], "allow", (int)s->net_allow_count, "uptime_s",
+                              (json_int_t)((now - s->start_ns) / 1000000000u), "line", line);
+                cli_print_json(v);
+                json_decref(v);
+                free(line);
+        }
+        iso_config_free(&cfg);
+        return OSVM_EXIT_OK;
+}
+
+const struct cli_cmd cli_cmd_status = {
+    .name = "status",
+    .summary = "print the status line",
+    .help = "usage: osvm status [--json]\n"
+            "\n"
+            "Prints the status line:\n"
+            "  OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2 osvm-mcp(\xce\xbcVM-1:cfg) \xe2\x80\xa2 "
+            "net:unknown \xe2\x80\xa2 up:0s\n"
+            "\n"
+            "  N\xce\xbcVMs        microVMs this process owns that are alive now\n"
+            "  NuK          unikernels run in this session; * when a call fell back\n"
+            "  SERVER(VM:S) each configured MCP server, the VM it runs in (\"host\" when\n"
+            "               none) and its state: cfg (configured), up, down\n"
+            "  net:         egress: unknown, off, or allow(N hosts)\n"
+            "  up:          time since this osvm started\n"
+            "\n"
+            "ASCII (uVMs, -) where the locale is not UTF-8; no colour when NO_COLOR is set.\n"
+            "\n"
+            "  --json    the same figures as a JSON object\n",
+    .run = run_status,
+};

@@ -1,0 +1,79 @@
+/* What the subcommands share: help, usage errors, loading the config, the host. */
+#include "cli/cli.h"
+#include "vmm/vmm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void cli_print_help(const struct cli_cmd *cmd)
+{
+        fputs(cmd->help, stdout);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return false;
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return true;
+        }
+        return false;
+}
+
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+        va_list ap;
+        fprintf(stderr, "osvm %s: ", cmd->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'osvm help %s'.\n", cmd->name);
+        return OSVM_EXIT_USAGE;
+}
+
+void cli_report_diags(const struct iso_diags *d)
+{
+        for (size_t i = 0; i < d->n; i++) {
+                bool err = d->v[i].sev == ISO_ERROR;
+                if (err || log_get_level() >= LOG_WARN)
+                        fprintf(stderr, "%s\n", d->v[i].text);
+                log_debug("%s", d->v[i].text);
+        }
+}
+
+int cli_load_config(struct iso_config *cfg)
+{
+        struct iso_diags d = {0};
+        int r = iso_config_open(cfg, &d);
+        cli_report_diags(&d);
+        iso_diags_free(&d);
+        if (r < 0) {
+                log_error("the isolation config has errors: no tool will run until they are fixed");
+                return OSVM_EXIT_CONFIG;
+        }
+        struct osvm_session *s = session_get();
+        for (size_t i = 0; i < cfg->nservers; i++) {
+                const struct iso_server *srv = &cfg->servers[i];
+                session_set_server(s, srv->name, srv->microvm_id ? srv->microvm_id : "host",
+                                   SESSION_SERVER_CONFIGURED);
+        }
+        return 0;
+}
+
+void cli_probe_host(struct iso_host *h)
+{
+        memset(h, 0, sizeof(*h));
+        h->kvm_usable = vmm_probe(h->kvm_problem, sizeof(h->kvm_problem));
+        h->microvm_usable = false;
+        snprintf(h->microvm_problem, sizeof(h->microvm_problem),
+                 "this build has no Linux microVM engine (tools run in unikernels or directly)");
+}
+
+void cli_print_json(json_t *v)
+{
+        char *s = json_dumps(v, JSON_INDENT(2));
+        if (s)
+                printf("%s\n", s);
+        free(s);
+}

@@ -1,0 +1,150 @@
+/*
+ * The routing decision: where one tool call runs, and why, in order.
+ * It checks and starts nothing; the caller acts on the route.
+ */
+#include "isolation/isolation.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *iso_route_name(enum iso_route r)
+{
+        static const char *const names[] = {"unikernel", "microvm", "direct", "deny"};
+        return (unsigned)r < 4 ? names[r] : "?";
+}
+
+static void __attribute__((format(printf, 3, 4)))
+reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
+{
+        va_list ap;
+        char *text;
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+                abort();
+        va_end(ap);
+        d->reasons = xrealloc(d->reasons, (d->nreasons + 1) * sizeof(*d->reasons));
+        d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};
+}
+
+/* Why the image cannot be used, or NULL. */
+static bool image_usable(struct iso_decision *d, const char *path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        reason(d, LOG_WARN, "Unikernel image not found: %s", path);
+                else
+                        reason(d, LOG_WARN, "Unikernel image not usable: %s: %s", path,
+                               strerror(errno));
+                return false;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                reason(d, LOG_WARN, "Unikernel image not usable: %s: not a regular file", path);
+                return false;
+        }
+        if (access(path, R_OK) < 0) {
+                reason(d, LOG_WARN, "Unikernel image not usable: %s: %s", path, strerror(errno));
+                return false;
+        }
+        return true;
+}
+
+void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
+                const struct iso_host *host, struct iso_decision *d)
+{
+        memset(d, 0, sizeof(*d));
+        iso_policy_resolve(cfg, server, tool, &d->policy);
+        const struct iso_policy *p = &d->policy;
+
+        reason(d, LOG_INFO, "Checking isolation config for %s/%s", server, tool);
+        if (!p->server_known)
+                reason(d, LOG_INFO,
+                       "Server %s is not in the isolation config; default_execution_mode applies",
+                       server);
+        else if (!p->tool_known)
+                reason(d, LOG_INFO,
+                       "Tool %s has no entry under server %s; default_execution_mode applies", tool,
+                       server);
+
+        bool ok = false;
+        switch (p->mode) {
+        case ISO_MODE_UNIKERNEL:
+                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
+                reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
+                if (!image_usable(d, p->image))
+                        break;
+                if (!host->kvm_usable) {
+                        reason(d, LOG_WARN, "KVM is not usable: %s", host->kvm_problem);
+                        break;
+                }
+                reason(d, LOG_INFO, "Unikernel ready: the call runs in a fresh VM (%u MiB, %u ms)",
+                       p->memory_mb, p->timeout_ms);
+                d->route = ISO_ROUTE_UNIKERNEL;
+                ok = true;
+                break;
+        case ISO_MODE_MICROVM:
+                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode");
+                if (!host->microvm_usable) {
+                        reason(d, LOG_WARN, "MicroVM execution is not available: %s",
+                               host->microvm_problem);
+                        break;
+                }
+                reason(d, LOG_INFO, "The call runs in the server's microVM %s",
+                       p->microvm_id ? p->microvm_id : "(unnamed)");
+                d->route = ISO_ROUTE_MICROVM;
+                ok = true;
+                break;
+        case ISO_MODE_DIRECT:
+        case ISO_MODE_UNSET:
+                reason(d, LOG_INFO, "Tool configured for Direct execution mode");
+                reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
+                d->route = ISO_ROUTE_DIRECT;
+                ok = true;
+                break;
+        }
+        if (ok)
+                return;
+        if (p->fallback == ISO_FALLBACK_DIRECT) {
+                reason(d, LOG_WARN, "Falling back to direct MCP execution");
+                d->route = ISO_ROUTE_DIRECT;
+                d->fell_back = true;
+        } else {
+                reason(d, LOG_ERROR,
+                       "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
+                       "is not possible",
+                       server, tool, iso_mode_name(p->mode));
+                d->route = ISO_ROUTE_DENY;
+        }
+}
+
+void iso_decision_free(struct iso_decision *d)
+{
+        for (size_t i = 0; i < d->nreasons; i++)
+                free(d->reasons[i].text);
+        free(d->reasons);
+        iso_policy_free(&d->policy);
+        memset(d, 0, sizeof(*d));
+}
+
+char *iso_decision_trace(const struct iso_decision *d)
+{
+        static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+        strbuf b = {0};
+        for (size_t i = 0; i < d->nreasons; i++)
+                sb_addf(&b, "%s: %s\n", tags[d->reasons[i].level], d->reasons[i].text);
+        return sb_steal(&b);
+}
+
+json_t *iso_decision_json(const struct iso_decision *d)
+{
+        json_t *reasons = json_array();
+        for (size_t i = 0; i < d->nreasons; i++)
+                json_array_append_new(reasons, json_pack("{s:s, s:s}", "level",
+                                                         log_level_name(d->reasons[i].level),
+                                                         "text", d->reasons[i].text));
+        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "server", d->policy.server, "tool",
+                         d->policy.tool, "route", iso_route_name(d->route), "fell_back",
+                         d->fell_back, "policy", iso_policy_json(&d->policy), "reasons", reasons);
+}

@@ -1,0 +1,135 @@
+/* The effective policy of one tool: config -> server -> tool inheritance. */
+#include "isolation/isolation.h"
+
+#include <string.h>
+
+static const struct iso_mounts no_mounts;
+static const struct iso_strlist no_hosts;
+
+const char *iso_src_name(enum iso_src s)
+{
+        static const char *const names[] = {"default", "config", "server", "tool"};
+        return (unsigned)s < 4 ? names[s] : "?";
+}
+
+/* The image path: absolute as written, ~/ expanded, else below unikernel_dir. */
+static char *image_path(const struct iso_config *cfg, const char *server, const char *tool,
+                        const char *configured)
+{
+        if (!configured)
+                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server, tool);
+        if (configured[0] == '/' || configured[0] == '~')
+                return fs_expand_home(configured);
+        return xasprintf("%s/%s", cfg->unikernel_dir, configured);
+}
+
+void iso_policy_resolve(const struct iso_config *cfg, const char *server, const char *tool,
+                        struct iso_policy *p)
+{
+        memset(p, 0, sizeof(*p));
+        const struct iso_server *srv = iso_config_server(cfg, server);
+        const struct iso_tool *t = iso_server_tool(srv, tool);
+        const struct iso_ext *levels[3] = {t ? &t->ext : NULL, srv ? &srv->ext : NULL, &cfg->ext};
+        static const enum iso_src level_src[3] = {ISO_SRC_TOOL, ISO_SRC_SERVER, ISO_SRC_CONFIG};
+
+        p->server = xstrdup(server);
+        p->tool = xstrdup(tool);
+        p->server_known = srv != NULL;
+        p->tool_known = t != NULL;
+
+        p->mode = cfg->default_mode, p->mode_src = ISO_SRC_CONFIG;
+        if (t && t->execution_mode != ISO_MODE_UNSET)
+                p->mode = t->execution_mode, p->mode_src = ISO_SRC_TOOL;
+
+        p->image = image_path(cfg, server, tool, t ? t->unikernel_image : NULL);
+        p->image_src = t && t->unikernel_image ? ISO_SRC_TOOL : ISO_SRC_DEFAULT;
+
+        p->memory_mb = ISO_DEFAULT_MEMORY_MB, p->memory_src = ISO_SRC_DEFAULT;
+        if (t && t->memory_mb)
+                p->memory_mb = t->memory_mb, p->memory_src = ISO_SRC_TOOL;
+        p->vcpus = ISO_DEFAULT_VCPUS, p->vcpus_src = ISO_SRC_DEFAULT;
+        if (t && t->vcpus)
+                p->vcpus = t->vcpus, p->vcpus_src = ISO_SRC_TOOL;
+
+        p->timeout_ms = ISO_DEFAULT_TIMEOUT_MS, p->timeout_src = ISO_SRC_DEFAULT;
+        p->fallback = ISO_FALLBACK_DIRECT, p->fallback_src = ISO_SRC_DEFAULT;
+        p->network_allow = &no_hosts, p->network_src = ISO_SRC_DEFAULT;
+        /* The nearest level that sets a value wins; walk from the farthest. */
+        for (int i = 2; i >= 0; i--) {
+                const struct iso_ext *x = levels[i];
+                if (!x)
+                        continue;
+                if (x->has_timeout)
+                        p->timeout_ms = x->timeout_ms, p->timeout_src = level_src[i];
+                if (x->fallback != ISO_FALLBACK_UNSET)
+                        p->fallback = x->fallback, p->fallback_src = level_src[i];
+                if (x->has_network)
+                        p->network_allow = &x->network_allow, p->network_src = level_src[i];
+        }
+
+        p->mounts = t ? &t->mounts : &no_mounts;
+        p->microvm_id = srv ? srv->microvm_id : NULL;
+}
+
+void iso_policy_free(struct iso_policy *p)
+{
+        free(p->server);
+        free(p->tool);
+        free(p->image);
+        memset(p, 0, sizeof(*p));
+}
+
+char *iso_policy_text(const struct iso_policy *p)
+{
+        strbuf b = {0};
+        sb_addf(&b, "%s/%s", p->server, p->tool);
+        if (!p->server_known)
+                sb_add(&b, "  (server not in the config: defaults apply)");
+        else if (!p->tool_known)
+                sb_add(&b, "  (tool not in the config: defaults apply)");
+        sb_add(&b, "\n");
+        sb_addf(&b, "  %-9s %s  (%s)\n", "mode", iso_mode_name(p->mode), iso_src_name(p->mode_src));
+        sb_addf(&b, "  %-9s %s  (%s)\n", "image", p->image, iso_src_name(p->image_src));
+        sb_addf(&b, "  %-9s %u MiB  (%s)\n", "memory", p->memory_mb, iso_src_name(p->memory_src));
+        sb_addf(&b, "  %-9s %u  (%s)\n", "vcpus", p->vcpus, iso_src_name(p->vcpus_src));
+        sb_addf(&b, "  %-9s %u ms  (%s)\n", "timeout", p->timeout_ms, iso_src_name(p->timeout_src));
+        sb_addf(&b, "  %-9s %s  (%s)\n", "fallback", iso_fallback_name(p->fallback),
+                iso_src_name(p->fallback_src));
+        sb_addf(&b, "  %-9s ", "network");
+        if (p->network_allow->n == 0)
+                sb_add(&b, "none");
+        for (size_t i = 0; i < p->network_allow->n; i++)
+                sb_addf(&b, "%s%s", i ? ", " : "allow ", p->network_allow->v[i]);
+        sb_addf(&b, "  (%s)\n", iso_src_name(p->network_src));
+        sb_addf(&b, "  %-9s %s\n", "mounts", p->mounts->n ? "" : "none");
+        for (size_t i = 0; i < p->mounts->n; i++)
+                sb_addf(&b, "    %s -> %s (%s)\n", p->mounts->v[i].host_path,
+                        p->mounts->v[i].vm_path,
+                        p->mounts->v[i].readonly ? "read-only" : "read-write");
+        return sb_steal(&b);
+}
+
+json_t *iso_policy_json(const struct iso_policy *p)
+{
+        json_t *allow = json_array();
+        for (size_t i = 0; i < p->network_allow->n; i++)
+                json_array_append_new(allow, json_string(p->network_allow->v[i]));
+        json_t *mounts = json_array();
+        for (size_t i = 0; i < p->mounts->n; i++)
+                json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "host_path",
+                                                        p->mounts->v[i].host_path, "vm_path",
+                                                        p->mounts->v[i].vm_path, "readonly",
+                                                        p->mounts->v[i].readonly));
+        return json_pack(
+            "{s:s, s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i, s:s, s:{s:o}, s:o, s:s?,"
+            " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
+            "server", p->server, "tool", p->tool, "server_configured", p->server_known,
+            "tool_configured", p->tool_known, "mode", iso_mode_name(p->mode), "image", p->image,
+            "memory_mb", (int)p->memory_mb, "vcpus", (int)p->vcpus, "timeout_ms",
+            (int)p->timeout_ms, "fallback", iso_fallback_name(p->fallback), "network", "allow",
+            allow, "mounts", mounts, "microvm_id", p->microvm_id, "sources", "mode",
+            iso_src_name(p->mode_src), "image", iso_src_name(p->image_src), "memory_mb",
+            iso_src_name(p->memory_src), "vcpus", iso_src_name(p->vcpus_src), "timeout_ms",
+            iso_src_name(p->timeout_src), "fallback", iso_src_name(p->fallback_src), "network",
+            iso_src_name(p->network_src));
+}

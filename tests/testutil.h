@@ -1,0 +1,11 @@
+/* Helpers shared by the unit tests. */
+#ifndef OSVM_TESTUTIL_H
+#define OSVM_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#endif
