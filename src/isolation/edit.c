@@ -145,6 +145,7 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
         _cleanup_free_ char *key = xstrdup(assignment);
         key[eq - assignment] = '\0';
         const char *value = eq + 1;
+        _cleanup_free_ char *name = xstrdup(key); /* key itself is cut up below */
 
         char *save = NULL, *part = strtok_r(key, ".", &save), *next;
         const struct iso_field *f = NULL;
@@ -155,8 +156,8 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
                     f->type == FT_TOOLS) {
                         strbuf known = {0};
                         list_keys(&known, "", table);
-                        err_set(e, EINVAL, "unknown key \"%.*s\" here; the keys are: %s",
-                                (int)(eq - assignment), assignment, known.s);
+                        err_set(e, EINVAL, "unknown key \"%s\" here; the keys are: %s", name,
+                                known.s);
                         sb_free(&known);
                         return -1;
                 }
@@ -164,15 +165,14 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
                         break;
                 obj = child_object(obj, part);
                 if (!obj)
-                        return err_set(e, EINVAL, "%.*s: the config holds a non-object there",
-                                       (int)(eq - assignment), assignment);
+                        return err_set(e, EINVAL, "%s: the config holds a non-object there", name);
                 table = f->sub;
         }
         if (*value == '\0') {
                 json_object_del(obj, part);
                 return 0;
         }
-        json_t *v = parse_value(f, assignment, value, e);
+        json_t *v = parse_value(f, name, value, e);
         if (!v)
                 return -1;
         json_object_set_new(obj, part, v);

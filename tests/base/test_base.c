@@ -1,0 +1,207 @@
+/* The base layer: bounded reads, atomic writes, UTF-8, errors, the log file bound. */
+#include "testutil.h"
+
+#include "base/base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+        (void)state;
+        strcpy(dir, "/tmp/osvm-base-XXXXXX");
+        return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd);
+}
+
+static void test_read_bounds(void **state)
+{
+        (void)state;
+        char *p = xasprintf("%s/f", dir);
+        osvm_err e = {0};
+        assert_int_equal(fs_write_atomic(p, "hello", 5, 0600, &e), 0);
+        char *text;
+        size_t len;
+        assert_int_equal(fs_read_file(p, 5, &text, &len, &e), 0);
+        assert_int_equal(len, 5);
+        assert_string_equal(text, "hello");
+        free(text);
+        assert_int_equal(fs_read_file(p, 4, &text, &len, &e), -1);
+        assert_int_equal(e.code, EFBIG);
+        assert_non_null(strstr(e.msg, "too large"));
+        /* Not a regular file: refused without reading (a FIFO would block). */
+        char *fifo = xasprintf("%s/fifo", dir);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_int_equal(fs_read_file(fifo, 100, &text, &len, &e), -1);
+        assert_non_null(strstr(e.msg, "not a regular file"));
+        assert_int_equal(fs_read_file("/proc/self/status", 1 << 20, &text, &len, &e), 0);
+        free(text);
+        free(fifo);
+        free(p);
+}
+
+static void test_create_never_overwrites(void **state)
+{
+        (void)state;
+        char *p = xasprintf("%s/c", dir);
+        osvm_err e = {0};
+        assert_int_equal(fs_create_atomic(p, "one", 3, 0600, &e), 0);
+        assert_int_equal(fs_create_atomic(p, "two", 3, 0600, &e), -1);
+        assert_int_equal(e.code, EEXIST);
+        char *text;
+        assert_int_equal(fs_read_file(p, 10, &text, NULL, &e), 0);
+        assert_string_equal(text, "one");
+        free(text);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        /* No temporary files are left behind. */
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "ls %s | grep -q tmp", dir);
+        assert_int_not_equal(system(cmd), 0);
+        free(p);
+}
+
+static void test_mkdir_p(void **state)
+{
+        (void)state;
+        char *p = xasprintf("%s/a/b/c", dir);
+        osvm_err e = {0};
+        assert_int_equal(fs_mkdir_p(p, 0700, &e), 0);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        char *f = xasprintf("%s/a/file", dir);
+        assert_int_equal(fs_write_atomic(f, "", 0, 0600, &e), 0);
+        char *under = xasprintf("%s/x", f);
+        assert_int_equal(fs_mkdir_p(under, 0700, &e), -1);
+        free(under);
+        free(f);
+        free(p);
+}
+
+static void test_utf8(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *s;
+                bool ok;
+        } cases[] = {
+            {"plain", true},
+            {"\xce\xbcVM-1", true},
+            {"\xe2\x80\xa2", true},
+            {"\xf0\x9f\x98\x80", true},
+            {"\xff", false},
+            {"\xc0\xaf", false},         /* overlong */
+            {"\xed\xa0\x80", false},     /* surrogate */
+            {"\xf4\x90\x80\x80", false}, /* past U+10FFFF */
+            {"\xe2\x80", false},         /* truncated */
+            {"\x80", false},             /* lone continuation */
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                assert_int_equal(text_valid_utf8(cases[i].s, strlen(cases[i].s)), cases[i].ok);
+        assert_false(text_valid_utf8("a\0b", 3));
+}
+
+static void test_err_chain(void **state)
+{
+        (void)state;
+        osvm_err e = {0};
+        errno = ENOENT;
+        assert_int_equal(err_sys(&e, "opening %s", "x"), -1);
+        err_wrap(&e, "loading config");
+        assert_string_equal(e.msg, "loading config: opening x: No such file or directory");
+        assert_int_equal(e.code, ENOENT);
+        assert_int_equal(e.exit, OSVM_EXIT_FAILURE);
+}
+
+static void test_log_file_is_bounded(void **state)
+{
+        (void)state;
+        char *logs = xasprintf("%s/logs", dir);
+        log_set_level(LOG_ERROR); /* keep stderr quiet; the file takes info */
+        log_set_file_dir(logs);
+        char big[1000];
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        for (int i = 0; i < 3000; i++) /* ~3 MB of messages */
+                log_info("%d %s", i, big);
+        log_close();
+        char *f = xasprintf("%s/osvm.log", logs), *f1 = xasprintf("%s/osvm.log.1", logs);
+        struct stat st, st1;
+        assert_int_equal(stat(f, &st), 0);
+        assert_int_equal(stat(f1, &st1), 0);
+        assert_true(st.st_size <= LOG_FILE_MAX_BYTES);
+        assert_true(st1.st_size <= LOG_FILE_MAX_BYTES);
+        assert_true(st.st_size > 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        char *text;
+        assert_int_equal(fs_read_file(f, LOG_FILE_MAX_BYTES, &text, NULL, NULL), 0);
+        assert_non_null(strstr(text, "info: 2999 xxx"));
+        free(text);
+        free(f);
+        free(f1);
+        free(logs);
+}
+
+static void test_level_parse(void **state)
+{
+        (void)state;
+        assert_int_equal(log_level_parse("debug"), LOG_DEBUG);
+        assert_int_equal(log_level_parse("WARN"), LOG_WARN);
+        assert_int_equal(log_level_parse("warning"), LOG_WARN);
+        assert_int_equal(log_level_parse("error"), LOG_ERROR);
+        assert_int_equal(log_level_parse("loud"), -1);
+}
+
+static void test_paths(void **state)
+{
+        (void)state;
+        setenv("OSVM_HOME", "/o", 1);
+        char *p = paths_config_dir();
+        assert_string_equal(p, "/o");
+        free(p);
+        unsetenv("OSVM_HOME");
+        setenv("XDG_CONFIG_HOME", "/x", 1);
+        p = paths_config_dir();
+        assert_string_equal(p, "/x/osvm");
+        free(p);
+        setenv("XDG_CONFIG_HOME", "relative", 1); /* ignored, as the spec says */
+        setenv("HOME", "/h", 1);
+        p = paths_config_dir();
+        assert_string_equal(p, "/h/.config/osvm");
+        free(p);
+        unsetenv("XDG_STATE_HOME");
+        p = paths_state_dir();
+        assert_string_equal(p, "/h/.local/state/osvm");
+        free(p);
+        p = fs_expand_home("~/a");
+        assert_string_equal(p, "/h/a");
+        free(p);
+        p = fs_expand_home("~other/a");
+        assert_string_equal(p, "~other/a");
+        free(p);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_read_bounds), cmocka_unit_test(test_create_never_overwrites),
+            cmocka_unit_test(test_mkdir_p),     cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_err_chain),   cmocka_unit_test(test_log_file_is_bounded),
+            cmocka_unit_test(test_level_parse), cmocka_unit_test(test_paths),
+        };
+        return cmocka_run_group_tests_name("base", tests, setup, teardown);
+}

@@ -1,0 +1,258 @@
+/* Inheritance (config -> server -> tool) and routing decisions, as tables. */
+#include "testutil.h"
+
+#include "isolation/isolation.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+        (void)state;
+        strcpy(dir, "/tmp/osvm-decide-XXXXXX");
+        if (!mkdtemp(dir))
+                return -1;
+        /* Images present: s-present.img (a file), s-isdir.img (a directory). */
+        char *p = xasprintf("%s/s-present.img", dir);
+        int fd = open(p, O_WRONLY | O_CREAT, 0600);
+        close(fd);
+        free(p);
+        p = xasprintf("%s/s-isdir.img", dir);
+        mkdir(p, 0700);
+        free(p);
+        return fd >= 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd);
+}
+
+static void parse(const char *text, struct iso_config *cfg)
+{
+        struct iso_diags d = {0};
+        int r = iso_config_parse(text, strlen(text), "t.json", cfg, &d);
+        for (size_t i = 0; i < d.n; i++)
+                print_message("diag: %s\n", d.v[i].text);
+        iso_diags_free(&d);
+        assert_int_equal(r, 0);
+}
+
+/* ---- inheritance ---- */
+
+static const char *layered =
+    "{\"timeout_ms\": 1000, \"fallback\": \"deny\", \"network\": {\"allow\": [\"a.example\"]},"
+    " \"mcp_servers\": {"
+    "  \"s\": {\"timeout_ms\": 2000, \"network\": {\"allow\": []}, \"tools\": {"
+    "    \"t\": {\"timeout_ms\": 3000, \"fallback\": \"direct\", \"memory_mb\": 64,"
+    "           \"unikernel_image\": \"custom.img\"},"
+    "    \"u\": {\"execution_mode\": \"direct\", \"unikernel_image\": \"/abs/u.img\"},"
+    "    \"h\": {\"unikernel_image\": \"~/img/h.img\"}}},"
+    "  \"r\": {}}}";
+
+struct inherit_case {
+        const char *server, *tool;
+        uint32_t timeout;
+        enum iso_src timeout_src;
+        enum iso_fallback fallback;
+        enum iso_src fallback_src;
+        size_t nallow;
+        enum iso_src network_src;
+        uint32_t memory;
+        const char *image; /* relative to dir when not absolute */
+        enum iso_mode mode;
+        bool server_known, tool_known;
+};
+
+static void test_inheritance(void **state)
+{
+        (void)state;
+        setenv("HOME", "/home/u", 1);
+        char *text = xasprintf("%.*s\"unikernel_dir\": \"%s\", %s", 1, layered, dir, layered + 1);
+        struct iso_config cfg;
+        parse(text, &cfg);
+        free(text);
+        const struct inherit_case cases[] = {
+            {"s", "t", 3000, ISO_SRC_TOOL, ISO_FALLBACK_DIRECT, ISO_SRC_TOOL, 0, ISO_SRC_SERVER, 64,
+             "custom.img", ISO_MODE_UNIKERNEL, true, true},
+            {"s", "u", 2000, ISO_SRC_SERVER, ISO_FALLBACK_DENY, ISO_SRC_CONFIG, 0, ISO_SRC_SERVER,
+             ISO_DEFAULT_MEMORY_MB, "/abs/u.img", ISO_MODE_DIRECT, true, true},
+            {"s", "h", 2000, ISO_SRC_SERVER, ISO_FALLBACK_DENY, ISO_SRC_CONFIG, 0, ISO_SRC_SERVER,
+             ISO_DEFAULT_MEMORY_MB, "/home/u/img/h.img", ISO_MODE_UNIKERNEL, true, true},
+            {"s", "unlisted", 2000, ISO_SRC_SERVER, ISO_FALLBACK_DENY, ISO_SRC_CONFIG, 0,
+             ISO_SRC_SERVER, ISO_DEFAULT_MEMORY_MB, "s-unlisted.img", ISO_MODE_UNIKERNEL, true,
+             false},
+            {"r", "x", 1000, ISO_SRC_CONFIG, ISO_FALLBACK_DENY, ISO_SRC_CONFIG, 1, ISO_SRC_CONFIG,
+             ISO_DEFAULT_MEMORY_MB, "r-x.img", ISO_MODE_UNIKERNEL, true, false},
+            {"nobody", "y", 1000, ISO_SRC_CONFIG, ISO_FALLBACK_DENY, ISO_SRC_CONFIG, 1,
+             ISO_SRC_CONFIG, ISO_DEFAULT_MEMORY_MB, "nobody-y.img", ISO_MODE_UNIKERNEL, false,
+             false},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct inherit_case *c = &cases[i];
+                struct iso_policy p;
+                iso_policy_resolve(&cfg, c->server, c->tool, &p);
+                print_message("case %s/%s\n", c->server, c->tool);
+                assert_int_equal(p.timeout_ms, c->timeout);
+                assert_int_equal(p.timeout_src, c->timeout_src);
+                assert_int_equal(p.fallback, c->fallback);
+                assert_int_equal(p.fallback_src, c->fallback_src);
+                assert_int_equal(p.network_allow->n, c->nallow);
+                assert_int_equal(p.network_src, c->network_src);
+                assert_int_equal(p.memory_mb, c->memory);
+                assert_int_equal(p.mode, c->mode);
+                assert_int_equal(p.server_known, c->server_known);
+                assert_int_equal(p.tool_known, c->tool_known);
+                char *want =
+                    c->image[0] == '/' ? xstrdup(c->image) : xasprintf("%s/%s", dir, c->image);
+                assert_string_equal(p.image, want);
+                free(want);
+                iso_policy_free(&p);
+        }
+        iso_config_free(&cfg);
+}
+
+static void test_builtin_defaults(void **state)
+{
+        (void)state;
+        struct iso_config cfg;
+        parse("{}", &cfg);
+        struct iso_policy p;
+        iso_policy_resolve(&cfg, "a", "b", &p);
+        assert_int_equal(p.mode, ISO_MODE_UNIKERNEL);
+        assert_int_equal(p.timeout_ms, ISO_DEFAULT_TIMEOUT_MS);
+        assert_int_equal(p.timeout_src, ISO_SRC_DEFAULT);
+        assert_int_equal(p.fallback, ISO_FALLBACK_DIRECT);
+        assert_int_equal(p.vcpus, ISO_DEFAULT_VCPUS);
+        assert_int_equal(p.network_allow->n, 0);
+        assert_int_equal(p.mounts->n, 0);
+        assert_string_equal(p.image, ISO_DEFAULT_UNIKERNEL_DIR "/a-b.img");
+        iso_policy_free(&p);
+        iso_config_free(&cfg);
+}
+
+/* ---- routing ---- */
+
+struct route_case {
+        const char *name;
+        const char *tool_json; /* the tool "s/<tool>" entry */
+        const char *tool;
+        bool kvm;
+        enum iso_route route;
+        bool fell_back;
+        const char *last_reason; /* the last reason's text starts with this */
+        enum log_level last_level;
+        const char *mention; /* some reason contains this, when set */
+};
+
+static void test_routes(void **state)
+{
+        (void)state;
+        const struct route_case cases[] = {
+            {"image present, kvm", "{}", "present", true, ISO_ROUTE_UNIKERNEL, false,
+             "Unikernel ready", LOG_INFO, NULL},
+            {"image present, no kvm", "{}", "present", false, ISO_ROUTE_DIRECT, true,
+             "Falling back to direct MCP execution", LOG_WARN, "KVM is not usable: /dev/kvm"},
+            {"image missing", "{}", "missing", true, ISO_ROUTE_DIRECT, true,
+             "Falling back to direct MCP execution", LOG_WARN, NULL},
+            {"image missing, deny", "{\"fallback\": \"deny\"}", "missing", true, ISO_ROUTE_DENY,
+             false, "Refusing to run s/missing", LOG_ERROR, NULL},
+            {"image a directory, deny", "{\"fallback\": \"deny\"}", "isdir", true, ISO_ROUTE_DENY,
+             false, "Refusing to run s/isdir", LOG_ERROR, NULL},
+            {"no kvm, deny", "{\"fallback\": \"deny\"}", "present", false, ISO_ROUTE_DENY, false,
+             "Refusing", LOG_ERROR, "KVM is not usable"},
+            {"direct", "{\"execution_mode\": \"direct\", \"fallback\": \"deny\"}", "present", false,
+             ISO_ROUTE_DIRECT, false, "The call goes to the MCP server directly", LOG_INFO, NULL},
+            {"microvm unavailable", "{\"execution_mode\": \"microvm\"}", "present", true,
+             ISO_ROUTE_DIRECT, true, "Falling back", LOG_WARN,
+             "MicroVM execution is not available: no engine"},
+            {"microvm unavailable, deny",
+             "{\"execution_mode\": \"microvm\", \"fallback\": \"deny\"}", "present", true,
+             ISO_ROUTE_DENY, false, "Refusing", LOG_ERROR, NULL},
+        };
+        struct iso_host host_yes = {.kvm_usable = true};
+        struct iso_host host_no = {.kvm_usable = false};
+        strcpy(host_no.kvm_problem, "/dev/kvm does not exist");
+        strcpy(host_yes.microvm_problem, "no engine");
+        strcpy(host_no.microvm_problem, "no engine");
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct route_case *c = &cases[i];
+                char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"mcp_servers\": {\"s\": "
+                                       "{\"tools\": {\"%s\": %s}}}}",
+                                       dir, c->tool, c->tool_json);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_decision d;
+                iso_decide(&cfg, "s", c->tool, c->kvm ? &host_yes : &host_no, &d);
+                print_message("case \"%s\"\n", c->name);
+                char *trace = iso_decision_trace(&d);
+                print_message("%s", trace);
+                free(trace);
+                assert_int_equal(d.route, c->route);
+                assert_int_equal(d.fell_back, c->fell_back);
+                assert_true(d.nreasons >= 2);
+                const struct iso_reason *last = &d.reasons[d.nreasons - 1];
+                assert_int_equal(last->level, c->last_level);
+                assert_memory_equal(last->text, c->last_reason, strlen(c->last_reason));
+                bool mentioned = !c->mention;
+                for (size_t k = 0; k < d.nreasons; k++)
+                        mentioned = mentioned || strstr(d.reasons[k].text, c->mention);
+                assert_true(mentioned);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+}
+
+/* The words the fresh-home trace must have, line for line. */
+static void test_fresh_home_trace(void **state)
+{
+        (void)state;
+        char *text = iso_config_default_text();
+        struct iso_config cfg;
+        parse(text, &cfg);
+        free(text);
+        free(cfg.unikernel_dir);
+        cfg.unikernel_dir = xstrdup(dir); /* no osvm-mcp images there */
+        struct iso_host host = {.kvm_usable = true};
+        struct iso_decision d;
+        iso_decide(&cfg, "osvm-mcp", "get_balance", &host, &d);
+        char *trace = iso_decision_trace(&d);
+        char *want = xasprintf(
+            "INFO: Checking isolation config for osvm-mcp/get_balance\n"
+            "INFO: Tool configured for Unikernel execution mode\n"
+            "INFO: Attempting to spawn unikernel with image: %s/osvm-mcp-get_balance.img\n"
+            "WARN: Unikernel image not found: %s/osvm-mcp-get_balance.img\n"
+            "WARN: Falling back to direct MCP execution\n",
+            dir, dir);
+        assert_string_equal(trace, want);
+        assert_int_equal(d.route, ISO_ROUTE_DIRECT);
+        assert_true(d.fell_back);
+
+        json_t *j = iso_decision_json(&d);
+        assert_string_equal(json_string_value(json_object_get(j, "route")), "direct");
+        assert_int_equal(json_array_size(json_object_get(j, "reasons")), 5);
+        json_decref(j);
+        free(want);
+        free(trace);
+        iso_decision_free(&d);
+        iso_config_free(&cfg);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_inheritance),
+            cmocka_unit_test(test_builtin_defaults),
+            cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_fresh_home_trace),
+        };
+        return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
+}
