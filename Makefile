@@ -2,6 +2,8 @@
 # and runs every test. Both install missing Debian packages first.
 
 CC      ?= cc
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
 LAYERS  := base isolation vmm cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
@@ -28,35 +30,40 @@ deps:
 # ---- release build ----
 build/rel/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(REL_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/libosvm.a: $(patsubst src/%.c,build/rel/%.o,$(LIBSRCS))
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 build/osvm: build/rel/cli/main.o build/libosvm.a
-	$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(REL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- sanitizer build, used by the tests ----
 build/asan/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+	@echo "  CC asan $<"
+	$(Q)$(CC) $(ASAN_CFLAGS) -c -o $@ $<
 
 build/asan/libosvm.a: $(patsubst src/%.c,build/asan/%.o,$(LIBSRCS))
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 build/asan/osvm: build/asan/cli/main.o build/asan/libosvm.a
-	$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD asan $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
 
 # ---- tests ----
 check: deps
 	@$(MAKE) --no-print-directory format-check
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory -j2 test
 
 test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
 	@tests/run.sh build/asan $(TESTS)
