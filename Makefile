@@ -75,6 +75,14 @@ format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c) \
 		&& echo "format: all files clang-formatted"
 
+build/bench/%: bench/%.c build/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
+
+bench: deps build/bench/bench_isolation
+	build/bench/bench_isolation
+
 run: all
 	build/osvm
 
