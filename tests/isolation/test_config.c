@@ -271,16 +271,13 @@ static char dir[64];
 static int make_dir(void **state)
 {
         (void)state;
-        strcpy(dir, "/tmp/osvm-test-XXXXXX");
-        return mkdtemp(dir) ? 0 : -1;
+        return tu_tempdir(dir, sizeof(dir), "config");
 }
 
 static int remove_dir(void **state)
 {
         (void)state;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        return system(cmd);
+        return tu_rmrf(dir);
 }
 
 static char *write_file(const char *name, const char *data, size_t len)

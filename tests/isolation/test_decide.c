@@ -13,8 +13,7 @@ static char dir[64];
 static int setup(void **state)
 {
         (void)state;
-        strcpy(dir, "/tmp/osvm-decide-XXXXXX");
-        if (!mkdtemp(dir))
+        if (tu_tempdir(dir, sizeof(dir), "decide") < 0)
                 return -1;
         /* Images present: s-present.img (a file), s-isdir.img (a directory). */
         char *p = xasprintf("%s/s-present.img", dir);
@@ -30,9 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        return system(cmd);
+        return tu_rmrf(dir);
 }
 
 static void parse(const char *text, struct iso_config *cfg)

@@ -13,8 +13,7 @@ static char path[96];
 static int setup(void **state)
 {
         (void)state;
-        strcpy(path, "/tmp/osvm-edit-XXXXXX");
-        if (!mkdtemp(path))
+        if (tu_tempdir(path, sizeof(path), "edit") < 0)
                 return -1;
         strcat(path, "/isolation_config.json");
         return 0;
@@ -23,9 +22,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        char cmd[160];
-        snprintf(cmd, sizeof(cmd), "rm -rf %.*s", (int)(strrchr(path, '/') - path), path);
-        return system(cmd);
+        *strrchr(path, '/') = '\0';
+        return tu_rmrf(path);
 }
 
 static void put(const char *text)
