@@ -1,0 +1,69 @@
+/*
+ * MCP transports: how JSON-RPC messages move between the client and one
+ * server. Private to src/mcp/; the client (client.c) drives a transport
+ * through these operations and never knows which one it has.
+ */
+#ifndef OSVM_MCP_TRANSPORT_H
+#define OSVM_MCP_TRANSPORT_H
+
+#include "mcp/mcp.h"
+
+#include <signal.h>
+
+/* How long to wait, and what ends the wait early. */
+struct mcp_wait {
+        uint64_t deadline_ns;          /* time_mono_ns() value; 0: no deadline */
+        volatile sig_atomic_t *cancel; /* may be NULL; non-zero ends the wait */
+        const bool *done;              /* may be NULL; set by on_message when satisfied */
+};
+
+/* Errors a transport reports in osvm_err.code besides errno values. */
+enum {
+        MCP_E_TIMEOUT = -1000,  /* the deadline passed */
+        MCP_E_CANCELLED,        /* *cancel was set */
+        MCP_E_CLOSED,           /* the server went away (exited, closed its stream) */
+        MCP_E_SESSION,          /* HTTP: the session is gone (404); initialize again */
+        MCP_E_TOO_LARGE,        /* a message over the size cap was refused */
+        MCP_E_PROTOCOL,         /* the server broke the protocol beyond repair */
+};
+
+struct mcp_transport;
+
+struct mcp_transport_ops {
+        const char *name; /* "stdio" or "http" */
+        /*
+         * Sends one message (a request, response or notification). HTTP also
+         * reads what the server answers on that POST (JSON or an SSE stream),
+         * delivering each message through on_message, until the stream ends,
+         * w->done is set, the deadline passes or *w->cancel is set.
+         */
+        int (*send)(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e);
+        /*
+         * Waits for messages until w->done is set or the wait ends, delivering
+         * each through on_message. Returns 0, or -1 with e->code one of the
+         * MCP_E_* values or an errno.
+         */
+        int (*poll)(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e);
+        /* Shuts down as the spec says and frees the transport. */
+        void (*close)(struct mcp_transport *t);
+};
+
+struct mcp_transport {
+        const struct mcp_transport_ops *ops;
+        /* Set by the client: called for every well-formed message received. */
+        void (*on_message)(void *ctx, json_t *msg);
+        void *ctx;
+        size_t max_message; /* bytes; larger messages are refused */
+        /* Set by the client after initialize; HTTP sends it as MCP-Protocol-Version. */
+        char protocol_version[32];
+        char server_name[128]; /* for messages */
+};
+
+/* Starts CMD ARGS... with the given extra environment (K=V entries). */
+struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
+                                     size_t max_message, osvm_err *e);
+/* Connects to a Streamable HTTP endpoint (nothing is sent until the first send). */
+struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
+                                    size_t max_message, osvm_err *e);
+
+#endif
