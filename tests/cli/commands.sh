@@ -1,0 +1,1015 @@
+#!/usr/bin/env bash
+# Shell tests of the `osvm` command, TAP-like: one "ok N - name" or
+# "not ok N - name" line per check, then "N passed, N failed".
+#
+# usage: OSVM_BIN=/path/to/osvm bash tests/cli/commands.sh
+# (default: build/asan/osvm below the repository root)
+#
+# Every test runs in its own temporary OSVM_HOME, XDG_STATE_HOME and HOME,
+# under LC_ALL=C.UTF-8 unless it says otherwise.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OSVM=${OSVM_BIN:-$ROOT/build/asan/osvm}
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+if [ ! -x "$OSVM" ]; then
+        echo "not ok 1 - osvm binary exists at $OSVM (build it with: make build/asan/osvm)"
+        echo "0 passed, 1 failed"
+        exit 1
+fi
+
+TMPROOT=$(mktemp -d)
+trap 'chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+
+# A predictable environment: nothing from the caller leaks into a test.
+unset OSVM_LOG NO_COLOR XDG_CONFIG_HOME TERM
+export LC_ALL=C.UTF-8
+
+IMG=/var/osvm/unikernels/osvm-mcp-get_balance.img
+
+# ---- helpers ----
+
+n=0
+passed=0
+failed=0
+
+pass() {
+        n=$((n + 1))
+        passed=$((passed + 1))
+        echo "ok $n - $1"
+}
+
+fail() {
+        n=$((n + 1))
+        failed=$((failed + 1))
+        echo "not ok $n - $1"
+        shift
+        for line in "$@"; do
+                printf '%s\n' "$line" | sed 's/^/#   /'
+        done
+}
+
+skip() {
+        n=$((n + 1))
+        passed=$((passed + 1))
+        echo "ok $n - $1 # SKIP $2"
+}
+
+# A fresh test directory with its own config home, state home and HOME.
+# Sets T (the directory) and CFG (where the config file goes).
+fresh() {
+        T=$(mktemp -d "$TMPROOT/t.XXXXXX")
+        mkdir -p "$T/home"
+        export OSVM_HOME="$T/osvm-home"
+        export XDG_STATE_HOME="$T/state"
+        export HOME="$T/home"
+        CFG="$OSVM_HOME/isolation_config.json"
+}
+
+# Runs osvm; sets RC, OUT and ERR (stdout and stderr, trailing newlines cut);
+# the exact bytes stay in $T/out and $T/err.
+osvm() {
+        "$OSVM" "$@" >"$T/out" 2>"$T/err"
+        RC=$?
+        OUT=$(cat "$T/out")
+        ERR=$(cat "$T/err")
+}
+
+check_eq() { # name expected actual
+        if [ "$2" = "$3" ]; then
+                pass "$1"
+        else
+                fail "$1" "expected: $2" "actual:   $3"
+        fi
+}
+
+check_exit() { # name expected-code   (against RC of the last osvm run)
+        if [ "$RC" = "$2" ]; then
+                pass "$1"
+        else
+                fail "$1" "expected exit $2, got $RC" "stderr: $(head -c 600 "$T/err")"
+        fi
+}
+
+# A failure exit (1 to 4), not success and not a crash or a signal.
+check_failed() { # name
+        case "$RC" in
+        1 | 2 | 3 | 4) pass "$1" ;;
+        *) fail "$1" "expected exit 1..4, got $RC" "stderr: $(head -c 600 "$T/err")" ;;
+        esac
+}
+
+check_contains() { # name needle haystack
+        case "$3" in
+        *"$2"*) pass "$1" ;;
+        *) fail "$1" "expected to find: $2" "in: $(printf '%s' "$3" | head -c 600)" ;;
+        esac
+}
+
+check_not_contains() { # name needle haystack
+        case "$3" in
+        *"$2"*) fail "$1" "did not expect: $2" "in: $(printf '%s' "$3" | head -c 600)" ;;
+        *) pass "$1" ;;
+        esac
+}
+
+check_match() { # name extended-regex text
+        if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+                pass "$1"
+        else
+                fail "$1" "expected to match: $2" "in: $(printf '%s' "$3" | head -c 600)"
+        fi
+}
+
+# Exact bytes of a file, trailing newline included.
+check_file_is() { # name expected-text file
+        local got
+        got=$(cat "$3"; printf x)
+        if [ "$got" = "$2"x ]; then
+                pass "$1"
+        else
+                fail "$1" "expected:" "$2" "actual:" "${got%x}"
+        fi
+}
+
+# A Python expression over d, the JSON document in a file, must be true.
+check_json() { # name file expression
+        local msg
+        if msg=$(python3 - "$2" "$3" 2>&1 <<'EOF'
+import json, sys
+with open(sys.argv[1], "rb") as f:
+    d = json.loads(f.read().decode("utf-8"))
+ok = eval(sys.argv[2], {"d": d})
+if not ok:
+    print("false: " + sys.argv[2] + "\n  in " + json.dumps(d)[:600])
+    sys.exit(1)
+EOF
+        ); then
+                pass "$1"
+        else
+                fail "$1" "$msg"
+        fi
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+mode_of() { stat -c %a "$1"; }
+
+# Asserts that the file's bytes did not change: check_same name file sha-before.
+check_same() {
+        check_eq "$1" "$3" "$(sha "$2")"
+}
+
+# ---- help, version and usage errors ----
+
+fresh
+osvm --help
+check_exit "--help exits 0" 0
+check_contains "--help lists the isolation command" "isolation" "$OUT"
+check_contains "--help lists the status command" "status" "$OUT"
+check_contains "--help names OSVM_LOG" "OSVM_LOG" "$OUT"
+
+osvm -h
+check_exit "-h exits 0" 0
+check_contains "-h prints the usage" "usage: osvm" "$OUT"
+
+osvm --version
+check_exit "--version exits 0" 0
+check_match "--version prints 'osvm X.Y.Z'" '^osvm [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+
+osvm -V
+check_exit "-V exits 0" 0
+check_match "-V prints the version" '^osvm [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+
+osvm help
+check_exit "help exits 0" 0
+check_contains "help prints the main usage" "usage: osvm" "$OUT"
+
+osvm help isolation
+check_exit "help isolation exits 0" 0
+check_contains "help isolation shows the usage" "usage: osvm isolation show" "$OUT"
+check_contains "help isolation describes explain" "explain" "$OUT"
+check_contains "help isolation describes set" "isolation set" "$OUT"
+check_contains "help isolation describes validate" "isolation validate" "$OUT"
+
+osvm help status
+check_exit "help status exits 0" 0
+check_contains "help status shows the usage" "usage: osvm status" "$OUT"
+
+osvm isolation --help
+check_exit "isolation --help exits 0" 0
+check_contains "isolation --help is the isolation help" "usage: osvm isolation show" "$OUT"
+
+osvm help nosuch
+check_exit "help nosuch exits 2" 2
+check_contains "help nosuch names the command" "nosuch" "$ERR"
+check_eq "help nosuch prints nothing on stdout" "" "$OUT"
+
+osvm --bogus
+check_exit "unknown option exits 2" 2
+check_contains "unknown option is named" "--bogus" "$ERR"
+
+osvm nosuch
+check_exit "unknown command exits 2" 2
+check_contains "unknown command is named" "nosuch" "$ERR"
+
+osvm isolation
+check_exit "isolation with no verb exits 2" 2
+check_contains "isolation with no verb lists the verbs" "show, explain" "$ERR"
+
+osvm isolation frobnicate
+check_exit "isolation with an unknown verb exits 2" 2
+check_contains "the unknown verb is named" "frobnicate" "$ERR"
+
+osvm isolation explain osvm-mcp
+check_exit "explain SERVER without a tool exits 2" 2
+
+osvm status extra
+check_exit "status with an extra argument exits 2" 2
+
+check_eq "usage errors create no config" "no" "$([ -e "$CFG" ] && echo yes || echo no)"
+
+# ---- the fresh-home trace of explain ----
+
+fresh
+if [ -e "$IMG" ]; then
+        skip "fresh-home explain prints the five-line trace" "$IMG exists on this machine"
+        skip "fresh-home explain exits 0" "$IMG exists on this machine"
+else
+        osvm isolation explain osvm-mcp/get_balance
+        check_exit "fresh-home explain exits 0" 0
+        check_file_is "fresh-home explain prints the five-line trace" \
+                "INFO: Checking isolation config for osvm-mcp/get_balance
+INFO: Tool configured for Unikernel execution mode
+INFO: Attempting to spawn unikernel with image: $IMG
+WARN: Unikernel image not found: $IMG
+WARN: Falling back to direct MCP execution
+" "$T/out"
+        check_eq "fresh-home explain writes nothing to stderr" "" "$ERR"
+
+        osvm isolation explain --json osvm-mcp/get_balance
+        check_exit "explain --json exits 0" 0
+        check_json "explain --json: route direct after a fallback" "$T/out" \
+                'd["route"] == "direct" and d["fell_back"] is True'
+        check_json "explain --json: the reasons in order" "$T/out" \
+                '[r["level"] for r in d["reasons"]] == ["info", "info", "info", "warn", "warn"]'
+        check_json "explain --json: the image in the policy" "$T/out" \
+                'd["policy"]["image"] == "'"$IMG"'"'
+fi
+
+osvm isolation explain osvm-mcp/no_such_tool
+check_exit "explain of an unconfigured tool exits 0" 0
+check_contains "explain says the tool has no entry" "Tool no_such_tool has no entry under server osvm-mcp" "$OUT"
+
+# ---- the default file: created once, 0600, valid, never overwritten ----
+
+fresh
+check_eq "no config before the first run" "no" "$([ -e "$CFG" ] && echo yes || echo no)"
+osvm status
+check_exit "first run exits 0" 0
+check_eq "first run creates isolation_config.json" "yes" "$([ -f "$CFG" ] && echo yes || echo no)"
+check_eq "the default file has mode 0600" "600" "$(mode_of "$CFG")"
+check_json "the default file is valid JSON with the osvm-mcp server" "$CFG" \
+        '"osvm-mcp" in d["mcp_servers"]'
+check_json "the default file: unikernel mode for every osvm-mcp tool" "$CFG" \
+        'all(t["execution_mode"] == "unikernel" for t in d["mcp_servers"]["osvm-mcp"]["tools"].values())'
+check_json "the default file: default_execution_mode and unikernel_dir" "$CFG" \
+        'd["default_execution_mode"] == "unikernel" and d["unikernel_dir"] == "/var/osvm/unikernels"'
+check_json "the default file has get_balance" "$CFG" \
+        '"get_balance" in d["mcp_servers"]["osvm-mcp"]["tools"]'
+leftovers=$(find "$OSVM_HOME" -name '*.tmp*' | wc -l)
+check_eq "no temporary file is left beside the config" "0" "$leftovers"
+
+before=$(sha "$CFG")
+for cmd in "isolation show" "isolation show --json" "isolation show osvm-mcp" \
+        "isolation show osvm-mcp/get_balance" "isolation show --json osvm-mcp/get_balance" \
+        "isolation explain osvm-mcp/get_balance" "isolation explain --json osvm-mcp/get_balance" \
+        "status" "status --json" "isolation validate" "isolation path" ""; do
+        # shellcheck disable=SC2086
+        osvm $cmd
+        check_exit "osvm $cmd exits 0" 0
+        check_same "osvm $cmd leaves the config's bytes unchanged" "$CFG" "$before"
+done
+check_eq "the config keeps mode 0600 after the read-only commands" "600" "$(mode_of "$CFG")"
+
+# An existing hand-written file is never replaced, even a minimal one.
+fresh
+mkdir -p "$OSVM_HOME"
+printf '{ "mcp_servers": {} }\n' >"$CFG"
+chmod 644 "$CFG"
+before=$(sha "$CFG")
+osvm
+check_exit "bare osvm on a minimal file exits 0" 0
+check_same "an existing file is not overwritten" "$CFG" "$before"
+check_eq "an existing file keeps its mode" "644" "$(mode_of "$CFG")"
+
+# A file with errors is not rewritten either.
+fresh
+mkdir -p "$OSVM_HOME"
+printf '{ "default_execution_mode": "direkt" }\n' >"$CFG"
+before=$(sha "$CFG")
+for cmd in "isolation show" "isolation explain osvm-mcp/get_balance" "status" "isolation validate" ""; do
+        # shellcheck disable=SC2086
+        osvm $cmd
+        check_exit "osvm $cmd on an invalid config exits 3" 3
+        check_same "osvm $cmd leaves an invalid config unchanged" "$CFG" "$before"
+done
+
+# ---- where the config lives ----
+
+fresh
+osvm isolation path
+check_eq "isolation path under OSVM_HOME" "$OSVM_HOME/isolation_config.json" "$OUT"
+(
+        unset OSVM_HOME
+        export XDG_CONFIG_HOME="$T/xdg"
+        osvm isolation path
+        check_eq "isolation path under XDG_CONFIG_HOME/osvm" "$T/xdg/osvm/isolation_config.json" "$OUT"
+        export XDG_CONFIG_HOME=relative/dir
+        osvm isolation path
+        check_eq "a relative XDG_CONFIG_HOME is ignored" "$HOME/.config/osvm/isolation_config.json" "$OUT"
+        unset XDG_CONFIG_HOME
+        osvm status
+        check_exit "status with only HOME exits 0" 0
+        check_eq "the default file is created under ~/.config/osvm" "yes" \
+                "$([ -f "$HOME/.config/osvm/isolation_config.json" ] && echo yes || echo no)"
+        # Pass this subshell's counts back to the parent.
+        echo "$n $passed $failed" >"$T/counts"
+)
+read -r n passed failed <"$T/counts"
+
+# ---- fallback "deny" ----
+
+fresh
+osvm isolation set osvm-mcp/get_balance fallback=deny
+check_exit "set fallback=deny on a tool exits 0" 0
+check_json "the file holds the tool's fallback" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["fallback"] == "deny"'
+if [ -e "$IMG" ]; then
+        skip "explain under a tool's deny exits 4" "$IMG exists on this machine"
+else
+        osvm isolation explain osvm-mcp/get_balance
+        check_exit "explain under a tool's deny exits 4" 4
+        last=$(printf '%s\n' "$OUT" | tail -n 1)
+        check_match "the last line refuses the call" '^ERROR: Refusing to run osvm-mcp/get_balance' "$last"
+        check_contains "the refusal says why" 'fallback policy is "deny"' "$last"
+        check_not_contains "a denied call does not fall back" "Falling back" "$OUT"
+        osvm isolation explain --json osvm-mcp/get_balance
+        check_exit "explain --json under deny exits 4" 4
+        check_json "explain --json under deny: route deny" "$T/out" 'd["route"] == "deny"'
+fi
+osvm isolation explain osvm-mcp/get_slot
+check_exit "another tool still falls back (deny was set on one tool)" 0
+
+fresh
+mkdir -p "$OSVM_HOME"
+cat >"$CFG" <<'EOF'
+{
+  "default_execution_mode": "unikernel",
+  "fallback": "deny",
+  "mcp_servers": {
+    "osvm-mcp": {
+      "microvm_id": "μVM-1",
+      "tools": { "get_balance": { "execution_mode": "unikernel" } }
+    }
+  }
+}
+EOF
+before=$(sha "$CFG")
+if [ -e "$IMG" ]; then
+        skip "explain under a top-level deny exits 4" "$IMG exists on this machine"
+else
+        osvm isolation explain osvm-mcp/get_balance
+        check_exit "explain under a hand-written top-level deny exits 4" 4
+        last=$(printf '%s\n' "$OUT" | tail -n 1)
+        check_match "the last line refuses the call (top-level deny)" '^ERROR: Refusing to run' "$last"
+fi
+osvm isolation show --json osvm-mcp/get_balance
+check_json "show: the deny comes from the config level" "$T/out" \
+        'd["fallback"] == "deny" and d["sources"]["fallback"] == "config"'
+check_same "explain does not touch a hand-written file" "$CFG" "$before"
+
+fresh
+osvm isolation set fallback=deny
+check_exit "set fallback=deny at the top level exits 0" 0
+check_json "the top level holds fallback deny" "$CFG" 'd["fallback"] == "deny"'
+if [ ! -e /var/osvm/unikernels/osvm-mcp-get_slot.img ]; then
+        osvm isolation explain osvm-mcp/get_slot
+        check_exit "a top-level deny refuses every tool (exit 4)" 4
+fi
+
+# ---- "execution_mode": "direkt" ----
+
+fresh
+cat >"$T/direkt.json" <<'EOF'
+{
+  "mcp_servers": {
+    "osvm-mcp": {
+      "tools": { "get_balance": { "execution_mode": "direkt" } }
+    }
+  }
+}
+EOF
+osvm isolation validate "$T/direkt.json"
+check_exit "validate of execution_mode direkt exits 3" 3
+check_contains "validate names the field's path" \
+        "mcp_servers.osvm-mcp.tools.get_balance.execution_mode" "$ERR"
+check_contains "validate names the allowed values" "unikernel, microvm, direct" "$ERR"
+check_contains "validate names the file" "$T/direkt.json" "$ERR"
+check_contains "validate quotes the bad value" '"direkt"' "$ERR"
+
+mkdir -p "$OSVM_HOME"
+cp "$T/direkt.json" "$CFG"
+osvm isolation explain osvm-mcp/get_balance
+check_exit "explain on a home with direkt exits 3" 3
+check_eq "explain on an invalid config prints no trace" "" "$OUT"
+check_contains "explain on an invalid config says no tool will run" "no tool will run" "$ERR"
+check_contains "explain on an invalid config names the field" \
+        "mcp_servers.osvm-mcp.tools.get_balance.execution_mode" "$ERR"
+
+osvm isolation validate
+check_exit "validate with no FILE checks the user's config (exit 3)" 3
+
+# ---- bad files ----
+
+fresh
+printf '{\n  "unikernel_dir": "/x",\n  ]\n}\n' >"$T/bad.json"
+osvm isolation validate "$T/bad.json"
+check_exit "invalid JSON exits 3" 3
+check_contains "invalid JSON names file, line and column" "$T/bad.json:3:3:" "$ERR"
+check_contains "invalid JSON says it is invalid JSON" "invalid JSON" "$ERR"
+
+: >"$T/empty.json"
+osvm isolation validate "$T/empty.json"
+check_exit "an empty file exits 3" 3
+check_contains "an empty file is called empty" "empty" "$ERR"
+
+printf '  \n\t\n' >"$T/blank.json"
+osvm isolation validate "$T/blank.json"
+check_exit "a whitespace-only file exits 3" 3
+check_contains "a whitespace-only file is called empty" "empty" "$ERR"
+
+printf '[1, 2]\n' >"$T/array.json"
+osvm isolation validate "$T/array.json"
+check_exit "a top-level array exits 3" 3
+check_contains "a top-level array: must be an object" "must be a JSON object" "$ERR"
+
+mkdir "$T/dir.json"
+osvm isolation validate "$T/dir.json"
+check_exit "a directory in place of the file exits 3" 3
+check_contains "a directory is called a directory" "directory" "$ERR"
+
+mkdir -p "$CFG"
+osvm isolation show
+check_exit "a directory at the config path: show exits 3" 3
+check_contains "a directory at the config path is named" "$CFG" "$ERR"
+check_eq "the directory is left in place" "yes" "$([ -d "$CFG" ] && echo yes || echo no)"
+rmdir "$CFG"
+
+osvm isolation validate "$T/does-not-exist.json"
+check_exit "a missing FILE exits 3" 3
+check_contains "a missing FILE is named" "does-not-exist.json" "$ERR"
+
+printf '{"unikernel_dir": "/var/\xff\xfeosvm"}\n' >"$T/latin.json"
+osvm isolation validate "$T/latin.json"
+check_exit "non-UTF-8 bytes exit 3" 3
+check_contains "non-UTF-8: says so" "UTF-8" "$ERR"
+check_contains "non-UTF-8: names file, line and column" "$T/latin.json:1:25:" "$ERR"
+
+truncate -s 100M "$T/huge.json"
+t0=$(date +%s%N)
+osvm isolation validate "$T/huge.json"
+t1=$(date +%s%N)
+check_exit "a 100 MiB file exits 3" 3
+check_contains "a 100 MiB file is too large" "too large" "$ERR"
+ms=$(((t1 - t0) / 1000000))
+if [ "$ms" -lt 2000 ]; then
+        pass "a 100 MiB file fails fast (${ms} ms)"
+else
+        fail "a 100 MiB file fails fast" "took ${ms} ms"
+fi
+
+python3 -c 'import sys; sys.stdout.write("[" * 10000)' >"$T/deep.json"
+osvm isolation validate "$T/deep.json"
+check_exit "nesting 10,000 deep exits 3 (no crash)" 3
+check_contains "deep nesting names the file" "$T/deep.json" "$ERR"
+python3 -c 'import sys; sys.stdout.write("{\"a\":" * 10000 + "1" + "}" * 10000)' >"$T/deepobj.json"
+osvm isolation validate "$T/deepobj.json"
+check_exit "objects nested 10,000 deep exit 3 (no crash)" 3
+
+printf '{"mcp_servers": {}, "mcp_servers": {}}\n' >"$T/dup.json"
+osvm isolation validate "$T/dup.json"
+check_exit "a duplicated key exits 3" 3
+
+cat >"$T/types.json" <<'EOF'
+{
+  "timeout_ms": "soon",
+  "network": { "allow": ["bad host"] },
+  "mcp_servers": { "s": { "tools": { "t": { "memory_mb": 0, "mounts": [{"vm_path": "/x"}] } } } }
+}
+EOF
+osvm isolation validate "$T/types.json"
+check_exit "wrong types and ranges exit 3" 3
+check_contains "a wrong type names the field" "timeout_ms: expected an integer" "$ERR"
+check_contains "a bad host names its index" "network.allow[0]" "$ERR"
+check_contains "an out-of-range value names the field" "mcp_servers.s.tools.t.memory_mb" "$ERR"
+check_contains "a missing required mount field is named" "mcp_servers.s.tools.t.mounts[0].host_path: missing" "$ERR"
+check_contains "every error is counted" "invalid: 4 errors" "$ERR"
+
+# ---- an unreadable file (as nobody) ----
+
+fresh
+if ! command -v setpriv >/dev/null 2>&1; then
+        skip "an unreadable file exits 3" "setpriv is not installed"
+elif [ "$(id -u)" -ne 0 ]; then
+        skip "an unreadable file exits 3" "needs root to switch to nobody"
+else
+        osvm status # creates the default file
+        chmod 755 "$T" "$OSVM_HOME"
+        chmod 000 "$CFG"
+        before=$(sha "$CFG")
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$OSVM" isolation show >"$T/out" 2>"$T/err"
+        RC=$?
+        ERR=$(cat "$T/err")
+        check_exit "an unreadable config: show as nobody exits 3" 3
+        check_contains "an unreadable config: the reason is given" "Permission denied" "$ERR"
+        check_contains "an unreadable config: the file is named" "$CFG" "$ERR"
+        check_same "an unreadable config is not replaced" "$CFG" "$before"
+        check_eq "an unreadable config keeps its mode" "0" "$(mode_of "$CFG")"
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$OSVM" isolation validate "$CFG" >"$T/out" 2>"$T/err"
+        RC=$?
+        check_exit "an unreadable FILE: validate as nobody exits 3" 3
+fi
+
+# ---- warnings: unknown fields, missing microvm_id ----
+
+fresh
+cat >"$T/unknown.json" <<'EOF'
+{
+  "x_top": 1,
+  "mcp_servers": {
+    "s": { "x_server": true, "tools": { "t": { "execution_mode": "direct", "x_tool": "y" } } }
+  }
+}
+EOF
+osvm isolation validate "$T/unknown.json"
+check_exit "unknown fields only warn (exit 0)" 0
+check_contains "the unknown top-level field is named" "x_top: unknown field" "$ERR"
+check_contains "the unknown server field is named with its path" "mcp_servers.s.x_server: unknown field" "$ERR"
+check_contains "the unknown tool field is named with its path" "mcp_servers.s.tools.t.x_tool: unknown field" "$ERR"
+check_contains "validate reports valid with the warning count" "valid (1 server, 1 tool, 3 warnings)" "$OUT"
+
+osvm -q isolation validate "$T/unknown.json"
+check_exit "-q validate exits 0" 0
+check_eq "-q silences the warnings" "" "$ERR"
+
+cat >"$T/noid.json" <<'EOF'
+{ "mcp_servers": { "osvm-mcp": { "tools": { "get_balance": { "execution_mode": "unikernel" } } } } }
+EOF
+osvm isolation validate "$T/noid.json"
+check_exit "a missing microvm_id is fine (exit 0)" 0
+check_eq "a missing microvm_id draws no warning" "" "$ERR"
+mkdir -p "$OSVM_HOME"
+cp "$T/noid.json" "$CFG"
+osvm status
+check_exit "status without microvm_id exits 0" 0
+check_contains "a server without microvm_id runs on the host" "osvm-mcp(host:cfg)" "$OUT"
+
+# ---- a file written for the original osvm ----
+
+fresh
+cat >"$T/original.json" <<'EOF'
+{
+  "default_execution_mode": "microvm",
+  "unikernel_dir": "/var/osvm/unikernels",
+  "mcp_servers": {
+    "solana": {
+      "microvm_id": "μVM-1",
+      "use_microvm": true,
+      "microvm_config": { "memory_mb": 512, "vcpus": 2 },
+      "server_command": "npx -y @modelcontextprotocol/server-solana",
+      "microvm_mounts": [
+        { "host_path": "~/.config/osvm", "vm_path": "/mnt/osvm-config", "readonly": true }
+      ],
+      "tools": {
+        "get_balance": {
+          "execution_mode": "unikernel",
+          "unikernel_image": "solana-get_balance.img",
+          "mounts": [
+            { "host_path": "~/.config/solana", "vm_path": "/data/solana-config", "readonly": true }
+          ],
+          "memory_mb": 128,
+          "vcpus": 1
+        },
+        "transfer": {
+          "execution_mode": "unikernel",
+          "unikernel_image": "solana-transfer.img",
+          "mounts": [
+            { "host_path": "~/.config/solana", "vm_path": "/data/solana-config", "readonly": true },
+            { "host_path": "~/Documents/keypairs", "vm_path": "/data/keypairs", "readonly": false }
+          ],
+          "memory_mb": 128,
+          "vcpus": 1
+        }
+      }
+    },
+    "github": {
+      "microvm_id": "μVM-2",
+      "use_microvm": true,
+      "microvm_config": { "memory_mb": 256, "vcpus": 1 },
+      "server_command": "npx -y @modelcontextprotocol/server-github",
+      "microvm_mounts": [],
+      "tools": {
+        "create_issue": {
+          "execution_mode": "microvm",
+          "unikernel_image": null,
+          "mounts": [],
+          "memory_mb": 128,
+          "vcpus": 1
+        }
+      }
+    }
+  }
+}
+EOF
+osvm isolation validate "$T/original.json"
+check_exit "the original osvm's file validates (exit 0)" 0
+check_contains "the original file: 2 servers, 3 tools, no warnings" "valid (2 servers, 3 tools, 0 warnings)" "$OUT"
+check_eq "the original file draws no diagnostics" "" "$ERR"
+
+mkdir -p "$OSVM_HOME"
+cp "$T/original.json" "$CFG"
+before=$(sha "$CFG")
+osvm isolation show --json solana/get_balance
+check_exit "show on the original file exits 0" 0
+check_json "a relative unikernel_image resolves under unikernel_dir" "$T/out" \
+        'd["image"] == "/var/osvm/unikernels/solana-get_balance.img" and d["sources"]["image"] == "tool"'
+check_json "~ in a mount expands to HOME" "$T/out" \
+        'd["mounts"] == [{"host_path": "'"$HOME"'/.config/solana", "vm_path": "/data/solana-config", "readonly": True}]'
+osvm isolation show --json solana/transfer
+check_json "\"readonly\": false gives a read-write mount" "$T/out" \
+        '[m["readonly"] for m in d["mounts"]] == [True, False]'
+osvm isolation show --json github/create_issue
+check_json "a microvm tool shows mode microvm and its VM" "$T/out" \
+        'd["mode"] == "microvm" and d["microvm_id"] == "μVM-2"'
+osvm isolation explain github/create_issue
+check_exit "explain of a microvm tool exits 0 (falls back)" 0
+check_contains "explain says microVM execution is not available" "MicroVM execution is not available" "$OUT"
+check_contains "the microvm tool falls back to direct" "Falling back to direct MCP execution" "$OUT"
+osvm isolation explain solana/some_other_tool
+check_contains "an unlisted tool takes default_execution_mode (microvm)" \
+        "Tool configured for MicroVM execution mode" "$OUT"
+osvm status
+check_exit "status on the original file exits 0" 0
+check_contains "status lists both servers with their VMs" "solana(μVM-1:cfg) • github(μVM-2:cfg)" "$OUT"
+check_same "the original file is never rewritten" "$CFG" "$before"
+
+# ---- isolation set ----
+
+fresh
+osvm isolation set osvm-mcp/get_balance memory_mb=256
+check_exit "set on a fresh home exits 0" 0
+check_eq "set reports what it set" "set osvm-mcp/get_balance memory_mb=256" "$OUT"
+check_json "set changed the field" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["memory_mb"] == 256'
+check_eq "set keeps mode 0600" "600" "$(mode_of "$CFG")"
+
+# Unknown fields, added by hand, survive an edit.
+python3 - "$CFG" <<'EOF'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["x_custom"] = {"keep": [1, 2]}
+d["mcp_servers"]["osvm-mcp"]["x_server_note"] = "hello"
+d["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["x_tool_note"] = 7
+json.dump(d, open(p, "w"), indent=2, ensure_ascii=False)
+EOF
+osvm isolation set osvm-mcp/get_balance vcpus=2
+check_exit "set with unknown fields present exits 0" 0
+check_json "set keeps an unknown top-level field" "$CFG" 'd["x_custom"] == {"keep": [1, 2]}'
+check_json "set keeps an unknown server field" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["x_server_note"] == "hello"'
+check_json "set keeps an unknown tool field" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["x_tool_note"] == 7'
+check_json "set keeps the other known fields" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["memory_mb"] == 256 and d["mcp_servers"]["osvm-mcp"]["microvm_id"] == "μVM-1" and len(d["mcp_servers"]["osvm-mcp"]["tools"]) == 11'
+check_json "set applied the new value" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["vcpus"] == 2'
+check_contains "the unknown fields are still warned about" "x_custom: unknown field" "$ERR"
+leftovers=$(find "$OSVM_HOME" -name '*.tmp*' | wc -l)
+check_eq "set leaves no temporary file" "0" "$leftovers"
+
+osvm isolation set osvm-mcp/get_balance memory_mb=
+check_exit "KEY= exits 0" 0
+check_json "KEY= removes the field" "$CFG" \
+        '"memory_mb" not in d["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]'
+osvm isolation show --json osvm-mcp/get_balance
+check_json "a removed field is inherited again (default 128, source default)" "$T/out" \
+        'd["memory_mb"] == 128 and d["sources"]["memory_mb"] == "default"'
+
+before=$(sha "$CFG")
+osvm isolation set osvm-mcp/get_balance execution_mode=direkt
+check_exit "set of an invalid enum value exits 3" 3
+check_same "an invalid enum value leaves the file byte-identical" "$CFG" "$before"
+check_contains "the invalid value names the field's path" \
+        "mcp_servers.osvm-mcp.tools.get_balance.execution_mode" "$ERR"
+
+osvm isolation set osvm-mcp/get_balance timeout_ms=0
+check_exit "set of an out-of-range number exits 3" 3
+check_same "an out-of-range number leaves the file byte-identical" "$CFG" "$before"
+
+osvm isolation set osvm-mcp/get_balance timeout_ms=soon
+check_exit "set of a non-number for timeout_ms exits 3 (an invalid value)" 3
+check_same "a non-number leaves the file byte-identical" "$CFG" "$before"
+
+osvm isolation set osvm-mcp/get_balance 'network.allow=bad host!'
+check_exit "set of a bad host exits 3" 3
+check_same "a bad host leaves the file byte-identical" "$CFG" "$before"
+
+osvm isolation set osvm-mcp/get_balance memory_mb=64 fallback=sometimes
+check_exit "one bad assignment among several exits 3" 3
+check_same "one bad assignment among several changes nothing" "$CFG" "$before"
+
+osvm isolation set osvm-mcp/get_balance no_such_key=1
+check_failed "set of an unknown key exits non-zero"
+check_contains "the unknown key is named" '"no_such_key"' "$ERR"
+check_contains "the known keys are listed" "execution_mode" "$ERR"
+check_same "an unknown key leaves the file byte-identical" "$CFG" "$before"
+
+osvm isolation set osvm-mcp/get_balance
+check_exit "set without KEY=VALUE exits 2" 2
+osvm isolation set
+check_exit "set with nothing exits 2" 2
+
+# Server level and inheritance.
+osvm isolation set osvm-mcp timeout_ms=5000
+check_exit "set at server level exits 0" 0
+check_json "the server holds timeout_ms" "$CFG" 'd["mcp_servers"]["osvm-mcp"]["timeout_ms"] == 5000'
+osvm isolation show --json osvm-mcp/get_balance
+check_json "timeout_ms set on the server shows with source server" "$T/out" \
+        'd["timeout_ms"] == 5000 and d["sources"]["timeout_ms"] == "server"'
+osvm isolation set osvm-mcp/get_balance timeout_ms=7000
+osvm isolation show --json osvm-mcp/get_balance
+check_json "the tool's timeout_ms overrides the server's" "$T/out" \
+        'd["timeout_ms"] == 7000 and d["sources"]["timeout_ms"] == "tool"'
+osvm isolation show --json osvm-mcp/get_slot
+check_json "a sibling tool still inherits the server's timeout_ms" "$T/out" \
+        'd["timeout_ms"] == 5000 and d["sources"]["timeout_ms"] == "server"'
+
+osvm isolation set osvm-mcp use_microvm=true microvm_config.memory_mb=512
+check_exit "set of server fields (use_microvm, microvm_config.memory_mb) exits 0" 0
+check_json "the server fields are set" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["use_microvm"] is True and d["mcp_servers"]["osvm-mcp"]["microvm_config"] == {"memory_mb": 512, "vcpus": 1}'
+
+osvm isolation set newsrv/newtool execution_mode=direct
+check_exit "set creates a new server and tool" 0
+check_json "the new tool is in the file" "$CFG" \
+        'd["mcp_servers"]["newsrv"]["tools"]["newtool"]["execution_mode"] == "direct"'
+osvm isolation explain newsrv/newtool
+check_exit "explain of the new direct tool exits 0" 0
+check_contains "the new tool runs directly" "Tool configured for Direct execution mode" "$OUT"
+
+# Top level.
+osvm isolation set fallback=deny timeout_ms=1000
+check_exit "set at the top level exits 0" 0
+check_eq "set at the top level reports each assignment" "set fallback=deny
+set timeout_ms=1000" "$OUT"
+check_json "the top level holds both values" "$CFG" 'd["fallback"] == "deny" and d["timeout_ms"] == 1000'
+osvm isolation show --json osvm-mcp/get_slot
+check_json "the top-level fallback reaches a tool (source config)" "$T/out" \
+        'd["fallback"] == "deny" and d["sources"]["fallback"] == "config"'
+
+# network.allow and mounts.
+osvm isolation set osvm-mcp/get_balance 'network.allow=api.mainnet-beta.solana.com:443, *.example.org,[::1]:8080'
+check_exit "set network.allow exits 0" 0
+check_json "network.allow is a list of hosts" "$CFG" \
+        'd["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["network"]["allow"] == ["api.mainnet-beta.solana.com:443", "*.example.org", "[::1]:8080"]'
+osvm isolation show --json osvm-mcp/get_balance
+check_json "show lists the allowed hosts with source tool" "$T/out" \
+        'd["network"]["allow"][0] == "api.mainnet-beta.solana.com:443" and d["sources"]["network"] == "tool"'
+osvm isolation set osvm-mcp 'network.allow=["rpc.example.com"]'
+check_exit "set network.allow as JSON on a server exits 0" 0
+osvm isolation show --json osvm-mcp/get_slot
+check_json "a sibling tool inherits the server's network.allow" "$T/out" \
+        'd["network"]["allow"] == ["rpc.example.com"] and d["sources"]["network"] == "server"'
+osvm isolation set osvm-mcp/get_balance 'network.allow='
+osvm isolation show --json osvm-mcp/get_balance
+check_json "removing the tool's network.allow inherits the server's" "$T/out" \
+        'd["network"]["allow"] == ["rpc.example.com"]'
+
+osvm isolation set osvm-mcp/get_balance 'mounts=~/.config/solana:/data/solana-config,/tmp/work:/work:rw'
+check_exit "set mounts exits 0" 0
+check_json "mounts are read-only unless :rw" "$CFG" \
+        '[(m["host_path"], m["vm_path"], m["readonly"]) for m in d["mcp_servers"]["osvm-mcp"]["tools"]["get_balance"]["mounts"]] == [("~/.config/solana", "/data/solana-config", True), ("/tmp/work", "/work", False)]'
+osvm isolation show osvm-mcp/get_balance
+check_contains "show prints a read-only mount" "$HOME/.config/solana -> /data/solana-config (read-only)" "$OUT"
+check_contains "show prints a read-write mount" "/tmp/work -> /work (read-write)" "$OUT"
+before=$(sha "$CFG")
+osvm isolation set osvm-mcp/get_balance 'mounts=/tmp:../escape'
+check_exit "a mount with a relative vm_path exits 3" 3
+check_same "a bad mount leaves the file byte-identical" "$CFG" "$before"
+osvm isolation set osvm-mcp/get_balance 'mounts=nocolon'
+check_failed "a mount without HOST:VM exits non-zero"
+check_same "a malformed mount leaves the file byte-identical" "$CFG" "$before"
+
+osvm isolation validate
+check_exit "the edited file still validates" 0
+
+# set can repair an invalid file.
+fresh
+mkdir -p "$OSVM_HOME"
+printf '{ "mcp_servers": { "osvm-mcp": { "tools": { "get_balance": { "execution_mode": "direkt" } } } } }\n' >"$CFG"
+osvm isolation set osvm-mcp/get_balance execution_mode=direct
+check_exit "set can repair an invalid value" 0
+osvm isolation validate
+check_exit "the repaired file validates" 0
+
+# ---- isolation show ----
+
+fresh
+osvm isolation show
+check_exit "show exits 0" 0
+check_contains "show names the config file" "Isolation config: $CFG" "$OUT"
+check_contains "show names the default mode and image dir" "Default mode: unikernel; images in /var/osvm/unikernels" "$OUT"
+check_contains "show lists every tool (get_balance)" "osvm-mcp/get_balance" "$OUT"
+check_contains "show lists every tool (solana_rpc_call)" "osvm-mcp/solana_rpc_call" "$OUT"
+check_eq "show prints 11 tools" "11" "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
+
+osvm isolation show osvm-mcp
+check_exit "show SERVER exits 0" 0
+check_eq "show SERVER prints that server's 11 tools" "11" "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
+
+osvm isolation show osvm-mcp/get_balance
+check_exit "show SERVER/TOOL exits 0" 0
+check_eq "show SERVER/TOOL prints one tool" "1" "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
+check_match "show: mode with its source" '^  mode +unikernel +\(tool\)$' "$OUT"
+check_match "show: image with its source" "^  image +$IMG +\\(default\\)$" "$OUT"
+check_match "show: memory" '^  memory +128 MiB' "$OUT"
+check_match "show: timeout from the config level" '^  timeout +30000 ms +\(config\)$' "$OUT"
+check_match "show: fallback" '^  fallback +direct' "$OUT"
+check_match "show: no network" '^  network +none' "$OUT"
+
+osvm isolation show --json
+check_exit "show --json exits 0" 0
+check_json "show --json is an array of 11 policies" "$T/out" 'isinstance(d, list) and len(d) == 11'
+check_json "show --json: every tool in unikernel mode" "$T/out" 'all(p["mode"] == "unikernel" for p in d)'
+
+osvm isolation show --json osvm-mcp
+check_json "show --json SERVER is an array" "$T/out" 'isinstance(d, list) and len(d) == 11'
+
+osvm isolation show --json osvm-mcp/get_balance
+check_exit "show --json SERVER/TOOL exits 0" 0
+check_json "show --json: mode, image, limits" "$T/out" \
+        'd["mode"] == "unikernel" and d["image"] == "'"$IMG"'" and d["memory_mb"] == 128 and d["vcpus"] == 1 and d["timeout_ms"] == 30000 and d["fallback"] == "direct"'
+check_json "show --json: the sources" "$T/out" \
+        'd["sources"] == {"mode": "tool", "image": "default", "memory_mb": "tool", "vcpus": "tool", "timeout_ms": "config", "fallback": "config", "network": "config"}'
+check_json "show --json: microvm_id" "$T/out" 'd["microvm_id"] == "μVM-1"'
+
+osvm isolation show --json osvm-mcp/unlisted
+check_exit "show of an unlisted tool exits 0" 0
+check_json "an unlisted tool: defaults, marked as not configured" "$T/out" \
+        'd["tool_configured"] is False and d["image"] == "/var/osvm/unikernels/osvm-mcp-unlisted.img" and d["sources"]["mode"] == "config"'
+
+osvm isolation show nosuchserver
+check_exit "show of an unknown server exits 1" 1
+check_contains "show of an unknown server names it" '"nosuchserver"' "$ERR"
+
+osvm isolation show a b
+check_exit "show with two targets exits 2" 2
+osvm isolation show --bogus
+check_exit "show with an unknown option exits 2" 2
+
+# ---- the bare command ----
+
+fresh
+osvm
+check_exit "bare osvm exits 0" 0
+check_match "bare osvm prints the version" '^osvm [0-9]+\.[0-9]+\.[0-9]+$' "$(printf '%s\n' "$OUT" | head -n 1)"
+check_contains "bare osvm names the config" "Isolation config: $CFG" "$OUT"
+check_match "bare osvm lists get_balance with its mode and image" "^  get_balance +unikernel $IMG\$" "$OUT"
+check_eq "bare osvm ends with the status line" \
+        "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
+
+# ---- the status line ----
+
+fresh
+osvm status
+check_exit "status exits 0" 0
+check_file_is "status under C.UTF-8" "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s
+" "$T/out"
+
+LC_ALL=C osvm status
+check_exit "status under LC_ALL=C exits 0" 0
+check_file_is "status under LC_ALL=C is ASCII" "OSVM: 0uVMs 0uK - osvm-mcp(uVM-1:cfg) - net:unknown - up:0s
+" "$T/out"
+if LC_ALL=C grep -q '[^ -~]' "$T/out"; then
+        fail "status under LC_ALL=C has only printable ASCII bytes"
+else
+        pass "status under LC_ALL=C has only printable ASCII bytes"
+fi
+
+osvm status --json
+check_exit "status --json exits 0" 0
+check_json "status --json: the figures" "$T/out" \
+        'd["live_microvms"] == 0 and d["unikernels_run"] == 0 and d["fallbacks"] == 0 and d["net"]["state"] == "unknown" and d["uptime_s"] == 0'
+check_json "status --json: the servers" "$T/out" \
+        'd["servers"] == [{"name": "osvm-mcp", "where": "μVM-1", "state": "configured"}]'
+check_json "status --json: the line" "$T/out" \
+        'd["line"] == "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s"'
+
+# Colour: only on a terminal, never with NO_COLOR. `script` gives a terminal.
+if command -v script >/dev/null 2>&1; then
+        script -qec "$OSVM status" /dev/null >"$T/tty" 2>&1
+        if grep -q $'\033' "$T/tty"; then
+                pass "status on a terminal is coloured"
+        else
+                fail "status on a terminal is coloured" "$(od -c "$T/tty" | head -3)"
+        fi
+        NO_COLOR=1 script -qec "$OSVM status" /dev/null >"$T/tty" 2>&1
+        if grep -q $'\033' "$T/tty"; then
+                fail "NO_COLOR: status on a terminal has no escape bytes" "$(od -c "$T/tty" | head -3)"
+        else
+                pass "NO_COLOR: status on a terminal has no escape bytes"
+        fi
+        check_contains "NO_COLOR: the status line is still printed" "OSVM: 0μVMs" "$(cat "$T/tty")"
+        NO_COLOR=1 script -qec "$OSVM --bogus" /dev/null >"$T/tty" 2>&1
+        if grep -q $'\033' "$T/tty"; then
+                fail "NO_COLOR: errors on a terminal have no escape bytes"
+        else
+                pass "NO_COLOR: errors on a terminal have no escape bytes"
+        fi
+else
+        skip "status on a terminal is coloured" "script(1) is not installed"
+fi
+NO_COLOR=1 osvm status
+if grep -q $'\033' "$T/out" "$T/err"; then
+        fail "NO_COLOR: no escape bytes in status output"
+else
+        pass "NO_COLOR: no escape bytes in status output"
+fi
+osvm isolation explain osvm-mcp/get_balance
+if grep -q $'\033' "$T/out" "$T/err"; then
+        fail "output to a pipe has no escape bytes"
+else
+        pass "output to a pipe has no escape bytes"
+fi
+
+# ---- logging ----
+
+fresh
+osvm status
+check_not_contains "by default, info lines do not reach stderr" "INFO:" "$ERR"
+log="$XDG_STATE_HOME/osvm/logs/osvm.log"
+check_eq "a log file appears under \$XDG_STATE_HOME/osvm/logs" "yes" "$([ -f "$log" ] && echo yes || echo no)"
+check_contains "the log file records the created config" "info: created the default isolation config: $CFG" "$(cat "$log" 2>/dev/null)"
+check_eq "the log file has mode 0600" "600" "$(mode_of "$log" 2>/dev/null)"
+
+fresh
+OSVM_LOG=info osvm status
+check_exit "OSVM_LOG=info status exits 0" 0
+check_contains "OSVM_LOG=info: info lines on stderr" "INFO: created the default isolation config" "$ERR"
+check_eq "OSVM_LOG=info: stdout is only the status line" \
+        "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$OUT"
+
+fresh
+osvm -v status
+check_contains "-v: info lines on stderr" "INFO: created the default isolation config" "$ERR"
+
+fresh
+OSVM_LOG=nonsense osvm status
+check_exit "a bad OSVM_LOG does not stop the command" 0
+check_contains "a bad OSVM_LOG is warned about" "OSVM_LOG=nonsense is not a level" "$ERR"
+
+fresh
+mkdir -p "$OSVM_HOME"
+printf '{ "x_unknown": 1 }\n' >"$CFG"
+osvm status
+check_contains "warnings reach stderr by default" "x_unknown: unknown field" "$ERR"
+osvm -q status
+check_exit "-q status exits 0" 0
+check_eq "-q silences warnings" "" "$ERR"
+OSVM_LOG=error osvm status
+check_eq "OSVM_LOG=error silences warnings" "" "$ERR"
+printf '{ "default_execution_mode": "direkt" }\n' >"$CFG"
+osvm -q status
+check_exit "-q still fails on an invalid config (exit 3)" 3
+check_contains "-q still prints errors" "default_execution_mode" "$ERR"
+
+# The log file is bounded: past 1 MiB it is rotated once to osvm.log.1.
+fresh
+logdir="$XDG_STATE_HOME/osvm/logs"
+mkdir -p "$logdir"
+head -c 1048570 /dev/zero | tr '\0' 'x' >"$logdir/osvm.log"
+printf 'old rotation\n' >"$logdir/osvm.log.1"
+osvm status # logs "created the default isolation config"
+check_exit "status with a full log exits 0" 0
+check_eq "a full log is rotated to osvm.log.1" "1048570" "$(stat -c %s "$logdir/osvm.log.1" 2>/dev/null)"
+check_contains "the new osvm.log holds the new line" "created the default isolation config" "$(cat "$logdir/osvm.log" 2>/dev/null)"
+check_eq "only one rotation is kept" "" "$(find "$logdir" -mindepth 1 ! -name osvm.log ! -name osvm.log.1)"
+
+# ---- the end ----
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
