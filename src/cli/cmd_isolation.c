@@ -135,16 +135,16 @@ static int set(int argc, char **argv)
         if (first >= argc)
                 return cli_usage_error(&cli_cmd_isolation, "nothing to set: give KEY=VALUE");
 
+        /* The first run writes the default file; iso_config_set reports the diagnostics. */
         struct iso_config cfg;
-        int r = cli_load_config(&cfg); /* creates the default file on first run */
-        if (r == OSVM_EXIT_CONFIG)
-                log_info("editing anyway: the edit may fix the errors");
-        _cleanup_free_ char *path = iso_config_path();
-        iso_config_free(&cfg);
-
         struct iso_diags d = {0};
+        iso_config_open(&cfg, &d);
+        iso_config_free(&cfg);
+        iso_diags_free(&d);
+        _cleanup_free_ char *path = iso_config_path();
+
         osvm_err e = {0};
-        r = iso_config_set(path, target, (const char *const *)argv + first, (size_t)(argc - first),
+        int r = iso_config_set(path, target, (const char *const *)argv + first, (size_t)(argc - first),
                            &d, &e);
         cli_report_diags(&d);
         iso_diags_free(&d);

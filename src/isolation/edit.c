@@ -140,6 +140,7 @@ static void list_keys(strbuf *b, const char *prefix, const struct iso_field *tab
 static int apply(json_t *obj, const struct iso_field *table, const char *assignment, osvm_err *e)
 {
         const char *eq = strchr(assignment, '=');
+        e->exit = OSVM_EXIT_USAGE; /* until the key is known */
         if (!eq || eq == assignment)
                 return err_set(e, EINVAL, "\"%s\" is not KEY=VALUE", assignment);
         _cleanup_free_ char *key = xstrdup(assignment);
@@ -168,13 +169,16 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
                         return err_set(e, EINVAL, "%s: the config holds a non-object there", name);
                 table = f->sub;
         }
+        e->exit = 0;
         if (*value == '\0') {
                 json_object_del(obj, part);
                 return 0;
         }
         json_t *v = parse_value(f, name, value, e);
-        if (!v)
+        if (!v) {
+                e->exit = OSVM_EXIT_CONFIG;
                 return -1;
+        }
         json_object_set_new(obj, part, v);
         return 0;
 }

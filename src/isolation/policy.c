@@ -101,7 +101,7 @@ char *iso_policy_text(const struct iso_policy *p)
         for (size_t i = 0; i < p->network_allow->n; i++)
                 sb_addf(&b, "%s%s", i ? ", " : "allow ", p->network_allow->v[i]);
         sb_addf(&b, "  (%s)\n", iso_src_name(p->network_src));
-        sb_addf(&b, "  %-9s %s\n", "mounts", p->mounts->n ? "" : "none");
+        sb_addf(&b, "  %s\n", p->mounts->n ? "mounts" : "mounts    none");
         for (size_t i = 0; i < p->mounts->n; i++)
                 sb_addf(&b, "    %s -> %s (%s)\n", p->mounts->v[i].host_path,
                         p->mounts->v[i].vm_path,
