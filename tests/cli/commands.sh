@@ -733,7 +733,7 @@ check_exit "one bad assignment among several exits 3" 3
 check_same "one bad assignment among several changes nothing" "$CFG" "$before"
 
 osvm isolation set osvm-mcp/get_balance no_such_key=1
-check_failed "set of an unknown key exits non-zero"
+check_exit "set of an unknown key is a usage error (2)" 2
 check_contains "the unknown key is named" '"no_such_key"' "$ERR"
 check_contains "the known keys are listed" "execution_mode" "$ERR"
 check_same "an unknown key leaves the file byte-identical" "$CFG" "$before"
