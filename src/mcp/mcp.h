@@ -44,13 +44,13 @@ struct mcp_server_info {
 
 /* Where a server is and how to start or reach it. */
 struct mcp_endpoint {
-        const char *name;   /* the registry's name for it, for messages */
-        char *const *argv;  /* stdio: the command and its arguments; NULL for HTTP */
-        char *const *env;   /* stdio: extra K=V entries; may be NULL */
-        const char *url;    /* Streamable HTTP: the endpoint URL; NULL for stdio */
+        const char *name;     /* the registry's name for it, for messages */
+        char *const *argv;    /* stdio: the command and its arguments; NULL for HTTP */
+        char *const *env;     /* stdio: extra K=V entries; may be NULL */
+        const char *url;      /* Streamable HTTP: the endpoint URL; NULL for stdio */
         char *const *headers; /* HTTP: extra "Name: value" headers; may be NULL */
-        json_t *roots;      /* may be NULL: the roots to declare and answer roots/list with */
-        size_t max_message; /* 0: MCP_DEFAULT_MAX_MESSAGE */
+        json_t *roots;        /* may be NULL: the roots to declare and answer roots/list with */
+        size_t max_message;   /* 0: MCP_DEFAULT_MAX_MESSAGE */
 };
 
 /* Starts or reaches the server and runs initialize / initialized. */
