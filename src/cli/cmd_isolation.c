@@ -144,8 +144,8 @@ static int set(int argc, char **argv)
         _cleanup_free_ char *path = iso_config_path();
 
         osvm_err e = {0};
-        int r = iso_config_set(path, target, (const char *const *)argv + first, (size_t)(argc - first),
-                           &d, &e);
+        int r = iso_config_set(path, target, (const char *const *)argv + first,
+                               (size_t)(argc - first), &d, &e);
         cli_report_diags(&d);
         iso_diags_free(&d);
         if (r < 0) {
