@@ -9,7 +9,7 @@ HDRS    := $(wildcard src/*/*.h)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wformat=2 -Wvla -Wno-format-nonliteral
+           -Wformat=2 -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
 LDLIBS  := -ljansson -pthread
 

@@ -1,5 +1,4 @@
 /* Bounded reads, atomic writes, directories. */
-#define _GNU_SOURCE
 #include "base.h"
 
 #include <errno.h>

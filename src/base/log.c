@@ -2,7 +2,6 @@
  * The log: stderr at the chosen level, and a bounded file in the state
  * directory (rotated once to .1 when it passes LOG_FILE_MAX_BYTES).
  */
-#define _GNU_SOURCE
 #include "base.h"
 
 #include <errno.h>
@@ -17,8 +16,8 @@
 
 static struct {
         enum log_level level;
-        char *dir;      /* where the file goes; NULL: no file */
-        int fd;         /* -1 until opened */
+        char *dir; /* where the file goes; NULL: no file */
+        int fd;    /* -1 until opened */
         bool file_failed;
         off_t size;
         pthread_mutex_t lock;
@@ -48,8 +47,7 @@ void log_init(void)
                 return;
         int lvl = log_level_parse(v);
         if (lvl < 0) {
-                fprintf(stderr, "WARN: OSVM_LOG=%s is not a level (error, warn, info, debug)\n",
-                        v);
+                fprintf(stderr, "WARN: OSVM_LOG=%s is not a level (error, warn, info, debug)\n", v);
                 return;
         }
         lg.level = (enum log_level)lvl;
@@ -118,8 +116,8 @@ static void file_write_locked(enum log_level lvl, const char *msg)
         gmtime_r(&ts.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
         char line[4096];
-        int n = snprintf(line, sizeof(line), "%s.%03ldZ [%d] %s: %s\n", stamp,
-                         ts.tv_nsec / 1000000, (int)getpid(), log_level_name(lvl), msg);
+        int n = snprintf(line, sizeof(line), "%s.%03ldZ [%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
+                         (int)getpid(), log_level_name(lvl), msg);
         if (n < 0)
                 return;
         if ((size_t)n >= sizeof(line))

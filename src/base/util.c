@@ -1,5 +1,4 @@
 /* Allocation, errors, growable strings, UTF-8 checks and clocks. */
-#define _GNU_SOURCE
 #include "base.h"
 
 #include <errno.h>
