@@ -151,7 +151,9 @@ int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, uns
         };
         /* Non-blocking until the type is known: a FIFO in a mount must not
          * hang the host. */
-        if (!(flags & O_PATH))
+        if (flags & O_PATH) /* openat2 takes nothing else with O_PATH */
+                how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY)));
+        else
                 how.flags |= O_NONBLOCK;
         long fd = syscall(SYS_openat2, m->dirfd, rest, &how, sizeof(how));
         if (fd < 0)

@@ -170,8 +170,8 @@ int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e);
 int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
 int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base);
 int vmm_kvm_fd(osvm_err *e);
-/* Describes the exception at a VMM_PORT_FAULT exit into vm->res. */
-void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector);
+/* Describes the exception at a VMM_PORT_FAULT exit in words. */
+void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);
 
 /* ---- guest memory access (syscall.c) ---- */
 

@@ -384,7 +384,7 @@ static bool has_error_code(unsigned v)
         return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
 }
 
-void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector)
+void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t wn)
 {
         struct kvm_regs *r = &vm->run->s.regs.regs;
         struct kvm_sregs sr;
@@ -401,8 +401,6 @@ void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector)
         uint64_t rip = f[0];
         unsigned cpl = (unsigned)(f[1] & 3);
 
-        char *why = vm->res->why;
-        size_t wn = sizeof(vm->res->why);
         if (vector == 14) {
                 const char *acc = (err & 0x10) ? "instruction fetch from"
                                   : (err & 2)  ? "write to"

@@ -263,8 +263,9 @@ static void run_loop(struct vmm_vm *vm)
                         } else if (run->io.direction == KVM_EXIT_IO_OUT &&
                                    run->io.port == VMM_PORT_FAULT) {
                                 unsigned v = *((uint8_t *)run + run->io.data_offset);
-                                vmm_vm_describe_fault(vm, v);
-                                vmm_stop(vm, VMM_END_FAULT, fault_code(v), "%s", vm->res->why);
+                                char why[sizeof(vm->res->why)];
+                                vmm_vm_describe_fault(vm, v, why, sizeof(why));
+                                vmm_stop(vm, VMM_END_FAULT, fault_code(v), "%s", why);
                         } else {
                                 vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
                                          "I/O to port 0x%x at rip 0x%llx", run->io.port,
@@ -387,7 +388,17 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 goto out;
         have_fs = true;
         vm->cwd = xstrdup("/");
-        uint64_t rsp;
+        if (spec->cwd) {
+                char norm[4096];
+                if (spec->cwd[0] != '/' ||
+                    vmm_fs_normalize(NULL, spec->cwd, norm, sizeof(norm)) < 0) {
+                        err_set(e, EINVAL, "working directory %s: not an absolute path", spec->cwd);
+                        goto out;
+                }
+                free(vm->cwd);
+                vm->cwd = xstrdup(norm);
+        }
+        uint64_t rsp = 0;
         if (vmm_image_load(img, vm->mem, vm->mem_size, e) < 0 || vmm_vm_setup_cpu(vm, e) < 0 ||
             build_stack(vm, spec, &rsp, e) < 0 || vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
                 goto out;

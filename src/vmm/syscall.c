@@ -263,6 +263,8 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
                 return -EBADF;
         if (off >= 0 && f->kind != VMM_FD_FILE)
                 return -ESPIPE;
+        if (cnt > IOV_MAX_GUEST)
+                return -EINVAL;
         struct iovec *v = xcalloc(cnt ? cnt : 1, sizeof(*v));
         int64_t r = load_iov(vm, iov, cnt, v);
         if (r < 0)

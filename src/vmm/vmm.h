@@ -54,6 +54,7 @@ struct vmm_spec {
         int err_fd;              /* the guest's fd 2; -1 discards */
         const struct vmm_mount *mounts;
         size_t nmounts;
+        const char *cwd; /* the guest's working directory; NULL for "/" */
         struct vmm_limits limits;
 };
 

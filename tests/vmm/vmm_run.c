@@ -3,7 +3,7 @@
  * and stderr as the guest's fds 0, 1 and 2.
  *
  *   vmm_run [--mem MB] [--timeout MS] [--max-output N] [--max-syscalls N]
- *           [--mount HOST:VM[:rw]]... [--env K=V]... [--stats] IMAGE [ARGS...]
+ *           [--mount HOST:VM[:rw]]... [--env K=V]... [--cwd DIR] [--stats] IMAGE [ARGS...]
  *   vmm_run --probe      exit 0 when /dev/kvm is usable, else 77 with the reason
  *
  * Exit status: the guest's on a plain exit, its exit code (128+signal) on a
@@ -57,6 +57,8 @@ int main(int argc, char **argv)
                         spec.limits.max_output_bytes = strtoull(v, NULL, 10);
                 } else if (strcmp(o, "--max-syscalls") == 0) {
                         spec.limits.max_syscalls = strtoull(v, NULL, 10);
+                } else if (strcmp(o, "--cwd") == 0) {
+                        spec.cwd = v;
                 } else if (strcmp(o, "--env") == 0 && nenv < 64) {
                         env[nenv++] = v;
                 } else if (strcmp(o, "--mount") == 0 && nm < VMM_MAX_MOUNTS) {
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
                                 *c2 = '\0';
                                 rw = strcmp(c2 + 1, "rw") == 0;
                         }
-                        mounts[nm++] = (struct vmm_mount){buf[nm], c1 + 1, !rw};
+                        mounts[nm] = (struct vmm_mount){buf[nm], c1 + 1, !rw};
+                        nm++;
                 } else {
                         return usage();
                 }
