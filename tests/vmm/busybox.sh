@@ -3,7 +3,7 @@
 # the engine gives byte for byte the output (and status) of the same busybox
 # on the host, for applets over stdin and over files in a mount.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 vmm_need_kvm
 BB=/bin/busybox
 if ! [ -x "$BB" ]; then

@@ -3,7 +3,7 @@
 # survives (the driver returns the expected status, no sanitizer report),
 # and the call ends with a clear reason.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 vmm_need_kvm
 
 tmp=$(mktemp -d)
