@@ -88,3 +88,53 @@ run: all
 
 clean:
 	rm -rf build
+
+# ---- vmm: guest programs, the test driver, valgrind, the benchmark ----
+# Guests (tests/guests/*.c) are static x86-64 programs run inside the engine:
+# built with musl-gcc -static, and hello/echo also with glibc and as static-pie.
+MUSL_LIB    := /usr/lib/x86_64-linux-musl
+GUEST_CFLAGS := -O2 -w
+GUESTS      := $(patsubst tests/guests/%.c,build/guests/%,$(wildcard tests/guests/*.c)) \
+               build/guests/hello.glibc build/guests/hello.glibc-pie build/guests/hello.musl-pie \
+               build/guests/echo.glibc
+VMM_TEST_BINS := $(GUESTS) build/asan/tests/vmm/vmm_run
+
+build/guests/%: tests/guests/%.c
+	@mkdir -p $(dir $@)
+	musl-gcc -static $(GUEST_CFLAGS) -o $@ $<
+
+build/guests/%.glibc: tests/guests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -static $(GUEST_CFLAGS) -o $@ $<
+
+build/guests/%.glibc-pie: tests/guests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -static-pie -fPIE $(GUEST_CFLAGS) -o $@ $<
+
+# Debian's musl-gcc -static-pie makes a dynamic PIE: link rcrt1.o by hand.
+build/guests/%.musl-pie: tests/guests/%.c
+	@mkdir -p $(dir $@)
+	musl-gcc -fPIE $(GUEST_CFLAGS) -c -o $@.o $<
+	ld -static -pie --no-dynamic-linker -z text -o $@ $(MUSL_LIB)/rcrt1.o $(MUSL_LIB)/crti.o \
+		$@.o $(MUSL_LIB)/libc.a $(MUSL_LIB)/crtn.o
+	@rm -f $@.o
+
+build/rel/tests/vmm/vmm_run: tests/vmm/vmm_run.c build/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
+
+.PHONY: vmm-guests vmm-valgrind bench-vmm
+vmm-guests: $(VMM_TEST_BINS)
+test: $(VMM_TEST_BINS)
+
+# The hostile suite once more under valgrind (release build, no ASan).
+vmm-valgrind: $(GUESTS) build/rel/tests/vmm/vmm_run
+	VMM_RUN="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--suppressions=tests/vmm/valgrind.supp build/rel/tests/vmm/vmm_run" bash tests/vmm/hostile.sh
+
+build/bench/bench_vmm: bench/bench_vmm.c build/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
+
+bench-vmm: build/bench/bench_vmm build/guests/echo build/guests/echo.glibc
+	build/bench/bench_vmm

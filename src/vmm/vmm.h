@@ -1,13 +1,111 @@
 /*
- * vmm: the KVM engine. Runs a static x86-64 Linux ELF in a fresh VM with no
- * guest kernel; its system calls are served by the host.
+ * vmm: the KVM engine. Runs one static Linux x86-64 ELF (musl or glibc,
+ * static or static-pie) in a fresh KVM virtual machine made for that one
+ * call, with no guest kernel: the host puts the vCPU straight into 64-bit
+ * long mode, loads the ELF, builds the initial stack and starts the program
+ * at CPL3. The program's system calls leave the VM and are served here, on
+ * the host, under the call's limits and mounts. docs/vmm.md explains how.
+ *
+ * Guest input is hostile: every guest pointer and length is checked against
+ * guest memory before it is used; a guest that faults, loops, floods or lies
+ * is stopped and the result says why in words.
  */
 #ifndef OSVM_VMM_H
 #define OSVM_VMM_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "base/base.h"
+
+/* The version of the image format that docs/vmm.md describes. */
+#define VMM_IMAGE_FORMAT 1
+
+/* A host directory visible to the guest at vm_path (absolute, no `..`). */
+struct vmm_mount {
+        const char *host_path;
+        const char *vm_path;
+        bool readonly; /* true unless the policy says `readonly: false` */
+};
+
+/* Zero fields take the defaults below. */
+struct vmm_limits {
+        uint32_t memory_mb;        /* guest memory, VMM_MEM_MIN_MB..VMM_MEM_MAX_MB */
+        uint32_t timeout_ms;       /* wall time from start to exit */
+        uint64_t max_output_bytes; /* written to the guest's fds 1 and 2 together */
+        uint64_t max_syscalls;     /* system calls the guest may make */
+};
+
+#define VMM_DEFAULT_MEMORY_MB    128
+#define VMM_DEFAULT_TIMEOUT_MS   10000
+#define VMM_DEFAULT_MAX_OUTPUT   (64ull << 20)
+#define VMM_DEFAULT_MAX_SYSCALLS 1000000ull
+#define VMM_MEM_MIN_MB           8
+#define VMM_MEM_MAX_MB           4096
+#define VMM_MAX_MOUNTS           16
+
+struct vmm_spec {
+        const char *image;       /* path of a static x86-64 ELF */
+        const char *const *argv; /* NULL-terminated; argv[0] defaults to the image path */
+        const char *const *envp; /* NULL-terminated, may be NULL */
+        int in_fd;               /* the guest's fd 0; -1 reads as end of file */
+        int out_fd;              /* the guest's fd 1; -1 discards */
+        int err_fd;              /* the guest's fd 2; -1 discards */
+        const struct vmm_mount *mounts;
+        size_t nmounts;
+        const char *cwd; /* the guest's working directory; NULL for "/" */
+        struct vmm_limits limits;
+};
+
+enum vmm_end {
+        VMM_END_EXIT = 0, /* the program called exit: exit_code is its status */
+        VMM_END_FAULT,    /* a CPU exception, an abort or an emulator failure */
+        VMM_END_LIMIT,    /* stopped past a limit; why names it */
+        VMM_END_ERROR,    /* the VM could not be set up or run; vmm_run returned -1 */
+};
+
+/* Where the time went, in nanoseconds. */
+struct vmm_timing {
+        uint64_t create_ns;   /* KVM VM, vCPU and memory (0 when taken from the pool) */
+        uint64_t load_ns;     /* image, page tables, stack, registers */
+        uint64_t run_ns;      /* first KVM_RUN to the end */
+        uint64_t syscall_ns;  /* of run_ns, spent serving system calls */
+        uint64_t teardown_ns; /* on the caller's path (0 when handed to the reaper) */
+};
+
+struct vmm_result {
+        enum vmm_end end;
+        int exit_code; /* for VMM_END_EXIT; 128+signal for an abort; else 125 */
+        char why[512]; /* the fault or limit in words; "" for a plain exit */
+        uint64_t syscalls;
+        uint64_t output_bytes;
+        struct vmm_timing t;
+};
+
+/*
+ * Runs spec->image to its end. Returns 0 when the VM ran (res->end says how
+ * it ended: exit, fault or limit) and -1 with e set (and res->end ==
+ * VMM_END_ERROR) when it could not run: no /dev/kvm, a bad image, a bad
+ * mount. Thread-safe: several calls may run at once on different threads.
+ * Uses the signal VMM_KICK_SIGNAL (installed once) to stop a vCPU at its
+ * deadline, and keeps SIGPIPE blocked in the calling thread while it runs.
+ */
+int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e);
 
 /* Probes /dev/kvm: true when usable; otherwise why says what is wrong and how to fix it. */
 bool vmm_probe(char *why, size_t n);
+
+/* A short name for an end ("exit", "fault", "limit", "error"). */
+const char *vmm_end_name(enum vmm_end end);
+
+/*
+ * Optional speed-ups for a long-lived process (the agent, the benchmark):
+ * keeps n VMs created ahead of need per memory size, prepared by a
+ * background thread, and tears used VMs down off the request path.
+ * vmm_shutdown() stops the thread and frees everything (also the image cache).
+ */
+int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e);
+void vmm_shutdown(void);
 
 #endif

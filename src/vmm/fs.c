@@ -1,0 +1,176 @@
+/*
+ * Mounts: guest paths resolved on the host, below the mounts only.
+ *
+ * A guest path is first normalized lexically (so `/data/../etc` is `/etc`,
+ * which no mount holds), then the longest mount prefix is found, and the
+ * rest is opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from
+ * the mount's directory fd: the kernel refuses any `..` or symbolic link
+ * that would leave the mount, and /proc-style magic links.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+
+int vmm_fs_normalize(const char *base, const char *path, char *out, size_t n)
+{
+        /* Components are appended to out; `..` pops the last one. */
+        size_t len = 0;
+        if (n < 2)
+                return -ENAMETOOLONG;
+        out[0] = '\0';
+        for (int pass = 0; pass < 2; pass++) {
+                const char *p = pass == 0 ? base : path;
+                if (pass == 0 && (!base || path[0] == '/'))
+                        continue;
+                while (*p) {
+                        while (*p == '/')
+                                p++;
+                        if (!*p)
+                                break;
+                        const char *c = p;
+                        while (*p && *p != '/')
+                                p++;
+                        size_t cl = (size_t)(p - c);
+                        if (cl == 1 && c[0] == '.')
+                                continue;
+                        if (cl == 2 && c[0] == '.' && c[1] == '.') {
+                                while (len > 0 && out[len - 1] != '/')
+                                        len--;
+                                if (len > 0)
+                                        len--; /* the slash */
+                                out[len] = '\0';
+                                continue;
+                        }
+                        if (len + 1 + cl + 1 > n)
+                                return -ENAMETOOLONG;
+                        out[len++] = '/';
+                        memcpy(out + len, c, cl);
+                        len += cl;
+                        out[len] = '\0';
+                }
+        }
+        if (len == 0) {
+                out[0] = '/';
+                out[1] = '\0';
+        }
+        return 0;
+}
+
+int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest)
+{
+        int best = -1;
+        size_t best_len = 0;
+        for (size_t i = 0; i < fs->n; i++) {
+                const struct vmm_fs_mount *m = &fs->m[i];
+                size_t l = m->vm_len;
+                bool match;
+                if (l == 1) /* mounted at "/" */
+                        match = true;
+                else
+                        match = strncmp(norm, m->vm_path, l) == 0 &&
+                                (norm[l] == '\0' || norm[l] == '/');
+                if (match && (best < 0 || l > best_len)) {
+                        best = (int)i;
+                        best_len = l;
+                }
+        }
+        if (best < 0)
+                return -ENOENT;
+        const char *r = norm + (best_len == 1 ? 0 : best_len);
+        while (*r == '/')
+                r++;
+        *rest = *r ? r : ".";
+        return best;
+}
+
+int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osvm_err *e)
+{
+        memset(fs, 0, sizeof(*fs));
+        if (n > VMM_MAX_MOUNTS)
+                return err_set(e, EINVAL, "%zu mounts: at most %d", n, VMM_MAX_MOUNTS);
+        for (size_t i = 0; i < n; i++) {
+                const struct vmm_mount *mt = &mounts[i];
+                if (!mt->host_path || !mt->vm_path || mt->vm_path[0] != '/') {
+                        vmm_fs_fini(fs);
+                        return err_set(e, EINVAL, "mount %zu: vm_path must be an absolute path", i);
+                }
+                char norm[4096];
+                if (vmm_fs_normalize(NULL, mt->vm_path, norm, sizeof(norm)) < 0) {
+                        vmm_fs_fini(fs);
+                        return err_set(e, ENAMETOOLONG, "mount %zu: vm_path too long", i);
+                }
+                int fd = open(mt->host_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0) {
+                        err_sys(e, "mount %s: host directory %s", norm, mt->host_path);
+                        vmm_fs_fini(fs);
+                        return -1;
+                }
+                fs->m[i].vm_path = xstrdup(norm);
+                fs->m[i].vm_len = strlen(norm);
+                fs->m[i].dirfd = fd;
+                fs->m[i].readonly = mt->readonly;
+                fs->n = i + 1;
+        }
+        return 0;
+}
+
+void vmm_fs_fini(struct vmm_fs *fs)
+{
+        for (size_t i = 0; i < fs->n; i++) {
+                free(fs->m[i].vm_path);
+                if (fs->m[i].dirfd >= 0)
+                        close(fs->m[i].dirfd);
+        }
+        fs->n = 0;
+}
+
+int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode)
+{
+        if (i < 0 || (size_t)i >= fs->n)
+                return -ENOENT;
+        const struct vmm_fs_mount *m = &fs->m[i];
+        int acc = flags & O_ACCMODE;
+        bool writes = acc == O_WRONLY || acc == O_RDWR || (flags & (O_CREAT | O_TRUNC | O_APPEND));
+        if (flags & O_PATH)
+                writes = false;
+        if (writes && m->readonly)
+                return -EROFS;
+        const int allowed =
+            O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_NOFOLLOW | O_PATH;
+        struct open_how how = {
+            .flags = (uint64_t)((flags & allowed) | O_CLOEXEC | O_NOCTTY),
+            .mode = (flags & O_CREAT) ? (mode & 0777 & ~022u) : 0,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        /* Non-blocking until the type is known: a FIFO in a mount must not
+         * hang the host. */
+        if (flags & O_PATH) /* openat2 takes nothing else with O_PATH */
+                how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY)));
+        else
+                how.flags |= O_NONBLOCK;
+        long fd = syscall(SYS_openat2, m->dirfd, rest, &how, sizeof(how));
+        if (fd < 0)
+                return errno == EXDEV ? -EACCES : -errno;
+        struct stat st;
+        if (fstat((int)fd, &st) < 0) {
+                int err = errno;
+                close((int)fd);
+                return -err;
+        }
+        bool ok =
+            S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || ((flags & O_PATH) && S_ISLNK(st.st_mode));
+        if (!ok) {
+                close((int)fd);
+                return -EACCES;
+        }
+        if (!(flags & O_PATH))
+                (void)fcntl((int)fd, F_SETFL, flags & O_APPEND);
+        return (int)fd;
+}

@@ -1,0 +1,190 @@
+/*
+ * vmm internals shared by the files of src/vmm (not a public header).
+ *
+ * Guest physical memory is identity-mapped (guest virtual == guest physical):
+ *
+ *   0x0000_0000          page 0, never mapped
+ *   0x0000_1000          page tables, GDT, IDT, TSS + I/O bitmap, CPL0
+ *                        handlers, CPL0 stack: present, supervisor-only
+ *   VMM_STUB_ADDR        the syscall stub: present, user, read-only
+ *   0x0020_0000          user memory (2 MiB pages, user, writable):
+ *                        ELF image, brk heap upward, mmap area downward
+ *   stack_lo - 2 MiB     guard (not present): a stack overflow faults
+ *   [stack_lo, mem_size) the initial stack
+ */
+#ifndef OSVM_VMM_INTERNAL_H
+#define OSVM_VMM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/base.h"
+#include "vmm/vmm.h"
+
+#define VMM_PAGE       4096ull
+#define VMM_HUGE       (2ull << 20)
+#define VMM_PML4_ADDR  0x1000ull
+#define VMM_PDPT_ADDR  0x2000ull
+#define VMM_PD_ADDR    0x3000ull /* four PDs: 0x3000..0x6fff */
+#define VMM_PT_ADDR    0x7000ull /* 4 KiB pages of the first 2 MiB */
+#define VMM_GDT_ADDR   0x8000ull
+#define VMM_IDT_ADDR   0x9000ull
+#define VMM_TSS_ADDR   0xa000ull /* 0x68 bytes + 8 KiB I/O bitmap + 0xff */
+#define VMM_TSS_LIMIT  (0x68ull + 0x2000ull)
+#define VMM_CPL0_ADDR  0xd000ull /* exception handlers, 8 bytes per vector */
+#define VMM_STUB_ADDR  0xe000ull /* syscall entry (LSTAR) */
+#define VMM_KSTACK_LO  0x10000ull
+#define VMM_KSTACK_TOP 0x20000ull
+#define VMM_USER_BASE  VMM_HUGE
+#define VMM_LOAD_BASE  0x400000ull /* where a static-pie image goes */
+
+#define VMM_PORT_SYSCALL 0xe0 /* allowed at CPL3 by the TSS I/O bitmap */
+#define VMM_PORT_FAULT   0xe1 /* used by the CPL0 exception handlers only */
+
+#define VMM_MAX_FDS     64
+#define VMM_MAX_MAPS    4096
+#define VMM_MAX_ARGS_SZ (256u << 10)
+
+/* ---- the image (elf.c) ---- */
+
+struct vmm_seg {
+        uint64_t vaddr, memsz, off, filesz; /* vaddr before the bias */
+};
+
+/* A parsed image, cached per path: the file's bytes in a sealed memfd that
+ * each VM maps copy-on-write. */
+struct vmm_image {
+        char *path;
+        dev_t dev;
+        ino_t ino;
+        int64_t mtime_ns;
+        uint64_t size;
+        int memfd;
+        const uint8_t *bytes; /* read-only mapping of the memfd */
+        bool pie;
+        uint64_t bias; /* added to every vaddr */
+        uint64_t entry, phdr, phnum;
+        uint64_t lo, hi; /* loaded range, biased, page-aligned */
+        size_t nseg;
+        struct vmm_seg seg[16];
+        bool can_map; /* segments page-congruent and not sharing pages */
+        unsigned refs;
+};
+
+/* Parses bytes (a whole file) into img; 0 or -1 with e naming the problem. */
+int vmm_elf_parse(const uint8_t *bytes, uint64_t size, struct vmm_image *img, osvm_err *e);
+/* Returns the cached image for path (a new reference), loading it when needed. */
+struct vmm_image *vmm_image_get(const char *path, osvm_err *e);
+void vmm_image_put(struct vmm_image *img);
+void vmm_image_cache_clear(void);
+/* Places the image's segments into guest memory mem (copy-on-write when it can). */
+int vmm_image_load(const struct vmm_image *img, uint8_t *mem, uint64_t mem_size, osvm_err *e);
+
+/* ---- mounts (fs.c) ---- */
+
+struct vmm_fs_mount {
+        char *vm_path; /* normalized, absolute, no trailing slash */
+        size_t vm_len;
+        int dirfd; /* O_PATH|O_DIRECTORY on the host directory */
+        bool readonly;
+};
+
+struct vmm_fs {
+        size_t n;
+        struct vmm_fs_mount m[VMM_MAX_MOUNTS];
+};
+
+int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osvm_err *e);
+void vmm_fs_fini(struct vmm_fs *fs);
+/*
+ * Normalizes path (absolute, or relative to the absolute base) lexically
+ * into out: no `.`, `..` or repeated slashes; `..` stops at `/`. Returns 0
+ * or -ENAMETOOLONG.
+ */
+int vmm_fs_normalize(const char *base, const char *path, char *out, size_t n);
+/*
+ * Finds the mount holding the normalized path: returns its index and sets
+ * *rest to the path below it ("." for the mount's root), or -ENOENT.
+ */
+int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest);
+/*
+ * Opens rest below mount i with openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS),
+ * so that neither `..` nor a symbolic link leaves the mount. Refuses writes
+ * on a read-only mount (-EROFS) and anything but regular files, directories
+ * (and, with O_PATH, symbolic links). Returns a host fd or -errno.
+ */
+int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode);
+
+/* ---- one VM (kvm_x86_64.c) ---- */
+
+struct vmm_fd {
+        enum { VMM_FD_FREE = 0, VMM_FD_IN, VMM_FD_OUT, VMM_FD_FILE } kind;
+        int host;   /* host fd; for IN/OUT the caller's (not ours), may be -1 */
+        int mount;  /* for FILE: the mount index */
+        char *path; /* for FILE: the normalized guest path */
+        bool dir;
+};
+
+struct vmm_range {
+        uint64_t lo, hi;
+};
+
+struct vmm_vm {
+        int vmfd, vcpufd;
+        struct kvm_run *run;
+        size_t run_size;
+        uint8_t *mem;
+        uint64_t mem_size;
+        uint32_t memory_mb;
+
+        /* the guest process */
+        uint64_t stack_lo, guard_lo; /* guard is [guard_lo, stack_lo) */
+        uint64_t brk_start, brk_cur; /* heap [brk_start, brk_cur) */
+        struct vmm_range *maps;      /* mmap areas, sorted by lo */
+        size_t nmaps;
+        struct vmm_fd fds[VMM_MAX_FDS];
+        struct vmm_fs fs;
+        const struct vmm_image *img;
+        uint64_t fs_base;
+        char *cwd; /* normalized guest path */
+
+        /* the run */
+        const struct vmm_spec *spec;
+        struct vmm_limits lim;
+        uint64_t start_ns, deadline_ns;
+        bool cpl0_syscalls; /* VT-x/AMD-V: the stub runs at CPL0 and sysretq returns */
+        bool mode_known;
+        bool done;
+        uint64_t unknown_seen[8]; /* bitmap of syscall numbers already logged */
+        struct vmm_result *res;
+};
+
+/* Creates a VM with mem_mb of guest memory and one vCPU in long mode at CPL3. */
+int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e);
+void vmm_vm_destroy(struct vmm_vm *vm);
+/* Writes page tables, GDT, IDT, TSS, stubs into guest memory and sets the
+ * vCPU's control registers and MSRs. */
+int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e);
+int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
+int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base);
+int vmm_kvm_fd(osvm_err *e);
+/* Describes the exception at a VMM_PORT_FAULT exit in words. */
+void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);
+
+/* ---- guest memory access (syscall.c) ---- */
+
+/* True when [gpa, gpa+len) lies in user memory (overflow-safe). */
+bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+/* Host pointer for a checked range, or NULL. */
+void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+
+/* Serves the system call in regs (rax = number); sets regs->rax. */
+void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
+/* Stops the VM with an end and a reason. */
+void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void vmm_fds_close(struct vmm_vm *vm);
+
+#endif

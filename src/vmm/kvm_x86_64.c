@@ -1,0 +1,433 @@
+/*
+ * One KVM VM on x86-64: creation, long mode set up from the host (no
+ * firmware, no real mode), the tiny CPL0 part, and faults in words.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+
+#define MSR_STAR           0xc0000081u
+#define MSR_LSTAR          0xc0000082u
+#define MSR_CSTAR          0xc0000083u
+#define MSR_SFMASK         0xc0000084u
+#define MSR_FS_BASE        0xc0000100u
+#define MSR_GS_BASE        0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+
+/* Selectors of the GDT below. */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_UDATA 0x23 /* 0x20 | RPL 3 */
+#define SEL_UCODE 0x2b /* 0x28 | RPL 3 */
+#define SEL_TSS   0x30
+
+/* Page table entry bits. */
+#define PTE_P  0x1ull
+#define PTE_RW 0x2ull
+#define PTE_US 0x4ull
+#define PTE_A  0x20ull
+#define PTE_D  0x40ull
+#define PTE_PS 0x80ull
+
+static pthread_once_t kvm_once = PTHREAD_ONCE_INIT;
+static int kvm_fd = -1;
+static int kvm_errno;
+static size_t kvm_run_size;
+static bool kvm_is_pvm;
+static struct kvm_cpuid2 *kvm_cpuid;
+
+static void kvm_open_once(void)
+{
+        kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (kvm_fd < 0) {
+                kvm_errno = errno;
+                return;
+        }
+        int v = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+        int sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (v != KVM_API_VERSION || sz <= 0 ||
+            ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0) {
+                close(kvm_fd);
+                kvm_fd = -1;
+                kvm_errno = ENOTSUP;
+                return;
+        }
+        kvm_run_size = (size_t)sz;
+        /* PVM (software nested virtualization) ignores the guest CPUID table:
+         * skip KVM_SET_CPUID2 there, it costs 30-50 us per VM. */
+        kvm_is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+        if (!kvm_is_pvm) {
+                int n = 256;
+                kvm_cpuid =
+                    xcalloc(1, sizeof(*kvm_cpuid) + (size_t)n * sizeof(kvm_cpuid->entries[0]));
+                kvm_cpuid->nent = (uint32_t)n;
+                if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, kvm_cpuid) < 0) {
+                        free(kvm_cpuid);
+                        kvm_cpuid = NULL;
+                }
+        }
+}
+
+int vmm_kvm_fd(osvm_err *e)
+{
+        pthread_once(&kvm_once, kvm_open_once);
+        if (kvm_fd >= 0)
+                return kvm_fd;
+        if (kvm_errno == ENOTSUP)
+                return err_set(e, ENOTSUP, "/dev/kvm: unsupported KVM API (need version %d)",
+                               KVM_API_VERSION);
+        return err_set(e, kvm_errno, "opening /dev/kvm: %s", strerror(kvm_errno));
+}
+
+bool vmm_probe(char *why, size_t n)
+{
+        osvm_err e = {0};
+        if (vmm_kvm_fd(&e) >= 0) {
+                if (n)
+                        snprintf(why, n, "/dev/kvm is usable%s", kvm_is_pvm ? " (PVM)" : "");
+                return true;
+        }
+        const char *fix = "";
+        if (e.code == ENOENT)
+                fix = ": KVM is not available here; enable virtualization (VT-x/AMD-V) or "
+                      "nested virtualization, and load kvm_intel or kvm_amd";
+        else if (e.code == EACCES || e.code == EPERM)
+                fix = ": add yourself to the group that owns /dev/kvm (often `kvm`) or "
+                      "run with access to it";
+        if (n)
+                snprintf(why, n, "%s%s", e.msg, fix);
+        return false;
+}
+
+void vmm_vm_destroy(struct vmm_vm *vm)
+{
+        if (vm->run && vm->run != MAP_FAILED)
+                munmap(vm->run, vm->run_size);
+        if (vm->vcpufd >= 0)
+                close(vm->vcpufd);
+        if (vm->vmfd >= 0)
+                close(vm->vmfd);
+        if (vm->mem && vm->mem != MAP_FAILED)
+                munmap(vm->mem, vm->mem_size);
+        vm->run = NULL;
+        vm->mem = NULL;
+        vm->vcpufd = vm->vmfd = -1;
+}
+
+int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
+{
+        vm->vmfd = vm->vcpufd = -1;
+        vm->run = NULL;
+        vm->mem = NULL;
+        int kfd = vmm_kvm_fd(e);
+        if (kfd < 0)
+                return -1;
+        vm->memory_mb = mem_mb;
+        vm->mem_size = (uint64_t)mem_mb << 20;
+        vm->vmfd = ioctl(kfd, KVM_CREATE_VM, 0);
+        if (vm->vmfd < 0) {
+                err_sys(e, "KVM_CREATE_VM");
+                goto fail;
+        }
+        vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (vm->mem == MAP_FAILED) {
+                vm->mem = NULL;
+                err_sys(e, "allocating %u MiB of guest memory", mem_mb);
+                goto fail;
+        }
+        struct kvm_userspace_memory_region region = {
+            .slot = 0,
+            .guest_phys_addr = 0,
+            .memory_size = vm->mem_size,
+            .userspace_addr = (uintptr_t)vm->mem,
+        };
+        if (ioctl(vm->vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+                err_sys(e, "KVM_SET_USER_MEMORY_REGION");
+                goto fail;
+        }
+        vm->vcpufd = ioctl(vm->vmfd, KVM_CREATE_VCPU, 0);
+        if (vm->vcpufd < 0) {
+                err_sys(e, "KVM_CREATE_VCPU");
+                goto fail;
+        }
+        vm->run_size = kvm_run_size;
+        vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpufd, 0);
+        if (vm->run == MAP_FAILED) {
+                vm->run = NULL;
+                err_sys(e, "mapping the vCPU's kvm_run");
+                goto fail;
+        }
+        if (kvm_cpuid && ioctl(vm->vcpufd, KVM_SET_CPUID2, kvm_cpuid) < 0) {
+                err_sys(e, "KVM_SET_CPUID2");
+                goto fail;
+        }
+        if (kvm_cpuid) {
+                /* Hardware: let the guest use the host's enabled AVX state. */
+                uint32_t lo, hi;
+                __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+                struct kvm_xcrs xcrs = {.nr_xcrs = 1};
+                xcrs.xcrs[0].xcr = 0;
+                xcrs.xcrs[0].value = ((uint64_t)hi << 32) | lo;
+                (void)ioctl(vm->vcpufd, KVM_SET_XCRS, &xcrs);
+        }
+        return 0;
+fail:
+        vmm_vm_destroy(vm);
+        return -1;
+}
+
+static void put64(uint8_t *mem, uint64_t addr, uint64_t v)
+{
+        memcpy(mem + addr, &v, 8);
+}
+
+static uint64_t gdt_entry(uint32_t flags, uint32_t base, uint32_t limit)
+{
+        /* flags: access byte in bits 0..7, flags nibble in bits 12..15 */
+        return ((uint64_t)(base & 0xff000000u) << 32) | ((uint64_t)(flags & 0xf0ffu) << 40) |
+               ((uint64_t)(limit & 0x000f0000u) << 32) | ((uint64_t)(base & 0x00ffffffu) << 16) |
+               (uint64_t)(limit & 0xffffu);
+}
+
+static void write_system_area(struct vmm_vm *vm)
+{
+        uint8_t *m = vm->mem;
+
+        /* Page tables: identity, system pages supervisor-only, the stub user
+         * read-only, user memory in 2 MiB pages except the stack guard. */
+        put64(m, VMM_PML4_ADDR, VMM_PDPT_ADDR | PTE_P | PTE_RW | PTE_US | PTE_A);
+        uint64_t ngb = (vm->mem_size + (1ull << 30) - 1) >> 30;
+        for (uint64_t i = 0; i < ngb; i++)
+                put64(m, VMM_PDPT_ADDR + 8 * i,
+                      (VMM_PD_ADDR + VMM_PAGE * i) | PTE_P | PTE_RW | PTE_US | PTE_A);
+        put64(m, VMM_PD_ADDR, VMM_PT_ADDR | PTE_P | PTE_RW | PTE_US | PTE_A);
+        for (uint64_t a = VMM_PML4_ADDR; a < VMM_KSTACK_TOP; a += VMM_PAGE) {
+                uint64_t pte = a | PTE_P | PTE_A | PTE_D;
+                if (a == VMM_STUB_ADDR)
+                        pte |= PTE_US;
+                else if (a != VMM_CPL0_ADDR)
+                        pte |= PTE_RW;
+                put64(m, VMM_PT_ADDR + 8 * (a / VMM_PAGE), pte);
+        }
+        for (uint64_t a = VMM_USER_BASE; a < vm->mem_size; a += VMM_HUGE) {
+                if (a >= vm->guard_lo && a < vm->stack_lo)
+                        continue;
+                put64(m, VMM_PD_ADDR + 8 * (a / VMM_HUGE),
+                      a | PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_A | PTE_D);
+        }
+
+        /* GDT: null, kernel code64, kernel data, user code32, user data,
+         * user code64 (the order SYSCALL/SYSRET expect), then the TSS. */
+        put64(m, VMM_GDT_ADDR + 0x08, gdt_entry(0xa09b, 0, 0xfffff));
+        put64(m, VMM_GDT_ADDR + 0x10, gdt_entry(0xc093, 0, 0xfffff));
+        put64(m, VMM_GDT_ADDR + 0x18, gdt_entry(0xc0fb, 0, 0xfffff));
+        put64(m, VMM_GDT_ADDR + 0x20, gdt_entry(0xc0f3, 0, 0xfffff));
+        put64(m, VMM_GDT_ADDR + 0x28, gdt_entry(0xa0fb, 0, 0xfffff));
+        put64(m, VMM_GDT_ADDR + 0x30, gdt_entry(0x0089, (uint32_t)VMM_TSS_ADDR, VMM_TSS_LIMIT));
+        put64(m, VMM_GDT_ADDR + 0x38, 0); /* upper half of the TSS base */
+
+        /* TSS: RSP0 and an I/O bitmap that allows only the syscall port. */
+        put64(m, VMM_TSS_ADDR + 4, VMM_KSTACK_TOP);
+        uint16_t iomap = 0x68;
+        memcpy(m + VMM_TSS_ADDR + 0x66, &iomap, 2);
+        memset(m + VMM_TSS_ADDR + 0x68, 0xff, 0x2001);
+        m[VMM_TSS_ADDR + 0x68 + VMM_PORT_SYSCALL / 8] &= (uint8_t) ~(1u << (VMM_PORT_SYSCALL % 8));
+
+        /* IDT: vectors 0..31 to 8-byte CPL0 handlers that report the vector
+         * through VMM_PORT_FAULT and halt: mov $v,%al; out %al,$p; hlt; jmp .-1 */
+        for (unsigned v = 0; v < 32; v++) {
+                uint64_t h = VMM_CPL0_ADDR + 8 * v;
+                uint8_t code[8] = {0xb0, (uint8_t)v, 0xe6, VMM_PORT_FAULT, 0xf4, 0xeb, 0xfd, 0x90};
+                memcpy(m + h, code, 8);
+                uint64_t lo = (h & 0xffff) | ((uint64_t)SEL_KCODE << 16) | (0x8eull << 40) |
+                              ((h >> 16) & 0xffff) << 48;
+                put64(m, VMM_IDT_ADDR + 16 * v, lo);
+                put64(m, VMM_IDT_ADDR + 16 * v + 8, h >> 32);
+        }
+
+        /* Syscall stub (LSTAR): out %al,$VMM_PORT_SYSCALL; sysretq; ud2. */
+        const uint8_t stub[] = {0xe6, VMM_PORT_SYSCALL, 0x48, 0x0f, 0x07, 0x0f, 0x0b};
+        memcpy(m + VMM_STUB_ADDR, stub, sizeof(stub));
+}
+
+static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code)
+{
+        struct kvm_segment s = {
+            .base = 0,
+            .limit = 0xffffffff,
+            .selector = sel,
+            .type = type,
+            .present = 1,
+            .dpl = (uint8_t)(sel & 3),
+            .db = code ? 0 : 1,
+            .s = 1,
+            .l = code ? 1 : 0,
+            .g = 1,
+        };
+        return s;
+}
+
+static int set_msrs(int vcpufd, const uint32_t *idx, const uint64_t *val, unsigned n)
+{
+        struct {
+                struct kvm_msrs h;
+                struct kvm_msr_entry e[8];
+        } msrs;
+        memset(&msrs, 0, sizeof(msrs));
+        msrs.h.nmsrs = n;
+        for (unsigned i = 0; i < n; i++) {
+                msrs.e[i].index = idx[i];
+                msrs.e[i].data = val[i];
+        }
+        int r = ioctl(vcpufd, KVM_SET_MSRS, &msrs);
+        return r == (int)n ? 0 : -1;
+}
+
+int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base)
+{
+        uint32_t idx = MSR_FS_BASE;
+        if (set_msrs(vm->vcpufd, &idx, &base, 1) < 0)
+                return -1;
+        vm->fs_base = base;
+        return 0;
+}
+
+int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e)
+{
+        write_system_area(vm);
+
+        struct kvm_sregs sr;
+        if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) < 0)
+                return err_sys(e, "KVM_GET_SREGS");
+        sr.cs = seg(SEL_UCODE, 0xb, true);
+        sr.ss = sr.ds = sr.es = sr.fs = sr.gs = seg(SEL_UDATA, 0x3, false);
+        sr.tr = (struct kvm_segment){.base = VMM_TSS_ADDR,
+                                     .limit = (uint32_t)VMM_TSS_LIMIT,
+                                     .selector = SEL_TSS,
+                                     .type = 0xb,
+                                     .present = 1};
+        sr.gdt.base = VMM_GDT_ADDR;
+        sr.gdt.limit = 0x3f;
+        sr.idt.base = VMM_IDT_ADDR;
+        sr.idt.limit = 32 * 16 - 1;
+        sr.cr0 = 0x80010033; /* PG WP NE ET MP PE */
+        sr.cr3 = VMM_PML4_ADDR;
+        sr.cr4 = 0x40620; /* OSXSAVE OSXMMEXCPT OSFXSR PAE; no SMEP: the stub is a user page */
+        sr.efer = 0x501;  /* LMA LME SCE */
+        if (ioctl(vm->vcpufd, KVM_SET_SREGS, &sr) < 0)
+                return err_sys(e, "KVM_SET_SREGS");
+
+        const uint32_t idx[] = {MSR_STAR,    MSR_LSTAR,   MSR_CSTAR,         MSR_SFMASK,
+                                MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
+        const uint64_t val[] = {((uint64_t)0x18 << 48) | ((uint64_t)SEL_KCODE << 32),
+                                VMM_STUB_ADDR,
+                                VMM_STUB_ADDR,
+                                0x47700, /* TF DF IF IOPL AC cleared on entry */
+                                0,
+                                0,
+                                0};
+        if (set_msrs(vm->vcpufd, idx, val, 7) < 0)
+                return err_set(e, EINVAL, "KVM_SET_MSRS: the vCPU refused the syscall MSRs");
+        vm->fs_base = 0;
+        return 0;
+}
+
+int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
+{
+        struct kvm_regs r;
+        memset(&r, 0, sizeof(r));
+        r.rip = rip;
+        r.rsp = rsp;
+        r.rflags = 0x202;
+        if (ioctl(vm->vcpufd, KVM_SET_REGS, &r) < 0)
+                return err_sys(e, "KVM_SET_REGS");
+        return 0;
+}
+
+static const char *vector_name(unsigned v)
+{
+        static const char *const names[32] = {
+            [0] = "divide error (#DE)",
+            [1] = "debug trap (#DB)",
+            [2] = "non-maskable interrupt",
+            [3] = "breakpoint (#BP)",
+            [4] = "overflow (#OF)",
+            [5] = "bound range exceeded (#BR)",
+            [6] = "invalid opcode (#UD)",
+            [7] = "device not available (#NM)",
+            [8] = "double fault (#DF)",
+            [10] = "invalid TSS (#TS)",
+            [11] = "segment not present (#NP)",
+            [12] = "stack-segment fault (#SS)",
+            [13] = "general protection fault (#GP)",
+            [14] = "page fault (#PF)",
+            [16] = "x87 floating-point error (#MF)",
+            [17] = "alignment check (#AC)",
+            [18] = "machine check (#MC)",
+            [19] = "SIMD floating-point exception (#XM)",
+            [20] = "virtualization exception (#VE)",
+            [21] = "control protection exception (#CP)",
+        };
+        return v < 32 && names[v] ? names[v] : "reserved exception";
+}
+
+static bool has_error_code(unsigned v)
+{
+        return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+}
+
+void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t wn)
+{
+        struct kvm_regs *r = &vm->run->s.regs.regs;
+        struct kvm_sregs sr;
+        uint64_t cr2 = 0;
+        if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0)
+                cr2 = sr.cr2;
+        /* The frame the CPU pushed on the CPL0 stack: [error code] rip cs rflags rsp ss. */
+        uint64_t frame[6] = {0};
+        uint64_t sp = r->rsp, n = has_error_code(vector) ? 6 : 5;
+        if (sp >= VMM_PAGE && sp <= vm->mem_size && vm->mem_size - sp >= n * 8)
+                memcpy(frame, vm->mem + sp, n * 8);
+        uint64_t err = has_error_code(vector) ? frame[0] : 0;
+        const uint64_t *f = has_error_code(vector) ? frame + 1 : frame;
+        uint64_t rip = f[0];
+        unsigned cpl = (unsigned)(f[1] & 3);
+
+        if (vector == 14) {
+                const char *acc = (err & 0x10) ? "instruction fetch from"
+                                  : (err & 2)  ? "write to"
+                                               : "read of";
+                const char *what;
+                if (cr2 >= vm->guard_lo && cr2 < vm->stack_lo)
+                        what = "stack overflow: the stack guard page";
+                else if (cr2 < VMM_USER_BASE && (err & 1))
+                        what = "the VM's own system pages (page tables, GDT, IDT, TSS, CPL0 code)";
+                else if (err & 1)
+                        what = "a read-only page";
+                else if (cr2 >= vm->mem_size)
+                        what = "an address past the end of guest memory";
+                else
+                        what = "an unmapped address";
+                snprintf(why, wn, "%s: %s 0x%llx at rip 0x%llx (%s, CPL%u)", vector_name(vector),
+                         acc, (unsigned long long)cr2, (unsigned long long)rip, what, cpl);
+        } else if (vector == 13 && err == 0) {
+                snprintf(why, wn,
+                         "%s at rip 0x%llx, CPL%u (a privileged instruction, I/O to a port not "
+                         "allowed, or a non-canonical address)",
+                         vector_name(vector), (unsigned long long)rip, cpl);
+        } else if (has_error_code(vector)) {
+                snprintf(why, wn, "%s at rip 0x%llx, CPL%u, error code 0x%llx", vector_name(vector),
+                         (unsigned long long)rip, cpl, (unsigned long long)err);
+        } else {
+                snprintf(why, wn, "%s at rip 0x%llx, CPL%u", vector_name(vector),
+                         (unsigned long long)rip, cpl);
+        }
+}

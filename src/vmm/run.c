@@ -1,0 +1,480 @@
+/*
+ * vmm_run: one call, one VM. Sets the guest process up (image, stack,
+ * registers, fds, mounts), runs the vCPU and serves its exits until the
+ * program exits, faults or passes a limit.
+ */
+#include <cpuid.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+
+#define AT_NULL_     0
+#define AT_PHDR_     3
+#define AT_PHENT_    4
+#define AT_PHNUM_    5
+#define AT_PAGESZ_   6
+#define AT_BASE_     7
+#define AT_FLAGS_    8
+#define AT_ENTRY_    9
+#define AT_UID_      11
+#define AT_EUID_     12
+#define AT_GID_      13
+#define AT_EGID_     14
+#define AT_PLATFORM_ 15
+#define AT_HWCAP_    16
+#define AT_CLKTCK_   17
+#define AT_SECURE_   23
+#define AT_RANDOM_   25
+#define AT_HWCAP2_   26
+#define AT_EXECFN_   31
+
+const char *vmm_end_name(enum vmm_end end)
+{
+        switch (end) {
+        case VMM_END_EXIT:
+                return "exit";
+        case VMM_END_FAULT:
+                return "fault";
+        case VMM_END_LIMIT:
+                return "limit";
+        case VMM_END_ERROR:
+                break;
+        }
+        return "error";
+}
+
+void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
+{
+        if (vm->done)
+                return;
+        vm->done = true;
+        vm->res->end = end;
+        vm->res->exit_code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(vm->res->why, sizeof(vm->res->why), fmt, ap);
+        va_end(ap);
+}
+
+/* ---- the initial stack: argc, argv, envp, auxv (the System V x86-64 ABI) ---- */
+
+static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t *rsp, osvm_err *e)
+{
+        const char *const *argv = spec->argv;
+        const char *const *envp = spec->envp;
+        const char *arg0[2] = {spec->image, NULL};
+        if (!argv || !argv[0])
+                argv = arg0;
+        size_t argc = 0, envc = 0, bytes = 0;
+        for (; argv[argc]; argc++)
+                bytes += strlen(argv[argc]) + 1;
+        for (; envp && envp[envc]; envc++)
+                bytes += strlen(envp[envc]) + 1;
+        if (bytes > VMM_MAX_ARGS_SZ || argc + envc > 4096)
+                return err_set(e, E2BIG,
+                               "arguments and environment too large (%zu bytes, %zu "
+                               "strings; at most %u bytes)",
+                               bytes, argc + envc, VMM_MAX_ARGS_SZ);
+
+        uint8_t *m = vm->mem;
+        uint64_t sp = vm->mem_size;
+        uint64_t *ptrs = xcalloc(argc + envc + 1, sizeof(*ptrs));
+        for (size_t i = 0; i < argc + envc; i++) {
+                const char *s = i < argc ? argv[i] : envp[i - argc];
+                size_t l = strlen(s) + 1;
+                sp -= l;
+                memcpy(m + sp, s, l);
+                ptrs[i] = sp;
+        }
+        sp -= 8;
+        memcpy(m + sp, "x86_64", 7);
+        uint64_t platform = sp;
+        sp -= 16;
+        uint8_t rnd[16];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+                memset(rnd, 0x5a, sizeof(rnd));
+        memcpy(m + sp, rnd, 16);
+        uint64_t random = sp;
+        sp &= ~15ull;
+
+        unsigned eax, ebx, ecx, edx = 0;
+        __get_cpuid(1, &eax, &ebx, &ecx, &edx);
+        uint64_t aux[][2] = {
+            {AT_PHDR_, vm->img->phdr},
+            {AT_PHENT_, 56},
+            {AT_PHNUM_, vm->img->phnum},
+            {AT_PAGESZ_, VMM_PAGE},
+            {AT_BASE_, 0},
+            {AT_FLAGS_, 0},
+            {AT_ENTRY_, vm->img->entry},
+            {AT_UID_, getuid()},
+            {AT_EUID_, getuid()},
+            {AT_GID_, getgid()},
+            {AT_EGID_, getgid()},
+            {AT_SECURE_, 0},
+            {AT_RANDOM_, random},
+            {AT_HWCAP_, edx},
+            {AT_HWCAP2_, 0},
+            {AT_CLKTCK_, 100},
+            {AT_PLATFORM_, platform},
+            {AT_EXECFN_, ptrs[0]},
+            {AT_NULL_, 0},
+        };
+        size_t naux = sizeof(aux) / sizeof(aux[0]);
+        size_t words = 1 + argc + 1 + envc + 1 + 2 * naux;
+        if (words & 1)
+                sp -= 8;
+        sp -= 8 * words;
+        uint64_t *w = (uint64_t *)(void *)(m + sp);
+        size_t k = 0;
+        w[k++] = argc;
+        for (size_t i = 0; i < argc; i++)
+                w[k++] = ptrs[i];
+        w[k++] = 0;
+        for (size_t i = 0; i < envc; i++)
+                w[k++] = ptrs[argc + i];
+        w[k++] = 0;
+        for (size_t i = 0; i < naux; i++) {
+                w[k++] = aux[i][0];
+                w[k++] = aux[i][1];
+        }
+        free(ptrs);
+        *rsp = sp;
+        return 0;
+}
+
+/* ---- stopping a vCPU at its deadline ---- */
+
+#define VMM_KICK_SIGNAL (SIGRTMIN + 4)
+
+static _Thread_local struct kvm_run *volatile tls_run;
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+static void kick_handler(int sig)
+{
+        (void)sig;
+        struct kvm_run *r = tls_run;
+        if (r)
+                r->immediate_exit = 1;
+}
+
+static void kick_install(void)
+{
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = kick_handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(VMM_KICK_SIGNAL, &sa, NULL);
+}
+
+static bool canonical(uint64_t a)
+{
+        return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static int fault_code(unsigned vector)
+{
+        switch (vector) {
+        case 0:
+        case 16:
+        case 19:
+                return 128 + SIGFPE;
+        case 6:
+                return 128 + SIGILL;
+        case 1:
+        case 3:
+                return 128 + SIGTRAP;
+        case 17:
+                return 128 + SIGBUS;
+        default:
+                return 128 + SIGSEGV;
+        }
+}
+
+static void on_syscall_exit(struct vmm_vm *vm)
+{
+        struct kvm_run *run = vm->run;
+        struct kvm_regs *r = &run->s.regs.regs;
+        if (!vm->mode_known) {
+                struct kvm_sregs sr;
+                if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0) {
+                        vm->cpl0_syscalls = sr.cs.dpl == 0;
+                        vm->mode_known = true;
+                }
+        }
+        struct vmm_result *res = vm->res;
+        if (++res->syscalls > vm->lim.max_syscalls) {
+                vmm_stop(vm, VMM_END_LIMIT, 125, "system call limit of %llu reached",
+                         (unsigned long long)vm->lim.max_syscalls);
+                return;
+        }
+        uint64_t t0 = time_mono_ns();
+        vmm_syscall(vm, r);
+        res->t.syscall_ns += time_mono_ns() - t0;
+        if (vm->done)
+                return;
+        if (!vm->cpl0_syscalls) {
+                /* PVM: the stub runs at CPL3 and cannot sysretq; do its work. */
+                if (!canonical(r->rcx)) {
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "system call return to a non-canonical address 0x%llx",
+                                 (unsigned long long)r->rcx);
+                        return;
+                }
+                r->rip = r->rcx;
+                r->rflags = (r->r11 & 0x240dd5) | 0x202;
+        }
+        run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
+}
+
+static void run_loop(struct vmm_vm *vm)
+{
+        struct kvm_run *run = vm->run;
+        run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+        run->kvm_dirty_regs = 0;
+        while (!vm->done) {
+                if (ioctl(vm->vcpufd, KVM_RUN, 0) < 0) {
+                        int err = errno;
+                        if (err == EINTR || err == EAGAIN) {
+                                if (time_mono_ns() >= vm->deadline_ns)
+                                        vmm_stop(vm, VMM_END_LIMIT, 125,
+                                                 "time limit of %u ms reached", vm->lim.timeout_ms);
+                                run->immediate_exit = 0;
+                                continue;
+                        }
+                        vmm_stop(vm, VMM_END_ERROR, 125, "KVM_RUN: %s", strerror(err));
+                        break;
+                }
+                run->kvm_dirty_regs = 0;
+                switch (run->exit_reason) {
+                case KVM_EXIT_IO:
+                        if (run->io.direction == KVM_EXIT_IO_OUT &&
+                            run->io.port == VMM_PORT_SYSCALL) {
+                                on_syscall_exit(vm);
+                        } else if (run->io.direction == KVM_EXIT_IO_OUT &&
+                                   run->io.port == VMM_PORT_FAULT) {
+                                unsigned v = *((uint8_t *)run + run->io.data_offset);
+                                char why[sizeof(vm->res->why)];
+                                vmm_vm_describe_fault(vm, v, why, sizeof(why));
+                                vmm_stop(vm, VMM_END_FAULT, fault_code(v), "%s", why);
+                        } else {
+                                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                         "I/O to port 0x%x at rip 0x%llx", run->io.port,
+                                         (unsigned long long)run->s.regs.regs.rip);
+                        }
+                        break;
+                case KVM_EXIT_MMIO:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "access to guest physical address 0x%llx outside guest memory "
+                                 "at rip 0x%llx",
+                                 (unsigned long long)run->mmio.phys_addr,
+                                 (unsigned long long)run->s.regs.regs.rip);
+                        break;
+                case KVM_EXIT_HLT:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "the vCPU halted at rip 0x%llx",
+                                 (unsigned long long)run->s.regs.regs.rip);
+                        break;
+                case KVM_EXIT_SHUTDOWN:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "triple fault: the VM shut down (an exception while delivering "
+                                 "an exception) at rip 0x%llx",
+                                 (unsigned long long)run->s.regs.regs.rip);
+                        break;
+                case KVM_EXIT_INTERNAL_ERROR:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "the virtual CPU could not continue (KVM internal error, "
+                                 "suberror %u) at rip 0x%llx",
+                                 run->internal.suberror, (unsigned long long)run->s.regs.regs.rip);
+                        break;
+                case KVM_EXIT_FAIL_ENTRY:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "the VM could not be entered (hardware reason 0x%llx)",
+                                 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+                        break;
+                case KVM_EXIT_INTR:
+                        break;
+                default:
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "unexpected KVM exit %u",
+                                 run->exit_reason);
+                        break;
+                }
+                if (!vm->done && time_mono_ns() >= vm->deadline_ns)
+                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached",
+                                 vm->lim.timeout_ms);
+        }
+}
+
+/* ---- the call ---- */
+
+static int check_limits(const struct vmm_limits *in, struct vmm_limits *out, osvm_err *e)
+{
+        *out = *in;
+        if (!out->memory_mb)
+                out->memory_mb = VMM_DEFAULT_MEMORY_MB;
+        if (!out->timeout_ms)
+                out->timeout_ms = VMM_DEFAULT_TIMEOUT_MS;
+        if (!out->max_output_bytes)
+                out->max_output_bytes = VMM_DEFAULT_MAX_OUTPUT;
+        if (!out->max_syscalls)
+                out->max_syscalls = VMM_DEFAULT_MAX_SYSCALLS;
+        if (out->memory_mb < VMM_MEM_MIN_MB || out->memory_mb > VMM_MEM_MAX_MB)
+                return err_set(e, EINVAL, "memory limit %u MiB is not between %u and %u MiB",
+                               out->memory_mb, VMM_MEM_MIN_MB, VMM_MEM_MAX_MB);
+        out->memory_mb = (out->memory_mb + 1) & ~1u; /* whole 2 MiB pages */
+        return 0;
+}
+
+static void layout(struct vmm_vm *vm)
+{
+        uint64_t stack = vm->mem_size / 8;
+        if (stack > (8ull << 20))
+                stack = 8ull << 20;
+        stack &= ~(VMM_HUGE - 1);
+        if (stack < VMM_HUGE)
+                stack = VMM_HUGE;
+        vm->stack_lo = vm->mem_size - stack;
+        vm->guard_lo = vm->stack_lo - VMM_HUGE;
+}
+
+int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
+{
+        memset(res, 0, sizeof(*res));
+        res->end = VMM_END_ERROR;
+        res->exit_code = 125;
+        if (!spec || !spec->image)
+                return err_set(e, EINVAL, "vmm_run: no image");
+
+        struct vmm_vm vmv;
+        struct vmm_vm *vm = &vmv;
+        memset(vm, 0, sizeof(*vm));
+        vm->vmfd = vm->vcpufd = -1;
+        vm->res = res;
+        vm->spec = spec;
+        for (int i = 0; i < VMM_MAX_FDS; i++)
+                vm->fds[i].host = -1;
+        if (check_limits(&spec->limits, &vm->lim, e) < 0)
+                return -1;
+
+        uint64_t t0 = time_mono_ns();
+        struct vmm_image *img = vmm_image_get(spec->image, e);
+        if (!img)
+                return -1;
+        vm->img = img;
+        int rc = -1;
+        bool have_vm = false, have_fs = false;
+        if (vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
+                goto out;
+        have_vm = true;
+        uint64_t t1 = time_mono_ns();
+        res->t.create_ns = t1 - t0;
+
+        layout(vm);
+        if (img->hi > vm->guard_lo) {
+                err_set(e, ENOMEM, "%s: the image (up to 0x%llx) does not fit in %u MiB",
+                        spec->image, (unsigned long long)img->hi, vm->lim.memory_mb);
+                goto out;
+        }
+        vm->brk_start = vm->brk_cur = img->hi;
+        if (vmm_fs_init(&vm->fs, spec->mounts, spec->nmounts, e) < 0)
+                goto out;
+        have_fs = true;
+        vm->cwd = xstrdup("/");
+        if (spec->cwd) {
+                char norm[4096];
+                if (spec->cwd[0] != '/' ||
+                    vmm_fs_normalize(NULL, spec->cwd, norm, sizeof(norm)) < 0) {
+                        err_set(e, EINVAL, "working directory %s: not an absolute path", spec->cwd);
+                        goto out;
+                }
+                free(vm->cwd);
+                vm->cwd = xstrdup(norm);
+        }
+        uint64_t rsp = 0;
+        if (vmm_image_load(img, vm->mem, vm->mem_size, e) < 0 || vmm_vm_setup_cpu(vm, e) < 0 ||
+            build_stack(vm, spec, &rsp, e) < 0 || vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
+                goto out;
+        vm->fds[0] = (struct vmm_fd){.kind = VMM_FD_IN, .host = spec->in_fd};
+        vm->fds[1] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->out_fd};
+        vm->fds[2] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->err_fd};
+        uint64_t t2 = time_mono_ns();
+        res->t.load_ns = t2 - t1;
+
+        /* Signals: SIGPIPE blocked (a closed pipe is an error, not a death),
+         * the kick signal delivered, and a timer that sends it at the deadline. */
+        pthread_once(&kick_once, kick_install);
+        sigset_t mask, old;
+        pthread_sigmask(SIG_SETMASK, NULL, &mask);
+        sigaddset(&mask, SIGPIPE);
+        sigdelset(&mask, VMM_KICK_SIGNAL);
+        pthread_sigmask(SIG_SETMASK, &mask, &old);
+        vm->start_ns = t2;
+        vm->deadline_ns = t0 + (uint64_t)vm->lim.timeout_ms * 1000000ull;
+        vm->run->immediate_exit = 0;
+        tls_run = vm->run;
+        timer_t timer;
+        struct sigevent sev;
+        memset(&sev, 0, sizeof(sev));
+        sev.sigev_notify = SIGEV_THREAD_ID;
+        sev.sigev_signo = VMM_KICK_SIGNAL;
+        sev._sigev_un._tid = gettid();
+        bool have_timer = timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0;
+        if (have_timer) {
+                uint64_t left = vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1;
+                struct itimerspec its = {
+                    .it_value = {(time_t)(left / 1000000000), (long)(left % 1000000000)}};
+                timer_settime(timer, 0, &its, NULL);
+        }
+
+        run_loop(vm);
+
+        if (have_timer)
+                timer_delete(timer);
+        tls_run = NULL;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        uint64_t t3 = time_mono_ns();
+        res->t.run_ns = t3 - t2;
+        if (res->end == VMM_END_ERROR) {
+                err_set(e, EIO, "%s: %s", spec->image, res->why);
+                goto out;
+        }
+        rc = 0;
+out:
+        if (rc < 0) {
+                res->end = VMM_END_ERROR;
+                res->exit_code = 125;
+                snprintf(res->why, sizeof(res->why), "%.511s", e->msg);
+        }
+        uint64_t t4 = time_mono_ns();
+        vmm_fds_close(vm);
+        if (have_fs)
+                vmm_fs_fini(&vm->fs);
+        free(vm->maps);
+        free(vm->cwd);
+        if (have_vm)
+                vmm_vm_destroy(vm);
+        vmm_image_put(img);
+        res->t.teardown_ns = time_mono_ns() - t4;
+        return rc;
+}
+
+int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
+{
+        (void)n;
+        (void)memory_mb;
+        (void)e;
+        return 0;
+}
+
+void vmm_shutdown(void)
+{
+        vmm_image_cache_clear();
+}

@@ -1,0 +1,1158 @@
+/*
+ * The syscall layer: the guest's Linux system calls, served on the host.
+ *
+ * Everything here reads hostile input. Every guest address and length is
+ * checked against user memory (overflow-safe) before the host touches it;
+ * files exist only below the mounts (fs.c); what is not served gets an
+ * errno, and each distinct refused number is logged once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+
+#define PATH_MAX_GUEST 4096
+#define IOV_MAX_GUEST  1024
+
+/* ---- guest memory ---- */
+
+bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+        if (len == 0)
+                return true;
+        return gpa >= VMM_USER_BASE && gpa < vm->mem_size && len <= vm->mem_size - gpa;
+}
+
+void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+        if (!vmm_guest_ok(vm, gpa, len) ||
+            (len == 0 && (gpa < VMM_USER_BASE || gpa >= vm->mem_size)))
+                return len == 0 ? vm->mem + VMM_USER_BASE : NULL;
+        return vm->mem + gpa;
+}
+
+/* Copies a NUL-terminated guest string of at most n-1 bytes. */
+static int guest_str(const struct vmm_vm *vm, uint64_t gpa, char *out, size_t n)
+{
+        if (gpa < VMM_USER_BASE || gpa >= vm->mem_size)
+                return -EFAULT;
+        uint64_t avail = vm->mem_size - gpa;
+        const uint8_t *p = vm->mem + gpa;
+        for (size_t i = 0; i < n; i++) {
+                if (i >= avail)
+                        return -EFAULT;
+                out[i] = (char)p[i];
+                if (!p[i])
+                        return 0;
+        }
+        return -ENAMETOOLONG;
+}
+
+static int put(const struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+{
+        void *d = vmm_guest_ptr(vm, gpa, len);
+        if (!d)
+                return -EFAULT;
+        memcpy(d, src, len);
+        return 0;
+}
+
+static int get(const struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        const void *s = vmm_guest_ptr(vm, gpa, len);
+        if (!s)
+                return -EFAULT;
+        memcpy(dst, s, len);
+        return 0;
+}
+
+/* ---- waiting on the caller's pipes, bounded by the deadline ---- */
+
+static int wait_fd(struct vmm_vm *vm, int fd, short events)
+{
+        for (;;) {
+                uint64_t now = time_mono_ns();
+                if (now >= vm->deadline_ns) {
+                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached",
+                                 vm->lim.timeout_ms);
+                        return -EINTR;
+                }
+                uint64_t ms = (vm->deadline_ns - now + 999999) / 1000000;
+                struct pollfd p = {.fd = fd, .events = events};
+                int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+                if (r > 0)
+                        return 0;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* ---- fds ---- */
+
+static struct vmm_fd *fd_get(struct vmm_vm *vm, uint64_t fd)
+{
+        if (fd >= VMM_MAX_FDS || vm->fds[fd].kind == VMM_FD_FREE)
+                return NULL;
+        return &vm->fds[fd];
+}
+
+static int fd_alloc(struct vmm_vm *vm, uint64_t from)
+{
+        for (uint64_t i = from; i < VMM_MAX_FDS; i++)
+                if (vm->fds[i].kind == VMM_FD_FREE)
+                        return (int)i;
+        return -EMFILE;
+}
+
+static void fd_release(struct vmm_fd *f)
+{
+        if (f->kind == VMM_FD_FILE && f->host >= 0)
+                close(f->host);
+        free(f->path);
+        memset(f, 0, sizeof(*f));
+        f->host = -1;
+}
+
+void vmm_fds_close(struct vmm_vm *vm)
+{
+        for (int i = 0; i < VMM_MAX_FDS; i++)
+                if (vm->fds[i].kind != VMM_FD_FREE)
+                        fd_release(&vm->fds[i]);
+}
+
+/* Copies f into slot to (closing what was there). */
+static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
+{
+        struct vmm_fd n = *f;
+        n.path = f->path ? xstrdup(f->path) : NULL;
+        if (f->kind == VMM_FD_FILE) {
+                n.host = fcntl(f->host, F_DUPFD_CLOEXEC, 3);
+                if (n.host < 0) {
+                        free(n.path);
+                        return -errno;
+                }
+        }
+        if (vm->fds[to].kind != VMM_FD_FREE)
+                fd_release(&vm->fds[to]);
+        vm->fds[to] = n;
+        return to;
+}
+
+/* ---- read and write ---- */
+
+static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len)
+{
+        uint64_t room = vm->lim.max_output_bytes - vm->res->output_bytes;
+        bool over = len > room;
+        if (over)
+                len = room;
+        uint64_t done = 0;
+        while (done < len && f->host >= 0) {
+                ssize_t n = write(f->host, p + done, len - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        if (wait_fd(vm, f->host, POLLOUT) < 0)
+                                return -EINTR;
+                        continue;
+                }
+                if (n < 0) {
+                        if (errno == EPIPE) {
+                                /* consume the SIGPIPE that the blocked mask keeps pending */
+                                sigset_t s;
+                                sigemptyset(&s);
+                                sigaddset(&s, SIGPIPE);
+                                struct timespec zero = {0, 0};
+                                (void)sigtimedwait(&s, NULL, &zero);
+                        }
+                        if (done)
+                                break;
+                        return -errno;
+                }
+                done += (uint64_t)n;
+        }
+        if (f->host < 0)
+                done = len;
+        vm->res->output_bytes += done;
+        if (over)
+                vmm_stop(vm, VMM_END_LIMIT, 125, "output limit of %llu bytes reached",
+                         (unsigned long long)vm->lim.max_output_bytes);
+        return (int64_t)done;
+}
+
+static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->kind == VMM_FD_OUT)
+                return -EBADF;
+        void *p = vmm_guest_ptr(vm, buf, len);
+        if (!p)
+                return -EFAULT;
+        if (f->host < 0)
+                return 0;
+        for (;;) {
+                if (f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0)
+                        return -EINTR;
+                ssize_t n = read(f->host, p, len);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                return n < 0 ? -errno : n;
+        }
+}
+
+static int64_t do_write(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f || f->kind == VMM_FD_IN)
+                return -EBADF;
+        const uint8_t *p = vmm_guest_ptr(vm, buf, len);
+        if (!p)
+                return -EFAULT;
+        if (f->kind == VMM_FD_OUT)
+                return out_write(vm, f, p, len);
+        ssize_t n = write(f->host, p, len);
+        return n < 0 ? -errno : n;
+}
+
+/* Reads and checks a guest iovec array into host iovecs. */
+static int64_t load_iov(struct vmm_vm *vm, uint64_t iov, uint64_t cnt, struct iovec *out)
+{
+        if (cnt > IOV_MAX_GUEST)
+                return -EINVAL;
+        const uint8_t *src = vmm_guest_ptr(vm, iov, cnt * 16);
+        if (!src)
+                return -EFAULT;
+        uint64_t total = 0;
+        for (uint64_t i = 0; i < cnt; i++) {
+                uint64_t base, len;
+                memcpy(&base, src + 16 * i, 8);
+                memcpy(&len, src + 16 * i + 8, 8);
+                if (len > (uint64_t)INT64_MAX || __builtin_add_overflow(total, len, &total) ||
+                    total > (uint64_t)INT64_MAX)
+                        return -EINVAL;
+                void *p = vmm_guest_ptr(vm, base, len);
+                if (!p)
+                        return -EFAULT;
+                out[i].iov_base = p;
+                out[i].iov_len = len;
+        }
+        return 0;
+}
+
+static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uint64_t cnt,
+                      int64_t off)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f || (wr && f->kind == VMM_FD_IN) || (!wr && f->kind == VMM_FD_OUT))
+                return -EBADF;
+        if (off >= 0 && f->kind != VMM_FD_FILE)
+                return -ESPIPE;
+        if (cnt > IOV_MAX_GUEST)
+                return -EINVAL;
+        struct iovec *v = xcalloc(cnt ? cnt : 1, sizeof(*v));
+        int64_t r = load_iov(vm, iov, cnt, v);
+        if (r < 0)
+                goto out;
+        if (f->kind == VMM_FD_OUT) {
+                int64_t sum = 0;
+                for (uint64_t i = 0; i < cnt && !vm->done; i++) {
+                        int64_t n = out_write(vm, f, v[i].iov_base, v[i].iov_len);
+                        if (n < 0) {
+                                r = sum ? sum : n;
+                                goto out;
+                        }
+                        sum += n;
+                }
+                r = sum;
+                goto out;
+        }
+        if (f->host < 0) {
+                r = 0;
+                goto out;
+        }
+        if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
+                r = -EINTR;
+                goto out;
+        }
+        ssize_t n;
+        do {
+                if (off >= 0)
+                        n = wr ? pwritev(f->host, v, (int)cnt, off)
+                               : preadv(f->host, v, (int)cnt, off);
+                else
+                        n = wr ? writev(f->host, v, (int)cnt) : readv(f->host, v, (int)cnt);
+        } while (n < 0 && errno == EINTR);
+        r = n < 0 ? -errno : n;
+out:
+        free(v);
+        return r;
+}
+
+static int64_t do_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
+                        int64_t off)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->kind != VMM_FD_FILE)
+                return -ESPIPE;
+        if (off < 0)
+                return -EINVAL;
+        void *p = vmm_guest_ptr(vm, buf, len);
+        if (!p)
+                return -EFAULT;
+        ssize_t n = wr ? pwrite(f->host, p, len, off) : pread(f->host, p, len, off);
+        return n < 0 ? -errno : n;
+}
+
+/* ---- paths ---- */
+
+/* Resolves a guest path against dirfd into norm; returns the mount index. */
+static int resolve(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, char *norm, const char **rest)
+{
+        char path[PATH_MAX_GUEST];
+        int r = guest_str(vm, gpath, path, sizeof(path));
+        if (r < 0)
+                return r;
+        if (!path[0])
+                return -ENOENT;
+        const char *base = vm->cwd;
+        if (path[0] != '/' && dirfd != AT_FDCWD) {
+                struct vmm_fd *f = dirfd >= 0 ? fd_get(vm, (uint64_t)dirfd) : NULL;
+                if (!f)
+                        return -EBADF;
+                if (f->kind != VMM_FD_FILE || !f->dir)
+                        return -ENOTDIR;
+                base = f->path;
+        }
+        if (vmm_fs_normalize(base, path, norm, PATH_MAX_GUEST) < 0)
+                return -ENAMETOOLONG;
+        return vmm_fs_lookup(&vm->fs, norm, rest);
+}
+
+static int64_t do_openat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t flags,
+                         uint64_t mode)
+{
+        char norm[PATH_MAX_GUEST];
+        const char *rest;
+        int m = resolve(vm, dirfd, gpath, norm, &rest);
+        if (m < 0)
+                return m;
+        int slot = fd_alloc(vm, 0);
+        if (slot < 0)
+                return slot;
+        int h = vmm_fs_open(&vm->fs, m, rest, (int)(flags & ~(uint64_t)O_PATH), (unsigned)mode);
+        if (h < 0)
+                return h;
+        struct stat st;
+        if (fstat(h, &st) < 0) {
+                close(h);
+                return -EIO;
+        }
+        vm->fds[slot] = (struct vmm_fd){.kind = VMM_FD_FILE,
+                                        .host = h,
+                                        .mount = m,
+                                        .path = xstrdup(norm),
+                                        .dir = S_ISDIR(st.st_mode)};
+        return slot;
+}
+
+/* Opens the path itself (O_PATH), following a final symlink unless nofollow. */
+static int open_path(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, bool nofollow, int *mount)
+{
+        char norm[PATH_MAX_GUEST];
+        const char *rest;
+        int m = resolve(vm, dirfd, gpath, norm, &rest);
+        if (m < 0)
+                return m;
+        if (mount)
+                *mount = m;
+        return vmm_fs_open(&vm->fs, m, rest, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
+}
+
+static int64_t do_fstat(struct vmm_vm *vm, uint64_t fd, uint64_t buf)
+{
+        struct stat st;
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->host < 0) {
+                memset(&st, 0, sizeof(st));
+                st.st_mode = S_IFCHR | 0666;
+        } else if (fstat(f->host, &st) < 0) {
+                return -errno;
+        }
+        return put(vm, buf, &st, sizeof(st));
+}
+
+static int64_t do_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
+                       uint64_t flags)
+{
+        struct stat st;
+        if (!vmm_guest_ok(vm, buf, sizeof(st)))
+                return -EFAULT;
+        char first = 0;
+        if ((flags & AT_EMPTY_PATH) && guest_str(vm, gpath, &first, 1) == 0)
+                return dirfd < 0 ? -EBADF : do_fstat(vm, (uint64_t)dirfd, buf);
+        int h = open_path(vm, dirfd, gpath, flags & AT_SYMLINK_NOFOLLOW, NULL);
+        if (h < 0)
+                return h;
+        int r = fstat(h, &st) < 0 ? -errno : 0;
+        close(h);
+        if (r < 0)
+                return r;
+        return put(vm, buf, &st, sizeof(st));
+}
+
+static int64_t do_readlink(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
+                           uint64_t size)
+{
+        if ((int64_t)size <= 0)
+                return -EINVAL;
+        char *p = vmm_guest_ptr(vm, buf, size);
+        if (!p)
+                return -EFAULT;
+        int h = open_path(vm, dirfd, gpath, true, NULL);
+        if (h < 0)
+                return h;
+        ssize_t n = readlinkat(h, "", p, size);
+        int err = errno;
+        close(h);
+        return n < 0 ? -err : n;
+}
+
+static int64_t do_access(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t mode,
+                         uint64_t flags)
+{
+        if (mode & ~(uint64_t)(R_OK | W_OK | X_OK))
+                return -EINVAL;
+        int m = -1;
+        int h = open_path(vm, dirfd, gpath, flags & AT_SYMLINK_NOFOLLOW, &m);
+        if (h < 0)
+                return h;
+        int r = 0;
+        if ((mode & W_OK) && vm->fs.m[m].readonly)
+                r = -EROFS;
+        else if (syscall(SYS_faccessat2, h, "", (int)mode, AT_EMPTY_PATH | AT_EACCESS) < 0)
+                r = -errno;
+        close(h);
+        return r;
+}
+
+/* mkdirat and unlinkat: the parent is resolved, the last name acted on. */
+static int64_t do_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpath, uint64_t arg)
+{
+        char norm[PATH_MAX_GUEST];
+        const char *rest;
+        int m = resolve(vm, dirfd, gpath, norm, &rest);
+        if (m < 0)
+                return m;
+        if (strcmp(rest, ".") == 0)
+                return mk ? -EEXIST : -EBUSY;
+        if (vm->fs.m[m].readonly)
+                return -EROFS;
+        char parent[PATH_MAX_GUEST];
+        snprintf(parent, sizeof(parent), "%s", rest);
+        char *slash = strrchr(parent, '/');
+        const char *name = slash ? slash + 1 : rest;
+        if (slash)
+                *slash = '\0';
+        int h = vmm_fs_open(&vm->fs, m, slash ? parent : ".", O_PATH | O_DIRECTORY, 0);
+        if (h < 0)
+                return h;
+        int r;
+        if (mk)
+                r = mkdirat(h, name, (mode_t)(arg & 0777)) < 0 ? -errno : 0;
+        else
+                r = unlinkat(h, name, (int)(arg & AT_REMOVEDIR)) < 0 ? -errno : 0;
+        close(h);
+        return r;
+}
+
+static int64_t do_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->kind != VMM_FD_FILE || !f->dir)
+                return -ENOTDIR;
+        if (len > (1u << 20))
+                len = 1u << 20;
+        void *p = vmm_guest_ptr(vm, buf, len);
+        if (!p)
+                return -EFAULT;
+        long n = syscall(SYS_getdents64, f->host, p, len);
+        return n < 0 ? -errno : n;
+}
+
+static int64_t do_chdir(struct vmm_vm *vm, uint64_t gpath)
+{
+        char norm[PATH_MAX_GUEST];
+        const char *rest;
+        int m = resolve(vm, AT_FDCWD, gpath, norm, &rest);
+        if (m < 0)
+                return m;
+        int h = vmm_fs_open(&vm->fs, m, rest, O_PATH | O_DIRECTORY, 0);
+        if (h < 0)
+                return h;
+        close(h);
+        free(vm->cwd);
+        vm->cwd = xstrdup(norm);
+        return 0;
+}
+
+/* ---- memory: brk and the mmap area ---- */
+
+static uint64_t page_up(uint64_t a)
+{
+        return (a + VMM_PAGE - 1) & ~(VMM_PAGE - 1);
+}
+
+/* Zeroes whole guest pages (and gives their host memory back). */
+static void zero_pages(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        if (hi <= lo)
+                return;
+        void *p = mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                memset(vm->mem + lo, 0, hi - lo);
+}
+
+static bool overlaps_maps(const struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        for (size_t i = 0; i < vm->nmaps; i++)
+                if (vm->maps[i].lo < hi && lo < vm->maps[i].hi)
+                        return true;
+        return false;
+}
+
+static int maps_insert(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        if (!vm->maps)
+                vm->maps = xcalloc(VMM_MAX_MAPS, sizeof(*vm->maps));
+        size_t i = 0;
+        while (i < vm->nmaps && vm->maps[i].lo < lo)
+                i++;
+        /* merge with neighbours */
+        if (i > 0 && vm->maps[i - 1].hi == lo) {
+                vm->maps[i - 1].hi = hi;
+                if (i < vm->nmaps && vm->maps[i].lo == hi) {
+                        vm->maps[i - 1].hi = vm->maps[i].hi;
+                        memmove(&vm->maps[i], &vm->maps[i + 1],
+                                (vm->nmaps - i - 1) * sizeof(*vm->maps));
+                        vm->nmaps--;
+                }
+                return 0;
+        }
+        if (i < vm->nmaps && vm->maps[i].lo == hi) {
+                vm->maps[i].lo = lo;
+                return 0;
+        }
+        if (vm->nmaps == VMM_MAX_MAPS)
+                return -ENOMEM;
+        memmove(&vm->maps[i + 1], &vm->maps[i], (vm->nmaps - i) * sizeof(*vm->maps));
+        vm->maps[i] = (struct vmm_range){lo, hi};
+        vm->nmaps++;
+        return 0;
+}
+
+/* Removes [lo, hi) from the map list, zeroing what was mapped. */
+static int maps_remove(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        for (size_t i = 0; i < vm->nmaps;) {
+                struct vmm_range *r = &vm->maps[i];
+                if (r->hi <= lo || r->lo >= hi) {
+                        i++;
+                        continue;
+                }
+                uint64_t clo = r->lo > lo ? r->lo : lo;
+                uint64_t chi = r->hi < hi ? r->hi : hi;
+                zero_pages(vm, clo, chi);
+                if (r->lo < clo && r->hi > chi) { /* split */
+                        if (vm->nmaps == VMM_MAX_MAPS)
+                                return -ENOMEM;
+                        memmove(&vm->maps[i + 1], &vm->maps[i],
+                                (vm->nmaps - i) * sizeof(*vm->maps));
+                        vm->nmaps++;
+                        vm->maps[i].hi = clo;
+                        vm->maps[i + 1].lo = chi;
+                        i += 2;
+                } else if (r->lo < clo) {
+                        r->hi = clo;
+                        i++;
+                } else if (r->hi > chi) {
+                        r->lo = chi;
+                        i++;
+                } else {
+                        memmove(&vm->maps[i], &vm->maps[i + 1],
+                                (vm->nmaps - i - 1) * sizeof(*vm->maps));
+                        vm->nmaps--;
+                }
+        }
+        return 0;
+}
+
+/* Finds len bytes free, top-down below the stack guard and above the heap. */
+static uint64_t maps_find(const struct vmm_vm *vm, uint64_t len)
+{
+        uint64_t floor = page_up(vm->brk_cur);
+        uint64_t gap_hi = vm->guard_lo;
+        for (size_t k = vm->nmaps + 1; k-- > 0;) {
+                uint64_t gap_lo = k > 0 ? vm->maps[k - 1].hi : floor;
+                if (gap_lo < floor)
+                        gap_lo = floor;
+                if (gap_hi > gap_lo && gap_hi - gap_lo >= len)
+                        return gap_hi - len;
+                if (k > 0)
+                        gap_hi = vm->maps[k - 1].lo;
+                if (gap_hi <= floor)
+                        break;
+        }
+        return 0;
+}
+
+static int64_t out_of_memory(struct vmm_vm *vm, const char *what, uint64_t len)
+{
+        if (len <= vm->mem_size)
+                vmm_stop(vm, VMM_END_LIMIT, 125,
+                         "memory limit of %u MiB reached (%s of %llu bytes failed)", vm->memory_mb,
+                         what, (unsigned long long)len);
+        return -ENOMEM;
+}
+
+static int64_t do_mmap(struct vmm_vm *vm, uint64_t addr, uint64_t len, uint64_t prot,
+                       uint64_t flags, int64_t fd, uint64_t off)
+{
+        (void)prot;
+        if (len == 0 || (off & (VMM_PAGE - 1)))
+                return -EINVAL;
+        if (len > vm->mem_size)
+                return -ENOMEM;
+        len = page_up(len);
+        struct vmm_fd *f = NULL;
+        if (!(flags & MAP_ANONYMOUS)) {
+                f = fd_get(vm, (uint64_t)fd);
+                if (!f)
+                        return -EBADF;
+                if (f->kind != VMM_FD_FILE || f->dir)
+                        return -ENODEV;
+                if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
+                        return -EACCES; /* shared writable file maps are not offered */
+        }
+        uint64_t at;
+        if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+                if (addr & (VMM_PAGE - 1))
+                        return -EINVAL;
+                if (addr < VMM_USER_BASE || addr > vm->guard_lo || len > vm->guard_lo - addr)
+                        return -ENOMEM;
+                if ((flags & MAP_FIXED_NOREPLACE) && overlaps_maps(vm, addr, addr + len))
+                        return -EEXIST;
+                if (maps_remove(vm, addr, addr + len) < 0)
+                        return -ENOMEM;
+                memset(vm->mem + addr, 0, len);
+                at = addr;
+        } else {
+                at = maps_find(vm, len);
+                if (!at)
+                        return out_of_memory(vm, "mmap", len);
+        }
+        if (maps_insert(vm, at, at + len) < 0)
+                return out_of_memory(vm, "mmap (too many areas)", len);
+        if (f) {
+                uint64_t done = 0;
+                while (done < len) {
+                        ssize_t n =
+                            pread(f->host, vm->mem + at + done, len - done, (off_t)(off + done));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        done += (uint64_t)n;
+                }
+        }
+        return (int64_t)at;
+}
+
+static int64_t do_munmap(struct vmm_vm *vm, uint64_t addr, uint64_t len)
+{
+        if ((addr & (VMM_PAGE - 1)) || len == 0)
+                return -EINVAL;
+        if (addr < VMM_USER_BASE || addr >= vm->mem_size || len > vm->mem_size - addr)
+                return -EINVAL;
+        return maps_remove(vm, addr, addr + page_up(len));
+}
+
+static int64_t do_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint64_t newlen,
+                         uint64_t flags)
+{
+        if ((old & (VMM_PAGE - 1)) || newlen == 0 || (flags & ~(uint64_t)MREMAP_MAYMOVE))
+                return -EINVAL;
+        if (oldlen > vm->mem_size || newlen > vm->mem_size)
+                return -ENOMEM;
+        oldlen = page_up(oldlen);
+        newlen = page_up(newlen);
+        size_t i = 0;
+        while (i < vm->nmaps && !(vm->maps[i].lo <= old && old < vm->maps[i].hi))
+                i++;
+        if (i == vm->nmaps || oldlen == 0 || oldlen > vm->maps[i].hi - old)
+                return -EFAULT;
+        if (newlen <= oldlen) {
+                maps_remove(vm, old + newlen, old + oldlen);
+                return (int64_t)old;
+        }
+        uint64_t end = old + oldlen, want = old + newlen;
+        if (want <= vm->guard_lo && !overlaps_maps(vm, end, want)) {
+                if (maps_insert(vm, end, want) == 0)
+                        return (int64_t)old;
+        }
+        if (!(flags & MREMAP_MAYMOVE))
+                return -ENOMEM;
+        uint64_t at = maps_find(vm, newlen);
+        if (!at || maps_insert(vm, at, at + newlen) < 0)
+                return out_of_memory(vm, "mremap", newlen);
+        memcpy(vm->mem + at, vm->mem + old, oldlen);
+        maps_remove(vm, old, end);
+        return (int64_t)at;
+}
+
+static int64_t do_brk(struct vmm_vm *vm, uint64_t want)
+{
+        if (want < vm->brk_start || want > vm->guard_lo)
+                return (int64_t)vm->brk_cur;
+        if (want > vm->brk_cur) {
+                if (overlaps_maps(vm, page_up(vm->brk_cur), page_up(want)))
+                        return (int64_t)vm->brk_cur;
+        } else {
+                /* Memory given back must read as zero when it comes again. */
+                uint64_t pg = page_up(want);
+                uint64_t top = page_up(vm->brk_cur);
+                memset(vm->mem + want, 0, (pg < vm->brk_cur ? pg : vm->brk_cur) - want);
+                zero_pages(vm, pg, top);
+        }
+        vm->brk_cur = want;
+        return (int64_t)want;
+}
+
+/* ---- identity, time, misc ---- */
+
+static int64_t do_uname(struct vmm_vm *vm, uint64_t buf)
+{
+        struct utsname u, host;
+        memset(&u, 0, sizeof(u));
+        if (uname(&host) < 0)
+                memset(&host, 0, sizeof(host));
+        snprintf(u.sysname, sizeof(u.sysname), "Linux");
+        snprintf(u.nodename, sizeof(u.nodename), "osvm");
+        snprintf(u.release, sizeof(u.release), "%s", host.release);
+        snprintf(u.version, sizeof(u.version), "osvm vmm");
+        snprintf(u.machine, sizeof(u.machine), "x86_64");
+        snprintf(u.domainname, sizeof(u.domainname), "(none)");
+        return put(vm, buf, &u, sizeof(u));
+}
+
+static bool clock_ok(uint64_t c)
+{
+        return c <= CLOCK_BOOTTIME;
+}
+
+static clockid_t host_clock(uint64_t c)
+{
+        /* The guest's CPU clocks are the VM's wall time. */
+        if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID)
+                return CLOCK_MONOTONIC;
+        return (clockid_t)c;
+}
+
+static int64_t do_sleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req)
+{
+        struct timespec ts;
+        if (get(vm, req, &ts, sizeof(ts)) < 0)
+                return -EFAULT;
+        if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000 || ts.tv_sec < 0)
+                return -EINVAL;
+        if (!clock_ok(clk))
+                return -EINVAL;
+        int64_t ns;
+        if (flags & TIMER_ABSTIME) {
+                struct timespec now;
+                clock_gettime(host_clock(clk), &now);
+                ns = (ts.tv_sec - now.tv_sec) * 1000000000ll + (ts.tv_nsec - now.tv_nsec);
+        } else {
+                ns = ts.tv_sec > 1000000 ? INT64_MAX / 2 : ts.tv_sec * 1000000000ll + ts.tv_nsec;
+        }
+        uint64_t now = time_mono_ns();
+        if (ns > 0 && now + (uint64_t)ns >= vm->deadline_ns) {
+                if (vm->deadline_ns > now) {
+                        struct timespec d = {(time_t)((vm->deadline_ns - now) / 1000000000),
+                                             (long)((vm->deadline_ns - now) % 1000000000)};
+                        while (nanosleep(&d, &d) < 0 && errno == EINTR &&
+                               time_mono_ns() < vm->deadline_ns)
+                                ;
+                }
+                vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (sleeping)",
+                         vm->lim.timeout_ms);
+                return -EINTR;
+        }
+        if (ns > 0) {
+                struct timespec d = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+                while (nanosleep(&d, &d) < 0 && errno == EINTR)
+                        ;
+        }
+        return 0;
+}
+
+static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
+{
+        uint64_t lim[2] = {UINT64_MAX, UINT64_MAX};
+        if (res == RLIMIT_STACK)
+                lim[0] = lim[1] = vm->mem_size - vm->stack_lo;
+        else if (res == RLIMIT_NOFILE)
+                lim[0] = lim[1] = VMM_MAX_FDS;
+        else if (res == RLIMIT_AS || res == RLIMIT_DATA)
+                lim[0] = lim[1] = vm->mem_size;
+        else if (res >= RLIM_NLIMITS)
+                return -EINVAL;
+        if (old && put(vm, old, lim, sizeof(lim)) < 0)
+                return -EFAULT;
+        return 0;
+}
+
+static int64_t do_kill_self(struct vmm_vm *vm, uint64_t sig)
+{
+        if (sig == 0)
+                return 0;
+        if (sig >= 65)
+                return -EINVAL;
+        const char *name = sig == 6 ? " (SIGABRT: the program aborted)" : "";
+        vmm_stop(vm, VMM_END_FAULT, 128 + (int)sig, "the program killed itself with signal %llu%s",
+                 (unsigned long long)sig, name);
+        return 0;
+}
+
+static void log_refused(struct vmm_vm *vm, uint64_t nr)
+{
+        size_t slot = nr < 511 ? nr : 511;
+        uint64_t bit = 1ull << (slot % 64);
+        if (vm->unknown_seen[slot / 64] & bit)
+                return;
+        vm->unknown_seen[slot / 64] |= bit;
+        log_info("vmm: %s: system call %llu refused with ENOSYS", vm->img->path,
+                 (unsigned long long)nr);
+}
+
+static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
+{
+        switch (nr) {
+        case SYS_read:
+                return do_read(vm, a[0], a[1], a[2]);
+        case SYS_write:
+                return do_write(vm, a[0], a[1], a[2]);
+        case SYS_readv:
+                return do_rwv(vm, false, a[0], a[1], a[2], -1);
+        case SYS_writev:
+                return do_rwv(vm, true, a[0], a[1], a[2], -1);
+        case SYS_preadv:
+                return do_rwv(vm, false, a[0], a[1], a[2], (int64_t)a[3]);
+        case SYS_pwritev:
+                return do_rwv(vm, true, a[0], a[1], a[2], (int64_t)a[3]);
+        case SYS_pread64:
+                return do_pread(vm, false, a[0], a[1], a[2], (int64_t)a[3]);
+        case SYS_pwrite64:
+                return do_pread(vm, true, a[0], a[1], a[2], (int64_t)a[3]);
+        case SYS_open:
+                return do_openat(vm, AT_FDCWD, a[0], a[1], a[2]);
+        case SYS_creat:
+                return do_openat(vm, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
+        case SYS_openat:
+                return do_openat(vm, (int)a[0], a[1], a[2], a[3]);
+        case SYS_close: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                fd_release(f);
+                return 0;
+        }
+        case SYS_lseek: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                if (f->host < 0)
+                        return -ESPIPE;
+                off_t r = lseek(f->host, (off_t)a[1], (int)a[2]);
+                return r < 0 ? -errno : r;
+        }
+        case SYS_dup: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                int to = fd_alloc(vm, 0);
+                return to < 0 ? to : fd_dup_to(vm, f, to);
+        }
+        case SYS_dup2:
+        case SYS_dup3: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                if (a[1] >= VMM_MAX_FDS)
+                        return -EBADF;
+                if (a[0] == a[1])
+                        return nr == SYS_dup3 ? -EINVAL : (int64_t)a[1];
+                return fd_dup_to(vm, f, (int)a[1]);
+        }
+        case SYS_fcntl: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                switch (a[1]) {
+                case F_DUPFD:
+                case F_DUPFD_CLOEXEC: {
+                        int to = fd_alloc(vm, a[2]);
+                        return to < 0 ? (a[2] >= VMM_MAX_FDS ? -EINVAL : to) : fd_dup_to(vm, f, to);
+                }
+                case F_GETFD:
+                case F_SETFD:
+                case F_SETFL:
+                        return 0;
+                case F_GETFL:
+                        if (f->kind == VMM_FD_IN)
+                                return O_RDONLY;
+                        if (f->kind == VMM_FD_OUT)
+                                return O_WRONLY;
+                        return fcntl(f->host, F_GETFL) & (O_ACCMODE | O_APPEND);
+                default:
+                        return -EINVAL;
+                }
+        }
+        case SYS_ioctl:
+                return fd_get(vm, a[0]) ? -ENOTTY : -EBADF;
+        case SYS_fstat:
+                return do_fstat(vm, a[0], a[1]);
+        case SYS_stat:
+                return do_stat(vm, AT_FDCWD, a[0], a[1], 0);
+        case SYS_lstat:
+                return do_stat(vm, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW);
+        case SYS_newfstatat:
+                return do_stat(vm, (int64_t)(int)a[0], a[1], a[2], a[3]);
+        case SYS_getdents64:
+                return do_getdents(vm, a[0], a[1], a[2]);
+        case SYS_readlink:
+                return do_readlink(vm, AT_FDCWD, a[0], a[1], a[2]);
+        case SYS_readlinkat:
+                return do_readlink(vm, (int)a[0], a[1], a[2], a[3]);
+        case SYS_access:
+                return do_access(vm, AT_FDCWD, a[0], a[1], 0);
+        case SYS_faccessat:
+                return do_access(vm, (int)a[0], a[1], a[2], 0);
+        case SYS_faccessat2:
+                return do_access(vm, (int)a[0], a[1], a[2], a[3]);
+        case SYS_mkdir:
+                return do_dirop(vm, true, AT_FDCWD, a[0], a[1]);
+        case SYS_mkdirat:
+                return do_dirop(vm, true, (int)a[0], a[1], a[2]);
+        case SYS_unlink:
+                return do_dirop(vm, false, AT_FDCWD, a[0], 0);
+        case SYS_rmdir:
+                return do_dirop(vm, false, AT_FDCWD, a[0], AT_REMOVEDIR);
+        case SYS_unlinkat:
+                return do_dirop(vm, false, (int)a[0], a[1], a[2]);
+        case SYS_chdir:
+                return do_chdir(vm, a[0]);
+        case SYS_getcwd: {
+                size_t l = strlen(vm->cwd) + 1;
+                if (a[1] < l)
+                        return -ERANGE;
+                return put(vm, a[0], vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
+        }
+        case SYS_ftruncate: {
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                if (f->kind != VMM_FD_FILE)
+                        return -EINVAL;
+                return ftruncate(f->host, (off_t)a[1]) < 0 ? -errno : 0;
+        }
+        case SYS_fsync:
+        case SYS_fdatasync:
+                return fd_get(vm, a[0]) ? 0 : -EBADF;
+        case SYS_umask:
+                return 022;
+        case SYS_brk:
+                return do_brk(vm, a[0]);
+        case SYS_mmap:
+                return do_mmap(vm, a[0], a[1], a[2], a[3], (int64_t)a[4], a[5]);
+        case SYS_munmap:
+                return do_munmap(vm, a[0], a[1]);
+        case SYS_mremap:
+                return do_mremap(vm, a[0], a[1], a[2], a[3]);
+        case SYS_mprotect:
+        case SYS_madvise:
+        case SYS_msync:
+        case SYS_mlock:
+        case SYS_munlock:
+                return (a[0] & (VMM_PAGE - 1)) ? -EINVAL : 0;
+        case SYS_exit:
+        case SYS_exit_group:
+                vmm_stop(vm, VMM_END_EXIT, (int)(a[0] & 0xff), "%s", "");
+                return 0;
+        case SYS_kill:
+                return (a[0] == 1 || a[0] == 0) ? do_kill_self(vm, a[1]) : -ESRCH;
+        case SYS_tkill:
+                return a[0] == 1 ? do_kill_self(vm, a[1]) : -ESRCH;
+        case SYS_tgkill:
+                return (a[0] == 1 && a[1] == 1) ? do_kill_self(vm, a[2]) : -ESRCH;
+        case SYS_arch_prctl:
+                if (a[0] == 0x1002) { /* ARCH_SET_FS */
+                        if (a[1] >= (1ull << 47))
+                                return -EPERM;
+                        return vmm_vm_set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
+                }
+                if (a[0] == 0x1003) /* ARCH_GET_FS */
+                        return put(vm, a[1], &vm->fs_base, 8);
+                return -EINVAL;
+        case SYS_set_tid_address:
+        case SYS_gettid:
+        case SYS_getpid:
+                return 1;
+        case SYS_getppid:
+                return 0;
+        case SYS_getpgrp:
+        case SYS_getsid:
+        case SYS_getpgid:
+                return 1;
+        case SYS_getuid:
+        case SYS_geteuid:
+                return getuid();
+        case SYS_getgid:
+        case SYS_getegid:
+                return getgid();
+        case SYS_getresuid:
+        case SYS_getresgid: {
+                uint32_t id = nr == SYS_getresuid ? getuid() : getgid();
+                for (int i = 0; i < 3; i++)
+                        if (put(vm, a[i], &id, 4) < 0)
+                                return -EFAULT;
+                return 0;
+        }
+        case SYS_set_robust_list:
+        case SYS_sched_yield:
+        case SYS_sigaltstack:
+                return 0;
+        case SYS_rt_sigaction:
+                if (a[3] != 8 || a[0] == 0 || a[0] >= 65)
+                        return -EINVAL;
+                if (a[2]) {
+                        uint8_t z[32] = {0};
+                        return put(vm, a[2], z, sizeof(z));
+                }
+                return 0;
+        case SYS_rt_sigprocmask:
+                if (a[3] != 8)
+                        return -EINVAL;
+                if (a[2]) {
+                        uint64_t z = 0;
+                        return put(vm, a[2], &z, 8);
+                }
+                return 0;
+        case SYS_prlimit64:
+                if (a[0] != 0 && a[0] != 1)
+                        return -ESRCH;
+                return do_prlimit(vm, a[1], a[3]);
+        case SYS_getrlimit:
+                return do_prlimit(vm, a[0], a[1]);
+        case SYS_setrlimit:
+                return 0;
+        case SYS_prctl:
+                if (a[0] == 15) /* PR_SET_NAME */
+                        return 0;
+                if (a[0] == 16) /* PR_GET_NAME */
+                        return put(vm, a[1], "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+                return -EINVAL;
+        case SYS_uname:
+                return do_uname(vm, a[0]);
+        case SYS_sysinfo: {
+                struct sysinfo si;
+                memset(&si, 0, sizeof(si));
+                si.uptime = (long)((time_mono_ns() - vm->start_ns) / 1000000000);
+                si.totalram = vm->mem_size;
+                si.freeram = vm->guard_lo - page_up(vm->brk_cur);
+                si.procs = 1;
+                si.mem_unit = 1;
+                return put(vm, a[0], &si, sizeof(si));
+        }
+        case SYS_getrandom: {
+                uint64_t n = a[1] > (32u << 20) - 1 ? (32u << 20) - 1 : a[1];
+                void *p = vmm_guest_ptr(vm, a[0], n);
+                if (!p)
+                        return -EFAULT;
+                ssize_t r = getrandom(p, n, 0);
+                return r < 0 ? -errno : r;
+        }
+        case SYS_clock_gettime:
+        case SYS_clock_getres: {
+                if (!clock_ok(a[0]))
+                        return -EINVAL;
+                struct timespec ts;
+                if (nr == SYS_clock_gettime)
+                        clock_gettime(host_clock(a[0]), &ts);
+                else
+                        clock_getres(host_clock(a[0]), &ts);
+                return a[1] ? put(vm, a[1], &ts, sizeof(ts)) : 0;
+        }
+        case SYS_gettimeofday: {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t tv[2] = {ts.tv_sec, ts.tv_nsec / 1000};
+                if (a[0] && put(vm, a[0], tv, sizeof(tv)) < 0)
+                        return -EFAULT;
+                if (a[1]) {
+                        int32_t tz[2] = {0, 0};
+                        return put(vm, a[1], tz, sizeof(tz));
+                }
+                return 0;
+        }
+        case SYS_time: {
+                int64_t t = (int64_t)time(NULL);
+                if (a[0] && put(vm, a[0], &t, 8) < 0)
+                        return -EFAULT;
+                return t;
+        }
+        case SYS_nanosleep:
+                return do_sleep(vm, CLOCK_MONOTONIC, 0, a[0]);
+        case SYS_clock_nanosleep: {
+                int64_t r = do_sleep(vm, a[0], a[1], a[2]);
+                return r < 0 ? -r : r; /* clock_nanosleep returns the error number */
+        }
+        case SYS_sched_getaffinity: {
+                if (a[1] < 8)
+                        return -EINVAL;
+                uint64_t mask = 1;
+                return put(vm, a[2], &mask, 8) < 0 ? -EFAULT : 8;
+        }
+        default:
+                log_refused(vm, nr);
+                return -ENOSYS;
+        }
+}
+
+void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *r)
+{
+        uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
+        r->rax = (uint64_t)dispatch(vm, r->rax, a);
+}

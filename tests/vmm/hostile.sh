@@ -1,0 +1,78 @@
+#!/bin/bash
+# Hostile guests: each attacks one thing. For each: the host process
+# survives (the driver returns the expected status, no sanitizer report),
+# and the call ends with a clear reason.
+set -u
+. "$(dirname "$0")/lib.bash"
+vmm_need_kvm
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# expect STATUS PATTERN [--stdin FILE] -- ARGS...: runs the driver, checks
+# the exit status (an extended regex) and that each ";;"-separated extended
+# regex of PATTERN matches a line of stderr or of the first 64 KiB of stdout.
+expect() {
+        local want=$1 pat=$2 in=/dev/null
+        shift 2
+        if [ "$1" = --stdin ]; then
+                in=$2
+                shift 2
+        fi
+        shift # --
+        local out rc p missing=""
+        $VMM_RUN "$@" <"$in" >"$tmp/stdout" 2>"$tmp/stderr"
+        rc=$?
+        out=$(
+                cat "$tmp/stderr"
+                head -c 65536 "$tmp/stdout"
+        )
+        IFS=$'\n' read -r -d '' -a pats < <(sed 's/;;/\n/g' <<<"$pat")
+        for p in "${pats[@]}"; do
+                grep -Eq -- "$p" <<<"$out" || missing="$missing [$p]"
+        done
+        if [[ "$rc" =~ ^($want)$ ]] && [ -z "$missing" ]; then
+                ok "$* -> $rc: $(grep -Eo -- "${pats[0]}" <<<"$out" | head -1)"
+        else
+                not_ok "$*: status $rc (wanted $want), missing:$missing, output: $(tail -c 400 <<<"$out")"
+        fi
+}
+
+G=$GUESTS
+M="--mem 64"
+expect 0 '^ok$' -- $M $G/bad_ptr
+expect 0 '^ok$' -- $M $G/giant_iov
+expect 125 'limit: time limit of 300 ms' -- $M --timeout 300 $G/loop
+expect 125 'limit: memory limit of 64 MiB' -- $M $G/oom
+for a in 0x1000 0x2000 0x3000 0x7000 0x8000 0x9000 0xa000 0xd000 0xe000 0x10000; do
+        expect 139 "page fault \(#PF\): write to $a .*system pages" -- $M $G/write_sys $a
+done
+# int $0x80 through a DPL0 gate is #GP on hardware; PVM reports #UD.
+expect '132|139' '(general protection fault \(#GP\)|invalid opcode \(#UD\))' -- $M $G/priv int80
+for i in cli hlt cr3 wrmsr lgdt invlpg; do
+        expect 139 'general protection fault \(#GP\)' -- $M $G/priv $i
+done
+expect 132 'invalid opcode \(#UD\)' -- $M $G/priv ud2
+expect 133 'breakpoint \(#BP\)' -- $M $G/priv int3
+for p in 0x3f8 0x80 0x7e 0xe1 0xcf8; do
+        expect 139 'general protection fault \(#GP\)' -- $M $G/ports $p
+done
+expect 139 'I/O to port 0xe0' -- $M $G/ports 0xe0 in
+expect 139 'fault: general protection fault \(#GP\)' -- $M $G/noncanon
+expect 139 'stack overflow' -- $M $G/stack
+expect 125 'limit: system call limit of 5000 reached' -- $M --max-syscalls 5000 $G/syscalls
+expect 125 'limit: output limit of 100000 bytes reached' -- $M --max-output 100000 $G/flood
+
+# Path escapes from a read-only mount.
+mkdir -p "$tmp/d/sub"
+echo "inside the mount" >"$tmp/d/file.txt"
+ln -s /etc "$tmp/d/out"
+ln -s /etc/passwd "$tmp/d/abs"
+expect 0 'open /data/\.\./etc/passwd: No such file;;open /etc/passwd: No such file;;open /data/out/passwd: Permission denied;;open /data/abs: Permission denied;;open /proc/self/maps: No such file;;open /data/new-file: Read-only file system;;open \.\./out/passwd: Permission denied;;readlink /proc/self/exe: No such file;;file.txt: inside the mount;;^ok$' \
+        -- $M --mount "$tmp/d:/data" $G/escape
+[ -e "$tmp/d/new-file" ] && not_ok "escape created a file in a read-only mount" || ok "read-only mount unchanged"
+
+# An image that is not one.
+expect 125 'error: .*not an ELF file' -- $M "$tmp/d/file.txt"
+expect 125 'error: .*dynamically linked' -- $M /bin/true
+vmm_done

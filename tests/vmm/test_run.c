@@ -1,0 +1,254 @@
+/* vmm_run end to end with memfds as the guest's fds: ordinary programs
+ * (musl, glibc, static and static-pie), stdin and exit status, each limit,
+ * faults, bad images and bad specs, and two threads running VMs at once.
+ * Needs /dev/kvm and the guests of build/guests (make vmm-guests). */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/vmm.h"
+
+#define G "build/guests/"
+
+struct call {
+        struct vmm_result res;
+        osvm_err e;
+        int rc;
+        char *out; /* stdout, NUL-terminated */
+        size_t out_len;
+        char *err;
+};
+
+static char *slurp(int fd, size_t *len)
+{
+        off_t n = lseek(fd, 0, SEEK_END);
+        char *s = xmalloc((size_t)n + 1);
+        assert_int_equal(pread(fd, s, (size_t)n, 0), n);
+        s[n] = '\0';
+        if (len)
+                *len = (size_t)n;
+        return s;
+}
+
+static void call_run(struct call *c, const char *image, const char *const *argv, const char *input,
+                     size_t in_len, struct vmm_limits lim)
+{
+        int in = memfd_create("in", MFD_CLOEXEC);
+        int out = memfd_create("out", MFD_CLOEXEC);
+        int err = memfd_create("err", MFD_CLOEXEC);
+        assert_true(in >= 0 && out >= 0 && err >= 0);
+        if (in_len)
+                assert_int_equal(write(in, input, in_len), (ssize_t)in_len);
+        lseek(in, 0, SEEK_SET);
+        struct vmm_spec spec = {
+            .image = image, .argv = argv, .in_fd = in, .out_fd = out, .err_fd = err, .limits = lim};
+        memset(c, 0, sizeof(*c));
+        c->rc = vmm_run(&spec, &c->res, &c->e);
+        c->out = slurp(out, &c->out_len);
+        c->err = slurp(err, NULL);
+        close(in);
+        close(out);
+        close(err);
+}
+
+static void call_free(struct call *c)
+{
+        free(c->out);
+        free(c->err);
+}
+
+static int need_kvm(void **state)
+{
+        (void)state;
+        char why[512];
+        if (!vmm_probe(why, sizeof(why))) {
+                print_message("skip: %s\n", why);
+                return 0;
+        }
+        return 0;
+}
+
+#define SKIP_WITHOUT_KVM()                                                                         \
+        do {                                                                                       \
+                char why_[512];                                                                    \
+                if (!vmm_probe(why_, sizeof(why_)))                                                \
+                        skip();                                                                    \
+        } while (0)
+
+static const struct vmm_limits small = {.memory_mb = 32};
+
+static void test_hello_every_toolchain(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *images[] = {G "hello", G "hello.glibc", G "hello.glibc-pie",
+                                G "hello.musl-pie"};
+        for (size_t i = 0; i < 4; i++) {
+                const char *argv[] = {"hello", "one two", "exit=7", NULL};
+                struct call c;
+                call_run(&c, images[i], argv, NULL, 0, small);
+                if (c.rc != 0)
+                        fail_msg("%s: %s", images[i], c.e.msg);
+                assert_int_equal(c.res.end, VMM_END_EXIT);
+                assert_int_equal(c.res.exit_code, 7);
+                assert_string_equal(c.out, "hello from the guest, argc=3\narg 1: one two\n");
+                assert_int_equal(c.res.output_bytes, c.out_len);
+                assert_true(c.res.syscalls >= 2);
+                call_free(&c);
+        }
+}
+
+static void test_stdin_and_heap(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        size_t n = 3u << 20;
+        char *in = xmalloc(n);
+        for (size_t i = 0; i < n; i++)
+                in[i] = (char)('a' + (i * 7) % 26);
+        const char *argv[] = {"hello", "cat", "malloc", NULL};
+        struct call c;
+        call_run(&c, G "hello.glibc", argv, in, n, small);
+        assert_int_equal(c.rc, 0);
+        assert_int_equal(c.res.exit_code, 0);
+        const char *head = "hello from the guest, argc=3\n";
+        assert_int_equal(c.out_len, strlen(head) + n + strlen("malloc ok\n"));
+        assert_memory_equal(c.out + strlen(head), in, n);
+        assert_string_equal(c.out + strlen(head) + n, "malloc ok\n");
+        call_free(&c);
+        free(in);
+}
+
+static void expect_end(const char *image, const char *const *argv, struct vmm_limits lim,
+                       enum vmm_end end, const char *why)
+{
+        struct call c;
+        call_run(&c, image, argv, NULL, 0, lim);
+        assert_int_equal(c.rc, 0);
+        if (c.res.end != end || !strstr(c.res.why, why))
+                fail_msg("%s: ended %s \"%s\", wanted %s \"%s\"", image, vmm_end_name(c.res.end),
+                         c.res.why, vmm_end_name(end), why);
+        call_free(&c);
+}
+
+static void test_limits(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *none[] = {"g", NULL};
+        uint64_t t0 = time_mono_ns();
+        expect_end(G "loop", none, (struct vmm_limits){.memory_mb = 32, .timeout_ms = 200},
+                   VMM_END_LIMIT, "time limit of 200 ms");
+        assert_true(time_mono_ns() - t0 < 2000000000ull);
+        expect_end(G "flood", none, (struct vmm_limits){.memory_mb = 32, .max_output_bytes = 5000},
+                   VMM_END_LIMIT, "output limit of 5000 bytes");
+        expect_end(G "syscalls", none, (struct vmm_limits){.memory_mb = 32, .max_syscalls = 300},
+                   VMM_END_LIMIT, "system call limit of 300");
+        expect_end(G "oom", none, (struct vmm_limits){.memory_mb = 16}, VMM_END_LIMIT,
+                   "memory limit of 16 MiB");
+}
+
+static void test_faults(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *pt[] = {"g", "0x1000", NULL};
+        expect_end(G "write_sys", pt, small, VMM_END_FAULT, "page fault (#PF): write to 0x1000");
+        const char *cli[] = {"g", "cli", NULL};
+        expect_end(G "priv", cli, small, VMM_END_FAULT, "general protection fault (#GP)");
+        const char *none[] = {"g", NULL};
+        expect_end(G "stack", none, small, VMM_END_FAULT, "stack overflow");
+        expect_end(G "noncanon", none, small, VMM_END_FAULT, "(#GP)");
+        expect_end(G "bad_ptr", none, small, VMM_END_EXIT, "");
+}
+
+static void test_bad_specs(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        struct vmm_result res;
+        osvm_err e = {0};
+        struct vmm_spec spec = {
+            .image = "/nonexistent/image", .in_fd = -1, .out_fd = -1, .err_fd = -1};
+        assert_int_equal(vmm_run(&spec, &res, &e), -1);
+        assert_int_equal(res.end, VMM_END_ERROR);
+        assert_non_null(strstr(e.msg, "/nonexistent/image"));
+        spec.image = "/bin/true"; /* dynamically linked */
+        err_clear(&e);
+        assert_int_equal(vmm_run(&spec, &res, &e), -1);
+        assert_non_null(strstr(e.msg, "dynamically linked"));
+        spec.image = G "hello";
+        spec.limits.memory_mb = 100000;
+        err_clear(&e);
+        assert_int_equal(vmm_run(&spec, &res, &e), -1);
+        assert_non_null(strstr(e.msg, "memory limit"));
+        spec.limits.memory_mb = 0;
+        struct vmm_mount m = {"/nonexistent/dir", "/data", true};
+        spec.mounts = &m;
+        spec.nmounts = 1;
+        err_clear(&e);
+        assert_int_equal(vmm_run(&spec, &res, &e), -1);
+        assert_non_null(strstr(e.msg, "/nonexistent/dir"));
+        /* fds of -1: no input, output discarded but counted */
+        spec.mounts = NULL;
+        spec.nmounts = 0;
+        err_clear(&e);
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        assert_int_equal(res.end, VMM_END_EXIT);
+        assert_int_equal(res.output_bytes, strlen("hello from the guest, argc=1\n"));
+}
+
+static void *worker(void *arg)
+{
+        int *bad = arg;
+        for (int i = 0; i < 4; i++) {
+                const char *argv[] = {"hello", "exit=5", NULL};
+                struct vmm_spec spec = {.image = G "hello",
+                                        .argv = argv,
+                                        .in_fd = -1,
+                                        .out_fd = -1,
+                                        .err_fd = -1,
+                                        .limits = small};
+                struct vmm_result res;
+                osvm_err e = {0};
+                if (vmm_run(&spec, &res, &e) != 0 || res.exit_code != 5)
+                        (*bad)++;
+        }
+        return NULL;
+}
+
+static void test_two_threads(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        pthread_t t[2];
+        int bad[2] = {0, 0};
+        for (int i = 0; i < 2; i++)
+                pthread_create(&t[i], NULL, worker, &bad[i]);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        assert_int_equal(bad[0] + bad[1], 0);
+}
+
+static int done(void **state)
+{
+        (void)state;
+        vmm_shutdown();
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_hello_every_toolchain),
+            cmocka_unit_test(test_stdin_and_heap),
+            cmocka_unit_test(test_limits),
+            cmocka_unit_test(test_faults),
+            cmocka_unit_test(test_bad_specs),
+            cmocka_unit_test(test_two_threads),
+        };
+        return cmocka_run_group_tests(tests, need_kvm, done);
+}

@@ -1,0 +1,115 @@
+/*
+ * Test driver: runs IMAGE [ARGS...] through vmm_run with our stdin, stdout
+ * and stderr as the guest's fds 0, 1 and 2.
+ *
+ *   vmm_run [--mem MB] [--timeout MS] [--max-output N] [--max-syscalls N]
+ *           [--mount HOST:VM[:rw]]... [--env K=V]... [--cwd DIR] [--stats] IMAGE [ARGS...]
+ *   vmm_run --probe      exit 0 when /dev/kvm is usable, else 77 with the reason
+ *
+ * Exit status: the guest's on a plain exit, its exit code (128+signal) on a
+ * fault, 125 on a limit or an error; the reason goes to stderr as
+ * "vmm_run: fault: ...".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/vmm.h"
+
+static int usage(void)
+{
+        fprintf(stderr, "usage: vmm_run [--mem MB] [--timeout MS] [--max-output N] "
+                        "[--max-syscalls N] [--mount HOST:VM[:rw]] [--env K=V] [--stats] "
+                        "IMAGE [ARGS...]\n");
+        return 2;
+}
+
+int main(int argc, char **argv)
+{
+        struct vmm_spec spec = {.in_fd = 0, .out_fd = 1, .err_fd = 2};
+        struct vmm_mount mounts[VMM_MAX_MOUNTS];
+        const char *env[65];
+        size_t nenv = 0, nm = 0;
+        bool stats = false;
+        int i = 1;
+        log_init();
+        for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+                const char *o = argv[i];
+                if (strcmp(o, "--probe") == 0) {
+                        char why[512];
+                        bool ok = vmm_probe(why, sizeof(why));
+                        if (!ok)
+                                fprintf(stderr, "vmm_run: %s\n", why);
+                        return ok ? 0 : 77;
+                }
+                if (strcmp(o, "--stats") == 0) {
+                        stats = true;
+                        continue;
+                }
+                if (i + 1 >= argc)
+                        return usage();
+                const char *v = argv[++i];
+                if (strcmp(o, "--mem") == 0) {
+                        spec.limits.memory_mb = (uint32_t)strtoul(v, NULL, 10);
+                } else if (strcmp(o, "--timeout") == 0) {
+                        spec.limits.timeout_ms = (uint32_t)strtoul(v, NULL, 10);
+                } else if (strcmp(o, "--max-output") == 0) {
+                        spec.limits.max_output_bytes = strtoull(v, NULL, 10);
+                } else if (strcmp(o, "--max-syscalls") == 0) {
+                        spec.limits.max_syscalls = strtoull(v, NULL, 10);
+                } else if (strcmp(o, "--cwd") == 0) {
+                        spec.cwd = v;
+                } else if (strcmp(o, "--env") == 0 && nenv < 64) {
+                        env[nenv++] = v;
+                } else if (strcmp(o, "--mount") == 0 && nm < VMM_MAX_MOUNTS) {
+                        /* HOST:VM[:rw] */
+                        static char buf[VMM_MAX_MOUNTS][4096];
+                        snprintf(buf[nm], sizeof(buf[nm]), "%s", v);
+                        char *c1 = strchr(buf[nm], ':');
+                        if (!c1)
+                                return usage();
+                        *c1 = '\0';
+                        char *c2 = strchr(c1 + 1, ':');
+                        bool rw = false;
+                        if (c2) {
+                                *c2 = '\0';
+                                rw = strcmp(c2 + 1, "rw") == 0;
+                        }
+                        mounts[nm] = (struct vmm_mount){buf[nm], c1 + 1, !rw};
+                        nm++;
+                } else {
+                        return usage();
+                }
+        }
+        if (i >= argc)
+                return usage();
+        env[nenv] = NULL;
+        spec.image = argv[i];
+        spec.argv = (const char *const *)&argv[i];
+        spec.envp = env;
+        spec.mounts = mounts;
+        spec.nmounts = nm;
+
+        struct vmm_result res;
+        osvm_err e = {0};
+        int rc = vmm_run(&spec, &res, &e);
+        vmm_shutdown();
+        if (stats)
+                fprintf(stderr,
+                        "vmm_run: %s code %d, %llu syscalls, %llu output bytes; create %llu us, "
+                        "load %llu us, run %llu us (syscalls %llu us), teardown %llu us\n",
+                        vmm_end_name(res.end), res.exit_code, (unsigned long long)res.syscalls,
+                        (unsigned long long)res.output_bytes,
+                        (unsigned long long)res.t.create_ns / 1000,
+                        (unsigned long long)res.t.load_ns / 1000,
+                        (unsigned long long)res.t.run_ns / 1000,
+                        (unsigned long long)res.t.syscall_ns / 1000,
+                        (unsigned long long)res.t.teardown_ns / 1000);
+        if (rc < 0) {
+                fprintf(stderr, "vmm_run: error: %s\n", e.msg);
+                return 125;
+        }
+        if (res.end != VMM_END_EXIT)
+                fprintf(stderr, "vmm_run: %s: %s\n", vmm_end_name(res.end), res.why);
+        return res.exit_code;
+}
