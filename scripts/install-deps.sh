@@ -2,7 +2,7 @@
 # Installs the Debian packages osvm needs to build and test, when missing.
 set -eu
 
-PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev clang-format util-linux"
+PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev clang-format util-linux libcurl4-openssl-dev nodejs npm"
 
 missing=""
 for p in $PKGS; do
