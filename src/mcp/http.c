@@ -75,6 +75,7 @@ struct http {
         CURLM *multi;
         struct stream *streams; /* every transfer in the multi handle */
         json_t *queue;          /* received, not yet delivered */
+        bool delivering;        /* inside on_message */
         unsigned bad_logged;
 
         struct stream *listen; /* the GET stream for server-initiated messages */
@@ -273,6 +274,27 @@ static bool session_id_ok(const char *s)
         return true;
 }
 
+/*
+ * The end of a response's headers: a session id that the server assigns
+ * (on initialize) is taken now, before any message of the body is delivered,
+ * so that answers sent from on_message already carry it.
+ */
+static void headers_done(struct stream *s)
+{
+        struct http *h = s->h;
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status >= 300 || s->failed)
+                return;
+        if (s->session_bad) {
+                s->failed = true;
+                err_set(&s->err, MCP_E_PROTOCOL, "%s: the server sent an invalid Mcp-Session-Id",
+                        h->t.server_name);
+        } else if (s->session[0] && !h->session[0]) {
+                snprintf(h->session, sizeof(h->session), "%s", s->session);
+        }
+}
+
 /* libcurl bounds one header line (100 KiB); each value we keep is bounded again here. */
 static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
 {
@@ -280,7 +302,9 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         size_t n = size * nmemb;
         const char *v;
         size_t vn;
-        if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        if (n <= 2 && (n == 0 || line[0] == '\r' || line[0] == '\n')) {
+                headers_done(s);
+        } else if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
                 /* a new response (after a 1xx): forget the previous one's headers */
                 s->ctype[0] = s->session[0] = '\0';
                 s->session_bad = false;
@@ -411,15 +435,23 @@ static struct stream *stream_start(struct http *h, enum stream_kind kind, char *
         return s;
 }
 
-/* Hands queued messages to the client, in the order they came. */
+/*
+ * Hands queued messages to the client, in the order they came. Not
+ * re-entered: when on_message sends (answers a server request), that send
+ * leaves what arrives meanwhile in the queue for the outer loop to deliver.
+ */
 static void deliver(struct http *h)
 {
+        if (h->delivering)
+                return;
+        h->delivering = true;
         while (json_array_size(h->queue) > 0) {
                 json_t *m = json_incref(json_array_get(h->queue, 0));
                 json_array_remove(h->queue, 0);
                 h->t.on_message(h->t.ctx, m);
                 json_decref(m);
         }
+        h->delivering = false;
 }
 
 /* A short, printable excerpt of an error body. */
@@ -454,11 +486,15 @@ static int http_status_error(struct stream *s, long status, osvm_err *e)
         char ex[HTTP_EXCERPT + 8];
         excerpt(&s->buf, ex, sizeof(ex));
         const char *what = s->kind == ST_POST ? "POST" : s->kind == ST_DELETE ? "DELETE" : "GET";
-        if (s->with_session && (status == 404 || (status == 400 && mentions_session(&s->buf))))
-                return err_set(e, MCP_E_SESSION,
-                               "%s: the server no longer knows session %s (HTTP %ld%s%s); "
-                               "initialize again",
-                               h->t.server_name, h->session, status, ex[0] ? ": " : "", ex);
+        if (s->with_session && (status == 404 || (status == 400 && mentions_session(&s->buf)))) {
+                err_set(e, MCP_E_SESSION,
+                        "%s: the server no longer knows session %s (HTTP %ld%s%s); initialize "
+                        "again",
+                        h->t.server_name, h->session, status, ex[0] ? ": " : "", ex);
+                /* the next initialize starts a new session */
+                h->session[0] = h->listen_id[0] = '\0';
+                return -1;
+        }
         return err_set(e, status >= 500 ? EIO : EPROTO, "%s: %s %s: HTTP %ld%s%s", h->t.server_name,
                        what, h->url, status, ex[0] ? ": " : "", ex);
 }
@@ -500,11 +536,6 @@ static int stream_conclude(struct stream *s, const struct mcp_wait *w, bool watc
                 return curl_error(s, e);
         if (status < 200 || status >= 300)
                 return http_status_error(s, status, e);
-        if (s->session_bad)
-                return err_set(e, MCP_E_PROTOCOL, "%s: the server sent an invalid Mcp-Session-Id",
-                               h->t.server_name);
-        if (s->session[0] && !h->session[0])
-                snprintf(h->session, sizeof(h->session), "%s", s->session);
         if (s->mode == BODY_JSON) {
                 if (s->result != CURLE_OK)
                         return curl_error(s, e);
@@ -639,6 +670,9 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
 static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e)
 {
         struct http *h = (struct http *)t;
+        static const struct mcp_wait forever;
+        if (!w)
+                w = &forever;
         if (!msg)
                 return err_set(e, EINVAL, "%s: no message to send", t->server_name);
         char *body = json_dumps(msg, JSON_COMPACT);
@@ -656,6 +690,9 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
 static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e)
 {
         struct http *h = (struct http *)t;
+        static const struct mcp_wait forever;
+        if (!w)
+                w = &forever;
         bool watch_done = w->done && !*w->done;
         for (;;) {
                 deliver(h);
@@ -688,7 +725,9 @@ static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err
                         if (!h->listen)
                                 return -1;
                 }
-                uint64_t wake = h->listen || h->get_refused ? 0 : h->listen_at;
+                bool later =
+                    !h->listen && !h->get_refused && t->protocol_version[0] && h->listen_at > now;
+                uint64_t wake = later ? h->listen_at : 0;
                 int rc = run(h, NULL, w, watch_done, wake, e);
                 if (rc < 0)
                         return -1;

@@ -37,7 +37,10 @@ struct inbox {
         bool done;                    /* it arrived */
         volatile sig_atomic_t cancel; /* set on the first progress when cancel_on_progress */
         bool cancel_on_progress;
-        const char *want_method; /* a notification that ends the wait, else NULL */
+        const char *want_method;      /* a notification that ends the wait, else NULL */
+        struct mcp_transport *answer; /* answers server requests through it, from on_message */
+        int answer_rc;
+        int depth, max_depth; /* nesting of on_message */
 };
 
 static void on_message(void *ctx, json_t *msg)
@@ -52,6 +55,17 @@ static void on_message(void *ctx, json_t *msg)
                 in->done = true;
         if (method && strcmp(method, "notifications/progress") == 0 && in->cancel_on_progress)
                 in->cancel = 1;
+        in->depth++;
+        if (in->depth > in->max_depth)
+                in->max_depth = in->depth;
+        if (method && id && in->answer) {
+                osvm_err e = {0};
+                json_t *r = json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", id, "result");
+                struct mcp_wait w = {.deadline_ns = in_ms(2000)};
+                in->answer_rc = in->answer->ops->send(in->answer, r, &w, &e);
+                json_decref(r);
+        }
+        in->depth--;
 }
 
 static void inbox_reset(struct inbox *in, json_int_t want_id)
@@ -100,8 +114,8 @@ static json_t *rpc(struct mcp_transport *t, struct inbox *in, json_int_t id, con
         json_t *req = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
         if (params)
                 json_object_set_new(req, "params", params);
-        struct mcp_wait w = {.deadline_ns = in_ms(timeout_ms), .cancel = &in->cancel,
-                             .done = &in->done};
+        struct mcp_wait w = {
+            .deadline_ns = in_ms(timeout_ms), .cancel = &in->cancel, .done = &in->done};
         int rc = t->ops->send(t, req, &w, e);
         json_decref(req);
         while (rc == 0 && !in->done)
@@ -237,14 +251,14 @@ static struct mcp_transport *connect_peer(struct inbox *in, size_t max)
 {
         struct mcp_transport *t = open_t(peer_url, NULL, max, in);
         osvm_err e = {0};
-        json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-                                   MCP_PROTOCOL_VERSION, "capabilities", "clientInfo", "name",
-                                   "osvm-test", "version", "0");
+        json_t *params =
+            json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", MCP_PROTOCOL_VERSION,
+                      "capabilities", "clientInfo", "name", "osvm-test", "version", "0");
         json_t *r = rpc(t, in, 1, "initialize", params, 5000, &e);
         if (!r)
                 fail_msg("initialize: %s", e.msg);
-        const char *v = json_string_value(json_object_get(json_object_get(r, "result"),
-                                                          "protocolVersion"));
+        const char *v =
+            json_string_value(json_object_get(json_object_get(r, "result"), "protocolVersion"));
         assert_non_null(v);
         snprintf(t->protocol_version, sizeof(t->protocol_version), "%s", v);
         inbox_reset(in, -1);
@@ -437,6 +451,17 @@ static void test_bogus_session(void **state)
         assert_null(rpc(t, &in, 15, "tools/list", NULL, 5000, &e));
         assert_int_equal(e.code, MCP_E_SESSION);
         assert_non_null(strstr(e.msg, "00000000-bogus"));
+
+        /* the client initializes again on the same transport: a new session */
+        json_t *params =
+            json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", MCP_PROTOCOL_VERSION,
+                      "capabilities", "clientInfo", "name", "osvm-test", "version", "0");
+        t->protocol_version[0] = '\0';
+        if (!rpc(t, &in, 16, "initialize", params, 5000, &e))
+                fail_msg("initialize after a lost session: %s", e.msg);
+        snprintf(t->protocol_version, sizeof(t->protocol_version), "%s", MCP_PROTOCOL_VERSION);
+        assert_int_equal(notify(t, "notifications/initialized", NULL, &e), 0);
+        assert_non_null(rpc(t, &in, 17, "tools/list", NULL, 5000, &e));
         t->ops->close(t);
         json_decref(in.msgs);
 }
@@ -552,7 +577,7 @@ static void canned_stop(struct canned *c)
 }
 
 #define SSE_HEAD                                                                                   \
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s-1\r\n"        \
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s-1\r\n"            \
         "Connection: close\r\n\r\n"
 
 static void test_resume_after_drop(void **state)
@@ -620,19 +645,21 @@ struct status_case {
 };
 
 static const struct status_case status_cases[] = {
-    {"JSON answer", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 36\r\n"
-                    "Connection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+    {"JSON answer",
+     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 36\r\n"
+     "Connection: close\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
      false, 0, NULL, NULL},
     {"500 names status and excerpt",
      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
      "database\r\nexploded",
      false, EIO, "HTTP 500", "database exploded"},
-    {"403 without a body", "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-     false, EPROTO, "HTTP 403", NULL},
+    {"403 without a body",
+     "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false, EPROTO,
+     "HTTP 403", NULL},
     {"404 with a session", "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n", true,
      MCP_E_SESSION, "sess-9", "initialize again"},
-    {"404 without a session is plain", "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n",
-     false, EPROTO, "HTTP 404", NULL},
+    {"404 without a session is plain", "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n", false,
+     EPROTO, "HTTP 404", NULL},
     {"400 naming the session",
      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n{\"error\":\"No valid session ID\"}",
      true, MCP_E_SESSION, "HTTP 400", NULL},
@@ -672,8 +699,9 @@ static const struct status_case status_cases[] = {
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
      "\n\n",
      false, MCP_E_TOO_LARGE, "1024 bytes", NULL},
-    {"unknown Content-Type", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
-                             "\r\n<html>",
+    {"unknown Content-Type",
+     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+     "\r\n<html>",
      false, MCP_E_PROTOCOL, "text/html", NULL},
     {"session id with a control byte",
      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: a\x01"
@@ -718,11 +746,66 @@ static void test_status_table(void **state)
         }
 }
 
+static void test_close_deletes_session(void **state)
+{
+        (void)state;
+        struct canned c = {
+            .resp = {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Mcp-Session-Id: s-42\r\nContent-Length: 36\r\nConnection: close\r\n\r\n"
+                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+                     "HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\n\r\n"},
+        };
+        char url[64];
+        canned_start(&c, url, sizeof(url));
+        struct inbox in = {0};
+        char *hdrs[] = {"Authorization: Bearer t0k", NULL};
+        struct mcp_transport *t = open_t(url, hdrs, 0, &in);
+        osvm_err e = {0};
+        assert_non_null(rpc(t, &in, 1, "initialize", NULL, 2000, &e));
+        t->ops->close(t);
+        canned_stop(&c);
+        assert_int_equal(c.nreq, 2);
+        assert_non_null(strcasestr(c.req[0], "Authorization: Bearer t0k"));
+        assert_non_null(strstr(c.req[1], "DELETE /mcp"));
+        assert_non_null(strcasestr(c.req[1], "Mcp-Session-Id: s-42"));
+        assert_non_null(strcasestr(c.req[1], "Authorization: Bearer t0k"));
+        json_decref(in.msgs);
+}
+
+static void test_answer_from_on_message(void **state)
+{
+        (void)state;
+        struct canned c = {
+            .resp = {SSE_HEAD "data: {\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}\n\n"
+                              "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+                     "HTTP/1.1 202 Accepted\r\nConnection: close\r\n\r\n"},
+        };
+        char url[64];
+        canned_start(&c, url, sizeof(url));
+        struct inbox in = {0};
+        struct mcp_transport *t = open_t(url, NULL, 0, &in);
+        osvm_err e = {0};
+        in.answer = t;
+        json_t *r = rpc(t, &in, 1, "tools/list", NULL, 3000, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_int_equal(in.answer_rc, 0);
+        assert_int_equal(in.max_depth, 1); /* on_message was never nested */
+        assert_int_equal(json_array_size(in.msgs), 2);
+        canned_stop(&c);
+        assert_int_equal(c.nreq, 2);
+        assert_non_null(strstr(c.req[1], "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{}}"));
+        assert_non_null(strcasestr(c.req[1], "Mcp-Session-Id: s-1"));
+        t->ops->close(t);
+        json_decref(in.msgs);
+}
+
 static void test_get_refused_then_sleep(void **state)
 {
         (void)state;
         struct canned c = {
-            .resp = {"HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\nConnection: close\r\n\r\n"}};
+            .resp = {
+                "HTTP/1.1 405 Method Not Allowed\r\nAllow: POST\r\nConnection: close\r\n\r\n"}};
         char url[64];
         canned_start(&c, url, sizeof(url));
         struct inbox in = {0};
@@ -761,6 +844,8 @@ int main(void)
             cmocka_unit_test(test_resume_after_drop),
             cmocka_unit_test(test_drop_without_ids),
             cmocka_unit_test(test_status_table),
+            cmocka_unit_test(test_close_deletes_session),
+            cmocka_unit_test(test_answer_from_on_message),
             cmocka_unit_test(test_get_refused_then_sleep),
         };
         return cmocka_run_group_tests(tests, start_peer, stop_peer);
