@@ -104,6 +104,14 @@ static uint64_t ms_ns(uint64_t ms)
 
 /* ---- receiving ---- */
 
+/* Replaces what a terminal could take as a control sequence: the server's words are untrusted. */
+static void printable(char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+                        *s = '?';
+}
+
 static void buf_add(struct sse_buf *b, const char *s, size_t n)
 {
         if (b->cap - b->len < n + 1) {
@@ -125,6 +133,7 @@ static void enqueue(struct stream *s, const char *data, size_t len)
         json_error_t je;
         json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
         if (!m || !json_is_object(m)) {
+                printable(je.text);
                 if (h->bad_logged++ < HTTP_MAX_BAD_LOGGED)
                         log_warn("mcp %s: skipping a message that is %s%s", h->t.server_name,
                                  m ? "not a JSON object" : "not valid JSON: ", m ? "" : je.text);
@@ -139,8 +148,11 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
 {
         struct stream *s = ctx;
         if (strcmp(event, "message") != 0) {
+                char name[SSE_MAX_EVENT_NAME];
+                snprintf(name, sizeof(name), "%s", event);
+                printable(name);
                 log_debug("mcp %s: ignoring an SSE event of type \"%s\"", s->h->t.server_name,
-                          event);
+                          name);
                 return 0;
         }
         enqueue(s, data, len);
@@ -311,6 +323,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
                 s->clen = -1;
         } else if (header_is(line, n, "content-type", &v, &vn)) {
                 copy_trimmed(s->ctype, sizeof(s->ctype), v, vn, NULL);
+                printable(s->ctype);
         } else if (header_is(line, n, "mcp-session-id", &v, &vn)) {
                 bool too_long;
                 copy_trimmed(s->session, sizeof(s->session), v, vn, &too_long);
@@ -461,14 +474,14 @@ static void excerpt(const struct sse_buf *b, char *out, size_t cap)
         bool space = false;
         for (size_t i = 0; i < b->len && o + 4 < cap && i < HTTP_EXCERPT; i++) {
                 unsigned char c = (unsigned char)b->p[i];
-                if (c < 0x20 || c == 0x7f) {
+                if (c < 0x20) {
                         space = o > 0;
                         continue;
                 }
                 if (space)
                         out[o++] = ' ';
                 space = false;
-                out[o++] = (char)c;
+                out[o++] = c < 0x7f ? (char)c : '?';
         }
         if (b->len > HTTP_EXCERPT && o + 4 < cap)
                 out[o++] = '.', out[o++] = '.', out[o++] = '.';
@@ -529,7 +542,8 @@ static int stream_conclude(struct stream *s, const struct mcp_wait *w, bool watc
         long status = 0;
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
         if (s->failed) {
-                *e = s->err;
+                if (e)
+                        *e = s->err;
                 return -1;
         }
         if (status == 0)

@@ -653,6 +653,10 @@ static const struct status_case status_cases[] = {
      "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
      "database\r\nexploded",
      false, EIO, "HTTP 500", "database exploded"},
+    {"error body with escapes is made printable",
+     "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n\x1b[31mred\x9b"
+     "2J\x7f",
+     false, EIO, "HTTP 502: [31mred?2J?", NULL},
     {"403 without a body",
      "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false, EPROTO,
      "HTTP 403", NULL},
