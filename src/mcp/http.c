@@ -131,7 +131,7 @@ static void enqueue(struct stream *s, const char *data, size_t len)
 {
         struct http *h = s->h;
         json_error_t je;
-        json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+        json_t *m = json_loadb(data, len, 0, &je);
         if (!m || !json_is_object(m)) {
                 printable(je.text);
                 if (h->bad_logged++ < HTTP_MAX_BAD_LOGGED)

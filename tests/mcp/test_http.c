@@ -439,6 +439,127 @@ static void test_get_stream_delivers_server_messages(void **state)
         json_decref(in.msgs);
 }
 
+/*
+ * A TCP proxy in front of the real server that cuts the connection once it
+ * has forwarded a progress notification: a dropped stream, for real.
+ */
+struct proxy {
+        int lfd, port, upstream;
+        pthread_t thr;
+        volatile int cut, cuts, stop;
+};
+
+static void *proxy_main(void *arg)
+{
+        struct proxy *p = arg;
+        int fds[16]; /* pairs: client, server */
+        int n = 0;
+        while (!p->stop) {
+                struct pollfd pf[17];
+                pf[0] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
+                for (int i = 0; i < n; i++)
+                        pf[i + 1] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+                if (poll(pf, (nfds_t)n + 1, 100) <= 0)
+                        continue;
+                if ((pf[0].revents & POLLIN) && n + 2 <= 16) {
+                        int c = accept(p->lfd, NULL, NULL);
+                        int s = socket(AF_INET, SOCK_STREAM, 0);
+                        struct sockaddr_in a = {.sin_family = AF_INET,
+                                                .sin_port = htons((uint16_t)p->upstream),
+                                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                        if (c >= 0 && s >= 0 && connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+                                fds[n++] = c;
+                                fds[n++] = s;
+                        } else {
+                                if (c >= 0)
+                                        close(c);
+                                if (s >= 0)
+                                        close(s);
+                        }
+                        continue;
+                }
+                for (int i = 0; i < n; i++) {
+                        if (!pf[i + 1].revents)
+                                continue;
+                        char buf[65536];
+                        ssize_t k = read(fds[i], buf, sizeof(buf) - 1);
+                        int peer = i ^ 1;
+                        bool drop = k <= 0;
+                        if (k > 0) {
+                                buf[k] = '\0';
+                                if (write(fds[peer], buf, (size_t)k) != k)
+                                        drop = true;
+                                if (i % 2 == 1 && p->cut && strstr(buf, "notifications/progress")) {
+                                        p->cut = 0;
+                                        p->cuts++;
+                                        drop = true;
+                                }
+                        }
+                        if (drop) {
+                                int a = i & ~1;
+                                close(fds[a]);
+                                close(fds[a + 1]);
+                                memmove(fds + a, fds + a + 2, (size_t)(n - a - 2) * sizeof(int));
+                                n -= 2;
+                                break; /* the poll set changed */
+                        }
+                }
+        }
+        for (int i = 0; i < n; i++)
+                close(fds[i]);
+        return NULL;
+}
+
+static void test_resume_real_server(void **state)
+{
+        (void)state;
+        NEED_PEER();
+        static struct proxy px; /* static: the thread must not outlive it if the test fails */
+        memset(&px, 0, sizeof(px));
+        px.lfd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof(a);
+        assert_int_equal(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(px.lfd, 8), 0);
+        assert_int_equal(getsockname(px.lfd, (struct sockaddr *)&a, &al), 0);
+        px.port = ntohs(a.sin_port);
+        px.upstream = atoi(strrchr(peer_url, ':') + 1);
+        assert_int_equal(pthread_create(&px.thr, NULL, proxy_main, &px), 0);
+
+        char saved[sizeof(peer_url)];
+        memcpy(saved, peer_url, sizeof(saved));
+        snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d/mcp", px.port);
+        struct inbox in = {0};
+        struct mcp_transport *t = connect_peer(&in, 0);
+        memcpy(peer_url, saved, sizeof(saved));
+
+        /*
+         * Cut after the first of two progress steps (0.5 s, 1 s in). The
+         * resume comes after the default 1 s retry, when the rest is stored:
+         * server-everything's InMemoryEventStore.replayEventsAfter returns
+         * an event id where the SDK expects the stream id, so a resumed
+         * stream only ever gets the events stored before the GET.
+         */
+        px.cut = 1;
+        osvm_err e = {0};
+        json_t *r = rpc(t, &in, 20, "tools/call", longop_params(1, 2, "tok-20"), 10000, &e);
+        if (!r)
+                fail_msg("long-running operation through a dropped stream: %s", e.msg);
+        assert_int_equal(px.cuts, 1);
+        /* every progress exactly once, in order, then the answer */
+        assert_int_equal(json_array_size(in.msgs), 3);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *p = json_object_get(json_array_get(in.msgs, i), "params");
+                assert_int_equal(json_number_value(json_object_get(p, "progress")), (double)i + 1);
+        }
+        assert_ptr_equal(json_array_get(in.msgs, 2), r);
+        t->ops->close(t);
+        px.stop = 1;
+        pthread_join(px.thr, NULL);
+        close(px.lfd);
+        json_decref(in.msgs);
+}
+
 static void test_bogus_session(void **state)
 {
         (void)state;
@@ -835,6 +956,7 @@ static void test_get_refused_then_sleep(void **state)
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
+        log_init(); /* OSVM_LOG=debug shows the transport's decisions */
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_lifecycle),
             cmocka_unit_test(test_progress_before_response),
@@ -842,6 +964,7 @@ int main(void)
             cmocka_unit_test(test_timeout),
             cmocka_unit_test(test_oversized_message),
             cmocka_unit_test(test_get_stream_delivers_server_messages),
+            cmocka_unit_test(test_resume_real_server),
             cmocka_unit_test(test_bogus_session),
             cmocka_unit_test(test_closed_port),
             cmocka_unit_test(test_open_refuses_bad_input),
