@@ -87,6 +87,7 @@ struct http {
         uint64_t resume_at;
         char resume_id[SSE_MAX_ID + 1];
         unsigned resumes; /* in a row without a new message */
+        long retry_ms;    /* the server's last retry, capped; or the default */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -504,8 +505,11 @@ static int http_status_error(struct stream *s, long status, osvm_err *e)
                         "%s: the server no longer knows session %s (HTTP %ld%s%s); initialize "
                         "again",
                         h->t.server_name, h->session, status, ex[0] ? ": " : "", ex);
-                /* the next initialize starts a new session */
+                /* the next initialize starts a new session; the old one's streams are gone */
                 h->session[0] = h->listen_id[0] = '\0';
+                h->resume_pending = false;
+                if (h->listen && h->listen != s)
+                        stream_free(h->listen);
                 return -1;
         }
         return err_set(e, status >= 500 ? EIO : EPROTO, "%s: %s %s: HTTP %ld%s%s", h->t.server_name,
@@ -566,18 +570,23 @@ static int stream_conclude(struct stream *s, const struct mcp_wait *w, bool watc
                 return 0;
         if (s->delivered > 0)
                 h->resumes = 0;
-        if (s->sse.id_seen && s->sse.last_id[0]) {
+        /* a resumed stream that brought no new id resumes from the same place again */
+        const char *id = s->sse.id_seen && s->sse.last_id[0] ? s->sse.last_id
+                         : s->kind == ST_RESUME              ? h->resume_id
+                                                             : NULL;
+        if (id) {
                 if (++h->resumes > HTTP_MAX_RESUMES)
                         return err_set(e, MCP_E_CLOSED,
                                        "%s: the server's event stream keeps ending without an "
                                        "answer (%d resumes)",
                                        h->t.server_name, HTTP_MAX_RESUMES);
-                long retry = s->sse.retry_ms >= 0 ? s->sse.retry_ms : HTTP_DEFAULT_RETRY_MS;
-                if (retry > HTTP_MAX_RETRY_MS)
-                        retry = HTTP_MAX_RETRY_MS;
+                if (s->sse.retry_ms >= 0)
+                        h->retry_ms = s->sse.retry_ms < HTTP_MAX_RETRY_MS ? s->sse.retry_ms
+                                                                          : HTTP_MAX_RETRY_MS;
                 h->resume_pending = true;
-                h->resume_at = time_mono_ns() + ms_ns((uint64_t)retry);
-                snprintf(h->resume_id, sizeof(h->resume_id), "%s", s->sse.last_id);
+                h->resume_at = time_mono_ns() + ms_ns((uint64_t)h->retry_ms);
+                if (id != h->resume_id)
+                        snprintf(h->resume_id, sizeof(h->resume_id), "%s", id);
                 return 0;
         }
         return err_set(e, MCP_E_CLOSED,
@@ -693,12 +702,35 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
         if (!body)
                 return err_set(e, EINVAL, "%s: the message cannot be encoded", t->server_name);
         bool watch_done = w->done && !*w->done;
+        if (json_object_get(msg, "method") && json_object_get(msg, "id")) {
+                /* a new request: the client no longer waits for an earlier one */
+                h->resume_pending = false;
+                h->resumes = 0;
+        }
         struct stream *s = stream_start(h, ST_POST, body, NULL, e);
         if (!s)
                 return -1;
         int rc = run(h, s, w, watch_done, 0, e);
         stream_free(s); /* stops reading a stream we no longer need */
         return rc < 0 ? -1 : 0;
+}
+
+/*
+ * A resume failed at the HTTP level (a 409 while the server has not yet
+ * noticed the drop, a refused connection while it restarts): try again
+ * after retry ms, a bounded number of times.
+ */
+static bool resume_again(struct http *h, const osvm_err *re)
+{
+        if (re->code == MCP_E_TIMEOUT || re->code == MCP_E_CANCELLED || re->code == MCP_E_SESSION ||
+            re->code == MCP_E_TOO_LARGE || re->code == MCP_E_CLOSED || h->resume_pending ||
+            h->resumes >= HTTP_MAX_RESUMES)
+                return false;
+        h->resumes++;
+        log_debug("mcp %s: resuming failed (%s); trying again", h->t.server_name, re->msg);
+        h->resume_pending = true;
+        h->resume_at = time_mono_ns() + ms_ns((uint64_t)h->retry_ms);
+        return true;
 }
 
 static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e)
@@ -726,10 +758,16 @@ static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err
                         struct stream *s = stream_start(h, ST_RESUME, NULL, h->resume_id, e);
                         if (!s)
                                 return -1;
-                        rc = run(h, s, w, watch_done, 0, e);
+                        osvm_err re = {0};
+                        rc = run(h, s, w, watch_done, 0, &re);
                         stream_free(s);
-                        if (rc < 0)
+                        if (rc < 0 && resume_again(h, &re))
+                                continue;
+                        if (rc < 0) {
+                                if (e)
+                                        *e = re;
                                 return -1;
+                        }
                         continue;
                 }
                 uint64_t now = time_mono_ns();
@@ -816,6 +854,7 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
         h->t.max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
         snprintf(h->t.server_name, sizeof(h->t.server_name), "%s", name);
         h->url = xstrdup(url);
+        h->retry_ms = HTTP_DEFAULT_RETRY_MS;
         h->queue = json_array();
         h->multi = curl_multi_init();
         if (!h->queue || !h->multi) {

@@ -740,6 +740,52 @@ static void test_resume_after_drop(void **state)
         json_decref(in.msgs);
 }
 
+static void test_resume_retries_a_conflict(void **state)
+{
+        (void)state;
+        struct canned c = {
+            .resp =
+                {
+                    SSE_HEAD "retry: 50\nid: e1\ndata: \n\n",
+                    "HTTP/1.1 409 Conflict\r\nConnection: close\r\n\r\n",
+                    SSE_HEAD "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+                },
+        };
+        char url[64];
+        canned_start(&c, url, sizeof(url));
+        struct inbox in = {0};
+        struct mcp_transport *t = open_t(url, NULL, 0, &in);
+        osvm_err e = {0};
+        if (!rpc(t, &in, 1, "ping", NULL, 3000, &e))
+                fail_msg("resume after a 409: %s", e.msg);
+        canned_stop(&c);
+        assert_int_equal(c.nreq, 3);
+        assert_non_null(strcasestr(c.req[2], "Last-Event-ID: e1"));
+        t->ops->close(t);
+        json_decref(in.msgs);
+}
+
+static void test_resume_gives_up(void **state)
+{
+        (void)state;
+        /* every resume ends at once without anything new: bounded, then an error */
+        struct canned c = {0};
+        for (int i = 0; i < CANNED_MAX; i++)
+                c.resp[i] = SSE_HEAD "retry: 10\nid: e1\ndata: \n\n";
+        char url[64];
+        canned_start(&c, url, sizeof(url));
+        struct inbox in = {0};
+        struct mcp_transport *t = open_t(url, NULL, 0, &in);
+        osvm_err e = {0};
+        assert_null(rpc(t, &in, 1, "ping", NULL, 3000, &e));
+        assert_int_equal(e.code, MCP_E_CLOSED);
+        assert_non_null(strstr(e.msg, "resumes"));
+        canned_stop(&c);
+        assert_true(c.nreq <= 7);
+        t->ops->close(t);
+        json_decref(in.msgs);
+}
+
 static void test_drop_without_ids(void **state)
 {
         (void)state;
@@ -969,6 +1015,8 @@ int main(void)
             cmocka_unit_test(test_closed_port),
             cmocka_unit_test(test_open_refuses_bad_input),
             cmocka_unit_test(test_resume_after_drop),
+            cmocka_unit_test(test_resume_retries_a_conflict),
+            cmocka_unit_test(test_resume_gives_up),
             cmocka_unit_test(test_drop_without_ids),
             cmocka_unit_test(test_status_table),
             cmocka_unit_test(test_close_deletes_session),
