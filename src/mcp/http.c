@@ -650,7 +650,9 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
                 CURLMcode mc = curl_multi_perform(h->multi, &running);
                 if (mc != CURLM_OK)
                         return err_set(e, EIO, "%s: %s", h->t.server_name, curl_multi_strerror(mc));
-                bool changed = json_array_size(h->queue) > 0, listen_gone = false;
+                /* (queued messages wait for the outer loop while on_message runs) */
+                bool changed = !h->delivering && json_array_size(h->queue) > 0;
+                bool listen_gone = false;
                 CURLMsg *msg;
                 int left;
                 while ((msg = curl_multi_info_read(h->multi, &left))) {
