@@ -4,7 +4,7 @@
 CC      ?= cc
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-LAYERS  := base isolation vmm cli
+LAYERS  := base isolation vmm mcp cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
 HDRS    := $(wildcard src/*/*.h)
@@ -13,7 +13,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
-LDLIBS  := -ljansson -pthread
+LDLIBS  := -ljansson -lcurl -pthread
 
 REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
