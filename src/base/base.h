@@ -19,10 +19,12 @@
 /* Process exit codes; docs/exit-codes.md explains each. */
 enum osvm_exit {
         OSVM_EXIT_OK = 0,
-        OSVM_EXIT_FAILURE = 1, /* the command ran and failed */
-        OSVM_EXIT_USAGE = 2,   /* bad command line */
-        OSVM_EXIT_CONFIG = 3,  /* a configuration file is invalid */
-        OSVM_EXIT_DENIED = 4,  /* the isolation policy refuses the call */
+        OSVM_EXIT_FAILURE = 1,       /* the command ran and failed */
+        OSVM_EXIT_USAGE = 2,         /* bad command line */
+        OSVM_EXIT_CONFIG = 3,        /* a configuration file is invalid */
+        OSVM_EXIT_DENIED = 4,        /* the isolation policy refuses the call */
+        OSVM_EXIT_TOOL_ERROR = 5,    /* the tool ran and reported an error */
+        OSVM_EXIT_INTERRUPTED = 130, /* cancelled by Ctrl-C */
 };
 
 /* ---- cleanup helpers (GCC/Clang `cleanup` attribute) ---- */

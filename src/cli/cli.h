@@ -7,6 +7,8 @@
 #include "base/base.h"
 #include "isolation/isolation.h"
 
+#include <signal.h>
+
 /* A subcommand: argv[0] is its name; returns the process exit code. */
 struct cli_cmd {
         const char *name;
@@ -17,6 +19,22 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_cmd_isolation;
 extern const struct cli_cmd cli_cmd_status;
+extern const struct cli_cmd cli_cmd_mcp;
+
+/* Set by SIGINT once cli_catch_interrupt() ran: pass it as a cancel flag. */
+extern volatile sig_atomic_t cli_interrupted;
+/* Makes Ctrl-C set cli_interrupted instead of ending the process. */
+void cli_catch_interrupt(void);
+
+/* A verb of a command with verbs (`osvm isolation show`). */
+struct cli_verb {
+        const char *name;
+        int (*run)(int argc, char **argv); /* argv[0] is the verb */
+};
+
+/* Runs the verb argv[1] names, or reports a usage error listing the verbs. */
+int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t n, int argc,
+                 char **argv);
 
 /* Prints a command's help to stdout. */
 void cli_print_help(const struct cli_cmd *cmd);

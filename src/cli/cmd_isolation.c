@@ -195,21 +195,13 @@ static int path(int argc, char **argv)
 
 static int run_isolation(int argc, char **argv)
 {
-        static const struct {
-                const char *name;
-                int (*fn)(int, char **);
-        } verbs[] = {{"show", show},
-                     {"explain", explain},
-                     {"set", set},
-                     {"validate", validate},
-                     {"path", path}};
-        if (argc < 2)
-                return cli_usage_error(&cli_cmd_isolation,
-                                       "missing a verb: show, explain, set, validate or path");
-        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                if (strcmp(argv[1], verbs[i].name) == 0)
-                        return verbs[i].fn(argc - 1, argv + 1);
-        return cli_usage_error(&cli_cmd_isolation, "unknown verb \"%s\"", argv[1]);
+        static const struct cli_verb verbs[] = {{"show", show},
+                                                {"explain", explain},
+                                                {"set", set},
+                                                {"validate", validate},
+                                                {"path", path}};
+        return cli_run_verb(&cli_cmd_isolation, verbs, sizeof(verbs) / sizeof(verbs[0]), argc,
+                            argv);
 }
 
 const struct cli_cmd cli_cmd_isolation = {

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "vmm/vmm.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,22 @@ void cli_report_diags(const struct iso_diags *d)
         }
 }
 
+int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t n, int argc,
+                 char **argv)
+{
+        for (size_t i = 0; argc >= 2 && i < n; i++)
+                if (strcmp(argv[1], verbs[i].name) == 0)
+                        return verbs[i].run(argc - 1, argv + 1);
+        strbuf names = {0};
+        for (size_t i = 0; i < n; i++)
+                sb_addf(&names, "%s%s", i ? ", " : "", verbs[i].name);
+        int r = argc < 2 ? cli_usage_error(cmd, "missing a verb: %s", names.s)
+                         : cli_usage_error(cmd, "unknown verb \"%s\"; the verbs are: %s", argv[1],
+                                           names.s);
+        sb_free(&names);
+        return r;
+}
+
 int cli_load_config(struct iso_config *cfg)
 {
         struct iso_diags d = {0};
@@ -68,6 +85,21 @@ void cli_probe_host(struct iso_host *h)
         h->microvm_usable = false;
         snprintf(h->microvm_problem, sizeof(h->microvm_problem),
                  "this build has no Linux microVM engine (tools run in unikernels or directly)");
+}
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_interrupt(int sig)
+{
+        (void)sig;
+        cli_interrupted = 1;
+}
+
+void cli_catch_interrupt(void)
+{
+        struct sigaction sa = {.sa_handler = on_interrupt};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a waiting poll() wakes up */
 }
 
 void cli_print_json(json_t *v)

@@ -16,6 +16,7 @@ static const struct cli_cmd cmd_help = {
 
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_isolation,
+    &cli_cmd_mcp,
     &cli_cmd_status,
     &cmd_help,
 };

@@ -7,6 +7,7 @@
 #define OSVM_MCP_H
 
 #include "base/base.h"
+#include "isolation/isolation.h"
 
 #include <jansson.h>
 #include <signal.h>
@@ -14,6 +15,16 @@
 #define MCP_PROTOCOL_VERSION    "2025-11-25"
 #define MCP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define MCP_DEFAULT_TIMEOUT_MS  60000u
+
+/* Errors in osvm_err.code besides errno values and JSON-RPC error codes. */
+enum {
+        MCP_E_TIMEOUT = -1000, /* the deadline passed */
+        MCP_E_CANCELLED,       /* *cancel was set */
+        MCP_E_CLOSED,          /* the server went away (exited, closed its stream) */
+        MCP_E_SESSION,         /* HTTP: the session is gone (404); initialize again */
+        MCP_E_TOO_LARGE,       /* a message over the size cap was refused */
+        MCP_E_PROTOCOL,        /* the server broke the protocol beyond repair */
+};
 
 /* ---- the client: one connection to one server ---- */
 
@@ -71,6 +82,90 @@ const struct mcp_server_info *mcp_info(const struct mcp_client *c);
 bool mcp_alive(const struct mcp_client *c);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */
 void mcp_close(struct mcp_client *c);
+
+/* ---- the registry: mcp_servers.json beside the isolation config ----
+ *
+ * The original osvm's format: a map from server id to {name, url,
+ * transport_type ("stdio" | "http"), auth, enabled, extra_config, github_url,
+ * local_path}, where a stdio server's url is its command line. osvm adds
+ * "command" + "args" (the exact argv), "env" and "headers". Unknown fields
+ * are kept and warned about. docs/mcp.md describes it.
+ */
+#define MCP_REGISTRY_FILE "mcp_servers.json"
+
+enum mcp_kind { MCP_KIND_STDIO, MCP_KIND_HTTP };
+
+struct mcp_server_conf {
+        char *id;   /* the registry key, used on the command line */
+        char *name; /* display name */
+        enum mcp_kind kind;
+        char **argv;    /* stdio: NULL-terminated */
+        char **env;     /* stdio: NULL-terminated K=V */
+        char *url;      /* http */
+        char **headers; /* http: NULL-terminated "Name: value" (auth included) */
+        bool enabled;
+};
+
+struct mcp_registry {
+        char *path;
+        size_t n;
+        struct mcp_server_conf *v;
+};
+
+char *mcp_registry_path(void);
+/* Loads the registry; a missing file is an empty registry. */
+int mcp_registry_load(const char *path, struct mcp_registry *reg, osvm_err *e);
+void mcp_registry_free(struct mcp_registry *reg);
+const struct mcp_server_conf *mcp_registry_find(const struct mcp_registry *reg, const char *id);
+/* The endpoint to connect to a server; strings borrowed from s. */
+void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *ep);
+
+/* Edits, each atomic and keeping every other field: */
+int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, char *const *env,
+                           osvm_err *e);
+int mcp_registry_add_http(const char *path, const char *id, const char *url, char *const *headers,
+                          osvm_err *e);
+int mcp_registry_remove(const char *path, const char *id, osvm_err *e);
+/* Imports {"mcpServers": {NAME: {command, args, env} | {url, headers}}}; existing
+ * ids are kept and reported as skipped. */
+int mcp_registry_import(const char *path, const char *file, size_t *added, size_t *skipped,
+                        osvm_err *e);
+
+/* ---- the hub: registered servers, kept running for the whole run ----
+ *
+ * Every call asks the isolation policy first: "direct" goes to the server,
+ * "unikernel" runs the tool's image in a fresh VM, "deny" refuses. A server
+ * that died is started again on its next call.
+ */
+struct mcp_hub;
+
+struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
+                            const struct iso_host *host);
+/* The live client of a registered server, connecting or reconnecting as needed. */
+struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                                  osvm_err *e);
+/* The server's tools (cached; a borrowed array valid until the hub is freed). */
+json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                      osvm_err *e);
+/*
+ * Calls SERVER/TOOL wherever the policy routes it. dec receives the decision
+ * (free it with iso_decision_free). Returns the CallToolResult or NULL with e
+ * set (exit OSVM_EXIT_DENIED when the policy refused).
+ */
+json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t *args,
+                     const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e);
+void mcp_hub_free(struct mcp_hub *h);
+
+/*
+ * Runs a tool image in a fresh VM under the decision's policy: the
+ * tool-image protocol (docs/tool-images.md). The request {"name",
+ * "arguments"} goes to the guest's stdin; its stdout must be one
+ * CallToolResult. A guest that fails, faults or passes a limit yields a
+ * CallToolResult with isError and the reason; NULL with e only when the VM
+ * could not run at all.
+ */
+json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *args,
+                       const struct mcp_call_opts *o, osvm_err *e);
 
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)

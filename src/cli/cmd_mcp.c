@@ -1,0 +1,502 @@
+/* `osvm mcp`: the server registry and tool calls. */
+#include "cli/cli.h"
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Loads the registry, reporting a failure; returns an exit code. */
+static int load_registry(struct mcp_registry *reg)
+{
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        if (mcp_registry_load(path, reg, &e) < 0) {
+                log_error("%s", e.msg);
+                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
+        }
+        return 0;
+}
+
+static int fail(osvm_err *e)
+{
+        log_error("%s", e->msg);
+        return e->exit ? e->exit : OSVM_EXIT_FAILURE;
+}
+
+/* ---- add, remove, list, import ---- */
+
+static int add(int argc, char **argv)
+{
+        static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
+                                             {"url", required_argument, NULL, 'u'},
+                                             {"header", required_argument, NULL, 'H'},
+                                             {0}};
+        char **env = xcalloc((size_t)argc + 1, sizeof(char *));
+        char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
+        size_t nenv = 0, nhdr = 0;
+        const char *url = NULL;
+        int c, r;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+e:u:H:", opts, NULL)) != -1) {
+                if (c == 'e')
+                        env[nenv++] = optarg;
+                else if (c == 'H')
+                        headers[nhdr++] = optarg;
+                else if (c == 'u')
+                        url = optarg;
+                else {
+                        r = cli_usage_error(&cli_cmd_mcp, "unknown option");
+                        goto out;
+                }
+        }
+        if (optind >= argc) {
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "usage: osvm mcp add NAME [--env K=V] -- CMD ARGS... | "
+                                    "osvm mcp add NAME --url URL");
+                goto out;
+        }
+        const char *name = argv[optind++];
+        if (optind < argc && strcmp(argv[optind], "--") == 0)
+                optind++;
+        if (!url && optind >= argc) {
+                r = cli_usage_error(&cli_cmd_mcp, "give the server's command after --, or --url");
+                goto out;
+        }
+        if (url && (optind < argc || nenv)) {
+                r = cli_usage_error(&cli_cmd_mcp, "--url takes no command and no --env");
+                goto out;
+        }
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        r = url ? mcp_registry_add_http(path, name, url, headers, &e)
+                : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+        if (r < 0) {
+                r = fail(&e);
+                goto out;
+        }
+        printf("added %s (%s)\n", name, url ? url : "stdio");
+        r = OSVM_EXIT_OK;
+out:
+        free(env);
+        free(headers);
+        return r;
+}
+
+static int remove_cmd(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp remove NAME");
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        if (mcp_registry_remove(path, argv[1], &e) < 0)
+                return fail(&e);
+        printf("removed %s\n", argv[1]);
+        return OSVM_EXIT_OK;
+}
+
+static int import(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp import FILE");
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        size_t added, skipped;
+        if (mcp_registry_import(path, argv[1], &added, &skipped, &e) < 0)
+                return fail(&e);
+        printf("imported %zu server%s from %s (%zu skipped)\n", added, added == 1 ? "" : "s",
+               argv[1], skipped);
+        return OSVM_EXIT_OK;
+}
+
+static bool json_flag(int *argc, char **argv)
+{
+        bool json = false;
+        int k = 0;
+        for (int i = 0; i < *argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        argv[k++] = argv[i];
+        }
+        *argc = k;
+        return json;
+}
+
+static int list(int argc, char **argv)
+{
+        bool json = json_flag(&argc, argv);
+        if (argc != 1)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp list [--json]");
+        struct mcp_registry reg;
+        int r = load_registry(&reg);
+        if (r)
+                return r;
+        json_t *arr = json_array();
+        for (size_t i = 0; i < reg.n; i++) {
+                const struct mcp_server_conf *s = &reg.v[i];
+                strbuf cmd = {0};
+                for (size_t k = 0; s->argv && s->argv[k]; k++)
+                        sb_addf(&cmd, "%s%s", k ? " " : "", s->argv[k]);
+                const char *where = s->kind == MCP_KIND_HTTP ? s->url : cmd.s ? cmd.s : "";
+                if (json)
+                        json_array_append_new(
+                            arr, json_pack("{s:s, s:s, s:s, s:b}", "name", s->id, "transport",
+                                           s->kind == MCP_KIND_HTTP ? "http" : "stdio", "target",
+                                           where, "enabled", s->enabled));
+                else
+                        printf("%-20s %-5s %s%s\n", s->id,
+                               s->kind == MCP_KIND_HTTP ? "http" : "stdio", where,
+                               s->enabled ? "" : "  (disabled)");
+                sb_free(&cmd);
+        }
+        if (json)
+                cli_print_json(arr);
+        else if (!reg.n)
+                printf("no MCP servers registered; add one with 'osvm mcp add'\n");
+        json_decref(arr);
+        mcp_registry_free(&reg);
+        return OSVM_EXIT_OK;
+}
+
+/* ---- tools and calls: they need the servers running ---- */
+
+struct ctx {
+        struct mcp_registry reg;
+        struct iso_config cfg;
+        struct iso_host host;
+        struct mcp_hub *hub;
+};
+
+static int ctx_open(struct ctx *x)
+{
+        memset(x, 0, sizeof(*x));
+        int r = cli_load_config(&x->cfg);
+        if (r)
+                return r;
+        r = load_registry(&x->reg);
+        if (r) {
+                iso_config_free(&x->cfg);
+                return r;
+        }
+        cli_probe_host(&x->host);
+        x->hub = mcp_hub_new(&x->reg, &x->cfg, &x->host);
+        return 0;
+}
+
+static void ctx_close(struct ctx *x)
+{
+        mcp_hub_free(x->hub);
+        mcp_registry_free(&x->reg);
+        iso_config_free(&x->cfg);
+}
+
+static const char *first_line(const char *s, char *buf, size_t n)
+{
+        if (!s)
+                return "";
+        size_t k = strcspn(s, "\n");
+        snprintf(buf, n, "%.*s", (int)(k < n - 1 ? k : n - 1), s);
+        return buf;
+}
+
+static int tools(int argc, char **argv)
+{
+        bool json = json_flag(&argc, argv);
+        if (argc > 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp tools [NAME] [--json]");
+        struct ctx x;
+        int r = ctx_open(&x);
+        if (r)
+                return r;
+        json_t *all = json_object();
+        for (size_t i = 0; i < x.reg.n; i++) {
+                const struct mcp_server_conf *s = &x.reg.v[i];
+                if ((argc == 2 && strcmp(s->id, argv[1]) != 0) || (argc == 1 && !s->enabled))
+                        continue;
+                osvm_err e = {0};
+                struct mcp_call_opts o = {.cancel = &cli_interrupted};
+                json_t *t = mcp_hub_tools(x.hub, s->id, &o, &e);
+                if (!t) {
+                        r = fail(&e);
+                        continue;
+                }
+                json_object_set(all, s->id, t);
+                if (json)
+                        continue;
+                size_t k;
+                json_t *tool;
+                json_array_foreach(t, k, tool)
+                {
+                        char buf[100];
+                        printf("%s/%-28s %s\n", s->id,
+                               json_string_value(json_object_get(tool, "name")),
+                               first_line(json_string_value(json_object_get(tool, "description")),
+                                          buf, sizeof(buf)));
+                }
+        }
+        if (argc == 2 && !mcp_registry_find(&x.reg, argv[1])) {
+                log_error("no MCP server \"%s\" is registered", argv[1]);
+                r = OSVM_EXIT_USAGE;
+        }
+        if (json && !r)
+                cli_print_json(argc == 2 ? json_object_get(all, argv[1]) : all);
+        json_decref(all);
+        ctx_close(&x);
+        return r;
+}
+
+/* The tool's declared type for an argument, from its inputSchema. */
+static const char *arg_type(json_t *tool, const char *key)
+{
+        json_t *props = json_object_get(json_object_get(tool, "inputSchema"), "properties");
+        json_t *type = json_object_get(json_object_get(props, key), "type");
+        return json_string_value(type);
+}
+
+/* key=value words as an arguments object, typed by the schema. */
+static json_t *parse_args(json_t *tool, char **words, int n, osvm_err *e)
+{
+        if (n == 1 && words[0][0] == '{') {
+                json_error_t jerr;
+                json_t *v = json_loads(words[0], JSON_REJECT_DUPLICATES, &jerr);
+                if (!json_is_object(v)) {
+                        json_decref(v);
+                        err_set(e, EINVAL, "the arguments are not a JSON object: %s",
+                                v ? "another JSON value" : jerr.text);
+                        e->exit = OSVM_EXIT_USAGE;
+                        return NULL;
+                }
+                return v;
+        }
+        json_t *args = json_object();
+        for (int i = 0; i < n; i++) {
+                char *eq = strchr(words[i], '=');
+                if (!eq || eq == words[i]) {
+                        json_decref(args);
+                        err_set(e, EINVAL, "\"%s\" is not key=value (or give one JSON object)",
+                                words[i]);
+                        e->exit = OSVM_EXIT_USAGE;
+                        return NULL;
+                }
+                *eq = '\0';
+                const char *key = words[i], *val = eq + 1;
+                const char *type = arg_type(tool, key);
+                json_t *v = NULL;
+                if (type && (!strcmp(type, "integer") || !strcmp(type, "number"))) {
+                        char *end;
+                        errno = 0;
+                        double d = strtod(val, &end);
+                        bool ok = *val && !*end && !errno && isfinite(d);
+                        if (ok && !strcmp(type, "integer"))
+                                ok = d == (double)(json_int_t)d;
+                        if (ok)
+                                v = !strcmp(type, "integer") ? json_integer((json_int_t)d)
+                                                             : json_real(d);
+                } else if (type && !strcmp(type, "boolean")) {
+                        v = !strcmp(val, "true")    ? json_true()
+                            : !strcmp(val, "false") ? json_false()
+                                                    : NULL;
+                } else if (type && (!strcmp(type, "array") || !strcmp(type, "object"))) {
+                        v = json_loads(val, 0, NULL);
+                } else if (type) {
+                        v = json_string(val);
+                } else {
+                        /* No schema for it: JSON when it reads as JSON, else a string. */
+                        v = json_loads(val, JSON_DECODE_ANY, NULL);
+                        if (!v)
+                                v = json_string(val);
+                }
+                if (!v) {
+                        json_decref(args);
+                        err_set(e, EINVAL, "%s: \"%s\" is not a valid %s", key, val, type);
+                        e->exit = OSVM_EXIT_USAGE;
+                        return NULL;
+                }
+                json_object_set_new(args, key, v);
+        }
+        return args;
+}
+
+static void show_progress(void *ctx, const struct mcp_progress *p)
+{
+        const char *tool = ctx;
+        if (isatty(STDERR_FILENO)) {
+                if (p->total > 0)
+                        fprintf(stderr, "\r\033[K%s: %.0f/%.0f %s", tool, p->progress, p->total,
+                                p->message ? p->message : "");
+                else
+                        fprintf(stderr, "\r\033[K%s: %.0f %s", tool, p->progress,
+                                p->message ? p->message : "");
+        } else if (p->total > 0) {
+                fprintf(stderr, "progress: %.0f/%.0f %s\n", p->progress, p->total,
+                        p->message ? p->message : "");
+        } else {
+                fprintf(stderr, "progress: %.0f %s\n", p->progress, p->message ? p->message : "");
+        }
+}
+
+static const char *or_q(json_t *v)
+{
+        return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+/* The content blocks for a person. */
+static void print_content(json_t *result, FILE *f)
+{
+        size_t i;
+        json_t *b;
+        json_array_foreach(json_object_get(result, "content"), i, b)
+        {
+                const char *type = json_string_value(json_object_get(b, "type"));
+                type = type ? type : "?";
+                if (!strcmp(type, "text")) {
+                        const char *t = json_string_value(json_object_get(b, "text"));
+                        fprintf(f, "%s%s", t ? t : "",
+                                t && *t && t[strlen(t) - 1] == '\n' ? "" : "\n");
+                } else if (!strcmp(type, "image") || !strcmp(type, "audio")) {
+                        const char *data = json_string_value(json_object_get(b, "data"));
+                        fprintf(f, "[%s: %s, %zu bytes of base64]\n", type,
+                                or_q(json_object_get(b, "mimeType")), data ? strlen(data) : 0);
+                } else if (!strcmp(type, "resource_link")) {
+                        fprintf(f, "[resource link: %s]\n", or_q(json_object_get(b, "uri")));
+                } else if (!strcmp(type, "resource")) {
+                        json_t *r = json_object_get(b, "resource");
+                        const char *t = json_string_value(json_object_get(r, "text"));
+                        if (t)
+                                fprintf(f, "%s\n", t);
+                        else
+                                fprintf(f, "[resource: %s]\n", or_q(json_object_get(r, "uri")));
+                } else {
+                        fprintf(f, "[%s block]\n", type);
+                }
+        }
+        json_t *sc = json_object_get(result, "structuredContent");
+        if (sc && !json_array_size(json_object_get(result, "content"))) {
+                char *s = json_dumps(sc, JSON_INDENT(2));
+                fprintf(f, "%s\n", s ? s : "");
+                free(s);
+        }
+}
+
+static int call(int argc, char **argv)
+{
+        bool json = json_flag(&argc, argv);
+        uint32_t timeout = 0;
+        int k = 1;
+        if (argc > 2 && !strcmp(argv[1], "--timeout")) {
+                timeout = (uint32_t)strtoul(argv[2], NULL, 10);
+                if (!timeout)
+                        return cli_usage_error(&cli_cmd_mcp, "--timeout takes milliseconds");
+                k = 3;
+        }
+        if (argc - k < 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp call [--timeout MS] NAME "
+                                                     "TOOL [JSON | key=value ...] [--json]");
+        const char *server = argv[k], *tool = argv[k + 1];
+        struct ctx x;
+        int r = ctx_open(&x);
+        if (r)
+                return r;
+        osvm_err e = {0};
+        cli_catch_interrupt();
+        struct mcp_call_opts o = {.timeout_ms = timeout,
+                                  .cancel = &cli_interrupted,
+                                  .on_progress = show_progress,
+                                  .progress_ctx = (void *)tool};
+        json_t *args = NULL, *result = NULL, *schema_tool = NULL;
+        struct iso_decision dec = {0};
+        int nwords = argc - k - 2;
+        char **words = argv + k + 2;
+        if (nwords && !(nwords == 1 && words[0][0] == '{')) {
+                /* key=value needs the tool's schema to type the values. */
+                json_t *list = mcp_hub_tools(x.hub, server, &o, &e);
+                if (!list) {
+                        r = fail(&e);
+                        goto out;
+                }
+                size_t i;
+                json_t *t;
+                json_array_foreach(list, i, t)
+                {
+                        if (!strcmp(json_string_value(json_object_get(t, "name")), tool))
+                                schema_tool = t;
+                }
+        }
+        if (nwords && !(args = parse_args(schema_tool, words, nwords, &e))) {
+                r = fail(&e);
+                goto out;
+        }
+        uint64_t t0 = time_mono_ns();
+        result = mcp_hub_call(x.hub, server, tool, args, &o, &dec, &e);
+        uint64_t took = time_mono_ns() - t0;
+        if (isatty(STDERR_FILENO))
+                fprintf(stderr, "\r\033[K");
+        if (!result) {
+                if (e.code == MCP_E_CANCELLED || cli_interrupted)
+                        r = OSVM_EXIT_INTERRUPTED;
+                else
+                        r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
+                log_error("%s", e.msg);
+                goto out;
+        }
+        bool is_error = json_is_true(json_object_get(result, "isError"));
+        if (json) {
+                json_t *reasons = json_array();
+                for (size_t i = 0; i < dec.nreasons; i++)
+                        json_array_append_new(reasons, json_string(dec.reasons[i].text));
+                json_t *v = json_pack("{s:s, s:s, s:O, s:s, s:o, s:f, s:O}", "server", server,
+                                      "tool", tool, "arguments", args ? args : json_object(),
+                                      "mode", iso_route_name(dec.route), "reasons", reasons,
+                                      "duration_ms", (double)took / 1e6, "result", result);
+                cli_print_json(v);
+                json_decref(v);
+        } else {
+                print_content(result, is_error ? stderr : stdout);
+        }
+        r = is_error ? OSVM_EXIT_TOOL_ERROR : OSVM_EXIT_OK;
+out:
+        iso_decision_free(&dec);
+        json_decref(result);
+        json_decref(args);
+        ctx_close(&x);
+        return r;
+}
+
+static int run_mcp(int argc, char **argv)
+{
+        static const struct cli_verb verbs[] = {{"add", add},     {"remove", remove_cmd},
+                                                {"list", list},   {"import", import},
+                                                {"tools", tools}, {"call", call}};
+        return cli_run_verb(&cli_cmd_mcp, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
+}
+
+const struct cli_cmd cli_cmd_mcp = {
+    .name = "mcp",
+    .summary = "register MCP servers, list their tools, call them",
+    .help = "usage: osvm mcp add NAME [--env K=V]... -- CMD [ARGS...]\n"
+            "       osvm mcp add NAME --url URL [--header 'Name: value']...\n"
+            "       osvm mcp remove NAME\n"
+            "       osvm mcp list [--json]\n"
+            "       osvm mcp import FILE\n"
+            "       osvm mcp tools [NAME] [--json]\n"
+            "       osvm mcp call [--timeout MS] NAME TOOL [JSON | key=value...] [--json]\n"
+            "\n"
+            "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
+            "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
+            "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
+            "\n"
+            "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
+            "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"
+            "image, else directly on the server when the policy allows the fallback.\n"
+            "Arguments are one JSON object or key=value pairs typed by the tool's schema.\n"
+            "Progress is shown on stderr; Ctrl-C cancels the call. With --json, the call,\n"
+            "its mode, reasons, duration and result are printed as one JSON object.\n"
+            "\n"
+            "Exit codes: 0 ok, 1 failure, 2 usage, 3 config invalid, 4 refused by policy,\n"
+            "5 the tool reported an error, 130 cancelled.\n",
+    .run = run_mcp,
+};

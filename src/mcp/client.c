@@ -1,0 +1,384 @@
+/*
+ * The MCP client: the lifecycle (initialize / initialized), requests with
+ * progress, timeouts and cancellation, and the server's own requests
+ * (ping, roots/list) answered while we wait. Transport-independent.
+ */
+#include "mcp/transport.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define CLIENT_NAME     "osvm"
+#define INIT_TIMEOUT_MS 30000u
+#define CANCEL_FLUSH_MS 500u
+#define MAX_PAGES       1000 /* tools/list pages before we call the cursor chain endless */
+
+struct mcp_client {
+        struct mcp_transport *t;
+        char *name;
+        struct mcp_endpoint ep; /* for messages; strings borrowed from the caller */
+        json_int_t next_id;
+        bool alive;
+
+        /* The one request in flight. */
+        json_int_t pending_id;
+        bool pending_done;
+        json_t *pending_result, *pending_error;
+        mcp_progress_fn on_progress;
+        void *progress_ctx;
+
+        json_t *init_result;
+        struct mcp_server_info info;
+        json_t *roots;
+};
+
+/* ---- messages from the server ---- */
+
+static void reply(struct mcp_client *c, json_t *id, json_t *result, json_t *error)
+{
+        json_t *msg = json_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
+        if (error)
+                json_object_set_new(msg, "error", error);
+        else
+                json_object_set_new(msg, "result", result);
+        osvm_err e = {0};
+        struct mcp_wait w = {.deadline_ns = time_mono_ns() + 5000000000ull};
+        if (c->t->ops->send(c->t, msg, &w, &e) < 0)
+                log_warn("%s: could not answer the server: %s", c->name, e.msg);
+        json_decref(msg);
+}
+
+static void on_server_request(struct mcp_client *c, const char *method, json_t *id)
+{
+        if (strcmp(method, "ping") == 0) {
+                reply(c, id, json_object(), NULL);
+        } else if (strcmp(method, "roots/list") == 0 && c->roots) {
+                reply(c, id, json_pack("{s:O}", "roots", c->roots), NULL);
+        } else {
+                log_debug("%s: answered the server's %s with method-not-found", c->name, method);
+                reply(c, id, NULL,
+                      json_pack("{s:i, s:s}", "code", MCP_RPC_METHOD_NOT_FOUND, "message",
+                                "Method not found"));
+        }
+}
+
+static void on_notification(struct mcp_client *c, const char *method, json_t *params)
+{
+        if (strcmp(method, "notifications/progress") == 0) {
+                /* Only for the request in flight: drop late or foreign tokens. */
+                json_t *token = json_object_get(params, "progressToken");
+                if (!c->on_progress || c->pending_done || !json_is_integer(token) ||
+                    json_integer_value(token) != c->pending_id)
+                        return;
+                json_t *p = json_object_get(params, "progress");
+                json_t *total = json_object_get(params, "total");
+                if (!json_is_number(p))
+                        return;
+                struct mcp_progress pr = {
+                    .progress = json_number_value(p),
+                    .total = json_is_number(total) ? json_number_value(total) : -1,
+                    .message = json_string_value(json_object_get(params, "message")),
+                };
+                c->on_progress(c->progress_ctx, &pr);
+        } else if (strcmp(method, "notifications/message") == 0) {
+                json_t *data = json_object_get(params, "data");
+                char *text = json_is_string(data) ? NULL : json_dumps(data, JSON_COMPACT);
+                log_debug("%s: server log: %s", c->name,
+                          json_is_string(data) ? json_string_value(data)
+                          : text               ? text
+                                               : "");
+                free(text);
+        } else {
+                log_debug("%s: notification %s", c->name, method);
+        }
+}
+
+static void on_message(void *ctx, json_t *msg)
+{
+        struct mcp_client *c = ctx;
+        json_t *id = json_object_get(msg, "id");
+        const char *method = json_string_value(json_object_get(msg, "method"));
+        if (method && id) {
+                on_server_request(c, method, id);
+        } else if (method) {
+                on_notification(c, method, json_object_get(msg, "params"));
+        } else if (id) {
+                if (!json_is_integer(id) || json_integer_value(id) != c->pending_id ||
+                    c->pending_done) {
+                        log_debug("%s: dropped a response to no request in flight", c->name);
+                        return;
+                }
+                json_t *result = json_object_get(msg, "result");
+                json_t *error = json_object_get(msg, "error");
+                if (error) {
+                        c->pending_error = json_incref(error);
+                } else if (result) {
+                        c->pending_result = json_incref(result);
+                } else {
+                        c->pending_error = json_pack("{s:i, s:s}", "code", -32603, "message",
+                                                     "response with neither result nor error");
+                }
+                c->pending_done = true;
+        } else {
+                log_debug("%s: dropped a message that is neither request, notification nor "
+                          "response",
+                          c->name);
+        }
+}
+
+/* ---- requests ---- */
+
+static uint32_t timeout_of(const struct mcp_call_opts *o, uint32_t dflt)
+{
+        return o && o->timeout_ms ? o->timeout_ms : dflt;
+}
+
+static void send_cancelled(struct mcp_client *c, json_int_t id, const char *reason)
+{
+        json_t *n = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
+                              "notifications/cancelled", "params", "requestId", (json_int_t)id,
+                              "reason", reason);
+        osvm_err e = {0};
+        struct mcp_wait w = {.deadline_ns = time_mono_ns() + CANCEL_FLUSH_MS * 1000000ull};
+        if (c->t->ops->send(c->t, n, &w, &e) < 0)
+                log_debug("%s: could not send the cancellation: %s", c->name, e.msg);
+        json_decref(n);
+}
+
+/* The error a JSON-RPC error object stands for. */
+static void rpc_error(struct mcp_client *c, const char *method, json_t *err, osvm_err *e)
+{
+        json_t *code = json_object_get(err, "code");
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        err_set(e, json_is_integer(code) ? (int)json_integer_value(code) : -32603,
+                "%s: %s failed: error %lld: %.300s", c->name, method,
+                json_is_integer(code) ? (long long)json_integer_value(code) : -32603LL,
+                msg ? msg : "(no message)");
+}
+
+/*
+ * Sends a request and waits for its response. Returns the result (a new
+ * reference) or NULL with e set. params is stolen.
+ */
+static json_t *request(struct mcp_client *c, const char *method, json_t *params,
+                       const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
+{
+        if (!c->alive) {
+                json_decref(params);
+                err_set(e, MCP_E_CLOSED, "%s: the server is not running", c->name);
+                return NULL;
+        }
+        json_int_t id = c->next_id++;
+        if (!params)
+                params = json_object();
+        if (o && o->on_progress)
+                json_object_set_new(params, "_meta", json_pack("{s:I}", "progressToken", id));
+        json_t *msg = json_pack("{s:s, s:I, s:s, s:o}", "jsonrpc", "2.0", "id", id, "method",
+                                method, "params", params);
+        c->pending_id = id;
+        c->pending_done = false;
+        c->pending_result = c->pending_error = NULL;
+        c->on_progress = o ? o->on_progress : NULL;
+        c->progress_ctx = o ? o->progress_ctx : NULL;
+
+        struct mcp_wait w = {
+            .deadline_ns = time_mono_ns() + timeout_of(o, dflt_timeout) * 1000000ull,
+            .cancel = o ? o->cancel : NULL,
+            .done = &c->pending_done,
+        };
+        int r = c->t->ops->send(c->t, msg, &w, e);
+        json_decref(msg);
+        while (r == 0 && !c->pending_done)
+                r = c->t->ops->poll(c->t, &w, e);
+        c->on_progress = NULL;
+
+        if (!c->pending_done) {
+                c->pending_done = true; /* late answers and progress are dropped */
+                if (e->code == MCP_E_TIMEOUT || e->code == MCP_E_CANCELLED) {
+                        bool timed_out = e->code == MCP_E_TIMEOUT;
+                        send_cancelled(c, id, timed_out ? "timed out" : "cancelled by the user");
+                        err_set(e, e->code, "%s: %s %s", c->name, method,
+                                timed_out ? "timed out" : "was cancelled");
+                        if (timed_out)
+                                snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+                                         " after %u ms", timeout_of(o, dflt_timeout));
+                } else {
+                        if (e->code == MCP_E_CLOSED || e->code == MCP_E_PROTOCOL)
+                                c->alive = false;
+                        err_wrap(e, "%s", method);
+                }
+                return NULL;
+        }
+        if (c->pending_error) {
+                rpc_error(c, method, c->pending_error, e);
+                json_decref(c->pending_error);
+                c->pending_error = NULL;
+                return NULL;
+        }
+        json_t *result = c->pending_result;
+        c->pending_result = NULL;
+        return result;
+}
+
+static int notify(struct mcp_client *c, const char *method, osvm_err *e)
+{
+        json_t *n = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
+        struct mcp_wait w = {.deadline_ns = time_mono_ns() + 5000000000ull};
+        int r = c->t->ops->send(c->t, n, &w, e);
+        json_decref(n);
+        return r;
+}
+
+/* ---- the public API ---- */
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+        return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
+{
+        json_t *caps = json_object();
+        if (c->roots)
+                json_object_set_new(caps, "roots", json_pack("{s:b}", "listChanged", 0));
+        json_t *params = json_pack("{s:s, s:o, s:{s:s, s:s}}", "protocolVersion",
+                                   MCP_PROTOCOL_VERSION, "capabilities", caps, "clientInfo", "name",
+                                   CLIENT_NAME, "version", OSVM_VERSION);
+        json_t *res = request(c, "initialize", params, o, INIT_TIMEOUT_MS, e);
+        if (!res)
+                return -1;
+        if (!json_is_object(res) || !json_is_string(json_object_get(res, "protocolVersion"))) {
+                json_decref(res);
+                return err_set(e, MCP_E_PROTOCOL,
+                               "%s: the initialize result has no protocolVersion", c->name);
+        }
+        c->init_result = res;
+        json_t *si = json_object_get(res, "serverInfo");
+        c->info.name = str_or(json_object_get(si, "name"), "?");
+        c->info.version = str_or(json_object_get(si, "version"), "?");
+        c->info.protocol_version = json_string_value(json_object_get(res, "protocolVersion"));
+        c->info.instructions = str_or(json_object_get(res, "instructions"), NULL);
+        c->info.capabilities = json_object_get(res, "capabilities");
+        if (strcmp(c->info.protocol_version, MCP_PROTOCOL_VERSION) != 0)
+                log_info("%s: the server speaks protocol %s (we asked for %s)", c->name,
+                         c->info.protocol_version, MCP_PROTOCOL_VERSION);
+        snprintf(c->t->protocol_version, sizeof(c->t->protocol_version), "%s",
+                 c->info.protocol_version);
+        return notify(c, "notifications/initialized", e);
+}
+
+struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_call_opts *o,
+                               osvm_err *e)
+{
+        struct mcp_transport *t =
+            ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, e)
+                    : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->max_message, e);
+        if (!t)
+                return NULL;
+        struct mcp_client *c = xcalloc(1, sizeof(*c));
+        c->t = t;
+        c->name = xstrdup(ep->name);
+        c->ep = *ep;
+        c->next_id = 1;
+        c->alive = true;
+        c->roots = ep->roots ? json_incref(ep->roots) : NULL;
+        t->on_message = on_message;
+        t->ctx = c;
+        if (initialize(c, o, e) < 0) {
+                err_wrap(e, "connecting to MCP server %s", ep->name);
+                mcp_close(c);
+                return NULL;
+        }
+        log_debug("%s: connected over %s to %s %s (protocol %s)", c->name, t->ops->name,
+                  c->info.name, c->info.version, c->info.protocol_version);
+        return c;
+}
+
+json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
+{
+        json_t *all = json_array();
+        char *cursor = NULL;
+        for (int page = 0;; page++) {
+                if (page == MAX_PAGES) {
+                        err_set(e, MCP_E_PROTOCOL, "%s: tools/list never ends (%d pages)", c->name,
+                                MAX_PAGES);
+                        goto fail;
+                }
+                json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
+                free(cursor);
+                cursor = NULL;
+                json_t *res = request(c, "tools/list", params, o, MCP_DEFAULT_TIMEOUT_MS, e);
+                if (!res)
+                        goto fail;
+                json_t *tools = json_object_get(res, "tools");
+                if (!json_is_array(tools)) {
+                        json_decref(res);
+                        err_set(e, MCP_E_PROTOCOL, "%s: tools/list result has no tools array",
+                                c->name);
+                        goto fail;
+                }
+                size_t i;
+                json_t *tool;
+                json_array_foreach(tools, i, tool)
+                {
+                        if (json_is_object(tool) && json_is_string(json_object_get(tool, "name")))
+                                json_array_append(all, tool);
+                        else
+                                log_warn("%s: skipped a tool without a name", c->name);
+                }
+                json_t *next = json_object_get(res, "nextCursor");
+                if (json_is_string(next))
+                        cursor = xstrdup(json_string_value(next));
+                json_decref(res);
+                if (!cursor)
+                        return all;
+        }
+fail:
+        free(cursor);
+        json_decref(all);
+        return NULL;
+}
+
+json_t *mcp_call_tool(struct mcp_client *c, const char *tool, json_t *args,
+                      const struct mcp_call_opts *o, osvm_err *e)
+{
+        json_t *params = json_pack("{s:s}", "name", tool);
+        if (args)
+                json_object_set(params, "arguments", args);
+        json_t *res = request(c, "tools/call", params, o, MCP_DEFAULT_TIMEOUT_MS, e);
+        if (res && (!json_is_object(res) || !json_is_array(json_object_get(res, "content")))) {
+                json_decref(res);
+                err_set(e, MCP_E_PROTOCOL, "%s: the result of tools/call %s has no content array",
+                        c->name, tool);
+                return NULL;
+        }
+        return res;
+}
+
+int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
+{
+        json_t *res = request(c, "ping", NULL, o, 10000, e);
+        json_decref(res);
+        return res ? 0 : -1;
+}
+
+const struct mcp_server_info *mcp_info(const struct mcp_client *c)
+{
+        return &c->info;
+}
+
+bool mcp_alive(const struct mcp_client *c)
+{
+        return c->alive;
+}
+
+void mcp_close(struct mcp_client *c)
+{
+        if (!c)
+                return;
+        c->t->ops->close(c->t);
+        json_decref(c->init_result);
+        json_decref(c->roots);
+        free(c->name);
+        free(c);
+}

@@ -1,0 +1,141 @@
+/*
+ * The hub: the registered servers' clients for the whole run, and each tool
+ * call routed by the isolation policy.
+ */
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct hub_server {
+        const struct mcp_server_conf *conf;
+        struct mcp_client *client;
+        json_t *tools;   /* cached tools/list */
+        unsigned starts; /* connections made, restarts included */
+};
+
+struct mcp_hub {
+        const struct iso_config *cfg;
+        const struct iso_host *host;
+        size_t n;
+        struct hub_server *v;
+};
+
+struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
+                            const struct iso_host *host)
+{
+        struct mcp_hub *h = xcalloc(1, sizeof(*h));
+        h->cfg = cfg;
+        h->host = host;
+        h->n = reg->n;
+        h->v = xcalloc(reg->n + 1, sizeof(*h->v));
+        for (size_t i = 0; i < reg->n; i++) {
+                h->v[i].conf = &reg->v[i];
+                session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
+        }
+        return h;
+}
+
+static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
+{
+        for (size_t i = 0; i < h->n; i++)
+                if (strcmp(h->v[i].conf->id, id) == 0) {
+                        if (!h->v[i].conf->enabled) {
+                                err_set(e, EPERM, "server \"%s\" is disabled in the registry", id);
+                                return NULL;
+                        }
+                        return &h->v[i];
+                }
+        err_set(e, ENOENT, "no MCP server \"%s\" is registered ('osvm mcp list' shows them)", id);
+        e->exit = OSVM_EXIT_USAGE;
+        return NULL;
+}
+
+struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                                  osvm_err *e)
+{
+        struct hub_server *s = find(h, id, e);
+        if (!s)
+                return NULL;
+        if (s->client && mcp_alive(s->client))
+                return s->client;
+        if (s->client) {
+                log_warn("%s: the server is gone; starting it again", id);
+                mcp_close(s->client);
+                s->client = NULL;
+                json_decref(s->tools);
+                s->tools = NULL;
+        }
+        struct mcp_endpoint ep;
+        mcp_server_endpoint(s->conf, &ep);
+        s->client = mcp_connect(&ep, o, e);
+        session_set_server(session_get(), id, "host",
+                           s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+        if (s->client)
+                s->starts++;
+        return s->client;
+}
+
+json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o, osvm_err *e)
+{
+        struct mcp_client *c = mcp_hub_client(h, id, o, e);
+        if (!c)
+                return NULL;
+        struct hub_server *s = find(h, id, e);
+        if (!s->tools)
+                s->tools = mcp_list_tools(c, o, e);
+        return s->tools;
+}
+
+static void note_down_if_dead(struct mcp_hub *h, const char *id)
+{
+        for (size_t i = 0; i < h->n; i++)
+                if (strcmp(h->v[i].conf->id, id) == 0 && h->v[i].client &&
+                    !mcp_alive(h->v[i].client))
+                        session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
+}
+
+json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t *args,
+                     const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e)
+{
+        iso_decide(h->cfg, id, tool, h->host, dec);
+        for (size_t i = 0; i < dec->nreasons; i++)
+                log_debug("%s", dec->reasons[i].text);
+        if (dec->fell_back) {
+                /* One line for the user; 'osvm isolation explain' has the whole trace. */
+                session_note_fallback(session_get());
+                log_warn("%s/%s runs directly, without a VM: %s", id, tool,
+                         dec->reasons[dec->nreasons - 2].text);
+        }
+        switch (dec->route) {
+        case ISO_ROUTE_DENY:
+                err_set(e, EPERM, "%s/%s refused: %s", id, tool,
+                        dec->reasons[dec->nreasons - 1].text);
+                e->exit = OSVM_EXIT_DENIED;
+                return NULL;
+        case ISO_ROUTE_UNIKERNEL:
+                return mcp_image_call(dec, tool, args, o, e);
+        case ISO_ROUTE_MICROVM: /* the decision never picks it while no engine exists */
+        case ISO_ROUTE_DIRECT:
+                break;
+        }
+        struct mcp_client *c = mcp_hub_client(h, id, o, e);
+        if (!c)
+                return NULL;
+        json_t *r = mcp_call_tool(c, tool, args, o, e);
+        if (!r)
+                note_down_if_dead(h, id);
+        return r;
+}
+
+void mcp_hub_free(struct mcp_hub *h)
+{
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->n; i++) {
+                mcp_close(h->v[i].client);
+                json_decref(h->v[i].tools);
+        }
+        free(h->v);
+        free(h);
+}

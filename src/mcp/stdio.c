@@ -1,0 +1,422 @@
+/*
+ * The stdio transport: the server is a child process; one JSON message per
+ * line on its stdin and stdout; its stderr is its log.
+ *
+ * One loop (pump) writes what is queued, reads stdout and stderr, and hands
+ * each complete line to the client. A handler may send while a message is
+ * being delivered: the line is queued and the running loop writes it.
+ */
+#include "mcp/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define STDERR_LINE_MAX   4096
+#define MALFORMED_LOGGED  5    /* malformed lines logged at warn; the rest at debug */
+#define MALFORMED_MAX     1000 /* past this many in a row the server is dropped */
+#define SHUTDOWN_GRACE_MS 2000
+
+struct stdio_transport {
+        struct mcp_transport base;
+        pid_t pid;
+        int in_fd, out_fd, err_fd; /* -1 once closed */
+        strbuf out;                /* queued bytes for the server's stdin */
+        size_t out_off;
+        char *line; /* the stdout line being read */
+        size_t len, cap;
+        bool skipping;  /* discarding the rest of an oversized line */
+        bool too_large; /* an oversized line was dropped: tell the caller */
+        char errline[STDERR_LINE_MAX];
+        size_t errlen;
+        unsigned malformed, malformed_run;
+        bool in_pump;
+        bool exited;
+        int status;
+};
+
+static void note_exit(struct stdio_transport *s, int status)
+{
+        s->exited = true;
+        s->status = status;
+}
+
+/* Describes how the child ended, into buf. */
+static const char *exit_words(const struct stdio_transport *s, char *buf, size_t n)
+{
+        if (!s->exited)
+                snprintf(buf, n, "closed its output");
+        else if (WIFEXITED(s->status))
+                snprintf(buf, n, "exited with status %d", WEXITSTATUS(s->status));
+        else if (WIFSIGNALED(s->status))
+                snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(s->status),
+                         strsignal(WTERMSIG(s->status)));
+        else
+                snprintf(buf, n, "ended");
+        return buf;
+}
+
+static void close_fd(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+/* Reaps the child if it has ended, waiting up to ms. */
+static bool reap(struct stdio_transport *s, int ms)
+{
+        if (s->exited)
+                return true;
+        for (int waited = 0;; waited += 5) {
+                int st;
+                pid_t r = waitpid(s->pid, &st, WNOHANG);
+                if (r == s->pid) {
+                        note_exit(s, st);
+                        return true;
+                }
+                if (r < 0 && errno != EINTR) {
+                        note_exit(s, 0);
+                        return true;
+                }
+                if (waited >= ms)
+                        return false;
+                nanosleep(&(struct timespec){0, 5000000}, NULL);
+        }
+}
+
+static void deliver_line(struct stdio_transport *s, char *line, size_t len)
+{
+        if (len && line[len - 1] == '\r')
+                line[--len] = '\0';
+        if (len == 0)
+                return;
+        json_error_t jerr;
+        json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!msg || !json_is_object(msg)) {
+                s->malformed++;
+                s->malformed_run++;
+                enum log_level lvl = s->malformed <= MALFORMED_LOGGED ? LOG_WARN : LOG_DEBUG;
+                log_msg(lvl, "%s: skipped a malformed line from the server (%s): %.80s",
+                        s->base.server_name, msg ? "not a JSON object" : jerr.text, line);
+                json_decref(msg);
+                return;
+        }
+        s->malformed_run = 0;
+        s->base.on_message(s->base.ctx, msg);
+        json_decref(msg);
+}
+
+/* Splits what was read from stdout into lines, bounded by max_message. */
+static void take_stdout(struct stdio_transport *s, const char *data, size_t n)
+{
+        while (n) {
+                const char *nl = memchr(data, '\n', n);
+                size_t chunk = nl ? (size_t)(nl - data) : n;
+                if (!s->skipping) {
+                        if (s->len + chunk > s->base.max_message) {
+                                log_warn("%s: refused a message larger than %zu bytes",
+                                         s->base.server_name, s->base.max_message);
+                                s->skipping = true;
+                                s->too_large = true;
+                                s->len = 0;
+                        } else {
+                                if (s->len + chunk + 1 > s->cap) {
+                                        size_t cap = s->cap ? s->cap : 4096;
+                                        while (cap < s->len + chunk + 1)
+                                                cap *= 2;
+                                        s->line = xrealloc(s->line, cap);
+                                        s->cap = cap;
+                                }
+                                memcpy(s->line + s->len, data, chunk);
+                                s->len += chunk;
+                        }
+                }
+                if (!nl)
+                        return;
+                if (!s->skipping) {
+                        s->line[s->len] = '\0';
+                        deliver_line(s, s->line, s->len);
+                }
+                s->skipping = false;
+                s->len = 0;
+                data = nl + 1;
+                n -= chunk + 1;
+        }
+}
+
+static void take_stderr(struct stdio_transport *s, const char *data, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (data[i] == '\n' || s->errlen == sizeof(s->errline) - 1) {
+                        s->errline[s->errlen] = '\0';
+                        log_debug("%s: %s", s->base.server_name, s->errline);
+                        s->errlen = 0;
+                        if (data[i] == '\n')
+                                continue;
+                }
+                s->errline[s->errlen++] = data[i];
+        }
+}
+
+/* Reads what fd has; false at end of file or on error. */
+static bool read_some(struct stdio_transport *s, int fd, bool is_stdout)
+{
+        char buf[65536];
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0)
+                return errno == EINTR || errno == EAGAIN;
+        if (r == 0)
+                return false;
+        if (is_stdout)
+                take_stdout(s, buf, (size_t)r);
+        else
+                take_stderr(s, buf, (size_t)r);
+        return true;
+}
+
+static int ms_until(uint64_t deadline_ns)
+{
+        if (!deadline_ns)
+                return 100;
+        uint64_t now = time_mono_ns();
+        if (now >= deadline_ns)
+                return 0;
+        uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+        return ms > 100 ? 100 : (int)ms; /* wake up to look at the cancel flag */
+}
+
+/*
+ * Runs until the queued output is written (flush) or, otherwise, until at
+ * least one message was delivered; both stop at done, cancel, the deadline,
+ * or the server going away.
+ */
+static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush, osvm_err *e)
+{
+        s->in_pump = true;
+        int rc = 0;
+        for (;;) {
+                bool out_pending = s->out_off < s->out.len && s->in_fd >= 0;
+                if (flush && !out_pending)
+                        break;
+                if (w->done && *w->done && !out_pending)
+                        break;
+                if (s->too_large) {
+                        s->too_large = false;
+                        rc = err_set(e, MCP_E_TOO_LARGE,
+                                     "%s: the server sent a message larger than %zu bytes "
+                                     "(refused)",
+                                     s->base.server_name, s->base.max_message);
+                        break;
+                }
+                if (s->malformed_run >= MALFORMED_MAX) {
+                        rc = err_set(e, MCP_E_PROTOCOL,
+                                     "%s: %u malformed lines in a row; the server is dropped",
+                                     s->base.server_name, s->malformed_run);
+                        break;
+                }
+                if (w->cancel && *w->cancel) {
+                        rc = err_set(e, MCP_E_CANCELLED, "%s: cancelled", s->base.server_name);
+                        break;
+                }
+                if (s->out_fd < 0) {
+                        char how[96];
+                        reap(s, 200);
+                        rc = err_set(e, MCP_E_CLOSED, "%s: the server %s", s->base.server_name,
+                                     exit_words(s, how, sizeof(how)));
+                        break;
+                }
+                int timeout = ms_until(w->deadline_ns);
+                if (w->deadline_ns && timeout == 0) {
+                        rc = err_set(e, MCP_E_TIMEOUT, "%s: timed out", s->base.server_name);
+                        break;
+                }
+                struct pollfd p[3] = {{s->out_fd, POLLIN, 0},
+                                      {s->err_fd, POLLIN, 0},
+                                      {out_pending ? s->in_fd : -1, POLLOUT, 0}};
+                int n = poll(p, 3, timeout);
+                if (n < 0 && errno != EINTR) {
+                        rc = err_sys(e, "%s: poll", s->base.server_name);
+                        break;
+                }
+                if (n <= 0)
+                        continue;
+                if (p[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
+                        ssize_t wr =
+                            write(s->in_fd, s->out.s + s->out_off, s->out.len - s->out_off);
+                        if (wr > 0)
+                                s->out_off += (size_t)wr;
+                        else if (wr < 0 && errno != EAGAIN && errno != EINTR)
+                                close_fd(&s->in_fd); /* EPIPE: it stopped reading */
+                        if (s->out_off == s->out.len)
+                                s->out.len = s->out_off = 0;
+                }
+                if (p[1].revents && !read_some(s, s->err_fd, false))
+                        close_fd(&s->err_fd);
+                bool delivered = false;
+                if (p[0].revents) {
+                        if (!read_some(s, s->out_fd, true))
+                                close_fd(&s->out_fd);
+                        delivered = true;
+                }
+                if (!flush && delivered && !(s->out_off < s->out.len))
+                        break;
+        }
+        s->in_pump = false;
+        return rc;
+}
+
+static int stdio_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e)
+{
+        struct stdio_transport *s = (struct stdio_transport *)t;
+        if (s->in_fd < 0)
+                return err_set(e, MCP_E_CLOSED, "%s: the server no longer reads its input",
+                               t->server_name);
+        /* Compact JSON escapes every newline inside strings: one line a message. */
+        char *line = json_dumps(msg, JSON_COMPACT);
+        if (!line)
+                return err_set(e, ENOMEM, "%s: cannot serialize a message", t->server_name);
+        sb_add(&s->out, line);
+        sb_add(&s->out, "\n");
+        free(line);
+        if (s->in_pump)
+                return 0; /* the running loop writes it */
+        return pump(s, w, true, e);
+}
+
+static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e)
+{
+        return pump((struct stdio_transport *)t, w, false, e);
+}
+
+static void stdio_close(struct mcp_transport *t)
+{
+        struct stdio_transport *s = (struct stdio_transport *)t;
+        /* The spec's order: close stdin, wait, SIGTERM, wait, SIGKILL. */
+        close_fd(&s->in_fd);
+        if (!reap(s, SHUTDOWN_GRACE_MS)) {
+                kill(-s->pid, SIGTERM);
+                if (!reap(s, SHUTDOWN_GRACE_MS)) {
+                        kill(-s->pid, SIGKILL);
+                        reap(s, 1000);
+                }
+        }
+        close_fd(&s->out_fd);
+        close_fd(&s->err_fd);
+        sb_free(&s->out);
+        free(s->line);
+        free(s);
+}
+
+static const struct mcp_transport_ops stdio_ops = {
+    .name = "stdio",
+    .send = stdio_send,
+    .poll = stdio_poll,
+    .close = stdio_close,
+};
+
+/* environ with the extra K=V entries put first (so they win) */
+static char **merged_env(char *const *extra)
+{
+        size_t n = 0, m = 0;
+        while (environ[n])
+                n++;
+        while (extra && extra[m])
+                m++;
+        char **env = xcalloc(n + m + 1, sizeof(char *));
+        size_t k = 0;
+        for (size_t i = 0; i < m; i++)
+                env[k++] = extra[i];
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(environ[i], '=');
+                size_t keylen = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+                bool overridden = false;
+                for (size_t j = 0; j < m && !overridden; j++)
+                        overridden =
+                            strncmp(extra[j], environ[i], keylen) == 0 && extra[j][keylen] == '=';
+                if (!overridden)
+                        env[k++] = environ[i];
+        }
+        return env;
+}
+
+struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
+                                     size_t max_message, osvm_err *e)
+{
+        if (!argv || !argv[0] || !argv[0][0]) {
+                err_set(e, EINVAL, "%s: no command to start", name);
+                return NULL;
+        }
+        /* A server that dies must not take osvm with it through SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
+        int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+                err_sys(e, "%s: pipe", name);
+                goto fail;
+        }
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+        posix_spawnattr_init(&attr);
+        /* Its own process group: Ctrl-C at the terminal cancels a call, not the server. */
+        posix_spawnattr_setpgroup(&attr, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&attr, &none);
+        sigset_t deflt;
+        sigemptyset(&deflt);
+        sigaddset(&deflt, SIGPIPE);
+        sigaddset(&deflt, SIGINT);
+        sigaddset(&deflt, SIGTERM);
+        posix_spawnattr_setsigdefault(&attr, &deflt);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                            POSIX_SPAWN_SETSIGDEF);
+        char **envp = merged_env(env);
+        pid_t pid;
+        int r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+        free(envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0) {
+                errno = r;
+                err_sys(e, "%s: starting %s", name, argv[0]);
+                goto fail;
+        }
+        close(in[0]);
+        close(out[1]);
+        close(errp[1]);
+        struct stdio_transport *s = xcalloc(1, sizeof(*s));
+        s->base.ops = &stdio_ops;
+        s->base.max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
+        snprintf(s->base.server_name, sizeof(s->base.server_name), "%s", name);
+        s->pid = pid;
+        s->in_fd = in[1];
+        s->out_fd = out[0];
+        s->err_fd = errp[0];
+        fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+        fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
+        fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+        log_debug("%s: started %s (pid %d)", name, argv[0], (int)pid);
+        return &s->base;
+fail:
+        for (int i = 0; i < 2; i++) {
+                if (in[i] >= 0)
+                        close(in[i]);
+                if (out[i] >= 0)
+                        close(out[i]);
+                if (errp[i] >= 0)
+                        close(errp[i]);
+        }
+        return NULL;
+}

@@ -1,0 +1,393 @@
+/*
+ * The MCP client over stdio against the real reference servers
+ * (@modelcontextprotocol/server-everything and server-filesystem from npm).
+ */
+#include "peers.h"
+
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Not in mcp.h: the transport's error codes, which the tests check. */
+#include "mcp/transport.h"
+
+static struct mcp_client *connect_everything(json_t *roots, size_t max_message, osvm_err *e)
+{
+        char *argv[] = {"node", (char *)everything_js(), "stdio", NULL};
+        struct mcp_endpoint ep = {
+            .name = "everything", .argv = argv, .roots = roots, .max_message = max_message};
+        return mcp_connect(&ep, NULL, e);
+}
+
+static const char *text_of(json_t *result)
+{
+        json_t *c0 = json_array_get(json_object_get(result, "content"), 0);
+        return json_string_value(json_object_get(c0, "text"));
+}
+
+static void test_lifecycle_and_tools(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(NULL, 0, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        const struct mcp_server_info *info = mcp_info(c);
+        assert_string_equal(info->protocol_version, MCP_PROTOCOL_VERSION);
+        assert_non_null(strstr(info->name, "everything"));
+        assert_non_null(json_object_get(info->capabilities, "tools"));
+
+        json_t *tools = mcp_list_tools(c, NULL, &e);
+        if (!tools)
+                fail_msg("%s", e.msg);
+        bool echo = false, sum = false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t)
+        {
+                echo |= strcmp(json_string_value(json_object_get(t, "name")), "echo") == 0;
+                sum |= strcmp(json_string_value(json_object_get(t, "name")), "get-sum") == 0;
+        }
+        assert_true(json_array_size(tools) >= 13);
+        assert_true(echo && sum);
+        json_decref(tools);
+
+        json_t *args = json_pack("{s:s}", "message", "hello world");
+        json_t *r = mcp_call_tool(c, "echo", args, NULL, &e);
+        json_decref(args);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_non_null(strstr(text_of(r), "hello world"));
+        assert_false(json_is_true(json_object_get(r, "isError")));
+        json_decref(r);
+
+        args = json_pack("{s:i, s:i}", "a", 2, "b", 3);
+        r = mcp_call_tool(c, "get-sum", args, NULL, &e);
+        json_decref(args);
+        assert_non_null(r);
+        assert_non_null(strstr(text_of(r), "5"));
+        json_decref(r);
+
+        assert_int_equal(mcp_ping(c, NULL, &e), 0);
+        mcp_close(c);
+}
+
+static void test_unknown_tool_and_bad_args(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(NULL, 0, &e);
+        assert_non_null(c);
+        /* Either error channel is an error: isError in a result, or a JSON-RPC error. */
+        json_t *r = mcp_call_tool(c, "no-such-tool", NULL, NULL, &e);
+        if (r) {
+                assert_true(json_is_true(json_object_get(r, "isError")));
+                json_decref(r);
+        } else {
+                assert_non_null(strstr(e.msg, "no-such-tool") ? e.msg : strstr(e.msg, "error"));
+        }
+        json_t *args = json_pack("{s:s, s:i}", "a", "two", "b", 3);
+        r = mcp_call_tool(c, "get-sum", args, NULL, &e);
+        json_decref(args);
+        assert_true(!r || json_is_true(json_object_get(r, "isError")));
+        json_decref(r);
+        /* The connection goes on. */
+        assert_int_equal(mcp_ping(c, NULL, &e), 0);
+        mcp_close(c);
+}
+
+struct progress_log {
+        int n;
+        double last, total;
+};
+
+static void on_progress(void *ctx, const struct mcp_progress *p)
+{
+        struct progress_log *l = ctx;
+        l->n++;
+        l->last = p->progress;
+        l->total = p->total;
+}
+
+static void test_progress(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(NULL, 0, &e);
+        assert_non_null(c);
+        struct progress_log log = {0};
+        struct mcp_call_opts o = {.on_progress = on_progress, .progress_ctx = &log};
+        json_t *args = json_pack("{s:f, s:i}", "duration", 0.6, "steps", 3);
+        json_t *r = mcp_call_tool(c, "trigger-long-running-operation", args, &o, &e);
+        json_decref(args);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_int_equal(log.n, 3);
+        assert_true(log.last == 3 && log.total == 3);
+        json_decref(r);
+        mcp_close(c);
+}
+
+struct later {
+        volatile sig_atomic_t *flag;
+        pid_t pid;
+        int ms;
+};
+
+static void *set_later(void *arg)
+{
+        struct later *l = arg;
+        nanosleep(&(struct timespec){l->ms / 1000, (l->ms % 1000) * 1000000L}, NULL);
+        if (l->flag)
+                *l->flag = 1;
+        if (l->pid)
+                kill(l->pid, SIGKILL);
+        return NULL;
+}
+
+static void test_cancel_and_timeout(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(NULL, 0, &e);
+        assert_non_null(c);
+        volatile sig_atomic_t cancel = 0;
+        struct later l = {.flag = &cancel, .ms = 300};
+        pthread_t th;
+        pthread_create(&th, NULL, set_later, &l);
+        struct progress_log log = {0};
+        struct mcp_call_opts o = {
+            .cancel = &cancel, .on_progress = on_progress, .progress_ctx = &log};
+        json_t *args = json_pack("{s:i, s:i}", "duration", 5, "steps", 50);
+        uint64_t t0 = time_mono_ns();
+        json_t *r = mcp_call_tool(c, "trigger-long-running-operation", args, &o, &e);
+        uint64_t took = time_mono_ns() - t0;
+        pthread_join(th, NULL);
+        assert_null(r);
+        assert_int_equal(e.code, MCP_E_CANCELLED);
+        assert_non_null(strstr(e.msg, "cancelled"));
+        assert_true(took < 2000000000ull);
+
+        /* Late progress for the cancelled call is dropped; the connection goes on. */
+        int seen = log.n;
+        json_t *echo = json_pack("{s:s}", "message", "after");
+        r = mcp_call_tool(c, "echo", echo, NULL, &e);
+        assert_non_null(r);
+        assert_non_null(strstr(text_of(r), "after"));
+        json_decref(r);
+        assert_int_equal(log.n, seen);
+
+        struct mcp_call_opts quick = {.timeout_ms = 300};
+        r = mcp_call_tool(c, "trigger-long-running-operation", args, &quick, &e);
+        assert_null(r);
+        assert_int_equal(e.code, MCP_E_TIMEOUT);
+        assert_non_null(strstr(e.msg, "timed out after 300 ms"));
+        r = mcp_call_tool(c, "echo", echo, NULL, &e);
+        assert_non_null(r);
+        json_decref(r);
+        json_decref(echo);
+        json_decref(args);
+        mcp_close(c);
+}
+
+static void test_server_killed_mid_call(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        char pidfile[] = "/tmp/osvm-mcp-pid-XXXXXX";
+        int fd = mkstemp(pidfile);
+        assert_true(fd >= 0);
+        close(fd);
+        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
+        char *argv[] = {"sh", "-c", script, NULL};
+        struct mcp_endpoint ep = {.name = "doomed", .argv = argv};
+        osvm_err e = {0};
+        struct mcp_client *c = mcp_connect(&ep, NULL, &e);
+        assert_non_null(c);
+        char *text = NULL;
+        assert_int_equal(fs_read_file(pidfile, 64, &text, NULL, NULL), 0);
+        struct later l = {.pid = (pid_t)atoi(text), .ms = 300};
+        free(text);
+        pthread_t th;
+        pthread_create(&th, NULL, set_later, &l);
+        json_t *args = json_pack("{s:i, s:i}", "duration", 5, "steps", 5);
+        json_t *r = mcp_call_tool(c, "trigger-long-running-operation", args, NULL, &e);
+        pthread_join(th, NULL);
+        json_decref(args);
+        assert_null(r);
+        assert_int_equal(e.code, MCP_E_CLOSED);
+        assert_non_null(strstr(e.msg, "killed by signal 9"));
+        assert_false(mcp_alive(c));
+        /* Further calls fail at once with a clear error. */
+        r = mcp_call_tool(c, "echo", NULL, NULL, &e);
+        assert_null(r);
+        assert_non_null(strstr(e.msg, "not running"));
+        mcp_close(c);
+        unlink(pidfile);
+        free(script);
+}
+
+static void test_garbage_lines_are_skipped(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        /* Garbage on the server's stdout before the real server speaks. */
+        char *script = xasprintf("printf 'garbage\\n{not json\\n[1,2]\\n\\n'; exec node %s stdio",
+                                 everything_js());
+        char *argv[] = {"sh", "-c", script, NULL};
+        struct mcp_endpoint ep = {.name = "noisy", .argv = argv};
+        osvm_err e = {0};
+        struct mcp_client *c = mcp_connect(&ep, NULL, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        assert_int_equal(mcp_ping(c, NULL, &e), 0);
+        mcp_close(c);
+        free(script);
+}
+
+static void test_oversized_message_refused(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(NULL, 4096, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        /* A 10 KB echo comes back larger than the 4 KiB cap. */
+        char big[10001];
+        memset(big, 'x', 10000);
+        big[10000] = '\0';
+        json_t *args = json_pack("{s:s}", "message", big);
+        json_t *r = mcp_call_tool(c, "echo", args, NULL, &e);
+        json_decref(args);
+        assert_null(r);
+        assert_int_equal(e.code, MCP_E_TOO_LARGE);
+        assert_non_null(strstr(e.msg, "larger than 4096 bytes"));
+        /* The connection survives it. */
+        args = json_pack("{s:s}", "message", "small");
+        r = mcp_call_tool(c, "echo", args, NULL, &e);
+        json_decref(args);
+        if (!r)
+                fail_msg("%s", e.msg);
+        json_decref(r);
+        mcp_close(c);
+}
+
+static void test_roots_request_answered(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        json_t *roots = json_pack("[{s:s, s:s}]", "uri", "file:///srv/osvm-root", "name", "data");
+        osvm_err e = {0};
+        struct mcp_client *c = connect_everything(roots, 0, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        /* With roots declared, the server asks roots/list (id 0 among them) and exposes a
+         * tool that reports what it got. */
+        json_t *tools = mcp_list_tools(c, NULL, &e);
+        assert_non_null(tools);
+        const char *roots_tool = NULL;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t)
+        {
+                const char *n = json_string_value(json_object_get(t, "name"));
+                if (strstr(n, "roots"))
+                        roots_tool = n;
+        }
+        assert_non_null(roots_tool);
+        json_t *r = mcp_call_tool(c, roots_tool, NULL, NULL, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        char *dump = json_dumps(r, 0);
+        print_message("%s\n", dump);
+        assert_non_null(strstr(dump, "file:///srv/osvm-root"));
+        free(dump);
+        json_decref(r);
+        json_decref(tools);
+        mcp_close(c);
+        json_decref(roots);
+}
+
+static void test_filesystem_server(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(filesystem_js());
+        char dir[64];
+        assert_int_equal(tu_tempdir(dir, sizeof(dir), "fs"), 0);
+        char *file = xasprintf("%s/hello.txt", dir);
+        assert_int_equal(fs_write_atomic(file, "hi there\n", 9, 0600, NULL), 0);
+        char *argv[] = {"node", (char *)filesystem_js(), dir, NULL};
+        struct mcp_endpoint ep = {.name = "fs", .argv = argv};
+        osvm_err e = {0};
+        struct mcp_client *c = mcp_connect(&ep, NULL, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        json_t *tools = mcp_list_tools(c, NULL, &e);
+        assert_non_null(tools);
+        assert_true(json_array_size(tools) >= 10);
+        json_decref(tools);
+
+        json_t *args = json_pack("{s:s}", "path", file);
+        json_t *r = mcp_call_tool(c, "read_text_file", args, NULL, &e);
+        json_decref(args);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_string_equal(text_of(r), "hi there\n");
+        json_decref(r);
+
+        args = json_pack("{s:s}", "path", dir);
+        r = mcp_call_tool(c, "list_directory", args, NULL, &e);
+        json_decref(args);
+        assert_non_null(r);
+        assert_non_null(strstr(text_of(r), "hello.txt"));
+        json_decref(r);
+
+        args = json_pack("{s:s}", "path", "/etc/hostname");
+        r = mcp_call_tool(c, "read_text_file", args, NULL, &e);
+        json_decref(args);
+        assert_non_null(r);
+        assert_true(json_is_true(json_object_get(r, "isError")));
+        json_decref(r);
+        mcp_close(c);
+        tu_rmrf(dir);
+        free(file);
+}
+
+static void test_missing_command(void **state)
+{
+        (void)state;
+        char *argv[] = {"/nonexistent/osvm-server", NULL};
+        struct mcp_endpoint ep = {.name = "ghost", .argv = argv};
+        osvm_err e = {0};
+        assert_null(mcp_connect(&ep, NULL, &e));
+        assert_non_null(strstr(e.msg, "ghost"));
+        assert_non_null(strstr(e.msg, "No such file"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_lifecycle_and_tools),
+            cmocka_unit_test(test_unknown_tool_and_bad_args),
+            cmocka_unit_test(test_progress),
+            cmocka_unit_test(test_cancel_and_timeout),
+            cmocka_unit_test(test_server_killed_mid_call),
+            cmocka_unit_test(test_garbage_lines_are_skipped),
+            cmocka_unit_test(test_oversized_message_refused),
+            cmocka_unit_test(test_roots_request_answered),
+            cmocka_unit_test(test_filesystem_server),
+            cmocka_unit_test(test_missing_command),
+        };
+        return cmocka_run_group_tests_name("mcp/stdio", tests, NULL, NULL);
+}
