@@ -41,7 +41,7 @@ static int add(int argc, char **argv)
         const char *url = NULL;
         int c, r;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+e:u:H:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "e:u:H:", opts, NULL)) != -1) {
                 if (c == 'e')
                         env[nenv++] = optarg;
                 else if (c == 'H')
@@ -171,7 +171,18 @@ struct ctx {
         struct mcp_hub *hub;
 };
 
-static int ctx_open(struct ctx *x)
+#define ADHOC_ID "adhoc"
+
+static bool is_url(const char *s)
+{
+        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/*
+ * Opens the config, the registry and the hub. A server given as a URL is
+ * reached ad hoc, without registering it, under the id "adhoc".
+ */
+static int ctx_open(struct ctx *x, const char **server)
 {
         memset(x, 0, sizeof(*x));
         int r = cli_load_config(&x->cfg);
@@ -181,6 +192,18 @@ static int ctx_open(struct ctx *x)
         if (r) {
                 iso_config_free(&x->cfg);
                 return r;
+        }
+        if (server && *server && is_url(*server)) {
+                x->reg.v = xrealloc(x->reg.v, (x->reg.n + 1) * sizeof(*x->reg.v));
+                x->reg.v[x->reg.n++] = (struct mcp_server_conf){
+                    .id = xstrdup(ADHOC_ID),
+                    .name = xstrdup(*server),
+                    .kind = MCP_KIND_HTTP,
+                    .url = xstrdup(*server),
+                    .headers = xcalloc(1, sizeof(char *)),
+                    .enabled = true,
+                };
+                *server = ADHOC_ID;
         }
         cli_probe_host(&x->host);
         x->hub = mcp_hub_new(&x->reg, &x->cfg, &x->host);
@@ -207,15 +230,16 @@ static int tools(int argc, char **argv)
 {
         bool json = json_flag(&argc, argv);
         if (argc > 2)
-                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp tools [NAME] [--json]");
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp tools [NAME | URL] [--json]");
+        const char *only = argc == 2 ? argv[1] : NULL;
         struct ctx x;
-        int r = ctx_open(&x);
+        int r = ctx_open(&x, &only);
         if (r)
                 return r;
         json_t *all = json_object();
         for (size_t i = 0; i < x.reg.n; i++) {
                 const struct mcp_server_conf *s = &x.reg.v[i];
-                if ((argc == 2 && strcmp(s->id, argv[1]) != 0) || (argc == 1 && !s->enabled))
+                if ((only && strcmp(s->id, only) != 0) || (!only && !s->enabled))
                         continue;
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &cli_interrupted};
@@ -238,12 +262,12 @@ static int tools(int argc, char **argv)
                                           buf, sizeof(buf)));
                 }
         }
-        if (argc == 2 && !mcp_registry_find(&x.reg, argv[1])) {
-                log_error("no MCP server \"%s\" is registered", argv[1]);
+        if (only && !mcp_registry_find(&x.reg, only)) {
+                log_error("no MCP server \"%s\" is registered", only);
                 r = OSVM_EXIT_USAGE;
         }
         if (json && !r)
-                cli_print_json(argc == 2 ? json_object_get(all, argv[1]) : all);
+                cli_print_json(only ? json_object_get(all, only) : all);
         json_decref(all);
         ctx_close(&x);
         return r;
@@ -398,7 +422,7 @@ static int call(int argc, char **argv)
                                                      "TOOL [JSON | key=value ...] [--json]");
         const char *server = argv[k], *tool = argv[k + 1];
         struct ctx x;
-        int r = ctx_open(&x);
+        int r = ctx_open(&x, &server);
         if (r)
                 return r;
         osvm_err e = {0};
@@ -482,12 +506,13 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp remove NAME\n"
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"
-            "       osvm mcp tools [NAME] [--json]\n"
-            "       osvm mcp call [--timeout MS] NAME TOOL [JSON | key=value...] [--json]\n"
+            "       osvm mcp tools [NAME | URL] [--json]\n"
+            "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
             "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
             "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
+            "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
             "\n"
             "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
             "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

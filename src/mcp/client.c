@@ -160,10 +160,11 @@ static void rpc_error(struct mcp_client *c, const char *method, json_t *err, osv
  * Sends a request and waits for its response. Returns the result (a new
  * reference) or NULL with e set. params is stolen.
  */
-static json_t *request(struct mcp_client *c, const char *method, json_t *params,
-                       const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
+static json_t *request_once(struct mcp_client *c, const char *method, json_t *params,
+                            const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
 {
-        if (!c->alive) {
+        if (!mcp_alive(c)) {
+                c->alive = false;
                 json_decref(params);
                 err_set(e, MCP_E_CLOSED, "%s: the server is not running", c->name);
                 return NULL;
@@ -220,6 +221,24 @@ static json_t *request(struct mcp_client *c, const char *method, json_t *params,
         return result;
 }
 
+static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e);
+
+/* request_once, and once more after initializing again when an HTTP server lost the session. */
+static json_t *request(struct mcp_client *c, const char *method, json_t *params,
+                       const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
+{
+        bool may_retry = strcmp(method, "initialize") != 0;
+        json_t *again = may_retry && params ? json_deep_copy(params) : NULL;
+        json_t *r = request_once(c, method, params, o, dflt_timeout, e);
+        if (!r && may_retry && e->code == MCP_E_SESSION) {
+                log_info("%s: the server lost the session; initializing again", c->name);
+                if (initialize(c, o, e) == 0)
+                        return request_once(c, method, again, o, dflt_timeout, e);
+        }
+        json_decref(again);
+        return r;
+}
+
 static int notify(struct mcp_client *c, const char *method, osvm_err *e)
 {
         json_t *n = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
@@ -252,6 +271,7 @@ static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_
                 return err_set(e, MCP_E_PROTOCOL,
                                "%s: the initialize result has no protocolVersion", c->name);
         }
+        json_decref(c->init_result); /* a second initialize replaces the first */
         c->init_result = res;
         json_t *si = json_object_get(res, "serverInfo");
         c->info.name = str_or(json_object_get(si, "name"), "?");
@@ -369,7 +389,7 @@ const struct mcp_server_info *mcp_info(const struct mcp_client *c)
 
 bool mcp_alive(const struct mcp_client *c)
 {
-        return c->alive;
+        return c->alive && (!c->t->ops->alive || c->t->ops->alive(c->t));
 }
 
 void mcp_close(struct mcp_client *c)

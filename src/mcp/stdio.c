@@ -23,7 +23,7 @@ extern char **environ;
 #define STDERR_LINE_MAX   4096
 #define MALFORMED_LOGGED  5    /* malformed lines logged at warn; the rest at debug */
 #define MALFORMED_MAX     1000 /* past this many in a row the server is dropped */
-#define SHUTDOWN_GRACE_MS 2000
+#define SHUTDOWN_GRACE_MS 500
 
 struct stdio_transport {
         struct mcp_transport base;
@@ -297,6 +297,12 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
         return pump((struct stdio_transport *)t, w, false, e);
 }
 
+static bool stdio_alive(struct mcp_transport *t)
+{
+        struct stdio_transport *s = (struct stdio_transport *)t;
+        return s->out_fd >= 0 && s->in_fd >= 0 && !reap(s, 0);
+}
+
 static void stdio_close(struct mcp_transport *t)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
@@ -320,6 +326,7 @@ static const struct mcp_transport_ops stdio_ops = {
     .name = "stdio",
     .send = stdio_send,
     .poll = stdio_poll,
+    .alive = stdio_alive,
     .close = stdio_close,
 };
 

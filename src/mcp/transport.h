@@ -34,6 +34,8 @@ struct mcp_transport_ops {
          * MCP_E_* values or an errno.
          */
         int (*poll)(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e);
+        /* May be NULL: false once the server is known to be gone (stdio: it exited). */
+        bool (*alive)(struct mcp_transport *t);
         /* Shuts down as the spec says and frees the transport. */
         void (*close)(struct mcp_transport *t);
 };

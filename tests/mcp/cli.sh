@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Shell tests of `osvm mcp` against the real reference servers from npm,
+# over stdio and Streamable HTTP.
+set -u
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+EVERYTHING=$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+FILESYSTEM=$PEERS/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js
+if [ -z "$PEERS" ] || [ ! -f "$EVERYTHING" ] || [ ! -f "$FILESYSTEM" ] || ! command -v node >/dev/null; then
+        skip "osvm mcp against real servers" "node or the npm test peers are missing"
+        finish
+        exit
+fi
+
+# A free port on loopback, and server-everything's HTTP transport on it.
+free_port() {
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+HTTP_PORT=$(free_port)
+(cd "$TMPROOT" && PORT=$HTTP_PORT exec node "$EVERYTHING" streamableHttp >"$TMPROOT/http.log" 2>&1) &
+HTTP_PID=$!
+trap 'kill $HTTP_PID 2>/dev/null; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && break
+        sleep 0.1
+done
+URL=http://127.0.0.1:$HTTP_PORT/mcp
+
+# ---- the registry ----
+
+fresh
+osvm mcp list
+check_exit "list on a fresh home exits 0" 0
+check_contains "list says there is nothing yet" "no MCP servers registered" "$OUT"
+
+osvm mcp add everything -- node "$EVERYTHING" stdio
+check_exit "add a stdio server" 0
+osvm mcp add web --url "$URL" --header "X-Test: 1"
+check_exit "add an HTTP server" 0
+osvm mcp add everything -- node x.js
+check_failed "adding an existing name fails"
+check_contains "and says so" "already registered" "$ERR"
+osvm mcp add "bad/name" -- node x.js
+check_exit "a bad name is a usage error" 2
+osvm mcp add lonely
+check_exit "add without a command or URL is a usage error" 2
+
+REG=$OSVM_HOME/mcp_servers.json
+check_eq "the registry file is 0600" 600 "$(mode_of "$REG")"
+check_json "the registry keeps the original osvm fields" "$REG" \
+        'd["everything"]["transport_type"] == "stdio" and d["everything"]["enabled"] is True and "extra_config" in d["everything"] and d["everything"]["command"] == "node"'
+check_json "the HTTP entry has its URL and header" "$REG" \
+        'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
+
+osvm mcp list --json
+printf '%s' "$OUT" >"$T/list.json"
+check_json "list --json names both" "$T/list.json" \
+        'sorted(s["name"] for s in d) == ["everything", "web"]'
+
+# ---- tools and calls, both transports ----
+
+for target in everything web; do
+        osvm mcp tools "$target"
+        check_exit "tools $target exits 0" 0
+        check_contains "tools $target lists echo" "$target/echo" "$OUT"
+        check_contains "tools $target lists get-sum" "$target/get-sum" "$OUT"
+
+        osvm mcp call "$target" get-sum a=2 b=3
+        check_exit "call $target get-sum exits 0" 0
+        check_contains "call $target get-sum adds" "The sum of 2 and 3 is 5" "$OUT"
+        check_contains "the fallback is one warning line" "runs directly, without a VM" "$ERR"
+
+        osvm mcp call "$target" echo '{"message": "hello world"}'
+        check_contains "call $target echo with a JSON object" "Echo: hello world" "$OUT"
+
+        osvm mcp call "$target" echo message="hello world" --json
+        check_exit "call --json exits 0" 0
+        printf '%s' "$OUT" >"$T/call.json"
+        check_json "call --json has server, tool, mode, reasons, duration, result" "$T/call.json" \
+                'd["server"] == "'"$target"'" and d["tool"] == "echo" and d["mode"] == "direct" and len(d["reasons"]) >= 3 and d["duration_ms"] > 0 and d["result"]["content"][0]["text"] == "Echo: hello world"'
+
+        osvm mcp call "$target" no-such-tool
+        check_exit "an unknown tool on $target is a tool error (5)" 5
+        check_contains "and the server's words are shown" "no-such-tool" "$ERR"
+
+        osvm mcp call "$target" get-sum a=two b=3
+        check_exit "a value that is not the schema's type is a usage error" 2
+        check_contains "naming the argument" "a: \"two\" is not a valid number" "$ERR"
+
+        osvm mcp call "$target" trigger-long-running-operation duration=0.4 steps=2
+        check_exit "a call with progress exits 0" 0
+        check_contains "progress is shown on stderr" "progress: 2/2" "$ERR"
+done
+
+osvm mcp tools "$URL"
+check_contains "a URL works without registering it" "adhoc/echo" "$OUT"
+
+# ---- cancellation and timeouts ----
+
+"$OSVM" mcp call everything trigger-long-running-operation duration=20 steps=20 \
+        >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 1.5
+kill -INT $pid
+start=$(date +%s%N)
+wait $pid
+RC=$?
+took=$((($(date +%s%N) - start) / 1000000))
+check_exit "Ctrl-C cancels the call: exit 130" 130
+check_contains "and says it was cancelled" "cancelled" "$(cat "$T/err")"
+check_match "and stops at once (under 2 s)" '^[0-9]+$' "$took"
+[ "$took" -lt 2000 ] && pass "cancel took ${took} ms" || fail "cancel took ${took} ms"
+
+osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps=20
+check_exit "a timeout fails the call" 1
+check_contains "naming the limit" "timed out after 500 ms" "$ERR"
+
+# ---- a server that dies, a server that is not there ----
+
+osvm mcp add crash -- sh -c 'read line; exit 7'
+osvm mcp call crash echo message=x
+check_exit "a server that exits at once fails the call" 1
+check_contains "naming how it ended" "exited with status 7" "$ERR"
+
+osvm mcp add ghost -- /nonexistent/server
+osvm mcp call ghost echo
+check_exit "a server that cannot start fails the call" 1
+check_contains "naming the command" "/nonexistent/server" "$ERR"
+
+osvm mcp call nobody echo
+check_exit "an unregistered server is a usage error" 2
+
+# ---- the filesystem server, routing and status ----
+
+mkdir -p "$T/files"
+printf 'hi there\n' >"$T/files/hello.txt"
+osvm mcp add fs -- node "$FILESYSTEM" "$T/files"
+osvm mcp call fs read_text_file path="$T/files/hello.txt"
+check_eq "filesystem read_text_file" "hi there" "$OUT"
+osvm mcp call fs read_text_file path=/etc/hostname
+check_exit "a path outside the server's roots is a tool error" 5
+
+osvm isolation set fs/read_text_file fallback=deny
+osvm mcp call fs read_text_file path="$T/files/hello.txt"
+check_exit "fallback deny refuses the call (4)" 4
+check_contains "and says why" "refused" "$ERR"
+check_eq "nothing was printed as a result" "" "$OUT"
+
+osvm status
+check_contains "the status line lists the registered servers" "fs(host:cfg)" "$OUT"
+
+# ---- remove and import ----
+
+osvm mcp remove ghost
+check_exit "remove exits 0" 0
+osvm mcp remove ghost
+check_failed "removing it again fails"
+cat >"$T/import.json" <<EOF
+{"mcpServers": {"imported": {"command": "node", "args": ["$EVERYTHING", "stdio"]},
+                "fs": {"command": "other"}}}
+EOF
+osvm mcp import "$T/import.json"
+check_exit "import exits 0" 0
+check_contains "import counts what it added and skipped" "imported 1 server" "$OUT"
+check_contains "and the existing one was skipped" "1 skipped" "$OUT"
+osvm mcp call imported get-sum a=20 b=22
+check_contains "an imported server works" "The sum of 20 and 22 is 42" "$OUT"
+
+finish

@@ -1,0 +1,149 @@
+/*
+ * The hub: calls routed by the isolation policy, servers restarted after
+ * they die, the session's counts.
+ */
+#include "peers.h"
+
+#include "mcp/mcp.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+static char dir[64], pidfile[128];
+static struct mcp_registry reg;
+static struct iso_config cfg;
+static struct iso_host host = {.kvm_usable = true};
+
+static int setup(void **state)
+{
+        (void)state;
+        if (tu_tempdir(dir, sizeof(dir), "hub") < 0)
+                return -1;
+        snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        return tu_rmrf(dir);
+}
+
+static void load(const char *isolation_json)
+{
+        char *path = xasprintf("%s/mcp_servers.json", dir);
+        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
+        char *argv[] = {"sh", "-c", script, NULL};
+        osvm_err e = {0};
+        unlink(path);
+        assert_int_equal(mcp_registry_add_stdio(path, "ev", argv, NULL, &e), 0);
+        assert_int_equal(mcp_registry_load(path, &reg, &e), 0);
+        struct iso_diags d = {0};
+        char *text = xasprintf(isolation_json, dir);
+        assert_int_equal(iso_config_parse(text, strlen(text), "t", &cfg, &d), 0);
+        iso_diags_free(&d);
+        free(text);
+        free(script);
+        free(path);
+}
+
+static void unload(void)
+{
+        mcp_registry_free(&reg);
+        iso_config_free(&cfg);
+}
+
+static json_t *echo(struct mcp_hub *h, const char *msg, struct iso_decision *dec, osvm_err *e)
+{
+        json_t *args = json_pack("{s:s}", "message", msg);
+        json_t *r = mcp_hub_call(h, "ev", "echo", args, NULL, dec, e);
+        json_decref(args);
+        return r;
+}
+
+static void test_restart_after_death(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        load("{\"unikernel_dir\": \"%s\"}");
+        session_reset(session_get(), time_mono_ns());
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        osvm_err e = {0};
+        struct iso_decision dec;
+        json_t *r = echo(h, "one", &dec, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_int_equal(dec.route, ISO_ROUTE_DIRECT);
+        assert_true(dec.fell_back); /* no image: fell back as the default policy says */
+        iso_decision_free(&dec);
+        json_decref(r);
+        assert_int_equal(session_get()->fallbacks, 1);
+        assert_int_equal(session_get()->servers[0].state, SESSION_SERVER_UP);
+
+        /* The server dies between calls: the next call starts it again. */
+        char *pid = NULL;
+        assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
+        pid_t first = (pid_t)atoi(pid);
+        free(pid);
+        assert_int_equal(kill(first, SIGKILL), 0);
+        usleep(100000);
+        r = echo(h, "two", &dec, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        json_t *c0 = json_array_get(json_object_get(r, "content"), 0);
+        assert_string_equal(json_string_value(json_object_get(c0, "text")), "Echo: two");
+        iso_decision_free(&dec);
+        json_decref(r);
+        assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
+        assert_int_not_equal((pid_t)atoi(pid), first);
+        free(pid);
+        assert_int_equal(session_get()->fallbacks, 2);
+        mcp_hub_free(h);
+        unload();
+}
+
+static void test_deny_runs_nothing(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        load("{\"unikernel_dir\": \"%s\", \"fallback\": \"deny\"}");
+        unlink(pidfile);
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        osvm_err e = {0};
+        struct iso_decision dec;
+        json_t *r = echo(h, "no", &dec, &e);
+        assert_null(r);
+        assert_int_equal(dec.route, ISO_ROUTE_DENY);
+        assert_int_equal(e.exit, OSVM_EXIT_DENIED);
+        assert_non_null(strstr(e.msg, "refused"));
+        /* The server was never started. */
+        assert_int_not_equal(access(pidfile, F_OK), 0);
+        iso_decision_free(&dec);
+        mcp_hub_free(h);
+        unload();
+}
+
+static void test_unknown_and_disabled(void **state)
+{
+        (void)state;
+        load("{\"unikernel_dir\": \"%s\"}");
+        reg.v[0].enabled = false;
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        osvm_err e = {0};
+        assert_null(mcp_hub_client(h, "nobody", NULL, &e));
+        assert_non_null(strstr(e.msg, "no MCP server \"nobody\""));
+        assert_null(mcp_hub_client(h, "ev", NULL, &e));
+        assert_non_null(strstr(e.msg, "disabled"));
+        mcp_hub_free(h);
+        unload();
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_restart_after_death),
+            cmocka_unit_test(test_deny_runs_nothing),
+            cmocka_unit_test(test_unknown_and_disabled),
+        };
+        return cmocka_run_group_tests_name("mcp/hub", tests, setup, teardown);
+}
