@@ -80,8 +80,9 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-bench: deps build/bench/bench_isolation
+bench: deps build/bench/bench_isolation build/bench/bench_mcp
 	build/bench/bench_isolation
+	bench/mcp.sh
 
 run: all
 	build/osvm
