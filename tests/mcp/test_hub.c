@@ -5,6 +5,7 @@
 #include "peers.h"
 
 #include "mcp/mcp.h"
+#include "vmm/vmm.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -138,12 +139,77 @@ static void test_unknown_and_disabled(void **state)
         unload();
 }
 
+struct image_case {
+        const char *name;
+        const char *image; /* below build/guests */
+        uint32_t timeout_ms;
+        bool is_error;
+        const char *want; /* in the first text block */
+};
+
+/* Tools routed to unikernels: the tool-image protocol end to end, in real VMs. */
+static void test_unikernel_route(void **state)
+{
+        (void)state;
+        char why[256];
+        if (!vmm_probe(why, sizeof(why))) {
+                print_message("SKIP: %s\n", why);
+                skip();
+        }
+        if (access("build/guests/tool_echo", R_OK) != 0) {
+                print_message("SKIP: build/guests/tool_echo is not built (make vmm-guests)\n");
+                skip();
+        }
+        const struct image_case cases[] = {
+            {"a tool image answers", "tool_echo", 0, false, "Echo from a unikernel: hello VM"},
+            {"output that is no CallToolResult", "hello", 0, true,
+             "without a CallToolResult on stdout"},
+            {"an endless loop passes the time limit", "loop", 300, true, "time limit of 300 ms"},
+            {"a fault is reported in words", "noncanon", 0, true, "was stopped (fault)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct image_case *c = &cases[i];
+                print_message("case \"%s\"\n", c->name);
+                char *cwd = getcwd(NULL, 0);
+                char *json = xasprintf("{\"unikernel_dir\": \"%%s\", \"fallback\": \"deny\", "
+                                       "\"mcp_servers\": {\"ev\": {\"tools\": {\"echo\": "
+                                       "{\"unikernel_image\": \"%s/build/guests/%s\"%s}}}}}",
+                                       cwd, c->image, c->timeout_ms ? ", \"timeout_ms\": 300" : "");
+                load(json);
+                free(json);
+                free(cwd);
+                session_reset(session_get(), time_mono_ns());
+                unlink(pidfile);
+                struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+                osvm_err e = {0};
+                struct iso_decision dec;
+                json_t *r = echo(h, "hello VM", &dec, &e);
+                if (!r)
+                        fail_msg("%s", e.msg);
+                assert_int_equal(dec.route, ISO_ROUTE_UNIKERNEL);
+                json_t *c0 = json_array_get(json_object_get(r, "content"), 0);
+                const char *text = json_string_value(json_object_get(c0, "text"));
+                print_message("  -> %s\n", text);
+                assert_non_null(strstr(text, c->want));
+                assert_int_equal(json_is_true(json_object_get(r, "isError")), c->is_error);
+                assert_int_equal(session_get()->unikernels_run, 1);
+                assert_int_equal(session_get()->fallbacks, 0);
+                /* The MCP server itself was never started for it. */
+                assert_int_not_equal(access(pidfile, F_OK), 0);
+                json_decref(r);
+                iso_decision_free(&dec);
+                mcp_hub_free(h);
+                unload();
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_restart_after_death),
             cmocka_unit_test(test_deny_runs_nothing),
             cmocka_unit_test(test_unknown_and_disabled),
+            cmocka_unit_test(test_unikernel_route),
         };
         return cmocka_run_group_tests_name("mcp/hub", tests, setup, teardown);
 }
