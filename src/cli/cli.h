@@ -12,6 +12,7 @@
 /* A subcommand: argv[0] is its name; returns the process exit code. */
 struct cli_cmd {
         const char *name;
+        const char *alias;   /* another name, or NULL */
         const char *summary; /* one line for `osvm --help` */
         const char *help;    /* the whole text for `osvm help NAME` */
         int (*run)(int argc, char **argv);
@@ -20,6 +21,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_cmd_isolation;
 extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
+extern const struct cli_cmd cli_cmd_unikernel;
 
 /* Set by SIGINT once cli_catch_interrupt() ran: pass it as a cancel flag. */
 extern volatile sig_atomic_t cli_interrupted;

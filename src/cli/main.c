@@ -15,16 +15,14 @@ static const struct cli_cmd cmd_help = {
 };
 
 static const struct cli_cmd *const commands[] = {
-    &cli_cmd_isolation,
-    &cli_cmd_mcp,
-    &cli_cmd_status,
-    &cmd_help,
+    &cli_cmd_isolation, &cli_cmd_mcp, &cli_cmd_status, &cli_cmd_unikernel, &cmd_help,
 };
 
 static const struct cli_cmd *find_command(const char *name)
 {
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-                if (strcmp(commands[i]->name, name) == 0)
+                if (strcmp(commands[i]->name, name) == 0 ||
+                    (commands[i]->alias && strcmp(commands[i]->alias, name) == 0))
                         return commands[i];
         return NULL;
 }
