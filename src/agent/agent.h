@@ -1,0 +1,150 @@
+/*
+ * agent: prompt -> planner -> tool calls routed through the isolation
+ * policy -> answer.
+ *
+ * A planner sees the conversation and the tools and decides, round by round,
+ * which tools to call or what to answer. Planners: OpenAI-compatible chat
+ * completions, Anthropic messages, and the offline planner (the built-in
+ * default when no endpoint is configured).
+ */
+#ifndef OSVM_AGENT_H
+#define OSVM_AGENT_H
+
+#include "mcp/mcp.h"
+
+/* ---- tools as the planners see them ---- */
+
+/* Function names the LLM APIs accept: ^[a-zA-Z0-9_-]{1,64}$ plus a NUL. */
+#define AGENT_API_NAME_MAX 65
+
+struct agent_tool {
+        char *server, *name;               /* the MCP names */
+        char *description;                 /* may be NULL */
+        json_t *input_schema;              /* an object; owned */
+        char api_name[AGENT_API_NAME_MAX]; /* unique within the toolset */
+};
+
+struct agent_toolset {
+        size_t n;
+        struct agent_tool *v;
+};
+
+/*
+ * Adds a server's tools (a tools/list array) to the set, giving each an API
+ * name: SERVER__TOOL with every other character mapped to '_', shortened
+ * with a hash suffix when too long or already taken, so that the mapping is
+ * reversible through the set.
+ */
+void agent_toolset_add(struct agent_toolset *ts, const char *server, json_t *tools);
+const struct agent_tool *agent_toolset_find_api(const struct agent_toolset *ts, const char *api);
+const struct agent_tool *agent_toolset_find(const struct agent_toolset *ts, const char *server,
+                                            const char *name);
+void agent_toolset_free(struct agent_toolset *ts);
+
+/* ---- the conversation, in a form each planner maps onto its API ---- */
+
+struct agent_call {
+        char *id; /* the planner's id for the call ("call_1", "toolu_...") */
+        const struct agent_tool *tool;
+        json_t *arguments; /* an object; owned */
+};
+
+enum agent_role { AGENT_USER, AGENT_ASSISTANT, AGENT_TOOL };
+
+struct agent_msg {
+        enum agent_role role;
+        char *text;    /* user or assistant text; a tool result as text */
+        size_t ncalls; /* assistant: the tool calls it made */
+        struct agent_call *calls;
+        char *call_id; /* tool: the call this answers */
+        bool is_error; /* tool: the call failed or returned isError */
+};
+
+struct agent_convo {
+        size_t n;
+        struct agent_msg *v;
+};
+
+void agent_convo_add_user(struct agent_convo *c, const char *text);
+void agent_convo_free(struct agent_convo *c);
+
+/* What a planner decided in one round. */
+struct agent_step {
+        char *text;    /* the answer, or words said with the calls; may be NULL */
+        size_t ncalls; /* 0: text is the final answer */
+        struct agent_call *calls;
+        bool needs_input; /* the answer is a question: arguments are missing */
+};
+
+void agent_step_free(struct agent_step *s);
+
+/* ---- planners ---- */
+
+struct agent_planner;
+
+struct agent_planner_ops {
+        const char *name; /* "openai", "anthropic", "offline" */
+        /* Decides the next step; -1 with e set when the planner failed (e.g. HTTP 401). */
+        int (*plan)(struct agent_planner *p, const struct agent_convo *c,
+                    const struct agent_toolset *ts, struct agent_step *out, osvm_err *e);
+        void (*free)(struct agent_planner *p);
+};
+
+struct agent_planner {
+        const struct agent_planner_ops *ops;
+        volatile sig_atomic_t *cancel; /* set by the agent: ends a request early */
+};
+
+/* Where the LLM is: OSVM_AI_URL, OSVM_AI_MODEL, OSVM_AI_KEY (or OPENAI_API_KEY /
+ * ANTHROPIC_API_KEY), else ai.json beside the isolation config. */
+struct agent_ai_config {
+        char *provider; /* "openai" or "anthropic"; NULL: offline */
+        char *url;      /* base URL, e.g. https://api.openai.com/v1 */
+        char *model;
+        char *key;            /* may be NULL (local servers) */
+        uint32_t timeout_ms;  /* per request (default 60000) */
+        unsigned max_retries; /* on 429 and 5xx (default 3) */
+        unsigned max_rounds;  /* tool rounds per prompt (default 8) */
+        char *source;         /* where it came from, for messages */
+};
+
+int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e);
+void agent_ai_config_free(struct agent_ai_config *c);
+
+struct agent_planner *agent_planner_openai(const struct agent_ai_config *c, osvm_err *e);
+struct agent_planner *agent_planner_anthropic(const struct agent_ai_config *c, osvm_err *e);
+struct agent_planner *agent_planner_offline(void);
+/* The planner the configuration asks for (offline when none is configured). */
+struct agent_planner *agent_planner_new(const struct agent_ai_config *c, osvm_err *e);
+
+/* ---- the agent ---- */
+
+struct agent;
+
+/* Callbacks for a user interface; any may be NULL. */
+struct agent_ui {
+        void *ctx;
+        void (*tool_start)(void *ctx, const struct agent_call *call, const struct iso_decision *d);
+        void (*tool_end)(void *ctx, const struct agent_call *call, json_t *result, bool ok,
+                         double ms);
+        mcp_progress_fn progress;
+};
+
+/* The agent over a hub (servers and isolation) with a planner, which it owns. */
+struct agent *agent_new(struct mcp_hub *hub, const struct mcp_registry *reg,
+                        struct agent_planner *planner, unsigned max_rounds, osvm_err *e);
+/*
+ * Answers one prompt, continuing the conversation. Returns 0 with the answer
+ * (free it), 1 when the answer is a question because a tool's required
+ * arguments are missing (the next prompt may supply them), or -1 with e set. trace, when not NULL,
+ * receives the whole turn as JSON: planner, each round's calls with server, tool, arguments, mode,
+ * reasons, duration and result, and the answer. cancel ends the running
+ * tool call (the turn then ends with an error that says so).
+ */
+int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
+              volatile sig_atomic_t *cancel, char **answer, json_t **trace, osvm_err *e);
+const struct agent_toolset *agent_tools(const struct agent *a);
+const char *agent_planner_name(const struct agent *a);
+void agent_free(struct agent *a);
+
+#endif
