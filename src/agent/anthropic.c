@@ -221,6 +221,7 @@ static int anthropic_plan(struct agent_planner *p, const struct agent_convo *c,
             .max_retries = lp->max_retries,
             .retry_base_ms = lp->retry_base_ms,
             .cancel = p->cancel,
+            .keyless = !lp->key,
         };
         json_t *reply = NULL;
         int rc = llm_post_json(&r, &reply, NULL, e);

@@ -26,6 +26,7 @@ struct llm_request {
         unsigned max_retries;       /* on 429 and 5xx */
         unsigned retry_base_ms;     /* doubled on each retry */
         volatile sig_atomic_t *cancel;
+        bool keyless; /* no API key was configured: a 401 says so */
 };
 
 /*

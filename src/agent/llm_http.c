@@ -266,6 +266,14 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         break;
                 }
                 char *why = error_excerpt(a.body, a.len);
+                if ((status == 401 || status == 403) && r->keyless) {
+                        err_set(e, EACCES,
+                                "%s wants an API key and none is configured (set OSVM_AI_KEY); "
+                                "HTTP %ld: %s",
+                                r->url, status, why);
+                        free(why);
+                        break;
+                }
                 if (status == 401 || status == 403) {
                         err_set(e, EACCES, "the API key was refused (HTTP %ld from %s): %s", status,
                                 r->url, why);

@@ -7,8 +7,9 @@ Listens on 127.0.0.1 (port N, or a free one) and prints "PORT <n>" on stdout
 once it accepts connections. Each POST is answered with the next entry of
 the script, a JSON list of
     {"status": 200, "headers": {"Name": "value"}, "body": <JSON value or string>,
-     "delay_ms": 0}
-(body a string is sent as it is; anything else as JSON). Past the end of the
+     "delay_ms": 0, "pad_bytes": 0}
+(body a string is sent as it is; anything else as JSON; pad_bytes spaces
+follow it, to make a large reply). Past the end of the
 script it answers 599. Every request is recorded before it is answered: the
 record file is rewritten, atomically, as a JSON list of
     {"method", "path", "headers": {lower-case name: value}, "body": <JSON or raw text>}.
@@ -73,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
         body = entry.get("body", "")
         if not isinstance(body, str):
             body = json.dumps(body)
-        data = body.encode("utf-8")
+        data = body.encode("utf-8") + b" " * entry.get("pad_bytes", 0)
         try:
             self.send_response(entry.get("status", 200))
             headers = entry.get("headers", {})

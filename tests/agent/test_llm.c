@@ -508,6 +508,37 @@ static void test_401_no_retry(void **state)
                    5000, 3, "the API key was refused (HTTP 403", "no access", 1);
 }
 
+static void test_401_without_key(void **state)
+{
+        (void)state;
+        struct srv s;
+        srv_start(&s, "[{\"status\":401,\"body\":{\"error\":{\"message\":\"missing key\"}}}]");
+        struct agent_planner *p = planner("openai", s.url, NULL, 5000, 3);
+        struct agent_convo c = {0};
+        convo_push(&c, AGENT_USER, "go");
+        struct agent_step st;
+        osvm_err e = {0};
+        assert_int_equal(p->ops->plan(p, &c, NULL, &st, &e), -1);
+        print_message("  %s\n", e.msg);
+        assert_non_null(strstr(e.msg, "wants an API key and none is configured"));
+        assert_non_null(strstr(e.msg, "OSVM_AI_KEY"));
+        assert_int_equal(srv_count(&s), 1);
+        convo_free(&c);
+        p->ops->free(p);
+        srv_stop(&s);
+}
+
+static void test_reply_too_large(void **state)
+{
+        (void)state;
+        char script[256];
+        snprintf(script, sizeof(script),
+                 "[{\"status\":200,\"pad_bytes\":%u,\"body\":{\"choices\":[{\"message\":"
+                 "{\"content\":\"x\"}}]}}]",
+                 LLM_MAX_REPLY_BYTES);
+        expect_err("openai", script, 10000, 3, "larger than", NULL, 1);
+}
+
 static void test_429_retried(void **state)
 {
         (void)state;
@@ -720,6 +751,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_openai_rounds),    cmocka_unit_test(test_openai_no_key),
             cmocka_unit_test(test_anthropic_rounds), cmocka_unit_test(test_401_no_retry),
+            cmocka_unit_test(test_401_without_key),  cmocka_unit_test(test_reply_too_large),
             cmocka_unit_test(test_429_retried),      cmocka_unit_test(test_500_gives_up),
             cmocka_unit_test(test_unreachable),      cmocka_unit_test(test_bad_replies),
             cmocka_unit_test(test_timeout),          cmocka_unit_test(test_cancel),
