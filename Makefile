@@ -4,7 +4,7 @@
 CC      ?= cc
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-LAYERS  := base isolation vmm mcp cli
+LAYERS  := base isolation vmm mcp agent cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
 HDRS    := $(wildcard src/*/*.h)
