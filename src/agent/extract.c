@@ -727,7 +727,8 @@ static bool one_of(const char *w, const char *const *set)
 
 /* Words at the ends of free text that belong to the request, not the value:
  * "echo back: hi", "write hi to the file /x". */
-static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bool lead)
+static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bool lead,
+                      bool after_article)
 {
         static const char *const lead_set[] = {
             "back", "saying", "say",  "please", "me",   "us",    "to",    "that",   "for", "of",
@@ -746,9 +747,11 @@ static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bo
             (F->f->skip && F->f->skip(F->f->skip_ctx, w)) || one_of(w, lead ? lead_set : tail_set);
         if (lead && in_words(p->name, w))
                 trim = true;
+        if (after_article && one_of(w, articles))
+                trim = false;
         /* "the message hello": an article before a word that goes too */
-        if (lead && !trim && one_of(w, articles) && i + 1 < F->r->n)
-                trim = trim_word(F, i + 1, p, lead) && F->r->v[i + 1].kind == OFF_WORD;
+        if (lead && !trim && !after_article && one_of(w, articles) && i + 1 < F->r->n)
+                trim = trim_word(F, i + 1, p, lead, true);
         free(w);
         return trim;
 }
@@ -757,17 +760,15 @@ static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bo
 static char *rest_text(struct filler *F, size_t from, const struct prop *p, bool trim)
 {
         size_t lo = from, hi = F->r->n;
-        while (lo < hi && (F->r->v[lo].used || F->r->v[lo].kind == OFF_KV ||
-                           (trim && trim_word(F, lo, p, true))))
+        while (lo < hi && (F->r->v[lo].used || (trim && trim_word(F, lo, p, true, false))))
                 lo++;
-        while (hi > lo && (F->r->v[hi - 1].used || F->r->v[hi - 1].kind == OFF_KV ||
-                           (trim && trim_word(F, hi - 1, p, false))))
+        while (hi > lo && (F->r->v[hi - 1].used || (trim && trim_word(F, hi - 1, p, false, false))))
                 hi--;
         if (lo >= hi)
                 return NULL;
         bool gap = false;
         for (size_t i = lo; i < hi; i++)
-                if (F->r->v[i].used || F->r->v[i].kind == OFF_KV)
+                if (F->r->v[i].used)
                         gap = true;
         if (!gap) {
                 /* the user's own words, with their spacing and punctuation */
@@ -784,7 +785,7 @@ static char *rest_text(struct filler *F, size_t from, const struct prop *p, bool
         strbuf b = {0};
         for (size_t i = lo; i < hi; i++) {
                 struct off_token *t = &F->r->v[i];
-                if (t->used || t->kind == OFF_KV)
+                if (t->used)
                         continue;
                 sb_addf(&b, "%s%.*s", b.len ? " " : "", (int)(t->end - t->start),
                         F->r->text + t->start);

@@ -16,6 +16,8 @@
 #define OFF_ASK_END " I need"
 /* Results longer than this are cut in the answer. */
 #define OFF_ANSWER_MAX 4000
+/* Only so many of the request's first tokens choose the tool. */
+#define OFF_WORDS_MAX 256
 /* A tool fits when its words match at least this well (a name word scores 3). */
 #define OFF_FIT_MIN 1.5
 
@@ -47,7 +49,8 @@ static const struct synonym synonyms[] = {
     {"view", {"read", "text"}, {1, 0.34}},
     {"open", {"read", "text"}, {1, 0.34}},
     {"display", {"read", "text"}, {1, 0.34}},
-    {"print", {"read", "text"}, {1, 0.34}},
+    {"print", {"echo"}, {1}},
+    {"+", {"sum", "add"}, {1, 1}},
     {"show", {"list", "read", "text"}, {0.9, 0.9, 0.3}},
     {"echo", {"echo"}, {1}},
     {"repeat", {"echo"}, {1}},
@@ -99,8 +102,8 @@ struct concepts {
 
 static void concept_add(struct concepts *c, const char *w, double weight, size_t tok)
 {
-        for (size_t i = 0; i < c->n; i++)
-                if (!strcmp(c->v[i].w, w) && c->v[i].tok == tok) {
+        for (size_t i = c->n; i-- > 0 && c->v[i].tok == tok;)
+                if (!strcmp(c->v[i].w, w)) {
                         if (weight > c->v[i].weight)
                                 c->v[i].weight = weight;
                         return;
@@ -131,10 +134,13 @@ static void request_word(void *ctx, const char *w)
 static void request_concepts(const struct off_req *r, struct concepts *c)
 {
         *c = (struct concepts){0};
-        for (size_t i = 0; i < r->n; i++) {
+        /* the words that say what to do come early; a pasted text's rest adds nothing */
+        for (size_t i = 0; i < r->n && i < OFF_WORDS_MAX; i++) {
                 const struct off_token *t = &r->v[i];
                 struct word_ctx wc = {c, i};
-                if (t->kind == OFF_WORD) {
+                if (t->kind == OFF_WORD && !strcmp(t->text, "+")) {
+                        request_word(&wc, "+");
+                } else if (t->kind == OFF_WORD) {
                         off_words(t->text, false, request_word, &wc);
                 } else if (t->kind == OFF_PATH) {
                         /* a path with an extension names a file; one ending in / a directory */
@@ -421,11 +427,16 @@ static int no_tool(struct agent_step *out, const char *request, const struct age
                                       "(add one with 'osvm mcp add').");
                 return answer(out, sb_steal(&b));
         }
+        /* the request as said, shortened when long */
+        size_t len = strlen(request);
+        int shown_len = len > 120 ? 100 : (int)len;
+        while (shown_len > 0 && ((unsigned char)request[shown_len] & 0xC0) == 0x80)
+                shown_len--;
         sb_addf(&b,
-                OFF_PREFIX "No tool fits \"%s\". The offline planner matches a request "
+                OFF_PREFIX "No tool fits \"%.*s%s\". The offline planner matches a request "
                            "against the tools' names and descriptions; name what a tool does, e.g. "
                            "\"echo hello\" or \"list the files in /tmp\". Available tools:",
-                request);
+                shown_len, request, (size_t)shown_len < len ? "..." : "");
         /* a few of each server's, in turns */
         const size_t few = 8;
         size_t shown = 0;

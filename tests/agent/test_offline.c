@@ -184,6 +184,8 @@ static void test_calls(void **state)
             /* paraphrases */
             {"what is 2 plus 3", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
             {"What is 2 plus 3?", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"2 + 3", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"calculate the sum of 7 and 8", "everything", "get-sum", "{\"a\": 7, \"b\": 8}"},
             {"sum of 2.5 and 4", "everything", "get-sum", "{\"a\": 2.5, \"b\": 4}"},
             {"add -7 and 0.25", "everything", "get-sum", "{\"a\": -7, \"b\": 0.25}"},
             {"please repeat back: nice to meet you", "everything", "echo",
@@ -191,6 +193,8 @@ static void test_calls(void **state)
             {"say 'good morning'", "everything", "echo", "{\"message\": \"good morning\"}"},
             {"echo \"hello,   quoted world\"", "everything", "echo",
              "{\"message\": \"hello,   quoted world\"}"},
+            {"list /tmp", "filesystem", "list_directory", "{\"path\": \"/tmp\"}"},
+            {"print Hello, World!", "everything", "echo", "{\"message\": \"Hello, World!\"}"},
             {"ls /var/log", "filesystem", "list_directory", "{\"path\": \"/var/log\"}"},
             {"show me what's in the folder ./src", "filesystem", "list_directory",
              "{\"path\": \"./src\"}"},
@@ -207,6 +211,17 @@ static void test_calls(void **state)
              "{\"source\": \"/tmp/a.txt\", \"destination\": \"/tmp/b.txt\"}"},
             {"search for *.c in /work", "filesystem", "search_files",
              "{\"path\": \"/work\", \"pattern\": \"*.c\"}"},
+            {"find *.log under /var/log", "filesystem", "search_files",
+             "{\"path\": \"/var/log\", \"pattern\": \"*.log\"}"},
+            {"rename /tmp/a to /tmp/b", "filesystem", "move_file",
+             "{\"source\": \"/tmp/a\", \"destination\": \"/tmp/b\"}"},
+            {"list the directory /tmp with sizes", "filesystem", "list_directory_with_sizes",
+             "{\"path\": \"/tmp\"}"},
+            {"read README.md", "filesystem", "read_text_file", "{\"path\": \"README.md\"}"},
+            {"show environment variables", "everything", "get-env", "{}"},
+            {"research quantum computing", "everything", "simulate-research-query",
+             "{\"topic\": \"quantum computing\"}"},
+            {"echo x=1 and /tmp", "everything", "echo", "{\"message\": \"x=1 and /tmp\"}"},
             {"which directories are allowed", "filesystem", "list_allowed_directories", "{}"},
             /* quoted strings and key=value */
             {"write 'hello there' to /tmp/greeting.txt", "filesystem", "write_file",
@@ -447,6 +462,58 @@ static void test_results(void **state)
         convo_free(&c);
 }
 
+/* Long and odd requests: bounded work, no crash, still an answer. */
+static void test_hostile(void **state)
+{
+        (void)state;
+        const char *pieces[] = {"the ",   "a=1 ",   "/tmp/x ",  "'unterminated ",
+                                "\"q\" ", "-3.5 ",  "echo ",    "ü ",
+                                "=== ",   ADDR " ", "key=\"v ", "https://x/ "};
+        strbuf b = {0};
+        for (size_t i = 0; b.len < 200000; i++)
+                sb_add(&b, pieces[(i * 7 + i / 5) % (sizeof(pieces) / sizeof(pieces[0]))]);
+        const char *requests[] = {b.s,
+                                  "",
+                                  "   ",
+                                  "'",
+                                  "\"",
+                                  "=",
+                                  "a=",
+                                  "=b",
+                                  "...",
+                                  "~",
+                                  "-",
+                                  "echo \"",
+                                  "add 1e309 and 2"};
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+                struct agent_convo c;
+                struct agent_step s;
+                uint64_t t0 = time_mono_ns();
+                plan_one(requests[i], &c, &s);
+                assert_true(time_mono_ns() - t0 < 20ull * 1000 * 1000 * 1000);
+                step_free(&s);
+                convo_free(&c);
+        }
+        sb_free(&b);
+
+        /* a conversation that does not end with a user message or a result */
+        struct agent_convo c = {0};
+        struct agent_step s;
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        step_free(&s);
+        convo_push(&c, AGENT_ASSISTANT, "hi");
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        step_free(&s);
+        /* a result for a call nobody made */
+        convo_result(&c, "call_9", "out", false);
+        plan(&c, &tools, &s);
+        assert_non_null(strstr(s.text, "call_9"));
+        step_free(&s);
+        convo_free(&c);
+}
+
 /* ---- nothing fits ---- */
 
 static void test_no_tool(void **state)
@@ -484,7 +551,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_calls),          cmocka_unit_test(test_questions),
             cmocka_unit_test(test_question_twice), cmocka_unit_test(test_cancel),
-            cmocka_unit_test(test_results),        cmocka_unit_test(test_no_tool),
+            cmocka_unit_test(test_results),        cmocka_unit_test(test_hostile),
+            cmocka_unit_test(test_no_tool),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
