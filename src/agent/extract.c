@@ -731,8 +731,8 @@ static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bo
                       bool after_article)
 {
         static const char *const lead_set[] = {
-            "back", "saying", "say",  "please", "me",   "us",    "to",    "that",   "for", "of",
-            "with", "is",     "text", "string", "word", "words", "named", "called", NULL};
+            "back", "saying", "say", "please", "me",     "us",   "to",    "that",  "this",   "for",
+            "of",   "with",   "is",  "text",   "string", "word", "words", "named", "called", NULL};
         static const char *const tail_set[] = {
             "to", "into", "in",   "on",        "at",     "as",  "from",  "under",  "inside", "the",
             "a",  "an",   "file", "directory", "folder", "dir", "named", "called", NULL};
