@@ -1,0 +1,565 @@
+/*
+ * The offline planner, as tables: requests against the real tool lists of
+ * server-everything and server-filesystem (tests/agent/fixtures, saved from
+ * tools/list) and a small Solana fixture, checked for the tool chosen and
+ * the exact arguments; questions for missing arguments and their answers;
+ * the answer built from a tool's result; requests no tool fits.
+ */
+#include "testutil.h"
+
+#include "agent/agent.h"
+
+#include <string.h>
+
+/* ---- conversations and tool sets built by hand ---- */
+
+static struct agent_toolset tools;
+
+static void ts_add(struct agent_toolset *ts, const char *server, const char *file)
+{
+        json_error_t je;
+        json_t *list = json_load_file(file, 0, &je);
+        if (!list)
+                fail_msg("%s: %s (run from the repository's top directory)", file, je.text);
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t)
+        {
+                ts->v = xrealloc(ts->v, (ts->n + 1) * sizeof(*ts->v));
+                struct agent_tool *at = &ts->v[ts->n++];
+                *at = (struct agent_tool){
+                    .server = xstrdup(server),
+                    .name = xstrdup(json_string_value(json_object_get(t, "name"))),
+                    .input_schema = json_incref(json_object_get(t, "inputSchema")),
+                };
+                const char *d = json_string_value(json_object_get(t, "description"));
+                at->description = d ? xstrdup(d) : NULL;
+                snprintf(at->api_name, sizeof(at->api_name), "%s__%s", server, at->name);
+        }
+        json_decref(list);
+}
+
+static void ts_free(struct agent_toolset *ts)
+{
+        for (size_t i = 0; i < ts->n; i++) {
+                free(ts->v[i].server);
+                free(ts->v[i].name);
+                free(ts->v[i].description);
+                json_decref(ts->v[i].input_schema);
+        }
+        free(ts->v);
+        *ts = (struct agent_toolset){0};
+}
+
+static struct agent_msg *convo_push(struct agent_convo *c, enum agent_role role, const char *text)
+{
+        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+        struct agent_msg *m = &c->v[c->n++];
+        *m = (struct agent_msg){.role = role, .text = text ? xstrdup(text) : NULL};
+        return m;
+}
+
+static void step_free(struct agent_step *s)
+{
+        for (size_t i = 0; i < s->ncalls; i++) {
+                free(s->calls[i].id);
+                json_decref(s->calls[i].arguments);
+        }
+        free(s->calls);
+        free(s->text);
+        *s = (struct agent_step){0};
+}
+
+/* The step as the agent would record it: an assistant message owning the calls. */
+static void convo_step(struct agent_convo *c, struct agent_step *s)
+{
+        struct agent_msg *m = convo_push(c, AGENT_ASSISTANT, NULL);
+        m->text = s->text;
+        m->ncalls = s->ncalls;
+        m->calls = s->calls;
+        *s = (struct agent_step){0};
+}
+
+static void convo_result(struct agent_convo *c, const char *id, const char *text, bool is_error)
+{
+        struct agent_msg *m = convo_push(c, AGENT_TOOL, text);
+        m->call_id = xstrdup(id);
+        m->is_error = is_error;
+}
+
+static void convo_free(struct agent_convo *c)
+{
+        for (size_t i = 0; i < c->n; i++) {
+                struct agent_msg *m = &c->v[i];
+                free(m->text);
+                free(m->call_id);
+                for (size_t k = 0; k < m->ncalls; k++) {
+                        free(m->calls[k].id);
+                        json_decref(m->calls[k].arguments);
+                }
+                free(m->calls);
+        }
+        free(c->v);
+        *c = (struct agent_convo){0};
+}
+
+static void plan(struct agent_convo *c, const struct agent_toolset *ts, struct agent_step *s)
+{
+        struct agent_planner *p = agent_planner_offline();
+        assert_string_equal(p->ops->name, "offline");
+        osvm_err e = {0};
+        assert_int_equal(p->ops->plan(p, c, ts, s, &e), 0);
+        p->ops->free(p);
+        assert_non_null(s->text);
+        print_message("  -> %s\n", s->text);
+        assert_true(strstr(s->text, "(offline planner)") == s->text);
+}
+
+/* One request in a fresh conversation. */
+static void plan_one(const char *request, struct agent_convo *c, struct agent_step *s)
+{
+        *c = (struct agent_convo){0};
+        convo_push(c, AGENT_USER, request);
+        plan(c, &tools, s);
+}
+
+static void assert_call(const struct agent_step *s, const char *server, const char *tool,
+                        const char *args_json)
+{
+        assert_int_equal(s->ncalls, 1);
+        assert_false(s->needs_input);
+        assert_non_null(s->calls[0].tool);
+        assert_string_equal(s->calls[0].tool->server, server);
+        assert_string_equal(s->calls[0].tool->name, tool);
+        assert_true(s->calls[0].tool >= tools.v && s->calls[0].tool < tools.v + tools.n);
+        json_error_t je;
+        json_t *want = json_loads(args_json, 0, &je);
+        if (!want)
+                fail_msg("bad expected JSON %s: %s", args_json, je.text);
+        char *got = json_dumps(s->calls[0].arguments, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!json_equal(want, s->calls[0].arguments))
+                fail_msg("arguments %s, want %s", got, args_json);
+        free(got);
+        json_decref(want);
+}
+
+static int setup(void **state)
+{
+        (void)state;
+        ts_add(&tools, "everything", "tests/agent/fixtures/everything.json");
+        ts_add(&tools, "filesystem", "tests/agent/fixtures/filesystem.json");
+        ts_add(&tools, "solana", "tests/agent/fixtures/solana.json");
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        ts_free(&tools);
+        return 0;
+}
+
+/* ---- requests that make a call ---- */
+
+#define ADDR "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
+#define SIG                                                                                        \
+        "4HxKByB8vHF8pGdUzn6Bhf2959NQC5abfGSF13o8Ndv39kQMkqmcC1C6byRJVV5d8w2rLvwCZmdfj8Qr1tk3LvYq"
+
+struct call_case {
+        const char *request;
+        const char *server, *tool;
+        const char *args;
+};
+
+static void test_calls(void **state)
+{
+        (void)state;
+        const struct call_case cases[] = {
+            /* the five of the issue */
+            {"echo hello world", "everything", "echo", "{\"message\": \"hello world\"}"},
+            {"add 2 and 3", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"list the files in /tmp", "filesystem", "list_directory", "{\"path\": \"/tmp\"}"},
+            {"read the file /etc/hostname", "filesystem", "read_text_file",
+             "{\"path\": \"/etc/hostname\"}"},
+            /* paraphrases */
+            {"what is 2 plus 3", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"What is 2 plus 3?", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"2 + 3", "everything", "get-sum", "{\"a\": 2, \"b\": 3}"},
+            {"calculate the sum of 7 and 8", "everything", "get-sum", "{\"a\": 7, \"b\": 8}"},
+            {"sum of 2.5 and 4", "everything", "get-sum", "{\"a\": 2.5, \"b\": 4}"},
+            {"add -7 and 0.25", "everything", "get-sum", "{\"a\": -7, \"b\": 0.25}"},
+            {"please repeat back: nice to meet you", "everything", "echo",
+             "{\"message\": \"nice to meet you\"}"},
+            {"can you echo this: hi", "everything", "echo", "{\"message\": \"hi\"}"},
+            {"say 'good morning'", "everything", "echo", "{\"message\": \"good morning\"}"},
+            {"echo \"hello,   quoted world\"", "everything", "echo",
+             "{\"message\": \"hello,   quoted world\"}"},
+            {"list /tmp", "filesystem", "list_directory", "{\"path\": \"/tmp\"}"},
+            {"print Hello, World!", "everything", "echo", "{\"message\": \"Hello, World!\"}"},
+            {"read the last 3 lines of /var/log/syslog", "filesystem", "read_text_file",
+             "{\"path\": \"/var/log/syslog\", \"tail\": 3}"},
+            {"read multiple files /a.txt /b.txt", "filesystem", "read_multiple_files",
+             "{\"paths\": [\"/a.txt\", \"/b.txt\"]}"},
+            {"get annotated message of type success with image yes", "everything",
+             "get-annotated-message", "{\"messageType\": \"success\", \"includeImage\": true}"},
+            {"ls /var/log", "filesystem", "list_directory", "{\"path\": \"/var/log\"}"},
+            {"show me what's in the folder ./src", "filesystem", "list_directory",
+             "{\"path\": \"./src\"}"},
+            {"cat ~/notes.txt", "filesystem", "read_text_file", "{\"path\": \"~/notes.txt\"}"},
+            {"read the first 5 lines of /etc/passwd", "filesystem", "read_text_file",
+             "{\"path\": \"/etc/passwd\", \"head\": 5}"},
+            {"get file info for /etc/passwd", "filesystem", "get_file_info",
+             "{\"path\": \"/etc/passwd\"}"},
+            {"show the directory tree of /usr/share", "filesystem", "directory_tree",
+             "{\"path\": \"/usr/share\"}"},
+            {"create a directory /tmp/new", "filesystem", "create_directory",
+             "{\"path\": \"/tmp/new\"}"},
+            {"move /tmp/a.txt to /tmp/b.txt", "filesystem", "move_file",
+             "{\"source\": \"/tmp/a.txt\", \"destination\": \"/tmp/b.txt\"}"},
+            {"search for *.c in /work", "filesystem", "search_files",
+             "{\"path\": \"/work\", \"pattern\": \"*.c\"}"},
+            {"find *.log under /var/log", "filesystem", "search_files",
+             "{\"path\": \"/var/log\", \"pattern\": \"*.log\"}"},
+            {"rename /tmp/a to /tmp/b", "filesystem", "move_file",
+             "{\"source\": \"/tmp/a\", \"destination\": \"/tmp/b\"}"},
+            {"list the directory /tmp with sizes", "filesystem", "list_directory_with_sizes",
+             "{\"path\": \"/tmp\"}"},
+            {"read README.md", "filesystem", "read_text_file", "{\"path\": \"README.md\"}"},
+            {"show environment variables", "everything", "get-env", "{}"},
+            {"research quantum computing", "everything", "simulate-research-query",
+             "{\"topic\": \"quantum computing\"}"},
+            {"echo x=1 and /tmp", "everything", "echo", "{\"message\": \"x=1 and /tmp\"}"},
+            {"which directories are allowed", "filesystem", "list_allowed_directories", "{}"},
+            /* quoted strings and key=value */
+            {"write 'hello there' to /tmp/greeting.txt", "filesystem", "write_file",
+             "{\"path\": \"/tmp/greeting.txt\", \"content\": \"hello there\"}"},
+            {"write hello world to the file /tmp/x.txt", "filesystem", "write_file",
+             "{\"path\": \"/tmp/x.txt\", \"content\": \"hello world\"}"},
+            {"save content=\"a b c\" path=/tmp/x.txt", "filesystem", "write_file",
+             "{\"path\": \"/tmp/x.txt\", \"content\": \"a b c\"}"},
+            {"get-sum a=10 b=-2.5", "everything", "get-sum", "{\"a\": 10, \"b\": -2.5}"},
+            {"add b=1 and a=4", "everything", "get-sum", "{\"a\": 4, \"b\": 1}"},
+            {"list_directory path=/tmp", "filesystem", "list_directory", "{\"path\": \"/tmp\"}"},
+            {"echo message=\"from a key\" please", "everything", "echo",
+             "{\"message\": \"from a key\"}"},
+            /* numbers by their neighbours, enums by word */
+            {"trigger a long running operation for 5 seconds with 2 steps", "everything",
+             "trigger-long-running-operation", "{\"duration\": 5, \"steps\": 2}"},
+            {"get structured content for New York", "everything", "get-structured-content",
+             "{\"location\": \"New York\"}"},
+            {"get block 123456 finalized", "solana", "get_block",
+             "{\"slot\": 123456, \"commitment\": \"finalized\"}"},
+            {"get block 77 with rewards yes", "solana", "get_block",
+             "{\"slot\": 77, \"rewards\": true}"},
+            /* Solana addresses and signatures */
+            {"what is the balance of " ADDR, "solana", "get_balance",
+             "{\"address\": \"" ADDR "\"}"},
+            {"show the transaction " SIG, "solana", "get_transaction",
+             "{\"signature\": \"" SIG "\"}"},
+            /* URLs */
+            {"gzip https://example.com/a.txt", "everything", "gzip-file-as-resource",
+             "{\"data\": \"https://example.com/a.txt\"}"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct call_case *k = &cases[i];
+                print_message("case \"%s\"\n", k->request);
+                struct agent_convo c;
+                struct agent_step s;
+                plan_one(k->request, &c, &s);
+                assert_call(&s, k->server, k->tool, k->args);
+                assert_string_equal(s.calls[0].id, "offline-1");
+                step_free(&s);
+                convo_free(&c);
+        }
+}
+
+/* ---- missing arguments: the question, then the answer ---- */
+
+struct ask_case {
+        const char *request;
+        const char *tool;
+        const char *mentions[3]; /* the question names these */
+        const char *reply;
+        const char *server, *call, *args; /* the call after the reply (NULL: asked again) */
+};
+
+static void test_questions(void **state)
+{
+        (void)state;
+        const struct ask_case cases[] = {
+            {"echo",
+             "echo",
+             {"message", "Message to echo"},
+             "hi there",
+             "everything",
+             "echo",
+             "{\"message\": \"hi there\"}"},
+            {"add 2",
+             "get-sum",
+             {"b", "Second number"},
+             "3",
+             "everything",
+             "get-sum",
+             "{\"a\": 2, \"b\": 3}"},
+            {"add two numbers",
+             "get-sum",
+             {"a", "b", "First number"},
+             "4 and 5.5",
+             "everything",
+             "get-sum",
+             "{\"a\": 4, \"b\": 5.5}"},
+            {"list the files",
+             "list_directory",
+             {"path"},
+             "/tmp",
+             "filesystem",
+             "list_directory",
+             "{\"path\": \"/tmp\"}"},
+            {"write to /tmp/x.txt",
+             "write_file",
+             {"content"},
+             "some text, with a comma",
+             "filesystem",
+             "write_file",
+             "{\"path\": \"/tmp/x.txt\", \"content\": \"some text, with a comma\"}"},
+            {"write a file",
+             "write_file",
+             {"path", "content"},
+             "/tmp/y.txt hello",
+             "filesystem",
+             "write_file",
+             "{\"path\": \"/tmp/y.txt\", \"content\": \"hello\"}"},
+            {"what is the balance",
+             "get_balance",
+             {"address", "Solana account address"},
+             "it is " ADDR,
+             "solana",
+             "get_balance",
+             "{\"address\": \"" ADDR "\"}"},
+            {"what is the balance", "get_balance", {"address"}, "not an address", NULL, NULL, NULL},
+            {"add 1", "get-sum", {"b"}, "b=8", "everything", "get-sum", "{\"a\": 1, \"b\": 8}"},
+            /* a new request instead of an answer */
+            {"echo",
+             "echo",
+             {"message"},
+             "list the files in /tmp",
+             "filesystem",
+             "list_directory",
+             "{\"path\": \"/tmp\"}"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct ask_case *k = &cases[i];
+                print_message("case \"%s\" then \"%s\"\n", k->request, k->reply);
+                struct agent_convo c;
+                struct agent_step s;
+                plan_one(k->request, &c, &s);
+                assert_true(s.needs_input);
+                assert_int_equal(s.ncalls, 0);
+                assert_non_null(strstr(s.text, k->tool));
+                for (size_t m = 0; m < 3 && k->mentions[m]; m++)
+                        assert_non_null(strstr(s.text, k->mentions[m]));
+                convo_step(&c, &s);
+                convo_push(&c, AGENT_USER, k->reply);
+                plan(&c, &tools, &s);
+                if (k->server) {
+                        assert_call(&s, k->server, k->call, k->args);
+                } else {
+                        assert_true(s.needs_input);
+                        assert_non_null(strstr(s.text, k->tool));
+                }
+                step_free(&s);
+                convo_free(&c);
+        }
+}
+
+/* Asked twice: both answers count, with the original request. */
+static void test_question_twice(void **state)
+{
+        (void)state;
+        struct agent_convo c;
+        struct agent_step s;
+        plan_one("move /tmp/a", &c, &s);
+        assert_true(s.needs_input);
+        assert_non_null(strstr(s.text, "destination"));
+        convo_step(&c, &s);
+        convo_push(&c, AGENT_USER, "hmm");
+        plan(&c, &tools, &s);
+        /* a lone missing string takes the whole answer */
+        assert_call(&s, "filesystem", "move_file",
+                    "{\"source\": \"/tmp/a\", \"destination\": \"hmm\"}");
+        step_free(&s);
+        convo_free(&c);
+
+        plan_one("get block", &c, &s);
+        assert_true(s.needs_input);
+        assert_non_null(strstr(s.text, "slot"));
+        convo_step(&c, &s);
+        convo_push(&c, AGENT_USER, "the latest");
+        plan(&c, &tools, &s);
+        assert_true(s.needs_input);
+        convo_step(&c, &s);
+        convo_push(&c, AGENT_USER, "42");
+        plan(&c, &tools, &s);
+        assert_call(&s, "solana", "get_block", "{\"slot\": 42}");
+        step_free(&s);
+        convo_free(&c);
+}
+
+static void test_cancel(void **state)
+{
+        (void)state;
+        struct agent_convo c;
+        struct agent_step s;
+        plan_one("echo", &c, &s);
+        convo_step(&c, &s);
+        convo_push(&c, AGENT_USER, "never mind");
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        assert_false(s.needs_input);
+        assert_non_null(strstr(s.text, "Cancelled"));
+        step_free(&s);
+        convo_free(&c);
+}
+
+/* ---- answers from results ---- */
+
+static void test_results(void **state)
+{
+        (void)state;
+        struct agent_convo c;
+        struct agent_step s;
+        plan_one("echo hello world", &c, &s);
+        assert_string_equal(s.calls[0].id, "offline-1");
+        convo_step(&c, &s);
+        convo_result(&c, "offline-1", "Echo: hello world\n", false);
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        assert_false(s.needs_input);
+        assert_string_equal(s.text, "(offline planner) Ran everything/echo:\nEcho: hello world");
+        convo_step(&c, &s);
+
+        /* the next request in the same conversation: a new id */
+        convo_push(&c, AGENT_USER, "read /nope");
+        plan(&c, &tools, &s);
+        assert_call(&s, "filesystem", "read_text_file", "{\"path\": \"/nope\"}");
+        assert_string_equal(s.calls[0].id, "offline-2");
+        convo_step(&c, &s);
+        convo_result(&c, "offline-2", "Error: ENOENT: no such file or directory", true);
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        assert_string_equal(s.text, "(offline planner) filesystem/read_text_file failed:\n"
+                                    "Error: ENOENT: no such file or directory");
+        step_free(&s);
+
+        /* empty and long outputs */
+        c.v[c.n - 1].is_error = false;
+        free(c.v[c.n - 1].text);
+        c.v[c.n - 1].text = xstrdup("  \n ");
+        plan(&c, &tools, &s);
+        assert_non_null(strstr(s.text, "(no output)"));
+        step_free(&s);
+        free(c.v[c.n - 1].text);
+        c.v[c.n - 1].text = xmalloc(10001);
+        memset(c.v[c.n - 1].text, 'x', 10000);
+        c.v[c.n - 1].text[10000] = 0;
+        plan(&c, &tools, &s);
+        assert_true(strlen(s.text) < 4200);
+        assert_non_null(strstr(s.text, "6000 more bytes not shown"));
+        step_free(&s);
+        convo_free(&c);
+}
+
+/* Long and odd requests: bounded work, no crash, still an answer. */
+static void test_hostile(void **state)
+{
+        (void)state;
+        const char *pieces[] = {"the ",   "a=1 ",   "/tmp/x ",  "'unterminated ",
+                                "\"q\" ", "-3.5 ",  "echo ",    "ü ",
+                                "=== ",   ADDR " ", "key=\"v ", "https://x/ "};
+        strbuf b = {0};
+        for (size_t i = 0; b.len < 200000; i++)
+                sb_add(&b, pieces[(i * 7 + i / 5) % (sizeof(pieces) / sizeof(pieces[0]))]);
+        const char *requests[] = {b.s,
+                                  "",
+                                  "   ",
+                                  "'",
+                                  "\"",
+                                  "=",
+                                  "a=",
+                                  "=b",
+                                  "...",
+                                  "~",
+                                  "-",
+                                  "echo \"",
+                                  "add 1e309 and 2"};
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+                struct agent_convo c;
+                struct agent_step s;
+                uint64_t t0 = time_mono_ns();
+                plan_one(requests[i], &c, &s);
+                assert_true(time_mono_ns() - t0 < 20ull * 1000 * 1000 * 1000);
+                step_free(&s);
+                convo_free(&c);
+        }
+        sb_free(&b);
+
+        /* a conversation that does not end with a user message or a result */
+        struct agent_convo c = {0};
+        struct agent_step s;
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        step_free(&s);
+        convo_push(&c, AGENT_ASSISTANT, "hi");
+        plan(&c, &tools, &s);
+        assert_int_equal(s.ncalls, 0);
+        step_free(&s);
+        /* a result for a call nobody made */
+        convo_result(&c, "call_9", "out", false);
+        plan(&c, &tools, &s);
+        assert_non_null(strstr(s.text, "call_9"));
+        step_free(&s);
+        convo_free(&c);
+}
+
+/* ---- nothing fits ---- */
+
+static void test_no_tool(void **state)
+{
+        (void)state;
+        const char *requests[] = {"bake me a cake", "what's the weather like tomorrow", "hello"};
+        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+                print_message("case \"%s\"\n", requests[i]);
+                struct agent_convo c;
+                struct agent_step s;
+                plan_one(requests[i], &c, &s);
+                assert_int_equal(s.ncalls, 0);
+                assert_false(s.needs_input);
+                assert_non_null(strstr(s.text, "No tool fits"));
+                assert_non_null(strstr(s.text, requests[i]));
+                assert_non_null(strstr(s.text, "everything/echo"));
+                step_free(&s);
+                convo_free(&c);
+        }
+
+        struct agent_toolset empty = {0};
+        struct agent_convo c = {0};
+        struct agent_step s;
+        convo_push(&c, AGENT_USER, "echo hi");
+        plan(&c, &empty, &s);
+        assert_int_equal(s.ncalls, 0);
+        assert_non_null(strstr(s.text, "No tools are available"));
+        step_free(&s);
+        convo_free(&c);
+}
+
+int main(void)
+{
+        log_init(); /* OSVM_LOG=debug shows the scores */
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_calls),          cmocka_unit_test(test_questions),
+            cmocka_unit_test(test_question_twice), cmocka_unit_test(test_cancel),
+            cmocka_unit_test(test_results),        cmocka_unit_test(test_hostile),
+            cmocka_unit_test(test_no_tool),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
