@@ -2,7 +2,7 @@
 # Installs the Debian packages osvm needs to build and test, when missing.
 set -eu
 
-PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev clang-format util-linux"
+PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libedit-dev clang-format util-linux"
 # the vmm: guest toolchains, a program nobody here wrote, leak checks
 PKGS="$PKGS musl-tools busybox-static valgrind"
 # the MCP tests run real servers from npm: Node.js, from Debian unless one is there

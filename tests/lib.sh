@@ -18,7 +18,8 @@ TMPROOT=$(mktemp -d)
 trap 'chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
 
 # A predictable environment: nothing from the caller leaks into a test.
-unset OSVM_LOG NO_COLOR XDG_CONFIG_HOME TERM
+unset OSVM_LOG NO_COLOR XDG_CONFIG_HOME TERM OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY OSVM_AI_PROVIDER \
+        OPENAI_API_KEY ANTHROPIC_API_KEY
 export LC_ALL=C.UTF-8
 
 # ---- helpers ----
@@ -63,7 +64,7 @@ fresh() {
 # Runs osvm; sets RC, OUT and ERR (stdout and stderr, trailing newlines cut);
 # the exact bytes stay in $T/out and $T/err.
 osvm() {
-        "$OSVM" "$@" >"$T/out" 2>"$T/err"
+        "$OSVM" "$@" <"${OSVM_STDIN:-/dev/null}" >"$T/out" 2>"$T/err"
         RC=$?
         OUT=$(cat "$T/out")
         ERR=$(cat "$T/err")

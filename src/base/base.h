@@ -24,6 +24,7 @@ enum osvm_exit {
         OSVM_EXIT_CONFIG = 3,        /* a configuration file is invalid */
         OSVM_EXIT_DENIED = 4,        /* the isolation policy refuses the call */
         OSVM_EXIT_TOOL_ERROR = 5,    /* the tool ran and reported an error */
+        OSVM_EXIT_NEEDS_INPUT = 6,   /* the agent needs arguments the prompt did not give */
         OSVM_EXIT_INTERRUPTED = 130, /* cancelled by Ctrl-C */
 };
 

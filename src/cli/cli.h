@@ -23,6 +23,10 @@ extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
 
+/* The agent: one prompt (-p, optionally --json), or the chat. Return exit codes. */
+int cli_agent_oneshot(const char *prompt, bool json);
+int cli_agent_chat(void);
+
 /* Set by SIGINT once cli_catch_interrupt() ran: pass it as a cancel flag. */
 extern volatile sig_atomic_t cli_interrupted;
 /* Makes Ctrl-C set cli_interrupted instead of ending the process. */

@@ -39,6 +39,7 @@ static int add(int argc, char **argv)
         char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t nenv = 0, nhdr = 0;
         const char *url = NULL;
+        char *path = NULL;
         int c, r;
         optind = 0;
         while ((c = getopt_long(argc, argv, "e:u:H:", opts, NULL)) != -1) {
@@ -70,7 +71,7 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "--url takes no command and no --env");
                 goto out;
         }
-        _cleanup_free_ char *path = mcp_registry_path();
+        path = mcp_registry_path();
         osvm_err e = {0};
         r = url ? mcp_registry_add_http(path, name, url, headers, &e)
                 : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
@@ -81,6 +82,7 @@ static int add(int argc, char **argv)
         printf("added %s (%s)\n", name, url ? url : "stdio");
         r = OSVM_EXIT_OK;
 out:
+        free(path);
         free(env);
         free(headers);
         return r;

@@ -104,7 +104,7 @@ void cli_catch_interrupt(void)
 
 void cli_print_json(json_t *v)
 {
-        char *s = json_dumps(v, JSON_INDENT(2));
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         if (s)
                 printf("%s\n", s);
         free(s);

@@ -41,10 +41,21 @@ static void print_main_help(FILE *f)
                 fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
         fprintf(f, "\n"
                    "Options:\n"
+                   "  -p, --prompt P  answer P and exit (0 answered; 6 when arguments are\n"
+                   "                  missing; 1 on failure; 130 when cancelled)\n"
+                   "      --json      with -p: print the whole trace as JSON (plan, each call\n"
+                   "                  with server, tool, arguments, mode, reasons, duration,\n"
+                   "                  result; the answer)\n"
                    "  -v, --verbose   more log output (repeat for debug)\n"
                    "  -q, --quiet     errors only\n"
                    "  -h, --help      this help\n"
                    "  -V, --version   the version\n"
+                   "\n"
+                   "The agent plans with the LLM that OSVM_AI_URL, OSVM_AI_MODEL and OSVM_AI_KEY\n"
+                   "(or OPENAI_API_KEY / ANTHROPIC_API_KEY, or ai.json beside the isolation\n"
+                   "config) name, else with the built-in offline planner. Its tools come from\n"
+                   "the servers 'osvm mcp add' registers; each call runs where the isolation\n"
+                   "policy says ('osvm isolation explain SERVER/TOOL').\n"
                    "\n"
                    "Environment: OSVM_HOME (config directory), OSVM_LOG (error, warn, info,\n"
                    "debug), NO_COLOR. Logs also go to $XDG_STATE_HOME/osvm/logs.\n"
@@ -69,32 +80,6 @@ static int run_help(int argc, char **argv)
         return OSVM_EXIT_OK;
 }
 
-/* With no command: the effective policy and the status line (the agent comes later). */
-static int run_default(void)
-{
-        struct iso_config cfg;
-        int r = cli_load_config(&cfg);
-        if (r)
-                return r;
-        printf("osvm %s\nIsolation config: %s\nDefault mode: %s; images in %s\n\n", OSVM_VERSION,
-               cfg.path, iso_mode_name(cfg.default_mode), cfg.unikernel_dir);
-        for (size_t s = 0; s < cfg.nservers; s++) {
-                for (size_t t = 0; t < cfg.servers[s].ntools; t++) {
-                        struct iso_policy p;
-                        iso_policy_resolve(&cfg, cfg.servers[s].name, cfg.servers[s].tools[t].name,
-                                           &p);
-                        printf("  %-40s %-9s %s\n", cfg.servers[s].tools[t].name,
-                               iso_mode_name(p.mode), p.image);
-                        iso_policy_free(&p);
-                }
-        }
-        char *line = cli_status_line(session_get(), time_mono_ns(), cli_status_style());
-        printf("\n%s\n", line);
-        free(line);
-        iso_config_free(&cfg);
-        return OSVM_EXIT_OK;
-}
-
 int main(int argc, char **argv)
 {
         setlocale(LC_ALL, "");
@@ -103,6 +88,8 @@ int main(int argc, char **argv)
 
         int i = 1;
         int verbosity = 0;
+        const char *prompt = NULL;
+        bool json = false;
         for (; i < argc && argv[i][0] == '-'; i++) {
                 const char *a = argv[i];
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -117,6 +104,14 @@ int main(int argc, char **argv)
                         verbosity += 2;
                 } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
                         verbosity = -1;
+                } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+                        if (++i == argc) {
+                                fprintf(stderr, "osvm: %s needs a prompt\n", a);
+                                return OSVM_EXIT_USAGE;
+                        }
+                        prompt = argv[i];
+                } else if (!strcmp(a, "--json")) {
+                        json = true;
                 } else if (!strcmp(a, "--")) {
                         i++;
                         break;
@@ -139,8 +134,13 @@ int main(int argc, char **argv)
         free(state);
 
         int r;
-        if (i == argc) {
-                r = run_default();
+        if (i == argc && prompt) {
+                r = cli_agent_oneshot(prompt, json);
+        } else if (prompt || json) {
+                fprintf(stderr, "osvm: -p and --json go without a command ('osvm -p PROMPT')\n");
+                r = OSVM_EXIT_USAGE;
+        } else if (i == argc) {
+                r = cli_agent_chat();
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {

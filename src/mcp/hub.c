@@ -95,8 +95,7 @@ static void note_down_if_dead(struct mcp_hub *h, const char *id)
                         session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
 }
 
-json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t *args,
-                     const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e)
+void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
         iso_decide(h->cfg, id, tool, h->host, dec);
         for (size_t i = 0; i < dec->nreasons; i++)
@@ -107,6 +106,12 @@ json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t
                 log_warn("%s/%s runs directly, without a VM: %s", id, tool,
                          dec->reasons[dec->nreasons - 2].text);
         }
+}
+
+json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
+                    const struct mcp_call_opts *o, osvm_err *e)
+{
+        const char *id = dec->policy.server, *tool = dec->policy.tool;
         switch (dec->route) {
         case ISO_ROUTE_DENY:
                 err_set(e, EPERM, "%s/%s refused: %s", id, tool,
@@ -126,6 +131,13 @@ json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t
         if (!r)
                 note_down_if_dead(h, id);
         return r;
+}
+
+json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t *args,
+                     const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e)
+{
+        mcp_hub_decide(h, id, tool, dec);
+        return mcp_hub_run(h, dec, args, o, e);
 }
 
 void mcp_hub_free(struct mcp_hub *h)

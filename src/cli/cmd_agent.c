@@ -1,0 +1,334 @@
+/*
+ * The agent on the command line: the chat (`osvm`) and one-shot mode
+ * (`osvm -p PROMPT [--json]`).
+ */
+#include "agent/agent.h"
+#include "cli/cli.h"
+
+#include <editline/readline.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HISTORY_MAX 1000
+
+/* ---- everything the agent needs, opened once ---- */
+
+struct session {
+        struct iso_config cfg;
+        struct mcp_registry reg;
+        struct iso_host host;
+        struct mcp_hub *hub;
+        struct agent_ai_config ai;
+        struct agent *agent;
+};
+
+static int session_open(struct session *s)
+{
+        memset(s, 0, sizeof(*s));
+        int r = cli_load_config(&s->cfg);
+        if (r)
+                return r;
+        osvm_err e = {0};
+        _cleanup_free_ char *reg_path = mcp_registry_path();
+        if (mcp_registry_load(reg_path, &s->reg, &e) < 0 || agent_ai_config_load(&s->ai, &e) < 0) {
+                log_error("%s", e.msg);
+                mcp_registry_free(&s->reg);
+                iso_config_free(&s->cfg);
+                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
+        }
+        struct agent_planner *planner = agent_planner_new(&s->ai, &e);
+        if (!planner) {
+                log_error("%s", e.msg);
+                agent_ai_config_free(&s->ai);
+                mcp_registry_free(&s->reg);
+                iso_config_free(&s->cfg);
+                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
+        }
+        cli_probe_host(&s->host);
+        s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
+        s->agent = agent_new(s->hub, &s->reg, planner, s->ai.max_rounds, &e);
+        return 0;
+}
+
+static void session_close(struct session *s)
+{
+        agent_free(s->agent);
+        mcp_hub_free(s->hub);
+        agent_ai_config_free(&s->ai);
+        mcp_registry_free(&s->reg);
+        iso_config_free(&s->cfg);
+}
+
+/* ---- showing tool calls while they run ---- */
+
+struct ui_state {
+        bool tty; /* stderr is a terminal: a spinner line; else plain lines */
+        pthread_mutex_t lock;
+        pthread_t thread;
+        bool running, stop;
+        char what[256];
+        char progress[128];
+        uint64_t started;
+};
+
+static const char *const spin_utf8[] = {
+    "\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9", "\xe2\xa0\xb8", "\xe2\xa0\xbc",
+    "\xe2\xa0\xb4", "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87", "\xe2\xa0\x8f"};
+static const char *const spin_ascii[] = {"|", "/", "-", "\\"};
+
+static void *spinner(void *arg)
+{
+        struct ui_state *u = arg;
+        bool utf8 = term_utf8();
+        for (unsigned i = 0;; i++) {
+                pthread_mutex_lock(&u->lock);
+                if (u->stop) {
+                        pthread_mutex_unlock(&u->lock);
+                        return NULL;
+                }
+                double secs = (double)(time_mono_ns() - u->started) / 1e9;
+                fprintf(stderr, "\r\033[K%s %s %.1fs %s",
+                        utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4], u->what, secs, u->progress);
+                fflush(stderr);
+                pthread_mutex_unlock(&u->lock);
+                nanosleep(&(struct timespec){0, 100000000}, NULL);
+        }
+}
+
+static void ui_tool_start(void *ctx, const struct agent_call *call, const struct iso_decision *d)
+{
+        struct ui_state *u = ctx;
+        char args[96] = "";
+        char *a = json_dumps(call->arguments, JSON_COMPACT);
+        if (a)
+                snprintf(args, sizeof(args), "%s%s", a, strlen(a) > 80 ? "..." : "");
+        free(a);
+        pthread_mutex_lock(&u->lock);
+        snprintf(u->what, sizeof(u->what), "%s/%s %s [%s]", call->tool->server, call->tool->name,
+                 args, iso_route_name(d->route));
+        u->progress[0] = '\0';
+        u->started = time_mono_ns();
+        u->stop = false;
+        pthread_mutex_unlock(&u->lock);
+        if (u->tty)
+                u->running = pthread_create(&u->thread, NULL, spinner, u) == 0;
+        else
+                fprintf(stderr, "tool: %s\n", u->what);
+}
+
+static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result, bool ok,
+                        double ms)
+{
+        (void)call, (void)result;
+        struct ui_state *u = ctx;
+        if (u->running) {
+                pthread_mutex_lock(&u->lock);
+                u->stop = true;
+                pthread_mutex_unlock(&u->lock);
+                pthread_join(u->thread, NULL);
+                u->running = false;
+                fprintf(stderr, "\r\033[K");
+        }
+        fprintf(stderr, "%s %s (%.0f ms)\n", ok ? "done:" : "failed:", u->what, ms);
+}
+
+static void ui_progress(void *ctx, const struct mcp_progress *p)
+{
+        struct ui_state *u = ctx;
+        pthread_mutex_lock(&u->lock);
+        if (p->total > 0)
+                snprintf(u->progress, sizeof(u->progress), "%.0f/%.0f %s", p->progress, p->total,
+                         p->message ? p->message : "");
+        else
+                snprintf(u->progress, sizeof(u->progress), "%.0f %s", p->progress,
+                         p->message ? p->message : "");
+        pthread_mutex_unlock(&u->lock);
+        if (!u->tty)
+                fprintf(stderr, "progress: %s\n", u->progress);
+}
+
+static struct agent_ui make_ui(struct ui_state *u)
+{
+        memset(u, 0, sizeof(*u));
+        pthread_mutex_init(&u->lock, NULL);
+        u->tty = isatty(STDERR_FILENO);
+        return (struct agent_ui){.ctx = u,
+                                 .tool_start = ui_tool_start,
+                                 .tool_end = ui_tool_end,
+                                 .progress = ui_progress};
+}
+
+static void print_status(FILE *f)
+{
+        char *line = cli_status_line(session_get(), time_mono_ns(), cli_status_style());
+        fprintf(f, "%s\n", line);
+        free(line);
+}
+
+/* ---- one-shot ---- */
+
+int cli_agent_oneshot(const char *prompt, bool json)
+{
+        struct session s;
+        int r = session_open(&s);
+        if (r)
+                return r;
+        cli_catch_interrupt();
+        struct ui_state u;
+        struct agent_ui ui = make_ui(&u);
+        char *answer = NULL;
+        json_t *trace = NULL;
+        osvm_err e = {0};
+        int a =
+            agent_ask(s.agent, prompt, json ? NULL : &ui, &cli_interrupted, &answer, &trace, &e);
+        if (json) {
+                char *line = cli_status_line(session_get(), time_mono_ns(),
+                                             (struct status_style){true, false});
+                json_object_set_new(trace, "status", json_string(line));
+                free(line);
+                cli_print_json(trace);
+        } else if (answer) {
+                printf("%s\n", answer);
+        }
+        if (a < 0) {
+                log_error("%s", e.msg);
+                r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
+        } else if (a == 1) {
+                log_error("the request needs more input (one-shot mode cannot ask): %s", answer);
+                r = OSVM_EXIT_NEEDS_INPUT;
+        }
+        free(answer);
+        json_decref(trace);
+        pthread_mutex_destroy(&u.lock);
+        session_close(&s);
+        return r;
+}
+
+/* ---- the chat ---- */
+
+/*
+ * The chat's input, one character at a time, for libedit: Ctrl-C at the
+ * prompt ends the line (readline() returns NULL and the chat shows a fresh
+ * prompt) instead of being swallowed by a retried read(). Returns a Unicode
+ * code point, decoded from UTF-8, or EOF.
+ */
+static int chat_getc(FILE *f)
+{
+        (void)f;
+        unsigned char b[4];
+        size_t need = 1, have = 0;
+        while (have < need) {
+                if (cli_interrupted) /* arrived before the read began */
+                        return EOF;
+                ssize_t n = read(STDIN_FILENO, b + have, 1);
+                if (n < 0 && errno == EINTR) {
+                        if (cli_interrupted)
+                                return EOF;
+                        continue;
+                }
+                if (n <= 0)
+                        return EOF;
+                if (have == 0)
+                        need = b[0] < 0x80 ? 1 : b[0] >= 0xF0 ? 4 : b[0] >= 0xE0 ? 3 : 2;
+                have++;
+        }
+        if (need == 1)
+                return b[0];
+        int cp = b[0] & (0x7F >> need);
+        for (size_t i = 1; i < need; i++)
+                cp = (cp << 6) | (b[i] & 0x3F);
+        return cp;
+}
+
+static char *history_path(void)
+{
+        _cleanup_free_ char *dir = paths_state_dir();
+        if (fs_mkdir_p(dir, 0700, NULL) < 0)
+                return NULL;
+        return xasprintf("%s/history", dir);
+}
+
+int cli_agent_chat(void)
+{
+        struct session s;
+        int r = session_open(&s);
+        if (r)
+                return r;
+        cli_catch_interrupt();
+        bool tty = isatty(STDIN_FILENO);
+        const struct agent_toolset *ts = agent_tools(s.agent);
+        printf("osvm %s: every tool call runs in its own VM. %zu tools; planner: %s%s.\n",
+               OSVM_VERSION, ts->n, agent_planner_name(s.agent),
+               s.ai.provider ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
+        if (tty)
+                printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");
+        print_status(stdout);
+
+        _cleanup_free_ char *hist = tty ? history_path() : NULL;
+        /* Ctrl-C at the prompt must reach our handler: readline() then returns NULL. */
+        rl_catch_signals = 0;
+        rl_getc_function = chat_getc;
+        if (hist) {
+                using_history();
+                stifle_history(HISTORY_MAX);
+                read_history(hist);
+        }
+        struct ui_state u;
+        struct agent_ui ui = make_ui(&u);
+        for (;;) {
+                cli_interrupted = 0;
+                char *line = tty ? readline("osvm> ") : NULL;
+                if (!tty) {
+                        /* Not a terminal: one prompt a line, as a script would send them. */
+                        static char buf[8192];
+                        if (!fgets(buf, sizeof(buf), stdin))
+                                break;
+                        buf[strcspn(buf, "\n")] = '\0';
+                        line = xstrdup(buf);
+                }
+                if (!line) {
+                        if (cli_interrupted) { /* Ctrl-C at the prompt: a fresh line */
+                                printf("\n");
+                                continue;
+                        }
+                        break; /* Ctrl-D */
+                }
+                char *p = line;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p) {
+                        free(line);
+                        continue;
+                }
+                if (hist) {
+                        add_history(p);
+                        write_history(hist);
+                        chmod(hist, 0600);
+                }
+                if (!strcmp(p, "exit") || !strcmp(p, "quit")) {
+                        free(line);
+                        break;
+                }
+                char *answer = NULL;
+                osvm_err e = {0};
+                int a = agent_ask(s.agent, p, &ui, &cli_interrupted, &answer, NULL, &e);
+                if (a < 0)
+                        fprintf(stderr, "%s\n", e.msg);
+                else
+                        printf("%s\n", answer);
+                free(answer);
+                free(line);
+                print_status(stdout);
+                fflush(stdout);
+        }
+        if (tty)
+                printf("\n");
+        pthread_mutex_destroy(&u.lock);
+        session_close(&s);
+        return OSVM_EXIT_OK;
+}

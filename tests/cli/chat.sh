@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The chat through a pseudo-terminal (tests/cli/chat_pty.py) with the real
+# server-everything registered.
+set -u
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+EVERYTHING=$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+if [ -z "$PEERS" ] || [ ! -f "$EVERYTHING" ] || ! command -v python3 >/dev/null; then
+        skip "the chat in a pseudo-terminal" "node, python3 or the npm test peers are missing"
+        finish
+        exit
+fi
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+check_exit "server-everything registered" 0
+python3 "$ROOT/tests/cli/chat_pty.py" "$OSVM"

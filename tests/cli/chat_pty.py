@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The chat driven through a pseudo-terminal, as a person would: a tool call,
+Ctrl-C during a long tool (the tool stops, the chat goes on), history, Ctrl-D.
+
+usage: chat_pty.py OSVM_BIN   (OSVM_HOME with server-everything registered)
+Prints TAP-like lines and "N passed, N failed"; exits non-zero on a failure.
+"""
+import os
+import pty
+import re
+import select
+import signal
+import sys
+import time
+
+osvm = sys.argv[1]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok" if ok else "not ok") + f" {len(results)} - {name}")
+    if not ok and detail:
+        for line in detail.splitlines()[-15:]:
+            print("#   " + line)
+
+
+class Term:
+    def __init__(self, argv):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ["TERM"] = "xterm"
+            os.execv(argv[0], argv)
+        self.buf = b""
+
+    def read_until(self, pattern, timeout):
+        """Reads until pattern (a regex on the text so far) matches; True if it did."""
+        end = time.monotonic() + timeout
+        rx = re.compile(pattern.encode(), re.S)
+        while not rx.search(self.buf):
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    data = os.read(self.fd, 65536)
+                except OSError:
+                    return bool(rx.search(self.buf))
+                if not data:
+                    return bool(rx.search(self.buf))
+                self.buf += data
+        return True
+
+    def mark(self):
+        """Forgets what was read, so the next read_until sees only new output."""
+        self.buf = b""
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def text(self):
+        return self.buf.decode(errors="replace")
+
+    def wait(self, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return status
+            try:
+                r, _, _ = select.select([self.fd], [], [], 0.05)
+                if r:
+                    self.buf += os.read(self.fd, 65536)
+            except OSError:
+                pass
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return None
+
+
+t = Term([osvm])
+check("the chat greets and prompts", t.read_until(r"osvm> ", 30), t.text())
+check("the greeting shows the status line", "OSVM:" in t.text() and "net:" in t.text(), t.text())
+
+t.mark()
+t.send("echo hello world\r")
+ok = t.read_until(r"hello world.*osvm> ", 30)
+check("a tool call answers in the chat", ok, t.text())
+check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
+
+t.mark()
+t.send("trigger the long running operation duration=30 steps=30\r")
+started = t.read_until(r"trigger-long-running-operation", 30)
+check("a long tool starts with a visible spinner or progress", started, t.text())
+time.sleep(1.0)
+t.mark()
+t0 = time.monotonic()
+t.send("\x03")  # Ctrl-C
+ok = t.read_until(r"cancel.*osvm> ", 10)
+took = time.monotonic() - t0
+check("Ctrl-C cancels the running tool and the prompt comes back", ok, t.text())
+check(f"the cancel is quick ({took:.1f} s)", took < 5)
+
+t.mark()
+t.send("echo still here\r")
+check("the chat goes on after Ctrl-C", t.read_until(r"still here.*osvm> ", 30), t.text())
+
+t.mark()
+t.send("\x03")  # Ctrl-C at an empty prompt: a fresh prompt, not an exit
+check("Ctrl-C at the prompt does not leave", t.read_until(r"osvm> ", 10), t.text())
+
+t.mark()
+t.send("\x04")  # Ctrl-D
+status = t.wait(15)
+check("Ctrl-D leaves with status 0", status is not None and os.WIFEXITED(status)
+      and os.WEXITSTATUS(status) == 0, f"status {status}\n" + t.text())
+
+state = os.environ.get("XDG_STATE_HOME", "")
+hist = os.path.join(state, "osvm", "history")
+try:
+    with open(hist, encoding="utf-8", errors="replace") as f:
+        lines = f.read().replace("\\040", " ")  # libedit's history escapes blanks
+    check("the history keeps the prompts", "echo hello world" in lines and "still here" in lines,
+          lines)
+    check("the history file is private (0600)", (os.stat(hist).st_mode & 0o777) == 0o600,
+          oct(os.stat(hist).st_mode))
+except OSError as e:
+    check("the history file exists", False, str(e))
+
+# A second session sees the history: up-arrow brings the last prompt back.
+t = Term([osvm])
+t.read_until(r"osvm> ", 30)
+t.mark()
+t.send("\x1b[A")
+check("up-arrow recalls the last prompt from history", t.read_until(r"echo still here", 10),
+      t.text())
+t.send("\x15\x04")  # clear the line, then Ctrl-D
+t.wait(15)
+
+passed = sum(results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)
