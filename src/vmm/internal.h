@@ -43,6 +43,15 @@
 #define VMM_PORT_SYSCALL 0xe0 /* allowed at CPL3 by the TSS I/O bitmap */
 #define VMM_PORT_FAULT   0xe1 /* used by the CPL0 exception handlers only */
 
+/* The syscall stubs (stub.c); uid, gid patched into the PVM one. */
+#define VMM_STUB_PLAIN_LEN 7
+#define VMM_STUB_PVM_LEN   288
+#define VMM_STUB_PVM_UID   0x110
+#define VMM_STUB_PVM_GID   0x114
+#define VMM_WARMUP_ADDR    (VMM_STUB_ADDR + 0x800) /* syscall; ud2 */
+extern const uint8_t vmm_stub_plain[VMM_STUB_PLAIN_LEN];
+extern const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN];
+
 #define VMM_MAX_FDS     64
 #define VMM_MAX_MAPS    4096
 #define VMM_MAX_ARGS_SZ (256u << 10)
@@ -169,6 +178,25 @@ void vmm_vm_destroy(struct vmm_vm *vm);
 int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e);
 int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
 int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base);
+/* The guest's FS base now (the guest may change it itself with wrfsbase). */
+uint64_t vmm_vm_fs_base(struct vmm_vm *vm);
+/*
+ * Runs the vCPU once through `syscall` to the stub and back to the VMM: the
+ * first KVM_RUN costs ~250 us on PVM, paid here off the request path; and
+ * the exit tells whether syscalls enter at CPL0 (sets vm->cpl0_syscalls).
+ */
+int vmm_vm_warmup(struct vmm_vm *vm, osvm_err *e);
+/* The layout of the VM's memory (stack, guard) for its size. */
+void vmm_vm_layout(struct vmm_vm *vm);
+
+/* ---- the pool and the reaper (pool.c) ---- */
+
+/* Takes a VM made ahead with mem_mb of memory, set up and warmed up; false when none. */
+bool vmm_pool_take(uint32_t mem_mb, struct vmm_vm *vm);
+/* Tears vm down, on the reaper thread when the pool runs. */
+void vmm_pool_give(struct vmm_vm *vm);
+/* Waits until the pool is full and the reaper has nothing left (for the benchmark). */
+void vmm_pool_wait_idle(void);
 int vmm_kvm_fd(osvm_err *e);
 /* Describes the exception at a VMM_PORT_FAULT exit in words. */
 void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);

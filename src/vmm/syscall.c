@@ -1023,8 +1023,10 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                                 return -EPERM;
                         return vmm_vm_set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
                 }
-                if (a[0] == 0x1003) /* ARCH_GET_FS */
-                        return put(vm, a[1], &vm->fs_base, 8);
+                if (a[0] == 0x1003) { /* ARCH_GET_FS */
+                        uint64_t base = vmm_vm_fs_base(vm);
+                        return put(vm, a[1], &base, 8);
+                }
                 return -EINVAL;
         case SYS_set_tid_address:
         case SYS_gettid:

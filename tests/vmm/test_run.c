@@ -127,11 +127,11 @@ static void expect_end(const char *image, const char *const *argv, struct vmm_li
 {
         struct call c;
         call_run(&c, image, argv, NULL, 0, lim);
+        call_free(&c);
         assert_int_equal(c.rc, 0);
         if (c.res.end != end || !strstr(c.res.why, why))
                 fail_msg("%s: ended %s \"%s\", wanted %s \"%s\"", image, vmm_end_name(c.res.end),
                          c.res.why, vmm_end_name(end), why);
-        call_free(&c);
 }
 
 static void test_limits(void **state)
@@ -231,6 +231,33 @@ static void test_two_threads(void **state)
         for (int i = 0; i < 2; i++)
                 pthread_join(t[i], NULL);
         assert_int_equal(bad[0] + bad[1], 0);
+}
+
+static void test_pool(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        osvm_err e = {0};
+        assert_int_equal(vmm_pool_start(2, 32, &e), 0);
+        assert_int_equal(vmm_pool_start(2, 32, &e), -1); /* once */
+        for (int i = 0; i < 6; i++) {
+                const char *argv[] = {"hello", "exit=9", NULL};
+                struct call c;
+                call_run(&c, i % 2 ? G "hello.glibc" : G "hello", argv, NULL, 0, small);
+                assert_int_equal(c.rc, 0);
+                assert_int_equal(c.res.exit_code, 9);
+                assert_string_equal(c.out, "hello from the guest, argc=2\n");
+                call_free(&c);
+        }
+        const char *pt[] = {"g", "0xd000", NULL};
+        expect_end(G "write_sys", pt, small, VMM_END_FAULT, "write to 0xd000");
+        /* a size the pool does not hold still runs */
+        const char *none[] = {"hello", NULL};
+        struct call c;
+        call_run(&c, G "hello", none, NULL, 0, (struct vmm_limits){.memory_mb = 64});
+        assert_int_equal(c.res.exit_code, 0);
+        call_free(&c);
+        vmm_shutdown();
 }
 
 static int done(void **state)
