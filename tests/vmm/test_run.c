@@ -276,6 +276,7 @@ int main(void)
             cmocka_unit_test(test_faults),
             cmocka_unit_test(test_bad_specs),
             cmocka_unit_test(test_two_threads),
+            cmocka_unit_test(test_pool),
         };
         return cmocka_run_group_tests(tests, need_kvm, done);
 }
