@@ -125,6 +125,8 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest);
  * (and, with O_PATH, symbolic links). Returns a host fd or -errno.
  */
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode);
+/* Set when openat2 is missing (set by hand to test the fallback walk). */
+extern bool vmm_fs_no_openat2;
 
 /* ---- one VM (kvm_x86_64.c) ---- */
 
