@@ -162,9 +162,15 @@ static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, 
                 len = room;
         uint64_t done = 0;
         while (done < len && f->host >= 0) {
+                if (time_mono_ns() >= vm->deadline_ns) {
+                        /* a reader that does not read cannot hold the call past its time */
+                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (writing)",
+                                 vm->lim.timeout_ms);
+                        return -EINTR;
+                }
                 ssize_t n = write(f->host, p + done, len - done);
                 if (n < 0 && errno == EINTR)
-                        continue;
+                        continue; /* the kick signal: the deadline is checked above */
                 if (n < 0 && errno == EAGAIN) {
                         if (wait_fd(vm, f->host, POLLOUT) < 0)
                                 return -EINTR;
@@ -286,18 +292,19 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
                 r = 0;
                 goto out;
         }
-        if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
-                r = -EINTR;
-                goto out;
-        }
         ssize_t n;
         do {
+                /* a read from the request waits at most until the deadline */
+                if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
+                        r = -EINTR;
+                        goto out;
+                }
                 if (off >= 0)
                         n = wr ? pwritev(f->host, v, (int)cnt, off)
                                : preadv(f->host, v, (int)cnt, off);
                 else
                         n = wr ? writev(f->host, v, (int)cnt) : readv(f->host, v, (int)cnt);
-        } while (n < 0 && errno == EINTR);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN) && f->kind == VMM_FD_IN);
         r = n < 0 ? -errno : n;
 out:
         free(v);
@@ -666,7 +673,7 @@ static int64_t do_mmap(struct vmm_vm *vm, uint64_t addr, uint64_t len, uint64_t 
                         return -EEXIST;
                 if (maps_remove(vm, addr, addr + len) < 0)
                         return -ENOMEM;
-                memset(vm->mem + addr, 0, len);
+                zero_pages(vm, addr, addr + len); /* also over image or heap pages */
                 at = addr;
         } else {
                 at = maps_find(vm, len);
