@@ -121,5 +121,10 @@ build/bench/bench_vmm: bench/bench_vmm.c build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-bench-vmm: build/bench/bench_vmm build/guests/echo build/guests/echo.glibc
+build/bench/bench_exit: bench/bench_exit.c build/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
+
+bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/guests/echo.glibc
+	build/bench/bench_exit
 	build/bench/bench_vmm
