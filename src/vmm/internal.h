@@ -44,11 +44,36 @@
 #define VMM_PORT_FAULT   0xe1 /* used by the CPL0 exception handlers only */
 
 /* The syscall stubs (stub.c); uid, gid patched into the PVM one. */
-#define VMM_STUB_PLAIN_LEN 7
-#define VMM_STUB_PVM_LEN   288
-#define VMM_STUB_PVM_UID   0x110
-#define VMM_STUB_PVM_GID   0x114
-#define VMM_WARMUP_ADDR    (VMM_STUB_ADDR + 0x800) /* syscall; ud2 */
+#define VMM_STUB_PLAIN_LEN  7
+#define VMM_STUB_PVM_LEN    745
+#define VMM_STUB_PVM_UID    0x2d8
+#define VMM_STUB_PVM_GID    0x2dc
+#define VMM_STUB_PVM_IOFLAG 0x2e8 /* nonzero: staged I/O on */
+
+/*
+ * Staged I/O (PVM only, for images loaded at or above VMM_LOAD_BASE): the
+ * request is read ahead into guest memory and the stub serves read(0) from
+ * it; the stub collects write(1) in a buffer that the VMM sends on before it
+ * serves any other call and at the end. The header (u64 fields) is guest
+ * memory, so the VMM trusts none of it: it keeps its own input length and
+ * bounds what it reads back.
+ */
+#define VMM_IO_ADDR     0x200000ull
+#define VMM_IO_IN_POS   (VMM_IO_ADDR + 0x00) /* guest: staged input consumed */
+#define VMM_IO_IN_LEN   (VMM_IO_ADDR + 0x08) /* host: staged input */
+#define VMM_IO_IN_EOF   (VMM_IO_ADDR + 0x10) /* host: the input ends there */
+#define VMM_IO_OUT_LEN  (VMM_IO_ADDR + 0x18) /* guest: staged output */
+#define VMM_IO_IN_OK    (VMM_IO_ADDR + 0x20) /* host: fd 0 is the request */
+#define VMM_IO_OUT_OK   (VMM_IO_ADDR + 0x28) /* host: fd 1 is the result */
+#define VMM_IO_OK_LO    (VMM_IO_ADDR + 0x30) /* host: buffers the stub may use: */
+#define VMM_IO_OK_HI    (VMM_IO_ADDR + 0x38) /*   [OK_LO, OK_HI) */
+#define VMM_IO_ST_LO    (VMM_IO_ADDR + 0x40) /*   or [ST_LO, ST_HI) */
+#define VMM_IO_ST_HI    (VMM_IO_ADDR + 0x48)
+#define VMM_IO_IN_BUF   0x201000ull
+#define VMM_IO_IN_CAP   (0x300000ull - 0x201000ull)
+#define VMM_IO_OUT_BUF  0x300000ull
+#define VMM_IO_OUT_CAP  0x100000ull
+#define VMM_WARMUP_ADDR (VMM_STUB_ADDR + 0x800) /* syscall; ud2 */
 extern const uint8_t vmm_stub_plain[VMM_STUB_PLAIN_LEN];
 extern const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN];
 
@@ -167,6 +192,9 @@ struct vmm_vm {
         uint64_t start_ns, deadline_ns;
         bool cpl0_syscalls; /* VT-x/AMD-V: the stub runs at CPL0 and sysretq returns */
         bool mode_known;
+        bool io_on;         /* staged I/O in use */
+        uint64_t io_in_len; /* the host's own copy */
+        bool io_in_eof;
         bool done;
         uint64_t unknown_seen[8]; /* bitmap of syscall numbers already logged */
         struct vmm_result *res;
@@ -200,6 +228,8 @@ void vmm_pool_give(struct vmm_vm *vm);
 /* Waits until the pool is full and the reaper has nothing left (for the benchmark). */
 void vmm_pool_wait_idle(void);
 int vmm_kvm_fd(osvm_err *e);
+/* True when /dev/kvm is PVM (the stub runs at CPL3 and has fast paths). */
+bool vmm_kvm_is_pvm(void);
 /* Describes the exception at a VMM_PORT_FAULT exit in words. */
 void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);
 
@@ -216,5 +246,8 @@ void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void vmm_fds_close(struct vmm_vm *vm);
+/* Staged I/O: set up at the start; sends staged output on (0, or -1 when the VM stopped). */
+void vmm_io_start(struct vmm_vm *vm);
+void vmm_io_flush(struct vmm_vm *vm);
 
 #endif

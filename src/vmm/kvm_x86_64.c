@@ -72,7 +72,9 @@ static void kvm_open_once(void)
         kvm_run_size = (size_t)sz;
         /* PVM (software nested virtualization) ignores the guest CPUID table:
          * skip KVM_SET_CPUID2 there, it costs 30-50 us per VM. */
-        kvm_is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+        kvm_is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0 &&
+                     access("/sys/module/kvm_intel", F_OK) != 0 &&
+                     access("/sys/module/kvm_amd", F_OK) != 0;
         if (!kvm_is_pvm) {
                 int n = 256;
                 kvm_cpuid =
@@ -94,6 +96,12 @@ int vmm_kvm_fd(osvm_err *e)
                 return err_set(e, ENOTSUP, "/dev/kvm: unsupported KVM API (need version %d)",
                                KVM_API_VERSION);
         return err_set(e, kvm_errno, "opening /dev/kvm: %s", strerror(kvm_errno));
+}
+
+bool vmm_kvm_is_pvm(void)
+{
+        pthread_once(&kvm_once, kvm_open_once);
+        return kvm_fd >= 0 && kvm_is_pvm;
 }
 
 bool vmm_probe(char *why, size_t n)
@@ -410,9 +418,13 @@ int vmm_vm_warmup(struct vmm_vm *vm, osvm_err *e)
                 return err_sys(e, "KVM_GET_SREGS");
         vm->cpl0_syscalls = sr.cs.dpl == 0;
         vm->mode_known = true;
-        /* On VT-x/AMD-V the vCPU now sits at CPL0 in the stub: back to CPL3. */
-        if (vm->cpl0_syscalls && set_user_sregs(vm, e) < 0)
-                return -1;
+        /* On VT-x/AMD-V the vCPU now sits at CPL0 in the stub: back to CPL3,
+         * and never the PVM stub (its fast paths return with a jmp). */
+        if (vm->cpl0_syscalls) {
+                memcpy(vm->mem + VMM_STUB_ADDR, vmm_stub_plain, sizeof(vmm_stub_plain));
+                if (set_user_sregs(vm, e) < 0)
+                        return -1;
+        }
         return 0;
 }
 

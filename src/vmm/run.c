@@ -210,6 +210,12 @@ static void on_syscall_exit(struct vmm_vm *vm)
                         vm->cpl0_syscalls = sr.cs.dpl == 0;
                         vm->mode_known = true;
                 }
+                if (vm->cpl0_syscalls && vmm_kvm_is_pvm()) {
+                        /* the CPL3 stub must never run at CPL0 */
+                        vmm_stop(vm, VMM_END_ERROR, 125,
+                                 "syscalls enter at CPL0 on a host taken for PVM");
+                        return;
+                }
         }
         struct vmm_result *res = vm->res;
         if (++res->syscalls > vm->lim.max_syscalls) {
@@ -396,6 +402,7 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->fds[0] = (struct vmm_fd){.kind = VMM_FD_IN, .host = spec->in_fd};
         vm->fds[1] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->out_fd};
         vm->fds[2] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->err_fd};
+        vmm_io_start(vm);
         uint64_t t2 = time_mono_ns();
         res->t.load_ns = t2 - t1;
 
@@ -426,6 +433,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         }
 
         run_loop(vm);
+        /* what the program wrote through the stub, while the timer still bounds it */
+        vmm_io_flush(vm);
 
         if (have_timer)
                 timer_delete(timer);

@@ -63,6 +63,17 @@ expect 139 'stack overflow' -- $M $G/stack
 expect 125 'limit: system call limit of 5000 reached' -- $M --max-syscalls 5000 $G/syscalls
 expect 125 'limit: output limit of 100000 bytes reached' -- $M --max-output 100000 $G/flood
 
+# Lies in the staged I/O header (PVM): bounded by the host.
+$VMM_RUN $M $G/io_lies </dev/null >"$tmp/lies.out" 2>"$tmp/lies.err"
+rc=$?
+size=$(wc -c <"$tmp/lies.out")
+if { [ $rc = 0 ] && grep -q done "$tmp/lies.err" && [ "$size" -le 1048576 ]; } ||
+        grep -q "fault:" "$tmp/lies.err"; then
+        ok "lies in the staged I/O header: status $rc, $size bytes out, $(tail -1 "$tmp/lies.err")"
+else
+        not_ok "lies in the staged I/O header: status $rc, $size bytes: $(cat "$tmp/lies.err")"
+fi
+
 # A result pipe nobody reads and a request pipe that never ends: the time
 # limit still holds while the host waits on them.
 ($VMM_RUN $M --timeout 400 $G/flood 2>"$tmp/err1"; echo $? >"$tmp/rc1") | sleep 2

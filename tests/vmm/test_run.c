@@ -122,6 +122,36 @@ static void test_stdin_and_heap(void **state)
         free(in);
 }
 
+/* Writes to fds 1 and 2 keep their order, also when 1 is redirected. */
+static void test_interleave(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *argv[] = {"hello", "interleave", NULL};
+        struct call c;
+        call_run(&c, G "hello", argv, NULL, 0, small);
+        assert_int_equal(c.res.exit_code, 0);
+        assert_string_equal(c.out, "hello from the guest, argc=2\n1a 1c ");
+        assert_string_equal(c.err, "2b 1d ");
+        call_free(&c);
+
+        /* one fd for both: the order of the writes */
+        int fd = memfd_create("both", MFD_CLOEXEC);
+        struct vmm_spec spec = {.image = G "hello.glibc",
+                                .argv = argv,
+                                .in_fd = -1,
+                                .out_fd = fd,
+                                .err_fd = fd,
+                                .limits = small};
+        struct vmm_result res;
+        osvm_err e = {0};
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        char *all = slurp(fd, NULL);
+        close(fd);
+        assert_string_equal(all, "hello from the guest, argc=2\n1a 2b 1c 1d ");
+        free(all);
+}
+
 static void expect_end(const char *image, const char *const *argv, struct vmm_limits lim,
                        enum vmm_end end, const char *why)
 {
@@ -272,6 +302,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_hello_every_toolchain),
             cmocka_unit_test(test_stdin_and_heap),
+            cmocka_unit_test(test_interleave),
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_faults),
             cmocka_unit_test(test_bad_specs),
