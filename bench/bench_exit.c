@@ -72,7 +72,7 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 uint64_t t1 = time_mono_ns();
-                if (vmm_vm_warmup(&vm, &e) < 0) {
+                if (vmm_vm_warmup(&vm, NULL, 0, &e) < 0) {
                         fprintf(stderr, "bench_exit: %s\n", e.msg);
                         return 1;
                 }

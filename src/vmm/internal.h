@@ -73,9 +73,13 @@
 #define VMM_IO_IN_CAP   (0x300000ull - 0x201000ull)
 #define VMM_IO_OUT_BUF  0x300000ull
 #define VMM_IO_OUT_CAP  0x100000ull
-#define VMM_WARMUP_ADDR (VMM_STUB_ADDR + 0x800) /* syscall; ud2 */
+#define VMM_WARMUP_ADDR (VMM_STUB_ADDR + 0x800)
+#define VMM_WARMUP_LEN  44
+#define VMM_WARM_LIST   0x380000ull /* the warm-up's page list (in the result buffer) */
+#define VMM_WARM_MAX    1024        /* pages in a profile */
 extern const uint8_t vmm_stub_plain[VMM_STUB_PLAIN_LEN];
 extern const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN];
+extern const uint8_t vmm_warmup_code[VMM_WARMUP_LEN];
 
 #define VMM_MAX_FDS     64
 #define VMM_MAX_MAPS    4096
@@ -105,6 +109,11 @@ struct vmm_image {
         struct vmm_seg seg[16];
         bool can_map; /* segments page-congruent and not sharing pages */
         unsigned refs;
+        /* Pages the program touched in its first runs (bit 0: written), learned
+         * by the reaper and touched ahead by the pool's warm-up. Under the pool's lock. */
+        uint64_t *profile;
+        size_t nprofile;
+        unsigned profiled_runs;
 };
 
 /* Parses bytes (a whole file) into img; 0 or -1 with e naming the problem. */
@@ -112,6 +121,8 @@ int vmm_elf_parse(const uint8_t *bytes, uint64_t size, struct vmm_image *img, os
 /* Returns the cached image for path (a new reference), loading it when needed. */
 struct vmm_image *vmm_image_get(const char *path, osvm_err *e);
 void vmm_image_put(struct vmm_image *img);
+/* Another reference to img. */
+struct vmm_image *vmm_image_ref(struct vmm_image *img);
 void vmm_image_cache_clear(void);
 /* Places the image's segments into guest memory mem (copy-on-write when it can). */
 int vmm_image_load(const struct vmm_image *img, uint8_t *mem, uint64_t mem_size, osvm_err *e);
@@ -183,6 +194,7 @@ struct vmm_vm {
         struct vmm_fd fds[VMM_MAX_FDS];
         struct vmm_fs fs;
         const struct vmm_image *img;
+        struct vmm_image *prepared; /* image loaded ahead by the pool, or NULL */
         uint64_t fs_base;
         char *cwd; /* normalized guest path */
 
@@ -211,20 +223,24 @@ int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base);
 /* The guest's FS base now (the guest may change it itself with wrfsbase). */
 uint64_t vmm_vm_fs_base(struct vmm_vm *vm);
 /*
- * Runs the vCPU once through `syscall` to the stub and back to the VMM: the
- * first KVM_RUN costs ~250 us on PVM, paid here off the request path; and
- * the exit tells whether syscalls enter at CPL0 (sets vm->cpl0_syscalls).
+ * Runs the vCPU once through `syscall` to the stub and back to the VMM,
+ * touching the n pages of list first: the first KVM_RUN (~250 us on PVM) and
+ * the first touch of each page (~40 us on PVM) are paid here, off the
+ * request path; and the exit tells whether syscalls enter at CPL0 (sets
+ * vm->cpl0_syscalls).
  */
-int vmm_vm_warmup(struct vmm_vm *vm, osvm_err *e);
+int vmm_vm_warmup(struct vmm_vm *vm, const uint64_t *list, size_t n, osvm_err *e);
 /* The layout of the VM's memory (stack, guard) for its size. */
 void vmm_vm_layout(struct vmm_vm *vm);
 
 /* ---- the pool and the reaper (pool.c) ---- */
 
-/* Takes a VM made ahead with mem_mb of memory, set up and warmed up; false when none. */
-bool vmm_pool_take(uint32_t mem_mb, struct vmm_vm *vm);
-/* Tears vm down, on the reaper thread when the pool runs. */
-void vmm_pool_give(struct vmm_vm *vm);
+/* Takes a VM made ahead with mem_mb of memory and img loaded, set up and
+ * warmed up; false when none (then the pool prepares for img from now on). */
+bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm);
+/* Tears vm down, on the reaper thread when the pool runs; the reaper first
+ * learns which pages the run of img touched. */
+void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
 /* Waits until the pool is full and the reaper has nothing left (for the benchmark). */
 void vmm_pool_wait_idle(void);
 int vmm_kvm_fd(osvm_err *e);

@@ -280,8 +280,7 @@ static void write_system_area(struct vmm_vm *vm)
         } else {
                 memcpy(m + VMM_STUB_ADDR, vmm_stub_plain, sizeof(vmm_stub_plain));
         }
-        const uint8_t warm[] = {0x0f, 0x05, 0x0f, 0x0b};
-        memcpy(m + VMM_WARMUP_ADDR, warm, sizeof(warm));
+        memcpy(m + VMM_WARMUP_ADDR, vmm_warmup_code, sizeof(vmm_warmup_code));
 }
 
 static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code)
@@ -395,10 +394,17 @@ void vmm_vm_layout(struct vmm_vm *vm)
         vm->guard_lo = vm->stack_lo - VMM_HUGE;
 }
 
-int vmm_vm_warmup(struct vmm_vm *vm, osvm_err *e)
+int vmm_vm_warmup(struct vmm_vm *vm, const uint64_t *list, size_t n, osvm_err *e)
 {
         struct kvm_regs r;
         memset(&r, 0, sizeof(r));
+        if (n > VMM_WARM_MAX)
+                n = VMM_WARM_MAX;
+        if (n && VMM_WARM_LIST + n * 8 <= vm->mem_size) {
+                memcpy(vm->mem + VMM_WARM_LIST, list, n * 8);
+                r.rsi = VMM_WARM_LIST;
+                r.rcx = n;
+        }
         r.rip = VMM_WARMUP_ADDR;
         r.rax = 0xffff; /* no such call: the PVM stub takes its slow path */
         r.rflags = 0x202;
@@ -413,6 +419,8 @@ int vmm_vm_warmup(struct vmm_vm *vm, osvm_err *e)
         struct kvm_run *run = vm->run;
         if (run->exit_reason != KVM_EXIT_IO || run->io.port != VMM_PORT_SYSCALL)
                 return err_set(e, EIO, "warm-up: unexpected KVM exit %u", run->exit_reason);
+        if (r.rcx)
+                memset(vm->mem + VMM_WARM_LIST, 0, n * 8);
         struct kvm_sregs sr;
         if (xioctl(vm->vcpufd, KVM_GET_SREGS, &sr) < 0)
                 return err_sys(e, "KVM_GET_SREGS");

@@ -365,7 +365,7 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->img = img;
         int rc = -1;
         bool have_vm = false, have_fs = false;
-        bool pooled = vmm_pool_take(vm->lim.memory_mb, vm);
+        bool pooled = vmm_pool_take(vm->lim.memory_mb, img, vm);
         if (!pooled && vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
                 goto out;
         have_vm = true;
@@ -395,7 +395,7 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 vm->cwd = xstrdup(norm);
         }
         uint64_t rsp = 0;
-        if (vmm_image_load(img, vm->mem, vm->mem_size, e) < 0 ||
+        if ((vm->prepared != img && vmm_image_load(img, vm->mem, vm->mem_size, e) < 0) ||
             (!pooled && vmm_vm_setup_cpu(vm, e) < 0) || build_stack(vm, spec, &rsp, e) < 0 ||
             vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
                 goto out;
@@ -460,7 +460,7 @@ out:
         free(vm->maps);
         free(vm->cwd);
         if (have_vm)
-                vmm_pool_give(vm);
+                vmm_pool_give(vm, img);
         vmm_image_put(img);
         res->t.teardown_ns = time_mono_ns() - t4;
         return rc;

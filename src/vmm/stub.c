@@ -316,6 +316,34 @@ const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN] = {
     0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
 };
 
+/*
+ * The warm-up (at VMM_WARMUP_ADDR, in the stub page): touches the pages of a
+ * list (bit 0 set: by writing the byte back) so that the shadow page tables
+ * have them before the program runs, then makes one syscall to the VMM.
+ *
+ * warm:   test %rcx, %rcx          # rsi = list, rcx = count
+ *         jz 2f
+ * 1:      mov (%rsi), %rdi
+ *         test $1, %dil
+ *         jz 3f
+ *         and $-2, %rdi
+ *         mov (%rdi), %al
+ *         mov %al, (%rdi)
+ *         jmp 4f
+ * 3:      mov (%rdi), %al
+ * 4:      add $8, %rsi
+ *         dec %rcx
+ *         jnz 1b
+ * 2:      mov $0xffff, %eax
+ *         syscall
+ *         ud2
+ */
+const uint8_t vmm_warmup_code[VMM_WARMUP_LEN] = {
+    0x48, 0x85, 0xc9, 0x74, 0x1e, 0x48, 0x8b, 0x3e, 0x40, 0xf6, 0xc7, 0x01, 0x74, 0x0a, 0x48,
+    0x83, 0xe7, 0xfe, 0x8a, 0x07, 0x88, 0x07, 0xeb, 0x02, 0x8a, 0x07, 0x48, 0x83, 0xc6, 0x08,
+    0x48, 0xff, 0xc9, 0x75, 0xe2, 0xb8, 0xff, 0xff, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b,
+};
+
 _Static_assert(VMM_PORT_SYSCALL == 0xe0, "the PVM stub's out instructions use port 0xe0");
 _Static_assert(VMM_IO_ADDR == 0x200000 && VMM_IO_IN_BUF == 0x201000 && VMM_IO_OUT_BUF == 0x300000 &&
                    VMM_IO_OUT_CAP == 0x100000,

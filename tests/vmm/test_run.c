@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/internal.h"
 #include "vmm/vmm.h"
 
 #define G "build/guests/"
@@ -277,6 +278,18 @@ static void test_pool(void **state)
                 assert_int_equal(c.rc, 0);
                 assert_int_equal(c.res.exit_code, 9);
                 assert_string_equal(c.out, "hello from the guest, argc=2\n");
+                call_free(&c);
+        }
+        /* the same image again and again: VMs loaded ahead, its pages learned
+         * by the reaper and touched ahead by the warm-up */
+        for (int i = 0; i < 8; i++) {
+                vmm_pool_wait_idle();
+                const char *argv[] = {"hello", "cat", "malloc", NULL};
+                struct call c;
+                call_run(&c, G "hello.glibc", argv, "request\n", 8, small);
+                assert_int_equal(c.rc, 0);
+                assert_int_equal(c.res.exit_code, 0);
+                assert_string_equal(c.out, "hello from the guest, argc=3\nrequest\nmalloc ok\n");
                 call_free(&c);
         }
         const char *pt[] = {"g", "0xd000", NULL};
