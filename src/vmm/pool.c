@@ -78,16 +78,29 @@ static struct node *make_one(uint32_t mem_mb, struct vmm_image *img)
                 if (vmm_image_load(img, n->vm.mem, n->vm.mem_size, &e) < 0)
                         goto fail_vm;
                 n->img = vmm_image_ref(img);
+                /* the page list goes in the result buffer, which such an
+                 * image leaves free; only pages this VM has, not the guard */
                 pthread_mutex_lock(&pool_lock);
-                if (img->nprofile) {
+                if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
                         list = xmalloc(img->nprofile * sizeof(*list));
-                        memcpy(list, img->profile, img->nprofile * sizeof(*list));
-                        nlist = img->nprofile;
+                        for (size_t i = 0; i < img->nprofile; i++) {
+                                uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
+                                if (gpa >= VMM_USER_BASE && gpa < n->vm.mem_size &&
+                                    !(gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
+                                        list[nlist++] = img->profile[i];
+                        }
                 }
                 pthread_mutex_unlock(&pool_lock);
         }
-        if (vmm_vm_warmup(&n->vm, list, nlist, &e) < 0)
+        if (vmm_vm_warmup(&n->vm, list, nlist, &e) < 0) {
+                if (nlist) { /* never again with this list */
+                        pthread_mutex_lock(&pool_lock);
+                        img->nprofile = 0;
+                        img->profiled_runs = PROFILE_RUNS;
+                        pthread_mutex_unlock(&pool_lock);
+                }
                 goto fail_vm;
+        }
         free(list);
         return n;
 fail_vm:
@@ -107,7 +120,8 @@ static void learn_profile(struct node *n)
 {
         struct vmm_image *img = n->img;
         pthread_mutex_lock(&pool_lock);
-        bool want = img->profiled_runs < PROFILE_RUNS;
+        /* only from VMs of the pool's size: their layout is the one warmed */
+        bool want = img->profiled_runs < PROFILE_RUNS && n->vm.memory_mb == pool_mem;
         if (want)
                 img->profiled_runs++;
         pthread_mutex_unlock(&pool_lock);
