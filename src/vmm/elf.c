@@ -129,6 +129,7 @@ static struct vmm_image *cache[CACHE_MAX];
 
 static void image_free(struct vmm_image *img)
 {
+        free(img->profile);
         if (img->bytes)
                 munmap((void *)img->bytes, img->size);
         if (img->memfd >= 0)
@@ -248,6 +249,14 @@ struct vmm_image *vmm_image_get(const char *path, osvm_err *e)
         cache[slot] = img;
         if (old && --old->refs == 0)
                 image_free(old);
+        pthread_mutex_unlock(&cache_lock);
+        return img;
+}
+
+struct vmm_image *vmm_image_ref(struct vmm_image *img)
+{
+        pthread_mutex_lock(&cache_lock);
+        img->refs++;
         pthread_mutex_unlock(&cache_lock);
         return img;
 }

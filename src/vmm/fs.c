@@ -131,6 +131,124 @@ void vmm_fs_fini(struct vmm_fs *fs)
         fs->n = 0;
 }
 
+/*
+ * Where openat2 is missing (kernels before 5.6, valgrind), the same rules by
+ * hand: one component at a time with O_NOFOLLOW, symbolic links read and
+ * expanded here (absolute ones refused), `..` taken from our own stack of
+ * directory fds and refused above the mount's root. The kernel never follows
+ * a link or a `..` for us, so a concurrent rename cannot lead outside.
+ */
+#define WALK_MAX_DEPTH 128
+#define WALK_MAX_LINKS 40
+
+bool vmm_fs_no_openat2;
+
+static int walk_open(int root, const char *rest, int flags, unsigned mode)
+{
+        if (rest[0] == '/')
+                return -EACCES;     /* as RESOLVE_BENEATH */
+        char *path = xstrdup(rest); /* components still to walk, '/'-separated */
+        int stack[WALK_MAX_DEPTH];
+        int depth = 0, links = 0, result = -ENOENT;
+        int cur = root;
+        char *p = path;
+        for (;;) {
+                while (*p == '/')
+                        p++;
+                char *end = strchr(p, '/');
+                char *next = end ? end + 1 : p + strlen(p);
+                while (end && *next == '/')
+                        next++;
+                bool last = !*next;
+                if (end)
+                        *end = '\0';
+                if (!*p || strcmp(p, ".") == 0) {
+                        if (last) {
+                                result = openat(cur, ".", flags | O_NOFOLLOW, (mode_t)mode);
+                                result = result < 0 ? -errno : result;
+                                break;
+                        }
+                        p = next;
+                        continue;
+                }
+                if (strcmp(p, "..") == 0) {
+                        if (depth == 0) {
+                                result = -EACCES;
+                                break;
+                        }
+                        close(cur);
+                        cur = stack[--depth];
+                        if (last) {
+                                result = openat(cur, ".", flags | O_NOFOLLOW, (mode_t)mode);
+                                result = result < 0 ? -errno : result;
+                                break;
+                        }
+                        p = next;
+                        continue;
+                }
+                int fd = openat(cur, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0 && errno == ENOENT && last && (flags & O_CREAT)) {
+                        fd = openat(cur, p, flags | O_NOFOLLOW, (mode_t)mode);
+                        result = fd < 0 ? -errno : fd;
+                        break;
+                }
+                if (fd < 0) {
+                        result = -errno;
+                        break;
+                }
+                struct stat st;
+                if (fstat(fd, &st) < 0) {
+                        result = -errno;
+                        close(fd);
+                        break;
+                }
+                if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+                        char target[4096];
+                        ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+                        close(fd);
+                        if (n <= 0 || ++links > WALK_MAX_LINKS) {
+                                result = n <= 0 ? -EACCES : -ELOOP;
+                                break;
+                        }
+                        target[n] = '\0';
+                        if (target[0] == '/') {
+                                result = -EACCES; /* RESOLVE_BENEATH refuses these too */
+                                break;
+                        }
+                        /* the walk goes on with the link's target, then the rest */
+                        char *np = xasprintf("%s/%s", target, next);
+                        free(path);
+                        path = p = np;
+                        continue;
+                }
+                if (last) {
+                        close(fd);
+                        result = openat(cur, p, flags | O_NOFOLLOW, (mode_t)mode);
+                        result = result < 0 ? -errno : result;
+                        break;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        close(fd);
+                        result = -ENOTDIR;
+                        break;
+                }
+                if (depth == WALK_MAX_DEPTH) {
+                        close(fd);
+                        result = -ENAMETOOLONG;
+                        break;
+                }
+                stack[depth++] = cur;
+                cur = fd;
+                p = next;
+        }
+        if (cur != root)
+                close(cur);
+        while (depth > 1)
+                close(stack[--depth]);
+        free(path);
+        return result;
+}
+
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode)
 {
         if (i < 0 || (size_t)i >= fs->n)
@@ -155,9 +273,19 @@ int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, uns
                 how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY)));
         else
                 how.flags |= O_NONBLOCK;
-        long fd = syscall(SYS_openat2, m->dirfd, rest, &how, sizeof(how));
-        if (fd < 0)
-                return errno == EXDEV ? -EACCES : -errno;
+        long fd = -1;
+        if (!vmm_fs_no_openat2) {
+                fd = syscall(SYS_openat2, m->dirfd, rest, &how, sizeof(how));
+                if (fd < 0 && errno == ENOSYS)
+                        vmm_fs_no_openat2 = true;
+                else if (fd < 0)
+                        return errno == EXDEV ? -EACCES : -errno;
+        }
+        if (vmm_fs_no_openat2) {
+                fd = walk_open(m->dirfd, rest, (int)how.flags, (unsigned)how.mode);
+                if (fd < 0)
+                        return (int)fd;
+        }
         struct stat st;
         if (fstat((int)fd, &st) < 0) {
                 int err = errno;

@@ -43,6 +43,44 @@
 #define VMM_PORT_SYSCALL 0xe0 /* allowed at CPL3 by the TSS I/O bitmap */
 #define VMM_PORT_FAULT   0xe1 /* used by the CPL0 exception handlers only */
 
+/* The syscall stubs (stub.c); uid, gid patched into the PVM one. */
+#define VMM_STUB_PLAIN_LEN  7
+#define VMM_STUB_PVM_LEN    745
+#define VMM_STUB_PVM_UID    0x2d8
+#define VMM_STUB_PVM_GID    0x2dc
+#define VMM_STUB_PVM_IOFLAG 0x2e8 /* nonzero: staged I/O on */
+
+/*
+ * Staged I/O (PVM only, for images loaded at or above VMM_LOAD_BASE): the
+ * request is read ahead into guest memory and the stub serves read(0) from
+ * it; the stub collects write(1) in a buffer that the VMM sends on before it
+ * serves any other call and at the end. The header (u64 fields) is guest
+ * memory, so the VMM trusts none of it: it keeps its own input length and
+ * bounds what it reads back.
+ */
+#define VMM_IO_ADDR     0x200000ull
+#define VMM_IO_IN_POS   (VMM_IO_ADDR + 0x00) /* guest: staged input consumed */
+#define VMM_IO_IN_LEN   (VMM_IO_ADDR + 0x08) /* host: staged input */
+#define VMM_IO_IN_EOF   (VMM_IO_ADDR + 0x10) /* host: the input ends there */
+#define VMM_IO_OUT_LEN  (VMM_IO_ADDR + 0x18) /* guest: staged output */
+#define VMM_IO_IN_OK    (VMM_IO_ADDR + 0x20) /* host: fd 0 is the request */
+#define VMM_IO_OUT_OK   (VMM_IO_ADDR + 0x28) /* host: fd 1 is the result */
+#define VMM_IO_OK_LO    (VMM_IO_ADDR + 0x30) /* host: buffers the stub may use: */
+#define VMM_IO_OK_HI    (VMM_IO_ADDR + 0x38) /*   [OK_LO, OK_HI) */
+#define VMM_IO_ST_LO    (VMM_IO_ADDR + 0x40) /*   or [ST_LO, ST_HI) */
+#define VMM_IO_ST_HI    (VMM_IO_ADDR + 0x48)
+#define VMM_IO_IN_BUF   0x201000ull
+#define VMM_IO_IN_CAP   (0x300000ull - 0x201000ull)
+#define VMM_IO_OUT_BUF  0x300000ull
+#define VMM_IO_OUT_CAP  0x100000ull
+#define VMM_WARMUP_ADDR (VMM_STUB_ADDR + 0x800)
+#define VMM_WARMUP_LEN  44
+#define VMM_WARM_LIST   0x380000ull /* the warm-up's page list (in the result buffer) */
+#define VMM_WARM_MAX    1024        /* pages in a profile */
+extern const uint8_t vmm_stub_plain[VMM_STUB_PLAIN_LEN];
+extern const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN];
+extern const uint8_t vmm_warmup_code[VMM_WARMUP_LEN];
+
 #define VMM_MAX_FDS     64
 #define VMM_MAX_MAPS    4096
 #define VMM_MAX_ARGS_SZ (256u << 10)
@@ -71,6 +109,11 @@ struct vmm_image {
         struct vmm_seg seg[16];
         bool can_map; /* segments page-congruent and not sharing pages */
         unsigned refs;
+        /* Pages the program touched in its first runs (bit 0: written), learned
+         * by the reaper and touched ahead by the pool's warm-up. Under the pool's lock. */
+        uint64_t *profile;
+        size_t nprofile;
+        unsigned profiled_runs;
 };
 
 /* Parses bytes (a whole file) into img; 0 or -1 with e naming the problem. */
@@ -78,6 +121,8 @@ int vmm_elf_parse(const uint8_t *bytes, uint64_t size, struct vmm_image *img, os
 /* Returns the cached image for path (a new reference), loading it when needed. */
 struct vmm_image *vmm_image_get(const char *path, osvm_err *e);
 void vmm_image_put(struct vmm_image *img);
+/* Another reference to img. */
+struct vmm_image *vmm_image_ref(struct vmm_image *img);
 void vmm_image_cache_clear(void);
 /* Places the image's segments into guest memory mem (copy-on-write when it can). */
 int vmm_image_load(const struct vmm_image *img, uint8_t *mem, uint64_t mem_size, osvm_err *e);
@@ -116,6 +161,8 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest);
  * (and, with O_PATH, symbolic links). Returns a host fd or -errno.
  */
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode);
+/* Set when openat2 is missing (set by hand to test the fallback walk). */
+extern bool vmm_fs_no_openat2;
 
 /* ---- one VM (kvm_x86_64.c) ---- */
 
@@ -147,6 +194,7 @@ struct vmm_vm {
         struct vmm_fd fds[VMM_MAX_FDS];
         struct vmm_fs fs;
         const struct vmm_image *img;
+        struct vmm_image *prepared; /* image loaded ahead by the pool, or NULL */
         uint64_t fs_base;
         char *cwd; /* normalized guest path */
 
@@ -156,6 +204,9 @@ struct vmm_vm {
         uint64_t start_ns, deadline_ns;
         bool cpl0_syscalls; /* VT-x/AMD-V: the stub runs at CPL0 and sysretq returns */
         bool mode_known;
+        bool io_on;         /* staged I/O in use */
+        uint64_t io_in_len; /* the host's own copy */
+        bool io_in_eof;
         bool done;
         uint64_t unknown_seen[8]; /* bitmap of syscall numbers already logged */
         struct vmm_result *res;
@@ -169,7 +220,32 @@ void vmm_vm_destroy(struct vmm_vm *vm);
 int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e);
 int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
 int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base);
+/* The guest's FS base now (the guest may change it itself with wrfsbase). */
+uint64_t vmm_vm_fs_base(struct vmm_vm *vm);
+/*
+ * Runs the vCPU once through `syscall` to the stub and back to the VMM,
+ * touching the n pages of list first: the first KVM_RUN (~250 us on PVM) and
+ * the first touch of each page (~40 us on PVM) are paid here, off the
+ * request path; and the exit tells whether syscalls enter at CPL0 (sets
+ * vm->cpl0_syscalls).
+ */
+int vmm_vm_warmup(struct vmm_vm *vm, const uint64_t *list, size_t n, osvm_err *e);
+/* The layout of the VM's memory (stack, guard) for its size. */
+void vmm_vm_layout(struct vmm_vm *vm);
+
+/* ---- the pool and the reaper (pool.c) ---- */
+
+/* Takes a VM made ahead with mem_mb of memory and img loaded, set up and
+ * warmed up; false when none (then the pool prepares for img from now on). */
+bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm);
+/* Tears vm down, on the reaper thread when the pool runs; the reaper first
+ * learns which pages the run of img touched. */
+void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
+/* Waits until the pool is full and the reaper has nothing left (for the benchmark). */
+void vmm_pool_wait_idle(void);
 int vmm_kvm_fd(osvm_err *e);
+/* True when /dev/kvm is PVM (the stub runs at CPL3 and has fast paths). */
+bool vmm_kvm_is_pvm(void);
 /* Describes the exception at a VMM_PORT_FAULT exit in words. */
 void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);
 
@@ -186,5 +262,8 @@ void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void vmm_fds_close(struct vmm_vm *vm);
+/* Staged I/O: set up at the start; sends staged output on (0, or -1 when the VM stopped). */
+void vmm_io_start(struct vmm_vm *vm);
+void vmm_io_flush(struct vmm_vm *vm);
 
 #endif

@@ -43,6 +43,16 @@ static size_t kvm_run_size;
 static bool kvm_is_pvm;
 static struct kvm_cpuid2 *kvm_cpuid;
 
+/* ioctl, again while a signal interrupts it (setup calls only, not KVM_RUN). */
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+        int r;
+        do
+                r = ioctl(fd, req, arg);
+        while (r < 0 && errno == EINTR);
+        return r;
+}
+
 static void kvm_open_once(void)
 {
         kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -62,7 +72,9 @@ static void kvm_open_once(void)
         kvm_run_size = (size_t)sz;
         /* PVM (software nested virtualization) ignores the guest CPUID table:
          * skip KVM_SET_CPUID2 there, it costs 30-50 us per VM. */
-        kvm_is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+        kvm_is_pvm = access("/sys/module/kvm_pvm", F_OK) == 0 &&
+                     access("/sys/module/kvm_intel", F_OK) != 0 &&
+                     access("/sys/module/kvm_amd", F_OK) != 0;
         if (!kvm_is_pvm) {
                 int n = 256;
                 kvm_cpuid =
@@ -84,6 +96,12 @@ int vmm_kvm_fd(osvm_err *e)
                 return err_set(e, ENOTSUP, "/dev/kvm: unsupported KVM API (need version %d)",
                                KVM_API_VERSION);
         return err_set(e, kvm_errno, "opening /dev/kvm: %s", strerror(kvm_errno));
+}
+
+bool vmm_kvm_is_pvm(void)
+{
+        pthread_once(&kvm_once, kvm_open_once);
+        return kvm_fd >= 0 && kvm_is_pvm;
 }
 
 bool vmm_probe(char *why, size_t n)
@@ -131,7 +149,7 @@ int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
                 return -1;
         vm->memory_mb = mem_mb;
         vm->mem_size = (uint64_t)mem_mb << 20;
-        vm->vmfd = ioctl(kfd, KVM_CREATE_VM, 0);
+        vm->vmfd = xioctl(kfd, KVM_CREATE_VM, NULL);
         if (vm->vmfd < 0) {
                 err_sys(e, "KVM_CREATE_VM");
                 goto fail;
@@ -149,11 +167,11 @@ int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
             .memory_size = vm->mem_size,
             .userspace_addr = (uintptr_t)vm->mem,
         };
-        if (ioctl(vm->vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+        if (xioctl(vm->vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
                 err_sys(e, "KVM_SET_USER_MEMORY_REGION");
                 goto fail;
         }
-        vm->vcpufd = ioctl(vm->vmfd, KVM_CREATE_VCPU, 0);
+        vm->vcpufd = xioctl(vm->vmfd, KVM_CREATE_VCPU, NULL);
         if (vm->vcpufd < 0) {
                 err_sys(e, "KVM_CREATE_VCPU");
                 goto fail;
@@ -165,7 +183,7 @@ int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
                 err_sys(e, "mapping the vCPU's kvm_run");
                 goto fail;
         }
-        if (kvm_cpuid && ioctl(vm->vcpufd, KVM_SET_CPUID2, kvm_cpuid) < 0) {
+        if (kvm_cpuid && xioctl(vm->vcpufd, KVM_SET_CPUID2, kvm_cpuid) < 0) {
                 err_sys(e, "KVM_SET_CPUID2");
                 goto fail;
         }
@@ -253,9 +271,16 @@ static void write_system_area(struct vmm_vm *vm)
                 put64(m, VMM_IDT_ADDR + 16 * v + 8, h >> 32);
         }
 
-        /* Syscall stub (LSTAR): out %al,$VMM_PORT_SYSCALL; sysretq; ud2. */
-        const uint8_t stub[] = {0xe6, VMM_PORT_SYSCALL, 0x48, 0x0f, 0x07, 0x0f, 0x0b};
-        memcpy(m + VMM_STUB_ADDR, stub, sizeof(stub));
+        /* The syscall stub (LSTAR), stub.c; and the warm-up: syscall; ud2. */
+        if (kvm_is_pvm) {
+                memcpy(m + VMM_STUB_ADDR, vmm_stub_pvm, sizeof(vmm_stub_pvm));
+                uint32_t uid = getuid(), gid = getgid();
+                memcpy(m + VMM_STUB_ADDR + VMM_STUB_PVM_UID, &uid, 4);
+                memcpy(m + VMM_STUB_ADDR + VMM_STUB_PVM_GID, &gid, 4);
+        } else {
+                memcpy(m + VMM_STUB_ADDR, vmm_stub_plain, sizeof(vmm_stub_plain));
+        }
+        memcpy(m + VMM_WARMUP_ADDR, vmm_warmup_code, sizeof(vmm_warmup_code));
 }
 
 static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code)
@@ -287,7 +312,7 @@ static int set_msrs(int vcpufd, const uint32_t *idx, const uint64_t *val, unsign
                 msrs.e[i].index = idx[i];
                 msrs.e[i].data = val[i];
         }
-        int r = ioctl(vcpufd, KVM_SET_MSRS, &msrs);
+        int r = xioctl(vcpufd, KVM_SET_MSRS, &msrs);
         return r == (int)n ? 0 : -1;
 }
 
@@ -300,12 +325,10 @@ int vmm_vm_set_fs_base(struct vmm_vm *vm, uint64_t base)
         return 0;
 }
 
-int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e)
+static int set_user_sregs(struct vmm_vm *vm, osvm_err *e)
 {
-        write_system_area(vm);
-
         struct kvm_sregs sr;
-        if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) < 0)
+        if (xioctl(vm->vcpufd, KVM_GET_SREGS, &sr) < 0)
                 return err_sys(e, "KVM_GET_SREGS");
         sr.cs = seg(SEL_UCODE, 0xb, true);
         sr.ss = sr.ds = sr.es = sr.fs = sr.gs = seg(SEL_UDATA, 0x3, false);
@@ -320,23 +343,96 @@ int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e)
         sr.idt.limit = 32 * 16 - 1;
         sr.cr0 = 0x80010033; /* PG WP NE ET MP PE */
         sr.cr3 = VMM_PML4_ADDR;
-        sr.cr4 = 0x40620; /* OSXSAVE OSXMMEXCPT OSFXSR PAE; no SMEP: the stub is a user page */
-        sr.efer = 0x501;  /* LMA LME SCE */
-        if (ioctl(vm->vcpufd, KVM_SET_SREGS, &sr) < 0)
+        /* OSXSAVE OSXMMEXCPT OSFXSR PAE; no SMEP: the stub is a user page.
+         * On PVM also FSGSBASE, for the stub's wrfsbase. */
+        sr.cr4 = 0x40620 | (kvm_is_pvm ? 0x10000 : 0);
+        sr.efer = 0x501; /* LMA LME SCE */
+        if (xioctl(vm->vcpufd, KVM_SET_SREGS, &sr) < 0)
                 return err_sys(e, "KVM_SET_SREGS");
+        return 0;
+}
+
+int vmm_vm_setup_cpu(struct vmm_vm *vm, osvm_err *e)
+{
+        write_system_area(vm);
+        if (set_user_sregs(vm, e) < 0)
+                return -1;
 
         const uint32_t idx[] = {MSR_STAR,    MSR_LSTAR,   MSR_CSTAR,         MSR_SFMASK,
                                 MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
         const uint64_t val[] = {((uint64_t)0x18 << 48) | ((uint64_t)SEL_KCODE << 32),
                                 VMM_STUB_ADDR,
                                 VMM_STUB_ADDR,
-                                0x47700, /* TF DF IF IOPL AC cleared on entry */
+                                0x47500, /* TF DF IOPL NT AC cleared on entry (IF kept: at CPL3 on
+                                          * PVM the stub could not set it again) */
                                 0,
                                 0,
                                 0};
         if (set_msrs(vm->vcpufd, idx, val, 7) < 0)
                 return err_set(e, EINVAL, "KVM_SET_MSRS: the vCPU refused the syscall MSRs");
         vm->fs_base = 0;
+        return 0;
+}
+
+uint64_t vmm_vm_fs_base(struct vmm_vm *vm)
+{
+        struct kvm_sregs sr;
+        if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0)
+                vm->fs_base = sr.fs.base;
+        return vm->fs_base;
+}
+
+void vmm_vm_layout(struct vmm_vm *vm)
+{
+        uint64_t stack = vm->mem_size / 8;
+        if (stack > (8ull << 20))
+                stack = 8ull << 20;
+        stack &= ~(VMM_HUGE - 1);
+        if (stack < VMM_HUGE)
+                stack = VMM_HUGE;
+        vm->stack_lo = vm->mem_size - stack;
+        vm->guard_lo = vm->stack_lo - VMM_HUGE;
+}
+
+int vmm_vm_warmup(struct vmm_vm *vm, const uint64_t *list, size_t n, osvm_err *e)
+{
+        struct kvm_regs r;
+        memset(&r, 0, sizeof(r));
+        if (n > VMM_WARM_MAX)
+                n = VMM_WARM_MAX;
+        if (n && VMM_WARM_LIST + n * 8 <= vm->mem_size) {
+                memcpy(vm->mem + VMM_WARM_LIST, list, n * 8);
+                r.rsi = VMM_WARM_LIST;
+                r.rcx = n;
+        }
+        r.rip = VMM_WARMUP_ADDR;
+        r.rax = 0xffff; /* no such call: the PVM stub takes its slow path */
+        r.rflags = 0x202;
+        if (xioctl(vm->vcpufd, KVM_SET_REGS, &r) < 0)
+                return err_sys(e, "KVM_SET_REGS");
+        int rc, tries = 0;
+        while ((rc = ioctl(vm->vcpufd, KVM_RUN, 0)) < 0 && (errno == EINTR || errno == EAGAIN) &&
+               ++tries < 100)
+                vm->run->immediate_exit = 0;
+        if (rc < 0)
+                return err_sys(e, "KVM_RUN (warm-up)");
+        struct kvm_run *run = vm->run;
+        if (run->exit_reason != KVM_EXIT_IO || run->io.port != VMM_PORT_SYSCALL)
+                return err_set(e, EIO, "warm-up: unexpected KVM exit %u", run->exit_reason);
+        if (r.rcx)
+                memset(vm->mem + VMM_WARM_LIST, 0, n * 8);
+        struct kvm_sregs sr;
+        if (xioctl(vm->vcpufd, KVM_GET_SREGS, &sr) < 0)
+                return err_sys(e, "KVM_GET_SREGS");
+        vm->cpl0_syscalls = sr.cs.dpl == 0;
+        vm->mode_known = true;
+        /* On VT-x/AMD-V the vCPU now sits at CPL0 in the stub: back to CPL3,
+         * and never the PVM stub (its fast paths return with a jmp). */
+        if (vm->cpl0_syscalls) {
+                memcpy(vm->mem + VMM_STUB_ADDR, vmm_stub_plain, sizeof(vmm_stub_plain));
+                if (set_user_sregs(vm, e) < 0)
+                        return -1;
+        }
         return 0;
 }
 
@@ -347,7 +443,7 @@ int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
         r.rip = rip;
         r.rsp = rsp;
         r.rflags = 0x202;
-        if (ioctl(vm->vcpufd, KVM_SET_REGS, &r) < 0)
+        if (xioctl(vm->vcpufd, KVM_SET_REGS, &r) < 0)
                 return err_sys(e, "KVM_SET_REGS");
         return 0;
 }

@@ -210,6 +210,12 @@ static void on_syscall_exit(struct vmm_vm *vm)
                         vm->cpl0_syscalls = sr.cs.dpl == 0;
                         vm->mode_known = true;
                 }
+                if (vm->cpl0_syscalls && vmm_kvm_is_pvm()) {
+                        /* the CPL3 stub must never run at CPL0 */
+                        vmm_stop(vm, VMM_END_ERROR, 125,
+                                 "syscalls enter at CPL0 on a host taken for PVM");
+                        return;
+                }
         }
         struct vmm_result *res = vm->res;
         if (++res->syscalls > vm->lim.max_syscalls) {
@@ -333,18 +339,6 @@ static int check_limits(const struct vmm_limits *in, struct vmm_limits *out, osv
         return 0;
 }
 
-static void layout(struct vmm_vm *vm)
-{
-        uint64_t stack = vm->mem_size / 8;
-        if (stack > (8ull << 20))
-                stack = 8ull << 20;
-        stack &= ~(VMM_HUGE - 1);
-        if (stack < VMM_HUGE)
-                stack = VMM_HUGE;
-        vm->stack_lo = vm->mem_size - stack;
-        vm->guard_lo = vm->stack_lo - VMM_HUGE;
-}
-
 int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
 {
         memset(res, 0, sizeof(*res));
@@ -371,13 +365,15 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->img = img;
         int rc = -1;
         bool have_vm = false, have_fs = false;
-        if (vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
+        bool pooled = vmm_pool_take(vm->lim.memory_mb, img, vm);
+        if (!pooled && vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
                 goto out;
         have_vm = true;
         uint64_t t1 = time_mono_ns();
         res->t.create_ns = t1 - t0;
 
-        layout(vm);
+        if (!pooled)
+                vmm_vm_layout(vm);
         if (img->hi > vm->guard_lo) {
                 err_set(e, ENOMEM, "%s: the image (up to 0x%llx) does not fit in %u MiB",
                         spec->image, (unsigned long long)img->hi, vm->lim.memory_mb);
@@ -399,12 +395,14 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 vm->cwd = xstrdup(norm);
         }
         uint64_t rsp = 0;
-        if (vmm_image_load(img, vm->mem, vm->mem_size, e) < 0 || vmm_vm_setup_cpu(vm, e) < 0 ||
-            build_stack(vm, spec, &rsp, e) < 0 || vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
+        if ((vm->prepared != img && vmm_image_load(img, vm->mem, vm->mem_size, e) < 0) ||
+            (!pooled && vmm_vm_setup_cpu(vm, e) < 0) || build_stack(vm, spec, &rsp, e) < 0 ||
+            vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
                 goto out;
         vm->fds[0] = (struct vmm_fd){.kind = VMM_FD_IN, .host = spec->in_fd};
         vm->fds[1] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->out_fd};
         vm->fds[2] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->err_fd};
+        vmm_io_start(vm);
         uint64_t t2 = time_mono_ns();
         res->t.load_ns = t2 - t1;
 
@@ -435,6 +433,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         }
 
         run_loop(vm);
+        /* what the program wrote through the stub, while the timer still bounds it */
+        vmm_io_flush(vm);
 
         if (have_timer)
                 timer_delete(timer);
@@ -460,21 +460,8 @@ out:
         free(vm->maps);
         free(vm->cwd);
         if (have_vm)
-                vmm_vm_destroy(vm);
+                vmm_pool_give(vm, img);
         vmm_image_put(img);
         res->t.teardown_ns = time_mono_ns() - t4;
         return rc;
-}
-
-int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
-{
-        (void)n;
-        (void)memory_mb;
-        (void)e;
-        return 0;
-}
-
-void vmm_shutdown(void)
-{
-        vmm_image_cache_clear();
 }

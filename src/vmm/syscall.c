@@ -152,6 +152,105 @@ static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
         return to;
 }
 
+/* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
+
+static uint64_t io_get(const struct vmm_vm *vm, uint64_t a)
+{
+        uint64_t v;
+        memcpy(&v, vm->mem + a, 8);
+        return v;
+}
+
+static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
+{
+        memcpy(vm->mem + a, &v, 8);
+}
+
+void vmm_io_start(struct vmm_vm *vm)
+{
+        vm->io_on = vmm_kvm_is_pvm() && !vm->cpl0_syscalls && vm->img->lo >= VMM_LOAD_BASE;
+        vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = vm->io_on;
+        if (!vm->io_on)
+                return;
+        uint64_t len = 0;
+        bool eof = false;
+        int fd = vm->spec->in_fd;
+        struct stat st;
+        if (fd < 0) {
+                eof = true;
+        } else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                /* a file: read ahead as much as fits, to its end if it can */
+                while (len < VMM_IO_IN_CAP) {
+                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF + len, VMM_IO_IN_CAP - len);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) {
+                                eof = n == 0;
+                                break;
+                        }
+                        len += (uint64_t)n;
+                }
+        } else {
+                /* a pipe: what is there now, without waiting */
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, 0) == 1) {
+                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF, VMM_IO_IN_CAP);
+                        if (n > 0)
+                                len = (uint64_t)n;
+                        eof = n == 0;
+                }
+        }
+        vm->io_in_len = len;
+        vm->io_in_eof = eof;
+        io_set(vm, VMM_IO_IN_POS, 0);
+        io_set(vm, VMM_IO_IN_LEN, len);
+        io_set(vm, VMM_IO_IN_EOF, eof);
+        io_set(vm, VMM_IO_OUT_LEN, 0);
+        io_set(vm, VMM_IO_IN_OK, 1);
+        io_set(vm, VMM_IO_OUT_OK, 1);
+        io_set(vm, VMM_IO_OK_LO, VMM_LOAD_BASE);
+        io_set(vm, VMM_IO_OK_HI, vm->guard_lo);
+        io_set(vm, VMM_IO_ST_LO, vm->stack_lo);
+        io_set(vm, VMM_IO_ST_HI, vm->mem_size);
+}
+
+static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);
+
+void vmm_io_flush(struct vmm_vm *vm)
+{
+        if (!vm->io_on)
+                return;
+        uint64_t n = io_get(vm, VMM_IO_OUT_LEN);
+        if (n == 0)
+                return;
+        io_set(vm, VMM_IO_OUT_LEN, 0);
+        if (n > VMM_IO_OUT_CAP)
+                n = VMM_IO_OUT_CAP;
+        struct vmm_fd out = {.kind = VMM_FD_OUT, .host = vm->spec->out_fd};
+        (void)out_write(vm, &out, vm->mem + VMM_IO_OUT_BUF, n);
+}
+
+/* Takes up to len bytes of the staged request: the count, or -1 when none
+ * is staged (then *eof says whether the request has ended). */
+static int64_t io_take(struct vmm_vm *vm, uint8_t *dst, uint64_t len, bool *eof)
+{
+        *eof = false;
+        if (!vm->io_on)
+                return -1;
+        uint64_t pos = io_get(vm, VMM_IO_IN_POS);
+        if (pos > vm->io_in_len)
+                pos = vm->io_in_len;
+        uint64_t avail = vm->io_in_len - pos;
+        if (!avail) {
+                *eof = vm->io_in_eof;
+                return -1;
+        }
+        uint64_t n = len < avail ? len : avail;
+        memmove(dst, vm->mem + VMM_IO_IN_BUF + pos, n);
+        io_set(vm, VMM_IO_IN_POS, pos + n);
+        return (int64_t)n;
+}
+
 /* ---- read and write ---- */
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len)
@@ -162,9 +261,15 @@ static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, 
                 len = room;
         uint64_t done = 0;
         while (done < len && f->host >= 0) {
+                if (time_mono_ns() >= vm->deadline_ns) {
+                        /* a reader that does not read cannot hold the call past its time */
+                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (writing)",
+                                 vm->lim.timeout_ms);
+                        return -EINTR;
+                }
                 ssize_t n = write(f->host, p + done, len - done);
                 if (n < 0 && errno == EINTR)
-                        continue;
+                        continue; /* the kick signal: the deadline is checked above */
                 if (n < 0 && errno == EAGAIN) {
                         if (wait_fd(vm, f->host, POLLOUT) < 0)
                                 return -EINTR;
@@ -204,6 +309,12 @@ static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t le
         void *p = vmm_guest_ptr(vm, buf, len);
         if (!p)
                 return -EFAULT;
+        if (f->kind == VMM_FD_IN) {
+                bool eof;
+                int64_t n = io_take(vm, p, len, &eof);
+                if (n >= 0 || eof)
+                        return n >= 0 ? n : 0;
+        }
         if (f->host < 0)
                 return 0;
         for (;;) {
@@ -282,22 +393,39 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
                 r = sum;
                 goto out;
         }
+        if (!wr && f->kind == VMM_FD_IN) {
+                int64_t sum = 0;
+                bool eof = false;
+                for (uint64_t i = 0; i < cnt; i++) {
+                        int64_t k = io_take(vm, v[i].iov_base, v[i].iov_len, &eof);
+                        if (k < 0)
+                                break;
+                        sum += k;
+                        if ((uint64_t)k < v[i].iov_len)
+                                break;
+                }
+                if (sum > 0 || eof) {
+                        r = sum;
+                        goto out;
+                }
+        }
         if (f->host < 0) {
                 r = 0;
                 goto out;
         }
-        if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
-                r = -EINTR;
-                goto out;
-        }
         ssize_t n;
         do {
+                /* a read from the request waits at most until the deadline */
+                if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
+                        r = -EINTR;
+                        goto out;
+                }
                 if (off >= 0)
                         n = wr ? pwritev(f->host, v, (int)cnt, off)
                                : preadv(f->host, v, (int)cnt, off);
                 else
                         n = wr ? writev(f->host, v, (int)cnt) : readv(f->host, v, (int)cnt);
-        } while (n < 0 && errno == EINTR);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN) && f->kind == VMM_FD_IN);
         r = n < 0 ? -errno : n;
 out:
         free(v);
@@ -666,7 +794,7 @@ static int64_t do_mmap(struct vmm_vm *vm, uint64_t addr, uint64_t len, uint64_t 
                         return -EEXIST;
                 if (maps_remove(vm, addr, addr + len) < 0)
                         return -ENOMEM;
-                memset(vm->mem + addr, 0, len);
+                zero_pages(vm, addr, addr + len); /* also over image or heap pages */
                 at = addr;
         } else {
                 at = maps_find(vm, len);
@@ -1023,8 +1151,10 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                                 return -EPERM;
                         return vmm_vm_set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
                 }
-                if (a[0] == 0x1003) /* ARCH_GET_FS */
-                        return put(vm, a[1], &vm->fs_base, 8);
+                if (a[0] == 0x1003) { /* ARCH_GET_FS */
+                        uint64_t base = vmm_vm_fs_base(vm);
+                        return put(vm, a[1], &base, 8);
+                }
                 return -EINVAL;
         case SYS_set_tid_address:
         case SYS_gettid:
@@ -1154,5 +1284,15 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
 void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *r)
 {
         uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
+        /* what the guest wrote through the stub goes first, in order */
+        vmm_io_flush(vm);
+        if (vm->done)
+                return;
         r->rax = (uint64_t)dispatch(vm, r->rax, a);
+        if (vm->io_on) {
+                /* the stub serves fds 0 and 1 only while they are the call's */
+                io_set(vm, VMM_IO_IN_OK, vm->fds[0].kind == VMM_FD_IN);
+                io_set(vm, VMM_IO_OUT_OK,
+                       vm->fds[1].kind == VMM_FD_OUT && vm->fds[1].host == vm->spec->out_fd);
+        }
 }

@@ -34,7 +34,8 @@ struct vmm_limits {
         uint32_t memory_mb;        /* guest memory, VMM_MEM_MIN_MB..VMM_MEM_MAX_MB */
         uint32_t timeout_ms;       /* wall time from start to exit */
         uint64_t max_output_bytes; /* written to the guest's fds 1 and 2 together */
-        uint64_t max_syscalls;     /* system calls the guest may make */
+        uint64_t max_syscalls;     /* system calls served by the host (on PVM the constant
+                                    * ones answered inside the guest are not counted) */
 };
 
 #define VMM_DEFAULT_MEMORY_MB    128
@@ -88,8 +89,9 @@ struct vmm_result {
  * it ended: exit, fault or limit) and -1 with e set (and res->end ==
  * VMM_END_ERROR) when it could not run: no /dev/kvm, a bad image, a bad
  * mount. Thread-safe: several calls may run at once on different threads.
- * Uses the signal VMM_KICK_SIGNAL (installed once) to stop a vCPU at its
- * deadline, and keeps SIGPIPE blocked in the calling thread while it runs.
+ * Uses the signal SIGRTMIN+4 (a no-op handler, installed once) to stop a
+ * vCPU at its deadline, and keeps SIGPIPE blocked in the calling thread
+ * while it runs. The caller's fds are used, never closed.
  */
 int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e);
 
@@ -100,10 +102,12 @@ bool vmm_probe(char *why, size_t n);
 const char *vmm_end_name(enum vmm_end end);
 
 /*
- * Optional speed-ups for a long-lived process (the agent, the benchmark):
- * keeps n VMs created ahead of need per memory size, prepared by a
- * background thread, and tears used VMs down off the request path.
- * vmm_shutdown() stops the thread and frees everything (also the image cache).
+ * Optional speed-up for a long-lived process (the agent, the benchmark):
+ * a background thread keeps n VMs of memory_mb created ahead of need (calls
+ * with another memory size make their own) and tears used VMs down off the
+ * request path. Each VM still serves one call only. Once per process until
+ * vmm_shutdown(), which stops the thread and frees everything, the image
+ * cache included.
  */
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e);
 void vmm_shutdown(void);

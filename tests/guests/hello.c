@@ -18,6 +18,12 @@ int main(int argc, char **argv)
                         fflush(stdout);
                         while ((n = read(0, buf, sizeof(buf))) > 0)
                                 fwrite(buf, 1, (size_t)n, stdout);
+                } else if (strcmp(argv[i], "interleave") == 0) {
+                        /* raw writes to 1 and 2, then 1 redirected to 2 */
+                        fflush(stdout);
+                        if (write(1, "1a ", 3) != 3 || write(2, "2b ", 3) != 3 ||
+                            write(1, "1c ", 3) != 3 || dup2(2, 1) != 1 || write(1, "1d ", 3) != 3)
+                                return 5;
                 } else if (strcmp(argv[i], "env") == 0) {
                         const char *v = getenv("OSVM_TEST");
                         printf("OSVM_TEST=%s\n", v ? v : "(unset)");

@@ -70,4 +70,13 @@ same /dev/null cat link
 same /dev/null du -s .
 same /dev/null stat -c '%s %F' rand.bin sub link
 same /dev/null cat missing-file
+# a writable mount: files made in the VM are there on the host, the same bytes
+mkdir -p "$tmp/rw"
+if $VMM_RUN --mount "$d:/in" --mount "$tmp/rw:/out:rw" $BB cp /in/rand.bin /out/copy.bin &&
+        $VMM_RUN --mount "$tmp/rw:/out:rw" $BB mkdir /out/made &&
+        cmp -s "$d/rand.bin" "$tmp/rw/copy.bin" && [ -d "$tmp/rw/made" ]; then
+        ok "busybox cp and mkdir into a writable mount"
+else
+        not_ok "busybox cp and mkdir into a writable mount"
+fi
 vmm_done

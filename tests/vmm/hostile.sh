@@ -63,6 +63,32 @@ expect 139 'stack overflow' -- $M $G/stack
 expect 125 'limit: system call limit of 5000 reached' -- $M --max-syscalls 5000 $G/syscalls
 expect 125 'limit: output limit of 100000 bytes reached' -- $M --max-output 100000 $G/flood
 
+# Lies in the staged I/O header (PVM): bounded by the host.
+$VMM_RUN $M $G/io_lies </dev/null >"$tmp/lies.out" 2>"$tmp/lies.err"
+rc=$?
+size=$(wc -c <"$tmp/lies.out")
+if { [ $rc = 0 ] && grep -q done "$tmp/lies.err" && [ "$size" -le 1048576 ]; } ||
+        grep -q "fault:" "$tmp/lies.err"; then
+        ok "lies in the staged I/O header: status $rc, $size bytes out, $(tail -1 "$tmp/lies.err")"
+else
+        not_ok "lies in the staged I/O header: status $rc, $size bytes: $(cat "$tmp/lies.err")"
+fi
+
+# A result pipe nobody reads and a request pipe that never ends: the time
+# limit still holds while the host waits on them.
+($VMM_RUN $M --timeout 400 $G/flood 2>"$tmp/err1"; echo $? >"$tmp/rc1") | sleep 2
+(sleep 2 | $VMM_RUN $M --timeout 400 $G/hello cat >/dev/null 2>"$tmp/err2"; echo $? >"$tmp/rc2")
+if [ "$(cat "$tmp/rc1")" = 125 ] && grep -q "time limit of 400 ms" "$tmp/err1"; then
+        ok "a full result pipe: $(cat "$tmp/err1")"
+else
+        not_ok "a full result pipe: status $(cat "$tmp/rc1"): $(cat "$tmp/err1")"
+fi
+if [ "$(cat "$tmp/rc2")" = 125 ] && grep -q "time limit of 400 ms" "$tmp/err2"; then
+        ok "a silent request pipe: $(cat "$tmp/err2")"
+else
+        not_ok "a silent request pipe: status $(cat "$tmp/rc2"): $(cat "$tmp/err2")"
+fi
+
 # Path escapes from a read-only mount.
 mkdir -p "$tmp/d/sub"
 echo "inside the mount" >"$tmp/d/file.txt"

@@ -97,9 +97,8 @@ static void test_lookup(void **state)
         assert_int_equal(vmm_fs_lookup(&fs, "/", &rest), -ENOENT);
 }
 
-static void test_open(void **state)
+static void check_open(void)
 {
-        (void)state;
         int fd = vmm_fs_open(&fs, 0, "f.txt", O_RDONLY, 0);
         assert_true(fd >= 0);
         close(fd);
@@ -129,12 +128,42 @@ static void test_open(void **state)
         close(fd);
 }
 
+static void test_open(void **state)
+{
+        (void)state;
+        check_open();
+}
+
+/* The same rules where openat2 is missing (old kernels, valgrind). */
+static void test_open_walk(void **state)
+{
+        (void)state;
+        bool was = vmm_fs_no_openat2;
+        vmm_fs_no_openat2 = true;
+        check_open();
+        const char *escapes[] = {"sub/../../secret", "sub/../up", "in/../../m/f.txt", "sub/x/../..",
+                                 "./../m/f.txt"};
+        for (size_t i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++) {
+                int fd = vmm_fs_open(&fs, 0, escapes[i], O_RDONLY, 0);
+                if (fd >= 0)
+                        fail_msg("%s opened", escapes[i]);
+        }
+        int fd = vmm_fs_open(&fs, 0, "sub/../f.txt", O_RDONLY, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        fd = vmm_fs_open(&fs, 0, "sub", O_PATH | O_DIRECTORY, 0);
+        assert_true(fd >= 0);
+        close(fd);
+        vmm_fs_no_openat2 = was;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_normalize),
             cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
             cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_open_walk, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

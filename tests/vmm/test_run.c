@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/internal.h"
 #include "vmm/vmm.h"
 
 #define G "build/guests/"
@@ -122,16 +123,46 @@ static void test_stdin_and_heap(void **state)
         free(in);
 }
 
+/* Writes to fds 1 and 2 keep their order, also when 1 is redirected. */
+static void test_interleave(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *argv[] = {"hello", "interleave", NULL};
+        struct call c;
+        call_run(&c, G "hello", argv, NULL, 0, small);
+        assert_int_equal(c.res.exit_code, 0);
+        assert_string_equal(c.out, "hello from the guest, argc=2\n1a 1c ");
+        assert_string_equal(c.err, "2b 1d ");
+        call_free(&c);
+
+        /* one fd for both: the order of the writes */
+        int fd = memfd_create("both", MFD_CLOEXEC);
+        struct vmm_spec spec = {.image = G "hello.glibc",
+                                .argv = argv,
+                                .in_fd = -1,
+                                .out_fd = fd,
+                                .err_fd = fd,
+                                .limits = small};
+        struct vmm_result res;
+        osvm_err e = {0};
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        char *all = slurp(fd, NULL);
+        close(fd);
+        assert_string_equal(all, "hello from the guest, argc=2\n1a 2b 1c 1d ");
+        free(all);
+}
+
 static void expect_end(const char *image, const char *const *argv, struct vmm_limits lim,
                        enum vmm_end end, const char *why)
 {
         struct call c;
         call_run(&c, image, argv, NULL, 0, lim);
+        call_free(&c);
         assert_int_equal(c.rc, 0);
         if (c.res.end != end || !strstr(c.res.why, why))
                 fail_msg("%s: ended %s \"%s\", wanted %s \"%s\"", image, vmm_end_name(c.res.end),
                          c.res.why, vmm_end_name(end), why);
-        call_free(&c);
 }
 
 static void test_limits(void **state)
@@ -233,6 +264,45 @@ static void test_two_threads(void **state)
         assert_int_equal(bad[0] + bad[1], 0);
 }
 
+static void test_pool(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        osvm_err e = {0};
+        assert_int_equal(vmm_pool_start(2, 32, &e), 0);
+        assert_int_equal(vmm_pool_start(2, 32, &e), -1); /* once */
+        for (int i = 0; i < 6; i++) {
+                const char *argv[] = {"hello", "exit=9", NULL};
+                struct call c;
+                call_run(&c, i % 2 ? G "hello.glibc" : G "hello", argv, NULL, 0, small);
+                assert_int_equal(c.rc, 0);
+                assert_int_equal(c.res.exit_code, 9);
+                assert_string_equal(c.out, "hello from the guest, argc=2\n");
+                call_free(&c);
+        }
+        /* the same image again and again: VMs loaded ahead, its pages learned
+         * by the reaper and touched ahead by the warm-up */
+        for (int i = 0; i < 8; i++) {
+                vmm_pool_wait_idle();
+                const char *argv[] = {"hello", "cat", "malloc", NULL};
+                struct call c;
+                call_run(&c, G "hello.glibc", argv, "request\n", 8, small);
+                assert_int_equal(c.rc, 0);
+                assert_int_equal(c.res.exit_code, 0);
+                assert_string_equal(c.out, "hello from the guest, argc=3\nrequest\nmalloc ok\n");
+                call_free(&c);
+        }
+        const char *pt[] = {"g", "0xd000", NULL};
+        expect_end(G "write_sys", pt, small, VMM_END_FAULT, "write to 0xd000");
+        /* a size the pool does not hold still runs */
+        const char *none[] = {"hello", NULL};
+        struct call c;
+        call_run(&c, G "hello", none, NULL, 0, (struct vmm_limits){.memory_mb = 64});
+        assert_int_equal(c.res.exit_code, 0);
+        call_free(&c);
+        vmm_shutdown();
+}
+
 static int done(void **state)
 {
         (void)state;
@@ -245,10 +315,12 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_hello_every_toolchain),
             cmocka_unit_test(test_stdin_and_heap),
+            cmocka_unit_test(test_interleave),
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_faults),
             cmocka_unit_test(test_bad_specs),
             cmocka_unit_test(test_two_threads),
+            cmocka_unit_test(test_pool),
         };
         return cmocka_run_group_tests(tests, need_kvm, done);
 }

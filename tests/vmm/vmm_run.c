@@ -42,6 +42,12 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "vmm_run: %s\n", why);
                         return ok ? 0 : 77;
                 }
+                if (strcmp(o, "--pool") == 0) { /* exercise the pool and the reaper */
+                        osvm_err pe = {0};
+                        if (vmm_pool_start(1, VMM_DEFAULT_MEMORY_MB, &pe) < 0)
+                                fprintf(stderr, "vmm_run: %s\n", pe.msg);
+                        continue;
+                }
                 if (strcmp(o, "--stats") == 0) {
                         stats = true;
                         continue;

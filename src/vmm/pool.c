@@ -1,0 +1,355 @@
+/*
+ * The pool and the reaper: one background thread that keeps VMs created
+ * ahead of need and tears used VMs down off the request path. A VM is used
+ * for one call only: nothing of one call reaches the next.
+ *
+ * A VM made ahead has its memory mapped, the vCPU in long mode, the system
+ * pages written, the image of the latest call loaded copy-on-write, and one
+ * warm-up KVM_RUN done that touched the pages that image's program touched
+ * in its first runs (its profile). On PVM the first KVM_RUN of a VM costs
+ * ~250 us and the first touch of each guest page ~40 us: both are paid here.
+ * The reaper learns the profile from /proc/self/pagemap before it tears a
+ * used VM down: a page present in the host mapping was touched (bit 0 of an
+ * entry: the page became private, so it was written).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+
+#define REAP_FIRST    8 /* past this many waiting teardowns, reap before refilling */
+#define PROFILE_RUNS  4 /* runs of an image whose pages are learned */
+#define PAGEMAP_BATCH 512
+
+struct node {
+        struct vmm_vm vm;
+        struct vmm_image *img; /* prepared for (ready) or ran (reap); a reference */
+        struct node *next;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;
+static struct node *ready, *reap;
+static unsigned nready, nreap, target;
+static uint32_t pool_mem;
+static struct vmm_image *pool_img; /* the image VMs are prepared for (a reference) */
+static bool running, stopping;
+static pthread_t pool_thread;
+
+static void resources_copy(struct vmm_vm *to, const struct vmm_vm *from)
+{
+        to->vmfd = from->vmfd;
+        to->vcpufd = from->vcpufd;
+        to->run = from->run;
+        to->run_size = from->run_size;
+        to->mem = from->mem;
+        to->mem_size = from->mem_size;
+        to->memory_mb = from->memory_mb;
+        to->stack_lo = from->stack_lo;
+        to->guard_lo = from->guard_lo;
+        to->cpl0_syscalls = from->cpl0_syscalls;
+        to->mode_known = from->mode_known;
+}
+
+static void node_free(struct node *n)
+{
+        vmm_vm_destroy(&n->vm);
+        if (n->img)
+                vmm_image_put(n->img);
+        free(n);
+}
+
+static struct node *make_one(uint32_t mem_mb, struct vmm_image *img)
+{
+        struct node *n = xcalloc(1, sizeof(*n));
+        osvm_err e = {0};
+        uint64_t *list = NULL;
+        size_t nlist = 0;
+        if (vmm_vm_create(&n->vm, mem_mb, &e) < 0)
+                goto fail;
+        vmm_vm_layout(&n->vm);
+        if (vmm_vm_setup_cpu(&n->vm, &e) < 0)
+                goto fail_vm;
+        if (img && img->hi <= n->vm.guard_lo) {
+                if (vmm_image_load(img, n->vm.mem, n->vm.mem_size, &e) < 0)
+                        goto fail_vm;
+                n->img = vmm_image_ref(img);
+                /* the page list goes in the result buffer, which such an
+                 * image leaves free; only pages this VM has, not the guard */
+                pthread_mutex_lock(&pool_lock);
+                if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
+                        list = xmalloc(img->nprofile * sizeof(*list));
+                        for (size_t i = 0; i < img->nprofile; i++) {
+                                uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
+                                if (gpa >= VMM_USER_BASE && gpa < n->vm.mem_size &&
+                                    !(gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
+                                        list[nlist++] = img->profile[i];
+                        }
+                }
+                pthread_mutex_unlock(&pool_lock);
+        }
+        if (vmm_vm_warmup(&n->vm, list, nlist, &e) < 0) {
+                if (nlist) { /* never again with this list */
+                        pthread_mutex_lock(&pool_lock);
+                        img->nprofile = 0;
+                        img->profiled_runs = PROFILE_RUNS;
+                        pthread_mutex_unlock(&pool_lock);
+                }
+                goto fail_vm;
+        }
+        free(list);
+        return n;
+fail_vm:
+        free(list);
+        if (n->img)
+                vmm_image_put(n->img);
+        vmm_vm_destroy(&n->vm);
+fail:
+        log_warn("vmm: pool: making a VM ahead failed: %s", e.msg);
+        free(n);
+        return NULL;
+}
+
+/* The pages of a used VM that are present in the host mapping: touched by
+ * the guest (or by the host on its behalf). */
+static void learn_profile(struct node *n)
+{
+        struct vmm_image *img = n->img;
+        pthread_mutex_lock(&pool_lock);
+        /* only from VMs of the pool's size: their layout is the one warmed */
+        bool want = img->profiled_runs < PROFILE_RUNS && n->vm.memory_mb == pool_mem;
+        if (want)
+                img->profiled_runs++;
+        pthread_mutex_unlock(&pool_lock);
+        if (!want)
+                return;
+        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        uint64_t *found = xmalloc(VMM_WARM_MAX * sizeof(*found));
+        size_t nfound = 0;
+        uint64_t first = VMM_USER_BASE / VMM_PAGE, last = n->vm.mem_size / VMM_PAGE;
+        uint64_t base = (uintptr_t)n->vm.mem / VMM_PAGE;
+        uint64_t ent[PAGEMAP_BATCH];
+        for (uint64_t pg = first; pg < last && nfound < VMM_WARM_MAX; pg += PAGEMAP_BATCH) {
+                uint64_t cnt = last - pg < PAGEMAP_BATCH ? last - pg : PAGEMAP_BATCH;
+                ssize_t r = pread(fd, ent, cnt * 8, (off_t)((base + pg) * 8));
+                if (r <= 0)
+                        break;
+                for (uint64_t i = 0; i < (uint64_t)r / 8 && nfound < VMM_WARM_MAX; i++) {
+                        uint64_t gpa = (pg + i) * VMM_PAGE;
+                        if (!(ent[i] >> 63 & 1) || gpa == VMM_WARM_LIST ||
+                            (gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
+                                continue;
+                        bool file = ent[i] >> 61 & 1; /* still the image's page: only read */
+                        found[nfound++] = gpa | (file ? 0 : 1);
+                }
+        }
+        close(fd);
+        /* merge with what earlier runs touched (both sorted) */
+        pthread_mutex_lock(&pool_lock);
+        uint64_t *merged = xmalloc(VMM_WARM_MAX * sizeof(*merged));
+        size_t a = 0, b = 0, m = 0;
+        while ((a < img->nprofile || b < nfound) && m < VMM_WARM_MAX) {
+                uint64_t x = a < img->nprofile ? img->profile[a] : UINT64_MAX;
+                uint64_t y = b < nfound ? found[b] : UINT64_MAX;
+                if ((x & ~1ull) == (y & ~1ull)) {
+                        merged[m++] = x | y;
+                        a++;
+                        b++;
+                } else if ((x & ~1ull) < (y & ~1ull)) {
+                        merged[m++] = x;
+                        a++;
+                } else {
+                        merged[m++] = y;
+                        b++;
+                }
+        }
+        free(img->profile);
+        img->profile = merged;
+        img->nprofile = m;
+        pthread_mutex_unlock(&pool_lock);
+        free(found);
+}
+
+static void *pool_main(void *arg)
+{
+        (void)arg;
+        unsigned failures = 0;
+        pthread_mutex_lock(&pool_lock);
+        while (!stopping) {
+                if (reap && (nready >= target || nreap > REAP_FIRST)) {
+                        struct node *n = reap;
+                        reap = n->next;
+                        nreap--;
+                        pthread_mutex_unlock(&pool_lock);
+                        if (n->img)
+                                learn_profile(n);
+                        node_free(n);
+                        pthread_mutex_lock(&pool_lock);
+                        continue;
+                }
+                if (nready < target) {
+                        uint32_t mem = pool_mem;
+                        struct vmm_image *img = pool_img ? vmm_image_ref(pool_img) : NULL;
+                        pthread_mutex_unlock(&pool_lock);
+                        struct node *n = make_one(mem, img);
+                        if (img)
+                                vmm_image_put(img);
+                        pthread_mutex_lock(&pool_lock);
+                        if (!n) {
+                                if (++failures >= 3)
+                                        target = 0; /* stop trying; calls make their own VMs */
+                                continue;
+                        }
+                        failures = 0;
+                        if (n->img != pool_img) { /* the calls moved on to another image */
+                                n->next = reap;
+                                reap = n;
+                                nreap++;
+                                continue;
+                        }
+                        n->next = ready;
+                        ready = n;
+                        nready++;
+                        continue;
+                }
+                pthread_cond_broadcast(&pool_idle);
+                pthread_cond_wait(&pool_cond, &pool_lock);
+        }
+        pthread_cond_broadcast(&pool_idle);
+        struct node *lists[2] = {ready, reap};
+        ready = reap = NULL;
+        nready = nreap = 0;
+        struct vmm_image *img = pool_img;
+        pool_img = NULL;
+        pthread_mutex_unlock(&pool_lock);
+        for (int i = 0; i < 2; i++)
+                for (struct node *n = lists[i], *next; n; n = next) {
+                        next = n->next;
+                        node_free(n);
+                }
+        if (img)
+                vmm_image_put(img);
+        return NULL;
+}
+
+int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
+{
+        if (memory_mb < VMM_MEM_MIN_MB || memory_mb > VMM_MEM_MAX_MB)
+                return err_set(e, EINVAL, "pool: memory %u MiB is not between %u and %u MiB",
+                               memory_mb, VMM_MEM_MIN_MB, VMM_MEM_MAX_MB);
+        if (n > 64)
+                return err_set(e, EINVAL, "pool: %u VMs ahead, at most 64", n);
+        if (vmm_kvm_fd(e) < 0)
+                return -1;
+        pthread_mutex_lock(&pool_lock);
+        if (running) {
+                pthread_mutex_unlock(&pool_lock);
+                return err_set(e, EBUSY, "pool: already started");
+        }
+        target = n;
+        pool_mem = (memory_mb + 1) & ~1u;
+        stopping = false;
+        int r = pthread_create(&pool_thread, NULL, pool_main, NULL);
+        running = r == 0;
+        pthread_mutex_unlock(&pool_lock);
+        if (r != 0)
+                return err_set(e, r, "pool: starting its thread: %s", strerror(r));
+        return 0;
+}
+
+bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm)
+{
+        pthread_mutex_lock(&pool_lock);
+        struct node *n = NULL;
+        if (running && !stopping && mem_mb == pool_mem) {
+                if (img != pool_img) {
+                        /* prepare for this image from now on; VMs loaded with
+                         * another one go to the reaper */
+                        if (pool_img)
+                                vmm_image_put(pool_img);
+                        pool_img = vmm_image_ref(img);
+                        for (struct node **pp = &ready; *pp;) {
+                                struct node *r = *pp;
+                                if (!r->img || r->img == img) {
+                                        pp = &r->next;
+                                        continue;
+                                }
+                                *pp = r->next;
+                                nready--;
+                                r->next = reap;
+                                reap = r;
+                                nreap++;
+                        }
+                }
+                /* one loaded with this image, or one with none (the call loads it) */
+                for (struct node **pp = &ready; *pp; pp = &(*pp)->next) {
+                        if ((*pp)->img == img || !(*pp)->img) {
+                                n = *pp;
+                                *pp = n->next;
+                                nready--;
+                                break;
+                        }
+                }
+                pthread_cond_signal(&pool_cond);
+        }
+        pthread_mutex_unlock(&pool_lock);
+        if (!n)
+                return false;
+        resources_copy(vm, &n->vm);
+        vm->prepared = n->img; /* the reference moves to the caller's VM */
+        free(n);
+        return true;
+}
+
+void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
+{
+        pthread_mutex_lock(&pool_lock);
+        if (running && !stopping) {
+                struct node *n = xcalloc(1, sizeof(*n));
+                resources_copy(&n->vm, vm);
+                n->img = img ? vmm_image_ref(img) : NULL;
+                n->next = reap;
+                reap = n;
+                nreap++;
+                pthread_cond_signal(&pool_cond);
+                pthread_mutex_unlock(&pool_lock);
+        } else {
+                pthread_mutex_unlock(&pool_lock);
+                vmm_vm_destroy(vm);
+        }
+        if (vm->prepared)
+                vmm_image_put(vm->prepared);
+        vm->prepared = NULL;
+        vm->run = NULL;
+        vm->mem = NULL;
+        vm->vmfd = vm->vcpufd = -1;
+}
+
+void vmm_pool_wait_idle(void)
+{
+        pthread_mutex_lock(&pool_lock);
+        while (running && !stopping && (reap || nready < target))
+                pthread_cond_wait(&pool_idle, &pool_lock);
+        pthread_mutex_unlock(&pool_lock);
+}
+
+void vmm_shutdown(void)
+{
+        pthread_mutex_lock(&pool_lock);
+        bool was = running;
+        stopping = true;
+        pthread_cond_signal(&pool_cond);
+        pthread_mutex_unlock(&pool_lock);
+        if (was)
+                pthread_join(pool_thread, NULL);
+        pthread_mutex_lock(&pool_lock);
+        running = false;
+        pthread_mutex_unlock(&pool_lock);
+        vmm_image_cache_clear();
+}
