@@ -167,8 +167,9 @@ extern bool vmm_fs_no_openat2;
 /* ---- one VM (kvm_x86_64.c) ---- */
 
 struct vmm_fd {
-        enum { VMM_FD_FREE = 0, VMM_FD_IN, VMM_FD_OUT, VMM_FD_FILE } kind;
-        int host;   /* host fd; for IN/OUT the caller's (not ours), may be -1 */
+        /* HOST: the host-call channel, read and written; the caller's socket */
+        enum { VMM_FD_FREE = 0, VMM_FD_IN, VMM_FD_OUT, VMM_FD_FILE, VMM_FD_HOST } kind;
+        int host;   /* host fd; for IN/OUT/HOST the caller's (not ours), may be -1 */
         int mount;  /* for FILE: the mount index */
         char *path; /* for FILE: the normalized guest path */
         bool dir;

@@ -402,6 +402,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->fds[0] = (struct vmm_fd){.kind = VMM_FD_IN, .host = spec->in_fd};
         vm->fds[1] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->out_fd};
         vm->fds[2] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->err_fd};
+        if (spec->host_fd > 2)
+                vm->fds[3] = (struct vmm_fd){.kind = VMM_FD_HOST, .host = spec->host_fd};
         vmm_io_start(vm);
         uint64_t t2 = time_mono_ns();
         res->t.load_ns = t2 - t1;

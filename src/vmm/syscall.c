@@ -318,7 +318,8 @@ static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t le
         if (f->host < 0)
                 return 0;
         for (;;) {
-                if (f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0)
+                if ((f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) &&
+                    wait_fd(vm, f->host, POLLIN) < 0)
                         return -EINTR;
                 ssize_t n = read(f->host, p, len);
                 if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -416,7 +417,8 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
         ssize_t n;
         do {
                 /* a read from the request waits at most until the deadline */
-                if (!wr && f->kind == VMM_FD_IN && wait_fd(vm, f->host, POLLIN) < 0) {
+                if (!wr && (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) &&
+                    wait_fd(vm, f->host, POLLIN) < 0) {
                         r = -EINTR;
                         goto out;
                 }
@@ -425,7 +427,8 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
                                : preadv(f->host, v, (int)cnt, off);
                 else
                         n = wr ? writev(f->host, v, (int)cnt) : readv(f->host, v, (int)cnt);
-        } while (n < 0 && (errno == EINTR || errno == EAGAIN) && f->kind == VMM_FD_IN);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN) &&
+                 (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST));
         r = n < 0 ? -errno : n;
 out:
         free(v);

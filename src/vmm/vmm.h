@@ -53,6 +53,12 @@ struct vmm_spec {
         int in_fd;               /* the guest's fd 0; -1 reads as end of file */
         int out_fd;              /* the guest's fd 1; -1 discards */
         int err_fd;              /* the guest's fd 2; -1 discards */
+        /*
+         * The guest's fd 3, the host-call channel (docs/tool-images.md): a
+         * socket the guest reads and writes, served by the caller; reads wait
+         * at most until the deadline. -1 (or 0, when unset): no fd 3.
+         */
+        int host_fd;
         const struct vmm_mount *mounts;
         size_t nmounts;
         const char *cwd; /* the guest's working directory; NULL for "/" */
