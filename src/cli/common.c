@@ -3,6 +3,8 @@
 #include "vmm/vmm.h"
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +85,30 @@ void cli_probe_host(struct iso_host *h)
         memset(h, 0, sizeof(*h));
         h->kvm_usable = vmm_probe(h->kvm_problem, sizeof(h->kvm_problem));
         h->microvm_usable = false;
+        /* osvm's own tool images: $OSVM_BUILTIN_IMAGES (empty: none), else beside the
+         * binary (the build tree) or in the installed pack. */
+        const char *env = getenv("OSVM_BUILTIN_IMAGES");
+        if (env) {
+                snprintf(h->builtin_images, sizeof(h->builtin_images), "%s", env);
+        } else {
+                char exe[400];
+                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+                if (n > 0) {
+                        exe[n] = '\0';
+                        char *slash = strrchr(exe, '/');
+                        if (slash)
+                                *slash = '\0';
+                        const char *const cands[] = {"%s/unikernels", "%s/../lib/osvm/unikernels"};
+                        for (size_t i = 0; i < 2 && !h->builtin_images[0]; i++) {
+                                char dir[512];
+                                struct stat st;
+                                snprintf(dir, sizeof(dir), cands[i], exe);
+                                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+                                        snprintf(h->builtin_images, sizeof(h->builtin_images), "%s",
+                                                 dir);
+                        }
+                }
+        }
         snprintf(h->microvm_problem, sizeof(h->microvm_problem),
                  "this build has no Linux microVM engine (tools run in unikernels or directly)");
 }

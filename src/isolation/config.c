@@ -119,6 +119,7 @@ static void build_server(const char *name, json_t *o, struct iso_server *s)
         s->vm_memory_mb = uint_or_zero(json_object_get(vm, "memory_mb"));
         s->vm_vcpus = uint_or_zero(json_object_get(vm, "vcpus"));
         s->server_command = str_or_null(json_object_get(o, "server_command"));
+        s->rpc_url = str_or_null(json_object_get(o, "rpc_url"));
         build_mounts(json_object_get(o, "microvm_mounts"), &s->microvm_mounts);
         json_t *tools = json_object_get(o, "tools");
         s->ntools = json_object_size(tools);
@@ -274,6 +275,7 @@ void iso_config_free(struct iso_config *cfg)
                 free(s->name);
                 free(s->microvm_id);
                 free(s->server_command);
+                free(s->rpc_url);
                 free_mounts(&s->microvm_mounts);
                 free_ext(&s->ext);
         }

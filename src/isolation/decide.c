@@ -51,6 +51,18 @@ static bool image_usable(struct iso_decision *d, const char *path)
         return true;
 }
 
+char *iso_builtin_image(const struct iso_host *host, const char *server, const char *tool)
+{
+        if (!host || !host->builtin_images[0] || strchr(server, '/') || strchr(tool, '/'))
+                return NULL;
+        char *path = xasprintf("%s/%s-%s.img", host->builtin_images, server, tool);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0)
+                return path;
+        free(path);
+        return NULL;
+}
+
 void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
                 const struct iso_host *host, struct iso_decision *d)
 {
@@ -73,8 +85,18 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
         case ISO_MODE_UNIKERNEL:
                 reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
-                if (!image_usable(d, p->image))
-                        break;
+                if (!image_usable(d, p->image)) {
+                        /* A default image missing from unikernel_dir: osvm's own pack? */
+                        char *builtin = p->image_src == ISO_SRC_DEFAULT
+                                            ? iso_builtin_image(host, server, tool)
+                                            : NULL;
+                        if (!builtin)
+                                break;
+                        reason(d, LOG_INFO, "Using the built-in image: %s", builtin);
+                        free(d->policy.image);
+                        d->policy.image = builtin;
+                        d->policy.image_src = ISO_SRC_DEFAULT;
+                }
                 if (!host->kvm_usable) {
                         reason(d, LOG_WARN, "KVM is not usable: %s", host->kvm_problem);
                         break;

@@ -86,6 +86,7 @@ static json_t *parse_value(const struct iso_field *f, const char *key, const cha
         case FT_FALLBACK:
         case FT_DIR:
         case FT_VMPATH:
+        case FT_URL:
                 return json_string(value);
         case FT_STR_NULL:
         case FT_IMAGE:

@@ -69,6 +69,7 @@ struct iso_server {
         bool use_microvm;
         uint32_t vm_memory_mb, vm_vcpus; /* microvm_config */
         char *server_command;            /* may be NULL */
+        char *rpc_url;                   /* osvm-mcp: the Solana RPC endpoint; may be NULL */
         struct iso_mounts microvm_mounts;
         size_t ntools;
         struct iso_tool *tools;
@@ -157,6 +158,7 @@ struct iso_policy {
         enum iso_src network_src;
         const struct iso_mounts *mounts; /* borrowed from the config; never NULL */
         const char *microvm_id;          /* borrowed; NULL when none */
+        const char *rpc_url; /* the server's Solana RPC endpoint; borrowed, may be NULL */
 };
 
 void iso_policy_resolve(const struct iso_config *cfg, const char *server, const char *tool,
@@ -175,7 +177,15 @@ struct iso_host {
         char kvm_problem[256]; /* why not, when !kvm_usable */
         bool microvm_usable;   /* a Linux microVM engine is available */
         char microvm_problem[256];
+        /* Where osvm's own tool images are (the build tree or the installed
+         * pack), looked at when unikernel_dir lacks a tool's default image;
+         * "" for none. */
+        char builtin_images[512];
 };
+
+/* The built-in image of SERVER/TOOL under host->builtin_images, if there is
+ * one (a new string), else NULL. */
+char *iso_builtin_image(const struct iso_host *host, const char *server, const char *tool);
 
 enum iso_route { ISO_ROUTE_UNIKERNEL, ISO_ROUTE_MICROVM, ISO_ROUTE_DIRECT, ISO_ROUTE_DENY };
 const char *iso_route_name(enum iso_route r);

@@ -69,6 +69,7 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
 
         p->mounts = t ? &t->mounts : &no_mounts;
         p->microvm_id = srv ? srv->microvm_id : NULL;
+        p->rpc_url = srv ? srv->rpc_url : NULL;
 }
 
 void iso_policy_free(struct iso_policy *p)

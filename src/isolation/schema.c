@@ -421,6 +421,14 @@ static void check_value(struct vctx *c, const char *path, json_t *v, const struc
                         verr(c, path, "\"%s\" must be an absolute path without . or .. parts",
                              json_string_value(v));
                 break;
+        case FT_URL:
+                if (!want_type(c, path, v, JSON_STRING, "a string"))
+                        break;
+                if (strncmp(json_string_value(v), "http://", 7) &&
+                    strncmp(json_string_value(v), "https://", 8))
+                        verr(c, path, "\"%s\" is not an http:// or https:// URL",
+                             json_string_value(v));
+                break;
         case FT_BOOL:
                 if (!json_is_boolean(v))
                         verr(c, path, "expected true or false, got %s", type_name(v));

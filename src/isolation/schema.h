@@ -15,6 +15,7 @@ enum iso_ftype {
         FT_IMAGE,    /* a non-empty path (relative to unikernel_dir), or null */
         FT_DIR,      /* an absolute path or one starting with ~/ */
         FT_VMPATH,   /* an absolute path without . or .. parts */
+        FT_URL,      /* an http:// or https:// URL */
         FT_BOOL,
         FT_UINT,    /* an integer in [min, max] */
         FT_MOUNTS,  /* an array of mount objects */

@@ -1,17 +1,35 @@
 /*
- * The tool-image protocol: one tool call, one fresh VM. The request goes in
- * on stdin, one CallToolResult comes out on stdout, stderr is the log.
+ * The tool-image protocol: one tool call, one program run, in a fresh VM or,
+ * in direct mode, as a host process. The request goes in on stdin, one
+ * CallToolResult comes out on stdout, stderr is the log, and fd 3 is the
+ * host-call channel served by the egress thread.
  */
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define IMAGE_MAX_OUTPUT (16ull << 20)
 #define IMAGE_LOG_TAIL   2048
+#define DEFAULT_RPC      "https://api.mainnet-beta.solana.com"
+
+const char *mcp_solana_rpc(const struct iso_policy *p)
+{
+        const char *env = getenv("OSVM_SOLANA_RPC");
+        if (env && *env)
+                return env;
+        return p->rpc_url ? p->rpc_url : DEFAULT_RPC;
+}
 
 /* A memfd holding data, rewound; -1 on failure. */
 static int memfd_with(const char *name, const char *data, size_t len, osvm_err *e)
@@ -58,10 +76,74 @@ static json_t *error_result(const char *fmt, ...)
                          "isError", 1);
 }
 
-json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *args,
-                       const struct mcp_call_opts *o, osvm_err *e)
+/* How a run ended, in the words of both modes. */
+struct ending {
+        bool exited; /* the program exited: code is its status */
+        int code;
+        char why[512]; /* otherwise: the fault, limit or signal */
+};
+
+/* Runs the program as a host process (direct mode) under the same limits of time. */
+static int run_direct(const char *exe, const char *tool, char *const *envp, int in, int out,
+                      int err, int host, uint32_t timeout_ms, volatile sig_atomic_t *cancel,
+                      struct ending *end, osvm_err *e)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in, 0);
+        posix_spawn_file_actions_adddup2(&fa, out, 1);
+        posix_spawn_file_actions_adddup2(&fa, err, 2);
+        posix_spawn_file_actions_adddup2(&fa, host, 3);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        char *argv[] = {(char *)exe, (char *)tool, NULL};
+        pid_t pid;
+        int r = posix_spawn(&pid, exe, &fa, &attr, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r) {
+                errno = r;
+                return err_sys(e, "starting %s", exe);
+        }
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        uint64_t deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+        int st = 0;
+        for (;;) {
+                pid_t w = waitpid(pid, &st, WNOHANG);
+                if (w == pid)
+                        break;
+                bool late = time_mono_ns() >= deadline, stop = cancel && *cancel;
+                if (late || stop) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        snprintf(end->why, sizeof(end->why), "%s",
+                                 late ? "time limit reached" : "cancelled");
+                        if (pidfd >= 0)
+                                close(pidfd);
+                        return 0;
+                }
+                struct pollfd p = {pidfd, POLLIN, 0};
+                poll(pidfd >= 0 ? &p : NULL, pidfd >= 0 ? 1 : 0, 20);
+        }
+        if (pidfd >= 0)
+                close(pidfd);
+        if (WIFEXITED(st)) {
+                end->exited = true;
+                end->code = WEXITSTATUS(st);
+        } else {
+                snprintf(end->why, sizeof(end->why), "killed by signal %d (%s)", WTERMSIG(st),
+                         strsignal(WTERMSIG(st)));
+        }
+        return 0;
+}
+
+json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *args,
+                     const struct mcp_call_opts *o, bool in_vm, osvm_err *e)
 {
         const struct iso_policy *p = &d->policy;
+        const char *how = in_vm ? "unikernel" : "process";
         json_t *req =
             json_pack("{s:s, s:O}", "name", tool, "arguments", args ? args : json_object());
         char *text = json_dumps(req, JSON_COMPACT);
@@ -72,55 +154,90 @@ json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *a
         free(line);
         int out = in < 0 ? -1 : memfd_with("osvm-result", NULL, 0, e);
         int err = out < 0 ? -1 : memfd_with("osvm-log", NULL, 0, e);
-        if (err < 0) {
-                if (in >= 0)
-                        close(in);
-                if (out >= 0)
-                        close(out);
-                return NULL;
-        }
+        int sv[2] = {-1, -1};
+        if (err >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                err_sys(e, "socketpair");
+        json_t *result = NULL;
+        if (sv[1] < 0)
+                goto out;
 
-        struct vmm_mount mounts[VMM_MAX_MOUNTS];
-        size_t nm = p->mounts->n < VMM_MAX_MOUNTS ? p->mounts->n : VMM_MAX_MOUNTS;
-        for (size_t i = 0; i < nm; i++)
-                mounts[i] = (struct vmm_mount){p->mounts->v[i].host_path, p->mounts->v[i].vm_path,
-                                               p->mounts->v[i].readonly};
-        const char *argv[] = {p->image, tool, NULL};
-        const char *envp[] = {"OSVM_TOOL_PROTOCOL=1", NULL};
         uint32_t timeout = p->timeout_ms;
         if (o && o->timeout_ms && o->timeout_ms < timeout)
                 timeout = o->timeout_ms;
-        struct vmm_spec spec = {
-            .image = p->image,
-            .argv = argv,
-            .envp = envp,
-            .in_fd = in,
-            .out_fd = out,
-            .err_fd = err,
-            .mounts = mounts,
-            .nmounts = nm,
-            .limits = {.memory_mb = p->memory_mb,
-                       .timeout_ms = timeout,
-                       .max_output_bytes = IMAGE_MAX_OUTPUT},
+        const char *rpc = mcp_solana_rpc(p);
+        char *who = xasprintf("%s/%s", p->server, tool);
+        struct mcp_egress_policy ep = {
+            .who = who,
+            .allow = p->network_allow,
+            .allow_is_default = p->network_src == ISO_SRC_DEFAULT,
+            .rpc_url = rpc,
+            .rpc_key = getenv("OSVM_SOLANA_RPC_KEY"),
+            .deadline_ns = time_mono_ns() + (uint64_t)timeout * 1000000u,
         };
-        struct vmm_result res;
-        int rc = vmm_run(&spec, &res, e);
-        json_t *result = NULL;
+        struct mcp_egress *eg = mcp_egress_start(sv[0], &ep, e);
+        sv[0] = -1; /* the egress thread owns it now */
+        free(who);
+        if (!eg)
+                goto out;
+
+        char *rpc_env = xasprintf("OSVM_SOLANA_RPC=%s", rpc);
+        char *envp[] = {"OSVM_TOOL_PROTOCOL=1", rpc_env, NULL};
+        struct ending end = {0};
+        int rc;
+        if (in_vm) {
+                struct vmm_mount mounts[VMM_MAX_MOUNTS];
+                size_t nm = p->mounts->n < VMM_MAX_MOUNTS ? p->mounts->n : VMM_MAX_MOUNTS;
+                for (size_t i = 0; i < nm; i++)
+                        mounts[i] =
+                            (struct vmm_mount){p->mounts->v[i].host_path, p->mounts->v[i].vm_path,
+                                               p->mounts->v[i].readonly};
+                const char *argv[] = {p->image, tool, NULL};
+                struct vmm_spec spec = {
+                    .image = p->image,
+                    .argv = argv,
+                    .envp = (const char *const *)envp,
+                    .in_fd = in,
+                    .out_fd = out,
+                    .err_fd = err,
+                    .host_fd = sv[1],
+                    .mounts = mounts,
+                    .nmounts = nm,
+                    .limits = {.memory_mb = p->memory_mb,
+                               .timeout_ms = timeout,
+                               .max_output_bytes = IMAGE_MAX_OUTPUT},
+                };
+                struct vmm_result res;
+                rc = vmm_run(&spec, &res, e);
+                if (rc == 0) {
+                        session_note_unikernel(session_get());
+                        end.exited = res.end == VMM_END_EXIT;
+                        end.code = res.exit_code;
+                        snprintf(end.why, sizeof(end.why), "%s: %s", vmm_end_name(res.end),
+                                 res.why);
+                }
+        } else {
+                rc = run_direct(p->image, tool, envp, in, out, err, sv[1], timeout,
+                                o ? o->cancel : NULL, &end, e);
+        }
+        close(sv[1]);
+        sv[1] = -1;
+        unsigned calls = mcp_egress_finish(eg);
+        free(rpc_env);
         if (rc < 0) {
-                err_wrap(e, "%s/%s: running its unikernel", p->server, tool);
+                err_wrap(e, "%s/%s: running its %s", p->server, tool, how);
                 goto out;
         }
-        session_note_unikernel(session_get());
+        log_debug("%s/%s (%s): %u host calls", p->server, tool, how, calls);
 
         size_t loglen;
         off_t logsize = lseek(err, 0, SEEK_END);
         off_t from = logsize > IMAGE_LOG_TAIL ? logsize - IMAGE_LOG_TAIL : 0;
         char *log = read_back(err, from, IMAGE_LOG_TAIL, &loglen);
         if (loglen)
-                log_debug("%s/%s (unikernel) stderr: %s", p->server, tool, log);
-        if (res.end != VMM_END_EXIT) {
-                result = error_result("%s/%s: its unikernel was stopped (%s): %s", p->server, tool,
-                                      vmm_end_name(res.end), res.why);
+                log_debug("%s/%s (%s) stderr: %s", p->server, tool, how, log);
+        if (!end.exited) {
+                result =
+                    error_result("%s/%s: its %s was stopped (%s)", p->server, tool, how, end.why);
                 free(log);
                 goto out;
         }
@@ -130,19 +247,31 @@ json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *a
         json_t *r = json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
         if (!json_is_object(r) || !json_is_array(json_object_get(r, "content"))) {
                 json_decref(r);
-                result = error_result("%s/%s: its unikernel exited with status %d without a "
+                result = error_result("%s/%s: its %s exited with status %d without a "
                                       "CallToolResult on stdout%s%s",
-                                      p->server, tool, res.exit_code, loglen ? ": " : "", log);
+                                      p->server, tool, how, end.code, loglen ? ": " : "", log);
         } else {
                 result = r;
-                if (res.exit_code != 0 && !json_is_true(json_object_get(r, "isError")))
+                if (end.code != 0 && !json_is_true(json_object_get(r, "isError")))
                         json_object_set_new(r, "isError", json_true());
         }
         free(output);
         free(log);
 out:
-        close(in);
-        close(out);
-        close(err);
+        for (int i = 0; i < 2; i++)
+                if (sv[i] >= 0)
+                        close(sv[i]);
+        if (in >= 0)
+                close(in);
+        if (out >= 0)
+                close(out);
+        if (err >= 0)
+                close(err);
         return result;
+}
+
+json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *args,
+                       const struct mcp_call_opts *o, osvm_err *e)
+{
+        return mcp_tool_run(d, tool, args, o, true, e);
 }

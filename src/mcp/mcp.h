@@ -170,6 +170,32 @@ void mcp_hub_free(struct mcp_hub *h);
  */
 json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *args,
                        const struct mcp_call_opts *o, osvm_err *e);
+/* The same protocol with the program run in a VM (in_vm) or as a host process. */
+json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *args,
+                     const struct mcp_call_opts *o, bool in_vm, osvm_err *e);
+/* The Solana RPC endpoint for a policy: $OSVM_SOLANA_RPC, the server's rpc_url, or mainnet-beta. */
+const char *mcp_solana_rpc(const struct iso_policy *p);
+
+/* ---- egress: the host side of a tool's host-call channel (fd 3) ---- */
+
+struct mcp_egress_policy {
+        const char *who;                 /* "server/tool", for messages */
+        const struct iso_strlist *allow; /* the tool's network.allow */
+        bool allow_is_default;           /* no list set anywhere: the RPC endpoint only */
+        const char *rpc_url;             /* the Solana RPC endpoint; may be NULL */
+        const char *rpc_key;             /* added as a bearer token for rpc_url only */
+        uint64_t deadline_ns;            /* the call's end; 0: none */
+};
+
+struct mcp_egress;
+/* Serves host calls on fd (the host's end of a socket pair; taken over) in a
+ * thread of its own, until the tool's end closes. */
+struct mcp_egress *mcp_egress_start(int fd, const struct mcp_egress_policy *p, osvm_err *e);
+/* Ends the service and frees it; returns the number of host calls served. */
+unsigned mcp_egress_finish(struct mcp_egress *g);
+/* NULL when url may be reached under p; else the refusal in words (in buf). */
+const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url, char *buf,
+                             size_t n);
 
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)

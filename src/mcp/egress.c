@@ -1,0 +1,381 @@
+/*
+ * Egress: the host side of the host-call channel (docs/tool-images.md).
+ * A tool, in a VM or a host process, writes one JSON request a line on its
+ * fd 3; this thread checks it against the tool's network policy, adds the
+ * credentials the tool must never see, performs it with libcurl under size
+ * and time limits, and writes one JSON answer a line.
+ */
+#include "mcp/mcp.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define REQUEST_MAX     (1u << 20) /* a request line, body included */
+#define BODY_MAX        (4u << 20) /* an answer's body */
+#define CALL_TIMEOUT_MS 10000u
+#define CALLS_MAX       16u
+
+struct mcp_egress {
+        int fd;
+        struct mcp_egress_policy p;
+        char *who, *rpc_url, *rpc_key;
+        pthread_t thread;
+        unsigned calls, refused;
+};
+
+/* ---- the policy ---- */
+
+struct url_parts {
+        char scheme[8];
+        char host[256];
+        long port;
+};
+
+static bool url_parse(const char *url, struct url_parts *u)
+{
+        CURLU *h = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        bool ok = h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+                  curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+                  curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+                  curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+                  strlen(scheme) < sizeof(u->scheme) && strlen(host) < sizeof(u->host);
+        if (ok) {
+                snprintf(u->scheme, sizeof(u->scheme), "%s", scheme);
+                snprintf(u->host, sizeof(u->host), "%s", host);
+                u->port = strtol(port, NULL, 10);
+                ok = !strcasecmp(u->scheme, "http") || !strcasecmp(u->scheme, "https");
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(h);
+        return ok;
+}
+
+/* Does the allow-list entry ("host", "host:port", "*.domain", "[v6]:port") admit u? */
+static bool entry_admits(const char *entry, const struct url_parts *u)
+{
+        char host[300];
+        long port = -1;
+        const char *colon = entry[0] == '[' ? strstr(entry, "]:") : strrchr(entry, ':');
+        if (colon) {
+                size_t n = (size_t)(colon - entry) + (entry[0] == '[' ? 1 : 0);
+                snprintf(host, sizeof(host), "%.*s", (int)n, entry);
+                port = strtol(colon + (entry[0] == '[' ? 2 : 1), NULL, 10);
+        } else {
+                snprintf(host, sizeof(host), "%s", entry);
+        }
+        if (port >= 0 && port != u->port)
+                return false;
+        if (host[0] == '*' && host[1] == '.') {
+                size_t hl = strlen(u->host), sl = strlen(host + 1);
+                return hl > sl && !strcasecmp(u->host + hl - sl, host + 1);
+        }
+        return !strcasecmp(host, u->host);
+}
+
+const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url, char *buf,
+                             size_t n)
+{
+        struct url_parts u;
+        if (!url_parse(url, &u))
+                return "refused: not an http:// or https:// URL";
+        if (p->allow && !p->allow_is_default) {
+                for (size_t i = 0; i < p->allow->n; i++)
+                        if (entry_admits(p->allow->v[i], &u))
+                                return NULL;
+        } else {
+                struct url_parts rpc;
+                if (p->rpc_url && url_parse(p->rpc_url, &rpc) && !strcasecmp(rpc.host, u.host) &&
+                    rpc.port == u.port)
+                        return NULL;
+        }
+        snprintf(buf, n, "refused: %s:%ld is not in %s's network.allow%s", u.host, u.port,
+                 p->who ? p->who : "the tool",
+                 p->allow_is_default ? " (by default only the Solana RPC endpoint)" : "");
+        return buf;
+}
+
+/* Is url the RPC endpoint (same scheme, host and port)? Credentials go only there. */
+static bool is_rpc(const struct mcp_egress_policy *p, const char *url)
+{
+        struct url_parts a, b;
+        return p->rpc_url && url_parse(url, &a) && url_parse(p->rpc_url, &b) &&
+               !strcasecmp(a.scheme, b.scheme) && !strcasecmp(a.host, b.host) && a.port == b.port;
+}
+
+/* ---- one request ---- */
+
+struct body {
+        strbuf b;
+        bool too_big;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+        struct body *bd = ctx;
+        size_t len = size * n;
+        if (bd->b.len + len > BODY_MAX) {
+                bd->too_big = true;
+                return 0; /* aborts the transfer */
+        }
+        /* The body may hold NUL bytes: append by length. */
+        bd->b.s = xrealloc(bd->b.s, bd->b.len + len + 1);
+        memcpy(bd->b.s + bd->b.len, data, len);
+        bd->b.len += len;
+        bd->b.s[bd->b.len] = '\0';
+        return len;
+}
+
+static bool header_forbidden(const char *name)
+{
+        static const char *const names[] = {"host",   "content-length",    "authorization",
+                                            "cookie", "transfer-encoding", "connection",
+                                            NULL};
+        for (size_t i = 0; names[i]; i++)
+                if (!strcasecmp(name, names[i]))
+                        return true;
+        return strncasecmp(name, "proxy-", 6) == 0;
+}
+
+static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *fail(const char *fmt, ...)
+{
+        char text[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        return json_pack("{s:b, s:s}", "ok", 0, "error", text);
+}
+
+static json_t *perform(struct mcp_egress *g, json_t *req)
+{
+        const char *op = json_string_value(json_object_get(req, "op"));
+        const char *method = json_string_value(json_object_get(req, "method"));
+        const char *url = json_string_value(json_object_get(req, "url"));
+        json_t *headers = json_object_get(req, "headers");
+        json_t *body = json_object_get(req, "body");
+        if (!op || strcmp(op, "http"))
+                return fail("unknown op \"%s\"; version 1 has \"http\"", op ? op : "");
+        if (!method || (strcmp(method, "GET") && strcmp(method, "POST")))
+                return fail("method must be GET or POST");
+        if (!url)
+                return fail("no url");
+        if ((headers && !json_is_object(headers)) || (body && !json_is_string(body)))
+                return fail("headers must be an object and body a string");
+        char why[400];
+        const char *refused = mcp_egress_check(&g->p, url, why, sizeof(why));
+        if (refused) {
+                g->refused++;
+                log_warn("egress: %s: %s", g->who, refused);
+                return fail("%s", refused);
+        }
+        uint64_t now = time_mono_ns();
+        if (g->p.deadline_ns && now >= g->p.deadline_ns)
+                return fail("the call's time is up");
+        long timeout = CALL_TIMEOUT_MS;
+        if (g->p.deadline_ns && (g->p.deadline_ns - now) / 1000000 < (uint64_t)timeout)
+                timeout = (long)((g->p.deadline_ns - now) / 1000000) + 1;
+
+        CURL *c = curl_easy_init();
+        if (!c)
+                return fail("the host could not start a request");
+        struct curl_slist *hl = NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(headers, k, v)
+        {
+                const char *val = json_string_value(v);
+                if (!val || !*k || strpbrk(k, "\r\n: ") || strpbrk(val, "\r\n") ||
+                    header_forbidden(k))
+                        continue;
+                char *line = xasprintf("%s: %s", k, val);
+                hl = curl_slist_append(hl, line);
+                free(line);
+        }
+        char *auth = NULL;
+        if (g->rpc_key && is_rpc(&g->p, url)) {
+                auth = xasprintf("Authorization: Bearer %s", g->rpc_key);
+                hl = curl_slist_append(hl, auth);
+        }
+        struct body bd = {0};
+        char errbuf[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &bd);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "osvm/" OSVM_VERSION);
+        if (!strcmp(method, "POST")) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)json_string_length(body));
+                curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? json_string_value(body) : "");
+        }
+        uint64_t t0 = time_mono_ns();
+        CURLcode rc = curl_easy_perform(c);
+        long status = 0;
+        char *ctype = NULL;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+        json_t *answer;
+        if (bd.too_big)
+                answer = fail("the answer is larger than %u bytes", BODY_MAX);
+        else if (rc == CURLE_OPERATION_TIMEDOUT)
+                answer = fail("no answer from %s within %ld ms", url, timeout);
+        else if (rc != CURLE_OK)
+                answer =
+                    fail("cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else if (!text_valid_utf8(bd.b.s ? bd.b.s : "", bd.b.len))
+                answer = fail("the answer from %s is not UTF-8 text", url);
+        else
+                answer =
+                    json_pack("{s:b, s:i, s:s?, s:s#}", "ok", 1, "status", (int)status,
+                              "content_type", ctype, "body", bd.b.s ? bd.b.s : "", (int)bd.b.len);
+        log_info("egress: %s %s %s -> %ld (%zu bytes, %.0f ms)%s", g->who, method, url, status,
+                 bd.b.len, (double)(time_mono_ns() - t0) / 1e6,
+                 json_is_true(json_object_get(answer, "ok")) ? "" : " failed");
+        sb_free(&bd.b);
+        curl_slist_free_all(hl);
+        if (auth) {
+                explicit_bzero(auth, strlen(auth));
+                free(auth);
+        }
+        curl_easy_cleanup(c);
+        return answer;
+}
+
+/* ---- the channel ---- */
+
+static bool send_line(int fd, json_t *msg)
+{
+        char *s = json_dumps(msg, JSON_COMPACT);
+        if (!s)
+                return false;
+        size_t len = strlen(s);
+        s[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
+        bool ok = true;
+        for (size_t off = 0; off <= len && ok;) {
+                ssize_t w = write(fd, s + off, len + 1 - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                ok = w > 0;
+                off += w > 0 ? (size_t)w : 0;
+        }
+        free(s);
+        return ok;
+}
+
+static void *serve(void *arg)
+{
+        struct mcp_egress *g = arg;
+        strbuf line = {0};
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(g->fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                size_t off = 0;
+                while (off < (size_t)n) {
+                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
+                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
+                        if (line.len + take > REQUEST_MAX) {
+                                log_warn("egress: %s: a host call over %u bytes; the channel is "
+                                         "closed",
+                                         g->who, REQUEST_MAX);
+                                goto out;
+                        }
+                        line.s = xrealloc(line.s, line.len + take + 1);
+                        memcpy(line.s + line.len, buf + off, take);
+                        line.len += take;
+                        line.s[line.len] = '\0';
+                        off += take + (nl ? 1 : 0);
+                        if (!nl)
+                                break;
+                        json_t *req = json_loadb(line.s, line.len, 0, NULL);
+                        line.len = 0;
+                        if (!json_is_object(req)) {
+                                json_decref(req);
+                                log_warn("egress: %s: a host call that is not a JSON object; "
+                                         "the channel is closed",
+                                         g->who);
+                                goto out;
+                        }
+                        json_t *ans = ++g->calls > CALLS_MAX
+                                          ? fail("at most %u host calls per tool call", CALLS_MAX)
+                                          : perform(g, req);
+                        json_decref(req);
+                        bool sent = send_line(g->fd, ans);
+                        json_decref(ans);
+                        if (!sent)
+                                goto out;
+                }
+        }
+out:
+        sb_free(&line);
+        shutdown(g->fd, SHUT_RDWR);
+        return NULL;
+}
+
+static void init_curl(void)
+{
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct mcp_egress *mcp_egress_start(int fd, const struct mcp_egress_policy *p, osvm_err *e)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, init_curl);
+        struct mcp_egress *g = xcalloc(1, sizeof(*g));
+        g->fd = fd;
+        g->p = *p;
+        g->who = xstrdup(p->who ? p->who : "tool");
+        g->rpc_url = p->rpc_url ? xstrdup(p->rpc_url) : NULL;
+        g->rpc_key = p->rpc_key ? xstrdup(p->rpc_key) : NULL;
+        g->p.who = g->who;
+        g->p.rpc_url = g->rpc_url;
+        g->p.rpc_key = NULL; /* only g->rpc_key holds it */
+        int r = pthread_create(&g->thread, NULL, serve, g);
+        if (r != 0) {
+                errno = r;
+                err_sys(e, "starting the host-call thread");
+                free(g->who);
+                free(g->rpc_url);
+                free(g->rpc_key);
+                free(g);
+                close(fd);
+                return NULL;
+        }
+        return g;
+}
+
+unsigned mcp_egress_finish(struct mcp_egress *g)
+{
+        if (!g)
+                return 0;
+        shutdown(g->fd, SHUT_RDWR); /* the tool is gone: end a read that waits */
+        pthread_join(g->thread, NULL);
+        close(g->fd);
+        unsigned calls = g->calls;
+        free(g->who);
+        free(g->rpc_url);
+        if (g->rpc_key) {
+                explicit_bzero(g->rpc_key, strlen(g->rpc_key));
+                free(g->rpc_key);
+        }
+        free(g);
+        return calls;
+}
