@@ -60,6 +60,10 @@ void cli_report_diags(const struct iso_diags *d);
  */
 int cli_load_config(struct iso_config *cfg);
 
+/* Sets the status line's egress state from the policy of SERVER (its network.allow,
+ * by default the Solana RPC endpoint alone). */
+void cli_note_egress(const struct iso_config *cfg, const char *server);
+
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);
 

@@ -50,6 +50,8 @@ static int session_open(struct session *s)
                 return e.exit ? e.exit : OSVM_EXIT_CONFIG;
         }
         cli_probe_host(&s->host);
+        if (mcp_registry_add_builtin(&s->reg, &s->host))
+                cli_note_egress(&s->cfg, "osvm-mcp");
         s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
         s->agent = agent_new(s->hub, &s->reg, planner, s->ai.max_rounds, &e);
         return 0;

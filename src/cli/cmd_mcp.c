@@ -137,6 +137,9 @@ static int list(int argc, char **argv)
         int r = load_registry(&reg);
         if (r)
                 return r;
+        struct iso_host host;
+        cli_probe_host(&host);
+        mcp_registry_add_builtin(&reg, &host);
         json_t *arr = json_array();
         for (size_t i = 0; i < reg.n; i++) {
                 const struct mcp_server_conf *s = &reg.v[i];
@@ -208,6 +211,8 @@ static int ctx_open(struct ctx *x, const char **server)
                 *server = ADHOC_ID;
         }
         cli_probe_host(&x->host);
+        if (mcp_registry_add_builtin(&x->reg, &x->host))
+                cli_note_egress(&x->cfg, "osvm-mcp");
         x->hub = mcp_hub_new(&x->reg, &x->cfg, &x->host);
         return 0;
 }
@@ -492,11 +497,30 @@ out:
         return r;
 }
 
+static int serve(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp serve osvm-mcp");
+        struct iso_config cfg;
+        int r = cli_load_config(&cfg);
+        if (r)
+                return r;
+        struct iso_host host;
+        cli_probe_host(&host);
+        osvm_err e = {0};
+        if (mcp_serve(argv[1], &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
+                log_error("%s", e.msg);
+                r = OSVM_EXIT_FAILURE;
+        }
+        iso_config_free(&cfg);
+        return r;
+}
+
 static int run_mcp(int argc, char **argv)
 {
-        static const struct cli_verb verbs[] = {{"add", add},     {"remove", remove_cmd},
-                                                {"list", list},   {"import", import},
-                                                {"tools", tools}, {"call", call}};
+        static const struct cli_verb verbs[] = {
+            {"add", add},     {"remove", remove_cmd}, {"list", list},  {"import", import},
+            {"tools", tools}, {"call", call},         {"serve", serve}};
         return cli_run_verb(&cli_cmd_mcp, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }
 
@@ -509,12 +533,15 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"
             "       osvm mcp tools [NAME | URL] [--json]\n"
+            "       osvm mcp serve osvm-mcp\n"
             "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
             "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
             "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
             "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
+            "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
+            "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
             "\n"
             "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
             "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

@@ -1,5 +1,6 @@
 /* `osvm status`: the status line. */
 #include "cli/cli.h"
+#include "mcp/mcp.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +23,13 @@ static int run_status(int argc, char **argv)
         int r = cli_load_config(&cfg);
         if (r)
                 return r;
+        /* The built-in tool pack reaches the network through the host: say so. */
+        struct iso_host host;
+        cli_probe_host(&host);
+        json_t *pack = mcp_builtin_tools(&host, "osvm-mcp");
+        if (pack)
+                cli_note_egress(&cfg, "osvm-mcp");
+        json_decref(pack);
         const struct osvm_session *s = session_get();
         uint64_t now = time_mono_ns();
         if (!json) {

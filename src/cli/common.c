@@ -135,3 +135,13 @@ void cli_print_json(json_t *v)
                 printf("%s\n", s);
         free(s);
 }
+
+void cli_note_egress(const struct iso_config *cfg, const char *server)
+{
+        const struct iso_server *srv = iso_config_server(cfg, server);
+        const struct iso_ext *x = srv && srv->ext.has_network ? &srv->ext
+                                  : cfg->ext.has_network      ? &cfg->ext
+                                                              : NULL;
+        unsigned n = x ? (unsigned)x->network_allow.n : 1; /* the RPC endpoint */
+        session_set_net(session_get(), n ? SESSION_NET_ALLOW : SESSION_NET_OFF, n);
+}

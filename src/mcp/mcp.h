@@ -176,6 +176,17 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
 /* The Solana RPC endpoint for a policy: $OSVM_SOLANA_RPC, the server's rpc_url, or mainnet-beta. */
 const char *mcp_solana_rpc(const struct iso_policy *p);
 
+/* ---- osvm's own tool pack, served as an MCP server ---- */
+
+/* The tools/list array of a built-in pack (<builtin_images>/NAME.tools.json), or NULL. */
+json_t *mcp_builtin_tools(const struct iso_host *host, const char *name);
+/* Serves the pack NAME over in/out (stdio) until end of input: `osvm mcp serve NAME`. */
+int mcp_serve(const char *name, const struct iso_config *cfg, const struct iso_host *host, int in,
+              int out, osvm_err *e);
+/* Adds the built-in osvm-mcp server to the registry (unless it names one of its own):
+ * this very program, `osvm mcp serve osvm-mcp`. Returns true when it did. */
+bool mcp_registry_add_builtin(struct mcp_registry *reg, const struct iso_host *host);
+
 /* ---- egress: the host side of a tool's host-call channel (fd 3) ---- */
 
 struct mcp_egress_policy {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define REGISTRY_MAX_BYTES (4u * 1024 * 1024)
 #define ID_MAX             64
@@ -532,4 +533,34 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
         json_decref(doc);
         json_decref(src);
         return r;
+}
+
+bool mcp_registry_add_builtin(struct mcp_registry *reg, const struct iso_host *host)
+{
+        if (mcp_registry_find(reg, "osvm-mcp"))
+                return false;
+        json_t *tools = mcp_builtin_tools(host, "osvm-mcp");
+        if (!tools)
+                return false;
+        json_decref(tools);
+        char exe[512];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return false;
+        exe[n] = '\0';
+        reg->v = xrealloc(reg->v, (reg->n + 1) * sizeof(*reg->v));
+        char **argv = strv_new(4);
+        argv[0] = xstrdup(exe);
+        argv[1] = xstrdup("mcp");
+        argv[2] = xstrdup("serve");
+        argv[3] = xstrdup("osvm-mcp");
+        reg->v[reg->n++] = (struct mcp_server_conf){
+            .id = xstrdup("osvm-mcp"),
+            .name = xstrdup("osvm-mcp (built in)"),
+            .kind = MCP_KIND_STDIO,
+            .argv = argv,
+            .env = strv_new(0),
+            .enabled = true,
+        };
+        return true;
 }
