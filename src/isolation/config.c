@@ -210,10 +210,11 @@ char *iso_config_default_text(void)
             json_pack("{s:s, s:b, s:{s:i, s:i}, s:n, s:[], s:o}", "microvm_id", "\xce\xbcVM-1",
                       "use_microvm", 0, "microvm_config", "memory_mb", 256, "vcpus", 1,
                       "server_command", "microvm_mounts", "tools", tools);
-        json_t *root = json_pack(
-            "{s:s, s:s, s:s, s:i, s:{s:[]}, s:{s:o}}", "default_execution_mode", "unikernel",
-            "unikernel_dir", ISO_DEFAULT_UNIKERNEL_DIR, "fallback", "direct", "timeout_ms",
-            (int)ISO_DEFAULT_TIMEOUT_MS, "network", "allow", "mcp_servers", "osvm-mcp", server);
+        /* No "network" list: the pack's default egress, its RPC endpoint alone, applies. */
+        json_t *root =
+            json_pack("{s:s, s:s, s:s, s:i, s:{s:o}}", "default_execution_mode", "unikernel",
+                      "unikernel_dir", ISO_DEFAULT_UNIKERNEL_DIR, "fallback", "direct",
+                      "timeout_ms", (int)ISO_DEFAULT_TIMEOUT_MS, "mcp_servers", "osvm-mcp", server);
         char *text = json_dumps(root, JSON_INDENT(2));
         json_decref(root);
         char *out = xasprintf("%s\n", text);

@@ -716,7 +716,7 @@ check_exit "show --json SERVER/TOOL exits 0" 0
 check_json "show --json: mode, image, limits" "$T/out" \
         'd["mode"] == "unikernel" and d["image"] == "'"$IMG"'" and d["memory_mb"] == 128 and d["vcpus"] == 1 and d["timeout_ms"] == 30000 and d["fallback"] == "direct"'
 check_json "show --json: the sources" "$T/out" \
-        'd["sources"] == {"mode": "tool", "image": "default", "memory_mb": "tool", "vcpus": "tool", "timeout_ms": "config", "fallback": "config", "network": "config"}'
+        'd["sources"] == {"mode": "tool", "image": "default", "memory_mb": "tool", "vcpus": "tool", "timeout_ms": "config", "fallback": "config", "network": "default"}'
 check_json "show --json: microvm_id" "$T/out" 'd["microvm_id"] == "μVM-1"'
 
 osvm isolation show --json osvm-mcp/unlisted
