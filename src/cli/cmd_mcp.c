@@ -479,10 +479,14 @@ static int call(int argc, char **argv)
                 json_t *reasons = json_array();
                 for (size_t i = 0; i < dec.nreasons; i++)
                         json_array_append_new(reasons, json_string(dec.reasons[i].text));
-                json_t *v = json_pack("{s:s, s:s, s:O, s:s, s:o, s:f, s:O}", "server", server,
-                                      "tool", tool, "arguments", args ? args : json_object(),
-                                      "mode", iso_route_name(dec.route), "reasons", reasons,
-                                      "duration_ms", (double)took / 1e6, "result", result);
+                char *status = cli_status_line(session_get(), time_mono_ns(),
+                                               (struct status_style){true, false});
+                json_t *v =
+                    json_pack("{s:s, s:s, s:O, s:s, s:o, s:f, s:O, s:s}", "server", server, "tool",
+                              tool, "arguments", args ? args : json_object(), "mode",
+                              iso_route_name(dec.route), "reasons", reasons, "duration_ms",
+                              (double)took / 1e6, "result", result, "status", status);
+                free(status);
                 cli_print_json(v);
                 json_decref(v);
         } else {

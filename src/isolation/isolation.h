@@ -80,6 +80,7 @@ struct iso_config {
         char *path; /* the file it came from, or a label */
         enum iso_mode default_mode;
         char *unikernel_dir;
+        bool use_builtin_images; /* look for osvm's own images too (default true) */
         size_t nservers;
         struct iso_server *servers;
         struct iso_ext ext;

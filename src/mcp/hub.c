@@ -98,14 +98,11 @@ static void note_down_if_dead(struct mcp_hub *h, const char *id)
 void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
         iso_decide(h->cfg, id, tool, h->host, dec);
+        /* The reasons at their own levels: with OSVM_LOG=info, the whole trace. */
         for (size_t i = 0; i < dec->nreasons; i++)
-                log_debug("%s", dec->reasons[i].text);
-        if (dec->fell_back) {
-                /* One line for the user; 'osvm isolation explain' has the whole trace. */
+                log_msg(dec->reasons[i].level, "%s", dec->reasons[i].text);
+        if (dec->fell_back)
                 session_note_fallback(session_get());
-                log_warn("%s/%s runs directly, without a VM: %s", id, tool,
-                         dec->reasons[dec->nreasons - 2].text);
-        }
 }
 
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,

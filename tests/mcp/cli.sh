@@ -70,7 +70,7 @@ for target in everything web; do
         osvm mcp call "$target" get-sum a=2 b=3
         check_exit "call $target get-sum exits 0" 0
         check_contains "call $target get-sum adds" "The sum of 2 and 3 is 5" "$OUT"
-        check_contains "the fallback is one warning line" "runs directly, without a VM" "$ERR"
+        check_contains "the fallback is said in the words of the original design" "Falling back to direct MCP execution" "$ERR"
 
         osvm mcp call "$target" echo '{"message": "hello world"}'
         check_contains "call $target echo with a JSON object" "Echo: hello world" "$OUT"
