@@ -5,6 +5,7 @@
 //        prints "READY <port>" on stdout once it listens on 127.0.0.1.
 //
 // POST /            JSON-RPC 2.0 (single or batch), see METHODS below
+// GET  /health      "ok", as a real RPC node answers
 // GET  /__requests  test-only: the JSON-RPC requests received (method, params, id,
 //                   headers, mode), oldest first, the last 10000
 // DELETE /__requests  test-only: forget them
@@ -186,11 +187,13 @@ function send(tx, preflight) {
         const result = svm.sendTransaction(tx);
         const failed = result instanceof FailedTransactionMetadata;
         const err = failed ? txError(result.err()) : null;
-        if (err === "AlreadyProcessed" || err === "BlockhashNotFound" || err === "SignatureFailure" || err === "SanitizeFailure")
-                throw rpcError(-32002, `Transaction simulation failed: ${JSON.stringify(err)}`, { err, logs: [] });
         const meta = failed ? result.meta() : result;
         const postBalances = balances();
         const fee = preBalances.reduce((a, b) => a + b, 0n) - postBalances.reduce((a, b) => a + b, 0n);
+        // A failure that charged no fee (already processed, unknown blockhash,
+        // no payer...) never lands in a block.
+        if (failed && fee === 0n)
+                throw rpcError(-32002, `Transaction simulation failed: ${JSON.stringify(err)}`, { err, logs: meta.logs() });
         sent.set(signature, {
                 signature, slot, blockTime: svm.getClock().unixTimestamp, tx, message, err, fee,
                 preBalances, postBalances, logs: meta.logs(), units: meta.computeUnitsConsumed(),
@@ -472,54 +475,62 @@ function reply(res, status, body, type = "application/json") {
 const server = createServer((req, res) => {
         const chunks = [];
         req.on("data", (c) => chunks.push(c));
-        req.on("end", async () => {
-                const text = Buffer.concat(chunks).toString("utf8");
-                const path = req.url.split("?")[0];
-                if (path === "/__requests") {
-                        if (req.method === "DELETE") requests.length = 0;
-                        return reply(res, 200, toJson(requests));
-                }
-                if (path === "/__mode") {
-                        if (req.method === "POST") {
-                                try {
-                                        mode = checkMode(JSON.parse(text).mode);
-                                } catch (e) {
-                                        return reply(res, 400, toJson({ error: e.message }));
-                                }
-                        }
-                        return reply(res, 200, toJson({ mode }));
-                }
-                if (path !== "/" || req.method !== "POST") return reply(res, 404, "not found\n", "text/plain");
-
-                let body;
-                try {
-                        body = JSON.parse(text);
-                } catch {
-                        body = undefined;
-                }
-                for (const r of Array.isArray(body) ? body : [body ?? { raw: text }])
-                        requests.push({ method: r?.method ?? null, params: r?.params ?? null, id: r?.id ?? null, headers: req.headers, mode });
-                if (requests.length > MAX_LOG) requests.splice(0, requests.length - MAX_LOG);
-
-                if (mode === "close") return req.socket.destroy();
-                if (mode === "garbage") return reply(res, 200, "<html>this is not JSON {\"jsonrpc\": \n", "application/json");
-                if (mode.startsWith("status:")) {
-                        const code = Number(mode.slice(7));
-                        return reply(res, code, `forced HTTP status ${code}\n`, "text/plain");
-                }
-                if (mode.startsWith("slow:")) await new Promise((r) => setTimeout(r, Number(mode.slice(5))));
-
-                let out;
-                if (body === undefined) out = { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null };
-                else if (Array.isArray(body) && body.length) {
-                        out = [];
-                        for (const r of body) out.push(await answer(r));
-                } else if (Array.isArray(body)) out = { jsonrpc: "2.0", error: { code: -32600, message: "Invalid request" }, id: null };
-                else out = await answer(body);
-                if (!res.destroyed) reply(res, 200, toJson(out));
-        });
+        req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")).catch((e) => {
+                if (!res.headersSent) reply(res, 500, `rpc_server: ${e.message}\n`, "text/plain");
+        }));
 });
 
+async function handle(req, res, text) {
+        const path = req.url.split("?")[0];
+        if (path === "/__requests") {
+                if (req.method === "DELETE") requests.length = 0;
+                return reply(res, 200, toJson(requests));
+        }
+        if (path === "/__mode") {
+                if (req.method === "POST") {
+                        try {
+                                mode = checkMode(JSON.parse(text).mode);
+                        } catch (e) {
+                                return reply(res, 400, toJson({ error: e.message }));
+                        }
+                }
+                return reply(res, 200, toJson({ mode }));
+        }
+        if (path === "/health" && req.method === "GET") return reply(res, 200, "ok", "text/plain");
+        if (path !== "/" || req.method !== "POST") return reply(res, 404, "not found\n", "text/plain");
+
+        let body;
+        try {
+                body = JSON.parse(text);
+        } catch {
+                body = undefined;
+        }
+        for (const r of Array.isArray(body) ? body : [body ?? { raw: text }])
+                requests.push({ method: r?.method ?? null, params: r?.params ?? null, id: r?.id ?? null, headers: req.headers, mode });
+        if (requests.length > MAX_LOG) requests.splice(0, requests.length - MAX_LOG);
+
+        if (mode === "close") return req.socket.destroy();
+        if (mode === "garbage") return reply(res, 200, "<html>this is not JSON {\"jsonrpc\": \n", "application/json");
+        if (mode.startsWith("status:")) {
+                const code = Number(mode.slice(7));
+                return reply(res, code, `forced HTTP status ${code}\n`, "text/plain");
+        }
+        if (mode.startsWith("slow:")) await new Promise((r) => setTimeout(r, Number(mode.slice(5))));
+
+        let out;
+        if (body === undefined) out = { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null };
+        else if (Array.isArray(body) && body.length) {
+                out = [];
+                for (const r of body) out.push(await answer(r));
+        } else if (Array.isArray(body)) out = { jsonrpc: "2.0", error: { code: -32600, message: "Invalid request" }, id: null };
+        else out = await answer(body);
+        if (!res.destroyed) reply(res, 200, toJson(out));
+}
+
+server.on("error", (e) => {
+        console.error(`rpc_server: ${e.message}`);
+        process.exit(1);
+});
 server.listen(port, "127.0.0.1", () => {
         process.stdout.write(`READY ${server.address().port}\n`);
 });

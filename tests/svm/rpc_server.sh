@@ -149,6 +149,13 @@ read -r WIRE _ < <(node "$ROOT/tests/svm/make_tx.mjs" "$ALICE_SECRET" "$BOB" 900
 rpc_json "an overspending transaction fails its preflight" sendTransaction "[\"$WIRE\", {\"encoding\":\"base64\"}]" \
         'd["error"]["code"] == -32002 and d["error"]["data"]["err"] == {"InstructionError": [0, {"Custom": 1}]} and any("insufficient lamports" in l for l in d["error"]["data"]["logs"])'
 rpc_json "and costs nothing" getBalance "[\"$ALICE\"]" "d[\"result\"][\"value\"] == $BEFORE"
+rpc_json "with skipPreflight it lands, failed" sendTransaction "[\"$WIRE\", {\"encoding\":\"base64\", \"skipPreflight\": true}]" \
+        'isinstance(d["result"], str)'
+FAILED_SIG=$(svm_get r)
+rpc_json "its getTransaction has the error and the fee" getTransaction "[\"$FAILED_SIG\"]" \
+        'd["result"]["meta"]["err"] == {"InstructionError": [0, {"Custom": 1}]} and d["result"]["meta"]["status"] == {"Err": {"InstructionError": [0, {"Custom": 1}]}} and d["result"]["meta"]["fee"] == 5000 and d["result"]["meta"]["postBalances"][1] == d["result"]["meta"]["preBalances"][1]'
+rpc_json "getSignaturesForAddress shows the error" getSignaturesForAddress "[\"$ALICE\", {\"limit\": 1}]" \
+        'd["result"][0]["signature"] == "'"$FAILED_SIG"'" and d["result"][0]["err"] == {"InstructionError": [0, {"Custom": 1}]}'
 rpc_json "a transaction that is not one" sendTransaction '["AAAA", {"encoding":"base64"}]' 'd["error"]["code"] == -32602'
 
 # ---- token accounts ----
@@ -177,6 +184,8 @@ check_json "a body that is not JSON is -32700" "$T/a.json" 'd["error"]["code"] =
 SVM_OUT=$(curl -s -X POST "$SVM_URL" -d '[{"jsonrpc":"2.0","id":1,"method":"getSlot"},{"jsonrpc":"2.0","id":2,"method":"getHealth"}]')
 ans
 check_json "a batch is answered in order" "$T/a.json" '[x["id"] for x in d] == [1, 2] and d[1]["result"] == "ok"'
+
+check_eq "GET /health is ok" ok "$(curl -s "${SVM_URL}health")"
 
 # ---- the request log ----
 
@@ -248,6 +257,8 @@ kill "$PID2" 2>/dev/null
 wait "$PID2" 2>/dev/null
 check_match "endpoint down: the connection is refused" '^7 000' "$(SVM_URL=http://127.0.0.1:$PORT2/ http)"
 
+node "$ROOT/tests/svm/rpc_server.mjs" --port "$SVM_PORT" >"$T/srv4" 2>&1
+check_contains "a port in use stops a second server" "EADDRINUSE" "$(cat "$T/srv4")"
 node "$ROOT/tests/svm/rpc_server.mjs" --port "$PORT2" --fail-mode wobbly >"$T/srv3" 2>&1
 check_contains "a bad --fail-mode stops the server" "bad mode" "$(cat "$T/srv3")"
 
