@@ -47,7 +47,12 @@ function checkMode(m) {
         if (typeof m === "string" && /^(ok|garbage|close|slow:\d+|status:[1-5]\d\d)$/.test(m)) return m;
         throw new Error(`bad mode ${JSON.stringify(m)}: ok, garbage, close, slow:<ms> or status:<code>`);
 }
-checkMode(mode);
+try {
+        checkMode(mode);
+} catch (e) {
+        console.error(`rpc_server: ${e.message}`);
+        process.exit(1);
+}
 
 // ---- the chain ----
 
