@@ -730,8 +730,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 /*
  * Reads one line (up to '\n', which is cut) of at most max bytes from fd into
- * a malloc'ed buffer. 0, or -1 with errno (EMSGSIZE: too long; EPROTO: end of
- * file before the newline or bytes after it).
+ * a malloc'ed buffer. 0, or -1 with errno: EMSGSIZE too long, EPROTO bytes
+ * after the newline, EPIPE end of file before it (unless eof_ends).
  */
 static int read_line(int fd, size_t max, bool eof_ends, char **out, size_t *len)
 {
@@ -767,7 +767,7 @@ static int read_line(int fd, size_t max, bool eof_ends, char **out, size_t *len)
                         size_t end = nl ? (size_t)(nl - buf) : n;
                         if ((!nl && !eof_ends) || (nl && end + 1 != n)) {
                                 free(buf);
-                                errno = EPROTO;
+                                errno = nl ? EPROTO : EPIPE;
                                 return -1;
                         }
                         if (end > max) {
@@ -807,10 +807,10 @@ static int host_http(struct tool *t, const char *url, const char *body, struct t
                 if (errno == EMSGSIZE)
                         return tools_fail(t, NULL, "the host's answer is longer than %u MiB",
                                           TOOLS_ANSWER_MAX >> 20);
+                if (errno == EPIPE)
+                        return tools_fail(t, NULL, "the host closed the channel without an answer");
                 if (errno == EPROTO)
-                        return tools_fail(t, NULL,
-                                          "the host closed the channel or sent more than one "
-                                          "line instead of one answer");
+                        return tools_fail(t, NULL, "the host sent more than one answer line");
                 return tools_fail(t, NULL, "cannot read the host's answer on fd 3: %s",
                                   strerror(errno));
         }

@@ -13,8 +13,11 @@ static int run(struct tool *t)
         json_t *res = tools_rpc(t, method, params ? json_incref(params) : NULL);
         if (!res)
                 return -1;
-        return tools_ok(t, json_pack("{s:s, s:o}", "method", method, "result", res), true,
-                        "%s:", method);
+        char *js = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
+        int r = tools_ok(t, json_pack("{s:s, s:o}", "method", method, "result", res), false,
+                         "%s: %s", method, js ? js : "(the result cannot be shown)");
+        free(js);
+        return r;
 }
 
 int main(int argc, char **argv)
