@@ -181,7 +181,12 @@ build/asan/tests/tools/test_tools: tests/tools/test_tools.c src/tools/common.c s
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< src/tools/common.c -ljansson -lcmocka
-test: $(TOOL_IMAGES) $(TOOL_DEFS)
+# The engine driver of tests/tools/direct.sh: a tool image in a VM with fd 3.
+build/asan/tests/tools/vm_call: tests/tools/vm_call.c build/asan/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC asan $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
+test: $(TOOL_IMAGES) $(TOOL_DEFS) build/asan/tests/tools/vm_call
 
 format: format-tools
 format-check: format-check-tools

@@ -1,10 +1,17 @@
 #!/bin/bash
-# The osvm-mcp tool pack run as host processes (direct mode), fd 3 connected
-# to a stand-in host (fakehost.py) that answers with canned JSON-RPC responses
-# and records the host calls; then the same images in the engine without fd 3.
-# Needs `make tools` (make test builds them).
+# The osvm-mcp tool pack against a stand-in host (fakehost.py) that serves
+# fd 3, answers the host calls with canned JSON-RPC responses and records
+# them: every case twice, the images run as host processes (direct mode) and
+# in the engine (tests/tools/vm_call, fd 3 the same socket). Needs `make tools`
+# and build/asan/tests/tools/vm_call (make test builds them).
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+
+# The system's Python when there is one: it starts faster than a version
+# manager's shim, and this test starts it some 700 times.
+if [ -x /usr/bin/python3 ]; then
+        python3() { /usr/bin/python3 "$@"; }
+fi
 
 UK="$ROOT/build/unikernels"
 HOST="python3 $ROOT/tests/tools/fakehost.py"
@@ -13,6 +20,39 @@ SYS=11111111111111111111111111111111
 SIG=5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW
 RPC=http://rpc.test:8899/
 export OSVM_SOLANA_RPC=$RPC
+
+VMCALL="$ROOT/build/asan/tests/tools/vm_call"
+MODE=direct
+
+# The checks of lib.sh, named with the mode.
+pass() {
+        n=$((n + 1))
+        passed=$((passed + 1))
+        echo "ok $n - $MODE: $1"
+}
+fail() {
+        n=$((n + 1))
+        failed=$((failed + 1))
+        echo "not ok $n - $MODE: $1"
+        shift
+        for line in "$@"; do
+                printf '%s\n' "$line" | sed 's/^/#   /'
+        done
+}
+
+# run IMAGE-NAME FAKEHOST-OPTION...: the tool, stdin $T/in, stdout $T/out.
+run() {
+        local name=$1
+        shift
+        if [ "$MODE" = vm ]; then
+                $HOST --log "$T/log" "$@" -- "$VMCALL" "$UK/osvm-mcp-$name.img" "$name" \
+                        <"$T/in" >"$T/out" 2>"$T/err"
+        else
+                $HOST --log "$T/log" "$@" -- "$UK/osvm-mcp-$name.img" "$name" \
+                        <"$T/in" >"$T/out" 2>"$T/err"
+        fi
+        RC=$?
+}
 
 if [ ! -x "$UK/osvm-mcp-get_balance.img" ]; then
         fail "tool images exist in $UK (build them with: make tools)"
@@ -27,12 +67,12 @@ fresh
 tool() {
         local req=$1 name
         shift
-        name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$req" 2>/dev/null)
+        name=
+        [[ $req =~ ^\{\"name\":\"([a-z_]+)\" ]] && name=${BASH_REMATCH[1]}
         [ -x "$UK/osvm-mcp-$name.img" ] || name=get_slot # requests naming no tool of ours
         printf '%s\n' "$req" >"$T/in"
         rm -f "$T/log"
-        $HOST --log "$T/log" "$@" -- "$UK/osvm-mcp-$name.img" <"$T/in" >"$T/out" 2>"$T/err"
-        RC=$?
+        run "$name" "$@"
         RES=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["content"][0]["text"])' \
                 "$T/out" 2>&1)
 }
@@ -56,6 +96,7 @@ no_call() { # name: the tool asked the host nothing
         check_json "$1: no host call" "$T/log" 'd == []'
 }
 
+suite() {
 # ---- the tools ----
 
 tool "{\"name\":\"get_balance\",\"arguments\":{\"address\":\"$ADDR\"}}" \
@@ -223,7 +264,7 @@ not JSON|{"name":"get_slot",|the request is not JSON
 EOT
 # (the "another tool" case runs the image of the name it gives: use get_slot's)
 printf '%s\n' '{"name":"get_balance","arguments":{}}' >"$T/in"
-$HOST --log "$T/log" -- "$UK/osvm-mcp-get_slot.img" <"$T/in" >"$T/out" 2>"$T/err"
+run get_slot
 check_json "wrong image: refused" "$T/out" \
         "d['isError'] and 'this image serves the tool get_slot, the request names ' in d['content'][0]['text']"
 
@@ -262,11 +303,23 @@ err_result "no OSVM_SOLANA_RPC" "OSVM_SOLANA_RPC is not set"
 no_call "no OSVM_SOLANA_RPC"
 OSVM_SOLANA_RPC='file:///etc/passwd' tool '{"name":"get_slot","arguments":{}}' --answer 'result:1'
 err_result "OSVM_SOLANA_RPC not http" "is not an http:// or https:// URL"
-printf '' | $HOST -- "$UK/osvm-mcp-get_slot.img" >"$T/out" 2>"$T/err"
+printf '' >"$T/in"
+run get_slot
 check_json "an empty request" "$T/out" "d['isError'] and 'no request on stdin' in d['content'][0]['text']"
 python3 -c 'print("{\"name\":\"get_slot\",\"arguments\":{\"x\":\"" + "a" * (1 << 20) + "\"}}")' >"$T/in"
-$HOST -- "$UK/osvm-mcp-get_slot.img" <"$T/in" >"$T/out" 2>"$T/err"
+run get_slot
 check_json "a request over 1 MiB" "$T/out" "d['isError'] and 'larger than 1 MiB' in d['content'][0]['text']"
+
+}
+
+suite
+if ! why=$("$VMCALL" --probe 2>&1); then
+        skip "the cases in the engine" "KVM is not usable: $why"
+else
+        MODE=vm
+        suite
+        MODE=direct
+fi
 
 # ---- the tool definitions: one per image, the same from --describe and tools.json ----
 
