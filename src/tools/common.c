@@ -542,6 +542,57 @@ int tools_parse_host_answer(const char *line, size_t n, struct tools_http *out, 
         return rc;
 }
 
+/* Whether the integer digits d[0..n) (no sign) are past INT64_MAX (or, neg, INT64_MIN). */
+static bool too_big(const char *d, size_t n, bool neg)
+{
+        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
+        return n > 19 || (n == 19 && memcmp(d, lim, 19) > 0);
+}
+
+char *tools_big_ints_as_strings(const char *text, size_t n, size_t *outn)
+{
+        /* each such integer has 19 digits at least and gains 2 quotes */
+        char *out = malloc(n + n / 9 + 3), *o = out;
+        bool in_str = false, changed = false;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n;) {
+                char c = text[i];
+                bool digit = c >= '0' && c <= '9';
+                if (in_str || c == '"' || (c != '-' && !digit)) {
+                        *o++ = c;
+                        if (in_str && c == '\\' && i + 1 < n)
+                                *o++ = text[++i];
+                        else if (c == '"')
+                                in_str = !in_str;
+                        i++;
+                        continue;
+                }
+                /* a number: its digits, then a fraction or exponent if any */
+                size_t d = i + (c == '-'), end = d;
+                while (end < n && text[end] >= '0' && text[end] <= '9')
+                        end++;
+                bool integer = end == n || !strchr(".eE", text[end]);
+                bool big = integer && end > d && text[d] != '0' && /* leading zeros stay invalid */
+                           too_big(text + d, end - d, c == '-');
+                if (big)
+                        *o++ = '"';
+                memcpy(o, text + i, end - i);
+                o += end - i;
+                if (big)
+                        *o++ = '"';
+                changed |= big;
+                i = end;
+        }
+        if (!changed) {
+                free(out);
+                return NULL;
+        }
+        *o = '\0';
+        *outn = (size_t)(o - out);
+        return out;
+}
+
 json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_error, char *err,
                         size_t en)
 {
@@ -555,7 +606,10 @@ json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_er
                 snprintf(err, en, "the RPC endpoint sent an empty answer%s", http);
                 return NULL;
         }
-        json_t *r = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
+        size_t n2 = 0;
+        char *body2 = tools_big_ints_as_strings(body, n, &n2);
+        json_t *r = json_loadb(body2 ? body2 : body, body2 ? n2 : n, JSON_REJECT_DUPLICATES, &je);
+        free(body2);
         if (!r) {
                 quote_body(body, n, cb, sizeof(cb));
                 if (good)

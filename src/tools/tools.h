@@ -113,6 +113,12 @@ int tools_parse_host_answer(const char *line, size_t n, struct tools_http *out, 
  */
 json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_error, char *err,
                         size_t en);
+/*
+ * JSON text with each integer past the int64 range (jansson's json_int_t),
+ * such as a rentEpoch of u64::MAX, turned into a decimal string; NULL when
+ * there is none (or no memory), else a malloc'ed copy of *outn bytes.
+ */
+char *tools_big_ints_as_strings(const char *text, size_t n, size_t *outn);
 /* The JSON-RPC request text for method and params (stolen; NULL is none). */
 char *tools_rpc_request(const char *method, json_t *params);
 

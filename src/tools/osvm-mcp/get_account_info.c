@@ -29,8 +29,9 @@ static int run(struct tool *t)
         uint64_t space = 0;
         tools_u64(json_object_get(v, "space"), &space);
         bool exe = json_is_true(json_object_get(v, "executable"));
-        json_t *sc = json_pack("{s:s, s:b, s:I, s:s, s:O}", "address", addr, "exists", 1, "slot",
-                               (json_int_t)slot, "sol", sol, "account", v);
+        json_t *sc =
+            json_pack("{s:s, s:b, s:I, s:I, s:s, s:O}", "address", addr, "exists", 1, "slot",
+                      (json_int_t)slot, "lamports", (json_int_t)lamports, "sol", sol, "account", v);
         json_decref(res);
         return tools_ok(t, sc, true,
                         "Account %s: owner %s, %llu lamports (%s SOL), %llu bytes of data%s", addr,
