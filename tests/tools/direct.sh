@@ -241,6 +241,11 @@ done
 tool '{"name":"solana_rpc_call","arguments":{"method":"getSlot","params":{"commitment":"processed"}}}'
 err_result "solana_rpc_call: params not an array" "params must be a JSON array"
 
+tool '{"name":"solana_rpc_call","arguments":{"method":"getProgramAccounts","params":["11111111111111111111111111111111"]}}' \
+        --answer many:20000
+ok_result "solana_rpc_call: a 3 MiB answer"
+check_json "solana_rpc_call: all of it" "$T/out" "len(d['structuredContent']['result']) == 20000"
+
 # ---- bad requests: refused before any host call ----
 
 while IFS='|' read -r label req needle; do
@@ -290,6 +295,7 @@ host garbage|raw:hello|the host's answer is not JSON
 host answer not a host answer|raw:{"status":200}|not a host-call answer
 host answer without status|raw:{"ok":true,"body":"{}"}|has no HTTP status
 host closes|close|the host closed the channel without an answer
+host answer over 16 MiB|big:17000000|the host's answer is longer than 16 MiB
 EOT
 tool '{"name":"get_slot","arguments":{}}' --answer 'rpcerror:{"code":-32005,"message":"behind","data":{"numSlotsBehind":42}}'
 check_json "RPC error: the error object in structuredContent" "$T/out" \

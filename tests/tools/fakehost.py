@@ -14,6 +14,8 @@ SPEC, one per host call in order (the last one repeats):
   raw:TEXT         TEXT as the answer line itself
   hosterror:TEXT   {"ok": false, "error": TEXT}
   close            closes the channel without answering
+  big:N            an answer line of N bytes (not JSON)
+  many:N           HTTP 200, a JSON-RPC result: a list of N account-like objects
 
 The log (a JSON array) has one entry per request: {"call": the request line
 parsed, "rpc": its body parsed} or {"bad": the line} when it is not JSON.
@@ -44,6 +46,14 @@ def answer(spec, rpc):
         return json.dumps({"ok": False, "error": rest}) + "\n"
     if kind == "close":
         return None
+    if kind == "big":
+        return "x" * int(rest) + "\n"
+    if kind == "many":
+        acct = {"pubkey": "11111111111111111111111111111111",
+                "account": {"lamports": 1, "owner": "11111111111111111111111111111111",
+                            "data": ["", "base64"], "executable": False, "rentEpoch": 0}}
+        body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": [acct] * int(rest)})
+        return json.dumps({"ok": True, "status": 200, "body": body}) + "\n"
     raise SystemExit("fakehost: unknown answer " + spec)
 
 
