@@ -997,8 +997,12 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
         }
         struct tool t = {.def = d, .host_fd = TOOLS_HOST_FD};
         size_t n;
+        const char *proto = getenv("OSVM_TOOL_PROTOCOL");
         char *buf = read_request(&n, err, sizeof(err));
-        if (!buf)
+        if (proto && strcmp(proto, TOOLS_PROTOCOL) != 0)
+                tools_fail(&t, NULL, "%s speaks the tool-image protocol %s, the host %.16s", name,
+                           TOOLS_PROTOCOL, proto);
+        else if (!buf)
                 tools_fail(&t, NULL, "%s: %s", name, err);
         else if (!(t.args = tools_parse_request(d, buf, n, err, sizeof(err))))
                 tools_fail(&t, NULL, "%s", err);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#define TOOLS_PROTOCOL      "1" /* OSVM_TOOL_PROTOCOL; absent (direct runs by hand) is fine */
 #define TOOLS_REQUEST_MAX   (1u << 20)  /* the request on stdin */
 #define TOOLS_ANSWER_MAX    (16u << 20) /* one host-call answer line (4 MiB body, escaped) */
 #define TOOLS_OUTPUT_MAX    (15u << 20) /* our result, below the protocol's 16 MiB */

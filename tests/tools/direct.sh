@@ -310,6 +310,11 @@ err_result "no OSVM_SOLANA_RPC" "OSVM_SOLANA_RPC is not set"
 no_call "no OSVM_SOLANA_RPC"
 OSVM_SOLANA_RPC='file:///etc/passwd' tool '{"name":"get_slot","arguments":{}}' --answer 'result:1'
 err_result "OSVM_SOLANA_RPC not http" "is not an http:// or https:// URL"
+OSVM_TOOL_PROTOCOL=2 tool '{"name":"get_slot","arguments":{}}' --answer 'result:1'
+err_result "another protocol version" "get_slot speaks the tool-image protocol 1, the host 2"
+no_call "another protocol version"
+OSVM_TOOL_PROTOCOL=1 tool '{"name":"get_slot","arguments":{}}' --answer 'result:1'
+ok_result "protocol version 1"
 printf '' >"$T/in"
 run get_slot
 check_json "an empty request" "$T/out" "d['isError'] and 'no request on stdin' in d['content'][0]['text']"

@@ -2,7 +2,8 @@
  * Test driver: runs a tool image in the engine as osvm would for one call,
  * with our fds 0-2 as its request, result and log, our fd 3 (when open) as
  * its host-call channel, argv [IMAGE, TOOL] and the protocol's environment
- * (OSVM_TOOL_PROTOCOL=1 and our OSVM_SOLANA_RPC, when set).
+ * (OSVM_TOOL_PROTOCOL, 1 unless ours says otherwise, and our OSVM_SOLANA_RPC,
+ * when set).
  *
  *   vm_call IMAGE TOOL      exit status: the tool's, 125 when the VM failed
  *   vm_call --probe         0 when /dev/kvm is usable, else 77 with the reason
@@ -28,8 +29,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "usage: vm_call IMAGE TOOL\n");
                 return 2;
         }
-        static char rpc[4096];
-        const char *env[3] = {"OSVM_TOOL_PROTOCOL=1", NULL, NULL};
+        static char rpc[4096], proto[64];
+        const char *p = getenv("OSVM_TOOL_PROTOCOL"); /* a test may claim another version */
+        snprintf(proto, sizeof(proto), "OSVM_TOOL_PROTOCOL=%s", p ? p : "1");
+        const char *env[3] = {proto, NULL, NULL};
         const char *url = getenv("OSVM_SOLANA_RPC");
         if (url) {
                 snprintf(rpc, sizeof(rpc), "OSVM_SOLANA_RPC=%s", url);
