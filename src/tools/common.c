@@ -876,14 +876,12 @@ static int host_http(struct tool *t, const char *url, const char *body, struct t
 json_t *tools_rpc(struct tool *t, const char *method, json_t *params)
 {
         char err[TOOLS_ERR_MAX], cb[72];
-        struct stat st;
-        bool open = fstat(t->host_fd, &st) == 0;
-        if (!open || !S_ISSOCK(st.st_mode)) {
+        if (t->host_fd < 0) {
                 json_decref(params);
                 tools_fail(t, NULL,
                            "the host channel is missing: %s reaches the RPC endpoint only "
                            "through host calls on fd 3, and fd 3 is %s (run it with osvm)",
-                           t->def->name, open ? "not a socket" : "not open");
+                           t->def->name, t->host_fd == -2 ? "not a socket" : "not open");
                 return NULL;
         }
         const char *url = getenv("OSVM_SOLANA_RPC");
@@ -995,7 +993,11 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
                 json_decref(j);
                 return r < 0;
         }
-        struct tool t = {.def = d, .host_fd = TOOLS_HOST_FD};
+        /* fd 3 as the host gave it, before anything (jansson's seed) opens a file */
+        struct stat st;
+        struct tool t = {.def = d, .host_fd = -1};
+        if (fstat(TOOLS_HOST_FD, &st) == 0)
+                t.host_fd = S_ISSOCK(st.st_mode) ? TOOLS_HOST_FD : -2;
         size_t n;
         const char *proto = getenv("OSVM_TOOL_PROTOCOL");
         char *buf = read_request(&n, err, sizeof(err));

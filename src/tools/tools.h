@@ -128,7 +128,7 @@ char *tools_rpc_request(const char *method, json_t *params);
 struct tool {
         const struct tools_def *def;
         json_t *args;   /* checked arguments */
-        int host_fd;    /* TOOLS_HOST_FD */
+        int host_fd;    /* TOOLS_HOST_FD; -1 not open, -2 not a socket (at start) */
         json_t *result; /* the CallToolResult, once made */
 };
 

@@ -333,6 +333,12 @@ else
         MODE=direct
 fi
 
+# fd 3 open but a file, not the host's socket (direct mode only)
+printf '%s\n' '{"name":"get_slot","arguments":{}}' >"$T/in"
+"$UK/osvm-mcp-get_slot.img" get_slot <"$T/in" 3<"$T/in" >"$T/out" 2>"$T/err"
+check_json "fd 3 a file: refused" "$T/out" \
+        "d['isError'] and 'fd 3 is not a socket' in d['content'][0]['text']"
+
 # ---- the tool definitions: one per image, the same from --describe and tools.json ----
 
 check_json "tools.json: one definition per image" "$UK/osvm-mcp.tools.json" \
