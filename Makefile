@@ -144,3 +144,53 @@ build/bench/bench_exit: bench/bench_exit.c build/libosvm.a $(HDRS)
 bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/guests/echo.glibc
 	build/bench/bench_exit
 	build/bench/bench_vmm
+
+# ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----
+# One static x86-64 program per tool (src/tools/osvm-mcp/<tool>.c + common.c,
+# jansson linked in), run by the engine as build/unikernels/osvm-mcp-<tool>.img
+# and unchanged as a host process. Not part of libosvm. The tools/list array,
+# osvm-mcp.tools.json, is printed by an image (--list) from the tool table in
+# common.c, the same table the tools check their arguments against.
+TOOL_NAMES   := $(sort $(patsubst src/tools/osvm-mcp/%.c,%,$(wildcard src/tools/osvm-mcp/*.c)))
+TOOL_IMAGES  := $(patsubst %,build/unikernels/osvm-mcp-%.img,$(TOOL_NAMES))
+TOOL_DEFS    := build/unikernels/osvm-mcp.tools.json
+TOOL_CFLAGS  := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -O2
+TOOL_JANSSON := /usr/lib/x86_64-linux-gnu/libjansson.a
+TOOL_SRCS    := src/tools/common.c $(wildcard src/tools/osvm-mcp/*.c)
+
+build/tools/common.o: src/tools/common.c src/tools/tools.h
+	@mkdir -p $(dir $@)
+	@echo "  CC tool $<"
+	$(Q)$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+
+build/unikernels/osvm-mcp-%.img: src/tools/osvm-mcp/%.c build/tools/common.o src/tools/tools.h
+	@mkdir -p $(dir $@)
+	@echo "  TOOL    $@"
+	$(Q)$(CC) -static $(TOOL_CFLAGS) -o $@ $< build/tools/common.o $(TOOL_JANSSON)
+
+$(TOOL_DEFS): $(TOOL_IMAGES)
+	@echo "  DEFS    $@"
+	$(Q)$(firstword $(TOOL_IMAGES)) --list >$@.tmp && mv $@.tmp $@
+
+.PHONY: tools format-tools format-check-tools
+tools: $(TOOL_IMAGES) $(TOOL_DEFS)
+build/osvm: | $(TOOL_IMAGES) $(TOOL_DEFS)
+
+# The unit tests link the tools' common code, built with the sanitizers.
+build/asan/tests/tools/test_tools: tests/tools/test_tools.c src/tools/common.c src/tools/tools.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< src/tools/common.c -ljansson -lcmocka
+# The engine driver of tests/tools/direct.sh: a tool image in a VM with fd 3.
+build/asan/tests/tools/vm_call: tests/tools/vm_call.c build/asan/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC asan $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
+test: $(TOOL_IMAGES) $(TOOL_DEFS) build/asan/tests/tools/vm_call
+
+format: format-tools
+format-check: format-check-tools
+format-tools:
+	clang-format -i $(TOOL_SRCS)
+format-check-tools:
+	@clang-format --dry-run --Werror $(TOOL_SRCS)
