@@ -134,7 +134,7 @@ check_json() { # name file expression
 import json, sys
 with open(sys.argv[1], "rb") as f:
     d = json.loads(f.read().decode("utf-8"))
-ok = eval(sys.argv[2], {"d": d})
+ok = eval(sys.argv[2], {"d": d, "json": json})
 if not ok:
     print("false: " + sys.argv[2] + "\n  in " + json.dumps(d)[:600])
     sys.exit(1)

@@ -64,6 +64,10 @@ int cli_load_config(struct iso_config *cfg);
  * by default the Solana RPC endpoint alone). */
 void cli_note_egress(const struct iso_config *cfg, const char *server);
 
+/* For long-lived runs (the chat, `mcp serve`): VMs made ahead of the calls.
+ * vmm_shutdown() ends it. */
+void cli_start_vm_pool(const struct iso_host *h);
+
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);
 

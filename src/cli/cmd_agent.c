@@ -4,6 +4,7 @@
  */
 #include "agent/agent.h"
 #include "cli/cli.h"
+#include "vmm/vmm.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -282,6 +283,7 @@ int cli_agent_chat(void)
         }
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
+        cli_start_vm_pool(&s.host);
         for (;;) {
                 cli_interrupted = 0;
                 char *line = tty ? readline("osvm> ") : NULL;
@@ -330,6 +332,7 @@ int cli_agent_chat(void)
         }
         if (tty)
                 printf("\n");
+        vmm_shutdown();
         pthread_mutex_destroy(&u.lock);
         session_close(&s);
         return OSVM_EXIT_OK;

@@ -1,6 +1,7 @@
 /* `osvm mcp`: the server registry and tool calls. */
 #include "cli/cli.h"
 #include "mcp/mcp.h"
+#include "vmm/vmm.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -482,8 +483,8 @@ static int call(int argc, char **argv)
                 char *status = cli_status_line(session_get(), time_mono_ns(),
                                                (struct status_style){true, false});
                 json_t *v =
-                    json_pack("{s:s, s:s, s:O, s:s, s:o, s:f, s:O, s:s}", "server", server, "tool",
-                              tool, "arguments", args ? args : json_object(), "mode",
+                    json_pack("{s:s, s:s, s:o, s:s, s:o, s:f, s:O, s:s}", "server", server, "tool",
+                              tool, "arguments", args ? json_incref(args) : json_object(), "mode",
                               iso_route_name(dec.route), "reasons", reasons, "duration_ms",
                               (double)took / 1e6, "result", result, "status", status);
                 free(status);
@@ -511,11 +512,13 @@ static int serve(int argc, char **argv)
                 return r;
         struct iso_host host;
         cli_probe_host(&host);
+        cli_start_vm_pool(&host);
         osvm_err e = {0};
         if (mcp_serve(argv[1], &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
                 log_error("%s", e.msg);
                 r = OSVM_EXIT_FAILURE;
         }
+        vmm_shutdown();
         iso_config_free(&cfg);
         return r;
 }

@@ -145,3 +145,10 @@ void cli_note_egress(const struct iso_config *cfg, const char *server)
         unsigned n = x ? (unsigned)x->network_allow.n : 1; /* the RPC endpoint */
         session_set_net(session_get(), n ? SESSION_NET_ALLOW : SESSION_NET_OFF, n);
 }
+
+void cli_start_vm_pool(const struct iso_host *h)
+{
+        osvm_err e = {0};
+        if (h->kvm_usable && vmm_pool_start(2, ISO_DEFAULT_MEMORY_MB, &e) < 0)
+                log_debug("no VM pool: %s", e.msg);
+}

@@ -144,6 +144,8 @@ static void build_config(json_t *root, const char *name, struct iso_config *cfg)
         json_t *dir = json_object_get(root, "unikernel_dir");
         cfg->unikernel_dir =
             fs_expand_home(dir ? json_string_value(dir) : ISO_DEFAULT_UNIKERNEL_DIR);
+        json_t *builtin = json_object_get(root, "use_builtin_images");
+        cfg->use_builtin_images = !builtin || json_is_true(builtin);
         json_t *servers = json_object_get(root, "mcp_servers");
         cfg->nservers = json_object_size(servers);
         cfg->servers = cfg->nservers ? xcalloc(cfg->nservers, sizeof(*cfg->servers)) : NULL;

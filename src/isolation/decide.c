@@ -87,11 +87,13 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
                 if (!image_usable(d, p->image)) {
                         /* A default image missing from unikernel_dir: osvm's own pack? */
-                        char *builtin = p->image_src == ISO_SRC_DEFAULT
+                        char *builtin = p->image_src == ISO_SRC_DEFAULT && cfg->use_builtin_images
                                             ? iso_builtin_image(host, server, tool)
                                             : NULL;
                         if (!builtin)
                                 break;
+                        /* Not a problem after all: say it without a warning. */
+                        d->reasons[d->nreasons - 1].level = LOG_INFO;
                         reason(d, LOG_INFO, "Using the built-in image: %s", builtin);
                         free(d->policy.image);
                         d->policy.image = builtin;

@@ -49,6 +49,7 @@ const struct iso_field iso_server_fields[] = {
     {"server_command", FT_STR_NULL, 0, 0, NULL, false},
     {"microvm_mounts", FT_MOUNTS, 0, 0, mount_fields, false},
     {"tools", FT_TOOLS, 0, 0, iso_tool_fields, false},
+    {"rpc_url", FT_URL, 0, 0, NULL, false},
     FIELD_EXTENSIONS,
     {NULL, 0, 0, 0, NULL, false},
 };
@@ -57,6 +58,7 @@ const struct iso_field iso_root_fields[] = {
     {"default_execution_mode", FT_MODE, 0, 0, NULL, false},
     {"unikernel_dir", FT_DIR, 0, 0, NULL, false},
     {"mcp_servers", FT_SERVERS, 0, 0, iso_server_fields, false},
+    {"use_builtin_images", FT_BOOL, 0, 0, NULL, false},
     FIELD_EXTENSIONS,
     {NULL, 0, 0, 0, NULL, false},
 };

@@ -144,8 +144,8 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
 {
         const struct iso_policy *p = &d->policy;
         const char *how = in_vm ? "unikernel" : "process";
-        json_t *req =
-            json_pack("{s:s, s:O}", "name", tool, "arguments", args ? args : json_object());
+        json_t *req = json_pack("{s:s, s:o}", "name", tool, "arguments",
+                                args ? json_incref(args) : json_object());
         char *text = json_dumps(req, JSON_COMPACT);
         json_decref(req);
         char *line = xasprintf("%s\n", text);
