@@ -80,9 +80,10 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-bench: deps build/bench/bench_isolation build/bench/bench_mcp
+bench: deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana
 	build/bench/bench_isolation
 	bench/mcp.sh
+	bench/solana.sh
 
 run: all
 	@scripts/run.sh
