@@ -195,3 +195,19 @@ format-tools:
 	clang-format -i $(TOOL_SRCS)
 format-check-tools:
 	@clang-format --dry-run --Werror $(TOOL_SRCS)
+
+# ---- install: the command and its tool pack ----
+# The pack goes to $(PREFIX)/lib/osvm/unikernels, where an installed osvm finds
+# it (beside ../lib of its own directory), as a build finds build/unikernels.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+.PHONY: install uninstall
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/osvm/unikernels
+	install -m 0755 build/osvm $(DESTDIR)$(PREFIX)/bin/osvm
+	install -m 0755 $(TOOL_IMAGES) $(DESTDIR)$(PREFIX)/lib/osvm/unikernels/
+	install -m 0644 $(TOOL_DEFS) $(DESTDIR)$(PREFIX)/lib/osvm/unikernels/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/osvm
+	rm -rf $(DESTDIR)$(PREFIX)/lib/osvm

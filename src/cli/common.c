@@ -103,9 +103,12 @@ void cli_probe_host(struct iso_host *h)
                                 char dir[512];
                                 struct stat st;
                                 snprintf(dir, sizeof(dir), cands[i], exe);
-                                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+                                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                                        char *real = realpath(dir, NULL);
                                         snprintf(h->builtin_images, sizeof(h->builtin_images), "%s",
-                                                 dir);
+                                                 real ? real : dir);
+                                        free(real);
+                                }
                         }
                 }
         }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make install` into a staging directory: the installed osvm finds its tool
+# pack under PREFIX/lib/osvm/unikernels, without root and without a build tree.
+set -u
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+fresh
+DEST=$T/stage
+if ! make -s -C "$ROOT" install DESTDIR="$DEST" PREFIX=/opt/osvm >"$T/make.log" 2>&1; then
+        fail "make install into a staging directory" "$(tail -5 "$T/make.log")"
+        finish
+        exit
+fi
+pass "make install into a staging directory"
+OSVM=$DEST/opt/osvm/bin/osvm
+check_eq "the command is installed, executable" "yes" "$([ -x "$OSVM" ] && echo yes)"
+count=$(ls "$DEST"/opt/osvm/lib/osvm/unikernels/osvm-mcp-*.img | wc -l)
+check_eq "the eleven tool images are installed" 11 "$count"
+check_eq "the images are executable (direct mode runs them)" 755 \
+        "$(mode_of "$DEST/opt/osvm/lib/osvm/unikernels/osvm-mcp-get_slot.img")"
+
+unset OSVM_BUILTIN_IMAGES
+osvm isolation explain osvm-mcp/get_slot
+check_contains "the installed osvm finds its pack" \
+        "Using the built-in image: $DEST/opt/osvm/lib/osvm/unikernels/osvm-mcp-get_slot.img" "$OUT"
+osvm mcp list
+check_contains "osvm-mcp is registered without being added" "osvm-mcp" "$OUT"
+osvm mcp tools osvm-mcp
+check_eq "its tools are listed" 11 "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
+osvm isolation set use_builtin_images=false
+osvm isolation explain osvm-mcp/get_slot
+check_eq "use_builtin_images=false: back to the five-line trace" \
+        "WARN: Falling back to direct MCP execution" "$(printf '%s\n' "$OUT" | tail -n 1)"
+finish
