@@ -209,51 +209,14 @@ static int anthropic_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "anthropic");
-        char *body = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
-        char *key = lp->key ? xasprintf("x-api-key: %s", lp->key) : NULL;
-        const char *hdrs[] = {"anthropic-version: " ANTHROPIC_VERSION, key, NULL};
-        struct llm_request r = {
-            .url = lp->endpoint,
-            .headers = hdrs,
-            .body = body,
-            .timeout_ms = lp->timeout_ms,
-            .max_retries = lp->max_retries,
-            .retry_base_ms = lp->retry_base_ms,
-            .cancel = p->cancel,
-            .keyless = !lp->key,
-        };
-        json_t *reply = NULL;
-        int rc = llm_post_json(&r, &reply, NULL, e);
-        if (key) {
-                explicit_bzero(key, strlen(key));
-                free(key);
-        }
-        free(body);
-        if (rc < 0)
-                return err_wrap(e, "anthropic");
-        rc = parse_reply(reply, ts, out, e);
-        json_decref(reply);
-        if (rc < 0) {
-                llm_step_clear(out);
-                return err_wrap(e, "anthropic: %s", lp->endpoint);
-        }
-        return 0;
-}
-
-static void anthropic_free(struct agent_planner *p)
-{
-        if (!p)
-                return;
-        struct llm_planner *lp = (struct llm_planner *)p;
-        llm_planner_fini(lp);
-        free(lp);
+        return llm_round(lp, req, "x-api-key: %s", "anthropic-version: " ANTHROPIC_VERSION,
+                         parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops anthropic_ops = {
     .name = "anthropic",
     .plan = anthropic_plan,
-    .free = anthropic_free,
+    .free = llm_planner_free,
 };
 
 struct agent_planner *agent_planner_anthropic(const struct agent_ai_config *c, osvm_err *e)

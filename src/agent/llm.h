@@ -52,6 +52,21 @@ struct llm_planner {
 int llm_planner_init(struct llm_planner *lp, const struct agent_ai_config *c, const char *what,
                      const char *def_url, const char *path, osvm_err *e);
 void llm_planner_fini(struct llm_planner *lp);
+/* The planner_ops free of both APIs. */
+void llm_planner_free(struct agent_planner *p);
+
+/* How one API reads its reply into a step. */
+typedef int (*llm_parse_fn)(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
+                            osvm_err *e);
+
+/*
+ * One round of either API: posts req (stolen) with the key in the header
+ * key_fmt ("Authorization: Bearer %s") and the extra header (may be NULL),
+ * and reads the reply with parse. Errors begin with the API's name.
+ */
+int llm_round(struct llm_planner *lp, json_t *req, const char *key_fmt, const char *extra_header,
+              llm_parse_fn parse, const struct agent_toolset *ts, struct agent_step *out,
+              osvm_err *e);
 
 /* The system prompt both planners send. */
 extern const char llm_system_prompt[];

@@ -405,3 +405,51 @@ void llm_step_clear(struct agent_step *s)
         free(s->text);
         memset(s, 0, sizeof(*s));
 }
+
+void llm_planner_free(struct agent_planner *p)
+{
+        if (!p)
+                return;
+        struct llm_planner *lp = (struct llm_planner *)p;
+        llm_planner_fini(lp);
+        free(lp);
+}
+
+int llm_round(struct llm_planner *lp, json_t *req, const char *key_fmt, const char *extra_header,
+              llm_parse_fn parse, const struct agent_toolset *ts, struct agent_step *out,
+              osvm_err *e)
+{
+        const char *api = lp->p.ops->name;
+        char *body = json_dumps(req, JSON_COMPACT);
+        json_decref(req);
+        if (!body)
+                return err_set(e, ENOMEM, "%s: cannot serialize the request", api);
+        char *key = lp->key ? xasprintf(key_fmt, lp->key) : NULL;
+        const char *hdrs[] = {extra_header ? extra_header : key, extra_header ? key : NULL, NULL};
+        struct llm_request r = {
+            .url = lp->endpoint,
+            .headers = hdrs,
+            .body = body,
+            .timeout_ms = lp->timeout_ms,
+            .max_retries = lp->max_retries,
+            .retry_base_ms = lp->retry_base_ms,
+            .cancel = lp->p.cancel,
+            .keyless = !lp->key,
+        };
+        json_t *reply = NULL;
+        int rc = llm_post_json(&r, &reply, NULL, e);
+        if (key) {
+                explicit_bzero(key, strlen(key));
+                free(key);
+        }
+        free(body);
+        if (rc < 0)
+                return err_wrap(e, "%s", api);
+        rc = parse(reply, ts, out, e);
+        json_decref(reply);
+        if (rc < 0) {
+                llm_step_clear(out);
+                return err_wrap(e, "%s: %s", api, lp->endpoint);
+        }
+        return 0;
+}

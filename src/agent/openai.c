@@ -239,51 +239,13 @@ static int openai_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "openai");
-        char *body = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
-        char *auth = lp->key ? xasprintf("Authorization: Bearer %s", lp->key) : NULL;
-        const char *hdrs[] = {auth, NULL};
-        struct llm_request r = {
-            .url = lp->endpoint,
-            .headers = hdrs,
-            .body = body,
-            .timeout_ms = lp->timeout_ms,
-            .max_retries = lp->max_retries,
-            .retry_base_ms = lp->retry_base_ms,
-            .cancel = p->cancel,
-            .keyless = !lp->key,
-        };
-        json_t *reply = NULL;
-        int rc = llm_post_json(&r, &reply, NULL, e);
-        if (auth) {
-                explicit_bzero(auth, strlen(auth));
-                free(auth);
-        }
-        free(body);
-        if (rc < 0)
-                return err_wrap(e, "openai");
-        rc = parse_reply(reply, ts, out, e);
-        json_decref(reply);
-        if (rc < 0) {
-                llm_step_clear(out);
-                return err_wrap(e, "openai: %s", lp->endpoint);
-        }
-        return 0;
-}
-
-static void openai_free(struct agent_planner *p)
-{
-        if (!p)
-                return;
-        struct llm_planner *lp = (struct llm_planner *)p;
-        llm_planner_fini(lp);
-        free(lp);
+        return llm_round(lp, req, "Authorization: Bearer %s", NULL, parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops openai_ops = {
     .name = "openai",
     .plan = openai_plan,
-    .free = openai_free,
+    .free = llm_planner_free,
 };
 
 struct agent_planner *agent_planner_openai(const struct agent_ai_config *c, osvm_err *e)
