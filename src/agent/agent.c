@@ -105,13 +105,6 @@ static char *result_text(json_t *result)
         return sb_steal(&b);
 }
 
-static void add_tool_msg(struct agent_convo *c, const char *call_id, char *text, bool is_error)
-{
-        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
-        c->v[c->n++] = (struct agent_msg){
-            .role = AGENT_TOOL, .text = text, .call_id = xstrdup(call_id), .is_error = is_error};
-}
-
 static json_t *reasons_json(const struct iso_decision *d)
 {
         json_t *arr = json_array();
@@ -152,21 +145,12 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
                 json_object_set_new(entry, "error", json_string(e.msg));
         json_array_append_new(calls_trace, entry);
 
-        add_tool_msg(&a->convo, call->id, result ? result_text(result) : xstrdup(e.msg), is_error);
+        char *text = result ? result_text(result) : xstrdup(e.msg);
+        agent_convo_add_tool(&a->convo, call->id, text, is_error);
+        free(text);
         json_decref(result);
         iso_decision_free(&dec);
         return !cancelled;
-}
-
-/* Moves the step's calls into an assistant message. */
-static void add_assistant(struct agent_convo *c, struct agent_step *s)
-{
-        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
-        c->v[c->n++] = (struct agent_msg){
-            .role = AGENT_ASSISTANT, .text = s->text, .ncalls = s->ncalls, .calls = s->calls};
-        s->text = NULL;
-        s->calls = NULL;
-        s->ncalls = 0;
 }
 
 int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
@@ -197,14 +181,14 @@ int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
                         json_object_set_new(t, "answer", json_string(text));
                         json_object_set_new(t, "needs_input", json_boolean(step.needs_input));
                         r = step.needs_input ? 1 : 0;
-                        add_assistant(&a->convo, &step);
+                        agent_convo_add_assistant(&a->convo, &step);
                         agent_step_free(&step);
                         break;
                 }
                 json_t *calls = json_array();
                 json_array_append_new(rounds,
                                       json_pack("{s:s?, s:o}", "text", step.text, "calls", calls));
-                add_assistant(&a->convo, &step);
+                agent_convo_add_assistant(&a->convo, &step);
                 agent_step_free(&step);
                 /* Tool messages are appended as calls run (convo.v moves); the calls
                  * array of the assistant message does not. */
@@ -217,8 +201,8 @@ int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
                                 continue;
                         }
                         /* Every call gets its answer, or the APIs reject the conversation. */
-                        add_tool_msg(&a->convo, calls_of[i].id,
-                                     xstrdup("not run: the user cancelled the turn"), true);
+                        agent_convo_add_tool(&a->convo, calls_of[i].id,
+                                             "not run: the user cancelled the turn", true);
                 }
                 if (!go_on) {
                         err_set(e, MCP_E_CANCELLED, "cancelled: the tool call was stopped");

@@ -43,6 +43,8 @@ void agent_toolset_free(struct agent_toolset *ts);
 
 /* ---- the conversation, in a form each planner maps onto its API ---- */
 
+struct agent_step;
+
 struct agent_call {
         char *id; /* the planner's id for the call ("call_1", "toolu_...") */
         const struct agent_tool *tool;
@@ -66,6 +68,12 @@ struct agent_convo {
 };
 
 void agent_convo_add_user(struct agent_convo *c, const char *text);
+/* The assistant's turn: the step's text and calls move into the conversation
+ * (the step is left empty). */
+void agent_convo_add_assistant(struct agent_convo *c, struct agent_step *s);
+/* A tool result answering call_id (text is copied). */
+void agent_convo_add_tool(struct agent_convo *c, const char *call_id, const char *text,
+                          bool is_error);
 void agent_convo_free(struct agent_convo *c);
 
 /* What a planner decided in one round. */

@@ -124,6 +124,32 @@ void agent_convo_add_user(struct agent_convo *c, const char *text)
         c->v[c->n++] = (struct agent_msg){.role = AGENT_USER, .text = xstrdup(text)};
 }
 
+static struct agent_msg *convo_push(struct agent_convo *c, enum agent_role role)
+{
+        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+        struct agent_msg *m = &c->v[c->n++];
+        *m = (struct agent_msg){.role = role};
+        return m;
+}
+
+void agent_convo_add_assistant(struct agent_convo *c, struct agent_step *s)
+{
+        struct agent_msg *m = convo_push(c, AGENT_ASSISTANT);
+        m->text = s->text;
+        m->ncalls = s->ncalls;
+        m->calls = s->calls;
+        *s = (struct agent_step){0};
+}
+
+void agent_convo_add_tool(struct agent_convo *c, const char *call_id, const char *text,
+                          bool is_error)
+{
+        struct agent_msg *m = convo_push(c, AGENT_TOOL);
+        m->text = xstrdup(text);
+        m->call_id = xstrdup(call_id);
+        m->is_error = is_error;
+}
+
 void agent_convo_free(struct agent_convo *c)
 {
         for (size_t i = 0; i < c->n; i++) {

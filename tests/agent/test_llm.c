@@ -113,62 +113,6 @@ static void ts_add(struct agent_toolset *ts, const char *api, const char *server
         snprintf(t->api_name, sizeof(t->api_name), "%s", api);
 }
 
-static void ts_free(struct agent_toolset *ts)
-{
-        for (size_t i = 0; i < ts->n; i++) {
-                free(ts->v[i].server);
-                free(ts->v[i].name);
-                free(ts->v[i].description);
-                json_decref(ts->v[i].input_schema);
-        }
-        free(ts->v);
-        memset(ts, 0, sizeof(*ts));
-}
-
-static struct agent_msg *convo_push(struct agent_convo *c, enum agent_role role, const char *text)
-{
-        c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v));
-        assert_non_null(c->v);
-        struct agent_msg *m = &c->v[c->n++];
-        memset(m, 0, sizeof(*m));
-        m->role = role;
-        m->text = text ? strdup(text) : NULL;
-        return m;
-}
-
-/* The assistant's turn from a step: the step's calls move into the conversation. */
-static void convo_assistant(struct agent_convo *c, struct agent_step *s)
-{
-        struct agent_msg *m = convo_push(c, AGENT_ASSISTANT, NULL);
-        m->text = s->text;
-        m->ncalls = s->ncalls;
-        m->calls = s->calls;
-        memset(s, 0, sizeof(*s));
-}
-
-static void convo_tool(struct agent_convo *c, const char *id, const char *text, bool is_error)
-{
-        struct agent_msg *m = convo_push(c, AGENT_TOOL, text);
-        m->call_id = strdup(id);
-        m->is_error = is_error;
-}
-
-static void convo_free(struct agent_convo *c)
-{
-        for (size_t i = 0; i < c->n; i++) {
-                struct agent_msg *m = &c->v[i];
-                free(m->text);
-                free(m->call_id);
-                for (size_t k = 0; k < m->ncalls; k++) {
-                        free(m->calls[k].id);
-                        json_decref(m->calls[k].arguments);
-                }
-                free(m->calls);
-        }
-        free(c->v);
-        memset(c, 0, sizeof(*c));
-}
-
 static void make_tools(struct agent_toolset *ts)
 {
         ts_add(ts, "everything__add", "everything", "add", "Adds two numbers",
@@ -246,7 +190,7 @@ static void test_openai_rounds(void **state)
         struct agent_toolset ts = {0};
         make_tools(&ts);
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "add 2 and 3, and read /etc/hostname");
+        agent_convo_add_user(&c, "add 2 and 3, and read /etc/hostname");
 
         osvm_err e = {0};
         struct agent_step st;
@@ -262,9 +206,9 @@ static void test_openai_rounds(void **state)
         assert_string_equal(st.calls[1].tool->name, "read.file");
         assert_true(json_eq_str(st.calls[1].arguments, "{\"path\":\"/etc/hostname\"}"));
 
-        convo_assistant(&c, &st);
-        convo_tool(&c, "call_1", "5", false);
-        convo_tool(&c, "call_2", "no such file", true);
+        agent_convo_add_assistant(&c, &st);
+        agent_convo_add_tool(&c, "call_1", "5", false);
+        agent_convo_add_tool(&c, "call_2", "no such file", true);
         if (p->ops->plan(p, &c, &ts, &st, &e) < 0)
                 fail_msg("%s", e.msg);
         assert_int_equal(st.ncalls, 0);
@@ -329,8 +273,8 @@ static void test_openai_rounds(void **state)
         assert_non_null(strstr(json_string_value(json_object_get(t2, "content")), "ERROR"));
         json_decref(reqs);
 
-        convo_free(&c);
-        ts_free(&ts);
+        agent_convo_free(&c);
+        agent_toolset_free(&ts);
         p->ops->free(p);
         srv_stop(&s);
 }
@@ -347,7 +291,7 @@ static void test_openai_no_key(void **state)
         struct agent_planner *p = planner("openai", url, NULL, 5000, 0);
         struct agent_toolset ts = {0};
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "hi");
+        agent_convo_add_user(&c, "hi");
         osvm_err e = {0};
         struct agent_step st;
         if (p->ops->plan(p, &c, &ts, &st, &e) < 0)
@@ -361,7 +305,7 @@ static void test_openai_no_key(void **state)
         assert_null(req_header(reqs, 0, "authorization"));
         assert_null(json_object_get(req_body(reqs, 0), "tools"));
         json_decref(reqs);
-        convo_free(&c);
+        agent_convo_free(&c);
         p->ops->free(p);
         srv_stop(&s);
 }
@@ -388,7 +332,7 @@ static void test_anthropic_rounds(void **state)
         struct agent_toolset ts = {0};
         make_tools(&ts);
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "add 2 and 3");
+        agent_convo_add_user(&c, "add 2 and 3");
 
         osvm_err e = {0};
         struct agent_step st;
@@ -402,9 +346,9 @@ static void test_anthropic_rounds(void **state)
         assert_string_equal(st.calls[1].id, "toolu_02");
         assert_ptr_equal(st.calls[1].tool, &ts.v[1]);
 
-        convo_assistant(&c, &st);
-        convo_tool(&c, "toolu_01", "5", false);
-        convo_tool(&c, "toolu_02", "ENOENT: /nope", true);
+        agent_convo_add_assistant(&c, &st);
+        agent_convo_add_tool(&c, "toolu_01", "5", false);
+        agent_convo_add_tool(&c, "toolu_02", "ENOENT: /nope", true);
         if (p->ops->plan(p, &c, &ts, &st, &e) < 0)
                 fail_msg("%s", e.msg);
         assert_int_equal(st.ncalls, 0);
@@ -447,8 +391,8 @@ static void test_anthropic_rounds(void **state)
         assert_non_null(json_object_get(req_body(reqs, 1), "system"));
         json_decref(reqs);
 
-        convo_free(&c);
-        ts_free(&ts);
+        agent_convo_free(&c);
+        agent_toolset_free(&ts);
         p->ops->free(p);
         srv_stop(&s);
 }
@@ -465,7 +409,7 @@ static int run_once(const char *provider, const char *script, uint32_t timeout_m
         struct agent_toolset ts = {0};
         make_tools(&ts);
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "go");
+        agent_convo_add_user(&c, "go");
         struct agent_step st;
         err_clear(e);
         int rc = p->ops->plan(p, &c, &ts, &st, e);
@@ -474,8 +418,8 @@ static int run_once(const char *provider, const char *script, uint32_t timeout_m
         else
                 assert_true(st.ncalls == 0 && st.text == NULL);
         *nreq = srv_count(&s);
-        convo_free(&c);
-        ts_free(&ts);
+        agent_convo_free(&c);
+        agent_toolset_free(&ts);
         p->ops->free(p);
         srv_stop(&s);
         return rc;
@@ -515,7 +459,7 @@ static void test_401_without_key(void **state)
         srv_start(&s, "[{\"status\":401,\"body\":{\"error\":{\"message\":\"missing key\"}}}]");
         struct agent_planner *p = planner("openai", s.url, NULL, 5000, 3);
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "go");
+        agent_convo_add_user(&c, "go");
         struct agent_step st;
         osvm_err e = {0};
         assert_int_equal(p->ops->plan(p, &c, NULL, &st, &e), -1);
@@ -523,7 +467,7 @@ static void test_401_without_key(void **state)
         assert_non_null(strstr(e.msg, "wants an API key and none is configured"));
         assert_non_null(strstr(e.msg, "OSVM_AI_KEY"));
         assert_int_equal(srv_count(&s), 1);
-        convo_free(&c);
+        agent_convo_free(&c);
         p->ops->free(p);
         srv_stop(&s);
 }
@@ -599,14 +543,14 @@ static void test_unreachable(void **state)
         for (size_t i = 0; i < 2; i++) {
                 struct agent_planner *p = planner(providers[i], url, NULL, 2000, 3);
                 struct agent_convo c = {0};
-                convo_push(&c, AGENT_USER, "go");
+                agent_convo_add_user(&c, "go");
                 struct agent_step st;
                 osvm_err e = {0};
                 assert_int_equal(p->ops->plan(p, &c, NULL, &st, &e), -1);
                 print_message("  %s\n", e.msg);
                 assert_non_null(strstr(e.msg, "cannot reach http://127.0.0.1:"));
                 assert_non_null(strstr(e.msg, providers[i]));
-                convo_free(&c);
+                agent_convo_free(&c);
                 p->ops->free(p);
         }
 }
@@ -711,7 +655,7 @@ static void test_cancel(void **state)
         cancel_flag = 0;
         p->cancel = &cancel_flag;
         struct agent_convo c = {0};
-        convo_push(&c, AGENT_USER, "go");
+        agent_convo_add_user(&c, "go");
         struct agent_step st;
         osvm_err e = {0};
         pthread_t th;
@@ -722,7 +666,7 @@ static void test_cancel(void **state)
         assert_true(now_s() - t0 < 3.0);
         assert_non_null(strstr(e.msg, "cancelled"));
         assert_int_equal(e.exit, OSVM_EXIT_INTERRUPTED);
-        convo_free(&c);
+        agent_convo_free(&c);
         p->ops->free(p);
         srv_stop(&s);
 }

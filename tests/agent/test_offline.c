@@ -39,70 +39,6 @@ static void ts_add(struct agent_toolset *ts, const char *server, const char *fil
         json_decref(list);
 }
 
-static void ts_free(struct agent_toolset *ts)
-{
-        for (size_t i = 0; i < ts->n; i++) {
-                free(ts->v[i].server);
-                free(ts->v[i].name);
-                free(ts->v[i].description);
-                json_decref(ts->v[i].input_schema);
-        }
-        free(ts->v);
-        *ts = (struct agent_toolset){0};
-}
-
-static struct agent_msg *convo_push(struct agent_convo *c, enum agent_role role, const char *text)
-{
-        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
-        struct agent_msg *m = &c->v[c->n++];
-        *m = (struct agent_msg){.role = role, .text = text ? xstrdup(text) : NULL};
-        return m;
-}
-
-static void step_free(struct agent_step *s)
-{
-        for (size_t i = 0; i < s->ncalls; i++) {
-                free(s->calls[i].id);
-                json_decref(s->calls[i].arguments);
-        }
-        free(s->calls);
-        free(s->text);
-        *s = (struct agent_step){0};
-}
-
-/* The step as the agent would record it: an assistant message owning the calls. */
-static void convo_step(struct agent_convo *c, struct agent_step *s)
-{
-        struct agent_msg *m = convo_push(c, AGENT_ASSISTANT, NULL);
-        m->text = s->text;
-        m->ncalls = s->ncalls;
-        m->calls = s->calls;
-        *s = (struct agent_step){0};
-}
-
-static void convo_result(struct agent_convo *c, const char *id, const char *text, bool is_error)
-{
-        struct agent_msg *m = convo_push(c, AGENT_TOOL, text);
-        m->call_id = xstrdup(id);
-        m->is_error = is_error;
-}
-
-static void convo_free(struct agent_convo *c)
-{
-        for (size_t i = 0; i < c->n; i++) {
-                struct agent_msg *m = &c->v[i];
-                free(m->text);
-                free(m->call_id);
-                for (size_t k = 0; k < m->ncalls; k++) {
-                        free(m->calls[k].id);
-                        json_decref(m->calls[k].arguments);
-                }
-                free(m->calls);
-        }
-        free(c->v);
-        *c = (struct agent_convo){0};
-}
-
 static void plan(struct agent_convo *c, const struct agent_toolset *ts, struct agent_step *s)
 {
         struct agent_planner *p = agent_planner_offline();
@@ -119,7 +55,7 @@ static void plan(struct agent_convo *c, const struct agent_toolset *ts, struct a
 static void plan_one(const char *request, struct agent_convo *c, struct agent_step *s)
 {
         *c = (struct agent_convo){0};
-        convo_push(c, AGENT_USER, request);
+        agent_convo_add_user(c, request);
         plan(c, &tools, s);
 }
 
@@ -155,7 +91,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        ts_free(&tools);
+        agent_toolset_free(&tools);
         return 0;
 }
 
@@ -268,8 +204,8 @@ static void test_calls(void **state)
                 plan_one(k->request, &c, &s);
                 assert_call(&s, k->server, k->tool, k->args);
                 assert_string_equal(s.calls[0].id, "offline-1");
-                step_free(&s);
-                convo_free(&c);
+                agent_step_free(&s);
+                agent_convo_free(&c);
         }
 }
 
@@ -358,8 +294,8 @@ static void test_questions(void **state)
                 assert_non_null(strstr(s.text, k->tool));
                 for (size_t m = 0; m < 3 && k->mentions[m]; m++)
                         assert_non_null(strstr(s.text, k->mentions[m]));
-                convo_step(&c, &s);
-                convo_push(&c, AGENT_USER, k->reply);
+                agent_convo_add_assistant(&c, &s);
+                agent_convo_add_user(&c, k->reply);
                 plan(&c, &tools, &s);
                 if (k->server) {
                         assert_call(&s, k->server, k->call, k->args);
@@ -367,8 +303,8 @@ static void test_questions(void **state)
                         assert_true(s.needs_input);
                         assert_non_null(strstr(s.text, k->tool));
                 }
-                step_free(&s);
-                convo_free(&c);
+                agent_step_free(&s);
+                agent_convo_free(&c);
         }
 }
 
@@ -381,28 +317,28 @@ static void test_question_twice(void **state)
         plan_one("move /tmp/a", &c, &s);
         assert_true(s.needs_input);
         assert_non_null(strstr(s.text, "destination"));
-        convo_step(&c, &s);
-        convo_push(&c, AGENT_USER, "hmm");
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_user(&c, "hmm");
         plan(&c, &tools, &s);
         /* a lone missing string takes the whole answer */
         assert_call(&s, "filesystem", "move_file",
                     "{\"source\": \"/tmp/a\", \"destination\": \"hmm\"}");
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 
         plan_one("get block", &c, &s);
         assert_true(s.needs_input);
         assert_non_null(strstr(s.text, "slot"));
-        convo_step(&c, &s);
-        convo_push(&c, AGENT_USER, "the latest");
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_user(&c, "the latest");
         plan(&c, &tools, &s);
         assert_true(s.needs_input);
-        convo_step(&c, &s);
-        convo_push(&c, AGENT_USER, "42");
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_user(&c, "42");
         plan(&c, &tools, &s);
         assert_call(&s, "solana", "get_block", "{\"slot\": 42}");
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 }
 
 static void test_cancel(void **state)
@@ -411,14 +347,14 @@ static void test_cancel(void **state)
         struct agent_convo c;
         struct agent_step s;
         plan_one("echo", &c, &s);
-        convo_step(&c, &s);
-        convo_push(&c, AGENT_USER, "never mind");
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_user(&c, "never mind");
         plan(&c, &tools, &s);
         assert_int_equal(s.ncalls, 0);
         assert_false(s.needs_input);
         assert_non_null(strstr(s.text, "Cancelled"));
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 }
 
 /* ---- answers from results ---- */
@@ -430,26 +366,26 @@ static void test_results(void **state)
         struct agent_step s;
         plan_one("echo hello world", &c, &s);
         assert_string_equal(s.calls[0].id, "offline-1");
-        convo_step(&c, &s);
-        convo_result(&c, "offline-1", "Echo: hello world\n", false);
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_tool(&c, "offline-1", "Echo: hello world\n", false);
         plan(&c, &tools, &s);
         assert_int_equal(s.ncalls, 0);
         assert_false(s.needs_input);
         assert_string_equal(s.text, "(offline planner) Ran everything/echo:\nEcho: hello world");
-        convo_step(&c, &s);
+        agent_convo_add_assistant(&c, &s);
 
         /* the next request in the same conversation: a new id */
-        convo_push(&c, AGENT_USER, "read /nope");
+        agent_convo_add_user(&c, "read /nope");
         plan(&c, &tools, &s);
         assert_call(&s, "filesystem", "read_text_file", "{\"path\": \"/nope\"}");
         assert_string_equal(s.calls[0].id, "offline-2");
-        convo_step(&c, &s);
-        convo_result(&c, "offline-2", "Error: ENOENT: no such file or directory", true);
+        agent_convo_add_assistant(&c, &s);
+        agent_convo_add_tool(&c, "offline-2", "Error: ENOENT: no such file or directory", true);
         plan(&c, &tools, &s);
         assert_int_equal(s.ncalls, 0);
         assert_string_equal(s.text, "(offline planner) filesystem/read_text_file failed:\n"
                                     "Error: ENOENT: no such file or directory");
-        step_free(&s);
+        agent_step_free(&s);
 
         /* empty and long outputs */
         c.v[c.n - 1].is_error = false;
@@ -457,7 +393,7 @@ static void test_results(void **state)
         c.v[c.n - 1].text = xstrdup("  \n ");
         plan(&c, &tools, &s);
         assert_non_null(strstr(s.text, "(no output)"));
-        step_free(&s);
+        agent_step_free(&s);
         free(c.v[c.n - 1].text);
         c.v[c.n - 1].text = xmalloc(10001);
         memset(c.v[c.n - 1].text, 'x', 10000);
@@ -465,8 +401,8 @@ static void test_results(void **state)
         plan(&c, &tools, &s);
         assert_true(strlen(s.text) < 4200);
         assert_non_null(strstr(s.text, "6000 more bytes not shown"));
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 }
 
 /* Long and odd requests: bounded work, no crash, still an answer. */
@@ -498,8 +434,8 @@ static void test_hostile(void **state)
                 uint64_t t0 = time_mono_ns();
                 plan_one(requests[i], &c, &s);
                 assert_true(time_mono_ns() - t0 < 20ull * 1000 * 1000 * 1000);
-                step_free(&s);
-                convo_free(&c);
+                agent_step_free(&s);
+                agent_convo_free(&c);
         }
         sb_free(&b);
 
@@ -508,17 +444,20 @@ static void test_hostile(void **state)
         struct agent_step s;
         plan(&c, &tools, &s);
         assert_int_equal(s.ncalls, 0);
-        step_free(&s);
-        convo_push(&c, AGENT_ASSISTANT, "hi");
+        agent_step_free(&s);
+        {
+                struct agent_step hi = {.text = xstrdup("hi")};
+                agent_convo_add_assistant(&c, &hi);
+        }
         plan(&c, &tools, &s);
         assert_int_equal(s.ncalls, 0);
-        step_free(&s);
+        agent_step_free(&s);
         /* a result for a call nobody made */
-        convo_result(&c, "call_9", "out", false);
+        agent_convo_add_tool(&c, "call_9", "out", false);
         plan(&c, &tools, &s);
         assert_non_null(strstr(s.text, "call_9"));
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 }
 
 /* ---- nothing fits ---- */
@@ -537,19 +476,19 @@ static void test_no_tool(void **state)
                 assert_non_null(strstr(s.text, "No tool fits"));
                 assert_non_null(strstr(s.text, requests[i]));
                 assert_non_null(strstr(s.text, "everything/echo"));
-                step_free(&s);
-                convo_free(&c);
+                agent_step_free(&s);
+                agent_convo_free(&c);
         }
 
         struct agent_toolset empty = {0};
         struct agent_convo c = {0};
         struct agent_step s;
-        convo_push(&c, AGENT_USER, "echo hi");
+        agent_convo_add_user(&c, "echo hi");
         plan(&c, &empty, &s);
         assert_int_equal(s.ncalls, 0);
         assert_non_null(strstr(s.text, "No tools are available"));
-        step_free(&s);
-        convo_free(&c);
+        agent_step_free(&s);
+        agent_convo_free(&c);
 }
 
 int main(void)
