@@ -161,11 +161,14 @@ TOOL_CC      := musl-gcc
 TOOL_CFLAGS  := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -O2
 TOOL_HDRS    := src/tools/tools.h src/tools/json.h
 TOOL_LIB     := src/tools/common.c src/tools/json.c
-TOOL_OBJS    := $(patsubst src/tools/%.c,build/tools/%.o,$(TOOL_LIB))
-TOOL_SRCS    := $(TOOL_LIB) $(TOOL_HDRS) $(wildcard src/tools/osvm-mcp/*.c) \
+# alloc.c, the images' malloc (a brk heap: no mmap/munmap per buffer), not in the unit tests
+TOOL_OBJS    := $(patsubst src/tools/%.c,build/tools/%.o,$(TOOL_LIB) src/tools/alloc.c)
+TOOL_SRCS    := $(TOOL_LIB) src/tools/alloc.c $(TOOL_HDRS) $(wildcard src/tools/osvm-mcp/*.c) \
                 tests/tools/test_tools.c tests/tools/test_json.c
 
 .SECONDARY: $(TOOL_OBJS)
+# (else gcc turns calloc's malloc + memset into a call to calloc: itself)
+build/tools/alloc.o: TOOL_CFLAGS += -fno-builtin
 build/tools/%.o: src/tools/%.c $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC tool $<"

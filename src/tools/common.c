@@ -941,7 +941,10 @@ static int write_result(struct tool *t)
 int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
 {
         char err[TOOLS_ERR_MAX];
-        signal(SIGPIPE, SIG_IGN); /* a closed channel is EPIPE, not death */
+        /* a closed channel is EPIPE, not death; no old action asked, so that
+         * the engine's stub answers it in the VM, without an exit */
+        struct sigaction ign = {.sa_handler = SIG_IGN};
+        sigaction(SIGPIPE, &ign, NULL);
         const struct tools_def *d = tools_find(name);
         if (!d) {
                 fprintf(stderr, "%s: not in the tool table of common.c\n", name);
