@@ -147,27 +147,37 @@ bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/
 	build/bench/bench_vmm
 
 # ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----
-# One static x86-64 program per tool (src/tools/osvm-mcp/<tool>.c + common.c,
-# jansson linked in), run by the engine as build/unikernels/osvm-mcp-<tool>.img
-# and unchanged as a host process. Not part of libosvm. The tools/list array,
+# One static x86-64 program per tool (src/tools/osvm-mcp/<tool>.c + common.c
+# + json.c), linked with musl (musl-gcc -static: its start runs no CPUID, which
+# costs ~49 us each in a nested VM; glibc's runs ~43), run by the engine as
+# build/unikernels/osvm-mcp-<tool>.img and unchanged as a host process. Not
+# part of libosvm; no library but libc. The tools/list array,
 # osvm-mcp.tools.json, is printed by an image (--list) from the tool table in
 # common.c, the same table the tools check their arguments against.
 TOOL_NAMES   := $(sort $(patsubst src/tools/osvm-mcp/%.c,%,$(wildcard src/tools/osvm-mcp/*.c)))
 TOOL_IMAGES  := $(patsubst %,build/unikernels/osvm-mcp-%.img,$(TOOL_NAMES))
 TOOL_DEFS    := build/unikernels/osvm-mcp.tools.json
+TOOL_CC      := musl-gcc
 TOOL_CFLAGS  := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -O2
-TOOL_JANSSON := /usr/lib/x86_64-linux-gnu/libjansson.a
-TOOL_SRCS    := src/tools/common.c $(wildcard src/tools/osvm-mcp/*.c)
+TOOL_HDRS    := src/tools/tools.h src/tools/json.h
+TOOL_LIB     := src/tools/common.c src/tools/json.c
+# alloc.c, the images' malloc (a brk heap: no mmap/munmap per buffer), not in the unit tests
+TOOL_OBJS    := $(patsubst src/tools/%.c,build/tools/%.o,$(TOOL_LIB) src/tools/alloc.c)
+TOOL_SRCS    := $(TOOL_LIB) src/tools/alloc.c $(TOOL_HDRS) $(wildcard src/tools/osvm-mcp/*.c) \
+                tests/tools/test_tools.c tests/tools/test_json.c
 
-build/tools/common.o: src/tools/common.c src/tools/tools.h
+.SECONDARY: $(TOOL_OBJS)
+# (else gcc turns calloc's malloc + memset into a call to calloc: itself)
+build/tools/alloc.o: TOOL_CFLAGS += -fno-builtin
+build/tools/%.o: src/tools/%.c $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC tool $<"
-	$(Q)$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+	$(Q)$(TOOL_CC) $(TOOL_CFLAGS) -c -o $@ $<
 
-build/unikernels/osvm-mcp-%.img: src/tools/osvm-mcp/%.c build/tools/common.o src/tools/tools.h
+build/unikernels/osvm-mcp-%.img: src/tools/osvm-mcp/%.c $(TOOL_OBJS) $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  TOOL    $@"
-	$(Q)$(CC) -static $(TOOL_CFLAGS) -o $@ $< build/tools/common.o $(TOOL_JANSSON)
+	$(Q)$(TOOL_CC) -static $(TOOL_CFLAGS) -o $@ $< $(TOOL_OBJS)
 
 $(TOOL_DEFS): $(TOOL_IMAGES)
 	@echo "  DEFS    $@"
@@ -177,11 +187,12 @@ $(TOOL_DEFS): $(TOOL_IMAGES)
 tools: $(TOOL_IMAGES) $(TOOL_DEFS)
 build/osvm: | $(TOOL_IMAGES) $(TOOL_DEFS)
 
-# The unit tests link the tools' common code, built with the sanitizers.
-build/asan/tests/tools/test_tools: tests/tools/test_tools.c src/tools/common.c src/tools/tools.h
+# The unit tests link the tools' common code and JSON, built with the
+# sanitizers (and the host's libc: the code is the same C17).
+build/asan/tests/tools/test_%: tests/tools/test_%.c $(TOOL_LIB) $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< src/tools/common.c -ljansson -lcmocka
+	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< $(TOOL_LIB) -lcmocka
 # The engine driver of tests/tools/direct.sh: a tool image in a VM with fd 3.
 build/asan/tests/tools/vm_call: tests/tools/vm_call.c build/asan/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)

@@ -3,7 +3,8 @@
  *
  * Everything that arrives here is hostile: the request on stdin, the host's
  * answers on fd 3, and the RPC endpoint's bodies inside them. Each is bounded
- * in size, parsed with jansson, and checked field by field before use.
+ * in size, parsed with json.c (limits, strict), and checked field by field
+ * before use.
  */
 #include <errno.h>
 #include <signal.h>
@@ -163,67 +164,73 @@ bool tools_rpc_method_allowed(const char *method)
         return method && in_list(tools_rpc_allowed, method);
 }
 
-static json_t *arg_schema(const struct tools_arg *a)
+static struct jv *arg_schema(const struct tools_arg *a)
 {
-        json_t *s = json_object();
-        json_t *vals;
+        struct jv *s = jv_object();
+        struct jv *vals;
         switch (a->kind) {
         case TOOLS_ARG_ADDRESS:
         case TOOLS_ARG_SIGNATURE:
-                json_object_set_new(s, "type", json_string("string"));
-                json_object_set_new(s, "pattern", json_string("^[1-9A-HJ-NP-Za-km-z]+$"));
-                json_object_set_new(s, "minLength",
-                                    json_integer(a->kind == TOOLS_ARG_ADDRESS ? 32 : 64));
-                json_object_set_new(s, "maxLength",
-                                    json_integer(a->kind == TOOLS_ARG_ADDRESS ? 44 : 88));
+                jv_set(s, "type", jv_string("string"));
+                jv_set(s, "pattern", jv_string("^[1-9A-HJ-NP-Za-km-z]+$"));
+                jv_set(s, "minLength", jv_int(a->kind == TOOLS_ARG_ADDRESS ? 32 : 64));
+                jv_set(s, "maxLength", jv_int(a->kind == TOOLS_ARG_ADDRESS ? 44 : 88));
                 break;
         case TOOLS_ARG_ENUM:
-                json_object_set_new(s, "type", json_string("string"));
-                vals = json_array();
+                jv_set(s, "type", jv_string("string"));
+                vals = jv_array();
                 for (size_t i = 0; a->values[i]; i++)
-                        json_array_append_new(vals, json_string(a->values[i]));
-                json_object_set_new(s, "enum", vals);
+                        jv_push(vals, jv_string(a->values[i]));
+                jv_set(s, "enum", vals);
                 break;
         case TOOLS_ARG_INTEGER:
-                json_object_set_new(s, "type", json_string("integer"));
-                json_object_set_new(s, "minimum", json_integer(a->min));
-                json_object_set_new(s, "maximum", json_integer(a->max));
+                jv_set(s, "type", jv_string("integer"));
+                jv_set(s, "minimum", jv_int(a->min));
+                jv_set(s, "maximum", jv_int(a->max));
                 break;
         case TOOLS_ARG_ARRAY:
-                json_object_set_new(s, "type", json_string("array"));
+                jv_set(s, "type", jv_string("array"));
                 break;
         }
-        json_object_set_new(s, "description", json_string(a->description));
+        jv_set(s, "description", jv_string(a->description));
         return s;
 }
 
-json_t *tools_def_json(const struct tools_def *d)
+/* ["a", "b"] */
+static struct jv *pair(const char *a, const char *b)
 {
-        json_t *props = json_object(), *req = json_array();
-        for (const struct tools_arg *a = d->args; a->name; a++) {
-                json_object_set_new(props, a->name, arg_schema(a));
-                if (a->required)
-                        json_array_append_new(req, json_string(a->name));
-        }
-        json_t *schema = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
-                                   "additionalProperties", 0);
-        if (json_array_size(req))
-                json_object_set_new(schema, "required", req);
-        else
-                json_decref(req);
-        if (d->exclusive[0])
-                json_object_set_new(
-                    schema, "not",
-                    json_pack("{s:[s,s]}", "required", d->exclusive[0], d->exclusive[1]));
-        return json_pack("{s:s, s:s, s:o}", "name", d->name, "description", d->description,
-                         "inputSchema", schema);
+        struct jv *arr = jv_array();
+        jv_push(arr, jv_string(a));
+        jv_push(arr, jv_string(b));
+        return arr;
 }
 
-json_t *tools_list_json(void)
+struct jv *tools_def_json(const struct tools_def *d)
 {
-        json_t *arr = json_array();
+        struct jv *props = jv_object(), *req = jv_array();
+        for (const struct tools_arg *a = d->args; a->name; a++) {
+                jv_set(props, a->name, arg_schema(a));
+                if (a->required)
+                        jv_push(req, jv_string(a->name));
+        }
+        struct jv *schema = jv_obj("type", jv_string("object"), "properties", props,
+                                   "additionalProperties", jv_bool(false), NULL);
+        if (jv_size(req))
+                jv_set(schema, "required", req);
+        else
+                jv_free(req);
+        if (d->exclusive[0])
+                jv_set(schema, "not",
+                       jv_obj("required", pair(d->exclusive[0], d->exclusive[1]), NULL));
+        return jv_obj("name", jv_string(d->name), "description", jv_string(d->description),
+                      "inputSchema", schema, NULL);
+}
+
+struct jv *tools_list_json(void)
+{
+        struct jv *arr = jv_array();
         for (size_t i = 0; i < tools_ndefs; i++)
-                json_array_append_new(arr, tools_def_json(&tools_defs[i]));
+                jv_push(arr, tools_def_json(&tools_defs[i]));
         return arr;
 }
 
@@ -333,58 +340,62 @@ static const struct tools_arg *arg_of(const struct tools_def *d, const char *nam
         return NULL;
 }
 
-static bool given(const json_t *args, const char *name)
+static bool given(const struct jv *args, const char *name)
 {
-        json_t *v = args ? json_object_get(args, name) : NULL;
-        return v && !json_is_null(v);
+        struct jv *v = args ? jv_get(args, name) : NULL;
+        return v && !jv_is_null(v);
 }
 
-static int check_one(const struct tools_arg *a, const json_t *v, char *err, size_t en)
+static int check_one(const struct tools_arg *a, const struct jv *v, char *err, size_t en)
 {
         char cb[72];
         switch (a->kind) {
         case TOOLS_ARG_ADDRESS:
         case TOOLS_ARG_SIGNATURE:
-                if (!json_is_string(v)) {
+                if (!jv_is_string(v)) {
                         snprintf(err, en, "%s must be a string (base58)", a->name);
                         return -1;
                 }
-                return tools_check_b58(a->name, json_string_value(v),
+                return tools_check_b58(a->name, jv_str(v),
                                        a->kind == TOOLS_ARG_ADDRESS ? TOOLS_ADDRESS_LEN
                                                                     : TOOLS_SIGNATURE_LEN,
                                        err, en);
         case TOOLS_ARG_ENUM:
-                if (json_is_string(v) && in_list(a->values, json_string_value(v)))
+                if (jv_is_string(v) && in_list(a->values, jv_str(v)))
                         return 0;
                 if (a->values == tools_rpc_allowed)
                         snprintf(err, en,
                                  "%s: '%s' is not an allowed read-only method (see the tool's "
                                  "inputSchema for the list)",
                                  a->name,
-                                 json_is_string(v) ? clip(json_string_value(v), cb, sizeof(cb))
-                                                   : "(not a string)");
+                                 jv_is_string(v) ? clip(jv_str(v), cb, sizeof(cb))
+                                                 : "(not a string)");
                 else {
                         size_t k = (size_t)snprintf(err, en, "%s must be one of", a->name);
                         for (size_t i = 0; a->values[i] && k < en; i++)
                                 k += (size_t)snprintf(err + k, en - k, "%s %s", i ? "," : "",
                                                       a->values[i]);
-                        if (k < en && json_is_string(v))
+                        if (k < en && jv_is_string(v))
                                 snprintf(err + k, en - k, " (not '%s')",
-                                         clip(json_string_value(v), cb, sizeof(cb)));
+                                         clip(jv_str(v), cb, sizeof(cb)));
                 }
                 return -1;
-        case TOOLS_ARG_INTEGER:
-                if (json_is_integer(v) && json_integer_value(v) >= a->min &&
-                    json_integer_value(v) <= a->max)
+        case TOOLS_ARG_INTEGER: {
+                int64_t i;
+                bool integer = jv_i64(v, &i) == 0;
+                if (integer && i >= a->min && i <= a->max)
                         return 0;
                 snprintf(err, en, "%s must be an integer from %lld to %lld", a->name, a->min,
                          a->max);
-                if (json_is_integer(v))
-                        snprintf(err + strlen(err), en - strlen(err), " (not %lld)",
-                                 (long long)json_integer_value(v));
+                if (integer)
+                        snprintf(err + strlen(err), en - strlen(err), " (not %lld)", (long long)i);
+                else if (jv_is_integer(v)) /* past int64: as written */
+                        snprintf(err + strlen(err), en - strlen(err), " (not %.40s)",
+                                 jv_number_text(v));
                 return -1;
+        }
         case TOOLS_ARG_ARRAY:
-                if (json_is_array(v))
+                if (jv_is_array(v))
                         return 0;
                 snprintf(err, en, "%s must be a JSON array", a->name);
                 return -1;
@@ -392,25 +403,22 @@ static int check_one(const struct tools_arg *a, const json_t *v, char *err, size
         return -1;
 }
 
-int tools_check_args(const struct tools_def *d, const json_t *args, char *err, size_t en)
+int tools_check_args(const struct tools_def *d, const struct jv *args, char *err, size_t en)
 {
         char names[256], cb[72];
-        const char *key;
-        json_t *v;
-        if (args && !json_is_object(args)) {
+        if (args && !jv_is_object(args)) {
                 snprintf(err, en, "the arguments must be a JSON object");
                 return -1;
         }
-        if (args)
-                json_object_foreach((json_t *)args, key, v)
-                {
-                        if (!arg_of(d, key)) {
-                                names_of(d, names, sizeof(names));
-                                snprintf(err, en, "unknown argument '%s' (%s takes %s)",
-                                         clip(key, cb, sizeof(cb)), d->name, names);
-                                return -1;
-                        }
+        for (size_t i = 0; i < jv_size(args); i++) {
+                const char *key = jv_key_at(args, i);
+                if (!arg_of(d, key)) {
+                        names_of(d, names, sizeof(names));
+                        snprintf(err, en, "unknown argument '%s' (%s takes %s)",
+                                 clip(key, cb, sizeof(cb)), d->name, names);
+                        return -1;
                 }
+        }
         for (const struct tools_arg *a = d->args; a->name; a++) {
                 if (!given(args, a->name)) {
                         if (a->required) {
@@ -420,7 +428,7 @@ int tools_check_args(const struct tools_def *d, const json_t *args, char *err, s
                         }
                         continue;
                 }
-                if (check_one(a, json_object_get(args, a->name), err, en) < 0)
+                if (check_one(a, jv_get(args, a->name), err, en) < 0)
                         return -1;
         }
         if (d->exclusive[0] && given(args, d->exclusive[0]) && given(args, d->exclusive[1])) {
@@ -430,20 +438,20 @@ int tools_check_args(const struct tools_def *d, const json_t *args, char *err, s
         return 0;
 }
 
-json_t *tools_parse_request(const struct tools_def *d, const char *buf, size_t n, char *err,
-                            size_t en)
+struct jv *tools_parse_request(const struct tools_def *d, const char *buf, size_t n, char *err,
+                               size_t en)
 {
-        json_error_t je;
+        struct jv_error je;
         char why[TOOLS_ERR_MAX], cb[72];
-        json_t *req = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je);
+        struct jv *req = jv_parse(buf, n, NULL, &je);
         if (!req) {
-                snprintf(err, en, "the request is not JSON: %s (line %d, column %d)", je.text,
+                snprintf(err, en, "the request is not JSON: %s (line %zu, column %zu)", je.text,
                          je.line, je.column);
                 return NULL;
         }
-        json_t *args = NULL;
-        const char *name = json_string_value(json_object_get(req, "name"));
-        if (!json_is_object(req)) {
+        struct jv *args = NULL;
+        const char *name = jv_str(jv_get(req, "name"));
+        if (!jv_is_object(req)) {
                 snprintf(err, en, "the request is not a JSON object");
         } else if (!name) {
                 snprintf(err, en, "the request names no tool (no \"name\" string)");
@@ -451,17 +459,17 @@ json_t *tools_parse_request(const struct tools_def *d, const char *buf, size_t n
                 snprintf(err, en, "this image serves the tool %s, the request names '%s'", d->name,
                          clip(name, cb, sizeof(cb)));
         } else {
-                args = json_object_get(req, "arguments");
-                if (json_is_null(args))
+                args = jv_get(req, "arguments");
+                if (jv_is_null(args))
                         args = NULL;
                 if (tools_check_args(d, args, why, sizeof(why)) < 0) {
                         snprintf(err, en, "invalid arguments for %s: %s", d->name, why);
                         args = NULL;
                 } else {
-                        args = args ? json_incref(args) : json_object();
+                        args = args ? jv_ref(args) : jv_object();
                 }
         }
-        json_decref(req);
+        jv_free(req);
         return args;
 }
 
@@ -501,103 +509,53 @@ static void quote_body(const char *body, size_t n, char *out, size_t on)
 int tools_parse_host_answer(const char *line, size_t n, struct tools_http *out, char *err,
                             size_t en)
 {
-        json_error_t je;
+        struct jv_error je;
         char cb[200];
+        int64_t status;
         memset(out, 0, sizeof(*out));
-        json_t *a = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
+        struct jv *a = jv_parse(line, n, NULL, &je);
         if (!a) {
                 quote_body(line, n, cb, sizeof(cb));
                 snprintf(err, en, "the host's answer is not JSON (%s): %s", je.text, cb);
                 return -1;
         }
         int rc = -1;
-        json_t *ok = json_object_get(a, "ok");
-        json_t *st = json_object_get(a, "status");
-        json_t *body = json_object_get(a, "body");
-        if (!json_is_object(a) || !json_is_boolean(ok)) {
+        struct jv *ok = jv_get(a, "ok");
+        struct jv *st = jv_get(a, "status");
+        struct jv *body = jv_get(a, "body");
+        if (!jv_is_object(a) || !jv_is_bool(ok)) {
                 snprintf(err, en, "the host's answer is not a host-call answer (no \"ok\")");
-        } else if (!json_is_true(ok)) {
-                const char *e = json_string_value(json_object_get(a, "error"));
+        } else if (!jv_is_true(ok)) {
+                const char *e = jv_str(jv_get(a, "error"));
                 snprintf(err, en, "the host call failed: %s",
                          e ? clip(e, cb, sizeof(cb)) : "(the host gave no reason)");
-        } else if (!json_is_integer(st) || json_integer_value(st) < 100 ||
-                   json_integer_value(st) > 599) {
+        } else if (jv_i64(st, &status) < 0 || status < 100 || status > 599) {
                 snprintf(err, en, "the host's answer has no HTTP status");
-        } else if (body && !json_is_string(body)) {
+        } else if (body && !jv_is_string(body)) {
                 snprintf(err, en, "the host's answer has a body that is not a string");
         } else {
-                out->status = (long)json_integer_value(st);
-                out->body_len = body ? json_string_length(body) : 0;
+                out->status = (long)status;
+                out->body_len = body ? jv_strlen(body) : 0;
                 out->body = malloc(out->body_len + 1);
                 if (!out->body) {
                         snprintf(err, en, "out of memory for the answer's body");
                 } else {
                         if (out->body_len)
-                                memcpy(out->body, json_string_value(body), out->body_len);
+                                memcpy(out->body, jv_str(body), out->body_len);
                         out->body[out->body_len] = '\0';
                         rc = 0;
                 }
         }
-        json_decref(a);
+        jv_free(a);
         return rc;
 }
 
-/* Whether the integer digits d[0..n) (no sign) are past INT64_MAX (or, neg, INT64_MIN). */
-static bool too_big(const char *d, size_t n, bool neg)
+struct jv *tools_parse_rpc(const char *body, size_t n, long status, struct jv **rpc_error,
+                           char *err, size_t en)
 {
-        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
-        return n > 19 || (n == 19 && memcmp(d, lim, 19) > 0);
-}
-
-char *tools_big_ints_as_strings(const char *text, size_t n, size_t *outn)
-{
-        /* each such integer has 19 digits at least and gains 2 quotes */
-        char *out = malloc(n + n / 9 + 3), *o = out;
-        bool in_str = false, changed = false;
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n;) {
-                char c = text[i];
-                bool digit = c >= '0' && c <= '9';
-                if (in_str || c == '"' || (c != '-' && !digit)) {
-                        *o++ = c;
-                        if (in_str && c == '\\' && i + 1 < n)
-                                *o++ = text[++i];
-                        else if (c == '"')
-                                in_str = !in_str;
-                        i++;
-                        continue;
-                }
-                /* a number: its digits, then a fraction or exponent if any */
-                size_t d = i + (c == '-'), end = d;
-                while (end < n && text[end] >= '0' && text[end] <= '9')
-                        end++;
-                bool integer = end == n || !strchr(".eE", text[end]);
-                bool big = integer && end > d && text[d] != '0' && /* leading zeros stay invalid */
-                           too_big(text + d, end - d, c == '-');
-                if (big)
-                        *o++ = '"';
-                memcpy(o, text + i, end - i);
-                o += end - i;
-                if (big)
-                        *o++ = '"';
-                changed |= big;
-                i = end;
-        }
-        if (!changed) {
-                free(out);
-                return NULL;
-        }
-        *o = '\0';
-        *outn = (size_t)(o - out);
-        return out;
-}
-
-json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_error, char *err,
-                        size_t en)
-{
-        json_error_t je;
+        struct jv_error je;
         char cb[200], http[48] = "";
+        int64_t id_value, code_value;
         *rpc_error = NULL;
         bool good = status >= 200 && status < 300;
         if (!good)
@@ -606,10 +564,7 @@ json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_er
                 snprintf(err, en, "the RPC endpoint sent an empty answer%s", http);
                 return NULL;
         }
-        size_t n2 = 0;
-        char *body2 = tools_big_ints_as_strings(body, n, &n2);
-        json_t *r = json_loadb(body2 ? body2 : body, body2 ? n2 : n, JSON_REJECT_DUPLICATES, &je);
-        free(body2);
+        struct jv *r = jv_parse(body, n, NULL, &je);
         if (!r) {
                 quote_body(body, n, cb, sizeof(cb));
                 if (good)
@@ -620,68 +575,69 @@ json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_er
                                  cb);
                 return NULL;
         }
-        json_t *res = NULL, *e = json_object_get(r, "error");
-        json_t *id = json_object_get(r, "id");
-        if (!json_is_object(r)) {
+        struct jv *res = NULL, *e = jv_get(r, "error");
+        struct jv *id = jv_get(r, "id");
+        if (!jv_is_object(r)) {
                 snprintf(err, en, "the RPC endpoint's answer is not a JSON-RPC response%s", http);
-        } else if (e && !json_is_null(e)) {
-                json_t *code = json_object_get(e, "code");
-                const char *msg = json_string_value(json_object_get(e, "message"));
-                if (!json_is_object(e) || !json_is_integer(code) || !msg) {
+        } else if (e && !jv_is_null(e)) {
+                struct jv *code = jv_get(e, "code");
+                const char *msg = jv_str(jv_get(e, "message"));
+                if (!jv_is_object(e) || jv_i64(code, &code_value) < 0 || !msg) {
                         snprintf(err, en, "the RPC endpoint sent a malformed JSON-RPC error%s",
                                  http);
                 } else {
-                        snprintf(err, en, "RPC error %lld: %s%s",
-                                 (long long)json_integer_value(code), clip(msg, cb, sizeof(cb)),
-                                 http);
-                        *rpc_error = json_incref(e);
+                        snprintf(err, en, "RPC error %lld: %s%s", (long long)code_value,
+                                 clip(msg, cb, sizeof(cb)), http);
+                        *rpc_error = jv_ref(e);
                 }
-        } else if (id && !(json_is_integer(id) && json_integer_value(id) == 1)) {
+        } else if (id && !(jv_i64(id, &id_value) == 0 && id_value == 1)) {
                 snprintf(err, en, "the RPC endpoint answered another request (its id is not 1)");
         } else if (!good) {
                 snprintf(err, en, "the RPC endpoint answered HTTP status %ld", status);
-        } else if (!(res = json_object_get(r, "result"))) {
+        } else if (!(res = jv_get(r, "result"))) {
                 snprintf(err, en, "the RPC endpoint's answer has neither a result nor an error");
         } else {
-                json_incref(res);
+                jv_ref(res);
+                jv_big_ints_as_strings(res);
         }
-        json_decref(r);
+        jv_free(r);
         return res;
 }
 
-char *tools_rpc_request(const char *method, json_t *params)
+char *tools_rpc_request(const char *method, struct jv *params)
 {
-        json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", 1, "method", method);
+        struct jv *req =
+            jv_obj("jsonrpc", jv_string("2.0"), "id", jv_int(1), "method", jv_string(method), NULL);
         if (params)
-                json_object_set_new(req, "params", params);
-        char *s = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
+                jv_set(req, "params", params);
+        char *s = jv_dump(req, JV_COMPACT, NULL);
+        jv_free(req);
         return s;
 }
 
 /* ---- results ---- */
 
 /* A JSON string of s; invalid UTF-8 becomes '?' rather than no string. */
-static json_t *text_json(const char *s)
+static struct jv *text_json(const char *s)
 {
-        json_t *j = json_string(s);
+        struct jv *j = jv_string(s);
         if (j)
                 return j;
         char *c = strdup(s);
         if (!c)
-                return json_string("(out of memory)");
+                return jv_string("(out of memory)");
         for (char *p = c; *p; p++)
                 if ((unsigned char)*p >= 0x80)
                         *p = '?';
-        j = json_string(c);
+        j = jv_string(c);
         free(c);
         return j;
 }
 
-json_t *tools_result(const char *text, json_t *structured, bool with_json, bool is_error)
+struct jv *tools_result(const char *text, struct jv *structured, bool with_json, bool is_error)
 {
-        json_t *t;
-        char *js = with_json && structured ? json_dumps(structured, JSON_COMPACT) : NULL;
+        struct jv *t;
+        char *js = with_json && structured ? jv_dump(structured, JV_COMPACT, NULL) : NULL;
         if (js) {
                 size_t a = strlen(text), b = strlen(js);
                 char *both = malloc(a + b + 2);
@@ -696,26 +652,28 @@ json_t *tools_result(const char *text, json_t *structured, bool with_json, bool 
         } else {
                 t = text_json(text);
         }
-        json_t *res = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text", t);
+        struct jv *content = jv_array();
+        jv_push(content, jv_obj("type", jv_string("text"), "text", t, NULL));
+        struct jv *res = jv_obj("content", content, NULL);
         if (structured)
-                json_object_set_new(res, "structuredContent", structured);
-        json_object_set_new(res, "isError", json_boolean(is_error));
+                jv_set(res, "structuredContent", structured);
+        jv_set(res, "isError", jv_bool(is_error));
         return res;
 }
 
-static int finish(struct tool *t, json_t *structured, bool with_json, bool is_error,
+static int finish(struct tool *t, struct jv *structured, bool with_json, bool is_error,
                   const char *fmt, va_list ap)
 {
         char *text = NULL;
         if (vasprintf(&text, fmt, ap) < 0)
                 text = NULL;
-        json_decref(t->result);
+        jv_free(t->result);
         t->result = tools_result(text ? text : "(out of memory)", structured, with_json, is_error);
         free(text);
         return is_error ? -1 : 0;
 }
 
-int tools_ok(struct tool *t, json_t *structured, bool with_json, const char *fmt, ...)
+int tools_ok(struct tool *t, struct jv *structured, bool with_json, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -724,7 +682,7 @@ int tools_ok(struct tool *t, json_t *structured, bool with_json, const char *fmt
         return r;
 }
 
-int tools_fail(struct tool *t, json_t *detail, const char *fmt, ...)
+int tools_fail(struct tool *t, struct jv *detail, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -733,18 +691,15 @@ int tools_fail(struct tool *t, json_t *detail, const char *fmt, ...)
         return r;
 }
 
-int tools_u64(const json_t *v, uint64_t *out)
+int tools_u64(const struct jv *v, uint64_t *out)
 {
-        if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return -1;
-        *out = (uint64_t)json_integer_value(v);
-        return 0;
+        return jv_u64(v, out);
 }
 
-uint64_t tools_context_slot(const json_t *res)
+uint64_t tools_context_slot(const struct jv *res)
 {
         uint64_t slot = 0;
-        if (tools_u64(json_object_get(json_object_get(res, "context"), "slot"), &slot) < 0)
+        if (tools_u64(jv_get(jv_get(res, "context"), "slot"), &slot) < 0)
                 return 0;
         return slot;
 }
@@ -753,19 +708,29 @@ uint64_t tools_context_slot(const json_t *res)
 
 const char *tools_arg_str(const struct tool *t, const char *name)
 {
-        return json_string_value(json_object_get(t->args, name));
+        return jv_str(jv_get(t->args, name));
 }
 
-json_t *tools_arg(const struct tool *t, const char *name)
+struct jv *tools_arg(const struct tool *t, const char *name)
 {
-        json_t *v = json_object_get(t->args, name);
-        return json_is_null(v) ? NULL : v;
+        struct jv *v = jv_get(t->args, name);
+        return jv_is_null(v) ? NULL : v;
 }
 
-json_t *tools_commitment_params(const struct tool *t)
+struct jv *tools_string_params(const char *s)
+{
+        struct jv *params = jv_array();
+        jv_push(params, jv_string(s));
+        return params;
+}
+
+struct jv *tools_commitment_params(const struct tool *t)
 {
         const char *c = tools_arg_str(t, "commitment");
-        return c ? json_pack("[{s:s}]", "commitment", c) : json_array();
+        struct jv *params = jv_array();
+        if (c)
+                jv_push(params, jv_obj("commitment", jv_string(c), NULL));
+        return params;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -841,15 +806,16 @@ static int read_line(int fd, size_t max, bool eof_ends, char **out, size_t *len)
 static int host_http(struct tool *t, const char *url, const char *body, struct tools_http *http)
 {
         char err[TOOLS_ERR_MAX];
-        json_t *req =
-            json_pack("{s:s, s:s, s:s, s:{s:s}, s:s}", "op", "http", "method", "POST", "url", url,
-                      "headers", "Content-Type", "application/json", "body", body);
-        char *line = json_dumps(req, JSON_COMPACT);
-        json_decref(req);
+        struct jv *req =
+            jv_obj("op", jv_string("http"), "method", jv_string("POST"), "url", jv_string(url),
+                   "headers", jv_obj("Content-Type", jv_string("application/json"), NULL), "body",
+                   jv_string(body), NULL);
+        char *line = jv_dump(req, JV_COMPACT, NULL);
+        jv_free(req);
         if (!line)
                 return tools_fail(t, NULL, "cannot encode the host call (is the URL UTF-8?)");
         size_t ln = strlen(line);
-        line[ln] = '\n'; /* json_dumps's NUL becomes the line's end */
+        line[ln] = '\n'; /* jv_dump's NUL becomes the line's end */
         int w = write_all(t->host_fd, line, ln + 1);
         free(line);
         if (w < 0)
@@ -873,11 +839,11 @@ static int host_http(struct tool *t, const char *url, const char *body, struct t
         return rc < 0 ? tools_fail(t, NULL, "%s", err) : 0;
 }
 
-json_t *tools_rpc(struct tool *t, const char *method, json_t *params)
+struct jv *tools_rpc(struct tool *t, const char *method, struct jv *params)
 {
         char err[TOOLS_ERR_MAX], cb[72];
         if (t->host_fd < 0) {
-                json_decref(params);
+                jv_free(params);
                 tools_fail(t, NULL,
                            "the host channel is missing: %s reaches the RPC endpoint only "
                            "through host calls on fd 3, and fd 3 is %s (run it with osvm)",
@@ -886,14 +852,14 @@ json_t *tools_rpc(struct tool *t, const char *method, json_t *params)
         }
         const char *url = getenv("OSVM_SOLANA_RPC");
         if (!url || !*url) {
-                json_decref(params);
+                jv_free(params);
                 tools_fail(t, NULL,
                            "OSVM_SOLANA_RPC is not set: the host gives the tool the "
                            "RPC endpoint's URL there");
                 return NULL;
         }
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-                json_decref(params);
+                jv_free(params);
                 tools_fail(t, NULL, "OSVM_SOLANA_RPC is not an http:// or https:// URL: '%s'",
                            clip(url, cb, sizeof(cb)));
                 return NULL;
@@ -908,13 +874,13 @@ json_t *tools_rpc(struct tool *t, const char *method, json_t *params)
         free(body);
         if (rc < 0)
                 return NULL;
-        json_t *rpc_error = NULL;
-        json_t *res =
+        struct jv *rpc_error = NULL;
+        struct jv *res =
             tools_parse_rpc(http.body, http.body_len, http.status, &rpc_error, err, sizeof(err));
         free(http.body);
         if (!res)
-                tools_fail(t, rpc_error ? json_pack("{s:o}", "rpc_error", rpc_error) : NULL,
-                           "%s: %s", method, err);
+                tools_fail(t, rpc_error ? jv_obj("rpc_error", rpc_error, NULL) : NULL, "%s: %s",
+                           method, err);
         return res;
 }
 
@@ -944,7 +910,7 @@ static int put_line(char *s)
         if (!s)
                 return -1;
         size_t n = strlen(s);
-        s[n] = '\n'; /* json_dumps's NUL becomes the line's end */
+        s[n] = '\n'; /* jv_dump's NUL becomes the line's end */
         int r = write_all(1, s, n + 1);
         free(s);
         return r;
@@ -953,21 +919,21 @@ static int put_line(char *s)
 /* Writes the result; one too long for the protocol loses its repeated JSON, then all. */
 static int write_result(struct tool *t)
 {
-        char *s = json_dumps(t->result, JSON_COMPACT);
+        char *s = jv_dump(t->result, JV_COMPACT, NULL);
         if (s && strlen(s) > TOOLS_OUTPUT_MAX) {
                 free(s);
-                json_t *blk = json_array_get(json_object_get(t->result, "content"), 0);
-                const char *text = json_string_value(json_object_get(blk, "text"));
+                struct jv *blk = jv_at(jv_get(t->result, "content"), 0);
+                const char *text = jv_str(jv_get(blk, "text"));
                 const char *nl = text ? strchr(text, '\n') : NULL;
                 if (nl) /* keep the summary line */
-                        json_object_set_new(blk, "text", json_stringn(text, (size_t)(nl - text)));
-                s = json_dumps(t->result, JSON_COMPACT);
+                        jv_set(blk, "text", jv_stringn(text, (size_t)(nl - text)));
+                s = jv_dump(t->result, JV_COMPACT, NULL);
         }
         if (s && strlen(s) > TOOLS_OUTPUT_MAX) {
                 free(s);
                 tools_fail(t, NULL, "%s: the result is larger than %u MiB", t->def->name,
                            TOOLS_OUTPUT_MAX >> 20);
-                s = json_dumps(t->result, JSON_COMPACT);
+                s = jv_dump(t->result, JV_COMPACT, NULL);
         }
         return put_line(s);
 }
@@ -975,25 +941,28 @@ static int write_result(struct tool *t)
 int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
 {
         char err[TOOLS_ERR_MAX];
-        signal(SIGPIPE, SIG_IGN); /* a closed channel is EPIPE, not death */
+        /* a closed channel is EPIPE, not death; no old action asked, so that
+         * the engine's stub answers it in the VM, without an exit */
+        struct sigaction ign = {.sa_handler = SIG_IGN};
+        sigaction(SIGPIPE, &ign, NULL);
         const struct tools_def *d = tools_find(name);
         if (!d) {
                 fprintf(stderr, "%s: not in the tool table of common.c\n", name);
                 return 2;
         }
         if (argc > 1 && strcmp(argv[1], "--describe") == 0) {
-                json_t *j = tools_def_json(d);
-                int r = put_line(json_dumps(j, JSON_INDENT(2)));
-                json_decref(j);
+                struct jv *j = tools_def_json(d);
+                int r = put_line(jv_dump(j, JV_INDENT, NULL));
+                jv_free(j);
                 return r < 0;
         }
         if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-                json_t *j = tools_list_json();
-                int r = put_line(json_dumps(j, JSON_INDENT(2)));
-                json_decref(j);
+                struct jv *j = tools_list_json();
+                int r = put_line(jv_dump(j, JV_INDENT, NULL));
+                jv_free(j);
                 return r < 0;
         }
-        /* fd 3 as the host gave it, before anything (jansson's seed) opens a file */
+        /* fd 3 as the host gave it, before anything opens a file */
         struct stat st;
         struct tool t = {.def = d, .host_fd = -1};
         if (fstat(TOOLS_HOST_FD, &st) == 0)
@@ -1016,7 +985,7 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
         int r = write_result(&t);
         if (r < 0)
                 fprintf(stderr, "%s: cannot write the result: %s\n", name, strerror(errno));
-        json_decref(t.result);
-        json_decref(t.args);
+        jv_free(t.result);
+        jv_free(t.args);
         return r < 0;
 }

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <jansson.h>
+#include "tools/json.h"
 
 #define TOOLS_PROTOCOL      "1" /* OSVM_TOOL_PROTOCOL; absent (direct runs by hand) is fine */
 #define TOOLS_REQUEST_MAX   (1u << 20)  /* the request on stdin */
@@ -66,9 +66,9 @@ extern const char *const tools_rpc_allowed[];
 const struct tools_def *tools_find(const char *name);
 bool tools_rpc_method_allowed(const char *method);
 /* {"name", "description", "inputSchema"} of one tool, as tools/list wants it. */
-json_t *tools_def_json(const struct tools_def *d);
+struct jv *tools_def_json(const struct tools_def *d);
 /* The tools/list array of the whole pack. */
-json_t *tools_list_json(void);
+struct jv *tools_list_json(void);
 
 /* ---- checks (pure, unit-tested) ---- */
 
@@ -85,13 +85,13 @@ int tools_check_b58(const char *what, const char *s, size_t want, char *err, siz
  * no unknown names, required ones present, each of its kind; a JSON null is
  * an absent optional argument. 0, or -1 with the reason in err.
  */
-int tools_check_args(const struct tools_def *d, const json_t *args, char *err, size_t en);
+int tools_check_args(const struct tools_def *d, const struct jv *args, char *err, size_t en);
 /*
  * Checks the request (the tools/call params) for tool d and returns its
  * arguments, checked (a new reference; {} when none), or NULL with err set.
  */
-json_t *tools_parse_request(const struct tools_def *d, const char *buf, size_t n, char *err,
-                            size_t en);
+struct jv *tools_parse_request(const struct tools_def *d, const char *buf, size_t n, char *err,
+                               size_t en);
 
 /* "1.5" for 1500000000 lamports: exact, trailing zeros cut. */
 void tools_sol_string(uint64_t lamports, char *buf, size_t n);
@@ -110,26 +110,22 @@ int tools_parse_host_answer(const char *line, size_t n, struct tools_http *out, 
 /*
  * Parses a JSON-RPC response body (of HTTP status `status`) to request id 1:
  * its result (a new reference), or NULL with err, and *rpc_error set to the
- * error object (a new reference) when the endpoint sent one.
+ * error object (a new reference) when the endpoint sent one. Integers of the
+ * result outside int64 (a rentEpoch of u64::MAX) become strings of their
+ * digits, as the pack has always given them.
  */
-json_t *tools_parse_rpc(const char *body, size_t n, long status, json_t **rpc_error, char *err,
-                        size_t en);
-/*
- * JSON text with each integer past the int64 range (jansson's json_int_t),
- * such as a rentEpoch of u64::MAX, turned into a decimal string; NULL when
- * there is none (or no memory), else a malloc'ed copy of *outn bytes.
- */
-char *tools_big_ints_as_strings(const char *text, size_t n, size_t *outn);
+struct jv *tools_parse_rpc(const char *body, size_t n, long status, struct jv **rpc_error,
+                           char *err, size_t en);
 /* The JSON-RPC request text for method and params (stolen; NULL is none). */
-char *tools_rpc_request(const char *method, json_t *params);
+char *tools_rpc_request(const char *method, struct jv *params);
 
 /* ---- one call of one tool ---- */
 
 struct tool {
         const struct tools_def *def;
-        json_t *args;   /* checked arguments */
-        int host_fd;    /* TOOLS_HOST_FD; -1 not open, -2 not a socket (at start) */
-        json_t *result; /* the CallToolResult, once made */
+        struct jv *args;   /* checked arguments */
+        int host_fd;       /* TOOLS_HOST_FD; -1 not open, -2 not a socket (at start) */
+        struct jv *result; /* the CallToolResult, once made */
 };
 
 /* The tool's work: 0 after tools_ok, -1 after tools_fail. */
@@ -140,33 +136,35 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run);
 
 /* An argument's value, NULL when absent (or null). */
 const char *tools_arg_str(const struct tool *t, const char *name);
-json_t *tools_arg(const struct tool *t, const char *name);
+struct jv *tools_arg(const struct tool *t, const char *name);
 
 /*
  * Calls method with params (stolen) on $OSVM_SOLANA_RPC through the host:
  * the result (a new reference), or NULL after tools_fail.
  */
-json_t *tools_rpc(struct tool *t, const char *method, json_t *params);
+struct jv *tools_rpc(struct tool *t, const char *method, struct jv *params);
 
+/* A params array [s] (more can be pushed). */
+struct jv *tools_string_params(const char *s);
 /* A params array for methods taking an optional {"commitment"} config. */
-json_t *tools_commitment_params(const struct tool *t);
+struct jv *tools_commitment_params(const struct tool *t);
 
 /*
  * The successful result: the text from fmt, structured (stolen, an object) as
  * structuredContent; with_json repeats it as JSON after the text, for
  * clients (and models) that read the text only.
  */
-int tools_ok(struct tool *t, json_t *structured, bool with_json, const char *fmt, ...)
+int tools_ok(struct tool *t, struct jv *structured, bool with_json, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* An isError result saying fmt; detail (stolen, may be NULL) as structuredContent. */
-int tools_fail(struct tool *t, json_t *detail, const char *fmt, ...)
+int tools_fail(struct tool *t, struct jv *detail, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A CallToolResult object (pure; detail stolen). */
-json_t *tools_result(const char *text, json_t *structured, bool with_json, bool is_error);
+struct jv *tools_result(const char *text, struct jv *structured, bool with_json, bool is_error);
 
-/* For results: a JSON integer that must be >= 0, or -1. */
-int tools_u64(const json_t *v, uint64_t *out);
+/* For results: a JSON integer from 0 to UINT64_MAX, or -1. */
+int tools_u64(const struct jv *v, uint64_t *out);
 /* The "context.slot" of an RpcResponse, 0 when absent. */
-uint64_t tools_context_slot(const json_t *res);
+uint64_t tools_context_slot(const struct jv *res);
 
 #endif

@@ -4,20 +4,19 @@
 static int run(struct tool *t)
 {
         const char *addr = tools_arg_str(t, "address");
-        json_t *res = tools_rpc(t, "getBalance", json_pack("[s]", addr));
+        struct jv *res = tools_rpc(t, "getBalance", tools_string_params(addr));
         if (!res)
                 return -1;
         uint64_t lamports;
         char sol[32];
-        if (tools_u64(json_object_get(res, "value"), &lamports) < 0) {
-                json_decref(res);
+        if (tools_u64(jv_get(res, "value"), &lamports) < 0) {
+                jv_free(res);
                 return tools_fail(t, NULL, "getBalance: the result has no lamport value");
         }
         tools_sol_string(lamports, sol, sizeof(sol));
-        json_t *sc =
-            json_pack("{s:s, s:I, s:s, s:I}", "address", addr, "lamports", (json_int_t)lamports,
-                      "sol", sol, "slot", (json_int_t)tools_context_slot(res));
-        json_decref(res);
+        struct jv *sc = jv_obj("address", jv_string(addr), "lamports", jv_uint(lamports), "sol",
+                               jv_string(sol), "slot", jv_uint(tools_context_slot(res)), NULL);
+        jv_free(res);
         return tools_ok(t, sc, false, "Balance of %s: %llu lamports (%s SOL)", addr,
                         (unsigned long long)lamports, sol);
 }

@@ -3,18 +3,18 @@
 
 static int run(struct tool *t)
 {
-        json_t *res = tools_rpc(t, "getSlot", tools_commitment_params(t));
+        struct jv *res = tools_rpc(t, "getSlot", tools_commitment_params(t));
         if (!res)
                 return -1;
         uint64_t v;
         int bad = tools_u64(res, &v);
-        json_decref(res);
+        jv_free(res);
         if (bad)
                 return tools_fail(t, NULL, "getSlot: the result is not a number");
         const char *c = tools_arg_str(t, "commitment");
-        json_t *sc = json_pack("{s:I}", "slot", (json_int_t)v);
+        struct jv *sc = jv_obj("slot", jv_uint(v), NULL);
         if (c)
-                json_object_set_new(sc, "commitment", json_string(c));
+                jv_set(sc, "commitment", jv_string(c));
         return tools_ok(t, sc, false, "Current slot: %llu%s%s%s", (unsigned long long)v,
                         c ? " (" : "", c ? c : "", c ? ")" : "");
 }

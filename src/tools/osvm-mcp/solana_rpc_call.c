@@ -9,12 +9,12 @@ static int run(struct tool *t)
         const char *method = tools_arg_str(t, "method");
         if (!tools_rpc_method_allowed(method)) /* checked already; never forward one */
                 return tools_fail(t, NULL, "%s is not an allowed method", method);
-        json_t *params = tools_arg(t, "params");
-        json_t *res = tools_rpc(t, method, params ? json_incref(params) : NULL);
+        struct jv *params = tools_arg(t, "params");
+        struct jv *res = tools_rpc(t, method, params ? jv_ref(params) : NULL);
         if (!res)
                 return -1;
-        char *js = json_dumps(res, JSON_COMPACT | JSON_ENCODE_ANY);
-        int r = tools_ok(t, json_pack("{s:s, s:o}", "method", method, "result", res), false,
+        char *js = jv_dump(res, JV_COMPACT, NULL);
+        int r = tools_ok(t, jv_obj("method", jv_string(method), "result", res, NULL), false,
                          "%s: %s", method, js ? js : "(the result cannot be shown)");
         free(js);
         return r;
