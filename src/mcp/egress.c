@@ -267,7 +267,7 @@ static bool send_line(int fd, json_t *msg)
         s[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
         bool ok = true;
         for (size_t off = 0; off <= len && ok;) {
-                ssize_t w = write(fd, s + off, len + 1 - off);
+                ssize_t w = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
                 if (w < 0 && errno == EINTR)
                         continue;
                 ok = w > 0;

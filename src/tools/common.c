@@ -818,6 +818,12 @@ static int host_http(struct tool *t, const char *url, const char *body, struct t
         line[ln] = '\n'; /* jv_dump's NUL becomes the line's end */
         int w = write_all(t->host_fd, line, ln + 1);
         free(line);
+        if (w < 0 && errno == EBADF)
+                return tools_fail(t, NULL,
+                                  "the host channel is missing: %s reaches the RPC endpoint only "
+                                  "through host calls on fd 3, and fd 3 is not open (run it "
+                                  "with osvm)",
+                                  t->def->name);
         if (w < 0)
                 return tools_fail(t, NULL, "cannot write the host call on fd 3: %s",
                                   strerror(errno));
@@ -962,13 +968,17 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
                 jv_free(j);
                 return r < 0;
         }
-        /* fd 3 as the host gave it, before anything opens a file */
+        /* fd 3 as the host gave it, before anything opens a file. Run by osvm
+         * (OSVM_TOOL_PROTOCOL set), it is the host-call socket: no need to ask
+         * (in a VM each question is an exit); run by hand, look. */
         struct stat st;
         struct tool t = {.def = d, .host_fd = -1};
-        if (fstat(TOOLS_HOST_FD, &st) == 0)
+        const char *proto = getenv("OSVM_TOOL_PROTOCOL");
+        if (proto)
+                t.host_fd = TOOLS_HOST_FD;
+        else if (fstat(TOOLS_HOST_FD, &st) == 0)
                 t.host_fd = S_ISSOCK(st.st_mode) ? TOOLS_HOST_FD : -2;
         size_t n;
-        const char *proto = getenv("OSVM_TOOL_PROTOCOL");
         char *buf = read_request(&n, err, sizeof(err));
         if (proto && strcmp(proto, TOOLS_PROTOCOL) != 0)
                 tools_fail(&t, NULL, "%s speaks the tool-image protocol %s, the host %.16s", name,
