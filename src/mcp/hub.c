@@ -10,8 +10,7 @@
 struct hub_server {
         const struct mcp_server_conf *conf;
         struct mcp_client *client;
-        json_t *tools;   /* cached tools/list */
-        unsigned starts; /* connections made, restarts included */
+        json_t *tools; /* cached tools/list */
 };
 
 struct mcp_hub {
@@ -71,8 +70,6 @@ struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struc
         s->client = mcp_connect(&ep, o, e);
         session_set_server(session_get(), id, "host",
                            s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
-        if (s->client)
-                s->starts++;
         return s->client;
 }
 
