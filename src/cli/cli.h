@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 #include "isolation/isolation.h"
+#include "mcp/mcp.h"
 
 #include <signal.h>
 
@@ -67,6 +68,25 @@ void cli_note_egress(const struct iso_config *cfg, const char *server);
 /* For long-lived runs (the chat, `mcp serve`): VMs made ahead of the calls.
  * vmm_shutdown() ends it. */
 void cli_start_vm_pool(const struct iso_host *h);
+
+/* Loads the server registry, reporting a failure; returns 0 or an exit code. */
+int cli_load_registry(struct mcp_registry *reg);
+
+/* The servers, ready to call: the isolation config, the registry (with the
+ * built-in pack), what the host can do, and the hub over them. */
+struct cli_servers {
+        struct iso_config cfg;
+        struct mcp_registry reg;
+        struct iso_host host;
+        struct mcp_hub *hub;
+};
+
+#define CLI_ADHOC_ID "adhoc"
+
+/* Opens them; *server, when it is a URL, is reached without registering it,
+ * under the id "adhoc" (and *server becomes that id). Returns 0 or an exit code. */
+int cli_servers_open(struct cli_servers *s, const char **server);
+void cli_servers_close(struct cli_servers *s);
 
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);

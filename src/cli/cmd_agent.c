@@ -20,10 +20,7 @@
 /* ---- everything the agent needs, opened once ---- */
 
 struct session {
-        struct iso_config cfg;
-        struct mcp_registry reg;
-        struct iso_host host;
-        struct mcp_hub *hub;
+        struct cli_servers srv;
         struct agent_ai_config ai;
         struct agent *agent;
 };
@@ -31,40 +28,26 @@ struct session {
 static int session_open(struct session *s)
 {
         memset(s, 0, sizeof(*s));
-        int r = cli_load_config(&s->cfg);
+        int r = cli_servers_open(&s->srv, NULL);
         if (r)
                 return r;
         osvm_err e = {0};
-        _cleanup_free_ char *reg_path = mcp_registry_path();
-        if (mcp_registry_load(reg_path, &s->reg, &e) < 0 || agent_ai_config_load(&s->ai, &e) < 0) {
-                log_error("%s", e.msg);
-                mcp_registry_free(&s->reg);
-                iso_config_free(&s->cfg);
-                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
-        }
-        struct agent_planner *planner = agent_planner_new(&s->ai, &e);
-        if (!planner) {
+        struct agent_planner *planner = NULL;
+        if (agent_ai_config_load(&s->ai, &e) < 0 || !(planner = agent_planner_new(&s->ai, &e))) {
                 log_error("%s", e.msg);
                 agent_ai_config_free(&s->ai);
-                mcp_registry_free(&s->reg);
-                iso_config_free(&s->cfg);
+                cli_servers_close(&s->srv);
                 return e.exit ? e.exit : OSVM_EXIT_CONFIG;
         }
-        cli_probe_host(&s->host);
-        if (mcp_registry_add_builtin(&s->reg, &s->host))
-                cli_note_egress(&s->cfg, "osvm-mcp");
-        s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
-        s->agent = agent_new(s->hub, &s->reg, planner, s->ai.max_rounds, &e);
+        s->agent = agent_new(s->srv.hub, &s->srv.reg, planner, s->ai.max_rounds, &e);
         return 0;
 }
 
 static void session_close(struct session *s)
 {
         agent_free(s->agent);
-        mcp_hub_free(s->hub);
         agent_ai_config_free(&s->ai);
-        mcp_registry_free(&s->reg);
-        iso_config_free(&s->cfg);
+        cli_servers_close(&s->srv);
 }
 
 /* ---- showing tool calls while they run ---- */
@@ -283,7 +266,7 @@ int cli_agent_chat(void)
         }
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
-        cli_start_vm_pool(&s.host);
+        cli_start_vm_pool(&s.srv.host);
         for (;;) {
                 cli_interrupted = 0;
                 char *line = tty ? readline("osvm> ") : NULL;

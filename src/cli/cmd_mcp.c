@@ -10,18 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Loads the registry, reporting a failure; returns an exit code. */
-static int load_registry(struct mcp_registry *reg)
-{
-        _cleanup_free_ char *path = mcp_registry_path();
-        osvm_err e = {0};
-        if (mcp_registry_load(path, reg, &e) < 0) {
-                log_error("%s", e.msg);
-                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
-        }
-        return 0;
-}
-
 static int fail(osvm_err *e)
 {
         log_error("%s", e->msg);
@@ -135,7 +123,7 @@ static int list(int argc, char **argv)
         if (argc != 1)
                 return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp list [--json]");
         struct mcp_registry reg;
-        int r = load_registry(&reg);
+        int r = cli_load_registry(&reg);
         if (r)
                 return r;
         struct iso_host host;
@@ -170,61 +158,6 @@ static int list(int argc, char **argv)
 
 /* ---- tools and calls: they need the servers running ---- */
 
-struct ctx {
-        struct mcp_registry reg;
-        struct iso_config cfg;
-        struct iso_host host;
-        struct mcp_hub *hub;
-};
-
-#define ADHOC_ID "adhoc"
-
-static bool is_url(const char *s)
-{
-        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
-}
-
-/*
- * Opens the config, the registry and the hub. A server given as a URL is
- * reached ad hoc, without registering it, under the id "adhoc".
- */
-static int ctx_open(struct ctx *x, const char **server)
-{
-        memset(x, 0, sizeof(*x));
-        int r = cli_load_config(&x->cfg);
-        if (r)
-                return r;
-        r = load_registry(&x->reg);
-        if (r) {
-                iso_config_free(&x->cfg);
-                return r;
-        }
-        if (server && *server && is_url(*server)) {
-                x->reg.v = xrealloc(x->reg.v, (x->reg.n + 1) * sizeof(*x->reg.v));
-                x->reg.v[x->reg.n++] = (struct mcp_server_conf){
-                    .id = xstrdup(ADHOC_ID),
-                    .name = xstrdup(*server),
-                    .kind = MCP_KIND_HTTP,
-                    .url = xstrdup(*server),
-                    .headers = xcalloc(1, sizeof(char *)),
-                    .enabled = true,
-                };
-                *server = ADHOC_ID;
-        }
-        cli_probe_host(&x->host);
-        if (mcp_registry_add_builtin(&x->reg, &x->host))
-                cli_note_egress(&x->cfg, "osvm-mcp");
-        x->hub = mcp_hub_new(&x->reg, &x->cfg, &x->host);
-        return 0;
-}
-
-static void ctx_close(struct ctx *x)
-{
-        mcp_hub_free(x->hub);
-        mcp_registry_free(&x->reg);
-        iso_config_free(&x->cfg);
-}
-
 static const char *first_line(const char *s, char *buf, size_t n)
 {
         if (!s)
@@ -240,8 +173,8 @@ static int tools(int argc, char **argv)
         if (argc > 2)
                 return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp tools [NAME | URL] [--json]");
         const char *only = argc == 2 ? argv[1] : NULL;
-        struct ctx x;
-        int r = ctx_open(&x, &only);
+        struct cli_servers x;
+        int r = cli_servers_open(&x, &only);
         if (r)
                 return r;
         json_t *all = json_object();
@@ -277,7 +210,7 @@ static int tools(int argc, char **argv)
         if (json && !r)
                 cli_print_json(only ? json_object_get(all, only) : all);
         json_decref(all);
-        ctx_close(&x);
+        cli_servers_close(&x);
         return r;
 }
 
@@ -429,8 +362,8 @@ static int call(int argc, char **argv)
                 return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp call [--timeout MS] NAME "
                                                      "TOOL [JSON | key=value ...] [--json]");
         const char *server = argv[k], *tool = argv[k + 1];
-        struct ctx x;
-        int r = ctx_open(&x, &server);
+        struct cli_servers x;
+        int r = cli_servers_open(&x, &server);
         if (r)
                 return r;
         osvm_err e = {0};
@@ -498,7 +431,7 @@ out:
         iso_decision_free(&dec);
         json_decref(result);
         json_decref(args);
-        ctx_close(&x);
+        cli_servers_close(&x);
         return r;
 }
 

@@ -155,3 +155,57 @@ void cli_start_vm_pool(const struct iso_host *h)
         if (h->kvm_usable && vmm_pool_start(2, ISO_DEFAULT_MEMORY_MB, &e) < 0)
                 log_debug("no VM pool: %s", e.msg);
 }
+
+int cli_load_registry(struct mcp_registry *reg)
+{
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        if (mcp_registry_load(path, reg, &e) < 0) {
+                log_error("%s", e.msg);
+                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
+        }
+        return 0;
+}
+
+static bool is_url(const char *s)
+{
+        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+int cli_servers_open(struct cli_servers *s, const char **server)
+{
+        memset(s, 0, sizeof(*s));
+        int r = cli_load_config(&s->cfg);
+        if (r)
+                return r;
+        r = cli_load_registry(&s->reg);
+        if (r) {
+                iso_config_free(&s->cfg);
+                return r;
+        }
+        if (server && *server && is_url(*server)) {
+                s->reg.v = xrealloc(s->reg.v, (s->reg.n + 1) * sizeof(*s->reg.v));
+                s->reg.v[s->reg.n++] = (struct mcp_server_conf){
+                    .id = xstrdup(CLI_ADHOC_ID),
+                    .name = xstrdup(*server),
+                    .kind = MCP_KIND_HTTP,
+                    .url = xstrdup(*server),
+                    .headers = xcalloc(1, sizeof(char *)),
+                    .enabled = true,
+                };
+                *server = CLI_ADHOC_ID;
+        }
+        cli_probe_host(&s->host);
+        if (mcp_registry_add_builtin(&s->reg, &s->host))
+                cli_note_egress(&s->cfg, "osvm-mcp");
+        s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
+        return 0;
+}
+
+void cli_servers_close(struct cli_servers *s)
+{
+        mcp_hub_free(s->hub);
+        mcp_registry_free(&s->reg);
+        iso_config_free(&s->cfg);
+        memset(s, 0, sizeof(*s));
+}
