@@ -63,9 +63,7 @@ static char *read_back(int fd, off_t from, size_t max, size_t *len)
         return buf;
 }
 
-static json_t *error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static json_t *error_result(const char *fmt, ...)
+json_t *mcp_text_result(bool is_error, const char *fmt, ...)
 {
         char text[2048];
         va_list ap;
@@ -73,7 +71,7 @@ static json_t *error_result(const char *fmt, ...)
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
         return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
-                         "isError", 1);
+                         "isError", is_error);
 }
 
 /* How a run ended, in the words of both modes. */
@@ -236,8 +234,8 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         if (loglen)
                 log_debug("%s/%s (%s) stderr: %s", p->server, tool, how, log);
         if (!end.exited) {
-                result =
-                    error_result("%s/%s: its %s was stopped (%s)", p->server, tool, how, end.why);
+                result = mcp_text_result(true, "%s/%s: its %s was stopped (%s)", p->server, tool,
+                                         how, end.why);
                 free(log);
                 goto out;
         }
@@ -247,9 +245,10 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         json_t *r = json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
         if (!json_is_object(r) || !json_is_array(json_object_get(r, "content"))) {
                 json_decref(r);
-                result = error_result("%s/%s: its %s exited with status %d without a "
-                                      "CallToolResult on stdout%s%s",
-                                      p->server, tool, how, end.code, loglen ? ": " : "", log);
+                result = mcp_text_result(true,
+                                         "%s/%s: its %s exited with status %d without a "
+                                         "CallToolResult on stdout%s%s",
+                                         p->server, tool, how, end.code, loglen ? ": " : "", log);
         } else {
                 result = r;
                 if (end.code != 0 && !json_is_true(json_object_get(r, "isError")))

@@ -170,6 +170,8 @@ void mcp_hub_free(struct mcp_hub *h);
  */
 json_t *mcp_image_call(const struct iso_decision *d, const char *tool, json_t *args,
                        const struct mcp_call_opts *o, osvm_err *e);
+/* A CallToolResult of one text block (at most 2 KiB of it). */
+json_t *mcp_text_result(bool is_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same protocol with the program run in a VM (in_vm) or as a host process. */
 json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *args,
                      const struct mcp_call_opts *o, bool in_vm, osvm_err *e);

@@ -50,20 +50,6 @@ static void error(struct server *s, json_t *id, int code, const char *text)
                               id ? id : json_null(), "error", "code", code, "message", text));
 }
 
-static json_t *text_result(bool is_error, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *text_result(bool is_error, const char *fmt, ...)
-{
-        char text[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
-                         "isError", is_error);
-}
-
 static json_t *call(struct server *s, json_t *params)
 {
         const char *tool = json_string_value(json_object_get(params, "name"));
@@ -76,9 +62,9 @@ static json_t *call(struct server *s, json_t *params)
                 known |= tool && !strcmp(json_string_value(json_object_get(t, "name")), tool);
         }
         if (!known)
-                return text_result(true, "Unknown tool: %s", tool ? tool : "(none)");
+                return mcp_text_result(true, "Unknown tool: %s", tool ? tool : "(none)");
         if (args && !json_is_object(args))
-                return text_result(true, "%s: the arguments must be an object", tool);
+                return mcp_text_result(true, "%s: the arguments must be an object", tool);
         struct iso_decision d;
         iso_decide(s->cfg, s->name, tool, s->host, &d);
         for (size_t k = 0; k < d.nreasons; k++)
@@ -87,8 +73,8 @@ static json_t *call(struct server *s, json_t *params)
         json_t *r = NULL;
         osvm_err e = {0};
         if (d.route == ISO_ROUTE_DENY) {
-                r = text_result(true, "%s/%s refused by the isolation policy: %s", s->name, tool,
-                                d.reasons[d.nreasons - 1].text);
+                r = mcp_text_result(true, "%s/%s refused by the isolation policy: %s", s->name,
+                                    tool, d.reasons[d.nreasons - 1].text);
         } else if (d.route == ISO_ROUTE_UNIKERNEL) {
                 r = mcp_tool_run(&d, tool, args, NULL, true, &e);
         } else {
@@ -101,14 +87,14 @@ static json_t *call(struct server *s, json_t *params)
                         }
                         r = mcp_tool_run(&d, tool, args, NULL, false, &e);
                 } else {
-                        r = text_result(true,
-                                        "%s/%s: its program is not built ('make') or "
-                                        "installed ('make install')",
-                                        s->name, tool);
+                        r = mcp_text_result(true,
+                                            "%s/%s: its program is not built ('make') or "
+                                            "installed ('make install')",
+                                            s->name, tool);
                 }
         }
         if (!r)
-                r = text_result(true, "%s", e.msg);
+                r = mcp_text_result(true, "%s", e.msg);
         iso_decision_free(&d);
         return r;
 }
