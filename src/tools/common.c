@@ -999,3 +999,21 @@ int tools_main(int argc, char **argv, const char *name, tools_run_fn run)
         jv_free(t.args);
         return r < 0;
 }
+
+int tools_run_u64(struct tool *t, const char *method, const char *field, const char *label)
+{
+        struct jv *res = tools_rpc(t, method, tools_commitment_params(t));
+        if (!res)
+                return -1;
+        uint64_t v;
+        int bad = tools_u64(res, &v);
+        jv_free(res);
+        if (bad)
+                return tools_fail(t, NULL, "%s: the result is not a number", method);
+        const char *c = tools_arg_str(t, "commitment");
+        struct jv *sc = jv_obj(field, jv_uint(v), NULL);
+        if (c)
+                jv_set(sc, "commitment", jv_string(c));
+        return tools_ok(t, sc, false, "%s: %llu%s%s%s", label, (unsigned long long)v, c ? " (" : "",
+                        c ? c : "", c ? ")" : "");
+}

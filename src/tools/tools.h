@@ -164,6 +164,12 @@ struct jv *tools_result(const char *text, struct jv *structured, bool with_json,
 
 /* For results: a JSON integer from 0 to UINT64_MAX, or -1. */
 int tools_u64(const struct jv *v, uint64_t *out);
+/*
+ * The whole of a tool whose RPC method takes an optional commitment and
+ * answers one number (get_slot, get_block_height): field names it in the
+ * structured result, label in the text ("Current slot: N (confirmed)").
+ */
+int tools_run_u64(struct tool *t, const char *method, const char *field, const char *label);
 /* The "context.slot" of an RpcResponse, 0 when absent. */
 uint64_t tools_context_slot(const struct jv *res);
 
