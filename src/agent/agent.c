@@ -1,6 +1,7 @@
 /*
- * The agent loop: the planner decides, the hub runs each call wherever the
- * isolation policy routes it, the results go back, until the planner answers.
+ * The agent loop: the planner decides, the runner has each call run wherever
+ * the isolation policy routes it, the results go back, until the planner
+ * answers.
  */
 #include "agent/agent.h"
 
@@ -11,34 +12,23 @@
 #define RESULT_TEXT_MAX (64 * 1024)
 
 struct agent {
-        struct mcp_hub *hub;
+        struct agent_runner run;
         struct agent_planner *planner;
         struct agent_toolset ts;
         struct agent_convo convo;
         unsigned max_rounds;
 };
 
-struct agent *agent_new(struct mcp_hub *hub, const struct mcp_registry *reg,
-                        struct agent_planner *planner, unsigned max_rounds, osvm_err *e)
+struct agent *agent_new(const struct agent_runner *runner, struct agent_toolset *ts,
+                        struct agent_planner *planner, unsigned max_rounds)
 {
-        (void)e;
         struct agent *a = xcalloc(1, sizeof(*a));
-        a->hub = hub;
+        a->run = *runner;
         a->planner = planner;
         a->max_rounds = max_rounds ? max_rounds : 8;
-        for (size_t i = 0; i < reg->n; i++) {
-                if (!reg->v[i].enabled)
-                        continue;
-                osvm_err te = {0};
-                json_t *tools = mcp_hub_tools(hub, reg->v[i].id, NULL, &te);
-                if (!tools) {
-                        log_warn("%s: its tools are not available: %s", reg->v[i].id, te.msg);
-                        continue;
-                }
-                agent_toolset_add(&a->ts, reg->v[i].id, tools);
-        }
-        log_debug("agent: %zu tools from %zu servers, planner %s", a->ts.n, reg->n,
-                  planner->ops->name);
+        a->ts = *ts;
+        memset(ts, 0, sizeof(*ts));
+        log_debug("agent: %zu tools, planner %s", a->ts.n, planner->ops->name);
         return a;
 }
 
@@ -123,12 +113,12 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
             .progress_ctx = ui ? ui->ctx : NULL,
         };
         struct iso_decision dec;
-        mcp_hub_decide(a->hub, call->tool->server, call->tool->name, &dec);
+        a->run.ops->decide(a->run.ctx, call->tool->server, call->tool->name, &dec);
         if (ui && ui->tool_start)
                 ui->tool_start(ui->ctx, call, &dec);
         osvm_err e = {0};
         uint64_t t0 = time_mono_ns();
-        json_t *result = mcp_hub_run(a->hub, &dec, call->arguments, &o, &e);
+        json_t *result = a->run.ops->run(a->run.ctx, &dec, call->arguments, &o, &e);
         double ms = (double)(time_mono_ns() - t0) / 1e6;
         bool cancelled = !result && (e.code == MCP_E_CANCELLED || (cancel && *cancel));
         bool is_error = !result || json_is_true(json_object_get(result, "isError"));

@@ -95,6 +95,12 @@ struct agent_planner_ops {
         /* Decides the next step; -1 with e set when the planner failed (e.g. HTTP 401). */
         int (*plan)(struct agent_planner *p, const struct agent_convo *c,
                     const struct agent_toolset *ts, struct agent_step *out, osvm_err *e);
+        /*
+         * The LLM planners: sends one request body to the endpoint the way
+         * plan does (the key added, retries, bounds) and parses the reply.
+         * The supervisor serves μVM-1's planner with it. NULL: no endpoint.
+         */
+        int (*post)(struct agent_planner *p, const char *body, json_t **reply, osvm_err *e);
         void (*free)(struct agent_planner *p);
 };
 
@@ -138,9 +144,35 @@ struct agent_ui {
         mcp_progress_fn progress;
 };
 
-/* The agent over a hub (servers and isolation) with a planner, which it owns. */
-struct agent *agent_new(struct mcp_hub *hub, const struct mcp_registry *reg,
-                        struct agent_planner *planner, unsigned max_rounds, osvm_err *e);
+/*
+ * Where the agent's tool calls go: the hub on the host (agent_hub_runner),
+ * or the supervisor when the agent runs inside μVM-1 (microvm/microvm.h).
+ * Either way the decision is the host's: the agent only names the tool.
+ */
+struct agent_runner_ops {
+        /* Where SERVER/TOOL would run and why, for the UI and the trace. */
+        void (*decide)(void *ctx, const char *server, const char *tool, struct iso_decision *d);
+        /* Runs the call; the CallToolResult, or NULL with e set when it failed. */
+        json_t *(*run)(void *ctx, const struct iso_decision *d, json_t *arguments,
+                       const struct mcp_call_opts *o, osvm_err *e);
+};
+
+struct agent_runner {
+        const struct agent_runner_ops *ops;
+        void *ctx;
+};
+
+/* Tool calls through the hub: mcp_hub_decide and mcp_hub_run. */
+struct agent_runner agent_hub_runner(struct mcp_hub *hub);
+/* The tools of the registry's enabled servers, as the hub lists them; a
+ * server whose tools cannot be listed is left out with a warning. */
+void agent_toolset_from_hub(struct agent_toolset *ts, struct mcp_hub *hub,
+                            const struct mcp_registry *reg);
+
+/* The agent over a runner and a toolset (moved into the agent, left empty)
+ * with a planner, which it owns. */
+struct agent *agent_new(const struct agent_runner *runner, struct agent_toolset *ts,
+                        struct agent_planner *planner, unsigned max_rounds);
 /*
  * Answers one prompt, continuing the conversation. Returns 0 with the answer
  * (free it), 1 when the answer is a question because a tool's required

@@ -209,13 +209,13 @@ static int anthropic_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "anthropic");
-        return llm_round(lp, req, "x-api-key: %s", "anthropic-version: " ANTHROPIC_VERSION,
-                         parse_reply, ts, out, e);
+        return llm_round(lp, req, parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops anthropic_ops = {
     .name = "anthropic",
     .plan = anthropic_plan,
+    .post = llm_post_body,
     .free = llm_planner_free,
 };
 
@@ -228,5 +228,7 @@ struct agent_planner *agent_planner_anthropic(const struct agent_ai_config *c, o
                 return NULL;
         }
         lp->p.ops = &anthropic_ops;
+        lp->key_fmt = "x-api-key: %s";
+        lp->extra_header = "anthropic-version: " ANTHROPIC_VERSION;
         return &lp->p;
 }

@@ -44,6 +44,8 @@ struct llm_planner {
         struct agent_planner p;
         char *endpoint; /* base URL + the API's path */
         char *model, *key;
+        const char *key_fmt;      /* how the key is sent: "Authorization: Bearer %s" */
+        const char *extra_header; /* one more header the API wants, or NULL */
         uint32_t timeout_ms;
         unsigned max_retries, retry_base_ms;
 };
@@ -59,14 +61,15 @@ void llm_planner_free(struct agent_planner *p);
 typedef int (*llm_parse_fn)(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
                             osvm_err *e);
 
+/* The planner_ops post of both APIs: the body to the endpoint, with the key. */
+int llm_post_body(struct agent_planner *p, const char *body, json_t **reply, osvm_err *e);
+
 /*
- * One round of either API: posts req (stolen) with the key in the header
- * key_fmt ("Authorization: Bearer %s") and the extra header (may be NULL),
- * and reads the reply with parse. Errors begin with the API's name.
+ * One round of either API: posts req (stolen) with llm_post_body and reads
+ * the reply with parse. Errors begin with the API's name.
  */
-int llm_round(struct llm_planner *lp, json_t *req, const char *key_fmt, const char *extra_header,
-              llm_parse_fn parse, const struct agent_toolset *ts, struct agent_step *out,
-              osvm_err *e);
+int llm_round(struct llm_planner *lp, json_t *req, llm_parse_fn parse,
+              const struct agent_toolset *ts, struct agent_step *out, osvm_err *e);
 
 /* The system prompt both planners send. */
 extern const char llm_system_prompt[];

@@ -239,12 +239,13 @@ static int openai_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "openai");
-        return llm_round(lp, req, "Authorization: Bearer %s", NULL, parse_reply, ts, out, e);
+        return llm_round(lp, req, parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops openai_ops = {
     .name = "openai",
     .plan = openai_plan,
+    .post = llm_post_body,
     .free = llm_planner_free,
 };
 
@@ -257,5 +258,6 @@ struct agent_planner *agent_planner_openai(const struct agent_ai_config *c, osvm
                 return NULL;
         }
         lp->p.ops = &openai_ops;
+        lp->key_fmt = "Authorization: Bearer %s";
         return &lp->p;
 }

@@ -24,9 +24,42 @@ extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
 
+/* The status line from the session at time now_ns. */
+struct status_style {
+        bool utf8;  /* μ and • where true; u and - where false */
+        bool color; /* ANSI colours */
+};
+char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct status_style st);
+/* The style for stdout: the locale's charset, NO_COLOR and whether it is a terminal. */
+struct status_style cli_status_style(void);
+
 /* The agent: one prompt (-p, optionally --json), or the chat. Return exit codes. */
 int cli_agent_oneshot(const char *prompt, bool json);
 int cli_agent_chat(void);
+
+/*
+ * What the chat and one-shot mode run on. On the host (agent_session.c): the
+ * servers, the hub and the planner, opened in this process. Inside μVM-1
+ * (microvm/guest/session.c): the same, asked of the supervisor through host
+ * calls. Whichever is linked in is the one the front end uses.
+ */
+struct cli_agent_session {
+        struct agent *agent;
+        bool llm;   /* an LLM is configured (else the offline planner) */
+        void *impl; /* the implementation's own */
+};
+
+/* Opens the session; chat: for many prompts (VMs made ahead, resizes
+ * noticed). Returns 0 or an exit code, having said why. */
+int cli_agent_session_open(struct cli_agent_session *s, bool chat);
+void cli_agent_session_close(struct cli_agent_session *s);
+/* The status line now. */
+char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st);
+
+/* What happened to the terminal since the last call (cleared by it). */
+#define CLI_EVENT_INTERRUPT 1u /* Ctrl-C */
+#define CLI_EVENT_RESIZE    2u /* a new window size */
+unsigned cli_agent_session_events(struct cli_agent_session *s);
 
 /* Set by SIGINT once cli_catch_interrupt() ran: pass it as a cancel flag. */
 extern volatile sig_atomic_t cli_interrupted;
@@ -93,14 +126,5 @@ void cli_probe_host(struct iso_host *h);
 
 /* Prints a JSON value to stdout, indented, with a newline. */
 void cli_print_json(json_t *v);
-
-/* The status line from the session at time now_ns. */
-struct status_style {
-        bool utf8;  /* μ and • where true; u and - where false */
-        bool color; /* ANSI colours */
-};
-char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct status_style st);
-/* The style for stdout: the locale's charset, NO_COLOR and whether it is a terminal. */
-struct status_style cli_status_style(void);
 
 #endif

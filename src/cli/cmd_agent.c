@@ -4,7 +4,6 @@
  */
 #include "agent/agent.h"
 #include "cli/cli.h"
-#include "vmm/vmm.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -17,46 +16,16 @@
 
 #define HISTORY_MAX 1000
 
-/* ---- everything the agent needs, opened once ---- */
-
-struct session {
-        struct cli_servers srv;
-        struct agent_ai_config ai;
-        struct agent *agent;
-};
-
-static int session_open(struct session *s)
-{
-        memset(s, 0, sizeof(*s));
-        int r = cli_servers_open(&s->srv, NULL);
-        if (r)
-                return r;
-        osvm_err e = {0};
-        struct agent_planner *planner = NULL;
-        if (agent_ai_config_load(&s->ai, &e) < 0 || !(planner = agent_planner_new(&s->ai, &e))) {
-                log_error("%s", e.msg);
-                agent_ai_config_free(&s->ai);
-                cli_servers_close(&s->srv);
-                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
-        }
-        s->agent = agent_new(s->srv.hub, &s->srv.reg, planner, s->ai.max_rounds, &e);
-        return 0;
-}
-
-static void session_close(struct session *s)
-{
-        agent_free(s->agent);
-        agent_ai_config_free(&s->ai);
-        cli_servers_close(&s->srv);
-}
-
 /* ---- showing tool calls while they run ---- */
 
 struct ui_state {
         bool tty; /* stderr is a terminal: a spinner line; else plain lines */
+        bool utf8;
         pthread_mutex_t lock;
         pthread_t thread;
         bool running, stop;
+        bool drawn;     /* no spinner thread: the line is drawn on progress */
+        unsigned frame; /* the spinner frame drawn last */
         char what[256];
         char progress[128];
         uint64_t started;
@@ -67,20 +36,25 @@ static const char *const spin_utf8[] = {
     "\xe2\xa0\xb4", "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87", "\xe2\xa0\x8f"};
 static const char *const spin_ascii[] = {"|", "/", "-", "\\"};
 
+/* The spinner line: the frame i, the call, its time so far and its progress. */
+static void ui_draw(struct ui_state *u, unsigned i)
+{
+        double secs = (double)(time_mono_ns() - u->started) / 1e9;
+        fprintf(stderr, "\r\033[K%s %s %.1fs %s", u->utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4],
+                u->what, secs, u->progress);
+        fflush(stderr);
+}
+
 static void *spinner(void *arg)
 {
         struct ui_state *u = arg;
-        bool utf8 = term_utf8();
         for (unsigned i = 0;; i++) {
                 pthread_mutex_lock(&u->lock);
                 if (u->stop) {
                         pthread_mutex_unlock(&u->lock);
                         return NULL;
                 }
-                double secs = (double)(time_mono_ns() - u->started) / 1e9;
-                fprintf(stderr, "\r\033[K%s %s %.1fs %s",
-                        utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4], u->what, secs, u->progress);
-                fflush(stderr);
+                ui_draw(u, i);
                 pthread_mutex_unlock(&u->lock);
                 nanosleep(&(struct timespec){0, 100000000}, NULL);
         }
@@ -101,10 +75,16 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
         u->started = time_mono_ns();
         u->stop = false;
         pthread_mutex_unlock(&u->lock);
-        if (u->tty)
+        if (u->tty) {
+                /* Without threads (inside μVM-1) the line is drawn on each
+                 * progress report instead, which the supervisor sends often. */
                 u->running = pthread_create(&u->thread, NULL, spinner, u) == 0;
-        else
+                u->drawn = !u->running;
+                if (u->drawn)
+                        ui_draw(u, u->frame = 0);
+        } else {
                 fprintf(stderr, "tool: %s\n", u->what);
+        }
 }
 
 static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result, bool ok,
@@ -118,6 +98,9 @@ static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result
                 pthread_mutex_unlock(&u->lock);
                 pthread_join(u->thread, NULL);
                 u->running = false;
+        }
+        if (u->tty) {
+                u->drawn = false;
                 fprintf(stderr, "\r\033[K");
         }
         fprintf(stderr, "%s %s (%.0f ms)\n", ok ? "done:" : "failed:", u->what, ms);
@@ -127,14 +110,18 @@ static void ui_progress(void *ctx, const struct mcp_progress *p)
 {
         struct ui_state *u = ctx;
         pthread_mutex_lock(&u->lock);
-        if (p->total > 0)
+        if (!p) /* no news: time passes */
+                ;
+        else if (p->total > 0)
                 snprintf(u->progress, sizeof(u->progress), "%.0f/%.0f %s", p->progress, p->total,
                          p->message ? p->message : "");
         else
                 snprintf(u->progress, sizeof(u->progress), "%.0f %s", p->progress,
                          p->message ? p->message : "");
+        if (u->drawn)
+                ui_draw(u, ++u->frame);
         pthread_mutex_unlock(&u->lock);
-        if (!u->tty)
+        if (!u->tty && p)
                 fprintf(stderr, "progress: %s\n", u->progress);
 }
 
@@ -143,15 +130,16 @@ static struct agent_ui make_ui(struct ui_state *u)
         memset(u, 0, sizeof(*u));
         pthread_mutex_init(&u->lock, NULL);
         u->tty = isatty(STDERR_FILENO);
+        u->utf8 = term_utf8();
         return (struct agent_ui){.ctx = u,
                                  .tool_start = ui_tool_start,
                                  .tool_end = ui_tool_end,
                                  .progress = ui_progress};
 }
 
-static void print_status(FILE *f)
+static void print_status(struct cli_agent_session *s, FILE *f)
 {
-        char *line = cli_status_line(session_get(), time_mono_ns(), cli_status_style());
+        char *line = cli_agent_session_status(s, cli_status_style());
         fprintf(f, "%s\n", line);
         free(line);
 }
@@ -160,8 +148,8 @@ static void print_status(FILE *f)
 
 int cli_agent_oneshot(const char *prompt, bool json)
 {
-        struct session s;
-        int r = session_open(&s);
+        struct cli_agent_session s;
+        int r = cli_agent_session_open(&s, false);
         if (r)
                 return r;
         cli_catch_interrupt();
@@ -173,8 +161,7 @@ int cli_agent_oneshot(const char *prompt, bool json)
         int a =
             agent_ask(s.agent, prompt, json ? NULL : &ui, &cli_interrupted, &answer, &trace, &e);
         if (json) {
-                char *line = cli_status_line(session_get(), time_mono_ns(),
-                                             (struct status_style){true, false});
+                char *line = cli_agent_session_status(&s, (struct status_style){true, false});
                 json_object_set_new(trace, "status", json_string(line));
                 free(line);
                 cli_print_json(trace);
@@ -191,17 +178,20 @@ int cli_agent_oneshot(const char *prompt, bool json)
         free(answer);
         json_decref(trace);
         pthread_mutex_destroy(&u.lock);
-        session_close(&s);
+        cli_agent_session_close(&s);
         return r;
 }
 
 /* ---- the chat ---- */
 
+/* The chat's session, for its input function. */
+static struct cli_agent_session *chat_session;
+
 /*
  * The chat's input, one character at a time, for libedit: Ctrl-C at the
  * prompt ends the line (readline() returns NULL and the chat shows a fresh
- * prompt) instead of being swallowed by a retried read(). Returns a Unicode
- * code point, decoded from UTF-8, or EOF.
+ * prompt) instead of being swallowed by a retried read(), and a new window
+ * size is taken in. Returns a Unicode code point, decoded from UTF-8, or EOF.
  */
 static int chat_getc(FILE *f)
 {
@@ -213,8 +203,13 @@ static int chat_getc(FILE *f)
                         return EOF;
                 ssize_t n = read(STDIN_FILENO, b + have, 1);
                 if (n < 0 && errno == EINTR) {
-                        if (cli_interrupted)
+                        unsigned ev = cli_agent_session_events(chat_session);
+                        if (ev & CLI_EVENT_RESIZE)
+                                rl_resize_terminal();
+                        if (ev & CLI_EVENT_INTERRUPT) {
+                                cli_interrupted = 1;
                                 return EOF;
+                        }
                         continue;
                 }
                 if (n <= 0)
@@ -241,19 +236,20 @@ static char *history_path(void)
 
 int cli_agent_chat(void)
 {
-        struct session s;
-        int r = session_open(&s);
+        struct cli_agent_session s;
+        int r = cli_agent_session_open(&s, true);
         if (r)
                 return r;
+        chat_session = &s;
         cli_catch_interrupt();
         bool tty = isatty(STDIN_FILENO);
         const struct agent_toolset *ts = agent_tools(s.agent);
         printf("osvm %s: every tool call runs in its own VM. %zu tools; planner: %s%s.\n",
                OSVM_VERSION, ts->n, agent_planner_name(s.agent),
-               s.ai.provider ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
+               s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");
-        print_status(stdout);
+        print_status(&s, stdout);
 
         _cleanup_free_ char *hist = tty ? history_path() : NULL;
         /* Ctrl-C at the prompt must reach our handler: readline() then returns NULL. */
@@ -266,8 +262,8 @@ int cli_agent_chat(void)
         }
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
-        cli_start_vm_pool(&s.srv.host);
         for (;;) {
+                (void)cli_agent_session_events(&s); /* a Ctrl-C before the prompt is spent */
                 cli_interrupted = 0;
                 char *line = tty ? readline("osvm> ") : NULL;
                 if (!tty) {
@@ -310,13 +306,13 @@ int cli_agent_chat(void)
                         printf("%s\n", answer);
                 free(answer);
                 free(line);
-                print_status(stdout);
+                print_status(&s, stdout);
                 fflush(stdout);
         }
         if (tty)
                 printf("\n");
-        vmm_shutdown();
         pthread_mutex_destroy(&u.lock);
-        session_close(&s);
+        cli_agent_session_close(&s);
+        chat_session = NULL;
         return OSVM_EXIT_OK;
 }

@@ -116,29 +116,6 @@ void cli_probe_host(struct iso_host *h)
                  "this build has no Linux microVM engine (tools run in unikernels or directly)");
 }
 
-volatile sig_atomic_t cli_interrupted;
-
-static void on_interrupt(int sig)
-{
-        (void)sig;
-        cli_interrupted = 1;
-}
-
-void cli_catch_interrupt(void)
-{
-        struct sigaction sa = {.sa_handler = on_interrupt};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a waiting poll() wakes up */
-}
-
-void cli_print_json(json_t *v)
-{
-        char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        if (s)
-                printf("%s\n", s);
-        free(s);
-}
-
 void cli_note_egress(const struct iso_config *cfg, const char *server)
 {
         const struct iso_server *srv = iso_config_server(cfg, server);

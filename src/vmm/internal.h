@@ -49,6 +49,9 @@
 #define VMM_STUB_PVM_UID    0x2d8
 #define VMM_STUB_PVM_GID    0x2dc
 #define VMM_STUB_PVM_IOFLAG 0x2e8 /* nonzero: staged I/O on */
+/* The immediate of the stub's `cmp $3, %rdi` before it answers ioctl on
+ * fds 0-2 with ENOTTY itself: 0 sends every ioctl to the VMM (spec->tty). */
+#define VMM_STUB_PVM_IOCTL_FDS 0xc4
 
 /*
  * Staged I/O (PVM only, for images loaded at or above VMM_LOAD_BASE): the

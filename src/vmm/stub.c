@@ -344,6 +344,7 @@ const uint8_t vmm_warmup_code[VMM_WARMUP_LEN] = {
     0x48, 0xff, 0xc9, 0x75, 0xe2, 0xb8, 0xff, 0xff, 0x00, 0x00, 0x0f, 0x05, 0x0f, 0x0b,
 };
 
+_Static_assert(VMM_STUB_PVM_IOCTL_FDS < VMM_STUB_PVM_LEN, "the ioctl fd bound is in the stub");
 _Static_assert(VMM_PORT_SYSCALL == 0xe0, "the PVM stub's out instructions use port 0xe0");
 _Static_assert(VMM_IO_ADDR == 0x200000 && VMM_IO_IN_BUF == 0x201000 && VMM_IO_OUT_BUF == 0x300000 &&
                    VMM_IO_OUT_CAP == 0x100000,

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,8 +170,12 @@ static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
 
 void vmm_io_start(struct vmm_vm *vm)
 {
-        vm->io_on = vmm_kvm_is_pvm() && !vm->cpl0_syscalls && vm->img->lo >= VMM_LOAD_BASE;
-        vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = vm->io_on;
+        bool pvm_stub = vmm_kvm_is_pvm() && !vm->cpl0_syscalls;
+        vm->io_on = pvm_stub && vm->img->lo >= VMM_LOAD_BASE && !vm->spec->tty;
+        if (pvm_stub) {
+                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = vm->io_on;
+                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOCTL_FDS] = vm->spec->tty ? 0 : 3;
+        }
         if (!vm->io_on)
                 return;
         uint64_t len = 0;
@@ -433,6 +439,64 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
 out:
         free(v);
         return r;
+}
+
+/* ---- the user's terminal (spec->tty) ---- */
+
+/* The kernel's struct termios, which TCGETS and TCSETS* copy. */
+struct vmm_ktermios {
+        uint32_t c_iflag, c_oflag, c_cflag, c_lflag;
+        uint8_t c_line;
+        uint8_t c_cc[19];
+};
+
+/* What a guest may change of the terminal: line editing, echo, signals
+ * and output processing, never the line itself (speed, size, parity). */
+#define TTY_IFLAGS (ICRNL | INLCR | IGNCR | IXON | IXOFF | IXANY | ISTRIP | BRKINT | INPCK | IUTF8)
+#define TTY_OFLAGS (OPOST | ONLCR | OCRNL | ONOCR | ONLRET)
+#define TTY_LFLAGS                                                                                 \
+        (ICANON | ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOKE | ISIG | IEXTEN | NOFLSH)
+
+/*
+ * Terminal ioctls on fds 0-2, when the call's spec says they may be the
+ * user's terminal: TCGETS, TCSETS/TCSETSW/TCSETSF (narrowed to the flags
+ * above; the host restores the terminal when the session ends) and
+ * TIOCGWINSZ. Everything else is ENOTTY, as for a pipe.
+ */
+static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (!vm->spec->tty || fd > 2 || f->host < 0 || !isatty(f->host))
+                return -ENOTTY;
+        struct vmm_ktermios cur, want;
+        switch (cmd) {
+        case TCGETS:
+                if (ioctl(f->host, TCGETS, &cur) < 0)
+                        return -errno;
+                return put(vm, arg, &cur, sizeof(cur));
+        case TCSETS:
+        case TCSETSW:
+        case TCSETSF:
+                if (get(vm, arg, &want, sizeof(want)) < 0)
+                        return -EFAULT;
+                if (ioctl(f->host, TCGETS, &cur) < 0)
+                        return -errno;
+                cur.c_iflag = (cur.c_iflag & ~TTY_IFLAGS) | (want.c_iflag & TTY_IFLAGS);
+                cur.c_oflag = (cur.c_oflag & ~TTY_OFLAGS) | (want.c_oflag & TTY_OFLAGS);
+                cur.c_lflag = (cur.c_lflag & ~TTY_LFLAGS) | (want.c_lflag & TTY_LFLAGS);
+                memcpy(cur.c_cc, want.c_cc, sizeof(cur.c_cc));
+                return ioctl(f->host, (unsigned long)cmd, &cur) < 0 ? -errno : 0;
+        case TIOCGWINSZ: {
+                struct winsize ws;
+                if (ioctl(f->host, TIOCGWINSZ, &ws) < 0)
+                        return -errno;
+                return put(vm, arg, &ws, sizeof(ws));
+        }
+        default:
+                return -ENOTTY;
+        }
 }
 
 static int64_t do_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
@@ -1072,7 +1136,7 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 }
         }
         case SYS_ioctl:
-                return fd_get(vm, a[0]) ? -ENOTTY : -EBADF;
+                return do_ioctl(vm, a[0], a[1], a[2]);
         case SYS_fstat:
                 return do_fstat(vm, a[0], a[1]);
         case SYS_stat:

@@ -32,7 +32,7 @@ struct vmm_mount {
 /* Zero fields take the defaults below. */
 struct vmm_limits {
         uint32_t memory_mb;        /* guest memory, VMM_MEM_MIN_MB..VMM_MEM_MAX_MB */
-        uint32_t timeout_ms;       /* wall time from start to exit */
+        uint32_t timeout_ms;       /* wall time from start to exit (UINT32_MAX: ~49 days) */
         uint64_t max_output_bytes; /* written to the guest's fds 1 and 2 together */
         uint64_t max_syscalls;     /* system calls served by the host (on PVM the constant
                                     * ones answered inside the guest are not counted) */
@@ -62,6 +62,13 @@ struct vmm_spec {
         const struct vmm_mount *mounts;
         size_t nmounts;
         const char *cwd; /* the guest's working directory; NULL for "/" */
+        /*
+         * fds 0-2 may be the user's terminal (the agent's μVM-1): the guest
+         * may read its settings and window size and switch line editing,
+         * echo and signals (TCGETS, TCSETS*, TIOCGWINSZ; nothing else), and
+         * its input is not read ahead. The caller restores the terminal.
+         */
+        bool tty;
         struct vmm_limits limits;
 };
 

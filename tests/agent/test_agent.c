@@ -113,7 +113,8 @@ static void scripted_free(struct agent_planner *p)
         free(p);
 }
 
-static const struct agent_planner_ops scripted_ops = {"scripted", scripted_plan, scripted_free};
+static const struct agent_planner_ops scripted_ops = {
+    .name = "scripted", .plan = scripted_plan, .free = scripted_free};
 
 static char dir[64];
 static struct mcp_registry reg;
@@ -156,6 +157,15 @@ static void close_hub(struct mcp_hub *h)
         iso_config_free(&cfg);
 }
 
+/* The agent over the hub with the scripted planner. */
+static struct agent *new_agent(struct mcp_hub *h, struct agent_planner *p, unsigned max_rounds)
+{
+        struct agent_toolset ts = {0};
+        agent_toolset_from_hub(&ts, h, &reg);
+        struct agent_runner run = agent_hub_runner(h);
+        return agent_new(&run, &ts, p, max_rounds);
+}
+
 static void test_multi_round(void **state)
 {
         (void)state;
@@ -168,7 +178,7 @@ static void test_multi_round(void **state)
         s->tools[1] = "everything/echo";
         s->args[1] = "{\"message\": \"the sum was five\"}";
         osvm_err e = {0};
-        struct agent *a = agent_new(h, &reg, &s->base, 0, &e);
+        struct agent *a = new_agent(h, &s->base, 0);
         assert_true(agent_tools(a)->n >= 13);
         char *answer = NULL;
         json_t *trace = NULL;
@@ -221,7 +231,7 @@ static void test_round_limit(void **state)
                 s->args[i] = "{\"message\": \"again\"}";
         }
         osvm_err e = {0};
-        struct agent *a = agent_new(h, &reg, &s->base, 2, &e);
+        struct agent *a = new_agent(h, &s->base, 2);
         char *answer = NULL;
         json_t *trace = NULL;
         assert_int_equal(agent_ask(a, "loop", NULL, NULL, &answer, &trace, &e), -1);
@@ -243,7 +253,7 @@ static void test_cancel_stops_the_turn(void **state)
         s->tools[0] = "everything/trigger-long-running-operation";
         s->args[0] = "{\"duration\": 10, \"steps\": 10}";
         osvm_err e = {0};
-        struct agent *a = agent_new(h, &reg, &s->base, 0, &e);
+        struct agent *a = new_agent(h, &s->base, 0);
         volatile sig_atomic_t cancel = 1; /* already set: the call stops at once */
         char *answer = NULL;
         uint64_t t0 = time_mono_ns();
