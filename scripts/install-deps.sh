@@ -3,6 +3,8 @@
 set -eu
 
 PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libedit-dev clang-format util-linux"
+# μVM-1's agent runtime links static: libedit's own static dependencies
+PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
 # the vmm: guest toolchains, a program nobody here wrote, leak checks
 PKGS="$PKGS musl-tools busybox-static valgrind"
 # the MCP tests run real servers from npm: Node.js, from Debian unless one is there

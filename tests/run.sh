@@ -5,6 +5,9 @@ set -u
 build=$1
 shift
 export OSVM_BIN="$PWD/$build/osvm"
+# The agent runs inside μVM-1 from the release build's image (the image is
+# a static program: there is no sanitizer build of it).
+export OSVM_AGENT_IMAGE="${OSVM_AGENT_IMAGE:-$PWD/build/unikernels/osvm-agent.img}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # The real MCP servers the tests talk to, from npm at pinned versions.

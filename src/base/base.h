@@ -121,6 +121,10 @@ char *fs_expand_home(const char *path);
 char *paths_config_dir(void);
 /* $XDG_STATE_HOME/osvm, else $HOME/.local/state/osvm. */
 char *paths_state_dir(void);
+/* osvm's own images (the tool pack, μVM-1's agent) beside the binary: the
+ * build tree's unikernels/ or the installed ../lib/osvm/unikernels; NULL when
+ * neither is there. */
+char *paths_images_dir(void);
 
 /* ---- the terminal ---- */
 
@@ -141,6 +145,8 @@ typedef struct strbuf {
 } strbuf;
 void sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_add(strbuf *b, const char *s);
+/* n bytes of s (which may hold NULs), kept NUL-terminated. */
+void sb_addn(strbuf *b, const char *s, size_t n);
 void sb_free(strbuf *b);
 /* Returns the string and leaves b empty. */
 char *sb_steal(strbuf *b);

@@ -140,7 +140,10 @@ int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e)
                         continue;
                 char c = p[i];
                 p[i] = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                /* what is there is kept (and need not be creatable: a mount point) */
+                struct stat pst;
+                if ((stat(p, &pst) < 0 || !S_ISDIR(pst.st_mode)) && mkdir(p, mode) < 0 &&
+                    errno != EEXIST)
                         return err_sys(e, "creating directory %s", p);
                 p[i] = c;
         }

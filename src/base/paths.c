@@ -1,7 +1,11 @@
-/* The standard directories: configuration and state. */
+/* The standard directories: configuration, state, and osvm's own images. */
 #include "base.h"
 
 #include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *home_dir(void)
@@ -36,4 +40,27 @@ char *paths_state_dir(void)
         if (v)
                 return xasprintf("%s/osvm", v);
         return xasprintf("%s/.local/state/osvm", home_dir());
+}
+
+char *paths_images_dir(void)
+{
+        char exe[400];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+                return NULL;
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+                *slash = '\0';
+        const char *const cands[] = {"%s/unikernels", "%s/../lib/osvm/unikernels"};
+        for (size_t i = 0; i < 2; i++) {
+                char dir[512];
+                struct stat st;
+                snprintf(dir, sizeof(dir), cands[i], exe);
+                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+                        char *real = realpath(dir, NULL);
+                        return real ? real : xstrdup(dir);
+                }
+        }
+        return NULL;
 }

@@ -137,10 +137,15 @@ void sb_addf(strbuf *b, const char *fmt, ...)
 
 void sb_add(strbuf *b, const char *s)
 {
-        size_t n = strlen(s);
+        sb_addn(b, s, strlen(s));
+}
+
+void sb_addn(strbuf *b, const char *s, size_t n)
+{
         sb_grow(b, n);
-        memcpy(b->s + b->len, s, n + 1);
+        memcpy(b->s + b->len, s, n);
         b->len += n;
+        b->s[b->len] = '\0';
 }
 
 void sb_free(strbuf *b)

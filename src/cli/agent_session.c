@@ -11,49 +11,58 @@
 #include <string.h>
 
 struct host_session {
-        struct cli_servers srv;
-        struct agent_ai_config ai;
+        struct cli_agent_host host;
         bool chat;
 };
 
-static volatile sig_atomic_t resized;
-
-static void on_resize(int sig)
+int cli_agent_host_open(struct cli_agent_host *h)
 {
-        (void)sig;
-        resized = 1;
+        memset(h, 0, sizeof(*h));
+        int r = cli_servers_open(&h->srv, NULL);
+        if (r)
+                return r;
+        osvm_err e = {0};
+        if (agent_ai_config_load(&h->ai, &e) < 0 || !(h->planner = agent_planner_new(&h->ai, &e))) {
+                log_error("%s", e.msg);
+                agent_ai_config_free(&h->ai);
+                cli_servers_close(&h->srv);
+                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
+        }
+        return 0;
 }
+
+void cli_agent_host_close(struct cli_agent_host *h)
+{
+        if (h->planner)
+                h->planner->ops->free(h->planner);
+        agent_ai_config_free(&h->ai);
+        cli_servers_close(&h->srv);
+        memset(h, 0, sizeof(*h));
+}
+
+static volatile sig_atomic_t resized;
 
 int cli_agent_session_open(struct cli_agent_session *s, bool chat)
 {
         memset(s, 0, sizeof(*s));
         struct host_session *h = xcalloc(1, sizeof(*h));
-        int r = cli_servers_open(&h->srv, NULL);
+        int r = cli_agent_host_open(&h->host);
         if (r) {
                 free(h);
                 return r;
         }
-        osvm_err e = {0};
-        struct agent_planner *planner = NULL;
-        if (agent_ai_config_load(&h->ai, &e) < 0 || !(planner = agent_planner_new(&h->ai, &e))) {
-                log_error("%s", e.msg);
-                agent_ai_config_free(&h->ai);
-                cli_servers_close(&h->srv);
-                free(h);
-                return e.exit ? e.exit : OSVM_EXIT_CONFIG;
-        }
+        struct cli_servers *srv = &h->host.srv;
         struct agent_toolset ts = {0};
-        agent_toolset_from_hub(&ts, h->srv.hub, &h->srv.reg);
-        struct agent_runner run = agent_hub_runner(h->srv.hub);
-        s->agent = agent_new(&run, &ts, planner, h->ai.max_rounds);
-        s->llm = h->ai.provider != NULL;
+        agent_toolset_from_hub(&ts, srv->hub, &srv->reg);
+        struct agent_runner run = agent_hub_runner(srv->hub);
+        s->agent = agent_new(&run, &ts, h->host.planner, h->host.ai.max_rounds);
+        h->host.planner = NULL; /* the agent's now */
+        s->llm = h->host.ai.provider != NULL;
         s->impl = h;
         h->chat = chat;
         if (chat) {
-                struct sigaction sa = {.sa_handler = on_resize};
-                sigemptyset(&sa.sa_mask);
-                sigaction(SIGWINCH, &sa, NULL); /* no SA_RESTART: the prompt's read wakes */
-                cli_start_vm_pool(&h->srv.host);
+                cli_catch_resize(&resized);
+                cli_start_vm_pool(&srv->host);
         }
         return 0;
 }
@@ -66,8 +75,7 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (h->chat)
                 vmm_shutdown();
         agent_free(s->agent);
-        agent_ai_config_free(&h->ai);
-        cli_servers_close(&h->srv);
+        cli_agent_host_close(&h->host);
         free(h);
         memset(s, 0, sizeof(*s));
 }

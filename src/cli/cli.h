@@ -6,7 +6,9 @@
 
 #include "base/base.h"
 #include "isolation/isolation.h"
+#include "agent/agent.h"
 #include "mcp/mcp.h"
+#include "microvm/microvm.h"
 
 #include <signal.h>
 
@@ -65,6 +67,8 @@ unsigned cli_agent_session_events(struct cli_agent_session *s);
 extern volatile sig_atomic_t cli_interrupted;
 /* Makes Ctrl-C set cli_interrupted instead of ending the process. */
 void cli_catch_interrupt(void);
+/* Makes a new window size (SIGWINCH) set *flag. */
+void cli_catch_resize(volatile sig_atomic_t *flag);
 
 /* A verb of a command with verbs (`osvm isolation show`). */
 struct cli_verb {
@@ -123,6 +127,23 @@ void cli_servers_close(struct cli_servers *s);
 
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);
+
+/* What the agent works with on the host: the servers, the LLM settings and
+ * the planner they ask for. Returns 0 or an exit code, having said why. */
+struct cli_agent_host {
+        struct cli_servers srv;
+        struct agent_ai_config ai;
+        struct agent_planner *planner;
+};
+int cli_agent_host_open(struct cli_agent_host *h);
+void cli_agent_host_close(struct cli_agent_host *h);
+
+/*
+ * The agent, chat (prompt NULL) or one-shot: inside μVM-1 unless mode says
+ * otherwise or the host cannot (then directly, saying why in one line; or,
+ * with MICROVM_REQUIRED, not at all).
+ */
+int cli_agent(const char *prompt, bool json, enum microvm_mode mode);
 
 /* Prints a JSON value to stdout, indented, with a newline. */
 void cli_print_json(json_t *v);

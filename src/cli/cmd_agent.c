@@ -228,7 +228,10 @@ static int chat_getc(FILE *f)
 
 static char *history_path(void)
 {
-        _cleanup_free_ char *dir = paths_state_dir();
+        /* the agent's own directory, the same inside μVM-1 (where it is the
+         * only one the agent can write) and directly */
+        _cleanup_free_ char *state = paths_state_dir();
+        _cleanup_free_ char *dir = xasprintf("%s/agent", state);
         if (fs_mkdir_p(dir, 0700, NULL) < 0)
                 return NULL;
         return xasprintf("%s/history", dir);

@@ -91,26 +91,10 @@ void cli_probe_host(struct iso_host *h)
         if (env) {
                 snprintf(h->builtin_images, sizeof(h->builtin_images), "%s", env);
         } else {
-                char exe[400];
-                ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-                if (n > 0) {
-                        exe[n] = '\0';
-                        char *slash = strrchr(exe, '/');
-                        if (slash)
-                                *slash = '\0';
-                        const char *const cands[] = {"%s/unikernels", "%s/../lib/osvm/unikernels"};
-                        for (size_t i = 0; i < 2 && !h->builtin_images[0]; i++) {
-                                char dir[512];
-                                struct stat st;
-                                snprintf(dir, sizeof(dir), cands[i], exe);
-                                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-                                        char *real = realpath(dir, NULL);
-                                        snprintf(h->builtin_images, sizeof(h->builtin_images), "%s",
-                                                 real ? real : dir);
-                                        free(real);
-                                }
-                        }
-                }
+                char *dir = paths_images_dir();
+                if (dir)
+                        snprintf(h->builtin_images, sizeof(h->builtin_images), "%s", dir);
+                free(dir);
         }
         snprintf(h->microvm_problem, sizeof(h->microvm_problem),
                  "this build has no Linux microVM engine (tools run in unikernels or directly)");

@@ -21,6 +21,23 @@ void cli_catch_interrupt(void)
         sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a waiting poll() wakes up */
 }
 
+static volatile sig_atomic_t *resize_flag;
+
+static void on_resize(int sig)
+{
+        (void)sig;
+        if (resize_flag)
+                *resize_flag = 1;
+}
+
+void cli_catch_resize(volatile sig_atomic_t *flag)
+{
+        resize_flag = flag;
+        struct sigaction sa = {.sa_handler = on_resize};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGWINCH, &sa, NULL); /* no SA_RESTART: a waiting read wakes up */
+}
+
 void cli_print_json(json_t *v)
 {
         char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(6));

@@ -46,6 +46,12 @@ static void print_main_help(FILE *f)
                    "      --json      with -p: print the whole trace as JSON (plan, each call\n"
                    "                  with server, tool, arguments, mode, reasons, duration,\n"
                    "                  result; the answer)\n"
+                   "      --no-microvm\n"
+                   "                  run the agent directly in this process, not inside\n"
+                   "                  μVM-1 (also OSVM_SKIP_MICROVM=1); tools still run in\n"
+                   "                  their own VMs\n"
+                   "      --require-isolation\n"
+                   "                  refuse to run when the agent cannot run inside μVM-1\n"
                    "  -v, --verbose   more log output (repeat for debug)\n"
                    "  -q, --quiet     errors only\n"
                    "  -h, --help      this help\n"
@@ -90,6 +96,8 @@ int main(int argc, char **argv)
         int verbosity = 0;
         const char *prompt = NULL;
         bool json = false;
+        const char *skip = getenv("OSVM_SKIP_MICROVM");
+        enum microvm_mode mode = skip && !strcmp(skip, "1") ? MICROVM_OFF : MICROVM_AUTO;
         for (; i < argc && argv[i][0] == '-'; i++) {
                 const char *a = argv[i];
                 if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -112,6 +120,10 @@ int main(int argc, char **argv)
                         prompt = argv[i];
                 } else if (!strcmp(a, "--json")) {
                         json = true;
+                } else if (!strcmp(a, "--no-microvm")) {
+                        mode = MICROVM_OFF;
+                } else if (!strcmp(a, "--require-isolation")) {
+                        mode = MICROVM_REQUIRED;
                 } else if (!strcmp(a, "--")) {
                         i++;
                         break;
@@ -135,12 +147,12 @@ int main(int argc, char **argv)
 
         int r;
         if (i == argc && prompt) {
-                r = cli_agent_oneshot(prompt, json);
+                r = cli_agent(prompt, json, mode);
         } else if (prompt || json) {
                 fprintf(stderr, "osvm: -p and --json go without a command ('osvm -p PROMPT')\n");
                 r = OSVM_EXIT_USAGE;
         } else if (i == argc) {
-                r = cli_agent_chat();
+                r = cli_agent(NULL, false, mode);
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {

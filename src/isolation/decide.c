@@ -172,3 +172,34 @@ json_t *iso_decision_json(const struct iso_decision *d)
                          d->policy.tool, "route", iso_route_name(d->route), "fell_back",
                          d->fell_back, "policy", iso_policy_json(&d->policy), "reasons", reasons);
 }
+
+int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
+{
+        memset(d, 0, sizeof(*d));
+        const char *server = json_string_value(json_object_get(j, "server"));
+        const char *tool = json_string_value(json_object_get(j, "tool"));
+        const char *route = json_string_value(json_object_get(j, "route"));
+        json_t *reasons = json_object_get(j, "reasons");
+        if (!server || !tool || !route || !json_is_array(reasons))
+                return err_set(e, EPROTO, "a decision without server, tool, route or reasons");
+        int r = 0;
+        while (r < 4 && strcmp(iso_route_name((enum iso_route)r), route) != 0)
+                r++;
+        if (r == 4)
+                return err_set(e, EPROTO, "a decision with an unknown route");
+        d->route = (enum iso_route)r;
+        d->fell_back = json_is_true(json_object_get(j, "fell_back"));
+        d->policy.server = xstrdup(server);
+        d->policy.tool = xstrdup(tool);
+        size_t i;
+        json_t *v;
+        json_array_foreach(reasons, i, v)
+        {
+                const char *text = json_string_value(json_object_get(v, "text"));
+                const char *ls = json_string_value(json_object_get(v, "level"));
+                int lvl = ls ? log_level_parse(ls) : -1;
+                if (text)
+                        reason(d, lvl < 0 ? LOG_INFO : (enum log_level)lvl, "%s", text);
+        }
+        return 0;
+}

@@ -214,6 +214,10 @@ void iso_decision_free(struct iso_decision *d);
 /* "INFO: ...\nWARN: ...\n", one line a reason. */
 char *iso_decision_trace(const struct iso_decision *d);
 json_t *iso_decision_json(const struct iso_decision *d);
+/* The decision iso_decision_json made, read back (server, tool, route,
+ * fell_back, reasons; not the policy): for the agent inside μVM-1, which
+ * is told the host's decisions. -1 with e set when j is not one. */
+int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e);
 
 /* ---- editing ---- */
 

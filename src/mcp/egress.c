@@ -258,7 +258,7 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
 
 /* ---- the channel ---- */
 
-static bool send_line(int fd, json_t *msg)
+bool mcp_send_line(int fd, json_t *msg)
 {
         char *s = json_dumps(msg, JSON_COMPACT);
         if (!s)
@@ -318,7 +318,7 @@ static void *serve(void *arg)
                                           ? fail("at most %u host calls per tool call", CALLS_MAX)
                                           : perform(g, req);
                         json_decref(req);
-                        bool sent = send_line(g->fd, ans);
+                        bool sent = mcp_send_line(g->fd, ans);
                         json_decref(ans);
                         if (!sent)
                                 goto out;

@@ -214,4 +214,8 @@ const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url,
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)
 #define MCP_RPC_INVALID_PARAMS   (-32602)
 
+/* Writes msg as one line of compact JSON to a socket (no SIGPIPE); false
+ * when the peer is gone. For host-call channels. */
+bool mcp_send_line(int fd, json_t *msg);
+
 #endif

@@ -98,6 +98,10 @@ static int wait_fd(struct vmm_vm *vm, int fd, short events)
                 int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
                 if (r > 0)
                         return 0;
+                /* the user's terminal: Ctrl-C or a resize ends a read, which the
+                 * guest sees as EINTR and asks its supervisor about */
+                if (r < 0 && errno == EINTR && vm->spec->tty && events == POLLIN)
+                        return -EINTR;
                 if (r < 0 && errno != EINTR)
                         return -errno;
         }

@@ -117,7 +117,7 @@ check("Ctrl-D leaves with status 0", status is not None and os.WIFEXITED(status)
       and os.WEXITSTATUS(status) == 0, f"status {status}\n" + t.text())
 
 state = os.environ.get("XDG_STATE_HOME", "")
-hist = os.path.join(state, "osvm", "history")
+hist = os.path.join(state, "osvm", "agent", "history")
 try:
     with open(hist, encoding="utf-8", errors="replace") as f:
         lines = f.read().replace("\\040", " ")  # libedit's history escapes blanks

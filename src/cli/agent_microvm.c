@@ -1,0 +1,84 @@
+/*
+ * Where the agent runs: inside μVM-1, supervised from here (the default),
+ * or directly in this process (--no-microvm, OSVM_SKIP_MICROVM=1, or a
+ * host that cannot run it, said in one line). --require-isolation refuses
+ * the second case instead.
+ */
+#include "cli/cli.h"
+#include "vmm/vmm.h"
+
+#include <stdio.h>
+
+static char *status_line(bool utf8, bool color)
+{
+        return cli_status_line(session_get(), time_mono_ns(),
+                               (struct status_style){.utf8 = utf8, .color = color});
+}
+
+static int run_direct(const char *prompt, bool json)
+{
+        return prompt ? cli_agent_oneshot(prompt, json) : cli_agent_chat();
+}
+
+static int run_in_microvm(const char *prompt, bool json, const char *image)
+{
+        struct cli_agent_host h;
+        int r = cli_agent_host_open(&h);
+        if (r)
+                return r;
+        static volatile sig_atomic_t resized;
+        cli_catch_interrupt();
+        cli_catch_resize(&resized);
+        if (!prompt)
+                cli_start_vm_pool(&h.srv.host);
+        _cleanup_free_ char *state = paths_state_dir();
+        _cleanup_free_ char *agent_dir = xasprintf("%s/agent", state);
+        static const char *const terminfo[] = {"/etc/terminfo", "/lib/terminfo",
+                                               "/usr/share/terminfo", NULL};
+        const struct microvm_host mh = {
+            .hub = h.srv.hub,
+            .reg = &h.srv.reg,
+            .ai = &h.ai,
+            .planner = h.planner,
+            .interrupted = &cli_interrupted,
+            .resized = &resized,
+            .status_line = status_line,
+            .image = image,
+            .state_dir = agent_dir,
+            .terminfo = terminfo,
+        };
+        const struct microvm_agent_args a = {
+            .prompt = prompt, .json = json, .log_level = log_get_level()};
+        r = microvm_agent_run(&mh, &a);
+        if (!prompt)
+                vmm_shutdown();
+        cli_agent_host_close(&h);
+        return r;
+}
+
+int cli_agent(const char *prompt, bool json, enum microvm_mode mode)
+{
+        if (mode == MICROVM_OFF)
+                return run_direct(prompt, json);
+        char why[512] = "";
+        char *image = NULL;
+        if (vmm_probe(why, sizeof(why)))
+                image = microvm_agent_image(why, sizeof(why));
+        if (!image) {
+                if (mode == MICROVM_REQUIRED) {
+                        fprintf(stderr,
+                                "osvm: refusing to run (--require-isolation): the agent cannot "
+                                "run inside μVM-1: %s\n",
+                                why);
+                        return OSVM_EXIT_DENIED;
+                }
+                fprintf(stderr,
+                        "osvm: the agent runs directly on the host, not inside μVM-1: %s "
+                        "(--no-microvm or OSVM_SKIP_MICROVM=1 choose this without the check)\n",
+                        why);
+                return run_direct(prompt, json);
+        }
+        int r = run_in_microvm(prompt, json, image);
+        free(image);
+        return r;
+}

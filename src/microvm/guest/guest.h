@@ -1,0 +1,24 @@
+/*
+ * The agent runtime's side of μVM-1 (built into osvm-agent.img only): the
+ * host-call client on fd 3. Single-threaded, as the engine gives no threads.
+ */
+#ifndef OSVM_MICROVM_GUEST_H
+#define OSVM_MICROVM_GUEST_H
+
+#include "mcp/mcp.h"
+#include "microvm/microvm.h"
+
+/* The host-call channel: the guest's fd 3. */
+#define GUEST_HOST_FD 3
+
+/*
+ * Sends req (stolen) and reads lines until the answer: a pending line (a
+ * running tool's progress or tick) goes to on_pending when given. Returns
+ * the answer, or NULL with e set when the channel failed or the answer
+ * says ok: false (e->msg is its error; *answer, when not NULL, receives the
+ * failed answer too).
+ */
+json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), void *ctx,
+                   osvm_err *e);
+
+#endif

@@ -1,0 +1,100 @@
+/* The host-call client: one JSON request a line on fd 3, one answer a line. */
+#include "microvm/guest/guest.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bytes read past the last answer's newline. */
+static strbuf pending_in;
+
+static int write_all(const char *s, size_t len)
+{
+        while (len) {
+                ssize_t w = write(GUEST_HOST_FD, s, len);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -1;
+                s += w;
+                len -= (size_t)w;
+        }
+        return 0;
+}
+
+/* One line from the host (a new string without its newline), or NULL at its end. */
+static char *read_line(void)
+{
+        for (;;) {
+                char *nl = pending_in.len ? memchr(pending_in.s, '\n', pending_in.len) : NULL;
+                if (nl) {
+                        size_t n = (size_t)(nl - pending_in.s);
+                        char *line = xmalloc(n + 1);
+                        memcpy(line, pending_in.s, n);
+                        line[n] = '\0';
+                        memmove(pending_in.s, nl + 1, pending_in.len - n - 1);
+                        pending_in.len -= n + 1;
+                        return line;
+                }
+                char buf[65536];
+                ssize_t r = read(GUEST_HOST_FD, buf, sizeof(buf));
+                if (r < 0 && errno == EINTR) /* Ctrl-C: the host ends the call itself */
+                        continue;
+                if (r <= 0)
+                        return NULL;
+                sb_addn(&pending_in, buf, (size_t)r);
+        }
+}
+
+json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), void *ctx, osvm_err *e)
+{
+        char *s = json_dumps(req, JSON_COMPACT);
+        const char *op = json_string_value(json_object_get(req, "op"));
+        char what[32];
+        snprintf(what, sizeof(what), "%s", op ? op : "?");
+        json_decref(req);
+        if (!s) {
+                err_set(e, ENOMEM, "host call %s: cannot serialize it", what);
+                return NULL;
+        }
+        size_t len = strlen(s);
+        s[len] = '\n';
+        int w = write_all(s, len + 1);
+        free(s);
+        if (w < 0) {
+                err_set(e, EPIPE, "host call %s: the supervisor is gone", what);
+                return NULL;
+        }
+        for (;;) {
+                char *line = read_line();
+                if (!line) {
+                        err_set(e, EPIPE, "host call %s: the supervisor is gone", what);
+                        return NULL;
+                }
+                json_t *ans = json_loads(line, 0, NULL);
+                free(line);
+                if (!json_is_object(ans)) {
+                        json_decref(ans);
+                        err_set(e, EPROTO, "host call %s: an answer that is not JSON", what);
+                        return NULL;
+                }
+                if (json_is_true(json_object_get(ans, "pending"))) {
+                        if (on_pending)
+                                on_pending(ctx, ans);
+                        json_decref(ans);
+                        continue;
+                }
+                if (!json_is_true(json_object_get(ans, "ok"))) {
+                        const char *msg = json_string_value(json_object_get(ans, "error"));
+                        err_set(e, EPERM, "%s", msg ? msg : "refused");
+                        json_int_t x = json_integer_value(json_object_get(ans, "exit"));
+                        if (x > 0 && x < 256)
+                                e->exit = (int)x;
+                        if (json_is_true(json_object_get(ans, "cancelled")))
+                                e->code = MCP_E_CANCELLED;
+                        json_decref(ans);
+                        return NULL;
+                }
+                return ans;
+        }
+}

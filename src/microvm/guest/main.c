@@ -1,0 +1,39 @@
+/*
+ * osvm-agent: the agent runtime that runs inside μVM-1. The supervisor
+ * starts it as `osvm [-p PROMPT [--json]]` with the user's terminal as its
+ * fds 0-2, the host-call channel as fd 3 and its state directory mounted;
+ * it runs the same chat and one-shot mode as `osvm --no-microvm`, asking
+ * the supervisor for everything beyond its own memory.
+ */
+#include "cli/cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+        setlocale(LC_ALL, "");
+        session_reset(session_get(), time_mono_ns());
+        log_init();
+        const char *prompt = NULL;
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-p") && i + 1 < argc) {
+                        prompt = argv[++i];
+                } else if (!strcmp(argv[i], "--json")) {
+                        json = true;
+                } else {
+                        fprintf(stderr, "osvm-agent: unknown argument \"%s\"\n", argv[i]);
+                        return OSVM_EXIT_USAGE;
+                }
+        }
+        char *state = paths_state_dir();
+        char *logs = xasprintf("%s/agent/logs", state);
+        log_set_file_dir(logs);
+        free(logs);
+        free(state);
+        int r = prompt ? cli_agent_oneshot(prompt, json) : cli_agent_chat();
+        log_close();
+        return r;
+}

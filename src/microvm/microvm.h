@@ -1,0 +1,89 @@
+/*
+ * microvm: μVM-1, the agent inside a VM of its own.
+ *
+ * `osvm` on the host is the supervisor: it owns /dev/kvm, the isolation
+ * policy, the MCP servers, the network and the secrets. It starts the agent
+ * runtime (a static build of the agent, the image osvm-agent.img) under the
+ * engine with the user's terminal forwarded, and serves the agent's host
+ * calls on its fd 3: one JSON request a line, one JSON answer a line
+ * (docs/microvm.md lists them). The agent has no KVM, no network, no
+ * secrets and no files but its own state directory; everything else it asks
+ * for, and every request is checked like a system call.
+ *
+ * The guest side (microvm/guest/) is built into the image only.
+ */
+#ifndef OSVM_MICROVM_H
+#define OSVM_MICROVM_H
+
+#include "agent/agent.h"
+#include "base/base.h"
+#include "mcp/mcp.h"
+
+#include <signal.h>
+
+/* The host-call protocol's version, which the handshake names. */
+#define MICROVM_PROTOCOL 1
+/* The largest request line (an LLM request carries the conversation). */
+#define MICROVM_REQUEST_MAX (16u << 20)
+/* Host calls a second the agent may make, and the burst above that. */
+#define MICROVM_CALLS_PER_SEC 50u
+#define MICROVM_CALLS_BURST   200u
+/* Where the agent's state directory is inside μVM-1. */
+#define MICROVM_STATE_DIR "/state"
+/* Guest memory of μVM-1. */
+#define MICROVM_MEMORY_MB 128u
+/* The image's file name, beside the built-in tool images. */
+#define MICROVM_AGENT_IMAGE "osvm-agent.img"
+
+/* How the agent is to run. */
+enum microvm_mode {
+        MICROVM_AUTO,     /* inside μVM-1 where the host can; else directly, saying why */
+        MICROVM_OFF,      /* directly (--no-microvm, OSVM_SKIP_MICROVM=1) */
+        MICROVM_REQUIRED, /* inside μVM-1 or not at all (--require-isolation) */
+};
+
+/* The agent's command line inside μVM-1, as main() parsed it. */
+struct microvm_agent_args {
+        const char *prompt; /* -p; NULL: the chat */
+        bool json;
+        enum log_level log_level;
+};
+
+/* What the supervisor serves the agent with, all owned by the caller. */
+struct microvm_host {
+        struct mcp_hub *hub;
+        const struct mcp_registry *reg;
+        const struct agent_ai_config *ai;
+        struct agent_planner *planner;      /* posts the agent's LLM requests */
+        volatile sig_atomic_t *interrupted; /* set on Ctrl-C */
+        volatile sig_atomic_t *resized;     /* set on a new window size */
+        char *(*status_line)(bool utf8, bool color);
+        const char *image;           /* the agent's image */
+        const char *state_dir;       /* the agent's own directory on the host */
+        const char *const *terminfo; /* host directories of terminal descriptions */
+};
+
+/*
+ * Runs the agent inside μVM-1 with h's servers and planner, and supervises
+ * it to its end: the terminal forwarded and restored on every way out, the
+ * host calls served. Returns the agent's exit code, or an exit code with
+ * the failure said.
+ */
+int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_args *a);
+
+/* Where the agent's image is (a new string): $OSVM_AGENT_IMAGE, else
+ * osvm-agent.img among osvm's own images; NULL with why set. */
+char *microvm_agent_image(char *why, size_t n);
+
+/* ---- the host-call service (service.c) ---- */
+
+struct microvm_service;
+
+/* Serves the agent's host calls on fd (the supervisor's end of a socket
+ * pair) in a thread of its own, until the agent's end closes. */
+struct microvm_service *microvm_service_start(int fd, const struct microvm_host *h, osvm_err *e);
+/* Waits for the thread (once the agent ended) and frees it; returns the
+ * number of calls it served, and through refused how many it refused. */
+unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused);
+
+#endif

@@ -1,0 +1,424 @@
+/*
+ * The host side of μVM-1's host calls: one thread reads the agent's
+ * requests (one JSON object a line) from fd 3's other end and answers each
+ * with one line. The agent is untrusted: every request is checked as a
+ * system call is (its op known, its fields exactly the op's, with the right
+ * types and bounds, its rate limited); a bad one is answered with an error
+ * that names what was wrong, and the session goes on.
+ *
+ * The agent names tools; where and how they run is the policy's decision,
+ * taken here. The LLM key is added here. Nothing the agent sends can name
+ * a host file, a URL or a policy.
+ */
+#include "microvm/microvm.h"
+#include "isolation/isolation.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAME_MAX_BYTES 256          /* a server or tool name */
+#define TICK_NS        100000000ull /* a pending line while a tool runs */
+#define CONFIG_MAX     (1u << 20)
+
+struct microvm_service {
+        int fd;
+        const struct microvm_host *h;
+        pthread_t thread;
+        pthread_mutex_t send_lock; /* the ticker and progress share the socket */
+        unsigned calls, refused;
+        double tokens; /* the rate limit's bucket */
+        uint64_t last_ns;
+};
+
+/* ---- answers ---- */
+
+static bool send_json(struct microvm_service *s, json_t *v)
+{
+        pthread_mutex_lock(&s->send_lock);
+        bool ok = v && mcp_send_line(s->fd, v);
+        pthread_mutex_unlock(&s->send_lock);
+        json_decref(v);
+        return ok;
+}
+
+static json_t *fail(struct microvm_service *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static json_t *fail(struct microvm_service *s, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        s->refused++;
+        log_warn("μVM-1: refused a host call: %s", msg);
+        return json_pack("{s:b, s:s}", "ok", false, "error", msg);
+}
+
+/* ---- checking a request ---- */
+
+/*
+ * The request's fields must be the op's: each name in allowed, each of its
+ * type. Returns NULL when they are, else the error answer.
+ */
+struct field {
+        const char *name;
+        json_type type; /* JSON_TRUE stands for a boolean */
+        bool required;
+};
+
+static json_t *check_fields(struct microvm_service *s, json_t *req, const char *op,
+                            const struct field *f, size_t n)
+{
+        const char *key;
+        json_t *v;
+        json_object_foreach(req, key, v)
+        {
+                if (!strcmp(key, "op"))
+                        continue;
+                size_t i = 0;
+                while (i < n && strcmp(f[i].name, key) != 0)
+                        i++;
+                if (i == n)
+                        return fail(s,
+                                    "%s: unknown field \"%.64s\" (the agent names what it wants; "
+                                    "the host decides how)",
+                                    op, key);
+                bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
+                if (!ok)
+                        return fail(s, "%s: the field \"%s\" has the wrong type", op, key);
+                if (f[i].type == JSON_STRING && strcmp(key, "body") != 0 &&
+                    strnlen(json_string_value(v), NAME_MAX_BYTES + 1) > NAME_MAX_BYTES)
+                        return fail(s, "%s: the field \"%s\" is longer than %d bytes", op, key,
+                                    NAME_MAX_BYTES);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (f[i].required && !json_object_get(req, f[i].name))
+                        return fail(s, "%s: the field \"%s\" is missing", op, f[i].name);
+        return NULL;
+}
+
+/* The server must be one the registry has enabled. */
+static json_t *check_server(struct microvm_service *s, const char *op, const char *server)
+{
+        const struct mcp_registry *reg = s->h->reg;
+        for (size_t i = 0; i < reg->n; i++)
+                if (reg->v[i].enabled && !strcmp(reg->v[i].id, server))
+                        return NULL;
+        return fail(s, "%s: no server \"%.64s\" is registered", op, server);
+}
+
+/* ---- the ops ---- */
+
+static json_t *op_hello(struct microvm_service *s, json_t *req)
+{
+        static const struct field f[] = {{"protocol", JSON_INTEGER, true}};
+        json_t *bad = check_fields(s, req, "hello", f, 1);
+        if (bad)
+                return bad;
+        json_int_t proto = json_integer_value(json_object_get(req, "protocol"));
+        if (proto != MICROVM_PROTOCOL)
+                return fail(s, "hello: protocol %lld is not %d, the supervisor's", (long long)proto,
+                            MICROVM_PROTOCOL);
+        const struct agent_ai_config *ai = s->h->ai;
+        json_t *planner =
+            json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
+                      ai->url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
+                      "max_retries", (json_int_t)ai->max_retries, "max_rounds",
+                      (json_int_t)ai->max_rounds, "source", ai->source);
+        json_t *tools = json_array();
+        const struct mcp_registry *reg = s->h->reg;
+        for (size_t i = 0; i < reg->n; i++) {
+                if (!reg->v[i].enabled)
+                        continue;
+                osvm_err e = {0};
+                json_t *t = mcp_hub_tools(s->h->hub, reg->v[i].id, NULL, &e);
+                if (!t) {
+                        log_warn("%s: its tools are not available: %s", reg->v[i].id, e.msg);
+                        continue;
+                }
+                json_array_append_new(tools,
+                                      json_pack("{s:s, s:O}", "server", reg->v[i].id, "tools", t));
+        }
+        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:o, s:s}", "ok", true, "protocol",
+                         (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
+                         "planner", planner, "tools", tools, "log_level",
+                         log_level_name(log_get_level()));
+}
+
+static json_t *op_decide(struct microvm_service *s, json_t *req)
+{
+        static const struct field f[] = {{"server", JSON_STRING, true},
+                                         {"tool", JSON_STRING, true}};
+        json_t *bad = check_fields(s, req, "tool.decide", f, 2);
+        const char *server = json_string_value(json_object_get(req, "server"));
+        if (bad || (bad = check_server(s, "tool.decide", server)))
+                return bad;
+        struct iso_decision d;
+        mcp_hub_decide(s->h->hub, server, json_string_value(json_object_get(req, "tool")), &d);
+        json_t *ans = json_pack("{s:b, s:o}", "ok", true, "decision", iso_decision_json(&d));
+        iso_decision_free(&d);
+        return ans;
+}
+
+/* While a tool runs: its progress and a tick every 100 ms, as pending lines. */
+struct ticker {
+        struct microvm_service *s;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+};
+
+static void *tick(void *arg)
+{
+        struct ticker *t = arg;
+        pthread_mutex_lock(&t->lock);
+        while (!t->stop) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += (long)TICK_NS;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == ETIMEDOUT && !t->stop)
+                        send_json(t->s, json_pack("{s:b}", "pending", true));
+        }
+        pthread_mutex_unlock(&t->lock);
+        return NULL;
+}
+
+static void on_progress(void *ctx, const struct mcp_progress *p)
+{
+        struct microvm_service *s = ctx;
+        if (p)
+                send_json(s, json_pack("{s:b, s:{s:f, s:f, s:s?}}", "pending", true, "progress",
+                                       "progress", p->progress, "total", p->total, "message",
+                                       p->message));
+}
+
+static json_t *op_call(struct microvm_service *s, json_t *req)
+{
+        static const struct field f[] = {{"server", JSON_STRING, true},
+                                         {"tool", JSON_STRING, true},
+                                         {"arguments", JSON_OBJECT, false}};
+        json_t *bad = check_fields(s, req, "tool.call", f, 3);
+        const char *server = json_string_value(json_object_get(req, "server"));
+        if (bad || (bad = check_server(s, "tool.call", server)))
+                return bad;
+        struct iso_decision d;
+        mcp_hub_decide(s->h->hub, server, json_string_value(json_object_get(req, "tool")), &d);
+        struct ticker t = {
+            .s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+        pthread_t th;
+        bool ticking = pthread_create(&th, NULL, tick, &t) == 0;
+        struct mcp_call_opts o = {
+            .cancel = s->h->interrupted, .on_progress = on_progress, .progress_ctx = s};
+        osvm_err e = {0};
+        json_t *result = mcp_hub_run(s->h->hub, &d, json_object_get(req, "arguments"), &o, &e);
+        if (ticking) {
+                pthread_mutex_lock(&t.lock);
+                t.stop = true;
+                pthread_cond_signal(&t.cond);
+                pthread_mutex_unlock(&t.lock);
+                pthread_join(th, NULL);
+        }
+        iso_decision_free(&d);
+        if (result)
+                return json_pack("{s:b, s:o}", "ok", true, "result", result);
+        bool cancelled = e.code == MCP_E_CANCELLED || *s->h->interrupted;
+        return json_pack("{s:b, s:s, s:b}", "ok", false, "error", e.msg, "cancelled", cancelled);
+}
+
+static json_t *op_llm(struct microvm_service *s, json_t *req)
+{
+        static const struct field f[] = {{"body", JSON_STRING, true}};
+        json_t *bad = check_fields(s, req, "llm", f, 1);
+        if (bad)
+                return bad;
+        struct agent_planner *p = s->h->planner;
+        if (!p->ops->post)
+                return fail(s, "llm: no LLM is configured (the %s planner runs in the agent)",
+                            p->ops->name);
+        const char *body = json_string_value(json_object_get(req, "body"));
+        json_t *parsed = json_loads(body, 0, NULL);
+        bool object = json_is_object(parsed);
+        json_decref(parsed);
+        if (!object)
+                return fail(s, "llm: the body is not a JSON object");
+        p->cancel = s->h->interrupted;
+        json_t *reply = NULL;
+        osvm_err e = {0};
+        if (p->ops->post(p, body, &reply, &e) < 0)
+                return json_pack("{s:b, s:s, s:i}", "ok", false, "error", e.msg, "exit",
+                                 (json_int_t)e.exit);
+        return json_pack("{s:b, s:o}", "ok", true, "reply", reply);
+}
+
+static json_t *op_status(struct microvm_service *s, json_t *req)
+{
+        static const struct field f[] = {{"utf8", JSON_TRUE, false}, {"color", JSON_TRUE, false}};
+        json_t *bad = check_fields(s, req, "status", f, 2);
+        if (bad)
+                return bad;
+        char *line = s->h->status_line(json_is_true(json_object_get(req, "utf8")),
+                                       json_is_true(json_object_get(req, "color")));
+        json_t *ans = json_pack("{s:b, s:s}", "ok", true, "line", line);
+        free(line);
+        return ans;
+}
+
+static json_t *op_events(struct microvm_service *s, json_t *req)
+{
+        json_t *bad = check_fields(s, req, "events", NULL, 0);
+        if (bad)
+                return bad;
+        bool intr = *s->h->interrupted, resize = *s->h->resized;
+        *s->h->interrupted = 0;
+        *s->h->resized = 0;
+        return json_pack("{s:b, s:b, s:b}", "ok", true, "interrupt", intr, "resize", resize);
+}
+
+static json_t *op_config(struct microvm_service *s, json_t *req)
+{
+        json_t *bad = check_fields(s, req, "config", NULL, 0);
+        if (bad)
+                return bad;
+        char *path = iso_config_path();
+        char *text = NULL;
+        size_t len = 0;
+        osvm_err e = {0};
+        json_t *cfg = NULL;
+        if (fs_read_file(path, CONFIG_MAX, &text, &len, &e) == 0)
+                cfg = json_loadb(text, len, 0, NULL);
+        free(text);
+        json_t *ans = cfg ? json_pack("{s:b, s:o}", "ok", true, "config", cfg)
+                          : fail(s, "config: cannot read the isolation config");
+        free(path);
+        return ans;
+}
+
+static const struct {
+        const char *name;
+        json_t *(*run)(struct microvm_service *s, json_t *req);
+} ops[] = {
+    {"hello", op_hello},   {"tool.decide", op_decide}, {"tool.call", op_call}, {"llm", op_llm},
+    {"status", op_status}, {"events", op_events},      {"config", op_config},
+};
+
+/* A token bucket: MICROVM_CALLS_PER_SEC, bursts up to MICROVM_CALLS_BURST. */
+static bool rate_ok(struct microvm_service *s)
+{
+        uint64_t now = time_mono_ns();
+        s->tokens += (double)(now - s->last_ns) / 1e9 * MICROVM_CALLS_PER_SEC;
+        if (s->tokens > MICROVM_CALLS_BURST)
+                s->tokens = MICROVM_CALLS_BURST;
+        s->last_ns = now;
+        if (s->tokens < 1)
+                return false;
+        s->tokens -= 1;
+        return true;
+}
+
+static json_t *handle(struct microvm_service *s, const char *line, size_t len)
+{
+        s->calls++;
+        if (!rate_ok(s))
+                return fail(s, "too many host calls: at most %u a second (bursts of %u)",
+                            MICROVM_CALLS_PER_SEC, MICROVM_CALLS_BURST);
+        json_error_t je;
+        json_t *req = json_loadb(line, len, 0, &je);
+        if (!json_is_object(req)) {
+                json_decref(req);
+                return fail(s, "a host call that is not a JSON object");
+        }
+        const char *op = json_string_value(json_object_get(req, "op"));
+        json_t *ans = NULL;
+        for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]) && !ans; i++)
+                if (!strcmp(op, ops[i].name))
+                        ans = ops[i].run(s, req);
+        if (!ans)
+                ans = fail(s, "unknown host call \"%.64s\"", op ? op : "(no op)");
+        json_decref(req);
+        return ans;
+}
+
+/* ---- the thread ---- */
+
+static void *serve(void *arg)
+{
+        struct microvm_service *s = arg;
+        strbuf line = {0};
+        bool skipping = false; /* the rest of a line over the limit */
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(s->fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                size_t off = 0;
+                while (off < (size_t)n) {
+                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
+                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
+                        if (!skipping && line.len + take > MICROVM_REQUEST_MAX) {
+                                skipping = true;
+                                line.len = 0;
+                        }
+                        if (!skipping) {
+                                line.s = xrealloc(line.s, line.len + take + 1);
+                                memcpy(line.s + line.len, buf + off, take);
+                                line.len += take;
+                        }
+                        off += take + (nl ? 1 : 0);
+                        if (!nl)
+                                break;
+                        json_t *ans =
+                            skipping ? fail(s, "a host call over %u bytes", MICROVM_REQUEST_MAX)
+                                     : handle(s, line.s, line.len);
+                        skipping = false;
+                        line.len = 0;
+                        if (!send_json(s, ans))
+                                goto out;
+                }
+        }
+out:
+        sb_free(&line);
+        return NULL;
+}
+
+struct microvm_service *microvm_service_start(int fd, const struct microvm_host *h, osvm_err *e)
+{
+        struct microvm_service *s = xcalloc(1, sizeof(*s));
+        s->fd = fd;
+        s->h = h;
+        s->tokens = MICROVM_CALLS_BURST;
+        s->last_ns = time_mono_ns();
+        pthread_mutex_init(&s->send_lock, NULL);
+        int r = pthread_create(&s->thread, NULL, serve, s);
+        if (r != 0) {
+                errno = r;
+                err_sys(e, "starting the host-call thread");
+                pthread_mutex_destroy(&s->send_lock);
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused)
+{
+        shutdown(s->fd, SHUT_RDWR); /* the agent is gone: end a read that waits */
+        pthread_join(s->thread, NULL);
+        unsigned calls = s->calls;
+        if (refused)
+                *refused = s->refused;
+        pthread_mutex_destroy(&s->send_lock);
+        free(s);
+        return calls;
+}
