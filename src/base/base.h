@@ -128,6 +128,11 @@ char *paths_images_dir(void);
 
 /* ---- the terminal ---- */
 
+/* Saves the terminal's settings (stdin's, when a terminal) and puts them back
+ * at exit and on a fatal signal (SIGTERM, SIGHUP, SIGSEGV, ...), which then
+ * takes its course; term_restore() puts them back now. */
+void term_guard(void);
+void term_restore(void);
 /* True when the locale's character set is UTF-8 (after setlocale(LC_ALL, "")). */
 bool term_utf8(void);
 /* True when fd is a terminal and NO_COLOR is unset or empty. */

@@ -135,19 +135,26 @@ int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e)
 {
         _cleanup_free_ char *p = xstrdup(path);
         size_t n = strlen(p);
+        int err = 0;
+        char failed[256] = "";
         for (size_t i = 1; i <= n; i++) {
                 if (p[i] != '/' && p[i] != '\0')
                         continue;
                 char c = p[i];
                 p[i] = '\0';
-                /* what is there is kept (and need not be creatable: a mount point) */
-                struct stat pst;
-                if ((stat(p, &pst) < 0 || !S_ISDIR(pst.st_mode)) && mkdir(p, mode) < 0 &&
-                    errno != EEXIST)
-                        return err_sys(e, "creating directory %s", p);
+                /* An ancestor that cannot be made nor seen (above a mount point
+                 * inside μVM-1) is no error if the rest can be. */
+                if (mkdir(p, mode) < 0 && errno != EEXIST && !err) {
+                        err = errno;
+                        snprintf(failed, sizeof(failed), "%s", p);
+                }
                 p[i] = c;
         }
         struct stat st;
+        if (stat(path, &st) < 0 && err) {
+                errno = err;
+                return err_sys(e, "creating directory %s", failed);
+        }
         if (stat(path, &st) < 0)
                 return err_sys(e, "%s", path);
         if (!S_ISDIR(st.st_mode))

@@ -1,7 +1,10 @@
-/* What the terminal can show. */
+/* What the terminal can show, and putting it back as it was found. */
 #include "base.h"
 
 #include <langinfo.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -21,4 +24,33 @@ bool term_color(int fd)
         if (t && strcmp(t, "dumb") == 0)
                 return false;
         return isatty(fd);
+}
+
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_saved;
+
+void term_restore(void)
+{
+        if (tty_saved)
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+}
+
+static void on_fatal(int sig)
+{
+        term_restore(); /* tcsetattr is async-signal-safe */
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+void term_guard(void)
+{
+        if (tty_saved || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+                return;
+        tty_saved = 1;
+        static const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGABRT, SIGFPE};
+        struct sigaction sa = {.sa_handler = on_fatal};
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+                sigaction(fatal[i], &sa, NULL);
+        atexit(term_restore);
 }

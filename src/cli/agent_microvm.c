@@ -33,8 +33,9 @@ static int run_in_microvm(const char *prompt, bool json, const char *image)
                 cli_start_vm_pool(&h.srv.host);
         _cleanup_free_ char *state = paths_state_dir();
         _cleanup_free_ char *agent_dir = xasprintf("%s/agent", state);
-        static const char *const terminfo[] = {"/etc/terminfo", "/lib/terminfo",
-                                               "/usr/share/terminfo", NULL};
+        /* what the terminal and the locale need, read-only */
+        static const char *const ro_dirs[] = {"/etc/terminfo", "/lib/terminfo",
+                                              "/usr/share/terminfo", "/usr/lib/locale", NULL};
         const struct microvm_host mh = {
             .hub = h.srv.hub,
             .reg = &h.srv.reg,
@@ -45,7 +46,7 @@ static int run_in_microvm(const char *prompt, bool json, const char *image)
             .status_line = status_line,
             .image = image,
             .state_dir = agent_dir,
-            .terminfo = terminfo,
+            .ro_dirs = ro_dirs,
         };
         const struct microvm_agent_args a = {
             .prompt = prompt, .json = json, .log_level = log_get_level()};

@@ -7,9 +7,11 @@
 
 #include <editline/readline.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +189,19 @@ int cli_agent_oneshot(const char *prompt, bool json)
 /* The chat's session, for its input function. */
 static struct cli_agent_session *chat_session;
 
+/* Takes in what happened to the terminal: a new size is passed on to the
+ * line editor; returns true when Ctrl-C was pressed. */
+static bool take_events(void)
+{
+        unsigned ev = cli_agent_session_events(chat_session);
+        struct winsize ws;
+        if ((ev & CLI_EVENT_RESIZE) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+                log_info("chat: the window is now %ux%u", ws.ws_col, ws.ws_row);
+                rl_resize_terminal();
+        }
+        return ev & CLI_EVENT_INTERRUPT;
+}
+
 /*
  * The chat's input, one character at a time, for libedit: Ctrl-C at the
  * prompt ends the line (readline() returns NULL and the chat shows a fresh
@@ -203,10 +218,7 @@ static int chat_getc(FILE *f)
                         return EOF;
                 ssize_t n = read(STDIN_FILENO, b + have, 1);
                 if (n < 0 && errno == EINTR) {
-                        unsigned ev = cli_agent_session_events(chat_session);
-                        if (ev & CLI_EVENT_RESIZE)
-                                rl_resize_terminal();
-                        if (ev & CLI_EVENT_INTERRUPT) {
+                        if (take_events()) {
                                 cli_interrupted = 1;
                                 return EOF;
                         }
@@ -244,6 +256,7 @@ int cli_agent_chat(void)
         if (r)
                 return r;
         chat_session = &s;
+        term_guard(); /* the line editor's raw mode never outlives the chat */
         cli_catch_interrupt();
         bool tty = isatty(STDIN_FILENO);
         const struct agent_toolset *ts = agent_tools(s.agent);
@@ -257,6 +270,7 @@ int cli_agent_chat(void)
         _cleanup_free_ char *hist = tty ? history_path() : NULL;
         /* Ctrl-C at the prompt must reach our handler: readline() then returns NULL. */
         rl_catch_signals = 0;
+        rl_catch_sigwinch = 0; /* a resize is ours to notice (chat_getc) */
         rl_getc_function = chat_getc;
         if (hist) {
                 using_history();
@@ -266,7 +280,7 @@ int cli_agent_chat(void)
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
         for (;;) {
-                (void)cli_agent_session_events(&s); /* a Ctrl-C before the prompt is spent */
+                (void)take_events(); /* a Ctrl-C before the prompt is spent */
                 cli_interrupted = 0;
                 char *line = tty ? readline("osvm> ") : NULL;
                 if (!tty) {
@@ -293,8 +307,13 @@ int cli_agent_chat(void)
                 }
                 if (hist) {
                         add_history(p);
+                        /* private from its first byte on */
+                        int fd = open(hist, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                        if (fd >= 0) {
+                                (void)fchmod(fd, 0600);
+                                close(fd);
+                        }
                         write_history(hist);
-                        chmod(hist, 0600);
                 }
                 if (!strcmp(p, "exit") || !strcmp(p, "quit")) {
                         free(line);

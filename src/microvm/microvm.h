@@ -26,8 +26,8 @@
 /* The largest request line (an LLM request carries the conversation). */
 #define MICROVM_REQUEST_MAX (16u << 20)
 /* Host calls a second the agent may make, and the burst above that. */
-#define MICROVM_CALLS_PER_SEC 50u
-#define MICROVM_CALLS_BURST   200u
+#define MICROVM_CALLS_PER_SEC 50
+#define MICROVM_CALLS_BURST   200
 /* Where the agent's state directory is inside μVM-1. */
 #define MICROVM_STATE_DIR "/state"
 /* Guest memory of μVM-1. */
@@ -58,9 +58,10 @@ struct microvm_host {
         volatile sig_atomic_t *interrupted; /* set on Ctrl-C */
         volatile sig_atomic_t *resized;     /* set on a new window size */
         char *(*status_line)(bool utf8, bool color);
-        const char *image;           /* the agent's image */
-        const char *state_dir;       /* the agent's own directory on the host */
-        const char *const *terminfo; /* host directories of terminal descriptions */
+        const char *image;          /* the agent's image */
+        const char *state_dir;      /* the agent's own directory on the host */
+        const char *const *ro_dirs; /* host directories the agent reads at the same
+                                     * paths: terminal descriptions, locales */
 };
 
 /*

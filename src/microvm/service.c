@@ -24,6 +24,8 @@
 #define NAME_MAX_BYTES 256          /* a server or tool name */
 #define TICK_NS        100000000ull /* a pending line while a tool runs */
 #define CONFIG_MAX     (1u << 20)
+#define STR_(x)        #x
+#define STR(x)         STR_(x)
 
 struct microvm_service {
         int fd;
@@ -31,7 +33,8 @@ struct microvm_service {
         pthread_t thread;
         pthread_mutex_t send_lock; /* the ticker and progress share the socket */
         unsigned calls, refused;
-        double tokens; /* the rate limit's bucket */
+        unsigned flooded; /* refused by the rate limit since the last call served */
+        double tokens;    /* the rate limit's bucket */
         uint64_t last_ns;
 };
 
@@ -328,9 +331,22 @@ static bool rate_ok(struct microvm_service *s)
 static json_t *handle(struct microvm_service *s, const char *line, size_t len)
 {
         s->calls++;
-        if (!rate_ok(s))
-                return fail(s, "too many host calls: at most %u a second (bursts of %u)",
-                            MICROVM_CALLS_PER_SEC, MICROVM_CALLS_BURST);
+        if (!rate_ok(s)) {
+                /* said once a flood, not once a call: the log is not to flood too */
+                if (s->flooded++ == 0)
+                        log_warn("μVM-1: the agent makes more than %d host calls a second; the "
+                                 "calls past that are refused",
+                                 MICROVM_CALLS_PER_SEC);
+                s->refused++;
+                return json_pack(
+                    "{s:b, s:s}", "ok", false, "error",
+                    "too many host calls: at most " STR(
+                        MICROVM_CALLS_PER_SEC) " a second (bursts of " STR(MICROVM_CALLS_BURST) ")");
+        }
+        if (s->flooded) {
+                log_warn("μVM-1: %u host calls were refused by the rate limit", s->flooded);
+                s->flooded = 0;
+        }
         json_error_t je;
         json_t *req = json_loadb(line, len, 0, &je);
         if (!json_is_object(req)) {

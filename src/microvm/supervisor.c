@@ -19,45 +19,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #define ENV_MAX 16
-
-/* ---- the terminal, put back on every way out ---- */
-
-static struct termios saved_tty;
-static volatile sig_atomic_t tty_saved;
-
-static void tty_restore(void)
-{
-        if (tty_saved)
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
-}
-
-static void on_fatal(int sig)
-{
-        tty_restore(); /* tcsetattr is async-signal-safe */
-        signal(sig, SIG_DFL);
-        raise(sig);
-}
-
-static void tty_save(void)
-{
-        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
-                return;
-        tty_saved = 1;
-        static const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGABRT, SIGFPE};
-        struct sigaction sa = {.sa_handler = on_fatal};
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-                sigaction(fatal[i], &sa, NULL);
-        static bool once;
-        if (!once) {
-                once = true;
-                atexit(tty_restore);
-        }
-}
 
 /* ---- the image ---- */
 
@@ -133,16 +97,16 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
         }
 
         /* The guest's view: its state directory read-write, the terminal
-         * descriptions read-only, nothing else. */
+         * descriptions and locales read-only, nothing else. */
         struct vmm_mount mounts[8];
         size_t nm = 0;
         char guest_state[64];
         snprintf(guest_state, sizeof(guest_state), "%s/osvm/agent", MICROVM_STATE_DIR);
         mounts[nm++] = (struct vmm_mount){h->state_dir, guest_state, false};
-        for (size_t i = 0; h->terminfo && h->terminfo[i] && nm < 8; i++) {
+        for (size_t i = 0; h->ro_dirs && h->ro_dirs[i] && nm < 8; i++) {
                 struct stat st;
-                if (stat(h->terminfo[i], &st) == 0 && S_ISDIR(st.st_mode))
-                        mounts[nm++] = (struct vmm_mount){h->terminfo[i], h->terminfo[i], true};
+                if (stat(h->ro_dirs[i], &st) == 0 && S_ISDIR(st.st_mode))
+                        mounts[nm++] = (struct vmm_mount){h->ro_dirs[i], h->ro_dirs[i], true};
         }
         char *env[ENV_MAX];
         size_t nenv = agent_env(env, a);
@@ -156,6 +120,7 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
         if (a->json)
                 argv[na++] = "--json";
         argv[na] = NULL;
+        volatile sig_atomic_t *const wake[] = {h->interrupted, h->resized, NULL};
         struct vmm_spec spec = {
             .image = h->image,
             .argv = argv,
@@ -167,18 +132,19 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
             .mounts = mounts,
             .nmounts = nm,
             .tty = true,
+            .tty_wake = wake,
             .limits = {.memory_mb = MICROVM_MEMORY_MB,
                        .timeout_ms = UINT32_MAX, /* a session lasts as long as the user likes */
                        .max_output_bytes = UINT64_MAX,
                        .max_syscalls = UINT64_MAX},
         };
 
-        tty_save();
+        term_guard();
         session_note_microvm(session_get(), +1);
         struct vmm_result res;
         int rc = vmm_run(&spec, &res, &e);
         session_note_microvm(session_get(), -1);
-        tty_restore();
+        term_restore();
 
         close(sv[1]); /* the agent's end: the service sees the end */
         unsigned refused = 0;

@@ -309,6 +309,17 @@ static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, 
         return (int64_t)done;
 }
 
+/* spec->tty: one of the caller's wake flags is set (a Ctrl-C or a resize
+ * that came while the guest was busy), so its read of the terminal ends. */
+static bool tty_woken(const struct vmm_vm *vm)
+{
+        for (volatile sig_atomic_t *const *w = vm->spec->tty ? vm->spec->tty_wake : NULL; w && *w;
+             w++)
+                if (**w)
+                        return true;
+        return false;
+}
+
 static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
 {
         struct vmm_fd *f = fd_get(vm, fd);
@@ -328,6 +339,8 @@ static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t le
         if (f->host < 0)
                 return 0;
         for (;;) {
+                if (f->kind == VMM_FD_IN && tty_woken(vm))
+                        return -EINTR;
                 if ((f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) &&
                     wait_fd(vm, f->host, POLLIN) < 0)
                         return -EINTR;
@@ -500,6 +513,37 @@ static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t a
         }
         default:
                 return -ENOTTY;
+        }
+}
+
+/*
+ * futex, for a guest with one thread (glibc's locks call it even so): a wake
+ * wakes nobody; a wait returns at once when the word has changed, and with a
+ * timeout as if it ran out. A wait that nothing could ever end is the
+ * program's deadlock: the VM is stopped saying so, rather than left hanging.
+ */
+static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t val,
+                        uint64_t timeout)
+{
+        uint32_t word;
+        switch (op & 0x7f) { /* FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME aside */
+        case 1:              /* FUTEX_WAKE */
+        case 10:             /* FUTEX_WAKE_BITSET */
+                return 0;
+        case 0: /* FUTEX_WAIT */
+        case 9: /* FUTEX_WAIT_BITSET */
+                if ((uaddr & 3) || get(vm, uaddr, &word, sizeof(word)) < 0)
+                        return (uaddr & 3) ? -EINVAL : -EFAULT;
+                if (word != (uint32_t)val)
+                        return -EAGAIN;
+                if (timeout)
+                        return -ETIMEDOUT;
+                vmm_stop(vm, VMM_END_FAULT, 125,
+                         "futex wait at 0x%llx with no other thread to wake it (a deadlock)",
+                         (unsigned long long)uaddr);
+                return -EINTR;
+        default:
+                return -ENOSYS;
         }
 }
 
@@ -1187,6 +1231,17 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                         return -EINVAL;
                 return ftruncate(f->host, (off_t)a[1]) < 0 ? -errno : 0;
         }
+        case SYS_fchmod: {
+                /* the permission bits of a file in a read-write mount, nothing more */
+                struct vmm_fd *f = fd_get(vm, a[0]);
+                if (!f)
+                        return -EBADF;
+                if (f->kind != VMM_FD_FILE)
+                        return -EINVAL;
+                if (vm->fs.m[f->mount].readonly)
+                        return -EROFS;
+                return fchmod(f->host, (mode_t)(a[1] & 0777)) < 0 ? -errno : 0;
+        }
         case SYS_fsync:
         case SYS_fdatasync:
                 return fd_get(vm, a[0]) ? 0 : -EBADF;
@@ -1297,6 +1352,8 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 si.mem_unit = 1;
                 return put(vm, a[0], &si, sizeof(si));
         }
+        case SYS_futex:
+                return do_futex(vm, a[0], a[1], a[2], a[3]);
         case SYS_getrandom: {
                 uint64_t n = a[1] > (32u << 20) - 1 ? (32u << 20) - 1 : a[1];
                 void *p = vmm_guest_ptr(vm, a[0], n);

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "base/base.h"
@@ -69,6 +70,10 @@ struct vmm_spec {
          * its input is not read ahead. The caller restores the terminal.
          */
         bool tty;
+        /* With tty: flags (NULL-terminated) that end a read of the terminal
+         * with EINTR while one is set, such as the caller's Ctrl-C flag; a
+         * signal that comes while the read waits ends it too. */
+        volatile sig_atomic_t *const *tty_wake;
         struct vmm_limits limits;
 };
 

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """The chat driven through a pseudo-terminal, as a person would: a tool call,
-Ctrl-C during a long tool (the tool stops, the chat goes on), history, Ctrl-D.
+Ctrl-C during a long tool (the tool stops, the chat goes on), a resize,
+history, Ctrl-D, and the terminal as it was found afterwards (after a kill
+too). With /dev/kvm and the agent's image, all of it inside μVM-1.
 
 usage: chat_pty.py OSVM_BIN   (OSVM_HOME with server-everything registered)
 Prints TAP-like lines and "N passed, N failed"; exits non-zero on a failure.
 """
+import fcntl
+import glob
 import os
 import pty
+import struct
+import termios
 import re
 import select
 import signal
@@ -82,6 +88,9 @@ class Term:
 t = Term([osvm])
 check("the chat greets and prompts", t.read_until(r"osvm> ", 30), t.text())
 check("the greeting shows the status line", "OSVM:" in t.text() and "net:" in t.text(), t.text())
+image = os.environ.get("OSVM_AGENT_IMAGE", "")
+if os.path.exists("/dev/kvm") and os.path.isfile(image):
+    check("the chat runs inside μVM-1 (1μVMs)", "1μVMs" in t.text(), t.text())
 
 t.mark()
 t.send("echo hello world\r")
@@ -110,7 +119,20 @@ t.mark()
 t.send("\x03")  # Ctrl-C at an empty prompt: a fresh prompt, not an exit
 check("Ctrl-C at the prompt does not leave", t.read_until(r"osvm> ", 10), t.text())
 
+# A new window size reaches the agent (it logs the size it then reads).
+fcntl.ioctl(t.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
 t.mark()
+t.send("echo after resize\r")
+check("the chat goes on after a resize", t.read_until(r"after resize.*osvm> ", 30), t.text())
+state = os.environ.get("XDG_STATE_HOME", "")
+logs = ""
+for f in glob.glob(os.path.join(state, "osvm", "**", "*.log"), recursive=True):
+    with open(f, encoding="utf-8", errors="replace") as fh:
+        logs += fh.read()
+check("the agent sees the new window size", "the window is now 100x40" in logs, logs[-2000:])
+
+t.mark()
+time.sleep(0.5)  # as a person would: the line editor has taken the terminal
 t.send("\x04")  # Ctrl-D
 status = t.wait(15)
 check("Ctrl-D leaves with status 0", status is not None and os.WIFEXITED(status)
@@ -133,10 +155,27 @@ t = Term([osvm])
 t.read_until(r"osvm> ", 30)
 t.mark()
 t.send("\x1b[A")
-check("up-arrow recalls the last prompt from history", t.read_until(r"echo still here", 10),
+check("up-arrow recalls the last prompt from history", t.read_until(r"echo after resize", 10),
       t.text())
 t.send("\x15\x04")  # clear the line, then Ctrl-D
 t.wait(15)
+
+# The terminal is left as it was found: after a clean exit, and after the
+# supervisor is killed mid-session (SIGTERM) while the agent had it in raw mode.
+for how in ("exit", "kill"):
+    script = ('stty -g; "$0" </dev/tty; stty -g; echo END' if how == "exit" else
+              'stty -g; "$0" </dev/tty & pid=$!; sleep 4; kill -TERM $pid; wait $pid; '
+              'stty -g; echo END')
+    t = Term(["/bin/sh", "-c", script, osvm])
+    if how == "exit":
+        t.read_until(r"osvm> ", 30)
+        time.sleep(0.5)  # as a person would: the line editor has taken the terminal
+        t.send("\x04")
+    ok = t.read_until(r"END", 30)
+    settings = re.findall(r"^([0-9a-f]+(?::[0-9a-f]+){10,})\r?$", t.text(), re.M)
+    check(f"the terminal is restored after {'Ctrl-D' if how == 'exit' else 'SIGTERM'}",
+          ok and len(settings) == 2 and settings[0] == settings[1], t.text())
+    t.wait(5)
 
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed")
