@@ -20,27 +20,47 @@ static int run_direct(const char *prompt, bool json)
         return prompt ? cli_agent_oneshot(prompt, json) : cli_agent_chat();
 }
 
-static int run_in_microvm(const char *prompt, bool json, const char *image)
-{
+/* What the service thread opens while μVM-1 starts. */
+struct prepared {
         struct cli_agent_host h;
-        int r = cli_agent_host_open(&h);
+        bool opened, chat;
+};
+
+static int prepare(struct microvm_host *mh, void *ctx)
+{
+        struct prepared *p = ctx;
+        int r = cli_agent_host_open(&p->h);
         if (r)
                 return r;
+        p->opened = true;
+        mh->hub = p->h.srv.hub;
+        mh->reg = &p->h.srv.reg;
+        mh->ai = &p->h.ai;
+        mh->planner = p->h.planner;
+        /* the servers start and list their tools now, while the agent boots
+         * (the hub keeps the lists for the agent's handshake) */
+        struct agent_toolset ts = {0};
+        agent_toolset_from_hub(&ts, p->h.srv.hub, &p->h.srv.reg);
+        agent_toolset_free(&ts);
+        if (p->chat)
+                cli_start_vm_pool(&p->h.srv.host);
+        return 0;
+}
+
+static int run_in_microvm(const char *prompt, bool json, const char *image)
+{
         static volatile sig_atomic_t resized;
         cli_catch_interrupt();
         cli_catch_resize(&resized);
-        if (!prompt)
-                cli_start_vm_pool(&h.srv.host);
         _cleanup_free_ char *state = paths_state_dir();
         _cleanup_free_ char *agent_dir = xasprintf("%s/agent", state);
         /* what the terminal and the locale need, read-only */
         static const char *const ro_dirs[] = {"/etc/terminfo", "/lib/terminfo",
                                               "/usr/share/terminfo", "/usr/lib/locale", NULL};
-        const struct microvm_host mh = {
-            .hub = h.srv.hub,
-            .reg = &h.srv.reg,
-            .ai = &h.ai,
-            .planner = h.planner,
+        struct prepared p = {.chat = !prompt};
+        struct microvm_host mh = {
+            .prepare = prepare,
+            .prepare_ctx = &p,
             .interrupted = &cli_interrupted,
             .resized = &resized,
             .status_line = status_line,
@@ -50,10 +70,11 @@ static int run_in_microvm(const char *prompt, bool json, const char *image)
         };
         const struct microvm_agent_args a = {
             .prompt = prompt, .json = json, .log_level = log_get_level()};
-        r = microvm_agent_run(&mh, &a);
-        if (!prompt)
+        int r = microvm_agent_run(&mh, &a);
+        if (p.chat)
                 vmm_shutdown();
-        cli_agent_host_close(&h);
+        if (p.opened)
+                cli_agent_host_close(&p.h);
         return r;
 }
 

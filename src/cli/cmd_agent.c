@@ -251,6 +251,22 @@ static char *history_path(void)
 
 int cli_agent_chat(void)
 {
+        /* The line editor and the history first: inside μVM-1 this runs
+         * while the supervisor starts the servers. */
+        bool tty = isatty(STDIN_FILENO);
+        _cleanup_free_ char *hist = tty ? history_path() : NULL;
+        /* Ctrl-C at the prompt must reach our handler: readline() then returns NULL. */
+        rl_catch_signals = 0;
+        rl_catch_sigwinch = 0; /* a resize is ours to notice (chat_getc) */
+        rl_getc_function = chat_getc;
+        if (tty)
+                rl_initialize(); /* before the history: it starts a new one */
+        if (hist) {
+                using_history();
+                stifle_history(HISTORY_MAX);
+                read_history(hist);
+        }
+
         struct cli_agent_session s;
         int r = cli_agent_session_open(&s, true);
         if (r)
@@ -258,7 +274,6 @@ int cli_agent_chat(void)
         chat_session = &s;
         term_guard(); /* the line editor's raw mode never outlives the chat */
         cli_catch_interrupt();
-        bool tty = isatty(STDIN_FILENO);
         const struct agent_toolset *ts = agent_tools(s.agent);
         printf("osvm %s: every tool call runs in its own VM. %zu tools; planner: %s%s.\n",
                OSVM_VERSION, ts->n, agent_planner_name(s.agent),
@@ -267,16 +282,6 @@ int cli_agent_chat(void)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");
         print_status(&s, stdout);
 
-        _cleanup_free_ char *hist = tty ? history_path() : NULL;
-        /* Ctrl-C at the prompt must reach our handler: readline() then returns NULL. */
-        rl_catch_signals = 0;
-        rl_catch_sigwinch = 0; /* a resize is ours to notice (chat_getc) */
-        rl_getc_function = chat_getc;
-        if (hist) {
-                using_history();
-                stifle_history(HISTORY_MAX);
-                read_history(hist);
-        }
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
         for (;;) {

@@ -51,6 +51,13 @@ struct microvm_agent_args {
 
 /* What the supervisor serves the agent with, all owned by the caller. */
 struct microvm_host {
+        /*
+         * Run first on the service thread, while the VM starts (the two
+         * overlap): sets hub, reg, ai and planner below, or returns an exit
+         * code having said why. NULL: they are set already.
+         */
+        int (*prepare)(struct microvm_host *h, void *ctx);
+        void *prepare_ctx;
         struct mcp_hub *hub;
         const struct mcp_registry *reg;
         const struct agent_ai_config *ai;
@@ -70,7 +77,7 @@ struct microvm_host {
  * host calls served. Returns the agent's exit code, or an exit code with
  * the failure said.
  */
-int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_args *a);
+int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a);
 
 /* Where the agent's image is (a new string): $OSVM_AGENT_IMAGE, else
  * osvm-agent.img among osvm's own images; NULL with why set. */
@@ -82,9 +89,10 @@ struct microvm_service;
 
 /* Serves the agent's host calls on fd (the supervisor's end of a socket
  * pair) in a thread of its own, until the agent's end closes. */
-struct microvm_service *microvm_service_start(int fd, const struct microvm_host *h, osvm_err *e);
+struct microvm_service *microvm_service_start(int fd, struct microvm_host *h, osvm_err *e);
 /* Waits for the thread (once the agent ended) and frees it; returns the
- * number of calls it served, and through refused how many it refused. */
-unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused);
+ * number of calls it served, and through refused how many it refused;
+ * *prepared receives what h->prepare returned. */
+unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused, int *prepared);
 
 #endif

@@ -29,7 +29,9 @@
 
 struct microvm_service {
         int fd;
-        const struct microvm_host *h;
+        struct microvm_host *h;
+        int prepared; /* what h->prepare returned: not 0, nothing is served */
+        uint64_t started_ns;
         pthread_t thread;
         pthread_mutex_t send_lock; /* the ticker and progress share the socket */
         unsigned calls, refused;
@@ -141,8 +143,8 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                         continue;
                 osvm_err e = {0};
                 json_t *t = mcp_hub_tools(s->h->hub, reg->v[i].id, NULL, &e);
-                if (!t) {
-                        log_warn("%s: its tools are not available: %s", reg->v[i].id, e.msg);
+                if (!t) { /* said when the supervisor opened the servers */
+                        log_debug("%s: its tools are not available: %s", reg->v[i].id, e.msg);
                         continue;
                 }
                 json_array_append_new(tools,
@@ -331,6 +333,11 @@ static bool rate_ok(struct microvm_service *s)
 static json_t *handle(struct microvm_service *s, const char *line, size_t len)
 {
         s->calls++;
+        if (s->prepared)
+                return json_pack("{s:b, s:s, s:i}", "ok", false, "error",
+                                 "the supervisor could not open the servers and the planner "
+                                 "(it said why)",
+                                 "exit", (json_int_t)s->prepared);
         if (!rate_ok(s)) {
                 /* said once a flood, not once a call: the log is not to flood too */
                 if (s->flooded++ == 0)
@@ -355,6 +362,8 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
         }
         const char *op = json_string_value(json_object_get(req, "op"));
         json_t *ans = NULL;
+        log_debug("μVM-1: host call %s at %.1f ms", op ? op : "?",
+                  (double)(time_mono_ns() - s->started_ns) / 1e6);
         for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]) && !ans; i++)
                 if (!strcmp(op, ops[i].name))
                         ans = ops[i].run(s, req);
@@ -369,6 +378,12 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
 static void *serve(void *arg)
 {
         struct microvm_service *s = arg;
+        if (s->h->prepare) {
+                uint64_t t0 = time_mono_ns();
+                s->prepared = s->h->prepare(s->h, s->h->prepare_ctx);
+                log_debug("μVM-1: servers and planner ready in %.1f ms",
+                          (double)(time_mono_ns() - t0) / 1e6);
+        }
         strbuf line = {0};
         bool skipping = false; /* the rest of a line over the limit */
         char buf[65536];
@@ -408,13 +423,13 @@ out:
         return NULL;
 }
 
-struct microvm_service *microvm_service_start(int fd, const struct microvm_host *h, osvm_err *e)
+struct microvm_service *microvm_service_start(int fd, struct microvm_host *h, osvm_err *e)
 {
         struct microvm_service *s = xcalloc(1, sizeof(*s));
         s->fd = fd;
         s->h = h;
         s->tokens = MICROVM_CALLS_BURST;
-        s->last_ns = time_mono_ns();
+        s->last_ns = s->started_ns = time_mono_ns();
         pthread_mutex_init(&s->send_lock, NULL);
         int r = pthread_create(&s->thread, NULL, serve, s);
         if (r != 0) {
@@ -427,13 +442,15 @@ struct microvm_service *microvm_service_start(int fd, const struct microvm_host 
         return s;
 }
 
-unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused)
+unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused, int *prepared)
 {
         shutdown(s->fd, SHUT_RDWR); /* the agent is gone: end a read that waits */
         pthread_join(s->thread, NULL);
         unsigned calls = s->calls;
         if (refused)
                 *refused = s->refused;
+        if (prepared)
+                *prepared = s->prepared;
         pthread_mutex_destroy(&s->send_lock);
         free(s);
         return calls;

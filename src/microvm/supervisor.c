@@ -68,7 +68,7 @@ static size_t agent_env(char **env, const struct microvm_agent_args *a)
         return n;
 }
 
-int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_args *a)
+int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a)
 {
         osvm_err e = {0};
         if (fs_mkdir_p(h->state_dir, 0700, &e) < 0) {
@@ -140,6 +140,8 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
         };
 
         term_guard();
+        log_debug("μVM-1: starts %.1f ms after osvm did",
+                  (double)(time_mono_ns() - session_get()->start_ns) / 1e6);
         session_note_microvm(session_get(), +1);
         struct vmm_result res;
         int rc = vmm_run(&spec, &res, &e);
@@ -148,7 +150,8 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
 
         close(sv[1]); /* the agent's end: the service sees the end */
         unsigned refused = 0;
-        unsigned calls = microvm_service_finish(svc, &refused);
+        int prepared = 0;
+        unsigned calls = microvm_service_finish(svc, &refused, &prepared);
         close(sv[0]);
         log_debug("μVM-1: %s after %.1f ms, %llu syscalls, %u host calls (%u refused)",
                   vmm_end_name(res.end), (double)res.t.run_ns / 1e6,
@@ -159,6 +162,8 @@ int microvm_agent_run(const struct microvm_host *h, const struct microvm_agent_a
                 log_error("μVM-1 could not start: %s", e.msg);
                 return OSVM_EXIT_FAILURE;
         }
+        if (prepared) /* the agent could not go on: the reason is the host's */
+                return prepared;
         if (res.end != VMM_END_EXIT) {
                 log_error("μVM-1 stopped: %s", res.why);
                 return OSVM_EXIT_FAILURE;

@@ -13,7 +13,9 @@
 
 int main(int argc, char **argv)
 {
-        setlocale(LC_ALL, "");
+        /* the character set only (UTF-8 or not): each further category is
+         * more files to read, which costs exits here */
+        setlocale(LC_CTYPE, "");
         session_reset(session_get(), time_mono_ns());
         log_init();
         const char *prompt = NULL;
