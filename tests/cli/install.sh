@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make install` into a staging directory: the installed osvm finds its tool
-# pack under PREFIX/lib/osvm/unikernels, without root and without a build tree.
+# pack and μVM-1's agent under PREFIX/lib/osvm/unikernels, without root and
+# without a build tree.
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -28,6 +29,13 @@ osvm mcp list
 check_contains "osvm-mcp is registered without being added" "osvm-mcp" "$OUT"
 osvm mcp tools osvm-mcp
 check_eq "its tools are listed" 11 "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
+check_eq "the agent's image for μVM-1 is installed" 755 \
+        "$(mode_of "$DEST/opt/osvm/lib/osvm/unikernels/osvm-agent.img")"
+if [ -c /dev/kvm ]; then
+        unset OSVM_AGENT_IMAGE
+        osvm -p "get the version" --json
+        check_contains "the installed osvm runs the agent inside μVM-1" '1μVMs' "$OUT"
+fi
 osvm isolation set use_builtin_images=false
 osvm isolation explain osvm-mcp/get_slot
 check_eq "use_builtin_images=false: back to the five-line trace" \
