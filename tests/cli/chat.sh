@@ -15,4 +15,6 @@ fi
 fresh
 osvm mcp add everything -- node "$EVERYTHING" stdio
 check_exit "server-everything registered" 0
+# the tool pack's images, for a tool that runs in a VM of its own
+export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
 python3 "$ROOT/tests/cli/chat_pty.py" "$OSVM"

@@ -98,6 +98,13 @@ ok = t.read_until(r"hello world.*osvm> ", 30)
 check("a tool call answers in the chat", ok, t.text())
 check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
 
+if os.path.exists("/dev/kvm"):
+    t.mark()
+    t.send("get the slot\r")
+    ok = t.read_until(r"osvm-mcp/get_slot.*osvm> ", 30)
+    check("a tool of the pack runs in a VM of its own", ok and "[unikernel]" in t.text(), t.text())
+    check("and the status line counts it", bool(re.search(r"VMs 1uK", t.text())), t.text())
+
 t.mark()
 t.send("trigger the long running operation duration=30 steps=30\r")
 started = t.read_until(r"trigger-long-running-operation", 30)

@@ -59,9 +59,12 @@ unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 
 # ---- the modes ----
 fresh
+export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
 osvm -p "get the version" --json
 check_exit "one-shot runs inside μVM-1" 0
-check_contains "its status line shows μVM-1 live" '1μVMs' "$OUT"
+check_contains "its status line shows μVM-1 live, and the tool run in a VM of its own" \
+        '1μVMs 1uK' "$OUT"
+check_contains "the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
 osvm --no-microvm -p "get the version" --json
 check_contains "--no-microvm runs the agent directly: no μVM live" '0μVMs' "$OUT"
 OSVM_SKIP_MICROVM=1 osvm -p "get the version" --json
@@ -74,4 +77,31 @@ check_contains "and the status line does not claim μVM-1" '0μVMs' "$OUT"
 OSVM_AGENT_IMAGE=$T/missing.img osvm --require-isolation -p "get the version"
 check_exit "--require-isolation refuses instead" 4
 check_contains "and says why" "refusing to run (--require-isolation)" "$ERR"
+
+# A user who cannot open /dev/kvm (nobody, with /dev/kvm root's alone).
+if ! command -v setpriv >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] ||
+        setpriv --reuid=65534 --regid=65534 --clear-groups test -r /dev/kvm; then
+        skip "without access to /dev/kvm the agent runs directly" \
+                "needs root, setpriv, and a /dev/kvm that nobody cannot open"
+else
+        fresh
+        osvm status # the default config, then everything open to nobody
+        chmod 755 "$TMPROOT"
+        chmod -R a+rwX "$T"
+        as_nobody() {
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$OSVM" "$@" \
+                        </dev/null >"$T/out" 2>"$T/err"
+                RC=$?
+                OUT=$(cat "$T/out")
+                ERR=$(cat "$T/err")
+        }
+        as_nobody -p "get the version" --json
+        check_exit "without access to /dev/kvm the agent still answers" 0
+        check_contains "directly, with one line that says why and how to fix it" \
+                "not inside μVM-1: opening /dev/kvm: Permission denied" "$ERR"
+        check_contains "the fix is named" "the group that owns /dev/kvm" "$ERR"
+        check_eq "that line is one line" 1 "$(grep -c "μVM-1" "$T/err")"
+        as_nobody --require-isolation -p "get the version"
+        check_exit "--require-isolation refuses there" 4
+fi
 finish
