@@ -3,14 +3,18 @@
  * running tiny loops, to re-measure the figures that docs and
  * KVM-HOST-FACTS.md quote. Prints the first KVM_RUN of a fresh VM, the round
  * trip of a port I/O exit from CPL3, the same with a CPUID before it (CPUID
- * at CPL3 traps on PVM), and VM create/teardown.
+ * at CPL3 traps on PVM), a `syscall` answered by the stub inside the guest,
+ * an exit of a warm vCPU after its thread slept and from another thread, and
+ * VM create/teardown.
  *
  *   bench_exit [-n N]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "vmm/internal.h"
 
@@ -45,6 +49,49 @@ static double loop(struct vmm_vm *vm, const uint8_t *code, size_t len, int n)
                         exit(1);
                 }
         return (double)(time_mono_ns() - t0) / n;
+}
+
+/* One exit round trip of the out loop already loaded: ns. */
+static uint64_t one_exit(struct vmm_vm *vm)
+{
+        uint64_t t0 = time_mono_ns();
+        if (ioctl(vm->vcpufd, KVM_RUN, 0) < 0 || vm->run->exit_reason != KVM_EXIT_IO) {
+                fprintf(stderr, "bench_exit: unexpected exit %u\n", vm->run->exit_reason);
+                exit(1);
+        }
+        return time_mono_ns() - t0;
+}
+
+static void *warm_elsewhere(void *arg)
+{
+        struct vmm_vm *vm = arg;
+        for (int i = 0; i < 5; i++)
+                (void)one_exit(vm);
+        return NULL;
+}
+
+/*
+ * Where a warm vCPU's exit gets dearer: after its thread slept (1 ms), and
+ * on the first run from another thread than the one that ran it last.
+ */
+static void exit_after(struct vmm_vm *vm, int n)
+{
+        enum { M = 200 };
+        uint64_t hot[M], slept[M], moved[M];
+        if (n > M)
+                n = M;
+        for (int i = 0; i < n; i++) {
+                hot[i] = one_exit(vm);
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+                slept[i] = one_exit(vm);
+                pthread_t t;
+                pthread_create(&t, NULL, warm_elsewhere, vm);
+                pthread_join(t, NULL);
+                moved[i] = one_exit(vm);
+        }
+        printf("one exit, warm: %.1f us; after its thread slept 1 ms: %.1f us; first on another "
+               "thread: %.1f us (medians of %d)\n",
+               median_us(hot, n), median_us(slept, n), median_us(moved, n), n);
 }
 
 int main(int argc, char **argv)
@@ -92,6 +139,15 @@ int main(int argc, char **argv)
             0xeb, 0xf3};
         double exit_ns = loop(&vm, out_loop, sizeof(out_loop), n);
         double cpuid_ns = loop(&vm, cpuid_loop, sizeof(cpuid_loop), n);
+        /* mov $10,%ebx; 1: mov $39,%eax; syscall; dec %ebx; jnz 1b; out %al,$0xe0; jmp back:
+         * ten getpid() the stub answers in the guest, then one exit */
+        const uint8_t syscall_loop[] = {0xbb, 0x0a, 0x00, 0x00, 0x00, 0xb8,
+                                        0x27, 0x00, 0x00, 0x00, 0x0f, 0x05,
+                                        0xff, 0xcb, 0x75, 0xf5, 0xe6, VMM_PORT_SYSCALL,
+                                        0xeb, 0xec};
+        double syscall_ns = loop(&vm, syscall_loop, sizeof(syscall_loop), n / 4);
+        (void)loop(&vm, out_loop, sizeof(out_loop), 10);
+        exit_after(&vm, 200);
         vmm_vm_destroy(&vm);
         printf("VM create + long mode set up (16 MiB): %.0f us (median of %d)\n",
                median_us(create, K), K);
@@ -99,6 +155,9 @@ int main(int argc, char **argv)
         printf("port I/O exit round trip from CPL3: %.1f us (mean of %d)\n", exit_ns / 1e3, n);
         printf("CPUID at CPL3: %.1f us (the same loop with a CPUID, less the exit)\n",
                (cpuid_ns - exit_ns) / 1e3);
+        printf("a system call the stub answers in the guest (no exit): %.1f us (the same loop "
+               "with ten, less the exit, a tenth)\n",
+               (syscall_ns - exit_ns) / 10 / 1e3);
         printf("VM teardown: %.0f us\n", median_us(teardown, K - 1));
         return 0;
 }
