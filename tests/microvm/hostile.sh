@@ -65,6 +65,11 @@ check_exit "one-shot runs inside μVM-1" 0
 check_contains "its status line shows μVM-1 live, and the tool run in a VM of its own" \
         '1μVMs 1uK' "$OUT"
 check_contains "the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
+osvm isolation set use_builtin_images=false
+osvm -p "get the version"
+check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
+        "$(grep -c 'Unikernel image not found' "$T/err")"
+osvm isolation set use_builtin_images=
 osvm --no-microvm -p "get the version" --json
 check_contains "--no-microvm runs the agent directly: no μVM live" '0μVMs' "$OUT"
 OSVM_SKIP_MICROVM=1 osvm -p "get the version" --json
