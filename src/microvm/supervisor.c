@@ -133,6 +133,7 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
             .nmounts = nm,
             .tty = true,
             .tty_wake = wake,
+            .huge_pages = true, /* ~3 ms less to the prompt here */
             .limits = {.memory_mb = MICROVM_MEMORY_MB,
                        .timeout_ms = UINT32_MAX, /* a session lasts as long as the user likes */
                        .max_output_bytes = UINT64_MAX,

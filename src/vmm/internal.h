@@ -189,6 +189,7 @@ struct vmm_vm {
         uint8_t *mem;
         uint64_t mem_size;
         uint32_t memory_mb;
+        bool huge_pages; /* set before vmm_vm_create: see spec->huge_pages */
 
         /* the guest process */
         uint64_t stack_lo, guard_lo; /* guard is [guard_lo, stack_lo) */

@@ -139,6 +139,31 @@ void vmm_vm_destroy(struct vmm_vm *vm)
         vm->vcpufd = vm->vmfd = -1;
 }
 
+/*
+ * Guest memory: anonymous, reserved lazily. With huge, aligned to 2 MiB and
+ * backed by transparent huge pages where the host allows them, so that the
+ * shadow page tables map the guest's 2 MiB pages whole: one first-touch
+ * fault (~40 us on PVM) for 2 MiB instead of one for each 4 KiB page, paid
+ * for with host memory (a touched 2 MiB region is 2 MiB).
+ */
+static uint8_t *guest_memory(uint64_t size, bool huge)
+{
+        const size_t align = huge ? VMM_HUGE : 0;
+        uint8_t *raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (raw == MAP_FAILED)
+                return NULL;
+        if (!huge)
+                return raw;
+        uint8_t *mem = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+        if (mem > raw)
+                munmap(raw, (size_t)(mem - raw));
+        if (raw + align > mem)
+                munmap(mem + size, (size_t)(raw + align - mem));
+        (void)madvise(mem, size, MADV_HUGEPAGE); /* a hint: without THP, 4 KiB pages */
+        return mem;
+}
+
 int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
 {
         vm->vmfd = vm->vcpufd = -1;
@@ -154,10 +179,8 @@ int vmm_vm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
                 err_sys(e, "KVM_CREATE_VM");
                 goto fail;
         }
-        vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (vm->mem == MAP_FAILED) {
-                vm->mem = NULL;
+        vm->mem = guest_memory(vm->mem_size, vm->huge_pages);
+        if (!vm->mem) {
                 err_sys(e, "allocating %u MiB of guest memory", mem_mb);
                 goto fail;
         }

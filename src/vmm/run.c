@@ -365,7 +365,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->img = img;
         int rc = -1;
         bool have_vm = false, have_fs = false;
-        bool pooled = vmm_pool_take(vm->lim.memory_mb, img, vm);
+        vm->huge_pages = spec->huge_pages;
+        bool pooled = !spec->huge_pages && vmm_pool_take(vm->lim.memory_mb, img, vm);
         if (!pooled && vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
                 goto out;
         have_vm = true;

@@ -74,6 +74,12 @@ struct vmm_spec {
          * with EINTR while one is set, such as the caller's Ctrl-C flag; a
          * signal that comes while the read waits ends it too. */
         volatile sig_atomic_t *const *tty_wake;
+        /*
+         * Guest memory in 2 MiB host pages where the host allows them (and a
+         * VM of its own, never one from the pool): fewer first-touch faults
+         * for a big, long-lived program (μVM-1), more host memory.
+         */
+        bool huge_pages;
         struct vmm_limits limits;
 };
 
