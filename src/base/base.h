@@ -130,7 +130,8 @@ char *paths_images_dir(void);
 
 /* Saves the terminal's settings (stdin's, when a terminal) and puts them back
  * at exit and on a fatal signal (SIGTERM, SIGHUP, SIGSEGV, ...), which then
- * takes its course; term_restore() puts them back now. */
+ * takes its course, and while Ctrl-Z has osvm stopped; term_restore() puts
+ * them back now. */
 void term_guard(void);
 void term_restore(void);
 /* True when the locale's character set is UTF-8 (after setlocale(LC_ALL, "")). */

@@ -1,6 +1,7 @@
 /* What the terminal can show, and putting it back as it was found. */
 #include "base.h"
 
+#include <errno.h>
 #include <langinfo.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,6 +43,33 @@ static void on_fatal(int sig)
         raise(sig);
 }
 
+/*
+ * Ctrl-Z: the shell gets its terminal back as it was found while osvm is
+ * stopped; on fg the settings osvm had are put back and a resize is
+ * signalled, so that the line editor takes the terminal in again. (In an
+ * orphaned process group the stop does not happen and this is a no-op.)
+ */
+static void on_suspend(int sig)
+{
+        int saved_errno = errno;
+        struct termios now;
+        bool have = tcgetattr(STDIN_FILENO, &now) == 0;
+        term_restore();
+        signal(sig, SIG_DFL);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, sig);
+        sigprocmask(SIG_UNBLOCK, &s, NULL);
+        raise(sig); /* stopped here until fg */
+        struct sigaction sa = {.sa_handler = on_suspend};
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+        if (have)
+                tcsetattr(STDIN_FILENO, TCSADRAIN, &now);
+        kill(getpid(), SIGWINCH); /* to the process: the thread that waits on the terminal */
+        errno = saved_errno;
+}
+
 void term_guard(void)
 {
         if (tty_saved || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0)
@@ -52,5 +80,7 @@ void term_guard(void)
         sigemptyset(&sa.sa_mask);
         for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
                 sigaction(fatal[i], &sa, NULL);
+        sa.sa_handler = on_suspend;
+        sigaction(SIGTSTP, &sa, NULL);
         atexit(term_restore);
 }

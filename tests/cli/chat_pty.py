@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The chat driven through a pseudo-terminal, as a person would: a tool call,
 Ctrl-C during a long tool (the tool stops, the chat goes on), a resize,
-history, Ctrl-D, and the terminal as it was found afterwards (after a kill
-too). With /dev/kvm and the agent's image, all of it inside μVM-1.
+history, Ctrl-D, the terminal as it was found afterwards (after a kill too),
+and Ctrl-Z and fg under a shell. With /dev/kvm and the agent's image, all of it inside μVM-1.
 
 usage: chat_pty.py OSVM_BIN   (OSVM_HOME with server-everything registered)
 Prints TAP-like lines and "N passed, N failed"; exits non-zero on a failure.
@@ -183,6 +183,39 @@ for how in ("exit", "kill"):
     check(f"the terminal is restored after {'Ctrl-D' if how == 'exit' else 'SIGTERM'}",
           ok and len(settings) == 2 and settings[0] == settings[1], t.text())
     t.wait(5)
+
+# Ctrl-Z under a shell with job control: the shell gets the terminal as it
+# was while osvm is stopped, and after fg the chat goes on.
+if os.path.exists("/bin/bash"):
+    os.environ["PS1"] = "SH$ "
+    t = Term(["/bin/bash", "--norc", "--noprofile", "-i"])
+    t.read_until(r"SH\$ ", 10)
+    settings = r"([0-9a-f]+(?::[0-9a-f]+){10,})"
+    t.mark()
+    t.send(f"stty -g; {osvm}\r")
+    t.read_until(r"osvm> ", 30)
+    before = re.findall(settings, t.text())
+    time.sleep(0.5)  # the line editor has the terminal
+    t.mark()
+    t.send("\x1a")  # Ctrl-Z
+    stopped = t.read_until(r"Stopped.*SH\$ ", 10)
+    check("Ctrl-Z stops the chat and the shell comes back", stopped, t.text())
+    t.mark()
+    t.send("stty -g\r")
+    t.read_until(settings + r".*SH\$ ", 10)
+    during = re.findall(settings, t.text())
+    check("while stopped the terminal is as it was found", before and before == during,
+          f"{before} {during}")
+    t.mark()
+    t.send("fg\r")
+    time.sleep(1.0)
+    t.send("echo back again\r")
+    check("after fg the chat goes on", t.read_until(r"back again.*osvm> ", 30), t.text())
+    time.sleep(0.5)
+    t.send("\x04")
+    t.read_until(r"SH\$ ", 10)
+    t.send("exit\r")
+    t.wait(10)
 
 passed = sum(results)
 print(f"{passed} passed, {len(results) - passed} failed")
