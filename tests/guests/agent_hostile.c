@@ -73,6 +73,12 @@ int main(int argc, char **argv)
         printf("hello: %s\n", strstr(hello, "\"microvm\":true") ? "microvm" : hello);
         printf("hello-has-secret: %s\n", strstr(hello, secret) ? "YES" : "no");
 
+        /* the config: readable through the supervisor, not as a file */
+        const char *cfg = call("{\"op\":\"config\"}");
+        printf("config: %s\n",
+               strstr(cfg, "\"ok\":true") && strstr(cfg, "default_execution_mode") ? "read" : cfg);
+        report("config-with-path", call("{\"op\":\"config\",\"path\":\"/etc/shadow\"}"));
+
         /* host files outside the grant */
         try_open("open-etc-passwd", "/etc/passwd", O_RDONLY);
         try_open("open-dotdot", "/state/osvm/agent/../../../etc/passwd", O_RDONLY);

@@ -21,6 +21,10 @@ check_exit "the supervisor survives the hostile agent and returns its exit" 0
 line() { printf '%s\n' "$OUT" | sed -n "s/^$1: //p"; }
 check_eq "the handshake says the agent is inside μVM-1" "microvm" "$(line hello)"
 check_eq "the handshake does not carry the LLM key" "no" "$(line hello-has-secret)"
+check_eq "the agent reads the isolation config through the supervisor" "read" "$(line config)"
+check_contains "but names no file to read" 'config: unknown field \"path\"' \
+        "$(line config-with-path)"
+check_eq "after config-with-path the session goes on" "ok" "$(line config-with-path-then)"
 check_not_contains "a host file outside the grant cannot be opened" "OPENED" "$(line open-etc-passwd)"
 check_not_contains "nor through .. out of the state directory" "OPENED" "$(line open-dotdot)"
 check_not_contains "nor /proc/self/environ" "OPENED" "$(line open-proc-environ)"
