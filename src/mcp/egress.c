@@ -258,74 +258,34 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
 
 /* ---- the channel ---- */
 
-bool mcp_send_line(int fd, json_t *msg)
+static bool on_request(void *ctx, char *line, size_t len)
 {
-        char *s = json_dumps(msg, JSON_COMPACT);
-        if (!s)
+        struct mcp_egress *g = ctx;
+        if (!line) {
+                log_warn("egress: %s: a host call over %u bytes; the channel is closed", g->who,
+                         REQUEST_MAX);
                 return false;
-        size_t len = strlen(s);
-        s[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
-        bool ok = true;
-        for (size_t off = 0; off <= len && ok;) {
-                ssize_t w = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                ok = w > 0;
-                off += w > 0 ? (size_t)w : 0;
         }
-        free(s);
-        return ok;
+        json_t *req = json_loadb(line, len, 0, NULL);
+        if (!json_is_object(req)) {
+                json_decref(req);
+                log_warn("egress: %s: a host call that is not a JSON object; the channel is closed",
+                         g->who);
+                return false;
+        }
+        json_t *ans = ++g->calls > CALLS_MAX
+                          ? fail("at most %u host calls per tool call", CALLS_MAX)
+                          : perform(g, req);
+        json_decref(req);
+        bool sent = mcp_send_line(g->fd, ans);
+        json_decref(ans);
+        return sent;
 }
 
 static void *serve(void *arg)
 {
         struct mcp_egress *g = arg;
-        strbuf line = {0};
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(g->fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                size_t off = 0;
-                while (off < (size_t)n) {
-                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
-                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
-                        if (line.len + take > REQUEST_MAX) {
-                                log_warn("egress: %s: a host call over %u bytes; the channel is "
-                                         "closed",
-                                         g->who, REQUEST_MAX);
-                                goto out;
-                        }
-                        line.s = xrealloc(line.s, line.len + take + 1);
-                        memcpy(line.s + line.len, buf + off, take);
-                        line.len += take;
-                        line.s[line.len] = '\0';
-                        off += take + (nl ? 1 : 0);
-                        if (!nl)
-                                break;
-                        json_t *req = json_loadb(line.s, line.len, 0, NULL);
-                        line.len = 0;
-                        if (!json_is_object(req)) {
-                                json_decref(req);
-                                log_warn("egress: %s: a host call that is not a JSON object; "
-                                         "the channel is closed",
-                                         g->who);
-                                goto out;
-                        }
-                        json_t *ans = ++g->calls > CALLS_MAX
-                                          ? fail("at most %u host calls per tool call", CALLS_MAX)
-                                          : perform(g, req);
-                        json_decref(req);
-                        bool sent = mcp_send_line(g->fd, ans);
-                        json_decref(ans);
-                        if (!sent)
-                                goto out;
-                }
-        }
-out:
-        sb_free(&line);
+        mcp_read_lines(g->fd, REQUEST_MAX, on_request, g);
         shutdown(g->fd, SHUT_RDWR);
         return NULL;
 }

@@ -214,6 +214,14 @@ const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url,
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)
 #define MCP_RPC_INVALID_PARAMS   (-32602)
 
+/* ---- channels of one JSON message a line (lines.c) ---- */
+
+/* One line, NUL-terminated, without its newline; line NULL: the line went
+ * past the limit (its rest is skipped). Returns false to stop reading. */
+typedef bool (*mcp_line_fn)(void *ctx, char *line, size_t len);
+/* Reads fd to its end (or a read error, or until on_line says stop),
+ * handing on_line each line of at most max bytes. */
+void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx);
 /* Writes msg as one line of compact JSON to a socket (no SIGPIPE); false
  * when the peer is gone. For host-call channels. */
 bool mcp_send_line(int fd, json_t *msg);

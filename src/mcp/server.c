@@ -148,53 +148,32 @@ json_t *mcp_builtin_tools(const struct iso_host *host, const char *name)
         return tools;
 }
 
+static bool on_message(void *ctx, char *line, size_t len)
+{
+        struct server *s = ctx;
+        if (!line) {
+                log_warn("%s: a message over %u bytes was dropped", s->name, SERVE_LINE_MAX);
+                return true;
+        }
+        if (len) {
+                json_error_t jerr;
+                json_t *msg = json_loadb(line, len, 0, &jerr);
+                if (json_is_object(msg))
+                        dispatch(s, msg);
+                else
+                        error(s, NULL, -32700, "Parse error");
+                json_decref(msg);
+        }
+        return true;
+}
+
 int mcp_serve(const char *name, const struct iso_config *cfg, const struct iso_host *host, int in,
               int out, osvm_err *e)
 {
         struct server s = {name, cfg, host, mcp_builtin_tools(host, name), out};
         if (!s.tools)
                 return err_set(e, ENOENT, "no built-in tool pack \"%s\" (is it built?)", name);
-        strbuf line = {0};
-        char buf[65536];
-        bool skipping = false;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                for (size_t off = 0; off < (size_t)n;) {
-                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
-                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
-                        if (!skipping && line.len + take > SERVE_LINE_MAX) {
-                                log_warn("%s: a message over %u bytes was dropped", name,
-                                         SERVE_LINE_MAX);
-                                skipping = true;
-                                line.len = 0;
-                        }
-                        if (!skipping) {
-                                line.s = xrealloc(line.s, line.len + take + 1);
-                                memcpy(line.s + line.len, buf + off, take);
-                                line.len += take;
-                                line.s[line.len] = '\0';
-                        }
-                        off += take + (nl ? 1 : 0);
-                        if (!nl)
-                                break;
-                        if (!skipping && line.len) {
-                                json_error_t jerr;
-                                json_t *msg = json_loadb(line.s, line.len, 0, &jerr);
-                                if (json_is_object(msg))
-                                        dispatch(&s, msg);
-                                else
-                                        error(&s, NULL, -32700, "Parse error");
-                                json_decref(msg);
-                        }
-                        skipping = false;
-                        line.len = 0;
-                }
-        }
-        sb_free(&line);
+        mcp_read_lines(in, SERVE_LINE_MAX, on_message, &s);
         json_decref(s.tools);
         return 0;
 }

@@ -387,6 +387,15 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
 
 /* ---- the thread ---- */
 
+/* One request line (NULL: one over the limit, answered as such), one answer. */
+static bool on_request(void *ctx, char *line, size_t len)
+{
+        struct microvm_service *s = ctx;
+        json_t *ans =
+            line ? handle(s, line, len) : fail(s, "a host call over %u bytes", MICROVM_REQUEST_MAX);
+        return send_json(s, ans);
+}
+
 static void *serve(void *arg)
 {
         struct microvm_service *s = arg;
@@ -396,42 +405,7 @@ static void *serve(void *arg)
                 log_debug("μVM-1: servers and planner ready in %.1f ms",
                           (double)(time_mono_ns() - t0) / 1e6);
         }
-        strbuf line = {0};
-        bool skipping = false; /* the rest of a line over the limit */
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(s->fd, buf, sizeof(buf));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                size_t off = 0;
-                while (off < (size_t)n) {
-                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
-                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
-                        if (!skipping && line.len + take > MICROVM_REQUEST_MAX) {
-                                skipping = true;
-                                line.len = 0;
-                        }
-                        if (!skipping) {
-                                line.s = xrealloc(line.s, line.len + take + 1);
-                                memcpy(line.s + line.len, buf + off, take);
-                                line.len += take;
-                        }
-                        off += take + (nl ? 1 : 0);
-                        if (!nl)
-                                break;
-                        json_t *ans =
-                            skipping ? fail(s, "a host call over %u bytes", MICROVM_REQUEST_MAX)
-                                     : handle(s, line.s, line.len);
-                        skipping = false;
-                        line.len = 0;
-                        if (!send_json(s, ans))
-                                goto out;
-                }
-        }
-out:
-        sb_free(&line);
+        mcp_read_lines(s->fd, MICROVM_REQUEST_MAX, on_request, s);
         return NULL;
 }
 
