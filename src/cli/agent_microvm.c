@@ -37,11 +37,6 @@ static int prepare(struct microvm_host *mh, void *ctx)
         mh->reg = &p->h.srv.reg;
         mh->ai = &p->h.ai;
         mh->planner = p->h.planner;
-        /* the servers start and list their tools now, while the agent boots
-         * (the hub keeps the lists for the agent's handshake) */
-        struct agent_toolset ts = {0};
-        agent_toolset_from_hub(&ts, p->h.srv.hub, &p->h.srv.reg);
-        agent_toolset_free(&ts);
         if (p->chat)
                 cli_start_vm_pool(&p->h.srv.host);
         return 0;

@@ -30,7 +30,8 @@
 struct microvm_service {
         int fd;
         struct microvm_host *h;
-        int prepared; /* what h->prepare returned: not 0, nothing is served */
+        int prepared;  /* what h->prepare returned: not 0, nothing is served */
+        json_t *tools; /* the handshake's list of tools */
         uint64_t started_ns;
         pthread_t thread;
         pthread_mutex_t send_lock; /* the ticker and progress share the socket */
@@ -140,23 +141,9 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                       ai->url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
                       "max_retries", (json_int_t)ai->max_retries, "max_rounds",
                       (json_int_t)ai->max_rounds, "source", ai->source);
-        json_t *tools = json_array();
-        const struct mcp_registry *reg = s->h->reg;
-        for (size_t i = 0; i < reg->n; i++) {
-                if (!reg->v[i].enabled)
-                        continue;
-                osvm_err e = {0};
-                json_t *t = mcp_hub_tools(s->h->hub, reg->v[i].id, NULL, &e);
-                if (!t) { /* said when the supervisor opened the servers */
-                        log_debug("%s: its tools are not available: %s", reg->v[i].id, e.msg);
-                        continue;
-                }
-                json_array_append_new(tools,
-                                      json_pack("{s:s, s:O}", "server", reg->v[i].id, "tools", t));
-        }
-        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:o, s:s}", "ok", true, "protocol",
+        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s}", "ok", true, "protocol",
                          (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
-                         "planner", planner, "tools", tools, "log_level",
+                         "planner", planner, "tools", s->tools, "log_level",
                          log_level_name(log_get_level()));
 }
 
@@ -387,6 +374,26 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
 
 /* ---- the thread ---- */
 
+/* Every enabled server's tools, for the handshake: [{server, tools}]. The
+ * servers start (and a server that cannot is said) here, while the agent boots. */
+static json_t *list_tools(const struct microvm_host *h)
+{
+        json_t *tools = json_array();
+        for (size_t i = 0; i < h->reg->n; i++) {
+                const char *id = h->reg->v[i].id;
+                if (!h->reg->v[i].enabled)
+                        continue;
+                osvm_err e = {0};
+                json_t *t = mcp_hub_tools(h->hub, id, NULL, &e);
+                if (!t) {
+                        log_warn("%s: its tools are not available: %s", id, e.msg);
+                        continue;
+                }
+                json_array_append_new(tools, json_pack("{s:s, s:O}", "server", id, "tools", t));
+        }
+        return tools;
+}
+
 /* One request line (NULL: one over the limit, answered as such), one answer. */
 static bool on_request(void *ctx, char *line, size_t len)
 {
@@ -405,6 +412,8 @@ static void *serve(void *arg)
                 log_debug("μVM-1: servers and planner ready in %.1f ms",
                           (double)(time_mono_ns() - t0) / 1e6);
         }
+        if (!s->prepared)
+                s->tools = list_tools(s->h);
         mcp_read_lines(s->fd, MICROVM_REQUEST_MAX, on_request, s);
         return NULL;
 }
@@ -434,6 +443,7 @@ unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused, in
         pthread_join(s->thread, NULL);
         if (s->have_last)
                 iso_decision_free(&s->last);
+        json_decref(s->tools);
         unsigned calls = s->calls;
         if (refused)
                 *refused = s->refused;
