@@ -89,9 +89,10 @@ static void exit_after(struct vmm_vm *vm, int n)
                 pthread_join(t, NULL);
                 moved[i] = one_exit(vm);
         }
-        printf("one exit, warm: %.1f us; after its thread slept 1 ms: %.1f us; first on another "
-               "thread: %.1f us (medians of %d)\n",
-               median_us(hot, n), median_us(slept, n), median_us(moved, n), n);
+        double h = median_us(hot, n), sl = median_us(slept, n), mv = median_us(moved, n);
+        printf("one exit, warm: %.1f us; after its thread slept 1 ms: %.1f us (%.2fx); first on "
+               "another thread: %.1f us (%.2fx) (medians of %d, alternating)\n",
+               h, sl, sl / h, mv, mv / h, n);
 }
 
 int main(int argc, char **argv)
@@ -155,9 +156,9 @@ int main(int argc, char **argv)
         printf("port I/O exit round trip from CPL3: %.1f us (mean of %d)\n", exit_ns / 1e3, n);
         printf("CPUID at CPL3: %.1f us (the same loop with a CPUID, less the exit)\n",
                (cpuid_ns - exit_ns) / 1e3);
-        printf("a system call the stub answers in the guest (no exit): %.1f us (the same loop "
-               "with ten, less the exit, a tenth)\n",
-               (syscall_ns - exit_ns) / 10 / 1e3);
+        printf("a system call the stub answers in the guest (no exit): %.1f us, %.2fx an exit "
+               "(the same loop with ten, less the exit, a tenth)\n",
+               (syscall_ns - exit_ns) / 10 / 1e3, (syscall_ns - exit_ns) / 10 / exit_ns);
         printf("VM teardown: %.0f us\n", median_us(teardown, K - 1));
         return 0;
 }
