@@ -157,6 +157,27 @@ void sb_free(strbuf *b);
 /* Returns the string and leaves b empty. */
 char *sb_steal(strbuf *b);
 
+/*
+ * Text from outside osvm (servers, tools, guests, LLMs, files, the command
+ * line) is never shown raw: whatever reaches the terminal or the log goes
+ * through this one sanitizer first. It passes printable text, UTF-8
+ * included, and shows everything else so that it can be read but not obeyed:
+ * C0 controls in caret form (ESC as ^[, BEL as ^G, CR as ^M), DEL as ^?, C1
+ * controls and the bidirectional overrides as \u009b or \u202e, and bytes
+ * that are not well-formed UTF-8 as \xNN. Nothing it lets through can move
+ * the cursor, clear the screen, set the window's title, write the clipboard
+ * (OSC 52), ring the bell or reorder what follows.
+ */
+#define TEXT_MULTILINE 1u /* keep newlines and tabs (else shown as \n and a space) */
+void sb_add_sanitized(strbuf *b, const char *s, size_t len, unsigned flags);
+/* s (NULL: "") sanitized, as a new string. */
+char *text_sanitize(const char *s, unsigned flags);
+
+/* HTTP header names (RFC 9110 tokens) and values (no CR, LF, NUL or other
+ * control but tab): every name and value osvm sends is checked with these. */
+bool text_header_name_ok(const char *s);
+bool text_header_value_ok(const char *s);
+
 /* ---- time ---- */
 
 uint64_t time_mono_ns(void);

@@ -1,4 +1,4 @@
-/* Allocation, errors, growable strings, UTF-8 checks and clocks. */
+/* Allocation, errors, growable strings and clocks. */
 #include "base.h"
 
 #include <errno.h>
@@ -159,42 +159,6 @@ char *sb_steal(strbuf *b)
         char *s = b->s ? b->s : xstrdup("");
         *b = (strbuf){0};
         return s;
-}
-
-bool text_valid_utf8(const char *str, size_t len)
-{
-        const unsigned char *s = (const unsigned char *)str;
-        size_t i = 0;
-        while (i < len) {
-                unsigned c = s[i];
-                size_t n;
-                unsigned min;
-                if (c == 0)
-                        return false;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                } else if ((c & 0xE0) == 0xC0) {
-                        n = 1, min = 0x80, c &= 0x1F;
-                } else if ((c & 0xF0) == 0xE0) {
-                        n = 2, min = 0x800, c &= 0x0F;
-                } else if ((c & 0xF8) == 0xF0) {
-                        n = 3, min = 0x10000, c &= 0x07;
-                } else {
-                        return false;
-                }
-                if (len - i - 1 < n)
-                        return false;
-                for (size_t k = 1; k <= n; k++) {
-                        if ((s[i + k] & 0xC0) != 0x80)
-                                return false;
-                        c = (c << 6) | (s[i + k] & 0x3F);
-                }
-                if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-                        return false;
-                i += n + 1;
-        }
-        return true;
 }
 
 uint64_t time_mono_ns(void)

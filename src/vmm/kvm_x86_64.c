@@ -53,8 +53,17 @@ static int xioctl(int fd, unsigned long req, void *arg)
         return r;
 }
 
+/* Set when OSVM_NO_KVM=1 turned KVM off for this process. */
+static bool kvm_turned_off;
+
 static void kvm_open_once(void)
 {
+        const char *off = getenv(VMM_NO_KVM_ENV);
+        if (off && !strcmp(off, "1")) {
+                kvm_turned_off = true;
+                kvm_errno = ENODEV;
+                return;
+        }
         kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (kvm_fd < 0) {
                 kvm_errno = errno;
@@ -92,6 +101,8 @@ int vmm_kvm_fd(osvm_err *e)
         pthread_once(&kvm_once, kvm_open_once);
         if (kvm_fd >= 0)
                 return kvm_fd;
+        if (kvm_turned_off)
+                return err_set(e, ENODEV, "KVM is turned off (%s=1)", VMM_NO_KVM_ENV);
         if (kvm_errno == ENOTSUP)
                 return err_set(e, ENOTSUP, "/dev/kvm: unsupported KVM API (need version %d)",
                                KVM_API_VERSION);
@@ -113,7 +124,9 @@ bool vmm_probe(char *why, size_t n)
                 return true;
         }
         const char *fix = "";
-        if (e.code == ENOENT)
+        if (kvm_turned_off)
+                fix = ": unset it to use /dev/kvm";
+        else if (e.code == ENOENT)
                 fix = ": KVM is not available here; enable virtualization (VT-x/AMD-V) or "
                       "nested virtualization, and load kvm_intel or kvm_amd";
         else if (e.code == EACCES || e.code == EPERM)

@@ -121,6 +121,9 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e);
 
 /* Probes /dev/kvm: true when usable; otherwise why says what is wrong and how to fix it. */
 bool vmm_probe(char *why, size_t n);
+/* OSVM_NO_KVM=1 in the environment makes osvm treat /dev/kvm as absent (read
+ * once per process): the host without KVM, on any host, for tests and users. */
+#define VMM_NO_KVM_ENV "OSVM_NO_KVM"
 
 /* A short name for an end ("exit", "fault", "limit", "error"). */
 const char *vmm_end_name(enum vmm_end end);

@@ -115,6 +115,71 @@ static void test_utf8(void **state)
         assert_false(text_valid_utf8("a\0b", 3));
 }
 
+static void sanitized_is(const char *in, unsigned flags, const char *want)
+{
+        char *out = text_sanitize(in, flags);
+        assert_string_equal(out, want);
+        free(out);
+}
+
+static void test_sanitize(void **state)
+{
+        (void)state;
+        sanitized_is("plain text, \xce\xbcVM-1 \xe2\x80\xa2 ok", 0,
+                     "plain text, \xce\xbcVM-1 \xe2\x80\xa2 ok");
+        sanitized_is(NULL, 0, "");
+        /* clear the screen, set the title, write the clipboard, ring the bell */
+        sanitized_is("\x1b[2Jgone", 0, "^[[2Jgone");
+        sanitized_is("\x1b]0;owned\x07", 0, "^[]0;owned^G");
+        sanitized_is("\x1b]52;c;Y3VybCB4fHNo\x1b\\", 0, "^[]52;c;Y3VybCB4fHNo^[\\");
+        /* a carriage return cannot overwrite the line; DEL is shown */
+        sanitized_is("ok\rFAKE\x7f", 0, "ok^MFAKE^?");
+        /* newlines and tabs: kept in multi-line text, shown on one line */
+        sanitized_is("a\nb\tc", TEXT_MULTILINE, "a\nb\tc");
+        sanitized_is("a\nWARN: forged\tc", 0, "a\\nWARN: forged c");
+        /* C1 controls (CSI as U+009B) and bidi overrides, as escapes */
+        sanitized_is("\xc2\x9b"
+                     "2J",
+                     0, "\\u009b2J");
+        sanitized_is("abc\xe2\x80\xae"
+                     "dcba",
+                     0, "abc\\u202edcba");
+        /* bytes that are not UTF-8, a raw 8-bit CSI among them */
+        sanitized_is("\x9b"
+                     "2J\xff\xc0\xaf",
+                     0, "\\x9b2J\\xff\\xc0\\xaf");
+        sanitized_is("\xe2\x80", 0, "\\xe2\\x80");
+        /* NULs inside the length are shown, not the end of the text */
+        strbuf b = {0};
+        sb_add_sanitized(&b, "a\0b", 3, 0);
+        assert_string_equal(b.s, "a^@b");
+        sb_free(&b);
+        sb_add_sanitized(&b, "", 0, 0);
+        assert_non_null(b.s);
+        assert_string_equal(b.s, "");
+        sb_free(&b);
+}
+
+static void test_header_checks(void **state)
+{
+        (void)state;
+        assert_true(text_header_name_ok("MCP-Protocol-Version"));
+        assert_true(text_header_name_ok("x-api-key"));
+        assert_false(text_header_name_ok(""));
+        assert_false(text_header_name_ok(NULL));
+        assert_false(text_header_name_ok("Bad Name"));
+        assert_false(text_header_name_ok("a:b"));
+        assert_false(text_header_name_ok("a\r\nb"));
+        assert_true(text_header_value_ok("2025-11-25"));
+        assert_true(text_header_value_ok("Bearer abc\tdef"));
+        assert_true(text_header_value_ok(""));
+        assert_false(text_header_value_ok(NULL));
+        assert_false(text_header_value_ok("2025-11-25\r\nX-Evil: 1"));
+        assert_false(text_header_value_ok("key\n"));
+        assert_false(text_header_value_ok("key\x7f"));
+        assert_false(text_header_value_ok("k\x01y"));
+}
+
 static void test_err_chain(void **state)
 {
         (void)state;
@@ -200,6 +265,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_read_bounds), cmocka_unit_test(test_create_never_overwrites),
             cmocka_unit_test(test_mkdir_p),     cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_sanitize),    cmocka_unit_test(test_header_checks),
             cmocka_unit_test(test_err_chain),   cmocka_unit_test(test_log_file_is_bounded),
             cmocka_unit_test(test_level_parse), cmocka_unit_test(test_paths),
         };
