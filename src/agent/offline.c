@@ -16,7 +16,7 @@
 #define OFF_ASK_END " I need"
 /* Results longer than this are cut in the answer. */
 #define OFF_ANSWER_MAX 4000
-/* Only so many of the request's first tokens choose the tool. */
+/* Only so many of the request's first tokens, and of their words, choose the tool. */
 #define OFF_WORDS_MAX 256
 /* A tool fits when its words match at least this well (a name word scores 3). */
 #define OFF_FIT_MIN 1.5
@@ -96,8 +96,9 @@ struct concept {
 };
 
 struct concepts {
-        size_t n;
+        size_t n, cap;
         struct concept *v;
+        size_t words; /* the request's words taken, up to OFF_WORDS_MAX */
 };
 
 static void concept_add(struct concepts *c, const char *w, double weight, size_t tok)
@@ -108,7 +109,7 @@ static void concept_add(struct concepts *c, const char *w, double weight, size_t
                                 c->v[i].weight = weight;
                         return;
                 }
-        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+        c->v = off_grow(c->v, &c->cap, c->n + 1, sizeof(*c->v));
         c->v[c->n++] = (struct concept){.w = off_stem(w), .weight = weight, .tok = tok};
 }
 
@@ -120,8 +121,9 @@ struct word_ctx {
 static void request_word(void *ctx, const char *w)
 {
         struct word_ctx *wc = ctx;
-        if (off_stop_word(w))
+        if (wc->c->words >= OFF_WORDS_MAX || off_stop_word(w))
                 return;
+        wc->c->words++;
         concept_add(wc->c, w, 1, wc->tok);
         for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
                 if (strcmp(synonyms[i].word, w))
@@ -217,16 +219,13 @@ static bool skip_name_word(void *ctx, const char *w)
         return wordset_has(s->name, w);
 }
 
-static bool token_is(const struct off_token *t, const struct agent_tool *tool)
+/* Whether the token names the tool: its name, API name or SERVER/NAME (full). */
+static bool token_is(const struct off_token *t, const struct agent_tool *tool, const char *full)
 {
         if (t->kind != OFF_WORD && t->kind != OFF_PATH)
                 return false;
-        if (!strcasecmp(t->text, tool->name) || !strcasecmp(t->text, tool->api_name))
-                return true;
-        char *full = xasprintf("%s/%s", tool->server, tool->name);
-        bool same = !strcasecmp(t->text, full);
-        free(full);
-        return same;
+        return !strcasecmp(t->text, tool->name) || !strcasecmp(t->text, tool->api_name) ||
+               !strcasecmp(t->text, full);
 }
 
 /* Best weight of a concept equal to w, and the earliest token giving it. */
@@ -293,13 +292,15 @@ static void score_tool(struct off_req *r, const struct concepts *c, const struct
         if (dsc > 2)
                 dsc = 2;
         s->relevance = s->name + prop + dsc;
+        char *full = xasprintf("%s/%s", t->server, t->name);
         for (size_t i = 0; i < r->n; i++)
-                if (token_is(&r->v[i], t)) {
+                if (token_is(&r->v[i], t, full)) {
                         s->relevance += 10;
                         s->name += 10;
                         if (s->verb == SIZE_MAX || i > s->verb)
                                 s->verb = i;
                 }
+        free(full);
         s->total = s->relevance - 0.6 * (double)unmatched;
         const char *d = t->description;
         if (d && (strstr(d, "DEPRECATED") || strstr(d, "deprecated")))
