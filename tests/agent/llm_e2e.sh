@@ -20,7 +20,8 @@ start_llm() {
         python3 "$ROOT/tests/agent/llm_server.py" --script "$1" --record "$T/record.json" \
                 >"$T/llm.out" 2>"$T/llm.err" &
         LLM_PID=$!
-        for _ in $(seq 100); do
+        # (up to 120 s: a bound that only guards against a hang, on a loaded machine)
+        for _ in $(seq 2400); do
                 LLM_PORT=$(sed -n 's/^PORT //p' "$T/llm.out")
                 [ -n "$LLM_PORT" ] && return
                 sleep 0.05

@@ -254,11 +254,12 @@ static void test_cancel_stops_the_turn(void **state)
         s->args[0] = "{\"duration\": 10, \"steps\": 10}";
         osvm_err e = {0};
         struct agent *a = new_agent(h, &s->base, 0);
-        volatile sig_atomic_t cancel = 1; /* already set: the call stops at once */
+        /* already set: the call stops at once (uncancelled, it would answer
+         * after its 10 s, and agent_ask would succeed) */
+        volatile sig_atomic_t cancel = 1;
         char *answer = NULL;
-        uint64_t t0 = time_mono_ns();
         assert_int_equal(agent_ask(a, "long", NULL, &cancel, &answer, NULL, &e), -1);
-        assert_true(time_mono_ns() - t0 < 2000000000ull);
+        assert_null(answer);
         assert_non_null(strstr(e.msg, "cancelled"));
         assert_int_equal(e.exit, OSVM_EXIT_INTERRUPTED);
         agent_free(a);

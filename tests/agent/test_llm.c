@@ -20,6 +20,10 @@
 #include <unistd.h>
 
 #define SERVER_PY "tests/agent/llm_server.py"
+/* A time limit that only guards against a hang, generous for a loaded
+ * machine under the sanitizers: no test here depends on how fast a reply
+ * comes, only on what comes. */
+#define HANG_MS 120000
 
 /* ---- the scripted server ---- */
 
@@ -59,7 +63,7 @@ static void srv_start(struct srv *s, const char *script)
         char line[64] = {0};
         size_t n = 0;
         struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-        while (n < sizeof(line) - 1 && !strchr(line, '\n') && poll(&p, 1, 10000) > 0) {
+        while (n < sizeof(line) - 1 && !strchr(line, '\n') && poll(&p, 1, HANG_MS) > 0) {
                 ssize_t r = read(pfd[0], line + n, sizeof(line) - 1 - n);
                 if (r <= 0)
                         break;
@@ -186,7 +190,7 @@ static void test_openai_rounds(void **state)
         srv_start(&s, openai_two_rounds);
         char url[200];
         snprintf(url, sizeof(url), "%s/", s.url); /* a trailing slash is not doubled */
-        struct agent_planner *p = planner("openai", url, "sk-test", 5000, 0);
+        struct agent_planner *p = planner("openai", url, "sk-test", HANG_MS, 0);
         struct agent_toolset ts = {0};
         make_tools(&ts);
         struct agent_convo c = {0};
@@ -288,7 +292,7 @@ static void test_openai_no_key(void **state)
                       "{\"type\":\"text\",\"text\":\"hello\"}]},\"finish_reason\":\"stop\"}]}}]");
         char url[200];
         snprintf(url, sizeof(url), "%s/chat/completions", s.url);
-        struct agent_planner *p = planner("openai", url, NULL, 5000, 0);
+        struct agent_planner *p = planner("openai", url, NULL, HANG_MS, 0);
         struct agent_toolset ts = {0};
         struct agent_convo c = {0};
         agent_convo_add_user(&c, "hi");
@@ -328,7 +332,7 @@ static void test_anthropic_rounds(void **state)
         (void)state;
         struct srv s;
         srv_start(&s, anthropic_two_rounds);
-        struct agent_planner *p = planner("anthropic", s.url, "ant-key", 5000, 0);
+        struct agent_planner *p = planner("anthropic", s.url, "ant-key", HANG_MS, 0);
         struct agent_toolset ts = {0};
         make_tools(&ts);
         struct agent_convo c = {0};
@@ -445,11 +449,11 @@ static void test_401_no_retry(void **state)
         const char *s = "[{\"status\":401,\"body\":{\"error\":{\"message\":\"Incorrect API key "
                         "provided\",\"type\":\"invalid_request_error\"}}},"
                         "{\"status\":200,\"body\":{}}]";
-        expect_err("openai", s, 5000, 3, "the API key was refused", "Incorrect API key", 1);
+        expect_err("openai", s, HANG_MS, 3, "the API key was refused", "Incorrect API key", 1);
         expect_err("anthropic",
                    "[{\"status\":403,\"body\":{\"type\":\"error\",\"error\":{\"type\":"
                    "\"permission_error\",\"message\":\"no access\"}}}]",
-                   5000, 3, "the API key was refused (HTTP 403", "no access", 1);
+                   HANG_MS, 3, "the API key was refused (HTTP 403", "no access", 1);
 }
 
 static void test_401_without_key(void **state)
@@ -457,7 +461,7 @@ static void test_401_without_key(void **state)
         (void)state;
         struct srv s;
         srv_start(&s, "[{\"status\":401,\"body\":{\"error\":{\"message\":\"missing key\"}}}]");
-        struct agent_planner *p = planner("openai", s.url, NULL, 5000, 3);
+        struct agent_planner *p = planner("openai", s.url, NULL, HANG_MS, 3);
         struct agent_convo c = {0};
         agent_convo_add_user(&c, "go");
         struct agent_step st;
@@ -480,7 +484,9 @@ static void test_reply_too_large(void **state)
                  "[{\"status\":200,\"pad_bytes\":%u,\"body\":{\"choices\":[{\"message\":"
                  "{\"content\":\"x\"}}]}}]",
                  LLM_MAX_REPLY_BYTES);
-        expect_err("openai", script, 10000, 3, "larger than", NULL, 1);
+        /* HANG_MS, not a tighter limit: the time the 8 MiB take to arrive
+         * (a loaded machine, the sanitizers' copies) is not what is tested */
+        expect_err("openai", script, HANG_MS, 3, "larger than", NULL, 1);
 }
 
 static void test_429_retried(void **state)
@@ -494,7 +500,7 @@ static void test_429_retried(void **state)
                      "[{\"status\":429,\"headers\":{\"Retry-After\":\"0\"},\"body\":{\"error\":"
                      "{\"message\":\"slow down\"}}},{\"status\":200,\"body\":{\"choices\":[{"
                      "\"message\":{\"content\":\"ok\"}}]}}]",
-                     5000, 3, &e, &n),
+                     HANG_MS, 3, &e, &n),
             0);
         assert_int_equal(n, 2);
         /* 503 without Retry-After: the backoff (OSVM_AI_RETRY_BASE_MS) */
@@ -503,7 +509,7 @@ static void test_429_retried(void **state)
                      "[{\"status\":503,\"body\":\"overloaded\"},{\"status\":529,\"body\":{}},"
                      "{\"status\":200,\"body\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],"
                      "\"stop_reason\":\"end_turn\"}}]",
-                     5000, 3, &e, &n),
+                     HANG_MS, 3, &e, &n),
             0);
         assert_int_equal(n, 3);
 }
@@ -514,10 +520,10 @@ static void test_500_gives_up(void **state)
         expect_err("openai",
                    "[{\"status\":500,\"body\":\"boom\"},{\"status\":500,\"body\":\"boom\"},"
                    "{\"status\":500,\"body\":\"boom\"},{\"status\":200,\"body\":{}}]",
-                   5000, 2, "HTTP 500 3 times", "boom", 3);
+                   HANG_MS, 2, "HTTP 500 3 times", "boom", 3);
         /* other 4xx: no retry, the status and the server's words */
         expect_err("openai", "[{\"status\":400,\"body\":{\"error\":{\"message\":\"bad model\"}}}]",
-                   5000, 3, "HTTP 400", "bad model", 1);
+                   HANG_MS, 3, "HTTP 400", "bad model", 1);
 }
 
 static int free_port(void)
@@ -541,7 +547,7 @@ static void test_unreachable(void **state)
         snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", port);
         const char *providers[] = {"openai", "anthropic"};
         for (size_t i = 0; i < 2; i++) {
-                struct agent_planner *p = planner(providers[i], url, NULL, 2000, 3);
+                struct agent_planner *p = planner(providers[i], url, NULL, HANG_MS, 3);
                 struct agent_convo c = {0};
                 agent_convo_add_user(&c, "go");
                 struct agent_step st;
@@ -612,27 +618,30 @@ static void test_bad_replies(void **state)
         for (size_t i = 0; i < sizeof(bad_replies) / sizeof(bad_replies[0]); i++) {
                 const struct bad_reply *b = &bad_replies[i];
                 print_message("case %zu\n", i);
-                expect_err(b->provider, b->script, 5000, 0, b->want1, b->want2, 1);
+                expect_err(b->provider, b->script, HANG_MS, 0, b->want1, b->want2, 1);
         }
-}
-
-static double now_s(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void test_timeout(void **state)
 {
         (void)state;
-        double t0 = now_s();
-        /* a timeout is not retried: one request, well before the server's answer */
-        expect_err("openai",
-                   "[{\"status\":200,\"delay_ms\":4000,\"body\":{\"choices\":[{\"message\":"
-                   "{\"content\":\"late\"}}]}}]",
-                   300, 3, "timeout of 300 ms", NULL, 1);
-        assert_true(now_s() - t0 < 3.5);
+        /* the answer comes long after the timeout (the server holds it 10
+         * minutes), and a timeout is not retried: a retry would get the
+         * quick answer that follows in the script, and succeed */
+        osvm_err e = {0};
+        size_t n;
+        assert_int_equal(
+            run_once("openai",
+                     "[{\"status\":200,\"delay_ms\":600000,\"body\":{\"choices\":[{\"message\":"
+                     "{\"content\":\"late\"}}]}},"
+                     "{\"status\":200,\"body\":{\"choices\":[{\"message\":{\"content\":"
+                     "\"retried\"}}]}}]",
+                     300, 3, &e, &n),
+            -1);
+        print_message("  %s\n", e.msg);
+        assert_non_null(strstr(e.msg, "timeout of 300 ms"));
+        /* one request, or none yet read by a server slower than 300 ms */
+        assert_true(n <= 1);
 }
 
 static volatile sig_atomic_t cancel_flag;
@@ -650,8 +659,10 @@ static void test_cancel(void **state)
 {
         (void)state;
         struct srv s;
-        srv_start(&s, "[{\"status\":200,\"delay_ms\":4000,\"body\":{}}]");
-        struct agent_planner *p = planner("anthropic", s.url, NULL, 10000, 3);
+        /* only the cancel can end the call early: the answer would come in
+         * 10 minutes, the planner's timeout in HANG_MS (and say "timeout") */
+        srv_start(&s, "[{\"status\":200,\"delay_ms\":600000,\"body\":{}}]");
+        struct agent_planner *p = planner("anthropic", s.url, NULL, HANG_MS, 3);
         cancel_flag = 0;
         p->cancel = &cancel_flag;
         struct agent_convo c = {0};
@@ -659,11 +670,10 @@ static void test_cancel(void **state)
         struct agent_step st;
         osvm_err e = {0};
         pthread_t th;
-        double t0 = now_s();
         assert_int_equal(pthread_create(&th, NULL, cancel_later, NULL), 0);
         assert_int_equal(p->ops->plan(p, &c, NULL, &st, &e), -1);
         pthread_join(th, NULL);
-        assert_true(now_s() - t0 < 3.0);
+        print_message("  %s\n", e.msg);
         assert_non_null(strstr(e.msg, "cancelled"));
         assert_int_equal(e.exit, OSVM_EXIT_INTERRUPTED);
         agent_convo_free(&c);

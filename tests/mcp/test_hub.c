@@ -30,6 +30,27 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
+/* Waits until the kernel has ended process pid (a zombie, or gone), however
+ * loaded the machine: the bound of 120 s only guards against a hang. */
+static void wait_dead(pid_t pid)
+{
+        char path[64], stat[256];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        for (int i = 0; i < 12000; i++) {
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        return;
+                size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+                fclose(f);
+                stat[n] = '\0';
+                const char *state = strrchr(stat, ')'); /* "pid (comm) S ..." */
+                if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+                        return;
+                usleep(10000);
+        }
+        fail_msg("process %d is still running 120 s after SIGKILL", (int)pid);
+}
+
 static void load(const char *isolation_json)
 {
         char *path = xasprintf("%s/mcp_servers.json", dir);
@@ -87,7 +108,7 @@ static void test_restart_after_death(void **state)
         pid_t first = (pid_t)atoi(pid);
         free(pid);
         assert_int_equal(kill(first, SIGKILL), 0);
-        usleep(100000);
+        wait_dead(first);
         r = echo(h, "two", &dec, &e);
         if (!r)
                 fail_msg("%s", e.msg);
