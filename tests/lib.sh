@@ -146,6 +146,24 @@ EOF
         fi
 }
 
+# Whether osvm can run VMs here, decided as osvm decides (the engine's probe,
+# so OSVM_NO_KVM=1 counts): 0 when it can, else 1 with the reason in KVM_WHY.
+# Asks tests/vmm/vmm_run --probe (make test builds it), else osvm itself.
+kvm_probe() {
+        local vmm_run=${VMM_PROBE:-$ROOT/build/asan/tests/vmm/vmm_run}
+        local rc
+        if [ -x "$vmm_run" ]; then
+                KVM_WHY=$("$vmm_run" --probe 2>&1)
+        else
+                KVM_WHY=$("$OSVM" -q uk run "$ROOT/build/unikernels/osvm-mcp-get_slot.img" \
+                        </dev/null 2>&1 >/dev/null)
+        fi
+        rc=$?
+        KVM_WHY=${KVM_WHY#vmm_run: }
+        KVM_WHY=${KVM_WHY#ERROR: }
+        return $rc
+}
+
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 mode_of() { stat -c %a "$1"; }

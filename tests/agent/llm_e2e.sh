@@ -3,6 +3,7 @@
 # and the real server-everything: `osvm -p ... --json` runs several rounds of
 # tool calls, in the OpenAI and in the Anthropic format, and the requests osvm
 # sent are checked (tools array, tool messages, ids, arguments, the key).
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the LLM asked through the supervisor or directly).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"

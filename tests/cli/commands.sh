@@ -7,6 +7,7 @@
 #
 # Every test runs in its own temporary OSVM_HOME, XDG_STATE_HOME and HOME,
 # under LC_ALL=C.UTF-8 unless it says otherwise.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the status line, explain).
 set -u
 
 # shellcheck source=../lib.sh
@@ -736,7 +737,7 @@ check_match "bare osvm greets with the version" '^osvm [0-9]+\.[0-9]+\.[0-9]+: '
 check_contains "bare osvm names its planner" "planner: offline" "$OUT"
 # the agent runs inside μVM-1 where the host can, and the line says so
 live=0
-[ -c /dev/kvm ] && [ -f "${OSVM_AGENT_IMAGE:-}" ] && live=1
+kvm_probe && [ -f "${OSVM_AGENT_IMAGE:-}" ] && live=1
 check_eq "bare osvm shows the status line" \
         "OSVM: ${live}μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
 

@@ -2,6 +2,7 @@
 # `make install` into a staging directory: the installed osvm finds its tool
 # pack and μVM-1's agent under PREFIX/lib/osvm/unikernels, without root and
 # without a build tree.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the installed agent in μVM-1 or not).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -31,7 +32,7 @@ osvm mcp tools osvm-mcp
 check_eq "its tools are listed" 11 "$(printf '%s\n' "$OUT" | grep -c '^osvm-mcp/')"
 check_eq "the agent's image for μVM-1 is installed" 755 \
         "$(mode_of "$DEST/opt/osvm/lib/osvm/unikernels/osvm-agent.img")"
-if [ -c /dev/kvm ]; then
+if kvm_probe; then
         unset OSVM_AGENT_IMAGE
         osvm -p "get the version" --json
         check_contains "the installed osvm runs the agent inside μVM-1" '1μVMs' "$OUT"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shell tests of `osvm mcp` against the real reference servers from npm,
 # over stdio and Streamable HTTP.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (routes and fallbacks).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"

@@ -2,85 +2,106 @@
 # A compromised agent inside μVM-1 (tests/guests/agent_hostile.c, run in
 # place of the agent's image): each way out it tries is refused with a clear
 # error, the session goes on, and the supervisor ends cleanly. Then the same
-# for the modes: --no-microvm, --require-isolation on a host that cannot.
+# for the modes: --no-microvm, --require-isolation on a host that cannot, and
+# without KVM (none here, or OSVM_NO_KVM=1) the fallback: the agent directly.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the fallback part).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 HOSTILE=$ROOT/build/guests/agent_hostile
-if [ ! -c /dev/kvm ] || [ ! -x "$HOSTILE" ]; then
-        skip "the hostile agent in μVM-1" "no /dev/kvm here, or build/guests/agent_hostile is not built"
-        finish
-        exit
+KVM=0
+kvm_probe && KVM=1
+if [ $KVM = 0 ]; then
+        skip "the hostile agent in μVM-1" "KVM is not usable: $KVM_WHY"
+elif [ ! -x "$HOSTILE" ]; then
+        skip "the hostile agent in μVM-1" "build/guests/agent_hostile is not built"
+else
+        fresh
+        export OSVM_AI_URL=http://127.0.0.1:9/v1 OSVM_AI_MODEL=m OSVM_AI_KEY=sk-osvm-test-5ecret-93f1
+        OSVM_AGENT_IMAGE=$HOSTILE osvm -p "anything"
+        check_exit "the supervisor survives the hostile agent and returns its exit" 0
+        line() { printf '%s\n' "$OUT" | sed -n "s/^$1: //p"; }
+        check_eq "the handshake says the agent is inside μVM-1" "microvm" "$(line hello)"
+        check_eq "the handshake does not carry the LLM key" "no" "$(line hello-has-secret)"
+        check_eq "the agent reads the isolation config through the supervisor" "read" "$(line config)"
+        check_contains "but names no file to read" 'config: unknown field \"path\"' \
+                "$(line config-with-path)"
+        check_eq "after config-with-path the session goes on" "ok" "$(line config-with-path-then)"
+        check_not_contains "a host file outside the grant cannot be opened" "OPENED" "$(line open-etc-passwd)"
+        check_not_contains "nor through .. out of the state directory" "OPENED" "$(line open-dotdot)"
+        check_not_contains "nor /proc/self/environ" "OPENED" "$(line open-proc-environ)"
+        check_not_contains "the read-only terminfo mount cannot be written" "OPENED" "$(line write-terminfo)"
+        check_eq "the agent's own state directory can be written" "OPENED" "$(line write-own-state)"
+        check_eq "and what it wrote is in the host's state directory" "yes" \
+                "$([ -f "$XDG_STATE_HOME/osvm/agent/hostile-note" ] && echo yes || echo no)"
+        check_not_contains "no socket: the network is the host's" "CREATED" "$(line socket)"
+        check_eq "the key is not in the agent's environment" "no" "$(line env-has-key)"
+        check_eq "nor anywhere in its initial stack" "no" "$(line stack-has-key)"
+
+        check_contains "a tool call that names a policy is refused" \
+                'tool.call: unknown field \"policy\"' "$(line call-with-policy)"
+        check_contains "a decision asked with a route is refused" \
+                'tool.decide: unknown field \"route\"' "$(line decide-with-route)"
+        check_contains "a server that is not registered is refused" \
+                'no server \"/bin/sh\" is registered' "$(line call-unknown-server)"
+        check_contains "the LLM cannot be sent elsewhere" 'llm: unknown field \"url\"' \
+                "$(line llm-with-url)"
+        check_contains "an unknown host call is refused by name" 'unknown host call \"exec\"' \
+                "$(line unknown-op)"
+        check_contains "a line that is not JSON is refused" "not a JSON object" "$(line not-json)"
+        check_contains "a field of the wrong type is refused" 'the field \"server\" has the wrong type' \
+                "$(line wrong-type)"
+        check_contains "a request over 16 MiB is refused" "a host call over" "$(line oversized)"
+        for t in call-with-policy decide-with-route call-unknown-server llm-with-url unknown-op \
+                not-json wrong-type oversized; do
+                check_eq "after $t the session goes on" "ok" "$(line "$t-then")"
+        done
+        check_match "a flood of host calls is cut down to the rate limit" \
+                "^[1-9][0-9]* of 1000 refused, the first at [0-9]+$" "$(line flood)"
+        check_eq "and the session goes on after it" "ok" "$(line flood-then)"
+        check_eq "the agent ran to its end" "DONE" "$(printf '%s\n' "$OUT" | tail -n 1)"
+        check_not_contains "the key never reaches the agent's output" "5ecret" "$OUT"
+        unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 fi
-
-fresh
-export OSVM_AI_URL=http://127.0.0.1:9/v1 OSVM_AI_MODEL=m OSVM_AI_KEY=sk-osvm-test-5ecret-93f1
-OSVM_AGENT_IMAGE=$HOSTILE osvm -p "anything"
-check_exit "the supervisor survives the hostile agent and returns its exit" 0
-line() { printf '%s\n' "$OUT" | sed -n "s/^$1: //p"; }
-check_eq "the handshake says the agent is inside μVM-1" "microvm" "$(line hello)"
-check_eq "the handshake does not carry the LLM key" "no" "$(line hello-has-secret)"
-check_eq "the agent reads the isolation config through the supervisor" "read" "$(line config)"
-check_contains "but names no file to read" 'config: unknown field \"path\"' \
-        "$(line config-with-path)"
-check_eq "after config-with-path the session goes on" "ok" "$(line config-with-path-then)"
-check_not_contains "a host file outside the grant cannot be opened" "OPENED" "$(line open-etc-passwd)"
-check_not_contains "nor through .. out of the state directory" "OPENED" "$(line open-dotdot)"
-check_not_contains "nor /proc/self/environ" "OPENED" "$(line open-proc-environ)"
-check_not_contains "the read-only terminfo mount cannot be written" "OPENED" "$(line write-terminfo)"
-check_eq "the agent's own state directory can be written" "OPENED" "$(line write-own-state)"
-check_eq "and what it wrote is in the host's state directory" "yes" \
-        "$([ -f "$XDG_STATE_HOME/osvm/agent/hostile-note" ] && echo yes || echo no)"
-check_not_contains "no socket: the network is the host's" "CREATED" "$(line socket)"
-check_eq "the key is not in the agent's environment" "no" "$(line env-has-key)"
-check_eq "nor anywhere in its initial stack" "no" "$(line stack-has-key)"
-
-check_contains "a tool call that names a policy is refused" \
-        'tool.call: unknown field \"policy\"' "$(line call-with-policy)"
-check_contains "a decision asked with a route is refused" \
-        'tool.decide: unknown field \"route\"' "$(line decide-with-route)"
-check_contains "a server that is not registered is refused" \
-        'no server \"/bin/sh\" is registered' "$(line call-unknown-server)"
-check_contains "the LLM cannot be sent elsewhere" 'llm: unknown field \"url\"' \
-        "$(line llm-with-url)"
-check_contains "an unknown host call is refused by name" 'unknown host call \"exec\"' \
-        "$(line unknown-op)"
-check_contains "a line that is not JSON is refused" "not a JSON object" "$(line not-json)"
-check_contains "a field of the wrong type is refused" 'the field \"server\" has the wrong type' \
-        "$(line wrong-type)"
-check_contains "a request over 16 MiB is refused" "a host call over" "$(line oversized)"
-for t in call-with-policy decide-with-route call-unknown-server llm-with-url unknown-op \
-        not-json wrong-type oversized; do
-        check_eq "after $t the session goes on" "ok" "$(line "$t-then")"
-done
-check_match "a flood of host calls is cut down to the rate limit" \
-        "^[1-9][0-9]* of 1000 refused, the first at [0-9]+$" "$(line flood)"
-check_eq "and the session goes on after it" "ok" "$(line flood-then)"
-check_eq "the agent ran to its end" "DONE" "$(printf '%s\n' "$OUT" | tail -n 1)"
-check_not_contains "the key never reaches the agent's output" "5ecret" "$OUT"
-unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 
 # ---- the modes ----
 fresh
 export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
-osvm -p "get the version" --json
-check_exit "one-shot runs inside μVM-1" 0
-check_contains "its status line shows μVM-1 live, and the tool run in a VM of its own" \
-        '1μVMs 1uK' "$OUT"
-check_contains "the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
-osvm isolation set use_builtin_images=false
-osvm -p "get the version"
-check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
-        "$(grep -c 'Unikernel image not found' "$T/err")"
-osvm isolation set use_builtin_images=
+if [ $KVM = 1 ]; then
+        osvm -p "get the version" --json
+        check_exit "one-shot runs inside μVM-1" 0
+        check_contains "its status line shows μVM-1 live, and the tool run in a VM of its own" \
+                '1μVMs 1uK' "$OUT"
+        check_contains "the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
+        osvm isolation set use_builtin_images=false
+        osvm -p "get the version"
+        check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
+                "$(grep -c 'Unikernel image not found' "$T/err")"
+        osvm isolation set use_builtin_images=
+else
+        # the fallback: the agent and the tool run directly, each saying why once
+        osvm -p "get the version" --json
+        check_json "without KVM the agent still answers" "$T/out" 'd["answer"].startswith("(offline planner)")'
+        check_contains "directly, saying why in one line" \
+                "the agent runs directly on the host, not inside μVM-1: $KVM_WHY" "$ERR"
+        check_eq "that line is one line" 1 "$(grep -c "μVM-1" "$T/err")"
+        check_json "the status line does not claim μVM-1" "$T/out" 'd["status"].startswith("OSVM: 0μVMs 0uK")'
+        check_json "the tool falls back to a direct run" "$T/out" \
+                'd["rounds"][0]["calls"][0]["mode"] == "direct" and d["rounds"][0]["calls"][0]["fell_back"]'
+        check_contains "KVM named as the reason" "\"KVM is not usable: $KVM_WHY" "$OUT"
+        osvm --require-isolation -p "get the version"
+        check_exit "--require-isolation refuses without KVM" 4
+        check_contains "naming KVM's reason" "the agent cannot run inside μVM-1: $KVM_WHY" "$ERR"
+fi
 osvm --no-microvm -p "get the version" --json
 check_contains "--no-microvm runs the agent directly: no μVM live" '0μVMs' "$OUT"
 OSVM_SKIP_MICROVM=1 osvm -p "get the version" --json
 check_contains "OSVM_SKIP_MICROVM=1 does the same" '0μVMs' "$OUT"
 OSVM_AGENT_IMAGE=$T/missing.img osvm -p "get the version" --json
 check_exit "without an image the agent still runs" 0
-check_contains "directly, saying why in one line" \
+# (without KVM, KVM is the reason said first)
+[ $KVM = 1 ] && check_contains "directly, saying why in one line" \
         "the agent runs directly on the host, not inside μVM-1: the agent's image" "$ERR"
 check_contains "and the status line does not claim μVM-1" '0μVMs' "$OUT"
 OSVM_AGENT_IMAGE=$T/missing.img osvm --require-isolation -p "get the version"
@@ -88,10 +109,10 @@ check_exit "--require-isolation refuses instead" 4
 check_contains "and says why" "refusing to run (--require-isolation)" "$ERR"
 
 # A user who cannot open /dev/kvm (nobody, with /dev/kvm root's alone).
-if ! command -v setpriv >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] ||
+if [ $KVM = 0 ] || ! command -v setpriv >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] ||
         setpriv --reuid=65534 --regid=65534 --clear-groups test -r /dev/kvm; then
         skip "without access to /dev/kvm the agent runs directly" \
-                "needs root, setpriv, and a /dev/kvm that nobody cannot open"
+                "needs KVM, root, setpriv, and a /dev/kvm that nobody cannot open"
 else
         fresh
         osvm status # the default config, then everything open to nobody

@@ -3,6 +3,7 @@
 # JSON-RPC endpoint, tests/svm/rpc_server.mjs): `osvm mcp call osvm-mcp ...`
 # with the built-in server, in a VM per call and as host processes, egress
 # only through the host, the credential added there, and the failures.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the direct leg alone).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
