@@ -11,7 +11,7 @@ export OSVM_AGENT_IMAGE="${OSVM_AGENT_IMAGE:-$PWD/build/unikernels/osvm-agent.im
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # The real MCP servers the tests talk to, from npm at pinned versions.
-if ! tests/peers/install.sh >/dev/null; then
+if ! tests/peers/install.sh all >/dev/null; then
         echo "WARN: the npm test peers could not be installed: the MCP tests that need them skip"
 fi
 
