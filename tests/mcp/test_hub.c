@@ -8,6 +8,7 @@
 #include "vmm/vmm.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64], pidfile[128];
@@ -30,25 +31,20 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
-/* Waits until the kernel has ended process pid (a zombie, or gone), however
- * loaded the machine: the bound of 120 s only guards against a hang. */
+/* Waits until the hub's child pid has ended and can be reaped, as the hub
+ * will see it (waitid with WNOWAIT leaves it to the hub to reap), however
+ * loaded the machine: the bound of 120 s only guards against a hang. (A
+ * zombie in /proc is not enough: node's other threads may still be ending.) */
 static void wait_dead(pid_t pid)
 {
-        char path[64], stat[256];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         for (int i = 0; i < 12000; i++) {
-                FILE *f = fopen(path, "r");
-                if (!f)
-                        return;
-                size_t n = fread(stat, 1, sizeof(stat) - 1, f);
-                fclose(f);
-                stat[n] = '\0';
-                const char *state = strrchr(stat, ')'); /* "pid (comm) S ..." */
-                if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+                siginfo_t si = {0};
+                if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    si.si_pid == pid)
                         return;
                 usleep(10000);
         }
-        fail_msg("process %d is still running 120 s after SIGKILL", (int)pid);
+        fail_msg("process %d has not ended 120 s after SIGKILL", (int)pid);
 }
 
 static void load(const char *isolation_json)
