@@ -5,6 +5,8 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -232,6 +234,47 @@ static void test_bad_specs(void **state)
         assert_int_equal(res.output_bytes, strlen("hello from the guest, argc=1\n"));
 }
 
+static volatile sig_atomic_t cancel_flag;
+
+static void *cancel_soon(void *arg)
+{
+        (void)arg;
+        struct timespec d = {0, 100 * 1000000};
+        nanosleep(&d, NULL);
+        cancel_flag = 1;
+        return NULL;
+}
+
+/* Ctrl-C: a guest that runs without a system call is stopped at once, from
+ * another thread, long before its time limit. */
+static void test_cancel(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *argv[] = {"loop", NULL};
+        struct vmm_spec spec = {.image = G "loop",
+                                .argv = argv,
+                                .in_fd = -1,
+                                .out_fd = -1,
+                                .err_fd = -1,
+                                .cancel = &cancel_flag,
+                                .limits = {.memory_mb = 32, .timeout_ms = 120000}};
+        cancel_flag = 0;
+        pthread_t t;
+        pthread_create(&t, NULL, cancel_soon, NULL);
+        struct vmm_result res;
+        osvm_err e = {0};
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        pthread_join(t, NULL);
+        assert_int_equal(res.end, VMM_END_CANCELLED);
+        assert_string_equal(res.why, "cancelled");
+        assert_int_equal(res.exit_code, 130);
+        /* a flag set before the start: it never runs */
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        assert_int_equal(res.end, VMM_END_CANCELLED);
+        cancel_flag = 0;
+}
+
 static void *worker(void *arg)
 {
         int *bad = arg;
@@ -319,6 +362,7 @@ int main(void)
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_faults),
             cmocka_unit_test(test_bad_specs),
+            cmocka_unit_test(test_cancel),
             cmocka_unit_test(test_two_threads),
             cmocka_unit_test(test_pool),
         };
