@@ -53,7 +53,8 @@ static bool image_usable(struct iso_decision *d, const char *path)
 
 char *iso_builtin_image(const struct iso_host *host, const char *server, const char *tool)
 {
-        if (!host || !host->builtin_images[0] || strchr(server, '/') || strchr(tool, '/'))
+        char why[300];
+        if (!host || !host->builtin_images[0] || iso_names_problem(server, tool, why, sizeof(why)))
                 return NULL;
         char *path = xasprintf("%s/%s-%s.img", host->builtin_images, server, tool);
         struct stat st;
@@ -82,8 +83,17 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
 
         bool ok = false;
         switch (p->mode) {
-        case ISO_MODE_UNIKERNEL:
+        case ISO_MODE_UNIKERNEL: {
                 reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
+                char why[300];
+                if (iso_names_problem(server, tool, why, sizeof(why))) {
+                        /* never part of a path, nor of the image's argv */
+                        reason(d, LOG_WARN,
+                               "Cannot run in a VM: %s (only names of 1-%d letters, digits, "
+                               "'_', '.' and '-', not starting with '-', make an image's path)",
+                               why, ISO_NAME_MAX);
+                        break;
+                }
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
                 if (!image_usable(d, p->image)) {
                         /* A default image missing from unikernel_dir: osvm's own pack? */
@@ -108,6 +118,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 d->route = ISO_ROUTE_UNIKERNEL;
                 ok = true;
                 break;
+        }
         case ISO_MODE_MICROVM:
                 reason(d, LOG_INFO, "Tool configured for MicroVM execution mode");
                 if (!host->microvm_usable) {
