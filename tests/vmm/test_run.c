@@ -5,8 +5,6 @@
 #include "testutil.h"
 
 #include <pthread.h>
-#include <signal.h>
-#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -236,15 +234,6 @@ static void test_bad_specs(void **state)
 
 static volatile sig_atomic_t cancel_flag;
 
-static void *cancel_soon(void *arg)
-{
-        (void)arg;
-        struct timespec d = {0, 100 * 1000000};
-        nanosleep(&d, NULL);
-        cancel_flag = 1;
-        return NULL;
-}
-
 /* Ctrl-C: a guest that runs without a system call is stopped at once, from
  * another thread, long before its time limit. */
 static void test_cancel(void **state)
@@ -259,13 +248,12 @@ static void test_cancel(void **state)
                                 .err_fd = -1,
                                 .cancel = &cancel_flag,
                                 .limits = {.memory_mb = 32, .timeout_ms = 120000}};
-        cancel_flag = 0;
-        pthread_t t;
-        pthread_create(&t, NULL, cancel_soon, NULL);
+        struct tu_later later;
+        tu_later_start(&later, &cancel_flag, 100);
         struct vmm_result res;
         osvm_err e = {0};
         assert_int_equal(vmm_run(&spec, &res, &e), 0);
-        pthread_join(t, NULL);
+        tu_later_join(&later);
         assert_int_equal(res.end, VMM_END_CANCELLED);
         assert_string_equal(res.why, "cancelled");
         assert_int_equal(res.exit_code, 130);

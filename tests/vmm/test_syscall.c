@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -291,15 +290,6 @@ static void test_flush_after_exit(void **state)
 
 static volatile sig_atomic_t cancel_flag;
 
-static void *cancel_soon(void *arg)
-{
-        (void)arg;
-        struct timespec d = {0, 50 * 1000000};
-        nanosleep(&d, NULL);
-        cancel_flag = 1;
-        return NULL;
-}
-
 enum wait_kind { W_READ_HOST, W_READ_IN, W_WRITE_OUT, W_WRITE_HOST, W_SLEEP, W_FUTEX, W_NWAITS };
 
 /* Runs one wait in a VM whose deadline is far away while another thread
@@ -316,11 +306,12 @@ static void cancel_one(enum wait_kind k, bool preset)
         h.spec.in_fd = p[0];
         h.spec.out_fd = q[1];
         h.spec.cancel = &cancel_flag;
-        cancel_flag = preset;
         h_start(&h, HANG_GUARD_S * 2000); /* the deadline never comes first */
-        pthread_t t;
-        if (!preset)
-                assert_int_equal(pthread_create(&t, NULL, cancel_soon, NULL), 0);
+        struct tu_later later;
+        if (preset)
+                cancel_flag = 1;
+        else
+                tu_later_start(&later, &cancel_flag, 50);
         alarm(HANG_GUARD_S);
         int64_t r = 0;
         switch (k) {
@@ -348,7 +339,7 @@ static void cancel_one(enum wait_kind k, bool preset)
         }
         alarm(0);
         if (!preset)
-                pthread_join(t, NULL);
+                tu_later_join(&later);
         print_message("wait %d%s: returned %lld, %s: %s\n", (int)k, preset ? " (preset)" : "",
                       (long long)r, vmm_end_name(h.res.end), h.res.why);
         expect_stopped(&h, VMM_END_CANCELLED, "cancelled");
