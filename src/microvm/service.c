@@ -158,11 +158,14 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                 return fail(s, "hello: protocol %lld is not %d, the supervisor's", (long long)proto,
                             MICROVM_PROTOCOL);
         const struct agent_ai_config *ai = s->h->ai;
+        /* the endpoint as the agent may see it: a key in the URL stays here */
+        char *url = ai->url ? mcp_rpc_public(ai->url) : NULL;
         json_t *planner =
             json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
-                      ai->url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
+                      url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
                       "max_retries", (json_int_t)ai->max_retries, "max_rounds",
                       (json_int_t)ai->max_rounds, "source", ai->source);
+        free(url);
         return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s}", "ok", true, "protocol",
                          (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
                          "planner", planner, "tools", s->tools, "log_level",

@@ -1,6 +1,6 @@
 /*
  * μVM-1's host-call service without a VM: the test holds the agent's end of
- * the channel. The config answer carries no credential of the RPC URL, and
+ * the channel. The config and hello answers carry no credential of a URL, and
  * an agent that writes host calls without reading the answers loses its
  * channel instead of holding the service.
  */
@@ -110,6 +110,33 @@ static void test_config_without_credentials(void **state)
         stop(s, sv);
 }
 
+/* The handshake names the LLM endpoint, never a key in its URL. */
+static void test_hello_without_credentials(void **state)
+{
+        (void)state;
+        struct agent_ai_config ai = {
+            .provider = "openai",
+            .url = "https://user:pw123@llm.example.com/v1?key=SECRET9",
+            .model = "m",
+            .source = "OSVM_AI_URL",
+        };
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        h.ai = &ai;
+        json_t *ans = ask(sv[1], "{\"op\": \"hello\", \"protocol\": 1}\n");
+        char *shown = json_dumps(ans, JSON_COMPACT);
+        print_message("%s\n", shown);
+        assert_null(strstr(shown, "SECRET9"));
+        assert_null(strstr(shown, "pw123"));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ans, "planner"), "url")),
+            "https://llm.example.com/");
+        free(shown);
+        json_decref(ans);
+        stop(s, sv);
+}
+
 /* An agent that writes host calls and never reads: past the stall the
  * service closes the channel (POLLHUP on the agent's end) by itself. */
 static void test_agent_that_does_not_read(void **state)
@@ -129,6 +156,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_config_without_credentials),
+            cmocka_unit_test(test_hello_without_credentials),
             cmocka_unit_test(test_agent_that_does_not_read),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
