@@ -78,8 +78,8 @@ static int run_help(int argc, char **argv)
                 return cli_usage_error(&cmd_help, "give one subcommand");
         const struct cli_cmd *cmd = find_command(argv[1]);
         if (!cmd) {
-                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                        argv[1]);
+                _cleanup_free_ char *name = text_sanitize(argv[1], 0);
+                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n", name);
                 return OSVM_EXIT_USAGE;
         }
         cli_print_help(cmd);
@@ -128,8 +128,9 @@ int main(int argc, char **argv)
                         i++;
                         break;
                 } else {
+                        _cleanup_free_ char *opt = text_sanitize(a, 0);
                         fprintf(stderr, "osvm: unknown option \"%s\"; 'osvm --help' lists them\n",
-                                a);
+                                opt);
                         return OSVM_EXIT_USAGE;
                 }
         }
@@ -156,8 +157,9 @@ int main(int argc, char **argv)
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {
+                        _cleanup_free_ char *name = text_sanitize(argv[i], 0);
                         fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                                argv[i]);
+                                name);
                         r = OSVM_EXIT_USAGE;
                 } else if (cmd != &cmd_help && cli_wants_help(argc - i, argv + i)) {
                         cli_print_help(cmd);

@@ -159,7 +159,8 @@ char *cli_agent_session_status(struct cli_agent_session *s, struct status_style 
             json_pack("{s:s, s:b, s:b}", "op", "status", "utf8", st.utf8, "color", st.color), NULL,
             NULL, &e);
         const char *line = json_string_value(json_object_get(ans, "line"));
-        char *out = xstrdup(line ? line : e.msg);
+        /* the supervisor's own line (its colours included), or why there is none */
+        char *out = line ? xstrdup(line) : text_sanitize(e.msg, 0);
         json_decref(ans);
         return out;
 }
