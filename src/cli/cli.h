@@ -48,6 +48,7 @@ int cli_agent_chat(void);
 struct cli_agent_session {
         struct agent *agent;
         bool llm;   /* an LLM is configured (else the offline planner) */
+        bool kvm;   /* KVM is usable: tool calls can run in VMs of their own */
         void *impl; /* the implementation's own */
 };
 

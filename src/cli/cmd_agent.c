@@ -37,6 +37,7 @@ struct ui_state {
         char *name;     /* SERVER/TOOL, sanitized */
         char *args;     /* the arguments as compact JSON, sanitized */
         const char *mode;
+        bool refused;
         char *progress; /* sanitized; "" when none */
         uint64_t started;
 };
@@ -114,6 +115,7 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
         u->name = text_sanitize(name, 0);
         u->args = text_sanitize(a ? a : "", 0);
         u->mode = iso_route_name(d->route);
+        u->refused = d->route == ISO_ROUTE_DENY;
         u->progress = xstrdup("");
         u->started = time_mono_ns();
         u->stop = false;
@@ -150,7 +152,11 @@ static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result
         }
         char took[32];
         snprintf(took, sizeof(took), " (%.0f ms)", ms);
-        _cleanup_free_ char *line = ui_line(u, ok ? "done: " : "failed: ", took, ui_columns());
+        _cleanup_free_ char *line = ui_line(u,
+                                            u->refused ? "refused: "
+                                            : ok       ? "done: "
+                                                       : "failed: ",
+                                            took, ui_columns());
         fprintf(stderr, "%s\n", line);
 }
 
@@ -338,8 +344,11 @@ int cli_agent_chat(void)
         term_guard(); /* the line editor's raw mode never outlives the chat */
         cli_catch_interrupt();
         const struct agent_toolset *ts = agent_tools(s.agent);
-        printf("osvm %s: every tool call runs in its own VM. %zu tools; planner: %s%s.\n",
-               OSVM_VERSION, ts->n, agent_planner_name(s.agent),
+        printf("osvm %s: %s. %zu tools; planner: %s%s.\n", OSVM_VERSION,
+               s.kvm ? "every tool call runs in its own VM"
+                     : "no KVM here, so tool calls run without a VM where the isolation policy "
+                       "allows it",
+               ts->n, agent_planner_name(s.agent),
                s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");

@@ -303,7 +303,7 @@ static json_t *parse_args(json_t *tool, char **words, int n, osvm_err *e)
  * the window (so that "\r" reaches its start); else a line each. */
 static void show_progress(void *ctx, const struct mcp_progress *p)
 {
-        const char *tool = ctx;
+        _cleanup_free_ char *tool = text_sanitize(ctx, 0); /* from the command line */
         _cleanup_free_ char *msg = text_sanitize(p->message, 0);
         _cleanup_free_ char *text = p->total > 0
                                         ? xasprintf("%.0f/%.0f %s", p->progress, p->total, msg)
@@ -429,7 +429,10 @@ static int call(int argc, char **argv)
                         r = OSVM_EXIT_INTERRUPTED;
                 else
                         r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
-                log_error("%s", e.msg);
+                /* A refusal was said, with its remedy, by the decision's own
+                 * log line; it is not said again. */
+                if (dec.route != ISO_ROUTE_DENY)
+                        log_error("%s", e.msg);
                 goto out;
         }
         bool is_error = json_is_true(json_object_get(result, "isError"));

@@ -102,6 +102,13 @@ static int run(int argc, char **argv)
             .nmounts = nm,
             .limits = lim,
         };
+        /* Without KVM no image runs: say so, and how to get it, before
+         * anything else about the image. */
+        char why[512];
+        if (!vmm_probe(why, sizeof(why))) {
+                log_error("%s: cannot run it in a VM: %s", spec.image, why);
+                return OSVM_EXIT_FAILURE;
+        }
         struct vmm_result res;
         osvm_err e = {0};
         if (vmm_run(&spec, &res, &e) < 0) {

@@ -32,7 +32,8 @@ static void print_main_help(FILE *f)
         fprintf(f,
                 "osvm %s: an AI agent whose every tool call runs in its own VM\n"
                 "\n"
-                "usage: osvm [OPTIONS]                 show the isolation policy and status\n"
+                "usage: osvm [OPTIONS]                     the agent's chat\n"
+                "       osvm [OPTIONS] -p PROMPT [--json]  the agent answers PROMPT and exits\n"
                 "       osvm [OPTIONS] COMMAND [ARGS]\n"
                 "\n"
                 "Commands:\n",

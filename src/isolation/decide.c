@@ -146,10 +146,16 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
         } else {
+                /* One line that says it all (under -q it is the only one
+                 * shown): what stood in the way (the reason just before: the
+                 * image, KVM and how to get it, the engine) and the setting
+                 * that would let the call run without a VM. */
                 reason(d, LOG_ERROR,
                        "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
-                       "is not possible",
-                       server, tool, iso_mode_name(p->mode));
+                       "is not possible (%s). To run it without a VM instead: osvm isolation set "
+                       "%s/%s fallback=direct",
+                       server, tool, iso_mode_name(p->mode), d->reasons[d->nreasons - 1].text,
+                       server, tool);
                 d->route = ISO_ROUTE_DENY;
         }
 }

@@ -294,6 +294,47 @@ static void test_unsafe_names(void **state)
         free(p);
 }
 
+/* A refusal says, in its one line, what stood in the way (KVM, when it is
+ * KVM, with the way to get it) and the setting that would let the call run. */
+static void test_deny_says_why_and_remedy(void **state)
+{
+        (void)state;
+        struct iso_host no_kvm = {.kvm_usable = false};
+        strcpy(no_kvm.kvm_problem, "/dev/kvm is absent: enable virtualization");
+        struct iso_host kvm = {.kvm_usable = true};
+        const struct {
+                const char *tool;
+                const struct iso_host *host;
+                const char *why;
+        } cases[] = {
+            {"present", &no_kvm, "(KVM is not usable: /dev/kvm is absent: enable virtualization)"},
+            {"missing", &kvm, "(Unikernel image not found: "},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"fallback\": \"deny\", "
+                                       "\"mcp_servers\": {\"s\": {\"tools\": {}}}}",
+                                       dir);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_decision d;
+                iso_decide(&cfg, "s", cases[i].tool, cases[i].host, &d);
+                assert_int_equal(d.route, ISO_ROUTE_DENY);
+                const char *last = d.reasons[d.nreasons - 1].text;
+                print_message("%s\n", last);
+                assert_non_null(strstr(last, "Refusing to run s/"));
+                assert_non_null(strstr(last, cases[i].why));
+                assert_non_null(strstr(last, "osvm isolation set s/"));
+                assert_non_null(strstr(last, " fallback=direct"));
+                size_t refusals = 0;
+                for (size_t k = 0; k < d.nreasons; k++)
+                        refusals += d.reasons[k].level == LOG_ERROR;
+                assert_int_equal(refusals, 1);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+}
+
 /* The words the fresh-home trace must have, line for line. */
 static void test_fresh_home_trace(void **state)
 {
@@ -332,9 +373,13 @@ static void test_fresh_home_trace(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_inheritance),  cmocka_unit_test(test_builtin_defaults),
-            cmocka_unit_test(test_routes),       cmocka_unit_test(test_name_rule),
-            cmocka_unit_test(test_unsafe_names), cmocka_unit_test(test_fresh_home_trace),
+            cmocka_unit_test(test_inheritance),
+            cmocka_unit_test(test_builtin_defaults),
+            cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_name_rule),
+            cmocka_unit_test(test_unsafe_names),
+            cmocka_unit_test(test_deny_says_why_and_remedy),
+            cmocka_unit_test(test_fresh_home_trace),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
 }

@@ -145,7 +145,9 @@ check_exit "a path outside the server's roots is a tool error" 5
 osvm isolation set fs/read_text_file fallback=deny
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_exit "fallback deny refuses the call (4)" 4
-check_contains "and says why" "refused" "$ERR"
+check_contains "and says why" 'Refusing to run fs/read_text_file: its fallback policy is "deny"' "$ERR"
+check_contains "and how to let it run" "osvm isolation set fs/read_text_file fallback=direct" "$ERR"
+check_eq "and says it once" 1 "$(grep -c "Refusing\|refused" "$T/err")"
 check_eq "nothing was printed as a result" "" "$OUT"
 
 osvm status

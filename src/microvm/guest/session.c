@@ -136,6 +136,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         struct agent_runner run = {.ops = &ops, .ctx = g};
         s->agent = agent_new(&run, &ts, planner, g->ai.max_rounds);
         s->llm = g->ai.provider != NULL;
+        s->kvm = true; /* μVM-1 itself runs only where KVM does */
         s->impl = g;
         return 0;
 }
