@@ -140,14 +140,17 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
 }
 
 /* The message on stderr: its first line after the tag, each further line
- * indented, so that no line of it can pass for a message of its own. */
+ * indented, so that no line of it can pass for a message of its own. On a
+ * terminal it first clears the line it starts on, where a spinner or a
+ * progress line may stand (they are redrawn after it). */
 static void stderr_write_locked(enum log_level lvl, const char *msg, size_t len)
 {
         static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
         static const char *const colors[] = {"\033[31m", "\033[33m", "", "\033[2m"};
         bool color = term_color(2);
         strbuf b = {0};
-        sb_addf(&b, "%s%s:%s ", color ? colors[lvl] : "", tags[lvl], color ? "\033[0m" : "");
+        sb_addf(&b, "%s%s%s:%s ", color ? "\r\033[K" : "", color ? colors[lvl] : "", tags[lvl],
+                color ? "\033[0m" : "");
         strbuf text = {0};
         sb_add_sanitized(&text, msg, len, TEXT_MULTILINE);
         for (const char *p = text.s, *nl; p; p = nl ? nl + 1 : NULL) {

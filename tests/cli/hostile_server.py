@@ -10,7 +10,8 @@ usage: hostile_server.py   (speaks MCP on stdin and stdout)
 Tools:
   hostile_echo {message}   the payload and the message as text; with a
                            progressToken, three progress notifications first,
-                           the last after SLOW_S seconds when the message starts with "slow"
+                           the last after SLOW_S seconds, with a malformed line
+                           half way, when the message starts with "slow"
   hostile_fail {}          a JSON-RPC error whose message is the payload
   hostile_iserror {}       an isError result whose text is the payload
   hostile_blocks {}        every kind of content block, each with the payload
@@ -66,7 +67,10 @@ def call(req):
         if token is not None:
             for i in range(3):
                 if i == 2 and msg.startswith("slow"):
-                    time.sleep(SLOW_S)
+                    time.sleep(SLOW_S / 2)
+                    sys.stdout.write("not json either " + PAYLOAD + "\n")  # a warning, mid-call
+                    sys.stdout.flush()
+                    time.sleep(SLOW_S / 2)
                 send({"jsonrpc": "2.0", "method": "notifications/progress",
                       "params": {"progressToken": token, "progress": i + 1, "total": 3,
                                  "message": "step " + PAYLOAD}})

@@ -4,8 +4,9 @@ columns, with the hostile server (hostile_server.py) registered as "hostile"
 and a prompt whose arguments are longer than the line and hold wide
 characters. The spinner's frames and the done: line fit the window (display
 columns counted as a terminal does), the spinner's line is cleared whole
-before the done: line, the arguments are cut with an ellipsis, and nothing
-the server sent drives the terminal.
+before the done: line and before a warning logged during the call, the
+arguments are cut with an ellipsis, and nothing the server sent drives the
+terminal.
 
 usage: term_pty.py OSVM_BIN   (OSVM_HOME with the hostile server registered)
 Prints TAP-like lines and "N passed, N failed"; exits non-zero on a failure.
@@ -71,7 +72,7 @@ def run(argv, timeout=60):
 
 # A tool that takes a while (the server's "slow"), so that the spinner turns.
 WIDE = "日本語の長い文章がここにあります、とても長いです。" * 3
-status, out = run([osvm, "-q", "-p", "hostile echo slow " + WIDE])
+status, out = run([osvm, "-p", "hostile echo slow " + WIDE])
 text = out.decode("utf-8", errors="replace")
 check("the call is answered (exit 0)", os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0,
       f"status {status}\n{text[-1500:]}")
@@ -98,6 +99,10 @@ check("the done: line keeps the mode and the time",
 check("the spinner shows the progress, escaped", any("3 step EVIL-BEGIN ^[" in p or
                                                      "/3 step" in p for p in frames),
       "\n".join(frames[-5:]))
+check("a warning during the call clears the spinner's line first",
+      re.search(r"\r\x1b\[K(\x1b\[[0-9;]*m)*WARN:(\x1b\[[0-9;]*m)* hostile: skipped a malformed line "
+                r"from the server \([^)]*\): not json either", text) is not None
+      and not any("WARN" in p for p in frames), repr(text[-2500:]))
 check("the spinner's line is cleared whole before the done: line",
       re.search(r"\r\x1b\[K(\x1b\[[0-9;]*m)*done: ", text) is not None, repr(text[-600:]))
 check("the answer holds the result, escaped", "echo: EVIL-BEGIN ^[[2J clear" in text, text[-1500:])
