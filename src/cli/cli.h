@@ -71,6 +71,15 @@ void cli_catch_interrupt(void);
 /* Makes a new window size (SIGWINCH) set *flag. */
 void cli_catch_resize(volatile sig_atomic_t *flag);
 
+/* ---- did-you-mean (suggest.c) ---- */
+
+/* The edit distance with transpositions; SIZE_MAX past 64 bytes. */
+size_t cli_edit_distance(const char *a, const char *b);
+/* The name nearest to word: one edit away (two for words of four bytes or
+ * more, none for one byte), else the one name word begins; NULL when none
+ * is near. */
+const char *cli_nearest(const char *word, const char *const *names, size_t n);
+
 /* A verb of a command with verbs (`osvm isolation show`). */
 struct cli_verb {
         const char *name;

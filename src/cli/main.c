@@ -27,6 +27,26 @@ static const struct cli_cmd *find_command(const char *name)
         return NULL;
 }
 
+/* Says that name is no command, and which one it may have meant. */
+static int unknown_command(const char *name)
+{
+        const char *names[2 * sizeof(commands) / sizeof(commands[0])];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                names[n++] = commands[i]->name;
+                if (commands[i]->alias)
+                        names[n++] = commands[i]->alias;
+        }
+        const char *near = cli_nearest(name, names, n);
+        _cleanup_free_ char *shown = text_sanitize(name, 0);
+        if (near)
+                fprintf(stderr, "osvm: no such command \"%s\"; did you mean \"%s\"?\n", shown,
+                        near);
+        else
+                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n", shown);
+        return OSVM_EXIT_USAGE;
+}
+
 static void print_main_help(FILE *f)
 {
         fprintf(f,
@@ -78,11 +98,8 @@ static int run_help(int argc, char **argv)
         if (argc > 2)
                 return cli_usage_error(&cmd_help, "give one subcommand");
         const struct cli_cmd *cmd = find_command(argv[1]);
-        if (!cmd) {
-                _cleanup_free_ char *name = text_sanitize(argv[1], 0);
-                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n", name);
-                return OSVM_EXIT_USAGE;
-        }
+        if (!cmd)
+                return unknown_command(argv[1]);
         cli_print_help(cmd);
         return OSVM_EXIT_OK;
 }
@@ -158,10 +175,7 @@ int main(int argc, char **argv)
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {
-                        _cleanup_free_ char *name = text_sanitize(argv[i], 0);
-                        fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                                name);
-                        r = OSVM_EXIT_USAGE;
+                        r = unknown_command(argv[i]);
                 } else if (cmd != &cmd_help && cli_wants_help(argc - i, argv + i)) {
                         cli_print_help(cmd);
                         r = OSVM_EXIT_OK;
