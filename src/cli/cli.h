@@ -25,6 +25,8 @@ extern const struct cli_cmd cli_cmd_isolation;
 extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
+extern const struct cli_cmd cli_cmd_doctor;
+extern const struct cli_cmd cli_cmd_config;
 
 /* The status line from the session at time now_ns. */
 struct status_style {
@@ -168,5 +170,22 @@ size_t cli_text_columns(const char *s);
 /* s cut to at most cols columns, not inside a character, ending in an
  * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
 char *cli_fit_columns(const char *s, size_t cols, bool utf8);
+/* The files and directories osvm uses (cmd_config.c), each a new string. */
+struct cli_paths {
+        char *config_dir;  /* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else ~/.config/osvm */
+        char *isolation;   /* the isolation config */
+        char *registry;    /* the MCP server registry */
+        char *ai;          /* the LLM settings (ai.json) */
+        char *state_dir;   /* $XDG_STATE_HOME/osvm, else ~/.local/state/osvm */
+        char *logs;        /* osvm's log files */
+        char *agent_dir;   /* the agent's own directory: its history and logs */
+        char *images;      /* osvm's own images (the tool pack, μVM-1's); NULL: none */
+        char *agent_image; /* μVM-1's image; NULL: none, and agent_image_why says why */
+        char agent_image_why[512];
+};
+void cli_paths_get(struct cli_paths *p);
+void cli_paths_free(struct cli_paths *p);
+/* The same as a JSON object: {config_dir, isolation_config, ...}, null for none. */
+json_t *cli_paths_json(const struct cli_paths *p);
 
 #endif

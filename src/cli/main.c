@@ -15,7 +15,8 @@ static const struct cli_cmd cmd_help = {
 };
 
 static const struct cli_cmd *const commands[] = {
-    &cli_cmd_isolation, &cli_cmd_mcp, &cli_cmd_status, &cli_cmd_unikernel, &cmd_help,
+    &cli_cmd_isolation, &cli_cmd_mcp,    &cli_cmd_status, &cli_cmd_unikernel,
+    &cli_cmd_doctor,    &cli_cmd_config, &cmd_help,
 };
 
 static const struct cli_cmd *find_command(const char *name)

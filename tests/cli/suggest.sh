@@ -13,6 +13,8 @@ check_contains "and says which one was meant" 'no such command "mpc"; did you me
 check_eq "nothing is printed on stdout" "" "$OUT"
 check_eq "and nothing is written" "no" "$([ -e "$OSVM_HOME" ] && echo yes || echo no)"
 
+osvm docter
+check_contains "doctor" 'did you mean "doctor"?' "$ERR"
 osvm isolaton show
 check_contains "isolation, one letter left out" 'did you mean "isolation"?' "$ERR"
 osvm iso show
@@ -32,6 +34,8 @@ check_contains "and says which one was meant" 'unknown verb "lsit"; did you mean
 check_contains "with the command's help to try" "Try 'osvm help mcp'." "$ERR"
 osvm isolation explian osvm-mcp/get_slot
 check_contains "isolation explain" 'did you mean "explain"?' "$ERR"
+osvm config path
+check_contains "config paths" 'did you mean "paths"?' "$ERR"
 osvm mcp frobnicate
 check_contains "a verb near none lists the verbs" "the verbs are: add, remove" "$ERR"
 
