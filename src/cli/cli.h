@@ -49,9 +49,12 @@ int cli_agent_chat(void);
  */
 struct cli_agent_session {
         struct agent *agent;
-        bool llm;   /* an LLM is configured (else the offline planner) */
-        bool kvm;   /* KVM is usable: tool calls can run in VMs of their own */
-        void *impl; /* the implementation's own */
+        bool llm;          /* an LLM is configured (else the offline planner) */
+        bool kvm;          /* KVM is usable: tool calls can run in VMs of their own */
+        bool microvm;      /* inside μVM-1, as the handshake said */
+        const char *model; /* the planner's model; NULL: none */
+        char *url;         /* its endpoint without what may be a credential; NULL: none */
+        void *impl;        /* the implementation's own */
 };
 
 /* Opens the session; chat: for many prompts (VMs made ahead, resizes
@@ -60,6 +63,11 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat);
 void cli_agent_session_close(struct cli_agent_session *s);
 /* The status line now. */
 char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st);
+
+/* Where SERVER/TOOL would run, as the host decides it: nothing runs, nothing
+ * is logged or counted (the chat's /tools). */
+void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
+                             struct iso_decision *d);
 
 /* What happened to the terminal since the last call (cleared by it). */
 #define CLI_EVENT_INTERRUPT 1u /* Ctrl-C */
@@ -72,6 +80,14 @@ extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupt(void);
 /* Makes a new window size (SIGWINCH) set *flag. */
 void cli_catch_resize(volatile sig_atomic_t *flag);
+
+/*
+ * The chat's own commands (chat.c): a line that starts with '/' and a
+ * word (/help, /tools [SERVER], /status, /exit). Returns CLI_CHAT_PROMPT
+ * when line is a prompt for the agent, else runs the command.
+ */
+enum cli_chat_result { CLI_CHAT_PROMPT, CLI_CHAT_DONE, CLI_CHAT_LEAVE };
+enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *line);
 
 /* ---- did-you-mean (suggest.c) ---- */
 
