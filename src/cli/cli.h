@@ -27,6 +27,10 @@ extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
 extern const struct cli_cmd cli_cmd_doctor;
 extern const struct cli_cmd cli_cmd_config;
+extern const struct cli_cmd cli_cmd_completion;
+
+/* The command table (main.c), in the order `osvm --help` lists it: *n commands. */
+const struct cli_cmd *const *cli_commands(size_t *n);
 
 /* The status line from the session at time now_ns. */
 struct status_style {

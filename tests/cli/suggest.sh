@@ -45,4 +45,8 @@ check_not_contains "its control bytes do not reach the terminal" "$(printf '\033
 check_contains "they are shown instead" 'm^[]0;owned^Gcp' "$ERR"
 osvm mcp "$(printf 'li\033[2Jst')"
 check_not_contains "nor a verb's" "$(printf '\033')" "$ERR"
+
+osvm completion bsh
+check_exit "a mistyped shell exits 2" 2
+check_contains "and says which one was meant" 'did you mean "bash"?' "$ERR"
 finish
