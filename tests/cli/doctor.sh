@@ -114,10 +114,12 @@ check_match "an ai.json others can read" "^warn +ai config +.*ai.json is mode 64
 check_not_contains "the key in ai.json is never printed" "5ecret" "$OUT$ERR"
 
 printf '{"default_execution_mode": "unikernel", "servers": [' >"$CFG"
+chmod 0777 "$OSVM_HOME"
 OSVM_NO_KVM=1 osvm doctor
 check_exit "a config with errors fails: exit 1" 1
-check_match "it says so" '^fail +config +[0-9]+ errors?; no tool runs until they are fixed' \
-        "$(line config)"
+check_match "it says so" '^fail +config +[0-9]+ errors?; no tool runs until they are fixed' "$OUT"
+check_match "and, besides, a directory others can change" "^warn +config +$OSVM_HOME is mode 777" \
+        "$OUT"
 check_contains "and what to do" "fix: 'osvm isolation validate' names every problem" "$OUT"
 check_match "no tool runs" '^fail +tools +no tool runs while the isolation config has errors' \
         "$(line tools)"

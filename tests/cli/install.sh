@@ -54,8 +54,10 @@ check_file_is "the bash completion is the command's own" "$OUT
 check_eq "it loads and completes from where it is installed" "doctor" \
         "$(bash --norc --noprofile -c 'source "$1"; COMP_WORDS=(osvm doc); COMP_CWORD=1; _osvm
                 echo "${COMPREPLY[*]}"' _ "$SHARE/bash-completion/completions/osvm" 2>&1)"
-check_contains "the manual page is found under PREFIX/share/man" "osvm doctor" \
-        "$(MANPATH=$SHARE/man MANWIDTH=80 man osvm 2>&1 | col -b)"
+if command -v man >/dev/null; then
+        check_contains "the manual page is found under PREFIX/share/man" "osvm doctor" \
+                "$(MANPATH=$SHARE/man MANWIDTH=80 man osvm 2>&1 | sed 's/.\x08//g')"
+fi
 
 if ! make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/opt/osvm >"$T/make.log" 2>&1; then
         fail "make uninstall" "$(tail -5 "$T/make.log")"
