@@ -401,6 +401,8 @@ static bool reachable(const char *url, long *status, char *why, size_t n)
         bool ok = rc == CURLE_OK;
         if (ok)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        else if (rc == CURLE_ABORTED_BY_CALLBACK)
+                snprintf(why, n, "cancelled");
         else
                 snprintf(why, n, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
         curl_easy_cleanup(c);
@@ -442,7 +444,7 @@ static void check_llm(struct report *r)
                 add(r, "llm", DOC_FAIL,
                     "check the URL and the network; or unset OSVM_AI_URL (and the keys, and "
                     "ai.json) for the offline planner",
-                    "%s: not reachable: %s", what, cli_interrupted ? "cancelled" : why);
+                    "%s: not reachable: %s", what, why);
         else if (!ai.key && official)
                 add(r, "llm", DOC_WARN, "set OSVM_AI_KEY (or OPENAI_API_KEY / ANTHROPIC_API_KEY)",
                     "%s: reachable (HTTP %ld), but no key is set", what, status);

@@ -183,9 +183,36 @@ check_match "it says so" "^fail +llm +openai, model m, at http://127.0.0.1:$DEAD
         "$(line llm)"
 check_contains "and what to do" "fix: check the URL and the network" "$OUT"
 check_not_contains "still without the key" "5ecret" "$OUT$ERR"
-unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 kill "$SERVER" 2>/dev/null
 wait "$SERVER" 2>/dev/null
+
+# Ctrl-C while the endpoint keeps the request waiting ends doctor (exit 130).
+python3 - "$T/silent" <<'EOF' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+with open(sys.argv[1] + ".port", "w") as f:
+    f.write(str(s.getsockname()[1]))
+c, _ = s.accept()
+open(sys.argv[1] + ".accepted", "w").close()
+time.sleep(120)  # answers nothing; the test kills it sooner
+EOF
+SILENT=$!
+for _ in $(seq 1 600); do [ -s "$T/silent.port" ] && break; sleep 0.1; done # a hang guard
+export OSVM_AI_URL="http://127.0.0.1:$(cat "$T/silent.port")/v1"
+OSVM_NO_KVM=1 "$OSVM" doctor >"$T/out" 2>"$T/err" &
+DOCTOR=$!
+for _ in $(seq 1 600); do [ -e "$T/silent.accepted" ] && break; sleep 0.1; done # a hang guard
+kill -INT "$DOCTOR"
+wait "$DOCTOR"
+RC=$?
+OUT=$(cat "$T/out")
+check_exit "Ctrl-C during the LLM check ends doctor with 130" 130
+check_match "and says the check was cancelled" '^fail +llm +.*not reachable: cancelled' "$(line llm)"
+kill "$SILENT" 2>/dev/null
+wait "$SILENT" 2>/dev/null
+unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 
 # ---- osvm config paths ----
 fresh
