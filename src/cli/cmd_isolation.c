@@ -120,6 +120,33 @@ static int explain(int argc, char **argv)
         return r;
 }
 
+/* After a server's execution_mode is set: its tools that set their own keep
+ * it (the nearest level wins), which the user may not expect. */
+static void note_tool_modes(const char *path, const char *server)
+{
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        int r = iso_config_load(path, &cfg, &d);
+        iso_diags_free(&d);
+        if (r < 0)
+                return;
+        const struct iso_server *srv = iso_config_server(&cfg, server);
+        strbuf names = {0};
+        size_t n = 0;
+        for (size_t i = 0; srv && i < srv->ntools; i++)
+                if (srv->tools[i].execution_mode != ISO_MODE_UNSET &&
+                    srv->tools[i].execution_mode != srv->execution_mode)
+                        sb_addf(&names, "%s%s", n++ ? ", " : "", srv->tools[i].name);
+        if (n)
+                log_warn("%zu tool%s of %s set%s %s own execution_mode, which wins over the "
+                         "server's: %s (remove it with 'osvm isolation set %s/TOOL "
+                         "execution_mode=')",
+                         n, n == 1 ? "" : "s", server, n == 1 ? "s" : "", n == 1 ? "its" : "their",
+                         names.s, server);
+        sb_free(&names);
+        iso_config_free(&cfg);
+}
+
 static int set(int argc, char **argv)
 {
         if (argc < 2)
@@ -152,8 +179,12 @@ static int set(int argc, char **argv)
                 log_error("%s", e.msg);
                 return e.exit ? e.exit : OSVM_EXIT_FAILURE;
         }
-        for (int i = first; i < argc; i++)
+        for (int i = first; i < argc; i++) {
                 printf("set %s%s%s\n", target ? target : "", target ? " " : "", argv[i]);
+                if (target && !strchr(target, '/') && !strncmp(argv[i], "execution_mode=", 15) &&
+                    argv[i][15])
+                        note_tool_modes(path, target);
+        }
         return OSVM_EXIT_OK;
 }
 
@@ -227,8 +258,9 @@ const struct cli_cmd cli_cmd_isolation = {
             "             target, the top level. KEY=VALUE sets, KEY= removes (inherit).\n"
             "             Keys: execution_mode, unikernel_image, memory_mb, vcpus, mounts\n"
             "             (HOST:VM[:ro|:rw],...), fallback (direct|deny), timeout_ms,\n"
-            "             network.allow (host[:port],...); for servers also microvm_id,\n"
-            "             use_microvm, server_command, microvm_config.memory_mb, ...\n"
+            "             network.allow (host[:port],...); for servers also execution_mode\n"
+            "             (for its tools that set none), microvm_id, use_microvm,\n"
+            "             server_command, microvm_config.memory_mb, ...\n"
             "             A value starting with [ or { is taken as JSON.\n"
             "  validate   checks a file (default: the user's) and names every problem\n"
             "  path       prints where the config file is\n"

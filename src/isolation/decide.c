@@ -76,14 +76,19 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                        "Server %s is not in the isolation config; default_execution_mode applies",
                        server);
         else if (!p->tool_known)
-                reason(d, LOG_INFO,
-                       "Tool %s has no entry under server %s; default_execution_mode applies", tool,
-                       server);
+                reason(d, LOG_INFO, "Tool %s has no entry under server %s; %s applies", tool,
+                       server,
+                       p->mode_src == ISO_SRC_SERVER ? "the server's execution_mode"
+                                                     : "default_execution_mode");
+        /* Where the mode came from, when not from the tool's own entry. */
+        const char *from = p->mode_src == ISO_SRC_TOOL     ? ""
+                           : p->mode_src == ISO_SRC_SERVER ? " (the server's execution_mode)"
+                                                           : " (default_execution_mode)";
 
         bool ok = false;
         switch (p->mode) {
         case ISO_MODE_UNIKERNEL:
-                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
+                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode%s", from);
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
                 if (!image_usable(d, p->image)) {
                         /* A default image missing from unikernel_dir: osvm's own pack? */
@@ -109,7 +114,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 ok = true;
                 break;
         case ISO_MODE_MICROVM:
-                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode");
+                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode%s", from);
                 if (!host->microvm_usable) {
                         reason(d, LOG_WARN, "MicroVM execution is not available: %s",
                                host->microvm_problem);
@@ -122,7 +127,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 break;
         case ISO_MODE_DIRECT:
         case ISO_MODE_UNSET:
-                reason(d, LOG_INFO, "Tool configured for Direct execution mode");
+                reason(d, LOG_INFO, "Tool configured for Direct execution mode%s", from);
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;

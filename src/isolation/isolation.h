@@ -3,7 +3,9 @@
  * decision that says where one tool call runs and why.
  *
  * The config keeps the original osvm field names. Extensions inherited
- * config -> server -> tool: "fallback", "timeout_ms", "network": {"allow"}.
+ * config -> server -> tool: "fallback", "timeout_ms", "network": {"allow"},
+ * and a server's "execution_mode" (between the top level's
+ * "default_execution_mode" and the tool's own).
  * docs/isolation-config.md describes every field.
  */
 #ifndef OSVM_ISOLATION_H
@@ -65,7 +67,8 @@ struct iso_tool {
 
 struct iso_server {
         char *name;
-        char *microvm_id; /* may be NULL */
+        enum iso_mode execution_mode; /* UNSET: the config's default mode */
+        char *microvm_id;             /* may be NULL */
         bool use_microvm;
         uint32_t vm_memory_mb, vm_vcpus; /* microvm_config */
         char *server_command;            /* may be NULL */

@@ -38,6 +38,8 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
         p->tool_known = t != NULL;
 
         p->mode = cfg->default_mode, p->mode_src = ISO_SRC_CONFIG;
+        if (srv && srv->execution_mode != ISO_MODE_UNSET)
+                p->mode = srv->execution_mode, p->mode_src = ISO_SRC_SERVER;
         if (t && t->execution_mode != ISO_MODE_UNSET)
                 p->mode = t->execution_mode, p->mode_src = ISO_SRC_TOOL;
 

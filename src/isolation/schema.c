@@ -43,6 +43,7 @@ const struct iso_field iso_tool_fields[] = {
 };
 
 const struct iso_field iso_server_fields[] = {
+    {"execution_mode", FT_MODE, 0, 0, NULL, false}, /* its tools' mode, unless they set one */
     {"microvm_id", FT_STR_NULL, 0, 0, NULL, false},
     {"use_microvm", FT_BOOL, 0, 0, NULL, false},
     {"microvm_config", FT_OBJECT, 0, 0, vm_fields, false},

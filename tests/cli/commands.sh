@@ -610,6 +610,28 @@ osvm isolation show --json osvm-mcp/get_slot
 check_json "a sibling tool still inherits the server's timeout_ms" "$T/out" \
         'd["timeout_ms"] == 5000 and d["sources"]["timeout_ms"] == "server"'
 
+# A server's execution_mode: for its tools that set none.
+osvm isolation set modesrv execution_mode=direct
+check_exit "set execution_mode at server level exits 0" 0
+check_json "the server holds execution_mode" "$CFG" 'd["mcp_servers"]["modesrv"]["execution_mode"] == "direct"'
+osvm isolation explain modesrv/anytool
+check_exit "explain of a tool of a direct server exits 0" 0
+check_contains "explain says the mode came from the server" \
+        "Tool configured for Direct execution mode (the server's execution_mode)" "$OUT"
+check_not_contains "a direct server's tool does not fall back" "Falling back" "$OUT"
+osvm isolation show --json modesrv/anytool
+check_json "show: the mode and its source, server" "$T/out" \
+        'd["mode"] == "direct" and d["sources"]["mode"] == "server"'
+osvm isolation set osvm-mcp execution_mode=direct
+check_exit "set execution_mode on a server whose tools set their own exits 0" 0
+check_contains "and names the tools whose own mode wins" \
+        "11 tools of osvm-mcp set their own execution_mode" "$ERR"
+osvm isolation show --json osvm-mcp/get_slot
+check_json "a tool's own execution_mode wins over the server's" "$T/out" \
+        'd["mode"] == "unikernel" and d["sources"]["mode"] == "tool"'
+osvm isolation set osvm-mcp execution_mode=
+check_exit "a server's execution_mode can be removed" 0
+
 osvm isolation set osvm-mcp use_microvm=true microvm_config.memory_mb=512
 check_exit "set of server fields (use_microvm, microvm_config.memory_mb) exits 0" 0
 check_json "the server fields are set" "$CFG" \

@@ -135,6 +135,51 @@ static void test_builtin_defaults(void **state)
         iso_config_free(&cfg);
 }
 
+/* A server's execution_mode: between default_execution_mode and the tool's own. */
+static void test_server_mode(void **state)
+{
+        (void)state;
+        char *text =
+            xasprintf("{\"unikernel_dir\": \"%s\", \"default_execution_mode\": \"unikernel\","
+                      " \"mcp_servers\": {\"s\": {\"execution_mode\": \"direct\","
+                      " \"tools\": {\"present\": {\"execution_mode\": \"unikernel\"},"
+                      " \"listed\": {\"memory_mb\": 64}}}}}",
+                      dir);
+        struct iso_config cfg;
+        parse(text, &cfg);
+        free(text);
+        struct iso_host host = {.kvm_usable = true};
+        static const struct {
+                const char *server, *tool;
+                enum iso_mode mode;
+                enum iso_src src;
+                enum iso_route route;
+                const char *says; /* in the trace */
+        } cases[] = {
+            {"s", "present", ISO_MODE_UNIKERNEL, ISO_SRC_TOOL, ISO_ROUTE_UNIKERNEL,
+             "Tool configured for Unikernel execution mode\n"},
+            {"s", "listed", ISO_MODE_DIRECT, ISO_SRC_SERVER, ISO_ROUTE_DIRECT,
+             "Tool configured for Direct execution mode (the server's execution_mode)"},
+            {"s", "unlisted", ISO_MODE_DIRECT, ISO_SRC_SERVER, ISO_ROUTE_DIRECT,
+             "has no entry under server s; the server's execution_mode applies"},
+            {"other", "x", ISO_MODE_UNIKERNEL, ISO_SRC_CONFIG, ISO_ROUTE_DIRECT,
+             "Tool configured for Unikernel execution mode (default_execution_mode)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct iso_decision d;
+                iso_decide(&cfg, cases[i].server, cases[i].tool, &host, &d);
+                char *trace = iso_decision_trace(&d);
+                print_message("case %s/%s:\n%s", cases[i].server, cases[i].tool, trace);
+                assert_int_equal(d.policy.mode, cases[i].mode);
+                assert_int_equal(d.policy.mode_src, cases[i].src);
+                assert_int_equal(d.route, cases[i].route);
+                assert_non_null(strstr(trace, cases[i].says));
+                free(trace);
+                iso_decision_free(&d);
+        }
+        iso_config_free(&cfg);
+}
+
 /* ---- routing ---- */
 
 struct route_case {
@@ -246,9 +291,8 @@ static void test_fresh_home_trace(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_inheritance),
-            cmocka_unit_test(test_builtin_defaults),
-            cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_inheritance),      cmocka_unit_test(test_builtin_defaults),
+            cmocka_unit_test(test_server_mode),      cmocka_unit_test(test_routes),
             cmocka_unit_test(test_fresh_home_trace),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
