@@ -117,6 +117,15 @@ osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps
 check_exit "a timeout fails the call" 1
 check_contains "naming the limit" "timed out after 500 ms" "$ERR"
 
+# The policy's timeout_ms holds for a call on the server (here a fallback) as in a VM.
+osvm isolation set everything timeout_ms=1000
+osvm mcp call everything trigger-long-running-operation duration=3 steps=3
+check_exit "the policy's timeout_ms ends a fallback call (exit 1)" 1
+check_contains "saying it timed out, and by which limit" \
+        "timed out after 1000 ms, the limit of its policy (timeout_ms, set at the server level)" "$ERR"
+check_not_contains "the call did not finish" "Long running operation completed" "$OUT"
+osvm isolation set everything timeout_ms=
+
 # ---- a server that dies, a server that is not there ----
 
 osvm mcp add crash -- sh -c 'read line; exit 7'
