@@ -20,19 +20,23 @@ static int parse_json_flag(int argc, char **argv, bool *json)
         return optind;
 }
 
-/* Resolves and prints one tool's policy, as text into b or as JSON into arr. */
-static void show_tool(const struct iso_config *cfg, const char *server, const char *tool, strbuf *b,
-                      json_t *arr)
+/* Resolves and prints one tool's policy, with the route it takes on this
+ * host, as text into b or as JSON into arr. */
+static void show_tool(const struct iso_config *cfg, const struct iso_host *host, const char *server,
+                      const char *tool, strbuf *b, json_t *arr)
 {
         struct iso_policy p;
+        struct iso_decision d;
         iso_policy_resolve(cfg, server, tool, &p);
+        iso_decide(cfg, server, tool, host, &d);
         if (arr) {
-                json_array_append_new(arr, iso_policy_json(&p));
+                json_array_append_new(arr, iso_policy_json(&p, &d));
         } else {
-                char *t = iso_policy_text(&p);
+                char *t = iso_policy_text(&p, &d);
                 sb_addf(b, "%s%s", b->len ? "\n" : "", t);
                 free(t);
         }
+        iso_decision_free(&d);
         iso_policy_free(&p);
 }
 
@@ -52,6 +56,8 @@ static int show(int argc, char **argv)
         int r = cli_load_config(&cfg);
         if (r)
                 return r;
+        struct iso_host host;
+        cli_probe_host(&host);
         strbuf b = {0};
         json_t *arr = json ? json_array() : NULL;
         if (!server) {
@@ -60,8 +66,8 @@ static int show(int argc, char **argv)
                                 cfg.path, iso_mode_name(cfg.default_mode), cfg.unikernel_dir);
                 for (size_t s = 0; s < cfg.nservers; s++)
                         for (size_t t = 0; t < cfg.servers[s].ntools; t++)
-                                show_tool(&cfg, cfg.servers[s].name, cfg.servers[s].tools[t].name,
-                                          &b, arr);
+                                show_tool(&cfg, &host, cfg.servers[s].name,
+                                          cfg.servers[s].tools[t].name, &b, arr);
         } else if (!tool) {
                 const struct iso_server *srv = iso_config_server(&cfg, server);
                 if (!srv) {
@@ -69,9 +75,9 @@ static int show(int argc, char **argv)
                         r = OSVM_EXIT_FAILURE;
                 }
                 for (size_t t = 0; srv && t < srv->ntools; t++)
-                        show_tool(&cfg, server, srv->tools[t].name, &b, arr);
+                        show_tool(&cfg, &host, server, srv->tools[t].name, &b, arr);
         } else {
-                show_tool(&cfg, server, tool, &b, arr);
+                show_tool(&cfg, &host, server, tool, &b, arr);
         }
         if (arr) {
                 if (!r)

@@ -5,6 +5,7 @@
 #include "isolation/isolation.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,24 @@ reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
         va_end(ap);
         d->reasons = xrealloc(d->reasons, (d->nreasons + 1) * sizeof(*d->reasons));
         d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};
+}
+
+/* A call routed direct runs in its server's process: say what of the
+ * policy osvm cannot hold it to there, rather than let it read as limits. */
+static void say_not_enforced(struct iso_decision *d)
+{
+        const struct iso_policy *p = &d->policy;
+        char net[32] = "none", mounts[32] = "none";
+        if (p->network_allow->n)
+                snprintf(net, sizeof(net), "%zu host%s", p->network_allow->n,
+                         p->network_allow->n == 1 ? "" : "s");
+        if (p->mounts->n)
+                snprintf(mounts, sizeof(mounts), "%zu", p->mounts->n);
+        reason(d, LOG_INFO,
+               "Not enforced in direct mode: memory_mb (%u MiB), vcpus (%u), network.allow (%s), "
+               "mounts (%s): the call runs in the MCP server's own process, outside any VM; "
+               "timeout_ms (%u ms) holds",
+               p->memory_mb, p->vcpus, net, mounts, p->timeout_ms);
 }
 
 /* Why the image cannot be used, or NULL. */
@@ -131,6 +150,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;
+                say_not_enforced(d);
                 break;
         }
         if (ok)
@@ -139,6 +159,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_WARN, "Falling back to direct MCP execution");
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
+                say_not_enforced(d);
         } else {
                 reason(d, LOG_ERROR,
                        "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
@@ -173,9 +194,10 @@ json_t *iso_decision_json(const struct iso_decision *d)
                 json_array_append_new(reasons, json_pack("{s:s, s:s}", "level",
                                                          log_level_name(d->reasons[i].level),
                                                          "text", d->reasons[i].text));
-        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "server", d->policy.server, "tool",
+        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "server", d->policy.server, "tool",
                          d->policy.tool, "route", iso_route_name(d->route), "fell_back",
-                         d->fell_back, "policy", iso_policy_json(&d->policy), "reasons", reasons);
+                         d->fell_back, "policy", iso_policy_json(&d->policy, NULL), "enforced",
+                         iso_enforced_json(d->route), "reasons", reasons);
 }
 
 int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)

@@ -169,9 +169,13 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
                         struct iso_policy *p);
 void iso_policy_free(struct iso_policy *p);
 
-/* Human-readable and JSON forms of a policy (for `isolation show`). */
-char *iso_policy_text(const struct iso_policy *p);
-json_t *iso_policy_json(const struct iso_policy *p);
+struct iso_decision;
+
+/* Human-readable and JSON forms of a policy (for `isolation show`). d, when
+ * not NULL, is the decision for it on this host: the route is shown, and
+ * each limit the route cannot enforce is marked so (iso_route_enforced). */
+char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d);
+json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d);
 
 /* ---- the routing decision ---- */
 
@@ -193,6 +197,16 @@ char *iso_builtin_image(const struct iso_host *host, const char *server, const c
 
 enum iso_route { ISO_ROUTE_UNIKERNEL, ISO_ROUTE_MICROVM, ISO_ROUTE_DIRECT, ISO_ROUTE_DENY };
 const char *iso_route_name(enum iso_route r);
+
+/* What of a policy a route holds the call to. A VM holds it to all of it;
+ * direct runs the call in its MCP server's own process, where osvm holds
+ * only its time (the request is cancelled when timeout_ms passes). */
+struct iso_enforced {
+        bool memory, vcpus, timeout, network, mounts;
+};
+struct iso_enforced iso_route_enforced(enum iso_route r);
+/* The same as {"memory_mb", "vcpus", "timeout_ms", "network", "mounts"}: booleans. */
+json_t *iso_enforced_json(enum iso_route r);
 
 struct iso_reason {
         enum log_level level;

@@ -242,6 +242,24 @@ static void test_routes(void **state)
                 assert_int_equal(d.fell_back, c->fell_back);
                 assert_true(d.nreasons >= 2);
                 const struct iso_reason *last = &d.reasons[d.nreasons - 1];
+                /* A call routed direct ends with what the route does not enforce. */
+                struct iso_enforced en = iso_route_enforced(d.route);
+                assert_int_equal(en.memory, c->route != ISO_ROUTE_DIRECT);
+                assert_true(en.timeout);
+                if (c->route == ISO_ROUTE_DIRECT) {
+                        assert_int_equal(last->level, LOG_INFO);
+                        assert_non_null(strstr(last->text, "Not enforced in direct mode: "
+                                                           "memory_mb (128 MiB), vcpus (1)"));
+                        assert_non_null(strstr(last->text, "timeout_ms (30000 ms) holds"));
+                        last--;
+                } else {
+                        for (size_t k = 0; k < d.nreasons; k++)
+                                assert_null(strstr(d.reasons[k].text, "Not enforced"));
+                }
+                char *shown = iso_policy_text(&d.policy, &d);
+                assert_int_equal(strstr(shown, "[not enforced]") != NULL,
+                                 c->route == ISO_ROUTE_DIRECT);
+                free(shown);
                 assert_int_equal(last->level, c->last_level);
                 assert_memory_equal(last->text, c->last_reason, strlen(c->last_reason));
                 bool mentioned = !c->mention;
@@ -272,7 +290,10 @@ static void test_fresh_home_trace(void **state)
             "INFO: Tool configured for Unikernel execution mode\n"
             "INFO: Attempting to spawn unikernel with image: %s/osvm-mcp-get_balance.img\n"
             "WARN: Unikernel image not found: %s/osvm-mcp-get_balance.img\n"
-            "WARN: Falling back to direct MCP execution\n",
+            "WARN: Falling back to direct MCP execution\n"
+            "INFO: Not enforced in direct mode: memory_mb (128 MiB), vcpus (1), network.allow "
+            "(none), mounts (none): the call runs in the MCP server's own process, outside any "
+            "VM; timeout_ms (30000 ms) holds\n",
             dir, dir);
         assert_string_equal(trace, want);
         assert_int_equal(d.route, ISO_ROUTE_DIRECT);
@@ -280,7 +301,24 @@ static void test_fresh_home_trace(void **state)
 
         json_t *j = iso_decision_json(&d);
         assert_string_equal(json_string_value(json_object_get(j, "route")), "direct");
-        assert_int_equal(json_array_size(json_object_get(j, "reasons")), 5);
+        assert_int_equal(json_array_size(json_object_get(j, "reasons")), 6);
+        json_t *en = json_object_get(j, "enforced");
+        assert_true(json_is_false(json_object_get(en, "memory_mb")));
+        assert_true(json_is_false(json_object_get(en, "vcpus")));
+        assert_true(json_is_false(json_object_get(en, "network")));
+        assert_true(json_is_false(json_object_get(en, "mounts")));
+        assert_true(json_is_true(json_object_get(en, "timeout_ms")));
+
+        /* `isolation show` marks the same, and says where the call goes. */
+        char *shown = iso_policy_text(&d.policy, &d);
+        print_message("%s", shown);
+        assert_non_null(strstr(shown, "  route     direct  (fallback: unikernel is not possible"));
+        assert_non_null(strstr(shown, "  memory    128 MiB  (tool)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  vcpus     1  (tool)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  network   none  (default)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  mounts    none  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  timeout   30000 ms  (config)\n"));
+        free(shown);
         json_decref(j);
         free(want);
         free(trace);
