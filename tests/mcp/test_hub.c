@@ -30,11 +30,12 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
-static void load(const char *isolation_json)
+/* Registers "ev", server-everything started by the shell script, under the
+ * isolation config isolation_json (with %s for the image directory). */
+static void load_script(const char *isolation_json, const char *script)
 {
         char *path = xasprintf("%s/mcp_servers.json", dir);
-        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
-        char *argv[] = {"sh", "-c", script, NULL};
+        char *argv[] = {"sh", "-c", (char *)script, NULL};
         osvm_err e = {0};
         unlink(path);
         assert_int_equal(mcp_registry_add_stdio(path, "ev", argv, NULL, &e), 0);
@@ -44,8 +45,14 @@ static void load(const char *isolation_json)
         assert_int_equal(iso_config_parse(text, strlen(text), "t", &cfg, &d), 0);
         iso_diags_free(&d);
         free(text);
-        free(script);
         free(path);
+}
+
+static void load(const char *isolation_json)
+{
+        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
+        load_script(isolation_json, script);
+        free(script);
 }
 
 static void unload(void)
@@ -142,18 +149,10 @@ static void test_policy_timeout_direct(void **state)
             "\"direct\", \"timeout_ms\": 300}}}",
         };
         for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
-                char *path = xasprintf("%s/mcp_servers.json", dir);
                 char *input = xasprintf("%s/input-%zu.log", dir, i);
                 char *script = xasprintf("tee -a %s | exec node %s stdio", input, everything_js());
-                char *argv[] = {"sh", "-c", script, NULL};
+                load_script(policies[i], script);
                 osvm_err e = {0};
-                unlink(path);
-                assert_int_equal(mcp_registry_add_stdio(path, "ev", argv, NULL, &e), 0);
-                assert_int_equal(mcp_registry_load(path, &reg, &e), 0);
-                struct iso_diags d = {0};
-                char *text = xasprintf(policies[i], dir);
-                assert_int_equal(iso_config_parse(text, strlen(text), "t", &cfg, &d), 0);
-                iso_diags_free(&d);
 
                 struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
                 /* the server starts first: its start is not the call's time */
@@ -183,10 +182,8 @@ static void test_policy_timeout_direct(void **state)
                 iso_decision_free(&dec);
                 mcp_hub_free(h);
                 unload();
-                free(text);
                 free(script);
                 free(input);
-                free(path);
         }
 }
 
