@@ -22,15 +22,17 @@ static int parse_json_flag(int argc, char **argv, bool *json)
 
 /* Resolves and prints one tool's policy, with the route it takes on this
  * host, as text into b or as JSON into arr. */
-static void show_tool(const struct iso_config *cfg, const struct iso_host *host, const char *server,
-                      const char *tool, strbuf *b, json_t *arr)
+static void show_tool(const struct iso_config *cfg, const struct iso_host *host,
+                      const struct cli_known_server *ks, const char *tool, strbuf *b, json_t *arr)
 {
         struct iso_policy p;
         struct iso_decision d;
-        iso_policy_resolve(cfg, server, tool, &p);
-        iso_decide(cfg, server, tool, host, &d);
+        iso_policy_resolve(cfg, ks->name, tool, &p);
+        iso_decide(cfg, ks->name, tool, host, &d);
         if (arr) {
-                json_array_append_new(arr, iso_policy_json(&p, &d));
+                json_t *j = iso_policy_json(&p, &d);
+                json_object_set_new(j, "registered", json_boolean(ks->registered));
+                json_array_append_new(arr, j);
         } else {
                 char *t = iso_policy_text(&p, &d);
                 sb_addf(b, "%s%s", b->len ? "\n" : "", t);
@@ -38,6 +40,23 @@ static void show_tool(const struct iso_config *cfg, const struct iso_host *host,
         }
         iso_decision_free(&d);
         iso_policy_free(&p);
+}
+
+/* Every tool the config lists under a server; for one it lists none of, the
+ * policy all its tools get (the built-in pack's, tool by tool). */
+static void show_server(const struct iso_config *cfg, const struct iso_host *host,
+                        const struct cli_known_server *ks, strbuf *b, json_t *arr)
+{
+        const struct iso_server *srv = iso_config_server(cfg, ks->name);
+        if (srv && srv->ntools) {
+                for (size_t t = 0; t < srv->ntools; t++)
+                        show_tool(cfg, host, ks, srv->tools[t].name, b, arr);
+        } else if (ks->builtin) {
+                for (size_t t = 0; iso_osvm_mcp_tools[t]; t++)
+                        show_tool(cfg, host, ks, iso_osvm_mcp_tools[t], b, arr);
+        } else {
+                show_tool(cfg, host, ks, ISO_ANY_TOOL, b, arr);
+        }
 }
 
 static int show(int argc, char **argv)
@@ -58,26 +77,32 @@ static int show(int argc, char **argv)
                 return r;
         struct iso_host host;
         cli_probe_host(&host);
+        struct cli_known known;
+        cli_known_open(&known, &cfg, &host);
+        const struct cli_known_server *ks = NULL;
+        for (size_t k = 0; server && k < known.n && !ks; k++)
+                if (!strcmp(known.v[k].name, server))
+                        ks = &known.v[k];
+        struct cli_known_server unknown = {.name = server};
         strbuf b = {0};
         json_t *arr = json ? json_array() : NULL;
         if (!server) {
                 if (!json)
                         sb_addf(&b, "Isolation config: %s\nDefault mode: %s; images in %s\n",
                                 cfg.path, iso_mode_name(cfg.default_mode), cfg.unikernel_dir);
-                for (size_t s = 0; s < cfg.nservers; s++)
-                        for (size_t t = 0; t < cfg.servers[s].ntools; t++)
-                                show_tool(&cfg, &host, cfg.servers[s].name,
-                                          cfg.servers[s].tools[t].name, &b, arr);
+                for (size_t k = 0; k < known.n; k++)
+                        show_server(&cfg, &host, &known.v[k], &b, arr);
         } else if (!tool) {
-                const struct iso_server *srv = iso_config_server(&cfg, server);
-                if (!srv) {
-                        log_error("no server \"%s\" in %s", server, cfg.path);
+                if (ks) {
+                        show_server(&cfg, &host, ks, &b, arr);
+                } else {
+                        _cleanup_free_ char *name = text_sanitize(server, 0);
+                        log_error("no server \"%s\" in %s or in the registry ('osvm mcp list')",
+                                  name, cfg.path);
                         r = OSVM_EXIT_FAILURE;
                 }
-                for (size_t t = 0; srv && t < srv->ntools; t++)
-                        show_tool(&cfg, &host, server, srv->tools[t].name, &b, arr);
         } else {
-                show_tool(&cfg, &host, server, tool, &b, arr);
+                show_tool(&cfg, &host, ks ? ks : &unknown, tool, &b, arr);
         }
         if (arr) {
                 if (!r)
@@ -87,6 +112,7 @@ static int show(int argc, char **argv)
                 fputs(b.s, stdout);
         }
         sb_free(&b);
+        cli_known_close(&known);
         iso_config_free(&cfg);
         return r;
 }
@@ -255,9 +281,11 @@ const struct cli_cmd cli_cmd_isolation = {
             "(\"direct\"). It lives in isolation_config.json under $OSVM_HOME, else\n"
             "$XDG_CONFIG_HOME/osvm, else ~/.config/osvm; the first run writes a default.\n"
             "\n"
-            "  show       the effective policy of every configured tool, of one server's\n"
-            "             tools, or of one tool, with inheritance resolved and where each\n"
-            "             value comes from (tool, server, config or default)\n"
+            "  show       the effective policy of every server's tools (the config's and\n"
+            "             the registry's servers), of one server's, or of one tool, with\n"
+            "             inheritance resolved, where each value comes from (tool,\n"
+            "             server, config or default) and the route on this host; what a\n"
+            "             direct call cannot be held to is marked [not enforced]\n"
             "  explain    the routing decision for one call on this host, with its reasons\n"
             "             in order; exits 4 when the policy refuses the call\n"
             "  set        edits the file atomically, keeping every other field; with no\n"

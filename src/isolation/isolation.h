@@ -167,6 +167,10 @@ struct iso_policy {
 
 void iso_policy_resolve(const struct iso_config *cfg, const char *server, const char *tool,
                         struct iso_policy *p);
+/* The tool name that stands for every tool of a server that the config does
+ * not list (`isolation show SERVER` of a server with no tools in the file):
+ * its default image is shown as <unikernel_dir>/SERVER-<tool>.img. */
+#define ISO_ANY_TOOL "*"
 void iso_policy_free(struct iso_policy *p);
 
 struct iso_decision;

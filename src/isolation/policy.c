@@ -17,7 +17,8 @@ static char *image_path(const struct iso_config *cfg, const char *server, const 
                         const char *configured)
 {
         if (!configured)
-                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server, tool);
+                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server,
+                                 strcmp(tool, ISO_ANY_TOOL) ? tool : "<tool>");
         if (configured[0] == '/' || configured[0] == '~')
                 return fs_expand_home(configured);
         return xasprintf("%s/%s", cfg->unikernel_dir, configured);
@@ -100,7 +101,8 @@ static void route_text(strbuf *b, const struct iso_policy *p, const struct iso_d
                 sb_addf(b,
                         "(fallback: %s is not possible here; 'osvm isolation explain %s/%s' "
                         "says why)\n",
-                        iso_mode_name(p->mode), p->server, p->tool);
+                        iso_mode_name(p->mode), p->server,
+                        strcmp(p->tool, ISO_ANY_TOOL) ? p->tool : "TOOL");
         else if (d->route == ISO_ROUTE_DIRECT)
                 sb_add(b, "(configured)\n");
         else
@@ -112,11 +114,16 @@ char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
         struct iso_enforced en = iso_route_enforced(d ? d->route : ISO_ROUTE_UNIKERNEL);
         const char *no = "  [not enforced]";
         strbuf b = {0};
+        bool any = !p->tool_known && !strcmp(p->tool, ISO_ANY_TOOL);
         sb_addf(&b, "%s/%s", p->server, p->tool);
         if (!p->server_known)
-                sb_add(&b, "  (server not in the config: defaults apply)");
+                sb_addf(&b, "  (%sdefaults, not in isolation_config.json)",
+                        any ? "every tool: " : "");
+        else if (any)
+                sb_add(&b, "  (every tool not listed under it in isolation_config.json)");
         else if (!p->tool_known)
-                sb_add(&b, "  (tool not in the config: defaults apply)");
+                sb_add(&b, "  (tool not in isolation_config.json: its server's values and the "
+                           "defaults apply)");
         sb_add(&b, "\n");
         if (d)
                 route_text(&b, p, d);

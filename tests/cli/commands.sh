@@ -815,7 +815,9 @@ check_exit "status --json exits 0" 0
 check_json "status --json: the figures" "$T/out" \
         'd["live_microvms"] == 0 and d["unikernels_run"] == 0 and d["fallbacks"] == 0 and d["net"]["state"] == "unknown" and d["uptime_s"] == 0'
 check_json "status --json: the servers" "$T/out" \
-        'd["servers"] == [{"name": "osvm-mcp", "where": "μVM-1", "state": "configured"}]'
+        '[(s["name"], s["where"], s["state"], s["in_config"], s["policy_source"], s["tools_in_config"]) for s in d["servers"]] == [("osvm-mcp", "μVM-1", "configured", True, "isolation_config.json", 11)]'
+check_json "status --json: a server's policy" "$T/out" \
+        'd["servers"][0]["policy"]["mode"] == "unikernel" and d["servers"][0]["policy"]["timeout_ms"] == 30000 and "enforced" in d["servers"][0]["policy"]'
 check_json "status --json: the line" "$T/out" \
         'd["line"] == "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s"'
 

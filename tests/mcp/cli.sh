@@ -54,6 +54,27 @@ check_json "the registry keeps the original osvm fields" "$REG" \
 check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
 
+# Registered, not in isolation_config.json: known, with the config's defaults.
+osvm isolation show everything
+check_exit "isolation show of a registered server that the config does not name exits 0" 0
+check_contains "it is shown with the defaults, said so" \
+        "everything/*  (every tool: defaults, not in isolation_config.json)" "$OUT"
+check_match "with the route its calls take" '^  route +direct' "$OUT"
+osvm isolation show --json everything
+check_json "isolation show --json of it: one policy for every tool" "$T/out" \
+        'len(d) == 1 and d[0]["tool"] == "*" and d[0]["server_configured"] is False and d[0]["registered"] is True'
+osvm isolation show
+check_contains "isolation show lists the registered servers too" "everything/*" "$OUT"
+check_contains "and the HTTP one" "web/*" "$OUT"
+osvm status
+check_contains "status lists a registered server the config does not name" "everything(host:cfg)" "$OUT"
+osvm status --json
+check_json "status --json: the registered server, with its policy and where it comes from" "$T/out" \
+        '[(s["registered"], s["in_config"], s["policy_source"], s["policy"]["mode"]) for s in d["servers"] if s["name"] == "everything"] == [(True, False, "defaults, not in isolation_config.json", "unikernel")]'
+osvm isolation show nosuch
+check_exit "isolation show of a server known nowhere exits 1" 1
+check_contains "and says where it looked" "or in the registry" "$ERR"
+
 osvm mcp list --json
 printf '%s' "$OUT" >"$T/list.json"
 check_json "list --json names both" "$T/list.json" \
