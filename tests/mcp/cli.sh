@@ -154,7 +154,26 @@ osvm mcp call crash echo message=x
 check_exit "a server that exits at once fails the call" 1
 check_contains "naming how it ended" "exited with status 7" "$ERR"
 
+osvm mcp add noisy -- sh -c 'echo "starting" >&2; echo "Error: Cannot find module /srv/x.js" >&2; exit 1'
+osvm mcp call noisy echo message=x
+check_exit "a server that exits at start fails the call" 1
+check_contains "with the last lines of its stderr" "exited with status 1; the last lines of its stderr:
+  starting
+  Error: Cannot find module /srv/x.js" "$ERR"
+
 osvm mcp add ghost -- /nonexistent/server
+check_exit "adding a command that does not exist still adds it" 0
+check_contains "but warns at once" 'the command "/nonexistent/server" is not found (no executable file there)' "$ERR"
+check_contains "and says it is added all the same" "registered all the same" "$ERR"
+PATH=/nonexistent-osvm-test "$OSVM" mcp add nonpx -- npx -y @modelcontextprotocol/server-everything \
+        >"$T/out" 2>"$T/err"
+RC=$?
+check_exit "adding a server whose interpreter is missing exits 0" 0
+check_contains "and says how to install it" "npx is not installed: on Debian, 'apt-get install npm'" "$(cat "$T/err")"
+osvm mcp add here -- node "$EVERYTHING" stdio
+check_not_contains "a command on PATH draws no warning" "not found" "$ERR"
+osvm mcp remove nonpx >/dev/null
+osvm mcp remove here >/dev/null
 osvm mcp call ghost echo
 check_exit "a server that cannot start fails the call" 1
 check_contains "naming the command" "/nonexistent/server" "$ERR"
