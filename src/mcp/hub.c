@@ -127,11 +127,14 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
          * (the caller's own limit when that is shorter). It counts from the
          * request; starting the server is not the call's time. When it passes
          * the server is told to cancel (notifications/cancelled) and any late
-         * answer is dropped.
+         * answer is dropped. osvm's own pack holds its calls to the policy
+         * itself, and says so in its answer: it is left to.
          */
         struct mcp_call_opts co = o ? *o : (struct mcp_call_opts){0};
         uint32_t limit = dec->policy.timeout_ms;
-        bool policy_limit = limit && (!co.timeout_ms || limit <= co.timeout_ms);
+        const struct hub_server *hs = find(h, id, e);
+        bool policy_limit =
+            limit && !hs->conf->own_pack && (!co.timeout_ms || limit <= co.timeout_ms);
         if (policy_limit)
                 co.timeout_ms = limit;
         json_t *r = mcp_call_tool(c, tool, args, &co, e);

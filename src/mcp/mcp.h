@@ -104,6 +104,8 @@ struct mcp_server_conf {
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
+                        * policy itself: its timeout answers as a tool error */
 };
 
 struct mcp_registry {
