@@ -171,7 +171,8 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
                 /* Found gone only now (it exited at start): the transport says how
                  * it ended, a stdio server's status and last lines of stderr. */
                 osvm_err why = {0};
-                struct mcp_wait w = {.deadline_ns = time_mono_ns() + 1000000000ull};
+                struct mcp_wait w = {.deadline_ns = time_mono_ns() + 1000000000ull,
+                                     .cancel = o ? o->cancel : NULL};
                 while (just_found && c->t->ops->poll(c->t, &w, &why) == 0)
                         ;
                 if (why.code == MCP_E_CLOSED)
