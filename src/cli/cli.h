@@ -48,6 +48,7 @@ int cli_agent_chat(void);
 struct cli_agent_session {
         struct agent *agent;
         bool llm;   /* an LLM is configured (else the offline planner) */
+        bool kvm;   /* KVM is usable: tool calls can run in VMs of their own */
         void *impl; /* the implementation's own */
 };
 
@@ -161,7 +162,18 @@ void cli_agent_host_close(struct cli_agent_host *h);
  */
 int cli_agent(const char *prompt, bool json, enum microvm_mode mode);
 
-/* Prints a JSON value to stdout, indented, with a newline. */
+/* Prints a JSON value to stdout, indented, with a newline; C1 controls,
+ * bidirectional overrides and DEL in its strings as \u escapes. */
 void cli_print_json(json_t *v);
+
+/* The width of the terminal on fd in columns ($COLUMNS when fd is not a
+ * terminal), or 0 when unknown. */
+unsigned cli_term_columns(int fd);
+/* How many columns s (UTF-8, sanitized) takes on a terminal: wide
+ * characters two, combining ones none. */
+size_t cli_text_columns(const char *s);
+/* s cut to at most cols columns, not inside a character, ending in an
+ * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
+char *cli_fit_columns(const char *s, size_t cols, bool utf8);
 
 #endif

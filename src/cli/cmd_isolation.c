@@ -1,4 +1,8 @@
-/* `osvm isolation show|explain|set|validate|path`: the isolation policy. */
+/*
+ * `osvm isolation show|explain|set|validate|path`: the isolation policy.
+ * What the config file and the command line hold (names, paths, values) is
+ * sanitized before it is shown.
+ */
 #include "cli/cli.h"
 
 #include <getopt.h>
@@ -109,7 +113,8 @@ static int show(int argc, char **argv)
                         cli_print_json(tool ? json_array_get(arr, 0) : arr);
                 json_decref(arr);
         } else if (b.len) {
-                fputs(b.s, stdout);
+                _cleanup_free_ char *shown = text_sanitize(b.s, TEXT_MULTILINE);
+                fputs(shown, stdout);
         }
         sb_free(&b);
         cli_known_close(&known);
@@ -143,7 +148,8 @@ static int explain(int argc, char **argv)
                 json_decref(v);
         } else {
                 char *trace = iso_decision_trace(&d);
-                fputs(trace, stdout);
+                _cleanup_free_ char *shown = text_sanitize(trace, TEXT_MULTILINE);
+                fputs(shown, stdout);
                 free(trace);
         }
         r = d.route == ISO_ROUTE_DENY ? OSVM_EXIT_DENIED : OSVM_EXIT_OK;
@@ -211,8 +217,10 @@ static int set(int argc, char **argv)
                 log_error("%s", e.msg);
                 return e.exit ? e.exit : OSVM_EXIT_FAILURE;
         }
+        _cleanup_free_ char *shown = text_sanitize(target, 0);
         for (int i = first; i < argc; i++) {
-                printf("set %s%s%s\n", target ? target : "", target ? " " : "", argv[i]);
+                _cleanup_free_ char *kv = text_sanitize(argv[i], 0);
+                printf("set %s%s%s\n", shown, target ? " " : "", kv);
                 if (target && !strchr(target, '/') && !strncmp(argv[i], "execution_mode=", 15) &&
                     argv[i][15])
                         note_tool_modes(path, target);
@@ -237,7 +245,8 @@ static int validate(int argc, char **argv)
         size_t ntools = 0;
         for (size_t i = 0; i < cfg.nservers; i++)
                 ntools += cfg.servers[i].ntools;
-        printf("%s: valid (%zu server%s, %zu tool%s, %zu warning%s)\n", cfg.path, cfg.nservers,
+        _cleanup_free_ char *shown = text_sanitize(cfg.path, 0);
+        printf("%s: valid (%zu server%s, %zu tool%s, %zu warning%s)\n", shown, cfg.nservers,
                cfg.nservers == 1 ? "" : "s", ntools, ntools == 1 ? "" : "s", d.n,
                d.n == 1 ? "" : "s");
         iso_diags_free(&d);

@@ -27,11 +27,14 @@ bool cli_wants_help(int argc, char **argv)
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
         va_list ap;
-        fprintf(stderr, "osvm %s: ", cmd->name);
+        char *msg;
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
         va_end(ap);
-        fprintf(stderr, "\nTry 'osvm help %s'.\n", cmd->name);
+        _cleanup_free_ char *shown = text_sanitize(msg, 0); /* it quotes the command line */
+        fprintf(stderr, "osvm %s: %s\nTry 'osvm help %s'.\n", cmd->name, shown, cmd->name);
+        free(msg);
         return OSVM_EXIT_USAGE;
 }
 
@@ -39,8 +42,11 @@ void cli_report_diags(const struct iso_diags *d)
 {
         for (size_t i = 0; i < d->n; i++) {
                 bool err = d->v[i].sev == ISO_ERROR;
-                if (err || log_get_level() >= LOG_WARN)
-                        fprintf(stderr, "%s\n", d->v[i].text);
+                if (err || log_get_level() >= LOG_WARN) {
+                        /* they quote the file: names, paths, values */
+                        _cleanup_free_ char *shown = text_sanitize(d->v[i].text, 0);
+                        fprintf(stderr, "%s\n", shown);
+                }
                 log_debug("%s", d->v[i].text);
         }
 }

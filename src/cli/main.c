@@ -32,7 +32,8 @@ static void print_main_help(FILE *f)
         fprintf(f,
                 "osvm %s: an AI agent whose every tool call runs in its own VM\n"
                 "\n"
-                "usage: osvm [OPTIONS]                 show the isolation policy and status\n"
+                "usage: osvm [OPTIONS]                     the agent's chat\n"
+                "       osvm [OPTIONS] -p PROMPT [--json]  the agent answers PROMPT and exits\n"
                 "       osvm [OPTIONS] COMMAND [ARGS]\n"
                 "\n"
                 "Commands:\n",
@@ -78,8 +79,8 @@ static int run_help(int argc, char **argv)
                 return cli_usage_error(&cmd_help, "give one subcommand");
         const struct cli_cmd *cmd = find_command(argv[1]);
         if (!cmd) {
-                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                        argv[1]);
+                _cleanup_free_ char *name = text_sanitize(argv[1], 0);
+                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n", name);
                 return OSVM_EXIT_USAGE;
         }
         cli_print_help(cmd);
@@ -128,8 +129,9 @@ int main(int argc, char **argv)
                         i++;
                         break;
                 } else {
+                        _cleanup_free_ char *opt = text_sanitize(a, 0);
                         fprintf(stderr, "osvm: unknown option \"%s\"; 'osvm --help' lists them\n",
-                                a);
+                                opt);
                         return OSVM_EXIT_USAGE;
                 }
         }
@@ -156,8 +158,9 @@ int main(int argc, char **argv)
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {
+                        _cleanup_free_ char *name = text_sanitize(argv[i], 0);
                         fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                                argv[i]);
+                                name);
                         r = OSVM_EXIT_USAGE;
                 } else if (cmd != &cmd_help && cli_wants_help(argc - i, argv + i)) {
                         cli_print_help(cmd);

@@ -72,7 +72,8 @@ static bool image_usable(struct iso_decision *d, const char *path)
 
 char *iso_builtin_image(const struct iso_host *host, const char *server, const char *tool)
 {
-        if (!host || !host->builtin_images[0] || strchr(server, '/') || strchr(tool, '/'))
+        char why[300];
+        if (!host || !host->builtin_images[0] || iso_names_problem(server, tool, why, sizeof(why)))
                 return NULL;
         char *path = xasprintf("%s/%s-%s.img", host->builtin_images, server, tool);
         struct stat st;
@@ -106,8 +107,17 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
 
         bool ok = false;
         switch (p->mode) {
-        case ISO_MODE_UNIKERNEL:
+        case ISO_MODE_UNIKERNEL: {
                 reason(d, LOG_INFO, "Tool configured for Unikernel execution mode%s", from);
+                char why[300];
+                if (iso_names_problem(server, tool, why, sizeof(why))) {
+                        /* never part of a path, nor of the image's argv */
+                        reason(d, LOG_WARN,
+                               "Cannot run in a VM: %s (only names of 1-%d letters, digits, "
+                               "'_', '.' and '-', not starting with '-', make an image's path)",
+                               why, ISO_NAME_MAX);
+                        break;
+                }
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
                 if (!image_usable(d, p->image)) {
                         /* A default image missing from unikernel_dir: osvm's own pack? */
@@ -132,6 +142,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 d->route = ISO_ROUTE_UNIKERNEL;
                 ok = true;
                 break;
+        }
         case ISO_MODE_MICROVM:
                 reason(d, LOG_INFO, "Tool configured for MicroVM execution mode%s", from);
                 if (!host->microvm_usable) {
@@ -161,10 +172,16 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 d->fell_back = true;
                 say_not_enforced(d);
         } else {
+                /* One line that says it all (under -q it is the only one
+                 * shown): what stood in the way (the reason just before: the
+                 * image, KVM and how to get it, the engine) and the setting
+                 * that would let the call run without a VM. */
                 reason(d, LOG_ERROR,
                        "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
-                       "is not possible",
-                       server, tool, iso_mode_name(p->mode));
+                       "is not possible (%s). To run it without a VM instead: osvm isolation set "
+                       "%s/%s fallback=direct",
+                       server, tool, iso_mode_name(p->mode), d->reasons[d->nreasons - 1].text,
+                       server, tool);
                 d->route = ISO_ROUTE_DENY;
         }
 }

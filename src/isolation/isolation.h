@@ -152,7 +152,8 @@ struct iso_policy {
         bool server_known, tool_known;
         enum iso_mode mode;
         enum iso_src mode_src;
-        char *image; /* absolute path of the tool image */
+        char *image; /* absolute path of the tool image; "" when the names are not
+                      * safe for a file name (iso_names_problem) */
         enum iso_src image_src;
         uint32_t memory_mb, vcpus, timeout_ms;
         enum iso_src memory_src, vcpus_src, timeout_src;
@@ -171,6 +172,18 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
  * not list (`isolation show SERVER` of a server with no tools in the file):
  * its default image is shown as <unikernel_dir>/SERVER-<tool>.img. */
 #define ISO_ANY_TOOL "*"
+
+/*
+ * Server and tool names come from MCP servers, LLMs and agents. They become
+ * part of a path (the default image <unikernel_dir>/<server>-<tool>.img, the
+ * built-in images) and a tool image's argv only when both are safe: 1 to
+ * ISO_NAME_MAX bytes of letters, digits, '_', '.' and '-' (the characters
+ * MCP recommends for tool names), not "." or "..", not starting with '-',
+ * and "<server>-<tool>.img" at most 255 bytes. Returns NULL when they are,
+ * else what is wrong (the name sanitized), in buf.
+ */
+#define ISO_NAME_MAX 128
+const char *iso_names_problem(const char *server, const char *tool, char *buf, size_t n);
 void iso_policy_free(struct iso_policy *p);
 
 struct iso_decision;

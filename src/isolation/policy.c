@@ -1,7 +1,11 @@
 /* The effective policy of one tool: config -> server -> tool inheritance. */
 #include "isolation/isolation.h"
 
+#include <ctype.h>
 #include <string.h>
+
+#define ISO_NAME_MAX_TEXT "128" /* ISO_NAME_MAX in words */
+_Static_assert(ISO_NAME_MAX == 128, "ISO_NAME_MAX_TEXT says 128");
 
 static const struct iso_mounts no_mounts;
 static const struct iso_strlist no_hosts;
@@ -12,10 +16,59 @@ const char *iso_src_name(enum iso_src s)
         return (unsigned)s < 4 ? names[s] : "?";
 }
 
-/* The image path: absolute as written, ~/ expanded, else below unikernel_dir. */
+/* Why name is not safe in a file name, or NULL. */
+static const char *name_problem(const char *name)
+{
+        size_t len = strlen(name);
+        if (!len)
+                return "is empty";
+        if (len > ISO_NAME_MAX)
+                return "is longer than " ISO_NAME_MAX_TEXT " bytes";
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+                return "is a directory's name";
+        if (name[0] == '-')
+                return "starts with '-'";
+        for (const char *c = name; *c; c++) {
+                if (*c == '/')
+                        return "holds a '/'";
+                if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+                        return "holds a character other than letters, digits, '_', '.' and '-'";
+        }
+        return NULL;
+}
+
+const char *iso_names_problem(const char *server, const char *tool, char *buf, size_t n)
+{
+        const char *names[2] = {server, tool}, *kinds[2] = {"server", "tool"};
+        for (int i = 0; i < 2; i++) {
+                const char *why = name_problem(names[i]);
+                if (!why)
+                        continue;
+                char *shown = text_sanitize(names[i], 0);
+                snprintf(buf, n, "the %s name \"%.80s%s\" %s", kinds[i], shown,
+                         strlen(shown) > 80 ? "..." : "", why);
+                free(shown);
+                return buf;
+        }
+        size_t len = strlen(server) + 1 + strlen(tool) + 4;
+        if (len > 255) {
+                snprintf(buf, n,
+                         "the names make an image file name (SERVER-TOOL.img) of %zu bytes, "
+                         "longer than 255 bytes",
+                         len);
+                return buf;
+        }
+        return NULL;
+}
+
+/* The image path: absolute as written, ~/ expanded, else below
+ * unikernel_dir; "" when the names cannot make a file name. */
 static char *image_path(const struct iso_config *cfg, const char *server, const char *tool,
                         const char *configured)
 {
+        char why[300];
+        if (!configured && iso_names_problem(server, tool, why, sizeof(why)))
+                return xstrdup("");
         if (!configured)
                 return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server,
                                  strcmp(tool, ISO_ANY_TOOL) ? tool : "<tool>");

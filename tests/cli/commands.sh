@@ -23,6 +23,10 @@ check_contains "--help lists the isolation command" "isolation" "$OUT"
 check_contains "--help lists the status command" "status" "$OUT"
 check_contains "--help names OSVM_LOG" "OSVM_LOG" "$OUT"
 
+usage=$(printf '%s\n' "$OUT" | sed -n '/^usage:/,/^$/p')
+check_match "--help: bare osvm is the chat" "^usage: osvm \[OPTIONS\] +the agent's chat$" "$usage"
+check_match "--help: the usage lists -p" "^ +osvm \[OPTIONS\] -p PROMPT \[--json\] +the agent answers PROMPT" "$usage"
+
 osvm -h
 check_exit "-h exits 0" 0
 check_contains "-h prints the usage" "usage: osvm" "$OUT"
@@ -791,6 +795,62 @@ live=0
 [ -c /dev/kvm ] && [ -f "${OSVM_AGENT_IMAGE:-}" ] && live=1
 check_eq "bare osvm shows the status line" \
         "OSVM: ${live}μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
+
+# ---- without KVM (OSVM_NO_KVM=1; the same on a host without /dev/kvm) ----
+
+fresh
+OSVM_NO_KVM=1 osvm
+check_exit "no KVM: the chat runs (exit 0)" 0
+greeting=$(printf '%s\n' "$OUT" | head -n 1)
+check_not_contains "no KVM: the greeting claims no VM" "runs in its own VM" "$greeting"
+check_contains "no KVM: the greeting says tools run without one" "no KVM here, so tool calls run without a VM" "$greeting"
+check_eq "no KVM: the μVM-1 notice is one line" 1 "$(grep -c 'μVM-1' "$T/err")"
+check_contains "no KVM: the notice says why, and how to get KVM" \
+        "not inside μVM-1: KVM is turned off (OSVM_NO_KVM=1): unset it" "$ERR"
+OSVM_NO_KVM=1 osvm -q
+check_exit "no KVM, -q: the chat runs (exit 0)" 0
+check_eq "no KVM: -q hides the notice" "" "$ERR"
+OSVM_NO_KVM=1 osvm -q -p "get the version"
+check_not_contains "no KVM: -q hides the notice for -p too" "μVM-1" "$ERR"
+
+UK=$ROOT/build/unikernels
+OSVM_NO_KVM=1 osvm uk run /bin/true
+check_exit "no KVM: uk run fails (exit 1)" 1
+check_contains "no KVM: uk run says so, and how to get KVM, before anything about the image" \
+        "/bin/true: cannot run it in a VM: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm" "$ERR"
+if [ ! -e /dev/kvm ]; then
+        osvm uk run /bin/true
+        check_contains "without /dev/kvm uk run says how to get KVM" "enable virtualization" "$ERR"
+fi
+
+if [ -f "$UK/osvm-mcp-get_balance.img" ]; then
+        fresh
+        export OSVM_BUILTIN_IMAGES=$UK
+        OSVM_NO_KVM=1 osvm isolation explain osvm-mcp/get_balance
+        check_exit "no KVM: a tool with an image falls back (exit 0)" 0
+        check_contains "no KVM: explain names KVM as the reason" \
+                "WARN: KVM is not usable: KVM is turned off (OSVM_NO_KVM=1)" "$OUT"
+        osvm isolation set osvm-mcp/get_balance fallback=deny
+        OSVM_NO_KVM=1 osvm isolation explain osvm-mcp/get_balance
+        check_exit "no KVM, deny: explain exits 4" 4
+        last=$(printf '%s\n' "$OUT" | tail -n 1)
+        check_contains "no KVM, deny: the refusal names KVM and how to get it" \
+                "(KVM is not usable: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm)" "$last"
+        check_contains "no KVM, deny: the refusal names the setting that lets it run" \
+                "To run it without a VM instead: osvm isolation set osvm-mcp/get_balance fallback=direct" "$last"
+        OSVM_NO_KVM=1 osvm -q mcp call osvm-mcp get_balance address=11111111111111111111111111111111
+        check_exit "no KVM, deny: mcp call is refused (exit 4)" 4
+        check_eq "no KVM, deny: the refusal is said once, on one line" 1 "$(wc -l <"$T/err")"
+        check_contains "no KVM, deny: with its remedy" "fallback=direct" "$ERR"
+        OSVM_NO_KVM=1 osvm mcp call osvm-mcp get_balance address=11111111111111111111111111111111
+        check_eq "no KVM, deny: without -q, the refusal is still said once" 1 "$(grep -c 'Refusing\|refused' "$T/err")"
+        OSVM_NO_KVM=1 osvm -q -p "get the balance of So11111111111111111111111111111111111111112"
+        check_contains "no KVM, deny: the agent's line says refused" \
+                "refused: osvm-mcp/get_balance" "$ERR"
+        unset OSVM_BUILTIN_IMAGES
+else
+        skip "no KVM: explain and a refusal of a tool with an image" "$UK/osvm-mcp-get_balance.img is not built"
+fi
 
 # ---- the status line ----
 

@@ -271,6 +271,133 @@ static void test_routes(void **state)
         }
 }
 
+/* ---- names that would make a path ---- */
+
+static void test_name_rule(void **state)
+{
+        (void)state;
+        char why[300];
+        const char *good[] = {"get_balance", "a.b-c", "A1", "osvm-mcp", "x", "a..b"};
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+                assert_null(iso_names_problem("s", good[i], why, sizeof(why)));
+        char long_name[ISO_NAME_MAX + 2];
+        memset(long_name, 'n', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        struct {
+                const char *name, *says;
+        } bad[] = {
+            {"", "is empty"},
+            {".", "is a directory's name"},
+            {"..", "is a directory's name"},
+            {"-x", "starts with '-'"},
+            {"x/../../../tmp/evil", "holds a '/'"},
+            {"a b", "other than letters"},
+            {"a\x1b[2Jb", "\"a^[[2Jb\""},
+            {"\xc3\xa9", "other than letters"},
+            {long_name, "longer than 128 bytes"},
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *r = iso_names_problem("s", bad[i].name, why, sizeof(why));
+                assert_non_null(r);
+                print_message("%s\n", r);
+                assert_non_null(strstr(r, "the tool name"));
+                assert_non_null(strstr(r, bad[i].says));
+                r = iso_names_problem(bad[i].name, "t", why, sizeof(why));
+                assert_non_null(r);
+                assert_non_null(strstr(r, "the server name"));
+        }
+        long_name[ISO_NAME_MAX] = '\0'; /* 128 bytes: fine alone, not both in one file name */
+        assert_null(iso_names_problem("s", long_name, why, sizeof(why)));
+        assert_non_null(strstr(iso_names_problem(long_name, long_name, why, sizeof(why)),
+                               "longer than 255 bytes"));
+}
+
+/* A tool name with a path in it never makes the image's path, even where
+ * the file it would name exists; the decision says why it cannot run in a VM. */
+static void test_unsafe_names(void **state)
+{
+        (void)state;
+        char *p = xasprintf("%s/s-x", dir);
+        assert_int_equal(mkdir(p, 0700), 0);
+        free(p);
+        const char *files[] = {"evil.img", "s--x.img"};
+        for (size_t i = 0; i < 2; i++) {
+                p = xasprintf("%s/%s", dir, files[i]);
+                close(open(p, O_WRONLY | O_CREAT, 0600));
+                free(p);
+        }
+        struct iso_host host = {.kvm_usable = true};
+        snprintf(host.builtin_images, sizeof(host.builtin_images), "%s", dir);
+        /* <dir>/s-x/../evil.img is <dir>/evil.img, which exists */
+        const char *names[] = {"x/../evil", "-x"};
+        for (int deny = 0; deny < 2; deny++)
+                for (size_t i = 0; i < 2; i++) {
+                        char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"fallback\": \"%s\"}",
+                                               dir, deny ? "deny" : "direct");
+                        struct iso_config cfg;
+                        parse(text, &cfg);
+                        free(text);
+                        struct iso_decision d;
+                        iso_decide(&cfg, "s", names[i], &host, &d);
+                        char *trace = iso_decision_trace(&d);
+                        print_message("%s", trace);
+                        assert_null(strstr(trace, "evil.img"));
+                        assert_null(strstr(trace, "s--x.img"));
+                        assert_non_null(strstr(trace, "Cannot run in a VM: the tool name"));
+                        free(trace);
+                        assert_int_equal(d.route, deny ? ISO_ROUTE_DENY : ISO_ROUTE_DIRECT);
+                        assert_string_equal(d.policy.image, "");
+                        iso_decision_free(&d);
+                        iso_config_free(&cfg);
+                }
+        assert_null(iso_builtin_image(&host, "s", "-x"));
+        assert_null(iso_builtin_image(&host, "s", "x/../evil"));
+        p = iso_builtin_image(&host, "s", "present");
+        assert_non_null(p);
+        free(p);
+}
+
+/* A refusal says, in its one line, what stood in the way (KVM, when it is
+ * KVM, with the way to get it) and the setting that would let the call run. */
+static void test_deny_says_why_and_remedy(void **state)
+{
+        (void)state;
+        struct iso_host no_kvm = {.kvm_usable = false};
+        strcpy(no_kvm.kvm_problem, "/dev/kvm is absent: enable virtualization");
+        struct iso_host kvm = {.kvm_usable = true};
+        const struct {
+                const char *tool;
+                const struct iso_host *host;
+                const char *why;
+        } cases[] = {
+            {"present", &no_kvm, "(KVM is not usable: /dev/kvm is absent: enable virtualization)"},
+            {"missing", &kvm, "(Unikernel image not found: "},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"fallback\": \"deny\", "
+                                       "\"mcp_servers\": {\"s\": {\"tools\": {}}}}",
+                                       dir);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_decision d;
+                iso_decide(&cfg, "s", cases[i].tool, cases[i].host, &d);
+                assert_int_equal(d.route, ISO_ROUTE_DENY);
+                const char *last = d.reasons[d.nreasons - 1].text;
+                print_message("%s\n", last);
+                assert_non_null(strstr(last, "Refusing to run s/"));
+                assert_non_null(strstr(last, cases[i].why));
+                assert_non_null(strstr(last, "osvm isolation set s/"));
+                assert_non_null(strstr(last, " fallback=direct"));
+                size_t refusals = 0;
+                for (size_t k = 0; k < d.nreasons; k++)
+                        refusals += d.reasons[k].level == LOG_ERROR;
+                assert_int_equal(refusals, 1);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+}
+
 /* The words the fresh-home trace must have, line for line. */
 static void test_fresh_home_trace(void **state)
 {
@@ -329,8 +456,13 @@ static void test_fresh_home_trace(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_inheritance),      cmocka_unit_test(test_builtin_defaults),
-            cmocka_unit_test(test_server_mode),      cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_inheritance),
+            cmocka_unit_test(test_builtin_defaults),
+            cmocka_unit_test(test_server_mode),
+            cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_name_rule),
+            cmocka_unit_test(test_unsafe_names),
+            cmocka_unit_test(test_deny_says_why_and_remedy),
             cmocka_unit_test(test_fresh_home_trace),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);

@@ -157,9 +157,9 @@ check_contains "naming how it ended" "exited with status 7" "$ERR"
 osvm mcp add noisy -- sh -c 'echo "starting" >&2; echo "Error: Cannot find module /srv/x.js" >&2; exit 1'
 osvm mcp call noisy echo message=x
 check_exit "a server that exits at start fails the call" 1
-check_contains "with the last lines of its stderr" "exited with status 1; the last lines of its stderr:
-  starting
-  Error: Cannot find module /srv/x.js" "$ERR"
+check_contains "with the last lines of its stderr" "exited with status 1; the last lines of its stderr:" "$ERR"
+check_contains "the first of them on a line of its own" "$(printf '\n    starting\n')" "$ERR"
+check_contains "and the last" "$(printf '\n    Error: Cannot find module /srv/x.js')" "$ERR"
 
 osvm mcp add ghost -- /nonexistent/server
 check_exit "adding a command that does not exist still adds it" 0
@@ -194,7 +194,9 @@ check_exit "a path outside the server's roots is a tool error" 5
 osvm isolation set fs/read_text_file fallback=deny
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_exit "fallback deny refuses the call (4)" 4
-check_contains "and says why" "refused" "$ERR"
+check_contains "and says why" 'Refusing to run fs/read_text_file: its fallback policy is "deny"' "$ERR"
+check_contains "and how to let it run" "osvm isolation set fs/read_text_file fallback=direct" "$ERR"
+check_eq "and says it once" 1 "$(grep -c "Refusing\|refused" "$T/err")"
 check_eq "nothing was printed as a result" "" "$OUT"
 
 osvm status

@@ -136,6 +136,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         struct agent_runner run = {.ops = &ops, .ctx = g};
         s->agent = agent_new(&run, &ts, planner, g->ai.max_rounds);
         s->llm = g->ai.provider != NULL;
+        s->kvm = true; /* μVM-1 itself runs only where KVM does */
         s->impl = g;
         return 0;
 }
@@ -159,7 +160,8 @@ char *cli_agent_session_status(struct cli_agent_session *s, struct status_style 
             json_pack("{s:s, s:b, s:b}", "op", "status", "utf8", st.utf8, "color", st.color), NULL,
             NULL, &e);
         const char *line = json_string_value(json_object_get(ans, "line"));
-        char *out = xstrdup(line ? line : e.msg);
+        /* the supervisor's own line (its colours included), or why there is none */
+        char *out = line ? xstrdup(line) : text_sanitize(e.msg, 0);
         json_decref(ans);
         return out;
 }
