@@ -217,7 +217,7 @@ static void print_status(struct cli_agent_session *s, FILE *f)
 
 /* ---- one-shot ---- */
 
-/* The exit code of the turn's calls (agent_calls_exit), each call that
+/* The exit code of the turn's calls (agent_calls_exit), each failure that
  * counts said on stderr in one line. */
 static int oneshot_calls_exit(json_t *trace)
 {
@@ -229,16 +229,15 @@ static int oneshot_calls_exit(json_t *trace)
                 const char *tool = json_string_value(json_object_get(c, "tool"));
                 const char *outcome = json_string_value(json_object_get(c, "outcome"));
                 const char *err = json_string_value(json_object_get(c, "error"));
+                /* a refusal was said already, once, with its remedy: the
+                 * decision's ERROR line (shown even under -q) */
+                if (!strcmp(outcome, "refused"))
+                        continue;
                 int len = (int)strcspn(err, "\n"); /* its first line, bounded */
                 len = len > 300 ? 300 : len;
                 char *words =
-                    !strcmp(outcome, "refused")
-                        ? xasprintf("%s/%s was refused by the isolation policy ('osvm isolation "
-                                    "explain %s/%s' says why)",
-                                    server, tool, server, tool)
-                        : xasprintf("%s/%s %s: %.*s", server, tool,
-                                    !strcmp(outcome, "error") ? "reported an error" : "failed", len,
-                                    err);
+                    xasprintf("%s/%s %s: %.*s", server, tool,
+                              !strcmp(outcome, "error") ? "reported an error" : "failed", len, err);
                 char *shown = text_sanitize(words, 0);
                 log_error("%s", shown);
                 free(shown);

@@ -109,8 +109,8 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         const char *id = dec->policy.server, *tool = dec->policy.tool;
         switch (dec->route) {
         case ISO_ROUTE_DENY:
-                err_set(e, EPERM, "%s/%s refused: %s", id, tool,
-                        dec->reasons[dec->nreasons - 1].text);
+                /* the decision's last reason is the refusal, whole: who, why, the remedy */
+                err_set(e, EPERM, "%s", dec->reasons[dec->nreasons - 1].text);
                 e->exit = OSVM_EXIT_DENIED;
                 return NULL;
         case ISO_ROUTE_UNIKERNEL:

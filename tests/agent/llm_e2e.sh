@@ -146,7 +146,9 @@ check_contains "and the call is named on stderr" "ERROR: everything/get-sum repo
 osvm isolation set everything/get-sum fallback=deny
 osvm -p "add 2 and 3"
 check_exit "offline: a call refused by the policy exits 4" 4
-check_contains "offline: and says so" "everything/get-sum was refused by the isolation policy" "$ERR"
+check_eq "offline: the refusal is said once on stderr, with its remedy" 1 \
+        "$(printf '%s\n' "$ERR" | grep -c 'Refusing to run everything/get-sum: .* osvm isolation set everything/get-sum fallback=direct')"
+check_not_contains "offline: not wrapped in its own words again" "refused: Refusing" "$OUT$ERR"
 osvm -p "add 2 and 3" --json
 check_exit "offline --json: a refusal exits 4 too" 4
 printf '%s' "$OUT" >"$T/trace.json"

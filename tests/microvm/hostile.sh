@@ -78,7 +78,8 @@ check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
 osvm isolation set osvm-mcp/get_version fallback=deny
 osvm -p "get the version"
 check_exit "inside μVM-1 a call refused by the policy exits 4" 4
-check_contains "and says so" "osvm-mcp/get_version was refused by the isolation policy" "$ERR"
+check_eq "and says so once, with its remedy" 1 \
+        "$(printf '%s\n' "$ERR" | grep -c 'Refusing to run osvm-mcp/get_version: .*fallback=direct')"
 osvm --no-microvm -p "get the version"
 check_exit "as it does directly" 4
 osvm isolation set osvm-mcp/get_version fallback=
