@@ -141,6 +141,22 @@ void cli_start_vm_pool(const struct iso_host *h);
 /* Loads the server registry, reporting a failure; returns 0 or an exit code. */
 int cli_load_registry(struct mcp_registry *reg);
 
+/* Every server osvm knows, for the commands that show them: the isolation
+ * config's, in its order, then the registry's (the built-in osvm-mcp among
+ * them) that the config does not name. A registry that cannot be read is
+ * warned about and left out. */
+struct cli_known_server {
+        const char *name; /* borrowed from the config or the registry */
+        bool in_config, registered, builtin;
+};
+struct cli_known {
+        struct mcp_registry reg;
+        size_t n;
+        struct cli_known_server *v;
+};
+void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const struct iso_host *h);
+void cli_known_close(struct cli_known *k);
+
 /* The servers, ready to call: the isolation config, the registry (with the
  * built-in pack), what the host can do, and the hub over them. */
 struct cli_servers {

@@ -217,6 +217,35 @@ static void print_status(struct cli_agent_session *s, FILE *f)
 
 /* ---- one-shot ---- */
 
+/* The exit code of the turn's calls (agent_calls_exit), each failure that
+ * counts said on stderr in one line. */
+static int oneshot_calls_exit(json_t *trace)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(trace, "unrecovered_calls"), i, c)
+        {
+                const char *server = json_string_value(json_object_get(c, "server"));
+                const char *tool = json_string_value(json_object_get(c, "tool"));
+                const char *outcome = json_string_value(json_object_get(c, "outcome"));
+                const char *err = json_string_value(json_object_get(c, "error"));
+                /* a refusal was said already, once, with its remedy: the
+                 * decision's ERROR line (shown even under -q) */
+                if (!strcmp(outcome, "refused"))
+                        continue;
+                int len = (int)strcspn(err, "\n"); /* its first line, bounded */
+                len = len > 300 ? 300 : len;
+                char *words =
+                    xasprintf("%s/%s %s: %.*s", server, tool,
+                              !strcmp(outcome, "error") ? "reported an error" : "failed", len, err);
+                char *shown = text_sanitize(words, 0);
+                log_error("%s", shown);
+                free(shown);
+                free(words);
+        }
+        return agent_calls_exit(trace);
+}
+
 int cli_agent_oneshot(const char *prompt, bool json)
 {
         struct cli_agent_session s;
@@ -242,6 +271,8 @@ int cli_agent_oneshot(const char *prompt, bool json)
         if (a < 0) {
                 log_error("%s", e.msg);
                 r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
+        } else if ((r = oneshot_calls_exit(trace)) != 0) {
+                /* a tool call failed or was refused, and no later call of it made good */
         } else if (a == 1) {
                 log_error("the request needs more input (one-shot mode cannot ask): %s", answer);
                 r = OSVM_EXIT_NEEDS_INPUT;

@@ -22,6 +22,24 @@ static int fail(osvm_err *e)
 
 /* ---- add, remove, list, import ---- */
 
+/* A stdio server's command that is not there is said at once; the server
+ * is registered all the same, as the command may be installed later. */
+static void warn_missing_command(const char *name, const char *cmd)
+{
+        char *found = mcp_command_find(cmd);
+        if (found) {
+                free(found);
+                return;
+        }
+        char hint[256];
+        bool known = mcp_command_install_hint(cmd, hint, sizeof(hint));
+        _cleanup_free_ char *shown = text_sanitize(cmd, 0);
+        log_warn("%s: the command \"%s\" is not found (%s)%s%s. The server is registered all the "
+                 "same; it will start once the command is there",
+                 name, shown, strchr(cmd, '/') ? "no executable file there" : "not on PATH",
+                 known ? ": " : "", known ? hint : "");
+}
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
@@ -76,6 +94,8 @@ static int add(int argc, char **argv)
         printf("added %s (%s)\n", shown, url ? where : "stdio");
         free(shown);
         free(where);
+        if (!url)
+                warn_missing_command(name, argv[optind]);
         r = OSVM_EXIT_OK;
 out:
         free(path);

@@ -147,6 +147,45 @@ int cli_load_registry(struct mcp_registry *reg)
         return 0;
 }
 
+void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const struct iso_host *h)
+{
+        memset(k, 0, sizeof(*k));
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        if (mcp_registry_load(path, &k->reg, &e) < 0) {
+                log_warn("%s (its servers are left out)", e.msg);
+                memset(&k->reg, 0, sizeof(k->reg));
+        }
+        bool builtin = mcp_registry_add_builtin(&k->reg, h);
+        k->v = xcalloc(cfg->nservers + k->reg.n + 1, sizeof(*k->v));
+        for (size_t i = 0; i < cfg->nservers; i++) {
+                const char *name = cfg->servers[i].name;
+                const struct mcp_server_conf *r = mcp_registry_find(&k->reg, name);
+                k->v[k->n++] = (struct cli_known_server){
+                    .name = name,
+                    .in_config = true,
+                    .registered = r != NULL,
+                    .builtin = builtin && r == &k->reg.v[k->reg.n - 1],
+                };
+        }
+        for (size_t i = 0; i < k->reg.n; i++) {
+                if (iso_config_server(cfg, k->reg.v[i].id))
+                        continue;
+                k->v[k->n++] = (struct cli_known_server){
+                    .name = k->reg.v[i].id,
+                    .registered = true,
+                    .builtin = builtin && i == k->reg.n - 1,
+                };
+        }
+}
+
+void cli_known_close(struct cli_known *k)
+{
+        free(k->v);
+        mcp_registry_free(&k->reg);
+        memset(k, 0, sizeof(*k));
+}
+
 static bool is_url(const char *s)
 {
         return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;

@@ -104,6 +104,8 @@ struct mcp_server_conf {
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
+                        * policy itself: its timeout answers as a tool error */
 };
 
 struct mcp_registry {
@@ -119,6 +121,15 @@ void mcp_registry_free(struct mcp_registry *reg);
 const struct mcp_server_conf *mcp_registry_find(const struct mcp_registry *reg, const char *id);
 /* The endpoint to connect to a server; strings borrowed from s. */
 void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *ep);
+
+/* A stdio server's command: the file it names (a path as given, else the
+ * first executable match on $PATH, as a new string), or NULL when none. */
+char *mcp_command_find(const char *cmd);
+/* How to install cmd (node, npx, python3, uvx, ...) into buf, when it is an
+ * interpreter MCP servers are commonly started with; false otherwise. */
+bool mcp_command_install_hint(const char *cmd, char *buf, size_t n);
+/* The same for an interpreter that text (a server's stderr) says is missing. */
+bool mcp_command_missing_in(const char *text, char *buf, size_t n);
 
 /* Edits, each atomic and keeping every other field: */
 int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, char *const *env,

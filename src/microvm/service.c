@@ -272,7 +272,9 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
         if (result)
                 return json_pack("{s:b, s:o}", "ok", true, "result", result);
         bool cancelled = e.code == MCP_E_CANCELLED || *s->h->interrupted;
-        return json_pack("{s:b, s:s, s:b}", "ok", false, "error", e.msg, "cancelled", cancelled);
+        /* the exit code tells the agent a refusal by the policy from a failure */
+        return json_pack("{s:b, s:s, s:b, s:i}", "ok", false, "error", e.msg, "cancelled",
+                         cancelled, "exit", (json_int_t)e.exit);
 }
 
 static json_t *op_llm(struct microvm_service *s, json_t *req)

@@ -91,17 +91,18 @@ check_eq "usage errors create no config" "no" "$([ -e "$CFG" ] && echo yes || ec
 
 fresh
 if [ -e "$IMG" ]; then
-        skip "fresh-home explain prints the five-line trace" "$IMG exists on this machine"
+        skip "fresh-home explain prints the five-line trace and what is not enforced" "$IMG exists on this machine"
         skip "fresh-home explain exits 0" "$IMG exists on this machine"
 else
         osvm isolation explain osvm-mcp/get_balance
         check_exit "fresh-home explain exits 0" 0
-        check_file_is "fresh-home explain prints the five-line trace" \
+        check_file_is "fresh-home explain prints the five-line trace and what is not enforced" \
                 "INFO: Checking isolation config for osvm-mcp/get_balance
 INFO: Tool configured for Unikernel execution mode
 INFO: Attempting to spawn unikernel with image: $IMG
 WARN: Unikernel image not found: $IMG
 WARN: Falling back to direct MCP execution
+INFO: Not enforced in direct mode: memory_mb (128 MiB), vcpus (1), network.allow (none), mounts (none): the call runs in the MCP server's own process, outside any VM; timeout_ms (30000 ms) holds
 " "$T/out"
         check_eq "fresh-home explain writes nothing to stderr" "" "$ERR"
 
@@ -110,9 +111,11 @@ WARN: Falling back to direct MCP execution
         check_json "explain --json: route direct after a fallback" "$T/out" \
                 'd["route"] == "direct" and d["fell_back"] is True'
         check_json "explain --json: the reasons in order" "$T/out" \
-                '[r["level"] for r in d["reasons"]] == ["info", "info", "info", "warn", "warn"]'
+                '[r["level"] for r in d["reasons"]] == ["info", "info", "info", "warn", "warn", "info"]'
         check_json "explain --json: the image in the policy" "$T/out" \
                 'd["policy"]["image"] == "'"$IMG"'"'
+        check_json "explain --json: direct enforces the timeout only" "$T/out" \
+                'd["enforced"] == {"memory_mb": False, "vcpus": False, "timeout_ms": True, "network": False, "mounts": False}'
 fi
 
 osvm isolation explain osvm-mcp/no_such_tool
@@ -614,6 +617,49 @@ osvm isolation show --json osvm-mcp/get_slot
 check_json "a sibling tool still inherits the server's timeout_ms" "$T/out" \
         'd["timeout_ms"] == 5000 and d["sources"]["timeout_ms"] == "server"'
 
+# A server's execution_mode: for its tools that set none.
+osvm isolation set modesrv execution_mode=direct
+check_exit "set execution_mode at server level exits 0" 0
+check_json "the server holds execution_mode" "$CFG" 'd["mcp_servers"]["modesrv"]["execution_mode"] == "direct"'
+osvm isolation explain modesrv/anytool
+check_exit "explain of a tool of a direct server exits 0" 0
+check_contains "explain says the mode came from the server" \
+        "Tool configured for Direct execution mode (the server's execution_mode)" "$OUT"
+check_not_contains "a direct server's tool does not fall back" "Falling back" "$OUT"
+osvm isolation show --json modesrv/anytool
+check_json "show: the mode and its source, server" "$T/out" \
+        'd["mode"] == "direct" and d["sources"]["mode"] == "server"'
+# What direct mode cannot enforce is marked so, not printed as a limit.
+osvm isolation set modesrv/t memory_mb=64 'mounts=/tmp:/data'
+osvm isolation show modesrv/t
+check_match "show: the route of a direct tool" '^  route +direct +\(configured\)$' "$OUT"
+check_match "show: memory is not enforced in direct mode" '^  memory +64 MiB +\(tool\) +\[not enforced\]$' "$OUT"
+check_match "show: vcpus are not enforced in direct mode" '^  vcpus +1 +\(default\) +\[not enforced\]$' "$OUT"
+check_match "show: the network is not enforced in direct mode" '^  network +none +\(default\) +\[not enforced\]$' "$OUT"
+check_match "show: mounts are not enforced in direct mode" '^  mounts +\[not enforced\]$' "$OUT"
+check_match "show: the timeout holds" '^  timeout +[0-9]+ ms +\((config|default)\)$' "$OUT"
+check_contains "show says why" "the call runs in its MCP server's own process, outside any VM" "$OUT"
+osvm isolation show --json modesrv/t
+check_json "show --json: route and what is enforced" "$T/out" \
+        'd["route"] == "direct" and d["fell_back"] is False and d["enforced"] == {"memory_mb": False, "vcpus": False, "timeout_ms": True, "network": False, "mounts": False} and d["memory_mb"] == 64'
+osvm isolation explain modesrv/t
+check_contains "explain says what direct mode does not enforce" \
+        "INFO: Not enforced in direct mode: memory_mb (64 MiB), vcpus (1), network.allow (none), mounts (1)" "$OUT"
+osvm isolation set modesrv/t execution_mode=unikernel fallback=deny
+osvm isolation show modesrv/t
+check_not_contains "a refused call has nothing marked as not enforced" "[not enforced]" "$OUT"
+check_match "show: the route of a refused call" '^  route +deny +\(refused: unikernel is not possible here' "$OUT"
+
+osvm isolation set osvm-mcp execution_mode=direct
+check_exit "set execution_mode on a server whose tools set their own exits 0" 0
+check_contains "and names the tools whose own mode wins" \
+        "11 tools of osvm-mcp set their own execution_mode" "$ERR"
+osvm isolation show --json osvm-mcp/get_slot
+check_json "a tool's own execution_mode wins over the server's" "$T/out" \
+        'd["mode"] == "unikernel" and d["sources"]["mode"] == "tool"'
+osvm isolation set osvm-mcp execution_mode=
+check_exit "a server's execution_mode can be removed" 0
+
 osvm isolation set osvm-mcp use_microvm=true microvm_config.memory_mb=512
 check_exit "set of server fields (use_microvm, microvm_config.memory_mb) exits 0" 0
 check_json "the server fields are set" "$CFG" \
@@ -829,7 +875,9 @@ check_exit "status --json exits 0" 0
 check_json "status --json: the figures" "$T/out" \
         'd["live_microvms"] == 0 and d["unikernels_run"] == 0 and d["fallbacks"] == 0 and d["net"]["state"] == "unknown" and d["uptime_s"] == 0'
 check_json "status --json: the servers" "$T/out" \
-        'd["servers"] == [{"name": "osvm-mcp", "where": "μVM-1", "state": "configured"}]'
+        '[(s["name"], s["where"], s["state"], s["in_config"], s["policy_source"], s["tools_in_config"]) for s in d["servers"]] == [("osvm-mcp", "μVM-1", "configured", True, "isolation_config.json", 11)]'
+check_json "status --json: a server's policy" "$T/out" \
+        'd["servers"][0]["policy"]["mode"] == "unikernel" and d["servers"][0]["policy"]["timeout_ms"] == 30000 and "enforced" in d["servers"][0]["policy"]'
 check_json "status --json: the line" "$T/out" \
         'd["line"] == "OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s"'
 

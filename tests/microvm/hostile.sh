@@ -77,6 +77,16 @@ osvm isolation set use_builtin_images=false
 osvm -p "get the version"
 check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
         "$(grep -c 'Unikernel image not found' "$T/err")"
+# One-shot's exit code inside μVM-1 is the one it has directly: a call the
+# policy refuses (no image and fallback deny) exits 4, saying so.
+osvm isolation set osvm-mcp/get_version fallback=deny
+osvm -p "get the version"
+check_exit "inside μVM-1 a call refused by the policy exits 4" 4
+check_eq "and says so once, with its remedy" 1 \
+        "$(printf '%s\n' "$ERR" | grep -c 'Refusing to run osvm-mcp/get_version: .*fallback=direct')"
+osvm --no-microvm -p "get the version"
+check_exit "as it does directly" 4
+osvm isolation set osvm-mcp/get_version fallback=
 osvm isolation set use_builtin_images=
 osvm --no-microvm -p "get the version" --json
 check_contains "--no-microvm runs the agent directly: no μVM live" '0μVMs' "$OUT"
