@@ -11,6 +11,11 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Makes a fresh directory /tmp/osvm-NAME-XXXXXX into buf; 0 on success. */
@@ -30,6 +35,63 @@ static inline int tu_remove_one(const char *path, const struct stat *st, int fla
 static inline int tu_rmrf(const char *dir)
 {
         return nftw(dir, tu_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Sets *flag to 1 ms milliseconds from now, from another thread (a Ctrl-C
+ * while a call waits): tu_later_start, then tu_later_join. */
+struct tu_later {
+        volatile sig_atomic_t *flag;
+        unsigned ms;
+        pthread_t thread;
+};
+
+static inline void *tu_later_run(void *arg)
+{
+        struct tu_later *l = arg;
+        struct timespec d = {(time_t)(l->ms / 1000), (long)(l->ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        *l->flag = 1;
+        return NULL;
+}
+
+static inline void tu_later_start(struct tu_later *l, volatile sig_atomic_t *flag, unsigned ms)
+{
+        l->flag = flag;
+        l->ms = ms;
+        *flag = 0;
+        if (pthread_create(&l->thread, NULL, tu_later_run, l) != 0)
+                abort();
+}
+
+static inline void tu_later_join(struct tu_later *l)
+{
+        pthread_join(l->thread, NULL);
+}
+
+/*
+ * Plays a peer that writes the line req (with its newline) again and again
+ * to the non-blocking fd and never reads: returns the number of lines written
+ * once the other end closed the channel (POLLHUP here), or -1 when it has not
+ * after guard_ms (a bound that only guards a hang).
+ */
+static inline long tu_flood_until_hup(int fd, const char *req, unsigned guard_ms)
+{
+        static char buf[16384];
+        size_t len = strlen(req), n = sizeof(buf) / len * len, sent = 0;
+        for (size_t i = 0; i + len <= n; i += len)
+                memcpy(buf + i, req, len);
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        for (int waited = 0; waited < (int)guard_ms; waited += 100) {
+                if (poll(&p, 1, 100) > 0 && (p.revents & POLLHUP))
+                        return (long)(sent / len);
+                if (p.revents & POLLOUT) {
+                        /* whole lines only: a write cut short goes on where it stopped */
+                        size_t off = sent % n;
+                        ssize_t w = write(fd, buf + off, n - off);
+                        sent += w > 0 ? (size_t)w : 0;
+                }
+        }
+        return -1;
 }
 
 #endif

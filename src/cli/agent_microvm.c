@@ -83,16 +83,15 @@ int cli_agent(const char *prompt, bool json, enum microvm_mode mode)
                 image = microvm_agent_image(why, sizeof(why));
         if (!image) {
                 if (mode == MICROVM_REQUIRED) {
+                        _cleanup_free_ char *shown = text_sanitize(why, 0);
                         fprintf(stderr,
                                 "osvm: refusing to run (--require-isolation): the agent cannot "
                                 "run inside μVM-1: %s\n",
-                                why);
+                                shown);
                         return OSVM_EXIT_DENIED;
                 }
-                fprintf(stderr,
-                        "osvm: the agent runs directly on the host, not inside μVM-1: %s "
-                        "(--no-microvm or OSVM_SKIP_MICROVM=1 choose this without the check)\n",
-                        why);
+                /* one line, a warning: -q hides it */
+                log_warn("the agent runs on the host, not inside μVM-1: %s", why);
                 return run_direct(prompt, json);
         }
         int r = run_in_microvm(prompt, json, image);

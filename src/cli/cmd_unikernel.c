@@ -102,6 +102,16 @@ static int run(int argc, char **argv)
             .nmounts = nm,
             .limits = lim,
         };
+        /* Without KVM no image runs: say so, and how to get it, before
+         * anything else about the image. */
+        char why[512];
+        if (!vmm_probe(why, sizeof(why))) {
+                log_error("%s: cannot run it in a VM: %s", spec.image, why);
+                return OSVM_EXIT_FAILURE;
+        }
+        /* Ctrl-C ends the program's VM (exit 130), as it ends a tool call. */
+        cli_catch_interrupt();
+        spec.cancel = &cli_interrupted;
         struct vmm_result res;
         osvm_err e = {0};
         if (vmm_run(&spec, &res, &e) < 0) {
@@ -112,7 +122,9 @@ static int run(int argc, char **argv)
         log_debug("%s: %s after %llu system calls, %llu bytes out", spec.image,
                   vmm_end_name(res.end), (unsigned long long)res.syscalls,
                   (unsigned long long)res.output_bytes);
-        if (res.end != VMM_END_EXIT)
+        if (res.end == VMM_END_CANCELLED)
+                log_error("%s: cancelled (Ctrl-C)", spec.image);
+        else if (res.end != VMM_END_EXIT)
                 log_error("%s: %s: %s", spec.image, vmm_end_name(res.end), res.why);
         return res.exit_code;
 }

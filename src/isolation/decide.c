@@ -5,6 +5,7 @@
 #include "isolation/isolation.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,24 @@ reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
         va_end(ap);
         d->reasons = xrealloc(d->reasons, (d->nreasons + 1) * sizeof(*d->reasons));
         d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};
+}
+
+/* A call routed direct runs in its server's process: say what of the
+ * policy osvm cannot hold it to there, rather than let it read as limits. */
+static void say_not_enforced(struct iso_decision *d)
+{
+        const struct iso_policy *p = &d->policy;
+        char net[32] = "none", mounts[32] = "none";
+        if (p->network_allow->n)
+                snprintf(net, sizeof(net), "%zu host%s", p->network_allow->n,
+                         p->network_allow->n == 1 ? "" : "s");
+        if (p->mounts->n)
+                snprintf(mounts, sizeof(mounts), "%zu", p->mounts->n);
+        reason(d, LOG_INFO,
+               "Not enforced in direct mode: memory_mb (%u MiB), vcpus (%u), network.allow (%s), "
+               "mounts (%s): the call runs in the MCP server's own process, outside any VM; "
+               "timeout_ms (%u ms) holds",
+               p->memory_mb, p->vcpus, net, mounts, p->timeout_ms);
 }
 
 /* Why the image cannot be used, or NULL. */
@@ -53,7 +72,8 @@ static bool image_usable(struct iso_decision *d, const char *path)
 
 char *iso_builtin_image(const struct iso_host *host, const char *server, const char *tool)
 {
-        if (!host || !host->builtin_images[0] || strchr(server, '/') || strchr(tool, '/'))
+        char why[300];
+        if (!host || !host->builtin_images[0] || iso_names_problem(server, tool, why, sizeof(why)))
                 return NULL;
         char *path = xasprintf("%s/%s-%s.img", host->builtin_images, server, tool);
         struct stat st;
@@ -76,14 +96,28 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                        "Server %s is not in the isolation config; default_execution_mode applies",
                        server);
         else if (!p->tool_known)
-                reason(d, LOG_INFO,
-                       "Tool %s has no entry under server %s; default_execution_mode applies", tool,
-                       server);
+                reason(d, LOG_INFO, "Tool %s has no entry under server %s; %s applies", tool,
+                       server,
+                       p->mode_src == ISO_SRC_SERVER ? "the server's execution_mode"
+                                                     : "default_execution_mode");
+        /* Where the mode came from, when not from the tool's own entry. */
+        const char *from = p->mode_src == ISO_SRC_TOOL     ? ""
+                           : p->mode_src == ISO_SRC_SERVER ? " (the server's execution_mode)"
+                                                           : " (default_execution_mode)";
 
         bool ok = false;
         switch (p->mode) {
-        case ISO_MODE_UNIKERNEL:
-                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
+        case ISO_MODE_UNIKERNEL: {
+                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode%s", from);
+                char why[300];
+                if (iso_names_problem(server, tool, why, sizeof(why))) {
+                        /* never part of a path, nor of the image's argv */
+                        reason(d, LOG_WARN,
+                               "Cannot run in a VM: %s (only names of 1-%d letters, digits, "
+                               "'_', '.' and '-', not starting with '-', make an image's path)",
+                               why, ISO_NAME_MAX);
+                        break;
+                }
                 reason(d, LOG_INFO, "Attempting to spawn unikernel with image: %s", p->image);
                 if (!image_usable(d, p->image)) {
                         /* A default image missing from unikernel_dir: osvm's own pack? */
@@ -108,8 +142,9 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 d->route = ISO_ROUTE_UNIKERNEL;
                 ok = true;
                 break;
+        }
         case ISO_MODE_MICROVM:
-                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode");
+                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode%s", from);
                 if (!host->microvm_usable) {
                         reason(d, LOG_WARN, "MicroVM execution is not available: %s",
                                host->microvm_problem);
@@ -122,10 +157,11 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 break;
         case ISO_MODE_DIRECT:
         case ISO_MODE_UNSET:
-                reason(d, LOG_INFO, "Tool configured for Direct execution mode");
+                reason(d, LOG_INFO, "Tool configured for Direct execution mode%s", from);
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;
+                say_not_enforced(d);
                 break;
         }
         if (ok)
@@ -134,11 +170,18 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_WARN, "Falling back to direct MCP execution");
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
+                say_not_enforced(d);
         } else {
+                /* One line that says it all (under -q it is the only one
+                 * shown): what stood in the way (the reason just before: the
+                 * image, KVM and how to get it, the engine) and the setting
+                 * that would let the call run without a VM. */
                 reason(d, LOG_ERROR,
                        "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
-                       "is not possible",
-                       server, tool, iso_mode_name(p->mode));
+                       "is not possible (%s). To run it without a VM instead: osvm isolation set "
+                       "%s/%s fallback=direct",
+                       server, tool, iso_mode_name(p->mode), d->reasons[d->nreasons - 1].text,
+                       server, tool);
                 d->route = ISO_ROUTE_DENY;
         }
 }
@@ -168,9 +211,10 @@ json_t *iso_decision_json(const struct iso_decision *d)
                 json_array_append_new(reasons, json_pack("{s:s, s:s}", "level",
                                                          log_level_name(d->reasons[i].level),
                                                          "text", d->reasons[i].text));
-        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "server", d->policy.server, "tool",
+        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "server", d->policy.server, "tool",
                          d->policy.tool, "route", iso_route_name(d->route), "fell_back",
-                         d->fell_back, "policy", iso_policy_json(&d->policy), "reasons", reasons);
+                         d->fell_back, "policy", iso_policy_json(&d->policy, NULL), "enforced",
+                         iso_enforced_json(d->route), "reasons", reasons);
 }
 
 int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)

@@ -1,7 +1,11 @@
 /* The effective policy of one tool: config -> server -> tool inheritance. */
 #include "isolation/isolation.h"
 
+#include <ctype.h>
 #include <string.h>
+
+#define ISO_NAME_MAX_TEXT "128" /* ISO_NAME_MAX in words */
+_Static_assert(ISO_NAME_MAX == 128, "ISO_NAME_MAX_TEXT says 128");
 
 static const struct iso_mounts no_mounts;
 static const struct iso_strlist no_hosts;
@@ -12,12 +16,62 @@ const char *iso_src_name(enum iso_src s)
         return (unsigned)s < 4 ? names[s] : "?";
 }
 
-/* The image path: absolute as written, ~/ expanded, else below unikernel_dir. */
+/* Why name is not safe in a file name, or NULL. */
+static const char *name_problem(const char *name)
+{
+        size_t len = strlen(name);
+        if (!len)
+                return "is empty";
+        if (len > ISO_NAME_MAX)
+                return "is longer than " ISO_NAME_MAX_TEXT " bytes";
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+                return "is a directory's name";
+        if (name[0] == '-')
+                return "starts with '-'";
+        for (const char *c = name; *c; c++) {
+                if (*c == '/')
+                        return "holds a '/'";
+                if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+                        return "holds a character other than letters, digits, '_', '.' and '-'";
+        }
+        return NULL;
+}
+
+const char *iso_names_problem(const char *server, const char *tool, char *buf, size_t n)
+{
+        const char *names[2] = {server, tool}, *kinds[2] = {"server", "tool"};
+        for (int i = 0; i < 2; i++) {
+                const char *why = name_problem(names[i]);
+                if (!why)
+                        continue;
+                char *shown = text_sanitize(names[i], 0);
+                snprintf(buf, n, "the %s name \"%.80s%s\" %s", kinds[i], shown,
+                         strlen(shown) > 80 ? "..." : "", why);
+                free(shown);
+                return buf;
+        }
+        size_t len = strlen(server) + 1 + strlen(tool) + 4;
+        if (len > 255) {
+                snprintf(buf, n,
+                         "the names make an image file name (SERVER-TOOL.img) of %zu bytes, "
+                         "longer than 255 bytes",
+                         len);
+                return buf;
+        }
+        return NULL;
+}
+
+/* The image path: absolute as written, ~/ expanded, else below
+ * unikernel_dir; "" when the names cannot make a file name. */
 static char *image_path(const struct iso_config *cfg, const char *server, const char *tool,
                         const char *configured)
 {
+        char why[300];
+        if (!configured && iso_names_problem(server, tool, why, sizeof(why)))
+                return xstrdup("");
         if (!configured)
-                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server, tool);
+                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server,
+                                 strcmp(tool, ISO_ANY_TOOL) ? tool : "<tool>");
         if (configured[0] == '/' || configured[0] == '~')
                 return fs_expand_home(configured);
         return xasprintf("%s/%s", cfg->unikernel_dir, configured);
@@ -38,6 +92,8 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
         p->tool_known = t != NULL;
 
         p->mode = cfg->default_mode, p->mode_src = ISO_SRC_CONFIG;
+        if (srv && srv->execution_mode != ISO_MODE_UNSET)
+                p->mode = srv->execution_mode, p->mode_src = ISO_SRC_SERVER;
         if (t && t->execution_mode != ISO_MODE_UNSET)
                 p->mode = t->execution_mode, p->mode_src = ISO_SRC_TOOL;
 
@@ -80,19 +136,56 @@ void iso_policy_free(struct iso_policy *p)
         memset(p, 0, sizeof(*p));
 }
 
-char *iso_policy_text(const struct iso_policy *p)
+struct iso_enforced iso_route_enforced(enum iso_route r)
 {
+        bool vm = r != ISO_ROUTE_DIRECT; /* deny runs nothing: nothing to hold */
+        return (struct iso_enforced){
+            .memory = vm, .vcpus = vm, .timeout = true, .network = vm, .mounts = vm};
+}
+
+/* The route line of `isolation show`: where the call goes on this host. */
+static void route_text(strbuf *b, const struct iso_policy *p, const struct iso_decision *d)
+{
+        sb_addf(b, "  %-9s %s  ", "route", iso_route_name(d->route));
+        if (d->route == ISO_ROUTE_DENY)
+                sb_addf(b, "(refused: %s is not possible here and the fallback is deny)\n",
+                        iso_mode_name(p->mode));
+        else if (d->fell_back)
+                sb_addf(b,
+                        "(fallback: %s is not possible here; 'osvm isolation explain %s/%s' "
+                        "says why)\n",
+                        iso_mode_name(p->mode), p->server,
+                        strcmp(p->tool, ISO_ANY_TOOL) ? p->tool : "TOOL");
+        else if (d->route == ISO_ROUTE_DIRECT)
+                sb_add(b, "(configured)\n");
+        else
+                sb_add(b, "(a fresh VM for each call)\n");
+}
+
+char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
+{
+        struct iso_enforced en = iso_route_enforced(d ? d->route : ISO_ROUTE_UNIKERNEL);
+        const char *no = "  [not enforced]";
         strbuf b = {0};
+        bool any = !p->tool_known && !strcmp(p->tool, ISO_ANY_TOOL);
         sb_addf(&b, "%s/%s", p->server, p->tool);
         if (!p->server_known)
-                sb_add(&b, "  (server not in the config: defaults apply)");
+                sb_addf(&b, "  (%sdefaults, not in isolation_config.json)",
+                        any ? "every tool: " : "");
+        else if (any)
+                sb_add(&b, "  (every tool not listed under it in isolation_config.json)");
         else if (!p->tool_known)
-                sb_add(&b, "  (tool not in the config: defaults apply)");
+                sb_add(&b, "  (tool not in isolation_config.json: its server's values and the "
+                           "defaults apply)");
         sb_add(&b, "\n");
+        if (d)
+                route_text(&b, p, d);
         sb_addf(&b, "  %-9s %s  (%s)\n", "mode", iso_mode_name(p->mode), iso_src_name(p->mode_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "image", p->image, iso_src_name(p->image_src));
-        sb_addf(&b, "  %-9s %u MiB  (%s)\n", "memory", p->memory_mb, iso_src_name(p->memory_src));
-        sb_addf(&b, "  %-9s %u  (%s)\n", "vcpus", p->vcpus, iso_src_name(p->vcpus_src));
+        sb_addf(&b, "  %-9s %u MiB  (%s)%s\n", "memory", p->memory_mb, iso_src_name(p->memory_src),
+                en.memory ? "" : no);
+        sb_addf(&b, "  %-9s %u  (%s)%s\n", "vcpus", p->vcpus, iso_src_name(p->vcpus_src),
+                en.vcpus ? "" : no);
         sb_addf(&b, "  %-9s %u ms  (%s)\n", "timeout", p->timeout_ms, iso_src_name(p->timeout_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "fallback", iso_fallback_name(p->fallback),
                 iso_src_name(p->fallback_src));
@@ -101,16 +194,20 @@ char *iso_policy_text(const struct iso_policy *p)
                 sb_add(&b, "none");
         for (size_t i = 0; i < p->network_allow->n; i++)
                 sb_addf(&b, "%s%s", i ? ", " : "allow ", p->network_allow->v[i]);
-        sb_addf(&b, "  (%s)\n", iso_src_name(p->network_src));
-        sb_addf(&b, "  %s\n", p->mounts->n ? "mounts" : "mounts    none");
+        sb_addf(&b, "  (%s)%s\n", iso_src_name(p->network_src), en.network ? "" : no);
+        sb_addf(&b, "  %s%s\n", p->mounts->n ? "mounts" : "mounts    none", en.mounts ? "" : no);
         for (size_t i = 0; i < p->mounts->n; i++)
                 sb_addf(&b, "    %s -> %s (%s)\n", p->mounts->v[i].host_path,
                         p->mounts->v[i].vm_path,
                         p->mounts->v[i].readonly ? "read-only" : "read-write");
+        if (!en.memory)
+                sb_add(&b, "  not enforced: the call runs in its MCP server's own process, outside "
+                           "any VM,\n  with the memory, CPUs, network and files that process has; "
+                           "only the timeout holds\n");
         return sb_steal(&b);
 }
 
-json_t *iso_policy_json(const struct iso_policy *p)
+json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d)
 {
         json_t *allow = json_array();
         for (size_t i = 0; i < p->network_allow->n; i++)
@@ -121,7 +218,7 @@ json_t *iso_policy_json(const struct iso_policy *p)
                                                         p->mounts->v[i].host_path, "vm_path",
                                                         p->mounts->v[i].vm_path, "readonly",
                                                         p->mounts->v[i].readonly));
-        return json_pack(
+        json_t *j = json_pack(
             "{s:s, s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i, s:s, s:{s:o}, s:o, s:s?,"
             " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
             "server", p->server, "tool", p->tool, "server_configured", p->server_known,
@@ -133,4 +230,17 @@ json_t *iso_policy_json(const struct iso_policy *p)
             iso_src_name(p->memory_src), "vcpus", iso_src_name(p->vcpus_src), "timeout_ms",
             iso_src_name(p->timeout_src), "fallback", iso_src_name(p->fallback_src), "network",
             iso_src_name(p->network_src));
+        if (d) {
+                json_object_set_new(j, "route", json_string(iso_route_name(d->route)));
+                json_object_set_new(j, "fell_back", json_boolean(d->fell_back));
+                json_object_set_new(j, "enforced", iso_enforced_json(d->route));
+        }
+        return j;
+}
+
+json_t *iso_enforced_json(enum iso_route r)
+{
+        struct iso_enforced en = iso_route_enforced(r);
+        return json_pack("{s:b, s:b, s:b, s:b, s:b}", "memory_mb", en.memory, "vcpus", en.vcpus,
+                         "timeout_ms", en.timeout, "network", en.network, "mounts", en.mounts);
 }

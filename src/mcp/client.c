@@ -164,9 +164,19 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
                             const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
 {
         if (!mcp_alive(c)) {
+                bool just_found = c->alive;
                 c->alive = false;
                 json_decref(params);
                 err_set(e, MCP_E_CLOSED, "%s: the server is not running", c->name);
+                /* Found gone only now (it exited at start): the transport says how
+                 * it ended, a stdio server's status and last lines of stderr. */
+                osvm_err why = {0};
+                struct mcp_wait w = {.deadline_ns = time_mono_ns() + 1000000000ull,
+                                     .cancel = o ? o->cancel : NULL};
+                while (just_found && c->t->ops->poll(c->t, &w, &why) == 0)
+                        ;
+                if (why.code == MCP_E_CLOSED)
+                        *e = why;
                 return NULL;
         }
         json_int_t id = c->next_id++;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@ struct mcp_egress {
         char *who, *rpc_url, *rpc_key;
         pthread_t thread;
         unsigned calls, refused;
+        atomic_bool stop; /* the tool's call ended: a request in flight ends too */
 };
 
 /* ---- the policy ---- */
@@ -111,6 +113,70 @@ static bool is_rpc(const struct mcp_egress_policy *p, const char *url)
                !strcasecmp(a.scheme, b.scheme) && !strcasecmp(a.host, b.host) && a.port == b.port;
 }
 
+/* Is url the endpoint the tool was given (mcp_rpc_public: the RPC origin and
+ * "/", nothing else)? Its requests there go to the RPC URL in full. */
+static bool is_rpc_endpoint(const struct mcp_egress_policy *p, const char *url)
+{
+        if (!is_rpc(p, url))
+                return false;
+        CURLU *h = curl_url();
+        char *path = NULL, *part = NULL;
+        bool bare = h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+                    curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+                    (!path[0] || !strcmp(path, "/"));
+        static const CURLUPart extra[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY,
+                                          CURLUPART_FRAGMENT};
+        for (size_t i = 0; bare && i < sizeof(extra) / sizeof(extra[0]); i++) {
+                bare = curl_url_get(h, extra[i], &part, 0) != CURLUE_OK;
+                curl_free(part);
+                part = NULL;
+        }
+        curl_free(path);
+        curl_url_cleanup(h);
+        return bare;
+}
+
+/* The parts of the RPC URL that may be a credential (user, password, path,
+ * query, fragment; three bytes or more), for scrub(). */
+#define SECRETS_MAX 5
+static size_t rpc_secrets(const char *rpc_url, char **out)
+{
+        static const CURLUPart parts[SECRETS_MAX] = {CURLUPART_USER, CURLUPART_PASSWORD,
+                                                     CURLUPART_PATH, CURLUPART_QUERY,
+                                                     CURLUPART_FRAGMENT};
+        CURLU *h = curl_url();
+        size_t n = 0;
+        if (h && rpc_url && curl_url_set(h, CURLUPART_URL, rpc_url, 0) == CURLUE_OK)
+                for (size_t i = 0; i < SECRETS_MAX; i++) {
+                        char *v = NULL;
+                        if (curl_url_get(h, parts[i], &v, 0) == CURLUE_OK && strlen(v) >= 3 &&
+                            strcmp(v, "/") != 0)
+                                out[n++] = xstrdup(v);
+                        curl_free(v);
+                }
+        curl_url_cleanup(h);
+        return n;
+}
+
+/* Replaces every secret in text (NUL-terminated, of size n <= CURL_ERROR_SIZE)
+ * with "[hidden]". */
+static void scrub(char *text, size_t n, char *const *secrets, size_t nsecrets)
+{
+        static const char mark[] = "[hidden]";
+        for (size_t i = 0; i < nsecrets; i++) {
+                char *from = text, *hit;
+                while ((hit = strstr(from, secrets[i]))) {
+                        char tail[CURL_ERROR_SIZE];
+                        snprintf(tail, sizeof(tail), "%s", hit + strlen(secrets[i]));
+                        size_t room = n - (size_t)(hit - text);
+                        snprintf(hit, room, "%s%s", mark, tail);
+                        if (room <= sizeof(mark) - 1)
+                                break;
+                        from = hit + sizeof(mark) - 1;
+                }
+        }
+}
+
 /* ---- one request ---- */
 
 struct body {
@@ -143,6 +209,16 @@ static bool header_forbidden(const char *name)
                 if (!strcasecmp(name, names[i]))
                         return true;
         return strncasecmp(name, "proxy-", 6) == 0;
+}
+
+/* libcurl's progress callback: non-zero aborts the transfer (the call was
+ * cancelled, or has ended). */
+static int on_xfer(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                   curl_off_t ulnow)
+{
+        (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+        struct mcp_egress *g = ctx;
+        return atomic_load(&g->stop) || (g->p.cancel && *g->p.cancel);
 }
 
 static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -182,6 +258,8 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         uint64_t now = time_mono_ns();
         if (g->p.deadline_ns && now >= g->p.deadline_ns)
                 return fail("the call's time is up");
+        if (on_xfer(g, 0, 0, 0, 0))
+                return fail("the call was cancelled");
         long timeout = CALL_TIMEOUT_MS;
         if (g->p.deadline_ns && (g->p.deadline_ns - now) / 1000000 < (uint64_t)timeout)
                 timeout = (long)((g->p.deadline_ns - now) / 1000000) + 1;
@@ -202,6 +280,8 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
                 hl = curl_slist_append(hl, line);
                 free(line);
         }
+        /* the endpoint the tool was given: the RPC URL in full, credentials and all */
+        const char *target = is_rpc_endpoint(&g->p, url) ? g->rpc_url : url;
         char *auth = NULL;
         if (g->rpc_key && is_rpc(&g->p, url)) {
                 auth = xasprintf("Authorization: Bearer %s", g->rpc_key);
@@ -209,7 +289,7 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         }
         struct body bd = {0};
         char errbuf[CURL_ERROR_SIZE] = "";
-        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_URL, target);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -219,6 +299,9 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &bd);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "osvm/" OSVM_VERSION);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, g);
         if (!strcmp(method, "POST")) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)json_string_length(body));
                 curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? json_string_value(body) : "");
@@ -230,8 +313,16 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
         json_t *answer;
+        /* what the tool and the log may read says nothing of the credentials */
+        char *secrets[SECRETS_MAX];
+        size_t nsecrets = target != url ? rpc_secrets(target, secrets) : 0;
+        scrub(errbuf, sizeof(errbuf), secrets, nsecrets);
+        for (size_t i = 0; i < nsecrets; i++)
+                free(secrets[i]);
         if (bd.too_big)
                 answer = fail("the answer is larger than %u bytes", BODY_MAX);
+        else if (rc == CURLE_ABORTED_BY_CALLBACK)
+                answer = fail("the call was cancelled");
         else if (rc == CURLE_OPERATION_TIMEDOUT)
                 answer = fail("no answer from %s within %ld ms", url, timeout);
         else if (rc != CURLE_OK)
@@ -277,9 +368,12 @@ static bool on_request(void *ctx, char *line, size_t len)
                           ? fail("at most %u host calls per tool call", CALLS_MAX)
                           : perform(g, req);
         json_decref(req);
-        bool sent = mcp_send_line(g->fd, ans);
+        const char *why;
+        int r = mcp_send_line(g->fd, ans, g->p.deadline_ns, 0, &why);
         json_decref(ans);
-        return sent;
+        if (r && r != MCP_E_CLOSED)
+                log_warn("egress: %s: %s; the channel is closed", g->who, why);
+        return r == 0;
 }
 
 static void *serve(void *arg)
@@ -326,7 +420,9 @@ unsigned mcp_egress_finish(struct mcp_egress *g)
 {
         if (!g)
                 return 0;
-        shutdown(g->fd, SHUT_RDWR); /* the tool is gone: end a read that waits */
+        /* the tool is gone: end a read that waits and a request in flight */
+        atomic_store(&g->stop, true);
+        shutdown(g->fd, SHUT_RDWR);
         pthread_join(g->thread, NULL);
         close(g->fd);
         unsigned calls = g->calls;

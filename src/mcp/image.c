@@ -7,12 +7,14 @@
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -29,6 +31,25 @@ const char *mcp_solana_rpc(const struct iso_policy *p)
         if (env && *env)
                 return env;
         return p->rpc_url ? p->rpc_url : DEFAULT_RPC;
+}
+
+char *mcp_rpc_public(const char *url)
+{
+        CURLU *h = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+        if (h && url && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            (!strcasecmp(scheme, "http") || !strcasecmp(scheme, "https"))) {
+                if (curl_url_get(h, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+                        port = NULL; /* none written: the scheme's */
+                out = xasprintf("%s://%s%s%s/", scheme, host, port ? ":" : "", port ? port : "");
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(h);
+        return out;
 }
 
 /* A memfd holding data, rewound; -1 on failure. */
@@ -142,6 +163,13 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
 {
         const struct iso_policy *p = &d->policy;
         const char *how = in_vm ? "unikernel" : "process";
+        char bad[300];
+        if (iso_names_problem(p->server, tool, bad, sizeof(bad))) {
+                /* the decision routes such a call elsewhere; nothing runs it as a program */
+                err_set(e, EINVAL, "cannot run the tool as a program: %s", bad);
+                return NULL;
+        }
+        volatile sig_atomic_t *cancel = o ? o->cancel : NULL;
         json_t *req = json_pack("{s:s, s:o}", "name", tool, "arguments",
                                 args ? json_incref(args) : json_object());
         char *text = json_dumps(req, JSON_COMPACT);
@@ -156,21 +184,26 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         if (err >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
                 err_sys(e, "socketpair");
         json_t *result = NULL;
+        char *rpc_public = NULL, *rpc_env = NULL;
         if (sv[1] < 0)
                 goto out;
 
         uint32_t timeout = p->timeout_ms;
         if (o && o->timeout_ms && o->timeout_ms < timeout)
                 timeout = o->timeout_ms;
+        /* The tool sees the endpoint without what may be a credential in the
+         * URL; the egress thread sends its requests there on to the URL in full. */
         const char *rpc = mcp_solana_rpc(p);
+        rpc_public = mcp_rpc_public(rpc);
         char *who = xasprintf("%s/%s", p->server, tool);
         struct mcp_egress_policy ep = {
             .who = who,
             .allow = p->network_allow,
             .allow_is_default = p->network_src == ISO_SRC_DEFAULT,
-            .rpc_url = rpc,
+            .rpc_url = rpc_public ? rpc : NULL,
             .rpc_key = getenv("OSVM_SOLANA_RPC_KEY"),
             .deadline_ns = time_mono_ns() + (uint64_t)timeout * 1000000u,
+            .cancel = cancel,
         };
         struct mcp_egress *eg = mcp_egress_start(sv[0], &ep, e);
         sv[0] = -1; /* the egress thread owns it now */
@@ -178,9 +211,14 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         if (!eg)
                 goto out;
 
-        char *rpc_env = xasprintf("OSVM_SOLANA_RPC=%s", rpc);
+        if (!rpc_public)
+                log_warn("%s/%s: the Solana RPC endpoint is not an http:// or https:// URL; the "
+                         "tool gets none",
+                         p->server, tool);
+        rpc_env = xasprintf("OSVM_SOLANA_RPC=%s", rpc_public ? rpc_public : "");
         char *envp[] = {"OSVM_TOOL_PROTOCOL=1", rpc_env, NULL};
         struct ending end = {0};
+        bool cancelled = false;
         int rc;
         if (in_vm) {
                 struct vmm_mount mounts[VMM_MAX_MOUNTS];
@@ -200,6 +238,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
                     .host_fd = sv[1],
                     .mounts = mounts,
                     .nmounts = nm,
+                    .cancel = cancel,
                     .limits = {.memory_mb = p->memory_mb,
                                .timeout_ms = timeout,
                                .max_output_bytes = IMAGE_MAX_OUTPUT},
@@ -210,19 +249,27 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
                         session_note_unikernel(session_get());
                         end.exited = res.end == VMM_END_EXIT;
                         end.code = res.exit_code;
+                        cancelled = res.end == VMM_END_CANCELLED;
                         snprintf(end.why, sizeof(end.why), "%s: %s", vmm_end_name(res.end),
                                  res.why);
                 }
         } else {
-                rc = run_direct(p->image, tool, envp, in, out, err, sv[1], timeout,
-                                o ? o->cancel : NULL, &end, e);
+                rc =
+                    run_direct(p->image, tool, envp, in, out, err, sv[1], timeout, cancel, &end, e);
+                cancelled = rc == 0 && !end.exited && cancel && *cancel;
         }
         close(sv[1]);
         sv[1] = -1;
         unsigned calls = mcp_egress_finish(eg);
-        free(rpc_env);
         if (rc < 0) {
                 err_wrap(e, "%s/%s: running its %s", p->server, tool, how);
+                goto out;
+        }
+        if (cancelled) {
+                /* as a direct call that was cancelled: no result, exit 130 */
+                err_set(e, MCP_E_CANCELLED, "%s/%s: cancelled: its %s was stopped", p->server, tool,
+                        how);
+                e->exit = OSVM_EXIT_INTERRUPTED;
                 goto out;
         }
         log_debug("%s/%s (%s): %u host calls", p->server, tool, how, calls);
@@ -257,6 +304,8 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         free(output);
         free(log);
 out:
+        free(rpc_public);
+        free(rpc_env);
         for (int i = 0; i < 2; i++)
                 if (sv[i] >= 0)
                         close(sv[i]);

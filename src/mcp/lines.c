@@ -5,9 +5,13 @@
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* How long one wait for a slow peer lasts (see mcp_send_line). */
+#define SEND_SLICE_MS 100u
 
 void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx)
 {
@@ -45,21 +49,62 @@ out:
         sb_free(&line);
 }
 
-bool mcp_send_line(int fd, json_t *msg)
+int mcp_send_line(int fd, json_t *msg, uint64_t deadline_ns, uint32_t stall_ms, const char **why)
 {
+        const char *dummy;
+        if (!why)
+                why = &dummy;
+        *why = NULL;
+        if (!stall_ms)
+                stall_ms = MCP_SEND_STALL_MS;
         char *s = json_dumps(msg, JSON_COMPACT);
-        if (!s)
-                return false;
+        if (!s) {
+                *why = "an answer that cannot be written as JSON";
+                return MCP_E_PROTOCOL;
+        }
         size_t len = strlen(s);
         s[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
-        bool ok = true;
-        for (size_t off = 0; off <= len && ok;) {
-                ssize_t w = send(fd, s + off, len + 1 - off, MSG_NOSIGNAL);
+        /* The stall is counted in slices of waiting, not on the clock: a
+         * process stopped a while (Ctrl-Z) does not find its peer stalled. */
+        unsigned slice_ms = stall_ms < SEND_SLICE_MS ? stall_ms : SEND_SLICE_MS;
+        unsigned idle = 0, idle_max = (stall_ms + slice_ms - 1) / slice_ms;
+        size_t off = 0;
+        int rc = 0;
+        while (off <= len) {
+                ssize_t w = send(fd, s + off, len + 1 - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (w > 0) {
+                        off += (size_t)w;
+                        idle = 0;
+                        continue;
+                }
                 if (w < 0 && errno == EINTR)
                         continue;
-                ok = w > 0;
-                off += w > 0 ? (size_t)w : 0;
+                if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                        *why = "the peer is gone";
+                        rc = MCP_E_CLOSED;
+                        break;
+                }
+                uint64_t now = time_mono_ns();
+                if (deadline_ns && now >= deadline_ns) {
+                        *why = "the call's time is up and the peer has not read its answer";
+                        rc = MCP_E_TIMEOUT;
+                        break;
+                }
+                if (idle >= idle_max) {
+                        *why = "the peer has not read its answer for too long";
+                        rc = MCP_E_TIMEOUT;
+                        break;
+                }
+                int ms = (int)slice_ms;
+                if (deadline_ns && (deadline_ns - now) / 1000000 < (uint64_t)ms)
+                        ms = (int)((deadline_ns - now) / 1000000) + 1;
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                int r = poll(&p, 1, ms);
+                if (r == 0)
+                        idle++;
+                else if (r < 0 && errno != EINTR)
+                        idle = idle_max; /* cannot wait: give up at the next turn */
         }
         free(s);
-        return ok;
+        return rc;
 }

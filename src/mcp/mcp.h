@@ -104,6 +104,8 @@ struct mcp_server_conf {
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
+                        * policy itself: its timeout answers as a tool error */
 };
 
 struct mcp_registry {
@@ -119,6 +121,15 @@ void mcp_registry_free(struct mcp_registry *reg);
 const struct mcp_server_conf *mcp_registry_find(const struct mcp_registry *reg, const char *id);
 /* The endpoint to connect to a server; strings borrowed from s. */
 void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *ep);
+
+/* A stdio server's command: the file it names (a path as given, else the
+ * first executable match on $PATH, as a new string), or NULL when none. */
+char *mcp_command_find(const char *cmd);
+/* How to install cmd (node, npx, python3, uvx, ...) into buf, when it is an
+ * interpreter MCP servers are commonly started with; false otherwise. */
+bool mcp_command_install_hint(const char *cmd, char *buf, size_t n);
+/* The same for an interpreter that text (a server's stderr) says is missing. */
+bool mcp_command_missing_in(const char *text, char *buf, size_t n);
 
 /* Edits, each atomic and keeping every other field: */
 int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, char *const *env,
@@ -156,6 +167,9 @@ json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t
                      const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e);
 /* mcp_hub_call in two steps, for a caller that shows the decision before the call runs. */
 void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
+/* The same decision for a listing, not a call: its reasons are not logged
+ * and a fallback is not counted. */
+void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
                     const struct mcp_call_opts *o, osvm_err *e);
 void mcp_hub_free(struct mcp_hub *h);
@@ -175,8 +189,18 @@ json_t *mcp_text_result(bool is_error, const char *fmt, ...) __attribute__((form
 /* The same protocol with the program run in a VM (in_vm) or as a host process. */
 json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *args,
                      const struct mcp_call_opts *o, bool in_vm, osvm_err *e);
-/* The Solana RPC endpoint for a policy: $OSVM_SOLANA_RPC, the server's rpc_url, or mainnet-beta. */
+/* The Solana RPC endpoint for a policy: $OSVM_SOLANA_RPC, the server's rpc_url, or mainnet-beta.
+ * The host's alone: it may hold a credential. */
 const char *mcp_solana_rpc(const struct iso_policy *p);
+/*
+ * An RPC URL as a tool or the agent may see it: scheme://host[:port]/, a new
+ * string (NULL when url is not an http:// or https:// URL). The user,
+ * password, path, query and fragment stay with the host, since any of them
+ * may hold a credential (user:pass@, ?api-key=, a provider's token in the
+ * path); the host sends a tool's requests to exactly this endpoint on to the
+ * URL in full.
+ */
+char *mcp_rpc_public(const char *url);
 
 /* ---- osvm's own tool pack, served as an MCP server ---- */
 
@@ -195,9 +219,10 @@ struct mcp_egress_policy {
         const char *who;                 /* "server/tool", for messages */
         const struct iso_strlist *allow; /* the tool's network.allow */
         bool allow_is_default;           /* no list set anywhere: the RPC endpoint only */
-        const char *rpc_url;             /* the Solana RPC endpoint; may be NULL */
+        const char *rpc_url;             /* the Solana RPC endpoint in full; may be NULL */
         const char *rpc_key;             /* added as a bearer token for rpc_url only */
         uint64_t deadline_ns;            /* the call's end; 0: none */
+        volatile sig_atomic_t *cancel;   /* the call's cancel flag; may be NULL */
 };
 
 struct mcp_egress;
@@ -222,8 +247,16 @@ typedef bool (*mcp_line_fn)(void *ctx, char *line, size_t len);
 /* Reads fd to its end (or a read error, or until on_line says stop),
  * handing on_line each line of at most max bytes. */
 void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx);
-/* Writes msg as one line of compact JSON to a socket (no SIGPIPE); false
- * when the peer is gone. For host-call channels. */
-bool mcp_send_line(int fd, json_t *msg);
+/*
+ * Writes msg as one line of compact JSON to a socket (no SIGPIPE), for
+ * host-call channels. A peer that does not read cannot hold the sender: it
+ * waits for room until deadline_ns (0: none) and while the peer takes
+ * something at least every stall_ms (0: MCP_SEND_STALL_MS). Returns 0 when
+ * the line was sent whole, else MCP_E_CLOSED (the peer is gone) or
+ * MCP_E_TIMEOUT (it did not read in time) with *why (may be NULL) saying so
+ * in words; the caller then closes the channel.
+ */
+#define MCP_SEND_STALL_MS 10000u
+int mcp_send_line(int fd, json_t *msg, uint64_t deadline_ns, uint32_t stall_ms, const char **why);
 
 #endif

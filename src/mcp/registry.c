@@ -561,6 +561,7 @@ bool mcp_registry_add_builtin(struct mcp_registry *reg, const struct iso_host *h
             .argv = argv,
             .env = strv_new(0),
             .enabled = true,
+            .own_pack = true,
         };
         return true;
 }

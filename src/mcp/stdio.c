@@ -21,6 +21,10 @@
 extern char **environ;
 
 #define STDERR_LINE_MAX   4096
+#define STDERR_TAIL_LINES 6    /* the last lines of stderr kept, said when the server ends */
+#define STDERR_TAIL_BYTES 512  /* of each, kept */
+#define STDERR_TAIL_SHOWN 200  /* of each, shown (sanitized) */
+#define STDERR_TAIL_ROOM  1000 /* of the message, for all of them */
 #define MALFORMED_LOGGED  5    /* malformed lines logged at warn; the rest at debug */
 #define MALFORMED_MAX     1000 /* past this many in a row the server is dropped */
 #define SHUTDOWN_GRACE_MS 500
@@ -37,6 +41,9 @@ struct stdio_transport {
         bool too_large; /* an oversized line was dropped: tell the caller */
         char errline[STDERR_LINE_MAX];
         size_t errlen;
+        char tail[STDERR_TAIL_LINES][STDERR_TAIL_BYTES]; /* a ring of the last lines */
+        unsigned ntail;                                  /* lines kept in all */
+        bool err_skipping; /* the rest of a line longer than errline: dropped */
         unsigned malformed, malformed_run;
         bool in_pump;
         bool exited;
@@ -153,15 +160,34 @@ static void take_stdout(struct stdio_transport *s, const char *data, size_t n)
         }
 }
 
+/* A complete stderr line: to the debug log, and into the tail. */
+static void stderr_line(struct stdio_transport *s)
+{
+        s->errline[s->errlen] = '\0';
+        if (s->errlen && s->errline[s->errlen - 1] == '\r')
+                s->errline[--s->errlen] = '\0';
+        log_debug("%s: %s", s->base.server_name, s->errline);
+        if (s->errlen)
+                snprintf(s->tail[s->ntail++ % STDERR_TAIL_LINES], STDERR_TAIL_BYTES, "%s",
+                         s->errline);
+        s->errlen = 0;
+}
+
 static void take_stderr(struct stdio_transport *s, const char *data, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
-                if (data[i] == '\n' || s->errlen == sizeof(s->errline) - 1) {
-                        s->errline[s->errlen] = '\0';
-                        log_debug("%s: %s", s->base.server_name, s->errline);
-                        s->errlen = 0;
-                        if (data[i] == '\n')
-                                continue;
+                if (data[i] == '\n') {
+                        if (!s->err_skipping)
+                                stderr_line(s);
+                        s->err_skipping = false;
+                        continue;
+                }
+                if (s->err_skipping)
+                        continue;
+                if (s->errlen == sizeof(s->errline) - 1) { /* the line, cut; its rest dropped */
+                        stderr_line(s);
+                        s->err_skipping = true;
+                        continue;
                 }
                 s->errline[s->errlen++] = data[i];
         }
@@ -181,6 +207,63 @@ static bool read_some(struct stdio_transport *s, int fd, bool is_stdout)
         else
                 take_stderr(s, buf, (size_t)r);
         return true;
+}
+
+/*
+ * The server went away: how it ended and the last lines of its stderr (read
+ * to its end first, bounded, sanitized), and how to install an interpreter
+ * that those lines say is missing.
+ */
+static int closed_error(struct stdio_transport *s, osvm_err *e)
+{
+        char how[96];
+        reap(s, 200);
+        for (int reads = 0; s->err_fd >= 0 && reads < 64; reads++) {
+                char buf[4096];
+                ssize_t r = read(s->err_fd, buf, sizeof(buf));
+                if (r <= 0)
+                        break; /* its end, or nothing more for now */
+                take_stderr(s, buf, (size_t)r);
+        }
+        if (s->errlen)
+                stderr_line(s);
+        /* The newest lines that fit in the message, each sanitized and cut. */
+        char shown[STDERR_TAIL_LINES][STDERR_TAIL_SHOWN + 4];
+        unsigned kept = s->ntail < STDERR_TAIL_LINES ? s->ntail : STDERR_TAIL_LINES, n = 0;
+        size_t room = STDERR_TAIL_ROOM;
+        strbuf all = {0};
+        while (n < kept) {
+                const char *line = s->tail[(s->ntail - 1 - n) % STDERR_TAIL_LINES];
+                strbuf l = {0};
+                sb_add_sanitized(&l, line, strlen(line), 0);
+                size_t cut = l.len;
+                if (cut > STDERR_TAIL_SHOWN) {
+                        cut = STDERR_TAIL_SHOWN;
+                        while (cut && ((unsigned char)l.s[cut] & 0xC0) == 0x80)
+                                cut--;
+                }
+                snprintf(shown[n], sizeof(shown[n]), "%.*s%s", (int)cut, l.s,
+                         cut < l.len ? "..." : "");
+                sb_free(&l);
+                if (strlen(shown[n]) + 3 > room)
+                        break;
+                room -= strlen(shown[n]) + 3;
+                sb_addf(&all, "%s\n", line);
+                n++;
+        }
+        strbuf b = {0};
+        sb_addf(&b, "%s: the server %s", s->base.server_name, exit_words(s, how, sizeof(how)));
+        if (n)
+                sb_addf(&b, "; the last %s of its stderr:", n == 1 ? "line" : "lines");
+        for (unsigned i = n; i-- > 0;)
+                sb_addf(&b, "\n  %s", shown[i]);
+        char hint[256];
+        if (n && mcp_command_missing_in(all.s, hint, sizeof(hint)))
+                sb_addf(&b, "\n%s", hint);
+        sb_free(&all);
+        err_set(e, MCP_E_CLOSED, "%s", b.s);
+        sb_free(&b);
+        return -1;
 }
 
 static int ms_until(uint64_t deadline_ns)
@@ -228,10 +311,7 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         break;
                 }
                 if (s->out_fd < 0) {
-                        char how[96];
-                        reap(s, 200);
-                        rc = err_set(e, MCP_E_CLOSED, "%s: the server %s", s->base.server_name,
-                                     exit_words(s, how, sizeof(how)));
+                        rc = closed_error(s, e);
                         break;
                 }
                 int timeout = ms_until(w->deadline_ns);
@@ -396,8 +476,12 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0) {
+                char hint[256];
                 errno = r;
                 err_sys(e, "%s: starting %s", name, argv[0]);
+                if (r == ENOENT && mcp_command_install_hint(argv[0], hint, sizeof(hint)))
+                        snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), " (%s)",
+                                 hint);
                 goto fail;
         }
         close(in[0]);

@@ -69,6 +69,8 @@ struct microvm_host {
         const char *state_dir;      /* the agent's own directory on the host */
         const char *const *ro_dirs; /* host directories the agent reads at the same
                                      * paths: terminal descriptions, locales */
+        unsigned send_stall_ms;     /* an agent that reads nothing of an answer this long
+                                     * loses its channel; 0: MCP_SEND_STALL_MS */
 };
 
 /*

@@ -35,6 +35,7 @@ struct microvm_service {
         uint64_t started_ns;
         pthread_t thread;
         pthread_mutex_t send_lock; /* the ticker and progress share the socket */
+        bool closed;               /* under send_lock: an answer could not be sent */
         unsigned calls, refused;
         unsigned flooded; /* refused by the rate limit since the last call served */
         double tokens;    /* the rate limit's bucket */
@@ -47,10 +48,31 @@ struct microvm_service {
 
 /* ---- answers ---- */
 
+/*
+ * Sends one line. An agent that does not read its answers cannot hold the
+ * service: past the stall the channel is closed (the agent's reads end, its
+ * writes fail) and said once.
+ */
 static bool send_json(struct microvm_service *s, json_t *v)
 {
         pthread_mutex_lock(&s->send_lock);
-        bool ok = v && mcp_send_line(s->fd, v);
+        bool ok = false;
+        if (v && !s->closed) {
+                unsigned stall = s->h->send_stall_ms ? s->h->send_stall_ms : MCP_SEND_STALL_MS;
+                int r = mcp_send_line(s->fd, v, 0, stall, NULL);
+                ok = r == 0;
+                if (!ok) {
+                        s->closed = true;
+                        if (r == MCP_E_TIMEOUT)
+                                log_warn("μVM-1: the agent read nothing of an answer for %u ms; "
+                                         "its host-call channel is closed",
+                                         stall);
+                        else if (r != MCP_E_CLOSED)
+                                log_warn("μVM-1: an answer could not be sent; the host-call "
+                                         "channel is closed");
+                        shutdown(s->fd, SHUT_RDWR);
+                }
+        }
         pthread_mutex_unlock(&s->send_lock);
         json_decref(v);
         return ok;
@@ -136,11 +158,14 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                 return fail(s, "hello: protocol %lld is not %d, the supervisor's", (long long)proto,
                             MICROVM_PROTOCOL);
         const struct agent_ai_config *ai = s->h->ai;
+        /* the endpoint as the agent may see it: a key in the URL stays here */
+        char *url = ai->url ? mcp_rpc_public(ai->url) : NULL;
         json_t *planner =
             json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
-                      ai->url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
+                      url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
                       "max_retries", (json_int_t)ai->max_retries, "max_rounds",
                       (json_int_t)ai->max_rounds, "source", ai->source);
+        free(url);
         return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s}", "ok", true, "protocol",
                          (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
                          "planner", planner, "tools", s->tools, "log_level",
@@ -150,11 +175,22 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
 static json_t *op_decide(struct microvm_service *s, json_t *req)
 {
         static const struct field f[] = {{"server", JSON_STRING, true},
-                                         {"tool", JSON_STRING, true}};
-        json_t *bad = check_fields(s, req, "tool.decide", f, 2);
+                                         {"tool", JSON_STRING, true},
+                                         {"preview", JSON_TRUE, false}};
+        json_t *bad = check_fields(s, req, "tool.decide", f, 3);
         const char *server = json_string_value(json_object_get(req, "server"));
         if (bad || (bad = check_server(s, "tool.decide", server)))
                 return bad;
+        if (json_is_true(json_object_get(req, "preview"))) {
+                /* a listing (the chat's /tools): not logged, not counted, not kept for a call */
+                struct iso_decision d;
+                mcp_hub_preview(s->h->hub, server, json_string_value(json_object_get(req, "tool")),
+                                &d);
+                json_t *ans =
+                    json_pack("{s:b, s:o}", "ok", true, "decision", iso_decision_json(&d));
+                iso_decision_free(&d);
+                return ans;
+        }
         if (s->have_last)
                 iso_decision_free(&s->last);
         mcp_hub_decide(s->h->hub, server, json_string_value(json_object_get(req, "tool")),
@@ -236,7 +272,9 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
         if (result)
                 return json_pack("{s:b, s:o}", "ok", true, "result", result);
         bool cancelled = e.code == MCP_E_CANCELLED || *s->h->interrupted;
-        return json_pack("{s:b, s:s, s:b}", "ok", false, "error", e.msg, "cancelled", cancelled);
+        /* the exit code tells the agent a refusal by the policy from a failure */
+        return json_pack("{s:b, s:s, s:b, s:i}", "ok", false, "error", e.msg, "cancelled",
+                         cancelled, "exit", (json_int_t)e.exit);
 }
 
 static json_t *op_llm(struct microvm_service *s, json_t *req)
@@ -288,6 +326,26 @@ static json_t *op_events(struct microvm_service *s, json_t *req)
         return json_pack("{s:b, s:b, s:b}", "ok", true, "interrupt", intr, "resize", resize);
 }
 
+/* Each server's rpc_url as the agent may see it: the endpoint without what
+ * may be a credential (mcp_rpc_public); one that is not a URL is left out. */
+static void config_strip_rpc(json_t *cfg)
+{
+        const char *name;
+        json_t *srv;
+        json_object_foreach(json_object_get(cfg, "mcp_servers"), name, srv)
+        {
+                json_t *url = json_object_get(srv, "rpc_url");
+                if (!url)
+                        continue;
+                char *pub = mcp_rpc_public(json_string_value(url));
+                if (pub)
+                        json_object_set_new(srv, "rpc_url", json_string(pub));
+                else
+                        json_object_del(srv, "rpc_url");
+                free(pub);
+        }
+}
+
 static json_t *op_config(struct microvm_service *s, json_t *req)
 {
         json_t *bad = check_fields(s, req, "config", NULL, 0);
@@ -300,7 +358,10 @@ static json_t *op_config(struct microvm_service *s, json_t *req)
         json_t *cfg = NULL;
         if (fs_read_file(path, CONFIG_MAX, &text, &len, &e) == 0)
                 cfg = json_loadb(text, len, 0, NULL);
+        if (text)
+                explicit_bzero(text, len);
         free(text);
+        config_strip_rpc(cfg);
         json_t *ans = cfg ? json_pack("{s:b, s:o}", "ok", true, "config", cfg)
                           : fail(s, "config: cannot read the isolation config");
         free(path);

@@ -131,6 +131,23 @@ void vmm_fs_fini(struct vmm_fs *fs)
         fs->n = 0;
 }
 
+unsigned vmm_fs_mode(uint64_t guest_mode)
+{
+        return (unsigned)(guest_mode & VMM_FS_MODE_MASK);
+}
+
+bool vmm_fs_is_root(const struct vmm_fs *fs, int fd)
+{
+        struct stat st, root;
+        if (fstat(fd, &st) < 0)
+                return true; /* unknown: not the guest's to change either */
+        for (size_t i = 0; i < fs->n; i++)
+                if (fstat(fs->m[i].dirfd, &root) == 0 && root.st_dev == st.st_dev &&
+                    root.st_ino == st.st_ino)
+                        return true;
+        return false;
+}
+
 /*
  * Where openat2 is missing (kernels before 5.6, valgrind), the same rules by
  * hand: one component at a time with O_NOFOLLOW, symbolic links read and
@@ -264,7 +281,7 @@ int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, uns
             O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY | O_NOFOLLOW | O_PATH;
         struct open_how how = {
             .flags = (uint64_t)((flags & allowed) | O_CLOEXEC | O_NOCTTY),
-            .mode = (flags & O_CREAT) ? (mode & 0777 & ~022u) : 0,
+            .mode = (flags & O_CREAT) ? vmm_fs_mode(mode) : 0,
             .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
         };
         /* Non-blocking until the type is known: a FIFO in a mount must not

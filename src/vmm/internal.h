@@ -16,6 +16,7 @@
 #define OSVM_VMM_INTERNAL_H
 
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -166,12 +167,29 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest);
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode);
 /* Set when openat2 is missing (set by hand to test the fallback walk). */
 extern bool vmm_fs_no_openat2;
+/*
+ * The one rule for every mode a guest sets (open/openat/creat with O_CREAT,
+ * mkdir/mkdirat, fchmod): the permission bits only, without group and other
+ * write (as under umask 022); no setuid, setgid or sticky bit.
+ */
+#define VMM_FS_MODE_MASK 0755u
+unsigned vmm_fs_mode(uint64_t guest_mode);
+/* True when the open host fd is the root directory of one of the mounts
+ * (whatever path led there): its mode is not the guest's to change. */
+bool vmm_fs_is_root(const struct vmm_fs *fs, int fd);
 
 /* ---- one VM (kvm_x86_64.c) ---- */
 
 struct vmm_fd {
         /* HOST: the host-call channel, read and written; the caller's socket */
         enum { VMM_FD_FREE = 0, VMM_FD_IN, VMM_FD_OUT, VMM_FD_FILE, VMM_FD_HOST } kind;
+        /*
+         * How the caller's fd of IN/OUT/HOST may block: never (a regular
+         * file, nothing), a pipe, terminal or device (waited on with poll,
+         * written at most PIPE_BUF bytes at a time), or a socket (sent and
+         * received without waiting, waited on with poll).
+         */
+        enum { VMM_STREAM_NO = 0, VMM_STREAM_PIPE, VMM_STREAM_SOCK } stream;
         int host;   /* host fd; for IN/OUT/HOST the caller's (not ours), may be -1 */
         int mount;  /* for FILE: the mount index */
         char *path; /* for FILE: the normalized guest path */
@@ -266,6 +284,15 @@ void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
 /* Stops the VM with an end and a reason. */
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* True when spec->cancel is set; the VM then stops, "cancelled", unless it
+ * had stopped already. */
+bool vmm_cancelled(struct vmm_vm *vm);
+/* Kick signals this thread has taken (the handler counts them), so that a
+ * wait can tell the engine's own kick from a signal meant for the caller. */
+extern _Thread_local volatile sig_atomic_t vmm_kicks;
+/* Sets the guest's fds 0-3 up from vm->spec (the request, the result, the
+ * log, the host-call channel), each with how it may block. */
+void vmm_fds_std(struct vmm_vm *vm);
 void vmm_fds_close(struct vmm_vm *vm);
 /* Staged I/O: set up at the start; sends staged output on (0, or -1 when the VM stopped). */
 void vmm_io_start(struct vmm_vm *vm);

@@ -46,6 +46,8 @@ const char *vmm_end_name(enum vmm_end end)
                 return "fault";
         case VMM_END_LIMIT:
                 return "limit";
+        case VMM_END_CANCELLED:
+                return "cancelled";
         case VMM_END_ERROR:
                 break;
         }
@@ -63,6 +65,14 @@ void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ..
         va_start(ap, fmt);
         vsnprintf(vm->res->why, sizeof(vm->res->why), fmt, ap);
         va_end(ap);
+}
+
+bool vmm_cancelled(struct vmm_vm *vm)
+{
+        if (!vm->spec->cancel || !*vm->spec->cancel)
+                return false;
+        vmm_stop(vm, VMM_END_CANCELLED, OSVM_EXIT_INTERRUPTED, "cancelled");
+        return true;
 }
 
 /* ---- the initial stack: argc, argv, envp, auxv (the System V x86-64 ABI) ---- */
@@ -152,16 +162,28 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
         return 0;
 }
 
-/* ---- stopping a vCPU at its deadline ---- */
+/* ---- stopping a vCPU: the deadline and the cancel flag ---- */
 
-#define VMM_KICK_SIGNAL (SIGRTMIN + 4)
+/*
+ * A signal to the vCPU's thread ends KVM_RUN (the handler sets
+ * immediate_exit, so a signal that comes just before the ioctl counts too)
+ * and any blocking call of the syscall layer with EINTR; the loops then look
+ * at the clock and the cancel flag. Both timers repeat, so that a kick that
+ * some call took (and retried) is followed by another: at the deadline every
+ * VMM_KICK_AGAIN_MS until the VM stops, and with a cancel flag every
+ * VMM_CANCEL_TICK_MS.
+ */
+#define VMM_KICK_SIGNAL   (SIGRTMIN + 4)
+#define VMM_KICK_AGAIN_MS 10
 
 static _Thread_local struct kvm_run *volatile tls_run;
+_Thread_local volatile sig_atomic_t vmm_kicks;
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
 
 static void kick_handler(int sig)
 {
         (void)sig;
+        vmm_kicks++;
         struct kvm_run *r = tls_run;
         if (r)
                 r->immediate_exit = 1;
@@ -174,6 +196,25 @@ static void kick_install(void)
         sa.sa_handler = kick_handler;
         sigemptyset(&sa.sa_mask);
         sigaction(VMM_KICK_SIGNAL, &sa, NULL);
+}
+
+/* A timer that kicks this thread first after first_ns, then every every_ns. */
+static bool kick_timer(timer_t *t, uint64_t first_ns, uint64_t every_ns)
+{
+        struct sigevent sev;
+        memset(&sev, 0, sizeof(sev));
+        sev.sigev_notify = SIGEV_THREAD_ID;
+        sev.sigev_signo = VMM_KICK_SIGNAL;
+        sev._sigev_un._tid = gettid();
+        if (timer_create(CLOCK_MONOTONIC, &sev, t) != 0)
+                return false;
+        if (!first_ns)
+                first_ns = 1; /* 0 would disarm it */
+        struct itimerspec its = {
+            .it_value = {(time_t)(first_ns / 1000000000), (long)(first_ns % 1000000000)},
+            .it_interval = {(time_t)(every_ns / 1000000000), (long)(every_ns % 1000000000)}};
+        timer_settime(*t, 0, &its, NULL);
+        return true;
 }
 
 static bool canonical(uint64_t a)
@@ -247,10 +288,12 @@ static void run_loop(struct vmm_vm *vm)
         struct kvm_run *run = vm->run;
         run->kvm_valid_regs = KVM_SYNC_X86_REGS;
         run->kvm_dirty_regs = 0;
-        while (!vm->done) {
+        while (!vm->done && !vmm_cancelled(vm)) {
                 if (ioctl(vm->vcpufd, KVM_RUN, 0) < 0) {
                         int err = errno;
                         if (err == EINTR || err == EAGAIN) {
+                                if (vmm_cancelled(vm))
+                                        break;
                                 if (time_mono_ns() >= vm->deadline_ns)
                                         vmm_stop(vm, VMM_END_LIMIT, 125,
                                                  "time limit of %u ms reached", vm->lim.timeout_ms);
@@ -400,17 +443,13 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
             (!pooled && vmm_vm_setup_cpu(vm, e) < 0) || build_stack(vm, spec, &rsp, e) < 0 ||
             vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
                 goto out;
-        vm->fds[0] = (struct vmm_fd){.kind = VMM_FD_IN, .host = spec->in_fd};
-        vm->fds[1] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->out_fd};
-        vm->fds[2] = (struct vmm_fd){.kind = VMM_FD_OUT, .host = spec->err_fd};
-        if (spec->host_fd > 2)
-                vm->fds[3] = (struct vmm_fd){.kind = VMM_FD_HOST, .host = spec->host_fd};
+        vmm_fds_std(vm);
         vmm_io_start(vm);
         uint64_t t2 = time_mono_ns();
         res->t.load_ns = t2 - t1;
 
         /* Signals: SIGPIPE blocked (a closed pipe is an error, not a death),
-         * the kick signal delivered, and a timer that sends it at the deadline. */
+         * the kick signal delivered, and the timers that send it. */
         pthread_once(&kick_once, kick_install);
         sigset_t mask, old;
         pthread_sigmask(SIG_SETMASK, NULL, &mask);
@@ -421,19 +460,11 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         vm->deadline_ns = t0 + (uint64_t)vm->lim.timeout_ms * 1000000ull;
         vm->run->immediate_exit = 0;
         tls_run = vm->run;
-        timer_t timer;
-        struct sigevent sev;
-        memset(&sev, 0, sizeof(sev));
-        sev.sigev_notify = SIGEV_THREAD_ID;
-        sev.sigev_signo = VMM_KICK_SIGNAL;
-        sev._sigev_un._tid = gettid();
-        bool have_timer = timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0;
-        if (have_timer) {
-                uint64_t left = vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1;
-                struct itimerspec its = {
-                    .it_value = {(time_t)(left / 1000000000), (long)(left % 1000000000)}};
-                timer_settime(timer, 0, &its, NULL);
-        }
+        timer_t timer, tick;
+        bool have_timer = kick_timer(&timer, vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1,
+                                     VMM_KICK_AGAIN_MS * 1000000ull);
+        bool have_tick = spec->cancel && kick_timer(&tick, VMM_CANCEL_TICK_MS * 1000000ull,
+                                                    VMM_CANCEL_TICK_MS * 1000000ull);
 
         run_loop(vm);
         /* what the program wrote through the stub, while the timer still bounds it */
@@ -441,6 +472,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
 
         if (have_timer)
                 timer_delete(timer);
+        if (have_tick)
+                timer_delete(tick);
         tls_run = NULL;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         uint64_t t3 = time_mono_ns();

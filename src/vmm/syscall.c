@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -82,27 +84,64 @@ static int get(const struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
         return 0;
 }
 
-/* ---- waiting on the caller's pipes, bounded by the deadline ---- */
+/* ---- waiting, bounded by the deadline and the cancel flag ---- */
 
-static int wait_fd(struct vmm_vm *vm, int fd, short events)
+#define WAIT_SLICE_NS (60ull * 1000000000ull)
+
+/* spec->tty: one of the caller's wake flags is set (a Ctrl-C or a resize
+ * that came while the guest was busy), so its read of the terminal ends. */
+static bool tty_woken(const struct vmm_vm *vm)
 {
+        for (volatile sig_atomic_t *const *w = vm->spec->tty ? vm->spec->tty_wake : NULL; w && *w;
+             w++)
+                if (**w)
+                        return true;
+        return false;
+}
+
+/*
+ * The one blocking wait of the syscall layer: until fd (-1: none) is ready
+ * for events, or until `until` (monotonic ns), whichever comes first, and
+ * never past the call's deadline or its cancel flag. Returns 0 when fd is
+ * ready (or in error: the I/O call that follows says which), 1 when `until`
+ * came, and -EINTR when the VM stopped (the reason set: "time limit ...
+ * (what)" or "cancelled") or when a read of the user's terminal is to end
+ * with EINTR (spec->tty: a signal other than the engine's own kick came).
+ */
+static int wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what)
+{
+        bool tty_read = vm->spec->tty && events == POLLIN;
         for (;;) {
+                if (vmm_cancelled(vm))
+                        return -EINTR;
                 uint64_t now = time_mono_ns();
                 if (now >= vm->deadline_ns) {
-                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached",
-                                 vm->lim.timeout_ms);
+                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (%s)",
+                                 vm->lim.timeout_ms, what);
                         return -EINTR;
                 }
-                uint64_t ms = (vm->deadline_ns - now + 999999) / 1000000;
+                if (now >= until)
+                        return 1;
+                uint64_t left = (until < vm->deadline_ns ? until : vm->deadline_ns) - now;
+                /* the cancel flag is looked at every tick even where no kick
+                 * comes (no timer: a test harness, a thread of the caller) */
+                uint64_t slice = vm->spec->cancel ? VMM_CANCEL_TICK_MS * 1000000ull : WAIT_SLICE_NS;
+                if (left < slice)
+                        slice = left;
+                struct timespec ts = {(time_t)(slice / 1000000000), (long)(slice % 1000000000)};
                 struct pollfd p = {.fd = fd, .events = events};
-                int r = poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+                sig_atomic_t kicks = vmm_kicks;
+                int r = ppoll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, &ts, NULL);
                 if (r > 0)
                         return 0;
-                /* the user's terminal: Ctrl-C or a resize ends a read, which the
-                 * guest sees as EINTR and asks its supervisor about */
-                if (r < 0 && errno == EINTR && vm->spec->tty && events == POLLIN)
-                        return -EINTR;
-                if (r < 0 && errno != EINTR)
+                if (r < 0 && errno == EINTR) {
+                        /* the user's terminal: Ctrl-C or a resize ends a read, which the
+                         * guest sees as EINTR and asks its supervisor about */
+                        if (tty_read && (vmm_kicks == kicks || tty_woken(vm)))
+                                return -EINTR;
+                        continue;
+                }
+                if (r < 0)
                         return -errno;
         }
 }
@@ -225,6 +264,7 @@ void vmm_io_start(struct vmm_vm *vm)
 }
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);
+static int stream_kind(int fd);
 
 void vmm_io_flush(struct vmm_vm *vm)
 {
@@ -236,7 +276,8 @@ void vmm_io_flush(struct vmm_vm *vm)
         io_set(vm, VMM_IO_OUT_LEN, 0);
         if (n > VMM_IO_OUT_CAP)
                 n = VMM_IO_OUT_CAP;
-        struct vmm_fd out = {.kind = VMM_FD_OUT, .host = vm->spec->out_fd};
+        struct vmm_fd out = {
+            .kind = VMM_FD_OUT, .stream = stream_kind(vm->spec->out_fd), .host = vm->spec->out_fd};
         (void)out_write(vm, &out, vm->mem + VMM_IO_OUT_BUF, n);
 }
 
@@ -263,61 +304,129 @@ static int64_t io_take(struct vmm_vm *vm, uint8_t *dst, uint64_t len, bool *eof)
 
 /* ---- read and write ---- */
 
+/* How a caller's fd may block (struct vmm_fd's stream). */
+static int stream_kind(int fd)
+{
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || S_ISREG(st.st_mode))
+                return VMM_STREAM_NO;
+        return S_ISSOCK(st.st_mode) ? VMM_STREAM_SOCK : VMM_STREAM_PIPE;
+}
+
+void vmm_fds_std(struct vmm_vm *vm)
+{
+        const struct vmm_spec *spec = vm->spec;
+        int host[4] = {spec->in_fd, spec->out_fd, spec->err_fd,
+                       spec->host_fd > 2 ? spec->host_fd : -1};
+        for (int i = 0; i < 4; i++) {
+                if (i == 3 && host[i] < 0)
+                        break;
+                vm->fds[i] = (struct vmm_fd){.kind = i == 0   ? VMM_FD_IN
+                                                     : i == 3 ? VMM_FD_HOST
+                                                              : VMM_FD_OUT,
+                                             .stream = stream_kind(host[i]),
+                                             .host = host[i]};
+        }
+}
+
+/* A pending SIGPIPE (kept pending by the blocked mask) is taken away. */
+static void drop_sigpipe(void)
+{
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGPIPE);
+        struct timespec zero = {0, 0};
+        (void)sigtimedwait(&s, NULL, &zero);
+}
+
+/*
+ * Writes len bytes to a caller's fd (the result, the log, the host-call
+ * channel) and waits for room no longer than the call may: a reader that
+ * does not read cannot hold the call past its time or its cancel. Returns
+ * the bytes written, or -errno (-EINTR: the VM stopped) when none were.
+ */
+static int64_t stream_write(struct vmm_vm *vm, const struct vmm_fd *f, const uint8_t *p,
+                            uint64_t len)
+{
+        uint64_t done = 0;
+        while (done < len) {
+                if (f->stream != VMM_STREAM_NO) {
+                        int w = wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing");
+                        if (w < 0)
+                                return done ? (int64_t)done : w;
+                }
+                uint64_t want = len - done;
+                ssize_t n;
+                if (f->stream == VMM_STREAM_SOCK) {
+                        n = send(f->host, p + done, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+                } else {
+                        /* after POLLOUT a pipe takes PIPE_BUF bytes without blocking */
+                        if (f->stream == VMM_STREAM_PIPE && want > PIPE_BUF)
+                                want = PIPE_BUF;
+                        n = write(f->host, p + done, want);
+                }
+                if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+                        if (f->stream == VMM_STREAM_NO &&
+                            wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing") < 0)
+                                return done ? (int64_t)done : -EINTR;
+                        continue;
+                }
+                if (n <= 0) {
+                        int err = n < 0 ? errno : EIO;
+                        if (err == EPIPE)
+                                drop_sigpipe();
+                        return done ? (int64_t)done : -err;
+                }
+                done += (uint64_t)n;
+        }
+        return (int64_t)done;
+}
+
+/*
+ * Reads from a caller's fd (the request, the host-call channel) into v:
+ * waits for data as wait_until does, then takes what is there.
+ */
+static int64_t stream_read(struct vmm_vm *vm, const struct vmm_fd *f, struct iovec *v, int cnt)
+{
+        for (;;) {
+                if (f->kind == VMM_FD_IN && tty_woken(vm))
+                        return -EINTR;
+                if (f->stream != VMM_STREAM_NO) {
+                        int w = wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading");
+                        if (w < 0)
+                                return w;
+                }
+                ssize_t n;
+                if (f->stream == VMM_STREAM_SOCK) {
+                        struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
+                        n = recvmsg(f->host, &m, MSG_DONTWAIT);
+                } else {
+                        n = readv(f->host, v, cnt);
+                }
+                if (n >= 0)
+                        return n;
+                if (errno != EINTR && errno != EAGAIN)
+                        return -errno;
+                if (f->stream == VMM_STREAM_NO &&
+                    wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading") < 0)
+                        return -EINTR;
+        }
+}
+
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len)
 {
         uint64_t room = vm->lim.max_output_bytes - vm->res->output_bytes;
         bool over = len > room;
         if (over)
                 len = room;
-        uint64_t done = 0;
-        while (done < len && f->host >= 0) {
-                if (time_mono_ns() >= vm->deadline_ns) {
-                        /* a reader that does not read cannot hold the call past its time */
-                        vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (writing)",
-                                 vm->lim.timeout_ms);
-                        return -EINTR;
-                }
-                ssize_t n = write(f->host, p + done, len - done);
-                if (n < 0 && errno == EINTR)
-                        continue; /* the kick signal: the deadline is checked above */
-                if (n < 0 && errno == EAGAIN) {
-                        if (wait_fd(vm, f->host, POLLOUT) < 0)
-                                return -EINTR;
-                        continue;
-                }
-                if (n < 0) {
-                        if (errno == EPIPE) {
-                                /* consume the SIGPIPE that the blocked mask keeps pending */
-                                sigset_t s;
-                                sigemptyset(&s);
-                                sigaddset(&s, SIGPIPE);
-                                struct timespec zero = {0, 0};
-                                (void)sigtimedwait(&s, NULL, &zero);
-                        }
-                        if (done)
-                                break;
-                        return -errno;
-                }
-                done += (uint64_t)n;
-        }
-        if (f->host < 0)
-                done = len;
-        vm->res->output_bytes += done;
+        int64_t n = f->host < 0 ? (int64_t)len : stream_write(vm, f, p, len);
+        if (n < 0)
+                return n;
+        vm->res->output_bytes += (uint64_t)n;
         if (over)
                 vmm_stop(vm, VMM_END_LIMIT, 125, "output limit of %llu bytes reached",
                          (unsigned long long)vm->lim.max_output_bytes);
-        return (int64_t)done;
-}
-
-/* spec->tty: one of the caller's wake flags is set (a Ctrl-C or a resize
- * that came while the guest was busy), so its read of the terminal ends. */
-static bool tty_woken(const struct vmm_vm *vm)
-{
-        for (volatile sig_atomic_t *const *w = vm->spec->tty ? vm->spec->tty_wake : NULL; w && *w;
-             w++)
-                if (**w)
-                        return true;
-        return false;
+        return n;
 }
 
 static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
@@ -338,14 +447,13 @@ static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t le
         }
         if (f->host < 0)
                 return 0;
+        if (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) {
+                struct iovec v = {p, len};
+                return stream_read(vm, f, &v, 1);
+        }
         for (;;) {
-                if (f->kind == VMM_FD_IN && tty_woken(vm))
-                        return -EINTR;
-                if ((f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) &&
-                    wait_fd(vm, f->host, POLLIN) < 0)
-                        return -EINTR;
                 ssize_t n = read(f->host, p, len);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                if (n < 0 && errno == EINTR)
                         continue;
                 return n < 0 ? -errno : n;
         }
@@ -361,6 +469,8 @@ static int64_t do_write(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t l
                 return -EFAULT;
         if (f->kind == VMM_FD_OUT)
                 return out_write(vm, f, p, len);
+        if (f->kind == VMM_FD_HOST)
+                return stream_write(vm, f, p, len);
         ssize_t n = write(f->host, p, len);
         return n < 0 ? -errno : n;
 }
@@ -404,15 +514,20 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
         int64_t r = load_iov(vm, iov, cnt, v);
         if (r < 0)
                 goto out;
-        if (f->kind == VMM_FD_OUT) {
+        if (wr && (f->kind == VMM_FD_OUT || f->kind == VMM_FD_HOST)) {
+                /* one buffer after the other, each bounded by the deadline */
                 int64_t sum = 0;
                 for (uint64_t i = 0; i < cnt && !vm->done; i++) {
-                        int64_t n = out_write(vm, f, v[i].iov_base, v[i].iov_len);
+                        const uint8_t *b = v[i].iov_base;
+                        int64_t n = f->kind == VMM_FD_OUT ? out_write(vm, f, b, v[i].iov_len)
+                                                          : stream_write(vm, f, b, v[i].iov_len);
                         if (n < 0) {
                                 r = sum ? sum : n;
                                 goto out;
                         }
                         sum += n;
+                        if ((uint64_t)n < v[i].iov_len)
+                                break;
                 }
                 r = sum;
                 goto out;
@@ -437,21 +552,18 @@ static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uin
                 r = 0;
                 goto out;
         }
+        if (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) {
+                r = stream_read(vm, f, v, (int)cnt);
+                goto out;
+        }
         ssize_t n;
         do {
-                /* a read from the request waits at most until the deadline */
-                if (!wr && (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST) &&
-                    wait_fd(vm, f->host, POLLIN) < 0) {
-                        r = -EINTR;
-                        goto out;
-                }
                 if (off >= 0)
                         n = wr ? pwritev(f->host, v, (int)cnt, off)
                                : preadv(f->host, v, (int)cnt, off);
                 else
                         n = wr ? writev(f->host, v, (int)cnt) : readv(f->host, v, (int)cnt);
-        } while (n < 0 && (errno == EINTR || errno == EAGAIN) &&
-                 (f->kind == VMM_FD_IN || f->kind == VMM_FD_HOST));
+        } while (n < 0 && errno == EINTR);
         r = n < 0 ? -errno : n;
 out:
         free(v);
@@ -516,10 +628,74 @@ static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t a
         }
 }
 
+/* ---- time values from the guest ---- */
+
+#define NS_PER_S 1000000000ull
+
+static bool clock_ok(uint64_t c)
+{
+        return c <= CLOCK_BOOTTIME;
+}
+
+static clockid_t host_clock(uint64_t c)
+{
+        /* The guest's CPU clocks are the VM's wall time. */
+        if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID)
+                return CLOCK_MONOTONIC;
+        return (clockid_t)c;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+        uint64_t r;
+        return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* A guest struct timespec, checked as the kernel does (tv_sec >= 0, 0 <=
+ * tv_nsec < 10^9) and in nanoseconds, saturating at UINT64_MAX. */
+static int get_timespec(const struct vmm_vm *vm, uint64_t gpa, uint64_t *ns)
+{
+        int64_t ts[2]; /* tv_sec, tv_nsec on x86-64 */
+        if (get(vm, gpa, ts, sizeof(ts)) < 0)
+                return -EFAULT;
+        if (ts[0] < 0 || ts[1] < 0 || ts[1] >= (int64_t)NS_PER_S)
+                return -EINVAL;
+        uint64_t s = (uint64_t)ts[0];
+        *ns = s > (UINT64_MAX - NS_PER_S) / NS_PER_S ? UINT64_MAX : s * NS_PER_S + (uint64_t)ts[1];
+        return 0;
+}
+
+/* When (monotonic ns, UINT64_MAX: never) a wait for the guest's time value
+ * ns ends: relative, or absolute on the guest's clock clk. */
+static uint64_t wait_end(uint64_t clk, bool absolute, uint64_t ns)
+{
+        uint64_t now = time_mono_ns();
+        if (!absolute)
+                return add_sat(now, ns);
+        struct timespec c;
+        clock_gettime(host_clock(clk), &c);
+        uint64_t clk_now = (uint64_t)c.tv_sec * NS_PER_S + (uint64_t)c.tv_nsec;
+        return ns <= clk_now ? now : add_sat(now, ns - clk_now);
+}
+
+/* nanosleep and clock_nanosleep: sleeps, bounded by the deadline (a sleep
+ * past it stops the VM there) and the cancel flag. */
+static int64_t do_sleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req)
+{
+        uint64_t ns;
+        int r = get_timespec(vm, req, &ns);
+        if (r < 0)
+                return r;
+        if (!clock_ok(clk))
+                return -EINVAL;
+        uint64_t until = wait_end(clk, flags & TIMER_ABSTIME, ns);
+        return wait_until(vm, -1, 0, until, "sleeping") < 0 ? -EINTR : 0;
+}
+
 /*
  * futex, for a guest with one thread (glibc's locks call it even so): a wake
  * wakes nobody; a wait returns at once when the word has changed, and with a
- * timeout as if it ran out. A wait that nothing could ever end is the
+ * timeout (checked as nanosleep's) once it ran out. A wait that nothing could ever end is the
  * program's deadlock: the VM is stopped saying so, rather than left hanging.
  */
 static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t val,
@@ -536,8 +712,19 @@ static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t
                         return (uaddr & 3) ? -EINVAL : -EFAULT;
                 if (word != (uint32_t)val)
                         return -EAGAIN;
-                if (timeout)
-                        return -ETIMEDOUT;
+                if (timeout) {
+                        /* nobody can wake it: it sleeps its time out (FUTEX_WAIT's
+                         * is relative, FUTEX_WAIT_BITSET's absolute) */
+                        uint64_t ns;
+                        int r = get_timespec(vm, timeout, &ns);
+                        if (r < 0)
+                                return r;
+                        bool bitset = (op & 0x7f) == 9;
+                        uint64_t clk = (op & 256) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+                        uint64_t until = wait_end(clk, bitset, ns);
+                        return wait_until(vm, -1, 0, until, "in a futex wait") < 0 ? -EINTR
+                                                                                   : -ETIMEDOUT;
+                }
                 vmm_stop(vm, VMM_END_FAULT, 125,
                          "futex wait at 0x%llx with no other thread to wake it (a deadlock)",
                          (unsigned long long)uaddr);
@@ -721,11 +908,27 @@ static int64_t do_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpat
                 return h;
         int r;
         if (mk)
-                r = mkdirat(h, name, (mode_t)(arg & 0777)) < 0 ? -errno : 0;
+                r = mkdirat(h, name, (mode_t)vmm_fs_mode(arg)) < 0 ? -errno : 0;
         else
                 r = unlinkat(h, name, (int)(arg & AT_REMOVEDIR)) < 0 ? -errno : 0;
         close(h);
         return r;
+}
+
+/* The permission bits of a file or directory in a read-write mount, under
+ * the rule of every mode the guest sets; never those of a mount's root. */
+static int64_t do_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->kind != VMM_FD_FILE)
+                return -EINVAL;
+        if (vm->fs.m[f->mount].readonly)
+                return -EROFS;
+        if (vmm_fs_is_root(&vm->fs, f->host))
+                return -EPERM;
+        return fchmod(f->host, (mode_t)vmm_fs_mode(mode)) < 0 ? -errno : 0;
 }
 
 static int64_t do_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
@@ -1010,57 +1213,6 @@ static int64_t do_uname(struct vmm_vm *vm, uint64_t buf)
         return put(vm, buf, &u, sizeof(u));
 }
 
-static bool clock_ok(uint64_t c)
-{
-        return c <= CLOCK_BOOTTIME;
-}
-
-static clockid_t host_clock(uint64_t c)
-{
-        /* The guest's CPU clocks are the VM's wall time. */
-        if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID)
-                return CLOCK_MONOTONIC;
-        return (clockid_t)c;
-}
-
-static int64_t do_sleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req)
-{
-        struct timespec ts;
-        if (get(vm, req, &ts, sizeof(ts)) < 0)
-                return -EFAULT;
-        if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000 || ts.tv_sec < 0)
-                return -EINVAL;
-        if (!clock_ok(clk))
-                return -EINVAL;
-        int64_t ns;
-        if (flags & TIMER_ABSTIME) {
-                struct timespec now;
-                clock_gettime(host_clock(clk), &now);
-                ns = (ts.tv_sec - now.tv_sec) * 1000000000ll + (ts.tv_nsec - now.tv_nsec);
-        } else {
-                ns = ts.tv_sec > 1000000 ? INT64_MAX / 2 : ts.tv_sec * 1000000000ll + ts.tv_nsec;
-        }
-        uint64_t now = time_mono_ns();
-        if (ns > 0 && now + (uint64_t)ns >= vm->deadline_ns) {
-                if (vm->deadline_ns > now) {
-                        struct timespec d = {(time_t)((vm->deadline_ns - now) / 1000000000),
-                                             (long)((vm->deadline_ns - now) % 1000000000)};
-                        while (nanosleep(&d, &d) < 0 && errno == EINTR &&
-                               time_mono_ns() < vm->deadline_ns)
-                                ;
-                }
-                vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached (sleeping)",
-                         vm->lim.timeout_ms);
-                return -EINTR;
-        }
-        if (ns > 0) {
-                struct timespec d = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-                while (nanosleep(&d, &d) < 0 && errno == EINTR)
-                        ;
-        }
-        return 0;
-}
-
 static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
 {
         uint64_t lim[2] = {UINT64_MAX, UINT64_MAX};
@@ -1231,17 +1383,8 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                         return -EINVAL;
                 return ftruncate(f->host, (off_t)a[1]) < 0 ? -errno : 0;
         }
-        case SYS_fchmod: {
-                /* the permission bits of a file in a read-write mount, nothing more */
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                if (f->kind != VMM_FD_FILE)
-                        return -EINVAL;
-                if (vm->fs.m[f->mount].readonly)
-                        return -EROFS;
-                return fchmod(f->host, (mode_t)(a[1] & 0777)) < 0 ? -errno : 0;
-        }
+        case SYS_fchmod:
+                return do_fchmod(vm, a[0], a[1]);
         case SYS_fsync:
         case SYS_fdatasync:
                 return fd_get(vm, a[0]) ? 0 : -EBADF;

@@ -46,6 +46,8 @@ struct vmm_limits {
 #define VMM_MEM_MIN_MB           8
 #define VMM_MEM_MAX_MB           4096
 #define VMM_MAX_MOUNTS           16
+/* How soon a set spec->cancel stops a VM at the latest. */
+#define VMM_CANCEL_TICK_MS 20
 
 struct vmm_spec {
         const char *image;       /* path of a static x86-64 ELF */
@@ -75,6 +77,14 @@ struct vmm_spec {
          * signal that comes while the read waits ends it too. */
         volatile sig_atomic_t *const *tty_wake;
         /*
+         * The caller's cancel flag (its Ctrl-C), or NULL: once it is non-zero
+         * the VM stops (res->end VMM_END_CANCELLED, why "cancelled", exit
+         * code 130) within about VMM_CANCEL_TICK_MS, whatever the guest is
+         * doing: running, or waiting in a read, a write, a sleep or a futex.
+         * The flag may be set from a signal handler on any thread.
+         */
+        volatile sig_atomic_t *cancel;
+        /*
          * Guest memory in 2 MiB host pages where the host allows them (and a
          * VM of its own, never one from the pool): fewer first-touch faults
          * for a big, long-lived program (μVM-1), more host memory.
@@ -84,10 +94,11 @@ struct vmm_spec {
 };
 
 enum vmm_end {
-        VMM_END_EXIT = 0, /* the program called exit: exit_code is its status */
-        VMM_END_FAULT,    /* a CPU exception, an abort or an emulator failure */
-        VMM_END_LIMIT,    /* stopped past a limit; why names it */
-        VMM_END_ERROR,    /* the VM could not be set up or run; vmm_run returned -1 */
+        VMM_END_EXIT = 0,  /* the program called exit: exit_code is its status */
+        VMM_END_FAULT,     /* a CPU exception, an abort or an emulator failure */
+        VMM_END_LIMIT,     /* stopped past a limit; why names it */
+        VMM_END_CANCELLED, /* spec->cancel was set: exit_code 130 */
+        VMM_END_ERROR,     /* the VM could not be set up or run; vmm_run returned -1 */
 };
 
 /* Where the time went, in nanoseconds. */
@@ -113,11 +124,18 @@ struct vmm_result {
  * it ended: exit, fault or limit) and -1 with e set (and res->end ==
  * VMM_END_ERROR) when it could not run: no /dev/kvm, a bad image, a bad
  * mount. Thread-safe: several calls may run at once on different threads.
- * Uses the signal SIGRTMIN+4 (a no-op handler, installed once) to stop a
- * vCPU at its deadline, and keeps SIGPIPE blocked in the calling thread
- * while it runs. The caller's fds are used, never closed.
+ * Uses the signal SIGRTMIN+4 (a handler that only marks the vCPU, installed
+ * once) to stop a vCPU at its deadline and, with spec->cancel, to look at
+ * the flag every VMM_CANCEL_TICK_MS; keeps SIGPIPE blocked in the calling
+ * thread while it runs. The caller's fds are used, never closed; every wait
+ * on them ends at the deadline or on cancel.
  */
 int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e);
+
+/* Checks that path is an image the engine would run, loading it as a run
+ * does (a regular file of at most 256 MiB, a static x86-64 ELF), without
+ * KVM and without caching it; -1 with the reason in e when it is not. */
+int vmm_image_check(const char *path, osvm_err *e);
 
 /* Probes /dev/kvm: true when usable; otherwise why says what is wrong and how to fix it. */
 bool vmm_probe(char *why, size_t n);
@@ -125,7 +143,7 @@ bool vmm_probe(char *why, size_t n);
  * once per process): the host without KVM, on any host, for tests and users. */
 #define VMM_NO_KVM_ENV "OSVM_NO_KVM"
 
-/* A short name for an end ("exit", "fault", "limit", "error"). */
+/* A short name for an end ("exit", "fault", "limit", "cancelled", "error"). */
 const char *vmm_end_name(enum vmm_end end);
 
 /*

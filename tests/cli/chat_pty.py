@@ -105,6 +105,21 @@ ok = t.read_until(r"hello world.*osvm> ", HANG)
 check("a tool call answers in the chat", ok, t.text())
 check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
 
+t.mark()
+t.send("/tools\r")
+ok = t.read_until(r"osvm-mcp \(11 tools\).*osvm> ", HANG)
+check("/tools lists the tools by server", ok and "get-sum" in t.text(), t.text())
+t.mark()
+t.send("/status\r")
+ok = t.read_until(r"servers:.*osvm> ", HANG)
+where = "inside μVM-1" if kvm and os.path.isfile(image) else "directly"
+check("/status shows the status line and where the agent runs",
+      ok and "OSVM:" in t.text() and where in t.text(), t.text())
+t.mark()
+t.send("/hlep\r")
+check("an unknown /command says so", t.read_until(r"did you mean /help\?.*osvm> ", HANG),
+      t.text())
+
 if kvm:
     t.mark()
     t.send("get the slot\r")

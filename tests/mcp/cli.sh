@@ -56,6 +56,27 @@ check_json "the registry keeps the original osvm fields" "$REG" \
 check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
 
+# Registered, not in isolation_config.json: known, with the config's defaults.
+osvm isolation show everything
+check_exit "isolation show of a registered server that the config does not name exits 0" 0
+check_contains "it is shown with the defaults, said so" \
+        "everything/*  (every tool: defaults, not in isolation_config.json)" "$OUT"
+check_match "with the route its calls take" '^  route +direct' "$OUT"
+osvm isolation show --json everything
+check_json "isolation show --json of it: one policy for every tool" "$T/out" \
+        'len(d) == 1 and d[0]["tool"] == "*" and d[0]["server_configured"] is False and d[0]["registered"] is True'
+osvm isolation show
+check_contains "isolation show lists the registered servers too" "everything/*" "$OUT"
+check_contains "and the HTTP one" "web/*" "$OUT"
+osvm status
+check_contains "status lists a registered server the config does not name" "everything(host:cfg)" "$OUT"
+osvm status --json
+check_json "status --json: the registered server, with its policy and where it comes from" "$T/out" \
+        '[(s["registered"], s["in_config"], s["policy_source"], s["policy"]["mode"]) for s in d["servers"] if s["name"] == "everything"] == [(True, False, "defaults, not in isolation_config.json", "unikernel")]'
+osvm isolation show nosuch
+check_exit "isolation show of a server known nowhere exits 1" 1
+check_contains "and says where it looked" "or in the registry" "$ERR"
+
 osvm mcp list --json
 printf '%s' "$OUT" >"$T/list.json"
 check_json "list --json names both" "$T/list.json" \
@@ -121,6 +142,15 @@ osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps
 check_exit "a timeout fails the call" 1
 check_contains "naming the limit" "timed out after 500 ms" "$ERR"
 
+# The policy's timeout_ms holds for a call on the server (here a fallback) as in a VM.
+osvm isolation set everything timeout_ms=1000
+osvm mcp call everything trigger-long-running-operation duration=3 steps=3
+check_exit "the policy's timeout_ms ends a fallback call (exit 1)" 1
+check_contains "saying it timed out, and by which limit" \
+        "timed out after 1000 ms, the limit of its policy (timeout_ms, set at the server level)" "$ERR"
+check_not_contains "the call did not finish" "Long running operation completed" "$OUT"
+osvm isolation set everything timeout_ms=
+
 # ---- a server that dies, a server that is not there ----
 
 osvm mcp add crash -- sh -c 'read line; exit 7'
@@ -128,7 +158,26 @@ osvm mcp call crash echo message=x
 check_exit "a server that exits at once fails the call" 1
 check_contains "naming how it ended" "exited with status 7" "$ERR"
 
+osvm mcp add noisy -- sh -c 'echo "starting" >&2; echo "Error: Cannot find module /srv/x.js" >&2; exit 1'
+osvm mcp call noisy echo message=x
+check_exit "a server that exits at start fails the call" 1
+check_contains "with the last lines of its stderr" "exited with status 1; the last lines of its stderr:" "$ERR"
+check_contains "the first of them on a line of its own" "$(printf '\n    starting\n')" "$ERR"
+check_contains "and the last" "$(printf '\n    Error: Cannot find module /srv/x.js')" "$ERR"
+
 osvm mcp add ghost -- /nonexistent/server
+check_exit "adding a command that does not exist still adds it" 0
+check_contains "but warns at once" 'the command "/nonexistent/server" is not found (no executable file there)' "$ERR"
+check_contains "and says it is added all the same" "registered all the same" "$ERR"
+PATH=/nonexistent-osvm-test "$OSVM" mcp add nonpx -- npx -y @modelcontextprotocol/server-everything \
+        >"$T/out" 2>"$T/err"
+RC=$?
+check_exit "adding a server whose interpreter is missing exits 0" 0
+check_contains "and says how to install it" "npx is not installed: on Debian, 'apt-get install npm'" "$(cat "$T/err")"
+osvm mcp add here -- node "$EVERYTHING" stdio
+check_not_contains "a command on PATH draws no warning" "not found" "$ERR"
+osvm mcp remove nonpx >/dev/null
+osvm mcp remove here >/dev/null
 osvm mcp call ghost echo
 check_exit "a server that cannot start fails the call" 1
 check_contains "naming the command" "/nonexistent/server" "$ERR"
@@ -149,7 +198,9 @@ check_exit "a path outside the server's roots is a tool error" 5
 osvm isolation set fs/read_text_file fallback=deny
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_exit "fallback deny refuses the call (4)" 4
-check_contains "and says why" "refused" "$ERR"
+check_contains "and says why" 'Refusing to run fs/read_text_file: its fallback policy is "deny"' "$ERR"
+check_contains "and how to let it run" "osvm isolation set fs/read_text_file fallback=direct" "$ERR"
+check_eq "and says it once" 1 "$(grep -c "Refusing\|refused" "$T/err")"
 check_eq "nothing was printed as a result" "" "$OUT"
 
 osvm status

@@ -41,6 +41,19 @@ check_eq "and the file is there on the host" "yes" "$([ -f "$T/data/new" ] && ec
 osvm uk run --timeout 300 "$G/loop"
 check_exit "an endless loop stops at the time limit: 125" 125
 check_contains "naming the limit" "time limit of 300 ms" "$ERR"
+# Ctrl-C (SIGINT to osvm) ends the VM at once, as it ends a tool call
+"$OSVM" uk run --timeout 60000 "$G/loop" >"$T/out" 2>"$T/err" &
+pid=$!
+# (once osvm catches SIGINT: bit 2 of SigCgt in /proc; 60 s guard a hang)
+for _ in $(seq 600); do
+        cgt=$(awk '/^SigCgt/ {print $2}' /proc/$pid/status 2>/dev/null)
+        [ -n "$cgt" ] && (((0x$cgt >> 1) & 1)) && break
+        sleep 0.1
+done
+kill -INT $pid
+wait $pid
+check_eq "Ctrl-C stops a looping program: 130" 130 $?
+check_contains "and says it was cancelled" "cancelled (Ctrl-C)" "$(cat "$T/err")"
 osvm uk run "$G/noncanon"
 check_exit "a jump to a non-canonical address fails as a signal would (139)" 139
 check_contains "reported in words" "general protection fault" "$ERR"

@@ -104,6 +104,34 @@ expect 0 'open /data/\.\./etc/passwd: No such file;;open /etc/passwd: No such fi
         -- $M --mount "$tmp/d:/data" $G/escape
 [ -e "$tmp/d/new-file" ] && not_ok "escape created a file in a read-only mount" || ok "read-only mount unchanged"
 
+# The host-call channel: a guest that writes host calls and never reads the
+# answers, to a host that reads nothing either, ends at its time limit.
+expect 125 'time limit of 400 ms reached \(writing\)' -- $M --timeout 400 --host-sink $G/host_flood
+expect 3 '^no fd 3$' -- $M $G/host_flood
+
+# Time values: refused as the kernel refuses them; the end of time, on an
+# absolute clock or in a futex wait, is cut at the time limit (no overflow).
+expect 0 'nanosleep \{0, 1000000000\}: Invalid argument;;nanosleep \{-1, 0\}: Invalid argument;;clock_nanosleep abs \{0, -1\}: Invalid argument;;clock_nanosleep abs past: 0;;^ok$' \
+        -- $M $G/time_values
+expect 125 'time limit of 300 ms reached \(sleeping\)' -- $M --timeout 300 $G/time_values abstime
+expect 125 'time limit of 300 ms reached \(in a futex wait\)' -- $M --timeout 300 $G/time_values futex
+
+# Cancel (Ctrl-C): a guest that loops or sleeps is stopped, "cancelled", 130.
+expect 130 'cancelled: cancelled' -- $M --timeout 60000 --cancel-after 100 $G/loop
+expect 130 'cancelled: cancelled' -- $M --timeout 60000 --cancel-after 100 $G/time_values abstime
+expect 130 'cancelled: cancelled' -- $M --timeout 60000 --cancel-after 100 --host-sink $G/host_flood
+
+# Modes in a read-write mount: the mount's root keeps its own, every other
+# is narrowed to 0755 at most.
+umask 022 # the host's umask narrows what the guest may set; this one does not
+mkdir "$tmp/rw"
+chmod 700 "$tmp/rw"
+ln -s . "$tmp/rw/self"
+expect 0 'fchmod /data 0777: Operation not permitted;;fchmod /data/self 0777: Operation not permitted;;created 04777: mode 0755;;after fchmod 06777: mode 0755;;mkdir 0777: mode 0755;;^ok$' \
+        -- $M --mount "$tmp/rw:/data:rw" $G/modes
+mode=$(stat -c %a "$tmp/rw")
+[ "$mode" = 700 ] && ok "the mount's root is still 0700" || not_ok "the mount's root is now $mode"
+
 # An image that is not one.
 expect 125 'error: .*not an ELF file' -- $M "$tmp/d/file.txt"
 expect 125 'error: .*dynamically linked' -- $M /bin/true

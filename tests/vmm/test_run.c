@@ -231,6 +231,37 @@ static void test_bad_specs(void **state)
         assert_int_equal(res.output_bytes, strlen("hello from the guest, argc=1\n"));
 }
 
+static volatile sig_atomic_t cancel_flag;
+
+/* Ctrl-C: a guest that runs without a system call is stopped at once, from
+ * another thread, long before its time limit. */
+static void test_cancel(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        const char *argv[] = {"loop", NULL};
+        struct vmm_spec spec = {.image = G "loop",
+                                .argv = argv,
+                                .in_fd = -1,
+                                .out_fd = -1,
+                                .err_fd = -1,
+                                .cancel = &cancel_flag,
+                                .limits = {.memory_mb = 32, .timeout_ms = 120000}};
+        struct tu_later later;
+        tu_later_start(&later, &cancel_flag, 100);
+        struct vmm_result res;
+        osvm_err e = {0};
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        tu_later_join(&later);
+        assert_int_equal(res.end, VMM_END_CANCELLED);
+        assert_string_equal(res.why, "cancelled");
+        assert_int_equal(res.exit_code, 130);
+        /* a flag set before the start: it never runs */
+        assert_int_equal(vmm_run(&spec, &res, &e), 0);
+        assert_int_equal(res.end, VMM_END_CANCELLED);
+        cancel_flag = 0;
+}
+
 static void *worker(void *arg)
 {
         int *bad = arg;
@@ -318,6 +349,7 @@ int main(void)
             cmocka_unit_test(test_limits),
             cmocka_unit_test(test_faults),
             cmocka_unit_test(test_bad_specs),
+            cmocka_unit_test(test_cancel),
             cmocka_unit_test(test_two_threads),
             cmocka_unit_test(test_pool),
         };

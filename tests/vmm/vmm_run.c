@@ -3,24 +3,44 @@
  * and stderr as the guest's fds 0, 1 and 2.
  *
  *   vmm_run [--mem MB] [--timeout MS] [--max-output N] [--max-syscalls N]
- *           [--mount HOST:VM[:rw]]... [--env K=V]... [--cwd DIR] [--stats] IMAGE [ARGS...]
+ *           [--mount HOST:VM[:rw]]... [--env K=V]... [--cwd DIR] [--stats]
+ *           [--host-sink] [--cancel-after MS] IMAGE [ARGS...]
+ *
+ * --host-sink gives the guest a host-call channel (fd 3) that nobody reads
+ * or answers; --cancel-after sets the run's cancel flag MS ms after it starts.
  *   vmm_run --probe      exit 0 when /dev/kvm is usable, else 77 with the reason
  *
  * Exit status: the guest's on a plain exit, its exit code (128+signal) on a
  * fault, 125 on a limit or an error; the reason goes to stderr as
  * "vmm_run: fault: ...".
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "vmm/vmm.h"
+
+static volatile sig_atomic_t cancel_flag;
+static long cancel_after_ms = -1;
+
+static void *cancel_later(void *arg)
+{
+        (void)arg;
+        struct timespec d = {cancel_after_ms / 1000, (cancel_after_ms % 1000) * 1000000};
+        nanosleep(&d, NULL);
+        cancel_flag = 1;
+        return NULL;
+}
 
 static int usage(void)
 {
         fprintf(stderr, "usage: vmm_run [--mem MB] [--timeout MS] [--max-output N] "
                         "[--max-syscalls N] [--mount HOST:VM[:rw]] [--env K=V] [--stats] "
-                        "IMAGE [ARGS...]\n");
+                        "[--host-sink] [--cancel-after MS] IMAGE [ARGS...]\n");
         return 2;
 }
 
@@ -52,6 +72,13 @@ int main(int argc, char **argv)
                         stats = true;
                         continue;
                 }
+                if (strcmp(o, "--host-sink") == 0) {
+                        int sv[2];
+                        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+                                return 125;
+                        spec.host_fd = sv[1]; /* sv[0] stays open, never read */
+                        continue;
+                }
                 if (i + 1 >= argc)
                         return usage();
                 const char *v = argv[++i];
@@ -63,6 +90,9 @@ int main(int argc, char **argv)
                         spec.limits.max_output_bytes = strtoull(v, NULL, 10);
                 } else if (strcmp(o, "--max-syscalls") == 0) {
                         spec.limits.max_syscalls = strtoull(v, NULL, 10);
+                } else if (strcmp(o, "--cancel-after") == 0) {
+                        cancel_after_ms = strtol(v, NULL, 10);
+                        spec.cancel = &cancel_flag;
                 } else if (strcmp(o, "--cwd") == 0) {
                         spec.cwd = v;
                 } else if (strcmp(o, "--env") == 0 && nenv < 64) {
@@ -98,7 +128,12 @@ int main(int argc, char **argv)
 
         struct vmm_result res;
         osvm_err e = {0};
+        pthread_t canceller;
+        if (cancel_after_ms >= 0)
+                pthread_create(&canceller, NULL, cancel_later, NULL);
         int rc = vmm_run(&spec, &res, &e);
+        if (cancel_after_ms >= 0)
+                pthread_join(canceller, NULL);
         vmm_shutdown();
         if (stats)
                 fprintf(stderr,

@@ -1,0 +1,226 @@
+/*
+ * μVM-1's host-call service without a VM: the test holds the agent's end of
+ * the channel. The config and hello answers carry no credential of a URL, and
+ * an agent that writes host calls without reading the answers loses its
+ * channel instead of holding the service; a preview decision is not counted.
+ */
+#include "testutil.h"
+
+#include "microvm/microvm.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A bound that only guards a hang: the fixed service closes the channel
+ * after its stall (300 ms here). */
+#define HANG_GUARD_MS 60000
+
+static char dir[64];
+static struct mcp_registry reg;
+static volatile sig_atomic_t interrupted, resized;
+
+static int setup(void **state)
+{
+        (void)state;
+        if (tu_tempdir(dir, sizeof(dir), "service") < 0)
+                return -1;
+        setenv("OSVM_HOME", dir, 1);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        unsetenv("OSVM_HOME");
+        return tu_rmrf(dir);
+}
+
+static struct microvm_service *start_with(struct microvm_host *h, int sv[2],
+                                          const struct mcp_registry *r, struct mcp_hub *hub)
+{
+        memset(h, 0, sizeof(*h));
+        h->reg = r;
+        h->hub = hub;
+        h->interrupted = &interrupted;
+        h->resized = &resized;
+        h->send_stall_ms = 300;
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        osvm_err e = {0};
+        struct microvm_service *s = microvm_service_start(sv[0], h, &e);
+        assert_non_null(s);
+        return s;
+}
+
+static struct microvm_service *start(struct microvm_host *h, int sv[2])
+{
+        return start_with(h, sv, &reg, NULL);
+}
+
+static void stop(struct microvm_service *s, int sv[2])
+{
+        close(sv[1]);
+        microvm_service_finish(s, NULL, NULL);
+        close(sv[0]);
+}
+
+/* One request, one answer line (parsed). */
+static json_t *ask(int fd, const char *req)
+{
+        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+        strbuf b = {0};
+        char c;
+        while (read(fd, &c, 1) == 1 && c != '\n')
+                sb_addn(&b, &c, 1);
+        json_t *ans = json_loadb(b.s ? b.s : "", b.len, 0, NULL);
+        sb_free(&b);
+        assert_non_null(ans);
+        return ans;
+}
+
+static void test_config_without_credentials(void **state)
+{
+        (void)state;
+        char *path = xasprintf("%s/isolation_config.json", dir);
+        const char *text =
+            "{\"mcp_servers\": {"
+            " \"osvm-mcp\": {\"rpc_url\": "
+            "\"https://osvm:s3cr3tpw@rpc.example.com:8443/v2/TOKEN42?api-key=SECRET7#frag\"},"
+            " \"plain\": {\"rpc_url\": \"http://127.0.0.1:8899\"},"
+            " \"odd\": {\"rpc_url\": \"gopher://osvm:s3cr3tpw@h/TOKEN42\"},"
+            " \"none\": {}}}";
+        assert_int_equal(fs_write_atomic(path, text, strlen(text), 0600, NULL), 0);
+        free(path);
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        json_t *ans = ask(sv[1], "{\"op\": \"config\"}\n");
+        char *shown = json_dumps(ans, JSON_COMPACT);
+        print_message("%s\n", shown);
+        assert_null(strstr(shown, "s3cr3tpw"));
+        assert_null(strstr(shown, "TOKEN42"));
+        assert_null(strstr(shown, "SECRET7"));
+        assert_null(strstr(shown, "frag"));
+        free(shown);
+        json_t *srv = json_object_get(json_object_get(ans, "config"), "mcp_servers");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(srv, "osvm-mcp"), "rpc_url")),
+            "https://rpc.example.com:8443/");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(srv, "plain"), "rpc_url")),
+            "http://127.0.0.1:8899/");
+        assert_null(json_object_get(json_object_get(srv, "odd"), "rpc_url"));
+        assert_non_null(json_object_get(srv, "none"));
+        json_decref(ans);
+        stop(s, sv);
+}
+
+/* The handshake names the LLM endpoint, never a key in its URL. */
+static void test_hello_without_credentials(void **state)
+{
+        (void)state;
+        struct agent_ai_config ai = {
+            .provider = "openai",
+            .url = "https://user:pw123@llm.example.com/v1?key=SECRET9",
+            .model = "m",
+            .source = "OSVM_AI_URL",
+        };
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        h.ai = &ai;
+        json_t *ans = ask(sv[1], "{\"op\": \"hello\", \"protocol\": 1}\n");
+        char *shown = json_dumps(ans, JSON_COMPACT);
+        print_message("%s\n", shown);
+        assert_null(strstr(shown, "SECRET9"));
+        assert_null(strstr(shown, "pw123"));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ans, "planner"), "url")),
+            "https://llm.example.com/");
+        free(shown);
+        json_decref(ans);
+        stop(s, sv);
+}
+
+/* An agent that writes host calls and never reads: past the stall the
+ * service closes the channel (POLLHUP on the agent's end) by itself. */
+static void test_agent_that_does_not_read(void **state)
+{
+        (void)state;
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        fcntl(sv[1], F_SETFL, O_NONBLOCK);
+        long sent = tu_flood_until_hup(sv[1], "{\"op\":\"events\"}\n", HANG_GUARD_MS);
+        print_message("%ld requests written before the service closed the channel\n", sent);
+        assert_true(sent > 0);
+        stop(s, sv);
+}
+
+/* The chat's /tools asks where a tool would run with a preview: answered as
+ * tool.decide is, but not counted as a fallback (the status line's '*' means
+ * a call fell back); its flag must be a boolean. */
+static void test_decide_preview(void **state)
+{
+        (void)state;
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        char *text = iso_config_default_text();
+        assert_int_equal(iso_config_parse(text, strlen(text), "the default", &cfg, &d), 0);
+        free(text);
+        iso_diags_free(&d);
+        struct iso_host host = {.kvm_usable = false};
+        snprintf(host.kvm_problem, sizeof(host.kvm_problem), "no KVM in this test");
+        char *argv[] = {"/bin/true", NULL}, *env[] = {NULL};
+        struct mcp_server_conf conf = {.id = "srv",
+                                       .name = "srv",
+                                       .kind = MCP_KIND_STDIO,
+                                       .argv = argv,
+                                       .env = env,
+                                       .enabled = true};
+        struct mcp_registry r = {.n = 1, .v = &conf};
+        struct mcp_hub *hub = mcp_hub_new(&r, &cfg, &host);
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start_with(&h, sv, &r, hub);
+        session_reset(session_get(), time_mono_ns());
+
+        json_t *ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\", "
+                                 "\"preview\": true}\n");
+        json_t *dec = json_object_get(ans, "decision");
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        assert_string_equal(json_string_value(json_object_get(dec, "route")), "direct");
+        assert_true(json_is_true(json_object_get(dec, "fell_back")));
+        assert_int_equal(session_get()->fallbacks, 0); /* a preview is no call */
+        json_decref(ans);
+
+        ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\"}\n");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ans, "decision"), "route")),
+            "direct");
+        assert_int_equal(session_get()->fallbacks, 1); /* the decision for a call is counted */
+        json_decref(ans);
+
+        ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\", "
+                         "\"preview\": \"yes\"}\n");
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
+                               "the field \"preview\" has the wrong type"));
+        json_decref(ans);
+        stop(s, sv);
+        mcp_hub_free(hub);
+        iso_config_free(&cfg);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_config_without_credentials),
+            cmocka_unit_test(test_hello_without_credentials),
+            cmocka_unit_test(test_agent_that_does_not_read),
+            cmocka_unit_test(test_decide_preview),
+        };
+        return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
+}
