@@ -813,7 +813,8 @@ OSVM_NO_KVM=1 osvm uk run /bin/true
 check_exit "no KVM: uk run fails (exit 1)" 1
 check_contains "no KVM: uk run says so, and how to get KVM, before anything about the image" \
         "/bin/true: cannot run it in a VM: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm" "$ERR"
-if [ ! -e /dev/kvm ]; then
+# (the machine's own /dev/kvm, unless OSVM_NO_KVM=1 stands in for it)
+if [ ! -e /dev/kvm ] && [ "${OSVM_NO_KVM:-}" != 1 ]; then
         osvm uk run /bin/true
         check_contains "without /dev/kvm uk run says how to get KVM" "enable virtualization" "$ERR"
 fi

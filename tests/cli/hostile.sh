@@ -178,7 +178,8 @@ python3 "$ROOT/tests/agent/llm_server.py" --script "$LLM_SCRIPT" --record "$T/re
         >"$T/llm.out" 2>"$T/llm.err" &
 LLM_PID=$!
 LLM_PORT=
-for _ in $(seq 100); do
+# (up to 120 s: a bound that only guards against a hang, on a loaded machine)
+for _ in $(seq 2400); do
         LLM_PORT=$(sed -n 's/^PORT //p' "$T/llm.out")
         [ -n "$LLM_PORT" ] && break
         sleep 0.05
