@@ -84,7 +84,7 @@ bench: deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_
        build/bench/bench_offline build/asan/bench/bench_offline
 	build/bench/bench_isolation
 	build/bench/bench_offline
-	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 5
+	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh
 
