@@ -16,6 +16,12 @@
 #define MCP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define MCP_DEFAULT_TIMEOUT_MS  60000u
 
+/* What one server's tools/list may add up to, over all its pages. */
+#define MCP_TOOLS_MAX       4096u              /* tools */
+#define MCP_TOOLS_MAX_BYTES (8u * 1024 * 1024) /* their definitions, as compact JSON */
+#define MCP_TOOLS_MAX_PAGES 256u
+#define MCP_TOOL_NAME_MAX   256u /* bytes of a tool name */
+
 /* Errors in osvm_err.code besides errno values and JSON-RPC error codes. */
 enum {
         MCP_E_TIMEOUT = -1000, /* the deadline passed */
@@ -64,10 +70,20 @@ struct mcp_endpoint {
         size_t max_message;   /* 0: MCP_DEFAULT_MAX_MESSAGE */
 };
 
-/* Starts or reaches the server and runs initialize / initialized. */
+/*
+ * Starts or reaches the server and runs initialize / initialized. A server
+ * that answers with a protocol version osvm does not speak is refused.
+ */
 struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_call_opts *opts,
                                osvm_err *e);
-/* All tools, every page of tools/list fetched; a new reference to an array. */
+/*
+ * All tools, every page of tools/list fetched; a new reference to an array.
+ * Tools without a name, with an empty or unsafe name (control characters,
+ * bidirectional controls, bytes that are not UTF-8, longer than
+ * MCP_TOOL_NAME_MAX) and repeats of a name are left out with a warning. More
+ * than MCP_TOOLS_MAX tools, MCP_TOOLS_MAX_BYTES or MCP_TOOLS_MAX_PAGES
+ * pages is an error (MCP_E_TOO_LARGE, MCP_E_PROTOCOL for the pages).
+ */
 json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *opts, osvm_err *e);
 /*
  * Calls a tool; args may be NULL. Returns the CallToolResult (a new
@@ -235,6 +251,23 @@ const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url,
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)
 #define MCP_RPC_INVALID_PARAMS   (-32602)
+
+/* ---- what peers send ---- */
+
+/*
+ * Parses one JSON message from a peer (a server, a tool): valid JSON
+ * is taken whole, strings holding \u0000 included (read their length with
+ * json_string_length; json_string_value stops at the NUL). An object key
+ * holding \u0000, which jansson cannot keep, gets U+FFFD in its place.
+ * flags are jansson's decoding flags (JSON_ALLOW_NUL is always added).
+ */
+json_t *mcp_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
+/*
+ * Checks a header line "Name: value" before it is sent: the name with
+ * text_header_name_ok, the value (past the blanks after the colon) with
+ * text_header_value_ok. NULL when it may be sent, else what is wrong.
+ */
+const char *mcp_header_problem(const char *line);
 
 /* ---- channels of one JSON message a line (lines.c) ---- */
 

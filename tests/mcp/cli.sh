@@ -46,6 +46,11 @@ osvm mcp add "bad/name" -- node x.js
 check_exit "a bad name is a usage error" 2
 osvm mcp add lonely
 check_exit "add without a command or URL is a usage error" 2
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: 1\r\nX-Injected: 1')"
+check_exit "a header holding CR LF is a usage error" 2
+check_contains "and the error names the header" "X-Test" "$ERR"
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: a\001b')"
+check_exit "a header holding another control character is a usage error" 2
 
 REG=$OSVM_HOME/mcp_servers.json
 check_eq "the registry file is 0600" 600 "$(mode_of "$REG")"
@@ -53,6 +58,7 @@ check_json "the registry keeps the original osvm fields" "$REG" \
         'd["everything"]["transport_type"] == "stdio" and d["everything"]["enabled"] is True and "extra_config" in d["everything"] and d["everything"]["command"] == "node"'
 check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
+check_json "the refused ones were not registered" "$REG" '"evil" not in d'
 
 # Registered, not in isolation_config.json: known, with the config's defaults.
 osvm isolation show everything
