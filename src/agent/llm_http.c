@@ -101,7 +101,7 @@ static char *error_excerpt(const char *body, size_t len)
 {
         if (!body || len == 0)
                 return xstrdup("(empty body)");
-        json_t *j = json_loadb(body, len, 0, NULL);
+        json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
         const char *msg = NULL;
         if (json_is_object(j)) {
                 json_t *err = json_object_get(j, "error");
@@ -156,6 +156,21 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 return err_set(e, 0, "cannot initialise libcurl: %s",
                                curl_easy_strerror(curl_init_rc));
 
+        /* Every header is checked before anything is sent: a key holding CR LF would
+         * otherwise add headers of its own. */
+        for (const char *const *h = r->headers; h && *h; h++) {
+                const char *why = mcp_header_problem(*h);
+                if (why) {
+                        strbuf name = {0}; /* the name only: the value may be the key */
+                        size_t n = strcspn(*h, ":");
+                        sb_add_sanitized(&name, *h, n < 64 ? n : 64, 0);
+                        err_set(e, EINVAL,
+                                "refusing to send the header %s to %s: %s; nothing was sent",
+                                name.s, r->url, why);
+                        sb_free(&name);
+                        return -1;
+                }
+        }
         CURL *curl = curl_easy_init();
         if (!curl)
                 return err_set(e, ENOMEM, "cannot initialise libcurl");
@@ -236,7 +251,7 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 }
                 if (status >= 200 && status < 300) {
                         json_error_t je;
-                        json_t *j = a.body ? json_loadb(a.body, a.len, 0, &je) : NULL;
+                        json_t *j = a.body ? json_loadb(a.body, a.len, JSON_ALLOW_NUL, &je) : NULL;
                         if (!j) {
                                 err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", r->url,
                                         a.body ? ": " : " (empty body)", a.body ? je.text : "");
