@@ -7,6 +7,8 @@ PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libed
 PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
 # the vmm: guest toolchains, a program nobody here wrote, leak checks
 PKGS="$PKGS musl-tools busybox-static valgrind"
+# the completion tests load the scripts in each shell (about 5 MB to download)
+PKGS="$PKGS zsh fish"
 # the MCP tests run real servers from npm: Node.js, from Debian unless one is there
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 

@@ -123,6 +123,8 @@ struct agent_ai_config {
 };
 
 int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e);
+/* Where ai.json is (a new string). */
+char *agent_ai_config_path(void);
 void agent_ai_config_free(struct agent_ai_config *c);
 
 struct agent_planner *agent_planner_openai(const struct agent_ai_config *c, osvm_err *e);

@@ -52,11 +52,16 @@ static int file_error(osvm_err *e, const char *path, const char *field, const ch
         return -1;
 }
 
+char *agent_ai_config_path(void)
+{
+        _cleanup_free_ char *dir = paths_config_dir();
+        return xasprintf("%s/%s", dir, AI_FILE);
+}
+
 /* Reads ai.json when there is one. */
 static int load_file(struct agent_ai_config *c, osvm_err *e)
 {
-        _cleanup_free_ char *dir = paths_config_dir();
-        _cleanup_free_ char *path = xasprintf("%s/%s", dir, AI_FILE);
+        _cleanup_free_ char *path = agent_ai_config_path();
         struct stat st;
         if (stat(path, &st) < 0 && errno == ENOENT)
                 return 0;

@@ -25,6 +25,12 @@ extern const struct cli_cmd cli_cmd_isolation;
 extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
+extern const struct cli_cmd cli_cmd_doctor;
+extern const struct cli_cmd cli_cmd_config;
+extern const struct cli_cmd cli_cmd_completion;
+
+/* The command table (main.c), in the order `osvm --help` lists it: *n commands. */
+const struct cli_cmd *const *cli_commands(size_t *n);
 
 /* The status line from the session at time now_ns. */
 struct status_style {
@@ -47,9 +53,12 @@ int cli_agent_chat(void);
  */
 struct cli_agent_session {
         struct agent *agent;
-        bool llm;   /* an LLM is configured (else the offline planner) */
-        bool kvm;   /* KVM is usable: tool calls can run in VMs of their own */
-        void *impl; /* the implementation's own */
+        bool llm;          /* an LLM is configured (else the offline planner) */
+        bool kvm;          /* KVM is usable: tool calls can run in VMs of their own */
+        bool microvm;      /* inside μVM-1, as the handshake said */
+        const char *model; /* the planner's model; NULL: none */
+        char *url;         /* its endpoint without what may be a credential; NULL: none */
+        void *impl;        /* the implementation's own */
 };
 
 /* Opens the session; chat: for many prompts (VMs made ahead, resizes
@@ -58,6 +67,11 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat);
 void cli_agent_session_close(struct cli_agent_session *s);
 /* The status line now. */
 char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st);
+
+/* Where SERVER/TOOL would run, as the host decides it: nothing runs, nothing
+ * is logged or counted (the chat's /tools). */
+void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
+                             struct iso_decision *d);
 
 /* What happened to the terminal since the last call (cleared by it). */
 #define CLI_EVENT_INTERRUPT 1u /* Ctrl-C */
@@ -70,6 +84,23 @@ extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupt(void);
 /* Makes a new window size (SIGWINCH) set *flag. */
 void cli_catch_resize(volatile sig_atomic_t *flag);
+
+/*
+ * The chat's own commands (chat.c): a line that starts with '/' and a
+ * word (/help, /tools [SERVER], /status, /exit). Returns CLI_CHAT_PROMPT
+ * when line is a prompt for the agent, else runs the command.
+ */
+enum cli_chat_result { CLI_CHAT_PROMPT, CLI_CHAT_DONE, CLI_CHAT_LEAVE };
+enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *line);
+
+/* ---- did-you-mean (suggest.c) ---- */
+
+/* The edit distance with transpositions; SIZE_MAX past 64 bytes. */
+size_t cli_edit_distance(const char *a, const char *b);
+/* The name nearest to word: one edit away (two for words of four bytes or
+ * more, none for one byte), else the one name word begins; NULL when none
+ * is near. */
+const char *cli_nearest(const char *word, const char *const *names, size_t n);
 
 /* A verb of a command with verbs (`osvm isolation show`). */
 struct cli_verb {
@@ -175,5 +206,22 @@ size_t cli_text_columns(const char *s);
 /* s cut to at most cols columns, not inside a character, ending in an
  * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
 char *cli_fit_columns(const char *s, size_t cols, bool utf8);
+/* The files and directories osvm uses (cmd_config.c), each a new string. */
+struct cli_paths {
+        char *config_dir;  /* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else ~/.config/osvm */
+        char *isolation;   /* the isolation config */
+        char *registry;    /* the MCP server registry */
+        char *ai;          /* the LLM settings (ai.json) */
+        char *state_dir;   /* $XDG_STATE_HOME/osvm, else ~/.local/state/osvm */
+        char *logs;        /* osvm's log files */
+        char *agent_dir;   /* the agent's own directory: its history and logs */
+        char *images;      /* osvm's own images (the tool pack, μVM-1's); NULL: none */
+        char *agent_image; /* μVM-1's image; NULL: none, and agent_image_why says why */
+        char agent_image_why[512];
+};
+void cli_paths_get(struct cli_paths *p);
+void cli_paths_free(struct cli_paths *p);
+/* The same as a JSON object: {config_dir, isolation_config, ...}, null for none. */
+json_t *cli_paths_json(const struct cli_paths *p);
 
 #endif

@@ -382,7 +382,7 @@ int cli_agent_chat(void)
                ts->n, agent_planner_name(s.agent),
                s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
-                printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");
+                printf("Ctrl-C cancels a running tool, Ctrl-D leaves, /help lists the commands.\n");
         print_status(&s, stdout);
 
         struct ui_state u;
@@ -426,6 +426,14 @@ int cli_agent_chat(void)
                 if (!strcmp(p, "exit") || !strcmp(p, "quit")) {
                         free(line);
                         break;
+                }
+                enum cli_chat_result cmd = cli_chat_command(&s, p); /* /help, /tools, ... */
+                if (cmd != CLI_CHAT_PROMPT) {
+                        free(line);
+                        if (cmd == CLI_CHAT_LEAVE)
+                                break;
+                        fflush(stdout);
+                        continue;
                 }
                 char *answer = NULL;
                 osvm_err e = {0};

@@ -58,11 +58,24 @@ int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t
                 if (strcmp(argv[1], verbs[i].name) == 0)
                         return verbs[i].run(argc - 1, argv + 1);
         strbuf names = {0};
-        for (size_t i = 0; i < n; i++)
+        _cleanup_free_ const char **vn = xcalloc(n, sizeof(*vn));
+        for (size_t i = 0; i < n; i++) {
                 sb_addf(&names, "%s%s", i ? ", " : "", verbs[i].name);
-        int r = argc < 2 ? cli_usage_error(cmd, "missing a verb: %s", names.s)
-                         : cli_usage_error(cmd, "unknown verb \"%s\"; the verbs are: %s", argv[1],
-                                           names.s);
+                vn[i] = verbs[i].name;
+        }
+        const char *near = argc >= 2 ? cli_nearest(argv[1], vn, n) : NULL;
+        int r;
+        if (argc < 2) {
+                r = cli_usage_error(cmd, "missing a verb: %s", names.s);
+        } else {
+                _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+                if (near)
+                        r = cli_usage_error(cmd, "unknown verb \"%s\"; did you mean \"%s\"?", shown,
+                                            near);
+                else
+                        r = cli_usage_error(cmd, "unknown verb \"%s\"; the verbs are: %s", shown,
+                                            names.s);
+        }
         sb_free(&names);
         return r;
 }

@@ -93,9 +93,14 @@ static void note_down_if_dead(struct mcp_hub *h, const char *id)
                         session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
 }
 
-void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
+void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
         iso_decide(h->cfg, id, tool, h->host, dec);
+}
+
+void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
+{
+        mcp_hub_preview(h, id, tool, dec);
         /* The reasons at their own levels: with OSVM_LOG=info, the whole trace. */
         for (size_t i = 0; i < dec->nreasons; i++)
                 log_msg(dec->reasons[i].level, "%s", dec->reasons[i].text);

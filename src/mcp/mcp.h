@@ -183,6 +183,9 @@ json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t
                      const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e);
 /* mcp_hub_call in two steps, for a caller that shows the decision before the call runs. */
 void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
+/* The same decision for a listing, not a call: its reasons are not logged
+ * and a fallback is not counted. */
+void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
                     const struct mcp_call_opts *o, osvm_err *e);
 void mcp_hub_free(struct mcp_hub *h);

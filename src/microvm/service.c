@@ -175,11 +175,22 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
 static json_t *op_decide(struct microvm_service *s, json_t *req)
 {
         static const struct field f[] = {{"server", JSON_STRING, true},
-                                         {"tool", JSON_STRING, true}};
-        json_t *bad = check_fields(s, req, "tool.decide", f, 2);
+                                         {"tool", JSON_STRING, true},
+                                         {"preview", JSON_TRUE, false}};
+        json_t *bad = check_fields(s, req, "tool.decide", f, 3);
         const char *server = json_string_value(json_object_get(req, "server"));
         if (bad || (bad = check_server(s, "tool.decide", server)))
                 return bad;
+        if (json_is_true(json_object_get(req, "preview"))) {
+                /* a listing (the chat's /tools): not logged, not counted, not kept for a call */
+                struct iso_decision d;
+                mcp_hub_preview(s->h->hub, server, json_string_value(json_object_get(req, "tool")),
+                                &d);
+                json_t *ans =
+                    json_pack("{s:b, s:o}", "ok", true, "decision", iso_decision_json(&d));
+                iso_decision_free(&d);
+                return ans;
+        }
         if (s->have_last)
                 iso_decision_free(&s->last);
         mcp_hub_decide(s->h->hub, server, json_string_value(json_object_get(req, "tool")),

@@ -17,4 +17,53 @@ osvm mcp add everything -- node "$EVERYTHING" stdio
 check_exit "server-everything registered" 0
 # the tool pack's images, for a tool that runs in a VM of its own
 export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
-python3 "$ROOT/tests/cli/chat_pty.py" "$OSVM"
+
+# The chat's own commands, a line each as a script sends them: inside μVM-1
+# where this host can run it (else directly, said once), and directly.
+osvm isolation explain --json osvm-mcp/get_slot
+where=$(python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["route"] + ("*" if d["fell_back"] else ""))' <"$T/out")
+[ -c /dev/kvm ] && [ -f "${OSVM_AGENT_IMAGE:-}" ] && inside=yes || inside=no
+printf '%s\n' /help /tools "/tools osvm" "/tools everything" /status /tols \
+        "/tmp/nowhere is a path, not a command" /exit "echo zebra-never-sent" >"$T/in"
+for mode in "" --no-microvm; do
+        name="chat${mode:+ $mode}"
+        OSVM_STDIN=$T/in osvm ${mode:+"$mode"}
+        check_exit "$name: the commands run and /exit leaves with 0" 0
+        check_contains "$name: /help lists the commands" "/tools [SERVER]" "$OUT"
+        check_match "$name: /tools lists each server's tools" '^everything \([0-9]+ tools\)$' "$OUT"
+        check_match "$name: and where each runs, as isolation explain says" \
+                "^  get_slot +${where//\*/\\*} +Get the current slot" "$OUT"
+        check_eq "$name: /tools SERVER lists that server's" 2 \
+                "$(printf '%s\n' "$OUT" | grep -c '^everything (')"
+        check_contains "$name: /tools with a mistyped server says which was meant" \
+                'no server "osvm" has tools here; did you mean "osvm-mcp"?' "$ERR"
+        check_match "$name: /status shows where the agent runs" \
+                "^agent: +$([ "$inside" = yes ] && [ -z "$mode" ] && echo inside ||
+                        echo directly)" "$OUT"
+        check_match "$name: and the planner" '^planner: +offline \(no LLM configured\)$' "$OUT"
+        check_match "$name: and the servers" '^servers: +.*osvm-mcp \(11 tools\)' "$OUT"
+        check_not_contains "$name: /tools decides without counting a fallback" "0uK*" "$OUT"
+        check_contains "$name: an unknown /command says so, and the nearest" \
+                "no command /tols; did you mean /tools?" "$ERR"
+        check_not_contains "$name: a line that starts with a path is a prompt" "no command /tmp" \
+                "$ERR"
+        check_not_contains "$name: nothing runs after /exit" "zebra-never-sent" "$OUT"
+done
+
+# /status names the LLM endpoint without what may be a credential in its URL
+printf '/status\n' >"$T/in"
+for mode in "" --no-microvm; do
+        OSVM_AI_URL="http://user:pw-5ecret@127.0.0.1:9/v1/q-5ecret?key=k-5ecret" OSVM_AI_MODEL=m \
+                OSVM_AI_KEY=sk-5ecret OSVM_STDIN=$T/in osvm ${mode:+"$mode"}
+        check_match "chat${mode:+ $mode}: /status names the LLM endpoint" \
+                '^planner: +openai, model m, at http://127.0.0.1:9/$' "$OUT"
+        check_not_contains "chat${mode:+ $mode}: without its credentials" "5ecret" "$OUT$ERR"
+done
+
+if python3 "$ROOT/tests/cli/chat_pty.py" "$OSVM"; then
+        pass "the chat in a pseudo-terminal (above)"
+else
+        fail "the chat in a pseudo-terminal (above)"
+fi
+finish

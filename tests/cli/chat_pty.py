@@ -98,6 +98,20 @@ ok = t.read_until(r"hello world.*osvm> ", 30)
 check("a tool call answers in the chat", ok, t.text())
 check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
 
+t.mark()
+t.send("/tools\r")
+ok = t.read_until(r"osvm-mcp \(11 tools\).*osvm> ", 30)
+check("/tools lists the tools by server", ok and "get-sum" in t.text(), t.text())
+t.mark()
+t.send("/status\r")
+ok = t.read_until(r"servers:.*osvm> ", 30)
+where = "inside μVM-1" if os.path.exists("/dev/kvm") and os.path.isfile(image) else "directly"
+check("/status shows the status line and where the agent runs",
+      ok and "OSVM:" in t.text() and where in t.text(), t.text())
+t.mark()
+t.send("/hlep\r")
+check("an unknown /command says so", t.read_until(r"did you mean /help\?.*osvm> ", 10), t.text())
+
 if os.path.exists("/dev/kvm"):
     t.mark()
     t.send("get the slot\r")

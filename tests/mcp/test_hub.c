@@ -123,7 +123,10 @@ static void test_deny_runs_nothing(void **state)
         assert_null(r);
         assert_int_equal(dec.route, ISO_ROUTE_DENY);
         assert_int_equal(e.exit, OSVM_EXIT_DENIED);
-        assert_non_null(strstr(e.msg, "refused"));
+        /* the refusal in the decision's own words, with its remedy, once */
+        assert_non_null(strstr(e.msg, "Refusing to run ev/echo: its fallback policy is \"deny\""));
+        assert_non_null(strstr(e.msg, "osvm isolation set ev/echo fallback=direct"));
+        assert_null(strstr(e.msg, "refused: Refusing"));
         /* The server was never started. */
         assert_int_not_equal(access(pidfile, F_OK), 0);
         iso_decision_free(&dec);

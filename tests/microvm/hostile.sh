@@ -50,8 +50,12 @@ check_contains "a line that is not JSON is refused" "not a JSON object" "$(line 
 check_contains "a field of the wrong type is refused" 'the field \"server\" has the wrong type' \
         "$(line wrong-type)"
 check_contains "a request over 16 MiB is refused" "a host call over" "$(line oversized)"
+check_contains "a preview decision (the chat's /tools) is answered" '"route":' \
+        "$(line decide-preview)"
+check_contains "a preview flag that is not a boolean is refused" \
+        'the field \"preview\" has the wrong type' "$(line preview-wrong-type)"
 for t in call-with-policy decide-with-route call-unknown-server llm-with-url unknown-op \
-        not-json wrong-type oversized; do
+        not-json wrong-type oversized decide-preview preview-wrong-type; do
         check_eq "after $t the session goes on" "ok" "$(line "$t-then")"
 done
 check_match "a flood of host calls is cut down to the rate limit" \
