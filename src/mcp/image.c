@@ -289,7 +289,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         size_t outlen;
         char *output = read_back(out, 0, IMAGE_MAX_OUTPUT, &outlen);
         json_error_t jerr;
-        json_t *r = json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
+        json_t *r = mcp_json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
         if (!json_is_object(r) || !json_is_array(json_object_get(r, "content"))) {
                 json_decref(r);
                 result = mcp_text_result(true,

@@ -124,8 +124,11 @@ static json_t *check_fields(struct microvm_service *s, json_t *req, const char *
                 bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
                 if (!ok)
                         return fail(s, "%s: the field \"%s\" has the wrong type", op, key);
+                if (f[i].type == JSON_STRING &&
+                    strlen(json_string_value(v)) != json_string_length(v))
+                        return fail(s, "%s: the field \"%s\" holds a NUL character", op, key);
                 if (f[i].type == JSON_STRING && strcmp(key, "body") != 0 &&
-                    strnlen(json_string_value(v), NAME_MAX_BYTES + 1) > NAME_MAX_BYTES)
+                    json_string_length(v) > NAME_MAX_BYTES)
                         return fail(s, "%s: the field \"%s\" is longer than %d bytes", op, key,
                                     NAME_MAX_BYTES);
         }
@@ -288,7 +291,7 @@ static json_t *op_llm(struct microvm_service *s, json_t *req)
                 return fail(s, "llm: no LLM is configured (the %s planner runs in the agent)",
                             p->ops->name);
         const char *body = json_string_value(json_object_get(req, "body"));
-        json_t *parsed = json_loads(body, 0, NULL);
+        json_t *parsed = json_loads(body, JSON_ALLOW_NUL, NULL);
         bool object = json_is_object(parsed);
         json_decref(parsed);
         if (!object)
@@ -415,7 +418,7 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
                 s->flooded = 0;
         }
         json_error_t je;
-        json_t *req = json_loadb(line, len, 0, &je);
+        json_t *req = mcp_json_loadb(line, len, 0, &je); /* \u0000 is valid JSON */
         if (!json_is_object(req)) {
                 json_decref(req);
                 return fail(s, "a host call that is not a JSON object");
