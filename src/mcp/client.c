@@ -77,6 +77,19 @@ static void nul_keys_replaced(char *s, size_t n)
         }
 }
 
+int mcp_err_cancelled(osvm_err *e, const char *fmt, ...)
+{
+        if (!e)
+                return -1;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+        e->code = MCP_E_CANCELLED;
+        e->exit = OSVM_EXIT_INTERRUPTED;
+        return -1;
+}
+
 json_t *mcp_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
 {
         json_error_t je;

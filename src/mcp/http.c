@@ -752,7 +752,7 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
                 if (watch_done && *w->done)
                         return RUN_DONE;
                 if (w->cancel && *w->cancel)
-                        return err_set(e, MCP_E_CANCELLED, "%s: cancelled", h->t.server_name);
+                        return mcp_err_cancelled(e, "%s: cancelled", h->t.server_name);
                 uint64_t now = time_mono_ns();
                 if (w->deadline_ns && now >= w->deadline_ns)
                         return err_set(e, MCP_E_TIMEOUT, "%s: no answer before the deadline",

@@ -267,8 +267,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         }
         if (cancelled) {
                 /* as a direct call that was cancelled: no result, exit 130 */
-                err_set(e, MCP_E_CANCELLED, "%s/%s: cancelled: its %s was stopped", p->server, tool,
-                        how);
+                mcp_err_cancelled(e, "%s/%s: cancelled: its %s was stopped", p->server, tool, how);
                 e->exit = OSVM_EXIT_INTERRUPTED;
                 goto out;
         }

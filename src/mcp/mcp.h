@@ -25,12 +25,15 @@
 /* Errors in osvm_err.code besides errno values and JSON-RPC error codes. */
 enum {
         MCP_E_TIMEOUT = -1000, /* the deadline passed */
-        MCP_E_CANCELLED,       /* *cancel was set */
+        MCP_E_CANCELLED,       /* *cancel was set (exit OSVM_EXIT_INTERRUPTED: mcp_err_cancelled) */
         MCP_E_CLOSED,          /* the server went away (exited, closed its stream) */
         MCP_E_SESSION,         /* HTTP: the session is gone (404); initialize again */
         MCP_E_TOO_LARGE,       /* a message over the size cap was refused */
         MCP_E_PROTOCOL,        /* the server broke the protocol beyond repair */
 };
+
+/* Sets e to MCP_E_CANCELLED with the exit code of a Ctrl-C (130); returns -1. */
+int mcp_err_cancelled(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- the client: one connection to one server ---- */
 

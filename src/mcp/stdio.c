@@ -320,7 +320,7 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         break;
                 }
                 if (w->cancel && *w->cancel) {
-                        rc = err_set(e, MCP_E_CANCELLED, "%s: cancelled", s->base.server_name);
+                        rc = mcp_err_cancelled(e, "%s: cancelled", s->base.server_name);
                         break;
                 }
                 if (s->out_fd < 0) {

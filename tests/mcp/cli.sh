@@ -140,6 +140,17 @@ check_contains "and says it was cancelled" "cancelled" "$(cat "$T/err")"
 check_match "and stops at once (under 2 s)" '^[0-9]+$' "$took"
 [ "$took" -lt 2000 ] && pass "cancel took ${took} ms" || fail "cancel took ${took} ms"
 
+# Ctrl-C while a server has not answered initialize yet: 130 as well
+osvm mcp add mute -- sh -c 'exec sleep 60'
+"$OSVM" mcp call mute echo message=x >"$T/out" 2>"$T/err" &
+pid=$!
+wait_sigint_caught $pid
+sleep 0.3 # (into the server's start; either way the answer is the same)
+kill -INT $pid
+wait $pid
+check_eq "Ctrl-C before the server answered initialize: exit 130" 130 $?
+check_contains "said as cancelled" "cancelled" "$(cat "$T/err")"
+
 osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps=20
 check_exit "a timeout fails the call" 1
 check_contains "naming the limit" "timed out after 500 ms" "$ERR"
