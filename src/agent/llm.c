@@ -69,8 +69,9 @@ int llm_planner_init(struct llm_planner *lp, const struct agent_ai_config *c, co
         memset(lp, 0, sizeof(*lp));
         const char *url = c->url && *c->url ? c->url : def_url;
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-                return err_set(e, EINVAL, "%s: the URL \"%s\" is not an http:// or https:// URL",
-                               what, url);
+                /* never the value itself: a URL may hold a credential */
+                return err_set(e, EINVAL, "%s: the URL is not an http:// or https:// one (%s)",
+                               what, c->url && *c->url && c->source ? c->source : "the default");
         if (!c->model || !*c->model)
                 return err_set(e, EINVAL, "%s: no model is configured (set OSVM_AI_MODEL)", what);
         if (c->key && !text_header_value_ok(c->key))

@@ -71,6 +71,7 @@ struct stream {
 struct http {
         struct mcp_transport t;
         char *url;
+        char *shown;              /* url in messages: mcp_url_public, never a credential */
         struct curl_slist *extra; /* configured headers */
         char session[HTTP_MAX_SESSION_ID + 1];
         CURLM *multi;
@@ -576,7 +577,7 @@ static int http_status_error(struct stream *s, long status, osvm_err *e)
                 return -1;
         }
         return err_set(e, status >= 500 ? EIO : EPROTO, "%s: %s %s: HTTP %ld%s%s", h->t.server_name,
-                       what, h->url, status, ex[0] ? ": " : "", ex);
+                       what, h->shown, status, ex[0] ? ": " : "", ex);
 }
 
 static int curl_error(struct stream *s, osvm_err *e)
@@ -586,15 +587,15 @@ static int curl_error(struct stream *s, osvm_err *e)
         switch (s->result) {
         case CURLE_COULDNT_CONNECT:
                 return err_set(e, ECONNREFUSED, "%s: cannot connect to %s: %s", h->t.server_name,
-                               h->url, why);
+                               h->shown, why);
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 return err_set(e, EHOSTUNREACH, "%s: cannot resolve the host of %s: %s",
-                               h->t.server_name, h->url, why);
+                               h->t.server_name, h->shown, why);
         case CURLE_OPERATION_TIMEDOUT:
-                return err_set(e, ETIMEDOUT, "%s: %s: %s", h->t.server_name, h->url, why);
+                return err_set(e, ETIMEDOUT, "%s: %s: %s", h->t.server_name, h->shown, why);
         default:
-                return err_set(e, EIO, "%s: %s: %s", h->t.server_name, h->url, why);
+                return err_set(e, EIO, "%s: %s: %s", h->t.server_name, h->shown, why);
         }
 }
 
@@ -931,6 +932,7 @@ static void http_close(struct mcp_transport *t)
         curl_multi_cleanup(h->multi);
         curl_slist_free_all(h->extra);
         free(h->url);
+        free(h->shown);
         free(h);
 }
 
@@ -945,8 +947,8 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
                                     size_t max_message, osvm_err *e)
 {
         if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
-                err_set(e, EINVAL, "%s: \"%s\" is not an http:// or https:// URL", name,
-                        url ? url : "");
+                /* never the value itself: a URL may hold a credential */
+                err_set(e, EINVAL, "%s: its URL is not an http:// or https:// one", name);
                 return NULL;
         }
         pthread_once(&curl_once, curl_init);
@@ -960,6 +962,9 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
         h->t.max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
         snprintf(h->t.server_name, sizeof(h->t.server_name), "%s", name);
         h->url = xstrdup(url);
+        h->shown = mcp_url_public(url);
+        if (!h->shown)
+                h->shown = xstrdup("its URL");
         h->retry_ms = HTTP_DEFAULT_RETRY_MS;
         h->queue = json_array();
         h->multi = curl_multi_init();

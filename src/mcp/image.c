@@ -33,7 +33,7 @@ const char *mcp_solana_rpc(const struct iso_policy *p)
         return p->rpc_url ? p->rpc_url : DEFAULT_RPC;
 }
 
-char *mcp_rpc_public(const char *url)
+char *mcp_url_public(const char *url)
 {
         CURLU *h = curl_url();
         char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
@@ -194,7 +194,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         /* The tool sees the endpoint without what may be a credential in the
          * URL; the egress thread sends its requests there on to the URL in full. */
         const char *rpc = mcp_solana_rpc(p);
-        rpc_public = mcp_rpc_public(rpc);
+        rpc_public = mcp_url_public(rpc);
         char *who = xasprintf("%s/%s", p->server, tool);
         struct mcp_egress_policy ep = {
             .who = who,

@@ -212,14 +212,15 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
  * The host's alone: it may hold a credential. */
 const char *mcp_solana_rpc(const struct iso_policy *p);
 /*
- * An RPC URL as a tool or the agent may see it: scheme://host[:port]/, a new
- * string (NULL when url is not an http:// or https:// URL). The user,
- * password, path, query and fragment stay with the host, since any of them
- * may hold a credential (user:pass@, ?api-key=, a provider's token in the
- * path); the host sends a tool's requests to exactly this endpoint on to the
- * URL in full.
+ * A URL as anything but the host's own request may see it (a tool, the
+ * agent, an error text, the log): scheme://host[:port]/, a new string (NULL
+ * when url is not an http:// or https:// URL). The user, password, path,
+ * query and fragment stay with the host, since any of them may hold a
+ * credential (user:pass@, ?api-key=, a provider's token in the path); the
+ * host sends a tool's requests to exactly this endpoint on to the RPC URL in
+ * full.
  */
-char *mcp_rpc_public(const char *url);
+char *mcp_url_public(const char *url);
 
 /* ---- osvm's own tool pack, served as an MCP server ---- */
 

@@ -162,7 +162,7 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                             MICROVM_PROTOCOL);
         const struct agent_ai_config *ai = s->h->ai;
         /* the endpoint as the agent may see it: a key in the URL stays here */
-        char *url = ai->url ? mcp_rpc_public(ai->url) : NULL;
+        char *url = ai->url ? mcp_url_public(ai->url) : NULL;
         json_t *planner =
             json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
                       url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
@@ -330,7 +330,7 @@ static json_t *op_events(struct microvm_service *s, json_t *req)
 }
 
 /* Each server's rpc_url as the agent may see it: the endpoint without what
- * may be a credential (mcp_rpc_public); one that is not a URL is left out. */
+ * may be a credential (mcp_url_public); one that is not a URL is left out. */
 static void config_strip_rpc(json_t *cfg)
 {
         const char *name;
@@ -340,7 +340,7 @@ static void config_strip_rpc(json_t *cfg)
                 json_t *url = json_object_get(srv, "rpc_url");
                 if (!url)
                         continue;
-                char *pub = mcp_rpc_public(json_string_value(url));
+                char *pub = mcp_url_public(json_string_value(url));
                 if (pub)
                         json_object_set_new(srv, "rpc_url", json_string(pub));
                 else

@@ -658,10 +658,12 @@ static void test_config_errors(void **state)
         assert_null(agent_planner_openai(&c, &e));
         assert_non_null(strstr(e.msg, "no model"));
         c.model = (char *)"m";
-        c.url = (char *)"ftp://x";
+        c.url = (char *)"ftp://u:SECRET4@x";
+        c.source = (char *)"OSVM_AI_URL";
         err_clear(&e);
         assert_null(agent_planner_anthropic(&c, &e));
-        assert_non_null(strstr(e.msg, "not an http:// or https:// URL"));
+        assert_non_null(strstr(e.msg, "the URL is not an http:// or https:// one (OSVM_AI_URL)"));
+        assert_null(strstr(e.msg, "SECRET4"));
 }
 
 /* ---- what goes into a header ---- */
