@@ -61,6 +61,20 @@ fresh() {
         CFG="$OSVM_HOME/isolation_config.json"
 }
 
+# Waits until process PID catches SIGINT (osvm has set its Ctrl-C handler up),
+# so that a test's Ctrl-C tests the handling, not a race with start-up. The
+# 60 s bound only guards a hang.
+wait_sigint_caught() { # pid
+        local cgt
+        for _ in $(seq 600); do
+                cgt=$(awk '/^SigCgt/ {print $2}' "/proc/$1/status" 2>/dev/null)
+                [ -z "$cgt" ] && return 1
+                (((0x$cgt >> 1) & 1)) && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
 # Runs osvm; sets RC, OUT and ERR (stdout and stderr, trailing newlines cut);
 # the exact bytes stay in $T/out and $T/err.
 osvm() {

@@ -101,7 +101,7 @@ static char *error_excerpt(const char *body, size_t len)
 {
         if (!body || len == 0)
                 return xstrdup("(empty body)");
-        json_t *j = json_loadb(body, len, 0, NULL);
+        json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
         const char *msg = NULL;
         if (json_is_object(j)) {
                 json_t *err = json_object_get(j, "error");
@@ -156,6 +156,28 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 return err_set(e, 0, "cannot initialise libcurl: %s",
                                curl_easy_strerror(curl_init_rc));
 
+        /* The endpoint as messages and the log name it: a key in the URL
+         * (?key=, user:pass@, a token in the path) is never shown. */
+        char shown[256];
+        char *pub = mcp_url_public(r->url);
+        snprintf(shown, sizeof(shown), "%s", pub ? pub : "the LLM endpoint");
+        free(pub);
+
+        /* Every header is checked before anything is sent: a key holding CR LF would
+         * otherwise add headers of its own. */
+        for (const char *const *h = r->headers; h && *h; h++) {
+                const char *why = mcp_header_problem(*h);
+                if (why) {
+                        strbuf name = {0}; /* the name only: the value may be the key */
+                        size_t n = strcspn(*h, ":");
+                        sb_add_sanitized(&name, *h, n < 64 ? n : 64, 0);
+                        err_set(e, EINVAL,
+                                "refusing to send the header %s to %s: %s; nothing was sent",
+                                name.s, shown, why);
+                        sb_free(&name);
+                        return -1;
+                }
+        }
         CURL *curl = curl_easy_init();
         if (!curl)
                 return err_set(e, ENOMEM, "cannot initialise libcurl");
@@ -203,7 +225,7 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 errbuf[0] = '\0';
                 if (attempts)
                         (*attempts)++;
-                log_debug("llm: POST %s (attempt %u)", r->url, try + 1);
+                log_debug("llm: POST %s (attempt %u)", shown, try + 1);
                 CURLcode cc = curl_easy_perform(curl);
                 long status = 0;
                 curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -213,32 +235,32 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         break;
                 }
                 if (cc == CURLE_WRITE_ERROR && a.too_large) {
-                        err_set(e, EMSGSIZE, "%s: the reply is larger than %u bytes", r->url,
+                        err_set(e, EMSGSIZE, "%s: the reply is larger than %u bytes", shown,
                                 LLM_MAX_REPLY_BYTES);
                         break;
                 }
                 if (cc == CURLE_OPERATION_TIMEDOUT) {
-                        err_set(e, ETIMEDOUT, "%s: no reply within the timeout of %u ms", r->url,
+                        err_set(e, ETIMEDOUT, "%s: no reply within the timeout of %u ms", shown,
                                 timeout);
                         break;
                 }
                 if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                     cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_SSL_CONNECT_ERROR ||
                     cc == CURLE_PEER_FAILED_VERIFICATION) {
-                        err_set(e, ECONNREFUSED, "cannot reach %s: %s", r->url,
+                        err_set(e, ECONNREFUSED, "cannot reach %s: %s", shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
                         break;
                 }
                 if (cc != CURLE_OK) {
-                        err_set(e, EIO, "%s: %s", r->url,
+                        err_set(e, EIO, "%s: %s", shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
                         break;
                 }
                 if (status >= 200 && status < 300) {
                         json_error_t je;
-                        json_t *j = a.body ? json_loadb(a.body, a.len, 0, &je) : NULL;
+                        json_t *j = a.body ? json_loadb(a.body, a.len, JSON_ALLOW_NUL, &je) : NULL;
                         if (!j) {
-                                err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", r->url,
+                                err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", shown,
                                         a.body ? ": " : " (empty body)", a.body ? je.text : "");
                                 break;
                         }
@@ -251,13 +273,13 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         err_set(e, EACCES,
                                 "%s wants an API key and none is configured (set OSVM_AI_KEY); "
                                 "HTTP %ld: %s",
-                                r->url, status, why);
+                                shown, status, why);
                         free(why);
                         break;
                 }
                 if (status == 401 || status == 403) {
                         err_set(e, EACCES, "the API key was refused (HTTP %ld from %s): %s", status,
-                                r->url, why);
+                                shown, why);
                         free(why);
                         break;
                 }
@@ -265,14 +287,14 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 if (!retryable || try >= r->max_retries) {
                         if (retryable)
                                 err_set(e, EIO, "%s answered HTTP %ld %u times; giving up: %s",
-                                        r->url, status, try + 1, why);
+                                        shown, status, try + 1, why);
                         else
-                                err_set(e, EIO, "%s answered HTTP %ld: %s", r->url, status, why);
+                                err_set(e, EIO, "%s answered HTTP %ld: %s", shown, status, why);
                         free(why);
                         break;
                 }
                 long wait = a.retry_after_ms >= 0 ? a.retry_after_ms : backoff_ms(r, try);
-                log_info("llm: %s answered HTTP %ld (%s); retrying in %ld ms", r->url, status, why,
+                log_info("llm: %s answered HTTP %ld (%s); retrying in %ld ms", shown, status, why,
                          wait);
                 free(why);
                 if (!wait_ms(r, wait)) {

@@ -60,7 +60,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->llm = h->host.ai.provider != NULL;
         s->kvm = srv->host.kvm_usable;
         s->model = h->host.ai.model;
-        s->url = h->host.ai.url ? mcp_rpc_public(h->host.ai.url) : NULL;
+        s->url = h->host.ai.url ? mcp_url_public(h->host.ai.url) : NULL;
         s->impl = h;
         h->chat = chat;
         if (chat) {

@@ -340,7 +340,7 @@ static void check_servers(struct report *r, const struct mcp_registry *reg)
                 }
                 n++;
                 if (s->kind == MCP_KIND_HTTP) {
-                        _cleanup_free_ char *url = mcp_rpc_public(s->url);
+                        _cleanup_free_ char *url = mcp_url_public(s->url);
                         sb_addf(&ok, "%s%s (%s)", ok.len ? ", " : "", s->id, url ? url : "HTTP");
                         continue;
                 }
@@ -430,7 +430,7 @@ static void check_llm(struct report *r)
                 return;
         }
         /* shown without what may be a credential in it (user, password, path, query) */
-        _cleanup_free_ char *url = mcp_rpc_public(ai.url);
+        _cleanup_free_ char *url = mcp_url_public(ai.url);
         _cleanup_free_ char *what =
             xasprintf("%s, model %s, at %s (from %s)", ai.provider, ai.model ? ai.model : "?",
                       url ? url : "a URL that is not http:// or https://",

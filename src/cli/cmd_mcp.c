@@ -17,6 +17,8 @@
 static int fail(osvm_err *e)
 {
         log_error("%s", e->msg);
+        if (e->code == MCP_E_CANCELLED || cli_interrupted)
+                return OSVM_EXIT_INTERRUPTED;
         return e->exit ? e->exit : OSVM_EXIT_FAILURE;
 }
 

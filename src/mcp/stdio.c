@@ -33,8 +33,9 @@ struct stdio_transport {
         struct mcp_transport base;
         pid_t pid;
         int in_fd, out_fd, err_fd; /* -1 once closed */
-        strbuf out;                /* queued bytes for the server's stdin */
+        strbuf out;                /* queued bytes for the server's stdin, at most max_message */
         size_t out_off;
+        bool stuck; /* the queue passed its cap: the server does not read */
         char *line; /* the stdout line being read */
         size_t len, cap;
         bool skipping;  /* discarding the rest of an oversized line */
@@ -107,7 +108,7 @@ static void deliver_line(struct stdio_transport *s, char *line, size_t len)
         if (len == 0)
                 return;
         json_error_t jerr;
-        json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *msg = mcp_json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!msg || !json_is_object(msg)) {
                 s->malformed++;
                 s->malformed_run++;
@@ -277,6 +278,14 @@ static int ms_until(uint64_t deadline_ns)
         return ms > 100 ? 100 : (int)ms; /* wake up to look at the cancel flag */
 }
 
+static int stuck_error(const struct stdio_transport *s, osvm_err *e)
+{
+        return err_set(e, MCP_E_PROTOCOL,
+                       "%s: the server does not read its input: what osvm has for it passed the "
+                       "cap of %zu bytes (max_message); the server is dropped",
+                       s->base.server_name, s->base.max_message);
+}
+
 /*
  * Runs until the queued output is written (flush) or, otherwise, until at
  * least one message was delivered; both stop at done, cancel, the deadline,
@@ -300,6 +309,10 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                                      s->base.server_name, s->base.max_message);
                         break;
                 }
+                if (s->stuck) {
+                        rc = stuck_error(s, e);
+                        break;
+                }
                 if (s->malformed_run >= MALFORMED_MAX) {
                         rc = err_set(e, MCP_E_PROTOCOL,
                                      "%s: %u malformed lines in a row; the server is dropped",
@@ -307,7 +320,7 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         break;
                 }
                 if (w->cancel && *w->cancel) {
-                        rc = err_set(e, MCP_E_CANCELLED, "%s: cancelled", s->base.server_name);
+                        rc = mcp_err_cancelled(e, "%s: cancelled", s->base.server_name);
                         break;
                 }
                 if (s->out_fd < 0) {
@@ -336,8 +349,16 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                                 s->out_off += (size_t)wr;
                         else if (wr < 0 && errno != EAGAIN && errno != EINTR)
                                 close_fd(&s->in_fd); /* EPIPE: it stopped reading */
-                        if (s->out_off == s->out.len)
+                        if (s->out_off == s->out.len) {
                                 s->out.len = s->out_off = 0;
+                        } else if (s->out_off >= s->out.len / 2) {
+                                /* drop what was written, so the buffer stays as small as the queue
+                                 */
+                                memmove(s->out.s, s->out.s + s->out_off, s->out.len - s->out_off);
+                                s->out.len -= s->out_off;
+                                s->out_off = 0;
+                                s->out.s[s->out.len] = '\0';
+                        }
                 }
                 if (p[1].revents && !read_some(s, s->err_fd, false))
                         close_fd(&s->err_fd);
@@ -360,10 +381,20 @@ static int stdio_send(struct mcp_transport *t, json_t *msg, const struct mcp_wai
         if (s->in_fd < 0)
                 return err_set(e, MCP_E_CLOSED, "%s: the server no longer reads its input",
                                t->server_name);
+        if (s->stuck)
+                return stuck_error(s, e);
         /* Compact JSON escapes every newline inside strings: one line a message. */
         char *line = json_dumps(msg, JSON_COMPACT);
         if (!line)
                 return err_set(e, ENOMEM, "%s: cannot serialize a message", t->server_name);
+        /* Bounded: a server that sends requests and never reads the answers is dropped. */
+        size_t queued = s->out.len - s->out_off, n = strlen(line) + 1;
+        if (queued > 0 &&
+            n > t->max_message - (queued < t->max_message ? queued : t->max_message)) {
+                free(line);
+                s->stuck = true;
+                return stuck_error(s, e);
+        }
         sb_add(&s->out, line);
         sb_add(&s->out, "\n");
         free(line);
@@ -380,7 +411,7 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
 static bool stdio_alive(struct mcp_transport *t)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
-        return s->out_fd >= 0 && s->in_fd >= 0 && !reap(s, 0);
+        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0);
 }
 
 static void stdio_close(struct mcp_transport *t)

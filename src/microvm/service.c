@@ -124,8 +124,11 @@ static json_t *check_fields(struct microvm_service *s, json_t *req, const char *
                 bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
                 if (!ok)
                         return fail(s, "%s: the field \"%s\" has the wrong type", op, key);
+                if (f[i].type == JSON_STRING &&
+                    strlen(json_string_value(v)) != json_string_length(v))
+                        return fail(s, "%s: the field \"%s\" holds a NUL character", op, key);
                 if (f[i].type == JSON_STRING && strcmp(key, "body") != 0 &&
-                    strnlen(json_string_value(v), NAME_MAX_BYTES + 1) > NAME_MAX_BYTES)
+                    json_string_length(v) > NAME_MAX_BYTES)
                         return fail(s, "%s: the field \"%s\" is longer than %d bytes", op, key,
                                     NAME_MAX_BYTES);
         }
@@ -159,7 +162,7 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                             MICROVM_PROTOCOL);
         const struct agent_ai_config *ai = s->h->ai;
         /* the endpoint as the agent may see it: a key in the URL stays here */
-        char *url = ai->url ? mcp_rpc_public(ai->url) : NULL;
+        char *url = ai->url ? mcp_url_public(ai->url) : NULL;
         json_t *planner =
             json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
                       url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
@@ -288,7 +291,7 @@ static json_t *op_llm(struct microvm_service *s, json_t *req)
                 return fail(s, "llm: no LLM is configured (the %s planner runs in the agent)",
                             p->ops->name);
         const char *body = json_string_value(json_object_get(req, "body"));
-        json_t *parsed = json_loads(body, 0, NULL);
+        json_t *parsed = json_loads(body, JSON_ALLOW_NUL, NULL);
         bool object = json_is_object(parsed);
         json_decref(parsed);
         if (!object)
@@ -327,7 +330,7 @@ static json_t *op_events(struct microvm_service *s, json_t *req)
 }
 
 /* Each server's rpc_url as the agent may see it: the endpoint without what
- * may be a credential (mcp_rpc_public); one that is not a URL is left out. */
+ * may be a credential (mcp_url_public); one that is not a URL is left out. */
 static void config_strip_rpc(json_t *cfg)
 {
         const char *name;
@@ -337,7 +340,7 @@ static void config_strip_rpc(json_t *cfg)
                 json_t *url = json_object_get(srv, "rpc_url");
                 if (!url)
                         continue;
-                char *pub = mcp_rpc_public(json_string_value(url));
+                char *pub = mcp_url_public(json_string_value(url));
                 if (pub)
                         json_object_set_new(srv, "rpc_url", json_string(pub));
                 else
@@ -415,7 +418,7 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
                 s->flooded = 0;
         }
         json_error_t je;
-        json_t *req = json_loadb(line, len, 0, &je);
+        json_t *req = mcp_json_loadb(line, len, 0, &je); /* \u0000 is valid JSON */
         if (!json_is_object(req)) {
                 json_decref(req);
                 return fail(s, "a host call that is not a JSON object");

@@ -29,6 +29,20 @@ start_llm() {
         done
 }
 
+# ---- a key that cannot go in a header ----
+
+fresh
+: >"$T/record.json"
+printf '[{"status": 200, "body": {}}]' >"$T/one.json"
+start_llm "$T/one.json"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=test-model \
+        OSVM_AI_KEY="$(printf 'sk-test\r\nX-Injected: yes')" osvm -p "hello"
+kill $LLM_PID 2>/dev/null
+check_exit "a key holding CR LF is a configuration error" 3
+check_contains "the error names where the key came from" "OSVM_AI_KEY" "$ERR"
+check_not_contains "and does not show it" "sk-test" "$ERR"
+check_eq "nothing reached the LLM" "" "$(cat "$T/record.json")"
+
 # ---- OpenAI format: two rounds of calls, then the answer ----
 
 fresh

@@ -72,7 +72,8 @@ osvm mcp tools hostile
 check_exit "mcp tools: exit 0" 0
 check_clean "mcp tools: stdout and stderr are clean" "$T/out" "$T/err"
 check_contains "mcp tools: a description is shown escaped" "Echoes a message $START" "$OUT"
-check_contains "mcp tools: a tool name is shown escaped" 'hostile/evil^[]0;name-title^G^[[2J\u202ename' "$OUT"
+check_contains "mcp tools: a tool name with controls is refused, shown escaped" 'refused the tool "evil^[]0;name-title^G^[[2J\u202ename"' "$ERR"
+check_not_contains "mcp tools: and not listed" 'hostile/evil' "$OUT"
 check_contains "mcp tools: the malformed line is reported escaped" "not json $START" "$ERR"
 
 osvm mcp tools hostile --json

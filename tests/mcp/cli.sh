@@ -48,6 +48,11 @@ osvm mcp add "bad/name" -- node x.js
 check_exit "a bad name is a usage error" 2
 osvm mcp add lonely
 check_exit "add without a command or URL is a usage error" 2
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: 1\r\nX-Injected: 1')"
+check_exit "a header holding CR LF is a usage error" 2
+check_contains "and the error names the header" "X-Test" "$ERR"
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: a\001b')"
+check_exit "a header holding another control character is a usage error" 2
 
 REG=$OSVM_HOME/mcp_servers.json
 check_eq "the registry file is 0600" 600 "$(mode_of "$REG")"
@@ -55,6 +60,7 @@ check_json "the registry keeps the original osvm fields" "$REG" \
         'd["everything"]["transport_type"] == "stdio" and d["everything"]["enabled"] is True and "extra_config" in d["everything"] and d["everything"]["command"] == "node"'
 check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
+check_json "the refused ones were not registered" "$REG" '"evil" not in d'
 
 # Registered, not in isolation_config.json: known, with the config's defaults.
 osvm isolation show everything
@@ -137,6 +143,17 @@ RC=$?
 check_exit "Ctrl-C cancels the call: exit 130" 130
 check_contains "and says it was cancelled" "cancelled" "$(cat "$T/err")"
 check_not_contains "and the call did not run to its end" "completed" "$(cat "$T/out")"
+
+# Ctrl-C while a server has not answered initialize yet: 130 as well
+osvm mcp add mute -- sh -c 'exec sleep 60'
+"$OSVM" mcp call mute echo message=x >"$T/out" 2>"$T/err" &
+pid=$!
+wait_sigint_caught $pid
+sleep 0.3 # (into the server's start; either way the answer is the same)
+kill -INT $pid
+wait $pid
+check_eq "Ctrl-C before the server answered initialize: exit 130" 130 $?
+check_contains "said as cancelled" "cancelled" "$(cat "$T/err")"
 
 osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps=20
 check_exit "a timeout fails the call" 1

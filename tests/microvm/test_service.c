@@ -144,6 +144,23 @@ static void test_hello_without_credentials(void **state)
         stop(s, sv);
 }
 
+/* \u0000 is valid JSON: such a request is read (not "not a JSON object"),
+ * and a name holding one is refused for what it is, not cut at the NUL. */
+static void test_nul_in_request(void **state)
+{
+        (void)state;
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        json_t *ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"osvm-mcp\\u0000x\", "
+                                 "\"tool\": \"get_slot\"}\n");
+        const char *err = json_string_value(json_object_get(ans, "error"));
+        assert_non_null(err);
+        assert_non_null(strstr(err, "tool.decide: the field \"server\" holds a NUL character"));
+        json_decref(ans);
+        stop(s, sv);
+}
+
 /* An agent that writes host calls and never reads: past the stall the
  * service closes the channel (POLLHUP on the agent's end) by itself. */
 static void test_agent_that_does_not_read(void **state)
@@ -219,6 +236,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_config_without_credentials),
             cmocka_unit_test(test_hello_without_credentials),
+            cmocka_unit_test(test_nul_in_request),
             cmocka_unit_test(test_agent_that_does_not_read),
             cmocka_unit_test(test_decide_preview),
         };

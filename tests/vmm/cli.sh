@@ -44,12 +44,7 @@ check_contains "naming the limit" "time limit of 300 ms" "$ERR"
 # Ctrl-C (SIGINT to osvm) ends the VM at once, as it ends a tool call
 "$OSVM" uk run --timeout 60000 "$G/loop" >"$T/out" 2>"$T/err" &
 pid=$!
-# (once osvm catches SIGINT: bit 2 of SigCgt in /proc; 60 s guard a hang)
-for _ in $(seq 600); do
-        cgt=$(awk '/^SigCgt/ {print $2}' /proc/$pid/status 2>/dev/null)
-        [ -n "$cgt" ] && (((0x$cgt >> 1) & 1)) && break
-        sleep 0.1
-done
+wait_sigint_caught $pid
 kill -INT $pid
 wait $pid
 check_eq "Ctrl-C stops a looping program: 130" 130 $?
