@@ -9,8 +9,9 @@
  * is quadratic. Four kinds of request: the mixed tokens of the unit tests'
  * hostile request (quotes left open, key=value, paths, addresses, URLs), a
  * pasted text after "echo", one long word of many hyphenated parts, and one
- * of opening brackets. Sizes are interleaved so that machine noise hits all
- * alike.
+ * of opening brackets; and, the request fixed, a tool whose description (a
+ * server's text) has that many bytes of distinct words. Sizes are
+ * interleaved so that machine noise hits all alike.
  * usage: bench_offline [ROUNDS]   (from the repository's top directory)
  */
 #include "agent/agent.h"
@@ -114,21 +115,10 @@ static uint64_t median(uint64_t *v, size_t n)
         return v[n / 2];
 }
 
-static void run(const char *kind, char *(*make)(size_t), struct agent_planner *p,
-                const struct agent_toolset *ts, int rounds)
+/* Prints the medians of each size and the cost per byte past each size,
+ * the last against the first (the ratio). */
+static void report(const char *kind, const size_t *len, uint64_t *const *t, int rounds)
 {
-        char *req[NSIZES];
-        size_t len[NSIZES];
-        uint64_t *t[NSIZES];
-        for (size_t k = 0; k < NSIZES; k++) {
-                req[k] = make(sizes[k]);
-                len[k] = strlen(req[k]);
-                t[k] = xcalloc((size_t)rounds, sizeof(uint64_t));
-                plan_ns(p, ts, req[k]); /* warm */
-        }
-        for (int r = 0; r < rounds; r++)
-                for (size_t k = 0; k < NSIZES; k++)
-                        t[k][r] = plan_ns(p, ts, req[k]);
         uint64_t m[NSIZES];
         double slope[NSIZES] = {0};
         for (size_t k = 0; k < NSIZES; k++) {
@@ -145,8 +135,63 @@ static void run(const char *kind, char *(*make)(size_t), struct agent_planner *p
                         printf(" (the bytes before: within the noise)");
                 printf("\n");
         }
+}
+
+static void run(const char *kind, char *(*make)(size_t), struct agent_planner *p,
+                const struct agent_toolset *ts, int rounds)
+{
+        char *req[NSIZES];
+        size_t len[NSIZES];
+        uint64_t *t[NSIZES];
+        for (size_t k = 0; k < NSIZES; k++) {
+                req[k] = make(sizes[k]);
+                len[k] = strlen(req[k]);
+                t[k] = xcalloc((size_t)rounds, sizeof(uint64_t));
+                plan_ns(p, ts, req[k]); /* warm */
+        }
+        for (int r = 0; r < rounds; r++)
+                for (size_t k = 0; k < NSIZES; k++)
+                        t[k][r] = plan_ns(p, ts, req[k]);
+        report(kind, len, t, rounds);
         for (size_t k = 0; k < NSIZES; k++) {
                 free(req[k]);
+                free(t[k]);
+        }
+}
+
+/* A server's tool whose description is n bytes of distinct words: what a
+ * server writes costs the planner linear time too. */
+static void run_description(struct agent_planner *p, const struct agent_toolset *base, int rounds)
+{
+        struct agent_toolset ts[NSIZES];
+        size_t len[NSIZES];
+        uint64_t *t[NSIZES];
+        for (size_t k = 0; k < NSIZES; k++) {
+                strbuf d = {0};
+                for (size_t i = 0; d.len < sizes[k]; i++)
+                        sb_addf(&d, "word%zu ", i);
+                len[k] = d.len;
+                json_t *tools = json_pack("[{s:s, s:s, s:{s:s}}]", "name", "lookup", "description",
+                                          d.s, "inputSchema", "type", "object");
+                sb_free(&d);
+                ts[k] = (struct agent_toolset){0};
+                for (size_t i = 0; i < base->n; i++) {
+                        json_t *one = json_pack("[{s:s, s:O}]", "name", base->v[i].name,
+                                                "inputSchema", base->v[i].input_schema);
+                        agent_toolset_add(&ts[k], base->v[i].server, one);
+                        json_decref(one);
+                }
+                agent_toolset_add(&ts[k], "notes", tools);
+                json_decref(tools);
+                t[k] = xcalloc((size_t)rounds, sizeof(uint64_t));
+                plan_ns(p, &ts[k], "echo hello"); /* warm */
+        }
+        for (int r = 0; r < rounds; r++)
+                for (size_t k = 0; k < NSIZES; k++)
+                        t[k][r] = plan_ns(p, &ts[k], "echo hello");
+        report("desc", len, t, rounds);
+        for (size_t k = 0; k < NSIZES; k++) {
+                agent_toolset_free(&ts[k]);
                 free(t[k]);
         }
 }
@@ -175,6 +220,7 @@ int main(int argc, char **argv)
         run("pasted", pasted, p, &ts, rounds);
         run("one word", one_word, p, &ts, rounds);
         run("brackets", brackets, p, &ts, rounds);
+        run_description(p, &ts, rounds);
         p->ops->free(p);
         agent_toolset_free(&ts);
         return 0;

@@ -35,8 +35,7 @@ static void curl_init(void)
 
 struct attempt {
         volatile sig_atomic_t *cancel;
-        char *body;
-        size_t len;
+        strbuf body; /* grown by doubling: a large reply costs linear time */
         bool too_large;
         long retry_after_ms; /* -1: none given */
 };
@@ -45,14 +44,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
         struct attempt *a = ud;
         size_t n = size * nmemb;
-        if (n > LLM_MAX_REPLY_BYTES - a->len) {
+        if (n > LLM_MAX_REPLY_BYTES - a->body.len) {
                 a->too_large = true;
                 return 0;
         }
-        a->body = xrealloc(a->body, a->len + n + 1);
-        memcpy(a->body + a->len, ptr, n);
-        a->len += n;
-        a->body[a->len] = '\0';
+        sb_addn(&a->body, ptr, n);
         return n;
 }
 
@@ -217,9 +213,7 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         cancelled_err(e);
                         break;
                 }
-                free(a.body);
-                a.body = NULL;
-                a.len = 0;
+                sb_free(&a.body);
                 a.too_large = false;
                 a.retry_after_ms = -1;
                 errbuf[0] = '\0';
@@ -258,17 +252,20 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 }
                 if (status >= 200 && status < 300) {
                         json_error_t je;
-                        json_t *j = a.body ? json_loadb(a.body, a.len, JSON_ALLOW_NUL, &je) : NULL;
+                        json_t *j = a.body.len
+                                        ? json_loadb(a.body.s, a.body.len, JSON_ALLOW_NUL, &je)
+                                        : NULL;
                         if (!j) {
                                 err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", shown,
-                                        a.body ? ": " : " (empty body)", a.body ? je.text : "");
+                                        a.body.len ? ": " : " (empty body)",
+                                        a.body.len ? je.text : "");
                                 break;
                         }
                         *reply = j;
                         rc = 0;
                         break;
                 }
-                char *why = error_excerpt(a.body, a.len);
+                char *why = error_excerpt(a.body.s, a.body.len);
                 if ((status == 401 || status == 403) && r->keyless) {
                         err_set(e, EACCES,
                                 "%s wants an API key and none is configured (set OSVM_AI_KEY); "
@@ -302,7 +299,7 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         break;
                 }
         }
-        free(a.body);
+        sb_free(&a.body);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(curl);
         return rc;

@@ -166,29 +166,64 @@ static void concepts_free(struct concepts *c)
 
 /* ---- a tool's words ---- */
 
+/* The distinct words of a tool (its name, its properties, its descriptions:
+ * text a server wrote, of any length), in the order first seen, with a hash
+ * index so that adding and looking up stay constant time. */
 struct wordset {
-        size_t n;
+        size_t n, cap;
         char **v;
+        size_t nslots; /* a power of two, at least twice n; 0 while empty */
+        size_t *slot;  /* index + 1 into v; 0: free */
 };
+
+static size_t word_hash(const char *w)
+{
+        size_t h = 1469598103934665603ull; /* FNV-1a */
+        for (; *w; w++)
+                h = (h ^ (unsigned char)*w) * 1099511628211ull;
+        return h;
+}
+
+/* The slot of w: where it is, or the free one where it would go. */
+static size_t *wordset_slot(const struct wordset *s, const char *w)
+{
+        size_t mask = s->nslots - 1;
+        for (size_t i = word_hash(w) & mask;; i = (i + 1) & mask)
+                if (!s->slot[i] || !strcmp(s->v[s->slot[i] - 1], w))
+                        return &s->slot[i];
+}
+
+static void wordset_grow(struct wordset *s)
+{
+        size_t n = s->nslots ? s->nslots * 2 : 64;
+        free(s->slot);
+        s->slot = xcalloc(n, sizeof(*s->slot));
+        s->nslots = n;
+        for (size_t i = 0; i < s->n; i++)
+                *wordset_slot(s, s->v[i]) = i + 1;
+}
 
 static void wordset_add(void *ctx, const char *w)
 {
         struct wordset *s = ctx;
         if (off_stop_word(w))
                 return;
-        for (size_t i = 0; i < s->n; i++)
-                if (!strcmp(s->v[i], w))
-                        return;
-        s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+        if (2 * (s->n + 1) > s->nslots)
+                wordset_grow(s);
+        size_t *slot = wordset_slot(s, w);
+        if (*slot)
+                return;
+        if (s->n == s->cap) {
+                s->cap = s->cap ? 2 * s->cap : 16;
+                s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+        }
         s->v[s->n++] = xstrdup(w);
+        *slot = s->n;
 }
 
 static bool wordset_has(const struct wordset *s, const char *w)
 {
-        for (size_t i = 0; i < s->n; i++)
-                if (!strcmp(s->v[i], w))
-                        return true;
-        return false;
+        return s->nslots && *wordset_slot(s, w);
 }
 
 static void wordset_free(struct wordset *s)
@@ -196,6 +231,7 @@ static void wordset_free(struct wordset *s)
         for (size_t i = 0; i < s->n; i++)
                 free(s->v[i]);
         free(s->v);
+        free(s->slot);
         *s = (struct wordset){0};
 }
 
