@@ -183,8 +183,9 @@ int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e)
         if (!c->model)
                 set(&c->model, anthropic ? ANTHROPIC_MODEL : OPENAI_MODEL);
         if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8)) {
-                err_set(e, EINVAL, "%s: the LLM URL \"%s\" is not http:// or https://",
-                        c->source ? c->source : "ai config", c->url);
+                /* never the value itself: a URL may hold a credential */
+                err_set(e, EINVAL, "%s: the LLM URL is not http:// or https://",
+                        c->source ? c->source : "ai config");
                 e->exit = OSVM_EXIT_CONFIG;
                 return -1;
         }

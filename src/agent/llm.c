@@ -214,7 +214,10 @@ int llm_round(struct llm_planner *lp, json_t *req, llm_parse_fn parse,
         json_decref(reply);
         if (rc < 0) {
                 llm_step_clear(out);
-                return err_wrap(e, "%s: %s", api, lp->endpoint);
+                char *shown = mcp_url_public(lp->endpoint); /* never a key in the URL */
+                err_wrap(e, "%s: %s", api, shown ? shown : "the LLM endpoint");
+                free(shown);
+                return -1;
         }
         return 0;
 }

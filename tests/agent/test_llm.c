@@ -775,6 +775,14 @@ static void test_key_checked_where_configured(void **state)
         assert_int_equal(e.exit, OSVM_EXIT_CONFIG);
         agent_ai_config_free(&c);
 
+        /* a URL that is not http(s) is named by where it came from, never quoted */
+        const char *env0[] = {"OSVM_AI_PROVIDER", "openai", "OSVM_AI_URL", "ftp://u:SECRET5@x/",
+                              NULL};
+        assert_int_equal(load_config(home, env0, &c, &e), -1);
+        assert_non_null(strstr(e.msg, "the LLM URL is not http:// or https://"));
+        assert_null(strstr(e.msg, "SECRET5"));
+        agent_ai_config_free(&c);
+
         const char *env2[] = {"OPENAI_API_KEY", "k2\r\n", NULL};
         assert_int_equal(load_config(home, env2, &c, &e), -1);
         assert_non_null(strstr(e.msg, "OPENAI_API_KEY"));
