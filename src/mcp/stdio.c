@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -408,10 +409,56 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
         return pump((struct stdio_transport *)t, w, false, e);
 }
 
+/*
+ * Whether the process is on its way out though not yet reapable: killed (a
+ * SIGKILL pending), its leader exiting (PF_EXITING) or a zombie while its
+ * other threads end. A server killed a moment ago is then started again
+ * before a request is sent to it, not sent the request and found dead.
+ */
+static bool proc_exiting(pid_t pid)
+{
+        char path[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false; /* no /proc: waitpid alone decides */
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        /* after the name's last ')': state ppid pgrp session tty tpgid flags */
+        char *p = strrchr(buf, ')');
+        char state;
+        unsigned long flags;
+        if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+                return false;
+        if (state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */))
+                return true;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        static const char *const pend[] = {"\nSigPnd:", "\nShdPnd:"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *q = strstr(buf, pend[i]);
+                unsigned long long mask;
+                if (q && sscanf(q + strlen(pend[i]), " %llx", &mask) == 1 &&
+                    (mask & (1ull << (SIGKILL - 1))))
+                        return true;
+        }
+        return false;
+}
+
 static bool stdio_alive(struct mcp_transport *t)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
-        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0);
+        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0) && !proc_exiting(s->pid);
 }
 
 static void stdio_close(struct mcp_transport *t)
