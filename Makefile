@@ -19,13 +19,16 @@ REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all deps check test unit shell format format-check bench clean run
+.PHONY: all deps test-deps check test unit shell format format-check bench clean run
 
 all: deps
 	@$(MAKE) --no-print-directory build/osvm
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 # ---- release build ----
 build/rel/%.o: src/%.c $(HDRS)
@@ -61,7 +64,7 @@ build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
 	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
 
 # ---- tests ----
-check: deps
+check: test-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory -j2 test
 
@@ -80,7 +83,7 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-bench: deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana \
+bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana \
        build/bench/bench_offline build/asan/bench/bench_offline
 	build/bench/bench_isolation
 	build/bench/bench_offline
