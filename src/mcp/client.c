@@ -81,12 +81,11 @@ int mcp_err_cancelled(osvm_err *e, const char *fmt, ...)
 {
         if (!e)
                 return -1;
+        e->exit = OSVM_EXIT_INTERRUPTED;
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        err_setv(e, MCP_E_CANCELLED, fmt, ap);
         va_end(ap);
-        e->code = MCP_E_CANCELLED;
-        e->exit = OSVM_EXIT_INTERRUPTED;
         return -1;
 }
 
