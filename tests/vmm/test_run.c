@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -333,6 +334,34 @@ static void test_pool(void **state)
         vmm_shutdown();
 }
 
+/* Which side of the syscall path this host takes (docs/vmm.md): on VT-x and
+ * AMD-V `syscall` enters the stub at CPL0 and its sysretq returns; on PVM it
+ * stays at CPL3 and the engine completes the return. The warm-up's exit says
+ * which, and it must be the one the engine chose its stub for; either way the
+ * vCPU is back at CPL3 before the program starts. */
+static void test_syscall_entry(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        struct vmm_vm vm;
+        memset(&vm, 0, sizeof(vm));
+        osvm_err e = {0};
+        assert_int_equal(vmm_vm_create(&vm, 32, &e), 0);
+        vmm_vm_layout(&vm);
+        assert_int_equal(vmm_vm_setup_cpu(&vm, &e), 0);
+        if (vmm_vm_warmup(&vm, NULL, 0, &e) < 0)
+                fail_msg("warm-up: %s", e.msg);
+        print_message("syscalls enter at CPL%d (%s)\n", vm.cpl0_syscalls ? 0 : 3,
+                      vmm_kvm_is_pvm() ? "PVM" : "VT-x or AMD-V");
+        assert_true(vm.mode_known);
+        assert_int_equal(vm.cpl0_syscalls, !vmm_kvm_is_pvm());
+        struct kvm_sregs sr;
+        assert_int_equal(ioctl(vm.vcpufd, KVM_GET_SREGS, &sr), 0);
+        assert_int_equal(sr.cs.dpl, 3);
+        assert_int_equal(sr.ss.dpl, 3);
+        vmm_vm_destroy(&vm);
+}
+
 static int done(void **state)
 {
         (void)state;
@@ -351,6 +380,7 @@ int main(void)
             cmocka_unit_test(test_bad_specs),
             cmocka_unit_test(test_cancel),
             cmocka_unit_test(test_two_threads),
+            cmocka_unit_test(test_syscall_entry),
             cmocka_unit_test(test_pool),
         };
         return cmocka_run_group_tests(tests, need_kvm, done);
