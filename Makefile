@@ -138,6 +138,12 @@ build/rel/tests/vmm/vmm_run: tests/vmm/vmm_run.c build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
+# Unit tests in the release build, for the nested AMD-V guest (below).
+build/rel/tests/%: tests/%.c build/libosvm.a $(HDRS) tests/testutil.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(REL_CFLAGS) -Itests -o $@ $< build/libosvm.a $(LDLIBS) -lcmocka
+
 .PHONY: vmm-guests vmm-valgrind bench-vmm
 vmm-guests: $(VMM_TEST_BINS)
 test: $(VMM_TEST_BINS)
@@ -247,6 +253,20 @@ $(AGENT_IMAGE): $(AGENT_OBJS)
 
 build/osvm: | $(AGENT_IMAGE)
 test: $(AGENT_IMAGE)
+
+# ---- the engine's suite in a nested AMD-V guest (tests/nested/) ----
+# Debian's kernel under QEMU's TCG with emulated SVM, from an initramfs of the
+# release build: the AMD-V path of the engine on any x86-64 machine, /dev/kvm
+# or not (docs/testing.md). `make test` runs it as the shell suite
+# tests/nested/nested.sh; `make check-nested` runs it alone.
+NESTED_BINS := build/osvm build/rel/tests/vmm/vmm_run build/rel/tests/vmm/test_run \
+               build/rel/tests/mcp/test_egress build/asan/tests/vmm/vmm_run $(GUESTS) \
+               $(TOOL_IMAGES) $(TOOL_DEFS) $(AGENT_IMAGE)
+.PHONY: check-nested
+check-nested: test-deps
+	@$(MAKE) --no-print-directory -j2 $(NESTED_BINS)
+	bash tests/nested/nested.sh
+test: $(NESTED_BINS)
 
 # ---- shell completions, made by the command from its own command table ----
 COMPLETIONS := build/completions/osvm.bash build/completions/_osvm build/completions/osvm.fish

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Inside the nested guest (started by tests/nested/init, in /osvm): the
+# engine's tests, each between "@nested suite NAME" and "@nested suite-end
+# NAME STATUS", their TAP lines as they are. The release build, and the
+# hostile suite once more with the sanitizer build of its driver.
+set -u
+cd /osvm || exit 1
+export OSVM_BIN=/osvm/build/osvm
+export VMM_RUN=build/rel/tests/vmm/vmm_run
+export OSVM_AGENT_IMAGE=/osvm/build/unikernels/osvm-agent.img
+export LC_ALL=C.UTF-8
+# QEMU's TCG, not hardware, runs this guest's guests (tests/vmm/hostile.sh).
+export OSVM_NESTED_TCG=1
+
+# OSVM_NESTED_ONLY (from the kernel's command line): the suites to run,
+# comma-separated; all when unset.
+want() { [ -z "${OSVM_NESTED_ONLY:-}" ] || [[ ",$OSVM_NESTED_ONLY," == *",$1,"* ]]; }
+
+# A note for the report of a hang, not a verdict: every 5 minutes that one
+# suite runs on, what the guest is doing (its processes, their kernel stacks).
+watch() { # NAME
+        local t=0 p
+        while sleep 60; do
+                t=$((t + 60))
+                [ $((t % 300)) = 0 ] || continue
+                echo "@nested note: $1 has run for $t s; the guest's processes:"
+                for p in /proc/[0-9]*; do
+                        [ -e "$p/exe" ] || continue
+                        echo "@nested note: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" | head -c 120)"
+                        cat "$p"/task/*/stack 2>/dev/null | sed 's/^/@nested note:     /' | head -20
+                done
+        done
+}
+
+suite() { # NAME CMD...
+        local name=$1 w
+        shift
+        want "$name" || return 0
+        echo "@nested suite $name"
+        watch "$name" &
+        w=$!
+        "$@"
+        echo "@nested suite-end $name $?"
+        kill $w 2>/dev/null
+        wait $w 2>/dev/null
+}
+
+# The path this run is for: syscalls enter the guest's CPL0 stub (AMD-V),
+# the engine did not take this /dev/kvm for PVM, and no VT-x module is here.
+amdv() {
+        local n=0 bad=0
+        check() {
+                n=$((n + 1))
+                if eval "$2"; then echo "ok $n - $1"; else
+                        echo "not ok $n - $1"
+                        bad=1
+                fi
+        }
+        check "kvm_amd is loaded" '[ -d /sys/module/kvm_amd ]'
+        check "kvm_intel and kvm_pvm are not" '[ ! -d /sys/module/kvm_intel ] && [ ! -d /sys/module/kvm_pvm ]'
+        check "the guest's CPU says svm and not vmx" 'grep -qw svm /proc/cpuinfo && ! grep -qw vmx /proc/cpuinfo'
+        out=$($VMM_RUN build/guests/hello one 2>&1)
+        check "a musl program runs in a VM here" '[ "$out" = "hello from the guest, argc=2
+arg 1: one" ]'
+        return $bad
+}
+
+suite engine/amd-v amdv
+suite vmm/test_run env CMOCKA_MESSAGE_OUTPUT=TAP build/rel/tests/vmm/test_run
+suite vmm/hostile.sh bash tests/vmm/hostile.sh
+# the hostile guests once more against the sanitizer build of the driver:
+# the host side of the AMD-V path under ASan and UBSan
+suite vmm/hostile.sh:asan env VMM_RUN=build/asan/tests/vmm/vmm_run \
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        bash tests/vmm/hostile.sh
+suite vmm/busybox.sh bash tests/vmm/busybox.sh
+suite vmm/cli.sh bash tests/vmm/cli.sh
+suite mcp/test_egress env CMOCKA_MESSAGE_OUTPUT=TAP build/rel/tests/mcp/test_egress
+suite nested/tools.bash bash tests/nested/tools.bash
+suite microvm/hostile.sh bash tests/microvm/hostile.sh
+echo "@nested cannot tools/solana.sh: its endpoint is LiteSVM on Node.js (~300 MB of npm peers); nested/tools.bash calls each image against tests/agent/llm_server.py instead"
+echo "@nested cannot tools/direct.sh: ~700 Python starts (minutes under TCG); nested/tools.bash runs each image once through osvm, with its host calls"
