@@ -78,5 +78,16 @@ suite vmm/cli.sh bash tests/vmm/cli.sh
 suite mcp/test_egress env CMOCKA_MESSAGE_OUTPUT=TAP build/rel/tests/mcp/test_egress
 suite nested/tools.bash bash tests/nested/tools.bash
 suite microvm/hostile.sh bash tests/microvm/hostile.sh
-echo "@nested cannot tools/solana.sh: its endpoint is LiteSVM on Node.js (~300 MB of npm peers); nested/tools.bash calls each image against tests/agent/llm_server.py instead"
-echo "@nested cannot tools/direct.sh: ~700 Python starts (minutes under TCG); nested/tools.bash runs each image once through osvm, with its host calls"
+# The other suites with a KVM leg, and why they stay on the host.
+cannot() { echo "@nested cannot $1: $2"; }
+npm="its peers are MCP servers on Node.js from npm (~300 MB, too large for the guest)"
+cannot tools/solana.sh "its endpoint is LiteSVM on Node.js from npm; nested/tools.bash calls each image against tests/agent/llm_server.py instead"
+cannot tools/direct.sh "~700 Python starts, minutes under TCG; nested/tools.bash runs each image once through osvm, with its host call"
+cannot vmm/valgrind.sh "valgrind under TCG takes too long; the hostile suite runs under ASan here instead"
+cannot cli/commands.sh "it expects the sanitizer build's layout (no tool pack beside build/asan/osvm); its VM legs are those of vmm/cli.sh and nested/tools.bash"
+cannot cli/install.sh "make install needs the source tree and the compiler"
+cannot cli/chat.sh "$npm; μVM-1's KVM leg is microvm/hostile.sh's"
+cannot cli/doctor.sh "$npm"
+cannot mcp/cli.sh "$npm; tool calls in VMs are nested/tools.bash's"
+cannot agent/llm_e2e.sh "$npm; the one-shot agent in μVM-1 is microvm/hostile.sh's"
+cannot mcp/test_hub "$npm; its unikernel route is the one nested/tools.bash takes"
