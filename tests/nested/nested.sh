@@ -136,6 +136,8 @@ copy $BUSYBOX /bin/busybox || fail_copy="$fail_copy busybox"
 copy "$(type -P bash)" /bin/bash || fail_copy="$fail_copy bash"
 # a dynamically linked program the engine must refuse (tests/vmm/hostile.sh)
 copy "$(type -P true)" /bin/true || fail_copy="$fail_copy true"
+# binutils' nm, for the tests that read a program's symbols
+copy "$(type -P nm)" /usr/bin/nm || fail_copy="$fail_copy nm"
 # util-linux's setpriv (busybox's has no --reuid: tests/microvm/hostile.sh)
 copy "$(type -P setpriv)" /bin/setpriv || fail_copy="$fail_copy setpriv"
 # the C.UTF-8 locale that tests/lib.sh sets
