@@ -74,7 +74,7 @@ if [ ! -f "$K/.from" ] || [ "$(cat "$K/.from")" != "${deb##*/}" ]; then
         mkdir -p "$K"
         # only the kernel and the modules that KVM on AMD can need
         if ! out=$(dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$K" --wildcards \
-                './boot/vmlinuz-*' './boot/System.map-*' '*/modules/*/modules.builtin' '*/kernel/arch/x86/kvm/*' \
+                './boot/vmlinuz-*' '*/modules/*/modules.builtin' '*/kernel/arch/x86/kvm/*' \
                 '*/kernel/virt/*' '*/kernel/drivers/crypto/*' 2>&1); then
                 give_up "nested: the kernel is unpacked from ${deb##*/}" "$out"
         fi
@@ -97,7 +97,7 @@ add_mod() {
                 give_up "nested: module $m is in ${deb##*/}" "not found below $moddir/kernel"
         fi
         case "$f" in
-        *.xz) d=$($BUSYBOX xzcat "$f" | grep -a -o '^depends=.*' | head -1) ;;
+        *.xz) d=$($BUSYBOX xzcat "$f" | grep -a -o 'depends=[a-z0-9_,-]*' | head -1) ;;
         *.ko) d=$(grep -a -o 'depends=[a-z0-9_,-]*' "$f" | head -1) ;;
         *) give_up "nested: module $m can be read" "$f: compressed in a way this script does not unpack" ;;
         esac
@@ -194,6 +194,7 @@ img=$W/initramfs.cpio
 if ! (cd "$R" && find . | $BUSYBOX cpio -o -H newc >"$img" 2>/dev/null); then
         give_up "nested: the initramfs is built" "busybox cpio failed"
 fi
+rm -rf "$R"
 pass "nested: initramfs of $(($(stat -c %s "$img") / 1048576)) MiB (uncompressed)"
 
 # ---- the boot ----
