@@ -93,6 +93,7 @@ extern const uint8_t vmm_warmup_code[VMM_WARMUP_LEN];
 
 struct vmm_seg {
         uint64_t vaddr, memsz, off, filesz; /* vaddr before the bias */
+        uint32_t flags;                     /* PF_R, PF_W, PF_X */
 };
 
 /* A parsed image, cached per path: the file's bytes in a sealed memfd that
@@ -178,6 +179,90 @@ unsigned vmm_fs_mode(uint64_t guest_mode);
  * (whatever path led there): its mode is not the guest's to change. */
 bool vmm_fs_is_root(const struct vmm_fs *fs, int fd);
 
+/* ---- platforms (platform.c): how the guest runs under the one syscall layer ---- */
+
+/* Why a platform's run returned. */
+enum vmm_exit_kind {
+        VMM_EXIT_SYSCALL, /* the guest asks for system call nr with arguments a */
+        VMM_EXIT_AGAIN,   /* interrupted (a kick): look at the clock and the cancel flag */
+        VMM_EXIT_STOPPED, /* the platform stopped the guest (vmm_stop: a fault, an error) */
+};
+
+struct vmm_exit {
+        enum vmm_exit_kind kind;
+        uint64_t nr;
+        uint64_t a[6]; /* rdi rsi rdx r10 r8 r9 */
+};
+
+struct vmm_vm;
+
+/*
+ * A platform: how guest memory is made and reached, how the program is
+ * entered, and how its system calls come out to the syscall layer. The layer
+ * (syscall.c, fs.c), the image (elf.c), the stack, the limits and the results
+ * (run.c) are the same on every platform; a platform knows no system call.
+ * Guest memory is vm->mem on every platform: [0, mem_size) of guest
+ * addresses at vm->mem + address, the syscall layer reading and writing it
+ * directly. Only the system pages below VMM_USER_BASE differ.
+ */
+struct vmm_platform_ops {
+        enum vmm_platform id;
+        const char *name;
+        /* Usable here? why says what it can do, or what is missing and how to fix it. */
+        bool (*probe)(char *why, size_t n);
+        /* Guest memory of mem_mb (vm->mem, vm->mem_size), its layout
+         * (vmm_vm_layout) and the platform's control state, ready to load. */
+        int (*create)(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e);
+        /* Places the image's segments into guest memory. */
+        int (*load)(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e);
+        /* The registers the program starts with: rip, rsp, the rest zero. */
+        int (*enter)(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
+        /* Staged I/O (VMM_IO_ADDR): true when the platform's stub serves
+         * fds 0 and 1 from guest memory in this call (and sets it up). */
+        bool (*io_setup)(struct vmm_vm *vm);
+        /* Runs the guest until it asks for a system call, stops, or a kick
+         * interrupts it. */
+        void (*run)(struct vmm_vm *vm, struct vmm_exit *x);
+        /* The answer to the system call of the last run: the guest's rax. */
+        void (*complete)(struct vmm_vm *vm, int64_t ret);
+        int (*set_fs_base)(struct vmm_vm *vm, uint64_t base);
+        uint64_t (*fs_base)(struct vmm_vm *vm);
+        /* Zeroes whole guest pages [lo, hi) and gives their host memory back. */
+        void (*zero)(struct vmm_vm *vm, uint64_t lo, uint64_t hi);
+        /* Ends the guest (if it still runs) and frees everything. */
+        void (*destroy)(struct vmm_vm *vm);
+        /* The pool: create, load img (may be NULL) and warm the n pages of
+         * list up (bit 0: written), so that a call starts at once. */
+        int (*prepare)(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                       const uint64_t *list, size_t n, osvm_err *e);
+        /* The reaper: the guest pages of a used guest that are in memory,
+         * sorted, bit 0 set for a page written (not the image's own). */
+        size_t (*touched)(struct vmm_vm *vm, uint64_t *out, size_t max);
+};
+
+extern const struct vmm_platform_ops vmm_platform_kvm;
+/* The platform a spec's choice comes to here (AUTO: KVM where usable), or
+ * NULL with e set. */
+const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);
+const struct vmm_platform_ops *vmm_platform_ops(enum vmm_platform p);
+/*
+ * The pages of [first, last) (guest addresses) of a host mapping at base in
+ * process pid (0: this one) that are present, from /proc/PID/pagemap: bit 0
+ * set where the page is no longer a file's (written). Skips the guard and
+ * the warm-up list. Returns the count (at most max), sorted.
+ */
+size_t vmm_pagemap_touched(const struct vmm_vm *vm, int pid, uintptr_t base, uint64_t *out,
+                           size_t max);
+/*
+ * A CPU exception in words, the same on every platform: vector, error code,
+ * the faulting address (cr2, for #PF), rip, the privilege level; sys names
+ * what lies below VMM_USER_BASE on this platform.
+ */
+void vmm_fault_words(const struct vmm_vm *vm, unsigned vector, uint64_t err, uint64_t cr2,
+                     uint64_t rip, unsigned cpl, const char *sys, char *why, size_t n);
+/* The exit code of a CPU exception: 128 + the signal Linux would send. */
+int vmm_fault_code(unsigned vector);
+
 /* ---- one VM (kvm_x86_64.c) ---- */
 
 struct vmm_fd {
@@ -201,6 +286,8 @@ struct vmm_range {
 };
 
 struct vmm_vm {
+        const struct vmm_platform_ops *plat;
+        /* KVM */
         int vmfd, vcpufd;
         struct kvm_run *run;
         size_t run_size;
@@ -258,9 +345,11 @@ void vmm_vm_layout(struct vmm_vm *vm);
 
 /* ---- the pool and the reaper (pool.c) ---- */
 
-/* Takes a VM made ahead with mem_mb of memory and img loaded, set up and
- * warmed up; false when none (then the pool prepares for img from now on). */
-bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm);
+/* Takes a guest of platform plat made ahead with mem_mb of memory and img
+ * loaded, set up and warmed up; false when none (then the pool prepares for
+ * img from now on). */
+bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct vmm_image *img,
+                   struct vmm_vm *vm);
 /* Tears vm down, on the reaper thread when the pool runs; the reaper first
  * learns which pages the run of img touched. */
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
@@ -279,8 +368,9 @@ bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Host pointer for a checked range, or NULL. */
 void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 
-/* Serves the system call in regs (rax = number); sets regs->rax. */
-void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
+/* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
+ * the guest's rax. */
+int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
 /* Stops the VM with an end and a reason. */
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

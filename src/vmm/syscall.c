@@ -213,12 +213,7 @@ static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
 
 void vmm_io_start(struct vmm_vm *vm)
 {
-        bool pvm_stub = vmm_kvm_is_pvm() && !vm->cpl0_syscalls;
-        vm->io_on = pvm_stub && vm->img->lo >= VMM_LOAD_BASE && !vm->spec->tty;
-        if (pvm_stub) {
-                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = vm->io_on;
-                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOCTL_FDS] = vm->spec->tty ? 0 : 3;
-        }
+        vm->io_on = vm->plat->io_setup(vm);
         if (!vm->io_on)
                 return;
         uint64_t len = 0;
@@ -973,12 +968,8 @@ static uint64_t page_up(uint64_t a)
 /* Zeroes whole guest pages (and gives their host memory back). */
 static void zero_pages(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
 {
-        if (hi <= lo)
-                return;
-        void *p = mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-                memset(vm->mem + lo, 0, hi - lo);
+        if (hi > lo)
+                vm->plat->zero(vm, lo, hi);
 }
 
 static bool overlaps_maps(const struct vmm_vm *vm, uint64_t lo, uint64_t hi)
@@ -1418,10 +1409,10 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 if (a[0] == 0x1002) { /* ARCH_SET_FS */
                         if (a[1] >= (1ull << 47))
                                 return -EPERM;
-                        return vmm_vm_set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
+                        return vm->plat->set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
                 }
                 if (a[0] == 0x1003) { /* ARCH_GET_FS */
-                        uint64_t base = vmm_vm_fs_base(vm);
+                        uint64_t base = vm->plat->fs_base(vm);
                         return put(vm, a[1], &base, 8);
                 }
                 return -EINVAL;
@@ -1552,18 +1543,18 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         }
 }
 
-void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *r)
+int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6])
 {
-        uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
         /* what the guest wrote through the stub goes first, in order */
         vmm_io_flush(vm);
         if (vm->done)
-                return;
-        r->rax = (uint64_t)dispatch(vm, r->rax, a);
+                return -EINTR;
+        int64_t ret = dispatch(vm, nr, a);
         if (vm->io_on) {
                 /* the stub serves fds 0 and 1 only while they are the call's */
                 io_set(vm, VMM_IO_IN_OK, vm->fds[0].kind == VMM_FD_IN);
                 io_set(vm, VMM_IO_OUT_OK,
                        vm->fds[1].kind == VMM_FD_OUT && vm->fds[1].host == vm->spec->out_fd);
         }
+        return ret;
 }
