@@ -4,7 +4,7 @@
 CC      ?= cc
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-LAYERS  := base isolation vmm mcp agent microvm cli
+LAYERS  := base sandbox isolation vmm mcp agent microvm cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
 HDRS    := $(wildcard src/*/*.h src/*/*/*.h)
@@ -90,6 +90,24 @@ run: all
 
 clean:
 	rm -rf build
+
+# ---- vmm: the process platform's stub program ----
+# A freestanding static-pie (no libc, no relocations: it cannot relocate
+# itself) embedded in osvm by src/vmm/proc_blob.c; see docs/vmm.md.
+STUB_CFLAGS := -std=c17 -Isrc $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector \
+               -fPIE -fno-asynchronous-unwind-tables -fno-unwind-tables -mgeneral-regs-only \
+               -fcf-protection=none
+STUB_SRCS   := src/vmm/stub/osvm-stub.c src/vmm/stub/gadget.S src/vmm/proc_abi.h
+
+build/stub/osvm-stub: $(STUB_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  STUB    $@"
+	$(Q)$(CC) $(STUB_CFLAGS) -static-pie -nostdlib -Wl,--no-dynamic-linker -Wl,-z,noexecstack \
+		-Wl,-z,separate-code -Wl,--build-id=none -e stub_start -o $@ $(filter %.c %.S,$^)
+	$(Q)if readelf -rW $@ | grep -q R_X86_64; then \
+		echo "$@: has relocations (no pointers in initialized data)"; rm -f $@; exit 1; fi
+
+build/rel/vmm/proc_blob.o build/asan/vmm/proc_blob.o: build/stub/osvm-stub
 
 # ---- vmm: guest programs, the test driver, valgrind, the benchmark ----
 # Guests (tests/guests/*.c) are static x86-64 programs run inside the engine:

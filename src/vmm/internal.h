@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "base/base.h"
+#include "vmm/proc_abi.h"
 #include "vmm/vmm.h"
 
 #define VMM_PAGE       4096ull
@@ -229,6 +230,8 @@ struct vmm_platform_ops {
         uint64_t (*fs_base)(struct vmm_vm *vm);
         /* Zeroes whole guest pages [lo, hi) and gives their host memory back. */
         void (*zero)(struct vmm_vm *vm, uint64_t lo, uint64_t hi);
+        /* The call is over: the guest must not run on (it is torn down later). */
+        void (*halt)(struct vmm_vm *vm);
         /* Ends the guest (if it still runs) and frees everything. */
         void (*destroy)(struct vmm_vm *vm);
         /* The pool: create, load img (may be NULL) and warm the n pages of
@@ -241,6 +244,7 @@ struct vmm_platform_ops {
 };
 
 extern const struct vmm_platform_ops vmm_platform_kvm;
+extern const struct vmm_platform_ops vmm_platform_process;
 /* The platform a spec's choice comes to here (AUTO: KVM where usable), or
  * NULL with e set. */
 const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);
@@ -285,8 +289,26 @@ struct vmm_range {
         uint64_t lo, hi;
 };
 
+/* A guest of the process platform (proc_x86_64.c): its memory's memfd and
+ * its stub process. */
+struct vmm_proc_as {
+        int memfd;
+        int imgfd;    /* the image's memfd the stub maps (borrowed), or -1 */
+        int pidfd;    /* the stub, or -1 before it is made */
+        int nspid;    /* its pid as the zygote sees it (its tid, in RUN) */
+        int hostpid;  /* its pid here (for /proc), 0 until looked up */
+        uint32_t run; /* the state word's RUN value */
+        bool gone;    /* reaped: status holds its wait status */
+        int status;
+        bool spin;     /* a spare CPU: spin before sleeping */
+        size_t nremap; /* ranges the stub maps again before it resumes */
+        size_t nro;    /* image ranges mapped read-only in both processes */
+        struct vmm_range ro[VMM_PROC_MAX_SEGS];
+};
+
 struct vmm_vm {
         const struct vmm_platform_ops *plat;
+        struct vmm_proc_as proc; /* the process platform */
         /* KVM */
         int vmfd, vcpufd;
         struct kvm_run *run;

@@ -675,6 +675,12 @@ static void kvm_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
                 memset(vm->mem + lo, 0, hi - lo);
 }
 
+/* A vCPU runs only inside KVM_RUN, which the loop no longer calls. */
+static void kvm_halt(struct vmm_vm *vm)
+{
+        (void)vm;
+}
+
 static int kvm_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
                        const uint64_t *list, size_t n, osvm_err *e)
 {
@@ -711,6 +717,7 @@ const struct vmm_platform_ops vmm_platform_kvm = {
     .set_fs_base = kvm_set_fs,
     .fs_base = kvm_get_fs,
     .zero = kvm_zero,
+    .halt = kvm_halt,
     .destroy = vmm_vm_destroy,
     .prepare = kvm_prepare,
     .touched = kvm_touched,

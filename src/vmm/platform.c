@@ -43,7 +43,7 @@ const struct vmm_platform_ops *vmm_platform_ops(enum vmm_platform p)
         case VMM_PLATFORM_KVM:
                 return &vmm_platform_kvm;
         case VMM_PLATFORM_PROCESS:
-                return NULL;
+                return &vmm_platform_process;
         case VMM_PLATFORM_AUTO:
                 break;
         }
@@ -52,7 +52,7 @@ const struct vmm_platform_ops *vmm_platform_ops(enum vmm_platform p)
 
 enum vmm_platform vmm_platform_auto(void)
 {
-        return VMM_PLATFORM_KVM;
+        return vmm_probe(NULL, 0) ? VMM_PLATFORM_KVM : VMM_PLATFORM_PROCESS;
 }
 
 bool vmm_platform_probe(enum vmm_platform p, char *why, size_t n)

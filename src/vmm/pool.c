@@ -41,6 +41,7 @@ static pthread_t pool_thread;
 static void resources_copy(struct vmm_vm *to, const struct vmm_vm *from)
 {
         to->plat = from->plat;
+        to->proc = from->proc;
         to->vmfd = from->vmfd;
         to->vcpufd = from->vcpufd;
         to->run = from->run;

@@ -357,6 +357,7 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                                                     VMM_CANCEL_TICK_MS * 1000000ull);
 
         run_loop(vm);
+        vm->plat->halt(vm);
         /* what the program wrote through the stub, while the timer still bounds it */
         vmm_io_flush(vm);
 
