@@ -213,12 +213,17 @@ static void *pool_main(void *arg)
 
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
 {
+        return vmm_pool_start_platform(VMM_PLATFORM_AUTO, n, memory_mb, e);
+}
+
+int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb, osvm_err *e)
+{
         if (memory_mb < VMM_MEM_MIN_MB || memory_mb > VMM_MEM_MAX_MB)
                 return err_set(e, EINVAL, "pool: memory %u MiB is not between %u and %u MiB",
                                memory_mb, VMM_MEM_MIN_MB, VMM_MEM_MAX_MB);
         if (n > 64)
                 return err_set(e, EINVAL, "pool: %u VMs ahead, at most 64", n);
-        const struct vmm_platform_ops *plat = vmm_platform_pick(VMM_PLATFORM_AUTO, e);
+        const struct vmm_platform_ops *plat = vmm_platform_pick(p, e);
         char why[256];
         if (!plat)
                 return -1;

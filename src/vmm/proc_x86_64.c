@@ -109,12 +109,40 @@ static int wait_readable(int fd, int ms)
         }
 }
 
+/* The pid here of the process a pidfd names (from its fdinfo), or 0. */
+static int pidfd_pid(int pidfd)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        const char *p = strstr(buf, "\nPid:");
+        return p ? (int)strtol(p + 5, NULL, 10) : 0;
+}
+
+/* SIGKILL to the process of pidfd (by its pid where pidfd_send_signal is
+ * missing, as under valgrind: the pidfd keeps the pid from reuse). */
+static void pidfd_kill(int pidfd)
+{
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0 || errno != ENOSYS)
+                return;
+        int pid = pidfd_pid(pidfd);
+        if (pid > 0)
+                kill(pid, SIGKILL);
+}
+
 static void zyg_down(void)
 {
         if (zyg.sock >= 0)
                 close(zyg.sock);
         if (zyg.pidfd >= 0) {
-                syscall(SYS_pidfd_send_signal, zyg.pidfd, SIGKILL, NULL, 0);
+                pidfd_kill(zyg.pidfd);
                 close(zyg.pidfd);
         }
         if (zyg.pid > 0)
@@ -192,11 +220,6 @@ static int zyg_start(osvm_err *e)
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return err_sys(e, "the zygote's socket");
-        static const struct sbx_rlimit lim[] = {{RLIMIT_CORE, 0},
-                                                {RLIMIT_FSIZE, 0},
-                                                {RLIMIT_MEMLOCK, 0},
-                                                {RLIMIT_MSGQUEUE, 0},
-                                                {RLIMIT_NOFILE, 64}};
         char *argv[] = {"osvm-stub", NULL};
         char *envp[] = {NULL};
         struct sbx_spec s = {.ns = SBX_NS_ALL,
@@ -204,8 +227,7 @@ static int zyg_start(osvm_err *e)
                              .stdio = {-1, -1, -1},
                              .keep = &sv[1],
                              .nkeep = 1,
-                             .rlimits = lim,
-                             .nrlimits = sizeof(lim) / sizeof(lim[0]),
+                             /* the zygote sets its own limits (the stub program) */
                              .exec_fd = sfd,
                              .argv = argv,
                              .envp = envp};
@@ -515,7 +537,7 @@ static bool proc_io_setup(struct vmm_vm *vm)
 static void proc_kill(struct vmm_vm *vm)
 {
         if (vm->proc.pidfd >= 0 && !vm->proc.gone)
-                syscall(SYS_pidfd_send_signal, vm->proc.pidfd, SIGKILL, NULL, 0);
+                pidfd_kill(vm->proc.pidfd);
 }
 
 /* The stub's wait status once it ended (reaped through the zygote). */
@@ -844,21 +866,8 @@ fail:
 /* The stub's pid here, from its pidfd. */
 static int host_pid(struct vmm_vm *vm)
 {
-        if (vm->proc.hostpid > 0 || vm->proc.pidfd < 0)
-                return vm->proc.hostpid;
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", vm->proc.pidfd);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        const char *p = strstr(buf, "\nPid:");
-        if (p)
-                vm->proc.hostpid = (int)strtol(p + 5, NULL, 10);
+        if (vm->proc.hostpid <= 0 && vm->proc.pidfd >= 0)
+                vm->proc.hostpid = pidfd_pid(vm->proc.pidfd);
         return vm->proc.hostpid;
 }
 

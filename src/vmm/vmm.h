@@ -175,6 +175,9 @@ const char *vmm_end_name(enum vmm_end end);
  * the thread and frees everything, the image cache included.
  */
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e);
+/* The same on platform p (AUTO: as vmm_pool_start); calls on another
+ * platform make their own guests. */
+int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb, osvm_err *e);
 void vmm_shutdown(void);
 
 #endif

@@ -775,6 +775,14 @@ __attribute__((noreturn)) static void zygote(void)
         }
         uint64_t all = ~0ull;
         zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
+        /* its own limits: no core, no files written, a small fd table */
+        static const int zero[] = {RLIMIT_CORE_, RLIMIT_FSIZE_, RLIMIT_MEMLOCK_, RLIMIT_MSGQUEUE_};
+        for (unsigned i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+                struct krlimit l = {0, 0};
+                zyg_sc(NR_prlimit64, 0, zero[i], (long)&l, 0, 0, 0);
+        }
+        struct krlimit nofile = {64, 64};
+        zyg_sc(NR_prlimit64, 0, RLIMIT_NOFILE_, (long)&nofile, 0, 0, 0);
         struct sock_fprog_ prog = {(uint16_t)b.n, b.ins};
         long r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
         if (r == 0)
