@@ -58,6 +58,23 @@ void session_note_unikernel(struct osvm_session *s)
         pthread_mutex_unlock(&lock);
 }
 
+void session_note_agent_proc(struct osvm_session *s, int delta)
+{
+        pthread_mutex_lock(&lock);
+        if (delta < 0 && (unsigned)-delta > s->live_agent_procs)
+                s->live_agent_procs = 0;
+        else
+                s->live_agent_procs += (unsigned)delta;
+        pthread_mutex_unlock(&lock);
+}
+
+void session_note_unikernel_proc(struct osvm_session *s)
+{
+        pthread_mutex_lock(&lock);
+        s->unikernel_procs_run++;
+        pthread_mutex_unlock(&lock);
+}
+
 void session_note_fallback(struct osvm_session *s)
 {
         pthread_mutex_lock(&lock);

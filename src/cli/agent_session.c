@@ -58,6 +58,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->agent = agent_new(&run, &ts, h->host.planner, h->host.ai.max_rounds);
         h->host.planner = NULL; /* the agent's now */
         s->llm = h->host.ai.provider != NULL;
+        cli_isolation_words(&srv->host, s->isolation, sizeof(s->isolation));
         s->impl = h;
         h->chat = chat;
         if (chat) {

@@ -47,8 +47,9 @@ int cli_agent_chat(void);
  */
 struct cli_agent_session {
         struct agent *agent;
-        bool llm;   /* an LLM is configured (else the offline planner) */
-        void *impl; /* the implementation's own */
+        bool llm;            /* an LLM is configured (else the offline planner) */
+        char isolation[128]; /* where tool calls run, for the banner (cli_isolation_words) */
+        void *impl;          /* the implementation's own */
 };
 
 /* Opens the session; chat: for many prompts (VMs made ahead, resizes
@@ -127,6 +128,10 @@ void cli_servers_close(struct cli_servers *s);
 
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);
+/* Where the tool calls of the loaded config run on host h, in words for the
+ * chat's banner: "every tool call runs in its own VM", "... in its own
+ * trapped process (the process platform: no KVM here)", or without either. */
+void cli_isolation_words(const struct iso_host *h, char *out, size_t n);
 
 /* What the agent works with on the host: the servers, the LLM settings and
  * the planner they ask for. Returns 0 or an exit code, having said why. */

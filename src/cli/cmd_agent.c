@@ -71,8 +71,12 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
                 snprintf(args, sizeof(args), "%s%s", a, strlen(a) > 80 ? "..." : "");
         free(a);
         pthread_mutex_lock(&u->lock);
-        snprintf(u->what, sizeof(u->what), "%s/%s %s [%s]", call->tool->server, call->tool->name,
-                 args, iso_route_name(d->route));
+        /* the route, and for a unikernel on the process platform where: not a VM */
+        snprintf(u->what, sizeof(u->what), "%s/%s %s [%s%s]", call->tool->server, call->tool->name,
+                 args, iso_route_name(d->route),
+                 d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS
+                     ? ", trapped process"
+                     : "");
         u->progress[0] = '\0';
         u->started = time_mono_ns();
         u->stop = false;
@@ -275,8 +279,8 @@ int cli_agent_chat(void)
         term_guard(); /* the line editor's raw mode never outlives the chat */
         cli_catch_interrupt();
         const struct agent_toolset *ts = agent_tools(s.agent);
-        printf("osvm %s: every tool call runs in its own VM. %zu tools; planner: %s%s.\n",
-               OSVM_VERSION, ts->n, agent_planner_name(s.agent),
+        printf("osvm %s: %s. %zu tools; planner: %s%s.\n", OSVM_VERSION, s.isolation, ts->n,
+               agent_planner_name(s.agent),
                s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");

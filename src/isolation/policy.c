@@ -120,6 +120,8 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
                         p->network_allow = &x->network_allow, p->network_src = level_src[i];
         }
 
+        p->platform = cfg->platform;
+        p->platform_src = cfg->platform != ISO_PLATFORM_AUTO ? ISO_SRC_CONFIG : ISO_SRC_DEFAULT;
         p->mounts = t ? &t->mounts : &no_mounts;
         p->microvm_id = srv ? srv->microvm_id : NULL;
         p->rpc_url = srv ? srv->rpc_url : NULL;
@@ -149,6 +151,8 @@ char *iso_policy_text(const struct iso_policy *p)
         sb_addf(&b, "  %-9s %u ms  (%s)\n", "timeout", p->timeout_ms, iso_src_name(p->timeout_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "fallback", iso_fallback_name(p->fallback),
                 iso_src_name(p->fallback_src));
+        sb_addf(&b, "  %-9s %s  (%s)\n", "platform", iso_platform_name(p->platform),
+                iso_src_name(p->platform_src));
         sb_addf(&b, "  %-9s ", "network");
         if (p->network_allow->n == 0)
                 sb_add(&b, "none");
@@ -174,7 +178,7 @@ json_t *iso_policy_json(const struct iso_policy *p)
                                                         p->mounts->v[i].host_path, "vm_path",
                                                         p->mounts->v[i].vm_path, "readonly",
                                                         p->mounts->v[i].readonly));
-        return json_pack(
+        json_t *j = json_pack(
             "{s:s, s:s, s:b, s:b, s:s, s:s, s:i, s:i, s:i, s:s, s:{s:o}, s:o, s:s?,"
             " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
             "server", p->server, "tool", p->tool, "server_configured", p->server_known,
@@ -186,4 +190,6 @@ json_t *iso_policy_json(const struct iso_policy *p)
             iso_src_name(p->memory_src), "vcpus", iso_src_name(p->vcpus_src), "timeout_ms",
             iso_src_name(p->timeout_src), "fallback", iso_src_name(p->fallback_src), "network",
             iso_src_name(p->network_src));
+        json_object_set_new(j, "platform", json_string(iso_platform_name(p->platform)));
+        return j;
 }

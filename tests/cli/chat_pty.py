@@ -2,7 +2,8 @@
 """The chat driven through a pseudo-terminal, as a person would: a tool call,
 Ctrl-C during a long tool (the tool stops, the chat goes on), a resize,
 history, Ctrl-D, the terminal as it was found afterwards (after a kill too),
-and Ctrl-Z and fg under a shell. With /dev/kvm and the agent's image, all of it inside μVM-1.
+and Ctrl-Z and fg under a shell. With the agent's image, all of it inside μVM-1: a KVM
+VM with /dev/kvm, else a trapped process (the process platform, never called a VM).
 
 usage: chat_pty.py OSVM_BIN   (OSVM_HOME with server-everything registered)
 Prints TAP-like lines and "N passed, N failed"; exits non-zero on a failure.
@@ -89,8 +90,14 @@ t = Term([osvm])
 check("the chat greets and prompts", t.read_until(r"osvm> ", 30), t.text())
 check("the greeting shows the status line", "OSVM:" in t.text() and "net:" in t.text(), t.text())
 image = os.environ.get("OSVM_AGENT_IMAGE", "")
-if os.path.exists("/dev/kvm") and os.path.isfile(image):
+kvm = os.path.exists("/dev/kvm")
+if kvm and os.path.isfile(image):
     check("the chat runs inside μVM-1 (1μVMs)", "1μVMs" in t.text(), t.text())
+elif os.path.isfile(image):
+    check("the chat runs in a trapped process (1μPs), not counted as a VM",
+          "0μVMs 0uK 1μPs" in t.text(), t.text())
+    check("the banner says tool calls run in trapped processes, not VMs",
+          "runs in its own trapped process" in t.text() and "its own VM" not in t.text(), t.text())
 
 t.mark()
 t.send("echo hello world\r")
@@ -98,12 +105,17 @@ ok = t.read_until(r"hello world.*osvm> ", 30)
 check("a tool call answers in the chat", ok, t.text())
 check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
 
-if os.path.exists("/dev/kvm"):
-    t.mark()
-    t.send("get the slot\r")
-    ok = t.read_until(r"osvm-mcp/get_slot.*osvm> ", 30)
+t.mark()
+t.send("get the slot\r")
+ok = t.read_until(r"osvm-mcp/get_slot.*osvm> ", 30)
+if kvm:
     check("a tool of the pack runs in a VM of its own", ok and "[unikernel]" in t.text(), t.text())
     check("and the status line counts it", bool(re.search(r"VMs 1uK", t.text())), t.text())
+else:
+    check("a tool of the pack runs in a trapped process of its own",
+          ok and "[unikernel, trapped process]" in t.text(), t.text())
+    check("and the status line counts it, not as a VM",
+          bool(re.search(r"0uK \d+μPs 1uKp", t.text())), t.text())
 
 t.mark()
 t.send("trigger the long running operation duration=30 steps=30\r")

@@ -740,11 +740,15 @@ osvm
 check_exit "bare osvm (the chat, at end of input) exits 0" 0
 check_match "bare osvm greets with the version" '^osvm [0-9]+\.[0-9]+\.[0-9]+: ' "$(printf '%s\n' "$OUT" | head -n 1)"
 check_contains "bare osvm names its planner" "planner: offline" "$OUT"
-# the agent runs inside μVM-1 where the host can, and the line says so
-live=0
-[ -c /dev/kvm ] && [ -f "${OSVM_AGENT_IMAGE:-}" ] && live=1
+# the agent runs inside μVM-1 where the host can, else in a trapped process
+# (the process platform, counted as μPs, never as a VM), and the line says so
+live="0μVMs 0uK"
+if [ -f "${OSVM_AGENT_IMAGE:-}" ]; then
+        live="0μVMs 0uK 1μPs 0uKp"
+        [ -c /dev/kvm ] && live="1μVMs 0uK"
+fi
 check_eq "bare osvm shows the status line" \
-        "OSVM: ${live}μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
+        "OSVM: ${live} • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
 
 # ---- the status line ----
 

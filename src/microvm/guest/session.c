@@ -9,6 +9,7 @@
 #include "microvm/guest/guest.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct guest_session {
@@ -131,6 +132,9 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
                 if (name && json_is_array(tools))
                         agent_toolset_add(&ts, name, tools);
         }
+        const char *iso = json_string_value(json_object_get(hello, "isolation"));
+        snprintf(s->isolation, sizeof(s->isolation), "%s",
+                 iso ? iso : "every tool call runs isolated");
         json_decref(hello);
         static const struct agent_runner_ops ops = {.decide = guest_decide, .run = guest_run};
         struct agent_runner run = {.ops = &ops, .ctx = g};
