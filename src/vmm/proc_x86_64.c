@@ -424,7 +424,8 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
  * stub read-only, here copy-on-write: a write of the syscall layer there,
  * which the kernel would refuse with EFAULT, reaches no one), writable ones
  * copied into guest memory. An image whose segments share pages is copied
- * whole.
+ * whole, and so is one loaded into a stub that is set up already (one the
+ * pool made before it knew the image): its mappings are made.
  */
 static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e)
 {
@@ -442,7 +443,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                 if (s->filesz == 0)
                         continue;
                 bool map = img->can_map && !(s->flags & 2 /* PF_W */) && s->memsz == s->filesz &&
-                           nseg < VMM_PROC_MAX_SEGS;
+                           nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
                 if (map) {
                         uint64_t lo = va & ~(VMM_PAGE - 1);
                         uint64_t flo = s->off & ~(VMM_PAGE - 1);

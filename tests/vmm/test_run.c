@@ -331,6 +331,16 @@ static void test_pool(void **state)
         osvm_err e = {0};
         assert_int_equal(vmm_pool_start_platform(plat, 2, 32, &e), 0);
         assert_int_equal(vmm_pool_start_platform(plat, 2, 32, &e), -1); /* once */
+        /* the first calls take guests made before the pool knew any image */
+        vmm_pool_wait_idle();
+        for (int i = 0; i < 2; i++) {
+                const char *argv[] = {"hello", "exit=3", NULL};
+                struct call c;
+                call_run(&c, G "hello.glibc", argv, NULL, 0, small);
+                if (c.rc != 0 || c.res.exit_code != 3)
+                        fail_msg("a guest made without the image: %s %s", c.e.msg, c.res.why);
+                call_free(&c);
+        }
         for (int i = 0; i < 6; i++) {
                 const char *argv[] = {"hello", "exit=9", NULL};
                 struct call c;
