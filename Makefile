@@ -164,6 +164,12 @@ bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/
 	build/bench/bench_exit
 	build/bench/bench_vmm
 
+# The platforms side by side (process everywhere, KVM where usable): bench/vmm.md.
+.PHONY: bench-platform
+bench-platform: build/bench/bench_platform build/guests/echo build/guests/echo.glibc \
+		build/guests/getpid_loop
+	build/bench/bench_platform
+
 # ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----
 # One static x86-64 program per tool (src/tools/osvm-mcp/<tool>.c + common.c
 # + json.c), linked with musl (musl-gcc -static: its start runs no CPUID, which

@@ -230,6 +230,15 @@ struct vmm_platform_ops {
         uint64_t (*fs_base)(struct vmm_vm *vm);
         /* Zeroes whole guest pages [lo, hi) and gives their host memory back. */
         void (*zero)(struct vmm_vm *vm, uint64_t lo, uint64_t hi);
+        /* Copies len bytes into / out of guest memory at gpa (checked by the
+         * caller): the same bytes as through vm->mem, but where the platform
+         * can without touching vm->mem (the process platform writes its
+         * memfd: a page osvm touched costs a first-touch fault and, once the
+         * guest is torn down, a TLB flush on every CPU osvm runs on). For the
+         * engine's own writes (the stack, the staged request and result); the
+         * syscall layer reaches guest memory through vm->mem. */
+        void (*copy_in)(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len);
+        void (*copy_out)(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
         /* The call is over: the guest must not run on (it is torn down later). */
         void (*halt)(struct vmm_vm *vm);
         /* Ends the guest (if it still runs) and frees everything. */
@@ -293,6 +302,8 @@ struct vmm_range {
  * its stub process. */
 struct vmm_proc_as {
         int memfd;
+        int ctlfd; /* the control page's memfd (a slot osvm keeps mapped) */
+        struct vmm_proc_ctl *ctl;
         int imgfd;    /* the image's memfd the stub maps (borrowed), or -1 */
         int pidfd;    /* the stub, or -1 before it is made */
         int nspid;    /* its pid as the zygote sees it (its tid, in RUN) */

@@ -675,6 +675,16 @@ static void kvm_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
                 memset(vm->mem + lo, 0, hi - lo);
 }
 
+static void kvm_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+{
+        memcpy(vm->mem + gpa, src, len);
+}
+
+static void kvm_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        memcpy(dst, vm->mem + gpa, len);
+}
+
 /* A vCPU runs only inside KVM_RUN, which the loop no longer calls. */
 static void kvm_halt(struct vmm_vm *vm)
 {
@@ -717,6 +727,8 @@ const struct vmm_platform_ops vmm_platform_kvm = {
     .set_fs_base = kvm_set_fs,
     .fs_base = kvm_get_fs,
     .zero = kvm_zero,
+    .copy_in = kvm_copy_in,
+    .copy_out = kvm_copy_out,
     .halt = kvm_halt,
     .destroy = vmm_vm_destroy,
     .prepare = kvm_prepare,

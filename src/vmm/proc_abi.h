@@ -4,20 +4,24 @@
  * fixed-size types; both sides include it.
  *
  * Guest memory is one memfd whose offsets are guest addresses. The stub maps
- * [VMM_PROC_SYS, VMM_PROC_SYS_END) of it (the control page, the page list
- * and the signal stack: its "system pages", below the user area) and the
- * user area at the same addresses, as osvm maps the whole of it at vm->mem.
- * Everything in it is writable by the guest: osvm trusts nothing it reads
- * there beyond a number to act on as the guest's own request.
+ * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list and the signal
+ * stack: its "system pages", below the user area) and the user area at the
+ * same addresses, as osvm maps the whole of it at vm->mem. The control page
+ * at VMM_PROC_SYS is a memfd of its own, one of a few that osvm keeps mapped
+ * for good and gives one stub at a time (zeroed between two): osvm then
+ * never touches a page of guest memory it would have to tear down.
+ * Everything the stub maps is writable by the guest: osvm trusts nothing it
+ * reads there beyond a number to act on as the guest's own request.
  */
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
 #include <stdint.h>
 
-#define VMM_PROC_ABI 1
+#define VMM_PROC_ABI 2
 
-#define VMM_PROC_SYS      0x100000ull /* the control page */
+#define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
+#define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
 #define VMM_PROC_LIST     0x102000ull /* pages to touch ahead, u64 each (bit 0: write) */
 #define VMM_PROC_LIST_MAX 1024
 #define VMM_PROC_ALT      0x110000ull /* the signal stack */
@@ -71,7 +75,9 @@ struct vmm_proc_ctl {
         uint64_t fs_cur; /* stub: the FS base it last set */
         /* set up, by osvm before the stub starts */
         uint32_t host_abi;
-        int32_t memfd, imgfd, sock; /* the stub's fds */
+        int32_t memfd, imgfd, sock, ctlfd; /* the stub's fds */
+        uint32_t io_on; /* osvm: the staged request and result (VMM_IO_ADDR) are on */
+        uint32_t pad2;
         uint64_t mem_size, guard_lo, stack_lo;
         uint64_t nseg;
         struct vmm_proc_seg seg[VMM_PROC_MAX_SEGS];
@@ -89,7 +95,7 @@ struct vmm_proc_ctl {
 /* The zygote's socket (SOCK_SEQPACKET): osvm asks, the zygote answers. */
 enum {
         VMM_PROC_MSG_HELLO = 1, /* zygote: ready, arg = VMM_PROC_ABI, arg2 = its flags */
-        VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd[, imgfd]);
+        VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd, ctlfd[, imgfd]);
                                  * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
         VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,
                                  * or -errno (-EAGAIN: not ended yet) */

@@ -190,7 +190,7 @@ static int zyg_send(uint32_t type, int64_t arg, const int *fds, int nfds)
         struct vmm_proc_msg m = {.type = type, .arg = arg};
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
+                char buf[CMSG_SPACE(3 * sizeof(int))];
         } c;
         memset(&c, 0, sizeof(c));
         struct iovec v = {&m, sizeof(m)};
@@ -275,15 +275,15 @@ static int zyg_ensure(osvm_err *e)
         return zyg_start(e);
 }
 
-/* A stub for memfd (and imgfd, -1 for none): its pid and pidfd. */
-static int zyg_fork(int memfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
+/* A stub for memfd and ctlfd (and imgfd, -1 for none): its pid and pidfd. */
+static int zyg_fork(int memfd, int ctlfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
 {
         pthread_mutex_lock(&zyg_lock);
         int r = zyg_ensure(e);
         if (r == 0) {
-                int fds[2] = {memfd, imgfd};
+                int fds[3] = {memfd, ctlfd, imgfd};
                 struct vmm_proc_msg m;
-                int w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 2 : 1);
+                int w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 3 : 2);
                 if (w == 0)
                         w = zyg_recv(&m, pidfd);
                 if (w == 0 && (m.type != VMM_PROC_MSG_FORK || m.arg <= 0 || *pidfd < 0))
@@ -339,11 +339,79 @@ static bool proc_probe(char *why, size_t n)
         return r == 0;
 }
 
+/* ---- control pages: memfds of one page, mapped here for good ---- */
+
+/*
+ * A stub's control page is a memfd of its own that osvm maps once and keeps:
+ * taken from here for a stub, zeroed, and given back once that stub is gone
+ * (no other process maps it then). Mapping and unmapping a page osvm touched
+ * costs a TLB flush on every CPU osvm's threads run on (~50 us here); guest
+ * memory, which osvm writes through its memfd, has no such page.
+ */
+#define SLOTS_KEPT 64
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slot {
+        int fd;
+        struct vmm_proc_ctl *ctl;
+} slots[SLOTS_KEPT];
+static size_t nslots;
+
+static int slot_take(struct vmm_vm *vm, osvm_err *e)
+{
+        struct slot sl = {-1, NULL};
+        pthread_mutex_lock(&slot_lock);
+        if (nslots)
+                sl = slots[--nslots];
+        pthread_mutex_unlock(&slot_lock);
+        if (sl.fd < 0) {
+                sl.fd = memfd_create("osvm-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                if (sl.fd < 0 || ftruncate(sl.fd, 4096) < 0 ||
+                    fcntl(sl.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                        err_sys(e, "a stub's control page");
+                        if (sl.fd >= 0)
+                                close(sl.fd);
+                        return -1;
+                }
+                sl.ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sl.fd, 0);
+                if (sl.ctl == MAP_FAILED) {
+                        err_sys(e, "mapping a stub's control page");
+                        close(sl.fd);
+                        return -1;
+                }
+        }
+        memset(sl.ctl, 0, 4096);
+        vm->proc.ctlfd = sl.fd;
+        vm->proc.ctl = sl.ctl;
+        return 0;
+}
+
+/* Gives the page back, for another stub: only once no process can map it
+ * any more (reuse false: it is dropped). */
+static void slot_give(struct vmm_vm *vm, bool reuse)
+{
+        if (vm->proc.ctlfd < 0)
+                return;
+        struct slot sl = {vm->proc.ctlfd, vm->proc.ctl};
+        vm->proc.ctlfd = -1;
+        vm->proc.ctl = NULL;
+        pthread_mutex_lock(&slot_lock);
+        if (reuse && nslots < SLOTS_KEPT) {
+                memset(sl.ctl, 0, 4096);
+                slots[nslots++] = sl;
+                sl.fd = -1;
+        }
+        pthread_mutex_unlock(&slot_lock);
+        if (sl.fd >= 0) {
+                munmap(sl.ctl, 4096);
+                close(sl.fd);
+        }
+}
+
 /* ---- one guest ---- */
 
 static struct vmm_proc_ctl *ctl_of(const struct vmm_vm *vm)
 {
-        return (struct vmm_proc_ctl *)(void *)(vm->mem + VMM_PROC_SYS);
+        return vm->proc.ctl;
 }
 
 static uint64_t page_up(uint64_t a)
@@ -384,7 +452,7 @@ static bool spare_cpu(void)
 static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
 {
         memset(&vm->proc, 0, sizeof(vm->proc));
-        vm->proc.memfd = vm->proc.imgfd = vm->proc.pidfd = -1;
+        vm->proc.memfd = vm->proc.imgfd = vm->proc.pidfd = vm->proc.ctlfd = -1;
         vm->vmfd = vm->vcpufd = -1;
         vm->run = NULL;
         vm->memory_mb = mem_mb;
@@ -407,6 +475,13 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
                 return -1;
         }
         vm->proc.memfd = fd;
+        if (slot_take(vm, e) < 0) {
+                munmap(vm->mem, vm->mem_size);
+                vm->mem = NULL;
+                close(fd);
+                vm->proc.memfd = -1;
+                return -1;
+        }
         struct vmm_proc_ctl *c = ctl_of(vm);
         c->host_abi = VMM_PROC_ABI;
         c->mem_size = vm->mem_size;
@@ -501,7 +576,7 @@ static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
 static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 {
         int pid = 0, pidfd = -1;
-        if (zyg_fork(vm->proc.memfd, vm->proc.imgfd, &pid, &pidfd, e) < 0)
+        if (zyg_fork(vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd, &pid, &pidfd, e) < 0)
                 return -1;
         vm->proc.pidfd = pidfd;
         vm->proc.nspid = pid;
@@ -529,10 +604,44 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         return 0;
 }
 
+/* The staged request and result: served by the stub (io_fast) for an image
+ * that leaves their area free, and not for the user's terminal. */
 static bool proc_io_setup(struct vmm_vm *vm)
 {
-        (void)vm;
-        return false;
+        bool on = vm->img->lo >= VMM_LOAD_BASE && !(vm->spec && vm->spec->tty);
+        ctl_of(vm)->io_on = on;
+        return on;
+}
+
+/* Guest memory through its memfd: osvm's mapping keeps no page of it. */
+static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+{
+        for (size_t done = 0; done < len;) {
+                ssize_t n = pwrite(vm->proc.memfd, (const uint8_t *)src + done, len - done,
+                                   (off_t)(gpa + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) { /* the memfd cannot refuse a write inside its size */
+                        memcpy(vm->mem + gpa + done, (const uint8_t *)src + done, len - done);
+                        return;
+                }
+                done += (size_t)n;
+        }
+}
+
+static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        for (size_t done = 0; done < len;) {
+                ssize_t n =
+                    pread(vm->proc.memfd, (uint8_t *)dst + done, len - done, (off_t)(gpa + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        memcpy((uint8_t *)dst + done, vm->mem + gpa + done, len - done);
+                        return;
+                }
+                done += (size_t)n;
+        }
 }
 
 static void proc_kill(struct vmm_vm *vm)
@@ -794,13 +903,17 @@ static void proc_halt(struct vmm_vm *vm)
 
 static void proc_destroy(struct vmm_vm *vm)
 {
+        bool ended = vm->proc.pidfd < 0; /* none was made */
         if (vm->proc.pidfd >= 0) {
                 proc_kill(vm);
-                if (!proc_reap(vm, PROC_DEATH_WAIT_MS))
+                ended = proc_reap(vm, PROC_DEATH_WAIT_MS);
+                if (!ended)
                         log_warn("vmm: a stub process (pid %d) did not end", vm->proc.nspid);
                 close(vm->proc.pidfd);
                 vm->proc.pidfd = -1;
         }
+        /* the control page goes back for another stub once this one is gone */
+        slot_give(vm, ended);
         if (vm->mem)
                 munmap(vm->mem, vm->mem_size);
         vm->mem = NULL;
@@ -842,9 +955,9 @@ static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *im
                 return -1;
         if (img && proc_load(vm, img, e) < 0)
                 goto fail;
-        /* the pages to touch ahead: in the stub (write for guest memory, read
-         * for the image's), and here those of guest memory the layer writes */
-        uint64_t *dst = (uint64_t *)(void *)(vm->mem + VMM_PROC_LIST);
+        /* the pages the stub touches ahead (write for guest memory, read for
+         * the image's), written through the memfd */
+        uint64_t *dst = xcalloc(n ? n : 1, sizeof(*dst));
         size_t k = 0;
         for (size_t i = 0; i < n && k < VMM_PROC_LIST_MAX; i++) {
                 uint64_t a = list[i] & ~(VMM_PAGE - 1);
@@ -853,9 +966,9 @@ static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *im
                         ro |= a >= vm->proc.ro[j].lo && a < vm->proc.ro[j].hi;
                 dst[k++] = a | (ro ? 0 : 1);
         }
+        proc_copy_in(vm, VMM_PROC_LIST, dst, k * sizeof(*dst));
+        free(dst);
         ctl_of(vm)->nlist = k;
-        /* the initial stack's top, which build_stack writes here */
-        (void)madvise(vm->mem + vm->mem_size - 2 * VMM_PAGE, 2 * VMM_PAGE, MADV_POPULATE_WRITE);
         if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
                 goto fail;
         return 0;
@@ -901,6 +1014,8 @@ const struct vmm_platform_ops vmm_platform_process = {
     .set_fs_base = proc_set_fs,
     .fs_base = proc_get_fs,
     .zero = proc_zero,
+    .copy_in = proc_copy_in,
+    .copy_out = proc_copy_out,
     .halt = proc_halt,
     .destroy = proc_destroy,
     .prepare = proc_prepare,

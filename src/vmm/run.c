@@ -95,24 +95,29 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
                                "strings; at most %u bytes)",
                                bytes, argc + envc, VMM_MAX_ARGS_SZ);
 
-        uint8_t *m = vm->mem;
+        /* The top of guest memory is built here, then copied in at once:
+         * [sp, mem_size) of guest addresses is m[sp - base, ...). */
+        /* a multiple of 16: the buffer's alignment is the guest stack's */
+        size_t cap = (bytes + 8 * (argc + envc + 64) + 256 + 15) & ~(size_t)15;
+        uint8_t *m = xcalloc(1, cap);
+        const uint64_t base = vm->mem_size - cap;
         uint64_t sp = vm->mem_size;
         uint64_t *ptrs = xcalloc(argc + envc + 1, sizeof(*ptrs));
         for (size_t i = 0; i < argc + envc; i++) {
                 const char *s = i < argc ? argv[i] : envp[i - argc];
                 size_t l = strlen(s) + 1;
                 sp -= l;
-                memcpy(m + sp, s, l);
+                memcpy(m + (sp - base), s, l);
                 ptrs[i] = sp;
         }
         sp -= 8;
-        memcpy(m + sp, "x86_64", 7);
+        memcpy(m + (sp - base), "x86_64", 7);
         uint64_t platform = sp;
         sp -= 16;
         uint8_t rnd[16];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
                 memset(rnd, 0x5a, sizeof(rnd));
-        memcpy(m + sp, rnd, 16);
+        memcpy(m + (sp - base), rnd, 16);
         uint64_t random = sp;
         sp &= ~15ull;
 
@@ -144,7 +149,7 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
         if (words & 1)
                 sp -= 8;
         sp -= 8 * words;
-        uint64_t *w = (uint64_t *)(void *)(m + sp);
+        uint64_t *w = (uint64_t *)(void *)(m + (sp - base));
         size_t k = 0;
         w[k++] = argc;
         for (size_t i = 0; i < argc; i++)
@@ -158,6 +163,8 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
                 w[k++] = aux[i][1];
         }
         free(ptrs);
+        vm->plat->copy_in(vm, sp, m + (sp - base), vm->mem_size - sp);
+        free(m);
         *rsp = sp;
         return 0;
 }

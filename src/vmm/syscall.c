@@ -199,17 +199,19 @@ static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
 
 /* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
 
-static uint64_t io_get(const struct vmm_vm *vm, uint64_t a)
+static uint64_t io_get(struct vmm_vm *vm, uint64_t a)
 {
         uint64_t v;
-        memcpy(&v, vm->mem + a, 8);
+        vm->plat->copy_out(vm, a, &v, 8);
         return v;
 }
 
 static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
 {
-        memcpy(vm->mem + a, &v, 8);
+        vm->plat->copy_in(vm, a, &v, 8);
 }
+
+#define IO_CHUNK 65536
 
 void vmm_io_start(struct vmm_vm *vm)
 {
@@ -222,27 +224,29 @@ void vmm_io_start(struct vmm_vm *vm)
         struct stat st;
         if (fd < 0) {
                 eof = true;
-        } else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-                /* a file: read ahead as much as fits, to its end if it can */
-                while (len < VMM_IO_IN_CAP) {
-                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF + len, VMM_IO_IN_CAP - len);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0) {
-                                eof = n == 0;
-                                break;
-                        }
-                        len += (uint64_t)n;
-                }
         } else {
-                /* a pipe: what is there now, without waiting */
+                /* a file: read ahead as much as fits, to its end if it can; a
+                 * pipe: what is there now, without waiting */
+                bool file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
                 struct pollfd p = {.fd = fd, .events = POLLIN};
-                if (poll(&p, 1, 0) == 1) {
-                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF, VMM_IO_IN_CAP);
-                        if (n > 0)
-                                len = (uint64_t)n;
-                        eof = n == 0;
+                uint8_t *buf = xmalloc(IO_CHUNK);
+                if (file || poll(&p, 1, 0) == 1) {
+                        while (len < VMM_IO_IN_CAP) {
+                                size_t want = VMM_IO_IN_CAP - len;
+                                ssize_t n = read(fd, buf, want < IO_CHUNK ? want : IO_CHUNK);
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n <= 0) {
+                                        eof = n == 0;
+                                        break;
+                                }
+                                vm->plat->copy_in(vm, VMM_IO_IN_BUF + len, buf, (size_t)n);
+                                len += (uint64_t)n;
+                                if (!file)
+                                        break;
+                        }
                 }
+                free(buf);
         }
         vm->io_in_len = len;
         vm->io_in_eof = eof;
@@ -273,7 +277,17 @@ void vmm_io_flush(struct vmm_vm *vm)
                 n = VMM_IO_OUT_CAP;
         struct vmm_fd out = {
             .kind = VMM_FD_OUT, .stream = stream_kind(vm->spec->out_fd), .host = vm->spec->out_fd};
-        (void)out_write(vm, &out, vm->mem + VMM_IO_OUT_BUF, n);
+        uint8_t *buf = xmalloc(IO_CHUNK);
+        /* also once the guest stopped: its last output still goes out */
+        for (uint64_t done = 0; done < n;) {
+                size_t k = n - done < IO_CHUNK ? (size_t)(n - done) : IO_CHUNK;
+                vm->plat->copy_out(vm, VMM_IO_OUT_BUF + done, buf, k);
+                int64_t w = out_write(vm, &out, buf, k);
+                if (w < (int64_t)k)
+                        break;
+                done += k;
+        }
+        free(buf);
 }
 
 /* Takes up to len bytes of the staged request: the count, or -1 when none

@@ -34,6 +34,7 @@
 #define NR_mmap            9
 #define NR_mprotect        10
 #define NR_munmap          11
+#define NR_mremap          25
 #define NR_rt_sigaction    13
 #define NR_rt_sigprocmask  14
 #define NR_rt_sigreturn    15
@@ -85,12 +86,17 @@
 #define SA_RESTORER_   0x04000000u
 #define SS_AUTODISARM_ (1u << 31)
 
-#define PROT_READ_   1
-#define PROT_WRITE_  2
-#define PROT_EXEC_   4
-#define MAP_SHARED_  0x01
-#define MAP_PRIVATE_ 0x02
-#define MAP_FIXED_   0x10
+#define PROT_READ_      1
+#define PROT_WRITE_     2
+#define PROT_EXEC_      4
+#define MAP_SHARED_     0x01
+#define MAP_PRIVATE_    0x02
+#define MAP_FIXED_      0x10
+#define MAP_ANONYMOUS_  0x20
+#define MAP_POPULATE_   0x8000
+#define MREMAP_MAYMOVE_ 1
+#define MREMAP_FIXED_   2
+#define MADV_DONTFORK_  10
 
 #define MADV_POPULATE_READ_  22
 #define MADV_POPULATE_WRITE_ 23
@@ -184,11 +190,26 @@ struct kmsghdr {
 struct kcmsg {
         uint64_t len;
         int32_t level, type;
-        int32_t fds[2];
+        int32_t fds[3];
+        int32_t pad;
 };
 
 struct krlimit {
         uint64_t cur, max;
+};
+
+struct kphdr {
+        uint32_t type, flags;
+        uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+struct kehdr {
+        uint8_t ident[16];
+        uint16_t type, machine;
+        uint32_t version;
+        uint64_t entry, phoff, shoff;
+        uint32_t flags;
+        uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
 };
 
 struct sock_filter_ {
@@ -206,6 +227,7 @@ struct sock_fprog_ {
 long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long zyg_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 extern char stub_sc_end[], zyg_sc_end[], zyg_page[];
+extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
 __attribute__((noreturn)) void stub_main(long *sp);
@@ -359,12 +381,82 @@ static int fast_path(struct ksigcontext *g)
         return 1;
 }
 
+/*
+ * The staged request and result (internal.h, VMM_IO_ADDR), when osvm turned
+ * them on: read(0) from the request osvm read ahead into guest memory,
+ * write(1) into the result buffer osvm sends on. The header is guest memory:
+ * a buffer outside the user areas it names goes the slow way (EFAULT from
+ * osvm), and every bound is checked before a byte moves.
+ */
+#define IO         0x200000ull
+#define IO_IN_POS  0
+#define IO_IN_LEN  1
+#define IO_IN_EOF  2
+#define IO_OUT_LEN 3
+#define IO_IN_OK   4
+#define IO_OUT_OK  5
+#define IO_OK_LO   6
+#define IO_OK_HI   7
+#define IO_ST_LO   8
+#define IO_ST_HI   9
+#define IO_IN_BUF  0x201000ull
+#define IO_OUT_BUF 0x300000ull
+#define IO_OUT_CAP 0x100000ull
+
+static int io_buffer_ok(volatile uint64_t *h, uint64_t buf, uint64_t len)
+{
+        uint64_t end = buf + len;
+        if (end < buf)
+                return 0;
+        return (buf >= h[IO_OK_LO] && end <= h[IO_OK_HI]) ||
+               (buf >= h[IO_ST_LO] && end <= h[IO_ST_HI]);
+}
+
+static int io_fast(struct ksigcontext *g)
+{
+        volatile uint64_t *h = (volatile uint64_t *)IO;
+        if (!ctl->io_on)
+                return 0;
+        if (g->rax == 0 && g->rdi == 0 && h[IO_IN_OK]) {
+                if (!io_buffer_ok(h, g->rsi, g->rdx))
+                        return 0;
+                uint64_t in_len = h[IO_IN_LEN], pos = h[IO_IN_POS];
+                if (pos > in_len || in_len > IO_OUT_BUF - IO_IN_BUF)
+                        return 0;
+                uint64_t n = in_len - pos;
+                if (!n) {
+                        if (!h[IO_IN_EOF])
+                                return 0; /* osvm waits for more */
+                        g->rax = 0;
+                        return 1;
+                }
+                if (n > g->rdx)
+                        n = g->rdx;
+                memcpy((void *)g->rsi, (const void *)(IO_IN_BUF + pos), n);
+                h[IO_IN_POS] = pos + n;
+                g->rax = n;
+                return 1;
+        }
+        if (g->rax == 1 && g->rdi == 1 && h[IO_OUT_OK]) {
+                if (!io_buffer_ok(h, g->rsi, g->rdx))
+                        return 0;
+                uint64_t out = h[IO_OUT_LEN];
+                if (out > IO_OUT_CAP || g->rdx > IO_OUT_CAP - out)
+                        return 0; /* full: osvm sends it on first */
+                memcpy((void *)(IO_OUT_BUF + out), (const void *)g->rsi, g->rdx);
+                h[IO_OUT_LEN] = out + g->rdx;
+                g->rax = g->rdx;
+                return 1;
+        }
+        return 0;
+}
+
 static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 {
         struct ksigcontext *g = &uc->mc;
         if (sig == SIGSYS_ && (si->code == SYS_USER_DISPATCH_ || si->code == SYS_SECCOMP_) &&
             si->arch == AUDIT_ARCH_X86_64_) {
-                if (fast_path(g))
+                if (fast_path(g) || io_fast(g))
                         return;
                 ctl->nr = g->rax;
                 ctl->a[0] = g->rdi;
@@ -396,6 +488,13 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 }
 
 /* ---- a stub: set up in the zygote's fork, then the guest ---- */
+
+/* The signals the stub takes (the guest's traps and faults); every other
+ * one stays blocked while the guest runs. */
+#define SIGBIT(s) (1ull << ((s)-1))
+#define GUEST_MASK                                                                                 \
+        (~(SIGBIT(SIGSYS_) | SIGBIT(SIGSEGV_) | SIGBIT(SIGBUS_) | SIGBIT(SIGILL_) |                \
+           SIGBIT(SIGFPE_) | SIGBIT(SIGTRAP_)))
 
 __attribute__((noreturn)) static void setup_failed(uint32_t step, long err)
 {
@@ -437,18 +536,31 @@ static void set_limit(int res, uint64_t v)
                 setup_failed(VMM_PROC_STEP_LIMITS, r);
 }
 
-__attribute__((noreturn)) static void stub_child(int memfd, int imgfd, int sock)
+__attribute__((noreturn)) static void stub_child(int memfd, int ctlfd, int imgfd, int sock)
 {
         sc1(NR_close, sock);
-        long r = map_fixed(VMM_PROC_SYS, VMM_PROC_SYS_END - VMM_PROC_SYS, PROT_READ_ | PROT_WRITE_,
-                           MAP_SHARED_, memfd, VMM_PROC_SYS);
+        /* The control page (its own memfd) populated: touched at once, not by
+         * a fault (a first touch costs ~25 us where the host is itself a PVM
+         * guest). Then the page list and the signal stack from guest memory,
+         * populated where they are used. */
+        long r = map_fixed(VMM_PROC_SYS, 4096, PROT_READ_ | PROT_WRITE_,
+                           MAP_SHARED_ | MAP_POPULATE_, ctlfd, 0);
         if (r < 0)
                 sc1(NR_exit_group, 126); /* nowhere to say it: osvm sees the death */
         if (ctl->host_abi != VMM_PROC_ABI)
                 setup_failed(VMM_PROC_STEP_ABI, -E_INVAL);
         ctl->memfd = memfd;
         ctl->imgfd = imgfd;
+        ctl->ctlfd = ctlfd;
         ctl->sock = sock;
+        if ((r = map_fixed(VMM_PROC_LIST_AT, VMM_PROC_SYS_END - VMM_PROC_LIST_AT,
+                           PROT_READ_ | PROT_WRITE_, MAP_SHARED_, memfd, VMM_PROC_LIST_AT)) < 0)
+                setup_failed(VMM_PROC_STEP_MAP_MEM, r);
+        uint64_t nl = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
+        if (nl)
+                sc3(NR_madvise, VMM_PROC_LIST, (nl * 8 + 4095) & ~4095ull, MADV_POPULATE_READ_);
+        /* the top of the signal stack, where the kernel writes each frame */
+        sc3(NR_madvise, VMM_PROC_SYS_END - 0x2000, 0x2000, MADV_POPULATE_WRITE_);
         uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
         const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
         if (!(VMM_PROC_SYS_END <= 0x200000 && 0x200000 <= guard && guard <= stack && stack < size &&
@@ -464,26 +576,15 @@ __attribute__((noreturn)) static void stub_child(int memfd, int imgfd, int sock)
                     (r = map_fixed(s->addr, s->len, s->prot, MAP_PRIVATE_, imgfd, s->off)) < 0)
                         setup_failed(VMM_PROC_STEP_MAP_IMAGE, imgfd < 0 ? -E_INVAL : r);
         }
-        if (imgfd >= 0 && (r = sc1(NR_close, imgfd)) < 0)
+        if ((imgfd >= 0 && (r = sc1(NR_close, imgfd)) < 0) || (r = sc1(NR_close, ctlfd)) < 0)
                 setup_failed(VMM_PROC_STEP_CLOSE, r);
         populate();
+        /* the zygote's system call page, which the fork returned into: gone
+         * before the guest runs (the filter allows this one munmap) */
         if ((r = sc2(NR_munmap, zyg_page, 4096)) < 0)
                 setup_failed(VMM_PROC_STEP_UNMAP, r);
-
-        /* the trap signals, on the signal stack, with every signal blocked in
-         * the handler (a fault there is then fatal, never a recursion) */
-        struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
-        if ((r = sc2(NR_sigaltstack, &alt, 0)) < 0)
-                setup_failed(VMM_PROC_STEP_SIGNALS, r);
-        static const int trap[] = {SIGSYS_, SIGSEGV_, SIGBUS_, SIGILL_, SIGFPE_, SIGTRAP_};
-        uint64_t guest_mask = ~0ull;
-        for (unsigned i = 0; i < sizeof(trap) / sizeof(trap[0]); i++) {
-                struct ksigaction sa = {(void *)handler, SA_SIGINFO_ | SA_ONSTACK_ | SA_RESTORER_,
-                                        stub_restorer, ~0ull};
-                if ((r = sc4(NR_rt_sigaction, trap[i], &sa, 0, 8)) < 0)
-                        setup_failed(VMM_PROC_STEP_SIGNALS, r);
-                guest_mask &= ~(1ull << (trap[i] - 1));
-        }
+        /* the trap handlers, the signal stack and the fixed limits came along
+         * from the zygote */
         if ((r = sc2(NR_prctl, PR_SET_PDEATHSIG_, SIGKILL_)) < 0)
                 setup_failed(VMM_PROC_STEP_SIGNALS, r);
 
@@ -498,10 +599,6 @@ __attribute__((noreturn)) static void stub_child(int memfd, int imgfd, int sock)
         sc2(NR_set_robust_list, ctl->robust_head, 24);
 
         set_limit(RLIMIT_NPROC_, 0);
-        set_limit(RLIMIT_CORE_, 0);
-        set_limit(RLIMIT_FSIZE_, 0);
-        set_limit(RLIMIT_MEMLOCK_, 0);
-        set_limit(RLIMIT_MSGQUEUE_, 0);
         set_limit(RLIMIT_NOFILE_, 0);
         if (ctl->rlim_as)
                 set_limit(RLIMIT_AS_, ctl->rlim_as);
@@ -531,13 +628,13 @@ __attribute__((noreturn)) static void stub_child(int memfd, int imgfd, int sock)
                 struct ksiginfo si;
         } f;
         memset(&f, 0, sizeof(f));
-        f.uc.stack = alt;
+        f.uc.stack = (struct kstack){VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
         f.uc.mc.rip = ctl->entry_rip;
         f.uc.mc.rsp = ctl->entry_rsp;
         f.uc.mc.eflags = 0x202;
         f.uc.mc.cs = 0x33;
         f.uc.mc.ss = 0x2b;
-        f.uc.sigmask = guest_mask;
+        f.uc.sigmask = GUEST_MASK;
         stub_enter(&f.uc);
 }
 
@@ -758,9 +855,45 @@ static long zsend(int64_t type, int64_t arg, int64_t arg2, int fd)
 {
         struct vmm_proc_msg m = {(uint32_t)type, 0, arg, arg2};
         struct kiovec v = {&m, sizeof(m)};
-        struct kcmsg c = {16 + 4, SOL_SOCKET_, SCM_RIGHTS_, {fd, -1}};
+        struct kcmsg c = {16 + 4, SOL_SOCKET_, SCM_RIGHTS_, {fd, -1, -1}, 0};
         struct kmsghdr h = {0, 0, 0, &v, 1, fd >= 0 ? &c : 0, fd >= 0 ? 16 + 4 : 0, 0, 0};
         return zsc3(NR_sendmsg, ZSOCK, &h, 0x4000 /* MSG_NOSIGNAL */);
+}
+
+/*
+ * Makes this program's own pages private anonymous memory with the same
+ * bytes and protections: fork copies the page tables of anonymous memory,
+ * not of a file's, so a stub starts with the stub's code mapped instead of
+ * taking a page fault for each page it runs (each costs ~25 us where the
+ * host is itself a PVM guest). Each PT_LOAD: an anonymous copy made
+ * elsewhere, given the segment's protection, moved over the original.
+ */
+static long own_image_anonymous(void)
+{
+        const struct kehdr *eh = &__ehdr_start;
+        uintptr_t base = (uintptr_t)eh;
+        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
+        for (unsigned i = 0; i < eh->phnum; i++) {
+                if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
+                        continue;
+                uintptr_t lo = (base + ph[i].vaddr) & ~0xfffull;
+                uintptr_t hi = (base + ph[i].vaddr + ph[i].memsz + 0xfff) & ~0xfffull;
+                long prot = ((ph[i].flags & 4) ? PROT_READ_ : 0) |
+                            ((ph[i].flags & 2) ? PROT_WRITE_ : 0) |
+                            ((ph[i].flags & 1) ? PROT_EXEC_ : 0);
+                long tmp = zyg_sc(NR_mmap, 0, (long)(hi - lo), PROT_READ_ | PROT_WRITE_,
+                                  MAP_PRIVATE_ | MAP_ANONYMOUS_, -1, 0);
+                if (tmp < 0 && tmp > -4096)
+                        return tmp;
+                memcpy((void *)tmp, (const void *)lo, hi - lo);
+                long r = zyg_sc(NR_mprotect, tmp, (long)(hi - lo), prot, 0, 0, 0);
+                if (r == 0)
+                        r = zyg_sc(NR_mremap, tmp, (long)(hi - lo), (long)(hi - lo),
+                                   MREMAP_MAYMOVE_ | MREMAP_FIXED_, (long)lo, 0);
+                if (r < 0 && r > -4096)
+                        return r;
+        }
+        return 0;
 }
 
 __attribute__((noreturn)) static void zygote(void)
@@ -775,6 +908,22 @@ __attribute__((noreturn)) static void zygote(void)
         }
         uint64_t all = ~0ull;
         zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
+        long r = own_image_anonymous();
+        /* the stubs' trap handlers and signal stack, inherited by every fork
+         * (the zygote itself never takes one: it has no guest) */
+        struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
+        if (r == 0)
+                r = zyg_sc(NR_sigaltstack, (long)&alt, 0, 0, 0, 0, 0);
+        static const int trap[] = {SIGSYS_, SIGSEGV_, SIGBUS_, SIGILL_, SIGFPE_, SIGTRAP_};
+        for (unsigned i = 0; i < sizeof(trap) / sizeof(trap[0]) && r == 0; i++) {
+                struct ksigaction sa = {(void *)handler, SA_SIGINFO_ | SA_ONSTACK_ | SA_RESTORER_,
+                                        stub_restorer, ~0ull};
+                r = zyg_sc(NR_rt_sigaction, trap[i], (long)&sa, 0, 8, 0, 0);
+        }
+        if (r < 0) {
+                zsend(VMM_PROC_MSG_HELLO, r, 0, -1);
+                zsc1(NR_exit_group, 1);
+        }
         /* its own limits: no core, no files written, a small fd table */
         static const int zero[] = {RLIMIT_CORE_, RLIMIT_FSIZE_, RLIMIT_MEMLOCK_, RLIMIT_MSGQUEUE_};
         for (unsigned i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
@@ -784,7 +933,7 @@ __attribute__((noreturn)) static void zygote(void)
         struct krlimit nofile = {64, 64};
         zyg_sc(NR_prlimit64, 0, RLIMIT_NOFILE_, (long)&nofile, 0, 0, 0);
         struct sock_fprog_ prog = {(uint16_t)b.n, b.ins};
-        long r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
+        r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
         if (r == 0)
                 r = zsc3(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
         zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, b.n, -1);
@@ -804,25 +953,23 @@ __attribute__((noreturn)) static void zygote(void)
                                 continue;
                         zsc1(NR_exit_group, 1);
                 }
-                int fds[2] = {-1, -1};
-                if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_) {
-                        fds[0] = c.fds[0];
-                        if (c.len >= 16 + 8)
-                                fds[1] = c.fds[1];
-                }
+                int fds[3] = {-1, -1, -1};
+                if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_)
+                        for (unsigned i = 0; i < 3 && c.len >= 16 + 4 * (i + 1); i++)
+                                fds[i] = c.fds[i];
                 if (r != sizeof(m)) {
-                        for (int i = 0; i < 2; i++)
+                        for (int i = 0; i < 3; i++)
                                 if (fds[i] >= 0)
                                         zsc1(NR_close, fds[i]);
                         continue;
                 }
                 if (m.type == VMM_PROC_MSG_FORK) {
                         int pidfd = -1;
-                        long pid = fds[0] < 0
+                        long pid = fds[0] < 0 || fds[1] < 0
                                        ? -E_INVAL
                                        : zsc4(NR_clone, SIGCHLD_ | CLONE_PIDFD_, 0, &pidfd, 0);
                         if (pid == 0)
-                                stub_child(fds[0], fds[1], ZSOCK);
+                                stub_child(fds[0], fds[1], fds[2], ZSOCK);
                         zsend(VMM_PROC_MSG_FORK, pid, 0, pid > 0 ? pidfd : -1);
                         if (pid > 0)
                                 zsc1(NR_close, pidfd);
@@ -831,7 +978,7 @@ __attribute__((noreturn)) static void zygote(void)
                         long w = zsc4(NR_wait4, m.arg, &st, WNOHANG_ | WALL_, 0);
                         zsend(VMM_PROC_MSG_REAP, w == m.arg ? st : w == 0 ? -E_AGAIN : w, 0, -1);
                 }
-                for (int i = 0; i < 2; i++)
+                for (int i = 0; i < 3; i++)
                         if (fds[i] >= 0)
                                 zsc1(NR_close, fds[i]);
         }

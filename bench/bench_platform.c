@@ -1,0 +1,331 @@
+/*
+ * The engine's platforms side by side (issue 12): on the process platform
+ * (every host) and on KVM (where /dev/kvm is usable), in one run:
+ *
+ *  1. per call, request -> result, p50 and p99 of a trivial tool (musl and
+ *     glibc echo) through vmm_run with a pool, against posix_spawn + waitpid
+ *     of the same binary, alternating in one loop (target: <= 1.0x);
+ *  2. one trapped system call (getpid, answered by the platform's stub)
+ *     against a native getpid (target: <= 5x), and one served by osvm's
+ *     syscall layer;
+ *  3. throughput with two workers against host processes (target: >= 1.0x).
+ *
+ *   bench_platform [-n N] [--platform process|kvm] [TOOL...]
+ *                  (default: both platforms that run here, build/guests/echo{,.glibc})
+ */
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmm/internal.h"
+#include "vmm/vmm.h"
+
+static const char request[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}\n";
+static enum vmm_platform plat;
+
+struct fds {
+        int in, out;
+};
+
+static void fds_open(struct fds *f)
+{
+        f->in = memfd_create("req", MFD_CLOEXEC);
+        f->out = memfd_create("res", MFD_CLOEXEC);
+        if (f->in < 0 || f->out < 0 ||
+            write(f->in, request, sizeof(request) - 1) != (ssize_t)sizeof(request) - 1) {
+                perror("memfd");
+                exit(1);
+        }
+}
+
+static void fds_reset(struct fds *f)
+{
+        lseek(f->in, 0, SEEK_SET);
+        lseek(f->out, 0, SEEK_SET);
+        if (ftruncate(f->out, 0) < 0)
+                exit(1);
+}
+
+static void check_result(const struct fds *f, const char *what)
+{
+        char buf[sizeof(request)];
+        ssize_t n = pread(f->out, buf, sizeof(buf), 0);
+        if (n != (ssize_t)sizeof(request) - 1 || memcmp(buf, request, (size_t)n) != 0) {
+                fprintf(stderr, "bench: %s returned a wrong result (%zd bytes)\n", what, n);
+                exit(1);
+        }
+}
+
+static uint64_t call_guest(const char *tool, struct fds *f)
+{
+        const char *argv[] = {tool, NULL};
+        struct vmm_spec spec = {.image = tool,
+                                .argv = argv,
+                                .in_fd = f->in,
+                                .out_fd = f->out,
+                                .err_fd = -1,
+                                .limits = {.memory_mb = 16},
+                                .platform = plat};
+        struct vmm_result res;
+        osvm_err e = {0};
+        fds_reset(f);
+        uint64_t t0 = time_mono_ns();
+        int rc = vmm_run(&spec, &res, &e);
+        uint64_t t = time_mono_ns() - t0;
+        if (rc < 0 || res.end != VMM_END_EXIT || res.exit_code != 0) {
+                fprintf(stderr, "bench: %s on %s: %s %s\n", tool, vmm_platform_name(plat), e.msg,
+                        res.why);
+                exit(1);
+        }
+        check_result(f, "the guest");
+        return t;
+}
+
+static uint64_t call_spawn(const char *tool, struct fds *f)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, f->in, 0);
+        posix_spawn_file_actions_adddup2(&fa, f->out, 1);
+        char *argv[] = {(char *)tool, NULL};
+        char *envp[] = {NULL};
+        fds_reset(f);
+        uint64_t t0 = time_mono_ns();
+        pid_t pid;
+        int st;
+        if (posix_spawn(&pid, tool, &fa, NULL, argv, envp) != 0 || waitpid(pid, &st, 0) != pid ||
+            !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                fprintf(stderr, "bench: spawning %s failed\n", tool);
+                exit(1);
+        }
+        uint64_t t = time_mono_ns() - t0;
+        posix_spawn_file_actions_destroy(&fa);
+        check_result(f, "the host process");
+        return t;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static uint64_t pct(uint64_t *v, size_t n, double p)
+{
+        qsort(v, n, sizeof(*v), cmp_u64);
+        return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+/* ---- 1. per call ---- */
+
+struct ratios {
+        double p50[8], p99[8], sys, served, tput[8];
+};
+
+static void per_call(const char *const *tools, int ntools, int n, struct ratios *r)
+{
+        uint64_t *tg = calloc((size_t)n, sizeof(*tg)), *th = calloc((size_t)n, sizeof(*th));
+        for (int k = 0; k < ntools; k++) {
+                struct fds f;
+                fds_open(&f);
+                for (int i = 0; i < 20; i++) { /* warm up both paths (and the pool's profile) */
+                        vmm_pool_wait_idle();
+                        call_guest(tools[k], &f);
+                        call_spawn(tools[k], &f);
+                }
+                for (int i = 0; i < n; i++) {
+                        /* each call meets a machine at rest: the pool full, the reaper done */
+                        vmm_pool_wait_idle();
+                        tg[i] = call_guest(tools[k], &f);
+                        vmm_pool_wait_idle();
+                        th[i] = call_spawn(tools[k], &f);
+                }
+                uint64_t g50 = pct(tg, (size_t)n, 0.5), g99 = pct(tg, (size_t)n, 0.99);
+                uint64_t h50 = pct(th, (size_t)n, 0.5), h99 = pct(th, (size_t)n, 0.99);
+                r->p50[k] = (double)g50 / (double)h50;
+                r->p99[k] = (double)g99 / (double)h99;
+                printf("  %-26s %8.0f us %8.0f us %8.0f us %8.0f us %7.2fx %7.2fx\n", tools[k],
+                       (double)g50 / 1e3, (double)g99 / 1e3, (double)h50 / 1e3, (double)h99 / 1e3,
+                       r->p50[k], r->p99[k]);
+                close(f.in);
+                close(f.out);
+        }
+        free(tg);
+        free(th);
+}
+
+/* ---- 2. one system call ---- */
+
+/* The run time of getpid_loop N [served] (median of 7), ns. */
+static uint64_t loop_ns(const char *image, long count, bool served)
+{
+        uint64_t t[7];
+        char arg[32];
+        snprintf(arg, sizeof(arg), "%ld", count);
+        for (int i = 0; i < 7; i++) {
+                const char *argv[] = {image, arg, served ? "served" : "own", NULL};
+                struct vmm_spec spec = {.image = image,
+                                        .argv = argv,
+                                        .in_fd = -1,
+                                        .out_fd = -1,
+                                        .err_fd = -1,
+                                        .limits = {.memory_mb = 16, .timeout_ms = 60000},
+                                        .platform = plat};
+                struct vmm_result res;
+                osvm_err e = {0};
+                if (vmm_run(&spec, &res, &e) < 0 || res.end != VMM_END_EXIT) {
+                        fprintf(stderr, "bench: %s: %s %s\n", image, e.msg, res.why);
+                        exit(1);
+                }
+                t[i] = res.t.run_ns;
+        }
+        return pct(t, 7, 0.5);
+}
+
+static double native_getpid_ns(void)
+{
+        enum { N = 200000 };
+        uint64_t t[7];
+        for (int k = 0; k < 7; k++) {
+                uint64_t t0 = time_mono_ns();
+                for (int i = 0; i < N; i++)
+                        syscall(SYS_getpid);
+                t[k] = time_mono_ns() - t0;
+        }
+        return (double)pct(t, 7, 0.5) / N;
+}
+
+static void one_syscall(const char *image, struct ratios *r)
+{
+        enum { N = 50000 };
+        double native = native_getpid_ns();
+        double own = (double)(loop_ns(image, N, false) - loop_ns(image, 0, false)) / N;
+        double served = (double)(loop_ns(image, N / 5, true) - loop_ns(image, 0, true)) / (N / 5);
+        r->sys = own / native;
+        r->served = served / native;
+        printf("  one trapped system call (getpid, answered by the stub): %.2f us; native getpid "
+               "%.2f us: %.2fx\n",
+               own / 1e3, native / 1e3, r->sys);
+        printf("  one served by osvm's syscall layer (umask): %.2f us: %.2fx native\n",
+               served / 1e3, r->served);
+}
+
+/* ---- 3. throughput ---- */
+
+struct worker {
+        const char *tool;
+        bool guest;
+        int n;
+};
+
+static void *worker_main(void *arg)
+{
+        struct worker *w = arg;
+        struct fds f;
+        fds_open(&f);
+        for (int i = 0; i < w->n; i++)
+                (void)(w->guest ? call_guest(w->tool, &f) : call_spawn(w->tool, &f));
+        close(f.in);
+        close(f.out);
+        return NULL;
+}
+
+static double throughput(const char *tool, bool guest, int n)
+{
+        struct worker w[2] = {{tool, guest, n}, {tool, guest, n}};
+        pthread_t t[2];
+        vmm_pool_wait_idle();
+        uint64_t t0 = time_mono_ns();
+        for (int i = 0; i < 2; i++)
+                pthread_create(&t[i], NULL, worker_main, &w[i]);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        return 2.0 * n / ((double)(time_mono_ns() - t0) / 1e9);
+}
+
+static void throughputs(const char *const *tools, int ntools, int n, struct ratios *r)
+{
+        for (int k = 0; k < ntools; k++) {
+                /* alternating halves, so that both meet the same machine */
+                double g =
+                    (throughput(tools[k], true, n / 2) + throughput(tools[k], true, n / 2)) / 2;
+                double h =
+                    (throughput(tools[k], false, n / 2) + throughput(tools[k], false, n / 2)) / 2;
+                r->tput[k] = g / h;
+                printf("  throughput, 2 workers, %s: %.0f calls/s, host processes %.0f calls/s: "
+                       "%.2fx\n",
+                       tools[k], g, h, r->tput[k]);
+        }
+}
+
+int main(int argc, char **argv)
+{
+        int n = 300;
+        const char *tools[8];
+        int ntools = 0;
+        enum vmm_platform only = VMM_PLATFORM_AUTO;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-n") && i + 1 < argc)
+                        n = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--platform") && i + 1 < argc &&
+                         vmm_platform_parse(argv[i + 1], &only))
+                        i++;
+                else if (ntools < 8)
+                        tools[ntools++] = argv[i];
+        }
+        if (!ntools) {
+                tools[ntools++] = "build/guests/echo";
+                tools[ntools++] = "build/guests/echo.glibc";
+        }
+        log_init();
+        const enum vmm_platform all[] = {VMM_PLATFORM_PROCESS, VMM_PLATFORM_KVM};
+        struct ratios r[2];
+        bool ran[2] = {false, false};
+        for (int p = 0; p < 2; p++) {
+                plat = all[p];
+                char why[512];
+                if (only != VMM_PLATFORM_AUTO && only != plat)
+                        continue;
+                if (!vmm_platform_probe(plat, why, sizeof(why))) {
+                        printf("%s: skipped: %s\n", vmm_platform_name(plat), why);
+                        continue;
+                }
+                printf("%s: %s\n", vmm_platform_name(plat), why);
+                osvm_err e = {0};
+                if (vmm_pool_start_platform(plat, 4, 16, &e) < 0) {
+                        fprintf(stderr, "bench: pool: %s\n", e.msg);
+                        return 1;
+                }
+                printf("  %-26s %11s %11s %11s %11s %8s %8s\n", "per call (pool of 4)", "p50",
+                       "p99", "spawn p50", "spawn p99", "p50 x", "p99 x");
+                per_call(tools, ntools, n, &r[p]);
+                one_syscall("build/guests/getpid_loop", &r[p]);
+                throughputs(tools, ntools, n, &r[p]);
+                vmm_shutdown();
+                ran[p] = true;
+        }
+        printf("\nratios (targets: per call <= 1.0x, one trapped system call <= 5x, throughput "
+               ">= 1.0x)\n");
+        for (int p = 0; p < 2; p++) {
+                if (!ran[p])
+                        continue;
+                printf("  %-8s", vmm_platform_name(all[p]));
+                for (int k = 0; k < ntools; k++)
+                        printf(" %s p50 %.2fx p99 %.2fx;",
+                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
+                               r[p].p50[k], r[p].p99[k]);
+                printf(" syscall %.2fx;", r[p].sys);
+                for (int k = 0; k < ntools; k++)
+                        printf(" throughput %s %.2fx;",
+                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
+                               r[p].tput[k]);
+                printf("\n");
+        }
+        return 0;
+}
