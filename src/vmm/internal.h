@@ -209,6 +209,9 @@ struct vmm_vm;
 struct vmm_platform_ops {
         enum vmm_platform id;
         const char *name;
+        /* The guest runs on the calling thread (KVM_RUN), which only a signal
+         * gets out of: vmm_run arms the kick timers for it. */
+        bool kicks;
         /* Usable here? why says what it can do, or what is missing and how to fix it. */
         bool (*probe)(char *why, size_t n);
         /* Guest memory of mem_mb (vm->mem, vm->mem_size), its layout
@@ -383,6 +386,9 @@ void vmm_vm_layout(struct vmm_vm *vm);
  * img from now on). */
 bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct vmm_image *img,
                    struct vmm_vm *vm);
+/* The pages img's program touched in its first runs that a guest of vm's
+ * layout has (bit 0: written), malloc'd, or NULL (*n 0). */
+uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n);
 /* Tears vm down, on the reaper thread when the pool runs; the reaper first
  * learns which pages the run of img touched. */
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);

@@ -717,6 +717,7 @@ static bool kvm_probe(char *why, size_t n)
 const struct vmm_platform_ops vmm_platform_kvm = {
     .id = VMM_PLATFORM_KVM,
     .name = "kvm",
+    .kicks = true,
     .probe = kvm_probe,
     .create = kvm_create,
     .load = kvm_load,

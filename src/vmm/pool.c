@@ -63,6 +63,26 @@ static void node_free(struct node *n)
         free(n);
 }
 
+uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n)
+{
+        uint64_t *list = NULL;
+        *n = 0;
+        /* (on KVM the page list goes in the result buffer, which such an
+         * image leaves free); only pages this guest has, not the guard */
+        pthread_mutex_lock(&pool_lock);
+        if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
+                list = xmalloc(img->nprofile * sizeof(*list));
+                for (size_t i = 0; i < img->nprofile; i++) {
+                        uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
+                        if (gpa >= VMM_USER_BASE && gpa < vm->mem_size &&
+                            !(gpa >= vm->guard_lo && gpa < vm->stack_lo))
+                                list[(*n)++] = img->profile[i];
+                }
+        }
+        pthread_mutex_unlock(&pool_lock);
+        return list;
+}
+
 static struct node *make_one(const struct vmm_platform_ops *plat, uint32_t mem_mb,
                              struct vmm_image *img)
 {
@@ -76,21 +96,8 @@ static struct node *make_one(const struct vmm_platform_ops *plat, uint32_t mem_m
         vmm_vm_layout(&n->vm);
         if (img && img->hi > n->vm.guard_lo)
                 img = NULL;
-        if (img) {
-                /* the page list goes in the result buffer, which such an
-                 * image leaves free; only pages this VM has, not the guard */
-                pthread_mutex_lock(&pool_lock);
-                if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
-                        list = xmalloc(img->nprofile * sizeof(*list));
-                        for (size_t i = 0; i < img->nprofile; i++) {
-                                uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
-                                if (gpa >= VMM_USER_BASE && gpa < n->vm.mem_size &&
-                                    !(gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
-                                        list[nlist++] = img->profile[i];
-                        }
-                }
-                pthread_mutex_unlock(&pool_lock);
-        }
+        if (img)
+                list = vmm_pool_profile(img, &n->vm, &nlist);
         if (plat->prepare(&n->vm, mem_mb, img, list, nlist, &e) < 0) {
                 if (nlist) { /* never again with this list */
                         pthread_mutex_lock(&pool_lock);

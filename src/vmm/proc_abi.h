@@ -98,7 +98,9 @@ enum {
         VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd, ctlfd[, imgfd]);
                                  * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
         VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,
-                                 * or -errno (-EAGAIN: not ended yet) */
+                                 * or -EAGAIN (not ended, or ended long ago). The
+                                 * zygote reaps every ended stub after each
+                                 * request and keeps the last 256 statuses. */
 };
 struct vmm_proc_msg {
         uint32_t type, pad;

@@ -424,8 +424,22 @@ static long futex(uint32_t *w, int op, uint32_t v, const struct timespec *ts)
         return syscall(SYS_futex, w, op, v, ts, NULL, 0);
 }
 
-/* True when a CPU is idle now: only then do both sides spin. */
+/* True when a CPU is idle now: only then do both sides spin. Looked at
+ * again every 50 ms at most, per thread. */
+static bool spare_cpu_now(void);
 static bool spare_cpu(void)
+{
+        static _Thread_local uint64_t when;
+        static _Thread_local bool spare;
+        uint64_t now = time_mono_ns();
+        if (now - when > 50000000ull) {
+                spare = spare_cpu_now();
+                when = now;
+        }
+        return spare;
+}
+
+static bool spare_cpu_now(void)
 {
         static long ncpu;
         if (!ncpu)
@@ -585,6 +599,7 @@ static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 }
 
 static int wait_ready(struct vmm_vm *vm, osvm_err *e);
+static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n);
 
 static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
 {
@@ -596,8 +611,15 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
         vm->proc.spin = spare_cpu();
         c->spin = vm->proc.spin ? PROC_SPIN : 0;
-        if (vm->proc.pidfd < 0 && (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0))
-                return -1;
+        if (vm->proc.pidfd < 0) {
+                /* made for this call: the image's pages touched ahead as well */
+                size_t n = 0;
+                uint64_t *list = vm->img ? vmm_pool_profile(vm->img, vm, &n) : NULL;
+                write_list(vm, list, n);
+                free(list);
+                if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
+                        return -1;
+        }
         /* go: the stub starts the program */
         __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);
         futex(&c->state, FUTEX_WAKE, 1, NULL);
@@ -905,8 +927,10 @@ static void proc_destroy(struct vmm_vm *vm)
 {
         bool ended = vm->proc.pidfd < 0; /* none was made */
         if (vm->proc.pidfd >= 0) {
+                /* killed, and ended once its pidfd says so: the zygote reaps
+                 * it after its next request */
                 proc_kill(vm);
-                ended = proc_reap(vm, PROC_DEATH_WAIT_MS);
+                ended = vm->proc.gone || wait_readable(vm->proc.pidfd, PROC_DEATH_WAIT_MS) == 0;
                 if (!ended)
                         log_warn("vmm: a stub process (pid %d) did not end", vm->proc.nspid);
                 close(vm->proc.pidfd);
@@ -948,15 +972,10 @@ static int wait_ready(struct vmm_vm *vm, osvm_err *e)
         }
 }
 
-static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
-                        const uint64_t *list, size_t n, osvm_err *e)
+/* The pages the stub touches ahead (write for guest memory, read for the
+ * image's), written through the memfd. */
+static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
 {
-        if (proc_create(vm, mem_mb, e) < 0)
-                return -1;
-        if (img && proc_load(vm, img, e) < 0)
-                goto fail;
-        /* the pages the stub touches ahead (write for guest memory, read for
-         * the image's), written through the memfd */
         uint64_t *dst = xcalloc(n ? n : 1, sizeof(*dst));
         size_t k = 0;
         for (size_t i = 0; i < n && k < VMM_PROC_LIST_MAX; i++) {
@@ -969,6 +988,16 @@ static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *im
         proc_copy_in(vm, VMM_PROC_LIST, dst, k * sizeof(*dst));
         free(dst);
         ctl_of(vm)->nlist = k;
+}
+
+static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                        const uint64_t *list, size_t n, osvm_err *e)
+{
+        if (proc_create(vm, mem_mb, e) < 0)
+                return -1;
+        if (img && proc_load(vm, img, e) < 0)
+                goto fail;
+        write_list(vm, list, n);
         if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
                 goto fail;
         return 0;
@@ -1004,6 +1033,7 @@ static size_t proc_touched(struct vmm_vm *vm, uint64_t *out, size_t max)
 const struct vmm_platform_ops vmm_platform_process = {
     .id = VMM_PLATFORM_PROCESS,
     .name = "process",
+    .kicks = false, /* every wait of the platform's ends at the deadline or a cancel tick */
     .probe = proc_probe,
     .create = proc_create,
     .load = proc_load,

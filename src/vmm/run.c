@@ -358,10 +358,12 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 vm->run->immediate_exit = 0;
         tls_run = vm->run;
         timer_t timer, tick;
-        bool have_timer = kick_timer(&timer, vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1,
-                                     VMM_KICK_AGAIN_MS * 1000000ull);
-        bool have_tick = spec->cancel && kick_timer(&tick, VMM_CANCEL_TICK_MS * 1000000ull,
-                                                    VMM_CANCEL_TICK_MS * 1000000ull);
+        bool have_timer =
+            vm->plat->kicks && kick_timer(&timer, vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1,
+                                          VMM_KICK_AGAIN_MS * 1000000ull);
+        bool have_tick =
+            vm->plat->kicks && spec->cancel &&
+            kick_timer(&tick, VMM_CANCEL_TICK_MS * 1000000ull, VMM_CANCEL_TICK_MS * 1000000ull);
 
         run_loop(vm);
         vm->plat->halt(vm);

@@ -250,16 +250,11 @@ void vmm_io_start(struct vmm_vm *vm)
         }
         vm->io_in_len = len;
         vm->io_in_eof = eof;
-        io_set(vm, VMM_IO_IN_POS, 0);
-        io_set(vm, VMM_IO_IN_LEN, len);
-        io_set(vm, VMM_IO_IN_EOF, eof);
-        io_set(vm, VMM_IO_OUT_LEN, 0);
-        io_set(vm, VMM_IO_IN_OK, 1);
-        io_set(vm, VMM_IO_OUT_OK, 1);
-        io_set(vm, VMM_IO_OK_LO, VMM_LOAD_BASE);
-        io_set(vm, VMM_IO_OK_HI, vm->guard_lo);
-        io_set(vm, VMM_IO_ST_LO, vm->stack_lo);
-        io_set(vm, VMM_IO_ST_HI, vm->mem_size);
+        /* the header at once, in the order of internal.h's VMM_IO_* offsets */
+        const uint64_t hdr[10] = {
+            0, len, eof, 0, 1, 1, VMM_LOAD_BASE, vm->guard_lo, vm->stack_lo, vm->mem_size};
+        _Static_assert(VMM_IO_ST_HI - VMM_IO_ADDR == 9 * 8, "the staged I/O header");
+        vm->plat->copy_in(vm, VMM_IO_ADDR, hdr, sizeof(hdr));
 }
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);

@@ -896,6 +896,25 @@ static long own_image_anonymous(void)
         return 0;
 }
 
+/* Stubs that ended, reaped as soon as the zygote looks (after each
+ * request), their wait status kept for a REAP that asks (the last ENDED). */
+#define ENDED 256
+static struct {
+        long pid, status;
+} ended[ENDED];
+static unsigned ended_next;
+
+static void reap_all(void)
+{
+        int st;
+        long pid;
+        while ((pid = zsc4(NR_wait4, -1, &st, WNOHANG_ | WALL_, 0)) > 0) {
+                ended[ended_next % ENDED].pid = pid;
+                ended[ended_next % ENDED].status = st;
+                ended_next++;
+        }
+}
+
 __attribute__((noreturn)) static void zygote(void)
 {
         struct bpf b;
@@ -974,10 +993,16 @@ __attribute__((noreturn)) static void zygote(void)
                         if (pid > 0)
                                 zsc1(NR_close, pidfd);
                 } else if (m.type == VMM_PROC_MSG_REAP) {
-                        int st = 0;
-                        long w = zsc4(NR_wait4, m.arg, &st, WNOHANG_ | WALL_, 0);
-                        zsend(VMM_PROC_MSG_REAP, w == m.arg ? st : w == 0 ? -E_AGAIN : w, 0, -1);
+                        reap_all();
+                        long st = -E_AGAIN;
+                        for (unsigned i = 0; i < ENDED; i++)
+                                if (ended[i].pid == m.arg && m.arg > 0) {
+                                        st = ended[i].status;
+                                        ended[i].pid = 0;
+                                }
+                        zsend(VMM_PROC_MSG_REAP, st, 0, -1);
                 }
+                reap_all();
                 for (int i = 0; i < 3; i++)
                         if (fds[i] >= 0)
                                 zsc1(NR_close, fds[i]);
