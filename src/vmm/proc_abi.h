@@ -94,7 +94,8 @@ struct vmm_proc_ctl {
 
 /* The zygote's socket (SOCK_SEQPACKET): osvm asks, the zygote answers. */
 enum {
-        VMM_PROC_MSG_HELLO = 1, /* zygote: ready, arg = VMM_PROC_ABI, arg2 = its flags */
+        VMM_PROC_MSG_HELLO = 1, /* zygote: ready, arg = VMM_PROC_ABI (or -errno), arg2 bit 0:
+                                 * Syscall User Dispatch works here */
         VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd, ctlfd[, imgfd]);
                                  * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
         VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,

@@ -12,6 +12,7 @@
  *       arguments the filter refuses)
  *       mmap-anon  (allowed: private memory over its own; it confuses itself)
  *       prlimit-raise (allowed: raising a hard limit fails)
+ *       sud-off (allowed: Syscall User Dispatch off; the filter traps instead)
  *       exit (exit_group past the engine)
  *       sigaction-ign sigreturn-block handler-fault (its signal handling)
  *       zyg (the zygote's instruction, unmapped in every stub)
@@ -107,6 +108,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(mode, "prlimit-raise")) {
                 uint64_t lim[2] = {1ull << 40, 1ull << 40}; /* RLIMIT_NOFILE up */
                 r = gadget(insn, 302, 0, 7, (long)lim, 0, 0, 0);
+        } else if (!strcmp(mode, "sud-off")) {
+                r = gadget(insn, 157, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0 /* off */, 0, 0, 0,
+                           0);
+                /* from here each call reaches the filter, which traps it as well */
+                printf("pid %d; ", getpid());
+                fflush(stdout);
         } else if (!strcmp(mode, "exit"))
                 r = gadget(insn, 231, 0, 0, 0, 0, 0, 0);
         else if (!strcmp(mode, "sigaction-ign")) {

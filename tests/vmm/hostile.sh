@@ -169,6 +169,8 @@ else
         # on it and allowed: its own memory, its own limits (lowered only)
         expect 0 '^reached mmap-anon: ' -- $M $G/stub_jump mmap-anon $J
         expect 0 '^reached prlimit-raise: -1$' -- $M $G/stub_jump prlimit-raise $J
+        # Syscall User Dispatch switched off: the filter's RET_TRAP takes over
+        expect 0 '^pid 1; reached sud-off: 0$' -- $M $G/stub_jump sud-off $J
         expect 125 'the guest.s process exited by itself \(0\)' -- $M $G/stub_jump exit $J
         # its signal handling: SIGSYS ignored, its own handler that faults,
         # every signal blocked by a frame of its own

@@ -951,11 +951,17 @@ __attribute__((noreturn)) static void zygote(void)
         }
         struct krlimit nofile = {64, 64};
         zyg_sc(NR_prlimit64, 0, RLIMIT_NOFILE_, (long)&nofile, 0, 0, 0);
+        /* Syscall User Dispatch with no selector, on and off again: whether
+         * the stubs will trap with it (else the filter's RET_TRAP does) */
+        long sud = zyg_sc(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, PR_SYS_DISPATCH_ON_,
+                          (long)zyg_sc_end, 1, 0, 0) == 0;
+        if (sud)
+                zyg_sc(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, 0 /* off */, 0, 0, 0, 0);
         struct sock_fprog_ prog = {(uint16_t)b.n, b.ins};
         r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
         if (r == 0)
                 r = zsc3(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
-        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, b.n, -1);
+        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, sud, -1);
         if (r < 0)
                 zsc1(NR_exit_group, 1);
         for (;;) {
