@@ -69,13 +69,13 @@ test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
 	@tests/run.sh build/asan $(TESTS)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c)
+	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h)
 
 format-check:
-	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c) \
+	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h) \
 		&& echo "format: all files clang-formatted"
 
-build/bench/%: bench/%.c build/libosvm.a $(HDRS)
+build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
@@ -152,7 +152,7 @@ test: $(VMM_TEST_BINS)
 vmm-valgrind: $(VMM_TEST_BINS)
 	bash tests/vmm/valgrind.sh
 
-build/bench/bench_vmm: bench/bench_vmm.c build/libosvm.a $(HDRS)
+build/bench/bench_vmm: bench/bench_vmm.c bench/bench_calls.h build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 

@@ -41,14 +41,20 @@ out:
         pthread_mutex_unlock(&lock);
 }
 
-void session_note_microvm(struct osvm_session *s, int delta)
+/* Adds delta to a live count, never below zero. */
+static void live_add(unsigned *live, int delta)
 {
         pthread_mutex_lock(&lock);
-        if (delta < 0 && (unsigned)-delta > s->live_microvms)
-                s->live_microvms = 0;
+        if (delta < 0 && (unsigned)-delta > *live)
+                *live = 0;
         else
-                s->live_microvms += (unsigned)delta;
+                *live += (unsigned)delta;
         pthread_mutex_unlock(&lock);
+}
+
+void session_note_microvm(struct osvm_session *s, int delta)
+{
+        live_add(&s->live_microvms, delta);
 }
 
 void session_note_unikernel(struct osvm_session *s)
@@ -60,12 +66,7 @@ void session_note_unikernel(struct osvm_session *s)
 
 void session_note_agent_proc(struct osvm_session *s, int delta)
 {
-        pthread_mutex_lock(&lock);
-        if (delta < 0 && (unsigned)-delta > s->live_agent_procs)
-                s->live_agent_procs = 0;
-        else
-                s->live_agent_procs += (unsigned)delta;
-        pthread_mutex_unlock(&lock);
+        live_add(&s->live_agent_procs, delta);
 }
 
 void session_note_unikernel_proc(struct osvm_session *s)

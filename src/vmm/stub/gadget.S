@@ -5,6 +5,18 @@
  * after zyg_sc_insn (the zygote's), which sits alone in its own page: every
  * stub unmaps that page before the guest runs.
  */
+/* The C calling convention's six arguments after the number, as the
+ * kernel takes them: rax = nr, rdi rsi rdx r10 r8 r9. */
+        .macro ARGS_TO_SYSCALL
+        mov %rdi, %rax
+        mov %rsi, %rdi
+        mov %rdx, %rsi
+        mov %rcx, %rdx
+        mov %r8, %r10
+        mov %r9, %r8
+        mov 8(%rsp), %r9
+        .endm
+
         .text
         .globl stub_start
 stub_start:                     /* from the kernel: rsp -> argc */
@@ -17,13 +29,7 @@ stub_start:                     /* from the kernel: rsp -> argc */
         .globl stub_sc
         .type stub_sc, @function
 stub_sc:
-        mov %rdi, %rax
-        mov %rsi, %rdi
-        mov %rdx, %rsi
-        mov %rcx, %rdx
-        mov %r8, %r10
-        mov %r9, %r8
-        mov 8(%rsp), %r9
+        ARGS_TO_SYSCALL
         .globl stub_sc_insn
 stub_sc_insn:
         syscall
@@ -52,13 +58,7 @@ zyg_page:
         .globl zyg_sc
         .type zyg_sc, @function
 zyg_sc:
-        mov %rdi, %rax
-        mov %rsi, %rdi
-        mov %rdx, %rsi
-        mov %rcx, %rdx
-        mov %r8, %r10
-        mov %r9, %r8
-        mov 8(%rsp), %r9
+        ARGS_TO_SYSCALL
         syscall
         .globl zyg_sc_end
 zyg_sc_end:
