@@ -201,6 +201,27 @@ static void child_fds(struct child_args *a)
                 child_fail(a, "closing fds", r);
 }
 
+/*
+ * No capability survives the exec: the bounding set emptied (root's exec
+ * would otherwise give them all back). Root in a user namespace of its own
+ * holds them there only; root without one (unprivileged user namespaces off)
+ * would hold the host's. A user who is not root has none to drop.
+ */
+static void drop_capabilities(const struct child_args *a)
+{
+        if (syscall(SYS_geteuid) != 0)
+                return;
+        for (long cap = 0; cap < 64; cap++) {
+                long r = rsys(syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0));
+                if (r == -EINVAL) /* past the kernel's last capability */
+                        break;
+                if (r < 0)
+                        child_fail(a, "dropping capabilities", r);
+        }
+        /* and none ambient (inherited by a non-root exec) */
+        syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
 __attribute__((noreturn)) static void child_main(struct child_args *a)
 {
         const struct sbx_spec *s = a->s;
@@ -226,6 +247,7 @@ __attribute__((noreturn)) static void child_main(struct child_args *a)
         /* signals: default dispositions come with exec; nothing blocked */
         uint64_t none = 0;
         syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+        drop_capabilities(a);
         if ((r = rsys(syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))) < 0)
                 child_fail(a, "PR_SET_NO_NEW_PRIVS", r);
         if (s->seccomp &&

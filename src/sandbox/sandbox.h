@@ -1,8 +1,9 @@
 /*
  * sandbox: confinement for a child process of osvm, made before it execs:
  * new user, mount, pid, net, ipc and uts namespaces (an empty, read-only
- * root), rlimits, every fd closed but the ones it is given, no new
- * privileges, a parent-death signal, and optionally a seccomp filter.
+ * root), rlimits, every fd closed but the ones it is given, no capability
+ * (the bounding set emptied), no new privileges, a parent-death signal, and
+ * optionally a seccomp filter.
  *
  * Used by the engine's process platform (the zygote its stub processes are
  * forked from, src/vmm/proc_x86_64.c) and meant for the MCP server sandbox.

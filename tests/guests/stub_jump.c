@@ -13,6 +13,8 @@
  *       mmap-anon  (allowed: private memory over its own; it confuses itself)
  *       prlimit-raise (allowed: raising a hard limit fails)
  *       sud-off (allowed: Syscall User Dispatch off; the filter traps instead)
+ *       mmap-locked (allowed: locked memory past RLIMIT_MEMLOCK 0 needs a
+ *       capability the stub must not have)
  *       exit (exit_group past the engine)
  *       sigaction-ign sigreturn-block handler-fault (its signal handling)
  *       zyg (the zygote's instruction, unmapped in every stub)
@@ -106,8 +108,15 @@ int main(int argc, char **argv)
                 uintptr_t at = ((uintptr_t)p + 0x10000) & ~0xfffull;
                 r = gadget(insn, 9, (long)at, 4096, 3, 0x22 | 0x10, -1, 0);
         } else if (!strcmp(mode, "prlimit-raise")) {
-                uint64_t lim[2] = {1ull << 40, 1ull << 40}; /* RLIMIT_NOFILE up */
+                /* RLIMIT_NOFILE up from 0, within fs.nr_open: only a capability
+                 * (CAP_SYS_RESOURCE, which the stub has not) could allow it */
+                uint64_t lim[2] = {64, 64};
                 r = gadget(insn, 302, 0, 7, (long)lim, 0, 0, 0);
+        } else if (!strcmp(mode, "mmap-locked")) {
+                char *p = malloc(1 << 20);
+                uintptr_t at = ((uintptr_t)p + 0x10000) & ~0xfffull;
+                r = gadget(insn, 9, (long)at, 4096, 3, 0x22 | 0x10 | 0x2000 /* MAP_LOCKED */, -1,
+                           0);
         } else if (!strcmp(mode, "sud-off")) {
                 r = gadget(insn, 157, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0 /* off */, 0, 0, 0,
                            0);

@@ -39,6 +39,15 @@ expect() {
         fi
 }
 
+# expect_env VAR=VALUE STATUS PATTERN -- ARGS...: expect, with VAR set for the driver.
+expect_env() {
+        local kv=$1
+        shift
+        export "${kv?}"
+        expect "$@"
+        unset "${kv%%=*}"
+}
+
 suite() {
 plat=$1
 RUN="$VMM_RUN --platform $plat"
@@ -169,6 +178,14 @@ else
         # on it and allowed: its own memory, its own limits (lowered only)
         expect 0 '^reached mmap-anon: ' -- $M $G/stub_jump mmap-anon $J
         expect 0 '^reached prlimit-raise: -1$' -- $M $G/stub_jump prlimit-raise $J
+        expect 0 '^reached mmap-locked: -1$' -- $M $G/stub_jump mmap-locked $J
+        # the same without user namespaces (as root: the other namespaces,
+        # and no capability either)
+        expect_env OSVM_SANDBOX_NO_USERNS=1 0 '^reached prlimit-raise: -1$' \
+                -- $M $G/stub_jump prlimit-raise $J
+        expect_env OSVM_SANDBOX_NO_USERNS=1 0 '^reached mmap-locked: -1$' \
+                -- $M $G/stub_jump mmap-locked $J
+        expect_env OSVM_SANDBOX_NO_USERNS=1 159 "$killed" -- $M $G/stub_jump openat $J
         # Syscall User Dispatch switched off: the filter's RET_TRAP takes over
         expect 0 '^pid 1; reached sud-off: 0$' -- $M $G/stub_jump sud-off $J
         expect 125 'the guest.s process exited by itself \(0\)' -- $M $G/stub_jump exit $J
