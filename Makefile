@@ -19,13 +19,16 @@ REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all deps check test unit shell format format-check bench clean run
+.PHONY: all deps test-deps check test unit shell format format-check bench clean run
 
 all: deps
 	@$(MAKE) --no-print-directory build/osvm
 
 deps:
 	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
 
 # ---- release build ----
 build/rel/%.o: src/%.c $(HDRS)
@@ -61,7 +64,7 @@ build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
 	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
 
 # ---- tests ----
-check: deps
+check: test-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory -j2 test
 
@@ -80,10 +83,20 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-bench: deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana
+bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana \
+       build/bench/bench_offline build/asan/bench/bench_offline
 	build/bench/bench_isolation
+	build/bench/bench_offline
+	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh
+
+# The offline planner once more with the sanitizers, as the tests run it
+# (ASan's realloc always moves: growth that glibc's hides shows there).
+build/asan/bench/%: bench/%.c build/asan/libosvm.a $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
 
 run: all
 	@scripts/run.sh
@@ -239,7 +252,7 @@ format-check-tools:
 # static programs are left out of the output: the agent looks up no users.)
 AGENT_SRCS := $(wildcard src/base/*.c src/isolation/*.c src/microvm/guest/*.c) \
               $(filter-out src/agent/llm_http.c src/agent/hub_runner.c,$(wildcard src/agent/*.c)) \
-              src/cli/cmd_agent.c src/cli/status.c src/cli/io.c
+              src/cli/cmd_agent.c src/cli/status.c src/cli/io.c src/cli/chat.c src/cli/suggest.c
 AGENT_OBJS := $(patsubst src/%.c,build/agent/%.o,$(AGENT_SRCS))
 AGENT_IMAGE := build/unikernels/osvm-agent.img
 
@@ -259,19 +272,41 @@ $(AGENT_IMAGE): $(AGENT_OBJS)
 build/osvm: | $(AGENT_IMAGE)
 test: $(AGENT_IMAGE)
 
-# ---- install: the command and its tool pack ----
+# ---- shell completions, made by the command from its own command table ----
+COMPLETIONS := build/completions/osvm.bash build/completions/_osvm build/completions/osvm.fish
+build/completions/osvm.bash: build/osvm
+	@mkdir -p $(dir $@)
+	$(Q)build/osvm completion bash >$@.tmp && mv $@.tmp $@
+build/completions/_osvm: build/osvm
+	@mkdir -p $(dir $@)
+	$(Q)build/osvm completion zsh >$@.tmp && mv $@.tmp $@
+build/completions/osvm.fish: build/osvm
+	@mkdir -p $(dir $@)
+	$(Q)build/osvm completion fish >$@.tmp && mv $@.tmp $@
+
+# ---- install: the command, its tool pack, completions and manual ----
 # The pack goes to $(PREFIX)/lib/osvm/unikernels, where an installed osvm finds
 # it (beside ../lib of its own directory), as a build finds build/unikernels.
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SHARE   := $(DESTDIR)$(PREFIX)/share
 .PHONY: install uninstall
 install: all
+	@$(MAKE) --no-print-directory $(COMPLETIONS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/osvm/unikernels
 	install -m 0755 build/osvm $(DESTDIR)$(PREFIX)/bin/osvm
 	install -m 0755 $(TOOL_IMAGES) $(DESTDIR)$(PREFIX)/lib/osvm/unikernels/
 	install -m 0644 $(TOOL_DEFS) $(DESTDIR)$(PREFIX)/lib/osvm/unikernels/
 	install -m 0755 $(AGENT_IMAGE) $(DESTDIR)$(PREFIX)/lib/osvm/unikernels/
+	install -d $(SHARE)/bash-completion/completions $(SHARE)/zsh/site-functions \
+		$(SHARE)/fish/vendor_completions.d $(SHARE)/man/man1
+	install -m 0644 build/completions/osvm.bash $(SHARE)/bash-completion/completions/osvm
+	install -m 0644 build/completions/_osvm $(SHARE)/zsh/site-functions/_osvm
+	install -m 0644 build/completions/osvm.fish $(SHARE)/fish/vendor_completions.d/osvm.fish
+	install -m 0644 docs/osvm.1 $(SHARE)/man/man1/osvm.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/osvm
 	rm -rf $(DESTDIR)$(PREFIX)/lib/osvm
+	rm -f $(SHARE)/bash-completion/completions/osvm $(SHARE)/zsh/site-functions/_osvm \
+		$(SHARE)/fish/vendor_completions.d/osvm.fish $(SHARE)/man/man1/osvm.1

@@ -1,14 +1,22 @@
 #!/bin/sh
-# Installs the Debian packages osvm needs to build and test, when missing.
+# Installs the Debian packages osvm needs, when missing: to build and run it
+# (make, make run), or with --test also what the tests use (make check).
 set -eu
 
-PKGS="gcc make libc6-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libedit-dev clang-format util-linux"
+# build and run: the compiler, the libraries, musl for the tool images
+PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev libedit-dev util-linux musl-tools"
 # μVM-1's agent runtime links static: libedit's own static dependencies
 PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
-# the vmm: guest toolchains, a program nobody here wrote, leak checks
-PKGS="$PKGS musl-tools busybox-static valgrind"
-# the MCP tests run real servers from npm: Node.js, from Debian unless one is there
+# the demo's MCP servers (and the tests' peers) run on Node.js, from Debian
+# unless one is there
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+if [ "${1:-}" = "--test" ]; then
+        # unit tests, formatting, a program nobody here wrote, leak checks
+        PKGS="$PKGS libcmocka-dev clang-format busybox-static valgrind"
+        # the completion tests load the scripts in each shell (about 5 MB to
+        # download); the manual page's test renders it
+        PKGS="$PKGS zsh fish groff-base"
+fi
 
 missing=""
 for p in $PKGS; do

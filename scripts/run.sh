@@ -5,7 +5,7 @@
 # It answers one prompt, then opens the chat when there is a terminal.
 set -eu
 cd "$(dirname "$0")/.."
-peers=$(tests/peers/install.sh)
+peers=$(tests/peers/install.sh demo) # only what the demo uses (not the tests' peers)
 export OSVM_HOME="${OSVM_HOME:-$PWD/build/demo-home}"
 osvm=build/osvm
 registered=$("$osvm" -q mcp list)

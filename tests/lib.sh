@@ -61,6 +61,20 @@ fresh() {
         CFG="$OSVM_HOME/isolation_config.json"
 }
 
+# Waits until process PID catches SIGINT (osvm has set its Ctrl-C handler up),
+# so that a test's Ctrl-C tests the handling, not a race with start-up. The
+# 60 s bound only guards a hang.
+wait_sigint_caught() { # pid
+        local cgt
+        for _ in $(seq 600); do
+                cgt=$(awk '/^SigCgt/ {print $2}' "/proc/$1/status" 2>/dev/null)
+                [ -z "$cgt" ] && return 1
+                (((0x$cgt >> 1) & 1)) && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
 # Runs osvm; sets RC, OUT and ERR (stdout and stderr, trailing newlines cut);
 # the exact bytes stay in $T/out and $T/err.
 osvm() {
@@ -144,6 +158,24 @@ EOF
         else
                 fail "$1" "$msg"
         fi
+}
+
+# Whether osvm can run VMs here, decided as osvm decides (the engine's probe,
+# so OSVM_NO_KVM=1 counts): 0 when it can, else 1 with the reason in KVM_WHY.
+# Asks tests/vmm/vmm_run --probe (make test builds it), else osvm itself.
+kvm_probe() {
+        local vmm_run=${VMM_PROBE:-$ROOT/build/asan/tests/vmm/vmm_run}
+        local rc
+        if [ -x "$vmm_run" ]; then
+                KVM_WHY=$("$vmm_run" --probe 2>&1)
+        else
+                KVM_WHY=$("$OSVM" -q uk run --platform kvm "$ROOT/build/unikernels/osvm-mcp-get_slot.img" \
+                        </dev/null 2>&1 >/dev/null)
+        fi
+        rc=$?
+        KVM_WHY=${KVM_WHY#vmm_run: }
+        KVM_WHY=${KVM_WHY#ERROR: }
+        return $rc
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +93,45 @@ static inline long tu_flood_until_hup(int fd, const char *req, unsigned guard_ms
                 }
         }
         return -1;
+}
+
+/*
+ * Starts argv (a test server on loopback) with its stdout on a pipe and
+ * waits for the line "PORT <n>" it prints once it listens (60 s at most: a
+ * bound that only guards a hang). Returns its pid and the port in *port, or
+ * -1 when it did not start.
+ */
+static inline pid_t tu_spawn_port(char *const argv[], int *port)
+{
+        int pfd[2];
+        if (pipe(pfd) < 0)
+                return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+                dup2(pfd[1], 1);
+                close(pfd[0]);
+                close(pfd[1]);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(pfd[1]);
+        char line[64] = {0};
+        size_t n = 0;
+        struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+        while (pid > 0 && n < sizeof(line) - 1 && !strchr(line, '\n') && poll(&p, 1, 60000) > 0) {
+                ssize_t r = read(pfd[0], line + n, sizeof(line) - 1 - n);
+                if (r <= 0)
+                        break;
+                n += (size_t)r;
+        }
+        close(pfd[0]);
+        if (pid > 0 && sscanf(line, "PORT %d", port) != 1) {
+                fprintf(stderr, "%s did not start (it said \"%s\")\n", argv[0], line);
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                return -1;
+        }
+        return pid;
 }
 
 #endif

@@ -122,13 +122,18 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
         double ms = (double)(time_mono_ns() - t0) / 1e6;
         bool cancelled = !result && (e.code == MCP_E_CANCELLED || (cancel && *cancel));
         bool is_error = !result || json_is_true(json_object_get(result, "isError"));
+        const char *outcome = result                       ? (is_error ? "error" : "ok")
+                              : cancelled                  ? "cancelled"
+                              : e.exit == OSVM_EXIT_DENIED ? "refused"
+                                                           : "failed";
         if (ui && ui->tool_end)
                 ui->tool_end(ui->ctx, call, result, !is_error, ms);
 
-        json_t *entry = json_pack("{s:s, s:s, s:O, s:s, s:b, s:o, s:f}", "server",
-                                  call->tool->server, "tool", call->tool->name, "arguments",
-                                  call->arguments, "mode", iso_route_name(dec.route), "fell_back",
-                                  dec.fell_back, "reasons", reasons_json(&dec), "duration_ms", ms);
+        json_t *entry =
+            json_pack("{s:s, s:s, s:O, s:s, s:b, s:o, s:f, s:s}", "server", call->tool->server,
+                      "tool", call->tool->name, "arguments", call->arguments, "mode",
+                      iso_route_name(dec.route), "fell_back", dec.fell_back, "reasons",
+                      reasons_json(&dec), "duration_ms", ms, "outcome", outcome);
         if (dec.route == ISO_ROUTE_UNIKERNEL) /* a VM (kvm) or a trapped process */
                 json_object_set_new(entry, "platform",
                                     json_string(iso_platform_name(dec.platform)));
@@ -144,6 +149,63 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
         json_decref(result);
         iso_decision_free(&dec);
         return !cancelled;
+}
+
+/*
+ * The turn's calls that did not succeed and were not made good: a call
+ * counts unless a later call of the same tool in the same turn succeeded
+ * (the planner fixed its arguments, or the server came back). Each entry:
+ * server, tool, outcome, and the error (or the tool's own words).
+ */
+static json_t *unrecovered_calls(json_t *rounds)
+{
+        json_t *last = json_object(); /* "server/tool" -> its last call */
+        size_t i, k;
+        json_t *round, *call;
+        json_array_foreach(rounds, i, round)
+        {
+                json_array_foreach(json_object_get(round, "calls"), k, call)
+                {
+                        char *key =
+                            xasprintf("%s/%s", json_string_value(json_object_get(call, "server")),
+                                      json_string_value(json_object_get(call, "tool")));
+                        json_object_set(last, key, call);
+                        free(key);
+                }
+        }
+        json_t *out = json_array();
+        const char *key;
+        json_object_foreach(last, key, call)
+        {
+                const char *outcome = json_string_value(json_object_get(call, "outcome"));
+                if (!outcome || !strcmp(outcome, "ok") || !strcmp(outcome, "cancelled"))
+                        continue;
+                json_t *err = json_object_get(call, "error");
+                char *words = err ? xstrdup(json_string_value(err))
+                                  : result_text(json_object_get(call, "result"));
+                json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:s}", "server",
+                                                     json_object_get(call, "server"), "tool",
+                                                     json_object_get(call, "tool"), "outcome",
+                                                     outcome, "error", words ? words : ""));
+                free(words);
+        }
+        json_decref(last);
+        return out;
+}
+
+int agent_calls_exit(json_t *trace)
+{
+        int code = OSVM_EXIT_OK;
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(trace, "unrecovered_calls"), i, c)
+        {
+                if (!strcmp(json_string_value(json_object_get(c, "outcome")), "refused"))
+                        code = OSVM_EXIT_DENIED;
+                else if (code == OSVM_EXIT_OK)
+                        code = OSVM_EXIT_FAILURE;
+        }
+        return code;
 }
 
 int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
@@ -205,6 +267,7 @@ int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
         }
         if (r < 0)
                 json_object_set_new(t, "error", json_string(e->msg));
+        json_object_set_new(t, "unrecovered_calls", unrecovered_calls(rounds));
         if (trace)
                 *trace = t;
         else

@@ -123,6 +123,8 @@ struct agent_ai_config {
 };
 
 int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e);
+/* Where ai.json is (a new string). */
+char *agent_ai_config_path(void);
 void agent_ai_config_free(struct agent_ai_config *c);
 
 struct agent_planner *agent_planner_openai(const struct agent_ai_config *c, osvm_err *e);
@@ -183,6 +185,16 @@ struct agent *agent_new(const struct agent_runner *runner, struct agent_toolset 
  */
 int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
               volatile sig_atomic_t *cancel, char **answer, json_t **trace, osvm_err *e);
+/*
+ * What a turn's tool calls mean for one-shot mode's exit code, from its
+ * trace: each call has an "outcome" (ok, error: the tool reported one,
+ * failed, refused: by the policy, cancelled), and "unrecovered_calls" lists
+ * the tools whose last call in the turn did not succeed: a failure that a
+ * later call of the same tool made good does not count. Returns
+ * OSVM_EXIT_DENIED when one of them was refused, else OSVM_EXIT_FAILURE
+ * when there is one, else 0 (docs/exit-codes.md).
+ */
+int agent_calls_exit(json_t *trace);
 const struct agent_toolset *agent_tools(const struct agent *a);
 const char *agent_planner_name(const struct agent *a);
 void agent_free(struct agent *a);

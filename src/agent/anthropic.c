@@ -156,15 +156,15 @@ static int parse_reply(json_t *reply, const struct agent_toolset *ts, struct age
                         return err_set(e, EPROTO, "content[%zu] of the reply has no type", i);
                 }
                 if (strcmp(type, "text") == 0) {
-                        const char *t = json_string_value(json_object_get(b, "text"));
-                        if (!t) {
+                        json_t *t = json_object_get(b, "text");
+                        if (!json_is_string(t)) {
                                 sb_free(&text);
                                 return err_set(e, EPROTO, "content[%zu]: a text block without text",
                                                i);
                         }
-                        if (text.len && *t)
+                        if (text.len && json_string_length(t))
                                 sb_add(&text, "\n");
-                        sb_add(&text, t);
+                        llm_add_text(&text, t);
                 } else if (strcmp(type, "tool_use") == 0) {
                         const struct agent_tool *tool =
                             llm_resolve_tool(ts, json_object_get(b, "name"), e);

@@ -31,6 +31,20 @@ static void set(char **field, const char *value)
         *field = xstrdup(value);
 }
 
+/* The key goes into a header of every request: one that holds a line break would add
+ * headers of its own. from names where it came from. */
+static int key_ok(const char *key, const char *from, osvm_err *e)
+{
+        if (!key || text_header_value_ok(key))
+                return 0;
+        err_set(e, EINVAL,
+                "%s: the API key holds a control character (a line break?), which cannot go in "
+                "an HTTP header",
+                from);
+        e->exit = OSVM_EXIT_CONFIG;
+        return -1;
+}
+
 static int file_error(osvm_err *e, const char *path, const char *field, const char *what)
 {
         err_set(e, EINVAL, "%s: %s: %s", path, field, what);
@@ -38,11 +52,16 @@ static int file_error(osvm_err *e, const char *path, const char *field, const ch
         return -1;
 }
 
+char *agent_ai_config_path(void)
+{
+        _cleanup_free_ char *dir = paths_config_dir();
+        return xasprintf("%s/%s", dir, AI_FILE);
+}
+
 /* Reads ai.json when there is one. */
 static int load_file(struct agent_ai_config *c, osvm_err *e)
 {
-        _cleanup_free_ char *dir = paths_config_dir();
-        _cleanup_free_ char *path = xasprintf("%s/%s", dir, AI_FILE);
+        _cleanup_free_ char *path = agent_ai_config_path();
         struct stat st;
         if (stat(path, &st) < 0 && errno == ENOENT)
                 return 0;
@@ -90,9 +109,16 @@ static int load_file(struct agent_ai_config *c, osvm_err *e)
                 set(&c->url, json_string_value(json_object_get(doc, "url")));
                 set(&c->model, json_string_value(json_object_get(doc, "model")));
                 set(&c->key, json_string_value(json_object_get(doc, "api_key")));
+                _cleanup_free_ char *from = xasprintf("%s: api_key", path);
+                r = key_ok(c->key, from, e);
                 const char *key_env = json_string_value(json_object_get(doc, "api_key_env"));
-                if (key_env)
+                if (key_env && r == 0) {
                         set(&c->key, env(key_env));
+                        _cleanup_free_ char *var = text_sanitize(key_env, 0);
+                        _cleanup_free_ char *efrom =
+                            xasprintf("%s (named by api_key_env in %s)", var, path);
+                        r = key_ok(env(key_env), efrom, e);
+                }
                 json_t *n;
                 if ((n = json_object_get(doc, "timeout_ms")))
                         c->timeout_ms = (uint32_t)json_integer_value(n);
@@ -123,6 +149,8 @@ int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e)
         set(&c->url, env("OSVM_AI_URL"));
         set(&c->model, env("OSVM_AI_MODEL"));
         set(&c->key, env("OSVM_AI_KEY"));
+        if (key_ok(env("OSVM_AI_KEY"), "OSVM_AI_KEY", e) < 0)
+                return -1;
         if (!c->url && !c->provider) {
                 if (env("ANTHROPIC_API_KEY")) {
                         set(&c->provider, "anthropic");
@@ -144,15 +172,20 @@ int agent_ai_config_load(struct agent_ai_config *c, osvm_err *e)
                 e->exit = OSVM_EXIT_CONFIG;
                 return -1;
         }
-        if (!c->key)
-                set(&c->key, env(anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY"));
+        if (!c->key) {
+                const char *var = anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+                set(&c->key, env(var));
+                if (key_ok(c->key, var, e) < 0)
+                        return -1;
+        }
         if (!c->url)
                 set(&c->url, anthropic ? ANTHROPIC_URL : OPENAI_URL);
         if (!c->model)
                 set(&c->model, anthropic ? ANTHROPIC_MODEL : OPENAI_MODEL);
         if (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8)) {
-                err_set(e, EINVAL, "%s: the LLM URL \"%s\" is not http:// or https://",
-                        c->source ? c->source : "ai config", c->url);
+                /* never the value itself: a URL may hold a credential */
+                err_set(e, EINVAL, "%s: the LLM URL is not http:// or https://",
+                        c->source ? c->source : "ai config");
                 e->exit = OSVM_EXIT_CONFIG;
                 return -1;
         }

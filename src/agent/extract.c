@@ -85,8 +85,10 @@ void off_words(const char *s, bool stem, void (*fn)(void *ctx, const char *w), v
                 }
                 if (!c)
                         break;
-                if (alnum)
-                        sb_addf(&b, "%c", tolower(c));
+                if (alnum) {
+                        char l = (char)tolower(c);
+                        sb_addn(&b, &l, 1);
+                }
         }
         sb_free(&b);
 }
@@ -165,12 +167,39 @@ static char *unquote(const char *s, size_t n)
         return v;
 }
 
+void *off_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+        if (n <= *cap)
+                return v;
+        size_t c = *cap ? *cap : 16;
+        while (c < n)
+                c *= 2;
+        *cap = c;
+        return xrealloc(v, c * size);
+}
+
+/* The lowercase, stemmed form of a word token (a new string). */
+static char *norm(const char *s)
+{
+        char *l = xstrdup(s);
+        for (char *p = l; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
+        char *st = off_stem(l);
+        free(l);
+        return st;
+}
+
 static void add_token(struct off_req *r, enum off_kind k, char *text, char *key, size_t start,
                       size_t end)
 {
-        r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
-        r->v[r->n++] =
-            (struct off_token){.kind = k, .text = text, .key = key, .start = start, .end = end};
+        r->v = off_grow(r->v, &r->cap, r->n + 1, sizeof(*r->v));
+        struct off_token *t = &r->v[r->n++];
+        *t = (struct off_token){.kind = k, .text = text, .key = key, .start = start, .end = end};
+        /* once here, not for every tool that looks at the word */
+        if (k == OFF_WORD) {
+                t->word = norm(text);
+                t->stop = off_stop_word(t->word);
+        }
 }
 
 static void classify(struct off_req *r, size_t start, size_t end)
@@ -183,10 +212,11 @@ static void classify(struct off_req *r, size_t start, size_t end)
                 add_token(r, OFF_KV, unquote(eq + 1, n - k - 1), strndup(raw, k), start, end);
                 return;
         }
-        char *t = strndup(raw, n);
         /* an opening bracket is not part of the value */
-        while (t[0] && strchr("([{", t[0]))
-                memmove(t, t + 1, strlen(t));
+        size_t open = 0;
+        while (open < n && raw[open] && strchr("([{", raw[open]))
+                open++;
+        char *t = strndup(raw + open, n - open);
         strip_punct(t);
         size_t len = strlen(t);
         enum off_kind k = OFF_WORD;
@@ -250,6 +280,7 @@ void off_req_free(struct off_req *r)
         for (size_t i = 0; i < r->n; i++) {
                 free(r->v[i].text);
                 free(r->v[i].key);
+                free(r->v[i].word);
         }
         free(r->v);
         free(r->text);
@@ -269,6 +300,9 @@ struct prop {
         enum prop_special special;
         const json_t *enumv; /* an array, or NULL */
         bool required;
+        /* the stemmed words of the name, then of the description */
+        char **words;
+        size_t nname, nwords, cap;
 };
 
 static enum prop_type type_of(const char *t)
@@ -353,6 +387,32 @@ static enum prop_special prop_special(const char *name, const json_t *ps, enum p
         return S_NONE;
 }
 
+static void prop_word(void *ctx, const char *w)
+{
+        struct prop *p = ctx;
+        p->words = off_grow(p->words, &p->cap, p->nwords + 1, sizeof(*p->words));
+        p->words[p->nwords++] = xstrdup(w);
+}
+
+/* Whether w is a word of the property's name (from 0) or description (from nname). */
+static bool prop_has_word(const struct prop *p, size_t from, size_t to, const char *w)
+{
+        for (size_t i = from; i < to; i++)
+                if (!strcmp(p->words[i], w))
+                        return true;
+        return false;
+}
+
+static void props_free(struct prop *props, size_t n)
+{
+        for (size_t k = 0; k < n; k++) {
+                for (size_t i = 0; i < props[k].nwords; i++)
+                        free(props[k].words[i]);
+                free(props[k].words);
+        }
+        free(props);
+}
+
 static size_t props_of(const json_t *schema, struct prop **out)
 {
         const json_t *props = json_object_get(schema, "properties");
@@ -370,6 +430,10 @@ static size_t props_of(const json_t *schema, struct prop **out)
                 p->special = prop_special(name, ps, p->type);
                 p->enumv =
                     json_is_array(json_object_get(ps, "enum")) ? json_object_get(ps, "enum") : NULL;
+                off_words(name, true, prop_word, p);
+                p->nname = p->nwords;
+                off_words(json_string_value(json_object_get(ps, "description")), true, prop_word,
+                          p);
                 size_t i;
                 const json_t *r;
                 json_array_foreach(req, i, r)
@@ -491,55 +555,22 @@ static bool filename_like(const char *s)
                isalpha((unsigned char)s[0]);
 }
 
-/* The lowercase, stemmed form of a word token (a new string). */
-static char *norm(const char *s)
-{
-        char *l = xstrdup(s);
-        for (char *p = l; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        char *st = off_stem(l);
-        free(l);
-        return st;
-}
-
-struct match_ctx {
-        const char *w;
-        bool found;
-};
-
-static void match_word(void *ctx, const char *w)
-{
-        struct match_ctx *m = ctx;
-        if (!strcmp(m->w, w))
-                m->found = true;
-}
-
-static bool in_words(const char *text, const char *w)
-{
-        struct match_ctx m = {.w = w};
-        off_words(text, true, match_word, &m);
-        return m.found;
-}
-
 /* How well the words around token i point at property p: its name counts 2,
  * a word of its description 1. */
 static int near_score(const struct filler *F, size_t i, const struct prop *p)
 {
-        const char *desc = json_string_value(json_object_get(p->schema, "description"));
         int score = 0;
         size_t lo = i >= 2 ? i - 2 : 0, hi = i + 2 < F->r->n ? i + 2 : F->r->n - 1;
         for (size_t j = lo; j <= hi; j++) {
                 const struct off_token *t = &F->r->v[j];
                 if (j == i || t->kind != OFF_WORD)
                         continue;
-                char *w = norm(t->text);
-                if (!off_stop_word(w)) {
-                        if (in_words(p->name, w))
-                                score += 2;
-                        else if (in_words(desc, w))
-                                score += 1;
-                }
-                free(w);
+                if (t->stop)
+                        continue;
+                if (prop_has_word(p, 0, p->nname, t->word))
+                        score += 2;
+                else if (prop_has_word(p, p->nname, p->nwords, t->word))
+                        score += 1;
         }
         return score;
 }
@@ -617,6 +648,21 @@ static bool word_at(const char *lower, size_t at, size_t n)
                !isalnum((unsigned char)lower[at + n]);
 }
 
+/* The first token that ends after byte at (r->n: none), by bisection: the
+ * tokens are in the request's order. */
+static size_t first_ending_after(const struct off_req *r, size_t at)
+{
+        size_t lo = 0, hi = r->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (r->v[mid].end > at)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return lo;
+}
+
 static void fill_enum(struct filler *F, const struct prop *p)
 {
         char *lower = xstrdup(F->r->text);
@@ -637,19 +683,15 @@ static void fill_enum(struct filler *F, const struct prop *p)
                         size_t at = (size_t)(hit - lower);
                         if (!word_at(lower, at, n))
                                 continue;
+                        /* the tokens over the hit: from the first that ends past it */
+                        size_t first = first_ending_after(F->r, at), k;
                         bool taken = false;
-                        for (size_t k = 0; k < F->r->n; k++) {
-                                struct off_token *t = &F->r->v[k];
-                                if (t->start < at + n && at < t->end && t->used)
-                                        taken = true;
-                        }
+                        for (k = first; k < F->r->n && F->r->v[k].start < at + n; k++)
+                                taken = taken || F->r->v[k].used;
                         if (taken)
                                 continue;
-                        for (size_t k = 0; k < F->r->n; k++) {
-                                struct off_token *t = &F->r->v[k];
-                                if (t->start < at + n && at < t->end)
-                                        t->used = true;
-                        }
+                        for (k = first; k < F->r->n && F->r->v[k].start < at + n; k++)
+                                F->r->v[k].used = true;
                         set(F, p, json_deep_copy(v), NULL);
                         break;
                 }
@@ -675,8 +717,10 @@ static void fill_numbers(struct filler *F)
                         if ((p->type != P_NUMBER && p->type != P_INTEGER) || filled(F, p))
                                 continue;
                         int s = near_score(F, i, p);
+                        if (s <= best_score)
+                                continue;
                         json_t *v = to_number(t->text, p->type == P_INTEGER);
-                        if (v && s > best_score)
+                        if (v)
                                 best = p, best_score = s;
                         json_decref(v);
                 }
@@ -742,17 +786,16 @@ static bool trim_word(const struct filler *F, size_t i, const struct prop *p, bo
                 return false;
         if (!strcmp(t->text, ":") || !strcmp(t->text, "-"))
                 return true;
-        char *w = norm(t->text);
+        const char *w = t->word;
         bool trim =
             (F->f->skip && F->f->skip(F->f->skip_ctx, w)) || one_of(w, lead ? lead_set : tail_set);
-        if (lead && in_words(p->name, w))
+        if (lead && prop_has_word(p, 0, p->nname, w))
                 trim = true;
         if (after_article && one_of(w, articles))
                 trim = false;
         /* "the message hello": an article before a word that goes too */
         if (lead && !trim && !after_article && one_of(w, articles) && i + 1 < F->r->n)
                 trim = trim_word(F, i + 1, p, lead, true);
-        free(w);
         return trim;
 }
 
@@ -787,8 +830,9 @@ static char *rest_text(struct filler *F, size_t from, const struct prop *p, bool
                 struct off_token *t = &F->r->v[i];
                 if (t->used)
                         continue;
-                sb_addf(&b, "%s%.*s", b.len ? " " : "", (int)(t->end - t->start),
-                        F->r->text + t->start);
+                if (b.len)
+                        sb_add(&b, " ");
+                sb_addn(&b, F->r->text + t->start, t->end - t->start);
                 t->used = true;
         }
         return sb_steal(&b);
@@ -850,7 +894,7 @@ void off_extract(struct off_req *r, const json_t *schema, json_t *args, const st
                         set(&F, lone, json_string(s), NULL);
                 free(s);
         }
-        free(F.props);
+        props_free(F.props, F.nprops);
 }
 
 json_t *off_missing(const json_t *schema, const json_t *args)

@@ -29,6 +29,22 @@ char *llm_printable(const char *s, size_t max)
         return out;
 }
 
+void llm_add_text(strbuf *b, json_t *s)
+{
+        const char *t = json_string_value(s);
+        size_t n = json_string_length(s);
+        sb_addn(b, "", 0);
+        while (t && n) {
+                size_t k = strnlen(t, n);
+                sb_addn(b, t, k);
+                if (k == n)
+                        break;
+                sb_add(b, "\xEF\xBF\xBD"); /* the NUL, which a C string cannot hold */
+                t += k + 1;
+                n -= k + 1;
+        }
+}
+
 /* ---- the planner's configuration ---- */
 
 static unsigned retry_base_from_env(void)
@@ -53,10 +69,16 @@ int llm_planner_init(struct llm_planner *lp, const struct agent_ai_config *c, co
         memset(lp, 0, sizeof(*lp));
         const char *url = c->url && *c->url ? c->url : def_url;
         if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-                return err_set(e, EINVAL, "%s: the URL \"%s\" is not an http:// or https:// URL",
-                               what, url);
+                /* never the value itself: a URL may hold a credential */
+                return err_set(e, EINVAL, "%s: the URL is not an http:// or https:// one (%s)",
+                               what, c->url && *c->url && c->source ? c->source : "the default");
         if (!c->model || !*c->model)
                 return err_set(e, EINVAL, "%s: no model is configured (set OSVM_AI_MODEL)", what);
+        if (c->key && !text_header_value_ok(c->key))
+                return err_set(e, EINVAL,
+                               "%s: the API key holds a control character (a line break?), which "
+                               "cannot go in an HTTP header",
+                               what);
         size_t n = strlen(url), pn = strlen(path);
         /* the full endpoint given as the URL is taken as it is */
         if (n >= pn && strcmp(url + n - pn, path) == 0) {
@@ -93,6 +115,10 @@ const struct agent_tool *llm_resolve_tool(const struct agent_toolset *ts, json_t
                 err_set(e, EPROTO, "the model called a tool without a name");
                 return NULL;
         }
+        if (strlen(s) != json_string_length(name)) {
+                err_set(e, EPROTO, "the model called a tool whose name holds a NUL byte");
+                return NULL;
+        }
         for (size_t i = 0; ts && i < ts->n; i++)
                 if (strcmp(ts->v[i].api_name, s) == 0)
                         return &ts->v[i];
@@ -107,10 +133,12 @@ int llm_check_call_id(json_t *id, osvm_err *e)
         const char *s = json_string_value(id);
         if (!s || !*s)
                 return err_set(e, EPROTO, "a tool call in the reply has no id");
-        size_t n = strnlen(s, LLM_MAX_CALL_ID + 1);
+        size_t n = json_string_length(id);
         if (n > LLM_MAX_CALL_ID)
                 return err_set(e, EPROTO, "a tool call id in the reply is longer than %d bytes",
                                LLM_MAX_CALL_ID);
+        if (strlen(s) != n)
+                return err_set(e, EPROTO, "a tool call id in the reply holds a NUL byte");
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] >= 0x7f)
                         return err_set(e, EPROTO,
@@ -186,7 +214,10 @@ int llm_round(struct llm_planner *lp, json_t *req, llm_parse_fn parse,
         json_decref(reply);
         if (rc < 0) {
                 llm_step_clear(out);
-                return err_wrap(e, "%s: %s", api, lp->endpoint);
+                char *shown = mcp_url_public(lp->endpoint); /* never a key in the URL */
+                err_wrap(e, "%s: %s", api, shown ? shown : "the LLM endpoint");
+                free(shown);
+                return -1;
         }
         return 0;
 }

@@ -76,6 +76,8 @@ extern const char llm_system_prompt[];
 
 /* ---- reply checking ---- */
 
+/* Appends the text of a JSON string whole, each NUL byte it holds as U+FFFD. */
+void llm_add_text(strbuf *b, json_t *s);
 /* A copy of s with control and non-ASCII bytes replaced, cut at max bytes: for messages. */
 char *llm_printable(const char *s, size_t max);
 /* The tool an API name in a reply names; NULL with e set naming it when unknown. */

@@ -35,8 +35,7 @@ static void curl_init(void)
 
 struct attempt {
         volatile sig_atomic_t *cancel;
-        char *body;
-        size_t len;
+        strbuf body; /* grown by doubling: a large reply costs linear time */
         bool too_large;
         long retry_after_ms; /* -1: none given */
 };
@@ -45,14 +44,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
         struct attempt *a = ud;
         size_t n = size * nmemb;
-        if (n > LLM_MAX_REPLY_BYTES - a->len) {
+        if (n > LLM_MAX_REPLY_BYTES - a->body.len) {
                 a->too_large = true;
                 return 0;
         }
-        a->body = xrealloc(a->body, a->len + n + 1);
-        memcpy(a->body + a->len, ptr, n);
-        a->len += n;
-        a->body[a->len] = '\0';
+        sb_addn(&a->body, ptr, n);
         return n;
 }
 
@@ -101,7 +97,7 @@ static char *error_excerpt(const char *body, size_t len)
 {
         if (!body || len == 0)
                 return xstrdup("(empty body)");
-        json_t *j = json_loadb(body, len, 0, NULL);
+        json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
         const char *msg = NULL;
         if (json_is_object(j)) {
                 json_t *err = json_object_get(j, "error");
@@ -156,6 +152,28 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 return err_set(e, 0, "cannot initialise libcurl: %s",
                                curl_easy_strerror(curl_init_rc));
 
+        /* The endpoint as messages and the log name it: a key in the URL
+         * (?key=, user:pass@, a token in the path) is never shown. */
+        char shown[256];
+        char *pub = mcp_url_public(r->url);
+        snprintf(shown, sizeof(shown), "%s", pub ? pub : "the LLM endpoint");
+        free(pub);
+
+        /* Every header is checked before anything is sent: a key holding CR LF would
+         * otherwise add headers of its own. */
+        for (const char *const *h = r->headers; h && *h; h++) {
+                const char *why = mcp_header_problem(*h);
+                if (why) {
+                        strbuf name = {0}; /* the name only: the value may be the key */
+                        size_t n = strcspn(*h, ":");
+                        sb_add_sanitized(&name, *h, n < 64 ? n : 64, 0);
+                        err_set(e, EINVAL,
+                                "refusing to send the header %s to %s: %s; nothing was sent",
+                                name.s, shown, why);
+                        sb_free(&name);
+                        return -1;
+                }
+        }
         CURL *curl = curl_easy_init();
         if (!curl)
                 return err_set(e, ENOMEM, "cannot initialise libcurl");
@@ -195,15 +213,13 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         cancelled_err(e);
                         break;
                 }
-                free(a.body);
-                a.body = NULL;
-                a.len = 0;
+                sb_free(&a.body);
                 a.too_large = false;
                 a.retry_after_ms = -1;
                 errbuf[0] = '\0';
                 if (attempts)
                         (*attempts)++;
-                log_debug("llm: POST %s (attempt %u)", r->url, try + 1);
+                log_debug("llm: POST %s (attempt %u)", shown, try + 1);
                 CURLcode cc = curl_easy_perform(curl);
                 long status = 0;
                 curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -213,51 +229,54 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         break;
                 }
                 if (cc == CURLE_WRITE_ERROR && a.too_large) {
-                        err_set(e, EMSGSIZE, "%s: the reply is larger than %u bytes", r->url,
+                        err_set(e, EMSGSIZE, "%s: the reply is larger than %u bytes", shown,
                                 LLM_MAX_REPLY_BYTES);
                         break;
                 }
                 if (cc == CURLE_OPERATION_TIMEDOUT) {
-                        err_set(e, ETIMEDOUT, "%s: no reply within the timeout of %u ms", r->url,
+                        err_set(e, ETIMEDOUT, "%s: no reply within the timeout of %u ms", shown,
                                 timeout);
                         break;
                 }
                 if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
                     cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_SSL_CONNECT_ERROR ||
                     cc == CURLE_PEER_FAILED_VERIFICATION) {
-                        err_set(e, ECONNREFUSED, "cannot reach %s: %s", r->url,
+                        err_set(e, ECONNREFUSED, "cannot reach %s: %s", shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
                         break;
                 }
                 if (cc != CURLE_OK) {
-                        err_set(e, EIO, "%s: %s", r->url,
+                        err_set(e, EIO, "%s: %s", shown,
                                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
                         break;
                 }
                 if (status >= 200 && status < 300) {
                         json_error_t je;
-                        json_t *j = a.body ? json_loadb(a.body, a.len, 0, &je) : NULL;
+                        json_t *j = a.body.len
+                                        ? json_loadb(a.body.s, a.body.len, JSON_ALLOW_NUL, &je)
+                                        : NULL;
                         if (!j) {
-                                err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", r->url,
-                                        a.body ? ": " : " (empty body)", a.body ? je.text : "");
+                                err_set(e, EPROTO, "%s: the reply is not valid JSON%s%s", shown,
+                                        a.body.len ? ": " : " (empty body)",
+                                        a.body.len ? je.text : "");
                                 break;
                         }
                         *reply = j;
                         rc = 0;
                         break;
                 }
-                char *why = error_excerpt(a.body, a.len);
+                char *why = error_excerpt(a.body.s, a.body.len);
                 if ((status == 401 || status == 403) && r->keyless) {
                         err_set(e, EACCES,
                                 "%s wants an API key and none is configured (set OSVM_AI_KEY); "
                                 "HTTP %ld: %s",
-                                r->url, status, why);
+                                shown, status, why);
                         free(why);
                         break;
                 }
                 if (status == 401 || status == 403) {
                         err_set(e, EACCES, "the API key was refused (HTTP %ld from %s): %s", status,
-                                r->url, why);
+                                shown, why);
                         free(why);
                         break;
                 }
@@ -265,14 +284,14 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                 if (!retryable || try >= r->max_retries) {
                         if (retryable)
                                 err_set(e, EIO, "%s answered HTTP %ld %u times; giving up: %s",
-                                        r->url, status, try + 1, why);
+                                        shown, status, try + 1, why);
                         else
-                                err_set(e, EIO, "%s answered HTTP %ld: %s", r->url, status, why);
+                                err_set(e, EIO, "%s answered HTTP %ld: %s", shown, status, why);
                         free(why);
                         break;
                 }
                 long wait = a.retry_after_ms >= 0 ? a.retry_after_ms : backoff_ms(r, try);
-                log_info("llm: %s answered HTTP %ld (%s); retrying in %ld ms", r->url, status, why,
+                log_info("llm: %s answered HTTP %ld (%s); retrying in %ld ms", shown, status, why,
                          wait);
                 free(why);
                 if (!wait_ms(r, wait)) {
@@ -280,7 +299,7 @@ int llm_post_json(const struct llm_request *r, json_t **reply, unsigned *attempt
                         break;
                 }
         }
-        free(a.body);
+        sb_free(&a.body);
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(curl);
         return rc;

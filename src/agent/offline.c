@@ -16,7 +16,7 @@
 #define OFF_ASK_END " I need"
 /* Results longer than this are cut in the answer. */
 #define OFF_ANSWER_MAX 4000
-/* Only so many of the request's first tokens choose the tool. */
+/* Only so many of the request's first tokens, and of their words, choose the tool. */
 #define OFF_WORDS_MAX 256
 /* A tool fits when its words match at least this well (a name word scores 3). */
 #define OFF_FIT_MIN 1.5
@@ -96,8 +96,9 @@ struct concept {
 };
 
 struct concepts {
-        size_t n;
+        size_t n, cap;
         struct concept *v;
+        size_t words; /* the request's words taken, up to OFF_WORDS_MAX */
 };
 
 static void concept_add(struct concepts *c, const char *w, double weight, size_t tok)
@@ -108,7 +109,7 @@ static void concept_add(struct concepts *c, const char *w, double weight, size_t
                                 c->v[i].weight = weight;
                         return;
                 }
-        c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+        c->v = off_grow(c->v, &c->cap, c->n + 1, sizeof(*c->v));
         c->v[c->n++] = (struct concept){.w = off_stem(w), .weight = weight, .tok = tok};
 }
 
@@ -120,8 +121,9 @@ struct word_ctx {
 static void request_word(void *ctx, const char *w)
 {
         struct word_ctx *wc = ctx;
-        if (off_stop_word(w))
+        if (wc->c->words >= OFF_WORDS_MAX || off_stop_word(w))
                 return;
+        wc->c->words++;
         concept_add(wc->c, w, 1, wc->tok);
         for (size_t i = 0; i < sizeof(synonyms) / sizeof(synonyms[0]); i++) {
                 if (strcmp(synonyms[i].word, w))
@@ -164,29 +166,64 @@ static void concepts_free(struct concepts *c)
 
 /* ---- a tool's words ---- */
 
+/* The distinct words of a tool (its name, its properties, its descriptions:
+ * text a server wrote, of any length), in the order first seen, with a hash
+ * index so that adding and looking up stay constant time. */
 struct wordset {
-        size_t n;
+        size_t n, cap;
         char **v;
+        size_t nslots; /* a power of two, at least twice n; 0 while empty */
+        size_t *slot;  /* index + 1 into v; 0: free */
 };
+
+static size_t word_hash(const char *w)
+{
+        size_t h = 1469598103934665603ull; /* FNV-1a */
+        for (; *w; w++)
+                h = (h ^ (unsigned char)*w) * 1099511628211ull;
+        return h;
+}
+
+/* The slot of w: where it is, or the free one where it would go. */
+static size_t *wordset_slot(const struct wordset *s, const char *w)
+{
+        size_t mask = s->nslots - 1;
+        for (size_t i = word_hash(w) & mask;; i = (i + 1) & mask)
+                if (!s->slot[i] || !strcmp(s->v[s->slot[i] - 1], w))
+                        return &s->slot[i];
+}
+
+static void wordset_grow(struct wordset *s)
+{
+        size_t n = s->nslots ? s->nslots * 2 : 64;
+        free(s->slot);
+        s->slot = xcalloc(n, sizeof(*s->slot));
+        s->nslots = n;
+        for (size_t i = 0; i < s->n; i++)
+                *wordset_slot(s, s->v[i]) = i + 1;
+}
 
 static void wordset_add(void *ctx, const char *w)
 {
         struct wordset *s = ctx;
         if (off_stop_word(w))
                 return;
-        for (size_t i = 0; i < s->n; i++)
-                if (!strcmp(s->v[i], w))
-                        return;
-        s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+        if (2 * (s->n + 1) > s->nslots)
+                wordset_grow(s);
+        size_t *slot = wordset_slot(s, w);
+        if (*slot)
+                return;
+        if (s->n == s->cap) {
+                s->cap = s->cap ? 2 * s->cap : 16;
+                s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+        }
         s->v[s->n++] = xstrdup(w);
+        *slot = s->n;
 }
 
 static bool wordset_has(const struct wordset *s, const char *w)
 {
-        for (size_t i = 0; i < s->n; i++)
-                if (!strcmp(s->v[i], w))
-                        return true;
-        return false;
+        return s->nslots && *wordset_slot(s, w);
 }
 
 static void wordset_free(struct wordset *s)
@@ -194,6 +231,7 @@ static void wordset_free(struct wordset *s)
         for (size_t i = 0; i < s->n; i++)
                 free(s->v[i]);
         free(s->v);
+        free(s->slot);
         *s = (struct wordset){0};
 }
 
@@ -217,16 +255,13 @@ static bool skip_name_word(void *ctx, const char *w)
         return wordset_has(s->name, w);
 }
 
-static bool token_is(const struct off_token *t, const struct agent_tool *tool)
+/* Whether the token names the tool: its name, API name or SERVER/NAME (full). */
+static bool token_is(const struct off_token *t, const struct agent_tool *tool, const char *full)
 {
         if (t->kind != OFF_WORD && t->kind != OFF_PATH)
                 return false;
-        if (!strcasecmp(t->text, tool->name) || !strcasecmp(t->text, tool->api_name))
-                return true;
-        char *full = xasprintf("%s/%s", tool->server, tool->name);
-        bool same = !strcasecmp(t->text, full);
-        free(full);
-        return same;
+        return !strcasecmp(t->text, tool->name) || !strcasecmp(t->text, tool->api_name) ||
+               !strcasecmp(t->text, full);
 }
 
 /* Best weight of a concept equal to w, and the earliest token giving it. */
@@ -293,13 +328,15 @@ static void score_tool(struct off_req *r, const struct concepts *c, const struct
         if (dsc > 2)
                 dsc = 2;
         s->relevance = s->name + prop + dsc;
+        char *full = xasprintf("%s/%s", t->server, t->name);
         for (size_t i = 0; i < r->n; i++)
-                if (token_is(&r->v[i], t)) {
+                if (token_is(&r->v[i], t, full)) {
                         s->relevance += 10;
                         s->name += 10;
                         if (s->verb == SIZE_MAX || i > s->verb)
                                 s->verb = i;
                 }
+        free(full);
         s->total = s->relevance - 0.6 * (double)unmatched;
         const char *d = t->description;
         if (d && (strstr(d, "DEPRECATED") || strstr(d, "deprecated")))

@@ -24,12 +24,14 @@ struct off_token {
         char *key;         /* OFF_KV: the key */
         size_t start, end; /* the raw token's bytes in the request */
         bool used;         /* taken by an argument */
+        char *word;        /* OFF_WORD: text lowercase and stemmed (off_stem) */
+        bool stop;         /* OFF_WORD: word is a stop word */
 };
 
 struct off_req {
         char *text; /* a copy of the request */
-        size_t n;
-        struct off_token *v;
+        size_t n, cap;
+        struct off_token *v; /* in the request's order: start and end increase */
 };
 
 void off_req_parse(struct off_req *r, const char *text);
@@ -42,6 +44,9 @@ void off_words(const char *s, bool stem, void (*fn)(void *ctx, const char *w), v
 /* files -> file, directories -> directory; a new string. */
 char *off_stem(const char *w);
 bool off_stop_word(const char *w);
+/* v (of *cap elements of size bytes) with room for n elements: the capacity
+ * doubles, so that adding one element at a time costs linear time. */
+void *off_grow(void *v, size_t *cap, size_t n, size_t size);
 
 /*
  * Fills args (an object) with values for the schema's properties that args

@@ -119,7 +119,9 @@ static int content_text(json_t *content, char **out, osvm_err *e)
         if (!content || json_is_null(content))
                 return 0;
         if (json_is_string(content)) {
-                *out = xstrdup(json_string_value(content));
+                strbuf b = {0};
+                llm_add_text(&b, content);
+                *out = sb_steal(&b);
                 return 0;
         }
         if (!json_is_array(content))
@@ -129,9 +131,9 @@ static int content_text(json_t *content, char **out, osvm_err *e)
         json_t *part;
         json_array_foreach(content, i, part)
         {
-                const char *t = json_string_value(json_object_get(part, "text"));
-                if (t)
-                        sb_add(&b, t);
+                json_t *t = json_object_get(part, "text");
+                if (json_is_string(t))
+                        llm_add_text(&b, t);
         }
         *out = b.s ? sb_steal(&b) : NULL;
         return 0;
@@ -158,7 +160,7 @@ static int parse_call(json_t *tc, const struct agent_toolset *ts, struct agent_c
                         parsed = json_object();
                 } else {
                         json_error_t je;
-                        parsed = json_loadb(s, n, 0, &je);
+                        parsed = json_loadb(s, n, JSON_ALLOW_NUL, &je);
                         if (!parsed)
                                 return err_set(e, EPROTO,
                                                "the arguments the model gave tool %s are not "

@@ -64,6 +64,8 @@ typedef struct osvm_err {
 } osvm_err;
 
 int err_set(osvm_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_setv(osvm_err *e, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 int err_sys(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int err_wrap(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(osvm_err *e);

@@ -1,6 +1,12 @@
 /*
  * The log: stderr at the chosen level, and a bounded file in the state
  * directory (rotated once to .1 when it passes LOG_FILE_MAX_BYTES).
+ *
+ * Every message goes through the sanitizer here, once, whoever wrote it and
+ * whatever it quotes (a server's error, a tool's output, a file name): no
+ * caller can forget to. In the file a message is one line (a newline in it
+ * is shown as \n), so that no text can forge a record; on stderr a message
+ * of several lines keeps them, each further line indented under its tag.
  */
 #include "base.h"
 
@@ -47,7 +53,9 @@ void log_init(void)
                 return;
         int lvl = log_level_parse(v);
         if (lvl < 0) {
-                fprintf(stderr, "WARN: OSVM_LOG=%s is not a level (error, warn, info, debug)\n", v);
+                _cleanup_free_ char *shown = text_sanitize(v, 0);
+                fprintf(stderr, "WARN: OSVM_LOG=%s is not a level (error, warn, info, debug)\n",
+                        shown);
                 return;
         }
         lg.level = (enum log_level)lvl;
@@ -104,7 +112,10 @@ static void rotate_locked(void)
         open_file_locked();
 }
 
-static void file_write_locked(enum log_level lvl, const char *msg)
+/* The longest message kept, before it is sanitized (which may make it longer). */
+#define LOG_MSG_MAX 3072
+
+static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
 {
         open_file_locked();
         if (lg.fd < 0)
@@ -115,20 +126,43 @@ static void file_write_locked(enum log_level lvl, const char *msg)
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        char line[4096];
-        int n = snprintf(line, sizeof(line), "%s.%03ldZ [%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
-                         (int)getpid(), log_level_name(lvl), msg);
-        if (n < 0)
-                return;
-        if ((size_t)n >= sizeof(line))
-                n = sizeof(line) - 1, line[n - 1] = '\n';
-        if (lg.size + n > LOG_FILE_MAX_BYTES) {
+        strbuf line = {0};
+        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000, (int)getpid(),
+                log_level_name(lvl));
+        sb_add_sanitized(&line, msg, len, 0);
+        sb_add(&line, "\n");
+        size_t n = line.len;
+        if (lg.size + (off_t)n > LOG_FILE_MAX_BYTES)
                 rotate_locked();
-                if (lg.fd < 0)
-                        return;
+        if (lg.fd >= 0 && write(lg.fd, line.s, n) == (ssize_t)n)
+                lg.size += (off_t)n;
+        sb_free(&line);
+}
+
+/* The message on stderr: its first line after the tag, each further line
+ * indented, so that no line of it can pass for a message of its own. On a
+ * terminal it first clears the line it starts on, where a spinner or a
+ * progress line may stand (they are redrawn after it). */
+static void stderr_write_locked(enum log_level lvl, const char *msg, size_t len)
+{
+        static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+        static const char *const colors[] = {"\033[31m", "\033[33m", "", "\033[2m"};
+        bool color = term_color(2);
+        strbuf b = {0};
+        sb_addf(&b, "%s%s%s:%s ", color ? "\r\033[K" : "", color ? colors[lvl] : "", tags[lvl],
+                color ? "\033[0m" : "");
+        strbuf text = {0};
+        sb_add_sanitized(&text, msg, len, TEXT_MULTILINE);
+        for (const char *p = text.s, *nl; p; p = nl ? nl + 1 : NULL) {
+                nl = strchr(p, '\n');
+                if (p != text.s)
+                        sb_add(&b, "\n  ");
+                sb_addn(&b, p, nl ? (size_t)(nl - p) : strlen(p));
         }
-        if (write(lg.fd, line, (size_t)n) == n)
-                lg.size += n;
+        sb_add(&b, "\n");
+        fputs(b.s, stderr);
+        sb_free(&text);
+        sb_free(&b);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -137,22 +171,30 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
         bool to_file = lg.dir && lvl <= (lg.level > LOG_INFO ? lg.level : LOG_INFO);
         if (!to_stderr && !to_file)
                 return;
-        char msg[3072];
+        int saved = errno;
+        char msg[LOG_MSG_MAX];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        int n = vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        int saved = errno;
-        pthread_mutex_lock(&lg.lock);
-        if (to_stderr) {
-                static const char *const tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
-                static const char *const colors[] = {"\033[31m", "\033[33m", "", "\033[2m"};
-                bool color = term_color(2);
-                fprintf(stderr, "%s%s:%s %s\n", color ? colors[lvl] : "", tags[lvl],
-                        color ? "\033[0m" : "", msg);
+        size_t len = n < 0 ? 0 : (size_t)n;
+        if (len >= sizeof(msg)) {
+                /* cut, and not inside a character: back to the last one's
+                 * first byte, and before it when it is not whole */
+                len = sizeof(msg) - 1;
+                size_t at = len;
+                while (at && ((unsigned char)msg[at - 1] & 0xC0) == 0x80)
+                        at--;
+                unsigned char c = at ? (unsigned char)msg[at - 1] : 0;
+                size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+                if (at && len - (at - 1) < need)
+                        len = at - 1;
         }
+        pthread_mutex_lock(&lg.lock);
+        if (to_stderr)
+                stderr_write_locked(lvl, msg, len);
         if (to_file)
-                file_write_locked(lvl, msg);
+                file_write_locked(lvl, msg, len);
         pthread_mutex_unlock(&lg.lock);
         errno = saved;
 }

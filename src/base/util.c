@@ -61,17 +61,23 @@ char *xasprintf(const char *fmt, ...)
         return n < 0 ? oom(0) : s;
 }
 
-int err_set(osvm_err *e, int code, const char *fmt, ...)
+int err_setv(osvm_err *e, int code, const char *fmt, va_list ap)
 {
         if (!e)
                 return -1;
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
         e->code = code;
         if (!e->exit)
                 e->exit = OSVM_EXIT_FAILURE;
+        return -1;
+}
+
+int err_set(osvm_err *e, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        err_setv(e, code, fmt, ap);
+        va_end(ap);
         return -1;
 }
 

@@ -27,7 +27,7 @@ static int run_direct(const char *prompt, bool json)
 struct prepared {
         struct cli_agent_host h;
         bool opened, chat;
-        char isolation[128];
+        char isolation[192];
 };
 
 static int prepare(struct microvm_host *mh, void *ctx)
@@ -123,23 +123,21 @@ int cli_agent(const char *prompt, bool json, enum microvm_mode mode)
                 image = microvm_agent_image(why, sizeof(why));
         if (!image) {
                 if (mode == MICROVM_REQUIRED) {
+                        _cleanup_free_ char *shown = text_sanitize(why, 0);
                         fprintf(stderr,
                                 "osvm: refusing to run (--require-isolation): the agent cannot "
                                 "run inside μVM-1: %s\n",
-                                why);
+                                shown);
                         return OSVM_EXIT_DENIED;
                 }
-                fprintf(stderr,
-                        "osvm: the agent runs directly on the host, not inside μVM-1: %s "
-                        "(--no-microvm or OSVM_SKIP_MICROVM=1 choose this without the check)\n",
-                        why);
+                /* one line, a warning: -q hides it */
+                log_warn("the agent runs on the host, not inside μVM-1: %s", why);
                 return run_direct(prompt, json);
         }
-        if (where == 2)
-                fprintf(stderr,
-                        "osvm: the agent runs confined in a trapped process, not a VM (the process "
-                        "platform): %s\n",
-                        why);
+        if (where == 2) /* one line, as the host case's: -q hides it */
+                log_warn("the agent runs in μVM-1's stand-in, a trapped process, not a VM (the "
+                         "process platform): %s",
+                         why);
         int r = run_in_microvm(prompt, json, image, where == 2);
         free(image);
         return r;

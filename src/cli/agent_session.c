@@ -58,6 +58,9 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->agent = agent_new(&run, &ts, h->host.planner, h->host.ai.max_rounds);
         h->host.planner = NULL; /* the agent's now */
         s->llm = h->host.ai.provider != NULL;
+        s->kvm = srv->host.kvm_usable;
+        s->model = h->host.ai.model;
+        s->url = h->host.ai.url ? mcp_url_public(h->host.ai.url) : NULL;
         cli_isolation_words(&srv->host, s->isolation, sizeof(s->isolation));
         s->impl = h;
         h->chat = chat;
@@ -76,6 +79,7 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (h->chat)
                 vmm_shutdown();
         agent_free(s->agent);
+        free(s->url);
         cli_agent_host_close(&h->host);
         free(h);
         memset(s, 0, sizeof(*s));
@@ -85,6 +89,13 @@ char *cli_agent_session_status(struct cli_agent_session *s, struct status_style 
 {
         (void)s;
         return cli_status_line(session_get(), time_mono_ns(), st);
+}
+
+void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
+                             struct iso_decision *d)
+{
+        struct host_session *h = s->impl;
+        mcp_hub_preview(h->host.srv.hub, server, tool, d);
 }
 
 unsigned cli_agent_session_events(struct cli_agent_session *s)

@@ -25,6 +25,12 @@ extern const struct cli_cmd cli_cmd_isolation;
 extern const struct cli_cmd cli_cmd_status;
 extern const struct cli_cmd cli_cmd_mcp;
 extern const struct cli_cmd cli_cmd_unikernel;
+extern const struct cli_cmd cli_cmd_doctor;
+extern const struct cli_cmd cli_cmd_config;
+extern const struct cli_cmd cli_cmd_completion;
+
+/* The command table (main.c), in the order `osvm --help` lists it: *n commands. */
+const struct cli_cmd *const *cli_commands(size_t *n);
 
 /* The status line from the session at time now_ns. */
 struct status_style {
@@ -48,7 +54,12 @@ int cli_agent_chat(void);
 struct cli_agent_session {
         struct agent *agent;
         bool llm;            /* an LLM is configured (else the offline planner) */
-        char isolation[128]; /* where tool calls run, for the banner (cli_isolation_words) */
+        bool kvm;            /* KVM is usable: tool calls can run in VMs of their own */
+        bool microvm;        /* inside μVM-1, as the handshake said */
+        bool agent_process;  /* μVM-1 is a trapped process (the process platform), not a VM */
+        char isolation[192]; /* where tool calls run, for the banner (cli_isolation_words) */
+        const char *model;   /* the planner's model; NULL: none */
+        char *url;           /* its endpoint without what may be a credential; NULL: none */
         void *impl;          /* the implementation's own */
 };
 
@@ -58,6 +69,11 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat);
 void cli_agent_session_close(struct cli_agent_session *s);
 /* The status line now. */
 char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st);
+
+/* Where SERVER/TOOL would run, as the host decides it: nothing runs, nothing
+ * is logged or counted (the chat's /tools). */
+void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
+                             struct iso_decision *d);
 
 /* What happened to the terminal since the last call (cleared by it). */
 #define CLI_EVENT_INTERRUPT 1u /* Ctrl-C */
@@ -70,6 +86,23 @@ extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_interrupt(void);
 /* Makes a new window size (SIGWINCH) set *flag. */
 void cli_catch_resize(volatile sig_atomic_t *flag);
+
+/*
+ * The chat's own commands (chat.c): a line that starts with '/' and a
+ * word (/help, /tools [SERVER], /status, /exit). Returns CLI_CHAT_PROMPT
+ * when line is a prompt for the agent, else runs the command.
+ */
+enum cli_chat_result { CLI_CHAT_PROMPT, CLI_CHAT_DONE, CLI_CHAT_LEAVE };
+enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *line);
+
+/* ---- did-you-mean (suggest.c) ---- */
+
+/* The edit distance with transpositions; SIZE_MAX past 64 bytes. */
+size_t cli_edit_distance(const char *a, const char *b);
+/* The name nearest to word: one edit away (two for words of four bytes or
+ * more, none for one byte), else the one name word begins; NULL when none
+ * is near. */
+const char *cli_nearest(const char *word, const char *const *names, size_t n);
 
 /* A verb of a command with verbs (`osvm isolation show`). */
 struct cli_verb {
@@ -109,6 +142,22 @@ void cli_start_vm_pool(const struct iso_host *h);
 
 /* Loads the server registry, reporting a failure; returns 0 or an exit code. */
 int cli_load_registry(struct mcp_registry *reg);
+
+/* Every server osvm knows, for the commands that show them: the isolation
+ * config's, in its order, then the registry's (the built-in osvm-mcp among
+ * them) that the config does not name. A registry that cannot be read is
+ * warned about and left out. */
+struct cli_known_server {
+        const char *name; /* borrowed from the config or the registry */
+        bool in_config, registered, builtin;
+};
+struct cli_known {
+        struct mcp_registry reg;
+        size_t n;
+        struct cli_known_server *v;
+};
+void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const struct iso_host *h);
+void cli_known_close(struct cli_known *k);
 
 /* The servers, ready to call: the isolation config, the registry (with the
  * built-in pack), what the host can do, and the hub over them. */
@@ -150,7 +199,35 @@ void cli_agent_host_close(struct cli_agent_host *h);
  */
 int cli_agent(const char *prompt, bool json, enum microvm_mode mode);
 
-/* Prints a JSON value to stdout, indented, with a newline. */
+/* Prints a JSON value to stdout, indented, with a newline; C1 controls,
+ * bidirectional overrides and DEL in its strings as \u escapes. */
 void cli_print_json(json_t *v);
+
+/* The width of the terminal on fd in columns ($COLUMNS when fd is not a
+ * terminal), or 0 when unknown. */
+unsigned cli_term_columns(int fd);
+/* How many columns s (UTF-8, sanitized) takes on a terminal: wide
+ * characters two, combining ones none. */
+size_t cli_text_columns(const char *s);
+/* s cut to at most cols columns, not inside a character, ending in an
+ * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
+char *cli_fit_columns(const char *s, size_t cols, bool utf8);
+/* The files and directories osvm uses (cmd_config.c), each a new string. */
+struct cli_paths {
+        char *config_dir;  /* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else ~/.config/osvm */
+        char *isolation;   /* the isolation config */
+        char *registry;    /* the MCP server registry */
+        char *ai;          /* the LLM settings (ai.json) */
+        char *state_dir;   /* $XDG_STATE_HOME/osvm, else ~/.local/state/osvm */
+        char *logs;        /* osvm's log files */
+        char *agent_dir;   /* the agent's own directory: its history and logs */
+        char *images;      /* osvm's own images (the tool pack, μVM-1's); NULL: none */
+        char *agent_image; /* μVM-1's image; NULL: none, and agent_image_why says why */
+        char agent_image_why[512];
+};
+void cli_paths_get(struct cli_paths *p);
+void cli_paths_free(struct cli_paths *p);
+/* The same as a JSON object: {config_dir, isolation_config, ...}, null for none. */
+json_t *cli_paths_json(const struct cli_paths *p);
 
 #endif

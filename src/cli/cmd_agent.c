@@ -18,7 +18,13 @@
 
 #define HISTORY_MAX 1000
 
-/* ---- showing tool calls while they run ---- */
+/* ---- showing tool calls while they run ----
+ *
+ * Whatever a server, a tool or the LLM wrote (names, arguments, progress
+ * messages, answers) is sanitized before it is shown, and each line is cut
+ * to the terminal's width, the arguments first: the full call is in the log
+ * and in --json.
+ */
 
 struct ui_state {
         bool tty; /* stderr is a terminal: a spinner line; else plain lines */
@@ -28,8 +34,11 @@ struct ui_state {
         bool running, stop;
         bool drawn;     /* no spinner thread: the line is drawn on progress */
         unsigned frame; /* the spinner frame drawn last */
-        char what[256];
-        char progress[128];
+        char *name;     /* SERVER/TOOL, sanitized */
+        char *args;     /* the arguments as compact JSON, sanitized */
+        const char *mode;
+        bool refused;
+        char *progress; /* sanitized; "" when none */
         uint64_t started;
 };
 
@@ -38,12 +47,44 @@ static const char *const spin_utf8[] = {
     "\xe2\xa0\xb4", "\xe2\xa0\xa6", "\xe2\xa0\xa7", "\xe2\xa0\x87", "\xe2\xa0\x8f"};
 static const char *const spin_ascii[] = {"|", "/", "-", "\\"};
 
+/* The columns a line may take: one less than the terminal's (80 when
+ * unknown), so that it never wraps and "\r" reaches its start. */
+static size_t ui_columns(void)
+{
+        unsigned cols = cli_term_columns(STDERR_FILENO);
+        return cols > 1 ? cols - 1 : cols ? 1 : 79;
+}
+
+/* prefix, "SERVER/TOOL ARGS [MODE]" and suffix in at most cols columns: the
+ * arguments are cut first, then the end of the line. */
+static char *ui_line(const struct ui_state *u, const char *prefix, const char *suffix, size_t cols)
+{
+        size_t fixed = cli_text_columns(prefix) + cli_text_columns(u->name) + strlen(u->mode) + 4 +
+                       cli_text_columns(suffix);
+        _cleanup_free_ char *args =
+            cli_fit_columns(u->args, cols > fixed + 1 ? cols - fixed : 1, u->utf8);
+        _cleanup_free_ char *all =
+            xasprintf("%s%s %s [%s]%s", prefix, u->name, args, u->mode, suffix);
+        return cli_fit_columns(all, cols, u->utf8);
+}
+
 /* The spinner line: the frame i, the call, its time so far and its progress. */
 static void ui_draw(struct ui_state *u, unsigned i)
 {
+        size_t cols = ui_columns();
         double secs = (double)(time_mono_ns() - u->started) / 1e9;
-        fprintf(stderr, "\r\033[K%s %s %.1fs %s", u->utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4],
-                u->what, secs, u->progress);
+        char prefix[16], took[32];
+        snprintf(prefix, sizeof(prefix), "%s ", u->utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4]);
+        snprintf(took, sizeof(took), " %.1fs", secs);
+        /* the progress gets at most a third of the line, the call the rest */
+        size_t pcols = u->progress[0] ? cli_text_columns(u->progress) + 1 : 0;
+        if (pcols > cols / 3)
+                pcols = cols / 3;
+        _cleanup_free_ char *call = ui_line(u, prefix, took, cols > pcols ? cols - pcols : 0);
+        _cleanup_free_ char *all =
+            xasprintf("%s%s%s", call, u->progress[0] ? " " : "", u->progress);
+        _cleanup_free_ char *line = cli_fit_columns(all, cols, u->utf8);
+        fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
 }
 
@@ -65,22 +106,24 @@ static void *spinner(void *arg)
 static void ui_tool_start(void *ctx, const struct agent_call *call, const struct iso_decision *d)
 {
         struct ui_state *u = ctx;
-        char args[96] = "";
-        char *a = json_dumps(call->arguments, JSON_COMPACT);
-        if (a)
-                snprintf(args, sizeof(args), "%s%s", a, strlen(a) > 80 ? "..." : "");
-        free(a);
+        _cleanup_free_ char *a = json_dumps(call->arguments, JSON_COMPACT);
+        _cleanup_free_ char *name = xasprintf("%s/%s", call->tool->server, call->tool->name);
         pthread_mutex_lock(&u->lock);
+        free(u->name);
+        free(u->args);
+        free(u->progress);
+        u->name = text_sanitize(name, 0);
+        u->args = text_sanitize(a ? a : "", 0);
         /* the route, and for a unikernel on the process platform where: not a VM */
-        snprintf(u->what, sizeof(u->what), "%s/%s %s [%s%s]", call->tool->server, call->tool->name,
-                 args, iso_route_name(d->route),
-                 d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS
-                     ? ", trapped process"
-                     : "");
-        u->progress[0] = '\0';
+        u->mode = d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS
+                      ? "unikernel, trapped process"
+                      : iso_route_name(d->route);
+        u->refused = d->route == ISO_ROUTE_DENY;
+        u->progress = xstrdup("");
         u->started = time_mono_ns();
         u->stop = false;
         pthread_mutex_unlock(&u->lock);
+        log_info("tool: %s %s [%s]", name, a ? a : "", u->mode); /* in full */
         if (u->tty) {
                 /* Without threads (inside μVM-1) the line is drawn on each
                  * progress report instead, which the supervisor sends often. */
@@ -89,7 +132,8 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
                 if (u->drawn)
                         ui_draw(u, u->frame = 0);
         } else {
-                fprintf(stderr, "tool: %s\n", u->what);
+                _cleanup_free_ char *line = ui_line(u, "tool: ", "", ui_columns());
+                fprintf(stderr, "%s\n", line);
         }
 }
 
@@ -107,28 +151,44 @@ static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result
         }
         if (u->tty) {
                 u->drawn = false;
-                fprintf(stderr, "\r\033[K");
+                fprintf(stderr, "\r\033[K"); /* the spinner's line, all of it */
         }
-        fprintf(stderr, "%s %s (%.0f ms)\n", ok ? "done:" : "failed:", u->what, ms);
+        char took[32];
+        snprintf(took, sizeof(took), " (%.0f ms)", ms);
+        _cleanup_free_ char *line = ui_line(u,
+                                            u->refused ? "refused: "
+                                            : ok       ? "done: "
+                                                       : "failed: ",
+                                            took, ui_columns());
+        fprintf(stderr, "%s\n", line);
 }
 
 static void ui_progress(void *ctx, const struct mcp_progress *p)
 {
         struct ui_state *u = ctx;
         pthread_mutex_lock(&u->lock);
-        if (!p) /* no news: time passes */
-                ;
-        else if (p->total > 0)
-                snprintf(u->progress, sizeof(u->progress), "%.0f/%.0f %s", p->progress, p->total,
-                         p->message ? p->message : "");
-        else
-                snprintf(u->progress, sizeof(u->progress), "%.0f %s", p->progress,
-                         p->message ? p->message : "");
+        if (p) { /* else no news: time passes */
+                _cleanup_free_ char *msg = text_sanitize(p->message, 0);
+                free(u->progress);
+                u->progress = p->total > 0 ? xasprintf("%.0f/%.0f %s", p->progress, p->total, msg)
+                                           : xasprintf("%.0f %s", p->progress, msg);
+        }
         if (u->drawn)
                 ui_draw(u, ++u->frame);
+        size_t cols = ui_columns();
+        _cleanup_free_ char *shown =
+            !u->tty && p ? cli_fit_columns(u->progress, cols > 20 ? cols - 10 : 10, u->utf8) : NULL;
         pthread_mutex_unlock(&u->lock);
-        if (!u->tty && p)
-                fprintf(stderr, "progress: %s\n", u->progress);
+        if (shown)
+                fprintf(stderr, "progress: %s\n", shown);
+}
+
+static void ui_free(struct ui_state *u)
+{
+        pthread_mutex_destroy(&u->lock);
+        free(u->name);
+        free(u->args);
+        free(u->progress);
 }
 
 static struct agent_ui make_ui(struct ui_state *u)
@@ -143,6 +203,14 @@ static struct agent_ui make_ui(struct ui_state *u)
                                  .progress = ui_progress};
 }
 
+/* The planner's answer or an error, which hold what servers, tools and the
+ * LLM wrote: sanitized, its lines kept. */
+static void print_text(FILE *f, const char *text)
+{
+        _cleanup_free_ char *safe = text_sanitize(text, TEXT_MULTILINE);
+        fprintf(f, "%s\n", safe);
+}
+
 static void print_status(struct cli_agent_session *s, FILE *f)
 {
         char *line = cli_agent_session_status(s, cli_status_style());
@@ -151,6 +219,35 @@ static void print_status(struct cli_agent_session *s, FILE *f)
 }
 
 /* ---- one-shot ---- */
+
+/* The exit code of the turn's calls (agent_calls_exit), each failure that
+ * counts said on stderr in one line. */
+static int oneshot_calls_exit(json_t *trace)
+{
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(trace, "unrecovered_calls"), i, c)
+        {
+                const char *server = json_string_value(json_object_get(c, "server"));
+                const char *tool = json_string_value(json_object_get(c, "tool"));
+                const char *outcome = json_string_value(json_object_get(c, "outcome"));
+                const char *err = json_string_value(json_object_get(c, "error"));
+                /* a refusal was said already, once, with its remedy: the
+                 * decision's ERROR line (shown even under -q) */
+                if (!strcmp(outcome, "refused"))
+                        continue;
+                int len = (int)strcspn(err, "\n"); /* its first line, bounded */
+                len = len > 300 ? 300 : len;
+                char *words =
+                    xasprintf("%s/%s %s: %.*s", server, tool,
+                              !strcmp(outcome, "error") ? "reported an error" : "failed", len, err);
+                char *shown = text_sanitize(words, 0);
+                log_error("%s", shown);
+                free(shown);
+                free(words);
+        }
+        return agent_calls_exit(trace);
+}
 
 int cli_agent_oneshot(const char *prompt, bool json)
 {
@@ -172,18 +269,20 @@ int cli_agent_oneshot(const char *prompt, bool json)
                 free(line);
                 cli_print_json(trace);
         } else if (answer) {
-                printf("%s\n", answer);
+                print_text(stdout, answer);
         }
         if (a < 0) {
                 log_error("%s", e.msg);
                 r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
+        } else if ((r = oneshot_calls_exit(trace)) != 0) {
+                /* a tool call failed or was refused, and no later call of it made good */
         } else if (a == 1) {
                 log_error("the request needs more input (one-shot mode cannot ask): %s", answer);
                 r = OSVM_EXIT_NEEDS_INPUT;
         }
         free(answer);
         json_decref(trace);
-        pthread_mutex_destroy(&u.lock);
+        ui_free(&u);
         cli_agent_session_close(&s);
         return r;
 }
@@ -283,7 +382,7 @@ int cli_agent_chat(void)
                agent_planner_name(s.agent),
                s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
-                printf("Ctrl-C cancels a running tool, Ctrl-D leaves.\n");
+                printf("Ctrl-C cancels a running tool, Ctrl-D leaves, /help lists the commands.\n");
         print_status(&s, stdout);
 
         struct ui_state u;
@@ -328,13 +427,21 @@ int cli_agent_chat(void)
                         free(line);
                         break;
                 }
+                enum cli_chat_result cmd = cli_chat_command(&s, p); /* /help, /tools, ... */
+                if (cmd != CLI_CHAT_PROMPT) {
+                        free(line);
+                        if (cmd == CLI_CHAT_LEAVE)
+                                break;
+                        fflush(stdout);
+                        continue;
+                }
                 char *answer = NULL;
                 osvm_err e = {0};
                 int a = agent_ask(s.agent, p, &ui, &cli_interrupted, &answer, NULL, &e);
                 if (a < 0)
-                        fprintf(stderr, "%s\n", e.msg);
+                        print_text(stderr, e.msg);
                 else
-                        printf("%s\n", answer);
+                        print_text(stdout, answer);
                 free(answer);
                 free(line);
                 print_status(&s, stdout);
@@ -342,7 +449,7 @@ int cli_agent_chat(void)
         }
         if (tty)
                 printf("\n");
-        pthread_mutex_destroy(&u.lock);
+        ui_free(&u);
         cli_agent_session_close(&s);
         chat_session = NULL;
         return OSVM_EXIT_OK;

@@ -1,4 +1,8 @@
-/* `osvm isolation show|explain|set|validate|path`: the isolation policy. */
+/*
+ * `osvm isolation show|explain|set|validate|path`: the isolation policy.
+ * What the config file and the command line hold (names, paths, values) is
+ * sanitized before it is shown.
+ */
 #include "cli/cli.h"
 
 #include <getopt.h>
@@ -20,20 +24,43 @@ static int parse_json_flag(int argc, char **argv, bool *json)
         return optind;
 }
 
-/* Resolves and prints one tool's policy, as text into b or as JSON into arr. */
-static void show_tool(const struct iso_config *cfg, const char *server, const char *tool, strbuf *b,
-                      json_t *arr)
+/* Resolves and prints one tool's policy, with the route it takes on this
+ * host, as text into b or as JSON into arr. */
+static void show_tool(const struct iso_config *cfg, const struct iso_host *host,
+                      const struct cli_known_server *ks, const char *tool, strbuf *b, json_t *arr)
 {
         struct iso_policy p;
-        iso_policy_resolve(cfg, server, tool, &p);
+        struct iso_decision d;
+        iso_policy_resolve(cfg, ks->name, tool, &p);
+        iso_decide(cfg, ks->name, tool, host, &d);
         if (arr) {
-                json_array_append_new(arr, iso_policy_json(&p));
+                json_t *j = iso_policy_json(&p, &d);
+                json_object_set_new(j, "registered", json_boolean(ks->registered));
+                json_array_append_new(arr, j);
         } else {
-                char *t = iso_policy_text(&p);
+                char *t = iso_policy_text(&p, &d);
                 sb_addf(b, "%s%s", b->len ? "\n" : "", t);
                 free(t);
         }
+        iso_decision_free(&d);
         iso_policy_free(&p);
+}
+
+/* Every tool the config lists under a server; for one it lists none of, the
+ * policy all its tools get (the built-in pack's, tool by tool). */
+static void show_server(const struct iso_config *cfg, const struct iso_host *host,
+                        const struct cli_known_server *ks, strbuf *b, json_t *arr)
+{
+        const struct iso_server *srv = iso_config_server(cfg, ks->name);
+        if (srv && srv->ntools) {
+                for (size_t t = 0; t < srv->ntools; t++)
+                        show_tool(cfg, host, ks, srv->tools[t].name, b, arr);
+        } else if (ks->builtin) {
+                for (size_t t = 0; iso_osvm_mcp_tools[t]; t++)
+                        show_tool(cfg, host, ks, iso_osvm_mcp_tools[t], b, arr);
+        } else {
+                show_tool(cfg, host, ks, ISO_ANY_TOOL, b, arr);
+        }
 }
 
 static int show(int argc, char **argv)
@@ -52,35 +79,45 @@ static int show(int argc, char **argv)
         int r = cli_load_config(&cfg);
         if (r)
                 return r;
+        struct iso_host host;
+        cli_probe_host(&host);
+        struct cli_known known;
+        cli_known_open(&known, &cfg, &host);
+        const struct cli_known_server *ks = NULL;
+        for (size_t k = 0; server && k < known.n && !ks; k++)
+                if (!strcmp(known.v[k].name, server))
+                        ks = &known.v[k];
+        struct cli_known_server unknown = {.name = server};
         strbuf b = {0};
         json_t *arr = json ? json_array() : NULL;
         if (!server) {
                 if (!json)
                         sb_addf(&b, "Isolation config: %s\nDefault mode: %s; images in %s\n",
                                 cfg.path, iso_mode_name(cfg.default_mode), cfg.unikernel_dir);
-                for (size_t s = 0; s < cfg.nservers; s++)
-                        for (size_t t = 0; t < cfg.servers[s].ntools; t++)
-                                show_tool(&cfg, cfg.servers[s].name, cfg.servers[s].tools[t].name,
-                                          &b, arr);
+                for (size_t k = 0; k < known.n; k++)
+                        show_server(&cfg, &host, &known.v[k], &b, arr);
         } else if (!tool) {
-                const struct iso_server *srv = iso_config_server(&cfg, server);
-                if (!srv) {
-                        log_error("no server \"%s\" in %s", server, cfg.path);
+                if (ks) {
+                        show_server(&cfg, &host, ks, &b, arr);
+                } else {
+                        _cleanup_free_ char *name = text_sanitize(server, 0);
+                        log_error("no server \"%s\" in %s or in the registry ('osvm mcp list')",
+                                  name, cfg.path);
                         r = OSVM_EXIT_FAILURE;
                 }
-                for (size_t t = 0; srv && t < srv->ntools; t++)
-                        show_tool(&cfg, server, srv->tools[t].name, &b, arr);
         } else {
-                show_tool(&cfg, server, tool, &b, arr);
+                show_tool(&cfg, &host, ks ? ks : &unknown, tool, &b, arr);
         }
         if (arr) {
                 if (!r)
                         cli_print_json(tool ? json_array_get(arr, 0) : arr);
                 json_decref(arr);
         } else if (b.len) {
-                fputs(b.s, stdout);
+                _cleanup_free_ char *shown = text_sanitize(b.s, TEXT_MULTILINE);
+                fputs(shown, stdout);
         }
         sb_free(&b);
+        cli_known_close(&known);
         iso_config_free(&cfg);
         return r;
 }
@@ -111,13 +148,41 @@ static int explain(int argc, char **argv)
                 json_decref(v);
         } else {
                 char *trace = iso_decision_trace(&d);
-                fputs(trace, stdout);
+                _cleanup_free_ char *shown = text_sanitize(trace, TEXT_MULTILINE);
+                fputs(shown, stdout);
                 free(trace);
         }
         r = d.route == ISO_ROUTE_DENY ? OSVM_EXIT_DENIED : OSVM_EXIT_OK;
         iso_decision_free(&d);
         iso_config_free(&cfg);
         return r;
+}
+
+/* After a server's execution_mode is set: its tools that set their own keep
+ * it (the nearest level wins), which the user may not expect. */
+static void note_tool_modes(const char *path, const char *server)
+{
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        int r = iso_config_load(path, &cfg, &d);
+        iso_diags_free(&d);
+        if (r < 0)
+                return;
+        const struct iso_server *srv = iso_config_server(&cfg, server);
+        strbuf names = {0};
+        size_t n = 0;
+        for (size_t i = 0; srv && i < srv->ntools; i++)
+                if (srv->tools[i].execution_mode != ISO_MODE_UNSET &&
+                    srv->tools[i].execution_mode != srv->execution_mode)
+                        sb_addf(&names, "%s%s", n++ ? ", " : "", srv->tools[i].name);
+        if (n)
+                log_warn("%zu tool%s of %s set%s %s own execution_mode, which wins over the "
+                         "server's: %s (remove it with 'osvm isolation set %s/TOOL "
+                         "execution_mode=')",
+                         n, n == 1 ? "" : "s", server, n == 1 ? "s" : "", n == 1 ? "its" : "their",
+                         names.s, server);
+        sb_free(&names);
+        iso_config_free(&cfg);
 }
 
 static int set(int argc, char **argv)
@@ -152,8 +217,14 @@ static int set(int argc, char **argv)
                 log_error("%s", e.msg);
                 return e.exit ? e.exit : OSVM_EXIT_FAILURE;
         }
-        for (int i = first; i < argc; i++)
-                printf("set %s%s%s\n", target ? target : "", target ? " " : "", argv[i]);
+        _cleanup_free_ char *shown = text_sanitize(target, 0);
+        for (int i = first; i < argc; i++) {
+                _cleanup_free_ char *kv = text_sanitize(argv[i], 0);
+                printf("set %s%s%s\n", shown, target ? " " : "", kv);
+                if (target && !strchr(target, '/') && !strncmp(argv[i], "execution_mode=", 15) &&
+                    argv[i][15])
+                        note_tool_modes(path, target);
+        }
         return OSVM_EXIT_OK;
 }
 
@@ -174,7 +245,8 @@ static int validate(int argc, char **argv)
         size_t ntools = 0;
         for (size_t i = 0; i < cfg.nservers; i++)
                 ntools += cfg.servers[i].ntools;
-        printf("%s: valid (%zu server%s, %zu tool%s, %zu warning%s)\n", cfg.path, cfg.nservers,
+        _cleanup_free_ char *shown = text_sanitize(cfg.path, 0);
+        printf("%s: valid (%zu server%s, %zu tool%s, %zu warning%s)\n", shown, cfg.nservers,
                cfg.nservers == 1 ? "" : "s", ntools, ntools == 1 ? "" : "s", d.n,
                d.n == 1 ? "" : "s");
         iso_diags_free(&d);
@@ -218,17 +290,20 @@ const struct cli_cmd cli_cmd_isolation = {
             "(\"direct\"). It lives in isolation_config.json under $OSVM_HOME, else\n"
             "$XDG_CONFIG_HOME/osvm, else ~/.config/osvm; the first run writes a default.\n"
             "\n"
-            "  show       the effective policy of every configured tool, of one server's\n"
-            "             tools, or of one tool, with inheritance resolved and where each\n"
-            "             value comes from (tool, server, config or default)\n"
+            "  show       the effective policy of every server's tools (the config's and\n"
+            "             the registry's servers), of one server's, or of one tool, with\n"
+            "             inheritance resolved, where each value comes from (tool,\n"
+            "             server, config or default) and the route on this host; what a\n"
+            "             direct call cannot be held to is marked [not enforced]\n"
             "  explain    the routing decision for one call on this host, with its reasons\n"
             "             in order; exits 4 when the policy refuses the call\n"
             "  set        edits the file atomically, keeping every other field; with no\n"
             "             target, the top level. KEY=VALUE sets, KEY= removes (inherit).\n"
             "             Keys: execution_mode, unikernel_image, memory_mb, vcpus, mounts\n"
             "             (HOST:VM[:ro|:rw],...), fallback (direct|deny), timeout_ms,\n"
-            "             network.allow (host[:port],...); for servers also microvm_id,\n"
-            "             use_microvm, server_command, microvm_config.memory_mb, ...\n"
+            "             network.allow (host[:port],...); for servers also execution_mode\n"
+            "             (for its tools that set none), microvm_id, use_microvm,\n"
+            "             server_command, microvm_config.memory_mb, ...\n"
             "             A value starting with [ or { is taken as JSON.\n"
             "  validate   checks a file (default: the user's) and names every problem\n"
             "  path       prints where the config file is\n"

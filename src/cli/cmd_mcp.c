@@ -1,4 +1,8 @@
-/* `osvm mcp`: the server registry and tool calls. */
+/*
+ * `osvm mcp`: the server registry and tool calls. What servers send (tool
+ * names, descriptions, progress, results, errors) and what the registry
+ * file holds is sanitized before it is shown.
+ */
 #include "cli/cli.h"
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
@@ -13,10 +17,30 @@
 static int fail(osvm_err *e)
 {
         log_error("%s", e->msg);
+        if (e->code == MCP_E_CANCELLED || cli_interrupted)
+                return OSVM_EXIT_INTERRUPTED;
         return e->exit ? e->exit : OSVM_EXIT_FAILURE;
 }
 
 /* ---- add, remove, list, import ---- */
+
+/* A stdio server's command that is not there is said at once; the server
+ * is registered all the same, as the command may be installed later. */
+static void warn_missing_command(const char *name, const char *cmd)
+{
+        char *found = mcp_command_find(cmd);
+        if (found) {
+                free(found);
+                return;
+        }
+        char hint[256];
+        bool known = mcp_command_install_hint(cmd, hint, sizeof(hint));
+        _cleanup_free_ char *shown = text_sanitize(cmd, 0);
+        log_warn("%s: the command \"%s\" is not found (%s)%s%s. The server is registered all the "
+                 "same; it will start once the command is there",
+                 name, shown, strchr(cmd, '/') ? "no executable file there" : "not on PATH",
+                 known ? ": " : "", known ? hint : "");
+}
 
 static int add(int argc, char **argv)
 {
@@ -68,7 +92,12 @@ static int add(int argc, char **argv)
                 r = fail(&e);
                 goto out;
         }
-        printf("added %s (%s)\n", name, url ? url : "stdio");
+        char *shown = text_sanitize(name, 0), *where = text_sanitize(url, 0);
+        printf("added %s (%s)\n", shown, url ? where : "stdio");
+        free(shown);
+        free(where);
+        if (!url)
+                warn_missing_command(name, argv[optind]);
         r = OSVM_EXIT_OK;
 out:
         free(path);
@@ -85,7 +114,8 @@ static int remove_cmd(int argc, char **argv)
         osvm_err e = {0};
         if (mcp_registry_remove(path, argv[1], &e) < 0)
                 return fail(&e);
-        printf("removed %s\n", argv[1]);
+        _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+        printf("removed %s\n", shown);
         return OSVM_EXIT_OK;
 }
 
@@ -98,8 +128,9 @@ static int import(int argc, char **argv)
         size_t added, skipped;
         if (mcp_registry_import(path, argv[1], &added, &skipped, &e) < 0)
                 return fail(&e);
-        printf("imported %zu server%s from %s (%zu skipped)\n", added, added == 1 ? "" : "s",
-               argv[1], skipped);
+        _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+        printf("imported %zu server%s from %s (%zu skipped)\n", added, added == 1 ? "" : "s", shown,
+               skipped);
         return OSVM_EXIT_OK;
 }
 
@@ -141,10 +172,12 @@ static int list(int argc, char **argv)
                             arr, json_pack("{s:s, s:s, s:s, s:b}", "name", s->id, "transport",
                                            s->kind == MCP_KIND_HTTP ? "http" : "stdio", "target",
                                            where, "enabled", s->enabled));
-                else
-                        printf("%-20s %-5s %s%s\n", s->id,
-                               s->kind == MCP_KIND_HTTP ? "http" : "stdio", where,
-                               s->enabled ? "" : "  (disabled)");
+                else {
+                        _cleanup_free_ char *id = text_sanitize(s->id, 0);
+                        _cleanup_free_ char *target = text_sanitize(where, 0);
+                        printf("%-20s %-5s %s%s\n", id, s->kind == MCP_KIND_HTTP ? "http" : "stdio",
+                               target, s->enabled ? "" : "  (disabled)");
+                }
                 sb_free(&cmd);
         }
         if (json)
@@ -158,13 +191,14 @@ static int list(int argc, char **argv)
 
 /* ---- tools and calls: they need the servers running ---- */
 
-static const char *first_line(const char *s, char *buf, size_t n)
+/* The first line of a tool's description, sanitized, in at most 80 columns. */
+static char *first_line(const char *s)
 {
-        if (!s)
-                return "";
-        size_t k = strcspn(s, "\n");
-        snprintf(buf, n, "%.*s", (int)(k < n - 1 ? k : n - 1), s);
-        return buf;
+        strbuf b = {0};
+        sb_add_sanitized(&b, s ? s : "", s ? strcspn(s, "\n") : 0, 0);
+        char *line = cli_fit_columns(b.s, 80, term_utf8());
+        sb_free(&b);
+        return line;
 }
 
 static int tools(int argc, char **argv)
@@ -196,11 +230,12 @@ static int tools(int argc, char **argv)
                 json_t *tool;
                 json_array_foreach(t, k, tool)
                 {
-                        char buf[100];
-                        printf("%s/%-28s %s\n", s->id,
-                               json_string_value(json_object_get(tool, "name")),
-                               first_line(json_string_value(json_object_get(tool, "description")),
-                                          buf, sizeof(buf)));
+                        _cleanup_free_ char *id = text_sanitize(s->id, 0);
+                        _cleanup_free_ char *name =
+                            text_sanitize(json_string_value(json_object_get(tool, "name")), 0);
+                        _cleanup_free_ char *desc =
+                            first_line(json_string_value(json_object_get(tool, "description")));
+                        printf("%s/%-28s %s\n", id, name, desc);
                 }
         }
         if (only && !mcp_registry_find(&x.reg, only)) {
@@ -286,65 +321,76 @@ static json_t *parse_args(json_t *tool, char **words, int n, osvm_err *e)
         return args;
 }
 
+/* Progress on stderr: on a terminal one line, redrawn and never wider than
+ * the window (so that "\r" reaches its start); else a line each. */
 static void show_progress(void *ctx, const struct mcp_progress *p)
 {
-        const char *tool = ctx;
-        if (isatty(STDERR_FILENO)) {
-                if (p->total > 0)
-                        fprintf(stderr, "\r\033[K%s: %.0f/%.0f %s", tool, p->progress, p->total,
-                                p->message ? p->message : "");
-                else
-                        fprintf(stderr, "\r\033[K%s: %.0f %s", tool, p->progress,
-                                p->message ? p->message : "");
-        } else if (p->total > 0) {
-                fprintf(stderr, "progress: %.0f/%.0f %s\n", p->progress, p->total,
-                        p->message ? p->message : "");
-        } else {
-                fprintf(stderr, "progress: %.0f %s\n", p->progress, p->message ? p->message : "");
-        }
+        _cleanup_free_ char *tool = text_sanitize(ctx, 0); /* from the command line */
+        _cleanup_free_ char *msg = text_sanitize(p->message, 0);
+        _cleanup_free_ char *text = p->total > 0
+                                        ? xasprintf("%.0f/%.0f %s", p->progress, p->total, msg)
+                                        : xasprintf("%.0f %s", p->progress, msg);
+        bool tty = isatty(STDERR_FILENO);
+        _cleanup_free_ char *line =
+            tty ? xasprintf("%s: %s", tool, text) : xasprintf("progress: %s", text);
+        unsigned cols = cli_term_columns(STDERR_FILENO);
+        _cleanup_free_ char *fit = cli_fit_columns(line, cols > 1 ? cols - 1 : 79, term_utf8());
+        fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", fit);
 }
 
-static const char *or_q(json_t *v)
+/* A string field of a block, sanitized on one line ("?" when not a string). */
+static char *field(json_t *v)
 {
-        return json_is_string(v) ? json_string_value(v) : "?";
+        return text_sanitize(json_is_string(v) ? json_string_value(v) : "?", 0);
 }
 
-/* The content blocks for a person. */
+/* The content blocks for a person, sanitized. */
 static void print_content(json_t *result, FILE *f)
 {
+        strbuf out = {0};
         size_t i;
         json_t *b;
         json_array_foreach(json_object_get(result, "content"), i, b)
         {
-                const char *type = json_string_value(json_object_get(b, "type"));
-                type = type ? type : "?";
+                _cleanup_free_ char *type = field(json_object_get(b, "type"));
                 if (!strcmp(type, "text")) {
                         const char *t = json_string_value(json_object_get(b, "text"));
-                        fprintf(f, "%s%s", t ? t : "",
-                                t && *t && t[strlen(t) - 1] == '\n' ? "" : "\n");
+                        size_t n = t ? strlen(t) : 0;
+                        sb_add_sanitized(&out, t ? t : "", n, TEXT_MULTILINE);
+                        if (!n || t[n - 1] != '\n')
+                                sb_add(&out, "\n");
                 } else if (!strcmp(type, "image") || !strcmp(type, "audio")) {
                         const char *data = json_string_value(json_object_get(b, "data"));
-                        fprintf(f, "[%s: %s, %zu bytes of base64]\n", type,
-                                or_q(json_object_get(b, "mimeType")), data ? strlen(data) : 0);
+                        _cleanup_free_ char *mime = field(json_object_get(b, "mimeType"));
+                        sb_addf(&out, "[%s: %s, %zu bytes of base64]\n", type, mime,
+                                data ? strlen(data) : 0);
                 } else if (!strcmp(type, "resource_link")) {
-                        fprintf(f, "[resource link: %s]\n", or_q(json_object_get(b, "uri")));
+                        _cleanup_free_ char *uri = field(json_object_get(b, "uri"));
+                        sb_addf(&out, "[resource link: %s]\n", uri);
                 } else if (!strcmp(type, "resource")) {
                         json_t *r = json_object_get(b, "resource");
                         const char *t = json_string_value(json_object_get(r, "text"));
-                        if (t)
-                                fprintf(f, "%s\n", t);
-                        else
-                                fprintf(f, "[resource: %s]\n", or_q(json_object_get(r, "uri")));
+                        _cleanup_free_ char *uri = field(json_object_get(r, "uri"));
+                        if (t) {
+                                sb_add_sanitized(&out, t, strlen(t), TEXT_MULTILINE);
+                                sb_add(&out, "\n");
+                        } else {
+                                sb_addf(&out, "[resource: %s]\n", uri);
+                        }
                 } else {
-                        fprintf(f, "[%s block]\n", type);
+                        sb_addf(&out, "[%s block]\n", type);
                 }
         }
         json_t *sc = json_object_get(result, "structuredContent");
         if (sc && !json_array_size(json_object_get(result, "content"))) {
                 char *s = json_dumps(sc, JSON_INDENT(2));
-                fprintf(f, "%s\n", s ? s : "");
+                sb_add_sanitized(&out, s ? s : "", s ? strlen(s) : 0, TEXT_MULTILINE);
+                sb_add(&out, "\n");
                 free(s);
         }
+        if (out.len)
+                fputs(out.s, f);
+        sb_free(&out);
 }
 
 static int call(int argc, char **argv)
@@ -405,7 +451,10 @@ static int call(int argc, char **argv)
                         r = OSVM_EXIT_INTERRUPTED;
                 else
                         r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
-                log_error("%s", e.msg);
+                /* A refusal was said, with its remedy, by the decision's own
+                 * log line; it is not said again. */
+                if (dec.route != ISO_ROUTE_DENY)
+                        log_error("%s", e.msg);
                 goto out;
         }
         bool is_error = json_is_true(json_object_get(result, "isError"));

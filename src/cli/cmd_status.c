@@ -4,6 +4,32 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+
+/* One server of `status --json`: its state, where it is known, and the
+ * policy its tools get when the config does not list them one by one. */
+static json_t *server_json(const struct iso_config *cfg, const struct iso_host *host,
+                           const struct cli_known *known, const struct session_server *ss,
+                           const char *state)
+{
+        bool registered = false;
+        for (size_t k = 0; k < known->n; k++)
+                if (!strcmp(known->v[k].name, ss->name))
+                        registered = known->v[k].registered;
+        const struct iso_server *srv = iso_config_server(cfg, ss->name);
+        struct iso_policy p;
+        struct iso_decision d;
+        iso_policy_resolve(cfg, ss->name, ISO_ANY_TOOL, &p);
+        iso_decide(cfg, ss->name, ISO_ANY_TOOL, host, &d);
+        json_t *j = json_pack(
+            "{s:s, s:s, s:s, s:b, s:b, s:s, s:i, s:o}", "name", ss->name, "where", ss->where,
+            "state", state, "registered", registered, "in_config", srv != NULL, "policy_source",
+            srv ? "isolation_config.json" : "defaults, not in isolation_config.json",
+            "tools_in_config", srv ? (int)srv->ntools : 0, "policy", iso_policy_json(&p, &d));
+        iso_decision_free(&d);
+        iso_policy_free(&p);
+        return j;
+}
 
 static int run_status(int argc, char **argv)
 {
@@ -30,6 +56,13 @@ static int run_status(int argc, char **argv)
         if (pack)
                 cli_note_egress(&cfg, "osvm-mcp");
         json_decref(pack);
+        /* Every server osvm would start: the registry's too, not only the config's. */
+        struct cli_known known;
+        cli_known_open(&known, &cfg, &host);
+        for (size_t i = 0; i < known.n; i++)
+                if (!known.v[i].in_config)
+                        session_set_server(session_get(), known.v[i].name, "host",
+                                           SESSION_SERVER_CONFIGURED);
         const struct osvm_session *s = session_get();
         uint64_t now = time_mono_ns();
         if (!json) {
@@ -41,10 +74,9 @@ static int run_status(int argc, char **argv)
                 static const char *const nets[] = {"unknown", "off", "allow"};
                 json_t *servers = json_array();
                 for (size_t i = 0; i < s->nservers; i++)
-                        json_array_append_new(servers, json_pack("{s:s, s:s, s:s}", "name",
-                                                                 s->servers[i].name, "where",
-                                                                 s->servers[i].where, "state",
-                                                                 states[s->servers[i].state]));
+                        json_array_append_new(servers,
+                                              server_json(&cfg, &host, &known, &s->servers[i],
+                                                          states[s->servers[i].state]));
                 char *line = cli_status_line(s, now, (struct status_style){true, false});
                 json_t *v =
                     json_pack("{s:i, s:i, s:i, s:o, s:{s:s, s:i}, s:I, s:s}", "live_microvms",
@@ -59,6 +91,7 @@ static int run_status(int argc, char **argv)
                 json_decref(v);
                 free(line);
         }
+        cli_known_close(&known);
         iso_config_free(&cfg);
         return OSVM_EXIT_OK;
 }
@@ -77,13 +110,16 @@ const struct cli_cmd cli_cmd_status = {
             "  N\xce\xbcPs NuKp   the same on the process platform (no KVM here): the agent\n"
             "               and tool images run as trapped processes, not VMs (shown\n"
             "               while one lives or once one ran)\n"
-            "  SERVER(VM:S) each configured MCP server, the VM it runs in (\"host\" when\n"
-            "               none) and its state: cfg (configured), up, down\n"
+            "  SERVER(VM:S) each MCP server of the isolation config or the registry, the\n"
+            "               VM it runs in (\"host\" when none) and its state: cfg\n"
+            "               (configured), up, down\n"
             "  net:         egress: unknown, off, or allow(N hosts)\n"
             "  up:          time since this osvm started\n"
             "\n"
             "ASCII (uVMs, -) where the locale is not UTF-8; no colour when NO_COLOR is set.\n"
             "\n"
-            "  --json    the same figures as a JSON object\n",
+            "  --json    the same figures as a JSON object, each server with its policy\n"
+            "\n"
+            "'osvm isolation show SERVER' prints a server's policy, tool by tool.\n",
     .run = run_status,
 };

@@ -112,6 +112,27 @@ static int run(int argc, char **argv)
             .limits = lim,
             .platform = platform,
         };
+        /* Without a platform that can run it no image runs: say so, and how
+         * to get one, before anything else about the image. KVM where it
+         * is usable (auto) or asked for; else the process platform. */
+        char why[512], pwhy[512];
+        bool kvm = platform != VMM_PLATFORM_PROCESS && vmm_probe(why, sizeof(why));
+        if (platform == VMM_PLATFORM_KVM && !kvm) {
+                log_error("%s: cannot run it in a VM: %s", spec.image, why);
+                return OSVM_EXIT_FAILURE;
+        }
+        if (!kvm && !vmm_platform_probe(VMM_PLATFORM_PROCESS, pwhy, sizeof(pwhy))) {
+                if (platform == VMM_PLATFORM_PROCESS)
+                        log_error("%s: cannot run it in a trapped process: %s", spec.image, pwhy);
+                else
+                        log_error("%s: cannot run it in a VM: %s; nor in a trapped process (the "
+                                  "process platform): %s",
+                                  spec.image, why, pwhy);
+                return OSVM_EXIT_FAILURE;
+        }
+        /* Ctrl-C ends the program's VM (exit 130), as it ends a tool call. */
+        cli_catch_interrupt();
+        spec.cancel = &cli_interrupted;
         struct vmm_result res;
         osvm_err e = {0};
         if (vmm_run(&spec, &res, &e) < 0) {
@@ -126,7 +147,9 @@ static int run(int argc, char **argv)
                   spec.image, vmm_end_name(res.end), vmm_platform_name(res.platform),
                   res.platform == VMM_PLATFORM_PROCESS ? "a trapped process" : "a KVM VM",
                   (unsigned long long)res.syscalls, (unsigned long long)res.output_bytes);
-        if (res.end != VMM_END_EXIT)
+        if (res.end == VMM_END_CANCELLED)
+                log_error("%s: cancelled (Ctrl-C)", spec.image);
+        else if (res.end != VMM_END_EXIT)
                 log_error("%s: %s: %s", spec.image, vmm_end_name(res.end), res.why);
         return res.exit_code;
 }

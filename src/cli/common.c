@@ -27,11 +27,14 @@ bool cli_wants_help(int argc, char **argv)
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
         va_list ap;
-        fprintf(stderr, "osvm %s: ", cmd->name);
+        char *msg;
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
         va_end(ap);
-        fprintf(stderr, "\nTry 'osvm help %s'.\n", cmd->name);
+        _cleanup_free_ char *shown = text_sanitize(msg, 0); /* it quotes the command line */
+        fprintf(stderr, "osvm %s: %s\nTry 'osvm help %s'.\n", cmd->name, shown, cmd->name);
+        free(msg);
         return OSVM_EXIT_USAGE;
 }
 
@@ -39,8 +42,11 @@ void cli_report_diags(const struct iso_diags *d)
 {
         for (size_t i = 0; i < d->n; i++) {
                 bool err = d->v[i].sev == ISO_ERROR;
-                if (err || log_get_level() >= LOG_WARN)
-                        fprintf(stderr, "%s\n", d->v[i].text);
+                if (err || log_get_level() >= LOG_WARN) {
+                        /* they quote the file: names, paths, values */
+                        _cleanup_free_ char *shown = text_sanitize(d->v[i].text, 0);
+                        fprintf(stderr, "%s\n", shown);
+                }
                 log_debug("%s", d->v[i].text);
         }
 }
@@ -52,11 +58,24 @@ int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t
                 if (strcmp(argv[1], verbs[i].name) == 0)
                         return verbs[i].run(argc - 1, argv + 1);
         strbuf names = {0};
-        for (size_t i = 0; i < n; i++)
+        _cleanup_free_ const char **vn = xcalloc(n, sizeof(*vn));
+        for (size_t i = 0; i < n; i++) {
                 sb_addf(&names, "%s%s", i ? ", " : "", verbs[i].name);
-        int r = argc < 2 ? cli_usage_error(cmd, "missing a verb: %s", names.s)
-                         : cli_usage_error(cmd, "unknown verb \"%s\"; the verbs are: %s", argv[1],
-                                           names.s);
+                vn[i] = verbs[i].name;
+        }
+        const char *near = argc >= 2 ? cli_nearest(argv[1], vn, n) : NULL;
+        int r;
+        if (argc < 2) {
+                r = cli_usage_error(cmd, "missing a verb: %s", names.s);
+        } else {
+                _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+                if (near)
+                        r = cli_usage_error(cmd, "unknown verb \"%s\"; did you mean \"%s\"?", shown,
+                                            near);
+                else
+                        r = cli_usage_error(cmd, "unknown verb \"%s\"; the verbs are: %s", shown,
+                                            names.s);
+        }
         sb_free(&names);
         return r;
 }
@@ -133,10 +152,14 @@ void cli_isolation_words(const struct iso_host *h, char *out, size_t n)
                          "every tool call runs in its own trapped process (the process "
                          "platform%s)",
                          h->kvm_usable ? "" : ": no KVM here");
+        else if (config_platform == ISO_PLATFORM_KVM && h->process_usable)
+                snprintf(out, n,
+                         "no KVM here (and the isolation config's platform is \"kvm\"), so "
+                         "tool calls run without a VM where the isolation policy allows it");
         else
                 snprintf(out, n,
-                         "tool calls cannot be isolated here (no KVM, no process "
-                         "platform): they follow their fallback");
+                         "no KVM here, nor the process platform, so tool calls run without a "
+                         "VM where the isolation policy allows it");
 }
 
 void cli_start_vm_pool(const struct iso_host *h)
@@ -162,6 +185,45 @@ int cli_load_registry(struct mcp_registry *reg)
                 return e.exit ? e.exit : OSVM_EXIT_CONFIG;
         }
         return 0;
+}
+
+void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const struct iso_host *h)
+{
+        memset(k, 0, sizeof(*k));
+        _cleanup_free_ char *path = mcp_registry_path();
+        osvm_err e = {0};
+        if (mcp_registry_load(path, &k->reg, &e) < 0) {
+                log_warn("%s (its servers are left out)", e.msg);
+                memset(&k->reg, 0, sizeof(k->reg));
+        }
+        bool builtin = mcp_registry_add_builtin(&k->reg, h);
+        k->v = xcalloc(cfg->nservers + k->reg.n + 1, sizeof(*k->v));
+        for (size_t i = 0; i < cfg->nservers; i++) {
+                const char *name = cfg->servers[i].name;
+                const struct mcp_server_conf *r = mcp_registry_find(&k->reg, name);
+                k->v[k->n++] = (struct cli_known_server){
+                    .name = name,
+                    .in_config = true,
+                    .registered = r != NULL,
+                    .builtin = builtin && r == &k->reg.v[k->reg.n - 1],
+                };
+        }
+        for (size_t i = 0; i < k->reg.n; i++) {
+                if (iso_config_server(cfg, k->reg.v[i].id))
+                        continue;
+                k->v[k->n++] = (struct cli_known_server){
+                    .name = k->reg.v[i].id,
+                    .registered = true,
+                    .builtin = builtin && i == k->reg.n - 1,
+                };
+        }
+}
+
+void cli_known_close(struct cli_known *k)
+{
+        free(k->v);
+        mcp_registry_free(&k->reg);
+        memset(k, 0, sizeof(*k));
 }
 
 static bool is_url(const char *s)

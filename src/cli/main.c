@@ -15,8 +15,15 @@ static const struct cli_cmd cmd_help = {
 };
 
 static const struct cli_cmd *const commands[] = {
-    &cli_cmd_isolation, &cli_cmd_mcp, &cli_cmd_status, &cli_cmd_unikernel, &cmd_help,
+    &cli_cmd_isolation, &cli_cmd_mcp,    &cli_cmd_status,     &cli_cmd_unikernel,
+    &cli_cmd_doctor,    &cli_cmd_config, &cli_cmd_completion, &cmd_help,
 };
+
+const struct cli_cmd *const *cli_commands(size_t *n)
+{
+        *n = sizeof(commands) / sizeof(commands[0]);
+        return commands;
+}
 
 static const struct cli_cmd *find_command(const char *name)
 {
@@ -27,12 +34,33 @@ static const struct cli_cmd *find_command(const char *name)
         return NULL;
 }
 
+/* Says that name is no command, and which one it may have meant. */
+static int unknown_command(const char *name)
+{
+        const char *names[2 * sizeof(commands) / sizeof(commands[0])];
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                names[n++] = commands[i]->name;
+                if (commands[i]->alias)
+                        names[n++] = commands[i]->alias;
+        }
+        const char *near = cli_nearest(name, names, n);
+        _cleanup_free_ char *shown = text_sanitize(name, 0);
+        if (near)
+                fprintf(stderr, "osvm: no such command \"%s\"; did you mean \"%s\"?\n", shown,
+                        near);
+        else
+                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n", shown);
+        return OSVM_EXIT_USAGE;
+}
+
 static void print_main_help(FILE *f)
 {
         fprintf(f,
                 "osvm %s: an AI agent whose every tool call runs in its own VM\n"
                 "\n"
-                "usage: osvm [OPTIONS]                 show the isolation policy and status\n"
+                "usage: osvm [OPTIONS]                     the agent's chat\n"
+                "       osvm [OPTIONS] -p PROMPT [--json]  the agent answers PROMPT and exits\n"
                 "       osvm [OPTIONS] COMMAND [ARGS]\n"
                 "\n"
                 "Commands:\n",
@@ -77,11 +105,8 @@ static int run_help(int argc, char **argv)
         if (argc > 2)
                 return cli_usage_error(&cmd_help, "give one subcommand");
         const struct cli_cmd *cmd = find_command(argv[1]);
-        if (!cmd) {
-                fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                        argv[1]);
-                return OSVM_EXIT_USAGE;
-        }
+        if (!cmd)
+                return unknown_command(argv[1]);
         cli_print_help(cmd);
         return OSVM_EXIT_OK;
 }
@@ -128,8 +153,9 @@ int main(int argc, char **argv)
                         i++;
                         break;
                 } else {
+                        _cleanup_free_ char *opt = text_sanitize(a, 0);
                         fprintf(stderr, "osvm: unknown option \"%s\"; 'osvm --help' lists them\n",
-                                a);
+                                opt);
                         return OSVM_EXIT_USAGE;
                 }
         }
@@ -156,9 +182,7 @@ int main(int argc, char **argv)
         } else {
                 const struct cli_cmd *cmd = find_command(argv[i]);
                 if (!cmd) {
-                        fprintf(stderr, "osvm: no such command \"%s\"; 'osvm --help' lists them\n",
-                                argv[i]);
-                        r = OSVM_EXIT_USAGE;
+                        r = unknown_command(argv[i]);
                 } else if (cmd != &cmd_help && cli_wants_help(argc - i, argv + i)) {
                         cli_print_help(cmd);
                         r = OSVM_EXIT_OK;

@@ -30,15 +30,15 @@ static void add_ascii(strbuf *b, const char *s)
         }
 }
 
-/* Copies s, dropping control bytes so that a name cannot drive the terminal. */
+/* Copies s (a name from a config file or a server) through the sanitizer,
+ * so that it cannot drive the terminal; in ASCII where the locale is not UTF-8. */
 static void add_text(strbuf *b, const char *s, bool utf8)
 {
-        if (!utf8) {
-                add_ascii(b, s);
-                return;
-        }
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-                sb_addf(b, "%c", *p < 0x20 || *p == 0x7f ? '?' : *p);
+        _cleanup_free_ char *safe = text_sanitize(s, 0);
+        if (utf8)
+                sb_add(b, safe);
+        else
+                add_ascii(b, safe);
 }
 
 static void add_uptime(strbuf *b, uint64_t secs)

@@ -118,6 +118,7 @@ static void build_tool(const char *name, json_t *o, struct iso_tool *t)
 static void build_server(const char *name, json_t *o, struct iso_server *s)
 {
         s->name = xstrdup(name);
+        s->execution_mode = mode_of(json_object_get(o, "execution_mode"));
         s->microvm_id = str_or_null(json_object_get(o, "microvm_id"));
         s->use_microvm = json_is_true(json_object_get(o, "use_microvm"));
         json_t *vm = json_object_get(o, "microvm_config");

@@ -5,6 +5,7 @@
 #include "isolation/isolation.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,24 @@ reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
         va_end(ap);
         d->reasons = xrealloc(d->reasons, (d->nreasons + 1) * sizeof(*d->reasons));
         d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};
+}
+
+/* A call routed direct runs in its server's process: say what of the
+ * policy osvm cannot hold it to there, rather than let it read as limits. */
+static void say_not_enforced(struct iso_decision *d)
+{
+        const struct iso_policy *p = &d->policy;
+        char net[32] = "none", mounts[32] = "none";
+        if (p->network_allow->n)
+                snprintf(net, sizeof(net), "%zu host%s", p->network_allow->n,
+                         p->network_allow->n == 1 ? "" : "s");
+        if (p->mounts->n)
+                snprintf(mounts, sizeof(mounts), "%zu", p->mounts->n);
+        reason(d, LOG_INFO,
+               "Not enforced in direct mode: memory_mb (%u MiB), vcpus (%u), network.allow (%s), "
+               "mounts (%s): the call runs in the MCP server's own process, outside any VM; "
+               "timeout_ms (%u ms) holds",
+               p->memory_mb, p->vcpus, net, mounts, p->timeout_ms);
 }
 
 /* Why the image cannot be used, or NULL. */
@@ -81,10 +100,16 @@ static bool pick_platform(struct iso_decision *d, const struct iso_host *host)
                 return false;
         }
         if (!host->process_usable) {
-                if (want == ISO_PLATFORM_AUTO)
+                /* one line: a refusal quotes it whole */
+                if (want == ISO_PLATFORM_PROCESS)
+                        reason(d, LOG_WARN, "The process platform is not usable: %s",
+                               host->process_probed ? host->process_what : "not probed");
+                else if (host->process_probed)
+                        reason(d, LOG_WARN,
+                               "KVM is not usable: %s; nor is the process platform: %s",
+                               host->kvm_problem, host->process_what);
+                else
                         reason(d, LOG_WARN, "KVM is not usable: %s", host->kvm_problem);
-                reason(d, LOG_WARN, "The process platform is not usable: %s",
-                       host->process_probed ? host->process_what : "not probed");
                 return false;
         }
         if (want == ISO_PLATFORM_AUTO)
@@ -107,14 +132,19 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                        "Server %s is not in the isolation config; default_execution_mode applies",
                        server);
         else if (!p->tool_known)
-                reason(d, LOG_INFO,
-                       "Tool %s has no entry under server %s; default_execution_mode applies", tool,
-                       server);
+                reason(d, LOG_INFO, "Tool %s has no entry under server %s; %s applies", tool,
+                       server,
+                       p->mode_src == ISO_SRC_SERVER ? "the server's execution_mode"
+                                                     : "default_execution_mode");
+        /* Where the mode came from, when not from the tool's own entry. */
+        const char *from = p->mode_src == ISO_SRC_TOOL     ? ""
+                           : p->mode_src == ISO_SRC_SERVER ? " (the server's execution_mode)"
+                                                           : " (default_execution_mode)";
 
         bool ok = false;
         switch (p->mode) {
         case ISO_MODE_UNIKERNEL: {
-                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode");
+                reason(d, LOG_INFO, "Tool configured for Unikernel execution mode%s", from);
                 char why[300];
                 if (iso_names_problem(server, tool, why, sizeof(why))) {
                         /* never part of a path, nor of the image's argv */
@@ -155,7 +185,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 break;
         }
         case ISO_MODE_MICROVM:
-                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode");
+                reason(d, LOG_INFO, "Tool configured for MicroVM execution mode%s", from);
                 if (!host->microvm_usable) {
                         reason(d, LOG_WARN, "MicroVM execution is not available: %s",
                                host->microvm_problem);
@@ -168,10 +198,11 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 break;
         case ISO_MODE_DIRECT:
         case ISO_MODE_UNSET:
-                reason(d, LOG_INFO, "Tool configured for Direct execution mode");
+                reason(d, LOG_INFO, "Tool configured for Direct execution mode%s", from);
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;
+                say_not_enforced(d);
                 break;
         }
         if (ok)
@@ -180,11 +211,18 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_WARN, "Falling back to direct MCP execution");
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
+                say_not_enforced(d);
         } else {
+                /* One line that says it all (under -q it is the only one
+                 * shown): what stood in the way (the reason just before: the
+                 * image, KVM and how to get it, the engine) and the setting
+                 * that would let the call run without a VM. */
                 reason(d, LOG_ERROR,
                        "Refusing to run %s/%s: its fallback policy is \"deny\" and %s execution "
-                       "is not possible",
-                       server, tool, iso_mode_name(p->mode));
+                       "is not possible (%s). To run it without a VM instead: osvm isolation set "
+                       "%s/%s fallback=direct",
+                       server, tool, iso_mode_name(p->mode), d->reasons[d->nreasons - 1].text,
+                       server, tool);
                 d->route = ISO_ROUTE_DENY;
         }
 }
@@ -215,9 +253,10 @@ json_t *iso_decision_json(const struct iso_decision *d)
                                                          log_level_name(d->reasons[i].level),
                                                          "text", d->reasons[i].text));
         json_t *j =
-            json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "server", d->policy.server, "tool",
+            json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "server", d->policy.server, "tool",
                       d->policy.tool, "route", iso_route_name(d->route), "fell_back", d->fell_back,
-                      "policy", iso_policy_json(&d->policy), "reasons", reasons);
+                      "policy", iso_policy_json(&d->policy, NULL), "enforced",
+                      iso_enforced_json(d->route), "reasons", reasons);
         if (d->route == ISO_ROUTE_UNIKERNEL)
                 json_object_set_new(j, "platform", json_string(iso_platform_name(d->platform)));
         return j;

@@ -3,7 +3,9 @@
  * decision that says where one tool call runs and why.
  *
  * The config keeps the original osvm field names. Extensions inherited
- * config -> server -> tool: "fallback", "timeout_ms", "network": {"allow"}.
+ * config -> server -> tool: "fallback", "timeout_ms", "network": {"allow"},
+ * and a server's "execution_mode" (between the top level's
+ * "default_execution_mode" and the tool's own).
  * docs/isolation-config.md describes every field.
  */
 #ifndef OSVM_ISOLATION_H
@@ -70,7 +72,8 @@ struct iso_tool {
 
 struct iso_server {
         char *name;
-        char *microvm_id; /* may be NULL */
+        enum iso_mode execution_mode; /* UNSET: the config's default mode */
+        char *microvm_id;             /* may be NULL */
         bool use_microvm;
         uint32_t vm_memory_mb, vm_vcpus; /* microvm_config */
         char *server_command;            /* may be NULL */
@@ -173,6 +176,10 @@ struct iso_policy {
 
 void iso_policy_resolve(const struct iso_config *cfg, const char *server, const char *tool,
                         struct iso_policy *p);
+/* The tool name that stands for every tool of a server that the config does
+ * not list (`isolation show SERVER` of a server with no tools in the file):
+ * its default image is shown as <unikernel_dir>/SERVER-<tool>.img. */
+#define ISO_ANY_TOOL "*"
 
 /*
  * Server and tool names come from MCP servers, LLMs and agents. They become
@@ -187,9 +194,13 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
 const char *iso_names_problem(const char *server, const char *tool, char *buf, size_t n);
 void iso_policy_free(struct iso_policy *p);
 
-/* Human-readable and JSON forms of a policy (for `isolation show`). */
-char *iso_policy_text(const struct iso_policy *p);
-json_t *iso_policy_json(const struct iso_policy *p);
+struct iso_decision;
+
+/* Human-readable and JSON forms of a policy (for `isolation show`). d, when
+ * not NULL, is the decision for it on this host: the route is shown, and
+ * each limit the route cannot enforce is marked so (iso_route_enforced). */
+char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d);
+json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d);
 
 /* ---- the routing decision ---- */
 
@@ -215,6 +226,16 @@ char *iso_builtin_image(const struct iso_host *host, const char *server, const c
 
 enum iso_route { ISO_ROUTE_UNIKERNEL, ISO_ROUTE_MICROVM, ISO_ROUTE_DIRECT, ISO_ROUTE_DENY };
 const char *iso_route_name(enum iso_route r);
+
+/* What of a policy a route holds the call to. A VM holds it to all of it;
+ * direct runs the call in its MCP server's own process, where osvm holds
+ * only its time (the request is cancelled when timeout_ms passes). */
+struct iso_enforced {
+        bool memory, vcpus, timeout, network, mounts;
+};
+struct iso_enforced iso_route_enforced(enum iso_route r);
+/* The same as {"memory_mb", "vcpus", "timeout_ms", "network", "mounts"}: booleans. */
+json_t *iso_enforced_json(enum iso_route r);
 
 struct iso_reason {
         enum log_level level;

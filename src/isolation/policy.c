@@ -70,7 +70,8 @@ static char *image_path(const struct iso_config *cfg, const char *server, const 
         if (!configured && iso_names_problem(server, tool, why, sizeof(why)))
                 return xstrdup("");
         if (!configured)
-                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server, tool);
+                return xasprintf("%s/%s-%s.img", cfg->unikernel_dir, server,
+                                 strcmp(tool, ISO_ANY_TOOL) ? tool : "<tool>");
         if (configured[0] == '/' || configured[0] == '~')
                 return fs_expand_home(configured);
         return xasprintf("%s/%s", cfg->unikernel_dir, configured);
@@ -91,6 +92,8 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
         p->tool_known = t != NULL;
 
         p->mode = cfg->default_mode, p->mode_src = ISO_SRC_CONFIG;
+        if (srv && srv->execution_mode != ISO_MODE_UNSET)
+                p->mode = srv->execution_mode, p->mode_src = ISO_SRC_SERVER;
         if (t && t->execution_mode != ISO_MODE_UNSET)
                 p->mode = t->execution_mode, p->mode_src = ISO_SRC_TOOL;
 
@@ -135,19 +138,56 @@ void iso_policy_free(struct iso_policy *p)
         memset(p, 0, sizeof(*p));
 }
 
-char *iso_policy_text(const struct iso_policy *p)
+struct iso_enforced iso_route_enforced(enum iso_route r)
 {
+        bool vm = r != ISO_ROUTE_DIRECT; /* deny runs nothing: nothing to hold */
+        return (struct iso_enforced){
+            .memory = vm, .vcpus = vm, .timeout = true, .network = vm, .mounts = vm};
+}
+
+/* The route line of `isolation show`: where the call goes on this host. */
+static void route_text(strbuf *b, const struct iso_policy *p, const struct iso_decision *d)
+{
+        sb_addf(b, "  %-9s %s  ", "route", iso_route_name(d->route));
+        if (d->route == ISO_ROUTE_DENY)
+                sb_addf(b, "(refused: %s is not possible here and the fallback is deny)\n",
+                        iso_mode_name(p->mode));
+        else if (d->fell_back)
+                sb_addf(b,
+                        "(fallback: %s is not possible here; 'osvm isolation explain %s/%s' "
+                        "says why)\n",
+                        iso_mode_name(p->mode), p->server,
+                        strcmp(p->tool, ISO_ANY_TOOL) ? p->tool : "TOOL");
+        else if (d->route == ISO_ROUTE_DIRECT)
+                sb_add(b, "(configured)\n");
+        else
+                sb_add(b, "(a fresh VM for each call)\n");
+}
+
+char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
+{
+        struct iso_enforced en = iso_route_enforced(d ? d->route : ISO_ROUTE_UNIKERNEL);
+        const char *no = "  [not enforced]";
         strbuf b = {0};
+        bool any = !p->tool_known && !strcmp(p->tool, ISO_ANY_TOOL);
         sb_addf(&b, "%s/%s", p->server, p->tool);
         if (!p->server_known)
-                sb_add(&b, "  (server not in the config: defaults apply)");
+                sb_addf(&b, "  (%sdefaults, not in isolation_config.json)",
+                        any ? "every tool: " : "");
+        else if (any)
+                sb_add(&b, "  (every tool not listed under it in isolation_config.json)");
         else if (!p->tool_known)
-                sb_add(&b, "  (tool not in the config: defaults apply)");
+                sb_add(&b, "  (tool not in isolation_config.json: its server's values and the "
+                           "defaults apply)");
         sb_add(&b, "\n");
+        if (d)
+                route_text(&b, p, d);
         sb_addf(&b, "  %-9s %s  (%s)\n", "mode", iso_mode_name(p->mode), iso_src_name(p->mode_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "image", p->image, iso_src_name(p->image_src));
-        sb_addf(&b, "  %-9s %u MiB  (%s)\n", "memory", p->memory_mb, iso_src_name(p->memory_src));
-        sb_addf(&b, "  %-9s %u  (%s)\n", "vcpus", p->vcpus, iso_src_name(p->vcpus_src));
+        sb_addf(&b, "  %-9s %u MiB  (%s)%s\n", "memory", p->memory_mb, iso_src_name(p->memory_src),
+                en.memory ? "" : no);
+        sb_addf(&b, "  %-9s %u  (%s)%s\n", "vcpus", p->vcpus, iso_src_name(p->vcpus_src),
+                en.vcpus ? "" : no);
         sb_addf(&b, "  %-9s %u ms  (%s)\n", "timeout", p->timeout_ms, iso_src_name(p->timeout_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "fallback", iso_fallback_name(p->fallback),
                 iso_src_name(p->fallback_src));
@@ -158,16 +198,20 @@ char *iso_policy_text(const struct iso_policy *p)
                 sb_add(&b, "none");
         for (size_t i = 0; i < p->network_allow->n; i++)
                 sb_addf(&b, "%s%s", i ? ", " : "allow ", p->network_allow->v[i]);
-        sb_addf(&b, "  (%s)\n", iso_src_name(p->network_src));
-        sb_addf(&b, "  %s\n", p->mounts->n ? "mounts" : "mounts    none");
+        sb_addf(&b, "  (%s)%s\n", iso_src_name(p->network_src), en.network ? "" : no);
+        sb_addf(&b, "  %s%s\n", p->mounts->n ? "mounts" : "mounts    none", en.mounts ? "" : no);
         for (size_t i = 0; i < p->mounts->n; i++)
                 sb_addf(&b, "    %s -> %s (%s)\n", p->mounts->v[i].host_path,
                         p->mounts->v[i].vm_path,
                         p->mounts->v[i].readonly ? "read-only" : "read-write");
+        if (!en.memory)
+                sb_add(&b, "  not enforced: the call runs in its MCP server's own process, outside "
+                           "any VM,\n  with the memory, CPUs, network and files that process has; "
+                           "only the timeout holds\n");
         return sb_steal(&b);
 }
 
-json_t *iso_policy_json(const struct iso_policy *p)
+json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d)
 {
         json_t *allow = json_array();
         for (size_t i = 0; i < p->network_allow->n; i++)
@@ -191,5 +235,17 @@ json_t *iso_policy_json(const struct iso_policy *p)
             iso_src_name(p->timeout_src), "fallback", iso_src_name(p->fallback_src), "network",
             iso_src_name(p->network_src));
         json_object_set_new(j, "platform", json_string(iso_platform_name(p->platform)));
+        if (d) {
+                json_object_set_new(j, "route", json_string(iso_route_name(d->route)));
+                json_object_set_new(j, "fell_back", json_boolean(d->fell_back));
+                json_object_set_new(j, "enforced", iso_enforced_json(d->route));
+        }
         return j;
+}
+
+json_t *iso_enforced_json(enum iso_route r)
+{
+        struct iso_enforced en = iso_route_enforced(r);
+        return json_pack("{s:b, s:b, s:b, s:b, s:b}", "memory_mb", en.memory, "vcpus", en.vcpus,
+                         "timeout_ms", en.timeout, "network", en.network, "mounts", en.mounts);
 }

@@ -43,6 +43,7 @@ const struct iso_field iso_tool_fields[] = {
 };
 
 const struct iso_field iso_server_fields[] = {
+    {"execution_mode", FT_MODE, 0, 0, NULL, false}, /* its tools' mode, unless they set one */
     {"microvm_id", FT_STR_NULL, 0, 0, NULL, false},
     {"use_microvm", FT_BOOL, 0, 0, NULL, false},
     {"microvm_config", FT_OBJECT, 0, 0, vm_fields, false},
@@ -432,9 +433,17 @@ static void check_value(struct vctx *c, const char *path, json_t *v, const struc
                 if (!want_type(c, path, v, JSON_STRING, "a string"))
                         break;
                 if (strncmp(json_string_value(v), "http://", 7) &&
-                    strncmp(json_string_value(v), "https://", 8))
-                        verr(c, path, "\"%s\" is not an http:// or https:// URL",
-                             json_string_value(v));
+                    strncmp(json_string_value(v), "https://", 8)) {
+                        /* never the value itself: a URL may hold a credential */
+                        const char *u = json_string_value(v);
+                        size_t n = strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789+-.");
+                        if (n && n <= 16 && u[n] == ':')
+                                verr(c, path, "a %.*s: URL is not an http:// or https:// one",
+                                     (int)n, u);
+                        else
+                                verr(c, path, "not an http:// or https:// URL");
+                }
                 break;
         case FT_BOOL:
                 if (!json_is_boolean(v))

@@ -11,7 +11,12 @@
 #define CLIENT_NAME     "osvm"
 #define INIT_TIMEOUT_MS 30000u
 #define CANCEL_FLUSH_MS 500u
-#define MAX_PAGES       1000 /* tools/list pages before we call the cursor chain endless */
+#define ABANDONED_KEPT  16 /* ids of requests given up on, whose late answers are expected */
+#define TOOLS_WARNED    8  /* refused tools named one by one; the rest are counted */
+
+/* The protocol versions osvm speaks, newest first. */
+static const char *const versions[] = {MCP_PROTOCOL_VERSION, "2025-06-18", "2025-03-26",
+                                       "2024-11-05", NULL};
 
 struct mcp_client {
         struct mcp_transport *t;
@@ -26,11 +31,79 @@ struct mcp_client {
         json_t *pending_result, *pending_error;
         mcp_progress_fn on_progress;
         void *progress_ctx;
+        unsigned pending_strays; /* responses to no request, while this one waited */
+
+        /* Responses that matched no request: said once, then counted. */
+        json_int_t abandoned[ABANDONED_KEPT];
+        unsigned nabandoned;
+        unsigned strays;
+        char stray_id[48]; /* the last one's id, printable */
+        bool reply_failed; /* an answer to the server could not be sent (said once) */
 
         json_t *init_result;
         struct mcp_server_info info;
         json_t *roots;
 };
+
+/* ---- parsing what peers send ---- */
+
+/*
+ * Gives every object key that holds a \u0000 escape \uFFFD instead, in place
+ * (the same length): s is JSON text that jansson refused for such a key.
+ */
+static void nul_keys_replaced(char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] != '"')
+                        continue;
+                size_t start = ++i;
+                bool nul = false;
+                for (; i < n && s[i] != '"'; i++)
+                        if (s[i] == '\\' && i + 1 < n) {
+                                nul |= i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0;
+                                i++;
+                        }
+                size_t k = i + 1;
+                while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
+                        k++;
+                if (!nul || k >= n || s[k] != ':')
+                        continue;
+                for (size_t j = start; j < i; j++)
+                        if (s[j] == '\\') {
+                                if (j + 5 < n && memcmp(s + j + 1, "u0000", 5) == 0)
+                                        memcpy(s + j + 2, "FFFD", 4);
+                                j++;
+                        }
+        }
+}
+
+int mcp_err_cancelled(osvm_err *e, const char *fmt, ...)
+{
+        if (!e)
+                return -1;
+        e->exit = OSVM_EXIT_INTERRUPTED;
+        va_list ap;
+        va_start(ap, fmt);
+        err_setv(e, MCP_E_CANCELLED, fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+json_t *mcp_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+        json_error_t je;
+        json_t *j = json_loadb(buf, len, flags | JSON_ALLOW_NUL, &je);
+        if (!j && json_error_code(&je) == json_error_null_byte_in_key) {
+                char *copy = xmalloc(len + 1);
+                memcpy(copy, buf, len);
+                nul_keys_replaced(copy, len);
+                j = json_loadb(copy, len, flags | JSON_ALLOW_NUL, &je);
+                free(copy);
+        }
+        if (err)
+                *err = je;
+        return j;
+}
 
 /* ---- messages from the server ---- */
 
@@ -43,8 +116,11 @@ static void reply(struct mcp_client *c, json_t *id, json_t *result, json_t *erro
                 json_object_set_new(msg, "result", result);
         osvm_err e = {0};
         struct mcp_wait w = {.deadline_ns = time_mono_ns() + 5000000000ull};
-        if (c->t->ops->send(c->t, msg, &w, &e) < 0)
-                log_warn("%s: could not answer the server: %s", c->name, e.msg);
+        if (c->t->ops->send(c->t, msg, &w, &e) < 0) {
+                log_msg(c->reply_failed ? LOG_DEBUG : LOG_WARN,
+                        "%s: could not answer the server: %s", c->name, e.msg);
+                c->reply_failed = true;
+        }
         json_decref(msg);
 }
 
@@ -93,11 +169,61 @@ static void on_notification(struct mcp_client *c, const char *method, json_t *pa
         }
 }
 
+/* A string's value, or NULL when v is not a string or holds a NUL byte. */
+static const char *str_clean(json_t *v)
+{
+        const char *s = json_string_value(v);
+        return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+/* Was id given up on (timed out, cancelled)? Then its answer may still come. */
+static bool abandoned(const struct mcp_client *c, json_t *id)
+{
+        if (!json_is_integer(id))
+                return false;
+        unsigned n = c->nabandoned < ABANDONED_KEPT ? c->nabandoned : ABANDONED_KEPT;
+        for (unsigned i = 0; i < n; i++)
+                if (c->abandoned[i] == json_integer_value(id))
+                        return true;
+        return false;
+}
+
+/*
+ * A response whose id matches no request osvm has outstanding: the server
+ * broke JSON-RPC (a wrong id, an answer sent twice). It is dropped; the user
+ * hears of it once, and the call that waits meanwhile says so if it fails.
+ */
+static void on_stray(struct mcp_client *c, json_t *id)
+{
+        if (abandoned(c, id)) {
+                log_debug("%s: dropped the late answer to request %lld, given up on", c->name,
+                          (long long)json_integer_value(id));
+                return;
+        }
+        char *raw = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+        strbuf b = {0};
+        sb_add_sanitized(&b, raw ? raw : "?", raw ? strnlen(raw, 40) : 1, 0);
+        snprintf(c->stray_id, sizeof(c->stray_id), "%s", b.s);
+        sb_free(&b);
+        free(raw);
+        c->strays++;
+        if (!c->pending_done)
+                c->pending_strays++;
+        log_msg(
+            c->strays == 1 ? LOG_WARN : LOG_DEBUG,
+            "%s: the server sent a response (id %s) that matched no request osvm was waiting for; "
+            "ignored%s",
+            c->name, c->stray_id,
+            c->strays == 1 ? " (further ones are logged at debug level)" : "");
+}
+
 static void on_message(void *ctx, json_t *msg)
 {
         struct mcp_client *c = ctx;
         json_t *id = json_object_get(msg, "id");
-        const char *method = json_string_value(json_object_get(msg, "method"));
+        json_t *mj = json_object_get(msg, "method");
+        /* a method that is not a clean string is one we do not know */
+        const char *method = mj ? (str_clean(mj) ? str_clean(mj) : "") : NULL;
         if (method && id) {
                 on_server_request(c, method, id);
         } else if (method) {
@@ -105,7 +231,7 @@ static void on_message(void *ctx, json_t *msg)
         } else if (id) {
                 if (!json_is_integer(id) || json_integer_value(id) != c->pending_id ||
                     c->pending_done) {
-                        log_debug("%s: dropped a response to no request in flight", c->name);
+                        on_stray(c, id);
                         return;
                 }
                 json_t *result = json_object_get(msg, "result");
@@ -164,9 +290,19 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
                             const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
 {
         if (!mcp_alive(c)) {
+                bool just_found = c->alive;
                 c->alive = false;
                 json_decref(params);
                 err_set(e, MCP_E_CLOSED, "%s: the server is not running", c->name);
+                /* Found gone only now (it exited at start): the transport says how
+                 * it ended, a stdio server's status and last lines of stderr. */
+                osvm_err why = {0};
+                struct mcp_wait w = {.deadline_ns = time_mono_ns() + 1000000000ull,
+                                     .cancel = o ? o->cancel : NULL};
+                while (just_found && c->t->ops->poll(c->t, &w, &why) == 0)
+                        ;
+                if (why.code == MCP_E_CLOSED)
+                        *e = why;
                 return NULL;
         }
         json_int_t id = c->next_id++;
@@ -179,6 +315,7 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
         c->pending_id = id;
         c->pending_done = false;
         c->pending_result = c->pending_error = NULL;
+        c->pending_strays = 0;
         c->on_progress = o ? o->on_progress : NULL;
         c->progress_ctx = o ? o->progress_ctx : NULL;
 
@@ -195,6 +332,7 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
 
         if (!c->pending_done) {
                 c->pending_done = true; /* late answers and progress are dropped */
+                c->abandoned[c->nabandoned++ % ABANDONED_KEPT] = id;
                 if (e->code == MCP_E_TIMEOUT || e->code == MCP_E_CANCELLED) {
                         bool timed_out = e->code == MCP_E_TIMEOUT;
                         send_cancelled(c, id, timed_out ? "timed out" : "cancelled by the user");
@@ -203,6 +341,12 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
                         if (timed_out)
                                 snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
                                          " after %u ms", timeout_of(o, dflt_timeout));
+                        if (c->pending_strays)
+                                snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+                                         " (meanwhile the server sent %u response%s that matched "
+                                         "no request, such as id %s: it may answer with wrong ids)",
+                                         c->pending_strays, c->pending_strays == 1 ? "" : "s",
+                                         c->stray_id);
                 } else {
                         if (e->code == MCP_E_CLOSED || e->code == MCP_E_PROTOCOL)
                                 c->alive = false;
@@ -255,6 +399,16 @@ static const char *str_or(json_t *v, const char *dflt)
         return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
+/* The version the server answered, when osvm speaks it (the spec: the client must check). */
+static const char *known_version(json_t *v)
+{
+        const char *s = str_clean(v);
+        for (size_t i = 0; s && versions[i]; i++)
+                if (strcmp(s, versions[i]) == 0)
+                        return versions[i];
+        return NULL;
+}
+
 static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
 {
         json_t *caps = json_object();
@@ -266,24 +420,39 @@ static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_
         json_t *res = request(c, "initialize", params, o, INIT_TIMEOUT_MS, e);
         if (!res)
                 return -1;
-        if (!json_is_object(res) || !json_is_string(json_object_get(res, "protocolVersion"))) {
+        json_t *pv = json_object_get(res, "protocolVersion");
+        if (!json_is_object(res) || !json_is_string(pv)) {
                 json_decref(res);
                 return err_set(e, MCP_E_PROTOCOL,
                                "%s: the initialize result has no protocolVersion", c->name);
+        }
+        /* It goes into a header of every later HTTP request: only a version we know does. */
+        const char *version = known_version(pv);
+        if (!version) {
+                strbuf b = {0};
+                size_t n = json_string_length(pv);
+                sb_add_sanitized(&b, json_string_value(pv), n < 64 ? n : 64, 0);
+                err_set(e, MCP_E_PROTOCOL,
+                        "%s: the server answered protocol version \"%s\"%s, which osvm does not "
+                        "speak (it speaks %s, %s, %s and %s)",
+                        c->name, b.s, n > 64 ? "..." : "", versions[0], versions[1], versions[2],
+                        versions[3]);
+                sb_free(&b);
+                json_decref(res);
+                return -1;
         }
         json_decref(c->init_result); /* a second initialize replaces the first */
         c->init_result = res;
         json_t *si = json_object_get(res, "serverInfo");
         c->info.name = str_or(json_object_get(si, "name"), "?");
         c->info.version = str_or(json_object_get(si, "version"), "?");
-        c->info.protocol_version = json_string_value(json_object_get(res, "protocolVersion"));
+        c->info.protocol_version = version;
         c->info.instructions = str_or(json_object_get(res, "instructions"), NULL);
         c->info.capabilities = json_object_get(res, "capabilities");
-        if (strcmp(c->info.protocol_version, MCP_PROTOCOL_VERSION) != 0)
-                log_info("%s: the server speaks protocol %s (we asked for %s)", c->name,
-                         c->info.protocol_version, MCP_PROTOCOL_VERSION);
-        snprintf(c->t->protocol_version, sizeof(c->t->protocol_version), "%s",
-                 c->info.protocol_version);
+        if (strcmp(version, MCP_PROTOCOL_VERSION) != 0)
+                log_info("%s: the server speaks protocol %s (we asked for %s)", c->name, version,
+                         MCP_PROTOCOL_VERSION);
+        snprintf(c->t->protocol_version, sizeof(c->t->protocol_version), "%s", version);
         return notify(c, "notifications/initialized", e);
 }
 
@@ -314,18 +483,90 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
         return c;
 }
 
+/* Why a tool from tools/list cannot be offered, or NULL; seen holds the names kept so far. */
+static const char *tool_problem(json_t *tool, json_t *seen, strbuf *shown, char *buf, size_t cap)
+{
+        if (!json_is_object(tool))
+                return "it is not an object";
+        json_t *name = json_object_get(tool, "name");
+        if (!json_is_string(name))
+                return "it has no name";
+        const char *s = json_string_value(name);
+        size_t n = json_string_length(name);
+        sb_add_sanitized(shown, s, n < 80 ? n : 80, 0);
+        if (n > 80)
+                sb_add(shown, "...");
+        if (n == 0)
+                return "its name is empty";
+        if (n > MCP_TOOL_NAME_MAX) {
+                snprintf(buf, cap, "its name is longer than %u bytes", MCP_TOOL_NAME_MAX);
+                return buf;
+        }
+        /* safe: what the one sanitizer shows unchanged */
+        strbuf check = {0};
+        sb_add_sanitized(&check, s, n, 0);
+        bool safe = check.len == n && memcmp(check.s, s, n) == 0;
+        sb_free(&check);
+        if (!safe)
+                return "its name holds control characters, bidirectional controls or bytes that "
+                       "are not UTF-8";
+        if (json_object_get(seen, s))
+                return "the server lists this name twice (the first is kept)";
+        return NULL;
+}
+
+/* Keeps the tools of one page that may be offered; -1 with e set past a cap. */
+static int take_page(struct mcp_client *c, json_t *tools, json_t *all, json_t *seen, size_t *bytes,
+                     unsigned *refused, osvm_err *e)
+{
+        size_t i;
+        json_t *tool;
+        json_array_foreach(tools, i, tool)
+        {
+                strbuf shown = {0};
+                char buf[64];
+                const char *why = tool_problem(tool, seen, &shown, buf, sizeof(buf));
+                if (why) {
+                        if (++*refused <= TOOLS_WARNED)
+                                log_warn("%s: refused the tool \"%s\": %s", c->name,
+                                         shown.s ? shown.s : "", why);
+                        sb_free(&shown);
+                        continue;
+                }
+                sb_free(&shown);
+                if (json_array_size(all) >= MCP_TOOLS_MAX)
+                        return err_set(e, MCP_E_TOO_LARGE,
+                                       "%s: tools/list: the server lists more than %u tools, the "
+                                       "cap; refused",
+                                       c->name, MCP_TOOLS_MAX);
+                *bytes += json_dumpb(tool, NULL, 0, JSON_COMPACT);
+                if (*bytes > MCP_TOOLS_MAX_BYTES)
+                        return err_set(e, MCP_E_TOO_LARGE,
+                                       "%s: tools/list: the server's tool definitions pass %u MiB, "
+                                       "the cap; refused",
+                                       c->name, MCP_TOOLS_MAX_BYTES >> 20);
+                json_object_set(seen, json_string_value(json_object_get(tool, "name")),
+                                json_true());
+                json_array_append(all, tool);
+        }
+        return 0;
+}
+
 json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
 {
-        json_t *all = json_array();
-        char *cursor = NULL;
-        for (int page = 0;; page++) {
-                if (page == MAX_PAGES) {
-                        err_set(e, MCP_E_PROTOCOL, "%s: tools/list never ends (%d pages)", c->name,
-                                MAX_PAGES);
+        json_t *all = json_array(), *seen = json_object();
+        json_t *cursor = NULL; /* the server's, kept as it is (it may hold any byte) */
+        size_t bytes = 0;
+        unsigned refused = 0;
+        for (unsigned page = 0;; page++) {
+                if (page == MCP_TOOLS_MAX_PAGES) {
+                        err_set(e, MCP_E_PROTOCOL,
+                                "%s: tools/list: still no last page after %u pages, the cap; "
+                                "refused",
+                                c->name, MCP_TOOLS_MAX_PAGES);
                         goto fail;
                 }
-                json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
-                free(cursor);
+                json_t *params = cursor ? json_pack("{s:o}", "cursor", cursor) : NULL;
                 cursor = NULL;
                 json_t *res = request(c, "tools/list", params, o, MCP_DEFAULT_TIMEOUT_MS, e);
                 if (!res)
@@ -337,24 +578,24 @@ json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *o, osvm
                                 c->name);
                         goto fail;
                 }
-                size_t i;
-                json_t *tool;
-                json_array_foreach(tools, i, tool)
-                {
-                        if (json_is_object(tool) && json_is_string(json_object_get(tool, "name")))
-                                json_array_append(all, tool);
-                        else
-                                log_warn("%s: skipped a tool without a name", c->name);
+                if (take_page(c, tools, all, seen, &bytes, &refused, e) < 0) {
+                        json_decref(res);
+                        goto fail;
                 }
                 json_t *next = json_object_get(res, "nextCursor");
                 if (json_is_string(next))
-                        cursor = xstrdup(json_string_value(next));
+                        cursor = json_copy(next);
                 json_decref(res);
                 if (!cursor)
-                        return all;
+                        break;
         }
+        if (refused > TOOLS_WARNED)
+                log_warn("%s: ... and %u more tools refused", c->name, refused - TOOLS_WARNED);
+        json_decref(seen);
+        return all;
 fail:
-        free(cursor);
+        json_decref(cursor);
+        json_decref(seen);
         json_decref(all);
         return NULL;
 }

@@ -113,7 +113,7 @@ static bool is_rpc(const struct mcp_egress_policy *p, const char *url)
                !strcasecmp(a.scheme, b.scheme) && !strcasecmp(a.host, b.host) && a.port == b.port;
 }
 
-/* Is url the endpoint the tool was given (mcp_rpc_public: the RPC origin and
+/* Is url the endpoint the tool was given (mcp_url_public: the RPC origin and
  * "/", nothing else)? Its requests there go to the RPC URL in full. */
 static bool is_rpc_endpoint(const struct mcp_egress_policy *p, const char *url)
 {

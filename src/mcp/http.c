@@ -48,6 +48,7 @@ struct stream {
         CURL *easy;
         struct curl_slist *hdrs;
         char *body;        /* POST: the message */
+        json_t *req_id;    /* POST of a request: its id (a JSON body must be its response) */
         bool with_session; /* the request carried a session id */
         char errbuf[CURL_ERROR_SIZE];
 
@@ -70,6 +71,7 @@ struct stream {
 struct http {
         struct mcp_transport t;
         char *url;
+        char *shown;              /* url in messages: mcp_url_public, never a credential */
         struct curl_slist *extra; /* configured headers */
         char session[HTTP_MAX_SESSION_ID + 1];
         CURLM *multi;
@@ -127,22 +129,24 @@ static void buf_add(struct sse_buf *b, const char *s, size_t n)
         b->p[b->len] = '\0';
 }
 
-/* Queues one message for delivery; logs and drops what is not a JSON object. */
-static void enqueue(struct stream *s, const char *data, size_t len)
+/* Queues one message for delivery and returns it (borrowed); logs and drops what is not a
+ * JSON object (NULL). */
+static json_t *enqueue(struct stream *s, const char *data, size_t len)
 {
         struct http *h = s->h;
         json_error_t je;
-        json_t *m = json_loadb(data, len, 0, &je);
+        json_t *m = mcp_json_loadb(data, len, 0, &je);
         if (!m || !json_is_object(m)) {
                 printable(je.text);
                 if (h->bad_logged++ < HTTP_MAX_BAD_LOGGED)
                         log_warn("mcp %s: skipping a message that is %s%s", h->t.server_name,
                                  m ? "not a JSON object" : "not valid JSON: ", m ? "" : je.text);
                 json_decref(m);
-                return;
+                return NULL;
         }
         json_array_append_new(h->queue, m);
         s->delivered++;
+        return m;
 }
 
 static int on_event(void *ctx, const char *event, const char *data, size_t len)
@@ -360,22 +364,68 @@ static void stream_free(struct stream *s)
                 curl_easy_cleanup(s->easy);
         }
         curl_slist_free_all(s->hdrs);
+        json_decref(s->req_id);
         sse_free(&s->sse);
         free(s->buf.p);
         free(s->body);
         free(s);
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *fmt, const char *v)
+const char *mcp_header_problem(const char *line)
 {
-        char *line = xasprintf(fmt, v);
+        const char *colon = strchr(line, ':');
+        if (!colon)
+                return "it is not of the form Name: value";
+        char name[256];
+        size_t n = (size_t)(colon - line);
+        if (n >= sizeof(name))
+                return "its name is too long";
+        memcpy(name, line, n);
+        name[n] = '\0';
+        if (!text_header_name_ok(name))
+                return "its name is empty or holds a character a header name may not hold";
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+                v++;
+        if (!text_header_value_ok(v))
+                return "its value holds a control character (a line break, NUL, ...)";
+        return NULL;
+}
+
+static struct curl_slist *add_line(struct curl_slist *l, const char *line)
+{
         struct curl_slist *n = curl_slist_append(l, line);
-        free(line);
         if (!n) {
                 fprintf(stderr, "osvm: out of memory (curl header list)\n");
                 abort();
         }
         return n;
+}
+
+/*
+ * Adds "name: value" after checking it: nothing reaches a header unchecked.
+ * from says where the value came from, for the error; a value that came
+ * from the server is quoted (made printable), a configured one is not (it
+ * may be a secret).
+ */
+static bool add_header(struct curl_slist **l, const char *name, const char *value, const char *from,
+                       bool quote, const struct http *h, osvm_err *e)
+{
+        char *line = xasprintf("%s: %s", name, value);
+        const char *why = mcp_header_problem(line);
+        if (why) {
+                char *shown = quote ? text_sanitize(value, 0) : NULL;
+                err_set(e, quote ? MCP_E_PROTOCOL : EINVAL,
+                        "%s: refusing to send the header %s%s%s%s from %s: %s; nothing was sent",
+                        h->t.server_name, name, shown ? " (\"" : "", shown ? shown : "",
+                        shown ? "\")" : "", from, why);
+                free(shown);
+                free(line);
+                return false;
+        }
+        *l = add_line(*l, line);
+        free(line);
+        return true;
 }
 
 /* Starts a transfer: POST of body (taken), GET (Last-Event-ID when last_id), DELETE. */
@@ -395,25 +445,39 @@ static struct stream *stream_start(struct http *h, enum stream_kind kind, char *
                 return NULL;
         }
         CURL *c = s->easy;
-        struct curl_slist *l = NULL;
+        struct curl_slist **l = &s->hdrs;
         if (kind == ST_POST) {
-                l = add_header(l, "%s", "Content-Type: application/json");
-                l = add_header(l, "%s", "Accept: application/json, text/event-stream");
-                l = add_header(l, "%s", "Expect:");
+                *l = add_line(*l, "Content-Type: application/json");
+                *l = add_line(*l, "Accept: application/json, text/event-stream");
+                *l = add_line(*l, "Expect:");
         } else if (kind == ST_RESUME || kind == ST_LISTEN) {
-                l = add_header(l, "%s", "Accept: text/event-stream");
-                if (last_id && *last_id)
-                        l = add_header(l, "Last-Event-ID: %s", last_id);
+                *l = add_line(*l, "Accept: text/event-stream");
         }
-        if (h->session[0]) {
-                l = add_header(l, "Mcp-Session-Id: %s", h->session);
+        bool ok = true;
+        if ((kind == ST_RESUME || kind == ST_LISTEN) && last_id && *last_id)
+                ok = add_header(l, "Last-Event-ID", last_id, "the server's event id", true, h, e);
+        if (ok && h->session[0]) {
+                ok = add_header(l, "Mcp-Session-Id", h->session, "the server's session id", true, h,
+                                e);
                 s->with_session = true;
         }
-        if (h->t.protocol_version[0])
-                l = add_header(l, "MCP-Protocol-Version: %s", h->t.protocol_version);
-        for (struct curl_slist *x = h->extra; x; x = x->next)
-                l = add_header(l, "%s", x->data);
-        s->hdrs = l;
+        if (ok && h->t.protocol_version[0])
+                ok = add_header(l, "MCP-Protocol-Version", h->t.protocol_version,
+                                "the negotiated protocol version", true, h, e);
+        for (struct curl_slist *x = h->extra; ok && x; x = x->next) {
+                const char *why = mcp_header_problem(x->data);
+                if (why) {
+                        err_set(e, EINVAL, "%s: a configured header: %s; nothing was sent",
+                                h->t.server_name, why);
+                        ok = false;
+                } else {
+                        *l = add_line(*l, x->data);
+                }
+        }
+        if (!ok) {
+                stream_free(s);
+                return NULL;
+        }
 
         curl_easy_setopt(c, CURLOPT_URL, h->url);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -513,7 +577,7 @@ static int http_status_error(struct stream *s, long status, osvm_err *e)
                 return -1;
         }
         return err_set(e, status >= 500 ? EIO : EPROTO, "%s: %s %s: HTTP %ld%s%s", h->t.server_name,
-                       what, h->url, status, ex[0] ? ": " : "", ex);
+                       what, h->shown, status, ex[0] ? ": " : "", ex);
 }
 
 static int curl_error(struct stream *s, osvm_err *e)
@@ -523,16 +587,53 @@ static int curl_error(struct stream *s, osvm_err *e)
         switch (s->result) {
         case CURLE_COULDNT_CONNECT:
                 return err_set(e, ECONNREFUSED, "%s: cannot connect to %s: %s", h->t.server_name,
-                               h->url, why);
+                               h->shown, why);
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY:
                 return err_set(e, EHOSTUNREACH, "%s: cannot resolve the host of %s: %s",
-                               h->t.server_name, h->url, why);
+                               h->t.server_name, h->shown, why);
         case CURLE_OPERATION_TIMEDOUT:
-                return err_set(e, ETIMEDOUT, "%s: %s: %s", h->t.server_name, h->url, why);
+                return err_set(e, ETIMEDOUT, "%s: %s: %s", h->t.server_name, h->shown, why);
         default:
-                return err_set(e, EIO, "%s: %s: %s", h->t.server_name, h->url, why);
+                return err_set(e, EIO, "%s: %s: %s", h->t.server_name, h->shown, why);
         }
+}
+
+static bool is_response_to(json_t *m, json_t *id)
+{
+        return m && !json_object_get(m, "method") && json_equal(json_object_get(m, "id"), id);
+}
+
+/* The id of a message, printable and short, into buf. */
+static const char *id_words(json_t *id, char *buf, size_t n)
+{
+        char *raw = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        snprintf(buf, n, "%.40s", raw ? raw : "(none)");
+        printable(buf);
+        free(raw);
+        return buf;
+}
+
+/*
+ * A request's POST was answered with one JSON message that is not its
+ * response: the response can no longer come (a JSON body is the one answer),
+ * so the wait ends now.
+ */
+static int not_the_answer(struct stream *s, json_t *m, osvm_err *e)
+{
+        char want[48], got[48];
+        id_words(s->req_id, want, sizeof(want));
+        if (m && !json_object_get(m, "method") && json_object_get(m, "id"))
+                return err_set(e, MCP_E_PROTOCOL,
+                               "%s: the server answered request %s with the response to id %s; "
+                               "the right answer can no longer come",
+                               s->h->t.server_name, want,
+                               id_words(json_object_get(m, "id"), got, sizeof(got)));
+        return err_set(e, MCP_E_PROTOCOL,
+                       "%s: the server answered request %s with %s, not its response; the answer "
+                       "can no longer come",
+                       s->h->t.server_name, want,
+                       m ? "another message" : "a body that is not a JSON-RPC message");
 }
 
 /*
@@ -557,7 +658,9 @@ static int stream_conclude(struct stream *s, const struct mcp_wait *w, bool watc
         if (s->mode == BODY_JSON) {
                 if (s->result != CURLE_OK)
                         return curl_error(s, e);
-                enqueue(s, s->buf.p ? s->buf.p : "", s->buf.len);
+                json_t *m = enqueue(s, s->buf.p ? s->buf.p : "", s->buf.len);
+                if (s->req_id && !is_response_to(m, s->req_id))
+                        return not_the_answer(s, m, e);
                 return 0;
         }
         if (s->mode != BODY_SSE)
@@ -574,6 +677,16 @@ static int stream_conclude(struct stream *s, const struct mcp_wait *w, bool watc
         const char *id = s->sse.id_seen && s->sse.last_id[0] ? s->sse.last_id
                          : s->kind == ST_RESUME              ? h->resume_id
                                                              : NULL;
+        if (id && !text_header_value_ok(id)) {
+                char *shown = text_sanitize(id, 0);
+                err_set(e, MCP_E_PROTOCOL,
+                        "%s: the server's event stream ended before the answer, and its event id "
+                        "(\"%s\") holds control characters: it cannot go back in a "
+                        "Last-Event-ID header to resume",
+                        h->t.server_name, shown);
+                free(shown);
+                return -1;
+        }
         if (id) {
                 if (++h->resumes > HTTP_MAX_RESUMES)
                         return err_set(e, MCP_E_CLOSED,
@@ -601,8 +714,10 @@ static void listen_ended(struct http *h, struct stream *s)
         long status = 0;
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
         uint64_t now = time_mono_ns();
-        if (s->sse.id_seen)
+        if (s->sse.id_seen && text_header_value_ok(s->sse.last_id))
                 snprintf(h->listen_id, sizeof(h->listen_id), "%s", s->sse.last_id);
+        else if (s->sse.id_seen)
+                h->listen_id[0] = '\0'; /* not fit for a header: the next stream starts afresh */
         if (status == 405) {
                 h->get_refused = true;
                 log_debug("mcp %s: the server offers no GET stream (405)", h->t.server_name);
@@ -638,7 +753,7 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
                 if (watch_done && *w->done)
                         return RUN_DONE;
                 if (w->cancel && *w->cancel)
-                        return err_set(e, MCP_E_CANCELLED, "%s: cancelled", h->t.server_name);
+                        return mcp_err_cancelled(e, "%s: cancelled", h->t.server_name);
                 uint64_t now = time_mono_ns();
                 if (w->deadline_ns && now >= w->deadline_ns)
                         return err_set(e, MCP_E_TIMEOUT, "%s: no answer before the deadline",
@@ -712,6 +827,8 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
         struct stream *s = stream_start(h, ST_POST, body, NULL, e);
         if (!s)
                 return -1;
+        if (json_object_get(msg, "method") && json_object_get(msg, "id"))
+                s->req_id = json_incref(json_object_get(msg, "id"));
         int rc = run(h, s, w, watch_done, 0, e);
         stream_free(s); /* stops reading a stream we no longer need */
         return rc < 0 ? -1 : 0;
@@ -815,6 +932,7 @@ static void http_close(struct mcp_transport *t)
         curl_multi_cleanup(h->multi);
         curl_slist_free_all(h->extra);
         free(h->url);
+        free(h->shown);
         free(h);
 }
 
@@ -825,24 +943,12 @@ static const struct mcp_transport_ops http_ops = {
     .close = http_close,
 };
 
-/* A configured header must be "Name: value" on one line. */
-static bool header_ok(const char *hd)
-{
-        const char *colon = strchr(hd, ':');
-        if (!colon || colon == hd || strpbrk(hd, "\r\n"))
-                return false;
-        for (const char *p = hd; p < colon; p++)
-                if (*p <= 0x20 || *p >= 0x7f)
-                        return false;
-        return true;
-}
-
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
                                     size_t max_message, osvm_err *e)
 {
         if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
-                err_set(e, EINVAL, "%s: \"%s\" is not an http:// or https:// URL", name,
-                        url ? url : "");
+                /* never the value itself: a URL may hold a credential */
+                err_set(e, EINVAL, "%s: its URL is not an http:// or https:// one", name);
                 return NULL;
         }
         pthread_once(&curl_once, curl_init);
@@ -856,6 +962,9 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
         h->t.max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
         snprintf(h->t.server_name, sizeof(h->t.server_name), "%s", name);
         h->url = xstrdup(url);
+        h->shown = mcp_url_public(url);
+        if (!h->shown)
+                h->shown = xstrdup("its URL");
         h->retry_ms = HTTP_DEFAULT_RETRY_MS;
         h->queue = json_array();
         h->multi = curl_multi_init();
@@ -866,9 +975,15 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
         }
         for (size_t i = 0; headers && headers[i]; i++) {
                 const char *hd = headers[i];
-                if (!header_ok(hd)) {
-                        err_set(e, EINVAL, "%s: header \"%.64s\" is not of the form Name: value",
-                                name, hd);
+                const char *why = mcp_header_problem(hd);
+                if (why) {
+                        /* the name only: the value may be a secret */
+                        size_t n = strcspn(hd, ":");
+                        strbuf shown = {0};
+                        sb_add_sanitized(&shown, hd, n < 64 ? n : 64, 0);
+                        err_set(e, EINVAL, "%s: the header \"%s\" cannot be sent: %s", name,
+                                shown.s, why);
+                        sb_free(&shown);
                         http_close(&h->t);
                         return NULL;
                 }

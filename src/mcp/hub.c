@@ -5,6 +5,7 @@
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct hub_server {
@@ -92,9 +93,14 @@ static void note_down_if_dead(struct mcp_hub *h, const char *id)
                         session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
 }
 
-void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
+void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
         iso_decide(h->cfg, id, tool, h->host, dec);
+}
+
+void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
+{
+        mcp_hub_preview(h, id, tool, dec);
         /* The reasons at their own levels: with OSVM_LOG=info, the whole trace. */
         for (size_t i = 0; i < dec->nreasons; i++)
                 log_msg(dec->reasons[i].level, "%s", dec->reasons[i].text);
@@ -108,8 +114,8 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         const char *id = dec->policy.server, *tool = dec->policy.tool;
         switch (dec->route) {
         case ISO_ROUTE_DENY:
-                err_set(e, EPERM, "%s/%s refused: %s", id, tool,
-                        dec->reasons[dec->nreasons - 1].text);
+                /* the decision's last reason is the refusal, whole: who, why, the remedy */
+                err_set(e, EPERM, "%s", dec->reasons[dec->nreasons - 1].text);
                 e->exit = OSVM_EXIT_DENIED;
                 return NULL;
         case ISO_ROUTE_UNIKERNEL:
@@ -121,7 +127,32 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         struct mcp_client *c = mcp_hub_client(h, id, o, e);
         if (!c)
                 return NULL;
-        json_t *r = mcp_call_tool(c, tool, args, o, e);
+        /*
+         * The policy's timeout_ms holds on the server too, as it does in a VM
+         * (the caller's own limit when that is shorter). It counts from the
+         * request; starting the server is not the call's time. When it passes
+         * the server is told to cancel (notifications/cancelled) and any late
+         * answer is dropped. osvm's own pack holds its calls to the policy
+         * itself, and says so in its answer: it is left to.
+         */
+        struct mcp_call_opts co = o ? *o : (struct mcp_call_opts){0};
+        uint32_t limit = dec->policy.timeout_ms;
+        const struct hub_server *hs = find(h, id, e);
+        bool policy_limit =
+            limit && !hs->conf->own_pack && (!co.timeout_ms || limit <= co.timeout_ms);
+        if (policy_limit)
+                co.timeout_ms = limit;
+        json_t *r = mcp_call_tool(c, tool, args, &co, e);
+        if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
+                char from[32] = "the default";
+                if (dec->policy.timeout_src != ISO_SRC_DEFAULT)
+                        snprintf(from, sizeof(from), "set at the %s level",
+                                 iso_src_name(dec->policy.timeout_src));
+                err_set(e, MCP_E_TIMEOUT,
+                        "%s/%s timed out after %u ms, the limit of its policy (timeout_ms, %s); "
+                        "the server was told to cancel the call",
+                        id, tool, limit, from);
+        }
         if (!r)
                 note_down_if_dead(h, id);
         return r;

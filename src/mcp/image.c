@@ -33,7 +33,7 @@ const char *mcp_solana_rpc(const struct iso_policy *p)
         return p->rpc_url ? p->rpc_url : DEFAULT_RPC;
 }
 
-char *mcp_rpc_public(const char *url)
+char *mcp_url_public(const char *url)
 {
         CURLU *h = curl_url();
         char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
@@ -194,7 +194,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         /* The tool sees the endpoint without what may be a credential in the
          * URL; the egress thread sends its requests there on to the URL in full. */
         const char *rpc = mcp_solana_rpc(p);
-        rpc_public = mcp_rpc_public(rpc);
+        rpc_public = mcp_url_public(rpc);
         char *who = xasprintf("%s/%s", p->server, tool);
         struct mcp_egress_policy ep = {
             .who = who,
@@ -274,8 +274,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         }
         if (cancelled) {
                 /* as a direct call that was cancelled: no result, exit 130 */
-                err_set(e, MCP_E_CANCELLED, "%s/%s: cancelled: its %s was stopped", p->server, tool,
-                        how);
+                mcp_err_cancelled(e, "%s/%s: cancelled: its %s was stopped", p->server, tool, how);
                 e->exit = OSVM_EXIT_INTERRUPTED;
                 goto out;
         }
@@ -296,7 +295,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
         size_t outlen;
         char *output = read_back(out, 0, IMAGE_MAX_OUTPUT, &outlen);
         json_error_t jerr;
-        json_t *r = json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
+        json_t *r = mcp_json_loadb(output, outlen, JSON_DISABLE_EOF_CHECK, &jerr);
         if (!json_is_object(r) || !json_is_array(json_object_get(r, "content"))) {
                 json_decref(r);
                 result = mcp_text_result(true,

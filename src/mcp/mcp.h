@@ -16,15 +16,24 @@
 #define MCP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define MCP_DEFAULT_TIMEOUT_MS  60000u
 
+/* What one server's tools/list may add up to, over all its pages. */
+#define MCP_TOOLS_MAX       4096u              /* tools */
+#define MCP_TOOLS_MAX_BYTES (8u * 1024 * 1024) /* their definitions, as compact JSON */
+#define MCP_TOOLS_MAX_PAGES 256u
+#define MCP_TOOL_NAME_MAX   256u /* bytes of a tool name */
+
 /* Errors in osvm_err.code besides errno values and JSON-RPC error codes. */
 enum {
         MCP_E_TIMEOUT = -1000, /* the deadline passed */
-        MCP_E_CANCELLED,       /* *cancel was set */
+        MCP_E_CANCELLED,       /* *cancel was set (exit OSVM_EXIT_INTERRUPTED: mcp_err_cancelled) */
         MCP_E_CLOSED,          /* the server went away (exited, closed its stream) */
         MCP_E_SESSION,         /* HTTP: the session is gone (404); initialize again */
         MCP_E_TOO_LARGE,       /* a message over the size cap was refused */
         MCP_E_PROTOCOL,        /* the server broke the protocol beyond repair */
 };
+
+/* Sets e to MCP_E_CANCELLED with the exit code of a Ctrl-C (130); returns -1. */
+int mcp_err_cancelled(osvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- the client: one connection to one server ---- */
 
@@ -64,10 +73,20 @@ struct mcp_endpoint {
         size_t max_message;   /* 0: MCP_DEFAULT_MAX_MESSAGE */
 };
 
-/* Starts or reaches the server and runs initialize / initialized. */
+/*
+ * Starts or reaches the server and runs initialize / initialized. A server
+ * that answers with a protocol version osvm does not speak is refused.
+ */
 struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_call_opts *opts,
                                osvm_err *e);
-/* All tools, every page of tools/list fetched; a new reference to an array. */
+/*
+ * All tools, every page of tools/list fetched; a new reference to an array.
+ * Tools without a name, with an empty or unsafe name (control characters,
+ * bidirectional controls, bytes that are not UTF-8, longer than
+ * MCP_TOOL_NAME_MAX) and repeats of a name are left out with a warning. More
+ * than MCP_TOOLS_MAX tools, MCP_TOOLS_MAX_BYTES or MCP_TOOLS_MAX_PAGES
+ * pages is an error (MCP_E_TOO_LARGE, MCP_E_PROTOCOL for the pages).
+ */
 json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *opts, osvm_err *e);
 /*
  * Calls a tool; args may be NULL. Returns the CallToolResult (a new
@@ -104,6 +123,8 @@ struct mcp_server_conf {
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
+                        * policy itself: its timeout answers as a tool error */
 };
 
 struct mcp_registry {
@@ -119,6 +140,15 @@ void mcp_registry_free(struct mcp_registry *reg);
 const struct mcp_server_conf *mcp_registry_find(const struct mcp_registry *reg, const char *id);
 /* The endpoint to connect to a server; strings borrowed from s. */
 void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *ep);
+
+/* A stdio server's command: the file it names (a path as given, else the
+ * first executable match on $PATH, as a new string), or NULL when none. */
+char *mcp_command_find(const char *cmd);
+/* How to install cmd (node, npx, python3, uvx, ...) into buf, when it is an
+ * interpreter MCP servers are commonly started with; false otherwise. */
+bool mcp_command_install_hint(const char *cmd, char *buf, size_t n);
+/* The same for an interpreter that text (a server's stderr) says is missing. */
+bool mcp_command_missing_in(const char *text, char *buf, size_t n);
 
 /* Edits, each atomic and keeping every other field: */
 int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, char *const *env,
@@ -156,6 +186,9 @@ json_t *mcp_hub_call(struct mcp_hub *h, const char *id, const char *tool, json_t
                      const struct mcp_call_opts *o, struct iso_decision *dec, osvm_err *e);
 /* mcp_hub_call in two steps, for a caller that shows the decision before the call runs. */
 void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
+/* The same decision for a listing, not a call: its reasons are not logged
+ * and a fallback is not counted. */
+void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec);
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
                     const struct mcp_call_opts *o, osvm_err *e);
 void mcp_hub_free(struct mcp_hub *h);
@@ -179,14 +212,15 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
  * The host's alone: it may hold a credential. */
 const char *mcp_solana_rpc(const struct iso_policy *p);
 /*
- * An RPC URL as a tool or the agent may see it: scheme://host[:port]/, a new
- * string (NULL when url is not an http:// or https:// URL). The user,
- * password, path, query and fragment stay with the host, since any of them
- * may hold a credential (user:pass@, ?api-key=, a provider's token in the
- * path); the host sends a tool's requests to exactly this endpoint on to the
- * URL in full.
+ * A URL as anything but the host's own request may see it (a tool, the
+ * agent, an error text, the log): scheme://host[:port]/, a new string (NULL
+ * when url is not an http:// or https:// URL). The user, password, path,
+ * query and fragment stay with the host, since any of them may hold a
+ * credential (user:pass@, ?api-key=, a provider's token in the path); the
+ * host sends a tool's requests to exactly this endpoint on to the RPC URL in
+ * full.
  */
-char *mcp_rpc_public(const char *url);
+char *mcp_url_public(const char *url);
 
 /* ---- osvm's own tool pack, served as an MCP server ---- */
 
@@ -224,6 +258,23 @@ const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url,
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)
 #define MCP_RPC_INVALID_PARAMS   (-32602)
+
+/* ---- what peers send ---- */
+
+/*
+ * Parses one JSON message from a peer (a server, a tool): valid JSON
+ * is taken whole, strings holding \u0000 included (read their length with
+ * json_string_length; json_string_value stops at the NUL). An object key
+ * holding \u0000, which jansson cannot keep, gets U+FFFD in its place.
+ * flags are jansson's decoding flags (JSON_ALLOW_NUL is always added).
+ */
+json_t *mcp_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
+/*
+ * Checks a header line "Name: value" before it is sent: the name with
+ * text_header_name_ok, the value (past the blanks after the colon) with
+ * text_header_value_ok. NULL when it may be sent, else what is wrong.
+ */
+const char *mcp_header_problem(const char *line);
 
 /* ---- channels of one JSON message a line (lines.c) ---- */
 

@@ -74,6 +74,19 @@ static char **split_words(const char *s)
         return v;
 }
 
+/* Why a configured header cannot be sent, or NULL: every name and value osvm sends is checked. */
+static const char *header_problem(const char *name, json_t *val)
+{
+        if (!text_header_name_ok(name))
+                return "the name is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)";
+        if (!json_is_string(val))
+                return "expected a string";
+        if (!text_header_value_ok(json_string_value(val)))
+                return "the value holds a control character (a line break, NUL, ...), which "
+                       "cannot go in an HTTP header";
+        return NULL;
+}
+
 /* Reads one server entry; fills e and returns -1 on a bad value. */
 static int read_entry(const char *file, const char *id, json_t *o, struct mcp_server_conf *s,
                       osvm_err *e)
@@ -138,16 +151,22 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
                 size_t n = 0;
                 json_object_foreach(hdrs, key, val)
                 {
-                        if (!json_is_string(val) || strpbrk(key, "\r\n:") ||
-                            strpbrk(json_string_value(val), "\r\n"))
-                                return err_set(e, EINVAL,
-                                               "%s: %s.headers.%s: expected a one-line string",
-                                               file, id, key);
+                        const char *bad = header_problem(key, val);
+                        if (bad) {
+                                char *k = text_sanitize(key, 0);
+                                err_set(e, EINVAL, "%s: %s.headers.%s: %s", file, id, k, bad);
+                                free(k);
+                                return -1;
+                        }
                         s->headers[n++] = xasprintf("%s: %s", key, json_string_value(val));
                 }
                 const char *atype = json_string_value(json_object_get(auth, "auth_type"));
-                const char *token = json_string_value(json_object_get(auth, "token"));
-                if (atype && token && !strpbrk(token, "\r\n")) {
+                json_t *tok = json_object_get(auth, "token");
+                const char *token = json_string_value(tok);
+                if (atype && tok) {
+                        const char *bad = header_problem("Authorization", tok);
+                        if (bad)
+                                return err_set(e, EINVAL, "%s: %s.auth.token: %s", file, id, bad);
                         if (strcmp(atype, "bearer") == 0)
                                 s->headers[n++] = xasprintf("Authorization: Bearer %s", token);
                         else if (strcmp(atype, "api_key") == 0)
@@ -436,9 +455,14 @@ int mcp_registry_add_http(const char *path, const char *id, const char *url, cha
                           osvm_err *e)
 {
         for (size_t i = 0; headers && headers[i]; i++) {
-                const char *colon = strchr(headers[i], ':');
-                if (!colon || colon == headers[i] || strpbrk(headers[i], "\r\n")) {
-                        err_set(e, EINVAL, "--header \"%s\" is not \"Name: value\"", headers[i]);
+                const char *why = mcp_header_problem(headers[i]);
+                if (why) {
+                        /* the name only: the value may be a secret */
+                        strbuf name = {0};
+                        size_t n = strcspn(headers[i], ":");
+                        sb_add_sanitized(&name, headers[i], n < 64 ? n : 64, 0);
+                        err_set(e, EINVAL, "--header \"%s\": %s", name.s, why);
+                        sb_free(&name);
                         e->exit = OSVM_EXIT_USAGE;
                         return -1;
                 }
@@ -561,6 +585,7 @@ bool mcp_registry_add_builtin(struct mcp_registry *reg, const struct iso_host *h
             .argv = argv,
             .env = strv_new(0),
             .enabled = true,
+            .own_pack = true,
         };
         return true;
 }

@@ -157,7 +157,7 @@ static bool on_message(void *ctx, char *line, size_t len)
         }
         if (len) {
                 json_error_t jerr;
-                json_t *msg = json_loadb(line, len, 0, &jerr);
+                json_t *msg = mcp_json_loadb(line, len, 0, &jerr);
                 if (json_is_object(msg))
                         dispatch(s, msg);
                 else

@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +22,10 @@
 extern char **environ;
 
 #define STDERR_LINE_MAX   4096
+#define STDERR_TAIL_LINES 6    /* the last lines of stderr kept, said when the server ends */
+#define STDERR_TAIL_BYTES 512  /* of each, kept */
+#define STDERR_TAIL_SHOWN 200  /* of each, shown (sanitized) */
+#define STDERR_TAIL_ROOM  1000 /* of the message, for all of them */
 #define MALFORMED_LOGGED  5    /* malformed lines logged at warn; the rest at debug */
 #define MALFORMED_MAX     1000 /* past this many in a row the server is dropped */
 #define SHUTDOWN_GRACE_MS 500
@@ -29,14 +34,18 @@ struct stdio_transport {
         struct mcp_transport base;
         pid_t pid;
         int in_fd, out_fd, err_fd; /* -1 once closed */
-        strbuf out;                /* queued bytes for the server's stdin */
+        strbuf out;                /* queued bytes for the server's stdin, at most max_message */
         size_t out_off;
+        bool stuck; /* the queue passed its cap: the server does not read */
         char *line; /* the stdout line being read */
         size_t len, cap;
         bool skipping;  /* discarding the rest of an oversized line */
         bool too_large; /* an oversized line was dropped: tell the caller */
         char errline[STDERR_LINE_MAX];
         size_t errlen;
+        char tail[STDERR_TAIL_LINES][STDERR_TAIL_BYTES]; /* a ring of the last lines */
+        unsigned ntail;                                  /* lines kept in all */
+        bool err_skipping; /* the rest of a line longer than errline: dropped */
         unsigned malformed, malformed_run;
         bool in_pump;
         bool exited;
@@ -100,7 +109,7 @@ static void deliver_line(struct stdio_transport *s, char *line, size_t len)
         if (len == 0)
                 return;
         json_error_t jerr;
-        json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *msg = mcp_json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!msg || !json_is_object(msg)) {
                 s->malformed++;
                 s->malformed_run++;
@@ -153,15 +162,34 @@ static void take_stdout(struct stdio_transport *s, const char *data, size_t n)
         }
 }
 
+/* A complete stderr line: to the debug log, and into the tail. */
+static void stderr_line(struct stdio_transport *s)
+{
+        s->errline[s->errlen] = '\0';
+        if (s->errlen && s->errline[s->errlen - 1] == '\r')
+                s->errline[--s->errlen] = '\0';
+        log_debug("%s: %s", s->base.server_name, s->errline);
+        if (s->errlen)
+                snprintf(s->tail[s->ntail++ % STDERR_TAIL_LINES], STDERR_TAIL_BYTES, "%s",
+                         s->errline);
+        s->errlen = 0;
+}
+
 static void take_stderr(struct stdio_transport *s, const char *data, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
-                if (data[i] == '\n' || s->errlen == sizeof(s->errline) - 1) {
-                        s->errline[s->errlen] = '\0';
-                        log_debug("%s: %s", s->base.server_name, s->errline);
-                        s->errlen = 0;
-                        if (data[i] == '\n')
-                                continue;
+                if (data[i] == '\n') {
+                        if (!s->err_skipping)
+                                stderr_line(s);
+                        s->err_skipping = false;
+                        continue;
+                }
+                if (s->err_skipping)
+                        continue;
+                if (s->errlen == sizeof(s->errline) - 1) { /* the line, cut; its rest dropped */
+                        stderr_line(s);
+                        s->err_skipping = true;
+                        continue;
                 }
                 s->errline[s->errlen++] = data[i];
         }
@@ -183,6 +211,63 @@ static bool read_some(struct stdio_transport *s, int fd, bool is_stdout)
         return true;
 }
 
+/*
+ * The server went away: how it ended and the last lines of its stderr (read
+ * to its end first, bounded, sanitized), and how to install an interpreter
+ * that those lines say is missing.
+ */
+static int closed_error(struct stdio_transport *s, osvm_err *e)
+{
+        char how[96];
+        reap(s, 200);
+        for (int reads = 0; s->err_fd >= 0 && reads < 64; reads++) {
+                char buf[4096];
+                ssize_t r = read(s->err_fd, buf, sizeof(buf));
+                if (r <= 0)
+                        break; /* its end, or nothing more for now */
+                take_stderr(s, buf, (size_t)r);
+        }
+        if (s->errlen)
+                stderr_line(s);
+        /* The newest lines that fit in the message, each sanitized and cut. */
+        char shown[STDERR_TAIL_LINES][STDERR_TAIL_SHOWN + 4];
+        unsigned kept = s->ntail < STDERR_TAIL_LINES ? s->ntail : STDERR_TAIL_LINES, n = 0;
+        size_t room = STDERR_TAIL_ROOM;
+        strbuf all = {0};
+        while (n < kept) {
+                const char *line = s->tail[(s->ntail - 1 - n) % STDERR_TAIL_LINES];
+                strbuf l = {0};
+                sb_add_sanitized(&l, line, strlen(line), 0);
+                size_t cut = l.len;
+                if (cut > STDERR_TAIL_SHOWN) {
+                        cut = STDERR_TAIL_SHOWN;
+                        while (cut && ((unsigned char)l.s[cut] & 0xC0) == 0x80)
+                                cut--;
+                }
+                snprintf(shown[n], sizeof(shown[n]), "%.*s%s", (int)cut, l.s,
+                         cut < l.len ? "..." : "");
+                sb_free(&l);
+                if (strlen(shown[n]) + 3 > room)
+                        break;
+                room -= strlen(shown[n]) + 3;
+                sb_addf(&all, "%s\n", line);
+                n++;
+        }
+        strbuf b = {0};
+        sb_addf(&b, "%s: the server %s", s->base.server_name, exit_words(s, how, sizeof(how)));
+        if (n)
+                sb_addf(&b, "; the last %s of its stderr:", n == 1 ? "line" : "lines");
+        for (unsigned i = n; i-- > 0;)
+                sb_addf(&b, "\n  %s", shown[i]);
+        char hint[256];
+        if (n && mcp_command_missing_in(all.s, hint, sizeof(hint)))
+                sb_addf(&b, "\n%s", hint);
+        sb_free(&all);
+        err_set(e, MCP_E_CLOSED, "%s", b.s);
+        sb_free(&b);
+        return -1;
+}
+
 static int ms_until(uint64_t deadline_ns)
 {
         if (!deadline_ns)
@@ -192,6 +277,14 @@ static int ms_until(uint64_t deadline_ns)
                 return 0;
         uint64_t ms = (deadline_ns - now + 999999) / 1000000;
         return ms > 100 ? 100 : (int)ms; /* wake up to look at the cancel flag */
+}
+
+static int stuck_error(const struct stdio_transport *s, osvm_err *e)
+{
+        return err_set(e, MCP_E_PROTOCOL,
+                       "%s: the server does not read its input: what osvm has for it passed the "
+                       "cap of %zu bytes (max_message); the server is dropped",
+                       s->base.server_name, s->base.max_message);
 }
 
 /*
@@ -217,6 +310,10 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                                      s->base.server_name, s->base.max_message);
                         break;
                 }
+                if (s->stuck) {
+                        rc = stuck_error(s, e);
+                        break;
+                }
                 if (s->malformed_run >= MALFORMED_MAX) {
                         rc = err_set(e, MCP_E_PROTOCOL,
                                      "%s: %u malformed lines in a row; the server is dropped",
@@ -224,14 +321,11 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         break;
                 }
                 if (w->cancel && *w->cancel) {
-                        rc = err_set(e, MCP_E_CANCELLED, "%s: cancelled", s->base.server_name);
+                        rc = mcp_err_cancelled(e, "%s: cancelled", s->base.server_name);
                         break;
                 }
                 if (s->out_fd < 0) {
-                        char how[96];
-                        reap(s, 200);
-                        rc = err_set(e, MCP_E_CLOSED, "%s: the server %s", s->base.server_name,
-                                     exit_words(s, how, sizeof(how)));
+                        rc = closed_error(s, e);
                         break;
                 }
                 int timeout = ms_until(w->deadline_ns);
@@ -256,8 +350,16 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                                 s->out_off += (size_t)wr;
                         else if (wr < 0 && errno != EAGAIN && errno != EINTR)
                                 close_fd(&s->in_fd); /* EPIPE: it stopped reading */
-                        if (s->out_off == s->out.len)
+                        if (s->out_off == s->out.len) {
                                 s->out.len = s->out_off = 0;
+                        } else if (s->out_off >= s->out.len / 2) {
+                                /* drop what was written, so the buffer stays as small as the queue
+                                 */
+                                memmove(s->out.s, s->out.s + s->out_off, s->out.len - s->out_off);
+                                s->out.len -= s->out_off;
+                                s->out_off = 0;
+                                s->out.s[s->out.len] = '\0';
+                        }
                 }
                 if (p[1].revents && !read_some(s, s->err_fd, false))
                         close_fd(&s->err_fd);
@@ -280,10 +382,20 @@ static int stdio_send(struct mcp_transport *t, json_t *msg, const struct mcp_wai
         if (s->in_fd < 0)
                 return err_set(e, MCP_E_CLOSED, "%s: the server no longer reads its input",
                                t->server_name);
+        if (s->stuck)
+                return stuck_error(s, e);
         /* Compact JSON escapes every newline inside strings: one line a message. */
         char *line = json_dumps(msg, JSON_COMPACT);
         if (!line)
                 return err_set(e, ENOMEM, "%s: cannot serialize a message", t->server_name);
+        /* Bounded: a server that sends requests and never reads the answers is dropped. */
+        size_t queued = s->out.len - s->out_off, n = strlen(line) + 1;
+        if (queued > 0 &&
+            n > t->max_message - (queued < t->max_message ? queued : t->max_message)) {
+                free(line);
+                s->stuck = true;
+                return stuck_error(s, e);
+        }
         sb_add(&s->out, line);
         sb_add(&s->out, "\n");
         free(line);
@@ -297,10 +409,56 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
         return pump((struct stdio_transport *)t, w, false, e);
 }
 
+/*
+ * Whether the process is on its way out though not yet reapable: killed (a
+ * SIGKILL pending), its leader exiting (PF_EXITING) or a zombie while its
+ * other threads end. A server killed a moment ago is then started again
+ * before a request is sent to it, not sent the request and found dead.
+ */
+static bool proc_exiting(pid_t pid)
+{
+        char path[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false; /* no /proc: waitpid alone decides */
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        /* after the name's last ')': state ppid pgrp session tty tpgid flags */
+        char *p = strrchr(buf, ')');
+        char state;
+        unsigned long flags;
+        if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+                return false;
+        if (state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */))
+                return true;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        static const char *const pend[] = {"\nSigPnd:", "\nShdPnd:"};
+        for (size_t i = 0; i < 2; i++) {
+                const char *q = strstr(buf, pend[i]);
+                unsigned long long mask;
+                if (q && sscanf(q + strlen(pend[i]), " %llx", &mask) == 1 &&
+                    (mask & (1ull << (SIGKILL - 1))))
+                        return true;
+        }
+        return false;
+}
+
 static bool stdio_alive(struct mcp_transport *t)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
-        return s->out_fd >= 0 && s->in_fd >= 0 && !reap(s, 0);
+        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0) && !proc_exiting(s->pid);
 }
 
 static void stdio_close(struct mcp_transport *t)
@@ -396,8 +554,12 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0) {
+                char hint[256];
                 errno = r;
                 err_sys(e, "%s: starting %s", name, argv[0]);
+                if (r == ENOENT && mcp_command_install_hint(argv[0], hint, sizeof(hint)))
+                        snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), " (%s)",
+                                 hint);
                 goto fail;
         }
         close(in[0]);

@@ -125,8 +125,11 @@ static json_t *check_fields(struct microvm_service *s, json_t *req, const char *
                 bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
                 if (!ok)
                         return fail(s, "%s: the field \"%s\" has the wrong type", op, key);
+                if (f[i].type == JSON_STRING &&
+                    strlen(json_string_value(v)) != json_string_length(v))
+                        return fail(s, "%s: the field \"%s\" holds a NUL character", op, key);
                 if (f[i].type == JSON_STRING && strcmp(key, "body") != 0 &&
-                    strnlen(json_string_value(v), NAME_MAX_BYTES + 1) > NAME_MAX_BYTES)
+                    json_string_length(v) > NAME_MAX_BYTES)
                         return fail(s, "%s: the field \"%s\" is longer than %d bytes", op, key,
                                     NAME_MAX_BYTES);
         }
@@ -159,25 +162,40 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                 return fail(s, "hello: protocol %lld is not %d, the supervisor's", (long long)proto,
                             MICROVM_PROTOCOL);
         const struct agent_ai_config *ai = s->h->ai;
+        /* the endpoint as the agent may see it: a key in the URL stays here */
+        char *url = ai->url ? mcp_url_public(ai->url) : NULL;
         json_t *planner =
             json_pack("{s:s?, s:s?, s:s?, s:i, s:i, s:i, s:s?}", "provider", ai->provider, "url",
-                      ai->url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
+                      url, "model", ai->model, "timeout_ms", (json_int_t)ai->timeout_ms,
                       "max_retries", (json_int_t)ai->max_retries, "max_rounds",
                       (json_int_t)ai->max_rounds, "source", ai->source);
-        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s, s:s?}", "ok", true, "protocol",
+        free(url);
+        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s, s:s?, s:s}", "ok", true, "protocol",
                          (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
                          "planner", planner, "tools", s->tools, "log_level",
-                         log_level_name(log_get_level()), "isolation", s->h->isolation);
+                         log_level_name(log_get_level()), "isolation", s->h->isolation,
+                         "agent_platform", s->h->process ? "process" : "kvm");
 }
 
 static json_t *op_decide(struct microvm_service *s, json_t *req)
 {
         static const struct field f[] = {{"server", JSON_STRING, true},
-                                         {"tool", JSON_STRING, true}};
-        json_t *bad = check_fields(s, req, "tool.decide", f, 2);
+                                         {"tool", JSON_STRING, true},
+                                         {"preview", JSON_TRUE, false}};
+        json_t *bad = check_fields(s, req, "tool.decide", f, 3);
         const char *server = json_string_value(json_object_get(req, "server"));
         if (bad || (bad = check_server(s, "tool.decide", server)))
                 return bad;
+        if (json_is_true(json_object_get(req, "preview"))) {
+                /* a listing (the chat's /tools): not logged, not counted, not kept for a call */
+                struct iso_decision d;
+                mcp_hub_preview(s->h->hub, server, json_string_value(json_object_get(req, "tool")),
+                                &d);
+                json_t *ans =
+                    json_pack("{s:b, s:o}", "ok", true, "decision", iso_decision_json(&d));
+                iso_decision_free(&d);
+                return ans;
+        }
         if (s->have_last)
                 iso_decision_free(&s->last);
         mcp_hub_decide(s->h->hub, server, json_string_value(json_object_get(req, "tool")),
@@ -259,7 +277,9 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
         if (result)
                 return json_pack("{s:b, s:o}", "ok", true, "result", result);
         bool cancelled = e.code == MCP_E_CANCELLED || *s->h->interrupted;
-        return json_pack("{s:b, s:s, s:b}", "ok", false, "error", e.msg, "cancelled", cancelled);
+        /* the exit code tells the agent a refusal by the policy from a failure */
+        return json_pack("{s:b, s:s, s:b, s:i}", "ok", false, "error", e.msg, "cancelled",
+                         cancelled, "exit", (json_int_t)e.exit);
 }
 
 static json_t *op_llm(struct microvm_service *s, json_t *req)
@@ -273,7 +293,7 @@ static json_t *op_llm(struct microvm_service *s, json_t *req)
                 return fail(s, "llm: no LLM is configured (the %s planner runs in the agent)",
                             p->ops->name);
         const char *body = json_string_value(json_object_get(req, "body"));
-        json_t *parsed = json_loads(body, 0, NULL);
+        json_t *parsed = json_loads(body, JSON_ALLOW_NUL, NULL);
         bool object = json_is_object(parsed);
         json_decref(parsed);
         if (!object)
@@ -312,7 +332,7 @@ static json_t *op_events(struct microvm_service *s, json_t *req)
 }
 
 /* Each server's rpc_url as the agent may see it: the endpoint without what
- * may be a credential (mcp_rpc_public); one that is not a URL is left out. */
+ * may be a credential (mcp_url_public); one that is not a URL is left out. */
 static void config_strip_rpc(json_t *cfg)
 {
         const char *name;
@@ -322,7 +342,7 @@ static void config_strip_rpc(json_t *cfg)
                 json_t *url = json_object_get(srv, "rpc_url");
                 if (!url)
                         continue;
-                char *pub = mcp_rpc_public(json_string_value(url));
+                char *pub = mcp_url_public(json_string_value(url));
                 if (pub)
                         json_object_set_new(srv, "rpc_url", json_string(pub));
                 else
@@ -401,7 +421,7 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
                 s->flooded = 0;
         }
         json_error_t je;
-        json_t *req = json_loadb(line, len, 0, &je);
+        json_t *req = mcp_json_loadb(line, len, 0, &je); /* \u0000 is valid JSON */
         if (!json_is_object(req)) {
                 json_decref(req);
                 return fail(s, "a host call that is not a JSON object");

@@ -253,6 +253,24 @@ struct vmm_image *vmm_image_get(const char *path, osvm_err *e)
         return img;
 }
 
+int vmm_image_check(const char *path, osvm_err *e)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return err_sys(e, "image %s", path);
+        struct stat st;
+        struct vmm_image *img = NULL;
+        if (fstat(fd, &st) < 0)
+                err_sys(e, "image %s", path);
+        else
+                img = image_load(path, &st, fd, e); /* as a run loads it, but not cached */
+        close(fd);
+        if (!img)
+                return -1;
+        image_free(img);
+        return 0;
+}
+
 struct vmm_image *vmm_image_ref(struct vmm_image *img)
 {
         pthread_mutex_lock(&cache_lock);

@@ -144,6 +144,11 @@ struct vmm_result {
  */
 int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e);
 
+/* Checks that path is an image the engine would run, loading it as a run
+ * does (a regular file of at most 256 MiB, a static x86-64 ELF), without
+ * KVM and without caching it; -1 with the reason in e when it is not. */
+int vmm_image_check(const char *path, osvm_err *e);
+
 /* Probes /dev/kvm: true when usable; otherwise why says what is wrong and how to fix it. */
 bool vmm_probe(char *why, size_t n);
 /* OSVM_NO_KVM=1 in the environment makes osvm treat /dev/kvm as absent (read

@@ -3,6 +3,7 @@
 # and the real server-everything: `osvm -p ... --json` runs several rounds of
 # tool calls, in the OpenAI and in the Anthropic format, and the requests osvm
 # sent are checked (tools array, tool messages, ids, arguments, the key).
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the LLM asked through the supervisor or directly).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -20,12 +21,27 @@ start_llm() {
         python3 "$ROOT/tests/agent/llm_server.py" --script "$1" --record "$T/record.json" \
                 >"$T/llm.out" 2>"$T/llm.err" &
         LLM_PID=$!
-        for _ in $(seq 100); do
+        # (up to 120 s: a bound that only guards against a hang, on a loaded machine)
+        for _ in $(seq 2400); do
                 LLM_PORT=$(sed -n 's/^PORT //p' "$T/llm.out")
                 [ -n "$LLM_PORT" ] && return
                 sleep 0.05
         done
 }
+
+# ---- a key that cannot go in a header ----
+
+fresh
+: >"$T/record.json"
+printf '[{"status": 200, "body": {}}]' >"$T/one.json"
+start_llm "$T/one.json"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=test-model \
+        OSVM_AI_KEY="$(printf 'sk-test\r\nX-Injected: yes')" osvm -p "hello"
+kill $LLM_PID 2>/dev/null
+check_exit "a key holding CR LF is a configuration error" 3
+check_contains "the error names where the key came from" "OSVM_AI_KEY" "$ERR"
+check_not_contains "and does not show it" "sk-test" "$ERR"
+check_eq "nothing reached the LLM" "" "$(cat "$T/record.json")"
 
 # ---- OpenAI format: two rounds of calls, then the answer ----
 
@@ -106,6 +122,59 @@ check_not_contains "without printing the key" "bad\"" "$ERR"
 OSVM_AI_URL=http://127.0.0.1:9/v1 OSVM_AI_MODEL=m osvm -p "add 2 and 3"
 check_exit "an unreachable endpoint fails the prompt" 1
 check_contains "and names it" "cannot reach" "$ERR"
+
+# ---- tool calls that fail: one-shot mode's exit code ----
+
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+cat >"$T/recover.json" <<'EOF'
+[
+ {"status": 200, "body": {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+   "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "everything__get-sum", "arguments": "{\"a\": \"two\", \"b\": 3}"}}]}}]}},
+ {"status": 200, "body": {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": "Numbers, then.",
+   "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "everything__get-sum", "arguments": "{\"a\": 2, \"b\": 3}"}}]}}]}},
+ {"status": 200, "body": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "It is 5."}}]}}
+]
+EOF
+start_llm "$T/recover.json"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=m osvm -p "add two and 3" --json
+kill $LLM_PID 2>/dev/null
+check_exit "a failed call that a later call of the same tool made good: exit 0" 0
+printf '%s' "$OUT" >"$T/trace.json"
+check_json "the trace has each call's outcome, and nothing left failed" "$T/trace.json" \
+        '[r["calls"][0]["outcome"] for r in d["rounds"]] == ["error", "ok"] and d["unrecovered_calls"] == []'
+
+cat >"$T/giveup.json" <<'EOF'
+[
+ {"status": 200, "body": {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+   "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "everything__get-sum", "arguments": "{\"a\": \"two\", \"b\": 3}"}}]}}]}},
+ {"status": 200, "body": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "I could not add them."}}]}}
+]
+EOF
+start_llm "$T/giveup.json"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=m osvm -p "add two and 3"
+kill $LLM_PID 2>/dev/null
+check_exit "a failed call that nothing made good: exit 1" 1
+check_eq "the answer is still printed" "I could not add them." "$OUT"
+check_contains "and the call is named on stderr" "ERROR: everything/get-sum reported an error" "$ERR"
+
+# The offline planner: a refusal by the policy exits 4, a timeout 1.
+osvm isolation set everything/get-sum fallback=deny
+osvm -p "add 2 and 3"
+check_exit "offline: a call refused by the policy exits 4" 4
+check_eq "offline: the refusal is said once on stderr, with its remedy" 1 \
+        "$(printf '%s\n' "$ERR" | grep -c 'Refusing to run everything/get-sum: .* osvm isolation set everything/get-sum fallback=direct')"
+check_not_contains "offline: not wrapped in its own words again" "refused: Refusing" "$OUT$ERR"
+osvm -p "add 2 and 3" --json
+check_exit "offline --json: a refusal exits 4 too" 4
+printf '%s' "$OUT" >"$T/trace.json"
+check_json "offline --json: the refused call in the trace" "$T/trace.json" \
+        'd["rounds"][0]["calls"][0]["outcome"] == "refused" and [c["outcome"] for c in d["unrecovered_calls"]] == ["refused"]'
+osvm isolation set everything timeout_ms=500
+osvm -p "trigger a long running operation duration=3 steps=3"
+check_exit "offline: a call past its timeout_ms exits 1" 1
+check_contains "offline: saying it timed out" \
+        "everything/trigger-long-running-operation failed: everything/trigger-long-running-operation timed out after 500 ms" "$ERR"
 
 # ---- the offline planner, as the issue's one-shot check says ----
 

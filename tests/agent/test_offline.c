@@ -405,7 +405,18 @@ static void test_results(void **state)
         agent_convo_free(&c);
 }
 
-/* Long and odd requests: bounded work, no crash, still an answer. */
+/* A request of one piece, then another repeated past n bytes. */
+static char *repeated(const char *head, const char *piece, size_t n)
+{
+        strbuf b = {0};
+        sb_add(&b, head);
+        while (b.len < n)
+                sb_add(&b, piece);
+        return sb_steal(&b);
+}
+
+/* Long and odd requests: no crash, and the answer they should get (the time
+ * they take against their length is bench/bench_offline's, not a test's). */
 static void test_hostile(void **state)
 {
         (void)state;
@@ -415,29 +426,65 @@ static void test_hostile(void **state)
         strbuf b = {0};
         for (size_t i = 0; b.len < 200000; i++)
                 sb_add(&b, pieces[(i * 7 + i / 5) % (sizeof(pieces) / sizeof(pieces[0]))]);
-        const char *requests[] = {b.s,
-                                  "",
-                                  "   ",
-                                  "'",
-                                  "\"",
-                                  "=",
-                                  "a=",
-                                  "=b",
-                                  "...",
-                                  "~",
-                                  "-",
-                                  "echo \"",
-                                  "add 1e309 and 2"};
-        for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+        struct {
+                const char *request;
+                const char *want; /* in the answer */
+                size_t ncalls;
+        } cases[] = {
+            /* 200 KB: the answer quotes its start only */
+            {b.s, "No tool fits \"the ü /tmp/x " ADDR " \"q\" the", 0},
+            {"", "What should I do?", 0},
+            {"   ", "What should I do?", 0},
+            {"'", "No tool fits \"'\"", 0},
+            {"\"", "No tool fits \"\"\"", 0},
+            {"=", "No tool fits \"=\"", 0},
+            {"a=", "No tool fits \"a=\"", 0},
+            {"=b", "(offline planner)", 0},
+            {"...", "No tool fits \"...\"", 0},
+            {"~", "No tool fits \"~\"", 0},
+            {"-", "No tool fits \"-\"", 0},
+            {"echo \"", "Calling everything/echo {\"message\":\"\\\"\"}", 1},
+            /* not a number: only 2 is, and b is asked for */
+            {"add 1e309 and 2", "To run everything/get-sum I need this argument:\n  - b:", 0},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct agent_convo c;
                 struct agent_step s;
-                uint64_t t0 = time_mono_ns();
-                plan_one(requests[i], &c, &s);
-                assert_true(time_mono_ns() - t0 < 20ull * 1000 * 1000 * 1000);
+                plan_one(cases[i].request, &c, &s);
+                if (!strstr(s.text, cases[i].want))
+                        fail_msg("case %zu: \"%s\" not in the answer", i, cases[i].want);
+                assert_int_equal(s.ncalls, cases[i].ncalls);
+                assert_true(strlen(s.text) < 2000);
                 agent_step_free(&s);
                 agent_convo_free(&c);
         }
         sb_free(&b);
+
+        /* 200 KB of one piece repeated: each filler of arguments over all of it */
+        struct {
+                const char *head, *piece, *tool, *args;
+        } long_calls[] = {
+            {"get annotated message of type ", "error ", "get-annotated-message",
+             "{\"messageType\": \"error\"}"},
+            {"add ", "1 2 ", "get-sum", "{\"a\": 1, \"b\": 2}"},
+            {"echo ", "((((", "echo", NULL},
+            {"echo ", "'x ", "echo", "{\"message\": \"x \"}"},
+            {"echo ", "-alpha-file", "echo", NULL},
+        };
+        for (size_t i = 0; i < sizeof(long_calls) / sizeof(long_calls[0]); i++) {
+                char *req = repeated(long_calls[i].head, long_calls[i].piece, 200000);
+                struct agent_convo c;
+                struct agent_step s;
+                plan_one(req, &c, &s);
+                assert_int_equal(s.ncalls, 1);
+                assert_string_equal(s.calls[0].tool->name, long_calls[i].tool);
+                if (long_calls[i].args)
+                        assert_call(&s, s.calls[0].tool->server, long_calls[i].tool,
+                                    long_calls[i].args);
+                agent_step_free(&s);
+                agent_convo_free(&c);
+                free(req);
+        }
 
         /* a conversation that does not end with a user message or a result */
         struct agent_convo c = {0};

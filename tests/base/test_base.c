@@ -221,6 +221,77 @@ static void test_log_file_is_bounded(void **state)
         free(logs);
 }
 
+/* Reads what fn writes to fd (1 or 2) while it runs. */
+static char *capture(int fd, void (*fn)(void))
+{
+        char *path = xasprintf("%s/captured", dir);
+        fflush(NULL);
+        int saved = dup(fd);
+        int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        assert_true(saved >= 0 && out >= 0);
+        dup2(out, fd);
+        close(out);
+        fn();
+        fflush(NULL);
+        dup2(saved, fd);
+        close(saved);
+        char *text;
+        assert_int_equal(fs_read_file(path, 1 << 20, &text, NULL, NULL), 0);
+        unlink(path);
+        free(path);
+        return text;
+}
+
+static void log_hostile(void)
+{
+        /* what a server might say: a clear, a title, a line break, a CR, a C1 CSI */
+        log_warn("server said: %s", "a\033[2J\033]0;t\007\nb\r\xc2\x9b"
+                                    "c");
+}
+
+/* Every message is sanitized once, in the log: one line in the file, its
+ * lines kept and indented on stderr. */
+static void test_log_sanitizes(void **state)
+{
+        (void)state;
+        char *logs = xasprintf("%s/logs-s", dir);
+        log_set_level(LOG_WARN);
+        log_set_file_dir(logs);
+        char *err = capture(2, log_hostile);
+        assert_string_equal(err, "WARN: server said: a^[[2J^[]0;t^G\n  b^M\\u009bc\n");
+        free(err);
+        log_close();
+        char *f = xasprintf("%s/osvm.log", logs), *text;
+        assert_int_equal(fs_read_file(f, 1 << 20, &text, NULL, NULL), 0);
+        assert_non_null(strstr(text, "] warn: server said: a^[[2J^[]0;t^G\\nb^M\\u009bc\n"));
+        assert_null(strchr(text, '\033'));
+        assert_int_equal(strchr(text, '\n') - text + 1, (long)strlen(text)); /* one line */
+        free(text);
+        free(f);
+        free(logs);
+}
+
+static void log_long(void)
+{
+        char big[5000];
+        for (size_t i = 0; i + 2 < sizeof(big); i += 2)
+                memcpy(big + i, "\xc3\xa9", 2); /* é */
+        big[sizeof(big) - 2] = '\0';
+        log_error("%s", big);
+}
+
+/* A message cut at the log's bound is not cut inside a character. */
+static void test_log_cuts_whole_characters(void **state)
+{
+        (void)state;
+        log_set_level(LOG_WARN);
+        char *err = capture(2, log_long);
+        assert_true(strlen(err) > 1000);
+        assert_null(strstr(err, "\\x"));
+        assert_true(text_valid_utf8(err, strlen(err)));
+        free(err);
+}
+
 static void test_level_parse(void **state)
 {
         (void)state;
@@ -263,11 +334,12 @@ static void test_paths(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_read_bounds), cmocka_unit_test(test_create_never_overwrites),
-            cmocka_unit_test(test_mkdir_p),     cmocka_unit_test(test_utf8),
-            cmocka_unit_test(test_sanitize),    cmocka_unit_test(test_header_checks),
-            cmocka_unit_test(test_err_chain),   cmocka_unit_test(test_log_file_is_bounded),
-            cmocka_unit_test(test_level_parse), cmocka_unit_test(test_paths),
+            cmocka_unit_test(test_read_bounds),   cmocka_unit_test(test_create_never_overwrites),
+            cmocka_unit_test(test_mkdir_p),       cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_sanitize),      cmocka_unit_test(test_header_checks),
+            cmocka_unit_test(test_err_chain),     cmocka_unit_test(test_log_file_is_bounded),
+            cmocka_unit_test(test_level_parse),   cmocka_unit_test(test_paths),
+            cmocka_unit_test(test_log_sanitizes), cmocka_unit_test(test_log_cuts_whole_characters),
         };
         return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }

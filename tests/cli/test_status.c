@@ -38,8 +38,20 @@ static const struct status_case cases[] = {
      false, "OSVM: 0uVMs 0uK - net:unknown - up:3h07m"},
     {"control bytes in a name are neutralised", 0, 0, 0, SESSION_NET_UNKNOWN, 0, "ev\033[2Jil",
      "host", SESSION_SERVER_CONFIGURED, 0, true, false,
-     "OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2 ev?[2Jil(host:cfg) \xe2\x80\xa2 net:unknown "
+     "OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2 ev^[[2Jil(host:cfg) \xe2\x80\xa2 net:unknown "
      "\xe2\x80\xa2 up:0s"},
+    {"C1 controls and bidi overrides in a name are shown escaped", 0, 0, 0, SESSION_NET_UNKNOWN, 0,
+     "a\xc2\x9b"
+     "2Jb\xe2\x80\xae"
+     "c\x07",
+     "host\r", SESSION_SERVER_CONFIGURED, 0, true, false,
+     "OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2 a\\u009b2Jb\\u202ec^G(host^M:cfg) \xe2\x80\xa2 "
+     "net:unknown \xe2\x80\xa2 up:0s"},
+    {"the same in ASCII", 0, 0, 0, SESSION_NET_UNKNOWN, 0,
+     "a\xc2\x9b"
+     "2J\xe2\x80\xae",
+     "host", SESSION_SERVER_CONFIGURED, 0, false, false,
+     "OSVM: 0uVMs 0uK - a\\u009b2J\\u202e(host:cfg) - net:unknown - up:0s"},
     {"colour", 0, 1, 1, SESSION_NET_UNKNOWN, 0, "s", "host", SESSION_SERVER_UP, 0, false, true,
      "\033[1mOSVM:\033[0m 0uVMs 1uK\033[33m*\033[0m - s(host:\033[32mup\033[0m) - "
      "net:unknown - up:0s"},

@@ -122,6 +122,11 @@ int main(int argc, char **argv)
         report("unknown-op", call("{\"op\":\"exec\",\"argv\":[\"/bin/sh\"]}"));
         report("not-json", call("this is not json"));
         report("wrong-type", call("{\"op\":\"tool.decide\",\"server\":1,\"tool\":\"x\"}"));
+        /* the chat's /tools: a preview, whose flag must be a boolean */
+        report("decide-preview", call("{\"op\":\"tool.decide\",\"server\":\"osvm-mcp\","
+                                      "\"tool\":\"get_slot\",\"preview\":true}"));
+        report("preview-wrong-type", call("{\"op\":\"tool.decide\",\"server\":\"osvm-mcp\","
+                                          "\"tool\":\"get_slot\",\"preview\":\"yes\"}"));
         {
                 size_t big = (16u << 20) + 16;
                 char *line = malloc(big + 1);

@@ -95,6 +95,10 @@ static const struct bad_case bad_cases[] = {
      "unikernel_image: must not be empty", NULL},
     {"server_command number", "{\"mcp_servers\": {\"s\": {\"server_command\": 7}}}",
      "server_command: expected a string or null", NULL},
+    {"rpc_url not http", "{\"mcp_servers\": {\"s\": {\"rpc_url\": \"wss://u:SECRET@h/\"}}}",
+     "mcp_servers.s.rpc_url:", "a wss: URL is not an http:// or https:// one"},
+    {"rpc_url not a URL", "{\"mcp_servers\": {\"s\": {\"rpc_url\": \"SECRET\"}}}",
+     "mcp_servers.s.rpc_url: not an http:// or https:// URL", NULL},
     {"dotted server name is quoted in the path", "{\"mcp_servers\": {\"a.b\": {\"fallback\": 1}}}",
      "mcp_servers[\"a.b\"].fallback:", NULL},
 };
@@ -115,6 +119,9 @@ static void test_bad_inputs(void **state)
                 }
                 assert_true(d.nerrors > 0);
                 assert_null(cfg.servers);
+                /* a value that may be a credential is never quoted */
+                for (size_t k = 0; k < d.n; k++)
+                        assert_null(strstr(d.v[k].text, "SECRET"));
                 iso_diags_free(&d);
         }
 }

@@ -135,6 +135,51 @@ static void test_builtin_defaults(void **state)
         iso_config_free(&cfg);
 }
 
+/* A server's execution_mode: between default_execution_mode and the tool's own. */
+static void test_server_mode(void **state)
+{
+        (void)state;
+        char *text =
+            xasprintf("{\"unikernel_dir\": \"%s\", \"default_execution_mode\": \"unikernel\","
+                      " \"mcp_servers\": {\"s\": {\"execution_mode\": \"direct\","
+                      " \"tools\": {\"present\": {\"execution_mode\": \"unikernel\"},"
+                      " \"listed\": {\"memory_mb\": 64}}}}}",
+                      dir);
+        struct iso_config cfg;
+        parse(text, &cfg);
+        free(text);
+        struct iso_host host = {.kvm_usable = true};
+        static const struct {
+                const char *server, *tool;
+                enum iso_mode mode;
+                enum iso_src src;
+                enum iso_route route;
+                const char *says; /* in the trace */
+        } cases[] = {
+            {"s", "present", ISO_MODE_UNIKERNEL, ISO_SRC_TOOL, ISO_ROUTE_UNIKERNEL,
+             "Tool configured for Unikernel execution mode\n"},
+            {"s", "listed", ISO_MODE_DIRECT, ISO_SRC_SERVER, ISO_ROUTE_DIRECT,
+             "Tool configured for Direct execution mode (the server's execution_mode)"},
+            {"s", "unlisted", ISO_MODE_DIRECT, ISO_SRC_SERVER, ISO_ROUTE_DIRECT,
+             "has no entry under server s; the server's execution_mode applies"},
+            {"other", "x", ISO_MODE_UNIKERNEL, ISO_SRC_CONFIG, ISO_ROUTE_DIRECT,
+             "Tool configured for Unikernel execution mode (default_execution_mode)"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct iso_decision d;
+                iso_decide(&cfg, cases[i].server, cases[i].tool, &host, &d);
+                char *trace = iso_decision_trace(&d);
+                print_message("case %s/%s:\n%s", cases[i].server, cases[i].tool, trace);
+                assert_int_equal(d.policy.mode, cases[i].mode);
+                assert_int_equal(d.policy.mode_src, cases[i].src);
+                assert_int_equal(d.route, cases[i].route);
+                assert_non_null(strstr(trace, cases[i].says));
+                free(trace);
+                iso_decision_free(&d);
+        }
+        iso_config_free(&cfg);
+}
+
 /* ---- routing ---- */
 
 struct route_case {
@@ -197,6 +242,24 @@ static void test_routes(void **state)
                 assert_int_equal(d.fell_back, c->fell_back);
                 assert_true(d.nreasons >= 2);
                 const struct iso_reason *last = &d.reasons[d.nreasons - 1];
+                /* A call routed direct ends with what the route does not enforce. */
+                struct iso_enforced en = iso_route_enforced(d.route);
+                assert_int_equal(en.memory, c->route != ISO_ROUTE_DIRECT);
+                assert_true(en.timeout);
+                if (c->route == ISO_ROUTE_DIRECT) {
+                        assert_int_equal(last->level, LOG_INFO);
+                        assert_non_null(strstr(last->text, "Not enforced in direct mode: "
+                                                           "memory_mb (128 MiB), vcpus (1)"));
+                        assert_non_null(strstr(last->text, "timeout_ms (30000 ms) holds"));
+                        last--;
+                } else {
+                        for (size_t k = 0; k < d.nreasons; k++)
+                                assert_null(strstr(d.reasons[k].text, "Not enforced"));
+                }
+                char *shown = iso_policy_text(&d.policy, &d);
+                assert_int_equal(strstr(shown, "[not enforced]") != NULL,
+                                 c->route == ISO_ROUTE_DIRECT);
+                free(shown);
                 assert_int_equal(last->level, c->last_level);
                 assert_memory_equal(last->text, c->last_reason, strlen(c->last_reason));
                 bool mentioned = !c->mention;
@@ -294,6 +357,47 @@ static void test_unsafe_names(void **state)
         free(p);
 }
 
+/* A refusal says, in its one line, what stood in the way (KVM, when it is
+ * KVM, with the way to get it) and the setting that would let the call run. */
+static void test_deny_says_why_and_remedy(void **state)
+{
+        (void)state;
+        struct iso_host no_kvm = {.kvm_usable = false};
+        strcpy(no_kvm.kvm_problem, "/dev/kvm is absent: enable virtualization");
+        struct iso_host kvm = {.kvm_usable = true};
+        const struct {
+                const char *tool;
+                const struct iso_host *host;
+                const char *why;
+        } cases[] = {
+            {"present", &no_kvm, "(KVM is not usable: /dev/kvm is absent: enable virtualization)"},
+            {"missing", &kvm, "(Unikernel image not found: "},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"fallback\": \"deny\", "
+                                       "\"mcp_servers\": {\"s\": {\"tools\": {}}}}",
+                                       dir);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_decision d;
+                iso_decide(&cfg, "s", cases[i].tool, cases[i].host, &d);
+                assert_int_equal(d.route, ISO_ROUTE_DENY);
+                const char *last = d.reasons[d.nreasons - 1].text;
+                print_message("%s\n", last);
+                assert_non_null(strstr(last, "Refusing to run s/"));
+                assert_non_null(strstr(last, cases[i].why));
+                assert_non_null(strstr(last, "osvm isolation set s/"));
+                assert_non_null(strstr(last, " fallback=direct"));
+                size_t refusals = 0;
+                for (size_t k = 0; k < d.nreasons; k++)
+                        refusals += d.reasons[k].level == LOG_ERROR;
+                assert_int_equal(refusals, 1);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+}
+
 /* The words the fresh-home trace must have, line for line. */
 static void test_fresh_home_trace(void **state)
 {
@@ -313,7 +417,10 @@ static void test_fresh_home_trace(void **state)
             "INFO: Tool configured for Unikernel execution mode\n"
             "INFO: Attempting to spawn unikernel with image: %s/osvm-mcp-get_balance.img\n"
             "WARN: Unikernel image not found: %s/osvm-mcp-get_balance.img\n"
-            "WARN: Falling back to direct MCP execution\n",
+            "WARN: Falling back to direct MCP execution\n"
+            "INFO: Not enforced in direct mode: memory_mb (128 MiB), vcpus (1), network.allow "
+            "(none), mounts (none): the call runs in the MCP server's own process, outside any "
+            "VM; timeout_ms (30000 ms) holds\n",
             dir, dir);
         assert_string_equal(trace, want);
         assert_int_equal(d.route, ISO_ROUTE_DIRECT);
@@ -321,7 +428,24 @@ static void test_fresh_home_trace(void **state)
 
         json_t *j = iso_decision_json(&d);
         assert_string_equal(json_string_value(json_object_get(j, "route")), "direct");
-        assert_int_equal(json_array_size(json_object_get(j, "reasons")), 5);
+        assert_int_equal(json_array_size(json_object_get(j, "reasons")), 6);
+        json_t *en = json_object_get(j, "enforced");
+        assert_true(json_is_false(json_object_get(en, "memory_mb")));
+        assert_true(json_is_false(json_object_get(en, "vcpus")));
+        assert_true(json_is_false(json_object_get(en, "network")));
+        assert_true(json_is_false(json_object_get(en, "mounts")));
+        assert_true(json_is_true(json_object_get(en, "timeout_ms")));
+
+        /* `isolation show` marks the same, and says where the call goes. */
+        char *shown = iso_policy_text(&d.policy, &d);
+        print_message("%s", shown);
+        assert_non_null(strstr(shown, "  route     direct  (fallback: unikernel is not possible"));
+        assert_non_null(strstr(shown, "  memory    128 MiB  (tool)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  vcpus     1  (tool)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  network   none  (default)  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  mounts    none  [not enforced]\n"));
+        assert_non_null(strstr(shown, "  timeout   30000 ms  (config)\n"));
+        free(shown);
         json_decref(j);
         free(want);
         free(trace);
@@ -352,11 +476,11 @@ static void test_platforms(void **state)
              ISO_PLATFORM_PROCESS, "KVM is not usable here (no kvm): the process platform runs it",
              "Unikernel ready: the call runs in a fresh trapped process, not a VM"},
             {"auto, neither", NULL, "direct", false, false, ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO,
-             "The process platform is not usable: no user namespaces",
-             "Falling back to direct MCP execution"},
+             "KVM is not usable: no kvm; nor is the process platform: no user namespaces",
+             "Not enforced in direct mode"},
             {"kvm without kvm", "kvm", "direct", false, true, ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO,
              "KVM is not usable: no kvm (the config's platform is \"kvm\")",
-             "Falling back to direct MCP execution"},
+             "Not enforced in direct mode"},
             {"kvm without kvm, deny", "kvm", "deny", false, true, ISO_ROUTE_DENY, ISO_PLATFORM_AUTO,
              "KVM is not usable", "Refusing to run s/present"},
             {"process with kvm", "process", "deny", true, true, ISO_ROUTE_UNIKERNEL,
@@ -391,9 +515,11 @@ static void test_platforms(void **state)
                 assert_non_null(strstr(trace, c->mention));
                 const struct iso_reason *last = &d.reasons[d.nreasons - 1];
                 assert_memory_equal(last->text, c->last, strlen(c->last));
-                /* the five-line style: what AUTO did without KVM is said once */
+                /* the five-line style: what AUTO did without KVM is said once
+                 * (a refusal quotes it again, in its one line) */
                 const char *first = strstr(trace, "KVM is not usable");
-                assert_true(!first || !strstr(first + 1, "KVM is not usable"));
+                if (c->route != ISO_ROUTE_DENY)
+                        assert_true(!first || !strstr(first + 1, "KVM is not usable"));
                 free(trace);
                 /* --json names the platform of a unikernel route */
                 json_t *j = iso_decision_json(&d);
@@ -425,9 +551,14 @@ static void test_platforms(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_inheritance),  cmocka_unit_test(test_builtin_defaults),
-            cmocka_unit_test(test_routes),       cmocka_unit_test(test_name_rule),
-            cmocka_unit_test(test_unsafe_names), cmocka_unit_test(test_fresh_home_trace),
+            cmocka_unit_test(test_inheritance),
+            cmocka_unit_test(test_builtin_defaults),
+            cmocka_unit_test(test_server_mode),
+            cmocka_unit_test(test_routes),
+            cmocka_unit_test(test_name_rule),
+            cmocka_unit_test(test_unsafe_names),
+            cmocka_unit_test(test_deny_says_why_and_remedy),
+            cmocka_unit_test(test_fresh_home_trace),
             cmocka_unit_test(test_platforms),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);

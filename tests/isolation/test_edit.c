@@ -94,6 +94,8 @@ static void test_creates_levels_and_removes(void **state)
         assert_int_equal(
             set("new", "microvm_config.memory_mb=512", "use_microvm=yes", msg, sizeof(msg)), 0);
         assert_int_equal(set(NULL, "timeout_ms=5000", NULL, msg, sizeof(msg)), 0);
+        /* A server's execution_mode, for every tool of it that sets none. */
+        assert_int_equal(set("new", "execution_mode=direct", NULL, msg, sizeof(msg)), 0);
         json_t *v = get_json();
         json_t *s = json_object_get(json_object_get(v, "mcp_servers"), "new");
         json_t *m = json_object_get(json_object_get(json_object_get(s, "tools"), "tool"), "mounts");
@@ -105,6 +107,7 @@ static void test_creates_levels_and_removes(void **state)
             512);
         assert_true(json_is_true(json_object_get(s, "use_microvm")));
         assert_int_equal(json_integer_value(json_object_get(v, "timeout_ms")), 5000);
+        assert_string_equal(json_string_value(json_object_get(s, "execution_mode")), "direct");
         json_decref(v);
 
         assert_int_equal(set(NULL, "timeout_ms=", NULL, msg, sizeof(msg)), 0);
@@ -133,7 +136,8 @@ static void test_refusals_leave_the_file_alone(void **state)
             {"s/t", "network.allow=bad host", "host name"},
             {"s/t", "mounts=/only", "is not HOST_PATH:VM_PATH"},
             {"s/t", "mounts=[1", "not valid JSON"},
-            {"s", "execution_mode=direct", "unknown key"},
+            {"s", "execution_mode=direkt",
+             "mcp_servers.s.execution_mode: \"direkt\" is not a valid value"},
             {"s", "use_microvm=perhaps", "expected true or false"},
             {NULL, "tools=x", "unknown key"},
             {"/t", "fallback=deny", "is not SERVER/TOOL"},

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shell tests of `osvm mcp` against the real reference servers from npm,
 # over stdio and Streamable HTTP.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (routes and fallbacks).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -22,7 +23,8 @@ HTTP_PORT=$(free_port)
 (cd "$TMPROOT" && PORT=$HTTP_PORT exec node "$EVERYTHING" streamableHttp >"$TMPROOT/http.log" 2>&1) &
 HTTP_PID=$!
 trap 'kill $HTTP_PID 2>/dev/null; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
-for _ in $(seq 100); do
+# (up to 120 s: a bound that only guards against a hang, on a loaded machine)
+for _ in $(seq 1200); do
         (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && break
         sleep 0.1
 done
@@ -46,6 +48,11 @@ osvm mcp add "bad/name" -- node x.js
 check_exit "a bad name is a usage error" 2
 osvm mcp add lonely
 check_exit "add without a command or URL is a usage error" 2
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: 1\r\nX-Injected: 1')"
+check_exit "a header holding CR LF is a usage error" 2
+check_contains "and the error names the header" "X-Test" "$ERR"
+osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: a\001b')"
+check_exit "a header holding another control character is a usage error" 2
 
 REG=$OSVM_HOME/mcp_servers.json
 check_eq "the registry file is 0600" 600 "$(mode_of "$REG")"
@@ -53,6 +60,28 @@ check_json "the registry keeps the original osvm fields" "$REG" \
         'd["everything"]["transport_type"] == "stdio" and d["everything"]["enabled"] is True and "extra_config" in d["everything"] and d["everything"]["command"] == "node"'
 check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
+check_json "the refused ones were not registered" "$REG" '"evil" not in d'
+
+# Registered, not in isolation_config.json: known, with the config's defaults.
+osvm isolation show everything
+check_exit "isolation show of a registered server that the config does not name exits 0" 0
+check_contains "it is shown with the defaults, said so" \
+        "everything/*  (every tool: defaults, not in isolation_config.json)" "$OUT"
+check_match "with the route its calls take" '^  route +direct' "$OUT"
+osvm isolation show --json everything
+check_json "isolation show --json of it: one policy for every tool" "$T/out" \
+        'len(d) == 1 and d[0]["tool"] == "*" and d[0]["server_configured"] is False and d[0]["registered"] is True'
+osvm isolation show
+check_contains "isolation show lists the registered servers too" "everything/*" "$OUT"
+check_contains "and the HTTP one" "web/*" "$OUT"
+osvm status
+check_contains "status lists a registered server the config does not name" "everything(host:cfg)" "$OUT"
+osvm status --json
+check_json "status --json: the registered server, with its policy and where it comes from" "$T/out" \
+        '[(s["registered"], s["in_config"], s["policy_source"], s["policy"]["mode"]) for s in d["servers"] if s["name"] == "everything"] == [(True, False, "defaults, not in isolation_config.json", "unikernel")]'
+osvm isolation show nosuch
+check_exit "isolation show of a server known nowhere exits 1" 1
+check_contains "and says where it looked" "or in the registry" "$ERR"
 
 osvm mcp list --json
 printf '%s' "$OUT" >"$T/list.json"
@@ -102,20 +131,42 @@ check_contains "a URL works without registering it" "adhoc/echo" "$OUT"
 "$OSVM" mcp call everything trigger-long-running-operation duration=20 steps=20 \
         >"$T/out" 2>"$T/err" &
 pid=$!
-sleep 1.5
+# Ctrl-C once the call is under way: its first progress shows (the bound of
+# 120 s only guards against a hang, on a loaded machine)
+for _ in $(seq 1200); do
+        grep -q "progress:" "$T/err" && break
+        sleep 0.1
+done
 kill -INT $pid
-start=$(date +%s%N)
 wait $pid
 RC=$?
-took=$((($(date +%s%N) - start) / 1000000))
 check_exit "Ctrl-C cancels the call: exit 130" 130
 check_contains "and says it was cancelled" "cancelled" "$(cat "$T/err")"
-check_match "and stops at once (under 2 s)" '^[0-9]+$' "$took"
-[ "$took" -lt 2000 ] && pass "cancel took ${took} ms" || fail "cancel took ${took} ms"
+check_not_contains "and the call did not run to its end" "completed" "$(cat "$T/out")"
+
+# Ctrl-C while a server has not answered initialize yet: 130 as well
+osvm mcp add mute -- sh -c 'exec sleep 60'
+"$OSVM" mcp call mute echo message=x >"$T/out" 2>"$T/err" &
+pid=$!
+wait_sigint_caught $pid
+sleep 0.3 # (into the server's start; either way the answer is the same)
+kill -INT $pid
+wait $pid
+check_eq "Ctrl-C before the server answered initialize: exit 130" 130 $?
+check_contains "said as cancelled" "cancelled" "$(cat "$T/err")"
 
 osvm mcp call --timeout 500 web trigger-long-running-operation duration=20 steps=20
 check_exit "a timeout fails the call" 1
 check_contains "naming the limit" "timed out after 500 ms" "$ERR"
+
+# The policy's timeout_ms holds for a call on the server (here a fallback) as in a VM.
+osvm isolation set everything timeout_ms=1000
+osvm mcp call everything trigger-long-running-operation duration=3 steps=3
+check_exit "the policy's timeout_ms ends a fallback call (exit 1)" 1
+check_contains "saying it timed out, and by which limit" \
+        "timed out after 1000 ms, the limit of its policy (timeout_ms, set at the server level)" "$ERR"
+check_not_contains "the call did not finish" "Long running operation completed" "$OUT"
+osvm isolation set everything timeout_ms=
 
 # ---- a server that dies, a server that is not there ----
 
@@ -124,7 +175,26 @@ osvm mcp call crash echo message=x
 check_exit "a server that exits at once fails the call" 1
 check_contains "naming how it ended" "exited with status 7" "$ERR"
 
+osvm mcp add noisy -- sh -c 'echo "starting" >&2; echo "Error: Cannot find module /srv/x.js" >&2; exit 1'
+osvm mcp call noisy echo message=x
+check_exit "a server that exits at start fails the call" 1
+check_contains "with the last lines of its stderr" "exited with status 1; the last lines of its stderr:" "$ERR"
+check_contains "the first of them on a line of its own" "$(printf '\n    starting\n')" "$ERR"
+check_contains "and the last" "$(printf '\n    Error: Cannot find module /srv/x.js')" "$ERR"
+
 osvm mcp add ghost -- /nonexistent/server
+check_exit "adding a command that does not exist still adds it" 0
+check_contains "but warns at once" 'the command "/nonexistent/server" is not found (no executable file there)' "$ERR"
+check_contains "and says it is added all the same" "registered all the same" "$ERR"
+PATH=/nonexistent-osvm-test "$OSVM" mcp add nonpx -- npx -y @modelcontextprotocol/server-everything \
+        >"$T/out" 2>"$T/err"
+RC=$?
+check_exit "adding a server whose interpreter is missing exits 0" 0
+check_contains "and says how to install it" "npx is not installed: on Debian, 'apt-get install npm'" "$(cat "$T/err")"
+osvm mcp add here -- node "$EVERYTHING" stdio
+check_not_contains "a command on PATH draws no warning" "not found" "$ERR"
+osvm mcp remove nonpx >/dev/null
+osvm mcp remove here >/dev/null
 osvm mcp call ghost echo
 check_exit "a server that cannot start fails the call" 1
 check_contains "naming the command" "/nonexistent/server" "$ERR"
@@ -145,7 +215,9 @@ check_exit "a path outside the server's roots is a tool error" 5
 osvm isolation set fs/read_text_file fallback=deny
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_exit "fallback deny refuses the call (4)" 4
-check_contains "and says why" "refused" "$ERR"
+check_contains "and says why" 'Refusing to run fs/read_text_file: its fallback policy is "deny"' "$ERR"
+check_contains "and how to let it run" "osvm isolation set fs/read_text_file fallback=direct" "$ERR"
+check_eq "and says it once" 1 "$(grep -c "Refusing\|refused" "$T/err")"
 check_eq "nothing was printed as a result" "" "$OUT"
 
 osvm status

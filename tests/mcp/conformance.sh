@@ -25,6 +25,7 @@ export OSVM_HOME="$home/config" XDG_STATE_HOME="$home/state"
 pass=0
 fail=0
 for scenario in initialize tools_call; do
+        # (timeout 120: only guards against a hang)
         out=$(cd "$home" && PATH="$node22:$PATH" timeout 120 node "$suite" client \
                 --command "sh $repo/tests/mcp/conformance-client" --scenario "$scenario" 2>&1)
         if grep -q "Passed: 1/1, 0 failed" <<<"$out"; then

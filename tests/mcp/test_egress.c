@@ -244,7 +244,7 @@ static void test_rpc_public(void **state)
             {"HTTPS://Rpc.Example.com/TOKEN/", "https://Rpc.Example.com/"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char *pub = mcp_rpc_public(cases[i][0]);
+                char *pub = mcp_url_public(cases[i][0]);
                 print_message("%s -> %s\n", cases[i][0], pub ? pub : "(null)");
                 assert_non_null(pub);
                 assert_string_equal(pub, cases[i][1]);
@@ -252,7 +252,7 @@ static void test_rpc_public(void **state)
         }
         const char *bad[] = {"", "not a url", "file:///etc/passwd", "ftp://u:p@h/", NULL};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                assert_null(mcp_rpc_public(bad[i]));
+                assert_null(mcp_url_public(bad[i]));
 }
 
 static bool has_secret(const char *s)

@@ -8,6 +8,7 @@
 #include "vmm/vmm.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64], pidfile[128];
@@ -30,11 +31,28 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
-static void load(const char *isolation_json)
+/* Waits until the hub's child pid has ended and can be reaped, as the hub
+ * will see it (waitid with WNOWAIT leaves it to the hub to reap), however
+ * loaded the machine: the bound of 120 s only guards against a hang. (A
+ * zombie in /proc is not enough: node's other threads may still be ending.) */
+static void wait_dead(pid_t pid)
+{
+        for (int i = 0; i < 12000; i++) {
+                siginfo_t si = {0};
+                if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    si.si_pid == pid)
+                        return;
+                usleep(10000);
+        }
+        fail_msg("process %d has not ended 120 s after SIGKILL", (int)pid);
+}
+
+/* Registers "ev", server-everything started by the shell script, under the
+ * isolation config isolation_json (with %s for the image directory). */
+static void load_script(const char *isolation_json, const char *script)
 {
         char *path = xasprintf("%s/mcp_servers.json", dir);
-        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
-        char *argv[] = {"sh", "-c", script, NULL};
+        char *argv[] = {"sh", "-c", (char *)script, NULL};
         osvm_err e = {0};
         unlink(path);
         assert_int_equal(mcp_registry_add_stdio(path, "ev", argv, NULL, &e), 0);
@@ -44,8 +62,14 @@ static void load(const char *isolation_json)
         assert_int_equal(iso_config_parse(text, strlen(text), "t", &cfg, &d), 0);
         iso_diags_free(&d);
         free(text);
-        free(script);
         free(path);
+}
+
+static void load(const char *isolation_json)
+{
+        char *script = xasprintf("echo $$ > %s; exec node %s stdio", pidfile, everything_js());
+        load_script(isolation_json, script);
+        free(script);
 }
 
 static void unload(void)
@@ -87,7 +111,7 @@ static void test_restart_after_death(void **state)
         pid_t first = (pid_t)atoi(pid);
         free(pid);
         assert_int_equal(kill(first, SIGKILL), 0);
-        usleep(100000);
+        wait_dead(first);
         r = echo(h, "two", &dec, &e);
         if (!r)
                 fail_msg("%s", e.msg);
@@ -96,9 +120,24 @@ static void test_restart_after_death(void **state)
         iso_decision_free(&dec);
         json_decref(r);
         assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
-        assert_int_not_equal((pid_t)atoi(pid), first);
+        pid_t second = (pid_t)atoi(pid);
+        assert_int_not_equal(second, first);
         free(pid);
         assert_int_equal(session_get()->fallbacks, 2);
+
+        /* Killed a moment before the call, not yet reapable (node's threads
+         * still ending): the hub sees it dying and starts it again too. */
+        assert_int_equal(kill(second, SIGKILL), 0);
+        r = echo(h, "three", &dec, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        c0 = json_array_get(json_object_get(r, "content"), 0);
+        assert_string_equal(json_string_value(json_object_get(c0, "text")), "Echo: three");
+        iso_decision_free(&dec);
+        json_decref(r);
+        assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
+        assert_int_not_equal((pid_t)atoi(pid), second);
+        free(pid);
         mcp_hub_free(h);
         unload();
 }
@@ -116,12 +155,71 @@ static void test_deny_runs_nothing(void **state)
         assert_null(r);
         assert_int_equal(dec.route, ISO_ROUTE_DENY);
         assert_int_equal(e.exit, OSVM_EXIT_DENIED);
-        assert_non_null(strstr(e.msg, "refused"));
+        /* the refusal in the decision's own words, with its remedy, once */
+        assert_non_null(strstr(e.msg, "Refusing to run ev/echo: its fallback policy is \"deny\""));
+        assert_non_null(strstr(e.msg, "osvm isolation set ev/echo fallback=direct"));
+        assert_null(strstr(e.msg, "refused: Refusing"));
         /* The server was never started. */
         assert_int_not_equal(access(pidfile, F_OK), 0);
         iso_decision_free(&dec);
         mcp_hub_free(h);
         unload();
+}
+
+/*
+ * The policy's timeout_ms holds for calls that run on the server, direct or
+ * fallen back, as it does in a VM: the call ends with a timeout that says so
+ * and the server is told to cancel it. The server's input is copied to a
+ * file (tee) to see the notification arrive.
+ */
+static void test_policy_timeout_direct(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        static const char *const policies[] = {
+            /* unikernel mode without an image: falls back */
+            "{\"unikernel_dir\": \"%s\", \"timeout_ms\": 300}",
+            /* direct mode, the limit on the server */
+            "{\"unikernel_dir\": \"%s\", \"mcp_servers\": {\"ev\": {\"execution_mode\": "
+            "\"direct\", \"timeout_ms\": 300}}}",
+        };
+        for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+                char *input = xasprintf("%s/input-%zu.log", dir, i);
+                char *script = xasprintf("tee -a %s | exec node %s stdio", input, everything_js());
+                load_script(policies[i], script);
+                osvm_err e = {0};
+
+                struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+                /* the server starts first: its start is not the call's time */
+                assert_non_null(mcp_hub_client(h, "ev", NULL, &e));
+                struct iso_decision dec;
+                json_t *args = json_pack("{s:i, s:i}", "duration", 3, "steps", 3);
+                json_t *r =
+                    mcp_hub_call(h, "ev", "trigger-long-running-operation", args, NULL, &dec, &e);
+                print_message("policy %zu: %s\n", i, r ? "the call finished" : e.msg);
+                assert_null(r);
+                assert_int_equal(dec.route, ISO_ROUTE_DIRECT);
+                assert_int_equal(e.code, MCP_E_TIMEOUT);
+                assert_non_null(strstr(e.msg, "timed out after 300 ms"));
+                assert_non_null(strstr(e.msg, "timeout_ms"));
+                /* Told to cancel. The bound only guards a hang: 60 s, generous. */
+                bool told = false;
+                for (int k = 0; k < 600 && !told; k++) {
+                        char *log = NULL;
+                        if (fs_read_file(input, 1 << 20, &log, NULL, NULL) == 0)
+                                told = strstr(log, "notifications/cancelled") != NULL;
+                        free(log);
+                        if (!told)
+                                usleep(100000);
+                }
+                assert_true(told);
+                json_decref(args);
+                iso_decision_free(&dec);
+                mcp_hub_free(h);
+                unload();
+                free(script);
+                free(input);
+        }
 }
 
 static void test_unknown_and_disabled(void **state)
@@ -209,6 +307,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_restart_after_death),
             cmocka_unit_test(test_deny_runs_nothing),
+            cmocka_unit_test(test_policy_timeout_direct),
             cmocka_unit_test(test_unknown_and_disabled),
             cmocka_unit_test(test_unikernel_route),
         };

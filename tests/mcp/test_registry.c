@@ -104,8 +104,27 @@ static void test_bad_entries(void **state)
              "\"websocket\" is not supported"},
             {"{\"a\": {\"transport_type\": \"http\", \"url\": \"ftp://x\"}}",
              "needs an http:// or https:// URL"},
+            /* every header name and value is checked when the registry is loaded */
             {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X\": \"a\\r\\nEvil: 1\"}}}",
-             "a.headers.X: expected a one-line string"},
+             "a.headers.X: the value holds a control character"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X\": \"a\\u0001\"}}}",
+             "a.headers.X: the value holds a control character"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X\": \"a\\u007f\"}}}",
+             "a.headers.X: the value holds a control character"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X\": 1}}}",
+             "a.headers.X: expected a string"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X Y\": \"v\"}}}",
+             "a.headers.X Y: the name is not a valid header name"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"X\\u001b[2J\": \"v\"}}}",
+             "a.headers.X^[[2J: the name"},
+            {"{\"a\": {\"url\": \"https://x\", \"headers\": {\"\": \"v\"}}}",
+             "a.headers.: the name"},
+            {"{\"a\": {\"url\": \"https://x\", \"auth\": {\"auth_type\": \"bearer\", "
+             "\"token\": \"t\\r\\nX-Injected: 1\"}}}",
+             "a.auth.token: the value holds a control character"},
+            {"{\"a\": {\"url\": \"https://x\", \"auth\": {\"auth_type\": \"api_key\", "
+             "\"token\": \"t\\u0007\"}}}",
+             "a.auth.token: the value holds a control character"},
             {"{\"a\": {\"enabled\": \"yes\", \"command\": \"x\"}}", "a.enabled"},
             {"{\"a\": {\"name\": \"no command\"}}", "needs \"command\""},
             {"{\"a\": {\"command\": \"\"}}", "needs \"command\""},
@@ -118,6 +137,7 @@ static void test_bad_entries(void **state)
                 int r = mcp_registry_load(path, &reg, &e);
                 print_message("%s -> %s\n", cases[i].text, e.msg);
                 assert_int_equal(r, -1);
+                assert_null(strchr(e.msg, '\x1b'));
                 assert_non_null(strstr(e.msg, cases[i].want));
                 assert_non_null(strstr(e.msg, "mcp_servers.json"));
                 assert_int_equal(e.exit, OSVM_EXIT_CONFIG);
@@ -178,8 +198,24 @@ static void test_bad_edits(void **state)
         assert_int_equal(mcp_registry_add_stdio(path, "a/b", argv, NULL, &e), -1);
         assert_non_null(strstr(e.msg, "may hold only"));
         err_clear(&e);
-        char *bad_hdr[] = {"X-Evil: a\r\nInjected: 1", NULL};
-        assert_int_equal(mcp_registry_add_http(path, "h", "http://x", bad_hdr, &e), -1);
+        /* osvm mcp add checks every --header: name and value */
+        static const char *const bad_hdrs[] = {"X-Evil: a\r\nInjected: 1",
+                                               "X-Evil: a\x01",
+                                               "X-Evil: a\nb",
+                                               "Bad Name: v",
+                                               "NoColon",
+                                               ": v"};
+        for (size_t i = 0; i < sizeof(bad_hdrs) / sizeof(bad_hdrs[0]); i++) {
+                char *hd[] = {(char *)bad_hdrs[i], NULL};
+                err_clear(&e);
+                if (mcp_registry_add_http(path, "h", "http://x", hd, &e) != -1)
+                        fail_msg("--header \"%s\" was accepted", bad_hdrs[i]);
+                print_message("%s\n", e.msg);
+                assert_non_null(strstr(e.msg, "--header"));
+                assert_int_equal(e.exit, OSVM_EXIT_USAGE);
+                assert_null(strchr(e.msg, '\r'));
+                assert_null(strchr(e.msg, '\x01'));
+        }
         err_clear(&e);
         assert_int_equal(mcp_registry_add_http(path, "h", "ftp://x", NULL, &e), -1);
         assert_non_null(strstr(e.msg, "http://"));
@@ -217,6 +253,16 @@ static void test_import(void **state)
         assert_string_equal(fs->argv[3], "/tmp");
         assert_string_equal(fs->env[0], "A=1");
         assert_int_equal(mcp_registry_find(&reg, "web")->kind, MCP_KIND_HTTP);
+        mcp_registry_free(&reg);
+
+        /* imported headers are checked as the registry's own are */
+        const char *evil = "{\"mcpServers\": {\"evil\": {\"url\": \"https://x/mcp\", "
+                           "\"headers\": {\"X\": \"a\\u0001b\"}}}}";
+        assert_int_equal(fs_write_atomic(src, evil, strlen(evil), 0600, NULL), 0);
+        assert_int_equal(mcp_registry_import(path, src, &added, &skipped, &e), -1);
+        assert_non_null(strstr(e.msg, "evil.headers.X"));
+        assert_int_equal(mcp_registry_load(path, &reg, &e), 0);
+        assert_null(mcp_registry_find(&reg, "evil"));
         mcp_registry_free(&reg);
 
         const char *notmcp = "{\"servers\": {}}";

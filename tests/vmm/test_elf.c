@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <string.h>
 
 #include "vmm/internal.h"
@@ -119,11 +120,60 @@ static void test_refused(void **state)
         refused(&m, sizeof(m), "program header table");
 }
 
+/* vmm_image_check: a file on disk, checked as a run loads it, with no KVM. */
+static void check_file(const char *dir, const void *bytes, size_t len, const char *why)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/image", dir);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(bytes, 1, len, f), len);
+        fclose(f);
+        osvm_err e = {0};
+        int r = vmm_image_check(path, &e);
+        if (!why) {
+                assert_int_equal(r, 0);
+        } else {
+                assert_int_equal(r, -1);
+                if (!strstr(e.msg, why))
+                        fail_msg("wanted \"%s\" in \"%s\"", why, e.msg);
+                if (!strstr(e.msg, path))
+                        fail_msg("wanted the path in \"%s\"", e.msg);
+        }
+        unlink(path);
+}
+
+static void test_image_check(void **state)
+{
+        (void)state;
+        char dir[64];
+        assert_int_equal(tu_tempdir(dir, sizeof(dir), "elfcheck"), 0);
+        struct img m;
+        make(&m);
+        check_file(dir, &m, sizeof(m), NULL);
+        m.eh.e_phnum = 2;
+        m.ph[1].p_type = PT_INTERP;
+        check_file(dir, &m, sizeof(m), "dynamically linked");
+        check_file(dir, "#!/bin/sh\n", 10, "not an ELF file");
+        check_file(dir, "", 0, "size 0");
+
+        osvm_err e = {0};
+        assert_int_equal(vmm_image_check(dir, &e), -1);
+        assert_non_null(strstr(e.msg, "not a regular file"));
+        char missing[128];
+        snprintf(missing, sizeof(missing), "%s/missing.img", dir);
+        err_clear(&e);
+        assert_int_equal(vmm_image_check(missing, &e), -1);
+        assert_int_equal(e.code, ENOENT);
+        assert_int_equal(tu_rmrf(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_good),
             cmocka_unit_test(test_refused),
+            cmocka_unit_test(test_image_check),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,8 @@ int main(int argc, char **argv)
                         char why[512];
                         enum vmm_platform p = platform_set ? spec.platform : VMM_PLATFORM_KVM;
                         bool ok = vmm_platform_probe(p, why, sizeof(why));
-                        fprintf(stderr, "vmm_run: %s: %s\n", vmm_platform_name(p), why);
+                        if (!ok)
+                                fprintf(stderr, "vmm_run: %s\n", why);
                         vmm_shutdown();
                         return ok ? 0 : 77;
                 }

@@ -71,7 +71,7 @@ json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), voi
                         err_set(e, EPIPE, "host call %s: the supervisor is gone", what);
                         return NULL;
                 }
-                json_t *ans = json_loads(line, 0, NULL);
+                json_t *ans = json_loads(line, JSON_ALLOW_NUL, NULL); /* \u0000 is valid JSON */
                 free(line);
                 if (!json_is_object(ans)) {
                         json_decref(ans);

@@ -26,7 +26,8 @@ int main(int argc, char **argv)
                 } else if (!strcmp(argv[i], "--json")) {
                         json = true;
                 } else {
-                        fprintf(stderr, "osvm-agent: unknown argument \"%s\"\n", argv[i]);
+                        _cleanup_free_ char *arg = text_sanitize(argv[i], 0);
+                        fprintf(stderr, "osvm-agent: unknown argument \"%s\"\n", arg);
                         return OSVM_EXIT_USAGE;
                 }
         }

@@ -18,22 +18,32 @@ struct guest_session {
 
 /* ---- tool calls ---- */
 
-static void guest_decide(void *ctx, const char *server, const char *tool, struct iso_decision *d)
+/* The host's decision for SERVER/TOOL; a preview is not logged or counted on
+ * the host (the chat's /tools). Refused, without reasons, when there is none. */
+static void ask_decision(const char *server, const char *tool, bool preview, struct iso_decision *d)
 {
-        (void)ctx;
         osvm_err e = {0};
-        json_t *ans = guest_call(
-            json_pack("{s:s, s:s, s:s}", "op", "tool.decide", "server", server, "tool", tool), NULL,
-            NULL, &e);
+        json_t *req =
+            json_pack("{s:s, s:s, s:s}", "op", "tool.decide", "server", server, "tool", tool);
+        if (preview)
+                json_object_set_new(req, "preview", json_true());
+        json_t *ans = guest_call(req, NULL, NULL, &e);
         if (!ans || iso_decision_from_json(json_object_get(ans, "decision"), d, &e) < 0) {
                 /* nothing runs on a decision the host did not make */
                 memset(d, 0, sizeof(*d));
                 d->route = ISO_ROUTE_DENY;
                 d->policy.server = xstrdup(server);
                 d->policy.tool = xstrdup(tool);
-                log_warn("%s/%s: no decision from the supervisor: %s", server, tool, e.msg);
+                log_msg(preview ? LOG_DEBUG : LOG_WARN,
+                        "%s/%s: no decision from the supervisor: %s", server, tool, e.msg);
         }
         json_decref(ans);
+}
+
+static void guest_decide(void *ctx, const char *server, const char *tool, struct iso_decision *d)
+{
+        (void)ctx;
+        ask_decision(server, tool, false, d);
 }
 
 struct pending {
@@ -135,11 +145,17 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         const char *iso = json_string_value(json_object_get(hello, "isolation"));
         snprintf(s->isolation, sizeof(s->isolation), "%s",
                  iso ? iso : "every tool call runs isolated");
+        const char *where = json_string_value(json_object_get(hello, "agent_platform"));
+        s->agent_process = where && !strcmp(where, "process");
         json_decref(hello);
         static const struct agent_runner_ops ops = {.decide = guest_decide, .run = guest_run};
         struct agent_runner run = {.ops = &ops, .ctx = g};
         s->agent = agent_new(&run, &ts, planner, g->ai.max_rounds);
         s->llm = g->ai.provider != NULL;
+        s->kvm = !s->agent_process; /* μVM-1 is a VM where KVM is, else a trapped process */
+        s->microvm = true;
+        s->model = g->ai.model;
+        s->url = g->ai.url ? xstrdup(g->ai.url) : NULL; /* as public as the handshake gave it */
         s->impl = g;
         return 0;
 }
@@ -150,6 +166,7 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (!g)
                 return;
         agent_free(s->agent);
+        free(s->url);
         agent_ai_config_free(&g->ai);
         free(g);
         memset(s, 0, sizeof(*s));
@@ -163,9 +180,17 @@ char *cli_agent_session_status(struct cli_agent_session *s, struct status_style 
             json_pack("{s:s, s:b, s:b}", "op", "status", "utf8", st.utf8, "color", st.color), NULL,
             NULL, &e);
         const char *line = json_string_value(json_object_get(ans, "line"));
-        char *out = xstrdup(line ? line : e.msg);
+        /* the supervisor's own line (its colours included), or why there is none */
+        char *out = line ? xstrdup(line) : text_sanitize(e.msg, 0);
         json_decref(ans);
         return out;
+}
+
+void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
+                             struct iso_decision *d)
+{
+        (void)s;
+        ask_decision(server, tool, true, d);
 }
 
 unsigned cli_agent_session_events(struct cli_agent_session *s)
