@@ -4,7 +4,7 @@
 CC      ?= cc
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-LAYERS  := base isolation vmm mcp agent microvm cli
+LAYERS  := base sandbox isolation vmm mcp agent microvm cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
 HDRS    := $(wildcard src/*/*.h src/*/*/*.h)
@@ -72,13 +72,13 @@ test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
 	@tests/run.sh build/asan $(TESTS)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c)
+	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h)
 
 format-check:
-	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c) \
+	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h) \
 		&& echo "format: all files clang-formatted"
 
-build/bench/%: bench/%.c build/libosvm.a $(HDRS)
+build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
@@ -103,6 +103,24 @@ run: all
 
 clean:
 	rm -rf build
+
+# ---- vmm: the process platform's stub program ----
+# A freestanding static-pie (no libc, no relocations: it cannot relocate
+# itself) embedded in osvm by src/vmm/proc_blob.c; see docs/vmm.md.
+STUB_CFLAGS := -std=c17 -Isrc $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector \
+               -fPIE -fno-asynchronous-unwind-tables -fno-unwind-tables -mgeneral-regs-only \
+               -fcf-protection=none
+STUB_SRCS   := src/vmm/stub/osvm-stub.c src/vmm/stub/gadget.S src/vmm/proc_abi.h
+
+build/stub/osvm-stub: $(STUB_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  STUB    $@"
+	$(Q)$(CC) $(STUB_CFLAGS) -static-pie -nostdlib -Wl,--no-dynamic-linker -Wl,-z,noexecstack \
+		-Wl,-z,separate-code -Wl,--build-id=none -e stub_start -o $@ $(filter %.c %.S,$^)
+	$(Q)if readelf -rW $@ | grep -q R_X86_64; then \
+		echo "$@: has relocations (no pointers in initialized data)"; rm -f $@; exit 1; fi
+
+build/rel/vmm/proc_blob.o build/asan/vmm/proc_blob.o: build/stub/osvm-stub
 
 # ---- vmm: guest programs, the test driver, valgrind, the benchmark ----
 # Guests (tests/guests/*.c) are static x86-64 programs run inside the engine:
@@ -153,7 +171,7 @@ test: $(VMM_TEST_BINS)
 vmm-valgrind: $(VMM_TEST_BINS)
 	bash tests/vmm/valgrind.sh
 
-build/bench/bench_vmm: bench/bench_vmm.c build/libosvm.a $(HDRS)
+build/bench/bench_vmm: bench/bench_vmm.c bench/bench_calls.h build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
@@ -164,6 +182,12 @@ build/bench/bench_exit: bench/bench_exit.c build/libosvm.a $(HDRS)
 bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/guests/echo.glibc
 	build/bench/bench_exit
 	build/bench/bench_vmm
+
+# The platforms side by side (process everywhere, KVM where usable): bench/vmm.md.
+.PHONY: bench-platform
+bench-platform: build/bench/bench_platform build/guests/echo build/guests/echo.glibc \
+		build/guests/getpid_loop
+	build/bench/bench_platform
 
 # ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----
 # One static x86-64 program per tool (src/tools/osvm-mcp/<tool>.c + common.c

@@ -19,45 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_calls.h"
 #include "vmm/internal.h"
 #include "vmm/vmm.h"
-
-extern char **environ;
-
-static const char request[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}\n";
-
-struct fds {
-        int in, out;
-};
-
-static void fds_open(struct fds *f)
-{
-        f->in = memfd_create("req", MFD_CLOEXEC);
-        f->out = memfd_create("res", MFD_CLOEXEC);
-        if (f->in < 0 || f->out < 0 ||
-            write(f->in, request, sizeof(request) - 1) != (ssize_t)sizeof(request) - 1) {
-                perror("memfd");
-                exit(1);
-        }
-}
-
-static void fds_reset(struct fds *f)
-{
-        lseek(f->in, 0, SEEK_SET);
-        lseek(f->out, 0, SEEK_SET);
-        if (ftruncate(f->out, 0) < 0)
-                exit(1);
-}
-
-static void check_result(const struct fds *f, const char *what)
-{
-        char buf[sizeof(request)];
-        ssize_t n = pread(f->out, buf, sizeof(buf), 0);
-        if (n != (ssize_t)sizeof(request) - 1 || memcmp(buf, request, (size_t)n) != 0) {
-                fprintf(stderr, "bench: %s returned a wrong result (%zd bytes)\n", what, n);
-                exit(1);
-        }
-}
 
 /* One call in a VM; returns its request -> result time in ns. */
 static uint64_t call_vm(const char *tool, struct fds *f, struct vmm_result *res)
@@ -80,43 +44,6 @@ static uint64_t call_vm(const char *tool, struct fds *f, struct vmm_result *res)
         }
         check_result(f, "the VM");
         return t;
-}
-
-/* One call as a host process. */
-static uint64_t call_spawn(const char *tool, struct fds *f)
-{
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, f->in, 0);
-        posix_spawn_file_actions_adddup2(&fa, f->out, 1);
-        char *argv[] = {(char *)tool, NULL};
-        char *envp[] = {NULL};
-        fds_reset(f);
-        uint64_t t0 = time_mono_ns();
-        pid_t pid;
-        int st;
-        if (posix_spawn(&pid, tool, &fa, NULL, argv, envp) != 0 || waitpid(pid, &st, 0) != pid ||
-            !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                fprintf(stderr, "bench: spawning %s failed\n", tool);
-                exit(1);
-        }
-        uint64_t t = time_mono_ns() - t0;
-        posix_spawn_file_actions_destroy(&fa);
-        check_result(f, "the host process");
-        return t;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(uint64_t *v, size_t n, double p)
-{
-        qsort(v, n, sizeof(*v), cmp_u64);
-        size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-        return v[i];
 }
 
 struct worker {

@@ -169,7 +169,7 @@ kvm_probe() {
         if [ -x "$vmm_run" ]; then
                 KVM_WHY=$("$vmm_run" --probe 2>&1)
         else
-                KVM_WHY=$("$OSVM" -q uk run "$ROOT/build/unikernels/osvm-mcp-get_slot.img" \
+                KVM_WHY=$("$OSVM" -q uk run --platform kvm "$ROOT/build/unikernels/osvm-mcp-get_slot.img" \
                         </dev/null 2>&1 >/dev/null)
         fi
         rc=$?

@@ -134,6 +134,9 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
                       "tool", call->tool->name, "arguments", call->arguments, "mode",
                       iso_route_name(dec.route), "fell_back", dec.fell_back, "reasons",
                       reasons_json(&dec), "duration_ms", ms, "outcome", outcome);
+        if (dec.route == ISO_ROUTE_UNIKERNEL) /* a VM (kvm) or a trapped process */
+                json_object_set_new(entry, "platform",
+                                    json_string(iso_platform_name(dec.platform)));
         if (result)
                 json_object_set(entry, "result", result);
         else

@@ -209,6 +209,10 @@ struct osvm_session {
         uint64_t start_ns;      /* time_mono_ns() at start */
         unsigned live_microvms; /* microVMs owned by this process, alive now */
         unsigned unikernels_run;
+        /* The same on the engine's process platform (trapped processes, no VM):
+         * the agent's process alive now, and tool images run. */
+        unsigned live_agent_procs;
+        unsigned unikernel_procs_run;
         unsigned fallbacks; /* calls that did not run in the mode configured */
         enum session_net net;
         unsigned net_allow_count;
@@ -224,6 +228,9 @@ void session_set_server(struct osvm_session *s, const char *name, const char *wh
                         enum session_server_state state);
 void session_note_microvm(struct osvm_session *s, int delta);
 void session_note_unikernel(struct osvm_session *s);
+/* The same for the process platform: a trapped process, never called a VM. */
+void session_note_agent_proc(struct osvm_session *s, int delta);
+void session_note_unikernel_proc(struct osvm_session *s);
 void session_note_fallback(struct osvm_session *s);
 void session_set_net(struct osvm_session *s, enum session_net net, unsigned allow_count);
 

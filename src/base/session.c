@@ -41,20 +41,38 @@ out:
         pthread_mutex_unlock(&lock);
 }
 
-void session_note_microvm(struct osvm_session *s, int delta)
+/* Adds delta to a live count, never below zero. */
+static void live_add(unsigned *live, int delta)
 {
         pthread_mutex_lock(&lock);
-        if (delta < 0 && (unsigned)-delta > s->live_microvms)
-                s->live_microvms = 0;
+        if (delta < 0 && (unsigned)-delta > *live)
+                *live = 0;
         else
-                s->live_microvms += (unsigned)delta;
+                *live += (unsigned)delta;
         pthread_mutex_unlock(&lock);
+}
+
+void session_note_microvm(struct osvm_session *s, int delta)
+{
+        live_add(&s->live_microvms, delta);
 }
 
 void session_note_unikernel(struct osvm_session *s)
 {
         pthread_mutex_lock(&lock);
         s->unikernels_run++;
+        pthread_mutex_unlock(&lock);
+}
+
+void session_note_agent_proc(struct osvm_session *s, int delta)
+{
+        live_add(&s->live_agent_procs, delta);
+}
+
+void session_note_unikernel_proc(struct osvm_session *s)
+{
+        pthread_mutex_lock(&lock);
+        s->unikernel_procs_run++;
         pthread_mutex_unlock(&lock);
 }
 

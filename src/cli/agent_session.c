@@ -61,6 +61,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->kvm = srv->host.kvm_usable;
         s->model = h->host.ai.model;
         s->url = h->host.ai.url ? mcp_url_public(h->host.ai.url) : NULL;
+        cli_isolation_words(&srv->host, s->isolation, sizeof(s->isolation));
         s->impl = h;
         h->chat = chat;
         if (chat) {

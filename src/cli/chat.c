@@ -163,8 +163,10 @@ static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *a
                         iso_decision_free(&d);
         }
         if (decide)
-                printf("unikernel: a fresh KVM VM for each call; direct: on the server, without a "
-                       "VM (*: a fallback); 'osvm isolation explain SERVER/TOOL' says why.\n");
+                printf("unikernel: a fresh KVM VM for each call, or where there is no KVM a fresh "
+                       "trapped process (the process platform, not a VM); direct: on the server, "
+                       "without a VM (*: a fallback); 'osvm isolation explain SERVER/TOOL' says "
+                       "why.\n");
         else
                 printf("%zu tools: '/tools SERVER' says where each of a server's tools runs.\n",
                        nwant);
@@ -177,8 +179,10 @@ static enum cli_chat_result cmd_status(struct cli_agent_session *s, const char *
         char *line = cli_agent_session_status(s, cli_status_style());
         printf("%s\n", line);
         free(line);
-        printf("agent:    %s\n", s->microvm ? "inside μVM-1, a VM of its own"
-                                            : "directly in the osvm process, not in a VM");
+        printf("agent:    %s\n", !s->microvm        ? "directly in the osvm process, not in a VM"
+                                 : s->agent_process ? "inside μVM-1's stand-in, a trapped process "
+                                                      "(the process platform), not a VM"
+                                                    : "inside μVM-1, a VM of its own");
         if (s->llm) {
                 _cleanup_free_ char *url = text_sanitize(s->url ? s->url : "?", 0);
                 _cleanup_free_ char *model = text_sanitize(s->model ? s->model : "?", 0);

@@ -53,12 +53,14 @@ int cli_agent_chat(void);
  */
 struct cli_agent_session {
         struct agent *agent;
-        bool llm;          /* an LLM is configured (else the offline planner) */
-        bool kvm;          /* KVM is usable: tool calls can run in VMs of their own */
-        bool microvm;      /* inside μVM-1, as the handshake said */
-        const char *model; /* the planner's model; NULL: none */
-        char *url;         /* its endpoint without what may be a credential; NULL: none */
-        void *impl;        /* the implementation's own */
+        bool llm;            /* an LLM is configured (else the offline planner) */
+        bool kvm;            /* KVM is usable: tool calls can run in VMs of their own */
+        bool microvm;        /* inside μVM-1, as the handshake said */
+        bool agent_process;  /* μVM-1 is a trapped process (the process platform), not a VM */
+        char isolation[192]; /* where tool calls run, for the banner (cli_isolation_words) */
+        const char *model;   /* the planner's model; NULL: none */
+        char *url;           /* its endpoint without what may be a credential; NULL: none */
+        void *impl;          /* the implementation's own */
 };
 
 /* Opens the session; chat: for many prompts (VMs made ahead, resizes
@@ -175,6 +177,10 @@ void cli_servers_close(struct cli_servers *s);
 
 /* What this host can do, for routing decisions. */
 void cli_probe_host(struct iso_host *h);
+/* Where the tool calls of the loaded config run on host h, in words for the
+ * chat's banner: "every tool call runs in its own VM", "... in its own
+ * trapped process (the process platform: no KVM here)", or without either. */
+void cli_isolation_words(const struct iso_host *h, char *out, size_t n);
 
 /* What the agent works with on the host: the servers, the LLM settings and
  * the planner they ask for. Returns 0 or an exit code, having said why. */

@@ -114,7 +114,10 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
         free(u->progress);
         u->name = text_sanitize(name, 0);
         u->args = text_sanitize(a ? a : "", 0);
-        u->mode = iso_route_name(d->route);
+        /* the route, and for a unikernel on the process platform where: not a VM */
+        u->mode = d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS
+                      ? "unikernel, trapped process"
+                      : iso_route_name(d->route);
         u->refused = d->route == ISO_ROUTE_DENY;
         u->progress = xstrdup("");
         u->started = time_mono_ns();
@@ -375,11 +378,8 @@ int cli_agent_chat(void)
         term_guard(); /* the line editor's raw mode never outlives the chat */
         cli_catch_interrupt();
         const struct agent_toolset *ts = agent_tools(s.agent);
-        printf("osvm %s: %s. %zu tools; planner: %s%s.\n", OSVM_VERSION,
-               s.kvm ? "every tool call runs in its own VM"
-                     : "no KVM here, so tool calls run without a VM where the isolation policy "
-                       "allows it",
-               ts->n, agent_planner_name(s.agent),
+        printf("osvm %s: %s. %zu tools; planner: %s%s.\n", OSVM_VERSION, s.isolation, ts->n,
+               agent_planner_name(s.agent),
                s.llm ? "" : " (no LLM configured: set OSVM_AI_URL or see 'osvm help')");
         if (tty)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves, /help lists the commands.\n");

@@ -134,13 +134,23 @@ static void check_kvm(struct report *r, const struct iso_host *h)
                 what = h->kvm_problem;
                 fix = "use a kernel whose KVM osvm supports (docs/vmm.md)";
         }
-        add(r, "kvm", DOC_WARN, fix, "%s: tool calls and the agent run without VMs", what);
+        if (h->process_usable) /* a process, never called a VM */
+                add(r, "kvm", DOC_WARN, fix,
+                    "%s: tool calls and the agent run on the process platform instead, not in "
+                    "VMs: %s",
+                    what, h->process_what);
+        else
+                add(r, "kvm", DOC_WARN, fix,
+                    "%s: tool calls and the agent run without VMs (nor can the process platform "
+                    "run them: %s)",
+                    what, h->process_probed ? h->process_what : "not probed");
 }
 
 /* Where the configured tools' calls run on this host. */
 static void check_tools(struct report *r, const struct iso_config *cfg, const struct iso_host *h)
 {
-        size_t n = 0, vm = 0, direct = 0, fell = 0, refused = 0;
+        size_t n = 0, vm = 0, proc = 0, direct = 0, fell = 0, refused = 0;
+        bool isolates = h->kvm_usable || h->process_usable; /* else that is the reason */
         char *why = NULL; /* the first reason a call cannot run as configured */
         for (size_t i = 0; i < cfg->nservers; i++) {
                 const struct iso_server *s = &cfg->servers[i];
@@ -148,7 +158,9 @@ static void check_tools(struct report *r, const struct iso_config *cfg, const st
                         struct iso_decision d;
                         iso_decide(cfg, s->name, s->tools[k].name, h, &d);
                         n++;
-                        if (d.route == ISO_ROUTE_UNIKERNEL || d.route == ISO_ROUTE_MICROVM)
+                        if (d.route == ISO_ROUTE_UNIKERNEL && d.platform == ISO_PLATFORM_PROCESS)
+                                proc++;
+                        else if (d.route == ISO_ROUTE_UNIKERNEL || d.route == ISO_ROUTE_MICROVM)
                                 vm++;
                         else if (d.route == ISO_ROUTE_DIRECT)
                                 direct++;
@@ -156,9 +168,10 @@ static void check_tools(struct report *r, const struct iso_config *cfg, const st
                                 refused++;
                         if (d.fell_back)
                                 fell++;
-                        /* without KVM, that is the reason (said under kvm) */
+                        /* without KVM or the process platform, that is the
+                         * reason (said under kvm) */
                         for (size_t j = 0;
-                             !why && h->kvm_usable && (d.fell_back || d.route == ISO_ROUTE_DENY) &&
+                             !why && isolates && (d.fell_back || d.route == ISO_ROUTE_DENY) &&
                              j < d.nreasons;
                              j++)
                                 if (d.reasons[j].level <= LOG_WARN)
@@ -174,21 +187,27 @@ static void check_tools(struct report *r, const struct iso_config *cfg, const st
                     iso_mode_name(cfg->default_mode));
         else if (refused)
                 add(r, "tools", DOC_FAIL,
-                    h->kvm_usable ? "'osvm isolation explain SERVER/TOOL' names what is missing; "
-                                    "or allow the fallback: osvm isolation set fallback=direct"
-                                  : "get KVM (see kvm), or let such calls run without a VM: osvm "
-                                    "isolation set fallback=direct",
+                    isolates ? "'osvm isolation explain SERVER/TOOL' names what is missing; "
+                               "or allow the fallback: osvm isolation set fallback=direct"
+                             : "get KVM (see kvm), or let such calls run without a VM: osvm "
+                               "isolation set fallback=direct",
                     "%zu of %zu configured tools would be refused (%s)", refused, n,
                     why ? why : "KVM is not usable and the policy allows no fallback");
         else if (fell)
                 add(r, "tools", DOC_WARN,
-                    h->kvm_usable          ? "'osvm isolation explain SERVER/TOOL' names what "
+                    isolates               ? "'osvm isolation explain SERVER/TOOL' names what "
                                              "is missing"
                     : h->builtin_images[0] ? "get KVM (see kvm)"
                                            : "get KVM (see kvm) and osvm's images (see images)",
                     "%zu of %zu configured tools run directly on their servers, not in a VM of "
                     "their own (%s)",
                     fell, n, why ? why : "KVM is not usable");
+        else if (proc)
+                add(r, "tools", DOC_OK, NULL,
+                    "%zu configured tools: %zu run in a fresh KVM VM each, %zu in a fresh "
+                    "trapped process each (the process platform, not a VM), %zu directly as "
+                    "configured",
+                    n, vm, proc, direct);
         else
                 add(r, "tools", DOC_OK, NULL,
                     "%zu configured tools: %zu run in a fresh KVM VM each, %zu directly as "
@@ -263,13 +282,25 @@ static bool check_agent_image(struct report *r, const struct cli_paths *p)
 }
 
 /* Where the agent itself will run: μVM-1, or directly and why. */
-static void check_agent(struct report *r, const struct iso_host *h, bool image_ok)
+static void check_agent(struct report *r, const struct iso_host *h, enum iso_platform want,
+                        bool image_ok)
 {
         const char *skip = getenv("OSVM_SKIP_MICROVM");
         const char *direct = "the agent runs directly in the osvm process, not inside μVM-1";
         if (skip && !strcmp(skip, "1"))
                 add(r, "agent", DOC_WARN, "unset OSVM_SKIP_MICROVM to run it inside μVM-1",
                     "%s: OSVM_SKIP_MICROVM=1 chooses so", direct);
+        else if (!image_ok && (h->kvm_usable || h->process_usable))
+                add(r, "agent", DOC_WARN, "see agent image", "%s: its image cannot run", direct);
+        else if (want != ISO_PLATFORM_KVM && h->process_usable &&
+                 (!h->kvm_usable || want == ISO_PLATFORM_PROCESS))
+                add(r, "agent", DOC_WARN,
+                    h->kvm_usable ? "osvm isolation set platform=auto, for μVM-1 as a VM"
+                                  : "get KVM (see kvm), for μVM-1 as a VM",
+                    "the agent runs in μVM-1's stand-in, a trapped process (the process "
+                    "platform), not a VM: %s",
+                    h->kvm_usable ? "the isolation config's platform is \"process\""
+                                  : "KVM is not usable");
         else if (!h->kvm_usable)
                 add(r, "agent", DOC_WARN,
                     "get KVM (see kvm); --require-isolation refuses to run without it",
@@ -639,6 +670,12 @@ static int run_doctor(int argc, char **argv)
                 rc = iso_config_parse(text, strlen(text), "the default config", &cfg, &d);
         }
         iso_diags_free(&d);
+        enum iso_platform want = rc == 0 ? cfg.platform : ISO_PLATFORM_AUTO;
+        if (want == ISO_PLATFORM_PROCESS && !h.process_probed) { /* asked for here too */
+                h.process_probed = true;
+                h.process_usable = vmm_platform_probe(VMM_PLATFORM_PROCESS, h.process_what,
+                                                      sizeof(h.process_what));
+        }
         if (rc == 0) {
                 check_tools(&r, &cfg, &h);
                 iso_config_free(&cfg);
@@ -646,7 +683,7 @@ static int run_doctor(int argc, char **argv)
                 add(&r, "tools", DOC_FAIL, "see config",
                     "no tool runs while the isolation config has errors");
         }
-        check_agent(&r, &h, image_ok);
+        check_agent(&r, &h, want, image_ok);
         struct mcp_registry reg;
         check_registry(&r, &p, &reg);
         check_programs(&r, &reg);
@@ -679,11 +716,12 @@ const struct cli_cmd cli_cmd_doctor = {
             "Checks what osvm needs and says for each check ok, warn or fail, and what\n"
             "to do about it:\n"
             "\n"
-            "  kvm          /dev/kvm (OSVM_NO_KVM=1 turns it off)\n"
+            "  kvm          /dev/kvm (OSVM_NO_KVM=1 turns it off); without it, whether\n"
+            "               the process platform (trapped processes) runs calls instead\n"
             "  images       the osvm-mcp tool images: found, readable, static x86-64 ELF\n"
             "  agent image  μVM-1's osvm-agent.img, the same way\n"
-            "  tools        where the configured tools' calls will run: a VM each, or\n"
-            "               directly on their servers, and why\n"
+            "  tools        where the configured tools' calls will run: a VM each, a\n"
+            "               trapped process each, or directly on their servers, and why\n"
             "  agent        where the agent will run: inside μVM-1, or directly and why\n"
             "  registry     the MCP server registry: parses, private\n"
             "  node, npx, python3, uvx\n"

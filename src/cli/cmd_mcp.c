@@ -469,6 +469,9 @@ static int call(int argc, char **argv)
                               tool, "arguments", args ? json_incref(args) : json_object(), "mode",
                               iso_route_name(dec.route), "reasons", reasons, "duration_ms",
                               (double)took / 1e6, "result", result, "status", status);
+                if (dec.route == ISO_ROUTE_UNIKERNEL) /* a VM (kvm) or a trapped process */
+                        json_object_set_new(v, "platform",
+                                            json_string(iso_platform_name(dec.platform)));
                 free(status);
                 cli_print_json(v);
                 json_decref(v);

@@ -84,6 +84,9 @@ static int run_status(int argc, char **argv)
                               "fallbacks", (int)s->fallbacks, "servers", servers, "net", "state",
                               nets[s->net], "allow", (int)s->net_allow_count, "uptime_s",
                               (json_int_t)((now - s->start_ns) / 1000000000u), "line", line);
+                json_object_set_new(v, "live_agent_processes", json_integer(s->live_agent_procs));
+                json_object_set_new(v, "unikernel_processes_run",
+                                    json_integer(s->unikernel_procs_run));
                 cli_print_json(v);
                 json_decref(v);
                 free(line);
@@ -104,6 +107,9 @@ const struct cli_cmd cli_cmd_status = {
             "\n"
             "  N\xce\xbcVMs        microVMs this process owns that are alive now\n"
             "  NuK          unikernels run in this session; * when a call fell back\n"
+            "  N\xce\xbcPs NuKp   the same on the process platform (no KVM here): the agent\n"
+            "               and tool images run as trapped processes, not VMs (shown\n"
+            "               while one lives or once one ran)\n"
             "  SERVER(VM:S) each MCP server of the isolation config or the registry, the\n"
             "               VM it runs in (\"host\" when none) and its state: cfg\n"
             "               (configured), up, down\n"

@@ -42,14 +42,23 @@ static int run(int argc, char **argv)
                                              {"mount", required_argument, NULL, 'M'},
                                              {"max-output", required_argument, NULL, 'o'},
                                              {"max-syscalls", required_argument, NULL, 's'},
+                                             {"platform", required_argument, NULL, 'P'},
                                              {0}};
         struct vmm_mount mounts[VMM_MAX_MOUNTS];
         size_t nm = 0;
         struct vmm_limits lim = {0};
+        enum vmm_platform platform = VMM_PLATFORM_AUTO;
         int c;
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+m:t:M:o:s:", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+m:t:M:o:s:P:", opts, NULL)) != -1) {
                 switch (c) {
+                case 'P':
+                        if (!vmm_platform_parse(optarg, &platform))
+                                return cli_usage_error(&cli_cmd_unikernel,
+                                                       "--platform takes auto, kvm or process, not "
+                                                       "\"%s\"",
+                                                       optarg);
+                        break;
                 case 'm':
                         if (!(lim.memory_mb = (uint32_t)number(optarg, VMM_MEM_MAX_MB)) ||
                             lim.memory_mb < VMM_MEM_MIN_MB)
@@ -101,12 +110,24 @@ static int run(int argc, char **argv)
             .mounts = mounts,
             .nmounts = nm,
             .limits = lim,
+            .platform = platform,
         };
-        /* Without KVM no image runs: say so, and how to get it, before
-         * anything else about the image. */
-        char why[512];
-        if (!vmm_probe(why, sizeof(why))) {
+        /* Without a platform that can run it no image runs: say so, and how
+         * to get one, before anything else about the image. KVM where it
+         * is usable (auto) or asked for; else the process platform. */
+        char why[512], pwhy[512];
+        bool kvm = platform != VMM_PLATFORM_PROCESS && vmm_probe(why, sizeof(why));
+        if (platform == VMM_PLATFORM_KVM && !kvm) {
                 log_error("%s: cannot run it in a VM: %s", spec.image, why);
+                return OSVM_EXIT_FAILURE;
+        }
+        if (!kvm && !vmm_platform_probe(VMM_PLATFORM_PROCESS, pwhy, sizeof(pwhy))) {
+                if (platform == VMM_PLATFORM_PROCESS)
+                        log_error("%s: cannot run it in a trapped process: %s", spec.image, pwhy);
+                else
+                        log_error("%s: cannot run it in a VM: %s; nor in a trapped process (the "
+                                  "process platform): %s",
+                                  spec.image, why, pwhy);
                 return OSVM_EXIT_FAILURE;
         }
         /* Ctrl-C ends the program's VM (exit 130), as it ends a tool call. */
@@ -118,10 +139,14 @@ static int run(int argc, char **argv)
                 log_error("%s", e.msg);
                 return OSVM_EXIT_FAILURE;
         }
-        session_note_unikernel(session_get());
-        log_debug("%s: %s after %llu system calls, %llu bytes out", spec.image,
-                  vmm_end_name(res.end), (unsigned long long)res.syscalls,
-                  (unsigned long long)res.output_bytes);
+        if (res.platform == VMM_PLATFORM_PROCESS)
+                session_note_unikernel_proc(session_get());
+        else
+                session_note_unikernel(session_get());
+        log_debug("%s: %s on the %s platform (%s) after %llu system calls, %llu bytes out",
+                  spec.image, vmm_end_name(res.end), vmm_platform_name(res.platform),
+                  res.platform == VMM_PLATFORM_PROCESS ? "a trapped process" : "a KVM VM",
+                  (unsigned long long)res.syscalls, (unsigned long long)res.output_bytes);
         if (res.end == VMM_END_CANCELLED)
                 log_error("%s: cancelled (Ctrl-C)", spec.image);
         else if (res.end != VMM_END_EXIT)
@@ -138,20 +163,24 @@ static int run_unikernel(int argc, char **argv)
 const struct cli_cmd cli_cmd_unikernel = {
     .name = "unikernel",
     .alias = "uk",
-    .summary = "run a static Linux program in a fresh KVM microVM (alias: uk)",
-    .help = "usage: osvm unikernel run [--mem MB] [--timeout MS] [--mount HOST:VM[:rw]]...\n"
-            "                          [--max-output BYTES] [--max-syscalls N] IMAGE [ARGS...]\n"
+    .summary = "run a static Linux program in a fresh KVM VM or trapped process (alias: uk)",
+    .help = "usage: osvm unikernel run [--platform auto|kvm|process] [--mem MB] [--timeout MS]\n"
+            "                          [--mount HOST:VM[:rw]]... [--max-output BYTES]\n"
+            "                          [--max-syscalls N] IMAGE [ARGS...]\n"
             "       osvm uk run ...\n"
             "\n"
             "Runs IMAGE, a static x86-64 Linux ELF (musl or glibc, static or static-pie), in a\n"
-            "VM made for this one run and destroyed after it. There is no guest kernel: the\n"
+            "KVM VM made for this one run and destroyed after it, or where /dev/kvm is missing\n"
+            "in a trapped process (the process platform: a confined process of its own whose\n"
+            "every system call traps to osvm; not a VM). There is no guest kernel: the\n"
             "program's system calls are served by osvm under the limits and mounts given.\n"
             "stdin goes to the program, its stdout to stdout, its stderr to stderr, and its\n"
             "exit status is osvm's. Files exist only below the mounts (read-only unless\n"
-            ":rw); there is no network. A fault or a limit stops the VM and is reported in\n"
-            "words; a fault exits as the matching signal would (139 for a #GP or #PF),\n"
+            ":rw); there is no network. A fault or a limit stops the program and is reported\n"
+            "in words; a fault exits as the matching signal would (139 for a #GP or #PF),\n"
             "a limit with 125.\n"
             "\n"
+            "  --platform P        auto (KVM where usable, else process), kvm or process\n"
             "  --mem MB            guest memory (default 128)\n"
             "  --timeout MS        wall time (default 10000)\n"
             "  --mount HOST:VM     a host directory at VM inside; :rw to allow writes\n"

@@ -80,10 +80,15 @@ int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t
         return r;
 }
 
+/* The platform the loaded config asks for, which cli_probe_host probes. */
+static enum iso_platform config_platform;
+
 int cli_load_config(struct iso_config *cfg)
 {
         struct iso_diags d = {0};
         int r = iso_config_open(cfg, &d);
+        if (r == 0)
+                config_platform = cfg->platform;
         cli_report_diags(&d);
         iso_diags_free(&d);
         if (r < 0) {
@@ -103,6 +108,13 @@ void cli_probe_host(struct iso_host *h)
 {
         memset(h, 0, sizeof(*h));
         h->kvm_usable = vmm_probe(h->kvm_problem, sizeof(h->kvm_problem));
+        /* the process platform (which starts its zygote): where AUTO needs it
+         * or the config asks for it */
+        if (!h->kvm_usable || config_platform == ISO_PLATFORM_PROCESS) {
+                h->process_probed = true;
+                h->process_usable = vmm_platform_probe(VMM_PLATFORM_PROCESS, h->process_what,
+                                                       sizeof(h->process_what));
+        }
         h->microvm_usable = false;
         /* osvm's own tool images: $OSVM_BUILTIN_IMAGES (empty: none), else beside the
          * binary (the build tree) or in the installed pack. */
@@ -129,11 +141,39 @@ void cli_note_egress(const struct iso_config *cfg, const char *server)
         session_set_net(session_get(), n ? SESSION_NET_ALLOW : SESSION_NET_OFF, n);
 }
 
+void cli_isolation_words(const struct iso_host *h, char *out, size_t n)
+{
+        bool kvm = h->kvm_usable && config_platform != ISO_PLATFORM_PROCESS;
+        bool proc = !kvm && h->process_usable && config_platform != ISO_PLATFORM_KVM;
+        if (kvm)
+                snprintf(out, n, "every tool call runs in its own VM");
+        else if (proc)
+                snprintf(out, n,
+                         "every tool call runs in its own trapped process (the process "
+                         "platform%s)",
+                         h->kvm_usable ? "" : ": no KVM here");
+        else if (config_platform == ISO_PLATFORM_KVM && h->process_usable)
+                snprintf(out, n,
+                         "no KVM here (and the isolation config's platform is \"kvm\"), so "
+                         "tool calls run without a VM where the isolation policy allows it");
+        else
+                snprintf(out, n,
+                         "no KVM here, nor the process platform, so tool calls run without a "
+                         "VM where the isolation policy allows it");
+}
+
 void cli_start_vm_pool(const struct iso_host *h)
 {
         osvm_err e = {0};
-        if (h->kvm_usable && vmm_pool_start(2, ISO_DEFAULT_MEMORY_MB, &e) < 0)
-                log_debug("no VM pool: %s", e.msg);
+        /* the platform the config's tools run on here */
+        enum vmm_platform p = config_platform == ISO_PLATFORM_PROCESS || !h->kvm_usable
+                                  ? VMM_PLATFORM_PROCESS
+                                  : VMM_PLATFORM_KVM;
+        if (p == VMM_PLATFORM_PROCESS &&
+            (!h->process_usable || config_platform == ISO_PLATFORM_KVM))
+                return; /* the calls fall back, or run on no pool */
+        if (vmm_pool_start_platform(p, 2, ISO_DEFAULT_MEMORY_MB, &e) < 0)
+                log_debug("no pool of guests made ahead: %s", e.msg);
 }
 
 int cli_load_registry(struct mcp_registry *reg)

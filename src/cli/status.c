@@ -1,4 +1,7 @@
-/* The status line: `OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s`. */
+/* The status line: `OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s`.
+ * Where the engine ran something on its process platform (no KVM), the
+ * figures of trapped processes follow, never counted as VMs:
+ * `OSVM: 0μVMs 0uK 1μPs 3uKp • ...` (docs/cli.md). */
 #include "cli/cli.h"
 
 #include <string.h>
@@ -58,6 +61,9 @@ char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct stat
 
         sb_addf(&b, "%sOSVM:%s %u%sVMs %uuK", st.color ? BOLD : "", st.color ? RESET : "",
                 s->live_microvms, st.utf8 ? "\xce\xbc" : "u", s->unikernels_run);
+        if (s->live_agent_procs || s->unikernel_procs_run)
+                sb_addf(&b, " %u%sPs %uuKp", s->live_agent_procs, st.utf8 ? "\xce\xbc" : "u",
+                        s->unikernel_procs_run);
         if (s->fallbacks)
                 sb_addf(&b, "%s*%s", st.color ? YELLOW : "", st.color ? RESET : "");
         for (size_t i = 0; i < s->nservers; i++) {

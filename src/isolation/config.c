@@ -35,6 +35,11 @@ const char *iso_mode_name(enum iso_mode m)
         return "unset";
 }
 
+const char *iso_platform_name(enum iso_platform p)
+{
+        return p == ISO_PLATFORM_KVM ? "kvm" : p == ISO_PLATFORM_PROCESS ? "process" : "auto";
+}
+
 const char *iso_fallback_name(enum iso_fallback f)
 {
         return f == ISO_FALLBACK_DENY ? "deny" : f == ISO_FALLBACK_DIRECT ? "direct" : "unset";
@@ -147,6 +152,11 @@ static void build_config(json_t *root, const char *name, struct iso_config *cfg)
             fs_expand_home(dir ? json_string_value(dir) : ISO_DEFAULT_UNIKERNEL_DIR);
         json_t *builtin = json_object_get(root, "use_builtin_images");
         cfg->use_builtin_images = !builtin || json_is_true(builtin);
+        const char *plat = json_string_value(json_object_get(root, "platform"));
+        cfg->platform = !plat                          ? ISO_PLATFORM_AUTO
+                        : strcmp(plat, "kvm") == 0     ? ISO_PLATFORM_KVM
+                        : strcmp(plat, "process") == 0 ? ISO_PLATFORM_PROCESS
+                                                       : ISO_PLATFORM_AUTO;
         json_t *servers = json_object_get(root, "mcp_servers");
         cfg->nservers = json_object_size(servers);
         cfg->servers = cfg->nservers ? xcalloc(cfg->nservers, sizeof(*cfg->servers)) : NULL;

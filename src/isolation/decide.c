@@ -83,6 +83,42 @@ char *iso_builtin_image(const struct iso_host *host, const char *server, const c
         return NULL;
 }
 
+/*
+ * Where a unikernel runs (d->platform), from the config's platform and
+ * what the host can do; false, having said why, when it cannot run there.
+ */
+static bool pick_platform(struct iso_decision *d, const struct iso_host *host)
+{
+        enum iso_platform want = d->policy.platform;
+        if (want != ISO_PLATFORM_PROCESS && host->kvm_usable) {
+                d->platform = ISO_PLATFORM_KVM;
+                return true;
+        }
+        if (want == ISO_PLATFORM_KVM) {
+                reason(d, LOG_WARN, "KVM is not usable: %s (the config's platform is \"kvm\")",
+                       host->kvm_problem);
+                return false;
+        }
+        if (!host->process_usable) {
+                /* one line: a refusal quotes it whole */
+                if (want == ISO_PLATFORM_PROCESS)
+                        reason(d, LOG_WARN, "The process platform is not usable: %s",
+                               host->process_probed ? host->process_what : "not probed");
+                else if (host->process_probed)
+                        reason(d, LOG_WARN,
+                               "KVM is not usable: %s; nor is the process platform: %s",
+                               host->kvm_problem, host->process_what);
+                else
+                        reason(d, LOG_WARN, "KVM is not usable: %s", host->kvm_problem);
+                return false;
+        }
+        if (want == ISO_PLATFORM_AUTO)
+                reason(d, LOG_INFO, "KVM is not usable here (%s): the process platform runs it",
+                       host->kvm_problem);
+        d->platform = ISO_PLATFORM_PROCESS;
+        return true;
+}
+
 void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
                 const struct iso_host *host, struct iso_decision *d)
 {
@@ -133,12 +169,17 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                         d->policy.image = builtin;
                         d->policy.image_src = ISO_SRC_DEFAULT;
                 }
-                if (!host->kvm_usable) {
-                        reason(d, LOG_WARN, "KVM is not usable: %s", host->kvm_problem);
+                if (!pick_platform(d, host))
                         break;
-                }
-                reason(d, LOG_INFO, "Unikernel ready: the call runs in a fresh VM (%u MiB, %u ms)",
-                       p->memory_mb, p->timeout_ms);
+                if (d->platform == ISO_PLATFORM_KVM)
+                        reason(d, LOG_INFO,
+                               "Unikernel ready: the call runs in a fresh VM (%u MiB, %u ms)",
+                               p->memory_mb, p->timeout_ms);
+                else
+                        reason(d, LOG_INFO,
+                               "Unikernel ready: the call runs in a fresh trapped process, not a "
+                               "VM (the process platform; %u MiB, %u ms)",
+                               p->memory_mb, p->timeout_ms);
                 d->route = ISO_ROUTE_UNIKERNEL;
                 ok = true;
                 break;
@@ -211,10 +252,14 @@ json_t *iso_decision_json(const struct iso_decision *d)
                 json_array_append_new(reasons, json_pack("{s:s, s:s}", "level",
                                                          log_level_name(d->reasons[i].level),
                                                          "text", d->reasons[i].text));
-        return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "server", d->policy.server, "tool",
-                         d->policy.tool, "route", iso_route_name(d->route), "fell_back",
-                         d->fell_back, "policy", iso_policy_json(&d->policy, NULL), "enforced",
-                         iso_enforced_json(d->route), "reasons", reasons);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:o}", "server", d->policy.server, "tool",
+                      d->policy.tool, "route", iso_route_name(d->route), "fell_back", d->fell_back,
+                      "policy", iso_policy_json(&d->policy, NULL), "enforced",
+                      iso_enforced_json(d->route), "reasons", reasons);
+        if (d->route == ISO_ROUTE_UNIKERNEL)
+                json_object_set_new(j, "platform", json_string(iso_platform_name(d->platform)));
+        return j;
 }
 
 int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
@@ -233,6 +278,10 @@ int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
                 return err_set(e, EPROTO, "a decision with an unknown route");
         d->route = (enum iso_route)r;
         d->fell_back = json_is_true(json_object_get(j, "fell_back"));
+        const char *plat = json_string_value(json_object_get(j, "platform"));
+        d->platform = plat && !strcmp(plat, "process") ? ISO_PLATFORM_PROCESS
+                      : plat && !strcmp(plat, "kvm")   ? ISO_PLATFORM_KVM
+                                                       : ISO_PLATFORM_AUTO;
         d->policy.server = xstrdup(server);
         d->policy.tool = xstrdup(tool);
         size_t i;

@@ -84,6 +84,7 @@ static json_t *parse_value(const struct iso_field *f, const char *key, const cha
         switch (f->type) {
         case FT_MODE:
         case FT_FALLBACK:
+        case FT_PLATFORM:
         case FT_DIR:
         case FT_VMPATH:
         case FT_URL:

@@ -25,10 +25,15 @@
 #define ISO_DEFAULT_TIMEOUT_MS    30000u
 
 enum iso_mode { ISO_MODE_UNSET = 0, ISO_MODE_UNIKERNEL, ISO_MODE_MICROVM, ISO_MODE_DIRECT };
+/* Where a unikernel runs (the top-level "platform"): a KVM VM, or a trapped
+ * process (the engine's process platform); auto: KVM where usable. The
+ * same order as the engine's enum vmm_platform. */
+enum iso_platform { ISO_PLATFORM_AUTO = 0, ISO_PLATFORM_KVM, ISO_PLATFORM_PROCESS };
 enum iso_fallback { ISO_FALLBACK_UNSET = 0, ISO_FALLBACK_DIRECT, ISO_FALLBACK_DENY };
 
 const char *iso_mode_name(enum iso_mode m);         /* "unikernel", ... */
 const char *iso_fallback_name(enum iso_fallback f); /* "direct", "deny" */
+const char *iso_platform_name(enum iso_platform p); /* "auto", "kvm", "process" */
 
 struct iso_mount {
         char *host_path; /* absolute, ~ expanded */
@@ -84,6 +89,7 @@ struct iso_config {
         enum iso_mode default_mode;
         char *unikernel_dir;
         bool use_builtin_images; /* look for osvm's own images too (default true) */
+        enum iso_platform platform;
         size_t nservers;
         struct iso_server *servers;
         struct iso_ext ext;
@@ -159,6 +165,8 @@ struct iso_policy {
         enum iso_src memory_src, vcpus_src, timeout_src;
         enum iso_fallback fallback;
         enum iso_src fallback_src;
+        enum iso_platform platform; /* the config's (top level only) */
+        enum iso_src platform_src;
         const struct iso_strlist *network_allow; /* borrowed from the config; never NULL */
         enum iso_src network_src;
         const struct iso_mounts *mounts; /* borrowed from the config; never NULL */
@@ -200,7 +208,11 @@ json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d
 struct iso_host {
         bool kvm_usable;
         char kvm_problem[256]; /* why not, when !kvm_usable */
-        bool microvm_usable;   /* a Linux microVM engine is available */
+        /* The process platform (a trapped process per call): probed where KVM
+         * is not usable or the config asks for it. */
+        bool process_probed, process_usable;
+        char process_what[256]; /* what it runs with, or why it cannot run */
+        bool microvm_usable;    /* a Linux microVM engine is available */
         char microvm_problem[256];
         /* Where osvm's own tool images are (the build tree or the installed
          * pack), looked at when unikernel_dir lacks a tool's default image;
@@ -233,6 +245,8 @@ struct iso_reason {
 struct iso_decision {
         struct iso_policy policy;
         enum iso_route route;
+        /* ISO_ROUTE_UNIKERNEL: where it runs (KVM or PROCESS; never AUTO) */
+        enum iso_platform platform;
         bool fell_back; /* the route is not the mode configured */
         size_t nreasons;
         struct iso_reason *reasons;

@@ -123,6 +123,8 @@ void iso_policy_resolve(const struct iso_config *cfg, const char *server, const 
                         p->network_allow = &x->network_allow, p->network_src = level_src[i];
         }
 
+        p->platform = cfg->platform;
+        p->platform_src = cfg->platform != ISO_PLATFORM_AUTO ? ISO_SRC_CONFIG : ISO_SRC_DEFAULT;
         p->mounts = t ? &t->mounts : &no_mounts;
         p->microvm_id = srv ? srv->microvm_id : NULL;
         p->rpc_url = srv ? srv->rpc_url : NULL;
@@ -189,6 +191,8 @@ char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
         sb_addf(&b, "  %-9s %u ms  (%s)\n", "timeout", p->timeout_ms, iso_src_name(p->timeout_src));
         sb_addf(&b, "  %-9s %s  (%s)\n", "fallback", iso_fallback_name(p->fallback),
                 iso_src_name(p->fallback_src));
+        sb_addf(&b, "  %-9s %s  (%s)\n", "platform", iso_platform_name(p->platform),
+                iso_src_name(p->platform_src));
         sb_addf(&b, "  %-9s ", "network");
         if (p->network_allow->n == 0)
                 sb_add(&b, "none");
@@ -230,6 +234,7 @@ json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d
             iso_src_name(p->memory_src), "vcpus", iso_src_name(p->vcpus_src), "timeout_ms",
             iso_src_name(p->timeout_src), "fallback", iso_src_name(p->fallback_src), "network",
             iso_src_name(p->network_src));
+        json_object_set_new(j, "platform", json_string(iso_platform_name(p->platform)));
         if (d) {
                 json_object_set_new(j, "route", json_string(iso_route_name(d->route)));
                 json_object_set_new(j, "fell_back", json_boolean(d->fell_back));

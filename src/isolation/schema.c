@@ -60,6 +60,7 @@ const struct iso_field iso_root_fields[] = {
     {"unikernel_dir", FT_DIR, 0, 0, NULL, false},
     {"mcp_servers", FT_SERVERS, 0, 0, iso_server_fields, false},
     {"use_builtin_images", FT_BOOL, 0, 0, NULL, false},
+    {"platform", FT_PLATFORM, 0, 0, NULL, false},
     FIELD_EXTENSIONS,
     {NULL, 0, 0, 0, NULL, false},
 };
@@ -387,12 +388,16 @@ static void check_value(struct vctx *c, const char *path, json_t *v, const struc
 {
         static const char *const modes[] = {"unikernel", "microvm", "direct", NULL};
         static const char *const fallbacks[] = {"direct", "deny", NULL};
+        static const char *const platforms[] = {"auto", "kvm", "process", NULL};
         switch (f->type) {
         case FT_MODE:
                 check_enum(c, path, v, modes);
                 break;
         case FT_FALLBACK:
                 check_enum(c, path, v, fallbacks);
+                break;
+        case FT_PLATFORM:
+                check_enum(c, path, v, platforms);
                 break;
         case FT_STR_NULL:
         case FT_IMAGE:

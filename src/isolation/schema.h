@@ -11,6 +11,7 @@
 enum iso_ftype {
         FT_MODE,     /* "unikernel" | "microvm" | "direct" */
         FT_FALLBACK, /* "direct" | "deny" */
+        FT_PLATFORM, /* "auto" | "kvm" | "process" */
         FT_STR_NULL, /* a non-empty string, or null */
         FT_IMAGE,    /* a non-empty path (relative to unikernel_dir), or null */
         FT_DIR,      /* an absolute path or one starting with ~/ */

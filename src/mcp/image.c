@@ -239,6 +239,10 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
                     .mounts = mounts,
                     .nmounts = nm,
                     .cancel = cancel,
+                    /* where the decision said: a VM, or a trapped process */
+                    .platform = d->platform == ISO_PLATFORM_PROCESS ? VMM_PLATFORM_PROCESS
+                                : d->platform == ISO_PLATFORM_KVM   ? VMM_PLATFORM_KVM
+                                                                    : VMM_PLATFORM_AUTO,
                     .limits = {.memory_mb = p->memory_mb,
                                .timeout_ms = timeout,
                                .max_output_bytes = IMAGE_MAX_OUTPUT},
@@ -246,7 +250,10 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
                 struct vmm_result res;
                 rc = vmm_run(&spec, &res, e);
                 if (rc == 0) {
-                        session_note_unikernel(session_get());
+                        if (res.platform == VMM_PLATFORM_PROCESS)
+                                session_note_unikernel_proc(session_get());
+                        else
+                                session_note_unikernel(session_get());
                         end.exited = res.end == VMM_END_EXIT;
                         end.code = res.exit_code;
                         cancelled = res.end == VMM_END_CANCELLED;

@@ -71,7 +71,15 @@ struct microvm_host {
                                      * paths: terminal descriptions, locales */
         unsigned send_stall_ms;     /* an agent that reads nothing of an answer this long
                                      * loses its channel; 0: MCP_SEND_STALL_MS */
+        /* The agent runs on the engine's process platform (a trapped process,
+         * not a VM: no KVM here, or the config's platform is "process"). */
+        bool process;
+        const char *isolation; /* where its tool calls run, in words (set by prepare) */
 };
+
+/* What the agent's confinement is called in messages: "μVM-1", or "the
+ * agent's process" on the process platform (never a VM there). */
+const char *microvm_name(const struct microvm_host *h);
 
 /*
  * Runs the agent inside μVM-1 with h's servers and planner, and supervises

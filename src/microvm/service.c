@@ -64,12 +64,13 @@ static bool send_json(struct microvm_service *s, json_t *v)
                 if (!ok) {
                         s->closed = true;
                         if (r == MCP_E_TIMEOUT)
-                                log_warn("μVM-1: the agent read nothing of an answer for %u ms; "
+                                log_warn("%s: the agent read nothing of an answer for %u ms; "
                                          "its host-call channel is closed",
-                                         stall);
+                                         microvm_name(s->h), stall);
                         else if (r != MCP_E_CLOSED)
-                                log_warn("μVM-1: an answer could not be sent; the host-call "
-                                         "channel is closed");
+                                log_warn("%s: an answer could not be sent; the host-call "
+                                         "channel is closed",
+                                         microvm_name(s->h));
                         shutdown(s->fd, SHUT_RDWR);
                 }
         }
@@ -88,7 +89,7 @@ static json_t *fail(struct microvm_service *s, const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         s->refused++;
-        log_warn("μVM-1: refused a host call: %s", msg);
+        log_warn("%s: refused a host call: %s", microvm_name(s->h), msg);
         return json_pack("{s:b, s:s}", "ok", false, "error", msg);
 }
 
@@ -169,10 +170,11 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
                       "max_retries", (json_int_t)ai->max_retries, "max_rounds",
                       (json_int_t)ai->max_rounds, "source", ai->source);
         free(url);
-        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s}", "ok", true, "protocol",
+        return json_pack("{s:b, s:i, s:b, s:s, s:o, s:O, s:s, s:s?, s:s}", "ok", true, "protocol",
                          (json_int_t)MICROVM_PROTOCOL, "microvm", true, "version", OSVM_VERSION,
                          "planner", planner, "tools", s->tools, "log_level",
-                         log_level_name(log_get_level()));
+                         log_level_name(log_get_level()), "isolation", s->h->isolation,
+                         "agent_platform", s->h->process ? "process" : "kvm");
 }
 
 static json_t *op_decide(struct microvm_service *s, json_t *req)
@@ -404,9 +406,9 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
         if (!rate_ok(s)) {
                 /* said once a flood, not once a call: the log is not to flood too */
                 if (s->flooded++ == 0)
-                        log_warn("μVM-1: the agent makes more than %d host calls a second; the "
+                        log_warn("%s: the agent makes more than %d host calls a second; the "
                                  "calls past that are refused",
-                                 MICROVM_CALLS_PER_SEC);
+                                 microvm_name(s->h), MICROVM_CALLS_PER_SEC);
                 s->refused++;
                 return json_pack(
                     "{s:b, s:s}", "ok", false, "error",
@@ -414,7 +416,8 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
                         MICROVM_CALLS_PER_SEC) " a second (bursts of " STR(MICROVM_CALLS_BURST) ")");
         }
         if (s->flooded) {
-                log_warn("μVM-1: %u host calls were refused by the rate limit", s->flooded);
+                log_warn("%s: %u host calls were refused by the rate limit", microvm_name(s->h),
+                         s->flooded);
                 s->flooded = 0;
         }
         json_error_t je;
@@ -425,7 +428,7 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
         }
         const char *op = json_string_value(json_object_get(req, "op"));
         json_t *ans = NULL;
-        log_debug("μVM-1: host call %s at %.1f ms", op ? op : "?",
+        log_debug("%s: host call %s at %.1f ms", microvm_name(s->h), op ? op : "?",
                   (double)(time_mono_ns() - s->started_ns) / 1e6);
         for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]) && !ans; i++)
                 if (!strcmp(op, ops[i].name))
@@ -473,7 +476,7 @@ static void *serve(void *arg)
         if (s->h->prepare) {
                 uint64_t t0 = time_mono_ns();
                 s->prepared = s->h->prepare(s->h, s->h->prepare_ctx);
-                log_debug("μVM-1: servers and planner ready in %.1f ms",
+                log_debug("%s: servers and planner ready in %.1f ms", microvm_name(s->h),
                           (double)(time_mono_ns() - t0) / 1e6);
         }
         if (!s->prepared)

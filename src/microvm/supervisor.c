@@ -49,6 +49,11 @@ char *microvm_agent_image(char *why, size_t n)
 
 /* ---- the run ---- */
 
+const char *microvm_name(const struct microvm_host *h)
+{
+        return h && h->process ? "the agent's process" : "\xce\xbcVM-1";
+}
+
 /* The environment the agent gets: the terminal's, its state directory, the
  * log level. Nothing else of the host's, so no key in any form. */
 static size_t agent_env(char **env, const struct microvm_agent_args *a)
@@ -72,12 +77,12 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
 {
         osvm_err e = {0};
         if (fs_mkdir_p(h->state_dir, 0700, &e) < 0) {
-                log_error("μVM-1: the agent's state directory: %s", e.msg);
+                log_error("%s: the agent's state directory: %s", microvm_name(h), e.msg);
                 return OSVM_EXIT_FAILURE;
         }
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-                log_error("μVM-1: socketpair: %s", strerror(errno));
+                log_error("%s: socketpair: %s", microvm_name(h), strerror(errno));
                 return OSVM_EXIT_FAILURE;
         }
         /* Ctrl-C and resizes must interrupt this thread's waits (the guest's
@@ -90,7 +95,7 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
         struct microvm_service *svc = microvm_service_start(sv[0], h, &e);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (!svc) {
-                log_error("μVM-1: %s", e.msg);
+                log_error("%s: %s", microvm_name(h), e.msg);
                 close(sv[0]);
                 close(sv[1]);
                 return OSVM_EXIT_FAILURE;
@@ -133,7 +138,8 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
             .nmounts = nm,
             .tty = true,
             .tty_wake = wake,
-            .huge_pages = true, /* ~3 ms less to the prompt here */
+            .huge_pages = true, /* ~3 ms less to the prompt here (KVM) */
+            .platform = h->process ? VMM_PLATFORM_PROCESS : VMM_PLATFORM_KVM,
             .limits = {.memory_mb = MICROVM_MEMORY_MB,
                        .timeout_ms = UINT32_MAX, /* a session lasts as long as the user likes */
                        .max_output_bytes = UINT64_MAX,
@@ -141,12 +147,15 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
         };
 
         term_guard();
-        log_debug("μVM-1: starts %.1f ms after osvm did",
+        log_debug("%s: starts %.1f ms after osvm did", microvm_name(h),
                   (double)(time_mono_ns() - session_get()->start_ns) / 1e6);
-        session_note_microvm(session_get(), +1);
+        /* a trapped process is counted as one, never as a VM */
+        void (*note)(struct osvm_session *, int) =
+            h->process ? session_note_agent_proc : session_note_microvm;
+        note(session_get(), +1);
         struct vmm_result res;
         int rc = vmm_run(&spec, &res, &e);
-        session_note_microvm(session_get(), -1);
+        note(session_get(), -1);
         term_restore();
 
         close(sv[1]); /* the agent's end: the service sees the end */
@@ -154,19 +163,19 @@ int microvm_agent_run(struct microvm_host *h, const struct microvm_agent_args *a
         int prepared = 0;
         unsigned calls = microvm_service_finish(svc, &refused, &prepared);
         close(sv[0]);
-        log_debug("μVM-1: %s after %.1f ms, %llu syscalls, %u host calls (%u refused)",
-                  vmm_end_name(res.end), (double)res.t.run_ns / 1e6,
+        log_debug("%s: %s after %.1f ms, %llu syscalls, %u host calls (%u refused)",
+                  microvm_name(h), vmm_end_name(res.end), (double)res.t.run_ns / 1e6,
                   (unsigned long long)res.syscalls, calls, refused);
         for (size_t i = 0; i < nenv; i++)
                 free(env[i]);
         if (rc < 0) {
-                log_error("μVM-1 could not start: %s", e.msg);
+                log_error("%s could not start: %s", microvm_name(h), e.msg);
                 return OSVM_EXIT_FAILURE;
         }
         if (prepared) /* the agent could not go on: the reason is the host's */
                 return prepared;
         if (res.end != VMM_END_EXIT) {
-                log_error("μVM-1 stopped: %s", res.why);
+                log_error("%s stopped: %s", microvm_name(h), res.why);
                 return OSVM_EXIT_FAILURE;
         }
         return res.exit_code;

@@ -73,7 +73,7 @@ int vmm_elf_parse(const uint8_t *bytes, uint64_t size, struct vmm_image *img, os
                 if (img->nseg == sizeof(img->seg) / sizeof(img->seg[0]))
                         return err_set(e, ENOEXEC, "too many PT_LOAD segments");
                 img->seg[img->nseg++] =
-                    (struct vmm_seg){ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz};
+                    (struct vmm_seg){ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, ph.p_flags};
                 if (page_down(ph.p_vaddr) < lo)
                         lo = page_down(ph.p_vaddr);
                 if (vend > hi)

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "base/base.h"
+#include "vmm/proc_abi.h"
 #include "vmm/vmm.h"
 
 #define VMM_PAGE       4096ull
@@ -93,6 +94,7 @@ extern const uint8_t vmm_warmup_code[VMM_WARMUP_LEN];
 
 struct vmm_seg {
         uint64_t vaddr, memsz, off, filesz; /* vaddr before the bias */
+        uint32_t flags;                     /* PF_R, PF_W, PF_X */
 };
 
 /* A parsed image, cached per path: the file's bytes in a sealed memfd that
@@ -178,6 +180,105 @@ unsigned vmm_fs_mode(uint64_t guest_mode);
  * (whatever path led there): its mode is not the guest's to change. */
 bool vmm_fs_is_root(const struct vmm_fs *fs, int fd);
 
+/* ---- platforms (platform.c): how the guest runs under the one syscall layer ---- */
+
+/* Why a platform's run returned. */
+enum vmm_exit_kind {
+        VMM_EXIT_SYSCALL, /* the guest asks for system call nr with arguments a */
+        VMM_EXIT_AGAIN,   /* interrupted (a kick): look at the clock and the cancel flag */
+        VMM_EXIT_STOPPED, /* the platform stopped the guest (vmm_stop: a fault, an error) */
+};
+
+struct vmm_exit {
+        enum vmm_exit_kind kind;
+        uint64_t nr;
+        uint64_t a[6]; /* rdi rsi rdx r10 r8 r9 */
+};
+
+struct vmm_vm;
+
+/*
+ * A platform: how guest memory is made and reached, how the program is
+ * entered, and how its system calls come out to the syscall layer. The layer
+ * (syscall.c, fs.c), the image (elf.c), the stack, the limits and the results
+ * (run.c) are the same on every platform; a platform knows no system call.
+ * Guest memory is vm->mem on every platform: [0, mem_size) of guest
+ * addresses at vm->mem + address, the syscall layer reading and writing it
+ * directly. Only the system pages below VMM_USER_BASE differ.
+ */
+struct vmm_platform_ops {
+        enum vmm_platform id;
+        const char *name;
+        /* The guest runs on the calling thread (KVM_RUN), which only a signal
+         * gets out of: vmm_run arms the kick timers for it. */
+        bool kicks;
+        /* Usable here? why says what it can do, or what is missing and how to fix it. */
+        bool (*probe)(char *why, size_t n);
+        /* Guest memory of mem_mb (vm->mem, vm->mem_size), its layout
+         * (vmm_vm_layout) and the platform's control state, ready to load. */
+        int (*create)(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e);
+        /* Places the image's segments into guest memory. */
+        int (*load)(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e);
+        /* The registers the program starts with: rip, rsp, the rest zero. */
+        int (*enter)(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
+        /* Staged I/O (VMM_IO_ADDR): true when the platform's stub serves
+         * fds 0 and 1 from guest memory in this call (and sets it up). */
+        bool (*io_setup)(struct vmm_vm *vm);
+        /* Runs the guest until it asks for a system call, stops, or a kick
+         * interrupts it. */
+        void (*run)(struct vmm_vm *vm, struct vmm_exit *x);
+        /* The answer to the system call of the last run: the guest's rax. */
+        void (*complete)(struct vmm_vm *vm, int64_t ret);
+        int (*set_fs_base)(struct vmm_vm *vm, uint64_t base);
+        uint64_t (*fs_base)(struct vmm_vm *vm);
+        /* Zeroes whole guest pages [lo, hi) and gives their host memory back. */
+        void (*zero)(struct vmm_vm *vm, uint64_t lo, uint64_t hi);
+        /* Copies len bytes into / out of guest memory at gpa (checked by the
+         * caller): the same bytes as through vm->mem, but where the platform
+         * can without touching vm->mem (the process platform writes its
+         * memfd: a page osvm touched costs a first-touch fault and, once the
+         * guest is torn down, a TLB flush on every CPU osvm runs on). For the
+         * engine's own writes (the stack, the staged request and result); the
+         * syscall layer reaches guest memory through vm->mem. */
+        void (*copy_in)(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len);
+        void (*copy_out)(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
+        /* The call is over: the guest must not run on (it is torn down later). */
+        void (*halt)(struct vmm_vm *vm);
+        /* Ends the guest (if it still runs) and frees everything. */
+        void (*destroy)(struct vmm_vm *vm);
+        /* The pool: create, load img (may be NULL) and warm the n pages of
+         * list up (bit 0: written), so that a call starts at once. */
+        int (*prepare)(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                       const uint64_t *list, size_t n, osvm_err *e);
+        /* The reaper: the guest pages of a used guest that are in memory,
+         * sorted, bit 0 set for a page written (not the image's own). */
+        size_t (*touched)(struct vmm_vm *vm, uint64_t *out, size_t max);
+};
+
+extern const struct vmm_platform_ops vmm_platform_kvm;
+extern const struct vmm_platform_ops vmm_platform_process;
+/* The platform a spec's choice comes to here (AUTO: KVM where usable), or
+ * NULL with e set. */
+const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);
+const struct vmm_platform_ops *vmm_platform_ops(enum vmm_platform p);
+/*
+ * The pages of [first, last) (guest addresses) of a host mapping at base in
+ * process pid (0: this one) that are present, from /proc/PID/pagemap: bit 0
+ * set where the page is no longer a file's (written). Skips the guard and
+ * the warm-up list. Returns the count (at most max), sorted.
+ */
+size_t vmm_pagemap_touched(const struct vmm_vm *vm, int pid, uintptr_t base, uint64_t *out,
+                           size_t max);
+/*
+ * A CPU exception in words, the same on every platform: vector, error code,
+ * the faulting address (cr2, for #PF), rip, the privilege level; sys names
+ * what lies below VMM_USER_BASE on this platform.
+ */
+void vmm_fault_words(const struct vmm_vm *vm, unsigned vector, uint64_t err, uint64_t cr2,
+                     uint64_t rip, unsigned cpl, const char *sys, char *why, size_t n);
+/* The exit code of a CPU exception: 128 + the signal Linux would send. */
+int vmm_fault_code(unsigned vector);
+
 /* ---- one VM (kvm_x86_64.c) ---- */
 
 struct vmm_fd {
@@ -200,7 +301,29 @@ struct vmm_range {
         uint64_t lo, hi;
 };
 
+/* A guest of the process platform (proc_x86_64.c): its memory's memfd and
+ * its stub process. */
+struct vmm_proc_as {
+        int memfd;
+        int ctlfd; /* the control page's memfd (a slot osvm keeps mapped) */
+        struct vmm_proc_ctl *ctl;
+        int imgfd;    /* the image's memfd the stub maps (borrowed), or -1 */
+        int pidfd;    /* the stub, or -1 before it is made */
+        int nspid;    /* its pid as the zygote sees it (its tid, in RUN) */
+        int hostpid;  /* its pid here (for /proc), 0 until looked up */
+        uint32_t run; /* the state word's RUN value */
+        bool gone;    /* reaped: status holds its wait status */
+        int status;
+        bool spin;     /* a spare CPU: spin before sleeping */
+        size_t nremap; /* ranges the stub maps again before it resumes */
+        size_t nro;    /* image ranges mapped read-only in both processes */
+        struct vmm_range ro[VMM_PROC_MAX_SEGS];
+};
+
 struct vmm_vm {
+        const struct vmm_platform_ops *plat;
+        struct vmm_proc_as proc; /* the process platform */
+        /* KVM */
         int vmfd, vcpufd;
         struct kvm_run *run;
         size_t run_size;
@@ -258,9 +381,14 @@ void vmm_vm_layout(struct vmm_vm *vm);
 
 /* ---- the pool and the reaper (pool.c) ---- */
 
-/* Takes a VM made ahead with mem_mb of memory and img loaded, set up and
- * warmed up; false when none (then the pool prepares for img from now on). */
-bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm);
+/* Takes a guest of platform plat made ahead with mem_mb of memory and img
+ * loaded, set up and warmed up; false when none (then the pool prepares for
+ * img from now on). */
+bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct vmm_image *img,
+                   struct vmm_vm *vm);
+/* The pages img's program touched in its first runs that a guest of vm's
+ * layout has (bit 0: written), malloc'd, or NULL (*n 0). */
+uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n);
 /* Tears vm down, on the reaper thread when the pool runs; the reaper first
  * learns which pages the run of img touched. */
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
@@ -279,8 +407,9 @@ bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Host pointer for a checked range, or NULL. */
 void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 
-/* Serves the system call in regs (rax = number); sets regs->rax. */
-void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *regs);
+/* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
+ * the guest's rax. */
+int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
 /* Stops the VM with an end and a reason. */
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

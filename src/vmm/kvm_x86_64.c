@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -484,38 +485,6 @@ int vmm_vm_set_entry(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
         return 0;
 }
 
-static const char *vector_name(unsigned v)
-{
-        static const char *const names[32] = {
-            [0] = "divide error (#DE)",
-            [1] = "debug trap (#DB)",
-            [2] = "non-maskable interrupt",
-            [3] = "breakpoint (#BP)",
-            [4] = "overflow (#OF)",
-            [5] = "bound range exceeded (#BR)",
-            [6] = "invalid opcode (#UD)",
-            [7] = "device not available (#NM)",
-            [8] = "double fault (#DF)",
-            [10] = "invalid TSS (#TS)",
-            [11] = "segment not present (#NP)",
-            [12] = "stack-segment fault (#SS)",
-            [13] = "general protection fault (#GP)",
-            [14] = "page fault (#PF)",
-            [16] = "x87 floating-point error (#MF)",
-            [17] = "alignment check (#AC)",
-            [18] = "machine check (#MC)",
-            [19] = "SIMD floating-point exception (#XM)",
-            [20] = "virtualization exception (#VE)",
-            [21] = "control protection exception (#CP)",
-        };
-        return v < 32 && names[v] ? names[v] : "reserved exception";
-}
-
-static bool has_error_code(unsigned v)
-{
-        return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
-}
-
 void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t wn)
 {
         struct kvm_regs *r = &vm->run->s.regs.regs;
@@ -524,42 +493,245 @@ void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t
         if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0)
                 cr2 = sr.cr2;
         /* The frame the CPU pushed on the CPL0 stack: [error code] rip cs rflags rsp ss. */
+        bool ec = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+                  vector == 29 || vector == 30;
         uint64_t frame[6] = {0};
-        uint64_t sp = r->rsp, n = has_error_code(vector) ? 6 : 5;
+        uint64_t sp = r->rsp, n = ec ? 6 : 5;
         if (sp >= VMM_PAGE && sp <= vm->mem_size && vm->mem_size - sp >= n * 8)
                 memcpy(frame, vm->mem + sp, n * 8);
-        uint64_t err = has_error_code(vector) ? frame[0] : 0;
-        const uint64_t *f = has_error_code(vector) ? frame + 1 : frame;
-        uint64_t rip = f[0];
-        unsigned cpl = (unsigned)(f[1] & 3);
+        uint64_t err = ec ? frame[0] : 0;
+        const uint64_t *f = ec ? frame + 1 : frame;
+        vmm_fault_words(vm, vector, err, cr2, f[0], (unsigned)(f[1] & 3),
+                        "the VM's own system pages (page tables, GDT, IDT, TSS, CPL0 code)", why,
+                        wn);
+}
 
-        if (vector == 14) {
-                const char *acc = (err & 0x10) ? "instruction fetch from"
-                                  : (err & 2)  ? "write to"
-                                               : "read of";
-                const char *what;
-                if (cr2 >= vm->guard_lo && cr2 < vm->stack_lo)
-                        what = "stack overflow: the stack guard page";
-                else if (cr2 < VMM_USER_BASE && (err & 1))
-                        what = "the VM's own system pages (page tables, GDT, IDT, TSS, CPL0 code)";
-                else if (err & 1)
-                        what = "a read-only page";
-                else if (cr2 >= vm->mem_size)
-                        what = "an address past the end of guest memory";
-                else
-                        what = "an unmapped address";
-                snprintf(why, wn, "%s: %s 0x%llx at rip 0x%llx (%s, CPL%u)", vector_name(vector),
-                         acc, (unsigned long long)cr2, (unsigned long long)rip, what, cpl);
-        } else if (vector == 13 && err == 0) {
-                snprintf(why, wn,
-                         "%s at rip 0x%llx, CPL%u (a privileged instruction, I/O to a port not "
-                         "allowed, or a non-canonical address)",
-                         vector_name(vector), (unsigned long long)rip, cpl);
-        } else if (has_error_code(vector)) {
-                snprintf(why, wn, "%s at rip 0x%llx, CPL%u, error code 0x%llx", vector_name(vector),
-                         (unsigned long long)rip, cpl, (unsigned long long)err);
-        } else {
-                snprintf(why, wn, "%s at rip 0x%llx, CPL%u", vector_name(vector),
-                         (unsigned long long)rip, cpl);
+/* ---- the KVM platform ---- */
+
+static bool canonical(uint64_t a)
+{
+        return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static int kvm_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
+{
+        if (vmm_vm_create(vm, mem_mb, e) < 0)
+                return -1;
+        vmm_vm_layout(vm);
+        if (vmm_vm_setup_cpu(vm, e) < 0) {
+                vmm_vm_destroy(vm);
+                return -1;
+        }
+        return 0;
+}
+
+static int kvm_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e)
+{
+        return vmm_image_load(img, vm->mem, vm->mem_size, e);
+}
+
+static bool kvm_io_setup(struct vmm_vm *vm)
+{
+        bool pvm_stub = kvm_is_pvm && !vm->cpl0_syscalls;
+        if (!pvm_stub)
+                return false;
+        bool on = vm->img->lo >= VMM_LOAD_BASE && !vm->spec->tty;
+        vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = on;
+        vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOCTL_FDS] = vm->spec->tty ? 0 : 3;
+        return on;
+}
+
+/* A syscall exit: on PVM the first one tells where syscalls enter. */
+static bool kvm_syscall_exit(struct vmm_vm *vm, struct vmm_exit *x)
+{
+        if (!vm->mode_known) {
+                struct kvm_sregs sr;
+                if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0) {
+                        vm->cpl0_syscalls = sr.cs.dpl == 0;
+                        vm->mode_known = true;
+                }
+                if (vm->cpl0_syscalls && kvm_is_pvm) {
+                        /* the CPL3 stub must never run at CPL0 */
+                        vmm_stop(vm, VMM_END_ERROR, 125,
+                                 "syscalls enter at CPL0 on a host taken for PVM");
+                        return false;
+                }
+        }
+        const struct kvm_regs *r = &vm->run->s.regs.regs;
+        x->kind = VMM_EXIT_SYSCALL;
+        x->nr = r->rax;
+        x->a[0] = r->rdi;
+        x->a[1] = r->rsi;
+        x->a[2] = r->rdx;
+        x->a[3] = r->r10;
+        x->a[4] = r->r8;
+        x->a[5] = r->r9;
+        return true;
+}
+
+static void kvm_run(struct vmm_vm *vm, struct vmm_exit *x)
+{
+        struct kvm_run *run = vm->run;
+        x->kind = VMM_EXIT_STOPPED;
+        run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+        if (ioctl(vm->vcpufd, KVM_RUN, 0) < 0) {
+                int err = errno;
+                if (err == EINTR || err == EAGAIN) {
+                        run->immediate_exit = 0;
+                        x->kind = VMM_EXIT_AGAIN;
+                        return;
+                }
+                vmm_stop(vm, VMM_END_ERROR, 125, "KVM_RUN: %s", strerror(err));
+                return;
+        }
+        run->kvm_dirty_regs = 0;
+        const unsigned long long rip = run->s.regs.regs.rip;
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+                if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == VMM_PORT_SYSCALL) {
+                        (void)kvm_syscall_exit(vm, x);
+                } else if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == VMM_PORT_FAULT) {
+                        unsigned v = *((uint8_t *)run + run->io.data_offset);
+                        char why[sizeof(vm->res->why)];
+                        vmm_vm_describe_fault(vm, v, why, sizeof(why));
+                        vmm_stop(vm, VMM_END_FAULT, vmm_fault_code(v), "%s", why);
+                } else {
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "I/O to port 0x%x at rip 0x%llx",
+                                 run->io.port, rip);
+                }
+                break;
+        case KVM_EXIT_MMIO:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "access to guest physical address 0x%llx outside guest memory at rip "
+                         "0x%llx",
+                         (unsigned long long)run->mmio.phys_addr, rip);
+                break;
+        case KVM_EXIT_HLT:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "the vCPU halted at rip 0x%llx", rip);
+                break;
+        case KVM_EXIT_SHUTDOWN:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "triple fault: the VM shut down (an exception while delivering an "
+                         "exception) at rip 0x%llx",
+                         rip);
+                break;
+        case KVM_EXIT_INTERNAL_ERROR:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "the virtual CPU could not continue (KVM internal error, suberror %u) at "
+                         "rip 0x%llx",
+                         run->internal.suberror, rip);
+                break;
+        case KVM_EXIT_FAIL_ENTRY:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "the VM could not be entered (hardware reason 0x%llx)",
+                         (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+                break;
+        case KVM_EXIT_INTR:
+                x->kind = VMM_EXIT_AGAIN;
+                break;
+        default:
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "unexpected KVM exit %u",
+                         run->exit_reason);
+                break;
         }
 }
+
+static void kvm_complete(struct vmm_vm *vm, int64_t ret)
+{
+        struct kvm_run *run = vm->run;
+        struct kvm_regs *r = &run->s.regs.regs;
+        r->rax = (uint64_t)ret;
+        if (!vm->cpl0_syscalls) {
+                /* PVM: the stub runs at CPL3 and cannot sysretq; do its work. */
+                if (!canonical(r->rcx)) {
+                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                                 "system call return to a non-canonical address 0x%llx",
+                                 (unsigned long long)r->rcx);
+                        return;
+                }
+                r->rip = r->rcx;
+                r->rflags = (r->r11 & 0x240dd5) | 0x202;
+        }
+        run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
+}
+
+static int kvm_set_fs(struct vmm_vm *vm, uint64_t base)
+{
+        return vmm_vm_set_fs_base(vm, base);
+}
+
+static uint64_t kvm_get_fs(struct vmm_vm *vm)
+{
+        return vmm_vm_fs_base(vm);
+}
+
+/* Guest memory is this process's own anonymous mapping: a fresh one over
+ * the range reads as zero and frees what was there. */
+static void kvm_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        void *p = mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+                memset(vm->mem + lo, 0, hi - lo);
+}
+
+static void kvm_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+{
+        memcpy(vm->mem + gpa, src, len);
+}
+
+static void kvm_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        memcpy(dst, vm->mem + gpa, len);
+}
+
+/* A vCPU runs only inside KVM_RUN, which the loop no longer calls. */
+static void kvm_halt(struct vmm_vm *vm)
+{
+        (void)vm;
+}
+
+static int kvm_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                       const uint64_t *list, size_t n, osvm_err *e)
+{
+        if (kvm_create(vm, mem_mb, e) < 0)
+                return -1;
+        if ((img && vmm_image_load(img, vm->mem, vm->mem_size, e) < 0) ||
+            vmm_vm_warmup(vm, list, n, e) < 0) {
+                vmm_vm_destroy(vm);
+                return -1;
+        }
+        return 0;
+}
+
+static size_t kvm_touched(struct vmm_vm *vm, uint64_t *out, size_t max)
+{
+        return vmm_pagemap_touched(vm, 0, (uintptr_t)vm->mem, out, max);
+}
+
+static bool kvm_probe(char *why, size_t n)
+{
+        return vmm_probe(why, n);
+}
+
+const struct vmm_platform_ops vmm_platform_kvm = {
+    .id = VMM_PLATFORM_KVM,
+    .name = "kvm",
+    .kicks = true,
+    .probe = kvm_probe,
+    .create = kvm_create,
+    .load = kvm_load,
+    .enter = vmm_vm_set_entry,
+    .io_setup = kvm_io_setup,
+    .run = kvm_run,
+    .complete = kvm_complete,
+    .set_fs_base = kvm_set_fs,
+    .fs_base = kvm_get_fs,
+    .zero = kvm_zero,
+    .copy_in = kvm_copy_in,
+    .copy_out = kvm_copy_out,
+    .halt = kvm_halt,
+    .destroy = vmm_vm_destroy,
+    .prepare = kvm_prepare,
+    .touched = kvm_touched,
+};

@@ -1,28 +1,25 @@
 /*
- * The pool and the reaper: one background thread that keeps VMs created
- * ahead of need and tears used VMs down off the request path. A VM is used
- * for one call only: nothing of one call reaches the next.
+ * The pool and the reaper: one background thread that keeps guests (VMs,
+ * or stub processes on the process platform) created ahead of need and
+ * tears used ones down off the request path. A guest is used for one call
+ * only: nothing of one call reaches the next.
  *
- * A VM made ahead has its memory mapped, the vCPU in long mode, the system
- * pages written, the image of the latest call loaded copy-on-write, and one
- * warm-up KVM_RUN done that touched the pages that image's program touched
- * in its first runs (its profile). On PVM the first KVM_RUN of a VM costs
- * ~250 us and the first touch of each guest page ~40 us: both are paid here.
- * The reaper learns the profile from /proc/self/pagemap before it tears a
- * used VM down: a page present in the host mapping was touched (bit 0 of an
- * entry: the page became private, so it was written).
+ * A guest made ahead (the platform's prepare) has its memory mapped, its
+ * control state set, the image of the latest call loaded, and the pages
+ * that image's program touched in its first runs (its profile) touched
+ * ahead. On PVM the first KVM_RUN of a VM costs ~250 us and the first touch
+ * of each guest page ~40 us; a first touch costs ~25 us in a process on a
+ * host that is itself a PVM guest: all paid here. The reaper learns the
+ * profile (the platform's touched) before it tears a used guest down.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vmm/internal.h"
 
-#define REAP_FIRST    8 /* past this many waiting teardowns, reap before refilling */
-#define PROFILE_RUNS  4 /* runs of an image whose pages are learned */
-#define PAGEMAP_BATCH 512
+#define REAP_FIRST   8 /* past this many waiting teardowns, reap before refilling */
+#define PROFILE_RUNS 4 /* runs of an image whose pages are learned */
 
 struct node {
         struct vmm_vm vm;
@@ -37,11 +34,14 @@ static struct node *ready, *reap;
 static unsigned nready, nreap, target;
 static uint32_t pool_mem;
 static struct vmm_image *pool_img; /* the image VMs are prepared for (a reference) */
+static const struct vmm_platform_ops *pool_plat;
 static bool running, stopping;
 static pthread_t pool_thread;
 
 static void resources_copy(struct vmm_vm *to, const struct vmm_vm *from)
 {
+        to->plat = from->plat;
+        to->proc = from->proc;
         to->vmfd = from->vmfd;
         to->vcpufd = from->vcpufd;
         to->run = from->run;
@@ -57,65 +57,66 @@ static void resources_copy(struct vmm_vm *to, const struct vmm_vm *from)
 
 static void node_free(struct node *n)
 {
-        vmm_vm_destroy(&n->vm);
+        n->vm.plat->destroy(&n->vm);
         if (n->img)
                 vmm_image_put(n->img);
         free(n);
 }
 
-static struct node *make_one(uint32_t mem_mb, struct vmm_image *img)
+uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n)
+{
+        uint64_t *list = NULL;
+        *n = 0;
+        /* (on KVM the page list goes in the result buffer, which such an
+         * image leaves free); only pages this guest has, not the guard */
+        pthread_mutex_lock(&pool_lock);
+        if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
+                list = xmalloc(img->nprofile * sizeof(*list));
+                for (size_t i = 0; i < img->nprofile; i++) {
+                        uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
+                        if (gpa >= VMM_USER_BASE && gpa < vm->mem_size &&
+                            !(gpa >= vm->guard_lo && gpa < vm->stack_lo))
+                                list[(*n)++] = img->profile[i];
+                }
+        }
+        pthread_mutex_unlock(&pool_lock);
+        return list;
+}
+
+static struct node *make_one(const struct vmm_platform_ops *plat, uint32_t mem_mb,
+                             struct vmm_image *img)
 {
         struct node *n = xcalloc(1, sizeof(*n));
         osvm_err e = {0};
         uint64_t *list = NULL;
         size_t nlist = 0;
-        if (vmm_vm_create(&n->vm, mem_mb, &e) < 0)
-                goto fail;
+        n->vm.plat = plat;
+        /* the layout of a guest of this size, to know whether the image fits */
+        n->vm.mem_size = (uint64_t)mem_mb << 20;
         vmm_vm_layout(&n->vm);
-        if (vmm_vm_setup_cpu(&n->vm, &e) < 0)
-                goto fail_vm;
-        if (img && img->hi <= n->vm.guard_lo) {
-                if (vmm_image_load(img, n->vm.mem, n->vm.mem_size, &e) < 0)
-                        goto fail_vm;
-                n->img = vmm_image_ref(img);
-                /* the page list goes in the result buffer, which such an
-                 * image leaves free; only pages this VM has, not the guard */
-                pthread_mutex_lock(&pool_lock);
-                if (img->nprofile && img->lo >= VMM_LOAD_BASE) {
-                        list = xmalloc(img->nprofile * sizeof(*list));
-                        for (size_t i = 0; i < img->nprofile; i++) {
-                                uint64_t gpa = img->profile[i] & ~(VMM_PAGE - 1);
-                                if (gpa >= VMM_USER_BASE && gpa < n->vm.mem_size &&
-                                    !(gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
-                                        list[nlist++] = img->profile[i];
-                        }
-                }
-                pthread_mutex_unlock(&pool_lock);
-        }
-        if (vmm_vm_warmup(&n->vm, list, nlist, &e) < 0) {
+        if (img && img->hi > n->vm.guard_lo)
+                img = NULL;
+        if (img)
+                list = vmm_pool_profile(img, &n->vm, &nlist);
+        if (plat->prepare(&n->vm, mem_mb, img, list, nlist, &e) < 0) {
                 if (nlist) { /* never again with this list */
                         pthread_mutex_lock(&pool_lock);
                         img->nprofile = 0;
                         img->profiled_runs = PROFILE_RUNS;
                         pthread_mutex_unlock(&pool_lock);
                 }
-                goto fail_vm;
+                free(list);
+                log_warn("vmm: pool: making a %s guest ahead failed: %s", plat->name, e.msg);
+                free(n);
+                return NULL;
         }
+        n->img = img ? vmm_image_ref(img) : NULL;
         free(list);
         return n;
-fail_vm:
-        free(list);
-        if (n->img)
-                vmm_image_put(n->img);
-        vmm_vm_destroy(&n->vm);
-fail:
-        log_warn("vmm: pool: making a VM ahead failed: %s", e.msg);
-        free(n);
-        return NULL;
 }
 
-/* The pages of a used VM that are present in the host mapping: touched by
- * the guest (or by the host on its behalf). */
+/* The pages of a used guest that are in memory: touched by the guest (or by
+ * the host on its behalf). */
 static void learn_profile(struct node *n)
 {
         struct vmm_image *img = n->img;
@@ -127,29 +128,8 @@ static void learn_profile(struct node *n)
         pthread_mutex_unlock(&pool_lock);
         if (!want)
                 return;
-        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
         uint64_t *found = xmalloc(VMM_WARM_MAX * sizeof(*found));
-        size_t nfound = 0;
-        uint64_t first = VMM_USER_BASE / VMM_PAGE, last = n->vm.mem_size / VMM_PAGE;
-        uint64_t base = (uintptr_t)n->vm.mem / VMM_PAGE;
-        uint64_t ent[PAGEMAP_BATCH];
-        for (uint64_t pg = first; pg < last && nfound < VMM_WARM_MAX; pg += PAGEMAP_BATCH) {
-                uint64_t cnt = last - pg < PAGEMAP_BATCH ? last - pg : PAGEMAP_BATCH;
-                ssize_t r = pread(fd, ent, cnt * 8, (off_t)((base + pg) * 8));
-                if (r <= 0)
-                        break;
-                for (uint64_t i = 0; i < (uint64_t)r / 8 && nfound < VMM_WARM_MAX; i++) {
-                        uint64_t gpa = (pg + i) * VMM_PAGE;
-                        if (!(ent[i] >> 63 & 1) || gpa == VMM_WARM_LIST ||
-                            (gpa >= n->vm.guard_lo && gpa < n->vm.stack_lo))
-                                continue;
-                        bool file = ent[i] >> 61 & 1; /* still the image's page: only read */
-                        found[nfound++] = gpa | (file ? 0 : 1);
-                }
-        }
-        close(fd);
+        size_t nfound = n->vm.plat->touched(&n->vm, found, VMM_WARM_MAX);
         /* merge with what earlier runs touched (both sorted) */
         pthread_mutex_lock(&pool_lock);
         uint64_t *merged = xmalloc(VMM_WARM_MAX * sizeof(*merged));
@@ -197,7 +177,7 @@ static void *pool_main(void *arg)
                         uint32_t mem = pool_mem;
                         struct vmm_image *img = pool_img ? vmm_image_ref(pool_img) : NULL;
                         pthread_mutex_unlock(&pool_lock);
-                        struct node *n = make_one(mem, img);
+                        struct node *n = make_one(pool_plat, mem, img);
                         if (img)
                                 vmm_image_put(img);
                         pthread_mutex_lock(&pool_lock);
@@ -240,19 +220,29 @@ static void *pool_main(void *arg)
 
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
 {
+        return vmm_pool_start_platform(VMM_PLATFORM_AUTO, n, memory_mb, e);
+}
+
+int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb, osvm_err *e)
+{
         if (memory_mb < VMM_MEM_MIN_MB || memory_mb > VMM_MEM_MAX_MB)
                 return err_set(e, EINVAL, "pool: memory %u MiB is not between %u and %u MiB",
                                memory_mb, VMM_MEM_MIN_MB, VMM_MEM_MAX_MB);
         if (n > 64)
                 return err_set(e, EINVAL, "pool: %u VMs ahead, at most 64", n);
-        if (vmm_kvm_fd(e) < 0)
+        const struct vmm_platform_ops *plat = vmm_platform_pick(p, e);
+        char why[256];
+        if (!plat)
                 return -1;
+        if (!plat->probe(why, sizeof(why)))
+                return err_set(e, ENODEV, "pool: %s", why);
         pthread_mutex_lock(&pool_lock);
         if (running) {
                 pthread_mutex_unlock(&pool_lock);
                 return err_set(e, EBUSY, "pool: already started");
         }
         target = n;
+        pool_plat = plat;
         pool_mem = (memory_mb + 1) & ~1u;
         stopping = false;
         int r = pthread_create(&pool_thread, NULL, pool_main, NULL);
@@ -263,11 +253,12 @@ int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e)
         return 0;
 }
 
-bool vmm_pool_take(uint32_t mem_mb, struct vmm_image *img, struct vmm_vm *vm)
+bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct vmm_image *img,
+                   struct vmm_vm *vm)
 {
         pthread_mutex_lock(&pool_lock);
         struct node *n = NULL;
-        if (running && !stopping && mem_mb == pool_mem) {
+        if (running && !stopping && mem_mb == pool_mem && plat == pool_plat) {
                 if (img != pool_img) {
                         /* prepare for this image from now on; VMs loaded with
                          * another one go to the reaper */
@@ -321,7 +312,7 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
                 pthread_mutex_unlock(&pool_lock);
         } else {
                 pthread_mutex_unlock(&pool_lock);
-                vmm_vm_destroy(vm);
+                vm->plat->destroy(vm);
         }
         if (vm->prepared)
                 vmm_image_put(vm->prepared);

@@ -95,24 +95,29 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
                                "strings; at most %u bytes)",
                                bytes, argc + envc, VMM_MAX_ARGS_SZ);
 
-        uint8_t *m = vm->mem;
+        /* The top of guest memory is built here, then copied in at once:
+         * [sp, mem_size) of guest addresses is m[sp - base, ...). */
+        /* a multiple of 16: the buffer's alignment is the guest stack's */
+        size_t cap = (bytes + 8 * (argc + envc + 64) + 256 + 15) & ~(size_t)15;
+        uint8_t *m = xcalloc(1, cap);
+        const uint64_t base = vm->mem_size - cap;
         uint64_t sp = vm->mem_size;
         uint64_t *ptrs = xcalloc(argc + envc + 1, sizeof(*ptrs));
         for (size_t i = 0; i < argc + envc; i++) {
                 const char *s = i < argc ? argv[i] : envp[i - argc];
                 size_t l = strlen(s) + 1;
                 sp -= l;
-                memcpy(m + sp, s, l);
+                memcpy(m + (sp - base), s, l);
                 ptrs[i] = sp;
         }
         sp -= 8;
-        memcpy(m + sp, "x86_64", 7);
+        memcpy(m + (sp - base), "x86_64", 7);
         uint64_t platform = sp;
         sp -= 16;
         uint8_t rnd[16];
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
                 memset(rnd, 0x5a, sizeof(rnd));
-        memcpy(m + sp, rnd, 16);
+        memcpy(m + (sp - base), rnd, 16);
         uint64_t random = sp;
         sp &= ~15ull;
 
@@ -144,7 +149,7 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
         if (words & 1)
                 sp -= 8;
         sp -= 8 * words;
-        uint64_t *w = (uint64_t *)(void *)(m + sp);
+        uint64_t *w = (uint64_t *)(void *)(m + (sp - base));
         size_t k = 0;
         w[k++] = argc;
         for (size_t i = 0; i < argc; i++)
@@ -158,6 +163,8 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
                 w[k++] = aux[i][1];
         }
         free(ptrs);
+        vm->plat->copy_in(vm, sp, m + (sp - base), vm->mem_size - sp);
+        free(m);
         *rsp = sp;
         return 0;
 }
@@ -217,144 +224,32 @@ static bool kick_timer(timer_t *t, uint64_t first_ns, uint64_t every_ns)
         return true;
 }
 
-static bool canonical(uint64_t a)
-{
-        return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
-static int fault_code(unsigned vector)
-{
-        switch (vector) {
-        case 0:
-        case 16:
-        case 19:
-                return 128 + SIGFPE;
-        case 6:
-                return 128 + SIGILL;
-        case 1:
-        case 3:
-                return 128 + SIGTRAP;
-        case 17:
-                return 128 + SIGBUS;
-        default:
-                return 128 + SIGSEGV;
-        }
-}
-
-static void on_syscall_exit(struct vmm_vm *vm)
-{
-        struct kvm_run *run = vm->run;
-        struct kvm_regs *r = &run->s.regs.regs;
-        if (!vm->mode_known) {
-                struct kvm_sregs sr;
-                if (ioctl(vm->vcpufd, KVM_GET_SREGS, &sr) == 0) {
-                        vm->cpl0_syscalls = sr.cs.dpl == 0;
-                        vm->mode_known = true;
-                }
-                if (vm->cpl0_syscalls && vmm_kvm_is_pvm()) {
-                        /* the CPL3 stub must never run at CPL0 */
-                        vmm_stop(vm, VMM_END_ERROR, 125,
-                                 "syscalls enter at CPL0 on a host taken for PVM");
-                        return;
-                }
-        }
-        struct vmm_result *res = vm->res;
-        if (++res->syscalls > vm->lim.max_syscalls) {
-                vmm_stop(vm, VMM_END_LIMIT, 125, "system call limit of %llu reached",
-                         (unsigned long long)vm->lim.max_syscalls);
-                return;
-        }
-        uint64_t t0 = time_mono_ns();
-        vmm_syscall(vm, r);
-        res->t.syscall_ns += time_mono_ns() - t0;
-        if (vm->done)
-                return;
-        if (!vm->cpl0_syscalls) {
-                /* PVM: the stub runs at CPL3 and cannot sysretq; do its work. */
-                if (!canonical(r->rcx)) {
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                 "system call return to a non-canonical address 0x%llx",
-                                 (unsigned long long)r->rcx);
-                        return;
-                }
-                r->rip = r->rcx;
-                r->rflags = (r->r11 & 0x240dd5) | 0x202;
-        }
-        run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
-}
-
+/*
+ * The one loop of every platform: run the guest until it asks for a system
+ * call, serve it with the syscall layer under the call's limits, answer it,
+ * and look at the deadline and the cancel flag after each exit.
+ */
 static void run_loop(struct vmm_vm *vm)
 {
-        struct kvm_run *run = vm->run;
-        run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-        run->kvm_dirty_regs = 0;
+        const struct vmm_platform_ops *p = vm->plat;
+        struct vmm_result *res = vm->res;
         while (!vm->done && !vmm_cancelled(vm)) {
-                if (ioctl(vm->vcpufd, KVM_RUN, 0) < 0) {
-                        int err = errno;
-                        if (err == EINTR || err == EAGAIN) {
-                                if (vmm_cancelled(vm))
-                                        break;
-                                if (time_mono_ns() >= vm->deadline_ns)
-                                        vmm_stop(vm, VMM_END_LIMIT, 125,
-                                                 "time limit of %u ms reached", vm->lim.timeout_ms);
-                                run->immediate_exit = 0;
-                                continue;
+                struct vmm_exit x;
+                p->run(vm, &x);
+                if (x.kind == VMM_EXIT_AGAIN && vmm_cancelled(vm))
+                        break;
+                if (x.kind == VMM_EXIT_SYSCALL && !vm->done) {
+                        if (++res->syscalls > vm->lim.max_syscalls) {
+                                vmm_stop(vm, VMM_END_LIMIT, 125,
+                                         "system call limit of %llu reached",
+                                         (unsigned long long)vm->lim.max_syscalls);
+                                break;
                         }
-                        vmm_stop(vm, VMM_END_ERROR, 125, "KVM_RUN: %s", strerror(err));
-                        break;
-                }
-                run->kvm_dirty_regs = 0;
-                switch (run->exit_reason) {
-                case KVM_EXIT_IO:
-                        if (run->io.direction == KVM_EXIT_IO_OUT &&
-                            run->io.port == VMM_PORT_SYSCALL) {
-                                on_syscall_exit(vm);
-                        } else if (run->io.direction == KVM_EXIT_IO_OUT &&
-                                   run->io.port == VMM_PORT_FAULT) {
-                                unsigned v = *((uint8_t *)run + run->io.data_offset);
-                                char why[sizeof(vm->res->why)];
-                                vmm_vm_describe_fault(vm, v, why, sizeof(why));
-                                vmm_stop(vm, VMM_END_FAULT, fault_code(v), "%s", why);
-                        } else {
-                                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                         "I/O to port 0x%x at rip 0x%llx", run->io.port,
-                                         (unsigned long long)run->s.regs.regs.rip);
-                        }
-                        break;
-                case KVM_EXIT_MMIO:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                 "access to guest physical address 0x%llx outside guest memory "
-                                 "at rip 0x%llx",
-                                 (unsigned long long)run->mmio.phys_addr,
-                                 (unsigned long long)run->s.regs.regs.rip);
-                        break;
-                case KVM_EXIT_HLT:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "the vCPU halted at rip 0x%llx",
-                                 (unsigned long long)run->s.regs.regs.rip);
-                        break;
-                case KVM_EXIT_SHUTDOWN:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                 "triple fault: the VM shut down (an exception while delivering "
-                                 "an exception) at rip 0x%llx",
-                                 (unsigned long long)run->s.regs.regs.rip);
-                        break;
-                case KVM_EXIT_INTERNAL_ERROR:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                 "the virtual CPU could not continue (KVM internal error, "
-                                 "suberror %u) at rip 0x%llx",
-                                 run->internal.suberror, (unsigned long long)run->s.regs.regs.rip);
-                        break;
-                case KVM_EXIT_FAIL_ENTRY:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
-                                 "the VM could not be entered (hardware reason 0x%llx)",
-                                 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-                        break;
-                case KVM_EXIT_INTR:
-                        break;
-                default:
-                        vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV, "unexpected KVM exit %u",
-                                 run->exit_reason);
-                        break;
+                        uint64_t t0 = time_mono_ns();
+                        int64_t ret = vmm_syscall(vm, x.nr, x.a);
+                        res->t.syscall_ns += time_mono_ns() - t0;
+                        if (!vm->done)
+                                p->complete(vm, ret);
                 }
                 if (!vm->done && time_mono_ns() >= vm->deadline_ns)
                         vmm_stop(vm, VMM_END_LIMIT, 125, "time limit of %u ms reached",
@@ -400,6 +295,10 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 vm->fds[i].host = -1;
         if (check_limits(&spec->limits, &vm->lim, e) < 0)
                 return -1;
+        vm->plat = vmm_platform_pick(spec->platform, e);
+        if (!vm->plat)
+                return -1;
+        res->platform = vm->plat->id;
 
         uint64_t t0 = time_mono_ns();
         struct vmm_image *img = vmm_image_get(spec->image, e);
@@ -409,15 +308,13 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         int rc = -1;
         bool have_vm = false, have_fs = false;
         vm->huge_pages = spec->huge_pages;
-        bool pooled = !spec->huge_pages && vmm_pool_take(vm->lim.memory_mb, img, vm);
-        if (!pooled && vmm_vm_create(vm, vm->lim.memory_mb, e) < 0)
+        bool pooled = !spec->huge_pages && vmm_pool_take(vm->plat, vm->lim.memory_mb, img, vm);
+        if (!pooled && vm->plat->create(vm, vm->lim.memory_mb, e) < 0)
                 goto out;
         have_vm = true;
         uint64_t t1 = time_mono_ns();
         res->t.create_ns = t1 - t0;
 
-        if (!pooled)
-                vmm_vm_layout(vm);
         if (img->hi > vm->guard_lo) {
                 err_set(e, ENOMEM, "%s: the image (up to 0x%llx) does not fit in %u MiB",
                         spec->image, (unsigned long long)img->hi, vm->lim.memory_mb);
@@ -439,9 +336,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
                 vm->cwd = xstrdup(norm);
         }
         uint64_t rsp = 0;
-        if ((vm->prepared != img && vmm_image_load(img, vm->mem, vm->mem_size, e) < 0) ||
-            (!pooled && vmm_vm_setup_cpu(vm, e) < 0) || build_stack(vm, spec, &rsp, e) < 0 ||
-            vmm_vm_set_entry(vm, img->entry, rsp, e) < 0)
+        if ((vm->prepared != img && vm->plat->load(vm, img, e) < 0) ||
+            build_stack(vm, spec, &rsp, e) < 0 || vm->plat->enter(vm, img->entry, rsp, e) < 0)
                 goto out;
         vmm_fds_std(vm);
         vmm_io_start(vm);
@@ -458,15 +354,19 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         pthread_sigmask(SIG_SETMASK, &mask, &old);
         vm->start_ns = t2;
         vm->deadline_ns = t0 + (uint64_t)vm->lim.timeout_ms * 1000000ull;
-        vm->run->immediate_exit = 0;
+        if (vm->run)
+                vm->run->immediate_exit = 0;
         tls_run = vm->run;
         timer_t timer, tick;
-        bool have_timer = kick_timer(&timer, vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1,
-                                     VMM_KICK_AGAIN_MS * 1000000ull);
-        bool have_tick = spec->cancel && kick_timer(&tick, VMM_CANCEL_TICK_MS * 1000000ull,
-                                                    VMM_CANCEL_TICK_MS * 1000000ull);
+        bool have_timer =
+            vm->plat->kicks && kick_timer(&timer, vm->deadline_ns > t2 ? vm->deadline_ns - t2 : 1,
+                                          VMM_KICK_AGAIN_MS * 1000000ull);
+        bool have_tick =
+            vm->plat->kicks && spec->cancel &&
+            kick_timer(&tick, VMM_CANCEL_TICK_MS * 1000000ull, VMM_CANCEL_TICK_MS * 1000000ull);
 
         run_loop(vm);
+        vm->plat->halt(vm);
         /* what the program wrote through the stub, while the timer still bounds it */
         vmm_io_flush(vm);
 

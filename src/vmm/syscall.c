@@ -199,26 +199,23 @@ static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
 
 /* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
 
-static uint64_t io_get(const struct vmm_vm *vm, uint64_t a)
+static uint64_t io_get(struct vmm_vm *vm, uint64_t a)
 {
         uint64_t v;
-        memcpy(&v, vm->mem + a, 8);
+        vm->plat->copy_out(vm, a, &v, 8);
         return v;
 }
 
 static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
 {
-        memcpy(vm->mem + a, &v, 8);
+        vm->plat->copy_in(vm, a, &v, 8);
 }
+
+#define IO_CHUNK 65536
 
 void vmm_io_start(struct vmm_vm *vm)
 {
-        bool pvm_stub = vmm_kvm_is_pvm() && !vm->cpl0_syscalls;
-        vm->io_on = pvm_stub && vm->img->lo >= VMM_LOAD_BASE && !vm->spec->tty;
-        if (pvm_stub) {
-                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOFLAG] = vm->io_on;
-                vm->mem[VMM_STUB_ADDR + VMM_STUB_PVM_IOCTL_FDS] = vm->spec->tty ? 0 : 3;
-        }
+        vm->io_on = vm->plat->io_setup(vm);
         if (!vm->io_on)
                 return;
         uint64_t len = 0;
@@ -227,40 +224,37 @@ void vmm_io_start(struct vmm_vm *vm)
         struct stat st;
         if (fd < 0) {
                 eof = true;
-        } else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-                /* a file: read ahead as much as fits, to its end if it can */
-                while (len < VMM_IO_IN_CAP) {
-                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF + len, VMM_IO_IN_CAP - len);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0) {
-                                eof = n == 0;
-                                break;
-                        }
-                        len += (uint64_t)n;
-                }
         } else {
-                /* a pipe: what is there now, without waiting */
+                /* a file: read ahead as much as fits, to its end if it can; a
+                 * pipe: what is there now, without waiting */
+                bool file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
                 struct pollfd p = {.fd = fd, .events = POLLIN};
-                if (poll(&p, 1, 0) == 1) {
-                        ssize_t n = read(fd, vm->mem + VMM_IO_IN_BUF, VMM_IO_IN_CAP);
-                        if (n > 0)
-                                len = (uint64_t)n;
-                        eof = n == 0;
+                uint8_t *buf = xmalloc(IO_CHUNK);
+                if (file || poll(&p, 1, 0) == 1) {
+                        while (len < VMM_IO_IN_CAP) {
+                                size_t want = VMM_IO_IN_CAP - len;
+                                ssize_t n = read(fd, buf, want < IO_CHUNK ? want : IO_CHUNK);
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n <= 0) {
+                                        eof = n == 0;
+                                        break;
+                                }
+                                vm->plat->copy_in(vm, VMM_IO_IN_BUF + len, buf, (size_t)n);
+                                len += (uint64_t)n;
+                                if (!file)
+                                        break;
+                        }
                 }
+                free(buf);
         }
         vm->io_in_len = len;
         vm->io_in_eof = eof;
-        io_set(vm, VMM_IO_IN_POS, 0);
-        io_set(vm, VMM_IO_IN_LEN, len);
-        io_set(vm, VMM_IO_IN_EOF, eof);
-        io_set(vm, VMM_IO_OUT_LEN, 0);
-        io_set(vm, VMM_IO_IN_OK, 1);
-        io_set(vm, VMM_IO_OUT_OK, 1);
-        io_set(vm, VMM_IO_OK_LO, VMM_LOAD_BASE);
-        io_set(vm, VMM_IO_OK_HI, vm->guard_lo);
-        io_set(vm, VMM_IO_ST_LO, vm->stack_lo);
-        io_set(vm, VMM_IO_ST_HI, vm->mem_size);
+        /* the header at once, in the order of internal.h's VMM_IO_* offsets */
+        const uint64_t hdr[10] = {
+            0, len, eof, 0, 1, 1, VMM_LOAD_BASE, vm->guard_lo, vm->stack_lo, vm->mem_size};
+        _Static_assert(VMM_IO_ST_HI - VMM_IO_ADDR == 9 * 8, "the staged I/O header");
+        vm->plat->copy_in(vm, VMM_IO_ADDR, hdr, sizeof(hdr));
 }
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);
@@ -278,7 +272,17 @@ void vmm_io_flush(struct vmm_vm *vm)
                 n = VMM_IO_OUT_CAP;
         struct vmm_fd out = {
             .kind = VMM_FD_OUT, .stream = stream_kind(vm->spec->out_fd), .host = vm->spec->out_fd};
-        (void)out_write(vm, &out, vm->mem + VMM_IO_OUT_BUF, n);
+        uint8_t *buf = xmalloc(IO_CHUNK);
+        /* also once the guest stopped: its last output still goes out */
+        for (uint64_t done = 0; done < n;) {
+                size_t k = n - done < IO_CHUNK ? (size_t)(n - done) : IO_CHUNK;
+                vm->plat->copy_out(vm, VMM_IO_OUT_BUF + done, buf, k);
+                int64_t w = out_write(vm, &out, buf, k);
+                if (w < (int64_t)k)
+                        break;
+                done += k;
+        }
+        free(buf);
 }
 
 /* Takes up to len bytes of the staged request: the count, or -1 when none
@@ -973,12 +977,8 @@ static uint64_t page_up(uint64_t a)
 /* Zeroes whole guest pages (and gives their host memory back). */
 static void zero_pages(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
 {
-        if (hi <= lo)
-                return;
-        void *p = mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-                memset(vm->mem + lo, 0, hi - lo);
+        if (hi > lo)
+                vm->plat->zero(vm, lo, hi);
 }
 
 static bool overlaps_maps(const struct vmm_vm *vm, uint64_t lo, uint64_t hi)
@@ -1418,10 +1418,10 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 if (a[0] == 0x1002) { /* ARCH_SET_FS */
                         if (a[1] >= (1ull << 47))
                                 return -EPERM;
-                        return vmm_vm_set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
+                        return vm->plat->set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
                 }
                 if (a[0] == 0x1003) { /* ARCH_GET_FS */
-                        uint64_t base = vmm_vm_fs_base(vm);
+                        uint64_t base = vm->plat->fs_base(vm);
                         return put(vm, a[1], &base, 8);
                 }
                 return -EINVAL;
@@ -1552,18 +1552,18 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         }
 }
 
-void vmm_syscall(struct vmm_vm *vm, struct kvm_regs *r)
+int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6])
 {
-        uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
         /* what the guest wrote through the stub goes first, in order */
         vmm_io_flush(vm);
         if (vm->done)
-                return;
-        r->rax = (uint64_t)dispatch(vm, r->rax, a);
+                return -EINTR;
+        int64_t ret = dispatch(vm, nr, a);
         if (vm->io_on) {
                 /* the stub serves fds 0 and 1 only while they are the call's */
                 io_set(vm, VMM_IO_IN_OK, vm->fds[0].kind == VMM_FD_IN);
                 io_set(vm, VMM_IO_OUT_OK,
                        vm->fds[1].kind == VMM_FD_OUT && vm->fds[1].host == vm->spec->out_fd);
         }
+        return ret;
 }

@@ -1,10 +1,13 @@
 /*
- * vmm: the KVM engine. Runs one static Linux x86-64 ELF (musl or glibc,
- * static or static-pie) in a fresh KVM virtual machine made for that one
- * call, with no guest kernel: the host puts the vCPU straight into 64-bit
- * long mode, loads the ELF, builds the initial stack and starts the program
- * at CPL3. The program's system calls leave the VM and are served here, on
- * the host, under the call's limits and mounts. docs/vmm.md explains how.
+ * vmm: the engine. Runs one static Linux x86-64 ELF (musl or glibc, static
+ * or static-pie) made for that one call, with no guest kernel, on one of two
+ * platforms: a fresh KVM virtual machine (the host puts the vCPU straight
+ * into 64-bit long mode at CPL3), or, where /dev/kvm is missing, a trapped
+ * process (a stub process per call whose every system call traps out to
+ * osvm, confined by a kill-by-default seccomp filter and namespaces). The
+ * program's system calls are served here, on the host, by one syscall layer
+ * under the call's limits and mounts, whichever platform runs it.
+ * docs/vmm.md explains how.
  *
  * Guest input is hostile: every guest pointer and length is checked against
  * guest memory before it is used; a guest that faults, loops, floods or lies
@@ -49,6 +52,13 @@ struct vmm_limits {
 /* How soon a set spec->cancel stops a VM at the latest. */
 #define VMM_CANCEL_TICK_MS 20
 
+/* Where a program runs. */
+enum vmm_platform {
+        VMM_PLATFORM_AUTO = 0, /* KVM where /dev/kvm is usable, else the process platform */
+        VMM_PLATFORM_KVM,      /* a KVM virtual machine */
+        VMM_PLATFORM_PROCESS,  /* a trapped process (no hardware virtualization) */
+};
+
 struct vmm_spec {
         const char *image;       /* path of a static x86-64 ELF */
         const char *const *argv; /* NULL-terminated; argv[0] defaults to the image path */
@@ -91,6 +101,7 @@ struct vmm_spec {
          */
         bool huge_pages;
         struct vmm_limits limits;
+        enum vmm_platform platform;
 };
 
 enum vmm_end {
@@ -111,6 +122,7 @@ struct vmm_timing {
 };
 
 struct vmm_result {
+        enum vmm_platform platform; /* the one that ran (AUTO when none could) */
         enum vmm_end end;
         int exit_code; /* for VMM_END_EXIT; 128+signal for an abort; else 125 */
         char why[512]; /* the fault or limit in words; "" for a plain exit */
@@ -143,18 +155,34 @@ bool vmm_probe(char *why, size_t n);
  * once per process): the host without KVM, on any host, for tests and users. */
 #define VMM_NO_KVM_ENV "OSVM_NO_KVM"
 
+/* "auto", "kvm" or "process". */
+const char *vmm_platform_name(enum vmm_platform p);
+/* Parses a platform name; false (out unchanged) for anything else. */
+bool vmm_platform_parse(const char *s, enum vmm_platform *out);
+/* The platform AUTO comes to on this host. */
+enum vmm_platform vmm_platform_auto(void);
+/*
+ * Whether platform p (AUTO: the one it comes to) can run programs here;
+ * why says what it runs with (for the process platform: the trap, the
+ * namespaces) or what is missing and how to fix it.
+ */
+bool vmm_platform_probe(enum vmm_platform p, char *why, size_t n);
+
 /* A short name for an end ("exit", "fault", "limit", "cancelled", "error"). */
 const char *vmm_end_name(enum vmm_end end);
 
 /*
  * Optional speed-up for a long-lived process (the agent, the benchmark):
- * a background thread keeps n VMs of memory_mb created ahead of need (calls
- * with another memory size make their own) and tears used VMs down off the
- * request path. Each VM still serves one call only. Once per process until
- * vmm_shutdown(), which stops the thread and frees everything, the image
- * cache included.
+ * a background thread keeps n guests of memory_mb created ahead of need on
+ * the platform AUTO comes to (calls with another memory size or platform
+ * make their own) and tears used ones down off the request path. Each still
+ * serves one call only. Once per process until vmm_shutdown(), which stops
+ * the thread and frees everything, the image cache included.
  */
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e);
+/* The same on platform p (AUTO: as vmm_pool_start); calls on another
+ * platform make their own guests. */
+int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb, osvm_err *e);
 void vmm_shutdown(void);
 
 #endif

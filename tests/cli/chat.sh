@@ -20,7 +20,8 @@ check_exit "server-everything registered" 0
 export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
 
 # The chat's own commands, a line each as a script sends them: inside μVM-1
-# where this host can run it (else directly, said once), and directly.
+# (a VM where KVM is usable, else its stand-in on the process platform), and
+# directly.
 osvm isolation explain --json osvm-mcp/get_slot
 where=$(python3 -c 'import json, sys; d = json.load(sys.stdin)
 print(d["route"] + ("*" if d["fell_back"] else ""))' <"$T/out")
@@ -28,7 +29,8 @@ print(d["route"] + ("*" if d["fell_back"] else ""))' <"$T/out")
 OSVM_TEST_KVM=0
 kvm_probe && OSVM_TEST_KVM=1
 export OSVM_TEST_KVM
-[ $OSVM_TEST_KVM = 1 ] && [ -f "${OSVM_AGENT_IMAGE:-}" ] && inside=yes || inside=no
+# inside μVM-1 (its stand-in, a trapped process, without KVM) wherever its image is
+[ -f "${OSVM_AGENT_IMAGE:-}" ] && inside=yes || inside=no
 printf '%s\n' /help /tools "/tools osvm" "/tools everything" /status /tols \
         "/tmp/nowhere is a path, not a command" /exit "echo zebra-never-sent" >"$T/in"
 for mode in "" --no-microvm; do

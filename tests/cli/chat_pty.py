@@ -2,8 +2,9 @@
 """The chat driven through a pseudo-terminal, as a person would: a tool call,
 Ctrl-C during a long tool (the tool stops, the chat goes on), a resize,
 history, Ctrl-D, the terminal as it was found afterwards (after a kill too),
-and Ctrl-Z and fg under a shell. Where osvm can use KVM (and OSVM_NO_KVM=1 is
-not set), with the agent's image, all of it inside μVM-1.
+and Ctrl-Z and fg under a shell. With the agent's image, all of it inside μVM-1:
+a KVM VM where osvm can use KVM (and OSVM_NO_KVM=1 is not set), else a trapped
+process (the process platform, never called a VM).
 
 usage: chat_pty.py OSVM_BIN   (OSVM_HOME with server-everything registered;
        OSVM_TEST_KVM=1 when osvm can run VMs here, as tests/lib.sh's kvm_probe says)
@@ -98,6 +99,11 @@ check("the greeting shows the status line", "OSVM:" in t.text() and "net:" in t.
 image = os.environ.get("OSVM_AGENT_IMAGE", "")
 if kvm and os.path.isfile(image):
     check("the chat runs inside μVM-1 (1μVMs)", "1μVMs" in t.text(), t.text())
+elif os.path.isfile(image):
+    check("the chat runs in a trapped process (1μPs), not counted as a VM",
+          "0μVMs 0uK 1μPs" in t.text(), t.text())
+    check("the banner says tool calls run in trapped processes, not VMs",
+          "runs in its own trapped process" in t.text() and "its own VM" not in t.text(), t.text())
 
 t.mark()
 t.send("echo hello world\r")
@@ -112,7 +118,8 @@ check("/tools lists the tools by server", ok and "get-sum" in t.text(), t.text()
 t.mark()
 t.send("/status\r")
 ok = t.read_until(r"servers:.*osvm> ", HANG)
-where = "inside μVM-1" if kvm and os.path.isfile(image) else "directly"
+# μVM-1 on KVM, or its stand-in, a trapped process, where there is none
+where = "inside μVM-1" if os.path.isfile(image) else "directly"
 check("/status shows the status line and where the agent runs",
       ok and "OSVM:" in t.text() and where in t.text(), t.text())
 t.mark()
@@ -120,12 +127,17 @@ t.send("/hlep\r")
 check("an unknown /command says so", t.read_until(r"did you mean /help\?.*osvm> ", HANG),
       t.text())
 
+t.mark()
+t.send("get the slot\r")
+ok = t.read_until(r"osvm-mcp/get_slot.*osvm> ", HANG)
 if kvm:
-    t.mark()
-    t.send("get the slot\r")
-    ok = t.read_until(r"osvm-mcp/get_slot.*osvm> ", HANG)
     check("a tool of the pack runs in a VM of its own", ok and "[unikernel]" in t.text(), t.text())
     check("and the status line counts it", bool(re.search(r"VMs 1uK", t.text())), t.text())
+else:
+    check("a tool of the pack runs in a trapped process of its own",
+          ok and "[unikernel, trapped process]" in t.text(), t.text())
+    check("and the status line counts it, not as a VM",
+          bool(re.search(r"0uK \d+μPs 1uKp", t.text())), t.text())
 
 t.mark()
 t.send("trigger the long running operation duration=30 steps=30\r")

@@ -785,23 +785,37 @@ osvm
 check_exit "bare osvm (the chat, at end of input) exits 0" 0
 check_match "bare osvm greets with the version" '^osvm [0-9]+\.[0-9]+\.[0-9]+: ' "$(printf '%s\n' "$OUT" | head -n 1)"
 check_contains "bare osvm names its planner" "planner: offline" "$OUT"
-# the agent runs inside μVM-1 where the host can, and the line says so
-live=0
-kvm_probe && [ -f "${OSVM_AGENT_IMAGE:-}" ] && live=1
+# the agent runs inside μVM-1 where the host can, else in a trapped process
+# (the process platform, counted as μPs, never as a VM), and the line says so
+live="0μVMs 0uK"
+if [ -f "${OSVM_AGENT_IMAGE:-}" ]; then
+        live="0μVMs 0uK 1μPs 0uKp"
+        kvm_probe && live="1μVMs 0uK"
+fi
 check_eq "bare osvm shows the status line" \
-        "OSVM: ${live}μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
+        "OSVM: ${live} • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s" "$(printf '%s\n' "$OUT" | tail -n 1)"
 
 # ---- without KVM (OSVM_NO_KVM=1; the same on a host without /dev/kvm) ----
+# The process platform runs the agent and the tool calls instead, in words
+# that never call a process a VM (docs/vmm.md); with "platform": "kvm" in the
+# isolation config nothing is isolated without KVM and each tool's fallback
+# holds, KVM named as the reason.
 
 fresh
 OSVM_NO_KVM=1 osvm
 check_exit "no KVM: the chat runs (exit 0)" 0
 greeting=$(printf '%s\n' "$OUT" | head -n 1)
 check_not_contains "no KVM: the greeting claims no VM" "runs in its own VM" "$greeting"
-check_contains "no KVM: the greeting says tools run without one" "no KVM here, so tool calls run without a VM" "$greeting"
+check_contains "no KVM: the greeting says trapped processes" \
+        "every tool call runs in its own trapped process (the process platform: no KVM here)" "$greeting"
 check_eq "no KVM: the μVM-1 notice is one line" 1 "$(grep -c 'μVM-1' "$T/err")"
-check_contains "no KVM: the notice says why, and how to get KVM" \
-        "not inside μVM-1: KVM is turned off (OSVM_NO_KVM=1): unset it" "$ERR"
+if [ -f "${OSVM_AGENT_IMAGE:-}" ]; then
+        check_contains "no KVM: the notice says a trapped process, not a VM, and why" \
+                "the agent runs in μVM-1's stand-in, a trapped process, not a VM (the process platform): KVM is turned off (OSVM_NO_KVM=1): unset it" "$ERR"
+else
+        check_contains "no KVM: the notice says why, and how to get KVM" \
+                "not inside μVM-1: KVM is turned off (OSVM_NO_KVM=1): unset it" "$ERR"
+fi
 OSVM_NO_KVM=1 osvm -q
 check_exit "no KVM, -q: the chat runs (exit 0)" 0
 check_eq "no KVM: -q hides the notice" "" "$ERR"
@@ -809,29 +823,51 @@ OSVM_NO_KVM=1 osvm -q -p "get the version"
 check_not_contains "no KVM: -q hides the notice for -p too" "μVM-1" "$ERR"
 
 UK=$ROOT/build/unikernels
+G=$ROOT/build/guests
 OSVM_NO_KVM=1 osvm uk run /bin/true
-check_exit "no KVM: uk run fails (exit 1)" 1
-check_contains "no KVM: uk run says so, and how to get KVM, before anything about the image" \
+check_exit "no KVM: uk run of a dynamic program fails (exit 1)" 1
+check_contains "no KVM: on the process platform, which names what is wrong with it" \
+        "/bin/true: dynamically linked" "$ERR"
+OSVM_NO_KVM=1 osvm uk run --platform kvm /bin/true
+check_exit "no KVM: uk run --platform kvm fails (exit 1)" 1
+check_contains "no KVM: --platform kvm says so, and how to get KVM, before anything about the image" \
         "/bin/true: cannot run it in a VM: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm" "$ERR"
+if [ -x "$G/hello" ]; then
+        OSVM_NO_KVM=1 osvm uk run "$G/hello"
+        check_exit "no KVM: uk run runs a static program in a trapped process (exit 0)" 0
+fi
 # (the machine's own /dev/kvm, unless OSVM_NO_KVM=1 stands in for it)
 if [ ! -e /dev/kvm ] && [ "${OSVM_NO_KVM:-}" != 1 ]; then
-        osvm uk run /bin/true
-        check_contains "without /dev/kvm uk run says how to get KVM" "enable virtualization" "$ERR"
+        osvm uk run --platform kvm /bin/true
+        check_contains "without /dev/kvm uk run --platform kvm says how to get KVM" "enable virtualization" "$ERR"
 fi
 
 if [ -f "$UK/osvm-mcp-get_balance.img" ]; then
         fresh
         export OSVM_BUILTIN_IMAGES=$UK
         OSVM_NO_KVM=1 osvm isolation explain osvm-mcp/get_balance
-        check_exit "no KVM: a tool with an image falls back (exit 0)" 0
-        check_contains "no KVM: explain names KVM as the reason" \
+        check_exit "no KVM: a tool with an image runs (exit 0)" 0
+        check_contains "no KVM: explain names KVM as the reason for the process platform" \
+                "INFO: KVM is not usable here (KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm): the process platform runs it" "$OUT"
+        check_contains "no KVM: and never calls the process a VM" \
+                "the call runs in a fresh trapped process, not a VM" "$OUT"
+        osvm isolation set platform=kvm
+        OSVM_NO_KVM=1 osvm
+        check_contains "no KVM, platform kvm: the greeting says tools run without a VM" \
+                "no KVM here (and the isolation config's platform is \"kvm\"), so tool calls run without a VM" \
+                "$(printf '%s\n' "$OUT" | head -n 1)"
+        check_contains "no KVM, platform kvm: the agent runs directly, saying why" \
+                "not inside μVM-1: KVM is turned off (OSVM_NO_KVM=1)" "$ERR"
+        OSVM_NO_KVM=1 osvm isolation explain osvm-mcp/get_balance
+        check_exit "no KVM, platform kvm: a tool with an image falls back (exit 0)" 0
+        check_contains "no KVM, platform kvm: explain names KVM as the reason" \
                 "WARN: KVM is not usable: KVM is turned off (OSVM_NO_KVM=1)" "$OUT"
         osvm isolation set osvm-mcp/get_balance fallback=deny
         OSVM_NO_KVM=1 osvm isolation explain osvm-mcp/get_balance
         check_exit "no KVM, deny: explain exits 4" 4
         last=$(printf '%s\n' "$OUT" | tail -n 1)
         check_contains "no KVM, deny: the refusal names KVM and how to get it" \
-                "(KVM is not usable: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm)" "$last"
+                "(KVM is not usable: KVM is turned off (OSVM_NO_KVM=1): unset it to use /dev/kvm (the config's platform is \"kvm\"))" "$last"
         check_contains "no KVM, deny: the refusal names the setting that lets it run" \
                 "To run it without a VM instead: osvm isolation set osvm-mcp/get_balance fallback=direct" "$last"
         OSVM_NO_KVM=1 osvm -q mcp call osvm-mcp get_balance address=11111111111111111111111111111111

@@ -17,11 +17,16 @@ OSVM_NO_KVM=1 osvm doctor
 check_exit "without KVM nothing fails: exit 0" 0
 check_match "it says KVM is off" '^warn +kvm +KVM is turned off \(OSVM_NO_KVM=1\)' "$(line kvm)"
 check_contains "and what to do" "fix: unset OSVM_NO_KVM to use /dev/kvm" "$OUT"
-check_match "tool calls run directly on their servers" \
-        '^warn +tools +11 of 11 configured tools run directly on their servers.*KVM is not usable' \
+# the process platform runs them instead (every machine has it), never
+# called a VM
+check_match "and that the process platform runs the calls instead" \
+        '^warn +kvm +KVM is turned off .*: tool calls and the agent run on the process platform instead, not in VMs: a trapped process' \
+        "$(line kvm)"
+check_match "tool calls run in trapped processes" \
+        '^ok +tools +11 configured tools: 0 run in a fresh KVM VM each, 11 in a fresh trapped process each \(the process platform, not a VM\)' \
         "$(line tools)"
-check_match "and the agent directly, not inside μVM-1" \
-        '^warn +agent +the agent runs directly in the osvm process, not inside μVM-1: KVM' \
+check_match "and the agent in μVM-1's stand-in, not a VM" \
+        "^warn +agent +the agent runs in μVM-1's stand-in, a trapped process \(the process platform\), not a VM: KVM is not usable" \
         "$(line agent)"
 check_match "the tool images are found, static programs" \
         "^ok +images +the 11 osvm-mcp tool images in $IMAGES are static x86-64 programs" \
@@ -45,6 +50,19 @@ check_json "each check has a verdict, and each that is not ok a fix" "$T/out" \
         'all(c["verdict"] in ("ok", "warn", "fail") and (c["verdict"] == "ok" or c["fix"]) for c in d["checks"])'
 check_json "and the paths" "$T/out" \
         "d['paths']['registry'] == '$OSVM_HOME/mcp_servers.json' and d['paths']['logs'] == '$XDG_STATE_HOME/osvm/logs'"
+
+# "platform": "kvm": without KVM the calls and the agent run directly
+fresh
+osvm status # writes the default config
+osvm isolation set platform=kvm
+OSVM_NO_KVM=1 osvm doctor
+check_exit "platform kvm without KVM: nothing fails (exit 0)" 0
+check_match "platform kvm: tool calls run directly on their servers" \
+        '^warn +tools +11 of 11 configured tools run directly on their servers.*KVM is not usable' \
+        "$(line tools)"
+check_match "and the agent directly, not inside μVM-1" \
+        '^warn +agent +the agent runs directly in the osvm process, not inside μVM-1: KVM' \
+        "$(line agent)"
 
 # (the machine's own /dev/kvm, unless OSVM_NO_KVM=1 stands in for it)
 if [ ! -e /dev/kvm ] && [ "${OSVM_NO_KVM:-}" != 1 ]; then

@@ -102,11 +102,40 @@ static void test_session_updates(void **state)
         assert_int_equal(s.nservers, SESSION_MAX_SERVERS);
 }
 
+/* The process platform's figures: trapped processes, never counted as VMs,
+ * shown once there are any; the seed's line is untouched where none ran. */
+static void test_process_platform(void **state)
+{
+        (void)state;
+        struct osvm_session s;
+        session_reset(&s, 0);
+        char *line = cli_status_line(&s, 0, (struct status_style){.utf8 = true});
+        assert_non_null(strstr(line, "OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2"));
+        assert_null(strstr(line, "Ps"));
+        free(line);
+        session_note_agent_proc(&s, +1);
+        session_note_unikernel_proc(&s);
+        session_note_unikernel_proc(&s);
+        line = cli_status_line(&s, 0, (struct status_style){.utf8 = true});
+        assert_non_null(strstr(line, "OSVM: 0\xce\xbcVMs 0uK 1\xce\xbcPs 2uKp \xe2\x80\xa2"));
+        free(line);
+        session_note_fallback(&s);
+        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 1uPs 2uKp* - "));
+        free(line);
+        session_note_agent_proc(&s, -1);
+        session_note_agent_proc(&s, -1); /* never below zero */
+        assert_int_equal(s.live_agent_procs, 0);
+        assert_int_equal(s.live_microvms, 0);
+        assert_int_equal(s.unikernels_run, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_status_table),
             cmocka_unit_test(test_session_updates),
+            cmocka_unit_test(test_process_platform),
         };
         return cmocka_run_group_tests_name("cli/status", tests, NULL, NULL);
 }

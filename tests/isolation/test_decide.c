@@ -453,6 +453,101 @@ static void test_fresh_home_trace(void **state)
         iso_config_free(&cfg);
 }
 
+/* ---- the platform: where a unikernel runs ---- */
+
+struct platform_case {
+        const char *name;
+        const char *platform; /* the config's "platform", or NULL */
+        const char *fallback;
+        bool kvm, process;
+        enum iso_route route;
+        enum iso_platform where;
+        const char *mention; /* some reason contains this */
+        const char *last;    /* the last reason starts with this */
+};
+
+static void test_platforms(void **state)
+{
+        (void)state;
+        const struct platform_case cases[] = {
+            {"auto with kvm", NULL, "direct", true, true, ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_KVM,
+             "Attempting", "Unikernel ready: the call runs in a fresh VM"},
+            {"auto without kvm", "auto", "direct", false, true, ISO_ROUTE_UNIKERNEL,
+             ISO_PLATFORM_PROCESS, "KVM is not usable here (no kvm): the process platform runs it",
+             "Unikernel ready: the call runs in a fresh trapped process, not a VM"},
+            {"auto, neither", NULL, "direct", false, false, ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO,
+             "KVM is not usable: no kvm; nor is the process platform: no user namespaces",
+             "Not enforced in direct mode"},
+            {"kvm without kvm", "kvm", "direct", false, true, ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO,
+             "KVM is not usable: no kvm (the config's platform is \"kvm\")",
+             "Not enforced in direct mode"},
+            {"kvm without kvm, deny", "kvm", "deny", false, true, ISO_ROUTE_DENY, ISO_PLATFORM_AUTO,
+             "KVM is not usable", "Refusing to run s/present"},
+            {"process with kvm", "process", "deny", true, true, ISO_ROUTE_UNIKERNEL,
+             ISO_PLATFORM_PROCESS, "Attempting",
+             "Unikernel ready: the call runs in a fresh "
+             "trapped process"},
+            {"process unusable", "process", "deny", true, false, ISO_ROUTE_DENY, ISO_PLATFORM_AUTO,
+             "The process platform is not usable", "Refusing"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const struct platform_case *c = &cases[i];
+                struct iso_host host = {
+                    .kvm_usable = c->kvm, .process_probed = true, .process_usable = c->process};
+                strcpy(host.kvm_problem, "no kvm");
+                strcpy(host.process_what, c->process ? "a trapped process" : "no user namespaces");
+                char *plat =
+                    c->platform ? xasprintf("\"platform\": \"%s\", ", c->platform) : xstrdup("");
+                char *text = xasprintf("{%s\"fallback\": \"%s\", \"unikernel_dir\": \"%s\", "
+                                       "\"mcp_servers\": {\"s\": {\"tools\": {\"present\": {}}}}}",
+                                       plat, c->fallback, dir);
+                free(plat);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_decision d;
+                iso_decide(&cfg, "s", "present", &host, &d);
+                char *trace = iso_decision_trace(&d);
+                print_message("case \"%s\"\n%s", c->name, trace);
+                assert_int_equal(d.route, c->route);
+                if (c->route == ISO_ROUTE_UNIKERNEL)
+                        assert_int_equal(d.platform, c->where);
+                assert_non_null(strstr(trace, c->mention));
+                const struct iso_reason *last = &d.reasons[d.nreasons - 1];
+                assert_memory_equal(last->text, c->last, strlen(c->last));
+                /* the five-line style: what AUTO did without KVM is said once
+                 * (a refusal quotes it again, in its one line) */
+                const char *first = strstr(trace, "KVM is not usable");
+                if (c->route != ISO_ROUTE_DENY)
+                        assert_true(!first || !strstr(first + 1, "KVM is not usable"));
+                free(trace);
+                /* --json names the platform of a unikernel route */
+                json_t *j = iso_decision_json(&d);
+                const char *jp = json_string_value(json_object_get(j, "platform"));
+                if (c->route == ISO_ROUTE_UNIKERNEL)
+                        assert_string_equal(jp, iso_platform_name(c->where));
+                else
+                        assert_null(jp);
+                struct iso_decision back;
+                osvm_err e = {0};
+                assert_int_equal(iso_decision_from_json(j, &back, &e), 0);
+                if (c->route == ISO_ROUTE_UNIKERNEL)
+                        assert_int_equal(back.platform, c->where);
+                iso_decision_free(&back);
+                json_decref(j);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+        /* a platform that is not one is an error that names the field */
+        struct iso_config cfg;
+        struct iso_diags dg = {0};
+        const char *bad = "{\"platform\": \"xen\"}";
+        assert_int_equal(iso_config_parse(bad, strlen(bad), "t.json", &cfg, &dg), -1);
+        assert_true(dg.n >= 1);
+        assert_non_null(strstr(dg.v[0].text, "platform"));
+        iso_diags_free(&dg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -464,6 +559,7 @@ int main(void)
             cmocka_unit_test(test_unsafe_names),
             cmocka_unit_test(test_deny_says_why_and_remedy),
             cmocka_unit_test(test_fresh_home_trace),
+            cmocka_unit_test(test_platforms),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
 }

@@ -3,8 +3,10 @@
 # place of the agent's image): each way out it tries is refused with a clear
 # error, the session goes on, and the supervisor ends cleanly. Then the same
 # for the modes: --no-microvm, --require-isolation on a host that cannot, and
-# without KVM (none here, or OSVM_NO_KVM=1) the fallback: the agent directly.
-# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable (the fallback part).
+# "platform": "kvm" without KVM: the agent directly. On the process platform
+# (the agent in a trapped process: every host) and on KVM where it is usable,
+# chosen by the isolation config's platform.
+# tests/run.sh: also with OSVM_NO_KVM=1 where KVM is usable.
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -12,12 +14,26 @@ set -u
 HOSTILE=$ROOT/build/guests/agent_hostile
 KVM=0
 kvm_probe && KVM=1
-if [ $KVM = 0 ]; then
-        skip "the hostile agent in μVM-1" "KVM is not usable: $KVM_WHY"
-elif [ ! -x "$HOSTILE" ]; then
-        skip "the hostile agent in μVM-1" "build/guests/agent_hostile is not built"
+platforms=process
+if [ $KVM = 1 ]; then
+        platforms="process kvm"
 else
+        skip "the hostile agent in μVM-1 on KVM" "KVM is not usable: $KVM_WHY (the process platform's leg runs)"
+fi
+
+# A fresh home whose config runs the agent and the tools on platform $plat.
+fresh_on() {
         fresh
+        osvm isolation set platform="$plat"
+}
+
+for plat in $platforms; do
+if [ ! -x "$HOSTILE" ]; then
+        fail "the hostile agent in μVM-1: build/guests/agent_hostile is built (make vmm-guests)"
+else
+        fresh_on
+        # (osvm-mcp registered, from the built images: the preview asks about it)
+        export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
         export OSVM_AI_URL=http://127.0.0.1:9/v1 OSVM_AI_MODEL=m OSVM_AI_KEY=sk-osvm-test-5ecret-93f1
         OSVM_AGENT_IMAGE=$HOSTILE osvm -p "anything"
         check_exit "the supervisor survives the hostile agent and returns its exit" 0
@@ -68,66 +84,85 @@ else
         check_not_contains "the key never reaches the agent's output" "5ecret" "$OUT"
         unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 fi
+done
 
 # ---- the modes ----
-fresh
-export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
-if [ $KVM = 1 ]; then
+for plat in $platforms; do
+        fresh_on
+        export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
+        if [ "$plat" = kvm ]; then
+                vms='1μVMs 1uK'
+        else
+                vms='1μPs 1uKp'
+        fi
         # (the agent's answer, not exit 0: get_version may not reach its endpoint here)
         osvm -p "get the version" --json
-        check_json "one-shot runs inside μVM-1 and answers" "$T/out" \
+        check_json "$plat: one-shot runs inside μVM-1 and answers" "$T/out" \
                 'd["answer"].startswith("(offline planner)")'
-        check_contains "its status line shows μVM-1 live, and the tool run in a VM of its own" \
-                '1μVMs 1uK' "$OUT"
-        check_contains "the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
+        check_contains "$plat: its status line shows μVM-1 live, and the tool run on its own" \
+                "$vms" "$OUT"
+        check_contains "$plat: the trace says the tool ran as a unikernel" '"mode": "unikernel"' "$OUT"
+        check_contains "$plat: and on which platform" "\"platform\": \"$plat\"" "$OUT"
+        if [ "$plat" = process ]; then
+                check_contains "process: said in one line, not called a VM" \
+                        "the agent runs in μVM-1's stand-in, a trapped process, not a VM" "$ERR"
+                check_not_contains "process: no VM is counted" "1μVMs" "$OUT"
+        fi
         osvm isolation set use_builtin_images=false
         osvm -p "get the version"
-        check_eq "inside μVM-1 a call's routing reasons are said once, as directly" 1 \
+        check_eq "$plat: inside μVM-1 a call's routing reasons are said once, as directly" 1 \
                 "$(grep -c 'Unikernel image not found' "$T/err")"
         # One-shot's exit code inside μVM-1 is the one it has directly: a call the
         # policy refuses (no image and fallback deny) exits 4, saying so.
         osvm isolation set osvm-mcp/get_version fallback=deny
         osvm -p "get the version"
-        check_exit "inside μVM-1 a call refused by the policy exits 4" 4
-        check_eq "and says so once, with its remedy" 1 \
+        check_exit "$plat: inside μVM-1 a call refused by the policy exits 4" 4
+        check_eq "$plat: and says so once, with its remedy" 1 \
                 "$(printf '%s\n' "$ERR" | grep -c 'Refusing to run osvm-mcp/get_version: .*fallback=direct')"
         osvm --no-microvm -p "get the version"
-        check_exit "as it does directly" 4
+        check_exit "$plat: as it does directly" 4
         osvm isolation set osvm-mcp/get_version fallback=
         osvm isolation set use_builtin_images=
-else
-        # the fallback: the agent and the tool run directly, each saying why once
+done
+fresh
+export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
+if [ $KVM = 0 ]; then
+        # "platform": "kvm" without KVM: the agent and the tool run directly,
+        # each saying why once
+        osvm isolation set platform=kvm
         osvm -p "get the version" --json
-        check_json "without KVM the agent still answers" "$T/out" 'd["answer"].startswith("(offline planner)")'
+        check_json "platform kvm without KVM: the agent still answers" "$T/out" 'd["answer"].startswith("(offline planner)")'
         check_contains "directly, saying why in one line" "not inside μVM-1: $KVM_WHY" "$ERR"
         check_eq "that line is one line" 1 "$(grep -c "μVM-1" "$T/err")"
-        check_json "the status line does not claim μVM-1" "$T/out" 'd["status"].startswith("OSVM: 0μVMs 0uK")'
+        check_json "the status line claims neither μVM-1 nor a trapped process" "$T/out" \
+                'd["status"].startswith("OSVM: 0μVMs 0uK") and "μPs" not in d["status"]'
         check_json "the tool falls back to a direct run" "$T/out" \
                 'd["rounds"][0]["calls"][0]["mode"] == "direct" and d["rounds"][0]["calls"][0]["fell_back"]'
         check_contains "KVM named as the reason" "\"KVM is not usable: $KVM_WHY" "$OUT"
         osvm --require-isolation -p "get the version"
-        check_exit "--require-isolation refuses without KVM" 4
+        check_exit "--require-isolation refuses there" 4
         check_contains "naming KVM's reason" "the agent cannot run inside μVM-1: $KVM_WHY" "$ERR"
+        osvm isolation set platform=
 fi
 osvm --no-microvm -p "get the version" --json
 check_contains "--no-microvm runs the agent directly: no μVM live" '0μVMs' "$OUT"
+check_not_contains "nor a process of μVM-1's" '1μPs' "$OUT"
 OSVM_SKIP_MICROVM=1 osvm -p "get the version" --json
 check_contains "OSVM_SKIP_MICROVM=1 does the same" '0μVMs' "$OUT"
 OSVM_AGENT_IMAGE=$T/missing.img osvm -p "get the version" --json
 check_json "without an image the agent still runs and answers" "$T/out" \
         'd["answer"].startswith("(offline planner)")'
-# (without KVM, KVM is the reason said first)
-[ $KVM = 1 ] && check_contains "directly, saying why in one line" \
-        "not inside μVM-1: the agent's image" "$ERR"
+check_contains "directly, saying why in one line" "not inside μVM-1: the agent's image" "$ERR"
 check_contains "and the status line does not claim μVM-1" '0μVMs' "$OUT"
 OSVM_AGENT_IMAGE=$T/missing.img osvm --require-isolation -p "get the version"
 check_exit "--require-isolation refuses instead" 4
 check_contains "and says why" "refusing to run (--require-isolation)" "$ERR"
 
-# A user who cannot open /dev/kvm (nobody, with /dev/kvm root's alone).
+# A user who cannot open /dev/kvm (nobody, with /dev/kvm root's alone): the
+# agent runs on the process platform instead, and says why in one line.
 if [ $KVM = 0 ] || ! command -v setpriv >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] ||
         setpriv --reuid=65534 --regid=65534 --clear-groups test -r /dev/kvm; then
-        skip "without access to /dev/kvm the agent runs directly" \
+        skip "without access to /dev/kvm the agent runs on the process platform" \
                 "needs KVM, root, setpriv, and a /dev/kvm that nobody cannot open"
 else
         fresh
@@ -144,11 +179,11 @@ else
         as_nobody -p "get the version" --json
         check_json "without access to /dev/kvm the agent still answers" "$T/out" \
                 'd["answer"].startswith("(offline planner)")'
-        check_contains "directly, with one line that says why and how to fix it" \
-                "not inside μVM-1: opening /dev/kvm: Permission denied" "$ERR"
+        check_contains "confined in a trapped process, with one line that says why and how to fix it" \
+                "not a VM (the process platform): opening /dev/kvm: Permission denied" "$ERR"
         check_contains "the fix is named" "the group that owns /dev/kvm" "$ERR"
-        check_eq "that line is one line" 1 "$(grep -c "μVM-1" "$T/err")"
+        check_eq "that line is one line" 1 "$(grep -c "/dev/kvm" "$T/err")"
         as_nobody --require-isolation -p "get the version"
-        check_exit "--require-isolation refuses there" 4
+        check_exit "--require-isolation is met by the process platform" 0
 fi
 finish

@@ -24,10 +24,14 @@ fi
 trap 'svm_stop; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
 
 export OSVM_BUILTIN_IMAGES=$IMAGES OSVM_SOLANA_RPC=$SVM_URL OSVM_SOLANA_RPC_KEY=rpc-secret-7f3a
-# Whether the engine runs here: one of the pack's images (static, unlike
-# /bin/true, which the engine refuses whatever /dev/kvm says), no request.
+# Where the engine runs here: one of the pack's images (static, unlike
+# /bin/true, which the engine refuses whatever /dev/kvm says), no request,
+# on the process platform (every host) and in a KVM VM.
+PROC=1
+"$OSVM" uk run --platform process "$IMAGES/osvm-mcp-get_slot.img" </dev/null >/dev/null 2>&1 || PROC=0
 KVM=1
-"$OSVM" uk run "$IMAGES/osvm-mcp-get_slot.img" </dev/null >/dev/null 2>&1 || KVM=0
+"$OSVM" uk run --platform kvm "$IMAGES/osvm-mcp-get_slot.img" </dev/null >/dev/null 2>&1 || KVM=0
+[ $PROC = 1 ] || fail "the process platform runs here (osvm uk run --platform process)"
 
 # A funded account and a transfer to look at.
 svm_rpc osvmTestKeypair '[{"lamports": 2500000000}]'
@@ -49,7 +53,7 @@ call() {
         MODE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mode"])' "$T/call.json" 2>/dev/null)
 }
 
-for where in vm direct; do
+for where in process kvm direct; do
         fresh
         if [ $where = direct ]; then
                 osvm isolation set osvm-mcp default_execution_mode=direct >/dev/null
@@ -58,14 +62,21 @@ for where in vm direct; do
                         osvm isolation set osvm-mcp/$t execution_mode=direct
                 done
                 want=direct
+        elif [ $where = kvm ]; then
+                [ $KVM = 1 ] || { skip "osvm-mcp in KVM VMs" "/dev/kvm is not usable"; continue; }
+                osvm isolation set platform=kvm >/dev/null
+                want=unikernel
         else
-                [ $KVM = 1 ] || { skip "osvm-mcp in VMs" "/dev/kvm is not usable"; continue; }
+                [ $PROC = 1 ] || continue
+                osvm isolation set platform=process >/dev/null
                 want=unikernel
         fi
 
         call get_balance address="$RICH"
         check_exit "[$where] get_balance exits 0" 0
         check_eq "[$where] get_balance runs $want" "$want" "$MODE"
+        [ $where = direct ] ||
+                check_json "[$where] on the $where platform" "$T/call.json" 'd["platform"] == "'$where'"'
         check_contains "[$where] get_balance reads the balance" "2500000000 lamports (2.5 SOL)" "$RESULT"
         check_json "[$where] get_balance gives structured lamports" "$T/call.json" \
                 'd["result"]["structuredContent"]["lamports"] == 2500000000'
@@ -140,15 +151,22 @@ INFO: Attempting to spawn unikernel with image: /var/osvm/unikernels/osvm-mcp-ge
 WARN: Unikernel image not found: /var/osvm/unikernels/osvm-mcp-get_balance.img
 WARN: Falling back to direct MCP execution" "$(grep -E '^(INFO|WARN): (Checking|Tool conf|Attempting|Unikernel image not|Falling)' "$T/err")"
 check_json "and the status line shows 0uK*" "$T/noimg.json" '" 0uK* " in d["status"]'
-if [ $KVM = 1 ]; then
-        osvm isolation set use_builtin_images=true >/dev/null
+for plat in process kvm; do
+        [ $plat = kvm ] && [ $KVM = 0 ] && continue
+        [ $plat = process ] && [ $PROC = 0 ] && continue
+        osvm isolation set use_builtin_images=true platform=$plat >/dev/null
         osvm mcp call osvm-mcp get_balance address="$RICH" --json
         printf '%s' "$OUT" >"$T/img.json"
-        check_json "with the image the call runs in a VM, counted" "$T/img.json" \
-                'd["mode"] == "unikernel" and " 1uK " in d["status"]'
-        check_json "and the result is identical" "$T/img.json" \
+        if [ $plat = kvm ]; then
+                check_json "with the image the call runs in a VM, counted" "$T/img.json" \
+                        'd["mode"] == "unikernel" and " 1uK " in d["status"]'
+        else
+                check_json "with the image the call runs in a trapped process, counted, not as a VM" \
+                        "$T/img.json" 'd["mode"] == "unikernel" and " 0uK 0μPs 1uKp" in d["status"]'
+        fi
+        check_json "[$plat] and the result is identical" "$T/img.json" \
                 'd["result"] == json.load(open("'"$T/noimg.json"'"))["result"]'
-fi
+done
 
 # The agent uses the pack: the offline planner picks get_balance from the address.
 fresh

@@ -5,8 +5,11 @@
  * (OSVM_TOOL_PROTOCOL, 1 unless ours says otherwise, and our OSVM_SOLANA_RPC,
  * when set).
  *
- *   vm_call IMAGE TOOL      exit status: the tool's, 125 when the VM failed
- *   vm_call --probe         0 when /dev/kvm is usable, else 77 with the reason
+ *   vm_call [--platform auto|kvm|process] IMAGE TOOL
+ *                           exit status: the tool's, 125 when the engine failed
+ *   vm_call [--platform P] --probe
+ *                           0 when platform P (default kvm) can run here, else
+ *                           77 with the reason
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,15 +21,28 @@
 int main(int argc, char **argv)
 {
         log_init();
+        enum vmm_platform platform = VMM_PLATFORM_AUTO;
+        bool chosen = false;
+        if (argc >= 3 && strcmp(argv[1], "--platform") == 0) {
+                if (!vmm_platform_parse(argv[2], &platform)) {
+                        fprintf(stderr, "vm_call: --platform takes auto, kvm or process\n");
+                        return 2;
+                }
+                chosen = true;
+                argv += 2;
+                argc -= 2;
+        }
         if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
                 char why[512];
-                bool ok = vmm_probe(why, sizeof(why));
+                bool ok =
+                    vmm_platform_probe(chosen ? platform : VMM_PLATFORM_KVM, why, sizeof(why));
                 if (!ok)
                         fprintf(stderr, "vm_call: %s\n", why);
+                vmm_shutdown();
                 return ok ? 0 : 77;
         }
         if (argc != 3) {
-                fprintf(stderr, "usage: vm_call IMAGE TOOL\n");
+                fprintf(stderr, "usage: vm_call [--platform auto|kvm|process] IMAGE TOOL\n");
                 return 2;
         }
         static char rpc[4096], proto[64];
@@ -47,6 +63,7 @@ int main(int argc, char **argv)
             .out_fd = 1,
             .err_fd = 2,
             .host_fd = fcntl(3, F_GETFD) >= 0 ? 3 : -1,
+            .platform = platform,
         };
         struct vmm_result res;
         osvm_err e = {0};

@@ -1,20 +1,25 @@
-# Shared by the vmm shell tests: the driver, a skip when /dev/kvm is not
-# usable, and TAP-style reporting. Sourced, not run.
+# Shared by the vmm shell tests: the driver, the platforms to run on, and
+# TAP-style reporting. Sourced, not run.
 VMM_RUN=${VMM_RUN:-build/asan/tests/vmm/vmm_run}
 GUESTS=${GUESTS:-build/guests}
 pass=0
 fail=0
 
-vmm_need_kvm() {
+# The platforms this host runs the engine on, one per line: the process
+# platform always (it must work on every host: a failure to start it is a
+# failure, not a skip), KVM where /dev/kvm is usable (said when it is not).
+vmm_platforms() {
         set -- $VMM_RUN
-        local bin=${!#}
+        local bin=${!#} why
         if [ ! -x "$bin" ]; then
-                echo "not ok - $bin is not built (make vmm-guests)"
+                echo "not ok - $bin is not built (make vmm-guests)" >&2
                 exit 1
         fi
-        if ! why=$($VMM_RUN --probe 2>&1); then
-                echo "skip: /dev/kvm is not usable here: $why"
-                exit 0
+        echo process
+        if why=$($VMM_RUN --platform kvm --probe 2>&1); then
+                echo kvm
+        else
+                echo "# kvm: not here, its leg skips: $why" >&2
         fi
 }
 

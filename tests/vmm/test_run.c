@@ -1,7 +1,9 @@
 /* vmm_run end to end with memfds as the guest's fds: ordinary programs
  * (musl, glibc, static and static-pie), stdin and exit status, each limit,
- * faults, bad images and bad specs, and two threads running VMs at once.
- * Needs /dev/kvm and the guests of build/guests (make vmm-guests). */
+ * faults, bad images and bad specs, and two threads running guests at once.
+ * Runs on the process platform on every host (it must work: no skip) and
+ * again on KVM where /dev/kvm is usable. Needs the guests of build/guests
+ * (make vmm-guests). */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -35,6 +37,9 @@ static char *slurp(int fd, size_t *len)
         return s;
 }
 
+/* The platform this group of tests runs on. */
+static enum vmm_platform plat = VMM_PLATFORM_PROCESS;
+
 static void call_run(struct call *c, const char *image, const char *const *argv, const char *input,
                      size_t in_len, struct vmm_limits lim)
 {
@@ -45,10 +50,17 @@ static void call_run(struct call *c, const char *image, const char *const *argv,
         if (in_len)
                 assert_int_equal(write(in, input, in_len), (ssize_t)in_len);
         lseek(in, 0, SEEK_SET);
-        struct vmm_spec spec = {
-            .image = image, .argv = argv, .in_fd = in, .out_fd = out, .err_fd = err, .limits = lim};
+        struct vmm_spec spec = {.image = image,
+                                .argv = argv,
+                                .in_fd = in,
+                                .out_fd = out,
+                                .err_fd = err,
+                                .limits = lim,
+                                .platform = plat};
         memset(c, 0, sizeof(*c));
         c->rc = vmm_run(&spec, &c->res, &c->e);
+        if (c->rc == 0)
+                assert_int_equal(c->res.platform, plat);
         c->out = slurp(out, &c->out_len);
         c->err = slurp(err, NULL);
         close(in);
@@ -62,21 +74,32 @@ static void call_free(struct call *c)
         free(c->err);
 }
 
-static int need_kvm(void **state)
+static int on_process(void **state)
 {
         (void)state;
+        plat = VMM_PLATFORM_PROCESS;
         char why[512];
-        if (!vmm_probe(why, sizeof(why))) {
-                print_message("skip: %s\n", why);
-                return 0;
-        }
+        if (!vmm_platform_probe(plat, why, sizeof(why)))
+                fail_msg("the process platform must run on every host: %s", why);
+        print_message("process: %s\n", why);
         return 0;
 }
 
+static int on_kvm(void **state)
+{
+        (void)state;
+        plat = VMM_PLATFORM_KVM;
+        char why[512];
+        if (!vmm_platform_probe(plat, why, sizeof(why)))
+                print_message("skip: kvm: %s\n", why);
+        return 0;
+}
+
+/* Only the KVM group skips, and only where /dev/kvm is not usable. */
 #define SKIP_WITHOUT_KVM()                                                                         \
         do {                                                                                       \
                 char why_[512];                                                                    \
-                if (!vmm_probe(why_, sizeof(why_)))                                                \
+                if (plat == VMM_PLATFORM_KVM && !vmm_platform_probe(plat, why_, sizeof(why_)))     \
                         skip();                                                                    \
         } while (0)
 
@@ -144,7 +167,8 @@ static void test_interleave(void **state)
                                 .in_fd = -1,
                                 .out_fd = fd,
                                 .err_fd = fd,
-                                .limits = small};
+                                .limits = small,
+                                .platform = plat};
         struct vmm_result res;
         osvm_err e = {0};
         assert_int_equal(vmm_run(&spec, &res, &e), 0);
@@ -202,8 +226,11 @@ static void test_bad_specs(void **state)
         SKIP_WITHOUT_KVM();
         struct vmm_result res;
         osvm_err e = {0};
-        struct vmm_spec spec = {
-            .image = "/nonexistent/image", .in_fd = -1, .out_fd = -1, .err_fd = -1};
+        struct vmm_spec spec = {.image = "/nonexistent/image",
+                                .in_fd = -1,
+                                .out_fd = -1,
+                                .err_fd = -1,
+                                .platform = plat};
         assert_int_equal(vmm_run(&spec, &res, &e), -1);
         assert_int_equal(res.end, VMM_END_ERROR);
         assert_non_null(strstr(e.msg, "/nonexistent/image"));
@@ -247,7 +274,8 @@ static void test_cancel(void **state)
                                 .out_fd = -1,
                                 .err_fd = -1,
                                 .cancel = &cancel_flag,
-                                .limits = {.memory_mb = 32, .timeout_ms = 120000}};
+                                .limits = {.memory_mb = 32, .timeout_ms = 120000},
+                                .platform = plat};
         struct tu_later later;
         tu_later_start(&later, &cancel_flag, 100);
         struct vmm_result res;
@@ -273,7 +301,8 @@ static void *worker(void *arg)
                                         .in_fd = -1,
                                         .out_fd = -1,
                                         .err_fd = -1,
-                                        .limits = small};
+                                        .limits = small,
+                                        .platform = plat};
                 struct vmm_result res;
                 osvm_err e = {0};
                 if (vmm_run(&spec, &res, &e) != 0 || res.exit_code != 5)
@@ -300,8 +329,18 @@ static void test_pool(void **state)
         (void)state;
         SKIP_WITHOUT_KVM();
         osvm_err e = {0};
-        assert_int_equal(vmm_pool_start(2, 32, &e), 0);
-        assert_int_equal(vmm_pool_start(2, 32, &e), -1); /* once */
+        assert_int_equal(vmm_pool_start_platform(plat, 2, 32, &e), 0);
+        assert_int_equal(vmm_pool_start_platform(plat, 2, 32, &e), -1); /* once */
+        /* the first calls take guests made before the pool knew any image */
+        vmm_pool_wait_idle();
+        for (int i = 0; i < 2; i++) {
+                const char *argv[] = {"hello", "exit=3", NULL};
+                struct call c;
+                call_run(&c, G "hello.glibc", argv, NULL, 0, small);
+                if (c.rc != 0 || c.res.exit_code != 3)
+                        fail_msg("a guest made without the image: %s %s", c.e.msg, c.res.why);
+                call_free(&c);
+        }
         for (int i = 0; i < 6; i++) {
                 const char *argv[] = {"hello", "exit=9", NULL};
                 struct call c;
@@ -311,8 +350,8 @@ static void test_pool(void **state)
                 assert_string_equal(c.out, "hello from the guest, argc=2\n");
                 call_free(&c);
         }
-        /* the same image again and again: VMs loaded ahead, its pages learned
-         * by the reaper and touched ahead by the warm-up */
+        /* the same image again and again: guests loaded ahead, its pages
+         * learned by the reaper and touched ahead by the warm-up */
         for (int i = 0; i < 8; i++) {
                 vmm_pool_wait_idle();
                 const char *argv[] = {"hello", "cat", "malloc", NULL};
@@ -385,5 +424,7 @@ int main(void)
             cmocka_unit_test(test_syscall_entry),
             cmocka_unit_test(test_pool),
         };
-        return cmocka_run_group_tests(tests, need_kvm, done);
+        int failed = cmocka_run_group_tests_name("process", tests, on_process, done);
+        failed += cmocka_run_group_tests_name("kvm", tests, on_kvm, done);
+        return failed;
 }

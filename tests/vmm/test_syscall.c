@@ -53,6 +53,7 @@ static void h_init(struct harness *h)
 static void h_start(struct harness *h, uint32_t timeout_ms)
 {
         struct vmm_vm *vm = &h->vm;
+        vm->plat = &vmm_platform_kvm; /* plain anonymous memory, as KVM's guest memory is */
         vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         assert_true(vm->mem != MAP_FAILED);
@@ -93,15 +94,8 @@ static void h_fini(struct harness *h)
 static int64_t sc(struct harness *h, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
                   uint64_t a3)
 {
-        struct kvm_regs r;
-        memset(&r, 0, sizeof(r));
-        r.rax = nr;
-        r.rdi = a0;
-        r.rsi = a1;
-        r.rdx = a2;
-        r.r10 = a3;
-        vmm_syscall(&h->vm, &r);
-        return (int64_t)r.rax;
+        const uint64_t a[6] = {a0, a1, a2, a3, 0, 0};
+        return vmm_syscall(&h->vm, nr, a);
 }
 
 /* A NUL-terminated string in guest memory at PATHS + 256 * slot. */

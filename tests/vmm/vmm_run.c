@@ -2,13 +2,15 @@
  * Test driver: runs IMAGE [ARGS...] through vmm_run with our stdin, stdout
  * and stderr as the guest's fds 0, 1 and 2.
  *
- *   vmm_run [--mem MB] [--timeout MS] [--max-output N] [--max-syscalls N]
- *           [--mount HOST:VM[:rw]]... [--env K=V]... [--cwd DIR] [--stats]
- *           [--host-sink] [--cancel-after MS] IMAGE [ARGS...]
+ *   vmm_run [--platform auto|kvm|process] [--mem MB] [--timeout MS]
+ *           [--max-output N] [--max-syscalls N] [--mount HOST:VM[:rw]]...
+ *           [--env K=V]... [--cwd DIR] [--stats] [--pool] [--host-sink]
+ *           [--cancel-after MS] IMAGE [ARGS...]
  *
  * --host-sink gives the guest a host-call channel (fd 3) that nobody reads
  * or answers; --cancel-after sets the run's cancel flag MS ms after it starts.
- *   vmm_run --probe      exit 0 when /dev/kvm is usable, else 77 with the reason
+ *   vmm_run [--platform P] --probe   exit 0 when platform P (default: kvm) can
+ *                                    run here, else 77 with the reason
  *
  * Exit status: the guest's on a plain exit, its exit code (128+signal) on a
  * fault, 125 on a limit or an error; the reason goes to stderr as
@@ -38,9 +40,9 @@ static void *cancel_later(void *arg)
 
 static int usage(void)
 {
-        fprintf(stderr, "usage: vmm_run [--mem MB] [--timeout MS] [--max-output N] "
-                        "[--max-syscalls N] [--mount HOST:VM[:rw]] [--env K=V] [--stats] "
-                        "[--host-sink] [--cancel-after MS] IMAGE [ARGS...]\n");
+        fprintf(stderr, "usage: vmm_run [--platform auto|kvm|process] [--mem MB] [--timeout MS] "
+                        "[--max-output N] [--max-syscalls N] [--mount HOST:VM[:rw]] [--env K=V] "
+                        "[--stats] [--pool] [--host-sink] [--cancel-after MS] IMAGE [ARGS...]\n");
         return 2;
 }
 
@@ -50,22 +52,22 @@ int main(int argc, char **argv)
         struct vmm_mount mounts[VMM_MAX_MOUNTS];
         const char *env[65];
         size_t nenv = 0, nm = 0;
-        bool stats = false;
+        bool stats = false, pool = false, platform_set = false;
         int i = 1;
         log_init();
         for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
                 const char *o = argv[i];
                 if (strcmp(o, "--probe") == 0) {
                         char why[512];
-                        bool ok = vmm_probe(why, sizeof(why));
+                        enum vmm_platform p = platform_set ? spec.platform : VMM_PLATFORM_KVM;
+                        bool ok = vmm_platform_probe(p, why, sizeof(why));
                         if (!ok)
                                 fprintf(stderr, "vmm_run: %s\n", why);
+                        vmm_shutdown();
                         return ok ? 0 : 77;
                 }
                 if (strcmp(o, "--pool") == 0) { /* exercise the pool and the reaper */
-                        osvm_err pe = {0};
-                        if (vmm_pool_start(1, VMM_DEFAULT_MEMORY_MB, &pe) < 0)
-                                fprintf(stderr, "vmm_run: %s\n", pe.msg);
+                        pool = true;
                         continue;
                 }
                 if (strcmp(o, "--stats") == 0) {
@@ -82,7 +84,11 @@ int main(int argc, char **argv)
                 if (i + 1 >= argc)
                         return usage();
                 const char *v = argv[++i];
-                if (strcmp(o, "--mem") == 0) {
+                if (strcmp(o, "--platform") == 0) {
+                        if (!vmm_platform_parse(v, &spec.platform))
+                                return usage();
+                        platform_set = true;
+                } else if (strcmp(o, "--mem") == 0) {
                         spec.limits.memory_mb = (uint32_t)strtoul(v, NULL, 10);
                 } else if (strcmp(o, "--timeout") == 0) {
                         spec.limits.timeout_ms = (uint32_t)strtoul(v, NULL, 10);
@@ -126,6 +132,11 @@ int main(int argc, char **argv)
         spec.mounts = mounts;
         spec.nmounts = nm;
 
+        if (pool) {
+                osvm_err pe = {0};
+                if (vmm_pool_start_platform(spec.platform, 1, VMM_DEFAULT_MEMORY_MB, &pe) < 0)
+                        fprintf(stderr, "vmm_run: %s\n", pe.msg);
+        }
         struct vmm_result res;
         osvm_err e = {0};
         pthread_t canceller;
@@ -136,16 +147,17 @@ int main(int argc, char **argv)
                 pthread_join(canceller, NULL);
         vmm_shutdown();
         if (stats)
-                fprintf(stderr,
-                        "vmm_run: %s code %d, %llu syscalls, %llu output bytes; create %llu us, "
-                        "load %llu us, run %llu us (syscalls %llu us), teardown %llu us\n",
-                        vmm_end_name(res.end), res.exit_code, (unsigned long long)res.syscalls,
-                        (unsigned long long)res.output_bytes,
-                        (unsigned long long)res.t.create_ns / 1000,
-                        (unsigned long long)res.t.load_ns / 1000,
-                        (unsigned long long)res.t.run_ns / 1000,
-                        (unsigned long long)res.t.syscall_ns / 1000,
-                        (unsigned long long)res.t.teardown_ns / 1000);
+                fprintf(
+                    stderr,
+                    "vmm_run: %s: %s code %d, %llu syscalls, %llu output bytes; create %llu us, "
+                    "load %llu us, run %llu us (syscalls %llu us), teardown %llu us\n",
+                    vmm_platform_name(res.platform), vmm_end_name(res.end), res.exit_code,
+                    (unsigned long long)res.syscalls, (unsigned long long)res.output_bytes,
+                    (unsigned long long)res.t.create_ns / 1000,
+                    (unsigned long long)res.t.load_ns / 1000,
+                    (unsigned long long)res.t.run_ns / 1000,
+                    (unsigned long long)res.t.syscall_ns / 1000,
+                    (unsigned long long)res.t.teardown_ns / 1000);
         if (rc < 0) {
                 fprintf(stderr, "vmm_run: error: %s\n", e.msg);
                 return 125;

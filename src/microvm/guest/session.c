@@ -9,6 +9,7 @@
 #include "microvm/guest/guest.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct guest_session {
@@ -141,12 +142,17 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
                 if (name && json_is_array(tools))
                         agent_toolset_add(&ts, name, tools);
         }
+        const char *iso = json_string_value(json_object_get(hello, "isolation"));
+        snprintf(s->isolation, sizeof(s->isolation), "%s",
+                 iso ? iso : "every tool call runs isolated");
+        const char *where = json_string_value(json_object_get(hello, "agent_platform"));
+        s->agent_process = where && !strcmp(where, "process");
         json_decref(hello);
         static const struct agent_runner_ops ops = {.decide = guest_decide, .run = guest_run};
         struct agent_runner run = {.ops = &ops, .ctx = g};
         s->agent = agent_new(&run, &ts, planner, g->ai.max_rounds);
         s->llm = g->ai.provider != NULL;
-        s->kvm = true; /* μVM-1 itself runs only where KVM does */
+        s->kvm = !s->agent_process; /* μVM-1 is a VM where KVM is, else a trapped process */
         s->microvm = true;
         s->model = g->ai.model;
         s->url = g->ai.url ? xstrdup(g->ai.url) : NULL; /* as public as the handshake gave it */

@@ -1,0 +1,332 @@
+/*
+ * The engine's platforms side by side (issue 12): on the process platform
+ * (every host) and on KVM (where /dev/kvm is usable), in one run:
+ *
+ *  1. per call, request -> result, p50 and p99 of a trivial tool (musl and
+ *     glibc echo) through vmm_run with a pool, against posix_spawn + waitpid
+ *     of the same binary, alternating in one loop (target: <= 1.0x);
+ *  2. one trapped system call (getpid, answered by the platform's stub)
+ *     against a native getpid (target: <= 5x), and one served by osvm's
+ *     syscall layer;
+ *  3. throughput with two workers against host processes (target: >= 1.0x).
+ *
+ *   bench_platform [-n N] [--platform process|kvm] [TOOL...]
+ *                  (default: both platforms that run here, build/guests/echo{,.glibc})
+ */
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_calls.h"
+#include "vmm/internal.h"
+#include "vmm/vmm.h"
+
+static enum vmm_platform plat;
+
+static uint64_t call_guest(const char *tool, struct fds *f)
+{
+        const char *argv[] = {tool, NULL};
+        struct vmm_spec spec = {.image = tool,
+                                .argv = argv,
+                                .in_fd = f->in,
+                                .out_fd = f->out,
+                                .err_fd = -1,
+                                .limits = {.memory_mb = 16},
+                                .platform = plat};
+        struct vmm_result res;
+        osvm_err e = {0};
+        fds_reset(f);
+        uint64_t t0 = time_mono_ns();
+        int rc = vmm_run(&spec, &res, &e);
+        uint64_t t = time_mono_ns() - t0;
+        if (rc < 0 || res.end != VMM_END_EXIT || res.exit_code != 0) {
+                fprintf(stderr, "bench: %s on %s: %s %s\n", tool, vmm_platform_name(plat), e.msg,
+                        res.why);
+                exit(1);
+        }
+        check_result(f, "the guest");
+        return t;
+}
+
+/* ---- 1. per call ---- */
+
+struct ratios {
+        double p50[8], p99[8], sys, served, tput[8];
+};
+
+static void per_call(const char *const *tools, int ntools, int n, struct ratios *r)
+{
+        uint64_t *tg = calloc((size_t)n, sizeof(*tg)), *th = calloc((size_t)n, sizeof(*th));
+        for (int k = 0; k < ntools; k++) {
+                struct fds f;
+                fds_open(&f);
+                for (int i = 0; i < 20; i++) { /* warm up both paths (and the pool's profile) */
+                        vmm_pool_wait_idle();
+                        call_guest(tools[k], &f);
+                        call_spawn(tools[k], &f);
+                }
+                for (int i = 0; i < n; i++) {
+                        /* each call meets a machine at rest: the pool full, the reaper done */
+                        vmm_pool_wait_idle();
+                        tg[i] = call_guest(tools[k], &f);
+                        vmm_pool_wait_idle();
+                        th[i] = call_spawn(tools[k], &f);
+                }
+                uint64_t g50 = pct(tg, (size_t)n, 0.5), g99 = pct(tg, (size_t)n, 0.99);
+                uint64_t h50 = pct(th, (size_t)n, 0.5), h99 = pct(th, (size_t)n, 0.99);
+                r->p50[k] = (double)g50 / (double)h50;
+                r->p99[k] = (double)g99 / (double)h99;
+                printf("  %-26s %8.0f us %8.0f us %8.0f us %8.0f us %7.2fx %7.2fx\n", tools[k],
+                       (double)g50 / 1e3, (double)g99 / 1e3, (double)h50 / 1e3, (double)h99 / 1e3,
+                       r->p50[k], r->p99[k]);
+                close(f.in);
+                close(f.out);
+        }
+        free(tg);
+        free(th);
+}
+
+/* ---- 2. one system call ---- */
+
+/* The run time of getpid_loop N [served] (median of 7), ns. */
+static uint64_t loop_ns(const char *image, long count, bool served)
+{
+        uint64_t t[7];
+        char arg[32];
+        snprintf(arg, sizeof(arg), "%ld", count);
+        for (int i = 0; i < 7; i++) {
+                const char *argv[] = {image, arg, served ? "served" : "own", NULL};
+                struct vmm_spec spec = {.image = image,
+                                        .argv = argv,
+                                        .in_fd = -1,
+                                        .out_fd = -1,
+                                        .err_fd = -1,
+                                        .limits = {.memory_mb = 16, .timeout_ms = 60000},
+                                        .platform = plat};
+                struct vmm_result res;
+                osvm_err e = {0};
+                if (vmm_run(&spec, &res, &e) < 0 || res.end != VMM_END_EXIT) {
+                        fprintf(stderr, "bench: %s: %s %s\n", image, e.msg, res.why);
+                        exit(1);
+                }
+                t[i] = res.t.run_ns;
+        }
+        return pct(t, 7, 0.5);
+}
+
+static double native_getpid_ns(void)
+{
+        enum { N = 200000 };
+        uint64_t t[7];
+        for (int k = 0; k < 7; k++) {
+                uint64_t t0 = time_mono_ns();
+                for (int i = 0; i < N; i++)
+                        syscall(SYS_getpid);
+                t[k] = time_mono_ns() - t0;
+        }
+        return (double)pct(t, 7, 0.5) / N;
+}
+
+static void one_syscall(const char *image, struct ratios *r)
+{
+        enum { N = 50000 };
+        double native = native_getpid_ns();
+        double own = (double)(loop_ns(image, N, false) - loop_ns(image, 0, false)) / N;
+        double served = (double)(loop_ns(image, N / 5, true) - loop_ns(image, 0, true)) / (N / 5);
+        r->sys = own / native;
+        r->served = served / native;
+        printf("  one trapped system call (getpid, answered by the stub): %.2f us; native getpid "
+               "%.2f us: %.2fx\n",
+               own / 1e3, native / 1e3, r->sys);
+        printf("  one served by osvm's syscall layer (umask): %.2f us: %.2fx native\n",
+               served / 1e3, r->served);
+}
+
+/* ---- 3. throughput ---- */
+
+struct worker {
+        const char *tool;
+        bool guest;
+        int n;
+};
+
+static void *worker_main(void *arg)
+{
+        struct worker *w = arg;
+        struct fds f;
+        fds_open(&f);
+        for (int i = 0; i < w->n; i++)
+                (void)(w->guest ? call_guest(w->tool, &f) : call_spawn(w->tool, &f));
+        close(f.in);
+        close(f.out);
+        return NULL;
+}
+
+/* CPU time (utime + stime, and with children that of the children it
+ * reaped) of pid, in ms. */
+static double cpu_ms(int pid, bool children)
+{
+        char path[64], buf[2048];
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return 0;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        unsigned long long v[4] = {0};
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+                         &v[0], &v[1], &v[2], &v[3]) != 4)
+                return 0;
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        return (double)(v[0] + v[1] + (children ? v[2] + v[3] : 0)) * 1e3 / hz;
+}
+
+/* The zygote (this process's child running the stub program): its stubs'
+ * CPU is in its children's times once it reaped them. */
+static int zygote_pid(void)
+{
+        char path[64], buf[512];
+        for (int pid = 2; pid < 4194304; pid++) {
+                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        continue;
+                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+                buf[n] = '\0';
+                const char *p = strrchr(buf, ')');
+                int ppid = 0;
+                if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
+                    strstr(buf, "osvm-stub"))
+                        return pid;
+        }
+        return 0;
+}
+
+/* One round of two workers: calls/s, and the CPU per call of this process
+ * and its children (host processes; the zygote and its stubs). */
+static double round_of(const char *tool, bool guest, int n, double *cpu_per_call)
+{
+        struct worker w[2] = {{tool, guest, n}, {tool, guest, n}};
+        pthread_t t[2];
+        vmm_pool_wait_idle();
+        int z = guest ? zygote_pid() : 0;
+        double c0 = cpu_ms(getpid(), true) + (z ? cpu_ms(z, true) : 0);
+        uint64_t t0 = time_mono_ns();
+        for (int i = 0; i < 2; i++)
+                pthread_create(&t[i], NULL, worker_main, &w[i]);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        double secs = (double)(time_mono_ns() - t0) / 1e9;
+        vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
+        double c1 = cpu_ms(getpid(), true) + (z ? cpu_ms(z, true) : 0);
+        *cpu_per_call = (c1 - c0) / (2.0 * n);
+        return 2.0 * n / secs;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Alternating rounds, so that both sides meet the same machine: the median
+ * of the rounds' ratios. */
+static void throughputs(const char *const *tools, int ntools, int n, struct ratios *r)
+{
+        enum { ROUNDS = 7 };
+        for (int k = 0; k < ntools; k++) {
+                double ratio[ROUNDS], g[ROUNDS], h[ROUNDS], gc[ROUNDS], hc[ROUNDS];
+                int per = n / ROUNDS > 10 ? n / ROUNDS : 10;
+                for (int i = 0; i < ROUNDS; i++) {
+                        g[i] = round_of(tools[k], true, per, &gc[i]);
+                        h[i] = round_of(tools[k], false, per, &hc[i]);
+                        ratio[i] = g[i] / h[i];
+                }
+                qsort(ratio, ROUNDS, sizeof(double), cmp_double);
+                qsort(g, ROUNDS, sizeof(double), cmp_double);
+                qsort(h, ROUNDS, sizeof(double), cmp_double);
+                qsort(gc, ROUNDS, sizeof(double), cmp_double);
+                qsort(hc, ROUNDS, sizeof(double), cmp_double);
+                r->tput[k] = ratio[ROUNDS / 2];
+                printf("  throughput, 2 workers, %s: %.0f calls/s, host processes %.0f calls/s: "
+                       "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
+                       "processes %.2f ms\n",
+                       tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS, gc[ROUNDS / 2],
+                       hc[ROUNDS / 2]);
+        }
+}
+
+int main(int argc, char **argv)
+{
+        int n = 300;
+        const char *tools[8];
+        int ntools = 0;
+        enum vmm_platform only = VMM_PLATFORM_AUTO;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-n") && i + 1 < argc)
+                        n = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "--platform") && i + 1 < argc &&
+                         vmm_platform_parse(argv[i + 1], &only))
+                        i++;
+                else if (ntools < 8)
+                        tools[ntools++] = argv[i];
+        }
+        if (!ntools) {
+                tools[ntools++] = "build/guests/echo";
+                tools[ntools++] = "build/guests/echo.glibc";
+        }
+        log_init();
+        const enum vmm_platform all[] = {VMM_PLATFORM_PROCESS, VMM_PLATFORM_KVM};
+        struct ratios r[2];
+        bool ran[2] = {false, false};
+        for (int p = 0; p < 2; p++) {
+                plat = all[p];
+                char why[512];
+                if (only != VMM_PLATFORM_AUTO && only != plat)
+                        continue;
+                if (!vmm_platform_probe(plat, why, sizeof(why))) {
+                        printf("%s: skipped: %s\n", vmm_platform_name(plat), why);
+                        continue;
+                }
+                printf("%s: %s\n", vmm_platform_name(plat), why);
+                osvm_err e = {0};
+                if (vmm_pool_start_platform(plat, 4, 16, &e) < 0) {
+                        fprintf(stderr, "bench: pool: %s\n", e.msg);
+                        return 1;
+                }
+                printf("  %-26s %11s %11s %11s %11s %8s %8s\n", "per call (pool of 4)", "p50",
+                       "p99", "spawn p50", "spawn p99", "p50 x", "p99 x");
+                per_call(tools, ntools, n, &r[p]);
+                one_syscall("build/guests/getpid_loop", &r[p]);
+                throughputs(tools, ntools, n, &r[p]);
+                vmm_shutdown();
+                ran[p] = true;
+        }
+        printf("\nratios (targets: per call <= 1.0x, one trapped system call <= 5x, throughput "
+               ">= 1.0x)\n");
+        for (int p = 0; p < 2; p++) {
+                if (!ran[p])
+                        continue;
+                printf("  %-8s", vmm_platform_name(all[p]));
+                for (int k = 0; k < ntools; k++)
+                        printf(" %s p50 %.2fx p99 %.2fx;",
+                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
+                               r[p].p50[k], r[p].p99[k]);
+                printf(" syscall %.2fx;", r[p].sys);
+                for (int k = 0; k < ntools; k++)
+                        printf(" throughput %s %.2fx;",
+                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
+                               r[p].tput[k]);
+                printf("\n");
+        }
+        return 0;
+}

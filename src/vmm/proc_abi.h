@@ -1,0 +1,122 @@
+/*
+ * The process platform's shared ABI: what osvm (proc_x86_64.c) and its stub
+ * program (stub/osvm-stub.c, freestanding: no libc) agree on. Only
+ * fixed-size types; both sides include it.
+ *
+ * Guest memory is one memfd whose offsets are guest addresses. The stub maps
+ * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list and the signal
+ * stack: its "system pages", below the user area) and the user area at the
+ * same addresses, as osvm maps the whole of it at vm->mem. The control page
+ * at VMM_PROC_SYS is a memfd of its own, one of a few that osvm keeps mapped
+ * for good and gives one stub at a time (zeroed between two): osvm then
+ * never touches a page of guest memory it would have to tear down.
+ * Everything the stub maps is writable by the guest: osvm trusts nothing it
+ * reads there beyond a number to act on as the guest's own request.
+ */
+#ifndef OSVM_VMM_PROC_ABI_H
+#define OSVM_VMM_PROC_ABI_H
+
+#include <stdint.h>
+
+#define VMM_PROC_ABI 2
+
+#define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
+#define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
+#define VMM_PROC_LIST     0x102000ull /* pages to touch ahead, u64 each (bit 0: write) */
+#define VMM_PROC_LIST_MAX 1024
+#define VMM_PROC_ALT      0x110000ull /* the signal stack */
+#define VMM_PROC_ALT_SIZE 0x10000ull
+#define VMM_PROC_SYS_END  0x120000ull
+
+/*
+ * The state word (a futex shared by both processes):
+ *  - RUN, the stub's tid | FUTEX_WAITERS: the guest runs (osvm sets it to
+ *    start the guest and to answer a call, then waits while it holds); a
+ *    robust futex list makes the kernel add FUTEX_OWNER_DIED and wake osvm
+ *    when the stub dies meanwhile;
+ *  - the values below, set by the stub.
+ */
+#define VMM_PROC_NEW       0u          /* osvm made it; the stub is not set up yet */
+#define VMM_PROC_READY     0x3ffffff0u /* set up, waiting for RUN */
+#define VMM_PROC_SYSCALL   0x3ffffff1u /* a system call in nr, a: waiting for RUN */
+#define VMM_PROC_FAULT     0x3ffffff2u /* a fault in sig, code, trapno, err, addr, rip */
+#define VMM_PROC_SETUP_ERR 0x3ffffff3u /* setting up failed at step (errno err) */
+#define VMM_PROC_WAITERS   0x80000000u /* FUTEX_WAITERS */
+#define VMM_PROC_DIED      0x40000000u /* FUTEX_OWNER_DIED */
+
+/* The image ranges the stub maps from the image memfd (read-only, shared
+ * by every call of that image). */
+#define VMM_PROC_MAX_SEGS 16
+struct vmm_proc_seg {
+        uint64_t addr, len, off;
+        uint32_t prot, pad;
+};
+
+/* Guest ranges the stub maps from guest memory again before it resumes the
+ * guest (a MAP_FIXED mmap over the image's read-only pages). */
+#define VMM_PROC_MAX_REMAPS 4
+
+struct vmm_proc_ctl {
+        uint32_t state;
+        uint32_t abi;      /* stub: VMM_PROC_ABI once set up */
+        uint32_t tid;      /* stub: its thread id */
+        uint32_t spin;     /* osvm: rounds the stub may spin before it sleeps */
+        uint32_t sud;      /* stub: 1 when Syscall User Dispatch traps, 0: seccomp only */
+        uint32_t err_step; /* stub: the setup step that failed */
+        int64_t err;       /* stub: its errno */
+        /* a trap, by the stub */
+        uint64_t nr, a[6], rip, rsp;
+        uint64_t sig, code, trapno, errcode, addr, arch;
+        /* the answer, by osvm */
+        int64_t ret;
+        uint64_t fs_set, fs_base; /* set FS to fs_base before resuming */
+        uint64_t nremap;
+        uint64_t remap[VMM_PROC_MAX_REMAPS][2];
+        uint64_t fs_cur; /* stub: the FS base it last set */
+        /* set up, by osvm before the stub starts */
+        uint32_t host_abi;
+        int32_t memfd, imgfd, sock, ctlfd; /* the stub's fds */
+        uint32_t io_on; /* osvm: the staged request and result (VMM_IO_ADDR) are on */
+        uint32_t pad2;
+        uint64_t mem_size, guard_lo, stack_lo;
+        uint64_t nseg;
+        struct vmm_proc_seg seg[VMM_PROC_MAX_SEGS];
+        uint64_t nlist;   /* entries at VMM_PROC_LIST */
+        uint64_t rlim_as; /* RLIMIT_AS of the stub */
+        uint64_t entry_rip, entry_rsp;
+        /* answers the stub gives itself */
+        uint32_t uid, gid;
+        uint32_t ioctl_fds; /* ioctl on fds below this is ENOTTY without osvm */
+        uint32_t pad;
+        /* the robust futex list naming state (the stub's) */
+        uint64_t robust_head[3], robust_entry;
+};
+
+/* The zygote's socket (SOCK_SEQPACKET): osvm asks, the zygote answers. */
+enum {
+        VMM_PROC_MSG_HELLO = 1, /* zygote: ready, arg = VMM_PROC_ABI (or -errno), arg2 bit 0:
+                                 * Syscall User Dispatch works here */
+        VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd, ctlfd[, imgfd]);
+                                 * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
+        VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,
+                                 * or -EAGAIN (not ended, or ended long ago). The
+                                 * zygote reaps every ended stub after each
+                                 * request and keeps the last 256 statuses. */
+};
+struct vmm_proc_msg {
+        uint32_t type, pad;
+        int64_t arg, arg2;
+};
+
+/* The setup steps, for err_step. */
+enum {
+        VMM_PROC_STEP_ABI = 1,
+        VMM_PROC_STEP_MAP_MEM,
+        VMM_PROC_STEP_MAP_IMAGE,
+        VMM_PROC_STEP_CLOSE,
+        VMM_PROC_STEP_UNMAP,
+        VMM_PROC_STEP_SIGNALS,
+        VMM_PROC_STEP_LIMITS,
+};
+
+#endif

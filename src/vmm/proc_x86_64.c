@@ -1,0 +1,1053 @@
+/*
+ * The process platform: a program runs in a stub process of its own, made
+ * for the call (ahead of it, by the pool), whose every system call traps and
+ * comes out to the syscall layer here. For hosts without /dev/kvm. The
+ * design and why it holds: docs/vmm.md, "The process platform".
+ *
+ * Guest memory is one memfd (offsets are guest addresses) that osvm maps at
+ * vm->mem and the stub at the guest's own addresses, except the image's
+ * read-only segments, which both map from the image cache's sealed memfd
+ * (osvm copy-on-write, as on KVM). The stub's control page, page list and
+ * signal stack sit below the user area in the same memfd: the syscall layer
+ * never touches them (no guest pointer below VMM_USER_BASE is valid).
+ *
+ * Stubs are forked by the zygote: the embedded stub program (stub/), started
+ * once per osvm process by src/sandbox in new namespaces with an empty root,
+ * with the one seccomp filter every stub inherits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+#include "vmm/internal.h"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x10u
+#endif
+
+/* The stub program, embedded (proc_blob.c). */
+extern const uint8_t vmm_stub_blob[];
+extern const uint8_t vmm_stub_blob_end[];
+
+/* Bounds that only guard against a stub or zygote that never answers. */
+#define PROC_SETUP_WAIT_MS 10000
+#define PROC_DEATH_WAIT_MS 5000
+/* How often a wait looks whether the stub died unseen (its robust list,
+ * which normally reports a death at once, lives in memory the guest can
+ * overwrite). */
+#define PROC_SLICE_MS 50
+/* The stub's address space beyond guest memory: its own pages, its stack. */
+#define PROC_AS_SLACK (64ull << 20)
+#define PROC_SPIN     2000 /* rounds of pause before a futex wait, with a spare CPU */
+/* How long a death the state word reports may take to show on the pidfd
+ * (the kernel marks the word before it ends the process). */
+#define PROC_DIED_WAIT_MS 200
+
+/* ---- the zygote ---- */
+
+static pthread_mutex_t zyg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        bool up;
+        int sock, pidfd;
+        pid_t pid;
+        unsigned ns;
+        bool sud;
+        char note[256];
+        int stub_fd; /* the stub program in a sealed memfd */
+        int err;     /* why it could not start (0: not tried or up) */
+        char why[256];
+} zyg = {.sock = -1, .pidfd = -1, .stub_fd = -1};
+
+static int stub_memfd(osvm_err *e)
+{
+        if (zyg.stub_fd >= 0)
+                return zyg.stub_fd;
+        size_t len = (size_t)(vmm_stub_blob_end - vmm_stub_blob);
+        int fd = memfd_create("osvm-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+        if (fd < 0 && errno == EINVAL)
+                fd = memfd_create("osvm-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return err_sys(e, "the stub program: memfd");
+        if (write(fd, vmm_stub_blob, len) != (ssize_t)len ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+                err_sys(e, "the stub program: writing its memfd");
+                close(fd);
+                return -1;
+        }
+        zyg.stub_fd = fd;
+        return fd;
+}
+
+/* Waits for fd to be readable, at most ms; 0, or -ETIMEDOUT. */
+static int wait_readable(int fd, int ms)
+{
+        uint64_t until = time_mono_ns() + (uint64_t)ms * 1000000ull;
+        for (;;) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                uint64_t now = time_mono_ns();
+                if (now >= until)
+                        return -ETIMEDOUT;
+                int r = poll(&p, 1, (int)((until - now) / 1000000ull) + 1);
+                if (r > 0)
+                        return 0;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* The pid here of the process a pidfd names (from its fdinfo), or 0. */
+static int pidfd_pid(int pidfd)
+{
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        const char *p = strstr(buf, "\nPid:");
+        return p ? (int)strtol(p + 5, NULL, 10) : 0;
+}
+
+/* SIGKILL to the process of pidfd (by its pid where pidfd_send_signal is
+ * missing, as under valgrind: the pidfd keeps the pid from reuse). */
+static void pidfd_kill(int pidfd)
+{
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0 || errno != ENOSYS)
+                return;
+        int pid = pidfd_pid(pidfd);
+        if (pid > 0)
+                kill(pid, SIGKILL);
+}
+
+static void zyg_down(void)
+{
+        if (zyg.sock >= 0)
+                close(zyg.sock);
+        if (zyg.pidfd >= 0) {
+                pidfd_kill(zyg.pidfd);
+                close(zyg.pidfd);
+        }
+        if (zyg.pid > 0)
+                waitpid(zyg.pid, NULL, 0);
+        zyg.sock = zyg.pidfd = -1;
+        zyg.pid = 0;
+        zyg.up = false;
+}
+
+/* One message and, optionally, its fd. */
+static int zyg_recv(struct vmm_proc_msg *m, int *fd)
+{
+        if (fd)
+                *fd = -1;
+        int w = wait_readable(zyg.sock, PROC_SETUP_WAIT_MS);
+        if (w < 0)
+                return w;
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } c;
+        struct iovec v = {m, sizeof(*m)};
+        struct msghdr h = {
+            .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
+        ssize_t r;
+        do
+                r = recvmsg(zyg.sock, &h, MSG_CMSG_CLOEXEC);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
+        int got = -1;
+        if (ch && ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS &&
+            ch->cmsg_len >= CMSG_LEN(sizeof(int)))
+                memcpy(&got, CMSG_DATA(ch), sizeof(int));
+        if (fd)
+                *fd = got;
+        else if (got >= 0)
+                close(got);
+        return r == (ssize_t)sizeof(*m) ? 0 : -EPROTO;
+}
+
+static int zyg_send(uint32_t type, int64_t arg, const int *fds, int nfds)
+{
+        struct vmm_proc_msg m = {.type = type, .arg = arg};
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(3 * sizeof(int))];
+        } c;
+        memset(&c, 0, sizeof(c));
+        struct iovec v = {&m, sizeof(m)};
+        struct msghdr h = {.msg_iov = &v, .msg_iovlen = 1};
+        if (nfds > 0) {
+                h.msg_control = c.buf;
+                h.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+                struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
+                ch->cmsg_level = SOL_SOCKET;
+                ch->cmsg_type = SCM_RIGHTS;
+                ch->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+                memcpy(CMSG_DATA(ch), fds, (size_t)nfds * sizeof(int));
+        }
+        ssize_t r;
+        do
+                r = sendmsg(zyg.sock, &h, MSG_NOSIGNAL);
+        while (r < 0 && errno == EINTR);
+        return r == (ssize_t)sizeof(m) ? 0 : r < 0 ? -errno : -EPROTO;
+}
+
+/* Starts the zygote (under zyg_lock): 0, or -1 with e. */
+static int zyg_start(osvm_err *e)
+{
+        int sfd = stub_memfd(e);
+        if (sfd < 0)
+                return -1;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return err_sys(e, "the zygote's socket");
+        char *argv[] = {"osvm-stub", NULL};
+        char *envp[] = {NULL};
+        struct sbx_spec s = {.ns = SBX_NS_ALL,
+                             .empty_root = true,
+                             .stdio = {-1, -1, -1},
+                             .keep = &sv[1],
+                             .nkeep = 1,
+                             /* the zygote sets its own limits (the stub program) */
+                             .exec_fd = sfd,
+                             .argv = argv,
+                             .envp = envp};
+        struct sbx_child c;
+        int r = sbx_spawn(&s, &c, e);
+        close(sv[1]);
+        if (r < 0) {
+                close(sv[0]);
+                return err_wrap(e, "starting the zygote");
+        }
+        zyg.sock = sv[0];
+        zyg.pidfd = c.pidfd;
+        zyg.pid = c.pid;
+        zyg.ns = c.ns;
+        snprintf(zyg.note, sizeof(zyg.note), "%s", c.note);
+        struct vmm_proc_msg m;
+        int w = zyg_recv(&m, NULL);
+        if (w < 0 || m.type != VMM_PROC_MSG_HELLO || m.arg != VMM_PROC_ABI) {
+                if (w < 0)
+                        err_set(e, -w, "the zygote did not start: %s", strerror(-w));
+                else if (m.arg < 0)
+                        err_set(e, (int)-m.arg, "the zygote could not confine itself: %s",
+                                strerror((int)-m.arg));
+                else
+                        err_set(e, EPROTO, "the zygote speaks ABI %lld, not %d", (long long)m.arg,
+                                VMM_PROC_ABI);
+                zyg_down();
+                return -1;
+        }
+        zyg.sud = m.arg2 & 1;
+        zyg.up = true;
+        return 0;
+}
+
+/* The zygote, started when needed (again after it died); under zyg_lock. */
+static int zyg_ensure(osvm_err *e)
+{
+        if (zyg.up) {
+                struct pollfd p = {.fd = zyg.pidfd, .events = POLLIN};
+                if (poll(&p, 1, 0) == 0)
+                        return 0;
+                log_warn("vmm: the process platform's zygote ended; starting another");
+                zyg_down();
+        }
+        return zyg_start(e);
+}
+
+/* A stub for memfd and ctlfd (and imgfd, -1 for none): its pid and pidfd. */
+static int zyg_fork(int memfd, int ctlfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
+{
+        pthread_mutex_lock(&zyg_lock);
+        int r = zyg_ensure(e);
+        if (r == 0) {
+                int fds[3] = {memfd, ctlfd, imgfd};
+                struct vmm_proc_msg m;
+                int w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 3 : 2);
+                if (w == 0)
+                        w = zyg_recv(&m, pidfd);
+                if (w == 0 && (m.type != VMM_PROC_MSG_FORK || m.arg <= 0 || *pidfd < 0))
+                        w = m.arg < 0 ? (int)m.arg : -EPROTO;
+                if (w < 0) {
+                        if (*pidfd >= 0)
+                                close(*pidfd);
+                        *pidfd = -1;
+                        r = err_set(e, -w, "the zygote could not fork a stub: %s", strerror(-w));
+                        if (w != -EAGAIN && w != -ENOMEM)
+                                zyg_down();
+                } else {
+                        *pid = (int)m.arg;
+                }
+        }
+        pthread_mutex_unlock(&zyg_lock);
+        return r;
+}
+
+/* The wait status of an ended stub: >= 0, or -errno (-EAGAIN: not ended). */
+static int zyg_reap(int pid)
+{
+        pthread_mutex_lock(&zyg_lock);
+        int r = -ESRCH;
+        if (zyg.up) {
+                struct vmm_proc_msg m;
+                r = zyg_send(VMM_PROC_MSG_REAP, pid, NULL, 0);
+                if (r == 0)
+                        r = zyg_recv(&m, NULL);
+                if (r == 0)
+                        r = m.type == VMM_PROC_MSG_REAP ? (int)m.arg : -EPROTO;
+        }
+        pthread_mutex_unlock(&zyg_lock);
+        return r;
+}
+
+static bool proc_probe(char *why, size_t n)
+{
+        osvm_err e = {0};
+        pthread_mutex_lock(&zyg_lock);
+        int r = zyg_ensure(&e);
+        char ns[96];
+        sbx_ns_words(zyg.ns, ns, sizeof(ns));
+        if (n && r == 0)
+                snprintf(why, n,
+                         "a trapped process per call (%s; a kill-by-default seccomp filter; "
+                         "namespaces: %s%s%s)",
+                         zyg.sud ? "Syscall User Dispatch" : "seccomp traps", ns,
+                         zyg.note[0] ? "; " : "", zyg.note);
+        else if (n)
+                snprintf(why, n, "the process platform cannot start: %s", e.msg);
+        pthread_mutex_unlock(&zyg_lock);
+        return r == 0;
+}
+
+/* ---- control pages: memfds of one page, mapped here for good ---- */
+
+/*
+ * A stub's control page is a memfd of its own that osvm maps once and keeps:
+ * taken from here for a stub, zeroed, and given back once that stub is gone
+ * (no other process maps it then). Mapping and unmapping a page osvm touched
+ * costs a TLB flush on every CPU osvm's threads run on (~50 us here); guest
+ * memory, which osvm writes through its memfd, has no such page.
+ */
+#define SLOTS_KEPT 64
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slot {
+        int fd;
+        struct vmm_proc_ctl *ctl;
+} slots[SLOTS_KEPT];
+static size_t nslots;
+
+static int slot_take(struct vmm_vm *vm, osvm_err *e)
+{
+        struct slot sl = {-1, NULL};
+        pthread_mutex_lock(&slot_lock);
+        if (nslots)
+                sl = slots[--nslots];
+        pthread_mutex_unlock(&slot_lock);
+        if (sl.fd < 0) {
+                sl.fd = memfd_create("osvm-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                if (sl.fd < 0 || ftruncate(sl.fd, 4096) < 0 ||
+                    fcntl(sl.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                        err_sys(e, "a stub's control page");
+                        if (sl.fd >= 0)
+                                close(sl.fd);
+                        return -1;
+                }
+                sl.ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sl.fd, 0);
+                if (sl.ctl == MAP_FAILED) {
+                        err_sys(e, "mapping a stub's control page");
+                        close(sl.fd);
+                        return -1;
+                }
+        }
+        memset(sl.ctl, 0, 4096);
+        vm->proc.ctlfd = sl.fd;
+        vm->proc.ctl = sl.ctl;
+        return 0;
+}
+
+/* Gives the page back, for another stub: only once no process can map it
+ * any more (reuse false: it is dropped). */
+static void slot_give(struct vmm_vm *vm, bool reuse)
+{
+        if (vm->proc.ctlfd < 0)
+                return;
+        struct slot sl = {vm->proc.ctlfd, vm->proc.ctl};
+        vm->proc.ctlfd = -1;
+        vm->proc.ctl = NULL;
+        pthread_mutex_lock(&slot_lock);
+        if (reuse && nslots < SLOTS_KEPT) {
+                memset(sl.ctl, 0, 4096);
+                slots[nslots++] = sl;
+                sl.fd = -1;
+        }
+        pthread_mutex_unlock(&slot_lock);
+        if (sl.fd >= 0) {
+                munmap(sl.ctl, 4096);
+                close(sl.fd);
+        }
+}
+
+/* ---- one guest ---- */
+
+static struct vmm_proc_ctl *ctl_of(const struct vmm_vm *vm)
+{
+        return vm->proc.ctl;
+}
+
+static uint64_t page_up(uint64_t a)
+{
+        return (a + VMM_PAGE - 1) & ~(VMM_PAGE - 1);
+}
+
+static long futex(uint32_t *w, int op, uint32_t v, const struct timespec *ts)
+{
+        return syscall(SYS_futex, w, op, v, ts, NULL, 0);
+}
+
+/* True when a CPU is idle now: only then do both sides spin. Looked at
+ * again every 50 ms at most, per thread. */
+static bool spare_cpu_now(void);
+static bool spare_cpu(void)
+{
+        static _Thread_local uint64_t when;
+        static _Thread_local bool spare;
+        uint64_t now = time_mono_ns();
+        if (now - when > 50000000ull) {
+                spare = spare_cpu_now();
+                when = now;
+        }
+        return spare;
+}
+
+static bool spare_cpu_now(void)
+{
+        static long ncpu;
+        if (!ncpu)
+                ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        if (ncpu < 2)
+                return false;
+        char buf[128];
+        int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        /* "0.00 0.01 0.05 RUNNING/TOTAL LAST": RUNNING counts this thread */
+        const char *p = buf;
+        for (int i = 0; i < 3 && p; i++)
+                p = strchr(p + 1, ' ');
+        long running = p ? strtol(p + 1, NULL, 10) : ncpu;
+        return running < ncpu;
+}
+
+static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
+{
+        memset(&vm->proc, 0, sizeof(vm->proc));
+        vm->proc.memfd = vm->proc.imgfd = vm->proc.pidfd = vm->proc.ctlfd = -1;
+        vm->vmfd = vm->vcpufd = -1;
+        vm->run = NULL;
+        vm->memory_mb = mem_mb;
+        vm->mem_size = (uint64_t)mem_mb << 20;
+        vmm_vm_layout(vm);
+        int fd = memfd_create("osvm-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return err_sys(e, "guest memory: memfd");
+        if (ftruncate(fd, (off_t)vm->mem_size) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                err_sys(e, "allocating %u MiB of guest memory", mem_mb);
+                close(fd);
+                return -1;
+        }
+        vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (vm->mem == MAP_FAILED) {
+                vm->mem = NULL;
+                err_sys(e, "mapping %u MiB of guest memory", mem_mb);
+                close(fd);
+                return -1;
+        }
+        vm->proc.memfd = fd;
+        if (slot_take(vm, e) < 0) {
+                munmap(vm->mem, vm->mem_size);
+                vm->mem = NULL;
+                close(fd);
+                vm->proc.memfd = -1;
+                return -1;
+        }
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        c->host_abi = VMM_PROC_ABI;
+        c->mem_size = vm->mem_size;
+        c->guard_lo = vm->guard_lo;
+        c->stack_lo = vm->stack_lo;
+        c->rlim_as = vm->mem_size + PROC_AS_SLACK;
+        c->uid = getuid();
+        c->gid = getgid();
+        c->ioctl_fds = 3;
+        return 0;
+}
+
+/*
+ * The image: read-only segments mapped from the image cache's memfd (by the
+ * stub read-only, here copy-on-write: a write of the syscall layer there,
+ * which the kernel would refuse with EFAULT, reaches no one), writable ones
+ * copied into guest memory. An image whose segments share pages is copied
+ * whole, and so is one loaded into a stub that is set up already (one the
+ * pool made before it knew the image): its mappings are made.
+ */
+static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e)
+{
+        if (img->hi > vm->mem_size)
+                return err_set(e, ENOMEM,
+                               "%s: the image needs 0x%llx bytes of address space, more "
+                               "than the guest's %llu MiB",
+                               img->path, (unsigned long long)img->hi,
+                               (unsigned long long)(vm->mem_size >> 20));
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        size_t nseg = 0;
+        for (size_t i = 0; i < img->nseg; i++) {
+                const struct vmm_seg *s = &img->seg[i];
+                uint64_t va = s->vaddr + img->bias;
+                if (s->filesz == 0)
+                        continue;
+                bool map = img->can_map && !(s->flags & 2 /* PF_W */) && s->memsz == s->filesz &&
+                           nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
+                if (map) {
+                        uint64_t lo = va & ~(VMM_PAGE - 1);
+                        uint64_t flo = s->off & ~(VMM_PAGE - 1);
+                        uint64_t len = page_up(va + s->filesz) - lo;
+                        void *p = mmap(vm->mem + lo, len, PROT_READ | PROT_WRITE,
+                                       MAP_PRIVATE | MAP_FIXED, img->memfd, (off_t)flo);
+                        if (p == MAP_FAILED)
+                                return err_sys(e, "%s: mapping segment %zu", img->path, i);
+                        c->seg[nseg] = (struct vmm_proc_seg){
+                            .addr = lo,
+                            .len = len,
+                            .off = flo,
+                            .prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0))};
+                        vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
+                        nseg++;
+                        continue;
+                }
+                uint64_t done = 0;
+                while (done < s->filesz) {
+                        ssize_t n = pwrite(vm->proc.memfd, img->bytes + s->off + done,
+                                           s->filesz - done, (off_t)(va + done));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                return err_sys(e, "%s: copying segment %zu", img->path, i);
+                        done += (uint64_t)n;
+                }
+        }
+        c->nseg = nseg;
+        vm->proc.nro = nseg;
+        vm->proc.imgfd = nseg ? img->memfd : -1;
+        return 0;
+}
+
+/* The stub's words about a failed set-up. */
+static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
+{
+        static const char *const steps[] = {"",
+                                            "checking the ABI",
+                                            "mapping guest memory",
+                                            "mapping the image",
+                                            "closing fds",
+                                            "unmapping the zygote's page",
+                                            "setting up its signals",
+                                            "setting its limits"};
+        const struct vmm_proc_ctl *c = ctl_of(vm);
+        uint32_t step = c->err_step;
+        int64_t err = c->err;
+        snprintf(why, n, "the stub process could not set up (%s): %s",
+                 step < sizeof(steps) / sizeof(steps[0]) ? steps[step] : "?",
+                 err > 0 && err < 4096 ? strerror((int)err) : "unknown error");
+}
+
+/* Makes the stub (the zygote forks it; it sets itself up and says READY). */
+static int proc_fork(struct vmm_vm *vm, osvm_err *e)
+{
+        int pid = 0, pidfd = -1;
+        if (zyg_fork(vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd, &pid, &pidfd, e) < 0)
+                return -1;
+        vm->proc.pidfd = pidfd;
+        vm->proc.nspid = pid;
+        vm->proc.run = (uint32_t)pid | VMM_PROC_WAITERS;
+        return 0;
+}
+
+static int wait_ready(struct vmm_vm *vm, osvm_err *e);
+static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n);
+
+static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        c->entry_rip = rip;
+        c->entry_rsp = rsp;
+        c->fs_set = 0;
+        c->nremap = 0;
+        c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
+        vm->proc.spin = spare_cpu();
+        c->spin = vm->proc.spin ? PROC_SPIN : 0;
+        if (vm->proc.pidfd < 0) {
+                /* made for this call: the image's pages touched ahead as well */
+                size_t n = 0;
+                uint64_t *list = vm->img ? vmm_pool_profile(vm->img, vm, &n) : NULL;
+                write_list(vm, list, n);
+                free(list);
+                if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
+                        return -1;
+        }
+        /* go: the stub starts the program */
+        __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);
+        futex(&c->state, FUTEX_WAKE, 1, NULL);
+        return 0;
+}
+
+/* The staged request and result: served by the stub (io_fast) for an image
+ * that leaves their area free, and not for the user's terminal. */
+static bool proc_io_setup(struct vmm_vm *vm)
+{
+        bool on = vm->img->lo >= VMM_LOAD_BASE && !(vm->spec && vm->spec->tty);
+        ctl_of(vm)->io_on = on;
+        return on;
+}
+
+/* Guest memory through its memfd: osvm's mapping keeps no page of it. */
+static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+{
+        for (size_t done = 0; done < len;) {
+                ssize_t n = pwrite(vm->proc.memfd, (const uint8_t *)src + done, len - done,
+                                   (off_t)(gpa + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) { /* the memfd cannot refuse a write inside its size */
+                        memcpy(vm->mem + gpa + done, (const uint8_t *)src + done, len - done);
+                        return;
+                }
+                done += (size_t)n;
+        }
+}
+
+static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        for (size_t done = 0; done < len;) {
+                ssize_t n =
+                    pread(vm->proc.memfd, (uint8_t *)dst + done, len - done, (off_t)(gpa + done));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        memcpy((uint8_t *)dst + done, vm->mem + gpa + done, len - done);
+                        return;
+                }
+                done += (size_t)n;
+        }
+}
+
+static void proc_kill(struct vmm_vm *vm)
+{
+        if (vm->proc.pidfd >= 0 && !vm->proc.gone)
+                pidfd_kill(vm->proc.pidfd);
+}
+
+/* The stub's wait status once it ended (reaped through the zygote). */
+static bool proc_reap(struct vmm_vm *vm, int wait_ms)
+{
+        if (vm->proc.gone)
+                return true;
+        if (vm->proc.pidfd < 0)
+                return false;
+        if (wait_readable(vm->proc.pidfd, wait_ms) < 0)
+                return false;
+        int st = zyg_reap(vm->proc.nspid);
+        if (st == -EAGAIN && wait_readable(vm->proc.pidfd, wait_ms) == 0)
+                st = zyg_reap(vm->proc.nspid);
+        if (st < 0 && st != -ESRCH && st != -ECHILD)
+                return false;
+        vm->proc.gone = true;
+        vm->proc.status = st < 0 ? -1 : st;
+        return true;
+}
+
+/* The stub died under the guest (the kernel killed it), or the guest wrote
+ * the state word to say so: the pidfd tells which. */
+static void proc_died(struct vmm_vm *vm)
+{
+        if (wait_readable(vm->proc.pidfd, PROC_DIED_WAIT_MS) < 0) {
+                proc_kill(vm);
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "the guest wrote over the stub's control page (a forged state word)");
+                return;
+        }
+        proc_reap(vm, PROC_DEATH_WAIT_MS);
+        int st = vm->proc.status;
+        if (!vm->proc.gone || st < 0) {
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGKILL, "the guest's process ended unseen");
+                return;
+        }
+        if (WIFEXITED(st)) {
+                vmm_stop(vm, VMM_END_FAULT, 125, "the guest's process exited by itself (%d)",
+                         WEXITSTATUS(st));
+                return;
+        }
+        int sig = WTERMSIG(st);
+        const char *what;
+        switch (sig) {
+        case SIGSYS:
+                what = "a system call outside the stub's allow-list (the seccomp filter), or "
+                       "a trap signal blocked by the guest";
+                break;
+        case SIGSEGV:
+        case SIGBUS:
+                what = "a fault inside the stub's trap handler, or a signal it could not "
+                       "take";
+                break;
+        case SIGKILL:
+                what = "SIGKILL: out of memory, or a resource limit";
+                break;
+        case SIGXCPU:
+        case SIGXFSZ:
+                what = "a resource limit";
+                break;
+        default:
+                what = "a signal";
+                break;
+        }
+        vmm_stop(vm, VMM_END_FAULT, 128 + sig,
+                 "the host kernel killed the guest's process: %s "
+                 "(signal %d)",
+                 what, sig);
+}
+
+static void proc_fault(struct vmm_vm *vm)
+{
+        const struct vmm_proc_ctl *c = ctl_of(vm);
+        uint64_t sig = c->sig, trapno = c->trapno, err = c->errcode, addr = c->addr, rip = c->rip;
+        char why[sizeof(vm->res->why)];
+        if (sig == SIGSYS) {
+                snprintf(why, sizeof(why),
+                         "a system call the engine does not serve (%s, number %llu) at rip 0x%llx",
+                         c->arch == 0x40000003u ? "32-bit, int $0x80" : "not a trap of its own",
+                         (unsigned long long)c->nr, (unsigned long long)rip);
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSYS, "%s", why);
+                return;
+        }
+        if (sig != SIGSEGV && sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGTRAP) {
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "the guest's process took signal %llu at rip 0x%llx",
+                         (unsigned long long)sig, (unsigned long long)rip);
+                return;
+        }
+        unsigned vector = trapno < 32 ? (unsigned)trapno : 13;
+        if (sig == SIGTRAP && vector != 1 && vector != 3)
+                vector = 3;
+        vmm_fault_words(vm, vector, err, addr, rip, 3, "the stub's own pages below the user area",
+                        why, sizeof(why));
+        /* a #GP from a non-canonical address or a privileged instruction has
+         * no address; the signal decides the code as it would for a process */
+        int code = sig == SIGILL    ? 128 + SIGILL
+                   : sig == SIGFPE  ? 128 + SIGFPE
+                   : sig == SIGTRAP ? 128 + SIGTRAP
+                   : sig == SIGBUS  ? 128 + SIGBUS
+                                    : 128 + SIGSEGV;
+        vmm_stop(vm, VMM_END_FAULT, code, "%s", why);
+}
+
+/* Sleeps while the state word holds v: until it changes, a kick, or the
+ * next slice (so that a stub that died unseen is found within one). */
+static void wait_change(struct vmm_vm *vm, uint32_t v)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        if (vm->proc.spin)
+                for (int i = 0; i < PROC_SPIN; i++) {
+                        if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != v)
+                                return;
+                        __builtin_ia32_pause();
+                }
+        uint64_t now = time_mono_ns();
+        uint64_t slice =
+            (uint64_t)(vm->spec && vm->spec->cancel ? VMM_CANCEL_TICK_MS : PROC_SLICE_MS) *
+            1000000ull;
+        uint64_t left = vm->deadline_ns > now ? vm->deadline_ns - now : 0;
+        if (left < slice)
+                slice = left;
+        if (!slice)
+                return;
+        struct timespec ts = {(time_t)(slice / 1000000000ull), (long)(slice % 1000000000ull)};
+        futex(&c->state, FUTEX_WAIT, v, &ts);
+}
+
+static void proc_run(struct vmm_vm *vm, struct vmm_exit *x)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        x->kind = VMM_EXIT_STOPPED;
+        uint32_t s = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+        switch (s) {
+        case VMM_PROC_SYSCALL:
+                x->kind = VMM_EXIT_SYSCALL;
+                x->nr = c->nr;
+                for (int i = 0; i < 6; i++)
+                        x->a[i] = c->a[i];
+                return;
+        case VMM_PROC_FAULT:
+                proc_fault(vm);
+                return;
+        case VMM_PROC_SETUP_ERR:
+                /* the stub was set up before the guest started: only the guest
+                 * can have written this */
+                proc_kill(vm);
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "the guest wrote over the stub's control page (a forged state word)");
+                return;
+        default:
+                break;
+        }
+        if ((s & VMM_PROC_DIED) &&
+            (s & ~(VMM_PROC_DIED | VMM_PROC_WAITERS)) == (uint32_t)vm->proc.nspid) {
+                proc_died(vm);
+                return;
+        }
+        /* the guest runs (or the stub sets up, or the guest wrote the word) */
+        wait_change(vm, s);
+        if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) == s) {
+                struct pollfd p = {.fd = vm->proc.pidfd, .events = POLLIN};
+                if (poll(&p, 1, 0) == 1) {
+                        proc_died(vm);
+                        return;
+                }
+        }
+        x->kind = VMM_EXIT_AGAIN;
+}
+
+static void proc_complete(struct vmm_vm *vm, int64_t ret)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        c->ret = ret;
+        c->nremap = vm->proc.nremap; /* the stub's copy, whatever the guest wrote there */
+        vm->proc.nremap = 0;
+        __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);
+        futex(&c->state, FUTEX_WAKE, 1, NULL);
+}
+
+static int proc_set_fs(struct vmm_vm *vm, uint64_t base)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        c->fs_base = base;
+        c->fs_set = 1;
+        vm->fs_base = base;
+        return 0;
+}
+
+static uint64_t proc_get_fs(struct vmm_vm *vm)
+{
+        const struct vmm_proc_ctl *c = ctl_of(vm);
+        return c->fs_set ? c->fs_base : c->fs_cur;
+}
+
+/*
+ * Zeroes guest memory: a hole punched in the memfd reads as zero in both
+ * processes. Over the image's read-only pages (a MAP_FIXED mmap there) both
+ * map guest memory again: here now, the stub before it resumes the guest.
+ */
+static void proc_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
+{
+        if (fallocate(vm->proc.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)lo,
+                      (off_t)(hi - lo)) < 0)
+                memset(vm->mem + lo, 0, hi - lo);
+        bool over = false;
+        for (size_t i = 0; i < vm->proc.nro; i++)
+                if (vm->proc.ro[i].lo < hi && lo < vm->proc.ro[i].hi)
+                        over = true;
+        if (!over)
+                return;
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        size_t k = vm->proc.nremap;
+        if (k >= VMM_PROC_MAX_REMAPS ||
+            mmap(vm->mem + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                 vm->proc.memfd, (off_t)lo) == MAP_FAILED) {
+                vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
+                         "mapping guest memory over the image at 0x%llx failed",
+                         (unsigned long long)lo);
+                return;
+        }
+        c->remap[k][0] = lo;
+        c->remap[k][1] = hi;
+        vm->proc.nremap = k + 1;
+        c->nremap = vm->proc.nremap;
+        /* what is left of the read-only ranges (a range split in two keeps
+         * its lower part: a later overlap with the upper is remapped too) */
+        for (size_t i = 0; i < vm->proc.nro; i++) {
+                struct vmm_range *r = &vm->proc.ro[i];
+                if (!(r->lo < hi && lo < r->hi))
+                        continue;
+                if (r->lo < lo)
+                        r->hi = lo;
+                else if (r->hi > hi)
+                        r->lo = hi;
+                else
+                        r->lo = r->hi = 0;
+        }
+}
+
+/* The call is over. A guest that still runs (a time limit, a cancel) is
+ * killed now; a stub parked in its handler waits for the reaper, which
+ * reads which pages it touched first. */
+static void proc_halt(struct vmm_vm *vm)
+{
+        if (vm->proc.pidfd < 0)
+                return;
+        uint32_t s = __atomic_load_n(&ctl_of(vm)->state, __ATOMIC_ACQUIRE);
+        if (s != VMM_PROC_SYSCALL && s != VMM_PROC_FAULT && s != VMM_PROC_READY)
+                proc_kill(vm);
+}
+
+static void proc_destroy(struct vmm_vm *vm)
+{
+        bool ended = vm->proc.pidfd < 0; /* none was made */
+        if (vm->proc.pidfd >= 0) {
+                /* killed, and ended once its pidfd says so: the zygote reaps
+                 * it after its next request */
+                proc_kill(vm);
+                ended = vm->proc.gone || wait_readable(vm->proc.pidfd, PROC_DEATH_WAIT_MS) == 0;
+                if (!ended)
+                        log_warn("vmm: a stub process (pid %d) did not end", vm->proc.nspid);
+                close(vm->proc.pidfd);
+                vm->proc.pidfd = -1;
+        }
+        /* the control page goes back for another stub once this one is gone */
+        slot_give(vm, ended);
+        if (vm->mem)
+                munmap(vm->mem, vm->mem_size);
+        vm->mem = NULL;
+        if (vm->proc.memfd >= 0)
+                close(vm->proc.memfd);
+        vm->proc.memfd = -1;
+}
+
+/* Waits until the stub is set up and parked (READY), for the pool. */
+static int wait_ready(struct vmm_vm *vm, osvm_err *e)
+{
+        struct vmm_proc_ctl *c = ctl_of(vm);
+        uint64_t until = time_mono_ns() + (uint64_t)PROC_SETUP_WAIT_MS * 1000000ull;
+        for (;;) {
+                uint32_t s = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
+                if (s == VMM_PROC_READY)
+                        return 0;
+                if (s == VMM_PROC_SETUP_ERR) {
+                        char why[256];
+                        setup_words(vm, why, sizeof(why));
+                        return err_set(e, EIO, "%s", why);
+                }
+                struct pollfd p = {.fd = vm->proc.pidfd, .events = POLLIN};
+                if (poll(&p, 1, 0) == 1)
+                        return err_set(e, ECHILD, "the stub process ended while it set up");
+                uint64_t now = time_mono_ns();
+                if (now >= until)
+                        return err_set(e, ETIMEDOUT, "the stub process did not set up in %d ms",
+                                       PROC_SETUP_WAIT_MS);
+                struct timespec ts = {0, 10 * 1000000};
+                futex(&c->state, FUTEX_WAIT, s, &ts);
+        }
+}
+
+/* The pages the stub touches ahead (write for guest memory, read for the
+ * image's), written through the memfd. */
+static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
+{
+        uint64_t *dst = xcalloc(n ? n : 1, sizeof(*dst));
+        size_t k = 0;
+        for (size_t i = 0; i < n && k < VMM_PROC_LIST_MAX; i++) {
+                uint64_t a = list[i] & ~(VMM_PAGE - 1);
+                bool ro = false;
+                for (size_t j = 0; j < vm->proc.nro; j++)
+                        ro |= a >= vm->proc.ro[j].lo && a < vm->proc.ro[j].hi;
+                dst[k++] = a | (ro ? 0 : 1);
+        }
+        proc_copy_in(vm, VMM_PROC_LIST, dst, k * sizeof(*dst));
+        free(dst);
+        ctl_of(vm)->nlist = k;
+}
+
+static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                        const uint64_t *list, size_t n, osvm_err *e)
+{
+        if (proc_create(vm, mem_mb, e) < 0)
+                return -1;
+        if (img && proc_load(vm, img, e) < 0)
+                goto fail;
+        write_list(vm, list, n);
+        if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
+                goto fail;
+        return 0;
+fail:
+        proc_destroy(vm);
+        return -1;
+}
+
+/* The stub's pid here, from its pidfd. */
+static int host_pid(struct vmm_vm *vm)
+{
+        if (vm->proc.hostpid <= 0 && vm->proc.pidfd >= 0)
+                vm->proc.hostpid = pidfd_pid(vm->proc.pidfd);
+        return vm->proc.hostpid;
+}
+
+static size_t proc_touched(struct vmm_vm *vm, uint64_t *out, size_t max)
+{
+        int pid = host_pid(vm);
+        if (pid <= 0 || vm->proc.gone)
+                return 0;
+        size_t n = vmm_pagemap_touched(vm, pid, 0, out, max);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t a = out[i] & ~(VMM_PAGE - 1);
+                bool ro = false;
+                for (size_t j = 0; j < vm->proc.nro; j++)
+                        ro |= a >= vm->proc.ro[j].lo && a < vm->proc.ro[j].hi;
+                out[i] = a | (ro ? 0 : 1);
+        }
+        return n;
+}
+
+const struct vmm_platform_ops vmm_platform_process = {
+    .id = VMM_PLATFORM_PROCESS,
+    .name = "process",
+    .kicks = false, /* every wait of the platform's ends at the deadline or a cancel tick */
+    .probe = proc_probe,
+    .create = proc_create,
+    .load = proc_load,
+    .enter = proc_enter,
+    .io_setup = proc_io_setup,
+    .run = proc_run,
+    .complete = proc_complete,
+    .set_fs_base = proc_set_fs,
+    .fs_base = proc_get_fs,
+    .zero = proc_zero,
+    .copy_in = proc_copy_in,
+    .copy_out = proc_copy_out,
+    .halt = proc_halt,
+    .destroy = proc_destroy,
+    .prepare = proc_prepare,
+    .touched = proc_touched,
+};

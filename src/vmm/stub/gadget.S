@@ -1,0 +1,68 @@
+/*
+ * The stub's entry and its only system call instructions (docs/vmm.md,
+ * "The process platform"). The seccomp filter lets a system call through
+ * only from the instruction after stub_sc_insn (the stub's allow-list) or
+ * after zyg_sc_insn (the zygote's), which sits alone in its own page: every
+ * stub unmaps that page before the guest runs.
+ */
+/* The C calling convention's six arguments after the number, as the
+ * kernel takes them: rax = nr, rdi rsi rdx r10 r8 r9. */
+        .macro ARGS_TO_SYSCALL
+        mov %rdi, %rax
+        mov %rsi, %rdi
+        mov %rdx, %rsi
+        mov %rcx, %rdx
+        mov %r8, %r10
+        mov %r9, %r8
+        mov 8(%rsp), %r9
+        .endm
+
+        .text
+        .globl stub_start
+stub_start:                     /* from the kernel: rsp -> argc */
+        mov %rsp, %rdi
+        and $-16, %rsp
+        call stub_main
+        ud2
+
+/* long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
+        .globl stub_sc
+        .type stub_sc, @function
+stub_sc:
+        ARGS_TO_SYSCALL
+        .globl stub_sc_insn
+stub_sc_insn:
+        syscall
+        .globl stub_sc_end
+stub_sc_end:
+        ret
+
+/* The signal handlers' return: rt_sigreturn with rsp at the frame's ucontext. */
+        .globl stub_restorer
+stub_restorer:
+        mov $15, %eax
+        jmp stub_sc_insn
+
+/* void stub_enter(void *uc): rt_sigreturn into the guest from a frame built
+ * by the stub (rdi: its ucontext). */
+        .globl stub_enter
+stub_enter:
+        mov %rdi, %rsp
+        mov $15, %eax
+        jmp stub_sc_insn
+
+        .section .text.zyg, "ax", @progbits
+        .balign 4096
+        .globl zyg_page
+zyg_page:
+        .globl zyg_sc
+        .type zyg_sc, @function
+zyg_sc:
+        ARGS_TO_SYSCALL
+        syscall
+        .globl zyg_sc_end
+zyg_sc_end:
+        ret
+        .balign 4096
+
+        .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,1022 @@
+/*
+ * osvm-stub: the other side of the process platform (docs/vmm.md). A
+ * freestanding static-pie program (no libc, no relocations) that osvm
+ * embeds, starts once per osvm process as the "zygote" (in new namespaces,
+ * with an empty root, by src/sandbox), and that forks one stub process per
+ * call from there.
+ *
+ * The zygote installs the one seccomp filter every stub inherits, then
+ * serves osvm's requests on fd 3: FORK (a stub for the guest memory memfd
+ * and the image memfd passed along) and REAP (a stub's wait status).
+ *
+ * A stub maps guest memory at the guest's own addresses, closes every fd
+ * but the guest memory's, unmaps the zygote's system call page, takes the
+ * trap signals on a signal stack in the guest memory's system pages, arms
+ * Syscall User Dispatch, and enters the program with rt_sigreturn. Every
+ * `syscall` the program executes then traps (SIGSYS from SUD, or from the
+ * filter's RET_TRAP when SUD is off or missing) into handler(): the calls
+ * whose answer is a constant are answered there, every other one is handed
+ * to osvm through the control page and answered by osvm's syscall layer.
+ * A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) is handed over the same
+ * way and ends the call. The program can write over all of this memory and
+ * jump anywhere in it: the boundary is the filter, which lets nothing
+ * through but the stub's own allow-list from the stub's own instruction.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/proc_abi.h"
+
+/* ---- the kernel's ABI (x86-64), without libc ---- */
+
+#define NR_read            0
+#define NR_close           3
+#define NR_mmap            9
+#define NR_mprotect        10
+#define NR_munmap          11
+#define NR_mremap          25
+#define NR_rt_sigaction    13
+#define NR_rt_sigprocmask  14
+#define NR_rt_sigreturn    15
+#define NR_ioctl           16
+#define NR_sched_yield     24
+#define NR_madvise         28
+#define NR_getpid          39
+#define NR_sendmsg         46
+#define NR_recvmsg         47
+#define NR_clone           56
+#define NR_exit            60
+#define NR_wait4           61
+#define NR_getuid          102
+#define NR_getgid          104
+#define NR_geteuid         107
+#define NR_getegid         108
+#define NR_getppid         110
+#define NR_sigaltstack     131
+#define NR_prctl           157
+#define NR_arch_prctl      158
+#define NR_gettid          186
+#define NR_futex           202
+#define NR_set_tid_address 218
+#define NR_exit_group      231
+#define NR_set_robust_list 273
+#define NR_prlimit64       302
+#define NR_seccomp         317
+#define NR_rseq            334
+
+#define E_AGAIN  11
+#define E_NOTTY  25
+#define E_NOSYS  38
+#define E_PERM   1
+#define E_INVAL  22
+#define E_FAULT  14
+#define E_NOEXEC 8
+
+#define SIGILL_  4
+#define SIGTRAP_ 5
+#define SIGBUS_  7
+#define SIGFPE_  8
+#define SIGSEGV_ 11
+#define SIGCHLD_ 17
+#define SIGSYS_  31
+#define SIGKILL_ 9
+
+#define SA_SIGINFO_    4u
+#define SA_ONSTACK_    0x08000000u
+#define SA_RESTORER_   0x04000000u
+#define SS_AUTODISARM_ (1u << 31)
+
+#define PROT_READ_      1
+#define PROT_WRITE_     2
+#define PROT_EXEC_      4
+#define MAP_SHARED_     0x01
+#define MAP_PRIVATE_    0x02
+#define MAP_FIXED_      0x10
+#define MAP_ANONYMOUS_  0x20
+#define MAP_POPULATE_   0x8000
+#define MREMAP_MAYMOVE_ 1
+#define MREMAP_FIXED_   2
+#define MADV_DONTFORK_  10
+
+#define MADV_POPULATE_READ_  22
+#define MADV_POPULATE_WRITE_ 23
+
+#define FUTEX_WAIT_ 0
+#define FUTEX_WAKE_ 1
+
+#define PR_SET_PDEATHSIG_             1
+#define PR_SET_NO_NEW_PRIVS_          38
+#define PR_SET_SYSCALL_USER_DISPATCH_ 59
+#define PR_SYS_DISPATCH_ON_           1
+
+#define ARCH_SET_FS_ 0x1002
+#define CLONE_PIDFD_ 0x1000
+
+#define SYS_SECCOMP_       1 /* si_code of a seccomp SIGSYS */
+#define SYS_USER_DISPATCH_ 2 /* si_code of a SUD SIGSYS */
+#define AUDIT_ARCH_X86_64_ 0xc000003eu
+
+#define RLIMIT_CPU_      0
+#define RLIMIT_FSIZE_    1
+#define RLIMIT_CORE_     4
+#define RLIMIT_NPROC_    6
+#define RLIMIT_NOFILE_   7
+#define RLIMIT_MEMLOCK_  8
+#define RLIMIT_AS_       9
+#define RLIMIT_MSGQUEUE_ 12
+
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define WNOHANG_    1
+#define WALL_       0x40000000
+
+struct ksigaction {
+        void *handler;
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+};
+
+struct kstack {
+        uint64_t sp;
+        int32_t flags, pad;
+        uint64_t size;
+};
+
+struct ksigcontext {
+        uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+        uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+        uint16_t cs, gs, fs, ss;
+        uint64_t err, trapno, oldmask, cr2;
+        uint64_t fpstate;
+        uint64_t reserved[8];
+};
+
+struct kucontext {
+        uint64_t flags, link;
+        struct kstack stack;
+        struct ksigcontext mc;
+        uint64_t sigmask;
+};
+
+struct ksiginfo {
+        int32_t signo, errno_, code, pad;
+        uint64_t addr; /* si_addr, or si_call_addr for SIGSYS */
+        int32_t syscall;
+        uint32_t arch;
+        uint8_t rest[96];
+};
+
+_Static_assert(sizeof(struct ksigcontext) == 256, "sigcontext");
+_Static_assert(offsetof(struct kucontext, mc) == 40, "ucontext");
+_Static_assert(offsetof(struct kucontext, sigmask) == 296, "ucontext");
+_Static_assert(sizeof(struct ksiginfo) == 128, "siginfo");
+
+struct kiovec {
+        void *base;
+        uint64_t len;
+};
+
+struct kmsghdr {
+        void *name;
+        uint32_t namelen, pad;
+        struct kiovec *iov;
+        uint64_t iovlen;
+        void *control;
+        uint64_t controllen;
+        int32_t flags, pad2;
+};
+
+struct kcmsg {
+        uint64_t len;
+        int32_t level, type;
+        int32_t fds[3];
+        int32_t pad;
+};
+
+struct krlimit {
+        uint64_t cur, max;
+};
+
+struct kphdr {
+        uint32_t type, flags;
+        uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+struct kehdr {
+        uint8_t ident[16];
+        uint16_t type, machine;
+        uint32_t version;
+        uint64_t entry, phoff, shoff;
+        uint32_t flags;
+        uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct sock_filter_ {
+        uint16_t code;
+        uint8_t jt, jf;
+        uint32_t k;
+};
+
+struct sock_fprog_ {
+        uint16_t len;
+        struct sock_filter_ *filter;
+};
+
+/* gadget.S */
+long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long zyg_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+extern char stub_sc_end[], zyg_sc_end[], zyg_page[];
+extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
+void stub_restorer(void);
+__attribute__((noreturn)) void stub_enter(void *uc);
+__attribute__((noreturn)) void stub_main(long *sp);
+
+#define sc0(n)             stub_sc((n), 0, 0, 0, 0, 0, 0)
+#define sc1(n, a)          stub_sc((n), (long)(a), 0, 0, 0, 0, 0)
+#define sc2(n, a, b)       stub_sc((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define sc3(n, a, b, c)    stub_sc((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sc4(n, a, b, c, d) stub_sc((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define sc6(n, a, b, c, d, e, f)                                                                   \
+        stub_sc((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+
+/* The compiler may call these for struct copies and zeroing. */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void *memset(void *d, int c, size_t n)
+{
+        volatile uint8_t *p = d;
+        while (n--)
+                *p++ = (uint8_t)c;
+        return d;
+}
+
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void *memcpy(void *d, const void *s,
+                                                                           size_t n)
+{
+        volatile uint8_t *p = d;
+        const uint8_t *q = s;
+        while (n--)
+                *p++ = *q++;
+        return d;
+}
+
+static struct vmm_proc_ctl *const ctl = (struct vmm_proc_ctl *)VMM_PROC_SYS;
+
+static uint32_t load32(const uint32_t *p)
+{
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void post(uint32_t state)
+{
+        __atomic_store_n(&ctl->state, state, __ATOMIC_RELEASE);
+        sc3(NR_futex, &ctl->state, FUTEX_WAKE_, 1);
+}
+
+/* Sleeps for good (osvm ends the call and kills this process). */
+__attribute__((noreturn)) static void sleep_forever(void)
+{
+        uint32_t z = 0;
+        for (;;)
+                sc4(NR_futex, &z, FUTEX_WAIT_, 0, 0);
+}
+
+/* Waits while the state word holds v (spinning first when osvm allows it). */
+static uint32_t wait_while(uint32_t v)
+{
+        uint32_t s, spin = ctl->spin;
+        for (uint32_t i = 0; i < spin; i++) {
+                if ((s = load32(&ctl->state)) != v)
+                        return s;
+                __builtin_ia32_pause();
+        }
+        while ((s = load32(&ctl->state)) == v)
+                sc4(NR_futex, &ctl->state, FUTEX_WAIT_, v, 0);
+        return s;
+}
+
+/* ---- the trap ---- */
+
+static void apply_answer(void)
+{
+        if (ctl->fs_set) {
+                ctl->fs_set = 0;
+                uint64_t base = ctl->fs_base;
+                if (sc2(NR_arch_prctl, ARCH_SET_FS_, base) == 0)
+                        ctl->fs_cur = base;
+        }
+        uint64_t n = ctl->nremap;
+        ctl->nremap = 0;
+        for (uint64_t i = 0; i < n && i < VMM_PROC_MAX_REMAPS; i++) {
+                uint64_t lo = ctl->remap[i][0], hi = ctl->remap[i][1];
+                if (hi > lo)
+                        sc6(NR_mmap, lo, hi - lo, PROT_READ_ | PROT_WRITE_ | PROT_EXEC_,
+                            MAP_SHARED_ | MAP_FIXED_, ctl->memfd, lo);
+        }
+}
+
+/*
+ * The calls whose answer is a constant, answered without osvm (the same set
+ * the KVM platform's PVM stub answers inside the guest); true when answered.
+ */
+static int fast_path(struct ksigcontext *g)
+{
+        uint64_t nr = g->rax;
+        int64_t r;
+        switch (nr) {
+        case NR_getpid:
+        case NR_gettid:
+        case NR_set_tid_address:
+                r = 1;
+                break;
+        case NR_getppid:
+        case NR_set_robust_list:
+        case NR_sched_yield:
+                r = 0;
+                break;
+        case NR_rseq:
+                r = -E_NOSYS;
+                break;
+        case NR_getuid:
+        case NR_geteuid:
+                r = ctl->uid;
+                break;
+        case NR_getgid:
+        case NR_getegid:
+                r = ctl->gid;
+                break;
+        case NR_ioctl:
+                if (g->rdi >= ctl->ioctl_fds)
+                        return 0;
+                r = -E_NOTTY;
+                break;
+        case NR_mprotect:
+        case NR_madvise:
+                if (g->rdi & 0xfff)
+                        return 0;
+                r = 0;
+                break;
+        case NR_rt_sigprocmask:
+                if (g->rdx || g->r10 != 8)
+                        return 0;
+                r = 0;
+                break;
+        case NR_rt_sigaction:
+                if (g->rdx || g->r10 != 8 || g->rdi < 1 || g->rdi > 64)
+                        return 0;
+                r = 0;
+                break;
+        case NR_arch_prctl:
+                if (g->rdi != ARCH_SET_FS_ || g->rsi >= (1ull << 47))
+                        return 0;
+                r = sc2(NR_arch_prctl, ARCH_SET_FS_, g->rsi);
+                if (r == 0)
+                        ctl->fs_cur = g->rsi;
+                break;
+        default:
+                return 0;
+        }
+        g->rax = (uint64_t)r;
+        return 1;
+}
+
+/*
+ * The staged request and result (internal.h, VMM_IO_ADDR), when osvm turned
+ * them on: read(0) from the request osvm read ahead into guest memory,
+ * write(1) into the result buffer osvm sends on. The header is guest memory:
+ * a buffer outside the user areas it names goes the slow way (EFAULT from
+ * osvm), and every bound is checked before a byte moves.
+ */
+#define IO         0x200000ull
+#define IO_IN_POS  0
+#define IO_IN_LEN  1
+#define IO_IN_EOF  2
+#define IO_OUT_LEN 3
+#define IO_IN_OK   4
+#define IO_OUT_OK  5
+#define IO_OK_LO   6
+#define IO_OK_HI   7
+#define IO_ST_LO   8
+#define IO_ST_HI   9
+#define IO_IN_BUF  0x201000ull
+#define IO_OUT_BUF 0x300000ull
+#define IO_OUT_CAP 0x100000ull
+
+static int io_buffer_ok(volatile uint64_t *h, uint64_t buf, uint64_t len)
+{
+        uint64_t end = buf + len;
+        if (end < buf)
+                return 0;
+        return (buf >= h[IO_OK_LO] && end <= h[IO_OK_HI]) ||
+               (buf >= h[IO_ST_LO] && end <= h[IO_ST_HI]);
+}
+
+static int io_fast(struct ksigcontext *g)
+{
+        volatile uint64_t *h = (volatile uint64_t *)IO;
+        if (!ctl->io_on)
+                return 0;
+        if (g->rax == 0 && g->rdi == 0 && h[IO_IN_OK]) {
+                if (!io_buffer_ok(h, g->rsi, g->rdx))
+                        return 0;
+                uint64_t in_len = h[IO_IN_LEN], pos = h[IO_IN_POS];
+                if (pos > in_len || in_len > IO_OUT_BUF - IO_IN_BUF)
+                        return 0;
+                uint64_t n = in_len - pos;
+                if (!n) {
+                        if (!h[IO_IN_EOF])
+                                return 0; /* osvm waits for more */
+                        g->rax = 0;
+                        return 1;
+                }
+                if (n > g->rdx)
+                        n = g->rdx;
+                memcpy((void *)g->rsi, (const void *)(IO_IN_BUF + pos), n);
+                h[IO_IN_POS] = pos + n;
+                g->rax = n;
+                return 1;
+        }
+        if (g->rax == 1 && g->rdi == 1 && h[IO_OUT_OK]) {
+                if (!io_buffer_ok(h, g->rsi, g->rdx))
+                        return 0;
+                uint64_t out = h[IO_OUT_LEN];
+                if (out > IO_OUT_CAP || g->rdx > IO_OUT_CAP - out)
+                        return 0; /* full: osvm sends it on first */
+                memcpy((void *)(IO_OUT_BUF + out), (const void *)g->rsi, g->rdx);
+                h[IO_OUT_LEN] = out + g->rdx;
+                g->rax = g->rdx;
+                return 1;
+        }
+        return 0;
+}
+
+static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
+{
+        struct ksigcontext *g = &uc->mc;
+        if (sig == SIGSYS_ && (si->code == SYS_USER_DISPATCH_ || si->code == SYS_SECCOMP_) &&
+            si->arch == AUDIT_ARCH_X86_64_) {
+                if (fast_path(g) || io_fast(g))
+                        return;
+                ctl->nr = g->rax;
+                ctl->a[0] = g->rdi;
+                ctl->a[1] = g->rsi;
+                ctl->a[2] = g->rdx;
+                ctl->a[3] = g->r10;
+                ctl->a[4] = g->r8;
+                ctl->a[5] = g->r9;
+                ctl->rip = g->rip;
+                ctl->rsp = g->rsp;
+                post(VMM_PROC_SYSCALL);
+                wait_while(VMM_PROC_SYSCALL);
+                g->rax = (uint64_t)ctl->ret;
+                apply_answer();
+                return;
+        }
+        /* a fault, a 32-bit system call, or a signal nobody should send */
+        ctl->sig = (uint64_t)sig;
+        ctl->code = (uint64_t)(int64_t)si->code;
+        ctl->arch = sig == SIGSYS_ ? si->arch : 0;
+        ctl->nr = g->rax;
+        ctl->trapno = g->trapno;
+        ctl->errcode = g->err;
+        ctl->addr = sig == SIGSYS_ ? si->addr : g->cr2;
+        ctl->rip = g->rip;
+        ctl->rsp = g->rsp;
+        post(VMM_PROC_FAULT);
+        sleep_forever();
+}
+
+/* ---- a stub: set up in the zygote's fork, then the guest ---- */
+
+/* The signals the stub takes (the guest's traps and faults); every other
+ * one stays blocked while the guest runs. */
+#define SIGBIT(s) (1ull << ((s)-1))
+#define GUEST_MASK                                                                                 \
+        (~(SIGBIT(SIGSYS_) | SIGBIT(SIGSEGV_) | SIGBIT(SIGBUS_) | SIGBIT(SIGILL_) |                \
+           SIGBIT(SIGFPE_) | SIGBIT(SIGTRAP_)))
+
+__attribute__((noreturn)) static void setup_failed(uint32_t step, long err)
+{
+        ctl->err_step = step;
+        ctl->err = -err;
+        post(VMM_PROC_SETUP_ERR);
+        sc1(NR_exit_group, 127);
+        __builtin_unreachable();
+}
+
+static long map_fixed(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
+{
+        long r = sc6(NR_mmap, addr, len, prot, flags | MAP_FIXED_, fd, off);
+        return r < 0 && r > -4096 ? r : 0;
+}
+
+/* Touches the listed pages ahead (runs of pages, one madvise each). */
+static void populate(void)
+{
+        const uint64_t *list = (const uint64_t *)VMM_PROC_LIST;
+        uint64_t n = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
+        for (uint64_t i = 0; i < n;) {
+                uint64_t lo = list[i] & ~0xfffull, w = list[i] & 1, hi = lo + 4096;
+                uint64_t j = i + 1;
+                while (j < n && (list[j] & ~0xfffull) == hi && (list[j] & 1) == w) {
+                        hi += 4096;
+                        j++;
+                }
+                sc3(NR_madvise, lo, hi - lo, w ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_);
+                i = j;
+        }
+}
+
+static void set_limit(int res, uint64_t v)
+{
+        struct krlimit l = {v, v};
+        long r = sc4(NR_prlimit64, 0, res, &l, 0);
+        if (r < 0)
+                setup_failed(VMM_PROC_STEP_LIMITS, r);
+}
+
+__attribute__((noreturn)) static void stub_child(int memfd, int ctlfd, int imgfd, int sock)
+{
+        sc1(NR_close, sock);
+        /* The control page (its own memfd) populated: touched at once, not by
+         * a fault (a first touch costs ~25 us where the host is itself a PVM
+         * guest). Then the page list and the signal stack from guest memory,
+         * populated where they are used. */
+        long r = map_fixed(VMM_PROC_SYS, 4096, PROT_READ_ | PROT_WRITE_,
+                           MAP_SHARED_ | MAP_POPULATE_, ctlfd, 0);
+        if (r < 0)
+                sc1(NR_exit_group, 126); /* nowhere to say it: osvm sees the death */
+        if (ctl->host_abi != VMM_PROC_ABI)
+                setup_failed(VMM_PROC_STEP_ABI, -E_INVAL);
+        ctl->memfd = memfd;
+        ctl->imgfd = imgfd;
+        ctl->ctlfd = ctlfd;
+        ctl->sock = sock;
+        if ((r = map_fixed(VMM_PROC_LIST_AT, VMM_PROC_SYS_END - VMM_PROC_LIST_AT,
+                           PROT_READ_ | PROT_WRITE_, MAP_SHARED_, memfd, VMM_PROC_LIST_AT)) < 0)
+                setup_failed(VMM_PROC_STEP_MAP_MEM, r);
+        uint64_t nl = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
+        if (nl)
+                sc3(NR_madvise, VMM_PROC_LIST, (nl * 8 + 4095) & ~4095ull, MADV_POPULATE_READ_);
+        /* the top of the signal stack, where the kernel writes each frame */
+        sc3(NR_madvise, VMM_PROC_SYS_END - 0x2000, 0x2000, MADV_POPULATE_WRITE_);
+        uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
+        const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
+        if (!(VMM_PROC_SYS_END <= 0x200000 && 0x200000 <= guard && guard <= stack && stack < size &&
+              size <= (1ull << 32)))
+                setup_failed(VMM_PROC_STEP_MAP_MEM, -E_INVAL);
+        if ((r = map_fixed(0x200000, guard - 0x200000, rwx, MAP_SHARED_, memfd, 0x200000)) < 0 ||
+            (r = map_fixed(stack, size - stack, rwx, MAP_SHARED_, memfd, stack)) < 0)
+                setup_failed(VMM_PROC_STEP_MAP_MEM, r);
+        uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
+        for (uint64_t i = 0; i < nseg; i++) {
+                const struct vmm_proc_seg *s = &ctl->seg[i];
+                if (imgfd < 0 ||
+                    (r = map_fixed(s->addr, s->len, s->prot, MAP_PRIVATE_, imgfd, s->off)) < 0)
+                        setup_failed(VMM_PROC_STEP_MAP_IMAGE, imgfd < 0 ? -E_INVAL : r);
+        }
+        if ((imgfd >= 0 && (r = sc1(NR_close, imgfd)) < 0) || (r = sc1(NR_close, ctlfd)) < 0)
+                setup_failed(VMM_PROC_STEP_CLOSE, r);
+        populate();
+        /* the zygote's system call page, which the fork returned into: gone
+         * before the guest runs (the filter allows this one munmap) */
+        if ((r = sc2(NR_munmap, zyg_page, 4096)) < 0)
+                setup_failed(VMM_PROC_STEP_UNMAP, r);
+        /* the trap handlers, the signal stack and the fixed limits came along
+         * from the zygote */
+        if ((r = sc2(NR_prctl, PR_SET_PDEATHSIG_, SIGKILL_)) < 0)
+                setup_failed(VMM_PROC_STEP_SIGNALS, r);
+
+        /* the robust list: when this process dies while the guest runs, the
+         * kernel marks the state word and wakes osvm */
+        uint32_t tid = (uint32_t)sc0(NR_gettid);
+        ctl->tid = tid;
+        ctl->robust_entry = (uint64_t)&ctl->robust_head[0];
+        ctl->robust_head[0] = (uint64_t)&ctl->robust_entry;
+        ctl->robust_head[1] = (uint64_t)((char *)&ctl->state - (char *)&ctl->robust_entry);
+        ctl->robust_head[2] = 0;
+        sc2(NR_set_robust_list, ctl->robust_head, 24);
+
+        set_limit(RLIMIT_NPROC_, 0);
+        set_limit(RLIMIT_NOFILE_, 0);
+        if (ctl->rlim_as)
+                set_limit(RLIMIT_AS_, ctl->rlim_as);
+
+        /* Syscall User Dispatch: every system call outside the stub's own
+         * instruction traps; no selector (nothing the guest could flip) */
+        ctl->sud = sc6(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, PR_SYS_DISPATCH_ON_,
+                       (long)stub_sc_end, 1, 0, 0) == 0;
+        ctl->abi = VMM_PROC_ABI;
+
+        uint32_t run = tid | VMM_PROC_WAITERS, s = VMM_PROC_NEW;
+        if (!__atomic_compare_exchange_n(&ctl->state, &s, VMM_PROC_READY, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE) &&
+            s != run)
+                sleep_forever(); /* osvm gave up on this stub */
+        if (s != run) {
+                sc3(NR_futex, &ctl->state, FUTEX_WAKE_, 1);
+                if (wait_while(VMM_PROC_READY) != run)
+                        sleep_forever();
+        }
+        apply_answer();
+
+        /* enter the program: every register from the frame, FPU state reset */
+        struct {
+                uint64_t pretcode;
+                struct kucontext uc;
+                struct ksiginfo si;
+        } f;
+        memset(&f, 0, sizeof(f));
+        f.uc.stack = (struct kstack){VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
+        f.uc.mc.rip = ctl->entry_rip;
+        f.uc.mc.rsp = ctl->entry_rsp;
+        f.uc.mc.eflags = 0x202;
+        f.uc.mc.cs = 0x33;
+        f.uc.mc.ss = 0x2b;
+        f.uc.sigmask = GUEST_MASK;
+        stub_enter(&f.uc);
+}
+
+/* ---- the zygote ---- */
+
+#define zsc1(n, a)          zyg_sc((n), (long)(a), 0, 0, 0, 0, 0)
+#define zsc3(n, a, b, c)    zyg_sc((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define zsc4(n, a, b, c, d) zyg_sc((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+#define ZSOCK 3
+
+/* A small BPF assembler: instructions with symbolic jump targets. */
+enum {
+        L_ALLOW = 200,
+        L_KILL,
+        L_TRAP,
+        L_STUB,
+        L_ZYG,
+        L_FUTEX,
+        L_MMAP,
+        L_MMAP2,
+        L_MMAP3,
+        L_UNMAP,
+        L_UNMAP2,
+        L_UNMAP3,
+        L_UNMAP4,
+        L_MADV,
+        L_MADV2,
+        L_PRCTL,
+        L_PRCTL2,
+        L_PRLIM,
+        L_PRLIM2,
+        L_ARCH,
+        L_ARCH2,
+        L_CLONE,
+        L_CLONE2,
+        L_ZLO,
+        L_SLO,
+        L_ZHI,
+        L_FUTEX2,
+        L_NEXT = 0xff
+};
+#define MAXI 128
+struct bpf {
+        struct sock_filter_ ins[MAXI];
+        uint8_t tjt[MAXI], tjf[MAXI];
+        uint8_t at[256];
+        unsigned n;
+};
+
+static void emit(struct bpf *b, uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+        if (b->n < MAXI) {
+                b->ins[b->n] = (struct sock_filter_){code, 0, 0, k};
+                b->tjt[b->n] = jt;
+                b->tjf[b->n] = jf;
+        }
+        b->n++;
+}
+
+static void label(struct bpf *b, uint8_t l)
+{
+        b->at[l] = (uint8_t)b->n;
+}
+
+#define LD(off)       emit(b, 0x20, (off), L_NEXT, L_NEXT)
+#define JEQ(k, t, f)  emit(b, 0x15, (k), (t), (f))
+#define JSET(k, t, f) emit(b, 0x45, (k), (t), (f))
+#define RET(k)        emit(b, 0x06, (k), L_NEXT, L_NEXT)
+#define ARG_LO(i)     (16 + 8 * (i))
+#define ARG_HI(i)     (20 + 8 * (i))
+
+#define RET_KILL  0x80000000u /* SECCOMP_RET_KILL_PROCESS */
+#define RET_TRAP  0x00030000u
+#define RET_ALLOW 0x7fff0000u
+
+static int build_filter(struct bpf *b)
+{
+        uint64_t s = (uint64_t)stub_sc_end, z = (uint64_t)zyg_sc_end, zp = (uint64_t)zyg_page;
+        b->n = 0;
+        LD(4); /* arch */
+        JEQ(AUDIT_ARCH_X86_64_, L_NEXT, L_TRAP);
+        LD(0); /* nr */
+        JSET(0x40000000, L_TRAP, L_NEXT);
+        LD(12); /* instruction_pointer, high half */
+        JEQ((uint32_t)(s >> 32), L_SLO, L_ZHI);
+        label(b, L_SLO);
+        LD(8);
+        JEQ((uint32_t)s, L_STUB, L_ZHI);
+        label(b, L_ZHI);
+        LD(12);
+        JEQ((uint32_t)(z >> 32), L_ZLO, L_TRAP);
+        label(b, L_ZLO);
+        LD(8);
+        JEQ((uint32_t)z, L_ZYG, L_TRAP);
+
+        label(b, L_STUB);
+        LD(0);
+        JEQ(NR_futex, L_FUTEX, L_NEXT);
+        JEQ(NR_rt_sigreturn, L_ALLOW, L_NEXT);
+        JEQ(NR_exit_group, L_ALLOW, L_NEXT);
+        JEQ(NR_exit, L_ALLOW, L_NEXT);
+        JEQ(NR_gettid, L_ALLOW, L_NEXT);
+        JEQ(NR_close, L_ALLOW, L_NEXT);
+        JEQ(NR_sigaltstack, L_ALLOW, L_NEXT);
+        JEQ(NR_rt_sigaction, L_ALLOW, L_NEXT);
+        JEQ(NR_set_robust_list, L_ALLOW, L_NEXT);
+        JEQ(NR_mmap, L_MMAP, L_NEXT);
+        JEQ(NR_munmap, L_UNMAP, L_NEXT);
+        JEQ(NR_madvise, L_MADV, L_NEXT);
+        JEQ(NR_prctl, L_PRCTL, L_NEXT);
+        JEQ(NR_prlimit64, L_PRLIM, L_NEXT);
+        JEQ(NR_arch_prctl, L_ARCH, L_KILL);
+        /* futex: FUTEX_WAIT or FUTEX_WAKE, nothing else (no PI, no requeue) */
+        label(b, L_FUTEX);
+        LD(ARG_HI(1));
+        JEQ(0, L_NEXT, L_KILL);
+        LD(ARG_LO(1));
+        JEQ(FUTEX_WAIT_, L_ALLOW, L_NEXT);
+        JEQ(FUTEX_WAKE_, L_ALLOW, L_KILL);
+        /* mmap: at a fixed address below 4 GiB, less than 4 GiB long */
+        label(b, L_MMAP);
+        LD(ARG_HI(0));
+        JEQ(0, L_MMAP2, L_KILL);
+        label(b, L_MMAP2);
+        LD(ARG_HI(1));
+        JEQ(0, L_MMAP3, L_KILL);
+        label(b, L_MMAP3);
+        LD(ARG_LO(3));
+        JSET(MAP_FIXED_, L_ALLOW, L_KILL);
+        /* munmap: the zygote's page, nothing else */
+        label(b, L_UNMAP);
+        LD(ARG_LO(0));
+        JEQ((uint32_t)zp, L_UNMAP2, L_KILL);
+        label(b, L_UNMAP2);
+        LD(ARG_HI(0));
+        JEQ((uint32_t)(zp >> 32), L_UNMAP3, L_KILL);
+        label(b, L_UNMAP3);
+        LD(ARG_HI(1));
+        JEQ(0, L_UNMAP4, L_KILL);
+        label(b, L_UNMAP4);
+        LD(ARG_LO(1));
+        JEQ(4096, L_ALLOW, L_KILL);
+        /* madvise: populate only */
+        label(b, L_MADV);
+        LD(ARG_HI(2));
+        JEQ(0, L_MADV2, L_KILL);
+        label(b, L_MADV2);
+        LD(ARG_LO(2));
+        JEQ(MADV_POPULATE_READ_, L_ALLOW, L_NEXT);
+        JEQ(MADV_POPULATE_WRITE_, L_ALLOW, L_KILL);
+        /* prctl: the parent-death signal and Syscall User Dispatch */
+        label(b, L_PRCTL);
+        LD(ARG_HI(0));
+        JEQ(0, L_PRCTL2, L_KILL);
+        label(b, L_PRCTL2);
+        LD(ARG_LO(0));
+        JEQ(PR_SET_PDEATHSIG_, L_ALLOW, L_NEXT);
+        JEQ(PR_SET_SYSCALL_USER_DISPATCH_, L_ALLOW, L_KILL);
+        /* prlimit64: its own limits (lowered: raising a hard limit needs a
+         * capability the stub does not have) */
+        label(b, L_PRLIM);
+        LD(ARG_HI(0));
+        JEQ(0, L_PRLIM2, L_KILL);
+        label(b, L_PRLIM2);
+        LD(ARG_LO(0));
+        JEQ(0, L_ALLOW, L_KILL);
+        /* arch_prctl: ARCH_SET_FS */
+        label(b, L_ARCH);
+        LD(ARG_HI(0));
+        JEQ(0, L_ARCH2, L_KILL);
+        label(b, L_ARCH2);
+        LD(ARG_LO(0));
+        JEQ(ARCH_SET_FS_, L_ALLOW, L_KILL);
+
+        label(b, L_ZYG);
+        LD(0);
+        JEQ(NR_recvmsg, L_ALLOW, L_NEXT);
+        JEQ(NR_sendmsg, L_ALLOW, L_NEXT);
+        JEQ(NR_wait4, L_ALLOW, L_NEXT);
+        JEQ(NR_close, L_ALLOW, L_NEXT);
+        JEQ(NR_exit_group, L_ALLOW, L_NEXT);
+        JEQ(NR_clone, L_CLONE, L_KILL);
+        label(b, L_CLONE);
+        LD(ARG_HI(0));
+        JEQ(0, L_CLONE2, L_KILL);
+        label(b, L_CLONE2);
+        LD(ARG_LO(0));
+        JEQ(SIGCHLD_ | CLONE_PIDFD_, L_ALLOW, L_KILL);
+
+        label(b, L_ALLOW);
+        RET(RET_ALLOW);
+        label(b, L_KILL);
+        RET(RET_KILL);
+        label(b, L_TRAP);
+        RET(RET_TRAP);
+        if (b->n > MAXI)
+                return -1;
+        /* resolve the jumps (forward only, at most 255 ahead) */
+        for (unsigned i = 0; i < b->n; i++) {
+                uint8_t t[2] = {b->tjt[i], b->tjf[i]};
+                uint8_t o[2];
+                for (int k = 0; k < 2; k++) {
+                        unsigned to = t[k] == L_NEXT ? i + 1 : b->at[t[k]];
+                        if (to <= i || to - i - 1 > 255)
+                                return -1;
+                        o[k] = (uint8_t)(to - i - 1);
+                }
+                if ((b->ins[i].code & 0x07) == 0x05) { /* a jump */
+                        b->ins[i].jt = o[0];
+                        b->ins[i].jf = o[1];
+                }
+        }
+        return 0;
+}
+
+static long zsend(int64_t type, int64_t arg, int64_t arg2, int fd)
+{
+        struct vmm_proc_msg m = {(uint32_t)type, 0, arg, arg2};
+        struct kiovec v = {&m, sizeof(m)};
+        struct kcmsg c = {16 + 4, SOL_SOCKET_, SCM_RIGHTS_, {fd, -1, -1}, 0};
+        struct kmsghdr h = {0, 0, 0, &v, 1, fd >= 0 ? &c : 0, fd >= 0 ? 16 + 4 : 0, 0, 0};
+        return zsc3(NR_sendmsg, ZSOCK, &h, 0x4000 /* MSG_NOSIGNAL */);
+}
+
+/*
+ * Makes this program's own pages private anonymous memory with the same
+ * bytes and protections: fork copies the page tables of anonymous memory,
+ * not of a file's, so a stub starts with the stub's code mapped instead of
+ * taking a page fault for each page it runs (each costs ~25 us where the
+ * host is itself a PVM guest). Each PT_LOAD: an anonymous copy made
+ * elsewhere, given the segment's protection, moved over the original.
+ */
+static long own_image_anonymous(void)
+{
+        const struct kehdr *eh = &__ehdr_start;
+        uintptr_t base = (uintptr_t)eh;
+        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
+        for (unsigned i = 0; i < eh->phnum; i++) {
+                if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
+                        continue;
+                uintptr_t lo = (base + ph[i].vaddr) & ~0xfffull;
+                uintptr_t hi = (base + ph[i].vaddr + ph[i].memsz + 0xfff) & ~0xfffull;
+                long prot = ((ph[i].flags & 4) ? PROT_READ_ : 0) |
+                            ((ph[i].flags & 2) ? PROT_WRITE_ : 0) |
+                            ((ph[i].flags & 1) ? PROT_EXEC_ : 0);
+                long tmp = zyg_sc(NR_mmap, 0, (long)(hi - lo), PROT_READ_ | PROT_WRITE_,
+                                  MAP_PRIVATE_ | MAP_ANONYMOUS_, -1, 0);
+                if (tmp < 0 && tmp > -4096)
+                        return tmp;
+                memcpy((void *)tmp, (const void *)lo, hi - lo);
+                long r = zyg_sc(NR_mprotect, tmp, (long)(hi - lo), prot, 0, 0, 0);
+                if (r == 0)
+                        r = zyg_sc(NR_mremap, tmp, (long)(hi - lo), (long)(hi - lo),
+                                   MREMAP_MAYMOVE_ | MREMAP_FIXED_, (long)lo, 0);
+                if (r < 0 && r > -4096)
+                        return r;
+        }
+        return 0;
+}
+
+/* Stubs that ended, reaped as soon as the zygote looks (after each
+ * request), their wait status kept for a REAP that asks (the last ENDED). */
+#define ENDED 256
+static struct {
+        long pid, status;
+} ended[ENDED];
+static unsigned ended_next;
+
+static void reap_all(void)
+{
+        int st;
+        long pid;
+        while ((pid = zsc4(NR_wait4, -1, &st, WNOHANG_ | WALL_, 0)) > 0) {
+                ended[ended_next % ENDED].pid = pid;
+                ended[ended_next % ENDED].status = st;
+                ended_next++;
+        }
+}
+
+__attribute__((noreturn)) static void zygote(void)
+{
+        struct bpf b;
+        memset(&b, 0, sizeof(b));
+        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB */
+        if ((uint64_t)zyg_page < (1ull << 40) || (uint64_t)stub_sc_end < (1ull << 40) ||
+            build_filter(&b) < 0) {
+                zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, 0, -1);
+                zsc1(NR_exit_group, 1);
+        }
+        uint64_t all = ~0ull;
+        zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
+        long r = own_image_anonymous();
+        /* the stubs' trap handlers and signal stack, inherited by every fork
+         * (the zygote itself never takes one: it has no guest) */
+        struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
+        if (r == 0)
+                r = zyg_sc(NR_sigaltstack, (long)&alt, 0, 0, 0, 0, 0);
+        static const int trap[] = {SIGSYS_, SIGSEGV_, SIGBUS_, SIGILL_, SIGFPE_, SIGTRAP_};
+        for (unsigned i = 0; i < sizeof(trap) / sizeof(trap[0]) && r == 0; i++) {
+                struct ksigaction sa = {(void *)handler, SA_SIGINFO_ | SA_ONSTACK_ | SA_RESTORER_,
+                                        stub_restorer, ~0ull};
+                r = zyg_sc(NR_rt_sigaction, trap[i], (long)&sa, 0, 8, 0, 0);
+        }
+        if (r < 0) {
+                zsend(VMM_PROC_MSG_HELLO, r, 0, -1);
+                zsc1(NR_exit_group, 1);
+        }
+        /* its own limits: no core, no files written, a small fd table */
+        static const int zero[] = {RLIMIT_CORE_, RLIMIT_FSIZE_, RLIMIT_MEMLOCK_, RLIMIT_MSGQUEUE_};
+        for (unsigned i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+                struct krlimit l = {0, 0};
+                zyg_sc(NR_prlimit64, 0, zero[i], (long)&l, 0, 0, 0);
+        }
+        struct krlimit nofile = {64, 64};
+        zyg_sc(NR_prlimit64, 0, RLIMIT_NOFILE_, (long)&nofile, 0, 0, 0);
+        /* Syscall User Dispatch with no selector, on and off again: whether
+         * the stubs will trap with it (else the filter's RET_TRAP does) */
+        long sud = zyg_sc(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, PR_SYS_DISPATCH_ON_,
+                          (long)zyg_sc_end, 1, 0, 0) == 0;
+        if (sud)
+                zyg_sc(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, 0 /* off */, 0, 0, 0, 0);
+        struct sock_fprog_ prog = {(uint16_t)b.n, b.ins};
+        r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
+        if (r == 0)
+                r = zsc3(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
+        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, sud, -1);
+        if (r < 0)
+                zsc1(NR_exit_group, 1);
+        for (;;) {
+                struct vmm_proc_msg m;
+                struct kiovec v = {&m, sizeof(m)};
+                struct kcmsg c;
+                memset(&c, 0, sizeof(c));
+                struct kmsghdr h = {0, 0, 0, &v, 1, &c, sizeof(c), 0, 0};
+                r = zsc3(NR_recvmsg, ZSOCK, &h, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+                if (r == 0)
+                        zsc1(NR_exit_group, 0); /* osvm is gone */
+                if (r < 0) {
+                        if (r == -4 /* EINTR */)
+                                continue;
+                        zsc1(NR_exit_group, 1);
+                }
+                int fds[3] = {-1, -1, -1};
+                if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_)
+                        for (unsigned i = 0; i < 3 && c.len >= 16 + 4 * (i + 1); i++)
+                                fds[i] = c.fds[i];
+                if (r != sizeof(m)) {
+                        for (int i = 0; i < 3; i++)
+                                if (fds[i] >= 0)
+                                        zsc1(NR_close, fds[i]);
+                        continue;
+                }
+                if (m.type == VMM_PROC_MSG_FORK) {
+                        int pidfd = -1;
+                        long pid = fds[0] < 0 || fds[1] < 0
+                                       ? -E_INVAL
+                                       : zsc4(NR_clone, SIGCHLD_ | CLONE_PIDFD_, 0, &pidfd, 0);
+                        if (pid == 0)
+                                stub_child(fds[0], fds[1], fds[2], ZSOCK);
+                        zsend(VMM_PROC_MSG_FORK, pid, 0, pid > 0 ? pidfd : -1);
+                        if (pid > 0)
+                                zsc1(NR_close, pidfd);
+                } else if (m.type == VMM_PROC_MSG_REAP) {
+                        reap_all();
+                        long st = -E_AGAIN;
+                        for (unsigned i = 0; i < ENDED; i++)
+                                if (ended[i].pid == m.arg && m.arg > 0) {
+                                        st = ended[i].status;
+                                        ended[i].pid = 0;
+                                }
+                        zsend(VMM_PROC_MSG_REAP, st, 0, -1);
+                }
+                reap_all();
+                for (int i = 0; i < 3; i++)
+                        if (fds[i] >= 0)
+                                zsc1(NR_close, fds[i]);
+        }
+}
+
+void stub_main(long *sp)
+{
+        (void)sp;
+        zygote();
+}

@@ -1,0 +1,67 @@
+/*
+ * Hostile on the process platform: writes over the stub's control page and
+ * signal stack (guest addresses 0x100000 and 0x110000, below the user area;
+ * on KVM they are not mapped and the first write faults), then makes a
+ * system call. MODE:
+ *   zero ones       the whole control page
+ *   died setup-err  the state word, as the stub's death or a failed set-up,
+ *                   then runs on without a system call
+ *   forge           a system call request of its own (write "forged") while
+ *                   it runs on
+ *   spin remap fd   the stub's own knobs: its spin count, the ranges it maps
+ *                   again, its memory's fd
+ *   altstack        the signal stack
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CTL 0x100000ul
+
+/* Runs on for about n cycles without a system call (osvm looks at the
+ * state word at least every 50 ms while the guest runs). */
+static void hold(uint64_t n)
+{
+        uint64_t t0 = __builtin_ia32_rdtsc();
+        while (__builtin_ia32_rdtsc() - t0 < n)
+                ;
+}
+
+int main(int argc, char **argv)
+{
+        const char *mode = argc > 1 ? argv[1] : "zero";
+        volatile uint32_t *w = (volatile uint32_t *)CTL;
+        volatile uint64_t *q = (volatile uint64_t *)CTL;
+        if (!strcmp(mode, "zero"))
+                memset((void *)CTL, 0, 4096);
+        else if (!strcmp(mode, "ones"))
+                memset((void *)CTL, 0xff, 4096);
+        else if (!strcmp(mode, "died")) {
+                w[0] = 0x40000000u | 0x80000000u | w[2]; /* w[2]: the stub's tid */
+                hold(2000000000ull);
+        } else if (!strcmp(mode, "setup-err")) {
+                w[0] = 0x3ffffff3u;
+                hold(2000000000ull);
+        } else if (!strcmp(mode, "forge")) {
+                static const char msg[] = "forged\n";
+                q[4] = 1; /* nr: write */
+                q[5] = 1;
+                q[6] = (uint64_t)(uintptr_t)msg;
+                q[7] = sizeof(msg) - 1;
+                __atomic_store_n(&w[0], 0x3ffffff1u, __ATOMIC_RELEASE);
+                hold(2000000000ull);
+        } else if (!strcmp(mode, "spin"))
+                w[3] = 0xffffffffu;
+        else if (!strcmp(mode, "remap")) {
+                for (int i = 0; i < 64; i++)
+                        q[20 + i] = 0x7f0000000000ull + (uint64_t)i * 4096;
+        } else if (!strcmp(mode, "fd"))
+                for (int i = 0; i < 512; i++)
+                        w[i] ^= 0x5a5a5a5au;
+        else if (!strcmp(mode, "altstack"))
+                memset((void *)0x110000, 0xcc, 0x10000);
+        static const char after[] = "after\n";
+        write(1, after, sizeof(after) - 1);
+        return 0;
+}
