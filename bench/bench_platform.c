@@ -199,25 +199,35 @@ static struct cpu cpu_of(int pid)
         return c;
 }
 
-/* The zygote (this process's child running the stub program): its stubs'
- * CPU is in its children's times once it reaped them. */
-static int zygote_pid(void)
+/* Whether pid is this process's child running the stub program. */
+static bool is_zygote(int pid)
 {
         char path[64], buf[512];
-        for (int pid = 2; pid < 4194304; pid++) {
-                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-                FILE *f = fopen(path, "r");
-                if (!f)
-                        continue;
-                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-                fclose(f);
-                buf[n] = '\0';
-                const char *p = strrchr(buf, ')');
-                int ppid = 0;
-                if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
-                    strstr(buf, "osvm-stub"))
-                        return pid;
-        }
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        int ppid = 0;
+        return p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
+               strstr(buf, "osvm-stub");
+}
+
+/* The zygote (this process's child running the stub program): its stubs'
+ * CPU is in its children's times once it reaped them. Found once, looked
+ * for again only when it is gone. */
+static int zygote_pid(void)
+{
+        static int last;
+        if (last && is_zygote(last))
+                return last;
+        last = 0;
+        for (int pid = 2; pid < 4194304; pid++)
+                if (is_zygote(pid))
+                        return last = pid;
         return 0;
 }
 

@@ -27,6 +27,10 @@
 
 #include "vmm/proc_abi.h"
 
+/* Every symbol is this program's own: reached RIP-relative, never through a
+ * GOT (the program has no relocations and runs at its link address). */
+#pragma GCC visibility push(hidden)
+
 /* ---- the kernel's ABI (x86-64), without libc ---- */
 
 #define NR_read            0
@@ -879,9 +883,15 @@ static long zsend(int64_t type, int64_t arg, int64_t arg2, int fd)
 static long own_image_anonymous(uintptr_t *end)
 {
         const struct kehdr *eh = &__ehdr_start;
+        const struct kphdr *ph = (const struct kphdr *)((uintptr_t)eh + eh->phoff);
+        /* where the image lies against its link addresses (none, linked at
+         * a fixed address; where the kernel put it, a position-independent
+         * one): the segment that holds the ELF header */
         uintptr_t base = (uintptr_t)eh;
-        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
-        *end = base;
+        for (unsigned i = 0; i < eh->phnum; i++)
+                if (ph[i].type == 1 /* PT_LOAD */ && ph[i].offset == 0)
+                        base = (uintptr_t)eh - ph[i].vaddr;
+        *end = (uintptr_t)eh;
         for (unsigned i = 0; i < eh->phnum; i++) {
                 if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
                         continue;
@@ -966,8 +976,9 @@ __attribute__((noreturn)) static void zygote(long *sp)
 {
         struct bpf b;
         memset(&b, 0, sizeof(b));
-        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB */
-        if ((uint64_t)zyg_page < (1ull << 40) || (uint64_t)stub_sc_end < (1ull << 40) ||
+        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB
+         * (the end of the longest mapping it allows) */
+        if ((uint64_t)zyg_page < (2ull << 32) || (uint64_t)stub_sc_end < (2ull << 32) ||
             build_filter(&b) < 0) {
                 zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, 0, -1);
                 zsc1(NR_exit_group, 1);
