@@ -183,7 +183,7 @@ bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/
 # The platforms side by side (process everywhere, KVM where usable): bench/vmm.md.
 .PHONY: bench-platform
 bench-platform: build/bench/bench_platform build/guests/echo build/guests/echo.glibc \
-		build/guests/getpid_loop
+		build/guests/getpid_loop build/guests/fork_floor
 	build/bench/bench_platform
 
 # ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----

@@ -271,6 +271,49 @@ static int cmp_double(const void *a, const void *b)
 
 /* Alternating rounds, so that both sides meet the same machine: the median
  * of the rounds' ratios. */
+/*
+ * The floor of a process per call on this host, side by side with a host
+ * process of the tool, in one thread: CPU per fork + exit of a small static
+ * process (build/guests/fork_floor, N forks) against CPU per posix_spawn +
+ * run of the tool (N calls), medians of 3 alternating rounds.
+ */
+static void floor_of(const char *tool)
+{
+        enum { N = 400, ROUNDS = 3 };
+        double fk[ROUNDS], sp[ROUNDS];
+        struct fds f;
+        fds_open(&f);
+        for (int r = 0; r < ROUNDS; r++) {
+                char n[16];
+                snprintf(n, sizeof(n), "%d", N);
+                char *argv[] = {"build/guests/fork_floor", n, NULL};
+                char *envp[] = {NULL};
+                struct cpu c0 = cpu_of(getpid());
+                pid_t pid;
+                int st;
+                if (posix_spawn(&pid, argv[0], NULL, NULL, argv, envp) != 0 ||
+                    waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                        fprintf(stderr, "bench: %s failed\n", argv[0]);
+                        exit(1);
+                }
+                struct cpu c1 = cpu_of(getpid());
+                fk[r] = (c1.children - c0.children) / N;
+                c0 = c1;
+                for (int i = 0; i < N; i++)
+                        call_spawn(tool, &f);
+                c1 = cpu_of(getpid());
+                sp[r] = (c1.self + c1.children - c0.self - c0.children) / N;
+        }
+        close(f.in);
+        close(f.out);
+        qsort(fk, ROUNDS, sizeof(double), cmp_double);
+        qsort(sp, ROUNDS, sizeof(double), cmp_double);
+        printf("  the floor, one thread: a fork + exit of a small static process %.2f ms CPU, "
+               "posix_spawn + run of %s %.2f ms: %.2fx (a stub per call pays the first, "
+               "and its set-up, its calls and osvm's side on top)\n",
+               fk[ROUNDS / 2], tool, sp[ROUNDS / 2], fk[ROUNDS / 2] / sp[ROUNDS / 2]);
+}
+
 static int cmp_split(const void *a, const void *b)
 {
         return cmp_double(&((const struct split *)a)->total, &((const struct split *)b)->total);
@@ -309,6 +352,8 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                        "%.2f ms; the host processes' CPU per call: osvm %.2f ms, the processes "
                        "%.2f ms\n",
                        m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned);
+                if (!guests_only)
+                        floor_of(tools[k]);
         }
 }
 
