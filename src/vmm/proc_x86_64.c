@@ -635,9 +635,25 @@ static bool proc_io_setup(struct vmm_vm *vm)
         return on;
 }
 
-/* Guest memory through its memfd: osvm's mapping keeps no page of it. */
+/* Whether [gpa, gpa + len) meets the image's read-only pages, which guest
+ * memory's memfd does not hold (osvm maps them from the image there). */
+static bool over_image(const struct vmm_vm *vm, uint64_t gpa, size_t len)
+{
+        for (size_t i = 0; i < vm->proc.nro; i++)
+                if (vm->proc.ro[i].lo < gpa + len && gpa < vm->proc.ro[i].hi)
+                        return true;
+        return false;
+}
+
+/* Guest memory through its memfd: osvm's mapping keeps no page of it. The
+ * image's read-only pages through osvm's mapping of them (a write there
+ * reaches no one, as on the guest's side). */
 static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
 {
+        if (over_image(vm, gpa, len)) {
+                memcpy(vm->mem + gpa, src, len);
+                return;
+        }
         for (size_t done = 0; done < len;) {
                 ssize_t n = pwrite(vm->proc.memfd, (const uint8_t *)src + done, len - done,
                                    (off_t)(gpa + done));
@@ -653,6 +669,10 @@ static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_
 
 static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
 {
+        if (over_image(vm, gpa, len)) {
+                memcpy(dst, vm->mem + gpa, len);
+                return;
+        }
         for (size_t done = 0; done < len;) {
                 ssize_t n =
                     pread(vm->proc.memfd, (uint8_t *)dst + done, len - done, (off_t)(gpa + done));
