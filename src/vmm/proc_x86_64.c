@@ -547,6 +547,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                             .off = flo,
                             .prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0))};
                         vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
+                        vm->proc.ro_delta[nseg] = (int64_t)flo - (int64_t)lo;
                         nseg++;
                         continue;
                 }
@@ -667,10 +668,35 @@ static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_
         }
 }
 
+/* The image's read-only bytes at [gpa, gpa + len), all inside range i:
+ * from the image's memfd, so that osvm's mapping keeps no page of them
+ * either. */
+static bool image_read(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        for (size_t i = 0; i < vm->proc.nro; i++) {
+                const struct vmm_range *r = &vm->proc.ro[i];
+                if (gpa < r->lo || gpa + len > r->hi)
+                        continue;
+                off_t at = (off_t)((int64_t)gpa + vm->proc.ro_delta[i]);
+                for (size_t done = 0; done < len;) {
+                        ssize_t n = pread(vm->proc.imgfd, (uint8_t *)dst + done, len - done,
+                                          at + (off_t)done);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                return false;
+                        done += (size_t)n;
+                }
+                return true;
+        }
+        return false;
+}
+
 static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
 {
         if (over_image(vm, gpa, len)) {
-                memcpy(dst, vm->mem + gpa, len);
+                if (!image_read(vm, gpa, dst, len))
+                        memcpy(dst, vm->mem + gpa, len);
                 return;
         }
         for (size_t done = 0; done < len;) {
