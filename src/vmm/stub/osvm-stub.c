@@ -38,6 +38,7 @@
 #define NR_mmap            9
 #define NR_mprotect        10
 #define NR_munmap          11
+#define NR_mincore         27
 #define NR_mremap          25
 #define NR_rt_sigaction    13
 #define NR_rt_sigprocmask  14
@@ -931,6 +932,43 @@ static long own_image_anonymous(uintptr_t *end)
 #define STUB_STACK           (32u << 10)
 #define MAP_FIXED_NOREPLACE_ 0x100000
 
+/*
+ * Unmaps the vDSO and the pages the kernel keeps below it (vvar), which
+ * neither the zygote nor a stub uses (the handlers have their own
+ * restorer): they lie far from the image, and a stub that inherits them
+ * needs three page-table pages for them (~50 us each where the host is
+ * itself a PVM guest). Found from the auxiliary vector (AT_SYSINFO_EHDR),
+ * its size from its ELF header, the vvar pages below by probing (mincore
+ * fails on an unmapped page). A hole or a failure leaves them: it costs
+ * only time.
+ */
+static void drop_vdso(long *sp)
+{
+        long argc = sp[0];
+        long *p = sp + 1 + argc + 1; /* envp */
+        while (*p)
+                p++;
+        uint64_t *aux = (uint64_t *)(p + 1), base = 0;
+        for (; aux[0]; aux += 2)
+                if (aux[0] == 33 /* AT_SYSINFO_EHDR */)
+                        base = aux[1];
+        if (!base || (base & 0xfff))
+                return;
+        const struct kehdr *eh = (const struct kehdr *)base;
+        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
+        uint64_t hi = base;
+        for (unsigned i = 0; i < eh->phnum && i < 16; i++)
+                if (ph[i].type == 1 /* PT_LOAD */ && base + ph[i].vaddr + ph[i].memsz > hi)
+                        hi = base + ph[i].vaddr + ph[i].memsz;
+        hi = (hi + 0xfff) & ~0xfffull;
+        uint64_t lo = base;
+        uint8_t v;
+        for (int i = 0;
+             i < 16 && zyg_sc(NR_mincore, (long)(lo - 4096), 4096, (long)&v, 0, 0, 0) == 0; i++)
+                lo -= 4096;
+        zyg_sc(NR_munmap, (long)lo, (long)(hi - lo), 0, 0, 0, 0);
+}
+
 static long stub_stack(uintptr_t image_end, long *zyg_sp)
 {
         long r = zyg_sc(NR_mmap, (long)image_end, STUB_STACK, PROT_READ_ | PROT_WRITE_,
@@ -988,6 +1026,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
         uintptr_t image_end = 0;
         long r = own_image_anonymous(&image_end);
         long stack = r == 0 ? stub_stack(image_end, sp) : 0;
+        drop_vdso(sp);
         if (stack < 0)
                 r = stack;
         /* the stubs' trap handlers and signal stack, inherited by every fork
