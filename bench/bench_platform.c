@@ -177,20 +177,28 @@ struct cpu {
         double self, children;
 };
 
-static struct cpu cpu_of(int pid)
+/* /proc/PID/stat into buf: what follows the command's name, or NULL. */
+static const char *stat_of(int pid, char *buf, size_t len)
 {
-        char path[64], buf[2048];
-        struct cpu c = {0, 0};
+        char path[64];
         snprintf(path, sizeof(path), "/proc/%d/stat", pid);
         FILE *f = fopen(path, "r");
         if (!f)
-                return c;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                return NULL;
+        size_t n = fread(buf, 1, len - 1, f);
         fclose(f);
         buf[n] = '\0';
         const char *p = strrchr(buf, ')');
+        return p && p[1] ? p + 2 : NULL;
+}
+
+static struct cpu cpu_of(int pid)
+{
+        char buf[2048];
+        struct cpu c = {0, 0};
+        const char *p = stat_of(pid, buf, sizeof(buf));
         unsigned long long v[4] = {0};
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+        if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
                          &v[0], &v[1], &v[2], &v[3]) != 4)
                 return c;
         double hz = (double)sysconf(_SC_CLK_TCK);
@@ -202,18 +210,10 @@ static struct cpu cpu_of(int pid)
 /* Whether pid is this process's child running the stub program. */
 static bool is_zygote(int pid)
 {
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return false;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *p = strrchr(buf, ')');
+        char buf[512];
+        const char *p = stat_of(pid, buf, sizeof(buf));
         int ppid = 0;
-        return p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
-               strstr(buf, "osvm-stub");
+        return p && sscanf(p, "%*c %d", &ppid) == 1 && ppid == getpid() && strstr(buf, "osvm-stub");
 }
 
 /* The zygote (this process's child running the stub program): its stubs'
