@@ -105,8 +105,10 @@ clean:
 	rm -rf build
 
 # ---- vmm: the process platform's stub program ----
-# A freestanding static-pie (no libc, no relocations: it cannot relocate
-# itself) embedded in osvm by src/vmm/proc_blob.c; see docs/vmm.md.
+# A freestanding static program (no libc, no relocations), linked at a fixed
+# address in the first 512 GiB and above 8 GiB (a stub then needs no page
+# table of its own above the guest's upper one), embedded in osvm by
+# src/vmm/proc_blob.c; see docs/vmm.md.
 STUB_CFLAGS := -std=c17 -Isrc $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector \
                -fPIE -fno-asynchronous-unwind-tables -fno-unwind-tables -mgeneral-regs-only \
                -fcf-protection=none
@@ -115,7 +117,8 @@ STUB_SRCS   := src/vmm/stub/osvm-stub.c src/vmm/stub/gadget.S src/vmm/proc_abi.h
 build/stub/osvm-stub: $(STUB_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  STUB    $@"
-	$(Q)$(CC) $(STUB_CFLAGS) -static-pie -nostdlib -Wl,--no-dynamic-linker -Wl,-z,noexecstack \
+	$(Q)$(CC) $(STUB_CFLAGS) -static -no-pie -nostdlib -Wl,-Ttext-segment=0x7000000000 \
+		-Wl,-z,noexecstack \
 		-Wl,-z,separate-code -Wl,--build-id=none -e stub_start -o $@ $(filter %.c %.S,$^)
 	$(Q)if readelf -rW $@ | grep -q R_X86_64; then \
 		echo "$@: has relocations (no pointers in initialized data)"; rm -f $@; exit 1; fi
@@ -186,7 +189,7 @@ bench-vmm: build/bench/bench_vmm build/bench/bench_exit build/guests/echo build/
 # The platforms side by side (process everywhere, KVM where usable): bench/vmm.md.
 .PHONY: bench-platform
 bench-platform: build/bench/bench_platform build/guests/echo build/guests/echo.glibc \
-		build/guests/getpid_loop
+		build/guests/getpid_loop build/guests/fork_floor
 	build/bench/bench_platform
 
 # ---- tools: the osvm-mcp tool pack (docs/osvm-mcp.md) ----

@@ -10,8 +10,10 @@
  *     syscall layer;
  *  3. throughput with two workers against host processes (target: >= 1.0x).
  *
- *   bench_platform [-n N] [--platform process|kvm] [TOOL...]
- *                  (default: both platforms that run here, build/guests/echo{,.glibc})
+ *   bench_platform [-n N] [--platform process|kvm] [--throughput [--guests-only]] [TOOL...]
+ *                  (default: both platforms that run here, build/guests/echo{,.glibc};
+ *                   --throughput: part 3 alone; --guests-only: its guest rounds alone,
+ *                   for a profiler attached to this process or the zygote)
  */
 #include <pthread.h>
 #include <spawn.h>
@@ -28,6 +30,7 @@
 #include "vmm/vmm.h"
 
 static enum vmm_platform plat;
+static bool guests_only;
 
 static uint64_t call_guest(const char *tool, struct fds *f)
 {
@@ -168,58 +171,81 @@ static void *worker_main(void *arg)
         return NULL;
 }
 
-/* CPU time (utime + stime, and with children that of the children it
- * reaped) of pid, in ms. */
-static double cpu_ms(int pid, bool children)
+/* CPU time of pid in ms: its own (utime + stime) and that of the children
+ * it reaped (cutime + cstime). */
+struct cpu {
+        double self, children;
+};
+
+/* /proc/PID/stat into buf: what follows the command's name, or NULL. */
+static const char *stat_of(int pid, char *buf, size_t len)
 {
-        char path[64], buf[2048];
+        char path[64];
         snprintf(path, sizeof(path), "/proc/%d/stat", pid);
         FILE *f = fopen(path, "r");
         if (!f)
-                return 0;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                return NULL;
+        size_t n = fread(buf, 1, len - 1, f);
         fclose(f);
         buf[n] = '\0';
         const char *p = strrchr(buf, ')');
+        return p && p[1] ? p + 2 : NULL;
+}
+
+static struct cpu cpu_of(int pid)
+{
+        char buf[2048];
+        struct cpu c = {0, 0};
+        const char *p = stat_of(pid, buf, sizeof(buf));
         unsigned long long v[4] = {0};
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+        if (!p || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
                          &v[0], &v[1], &v[2], &v[3]) != 4)
-                return 0;
+                return c;
         double hz = (double)sysconf(_SC_CLK_TCK);
-        return (double)(v[0] + v[1] + (children ? v[2] + v[3] : 0)) * 1e3 / hz;
+        c.self = (double)(v[0] + v[1]) * 1e3 / hz;
+        c.children = (double)(v[2] + v[3]) * 1e3 / hz;
+        return c;
+}
+
+/* Whether pid is this process's child running the stub program. */
+static bool is_zygote(int pid)
+{
+        char buf[512];
+        const char *p = stat_of(pid, buf, sizeof(buf));
+        int ppid = 0;
+        return p && sscanf(p, "%*c %d", &ppid) == 1 && ppid == getpid() && strstr(buf, "osvm-stub");
 }
 
 /* The zygote (this process's child running the stub program): its stubs'
- * CPU is in its children's times once it reaped them. */
+ * CPU is in its children's times once it reaped them. Found once, looked
+ * for again only when it is gone. */
 static int zygote_pid(void)
 {
-        char path[64], buf[512];
-        for (int pid = 2; pid < 4194304; pid++) {
-                snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-                FILE *f = fopen(path, "r");
-                if (!f)
-                        continue;
-                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-                fclose(f);
-                buf[n] = '\0';
-                const char *p = strrchr(buf, ')');
-                int ppid = 0;
-                if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid() &&
-                    strstr(buf, "osvm-stub"))
-                        return pid;
-        }
+        static int last;
+        if (last && is_zygote(last))
+                return last;
+        last = 0;
+        for (int pid = 2; pid < 4194304; pid++)
+                if (is_zygote(pid))
+                        return last = pid;
         return 0;
 }
 
-/* One round of two workers: calls/s, and the CPU per call of this process
- * and its children (host processes; the zygote and its stubs). */
-static double round_of(const char *tool, bool guest, int n, double *cpu_per_call)
+/* Where a round's CPU went, per call, in ms: this process (osvm: the
+ * workers, the pool and the reaper), the processes it reaped (the host
+ * processes), the zygote itself and the stubs it reaped. */
+struct split {
+        double total, osvm, spawned, zygote, stubs;
+};
+
+/* One round of two workers: calls/s, and the CPU per call. */
+static double round_of(const char *tool, bool guest, int n, struct split *cpu)
 {
         struct worker w[2] = {{tool, guest, n}, {tool, guest, n}};
         pthread_t t[2];
         vmm_pool_wait_idle();
         int z = guest ? zygote_pid() : 0;
-        double c0 = cpu_ms(getpid(), true) + (z ? cpu_ms(z, true) : 0);
+        struct cpu o0 = cpu_of(getpid()), z0 = z ? cpu_of(z) : (struct cpu){0, 0};
         uint64_t t0 = time_mono_ns();
         for (int i = 0; i < 2; i++)
                 pthread_create(&t[i], NULL, worker_main, &w[i]);
@@ -227,9 +253,14 @@ static double round_of(const char *tool, bool guest, int n, double *cpu_per_call
                 pthread_join(t[i], NULL);
         double secs = (double)(time_mono_ns() - t0) / 1e9;
         vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
-        double c1 = cpu_ms(getpid(), true) + (z ? cpu_ms(z, true) : 0);
-        *cpu_per_call = (c1 - c0) / (2.0 * n);
-        return 2.0 * n / secs;
+        struct cpu o1 = cpu_of(getpid()), z1 = z ? cpu_of(z) : (struct cpu){0, 0};
+        double calls = 2.0 * n;
+        cpu->osvm = (o1.self - o0.self) / calls;
+        cpu->spawned = (o1.children - o0.children) / calls;
+        cpu->zygote = (z1.self - z0.self) / calls;
+        cpu->stubs = (z1.children - z0.children) / calls;
+        cpu->total = cpu->osvm + cpu->spawned + cpu->zygote + cpu->stubs;
+        return calls / secs;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -240,28 +271,89 @@ static int cmp_double(const void *a, const void *b)
 
 /* Alternating rounds, so that both sides meet the same machine: the median
  * of the rounds' ratios. */
+/*
+ * The floor of a process per call on this host, side by side with a host
+ * process of the tool, in one thread: CPU per fork + exit of a small static
+ * process (build/guests/fork_floor, N forks) against CPU per posix_spawn +
+ * run of the tool (N calls), medians of 3 alternating rounds.
+ */
+static void floor_of(const char *tool)
+{
+        enum { N = 400, ROUNDS = 3 };
+        double fk[ROUNDS], sp[ROUNDS];
+        struct fds f;
+        fds_open(&f);
+        for (int r = 0; r < ROUNDS; r++) {
+                char n[16];
+                snprintf(n, sizeof(n), "%d", N);
+                char *argv[] = {"build/guests/fork_floor", n, NULL};
+                char *envp[] = {NULL};
+                struct cpu c0 = cpu_of(getpid());
+                pid_t pid;
+                int st;
+                if (posix_spawn(&pid, argv[0], NULL, NULL, argv, envp) != 0 ||
+                    waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                        fprintf(stderr, "bench: %s failed\n", argv[0]);
+                        exit(1);
+                }
+                struct cpu c1 = cpu_of(getpid());
+                fk[r] = (c1.children - c0.children) / N;
+                c0 = c1;
+                for (int i = 0; i < N; i++)
+                        call_spawn(tool, &f);
+                c1 = cpu_of(getpid());
+                sp[r] = (c1.self + c1.children - c0.self - c0.children) / N;
+        }
+        close(f.in);
+        close(f.out);
+        qsort(fk, ROUNDS, sizeof(double), cmp_double);
+        qsort(sp, ROUNDS, sizeof(double), cmp_double);
+        printf("  the floor, one thread: a fork + exit of a small static process %.2f ms CPU, "
+               "posix_spawn + run of %s %.2f ms: %.2fx (a stub per call pays the first, "
+               "and its set-up, its calls and osvm's side on top)\n",
+               fk[ROUNDS / 2], tool, sp[ROUNDS / 2], fk[ROUNDS / 2] / sp[ROUNDS / 2]);
+}
+
+static int cmp_split(const void *a, const void *b)
+{
+        return cmp_double(&((const struct split *)a)->total, &((const struct split *)b)->total);
+}
+
 static void throughputs(const char *const *tools, int ntools, int n, struct ratios *r)
 {
         enum { ROUNDS = 7 };
         for (int k = 0; k < ntools; k++) {
-                double ratio[ROUNDS], g[ROUNDS], h[ROUNDS], gc[ROUNDS], hc[ROUNDS];
+                double ratio[ROUNDS], g[ROUNDS], h[ROUNDS];
+                struct split gc[ROUNDS], hc[ROUNDS];
                 int per = n / ROUNDS > 10 ? n / ROUNDS : 10;
                 for (int i = 0; i < ROUNDS; i++) {
                         g[i] = round_of(tools[k], true, per, &gc[i]);
-                        h[i] = round_of(tools[k], false, per, &hc[i]);
+                        if (guests_only) {
+                                h[i] = g[i];
+                                hc[i] = (struct split){0, 0, 0, 0, 0};
+                        } else {
+                                h[i] = round_of(tools[k], false, per, &hc[i]);
+                        }
                         ratio[i] = g[i] / h[i];
                 }
                 qsort(ratio, ROUNDS, sizeof(double), cmp_double);
                 qsort(g, ROUNDS, sizeof(double), cmp_double);
                 qsort(h, ROUNDS, sizeof(double), cmp_double);
-                qsort(gc, ROUNDS, sizeof(double), cmp_double);
-                qsort(hc, ROUNDS, sizeof(double), cmp_double);
+                qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
+                qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
+                const struct split *m = &gc[ROUNDS / 2];
                 r->tput[k] = ratio[ROUNDS / 2];
                 printf("  throughput, 2 workers, %s: %.0f calls/s, host processes %.0f calls/s: "
                        "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
                        "processes %.2f ms\n",
-                       tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS, gc[ROUNDS / 2],
-                       hc[ROUNDS / 2]);
+                       tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS, m->total,
+                       hc[ROUNDS / 2].total);
+                printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, the stubs "
+                       "%.2f ms; the host processes' CPU per call: osvm %.2f ms, the processes "
+                       "%.2f ms\n",
+                       m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned);
+                if (!guests_only)
+                        floor_of(tools[k]);
         }
 }
 
@@ -271,12 +363,17 @@ int main(int argc, char **argv)
         const char *tools[8];
         int ntools = 0;
         enum vmm_platform only = VMM_PLATFORM_AUTO;
+        bool tput_only = false;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-n") && i + 1 < argc)
                         n = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--platform") && i + 1 < argc &&
                          vmm_platform_parse(argv[i + 1], &only))
                         i++;
+                else if (!strcmp(argv[i], "--throughput"))
+                        tput_only = true;
+                else if (!strcmp(argv[i], "--guests-only"))
+                        guests_only = true;
                 else if (ntools < 8)
                         tools[ntools++] = argv[i];
         }
@@ -303,10 +400,13 @@ int main(int argc, char **argv)
                         fprintf(stderr, "bench: pool: %s\n", e.msg);
                         return 1;
                 }
-                printf("  %-26s %11s %11s %11s %11s %8s %8s\n", "per call (pool of 4)", "p50",
-                       "p99", "spawn p50", "spawn p99", "p50 x", "p99 x");
-                per_call(tools, ntools, n, &r[p]);
-                one_syscall("build/guests/getpid_loop", &r[p]);
+                memset(&r[p], 0, sizeof(r[p]));
+                if (!tput_only) {
+                        printf("  %-26s %11s %11s %11s %11s %8s %8s\n", "per call (pool of 4)",
+                               "p50", "p99", "spawn p50", "spawn p99", "p50 x", "p99 x");
+                        per_call(tools, ntools, n, &r[p]);
+                        one_syscall("build/guests/getpid_loop", &r[p]);
+                }
                 throughputs(tools, ntools, n, &r[p]);
                 vmm_shutdown();
                 ran[p] = true;

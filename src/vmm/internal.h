@@ -318,6 +318,7 @@ struct vmm_proc_as {
         size_t nremap; /* ranges the stub maps again before it resumes */
         size_t nro;    /* image ranges mapped read-only in both processes */
         struct vmm_range ro[VMM_PROC_MAX_SEGS];
+        int64_t ro_delta[VMM_PROC_MAX_SEGS]; /* a range's offset in the image memfd, less lo */
 };
 
 struct vmm_vm {

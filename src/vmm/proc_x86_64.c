@@ -547,6 +547,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                             .off = flo,
                             .prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0))};
                         vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
+                        vm->proc.ro_delta[nseg] = (int64_t)flo - (int64_t)lo;
                         nseg++;
                         continue;
                 }
@@ -635,9 +636,25 @@ static bool proc_io_setup(struct vmm_vm *vm)
         return on;
 }
 
-/* Guest memory through its memfd: osvm's mapping keeps no page of it. */
+/* Whether [gpa, gpa + len) meets the image's read-only pages, which guest
+ * memory's memfd does not hold (osvm maps them from the image there). */
+static bool over_image(const struct vmm_vm *vm, uint64_t gpa, size_t len)
+{
+        for (size_t i = 0; i < vm->proc.nro; i++)
+                if (vm->proc.ro[i].lo < gpa + len && gpa < vm->proc.ro[i].hi)
+                        return true;
+        return false;
+}
+
+/* Guest memory through its memfd: osvm's mapping keeps no page of it. The
+ * image's read-only pages through osvm's mapping of them (a write there
+ * reaches no one, as on the guest's side). */
 static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
 {
+        if (over_image(vm, gpa, len)) {
+                memcpy(vm->mem + gpa, src, len);
+                return;
+        }
         for (size_t done = 0; done < len;) {
                 ssize_t n = pwrite(vm->proc.memfd, (const uint8_t *)src + done, len - done,
                                    (off_t)(gpa + done));
@@ -651,8 +668,37 @@ static void proc_copy_in(struct vmm_vm *vm, uint64_t gpa, const void *src, size_
         }
 }
 
+/* The image's read-only bytes at [gpa, gpa + len), all inside range i:
+ * from the image's memfd, so that osvm's mapping keeps no page of them
+ * either. */
+static bool image_read(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+{
+        for (size_t i = 0; i < vm->proc.nro; i++) {
+                const struct vmm_range *r = &vm->proc.ro[i];
+                if (gpa < r->lo || gpa + len > r->hi)
+                        continue;
+                off_t at = (off_t)((int64_t)gpa + vm->proc.ro_delta[i]);
+                for (size_t done = 0; done < len;) {
+                        ssize_t n = pread(vm->proc.imgfd, (uint8_t *)dst + done, len - done,
+                                          at + (off_t)done);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                return false;
+                        done += (size_t)n;
+                }
+                return true;
+        }
+        return false;
+}
+
 static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
 {
+        if (over_image(vm, gpa, len)) {
+                if (!image_read(vm, gpa, dst, len))
+                        memcpy(dst, vm->mem + gpa, len);
+                return;
+        }
         for (size_t done = 0; done < len;) {
                 ssize_t n =
                     pread(vm->proc.memfd, (uint8_t *)dst + done, len - done, (off_t)(gpa + done));

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         uintptr_t base = 0;
         for (uintptr_t a = 0x110000; a < 0x120000 && !base; a += 8) {
                 uintptr_t v = *(volatile uintptr_t *)a;
-                if (v > (1ull << 40) && v < (1ull << 47) && ((v - roff) & 0xfff) == 0)
+                if (v > (2ull << 32) && v < (1ull << 47) && ((v - roff) & 0xfff) == 0)
                         base = v - roff;
         }
         if (!base) {

@@ -178,7 +178,9 @@ expect 125 'error: .*dynamically linked' -- $M /bin/true
 # the VM's supervisor pages): the same guests fault there.
 expect 0 '^written by a syscall on the heap$;;heap write 33, stack getpid 1;;^ok$' -- $M $G/anywhere
 expect 0 '^written over the image$;;^zero ok$' -- $M $G/remap_text
-off() { nm "$STUB" | awk -v s="$1" '$3 == s { print "0x" $1 }'; }
+# a symbol's offset in the stub program's image (from its ELF header)
+sym() { nm "$STUB" | awk -v s="$1" '$3 == s { print "0x" $1 }'; }
+off() { printf '0x%x' $(($(sym "$1") - $(sym __ehdr_start))); }
 J="$(off stub_restorer) $(off stub_sc_insn) $(off zyg_sc)"
 if [ "$plat" = kvm ]; then
         expect 139 'page fault \(#PF\): read of 0x110000' -- $M $G/stub_jump openat $J

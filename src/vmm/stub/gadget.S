@@ -37,6 +37,47 @@ stub_sc_insn:
 stub_sc_end:
         ret
 
+/* long zyg_fork(long flags, int *pidfd, long stack, long memfd, long ctlfd,
+ *                long imgfd): clone (through the zygote's one system call
+ * instruction) with the stack the new stub starts on. The stub returns
+ * from the system call with rsp at `stack`, whose word the zygote set to
+ * stub_from_fork; the fds ride in callee-saved registers, which the clone
+ * keeps. */
+        .globl zyg_fork
+        .type zyg_fork, @function
+zyg_fork:
+        push %rbx
+        push %r12
+        push %r13
+        push %r14
+        mov %rcx, %r12
+        mov %r8, %r13
+        mov %r9, %r14
+        mov %rsi, %rax
+        mov %rdx, %rsi          /* newsp */
+        mov %rax, %rdx          /* parent_tid: the pidfd (CLONE_PIDFD) */
+        xor %r10d, %r10d        /* child_tid */
+        xor %r8d, %r8d          /* tls */
+        mov $56, %eax           /* clone */
+        call zyg_sc_insn
+        pop %r14
+        pop %r13
+        pop %r12
+        pop %rbx
+        ret
+
+/* The new stub, from zyg_fork's clone: its stack is the zygote's page of
+ * the stub stack region (the word that brought it here on top); it goes on
+ * below it. */
+        .globl stub_from_fork
+stub_from_fork:
+        and $-16, %rsp
+        mov %r12, %rdi
+        mov %r13, %rsi
+        mov %r14, %rdx
+        call stub_child
+        ud2
+
 /* The signal handlers' return: rt_sigreturn with rsp at the frame's ucontext. */
         .globl stub_restorer
 stub_restorer:
@@ -59,6 +100,8 @@ zyg_page:
         .type zyg_sc, @function
 zyg_sc:
         ARGS_TO_SYSCALL
+        .globl zyg_sc_insn
+zyg_sc_insn:
         syscall
         .globl zyg_sc_end
 zyg_sc_end:

@@ -27,6 +27,10 @@
 
 #include "vmm/proc_abi.h"
 
+/* Every symbol is this program's own: reached RIP-relative, never through a
+ * GOT (the program has no relocations and runs at its link address). */
+#pragma GCC visibility push(hidden)
+
 /* ---- the kernel's ABI (x86-64), without libc ---- */
 
 #define NR_read            0
@@ -34,6 +38,7 @@
 #define NR_mmap            9
 #define NR_mprotect        10
 #define NR_munmap          11
+#define NR_mincore         27
 #define NR_mremap          25
 #define NR_rt_sigaction    13
 #define NR_rt_sigprocmask  14
@@ -226,7 +231,9 @@ struct sock_fprog_ {
 /* gadget.S */
 long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long zyg_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+long zyg_fork(long flags, int *pidfd, uint64_t stack, long memfd, long ctlfd, long imgfd);
 extern char stub_sc_end[], zyg_sc_end[], zyg_page[];
+void stub_from_fork(void);
 extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
@@ -489,6 +496,8 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 
 /* ---- a stub: set up in the zygote's fork, then the guest ---- */
 
+#define ZSOCK 3 /* the zygote's socket to osvm */
+
 /* The signals the stub takes (the guest's traps and faults); every other
  * one stays blocked while the guest runs. */
 #define SIGBIT(s) (1ull << ((s)-1))
@@ -536,9 +545,11 @@ static void set_limit(int res, uint64_t v)
                 setup_failed(VMM_PROC_STEP_LIMITS, r);
 }
 
-__attribute__((noreturn)) static void stub_child(int memfd, int ctlfd, int imgfd, int sock)
+/* A new stub, from zyg_fork (gadget.S), on a stack of its own. */
+__attribute__((noreturn, used)) void stub_child(long memfd, long ctlfd, long imgfd);
+void stub_child(long memfd, long ctlfd, long imgfd)
 {
-        sc1(NR_close, sock);
+        sc1(NR_close, ZSOCK);
         /* The control page (its own memfd) populated: touched at once, not by
          * a fault (a first touch costs ~25 us where the host is itself a PVM
          * guest). Then the page list and the signal stack from guest memory,
@@ -549,10 +560,10 @@ __attribute__((noreturn)) static void stub_child(int memfd, int ctlfd, int imgfd
                 sc1(NR_exit_group, 126); /* nowhere to say it: osvm sees the death */
         if (ctl->host_abi != VMM_PROC_ABI)
                 setup_failed(VMM_PROC_STEP_ABI, -E_INVAL);
-        ctl->memfd = memfd;
-        ctl->imgfd = imgfd;
-        ctl->ctlfd = ctlfd;
-        ctl->sock = sock;
+        ctl->memfd = (int32_t)memfd;
+        ctl->imgfd = (int32_t)imgfd;
+        ctl->ctlfd = (int32_t)ctlfd;
+        ctl->sock = ZSOCK;
         if ((r = map_fixed(VMM_PROC_LIST_AT, VMM_PROC_SYS_END - VMM_PROC_LIST_AT,
                            PROT_READ_ | PROT_WRITE_, MAP_SHARED_, memfd, VMM_PROC_LIST_AT)) < 0)
                 setup_failed(VMM_PROC_STEP_MAP_MEM, r);
@@ -643,8 +654,6 @@ __attribute__((noreturn)) static void stub_child(int memfd, int ctlfd, int imgfd
 #define zsc1(n, a)          zyg_sc((n), (long)(a), 0, 0, 0, 0, 0)
 #define zsc3(n, a, b, c)    zyg_sc((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define zsc4(n, a, b, c, d) zyg_sc((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-
-#define ZSOCK 3
 
 /* A small BPF assembler: instructions with symbolic jump targets. */
 enum {
@@ -866,13 +875,24 @@ static long zsend(int64_t type, int64_t arg, int64_t arg2, int fd)
  * not of a file's, so a stub starts with the stub's code mapped instead of
  * taking a page fault for each page it runs (each costs ~25 us where the
  * host is itself a PVM guest). Each PT_LOAD: an anonymous copy made
- * elsewhere, given the segment's protection, moved over the original.
+ * elsewhere, given the segment's protection, moved over the original. The
+ * writable ones (the zygote's data) stay out of every fork (MADV_DONTFORK):
+ * no stub uses them, and a fork would write-protect them in the zygote,
+ * which then pays a copy-on-write fault and a TLB flush for each page it
+ * writes after every fork. *end: where the image ends.
  */
-static long own_image_anonymous(void)
+static long own_image_anonymous(uintptr_t *end)
 {
         const struct kehdr *eh = &__ehdr_start;
+        const struct kphdr *ph = (const struct kphdr *)((uintptr_t)eh + eh->phoff);
+        /* where the image lies against its link addresses (none, linked at
+         * a fixed address; where the kernel put it, a position-independent
+         * one): the segment that holds the ELF header */
         uintptr_t base = (uintptr_t)eh;
-        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
+        for (unsigned i = 0; i < eh->phnum; i++)
+                if (ph[i].type == 1 /* PT_LOAD */ && ph[i].offset == 0)
+                        base = (uintptr_t)eh - ph[i].vaddr;
+        *end = (uintptr_t)eh;
         for (unsigned i = 0; i < eh->phnum; i++) {
                 if (ph[i].type != 1 /* PT_LOAD */ || !ph[i].memsz)
                         continue;
@@ -890,10 +910,85 @@ static long own_image_anonymous(void)
                 if (r == 0)
                         r = zyg_sc(NR_mremap, tmp, (long)(hi - lo), (long)(hi - lo),
                                    MREMAP_MAYMOVE_ | MREMAP_FIXED_, (long)lo, 0);
+                if (r >= 0 && (prot & PROT_WRITE_))
+                        r = zyg_sc(NR_madvise, (long)lo, (long)(hi - lo), MADV_DONTFORK_, 0, 0, 0);
                 if (r < 0 && r > -4096)
                         return r;
+                if (hi > *end)
+                        *end = hi;
         }
         return 0;
+}
+
+/*
+ * The stack every stub starts on (zyg_fork, gadget.S): a region of its own
+ * right above the image (in the same 2 MiB, so a stub needs no page table
+ * more for it), whose top word, stub_from_fork's address, is the one page
+ * of it the zygote writes, once. The zygote's own stack stays out of every
+ * fork (MADV_DONTFORK, as its data): a stub starts with nothing of the
+ * zygote's that the zygote writes, so a fork write-protects nothing. The
+ * top of the stack, or a -errno.
+ */
+#define STUB_STACK           (32u << 10)
+#define MAP_FIXED_NOREPLACE_ 0x100000
+
+/*
+ * Unmaps the vDSO and the pages the kernel keeps below it (vvar), which
+ * neither the zygote nor a stub uses (the handlers have their own
+ * restorer): they lie far from the image, and a stub that inherits them
+ * needs three page-table pages for them (~50 us each where the host is
+ * itself a PVM guest). Found from the auxiliary vector (AT_SYSINFO_EHDR),
+ * its size from its ELF header, the vvar pages below by probing (mincore
+ * fails on an unmapped page). A hole or a failure leaves them: it costs
+ * only time.
+ */
+static void drop_vdso(long *sp)
+{
+        long argc = sp[0];
+        long *p = sp + 1 + argc + 1; /* envp */
+        while (*p)
+                p++;
+        uint64_t *aux = (uint64_t *)(p + 1), base = 0;
+        for (; aux[0]; aux += 2)
+                if (aux[0] == 33 /* AT_SYSINFO_EHDR */)
+                        base = aux[1];
+        if (!base || (base & 0xfff))
+                return;
+        const struct kehdr *eh = (const struct kehdr *)base;
+        const struct kphdr *ph = (const struct kphdr *)(base + eh->phoff);
+        uint64_t hi = base;
+        for (unsigned i = 0; i < eh->phnum && i < 16; i++)
+                if (ph[i].type == 1 /* PT_LOAD */ && base + ph[i].vaddr + ph[i].memsz > hi)
+                        hi = base + ph[i].vaddr + ph[i].memsz;
+        hi = (hi + 0xfff) & ~0xfffull;
+        uint64_t lo = base;
+        uint8_t v;
+        for (int i = 0;
+             i < 16 && zyg_sc(NR_mincore, (long)(lo - 4096), 4096, (long)&v, 0, 0, 0) == 0; i++)
+                lo -= 4096;
+        zyg_sc(NR_munmap, (long)lo, (long)(hi - lo), 0, 0, 0, 0);
+}
+
+static long stub_stack(uintptr_t image_end, long *zyg_sp)
+{
+        long r = zyg_sc(NR_mmap, (long)image_end, STUB_STACK, PROT_READ_ | PROT_WRITE_,
+                        MAP_PRIVATE_ | MAP_ANONYMOUS_ | MAP_FIXED_NOREPLACE_, -1, 0);
+        if (r < 0 && r > -4096)
+                r = zyg_sc(NR_mmap, 0, STUB_STACK, PROT_READ_ | PROT_WRITE_,
+                           MAP_PRIVATE_ | MAP_ANONYMOUS_, -1, 0);
+        if (r < 0 && r > -4096)
+                return r;
+        uint64_t top = (uint64_t)r + STUB_STACK - 16;
+        *(volatile uint64_t *)top = (uint64_t)stub_from_fork;
+        /* the zygote's stack: the pages around where it started (the kernel
+         * leaves a gap below a stack, and nothing of ours lies above it; a
+         * hole in the range only makes madvise say ENOMEM) */
+        uintptr_t sp = (uintptr_t)zyg_sp & ~0xfffull;
+        long m = zyg_sc(NR_madvise, (long)(sp - (256u << 10)), (long)((256u << 10) + (64u << 10)),
+                        MADV_DONTFORK_, 0, 0, 0);
+        if (m < 0 && m != -12 /* ENOMEM */)
+                return m;
+        return (long)top;
 }
 
 /* Stubs that ended, reaped as soon as the zygote looks (after each
@@ -915,19 +1010,25 @@ static void reap_all(void)
         }
 }
 
-__attribute__((noreturn)) static void zygote(void)
+__attribute__((noreturn)) static void zygote(long *sp)
 {
         struct bpf b;
         memset(&b, 0, sizeof(b));
-        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB */
-        if ((uint64_t)zyg_page < (1ull << 40) || (uint64_t)stub_sc_end < (1ull << 40) ||
+        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB
+         * (the end of the longest mapping it allows) */
+        if ((uint64_t)zyg_page < (2ull << 32) || (uint64_t)stub_sc_end < (2ull << 32) ||
             build_filter(&b) < 0) {
                 zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, 0, -1);
                 zsc1(NR_exit_group, 1);
         }
         uint64_t all = ~0ull;
         zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
-        long r = own_image_anonymous();
+        uintptr_t image_end = 0;
+        long r = own_image_anonymous(&image_end);
+        long stack = r == 0 ? stub_stack(image_end, sp) : 0;
+        drop_vdso(sp);
+        if (stack < 0)
+                r = stack;
         /* the stubs' trap handlers and signal stack, inherited by every fork
          * (the zygote itself never takes one: it has no guest) */
         struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
@@ -992,9 +1093,8 @@ __attribute__((noreturn)) static void zygote(void)
                         int pidfd = -1;
                         long pid = fds[0] < 0 || fds[1] < 0
                                        ? -E_INVAL
-                                       : zsc4(NR_clone, SIGCHLD_ | CLONE_PIDFD_, 0, &pidfd, 0);
-                        if (pid == 0)
-                                stub_child(fds[0], fds[1], fds[2], ZSOCK);
+                                       : zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, (uint64_t)stack,
+                                                  fds[0], fds[1], fds[2]);
                         zsend(VMM_PROC_MSG_FORK, pid, 0, pid > 0 ? pidfd : -1);
                         if (pid > 0)
                                 zsc1(NR_close, pidfd);
@@ -1017,6 +1117,5 @@ __attribute__((noreturn)) static void zygote(void)
 
 void stub_main(long *sp)
 {
-        (void)sp;
-        zygote();
+        zygote(sp);
 }
