@@ -84,6 +84,73 @@ enum mcp_tier mcp_sandbox_tier(char *why, size_t n)
         return MCP_TIER_HOST;
 }
 
+static const char *limits_how(void)
+{
+        return sbx_cgroup_usable() ? "cgroup v1 and rlimits" : "rlimits only";
+}
+
+char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
+{
+        strbuf b = {0};
+        char why[400];
+        mcp_sandbox_tier(why, sizeof(why));
+        if (tier == MCP_TIER_HOST)
+                sb_addf(&b, "NO SANDBOX here (%s); fallback %s", why,
+                        sb->fallback == ISO_FALLBACK_DENY ? "deny: it does not start"
+                                                          : "direct: it runs on the host");
+        else
+                sb_addf(&b, "%s%s%s", tier == MCP_TIER_REDUCED ? "reduced sandbox (" : "sandbox",
+                        tier == MCP_TIER_REDUCED ? why : "",
+                        tier == MCP_TIER_REDUCED ? ": Landlock, seccomp, limits)" : "");
+        sb_add(&b, "; mounts: ");
+        if (!sb->mounts->n)
+                sb_add(&b, "none");
+        for (size_t i = 0; i < sb->mounts->n; i++) {
+                const struct iso_mount *m = &sb->mounts->v[i];
+                sb_addf(&b, "%s", i ? ", " : "");
+                sb_add_sanitized(&b, m->host_path, strlen(m->host_path), 0);
+                if (strcmp(m->host_path, m->vm_path) && tier == MCP_TIER_SANDBOX) {
+                        sb_add(&b, " at ");
+                        sb_add_sanitized(&b, m->vm_path, strlen(m->vm_path), 0);
+                }
+                sb_add(&b, m->readonly ? " (ro)" : " (rw)");
+        }
+        sb_add(&b, "; network: ");
+        if (!sb->allow->n)
+                sb_add(&b, "none");
+        for (size_t i = 0; i < sb->allow->n; i++) {
+                sb_addf(&b, "%s", i ? ", " : "");
+                sb_add_sanitized(&b, sb->allow->v[i], strlen(sb->allow->v[i]), 0);
+        }
+        if (sb->allow->n)
+                sb_add(&b, " (through osvm's proxy)");
+        sb_addf(&b, "; limits: %u MiB, %u processes (%s)", sb->memory_mb, sb->max_procs,
+                limits_how());
+        return sb_steal(&b);
+}
+
+json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier)
+{
+        char why[400];
+        mcp_sandbox_tier(why, sizeof(why));
+        json_t *mounts = json_array(), *allow = json_array();
+        for (size_t i = 0; i < sb->mounts->n; i++) {
+                const struct iso_mount *m = &sb->mounts->v[i];
+                json_array_append_new(
+                    mounts, json_pack("{s:s, s:s, s:b}", "host_path", m->host_path, "path",
+                                      tier == MCP_TIER_SANDBOX ? m->vm_path : m->host_path,
+                                      "readonly", m->readonly));
+        }
+        for (size_t i = 0; i < sb->allow->n; i++)
+                json_array_append_new(allow, json_string(sb->allow->v[i]));
+        return json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:i, s:i, s:s}, s:s}", "tier",
+                         mcp_tier_name(tier), "why", sb->why, "reduced_because",
+                         tier == MCP_TIER_SANDBOX ? "" : why, "mounts", mounts, "network_allow",
+                         allow, "limits", "memory_mb", (int)sb->memory_mb, "max_processes",
+                         (int)sb->max_procs, "enforced_by", limits_how(), "fallback",
+                         iso_fallback_name(sb->fallback));
+}
+
 /* ---- a list of strings, owned ---- */
 
 struct strs {

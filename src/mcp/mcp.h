@@ -272,6 +272,10 @@ enum mcp_tier { MCP_TIER_HOST = 0, MCP_TIER_SANDBOX, MCP_TIER_REDUCED };
 const char *mcp_tier_name(enum mcp_tier t); /* "host", "sandbox", "reduced" */
 /* The tier a confined server gets on this host; why, when it is not the full one. */
 enum mcp_tier mcp_sandbox_tier(char *why, size_t n);
+/* What a server's sandbox holds it to on this host, as one line of words
+ * (sanitized) or as JSON: tier, mounts, network allow-list, limits. */
+char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier);
+json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier);
 /* OSVM_SANDBOX_NO_LANDLOCK=1: behave as a host without Landlock (tests). */
 #define MCP_NO_LANDLOCK_ENV "OSVM_SANDBOX_NO_LANDLOCK"
 

@@ -101,3 +101,8 @@ void sbx_cgroup_end(struct sbx_cgroup *cg)
         }
         cg->n = 0;
 }
+
+bool sbx_cgroup_usable(void)
+{
+        return access(CG_V1 "/memory", W_OK) == 0 && access(CG_V1 "/pids", W_OK) == 0;
+}

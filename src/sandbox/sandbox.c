@@ -253,11 +253,11 @@ static void make_dev(const struct child_args *a)
 static void fill_root(const struct child_args *a)
 {
         const struct sbx_spec *s = a->s;
+        /* /tmp first: a bind below it (a mount under the host's /tmp) goes on top */
+        if (s->tmp_bytes)
+                mount_tmpfs(a, "/tmp", a->tmp_opts);
         for (size_t i = 0; i < s->nbinds; i++)
                 bind_one(a, s->binds[i].src, s->binds[i].dst, s->binds[i].rw);
-        if (s->tmp_bytes) {
-                mount_tmpfs(a, "/tmp", a->tmp_opts);
-        }
         if (s->proc_dev) {
                 make_dev(a);
                 long r = rsys(syscall(SYS_mkdirat, AT_FDCWD, "/proc/proc", 0555));

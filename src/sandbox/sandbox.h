@@ -147,6 +147,8 @@ struct sbx_cgroup {
 };
 /* Makes the groups with their limits; -1 (cg->what says why) where the host does not let us. */
 int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids);
+/* Whether sbx_cgroup_make can work here (the controllers writable). */
+bool sbx_cgroup_usable(void);
 /* After the spawn: the parent's cgroup.procs fds closed. */
 void sbx_cgroup_close_fds(struct sbx_cgroup *cg);
 /* After the child ended: what it left in the groups killed, the groups removed. */
