@@ -130,11 +130,14 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
-        iso_config_open(&cfg, &d); /* writes the default file when there is none */
+        /* writes the default file when there is none */
+        bool named = iso_config_open(&cfg, &d) == 0 && iso_config_server(&cfg, name);
         iso_config_free(&cfg);
         iso_diags_free(&d);
+        if (o->off && !named)
+                return 0; /* on the host, as a server the config does not name always ran */
         _cleanup_free_ char *path = iso_config_path();
-        const char *as[6];
+        const char *as[5];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL;
         if (o->off) {
@@ -147,7 +150,6 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
                 free(mj);
                 free(aj);
                 as[n++] = "sandbox=true";
-                as[n++] = "execution_mode=direct";
                 as[n++] = mounts;
                 as[n++] = allow;
                 if (o->memory) {
