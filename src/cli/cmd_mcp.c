@@ -78,6 +78,13 @@ static json_t *mount_spec(const char *spec, osvm_err *e)
                 e->exit = OSVM_EXIT_USAGE;
                 return NULL;
         }
+        if (!strcmp(host, "/")) {
+                free(host);
+                err_set(e, EINVAL, "--mount %s: the whole host file system cannot be mounted",
+                        spec);
+                e->exit = OSVM_EXIT_USAGE;
+                return NULL;
+        }
         if (guest && guest[0] != '/') {
                 free(host);
                 err_set(e, EINVAL, "--mount %s: the path inside must be absolute", spec);
@@ -102,6 +109,11 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
                     stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? realpath(argv[i], NULL) : NULL;
                 if (!real)
                         continue;
+                if (!strcmp(real, "/")) {
+                        /* the whole host is not a mount: the server sees what --mount gives */
+                        free(real);
+                        continue;
+                }
                 bool covered = false;
                 size_t k;
                 json_t *m;

@@ -437,6 +437,12 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
         bool remapped = false;
         for (size_t i = 0; i < sb->mounts->n; i++) {
                 const struct iso_mount *m = &sb->mounts->v[i];
+                if (!strcmp(m->host_path, "/") || !strcmp(m->vm_path, "/")) {
+                        log_warn("%s: a mount of / (the whole host, or over the sandbox's root) is "
+                                 "left out",
+                                 name);
+                        continue;
+                }
                 binds[nb++] = (struct sbx_bind){m->host_path, m->vm_path, !m->readonly};
                 remapped |= strcmp(m->host_path, m->vm_path) != 0;
         }

@@ -10,7 +10,66 @@ PY=/usr/bin/python3
 EVIL=$ROOT/tests/mcp/sandbox_server.py
 if [ ! -x "$PY" ]; then
         skip "the MCP server sandbox" "no $PY"
+        # ---- the real servers from npm, confined ----
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+MCP=$PEERS/node_modules/@modelcontextprotocol
+if [ -z "$PEERS" ] || ! command -v node >/dev/null || [ ! -f "$MCP/server-memory/dist/index.js" ]; then
+        skip "the npm servers in the sandbox" "node or the npm test peers are missing"
         finish
+        exit
+fi
+
+fresh
+mkdir -p "$T/files" "$T/secret"
+printf 'inside the mount' >"$T/files/hello.txt"
+printf 'KEYDATA' >"$T/secret/key"
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /data
+check_exit "server-filesystem: added with a mount" 0
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: a read inside the mount works" "inside the mount" "$OUT"
+osvm mcp call fs list_directory path=/data
+check_contains "server-filesystem: and a listing" "hello.txt" "$OUT"
+osvm mcp call fs write_file path=/data/new.txt content=x
+check_contains "server-filesystem: writing to a read-only mount fails" "read-only file system" "$OUT$ERR"
+check_eq "server-filesystem: and nothing was written" "absent" "$([ -e "$T/files/new.txt" ] && echo there || echo absent)"
+# the server's own check is widened to / so that only the sandbox stands in the way
+osvm mcp remove fs
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /
+osvm mcp call fs read_text_file path="$T/secret/key"
+check_not_contains "server-filesystem: a host file outside its mounts is not there" "KEYDATA" "$OUT"
+check_contains "server-filesystem: (not there at all)" "ENOENT" "$OUT$ERR"
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: its mount is still there" "inside the mount" "$OUT"
+
+fresh
+mkdir -p "$T/state"
+osvm mcp add mem --env MEMORY_FILE_PATH=/state/memory.jsonl --mount "$T/state:/state:rw" \
+        -- node "$MCP/server-memory/dist/index.js"
+check_exit "server-memory: added with a writable mount" 0
+osvm mcp call mem create_entities \
+        '{"entities": [{"name": "osvm", "entityType": "project", "observations": ["sandboxed"]}]}'
+check_exit "server-memory: an entity is made" 0
+check_contains "server-memory: its memory file is in the writable mount" "osvm" "$(cat "$T/state/memory.jsonl" 2>/dev/null)"
+osvm mcp call mem read_graph
+check_contains "server-memory: the entity persists across restarts" "sandboxed" "$OUT"
+
+fresh
+osvm mcp add everything -- node "$MCP/server-everything/dist/index.js" stdio
+osvm mcp tools everything
+check_contains "server-everything: its tools, listed from the sandbox" "everything/get-sum" "$OUT"
+osvm mcp call everything get-sum a=2 b=3
+check_contains "server-everything: a call" "The sum of 2 and 3 is 5" "$OUT"
+osvm mcp call everything echo message=confined
+check_contains "server-everything: echo" "confined" "$OUT"
+osvm mcp call everything trigger-long-running-operation duration=0.4 steps=2
+check_contains "server-everything: progress comes through" "progress: 2/2" "$ERR"
+osvm mcp call --timeout 500 everything trigger-long-running-operation duration=20 steps=20
+check_failed "server-everything: a call past its time is cancelled"
+osvm mcp call everything get-env
+check_not_contains "server-everything: get-env does not see the user's environment" "$OSVM_TEST_SECRET" "$OUT"
+check_contains "server-everything: it sees the proxy" "HTTP_PROXY" "$OUT"
+
+finish
         exit
 fi
 
@@ -117,5 +176,64 @@ osvm mcp add plain --no-sandbox -- "$PY" "$EVIL"
 check_contains "--no-sandbox says so" "no sandbox" "$OUT"
 osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
+
+# ---- the real servers from npm, confined ----
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+MCP=$PEERS/node_modules/@modelcontextprotocol
+if [ -z "$PEERS" ] || ! command -v node >/dev/null || [ ! -f "$MCP/server-memory/dist/index.js" ]; then
+        skip "the npm servers in the sandbox" "node or the npm test peers are missing"
+        finish
+        exit
+fi
+
+fresh
+mkdir -p "$T/files" "$T/secret"
+printf 'inside the mount' >"$T/files/hello.txt"
+printf 'KEYDATA' >"$T/secret/key"
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /data
+check_exit "server-filesystem: added with a mount" 0
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: a read inside the mount works" "inside the mount" "$OUT"
+osvm mcp call fs list_directory path=/data
+check_contains "server-filesystem: and a listing" "hello.txt" "$OUT"
+osvm mcp call fs write_file path=/data/new.txt content=x
+check_contains "server-filesystem: writing to a read-only mount fails" "read-only file system" "$OUT$ERR"
+check_eq "server-filesystem: and nothing was written" "absent" "$([ -e "$T/files/new.txt" ] && echo there || echo absent)"
+# the server's own check is widened to / so that only the sandbox stands in the way
+osvm mcp remove fs
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /
+osvm mcp call fs read_text_file path="$T/secret/key"
+check_not_contains "server-filesystem: a host file outside its mounts is not there" "KEYDATA" "$OUT"
+check_contains "server-filesystem: (not there at all)" "ENOENT" "$OUT$ERR"
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: its mount is still there" "inside the mount" "$OUT"
+
+fresh
+mkdir -p "$T/state"
+osvm mcp add mem --env MEMORY_FILE_PATH=/state/memory.jsonl --mount "$T/state:/state:rw" \
+        -- node "$MCP/server-memory/dist/index.js"
+check_exit "server-memory: added with a writable mount" 0
+osvm mcp call mem create_entities \
+        '{"entities": [{"name": "osvm", "entityType": "project", "observations": ["sandboxed"]}]}'
+check_exit "server-memory: an entity is made" 0
+check_contains "server-memory: its memory file is in the writable mount" "osvm" "$(cat "$T/state/memory.jsonl" 2>/dev/null)"
+osvm mcp call mem read_graph
+check_contains "server-memory: the entity persists across restarts" "sandboxed" "$OUT"
+
+fresh
+osvm mcp add everything -- node "$MCP/server-everything/dist/index.js" stdio
+osvm mcp tools everything
+check_contains "server-everything: its tools, listed from the sandbox" "everything/get-sum" "$OUT"
+osvm mcp call everything get-sum a=2 b=3
+check_contains "server-everything: a call" "The sum of 2 and 3 is 5" "$OUT"
+osvm mcp call everything echo message=confined
+check_contains "server-everything: echo" "confined" "$OUT"
+osvm mcp call everything trigger-long-running-operation duration=0.4 steps=2
+check_contains "server-everything: progress comes through" "progress: 2/2" "$ERR"
+osvm mcp call --timeout 500 everything trigger-long-running-operation duration=20 steps=20
+check_failed "server-everything: a call past its time is cancelled"
+osvm mcp call everything get-env
+check_not_contains "server-everything: get-env does not see the user's environment" "$OSVM_TEST_SECRET" "$OUT"
+check_contains "server-everything: it sees the proxy" "HTTP_PROXY" "$OUT"
 
 finish
