@@ -279,6 +279,9 @@ json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier);
 /* OSVM_SANDBOX_NO_LANDLOCK=1: behave as a host without Landlock (tests). */
 #define MCP_NO_LANDLOCK_ENV "OSVM_SANDBOX_NO_LANDLOCK"
 
+/* Does a network.allow entry ("host", "host:port", "*.domain[:port]", an IP
+ * address, "[v6]:port") admit host:port? (host with or without brackets) */
+bool mcp_allow_entry_admits(const char *entry, const char *host, long port);
 /* NULL when the allow-list lets a server reach host:port, else why not. */
 const char *mcp_proxy_check(const struct iso_strlist *allow, const char *host, unsigned port);
 struct mcp_proxy;

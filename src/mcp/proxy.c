@@ -56,43 +56,12 @@ static bool is_ip_literal(const char *host)
         return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* entry "host", "host:port", "*.domain[:port]", "1.2.3.4[:port]", "[::1][:port]" */
-static bool entry_matches(const char *entry, const char *host, unsigned port)
-{
-        char eh[300];
-        long ep = -1;
-        const char *colon;
-        if (entry[0] == '[') {
-                const char *close = strchr(entry, ']');
-                if (!close || (size_t)(close - entry - 1) >= sizeof(eh))
-                        return false;
-                snprintf(eh, sizeof(eh), "%.*s", (int)(close - entry - 1), entry + 1);
-                if (close[1] == ':')
-                        ep = strtol(close + 2, NULL, 10);
-        } else if ((colon = strrchr(entry, ':')) != NULL) {
-                if ((size_t)(colon - entry) >= sizeof(eh))
-                        return false;
-                snprintf(eh, sizeof(eh), "%.*s", (int)(colon - entry), entry);
-                ep = strtol(colon + 1, NULL, 10);
-        } else {
-                snprintf(eh, sizeof(eh), "%s", entry);
-        }
-        if (ep >= 0 && (unsigned)ep != port)
-                return false;
-        if (eh[0] == '*' && eh[1] == '.') {
-                /* a subdomain of the domain, not the domain itself; never an IP */
-                size_t hl = strlen(host), dl = strlen(eh + 1);
-                return !is_ip_literal(host) && hl > dl && !strcasecmp(host + hl - dl, eh + 1);
-        }
-        return !strcasecmp(eh, host);
-}
-
 const char *mcp_proxy_check(const struct iso_strlist *allow, const char *host, unsigned port)
 {
         if (!host[0] || port == 0 || port > 65535)
                 return "not a destination";
         for (size_t i = 0; i < allow->n; i++)
-                if (entry_matches(allow->v[i], host, port))
+                if (mcp_allow_entry_admits(allow->v[i], host, port))
                         return NULL;
         return allow->n ? "not on its network allow-list" : "its network allow-list is empty";
 }
@@ -237,7 +206,6 @@ static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host,
 {
         char *h = text_sanitize(host, 0);
         if (refusal) {
-                atomic_fetch_add(&p->refused, 1);
                 bool ip = is_ip_literal(host);
                 log_warn("%s: network: refused %s to %s%s%s:%u: %s. To allow it: osvm isolation "
                          "set %s network.allow=%s%s%s:%u (the list is replaced: name every host)",
@@ -246,7 +214,6 @@ static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host,
                          ip && strchr(host, ':') ? "[" : "", h, ip && strchr(host, ':') ? "]" : "",
                          port);
         } else {
-                atomic_fetch_add(&p->allowed, 1);
                 log_info("%s: network: %s to %s:%u allowed; %llu bytes out, %llu in", p->server,
                          kind, h, port, (unsigned long long)out, (unsigned long long)in);
         }
@@ -257,9 +224,10 @@ static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host,
 static int open_upstream(struct mcp_proxy *p, const char *host, unsigned port, const char **why)
 {
         *why = mcp_proxy_check(&p->allow, host, port);
-        if (*why)
-                return -1;
-        return dial(p, host, port, is_ip_literal(host), why);
+        int fd = *why ? -1 : dial(p, host, port, is_ip_literal(host), why);
+        /* counted when decided; logged with its bytes when it ends */
+        atomic_fetch_add(fd < 0 ? &p->refused : &p->allowed, 1);
+        return fd;
 }
 
 static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have, uint64_t until)

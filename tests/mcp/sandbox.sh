@@ -10,7 +10,26 @@ PY=/usr/bin/python3
 EVIL=$ROOT/tests/mcp/sandbox_server.py
 if [ ! -x "$PY" ]; then
         skip "the MCP server sandbox" "no $PY"
-        # ---- the real servers from npm, confined ----
+        # ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
+fresh
+osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
+osvm isolation set old use_microvm=true
+osvm mcp call old echo text=hi
+check_contains "use_microvm: true runs the server confined" "hi" "$OUT"
+check_contains "and says once that no microVM engine is here" \
+        "old: MicroVM engine not available; running server in sandbox" "$ERR"
+check_eq "once" 1 "$(grep -c "MicroVM engine not available" "$T/err")"
+osvm isolation set old use_microvm=false
+osvm isolation set old/echo execution_mode=microvm
+osvm isolation explain old/echo
+check_contains "a tool in microvm mode: explain says the server runs in its sandbox" \
+        "MicroVM engine not available; running server in sandbox" "$OUT"
+check_contains "and what the sandbox holds" "SANDBOX: sandbox; mounts: none; network: none" "$OUT"
+osvm isolation set old sandbox=false
+osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
+
+# ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
 MCP=$PEERS/node_modules/@modelcontextprotocol
 if [ -z "$PEERS" ] || ! command -v node >/dev/null || [ ! -f "$MCP/server-memory/dist/index.js" ]; then
@@ -176,6 +195,25 @@ osvm mcp add plain --no-sandbox -- "$PY" "$EVIL"
 check_contains "--no-sandbox says so" "no sandbox" "$OUT"
 osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
+
+# ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
+fresh
+osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
+osvm isolation set old use_microvm=true
+osvm mcp call old echo text=hi
+check_contains "use_microvm: true runs the server confined" "hi" "$OUT"
+check_contains "and says once that no microVM engine is here" \
+        "old: MicroVM engine not available; running server in sandbox" "$ERR"
+check_eq "once" 1 "$(grep -c "MicroVM engine not available" "$T/err")"
+osvm isolation set old use_microvm=false
+osvm isolation set old/echo execution_mode=microvm
+osvm isolation explain old/echo
+check_contains "a tool in microvm mode: explain says the server runs in its sandbox" \
+        "MicroVM engine not available; running server in sandbox" "$OUT"
+check_contains "and what the sandbox holds" "SANDBOX: sandbox; mounts: none; network: none" "$OUT"
+osvm isolation set old sandbox=false
+osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
 
 # ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
