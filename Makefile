@@ -84,9 +84,10 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
 bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana \
-       build/bench/bench_offline build/asan/bench/bench_offline
+       build/bench/bench_offline build/asan/bench/bench_offline build/bench/bench_sandbox
 	build/bench/bench_isolation
 	build/bench/bench_offline
+	build/bench/bench_sandbox
 	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh

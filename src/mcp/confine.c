@@ -333,6 +333,19 @@ static bool first_time(const char *what, const char *name)
         return first;
 }
 
+/* The server filter, built once a run (libseccomp's compile is the larger part
+ * of its cost) and shared by every spawn: a borrowed program. */
+static int server_filter(struct sock_fprog *out, osvm_err *e)
+{
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        static struct sock_fprog prog;
+        pthread_mutex_lock(&mu);
+        int r = prog.filter ? 0 : sbx_server_filter(&prog, e);
+        *out = prog;
+        pthread_mutex_unlock(&mu);
+        return r;
+}
+
 static int loopback_listener(uint16_t *port, osvm_err *e)
 {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -426,7 +439,7 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                 err_sys(e, "%s: the sandbox's bridge", name);
                 goto out;
         }
-        if (sbx_server_filter(&filter, e) < 0)
+        if (server_filter(&filter, e) < 0)
                 goto out;
         make_env(&envs, env, home, port);
 
@@ -590,7 +603,6 @@ out:
                 close(lfd);
         if (c->has_cg)
                 sbx_cgroup_close_fds(&c->cg);
-        free(filter.filter);
         free(binds);
         free(av);
         strs_free(&keep);
