@@ -230,17 +230,25 @@ static int open_upstream(struct mcp_proxy *p, const char *host, unsigned port, c
         return fd;
 }
 
+/* Reads what fd has next into buf (PROXY_HEAD_MAX at most); false at its end, an error or the
+ * deadline. */
+static bool read_more(struct mcp_proxy *p, int fd, unsigned char *buf, size_t *have, uint64_t until)
+{
+        if (*have >= PROXY_HEAD_MAX || wait_fd(p, fd, POLLIN, until) < 0)
+                return false;
+        ssize_t n = recv(fd, buf + *have, PROXY_HEAD_MAX - *have, 0);
+        if (n <= 0)
+                return false;
+        *have += (size_t)n;
+        return true;
+}
+
 static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have, uint64_t until)
 {
         /* greeting: 05 n methods...; answer 05 00 (no authentication) */
-        while (have < 2 || have < 2u + buf[1]) {
-                if (wait_fd(p, fd, POLLIN, until) < 0)
+        while (have < 2 || have < 2u + buf[1])
+                if (!read_more(p, fd, buf, &have, until))
                         return;
-                ssize_t n = recv(fd, buf + have, PROXY_HEAD_MAX - have, 0);
-                if (n <= 0)
-                        return;
-                have += (size_t)n;
-        }
         size_t used = 2u + buf[1];
         if (!send_all(fd, "\x05\x00", 2))
                 return;
@@ -254,12 +262,8 @@ static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have,
                         if (have >= need)
                                 break;
                 }
-                if (wait_fd(p, fd, POLLIN, until) < 0)
+                if (!read_more(p, fd, buf, &have, until))
                         return;
-                ssize_t n = recv(fd, buf + have, PROXY_HEAD_MAX - have, 0);
-                if (n <= 0)
-                        return;
-                have += (size_t)n;
         }
         static const unsigned char refused[10] = {5, 2, 0, 1, 0, 0, 0, 0, 0, 0};
         static const unsigned char failed[10] = {5, 4, 0, 1, 0, 0, 0, 0, 0, 0};
