@@ -388,9 +388,9 @@ void mcp_confined_end(struct mcp_confined *c)
         free(c);
 }
 
-int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
-                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
-                      osvm_err *e)
+static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *const *argv,
+                          char *const *env, const int stdio[3], pid_t *pid,
+                          struct mcp_confined **out, osvm_err *e)
 {
         *out = NULL;
         char why[400];
@@ -613,5 +613,138 @@ out:
                 *out = c;
         else
                 mcp_confined_end(c);
+        return rc;
+}
+
+/* ---- npx: the package fetched in a step of its own ---- */
+
+#define NPM_REGISTRY     "registry.npmjs.org:443"
+#define CACHE_IN_SANDBOX "/osvm-cache"
+#define FETCH_WAIT_MS    300000 /* the fetch step's bound */
+
+/* The package an `npx` command line runs (its first operand), or NULL. */
+static const char *npx_package(char *const *argv)
+{
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        if (strcmp(base, "npx") != 0)
+                return NULL;
+        for (size_t i = 1; argv[i]; i++) {
+                if (!strcmp(argv[i], "--"))
+                        return argv[i + 1];
+                if (argv[i][0] != '-')
+                        return argv[i];
+                if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--package"))
+                        return argv[i + 1];
+        }
+        return NULL;
+}
+
+/* Waits for the fetch step to end, bounded; its exit status, or -1. */
+static int wait_fetch(pid_t pid)
+{
+        uint64_t until = time_mono_ns() + (uint64_t)FETCH_WAIT_MS * 1000000ull;
+        for (;;) {
+                int st;
+                pid_t r = waitpid(pid, &st, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (r < 0 && errno != EINTR)
+                        return -1;
+                if (time_mono_ns() >= until) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return -1;
+                }
+                usleep(20000);
+        }
+}
+
+int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
+                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
+                      osvm_err *e)
+{
+        const char *pkg = npx_package(argv);
+        char why[400];
+        enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
+        if (!pkg || tier == MCP_TIER_HOST)
+                return spawn_confined(name, sb, argv, env, stdio, pid, out, e);
+        /*
+         * npx: npm's cache is the server's own folder on the host, kept across
+         * starts (<state dir>/sandbox/<server>), writable in the sandbox. The
+         * first start fetches the package in a step of its own whose only
+         * egress is the npm registry; the server then runs with npm offline,
+         * under its own allow-list.
+         */
+        char nbuf[300];
+        if (iso_names_problem(name, "x", nbuf, sizeof(nbuf)))
+                return spawn_confined(name, sb, argv, env, stdio, pid, out, e);
+        _cleanup_free_ char *state = paths_state_dir();
+        _cleanup_free_ char *dir = xasprintf("%s/sandbox/%s", state, name);
+        if (fs_mkdir_p(dir, 0700, e) < 0)
+                return -1;
+        struct iso_mount *mv = xcalloc(sb->mounts->n + 1, sizeof(*mv));
+        for (size_t i = 0; i < sb->mounts->n; i++)
+                mv[i] = sb->mounts->v[i];
+        mv[sb->mounts->n] = (struct iso_mount){dir, CACHE_IN_SANDBOX, false};
+        struct iso_mounts mounts = {sb->mounts->n + 1, mv};
+        struct iso_sandbox with_cache = *sb;
+        with_cache.mounts = &mounts;
+        const char *seen = tier == MCP_TIER_SANDBOX ? CACHE_IN_SANDBOX : dir;
+        struct strs envs = {0};
+        for (size_t i = 0; env && env[i]; i++)
+                strs_add(&envs, xstrdup(env[i]));
+        strs_add(&envs, xasprintf("npm_config_cache=%s/npm", seen));
+        strs_add(&envs, xasprintf("npm_config_update_notifier=false"));
+        /* the marker of a fetch done, by package */
+        unsigned long h = 5381;
+        for (const char *c = pkg; *c; c++)
+                h = h * 33 + (unsigned char)*c;
+        _cleanup_free_ char *marker = xasprintf("%s/fetched-%08lx", dir, h & 0xffffffffUL);
+        int rc = 0;
+        if (access(marker, F_OK) != 0) {
+                char *registry[] = {NPM_REGISTRY, NULL};
+                struct iso_strlist reg = {1, registry};
+                struct iso_sandbox fetch = with_cache;
+                fetch.allow = &reg;
+                _cleanup_free_ char *shown = text_sanitize(pkg, 0);
+                log_warn("%s: first start: fetching %s from the npm registry (this step's only "
+                         "egress: %s; the server's own network stays as its allow-list says)",
+                         name, shown, NPM_REGISTRY);
+                char *fargv[] = {"npm",       "exec", "--yes", "--package",
+                                 (char *)pkg, "--",   "true",  NULL};
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int fstdio[3] = {null, 2, 2};
+                pid_t fpid;
+                struct mcp_confined *fc = NULL;
+                rc = spawn_confined(name, &fetch, fargv, envs.v, fstdio, &fpid, &fc, e);
+                if (null >= 0)
+                        close(null);
+                if (rc == 1) {
+                        int st = wait_fetch(fpid);
+                        mcp_confined_end(fc);
+                        if (st != 0) {
+                                rc = -1;
+                                err_set(e, EIO,
+                                        "%s: first start: fetching %s failed (%s %d); npm's "
+                                        "output is above",
+                                        name, shown, st < 0 ? "no end within" : "exit status",
+                                        st < 0 ? FETCH_WAIT_MS : st);
+                        } else {
+                                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                                if (fd >= 0)
+                                        close(fd);
+                        }
+                } else if (rc == 0) {
+                        rc = -1;
+                        err_set(e, EPERM, "%s: no sandbox for the fetch step", name);
+                }
+        }
+        if (rc >= 0) {
+                strs_add(&envs, xstrdup("npm_config_offline=true"));
+                rc = spawn_confined(name, &with_cache, argv, envs.v, stdio, pid, out, e);
+        }
+        strs_free(&envs);
+        free(mv);
         return rc;
 }

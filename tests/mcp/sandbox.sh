@@ -29,6 +29,22 @@ osvm isolation set old sandbox=false
 osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
 
+# ---- npx: the first start fetches the package in a step of its own ----
+# (it reaches the npm registry: only with OSVM_TEST_REGISTRY=1)
+if [ "${OSVM_TEST_REGISTRY:-}" = 1 ] && command -v npx >/dev/null; then
+        fresh
+        osvm mcp add mem -- npx -y @modelcontextprotocol/server-memory@2026.8.31
+        osvm mcp call mem read_graph
+        check_contains "npx: the first start says it fetches, and from where" \
+                "first start: fetching @modelcontextprotocol/server-memory@2026.8.31 from the npm registry" "$ERR"
+        check_contains "npx: then the server runs, with no network of its own" '"entities"' "$OUT"
+        osvm mcp call mem read_graph
+        check_not_contains "npx: the next start needs no fetch" "first start" "$ERR"
+        check_contains "npx: and runs offline" '"entities"' "$OUT"
+else
+        skip "npx: the first start's fetch step" "set OSVM_TEST_REGISTRY=1 to reach the npm registry"
+fi
+
 # ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
 MCP=$PEERS/node_modules/@modelcontextprotocol
@@ -214,6 +230,22 @@ check_contains "and what the sandbox holds" "SANDBOX: sandbox; mounts: none; net
 osvm isolation set old sandbox=false
 osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
+
+# ---- npx: the first start fetches the package in a step of its own ----
+# (it reaches the npm registry: only with OSVM_TEST_REGISTRY=1)
+if [ "${OSVM_TEST_REGISTRY:-}" = 1 ] && command -v npx >/dev/null; then
+        fresh
+        osvm mcp add mem -- npx -y @modelcontextprotocol/server-memory@2026.8.31
+        osvm mcp call mem read_graph
+        check_contains "npx: the first start says it fetches, and from where" \
+                "first start: fetching @modelcontextprotocol/server-memory@2026.8.31 from the npm registry" "$ERR"
+        check_contains "npx: then the server runs, with no network of its own" '"entities"' "$OUT"
+        osvm mcp call mem read_graph
+        check_not_contains "npx: the next start needs no fetch" "first start" "$ERR"
+        check_contains "npx: and runs offline" '"entities"' "$OUT"
+else
+        skip "npx: the first start's fetch step" "set OSVM_TEST_REGISTRY=1 to reach the npm registry"
+fi
 
 # ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
