@@ -99,9 +99,12 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
                         sb->fallback == ISO_FALLBACK_DENY ? "deny: it does not start"
                                                           : "direct: it runs on the host");
         else
-                sb_addf(&b, "%s%s%s", tier == MCP_TIER_REDUCED ? "reduced sandbox (" : "sandbox",
+                sb_addf(&b, "%s%s%s%s", tier == MCP_TIER_REDUCED ? "reduced sandbox (" : "sandbox",
                         tier == MCP_TIER_REDUCED ? why : "",
-                        tier == MCP_TIER_REDUCED ? ": Landlock, seccomp, limits)" : "");
+                        tier == MCP_TIER_REDUCED ? ": Landlock, seccomp, limits)" : "",
+                        tier == MCP_TIER_REDUCED && sbx_landlock_abi() < 4
+                            ? " [its TCP is not walled off: Landlock before ABI 4]"
+                            : "");
         sb_add(&b, "; mounts: ");
         if (!sb->mounts->n)
                 sb_add(&b, "none");
@@ -586,9 +589,13 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
                 else
                         log_warn("%s: REDUCED sandbox: %s; Landlock, seccomp, rlimits%s only "
                                  "(the host's files outside its view are walled off, not "
-                                 "hidden)%s",
+                                 "hidden)%s%s",
                                  name, why, c->has_cg ? " and cgroups" : "",
-                                 remapped ? "; its mounts are at their host paths" : "");
+                                 remapped ? "; its mounts are at their host paths" : "",
+                                 sbx_landlock_abi() < 4
+                                     ? "; its TCP is NOT walled off (Landlock before ABI 4 has "
+                                       "no network rules): it can connect anywhere"
+                                     : "");
         }
         rc = 1;
 free_ll:
