@@ -206,8 +206,8 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                                 reason(d, LOG_INFO,
                                        "MicroVM engine not available; running server in sandbox");
                                 d->route = ISO_ROUTE_DIRECT;
-                                d->sandboxed = true;
                                 ok = true;
+                                say_not_enforced(d, cfg);
                                 break;
                         }
                         reason(d, LOG_WARN, "MicroVM execution is not available: %s",
