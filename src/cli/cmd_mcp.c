@@ -333,6 +333,7 @@ static int import(int argc, char **argv)
         struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
         osvm_err e = {0};
         int c, r = 0;
+        char *path = NULL;
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
                 if (!sandbox_opt(c, &so, &r, &e)) {
@@ -349,7 +350,7 @@ static int import(int argc, char **argv)
                 goto out;
         }
         const char *file = argv[optind];
-        _cleanup_free_ char *path = mcp_registry_path();
+        path = mcp_registry_path();
         struct mcp_registry before = {0}, after = {0};
         mcp_registry_load(path, &before, &e);
         size_t added, skipped;
@@ -375,10 +376,12 @@ static int import(int argc, char **argv)
                 }
         mcp_registry_free(&before);
         mcp_registry_free(&after);
-        _cleanup_free_ char *shown = text_sanitize(file, 0);
+        char *shown = text_sanitize(file, 0);
         printf("imported %zu server%s from %s (%zu skipped)%s\n", added, added == 1 ? "" : "s",
                shown, skipped, added && !so.off ? ", sandboxed" : "");
+        free(shown);
 out:
+        free(path);
         json_decref(so.mounts);
         json_decref(so.allow);
         return r;

@@ -10,7 +10,24 @@ PY=/usr/bin/python3
 EVIL=$ROOT/tests/mcp/sandbox_server.py
 if [ ! -x "$PY" ]; then
         skip "the MCP server sandbox" "no $PY"
-        # ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
+        # ---- import: the same flags, for every server it adds ----
+fresh
+mkdir -p "$T/d"
+printf '{"mcpServers": {"a": {"command": "%s", "args": ["%s"]}, "u": {"url": "http://127.0.0.1:9/mcp"}}}' \
+        "$PY" "$EVIL" >"$T/servers.json"
+osvm mcp import --mount "$T/d:/d:rw" --allow-net example.com --memory 256 "$T/servers.json"
+check_contains "import: the servers are sandboxed" "imported 2 servers" "$OUT"
+osvm mcp list
+check_contains "import: the stdio one with its mount, allow-list and memory" \
+        "mounts: $T/d at /d (rw); network: example.com (through osvm's proxy); limits: 256 MiB" "$OUT"
+check_contains "import: the HTTP one is remote" "u                    http  remote" "$OUT"
+osvm mcp call a try attack=write arg=/d/inside
+check_contains "import: its writable mount takes a write" "BREACH: wrote /d/inside" "$OUT"
+check_eq "import: on the host, where the mount says" "pwned" "$(cat "$T/d/inside" 2>/dev/null)"
+osvm mcp import --mount /nonexistent "$T/servers.json"
+check_exit "import: a mount that is not there is a usage error" 2
+
+# ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
 fresh
 osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
 osvm isolation set old use_microvm=true
@@ -211,6 +228,23 @@ osvm mcp add plain --no-sandbox -- "$PY" "$EVIL"
 check_contains "--no-sandbox says so" "no sandbox" "$OUT"
 osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
+
+# ---- import: the same flags, for every server it adds ----
+fresh
+mkdir -p "$T/d"
+printf '{"mcpServers": {"a": {"command": "%s", "args": ["%s"]}, "u": {"url": "http://127.0.0.1:9/mcp"}}}' \
+        "$PY" "$EVIL" >"$T/servers.json"
+osvm mcp import --mount "$T/d:/d:rw" --allow-net example.com --memory 256 "$T/servers.json"
+check_contains "import: the servers are sandboxed" "imported 2 servers" "$OUT"
+osvm mcp list
+check_contains "import: the stdio one with its mount, allow-list and memory" \
+        "mounts: $T/d at /d (rw); network: example.com (through osvm's proxy); limits: 256 MiB" "$OUT"
+check_contains "import: the HTTP one is remote" "u                    http  remote" "$OUT"
+osvm mcp call a try attack=write arg=/d/inside
+check_contains "import: its writable mount takes a write" "BREACH: wrote /d/inside" "$OUT"
+check_eq "import: on the host, where the mount says" "pwned" "$(cat "$T/d/inside" 2>/dev/null)"
+osvm mcp import --mount /nonexistent "$T/servers.json"
+check_exit "import: a mount that is not there is a usage error" 2
 
 # ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
 fresh
