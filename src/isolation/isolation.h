@@ -218,6 +218,7 @@ struct iso_sandbox {
         const struct iso_strlist *allow; /* network.allow (inherited); borrowed, never NULL */
         enum iso_src allow_src;
         uint32_t memory_mb, max_procs;
+        uint32_t vcpus;             /* microvm_config.vcpus: CPUs' worth of time; 0: not limited */
         enum iso_fallback fallback; /* when no sandbox can be made here */
 };
 

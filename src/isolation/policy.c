@@ -269,6 +269,7 @@ void iso_server_sandbox(const struct iso_config *cfg, const char *server, struct
         }
         sb->memory_mb = srv && srv->vm_memory_mb ? srv->vm_memory_mb : ISO_SERVER_MEMORY_MB;
         sb->max_procs = srv && srv->vm_max_procs ? srv->vm_max_procs : ISO_SERVER_MAX_PROCS;
+        sb->vcpus = srv ? srv->vm_vcpus : 0;
         sb->why = "the server is not in the isolation config";
         if (!srv)
                 return;

@@ -127,8 +127,11 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
         }
         if (sb->allow->n)
                 sb_add(&b, " (through osvm's proxy)");
-        sb_addf(&b, "; limits: %u MiB, %u processes (%s)", sb->memory_mb, sb->max_procs,
-                limits_how());
+        sb_addf(&b, "; limits: %u MiB, %u processes", sb->memory_mb, sb->max_procs);
+        if (sb->vcpus)
+                sb_addf(&b, ", %u CPU%s%s", sb->vcpus, sb->vcpus == 1 ? "" : "s",
+                        sbx_cgroup_usable() ? "" : " (not enforced: no cgroup)");
+        sb_addf(&b, " (%s)", limits_how());
         return sb_steal(&b);
 }
 
@@ -146,12 +149,12 @@ json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier)
         }
         for (size_t i = 0; i < sb->allow->n; i++)
                 json_array_append_new(allow, json_string(sb->allow->v[i]));
-        return json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:i, s:i, s:s}, s:s}", "tier",
+        return json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:i, s:i, s:i, s:s}, s:s}", "tier",
                          mcp_tier_name(tier), "why", sb->why, "reduced_because",
                          tier == MCP_TIER_SANDBOX ? "" : why, "mounts", mounts, "network_allow",
                          allow, "limits", "memory_mb", (int)sb->memory_mb, "max_processes",
-                         (int)sb->max_procs, "enforced_by", limits_how(), "fallback",
-                         iso_fallback_name(sb->fallback));
+                         (int)sb->max_procs, "vcpus", (int)sb->vcpus, "enforced_by", limits_how(),
+                         "fallback", iso_fallback_name(sb->fallback));
 }
 
 /* ---- a list of strings, owned ---- */
@@ -498,7 +501,7 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         char nbuf[300];
         snprintf(cgname, sizeof(cgname), "%s",
                  iso_names_problem(name, "x", nbuf, sizeof(nbuf)) ? "server" : name);
-        c->has_cg = sbx_cgroup_make(&c->cg, cgname, mem, sb->max_procs) == 0;
+        c->has_cg = sbx_cgroup_make(&c->cg, cgname, mem, sb->max_procs, sb->vcpus) == 0;
         uint64_t tmp = (uint64_t)(sb->memory_mb / 2 < ISO_SERVER_TMP_MAX_MB ? sb->memory_mb / 2
                                                                             : ISO_SERVER_TMP_MAX_MB)
                        << 20;

@@ -31,7 +31,8 @@ static bool write_value(const char *dir, const char *file, unsigned long long v)
         return ok;
 }
 
-int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids)
+int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids,
+                    unsigned cpus)
 {
         static unsigned seq;
         memset(cg, 0, sizeof(*cg));
@@ -65,6 +66,33 @@ int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes,
                 cg->procs_fd[cg->n - 1] = fd;
         }
         snprintf(cg->what, sizeof(cg->what), "cgroup v1 (memory, pids)");
+        if (!cpus)
+                return 0;
+        char dir[300];
+        snprintf(dir, sizeof(dir), "%s", cg->dir[0]);
+        char *leaf = strrchr(dir, '/');
+        _cleanup_free_ char *cpu = xasprintf(CG_V1 "/cpu%s", leaf ? leaf : "/osvm");
+        if (mkdir(cpu, 0700) < 0) {
+                snprintf(cg->what, sizeof(cg->what), "cgroup v1 (memory, pids; no CPU limit: %s)",
+                         strerror(errno));
+                return 0;
+        }
+        snprintf(cg->dir[cg->n], sizeof(cg->dir[0]), "%s", cpu);
+        cg->procs_fd[cg->n++] = -1;
+        char procs[320];
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", cpu);
+        int fd = write_value(cpu, "cpu.cfs_period_us", 100000) &&
+                         write_value(cpu, "cpu.cfs_quota_us", 100000ull * cpus)
+                     ? open(procs, O_WRONLY | O_CLOEXEC)
+                     : -1;
+        if (fd < 0) {
+                snprintf(cg->what, sizeof(cg->what), "cgroup v1 (memory, pids; no CPU limit: %s)",
+                         strerror(errno));
+                rmdir(cg->dir[--cg->n]);
+                return 0;
+        }
+        cg->procs_fd[cg->n - 1] = fd;
+        snprintf(cg->what, sizeof(cg->what), "cgroup v1 (memory, pids, cpu: %u)", cpus);
         return 0;
 }
 

@@ -141,12 +141,15 @@ bool sbx_userns_usable(char *why, size_t n);
 /* A cgroup per controller (memory, pids) for one child. */
 struct sbx_cgroup {
         int n;
-        char dir[2][300];
-        int procs_fd[2]; /* give these to sbx_spec.cgroup_fds */
+        char dir[3][300];
+        int procs_fd[3]; /* give these to sbx_spec.cgroup_fds */
         char what[160];  /* what it is ("cgroup v1 (memory, pids)"), or why there is none */
 };
 /* Makes the groups with their limits; -1 (cg->what says why) where the host does not let us. */
-int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids);
+/* cpus: CPUs' worth of time (cpu.cfs_quota_us), 0: no limit; left out, and said in
+ * cg->what, where the cpu controller is not writable. */
+int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids,
+                    unsigned cpus);
 /* Whether sbx_cgroup_make can work here (the controllers writable). */
 bool sbx_cgroup_usable(void);
 /* After the spawn: the parent's cgroup.procs fds closed. */
