@@ -1,6 +1,8 @@
 /*
  * The MCP server sandbox against the same work without it, in one run,
  * alternating rounds, side by side (bench/README.md):
+ *   spawn    the sandbox alone: /bin/true started confined (namespaces, root,
+ *            filters, cgroups, the proxy) and reaped, against posix_spawn
  *   start    spawn + initialize of a stdio server (tests/mcp/sandbox_server.py
  *            on /usr/bin/python3), sandboxed and direct: p50/p90 and the
  *            difference of medians (target: at most +10 ms)
@@ -13,11 +15,15 @@
  * usage: bench_sandbox [ROUNDS]   (run from the source tree)
  */
 #include "mcp/mcp.h"
+#include "mcp/transport.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -141,9 +147,37 @@ int main(int argc, char **argv)
                                  .memory_mb = ISO_SERVER_MEMORY_MB,
                                  .max_procs = ISO_SERVER_MAX_PROCS,
                                  .fallback = ISO_FALLBACK_DENY};
+        osvm_err e = {0};
+        /* the sandbox alone: /bin/true, confined and not */
+        uint64_t *sp_s = xcalloc(rounds * 4, 8), *sp_d = xcalloc(rounds * 4, 8);
+        extern char **environ;
+        for (size_t i = 0; i < rounds * 4 + 3; i++) {
+                char *targv[] = {"/bin/true", NULL};
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int fds[3] = {null, null, null};
+                uint64_t t0 = time_mono_ns();
+                pid_t pid;
+                struct mcp_confined *c;
+                if (mcp_confine_spawn("bench", &sb, targv, NULL, fds, &pid, &c, &e) != 1) {
+                        fprintf(stderr, "%s\n", e.msg);
+                        return 1;
+                }
+                waitpid(pid, NULL, 0);
+                mcp_confined_end(c);
+                uint64_t t1 = time_mono_ns();
+                if (posix_spawn(&pid, "/bin/true", NULL, NULL, targv, environ) != 0)
+                        return 1;
+                waitpid(pid, NULL, 0);
+                uint64_t t2 = time_mono_ns();
+                close(null);
+                if (i >= 3)
+                        sp_s[i - 3] = t1 - t0, sp_d[i - 3] = t2 - t1;
+        }
+        row("spawn", sp_s, sp_d, rounds * 4, false);
+        free(sp_s), free(sp_d);
+
         char *sargv[] = {"/usr/bin/python3", SERVER, NULL};
         uint64_t *st_s = xcalloc(rounds, 8), *st_d = xcalloc(rounds, 8);
-        osvm_err e = {0};
         /* start-up: spawn + initialize, alternating */
         for (size_t i = 0; i < rounds + 2; i++) {
                 for (int s = 0; s < 2; s++) {
