@@ -13,7 +13,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
-LDLIBS  := -ljansson -lcurl -ledit -pthread
+LDLIBS  := -ljansson -lcurl -ledit -lseccomp -pthread
 
 REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
@@ -84,9 +84,10 @@ build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
 bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/bench_solana \
-       build/bench/bench_offline build/asan/bench/bench_offline
+       build/bench/bench_offline build/asan/bench/bench_offline build/bench/bench_sandbox
 	build/bench/bench_isolation
 	build/bench/bench_offline
+	build/bench/bench_sandbox
 	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh

@@ -4,6 +4,7 @@
  * sanitized before it is shown.
  */
 #include "cli/cli.h"
+#include "mcp/mcp.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -142,8 +143,16 @@ static int explain(int argc, char **argv)
         cli_probe_host(&host);
         struct iso_decision d;
         iso_decide(&cfg, server, tool, &host, &d);
+        /* a call that goes to its server: what the server's sandbox holds it to here */
+        struct iso_sandbox sb;
+        iso_server_sandbox(&cfg, server, &sb);
+        bool sandboxed = sb.wanted && d.route == ISO_ROUTE_DIRECT && strcmp(server, "osvm-mcp");
+        char why[400];
+        enum mcp_tier tier = sandboxed ? mcp_sandbox_tier(why, sizeof(why)) : MCP_TIER_HOST;
         if (json) {
                 json_t *v = iso_decision_json(&d);
+                if (sandboxed)
+                        json_object_set_new(v, "sandbox", mcp_sandbox_json(&sb, tier));
                 cli_print_json(v);
                 json_decref(v);
         } else {
@@ -151,6 +160,10 @@ static int explain(int argc, char **argv)
                 _cleanup_free_ char *shown = text_sanitize(trace, TEXT_MULTILINE);
                 fputs(shown, stdout);
                 free(trace);
+                if (sandboxed) {
+                        _cleanup_free_ char *line = mcp_sandbox_text(&sb, tier);
+                        printf("%s: %s\n", tier == MCP_TIER_SANDBOX ? "SANDBOX" : "WARN", line);
+                }
         }
         r = d.route == ISO_ROUTE_DENY ? OSVM_EXIT_DENIED : OSVM_EXIT_OK;
         iso_decision_free(&d);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fail(osvm_err *e)
@@ -42,18 +43,193 @@ static void warn_missing_command(const char *name, const char *cmd)
                  known ? ": " : "", known ? hint : "");
 }
 
+/* The server policy `mcp add` and `mcp import` write: sandboxed unless told not to. */
+struct sandbox_opts {
+        bool off;
+        json_t *mounts; /* an array of mount objects */
+        json_t *allow;  /* an array of "host[:port]" */
+        const char *memory;
+};
+
+/* "HOST[:GUEST][:rw|:ro]" into a mount object; NULL with a message in e. */
+static json_t *mount_spec(const char *spec, osvm_err *e)
+{
+        _cleanup_free_ char *copy = xstrdup(spec);
+        bool rw = false;
+        size_t n = strlen(copy);
+        if (n > 3 && (!strcmp(copy + n - 3, ":rw") || !strcmp(copy + n - 3, ":ro"))) {
+                rw = copy[n - 2] == 'r' && copy[n - 1] == 'w';
+                copy[n - 3] = '\0';
+        }
+        char *guest = strchr(copy, ':');
+        if (guest)
+                *guest++ = '\0';
+        char *host = NULL;
+        if (copy[0] == '~' && (copy[1] == '/' || !copy[1])) {
+                const char *home = getenv("HOME");
+                _cleanup_free_ char *full = xasprintf("%s%s", home ? home : "", copy + 1);
+                host = realpath(full, NULL);
+        } else if (copy[0]) {
+                host = realpath(copy, NULL);
+        }
+        if (!host) {
+                err_set(e, errno ? errno : EINVAL,
+                        "--mount %s: the host path is not there (HOST[:GUEST][:rw])", spec);
+                e->exit = OSVM_EXIT_USAGE;
+                return NULL;
+        }
+        if (!strcmp(host, "/")) {
+                free(host);
+                err_set(e, EINVAL, "--mount %s: the whole host file system cannot be mounted",
+                        spec);
+                e->exit = OSVM_EXIT_USAGE;
+                return NULL;
+        }
+        if (guest && guest[0] != '/') {
+                free(host);
+                err_set(e, EINVAL, "--mount %s: the path inside must be absolute", spec);
+                e->exit = OSVM_EXIT_USAGE;
+                return NULL;
+        }
+        json_t *m = json_pack("{s:s, s:s, s:b}", "host_path", host, "vm_path",
+                              guest && *guest ? guest : host, "readonly", !rw);
+        free(host);
+        return m;
+}
+
+/* A folder named on the server's command line is mounted read-only at its own
+ * path (the server could not see it otherwise), unless a --mount covers it. */
+static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
+{
+        for (size_t i = 1; argv[i]; i++) {
+                if (argv[i][0] == '-' || (!strchr(argv[i], '/') && strcmp(argv[i], ".")))
+                        continue;
+                struct stat st;
+                char *real =
+                    stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? realpath(argv[i], NULL) : NULL;
+                if (!real)
+                        continue;
+                if (!strcmp(real, "/")) {
+                        /* the whole host is not a mount: the server sees what --mount gives */
+                        free(real);
+                        continue;
+                }
+                bool covered = false;
+                size_t k;
+                json_t *m;
+                json_array_foreach(mounts, k, m)
+                {
+                        const char *h = json_string_value(json_object_get(m, "host_path"));
+                        size_t l = h ? strlen(h) : 0;
+                        covered |= h && !strncmp(real, h, l) && (real[l] == '/' || !real[l]);
+                }
+                if (!covered) {
+                        json_array_append_new(mounts,
+                                              json_pack("{s:s, s:s, s:b}", "host_path", real,
+                                                        "vm_path", real, "readonly", true));
+                        _cleanup_free_ char *shown = text_sanitize(real, 0);
+                        _cleanup_free_ char *who = text_sanitize(name, 0);
+                        printf("%s: %s mounted read-only in its sandbox (--mount %s:rw lets it "
+                               "write there)\n",
+                               who, shown, shown);
+                }
+                free(real);
+        }
+}
+
+/* Writes the server's sandbox policy into the isolation config. */
+static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, osvm_err *e)
+{
+        struct iso_config cfg;
+        struct iso_diags d = {0};
+        /* writes the default file when there is none */
+        bool named = iso_config_open(&cfg, &d) == 0 && iso_config_server(&cfg, name);
+        iso_config_free(&cfg);
+        iso_diags_free(&d);
+        if (o->off && !named)
+                return 0; /* on the host, as a server the config does not name always ran */
+        _cleanup_free_ char *path = iso_config_path();
+        const char *as[5];
+        size_t n = 0;
+        _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL;
+        if (o->off) {
+                as[n++] = "sandbox=false";
+        } else {
+                char *mj = json_dumps(o->mounts, JSON_COMPACT);
+                char *aj = json_dumps(o->allow, JSON_COMPACT);
+                mounts = xasprintf("microvm_mounts=%s", mj);
+                allow = xasprintf("network.allow=%s", aj);
+                free(mj);
+                free(aj);
+                as[n++] = "sandbox=true";
+                as[n++] = mounts;
+                as[n++] = allow;
+                if (o->memory) {
+                        mem = xasprintf("microvm_config.memory_mb=%s", o->memory);
+                        as[n++] = mem;
+                }
+        }
+        int r = iso_config_set(path, name, as, n, &d, e);
+        for (size_t i = 0; r < 0 && i < d.n; i++)
+                log_error("%s", d.v[i].text);
+        iso_diags_free(&d);
+        return r;
+}
+
+/* One of --mount, --allow-net, --memory, --no-sandbox; false when c is none of them. */
+static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
+{
+        switch (c) {
+        case 'm': {
+                json_t *m = mount_spec(optarg, e);
+                if (!m)
+                        *r = -1;
+                else
+                        json_array_append_new(o->mounts, m);
+                return true;
+        }
+        case 'n':
+                /* the config's validator checks it whole when it is written */
+                if (!optarg[0] || strchr(optarg, '/') || strchr(optarg, ' ')) {
+                        err_set(e, EINVAL, "--allow-net %s: not HOST[:PORT]", optarg);
+                        e->exit = OSVM_EXIT_USAGE;
+                        *r = -1;
+                } else
+                        json_array_append_new(o->allow, json_string(optarg));
+                return true;
+        case 'M':
+                o->memory = optarg;
+                return true;
+        case 'N':
+                o->off = true;
+                return true;
+        }
+        return false;
+}
+
+#define SANDBOX_OPTIONS                                                                            \
+        {"mount", required_argument, NULL, 'm'}, {"allow-net", required_argument, NULL, 'n'},      \
+            {"memory", required_argument, NULL, 'M'},                                              \
+        {                                                                                          \
+                "no-sandbox", no_argument, NULL, 'N'                                               \
+        }
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
                                              {"url", required_argument, NULL, 'u'},
                                              {"header", required_argument, NULL, 'H'},
+                                             SANDBOX_OPTIONS,
                                              {0}};
         char **env = xcalloc((size_t)argc + 1, sizeof(char *));
         char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t nenv = 0, nhdr = 0;
         const char *url = NULL;
         char *path = NULL;
-        int c, r;
+        int c, r = 0;
+        struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
+        bool any_sandbox_opt = false;
+        osvm_err e = {0};
         optind = 0;
         while ((c = getopt_long(argc, argv, "e:u:H:", opts, NULL)) != -1) {
                 if (c == 'e')
@@ -62,15 +238,23 @@ static int add(int argc, char **argv)
                         headers[nhdr++] = optarg;
                 else if (c == 'u')
                         url = optarg;
-                else {
+                else if (sandbox_opt(c, &so, &r, &e)) {
+                        any_sandbox_opt = true;
+                        if (r < 0) {
+                                r = fail(&e);
+                                goto out;
+                        }
+                } else {
                         r = cli_usage_error(&cli_cmd_mcp, "unknown option");
                         goto out;
                 }
         }
         if (optind >= argc) {
-                r = cli_usage_error(&cli_cmd_mcp,
-                                    "usage: osvm mcp add NAME [--env K=V] -- CMD ARGS... | "
-                                    "osvm mcp add NAME --url URL");
+                r = cli_usage_error(
+                    &cli_cmd_mcp,
+                    "usage: osvm mcp add NAME [--env K=V] [--mount HOST[:GUEST][:rw]] "
+                    "[--allow-net HOST[:PORT]] [--memory MB] [--no-sandbox] -- CMD "
+                    "ARGS... | osvm mcp add NAME --url URL");
                 goto out;
         }
         const char *name = argv[optind++];
@@ -84,22 +268,46 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "--url takes no command and no --env");
                 goto out;
         }
+        if (url && any_sandbox_opt) {
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "--mount, --allow-net, --memory and --no-sandbox are for a "
+                                    "server osvm starts (stdio), not a URL");
+                goto out;
+        }
         path = mcp_registry_path();
-        osvm_err e = {0};
         r = url ? mcp_registry_add_http(path, name, url, headers, &e)
                 : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
         if (r < 0) {
                 r = fail(&e);
                 goto out;
         }
+        if (!url) {
+                if (!so.off)
+                        mount_dir_args(name, argv + optind, so.mounts);
+                if (write_sandbox_policy(name, &so, &e) < 0) {
+                        osvm_err e2 = {0};
+                        mcp_registry_remove(path, name, &e2);
+                        r = fail(&e);
+                        goto out;
+                }
+        }
         char *shown = text_sanitize(name, 0), *where = text_sanitize(url, 0);
-        printf("added %s (%s)\n", shown, url ? where : "stdio");
+        if (url)
+                printf("added %s (%s)\n", shown, where);
+        else if (so.off)
+                printf("added %s (stdio, on the host: no sandbox)\n", shown);
+        else
+                printf("added %s (stdio, sandboxed: %zu mount%s, network %s)\n", shown,
+                       json_array_size(so.mounts), json_array_size(so.mounts) == 1 ? "" : "s",
+                       json_array_size(so.allow) ? "through osvm to the allowed hosts" : "none");
         free(shown);
         free(where);
         if (!url)
                 warn_missing_command(name, argv[optind]);
         r = OSVM_EXIT_OK;
 out:
+        json_decref(so.mounts);
+        json_decref(so.allow);
         free(path);
         free(env);
         free(headers);
@@ -121,17 +329,62 @@ static int remove_cmd(int argc, char **argv)
 
 static int import(int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp import FILE");
-        _cleanup_free_ char *path = mcp_registry_path();
+        static const struct option opts[] = {SANDBOX_OPTIONS, {0}};
+        struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
         osvm_err e = {0};
+        int c, r = 0;
+        char *path = NULL;
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+                if (!sandbox_opt(c, &so, &r, &e)) {
+                        r = cli_usage_error(&cli_cmd_mcp, "unknown option");
+                        goto out;
+                } else if (r < 0) {
+                        r = fail(&e);
+                        goto out;
+                }
+        if (argc - optind != 1) {
+                r = cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp import [--mount ...] "
+                                                  "[--allow-net ...] [--memory MB] "
+                                                  "[--no-sandbox] FILE");
+                goto out;
+        }
+        const char *file = argv[optind];
+        path = mcp_registry_path();
+        struct mcp_registry before = {0}, after = {0};
+        mcp_registry_load(path, &before, &e);
         size_t added, skipped;
-        if (mcp_registry_import(path, argv[1], &added, &skipped, &e) < 0)
-                return fail(&e);
-        _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
-        printf("imported %zu server%s from %s (%zu skipped)\n", added, added == 1 ? "" : "s", shown,
-               skipped);
-        return OSVM_EXIT_OK;
+        if (mcp_registry_import(path, file, &added, &skipped, &e) < 0) {
+                mcp_registry_free(&before);
+                r = fail(&e);
+                goto out;
+        }
+        /* the servers it added get the sandbox policy, each */
+        r = OSVM_EXIT_OK;
+        if (mcp_registry_load(path, &after, &e) == 0)
+                for (size_t i = 0; i < after.n; i++) {
+                        const struct mcp_server_conf *s = &after.v[i];
+                        if (mcp_registry_find(&before, s->id) || s->kind != MCP_KIND_STDIO)
+                                continue;
+                        struct sandbox_opts one = so;
+                        one.mounts = json_deep_copy(so.mounts);
+                        if (!so.off)
+                                mount_dir_args(s->id, s->argv, one.mounts);
+                        if (write_sandbox_policy(s->id, &one, &e) < 0)
+                                r = fail(&e);
+                        json_decref(one.mounts);
+                }
+        mcp_registry_free(&before);
+        mcp_registry_free(&after);
+        char *shown = text_sanitize(file, 0);
+        printf("imported %zu server%s from %s (%zu skipped)%s\n", added, added == 1 ? "" : "s",
+               shown, skipped, added && !so.off ? ", sandboxed" : "");
+        free(shown);
+out:
+        free(path);
+        json_decref(so.mounts);
+        json_decref(so.allow);
+        return r;
 }
 
 static bool json_flag(int *argc, char **argv)
@@ -160,6 +413,10 @@ static int list(int argc, char **argv)
         struct iso_host host;
         cli_probe_host(&host);
         mcp_registry_add_builtin(&reg, &host);
+        struct iso_config cfg = {0};
+        struct iso_diags d = {0};
+        bool have_cfg = iso_config_open(&cfg, &d) == 0;
+        iso_diags_free(&d);
         json_t *arr = json_array();
         for (size_t i = 0; i < reg.n; i++) {
                 const struct mcp_server_conf *s = &reg.v[i];
@@ -167,16 +424,31 @@ static int list(int argc, char **argv)
                 for (size_t k = 0; s->argv && s->argv[k]; k++)
                         sb_addf(&cmd, "%s%s", k ? " " : "", s->argv[k]);
                 const char *where = s->kind == MCP_KIND_HTTP ? s->url : cmd.s ? cmd.s : "";
-                if (json)
-                        json_array_append_new(
-                            arr, json_pack("{s:s, s:s, s:s, s:b}", "name", s->id, "transport",
-                                           s->kind == MCP_KIND_HTTP ? "http" : "stdio", "target",
-                                           where, "enabled", s->enabled));
-                else {
+                struct iso_sandbox sb = {0};
+                if (have_cfg && s->kind == MCP_KIND_STDIO && !s->own_pack)
+                        iso_server_sandbox(&cfg, s->id, &sb);
+                char why[400] = "";
+                enum mcp_tier tier = sb.wanted ? mcp_sandbox_tier(why, sizeof(why)) : MCP_TIER_HOST;
+                if (json) {
+                        json_t *o =
+                            json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", s->id, "transport",
+                                      s->kind == MCP_KIND_HTTP ? "http" : "stdio", "target", where,
+                                      "enabled", s->enabled, "tier",
+                                      s->kind == MCP_KIND_HTTP ? "remote" : mcp_tier_name(tier));
+                        if (sb.wanted)
+                                json_object_set_new(o, "sandbox", mcp_sandbox_json(&sb, tier));
+                        json_array_append_new(arr, o);
+                } else {
                         _cleanup_free_ char *id = text_sanitize(s->id, 0);
                         _cleanup_free_ char *target = text_sanitize(where, 0);
-                        printf("%-20s %-5s %s%s\n", id, s->kind == MCP_KIND_HTTP ? "http" : "stdio",
-                               target, s->enabled ? "" : "  (disabled)");
+                        printf("%-20s %-5s %-8s %s%s\n", id,
+                               s->kind == MCP_KIND_HTTP ? "http" : "stdio",
+                               s->kind == MCP_KIND_HTTP ? "remote" : mcp_tier_name(tier), target,
+                               s->enabled ? "" : "  (disabled)");
+                        if (sb.wanted) {
+                                _cleanup_free_ char *line = mcp_sandbox_text(&sb, tier);
+                                printf("%-20s %s\n", "", line);
+                        }
                 }
                 sb_free(&cmd);
         }
@@ -185,6 +457,8 @@ static int list(int argc, char **argv)
         else if (!reg.n)
                 printf("no MCP servers registered; add one with 'osvm mcp add'\n");
         json_decref(arr);
+        if (have_cfg)
+                iso_config_free(&cfg);
         mcp_registry_free(&reg);
         return OSVM_EXIT_OK;
 }
@@ -519,30 +793,38 @@ static int run_mcp(int argc, char **argv)
 const struct cli_cmd cli_cmd_mcp = {
     .name = "mcp",
     .summary = "register MCP servers, list their tools, call them",
-    .help = "usage: osvm mcp add NAME [--env K=V]... -- CMD [ARGS...]\n"
-            "       osvm mcp add NAME --url URL [--header 'Name: value']...\n"
-            "       osvm mcp remove NAME\n"
-            "       osvm mcp list [--json]\n"
-            "       osvm mcp import FILE\n"
-            "       osvm mcp tools [NAME | URL] [--json]\n"
-            "       osvm mcp serve osvm-mcp\n"
-            "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
-            "\n"
-            "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
-            "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
-            "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
-            "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
-            "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
-            "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
-            "\n"
-            "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
-            "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"
-            "image, else directly on the server when the policy allows the fallback.\n"
-            "Arguments are one JSON object or key=value pairs typed by the tool's schema.\n"
-            "Progress is shown on stderr; Ctrl-C cancels the call. With --json, the call,\n"
-            "its mode, reasons, duration and result are printed as one JSON object.\n"
-            "\n"
-            "Exit codes: 0 ok, 1 failure, 2 usage, 3 config invalid, 4 refused by policy,\n"
-            "5 the tool reported an error, 130 cancelled.\n",
+    .help =
+        "usage: osvm mcp add NAME [--env K=V]... [--mount HOST[:GUEST][:rw]]...\n"
+        "           [--allow-net HOST[:PORT]]... [--memory MB] [--no-sandbox] -- CMD [ARGS...]\n"
+        "       osvm mcp add NAME --url URL [--header 'Name: value']...\n"
+        "       osvm mcp remove NAME\n"
+        "       osvm mcp list [--json]\n"
+        "       osvm mcp import [--mount HOST[:GUEST][:rw]]... [--allow-net HOST[:PORT]]...\n"
+        "           [--memory MB] [--no-sandbox] FILE\n"
+        "       osvm mcp tools [NAME | URL] [--json]\n"
+        "       osvm mcp serve osvm-mcp\n"
+        "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
+        "\n"
+        "A stdio server added or imported runs confined in osvm's sandbox: no network\n"
+        "but osvm's proxy to the --allow-net hosts, none of your files but its\n"
+        "--mount folders (read-only unless :rw), none of your environment. 'list'\n"
+        "shows each server's tier; docs/mcp-sandbox.md says what each holds.\n"
+        "\n"
+        "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
+        "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
+        "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
+        "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
+        "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
+        "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
+        "\n"
+        "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
+        "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"
+        "image, else directly on the server when the policy allows the fallback.\n"
+        "Arguments are one JSON object or key=value pairs typed by the tool's schema.\n"
+        "Progress is shown on stderr; Ctrl-C cancels the call. With --json, the call,\n"
+        "its mode, reasons, duration and result are printed as one JSON object.\n"
+        "\n"
+        "Exit codes: 0 ok, 1 failure, 2 usage, 3 config invalid, 4 refused by policy,\n"
+        "5 the tool reported an error, 130 cancelled.\n",
     .run = run_mcp,
 };

@@ -1,5 +1,6 @@
 /* What the subcommands share: help, usage errors, loading the config, the host. */
 #include "cli/cli.h"
+#include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
 #include <signal.h>
@@ -98,8 +99,13 @@ int cli_load_config(struct iso_config *cfg)
         struct osvm_session *s = session_get();
         for (size_t i = 0; i < cfg->nservers; i++) {
                 const struct iso_server *srv = &cfg->servers[i];
-                session_set_server(s, srv->name, srv->microvm_id ? srv->microvm_id : "host",
-                                   SESSION_SERVER_CONFIGURED);
+                struct iso_sandbox sb;
+                iso_server_sandbox(cfg, srv->name, &sb);
+                char why[400];
+                const char *where = srv->microvm_id ? srv->microvm_id : "host";
+                if (sb.wanted && strcmp(srv->name, "osvm-mcp") != 0)
+                        where = mcp_tier_name(mcp_sandbox_tier(why, sizeof(why)));
+                session_set_server(s, srv->name, where, SESSION_SERVER_CONFIGURED);
         }
         return 0;
 }

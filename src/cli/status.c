@@ -1,7 +1,8 @@
 /* The status line: `OSVM: 0μVMs 0uK • osvm-mcp(μVM-1:cfg) • net:unknown • up:0s`.
  * Where the engine ran something on its process platform (no KVM), the
  * figures of trapped processes follow, never counted as VMs:
- * `OSVM: 0μVMs 0uK 1μPs 3uKp • ...` (docs/cli.md). */
+ * `OSVM: 0μVMs 0uK 1μPs 3uKp • ...` (docs/cli.md). MCP servers running in
+ * their sandbox are counted as `2sbx` (`2sbx~` when one is the reduced tier). */
 #include "cli/cli.h"
 
 #include <string.h>
@@ -64,6 +65,14 @@ char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct stat
         if (s->live_agent_procs || s->unikernel_procs_run)
                 sb_addf(&b, " %u%sPs %uuKp", s->live_agent_procs, st.utf8 ? "\xce\xbc" : "u",
                         s->unikernel_procs_run);
+        /* MCP servers running confined: "2sbx" (a reduced one marked "~") */
+        unsigned sbx = 0, reduced = 0;
+        for (size_t i = 0; i < s->nservers; i++) {
+                sbx += !strcmp(s->servers[i].where, "sandbox");
+                reduced += !strcmp(s->servers[i].where, "reduced");
+        }
+        if (sbx + reduced)
+                sb_addf(&b, " %usbx%s", sbx + reduced, reduced ? "~" : "");
         if (s->fallbacks)
                 sb_addf(&b, "%s*%s", st.color ? YELLOW : "", st.color ? RESET : "");
         for (size_t i = 0; i < s->nservers; i++) {

@@ -124,6 +124,9 @@ static void build_server(const char *name, json_t *o, struct iso_server *s)
         json_t *vm = json_object_get(o, "microvm_config");
         s->vm_memory_mb = uint_or_zero(json_object_get(vm, "memory_mb"));
         s->vm_vcpus = uint_or_zero(json_object_get(vm, "vcpus"));
+        s->vm_max_procs = uint_or_zero(json_object_get(vm, "max_processes"));
+        json_t *sb = json_object_get(o, "sandbox");
+        s->sandbox = json_is_boolean(sb) ? json_is_true(sb) : -1;
         s->server_command = str_or_null(json_object_get(o, "server_command"));
         s->rpc_url = str_or_null(json_object_get(o, "rpc_url"));
         build_mounts(json_object_get(o, "microvm_mounts"), &s->microvm_mounts);

@@ -31,9 +31,21 @@ reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
 
 /* A call routed direct runs in its server's process: say what of the
  * policy osvm cannot hold it to there, rather than let it read as limits. */
-static void say_not_enforced(struct iso_decision *d)
+static void say_not_enforced(struct iso_decision *d, const struct iso_config *cfg)
 {
         const struct iso_policy *p = &d->policy;
+        struct iso_sandbox sb;
+        iso_server_sandbox(cfg, p->server, &sb);
+        if (sb.wanted) {
+                d->sandboxed = true;
+                reason(d, LOG_INFO,
+                       "The server runs in its sandbox (%s): %zu mount%s, network.allow %zu "
+                       "host%s through osvm's proxy, %u MiB, %u processes; timeout_ms (%u ms) "
+                       "holds",
+                       sb.why, sb.mounts->n, sb.mounts->n == 1 ? "" : "s", sb.allow->n,
+                       sb.allow->n == 1 ? "" : "s", sb.memory_mb, sb.max_procs, p->timeout_ms);
+                return;
+        }
         char net[32] = "none", mounts[32] = "none";
         if (p->network_allow->n)
                 snprintf(net, sizeof(net), "%zu host%s", p->network_allow->n,
@@ -187,6 +199,17 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
         case ISO_MODE_MICROVM:
                 reason(d, LOG_INFO, "Tool configured for MicroVM execution mode%s", from);
                 if (!host->microvm_usable) {
+                        struct iso_sandbox sb;
+                        iso_server_sandbox(cfg, server, &sb);
+                        if (sb.wanted) {
+                                /* the practical tier: the server itself, confined */
+                                reason(d, LOG_INFO,
+                                       "MicroVM engine not available; running server in sandbox");
+                                d->route = ISO_ROUTE_DIRECT;
+                                ok = true;
+                                say_not_enforced(d, cfg);
+                                break;
+                        }
                         reason(d, LOG_WARN, "MicroVM execution is not available: %s",
                                host->microvm_problem);
                         break;
@@ -202,7 +225,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;
-                say_not_enforced(d);
+                say_not_enforced(d, cfg);
                 break;
         }
         if (ok)
@@ -211,7 +234,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_WARN, "Falling back to direct MCP execution");
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
-                say_not_enforced(d);
+                say_not_enforced(d, cfg);
         } else {
                 /* One line that says it all (under -q it is the only one
                  * shown): what stood in the way (the reason just before: the

@@ -76,6 +76,8 @@ struct iso_server {
         char *microvm_id;             /* may be NULL */
         bool use_microvm;
         uint32_t vm_memory_mb, vm_vcpus; /* microvm_config */
+        uint32_t vm_max_procs;           /* microvm_config.max_processes; 0: default */
+        int sandbox;                     /* "sandbox": 1 true, 0 false, -1 not set */
         char *server_command;            /* may be NULL */
         char *rpc_url;                   /* osvm-mcp: the Solana RPC endpoint; may be NULL */
         struct iso_mounts microvm_mounts;
@@ -202,6 +204,32 @@ struct iso_decision;
 char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d);
 json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d);
 
+/* ---- the server sandbox: what a server's policy asks of it ---- */
+
+#define ISO_SERVER_MEMORY_MB  1024u /* a sandboxed server's memory, unless microvm_config says */
+#define ISO_SERVER_MAX_PROCS  64u   /* its processes and threads */
+#define ISO_SERVER_TMP_MAX_MB 256u  /* its private /tmp, at most (half its memory below that) */
+
+struct iso_sandbox {
+        bool wanted;     /* the server runs confined */
+        const char *why; /* what asks for it ("sandbox: true", "use_microvm: true", ...) or why
+                          * not; static text */
+        const struct iso_mounts *mounts; /* microvm_mounts; borrowed, never NULL */
+        const struct iso_strlist *allow; /* network.allow (inherited); borrowed, never NULL */
+        enum iso_src allow_src;
+        uint32_t memory_mb, max_procs;
+        uint32_t vcpus;             /* microvm_config.vcpus: CPUs' worth of time; 0: not limited */
+        enum iso_fallback fallback; /* when no sandbox can be made here */
+};
+
+/*
+ * Whether SERVER runs confined and with what: "sandbox": true, or
+ * "use_microvm": true, or the server or one of its tools in "microvm" mode
+ * asks for it ("sandbox": false says no, whatever the rest says). A server
+ * the file does not name runs on the host, as before.
+ */
+void iso_server_sandbox(const struct iso_config *cfg, const char *server, struct iso_sandbox *sb);
+
 /* ---- the routing decision ---- */
 
 /* What the host can do, as probed by the caller. */
@@ -248,6 +276,7 @@ struct iso_decision {
         /* ISO_ROUTE_UNIKERNEL: where it runs (KVM or PROCESS; never AUTO) */
         enum iso_platform platform;
         bool fell_back; /* the route is not the mode configured */
+        bool sandboxed; /* ISO_ROUTE_DIRECT: to a server that runs confined (its sandbox) */
         size_t nreasons;
         struct iso_reason *reasons;
 };

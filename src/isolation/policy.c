@@ -249,3 +249,47 @@ json_t *iso_enforced_json(enum iso_route r)
         return json_pack("{s:b, s:b, s:b, s:b, s:b}", "memory_mb", en.memory, "vcpus", en.vcpus,
                          "timeout_ms", en.timeout, "network", en.network, "mounts", en.mounts);
 }
+
+void iso_server_sandbox(const struct iso_config *cfg, const char *server, struct iso_sandbox *sb)
+{
+        memset(sb, 0, sizeof(*sb));
+        const struct iso_server *srv = iso_config_server(cfg, server);
+        sb->mounts = srv ? &srv->microvm_mounts : &no_mounts;
+        sb->allow = &no_hosts, sb->allow_src = ISO_SRC_DEFAULT;
+        sb->fallback = ISO_FALLBACK_DIRECT;
+        const struct iso_ext *levels[2] = {&cfg->ext, srv ? &srv->ext : NULL};
+        for (int i = 0; i < 2; i++) {
+                if (!levels[i])
+                        continue;
+                if (levels[i]->has_network)
+                        sb->allow = &levels[i]->network_allow,
+                        sb->allow_src = i ? ISO_SRC_SERVER : ISO_SRC_CONFIG;
+                if (levels[i]->fallback != ISO_FALLBACK_UNSET)
+                        sb->fallback = levels[i]->fallback;
+        }
+        sb->memory_mb = srv && srv->vm_memory_mb ? srv->vm_memory_mb : ISO_SERVER_MEMORY_MB;
+        sb->max_procs = srv && srv->vm_max_procs ? srv->vm_max_procs : ISO_SERVER_MAX_PROCS;
+        sb->vcpus = srv ? srv->vm_vcpus : 0;
+        sb->why = "the server is not in the isolation config";
+        if (!srv)
+                return;
+        sb->why = "nothing in its policy asks for confinement";
+        if (srv->sandbox == 0) {
+                sb->why = "\"sandbox\": false";
+                return;
+        }
+        if (srv->sandbox == 1)
+                sb->why = "\"sandbox\": true";
+        else if (srv->use_microvm)
+                sb->why = "\"use_microvm\": true";
+        else if (srv->execution_mode == ISO_MODE_MICROVM)
+                sb->why = "its execution_mode \"microvm\"";
+        else {
+                for (size_t i = 0; i < srv->ntools; i++)
+                        if (srv->tools[i].execution_mode == ISO_MODE_MICROVM)
+                                sb->why = "a tool in \"microvm\" mode";
+                if (strcmp(sb->why, "a tool in \"microvm\" mode") != 0)
+                        return;
+        }
+        sb->wanted = true;
+}

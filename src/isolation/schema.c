@@ -29,6 +29,7 @@ static const struct iso_field mount_fields[] = {
 static const struct iso_field vm_fields[] = {
     {"memory_mb", FT_UINT, 1, 1048576, NULL, false},
     {"vcpus", FT_UINT, 1, 256, NULL, false},
+    {"max_processes", FT_UINT, 1, 65536, NULL, false}, /* the server sandbox's */
     {NULL, 0, 0, 0, NULL, false},
 };
 
@@ -46,6 +47,7 @@ const struct iso_field iso_server_fields[] = {
     {"execution_mode", FT_MODE, 0, 0, NULL, false}, /* its tools' mode, unless they set one */
     {"microvm_id", FT_STR_NULL, 0, 0, NULL, false},
     {"use_microvm", FT_BOOL, 0, 0, NULL, false},
+    {"sandbox", FT_BOOL, 0, 0, NULL, false}, /* the server runs confined */
     {"microvm_config", FT_OBJECT, 0, 0, vm_fields, false},
     {"server_command", FT_STR_NULL, 0, 0, NULL, false},
     {"microvm_mounts", FT_MOUNTS, 0, 0, mount_fields, false},

@@ -7,6 +7,7 @@
  */
 #include "mcp/mcp.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
@@ -61,26 +62,39 @@ static bool url_parse(const char *url, struct url_parts *u)
         return ok;
 }
 
-/* Does the allow-list entry ("host", "host:port", "*.domain", "[v6]:port") admit u? */
-static bool entry_admits(const char *entry, const struct url_parts *u)
+/* host without the brackets of an IPv6 literal, into out. */
+static void bare_host(const char *host, size_t len, char *out, size_t n)
 {
-        char host[300];
-        long port = -1;
+        if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+                host++;
+                len -= 2;
+        }
+        snprintf(out, n, "%.*s", (int)len, host);
+}
+
+bool mcp_allow_entry_admits(const char *entry, const char *host, long port)
+{
+        char eh[300], h[300];
+        long ep = -1;
         const char *colon = entry[0] == '[' ? strstr(entry, "]:") : strrchr(entry, ':');
         if (colon) {
                 size_t n = (size_t)(colon - entry) + (entry[0] == '[' ? 1 : 0);
-                snprintf(host, sizeof(host), "%.*s", (int)n, entry);
-                port = strtol(colon + (entry[0] == '[' ? 2 : 1), NULL, 10);
+                bare_host(entry, n, eh, sizeof(eh));
+                ep = strtol(colon + (entry[0] == '[' ? 2 : 1), NULL, 10);
         } else {
-                snprintf(host, sizeof(host), "%s", entry);
+                bare_host(entry, strlen(entry), eh, sizeof(eh));
         }
-        if (port >= 0 && port != u->port)
+        bare_host(host, strlen(host), h, sizeof(h));
+        if (ep >= 0 && ep != port)
                 return false;
-        if (host[0] == '*' && host[1] == '.') {
-                size_t hl = strlen(u->host), sl = strlen(host + 1);
-                return hl > sl && !strcasecmp(u->host + hl - sl, host + 1);
+        if (eh[0] == '*' && eh[1] == '.') {
+                /* a subdomain, never the domain itself, never an IP address */
+                unsigned char ip[16];
+                size_t hl = strlen(h), sl = strlen(eh + 1);
+                return inet_pton(AF_INET, h, ip) != 1 && inet_pton(AF_INET6, h, ip) != 1 &&
+                       hl > sl && !strcasecmp(h + hl - sl, eh + 1);
         }
-        return !strcasecmp(host, u->host);
+        return !strcasecmp(eh, h);
 }
 
 const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url, char *buf,
@@ -91,7 +105,7 @@ const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url,
                 return "refused: not an http:// or https:// URL";
         if (p->allow && !p->allow_is_default) {
                 for (size_t i = 0; i < p->allow->n; i++)
-                        if (entry_admits(p->allow->v[i], &u))
+                        if (mcp_allow_entry_admits(p->allow->v[i], u.host, u.port))
                                 return NULL;
         } else {
                 struct url_parts rpc;

@@ -11,7 +11,8 @@
 struct hub_server {
         const struct mcp_server_conf *conf;
         struct mcp_client *client;
-        json_t *tools; /* cached tools/list */
+        json_t *tools;              /* cached tools/list */
+        struct iso_sandbox sandbox; /* what its policy asks of its confinement */
 };
 
 struct mcp_hub {
@@ -20,6 +21,13 @@ struct mcp_hub {
         size_t n;
         struct hub_server *v;
 };
+
+/* Where the status line says a server runs. */
+static const char *where(const struct hub_server *s)
+{
+        char why[400];
+        return s->sandbox.wanted ? mcp_tier_name(mcp_sandbox_tier(why, sizeof(why))) : "host";
+}
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
                             const struct iso_host *host)
@@ -31,7 +39,12 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         h->v = xcalloc(reg->n + 1, sizeof(*h->v));
         for (size_t i = 0; i < reg->n; i++) {
                 h->v[i].conf = &reg->v[i];
-                session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
+                iso_server_sandbox(cfg, reg->v[i].id, &h->v[i].sandbox);
+                /* osvm's own pack holds each call to the policy itself */
+                if (reg->v[i].own_pack || reg->v[i].kind != MCP_KIND_STDIO)
+                        h->v[i].sandbox.wanted = false;
+                session_set_server(session_get(), reg->v[i].id, where(&h->v[i]),
+                                   SESSION_SERVER_CONFIGURED);
         }
         return h;
 }
@@ -68,8 +81,10 @@ struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struc
         }
         struct mcp_endpoint ep;
         mcp_server_endpoint(s->conf, &ep);
+        if (s->sandbox.wanted)
+                ep.sandbox = &s->sandbox;
         s->client = mcp_connect(&ep, o, e);
-        session_set_server(session_get(), id, "host",
+        session_set_server(session_get(), id, where(s),
                            s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
         return s->client;
 }
@@ -90,7 +105,7 @@ static void note_down_if_dead(struct mcp_hub *h, const char *id)
         for (size_t i = 0; i < h->n; i++)
                 if (strcmp(h->v[i].conf->id, id) == 0 && h->v[i].client &&
                     !mcp_alive(h->v[i].client))
-                        session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
+                        session_set_server(session_get(), id, where(&h->v[i]), SESSION_SERVER_DOWN);
 }
 
 void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)

@@ -70,7 +70,10 @@ struct mcp_endpoint {
         const char *url;      /* Streamable HTTP: the endpoint URL; NULL for stdio */
         char *const *headers; /* HTTP: extra "Name: value" headers; may be NULL */
         json_t *roots;        /* may be NULL: the roots to declare and answer roots/list with */
-        size_t max_message;   /* 0: MCP_DEFAULT_MAX_MESSAGE */
+        /* stdio: the server runs confined under this (mcp_sandbox_tier says how);
+         * NULL: on the host, as the user runs it */
+        const struct iso_sandbox *sandbox;
+        size_t max_message; /* 0: MCP_DEFAULT_MAX_MESSAGE */
 };
 
 /*
@@ -254,6 +257,39 @@ unsigned mcp_egress_finish(struct mcp_egress *g);
 /* NULL when url may be reached under p; else the refusal in words (in buf). */
 const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url, char *buf,
                              size_t n);
+
+/* ---- the server sandbox (confine.c) and its egress proxy (proxy.c) ----
+ *
+ * A server whose policy asks for confinement (iso_server_sandbox) runs in
+ * the best tier this host gives: "sandbox" (new user, mount, pid, net, ipc
+ * and uts namespaces, an empty root with read-only binds, seccomp, Landlock,
+ * rlimits, cgroups), or "reduced" (no namespaces: Landlock, seccomp,
+ * rlimits, cgroups). With neither, the server's fallback decides, loudly.
+ * Its only way out is osvm's proxy. docs/mcp-sandbox.md says what each
+ * tier holds.
+ */
+enum mcp_tier { MCP_TIER_HOST = 0, MCP_TIER_SANDBOX, MCP_TIER_REDUCED };
+const char *mcp_tier_name(enum mcp_tier t); /* "host", "sandbox", "reduced" */
+/* The tier a confined server gets on this host; why, when it is not the full one. */
+enum mcp_tier mcp_sandbox_tier(char *why, size_t n);
+/* What a server's sandbox holds it to on this host, as one line of words
+ * (sanitized) or as JSON: tier, mounts, network allow-list, limits. */
+char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier);
+json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier);
+/* OSVM_SANDBOX_NO_LANDLOCK=1: behave as a host without Landlock (tests). */
+#define MCP_NO_LANDLOCK_ENV "OSVM_SANDBOX_NO_LANDLOCK"
+
+/* Does a network.allow entry ("host", "host:port", "*.domain[:port]", an IP
+ * address, "[v6]:port") admit host:port? (host with or without brackets) */
+bool mcp_allow_entry_admits(const char *entry, const char *host, long port);
+/* NULL when the allow-list lets a server reach host:port, else why not. */
+const char *mcp_proxy_check(const struct iso_strlist *allow, const char *host, unsigned port);
+struct mcp_proxy;
+/* Serves the proxy on the listening socket lfd (taken over) for server. */
+struct mcp_proxy *mcp_proxy_start(const char *server, int lfd, const struct iso_strlist *allow,
+                                  osvm_err *e);
+void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
+void mcp_proxy_stop(struct mcp_proxy *p);
 
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)

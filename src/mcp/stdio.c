@@ -50,6 +50,7 @@ struct stdio_transport {
         bool in_pump;
         bool exited;
         int status;
+        struct mcp_confined *confined; /* its sandbox's host side; NULL on the host */
 };
 
 static void note_exit(struct stdio_transport *s, int status)
@@ -475,6 +476,7 @@ static void stdio_close(struct mcp_transport *t)
         }
         close_fd(&s->out_fd);
         close_fd(&s->err_fd);
+        mcp_confined_end(s->confined);
         sb_free(&s->out);
         free(s->line);
         free(s);
@@ -514,7 +516,7 @@ static char **merged_env(char *const *extra)
 }
 
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     size_t max_message, osvm_err *e)
+                                     const struct iso_sandbox *sb, size_t max_message, osvm_err *e)
 {
         if (!argv || !argv[0] || !argv[0][0]) {
                 err_set(e, EINVAL, "%s: no command to start", name);
@@ -526,6 +528,16 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
                 err_sys(e, "%s: pipe", name);
                 goto fail;
+        }
+        struct mcp_confined *confined = NULL;
+        pid_t pid;
+        if (sb && sb->wanted) {
+                int fds[3] = {in[0], out[1], errp[1]};
+                int c = mcp_confine_spawn(name, sb, argv, env, fds, &pid, &confined, e);
+                if (c < 0)
+                        goto fail;
+                if (c > 0)
+                        goto started;
         }
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -548,7 +560,6 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                             POSIX_SPAWN_SETSIGDEF);
         char **envp = merged_env(env);
-        pid_t pid;
         int r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
         free(envp);
         posix_spawn_file_actions_destroy(&fa);
@@ -562,6 +573,7 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
                                  hint);
                 goto fail;
         }
+started:
         close(in[0]);
         close(out[1]);
         close(errp[1]);
@@ -570,13 +582,15 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         s->base.max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
         snprintf(s->base.server_name, sizeof(s->base.server_name), "%s", name);
         s->pid = pid;
+        s->confined = confined;
         s->in_fd = in[1];
         s->out_fd = out[0];
         s->err_fd = errp[0];
         fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
         fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
         fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-        log_debug("%s: started %s (pid %d)", name, argv[0], (int)pid);
+        log_debug("%s: started %s (pid %d%s)", name, argv[0], (int)pid,
+                  confined ? ", confined" : "");
         return &s->base;
 fail:
         for (int i = 0; i < 2; i++) {

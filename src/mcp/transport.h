@@ -51,9 +51,24 @@ struct mcp_transport {
         char server_name[128]; /* for messages */
 };
 
-/* Starts CMD ARGS... with the given extra environment (K=V entries). */
+/* Starts CMD ARGS... with the given extra environment (K=V entries); confined
+ * under sb when not NULL. */
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     size_t max_message, osvm_err *e);
+                                     const struct iso_sandbox *sb, size_t max_message, osvm_err *e);
+
+/* A confined server's host side: its proxy, cgroups and private files. */
+struct mcp_confined;
+/*
+ * Starts argv confined under sb with stdio[] as its fds 0-2: *pid is the
+ * child, *out its host side (end it with mcp_confined_end once the child is
+ * reaped). Returns 1 when it started confined, 0 when no sandbox can be made
+ * here and the fallback lets the server run on the host (said loudly; the
+ * caller starts it so), -1 with e.
+ */
+int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
+                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
+                      osvm_err *e);
+void mcp_confined_end(struct mcp_confined *c);
 /* Connects to a Streamable HTTP endpoint (nothing is sent until the first send). */
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
                                     size_t max_message, osvm_err *e);

@@ -8,6 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -33,6 +38,32 @@
  * child stuck in its set-up; the steps take well under a millisecond). */
 #define SBX_EXEC_WAIT_MS 10000
 #define SBX_FD_HIGH      900 /* fds are moved here first, so that none is overwritten */
+#define SBX_PATH_MAX     4096
+
+/* Landlock, as the kernel's ABI 6 has it (the system header may be older). */
+struct sbx_ll_ruleset_attr {
+        uint64_t handled_access_fs, handled_access_net, scoped;
+};
+struct sbx_ll_path_attr {
+        uint64_t allowed_access;
+        int32_t parent_fd;
+} __attribute__((packed));
+struct sbx_ll_net_attr {
+        uint64_t allowed_access, port;
+};
+#define SBX_LL_RULE_PATH     1
+#define SBX_LL_RULE_NET      2
+#define SBX_LL_FS_EXECUTE    (1ull << 0)
+#define SBX_LL_FS_WRITE_FILE (1ull << 1)
+#define SBX_LL_FS_READ_FILE  (1ull << 2)
+#define SBX_LL_FS_READ_DIR   (1ull << 3)
+#define SBX_LL_FS_ABI1       ((1ull << 13) - 1)
+#define SBX_LL_FS_REFER      (1ull << 13)
+#define SBX_LL_FS_TRUNCATE   (1ull << 14)
+#define SBX_LL_FS_IOCTL_DEV  (1ull << 15)
+#define SBX_LL_NET_BIND      (1ull << 0)
+#define SBX_LL_NET_CONNECT   (1ull << 1)
+#define SBX_LL_SCOPE_ALL     3ull /* abstract unix sockets, signals */
 
 static void ns_word(char *out, size_t n, size_t *len, const char *w)
 {
@@ -84,6 +115,7 @@ struct child_args {
         const char *path;
         bool empty_root;
         char uid_map[32], gid_map[32];
+        char tmp_opts[64]; /* the private /tmp's mount options */
 };
 
 /* Reports the step that failed and the errno, then exits. */
@@ -123,22 +155,270 @@ static void write_file(const struct child_args *a, const char *path, const char 
                 child_fail(a, step, w < 0 ? w : -EIO);
 }
 
+/* dst = a + b, bounded; false when it does not fit. */
+static bool path_join(char *dst, const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        if (la + lb + 1 > SBX_PATH_MAX)
+                return false;
+        memcpy(dst, a, la);
+        memcpy(dst + la, b, lb + 1);
+        return true;
+}
+
+/* mkdir -p of every directory above path (and path itself when dir). */
+static void mkdir_p(const struct child_args *a, char *path, bool dir)
+{
+        for (char *p = path + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                long r = rsys(syscall(SYS_mkdirat, AT_FDCWD, path, 0755));
+                *p = '/';
+                if (r < 0 && r != -EEXIST)
+                        child_fail(a, "making a mount point", r);
+        }
+        long r =
+            dir ? rsys(syscall(SYS_mkdirat, AT_FDCWD, path, 0755))
+                : rsys(syscall(SYS_openat, AT_FDCWD, path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+        if (r < 0 && r != -EEXIST)
+                child_fail(a, "making a mount point", r);
+        if (!dir && r >= 0)
+                syscall(SYS_close, r);
+}
+
+/* The flags a bind of a locked mount must keep when it is remounted. */
+static unsigned long kept_flags(const char *path)
+{
+        struct statfs st;
+        if (syscall(SYS_statfs, path, &st) < 0)
+                return 0;
+        return (unsigned long)st.f_flags &
+               (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+}
+
+/* src bound at /proc<dst> (the new root before the pivot). A missing src is skipped. */
+static void bind_one(const struct child_args *a, const char *src, const char *dst, bool rw)
+{
+        char to[SBX_PATH_MAX];
+        struct stat st;
+        if (syscall(SYS_newfstatat, AT_FDCWD, src, &st, 0) < 0)
+                return;
+        if (!path_join(to, "/proc", dst))
+                child_fail(a, "a mount point's path is too long", -ENAMETOOLONG);
+        mkdir_p(a, to, S_ISDIR(st.st_mode));
+        long r = rsys(syscall(SYS_mount, src, to, NULL, MS_BIND | MS_REC, NULL));
+        if (r < 0)
+                child_fail(a, "binding a path into the root", r);
+        if (rw && S_ISCHR(st.st_mode))
+                return; /* a device: as the host has it */
+        unsigned long fl = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | kept_flags(to);
+        if (!rw)
+                fl |= MS_RDONLY;
+        if ((r = rsys(syscall(SYS_mount, NULL, to, NULL, fl, NULL))) < 0)
+                child_fail(a, rw ? "remounting a bind" : "making a bind read-only", r);
+}
+
+static void mount_tmpfs(const struct child_args *a, const char *at, const char *opts)
+{
+        char to[SBX_PATH_MAX];
+        if (!path_join(to, "/proc", at))
+                child_fail(a, "a mount point's path is too long", -ENAMETOOLONG);
+        mkdir_p(a, to, true);
+        long r = rsys(syscall(SYS_mount, "tmpfs", to, "tmpfs", MS_NOSUID | MS_NODEV, opts));
+        if (r < 0)
+                child_fail(a, "mounting a tmpfs", r);
+}
+
+/* A minimal /dev: the harmless devices bound from the host, and the usual links. */
+static void make_dev(const struct child_args *a)
+{
+        static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                           "/dev/urandom"};
+        mount_tmpfs(a, "/dev", "size=64k,mode=0755");
+        for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+                bind_one(a, devs[i], devs[i], true);
+        static const char *const links[][2] = {{"/proc/self/fd", "/proc/dev/fd"},
+                                               {"/proc/self/fd/0", "/proc/dev/stdin"},
+                                               {"/proc/self/fd/1", "/proc/dev/stdout"},
+                                               {"/proc/self/fd/2", "/proc/dev/stderr"}};
+        for (size_t i = 0; i < 4; i++)
+                syscall(SYS_symlinkat, links[i][0], AT_FDCWD, links[i][1]);
+        long r = rsys(syscall(SYS_mkdirat, AT_FDCWD, "/proc/dev/shm", 01777));
+        if (r < 0)
+                child_fail(a, "making /dev/shm", r);
+}
+
+/* The binds, /tmp and /dev, into the new root (mounted at /proc) before the pivot. */
+static void fill_root(const struct child_args *a)
+{
+        const struct sbx_spec *s = a->s;
+        /* /tmp first: a bind below it (a mount under the host's /tmp) goes on top */
+        if (s->tmp_bytes)
+                mount_tmpfs(a, "/tmp", a->tmp_opts);
+        for (size_t i = 0; i < s->nbinds; i++)
+                bind_one(a, s->binds[i].src, s->binds[i].dst, s->binds[i].rw);
+        if (s->proc_dev) {
+                make_dev(a);
+                long r = rsys(syscall(SYS_mkdirat, AT_FDCWD, "/proc/proc", 0555));
+                if (r < 0 && r != -EEXIST)
+                        child_fail(a, "making /proc", r);
+        }
+}
+
+/* Loopback up, and the bridge's listener sent back to the parent. */
+static void make_bridge(const struct child_args *a)
+{
+        const struct sbx_spec *s = a->s;
+        long fd = rsys(syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (fd < 0)
+                child_fail(a, "a socket to bring loopback up", fd);
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof(ifr));
+        memcpy(ifr.ifr_name, "lo", 3);
+        ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+        long r = rsys(syscall(SYS_ioctl, fd, SIOCSIFFLAGS, &ifr));
+        syscall(SYS_close, fd);
+        if (r < 0)
+                child_fail(a, "bringing loopback up", r);
+        if (!s->bridge)
+                return;
+        long l = rsys(syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (l < 0)
+                child_fail(a, "the bridge's socket", l);
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_port = htons(s->bridge_port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if ((r = rsys(syscall(SYS_bind, l, &sin, sizeof(sin)))) < 0)
+                child_fail(a, "binding the bridge", r);
+        if ((r = rsys(syscall(SYS_listen, l, 128))) < 0)
+                child_fail(a, "listening on the bridge", r);
+        char one = 'b';
+        struct iovec iov = {.iov_base = &one, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        memset(&u, 0, sizeof(u));
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.buf,
+                           .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        int lfd = (int)l;
+        memcpy(CMSG_DATA(c), &lfd, sizeof(int));
+        if ((r = rsys(syscall(SYS_sendmsg, s->bridge_fd, &m, MSG_NOSIGNAL))) < 0)
+                child_fail(a, "handing the bridge to osvm", r);
+        syscall(SYS_close, l);
+}
+
+static uint64_t ll_fs_mask(long abi)
+{
+        uint64_t m = SBX_LL_FS_ABI1;
+        if (abi >= 2)
+                m |= SBX_LL_FS_REFER;
+        if (abi >= 3)
+                m |= SBX_LL_FS_TRUNCATE;
+        if (abi >= 5)
+                m |= SBX_LL_FS_IOCTL_DEV;
+        return m;
+}
+
+static void ll_path(const struct child_args *a, long rs, const char *path, uint64_t access)
+{
+        long fd = rsys(syscall(SYS_openat, AT_FDCWD, path, O_PATH | O_CLOEXEC));
+        if (fd < 0)
+                return; /* not there: nothing to allow */
+        struct stat st;
+        if (syscall(SYS_fstat, fd, &st) == 0 && !S_ISDIR(st.st_mode))
+                access &= SBX_LL_FS_EXECUTE | SBX_LL_FS_WRITE_FILE | SBX_LL_FS_READ_FILE |
+                          SBX_LL_FS_TRUNCATE | SBX_LL_FS_IOCTL_DEV;
+        struct sbx_ll_path_attr pa = {.allowed_access = access, .parent_fd = (int32_t)fd};
+        long r = rsys(syscall(SYS_landlock_add_rule, rs, SBX_LL_RULE_PATH, &pa, 0));
+        syscall(SYS_close, fd);
+        if (r < 0)
+                child_fail(a, "adding a Landlock rule", r);
+}
+
+/* The Landlock ruleset, applied last before seccomp (no_new_privs is set). */
+static void apply_landlock(const struct child_args *a)
+{
+        const struct sbx_landlock *l = a->s->landlock;
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* VERSION */);
+        if (abi < 1)
+                return; /* the caller reads sbx_landlock_abi() and says so */
+        uint64_t fs = ll_fs_mask(abi);
+        struct sbx_ll_ruleset_attr ra = {.handled_access_fs = fs};
+        size_t size = sizeof(uint64_t);
+        if (abi >= 4) {
+                ra.handled_access_net = SBX_LL_NET_BIND | SBX_LL_NET_CONNECT;
+                size = 2 * sizeof(uint64_t);
+        }
+        if (abi >= 6) {
+                ra.scoped = SBX_LL_SCOPE_ALL;
+                size = sizeof(ra);
+        }
+        long rs = rsys(syscall(SYS_landlock_create_ruleset, &ra, size, 0));
+        if (rs < 0)
+                child_fail(a, "creating the Landlock ruleset", rs);
+        uint64_t ro = SBX_LL_FS_EXECUTE | SBX_LL_FS_READ_FILE | SBX_LL_FS_READ_DIR;
+        for (size_t i = 0; i < l->nro; i++)
+                ll_path(a, rs, l->ro[i], ro);
+        for (size_t i = 0; i < l->nrw; i++)
+                ll_path(a, rs, l->rw[i], fs & ~SBX_LL_FS_REFER);
+        if (abi >= 4 && l->connect_port) {
+                struct sbx_ll_net_attr na = {.allowed_access = SBX_LL_NET_CONNECT,
+                                             .port = l->connect_port};
+                long r = rsys(syscall(SYS_landlock_add_rule, rs, SBX_LL_RULE_NET, &na, 0));
+                if (r < 0)
+                        child_fail(a, "adding a Landlock rule", r);
+        }
+        long r = rsys(syscall(SYS_landlock_restrict_self, rs, 0));
+        syscall(SYS_close, rs);
+        if (r < 0)
+                child_fail(a, "applying the Landlock ruleset", r);
+}
+
+/* Every signal back to its default disposition (osvm ignores SIGPIPE; exec keeps that). */
+static void default_signals(void)
+{
+        struct {
+                void *handler;
+                unsigned long flags;
+                void *restorer;
+                uint64_t mask;
+        } act = {SIG_DFL, 0, NULL, 0};
+        for (int sig = 1; sig < 65; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        syscall(SYS_rt_sigaction, sig, &act, NULL, 8);
+}
+
 /* / becomes an empty read-only tmpfs: a tmpfs over /proc (a directory every
- * Linux has), pivoted into, the old root detached. */
+ * Linux has), filled with the spec's binds, pivoted into, its own /proc
+ * mounted while the host's is still in view (the kernel asks for that), the
+ * old root detached. */
 static void empty_root(const struct child_args *a)
 {
         long r;
         if ((r = rsys(syscall(SYS_mount, "none", "/", "none", MS_REC | MS_PRIVATE, NULL))) < 0)
                 child_fail(a, "making mounts private", r);
         if ((r = rsys(syscall(SYS_mount, "osvm", "/proc", "tmpfs", MS_NOSUID | MS_NODEV,
-                              "size=16k,mode=0755"))) < 0)
+                              "size=64k,mode=0755"))) < 0)
                 child_fail(a, "mounting the empty root", r);
         if ((r = rsys(syscall(SYS_mkdirat, AT_FDCWD, "/proc/old", 0700))) < 0)
                 child_fail(a, "mkdir in the empty root", r);
+        fill_root(a);
         if ((r = rsys(syscall(SYS_pivot_root, "/proc", "/proc/old"))) < 0)
                 child_fail(a, "pivot_root", r);
         if ((r = rsys(syscall(SYS_chdir, "/"))) < 0)
                 child_fail(a, "chdir /", r);
+        if (a->s->proc_dev && (a->ns & SBX_NS_PID) &&
+            (r = rsys(syscall(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                              NULL))) < 0)
+                child_fail(a, "mounting /proc", r);
         if ((r = rsys(syscall(SYS_umount2, "/old", MNT_DETACH))) < 0)
                 child_fail(a, "detaching the old root", r);
         if ((r = rsys(syscall(SYS_unlinkat, AT_FDCWD, "/old", AT_REMOVEDIR))) < 0)
@@ -233,10 +513,19 @@ __attribute__((noreturn)) static void child_main(struct child_args *a)
         }
         if ((a->ns & SBX_NS_UTS) && (r = rsys(syscall(SYS_sethostname, "osvm", (size_t)4))) < 0)
                 child_fail(a, "sethostname", r);
+        if (s->bridge && (a->ns & SBX_NS_NET))
+                make_bridge(a);
+        for (size_t i = 0; i < s->ncgroup_fds; i++)
+                if ((r = rsys(syscall(SYS_write, s->cgroup_fds[i], "0\n", (size_t)2))) < 0)
+                        child_fail(a, "joining a cgroup", r);
         if ((a->ns & SBX_NS_MOUNT) && a->empty_root)
                 empty_root(a);
+        if (s->own_pgroup && (r = rsys(syscall(SYS_setpgid, 0, 0))) < 0)
+                child_fail(a, "setpgid", r);
         /* the fds first: a small RLIMIT_NOFILE would refuse the moves */
         child_fds(a);
+        if (s->cwd && (r = rsys(syscall(SYS_chdir, s->cwd))) < 0)
+                child_fail(a, "chdir to the working directory", r);
         for (size_t i = 0; i < s->nrlimits; i++) {
                 struct rlimit l = {s->rlimits[i].value, s->rlimits[i].value};
                 if ((r = rsys(syscall(SYS_prlimit64, 0, s->rlimits[i].resource, &l, NULL))) < 0)
@@ -244,12 +533,15 @@ __attribute__((noreturn)) static void child_main(struct child_args *a)
         }
         if (s->pdeathsig && (r = rsys(syscall(SYS_prctl, PR_SET_PDEATHSIG, s->pdeathsig))) < 0)
                 child_fail(a, "PR_SET_PDEATHSIG", r);
-        /* signals: default dispositions come with exec; nothing blocked */
+        /* signals: every one at its default, nothing blocked */
+        default_signals();
         uint64_t none = 0;
         syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
         drop_capabilities(a);
         if ((r = rsys(syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))) < 0)
                 child_fail(a, "PR_SET_NO_NEW_PRIVS", r);
+        if (s->landlock)
+                apply_landlock(a);
         if (s->seccomp &&
             (r = rsys(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, s->seccomp))) < 0)
                 child_fail(a, "installing the seccomp filter", r);
@@ -382,6 +674,8 @@ int sbx_spawn(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
         struct child_args a = {.s = s, .uid = getuid(), .gid = getgid(), .exec_fd = s->exec_fd};
         fmt_map(a.uid_map, sizeof(a.uid_map), a.uid);
         fmt_map(a.gid_map, sizeof(a.gid_map), a.gid);
+        snprintf(a.tmp_opts, sizeof(a.tmp_opts), "size=%llu,mode=1777",
+                 (unsigned long long)s->tmp_bytes);
         int pfd[2];
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return err_sys(e, "confining a child: pipe");
@@ -448,4 +742,64 @@ int sbx_spawn(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
         c->pidfd = pidfd;
         c->ns = want;
         return 0;
+}
+
+int sbx_landlock_abi(void)
+{
+        long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1 /* VERSION */);
+        return abi < 0 ? 0 : (int)abi;
+}
+
+int sbx_bridge_recv(int fd, osvm_err *e)
+{
+        char one;
+        struct iovec iov = {.iov_base = &one, .iov_len = 1};
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.buf,
+                           .msg_controllen = sizeof(u.buf)};
+        ssize_t n;
+        do
+                n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return err_sys(e, "receiving the sandbox's proxy bridge");
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        if (n != 1 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return err_set(e, EPROTO, "the sandbox did not hand over its proxy bridge");
+        int lfd;
+        memcpy(&lfd, CMSG_DATA(c), sizeof(int));
+        return lfd;
+}
+
+bool sbx_userns_usable(char *why, size_t n)
+{
+        static int cached = -1;
+        static char cached_why[160];
+        if (no_userns_env()) {
+                snprintf(why, n, "%s=1", SBX_NO_USERNS_ENV);
+                return false;
+        }
+        if (cached < 0) {
+                pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+                if (pid == 0)
+                        syscall(SYS_exit_group, 0);
+                if (pid < 0) {
+                        snprintf(cached_why, sizeof(cached_why),
+                                 "user namespaces are refused here (%s)", strerror(errno));
+                        cached = 0;
+                } else {
+                        int st;
+                        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                                ;
+                        cached = 1;
+                }
+        }
+        snprintf(why, n, "%s", cached ? "" : cached_why);
+        return cached == 1;
 }

@@ -130,12 +130,35 @@ static void test_process_platform(void **state)
         assert_int_equal(s.unikernels_run, 0);
 }
 
+/* Servers in the sandbox are counted as such ("Nsbx", "~" when one is the
+ * reduced tier), never as VMs; none: the line is as it was. */
+static void test_sandboxed_servers(void **state)
+{
+        (void)state;
+        struct osvm_session s;
+        session_reset(&s, 0);
+        session_set_server(&s, "plain", "host", SESSION_SERVER_CONFIGURED);
+        char *line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        assert_null(strstr(line, "sbx"));
+        free(line);
+        session_set_server(&s, "fs", "sandbox", SESSION_SERVER_UP);
+        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 1sbx - plain(host:cfg) - fs(sandbox:up) - "));
+        free(line);
+        session_set_server(&s, "mem", "reduced", SESSION_SERVER_CONFIGURED);
+        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 2sbx~ - "));
+        assert_non_null(strstr(line, "mem(reduced:cfg)"));
+        free(line);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_status_table),
             cmocka_unit_test(test_session_updates),
             cmocka_unit_test(test_process_platform),
+            cmocka_unit_test(test_sandboxed_servers),
         };
         return cmocka_run_group_tests_name("cli/status", tests, NULL, NULL);
 }

@@ -212,12 +212,15 @@ static void test_routes(void **state)
              "Refusing", LOG_ERROR, "KVM is not usable"},
             {"direct", "{\"execution_mode\": \"direct\", \"fallback\": \"deny\"}", "present", false,
              ISO_ROUTE_DIRECT, false, "The call goes to the MCP server directly", LOG_INFO, NULL},
+            /* a tool in microvm mode asks for its server's confinement: with no
+             * microVM engine, the server runs in the sandbox (not a fallback) */
             {"microvm unavailable", "{\"execution_mode\": \"microvm\"}", "present", true,
-             ISO_ROUTE_DIRECT, true, "Falling back", LOG_WARN,
-             "MicroVM execution is not available: no engine"},
+             ISO_ROUTE_DIRECT, false, "MicroVM engine not available; running server in sandbox",
+             LOG_INFO, NULL},
             {"microvm unavailable, deny",
              "{\"execution_mode\": \"microvm\", \"fallback\": \"deny\"}", "present", true,
-             ISO_ROUTE_DENY, false, "Refusing", LOG_ERROR, NULL},
+             ISO_ROUTE_DIRECT, false, "MicroVM engine not available; running server in sandbox",
+             LOG_INFO, NULL},
         };
         struct iso_host host_yes = {.kvm_usable = true};
         struct iso_host host_no = {.kvm_usable = false};
@@ -246,7 +249,13 @@ static void test_routes(void **state)
                 struct iso_enforced en = iso_route_enforced(d.route);
                 assert_int_equal(en.memory, c->route != ISO_ROUTE_DIRECT);
                 assert_true(en.timeout);
-                if (c->route == ISO_ROUTE_DIRECT) {
+                if (c->route == ISO_ROUTE_DIRECT && d.sandboxed) {
+                        /* what its server's sandbox holds it to instead */
+                        assert_int_equal(last->level, LOG_INFO);
+                        assert_non_null(strstr(last->text, "The server runs in its sandbox"));
+                        assert_non_null(strstr(last->text, "timeout_ms (30000 ms) holds"));
+                        last--;
+                } else if (c->route == ISO_ROUTE_DIRECT) {
                         assert_int_equal(last->level, LOG_INFO);
                         assert_non_null(strstr(last->text, "Not enforced in direct mode: "
                                                            "memory_mb (128 MiB), vcpus (1)"));

@@ -37,7 +37,9 @@ osvm mcp list
 check_exit "list on a fresh home exits 0" 0
 check_contains "list says there is nothing yet" "no MCP servers registered" "$OUT"
 
-osvm mcp add everything -- node "$EVERYTHING" stdio
+# (on the host, as before: the isolation config does not name it; tests/mcp/sandbox.sh
+# covers the sandbox servers get by default)
+osvm mcp add everything --no-sandbox -- node "$EVERYTHING" stdio
 check_exit "add a stdio server" 0
 osvm mcp add web --url "$URL" --header "X-Test: 1"
 check_exit "add an HTTP server" 0
@@ -221,7 +223,8 @@ check_eq "and says it once" 1 "$(grep -c "Refusing\|refused" "$T/err")"
 check_eq "nothing was printed as a result" "" "$OUT"
 
 osvm status
-check_contains "the status line lists the registered servers" "fs(host:cfg)" "$OUT"
+check_contains "the status line lists the registered servers" "fs(sandbox:cfg)" "$OUT"
+check_contains "and the one on the host" "everything(host:cfg)" "$OUT"
 
 # ---- remove and import ----
 

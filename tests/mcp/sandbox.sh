@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# The MCP server sandbox: a hostile server of ours (sandbox_server.py) tries
+# to get out, in each tier (full, reduced, none), and the real servers from
+# npm run confined (server-filesystem, server-memory, server-everything).
+set -u
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+PY=/usr/bin/python3
+EVIL=$ROOT/tests/mcp/sandbox_server.py
+if [ ! -x "$PY" ]; then
+        skip "the MCP server sandbox" "no $PY"
+        # ---- import: the same flags, for every server it adds ----
+fresh
+mkdir -p "$T/d"
+printf '{"mcpServers": {"a": {"command": "%s", "args": ["%s"]}, "u": {"url": "http://127.0.0.1:9/mcp"}}}' \
+        "$PY" "$EVIL" >"$T/servers.json"
+osvm mcp import --mount "$T/d:/d:rw" --allow-net example.com --memory 256 "$T/servers.json"
+check_contains "import: the servers are sandboxed" "imported 2 servers" "$OUT"
+osvm mcp list
+check_contains "import: the stdio one with its mount, allow-list and memory" \
+        "mounts: $T/d at /d (rw); network: example.com (through osvm's proxy); limits: 256 MiB" "$OUT"
+check_contains "import: the HTTP one is remote" "u                    http  remote" "$OUT"
+osvm mcp call a try attack=write arg=/d/inside
+check_contains "import: its writable mount takes a write" "BREACH: wrote /d/inside" "$OUT"
+check_eq "import: on the host, where the mount says" "pwned" "$(cat "$T/d/inside" 2>/dev/null)"
+osvm mcp import --mount /nonexistent "$T/servers.json"
+check_exit "import: a mount that is not there is a usage error" 2
+
+# ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
+fresh
+osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
+osvm isolation set old use_microvm=true
+osvm mcp call old echo text=hi
+check_contains "use_microvm: true runs the server confined" "hi" "$OUT"
+check_contains "and says once that no microVM engine is here" \
+        "old: MicroVM engine not available; running server in sandbox" "$ERR"
+check_eq "once" 1 "$(grep -c "MicroVM engine not available" "$T/err")"
+osvm isolation set old use_microvm=false
+osvm isolation set old/echo execution_mode=microvm
+osvm isolation explain old/echo
+check_contains "a tool in microvm mode: explain says the server runs in its sandbox" \
+        "MicroVM engine not available; running server in sandbox" "$OUT"
+check_contains "and what the sandbox holds" "SANDBOX: sandbox; mounts: none; network: none" "$OUT"
+osvm isolation set old sandbox=false
+osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
+
+# ---- npx: the first start fetches the package in a step of its own ----
+# (it reaches the npm registry: only with OSVM_TEST_REGISTRY=1)
+if [ "${OSVM_TEST_REGISTRY:-}" = 1 ] && command -v npx >/dev/null; then
+        fresh
+        osvm mcp add mem -- npx -y @modelcontextprotocol/server-memory@2026.8.31
+        osvm mcp call mem read_graph
+        check_contains "npx: the first start says it fetches, and from where" \
+                "first start: fetching @modelcontextprotocol/server-memory@2026.8.31 from the npm registry" "$ERR"
+        check_contains "npx: then the server runs, with no network of its own" '"entities"' "$OUT"
+        osvm mcp call mem read_graph
+        check_not_contains "npx: the next start needs no fetch" "first start" "$ERR"
+        check_contains "npx: and runs offline" '"entities"' "$OUT"
+else
+        skip "npx: the first start's fetch step" "set OSVM_TEST_REGISTRY=1 to reach the npm registry"
+fi
+
+# ---- the real servers from npm, confined ----
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+MCP=$PEERS/node_modules/@modelcontextprotocol
+if [ -z "$PEERS" ] || ! command -v node >/dev/null || [ ! -f "$MCP/server-memory/dist/index.js" ]; then
+        skip "the npm servers in the sandbox" "node or the npm test peers are missing"
+        finish
+        exit
+fi
+
+fresh
+mkdir -p "$T/files" "$T/secret"
+printf 'inside the mount' >"$T/files/hello.txt"
+printf 'KEYDATA' >"$T/secret/key"
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /data
+check_exit "server-filesystem: added with a mount" 0
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: a read inside the mount works" "inside the mount" "$OUT"
+osvm mcp call fs list_directory path=/data
+check_contains "server-filesystem: and a listing" "hello.txt" "$OUT"
+osvm mcp call fs write_file path=/data/new.txt content=x
+check_contains "server-filesystem: writing to a read-only mount fails" "read-only file system" "$OUT$ERR"
+check_eq "server-filesystem: and nothing was written" "absent" "$([ -e "$T/files/new.txt" ] && echo there || echo absent)"
+# the server's own check is widened to / so that only the sandbox stands in the way
+osvm mcp remove fs
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /
+osvm mcp call fs read_text_file path="$T/secret/key"
+check_not_contains "server-filesystem: a host file outside its mounts is not there" "KEYDATA" "$OUT"
+check_contains "server-filesystem: (not there at all)" "ENOENT" "$OUT$ERR"
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: its mount is still there" "inside the mount" "$OUT"
+
+fresh
+mkdir -p "$T/state"
+osvm mcp add mem --env MEMORY_FILE_PATH=/state/memory.jsonl --mount "$T/state:/state:rw" \
+        -- node "$MCP/server-memory/dist/index.js"
+check_exit "server-memory: added with a writable mount" 0
+osvm mcp call mem create_entities \
+        '{"entities": [{"name": "osvm", "entityType": "project", "observations": ["sandboxed"]}]}'
+check_exit "server-memory: an entity is made" 0
+check_contains "server-memory: its memory file is in the writable mount" "osvm" "$(cat "$T/state/memory.jsonl" 2>/dev/null)"
+osvm mcp call mem read_graph
+check_contains "server-memory: the entity persists across restarts" "sandboxed" "$OUT"
+
+fresh
+osvm mcp add everything -- node "$MCP/server-everything/dist/index.js" stdio
+osvm mcp tools everything
+check_contains "server-everything: its tools, listed from the sandbox" "everything/get-sum" "$OUT"
+osvm mcp call everything get-sum a=2 b=3
+check_contains "server-everything: a call" "The sum of 2 and 3 is 5" "$OUT"
+osvm mcp call everything echo message=confined
+check_contains "server-everything: echo" "confined" "$OUT"
+osvm mcp call everything trigger-long-running-operation duration=0.4 steps=2
+check_contains "server-everything: progress comes through" "progress: 2/2" "$ERR"
+osvm mcp call --timeout 500 everything trigger-long-running-operation duration=20 steps=20
+check_failed "server-everything: a call past its time is cancelled"
+osvm mcp call everything get-env
+check_not_contains "server-everything: get-env does not see the user's environment" "$OSVM_TEST_SECRET" "$OUT"
+check_contains "server-everything: it sees the proxy" "HTTP_PROXY" "$OUT"
+
+finish
+        exit
+fi
+
+free_port() {
+        "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A listener on the host's loopback (HTTP), and one on a unix socket.
+WEB=$TMPROOT/web
+mkdir -p "$WEB"
+printf 'hello-from-host' >"$WEB/index.html"
+HTTP_PORT=$(free_port)
+(cd "$WEB" && exec "$PY" -m http.server --bind 127.0.0.1 "$HTTP_PORT" >"$TMPROOT/http.log" 2>&1) &
+HTTP_PID=$!
+SOCK=$TMPROOT/host.sock
+"$PY" -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(3600)' "$SOCK" &
+UNIX_PID=$!
+trap 'kill $HTTP_PID $UNIX_PID 2>/dev/null; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+# (up to 60 s: a bound that only guards against a hang, on a loaded machine)
+for _ in $(seq 600); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && [ -S "$SOCK" ] && break
+        sleep 0.1
+done
+
+export OSVM_TEST_SECRET=hunter2-sandbox-marker
+
+# The attacks, each refused; the next call works. $1 names the tier.
+hostile_suite() {
+        local tier=$1
+        fresh
+        mkdir -p "$HOME/.ssh"
+        printf 'KEYDATA' >"$HOME/.ssh/id_test"
+        osvm mcp add evil --allow-net "127.0.0.1:$HTTP_PORT" --memory 128 -- "$PY" "$EVIL"
+        check_exit "$tier: add the hostile server, sandboxed" 0
+        check_contains "$tier: add says it is sandboxed" "sandboxed" "$OUT"
+        osvm isolation set evil microvm_config.max_processes=32
+        check_exit "$tier: set a server-level limit" 0
+
+        osvm mcp list
+        check_contains "$tier: mcp list shows the tier" "evil                 stdio $tier" "$OUT"
+        check_contains "$tier: and the allow-list" "network: 127.0.0.1:$HTTP_PORT" "$OUT"
+        osvm status
+        check_contains "$tier: the status line counts it" "1sbx" "$OUT"
+        check_contains "$tier: and names its tier" "evil($tier:cfg)" "$OUT"
+
+        try() { # name attack arg expected
+                osvm mcp call evil try attack="$2" arg="$3"
+                TRY_ERR=$ERR
+                check_contains "$tier: $1" "$4" "$OUT"
+                check_not_contains "$tier: $1: no breach" "BREACH" "$OUT"
+                osvm mcp call evil echo text=still-here
+                check_contains "$tier: $1: the next call works" "still-here" "$OUT"
+        }
+        try "a key file in the user's home is out of reach" read "$HOME/.ssh/id_test" "REFUSED"
+        try "the user's environment is not there" environ "$OSVM_TEST_SECRET" "REFUSED"
+        try "writing outside fails" write "$T/outside" "REFUSED"
+        check_eq "$tier: and nothing was written" "absent" "$([ -e "$T/outside" ] && echo there || echo absent)"
+        try "a straight connection to a host listener fails" tcp "127.0.0.1:$HTTP_PORT" "REFUSED"
+        try "a host off the allow-list is refused by the proxy" connect "example.com:443" "403"
+        check_contains "$tier: the refusal says how to allow it" \
+                "osvm isolation set evil network.allow=example.com:443" "$TRY_ERR"
+        try "a name for the host itself is refused" connect "localhost:$HTTP_PORT" "REFUSED"
+        try "a relayed CONNECT is refused" relay "127.0.0.1:$HTTP_PORT" "REFUSED"
+        try "SOCKS5 to a host off the list is refused" socks "example.com:80" "SOCKS5 reply 2"
+        try "UDP is refused" udp "127.0.0.1:53" "REFUSED"
+        try "DNS in the sandbox does not work" dns "example.com" "REFUSED"
+        try "a unix socket to a host listener is refused" unix "$SOCK" "REFUSED"
+        try "ptrace is refused" ptrace "" "REFUSED: ptrace"
+        try "a fork bomb hits the process limit" forkbomb 5000 "REFUSED: fork failed"
+        # the memory hog: refused (MemoryError) or the server killed; osvm survives either way
+        osvm mcp call evil try attack=memory arg=1024
+        check_not_contains "$tier: a memory hog does not get 1 GiB" "BREACH" "$OUT"
+        osvm mcp call evil echo text=after-the-hog
+        check_contains "$tier: a memory hog: the next call works" "after-the-hog" "$OUT"
+
+        # what it may do: the allowed host, through the proxy (HTTP and SOCKS5)
+        osvm mcp call evil fetch url="http://127.0.0.1:$HTTP_PORT/index.html"
+        check_contains "$tier: the allowed host is reached through osvm" "STATUS 200 hello-from-host" "$OUT"
+        OSVM_LOG=info osvm mcp call evil try attack=socks arg="127.0.0.1:$HTTP_PORT"
+        check_contains "$tier: SOCKS5 to the allowed host works" "SOCKS5 tunnel" "$OUT"
+        check_contains "$tier: the attempt is logged with server, host, port and bytes" \
+                "evil: network: SOCKS5 to 127.0.0.1:$HTTP_PORT allowed" "$ERR"
+}
+
+hostile_suite sandbox
+OSVM_SANDBOX_NO_USERNS=1 hostile_suite reduced
+
+# ---- with neither user namespaces nor Landlock: the fallback decides, loudly ----
+fresh
+osvm mcp add evil -- "$PY" "$EVIL"
+OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp list
+check_contains "no sandbox possible: mcp list says so" "NO SANDBOX here" "$OUT"
+OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp call evil echo text=hi
+check_exit "no sandbox possible, fallback direct: the call runs" 0
+check_contains "and osvm says loudly that it is unconfined" "NO SANDBOX" "$ERR"
+osvm isolation set evil fallback=deny
+OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp call evil echo text=hi
+check_exit "no sandbox possible, fallback deny: refused" 4
+check_contains "saying why" "none can be made here" "$ERR"
+
+# ---- old files load unchanged: a server the isolation config does not name runs on the host ----
+fresh
+osvm mcp add plain --no-sandbox -- "$PY" "$EVIL"
+check_contains "--no-sandbox says so" "no sandbox" "$OUT"
+osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
+
+# ---- import: the same flags, for every server it adds ----
+fresh
+mkdir -p "$T/d"
+printf '{"mcpServers": {"a": {"command": "%s", "args": ["%s"]}, "u": {"url": "http://127.0.0.1:9/mcp"}}}' \
+        "$PY" "$EVIL" >"$T/servers.json"
+osvm mcp import --mount "$T/d:/d:rw" --allow-net example.com --memory 256 "$T/servers.json"
+check_contains "import: the servers are sandboxed" "imported 2 servers" "$OUT"
+osvm mcp list
+check_contains "import: the stdio one with its mount, allow-list and memory" \
+        "mounts: $T/d at /d (rw); network: example.com (through osvm's proxy); limits: 256 MiB" "$OUT"
+check_contains "import: the HTTP one is remote" "u                    http  remote" "$OUT"
+osvm mcp call a try attack=write arg=/d/inside
+check_contains "import: its writable mount takes a write" "BREACH: wrote /d/inside" "$OUT"
+check_eq "import: on the host, where the mount says" "pwned" "$(cat "$T/d/inside" 2>/dev/null)"
+osvm mcp import --mount /nonexistent "$T/servers.json"
+check_exit "import: a mount that is not there is a usage error" 2
+
+# ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
+fresh
+osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
+osvm isolation set old use_microvm=true
+osvm mcp call old echo text=hi
+check_contains "use_microvm: true runs the server confined" "hi" "$OUT"
+check_contains "and says once that no microVM engine is here" \
+        "old: MicroVM engine not available; running server in sandbox" "$ERR"
+check_eq "once" 1 "$(grep -c "MicroVM engine not available" "$T/err")"
+osvm isolation set old use_microvm=false
+osvm isolation set old/echo execution_mode=microvm
+osvm isolation explain old/echo
+check_contains "a tool in microvm mode: explain says the server runs in its sandbox" \
+        "MicroVM engine not available; running server in sandbox" "$OUT"
+check_contains "and what the sandbox holds" "SANDBOX: sandbox; mounts: none; network: none" "$OUT"
+osvm isolation set old sandbox=false
+osvm mcp call old try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "\"sandbox\": false says no, whatever the rest says" "BREACH" "$OUT"
+
+# ---- npx: the first start fetches the package in a step of its own ----
+# (it reaches the npm registry: only with OSVM_TEST_REGISTRY=1)
+if [ "${OSVM_TEST_REGISTRY:-}" = 1 ] && command -v npx >/dev/null; then
+        fresh
+        osvm mcp add mem -- npx -y @modelcontextprotocol/server-memory@2026.8.31
+        osvm mcp call mem read_graph
+        check_contains "npx: the first start says it fetches, and from where" \
+                "first start: fetching @modelcontextprotocol/server-memory@2026.8.31 from the npm registry" "$ERR"
+        check_contains "npx: then the server runs, with no network of its own" '"entities"' "$OUT"
+        osvm mcp call mem read_graph
+        check_not_contains "npx: the next start needs no fetch" "first start" "$ERR"
+        check_contains "npx: and runs offline" '"entities"' "$OUT"
+else
+        skip "npx: the first start's fetch step" "set OSVM_TEST_REGISTRY=1 to reach the npm registry"
+fi
+
+# ---- the real servers from npm, confined ----
+PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
+MCP=$PEERS/node_modules/@modelcontextprotocol
+if [ -z "$PEERS" ] || ! command -v node >/dev/null || [ ! -f "$MCP/server-memory/dist/index.js" ]; then
+        skip "the npm servers in the sandbox" "node or the npm test peers are missing"
+        finish
+        exit
+fi
+
+fresh
+mkdir -p "$T/files" "$T/secret"
+printf 'inside the mount' >"$T/files/hello.txt"
+printf 'KEYDATA' >"$T/secret/key"
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /data
+check_exit "server-filesystem: added with a mount" 0
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: a read inside the mount works" "inside the mount" "$OUT"
+osvm mcp call fs list_directory path=/data
+check_contains "server-filesystem: and a listing" "hello.txt" "$OUT"
+osvm mcp call fs write_file path=/data/new.txt content=x
+check_contains "server-filesystem: writing to a read-only mount fails" "read-only file system" "$OUT$ERR"
+check_eq "server-filesystem: and nothing was written" "absent" "$([ -e "$T/files/new.txt" ] && echo there || echo absent)"
+# the server's own check is widened to / so that only the sandbox stands in the way
+osvm mcp remove fs
+osvm mcp add fs --mount "$T/files:/data" -- node "$MCP/server-filesystem/dist/index.js" /
+osvm mcp call fs read_text_file path="$T/secret/key"
+check_not_contains "server-filesystem: a host file outside its mounts is not there" "KEYDATA" "$OUT"
+check_contains "server-filesystem: (not there at all)" "ENOENT" "$OUT$ERR"
+osvm mcp call fs read_text_file path=/data/hello.txt
+check_contains "server-filesystem: its mount is still there" "inside the mount" "$OUT"
+
+fresh
+mkdir -p "$T/state"
+osvm mcp add mem --env MEMORY_FILE_PATH=/state/memory.jsonl --mount "$T/state:/state:rw" \
+        -- node "$MCP/server-memory/dist/index.js"
+check_exit "server-memory: added with a writable mount" 0
+osvm mcp call mem create_entities \
+        '{"entities": [{"name": "osvm", "entityType": "project", "observations": ["sandboxed"]}]}'
+check_exit "server-memory: an entity is made" 0
+check_contains "server-memory: its memory file is in the writable mount" "osvm" "$(cat "$T/state/memory.jsonl" 2>/dev/null)"
+osvm mcp call mem read_graph
+check_contains "server-memory: the entity persists across restarts" "sandboxed" "$OUT"
+
+fresh
+osvm mcp add everything -- node "$MCP/server-everything/dist/index.js" stdio
+osvm mcp tools everything
+check_contains "server-everything: its tools, listed from the sandbox" "everything/get-sum" "$OUT"
+osvm mcp call everything get-sum a=2 b=3
+check_contains "server-everything: a call" "The sum of 2 and 3 is 5" "$OUT"
+osvm mcp call everything echo message=confined
+check_contains "server-everything: echo" "confined" "$OUT"
+osvm mcp call everything trigger-long-running-operation duration=0.4 steps=2
+check_contains "server-everything: progress comes through" "progress: 2/2" "$ERR"
+osvm mcp call --timeout 500 everything trigger-long-running-operation duration=20 steps=20
+check_failed "server-everything: a call past its time is cancelled"
+osvm mcp call everything get-env
+check_not_contains "server-everything: get-env does not see the user's environment" "$OSVM_TEST_SECRET" "$OUT"
+check_contains "server-everything: it sees the proxy" "HTTP_PROXY" "$OUT"
+
+finish

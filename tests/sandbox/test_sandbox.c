@@ -1,0 +1,239 @@
+/*
+ * The confinement module on its own: a child in an empty root with binds, a
+ * private /tmp, its own /proc; the bridge's listener handed back; the server
+ * filter. Real processes (/bin/sh, /usr/bin/python3); skipped where user
+ * namespaces cannot be made.
+ */
+#include "testutil.h"
+
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A bound that only guards a hang: each child here ends in well under a second. */
+#define HANG_GUARD_MS 60000
+
+static const struct sbx_bind system_binds[] = {
+    {"/usr", "/usr", false},
+    {"/bin", "/bin", false},
+    {"/lib", "/lib", false},
+    {"/lib64", "/lib64", false},
+    {"/etc/ld.so.cache", "/etc/ld.so.cache", false},
+};
+
+static char dir[256];
+
+static int setup(void **state)
+{
+        (void)state;
+        snprintf(dir, sizeof(dir), "/tmp/osvm-sbx-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        char p[300];
+        snprintf(p, sizeof(p), "%s/f", dir);
+        FILE *f = fopen(p, "w");
+        fputs("inside", f);
+        fclose(f);
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        char p[300];
+        snprintf(p, sizeof(p), "%s/f", dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/g", dir);
+        unlink(p);
+        rmdir(dir);
+        return 0;
+}
+
+/* Runs argv confined under s (stdout captured into out); its exit status. */
+static int run(struct sbx_spec *s, char *const *argv, char *out, size_t n)
+{
+        int pfd[2];
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        s->stdio[0] = -1;
+        s->stdio[1] = pfd[1];
+        s->stdio[2] = pfd[1];
+        s->argv = argv;
+        s->path = argv[0];
+        s->exec_fd = -1;
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+        s->envp = envp;
+        struct sbx_child c;
+        osvm_err e = {0};
+        int r = sbx_spawn(s, &c, &e);
+        close(pfd[1]);
+        if (r < 0)
+                fail_msg("sbx_spawn: %s", e.msg);
+        size_t got = 0;
+        for (;;) {
+                struct pollfd p = {pfd[0], POLLIN, 0};
+                if (poll(&p, 1, HANG_GUARD_MS) <= 0)
+                        break;
+                ssize_t k = read(pfd[0], out + got, n - 1 - got);
+                if (k <= 0)
+                        break;
+                got += (size_t)k;
+        }
+        out[got] = '\0';
+        close(pfd[0]);
+        int st;
+        waitpid(c.pid, &st, 0);
+        close(c.pidfd);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool userns(void)
+{
+        char why[200];
+        if (sbx_userns_usable(why, sizeof(why)))
+                return true;
+        print_message("skipped: %s\n", why);
+        return false;
+}
+
+static void test_empty_root(void **state)
+{
+        (void)state;
+        if (!userns())
+                skip();
+        struct sbx_bind binds[8];
+        memcpy(binds, system_binds, sizeof(system_binds));
+        binds[5] = (struct sbx_bind){dir, "/data", false};
+        struct sbx_spec s = {.ns = SBX_NS_ALL,
+                             .empty_root = true,
+                             .binds = binds,
+                             .nbinds = 6,
+                             .tmp_bytes = 1 << 20,
+                             .proc_dev = true};
+        char *argv[] = {"/bin/sh", "-c",
+                        "cat /data/f; echo; echo x >/data/g 2>/dev/null || echo ro-refused; "
+                        "ls /root /home 2>/dev/null || echo no-home; echo t >/tmp/t && cat /tmp/t; "
+                        "echo procs $(ls /proc | grep -c '^[0-9]'); echo >/dev/null && echo dev",
+                        NULL};
+        char out[4096];
+        assert_int_equal(run(&s, argv, out, sizeof(out)), 0);
+        print_message("%s", out);
+        assert_non_null(strstr(out, "inside\n"));
+        assert_non_null(strstr(out, "ro-refused"));
+        assert_non_null(strstr(out, "no-home"));
+        assert_non_null(strstr(out, "t\n"));
+        /* its own /proc: the shell and its children only, not the host's processes */
+        char *procs = strstr(out, "procs ");
+        assert_non_null(procs);
+        assert_true(atoi(procs + 6) < 10);
+        assert_non_null(strstr(out, "dev"));
+        char g[300];
+        snprintf(g, sizeof(g), "%s/g", dir);
+        assert_int_equal(access(g, F_OK), -1);
+}
+
+static void test_bridge(void **state)
+{
+        (void)state;
+        if (!userns() || access("/usr/bin/python3", X_OK) != 0)
+                skip();
+        int sp[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+        struct sbx_spec s = {.ns = SBX_NS_ALL,
+                             .empty_root = true,
+                             .binds = system_binds,
+                             .nbinds = 5,
+                             .tmp_bytes = 1 << 20,
+                             .proc_dev = true,
+                             .bridge = true,
+                             .bridge_fd = sp[1],
+                             .bridge_port = 3128};
+        char *argv[] = {"/usr/bin/python3", "-c",
+                        "import socket; s=socket.create_connection(('127.0.0.1', 3128)); "
+                        "s.sendall(b'through the bridge'); s.close(); print('sent')",
+                        NULL};
+        /* the listener is handed over before the exec: accept on it while the child runs */
+        int pfd[2];
+        assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+        s.stdio[0] = -1, s.stdio[1] = pfd[1], s.stdio[2] = pfd[1];
+        s.argv = argv, s.path = argv[0], s.exec_fd = -1;
+        char *envp[] = {NULL};
+        s.envp = envp;
+        struct sbx_child c;
+        osvm_err e = {0};
+        assert_int_equal(sbx_spawn(&s, &c, &e), 0);
+        close(pfd[1]);
+        close(sp[1]);
+        int lfd = sbx_bridge_recv(sp[0], &e);
+        close(sp[0]);
+        assert_true(lfd >= 0);
+        struct pollfd p = {lfd, POLLIN, 0};
+        assert_int_equal(poll(&p, 1, HANG_GUARD_MS), 1);
+        int fd = accept(lfd, NULL, NULL);
+        assert_true(fd >= 0);
+        char buf[64] = {0};
+        size_t got = 0;
+        ssize_t k;
+        while (got < sizeof(buf) - 1 && (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+                got += (size_t)k;
+        assert_string_equal(buf, "through the bridge");
+        close(fd);
+        close(lfd);
+        char out[256];
+        ssize_t n = read(pfd[0], out, sizeof(out) - 1);
+        out[n > 0 ? n : 0] = '\0';
+        close(pfd[0]);
+        waitpid(c.pid, NULL, 0);
+        close(c.pidfd);
+        assert_non_null(strstr(out, "sent"));
+}
+
+static void test_server_filter(void **state)
+{
+        (void)state;
+        if (access("/usr/bin/python3", X_OK) != 0)
+                skip();
+        struct sock_fprog prog;
+        osvm_err e = {0};
+        assert_int_equal(sbx_server_filter(&prog, &e), 0);
+        assert_true(prog.len > 10);
+        struct sbx_spec s = {.seccomp = &prog};
+        char *argv[] = {
+            "/usr/bin/python3", "-c",
+            "import socket, os\n"
+            "for fam, kind in ((socket.AF_UNIX, socket.SOCK_STREAM), (socket.AF_INET, "
+            "socket.SOCK_DGRAM), (socket.AF_INET, socket.SOCK_RAW), (socket.AF_PACKET, "
+            "socket.SOCK_RAW)):\n"
+            "    try: socket.socket(fam, kind); print('open', fam, kind)\n"
+            "    except OSError as x: print('refused', x.errno)\n"
+            "socket.socket(socket.AF_INET, socket.SOCK_STREAM); print('tcp ok')\n"
+            "a, b = socket.socketpair(); print('pair ok')\n"
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "print('userns refused' if libc.unshare(0x10000000) != 0 else 'userns open')\n",
+            NULL};
+        char out[2048];
+        int st = run(&s, argv, out, sizeof(out));
+        free(prog.filter);
+        print_message("%s", out);
+        assert_int_equal(st, 0);
+        assert_null(strstr(out, "open "));
+        assert_non_null(strstr(out, "tcp ok"));
+        assert_non_null(strstr(out, "pair ok"));
+        assert_non_null(strstr(out, "userns refused"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_empty_root),
+            cmocka_unit_test(test_bridge),
+            cmocka_unit_test(test_server_filter),
+        };
+        return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
+}
