@@ -83,9 +83,11 @@ static const char *where_name(const struct iso_decision *d)
                 return "unknown"; /* the host gave no decision */
         if (d->route == ISO_ROUTE_DENY)
                 return "refused";
-        if (d->fell_back)
-                return "direct*";
-        return iso_route_name(d->route);
+        if (d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS)
+                return "trapped process"; /* the short form of iso_decision_where's */
+        if (d->fell_back && d->route == ISO_ROUTE_DIRECT)
+                return d->sandboxed ? "sandbox*" : "direct*";
+        return iso_decision_where(d);
 }
 
 static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *args)

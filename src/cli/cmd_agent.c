@@ -114,10 +114,7 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
         free(u->progress);
         u->name = text_sanitize(name, 0);
         u->args = text_sanitize(a ? a : "", 0);
-        /* the route, and for a unikernel on the process platform where: not a VM */
-        u->mode = d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS
-                      ? "unikernel, trapped process"
-                      : iso_route_name(d->route);
+        u->mode = iso_decision_where(d);
         u->refused = d->route == ISO_ROUTE_DENY;
         u->progress = xstrdup("");
         u->started = time_mono_ns();

@@ -282,7 +282,18 @@ json_t *iso_decision_json(const struct iso_decision *d)
                       iso_enforced_json(d->route), "reasons", reasons);
         if (d->route == ISO_ROUTE_UNIKERNEL)
                 json_object_set_new(j, "platform", json_string(iso_platform_name(d->platform)));
+        if (d->route == ISO_ROUTE_DIRECT)
+                json_object_set_new(j, "sandboxed", json_boolean(d->sandboxed));
         return j;
+}
+
+const char *iso_decision_where(const struct iso_decision *d)
+{
+        if (d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS)
+                return "unikernel, trapped process";
+        if (d->route == ISO_ROUTE_DIRECT && d->sandboxed)
+                return "sandbox";
+        return iso_route_name(d->route);
 }
 
 int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
@@ -301,6 +312,8 @@ int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
                 return err_set(e, EPROTO, "a decision with an unknown route");
         d->route = (enum iso_route)r;
         d->fell_back = json_is_true(json_object_get(j, "fell_back"));
+        d->sandboxed =
+            d->route == ISO_ROUTE_DIRECT && json_is_true(json_object_get(j, "sandboxed"));
         const char *plat = json_string_value(json_object_get(j, "platform"));
         d->platform = plat && !strcmp(plat, "process") ? ISO_PLATFORM_PROCESS
                       : plat && !strcmp(plat, "kvm")   ? ISO_PLATFORM_KVM

@@ -295,6 +295,11 @@ json_t *iso_decision_json(const struct iso_decision *d);
  * fell_back, reasons; not the policy): for the agent inside μVM-1, which
  * is told the host's decisions. -1 with e set when j is not one. */
 int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e);
+/* Where the call runs, in a word or two, for a person: "unikernel" (a VM),
+ * "unikernel, trapped process" (the process platform: not a VM), "sandbox"
+ * (on its server, which runs confined), "direct" (on its server, on the
+ * host), "deny". */
+const char *iso_decision_where(const struct iso_decision *d);
 
 /* ---- editing ---- */
 

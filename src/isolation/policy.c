@@ -204,7 +204,13 @@ char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
                 sb_addf(&b, "    %s -> %s (%s)\n", p->mounts->v[i].host_path,
                         p->mounts->v[i].vm_path,
                         p->mounts->v[i].readonly ? "read-only" : "read-write");
-        if (!en.memory)
+        if (!en.memory && d && d->sandboxed)
+                sb_add(&b,
+                       "  not enforced: the call runs on its MCP server, outside any VM, in the "
+                       "server's\n  sandbox: the server's limits, view and allow-list hold it "
+                       "('osvm mcp list'\n  shows them), not the per-call values marked; the "
+                       "timeout holds\n");
+        else if (!en.memory)
                 sb_add(&b, "  not enforced: the call runs in its MCP server's own process, outside "
                            "any VM,\n  with the memory, CPUs, network and files that process has; "
                            "only the timeout holds\n");

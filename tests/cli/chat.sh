@@ -24,7 +24,10 @@ export OSVM_BUILTIN_IMAGES=$ROOT/build/unikernels
 # directly.
 osvm isolation explain --json osvm-mcp/get_slot
 where=$(python3 -c 'import json, sys; d = json.load(sys.stdin)
-print(d["route"] + ("*" if d["fell_back"] else ""))' <"$T/out")
+w = d["route"]
+if w == "unikernel" and d.get("platform") == "process": w = "trapped process"
+if w == "direct" and d.get("sandboxed"): w = "sandbox"
+print(w + ("*" if d["fell_back"] else ""))' <"$T/out")
 # whether osvm can run VMs here, as osvm decides (OSVM_NO_KVM=1 counts)
 OSVM_TEST_KVM=0
 kvm_probe && OSVM_TEST_KVM=1

@@ -109,7 +109,9 @@ t.mark()
 t.send("echo hello world\r")
 ok = t.read_until(r"hello world.*osvm> ", HANG)
 check("a tool call answers in the chat", ok, t.text())
-check("the call's mode is shown", "[direct]" in t.text() or "[unikernel]" in t.text(), t.text())
+check("the call's mode is shown",
+      any(m in t.text() for m in ("[sandbox]", "[direct]", "[unikernel]", "[unikernel, trapped process]")),
+      t.text())
 
 t.mark()
 t.send("/tools\r")

@@ -205,7 +205,7 @@ else
         check_clean "the log files are clean" "${LOGS[@]}"
         check_contains "the log holds the escaped text" "failed $ESCAPED" "$(cat "${LOGS[@]}")"
         check_contains "the log holds a call's arguments in full" \
-                'tool: hostile/hostile_echo {"message":"hi"} [direct]' "$(cat "${LOGS[@]}")"
+                'tool: hostile/hostile_echo {"message":"hi"} [sandbox]' "$(cat "${LOGS[@]}")"
         lines=$(cat "${LOGS[@]}" | grep -cv '^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:.]*Z \[[0-9]*\] [a-z]*: ')
         check_eq "every line of the log is a record of its own" 0 "$lines"
 fi

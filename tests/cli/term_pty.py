@@ -95,7 +95,7 @@ check(f"every spinner frame and the done: line fit in {COLS} columns", not wide,
       "\n".join(f"{columns(p)}: {p}" for p in wide))
 check("the arguments are cut with an ellipsis", bool(done) and "…" in done[0], "\n".join(done))
 check("the done: line keeps the mode and the time",
-      bool(done) and re.search(r"\[direct\] \(\d+ ms\)$", done[0]) is not None, "\n".join(done))
+      bool(done) and re.search(r"\[(sandbox|direct)\] \(\d+ ms\)$", done[0]) is not None, "\n".join(done))
 check("the spinner shows the progress, escaped", any("3 step EVIL-BEGIN ^[" in p or
                                                      "/3 step" in p for p in frames),
       "\n".join(frames[-5:]))

@@ -475,6 +475,46 @@ struct platform_case {
         const char *last;    /* the last reason starts with this */
 };
 
+/* The word a person sees for where a call runs, and that it survives the
+ * decision's trip to the agent inside μVM-1 (its JSON). */
+static void test_where(void **state)
+{
+        (void)state;
+        struct {
+                enum iso_route route;
+                enum iso_platform platform;
+                bool sandboxed;
+                const char *want;
+        } cases[] = {
+            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_KVM, false, "unikernel"},
+            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_PROCESS, false, "unikernel, trapped process"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "sandbox"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "direct"},
+            {ISO_ROUTE_DENY, ISO_PLATFORM_AUTO, false, "deny"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct iso_decision d = {.route = cases[i].route,
+                                         .platform = cases[i].platform,
+                                         .sandboxed = cases[i].sandboxed};
+                d.policy.server = "s";
+                d.policy.tool = "t";
+                assert_string_equal(iso_decision_where(&d), cases[i].want);
+                json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:[]}", "server", "s", "tool", "t",
+                                      "route", iso_route_name(d.route), "fell_back", 0, "reasons");
+                if (d.route == ISO_ROUTE_UNIKERNEL)
+                        json_object_set_new(j, "platform",
+                                            json_string(iso_platform_name(d.platform)));
+                if (d.route == ISO_ROUTE_DIRECT)
+                        json_object_set_new(j, "sandboxed", json_boolean(d.sandboxed));
+                struct iso_decision back;
+                osvm_err e = {0};
+                assert_int_equal(iso_decision_from_json(j, &back, &e), 0);
+                assert_string_equal(iso_decision_where(&back), cases[i].want);
+                iso_decision_free(&back);
+                json_decref(j);
+        }
+}
+
 static void test_platforms(void **state)
 {
         (void)state;
@@ -569,6 +609,7 @@ int main(void)
             cmocka_unit_test(test_deny_says_why_and_remedy),
             cmocka_unit_test(test_fresh_home_trace),
             cmocka_unit_test(test_platforms),
+            cmocka_unit_test(test_where),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
 }
