@@ -412,6 +412,7 @@ static int call(int argc, char **argv)
         int r = cli_servers_open(&x, &server);
         if (r)
                 return r;
+        mcp_hub_set_caller(x.hub, "osvm mcp call");
         osvm_err e = {0};
         cli_catch_interrupt();
         struct mcp_call_opts o = {.timeout_ms = timeout,

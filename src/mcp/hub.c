@@ -1,17 +1,31 @@
 /*
  * The hub: the registered servers' clients for the whole run, and each tool
- * call routed by the isolation policy.
+ * call routed by the isolation policy and recorded in the audit log.
+ *
+ * Thread-safe: a client carries one request at a time, so each server has up
+ * to HUB_CONNS connections, and a call takes one that is free (connecting
+ * another while all are busy) for as long as it runs. The gateway serves its
+ * clients' requests concurrently this way; the agent and `osvm mcp call`
+ * use the first connection alone.
  */
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#define HUB_WAIT_STEP_MS 50u /* longest wait for a free connection between checks of cancel */
+
+struct hub_conn {
+        struct mcp_client *client;
+        bool busy;
+};
+
 struct hub_server {
         const struct mcp_server_conf *conf;
-        struct mcp_client *client;
-        json_t *tools; /* cached tools/list */
+        struct hub_conn conn[MCP_HUB_CONNS];
+        json_t *tools; /* cached tools/list; NULL until listed or after it changed */
 };
 
 struct mcp_hub {
@@ -19,6 +33,11 @@ struct mcp_hub {
         const struct iso_host *host;
         size_t n;
         struct hub_server *v;
+        pthread_mutex_t mu;
+        pthread_cond_t freed;
+        json_t *retired;    /* tool lists replaced: borrowed by callers until the hub goes */
+        unsigned tools_gen; /* bumped whenever a server's tools changed */
+        char *caller;       /* the audit record's caller when a call names none */
 };
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
@@ -29,11 +48,21 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         h->host = host;
         h->n = reg->n;
         h->v = xcalloc(reg->n + 1, sizeof(*h->v));
+        pthread_mutex_init(&h->mu, NULL);
+        pthread_cond_init(&h->freed, NULL);
+        h->retired = json_array();
+        h->caller = xstrdup("osvm");
         for (size_t i = 0; i < reg->n; i++) {
                 h->v[i].conf = &reg->v[i];
                 session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
         }
         return h;
+}
+
+void mcp_hub_set_caller(struct mcp_hub *h, const char *caller)
+{
+        free(h->caller);
+        h->caller = xstrdup(caller);
 }
 
 static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
@@ -51,46 +80,179 @@ static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
         return NULL;
 }
 
-struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
-                                  osvm_err *e)
+/* A tool list that changed: dropped from the cache, kept until the hub goes
+ * (callers hold it borrowed), and the generation bumped. Under h->mu. */
+static void tools_changed_locked(struct mcp_hub *h, struct hub_server *s)
 {
-        struct hub_server *s = find(h, id, e);
-        if (!s)
-                return NULL;
-        if (s->client && mcp_alive(s->client))
-                return s->client;
-        if (s->client) {
-                log_warn("%s: the server is gone; starting it again", id);
-                mcp_close(s->client);
-                s->client = NULL;
-                json_decref(s->tools);
-                s->tools = NULL;
+        if (!s->tools)
+                return;
+        json_array_append_new(h->retired, s->tools);
+        s->tools = NULL;
+        h->tools_gen++;
+        log_debug("%s: its tools changed", s->conf->id);
+}
+
+/*
+ * Takes a connection of server s for one request: a free live one, else a
+ * new one in a free slot, else waits for one to be given back (until the
+ * deadline of o or its cancel flag). NULL with e set when none can be had.
+ */
+static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
+                                const struct mcp_call_opts *o, osvm_err *e)
+{
+        uint64_t deadline =
+            time_mono_ns() +
+            (uint64_t)(o && o->timeout_ms ? o->timeout_ms : MCP_DEFAULT_TIMEOUT_MS) * 1000000ull;
+        const char *id = s->conf->id;
+        pthread_mutex_lock(&h->mu);
+        for (;;) {
+                struct hub_conn *slot = NULL;
+                for (size_t i = 0; i < MCP_HUB_CONNS; i++) {
+                        struct hub_conn *c = &s->conn[i];
+                        if (c->busy)
+                                continue;
+                        if (c->client && mcp_alive(c->client)) {
+                                c->busy = true;
+                                pthread_mutex_unlock(&h->mu);
+                                return c;
+                        }
+                        if (!slot)
+                                slot = c;
+                }
+                if (slot) {
+                        slot->busy = true;
+                        struct mcp_client *dead = slot->client;
+                        slot->client = NULL;
+                        if (dead)
+                                tools_changed_locked(h, s); /* a restarted server may list others */
+                        pthread_mutex_unlock(&h->mu);
+                        if (dead) {
+                                log_warn("%s: the server is gone; starting it again", id);
+                                mcp_close(dead);
+                        }
+                        struct mcp_endpoint ep;
+                        mcp_server_endpoint(s->conf, &ep);
+                        struct mcp_client *c = mcp_connect(&ep, o, e);
+                        session_set_server(session_get(), id, "host",
+                                           c ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+                        pthread_mutex_lock(&h->mu);
+                        slot->client = c;
+                        if (!c) {
+                                slot->busy = false;
+                                pthread_cond_broadcast(&h->freed);
+                                pthread_mutex_unlock(&h->mu);
+                                return NULL;
+                        }
+                        pthread_mutex_unlock(&h->mu);
+                        return slot;
+                }
+                uint64_t now = time_mono_ns();
+                if (o && o->cancel && *o->cancel) {
+                        pthread_mutex_unlock(&h->mu);
+                        mcp_err_cancelled(e, "%s: cancelled while waiting for a connection", id);
+                        return NULL;
+                }
+                if (now >= deadline) {
+                        pthread_mutex_unlock(&h->mu);
+                        err_set(e, MCP_E_TIMEOUT,
+                                "%s: timed out waiting for a connection (all %u are busy)", id,
+                                MCP_HUB_CONNS);
+                        return NULL;
+                }
+                uint64_t until = now + HUB_WAIT_STEP_MS * 1000000ull;
+                if (until > deadline)
+                        until = deadline;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                uint64_t abs =
+                    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + (until - now);
+                ts.tv_sec = (time_t)(abs / 1000000000ull);
+                ts.tv_nsec = (long)(abs % 1000000000ull);
+                pthread_cond_timedwait(&h->freed, &h->mu, &ts);
         }
-        struct mcp_endpoint ep;
-        mcp_server_endpoint(s->conf, &ep);
-        s->client = mcp_connect(&ep, o, e);
-        session_set_server(session_get(), id, "host",
-                           s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
-        return s->client;
+}
+
+/* Gives a connection back; a list_changed seen meanwhile drops the cached tools. */
+static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
+{
+        pthread_mutex_lock(&h->mu);
+        if (c->client && mcp_take_tools_changed(c->client))
+                tools_changed_locked(h, s);
+        if (c->client && !mcp_alive(c->client))
+                session_set_server(session_get(), s->conf->id, "host", SESSION_SERVER_DOWN);
+        c->busy = false;
+        pthread_cond_broadcast(&h->freed);
+        pthread_mutex_unlock(&h->mu);
 }
 
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o, osvm_err *e)
 {
-        struct mcp_client *c = mcp_hub_client(h, id, o, e);
+        struct hub_server *s = find(h, id, e);
+        if (!s)
+                return NULL;
+        pthread_mutex_lock(&h->mu);
+        json_t *tools = s->tools;
+        pthread_mutex_unlock(&h->mu);
+        if (tools)
+                return tools;
+        struct hub_conn *c = acquire(h, s, o, e);
         if (!c)
                 return NULL;
-        struct hub_server *s = find(h, id, e);
-        if (!s->tools)
-                s->tools = mcp_list_tools(c, o, e);
-        return s->tools;
+        (void)mcp_take_tools_changed(c->client); /* what it lists now is the news */
+        tools = mcp_list_tools(c->client, o, e);
+        pthread_mutex_lock(&h->mu);
+        if (tools && s->tools) { /* listed meanwhile by another caller: theirs stays */
+                json_array_append_new(h->retired, tools);
+                tools = s->tools;
+        } else if (tools) {
+                s->tools = tools;
+        }
+        pthread_mutex_unlock(&h->mu);
+        release(h, s, c);
+        return tools;
 }
 
-static void note_down_if_dead(struct mcp_hub *h, const char *id)
+unsigned mcp_hub_tools_gen(struct mcp_hub *h)
 {
-        for (size_t i = 0; i < h->n; i++)
-                if (strcmp(h->v[i].conf->id, id) == 0 && h->v[i].client &&
-                    !mcp_alive(h->v[i].client))
-                        session_set_server(session_get(), id, "host", SESSION_SERVER_DOWN);
+        pthread_mutex_lock(&h->mu);
+        unsigned g = h->tools_gen;
+        pthread_mutex_unlock(&h->mu);
+        return g;
+}
+
+json_t *mcp_hub_request(struct mcp_hub *h, const char *id, const char *method, json_t *params,
+                        const struct mcp_call_opts *o, osvm_err *e)
+{
+        struct hub_server *s = find(h, id, e);
+        if (!s)
+                return NULL;
+        struct hub_conn *c = acquire(h, s, o, e);
+        if (!c)
+                return NULL;
+        json_t *r = mcp_request(c->client, method, params, o, e);
+        release(h, s, c);
+        return r;
+}
+
+json_t *mcp_hub_describe(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                         osvm_err *e)
+{
+        struct hub_server *s = find(h, id, e);
+        if (!s)
+                return NULL;
+        struct hub_conn *c = acquire(h, s, o, e);
+        if (!c)
+                return NULL;
+        const struct mcp_server_info *info = mcp_info(c->client);
+        json_t *d =
+            json_pack("{s:s, s:s, s:O}", "name", info->name, "version", info->version,
+                      "capabilities", info->capabilities ? info->capabilities : json_object());
+        if (info->instructions)
+                json_object_set_new(d, "instructions", json_string(info->instructions));
+        json_t *copy = json_deep_copy(d);
+        json_decref(d);
+        release(h, s, c);
+        return copy;
 }
 
 void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
@@ -108,8 +270,8 @@ void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct 
                 session_note_fallback(session_get());
 }
 
-json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
-                    const struct mcp_call_opts *o, osvm_err *e)
+static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
+                   const struct mcp_call_opts *o, osvm_err *e)
 {
         const char *id = dec->policy.server, *tool = dec->policy.tool;
         switch (dec->route) {
@@ -124,8 +286,8 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         case ISO_ROUTE_DIRECT:
                 break;
         }
-        struct mcp_client *c = mcp_hub_client(h, id, o, e);
-        if (!c)
+        struct hub_server *hs = find(h, id, e);
+        if (!hs)
                 return NULL;
         /*
          * The policy's timeout_ms holds on the server too, as it does in a VM
@@ -137,12 +299,15 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
          */
         struct mcp_call_opts co = o ? *o : (struct mcp_call_opts){0};
         uint32_t limit = dec->policy.timeout_ms;
-        const struct hub_server *hs = find(h, id, e);
         bool policy_limit =
             limit && !hs->conf->own_pack && (!co.timeout_ms || limit <= co.timeout_ms);
+        struct hub_conn *c = acquire(h, hs, o, e);
+        if (!c)
+                return NULL;
         if (policy_limit)
                 co.timeout_ms = limit;
-        json_t *r = mcp_call_tool(c, tool, args, &co, e);
+        json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
+        release(h, hs, c);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
                 if (dec->policy.timeout_src != ISO_SRC_DEFAULT)
@@ -153,8 +318,23 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
                         "the server was told to cancel the call",
                         id, tool, limit, from);
         }
-        if (!r)
-                note_down_if_dead(h, id);
+        return r;
+}
+
+json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
+                    const struct mcp_call_opts *o, osvm_err *e)
+{
+        uint64_t t0 = time_mono_ns();
+        json_t *r = run(h, dec, args, o, e);
+        struct mcp_audit_call a = {
+            .caller = o && o->caller ? o->caller : h->caller,
+            .dec = dec,
+            .args = args,
+            .result = r,
+            .err = r ? NULL : e,
+            .duration_ns = time_mono_ns() - t0,
+        };
+        mcp_audit_record(&a);
         return r;
 }
 
@@ -170,9 +350,14 @@ void mcp_hub_free(struct mcp_hub *h)
         if (!h)
                 return;
         for (size_t i = 0; i < h->n; i++) {
-                mcp_close(h->v[i].client);
+                for (size_t k = 0; k < MCP_HUB_CONNS; k++)
+                        mcp_close(h->v[i].conn[k].client);
                 json_decref(h->v[i].tools);
         }
+        json_decref(h->retired);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->freed);
+        free(h->caller);
         free(h->v);
         free(h);
 }

@@ -52,6 +52,7 @@ struct mcp_call_opts {
         volatile sig_atomic_t *cancel; /* may be NULL; non-zero cancels the request */
         mcp_progress_fn on_progress;   /* may be NULL */
         void *progress_ctx;
+        const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
 };
 
 /* What the server said of itself in its initialize result. */
@@ -96,7 +97,13 @@ json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *opts, o
 json_t *mcp_call_tool(struct mcp_client *c, const char *tool, json_t *args,
                       const struct mcp_call_opts *opts, osvm_err *e);
 int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *opts, osvm_err *e);
+/* Any request (params borrowed, its _meta replaced): the result or NULL with e set. */
+json_t *mcp_request(struct mcp_client *c, const char *method, json_t *params,
+                    const struct mcp_call_opts *opts, osvm_err *e);
 const struct mcp_server_info *mcp_info(const struct mcp_client *c);
+/* Whether notifications/tools/list_changed came since the last time this was asked
+ * (it is read while a request waits). */
+bool mcp_take_tools_changed(struct mcp_client *c);
 /* False once the server has gone away; the registry restarts it on next use. */
 bool mcp_alive(const struct mcp_client *c);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */
@@ -165,18 +172,31 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
  *
  * Every call asks the isolation policy first: "direct" goes to the server,
  * "unikernel" runs the tool's image in a fresh VM, "deny" refuses. A server
- * that died is started again on its next call.
+ * that died is started again on its next call. Every call is recorded in the
+ * audit log. The hub may be used from several threads at once: each server
+ * has up to MCP_HUB_CONNS connections, one a request in flight.
  */
+#define MCP_HUB_CONNS 4u
 struct mcp_hub;
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
                             const struct iso_host *host);
-/* The live client of a registered server, connecting or reconnecting as needed. */
-struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
-                                  osvm_err *e);
+/* Who the audit records of calls that name no caller say asked ("agent", ...). */
+void mcp_hub_set_caller(struct mcp_hub *h, const char *caller);
+/* What a registered server said of itself, connecting as needed: a new
+ * object {name, version, capabilities, instructions?}. */
+json_t *mcp_hub_describe(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                         osvm_err *e);
 /* The server's tools (cached; a borrowed array valid until the hub is freed). */
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                       osvm_err *e);
+/* Bumped each time a server's tools changed (it sent tools/list_changed, or
+ * was started again): mcp_hub_tools then lists them afresh. */
+unsigned mcp_hub_tools_gen(struct mcp_hub *h);
+/* Any other request to a server, straight (resources, prompts, completion,
+ * logging): the result, a new reference, or NULL with e set. params borrowed. */
+json_t *mcp_hub_request(struct mcp_hub *h, const char *id, const char *method, json_t *params,
+                        const struct mcp_call_opts *o, osvm_err *e);
 /*
  * Calls SERVER/TOOL wherever the policy routes it. dec receives the decision
  * (free it with iso_decision_free). Returns the CallToolResult or NULL with e
@@ -221,6 +241,26 @@ const char *mcp_solana_rpc(const struct iso_policy *p);
  * full.
  */
 char *mcp_url_public(const char *url);
+
+/* ---- the audit log: one hash-chained JSON line a call (audit.c, docs/audit.md) ---- */
+
+struct mcp_audit_call {
+        const char *caller;             /* "gateway CLIENT session ID", "agent", "osvm mcp call" */
+        const struct iso_decision *dec; /* server, tool, route, platform, reasons */
+        json_t *args;                   /* may be NULL */
+        json_t *result;                 /* the CallToolResult; NULL when the call failed */
+        const osvm_err *err;            /* why it failed, when result is NULL */
+        uint64_t duration_ns;
+};
+/* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
+char *mcp_audit_path(void);
+/* Appends the call's record (the hub does, for every call). Never fails the
+ * call: a record that cannot be written is said once, as a warning. */
+void mcp_audit_record(const struct mcp_audit_call *a);
+/* Checks the chain of path and its rotated files, oldest first. Returns the
+ * number of problems (each a line of report naming the file, the line and
+ * what is wrong), or -1 with e set when the log cannot be read. */
+int mcp_audit_verify(const char *path, strbuf *report, size_t *records, osvm_err *e);
 
 /* ---- osvm's own tool pack, served as an MCP server ---- */
 
