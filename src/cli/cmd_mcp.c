@@ -488,10 +488,9 @@ out:
         return r;
 }
 
-static int serve(int argc, char **argv)
+/* `osvm mcp serve --pack NAME`: one built-in pack, as the registry's osvm-mcp entry runs it. */
+static int serve_pack(const char *name)
 {
-        if (argc != 2)
-                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp serve osvm-mcp");
         struct iso_config cfg;
         int r = cli_load_config(&cfg);
         if (r)
@@ -500,12 +499,42 @@ static int serve(int argc, char **argv)
         cli_probe_host(&host);
         cli_start_vm_pool(&host);
         osvm_err e = {0};
-        if (mcp_serve(argv[1], &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
+        if (mcp_serve(name, &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
                 log_error("%s", e.msg);
                 r = OSVM_EXIT_FAILURE;
         }
         vmm_shutdown();
         iso_config_free(&cfg);
+        return r;
+}
+
+/* `osvm mcp serve [NAME...]`: the gateway, every enabled server (or those named) behind one. */
+static int serve(int argc, char **argv)
+{
+        if (argc == 3 && !strcmp(argv[1], "--pack"))
+                return serve_pack(argv[2]);
+        for (int i = 1; i < argc; i++)
+                if (argv[i][0] == '-')
+                        return cli_usage_error(&cli_cmd_mcp,
+                                               "usage: osvm mcp serve [NAME...] | osvm mcp serve "
+                                               "--pack osvm-mcp");
+        struct cli_servers x;
+        int r = cli_servers_open(&x, NULL);
+        if (r)
+                return r;
+        cli_start_vm_pool(&x.host);
+        char **only = argc > 1 ? argv + 1 : NULL; /* argv[argc] is NULL */
+        osvm_err e = {0};
+        struct mcp_gateway *g = mcp_gateway_new(x.hub, &x.reg, only, 0, &e);
+        if (!g) {
+                r = fail(&e);
+        } else {
+                log_info("serving MCP on stdio: %s", mcp_gateway_instructions(g));
+                mcp_gateway_serve_stdio(g, STDIN_FILENO, STDOUT_FILENO);
+                mcp_gateway_free(g);
+        }
+        cli_servers_close(&x);
+        vmm_shutdown();
         return r;
 }
 
@@ -526,7 +555,7 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"
             "       osvm mcp tools [NAME | URL] [--json]\n"
-            "       osvm mcp serve osvm-mcp\n"
+            "       osvm mcp serve [NAME...]\n"
             "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
@@ -534,7 +563,12 @@ const struct cli_cmd cli_cmd_mcp = {
             "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
             "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
             "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
-            "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
+            "added.\n"
+            "\n"
+            "'serve' is the gateway: one MCP server on stdio in front of every enabled\n"
+            "server (or the NAMEs), tools named SERVER__TOOL, each call routed by the\n"
+            "isolation policy as below and recorded in the audit log ('osvm audit').\n"
+            "Point an MCP client (Claude Code, Codex, VS Code) at 'osvm mcp serve'.\n"
             "\n"
             "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
             "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

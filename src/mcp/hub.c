@@ -84,9 +84,8 @@ static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
  * (callers hold it borrowed), and the generation bumped. Under h->mu. */
 static void tools_changed_locked(struct mcp_hub *h, struct hub_server *s)
 {
-        if (!s->tools)
-                return;
-        json_array_append_new(h->retired, s->tools);
+        if (s->tools)
+                json_array_append_new(h->retired, s->tools);
         s->tools = NULL;
         h->tools_gen++;
         log_debug("%s: its tools changed", s->conf->id);
@@ -172,12 +171,26 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
         }
 }
 
-/* Gives a connection back; a list_changed seen meanwhile drops the cached tools. */
+/* Gives a connection back. When the server said its tools changed meanwhile,
+ * they are listed again on it first, and the cache replaced (and the
+ * generation bumped) only when they differ: a server that announces its
+ * tools on every new connection changes nothing. */
 static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
 {
+        if (c->client && mcp_take_tools_changed(c->client)) {
+                osvm_err e = {0};
+                struct mcp_call_opts o = {.timeout_ms = 10000};
+                json_t *now = mcp_list_tools(c->client, &o, &e);
+                pthread_mutex_lock(&h->mu);
+                if (!now || !s->tools || !json_equal(now, s->tools)) {
+                        tools_changed_locked(h, s);
+                        if (now)
+                                s->tools = json_incref(now);
+                }
+                pthread_mutex_unlock(&h->mu);
+                json_decref(now);
+        }
         pthread_mutex_lock(&h->mu);
-        if (c->client && mcp_take_tools_changed(c->client))
-                tools_changed_locked(h, s);
         if (c->client && !mcp_alive(c->client))
                 session_set_server(session_get(), s->conf->id, "host", SESSION_SERVER_DOWN);
         c->busy = false;
@@ -218,6 +231,28 @@ unsigned mcp_hub_tools_gen(struct mcp_hub *h)
         unsigned g = h->tools_gen;
         pthread_mutex_unlock(&h->mu);
         return g;
+}
+
+void mcp_hub_poll(struct mcp_hub *h)
+{
+        for (size_t i = 0; i < h->n; i++) {
+                struct hub_server *s = &h->v[i];
+                struct hub_conn *c = NULL;
+                pthread_mutex_lock(&h->mu);
+                for (size_t k = 0; k < MCP_HUB_CONNS && !c; k++)
+                        if (!s->conn[k].busy && s->conn[k].client && mcp_alive(s->conn[k].client)) {
+                                c = &s->conn[k];
+                                c->busy = true;
+                        }
+                pthread_mutex_unlock(&h->mu);
+                if (!c)
+                        continue;
+                osvm_err e = {0};
+                struct mcp_call_opts o = {.timeout_ms = 5000};
+                if (mcp_ping(c->client, &o, &e) < 0)
+                        log_debug("%s: ping: %s", s->conf->id, e.msg);
+                release(h, s, c);
+        }
 }
 
 json_t *mcp_hub_request(struct mcp_hub *h, const char *id, const char *method, json_t *params,

@@ -193,6 +193,9 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
 /* Bumped each time a server's tools changed (it sent tools/list_changed, or
  * was started again): mcp_hub_tools then lists them afresh. */
 unsigned mcp_hub_tools_gen(struct mcp_hub *h);
+/* Pings each server's idle connection (when it has one): a server tells of
+ * changed tools only while a request of osvm's waits. */
+void mcp_hub_poll(struct mcp_hub *h);
 /* Any other request to a server, straight (resources, prompts, completion,
  * logging): the result, a new reference, or NULL with e set. params borrowed. */
 json_t *mcp_hub_request(struct mcp_hub *h, const char *id, const char *method, json_t *params,
@@ -241,6 +244,37 @@ const char *mcp_solana_rpc(const struct iso_policy *p);
  * full.
  */
 char *mcp_url_public(const char *url);
+
+/* ---- the gateway: `osvm mcp serve`, every registered server behind one (gateway.c) ----
+ *
+ * Tools and prompts are named SERVER__NAME, resource URIs osvm-gw://SERVER/URI;
+ * each tool call goes through the hub (the isolation policy, the audit log).
+ */
+struct mcp_gateway;
+struct mcp_gw_session;
+/* Sends one message to a session's client; request_id is the request it
+ * belongs to (a response, its progress), NULL for others. msg is borrowed. */
+typedef void (*mcp_gw_send_fn)(void *ctx, json_t *msg, json_t *request_id);
+/* Fronts the servers named in only (NULL: every enabled one), reaching each
+ * once, in parallel, for its capabilities and tools (one that cannot be
+ * reached is warned about and tried again on use). NULL with e set when a
+ * name is not registered or disabled. */
+struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_registry *reg,
+                                    char *const *only, size_t max_message, osvm_err *e);
+const char *mcp_gateway_instructions(const struct mcp_gateway *g);
+void mcp_gateway_free(struct mcp_gateway *g);
+struct mcp_gw_session *mcp_gw_session_new(struct mcp_gateway *g, mcp_gw_send_fn send, void *ctx,
+                                          const char *id);
+/* One message from the client (answers go through send, maybe from another
+ * thread). False when it was refused (not a JSON-RPC 2.0 object, a batch). */
+bool mcp_gw_handle(struct mcp_gw_session *s, json_t *msg);
+/* A new session id: 32 random hex digits. */
+void mcp_gw_session_id(char *buf, size_t n);
+/* Waits for what the session still runs (cancelled first when cancel: the
+ * client is gone), then frees the session. */
+void mcp_gw_session_close(struct mcp_gw_session *s, bool cancel);
+/* Serves one client over in/out (one JSON message a line) until in ends. */
+int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in, int out);
 
 /* ---- the audit log: one hash-chained JSON line a call (audit.c, docs/audit.md) ---- */
 
