@@ -100,6 +100,57 @@ check_json "bytes that are not UTF-8: -32700" "$H" 'd["bad_utf8"]["error"]["code
 check_json "after all that the gateway still answers a ping, and exits 0 at the end of input" "$H" \
         'd["ping_after"] == {"jsonrpc": "2.0", "id": 99, "result": {}} and d["exit"] == 0'
 
+# ---- Streamable HTTP: the same client, and hostile requests ----
+"$OSVM" mcp serve --http 127.0.0.1:0 >"$T/http.out" 2>"$T/http.err" &
+GW_PID=$!
+# (up to 120 s: a bound that only guards against a hang)
+for _ in $(seq 1200); do grep -q "serving MCP at" "$T/http.err" && break; sleep 0.1; done
+URL=$(sed -n 's/^osvm: serving MCP at //p' "$T/http.err")
+check_match "it says where it serves, on loopback" '^http://127\.0\.0\.1:[0-9]+/mcp$' "$URL"
+TOKFILE=$OSVM_HOME/gateway_token
+check_eq "the token is made on first use, 0600, beside the config" 600 "$(mode_of "$TOKFILE")"
+TOKEN=$(cat "$TOKFILE")
+check_contains "and printed with a client's configuration" "\"Authorization\": \"Bearer $TOKEN\"" "$(cat "$T/http.err")"
+GW_URL=$URL GW_TOKEN=$TOKEN timeout 300 node "$ROOT/tests/mcp/gateway_client.mjs" "$PEERS" >"$T/sdkh.json" 2>"$T/sdkh.err"
+check_eq "the SDK client's run over HTTP exits 0" 0 $?
+[ -s "$T/sdkh.json" ] || tail -20 "$T/sdkh.err"
+J=$T/sdkh.json
+check_json "HTTP: a session, and every server's tools, qualified" "$J" \
+        'len(d["session"]) == 32 and len(d["tools"]) == 29 and d["ev_echo"] == "Echo: hello" and d["peer_echo"] == "peer: hello"'
+check_json "HTTP: a ping and a second call while a long call runs; progress; the long one cancelled" "$J" \
+        'd["ping_while_long"] and d["echo_while_long"] == "Echo: meanwhile" and d["long_still_running"] and d["progress_seen"] >= 1 and "the test cancels it" in d["long"]'
+check_json "HTTP: unknown tool -32602, list_changed, resources, prompts, completion" "$J" \
+        'd["unknown"]["code"] == -32602 and d["list_changed"] >= 1 and "peer__extra" in d["tools_after"] and d["read_uri"].startswith("osvm-gw://ev/") and d["prompt_messages"] >= 1 and d["completion"] is True'
+SID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session"])' "$T/sdkh.json")
+grep -c "\"caller\":\"gateway sdk-test session $SID\"" "$XDG_STATE_HOME/osvm/audit.jsonl" >"$T/n"
+check_json "HTTP calls are recorded with the client and its Mcp-Session-Id" "$T/n" 'd >= 5'
+timeout 300 python3 "$ROOT/tests/mcp/gateway_http.py" "$URL" "$TOKEN" >"$T/hh.json" 2>"$T/hh.err"
+check_eq "the hostile HTTP client's run exits 0" 0 $?
+[ -s "$T/hh.json" ] || tail -20 "$T/hh.err"
+H=$T/hh.json
+check_json "no token, a wrong one, a prefix of it: 401 with WWW-Authenticate: Bearer" "$H" \
+        'd["no_token"] == [401, "Bearer"] and d["wrong_token"] == 401 and d["token_prefix"] == 401'
+check_json "a foreign Host (DNS rebinding) or Origin: 403; our own Origin is served" "$H" \
+        'd["evil_host"] == 403 and d["evil_host_port"] == 403 and d["evil_origin"] == 403 and d["local_origin"] == 200'
+check_json "another path 404, no text/event-stream in Accept 406, PUT 405, text/plain 415" "$H" \
+        'd["other_path"] == 404 and d["no_sse_accept"] == 406 and d["put"] == 405 and d["text_plain"] == 415'
+check_json "initialize: an event stream and an Mcp-Session-Id" "$H" 'd["init"] == [200, "text/event-stream", True, "osvm"] and d["initialized"] == 202'
+check_json "no session header 400, an unknown session 404" "$H" 'd["no_session"] == 400 and d["unknown_session"] == 404'
+check_json "bad JSON 400/-32700, a batch 400/-32600, over 16 MiB 413/-32600, an unknown tool -32602" "$H" \
+        'd["bad_json"] == [400, -32700] and d["batch"][:2] == [400, -32600] and d["huge"] == [413, -32600] and d["unknown_tool"] == -32602'
+check_json "a dropped stream resumed with Last-Event-ID: the rest of the progress and the result" "$H" \
+        'd["before_drop"] == ["notifications/progress"] and d["resumed"][0] == 200 and d["resumed"][1][-1] == "result" and "notifications/progress" in d["resumed"][1] and d["resumed_result"].startswith("Long running operation completed") and d["progress_token"] == ["tok"]'
+check_json "DELETE ends the session" "$H" 'd["delete"] == 200 and d["after_delete"] == 404'
+kill -TERM "$GW_PID"
+wait "$GW_PID"
+check_eq "SIGTERM ends the HTTP gateway, exit 0" 0 $?
+"$OSVM" mcp serve --http nonsense </dev/null >/dev/null 2>"$T/e"
+check_eq "--http with a bad address is a usage error" 2 $?
+chmod 644 "$TOKFILE"
+"$OSVM" mcp serve --http 0 </dev/null >/dev/null 2>"$T/e"
+check_eq "a token file others may read is refused" 1 $?
+check_contains "saying what to do" "chmod 600" "$(cat "$T/e")"
+
 # ---- names ----
 osvm mcp serve nobody </dev/null
 check_exit "serving a server that is not registered is a usage error" 2

@@ -2,7 +2,8 @@
 // calls through the gateway, cancels a long call, follows list_changed, and
 // reads resources and prompts. Prints one JSON object of what it saw; the
 // shell test (gateway.sh) asserts on it.
-// usage: node gateway_client.mjs PEERS_DIR OSVM [ARGS...]
+// usage: node gateway_client.mjs PEERS_DIR OSVM [ARGS...]     (stdio: OSVM mcp serve ARGS)
+//        GW_URL=http://... GW_TOKEN=... node gateway_client.mjs PEERS_DIR   (Streamable HTTP)
 import { pathToFileURL } from "node:url";
 
 const [peers, osvm, ...args] = process.argv.slice(2);
@@ -13,7 +14,15 @@ const { ToolListChangedNotificationSchema } = await sdk("types.js");
 
 const out = {};
 const client = new Client({ name: "sdk-test", version: "1.0.0" });
-const transport = new StdioClientTransport({ command: osvm, args: ["mcp", "serve", ...args], env: process.env, stderr: "inherit" });
+let transport;
+if (process.env.GW_URL) {
+  const { StreamableHTTPClientTransport } = await sdk("client/streamableHttp.js");
+  transport = new StreamableHTTPClientTransport(new URL(process.env.GW_URL), {
+    requestInit: { headers: { Authorization: `Bearer ${process.env.GW_TOKEN}` } },
+  });
+} else {
+  transport = new StdioClientTransport({ command: osvm, args: ["mcp", "serve", ...args], env: process.env, stderr: "inherit" });
+}
 let changed = 0;
 client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed++; });
 await client.connect(transport);
@@ -105,5 +114,7 @@ if (out.capabilities.logging) {
   await client.setLoggingLevel("info");
   out.set_level = "ok";
 }
+out.session = transport.sessionId ?? null;
+if (process.env.GW_URL) await transport.terminateSession();
 await client.close();
 console.log(JSON.stringify(out));
