@@ -576,7 +576,7 @@ static int parse_listen(const char *v, char *addr, size_t n, unsigned *port)
         return 0;
 }
 
-static int serve_http(struct mcp_gateway *g, const char *listen)
+static int serve_http(struct mcp_gateway *g, const char *listen, bool no_auth)
 {
         char addr[64];
         unsigned port;
@@ -585,26 +585,32 @@ static int serve_http(struct mcp_gateway *g, const char *listen)
                                                      "127.0.0.1:8808");
         osvm_err e = {0};
         _cleanup_free_ char *where = NULL;
-        _cleanup_free_ char *token = gateway_token(&where, &e);
-        if (!token)
+        _cleanup_free_ char *token = no_auth ? NULL : gateway_token(&where, &e);
+        if (!token && !no_auth)
                 return fail(&e);
         struct mcp_gw_http *h = mcp_gw_http_start(g, addr[0] ? addr : NULL, port, token, &e);
         if (!h)
                 return fail(&e);
+        if (no_auth)
+                log_warn("--no-auth: any program on this machine can call every tool through "
+                         "the gateway");
         const char *host = addr[0] ? addr : "127.0.0.1";
         if (strncmp(host, "127.", 4) != 0)
                 log_warn("serving on %s, not on loopback: anyone who can reach it and holds the "
                          "token can call every tool",
                          host);
         char *url = xasprintf("http://%s:%u/mcp", host, mcp_gw_http_port(h));
-        fprintf(stderr,
-                "osvm: serving MCP at %s\n"
-                "osvm: the bearer token is in %s:\n"
-                "Authorization: Bearer %s\n"
-                "osvm: a client's configuration (Claude Code .mcp.json, VS Code, Cursor):\n"
-                "{\"mcpServers\": {\"osvm\": {\"type\": \"http\", \"url\": \"%s\",\n"
-                "  \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n",
-                url, where, token, url, token);
+        if (no_auth)
+                fprintf(stderr, "osvm: serving MCP at %s\n", url);
+        else
+                fprintf(stderr,
+                        "osvm: serving MCP at %s\n"
+                        "osvm: the bearer token is in %s:\n"
+                        "Authorization: Bearer %s\n"
+                        "osvm: a client's configuration (Claude Code .mcp.json, VS Code, Cursor):\n"
+                        "{\"mcpServers\": {\"osvm\": {\"type\": \"http\", \"url\": \"%s\",\n"
+                        "  \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n",
+                        url, where, token, url, token);
         free(url);
         struct sigaction sa = {.sa_handler = on_term};
         sigemptyset(&sa.sa_mask);
@@ -623,11 +629,14 @@ static int serve(int argc, char **argv)
         if (argc == 3 && !strcmp(argv[1], "--pack"))
                 return serve_pack(argv[2]);
         const char *listen = NULL;
+        bool no_auth = false;
         char **names = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t n = 0;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--http") && i + 1 < argc) {
                         listen = argv[++i];
+                } else if (!strcmp(argv[i], "--no-auth")) {
+                        no_auth = true;
                 } else if (argv[i][0] == '-') {
                         free(names);
                         return cli_usage_error(&cli_cmd_mcp,
@@ -636,6 +645,10 @@ static int serve(int argc, char **argv)
                 } else {
                         names[n++] = argv[i];
                 }
+        }
+        if (no_auth && !listen) {
+                free(names);
+                return cli_usage_error(&cli_cmd_mcp, "--no-auth goes with --http");
         }
         struct cli_servers x;
         int r = cli_servers_open(&x, NULL);
@@ -649,7 +662,7 @@ static int serve(int argc, char **argv)
         if (!g) {
                 r = fail(&e);
         } else if (listen) {
-                r = serve_http(g, listen);
+                r = serve_http(g, listen, no_auth);
                 mcp_gateway_free(g);
         } else {
                 log_info("serving MCP on stdio: %s", mcp_gateway_instructions(g));
@@ -679,7 +692,7 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"
             "       osvm mcp tools [NAME | URL] [--json]\n"
-            "       osvm mcp serve [--http [ADDR:]PORT] [NAME...]\n"
+            "       osvm mcp serve [--http [ADDR:]PORT [--no-auth]] [NAME...]\n"
             "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
@@ -696,7 +709,8 @@ const struct cli_cmd cli_cmd_mcp = {
             "With --http it serves Streamable HTTP at http://127.0.0.1:PORT/mcp instead\n"
             "(loopback unless ADDR says otherwise), each request needing the bearer\n"
             "token kept in gateway_token beside the config (made on first use, printed\n"
-            "with a client's configuration); Ctrl-C ends it.\n"
+            "with a client's configuration); Ctrl-C ends it. --no-auth (loopback only)\n"
+            "serves without the token: any local program can then call every tool.\n"
             "\n"
             "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
             "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

@@ -633,6 +633,25 @@ static json_t *list_all(struct gw_call *c, const char *method, const char *key, 
         return json_pack("{s:o}", key, out);
 }
 
+/* The one server fronted that offers cap, or NULL when none or several do. */
+static const char *only_offering(struct gw_call *c, const char *cap)
+{
+        struct mcp_gateway *g = c->s->g;
+        const char *found = NULL;
+        for (size_t i = 0; i < g->n; i++) {
+                osvm_err e = {0};
+                struct mcp_call_opts o = {.cancel = &c->cancel};
+                json_t *info = mcp_hub_describe(g->hub, g->ids[i], &o, &e);
+                bool offers = json_object_get(json_object_get(info, "capabilities"), cap);
+                json_decref(info);
+                if (offers && found)
+                        return NULL;
+                if (offers)
+                        found = g->ids[i];
+        }
+        return found;
+}
+
 /* A request about one item, sent on to its server with the name or URI as
  * the server gave it; resource URIs in the answer qualified again. */
 static json_t *forward(struct gw_call *c)
@@ -654,6 +673,14 @@ static json_t *forward(struct gw_call *c)
         if (q)
                 id = !strcmp(key, "uri") ? unqualify_uri(g, q, &plain)
                                          : unqualify(g, q, &plain, NULL);
+        if (!id && q) {
+                /* unqualified: the one server that offers such things, when only one does */
+                const char *cap = !strncmp(c->method, "prompts/", 8)          ? "prompts"
+                                  : !strcmp(c->method, "completion/complete") ? "completions"
+                                                                              : "resources";
+                id = only_offering(c, cap);
+                plain = q;
+        }
         if (!id) {
                 _cleanup_free_ char *name = shown(q);
                 json_decref(params);

@@ -369,8 +369,8 @@ static unsigned refused(struct gw_http *srv, struct MHD_Connection *c, const cha
                 }
         }
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        bool ok = false;
-        if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+        bool ok = !srv->token; /* --no-auth, on loopback only */
+        if (srv->token && auth && !strncasecmp(auth, "Bearer ", 7)) {
                 const char *t = auth + 7;
                 size_t n = strlen(t), m = strlen(srv->token);
                 unsigned diff = n != m;
@@ -616,10 +616,16 @@ struct mcp_gw_http *mcp_gw_http_start(struct mcp_gateway *g, const char *addr, u
                 e->exit = OSVM_EXIT_USAGE;
                 return NULL;
         }
+        bool loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+        if (!token && !loopback) {
+                err_set(e, EINVAL, "--no-auth is for loopback only; %s is not", addr);
+                e->exit = OSVM_EXIT_USAGE;
+                return NULL;
+        }
         struct gw_http *srv = xcalloc(1, sizeof(*srv));
         srv->g = g;
-        srv->token = xstrdup(token);
-        srv->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
+        srv->token = token ? xstrdup(token) : NULL;
+        srv->loopback = loopback;
         snprintf(srv->host, sizeof(srv->host), "%s", addr);
         srv->max_message = MCP_DEFAULT_MAX_MESSAGE;
         pthread_mutex_init(&srv->mu, NULL);

@@ -277,7 +277,8 @@ void mcp_gw_session_close(struct mcp_gw_session *s, bool cancel);
 int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in, int out);
 /* Serves Streamable HTTP at http://ADDR:PORT/mcp (ADDR NULL: 127.0.0.1; PORT 0:
  * any free one) in threads of its own, each request needing the bearer token
- * (gateway_http.c). NULL with e set when it cannot listen. */
+ * (NULL: none, on loopback only) (gateway_http.c). NULL with e set when it
+ * cannot listen. */
 struct mcp_gw_http;
 struct mcp_gw_http *mcp_gw_http_start(struct mcp_gateway *g, const char *addr, unsigned port,
                                       const char *token, osvm_err *e);

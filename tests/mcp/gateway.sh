@@ -146,6 +146,11 @@ wait "$GW_PID"
 check_eq "SIGTERM ends the HTTP gateway, exit 0" 0 $?
 "$OSVM" mcp serve --http nonsense </dev/null >/dev/null 2>"$T/e"
 check_eq "--http with a bad address is a usage error" 2 $?
+"$OSVM" mcp serve --no-auth </dev/null >/dev/null 2>"$T/e"
+check_eq "--no-auth without --http is a usage error" 2 $?
+"$OSVM" mcp serve --http 0.0.0.0:0 --no-auth </dev/null >/dev/null 2>"$T/e"
+check_eq "--no-auth off loopback is refused" 2 $?
+check_contains "saying it is for loopback only" "loopback only" "$(cat "$T/e")"
 chmod 644 "$TOKFILE"
 "$OSVM" mcp serve --http 0 </dev/null >/dev/null 2>"$T/e"
 check_eq "a token file others may read is refused" 1 $?
