@@ -34,6 +34,18 @@ static const char zero_hash[SHA256_HEX_LEN + 1] =
 static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool audit_warned;
 
+/* What this process last appended (under audit_mu): while the file is the same
+ * one, of the size it left it, the chain goes on from here without reading it. */
+static struct {
+        char path[512];
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        char hash[SHA256_HEX_LEN + 1];
+        json_int_t seq;
+        bool valid;
+} last;
+
 char *mcp_audit_path(void)
 {
         const char *f = getenv("OSVM_AUDIT_FILE");
@@ -241,11 +253,14 @@ static char *seal(json_t *b)
 static int append(const struct mcp_audit_call *a, osvm_err *e)
 {
         _cleanup_free_ char *path = mcp_audit_path();
-        _cleanup_free_ char *dir = fs_dirname(path);
-        if (fs_mkdir_p(dir, 0700, e) < 0)
-                return -1;
         _cleanup_free_ char *lock_path = xasprintf("%s.lock", path);
         int lock = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (lock < 0 && errno == ENOENT) { /* the first record: the directory too */
+                _cleanup_free_ char *dir = fs_dirname(path);
+                if (fs_mkdir_p(dir, 0700, e) < 0)
+                        return -1;
+                lock = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
         if (lock < 0)
                 return err_set(e, errno, "opening %s: %s", lock_path, strerror(errno));
         /* (another osvm holds it only while it appends one line) */
@@ -257,7 +272,14 @@ static int append(const struct mcp_audit_call *a, osvm_err *e)
                 goto out;
         char prev[SHA256_HEX_LEN + 1];
         json_int_t seq;
-        chain_head(fd, path, prev, &seq);
+        struct stat st;
+        if (last.valid && fstat(fd, &st) == 0 && !strcmp(last.path, path) &&
+            st.st_dev == last.dev && st.st_ino == last.ino && st.st_size == last.size) {
+                memcpy(prev, last.hash, sizeof(prev));
+                seq = last.seq;
+        } else {
+                chain_head(fd, path, prev, &seq);
+        }
         json_t *b = body(a, prev, seq + 1);
         char *line = seal(b);
         json_decref(b);
@@ -267,7 +289,6 @@ static int append(const struct mcp_audit_call *a, osvm_err *e)
                 goto out;
         }
         size_t len = strlen(line);
-        struct stat st;
         if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + len > max_bytes()) {
                 close(fd);
                 rotate(path);
@@ -278,11 +299,24 @@ static int append(const struct mcp_audit_call *a, osvm_err *e)
                 }
         }
         ssize_t w = write(fd, line, len);
-        if (w != (ssize_t)len)
+        last.valid = false;
+        if (w != (ssize_t)len) {
                 err_set(e, w < 0 ? errno : EIO, "writing %s: %s", path,
                         w < 0 ? strerror(errno) : "short write");
-        else
+        } else {
                 rc = 0;
+                if (fstat(fd, &st) == 0 && strlen(path) < sizeof(last.path)) {
+                        snprintf(last.path, sizeof(last.path), "%s", path);
+                        last.dev = st.st_dev;
+                        last.ino = st.st_ino;
+                        last.size = st.st_size;
+                        /* the hash sealed into the line: its last 66 bytes hold it */
+                        memcpy(last.hash, line + len - 3 - SHA256_HEX_LEN, SHA256_HEX_LEN);
+                        last.hash[SHA256_HEX_LEN] = '\0';
+                        last.seq = seq + 1;
+                        last.valid = true;
+                }
+        }
         free(line);
         close(fd);
 out:

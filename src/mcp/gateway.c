@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +64,12 @@ struct mcp_gateway {
         size_t max_message;
         pthread_mutex_t mu;
         struct mcp_gw_session *sessions;
+        /* every enabled server (no names given): the registry is watched */
+        bool watch;
+        char *reg_path;
+        struct stat reg_st;
+        struct mcp_registry **regs; /* read again as it changed; their strings are served */
+        size_t nregs;
         pthread_t poller;
         bool polling;
         pthread_mutex_t stop_mu;
@@ -111,6 +118,28 @@ static void send_to(struct mcp_gw_session *s, json_t *msg, json_t *request_id)
         json_decref(msg);
 }
 
+/* ---- the servers fronted: a snapshot, as the registry may change ---- */
+
+struct gw_ids {
+        char **ids;
+        size_t n;
+};
+
+static struct gw_ids ids_of(struct mcp_gateway *g)
+{
+        pthread_mutex_lock(&g->mu);
+        struct gw_ids v = {xcalloc(g->n + 1, sizeof(char *)), g->n};
+        memcpy(v.ids, g->ids, g->n * sizeof(char *));
+        pthread_mutex_unlock(&g->mu);
+        return v;
+}
+
+static void ids_free(struct gw_ids *v)
+{
+        free(v->ids);
+}
+#define _cleanup_ids_ __attribute__((cleanup(ids_free)))
+
 /* ---- qualified names ---- */
 
 static char *qualify(const char *id, const char *name)
@@ -123,14 +152,15 @@ static char *qualify(const char *id, const char *name)
 static const char *unqualify(struct mcp_gateway *g, const char *q, const char **name,
                              bool (*has)(struct mcp_gateway *, const char *, const char *))
 {
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
         if (!q)
                 return NULL;
-        for (size_t i = 0; i < g->n; i++) {
-                size_t n = strlen(g->ids[i]);
-                if (strncmp(q, g->ids[i], n) == 0 && strncmp(q + n, GW_SEP, 2) == 0 && q[n + 2] &&
-                    (!has || has(g, g->ids[i], q + n + 2))) {
+        for (size_t i = 0; i < v.n; i++) {
+                size_t n = strlen(v.ids[i]);
+                if (strncmp(q, v.ids[i], n) == 0 && strncmp(q + n, GW_SEP, 2) == 0 && q[n + 2] &&
+                    (!has || has(g, v.ids[i], q + n + 2))) {
                         *name = q + n + 2;
-                        return g->ids[i];
+                        return v.ids[i];
                 }
         }
         return NULL;
@@ -143,14 +173,15 @@ static char *qualify_uri(const char *id, const char *uri)
 
 static const char *unqualify_uri(struct mcp_gateway *g, const char *q, const char **uri)
 {
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
         size_t p = strlen(GW_URI_PREFIX);
         if (!q || strncmp(q, GW_URI_PREFIX, p) != 0)
                 return NULL;
-        for (size_t i = 0; i < g->n; i++) {
-                size_t n = strlen(g->ids[i]);
-                if (strncmp(q + p, g->ids[i], n) == 0 && q[p + n] == '/') {
+        for (size_t i = 0; i < v.n; i++) {
+                size_t n = strlen(v.ids[i]);
+                if (strncmp(q + p, v.ids[i], n) == 0 && q[p + n] == '/') {
                         *uri = q + p + n + 1;
-                        return g->ids[i];
+                        return v.ids[i];
                 }
         }
         return NULL;
@@ -293,6 +324,12 @@ struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_regist
                         return NULL;
                 }
         }
+        g->watch = !only && reg->path;
+        if (g->watch) {
+                g->reg_path = xstrdup(reg->path);
+                if (stat(g->reg_path, &g->reg_st) < 0)
+                        memset(&g->reg_st, 0, sizeof(g->reg_st));
+        }
         g->caps = json_pack("{s:{s:b}}", "tools", "listChanged", 1);
         g->instructions_of = json_object();
         struct start *st = xcalloc(g->n + 1, sizeof(*st));
@@ -380,6 +417,58 @@ static void tell_if_changed(struct mcp_gw_session *s)
                         NULL);
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+        return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+               a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * The registry changed: servers enabled in it now are served (new ones
+ * added to the hub), those removed or disabled no longer are; osvm's own
+ * pack stays. The clients hear of it as a change of tools.
+ */
+static void reload_registry(struct mcp_gateway *g)
+{
+        struct stat st;
+        if (stat(g->reg_path, &st) < 0)
+                memset(&st, 0, sizeof(st));
+        if (same_file(&st, &g->reg_st))
+                return;
+        g->reg_st = st;
+        struct mcp_registry *nr = xcalloc(1, sizeof(*nr));
+        osvm_err e = {0};
+        if (mcp_registry_load(g->reg_path, nr, &e) < 0) {
+                log_warn("gateway: %s changed but cannot be read; serving what was there: %s",
+                         g->reg_path, e.msg);
+                free(nr);
+                return;
+        }
+        pthread_mutex_lock(&g->mu);
+        char **ids = xcalloc(nr->n + g->n + 1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; i < g->n; i++) /* the built-in pack is not in the file */
+                if (!mcp_registry_find(nr, g->ids[i]) && !strcmp(g->ids[i], "osvm-mcp"))
+                        ids[n++] = g->ids[i];
+        for (size_t i = 0; i < nr->n; i++)
+                if (nr->v[i].enabled)
+                        ids[n++] = nr->v[i].id;
+        bool changed = n != g->n;
+        for (size_t i = 0; i < n && !changed; i++)
+                changed = strcmp(ids[i], g->ids[i]) != 0;
+        free(g->ids);
+        g->ids = ids;
+        g->n = n;
+        g->regs = xrealloc(g->regs, (g->nregs + 1) * sizeof(*g->regs));
+        g->regs[g->nregs++] = nr;
+        pthread_mutex_unlock(&g->mu);
+        for (size_t i = 0; i < nr->n; i++)
+                if (nr->v[i].enabled)
+                        mcp_hub_add_server(g->hub, &nr->v[i]);
+        log_info("gateway: the registry changed; serving %zu server%s%s", n, n == 1 ? "" : "s",
+                 changed ? "" : " (the same ones)");
+}
+
 static void *poll_loop(void *arg)
 {
         struct mcp_gateway *g = arg;
@@ -396,6 +485,8 @@ static void *poll_loop(void *arg)
                 if (g->stop)
                         break;
                 pthread_mutex_unlock(&g->stop_mu);
+                if (g->watch)
+                        reload_registry(g);
                 mcp_hub_poll(g->hub);
                 pthread_mutex_lock(&g->mu);
                 for (struct mcp_gw_session *s = g->sessions; s; s = s->next)
@@ -486,15 +577,16 @@ static struct mcp_call_opts call_opts(struct gw_call *c, char *caller, size_t n)
 static json_t *list_tools(struct gw_call *c)
 {
         struct mcp_gateway *g = c->s->g;
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
         pthread_mutex_lock(&c->s->mu);
         c->s->listed = true;
         pthread_mutex_unlock(&c->s->mu);
         unsigned gen = mcp_hub_tools_gen(g->hub);
         json_t *out = json_array(), *seen = json_object();
-        for (size_t i = 0; i < g->n; i++) {
+        for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *tools = mcp_hub_tools(g->hub, g->ids[i], &o, &e);
+                json_t *tools = mcp_hub_tools(g->hub, v.ids[i], &o, &e);
                 if (!tools) {
                         log_warn("%s", e.msg);
                         continue;
@@ -504,7 +596,7 @@ static json_t *list_tools(struct gw_call *c)
                 json_array_foreach(tools, k, t)
                 {
                         const char *name = json_string_value(json_object_get(t, "name"));
-                        _cleanup_free_ char *q = qualify(g->ids[i], name);
+                        _cleanup_free_ char *q = qualify(v.ids[i], name);
                         if (json_object_get(seen, q)) {
                                 _cleanup_free_ char *sq = text_sanitize(q, 0);
                                 log_warn("gateway: two tools would be named %s; the first is kept",
@@ -513,12 +605,12 @@ static json_t *list_tools(struct gw_call *c)
                         }
                         json_object_set_new(seen, q, json_true());
                         struct iso_decision d;
-                        mcp_hub_preview(g->hub, g->ids[i], name, &d);
+                        mcp_hub_preview(g->hub, v.ids[i], name, &d);
                         json_t *copy = json_copy(t);
                         json_object_set_new(copy, "name", json_string(q));
                         json_t *meta = json_object_get(copy, "_meta");
                         meta = json_is_object(meta) ? json_copy(meta) : json_object();
-                        json_object_set_new(meta, "osvm/server", json_string(g->ids[i]));
+                        json_object_set_new(meta, "osvm/server", json_string(v.ids[i]));
                         json_object_set_new(meta, "osvm/tool", json_string(name));
                         json_object_set_new(meta, "osvm/route",
                                             json_string(iso_route_name(d.route)));
@@ -578,17 +670,18 @@ static json_t *call_tool(struct gw_call *c)
 static json_t *list_all(struct gw_call *c, const char *method, const char *key, const char *cap)
 {
         struct mcp_gateway *g = c->s->g;
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
         json_t *out = json_array();
-        for (size_t i = 0; i < g->n; i++) {
+        for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, g->ids[i], &o, &e);
+                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
                 bool offers = json_object_get(json_object_get(info, "capabilities"), cap);
                 json_decref(info);
                 json_t *cursor = NULL;
                 for (unsigned page = 0; offers && page < GW_LIST_PAGES; page++) {
                         json_t *params = cursor ? json_pack("{s:O}", "cursor", cursor) : NULL;
-                        json_t *r = mcp_hub_request(g->hub, g->ids[i], method, params, &o, &e);
+                        json_t *r = mcp_hub_request(g->hub, v.ids[i], method, params, &o, &e);
                         json_decref(params);
                         json_decref(cursor);
                         cursor = NULL;
@@ -605,7 +698,7 @@ static json_t *list_all(struct gw_call *c, const char *method, const char *key, 
                                 json_t *copy = json_copy(item);
                                 const char *name = json_string_value(json_object_get(item, "name"));
                                 if (name) {
-                                        char *qn = qualify(g->ids[i], name);
+                                        char *qn = qualify(v.ids[i], name);
                                         json_object_set_new(copy, "name", json_string(qn));
                                         free(qn);
                                 }
@@ -614,7 +707,7 @@ static json_t *list_all(struct gw_call *c, const char *method, const char *key, 
                                         const char *uri =
                                             json_string_value(json_object_get(item, uris[u]));
                                         if (uri) {
-                                                char *qu = qualify_uri(g->ids[i], uri);
+                                                char *qu = qualify_uri(v.ids[i], uri);
                                                 json_object_set_new(copy, uris[u], json_string(qu));
                                                 free(qu);
                                         }
@@ -637,17 +730,18 @@ static json_t *list_all(struct gw_call *c, const char *method, const char *key, 
 static const char *only_offering(struct gw_call *c, const char *cap)
 {
         struct mcp_gateway *g = c->s->g;
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
         const char *found = NULL;
-        for (size_t i = 0; i < g->n; i++) {
+        for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, g->ids[i], &o, &e);
+                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
                 bool offers = json_object_get(json_object_get(info, "capabilities"), cap);
                 json_decref(info);
                 if (offers && found)
                         return NULL;
                 if (offers)
-                        found = g->ids[i];
+                        found = v.ids[i];
         }
         return found;
 }
@@ -719,14 +813,15 @@ static json_t *forward(struct gw_call *c)
 static json_t *set_level(struct gw_call *c)
 {
         struct mcp_gateway *g = c->s->g;
-        for (size_t i = 0; i < g->n; i++) {
+        _cleanup_ids_ struct gw_ids v = ids_of(g);
+        for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, g->ids[i], &o, &e);
+                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
                 bool logs = json_object_get(json_object_get(info, "capabilities"), "logging");
                 json_decref(info);
                 json_t *r =
-                    logs ? mcp_hub_request(g->hub, g->ids[i], "logging/setLevel", c->params, &o, &e)
+                    logs ? mcp_hub_request(g->hub, v.ids[i], "logging/setLevel", c->params, &o, &e)
                          : NULL;
                 if (logs && !r)
                         log_warn("%s", e.msg);
@@ -1002,6 +1097,12 @@ void mcp_gateway_free(struct mcp_gateway *g)
         json_decref(g->instructions_of);
         free(g->instructions);
         free(g->ids);
+        for (size_t i = 0; i < g->nregs; i++) {
+                mcp_registry_free(g->regs[i]);
+                free(g->regs[i]);
+        }
+        free(g->regs);
+        free(g->reg_path);
         pthread_mutex_destroy(&g->mu);
         pthread_mutex_destroy(&g->stop_mu);
         pthread_cond_destroy(&g->stop_cv);

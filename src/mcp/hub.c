@@ -31,8 +31,8 @@ struct hub_server {
 struct mcp_hub {
         const struct iso_config *cfg;
         const struct iso_host *host;
-        size_t n;
-        struct hub_server *v;
+        size_t n, cap;
+        struct hub_server **v; /* each its own allocation: servers may be added as it runs */
         pthread_mutex_t mu;
         pthread_cond_t freed;
         json_t *retired;    /* tool lists replaced: borrowed by callers until the hub goes */
@@ -47,13 +47,15 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         h->cfg = cfg;
         h->host = host;
         h->n = reg->n;
-        h->v = xcalloc(reg->n + 1, sizeof(*h->v));
+        h->cap = reg->n + 1;
+        h->v = xcalloc(h->cap, sizeof(*h->v));
         pthread_mutex_init(&h->mu, NULL);
         pthread_cond_init(&h->freed, NULL);
         h->retired = json_array();
         h->caller = xstrdup("osvm");
         for (size_t i = 0; i < reg->n; i++) {
-                h->v[i].conf = &reg->v[i];
+                h->v[i] = xcalloc(1, sizeof(**h->v));
+                h->v[i]->conf = &reg->v[i];
                 session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
         }
         return h;
@@ -67,14 +69,19 @@ void mcp_hub_set_caller(struct mcp_hub *h, const char *caller)
 
 static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
 {
-        for (size_t i = 0; i < h->n; i++)
-                if (strcmp(h->v[i].conf->id, id) == 0) {
-                        if (!h->v[i].conf->enabled) {
-                                err_set(e, EPERM, "server \"%s\" is disabled in the registry", id);
-                                return NULL;
-                        }
-                        return &h->v[i];
-                }
+        struct hub_server *s = NULL;
+        pthread_mutex_lock(&h->mu);
+        for (size_t i = 0; i < h->n && !s; i++)
+                if (strcmp(h->v[i]->conf->id, id) == 0)
+                        s = h->v[i];
+        bool enabled = s && s->conf->enabled;
+        pthread_mutex_unlock(&h->mu);
+        if (s && !enabled) {
+                err_set(e, EPERM, "server \"%s\" is disabled in the registry", id);
+                return NULL;
+        }
+        if (s)
+                return s;
         err_set(e, ENOENT, "no MCP server \"%s\" is registered ('osvm mcp list' shows them)", id);
         e->exit = OSVM_EXIT_USAGE;
         return NULL;
@@ -225,6 +232,28 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
         return tools;
 }
 
+void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
+{
+        pthread_mutex_lock(&h->mu);
+        struct hub_server *s = NULL;
+        for (size_t i = 0; i < h->n && !s; i++)
+                if (strcmp(h->v[i]->conf->id, conf->id) == 0)
+                        s = h->v[i];
+        if (s) {
+                s->conf = conf; /* its connections stay as they are */
+        } else {
+                if (h->n + 1 >= h->cap) {
+                        h->cap = 2 * h->cap + 4;
+                        h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
+                }
+                s = h->v[h->n++] = xcalloc(1, sizeof(**h->v));
+                s->conf = conf;
+        }
+        h->tools_gen++;
+        pthread_mutex_unlock(&h->mu);
+        session_set_server(session_get(), conf->id, "host", SESSION_SERVER_CONFIGURED);
+}
+
 unsigned mcp_hub_tools_gen(struct mcp_hub *h)
 {
         pthread_mutex_lock(&h->mu);
@@ -235,8 +264,13 @@ unsigned mcp_hub_tools_gen(struct mcp_hub *h)
 
 void mcp_hub_poll(struct mcp_hub *h)
 {
-        for (size_t i = 0; i < h->n; i++) {
-                struct hub_server *s = &h->v[i];
+        pthread_mutex_lock(&h->mu);
+        size_t n = h->n;
+        pthread_mutex_unlock(&h->mu);
+        for (size_t i = 0; i < n; i++) {
+                pthread_mutex_lock(&h->mu);
+                struct hub_server *s = h->v[i];
+                pthread_mutex_unlock(&h->mu);
                 struct hub_conn *c = NULL;
                 pthread_mutex_lock(&h->mu);
                 for (size_t k = 0; k < MCP_HUB_CONNS && !c; k++)
@@ -386,8 +420,9 @@ void mcp_hub_free(struct mcp_hub *h)
                 return;
         for (size_t i = 0; i < h->n; i++) {
                 for (size_t k = 0; k < MCP_HUB_CONNS; k++)
-                        mcp_close(h->v[i].conn[k].client);
-                json_decref(h->v[i].tools);
+                        mcp_close(h->v[i]->conn[k].client);
+                json_decref(h->v[i]->tools);
+                free(h->v[i]);
         }
         json_decref(h->retired);
         pthread_mutex_destroy(&h->mu);

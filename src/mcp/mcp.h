@@ -181,6 +181,10 @@ struct mcp_hub;
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
                             const struct iso_host *host);
+/* Adds a server (a registry read again; conf must live as long as the hub),
+ * or takes the new conf of one it has (its running connections stay); counts
+ * as a change of tools (mcp_hub_tools_gen). */
+void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf);
 /* Who the audit records of calls that name no caller say asked ("agent", ...). */
 void mcp_hub_set_caller(struct mcp_hub *h, const char *caller);
 /* What a registered server said of itself, connecting as needed: a new

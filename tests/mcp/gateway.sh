@@ -166,6 +166,19 @@ printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | timeout 120 "$O
 check_json "with names, only those servers' tools" "$T/only.out" \
         'sorted(t["name"] for t in d["result"]["tools"]) == ["peer__add-tool", "peer__echo"]'
 
+# ---- the registry changes while the gateway runs ----
+fresh
+osvm mcp add peer -- python3 "$ROOT/tests/mcp/gateway_peer.py"
+OSVM_GATEWAY_POLL_MS=200 timeout 300 python3 "$ROOT/tests/mcp/gateway_registry.py" "$OSVM" \
+        "$ROOT/tests/mcp/gateway_peer.py" >"$T/reg.json" 2>"$T/reg.err"
+check_eq "the registry client's run exits 0" 0 $?
+[ -s "$T/reg.json" ] || tail -20 "$T/reg.err"
+R=$T/reg.json
+check_json "a server added to the registry is announced (tools/list_changed) and served" "$R" \
+        'd["before"] == ["peer__add-tool", "peer__echo"] and d["added_changed"] and "second__echo" in d["after_add"] and d["second_echo"] == "peer: new"'
+check_json "one removed is announced and no longer served" "$R" \
+        'd["removed_changed"] and d["after_remove"] == ["peer__add-tool", "peer__echo"] and d["removed_call"] == -32602 and d["exit"] == 0'
+
 # ---- osvm's own pack behind the gateway: a trapped process (or VM) per call ----
 UK=$ROOT/build/unikernels
 if [ ! -f "$UK/osvm-mcp.tools.json" ]; then
