@@ -291,6 +291,43 @@ static void merge_caps(json_t *caps, json_t *theirs)
 
 static void *poll_loop(void *arg);
 
+/*
+ * A fronted server's own notification, passed on to every session: log
+ * messages with the server's id as (the head of) the logger, resource
+ * updates with the URI qualified, list changes as they are.
+ */
+static void server_notified(void *ctx, const char *id, const char *method, json_t *params)
+{
+        struct mcp_gateway *g = ctx;
+        static const char *const passed[] = {
+            "notifications/message", "notifications/resources/updated",
+            "notifications/resources/list_changed", "notifications/prompts/list_changed", NULL};
+        bool pass = false;
+        for (size_t i = 0; passed[i]; i++)
+                pass |= !strcmp(method, passed[i]);
+        if (!pass)
+                return;
+        json_t *p = json_is_object(params) ? json_deep_copy(params) : json_object();
+        if (!strcmp(method, "notifications/message")) {
+                const char *logger = json_string_value(json_object_get(p, "logger"));
+                char *l = logger ? xasprintf("%s/%s", id, logger) : xstrdup(id);
+                json_object_set_new(p, "logger", json_string(l));
+                free(l);
+        }
+        const char *uri = json_string_value(json_object_get(p, "uri"));
+        if (uri) {
+                char *q = qualify_uri(id, uri);
+                json_object_set_new(p, "uri", json_string(q));
+                free(q);
+        }
+        json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", p);
+        pthread_mutex_lock(&g->mu);
+        for (struct mcp_gw_session *s = g->sessions; s; s = s->next)
+                s->send(s->ctx, msg, NULL);
+        pthread_mutex_unlock(&g->mu);
+        json_decref(msg);
+}
+
 struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_registry *reg,
                                     char *const *only, size_t max_message, osvm_err *e)
 {
@@ -376,6 +413,7 @@ struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_regist
         g->instructions = sb_steal(&b);
         free(st);
         free(th);
+        mcp_hub_set_notify(hub, server_notified, g);
         g->polling = pthread_create(&g->poller, NULL, poll_loop, g) == 0;
         return g;
 }
@@ -1086,6 +1124,7 @@ void mcp_gateway_free(struct mcp_gateway *g)
 {
         if (!g)
                 return;
+        mcp_hub_set_notify(g->hub, NULL, NULL);
         if (g->polling) {
                 pthread_mutex_lock(&g->stop_mu);
                 g->stop = true;

@@ -23,6 +23,7 @@ struct hub_conn {
 };
 
 struct hub_server {
+        struct mcp_hub *h;
         const struct mcp_server_conf *conf;
         struct hub_conn conn[MCP_HUB_CONNS];
         json_t *tools; /* cached tools/list; NULL until listed or after it changed */
@@ -38,6 +39,8 @@ struct mcp_hub {
         json_t *retired;    /* tool lists replaced: borrowed by callers until the hub goes */
         unsigned tools_gen; /* bumped whenever a server's tools changed */
         char *caller;       /* the audit record's caller when a call names none */
+        mcp_hub_notify_fn on_notify;
+        void *notify_ctx;
 };
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
@@ -55,10 +58,33 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         h->caller = xstrdup("osvm");
         for (size_t i = 0; i < reg->n; i++) {
                 h->v[i] = xcalloc(1, sizeof(**h->v));
+                h->v[i]->h = h;
                 h->v[i]->conf = &reg->v[i];
                 session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
         }
         return h;
+}
+
+void mcp_hub_set_notify(struct mcp_hub *h, mcp_hub_notify_fn fn, void *ctx)
+{
+        pthread_mutex_lock(&h->mu);
+        h->on_notify = fn;
+        h->notify_ctx = ctx;
+        pthread_mutex_unlock(&h->mu);
+}
+
+static void server_notified(void *ctx, const char *method, json_t *params)
+{
+        struct hub_server *s = ctx;
+        struct mcp_hub *h = s->h;
+        pthread_mutex_lock(&h->mu);
+        mcp_hub_notify_fn fn = h->on_notify;
+        void *fctx = h->notify_ctx;
+        pthread_mutex_unlock(&h->mu);
+        if (fn)
+                fn(fctx, s->conf->id, method, params);
+        else
+                log_debug("%s: notification %s", s->conf->id, method);
 }
 
 void mcp_hub_set_caller(struct mcp_hub *h, const char *caller)
@@ -139,6 +165,8 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                         struct mcp_endpoint ep;
                         mcp_server_endpoint(s->conf, &ep);
                         struct mcp_client *c = mcp_connect(&ep, o, e);
+                        if (c)
+                                mcp_set_notify(c, server_notified, s);
                         session_set_server(session_get(), id, "host",
                                            c ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
                         pthread_mutex_lock(&h->mu);
@@ -247,6 +275,7 @@ void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
                         h->v = xrealloc(h->v, h->cap * sizeof(*h->v));
                 }
                 s = h->v[h->n++] = xcalloc(1, sizeof(**h->v));
+                s->h = h;
                 s->conf = conf;
         }
         h->tools_gen++;

@@ -101,6 +101,11 @@ int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *opts, osvm_err *e
 json_t *mcp_request(struct mcp_client *c, const char *method, json_t *params,
                     const struct mcp_call_opts *opts, osvm_err *e);
 const struct mcp_server_info *mcp_info(const struct mcp_client *c);
+/* The server's notifications besides progress, tools/list_changed and
+ * cancelled (notifications/message, resources/updated, ...), as they are
+ * read (while a request waits); params may be NULL. */
+typedef void (*mcp_notify_fn)(void *ctx, const char *method, json_t *params);
+void mcp_set_notify(struct mcp_client *c, mcp_notify_fn fn, void *ctx);
 /* Whether notifications/tools/list_changed came since the last time this was asked
  * (it is read while a request waits). */
 bool mcp_take_tools_changed(struct mcp_client *c);
@@ -185,6 +190,9 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
  * or takes the new conf of one it has (its running connections stay); counts
  * as a change of tools (mcp_hub_tools_gen). */
 void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf);
+/* Where the servers' own notifications go (mcp_set_notify), with the server's id. */
+typedef void (*mcp_hub_notify_fn)(void *ctx, const char *id, const char *method, json_t *params);
+void mcp_hub_set_notify(struct mcp_hub *h, mcp_hub_notify_fn fn, void *ctx);
 /* Who the audit records of calls that name no caller say asked ("agent", ...). */
 void mcp_hub_set_caller(struct mcp_hub *h, const char *caller);
 /* What a registered server said of itself, connecting as needed: a new

@@ -27,7 +27,7 @@ osvm mcp add peer -- python3 "$ROOT/tests/mcp/gateway_peer.py"
 
 # ---- the SDK client, over stdio ----
 # (timeout 300: only guards against a hang)
-timeout 300 node "$ROOT/tests/mcp/gateway_client.mjs" "$PEERS" "$OSVM" >"$T/sdk.json" 2>"$T/sdk.err"
+OSVM_GATEWAY_POLL_MS=200 timeout 300 node "$ROOT/tests/mcp/gateway_client.mjs" "$PEERS" "$OSVM" >"$T/sdk.json" 2>"$T/sdk.err"
 check_eq "the SDK client's run through the gateway exits 0" 0 $?
 [ -s "$T/sdk.json" ] || cat "$T/sdk.err" | tail -20
 J=$T/sdk.json
@@ -61,6 +61,8 @@ check_json "an unknown resource is -32602" "$J" 'd["bad_uri"] == -32602'
 check_json "prompts are qualified and got" "$J" \
         'all(p.startswith("ev__") for p in d["prompts"]) and d["prompt_messages"] >= 1'
 check_json "completion and logging pass through" "$J" 'd["completion"] is True and d["set_level"] == "ok"'
+check_json "a server's log messages reach the client, the server's id heading the logger" "$J" \
+        'd["log_logger"] is not None and d["log_logger"].startswith("ev") and d["log_level"] is not None'
 
 # ---- the audit log: the gateway's calls, with who asked ----
 LOG=$XDG_STATE_HOME/osvm/audit.jsonl
@@ -101,7 +103,7 @@ check_json "after all that the gateway still answers a ping, and exits 0 at the 
         'd["ping_after"] == {"jsonrpc": "2.0", "id": 99, "result": {}} and d["exit"] == 0'
 
 # ---- Streamable HTTP: the same client, and hostile requests ----
-"$OSVM" mcp serve --http 127.0.0.1:0 >"$T/http.out" 2>"$T/http.err" &
+OSVM_GATEWAY_POLL_MS=200 "$OSVM" mcp serve --http 127.0.0.1:0 >"$T/http.out" 2>"$T/http.err" &
 GW_PID=$!
 # (up to 120 s: a bound that only guards against a hang)
 for _ in $(seq 1200); do grep -q "serving MCP at" "$T/http.err" && break; sleep 0.1; done

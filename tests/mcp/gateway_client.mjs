@@ -10,7 +10,7 @@ const [peers, osvm, ...args] = process.argv.slice(2);
 const sdk = (p) => import(pathToFileURL(`${peers}/node_modules/@modelcontextprotocol/sdk/dist/esm/${p}`).href);
 const { Client } = await sdk("client/index.js");
 const { StdioClientTransport } = await sdk("client/stdio.js");
-const { ToolListChangedNotificationSchema } = await sdk("types.js");
+const { ToolListChangedNotificationSchema, LoggingMessageNotificationSchema } = await sdk("types.js");
 
 const out = {};
 const client = new Client({ name: "sdk-test", version: "1.0.0" });
@@ -25,6 +25,8 @@ if (process.env.GW_URL) {
 }
 let changed = 0;
 client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed++; });
+const logs = [];
+client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logs.push(n.params); });
 await client.connect(transport);
 out.server = client.getServerVersion();
 out.capabilities = client.getServerCapabilities();
@@ -111,8 +113,16 @@ if (out.capabilities.prompts) {
   }
 }
 if (out.capabilities.logging) {
-  await client.setLoggingLevel("info");
+  await client.setLoggingLevel("debug");
   out.set_level = "ok";
+  // a server's log messages reach the client, the server named as the logger
+  if (out.tools.includes("ev__toggle-simulated-logging")) {
+    await client.callTool({ name: "ev__toggle-simulated-logging", arguments: {} });
+    // (the bound only guards a hang: 60 s)
+    for (let i = 0; i < 600 && !logs.length; i++) await new Promise((r) => setTimeout(r, 100));
+    out.log_logger = logs[0]?.logger ?? null;
+    out.log_level = logs[0]?.level ?? null;
+  }
 }
 out.session = transport.sessionId ?? null;
 if (process.env.GW_URL) await transport.terminateSession();
