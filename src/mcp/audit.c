@@ -227,6 +227,8 @@ static json_t *body(const struct mcp_audit_call *a, const char *prev, json_int_t
         size_t out = a->result ? json_dumpb(a->result, NULL, 0, JSON_COMPACT) : 0;
         json_object_set_new(r, "bytes_out", json_integer((json_int_t)out));
         json_object_set_new(r, "duration_us", json_integer((json_int_t)(a->duration_ns / 1000)));
+        /* the tool's host calls: only a tool in a VM or trapped process is seen making them */
+        json_object_set(r, "egress", a->egress ? a->egress : json_null());
         json_t *limits = json_array();
         if (!strcmp(status, "timeout"))
                 json_array_append_new(limits, json_string("timeout_ms"));

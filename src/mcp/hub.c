@@ -423,7 +423,12 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
                     const struct mcp_call_opts *o, osvm_err *e)
 {
         uint64_t t0 = time_mono_ns();
-        json_t *r = run(h, dec, args, o, e);
+        /* what a tool in a VM reaches, through the host, goes into its record */
+        struct mcp_call_opts ro = o ? *o : (struct mcp_call_opts){0};
+        json_t *egress = dec->route == ISO_ROUTE_UNIKERNEL ? json_array() : NULL;
+        if (egress && !ro.egress)
+                ro.egress = egress;
+        json_t *r = run(h, dec, args, &ro, e);
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,
             .dec = dec,
@@ -431,8 +436,10 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
             .result = r,
             .err = r ? NULL : e,
             .duration_ns = time_mono_ns() - t0,
+            .egress = ro.egress,
         };
         mcp_audit_record(&a);
+        json_decref(egress);
         return r;
 }
 

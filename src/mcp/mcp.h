@@ -53,6 +53,7 @@ struct mcp_call_opts {
         mcp_progress_fn on_progress;   /* may be NULL */
         void *progress_ctx;
         const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
+        json_t *egress;     /* may be NULL: an array each host call of a tool in a VM is added to */
 };
 
 /* What the server said of itself in its initialize result. */
@@ -307,6 +308,7 @@ struct mcp_audit_call {
         json_t *result;                 /* the CallToolResult; NULL when the call failed */
         const osvm_err *err;            /* why it failed, when result is NULL */
         uint64_t duration_ns;
+        json_t *egress; /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
 };
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
 char *mcp_audit_path(void);
@@ -339,6 +341,7 @@ struct mcp_egress_policy {
         const char *rpc_key;             /* added as a bearer token for rpc_url only */
         uint64_t deadline_ns;            /* the call's end; 0: none */
         volatile sig_atomic_t *cancel;   /* the call's cancel flag; may be NULL */
+        json_t *record; /* may be NULL: {url, method, allowed, status | why} added a host call */
 };
 
 struct mcp_egress;

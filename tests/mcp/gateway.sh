@@ -218,6 +218,8 @@ PY
         tail -n 1 "$XDG_STATE_HOME/osvm/audit.jsonl" >"$T/pack.rec"
         check_json "its record: the unikernel route, on the platform that ran it" "$T/pack.rec" \
                 'd["server"] == "osvm-mcp" and d["tool"] == "get_slot" and d["route"] == "unikernel" and d["platform"] in ("kvm", "process") and d["status"] == "ok"'
+        check_json "and its host call: the RPC endpoint, allowed, answered 200" "$T/pack.rec" \
+                'd["egress"] == [{"url": "http://127.0.0.1:'"$(cat "$RPCPORT_FILE")"'/", "method": "POST", "allowed": True, "status": 200}]'
         sed -n 1p "$T/pack.out" >"$T/pack.init"
         if [ "${OSVM_NO_KVM:-}" = 1 ] || [ ! -w /dev/kvm ]; then
                 check_json "the instructions say trapped process, not VM, without KVM" "$T/pack.init" \
