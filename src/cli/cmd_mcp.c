@@ -692,7 +692,7 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"
             "       osvm mcp tools [NAME | URL] [--json]\n"
-            "       osvm mcp serve [--http [ADDR:]PORT [--no-auth]] [NAME...]\n"
+            "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]]\n"
             "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"

@@ -98,6 +98,19 @@ check_exit "the first line removed: verify fails" 1
 check_contains "and says the log starts late" "the log starts at record 1" "$ERR"
 cp "$T/orig" "$LOG"
 
+# tail -f: a record written after it started shows, until Ctrl-C.
+"$OSVM" audit tail -f -n 0 >"$T/follow" 2>&1 &
+FPID=$!
+osvm mcp call ev echo message=followed
+# (the bound only guards a hang: 60 s)
+for _ in $(seq 600); do grep -q "ev/echo" "$T/follow" && break; sleep 0.1; done
+kill -INT "$FPID"
+wait "$FPID"
+check_eq "tail -f ends at Ctrl-C with exit 0" 0 $?
+check_eq "tail -f shows the new record, and only it" 1 "$(grep -c 'ev/echo' "$T/follow")"
+cp "$LOG" "$T/orig"
+sed -i '$d' "$LOG" # (back to the four records the checks below expect)
+
 # Rotation keeps the chain: the new file goes on from the old one's last hash.
 export OSVM_AUDIT_MAX_BYTES=4096
 for i in 1 2 3 4; do osvm mcp call ev echo "message=rot$i"; done
