@@ -704,6 +704,17 @@ static json_t *call_tool(struct gw_call *c)
         return rpc_result(c->id, mcp_text_result(true, "%s", msg));
 }
 
+/* Whether server id declared cap ("resources", "prompts", "logging", ...). */
+static bool offers(struct gw_call *c, const char *id, const char *cap)
+{
+        osvm_err e = {0};
+        struct mcp_call_opts o = {.cancel = &c->cancel};
+        json_t *info = mcp_hub_describe(c->s->g->hub, id, &o, &e);
+        bool yes = json_object_get(json_object_get(info, "capabilities"), cap) != NULL;
+        json_decref(info);
+        return yes;
+}
+
 /* Every item of a list method from every server that offers it, qualified. */
 static json_t *list_all(struct gw_call *c, const char *method, const char *key, const char *cap)
 {
@@ -713,11 +724,9 @@ static json_t *list_all(struct gw_call *c, const char *method, const char *key, 
         for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
-                bool offers = json_object_get(json_object_get(info, "capabilities"), cap);
-                json_decref(info);
+                bool has = offers(c, v.ids[i], cap);
                 json_t *cursor = NULL;
-                for (unsigned page = 0; offers && page < GW_LIST_PAGES; page++) {
+                for (unsigned page = 0; has && page < GW_LIST_PAGES; page++) {
                         json_t *params = cursor ? json_pack("{s:O}", "cursor", cursor) : NULL;
                         json_t *r = mcp_hub_request(g->hub, v.ids[i], method, params, &o, &e);
                         json_decref(params);
@@ -771,14 +780,10 @@ static const char *only_offering(struct gw_call *c, const char *cap)
         _cleanup_ids_ struct gw_ids v = ids_of(g);
         const char *found = NULL;
         for (size_t i = 0; i < v.n; i++) {
-                osvm_err e = {0};
-                struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
-                bool offers = json_object_get(json_object_get(info, "capabilities"), cap);
-                json_decref(info);
-                if (offers && found)
+                bool has = offers(c, v.ids[i], cap);
+                if (has && found)
                         return NULL;
-                if (offers)
+                if (has)
                         found = v.ids[i];
         }
         return found;
@@ -855,9 +860,7 @@ static json_t *set_level(struct gw_call *c)
         for (size_t i = 0; i < v.n; i++) {
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.cancel = &c->cancel};
-                json_t *info = mcp_hub_describe(g->hub, v.ids[i], &o, &e);
-                bool logs = json_object_get(json_object_get(info, "capabilities"), "logging");
-                json_decref(info);
+                bool logs = offers(c, v.ids[i], "logging");
                 json_t *r =
                     logs ? mcp_hub_request(g->hub, v.ids[i], "logging/setLevel", c->params, &o, &e)
                          : NULL;
