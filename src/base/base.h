@@ -184,6 +184,21 @@ bool text_header_value_ok(const char *s);
 
 uint64_t time_mono_ns(void);
 
+/* ---- SHA-256 (FIPS 180-4; sha256.c) ---- */
+
+#define SHA256_LEN     32
+#define SHA256_HEX_LEN 64
+struct sha256 {
+        uint32_t h[8];
+        uint64_t len;
+        uint8_t buf[64];
+};
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *data, size_t n);
+void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
+/* The digest of data in lower-case hex, NUL-terminated. */
+void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+
 /* ---- the session state ----
  *
  * One value for the whole process that later layers update as they run VMs

@@ -21,6 +21,7 @@ int cli_agent_host_open(struct cli_agent_host *h)
         int r = cli_servers_open(&h->srv, NULL);
         if (r)
                 return r;
+        mcp_hub_set_caller(h->srv.hub, "agent");
         osvm_err e = {0};
         if (agent_ai_config_load(&h->ai, &e) < 0 || !(h->planner = agent_planner_new(&h->ai, &e))) {
                 log_error("%s", e.msg);

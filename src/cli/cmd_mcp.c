@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -686,6 +687,7 @@ static int call(int argc, char **argv)
         int r = cli_servers_open(&x, &server);
         if (r)
                 return r;
+        mcp_hub_set_caller(x.hub, "osvm mcp call");
         osvm_err e = {0};
         cli_catch_interrupt();
         struct mcp_call_opts o = {.timeout_ms = timeout,
@@ -761,10 +763,9 @@ out:
         return r;
 }
 
-static int serve(int argc, char **argv)
+/* `osvm mcp serve --pack NAME`: one built-in pack, as the registry's osvm-mcp entry runs it. */
+static int serve_pack(const char *name)
 {
-        if (argc != 2)
-                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp serve osvm-mcp");
         struct iso_config cfg;
         int r = cli_load_config(&cfg);
         if (r)
@@ -773,12 +774,177 @@ static int serve(int argc, char **argv)
         cli_probe_host(&host);
         cli_start_vm_pool(&host);
         osvm_err e = {0};
-        if (mcp_serve(argv[1], &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
+        if (mcp_serve(name, &cfg, &host, STDIN_FILENO, STDOUT_FILENO, &e) < 0) {
                 log_error("%s", e.msg);
                 r = OSVM_EXIT_FAILURE;
         }
         vmm_shutdown();
         iso_config_free(&cfg);
+        return r;
+}
+
+/* The gateway's bearer token, beside the config: made on first use, 0600. */
+static char *gateway_token(char **where, osvm_err *e)
+{
+        _cleanup_free_ char *reg = mcp_registry_path();
+        _cleanup_free_ char *dir = fs_dirname(reg);
+        *where = xasprintf("%s/gateway_token", dir);
+        if (fs_mkdir_p(dir, 0700, e) < 0)
+                return NULL;
+        char fresh[80], half[40];
+        mcp_gw_session_id(fresh, sizeof(fresh));
+        mcp_gw_session_id(half, sizeof(half));
+        strcat(fresh, half);
+        if (fs_create_atomic(*where, fresh, strlen(fresh), 0600, e) < 0 && e->code != EEXIST)
+                return NULL;
+        memset(e, 0, sizeof(*e));
+        struct stat st;
+        if (lstat(*where, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+            (st.st_mode & 077)) {
+                err_set(e, EPERM,
+                        "%s must be a regular file of yours that no one else may read (chmod 600 "
+                        "it, or remove it to have a new one made)",
+                        *where);
+                return NULL;
+        }
+        char *tok = NULL;
+        size_t len = 0;
+        if (fs_read_file(*where, 256, &tok, &len, e) < 0)
+                return NULL;
+        while (len && (tok[len - 1] == '\n' || tok[len - 1] == ' '))
+                tok[--len] = '\0';
+        bool ok = len >= 32;
+        for (size_t i = 0; i < len; i++)
+                ok &= (tok[i] >= '0' && tok[i] <= '9') || (tok[i] >= 'a' && tok[i] <= 'z') ||
+                      (tok[i] >= 'A' && tok[i] <= 'Z') || tok[i] == '-' || tok[i] == '_';
+        if (!ok) {
+                free(tok);
+                err_set(e, EINVAL,
+                        "%s does not hold a token (32 or more letters and digits); remove it to "
+                        "have a new one made",
+                        *where);
+                return NULL;
+        }
+        return tok;
+}
+
+static void on_term(int sig)
+{
+        (void)sig;
+        cli_interrupted = 1;
+}
+
+/* `--http [ADDR:]PORT` */
+static int parse_listen(const char *v, char *addr, size_t n, unsigned *port)
+{
+        const char *colon = strrchr(v, ':');
+        const char *p = colon ? colon + 1 : v;
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(p, &end, 10);
+        if (!*p || *end || errno || x > 65535 || (colon && (size_t)(colon - v) >= n))
+                return -1;
+        snprintf(addr, n, "%.*s", colon ? (int)(colon - v) : 0, v);
+        *port = (unsigned)x;
+        return 0;
+}
+
+static int serve_http(struct mcp_gateway *g, const char *listen, bool no_auth)
+{
+        char addr[64];
+        unsigned port;
+        if (parse_listen(listen, addr, sizeof(addr), &port) < 0)
+                return cli_usage_error(&cli_cmd_mcp, "--http takes [ADDR:]PORT, such as 8808 or "
+                                                     "127.0.0.1:8808");
+        osvm_err e = {0};
+        _cleanup_free_ char *where = NULL;
+        _cleanup_free_ char *token = no_auth ? NULL : gateway_token(&where, &e);
+        if (!token && !no_auth)
+                return fail(&e);
+        struct mcp_gw_http *h = mcp_gw_http_start(g, addr[0] ? addr : NULL, port, token, &e);
+        if (!h)
+                return fail(&e);
+        if (no_auth)
+                log_warn("--no-auth: any program on this machine can call every tool through "
+                         "the gateway");
+        const char *host = addr[0] ? addr : "127.0.0.1";
+        if (strncmp(host, "127.", 4) != 0)
+                log_warn("serving on %s, not on loopback: anyone who can reach it and holds the "
+                         "token can call every tool",
+                         host);
+        char *url = xasprintf("http://%s:%u/mcp", host, mcp_gw_http_port(h));
+        if (no_auth)
+                fprintf(stderr, "osvm: serving MCP at %s\n", url);
+        else
+                fprintf(stderr,
+                        "osvm: serving MCP at %s\n"
+                        "osvm: the bearer token is in %s:\n"
+                        "Authorization: Bearer %s\n"
+                        "osvm: a client's configuration (Claude Code .mcp.json, VS Code, Cursor):\n"
+                        "{\"mcpServers\": {\"osvm\": {\"type\": \"http\", \"url\": \"%s\",\n"
+                        "  \"headers\": {\"Authorization\": \"Bearer %s\"}}}}\n",
+                        url, where, token, url, token);
+        free(url);
+        struct sigaction sa = {.sa_handler = on_term};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        cli_catch_interrupt();
+        while (!cli_interrupted)
+                usleep(100000);
+        mcp_gw_http_stop(h);
+        return OSVM_EXIT_OK;
+}
+
+/* `osvm mcp serve [--http [ADDR:]PORT] [NAME...]`: the gateway, every enabled
+ * server (or those named) behind one. */
+static int serve(int argc, char **argv)
+{
+        if (argc == 3 && !strcmp(argv[1], "--pack"))
+                return serve_pack(argv[2]);
+        const char *listen = NULL;
+        bool no_auth = false;
+        char **names = xcalloc((size_t)argc + 1, sizeof(char *));
+        size_t n = 0;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--http") && i + 1 < argc) {
+                        listen = argv[++i];
+                } else if (!strcmp(argv[i], "--no-auth")) {
+                        no_auth = true;
+                } else if (argv[i][0] == '-') {
+                        free(names);
+                        return cli_usage_error(&cli_cmd_mcp,
+                                               "usage: osvm mcp serve [--http [ADDR:]PORT] "
+                                               "[NAME...] | osvm mcp serve --pack osvm-mcp");
+                } else {
+                        names[n++] = argv[i];
+                }
+        }
+        if (no_auth && !listen) {
+                free(names);
+                return cli_usage_error(&cli_cmd_mcp, "--no-auth goes with --http");
+        }
+        struct cli_servers x;
+        int r = cli_servers_open(&x, NULL);
+        if (r) {
+                free(names);
+                return r;
+        }
+        cli_start_vm_pool(&x.host);
+        osvm_err e = {0};
+        struct mcp_gateway *g = mcp_gateway_new(x.hub, &x.reg, n ? names : NULL, 0, &e);
+        if (!g) {
+                r = fail(&e);
+        } else if (listen) {
+                r = serve_http(g, listen, no_auth);
+                mcp_gateway_free(g);
+        } else {
+                log_info("serving MCP on stdio: %s", mcp_gateway_instructions(g));
+                mcp_gateway_serve_stdio(g, STDIN_FILENO, STDOUT_FILENO);
+                mcp_gateway_free(g);
+        }
+        free(names);
+        cli_servers_close(&x);
+        vmm_shutdown();
         return r;
 }
 
@@ -802,7 +968,7 @@ const struct cli_cmd cli_cmd_mcp = {
         "       osvm mcp import [--mount HOST[:GUEST][:rw]]... [--allow-net HOST[:PORT]]...\n"
         "           [--memory MB] [--no-sandbox] FILE\n"
         "       osvm mcp tools [NAME | URL] [--json]\n"
-        "       osvm mcp serve osvm-mcp\n"
+        "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]]\n"
         "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
         "\n"
         "A stdio server added or imported runs confined in osvm's sandbox: no network\n"
@@ -815,7 +981,17 @@ const struct cli_cmd cli_cmd_mcp = {
         "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
         "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
         "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
-        "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
+        "added.\n"
+        "\n"
+        "'serve' is the gateway: one MCP server on stdio in front of every enabled\n"
+        "server (or the NAMEs), tools named SERVER__TOOL, each call routed by the\n"
+        "isolation policy as below and recorded in the audit log ('osvm audit').\n"
+        "Point an MCP client (Claude Code, Codex, VS Code) at 'osvm mcp serve'.\n"
+        "With --http it serves Streamable HTTP at http://127.0.0.1:PORT/mcp instead\n"
+        "(loopback unless ADDR says otherwise), each request needing the bearer\n"
+        "token kept in gateway_token beside the config (made on first use, printed\n"
+        "with a client's configuration); Ctrl-C ends it. --no-auth (loopback only)\n"
+        "serves without the token: any local program can then call every tool.\n"
         "\n"
         "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
         "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

@@ -37,8 +37,11 @@ struct mcp_client {
         json_int_t abandoned[ABANDONED_KEPT];
         unsigned nabandoned;
         unsigned strays;
-        char stray_id[48]; /* the last one's id, printable */
-        bool reply_failed; /* an answer to the server could not be sent (said once) */
+        char stray_id[48];       /* the last one's id, printable */
+        bool reply_failed;       /* an answer to the server could not be sent (said once) */
+        bool tools_changed;      /* notifications/tools/list_changed came since last asked */
+        mcp_notify_fn on_notify; /* the server's other notifications, for a gateway */
+        void *notify_ctx;
 
         json_t *init_result;
         struct mcp_server_info info;
@@ -156,6 +159,10 @@ static void on_notification(struct mcp_client *c, const char *method, json_t *pa
                     .message = json_string_value(json_object_get(params, "message")),
                 };
                 c->on_progress(c->progress_ctx, &pr);
+        } else if (c->on_notify && strcmp(method, "notifications/progress") != 0 &&
+                   strcmp(method, "notifications/tools/list_changed") != 0 &&
+                   strcmp(method, "notifications/cancelled") != 0) {
+                c->on_notify(c->notify_ctx, method, params);
         } else if (strcmp(method, "notifications/message") == 0) {
                 json_t *data = json_object_get(params, "data");
                 char *text = json_is_string(data) ? NULL : json_dumps(data, JSON_COMPACT);
@@ -164,6 +171,8 @@ static void on_notification(struct mcp_client *c, const char *method, json_t *pa
                           : text               ? text
                                                : "");
                 free(text);
+        } else if (strcmp(method, "notifications/tools/list_changed") == 0) {
+                c->tools_changed = true;
         } else {
                 log_debug("%s: notification %s", c->name, method);
         }
@@ -616,6 +625,19 @@ json_t *mcp_call_tool(struct mcp_client *c, const char *tool, json_t *args,
         return res;
 }
 
+json_t *mcp_request(struct mcp_client *c, const char *method, json_t *params,
+                    const struct mcp_call_opts *o, osvm_err *e)
+{
+        json_t *p = params ? json_deep_copy(params) : NULL;
+        if (p && !json_is_object(p)) {
+                json_decref(p);
+                p = NULL;
+        }
+        if (p)
+                json_object_del(p, "_meta"); /* the client sets its own progress token */
+        return request(c, method, p, o, MCP_DEFAULT_TIMEOUT_MS, e);
+}
+
 int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
 {
         json_t *res = request(c, "ping", NULL, o, 10000, e);
@@ -626,6 +648,19 @@ int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *o, osvm_err *e)
 const struct mcp_server_info *mcp_info(const struct mcp_client *c)
 {
         return &c->info;
+}
+
+void mcp_set_notify(struct mcp_client *c, mcp_notify_fn fn, void *ctx)
+{
+        c->on_notify = fn;
+        c->notify_ctx = ctx;
+}
+
+bool mcp_take_tools_changed(struct mcp_client *c)
+{
+        bool changed = c->tools_changed;
+        c->tools_changed = false;
+        return changed;
 }
 
 bool mcp_alive(const struct mcp_client *c)

@@ -32,6 +32,30 @@ struct mcp_egress {
         atomic_bool stop; /* the tool's call ended: a request in flight ends too */
 };
 
+/* A host call, for the call's audit record: where (scheme://host:port/ only:
+ * the rest of a URL may hold a credential), allowed or refused, and why. */
+#define NOTES_MAX 32u
+static void note(struct mcp_egress *g, const char *url, const char *method, bool allowed,
+                 long status, const char *why)
+{
+        if (!g->p.record || json_array_size(g->p.record) >= NOTES_MAX)
+                return;
+        char *pub = mcp_url_public(url);
+        json_t *n = json_pack("{s:s, s:s, s:b}", "url", pub ? pub : "(not a URL)", "method", method,
+                              "allowed", allowed);
+        free(pub);
+        if (status)
+                json_object_set_new(n, "status", json_integer(status));
+        if (why) {
+                strbuf b = {0};
+                size_t len = strlen(why);
+                sb_add_sanitized(&b, why, len < 300 ? len : 300, 0);
+                json_object_set_new(n, "why", json_string(b.s ? b.s : ""));
+                sb_free(&b);
+        }
+        json_array_append_new(g->p.record, n);
+}
+
 /* ---- the policy ---- */
 
 struct url_parts {
@@ -267,6 +291,7 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         if (refused) {
                 g->refused++;
                 log_warn("egress: %s: %s", g->who, refused);
+                note(g, url, method, false, 0, refused);
                 return fail("%s", refused);
         }
         uint64_t now = time_mono_ns();
@@ -348,6 +373,10 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
                 answer =
                     json_pack("{s:b, s:i, s:s?, s:s#}", "ok", 1, "status", (int)status,
                               "content_type", ctype, "body", bd.b.s ? bd.b.s : "", (int)bd.b.len);
+        note(g, url, method, true, status,
+             json_is_true(json_object_get(answer, "ok"))
+                 ? NULL
+                 : json_string_value(json_object_get(answer, "error")));
         log_info("egress: %s %s %s -> %ld (%zu bytes, %.0f ms)%s", g->who, method, url, status,
                  bd.b.len, (double)(time_mono_ns() - t0) / 1e6,
                  json_is_true(json_object_get(answer, "ok")) ? "" : " failed");

@@ -204,6 +204,7 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
             .rpc_key = getenv("OSVM_SOLANA_RPC_KEY"),
             .deadline_ns = time_mono_ns() + (uint64_t)timeout * 1000000u,
             .cancel = cancel,
+            .record = o ? o->egress : NULL,
         };
         struct mcp_egress *eg = mcp_egress_start(sv[0], &ep, e);
         sv[0] = -1; /* the egress thread owns it now */

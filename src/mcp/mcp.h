@@ -52,6 +52,8 @@ struct mcp_call_opts {
         volatile sig_atomic_t *cancel; /* may be NULL; non-zero cancels the request */
         mcp_progress_fn on_progress;   /* may be NULL */
         void *progress_ctx;
+        const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
+        json_t *egress;     /* may be NULL: an array each host call of a tool in a VM is added to */
 };
 
 /* What the server said of itself in its initialize result. */
@@ -99,7 +101,18 @@ json_t *mcp_list_tools(struct mcp_client *c, const struct mcp_call_opts *opts, o
 json_t *mcp_call_tool(struct mcp_client *c, const char *tool, json_t *args,
                       const struct mcp_call_opts *opts, osvm_err *e);
 int mcp_ping(struct mcp_client *c, const struct mcp_call_opts *opts, osvm_err *e);
+/* Any request (params borrowed, its _meta replaced): the result or NULL with e set. */
+json_t *mcp_request(struct mcp_client *c, const char *method, json_t *params,
+                    const struct mcp_call_opts *opts, osvm_err *e);
 const struct mcp_server_info *mcp_info(const struct mcp_client *c);
+/* The server's notifications besides progress, tools/list_changed and
+ * cancelled (notifications/message, resources/updated, ...), as they are
+ * read (while a request waits); params may be NULL. */
+typedef void (*mcp_notify_fn)(void *ctx, const char *method, json_t *params);
+void mcp_set_notify(struct mcp_client *c, mcp_notify_fn fn, void *ctx);
+/* Whether notifications/tools/list_changed came since the last time this was asked
+ * (it is read while a request waits). */
+bool mcp_take_tools_changed(struct mcp_client *c);
 /* False once the server has gone away; the registry restarts it on next use. */
 bool mcp_alive(const struct mcp_client *c);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */
@@ -168,18 +181,41 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
  *
  * Every call asks the isolation policy first: "direct" goes to the server,
  * "unikernel" runs the tool's image in a fresh VM, "deny" refuses. A server
- * that died is started again on its next call.
+ * that died is started again on its next call. Every call is recorded in the
+ * audit log. The hub may be used from several threads at once: each server
+ * has up to MCP_HUB_CONNS connections, one a request in flight.
  */
+#define MCP_HUB_CONNS 4u
 struct mcp_hub;
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
                             const struct iso_host *host);
-/* The live client of a registered server, connecting or reconnecting as needed. */
-struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
-                                  osvm_err *e);
+/* Adds a server (a registry read again; conf must live as long as the hub),
+ * or takes the new conf of one it has (its running connections stay); counts
+ * as a change of tools (mcp_hub_tools_gen). */
+void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf);
+/* Where the servers' own notifications go (mcp_set_notify), with the server's id. */
+typedef void (*mcp_hub_notify_fn)(void *ctx, const char *id, const char *method, json_t *params);
+void mcp_hub_set_notify(struct mcp_hub *h, mcp_hub_notify_fn fn, void *ctx);
+/* Who the audit records of calls that name no caller say asked ("agent", ...). */
+void mcp_hub_set_caller(struct mcp_hub *h, const char *caller);
+/* What a registered server said of itself, connecting as needed: a new
+ * object {name, version, capabilities, instructions?}. */
+json_t *mcp_hub_describe(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
+                         osvm_err *e);
 /* The server's tools (cached; a borrowed array valid until the hub is freed). */
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                       osvm_err *e);
+/* Bumped each time a server's tools changed (it sent tools/list_changed, or
+ * was started again): mcp_hub_tools then lists them afresh. */
+unsigned mcp_hub_tools_gen(struct mcp_hub *h);
+/* Pings each server's idle connection (when it has one): a server tells of
+ * changed tools only while a request of osvm's waits. */
+void mcp_hub_poll(struct mcp_hub *h);
+/* Any other request to a server, straight (resources, prompts, completion,
+ * logging): the result, a new reference, or NULL with e set. params borrowed. */
+json_t *mcp_hub_request(struct mcp_hub *h, const char *id, const char *method, json_t *params,
+                        const struct mcp_call_opts *o, osvm_err *e);
 /*
  * Calls SERVER/TOOL wherever the policy routes it. dec receives the decision
  * (free it with iso_decision_free). Returns the CallToolResult or NULL with e
@@ -225,6 +261,68 @@ const char *mcp_solana_rpc(const struct iso_policy *p);
  */
 char *mcp_url_public(const char *url);
 
+/* ---- the gateway: `osvm mcp serve`, every registered server behind one (gateway.c) ----
+ *
+ * Tools and prompts are named SERVER__NAME, resource URIs osvm-gw://SERVER/URI;
+ * each tool call goes through the hub (the isolation policy, the audit log).
+ */
+struct mcp_gateway;
+struct mcp_gw_session;
+/* Sends one message to a session's client; request_id is the request it
+ * belongs to (a response, its progress), NULL for others. msg is borrowed. */
+typedef void (*mcp_gw_send_fn)(void *ctx, json_t *msg, json_t *request_id);
+/* Fronts the servers named in only (NULL: every enabled one), reaching each
+ * once, in parallel, for its capabilities and tools (one that cannot be
+ * reached is warned about and tried again on use). NULL with e set when a
+ * name is not registered or disabled. */
+struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_registry *reg,
+                                    char *const *only, size_t max_message, osvm_err *e);
+const char *mcp_gateway_instructions(const struct mcp_gateway *g);
+void mcp_gateway_free(struct mcp_gateway *g);
+struct mcp_gw_session *mcp_gw_session_new(struct mcp_gateway *g, mcp_gw_send_fn send, void *ctx,
+                                          const char *id);
+/* One message from the client (answers go through send, maybe from another
+ * thread). False when it was refused (not a JSON-RPC 2.0 object, a batch). */
+bool mcp_gw_handle(struct mcp_gw_session *s, json_t *msg);
+/* A new session id: 32 random hex digits. */
+void mcp_gw_session_id(char *buf, size_t n);
+/* Waits for what the session still runs (cancelled first when cancel: the
+ * client is gone), then frees the session. */
+void mcp_gw_session_close(struct mcp_gw_session *s, bool cancel);
+/* Serves one client over in/out (one JSON message a line) until in ends. */
+int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in, int out);
+/* Serves Streamable HTTP at http://ADDR:PORT/mcp (ADDR NULL: 127.0.0.1; PORT 0:
+ * any free one) in threads of its own, each request needing the bearer token
+ * (NULL: none, on loopback only) (gateway_http.c). NULL with e set when it
+ * cannot listen. */
+struct mcp_gw_http;
+struct mcp_gw_http *mcp_gw_http_start(struct mcp_gateway *g, const char *addr, unsigned port,
+                                      const char *token, osvm_err *e);
+unsigned mcp_gw_http_port(const struct mcp_gw_http *h);
+/* Ends every session (their calls cancelled and waited for) and stops. */
+void mcp_gw_http_stop(struct mcp_gw_http *h);
+
+/* ---- the audit log: one hash-chained JSON line a call (audit.c, docs/audit.md) ---- */
+
+struct mcp_audit_call {
+        const char *caller;             /* "gateway CLIENT session ID", "agent", "osvm mcp call" */
+        const struct iso_decision *dec; /* server, tool, route, platform, reasons */
+        json_t *args;                   /* may be NULL */
+        json_t *result;                 /* the CallToolResult; NULL when the call failed */
+        const osvm_err *err;            /* why it failed, when result is NULL */
+        uint64_t duration_ns;
+        json_t *egress; /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
+};
+/* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
+char *mcp_audit_path(void);
+/* Appends the call's record (the hub does, for every call). Never fails the
+ * call: a record that cannot be written is said once, as a warning. */
+void mcp_audit_record(const struct mcp_audit_call *a);
+/* Checks the chain of path and its rotated files, oldest first. Returns the
+ * number of problems (each a line of report naming the file, the line and
+ * what is wrong), or -1 with e set when the log cannot be read. */
+int mcp_audit_verify(const char *path, strbuf *report, size_t *records, osvm_err *e);
+
 /* ---- osvm's own tool pack, served as an MCP server ---- */
 
 /* The tools/list array of a built-in pack (<builtin_images>/NAME.tools.json), or NULL. */
@@ -246,6 +344,7 @@ struct mcp_egress_policy {
         const char *rpc_key;             /* added as a bearer token for rpc_url only */
         uint64_t deadline_ns;            /* the call's end; 0: none */
         volatile sig_atomic_t *cancel;   /* the call's cancel flag; may be NULL */
+        json_t *record; /* may be NULL: {url, method, allowed, status | why} added a host call */
 };
 
 struct mcp_egress;

@@ -573,11 +573,12 @@ bool mcp_registry_add_builtin(struct mcp_registry *reg, const struct iso_host *h
                 return false;
         exe[n] = '\0';
         reg->v = xrealloc(reg->v, (reg->n + 1) * sizeof(*reg->v));
-        char **argv = strv_new(4);
+        char **argv = strv_new(5);
         argv[0] = xstrdup(exe);
         argv[1] = xstrdup("mcp");
         argv[2] = xstrdup("serve");
-        argv[3] = xstrdup("osvm-mcp");
+        argv[3] = xstrdup("--pack");
+        argv[4] = xstrdup("osvm-mcp");
         reg->v[reg->n++] = (struct mcp_server_conf){
             .id = xstrdup("osvm-mcp"),
             .name = xstrdup("osvm-mcp (built in)"),

@@ -114,12 +114,22 @@ static void dispatch(struct server *s, json_t *msg)
                                          !strcmp(want, "2025-06-18") || !strcmp(want, "2025-03-26"))
                                     ? want
                                     : MCP_PROTOCOL_VERSION;
+                /* where the calls run here, truly: a VM only where KVM is */
+                const char *where = s->host->kvm_usable ? "Each call runs in its own VM"
+                                    : s->host->process_usable
+                                        ? "Each call runs in its own trapped process (no "
+                                          "KVM here: the process platform, not a VM)"
+                                        : "Each call runs where osvm's isolation policy "
+                                          "allows (no KVM here: as a host process, or "
+                                          "refused)";
+                char *ins = xasprintf("Solana tools. %s; the network is reached only through "
+                                      "osvm, which holds any credentials.",
+                                      where);
                 answer(s, id,
                        json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", v,
                                  "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-                                 s->name, "version", OSVM_VERSION, "instructions",
-                                 "Solana tools. Each call runs in its own VM; the network is "
-                                 "reached only through osvm, which holds any credentials."));
+                                 s->name, "version", OSVM_VERSION, "instructions", ins));
+                free(ins);
         } else if (!strcmp(method, "ping")) {
                 answer(s, id, json_object());
         } else if (!strcmp(method, "tools/list")) {

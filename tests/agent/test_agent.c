@@ -124,7 +124,12 @@ static struct iso_host host = {.kvm_usable = true};
 static int setup(void **state)
 {
         (void)state;
-        return tu_tempdir(dir, sizeof(dir), "agent");
+        if (tu_tempdir(dir, sizeof(dir), "agent") < 0)
+                return -1;
+        char *audit = xasprintf("%s/audit.jsonl", dir); /* the calls' records, here */
+        setenv("OSVM_AUDIT_FILE", audit, 1);
+        free(audit);
+        return 0;
 }
 
 static int teardown(void **state)

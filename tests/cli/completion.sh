@@ -37,7 +37,7 @@ words() { bash --norc --noprofile "$T/drive.bash" "$T/osvm.bash" "$@" 2>&1 | tai
 
 check_eq "bash: the script registers _osvm for osvm" "complete -F _osvm osvm" \
         "$(bash --norc --noprofile "$T/drive.bash" "$T/osvm.bash" osvm "" 2>&1 | head -n 1)"
-check_eq "the commands" "isolation mcp status unikernel uk doctor config completion help" \
+check_eq "the commands" "isolation mcp status unikernel uk doctor config completion audit help" \
         "$(words osvm "")"
 check_eq "a command's beginning" "mcp" "$(words osvm m)"
 check_eq "two commands begin with co" "config completion" "$(words osvm co)"
@@ -57,7 +57,7 @@ check_eq "after --timeout MS, still the server" "alpha beta osvm-mcp" \
         "$(words "$OSVM" mcp call --timeout 100 "")"
 check_eq "the tool after the server is not guessed" "" "$(words "$OSVM" mcp call alpha "")"
 check_eq "mcp add takes a new name" "" "$(words "$OSVM" mcp add "")"
-check_eq "mcp serve's one server" "osvm-mcp" "$(words osvm mcp serve "")"
+check_eq "mcp serve's servers" "alpha beta osvm-mcp" "$(words "$OSVM" mcp serve "")"
 check_eq "the shells" "bash zsh fish" "$(words osvm completion "")"
 check_eq "help's commands" "doctor" "$(words osvm help doc)"
 mkdir -p "$T/files"
@@ -81,7 +81,7 @@ for cmd in $(words osvm ""); do
         done
 done
 check_eq "every verb it offers is one osvm knows" "" "$bad"
-check_eq "the commands with verbs" "isolation mcp unikernel uk config" \
+check_eq "the commands with verbs" "isolation mcp unikernel uk config audit" \
         "$(for c in $(words osvm ""); do [ -n "$(verbs_of "$c")" ] && printf '%s ' "$c"; done |
                 sed 's/ $//')"
 missing=""

@@ -229,6 +229,47 @@ static void test_host_calls(void **state)
         unsetenv("OSVM_SOLANA_RPC_KEY");
 }
 
+/* Each host call goes into the call's record (the audit log's "egress"):
+ * where, allowed or refused and why; never more of the URL than
+ * scheme://host:port/, which is all the log may hold. */
+static void test_host_calls_recorded(void **state)
+{
+        (void)state;
+        if (!have_peer())
+                skip();
+        char *rpc = xasprintf("http://127.0.0.1:%d/", port);
+        setenv("OSVM_SOLANA_RPC", rpc, 1);
+        json_t *rec = json_array();
+        struct mcp_call_opts o = {.egress = rec};
+        osvm_err e = {0};
+        json_t *args = json_pack("{s:s, s:s}", "url", rpc, "body", "x");
+        json_t *r = run_tool("tool_fetch", "fetch", args, &o, false, &e);
+        assert_non_null(r);
+        json_decref(r);
+        json_decref(args);
+        char *other = xasprintf("http://127.0.0.2:%d/secret/path?key=k", port);
+        args = json_pack("{s:s, s:s}", "url", other, "body", "x");
+        r = run_tool("tool_fetch", "fetch", args, &o, false, &e);
+        assert_non_null(r);
+        json_decref(r);
+        json_decref(args);
+        char *text = json_dumps(rec, JSON_COMPACT);
+        print_message("  record: %s\n", text);
+        assert_int_equal(json_array_size(rec), 2);
+        json_t *a = json_array_get(rec, 0), *b = json_array_get(rec, 1);
+        assert_string_equal(json_string_value(json_object_get(a, "url")), rpc);
+        assert_true(json_is_true(json_object_get(a, "allowed")));
+        assert_int_equal(json_integer_value(json_object_get(a, "status")), 200);
+        assert_true(json_is_false(json_object_get(b, "allowed")));
+        assert_non_null(strstr(json_string_value(json_object_get(b, "why")), "network.allow"));
+        assert_null(strstr(text, "secret"));
+        assert_null(strstr(text, "key=k"));
+        free(text);
+        free(other);
+        free(rpc);
+        json_decref(rec);
+}
+
 /* ---- a credential in the RPC URL ---- */
 
 static void test_rpc_public(void **state)
@@ -440,6 +481,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_allow_list),
             cmocka_unit_test(test_host_calls),
+            cmocka_unit_test(test_host_calls_recorded),
             cmocka_unit_test(test_rpc_public),
             cmocka_unit_test(test_rpc_credentials),
             cmocka_unit_test(test_send_line_bounded),

@@ -7,6 +7,7 @@
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@ static int setup(void **state)
         if (tu_tempdir(dir, sizeof(dir), "hub") < 0)
                 return -1;
         snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+        char *audit = xasprintf("%s/audit.jsonl", dir);
+        setenv("OSVM_AUDIT_FILE", audit, 1); /* the tests' calls are recorded here */
+        free(audit);
         return 0;
 }
 
@@ -191,7 +195,9 @@ static void test_policy_timeout_direct(void **state)
 
                 struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
                 /* the server starts first: its start is not the call's time */
-                assert_non_null(mcp_hub_client(h, "ev", NULL, &e));
+                json_t *d = mcp_hub_describe(h, "ev", NULL, &e);
+                assert_non_null(d);
+                json_decref(d);
                 struct iso_decision dec;
                 json_t *args = json_pack("{s:i, s:i}", "duration", 3, "steps", 3);
                 json_t *r =
@@ -229,9 +235,9 @@ static void test_unknown_and_disabled(void **state)
         reg.v[0].enabled = false;
         struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
         osvm_err e = {0};
-        assert_null(mcp_hub_client(h, "nobody", NULL, &e));
+        assert_null(mcp_hub_describe(h, "nobody", NULL, &e));
         assert_non_null(strstr(e.msg, "no MCP server \"nobody\""));
-        assert_null(mcp_hub_client(h, "ev", NULL, &e));
+        assert_null(mcp_hub_describe(h, "ev", NULL, &e));
         assert_non_null(strstr(e.msg, "disabled"));
         mcp_hub_free(h);
         unload();
@@ -302,6 +308,91 @@ static void test_unikernel_route(void **state)
         }
 }
 
+struct long_call {
+        struct mcp_hub *h;
+        volatile sig_atomic_t cancel;
+        volatile int done;     /* 1: returned */
+        volatile int progress; /* progress notifications seen */
+        json_t *result;
+        osvm_err e;
+};
+
+static void on_progress(void *ctx, const struct mcp_progress *p)
+{
+        (void)p;
+        struct long_call *lc = ctx;
+        __atomic_add_fetch(&lc->progress, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *long_call(void *arg)
+{
+        struct long_call *lc = arg;
+        json_t *args = json_pack("{s:i, s:i}", "duration", 60, "steps", 60);
+        struct iso_decision dec;
+        struct mcp_call_opts o = {.cancel = &lc->cancel,
+                                  .caller = "test long",
+                                  .on_progress = on_progress,
+                                  .progress_ctx = lc};
+        lc->result =
+            mcp_hub_call(lc->h, "ev", "trigger-long-running-operation", args, &o, &dec, &lc->e);
+        __atomic_store_n(&lc->done, 1, __ATOMIC_SEQ_CST);
+        iso_decision_free(&dec);
+        json_decref(args);
+        return NULL;
+}
+
+/*
+ * Calls from two threads to one server: a second call does not wait behind
+ * a long one (it takes a second connection), cancelling the long one ends
+ * it, and both are in the audit log, whose chain verify accepts.
+ */
+static void test_concurrent_calls(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        load("{\"unikernel_dir\": \"%s\", \"timeout_ms\": 120000}");
+        char *audit = xasprintf("%s/audit.jsonl", dir);
+        unlink(audit);
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        mcp_hub_set_caller(h, "test");
+        struct long_call lc = {.h = h};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, long_call, &lc), 0);
+        /* The long call runs once its first progress came (the bound of 60 s
+         * only guards a hang); then the echo must come back while it (60 s)
+         * still runs. */
+        for (int i = 0; i < 6000 && !__atomic_load_n(&lc.progress, __ATOMIC_SEQ_CST); i++)
+                usleep(10000);
+        assert_true(__atomic_load_n(&lc.progress, __ATOMIC_SEQ_CST) > 0);
+        osvm_err e = {0};
+        struct iso_decision dec;
+        json_t *r = echo(h, "meanwhile", &dec, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        assert_false(__atomic_load_n(&lc.done, __ATOMIC_SEQ_CST));
+        json_decref(r);
+        iso_decision_free(&dec);
+        lc.cancel = 1;
+        pthread_join(t, NULL);
+        assert_null(lc.result);
+        assert_int_equal(lc.e.code, MCP_E_CANCELLED);
+
+        strbuf report = {0};
+        size_t records = 0;
+        assert_int_equal(mcp_audit_verify(audit, &report, &records, &e), 0);
+        assert_int_equal(records, 2);
+        char *log = NULL;
+        assert_int_equal(fs_read_file(audit, 1 << 20, &log, NULL, NULL), 0);
+        assert_non_null(strstr(log, "\"caller\":\"test\""));
+        assert_non_null(strstr(log, "\"caller\":\"test long\""));
+        assert_non_null(strstr(log, "\"status\":\"cancelled\""));
+        free(log);
+        sb_free(&report);
+        mcp_hub_free(h);
+        unload();
+        free(audit);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -309,6 +400,7 @@ int main(void)
             cmocka_unit_test(test_deny_runs_nothing),
             cmocka_unit_test(test_policy_timeout_direct),
             cmocka_unit_test(test_unknown_and_disabled),
+            cmocka_unit_test(test_concurrent_calls),
             cmocka_unit_test(test_unikernel_route),
         };
         return cmocka_run_group_tests_name("mcp/hub", tests, setup, teardown);

@@ -28,6 +28,9 @@ static int setup(void **state)
         if (tu_tempdir(dir, sizeof(dir), "service") < 0)
                 return -1;
         setenv("OSVM_HOME", dir, 1);
+        char *audit = xasprintf("%s/audit.jsonl", dir); /* the calls' records, here */
+        setenv("OSVM_AUDIT_FILE", audit, 1);
+        free(audit);
         return 0;
 }
 

@@ -1,0 +1,79 @@
+#!/bin/bash
+# The gateway's overhead, side by side in one run: the TypeScript SDK client
+# calling server-everything's echo straight (stdio: it starts the server;
+# HTTP: the server's own Streamable HTTP) and through `osvm mcp serve`
+# (stdio; and --http, osvm reaching the server over stdio), rounds
+# alternating so that the machine's noise falls on both. Then the gateway's
+# resident memory with three servers fronted. Release build (build/osvm).
+#
+# usage: bench/gateway.sh [CALLS_PER_ROUND] [ROUNDS]     (default 500 3)
+set -eu
+cd "$(dirname "$0")/.."
+calls=${1:-500}
+rounds=${2:-3}
+root=$(tests/peers/install.sh)
+nm=$root/node_modules
+ev=$nm/@modelcontextprotocol/server-everything/dist/index.js
+fsrv=$nm/@modelcontextprotocol/server-filesystem/dist/index.js
+mem=$nm/@modelcontextprotocol/server-memory/dist/index.js
+make --no-print-directory -s build/osvm >/dev/null
+osvm=$PWD/build/osvm
+tmp=$(mktemp -d)
+pids=""
+trap 'for p in $pids; do kill $p 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+export OSVM_HOME=$tmp/config XDG_STATE_HOME=$tmp/state OSVM_BUILTIN_IMAGES=
+mkdir -p "$OSVM_HOME" "$tmp/files"
+# the calls go to the server (direct): what is measured is the gateway itself
+echo '{"mcp_servers": {"ev": {"execution_mode": "direct"}}}' >"$OSVM_HOME/isolation_config.json"
+"$osvm" mcp add ev -- node "$ev" stdio >/dev/null
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
+
+port=$(free_port)
+(cd "$tmp" && PORT=$port exec node "$ev" streamableHttp >/dev/null 2>&1) &
+pids="$pids $!"
+wait_port "$port"
+gport=$(free_port)
+"$osvm" mcp serve --http "127.0.0.1:$gport" ev 2>"$tmp/gw.err" &
+gpid=$!
+pids="$pids $gpid"
+wait_port "$gport"
+token=$(cat "$OSVM_HOME/gateway_token")
+
+bench() { node bench/gateway_echo.mjs "$root" "$@"; }
+for r in $(seq "$rounds"); do
+        bench stdio echo "$calls" node "$ev" stdio | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
+        bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
+        bench http echo "$calls" "http://127.0.0.1:$port/mcp" | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
+        bench http ev__echo "$calls" "http://127.0.0.1:$gport/mcp" "$token" "$gpid" | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
+done
+kill "$gpid"
+wait "$gpid" 2>/dev/null || true
+
+# three servers fronted: the gateway's memory after calls to each
+"$osvm" mcp add fs -- node "$fsrv" "$tmp/files" >/dev/null
+"$osvm" mcp add memory -- node "$mem" >/dev/null
+g3port=$(free_port)
+"$osvm" mcp serve --http "127.0.0.1:$g3port" 2>"$tmp/gw3.err" &
+g3pid=$!
+pids="$pids $g3pid"
+wait_port "$g3port"
+bench http ev__echo 200 "http://127.0.0.1:$g3port/mcp" "$token" "$g3pid" | sed 's/^{/{"path":"gateway3",/' >>"$tmp/results"
+
+python3 - "$tmp/results" "$calls" "$rounds" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"echo through the gateway against straight to server-everything: {sys.argv[2]} calls x {sys.argv[3]} rounds (SDK client, release build)")
+for t in ("stdio", "http"):
+    d = [r for r in rows if r["transport"] == t and r["path"] == "direct"]
+    g = [r for r in rows if r["transport"] == t and r["path"] == "gateway"]
+    dp = statistics.median(r["p50_us"] for r in d)
+    gp = statistics.median(r["p50_us"] for r in g)
+    dm = statistics.median(r["p90_us"] for r in d)
+    gm = statistics.median(r["p90_us"] for r in g)
+    print(f"  {t:5}: p50 straight {dp:7.1f} us, through osvm {gp:7.1f} us: {100 * (gp - dp) / dp:+.1f}% ({gp - dp:+.1f} us); p90 {dm:.1f} / {gm:.1f} us")
+    print(f"         per round p50 straight {[r['p50_us'] for r in d]}, through osvm {[r['p50_us'] for r in g]}")
+g3 = [r for r in rows if r["path"] == "gateway3"][0]
+g1 = [r for r in rows if r["path"] == "gateway" and r["transport"] == "http"][-1]
+print(f"  the gateway's RSS (osvm itself, not the servers): one server fronted {g1['rss_kb']} KiB (peak {g1['hwm_kb']}), three {g3['rss_kb']} KiB (peak {g3['hwm_kb']})")
+PY

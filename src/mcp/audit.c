@@ -1,0 +1,491 @@
+/*
+ * The audit log: one JSON line a tool call, for every call the hub runs
+ * (the gateway's, the agent's, `osvm mcp call`'s), in
+ * $XDG_STATE_HOME/osvm/audit.jsonl (0600). Each record carries the SHA-256
+ * of the record before it ("prev") and of itself ("hash"), so that `osvm
+ * audit verify` finds an edited, removed or reordered line and names it.
+ * When the file passes its size it is rotated (audit.jsonl.1 ... .5) and the
+ * new file goes on from the old file's last hash. docs/audit.md.
+ *
+ * A record that cannot be written never fails the call: it is said once.
+ */
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUDIT_FILE        "audit.jsonl"
+#define AUDIT_KEEP        5u                    /* rotated files kept: audit.jsonl.1 .. .5 */
+#define AUDIT_MAX_DEFAULT (16ull * 1024 * 1024) /* bytes of one file before it is rotated */
+#define AUDIT_TAIL_READ   65536u                /* the last record is found in this much */
+#define AUDIT_TEXT_MAX    1024u                 /* bytes of one text field (error, reason) */
+#define AUDIT_REASONS_MAX 16u
+#define AUDIT_HASH_TAIL   (sizeof(",\"hash\":\"") - 1 + SHA256_HEX_LEN + 2)
+static const char zero_hash[SHA256_HEX_LEN + 1] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool audit_warned;
+
+/* What this process last appended (under audit_mu): while the file is the same
+ * one, of the size it left it, the chain goes on from here without reading it. */
+static struct {
+        char path[512];
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        char hash[SHA256_HEX_LEN + 1];
+        json_int_t seq;
+        bool valid;
+} last;
+
+char *mcp_audit_path(void)
+{
+        const char *f = getenv("OSVM_AUDIT_FILE");
+        if (f && *f)
+                return xstrdup(f);
+        _cleanup_free_ char *dir = paths_state_dir();
+        return xasprintf("%s/" AUDIT_FILE, dir);
+}
+
+static uint64_t max_bytes(void)
+{
+        const char *v = getenv("OSVM_AUDIT_MAX_BYTES");
+        char *end;
+        unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+        return v && *v && !*end && n >= 1024 ? n : AUDIT_MAX_DEFAULT;
+}
+
+/* A string for the record: sanitized (one line, no control characters), cut short. */
+static json_t *text(const char *s)
+{
+        if (!s)
+                return json_null();
+        size_t n = strlen(s);
+        strbuf b = {0};
+        sb_add_sanitized(&b, s, n < AUDIT_TEXT_MAX ? n : AUDIT_TEXT_MAX, 0);
+        json_t *j = json_string(b.s ? b.s : "");
+        sb_free(&b);
+        return j ? j : json_string("?");
+}
+
+/* Opens a file of the log for appending: created 0600, never through a
+ * symbolic link, and only a regular file of ours. */
+static int open_log(const char *path, osvm_err *e)
+{
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return err_set(e, errno, "opening %s: %s", path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+                close(fd);
+                return err_set(e, EPERM, "%s is not a regular file owned by this user; refused",
+                               path);
+        }
+        if ((st.st_mode & 0777) != 0600)
+                (void)fchmod(fd, 0600);
+        return fd;
+}
+
+/* The last line of fd (at most AUDIT_TAIL_READ bytes back), or NULL. */
+static char *last_line(int fd)
+{
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_size == 0)
+                return NULL;
+        size_t n = st.st_size < AUDIT_TAIL_READ ? (size_t)st.st_size : AUDIT_TAIL_READ;
+        char *buf = xmalloc(n + 1);
+        ssize_t got = pread(fd, buf, n, st.st_size - (off_t)n);
+        if (got <= 0) {
+                free(buf);
+                return NULL;
+        }
+        size_t end = (size_t)got;
+        while (end && buf[end - 1] == '\n')
+                end--;
+        size_t start = end;
+        while (start && buf[start - 1] != '\n')
+                start--;
+        char *line = xmalloc(end - start + 1);
+        memcpy(line, buf + start, end - start);
+        line[end - start] = '\0';
+        free(buf);
+        return line;
+}
+
+/* The hash and seq of a record line; false when it is not one. */
+static bool record_head(const char *line, char hash[SHA256_HEX_LEN + 1], json_int_t *seq)
+{
+        json_t *j = line ? json_loads(line, 0, NULL) : NULL;
+        const char *h = json_string_value(json_object_get(j, "hash"));
+        bool ok = h && strlen(h) == SHA256_HEX_LEN && json_is_integer(json_object_get(j, "seq"));
+        if (ok) {
+                memcpy(hash, h, SHA256_HEX_LEN + 1);
+                *seq = json_integer_value(json_object_get(j, "seq"));
+        }
+        json_decref(j);
+        return ok;
+}
+
+/* Where the chain goes on from: the last record of the log, or of the file
+ * rotated last when the log is empty; zeros and -1 when there is none. */
+static void chain_head(int fd, const char *path, char prev[SHA256_HEX_LEN + 1], json_int_t *seq)
+{
+        memcpy(prev, zero_hash, sizeof(zero_hash));
+        *seq = -1;
+        char *line = last_line(fd);
+        if (!line) {
+                _cleanup_free_ char *old = xasprintf("%s.1", path);
+                int ofd = open(old, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (ofd >= 0) {
+                        line = last_line(ofd);
+                        close(ofd);
+                }
+        }
+        if (line && !record_head(line, prev, seq)) {
+                /* a damaged last line: chained to what it is, which verify will name */
+                sha256_hex(line, strlen(line), prev);
+                *seq = -1;
+        }
+        free(line);
+}
+
+/* Renames path to path.1 (and on up to .AUDIT_KEEP, the oldest dropped). */
+static void rotate(const char *path)
+{
+        for (unsigned i = AUDIT_KEEP; i >= 1; i--) {
+                _cleanup_free_ char *from =
+                    i == 1 ? xstrdup(path) : xasprintf("%s.%u", path, i - 1);
+                _cleanup_free_ char *to = xasprintf("%s.%u", path, i);
+                if (rename(from, to) < 0 && errno != ENOENT)
+                        log_warn("audit: rotating %s: %s", from, strerror(errno));
+        }
+}
+
+static const char *status_of(const struct mcp_audit_call *a)
+{
+        if (a->result)
+                return json_is_true(json_object_get(a->result, "isError")) ? "tool_error" : "ok";
+        if (a->dec->route == ISO_ROUTE_DENY)
+                return "denied";
+        if (a->err && a->err->code == MCP_E_CANCELLED)
+                return "cancelled";
+        if (a->err && a->err->code == MCP_E_TIMEOUT)
+                return "timeout";
+        return "error";
+}
+
+static void utc_now(char *buf, size_t n)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char day[32];
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf, n, "%s.%03ldZ", day, ts.tv_nsec / 1000000);
+}
+
+/* The record's body: every field but "hash", keys in a fixed order. */
+static json_t *body(const struct mcp_audit_call *a, const char *prev, json_int_t seq)
+{
+        const struct iso_decision *d = a->dec;
+        char when[48], args_hash[SHA256_HEX_LEN + 1];
+        utc_now(when, sizeof(when));
+        char *args = a->args ? json_dumps(a->args, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
+        size_t args_len = args ? strlen(args) : 0;
+        sha256_hex(args ? args : "", args_len, args_hash);
+        free(args);
+        json_t *reasons = json_array();
+        for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
+                json_array_append_new(reasons, text(d->reasons[i].text));
+        json_t *r = json_object();
+        json_object_set_new(r, "seq", json_integer(seq));
+        json_object_set_new(r, "time", json_string(when));
+        json_object_set_new(r, "caller", text(a->caller));
+        json_object_set_new(r, "pid", json_integer(getpid()));
+        json_object_set_new(r, "server", text(d->policy.server));
+        json_object_set_new(r, "tool", text(d->policy.tool));
+        json_object_set_new(r, "args_sha256", json_string(args_hash));
+        json_object_set_new(r, "bytes_in", json_integer((json_int_t)args_len));
+        json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
+        if (d->route == ISO_ROUTE_UNIKERNEL)
+                json_object_set_new(r, "platform", json_string(iso_platform_name(d->platform)));
+        json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
+        json_object_set_new(r, "reasons", reasons);
+        const char *status = status_of(a);
+        json_object_set_new(r, "status", json_string(status));
+        if (!a->result && a->err)
+                json_object_set_new(r, "error", text(a->err->msg));
+        size_t out = a->result ? json_dumpb(a->result, NULL, 0, JSON_COMPACT) : 0;
+        json_object_set_new(r, "bytes_out", json_integer((json_int_t)out));
+        json_object_set_new(r, "duration_us", json_integer((json_int_t)(a->duration_ns / 1000)));
+        /* the tool's host calls: only a tool in a VM or trapped process is seen making them */
+        json_object_set(r, "egress", a->egress ? a->egress : json_null());
+        json_t *limits = json_array();
+        if (!strcmp(status, "timeout"))
+                json_array_append_new(limits, json_string("timeout_ms"));
+        json_object_set_new(r, "limits_hit", limits);
+        json_object_set_new(r, "prev", json_string(prev));
+        return r;
+}
+
+/* The line for a body: its compact JSON with "hash" (of that JSON) added last. */
+static char *seal(json_t *b)
+{
+        char *t = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        if (!t)
+                return NULL;
+        size_t n = strlen(t);
+        char hash[SHA256_HEX_LEN + 1];
+        sha256_hex(t, n, hash);
+        t[n - 1] = '\0'; /* the closing brace */
+        char *line = xasprintf("%s,\"hash\":\"%s\"}\n", t, hash);
+        free(t);
+        return line;
+}
+
+static int append(const struct mcp_audit_call *a, osvm_err *e)
+{
+        _cleanup_free_ char *path = mcp_audit_path();
+        _cleanup_free_ char *lock_path = xasprintf("%s.lock", path);
+        int lock = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (lock < 0 && errno == ENOENT) { /* the first record: the directory too */
+                _cleanup_free_ char *dir = fs_dirname(path);
+                if (fs_mkdir_p(dir, 0700, e) < 0)
+                        return -1;
+                lock = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (lock < 0)
+                return err_set(e, errno, "opening %s: %s", lock_path, strerror(errno));
+        /* (another osvm holds it only while it appends one line) */
+        while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+                ;
+        int rc = -1;
+        int fd = open_log(path, e);
+        if (fd < 0)
+                goto out;
+        char prev[SHA256_HEX_LEN + 1];
+        json_int_t seq;
+        struct stat st;
+        if (last.valid && fstat(fd, &st) == 0 && !strcmp(last.path, path) &&
+            st.st_dev == last.dev && st.st_ino == last.ino && st.st_size == last.size) {
+                memcpy(prev, last.hash, sizeof(prev));
+                seq = last.seq;
+        } else {
+                chain_head(fd, path, prev, &seq);
+        }
+        json_t *b = body(a, prev, seq + 1);
+        char *line = seal(b);
+        json_decref(b);
+        if (!line) {
+                err_set(e, ENOMEM, "could not encode the record");
+                close(fd);
+                goto out;
+        }
+        size_t len = strlen(line);
+        if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + len > max_bytes()) {
+                close(fd);
+                rotate(path);
+                fd = open_log(path, e);
+                if (fd < 0) {
+                        free(line);
+                        goto out;
+                }
+        }
+        ssize_t w = write(fd, line, len);
+        last.valid = false;
+        if (w != (ssize_t)len) {
+                err_set(e, w < 0 ? errno : EIO, "writing %s: %s", path,
+                        w < 0 ? strerror(errno) : "short write");
+        } else {
+                rc = 0;
+                if (fstat(fd, &st) == 0 && strlen(path) < sizeof(last.path)) {
+                        snprintf(last.path, sizeof(last.path), "%s", path);
+                        last.dev = st.st_dev;
+                        last.ino = st.st_ino;
+                        last.size = st.st_size;
+                        /* the hash sealed into the line: its last 66 bytes hold it */
+                        memcpy(last.hash, line + len - 3 - SHA256_HEX_LEN, SHA256_HEX_LEN);
+                        last.hash[SHA256_HEX_LEN] = '\0';
+                        last.seq = seq + 1;
+                        last.valid = true;
+                }
+        }
+        free(line);
+        close(fd);
+out:
+        flock(lock, LOCK_UN);
+        close(lock);
+        return rc;
+}
+
+void mcp_audit_record(const struct mcp_audit_call *a)
+{
+        const char *off = getenv("OSVM_AUDIT");
+        if (off && !strcmp(off, "0"))
+                return;
+        osvm_err e = {0};
+        pthread_mutex_lock(&audit_mu);
+        if (append(a, &e) < 0) {
+                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN,
+                        "audit: the call of %s/%s was not recorded: %s", a->dec->policy.server,
+                        a->dec->policy.tool, e.msg);
+                audit_warned = true;
+        }
+        pthread_mutex_unlock(&audit_mu);
+}
+
+/* ---- verify ---- */
+
+struct verify {
+        strbuf *out;
+        unsigned problems;
+        char prev[SHA256_HEX_LEN + 1];
+        json_int_t seq;
+        bool started;
+        bool rotated; /* the oldest file is a rotated one: the chain may start later */
+        size_t records;
+};
+
+static void problem(struct verify *v, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(struct verify *v, const char *file, size_t line, const char *fmt, ...)
+{
+        if (++v->problems > 50)
+                return;
+        char buf[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        _cleanup_free_ char *shown = text_sanitize(file, 0);
+        sb_addf(v->out, "%s line %zu: %s\n", shown, line, buf);
+}
+
+/* Checks one line; the chain goes on from it whatever it holds. */
+static void verify_line(struct verify *v, const char *file, size_t no, const char *s, size_t n)
+{
+        char actual[SHA256_HEX_LEN + 1];
+        sha256_hex(s, n, actual); /* what a damaged line is chained by */
+        json_error_t jerr;
+        json_t *j = json_loadb(s, n, 0, &jerr);
+        const char *hash = json_string_value(json_object_get(j, "hash"));
+        const char *prev = json_string_value(json_object_get(j, "prev"));
+        json_t *seqj = json_object_get(j, "seq");
+        static const char tail_start[] = ",\"hash\":\"";
+        if (!j || !hash || !prev || !json_is_integer(seqj) || n < AUDIT_HASH_TAIL + 2 ||
+            memcmp(s + n - AUDIT_HASH_TAIL, tail_start, sizeof(tail_start) - 1)) {
+                problem(v, file, no, "not an audit record (%s)",
+                        j ? "a field is missing or the line is reformatted" : "not JSON");
+                json_decref(j);
+                memcpy(v->prev, actual, sizeof(actual));
+                v->seq = -2;
+                v->started = true;
+                return;
+        }
+        /* the hash is of the line as written, without its "hash" field */
+        size_t bn = n - AUDIT_HASH_TAIL;
+        char *b = xmalloc(bn + 2);
+        memcpy(b, s, bn);
+        b[bn] = '}';
+        b[bn + 1] = '\0';
+        char want[SHA256_HEX_LEN + 1];
+        sha256_hex(b, bn + 1, want);
+        free(b);
+        json_int_t seq = json_integer_value(seqj);
+        if (strcmp(want, hash) != 0)
+                problem(v, file, no, "record %lld was edited (its hash does not match its content)",
+                        (long long)seq);
+        if (!v->started) {
+                if (seq != 0 && !v->rotated)
+                        problem(v, file, no,
+                                "the log starts at record %lld: the records before it were "
+                                "removed",
+                                (long long)seq);
+                else if (seq != 0)
+                        sb_addf(v->out,
+                                "note: the log starts at record %lld (the ones before were rotated "
+                                "away)\n",
+                                (long long)seq);
+        } else if (strcmp(prev, v->prev) != 0) {
+                if (v->seq >= 0 && seq > v->seq + 1)
+                        problem(v, file, no,
+                                "record %lld does not follow record %lld: record%s %lld%s%.0lld "
+                                "%s removed",
+                                (long long)seq, (long long)v->seq, seq > v->seq + 2 ? "s" : "",
+                                (long long)v->seq + 1, seq > v->seq + 2 ? " to " : "",
+                                seq > v->seq + 2 ? (long long)seq - 1 : 0LL,
+                                seq > v->seq + 2 ? "were" : "was");
+                else if (v->seq >= 0 && seq <= v->seq)
+                        problem(v, file, no,
+                                "record %lld comes after record %lld: the lines were reordered "
+                                "or repeated",
+                                (long long)seq, (long long)v->seq);
+                else
+                        problem(v, file, no,
+                                "record %lld does not follow the line before it (its prev hash "
+                                "does not match)",
+                                (long long)seq);
+        }
+        memcpy(v->prev, hash, SHA256_HEX_LEN + 1);
+        v->seq = seq;
+        v->started = true;
+        v->records++;
+        json_decref(j);
+}
+
+static int verify_file(struct verify *v, const char *path, osvm_err *e)
+{
+        char *data = NULL;
+        size_t len = 0;
+        if (fs_read_file(path, (size_t)1 << 30, &data, &len, e) < 0)
+                return -1;
+        _cleanup_free_ char *name = xstrdup(strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+        size_t no = 0;
+        for (size_t off = 0; off < len;) {
+                char *nl = memchr(data + off, '\n', len - off);
+                size_t n = nl ? (size_t)(nl - (data + off)) : len - off;
+                no++;
+                if (!nl)
+                        problem(v, name, no, "the last line is cut short (no newline)");
+                verify_line(v, name, no, data + off, n);
+                off += n + 1;
+        }
+        free(data);
+        return 0;
+}
+
+int mcp_audit_verify(const char *path, strbuf *report, size_t *records, osvm_err *e)
+{
+        struct verify v = {.out = report, .seq = -1};
+        memcpy(v.prev, zero_hash, sizeof(zero_hash));
+        bool any = false;
+        for (unsigned i = AUDIT_KEEP; i >= 1; i--) {
+                _cleanup_free_ char *old = xasprintf("%s.%u", path, i);
+                if (access(old, F_OK) != 0)
+                        continue;
+                v.rotated = !any;
+                if (verify_file(&v, old, e) < 0)
+                        return -1;
+                any = true;
+        }
+        if (access(path, F_OK) == 0) {
+                if (verify_file(&v, path, e) < 0)
+                        return -1;
+        } else if (!any) {
+                return err_set(e, ENOENT, "no audit log at %s (no call was recorded yet)", path);
+        }
+        if (v.problems > 50)
+                sb_addf(report, "... and %u more problems\n", v.problems - 50);
+        if (records)
+                *records = v.records;
+        return (int)v.problems;
+}
