@@ -289,7 +289,7 @@ void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
                 if (strcmp(h->v[i]->conf->id, conf->id) == 0)
                         s = h->v[i];
         if (s) {
-                s->conf = conf; /* its connections stay as they are */
+                s->conf = conf;    /* its connections stay as they are */
                 set_sandbox(h, s); /* for connections made from now on */
         } else {
                 if (h->n + 1 >= h->cap) {
