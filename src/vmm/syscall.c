@@ -1455,13 +1455,13 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return 1;
         case SYS_getuid:
         case SYS_geteuid:
-                return getuid();
+                return vmm_host_uid();
         case SYS_getgid:
         case SYS_getegid:
-                return getgid();
+                return vmm_host_gid();
         case SYS_getresuid:
         case SYS_getresgid: {
-                uint32_t id = nr == SYS_getresuid ? getuid() : getgid();
+                uint32_t id = nr == SYS_getresuid ? vmm_host_uid() : vmm_host_gid();
                 for (int i = 0; i < 3; i++)
                         if (put(vm, a[i], &id, 4) < 0)
                                 return -EFAULT;
