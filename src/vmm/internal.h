@@ -401,6 +401,14 @@ bool vmm_kvm_is_pvm(void);
 /* Describes the exception at a VMM_PORT_FAULT exit in words. */
 void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t n);
 
+/* ---- the host's constants (run.c) ---- */
+
+/* osvm's uid and gid, as the guest sees them: read once per process (a
+ * system call each costs ~3 us where the host is itself a PVM guest, and
+ * every call asks for them several times). */
+uint32_t vmm_host_uid(void);
+uint32_t vmm_host_gid(void);
+
 /* ---- guest memory access (syscall.c) ---- */
 
 /* True when [gpa, gpa+len) lies in user memory (overflow-safe). */

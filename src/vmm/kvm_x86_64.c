@@ -311,7 +311,7 @@ static void write_system_area(struct vmm_vm *vm)
         /* The syscall stub (LSTAR), stub.c; and the warm-up: syscall; ud2. */
         if (kvm_is_pvm) {
                 memcpy(m + VMM_STUB_ADDR, vmm_stub_pvm, sizeof(vmm_stub_pvm));
-                uint32_t uid = getuid(), gid = getgid();
+                uint32_t uid = vmm_host_uid(), gid = vmm_host_gid();
                 memcpy(m + VMM_STUB_ADDR + VMM_STUB_PVM_UID, &uid, 4);
                 memcpy(m + VMM_STUB_ADDR + VMM_STUB_PVM_GID, &gid, 4);
         } else {

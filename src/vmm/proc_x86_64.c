@@ -502,8 +502,8 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
         c->guard_lo = vm->guard_lo;
         c->stack_lo = vm->stack_lo;
         c->rlim_as = vm->mem_size + PROC_AS_SLACK;
-        c->uid = getuid();
-        c->gid = getgid();
+        c->uid = vmm_host_uid();
+        c->gid = vmm_host_gid();
         c->ioctl_fds = 3;
         return 0;
 }
@@ -526,21 +526,33 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                                (unsigned long long)(vm->mem_size >> 20));
         struct vmm_proc_ctl *c = ctl_of(vm);
         size_t nseg = 0;
-        for (size_t i = 0; i < img->nseg; i++) {
-                const struct vmm_seg *s = &img->seg[i];
-                uint64_t va = s->vaddr + img->bias;
-                if (s->filesz == 0)
+        /* osvm maps them all alike (copy-on-write): segments that follow
+         * each other in memory and in the memfd go in one mmap (a musl
+         * tool's three in one); the stub maps each with its protection */
+        uint64_t run_lo = 0, run_hi = 0, run_off = 0;
+        for (size_t i = 0; i <= img->nseg; i++) {
+                const struct vmm_seg *s = i < img->nseg ? &img->seg[i] : NULL;
+                uint64_t va = s ? s->vaddr + img->bias : 0;
+                uint64_t lo = va & ~(VMM_PAGE - 1), flo = s ? s->off & ~(VMM_PAGE - 1) : 0;
+                bool map = s && s->filesz && img->can_map && !(s->flags & 2 /* PF_W */) &&
+                           s->memsz == s->filesz && nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
+                if (run_hi > run_lo &&
+                    !(map && lo == run_hi && flo == run_off + (run_hi - run_lo))) {
+                        if (mmap(vm->mem + run_lo, run_hi - run_lo, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_FIXED, img->memfd, (off_t)run_off) == MAP_FAILED)
+                                return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
+                                               (unsigned long long)run_lo);
+                        run_lo = run_hi = 0;
+                }
+                if (!s || s->filesz == 0)
                         continue;
-                bool map = img->can_map && !(s->flags & 2 /* PF_W */) && s->memsz == s->filesz &&
-                           nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
                 if (map) {
-                        uint64_t lo = va & ~(VMM_PAGE - 1);
-                        uint64_t flo = s->off & ~(VMM_PAGE - 1);
                         uint64_t len = page_up(va + s->filesz) - lo;
-                        void *p = mmap(vm->mem + lo, len, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_FIXED, img->memfd, (off_t)flo);
-                        if (p == MAP_FAILED)
-                                return err_sys(e, "%s: mapping segment %zu", img->path, i);
+                        if (run_hi == run_lo) {
+                                run_lo = lo;
+                                run_off = flo;
+                        }
+                        run_hi = lo + len;
                         c->seg[nseg] = (struct vmm_proc_seg){
                             .addr = lo,
                             .len = len,

@@ -1455,13 +1455,13 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return 1;
         case SYS_getuid:
         case SYS_geteuid:
-                return getuid();
+                return vmm_host_uid();
         case SYS_getgid:
         case SYS_getegid:
-                return getgid();
+                return vmm_host_gid();
         case SYS_getresuid:
         case SYS_getresgid: {
-                uint32_t id = nr == SYS_getresuid ? getuid() : getgid();
+                uint32_t id = nr == SYS_getresuid ? vmm_host_uid() : vmm_host_gid();
                 for (int i = 0; i < 3; i++)
                         if (put(vm, a[i], &id, 4) < 0)
                                 return -EFAULT;
@@ -1585,10 +1585,13 @@ int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6])
                 return -EINTR;
         int64_t ret = dispatch(vm, nr, a);
         if (vm->io_on) {
-                /* the stub serves fds 0 and 1 only while they are the call's */
-                io_set(vm, VMM_IO_IN_OK, vm->fds[0].kind == VMM_FD_IN);
-                io_set(vm, VMM_IO_OUT_OK,
-                       vm->fds[1].kind == VMM_FD_OUT && vm->fds[1].host == vm->spec->out_fd);
+                /* the stub serves fds 0 and 1 only while they are the call's
+                 * (both words in one write) */
+                const uint64_t ok[2] = {vm->fds[0].kind == VMM_FD_IN,
+                                        vm->fds[1].kind == VMM_FD_OUT &&
+                                            vm->fds[1].host == vm->spec->out_fd};
+                _Static_assert(VMM_IO_OUT_OK == VMM_IO_IN_OK + 8, "the staged I/O header");
+                vm->plat->copy_in(vm, VMM_IO_IN_OK, ok, sizeof(ok));
         }
         return ret;
 }
