@@ -168,7 +168,7 @@ struct cli_servers {
         struct mcp_hub *hub;
 };
 
-#define CLI_ADHOC_ID "adhoc"
+#define CLI_ADHOC_ID MCP_ADHOC_ID
 
 /* Opens them; *server, when it is a URL, is reached without registering it,
  * under the id "adhoc" (and *server becomes that id). Returns 0 or an exit code. */

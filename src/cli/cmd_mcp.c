@@ -47,7 +47,14 @@ static int add(int argc, char **argv)
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
                                              {"url", required_argument, NULL, 'u'},
                                              {"header", required_argument, NULL, 'H'},
+                                             {"init-timeout", required_argument, NULL, 'T'},
+                                             {"elicitation", required_argument, NULL, 'E'},
+                                             {"client-id", required_argument, NULL, 'I'},
+                                             {"client-secret", required_argument, NULL, 'S'},
+                                             {"scope", required_argument, NULL, 'O'},
                                              {0}};
+        const char *init_timeout = NULL, *elicitation = NULL;
+        json_t *oauth = json_object();
         char **env = xcalloc((size_t)argc + 1, sizeof(char *));
         char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t nenv = 0, nhdr = 0;
@@ -62,6 +69,16 @@ static int add(int argc, char **argv)
                         headers[nhdr++] = optarg;
                 else if (c == 'u')
                         url = optarg;
+                else if (c == 'T')
+                        init_timeout = optarg;
+                else if (c == 'E')
+                        elicitation = optarg;
+                else if (c == 'I' || c == 'S' || c == 'O')
+                        json_object_set_new(oauth,
+                                            c == 'I'   ? "client_id"
+                                            : c == 'S' ? "client_secret"
+                                                       : "scope",
+                                            json_string(optarg));
                 else {
                         r = cli_usage_error(&cli_cmd_mcp, "unknown option");
                         goto out;
@@ -84,10 +101,33 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "--url takes no command and no --env");
                 goto out;
         }
+        if (!url && json_object_size(oauth)) {
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "--client-id, --client-secret and --scope are for --url");
+                goto out;
+        }
+        char *end = NULL;
+        unsigned long ms = init_timeout ? strtoul(init_timeout, &end, 10) : 0;
+        if (init_timeout && (!*init_timeout || *end || ms < 1 || ms > 3600000)) {
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "--init-timeout takes milliseconds (1 to 3600000)");
+                goto out;
+        }
+        if (elicitation && strcmp(elicitation, "decline") && strcmp(elicitation, "defaults")) {
+                r = cli_usage_error(&cli_cmd_mcp, "--elicitation takes decline or defaults");
+                goto out;
+        }
         path = mcp_registry_path();
         osvm_err e = {0};
         r = url ? mcp_registry_add_http(path, name, url, headers, &e)
                 : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+        if (r == 0 && init_timeout)
+                r = mcp_registry_set(path, name, "init_timeout_ms", json_integer((json_int_t)ms),
+                                     &e);
+        if (r == 0 && elicitation)
+                r = mcp_registry_set(path, name, "elicitation", json_string(elicitation), &e);
+        if (r == 0 && json_object_size(oauth))
+                r = mcp_registry_set(path, name, "oauth", json_incref(oauth), &e);
         if (r < 0) {
                 r = fail(&e);
                 goto out;
@@ -100,6 +140,7 @@ static int add(int argc, char **argv)
                 warn_missing_command(name, argv[optind]);
         r = OSVM_EXIT_OK;
 out:
+        json_decref(oauth);
         free(path);
         free(env);
         free(headers);
@@ -212,12 +253,16 @@ static int tools(int argc, char **argv)
         if (r)
                 return r;
         json_t *all = json_object();
+        cli_catch_interrupt();
+        struct mcp_call_opts o = {.cancel = &cli_interrupted};
+        /* every server at once: one that hangs delays none of the others */
+        if (!only || mcp_registry_find(&x.reg, only))
+                mcp_hub_start(x.hub, only, &o);
         for (size_t i = 0; i < x.reg.n; i++) {
                 const struct mcp_server_conf *s = &x.reg.v[i];
                 if ((only && strcmp(s->id, only) != 0) || (!only && !s->enabled))
                         continue;
                 osvm_err e = {0};
-                struct mcp_call_opts o = {.cancel = &cli_interrupted};
                 json_t *t = mcp_hub_tools(x.hub, s->id, &o, &e);
                 if (!t) {
                         r = fail(&e);
@@ -242,8 +287,9 @@ static int tools(int argc, char **argv)
                 log_error("no MCP server \"%s\" is registered", only);
                 r = OSVM_EXIT_USAGE;
         }
-        if (json && !r)
-                cli_print_json(only ? json_object_get(all, only) : all);
+        /* one shape: {"SERVER": [tools...]}, whether one server was named or all */
+        if (json && (!r || json_object_size(all)))
+                cli_print_json(all);
         json_decref(all);
         cli_servers_close(&x);
         return r;
@@ -519,8 +565,12 @@ static int run_mcp(int argc, char **argv)
 const struct cli_cmd cli_cmd_mcp = {
     .name = "mcp",
     .summary = "register MCP servers, list their tools, call them",
-    .help = "usage: osvm mcp add NAME [--env K=V]... -- CMD [ARGS...]\n"
-            "       osvm mcp add NAME --url URL [--header 'Name: value']...\n"
+    .help = "usage: osvm mcp add NAME [--env K=V]... [OPTIONS] -- CMD [ARGS...]\n"
+            "       osvm mcp add NAME --url URL [--header 'Name: value']... [OPTIONS]\n"
+            "         OPTIONS: --init-timeout MS, --elicitation decline|defaults,\n"
+            "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered)\n"
+            "       osvm mcp login NAME\n"
+            "       osvm mcp logout NAME\n"
             "       osvm mcp remove NAME\n"
             "       osvm mcp list [--json]\n"
             "       osvm mcp import FILE\n"

@@ -807,6 +807,20 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
 
 /* ---- the operations ---- */
 
+/*
+ * Opens the GET stream when none is open and may be (after initialize,
+ * unless the server refused it or asked to wait): what the server sends on
+ * its own arrives there while a POST runs, not only between requests.
+ */
+static int listen_maybe(struct http *h, osvm_err *e)
+{
+        if (h->listen || h->get_refused || !h->t.protocol_version[0] ||
+            time_mono_ns() < h->listen_at)
+                return 0;
+        h->listen = stream_start(h, ST_LISTEN, NULL, h->listen_id, e);
+        return h->listen ? 0 : -1;
+}
+
 static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e)
 {
         struct http *h = (struct http *)t;
@@ -823,6 +837,11 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                 /* a new request: the client no longer waits for an earlier one */
                 h->resume_pending = false;
                 h->resumes = 0;
+        }
+        if (json_object_get(msg, "method") && json_object_get(msg, "id") &&
+            listen_maybe(h, e) < 0) {
+                free(body);
+                return -1;
         }
         struct stream *s = stream_start(h, ST_POST, body, NULL, e);
         if (!s)
@@ -889,13 +908,9 @@ static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err
                         }
                         continue;
                 }
+                if (listen_maybe(h, e) < 0)
+                        return -1;
                 uint64_t now = time_mono_ns();
-                if (!h->listen && !h->get_refused && t->protocol_version[0] &&
-                    now >= h->listen_at) {
-                        h->listen = stream_start(h, ST_LISTEN, NULL, h->listen_id, e);
-                        if (!h->listen)
-                                return -1;
-                }
                 bool later =
                     !h->listen && !h->get_refused && t->protocol_version[0] && h->listen_at > now;
                 uint64_t wake = later ? h->listen_at : 0;

@@ -5,6 +5,7 @@
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,16 @@ struct hub_server {
         const struct mcp_server_conf *conf;
         struct mcp_client *client;
         json_t *tools; /* cached tools/list */
+        struct mcp_oauth_conf oauth;
+        struct mcp_handlers handlers; /* the hub's, with the server's policy */
+        struct mcp_hub *hub;
+        bool start_failed; /* mcp_hub_start gave up on it: not tried again this run */
+        osvm_err start_err;
+        /* mcp_hub_start's thread */
+        pthread_t thread;
+        const struct mcp_call_opts *start_opts;
+        struct mcp_client *started;
+        json_t *started_tools;
 };
 
 struct mcp_hub {
@@ -19,7 +30,51 @@ struct mcp_hub {
         const struct iso_host *host;
         size_t n;
         struct hub_server *v;
+        struct mcp_handlers handlers; /* set by mcp_hub_set_handlers */
+        json_t *retired;              /* tool lists replaced after list_changed */
 };
+
+/* The answer to a question outside the chat: "defaults" accepts the schema's defaults. */
+static json_t *elicit_by_policy(void *ctx, const char *server, json_t *params)
+{
+        struct hub_server *s = ctx;
+        struct mcp_hub *h = s->hub;
+        if (h->handlers.elicit)
+                return h->handlers.elicit(h->handlers.ctx, server, params);
+        const char *mode = json_string_value(json_object_get(params, "mode"));
+        if (s->conf->elicit_defaults && (!mode || !strcmp(mode, "form"))) {
+                log_info("%s: the server asked a question; answered with its defaults "
+                         "(\"elicitation\": \"defaults\")",
+                         server);
+                return json_pack("{s:s, s:{}}", "action", "accept", "content");
+        }
+        log_warn("%s: the server asked a question (elicitation); declined: nobody is asked "
+                 "outside the chat (\"elicitation\": \"defaults\" in mcp_servers.json answers "
+                 "with the defaults)",
+                 server);
+        return json_pack("{s:s}", "action", "decline");
+}
+
+static json_t *sample_via_hub(void *ctx, const char *server, json_t *params, osvm_err *e)
+{
+        struct mcp_hub *h = ((struct hub_server *)ctx)->hub;
+        return h->handlers.sample(h->handlers.ctx, server, params, e);
+}
+
+static void tools_changed(void *ctx, const char *server)
+{
+        struct hub_server *s = ctx;
+        /* the next mcp_hub_tools lists them again (mcp_tools_stale) */
+        if (s->hub->handlers.tools_changed)
+                s->hub->handlers.tools_changed(s->hub->handlers.ctx, server);
+}
+
+void mcp_hub_set_handlers(struct mcp_hub *h, const struct mcp_handlers *hd)
+{
+        h->handlers = hd ? *hd : (struct mcp_handlers){0};
+        for (size_t i = 0; i < h->n; i++)
+                h->v[i].handlers.sample = h->handlers.sample ? sample_via_hub : NULL;
+}
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
                             const struct iso_host *host)
@@ -27,10 +82,21 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         struct mcp_hub *h = xcalloc(1, sizeof(*h));
         h->cfg = cfg;
         h->host = host;
+        h->retired = json_array();
         h->n = reg->n;
         h->v = xcalloc(reg->n + 1, sizeof(*h->v));
         for (size_t i = 0; i < reg->n; i++) {
-                h->v[i].conf = &reg->v[i];
+                struct hub_server *s = &h->v[i];
+                s->conf = &reg->v[i];
+                s->hub = h;
+                s->handlers = (struct mcp_handlers){
+                    .elicit = elicit_by_policy, .tools_changed = tools_changed, .ctx = s};
+                s->oauth = (struct mcp_oauth_conf){
+                    .store_id = strcmp(reg->v[i].id, MCP_ADHOC_ID) ? reg->v[i].id : NULL,
+                    .client_id = reg->v[i].oauth_client_id,
+                    .client_secret = reg->v[i].oauth_client_secret,
+                    .scope = reg->v[i].oauth_scope,
+                };
                 session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
         }
         return h;
@@ -51,24 +117,45 @@ static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
         return NULL;
 }
 
+static struct mcp_client *connect_server(struct hub_server *s, const struct mcp_call_opts *o,
+                                         osvm_err *e)
+{
+        struct mcp_endpoint ep;
+        mcp_server_endpoint(s->conf, &ep);
+        ep.handlers = &s->handlers;
+        ep.oauth = &s->oauth;
+        struct mcp_call_opts io = o ? *o : (struct mcp_call_opts){0};
+        io.timeout_ms = s->conf->init_timeout_ms ? s->conf->init_timeout_ms : MCP_INIT_TIMEOUT_MS;
+        struct mcp_client *c = mcp_connect(&ep, &io, e);
+        if (!c && e->code == MCP_E_TIMEOUT)
+                err_set(e, MCP_E_TIMEOUT,
+                        "%s: no answer to initialize within %u ms (init_timeout_ms%s); skipped",
+                        s->conf->id, io.timeout_ms,
+                        s->conf->init_timeout_ms ? " in mcp_servers.json" : ", the default");
+        return c;
+}
+
 struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                                   osvm_err *e)
 {
         struct hub_server *s = find(h, id, e);
         if (!s)
                 return NULL;
+        if (s->start_failed && !s->client) {
+                *e = s->start_err;
+                return NULL;
+        }
         if (s->client && mcp_alive(s->client))
                 return s->client;
         if (s->client) {
                 log_warn("%s: the server is gone; starting it again", id);
                 mcp_close(s->client);
                 s->client = NULL;
-                json_decref(s->tools);
+                if (s->tools)
+                        json_array_append_new(h->retired, s->tools);
                 s->tools = NULL;
         }
-        struct mcp_endpoint ep;
-        mcp_server_endpoint(s->conf, &ep);
-        s->client = mcp_connect(&ep, o, e);
+        s->client = connect_server(s, o, e);
         session_set_server(session_get(), id, "host",
                            s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
         return s->client;
@@ -80,9 +167,80 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
         if (!c)
                 return NULL;
         struct hub_server *s = find(h, id, e);
+        if (s->tools && mcp_tools_stale(c)) {
+                /* callers may still hold the old list: it lives as long as the hub */
+                json_array_append_new(h->retired, s->tools);
+                s->tools = NULL;
+        }
         if (!s->tools)
                 s->tools = mcp_list_tools(c, o, e);
         return s->tools;
+}
+
+/* One server's start-up, in a thread of its own: initialize, then its tools. */
+static void *start_one(void *arg)
+{
+        struct hub_server *s = arg;
+        s->started = connect_server(s, s->start_opts, &s->start_err);
+        if (s->started) {
+                s->started_tools = mcp_list_tools(s->started, s->start_opts, &s->start_err);
+                if (!s->started_tools)
+                        err_wrap(&s->start_err, "%s: listing its tools", s->conf->id);
+        }
+        return NULL;
+}
+
+size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o)
+{
+        size_t up = 0;
+        for (size_t i = 0; i < h->n; i++) {
+                struct hub_server *s = &h->v[i];
+                s->thread = 0;
+                if ((only && strcmp(s->conf->id, only)) || (!only && !s->conf->enabled) ||
+                    (s->client && mcp_alive(s->client)) || s->start_failed)
+                        continue;
+                s->start_opts = o;
+                err_clear(&s->start_err);
+                s->started = NULL;
+                s->started_tools = NULL;
+                if (pthread_create(&s->thread, NULL, start_one, s) != 0) {
+                        s->thread = 0;
+                        start_one(s); /* no thread to be had: in turn */
+                        s->thread = (pthread_t)-1;
+                }
+        }
+        for (size_t i = 0; i < h->n; i++) {
+                struct hub_server *s = &h->v[i];
+                if (!s->thread)
+                        continue;
+                if (s->thread != (pthread_t)-1)
+                        pthread_join(s->thread, NULL);
+                s->thread = 0;
+                if (s->started && s->started_tools) {
+                        mcp_close(s->client);
+                        s->client = s->started;
+                        if (s->tools)
+                                json_array_append_new(h->retired, s->tools);
+                        s->tools = s->started_tools;
+                        up++;
+                } else {
+                        mcp_close(s->started);
+                        s->start_failed = true;
+                        if (s->start_err.code == MCP_E_CANCELLED)
+                                s->start_failed = false; /* Ctrl-C: not the server's fault */
+                }
+                session_set_server(session_get(), s->conf->id, "host",
+                                   s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+        }
+        return up;
+}
+
+const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id)
+{
+        for (size_t i = 0; i < h->n; i++)
+                if (!strcmp(h->v[i].conf->id, id) && h->v[i].start_failed)
+                        return h->v[i].start_err.msg;
+        return NULL;
 }
 
 static void note_down_if_dead(struct mcp_hub *h, const char *id)
@@ -173,6 +331,7 @@ void mcp_hub_free(struct mcp_hub *h)
                 mcp_close(h->v[i].client);
                 json_decref(h->v[i].tools);
         }
+        json_decref(h->retired);
         free(h->v);
         free(h);
 }

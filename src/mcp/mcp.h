@@ -15,6 +15,7 @@
 #define MCP_PROTOCOL_VERSION    "2025-11-25"
 #define MCP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define MCP_DEFAULT_TIMEOUT_MS  60000u
+#define MCP_INIT_TIMEOUT_MS     30000u /* a server's initialize, unless init_timeout_ms says */
 
 /* What one server's tools/list may add up to, over all its pages. */
 #define MCP_TOOLS_MAX       4096u              /* tools */
@@ -62,6 +63,46 @@ struct mcp_server_info {
         json_t *capabilities;     /* borrowed */
 };
 
+/*
+ * How the client answers what a server asks of it (its own requests).
+ * Every member may be NULL: a request without a handler is declined
+ * (elicitation, sampling) and the capability is not declared.
+ *
+ * elicit: an elicitation/create request (params as the server sent them,
+ * untrusted: sanitize before showing). Returns the ElicitResult to send
+ * ({"action": "accept"|"decline"|"cancel", "content": {...}}), a new
+ * reference; NULL declines. The client applies the schema's defaults to an
+ * accepted form (SEP-1034) and checks the content against the schema.
+ * sample: a sampling/createMessage request; returns the CreateMessageResult
+ * or NULL with e set (sent as an error). tools_changed: the server said its
+ * tool list changed (notifications/tools/list_changed).
+ */
+struct mcp_handlers {
+        json_t *(*elicit)(void *ctx, const char *server, json_t *params);
+        json_t *(*sample)(void *ctx, const char *server, json_t *params, osvm_err *e);
+        void (*tools_changed)(void *ctx, const char *server);
+        void *ctx;
+};
+
+/*
+ * OAuth 2.1 for a Streamable HTTP server (docs/mcp.md, "Authorization").
+ * Nothing here is needed for a server that asks for no authorization.
+ */
+struct mcp_oauth_conf {
+        const char *store_id;      /* names the token file; NULL: tokens kept in memory only */
+        const char *client_id;     /* pre-registered client; NULL: registered dynamically */
+        const char *client_secret; /* with client_id; may be NULL (a public client) */
+        const char *scope;         /* asked for when the server names none; may be NULL */
+        const char *client_metadata_url; /* a client ID metadata document to use; may be NULL */
+        bool no_browser;                 /* never run the browser step: fail instead */
+};
+
+/* At most this many elicitation or sampling requests of a server are put
+ * to the handler per request of ours; more are declined (a flood). */
+#define MCP_ASKS_PER_REQUEST 8u
+/* Server requests of any kind answered per request of ours; more get an error. */
+#define MCP_SERVER_REQUESTS_PER_REQUEST 10000u
+
 /* Where a server is and how to start or reach it. */
 struct mcp_endpoint {
         const char *name;     /* the registry's name for it, for messages */
@@ -71,7 +112,22 @@ struct mcp_endpoint {
         char *const *headers; /* HTTP: extra "Name: value" headers; may be NULL */
         json_t *roots;        /* may be NULL: the roots to declare and answer roots/list with */
         size_t max_message;   /* 0: MCP_DEFAULT_MAX_MESSAGE */
+        const struct mcp_handlers *handlers; /* may be NULL; borrowed for the connection */
+        const struct mcp_oauth_conf *oauth;  /* HTTP: may be NULL; borrowed */
 };
+
+/*
+ * The form an elicitation's requestedSchema asks for, with what the person
+ * (or a policy) gave in content (may be NULL): a new object with every
+ * property's schema default filled in where content has none (SEP-1034).
+ * Returns NULL with why set (a static string) when content does not fit the
+ * schema: a required field missing, a value of the wrong type, a value
+ * outside an enum.
+ */
+json_t *mcp_elicit_fill(json_t *schema, json_t *content, const char **why);
+/* True when the client has seen notifications/tools/list_changed since the
+ * last mcp_list_tools. */
+bool mcp_tools_stale(const struct mcp_client *c);
 
 /*
  * Starts or reaches the server and runs initialize / initialized. A server
@@ -123,6 +179,10 @@ struct mcp_server_conf {
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        uint32_t init_timeout_ms; /* how long initialize may take; 0: MCP_INIT_TIMEOUT_MS */
+        bool elicit_defaults;     /* "elicitation": "defaults": outside the chat, a server's
+                                   * question is answered with the schema's defaults */
+        char *oauth_client_id, *oauth_client_secret, *oauth_scope; /* "oauth": pre-registered */
         bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
                         * policy itself: its timeout answers as a tool error */
 };
@@ -155,6 +215,9 @@ int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, 
                            osvm_err *e);
 int mcp_registry_add_http(const char *path, const char *id, const char *url, char *const *headers,
                           osvm_err *e);
+/* Sets (or with value NULL removes) one field of a server's entry. */
+int mcp_registry_set(const char *path, const char *id, const char *field, json_t *value,
+                     osvm_err *e);
 int mcp_registry_remove(const char *path, const char *id, osvm_err *e);
 /* Imports {"mcpServers": {NAME: {command, args, env} | {url, headers}}}; existing
  * ids are kept and reported as skipped. */
@@ -174,7 +237,23 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
 /* The live client of a registered server, connecting or reconnecting as needed. */
 struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                                   osvm_err *e);
-/* The server's tools (cached; a borrowed array valid until the hub is freed). */
+/*
+ * Starts the servers (only, or every enabled one) at once, each in a thread
+ * of its own, and lists their tools; each has its own init_timeout_ms, and
+ * one that does not answer delays none of the others. Returns how many are
+ * up. A server that failed is not tried again in this run: mcp_hub_client
+ * and mcp_hub_tools give its error (mcp_hub_start_error says it, or NULL).
+ */
+size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o);
+const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id);
+/* How the hub's servers' own requests are answered; NULL: the defaults
+ * (questions declined unless the server's "elicitation" policy says
+ * "defaults", sampling declined). Call before the servers start. */
+void mcp_hub_set_handlers(struct mcp_hub *h, const struct mcp_handlers *hd);
+/* The id the command line gives a server named by its URL (not kept). */
+#define MCP_ADHOC_ID "adhoc"
+/* The server's tools (cached, listed again after notifications/tools/list_changed;
+ * a borrowed array valid until the next call or the hub is freed). */
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                       osvm_err *e);
 /*

@@ -91,10 +91,23 @@ static const char *header_problem(const char *name, json_t *val)
 static int read_entry(const char *file, const char *id, json_t *o, struct mcp_server_conf *s,
                       osvm_err *e)
 {
-        static const char *const known[] = {"name",    "url",        "transport_type",
-                                            "auth",    "enabled",    "extra_config",
-                                            "command", "args",       "env",
-                                            "headers", "github_url", "local_path",
+        static const char *const known[] = {"name",
+                                            "url",
+                                            "transport_type",
+                                            "auth",
+                                            "enabled",
+                                            "extra_config",
+                                            "command",
+                                            "args",
+                                            "env",
+                                            "headers",
+                                            "github_url",
+                                            "local_path",
+                                            "init_timeout_ms",
+                                            "elicitation",
+                                            "oauth",
+                                            "disabled",
+                                            "cwd",
                                             NULL};
         const char *why = id_problem(id);
         if (why)
@@ -118,6 +131,40 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
         if (en && !json_is_boolean(en))
                 return err_set(e, EINVAL, "%s: %s.enabled: expected true or false", file, id);
         s->enabled = !en || json_is_true(en);
+        json_t *dis = json_object_get(o, "disabled"); /* the format of other clients */
+        if (dis && !json_is_boolean(dis))
+                return err_set(e, EINVAL, "%s: %s.disabled: expected true or false", file, id);
+        if (json_is_true(dis))
+                s->enabled = false;
+        json_t *it = json_object_get(o, "init_timeout_ms");
+        if (it && (!json_is_integer(it) || json_integer_value(it) < 1 ||
+                   json_integer_value(it) > 3600000))
+                return err_set(e, EINVAL,
+                               "%s: %s.init_timeout_ms: expected milliseconds from 1 to 3600000",
+                               file, id);
+        s->init_timeout_ms = it ? (uint32_t)json_integer_value(it) : 0;
+        json_t *el = json_object_get(o, "elicitation");
+        const char *els = json_string_value(el);
+        if (el && (!els || (strcmp(els, "decline") && strcmp(els, "defaults"))))
+                return err_set(e, EINVAL,
+                               "%s: %s.elicitation: expected \"decline\" or \"defaults\"", file,
+                               id);
+        s->elicit_defaults = els && !strcmp(els, "defaults");
+        json_t *oa = json_object_get(o, "oauth");
+        if (oa && !json_is_object(oa))
+                return err_set(e, EINVAL, "%s: %s.oauth: expected an object", file, id);
+        static const char *const oauth_fields[] = {"client_id", "client_secret", "scope"};
+        char **oauth_dst[] = {&s->oauth_client_id, &s->oauth_client_secret, &s->oauth_scope};
+        for (size_t i = 0; i < 3; i++) {
+                json_t *v = json_object_get(oa, oauth_fields[i]);
+                if (v && (!json_is_string(v) || !text_header_value_ok(json_string_value(v))))
+                        return err_set(e, EINVAL,
+                                       "%s: %s.oauth.%s: expected a string without control "
+                                       "characters",
+                                       file, id, oauth_fields[i]);
+                if (v)
+                        *oauth_dst[i] = xstrdup(json_string_value(v));
+        }
 
         const char *type = json_string_value(json_object_get(o, "transport_type"));
         json_t *url = json_object_get(o, "url"), *cmd = json_object_get(o, "command");
@@ -233,6 +280,9 @@ static void free_conf(struct mcp_server_conf *s)
         strv_free(s->env);
         free(s->url);
         strv_free(s->headers);
+        free(s->oauth_client_id);
+        free(s->oauth_client_secret);
+        free(s->oauth_scope);
 }
 
 void mcp_registry_free(struct mcp_registry *reg)
@@ -468,6 +518,30 @@ int mcp_registry_add_http(const char *path, const char *id, const char *url, cha
                 }
         }
         return add_entry(path, id, http_entry(id, url, headers), e);
+}
+
+int mcp_registry_set(const char *path, const char *id, const char *field, json_t *value,
+                     osvm_err *e)
+{
+        json_t *doc = load_doc(path, e);
+        if (!doc) {
+                json_decref(value);
+                return -1;
+        }
+        json_t *entry = json_object_get(doc, id);
+        int r;
+        if (!json_is_object(entry)) {
+                json_decref(value);
+                r = err_set(e, ENOENT, "no server \"%s\" in %s", id, path);
+        } else {
+                if (value)
+                        json_object_set_new(entry, field, value);
+                else
+                        json_object_del(entry, field);
+                r = save_doc(path, doc, e);
+        }
+        json_decref(doc);
+        return r;
 }
 
 int mcp_registry_remove(const char *path, const char *id, osvm_err *e)
