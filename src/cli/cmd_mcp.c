@@ -52,6 +52,7 @@ static int add(int argc, char **argv)
                                              {"client-id", required_argument, NULL, 'I'},
                                              {"client-secret", required_argument, NULL, 'S'},
                                              {"scope", required_argument, NULL, 'O'},
+                                             {"client-metadata-url", required_argument, NULL, 'M'},
                                              {0}};
         const char *init_timeout = NULL, *elicitation = NULL;
         json_t *oauth = json_object();
@@ -73,11 +74,12 @@ static int add(int argc, char **argv)
                         init_timeout = optarg;
                 else if (c == 'E')
                         elicitation = optarg;
-                else if (c == 'I' || c == 'S' || c == 'O')
+                else if (c == 'I' || c == 'S' || c == 'O' || c == 'M')
                         json_object_set_new(oauth,
                                             c == 'I'   ? "client_id"
                                             : c == 'S' ? "client_secret"
-                                                       : "scope",
+                                            : c == 'O' ? "scope"
+                                                       : "client_metadata_url",
                                             json_string(optarg));
                 else {
                         r = cli_usage_error(&cli_cmd_mcp, "unknown option");
@@ -102,8 +104,8 @@ static int add(int argc, char **argv)
                 goto out;
         }
         if (!url && json_object_size(oauth)) {
-                r = cli_usage_error(&cli_cmd_mcp,
-                                    "--client-id, --client-secret and --scope are for --url");
+                r = cli_usage_error(&cli_cmd_mcp, "--client-id, --client-secret, --scope and "
+                                                  "--client-metadata-url are for --url");
                 goto out;
         }
         char *end = NULL;
@@ -533,6 +535,20 @@ out:
         return r;
 }
 
+static int logout(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp logout NAME");
+        osvm_err e = {0};
+        bool had;
+        if (mcp_oauth_logout(argv[1], &had, &e) < 0)
+                return fail(&e);
+        _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+        printf(had ? "logged out of %s: its tokens are removed\n" : "no tokens were kept for %s\n",
+               shown);
+        return OSVM_EXIT_OK;
+}
+
 static int serve(int argc, char **argv)
 {
         if (argc != 2)
@@ -557,8 +573,8 @@ static int serve(int argc, char **argv)
 static int run_mcp(int argc, char **argv)
 {
         static const struct cli_verb verbs[] = {
-            {"add", add},     {"remove", remove_cmd}, {"list", list},  {"import", import},
-            {"tools", tools}, {"call", call},         {"serve", serve}};
+            {"add", add},     {"remove", remove_cmd}, {"list", list},   {"import", import},
+            {"tools", tools}, {"call", call},         {"serve", serve}, {"logout", logout}};
         return cli_run_verb(&cli_cmd_mcp, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }
 
@@ -568,8 +584,8 @@ const struct cli_cmd cli_cmd_mcp = {
     .help = "usage: osvm mcp add NAME [--env K=V]... [OPTIONS] -- CMD [ARGS...]\n"
             "       osvm mcp add NAME --url URL [--header 'Name: value']... [OPTIONS]\n"
             "         OPTIONS: --init-timeout MS, --elicitation decline|defaults,\n"
-            "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered)\n"
-            "       osvm mcp login NAME\n"
+            "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered),\n"
+            "         --client-metadata-url URL (OAuth: a client ID metadata document)\n"
             "       osvm mcp logout NAME\n"
             "       osvm mcp remove NAME\n"
             "       osvm mcp list [--json]\n"
@@ -582,6 +598,9 @@ const struct cli_cmd cli_cmd_mcp = {
             "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
             "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
             "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
+            "A server that asks for OAuth is signed in to on first use: osvm prints the\n"
+            "URL and opens it with $BROWSER (or xdg-open); tokens are kept per server\n"
+            "under the state directory until 'logout'.\n"
             "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
             "added; 'serve' speaks MCP over stdio for it, each call still isolated.\n"
             "\n"

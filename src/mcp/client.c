@@ -631,7 +631,7 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
                                osvm_err *e)
 {
         struct mcp_transport *t =
-            ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, e)
+            ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, ep->oauth, e)
                     : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->max_message, e);
         if (!t)
                 return NULL;

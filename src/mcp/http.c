@@ -54,6 +54,7 @@ struct stream {
 
         /* the response */
         char ctype[128];
+        char www[1024]; /* WWW-Authenticate (the first Bearer challenge) */
         char session[HTTP_MAX_SESSION_ID + 1];
         bool session_bad;
         curl_off_t clen; /* -1: not given */
@@ -73,6 +74,7 @@ struct http {
         char *url;
         char *shown;              /* url in messages: mcp_url_public, never a credential */
         struct curl_slist *extra; /* configured headers */
+        struct mcp_oauth *oauth;  /* NULL when a configured header authorizes */
         char session[HTTP_MAX_SESSION_ID + 1];
         CURLM *multi;
         struct stream *streams; /* every transfer in the multi handle */
@@ -323,12 +325,15 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
                 headers_done(s);
         } else if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
                 /* a new response (after a 1xx): forget the previous one's headers */
-                s->ctype[0] = s->session[0] = '\0';
+                s->ctype[0] = s->session[0] = s->www[0] = '\0';
                 s->session_bad = false;
                 s->clen = -1;
         } else if (header_is(line, n, "content-type", &v, &vn)) {
                 copy_trimmed(s->ctype, sizeof(s->ctype), v, vn, NULL);
                 printable(s->ctype);
+        } else if (header_is(line, n, "www-authenticate", &v, &vn)) {
+                if (!s->www[0])
+                        copy_trimmed(s->www, sizeof(s->www), v, vn, NULL);
         } else if (header_is(line, n, "mcp-session-id", &v, &vn)) {
                 bool too_long;
                 copy_trimmed(s->session, sizeof(s->session), v, vn, &too_long);
@@ -464,6 +469,10 @@ static struct stream *stream_start(struct http *h, enum stream_kind kind, char *
         if (ok && h->t.protocol_version[0])
                 ok = add_header(l, "MCP-Protocol-Version", h->t.protocol_version,
                                 "the negotiated protocol version", true, h, e);
+        /* the token goes to the server's own URL alone: this one, never redirected */
+        if (ok && mcp_oauth_header(h->oauth))
+                ok = add_header(l, "Authorization", mcp_oauth_header(h->oauth), "the OAuth token",
+                                false, h, e);
         for (struct curl_slist *x = h->extra; ok && x; x = x->next) {
                 const char *why = mcp_header_problem(x->data);
                 if (why) {
@@ -843,14 +852,36 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                 free(body);
                 return -1;
         }
-        struct stream *s = stream_start(h, ST_POST, body, NULL, e);
-        if (!s)
-                return -1;
-        if (json_object_get(msg, "method") && json_object_get(msg, "id"))
-                s->req_id = json_incref(json_object_get(msg, "id"));
-        int rc = run(h, s, w, watch_done, 0, e);
-        stream_free(s); /* stops reading a stream we no longer need */
-        return rc < 0 ? -1 : 0;
+        bool fresh_token = false;
+        for (;;) {
+                struct stream *s = stream_start(h, ST_POST, xstrdup(body), NULL, e);
+                if (!s) {
+                        free(body);
+                        return -1;
+                }
+                if (json_object_get(msg, "method") && json_object_get(msg, "id"))
+                        s->req_id = json_incref(json_object_get(msg, "id"));
+                int rc = run(h, s, w, watch_done, 0, e);
+                long status = 0;
+                if (rc < 0)
+                        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+                char www[sizeof(s->www)];
+                snprintf(www, sizeof(www), "%s", s->www);
+                stream_free(s); /* stops reading a stream we no longer need */
+                /* 401: no (valid) token; 403 insufficient_scope: a token of more scopes */
+                bool step_up = status == 403 && strcasestr(www, "insufficient_scope");
+                if (rc < 0 && (status == 401 || step_up) && h->oauth) {
+                        osvm_err ae = {0};
+                        if (mcp_oauth_challenge(h->oauth, status, www, fresh_token, w, &ae) == 0) {
+                                fresh_token = true;
+                                continue; /* the same message again, with the new token */
+                        }
+                        if (e)
+                                *e = ae;
+                }
+                free(body);
+                return rc < 0 ? -1 : 0;
+        }
 }
 
 /*
@@ -942,6 +973,7 @@ static void http_close(struct mcp_transport *t)
                         stream_free(s);
                 }
         }
+        mcp_oauth_free(h->oauth);
         json_array_clear(h->queue);
         json_decref(h->queue);
         curl_multi_cleanup(h->multi);
@@ -959,7 +991,8 @@ static const struct mcp_transport_ops http_ops = {
 };
 
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
-                                    size_t max_message, osvm_err *e)
+                                    size_t max_message, const struct mcp_oauth_conf *oauth,
+                                    osvm_err *e)
 {
         if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
                 /* never the value itself: a URL may hold a credential */
@@ -1025,5 +1058,11 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
                 }
                 h->extra = n;
         }
+        /* a configured Authorization header (a static token) is the server's authorization */
+        bool configured = false;
+        for (struct curl_slist *x = h->extra; x; x = x->next)
+                configured |= strncasecmp(x->data, "authorization:", 14) == 0;
+        if (!configured)
+                h->oauth = mcp_oauth_new(name, url, oauth);
         return &h->t;
 }

@@ -96,6 +96,7 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
                     .client_id = reg->v[i].oauth_client_id,
                     .client_secret = reg->v[i].oauth_client_secret,
                     .scope = reg->v[i].oauth_scope,
+                    .client_metadata_url = reg->v[i].oauth_client_metadata_url,
                 };
                 session_set_server(session_get(), reg->v[i].id, "host", SESSION_SERVER_CONFIGURED);
         }

@@ -182,7 +182,8 @@ struct mcp_server_conf {
         uint32_t init_timeout_ms; /* how long initialize may take; 0: MCP_INIT_TIMEOUT_MS */
         bool elicit_defaults;     /* "elicitation": "defaults": outside the chat, a server's
                                    * question is answered with the schema's defaults */
-        char *oauth_client_id, *oauth_client_secret, *oauth_scope; /* "oauth": pre-registered */
+        /* "oauth": a pre-registered client, the scopes, a client ID metadata document */
+        char *oauth_client_id, *oauth_client_secret, *oauth_scope, *oauth_client_metadata_url;
         bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
                         * policy itself: its timeout answers as a tool error */
 };
@@ -215,6 +216,9 @@ int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, 
                            osvm_err *e);
 int mcp_registry_add_http(const char *path, const char *id, const char *url, char *const *headers,
                           osvm_err *e);
+/* Forgets the OAuth tokens and client kept for server id (`osvm mcp logout`);
+ * *had says whether there were any. */
+int mcp_oauth_logout(const char *id, bool *had, osvm_err *e);
 /* Sets (or with value NULL removes) one field of a server's entry. */
 int mcp_registry_set(const char *path, const char *id, const char *field, json_t *value,
                      osvm_err *e);

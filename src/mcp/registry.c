@@ -153,9 +153,11 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
         json_t *oa = json_object_get(o, "oauth");
         if (oa && !json_is_object(oa))
                 return err_set(e, EINVAL, "%s: %s.oauth: expected an object", file, id);
-        static const char *const oauth_fields[] = {"client_id", "client_secret", "scope"};
-        char **oauth_dst[] = {&s->oauth_client_id, &s->oauth_client_secret, &s->oauth_scope};
-        for (size_t i = 0; i < 3; i++) {
+        static const char *const oauth_fields[] = {"client_id", "client_secret", "scope",
+                                                   "client_metadata_url"};
+        char **oauth_dst[] = {&s->oauth_client_id, &s->oauth_client_secret, &s->oauth_scope,
+                              &s->oauth_client_metadata_url};
+        for (size_t i = 0; i < 4; i++) {
                 json_t *v = json_object_get(oa, oauth_fields[i]);
                 if (v && (!json_is_string(v) || !text_header_value_ok(json_string_value(v))))
                         return err_set(e, EINVAL,
@@ -283,6 +285,7 @@ static void free_conf(struct mcp_server_conf *s)
         free(s->oauth_client_id);
         free(s->oauth_client_secret);
         free(s->oauth_scope);
+        free(s->oauth_client_metadata_url);
 }
 
 void mcp_registry_free(struct mcp_registry *reg)
