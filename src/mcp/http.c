@@ -816,6 +816,62 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
 
 /* ---- the operations ---- */
 
+/* scheme://host:port of url, lower-case, into out; false when it is not a URL. */
+static bool origin_of(const char *url, char *out, size_t n)
+{
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+        if (ok) {
+                snprintf(out, n, "%s://%s:%s", scheme, host, port);
+                for (char *p = out; *p; p++)
+                        if (*p >= 'A' && *p <= 'Z')
+                                *p = (char)(*p | 0x20);
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ok;
+}
+
+#define HTTP_MAX_REDIRECTS 5
+
+/*
+ * The server answered a POST with a redirect to location: followed when it
+ * stays on the server's origin (the connection keeps the new URL), refused,
+ * naming the location, when it leads elsewhere: the configured headers and
+ * the token are the server's, and go to no other origin.
+ */
+static int redirect(struct http *h, long status, const char *location, unsigned n, osvm_err *e)
+{
+        char from[600], to[600];
+        _cleanup_free_ char *shown = text_sanitize(location, 0);
+        if (strlen(shown) > 200)
+                strcpy(shown + 197, "...");
+        if (!origin_of(h->url, from, sizeof(from)) || !origin_of(location, to, sizeof(to)) ||
+            strcmp(from, to))
+                return err_set(e, EPROTO,
+                               "%s: the server redirected (HTTP %ld) to %s, another origin; not "
+                               "followed (its headers and token are for %s alone)",
+                               h->t.server_name, status, shown, h->shown);
+        if (n > HTTP_MAX_REDIRECTS)
+                return err_set(e, EPROTO, "%s: more than %d redirects in a row; the last to %s",
+                               h->t.server_name, HTTP_MAX_REDIRECTS, shown);
+        if (status != 307 && status != 308)
+                return err_set(e, EPROTO,
+                               "%s: the server redirected a POST with HTTP %ld (to %s), which "
+                               "would turn it into a GET; only 307 and 308 keep it",
+                               h->t.server_name, status, shown);
+        log_info("%s: the server moved to %s (HTTP %ld)", h->t.server_name, shown, status);
+        free(h->url);
+        h->url = xstrdup(location);
+        return 0;
+}
+
 /*
  * Opens the GET stream when none is open and may be (after initialize,
  * unless the server refused it or asked to wait): what the server sends on
@@ -853,6 +909,7 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                 return -1;
         }
         bool fresh_token = false;
+        unsigned redirects = 0;
         for (;;) {
                 struct stream *s = stream_start(h, ST_POST, xstrdup(body), NULL, e);
                 if (!s) {
@@ -863,11 +920,26 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                         s->req_id = json_incref(json_object_get(msg, "id"));
                 int rc = run(h, s, w, watch_done, 0, e);
                 long status = 0;
-                if (rc < 0)
+                char *location = NULL;
+                if (rc < 0) {
                         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+                        if (status >= 300 && status < 400) {
+                                char *loc = NULL;
+                                curl_easy_getinfo(s->easy, CURLINFO_REDIRECT_URL, &loc);
+                                location = loc ? xstrdup(loc) : NULL;
+                        }
+                }
                 char www[sizeof(s->www)];
                 snprintf(www, sizeof(www), "%s", s->www);
                 stream_free(s); /* stops reading a stream we no longer need */
+                if (location) {
+                        int r = redirect(h, status, location, ++redirects, e);
+                        free(location);
+                        if (r == 0)
+                                continue; /* the same message, to the new place */
+                        free(body);
+                        return -1;
+                }
                 /* 401: no (valid) token; 403 insufficient_scope: a token of more scopes */
                 bool step_up = status == 403 && strcasestr(www, "insufficient_scope");
                 if (rc < 0 && (status == 401 || step_up) && h->oauth) {

@@ -76,4 +76,128 @@ check_contains "policy defaults: a required field without a default cannot be an
         "declined" "$OUT"
 check_contains "policy defaults: the user is told why" "a required field has no value" "$ERR"
 
+# ---- OAuth: our own authorization server and protected MCP server on loopback ----
+
+# Starts tests/mcp/oauth_peer.py in MODE; sets RS (the MCP URL), ASP (the
+# authorization server's port), REC (its record of requests) and PEER_PID.
+PEER_PIDS=""
+start_peer() { # mode
+        REC=$T/record.jsonl
+        : >"$REC"
+        python3 "$ROOT/tests/mcp/oauth_peer.py" "$1" "$REC" >"$T/peer.out" 2>"$T/peer.err" &
+        PEER_PID=$!
+        PEER_PIDS="$PEER_PIDS $PEER_PID"
+        # (up to 60 s: a bound that only guards against a hang)
+        for _ in $(seq 600); do
+                grep -q '^AS ' "$T/peer.out" 2>/dev/null && break
+                sleep 0.1
+        done
+        RS=http://127.0.0.1:$(sed -n 's/^RS //p' "$T/peer.out")/mcp
+        ASP=$(sed -n 's/^AS //p' "$T/peer.out")
+}
+trap 'for p in $PEER_PIDS; do kill "$p" 2>/dev/null; done; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+# The browser: any command that follows the redirect back to osvm's listener.
+export BROWSER="curl -fsS -o /dev/null -L --max-redirs 3"
+# Did a request carrying a token reach the authorization server's origin?
+token_sent_away() {
+        python3 - "$REC" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["origin"] == "as" and r["headers"].get("Authorization", "").startswith("Bearer "):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+fresh
+start_peer ok
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "oauth: add then tools walks the whole flow" 0
+check_contains "oauth: the tools are listed" "prot/whoami" "$OUT"
+check_contains "oauth: the sign-in URL is printed" "needs you to sign in" "$ERR"
+check_contains "oauth: with PKCE S256" "code_challenge_method=S256" "$ERR"
+check_contains "oauth: and the resource (RFC 8707)" "resource=http%3A%2F%2F127.0.0.1" "$ERR"
+TOKFILE=$XDG_STATE_HOME/osvm/mcp-auth/prot.json
+check_eq "oauth: the token is kept 0600" "600" "$(stat -c %a "$TOKFILE" 2>/dev/null)"
+check_eq "oauth: in a directory of 0700" "700" "$(stat -c %a "$(dirname "$TOKFILE")" 2>/dev/null)"
+if grep -rq "access-1" "$XDG_STATE_HOME/osvm"/*.log "$XDG_STATE_HOME/osvm/log"* 2>/dev/null || grep -q "access-1" "$T/err"; then
+        fail "oauth: the token is never logged or shown"
+else
+        pass "oauth: the token is never logged or shown"
+fi
+if token_sent_away; then fail "oauth: the token went to the authorization server"; else pass "oauth: the token went to the MCP server alone"; fi
+osvm mcp call prot whoami
+check_exit "oauth: a second run uses the kept token" 0
+check_contains "oauth: with the scope of the challenge" "whoami with scopes mcp:read" "$OUT"
+check_not_contains "oauth: no second sign-in" "needs you to sign in" "$ERR"
+osvm mcp call prot write
+check_exit "oauth: step-up on insufficient_scope" 0
+check_contains "oauth: the new token holds both scopes" "write with scopes mcp:read mcp:write" "$OUT"
+osvm mcp logout prot
+check_exit "oauth: logout" 0
+check_eq "oauth: logout removes the tokens" "no" "$([ -e "$TOKFILE" ] && echo yes || echo no)"
+osvm mcp logout prot
+check_contains "oauth: a second logout says there was nothing" "no tokens were kept for prot" "$OUT"
+kill "$PEER_PID"
+
+fresh
+start_peer expire
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "oauth: the first run signs in" 0
+osvm mcp call prot whoami
+check_exit "oauth: the next run, its token expired, refreshes it" 0
+check_not_contains "oauth: with the refresh token, not a second sign-in" "needs you to sign in" "$ERR"
+check_contains "oauth: the refreshed token works" "whoami with scopes mcp:read" "$OUT"
+check_eq "oauth: the refresh went to the token endpoint" "2" "$(grep -c '"path": "/token"' "$REC")"
+kill "$PEER_PID"
+
+fresh
+start_peer prm-elsewhere
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "oauth hostile: metadata naming another origin's resource is refused" 1
+check_contains "oauth hostile: the error names the resource" \
+        "names the resource http://127.0.0.1:$ASP/mcp, not this server" "$ERR"
+check_not_contains "oauth hostile: no sign-in for it" "needs you to sign in" "$ERR"
+kill "$PEER_PID"
+
+fresh
+start_peer issuer-wrong
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "oauth hostile: an authorization server naming another issuer is refused" 1
+check_contains "oauth hostile: the error says so" "names the issuer http://127.0.0.1:1" "$ERR"
+kill "$PEER_PID"
+
+fresh
+start_peer token-junk
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "oauth hostile: a token endpoint answering junk fails" 1
+check_contains "oauth hostile: the error says what was wrong" \
+        "the token endpoint answered without an access_token (not a JSON object); refused" "$ERR"
+check_not_contains "oauth hostile: the junk is not shown raw" $'\e[2J' "$ERR"
+kill "$PEER_PID"
+
+fresh
+start_peer redirect-away
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "redirect to another origin: refused" 1
+check_contains "redirect to another origin: the error names the Location" \
+        "redirected (HTTP 307) to http://127.0.0.1:$ASP/mcp, another origin; not followed" "$ERR"
+if token_sent_away; then fail "redirect to another origin: the token went there"; else pass "redirect to another origin: the token was not sent there"; fi
+kill "$PEER_PID"
+
+fresh
+start_peer redirect-here
+osvm mcp add prot --url "$RS"
+osvm mcp tools prot
+check_exit "redirect within the origin: followed" 0
+check_contains "redirect within the origin: the tools are listed" "prot/whoami" "$OUT"
+kill "$PEER_PID"
+
 finish
