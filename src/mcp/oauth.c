@@ -229,12 +229,12 @@ static int on_xfer(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_
 }
 
 /*
- * GET url (form NULL) or POST the form. Returns the HTTP status with the
- * body parsed as JSON in *out (NULL when it is not JSON), or -1 with e set.
- * Redirects are not followed.
+ * GET url (form NULL) or POST form (a form, or JSON when json). Returns the
+ * HTTP status with the body parsed as JSON in *out (NULL when it is not
+ * JSON), or -1 with e set. Redirects are not followed.
  */
-static long request(struct mcp_oauth *o, const char *url, const char *form, const char *basic,
-                    json_t **out, const struct mcp_wait *w, osvm_err *e)
+static long request_as(struct mcp_oauth *o, const char *url, const char *form, bool json,
+                       const char *basic, json_t **out, const struct mcp_wait *w, osvm_err *e)
 {
         *out = NULL;
         CURL *c = curl_easy_init();
@@ -243,7 +243,8 @@ static long request(struct mcp_oauth *o, const char *url, const char *form, cons
         struct fetch f = {.w = w};
         struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
         if (form)
-                h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
+                h = curl_slist_append(h, json ? "Content-Type: application/json"
+                                              : "Content-Type: application/x-www-form-urlencoded");
         strbuf auth = {0};
         if (basic) {
                 sb_add(&auth, "Authorization: Basic ");
@@ -293,6 +294,12 @@ static long request(struct mcp_oauth *o, const char *url, const char *form, cons
                 *out = mcp_json_loadb(f.body.s, f.body.len, 0, NULL);
         sb_free(&f.body);
         return status;
+}
+
+static long request(struct mcp_oauth *o, const char *url, const char *form, const char *basic,
+                    json_t **out, const struct mcp_wait *w, osvm_err *e)
+{
+        return request_as(o, url, form, false, basic, out, w, e);
 }
 
 /* GET a JSON object document; NULL (e untouched) when it is not there or not one. */
@@ -961,41 +968,18 @@ static int get_client(struct mcp_oauth *o, json_t *as, const char *issuer, const
                       "response_types", "code", "token_endpoint_auth_method", "none");
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
-        /* (a JSON POST: the form helper's Content-Type is replaced) */
-        CURL *c = curl_easy_init();
-        struct fetch f = {.w = w};
-        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        h = curl_slist_append(h, "Accept: application/json");
-        curl_easy_setopt(c, CURLOPT_URL, reg);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)OAUTH_HTTP_MS);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
-        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &f);
-        CURLcode rc = curl_easy_perform(c);
-        long st = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-        curl_easy_cleanup(c);
-        curl_slist_free_all(h);
+        json_t *r;
+        long st = request_as(o, reg, text, true, NULL, &r, w, e);
         free(text);
-        json_t *r = rc == CURLE_OK && !f.too_large && f.body.len
-                        ? mcp_json_loadb(f.body.s, f.body.len, 0, NULL)
-                        : NULL;
-        sb_free(&f.body);
-        _cleanup_free_ char *where = shown(reg);
-        if (rc == CURLE_ABORTED_BY_CALLBACK)
-                return mcp_err_cancelled(e, "%s: authorization cancelled", o->server);
-        if (rc != CURLE_OK || (st != 200 && st != 201) || !jstr(r, "client_id")) {
+        if (st < 0)
+                return -1;
+        if ((st != 200 && st != 201) || !jstr(r, "client_id")) {
+                _cleanup_free_ char *where = shown(reg);
                 json_decref(r);
-                return err_set(e, EACCES, "%s: registering osvm as a client at %s failed (%s%ld)%s",
-                               o->server, where, rc == CURLE_OK ? "HTTP " : "",
-                               rc == CURLE_OK ? st : 0L,
-                               rc == CURLE_OK ? "" : curl_easy_strerror(rc));
+                return err_set(e, EACCES,
+                               "%s: registering osvm as a client at %s failed (HTTP %ld%s)",
+                               o->server, where, st,
+                               st == 200 || st == 201 ? ", no client_id in the answer" : "");
         }
         json_object_set_new(o->state, "client_id", json_string(jstr(r, "client_id")));
         if (jstr(r, "client_secret"))
