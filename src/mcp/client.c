@@ -632,7 +632,7 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
 {
         struct mcp_transport *t =
             ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, ep->oauth, e)
-                    : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->max_message, e);
+                    : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->cwd, ep->max_message, e);
         if (!t)
                 return NULL;
         struct mcp_client *c = xcalloc(1, sizeof(*c));

@@ -108,6 +108,7 @@ struct mcp_endpoint {
         const char *name;     /* the registry's name for it, for messages */
         char *const *argv;    /* stdio: the command and its arguments; NULL for HTTP */
         char *const *env;     /* stdio: extra K=V entries; may be NULL */
+        const char *cwd;      /* stdio: the server's working directory; NULL: osvm's */
         const char *url;      /* Streamable HTTP: the endpoint URL; NULL for stdio */
         char *const *headers; /* HTTP: extra "Name: value" headers; may be NULL */
         json_t *roots;        /* may be NULL: the roots to declare and answer roots/list with */
@@ -176,6 +177,7 @@ struct mcp_server_conf {
         enum mcp_kind kind;
         char **argv;    /* stdio: NULL-terminated */
         char **env;     /* stdio: NULL-terminated K=V */
+        char *cwd;      /* stdio: its working directory; may be NULL */
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;

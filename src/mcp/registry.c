@@ -259,6 +259,13 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
                                "%s: %s: a stdio server needs \"command\" (or a \"url\" "
                                "holding its command line)",
                                file, id);
+        json_t *cwd = json_object_get(o, "cwd");
+        if (cwd && !json_is_string(cwd) && !json_is_null(cwd))
+                return err_set(e, EINVAL, "%s: %s.cwd: expected a string", file, id);
+        if (json_is_string(cwd)) {
+                char *d = fs_expand_home(json_string_value(cwd));
+                s->cwd = d;
+        }
         json_t *env = json_object_get(o, "env");
         if (env && !json_is_object(env))
                 return err_set(e, EINVAL, "%s: %s.env: expected an object", file, id);
@@ -286,6 +293,7 @@ static void free_conf(struct mcp_server_conf *s)
         free(s->oauth_client_secret);
         free(s->oauth_scope);
         free(s->oauth_client_metadata_url);
+        free(s->cwd);
 }
 
 void mcp_registry_free(struct mcp_registry *reg)
@@ -372,6 +380,7 @@ void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *e
         } else {
                 ep->argv = s->argv;
                 ep->env = s->env;
+                ep->cwd = s->cwd;
         }
 }
 
@@ -569,9 +578,11 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
         if (!src)
                 return -1;
         json_t *servers = json_object_get(src, "mcpServers");
+        if (!servers) /* VS Code's mcp.json */
+                servers = json_object_get(src, "servers");
         if (!json_is_object(servers)) {
                 json_decref(src);
-                err_set(e, EINVAL, "%s: no \"mcpServers\" object", file);
+                err_set(e, EINVAL, "%s: no \"mcpServers\" (or VS Code's \"servers\") object", file);
                 e->exit = OSVM_EXIT_CONFIG;
                 return -1;
         }
@@ -587,11 +598,21 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
         {
                 const char *why = id_problem(id);
                 json_t *cmd = json_object_get(o, "command"), *url = json_object_get(o, "url");
+                const char *type = json_string_value(json_object_get(o, "type"));
+                if (!type)
+                        type = json_string_value(json_object_get(o, "transport"));
                 json_t *entry = NULL;
                 if (why) {
                         log_warn("%s: skipped \"%s\": the name %s", file, id, why);
                 } else if (json_object_get(doc, id)) {
                         log_warn("%s: skipped \"%s\": already registered", file, id);
+                } else if (type && !strcmp(type, "sse")) {
+                        /* the 2024-11-05 transport: a GET stream plus an endpoint to POST to */
+                        log_warn("%s: skipped \"%s\": it uses the legacy HTTP+SSE transport "
+                                 "(2024-11-05), which osvm does not speak; if the server also "
+                                 "offers Streamable HTTP, add that URL with 'osvm mcp add %s "
+                                 "--url URL'",
+                                 file, id, id);
                 } else if (json_is_string(cmd)) {
                         json_t *args = json_object_get(o, "args"), *env = json_object_get(o, "env");
                         size_t n = json_array_size(args);
@@ -614,6 +635,9 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
                         entry = stdio_entry(id, argv, envv);
                         strv_free(argv);
                         strv_free(envv);
+                        json_t *cwd = json_object_get(o, "cwd");
+                        if (json_is_string(cwd))
+                                json_object_set(entry, "cwd", cwd);
                 } else if (json_is_string(url)) {
                         entry = http_entry(id, json_string_value(url), NULL);
                         json_t *h = json_object_get(o, "headers");
@@ -623,6 +647,9 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
                         log_warn("%s: skipped \"%s\": neither \"command\" nor \"url\"", file, id);
                 }
                 if (entry) {
+                        json_t *dis = json_object_get(o, "disabled");
+                        if (json_is_true(dis) || json_is_false(json_object_get(o, "enabled")))
+                                json_object_set_new(entry, "enabled", json_false());
                         json_object_set_new(doc, id, entry);
                         (*added)++;
                 } else {

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -514,10 +515,17 @@ static char **merged_env(char *const *extra)
 }
 
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     size_t max_message, osvm_err *e)
+                                     const char *cwd, size_t max_message, osvm_err *e)
 {
         if (!argv || !argv[0] || !argv[0][0]) {
                 err_set(e, EINVAL, "%s: no command to start", name);
+                return NULL;
+        }
+        struct stat st;
+        if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                _cleanup_free_ char *shown = text_sanitize(cwd, 0);
+                err_set(e, ENOTDIR, "%s: its working directory (cwd) %s is not a directory", name,
+                        shown);
                 return NULL;
         }
         /* A server that dies must not take osvm with it through SIGPIPE. */
@@ -533,6 +541,8 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         posix_spawn_file_actions_adddup2(&fa, in[0], 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+        if (cwd)
+                posix_spawn_file_actions_addchdir_np(&fa, cwd);
         posix_spawnattr_init(&attr);
         /* Its own process group: Ctrl-C at the terminal cancels a call, not the server. */
         posix_spawnattr_setpgroup(&attr, 0);

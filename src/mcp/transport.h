@@ -70,9 +70,9 @@ const char *mcp_oauth_header(const struct mcp_oauth *o);
 int mcp_oauth_challenge(struct mcp_oauth *o, long status, const char *www, bool retried,
                         const struct mcp_wait *w, osvm_err *e);
 
-/* Starts CMD ARGS... with the given extra environment (K=V entries). */
+/* Starts CMD ARGS... with the given extra environment (K=V entries), in cwd (NULL: ours). */
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     size_t max_message, osvm_err *e);
+                                     const char *cwd, size_t max_message, osvm_err *e);
 /* Connects to a Streamable HTTP endpoint (nothing is sent until the first send). */
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
                                     size_t max_message, const struct mcp_oauth_conf *oauth,

@@ -53,6 +53,30 @@ check_json "tools --json: one object of servers, the ones that are up" "$T/out" 
 osvm mcp tools a --json
 check_json "tools NAME --json: the same shape" "$T/out" 'list(d) == ["a"]'
 
+# ---- mcp import: VS Code's format, cwd, disabled ----
+
+fresh
+mkdir -p "$T/srv"
+cat >"$T/vscode.json" <<JSON
+{"servers": {
+  "here": {"type": "stdio", "command": "sh", "args": ["-c", "pwd > where.txt; exec node $EVERYTHING stdio"],
+           "cwd": "$T/srv"},
+  "off": {"command": "node", "args": ["$EVERYTHING", "stdio"], "disabled": true},
+  "old": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
+  "nodir": {"command": "true", "cwd": "$T/missing"}}}
+JSON
+osvm mcp import "$T/vscode.json"
+check_contains "import: VS Code's servers are read" "imported 3 servers" "$OUT"
+check_contains "import: the legacy HTTP+SSE transport is said to be unsupported" \
+        "skipped \"old\": it uses the legacy HTTP+SSE transport (2024-11-05), which osvm does not speak" "$ERR"
+osvm mcp list
+check_contains "import: disabled is kept" "(disabled)" "$OUT"
+osvm mcp tools here
+check_exit "import: the server starts" 0
+check_eq "import: in its cwd" "$T/srv" "$(cat "$T/srv/where.txt" 2>/dev/null)"
+osvm mcp tools nodir
+check_contains "a cwd that is not a directory is named" "nodir: its working directory (cwd) $T/missing is not a directory" "$ERR"
+
 # ---- a server's own requests: elicitation, sampling, roots ----
 
 fresh
