@@ -100,6 +100,18 @@ check_contains "policy defaults: a required field without a default cannot be an
         "declined" "$OUT"
 check_contains "policy defaults: the user is told why" "a required field has no value" "$ERR"
 
+# A server that floods osvm with requests of its own during one call.
+fresh
+osvm mcp add flood -- python3 "$ROOT/tests/mcp/hostile_server.py" flood
+osvm mcp call flood echo message=x
+check_exit "flood: the call completes" 0
+check_contains "flood: its answer arrives" "after the flood" "$OUT"
+check_contains "flood: questions past the bound are declined, said once" \
+        "the server asked more than 8 questions during one request; the rest are declined" "$ERR"
+check_contains "flood: requests past the bound get an error, said once" \
+        "the server sent more than 10000 requests of its own during one request" "$ERR"
+check_eq "flood: the bound is said once" "1" "$(grep -c 'more than 10000 requests' "$T/err")"
+
 # ---- OAuth: our own authorization server and protected MCP server on loopback ----
 
 # Starts tests/mcp/oauth_peer.py in MODE; sets RS (the MCP URL), ASP (the

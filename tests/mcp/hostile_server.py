@@ -26,6 +26,8 @@ except for the one bad thing MODE names:
   many-tools       tools/list never ends: pages of 1000 small tools
   endless          tools/list never ends: empty pages
   no-read          on tools/call it stops reading its input and sends pings, forever
+  flood            on tools/call it asks 20 questions (elicitation/create) and sends
+                   12000 pings before the answer
 """
 import json
 import os
@@ -108,6 +110,14 @@ def tools_call(mid, params, out):
     elif MODE == "twice":
         out(result(mid, text(msg)))
         out(result(mid, text("again " + msg)))
+    elif MODE == "flood":
+        for i in range(20):
+            out({"jsonrpc": "2.0", "id": "q%d" % i, "method": "elicitation/create",
+                 "params": {"message": "question %d" % i,
+                            "requestedSchema": {"type": "object", "properties": {}}}})
+        for i in range(12000):
+            out({"jsonrpc": "2.0", "id": "p%d" % i, "method": "ping"})
+        out(result(mid, text("after the flood")))
     elif MODE == "no-read":
         i = 0
         while True:  # until the client goes away (a write fails)
