@@ -13,7 +13,31 @@
 struct host_session {
         struct cli_agent_host host;
         bool chat;
+        struct cli_agent_session *s;
+        bool tools_changed; /* a server said so: the agent's tools are listed again */
 };
+
+static void on_tools_changed(void *ctx, const char *server)
+{
+        struct host_session *h = ctx;
+        h->tools_changed = true;
+        _cleanup_free_ char *shown = text_sanitize(server, 0);
+        log_info("%s: its tools changed; the agent's list is renewed before the next prompt",
+                 shown);
+}
+
+/* The agent's tools listed again from the hub (after tools/list_changed). */
+static void renew_tools(struct host_session *h)
+{
+        h->tools_changed = false;
+        struct agent_toolset ts = {0};
+        agent_toolset_from_hub(&ts, h->host.srv.hub, &h->host.srv.reg);
+        size_t before = agent_tools(h->s->agent)->n;
+        agent_set_tools(h->s->agent, &ts);
+        size_t now = agent_tools(h->s->agent)->n;
+        if (now != before)
+                printf("(the servers' tools changed: %zu tools now)\n", now);
+}
 
 int cli_agent_host_open(struct cli_agent_host *h)
 {
@@ -52,6 +76,9 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
                 return r;
         }
         struct cli_servers *srv = &h->host.srv;
+        if (chat) /* before the servers start: what they may ask is declared then */
+                cli_ask_handlers(srv->hub, &h->host.ai, on_tools_changed, h);
+        h->s = s;
         struct agent_toolset ts = {0};
         agent_toolset_from_hub(&ts, srv->hub, &srv->reg);
         struct agent_runner run = agent_hub_runner(srv->hub);
@@ -79,6 +106,8 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (h->chat)
                 vmm_shutdown();
         agent_free(s->agent);
+        if (h->chat)
+                cli_ask_free();
         free(s->url);
         cli_agent_host_close(&h->host);
         free(h);
@@ -100,7 +129,9 @@ void cli_agent_session_where(struct cli_agent_session *s, const char *server, co
 
 unsigned cli_agent_session_events(struct cli_agent_session *s)
 {
-        (void)s;
+        struct host_session *h = s->impl;
+        if (h && h->tools_changed)
+                renew_tools(h);
         unsigned ev =
             (cli_interrupted ? CLI_EVENT_INTERRUPT : 0) | (resized ? CLI_EVENT_RESIZE : 0);
         cli_interrupted = 0;

@@ -190,6 +190,12 @@ struct cli_agent_host {
         struct agent_planner *planner;
 };
 int cli_agent_host_open(struct cli_agent_host *h);
+/* The chat on the host (ask.c): a server's questions are put to the person,
+ * its sampling requests answered through the configured LLM with the
+ * person's consent, tools_changed called on tools/list_changed. */
+void cli_ask_handlers(struct mcp_hub *hub, const struct agent_ai_config *ai,
+                      void (*tools_changed)(void *ctx, const char *server), void *ctx);
+void cli_ask_free(void);
 void cli_agent_host_close(struct cli_agent_host *h);
 
 /*

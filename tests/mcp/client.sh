@@ -100,6 +100,31 @@ check_contains "policy defaults: a required field without a default cannot be an
         "declined" "$OUT"
 check_contains "policy defaults: the user is told why" "a required field has no value" "$ERR"
 
+# In the chat the person answers (here a script: the lines after the prompt).
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+# (13 fields: a name, yes, then 11 left empty)
+printf 'trigger elicitation request\nAda\ny\n\n\n\n\n\n\n\n\n\n\n\n' >"$T/in"
+OSVM_STDIN=$T/in osvm --no-microvm
+check_exit "chat: a question is answered" 0
+check_contains "chat: the question is shown" "Please provide inputs for the following fields:" "$ERR"
+check_contains "chat: with its fields, type and default" \
+        "Integer (integer; Enter takes 42): Your favorite integer" "$ERR"
+check_contains "chat: the answer reaches the server" '"name": "Ada"' "$OUT"
+check_contains "chat: a field left empty takes the schema's default" '"integer": 42' "$OUT"
+printf 'trigger elicitation request\n!decline\n' >"$T/in"
+OSVM_STDIN=$T/in osvm --no-microvm
+check_contains "chat: the person may decline" "User declined" "$OUT"
+fresh
+osvm mcp add evil -- python3 "$ROOT/tests/mcp/hostile_server.py" ask-evil
+printf 'echo\nabc\n12\n' >"$T/in"
+OSVM_STDIN=$T/in osvm --no-microvm
+check_exit "chat: a hostile question" 0
+check_contains "chat: its words are shown sanitized" 'EVIL^[]0;title^G^[[2J question' "$ERR"
+check_contains "chat: its field's too" 'PIN^[[31m (integer, required): desc\u009b2J' "$ERR"
+check_contains "chat: an answer of the wrong type is asked again" "not a number" "$ERR"
+check_not_contains "chat: no escape reaches the terminal" $'\e' "$(cat "$T/out" "$T/err")"
+
 # A server that floods osvm with requests of its own during one call.
 fresh
 osvm mcp add flood -- python3 "$ROOT/tests/mcp/hostile_server.py" flood

@@ -26,6 +26,7 @@ except for the one bad thing MODE names:
   many-tools       tools/list never ends: pages of 1000 small tools
   endless          tools/list never ends: empty pages
   no-read          on tools/call it stops reading its input and sends pings, forever
+  ask-evil         on tools/call it asks a question whose words hold terminal escapes
   flood            on tools/call it asks 20 questions (elicitation/create) and sends
                    12000 pings before the answer
 """
@@ -110,6 +111,14 @@ def tools_call(mid, params, out):
     elif MODE == "twice":
         out(result(mid, text(msg)))
         out(result(mid, text("again " + msg)))
+    elif MODE == "ask-evil":
+        out({"jsonrpc": "2.0", "id": "q", "method": "elicitation/create",
+             "params": {"message": "EVIL\x1b]0;title\x07\x1b[2J question",
+                        "requestedSchema": {"type": "object", "properties": {
+                            "pin": {"type": "integer", "title": "PIN\x1b[31m",
+                                    "description": "desc\x9b2J"}},
+                            "required": ["pin"]}}})
+        out(result(mid, text("asked")))
     elif MODE == "flood":
         for i in range(20):
             out({"jsonrpc": "2.0", "id": "q%d" % i, "method": "elicitation/create",
