@@ -15,6 +15,10 @@ if [ -z "$PEERS" ] || [ ! -f "$EVERYTHING" ] || ! command -v node >/dev/null; th
         exit
 fi
 
+# the test peers started below, ended at exit
+PEER_PIDS=""
+trap 'for p in $PEER_PIDS; do kill "$p" 2>/dev/null; done; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+
 # ---- start-up in parallel ----
 
 # Two servers that each answer only once the other has started: started one
@@ -125,6 +129,48 @@ check_contains "chat: its field's too" 'PIN^[[31m (integer, required): desc\u009
 check_contains "chat: an answer of the wrong type is asked again" "not a number" "$ERR"
 check_not_contains "chat: no escape reaches the terminal" $'\e' "$(cat "$T/out" "$T/err")"
 
+# tools/list_changed: the agent's tools are listed again before the next prompt.
+fresh
+osvm mcp add changing -- python3 "$ROOT/tests/mcp/hostile_server.py" changing
+printf '/tools changing\necho message\n/tools changing\n' >"$T/in"
+OSVM_STDIN=$T/in osvm --no-microvm
+check_exit "list_changed: the chat runs" 0
+check_contains "list_changed: the chat says the tools changed" "(the servers' tools changed: " "$OUT"
+check_contains "list_changed: /tools shows the new list" "new_2" "$OUT"
+
+# Sampling in the chat: the server's request goes to the configured LLM (a
+# scripted one on loopback) once the person consents, and the answer back.
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+cat >"$T/llm-script.json" <<'JSON'
+[{"status": 200, "body": {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant",
+   "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+   "name": "everything__trigger-sampling-request",
+   "arguments": "{\"prompt\": \"say sampled-words\", \"maxTokens\": 50}"}}]}}]}},
+ {"status": 200, "body": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant",
+   "content": "sampled-words from the LLM"}}]}},
+ {"status": 200, "body": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant",
+   "content": "all done"}}]}}]
+JSON
+python3 "$ROOT/tests/agent/llm_server.py" --script "$T/llm-script.json" --record "$T/llm-record.json" \
+        >"$T/llm.out" 2>"$T/llm.err" &
+PEER_PIDS="$PEER_PIDS $!"
+# (up to 60 s: a bound that only guards against a hang)
+for _ in $(seq 600); do grep -q '^PORT ' "$T/llm.out" && break; sleep 0.1; done
+LLM_PORT=$(sed -n 's/^PORT //p' "$T/llm.out")
+printf 'ask the sampler\ny\ny\n' >"$T/in"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=test-model OSVM_STDIN=$T/in osvm --no-microvm
+check_exit "sampling: the chat runs" 0
+check_contains "sampling: the person is asked first" "everything asks to use your LLM (test-model)" "$ERR"
+check_contains "sampling: with the server's words" "context: say sampled-words" "$ERR"
+check_contains "sampling: and the LLM's answer, before it is given" \
+        "The LLM answers: sampled-words from the LLM" "$ERR"
+check_json "sampling: the LLM got the server's prompt and limit" "$T/llm-record.json" \
+        'd[1]["body"]["messages"][-1]["content"].endswith("say sampled-words") and d[1]["body"]["max_tokens"] == 50'
+check_json "sampling: the server got the LLM's answer (its tool result, back to the planner)" \
+        "$T/llm-record.json" '"sampled-words from the LLM" in d[2]["body"]["messages"][-1]["content"]'
+check_contains "sampling: the chat answers" "all done" "$OUT"
+
 # A server that floods osvm with requests of its own during one call.
 fresh
 osvm mcp add flood -- python3 "$ROOT/tests/mcp/hostile_server.py" flood
@@ -141,7 +187,6 @@ check_eq "flood: the bound is said once" "1" "$(grep -c 'more than 10000 request
 
 # Starts tests/mcp/oauth_peer.py in MODE; sets RS (the MCP URL), ASP (the
 # authorization server's port), REC (its record of requests) and PEER_PID.
-PEER_PIDS=""
 start_peer() { # mode
         REC=$T/record.jsonl
         : >"$REC"
@@ -156,7 +201,6 @@ start_peer() { # mode
         RS=http://127.0.0.1:$(sed -n 's/^RS //p' "$T/peer.out")/mcp
         ASP=$(sed -n 's/^AS //p' "$T/peer.out")
 }
-trap 'for p in $PEER_PIDS; do kill "$p" 2>/dev/null; done; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
 # The browser: any command that follows the redirect back to osvm's listener.
 export BROWSER="curl -fsS -o /dev/null -L --max-redirs 3"
 # Did a request carrying a token reach the authorization server's origin?
