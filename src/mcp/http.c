@@ -910,6 +910,7 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
         }
         bool fresh_token = false;
         unsigned redirects = 0;
+        struct mcp_wait later;
         for (;;) {
                 struct stream *s = stream_start(h, ST_POST, xstrdup(body), NULL, e);
                 if (!s) {
@@ -944,8 +945,15 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                 bool step_up = status == 403 && strcasestr(www, "insufficient_scope");
                 if (rc < 0 && (status == 401 || step_up) && h->oauth) {
                         osvm_err ae = {0};
+                        uint64_t t0 = time_mono_ns();
                         if (mcp_oauth_challenge(h->oauth, status, www, fresh_token, w, &ae) == 0) {
                                 fresh_token = true;
+                                /* the sign-in was the person's time: the request's deadline
+                                 * counts on from where it was */
+                                later = *w;
+                                if (later.deadline_ns)
+                                        later.deadline_ns += time_mono_ns() - t0;
+                                w = &later;
                                 continue; /* the same message again, with the new token */
                         }
                         if (e)

@@ -18,9 +18,13 @@ struct hub_server {
         struct mcp_hub *hub;
         bool start_failed; /* mcp_hub_start gave up on it: not tried again this run */
         osvm_err start_err;
-        /* mcp_hub_start's thread */
+        /* the start-up's thread (mcp_hub_start, mcp_hub_start_background) */
+        bool starting;   /* a thread runs (or ran and was not taken in yet) */
+        bool background; /* ... started by mcp_hub_start_background */
+        bool threadless; /* ... ran in turn, no thread to be had */
+        bool start_done; /* set by the thread as it ends (atomically) */
         pthread_t thread;
-        const struct mcp_call_opts *start_opts;
+        struct mcp_call_opts start_opts;
         struct mcp_client *started;
         json_t *started_tools;
 };
@@ -32,6 +36,7 @@ struct mcp_hub {
         struct hub_server *v;
         struct mcp_handlers handlers; /* set by mcp_hub_set_handlers */
         json_t *retired;              /* tool lists replaced after list_changed */
+        volatile sig_atomic_t stop;   /* ends the start-ups in the background */
 };
 
 /* The answer to a question outside the chat: "defaults" accepts the schema's defaults. */
@@ -146,6 +151,10 @@ struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struc
                 *e = s->start_err;
                 return NULL;
         }
+        if (s->starting) {
+                err_set(e, EAGAIN, "%s: the server is still starting", id);
+                return NULL;
+        }
         if (s->client && mcp_alive(s->client))
                 return s->client;
         if (s->client) {
@@ -182,58 +191,105 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
 static void *start_one(void *arg)
 {
         struct hub_server *s = arg;
-        s->started = connect_server(s, s->start_opts, &s->start_err);
+        s->started = connect_server(s, &s->start_opts, &s->start_err);
         if (s->started) {
-                s->started_tools = mcp_list_tools(s->started, s->start_opts, &s->start_err);
+                s->started_tools = mcp_list_tools(s->started, &s->start_opts, &s->start_err);
                 if (!s->started_tools)
                         err_wrap(&s->start_err, "%s: listing its tools", s->conf->id);
         }
+        __atomic_store_n(&s->start_done, true, __ATOMIC_RELEASE);
         return NULL;
+}
+
+/* Starts the threads; returns how many. cancel ends them early (may be NULL). */
+static size_t launch(struct mcp_hub *h, const char *only, volatile sig_atomic_t *cancel)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < h->n; i++) {
+                struct hub_server *s = &h->v[i];
+                if ((only && strcmp(s->conf->id, only)) || (!only && !s->conf->enabled) ||
+                    (s->client && mcp_alive(s->client)) || s->start_failed || s->starting)
+                        continue;
+                s->start_opts = (struct mcp_call_opts){.cancel = cancel};
+                err_clear(&s->start_err);
+                s->started = NULL;
+                s->started_tools = NULL;
+                s->start_done = false;
+                s->starting = true;
+                if (pthread_create(&s->thread, NULL, start_one, s) != 0) {
+                        start_one(s); /* no thread to be had: in turn */
+                        s->threadless = true;
+                }
+                n++;
+        }
+        return n;
+}
+
+/* Takes in one server whose start ended: up (true) or given up on. */
+static bool take_in(struct mcp_hub *h, struct hub_server *s)
+{
+        if (!s->threadless)
+                pthread_join(s->thread, NULL);
+        s->starting = s->threadless = false;
+        bool up = s->started && s->started_tools;
+        if (up) {
+                mcp_close(s->client);
+                s->client = s->started;
+                if (s->tools)
+                        json_array_append_new(h->retired, s->tools);
+                s->tools = s->started_tools;
+        } else {
+                mcp_close(s->started);
+                /* Ctrl-C is not the server's fault: it may be tried again */
+                s->start_failed = s->start_err.code != MCP_E_CANCELLED;
+        }
+        s->started = NULL;
+        s->started_tools = NULL;
+        session_set_server(session_get(), s->conf->id, "host",
+                           s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+        return up;
 }
 
 size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o)
 {
+        launch(h, only, o ? o->cancel : NULL);
         size_t up = 0;
         for (size_t i = 0; i < h->n; i++) {
                 struct hub_server *s = &h->v[i];
-                s->thread = 0;
-                if ((only && strcmp(s->conf->id, only)) || (!only && !s->conf->enabled) ||
-                    (s->client && mcp_alive(s->client)) || s->start_failed)
-                        continue;
-                s->start_opts = o;
-                err_clear(&s->start_err);
-                s->started = NULL;
-                s->started_tools = NULL;
-                if (pthread_create(&s->thread, NULL, start_one, s) != 0) {
-                        s->thread = 0;
-                        start_one(s); /* no thread to be had: in turn */
-                        s->thread = (pthread_t)-1;
-                }
-        }
-        for (size_t i = 0; i < h->n; i++) {
-                struct hub_server *s = &h->v[i];
-                if (!s->thread)
-                        continue;
-                if (s->thread != (pthread_t)-1)
-                        pthread_join(s->thread, NULL);
-                s->thread = 0;
-                if (s->started && s->started_tools) {
-                        mcp_close(s->client);
-                        s->client = s->started;
-                        if (s->tools)
-                                json_array_append_new(h->retired, s->tools);
-                        s->tools = s->started_tools;
-                        up++;
-                } else {
-                        mcp_close(s->started);
-                        s->start_failed = true;
-                        if (s->start_err.code == MCP_E_CANCELLED)
-                                s->start_failed = false; /* Ctrl-C: not the server's fault */
-                }
-                session_set_server(session_get(), s->conf->id, "host",
-                                   s->client ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+                if (s->starting && (!only || !strcmp(s->conf->id, only)) && !s->background)
+                        up += take_in(h, s);
         }
         return up;
+}
+
+void mcp_hub_start_background(struct mcp_hub *h)
+{
+        launch(h, NULL, &h->stop);
+        for (size_t i = 0; i < h->n; i++)
+                if (h->v[i].starting)
+                        h->v[i].background = true;
+}
+
+size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *pending)
+{
+        size_t ended = 0;
+        *pending = 0;
+        for (size_t i = 0; i < h->n; i++) {
+                struct hub_server *s = &h->v[i];
+                if (!s->starting || !s->background)
+                        continue;
+                if (!__atomic_load_n(&s->start_done, __ATOMIC_ACQUIRE)) {
+                        (*pending)++;
+                        continue;
+                }
+                s->background = false;
+                bool up = take_in(h, s);
+                ended++;
+                if (fn)
+                        fn(ctx, s->conf->id, up ? NULL : s->start_err.msg,
+                           up ? json_array_size(s->tools) : 0);
+        }
+        return ended;
 }
 
 const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id)
@@ -328,6 +384,10 @@ void mcp_hub_free(struct mcp_hub *h)
 {
         if (!h)
                 return;
+        h->stop = 1; /* start-ups still running end now */
+        for (size_t i = 0; i < h->n; i++)
+                if (h->v[i].starting)
+                        take_in(h, &h->v[i]);
         for (size_t i = 0; i < h->n; i++) {
                 mcp_close(h->v[i].client);
                 json_decref(h->v[i].tools);

@@ -252,6 +252,17 @@ struct mcp_client *mcp_hub_client(struct mcp_hub *h, const char *id, const struc
  */
 size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o);
 const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id);
+/*
+ * The same without waiting (the chat): every enabled server starts in the
+ * background; mcp_hub_collect takes in those whose start ended since the
+ * last call, calling fn for each (err NULL when it is up, with its number of
+ * tools), and says how many are still starting. Until it is taken in, a
+ * server is "still starting" to mcp_hub_client. Freeing the hub ends the
+ * start-ups that still run.
+ */
+typedef void (*mcp_joined_fn)(void *ctx, const char *id, const char *err, size_t ntools);
+void mcp_hub_start_background(struct mcp_hub *h);
+size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *pending);
 /* How the hub's servers' own requests are answered; NULL: the defaults
  * (questions declined unless the server's "elicitation" policy says
  * "defaults", sampling declined). Call before the servers start. */

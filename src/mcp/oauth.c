@@ -668,9 +668,8 @@ static void answer_page(int fd, int status, const char *text)
 static char *await_code(struct mcp_oauth *o, struct listener *l, const char *state,
                         const struct mcp_wait *w, osvm_err *e)
 {
+        /* the person's time, not the server's: the request's deadline starts again after */
         uint64_t end = time_mono_ns() + (uint64_t)OAUTH_BROWSER_MS * 1000000u;
-        if (w && w->deadline_ns && w->deadline_ns < end)
-                end = w->deadline_ns;
         for (;;) {
                 if (w && w->cancel && *w->cancel) {
                         mcp_err_cancelled(e, "%s: sign-in cancelled", o->server);

@@ -129,6 +129,58 @@ check_contains "chat: its field's too" 'PIN^[[31m (integer, required): desc\u009
 check_contains "chat: an answer of the wrong type is asked again" "not a number" "$ERR"
 check_not_contains "chat: no escape reaches the terminal" $'\e' "$(cat "$T/out" "$T/err")"
 
+# At a terminal, the chat's prompt comes with the first server up (after a
+# short grace); a slow one joins with a line. (The slow one starts only once
+# the chat has answered a first /tools.)
+fresh
+osvm mcp add fast -- node "$EVERYTHING" stdio
+cat >"$T/slow.sh" <<SH
+# (120 s: a bound that only guards against a hang)
+for _ in \$(seq 1200); do [ -e "$T/go" ] && exec node "$EVERYTHING" stdio; sleep 0.1; done
+SH
+osvm mcp add slow --init-timeout 150000 -- sh "$T/slow.sh"
+python3 - "$OSVM" "$T" >"$T/pty.out" 2>&1 <<'PY'
+import os, pty, select, sys, time
+osvm, t = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(osvm, [osvm, "--no-microvm"])
+buf = b""
+def wait_for(what, send=None, every=0.5):
+    global buf
+    end = time.time() + 120  # only guards against a hang
+    last = 0
+    while time.time() < end:
+        if what.encode() in buf:
+            return True
+        if send and time.time() - last > every:
+            os.write(fd, send.encode())
+            last = time.time()
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                buf += os.read(fd, 65536)
+            except OSError:
+                return False
+    return False
+ok = wait_for("osvm> ")
+os.write(fd, b"/tools\r")
+ok = ok and wait_for("fast (")
+first = buf
+open(os.path.join(t, "go"), "w").close()
+joined = wait_for("(slow joined", send="/status\r")
+os.write(fd, b"/tools slow\r")
+listed = wait_for("slow (")
+os.write(fd, b"/exit\r")
+print("prompt-before-slow" if ok and b"slow (" not in first else "slow-listed-first")
+print("joined" if joined else "never-joined")
+print("listed" if listed else "not-listed")
+os.waitpid(pid, 0)
+PY
+check_contains "join: at a terminal the prompt comes before the slow server" "prompt-before-slow" "$(cat "$T/pty.out")"
+check_contains "join: the slow one joins with a line" "joined" "$(cat "$T/pty.out")"
+check_contains "join: then its tools are the agent's" "listed" "$(cat "$T/pty.out")"
+
 # tools/list_changed: the agent's tools are listed again before the next prompt.
 fresh
 osvm mcp add changing -- python3 "$ROOT/tests/mcp/hostile_server.py" changing
