@@ -54,6 +54,12 @@ check_contains "tools: the mute one is named with its own timeout" \
 osvm mcp tools --json
 check_json "tools --json: one object of servers, the ones that are up" "$T/out" \
         'sorted(d) == ["a", "b"] and any(t["name"] == "echo" for t in d["a"])'
+# one that exits at start: its end and the last lines of its stderr are said
+osvm mcp add dies -- sh -c 'echo "boom: no such thing" >&2; exit 3'
+osvm mcp tools
+check_contains "tools: a server that exits at start says how" "exited with status 3" "$ERR"
+check_contains "tools: with the last lines of its stderr" "boom: no such thing" "$ERR"
+check_contains "tools: the others are listed all the same" "a/echo" "$OUT"
 osvm mcp tools a --json
 check_json "tools NAME --json: the same shape" "$T/out" 'list(d) == ["a"]'
 
