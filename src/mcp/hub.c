@@ -34,10 +34,16 @@ struct mcp_hub {
         const struct iso_host *host;
         size_t n;
         struct hub_server *v;
-        struct mcp_handlers handlers; /* set by mcp_hub_set_handlers */
-        json_t *retired;              /* tool lists replaced after list_changed */
-        volatile sig_atomic_t stop;   /* ends the start-ups in the background */
+        struct mcp_handlers handlers;  /* set by mcp_hub_set_handlers */
+        json_t *retired;               /* tool lists replaced after list_changed */
+        volatile sig_atomic_t stop;    /* ends the start-ups in the background */
+        volatile sig_atomic_t *cancel; /* mcp_hub_set_cancel's: ends a start-up */
 };
+
+void mcp_hub_set_cancel(struct mcp_hub *h, volatile sig_atomic_t *cancel)
+{
+        h->cancel = cancel;
+}
 
 /* The answer to a question outside the chat: "defaults" accepts the schema's defaults. */
 static json_t *elicit_by_policy(void *ctx, const char *server, json_t *params)
@@ -131,6 +137,12 @@ static struct mcp_client *connect_server(struct hub_server *s, const struct mcp_
         ep.handlers = &s->handlers;
         ep.oauth = &s->oauth;
         struct mcp_call_opts io = o ? *o : (struct mcp_call_opts){0};
+        if (!io.cancel)
+                io.cancel = s->hub->cancel;
+        if (io.cancel && *io.cancel) {
+                mcp_err_cancelled(e, "%s: not started: cancelled", s->conf->id);
+                return NULL;
+        }
         io.timeout_ms = s->conf->init_timeout_ms ? s->conf->init_timeout_ms : MCP_INIT_TIMEOUT_MS;
         struct mcp_client *c = mcp_connect(&ep, &io, e);
         if (!c && e->code == MCP_E_TIMEOUT)
@@ -252,7 +264,7 @@ static bool take_in(struct mcp_hub *h, struct hub_server *s)
 
 size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o)
 {
-        launch(h, only, o ? o->cancel : NULL);
+        launch(h, only, o && o->cancel ? o->cancel : h->cancel);
         size_t up = 0;
         for (size_t i = 0; i < h->n; i++) {
                 struct hub_server *s = &h->v[i];

@@ -262,6 +262,8 @@ const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id);
  */
 typedef void (*mcp_joined_fn)(void *ctx, const char *id, const char *err, size_t ntools);
 void mcp_hub_start_background(struct mcp_hub *h);
+/* What ends a start-up whose caller gave no cancel flag of its own (Ctrl-C's). */
+void mcp_hub_set_cancel(struct mcp_hub *h, volatile sig_atomic_t *cancel);
 size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *pending);
 /* How the hub's servers' own requests are answered; NULL: the defaults
  * (questions declined unless the server's "elicitation" policy says

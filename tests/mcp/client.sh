@@ -63,6 +63,27 @@ check_contains "tools: the others are listed all the same" "a/echo" "$OUT"
 osvm mcp tools a --json
 check_json "tools NAME --json: the same shape" "$T/out" 'list(d) == ["a"]'
 
+# Ctrl-C during the start-up ends the wait for a server that does not answer.
+fresh
+osvm mcp add mute --init-timeout 600000 -- sleep 600
+"$OSVM" --no-microvm -p "hello" </dev/null >"$T/out" 2>"$T/err" &
+pid=$!
+if wait_sigint_caught $pid; then
+        kill -INT $pid
+        # (up to 120 s: a bound that only guards against a hang)
+        for _ in $(seq 1200); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+        if kill -0 $pid 2>/dev/null; then
+                kill -9 $pid
+                fail "Ctrl-C during the start-up: osvm still waits for the server"
+        else
+                pass "Ctrl-C during the start-up: the wait ends"
+        fi
+        wait $pid
+        check_eq "Ctrl-C during the start-up: exit 130" "130" "$?"
+else
+        fail "Ctrl-C during the start-up: osvm never caught SIGINT"
+fi
+
 # ---- mcp import: VS Code's format, cwd, disabled ----
 
 fresh
