@@ -4,7 +4,7 @@
 set -eu
 
 # build and run: the compiler, the libraries, musl for the tool images
-PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev libedit-dev util-linux musl-tools"
+PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev nettle-dev libedit-dev util-linux musl-tools"
 # μVM-1's agent runtime links static: libedit's own static dependencies
 PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
 # the demo's MCP servers (and the tests' peers) run on Node.js, from Debian
