@@ -15,6 +15,9 @@ struct agent {
         struct agent_runner run;
         struct agent_planner *planner;
         struct agent_toolset ts;
+        struct agent_toolset *retired; /* sets replaced by agent_set_tools: the
+                                        * conversation's calls still point into them */
+        size_t nretired;
         struct agent_convo convo;
         unsigned max_rounds;
 };
@@ -37,6 +40,15 @@ const struct agent_toolset *agent_tools(const struct agent *a)
         return &a->ts;
 }
 
+void agent_set_tools(struct agent *a, struct agent_toolset *ts)
+{
+        a->retired = xrealloc(a->retired, (a->nretired + 1) * sizeof(*a->retired));
+        a->retired[a->nretired++] = a->ts;
+        a->ts = *ts;
+        memset(ts, 0, sizeof(*ts));
+        log_debug("agent: now %zu tools", a->ts.n);
+}
+
 const char *agent_planner_name(const struct agent *a)
 {
         return a->planner->ops->name;
@@ -48,6 +60,9 @@ void agent_free(struct agent *a)
                 return;
         agent_convo_free(&a->convo);
         agent_toolset_free(&a->ts);
+        for (size_t i = 0; i < a->nretired; i++)
+                agent_toolset_free(&a->retired[i]);
+        free(a->retired);
         a->planner->ops->free(a->planner);
         free(a);
 }

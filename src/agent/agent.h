@@ -196,6 +196,9 @@ int agent_ask(struct agent *a, const char *prompt, const struct agent_ui *ui,
  */
 int agent_calls_exit(json_t *trace);
 const struct agent_toolset *agent_tools(const struct agent *a);
+/* Replaces the agent's tools (moved in, ts left empty), as after a server's
+ * tools/list_changed; the conversation so far keeps its references. */
+void agent_set_tools(struct agent *a, struct agent_toolset *ts);
 const char *agent_planner_name(const struct agent *a);
 void agent_free(struct agent *a);
 

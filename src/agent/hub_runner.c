@@ -24,6 +24,8 @@ struct agent_runner agent_hub_runner(struct mcp_hub *hub)
 void agent_toolset_from_hub(struct agent_toolset *ts, struct mcp_hub *hub,
                             const struct mcp_registry *reg)
 {
+        /* all at once: one server that hangs delays none of the others */
+        mcp_hub_start(hub, NULL, NULL);
         for (size_t i = 0; i < reg->n; i++) {
                 if (!reg->v[i].enabled)
                         continue;

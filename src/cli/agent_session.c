@@ -7,13 +7,78 @@
 #include "cli/cli.h"
 #include "vmm/vmm.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHAT_START_GRACE_MS 10000u
 
 struct host_session {
         struct cli_agent_host host;
         bool chat;
+        struct cli_agent_session *s;
+        bool tools_changed; /* a server said so: the agent's tools are listed again */
+        bool list_changed;  /* ... because of tools/list_changed (not a server joining) */
+        size_t up;          /* servers started in the background that are up */
 };
+
+static void on_tools_changed(void *ctx, const char *server)
+{
+        struct host_session *h = ctx;
+        h->tools_changed = h->list_changed = true;
+        _cleanup_free_ char *shown = text_sanitize(server, 0);
+        log_info("%s: its tools changed; the agent's list is renewed before the next prompt",
+                 shown);
+}
+
+/* The tools of the servers that are up; those still starting, or given up on
+ * (and said so), are left out quietly. */
+static void ready_tools(struct host_session *h, struct agent_toolset *ts)
+{
+        const struct mcp_registry *reg = &h->host.srv.reg;
+        for (size_t i = 0; i < reg->n; i++) {
+                if (!reg->v[i].enabled || mcp_hub_start_error(h->host.srv.hub, reg->v[i].id))
+                        continue;
+                osvm_err e = {0};
+                json_t *tools = mcp_hub_tools(h->host.srv.hub, reg->v[i].id, NULL, &e);
+                if (tools)
+                        agent_toolset_add(ts, reg->v[i].id, tools);
+                else if (e.code != EAGAIN)
+                        log_warn("%s: its tools are not available: %s", reg->v[i].id, e.msg);
+        }
+}
+
+/* A server's start ended (the chat starts them in the background). */
+static void on_joined(void *ctx, const char *id, const char *err, size_t ntools)
+{
+        struct host_session *h = ctx;
+        _cleanup_free_ char *shown = text_sanitize(id, 0);
+        if (err) {
+                log_error("%s", err);
+        } else {
+                h->up++;
+                if (h->s && h->s->agent) /* later than the prompt: a line of its own */
+                        printf("(%s joined: %zu tool%s)\n", shown, ntools, ntools == 1 ? "" : "s");
+        }
+        h->tools_changed = true;
+}
+
+/* The agent's tools listed again from the hub (after tools/list_changed). */
+static void renew_tools(struct host_session *h)
+{
+        h->tools_changed = false;
+        struct agent_toolset ts = {0};
+        ready_tools(h, &ts);
+        size_t before = agent_tools(h->s->agent)->n;
+        agent_set_tools(h->s->agent, &ts);
+        size_t now = agent_tools(h->s->agent)->n;
+        bool changed = h->list_changed;
+        h->list_changed = false;
+        if (now != before && changed)
+                printf("(the servers' tools changed: %zu tools now)\n", now);
+}
 
 int cli_agent_host_open(struct cli_agent_host *h)
 {
@@ -54,7 +119,31 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         }
         struct cli_servers *srv = &h->host.srv;
         struct agent_toolset ts = {0};
-        agent_toolset_from_hub(&ts, srv->hub, &srv->reg);
+        if (chat) {
+                /* before the servers start: what they may ask is declared then */
+                cli_ask_handlers(srv->hub, &h->host.ai, on_tools_changed, h);
+                /* at a terminal, the prompt comes once every server is up, or a
+                 * server is up and CHAT_START_GRACE_MS have passed (or all were
+                 * given up on): one that is slow or hangs joins later, with a line.
+                 * A script's chat waits for every server (each within its own
+                 * init_timeout_ms): what its lines find is then the same each run. */
+                mcp_hub_start_background(srv->hub);
+                size_t pending;
+                uint64_t grace = time_mono_ns() + CHAT_START_GRACE_MS * 1000000ull;
+                bool tty = isatty(STDIN_FILENO);
+                for (;;) {
+                        mcp_hub_collect(srv->hub, on_joined, h, &pending);
+                        if (!pending || (h->up && tty && time_mono_ns() >= grace))
+                                break;
+                        struct timespec ts20 = {0, 20000000};
+                        nanosleep(&ts20, NULL);
+                }
+                ready_tools(h, &ts);
+                h->tools_changed = false;
+        } else {
+                agent_toolset_from_hub(&ts, srv->hub, &srv->reg);
+        }
+        h->s = s;
         struct agent_runner run = agent_hub_runner(srv->hub);
         s->agent = agent_new(&run, &ts, h->host.planner, h->host.ai.max_rounds);
         h->host.planner = NULL; /* the agent's now */
@@ -80,6 +169,8 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (h->chat)
                 vmm_shutdown();
         agent_free(s->agent);
+        if (h->chat)
+                cli_ask_free();
         free(s->url);
         cli_agent_host_close(&h->host);
         free(h);
@@ -101,7 +192,12 @@ void cli_agent_session_where(struct cli_agent_session *s, const char *server, co
 
 unsigned cli_agent_session_events(struct cli_agent_session *s)
 {
-        (void)s;
+        struct host_session *h = s->impl;
+        size_t pending;
+        if (h)
+                mcp_hub_collect(h->host.srv.hub, on_joined, h, &pending);
+        if (h && h->tools_changed)
+                renew_tools(h);
         unsigned ev =
             (cli_interrupted ? CLI_EVENT_INTERRUPT : 0) | (resized ? CLI_EVENT_RESIZE : 0);
         cli_interrupted = 0;

@@ -169,7 +169,7 @@ struct cli_servers {
         struct mcp_hub *hub;
 };
 
-#define CLI_ADHOC_ID "adhoc"
+#define CLI_ADHOC_ID MCP_ADHOC_ID
 
 /* Opens them; *server, when it is a URL, is reached without registering it,
  * under the id "adhoc" (and *server becomes that id). Returns 0 or an exit code. */
@@ -191,6 +191,12 @@ struct cli_agent_host {
         struct agent_planner *planner;
 };
 int cli_agent_host_open(struct cli_agent_host *h);
+/* The chat on the host (ask.c): a server's questions are put to the person,
+ * its sampling requests answered through the configured LLM with the
+ * person's consent, tools_changed called on tools/list_changed. */
+void cli_ask_handlers(struct mcp_hub *hub, const struct agent_ai_config *ai,
+                      void (*tools_changed)(void *ctx, const char *server), void *ctx);
+void cli_ask_free(void);
 void cli_agent_host_close(struct cli_agent_host *h);
 
 /*

@@ -249,10 +249,15 @@ static int oneshot_calls_exit(json_t *trace)
 int cli_agent_oneshot(const char *prompt, bool json)
 {
         struct cli_agent_session s;
+        cli_catch_interrupt(); /* before the servers start: Ctrl-C ends their start-up too */
         int r = cli_agent_session_open(&s, false);
         if (r)
                 return r;
-        cli_catch_interrupt();
+        if (cli_interrupted) {
+                log_error("cancelled while the servers were starting");
+                cli_agent_session_close(&s);
+                return OSVM_EXIT_INTERRUPTED;
+        }
         struct ui_state u;
         struct agent_ui ui = make_ui(&u);
         char *answer = NULL;

@@ -221,7 +221,15 @@ static int add(int argc, char **argv)
                                              {"url", required_argument, NULL, 'u'},
                                              {"header", required_argument, NULL, 'H'},
                                              SANDBOX_OPTIONS,
+                                             {"init-timeout", required_argument, NULL, 'T'},
+                                             {"elicitation", required_argument, NULL, 'E'},
+                                             {"client-id", required_argument, NULL, 'I'},
+                                             {"client-secret", required_argument, NULL, 'S'},
+                                             {"scope", required_argument, NULL, 'O'},
+                                             {"client-metadata-url", required_argument, NULL, 'D'},
                                              {0}};
+        const char *init_timeout = NULL, *elicitation = NULL;
+        json_t *oauth = json_object();
         char **env = xcalloc((size_t)argc + 1, sizeof(char *));
         char **headers = xcalloc((size_t)argc + 1, sizeof(char *));
         size_t nenv = 0, nhdr = 0;
@@ -239,6 +247,17 @@ static int add(int argc, char **argv)
                         headers[nhdr++] = optarg;
                 else if (c == 'u')
                         url = optarg;
+                else if (c == 'T')
+                        init_timeout = optarg;
+                else if (c == 'E')
+                        elicitation = optarg;
+                else if (c == 'I' || c == 'S' || c == 'O' || c == 'D')
+                        json_object_set_new(oauth,
+                                            c == 'I'   ? "client_id"
+                                            : c == 'S' ? "client_secret"
+                                            : c == 'O' ? "scope"
+                                                       : "client_metadata_url",
+                                            json_string(optarg));
                 else if (sandbox_opt(c, &so, &r, &e)) {
                         any_sandbox_opt = true;
                         if (r < 0) {
@@ -275,9 +294,32 @@ static int add(int argc, char **argv)
                                     "server osvm starts (stdio), not a URL");
                 goto out;
         }
+        if (!url && json_object_size(oauth)) {
+                r = cli_usage_error(&cli_cmd_mcp, "--client-id, --client-secret, --scope and "
+                                                  "--client-metadata-url are for --url");
+                goto out;
+        }
+        char *end = NULL;
+        unsigned long ms = init_timeout ? strtoul(init_timeout, &end, 10) : 0;
+        if (init_timeout && (!*init_timeout || *end || ms < 1 || ms > 3600000)) {
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "--init-timeout takes milliseconds (1 to 3600000)");
+                goto out;
+        }
+        if (elicitation && strcmp(elicitation, "decline") && strcmp(elicitation, "defaults")) {
+                r = cli_usage_error(&cli_cmd_mcp, "--elicitation takes decline or defaults");
+                goto out;
+        }
         path = mcp_registry_path();
         r = url ? mcp_registry_add_http(path, name, url, headers, &e)
                 : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+        if (r == 0 && init_timeout)
+                r = mcp_registry_set(path, name, "init_timeout_ms", json_integer((json_int_t)ms),
+                                     &e);
+        if (r == 0 && elicitation)
+                r = mcp_registry_set(path, name, "elicitation", json_string(elicitation), &e);
+        if (r == 0 && json_object_size(oauth))
+                r = mcp_registry_set(path, name, "oauth", json_incref(oauth), &e);
         if (r < 0) {
                 r = fail(&e);
                 goto out;
@@ -309,6 +351,7 @@ static int add(int argc, char **argv)
 out:
         json_decref(so.mounts);
         json_decref(so.allow);
+        json_decref(oauth);
         free(path);
         free(env);
         free(headers);
@@ -487,12 +530,16 @@ static int tools(int argc, char **argv)
         if (r)
                 return r;
         json_t *all = json_object();
+        cli_catch_interrupt();
+        struct mcp_call_opts o = {.cancel = &cli_interrupted};
+        /* every server at once: one that hangs delays none of the others */
+        if (!only || mcp_registry_find(&x.reg, only))
+                mcp_hub_start(x.hub, only, &o);
         for (size_t i = 0; i < x.reg.n; i++) {
                 const struct mcp_server_conf *s = &x.reg.v[i];
                 if ((only && strcmp(s->id, only) != 0) || (!only && !s->enabled))
                         continue;
                 osvm_err e = {0};
-                struct mcp_call_opts o = {.cancel = &cli_interrupted};
                 json_t *t = mcp_hub_tools(x.hub, s->id, &o, &e);
                 if (!t) {
                         r = fail(&e);
@@ -517,8 +564,9 @@ static int tools(int argc, char **argv)
                 log_error("no MCP server \"%s\" is registered", only);
                 r = OSVM_EXIT_USAGE;
         }
-        if (json && !r)
-                cli_print_json(only ? json_object_get(all, only) : all);
+        /* one shape: {"SERVER": [tools...]}, whether one server was named or all */
+        if (json && (!r || json_object_size(all)))
+                cli_print_json(all);
         json_decref(all);
         cli_servers_close(&x);
         return r;
@@ -763,6 +811,20 @@ out:
         return r;
 }
 
+static int logout(int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_usage_error(&cli_cmd_mcp, "usage: osvm mcp logout NAME");
+        osvm_err e = {0};
+        bool had;
+        if (mcp_oauth_logout(argv[1], &had, &e) < 0)
+                return fail(&e);
+        _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
+        printf(had ? "logged out of %s: its tokens are removed\n" : "no tokens were kept for %s\n",
+               shown);
+        return OSVM_EXIT_OK;
+}
+
 /* `osvm mcp serve --pack NAME`: one built-in pack, as the registry's osvm-mcp entry runs it. */
 static int serve_pack(const char *name)
 {
@@ -951,56 +1013,63 @@ static int serve(int argc, char **argv)
 static int run_mcp(int argc, char **argv)
 {
         static const struct cli_verb verbs[] = {
-            {"add", add},     {"remove", remove_cmd}, {"list", list},  {"import", import},
-            {"tools", tools}, {"call", call},         {"serve", serve}};
+            {"add", add},     {"remove", remove_cmd}, {"list", list},   {"import", import},
+            {"tools", tools}, {"call", call},         {"serve", serve}, {"logout", logout}};
         return cli_run_verb(&cli_cmd_mcp, verbs, sizeof(verbs) / sizeof(verbs[0]), argc, argv);
 }
 
 const struct cli_cmd cli_cmd_mcp = {
     .name = "mcp",
     .summary = "register MCP servers, list their tools, call them",
-    .help =
-        "usage: osvm mcp add NAME [--env K=V]... [--mount HOST[:GUEST][:rw]]...\n"
-        "           [--allow-net HOST[:PORT]]... [--memory MB] [--no-sandbox] -- CMD [ARGS...]\n"
-        "       osvm mcp add NAME --url URL [--header 'Name: value']...\n"
-        "       osvm mcp remove NAME\n"
-        "       osvm mcp list [--json]\n"
-        "       osvm mcp import [--mount HOST[:GUEST][:rw]]... [--allow-net HOST[:PORT]]...\n"
-        "           [--memory MB] [--no-sandbox] FILE\n"
-        "       osvm mcp tools [NAME | URL] [--json]\n"
-        "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]]\n"
-        "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
-        "\n"
-        "A stdio server added or imported runs confined in osvm's sandbox: no network\n"
-        "but osvm's proxy to the --allow-net hosts, none of your files but its\n"
-        "--mount folders (read-only unless :rw), none of your environment. 'list'\n"
-        "shows each server's tier; docs/mcp-sandbox.md says what each holds.\n"
-        "\n"
-        "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
-        "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
-        "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
-        "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
-        "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
-        "added.\n"
-        "\n"
-        "'serve' is the gateway: one MCP server on stdio in front of every enabled\n"
-        "server (or the NAMEs), tools named SERVER__TOOL, each call routed by the\n"
-        "isolation policy as below and recorded in the audit log ('osvm audit').\n"
-        "Point an MCP client (Claude Code, Codex, VS Code) at 'osvm mcp serve'.\n"
-        "With --http it serves Streamable HTTP at http://127.0.0.1:PORT/mcp instead\n"
-        "(loopback unless ADDR says otherwise), each request needing the bearer\n"
-        "token kept in gateway_token beside the config (made on first use, printed\n"
-        "with a client's configuration); Ctrl-C ends it. --no-auth (loopback only)\n"
-        "serves without the token: any local program can then call every tool.\n"
-        "\n"
-        "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
-        "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"
-        "image, else directly on the server when the policy allows the fallback.\n"
-        "Arguments are one JSON object or key=value pairs typed by the tool's schema.\n"
-        "Progress is shown on stderr; Ctrl-C cancels the call. With --json, the call,\n"
-        "its mode, reasons, duration and result are printed as one JSON object.\n"
-        "\n"
-        "Exit codes: 0 ok, 1 failure, 2 usage, 3 config invalid, 4 refused by policy,\n"
-        "5 the tool reported an error, 130 cancelled.\n",
+    .help = "usage: osvm mcp add NAME [--env K=V]... [--mount HOST[:GUEST][:rw]]...\n"
+            "           [--allow-net HOST[:PORT]]... [--memory MB] [--no-sandbox] [OPTIONS]\n"
+            "           -- CMD [ARGS...]\n"
+            "       osvm mcp add NAME --url URL [--header 'Name: value']... [OPTIONS]\n"
+            "         OPTIONS: --init-timeout MS, --elicitation decline|defaults,\n"
+            "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered),\n"
+            "         --client-metadata-url URL (OAuth: a client ID metadata document)\n"
+            "       osvm mcp remove NAME\n"
+            "       osvm mcp logout NAME\n"
+            "       osvm mcp list [--json]\n"
+            "       osvm mcp import [--mount HOST[:GUEST][:rw]]... [--allow-net HOST[:PORT]]...\n"
+            "           [--memory MB] [--no-sandbox] FILE\n"
+            "       osvm mcp tools [NAME | URL] [--json]\n"
+            "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]]\n"
+            "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
+            "\n"
+            "A stdio server added or imported runs confined in osvm's sandbox: no network\n"
+            "but osvm's proxy to the --allow-net hosts, none of your files but its\n"
+            "--mount folders (read-only unless :rw), none of your environment. 'list'\n"
+            "shows each server's tier; docs/mcp-sandbox.md says what each holds.\n"
+            "\n"
+            "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
+            "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
+            "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
+            "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
+            "A server that asks for OAuth is signed in to on first use: osvm prints the\n"
+            "URL and opens it with $BROWSER (or xdg-open); tokens are kept per server\n"
+            "under the state directory until 'logout'.\n"
+            "The built-in osvm-mcp server (the Solana tool pack) is there without being\n"
+            "added.\n"
+            "\n"
+            "'serve' is the gateway: one MCP server on stdio in front of every enabled\n"
+            "server (or the NAMEs), tools named SERVER__TOOL, each call routed by the\n"
+            "isolation policy as below and recorded in the audit log ('osvm audit').\n"
+            "Point an MCP client (Claude Code, Codex, VS Code) at 'osvm mcp serve'.\n"
+            "With --http it serves Streamable HTTP at http://127.0.0.1:PORT/mcp instead\n"
+            "(loopback unless ADDR says otherwise), each request needing the bearer\n"
+            "token kept in gateway_token beside the config (made on first use, printed\n"
+            "with a client's configuration); Ctrl-C ends it. --no-auth (loopback only)\n"
+            "serves without the token: any local program can then call every tool.\n"
+            "\n"
+            "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
+            "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"
+            "image, else directly on the server when the policy allows the fallback.\n"
+            "Arguments are one JSON object or key=value pairs typed by the tool's schema.\n"
+            "Progress is shown on stderr; Ctrl-C cancels the call. With --json, the call,\n"
+            "its mode, reasons, duration and result are printed as one JSON object.\n"
+            "\n"
+            "Exit codes: 0 ok, 1 failure, 2 usage, 3 config invalid, 4 refused by policy,\n"
+            "5 the tool reported an error, 130 cancelled.\n",
     .run = run_mcp,
 };

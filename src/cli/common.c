@@ -264,6 +264,7 @@ int cli_servers_open(struct cli_servers *s, const char **server)
         if (mcp_registry_add_builtin(&s->reg, &s->host))
                 cli_note_egress(&s->cfg, "osvm-mcp");
         s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
+        mcp_hub_set_cancel(s->hub, &cli_interrupted); /* Ctrl-C ends a server's start-up */
         return 0;
 }
 

@@ -46,6 +46,10 @@ struct mcp_client {
         json_t *init_result;
         struct mcp_server_info info;
         json_t *roots;
+        struct mcp_handlers handlers;
+        unsigned asks;            /* elicitation/sampling requests during this request */
+        unsigned server_requests; /* server requests of any kind during this request */
+        bool flood_said;
 };
 
 /* ---- parsing what peers send ---- */
@@ -127,12 +131,167 @@ static void reply(struct mcp_client *c, json_t *id, json_t *result, json_t *erro
         json_decref(msg);
 }
 
-static void on_server_request(struct mcp_client *c, const char *method, json_t *id)
+/* ---- elicitation (form and URL mode, SEP-1034 defaults) ---- */
+
+/* Is v one of the choices of an enum, or of a oneOf / anyOf of consts? */
+static bool among_choices(json_t *ps, json_t *v, bool *has_choices)
 {
+        json_t *en = json_object_get(ps, "enum");
+        json_t *of = json_object_get(ps, "oneOf");
+        if (!of)
+                of = json_object_get(ps, "anyOf");
+        size_t i;
+        json_t *x;
+        *has_choices = json_is_array(en) || json_is_array(of);
+        json_array_foreach(en, i, x) if (json_equal(x, v)) return true;
+        json_array_foreach(of, i, x) if (json_equal(json_object_get(x, "const"), v)) return true;
+        return !*has_choices;
+}
+
+/* Does v fit the property schema ps (a primitive, or an array of choices)? */
+static bool value_fits(json_t *ps, json_t *v)
+{
+        const char *type = json_string_value(json_object_get(ps, "type"));
+        bool choices;
+        if (type && !strcmp(type, "array")) { /* multi-select (SEP-1330) */
+                if (!json_is_array(v))
+                        return false;
+                size_t i;
+                json_t *x;
+                json_array_foreach(v, i, x) if (!among_choices(json_object_get(ps, "items"), x,
+                                                               &choices)) return false;
+                return true;
+        }
+        if (!among_choices(ps, v, &choices))
+                return false;
+        if (!type)
+                return choices;
+        if (!strcmp(type, "string"))
+                return json_is_string(v);
+        if (!strcmp(type, "integer"))
+                return json_is_integer(v);
+        if (!strcmp(type, "number"))
+                return json_is_number(v);
+        if (!strcmp(type, "boolean"))
+                return json_is_boolean(v);
+        return false;
+}
+
+json_t *mcp_elicit_fill(json_t *schema, json_t *content, const char **why)
+{
+        json_t *props = json_object_get(schema, "properties");
+        json_t *out = json_object();
+        const char *key;
+        json_t *ps;
+        json_object_foreach(props, key, ps)
+        {
+                json_t *v = json_object_get(content, key);
+                if (!v)
+                        v = json_object_get(ps, "default");
+                if (!v)
+                        continue;
+                if (!value_fits(ps, v)) {
+                        *why = "a value does not fit the type or the choices the schema gives";
+                        json_decref(out);
+                        return NULL;
+                }
+                json_object_set(out, key, v);
+        }
+        size_t i;
+        json_t *req;
+        json_array_foreach(json_object_get(schema, "required"), i, req)
+        {
+                if (json_is_string(req) && !json_object_get(out, json_string_value(req))) {
+                        *why = "a required field has no value";
+                        json_decref(out);
+                        return NULL;
+                }
+        }
+        return out;
+}
+
+static json_t *action(const char *a)
+{
+        return json_pack("{s:s}", "action", a);
+}
+
+/* The ElicitResult to send for an elicitation/create request. */
+static json_t *elicit(struct mcp_client *c, json_t *params)
+{
+        const char *mode = json_string_value(json_object_get(params, "mode"));
+        if (!c->handlers.elicit) {
+                log_info("%s: the server asked a question (elicitation); declined: nobody to "
+                         "ask in this mode",
+                         c->name);
+                return action("decline");
+        }
+        if (++c->asks > MCP_ASKS_PER_REQUEST) {
+                if (c->asks == MCP_ASKS_PER_REQUEST + 1)
+                        log_warn("%s: the server asked more than %u questions during one "
+                                 "request; the rest are declined",
+                                 c->name, MCP_ASKS_PER_REQUEST);
+                return action("decline");
+        }
+        json_t *r = c->handlers.elicit(c->handlers.ctx, c->name, params);
+        const char *a = json_string_value(json_object_get(r, "action"));
+        if (!a || (strcmp(a, "accept") && strcmp(a, "cancel"))) {
+                json_decref(r);
+                return action("decline");
+        }
+        if (strcmp(a, "accept") || (mode && strcmp(mode, "form"))) {
+                json_object_del(r, "content"); /* cancel, or a URL-mode consent */
+                return r;
+        }
+        const char *why = NULL;
+        json_t *filled = mcp_elicit_fill(json_object_get(params, "requestedSchema"),
+                                         json_object_get(r, "content"), &why);
+        json_decref(r);
+        if (!filled) {
+                log_warn("%s: the answer to the server's question was not sent (%s); declined",
+                         c->name, why);
+                return action("decline");
+        }
+        return json_pack("{s:s, s:o}", "action", "accept", "content", filled);
+}
+
+static void on_server_request(struct mcp_client *c, const char *method, json_t *id, json_t *params)
+{
+        if (++c->server_requests > MCP_SERVER_REQUESTS_PER_REQUEST) {
+                if (!c->flood_said)
+                        log_warn("%s: the server sent more than %u requests of its own during one "
+                                 "request; the rest get an error",
+                                 c->name, MCP_SERVER_REQUESTS_PER_REQUEST);
+                c->flood_said = true;
+                reply(c, id, NULL,
+                      json_pack("{s:i, s:s}", "code", -32000, "message",
+                                "too many requests from the server"));
+                return;
+        }
         if (strcmp(method, "ping") == 0) {
                 reply(c, id, json_object(), NULL);
         } else if (strcmp(method, "roots/list") == 0 && c->roots) {
                 reply(c, id, json_pack("{s:O}", "roots", c->roots), NULL);
+        } else if (strcmp(method, "elicitation/create") == 0 && json_is_object(params)) {
+                reply(c, id, elicit(c, params), NULL);
+        } else if (strcmp(method, "sampling/createMessage") == 0 && c->handlers.sample &&
+                   json_is_object(params)) {
+                osvm_err e = {0};
+                json_t *r = ++c->asks > MCP_ASKS_PER_REQUEST
+                                ? (err_set(&e, -1, "too many sampling requests"), NULL)
+                                : c->handlers.sample(c->handlers.ctx, c->name, params, &e);
+                if (r)
+                        reply(c, id, r, NULL);
+                else
+                        reply(c, id, NULL,
+                              json_pack("{s:i, s:s}", "code", -1, "message",
+                                        e.msg[0] ? e.msg : "the sampling request was declined"));
+        } else if (strcmp(method, "sampling/createMessage") == 0) {
+                log_info("%s: the server asked for an LLM completion (sampling); declined in "
+                         "this mode",
+                         c->name);
+                reply(c, id, NULL,
+                      json_pack("{s:i, s:s}", "code", -1, "message",
+                                "sampling is declined outside osvm's chat"));
         } else {
                 log_debug("%s: answered the server's %s with method-not-found", c->name, method);
                 reply(c, id, NULL,
@@ -172,7 +331,8 @@ static void on_notification(struct mcp_client *c, const char *method, json_t *pa
                                                : "");
                 free(text);
         } else if (strcmp(method, "notifications/tools/list_changed") == 0) {
-                c->tools_changed = true;
+                log_debug("%s: its tool list changed", c->name);
+                c->tools_changed = true; /* the hub lists them again (mcp_take_tools_changed) */
         } else {
                 log_debug("%s: notification %s", c->name, method);
         }
@@ -234,7 +394,7 @@ static void on_message(void *ctx, json_t *msg)
         /* a method that is not a clean string is one we do not know */
         const char *method = mj ? (str_clean(mj) ? str_clean(mj) : "") : NULL;
         if (method && id) {
-                on_server_request(c, method, id);
+                on_server_request(c, method, id, json_object_get(msg, "params"));
         } else if (method) {
                 on_notification(c, method, json_object_get(msg, "params"));
         } else if (id) {
@@ -325,6 +485,7 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
         c->pending_done = false;
         c->pending_result = c->pending_error = NULL;
         c->pending_strays = 0;
+        c->asks = c->server_requests = 0;
         c->on_progress = o ? o->on_progress : NULL;
         c->progress_ctx = o ? o->progress_ctx : NULL;
 
@@ -423,6 +584,11 @@ static int initialize(struct mcp_client *c, const struct mcp_call_opts *o, osvm_
         json_t *caps = json_object();
         if (c->roots)
                 json_object_set_new(caps, "roots", json_pack("{s:b}", "listChanged", 0));
+        /* Elicitation is declared even without a handler: a question is then
+         * declined in words the server can pass on, not left unasked. */
+        json_object_set_new(caps, "elicitation", json_pack("{s:{}, s:{}}", "form", "url"));
+        if (c->handlers.sample)
+                json_object_set_new(caps, "sampling", json_object());
         json_t *params = json_pack("{s:s, s:o, s:{s:s, s:s}}", "protocolVersion",
                                    MCP_PROTOCOL_VERSION, "capabilities", caps, "clientInfo", "name",
                                    CLIENT_NAME, "version", OSVM_VERSION);
@@ -469,8 +635,9 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
                                osvm_err *e)
 {
         struct mcp_transport *t =
-            ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, e)
-                    : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->sandbox, ep->max_message, e);
+            ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, ep->oauth, e)
+                    : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->cwd, ep->sandbox,
+                                     ep->max_message, e);
         if (!t)
                 return NULL;
         struct mcp_client *c = xcalloc(1, sizeof(*c));
@@ -480,6 +647,8 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
         c->next_id = 1;
         c->alive = true;
         c->roots = ep->roots ? json_incref(ep->roots) : NULL;
+        if (ep->handlers)
+                c->handlers = *ep->handlers;
         t->on_message = on_message;
         t->ctx = c;
         if (initialize(c, o, e) < 0) {

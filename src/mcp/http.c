@@ -54,6 +54,7 @@ struct stream {
 
         /* the response */
         char ctype[128];
+        char www[1024]; /* WWW-Authenticate (the first Bearer challenge) */
         char session[HTTP_MAX_SESSION_ID + 1];
         bool session_bad;
         curl_off_t clen; /* -1: not given */
@@ -73,6 +74,7 @@ struct http {
         char *url;
         char *shown;              /* url in messages: mcp_url_public, never a credential */
         struct curl_slist *extra; /* configured headers */
+        struct mcp_oauth *oauth;  /* NULL when a configured header authorizes */
         char session[HTTP_MAX_SESSION_ID + 1];
         CURLM *multi;
         struct stream *streams; /* every transfer in the multi handle */
@@ -323,12 +325,15 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
                 headers_done(s);
         } else if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
                 /* a new response (after a 1xx): forget the previous one's headers */
-                s->ctype[0] = s->session[0] = '\0';
+                s->ctype[0] = s->session[0] = s->www[0] = '\0';
                 s->session_bad = false;
                 s->clen = -1;
         } else if (header_is(line, n, "content-type", &v, &vn)) {
                 copy_trimmed(s->ctype, sizeof(s->ctype), v, vn, NULL);
                 printable(s->ctype);
+        } else if (header_is(line, n, "www-authenticate", &v, &vn)) {
+                if (!s->www[0])
+                        copy_trimmed(s->www, sizeof(s->www), v, vn, NULL);
         } else if (header_is(line, n, "mcp-session-id", &v, &vn)) {
                 bool too_long;
                 copy_trimmed(s->session, sizeof(s->session), v, vn, &too_long);
@@ -464,6 +469,10 @@ static struct stream *stream_start(struct http *h, enum stream_kind kind, char *
         if (ok && h->t.protocol_version[0])
                 ok = add_header(l, "MCP-Protocol-Version", h->t.protocol_version,
                                 "the negotiated protocol version", true, h, e);
+        /* the token goes to the server's own URL alone: this one, never redirected */
+        if (ok && mcp_oauth_header(h->oauth))
+                ok = add_header(l, "Authorization", mcp_oauth_header(h->oauth), "the OAuth token",
+                                false, h, e);
         for (struct curl_slist *x = h->extra; ok && x; x = x->next) {
                 const char *why = mcp_header_problem(x->data);
                 if (why) {
@@ -807,6 +816,76 @@ static int run(struct http *h, struct stream *own, const struct mcp_wait *w, boo
 
 /* ---- the operations ---- */
 
+/* scheme://host:port of url, lower-case, into out; false when it is not a URL. */
+static bool origin_of(const char *url, char *out, size_t n)
+{
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+                  curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+        if (ok) {
+                snprintf(out, n, "%s://%s:%s", scheme, host, port);
+                for (char *p = out; *p; p++)
+                        if (*p >= 'A' && *p <= 'Z')
+                                *p = (char)(*p | 0x20);
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ok;
+}
+
+#define HTTP_MAX_REDIRECTS 5
+
+/*
+ * The server answered a POST with a redirect to location: followed when it
+ * stays on the server's origin (the connection keeps the new URL), refused,
+ * naming the location, when it leads elsewhere: the configured headers and
+ * the token are the server's, and go to no other origin.
+ */
+static int redirect(struct http *h, long status, const char *location, unsigned n, osvm_err *e)
+{
+        char from[600], to[600];
+        _cleanup_free_ char *shown = text_sanitize(location, 0);
+        if (strlen(shown) > 200)
+                strcpy(shown + 197, "...");
+        if (!origin_of(h->url, from, sizeof(from)) || !origin_of(location, to, sizeof(to)) ||
+            strcmp(from, to))
+                return err_set(e, EPROTO,
+                               "%s: the server redirected (HTTP %ld) to %s, another origin; not "
+                               "followed (its headers and token are for %s alone)",
+                               h->t.server_name, status, shown, h->shown);
+        if (n > HTTP_MAX_REDIRECTS)
+                return err_set(e, EPROTO, "%s: more than %d redirects in a row; the last to %s",
+                               h->t.server_name, HTTP_MAX_REDIRECTS, shown);
+        if (status != 307 && status != 308)
+                return err_set(e, EPROTO,
+                               "%s: the server redirected a POST with HTTP %ld (to %s), which "
+                               "would turn it into a GET; only 307 and 308 keep it",
+                               h->t.server_name, status, shown);
+        log_info("%s: the server moved to %s (HTTP %ld)", h->t.server_name, shown, status);
+        free(h->url);
+        h->url = xstrdup(location);
+        return 0;
+}
+
+/*
+ * Opens the GET stream when none is open and may be (after initialize,
+ * unless the server refused it or asked to wait): what the server sends on
+ * its own arrives there while a POST runs, not only between requests.
+ */
+static int listen_maybe(struct http *h, osvm_err *e)
+{
+        if (h->listen || h->get_refused || !h->t.protocol_version[0] ||
+            time_mono_ns() < h->listen_at)
+                return 0;
+        h->listen = stream_start(h, ST_LISTEN, NULL, h->listen_id, e);
+        return h->listen ? 0 : -1;
+}
+
 static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e)
 {
         struct http *h = (struct http *)t;
@@ -824,14 +903,65 @@ static int http_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait
                 h->resume_pending = false;
                 h->resumes = 0;
         }
-        struct stream *s = stream_start(h, ST_POST, body, NULL, e);
-        if (!s)
+        if (json_object_get(msg, "method") && json_object_get(msg, "id") &&
+            listen_maybe(h, e) < 0) {
+                free(body);
                 return -1;
-        if (json_object_get(msg, "method") && json_object_get(msg, "id"))
-                s->req_id = json_incref(json_object_get(msg, "id"));
-        int rc = run(h, s, w, watch_done, 0, e);
-        stream_free(s); /* stops reading a stream we no longer need */
-        return rc < 0 ? -1 : 0;
+        }
+        bool fresh_token = false;
+        unsigned redirects = 0;
+        struct mcp_wait later;
+        for (;;) {
+                struct stream *s = stream_start(h, ST_POST, xstrdup(body), NULL, e);
+                if (!s) {
+                        free(body);
+                        return -1;
+                }
+                if (json_object_get(msg, "method") && json_object_get(msg, "id"))
+                        s->req_id = json_incref(json_object_get(msg, "id"));
+                int rc = run(h, s, w, watch_done, 0, e);
+                long status = 0;
+                char *location = NULL;
+                if (rc < 0) {
+                        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+                        if (status >= 300 && status < 400) {
+                                char *loc = NULL;
+                                curl_easy_getinfo(s->easy, CURLINFO_REDIRECT_URL, &loc);
+                                location = loc ? xstrdup(loc) : NULL;
+                        }
+                }
+                char www[sizeof(s->www)];
+                snprintf(www, sizeof(www), "%s", s->www);
+                stream_free(s); /* stops reading a stream we no longer need */
+                if (location) {
+                        int r = redirect(h, status, location, ++redirects, e);
+                        free(location);
+                        if (r == 0)
+                                continue; /* the same message, to the new place */
+                        free(body);
+                        return -1;
+                }
+                /* 401: no (valid) token; 403 insufficient_scope: a token of more scopes */
+                bool step_up = status == 403 && strcasestr(www, "insufficient_scope");
+                if (rc < 0 && (status == 401 || step_up) && h->oauth) {
+                        osvm_err ae = {0};
+                        uint64_t t0 = time_mono_ns();
+                        if (mcp_oauth_challenge(h->oauth, status, www, fresh_token, w, &ae) == 0) {
+                                fresh_token = true;
+                                /* the sign-in was the person's time: the request's deadline
+                                 * counts on from where it was */
+                                later = *w;
+                                if (later.deadline_ns)
+                                        later.deadline_ns += time_mono_ns() - t0;
+                                w = &later;
+                                continue; /* the same message again, with the new token */
+                        }
+                        if (e)
+                                *e = ae;
+                }
+                free(body);
+                return rc < 0 ? -1 : 0;
+        }
 }
 
 /*
@@ -889,13 +1019,9 @@ static int http_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err
                         }
                         continue;
                 }
+                if (listen_maybe(h, e) < 0)
+                        return -1;
                 uint64_t now = time_mono_ns();
-                if (!h->listen && !h->get_refused && t->protocol_version[0] &&
-                    now >= h->listen_at) {
-                        h->listen = stream_start(h, ST_LISTEN, NULL, h->listen_id, e);
-                        if (!h->listen)
-                                return -1;
-                }
                 bool later =
                     !h->listen && !h->get_refused && t->protocol_version[0] && h->listen_at > now;
                 uint64_t wake = later ? h->listen_at : 0;
@@ -927,6 +1053,7 @@ static void http_close(struct mcp_transport *t)
                         stream_free(s);
                 }
         }
+        mcp_oauth_free(h->oauth);
         json_array_clear(h->queue);
         json_decref(h->queue);
         curl_multi_cleanup(h->multi);
@@ -944,7 +1071,8 @@ static const struct mcp_transport_ops http_ops = {
 };
 
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
-                                    size_t max_message, osvm_err *e)
+                                    size_t max_message, const struct mcp_oauth_conf *oauth,
+                                    osvm_err *e)
 {
         if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
                 /* never the value itself: a URL may hold a credential */
@@ -1010,5 +1138,11 @@ struct mcp_transport *mcp_http_open(const char *name, const char *url, char *con
                 }
                 h->extra = n;
         }
+        /* a configured Authorization header (a static token) is the server's authorization */
+        bool configured = false;
+        for (struct curl_slist *x = h->extra; x; x = x->next)
+                configured |= strncasecmp(x->data, "authorization:", 14) == 0;
+        if (!configured)
+                h->oauth = mcp_oauth_new(name, url, oauth);
         return &h->t;
 }

@@ -7,6 +7,10 @@
  * another while all are busy) for as long as it runs. The gateway serves its
  * clients' requests concurrently this way; the agent and `osvm mcp call`
  * use the first connection alone.
+ *
+ * The servers start in parallel (mcp_hub_start; in the background for the
+ * chat): a thread of its own makes each server's first connection and lists
+ * its tools, so that one slow to initialize delays none of the others.
  */
 #include "mcp/mcp.h"
 
@@ -28,6 +32,18 @@ struct hub_server {
         struct hub_conn conn[MCP_HUB_CONNS];
         json_t *tools;              /* cached tools/list; NULL until listed or after it changed */
         struct iso_sandbox sandbox; /* what its policy asks of its confinement */
+        struct mcp_oauth_conf oauth;
+        struct mcp_handlers handlers; /* the hub's, with the server's policy */
+        bool start_failed;            /* its start-up gave up on it: not tried again this run */
+        osvm_err start_err;
+        /* the start-up's thread (mcp_hub_start, mcp_hub_start_background) */
+        bool starting;   /* a thread runs (or ran and was not taken in yet) */
+        bool background; /* ... started by mcp_hub_start_background */
+        bool threadless; /* ... ran in turn, no thread to be had */
+        bool start_done; /* set by the thread as it ends (atomically) */
+        struct mcp_call_opts start_opts;
+        struct mcp_client *started;
+        json_t *started_tools;
 };
 
 struct mcp_hub {
@@ -42,15 +58,76 @@ struct mcp_hub {
         char *caller;       /* the audit record's caller when a call names none */
         mcp_hub_notify_fn on_notify;
         void *notify_ctx;
+        struct mcp_handlers handlers;  /* set by mcp_hub_set_handlers */
+        volatile sig_atomic_t stop;    /* ends the start-ups in the background */
+        volatile sig_atomic_t *cancel; /* mcp_hub_set_cancel's: ends a start-up */
+        /* The start-up threads stay until the hub goes: a confined server dies
+         * with the thread that made it (its pdeathsig). */
+        pthread_cond_t park; /* a start-up ended; the hub is closing */
+        bool closing;
+        pthread_t *threads;
+        size_t nthreads, capthreads;
 };
 
-/* What its policy asks of server s's confinement: osvm's own pack holds each
- * call to the policy itself, and a remote server is not ours to confine. */
-static void set_sandbox(const struct mcp_hub *h, struct hub_server *s)
+/* The answer to a question outside the chat: "defaults" accepts the schema's defaults. */
+static json_t *elicit_by_policy(void *ctx, const char *server, json_t *params)
+{
+        struct hub_server *s = ctx;
+        struct mcp_hub *h = s->h;
+        pthread_mutex_lock(&h->mu);
+        struct mcp_handlers hd = h->handlers;
+        bool defaults = s->conf->elicit_defaults;
+        pthread_mutex_unlock(&h->mu);
+        if (hd.elicit)
+                return hd.elicit(hd.ctx, server, params);
+        const char *mode = json_string_value(json_object_get(params, "mode"));
+        if (defaults && (!mode || !strcmp(mode, "form"))) {
+                log_info("%s: the server asked a question; answered with its defaults "
+                         "(\"elicitation\": \"defaults\")",
+                         server);
+                return json_pack("{s:s, s:{}}", "action", "accept", "content");
+        }
+        log_warn("%s: the server asked a question (elicitation); declined: nobody is asked "
+                 "outside the chat (\"elicitation\": \"defaults\" in mcp_servers.json answers "
+                 "with the defaults)",
+                 server);
+        return json_pack("{s:s}", "action", "decline");
+}
+
+static json_t *sample_via_hub(void *ctx, const char *server, json_t *params, osvm_err *e)
+{
+        struct mcp_hub *h = ((struct hub_server *)ctx)->h;
+        pthread_mutex_lock(&h->mu);
+        struct mcp_handlers hd = h->handlers;
+        pthread_mutex_unlock(&h->mu);
+        if (!hd.sample) {
+                err_set(e, EPERM, "%s: sampling is not offered here", server);
+                return NULL;
+        }
+        return hd.sample(hd.ctx, server, params, e);
+}
+
+/* What server s's connections are made with, from its conf: the confinement
+ * its policy asks for (osvm's own pack holds each call to the policy itself,
+ * and a remote server is not ours to confine), its handlers and its OAuth
+ * settings. Under h->mu, or before the hub is shared. */
+static void set_conf(const struct mcp_hub *h, struct hub_server *s)
 {
         iso_server_sandbox(h->cfg, s->conf->id, &s->sandbox);
         if (s->conf->own_pack || s->conf->kind != MCP_KIND_STDIO)
                 s->sandbox.wanted = false;
+        s->handlers = (struct mcp_handlers){
+            .elicit = elicit_by_policy,
+            .sample = h->handlers.sample ? sample_via_hub : NULL,
+            .ctx = s,
+        };
+        s->oauth = (struct mcp_oauth_conf){
+            .store_id = strcmp(s->conf->id, MCP_ADHOC_ID) ? s->conf->id : NULL,
+            .client_id = s->conf->oauth_client_id,
+            .client_secret = s->conf->oauth_client_secret,
+            .scope = s->conf->oauth_scope,
+            .client_metadata_url = s->conf->oauth_client_metadata_url,
+        };
 }
 
 /* Where the status line says a server runs. */
@@ -71,17 +148,34 @@ struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_con
         h->v = xcalloc(h->cap, sizeof(*h->v));
         pthread_mutex_init(&h->mu, NULL);
         pthread_cond_init(&h->freed, NULL);
+        pthread_cond_init(&h->park, NULL);
         h->retired = json_array();
         h->caller = xstrdup("osvm");
         for (size_t i = 0; i < reg->n; i++) {
                 h->v[i] = xcalloc(1, sizeof(**h->v));
                 h->v[i]->h = h;
                 h->v[i]->conf = &reg->v[i];
-                set_sandbox(h, h->v[i]);
+                set_conf(h, h->v[i]);
                 session_set_server(session_get(), reg->v[i].id, where(h->v[i]),
                                    SESSION_SERVER_CONFIGURED);
         }
         return h;
+}
+
+void mcp_hub_set_handlers(struct mcp_hub *h, const struct mcp_handlers *hd)
+{
+        pthread_mutex_lock(&h->mu);
+        h->handlers = hd ? *hd : (struct mcp_handlers){0};
+        for (size_t i = 0; i < h->n; i++)
+                h->v[i]->handlers.sample = h->handlers.sample ? sample_via_hub : NULL;
+        pthread_mutex_unlock(&h->mu);
+}
+
+void mcp_hub_set_cancel(struct mcp_hub *h, volatile sig_atomic_t *cancel)
+{
+        pthread_mutex_lock(&h->mu);
+        h->cancel = cancel;
+        pthread_mutex_unlock(&h->mu);
 }
 
 void mcp_hub_set_notify(struct mcp_hub *h, mcp_hub_notify_fn fn, void *ctx)
@@ -143,10 +237,44 @@ static void tools_changed_locked(struct mcp_hub *h, struct hub_server *s)
         log_debug("%s: its tools changed", s->conf->id);
 }
 
+/* A new connection to server s: initialize within its init_timeout_ms. */
+static struct mcp_client *connect_server(struct hub_server *s, const struct mcp_call_opts *o,
+                                         osvm_err *e)
+{
+        struct mcp_hub *h = s->h;
+        struct mcp_endpoint ep;
+        struct mcp_call_opts io = o ? *o : (struct mcp_call_opts){0};
+        pthread_mutex_lock(&h->mu);
+        mcp_server_endpoint(s->conf, &ep);
+        ep.handlers = &s->handlers;
+        ep.oauth = &s->oauth;
+        if (s->sandbox.wanted)
+                ep.sandbox = &s->sandbox;
+        if (!io.cancel)
+                io.cancel = h->cancel;
+        uint32_t init_ms = s->conf->init_timeout_ms;
+        pthread_mutex_unlock(&h->mu);
+        if (io.cancel && *io.cancel) {
+                mcp_err_cancelled(e, "%s: not started: cancelled", s->conf->id);
+                return NULL;
+        }
+        io.timeout_ms = init_ms ? init_ms : MCP_INIT_TIMEOUT_MS;
+        struct mcp_client *c = mcp_connect(&ep, &io, e);
+        if (!c && e->code == MCP_E_TIMEOUT)
+                err_set(e, MCP_E_TIMEOUT,
+                        "%s: no answer to initialize within %u ms (init_timeout_ms%s); skipped",
+                        s->conf->id, io.timeout_ms,
+                        init_ms ? " in mcp_servers.json" : ", the default");
+        if (c)
+                mcp_set_notify(c, server_notified, s);
+        return c;
+}
+
 /*
  * Takes a connection of server s for one request: a free live one, else a
  * new one in a free slot, else waits for one to be given back (until the
- * deadline of o or its cancel flag). NULL with e set when none can be had.
+ * deadline of o or its cancel flag). NULL with e set when none can be had:
+ * also while its start-up runs, and after one that gave up on it.
  */
 static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                                 const struct mcp_call_opts *o, osvm_err *e)
@@ -156,6 +284,16 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
             (uint64_t)(o && o->timeout_ms ? o->timeout_ms : MCP_DEFAULT_TIMEOUT_MS) * 1000000ull;
         const char *id = s->conf->id;
         pthread_mutex_lock(&h->mu);
+        if (s->starting) {
+                pthread_mutex_unlock(&h->mu);
+                err_set(e, EAGAIN, "%s: the server is still starting", id);
+                return NULL;
+        }
+        if (s->start_failed) {
+                *e = s->start_err;
+                pthread_mutex_unlock(&h->mu);
+                return NULL;
+        }
         for (;;) {
                 struct hub_conn *slot = NULL;
                 for (size_t i = 0; i < MCP_HUB_CONNS; i++) {
@@ -181,13 +319,7 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                                 log_warn("%s: the server is gone; starting it again", id);
                                 mcp_close(dead);
                         }
-                        struct mcp_endpoint ep;
-                        mcp_server_endpoint(s->conf, &ep);
-                        if (s->sandbox.wanted)
-                                ep.sandbox = &s->sandbox;
-                        struct mcp_client *c = mcp_connect(&ep, o, e);
-                        if (c)
-                                mcp_set_notify(c, server_notified, s);
+                        struct mcp_client *c = connect_server(s, o, e);
                         session_set_server(session_get(), id, where(s),
                                            c ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
                         pthread_mutex_lock(&h->mu);
@@ -228,9 +360,9 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
 }
 
 /* Gives a connection back. When the server said its tools changed meanwhile,
- * they are listed again on it first, and the cache replaced (and the
- * generation bumped) only when they differ: a server that announces its
- * tools on every new connection changes nothing. */
+ * they are listed again on it first, and the cache replaced (the generation
+ * bumped, the hub's tools_changed handler called) only when they differ: a
+ * server that announces its tools on every new connection changes nothing. */
 static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
 {
         if (c->client && mcp_take_tools_changed(c->client)) {
@@ -238,13 +370,17 @@ static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
                 struct mcp_call_opts o = {.timeout_ms = 10000};
                 json_t *now = mcp_list_tools(c->client, &o, &e);
                 pthread_mutex_lock(&h->mu);
-                if (!now || !s->tools || !json_equal(now, s->tools)) {
+                bool changed = !now || !s->tools || !json_equal(now, s->tools);
+                if (changed) {
                         tools_changed_locked(h, s);
                         if (now)
                                 s->tools = json_incref(now);
                 }
+                struct mcp_handlers hd = h->handlers;
                 pthread_mutex_unlock(&h->mu);
                 json_decref(now);
+                if (changed && hd.tools_changed)
+                        hd.tools_changed(hd.ctx, s->conf->id);
         }
         pthread_mutex_lock(&h->mu);
         if (c->client && !mcp_alive(c->client))
@@ -289,8 +425,8 @@ void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
                 if (strcmp(h->v[i]->conf->id, conf->id) == 0)
                         s = h->v[i];
         if (s) {
-                s->conf = conf;    /* its connections stay as they are */
-                set_sandbox(h, s); /* for connections made from now on */
+                s->conf = conf; /* its connections stay as they are */
+                set_conf(h, s); /* for connections made from now on */
         } else {
                 if (h->n + 1 >= h->cap) {
                         h->cap = 2 * h->cap + 4;
@@ -299,7 +435,7 @@ void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
                 s = h->v[h->n++] = xcalloc(1, sizeof(**h->v));
                 s->h = h;
                 s->conf = conf;
-                set_sandbox(h, s);
+                set_conf(h, s);
         }
         h->tools_gen++;
         const char *w = where(s);
@@ -375,6 +511,201 @@ json_t *mcp_hub_describe(struct mcp_hub *h, const char *id, const struct mcp_cal
         json_decref(d);
         release(h, s, c);
         return copy;
+}
+
+/* ---- the parallel start-up ---- */
+
+/* Server i, or NULL past the end (servers may be added as the hub runs). */
+static struct hub_server *server_at(struct mcp_hub *h, size_t i)
+{
+        pthread_mutex_lock(&h->mu);
+        struct hub_server *s = i < h->n ? h->v[i] : NULL;
+        pthread_mutex_unlock(&h->mu);
+        return s;
+}
+
+static bool has_live_locked(const struct hub_server *s)
+{
+        for (size_t k = 0; k < MCP_HUB_CONNS; k++)
+                if (s->conn[k].client && mcp_alive(s->conn[k].client))
+                        return true;
+        return false;
+}
+
+/* One server's start-up: initialize, then its tools. It touches only the
+ * start_ fields and started*, which nobody reads before start_done. */
+static void start_server(struct hub_server *s)
+{
+        s->started = connect_server(s, &s->start_opts, &s->start_err);
+        if (s->started) {
+                s->started_tools = mcp_list_tools(s->started, &s->start_opts, &s->start_err);
+                if (!s->started_tools)
+                        err_wrap(&s->start_err, "%s: listing its tools", s->conf->id);
+        }
+        pthread_mutex_lock(&s->h->mu);
+        __atomic_store_n(&s->start_done, true, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&s->h->park);
+        pthread_mutex_unlock(&s->h->mu);
+}
+
+/* The start-up in a thread of its own, which then waits for the hub to
+ * close: the server it started (when confined) is killed when it ends. */
+static void *start_one(void *arg)
+{
+        struct hub_server *s = arg;
+        struct mcp_hub *h = s->h;
+        start_server(s);
+        pthread_mutex_lock(&h->mu);
+        while (!h->closing)
+                pthread_cond_wait(&h->park, &h->mu);
+        pthread_mutex_unlock(&h->mu);
+        return NULL;
+}
+
+/* Starts the threads (background: for mcp_hub_collect); returns how many.
+ * cancel ends them early (may be NULL). */
+static size_t launch(struct mcp_hub *h, const char *only, volatile sig_atomic_t *cancel,
+                     bool background)
+{
+        size_t n = 0;
+        struct hub_server *s;
+        for (size_t i = 0; (s = server_at(h, i)); i++) {
+                pthread_mutex_lock(&h->mu);
+                bool go = !(only ? strcmp(s->conf->id, only) != 0 : !s->conf->enabled) &&
+                          !has_live_locked(s) && !s->start_failed && !s->starting;
+                if (go) {
+                        s->start_opts = (struct mcp_call_opts){.cancel = cancel};
+                        err_clear(&s->start_err);
+                        s->started = NULL;
+                        s->started_tools = NULL;
+                        __atomic_store_n(&s->start_done, false, __ATOMIC_RELEASE);
+                        s->starting = true;
+                        s->background = background;
+                        s->threadless = false;
+                }
+                pthread_mutex_unlock(&h->mu);
+                if (!go)
+                        continue;
+                pthread_t t;
+                if (pthread_create(&t, NULL, start_one, s) != 0) {
+                        s->threadless = true;
+                        start_server(s); /* no thread to be had: in turn */
+                } else {
+                        pthread_mutex_lock(&h->mu);
+                        if (h->nthreads == h->capthreads) {
+                                h->capthreads = 2 * h->capthreads + 4;
+                                h->threads =
+                                    xrealloc(h->threads, h->capthreads * sizeof(*h->threads));
+                        }
+                        h->threads[h->nthreads++] = t;
+                        pthread_mutex_unlock(&h->mu);
+                }
+                n++;
+        }
+        return n;
+}
+
+/* Takes in one server whose start ended (waiting for it): up (true) or given up on. */
+static bool take_in(struct mcp_hub *h, struct hub_server *s)
+{
+        pthread_mutex_lock(&h->mu);
+        while (!__atomic_load_n(&s->start_done, __ATOMIC_ACQUIRE))
+                pthread_cond_wait(&h->park, &h->mu);
+        struct mcp_client *c = s->started, *dead = NULL;
+        json_t *tools = s->started_tools;
+        bool up = c && tools;
+        s->starting = s->background = s->threadless = false;
+        struct hub_conn *slot = NULL;
+        for (size_t k = 0; k < MCP_HUB_CONNS && up && !slot; k++)
+                if (!s->conn[k].busy)
+                        slot = &s->conn[k];
+        if (up && slot) {
+                dead = slot->client;
+                slot->client = c;
+                c = NULL;
+                if (s->tools)
+                        json_array_append_new(h->retired, s->tools);
+                s->tools = tools;
+                tools = NULL;
+                h->tools_gen++;
+        } else if (!up) {
+                /* Ctrl-C is not the server's fault: it may be tried again */
+                s->start_failed = s->start_err.code != MCP_E_CANCELLED;
+        }
+        s->started = NULL;
+        s->started_tools = NULL;
+        bool live = has_live_locked(s);
+        pthread_cond_broadcast(&h->freed);
+        pthread_mutex_unlock(&h->mu);
+        mcp_close(dead);
+        mcp_close(c); /* not up, or no slot to hold it */
+        json_decref(tools);
+        session_set_server(session_get(), s->conf->id, where(s),
+                           live ? SESSION_SERVER_UP : SESSION_SERVER_DOWN);
+        return up;
+}
+
+size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o)
+{
+        pthread_mutex_lock(&h->mu);
+        volatile sig_atomic_t *cancel = o && o->cancel ? o->cancel : h->cancel;
+        pthread_mutex_unlock(&h->mu);
+        launch(h, only, cancel, false);
+        size_t up = 0;
+        struct hub_server *s;
+        for (size_t i = 0; (s = server_at(h, i)); i++) {
+                pthread_mutex_lock(&h->mu);
+                bool mine = s->starting && !s->background && (!only || !strcmp(s->conf->id, only));
+                pthread_mutex_unlock(&h->mu);
+                if (mine)
+                        up += take_in(h, s);
+        }
+        return up;
+}
+
+void mcp_hub_start_background(struct mcp_hub *h)
+{
+        launch(h, NULL, &h->stop, true);
+}
+
+size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *pending)
+{
+        size_t ended = 0;
+        *pending = 0;
+        struct hub_server *s;
+        for (size_t i = 0; (s = server_at(h, i)); i++) {
+                pthread_mutex_lock(&h->mu);
+                bool mine = s->starting && s->background;
+                pthread_mutex_unlock(&h->mu);
+                if (!mine)
+                        continue;
+                if (!__atomic_load_n(&s->start_done, __ATOMIC_ACQUIRE)) {
+                        (*pending)++;
+                        continue;
+                }
+                bool up = take_in(h, s);
+                ended++;
+                if (!fn)
+                        continue;
+                pthread_mutex_lock(&h->mu);
+                size_t ntools = up ? json_array_size(s->tools) : 0;
+                osvm_err err = s->start_err;
+                pthread_mutex_unlock(&h->mu);
+                fn(ctx, s->conf->id, up ? NULL : err.msg, ntools);
+        }
+        return ended;
+}
+
+const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id)
+{
+        struct mcp_hub *mh = (struct mcp_hub *)h; /* its lock, not its state */
+        const char *msg = NULL;
+        pthread_mutex_lock(&mh->mu);
+        for (size_t i = 0; i < h->n && !msg; i++)
+                if (!strcmp(h->v[i]->conf->id, id) && h->v[i]->start_failed)
+                        msg = h->v[i]->start_err.msg;
+        pthread_mutex_unlock(&mh->mu);
+        return msg;
 }
 
 void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
@@ -478,9 +809,23 @@ void mcp_hub_free(struct mcp_hub *h)
 {
         if (!h)
                 return;
-        for (size_t i = 0; i < h->n; i++) {
+        h->stop = 1; /* start-ups still running end now */
+        for (size_t i = 0; i < h->n; i++)
+                if (h->v[i]->starting)
+                        take_in(h, h->v[i]);
+        for (size_t i = 0; i < h->n; i++)
                 for (size_t k = 0; k < MCP_HUB_CONNS; k++)
                         mcp_close(h->v[i]->conn[k].client);
+        /* the servers are closed: the threads that started them may end */
+        pthread_mutex_lock(&h->mu);
+        h->closing = true;
+        pthread_cond_broadcast(&h->park);
+        pthread_mutex_unlock(&h->mu);
+        for (size_t i = 0; i < h->nthreads; i++)
+                pthread_join(h->threads[i], NULL);
+        free(h->threads);
+        pthread_cond_destroy(&h->park);
+        for (size_t i = 0; i < h->n; i++) {
                 json_decref(h->v[i]->tools);
                 free(h->v[i]);
         }

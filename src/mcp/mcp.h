@@ -15,6 +15,7 @@
 #define MCP_PROTOCOL_VERSION    "2025-11-25"
 #define MCP_DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define MCP_DEFAULT_TIMEOUT_MS  60000u
+#define MCP_INIT_TIMEOUT_MS     30000u /* a server's initialize, unless init_timeout_ms says */
 
 /* What one server's tools/list may add up to, over all its pages. */
 #define MCP_TOOLS_MAX       4096u              /* tools */
@@ -64,19 +65,73 @@ struct mcp_server_info {
         json_t *capabilities;     /* borrowed */
 };
 
+/*
+ * How the client answers what a server asks of it (its own requests).
+ * Every member may be NULL: a request without a handler is declined
+ * (elicitation, sampling) and the capability is not declared.
+ *
+ * elicit: an elicitation/create request (params as the server sent them,
+ * untrusted: sanitize before showing). Returns the ElicitResult to send
+ * ({"action": "accept"|"decline"|"cancel", "content": {...}}), a new
+ * reference; NULL declines. The client applies the schema's defaults to an
+ * accepted form (SEP-1034) and checks the content against the schema.
+ * sample: a sampling/createMessage request; returns the CreateMessageResult
+ * or NULL with e set (sent as an error). tools_changed: for the hub
+ * (mcp_hub_set_handlers) alone: a server said its tool list changed
+ * (notifications/tools/list_changed) and the hub has listed them again.
+ */
+struct mcp_handlers {
+        json_t *(*elicit)(void *ctx, const char *server, json_t *params);
+        json_t *(*sample)(void *ctx, const char *server, json_t *params, osvm_err *e);
+        void (*tools_changed)(void *ctx, const char *server);
+        void *ctx;
+};
+
+/*
+ * OAuth 2.1 for a Streamable HTTP server (docs/mcp.md, "Authorization").
+ * Nothing here is needed for a server that asks for no authorization.
+ */
+struct mcp_oauth_conf {
+        const char *store_id;      /* names the token file; NULL: tokens kept in memory only */
+        const char *client_id;     /* pre-registered client; NULL: registered dynamically */
+        const char *client_secret; /* with client_id; may be NULL (a public client) */
+        const char *scope;         /* asked for when the server names none; may be NULL */
+        const char *client_metadata_url; /* a client ID metadata document to use; may be NULL */
+        bool no_browser;                 /* never run the browser step: fail instead */
+};
+
+/* At most this many elicitation or sampling requests of a server are put
+ * to the handler per request of ours; more are declined (a flood). */
+#define MCP_ASKS_PER_REQUEST 8u
+/* Server requests of any kind answered per request of ours; more get an error. */
+#define MCP_SERVER_REQUESTS_PER_REQUEST 10000u
+
 /* Where a server is and how to start or reach it. */
 struct mcp_endpoint {
         const char *name;     /* the registry's name for it, for messages */
         char *const *argv;    /* stdio: the command and its arguments; NULL for HTTP */
         char *const *env;     /* stdio: extra K=V entries; may be NULL */
+        const char *cwd;      /* stdio: the server's working directory; NULL: osvm's */
         const char *url;      /* Streamable HTTP: the endpoint URL; NULL for stdio */
         char *const *headers; /* HTTP: extra "Name: value" headers; may be NULL */
         json_t *roots;        /* may be NULL: the roots to declare and answer roots/list with */
         /* stdio: the server runs confined under this (mcp_sandbox_tier says how);
          * NULL: on the host, as the user runs it */
         const struct iso_sandbox *sandbox;
-        size_t max_message; /* 0: MCP_DEFAULT_MAX_MESSAGE */
+        size_t max_message;                  /* 0: MCP_DEFAULT_MAX_MESSAGE */
+        const struct mcp_handlers *handlers; /* may be NULL; borrowed for the connection */
+        const struct mcp_oauth_conf *oauth;  /* HTTP: may be NULL; borrowed */
 };
+
+/*
+ * The form an elicitation's requestedSchema asks for, with what the person
+ * (or a policy) gave in content (may be NULL): a new object with every
+ * property's schema default filled in where content has none (SEP-1034).
+ * Returns NULL with why set (a static string) when content does not fit the
+ * schema: a required field missing, a value of the wrong type, a value
+ * outside an enum.
+ */
+json_t *mcp_elicit_fill(json_t *schema, json_t *content, const char **why);
 
 /*
  * Starts or reaches the server and runs initialize / initialized. A server
@@ -136,9 +191,15 @@ struct mcp_server_conf {
         enum mcp_kind kind;
         char **argv;    /* stdio: NULL-terminated */
         char **env;     /* stdio: NULL-terminated K=V */
+        char *cwd;      /* stdio: its working directory; may be NULL */
         char *url;      /* http */
         char **headers; /* http: NULL-terminated "Name: value" (auth included) */
         bool enabled;
+        uint32_t init_timeout_ms; /* how long initialize may take; 0: MCP_INIT_TIMEOUT_MS */
+        bool elicit_defaults;     /* "elicitation": "defaults": outside the chat, a server's
+                                   * question is answered with the schema's defaults */
+        /* "oauth": a pre-registered client, the scopes, a client ID metadata document */
+        char *oauth_client_id, *oauth_client_secret, *oauth_scope, *oauth_client_metadata_url;
         bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
                         * policy itself: its timeout answers as a tool error */
 };
@@ -171,6 +232,12 @@ int mcp_registry_add_stdio(const char *path, const char *id, char *const *argv, 
                            osvm_err *e);
 int mcp_registry_add_http(const char *path, const char *id, const char *url, char *const *headers,
                           osvm_err *e);
+/* Forgets the OAuth tokens and client kept for server id (`osvm mcp logout`);
+ * *had says whether there were any. */
+int mcp_oauth_logout(const char *id, bool *had, osvm_err *e);
+/* Sets (or with value NULL removes) one field of a server's entry. */
+int mcp_registry_set(const char *path, const char *id, const char *field, json_t *value,
+                     osvm_err *e);
 int mcp_registry_remove(const char *path, const char *id, osvm_err *e);
 /* Imports {"mcpServers": {NAME: {command, args, env} | {url, headers}}}; existing
  * ids are kept and reported as skipped. */
@@ -203,7 +270,36 @@ void mcp_hub_set_caller(struct mcp_hub *h, const char *caller);
  * object {name, version, capabilities, instructions?}. */
 json_t *mcp_hub_describe(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                          osvm_err *e);
-/* The server's tools (cached; a borrowed array valid until the hub is freed). */
+/*
+ * Starts the servers (only, or every enabled one) at once, each in a thread
+ * of its own, and lists their tools; each has its own init_timeout_ms, and
+ * one that does not answer delays none of the others. Returns how many are
+ * up. A server that failed is not tried again in this run: every request to it
+ * gives its error (mcp_hub_start_error says it, or NULL).
+ */
+size_t mcp_hub_start(struct mcp_hub *h, const char *only, const struct mcp_call_opts *o);
+const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id);
+/*
+ * The same without waiting (the chat): every enabled server starts in the
+ * background; mcp_hub_collect takes in those whose start ended since the
+ * last call, calling fn for each (err NULL when it is up, with its number of
+ * tools), and says how many are still starting. Until it is taken in, a
+ * server is "still starting" to every request to it. Freeing the hub ends the
+ * start-ups that still run.
+ */
+typedef void (*mcp_joined_fn)(void *ctx, const char *id, const char *err, size_t ntools);
+void mcp_hub_start_background(struct mcp_hub *h);
+/* What ends a start-up whose caller gave no cancel flag of its own (Ctrl-C's). */
+void mcp_hub_set_cancel(struct mcp_hub *h, volatile sig_atomic_t *cancel);
+size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *pending);
+/* How the hub's servers' own requests are answered; NULL: the defaults
+ * (questions declined unless the server's "elicitation" policy says
+ * "defaults", sampling declined). Call before the servers start. */
+void mcp_hub_set_handlers(struct mcp_hub *h, const struct mcp_handlers *hd);
+/* The id the command line gives a server named by its URL (not kept). */
+#define MCP_ADHOC_ID "adhoc"
+/* The server's tools (cached, listed again after notifications/tools/list_changed;
+ * a borrowed array valid until the hub is freed). */
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o,
                       osvm_err *e);
 /* Bumped each time a server's tools changed (it sent tools/list_changed, or

@@ -91,10 +91,23 @@ static const char *header_problem(const char *name, json_t *val)
 static int read_entry(const char *file, const char *id, json_t *o, struct mcp_server_conf *s,
                       osvm_err *e)
 {
-        static const char *const known[] = {"name",    "url",        "transport_type",
-                                            "auth",    "enabled",    "extra_config",
-                                            "command", "args",       "env",
-                                            "headers", "github_url", "local_path",
+        static const char *const known[] = {"name",
+                                            "url",
+                                            "transport_type",
+                                            "auth",
+                                            "enabled",
+                                            "extra_config",
+                                            "command",
+                                            "args",
+                                            "env",
+                                            "headers",
+                                            "github_url",
+                                            "local_path",
+                                            "init_timeout_ms",
+                                            "elicitation",
+                                            "oauth",
+                                            "disabled",
+                                            "cwd",
                                             NULL};
         const char *why = id_problem(id);
         if (why)
@@ -118,6 +131,42 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
         if (en && !json_is_boolean(en))
                 return err_set(e, EINVAL, "%s: %s.enabled: expected true or false", file, id);
         s->enabled = !en || json_is_true(en);
+        json_t *dis = json_object_get(o, "disabled"); /* the format of other clients */
+        if (dis && !json_is_boolean(dis))
+                return err_set(e, EINVAL, "%s: %s.disabled: expected true or false", file, id);
+        if (json_is_true(dis))
+                s->enabled = false;
+        json_t *it = json_object_get(o, "init_timeout_ms");
+        if (it && (!json_is_integer(it) || json_integer_value(it) < 1 ||
+                   json_integer_value(it) > 3600000))
+                return err_set(e, EINVAL,
+                               "%s: %s.init_timeout_ms: expected milliseconds from 1 to 3600000",
+                               file, id);
+        s->init_timeout_ms = it ? (uint32_t)json_integer_value(it) : 0;
+        json_t *el = json_object_get(o, "elicitation");
+        const char *els = json_string_value(el);
+        if (el && (!els || (strcmp(els, "decline") && strcmp(els, "defaults"))))
+                return err_set(e, EINVAL,
+                               "%s: %s.elicitation: expected \"decline\" or \"defaults\"", file,
+                               id);
+        s->elicit_defaults = els && !strcmp(els, "defaults");
+        json_t *oa = json_object_get(o, "oauth");
+        if (oa && !json_is_object(oa))
+                return err_set(e, EINVAL, "%s: %s.oauth: expected an object", file, id);
+        static const char *const oauth_fields[] = {"client_id", "client_secret", "scope",
+                                                   "client_metadata_url"};
+        char **oauth_dst[] = {&s->oauth_client_id, &s->oauth_client_secret, &s->oauth_scope,
+                              &s->oauth_client_metadata_url};
+        for (size_t i = 0; i < 4; i++) {
+                json_t *v = json_object_get(oa, oauth_fields[i]);
+                if (v && (!json_is_string(v) || !text_header_value_ok(json_string_value(v))))
+                        return err_set(e, EINVAL,
+                                       "%s: %s.oauth.%s: expected a string without control "
+                                       "characters",
+                                       file, id, oauth_fields[i]);
+                if (v)
+                        *oauth_dst[i] = xstrdup(json_string_value(v));
+        }
 
         const char *type = json_string_value(json_object_get(o, "transport_type"));
         json_t *url = json_object_get(o, "url"), *cmd = json_object_get(o, "command");
@@ -210,6 +259,13 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
                                "%s: %s: a stdio server needs \"command\" (or a \"url\" "
                                "holding its command line)",
                                file, id);
+        json_t *cwd = json_object_get(o, "cwd");
+        if (cwd && !json_is_string(cwd) && !json_is_null(cwd))
+                return err_set(e, EINVAL, "%s: %s.cwd: expected a string", file, id);
+        if (json_is_string(cwd)) {
+                char *d = fs_expand_home(json_string_value(cwd));
+                s->cwd = d;
+        }
         json_t *env = json_object_get(o, "env");
         if (env && !json_is_object(env))
                 return err_set(e, EINVAL, "%s: %s.env: expected an object", file, id);
@@ -233,6 +289,11 @@ static void free_conf(struct mcp_server_conf *s)
         strv_free(s->env);
         free(s->url);
         strv_free(s->headers);
+        free(s->oauth_client_id);
+        free(s->oauth_client_secret);
+        free(s->oauth_scope);
+        free(s->oauth_client_metadata_url);
+        free(s->cwd);
 }
 
 void mcp_registry_free(struct mcp_registry *reg)
@@ -319,6 +380,7 @@ void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *e
         } else {
                 ep->argv = s->argv;
                 ep->env = s->env;
+                ep->cwd = s->cwd;
         }
 }
 
@@ -470,6 +532,30 @@ int mcp_registry_add_http(const char *path, const char *id, const char *url, cha
         return add_entry(path, id, http_entry(id, url, headers), e);
 }
 
+int mcp_registry_set(const char *path, const char *id, const char *field, json_t *value,
+                     osvm_err *e)
+{
+        json_t *doc = load_doc(path, e);
+        if (!doc) {
+                json_decref(value);
+                return -1;
+        }
+        json_t *entry = json_object_get(doc, id);
+        int r;
+        if (!json_is_object(entry)) {
+                json_decref(value);
+                r = err_set(e, ENOENT, "no server \"%s\" in %s", id, path);
+        } else {
+                if (value)
+                        json_object_set_new(entry, field, value);
+                else
+                        json_object_del(entry, field);
+                r = save_doc(path, doc, e);
+        }
+        json_decref(doc);
+        return r;
+}
+
 int mcp_registry_remove(const char *path, const char *id, osvm_err *e)
 {
         json_t *doc = load_doc(path, e);
@@ -492,9 +578,11 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
         if (!src)
                 return -1;
         json_t *servers = json_object_get(src, "mcpServers");
+        if (!servers) /* VS Code's mcp.json */
+                servers = json_object_get(src, "servers");
         if (!json_is_object(servers)) {
                 json_decref(src);
-                err_set(e, EINVAL, "%s: no \"mcpServers\" object", file);
+                err_set(e, EINVAL, "%s: no \"mcpServers\" (or VS Code's \"servers\") object", file);
                 e->exit = OSVM_EXIT_CONFIG;
                 return -1;
         }
@@ -510,11 +598,21 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
         {
                 const char *why = id_problem(id);
                 json_t *cmd = json_object_get(o, "command"), *url = json_object_get(o, "url");
+                const char *type = json_string_value(json_object_get(o, "type"));
+                if (!type)
+                        type = json_string_value(json_object_get(o, "transport"));
                 json_t *entry = NULL;
                 if (why) {
                         log_warn("%s: skipped \"%s\": the name %s", file, id, why);
                 } else if (json_object_get(doc, id)) {
                         log_warn("%s: skipped \"%s\": already registered", file, id);
+                } else if (type && !strcmp(type, "sse")) {
+                        /* the 2024-11-05 transport: a GET stream plus an endpoint to POST to */
+                        log_warn("%s: skipped \"%s\": it uses the legacy HTTP+SSE transport "
+                                 "(2024-11-05), which osvm does not speak; if the server also "
+                                 "offers Streamable HTTP, add that URL with 'osvm mcp add %s "
+                                 "--url URL'",
+                                 file, id, id);
                 } else if (json_is_string(cmd)) {
                         json_t *args = json_object_get(o, "args"), *env = json_object_get(o, "env");
                         size_t n = json_array_size(args);
@@ -537,6 +635,9 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
                         entry = stdio_entry(id, argv, envv);
                         strv_free(argv);
                         strv_free(envv);
+                        json_t *cwd = json_object_get(o, "cwd");
+                        if (json_is_string(cwd))
+                                json_object_set(entry, "cwd", cwd);
                 } else if (json_is_string(url)) {
                         entry = http_entry(id, json_string_value(url), NULL);
                         json_t *h = json_object_get(o, "headers");
@@ -546,6 +647,9 @@ int mcp_registry_import(const char *path, const char *file, size_t *added, size_
                         log_warn("%s: skipped \"%s\": neither \"command\" nor \"url\"", file, id);
                 }
                 if (entry) {
+                        json_t *dis = json_object_get(o, "disabled");
+                        if (json_is_true(dis) || json_is_false(json_object_get(o, "enabled")))
+                                json_object_set_new(entry, "enabled", json_false());
                         json_object_set_new(doc, id, entry);
                         (*added)++;
                 } else {

@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -516,10 +517,18 @@ static char **merged_env(char *const *extra)
 }
 
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     const struct iso_sandbox *sb, size_t max_message, osvm_err *e)
+                                     const char *cwd, const struct iso_sandbox *sb,
+                                     size_t max_message, osvm_err *e)
 {
         if (!argv || !argv[0] || !argv[0][0]) {
                 err_set(e, EINVAL, "%s: no command to start", name);
+                return NULL;
+        }
+        struct stat st;
+        if (cwd && (stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                _cleanup_free_ char *shown = text_sanitize(cwd, 0);
+                err_set(e, ENOTDIR, "%s: its working directory (cwd) %s is not a directory", name,
+                        shown);
                 return NULL;
         }
         /* A server that dies must not take osvm with it through SIGPIPE. */
@@ -536,8 +545,14 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
                 int c = mcp_confine_spawn(name, sb, argv, env, fds, &pid, &confined, e);
                 if (c < 0)
                         goto fail;
-                if (c > 0)
+                if (c > 0) {
+                        if (cwd)
+                                log_warn("%s: its working directory (cwd) does not apply in "
+                                         "the sandbox: it starts in its package's folder or /; "
+                                         "name files by absolute path, mounted with --mount",
+                                         name);
                         goto started;
+                }
         }
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
@@ -545,6 +560,8 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         posix_spawn_file_actions_adddup2(&fa, in[0], 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+        if (cwd)
+                posix_spawn_file_actions_addchdir_np(&fa, cwd);
         posix_spawnattr_init(&attr);
         /* Its own process group: Ctrl-C at the terminal cancels a call, not the server. */
         posix_spawnattr_setpgroup(&attr, 0);

@@ -51,10 +51,30 @@ struct mcp_transport {
         char server_name[128]; /* for messages */
 };
 
-/* Starts CMD ARGS... with the given extra environment (K=V entries); confined
- * under sb when not NULL. */
+/* ---- OAuth (oauth.c) for the HTTP transport ---- */
+
+struct mcp_oauth;
+/* The authorization state of one server at url: its kept token, if any. */
+struct mcp_oauth *mcp_oauth_new(const char *server, const char *url,
+                                const struct mcp_oauth_conf *conf);
+void mcp_oauth_free(struct mcp_oauth *o);
+/* "Bearer TOKEN" to send to the server's URL (and nowhere else), or NULL. */
+const char *mcp_oauth_header(const struct mcp_oauth *o);
+/*
+ * The server answered 401 (or 403) with the WWW-Authenticate header www
+ * (may be ""): refreshes the token, or walks the whole flow (discovery, a
+ * client, the browser step, the token), stepping up the scopes on
+ * insufficient_scope. retried: the refused request already carried a token
+ * just obtained. 0 when there is a new token to retry with, else -1 with e.
+ */
+int mcp_oauth_challenge(struct mcp_oauth *o, long status, const char *www, bool retried,
+                        const struct mcp_wait *w, osvm_err *e);
+
+/* Starts CMD ARGS... with the given extra environment (K=V entries), in cwd
+ * (NULL: ours); confined under sb when not NULL (then cwd does not apply). */
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
-                                     const struct iso_sandbox *sb, size_t max_message, osvm_err *e);
+                                     const char *cwd, const struct iso_sandbox *sb,
+                                     size_t max_message, osvm_err *e);
 
 /* A confined server's host side: its proxy, cgroups and private files. */
 struct mcp_confined;
@@ -71,6 +91,7 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
 void mcp_confined_end(struct mcp_confined *c);
 /* Connects to a Streamable HTTP endpoint (nothing is sent until the first send). */
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
-                                    size_t max_message, osvm_err *e);
+                                    size_t max_message, const struct mcp_oauth_conf *oauth,
+                                    osvm_err *e);
 
 #endif

@@ -41,7 +41,7 @@ check_eq "the commands" "isolation mcp status unikernel uk doctor config complet
         "$(words osvm "")"
 check_eq "a command's beginning" "mcp" "$(words osvm m)"
 check_eq "two commands begin with co" "config completion" "$(words osvm co)"
-check_eq "the verbs of mcp" "add remove list import tools serve call" "$(words osvm mcp "")"
+check_eq "the verbs of mcp" "add remove logout list import tools serve call" "$(words osvm mcp "")"
 check_eq "the verbs of isolation that begin with s" "show set" "$(words osvm isolation s)"
 check_eq "an alias's verbs" "run" "$(words osvm uk "")"
 check_eq "a verb's options" "--help --timeout --json" "$(words osvm mcp call -)"
@@ -101,7 +101,7 @@ if command -v zsh >/dev/null; then
                 _osvm_find "" osvm isolation validate; print -r -- "files=$_osvm_files"' \
                 zsh "$T/osvm.zsh" "$OSVM" 2>&1)
         check_contains "zsh: the script loads and registers _osvm" "comp=_osvm" "$out"
-        check_contains "zsh: the verbs of mcp" "verbs=add remove list import tools serve call" "$out"
+        check_contains "zsh: the verbs of mcp" "verbs=add remove logout list import tools serve call" "$out"
         check_match "zsh: the registered servers" "^servers= *alpha beta osvm-mcp *$" "$out"
         check_contains "zsh: a file where one goes" "files=1" "$out"
         out=$(zsh -f -c 'fpath=("$1" $fpath); autoload -U compinit && compinit -u -D
@@ -116,7 +116,7 @@ fi
 if command -v fish >/dev/null; then
         fishc() { fish --no-config -c "source $T/osvm.fish; complete -C '$1'" 2>&1 | tr '\n' ' ' |
                 sed 's/ $//'; }
-        check_eq "fish: the verbs of mcp" "add call import list remove serve tools" "$(fishc 'osvm mcp ')"
+        check_eq "fish: the verbs of mcp" "add call import list logout remove serve tools" "$(fishc 'osvm mcp ')"
         check_eq "fish: an option" "--no-microvm" "$(fishc 'osvm --no')"
         check_eq "fish: the registered servers" "alpha beta osvm-mcp" "$(fishc "$OSVM mcp tools ")"
         check_eq "fish: an option's value is not completed" "" "$(fishc 'osvm mcp call --timeout ')"

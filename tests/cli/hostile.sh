@@ -80,7 +80,7 @@ osvm mcp tools hostile --json
 check_exit "mcp tools --json: exit 0" 0
 check_clean "mcp tools --json: stdout and stderr are clean" "$T/out" "$T/err"
 check_json "mcp tools --json: the data is whole (JSON escapes, not the sanitizer's)" "$T/out" \
-        'any(t["name"] == "hostile_echo" and "\x1b[2J clear \x1b]0;pwned-title\x07" in t["description"] and "\x9b31m" in t["description"] and "\u202e" in t["description"] and "\x7f" in t["description"] for t in d)'
+        'any(t["name"] == "hostile_echo" and "\x1b[2J clear \x1b]0;pwned-title\x07" in t["description"] and "\x9b31m" in t["description"] and "\u202e" in t["description"] and "\x7f" in t["description"] for t in d["hostile"])'
 
 osvm mcp call hostile hostile_echo message=hi
 check_exit "mcp call: exit 0" 0

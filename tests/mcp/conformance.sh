@@ -1,12 +1,18 @@
 #!/bin/bash
-# The MCP conformance suite's client scenarios `initialize` and `tools_call`
-# against `osvm mcp` (Node 22 from npm, as the suite needs). Each must report
-# "Passed: 1/1"; a client that never connects "passes" with 0/0.
+# Every client scenario of the MCP conformance suite (0.1.16) against
+# `osvm mcp` (Node 22 from npm, as the suite needs). Each must report
+# "Passed: N/N, 0 failed" with N > 0 (a client that never connects "passes"
+# with 0/0). The scenarios osvm leaves out, and why, are in LEFT_OUT below
+# and docs/mcp.md ("Conformance"); the suite's list is read from the suite,
+# so a scenario it adds fails here until it passes or is left out.
 set -u
 cd "$(dirname "$0")/../.."
 repo=$PWD
 : "${OSVM_BIN:=$PWD/build/asan/osvm}"
 export OSVM_BIN
+
+# Extensions outside the 2025-11-25 specification (docs/mcp.md, "Conformance"):
+LEFT_OUT="auth/client-credentials-jwt auth/cross-app-access-complete-flow"
 
 root=$(tests/peers/install.sh 2>/dev/null) || {
         echo "SKIP: the npm test peers could not be installed (no npm registry?)"
@@ -18,18 +24,33 @@ suite="$root/node_modules/@modelcontextprotocol/conformance/dist/index.js"
         echo "FAIL: the conformance suite or Node 22 is missing under $root"
         exit 1
 }
-home=$(mktemp -d)
-trap 'rm -rf "$home"' EXIT
-export OSVM_HOME="$home/config" XDG_STATE_HOME="$home/state"
+scenarios=$(PATH="$node22:$PATH" node "$suite" list 2>/dev/null |
+        sed -n '/^Client scenarios/,$s/^  - \([^ ]*\).*/\1/p')
+[ -n "$scenarios" ] || {
+        echo "FAIL: the suite lists no client scenarios"
+        exit 1
+}
 
 pass=0
 fail=0
-for scenario in initialize tools_call; do
+left=0
+total=0
+for scenario in $scenarios; do
+        total=$((total + 1))
+        case " $LEFT_OUT " in *" $scenario "*)
+                echo "ok - conformance client scenario $scenario # SKIP outside the 2025-11-25 specification (docs/mcp.md)"
+                left=$((left + 1))
+                continue
+                ;;
+        esac
+        home=$(mktemp -d)
         # (timeout 120: only guards against a hang)
-        out=$(cd "$home" && PATH="$node22:$PATH" timeout 120 node "$suite" client \
+        out=$(cd "$home" && OSVM_HOME="$home/config" XDG_STATE_HOME="$home/state" \
+                PATH="$node22:$PATH" timeout 120 node "$suite" client \
                 --command "sh $repo/tests/mcp/conformance-client" --scenario "$scenario" 2>&1)
-        if grep -q "Passed: 1/1, 0 failed" <<<"$out"; then
-                echo "ok - conformance client scenario $scenario: Passed: 1/1"
+        rm -rf "$home"
+        if grep -qE "Passed: ([1-9][0-9]*)/\1, 0 failed" <<<"$out"; then
+                echo "ok - conformance client scenario $scenario: $(grep -oE 'Passed: [0-9]+/[0-9]+' <<<"$out" | tail -1)"
                 pass=$((pass + 1))
         else
                 echo "not ok - conformance client scenario $scenario"
@@ -37,5 +58,5 @@ for scenario in initialize tools_call; do
                 fail=$((fail + 1))
         fi
 done
-echo "$pass passed, $fail failed"
+echo "$pass of $total client scenarios pass ($left left out, $fail failed)"
 [ "$fail" -eq 0 ]

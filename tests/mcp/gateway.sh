@@ -32,14 +32,16 @@ check_eq "the SDK client's run through the gateway exits 0" 0 $?
 [ -s "$T/sdk.json" ] || cat "$T/sdk.err" | tail -20
 J=$T/sdk.json
 check_json "it is osvm" "$J" 'd["server"]["name"] == "osvm"'
+# (server-everything offers 15: osvm declares elicitation, so its two
+# elicitation triggers are among them)
 check_json "the tools of every server, qualified SERVER__TOOL" "$J" \
-        'len([t for t in d["tools"] if t.startswith("ev__")]) == 13 and len([t for t in d["tools"] if t.startswith("fs__")]) == 14 and sorted(t for t in d["tools"] if t.startswith("peer__")) == ["peer__add-tool", "peer__echo"]'
+        'len([t for t in d["tools"] if t.startswith("ev__")]) == 15 and len([t for t in d["tools"] if t.startswith("fs__")]) == 14 and sorted(t for t in d["tools"] if t.startswith("peer__")) == ["peer__add-tool", "peer__echo"]'
 check_json "a tool says where it comes from and how it is routed" "$J" \
         'd["echo_meta"] == {"osvm/server": "ev", "osvm/tool": "echo", "osvm/route": "direct"}'
 check_json "two servers' echo tools do not clash" "$J" \
         'd["ev_echo"] == "Echo: hello" and d["peer_echo"] == "peer: hello"'
 check_json "the instructions say where the calls run" "$J" \
-        '"- ev: 13 tools run directly in the server'"'"'s own process on this host, outside any VM." in d["instructions"] and "audit log" in d["instructions"]'
+        '"- ev: 15 tools run directly in the server'"'"'s own process on this host, outside any VM." in d["instructions"] and "audit log" in d["instructions"]'
 check_json "and carry each server's own, named" "$J" '"From peer:\nThe peer'"'"'s own words." in d["instructions"]'
 check_json "the capabilities are the union of the servers'" "$J" \
         'd["capabilities"]["tools"]["listChanged"] and d["capabilities"]["resources"]["subscribe"] and "prompts" in d["capabilities"] and "completions" in d["capabilities"] and "logging" in d["capabilities"]'
@@ -118,7 +120,7 @@ check_eq "the SDK client's run over HTTP exits 0" 0 $?
 [ -s "$T/sdkh.json" ] || tail -20 "$T/sdkh.err"
 J=$T/sdkh.json
 check_json "HTTP: a session, and every server's tools, qualified" "$J" \
-        'len(d["session"]) == 32 and len(d["tools"]) == 29 and d["ev_echo"] == "Echo: hello" and d["peer_echo"] == "peer: hello"'
+        'len(d["session"]) == 32 and len(d["tools"]) == 31 and d["ev_echo"] == "Echo: hello" and d["peer_echo"] == "peer: hello"'
 check_json "HTTP: a ping and a second call while a long call runs; progress; the long one cancelled" "$J" \
         'd["ping_while_long"] and d["echo_while_long"] == "Echo: meanwhile" and d["long_still_running"] and d["progress_seen"] >= 1 and "the test cancels it" in d["long"]'
 check_json "HTTP: unknown tool -32602, list_changed, resources, prompts, completion" "$J" \

@@ -100,7 +100,7 @@ static struct mcp_transport *open_t(const char *url, char *const *headers, size_
                                     struct inbox *in)
 {
         osvm_err e = {0};
-        struct mcp_transport *t = mcp_http_open("test", url, headers, max, &e);
+        struct mcp_transport *t = mcp_http_open("test", url, headers, max, NULL, &e);
         if (!t)
                 fail_msg("open %s: %s", url, e.msg);
         t->on_message = on_message;
@@ -632,7 +632,7 @@ static void test_open_refuses_bad_input(void **state)
 {
         (void)state;
         osvm_err e = {0};
-        assert_null(mcp_http_open("x", "ftp://host/", NULL, 0, &e));
+        assert_null(mcp_http_open("x", "ftp://host/", NULL, 0, NULL, &e));
         assert_non_null(strstr(e.msg, "not an http"));
         /* every configured header is checked: name and value, any control character */
         static const char *const bad[] = {
@@ -648,7 +648,7 @@ static void test_open_refuses_bad_input(void **state)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 char *hd[] = {(char *)bad[i], NULL};
                 err_clear(&e);
-                if (mcp_http_open("x", "http://127.0.0.1:1/", hd, 0, &e))
+                if (mcp_http_open("x", "http://127.0.0.1:1/", hd, 0, NULL, &e))
                         fail_msg("header %zu was accepted", i);
                 assert_non_null(strstr(e.msg, "cannot be sent"));
                 assert_null(strchr(e.msg, '\r'));
@@ -656,10 +656,10 @@ static void test_open_refuses_bad_input(void **state)
         }
         assert_null(strstr(e.msg, "a\x01b")); /* the value is not quoted: it may be a secret */
         char *nocolon[] = {"Authorization", NULL};
-        assert_null(mcp_http_open("x", "http://127.0.0.1:1/", nocolon, 0, &e));
+        assert_null(mcp_http_open("x", "http://127.0.0.1:1/", nocolon, 0, NULL, &e));
         assert_non_null(strstr(e.msg, "Name: value"));
         char *tab[] = {"X-Ok: a\tb", NULL};
-        struct mcp_transport *t = mcp_http_open("x", "http://127.0.0.1:1/", tab, 0, &e);
+        struct mcp_transport *t = mcp_http_open("x", "http://127.0.0.1:1/", tab, 0, NULL, &e);
         assert_non_null(t);
         t->ops->close(t);
 }

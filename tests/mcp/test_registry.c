@@ -265,10 +265,31 @@ static void test_import(void **state)
         assert_null(mcp_registry_find(&reg, "evil"));
         mcp_registry_free(&reg);
 
-        const char *notmcp = "{\"servers\": {}}";
+        const char *notmcp = "{\"other\": {}}";
         assert_int_equal(fs_write_atomic(src, notmcp, strlen(notmcp), 0600, NULL), 0);
         assert_int_equal(mcp_registry_import(path, src, &added, &skipped, &e), -1);
         assert_non_null(strstr(e.msg, "no \"mcpServers\""));
+
+        /* VS Code's format; disabled, cwd and env kept; the legacy SSE transport said so */
+        const char *vscode =
+            "{\"inputs\": [], \"servers\": {"
+            " \"off\": {\"type\": \"stdio\", \"command\": \"node\", \"args\": [\"s.js\"],"
+            "         \"cwd\": \"/srv/mcp\", \"env\": {\"K\": \"v\"}, \"disabled\": true},"
+            " \"old\": {\"type\": \"sse\", \"url\": \"https://example.com/sse\"},"
+            " \"vs\": {\"type\": \"http\", \"url\": \"https://example.com/mcp\"}}}";
+        assert_int_equal(fs_write_atomic(src, vscode, strlen(vscode), 0600, NULL), 0);
+        assert_int_equal(mcp_registry_import(path, src, &added, &skipped, &e), 0);
+        assert_int_equal(added, 2);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(mcp_registry_load(path, &reg, &e), 0);
+        const struct mcp_server_conf *off = mcp_registry_find(&reg, "off");
+        assert_non_null(off);
+        assert_false(off->enabled);
+        assert_string_equal(off->cwd, "/srv/mcp");
+        assert_string_equal(off->env[0], "K=v");
+        assert_null(mcp_registry_find(&reg, "old"));
+        assert_int_equal(mcp_registry_find(&reg, "vs")->kind, MCP_KIND_HTTP);
+        mcp_registry_free(&reg);
         free(src);
 }
 
