@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -666,7 +667,7 @@ __attribute__((format(printf, 2, 3))) static void note_add(struct sbx_child *c, 
         va_end(ap);
 }
 
-int sbx_spawn(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
+static int spawn_here(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
 {
         memset(c, 0, sizeof(*c));
         c->pidfd = -1;
@@ -742,6 +743,85 @@ int sbx_spawn(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
         c->pidfd = pidfd;
         c->ns = want;
         return 0;
+}
+
+/*
+ * PR_SET_PDEATHSIG fires when the thread that made the child ends, not when
+ * osvm does: a child made by a thread that lives for one call (the gateway's,
+ * a start-up's) would be killed as that thread returns. So a child that is
+ * to die with osvm is made by one thread that lives as long as osvm, whoever
+ * asks; one at a time (a spawn takes a few milliseconds).
+ */
+struct spawn_job {
+        const struct sbx_spec *s;
+        struct sbx_child *c;
+        osvm_err *e;
+        int r;
+        bool done;
+};
+
+static pthread_mutex_t spawner_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawner_cv = PTHREAD_COND_INITIALIZER;
+static struct spawn_job *spawner_job; /* the one being made; NULL: none */
+static bool spawner_up;
+
+static void *spawner_main(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&spawner_mu);
+        for (;;) {
+                while (!spawner_job || spawner_job->done)
+                        pthread_cond_wait(&spawner_cv, &spawner_mu);
+                struct spawn_job *j = spawner_job;
+                pthread_mutex_unlock(&spawner_mu);
+                j->r = spawn_here(j->s, j->c, j->e);
+                pthread_mutex_lock(&spawner_mu);
+                j->done = true;
+                pthread_cond_broadcast(&spawner_cv);
+        }
+        return NULL;
+}
+
+/* Under spawner_mu. Its signals all blocked: they go to osvm's other threads. */
+static bool spawner_start(void)
+{
+        if (spawner_up)
+                return true;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_t t;
+        spawner_up = pthread_create(&t, &at, spawner_main, NULL) == 0;
+        pthread_attr_destroy(&at);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return spawner_up;
+}
+
+int sbx_spawn(const struct sbx_spec *s, struct sbx_child *c, osvm_err *e)
+{
+        if (!s->pdeathsig)
+                return spawn_here(s, c, e);
+        struct spawn_job j = {.s = s, .c = c, .e = e};
+        pthread_mutex_lock(&spawner_mu);
+        if (!spawner_start()) {
+                pthread_mutex_unlock(&spawner_mu);
+                memset(c, 0, sizeof(*c));
+                c->pid = c->pidfd = -1;
+                return err_set(e, EAGAIN, "confining a child: no thread to make it from");
+        }
+        while (spawner_job)
+                pthread_cond_wait(&spawner_cv, &spawner_mu);
+        spawner_job = &j;
+        pthread_cond_broadcast(&spawner_cv);
+        while (!j.done)
+                pthread_cond_wait(&spawner_cv, &spawner_mu);
+        spawner_job = NULL;
+        pthread_cond_broadcast(&spawner_cv);
+        pthread_mutex_unlock(&spawner_mu);
+        return j.r;
 }
 
 int sbx_landlock_abi(void)

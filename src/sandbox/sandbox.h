@@ -73,7 +73,8 @@ struct sbx_spec {
         size_t nkeep;
         const struct sbx_rlimit *rlimits;
         size_t nrlimits;
-        int pdeathsig; /* sent to the child when the thread that made it ends; 0: none */
+        int pdeathsig; /* sent to the child when osvm ends (it is made by a thread that
+                        * lives as long as osvm); 0: none */
         /* a filter installed last, after no_new_privs (which is always set); NULL: none */
         const struct sock_fprog *seccomp;
         /* with empty_root: bound into it, made before the root turns read-only */

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -99,6 +101,67 @@ static bool userns(void)
                 return true;
         print_message("skipped: %s\n", why);
         return false;
+}
+
+/* A child asked to die with osvm (pdeathsig) outlives the thread that asked
+ * for it: the gateway starts servers from threads that last one call. */
+struct from_thread {
+        struct sbx_spec s;
+        struct sbx_child c;
+        osvm_err e;
+        int r;
+};
+
+static void *spawn_in_thread(void *arg)
+{
+        struct from_thread *t = arg;
+        t->r = sbx_spawn(&t->s, &t->c, &t->e);
+        return NULL;
+}
+
+static void test_outlives_its_thread(void **state)
+{
+        (void)state;
+        int in[2], out[2];
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        char *argv[] = {"/bin/sh", "-c", "read x; echo alive", NULL};
+        char *envp[] = {"PATH=/usr/bin:/bin", NULL};
+        struct from_thread t = {.s = {.stdio = {in[0], out[1], out[1]},
+                                      .pdeathsig = SIGKILL,
+                                      .exec_fd = -1,
+                                      .path = argv[0],
+                                      .argv = argv,
+                                      .envp = envp}};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, spawn_in_thread, &t), 0);
+        pthread_join(th, NULL); /* the thread that asked is gone */
+        close(in[0]);
+        close(out[1]);
+        if (t.r < 0)
+                fail_msg("sbx_spawn: %s", t.e.msg);
+        usleep(100000);           /* give a wrongly sent SIGKILL time to land: not a budget */
+        signal(SIGPIPE, SIG_IGN); /* a child killed too early: a failed check, not a crash */
+        (void)!write(in[1], "go\n", 3);
+        close(in[1]);
+        char buf[64] = "";
+        size_t got = 0;
+        for (;;) {
+                struct pollfd p = {out[0], POLLIN, 0};
+                if (poll(&p, 1, HANG_GUARD_MS) <= 0)
+                        break;
+                ssize_t k = read(out[0], buf + got, sizeof(buf) - 1 - got);
+                if (k <= 0)
+                        break;
+                got += (size_t)k;
+        }
+        buf[got] = '\0';
+        close(out[0]);
+        int st;
+        waitpid(t.c.pid, &st, 0);
+        close(t.c.pidfd);
+        assert_string_equal(buf, "alive\n");
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void test_empty_root(void **state)
@@ -231,6 +294,7 @@ static void test_server_filter(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_outlives_its_thread),
             cmocka_unit_test(test_empty_root),
             cmocka_unit_test(test_bridge),
             cmocka_unit_test(test_server_filter),
