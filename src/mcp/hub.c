@@ -61,11 +61,8 @@ struct mcp_hub {
         struct mcp_handlers handlers;  /* set by mcp_hub_set_handlers */
         volatile sig_atomic_t stop;    /* ends the start-ups in the background */
         volatile sig_atomic_t *cancel; /* mcp_hub_set_cancel's: ends a start-up */
-        /* The start-up threads stay until the hub goes: a confined server dies
-         * with the thread that made it (its pdeathsig). */
-        pthread_cond_t park; /* a start-up ended; the hub is closing */
-        bool closing;
-        pthread_t *threads;
+        pthread_cond_t park;           /* a start-up ended */
+        pthread_t *threads;            /* the start-ups' threads, joined when the hub goes */
         size_t nthreads, capthreads;
 };
 
@@ -548,17 +545,11 @@ static void start_server(struct hub_server *s)
         pthread_mutex_unlock(&s->h->mu);
 }
 
-/* The start-up in a thread of its own, which then waits for the hub to
- * close: the server it started (when confined) is killed when it ends. */
+/* The start-up in a thread of its own (a confined server outlives it: the
+ * sandbox makes such children from a thread that lives as long as osvm). */
 static void *start_one(void *arg)
 {
-        struct hub_server *s = arg;
-        struct mcp_hub *h = s->h;
-        start_server(s);
-        pthread_mutex_lock(&h->mu);
-        while (!h->closing)
-                pthread_cond_wait(&h->park, &h->mu);
-        pthread_mutex_unlock(&h->mu);
+        start_server(arg);
         return NULL;
 }
 
@@ -816,11 +807,6 @@ void mcp_hub_free(struct mcp_hub *h)
         for (size_t i = 0; i < h->n; i++)
                 for (size_t k = 0; k < MCP_HUB_CONNS; k++)
                         mcp_close(h->v[i]->conn[k].client);
-        /* the servers are closed: the threads that started them may end */
-        pthread_mutex_lock(&h->mu);
-        h->closing = true;
-        pthread_cond_broadcast(&h->park);
-        pthread_mutex_unlock(&h->mu);
         for (size_t i = 0; i < h->nthreads; i++)
                 pthread_join(h->threads[i], NULL);
         free(h->threads);
