@@ -1128,11 +1128,12 @@ static int authorize(struct mcp_oauth *o, const char *www, const struct mcp_wait
                 form_add(&q, "resource", res);
         char *url = xasprintf("%s%c%s", auth_ep, strchr(auth_ep, '?') ? '&' : '?', q.s);
         sb_free(&q);
-        _cleanup_free_ char *su = text_sanitize(url, 0);
+        char *su = text_sanitize(url, 0);
         fprintf(stderr,
                 "osvm: %s needs you to sign in. Open this URL in a browser (on this machine: "
                 "it comes back to 127.0.0.1):\n  %s\n",
                 o->server, su);
+        free(su);
         open_browser(url);
         free(url);
         code = await_code(o, &l, state, w, e);

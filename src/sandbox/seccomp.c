@@ -82,6 +82,13 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
         return seccomp_rule_add_array(ctx, action, nr, n, args);
 }
 
+/* An argument comparison with every field set (libseccomp's SCMP_A* leave
+ * datum_b out where the comparison has one datum). */
+static struct scmp_arg_cmp cmp(unsigned arg, enum scmp_compare op, uint64_t a, uint64_t b)
+{
+        return (struct scmp_arg_cmp){.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+}
+
 int sbx_server_filter(struct sock_fprog *prog, osvm_err *e)
 {
         memset(prog, 0, sizeof(*prog));
@@ -100,7 +107,7 @@ int sbx_server_filter(struct sock_fprog *prog, osvm_err *e)
         for (uint64_t bit = 1; rc == 0 && bit; bit <<= 1) {
                 if (!(ns & bit))
                         continue;
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit);
+                struct scmp_arg_cmp c = cmp(0, SCMP_CMP_MASKED_EQ, bit, bit);
                 rc = add(ctx, eperm, "unshare", 1, &c);
                 if (rc == 0)
                         rc = add(ctx, eperm, "clone", 1, &c);
@@ -114,7 +121,7 @@ int sbx_server_filter(struct sock_fprog *prog, osvm_err *e)
         static const int families_ok[] = {AF_INET, AF_INET6, AF_NETLINK};
         /* every family but the three: one rule each for the ranges between them */
         if (rc == 0) {
-                struct scmp_arg_cmp lo = SCMP_A0(SCMP_CMP_LT, AF_INET);
+                struct scmp_arg_cmp lo = cmp(0, SCMP_CMP_LT, AF_INET, 0);
                 rc = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &lo);
         }
         for (int f = AF_INET + 1; rc == 0 && f < AF_MAX + 8; f++) {
@@ -123,29 +130,29 @@ int sbx_server_filter(struct sock_fprog *prog, osvm_err *e)
                         ok = ok || families_ok[i] == f;
                 if (ok)
                         continue;
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, (uint64_t)f);
+                struct scmp_arg_cmp c = cmp(0, SCMP_CMP_EQ, (uint64_t)f, 0);
                 rc = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &c);
         }
         if (rc == 0) {
-                struct scmp_arg_cmp hi = SCMP_A0(SCMP_CMP_GE, AF_MAX + 8);
+                struct scmp_arg_cmp hi = cmp(0, SCMP_CMP_GE, AF_MAX + 8, 0);
                 rc = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &hi);
         }
         for (int fam = 0; rc == 0 && fam < 2; fam++) {
                 struct scmp_arg_cmp c[2] = {
-                    SCMP_A0(SCMP_CMP_EQ, (uint64_t)(fam ? AF_INET6 : AF_INET)),
-                    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM)};
+                    cmp(0, SCMP_CMP_EQ, (uint64_t)(fam ? AF_INET6 : AF_INET), 0),
+                    cmp(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM)};
                 /* not a stream: refused (the rule below matches "!= STREAM" by
                  * listing the kinds there are) */
                 static const int kinds[] = {SOCK_DGRAM,     SOCK_RAW,  SOCK_RDM,
                                             SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET};
                 for (size_t k = 0; rc == 0 && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-                        c[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (uint64_t)kinds[k]);
+                        c[1] = cmp(1, SCMP_CMP_MASKED_EQ, 0xf, (uint64_t)kinds[k]);
                         rc = add(ctx, eperm, "socket", 2, c);
                 }
         }
         /* and no datagram socket pairs of other kinds: socketpair stays for AF_UNIX only */
         if (rc == 0) {
-                struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+                struct scmp_arg_cmp c = cmp(0, SCMP_CMP_NE, AF_UNIX, 0);
                 rc = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socketpair", 1, &c);
         }
         if (rc != 0) {

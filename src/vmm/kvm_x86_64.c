@@ -339,15 +339,18 @@ static struct kvm_segment seg(uint16_t sel, uint8_t type, bool code)
 
 static int set_msrs(int vcpufd, const uint32_t *idx, const uint64_t *val, unsigned n)
 {
-        struct {
+        /* struct kvm_msrs ends in a flexible array: room for 8 entries after it */
+        union {
                 struct kvm_msrs h;
-                struct kvm_msr_entry e[8];
+                unsigned char room[sizeof(struct kvm_msrs) + 8 * sizeof(struct kvm_msr_entry)];
         } msrs;
+        if (n > 8)
+                return -1;
         memset(&msrs, 0, sizeof(msrs));
         msrs.h.nmsrs = n;
         for (unsigned i = 0; i < n; i++) {
-                msrs.e[i].index = idx[i];
-                msrs.e[i].data = val[i];
+                msrs.h.entries[i].index = idx[i];
+                msrs.h.entries[i].data = val[i];
         }
         int r = xioctl(vcpufd, KVM_SET_MSRS, &msrs);
         return r == (int)n ? 0 : -1;
