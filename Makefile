@@ -296,6 +296,46 @@ check-nested: test-deps
 	bash tests/nested/nested.sh
 test: $(NESTED_BINS)
 
+# ---- fuzzers: libFuzzer targets over every hostile input (tests/fuzz/) ----
+# clang, with the sanitizers and libFuzzer's coverage: the library once more
+# (build/fuzz/obj), the tool pack's JSON and parsers beside it, a program per
+# target. `make fuzz` runs each for FUZZ_SECONDS (tests/fuzz/run.sh); `make
+# check` runs each over its corpus and about ten seconds (tests/fuzz/check.sh).
+# (clang warns of `{NULL}` tables, a C idiom, as missing field initializers,
+# and has no -Wformat-truncation.)
+FUZZ_CC      := clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := $(filter-out -Wno-format-truncation,$(CFLAGS_BASE)) -Wno-missing-field-initializers -O1 -g -fno-omit-frame-pointer \
+                $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(addprefix build/fuzz/bin/,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 300
+
+build/fuzz/obj/%.o: src/%.c $(HDRS) $(TOOL_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC fuzz $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/libosvm.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRCS))
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+build/fuzz/libtools.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(TOOL_LIB))
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libosvm.a build/fuzz/libtools.a $(HDRS) $(TOOL_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests -o $@ $< build/fuzz/libosvm.a \
+		build/fuzz/libtools.a $(LDLIBS)
+
+.PHONY: fuzz
+fuzz: test-deps
+	@$(MAKE) --no-print-directory -j2 $(FUZZ_BINS)
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+test: $(FUZZ_BINS)
+
 # ---- shell completions, made by the command from its own command table ----
 COMPLETIONS := build/completions/osvm.bash build/completions/_osvm build/completions/osvm.fish
 build/completions/osvm.bash: build/osvm

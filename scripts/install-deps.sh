@@ -21,6 +21,8 @@ if [ "${1:-}" = "--test" ]; then
         # the engine's suite in a nested AMD-V guest (make check-nested): QEMU
         # with TCG, which emulates SVM (the kernel is fetched by apt-get download)
         PKGS="$PKGS qemu-system-x86"
+        # the fuzzers (tests/fuzz, make fuzz): clang and its libFuzzer
+        PKGS="$PKGS clang libclang-rt-14-dev"
 fi
 
 missing=""
