@@ -32,16 +32,19 @@ for (let i = -WARMUP; i < n; i++) {
 }
 // the server's (or the gateway's) resident memory, from /proc
 const pid = kind === "stdio" ? transport.pid : Number(rest[2] || 0);
-let rss_kb = null, hwm_kb = null;
+let rss_kb = null, hwm_kb = null, cpu_ms = null;
 if (pid) {
   const st = fs.readFileSync(`/proc/${pid}/status`, "utf8");
   rss_kb = Number(/VmRSS:\s+(\d+)/.exec(st)?.[1]);
   hwm_kb = Number(/VmHWM:\s+(\d+)/.exec(st)?.[1]);
+  // its own CPU time (every thread; not its children's), user and system
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  cpu_ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 await client.close();
 lat.sort((a, b) => a - b);
 console.log(JSON.stringify({
   transport: kind, tool, calls: n, mean_us: +(lat.reduce((a, b) => a + b, 0) / n).toFixed(1),
   p50_us: +lat[Math.floor(n / 2)].toFixed(1), p90_us: +lat[Math.floor(n * 0.9)].toFixed(1),
-  p99_us: +lat[Math.floor((n - 1) * 0.99)].toFixed(1), rss_kb, hwm_kb,
+  p99_us: +lat[Math.floor((n - 1) * 0.99)].toFixed(1), rss_kb, hwm_kb, cpu_ms,
 }));

@@ -199,6 +199,23 @@ void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
 /* The digest of data in lower-case hex, NUL-terminated. */
 void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
 
+/* ---- a pool of threads for work that must not wait (workers.c) ----
+ *
+ * workers_run runs fn(arg) on a thread of its own: an idle thread of the
+ * process's pool when one is free, else a new one, so that no job ever
+ * waits behind another. Up to WORKERS_IDLE_MAX threads stay for the next
+ * job; the rest end when theirs does. (A new thread per job costs a clone,
+ * the first touch of its stack's pages and, when it ends, a TLB shootdown to
+ * give the stack back: more than a short call through the gateway takes.)
+ * fn runs in the caller when no thread can be made. A pooled thread keeps
+ * nothing from one job to the next but its signal mask, the one of the
+ * thread that made it.
+ */
+#define WORKERS_IDLE_MAX 4u
+void workers_run(void (*fn)(void *arg), void *arg);
+/* Threads in the pool now, and how many of them wait for a job. */
+void workers_count(unsigned *threads, unsigned *idle);
+
 /* ---- the session state ----
  *
  * One value for the whole process that later layers update as they run VMs

@@ -871,7 +871,7 @@ static json_t *set_level(struct gw_call *c)
         return rpc_result(c->id, json_object());
 }
 
-static void *call_thread(void *arg)
+static void call_job(void *arg)
 {
         struct gw_call *c = arg;
         struct mcp_gw_session *s = c->s;
@@ -911,7 +911,6 @@ static void *call_thread(void *arg)
         json_decref(c->token);
         free(c->method);
         free(c);
-        return NULL;
 }
 
 static const char *const threaded[] = {
@@ -948,13 +947,7 @@ static void start_call(struct mcp_gw_session *s, const char *method, json_t *id,
         s->calls = c;
         s->ncalls++;
         pthread_mutex_unlock(&s->mu);
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, call_thread, c) != 0)
-                call_thread(c);
-        pthread_attr_destroy(&attr);
+        workers_run(call_job, c);
 }
 
 static void cancel_call(struct mcp_gw_session *s, json_t *params)

@@ -1,0 +1,168 @@
+/*
+ * The worker pool (src/base/workers.c): a job never waits behind another,
+ * an idle thread is used again, and the idle ones are kept to a bound.
+ */
+#include "testutil.h"
+
+#include "base/base.h"
+
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Only guards a hang (a job that waited behind another): generous. */
+#define HANG_GUARD_S 120
+
+struct gate {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        unsigned started, finished;
+        bool open;
+        pthread_t who[32];
+};
+
+static struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false, {0}};
+
+static void reset(void)
+{
+        pthread_mutex_lock(&g.mu);
+        g.started = g.finished = 0;
+        g.open = false;
+        pthread_mutex_unlock(&g.mu);
+}
+
+/* Waits, under g.mu, until cond holds or the guard runs out. */
+static bool wait_for(bool (*cond)(void))
+{
+        struct timespec end;
+        clock_gettime(CLOCK_REALTIME, &end);
+        end.tv_sec += HANG_GUARD_S;
+        while (!cond())
+                if (pthread_cond_timedwait(&g.cv, &g.mu, &end) != 0)
+                        return cond();
+        return true;
+}
+
+static bool is_open(void)
+{
+        return g.open;
+}
+
+/* A job that stays until the gate opens. */
+static void held(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&g.mu);
+        g.who[g.started++ % 32] = pthread_self();
+        pthread_cond_broadcast(&g.cv);
+        wait_for(is_open);
+        g.finished++;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
+}
+
+/* A job that opens the gate: it can only run if it does not wait behind held(). */
+static void opener(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&g.mu);
+        g.who[g.started++ % 32] = pthread_self();
+        g.open = true;
+        g.finished++;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
+}
+
+static bool one_finished(void)
+{
+        return g.finished == 1;
+}
+
+static bool two_finished(void)
+{
+        return g.finished == 2;
+}
+
+static bool ten_started(void)
+{
+        return g.started == 10;
+}
+
+static bool ten_finished(void)
+{
+        return g.finished == 10;
+}
+
+static void test_never_waits_behind(void **state)
+{
+        (void)state;
+        reset();
+        workers_run(held, NULL);
+        workers_run(opener, NULL);
+        pthread_mutex_lock(&g.mu);
+        bool done = wait_for(two_finished);
+        pthread_mutex_unlock(&g.mu);
+        assert_true(done);
+        assert_false(pthread_equal(g.who[0], g.who[1]));
+}
+
+static void test_idle_thread_used_again(void **state)
+{
+        (void)state;
+        unsigned threads, idle;
+        /* let every thread of the test before settle: all idle */
+        for (int i = 0; i < HANG_GUARD_S * 100; i++) {
+                workers_count(&threads, &idle);
+                if (threads == idle)
+                        break;
+                usleep(10000);
+        }
+        assert_int_equal(threads, idle);
+        assert_true(threads >= 1);
+        reset();
+        workers_run(opener, NULL);
+        pthread_mutex_lock(&g.mu);
+        bool done = wait_for(one_finished);
+        pthread_mutex_unlock(&g.mu);
+        assert_true(done);
+        unsigned after;
+        workers_count(&after, &idle);
+        assert_int_equal(after, threads); /* no new thread was made */
+}
+
+static void test_idle_bounded(void **state)
+{
+        (void)state;
+        reset();
+        for (int i = 0; i < 10; i++)
+                workers_run(held, NULL);
+        pthread_mutex_lock(&g.mu);
+        bool all = wait_for(ten_started); /* each on a thread of its own */
+        unsigned threads, idle;
+        workers_count(&threads, &idle);
+        assert_true(all);
+        assert_true(threads >= 10);
+        g.open = true;
+        pthread_cond_broadcast(&g.cv);
+        all = wait_for(ten_finished);
+        pthread_mutex_unlock(&g.mu);
+        assert_true(all);
+        for (int i = 0; i < HANG_GUARD_S * 100; i++) {
+                workers_count(&threads, &idle);
+                if (threads <= WORKERS_IDLE_MAX && threads == idle)
+                        break;
+                usleep(10000);
+        }
+        assert_true(threads <= WORKERS_IDLE_MAX);
+        assert_int_equal(threads, idle);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_never_waits_behind),
+            cmocka_unit_test(test_idle_thread_used_again),
+            cmocka_unit_test(test_idle_bounded),
+        };
+        return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
+}
