@@ -262,7 +262,8 @@ format-check-tools:
 # static programs are left out of the output: the agent looks up no users.)
 AGENT_SRCS := $(wildcard src/base/*.c src/isolation/*.c src/microvm/guest/*.c) \
               $(filter-out src/agent/llm_http.c src/agent/hub_runner.c,$(wildcard src/agent/*.c)) \
-              src/cli/cmd_agent.c src/cli/status.c src/cli/io.c src/cli/chat.c src/cli/suggest.c
+              src/cli/cmd_agent.c src/cli/status.c src/cli/io.c src/cli/chat.c src/cli/suggest.c \
+              src/cli/ask.c
 AGENT_OBJS := $(patsubst src/%.c,build/agent/%.o,$(AGENT_SRCS))
 AGENT_IMAGE := build/unikernels/osvm-agent.img
 

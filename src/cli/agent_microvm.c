@@ -69,6 +69,7 @@ static int run_in_microvm(const char *prompt, bool json, const char *image, bool
             .state_dir = agent_dir,
             .ro_dirs = ro_dirs,
             .process = process,
+            .ask = !prompt,
         };
         const struct microvm_agent_args a = {
             .prompt = prompt, .json = json, .log_level = log_get_level()};

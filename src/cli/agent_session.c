@@ -108,6 +108,33 @@ void cli_agent_host_close(struct cli_agent_host *h)
 
 static volatile sig_atomic_t resized;
 
+/* The chat on the host: a server's questions are put to the person (ask.c). */
+static json_t *ask_elicit(void *ctx, const char *server, json_t *params)
+{
+        (void)ctx;
+        osvm_err e = {0};
+        return cli_ask("elicit", server, params, &e);
+}
+
+static json_t *ask_sample(void *ctx, const char *server, json_t *params, osvm_err *e)
+{
+        (void)ctx;
+        return cli_ask("sample", server, params, e);
+}
+
+static void ask_handlers(struct host_session *h)
+{
+        static struct mcp_handlers hd;
+        cli_ask_init(&h->host.ai);
+        hd = (struct mcp_handlers){
+            .elicit = ask_elicit,
+            .sample = cli_ask_samples() ? ask_sample : NULL,
+            .tools_changed = on_tools_changed,
+            .ctx = h,
+        };
+        mcp_hub_set_handlers(h->host.srv.hub, &hd);
+}
+
 int cli_agent_session_open(struct cli_agent_session *s, bool chat)
 {
         memset(s, 0, sizeof(*s));
@@ -121,7 +148,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         struct agent_toolset ts = {0};
         if (chat) {
                 /* before the servers start: what they may ask is declared then */
-                cli_ask_handlers(srv->hub, &h->host.ai, on_tools_changed, h);
+                ask_handlers(h);
                 /* at a terminal, the prompt comes once every server is up, or a
                  * server is up and CHAT_START_GRACE_MS have passed (or all were
                  * given up on): one that is slow or hangs joins later, with a line.

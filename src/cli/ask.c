@@ -1,9 +1,12 @@
 /*
- * What a server asks of the person in the chat (on the host): an
- * elicitation's form, a URL to open, and the consent to a sampling request,
- * answered through the agent's configured LLM. Every word from the server
- * is sanitized before it is shown; what the person types is checked against
- * the schema by the client before it is sent (mcp_elicit_fill).
+ * What a server asks of the person in the chat: an elicitation's form, a
+ * URL to open, and the consent to a sampling request, answered through the
+ * agent's configured LLM. On the host the hub's handlers ask (agent_session.c);
+ * inside μVM-1 the supervisor forwards a server's request to the agent,
+ * which asks the same way (cli_ask), its LLM request a host call like its
+ * planner's. Every word from the server is sanitized before it is shown;
+ * what the person types is checked against the schema by the client before
+ * it is sent (mcp_elicit_fill).
  */
 #include "agent/agent.h"
 #include "cli/cli.h"
@@ -266,9 +269,8 @@ static bool yes(const char *question, bool dflt)
         return r;
 }
 
-static json_t *chat_elicit(void *ctx, const char *server, json_t *params)
+static json_t *chat_elicit(const char *server, json_t *params)
 {
-        (void)ctx;
         const char *mode = str_of(params, "mode");
         _cleanup_free_ char *who = text_sanitize(server, 0);
         fprintf(stderr, "\n%s asks:\n", who);
@@ -314,9 +316,8 @@ static json_t *text_turns(json_t *params)
         return out;
 }
 
-static json_t *chat_sample(void *ctx, const char *server, json_t *params, osvm_err *e)
+static json_t *chat_sample(const char *server, json_t *params, osvm_err *e)
 {
-        (void)ctx;
         if (!sampler.planner || !sampler.planner->ops->post || !sampler.ai->provider) {
                 err_set(e, -1, "no LLM is configured in osvm");
                 return NULL;
@@ -396,21 +397,28 @@ static json_t *chat_sample(void *ctx, const char *server, json_t *params, osvm_e
         return res;
 }
 
-void cli_ask_handlers(struct mcp_hub *hub, const struct agent_ai_config *ai,
-                      void (*tools_changed)(void *ctx, const char *server), void *ctx)
+void cli_ask_init(const struct agent_ai_config *ai)
 {
-        static struct mcp_handlers hd;
         osvm_err e = {0};
         sampler.ai = ai;
         if (ai->provider && !sampler.planner && !(sampler.planner = agent_planner_new(ai, &e)))
                 log_warn("sampling requests will be declined: %s", e.msg);
-        hd = (struct mcp_handlers){
-            .elicit = chat_elicit,
-            .sample = sampler.planner ? chat_sample : NULL,
-            .tools_changed = tools_changed,
-            .ctx = ctx,
-        };
-        mcp_hub_set_handlers(hub, &hd);
+}
+
+bool cli_ask_samples(void)
+{
+        return sampler.planner != NULL;
+}
+
+json_t *cli_ask(const char *kind, const char *server, json_t *params, osvm_err *e)
+{
+        if (!strcmp(kind, "elicit")) {
+                return chat_elicit(server, params);
+        }
+        if (!strcmp(kind, "sample") && sampler.planner)
+                return chat_sample(server, params, e);
+        err_set(e, -1, "the chat does not answer %s requests", kind);
+        return NULL;
 }
 
 void cli_ask_free(void)

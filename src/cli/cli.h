@@ -191,11 +191,14 @@ struct cli_agent_host {
         struct agent_planner *planner;
 };
 int cli_agent_host_open(struct cli_agent_host *h);
-/* The chat on the host (ask.c): a server's questions are put to the person,
- * its sampling requests answered through the configured LLM with the
- * person's consent, tools_changed called on tools/list_changed. */
-void cli_ask_handlers(struct mcp_hub *hub, const struct agent_ai_config *ai,
-                      void (*tools_changed)(void *ctx, const char *server), void *ctx);
+/* What a server asks of the person in the chat (ask.c), on the host and
+ * inside μVM-1 alike: cli_ask_init makes the sampler for ai (kept,
+ * borrowed; none without an LLM: cli_ask_samples says so); cli_ask puts one
+ * request to the person, kind "elicit" (the ElicitResult) or "sample" (the
+ * CreateMessageResult through the LLM, or NULL with e set: declined). */
+void cli_ask_init(const struct agent_ai_config *ai);
+bool cli_ask_samples(void);
+json_t *cli_ask(const char *kind, const char *server, json_t *params, osvm_err *e);
 void cli_ask_free(void);
 void cli_agent_host_close(struct cli_agent_host *h);
 

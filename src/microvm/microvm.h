@@ -25,6 +25,8 @@
 #define MICROVM_PROTOCOL 1
 /* The largest request line (an LLM request carries the conversation). */
 #define MICROVM_REQUEST_MAX (16u << 20)
+/* How long a server's question put to the agent may wait for the person. */
+#define MICROVM_ASK_WAIT_MS (10u * 60 * 1000)
 /* Host calls a second the agent may make, and the burst above that. */
 #define MICROVM_CALLS_PER_SEC 50
 #define MICROVM_CALLS_BURST   200
@@ -75,6 +77,10 @@ struct microvm_host {
          * not a VM: no KVM here, or the config's platform is "process"). */
         bool process;
         const char *isolation; /* where its tool calls run, in words (set by prepare) */
+        /* The agent is the chat: a server's elicitation and sampling requests
+         * during the agent's tool call are put to it (docs/microvm.md); else
+         * they are answered as outside the chat. */
+        bool ask;
 };
 
 /* What the agent's confinement is called in messages: "μVM-1", or "the

@@ -14,7 +14,9 @@
 #include "isolation/isolation.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,6 +46,12 @@ struct microvm_service {
         struct iso_decision last;
         bool have_last;
         uint64_t last_ns;
+        /* a server's questions, put to the agent while its tool call runs */
+        struct mcp_handlers ask_handlers;
+        pthread_mutex_t ask_lock; /* one question at a time; guards in_call, asks */
+        bool in_call;             /* the agent waits for a tool.call's answer */
+        unsigned asks;            /* the last question's id */
+        atomic_bool asking;       /* the ticker is quiet while the person answers */
 };
 
 /* ---- answers ---- */
@@ -224,7 +232,8 @@ static void *tick(void *arg)
                         until.tv_sec++;
                         until.tv_nsec -= 1000000000L;
                 }
-                if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == ETIMEDOUT && !t->stop)
+                if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == ETIMEDOUT && !t->stop &&
+                    !atomic_load(&t->s->asking))
                         send_json(t->s, json_pack("{s:b}", "pending", true));
         }
         pthread_mutex_unlock(&t->lock);
@@ -265,7 +274,13 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
         struct mcp_call_opts o = {
             .cancel = s->h->interrupted, .on_progress = on_progress, .progress_ctx = s};
         osvm_err e = {0};
+        pthread_mutex_lock(&s->ask_lock);
+        s->in_call = true;
+        pthread_mutex_unlock(&s->ask_lock);
         json_t *result = mcp_hub_run(s->h->hub, &d, json_object_get(req, "arguments"), &o, &e);
+        pthread_mutex_lock(&s->ask_lock);
+        s->in_call = false;
+        pthread_mutex_unlock(&s->ask_lock);
         if (ticking) {
                 pthread_mutex_lock(&t.lock);
                 t.stop = true;
@@ -371,6 +386,170 @@ static json_t *op_config(struct microvm_service *s, json_t *req)
                           : fail(s, "config: cannot read the isolation config");
         free(path);
         return ans;
+}
+
+/* ---- a server's questions, put to the agent (the chat) ----
+ *
+ * While the agent waits for a tool.call's answer, a server of that call may
+ * ask the person something (elicitation) or ask for the LLM (sampling). The
+ * supervisor sends the request to the agent as a pending line
+ * {"pending": true, "ask": {"id", "kind", "server", "params"}}; the agent
+ * asks the person on its terminal and answers {"op": "answer", "id",
+ * "result" | "error"}. Meanwhile it may make the host calls asking needs
+ * (llm for sampling; status, events), nothing else. The service thread is in
+ * the tool call then, so the answer is read here; the wait ends with the
+ * answer, MICROVM_ASK_WAIT_MS, Ctrl-C or the agent's end.
+ */
+
+static json_t *handle(struct microvm_service *s, const char *line, size_t len);
+
+/* One line of the agent's during a question, not the answer: served when
+ * asking needs it, else refused. */
+static void serve_while_asking(struct microvm_service *s, json_t *req, const char *line, size_t len)
+{
+        const char *op = json_string_value(json_object_get(req, "op"));
+        static const char *const allowed[] = {"llm", "status", "events"};
+        for (size_t i = 0; op && i < sizeof(allowed) / sizeof(allowed[0]); i++)
+                if (!strcmp(op, allowed[i])) {
+                        send_json(s, handle(s, line, len));
+                        return;
+                }
+        send_json(s, fail(s, "%.64s: not while a server's question is open (answer it first)",
+                          op ? op : "a host call without an op"));
+}
+
+/* The agent's answer to question id: its result, or NULL with e set. */
+static json_t *take_answer(struct microvm_service *s, json_t *req, unsigned id, osvm_err *e)
+{
+        static const struct field f[] = {{"id", JSON_INTEGER, true},
+                                         {"result", JSON_OBJECT, false},
+                                         {"error", JSON_STRING, false}};
+        json_t *bad = check_fields(s, req, "answer", f, 3);
+        if (bad) {
+                err_set(e, EPROTO, "the agent's answer: %s",
+                        json_string_value(json_object_get(bad, "error")));
+                json_decref(bad);
+                return NULL;
+        }
+        if (json_integer_value(json_object_get(req, "id")) != (json_int_t)id) {
+                err_set(e, EPROTO, "the agent answered another question than the one open");
+                return NULL;
+        }
+        json_t *result = json_object_get(req, "result");
+        if (!result) {
+                const char *why = json_string_value(json_object_get(req, "error"));
+                err_set(e, -1, "%s", why ? why : "declined");
+                return NULL;
+        }
+        return json_incref(result);
+}
+
+/* Reads the agent's lines until the answer to question id. */
+static json_t *await_answer(struct microvm_service *s, unsigned id, osvm_err *e)
+{
+        uint64_t deadline = time_mono_ns() + (uint64_t)MICROVM_ASK_WAIT_MS * 1000000ull;
+        strbuf in = {0};
+        json_t *result = NULL;
+        for (;;) {
+                char *nl = in.len ? memchr(in.s, '\n', in.len) : NULL;
+                if (nl) {
+                        size_t n = (size_t)(nl - in.s);
+                        json_error_t je;
+                        json_t *req = mcp_json_loadb(in.s, n, 0, &je);
+                        const char *op = json_string_value(json_object_get(req, "op"));
+                        bool answer = json_is_object(req) && op && !strcmp(op, "answer");
+                        if (answer)
+                                result = take_answer(s, req, id, e);
+                        else if (json_is_object(req))
+                                serve_while_asking(s, req, in.s, n);
+                        else
+                                send_json(s, fail(s, "a host call that is not a JSON object"));
+                        json_decref(req);
+                        memmove(in.s, nl + 1, in.len - n - 1);
+                        in.len -= n + 1;
+                        if (answer)
+                                break;
+                        continue;
+                }
+                if (in.len > MICROVM_REQUEST_MAX) {
+                        err_set(e, EPROTO, "the agent sent a line over %u bytes",
+                                MICROVM_REQUEST_MAX);
+                        break;
+                }
+                uint64_t now = time_mono_ns();
+                if (now >= deadline) {
+                        err_set(e, ETIMEDOUT, "nobody answered within %u s",
+                                MICROVM_ASK_WAIT_MS / 1000);
+                        break;
+                }
+                if (*s->h->interrupted) {
+                        err_set(e, MCP_E_CANCELLED, "cancelled (Ctrl-C)");
+                        break;
+                }
+                struct pollfd p = {.fd = s->fd, .events = POLLIN};
+                int r = poll(&p, 1, 100);
+                if (r < 0 && errno != EINTR) {
+                        err_sys(e, "waiting for the agent's answer");
+                        break;
+                }
+                if (r <= 0)
+                        continue;
+                char buf[4096];
+                ssize_t k = read(s->fd, buf, sizeof(buf));
+                if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (k <= 0) {
+                        err_set(e, EPIPE, "the agent ended before it answered");
+                        break;
+                }
+                sb_addn(&in, buf, (size_t)k);
+        }
+        if (in.len)
+                log_warn("%s: %zu bytes after its answer to a server's question were dropped",
+                         microvm_name(s->h), in.len);
+        sb_free(&in);
+        return result;
+}
+
+static json_t *ask_agent(struct microvm_service *s, const char *kind, const char *server,
+                         json_t *params, osvm_err *e)
+{
+        pthread_mutex_lock(&s->ask_lock);
+        if (!s->in_call) {
+                pthread_mutex_unlock(&s->ask_lock);
+                err_set(e, -1, "no tool call of the agent's runs: nobody to ask");
+                return NULL;
+        }
+        unsigned id = ++s->asks;
+        atomic_store(&s->asking, true);
+        json_t *result = NULL;
+        json_t *ask = json_pack("{s:b, s:{s:i, s:s, s:s, s:O}}", "pending", true, "ask", "id",
+                                (json_int_t)id, "kind", kind, "server", server, "params", params);
+        if (!ask)
+                err_set(e, ENOMEM, "the question cannot be encoded");
+        else if (!send_json(s, ask))
+                err_set(e, EPIPE, "the agent's channel is closed");
+        else
+                result = await_answer(s, id, e);
+        atomic_store(&s->asking, false);
+        pthread_mutex_unlock(&s->ask_lock);
+        return result;
+}
+
+static json_t *ask_elicit(void *ctx, const char *server, json_t *params)
+{
+        struct microvm_service *s = ctx;
+        osvm_err e = {0};
+        json_t *r = ask_agent(s, "elicit", server, params, &e);
+        if (!r)
+                log_warn("%s: a question of %s's is declined: %s", microvm_name(s->h), server,
+                         e.msg);
+        return r;
+}
+
+static json_t *ask_sample(void *ctx, const char *server, json_t *params, osvm_err *e)
+{
+        return ask_agent(ctx, "sample", server, params, e);
 }
 
 static const struct {
@@ -479,6 +658,15 @@ static void *serve(void *arg)
                 log_debug("%s: servers and planner ready in %.1f ms", microvm_name(s->h),
                           (double)(time_mono_ns() - t0) / 1e6);
         }
+        if (!s->prepared && s->h->ask) {
+                /* before the servers start: what they may ask is declared then */
+                s->ask_handlers = (struct mcp_handlers){
+                    .elicit = ask_elicit,
+                    .sample = s->h->planner && s->h->planner->ops->post ? ask_sample : NULL,
+                    .ctx = s,
+                };
+                mcp_hub_set_handlers(s->h->hub, &s->ask_handlers);
+        }
         if (!s->prepared)
                 s->tools = list_tools(s->h);
         mcp_read_lines(s->fd, MICROVM_REQUEST_MAX, on_request, s);
@@ -493,11 +681,14 @@ struct microvm_service *microvm_service_start(int fd, struct microvm_host *h, os
         s->tokens = MICROVM_CALLS_BURST;
         s->last_ns = s->started_ns = time_mono_ns();
         pthread_mutex_init(&s->send_lock, NULL);
+        pthread_mutex_init(&s->ask_lock, NULL);
+        atomic_init(&s->asking, false);
         int r = pthread_create(&s->thread, NULL, serve, s);
         if (r != 0) {
                 errno = r;
                 err_sys(e, "starting the host-call thread");
                 pthread_mutex_destroy(&s->send_lock);
+                pthread_mutex_destroy(&s->ask_lock);
                 free(s);
                 return NULL;
         }
@@ -516,7 +707,10 @@ unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused, in
                 *refused = s->refused;
         if (prepared)
                 *prepared = s->prepared;
+        if (s->h->ask && !s->prepared)
+                mcp_hub_set_handlers(s->h->hub, NULL); /* they name this service */
         pthread_mutex_destroy(&s->send_lock);
+        pthread_mutex_destroy(&s->ask_lock);
         free(s);
         return calls;
 }

@@ -262,6 +262,48 @@ check_json "sampling: the server got the LLM's answer (its tool result, back to 
         "$T/llm-record.json" '"sampled-words from the LLM" in d[2]["body"]["messages"][-1]["content"]'
 check_contains "sampling: the chat answers" "all done" "$OUT"
 
+# The same questions in the chat inside μVM-1 (without KVM, its stand-in: the
+# agent in a trapped process): the supervisor puts a server's request to the
+# agent while the agent's tool call runs, and the agent asks the person on
+# its terminal; a sampling request's LLM call is the agent's host call.
+if kvm_probe; then inside="1μVMs"; else inside="1μPs"; fi
+LLM_SCRIPT=$T/llm-script.json
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+printf 'trigger elicitation request\nAda\ny\n\n\n\n\n\n\n\n\n\n\n\n' >"$T/in"
+OSVM_STDIN=$T/in osvm
+check_exit "μVM-1 chat: a question is answered" 0
+check_contains "μVM-1 chat: the agent ran inside μVM-1 (or its stand-in)" "$inside" "$OUT"
+check_contains "μVM-1 chat: the question is shown by the agent" \
+        "Integer (integer; Enter takes 42): Your favorite integer" "$ERR"
+check_contains "μVM-1 chat: the answer reaches the server" '"name": "Ada"' "$OUT"
+check_contains "μVM-1 chat: with the schema's defaults" '"integer": 42' "$OUT"
+printf 'trigger elicitation request\n!decline\n' >"$T/in"
+OSVM_STDIN=$T/in osvm
+check_contains "μVM-1 chat: the person may decline" "User declined" "$OUT"
+osvm -p "trigger elicitation request"
+check_contains "μVM-1 one-shot: the question is declined as outside the chat" \
+        "declined: nobody is asked outside the chat" "$ERR"
+fresh
+osvm mcp add everything -- node "$EVERYTHING" stdio
+python3 "$ROOT/tests/agent/llm_server.py" --script "$LLM_SCRIPT" \
+        --record "$T/llm-record.json" >"$T/llm.out" 2>"$T/llm.err" &
+PEER_PIDS="$PEER_PIDS $!"
+# (up to 60 s: a bound that only guards against a hang)
+for _ in $(seq 600); do grep -q '^PORT ' "$T/llm.out" && break; sleep 0.1; done
+LLM_PORT=$(sed -n 's/^PORT //p' "$T/llm.out")
+printf 'ask the sampler\ny\ny\n' >"$T/in"
+OSVM_AI_URL=http://127.0.0.1:$LLM_PORT/v1 OSVM_AI_MODEL=test-model OSVM_STDIN=$T/in osvm
+check_exit "μVM-1 sampling: the chat runs" 0
+check_contains "μVM-1 sampling: inside μVM-1 (or its stand-in)" "$inside" "$OUT"
+check_contains "μVM-1 sampling: the person is asked first" \
+        "everything asks to use your LLM (test-model)" "$ERR"
+check_contains "μVM-1 sampling: and sees the LLM's answer before it is given" \
+        "The LLM answers: sampled-words from the LLM" "$ERR"
+check_json "μVM-1 sampling: the server got the LLM's answer" "$T/llm-record.json" \
+        '"sampled-words from the LLM" in d[2]["body"]["messages"][-1]["content"]'
+check_contains "μVM-1 sampling: the chat answers" "all done" "$OUT"
+
 # A server that floods osvm with requests of its own during one call.
 fresh
 osvm mcp add flood -- python3 "$ROOT/tests/mcp/hostile_server.py" flood

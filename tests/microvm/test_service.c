@@ -41,12 +41,14 @@ static int teardown(void **state)
         return tu_rmrf(dir);
 }
 
-static struct microvm_service *start_with(struct microvm_host *h, int sv[2],
-                                          const struct mcp_registry *r, struct mcp_hub *hub)
+static struct microvm_service *start_as(struct microvm_host *h, int sv[2],
+                                        const struct mcp_registry *r, struct mcp_hub *hub,
+                                        bool chat)
 {
         memset(h, 0, sizeof(*h));
         h->reg = r;
         h->hub = hub;
+        h->ask = chat;
         h->interrupted = &interrupted;
         h->resized = &resized;
         h->send_stall_ms = 300;
@@ -55,6 +57,12 @@ static struct microvm_service *start_with(struct microvm_host *h, int sv[2],
         struct microvm_service *s = microvm_service_start(sv[0], h, &e);
         assert_non_null(s);
         return s;
+}
+
+static struct microvm_service *start_with(struct microvm_host *h, int sv[2],
+                                          const struct mcp_registry *r, struct mcp_hub *hub)
+{
+        return start_as(h, sv, r, hub, false);
 }
 
 static struct microvm_service *start(struct microvm_host *h, int sv[2])
@@ -69,10 +77,9 @@ static void stop(struct microvm_service *s, int sv[2])
         close(sv[0]);
 }
 
-/* One request, one answer line (parsed). */
-static json_t *ask(int fd, const char *req)
+/* One line from the service (parsed). */
+static json_t *read_answer(int fd)
 {
-        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
         strbuf b = {0};
         char c;
         while (read(fd, &c, 1) == 1 && c != '\n')
@@ -81,6 +88,24 @@ static json_t *ask(int fd, const char *req)
         sb_free(&b);
         assert_non_null(ans);
         return ans;
+}
+
+/* One request, one answer line (parsed). */
+static json_t *ask(int fd, const char *req)
+{
+        assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+        return read_answer(fd);
+}
+
+/* The next line that is not a tick (a pending line without a question). */
+static json_t *next_not_tick(int fd)
+{
+        for (;;) {
+                json_t *l = read_answer(fd);
+                if (!json_is_true(json_object_get(l, "pending")) || json_object_get(l, "ask"))
+                        return l;
+                json_decref(l);
+        }
 }
 
 static void test_config_without_credentials(void **state)
@@ -179,6 +204,30 @@ static void test_agent_that_does_not_read(void **state)
         stop(s, sv);
 }
 
+/* A hub of one stdio server "srv" (argv) under the default config, on a host
+ * without KVM; cfg, conf and r are the caller's and outlive the hub (which
+ * borrows them, and the host, kept here). */
+static struct mcp_hub *one_server_hub(struct iso_config *cfg, char **argv,
+                                      struct mcp_server_conf *conf, struct mcp_registry *r)
+{
+        static char *env[] = {NULL};
+        struct iso_diags d = {0};
+        char *text = iso_config_default_text();
+        assert_int_equal(iso_config_parse(text, strlen(text), "the default", cfg, &d), 0);
+        free(text);
+        iso_diags_free(&d);
+        static struct iso_host host = {.kvm_usable = false};
+        snprintf(host.kvm_problem, sizeof(host.kvm_problem), "no KVM in this test");
+        *conf = (struct mcp_server_conf){.id = "srv",
+                                         .name = "srv",
+                                         .kind = MCP_KIND_STDIO,
+                                         .argv = argv,
+                                         .env = env,
+                                         .enabled = true};
+        *r = (struct mcp_registry){.n = 1, .v = conf};
+        return mcp_hub_new(r, cfg, &host);
+}
+
 /* The chat's /tools asks where a tool would run with a preview: answered as
  * tool.decide is, but not counted as a fallback (the status line's '*' means
  * a call fell back); its flag must be a boolean. */
@@ -186,22 +235,10 @@ static void test_decide_preview(void **state)
 {
         (void)state;
         struct iso_config cfg;
-        struct iso_diags d = {0};
-        char *text = iso_config_default_text();
-        assert_int_equal(iso_config_parse(text, strlen(text), "the default", &cfg, &d), 0);
-        free(text);
-        iso_diags_free(&d);
-        struct iso_host host = {.kvm_usable = false};
-        snprintf(host.kvm_problem, sizeof(host.kvm_problem), "no KVM in this test");
-        char *argv[] = {"/bin/true", NULL}, *env[] = {NULL};
-        struct mcp_server_conf conf = {.id = "srv",
-                                       .name = "srv",
-                                       .kind = MCP_KIND_STDIO,
-                                       .argv = argv,
-                                       .env = env,
-                                       .enabled = true};
-        struct mcp_registry r = {.n = 1, .v = &conf};
-        struct mcp_hub *hub = mcp_hub_new(&r, &cfg, &host);
+        char *argv[] = {"/bin/true", NULL};
+        struct mcp_server_conf conf;
+        struct mcp_registry r;
+        struct mcp_hub *hub = one_server_hub(&cfg, argv, &conf, &r);
         struct microvm_host h;
         int sv[2];
         struct microvm_service *s = start_with(&h, sv, &r, hub);
@@ -234,6 +271,78 @@ static void test_decide_preview(void **state)
         iso_config_free(&cfg);
 }
 
+/*
+ * The chat inside μVM-1: a server's question during the agent's tool call
+ * goes to the agent, whose answer goes to the server; meanwhile the agent
+ * may not start another call, and an answer to another question declines.
+ */
+static void test_question_put_to_the_agent(void **state)
+{
+        (void)state;
+        struct iso_config cfg;
+        char *argv[] = {"python3", "tests/mcp/hostile_server.py", "ask-evil", NULL};
+        struct mcp_server_conf conf;
+        struct mcp_registry r;
+        struct mcp_hub *hub = one_server_hub(&cfg, argv, &conf, &r);
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start_as(&h, sv, &r, hub, true);
+        const char *call = "{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": \"echo\", "
+                           "\"arguments\": {\"message\": \"m\"}}\n";
+
+        /* answered: the call completes */
+        assert_int_equal(write(sv[1], call, strlen(call)), (ssize_t)strlen(call));
+        json_t *l = next_not_tick(sv[1]);
+        json_t *q = json_object_get(l, "ask");
+        assert_non_null(q);
+        assert_string_equal(json_string_value(json_object_get(q, "kind")), "elicit");
+        assert_string_equal(json_string_value(json_object_get(q, "server")), "srv");
+        assert_non_null(
+            strstr(json_string_value(json_object_get(json_object_get(q, "params"), "message")),
+                   "question"));
+        json_int_t id = json_integer_value(json_object_get(q, "id"));
+        json_decref(l);
+        /* not another call while the question is open */
+        json_t *ans = ask(sv[1], call);
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
+                               "not while a server's question is open"));
+        json_decref(ans);
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "{\"op\": \"answer\", \"id\": %lld, \"result\": {\"action\": \"accept\", "
+                 "\"content\": {\"pin\": 1234}}}\n",
+                 (long long)id);
+        assert_int_equal(write(sv[1], line, strlen(line)), (ssize_t)strlen(line));
+        ans = next_not_tick(sv[1]);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
+
+        /* an answer to another question: declined, and the call still completes */
+        assert_int_equal(write(sv[1], call, strlen(call)), (ssize_t)strlen(call));
+        l = next_not_tick(sv[1]);
+        id = json_integer_value(json_object_get(json_object_get(l, "ask"), "id"));
+        assert_true(id > 0);
+        json_decref(l);
+        snprintf(line, sizeof(line),
+                 "{\"op\": \"answer\", \"id\": %lld, \"result\": {\"action\": \"accept\"}}\n",
+                 (long long)id + 7);
+        assert_int_equal(write(sv[1], line, strlen(line)), (ssize_t)strlen(line));
+        ans = next_not_tick(sv[1]);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
+
+        /* and an answer when no question is open is no host call */
+        ans = ask(sv[1], "{\"op\": \"answer\", \"id\": 1, \"result\": {}}\n");
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
+                               "unknown host call \"answer\""));
+        json_decref(ans);
+        stop(s, sv);
+        mcp_hub_free(hub);
+        iso_config_free(&cfg);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -242,6 +351,7 @@ int main(void)
             cmocka_unit_test(test_nul_in_request),
             cmocka_unit_test(test_agent_that_does_not_read),
             cmocka_unit_test(test_decide_preview),
+            cmocka_unit_test(test_question_put_to_the_agent),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
 }

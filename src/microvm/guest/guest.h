@@ -21,4 +21,14 @@
 json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), void *ctx,
                    osvm_err *e);
 
+/*
+ * Who answers a server's request that the supervisor puts to the agent
+ * while one of its tool calls runs (a pending line with "ask": an
+ * elicitation or a sampling request; docs/microvm.md): returns the result
+ * to give the server, or NULL with e set (declined). Not set (one-shot
+ * mode), every such request is declined.
+ */
+typedef json_t *(*guest_asker)(const char *kind, const char *server, json_t *params, osvm_err *e);
+void guest_set_asker(guest_asker ask);
+
 #endif

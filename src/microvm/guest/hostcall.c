@@ -7,6 +7,12 @@
 
 /* Bytes read past the last answer's newline. */
 static strbuf pending_in;
+static guest_asker asker;
+
+void guest_set_asker(guest_asker ask)
+{
+        asker = ask;
+}
 
 static int write_all(const char *s, size_t len)
 {
@@ -46,6 +52,48 @@ static char *read_line(void)
         }
 }
 
+static int send_line(json_t *v)
+{
+        char *s = json_dumps(v, JSON_COMPACT);
+        json_decref(v);
+        if (!s)
+                return -1;
+        size_t len = strlen(s);
+        s[len] = '\n';
+        int w = write_all(s, len + 1);
+        free(s);
+        return w;
+}
+
+/*
+ * A server's request put to the agent while a tool call of its runs: asked
+ * (a sampling request's LLM call is a host call of its own, made from here)
+ * and answered with {"op": "answer", "id", "result" | "error"}.
+ */
+static int answer_ask(json_t *ask)
+{
+        json_t *id = json_object_get(ask, "id");
+        const char *kind = json_string_value(json_object_get(ask, "kind"));
+        const char *server = json_string_value(json_object_get(ask, "server"));
+        json_t *params = json_object_get(ask, "params");
+        osvm_err e = {0};
+        json_t *result = NULL;
+        if (!json_is_integer(id))
+                return 0; /* not a question the host can be answered on */
+        if (!asker)
+                err_set(&e, -1, "the agent asks nobody here");
+        else if (!kind || !server || !json_is_object(params))
+                err_set(&e, EPROTO, "a question without its kind, server or params");
+        else
+                result = asker(kind, server, params, &e);
+        json_t *ans = json_pack("{s:s, s:O}", "op", "answer", "id", id);
+        if (result)
+                json_object_set_new(ans, "result", result);
+        else
+                json_object_set_new(ans, "error", json_string(e.msg[0] ? e.msg : "declined"));
+        return send_line(ans);
+}
+
 json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), void *ctx, osvm_err *e)
 {
         char *s = json_dumps(req, JSON_COMPACT);
@@ -79,7 +127,13 @@ json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), voi
                         return NULL;
                 }
                 if (json_is_true(json_object_get(ans, "pending"))) {
-                        if (on_pending)
+                        json_t *ask = json_object_get(ans, "ask");
+                        if (json_is_object(ask) && answer_ask(ask) < 0) {
+                                json_decref(ans);
+                                err_set(e, EPIPE, "host call %s: the supervisor is gone", what);
+                                return NULL;
+                        }
+                        if (!ask && on_pending)
                                 on_pending(ctx, ans);
                         json_decref(ans);
                         continue;

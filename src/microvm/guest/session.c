@@ -103,7 +103,6 @@ static char *dup_or_null(json_t *v)
 
 int cli_agent_session_open(struct cli_agent_session *s, bool chat)
 {
-        (void)chat;
         memset(s, 0, sizeof(*s));
         osvm_err e = {0};
         json_t *hello = guest_call(
@@ -157,6 +156,11 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->model = g->ai.model;
         s->url = g->ai.url ? xstrdup(g->ai.url) : NULL; /* as public as the handshake gave it */
         s->impl = g;
+        if (chat) {
+                /* a server's questions, which the supervisor puts to the chat */
+                cli_ask_init(&g->ai);
+                guest_set_asker(cli_ask);
+        }
         return 0;
 }
 
@@ -166,6 +170,8 @@ void cli_agent_session_close(struct cli_agent_session *s)
         if (!g)
                 return;
         agent_free(s->agent);
+        guest_set_asker(NULL);
+        cli_ask_free();
         free(s->url);
         agent_ai_config_free(&g->ai);
         free(g);
