@@ -215,6 +215,25 @@ static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
                 "no-sandbox", no_argument, NULL, 'N'                                               \
         }
 
+/* Each OAuth option of mcp add and its field in the registry's "oauth" object. */
+static const struct {
+        int opt;
+        const char *field;
+} oauth_opts[] = {{'I', "client_id"},           {'S', "client_secret"},   {'O', "scope"},
+                  {'D', "client_metadata_url"}, {'K', "client_key_file"}, {'J', "id_token_file"},
+                  {'P', "idp_token_endpoint"},  {'Q', "idp_client_id"}};
+
+/* Sets the field of option c when it is an OAuth option; false when it is not. */
+static bool oauth_opt(int c, json_t *oauth)
+{
+        for (size_t i = 0; i < sizeof(oauth_opts) / sizeof(oauth_opts[0]); i++)
+                if (oauth_opts[i].opt == c) {
+                        json_object_set_new(oauth, oauth_opts[i].field, json_string(optarg));
+                        return true;
+                }
+        return false;
+}
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
@@ -227,6 +246,10 @@ static int add(int argc, char **argv)
                                              {"client-secret", required_argument, NULL, 'S'},
                                              {"scope", required_argument, NULL, 'O'},
                                              {"client-metadata-url", required_argument, NULL, 'D'},
+                                             {"client-key", required_argument, NULL, 'K'},
+                                             {"id-token-file", required_argument, NULL, 'J'},
+                                             {"idp-token-endpoint", required_argument, NULL, 'P'},
+                                             {"idp-client-id", required_argument, NULL, 'Q'},
                                              {0}};
         const char *init_timeout = NULL, *elicitation = NULL;
         json_t *oauth = json_object();
@@ -251,13 +274,8 @@ static int add(int argc, char **argv)
                         init_timeout = optarg;
                 else if (c == 'E')
                         elicitation = optarg;
-                else if (c == 'I' || c == 'S' || c == 'O' || c == 'D')
-                        json_object_set_new(oauth,
-                                            c == 'I'   ? "client_id"
-                                            : c == 'S' ? "client_secret"
-                                            : c == 'O' ? "scope"
-                                                       : "client_metadata_url",
-                                            json_string(optarg));
+                else if (oauth_opt(c, oauth))
+                        ;
                 else if (sandbox_opt(c, &so, &r, &e)) {
                         any_sandbox_opt = true;
                         if (r < 0) {
@@ -295,8 +313,9 @@ static int add(int argc, char **argv)
                 goto out;
         }
         if (!url && json_object_size(oauth)) {
-                r = cli_usage_error(&cli_cmd_mcp, "--client-id, --client-secret, --scope and "
-                                                  "--client-metadata-url are for --url");
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "the OAuth options (--client-id, --client-secret, "
+                                    "--scope, ...) are for --url");
                 goto out;
         }
         char *end = NULL;
@@ -1027,7 +1046,10 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp add NAME --url URL [--header 'Name: value']... [OPTIONS]\n"
             "         OPTIONS: --init-timeout MS, --elicitation decline|defaults,\n"
             "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered),\n"
-            "         --client-metadata-url URL (OAuth: a client ID metadata document)\n"
+            "         --client-metadata-url URL (OAuth: a client ID metadata document),\n"
+            "         --client-key FILE (with --client-id: private_key_jwt, a PEM key),\n"
+            "         --id-token-file FILE --idp-token-endpoint URL [--idp-client-id ID]\n"
+            "         (with --client-id: enterprise-managed, the IdP's ID token exchanged)\n"
             "       osvm mcp remove NAME\n"
             "       osvm mcp logout NAME\n"
             "       osvm mcp list [--json]\n"

@@ -124,6 +124,10 @@ static void set_conf(const struct mcp_hub *h, struct hub_server *s)
             .client_secret = s->conf->oauth_client_secret,
             .scope = s->conf->oauth_scope,
             .client_metadata_url = s->conf->oauth_client_metadata_url,
+            .client_key_file = s->conf->oauth_client_key_file,
+            .id_token_file = s->conf->oauth_id_token_file,
+            .idp_token_endpoint = s->conf->oauth_idp_token_endpoint,
+            .idp_client_id = s->conf->oauth_idp_client_id,
         };
 }
 

@@ -97,7 +97,16 @@ struct mcp_oauth_conf {
         const char *client_secret; /* with client_id; may be NULL (a public client) */
         const char *scope;         /* asked for when the server names none; may be NULL */
         const char *client_metadata_url; /* a client ID metadata document to use; may be NULL */
-        bool no_browser;                 /* never run the browser step: fail instead */
+        /* private_key_jwt (RFC 7523, SEP-1046): the client's PEM private key (EC P-256
+         * or RSA), 0600, that signs its assertion at the token endpoint; may be NULL */
+        const char *client_key_file;
+        /* enterprise-managed authorization (SEP-990): the person's ID token from their
+         * organization's identity provider (a file, 0600), exchanged at the IdP's token
+         * endpoint for an identity assertion grant for this server; may be NULL */
+        const char *id_token_file;
+        const char *idp_token_endpoint;
+        const char *idp_client_id; /* osvm's client at the IdP; may be NULL */
+        bool no_browser;           /* never run the browser step: fail instead */
 };
 
 /* At most this many elicitation or sampling requests of a server are put
@@ -200,6 +209,8 @@ struct mcp_server_conf {
                                    * question is answered with the schema's defaults */
         /* "oauth": a pre-registered client, the scopes, a client ID metadata document */
         char *oauth_client_id, *oauth_client_secret, *oauth_scope, *oauth_client_metadata_url;
+        char *oauth_client_key_file, *oauth_id_token_file, *oauth_idp_token_endpoint,
+            *oauth_idp_client_id;
         bool own_pack; /* osvm's own pack (`osvm mcp serve`), which holds each call to the
                         * policy itself: its timeout answers as a tool error */
 };

@@ -18,6 +18,10 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -783,13 +787,149 @@ static void open_browser(const char *url)
 
 /* ---- tokens ---- */
 
-/* The client's authentication at the token endpoint, added to the form or as Basic. */
-static void client_auth(struct mcp_oauth *o, strbuf *form, char **basic)
+/*
+ * A credential file of the user's (a private key, an ID token): a regular
+ * file others cannot read, at most max bytes; a new string, or NULL with e
+ * set naming the file and what is wrong.
+ */
+static char *read_secret_file(struct mcp_oauth *o, const char *what, const char *path, size_t max,
+                              size_t *len, osvm_err *e)
+{
+        struct stat st;
+        _cleanup_free_ char *shown_path = text_sanitize(path, 0);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                err_set(e, errno, "%s: %s %s: %s", o->server, what, shown_path, strerror(errno));
+                return NULL;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+                close(fd);
+                err_set(e, EACCES,
+                        "%s: %s %s: not a regular file that only its owner may read (chmod 600 "
+                        "it); refused",
+                        o->server, what, shown_path);
+                return NULL;
+        }
+        close(fd);
+        char *text = NULL;
+        if (fs_read_file(path, max, &text, len, e) < 0) {
+                err_wrap(e, "%s: %s %s", o->server, what, shown_path);
+                return NULL;
+        }
+        return text;
+}
+
+/*
+ * The client's assertion for private_key_jwt (RFC 7523 section 2.2, SEP-1046):
+ * a JWT of iss = sub = the client ID, aud = the authorization server's
+ * issuer, five minutes of life and a random jti, signed with the client's
+ * key: ES256 for an EC P-256 key, RS256 for an RSA key of 2048 bits or more.
+ */
+static char *client_assertion(struct mcp_oauth *o, osvm_err *e)
+{
+        const char *id = jstr(o->state, "client_id"), *aud = jstr(o->state, "issuer");
+        size_t n = 0;
+        char *pem =
+            read_secret_file(o, "the client key", o->conf.client_key_file, 64 * 1024, &n, e);
+        if (!pem)
+                return NULL;
+        BIO *bio = BIO_new_mem_buf(pem, (int)n);
+        EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        explicit_bzero(pem, n);
+        free(pem);
+        const char *alg = NULL;
+        if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && EVP_PKEY_get_bits(key) == 256)
+                alg = "ES256";
+        else if (key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) >= 2048)
+                alg = "RS256";
+        if (!alg || !id || !aud) {
+                EVP_PKEY_free(key);
+                err_set(e, EINVAL,
+                        "%s: the client key is %s; osvm signs with an EC P-256 key (ES256) or an "
+                        "RSA key of 2048 bits or more (RS256), in PEM",
+                        o->server, key ? "of another kind" : "not a PEM private key");
+                return NULL;
+        }
+        char jti[32];
+        if (random_b64url(16, jti, e) < 0) {
+                EVP_PKEY_free(key);
+                return NULL;
+        }
+        json_int_t now = (json_int_t)time(NULL);
+        json_t *hdr = json_pack("{s:s, s:s}", "alg", alg, "typ", "JWT");
+        json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", id, "sub", id, "aud",
+                                   aud, "iat", now, "exp", now + 300, "jti", jti);
+        char *h = json_dumps(hdr, JSON_COMPACT), *c = json_dumps(claims, JSON_COMPACT);
+        json_decref(hdr);
+        json_decref(claims);
+        strbuf in = {0};
+        char *part = xmalloc(strlen(h) * 4 / 3 + strlen(c) * 4 / 3 + 8);
+        b64url((const unsigned char *)h, strlen(h), part);
+        sb_add(&in, part);
+        sb_add(&in, ".");
+        b64url((const unsigned char *)c, strlen(c), part);
+        sb_add(&in, part);
+        free(part);
+        free(h);
+        free(c);
+        unsigned char *sig = NULL, raw[64];
+        size_t siglen = 0;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        bool ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+                  EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)in.s, in.len) == 1 &&
+                  (sig = xmalloc(siglen)) &&
+                  EVP_DigestSign(md, sig, &siglen, (const unsigned char *)in.s, in.len) == 1;
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(key);
+        if (ok && alg[0] == 'E') {
+                /* JWS wants R and S, 32 bytes each, where OpenSSL gives DER */
+                const unsigned char *p = sig;
+                ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+                const BIGNUM *r, *sv;
+                ok = es != NULL;
+                if (ok) {
+                        ECDSA_SIG_get0(es, &r, &sv);
+                        ok = BN_bn2binpad(r, raw, 32) == 32 && BN_bn2binpad(sv, raw + 32, 32) == 32;
+                }
+                ECDSA_SIG_free(es);
+                if (ok) {
+                        memcpy(sig, raw, 64); /* a DER ECDSA-P256 signature is longer than 64 */
+                        siglen = 64;
+                }
+        }
+        if (!ok) {
+                free(sig);
+                sb_free(&in);
+                err_set(e, EINVAL, "%s: signing the client assertion with the client key failed",
+                        o->server);
+                return NULL;
+        }
+        char *b = xmalloc(siglen * 4 / 3 + 4);
+        b64url(sig, siglen, b);
+        sb_addf(&in, ".%s", b);
+        free(b);
+        free(sig);
+        return sb_steal(&in);
+}
+
+/* The client's authentication at the token endpoint, added to the form or as
+ * Basic; -1 with e set when it cannot be made (a key that does not sign). */
+static int client_auth(struct mcp_oauth *o, strbuf *form, char **basic, osvm_err *e)
 {
         const char *id = jstr(o->state, "client_id"), *secret = jstr(o->state, "client_secret");
         const char *method = jstr(o->state, "auth_method");
         *basic = NULL;
-        if (secret && (!method || !strcmp(method, "client_secret_basic"))) {
+        if (method && !strcmp(method, "private_key_jwt")) {
+                char *jwt = client_assertion(o, e);
+                if (!jwt)
+                        return -1;
+                form_add(form, "client_id", id ? id : "");
+                form_add(form, "client_assertion_type",
+                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+                form_add(form, "client_assertion", jwt);
+                free(jwt);
+        } else if (secret && (!method || !strcmp(method, "client_secret_basic"))) {
                 char *ei = curl_easy_escape(NULL, id, 0), *es = curl_easy_escape(NULL, secret, 0);
                 *basic = xasprintf("%s:%s", ei, es); /* RFC 6749 2.3.1: form-encoded first */
                 curl_free(ei);
@@ -799,6 +939,7 @@ static void client_auth(struct mcp_oauth *o, strbuf *form, char **basic)
                 if (secret && method && !strcmp(method, "client_secret_post"))
                         form_add(form, "client_secret", secret);
         }
+        return 0;
 }
 
 /* Takes a token response; 0, or -1 with e set naming what was wrong. */
@@ -850,13 +991,91 @@ static long token_request(struct mcp_oauth *o, strbuf *form, json_t **r, const s
                           osvm_err *e)
 {
         char *basic;
-        client_auth(o, form, &basic);
+        *r = NULL;
+        if (client_auth(o, form, &basic, e) < 0)
+                return -1;
         const char *res = jstr(o->state, "resource");
         if (res)
                 form_add(form, "resource", res);
         long st = request(o, jstr(o->state, "token_endpoint"), form->s, basic, r, w, e);
         free(basic);
         return st;
+}
+
+#define JWT_BEARER_GRANT "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define ID_JAG_TYPE      "urn:ietf:params:oauth:token-type:id-jag"
+
+/*
+ * Enterprise-managed authorization (SEP-990, "cross-app access"): the person
+ * signed in to their organization's identity provider, which gave an ID
+ * token (conf.id_token_file). The IdP's token endpoint exchanges it (RFC
+ * 8693) for an identity assertion grant (ID-JAG) whose audience is this
+ * authorization server and whose resource is this server; the authorization
+ * server takes that as a JWT bearer grant (RFC 7523) from the registered
+ * client, and gives the access token. No browser, no consent screen.
+ */
+static int identity_assertion_grant(struct mcp_oauth *o, const char *issuer, const char *scope,
+                                    const struct mcp_wait *w, osvm_err *e)
+{
+        struct url_parts p;
+        const char *why = url_problem(o->conf.idp_token_endpoint, &p);
+        if (why) {
+                _cleanup_free_ char *u = shown(o->conf.idp_token_endpoint);
+                return err_set(e, EINVAL, "%s: the identity provider's token endpoint (%s): %s",
+                               o->server, u, why);
+        }
+        size_t n = 0;
+        char *idt =
+            read_secret_file(o, "the ID token", o->conf.id_token_file, OAUTH_TOKEN_MAX, &n, e);
+        if (!idt)
+                return -1;
+        while (n && strchr(" \t\r\n", idt[n - 1])) /* a file's last newline */
+                idt[--n] = '\0';
+        const char *res = jstr(o->state, "resource");
+        strbuf f = {0};
+        form_add(&f, "grant_type", "urn:ietf:params:oauth:grant-type:token-exchange");
+        form_add(&f, "requested_token_type", ID_JAG_TYPE);
+        form_add(&f, "audience", issuer);
+        if (res)
+                form_add(&f, "resource", res);
+        if (scope)
+                form_add(&f, "scope", scope);
+        form_add(&f, "subject_token", idt);
+        form_add(&f, "subject_token_type", "urn:ietf:params:oauth:token-type:id_token");
+        if (o->conf.idp_client_id)
+                form_add(&f, "client_id", o->conf.idp_client_id);
+        explicit_bzero(idt, n);
+        free(idt);
+        json_t *r = NULL;
+        long st = request(o, o->conf.idp_token_endpoint, f.s, NULL, &r, w, e);
+        explicit_bzero(f.s, f.len);
+        sb_free(&f);
+        if (st < 0)
+                return -1;
+        const char *jag = jstr(r, "access_token"), *type = jstr(r, "issued_token_type");
+        if (st != 200 || !jag || !type || strcmp(type, ID_JAG_TYPE) ||
+            strlen(jag) > OAUTH_TOKEN_MAX) {
+                const char *err = json_is_object(r) ? jstr(r, "error") : NULL;
+                _cleanup_free_ char *se = text_sanitize(err ? err : "", 0);
+                err_set(e, EACCES,
+                        "%s: the identity provider did not exchange the ID token for an identity "
+                        "assertion grant (HTTP %ld%s%s)",
+                        o->server, st, err ? ": " : "", se);
+                json_decref(r);
+                return -1;
+        }
+        strbuf g = {0};
+        form_add(&g, "grant_type", JWT_BEARER_GRANT);
+        form_add(&g, "assertion", jag);
+        json_decref(r);
+        if (scope)
+                form_add(&g, "scope", scope);
+        st = token_request(o, &g, &r, w, e);
+        explicit_bzero(g.s, g.len);
+        sb_free(&g);
+        int rc = st < 0 ? -1 : take_tokens(o, st, r, "the identity assertion grant", e);
+        json_decref(r);
+        return rc;
 }
 
 static int refresh(struct mcp_oauth *o, const struct mcp_wait *w, osvm_err *e)
@@ -931,10 +1150,14 @@ static int get_client(struct mcp_oauth *o, json_t *as, const char *issuer, const
                 else
                         json_object_del(o->state, "client_secret");
                 const char *m =
-                    !o->conf.client_secret ? "none"
+                    o->conf.client_key_file &&
+                            (list_has(methods, "private_key_jwt") || !o->conf.client_secret)
+                        ? "private_key_jwt"
+                    : !o->conf.client_secret ? "none"
                     : !json_array_size(methods) || list_has(methods, "client_secret_basic")
                         ? "client_secret_basic"
                         : "client_secret_post";
+                json_object_set_new(o->state, "issuer", json_string(issuer));
                 json_object_set_new(o->state, "auth_method", json_string(m));
                 return 0;
         }
@@ -1064,8 +1287,16 @@ static int authorize(struct mcp_oauth *o, const char *www, const struct mcp_wait
                 json_object_del(o->state, "resource");
 
         json_t *grants = json_object_get(as, "grant_types_supported");
-        if (o->conf.client_id && o->conf.client_secret && json_array_size(grants) &&
-            list_has(grants, "client_credentials") && !list_has(grants, "authorization_code")) {
+        if (o->conf.client_id && o->conf.id_token_file && o->conf.idp_token_endpoint &&
+            list_has(grants, JWT_BEARER_GRANT)) {
+                /* enterprise-managed: the IdP vouches for the person, no browser */
+                if (get_client(o, as, issuer, "", w, e) == 0)
+                        rc = identity_assertion_grant(o, issuer, scope, w, e);
+                goto out;
+        }
+        if (o->conf.client_id && (o->conf.client_secret || o->conf.client_key_file) &&
+            json_array_size(grants) && list_has(grants, "client_credentials") &&
+            !list_has(grants, "authorization_code")) {
                 /* a machine client: no person, no browser */
                 if (get_client(o, as, issuer, "", w, e) < 0)
                         goto out;

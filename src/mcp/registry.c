@@ -153,11 +153,15 @@ static int read_entry(const char *file, const char *id, json_t *o, struct mcp_se
         json_t *oa = json_object_get(o, "oauth");
         if (oa && !json_is_object(oa))
                 return err_set(e, EINVAL, "%s: %s.oauth: expected an object", file, id);
-        static const char *const oauth_fields[] = {"client_id", "client_secret", "scope",
-                                                   "client_metadata_url"};
-        char **oauth_dst[] = {&s->oauth_client_id, &s->oauth_client_secret, &s->oauth_scope,
-                              &s->oauth_client_metadata_url};
-        for (size_t i = 0; i < 4; i++) {
+        static const char *const oauth_fields[] = {
+            "client_id",           "client_secret",   "scope",
+            "client_metadata_url", "client_key_file", "id_token_file",
+            "idp_token_endpoint",  "idp_client_id"};
+        char **oauth_dst[] = {
+            &s->oauth_client_id,           &s->oauth_client_secret,   &s->oauth_scope,
+            &s->oauth_client_metadata_url, &s->oauth_client_key_file, &s->oauth_id_token_file,
+            &s->oauth_idp_token_endpoint,  &s->oauth_idp_client_id};
+        for (size_t i = 0; i < sizeof(oauth_fields) / sizeof(oauth_fields[0]); i++) {
                 json_t *v = json_object_get(oa, oauth_fields[i]);
                 if (v && (!json_is_string(v) || !text_header_value_ok(json_string_value(v))))
                         return err_set(e, EINVAL,
@@ -293,6 +297,10 @@ static void free_conf(struct mcp_server_conf *s)
         free(s->oauth_client_secret);
         free(s->oauth_scope);
         free(s->oauth_client_metadata_url);
+        free(s->oauth_client_key_file);
+        free(s->oauth_id_token_file);
+        free(s->oauth_idp_token_endpoint);
+        free(s->oauth_idp_client_id);
         free(s->cwd);
 }
 

@@ -438,4 +438,48 @@ check_exit "redirect within the origin: followed" 0
 check_contains "redirect within the origin: the tools are listed" "prot/whoami" "$OUT"
 kill "$PEER_PID"
 
+
+# A machine client: client credentials with private_key_jwt (SEP-1046). The
+# key file must be its owner's alone and a key osvm can sign with; the
+# assertion names the client and the authorization server (the conformance
+# suite verifies its signature too).
+fresh
+start_peer machine
+umask 022
+printf 'not a key\n' >"$T/junk.pem"
+chmod 600 "$T/junk.pem"
+osvm mcp add m1 --url "$RS" --client-id machine-1 --client-key "$T/junk.pem"
+osvm mcp tools m1
+check_exit "private_key_jwt: a key that is not PEM fails the sign-in" 1
+check_contains "private_key_jwt: saying so" "not a PEM private key" "$ERR"
+if command -v openssl >/dev/null; then
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/ec.pem" 2>/dev/null
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rsa.pem" 2>/dev/null
+        chmod 644 "$T/ec.pem"
+        osvm mcp add m2 --url "$RS" --client-id machine-2 --client-key "$T/ec.pem"
+        osvm mcp tools m2
+        check_exit "private_key_jwt: a key others may read is refused" 1
+        check_contains "private_key_jwt: saying how to fix it" "only its owner may read (chmod 600" "$ERR"
+        chmod 600 "$T/ec.pem" "$T/rsa.pem"
+        osvm mcp tools m2
+        check_exit "private_key_jwt: with an EC key the machine client gets its token" 0
+        check_contains "private_key_jwt: and the tools are listed" "m2/whoami" "$OUT"
+        osvm mcp add m3 --url "$RS" --client-id machine-3 --client-key "$T/rsa.pem"
+        osvm mcp tools m3
+        check_exit "private_key_jwt: with an RSA key too" 0
+        python3 - "$REC" "$T/claims.json" <<'PY'
+import json, sys
+a = [json.loads(l)["assertion"] for l in open(sys.argv[1]) if '"assertion"' in l]
+json.dump(a, open(sys.argv[2], "w"))
+PY
+        check_json "private_key_jwt: ES256 then RS256, iss = sub = the client, aud = the issuer, 5 minutes" \
+                "$T/claims.json" \
+                '[x["header"]["alg"] for x in d] == ["ES256", "RS256"] and d[0]["signature_bytes"] == 64 and d[1]["signature_bytes"] == 256 and all(x["claims"]["iss"] == x["claims"]["sub"] == x["client_id"] and x["claims"]["aud"] == x["issuer"] and x["claims"]["exp"] - x["claims"]["iat"] == 300 and len(x["claims"]["jti"]) >= 16 for x in d)'
+        check_not_contains "private_key_jwt: the key is not in osvm's files" "PRIVATE KEY" \
+                "$(cat "$OSVM_HOME"/*.json "$XDG_STATE_HOME"/osvm/mcp-auth/*.json 2>/dev/null)"
+else
+        skip "private_key_jwt with real keys" "the openssl command is not installed"
+fi
+kill "$PEER_PID"
+
 finish

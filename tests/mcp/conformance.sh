@@ -2,7 +2,7 @@
 # Every client scenario of the MCP conformance suite (0.1.16) against
 # `osvm mcp` (Node 22 from npm, as the suite needs). Each must report
 # "Passed: N/N, 0 failed" with N > 0 (a client that never connects "passes"
-# with 0/0). The scenarios osvm leaves out, and why, are in LEFT_OUT below
+# with 0/0). Scenarios osvm would leave out, and why, go in LEFT_OUT below
 # and docs/mcp.md ("Conformance"); the suite's list is read from the suite,
 # so a scenario it adds fails here until it passes or is left out.
 set -u
@@ -11,8 +11,8 @@ repo=$PWD
 : "${OSVM_BIN:=$PWD/build/asan/osvm}"
 export OSVM_BIN
 
-# Extensions outside the 2025-11-25 specification (docs/mcp.md, "Conformance"):
-LEFT_OUT="auth/client-credentials-jwt auth/cross-app-access-complete-flow"
+# Scenarios osvm leaves out, each with its reason in docs/mcp.md ("Conformance"):
+LEFT_OUT=""
 
 root=$(tests/peers/install.sh 2>/dev/null) || {
         echo "SKIP: the npm test peers could not be installed (no npm registry?)"

@@ -29,6 +29,11 @@ MODE makes one thing bad:
   redirect-here   POST /mcp answers 307 to /mcp2 on its own origin (once per path)
   expire          a token from a sign-in expires after 3 requests (401 invalid_token):
                   the next run refreshes it
+  machine         (not bad) the authorization server offers only the
+                  client_credentials grant, its clients authenticating with
+                  private_key_jwt: the token endpoint records the assertion's
+                  header and claims ({"origin": "as", "assertion": ...}; the
+                  signature is not checked here, the conformance suite does)
 """
 import base64
 import hashlib
@@ -172,9 +177,11 @@ class AS(Base):
                 "token_endpoint": as_url() + "/token",
                 "registration_endpoint": as_url() + "/register",
                 "response_types_supported": ["code"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "grant_types_supported": ["client_credentials"] if MODE == "machine"
+                else ["authorization_code", "refresh_token"],
                 "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["none"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"] if MODE == "machine"
+                else ["none"],
             })
         elif u.path == "/authorize":
             q = dict(urllib.parse.parse_qsl(u.query))
@@ -219,6 +226,18 @@ class AS(Base):
                 if f.get("resource") != rs_url() + "/mcp" or q.get("resource") != rs_url() + "/mcp":
                     return self.send_json(400, {"error": "invalid_target"})
                 scopes = set(q.get("scope", "").split()) - {""}
+            elif f.get("grant_type") == "client_credentials" and MODE == "machine":
+                parts = f.get("client_assertion", "").split(".")
+                if (f.get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                        or len(parts) != 3):
+                    return self.send_json(401, {"error": "invalid_client"})
+                dec = lambda p: json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+                with open(RECORD, "a") as rf:
+                    rf.write(json.dumps({"origin": "as", "assertion": {
+                        "header": dec(parts[0]), "claims": dec(parts[1]),
+                        "signature_bytes": len(base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))),
+                        "client_id": f.get("client_id"), "issuer": as_url()}}) + "\n")
+                scopes = set(f.get("scope", "").split()) - {""}
             elif f.get("grant_type") == "refresh_token":
                 scopes = state["refresh"].pop(f.get("refresh_token"), None)
                 if scopes is None:
