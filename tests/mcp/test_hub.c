@@ -146,6 +146,47 @@ static void test_restart_after_death(void **state)
         unload();
 }
 
+/* A server started again lists the same tools: the hub, which keeps every
+ * list it handed out until it goes (callers hold them borrowed), keeps that
+ * one once, not once a restart: a long-lived hub (the gateway, the chat)
+ * fronting a server that dies now and then does not grow. */
+static void test_restart_keeps_one_tool_list(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        load("{\"unikernel_dir\": \"%s\"}");
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        osvm_err e = {0};
+        json_t *first = mcp_hub_tools(h, "ev", NULL, &e);
+        if (!first)
+                fail_msg("%s", e.msg);
+        assert_true(json_array_size(first) > 0);
+        unsigned gen = mcp_hub_tools_gen(h);
+        for (int i = 0; i < 3; i++) {
+                char *pid = NULL;
+                assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
+                pid_t was = (pid_t)atoi(pid);
+                free(pid);
+                assert_int_equal(kill(was, SIGKILL), 0);
+                wait_dead(was);
+                struct iso_decision dec;
+                json_t *r = echo(h, "again", &dec, &e); /* starts it again */
+                if (!r)
+                        fail_msg("%s", e.msg);
+                json_decref(r);
+                iso_decision_free(&dec);
+                assert_true(mcp_hub_tools_gen(h) != gen); /* a restart counts as a change */
+                gen = mcp_hub_tools_gen(h);
+                json_t *now = mcp_hub_tools(h, "ev", NULL, &e);
+                if (!now)
+                        fail_msg("%s", e.msg);
+                assert_true(json_equal(now, first));
+                assert_ptr_equal(now, first); /* the same list, kept once */
+        }
+        mcp_hub_free(h);
+        unload();
+}
+
 static void test_deny_runs_nothing(void **state)
 {
         (void)state;
@@ -397,6 +438,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_restart_after_death),
+            cmocka_unit_test(test_restart_keeps_one_tool_list),
             cmocka_unit_test(test_deny_runs_nothing),
             cmocka_unit_test(test_policy_timeout_direct),
             cmocka_unit_test(test_unknown_and_disabled),
