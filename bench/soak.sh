@@ -52,4 +52,16 @@ export OSVM_SOLANA_RPC=http://127.0.0.1:$(cat "$tmp/rpc.port")/
         "$osvm" isolation set osvm-mcp/get_token_accounts_by_owner memory_mb=16
 } >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log" >&2; exit 1; }
 
-"$soak" "$calls"
+# Under the sanitizer build, each osvm process's report (the soak's, and the
+# built-in pack server's, which is the soak binary too) goes to a file of its own.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:log_path=$tmp/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$tmp/ubsan"
+rc=0
+"$soak" "$calls" || rc=$?
+for f in "$tmp"/asan.* "$tmp"/ubsan.*; do
+        [ -e "$f" ] || continue
+        echo "soak: the sanitizers reported, in $(basename "$f"):" >&2
+        cat "$f" >&2
+        rc=1
+done
+exit $rc
