@@ -51,6 +51,19 @@ static void wait_dead(pid_t pid)
         fail_msg("process %d has not ended 120 s after SIGKILL", (int)pid);
 }
 
+/* Kills the server the hub started last (its pid in pidfile) and waits until it
+ * has ended; returns its pid. */
+static pid_t kill_server(void)
+{
+        char *text = NULL;
+        assert_int_equal(fs_read_file(pidfile, 32, &text, NULL, NULL), 0);
+        pid_t pid = (pid_t)atoi(text);
+        free(text);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        wait_dead(pid);
+        return pid;
+}
+
 /* Registers "ev", server-everything started by the shell script, under the
  * isolation config isolation_json (with %s for the image directory). */
 static void load_script(const char *isolation_json, const char *script)
@@ -110,12 +123,8 @@ static void test_restart_after_death(void **state)
         assert_int_equal(session_get()->servers[0].state, SESSION_SERVER_UP);
 
         /* The server dies between calls: the next call starts it again. */
+        pid_t first = kill_server();
         char *pid = NULL;
-        assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
-        pid_t first = (pid_t)atoi(pid);
-        free(pid);
-        assert_int_equal(kill(first, SIGKILL), 0);
-        wait_dead(first);
         r = echo(h, "two", &dec, &e);
         if (!r)
                 fail_msg("%s", e.msg);
@@ -163,12 +172,7 @@ static void test_restart_keeps_one_tool_list(void **state)
         assert_true(json_array_size(first) > 0);
         unsigned gen = mcp_hub_tools_gen(h);
         for (int i = 0; i < 3; i++) {
-                char *pid = NULL;
-                assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
-                pid_t was = (pid_t)atoi(pid);
-                free(pid);
-                assert_int_equal(kill(was, SIGKILL), 0);
-                wait_dead(was);
+                kill_server();
                 struct iso_decision dec;
                 json_t *r = echo(h, "again", &dec, &e); /* starts it again */
                 if (!r)
