@@ -386,13 +386,10 @@ static json_t *plan(int k, long i, enum outcome *how, char *want, size_t n, int 
                 *code = MCP_E_TIMEOUT;
                 return json_pack("{s:i, s:i}", "duration", 10, "steps", 5);
         case K_DEADLINE_PACK:
+        case K_LIMIT_TIME:
                 /* the tool's host call, held to the same deadline, may give up first */
                 *how = WANT_TOOL_E;
                 snprintf(want, n, "was stopped (limit: |the host call failed: no answer from");
-                return NULL;
-        case K_LIMIT_TIME:
-                *how = WANT_TOOL_E;
-                snprintf(want, n, "was stopped (limit: ");
                 return NULL;
         case K_LIMIT_MEMORY:
                 *how = WANT_TOOL_E;

@@ -36,7 +36,7 @@ pids+=($!)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$tmp" && PORT=$port exec node "$everything" streamableHttp >"$tmp/http.log" 2>&1) &
 pids+=($!)
-for _ in $(seq 200); do
+for _ in $(seq 600); do # a bound that only guards a hang
         [ -s "$tmp/rpc.port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
 done
