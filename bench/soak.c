@@ -9,7 +9,7 @@
  *   - a server that crashes on every 100th call to it (and is started again);
  *   - calls cancelled mid-call, calls past their deadline, and calls that
  *     pass each limit: a pack tool's time and memory, an MCP message's size,
- *     a host call's answer size.
+ *     a host call's answer size, a sandboxed server's memory.
  *
  * Every call's result is checked: a wrong answer is a failure. Every 500
  * calls it samples its RSS, open fds, threads, and the processes below it
@@ -264,6 +264,7 @@ enum {
         K_LIMIT_MEMORY,
         K_LIMIT_MESSAGE,
         K_LIMIT_ANSWER,
+        K_LIMIT_SERVER_MEMORY,
         K_N
 };
 
@@ -293,6 +294,7 @@ static struct kind kinds[K_N] = {
     [K_LIMIT_MESSAGE] = {"limit: message size (16 MiB)", "limits", "big", 0, 0, 0, 0, 0},
     [K_LIMIT_ANSWER] = {"limit: host-call answer (4 MiB)", "osvm-mcp", "solana_rpc_call", 0, 0, 0,
                         0, 0},
+    [K_LIMIT_SERVER_MEMORY] = {"limit: server memory (64 MB)", "hog", "hog", 0, 0, 0, 0, 0},
 };
 
 /* The order of one round of 20 calls; slots of -1, -2, -3 rotate over the
@@ -403,6 +405,11 @@ static json_t *plan(int k, long i, enum outcome *how, char *want, size_t n, int 
                 *how = WANT_TOOL_E;
                 snprintf(want, n, "larger than");
                 return json_pack("{s:s}", "method", "getSupply");
+        case K_LIMIT_SERVER_MEMORY:
+                /* past its sandbox's memory it dies mid-call; the next call starts it again */
+                *how = WANT_ERR;
+                *code = MCP_E_CLOSED;
+                return json_pack("{s:i}", "mb", 200);
         }
         return NULL;
 }
@@ -488,7 +495,8 @@ int main(int argc, char **argv)
                 return r;
         mcp_hub_set_caller(x.hub, "soak");
         size_t up = mcp_hub_start(x.hub, NULL, NULL);
-        const char *need[] = {"osvm-mcp", "everything", "everything-http", "crashy", "limits"};
+        const char *need[] = {"osvm-mcp", "everything", "everything-http",
+                              "crashy",   "limits",     "hog"};
         for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
                 const char *why = mcp_hub_start_error(x.hub, need[i]);
                 if (why) {
@@ -522,6 +530,8 @@ int main(int argc, char **argv)
                         k = deadlines[rot[1]++ % 3];
                 else if (k == -3)
                         k = limits[rot[2]++ % 4];
+                if (i % 250 == 137) /* a server past its memory: once in 250 calls */
+                        k = K_LIMIT_SERVER_MEMORY;
                 wrong += !one_call(x.hub, k, i);
                 /* as the chat and the gateway do: the tools again once they changed
                  * (a server started again counts as a change) */

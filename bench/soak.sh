@@ -3,8 +3,8 @@
 # bench/soak.c), on a fresh osvm home with its servers added as a user adds them.
 # Starts the peers the calls go to (a stand-in Solana RPC endpoint, bench/soak_rpc.py;
 # server-everything over Streamable HTTP), registers server-everything over stdio,
-# the HTTP one, and bench/soak_server.py twice (one that crashes every 100th call,
-# one for the limits), then runs the soak. bench/README.md says what it checks.
+# the HTTP one, and bench/soak_server.py three times (one that crashes every 100th
+# call, one for the limits, one held to 64 MB), then runs the soak. bench/README.md says what it checks.
 #
 # usage: bench/soak.sh [CALLS] [SOAK]     (SOAK: the binary, default build/bench/soak;
 #                                         build/asan/bench/soak for the sanitizer build)
@@ -47,6 +47,7 @@ export OSVM_SOLANA_RPC=http://127.0.0.1:$(cat "$tmp/rpc.port")/
         "$osvm" mcp add everything-http --url "http://127.0.0.1:$port/mcp"
         "$osvm" mcp add crashy --mount "$ROOT/bench" -- python3 "$ROOT/bench/soak_server.py" 100
         "$osvm" mcp add limits --mount "$ROOT/bench" -- python3 "$ROOT/bench/soak_server.py"
+        "$osvm" mcp add hog --memory 64 --mount "$ROOT/bench" -- python3 "$ROOT/bench/soak_server.py"
         # the limits of two pack tools, which the fake endpoint makes them pass
         "$osvm" isolation set osvm-mcp/get_block_height timeout_ms=300
         "$osvm" isolation set osvm-mcp/get_token_accounts_by_owner memory_mb=16

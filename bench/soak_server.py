@@ -10,6 +10,8 @@ Tools:
                    CRASH_EVERY-th tools/call (a crash mid-call)
   big   {}         answers one message of 17 MiB (past osvm's 16 MiB limit)
   sleep {ms}       answers after MS milliseconds (in a thread of its own)
+  hog   {mb}       fills MB MiB of memory, then answers (past its sandbox's memory
+                   limit it is killed, or dies of MemoryError, mid-call)
 """
 import json
 import os
@@ -41,6 +43,7 @@ TOOLS = [
     tool("echo", {"message": {"type": "string"}}),
     tool("big", {}),
     tool("sleep", {"ms": {"type": "integer"}}),
+    tool("hog", {"mb": {"type": "integer"}}),
 ]
 
 
@@ -74,6 +77,13 @@ for line in sys.stdin.buffer:
             text(mid, "echo: %s (call %d)" % (args.get("message"), calls))
         elif name == "big":
             text(mid, "b" * (17 << 20))
+        elif name == "hog":
+            mb = int(args.get("mb", 0))
+            held = bytearray(mb << 20)
+            for i in range(0, len(held), 4096):
+                held[i] = 1
+            text(mid, "held %d MiB" % mb)
+            del held
         elif name == "sleep":
             threading.Thread(target=sleeper, args=(mid, int(args.get("ms", 0))), daemon=True).start()
         else:
