@@ -21,6 +21,7 @@ osvm=$ROOT/build/osvm
 
 tmp=$(mktemp -d)
 pids=()
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
         rm -rf "$tmp"
@@ -40,7 +41,8 @@ for _ in $(seq 600); do # a bound that only guards a hang
         [ -s "$tmp/rpc.port" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
 done
-export OSVM_SOLANA_RPC=http://127.0.0.1:$(cat "$tmp/rpc.port")/
+OSVM_SOLANA_RPC=http://127.0.0.1:$(cat "$tmp/rpc.port")/
+export OSVM_SOLANA_RPC
 
 {
         "$osvm" mcp add everything -- node "$everything" stdio
