@@ -247,6 +247,19 @@ build/asan/tests/tools/vm_call: tests/tools/vm_call.c build/asan/libosvm.a $(HDR
 	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
 test: $(TOOL_IMAGES) $(TOOL_DEFS) build/asan/tests/tools/vm_call
 
+# ---- the soak: 10,000 tool calls in one process (bench/soak.sh, bench/README.md);
+# not part of `make check`. SOAK_CALLS: how many; `make soak-asan`: the
+# sanitizer build (2,000 calls unless SOAK_CALLS says; leaks reported at exit;
+# its RSS bound is wide, as ASan's quarantine holds what was freed).
+SOAK_CALLS ?= 10000
+.PHONY: soak soak-asan
+soak: test-deps build/osvm build/bench/soak $(TOOL_IMAGES) $(TOOL_DEFS)
+	bench/soak.sh $(SOAK_CALLS)
+soak-asan: test-deps build/osvm build/asan/bench/soak $(TOOL_IMAGES) $(TOOL_DEFS)
+	SOAK_RSS_MB=$${SOAK_RSS_MB:-1024} \
+	bench/soak.sh $(if $(filter command line,$(origin SOAK_CALLS)),$(SOAK_CALLS),2000) \
+		build/asan/bench/soak
+
 format: format-tools
 format-check: format-check-tools
 format-tools:

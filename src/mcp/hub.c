@@ -227,12 +227,46 @@ static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
         return NULL;
 }
 
+/* A tool list no longer cached (its reference taken over), kept until the
+ * hub goes since callers hold it borrowed: once, however often it is
+ * retired. Under h->mu. */
+static void retire_locked(struct mcp_hub *h, json_t *tools)
+{
+        size_t i;
+        json_t *old;
+        json_array_foreach(h->retired, i, old)
+        {
+                if (old == tools) {
+                        json_decref(tools);
+                        return;
+                }
+        }
+        json_array_append_new(h->retired, tools);
+}
+
+/* A list just listed (its reference taken over), or an equal one the hub
+ * holds already: a server started again lists what it listed before, and a
+ * long-lived hub must not keep one more copy each time it dies. Under h->mu. */
+static json_t *known_tools_locked(struct mcp_hub *h, json_t *tools)
+{
+        size_t i;
+        json_t *old;
+        json_array_foreach(h->retired, i, old)
+        {
+                if (json_equal(old, tools)) {
+                        json_decref(tools);
+                        return json_incref(old);
+                }
+        }
+        return tools;
+}
+
 /* A tool list that changed: dropped from the cache, kept until the hub goes
  * (callers hold it borrowed), and the generation bumped. Under h->mu. */
 static void tools_changed_locked(struct mcp_hub *h, struct hub_server *s)
 {
         if (s->tools)
-                json_array_append_new(h->retired, s->tools);
+                retire_locked(h, s->tools);
         s->tools = NULL;
         h->tools_gen++;
         log_debug("%s: its tools changed", s->conf->id);
@@ -375,7 +409,7 @@ static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
                 if (changed) {
                         tools_changed_locked(h, s);
                         if (now)
-                                s->tools = json_incref(now);
+                                s->tools = known_tools_locked(h, json_incref(now));
                 }
                 struct mcp_handlers hd = h->handlers;
                 pthread_mutex_unlock(&h->mu);
@@ -407,11 +441,11 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
         (void)mcp_take_tools_changed(c->client); /* what it lists now is the news */
         tools = mcp_list_tools(c->client, o, e);
         pthread_mutex_lock(&h->mu);
-        if (tools && s->tools) { /* listed meanwhile by another caller: theirs stays */
-                json_array_append_new(h->retired, tools);
+        if (tools && s->tools) {    /* listed meanwhile by another caller: theirs stays */
+                json_decref(tools); /* not handed out: nobody holds it */
                 tools = s->tools;
         } else if (tools) {
-                s->tools = tools;
+                s->tools = tools = known_tools_locked(h, tools);
         }
         pthread_mutex_unlock(&h->mu);
         release(h, s, c);
@@ -619,8 +653,8 @@ static bool take_in(struct mcp_hub *h, struct hub_server *s)
                 slot->client = c;
                 c = NULL;
                 if (s->tools)
-                        json_array_append_new(h->retired, s->tools);
-                s->tools = tools;
+                        retire_locked(h, s->tools);
+                s->tools = known_tools_locked(h, tools);
                 tools = NULL;
                 h->tools_gen++;
         } else if (!up) {

@@ -257,6 +257,8 @@ struct vmm_platform_ops {
 
 extern const struct vmm_platform_ops vmm_platform_kvm;
 extern const struct vmm_platform_ops vmm_platform_process;
+/* Ends the process platform's zygote (vmm_shutdown); a later run starts another. */
+void vmm_proc_shutdown(void);
 /* The platform a spec's choice comes to here (AUTO: KVM where usable), or
  * NULL with e set. */
 const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);

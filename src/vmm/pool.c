@@ -342,5 +342,6 @@ void vmm_shutdown(void)
         pthread_mutex_lock(&pool_lock);
         running = false;
         pthread_mutex_unlock(&pool_lock);
+        vmm_proc_shutdown(); /* no process of the engine's outlives it */
         vmm_image_cache_clear();
 }

@@ -152,6 +152,14 @@ static void zyg_down(void)
         zyg.up = false;
 }
 
+void vmm_proc_shutdown(void)
+{
+        pthread_mutex_lock(&zyg_lock);
+        if (zyg.up || zyg.pid > 0)
+                zyg_down();
+        pthread_mutex_unlock(&zyg_lock);
+}
+
 /* One message and, optionally, its fd. */
 static int zyg_recv(struct vmm_proc_msg *m, int *fd)
 {

@@ -51,6 +51,19 @@ static void wait_dead(pid_t pid)
         fail_msg("process %d has not ended 120 s after SIGKILL", (int)pid);
 }
 
+/* Kills the server the hub started last (its pid in pidfile) and waits until it
+ * has ended; returns its pid. */
+static pid_t kill_server(void)
+{
+        char *text = NULL;
+        assert_int_equal(fs_read_file(pidfile, 32, &text, NULL, NULL), 0);
+        pid_t pid = (pid_t)atoi(text);
+        free(text);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        wait_dead(pid);
+        return pid;
+}
+
 /* Registers "ev", server-everything started by the shell script, under the
  * isolation config isolation_json (with %s for the image directory). */
 static void load_script(const char *isolation_json, const char *script)
@@ -110,12 +123,8 @@ static void test_restart_after_death(void **state)
         assert_int_equal(session_get()->servers[0].state, SESSION_SERVER_UP);
 
         /* The server dies between calls: the next call starts it again. */
+        pid_t first = kill_server();
         char *pid = NULL;
-        assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
-        pid_t first = (pid_t)atoi(pid);
-        free(pid);
-        assert_int_equal(kill(first, SIGKILL), 0);
-        wait_dead(first);
         r = echo(h, "two", &dec, &e);
         if (!r)
                 fail_msg("%s", e.msg);
@@ -142,6 +151,42 @@ static void test_restart_after_death(void **state)
         assert_int_equal(fs_read_file(pidfile, 32, &pid, NULL, NULL), 0);
         assert_int_not_equal((pid_t)atoi(pid), second);
         free(pid);
+        mcp_hub_free(h);
+        unload();
+}
+
+/* A server started again lists the same tools: the hub, which keeps every
+ * list it handed out until it goes (callers hold them borrowed), keeps that
+ * one once, not once a restart: a long-lived hub (the gateway, the chat)
+ * fronting a server that dies now and then does not grow. */
+static void test_restart_keeps_one_tool_list(void **state)
+{
+        (void)state;
+        REQUIRE_PEER(everything_js());
+        load("{\"unikernel_dir\": \"%s\"}");
+        struct mcp_hub *h = mcp_hub_new(&reg, &cfg, &host);
+        osvm_err e = {0};
+        json_t *first = mcp_hub_tools(h, "ev", NULL, &e);
+        if (!first)
+                fail_msg("%s", e.msg);
+        assert_true(json_array_size(first) > 0);
+        unsigned gen = mcp_hub_tools_gen(h);
+        for (int i = 0; i < 3; i++) {
+                kill_server();
+                struct iso_decision dec;
+                json_t *r = echo(h, "again", &dec, &e); /* starts it again */
+                if (!r)
+                        fail_msg("%s", e.msg);
+                json_decref(r);
+                iso_decision_free(&dec);
+                assert_true(mcp_hub_tools_gen(h) != gen); /* a restart counts as a change */
+                gen = mcp_hub_tools_gen(h);
+                json_t *now = mcp_hub_tools(h, "ev", NULL, &e);
+                if (!now)
+                        fail_msg("%s", e.msg);
+                assert_true(json_equal(now, first));
+                assert_ptr_equal(now, first); /* the same list, kept once */
+        }
         mcp_hub_free(h);
         unload();
 }
@@ -397,6 +442,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_restart_after_death),
+            cmocka_unit_test(test_restart_keeps_one_tool_list),
             cmocka_unit_test(test_deny_runs_nothing),
             cmocka_unit_test(test_policy_timeout_direct),
             cmocka_unit_test(test_unknown_and_disabled),

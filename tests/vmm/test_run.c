@@ -6,10 +6,12 @@
  * (make vmm-guests). */
 #include "testutil.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmm/internal.h"
@@ -403,6 +405,31 @@ static void test_syscall_entry(void **state)
         vmm_vm_destroy(&vm);
 }
 
+/* vmm_shutdown frees everything, the process platform's zygote included:
+ * no process of the engine's is left below the caller (a long-lived caller
+ * that shut the engine down holds nothing of it); the next run starts
+ * another. */
+static void test_shutdown_ends_every_process(void **state)
+{
+        (void)state;
+        SKIP_WITHOUT_KVM();
+        for (int round = 0; round < 2; round++) {
+                const char *argv[] = {"hello", "exit=4", NULL};
+                struct call c;
+                call_run(&c, G "hello", argv, NULL, 0, small);
+                if (c.rc != 0 || c.res.exit_code != 4)
+                        fail_msg("round %d: %s %s", round, c.e.msg, c.res.why);
+                call_free(&c);
+                vmm_shutdown();
+                siginfo_t si = {0};
+                errno = 0;
+                int w = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+                if (w != -1 || errno != ECHILD)
+                        fail_msg("round %d: a child of the engine is left after vmm_shutdown",
+                                 round);
+        }
+}
+
 static int done(void **state)
 {
         (void)state;
@@ -423,6 +450,7 @@ int main(void)
             cmocka_unit_test(test_two_threads),
             cmocka_unit_test(test_syscall_entry),
             cmocka_unit_test(test_pool),
+            cmocka_unit_test(test_shutdown_ends_every_process),
         };
         int failed = cmocka_run_group_tests_name("process", tests, on_process, done);
         failed += cmocka_run_group_tests_name("kvm", tests, on_kvm, done);
