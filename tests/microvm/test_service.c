@@ -234,6 +234,65 @@ static void test_decide_preview(void **state)
         iso_config_free(&cfg);
 }
 
+/* The checks of a request line, with nothing served: what each op takes. */
+struct request_case {
+        const char *line;
+        const char *why; /* in the error; NULL: accepted */
+};
+
+static void test_request_check(void **state)
+{
+        (void)state;
+        struct mcp_server_conf conf[2] = {{.id = "srv", .enabled = true},
+                                          {.id = "off", .enabled = false}};
+        struct mcp_registry r = {.n = 2, .v = conf};
+        const struct request_case cases[] = {
+            {"{\"op\": \"hello\", \"protocol\": 1}", NULL},
+            {"{\"op\": \"hello\", \"protocol\": 2}", "hello: protocol 2 is not 1"},
+            {"{\"op\": \"hello\"}", "hello: the field \"protocol\" is missing"},
+            {"{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\"}", NULL},
+            {"{\"op\": \"tool.decide\", \"server\": \"off\", \"tool\": \"t\"}",
+             "tool.decide: no server \"off\" is registered"},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": \"t\", \"arguments\": {}}",
+             NULL},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": \"t\", \"image\": \"/x\"}",
+             "tool.call: unknown field \"image\""},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": 1}",
+             "tool.call: the field \"tool\" has the wrong type"},
+            {"{\"op\": \"llm\", \"body\": \"{}\"}", NULL},
+            {"{\"op\": \"status\", \"utf8\": true, \"color\": false}", NULL},
+            {"{\"op\": \"status\", \"utf8\": 1}", "status: the field \"utf8\" has the wrong type"},
+            {"{\"op\": \"events\"}", NULL},
+            {"{\"op\": \"config\", \"path\": \"/etc/passwd\"}", "config: unknown field \"path\""},
+            {"{\"op\": \"exec\"}", "unknown host call \"exec\""},
+            {"{\"server\": \"srv\"}", "unknown host call \"(no op)\""},
+            {"[1]", "a host call that is not a JSON object"},
+            {"{\"op\": \"tool.decide\", \"server\": \"srv\\u0000\", \"tool\": \"t\"}",
+             "the field \"server\" holds a NUL character"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char why[1024] = "";
+                json_t *req = microvm_request_check(cases[i].line, strlen(cases[i].line), &r, why,
+                                                    sizeof(why));
+                print_message("%s -> %s\n", cases[i].line, req ? "accepted" : why);
+                if (!cases[i].why) {
+                        assert_non_null(req);
+                        assert_true(json_is_object(req));
+                } else {
+                        assert_null(req);
+                        assert_non_null(strstr(why, cases[i].why));
+                }
+                json_decref(req);
+        }
+        /* a name longer than 256 bytes */
+        char line[512];
+        snprintf(line, sizeof(line),
+                 "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"%0300d\"}", 0);
+        char why[1024];
+        assert_null(microvm_request_check(line, strlen(line), &r, why, sizeof(why)));
+        assert_non_null(strstr(why, "the field \"tool\" is longer than 256 bytes"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -242,6 +301,7 @@ int main(void)
             cmocka_unit_test(test_nul_in_request),
             cmocka_unit_test(test_agent_that_does_not_read),
             cmocka_unit_test(test_decide_preview),
+            cmocka_unit_test(test_request_check),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
 }
