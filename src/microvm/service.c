@@ -105,6 +105,22 @@ struct field {
         bool required;
 };
 
+/*
+ * At most 64 bytes of a name the agent sent, for a message: sanitized, so
+ * that a cut through a character (or a control in it) cannot spoil the
+ * message, which the answer carries as a JSON string and the log shows.
+ */
+#define SHOWN_MAX 64
+static const char *shown(const char *s, char *buf, size_t n)
+{
+        strbuf b = {0};
+        size_t len = strlen(s);
+        sb_add_sanitized(&b, s, len < SHOWN_MAX ? len : SHOWN_MAX, 0);
+        snprintf(buf, n, "%s", b.s ? b.s : "");
+        sb_free(&b);
+        return buf;
+}
+
 static bool fields_ok(json_t *req, const char *op, const struct field *f, size_t n, char *why,
                       size_t wn)
 {
@@ -118,10 +134,11 @@ static bool fields_ok(json_t *req, const char *op, const struct field *f, size_t
                 while (i < n && strcmp(f[i].name, key) != 0)
                         i++;
                 if (i == n) {
+                        char buf[4 * SHOWN_MAX + 1];
                         snprintf(why, wn,
-                                 "%s: unknown field \"%.64s\" (the agent names what it wants; "
+                                 "%s: unknown field \"%s\" (the agent names what it wants; "
                                  "the host decides how)",
-                                 op, key);
+                                 op, shown(key, buf, sizeof(buf)));
                         return false;
                 }
                 bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
@@ -156,7 +173,9 @@ static bool server_ok(const struct mcp_registry *reg, const char *op, const char
         for (size_t i = 0; i < reg->n; i++)
                 if (reg->v[i].enabled && !strcmp(reg->v[i].id, server))
                         return true;
-        snprintf(why, wn, "%s: no server \"%.64s\" is registered", op, server);
+        char buf[4 * SHOWN_MAX + 1];
+        snprintf(why, wn, "%s: no server \"%s\" is registered", op,
+                 shown(server, buf, sizeof(buf)));
         return false;
 }
 
@@ -400,8 +419,10 @@ json_t *microvm_request_check(const char *line, size_t len, const struct mcp_reg
         const char *name = json_string_value(json_object_get(req, "op"));
         const struct op *op = op_find(name);
         bool ok = false;
+        char buf[4 * SHOWN_MAX + 1];
         if (!op)
-                snprintf(why, n, "unknown host call \"%.64s\"", name ? name : "(no op)");
+                snprintf(why, n, "unknown host call \"%s\"",
+                         name ? shown(name, buf, sizeof(buf)) : "(no op)");
         else if (fields_ok(req, op->name, op->fields, op->nfields, why, n) &&
                  (!op->server ||
                   server_ok(reg, op->name, json_string_value(json_object_get(req, "server")), why,

@@ -161,6 +161,19 @@ static void test_nul_in_request(void **state)
         assert_non_null(err);
         assert_non_null(strstr(err, "tool.decide: the field \"server\" holds a NUL character"));
         json_decref(ans);
+        /* a key with a NUL, read as U+FFFD where the message cuts it: answered,
+         * and the channel stays open (it was left unanswered and open: the
+         * agent waited for ever; the alarm only turns that into a failure) */
+        alarm(HANG_GUARD_MS / 1000);
+        ans = ask(sv[1], "{\"op\": \"hello\", \"_____________________________________________"
+                         "_______________pro\\u0000tocol\": 0}\n");
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")), "pro\\xef"));
+        json_decref(ans);
+        ans = ask(sv[1], "{\"op\": \"events\"}\n");
+        alarm(0);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
         stop(s, sv);
 }
 
@@ -291,6 +304,23 @@ static void test_request_check(void **state)
         char why[1024];
         assert_null(microvm_request_check(line, strlen(line), &r, why, sizeof(why)));
         assert_non_null(strstr(why, "the field \"tool\" is longer than 256 bytes"));
+
+        /* A name the message cuts at 64 bytes, through a character (or a NUL
+         * in a key, read as U+FFFD): the message stays UTF-8, so that the
+         * answer that carries it can be made (else the channel ended). */
+        const char *cut[] = {
+            "{\"op\": \"%.63s\\u00e9\"}",
+            "{\"op\": \"events\", \"%.62s\\u20ac\": 1}",
+            "{\"op\": \"hello\", \"%.60spro\\u0000tocol\": 0}",
+            "{\"op\": \"tool.decide\", \"server\": \"%.63s\\ud83d\\ude00\", \"tool\": \"t\"}",
+        };
+        const char *pad = "_______________________________________________________________";
+        for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+                snprintf(line, sizeof(line), cut[i], pad);
+                assert_null(microvm_request_check(line, strlen(line), &r, why, sizeof(why)));
+                print_message("%s -> %s\n", line, why);
+                assert_true(text_valid_utf8(why, strlen(why)));
+        }
 }
 
 int main(void)
