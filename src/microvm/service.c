@@ -521,6 +521,10 @@ static bool on_request(void *ctx, char *line, size_t len)
         struct microvm_service *s = ctx;
         json_t *ans =
             line ? handle(s, line, len) : fail(s, "a host call over %u bytes", MICROVM_REQUEST_MAX);
+        /* An answer that could not be made (text from a server or a tool that
+         * is not UTF-8, say) is still an answer: else the agent waits for ever. */
+        if (!ans)
+                ans = fail(s, "the answer to this host call could not be made");
         return send_json(s, ans);
 }
 

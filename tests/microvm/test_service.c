@@ -247,6 +247,36 @@ static void test_decide_preview(void **state)
         iso_config_free(&cfg);
 }
 
+static char *bad_status_line(bool utf8, bool color)
+{
+        (void)utf8, (void)color;
+        return xstrdup("cut through a character: \xe2\x82");
+}
+
+/* An answer that cannot be made (here a status line that is not UTF-8) is
+ * answered with an error, and the channel goes on (it was left unanswered
+ * and open: the agent waited for ever; the alarm only turns that into a
+ * failure). */
+static void test_answer_that_cannot_be_made(void **state)
+{
+        (void)state;
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        h.status_line = bad_status_line;
+        alarm(HANG_GUARD_MS / 1000);
+        json_t *ans = ask(sv[1], "{\"op\": \"status\"}\n");
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
+                               "the answer to this host call could not be made"));
+        json_decref(ans);
+        ans = ask(sv[1], "{\"op\": \"events\"}\n");
+        alarm(0);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
+        stop(s, sv);
+}
+
 /* The checks of a request line, with nothing served: what each op takes. */
 struct request_case {
         const char *line;
@@ -332,6 +362,7 @@ int main(void)
             cmocka_unit_test(test_agent_that_does_not_read),
             cmocka_unit_test(test_decide_preview),
             cmocka_unit_test(test_request_check),
+            cmocka_unit_test(test_answer_that_cannot_be_made),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
 }
