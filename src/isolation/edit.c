@@ -151,6 +151,8 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
         key[eq - assignment] = '\0';
         const char *value = eq + 1;
         _cleanup_free_ char *name = xstrdup(key); /* key itself is cut up below */
+        if (key[0] == '.' || strstr(key, "..") || key[strlen(key) - 1] == '.')
+                return err_set(e, EINVAL, "\"%s\" is not a key: a part of it is empty", name);
 
         char *save = NULL, *part = strtok_r(key, ".", &save), *next;
         const struct iso_field *f = NULL;
