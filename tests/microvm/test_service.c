@@ -83,6 +83,24 @@ static json_t *ask(int fd, const char *req)
         return ans;
 }
 
+/*
+ * req is refused with an answer that holds want, and the channel goes on
+ * (an answer that could not be made left it unanswered and open: the agent
+ * waited for ever; the alarm only turns that into a failure).
+ */
+static void expect_refused_and_open(int fd, const char *req, const char *want)
+{
+        alarm(HANG_GUARD_MS / 1000);
+        json_t *ans = ask(fd, req);
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")), want));
+        json_decref(ans);
+        ans = ask(fd, "{\"op\": \"events\"}\n");
+        alarm(0);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
+}
+
 static void test_config_without_credentials(void **state)
 {
         (void)state;
@@ -161,19 +179,12 @@ static void test_nul_in_request(void **state)
         assert_non_null(err);
         assert_non_null(strstr(err, "tool.decide: the field \"server\" holds a NUL character"));
         json_decref(ans);
-        /* a key with a NUL, read as U+FFFD where the message cuts it: answered,
-         * and the channel stays open (it was left unanswered and open: the
-         * agent waited for ever; the alarm only turns that into a failure) */
-        alarm(HANG_GUARD_MS / 1000);
-        ans = ask(sv[1], "{\"op\": \"hello\", \"_____________________________________________"
-                         "_______________pro\\u0000tocol\": 0}\n");
-        assert_false(json_is_true(json_object_get(ans, "ok")));
-        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")), "pro\\xef"));
-        json_decref(ans);
-        ans = ask(sv[1], "{\"op\": \"events\"}\n");
-        alarm(0);
-        assert_true(json_is_true(json_object_get(ans, "ok")));
-        json_decref(ans);
+        /* a key with a NUL, read as U+FFFD where the message cuts it */
+        expect_refused_and_open(
+            sv[1],
+            "{\"op\": \"hello\", \"_____________________________________________"
+            "_______________pro\\u0000tocol\": 0}\n",
+            "pro\\xef");
         stop(s, sv);
 }
 
@@ -254,9 +265,7 @@ static char *bad_status_line(bool utf8, bool color)
 }
 
 /* An answer that cannot be made (here a status line that is not UTF-8) is
- * answered with an error, and the channel goes on (it was left unanswered
- * and open: the agent waited for ever; the alarm only turns that into a
- * failure). */
+ * answered with an error, and the channel goes on. */
 static void test_answer_that_cannot_be_made(void **state)
 {
         (void)state;
@@ -264,16 +273,8 @@ static void test_answer_that_cannot_be_made(void **state)
         int sv[2];
         struct microvm_service *s = start(&h, sv);
         h.status_line = bad_status_line;
-        alarm(HANG_GUARD_MS / 1000);
-        json_t *ans = ask(sv[1], "{\"op\": \"status\"}\n");
-        assert_false(json_is_true(json_object_get(ans, "ok")));
-        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")),
-                               "the answer to this host call could not be made"));
-        json_decref(ans);
-        ans = ask(sv[1], "{\"op\": \"events\"}\n");
-        alarm(0);
-        assert_true(json_is_true(json_object_get(ans, "ok")));
-        json_decref(ans);
+        expect_refused_and_open(sv[1], "{\"op\": \"status\"}\n",
+                                "the answer to this host call could not be made");
         stop(s, sv);
 }
 
