@@ -10,13 +10,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The object at key in obj, created when absent; NULL when key holds another type. */
+/* The object at key in obj, created when absent; NULL when key holds another
+ * type (or cannot be a key: not UTF-8). */
 static json_t *child_object(json_t *obj, const char *key)
 {
         json_t *v = json_object_get(obj, key);
         if (!v) {
                 v = json_object();
-                json_object_set_new(obj, key, v);
+                if (json_object_set_new(obj, key, v) < 0)
+                        return NULL; /* and v is freed */
         }
         return json_is_object(v) ? v : NULL;
 }
@@ -149,6 +151,8 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
         key[eq - assignment] = '\0';
         const char *value = eq + 1;
         _cleanup_free_ char *name = xstrdup(key); /* key itself is cut up below */
+        if (key[0] == '.' || strstr(key, "..") || key[strlen(key) - 1] == '.')
+                return err_set(e, EINVAL, "\"%s\" is not a key: a part of it is empty", name);
 
         char *save = NULL, *part = strtok_r(key, ".", &save), *next;
         const struct iso_field *f = NULL;
@@ -172,6 +176,10 @@ static int apply(json_t *obj, const struct iso_field *table, const char *assignm
                 table = f->sub;
         }
         e->exit = 0;
+        if (!text_valid_utf8(value, strlen(value))) {
+                e->exit = OSVM_EXIT_CONFIG;
+                return err_set(e, EINVAL, "%s: the value is not valid UTF-8", name);
+        }
         if (*value == '\0') {
                 json_object_del(obj, part);
                 return 0;
@@ -212,6 +220,12 @@ int iso_config_set(const char *path, const char *target, const char *const *assi
         json_t *level = json_is_object(root) ? root : NULL;
         const struct iso_field *table = iso_root_fields;
         if (target && level) {
+                /* names become JSON keys, which are UTF-8 */
+                if (!text_valid_utf8(target, strlen(target))) {
+                        err_set(e, EINVAL, "the target is not valid UTF-8");
+                        e->exit = OSVM_EXIT_USAGE;
+                        goto out;
+                }
                 if (iso_split_target(target, true, &server, &tool, e) < 0)
                         goto out;
                 json_t *servers = child_object(root, "mcp_servers");

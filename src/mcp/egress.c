@@ -271,42 +271,43 @@ static json_t *fail(const char *fmt, ...)
         return json_pack("{s:b, s:s}", "ok", 0, "error", text);
 }
 
-static json_t *perform(struct mcp_egress *g, json_t *req)
+void mcp_egress_req_free(struct mcp_egress_req *r)
 {
+        for (size_t i = 0; i < r->nheaders; i++)
+                free(r->headers[i]);
+        free(r->headers);
+        r->headers = NULL;
+        r->nheaders = 0;
+}
+
+const char *mcp_egress_request_check(const struct mcp_egress_policy *p, json_t *req,
+                                     struct mcp_egress_req *r, char *buf, size_t n)
+{
+        memset(r, 0, sizeof(*r));
         const char *op = json_string_value(json_object_get(req, "op"));
         const char *method = json_string_value(json_object_get(req, "method"));
         const char *url = json_string_value(json_object_get(req, "url"));
         json_t *headers = json_object_get(req, "headers");
         json_t *body = json_object_get(req, "body");
-        if (!op || strcmp(op, "http"))
-                return fail("unknown op \"%s\"; version 1 has \"http\"", op ? op : "");
-        if (!method || (strcmp(method, "GET") && strcmp(method, "POST")))
-                return fail("method must be GET or POST");
-        if (!url)
-                return fail("no url");
-        if ((headers && !json_is_object(headers)) || (body && !json_is_string(body)))
-                return fail("headers must be an object and body a string");
-        char why[400];
-        const char *refused = mcp_egress_check(&g->p, url, why, sizeof(why));
-        if (refused) {
-                g->refused++;
-                log_warn("egress: %s: %s", g->who, refused);
-                note(g, url, method, false, 0, refused);
-                return fail("%s", refused);
+        if (!op || strcmp(op, "http")) {
+                snprintf(buf, n, "unknown op \"%s\"; version 1 has \"http\"", op ? op : "");
+                return buf;
         }
-        uint64_t now = time_mono_ns();
-        if (g->p.deadline_ns && now >= g->p.deadline_ns)
-                return fail("the call's time is up");
-        if (on_xfer(g, 0, 0, 0, 0))
-                return fail("the call was cancelled");
-        long timeout = CALL_TIMEOUT_MS;
-        if (g->p.deadline_ns && (g->p.deadline_ns - now) / 1000000 < (uint64_t)timeout)
-                timeout = (long)((g->p.deadline_ns - now) / 1000000) + 1;
-
-        CURL *c = curl_easy_init();
-        if (!c)
-                return fail("the host could not start a request");
-        struct curl_slist *hl = NULL;
+        if (!method || (strcmp(method, "GET") && strcmp(method, "POST")))
+                return "method must be GET or POST";
+        if (!url)
+                return "no url";
+        if ((headers && !json_is_object(headers)) || (body && !json_is_string(body)))
+                return "headers must be an object and body a string";
+        r->method = method;
+        r->url = url;
+        const char *refused = mcp_egress_check(p, url, buf, n);
+        if (refused) {
+                r->refused = true;
+                return refused;
+        }
+        r->body = body ? json_string_value(body) : NULL;
+        r->body_len = body ? json_string_length(body) : 0;
         const char *k;
         json_t *v;
         json_object_foreach(headers, k, v)
@@ -315,14 +316,50 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
                 if (!val || !*k || strpbrk(k, "\r\n: ") || strpbrk(val, "\r\n") ||
                     header_forbidden(k))
                         continue;
-                char *line = xasprintf("%s: %s", k, val);
-                hl = curl_slist_append(hl, line);
-                free(line);
+                r->headers = xrealloc(r->headers, (r->nheaders + 1) * sizeof(*r->headers));
+                r->headers[r->nheaders++] = xasprintf("%s: %s", k, val);
         }
+        r->to_rpc = is_rpc(p, url);
+        r->to_rpc_endpoint = r->to_rpc && is_rpc_endpoint(p, url);
+        return NULL;
+}
+
+static json_t *perform(struct mcp_egress *g, json_t *req)
+{
+        char why[400];
+        struct mcp_egress_req r;
+        const char *bad = mcp_egress_request_check(&g->p, req, &r, why, sizeof(why));
+        if (bad) {
+                if (r.refused) {
+                        g->refused++;
+                        log_warn("egress: %s: %s", g->who, bad);
+                        note(g, r.url, r.method, false, 0, bad);
+                }
+                return fail("%s", bad);
+        }
+        const char *url = r.url, *method = r.method;
+        uint64_t now = time_mono_ns();
+        if ((g->p.deadline_ns && now >= g->p.deadline_ns) || on_xfer(g, 0, 0, 0, 0)) {
+                bool late = g->p.deadline_ns && now >= g->p.deadline_ns;
+                mcp_egress_req_free(&r);
+                return fail("%s", late ? "the call's time is up" : "the call was cancelled");
+        }
+        long timeout = CALL_TIMEOUT_MS;
+        if (g->p.deadline_ns && (g->p.deadline_ns - now) / 1000000 < (uint64_t)timeout)
+                timeout = (long)((g->p.deadline_ns - now) / 1000000) + 1;
+
+        CURL *c = curl_easy_init();
+        if (!c) {
+                mcp_egress_req_free(&r);
+                return fail("the host could not start a request");
+        }
+        struct curl_slist *hl = NULL;
+        for (size_t i = 0; i < r.nheaders; i++)
+                hl = curl_slist_append(hl, r.headers[i]);
         /* the endpoint the tool was given: the RPC URL in full, credentials and all */
-        const char *target = is_rpc_endpoint(&g->p, url) ? g->rpc_url : url;
+        const char *target = r.to_rpc_endpoint ? g->rpc_url : url;
         char *auth = NULL;
-        if (g->rpc_key && is_rpc(&g->p, url)) {
+        if (g->rpc_key && r.to_rpc) {
                 auth = xasprintf("Authorization: Bearer %s", g->rpc_key);
                 hl = curl_slist_append(hl, auth);
         }
@@ -342,8 +379,8 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, g);
         if (!strcmp(method, "POST")) {
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)json_string_length(body));
-                curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body ? json_string_value(body) : "");
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)r.body_len);
+                curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, r.body ? r.body : "");
         }
         uint64_t t0 = time_mono_ns();
         CURLcode rc = curl_easy_perform(c);
@@ -382,6 +419,7 @@ static json_t *perform(struct mcp_egress *g, json_t *req)
                  json_is_true(json_object_get(answer, "ok")) ? "" : " failed");
         sb_free(&bd.b);
         curl_slist_free_all(hl);
+        mcp_egress_req_free(&r);
         if (auth) {
                 explicit_bzero(auth, strlen(auth));
                 free(auth);

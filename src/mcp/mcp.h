@@ -464,6 +464,29 @@ unsigned mcp_egress_finish(struct mcp_egress *g);
 const char *mcp_egress_check(const struct mcp_egress_policy *p, const char *url, char *buf,
                              size_t n);
 
+/* One host-call request as checked, before anything is sent. */
+struct mcp_egress_req {
+        const char *method, *url; /* borrowed from the request */
+        const char *body;         /* borrowed; NULL when none */
+        size_t body_len;          /* it may hold NUL bytes */
+        char **headers;           /* "Name: value" lines that may be sent */
+        size_t nheaders;
+        bool refused;         /* by the policy (a refusal for the audit record), not malformed */
+        bool to_rpc;          /* to the RPC endpoint's origin: the key goes with it */
+        bool to_rpc_endpoint; /* to the endpoint itself: sent to rpc_url in full */
+};
+/*
+ * Checks one host-call request (a JSON object) against p, with no side
+ * effect: op "http", method GET or POST, a url p admits, headers an object
+ * and body a string. The headers that may be sent are those with a name and
+ * no line break, and none that osvm sets itself or that carry a credential.
+ * NULL with r filled (free it with mcp_egress_req_free), or what was wrong
+ * (in buf, or static text), r holding nothing to free.
+ */
+const char *mcp_egress_request_check(const struct mcp_egress_policy *p, json_t *req,
+                                     struct mcp_egress_req *r, char *buf, size_t n);
+void mcp_egress_req_free(struct mcp_egress_req *r);
+
 /* ---- the server sandbox (confine.c) and its egress proxy (proxy.c) ----
  *
  * A server whose policy asks for confinement (iso_server_sandbox) runs in

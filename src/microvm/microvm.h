@@ -110,5 +110,15 @@ struct microvm_service *microvm_service_start(int fd, struct microvm_host *h, os
  * number of calls it served, and through refused how many it refused;
  * *prepared receives what h->prepare returned. */
 unsigned microvm_service_finish(struct microvm_service *s, unsigned *refused, int *prepared);
+/*
+ * One request line of the agent's host calls, checked as a system call is,
+ * with no side effect: a JSON object (\u0000 allowed), its op one of the
+ * protocol's, its fields exactly the op's, each of its type (a string
+ * without NUL and, but for llm's body, at most 256 bytes), its server one
+ * that reg has enabled, hello's protocol this one. Returns the request (the
+ * caller's) or NULL with what was wrong in why.
+ */
+json_t *microvm_request_check(const char *line, size_t len, const struct mcp_registry *reg,
+                              char *why, size_t n);
 
 #endif

@@ -105,7 +105,7 @@ static json_t *fail(struct microvm_service *s, const char *fmt, ...)
 
 /*
  * The request's fields must be the op's: each name in allowed, each of its
- * type. Returns NULL when they are, else the error answer.
+ * type. Returns true when they are, else false with the error in why.
  */
 struct field {
         const char *name;
@@ -113,8 +113,24 @@ struct field {
         bool required;
 };
 
-static json_t *check_fields(struct microvm_service *s, json_t *req, const char *op,
-                            const struct field *f, size_t n)
+/*
+ * At most 64 bytes of a name the agent sent, for a message: sanitized, so
+ * that a cut through a character (or a control in it) cannot spoil the
+ * message, which the answer carries as a JSON string and the log shows.
+ */
+#define SHOWN_MAX 64
+static const char *shown(const char *s, char *buf, size_t n)
+{
+        strbuf b = {0};
+        size_t len = strlen(s);
+        sb_add_sanitized(&b, s, len < SHOWN_MAX ? len : SHOWN_MAX, 0);
+        snprintf(buf, n, "%s", b.s ? b.s : "");
+        sb_free(&b);
+        return buf;
+}
+
+static bool fields_ok(json_t *req, const char *op, const struct field *f, size_t n, char *why,
+                      size_t wn)
 {
         const char *key;
         json_t *v;
@@ -125,50 +141,57 @@ static json_t *check_fields(struct microvm_service *s, json_t *req, const char *
                 size_t i = 0;
                 while (i < n && strcmp(f[i].name, key) != 0)
                         i++;
-                if (i == n)
-                        return fail(s,
-                                    "%s: unknown field \"%.64s\" (the agent names what it wants; "
-                                    "the host decides how)",
-                                    op, key);
+                if (i == n) {
+                        char buf[4 * SHOWN_MAX + 1];
+                        snprintf(why, wn,
+                                 "%s: unknown field \"%s\" (the agent names what it wants; "
+                                 "the host decides how)",
+                                 op, shown(key, buf, sizeof(buf)));
+                        return false;
+                }
                 bool ok = f[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f[i].type;
-                if (!ok)
-                        return fail(s, "%s: the field \"%s\" has the wrong type", op, key);
+                if (!ok) {
+                        snprintf(why, wn, "%s: the field \"%s\" has the wrong type", op, key);
+                        return false;
+                }
                 if (f[i].type == JSON_STRING &&
-                    strlen(json_string_value(v)) != json_string_length(v))
-                        return fail(s, "%s: the field \"%s\" holds a NUL character", op, key);
+                    strlen(json_string_value(v)) != json_string_length(v)) {
+                        snprintf(why, wn, "%s: the field \"%s\" holds a NUL character", op, key);
+                        return false;
+                }
                 if (f[i].type == JSON_STRING && strcmp(key, "body") != 0 &&
-                    json_string_length(v) > NAME_MAX_BYTES)
-                        return fail(s, "%s: the field \"%s\" is longer than %d bytes", op, key,
-                                    NAME_MAX_BYTES);
+                    json_string_length(v) > NAME_MAX_BYTES) {
+                        snprintf(why, wn, "%s: the field \"%s\" is longer than %d bytes", op, key,
+                                 NAME_MAX_BYTES);
+                        return false;
+                }
         }
         for (size_t i = 0; i < n; i++)
-                if (f[i].required && !json_object_get(req, f[i].name))
-                        return fail(s, "%s: the field \"%s\" is missing", op, f[i].name);
-        return NULL;
+                if (f[i].required && !json_object_get(req, f[i].name)) {
+                        snprintf(why, wn, "%s: the field \"%s\" is missing", op, f[i].name);
+                        return false;
+                }
+        return true;
 }
 
 /* The server must be one the registry has enabled. */
-static json_t *check_server(struct microvm_service *s, const char *op, const char *server)
+static bool server_ok(const struct mcp_registry *reg, const char *op, const char *server, char *why,
+                      size_t wn)
 {
-        const struct mcp_registry *reg = s->h->reg;
         for (size_t i = 0; i < reg->n; i++)
                 if (reg->v[i].enabled && !strcmp(reg->v[i].id, server))
-                        return NULL;
-        return fail(s, "%s: no server \"%.64s\" is registered", op, server);
+                        return true;
+        char buf[4 * SHOWN_MAX + 1];
+        snprintf(why, wn, "%s: no server \"%s\" is registered", op,
+                 shown(server, buf, sizeof(buf)));
+        return false;
 }
 
 /* ---- the ops ---- */
 
 static json_t *op_hello(struct microvm_service *s, json_t *req)
 {
-        static const struct field f[] = {{"protocol", JSON_INTEGER, true}};
-        json_t *bad = check_fields(s, req, "hello", f, 1);
-        if (bad)
-                return bad;
-        json_int_t proto = json_integer_value(json_object_get(req, "protocol"));
-        if (proto != MICROVM_PROTOCOL)
-                return fail(s, "hello: protocol %lld is not %d, the supervisor's", (long long)proto,
-                            MICROVM_PROTOCOL);
+        (void)req;
         const struct agent_ai_config *ai = s->h->ai;
         /* the endpoint as the agent may see it: a key in the URL stays here */
         char *url = ai->url ? mcp_url_public(ai->url) : NULL;
@@ -187,13 +210,7 @@ static json_t *op_hello(struct microvm_service *s, json_t *req)
 
 static json_t *op_decide(struct microvm_service *s, json_t *req)
 {
-        static const struct field f[] = {{"server", JSON_STRING, true},
-                                         {"tool", JSON_STRING, true},
-                                         {"preview", JSON_TRUE, false}};
-        json_t *bad = check_fields(s, req, "tool.decide", f, 3);
         const char *server = json_string_value(json_object_get(req, "server"));
-        if (bad || (bad = check_server(s, "tool.decide", server)))
-                return bad;
         if (json_is_true(json_object_get(req, "preview"))) {
                 /* a listing (the chat's /tools): not logged, not counted, not kept for a call */
                 struct iso_decision d;
@@ -251,13 +268,7 @@ static void on_progress(void *ctx, const struct mcp_progress *p)
 
 static json_t *op_call(struct microvm_service *s, json_t *req)
 {
-        static const struct field f[] = {{"server", JSON_STRING, true},
-                                         {"tool", JSON_STRING, true},
-                                         {"arguments", JSON_OBJECT, false}};
-        json_t *bad = check_fields(s, req, "tool.call", f, 3);
         const char *server = json_string_value(json_object_get(req, "server"));
-        if (bad || (bad = check_server(s, "tool.call", server)))
-                return bad;
         const char *tool = json_string_value(json_object_get(req, "tool"));
         struct iso_decision d;
         if (s->have_last && !strcmp(s->last.policy.server, server) &&
@@ -299,10 +310,6 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
 
 static json_t *op_llm(struct microvm_service *s, json_t *req)
 {
-        static const struct field f[] = {{"body", JSON_STRING, true}};
-        json_t *bad = check_fields(s, req, "llm", f, 1);
-        if (bad)
-                return bad;
         struct agent_planner *p = s->h->planner;
         if (!p->ops->post)
                 return fail(s, "llm: no LLM is configured (the %s planner runs in the agent)",
@@ -324,10 +331,6 @@ static json_t *op_llm(struct microvm_service *s, json_t *req)
 
 static json_t *op_status(struct microvm_service *s, json_t *req)
 {
-        static const struct field f[] = {{"utf8", JSON_TRUE, false}, {"color", JSON_TRUE, false}};
-        json_t *bad = check_fields(s, req, "status", f, 2);
-        if (bad)
-                return bad;
         char *line = s->h->status_line(json_is_true(json_object_get(req, "utf8")),
                                        json_is_true(json_object_get(req, "color")));
         json_t *ans = json_pack("{s:b, s:s}", "ok", true, "line", line);
@@ -337,9 +340,7 @@ static json_t *op_status(struct microvm_service *s, json_t *req)
 
 static json_t *op_events(struct microvm_service *s, json_t *req)
 {
-        json_t *bad = check_fields(s, req, "events", NULL, 0);
-        if (bad)
-                return bad;
+        (void)req;
         bool intr = *s->h->interrupted, resize = *s->h->resized;
         *s->h->interrupted = 0;
         *s->h->resized = 0;
@@ -368,9 +369,7 @@ static void config_strip_rpc(json_t *cfg)
 
 static json_t *op_config(struct microvm_service *s, json_t *req)
 {
-        json_t *bad = check_fields(s, req, "config", NULL, 0);
-        if (bad)
-                return bad;
+        (void)req;
         char *path = iso_config_path();
         char *text = NULL;
         size_t len = 0;
@@ -414,8 +413,9 @@ static void serve_while_asking(struct microvm_service *s, json_t *req, const cha
                         send_json(s, handle(s, line, len));
                         return;
                 }
-        send_json(s, fail(s, "%.64s: not while a server's question is open (answer it first)",
-                          op ? op : "a host call without an op"));
+        char buf[4 * SHOWN_MAX + 1];
+        send_json(s, fail(s, "%s: not while a server's question is open (answer it first)",
+                          op ? shown(op, buf, sizeof(buf)) : "a host call without an op"));
 }
 
 /* The agent's answer to question id: its result, or NULL with e set. */
@@ -424,11 +424,10 @@ static json_t *take_answer(struct microvm_service *s, json_t *req, unsigned id, 
         static const struct field f[] = {{"id", JSON_INTEGER, true},
                                          {"result", JSON_OBJECT, false},
                                          {"error", JSON_STRING, false}};
-        json_t *bad = check_fields(s, req, "answer", f, 3);
-        if (bad) {
-                err_set(e, EPROTO, "the agent's answer: %s",
-                        json_string_value(json_object_get(bad, "error")));
-                json_decref(bad);
+        char why[512];
+        if (!fields_ok(req, "answer", f, 3, why, sizeof(why))) {
+                s->refused++;
+                err_set(e, EPROTO, "the agent's answer: %s", why);
                 return NULL;
         }
         if (json_integer_value(json_object_get(req, "id")) != (json_int_t)id) {
@@ -437,8 +436,9 @@ static json_t *take_answer(struct microvm_service *s, json_t *req, unsigned id, 
         }
         json_t *result = json_object_get(req, "result");
         if (!result) {
-                const char *why = json_string_value(json_object_get(req, "error"));
-                err_set(e, -1, "%s", why ? why : "declined");
+                const char *msg = json_string_value(json_object_get(req, "error"));
+                char buf[4 * SHOWN_MAX + 1];
+                err_set(e, -1, "%s", msg ? shown(msg, buf, sizeof(buf)) : "declined");
                 return NULL;
         }
         return json_incref(result);
@@ -552,13 +552,75 @@ static json_t *ask_sample(void *ctx, const char *server, json_t *params, osvm_er
         return ask_agent(ctx, "sample", server, params, e);
 }
 
-static const struct {
+static const struct field hello_fields[] = {{"protocol", JSON_INTEGER, true}};
+static const struct field decide_fields[] = {
+    {"server", JSON_STRING, true}, {"tool", JSON_STRING, true}, {"preview", JSON_TRUE, false}};
+static const struct field call_fields[] = {
+    {"server", JSON_STRING, true}, {"tool", JSON_STRING, true}, {"arguments", JSON_OBJECT, false}};
+static const struct field llm_fields[] = {{"body", JSON_STRING, true}};
+static const struct field status_fields[] = {{"utf8", JSON_TRUE, false},
+                                             {"color", JSON_TRUE, false}};
+
+#define FIELDS(f) f, sizeof(f) / sizeof(f[0])
+static const struct op {
         const char *name;
+        const struct field *fields;
+        size_t nfields;
+        bool server; /* its "server" must be one the registry has enabled */
         json_t *(*run)(struct microvm_service *s, json_t *req);
 } ops[] = {
-    {"hello", op_hello},   {"tool.decide", op_decide}, {"tool.call", op_call}, {"llm", op_llm},
-    {"status", op_status}, {"events", op_events},      {"config", op_config},
+    {"hello", FIELDS(hello_fields), false, op_hello},
+    {"tool.decide", FIELDS(decide_fields), true, op_decide},
+    {"tool.call", FIELDS(call_fields), true, op_call},
+    {"llm", FIELDS(llm_fields), false, op_llm},
+    {"status", FIELDS(status_fields), false, op_status},
+    {"events", NULL, 0, false, op_events},
+    {"config", NULL, 0, false, op_config},
 };
+
+static const struct op *op_find(const char *name)
+{
+        for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++)
+                if (!strcmp(name, ops[i].name))
+                        return &ops[i];
+        return NULL;
+}
+
+json_t *microvm_request_check(const char *line, size_t len, const struct mcp_registry *reg,
+                              char *why, size_t n)
+{
+        json_error_t je;
+        json_t *req = mcp_json_loadb(line, len, 0, &je); /* \u0000 is valid JSON */
+        if (!json_is_object(req)) {
+                json_decref(req);
+                snprintf(why, n, "a host call that is not a JSON object");
+                return NULL;
+        }
+        const char *name = json_string_value(json_object_get(req, "op"));
+        const struct op *op = op_find(name);
+        bool ok = false;
+        char buf[4 * SHOWN_MAX + 1];
+        if (!op)
+                snprintf(why, n, "unknown host call \"%s\"",
+                         name ? shown(name, buf, sizeof(buf)) : "(no op)");
+        else if (fields_ok(req, op->name, op->fields, op->nfields, why, n) &&
+                 (!op->server ||
+                  server_ok(reg, op->name, json_string_value(json_object_get(req, "server")), why,
+                            n)))
+                ok = true;
+        if (ok && !strcmp(op->name, "hello")) {
+                json_int_t proto = json_integer_value(json_object_get(req, "protocol"));
+                ok = proto == MICROVM_PROTOCOL;
+                if (!ok)
+                        snprintf(why, n, "hello: protocol %lld is not %d, the supervisor's",
+                                 (long long)proto, MICROVM_PROTOCOL);
+        }
+        if (!ok) {
+                json_decref(req);
+                return NULL;
+        }
+        return req;
+}
 
 /* A token bucket: MICROVM_CALLS_PER_SEC, bursts up to MICROVM_CALLS_BURST. */
 static bool rate_ok(struct microvm_service *s)
@@ -599,21 +661,14 @@ static json_t *handle(struct microvm_service *s, const char *line, size_t len)
                          s->flooded);
                 s->flooded = 0;
         }
-        json_error_t je;
-        json_t *req = mcp_json_loadb(line, len, 0, &je); /* \u0000 is valid JSON */
-        if (!json_is_object(req)) {
-                json_decref(req);
-                return fail(s, "a host call that is not a JSON object");
-        }
-        const char *op = json_string_value(json_object_get(req, "op"));
-        json_t *ans = NULL;
-        log_debug("%s: host call %s at %.1f ms", microvm_name(s->h), op ? op : "?",
+        char why[1024];
+        json_t *req = microvm_request_check(line, len, s->h->reg, why, sizeof(why));
+        if (!req)
+                return fail(s, "%s", why);
+        const struct op *op = op_find(json_string_value(json_object_get(req, "op")));
+        log_debug("%s: host call %s at %.1f ms", microvm_name(s->h), op->name,
                   (double)(time_mono_ns() - s->started_ns) / 1e6);
-        for (size_t i = 0; op && i < sizeof(ops) / sizeof(ops[0]) && !ans; i++)
-                if (!strcmp(op, ops[i].name))
-                        ans = ops[i].run(s, req);
-        if (!ans)
-                ans = fail(s, "unknown host call \"%.64s\"", op ? op : "(no op)");
+        json_t *ans = op->run(s, req);
         json_decref(req);
         return ans;
 }
@@ -646,6 +701,10 @@ static bool on_request(void *ctx, char *line, size_t len)
         struct microvm_service *s = ctx;
         json_t *ans =
             line ? handle(s, line, len) : fail(s, "a host call over %u bytes", MICROVM_REQUEST_MAX);
+        /* An answer that could not be made (text from a server or a tool that
+         * is not UTF-8, say) is still an answer: else the agent waits for ever. */
+        if (!ans)
+                ans = fail(s, "the answer to this host call could not be made");
         return send_json(s, ans);
 }
 

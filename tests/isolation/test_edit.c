@@ -141,6 +141,16 @@ static void test_refusals_leave_the_file_alone(void **state)
             {"s", "use_microvm=perhaps", "expected true or false"},
             {NULL, "tools=x", "unknown key"},
             {"/t", "fallback=deny", "is not SERVER/TOOL"},
+            /* a key with an empty part names nothing */
+            {NULL, ".=deny", "\".\" is not a key: a part of it is empty"},
+            {NULL, "network..allow=a.example", "is not a key: a part of it is empty"},
+            {"s", "fallback.=deny", "is not a key: a part of it is empty"},
+            /* what is not UTF-8 cannot be a JSON name or string */
+            {"\xff-", "fallback=deny", "the target is not valid UTF-8"},
+            {"s/t\xfe", "fallback=deny", "the target is not valid UTF-8"},
+            {"s", "execution_mode=direct\xff", "execution_mode: the value is not valid UTF-8"},
+            {"s", "network.allow=a.example, b\xc0\xaf", "the value is not valid UTF-8"},
+            {"s", "microvm_mounts=/tmp:/d\xff:ro", "the value is not valid UTF-8"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char msg[2048];

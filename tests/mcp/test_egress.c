@@ -74,6 +74,82 @@ static void test_allow_list(void **state)
         }
 }
 
+/* One request line checked as the host-call thread checks it, with nothing sent. */
+struct request_case {
+        const char *line;
+        const char *why; /* in the error; NULL: admitted */
+        bool refused;    /* by the policy */
+};
+
+static void test_request_check(void **state)
+{
+        (void)state;
+        char *entries[] = {"api.example.org:443"};
+        struct iso_strlist list = {1, entries};
+        struct mcp_egress_policy p = {
+            .who = "t/t", .allow = &list, .rpc_url = "https://api.example.org/v1/KEY"};
+        const struct request_case cases[] = {
+            {"{\"op\": \"ftp\", \"method\": \"GET\", \"url\": \"https://api.example.org/\"}",
+             "unknown op \"ftp\"", false},
+            {"{\"op\": \"http\", \"method\": \"PUT\", \"url\": \"https://api.example.org/\"}",
+             "method must be GET or POST", false},
+            {"{\"op\": \"http\", \"method\": \"GET\"}", "no url", false},
+            {"{\"op\": \"http\", \"method\": \"GET\", \"url\": \"https://api.example.org/\", "
+             "\"headers\": []}",
+             "headers must be an object", false},
+            {"{\"op\": \"http\", \"method\": \"POST\", \"url\": \"https://api.example.org/\", "
+             "\"body\": 1}",
+             "body a string", false},
+            {"{\"op\": \"http\", \"method\": \"GET\", \"url\": \"https://evil.example.com/\"}",
+             "refused: evil.example.com:443 is not in t/t's network.allow", true},
+            {"{\"op\": \"http\", \"method\": \"GET\", \"url\": \"file:///etc/passwd\"}",
+             "not an http:// or https:// URL", true},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_t *req = json_loads(cases[i].line, 0, NULL);
+                assert_non_null(req);
+                struct mcp_egress_req r;
+                char why[400];
+                const char *bad = mcp_egress_request_check(&p, req, &r, why, sizeof(why));
+                print_message("%s -> %s\n", cases[i].line, bad ? bad : "admitted");
+                assert_non_null(bad);
+                assert_non_null(strstr(bad, cases[i].why));
+                assert_int_equal(r.refused, cases[i].refused);
+                assert_int_equal(r.nheaders, 0);
+                json_decref(req);
+        }
+
+        /* admitted: the headers that may be sent, and where the key goes */
+        json_t *req = json_loads(
+            "{\"op\": \"http\", \"method\": \"POST\", \"url\": \"https://API.example.org:443/\", "
+            "\"body\": \"{\\\"a\\\":1}\", \"headers\": {\"Content-Type\": \"application/json\", "
+            "\"Authorization\": \"Bearer mine\", \"Host\": \"evil\", \"Proxy-X\": \"1\", "
+            "\"X-Split\": \"a\\r\\nInjected: 1\", \"Bad Name\": \"x\", \"\": \"x\", \"X-Num\": 1}}",
+            0, NULL);
+        assert_non_null(req);
+        struct mcp_egress_req r;
+        char why[400];
+        assert_null(mcp_egress_request_check(&p, req, &r, why, sizeof(why)));
+        assert_string_equal(r.method, "POST");
+        assert_string_equal(r.body, "{\"a\":1}");
+        assert_int_equal(r.body_len, 7);
+        assert_int_equal(r.nheaders, 1);
+        assert_string_equal(r.headers[0], "Content-Type: application/json");
+        assert_true(r.to_rpc && r.to_rpc_endpoint);
+        mcp_egress_req_free(&r);
+        json_decref(req);
+
+        /* the RPC origin with a path of its own: the key, but not the endpoint's URL */
+        req = json_loads("{\"op\": \"http\", \"method\": \"GET\", "
+                         "\"url\": \"https://api.example.org/other?x=1\"}",
+                         0, NULL);
+        assert_null(mcp_egress_request_check(&p, req, &r, why, sizeof(why)));
+        assert_true(r.to_rpc && !r.to_rpc_endpoint);
+        assert_null(r.body);
+        mcp_egress_req_free(&r);
+        json_decref(req);
+}
+
 /* ---- host calls from a tool ---- */
 
 static char dir[64];
@@ -480,6 +556,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_allow_list),
+            cmocka_unit_test(test_request_check),
             cmocka_unit_test(test_host_calls),
             cmocka_unit_test(test_host_calls_recorded),
             cmocka_unit_test(test_rpc_public),

@@ -108,6 +108,24 @@ static json_t *next_not_tick(int fd)
         }
 }
 
+/*
+ * req is refused with an answer that holds want, and the channel goes on
+ * (an answer that could not be made left it unanswered and open: the agent
+ * waited for ever; the alarm only turns that into a failure).
+ */
+static void expect_refused_and_open(int fd, const char *req, const char *want)
+{
+        alarm(HANG_GUARD_MS / 1000);
+        json_t *ans = ask(fd, req);
+        assert_false(json_is_true(json_object_get(ans, "ok")));
+        assert_non_null(strstr(json_string_value(json_object_get(ans, "error")), want));
+        json_decref(ans);
+        ans = ask(fd, "{\"op\": \"events\"}\n");
+        alarm(0);
+        assert_true(json_is_true(json_object_get(ans, "ok")));
+        json_decref(ans);
+}
+
 static void test_config_without_credentials(void **state)
 {
         (void)state;
@@ -186,6 +204,12 @@ static void test_nul_in_request(void **state)
         assert_non_null(err);
         assert_non_null(strstr(err, "tool.decide: the field \"server\" holds a NUL character"));
         json_decref(ans);
+        /* a key with a NUL, read as U+FFFD where the message cuts it */
+        expect_refused_and_open(
+            sv[1],
+            "{\"op\": \"hello\", \"_____________________________________________"
+            "_______________pro\\u0000tocol\": 0}\n",
+            "pro\\xef");
         stop(s, sv);
 }
 
@@ -343,6 +367,102 @@ static void test_question_put_to_the_agent(void **state)
         iso_config_free(&cfg);
 }
 
+static char *bad_status_line(bool utf8, bool color)
+{
+        (void)utf8, (void)color;
+        return xstrdup("cut through a character: \xe2\x82");
+}
+
+/* An answer that cannot be made (here a status line that is not UTF-8) is
+ * answered with an error, and the channel goes on. */
+static void test_answer_that_cannot_be_made(void **state)
+{
+        (void)state;
+        struct microvm_host h;
+        int sv[2];
+        struct microvm_service *s = start(&h, sv);
+        h.status_line = bad_status_line;
+        expect_refused_and_open(sv[1], "{\"op\": \"status\"}\n",
+                                "the answer to this host call could not be made");
+        stop(s, sv);
+}
+
+/* The checks of a request line, with nothing served: what each op takes. */
+struct request_case {
+        const char *line;
+        const char *why; /* in the error; NULL: accepted */
+};
+
+static void test_request_check(void **state)
+{
+        (void)state;
+        struct mcp_server_conf conf[2] = {{.id = "srv", .enabled = true},
+                                          {.id = "off", .enabled = false}};
+        struct mcp_registry r = {.n = 2, .v = conf};
+        const struct request_case cases[] = {
+            {"{\"op\": \"hello\", \"protocol\": 1}", NULL},
+            {"{\"op\": \"hello\", \"protocol\": 2}", "hello: protocol 2 is not 1"},
+            {"{\"op\": \"hello\"}", "hello: the field \"protocol\" is missing"},
+            {"{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"t\"}", NULL},
+            {"{\"op\": \"tool.decide\", \"server\": \"off\", \"tool\": \"t\"}",
+             "tool.decide: no server \"off\" is registered"},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": \"t\", \"arguments\": {}}",
+             NULL},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": \"t\", \"image\": \"/x\"}",
+             "tool.call: unknown field \"image\""},
+            {"{\"op\": \"tool.call\", \"server\": \"srv\", \"tool\": 1}",
+             "tool.call: the field \"tool\" has the wrong type"},
+            {"{\"op\": \"llm\", \"body\": \"{}\"}", NULL},
+            {"{\"op\": \"status\", \"utf8\": true, \"color\": false}", NULL},
+            {"{\"op\": \"status\", \"utf8\": 1}", "status: the field \"utf8\" has the wrong type"},
+            {"{\"op\": \"events\"}", NULL},
+            {"{\"op\": \"config\", \"path\": \"/etc/passwd\"}", "config: unknown field \"path\""},
+            {"{\"op\": \"exec\"}", "unknown host call \"exec\""},
+            {"{\"server\": \"srv\"}", "unknown host call \"(no op)\""},
+            {"[1]", "a host call that is not a JSON object"},
+            {"{\"op\": \"tool.decide\", \"server\": \"srv\\u0000\", \"tool\": \"t\"}",
+             "the field \"server\" holds a NUL character"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char why[1024] = "";
+                json_t *req = microvm_request_check(cases[i].line, strlen(cases[i].line), &r, why,
+                                                    sizeof(why));
+                print_message("%s -> %s\n", cases[i].line, req ? "accepted" : why);
+                if (!cases[i].why) {
+                        assert_non_null(req);
+                        assert_true(json_is_object(req));
+                } else {
+                        assert_null(req);
+                        assert_non_null(strstr(why, cases[i].why));
+                }
+                json_decref(req);
+        }
+        /* a name longer than 256 bytes */
+        char line[512];
+        snprintf(line, sizeof(line),
+                 "{\"op\": \"tool.decide\", \"server\": \"srv\", \"tool\": \"%0300d\"}", 0);
+        char why[1024];
+        assert_null(microvm_request_check(line, strlen(line), &r, why, sizeof(why)));
+        assert_non_null(strstr(why, "the field \"tool\" is longer than 256 bytes"));
+
+        /* A name the message cuts at 64 bytes, through a character (or a NUL
+         * in a key, read as U+FFFD): the message stays UTF-8, so that the
+         * answer that carries it can be made (else the channel ended). */
+        const char *cut[] = {
+            "{\"op\": \"%.63s\\u00e9\"}",
+            "{\"op\": \"events\", \"%.62s\\u20ac\": 1}",
+            "{\"op\": \"hello\", \"%.60spro\\u0000tocol\": 0}",
+            "{\"op\": \"tool.decide\", \"server\": \"%.63s\\ud83d\\ude00\", \"tool\": \"t\"}",
+        };
+        const char *pad = "_______________________________________________________________";
+        for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+                snprintf(line, sizeof(line), cut[i], pad);
+                assert_null(microvm_request_check(line, strlen(line), &r, why, sizeof(why)));
+                print_message("%s -> %s\n", line, why);
+                assert_true(text_valid_utf8(why, strlen(why)));
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -352,6 +472,8 @@ int main(void)
             cmocka_unit_test(test_agent_that_does_not_read),
             cmocka_unit_test(test_decide_preview),
             cmocka_unit_test(test_question_put_to_the_agent),
+            cmocka_unit_test(test_request_check),
+            cmocka_unit_test(test_answer_that_cannot_be_made),
         };
         return cmocka_run_group_tests_name("microvm/service", tests, setup, teardown);
 }
