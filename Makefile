@@ -124,7 +124,7 @@ build/stub/osvm-stub: $(STUB_SRCS)
 	$(Q)if readelf -rW $@ | grep -q R_X86_64; then \
 		echo "$@: has relocations (no pointers in initialized data)"; rm -f $@; exit 1; fi
 
-build/rel/vmm/proc_blob.o build/asan/vmm/proc_blob.o: build/stub/osvm-stub
+build/rel/vmm/proc_blob.o build/asan/vmm/proc_blob.o build/fuzz/obj/vmm/proc_blob.o: build/stub/osvm-stub
 
 # ---- vmm: guest programs, the test driver, valgrind, the benchmark ----
 # Guests (tests/guests/*.c) are static x86-64 programs run inside the engine:
