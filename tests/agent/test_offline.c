@@ -443,6 +443,10 @@ static void test_hostile(void **state)
             {"=b", "(offline planner)", 0},
             {"...", "No tool fits \"...\"", 0},
             {"~", "No tool fits \"~\"", 0},
+            /* a path whose last name is empty: nothing read past its end (found by
+             * tests/fuzz/fuzz_agent_extract) */
+            {"/", "(offline planner)", 0},
+            {"what is in /", "(offline planner)", 0},
             {"-", "No tool fits \"-\"", 0},
             {"echo \"", "Calling everything/echo {\"message\":\"\\\"\"}", 1},
             /* not a number: only 2 is, and b is asked for */
