@@ -578,9 +578,13 @@ static bool filled(const struct filler *F, const struct prop *p)
 
 static void set(struct filler *F, const struct prop *p, json_t *v, struct off_token *t)
 {
-        json_object_set_new(F->args, p->name, v);
         if (t)
                 t->used = true;
+        if (!v || !has_type(p->schema, v)) {
+                json_decref(v); /* a value the schema's type refuses (an enum's, a list) */
+                return;
+        }
+        json_object_set_new(F->args, p->name, v);
 }
 
 static bool plain_word(const struct off_token *t)

@@ -515,7 +515,8 @@ static void test_hostile(void **state)
 /* ---- the schema's types ---- */
 
 /* A list's items have the type the schema's items give, or the list is not
- * taken: [1,2,"x"] for an array of integers is no argument (found by
+ * taken: [1,2,"x"] for an array of integers is no argument; nor is a choice
+ * of an enum that does not have the property's type (both found by
  * tests/fuzz/fuzz_agent_extract). */
 static void test_item_types(void **state)
 {
@@ -552,6 +553,20 @@ static void test_item_types(void **state)
                 json_decref(args);
                 off_req_free(&r);
         }
+        json_decref(schema);
+
+        /* a choice of the enum that is not of the property's type is not taken */
+        schema = json_loads("{\"type\":\"object\",\"properties\":{\"verbose\":{\"type\":"
+                            "\"boolean\",\"enum\":[\"debug\",\"info\"]}}}",
+                            0, NULL);
+        assert_non_null(schema);
+        struct off_req r;
+        off_req_parse(&r, "run it at debug");
+        json_t *args = json_object();
+        off_extract(&r, schema, args, NULL);
+        assert_int_equal(json_object_size(args), 0);
+        json_decref(args);
+        off_req_free(&r);
         json_decref(schema);
 }
 
