@@ -124,8 +124,8 @@ static json_t *request_json(const struct llm_planner *lp, const struct agent_con
         return req;
 }
 
-static int parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
-                       osvm_err *e)
+int llm_anthropic_parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
+                              osvm_err *e)
 {
         if (!json_is_object(reply))
                 return err_set(e, EPROTO, "the reply is not a JSON object");
@@ -209,7 +209,7 @@ static int anthropic_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "anthropic");
-        return llm_round(lp, req, parse_reply, ts, out, e);
+        return llm_round(lp, req, llm_anthropic_parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops anthropic_ops = {

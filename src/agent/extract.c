@@ -474,6 +474,58 @@ static json_t *to_number(const char *s, bool integer)
         return integer ? NULL : json_real(d);
 }
 
+/* Does v have the type the property schema ps gives (as prop_type reads it)? */
+static bool has_type(const json_t *ps, const json_t *v)
+{
+        switch (prop_type(ps)) {
+        case P_STRING:
+                return json_is_string(v);
+        case P_NUMBER:
+                return json_is_number(v);
+        case P_INTEGER:
+                return json_is_integer(v);
+        case P_BOOLEAN:
+                return json_is_boolean(v);
+        case P_OBJECT:
+                return json_is_object(v);
+        case P_ARRAY: {
+                if (!json_is_array(v))
+                        return false;
+                size_t i;
+                const json_t *x;
+                json_array_foreach(v, i, x)
+                {
+                        if (!has_type(json_object_get(ps, "items"), x))
+                                return false;
+                }
+                return true;
+        }
+        case P_ANY:
+                break;
+        }
+        return true;
+}
+
+/* A comma-separated list, each item converted to the items' type where it can be. */
+static json_t *split_list(const struct prop *p, const char *s)
+{
+        json_t *a = json_array();
+        enum prop_type it = prop_type(json_object_get(p->schema, "items"));
+        char *copy = xstrdup(s), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                while (isspace((unsigned char)*t))
+                        t++;
+                json_t *v = NULL;
+                if (it == P_NUMBER || it == P_INTEGER)
+                        v = to_number(t, it == P_INTEGER);
+                else if (it == P_BOOLEAN)
+                        v = to_bool(t);
+                json_array_append_new(a, v ? v : json_string(t));
+        }
+        free(copy);
+        return a;
+}
+
 /* A value typed by the property, from text; NULL when it does not fit. */
 static json_t *convert(const struct prop *p, const char *s)
 {
@@ -485,24 +537,15 @@ static json_t *convert(const struct prop *p, const char *s)
                 return to_bool(s);
         case P_ARRAY: {
                 json_t *a = json_loads(s, JSON_DECODE_ANY, NULL);
-                if (json_is_array(a))
+                if (!json_is_array(a)) {
+                        json_decref(a);
+                        a = split_list(p, s);
+                }
+                /* every item of the type the schema's items give, or no value */
+                if (has_type(p->schema, a))
                         return a;
                 json_decref(a);
-                a = json_array();
-                enum prop_type it = prop_type(json_object_get(p->schema, "items"));
-                char *copy = xstrdup(s), *save = NULL;
-                for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                        while (isspace((unsigned char)*t))
-                                t++;
-                        json_t *v = NULL;
-                        if (it == P_NUMBER || it == P_INTEGER)
-                                v = to_number(t, it == P_INTEGER);
-                        else if (it == P_BOOLEAN)
-                                v = to_bool(t);
-                        json_array_append_new(a, v ? v : json_string(t));
-                }
-                free(copy);
-                return a;
+                return NULL;
         }
         case P_OBJECT: {
                 json_t *o = json_loads(s, 0, NULL);
@@ -535,9 +578,13 @@ static bool filled(const struct filler *F, const struct prop *p)
 
 static void set(struct filler *F, const struct prop *p, json_t *v, struct off_token *t)
 {
-        json_object_set_new(F->args, p->name, v);
         if (t)
                 t->used = true;
+        if (!v || !has_type(p->schema, v)) {
+                json_decref(v); /* a value the schema's type refuses (an enum's, a list) */
+                return;
+        }
+        json_object_set_new(F->args, p->name, v);
 }
 
 static bool plain_word(const struct off_token *t)

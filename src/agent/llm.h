@@ -61,6 +61,17 @@ void llm_planner_free(struct agent_planner *p);
 typedef int (*llm_parse_fn)(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
                             osvm_err *e);
 
+/*
+ * How each API's reply is read (openai.c: a chat completion; anthropic.c: a
+ * message): out (zeroed by the caller) gets the text and the tool calls, each
+ * naming a tool of ts with a JSON object of arguments; -1 with e naming what
+ * was wrong, and what out holds then is freed with llm_step_clear.
+ */
+int llm_openai_parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
+                           osvm_err *e);
+int llm_anthropic_parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
+                              osvm_err *e);
+
 /* The planner_ops post of both APIs: the body to the endpoint, with the key. */
 int llm_post_body(struct agent_planner *p, const char *body, json_t **reply, osvm_err *e);
 

@@ -151,7 +151,7 @@ static void request_concepts(const struct off_req *r, struct concepts *c)
                         size_t n = strlen(t->text);
                         if (n > 1 && t->text[n - 1] == '/')
                                 concept_add(c, "directory", 0.34, i);
-                        else if (strchr(base + 1, '.'))
+                        else if (*base && strchr(base + 1, '.')) /* "/": no last name */
                                 concept_add(c, "file", 0.34, i);
                 }
         }

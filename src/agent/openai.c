@@ -188,8 +188,8 @@ static int parse_call(json_t *tc, const struct agent_toolset *ts, struct agent_c
         return 0;
 }
 
-static int parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
-                       osvm_err *e)
+int llm_openai_parse_reply(json_t *reply, const struct agent_toolset *ts, struct agent_step *out,
+                           osvm_err *e)
 {
         json_t *choices = json_object_get(reply, "choices");
         if (!json_is_array(choices) || json_array_size(choices) == 0)
@@ -241,7 +241,7 @@ static int openai_plan(struct agent_planner *p, const struct agent_convo *c,
         json_t *req = request_json(lp, c, ts, e);
         if (!req)
                 return err_wrap(e, "openai");
-        return llm_round(lp, req, parse_reply, ts, out, e);
+        return llm_round(lp, req, llm_openai_parse_reply, ts, out, e);
 }
 
 static const struct agent_planner_ops openai_ops = {

@@ -640,6 +640,12 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
                                      ep->max_message, e);
         if (!t)
                 return NULL;
+        return mcp_client_over(t, ep, o, e);
+}
+
+struct mcp_client *mcp_client_over(struct mcp_transport *t, const struct mcp_endpoint *ep,
+                                   const struct mcp_call_opts *o, osvm_err *e)
+{
         struct mcp_client *c = xcalloc(1, sizeof(*c));
         c->t = t;
         c->name = xstrdup(ep->name);

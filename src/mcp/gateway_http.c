@@ -426,6 +426,12 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
                                          : "Invalid Request: a message must be a JSON object");
         }
         json_t *id = json_object_get(m, "id");
+        if (id && !json_is_string(id) && !json_is_integer(id)) {
+                /* not a request: its error could go on no stream of it */
+                json_decref(m);
+                return reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32600,
+                                   "Invalid Request: an id must be a string or an integer");
+        }
         const char *method = json_string_value(json_object_get(m, "method"));
         bool is_init = method && !strcmp(method, "initialize");
         bool is_request = method && id;
@@ -436,9 +442,10 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
         if (is_init) {
                 if (srv->nsessions >= HTTP_SESSIONS_MAX) {
                         pthread_mutex_unlock(&srv->mu);
-                        json_decref(m);
-                        return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, id, -32000,
-                                           "too many sessions; end one (DELETE) first");
+                        ret = reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, id, -32000,
+                                          "too many sessions; end one (DELETE) first");
+                        json_decref(m); /* id is m's */
+                        return ret;
                 }
                 s = xcalloc(1, sizeof(*s));
                 s->srv = srv;
@@ -448,20 +455,23 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
                 srv->nsessions++;
         } else if (!sid) {
                 pthread_mutex_unlock(&srv->mu);
-                json_decref(m);
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, id, -32600,
-                                   "Bad Request: no Mcp-Session-Id (initialize first)");
+                ret = reply_error(c, MHD_HTTP_BAD_REQUEST, id, -32600,
+                                  "Bad Request: no Mcp-Session-Id (initialize first)");
+                json_decref(m); /* id is m's */
+                return ret;
         } else if (!(s = find_session(srv, sid))) {
                 pthread_mutex_unlock(&srv->mu);
-                json_decref(m);
-                return reply_error(c, MHD_HTTP_NOT_FOUND, id, -32001,
-                                   "Session not found: initialize again");
+                ret = reply_error(c, MHD_HTTP_NOT_FOUND, id, -32001,
+                                  "Session not found: initialize again");
+                json_decref(m); /* id is m's */
+                return ret;
         }
         if (is_request && find_stream(s, id, 0)) {
                 pthread_mutex_unlock(&srv->mu);
-                json_decref(m);
-                return reply_error(c, MHD_HTTP_BAD_REQUEST, id, -32600,
-                                   "Invalid Request: id is in use by a request still running");
+                ret = reply_error(c, MHD_HTTP_BAD_REQUEST, id, -32600,
+                                  "Invalid Request: id is in use by a request still running");
+                json_decref(m); /* id is m's */
+                return ret;
         }
         struct stream *st = is_request ? stream_new(s, id) : NULL;
         s->refs++;

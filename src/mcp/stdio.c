@@ -37,17 +37,13 @@ struct stdio_transport {
         int in_fd, out_fd, err_fd; /* -1 once closed */
         strbuf out;                /* queued bytes for the server's stdin, at most max_message */
         size_t out_off;
-        bool stuck; /* the queue passed its cap: the server does not read */
-        char *line; /* the stdout line being read */
-        size_t len, cap;
-        bool skipping;  /* discarding the rest of an oversized line */
-        bool too_large; /* an oversized line was dropped: tell the caller */
+        bool stuck;                       /* the queue passed its cap: the server does not read */
+        struct mcp_line_reader out_lines; /* of stdout */
         char errline[STDERR_LINE_MAX];
         size_t errlen;
         char tail[STDERR_TAIL_LINES][STDERR_TAIL_BYTES]; /* a ring of the last lines */
         unsigned ntail;                                  /* lines kept in all */
         bool err_skipping; /* the rest of a line longer than errline: dropped */
-        unsigned malformed, malformed_run;
         bool in_pump;
         bool exited;
         int status;
@@ -104,7 +100,7 @@ static bool reap(struct stdio_transport *s, int ms)
         }
 }
 
-static void deliver_line(struct stdio_transport *s, char *line, size_t len)
+static void deliver_line(struct mcp_line_reader *r, char *line, size_t len)
 {
         if (len && line[len - 1] == '\r')
                 line[--len] = '\0';
@@ -113,55 +109,62 @@ static void deliver_line(struct stdio_transport *s, char *line, size_t len)
         json_error_t jerr;
         json_t *msg = mcp_json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!msg || !json_is_object(msg)) {
-                s->malformed++;
-                s->malformed_run++;
-                enum log_level lvl = s->malformed <= MALFORMED_LOGGED ? LOG_WARN : LOG_DEBUG;
+                r->malformed++;
+                r->malformed_run++;
+                enum log_level lvl = r->malformed <= MALFORMED_LOGGED ? LOG_WARN : LOG_DEBUG;
                 log_msg(lvl, "%s: skipped a malformed line from the server (%s): %.80s",
-                        s->base.server_name, msg ? "not a JSON object" : jerr.text, line);
+                        r->t->server_name, msg ? "not a JSON object" : jerr.text, line);
                 json_decref(msg);
                 return;
         }
-        s->malformed_run = 0;
-        s->base.on_message(s->base.ctx, msg);
+        r->malformed_run = 0;
+        r->t->on_message(r->t->ctx, msg);
         json_decref(msg);
 }
 
 /* Splits what was read from stdout into lines, bounded by max_message. */
-static void take_stdout(struct stdio_transport *s, const char *data, size_t n)
+void mcp_line_reader_take(struct mcp_line_reader *r, const char *data, size_t n)
 {
         while (n) {
                 const char *nl = memchr(data, '\n', n);
                 size_t chunk = nl ? (size_t)(nl - data) : n;
-                if (!s->skipping) {
-                        if (s->len + chunk > s->base.max_message) {
+                if (!r->skipping) {
+                        if (r->len + chunk > r->t->max_message) {
                                 log_warn("%s: refused a message larger than %zu bytes",
-                                         s->base.server_name, s->base.max_message);
-                                s->skipping = true;
-                                s->too_large = true;
-                                s->len = 0;
+                                         r->t->server_name, r->t->max_message);
+                                r->skipping = true;
+                                r->too_large = true;
+                                r->len = 0;
                         } else {
-                                if (s->len + chunk + 1 > s->cap) {
-                                        size_t cap = s->cap ? s->cap : 4096;
-                                        while (cap < s->len + chunk + 1)
+                                if (r->len + chunk + 1 > r->cap) {
+                                        size_t cap = r->cap ? r->cap : 4096;
+                                        while (cap < r->len + chunk + 1)
                                                 cap *= 2;
-                                        s->line = xrealloc(s->line, cap);
-                                        s->cap = cap;
+                                        r->line = xrealloc(r->line, cap);
+                                        r->cap = cap;
                                 }
-                                memcpy(s->line + s->len, data, chunk);
-                                s->len += chunk;
+                                memcpy(r->line + r->len, data, chunk);
+                                r->len += chunk;
                         }
                 }
                 if (!nl)
                         return;
-                if (!s->skipping) {
-                        s->line[s->len] = '\0';
-                        deliver_line(s, s->line, s->len);
+                if (!r->skipping) {
+                        r->line[r->len] = '\0';
+                        deliver_line(r, r->line, r->len);
                 }
-                s->skipping = false;
-                s->len = 0;
+                r->skipping = false;
+                r->len = 0;
                 data = nl + 1;
                 n -= chunk + 1;
         }
+}
+
+void mcp_line_reader_free(struct mcp_line_reader *r)
+{
+        free(r->line);
+        r->line = NULL;
+        r->len = r->cap = 0;
 }
 
 /* A complete stderr line: to the debug log, and into the tail. */
@@ -207,7 +210,7 @@ static bool read_some(struct stdio_transport *s, int fd, bool is_stdout)
         if (r == 0)
                 return false;
         if (is_stdout)
-                take_stdout(s, buf, (size_t)r);
+                mcp_line_reader_take(&s->out_lines, buf, (size_t)r);
         else
                 take_stderr(s, buf, (size_t)r);
         return true;
@@ -304,8 +307,8 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         break;
                 if (w->done && *w->done && !out_pending)
                         break;
-                if (s->too_large) {
-                        s->too_large = false;
+                if (s->out_lines.too_large) {
+                        s->out_lines.too_large = false;
                         rc = err_set(e, MCP_E_TOO_LARGE,
                                      "%s: the server sent a message larger than %zu bytes "
                                      "(refused)",
@@ -316,10 +319,10 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         rc = stuck_error(s, e);
                         break;
                 }
-                if (s->malformed_run >= MALFORMED_MAX) {
+                if (s->out_lines.malformed_run >= MALFORMED_MAX) {
                         rc = err_set(e, MCP_E_PROTOCOL,
                                      "%s: %u malformed lines in a row; the server is dropped",
-                                     s->base.server_name, s->malformed_run);
+                                     s->base.server_name, s->out_lines.malformed_run);
                         break;
                 }
                 if (w->cancel && *w->cancel) {
@@ -479,7 +482,7 @@ static void stdio_close(struct mcp_transport *t)
         close_fd(&s->err_fd);
         mcp_confined_end(s->confined);
         sb_free(&s->out);
-        free(s->line);
+        mcp_line_reader_free(&s->out_lines);
         free(s);
 }
 
@@ -603,6 +606,7 @@ started:
         s->in_fd = in[1];
         s->out_fd = out[0];
         s->err_fd = errp[0];
+        s->out_lines.t = &s->base;
         fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
         fcntl(s->out_fd, F_SETFL, O_NONBLOCK);
         fcntl(s->err_fd, F_SETFL, O_NONBLOCK);

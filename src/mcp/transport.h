@@ -51,6 +51,32 @@ struct mcp_transport {
         char server_name[128]; /* for messages */
 };
 
+/*
+ * A client over a transport already open (mcp_connect opens one for the
+ * endpoint): sets t's on_message, initializes, and owns t from then on (it
+ * is closed on failure). ep's strings are borrowed, as mcp_connect's are.
+ */
+struct mcp_client *mcp_client_over(struct mcp_transport *t, const struct mcp_endpoint *ep,
+                                   const struct mcp_call_opts *o, osvm_err *e);
+
+/*
+ * The reader of a stdio server's output (stdio.c): bytes in chunks of any
+ * size, split into lines, each line of JSON object delivered to
+ * t->on_message. A line longer than t->max_message is dropped (too_large is
+ * set for the caller to say so); a line that is not a JSON object is
+ * skipped and counted (malformed_run: how many in a row).
+ */
+struct mcp_line_reader {
+        struct mcp_transport *t;
+        char *line; /* the line being read */
+        size_t len, cap;
+        bool skipping;  /* discarding the rest of an oversized line */
+        bool too_large; /* an oversized line was dropped: tell the caller */
+        unsigned malformed, malformed_run;
+};
+void mcp_line_reader_take(struct mcp_line_reader *r, const char *data, size_t n);
+void mcp_line_reader_free(struct mcp_line_reader *r);
+
 /* ---- OAuth (oauth.c) for the HTTP transport ---- */
 
 struct mcp_oauth;

@@ -817,6 +817,58 @@ static void test_key_checked_where_configured(void **state)
 
 /* ---- replies holding \u0000 (valid JSON) ---- */
 
+/* The reply parsers called directly on a reply (no endpoint): both APIs read
+ * the same two calls, and refuse a call to a tool that is not in the set. */
+static void test_parse_reply_direct(void **state)
+{
+        (void)state;
+        struct agent_toolset ts = {0};
+        make_tools(&ts);
+        struct {
+                llm_parse_fn parse;
+                const char *reply;
+        } cases[] = {
+            {llm_openai_parse_reply,
+             "{\"choices\":[{\"message\":{\"content\":\"Adding.\",\"tool_calls\":["
+             "{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":"
+             "\"everything__add\",\"arguments\":\"{\\\"a\\\":2,\\\"b\\\":3}\"}},"
+             "{\"id\":\"call_2\",\"type\":\"function\",\"function\":{\"name\":"
+             "\"fs__read_file\",\"arguments\":{\"path\":\"/x\"}}}]}}]}"},
+            {llm_anthropic_parse_reply,
+             "{\"content\":[{\"type\":\"text\",\"text\":\"Adding.\"},{\"type\":\"tool_use\","
+             "\"id\":\"call_1\",\"name\":\"everything__add\",\"input\":{\"a\":2,\"b\":3}},"
+             "{\"type\":\"tool_use\",\"id\":\"call_2\",\"name\":\"fs__read_file\",\"input\":"
+             "{\"path\":\"/x\"}}]}"},
+        };
+        for (size_t i = 0; i < 2; i++) {
+                json_t *reply = json_loads(cases[i].reply, 0, NULL);
+                assert_non_null(reply);
+                struct agent_step out = {0};
+                osvm_err e = {0};
+                assert_int_equal(cases[i].parse(reply, &ts, &out, &e), 0);
+                assert_string_equal(out.text, "Adding.");
+                assert_int_equal(out.ncalls, 2);
+                assert_ptr_equal(out.calls[0].tool, &ts.v[0]);
+                assert_string_equal(out.calls[0].id, "call_1");
+                json_t *want = json_pack("{s:i, s:i}", "a", 2, "b", 3);
+                assert_true(json_equal(out.calls[0].arguments, want));
+                json_decref(want);
+                assert_ptr_equal(out.calls[1].tool, &ts.v[1]);
+                llm_step_clear(&out);
+                json_decref(reply);
+        }
+        json_t *bad = json_loads("{\"content\":[{\"type\":\"tool_use\",\"id\":\"t\","
+                                 "\"name\":\"nope\",\"input\":{}}]}",
+                                 0, NULL);
+        struct agent_step out = {0};
+        osvm_err e = {0};
+        assert_int_equal(llm_anthropic_parse_reply(bad, &ts, &out, &e), -1);
+        assert_non_null(strstr(e.msg, "does not exist"));
+        llm_step_clear(&out);
+        json_decref(bad);
+        agent_toolset_free(&ts);
+}
+
 static void test_nul_in_replies(void **state)
 {
         (void)state;
@@ -910,6 +962,7 @@ int main(void)
             cmocka_unit_test(test_headers_checked_before_sending),
             cmocka_unit_test(test_key_checked_where_configured),
             cmocka_unit_test(test_nul_in_replies),
+            cmocka_unit_test(test_parse_reply_direct),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

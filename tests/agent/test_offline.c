@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "agent/agent.h"
+#include "agent/offline.h"
 
 #include <string.h>
 
@@ -442,6 +443,10 @@ static void test_hostile(void **state)
             {"=b", "(offline planner)", 0},
             {"...", "No tool fits \"...\"", 0},
             {"~", "No tool fits \"~\"", 0},
+            /* a path whose last name is empty: nothing read past its end (found by
+             * tests/fuzz/fuzz_agent_extract) */
+            {"/", "(offline planner)", 0},
+            {"what is in /", "(offline planner)", 0},
             {"-", "No tool fits \"-\"", 0},
             {"echo \"", "Calling everything/echo {\"message\":\"\\\"\"}", 1},
             /* not a number: only 2 is, and b is asked for */
@@ -507,6 +512,64 @@ static void test_hostile(void **state)
         agent_convo_free(&c);
 }
 
+/* ---- the schema's types ---- */
+
+/* A list's items have the type the schema's items give, or the list is not
+ * taken: [1,2,"x"] for an array of integers is no argument; nor is a choice
+ * of an enum that does not have the property's type (both found by
+ * tests/fuzz/fuzz_agent_extract). */
+static void test_item_types(void **state)
+{
+        (void)state;
+        json_t *schema = json_loads(
+            "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"items\":"
+            "{\"type\":\"integer\"}},\"names\":{\"type\":\"array\",\"items\":{\"type\":"
+            "\"string\"}}}}",
+            0, NULL);
+        assert_non_null(schema);
+        struct {
+                const char *request, *want;
+        } cases[] = {
+            {"tags=1,2,3", "{\"tags\":[1,2,3]}"},
+            {"tags=1,2,x", "{}"},
+            {"tags=1,2.5", "{}"},
+            {"tags='[4,5]'", "{\"tags\":[4,5]}"},
+            {"tags='[4,\"a\"]'", "{}"},
+            {"names=a,b", "{\"names\":[\"a\",\"b\"]}"},
+            {"names='[\"a\",1]'", "{}"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct off_req r;
+                off_req_parse(&r, cases[i].request);
+                json_t *args = json_object();
+                off_extract(&r, schema, args, NULL);
+                json_t *want = json_loads(cases[i].want, 0, NULL);
+                char *got = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
+                if (!json_equal(args, want))
+                        fail_msg("\"%s\": arguments %s, want %s", cases[i].request, got,
+                                 cases[i].want);
+                free(got);
+                json_decref(want);
+                json_decref(args);
+                off_req_free(&r);
+        }
+        json_decref(schema);
+
+        /* a choice of the enum that is not of the property's type is not taken */
+        schema = json_loads("{\"type\":\"object\",\"properties\":{\"verbose\":{\"type\":"
+                            "\"boolean\",\"enum\":[\"debug\",\"info\"]}}}",
+                            0, NULL);
+        assert_non_null(schema);
+        struct off_req r;
+        off_req_parse(&r, "run it at debug");
+        json_t *args = json_object();
+        off_extract(&r, schema, args, NULL);
+        assert_int_equal(json_object_size(args), 0);
+        json_decref(args);
+        off_req_free(&r);
+        json_decref(schema);
+}
+
 /* ---- nothing fits ---- */
 
 static void test_no_tool(void **state)
@@ -545,7 +608,7 @@ int main(void)
             cmocka_unit_test(test_calls),          cmocka_unit_test(test_questions),
             cmocka_unit_test(test_question_twice), cmocka_unit_test(test_cancel),
             cmocka_unit_test(test_results),        cmocka_unit_test(test_hostile),
-            cmocka_unit_test(test_no_tool),
+            cmocka_unit_test(test_no_tool),        cmocka_unit_test(test_item_types),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -169,7 +169,10 @@ check_json "a foreign Host (DNS rebinding) or Origin: 403; our own Origin is ser
 check_json "another path 404, no text/event-stream in Accept 406, PUT 405, text/plain 415" "$H" \
         'd["other_path"] == 404 and d["no_sse_accept"] == 406 and d["put"] == 405 and d["text_plain"] == 415'
 check_json "initialize: an event stream and an Mcp-Session-Id" "$H" 'd["init"] == [200, "text/event-stream", True, "osvm"] and d["initialized"] == 202'
-check_json "no session header 400, an unknown session 404" "$H" 'd["no_session"] == 400 and d["unknown_session"] == 404'
+check_json "no session header 400, an unknown session 404, each a JSON-RPC error with the request's id" "$H" \
+        'd["no_session"] == [400, -32600, 2] and d["unknown_session"] == [404, -32001, 2]'
+check_json "an id that is neither a string nor an integer: 400/-32600 at once" "$H" \
+        'd["null_id"] == [400, -32600, None] and d["array_id"] == [400, -32600, None]'
 check_json "bad JSON 400/-32700, a batch 400/-32600, over 16 MiB 413/-32600, an unknown tool -32602" "$H" \
         'd["bad_json"] == [400, -32700] and d["batch"][:2] == [400, -32600] and d["huge"] == [413, -32600] and d["unknown_tool"] == -32602'
 check_json "a dropped stream resumed with Last-Event-ID: the rest of the progress and the result" "$H" \

@@ -87,10 +87,26 @@ out["init"] = [r.status, r.getheader("Content-Type"), bool(sid), events(t)[0]["r
 S = {"Mcp-Session-Id": sid}
 r, t = request("POST", '{"jsonrpc":"2.0","method":"notifications/initialized"}', S)
 out["initialized"] = r.status
+
+
+def refusal(r, t):
+    """The status and the JSON-RPC error's code and id of a refused POST."""
+    try:
+        e = json.loads(t)
+        return [r.status, e["error"]["code"], e["id"]]
+    except (ValueError, KeyError, TypeError):
+        return [r.status, "not a JSON-RPC error: " + t[:80]]
+
+
 r, t = request("POST", rpc(2, "ping"))
-out["no_session"] = r.status
+out["no_session"] = refusal(r, t)
 r, t = request("POST", rpc(2, "ping"), {"Mcp-Session-Id": "nosuchsession"})
-out["unknown_session"] = r.status
+out["unknown_session"] = refusal(r, t)
+# an id neither a string nor an integer: refused at once, not a stream that never ends
+r, t = request("POST", '{"jsonrpc":"2.0","id":null,"method":"ping"}', S)
+out["null_id"] = refusal(r, t)
+r, t = request("POST", '{"jsonrpc":"2.0","id":[1],"method":"ping"}', S)
+out["array_id"] = refusal(r, t)
 r, t = request("POST", rpc(3, "ping"), S)
 out["ping"] = events(t)
 r, t = request("POST", '{"jsonrpc":"2.0","id":4,', S)

@@ -283,6 +283,89 @@ static void test_oversized_message_refused(void **state)
         mcp_close(c);
 }
 
+/* ---- a client over a transport given to it, reading through the line reader ---- */
+
+/* A server's output, handed to the client a few bytes at a time. */
+struct script_transport {
+        struct mcp_transport base;
+        struct mcp_line_reader rd;
+        const char *out;
+        size_t off;
+        json_t *sent; /* what the client sent */
+};
+
+static int script_send(struct mcp_transport *t, json_t *msg, const struct mcp_wait *w, osvm_err *e)
+{
+        (void)w, (void)e;
+        json_array_append(((struct script_transport *)t)->sent, msg);
+        return 0;
+}
+
+static int script_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e)
+{
+        (void)w;
+        struct script_transport *s = (struct script_transport *)t;
+        if (s->rd.too_large) {
+                s->rd.too_large = false;
+                return err_set(e, MCP_E_TOO_LARGE, "too large");
+        }
+        size_t n = strlen(s->out + s->off);
+        if (!n)
+                return err_set(e, MCP_E_CLOSED, "the script ended");
+        n = n < 3 ? n : 3; /* lines split across reads */
+        mcp_line_reader_take(&s->rd, s->out + s->off, n);
+        s->off += n;
+        return 0;
+}
+
+static void script_close(struct mcp_transport *t)
+{
+        mcp_line_reader_free(&((struct script_transport *)t)->rd);
+}
+
+static const struct mcp_transport_ops script_ops = {
+    .name = "script", .send = script_send, .poll = script_poll, .close = script_close};
+
+static void test_client_over_line_reader(void **state)
+{
+        (void)state;
+        struct script_transport s = {
+            .base = {.ops = &script_ops, .max_message = 200, .server_name = "script"},
+            .out = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":"
+                   "\"2025-11-25\",\"capabilities\":{},\"serverInfo\":{\"name\":\"s\"}}}\r\n"
+                   "not json\n"
+                   "{\"jsonrpc\":\"2.0\",\"id\":\"p1\",\"method\":\"ping\"}\n"
+                   "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":"
+                   "\"text\",\"text\":\"hi\"}]}}\n"
+                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxx"
+                   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n",
+            .sent = json_array(),
+        };
+        s.rd.t = &s.base;
+        struct mcp_endpoint ep = {.name = "script"};
+        osvm_err e = {0};
+        struct mcp_client *c = mcp_client_over(&s.base, &ep, NULL, &e);
+        if (!c)
+                fail_msg("%s", e.msg);
+        assert_string_equal(mcp_info(c)->name, "s");
+        json_t *r = mcp_call_tool(c, "echo", NULL, NULL, &e);
+        if (!r)
+                fail_msg("%s", e.msg);
+        json_decref(r);
+        assert_int_equal(s.rd.malformed, 1); /* "not json" skipped */
+        /* initialize, initialized, tools/call, and the ping answered with its id */
+        assert_int_equal(json_array_size(s.sent), 4);
+        json_t *pong = json_array_get(s.sent, 3);
+        assert_string_equal(json_string_value(json_object_get(pong, "id")), "p1");
+        assert_true(json_is_object(json_object_get(pong, "result")));
+        /* a line over max_message is refused, not delivered */
+        assert_int_equal(mcp_ping(c, NULL, &e), -1);
+        assert_int_equal(e.code, MCP_E_TOO_LARGE);
+        mcp_close(c);
+        json_decref(s.sent);
+}
+
 static void test_roots_request_answered(void **state)
 {
         (void)state;
@@ -491,6 +574,7 @@ int main(void)
             cmocka_unit_test(test_exit_at_start_shows_stderr),
             cmocka_unit_test(test_missing_interpreter),
             cmocka_unit_test(test_command_find),
+            cmocka_unit_test(test_client_over_line_reader),
         };
         return cmocka_run_group_tests_name("mcp/stdio", tests, NULL, NULL);
 }
