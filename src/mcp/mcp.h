@@ -486,6 +486,26 @@ struct mcp_proxy *mcp_proxy_start(const char *server, int lfd, const struct iso_
 void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
 void mcp_proxy_stop(struct mcp_proxy *p);
 
+/* ---- secrets (secret.c): used by a sandboxed server, never held by it ---- */
+
+#define MCP_SECRET_VALUE_MAX 8192u
+/* 1 to 64 of [A-Za-z0-9_.-]. */
+bool mcp_secret_name_ok(const char *name);
+/* NULL when v (len bytes) may be a secret's value (it goes in a header), else why not. */
+const char *mcp_secret_value_problem(const char *v, size_t len);
+/* $OSVM_SECRETS_FILE, else <state dir>/secrets.json; a new string. */
+char *mcp_secret_store_path(void);
+/* Which store holds them, in words (for `osvm secret list`); a new string. */
+char *mcp_secret_store_text(void);
+int mcp_secret_set(const char *name, const char *value, size_t len, osvm_err *e);
+int mcp_secret_rm(const char *name, osvm_err *e);
+/* The value (a new string: explicit_bzero it before free), or NULL with e. */
+char *mcp_secret_get(const char *name, osvm_err *e);
+/* The names (out->v NULL-terminated, each and the array to free), or -1 with e. */
+int mcp_secret_names(struct iso_strlist *out, osvm_err *e);
+/* A random per-session placeholder ("osvm_secret_" and 32 hex digits); a new string. */
+char *mcp_secret_placeholder(void);
+
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)
 #define MCP_RPC_INVALID_PARAMS   (-32602)
