@@ -13,7 +13,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
-LDLIBS  := -ljansson -lcurl -ledit -lseccomp -lmicrohttpd -pthread
+LDLIBS  := -ljansson -lcurl -ledit -lseccomp -lmicrohttpd -lssl -lcrypto -pthread
 
 REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \

@@ -5,6 +5,8 @@ set -eu
 
 # build and run: the compiler, the libraries, musl for the tool images
 PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev libedit-dev libseccomp-dev util-linux musl-tools"
+# the server sandbox's proxy: TLS for the hosts a secret is bound to
+PKGS="$PKGS libssl-dev"
 # the gateway's Streamable HTTP server (osvm mcp serve --http)
 PKGS="$PKGS libmicrohttpd-dev"
 # μVM-1's agent runtime links static: libedit's own static dependencies

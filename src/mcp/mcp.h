@@ -409,6 +409,15 @@ struct mcp_audit_call {
         uint64_t duration_ns;
         json_t *egress; /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
 };
+/* A secret's use by the proxy of a sandboxed server: "event": "secret", never the value. */
+struct mcp_audit_secret {
+        const char *server, *secret, *host;
+        unsigned port;
+        bool refused;      /* an attempted leak; else the value was put in */
+        const char *where; /* "header Authorization", "the URL", "the body", ... */
+        const char *why;   /* a refusal's reason; NULL when put in */
+};
+void mcp_audit_secret(const struct mcp_audit_secret *s);
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
 char *mcp_audit_path(void);
 /* Appends the call's record (the hub does, for every call). Never fails the
@@ -483,6 +492,24 @@ struct mcp_proxy;
 /* Serves the proxy on the listening socket lfd (taken over) for server. */
 struct mcp_proxy *mcp_proxy_start(const char *server, int lfd, const struct iso_strlist *allow,
                                   osvm_err *e);
+/*
+ * A secret the proxy puts in place of its placeholder: in the headers (all,
+ * or those named) and, with body, the body of requests to hosts (network.allow
+ * syntax) only; the placeholder anywhere else is refused (403) and recorded
+ * as an attempted leak. HTTPS to those hosts is opened with the session's CA
+ * (tls.h); to other hosts it is tunnelled untouched.
+ */
+struct mcp_proxy_secret {
+        const char *name, *placeholder, *value;
+        const struct iso_strlist *hosts, *headers; /* headers empty: any */
+        bool body;
+};
+#define MCP_PROXY_SECRETS_MAX 64
+/* mcp_proxy_start with secrets (copied; n at most MCP_PROXY_SECRETS_MAX). */
+struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
+                                          const struct iso_strlist *allow,
+                                          const struct mcp_proxy_secret *secrets, size_t n,
+                                          osvm_err *e);
 void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
 void mcp_proxy_stop(struct mcp_proxy *p);
 
