@@ -199,11 +199,24 @@ static void secret_hints(const char *name, const struct iso_secret_bind *b, json
                        who, b->secret, b->secret);
         }
         for (size_t i = 0; i < b->hosts.n; i++) {
+                /* host[:port] or [v6][:port]; HTTPS when no port is named */
+                char h[300];
+                snprintf(h, sizeof(h), "%s", b->hosts.v[i]);
+                long port = 443;
+                char *close = h[0] == '[' ? strchr(h, ']') : NULL;
+                char *colon = strrchr(close ? close : h, ':');
+                if (colon && (close || strchr(h, ':') == colon)) {
+                        port = strtol(colon + 1, NULL, 10);
+                        *colon = '\0';
+                }
+                const char *hn = h[0] == '[' ? h + 1 : h;
+                if (close)
+                        *close = '\0';
                 bool listed = false;
                 size_t k;
                 json_t *a;
                 json_array_foreach(allow, k, a) listed |=
-                    !strcmp(json_string_value(a), b->hosts.v[i]);
+                    mcp_allow_entry_admits(json_string_value(a), hn, port);
                 if (!listed)
                         printf("%s: %s is bound to %s but not on its network allow-list: add "
                                "--allow-net %s to reach it\n",

@@ -505,6 +505,9 @@ struct mcp_proxy_secret {
         bool body;
 };
 #define MCP_PROXY_SECRETS_MAX 64
+/* "HOST:PORT=ADDR:PORT[,...]": the proxy reaches HOST:PORT at ADDR:PORT (an IP
+ * address) instead of resolving it; for tests and diagnosis, as curl --resolve. */
+#define MCP_PROXY_RESOLVE_ENV "OSVM_PROXY_RESOLVE"
 /* mcp_proxy_start with secrets (copied; n at most MCP_PROXY_SECRETS_MAX). */
 struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
                                           const struct iso_strlist *allow,

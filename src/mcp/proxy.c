@@ -133,10 +133,44 @@ static bool send_all(int fd, const void *buf, size_t n)
         return true;
 }
 
+/*
+ * OSVM_PROXY_RESOLVE="HOST:PORT=ADDR:PORT[,...]": host:port is reached at the
+ * IP address addr:port instead of through the resolver (as curl --resolve;
+ * for tests and diagnosis). False when it names none; else addr and *port set.
+ */
+static bool resolve_override(const char *host, unsigned *port, char *addr, size_t an)
+{
+        const char *v = getenv(MCP_PROXY_RESOLVE_ENV);
+        char want[320];
+        snprintf(want, sizeof(want), "%s:%u=", host, *port);
+        size_t wl = strlen(want);
+        for (const char *e = v; e && *e;) {
+                const char *end = strchr(e, ',');
+                size_t n = end ? (size_t)(end - e) : strlen(e);
+                const char *colon = n > wl ? memrchr(e + wl, ':', n - wl) : NULL;
+                if (colon && !strncasecmp(e, want, wl) && (size_t)(colon - e - wl) < an) {
+                        memcpy(addr, e + wl, (size_t)(colon - e - wl));
+                        addr[colon - e - wl] = '\0';
+                        long np = strtol(colon + 1, NULL, 10);
+                        if (np >= 1 && np <= 65535 && is_ip_literal(addr)) {
+                                *port = (unsigned)np;
+                                return true;
+                        }
+                }
+                e = end ? end + 1 : NULL;
+        }
+        return false;
+}
+
 /* Connects to host:port (resolved here); -1 with why. */
 static int dial(struct mcp_proxy *p, const char *host, unsigned port, bool literal_ok,
                 const char **why)
 {
+        char addr[64];
+        if (resolve_override(host, &port, addr, sizeof(addr))) {
+                host = addr;
+                literal_ok = true;
+        }
         char ps[8];
         snprintf(ps, sizeof(ps), "%u", port);
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
