@@ -895,6 +895,22 @@ static void inspect(struct mcp_proxy *p, struct end *cl, struct end *up, const c
         free(rbuf);
 }
 
+/* Reads the client's request head (and drops it) before osvm answers in the
+ * host's place: a socket closed with unread bytes would reset the answer. */
+static void take_head(struct mcp_proxy *p, struct end *cl, uint64_t until)
+{
+        char buf[PROXY_HEAD_MAX];
+        size_t have = 0;
+        while (have < sizeof(buf) && !memmem(buf, have, "\r\n\r\n", 4)) {
+                ssize_t n = end_read(cl, buf + have, sizeof(buf) - have);
+                if (n > 0)
+                        have += (size_t)n;
+                else if (n != -EAGAIN ||
+                         (!end_pending(cl) && wait_fd(p, cl->fd, POLLIN, until) < 0))
+                        break;
+        }
+}
+
 /* Waits for the TLS handshake of ssl on fd until the deadline. */
 static bool handshake(struct mcp_proxy *p, SSL *ssl, int fd, bool server, uint64_t until)
 {
@@ -988,6 +1004,7 @@ static void open_tunnel(struct mcp_proxy *p, int cfd, int ufd, const char *host,
                                  h, port, why);
                         _cleanup_free_ char *t = xasprintf(
                             "osvm: TLS to %s:%u failed: %s; nothing was sent.", h, port, why);
+                        take_head(p, &cl, time_mono_ns() + PROXY_HEAD_MS * 1000000ull);
                         answer(p, &cl, 502, t);
                         goto out;
                 }
