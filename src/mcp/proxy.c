@@ -643,9 +643,10 @@ static enum parse dechunk(const char *b, size_t n, strbuf *body, size_t *used, i
 
 /* What take_request makes of one request. */
 struct req_out {
-        strbuf data;   /* the request to send upstream */
-        uint64_t used; /* the secrets put in (bits) */
-        bool upgrade;  /* the connection becomes something else after it */
+        strbuf data;        /* the request to send upstream */
+        uint64_t used;      /* the secrets put in a header (bits) */
+        uint64_t used_body; /* in the body */
+        bool upgrade;       /* the connection becomes something else after it */
 };
 
 /*
@@ -749,7 +750,7 @@ static ssize_t take_request(struct mcp_proxy *p, struct end *cl, const char *buf
         }
         strbuf nb = {0};
         ok = ok && swap(p, cl, body.s ? body.s : "", body.len, host, port, IN_BODY, NULL, 0, &nb,
-                        &o->used);
+                        &o->used_body);
         if (ok) {
                 if (f.has_len || f.chunked || nb.len)
                         sb_addf(&o->data, "\r\nContent-Length: %zu", nb.len);
@@ -769,16 +770,23 @@ static ssize_t take_request(struct mcp_proxy *p, struct end *cl, const char *buf
 }
 
 /* Each secret put in: logged and recorded (the value never). */
-static void record_uses(struct mcp_proxy *p, uint64_t used, const char *host, unsigned port)
+static void record_uses(struct mcp_proxy *p, uint64_t hdr, uint64_t body, const char *host,
+                        unsigned port)
 {
+        uint64_t used = hdr | body;
         for (size_t i = 0; i < p->nsec && used; i++) {
                 if (!(used & (1ull << i)))
                         continue;
                 used &= ~(1ull << i);
+                bool in_h = hdr & (1ull << i), in_b = body & (1ull << i);
+                const char *where = in_h && in_b ? "headers and the body"
+                                    : in_h       ? "a header"
+                                                 : "the body";
                 _cleanup_free_ char *h = text_sanitize(host, 0);
-                log_info("%s: secret %s sent to %s:%u", p->server, p->sec[i].name, h, port);
+                log_info("%s: secret %s sent to %s:%u, in %s", p->server, p->sec[i].name, h, port,
+                         where);
                 mcp_audit_secret(&(struct mcp_audit_secret){p->server, p->sec[i].name, host, port,
-                                                            false, "the request", NULL});
+                                                            false, where, NULL});
         }
 }
 
@@ -819,7 +827,7 @@ static void inspect(struct mcp_proxy *p, struct end *cl, struct end *up, const c
                                 stop = true;
                                 break;
                         }
-                        record_uses(p, o.used, host, port);
+                        record_uses(p, o.used, o.used_body, host, port);
                         memmove(buf, buf + n, have - (size_t)n);
                         have -= (size_t)n;
                         until = 0;

@@ -128,6 +128,9 @@ check_contains "with the secret's name and host" '"secret":"tok","host":"127.0.0
 check_contains "and each refusal" '"status":"refused","where":"the URL"' "$(cat "$AUDIT")"
 osvm audit verify
 check_exit "the audit chain holds" 0
+osvm audit tail -n 50
+check_contains "audit tail shows a use" "sec: secret tok substituted, 127.0.0.1:$TLS_PORT, in a header" "$OUT"
+check_contains "and a refusal" "sec: secret tok refused, 127.0.0.1:$HTTP_PORT, in header Authorization: a host it is not bound to" "$OUT"
 check_eq "no file of osvm's but the store holds the value" "$XDG_STATE_HOME/osvm/secrets.json" \
         "$(grep -rl -- "$VALUE" "$XDG_STATE_HOME" "$OSVM_HOME" "$HOME" 2>/dev/null)"
 
