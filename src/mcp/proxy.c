@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -204,8 +205,9 @@ static int dial(struct mcp_proxy *p, const char *host, unsigned port, bool liter
         }
         freeaddrinfo(res);
         if (fd >= 0) {
-                int fl = 0;
+                int fl = 0, one = 1;
                 fcntl(fd, F_SETFL, fl); /* blocking again; the relay polls */
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         return fd;
 }
@@ -919,21 +921,16 @@ static void take_head(struct mcp_proxy *p, struct end *cl, uint64_t until)
         }
 }
 
-/* Waits for the TLS handshake of ssl on fd until the deadline. */
-static bool handshake(struct mcp_proxy *p, SSL *ssl, int fd, bool server, uint64_t until)
+/* One step of a handshake: 1 done, 0 when it waits for *ev on its socket, -1 failed. */
+static int hs_step(SSL *ssl, bool server, short *ev)
 {
-        for (;;) {
-                ERR_clear_error();
-                int r = server ? SSL_accept(ssl) : SSL_connect(ssl);
-                if (r == 1)
-                        return true;
-                int err = SSL_get_error(ssl, r);
-                short ev = err == SSL_ERROR_WANT_READ    ? POLLIN
-                           : err == SSL_ERROR_WANT_WRITE ? POLLOUT
-                                                         : 0;
-                if (!ev || wait_fd(p, fd, ev, until) < 0)
-                        return false;
-        }
+        ERR_clear_error();
+        int r = server ? SSL_accept(ssl) : SSL_connect(ssl);
+        if (r == 1)
+                return 1;
+        int err = SSL_get_error(ssl, r);
+        *ev = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        return *ev ? 0 : -1;
 }
 
 static void tls_end(SSL *ssl)
@@ -957,55 +954,112 @@ static void tls_end(SSL *ssl)
 static void open_tunnel(struct mcp_proxy *p, int cfd, int ufd, const char *host, unsigned port,
                         uint64_t *out, uint64_t *in)
 {
-        unsigned char first = 0;
+        bool bound = proxy_bound(p, host, port);
+        struct end cl = {cfd, NULL}, up = {ufd, NULL};
+        _cleanup_free_ char *h = text_sanitize(host, 0);
+        char eb[256];
+        SSL_CTX *sctx = NULL;
+        /* to a bound host the handshake with it begins now, beside the server's */
+        int us = 1;
+        short uev = POLLIN;
+        if (bound) {
+                osvm_err e = {0};
+                sctx = mcp_tls_server_ctx(host, &e);
+                SSL_CTX *cctx = sctx ? mcp_tls_client_ctx(&e) : NULL;
+                if (!cctx) {
+                        log_warn("%s: secret: no TLS for %s:%u: %s", p->server, h, port, e.msg);
+                        return;
+                }
+                set_nonblock(ufd);
+                up.ssl = SSL_new(cctx);
+                if (!up.ssl || SSL_set_fd(up.ssl, ufd) != 1 || !mcp_tls_expect_host(up.ssl, host))
+                        goto out;
+                us = hs_step(up.ssl, false, &uev);
+        }
+        uint64_t uuntil = time_mono_ns() + PROXY_CONNECT_MS * 1000000ull;
         for (;;) {
-                struct pollfd pf[3] = {{cfd, POLLIN, 0}, {ufd, POLLIN, 0}, {p->stopfd, POLLIN, 0}};
-                int r = poll(pf, 3, -1); /* an idle tunnel waits, as relay() does */
+                struct pollfd pf[3] = {{cfd, POLLIN, 0},
+                                       {!bound || us == 0 ? ufd : -1, uev, 0},
+                                       {p->stopfd, POLLIN, 0}};
+                /* an idle tunnel waits, as relay() does; a handshake begun, until its deadline */
+                uint64_t now = time_mono_ns();
+                int r =
+                    poll(pf, 3,
+                         bound && us == 0 ? (now < uuntil ? (int)((uuntil - now) / 1000000) + 1 : 0)
+                                          : -1);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0 || pf[2].revents)
-                        return;
-                if (pf[1].revents) {
-                        relay(p, cfd, ufd, out, in);
+                        goto out;
+                if (pf[1].revents && !bound) {
+                        relay(p, cfd, ufd, out, in); /* the host speaks first */
                         return;
                 }
+                if (pf[1].revents || (bound && us == 0 && r == 0))
+                        us = r == 0 ? -1 : hs_step(up.ssl, false, &uev);
                 if (pf[0].revents)
                         break;
         }
+        unsigned char first = 0;
         if (recv(cfd, &first, 1, MSG_PEEK) != 1)
-                return;
-        bool bound = proxy_bound(p, host, port);
+                goto out;
         if (first == 0x16 && !bound) {
                 relay(p, cfd, ufd, out, in);
                 return;
         }
         set_nonblock(cfd);
         set_nonblock(ufd);
-        uint64_t until = time_mono_ns() + PROXY_HEAD_MS * 1000000ull;
-        struct end cl = {cfd, NULL}, up = {ufd, NULL};
-        _cleanup_free_ char *h = text_sanitize(host, 0);
-        if (first == 0x16) {
-                osvm_err e = {0};
-                SSL_CTX *sctx = mcp_tls_server_ctx(host, &e);
-                SSL_CTX *cctx = sctx ? mcp_tls_client_ctx(&e) : NULL;
-                if (!cctx) {
-                        log_warn("%s: secret: no TLS for %s:%u: %s", p->server, h, port, e.msg);
-                        return;
-                }
-                char eb[256];
+        int plain_fd = -1;
+        if (first != 0x16 && bound) {
+                /* plain HTTP in a tunnel to a bound host: its TLS begun for nothing */
+                SSL_free(up.ssl);
+                up.ssl = NULL;
+                shutdown(ufd, SHUT_RDWR);
+                const char *why;
+                if ((plain_fd = dial(p, host, port, is_ip_literal(host), &why)) < 0)
+                        goto out;
+                set_nonblock(plain_fd);
+                up.fd = plain_fd;
+        } else if (first == 0x16) {
                 cl.ssl = SSL_new(sctx);
-                if (!cl.ssl || SSL_set_fd(cl.ssl, cfd) != 1 ||
-                    !handshake(p, cl.ssl, cfd, true, until)) {
+                if (!cl.ssl || SSL_set_fd(cl.ssl, cfd) != 1)
+                        goto out;
+                uint64_t until = time_mono_ns() + PROXY_HEAD_MS * 1000000ull;
+                short cev = POLLIN;
+                int cs = hs_step(cl.ssl, true, &cev);
+                while (cs == 0 || us == 0) {
+                        uint64_t now = time_mono_ns();
+                        uint64_t end = cs == 0 ? until : uuntil;
+                        if (now >= end || (us == 0 && now >= uuntil)) {
+                                if (cs == 0)
+                                        cs = -1;
+                                else
+                                        us = -1;
+                                continue;
+                        }
+                        struct pollfd pf[3] = {{cs == 0 ? cfd : -1, cev, 0},
+                                               {us == 0 ? ufd : -1, uev, 0},
+                                               {p->stopfd, POLLIN, 0}};
+                        int r = poll(pf, 3, (int)((end - now) / 1000000) + 1);
+                        if (r < 0 && errno != EINTR)
+                                goto out;
+                        if (pf[2].revents)
+                                goto out;
+                        if (cs == 0 && pf[0].revents)
+                                cs = hs_step(cl.ssl, true, &cev);
+                        if (us == 0 && pf[1].revents)
+                                us = hs_step(up.ssl, false, &uev);
+                        if (cs < 0)
+                                break;
+                }
+                if (cs < 0) {
                         log_warn("%s: secret: the server's TLS to %s:%u did not begin: %s "
                                  "(does it trust the session CA?)",
                                  p->server, h, port, mcp_tls_error(eb, sizeof(eb)));
                         goto out;
                 }
-                up.ssl = SSL_new(cctx);
-                if (!up.ssl || SSL_set_fd(up.ssl, ufd) != 1 || !mcp_tls_expect_host(up.ssl, host) ||
-                    !handshake(p, up.ssl, ufd, false,
-                               time_mono_ns() + PROXY_CONNECT_MS * 1000000ull)) {
-                        long v = up.ssl ? SSL_get_verify_result(up.ssl) : X509_V_OK;
+                if (us < 0) {
+                        long v = SSL_get_verify_result(up.ssl);
                         const char *why = v != X509_V_OK ? X509_verify_cert_error_string(v)
                                                          : mcp_tls_error(eb, sizeof(eb));
                         log_warn("%s: secret: TLS to %s:%u failed: %s; nothing was sent", p->server,
@@ -1018,6 +1072,8 @@ static void open_tunnel(struct mcp_proxy *p, int cfd, int ufd, const char *host,
                 }
         }
         inspect(p, &cl, &up, host, port, false, "", 0, out, in);
+        if (plain_fd >= 0)
+                close(plain_fd);
 out:
         tls_end(cl.ssl);
         tls_end(up.ssl);
@@ -1323,6 +1379,8 @@ static void *accept_main(void *arg)
                 int fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;
+                int one = 1; /* a relay: each write goes at once */
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 struct conn *c = xcalloc(1, sizeof(*c));
                 c->p = p;
                 c->fd = fd;

@@ -230,7 +230,7 @@ static void upstream_stop(struct upstream *u)
 static bool got_has(struct upstream *u, const char *s)
 {
         pthread_mutex_lock(&u->mu);
-        bool r = strstr(u->got, s) != NULL;
+        bool r = memmem(u->got, u->len, s, strlen(s)) != NULL; /* (a ClientHello holds NULs) */
         pthread_mutex_unlock(&u->mu);
         return r;
 }
