@@ -135,6 +135,25 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
                 sb_addf(&b, ", %u CPU%s%s", sb->vcpus, sb->vcpus == 1 ? "" : "s",
                         sbx_cgroup_usable() ? "" : " (not enforced: no cgroup)");
         sb_addf(&b, " (%s)", limits_how());
+        for (size_t i = 0; sb->secrets && i < sb->secrets->n; i++) {
+                const struct iso_secret_bind *s = &sb->secrets->v[i];
+                sb_add(&b, i ? ", " : "; secrets: ");
+                sb_add_sanitized(&b, s->env, strlen(s->env), 0);
+                sb_add(&b, " (");
+                sb_add_sanitized(&b, s->secret, strlen(s->secret), 0);
+                sb_add(&b, ") for ");
+                for (size_t k = 0; k < s->hosts.n; k++) {
+                        sb_add(&b, k ? "," : "");
+                        sb_add_sanitized(&b, s->hosts.v[k], strlen(s->hosts.v[k]), 0);
+                }
+                if (s->headers.n)
+                        sb_add(&b, " in headers ");
+                for (size_t k = 0; k < s->headers.n; k++) {
+                        sb_add(&b, k ? "," : "");
+                        sb_add_sanitized(&b, s->headers.v[k], strlen(s->headers.v[k]), 0);
+                }
+                sb_add(&b, s->body ? " and the body" : "");
+        }
         return sb_steal(&b);
 }
 

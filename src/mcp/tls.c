@@ -11,7 +11,9 @@
 #include "mcp/tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -138,6 +140,25 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
         return 0;
 }
 
+/* The session CA folders of osvm processes that ended without removing theirs. */
+static void remove_stale(const char *parent)
+{
+        DIR *d = opendir(parent);
+        if (!d)
+                return;
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+                int pid = 0;
+                char rest;
+                if (sscanf(ent->d_name, "session-ca-%d%c", &pid, &rest) != 1 || pid <= 0 ||
+                    pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                _cleanup_free_ char *path = xasprintf("%s/%s", parent, ent->d_name);
+                nftw(path, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+        }
+        closedir(d);
+}
+
 static void remove_session_dir(void)
 {
         if (session_dir)
@@ -146,7 +167,7 @@ static void remove_session_dir(void)
 
 const char *mcp_tls_session_dir(osvm_err *e)
 {
-        _cleanup_free_ char *state = NULL, *dir = NULL, *ca = NULL, *bundle = NULL;
+        _cleanup_free_ char *state = NULL, *parent = NULL, *dir = NULL, *ca = NULL, *bundle = NULL;
         pthread_mutex_lock(&tls_mu);
         const char *out = NULL;
         if (session_dir) {
@@ -168,7 +189,9 @@ const char *mcp_tls_session_dir(osvm_err *e)
                 }
         }
         state = paths_state_dir();
-        dir = xasprintf("%s/sandbox/session-ca-%d", state, (int)getpid());
+        parent = xasprintf("%s/sandbox", state);
+        remove_stale(parent);
+        dir = xasprintf("%s/session-ca-%d", parent, (int)getpid());
         if (fs_mkdir_p(dir, 0755, e) < 0)
                 goto done;
         ca = xasprintf("%s/ca.pem", dir);

@@ -89,6 +89,8 @@ suite() { # tier
         osvm mcp add sec --allow-net "$BOUND" --allow-net "$OTHER" \
                 --secret "TOKEN=tok@$BOUND/Authorization" -- "$NODE22" "$SERVER"
         check_exit "$tier: add a server with a secret" 0
+        osvm mcp list
+        check_contains "$tier: mcp list shows the binding" "secrets: TOKEN (tok) for $BOUND in headers Authorization" "$OUT"
         : >"$TLS_LOG"
         : >"$HTTP_LOG"
 
