@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -405,17 +404,6 @@ static int loopback_listener(uint16_t *port, osvm_err *e)
         return fd;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-        (void)st;
-        (void)f;
-        if (type == FTW_DP)
-                rmdir(path);
-        else
-                unlink(path);
-        return 0;
-}
-
 void mcp_confined_end(struct mcp_confined *c)
 {
         if (!c)
@@ -425,7 +413,7 @@ void mcp_confined_end(struct mcp_confined *c)
                 sbx_cgroup_end(&c->cg);
         if (c->tmpdir) {
                 /* the reduced tier's files: removed with the server */
-                nftw(c->tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                fs_remove_tree(c->tmpdir);
                 free(c->tmpdir);
         }
         free(c);

@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <ftw.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -129,17 +128,6 @@ static bool write_pem(const char *path, X509 *cert, const char *prefix_file)
         return fclose(f) == 0 && ok;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-        (void)st;
-        (void)f;
-        if (type == FTW_DP)
-                rmdir(path);
-        else
-                unlink(path);
-        return 0;
-}
-
 /* The session CA folders of osvm processes that ended without removing theirs. */
 static void remove_stale(const char *parent)
 {
@@ -154,7 +142,7 @@ static void remove_stale(const char *parent)
                     pid == (int)getpid() || kill(pid, 0) == 0 || errno != ESRCH)
                         continue;
                 _cleanup_free_ char *path = xasprintf("%s/%s", parent, ent->d_name);
-                nftw(path, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+                fs_remove_tree(path);
         }
         closedir(d);
 }
@@ -162,7 +150,7 @@ static void remove_stale(const char *parent)
 static void remove_session_dir(void)
 {
         if (session_dir)
-                nftw(session_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+                fs_remove_tree(session_dir);
 }
 
 const char *mcp_tls_session_dir(osvm_err *e)
