@@ -498,7 +498,7 @@ enum parse { P_MORE, P_DONE, P_BAD };
 
 /* A request's body framing from its head; P_BAD with code and why. */
 struct framing {
-        bool chunked, has_len;
+        bool chunked, has_len, expect;
         size_t len;
         int code;
         const char *why;
@@ -564,6 +564,8 @@ static enum parse check_head(const char *buf, size_t head_len, struct framing *f
                         }
                         f->has_len = true;
                         f->len = n;
+                } else if (header_is(line, nlen, "expect")) {
+                        f->expect = vlen == 12 && !strncasecmp(v, "100-continue", 12);
                 } else if (header_is(line, nlen, "transfer-encoding")) {
                         if (vlen != 7 || strncasecmp(v, "chunked", 7) || f->chunked) {
                                 f->code = 501;
@@ -649,6 +651,7 @@ struct req_out {
         uint64_t used;      /* the secrets put in a header (bits) */
         uint64_t used_body; /* in the body */
         bool upgrade;       /* the connection becomes something else after it */
+        bool expect;        /* its head asks for 100 Continue before its body */
 };
 
 /*
@@ -677,6 +680,7 @@ static ssize_t take_request(struct mcp_proxy *p, struct end *cl, const char *buf
                 answer(p, cl, f.code, t);
                 return -1;
         }
+        o->expect = f.expect;
         size_t used;
         strbuf body = {0};
         if (f.chunked) {
@@ -733,7 +737,7 @@ static ssize_t take_request(struct mcp_proxy *p, struct end *cl, const char *buf
                 const char *colon = memchr(h, ':', (size_t)(e - h));
                 size_t nlen = (size_t)(colon - h);
                 if (header_is(h, nlen, "content-length") ||
-                    header_is(h, nlen, "transfer-encoding") ||
+                    header_is(h, nlen, "transfer-encoding") || header_is(h, nlen, "expect") ||
                     (plain && (!strncasecmp(h, "proxy-", 6) || header_is(h, nlen, "connection") ||
                                header_is(h, nlen, "keep-alive")))) {
                         h = e + 2;
@@ -806,7 +810,7 @@ static void inspect(struct mcp_proxy *p, struct end *cl, struct end *up, const c
         char *buf = xmalloc(cap);
         char *rbuf = xmalloc(PROXY_RELAY_BUF);
         memcpy(buf, first, nfirst);
-        bool raw = false, cl_open = true, done_one = false, stop = false;
+        bool raw = false, cl_open = true, done_one = false, stop = false, continued = false;
         uint64_t until = 0;
         while (!stop) {
                 while (have && !raw && !done_one) {
@@ -815,6 +819,14 @@ static void inspect(struct mcp_proxy *p, struct end *cl, struct end *up, const c
                                 until = now + PROXY_HEAD_MS * 1000000ull;
                         struct req_out o = {0};
                         ssize_t n = take_request(p, cl, buf, have, host, port, plain, &o);
+                        if (n == 0 && o.expect && !continued) {
+                                /* the body is read here before anything goes on: ask for it */
+                                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                                continued = true;
+                                if (!end_write_all(p, cl, cont, sizeof(cont) - 1,
+                                                   now + PROXY_WRITE_MS * 1000000ull))
+                                        n = -1;
+                        }
                         if (n <= 0) {
                                 sb_free(&o.data);
                                 stop = n < 0 || !cl_open;
@@ -833,6 +845,7 @@ static void inspect(struct mcp_proxy *p, struct end *cl, struct end *up, const c
                         memmove(buf, buf + n, have - (size_t)n);
                         have -= (size_t)n;
                         until = 0;
+                        continued = false;
                         raw = o.upgrade;
                         done_one = plain;
                 }

@@ -4,9 +4,9 @@
  * OSVM_PROXY_UPSTREAM_CA's file, when set).
  *
  * The CA lives as long as this osvm: its key is never written anywhere; its
- * certificate is valid for two days, and only a sandbox of this osvm is told
- * to trust it. Leaf keys are one P-256 key of the session; leaf certificates
- * are made once a host and kept.
+ * certificate is valid for 90 days (a gateway may run long), and only a sandbox of this osvm is
+ * told to trust it. Leaf keys are one P-256 key of the session; leaf certificates are made once a
+ * host and kept.
  */
 #include "mcp/tls.h"
 
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TLS_VALID_SECS  (2 * 86400L)
+#define TLS_VALID_SECS  (90 * 86400L)
 #define TLS_HOSTS_MAX   256
 #define SYSTEM_CA_FILES "/etc/ssl/certs/ca-certificates.crt"
 

@@ -352,6 +352,35 @@ static void test_proxy_secrets(void **state)
         assert_false(got_has(&bound, "Transfer-Encoding"));
         got_clear(&bound);
 
+        /* Expect: 100-continue: osvm asks for the body itself (it reads it before sending) */
+        {
+                int fd = dial(pport);
+                snprintf(req, sizeof(req),
+                         "PUT http://%s/e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: "
+                         "52\r\n\r\n",
+                         a1);
+                assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+                char buf[512];
+                struct pollfd pf = {fd, POLLIN, 0};
+                assert_int_equal(poll(&pf, 1, 60000), 1); /* (only guards a hang) */
+                ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+                assert_true(n > 0);
+                buf[n] = '\0';
+                assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+                const char *body = "{\"t\":\"osvm_secret_ffffffffffffffffffffffffffffffff\"}";
+                assert_int_equal(send(fd, body, strlen(body), 0), (ssize_t)strlen(body));
+                size_t got = 0;
+                while (got < sizeof(buf) - 1 && poll(&pf, 1, 60000) == 1 &&
+                       (n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+                        got += (size_t)n;
+                buf[got] = '\0';
+                close(fd);
+                assert_non_null(strstr(buf, "pong"));
+                assert_true(got_has(&bound, "{\"t\":\"BODYVALUE\"}"));
+                assert_false(got_has(&bound, "Expect"));
+        }
+        got_clear(&bound);
+
         /* hostile framing: refused before anything goes on */
         static const struct {
                 const char *req, *answer;
