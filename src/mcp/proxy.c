@@ -985,7 +985,8 @@ static void open_tunnel(struct mcp_proxy *p, int cfd, int ufd, const char *host,
                 }
                 set_nonblock(ufd);
                 up.ssl = SSL_new(cctx);
-                if (!up.ssl || SSL_set_fd(up.ssl, ufd) != 1 || !mcp_tls_expect_host(up.ssl, host))
+                if (!up.ssl || SSL_set_fd(up.ssl, ufd) != 1 ||
+                    !mcp_tls_expect_host(up.ssl, host, port))
                         goto out;
                 us = hs_step(up.ssl, false, &uev);
         }

@@ -38,6 +38,12 @@ static struct {
         SSL_CTX *ctx;
 } hosts[TLS_HOSTS_MAX];
 static size_t nhosts;
+/* The last TLS session with each real host (host:port), to resume it. */
+static struct {
+        char key[300];
+        SSL_SESSION *sess;
+} resume[TLS_HOSTS_MAX];
+static size_t nresume;
 
 const char *mcp_tls_error(char *buf, size_t n)
 {
@@ -258,6 +264,19 @@ done:
         return ctx;
 }
 
+/* A session the host gave (TLS 1.3: after the handshake, as its answer is read). */
+static int new_session(SSL *ssl, SSL_SESSION *sess)
+{
+        size_t i = (size_t)(uintptr_t)SSL_get_app_data(ssl);
+        if (!i--)
+                return 0;
+        pthread_mutex_lock(&tls_mu);
+        SSL_SESSION_free(resume[i].sess);
+        resume[i].sess = sess;
+        pthread_mutex_unlock(&tls_mu);
+        return 1; /* kept */
+}
+
 SSL_CTX *mcp_tls_client_ctx(osvm_err *e)
 {
         pthread_mutex_lock(&tls_mu);
@@ -274,6 +293,9 @@ SSL_CTX *mcp_tls_client_ctx(osvm_err *e)
                         SSL_CTX_free(c);
                 } else {
                         SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+                        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
+                                                              SSL_SESS_CACHE_NO_INTERNAL_STORE);
+                        SSL_CTX_sess_set_new_cb(c, new_session);
                         SSL_CTX_set_mode(c, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
                         client_ctx = c;
                 }
@@ -283,8 +305,22 @@ SSL_CTX *mcp_tls_client_ctx(osvm_err *e)
         return c;
 }
 
-bool mcp_tls_expect_host(SSL *ssl, const char *host)
+bool mcp_tls_expect_host(SSL *ssl, const char *host, unsigned port)
 {
+        char key[300];
+        snprintf(key, sizeof(key), "%s:%u", host, port);
+        pthread_mutex_lock(&tls_mu);
+        size_t i = 0;
+        while (i < nresume && strcmp(resume[i].key, key))
+                i++;
+        if (i == nresume && nresume < TLS_HOSTS_MAX)
+                snprintf(resume[nresume++].key, sizeof(resume[0].key), "%s", key);
+        if (i < nresume) {
+                SSL_set_app_data(ssl, (void *)(uintptr_t)(i + 1));
+                if (resume[i].sess && SSL_SESSION_is_resumable(resume[i].sess))
+                        SSL_set_session(ssl, resume[i].sess);
+        }
+        pthread_mutex_unlock(&tls_mu);
         if (is_ip(host))
                 return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1;
         return SSL_set_tlsext_host_name(ssl, host) == 1 && SSL_set1_host(ssl, host) == 1;

@@ -26,8 +26,9 @@ const char *mcp_tls_session_dir(osvm_err *e);
 SSL_CTX *mcp_tls_server_ctx(const char *host, osvm_err *e);
 /* The client context for the real hosts (verification on). */
 SSL_CTX *mcp_tls_client_ctx(osvm_err *e);
-/* Sets host name verification (and SNI for a name) on a client connection. */
-bool mcp_tls_expect_host(SSL *ssl, const char *host);
+/* Sets host name verification (and SNI for a name) on a client connection,
+ * and the last session with host:port to resume, when there is one. */
+bool mcp_tls_expect_host(SSL *ssl, const char *host, unsigned port);
 /* OpenSSL's last error in words (in buf). */
 const char *mcp_tls_error(char *buf, size_t n);
 
