@@ -21,13 +21,14 @@ static int read_value(const char *name, char *buf, size_t cap, size_t *len, osvm
         bool tty = isatty(STDIN_FILENO);
         struct termios old, quiet;
         if (tty) {
-                fprintf(stderr, "value of secret %s (not shown): ", name);
-                fflush(stderr);
+                /* echo off before the prompt, and nothing typed ahead thrown away */
                 if (tcgetattr(STDIN_FILENO, &old) < 0)
                         return err_sys(e, "reading the terminal");
                 quiet = old;
                 quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+                tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+                fprintf(stderr, "value of secret %s (not shown): ", name);
+                fflush(stderr);
         }
         size_t n = 0;
         bool eol = false;
@@ -46,7 +47,7 @@ static int read_value(const char *name, char *buf, size_t cap, size_t *len, osvm
                 n += (size_t)r;
         }
         if (tty) {
-                tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+                tcsetattr(STDIN_FILENO, TCSANOW, &old);
                 fputc('\n', stderr);
         }
         if (cli_interrupted) {

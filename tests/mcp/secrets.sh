@@ -78,6 +78,37 @@ osvm secret list
 check_contains "secret list names it" "tok" "$OUT"
 check_contains "and says where secrets are kept" "a file readable by you alone (0600)" "$OUT"
 check_not_contains "never the value" "$VALUE" "$OUT$ERR"
+# from a terminal: asked for, not echoed
+TTY_OUT=$("$PY" - "$OSVM" <<'PYEOF'
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "secret", "set", "typed"])
+out, sent, done = b"", False, False
+deadline = time.time() + 60  # (only guards a hang)
+while time.time() < deadline:
+    if select.select([fd], [], [], 0.2)[0]:
+        try:
+            d = os.read(fd, 1000)
+        except OSError:
+            d = b""
+        out += d
+        if not d and done:
+            break
+    if not sent and b"not shown" in out:
+        os.write(fd, b"typed-value-4711\n")
+        sent = True
+    if not done and os.waitpid(pid, os.WNOHANG)[0] == pid:
+        done = True
+    elif done and not select.select([fd], [], [], 0.2)[0]:
+        break
+sys.stdout.write(out.decode("utf-8", "replace"))
+PYEOF
+)
+check_contains "secret set asks at a terminal" "value of secret typed (not shown)" "$TTY_OUT"
+check_contains "and keeps it" "secret typed set (16 bytes" "$TTY_OUT"
+check_not_contains "without echoing it" "typed-value-4711" "$TTY_OUT"
+check_contains "the value is the one typed" '"typed": "typed-value-4711"' "$(cat "$XDG_STATE_HOME/osvm/secrets.json")"
 osvm secret rm nope
 check_exit "secret rm of a secret that is not there fails" 1
 osvm mcp add bad --secret 'TOKEN=tok@127.0.0.1 x' -- "$NODE22" "$SERVER"
