@@ -91,6 +91,7 @@ bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/b
 	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh
+	bench/secrets.sh
 
 # The offline planner once more with the sanitizers, as the tests run it
 # (ASan's realloc always moves: growth that glibc's hides shows there).
