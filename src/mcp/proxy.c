@@ -54,7 +54,7 @@ struct mcp_proxy {
         unsigned live; /* connection threads running */
         atomic_uint allowed, refused;
         struct mcp_proxy_secret *sec; /* copies */
-        size_t nsec, phlen;
+        size_t nsec;
 };
 
 struct conn {
@@ -410,7 +410,7 @@ static const struct mcp_proxy_secret *find_placeholder(const struct mcp_proxy *p
 {
         const struct mcp_proxy_secret *best = NULL;
         for (size_t i = 0; i < p->nsec; i++) {
-                const char *f = memmem(s, n, p->sec[i].placeholder, p->phlen);
+                const char *f = memmem(s, n, p->sec[i].placeholder, strlen(p->sec[i].placeholder));
                 if (f && (!best || (size_t)(f - s) < *at)) {
                         best = &p->sec[i];
                         *at = (size_t)(f - s);
@@ -489,8 +489,8 @@ static bool swap(struct mcp_proxy *p, struct end *cl, const char *src, size_t n,
                 sb_addn(out, src, at);
                 sb_add(out, s->value);
                 *used |= 1ull << idx;
-                src += at + p->phlen;
-                n -= at + p->phlen;
+                src += at + strlen(s->placeholder);
+                n -= at + strlen(s->placeholder);
         }
 }
 
@@ -1451,12 +1451,12 @@ struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
         p->sec = n ? xcalloc(n, sizeof(*p->sec)) : NULL;
         for (size_t i = 0; i < n; i++) {
                 const struct mcp_proxy_secret *s = &secrets[i];
-                p->sec[i] = (struct mcp_proxy_secret){
+                if (strlen(s->placeholder) < 16)
+                        continue; /* a placeholder is long and random, never found by chance */
+                p->sec[p->nsec++] = (struct mcp_proxy_secret){
                     xstrdup(s->name),       xstrdup(s->placeholder),  xstrdup(s->value),
                     strlist_copy(s->hosts), strlist_copy(s->headers), s->body};
-                p->phlen = strlen(s->placeholder); /* all of one length */
         }
-        p->nsec = n;
         p->server = xstrdup(server);
         p->lfd = lfd;
         p->allow.n = allow->n;
