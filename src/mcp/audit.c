@@ -356,36 +356,33 @@ out:
         return rc;
 }
 
-void mcp_audit_record(const struct mcp_audit_call *a)
+/* Appends one record (unless OSVM_AUDIT=0); what: the record's subject, for the warning. */
+static void record(body_fn make, const void *ctx, const char *what)
 {
         const char *off = getenv("OSVM_AUDIT");
         if (off && !strcmp(off, "0"))
                 return;
         osvm_err e = {0};
         pthread_mutex_lock(&audit_mu);
-        if (append(call_body, a, &e) < 0) {
-                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN,
-                        "audit: the call of %s/%s was not recorded: %s", a->dec->policy.server,
-                        a->dec->policy.tool, e.msg);
+        if (append(make, ctx, &e) < 0) {
+                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN, "audit: %s was not recorded: %s", what,
+                        e.msg);
                 audit_warned = true;
         }
         pthread_mutex_unlock(&audit_mu);
 }
 
+void mcp_audit_record(const struct mcp_audit_call *a)
+{
+        _cleanup_free_ char *what =
+            xasprintf("the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
+        record(call_body, a, what);
+}
+
 void mcp_audit_secret(const struct mcp_audit_secret *s)
 {
-        const char *off = getenv("OSVM_AUDIT");
-        if (off && !strcmp(off, "0"))
-                return;
-        osvm_err e = {0};
-        pthread_mutex_lock(&audit_mu);
-        if (append(secret_body, s, &e) < 0) {
-                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN,
-                        "audit: a use of secret %s by %s was not recorded: %s", s->secret,
-                        s->server, e.msg);
-                audit_warned = true;
-        }
-        pthread_mutex_unlock(&audit_mu);
+        _cleanup_free_ char *what = xasprintf("a use of secret %s by %s", s->secret, s->server);
+        record(secret_body, s, what);
 }
 
 /* ---- verify ---- */
