@@ -13,7 +13,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral -Wno-format-truncation
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) -pthread
-LDLIBS  := -ljansson -lcurl -ledit -lseccomp -lmicrohttpd -lcrypto -pthread
+LDLIBS  := -ljansson -lcurl -ledit -lseccomp -lmicrohttpd -lssl -lcrypto -pthread
 
 REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
@@ -91,6 +91,7 @@ bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/b
 	ASAN_OPTIONS=detect_leaks=0 build/asan/bench/bench_offline 9
 	bench/mcp.sh
 	bench/solana.sh
+	bench/secrets.sh
 
 # The offline planner once more with the sanitizers, as the tests run it
 # (ASan's realloc always moves: growth that glibc's hides shows there).

@@ -5,10 +5,11 @@ set -eu
 
 # build and run: the compiler, the libraries, musl for the tool images
 PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev libedit-dev libseccomp-dev util-linux musl-tools"
+# OpenSSL: the server sandbox's proxy ends TLS for the hosts a secret is
+# bound to; OAuth's private_key_jwt signs the client's assertion
+PKGS="$PKGS libssl-dev"
 # the gateway's Streamable HTTP server (osvm mcp serve --http)
 PKGS="$PKGS libmicrohttpd-dev"
-# OAuth's private_key_jwt signs the client's assertion (ES256, RS256)
-PKGS="$PKGS libssl-dev"
 # μVM-1's agent runtime links static: libedit's own static dependencies
 PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
 # the demo's MCP servers (and the tests' peers) run on Node.js, from Debian

@@ -112,6 +112,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
 int fs_create_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e);
 /* mkdir -p with the given mode for the directories it creates. */
 int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e);
+/* Removes path and all below it, not following symbolic links or crossing
+ * mounts; best effort. */
+void fs_remove_tree(const char *path);
 /* The directory part of path (a new string). */
 char *fs_dirname(const char *path);
 /* ~ or ~/x expanded against $HOME; other paths copied. */

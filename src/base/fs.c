@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -184,4 +185,20 @@ char *fs_expand_home(const char *path)
         if (home && *home && path[0] == '~' && (path[1] == '\0' || path[1] == '/'))
                 return xasprintf("%s%s", home, path + 1);
         return xstrdup(path);
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        (void)st;
+        (void)f;
+        if (type == FTW_DP)
+                rmdir(path);
+        else
+                unlink(path);
+        return 0;
+}
+
+void fs_remove_tree(const char *path)
+{
+        nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

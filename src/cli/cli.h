@@ -29,6 +29,7 @@ extern const struct cli_cmd cli_cmd_doctor;
 extern const struct cli_cmd cli_cmd_config;
 extern const struct cli_cmd cli_cmd_completion;
 extern const struct cli_cmd cli_cmd_audit;
+extern const struct cli_cmd cli_cmd_secret;
 
 /* The command table (main.c), in the order `osvm --help` lists it: *n commands. */
 const struct cli_cmd *const *cli_commands(size_t *n);

@@ -33,6 +33,15 @@ static void show(const char *line, size_t n, bool json)
         _cleanup_free_ char *when = F("time"), *caller = F("caller"), *server = F("server"),
                             *tool = F("tool"), *route = F("route"), *status = F("status"),
                             *platform = F("platform"), *err = F("error");
+        if (!strcmp(json_string_value(json_object_get(r, "event")) ?: "", "secret")) {
+                _cleanup_free_ char *secret = F("secret"), *host = F("host"), *where = F("where");
+                printf("%s  %-5lld %s: secret %s %s, %s:%lld, in %s%s%s\n", when,
+                       (long long)json_integer_value(json_object_get(r, "seq")), server, secret,
+                       status, host, (long long)json_integer_value(json_object_get(r, "port")),
+                       where, *err ? ": " : "", err);
+                json_decref(r);
+                return;
+        }
 #undef F
         double ms = (double)json_integer_value(json_object_get(r, "duration_us")) / 1000;
         printf("%s  %-5lld %s/%s  %s%s%s  %s  %.1f ms  (%s)%s%s\n", when,

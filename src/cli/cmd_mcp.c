@@ -47,8 +47,9 @@ static void warn_missing_command(const char *name, const char *cmd)
 /* The server policy `mcp add` and `mcp import` write: sandboxed unless told not to. */
 struct sandbox_opts {
         bool off;
-        json_t *mounts; /* an array of mount objects */
-        json_t *allow;  /* an array of "host[:port]" */
+        json_t *mounts;  /* an array of mount objects */
+        json_t *allow;   /* an array of "host[:port]" */
+        json_t *secrets; /* an array of "ENV=NAME@HOSTS[/HEADERS][/body]" */
         const char *memory;
 };
 
@@ -150,9 +151,9 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
         if (o->off && !named)
                 return 0; /* on the host, as a server the config does not name always ran */
         _cleanup_free_ char *path = iso_config_path();
-        const char *as[5];
+        const char *as[6];
         size_t n = 0;
-        _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL;
+        _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
         if (o->off) {
                 as[n++] = "sandbox=false";
         } else {
@@ -165,6 +166,12 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
                 as[n++] = "sandbox=true";
                 as[n++] = mounts;
                 as[n++] = allow;
+                if (json_array_size(o->secrets)) {
+                        char *sj = json_dumps(o->secrets, JSON_COMPACT);
+                        secrets = xasprintf("secrets=%s", sj);
+                        free(sj);
+                        as[n++] = secrets;
+                }
                 if (o->memory) {
                         mem = xasprintf("microvm_config.memory_mb=%s", o->memory);
                         as[n++] = mem;
@@ -177,10 +184,64 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
         return r;
 }
 
-/* One of --mount, --allow-net, --memory, --no-sandbox; false when c is none of them. */
+/* Says what a --secret binding needs that is not there yet: the secret, its hosts allowed. */
+static void secret_hints(const char *name, const struct iso_secret_bind *b, json_t *allow)
+{
+        _cleanup_free_ char *who = text_sanitize(name, 0);
+        osvm_err e = {0};
+        char *v = mcp_secret_get(b->secret, &e);
+        if (v) {
+                explicit_bzero(v, strlen(v));
+                free(v);
+        } else {
+                printf("%s: the secret %s is not set yet (osvm secret set %s); the server "
+                       "starts without its variable until it is\n",
+                       who, b->secret, b->secret);
+        }
+        for (size_t i = 0; i < b->hosts.n; i++) {
+                /* host[:port] or [v6][:port]; HTTPS when no port is named */
+                char h[300];
+                snprintf(h, sizeof(h), "%s", b->hosts.v[i]);
+                long port = 443;
+                char *close = h[0] == '[' ? strchr(h, ']') : NULL;
+                char *colon = strrchr(close ? close : h, ':');
+                if (colon && (close || strchr(h, ':') == colon)) {
+                        port = strtol(colon + 1, NULL, 10);
+                        *colon = '\0';
+                }
+                const char *hn = h[0] == '[' ? h + 1 : h;
+                if (close)
+                        *close = '\0';
+                bool listed = false;
+                size_t k;
+                json_t *a;
+                json_array_foreach(allow, k, a) listed |=
+                    mcp_allow_entry_admits(json_string_value(a), hn, port);
+                if (!listed)
+                        printf("%s: %s is bound to %s but not on its network allow-list: add "
+                               "--allow-net %s to reach it\n",
+                               who, b->env, b->hosts.v[i], b->hosts.v[i]);
+        }
+}
+
+/* One of --mount, --allow-net, --secret, --memory, --no-sandbox; false when c is none. */
 static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
 {
         switch (c) {
+        case 'K': {
+                struct iso_secret_bind b;
+                const char *why = iso_secret_bind_parse(optarg, &b);
+                if (why) {
+                        _cleanup_free_ char *shown = text_sanitize(optarg, 0);
+                        err_set(e, EINVAL, "--secret %s: %s", shown, why);
+                        e->exit = OSVM_EXIT_USAGE;
+                        *r = -1;
+                } else {
+                        iso_secret_bind_free(&b);
+                        json_array_append_new(o->secrets, json_string(optarg));
+                }
+                return true;
+        }
         case 'm': {
                 json_t *m = mount_spec(optarg, e);
                 if (!m)
@@ -210,7 +271,7 @@ static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
 
 #define SANDBOX_OPTIONS                                                                            \
         {"mount", required_argument, NULL, 'm'}, {"allow-net", required_argument, NULL, 'n'},      \
-            {"memory", required_argument, NULL, 'M'},                                              \
+            {"memory", required_argument, NULL, 'M'}, {"secret", required_argument, NULL, 'K'},    \
         {                                                                                          \
                 "no-sandbox", no_argument, NULL, 'N'                                               \
         }
@@ -259,7 +320,8 @@ static int add(int argc, char **argv)
         const char *url = NULL;
         char *path = NULL;
         int c, r = 0;
-        struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
+        struct sandbox_opts so = {
+            .mounts = json_array(), .allow = json_array(), .secrets = json_array()};
         bool any_sandbox_opt = false;
         osvm_err e = {0};
         optind = 0;
@@ -291,7 +353,8 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(
                     &cli_cmd_mcp,
                     "usage: osvm mcp add NAME [--env K=V] [--mount HOST[:GUEST][:rw]] "
-                    "[--allow-net HOST[:PORT]] [--memory MB] [--no-sandbox] -- CMD "
+                    "[--allow-net HOST[:PORT]] [--secret ENV=NAME@HOST] [--memory MB] "
+                    "[--no-sandbox] -- CMD "
                     "ARGS... | osvm mcp add NAME --url URL");
                 goto out;
         }
@@ -308,7 +371,8 @@ static int add(int argc, char **argv)
         }
         if (url && any_sandbox_opt) {
                 r = cli_usage_error(&cli_cmd_mcp,
-                                    "--mount, --allow-net, --memory and --no-sandbox are for a "
+                                    "--mount, --allow-net, --secret, --memory and --no-sandbox are "
+                                    "for a "
                                     "server osvm starts (stdio), not a URL");
                 goto out;
         }
@@ -346,6 +410,14 @@ static int add(int argc, char **argv)
         if (!url) {
                 if (!so.off)
                         mount_dir_args(name, argv + optind, so.mounts);
+                if (so.off && json_array_size(so.secrets)) {
+                        osvm_err e2 = {0};
+                        mcp_registry_remove(path, name, &e2);
+                        r = cli_usage_error(&cli_cmd_mcp,
+                                            "--secret needs the sandbox (its proxy adds the "
+                                            "value): not with --no-sandbox");
+                        goto out;
+                }
                 if (write_sandbox_policy(name, &so, &e) < 0) {
                         osvm_err e2 = {0};
                         mcp_registry_remove(path, name, &e2);
@@ -366,10 +438,18 @@ static int add(int argc, char **argv)
         free(where);
         if (!url)
                 warn_missing_command(name, argv[optind]);
+        for (size_t i = 0; i < json_array_size(so.secrets); i++) {
+                struct iso_secret_bind b;
+                if (!iso_secret_bind_parse(json_string_value(json_array_get(so.secrets, i)), &b)) {
+                        secret_hints(name, &b, so.allow);
+                        iso_secret_bind_free(&b);
+                }
+        }
         r = OSVM_EXIT_OK;
 out:
         json_decref(so.mounts);
         json_decref(so.allow);
+        json_decref(so.secrets);
         json_decref(oauth);
         free(path);
         free(env);
@@ -393,7 +473,8 @@ static int remove_cmd(int argc, char **argv)
 static int import(int argc, char **argv)
 {
         static const struct option opts[] = {SANDBOX_OPTIONS, {0}};
-        struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
+        struct sandbox_opts so = {
+            .mounts = json_array(), .allow = json_array(), .secrets = json_array()};
         osvm_err e = {0};
         int c, r = 0;
         char *path = NULL;
@@ -447,6 +528,7 @@ out:
         free(path);
         json_decref(so.mounts);
         json_decref(so.allow);
+        json_decref(so.secrets);
         return r;
 }
 
@@ -1041,8 +1123,9 @@ const struct cli_cmd cli_cmd_mcp = {
     .name = "mcp",
     .summary = "register MCP servers, list their tools, call them",
     .help = "usage: osvm mcp add NAME [--env K=V]... [--mount HOST[:GUEST][:rw]]...\n"
-            "           [--allow-net HOST[:PORT]]... [--memory MB] [--no-sandbox] [OPTIONS]\n"
-            "           -- CMD [ARGS...]\n"
+            "           [--allow-net HOST[:PORT]]... [--secret ENV=NAME@HOST[,HOST...]\n"
+            "           [/HEADER[,HEADER...]][/body]]... [--memory MB] [--no-sandbox]\n"
+            "           [OPTIONS] -- CMD [ARGS...]\n"
             "       osvm mcp add NAME --url URL [--header 'Name: value']... [OPTIONS]\n"
             "         OPTIONS: --init-timeout MS, --elicitation decline|defaults,\n"
             "         --client-id ID [--client-secret S] [--scope S] (OAuth, pre-registered),\n"
@@ -1063,6 +1146,11 @@ const struct cli_cmd cli_cmd_mcp = {
             "but osvm's proxy to the --allow-net hosts, none of your files but its\n"
             "--mount folders (read-only unless :rw), none of your environment. 'list'\n"
             "shows each server's tier; docs/mcp-sandbox.md says what each holds.\n"
+            "--secret gives it a secret it never holds ('osvm secret set NAME' first):\n"
+            "its variable ENV holds a placeholder, and osvm's proxy puts the value in\n"
+            "its place on requests to the HOSTs only (also --allow-net them), in the\n"
+            "named headers (none named: any header), in the body only with /body;\n"
+            "e.g. --secret GITHUB_PERSONAL_ACCESS_TOKEN=github@api.github.com/Authorization\n"
             "\n"
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
             "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"

@@ -16,7 +16,7 @@ static const struct cli_cmd cmd_help = {
 
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_isolation, &cli_cmd_mcp,        &cli_cmd_status, &cli_cmd_unikernel, &cli_cmd_doctor,
-    &cli_cmd_config,    &cli_cmd_completion, &cli_cmd_audit,  &cmd_help,
+    &cli_cmd_config,    &cli_cmd_completion, &cli_cmd_audit,  &cli_cmd_secret,    &cmd_help,
 };
 
 const struct cli_cmd *const *cli_commands(size_t *n)

@@ -130,6 +130,12 @@ static void build_server(const char *name, json_t *o, struct iso_server *s)
         s->server_command = str_or_null(json_object_get(o, "server_command"));
         s->rpc_url = str_or_null(json_object_get(o, "rpc_url"));
         build_mounts(json_object_get(o, "microvm_mounts"), &s->microvm_mounts);
+        json_t *secrets = json_object_get(o, "secrets");
+        s->secrets.v = xcalloc(json_array_size(secrets) + 1, sizeof(*s->secrets.v));
+        for (size_t k = 0; k < json_array_size(secrets); k++)
+                if (!iso_secret_bind_parse(json_string_value(json_array_get(secrets, k)),
+                                           &s->secrets.v[s->secrets.n]))
+                        s->secrets.n++;
         json_t *tools = json_object_get(o, "tools");
         s->ntools = json_object_size(tools);
         s->tools = s->ntools ? xcalloc(s->ntools, sizeof(*s->tools)) : NULL;
@@ -294,6 +300,9 @@ void iso_config_free(struct iso_config *cfg)
                 free(s->server_command);
                 free(s->rpc_url);
                 free_mounts(&s->microvm_mounts);
+                for (size_t j = 0; j < s->secrets.n; j++)
+                        iso_secret_bind_free(&s->secrets.v[j]);
+                free(s->secrets.v);
                 free_ext(&s->ext);
         }
         free(cfg->servers);

@@ -118,6 +118,8 @@ static json_t *parse_value(const struct iso_field *f, const char *key, const cha
         case FT_HOSTS:
         case FT_MOUNTS:
                 return parse_list(value, f->type == FT_MOUNTS, e);
+        case FT_SECRETS: /* one binding (its hosts and headers are comma lists), or [..] */
+                return json_pack("[s]", value);
         case FT_OBJECT:
         case FT_SERVERS:
         case FT_TOOLS:

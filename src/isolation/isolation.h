@@ -70,6 +70,27 @@ struct iso_tool {
         struct iso_ext ext;
 };
 
+/*
+ * A secret bound to a server ("secrets": ["ENV=NAME@HOST[,HOST...][/HEADER[,HEADER...]][/body]"]):
+ * the server's variable ENV holds a placeholder; osvm's proxy puts the value
+ * of osvm's secret NAME in its place on requests to HOSTS (network.allow
+ * syntax) only, in the named headers (none named: any header), and in the
+ * body only with /body. docs/mcp-sandbox.md#secrets.
+ */
+struct iso_secret_bind {
+        char *env, *secret;
+        struct iso_strlist hosts, headers;
+        bool body;
+};
+struct iso_secret_binds {
+        size_t n;
+        struct iso_secret_bind *v;
+};
+/* Parses a binding; NULL when it is one (out filled: free with
+ * iso_secret_bind_free), else what is wrong in words (out untouched). */
+const char *iso_secret_bind_parse(const char *spec, struct iso_secret_bind *out);
+void iso_secret_bind_free(struct iso_secret_bind *b);
+
 struct iso_server {
         char *name;
         enum iso_mode execution_mode; /* UNSET: the config's default mode */
@@ -81,6 +102,7 @@ struct iso_server {
         char *server_command;            /* may be NULL */
         char *rpc_url;                   /* osvm-mcp: the Solana RPC endpoint; may be NULL */
         struct iso_mounts microvm_mounts;
+        struct iso_secret_binds secrets; /* "secrets" */
         size_t ntools;
         struct iso_tool *tools;
         struct iso_ext ext;
@@ -217,6 +239,7 @@ struct iso_sandbox {
         const struct iso_mounts *mounts; /* microvm_mounts; borrowed, never NULL */
         const struct iso_strlist *allow; /* network.allow (inherited); borrowed, never NULL */
         enum iso_src allow_src;
+        const struct iso_secret_binds *secrets; /* "secrets"; borrowed, never NULL */
         uint32_t memory_mb, max_procs;
         uint32_t vcpus;             /* microvm_config.vcpus: CPUs' worth of time; 0: not limited */
         enum iso_fallback fallback; /* when no sandbox can be made here */

@@ -262,6 +262,8 @@ void iso_server_sandbox(const struct iso_config *cfg, const char *server, struct
         const struct iso_server *srv = iso_config_server(cfg, server);
         sb->mounts = srv ? &srv->microvm_mounts : &no_mounts;
         sb->allow = &no_hosts, sb->allow_src = ISO_SRC_DEFAULT;
+        static const struct iso_secret_binds no_secrets;
+        sb->secrets = srv ? &srv->secrets : &no_secrets;
         sb->fallback = ISO_FALLBACK_DIRECT;
         const struct iso_ext *levels[2] = {&cfg->ext, srv ? &srv->ext : NULL};
         for (int i = 0; i < 2; i++) {

@@ -53,6 +53,7 @@ const struct iso_field iso_server_fields[] = {
     {"microvm_mounts", FT_MOUNTS, 0, 0, mount_fields, false},
     {"tools", FT_TOOLS, 0, 0, iso_tool_fields, false},
     {"rpc_url", FT_URL, 0, 0, NULL, false},
+    {"secrets", FT_SECRETS, 0, 0, NULL, false}, /* secrets the proxy adds: never the values */
     FIELD_EXTENSIONS,
     {NULL, 0, 0, 0, NULL, false},
 };
@@ -348,6 +349,117 @@ static const char *host_problem(const char *s)
         return NULL;
 }
 
+static bool env_name_ok(const char *s, size_t n)
+{
+        if (n == 0 || n > 128 || isdigit((unsigned char)s[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+                        return false;
+        return true;
+}
+
+static void strlist_push(struct iso_strlist *l, const char *s, size_t n)
+{
+        l->v = xrealloc(l->v, (l->n + 2) * sizeof(char *));
+        l->v[l->n] = xmalloc(n + 1);
+        memcpy(l->v[l->n], s, n);
+        l->v[l->n][n] = '\0';
+        l->v[++l->n] = NULL;
+}
+
+static void strlist_free(struct iso_strlist *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+        *l = (struct iso_strlist){0};
+}
+
+void iso_secret_bind_free(struct iso_secret_bind *b)
+{
+        free(b->env);
+        free(b->secret);
+        strlist_free(&b->hosts);
+        strlist_free(&b->headers);
+        memset(b, 0, sizeof(*b));
+}
+
+static bool header_name_char(char c)
+{
+        return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+const char *iso_secret_bind_parse(const char *spec, struct iso_secret_bind *out)
+{
+        static const char form[] = "not ENV=NAME@HOST[,HOST...][/HEADER[,HEADER...]][/body]";
+        const char *eq = strchr(spec, '='), *at = eq ? strchr(eq, '@') : NULL;
+        if (!eq || !at)
+                return form;
+        if (!env_name_ok(spec, (size_t)(eq - spec)))
+                return "the variable's name must be letters, digits and '_' (not first a digit)";
+        size_t nn = (size_t)(at - eq - 1);
+        if (nn == 0 || nn > 64)
+                return "the secret's name must be 1 to 64 letters, digits, '_', '-' or '.'";
+        for (const char *c = eq + 1; c < at; c++)
+                if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
+                        return "the secret's name must be 1 to 64 letters, digits, '_', '-' or '.'";
+        struct iso_secret_bind b = {0};
+        const char *hs = at + 1, *slash = strchr(hs, '/');
+        const char *he = slash ? slash : hs + strlen(hs);
+        const char *why = NULL;
+        for (const char *p = hs; p <= he && !why;) {
+                const char *c = memchr(p, ',', (size_t)(he - p));
+                const char *e = c ? c : he;
+                char host[300];
+                if (e == p || (size_t)(e - p) >= sizeof(host)) {
+                        why = "a host is empty or too long";
+                        break;
+                }
+                memcpy(host, p, (size_t)(e - p));
+                host[e - p] = '\0';
+                if ((why = host_problem(host)))
+                        break;
+                strlist_push(&b.hosts, host, strlen(host));
+                p = e + 1;
+        }
+        while (!why && slash) {
+                const char *seg = slash + 1;
+                slash = strchr(seg, '/');
+                const char *se = slash ? slash : seg + strlen(seg);
+                if ((size_t)(se - seg) == 4 && !strncmp(seg, "body", 4)) {
+                        if (b.body)
+                                why = "/body is given twice";
+                        b.body = true;
+                        continue;
+                }
+                if (b.headers.n) {
+                        why = "name the headers in one list (/A,B), then /body";
+                        break;
+                }
+                for (const char *p = seg; p <= se && !why;) {
+                        const char *c = memchr(p, ',', (size_t)(se - p));
+                        const char *e = c ? c : se;
+                        if (e == p || e - p > 128)
+                                why = "a header name is empty or too long";
+                        for (const char *x = p; x < e && !why; x++)
+                                if (!header_name_char(*x))
+                                        why = "not a header name";
+                        if (!why)
+                                strlist_push(&b.headers, p, (size_t)(e - p));
+                        p = e + 1;
+                }
+        }
+        if (why) {
+                iso_secret_bind_free(&b);
+                return why;
+        }
+        b.env = xasprintf("%.*s", (int)(eq - spec), spec);
+        b.secret = xasprintf("%.*s", (int)nn, eq + 1);
+        *out = b;
+        return NULL;
+}
+
 static const char *name_problem(const char *name, bool is_server)
 {
         size_t n = strlen(name);
@@ -482,6 +594,23 @@ static void check_value(struct vctx *c, const char *path, json_t *v, const struc
                         if (want_type(c, p, h, JSON_STRING, "a \"host[:port]\" string") &&
                             (why = host_problem(json_string_value(h))))
                                 verr(c, p, "\"%s\": %s", json_string_value(h), why);
+                        free(p);
+                }
+                break;
+        case FT_SECRETS:
+                if (!want_type(c, path, v, JSON_ARRAY, "an array of \"ENV=NAME@HOST\" strings"))
+                        break;
+                for (size_t i = 0; i < json_array_size(v); i++) {
+                        char *p = xasprintf("%s[%zu]", path, i);
+                        json_t *h = json_array_get(v, i);
+                        struct iso_secret_bind b;
+                        const char *why;
+                        if (want_type(c, p, h, JSON_STRING, "an \"ENV=NAME@HOST\" string")) {
+                                if ((why = iso_secret_bind_parse(json_string_value(h), &b)))
+                                        verr(c, p, "%s", why);
+                                else
+                                        iso_secret_bind_free(&b);
+                        }
                         free(p);
                 }
                 break;

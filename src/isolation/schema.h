@@ -24,6 +24,7 @@ enum iso_ftype {
         FT_OBJECT,  /* an object of the sub-table's fields */
         FT_SERVERS, /* an object: server name -> server object */
         FT_TOOLS,   /* an object: tool name -> tool object */
+        FT_SECRETS, /* an array of secret bindings ("ENV=NAME@HOSTS[/HEADERS][/body]") */
 };
 
 struct iso_field {

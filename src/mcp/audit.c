@@ -252,7 +252,36 @@ static char *seal(json_t *b)
         return line;
 }
 
-static int append(const struct mcp_audit_call *a, osvm_err *e)
+typedef json_t *(*body_fn)(const void *ctx, const char *prev, json_int_t seq);
+
+static json_t *call_body(const void *ctx, const char *prev, json_int_t seq)
+{
+        return body(ctx, prev, seq);
+}
+
+static json_t *secret_body(const void *ctx, const char *prev, json_int_t seq)
+{
+        const struct mcp_audit_secret *s = ctx;
+        char when[48];
+        utc_now(when, sizeof(when));
+        json_t *r = json_object();
+        json_object_set_new(r, "seq", json_integer(seq));
+        json_object_set_new(r, "time", json_string(when));
+        json_object_set_new(r, "event", json_string("secret"));
+        json_object_set_new(r, "pid", json_integer(getpid()));
+        json_object_set_new(r, "server", text(s->server));
+        json_object_set_new(r, "secret", text(s->secret));
+        json_object_set_new(r, "host", text(s->host));
+        json_object_set_new(r, "port", json_integer(s->port));
+        json_object_set_new(r, "status", json_string(s->refused ? "refused" : "substituted"));
+        json_object_set_new(r, "where", text(s->where));
+        if (s->why)
+                json_object_set_new(r, "error", text(s->why));
+        json_object_set_new(r, "prev", json_string(prev));
+        return r;
+}
+
+static int append(body_fn make, const void *ctx, osvm_err *e)
 {
         _cleanup_free_ char *path = mcp_audit_path();
         _cleanup_free_ char *lock_path = xasprintf("%s.lock", path);
@@ -282,7 +311,7 @@ static int append(const struct mcp_audit_call *a, osvm_err *e)
         } else {
                 chain_head(fd, path, prev, &seq);
         }
-        json_t *b = body(a, prev, seq + 1);
+        json_t *b = make(ctx, prev, seq + 1);
         char *line = seal(b);
         json_decref(b);
         if (!line) {
@@ -327,20 +356,33 @@ out:
         return rc;
 }
 
-void mcp_audit_record(const struct mcp_audit_call *a)
+/* Appends one record (unless OSVM_AUDIT=0); what: the record's subject, for the warning. */
+static void record(body_fn make, const void *ctx, const char *what)
 {
         const char *off = getenv("OSVM_AUDIT");
         if (off && !strcmp(off, "0"))
                 return;
         osvm_err e = {0};
         pthread_mutex_lock(&audit_mu);
-        if (append(a, &e) < 0) {
-                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN,
-                        "audit: the call of %s/%s was not recorded: %s", a->dec->policy.server,
-                        a->dec->policy.tool, e.msg);
+        if (append(make, ctx, &e) < 0) {
+                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN, "audit: %s was not recorded: %s", what,
+                        e.msg);
                 audit_warned = true;
         }
         pthread_mutex_unlock(&audit_mu);
+}
+
+void mcp_audit_record(const struct mcp_audit_call *a)
+{
+        _cleanup_free_ char *what =
+            xasprintf("the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
+        record(call_body, a, what);
+}
+
+void mcp_audit_secret(const struct mcp_audit_secret *s)
+{
+        _cleanup_free_ char *what = xasprintf("a use of secret %s by %s", s->secret, s->server);
+        record(secret_body, s, what);
 }
 
 /* ---- verify ---- */

@@ -11,12 +11,12 @@
  * its HOME), its own /proc and a minimal /dev. Not the user's home, not
  * /root, /var, /run, /srv, /mnt or the host's /tmp.
  */
+#include "mcp/tls.h"
 #include "mcp/transport.h"
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -32,6 +32,8 @@
 
 /* The proxy's port on the sandbox's own loopback. */
 #define SANDBOX_PROXY_PORT 3128
+/* Where the sandbox sees the session CA's folder (ca.pem, bundle.pem). */
+#define SANDBOX_CA_DIR "/etc/osvm-session-ca"
 
 static const char *const system_dirs[] = {"/usr",   "/bin",   "/sbin",  "/lib",
                                           "/lib64", "/lib32", "/libx32"};
@@ -132,6 +134,25 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
                 sb_addf(&b, ", %u CPU%s%s", sb->vcpus, sb->vcpus == 1 ? "" : "s",
                         sbx_cgroup_usable() ? "" : " (not enforced: no cgroup)");
         sb_addf(&b, " (%s)", limits_how());
+        for (size_t i = 0; sb->secrets && i < sb->secrets->n; i++) {
+                const struct iso_secret_bind *s = &sb->secrets->v[i];
+                sb_add(&b, i ? ", " : "; secrets: ");
+                sb_add_sanitized(&b, s->env, strlen(s->env), 0);
+                sb_add(&b, " (");
+                sb_add_sanitized(&b, s->secret, strlen(s->secret), 0);
+                sb_add(&b, ") for ");
+                for (size_t k = 0; k < s->hosts.n; k++) {
+                        sb_add(&b, k ? "," : "");
+                        sb_add_sanitized(&b, s->hosts.v[k], strlen(s->hosts.v[k]), 0);
+                }
+                if (s->headers.n)
+                        sb_add(&b, " in headers ");
+                for (size_t k = 0; k < s->headers.n; k++) {
+                        sb_add(&b, k ? "," : "");
+                        sb_add_sanitized(&b, s->headers.v[k], strlen(s->headers.v[k]), 0);
+                }
+                sb_add(&b, s->body ? " and the body" : "");
+        }
         return sb_steal(&b);
 }
 
@@ -291,8 +312,20 @@ static void add_env(struct strs *env, const char *k, const char *v)
         strs_add(env, xasprintf("%s=%s", k, v));
 }
 
-/* The whitelist, the server's own variables from the registry, the proxy's. */
-static void make_env(struct strs *env, char *const *extra, const char *home, unsigned port)
+static bool env_named(const char *kv, const struct strs *names)
+{
+        for (size_t i = 0; i < names->n; i++) {
+                size_t l = strlen(names->v[i]);
+                if (!strncmp(kv, names->v[i], l) && kv[l] == '=')
+                        return true;
+        }
+        return false;
+}
+
+/* The whitelist, the server's own variables from the registry (less those
+ * a secret's placeholder takes), the placeholders, the proxy's. */
+static void make_env(struct strs *env, char *const *extra, const struct strs *secret_env,
+                     const struct strs *secret_names, const char *home, unsigned port)
 {
         add_env(env, "PATH", "/usr/local/bin:/usr/bin:/bin");
         add_env(env, "HOME", home);
@@ -303,7 +336,10 @@ static void make_env(struct strs *env, char *const *extra, const char *home, uns
                         add_env(env, env_kept[i], v);
         }
         for (size_t i = 0; extra && extra[i]; i++)
-                strs_add(env, xstrdup(extra[i]));
+                if (!env_named(extra[i], secret_names))
+                        strs_add(env, xstrdup(extra[i]));
+        for (size_t i = 0; i < secret_env->n; i++)
+                strs_add(env, xstrdup(secret_env->v[i]));
         char http[64], socks[64];
         snprintf(http, sizeof(http), "http://127.0.0.1:%u", port);
         snprintf(socks, sizeof(socks), "socks5h://127.0.0.1:%u", port);
@@ -368,17 +404,6 @@ static int loopback_listener(uint16_t *port, osvm_err *e)
         return fd;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-        (void)st;
-        (void)f;
-        if (type == FTW_DP)
-                rmdir(path);
-        else
-                unlink(path);
-        return 0;
-}
-
 void mcp_confined_end(struct mcp_confined *c)
 {
         if (!c)
@@ -388,10 +413,65 @@ void mcp_confined_end(struct mcp_confined *c)
                 sbx_cgroup_end(&c->cg);
         if (c->tmpdir) {
                 /* the reduced tier's files: removed with the server */
-                nftw(c->tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+                fs_remove_tree(c->tmpdir);
                 free(c->tmpdir);
         }
         free(c);
+}
+
+/* The server's secrets, ready for its proxy: placeholders made, values read. */
+struct secrets {
+        size_t n;
+        struct mcp_proxy_secret v[MCP_PROXY_SECRETS_MAX];
+        struct strs env, names, owned;
+        const char *ca_dir; /* the session CA's folder on the host; NULL: no secrets */
+};
+
+static void secrets_free(struct secrets *x)
+{
+        for (size_t i = 0; i < x->n; i++)
+                explicit_bzero((char *)x->v[i].value, strlen(x->v[i].value));
+        for (size_t i = 0; i < x->env.n; i++)
+                explicit_bzero(x->env.v[i], strlen(x->env.v[i]));
+        strs_free(&x->env);
+        strs_free(&x->names);
+        strs_free(&x->owned);
+}
+
+static int secrets_make(const char *name, const struct iso_secret_binds *binds, enum mcp_tier tier,
+                        struct secrets *x, osvm_err *e)
+{
+        for (size_t i = 0; binds && i < binds->n && x->n < MCP_PROXY_SECRETS_MAX; i++) {
+                const struct iso_secret_bind *b = &binds->v[i];
+                strs_add(&x->names, xstrdup(b->env));
+                osvm_err ge = {0};
+                char *value = mcp_secret_get(b->secret, &ge);
+                if (!value) {
+                        log_warn("%s: %s: %s is left out of its environment", name, ge.msg, b->env);
+                        continue;
+                }
+                char *ph = mcp_secret_placeholder();
+                strs_add(&x->owned, value);
+                strs_add(&x->owned, ph);
+                strs_add(&x->env, xasprintf("%s=%s", b->env, ph));
+                x->v[x->n++] = (struct mcp_proxy_secret){b->secret, ph,          value,
+                                                         &b->hosts, &b->headers, b->body};
+        }
+        if (!x->n)
+                return 0;
+        x->ca_dir = mcp_tls_session_dir(e);
+        if (!x->ca_dir)
+                return err_wrap(e, "%s: its secrets", name);
+        const char *seen = tier == MCP_TIER_SANDBOX ? SANDBOX_CA_DIR : x->ca_dir;
+        strs_add(&x->env, xasprintf("NODE_EXTRA_CA_CERTS=%s/ca.pem", seen));
+        static const char *const bundle_vars[] = {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+                                                  "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"};
+        for (size_t i = 0; i < sizeof(bundle_vars) / sizeof(bundle_vars[0]); i++) {
+                strs_add(&x->env, xasprintf("%s=%s/bundle.pem", bundle_vars[i], seen));
+                strs_add(&x->names, xstrdup(bundle_vars[i]));
+        }
+        strs_add(&x->names, xstrdup("NODE_EXTRA_CA_CERTS"));
+        return 0;
 }
 
 static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *const *argv,
@@ -420,6 +500,7 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         struct mcp_confined *c = xcalloc(1, sizeof(*c));
         c->tier = tier;
         struct strs keep = {0}, ro = {0}, rw = {0}, envs = {0};
+        struct secrets *sec = xcalloc(1, sizeof(*sec));
         char **av = absolute_argv(argv, &keep);
         needed_paths(av, &ro);
         struct sbx_bind *binds = NULL;
@@ -447,12 +528,18 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         }
         if (server_filter(&filter, e) < 0)
                 goto out;
-        make_env(&envs, env, home, port);
+        if (secrets_make(name, sb->secrets, tier, sec, e) < 0)
+                goto out;
+        if (sec->ca_dir)
+                strs_add(&ro, xstrdup(sec->ca_dir));
+        make_env(&envs, env, &sec->env, &sec->names, home, port);
 
         /* the file system: binds (full tier) or Landlock rules on host paths (reduced) */
         binds = xcalloc(ro.n + sb->mounts->n + 1, sizeof(*binds));
         for (size_t i = 0; i < ro.n; i++)
-                binds[nb++] = (struct sbx_bind){ro.v[i], ro.v[i], false};
+                binds[nb++] = (struct sbx_bind){
+                    ro.v[i],
+                    sec->ca_dir && !strcmp(ro.v[i], sec->ca_dir) ? SANDBOX_CA_DIR : ro.v[i], false};
         bool remapped = false;
         for (size_t i = 0; i < sb->mounts->n; i++) {
                 const struct iso_mount *m = &sb->mounts->v[i];
@@ -570,7 +657,7 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
                         goto free_ll;
                 }
         }
-        c->proxy = mcp_proxy_start(name, lfd, sb->allow, e);
+        c->proxy = mcp_proxy_start_secrets(name, lfd, sb->allow, sec->v, sec->n, e);
         lfd = -1;
         if (!c->proxy) {
                 kill(ch.pid, SIGKILL);
@@ -618,7 +705,11 @@ out:
         strs_free(&keep);
         strs_free(&ro);
         strs_free(&rw);
+        for (size_t i = 0; i < envs.n; i++)
+                explicit_bzero(envs.v[i], strlen(envs.v[i]));
         strs_free(&envs);
+        secrets_free(sec);
+        free(sec);
         if (rc == 1)
                 *out = c;
         else
@@ -717,6 +808,8 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                 struct iso_strlist reg = {1, registry};
                 struct iso_sandbox fetch = with_cache;
                 fetch.allow = &reg;
+                static const struct iso_secret_binds none;
+                fetch.secrets = &none; /* the fetch step has no secrets */
                 _cleanup_free_ char *shown = text_sanitize(pkg, 0);
                 log_warn("%s: first start: fetching %s from the npm registry (this step's only "
                          "egress: %s; the server's own network stays as its allow-list says)",

@@ -420,6 +420,15 @@ struct mcp_audit_call {
         uint64_t duration_ns;
         json_t *egress; /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
 };
+/* A secret's use by the proxy of a sandboxed server: "event": "secret", never the value. */
+struct mcp_audit_secret {
+        const char *server, *secret, *host;
+        unsigned port;
+        bool refused;      /* an attempted leak; else the value was put in */
+        const char *where; /* "header Authorization", "the URL", "the body", ... */
+        const char *why;   /* a refusal's reason; NULL when put in */
+};
+void mcp_audit_secret(const struct mcp_audit_secret *s);
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
 char *mcp_audit_path(void);
 /* Appends the call's record (the hub does, for every call). Never fails the
@@ -517,8 +526,49 @@ struct mcp_proxy;
 /* Serves the proxy on the listening socket lfd (taken over) for server. */
 struct mcp_proxy *mcp_proxy_start(const char *server, int lfd, const struct iso_strlist *allow,
                                   osvm_err *e);
+/*
+ * A secret the proxy puts in place of its placeholder: in the headers (all,
+ * or those named) and, with body, the body of requests to hosts (network.allow
+ * syntax) only; the placeholder anywhere else is refused (403) and recorded
+ * as an attempted leak. HTTPS to those hosts is opened with the session's CA
+ * (tls.h); to other hosts it is tunnelled untouched.
+ */
+struct mcp_proxy_secret {
+        const char *name, *placeholder, *value;
+        const struct iso_strlist *hosts, *headers; /* headers empty: any */
+        bool body;
+};
+#define MCP_PROXY_SECRETS_MAX 64
+/* "HOST:PORT=ADDR:PORT[,...]": the proxy reaches HOST:PORT at ADDR:PORT (an IP
+ * address) instead of resolving it; for tests and diagnosis, as curl --resolve. */
+#define MCP_PROXY_RESOLVE_ENV "OSVM_PROXY_RESOLVE"
+/* mcp_proxy_start with secrets (copied; n at most MCP_PROXY_SECRETS_MAX). */
+struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
+                                          const struct iso_strlist *allow,
+                                          const struct mcp_proxy_secret *secrets, size_t n,
+                                          osvm_err *e);
 void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
 void mcp_proxy_stop(struct mcp_proxy *p);
+
+/* ---- secrets (secret.c): used by a sandboxed server, never held by it ---- */
+
+#define MCP_SECRET_VALUE_MAX 8192u
+/* 1 to 64 of [A-Za-z0-9_.-]. */
+bool mcp_secret_name_ok(const char *name);
+/* NULL when v (len bytes) may be a secret's value (it goes in a header), else why not. */
+const char *mcp_secret_value_problem(const char *v, size_t len);
+/* $OSVM_SECRETS_FILE, else <state dir>/secrets.json; a new string. */
+char *mcp_secret_store_path(void);
+/* Which store holds them, in words (for `osvm secret list`); a new string. */
+char *mcp_secret_store_text(void);
+int mcp_secret_set(const char *name, const char *value, size_t len, osvm_err *e);
+int mcp_secret_rm(const char *name, osvm_err *e);
+/* The value (a new string: explicit_bzero it before free), or NULL with e. */
+char *mcp_secret_get(const char *name, osvm_err *e);
+/* The names (out->v NULL-terminated, each and the array to free), or -1 with e. */
+int mcp_secret_names(struct iso_strlist *out, osvm_err *e);
+/* A random per-session placeholder ("osvm_secret_" and 32 hex digits); a new string. */
+char *mcp_secret_placeholder(void);
 
 /* JSON-RPC error codes carried in osvm_err.code when the server answers with an error. */
 #define MCP_RPC_METHOD_NOT_FOUND (-32601)

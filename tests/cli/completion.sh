@@ -37,7 +37,7 @@ words() { bash --norc --noprofile "$T/drive.bash" "$T/osvm.bash" "$@" 2>&1 | tai
 
 check_eq "bash: the script registers _osvm for osvm" "complete -F _osvm osvm" \
         "$(bash --norc --noprofile "$T/drive.bash" "$T/osvm.bash" osvm "" 2>&1 | head -n 1)"
-check_eq "the commands" "isolation mcp status unikernel uk doctor config completion audit help" \
+check_eq "the commands" "isolation mcp status unikernel uk doctor config completion audit secret help" \
         "$(words osvm "")"
 check_eq "a command's beginning" "mcp" "$(words osvm m)"
 check_eq "two commands begin with co" "config completion" "$(words osvm co)"
@@ -81,7 +81,7 @@ for cmd in $(words osvm ""); do
         done
 done
 check_eq "every verb it offers is one osvm knows" "" "$bad"
-check_eq "the commands with verbs" "isolation mcp unikernel uk config audit" \
+check_eq "the commands with verbs" "isolation mcp unikernel uk config audit secret" \
         "$(for c in $(words osvm ""); do [ -n "$(verbs_of "$c")" ] && printf '%s ' "$c"; done |
                 sed 's/ $//')"
 missing=""

