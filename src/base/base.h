@@ -44,7 +44,8 @@ static inline void *base_steal(void *pp)
         return v;
 }
 
-/* Allocation that cannot fail (aborts with a message when out of memory). */
+/* Allocation that cannot fail: out of memory, it says so on stderr and ends
+ * the process with OSVM_EXIT_FAILURE. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

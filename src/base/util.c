@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,10 +22,16 @@ void base_closep(int *fd)
         }
 }
 
+/* Out of memory: said, and the command ends with OSVM_EXIT_FAILURE at once
+ * (no exit handlers: they may need memory too). Files are only ever replaced
+ * whole (fs_write_atomic), so none is left half-written. */
 static void *oom(size_t n)
 {
-        fprintf(stderr, "osvm: out of memory (allocating %zu bytes)\n", n);
-        abort();
+        if (n)
+                fprintf(stderr, "osvm: out of memory (allocating %zu bytes)\n", n);
+        else
+                fputs("osvm: out of memory\n", stderr);
+        _exit(OSVM_EXIT_FAILURE);
 }
 
 void *xmalloc(size_t n)
@@ -49,6 +56,20 @@ char *xstrdup(const char *s)
 {
         char *p = strdup(s);
         return p ? p : oom(strlen(s) + 1);
+}
+
+/* jansson's allocations cannot fail either: out of memory ends osvm as above.
+ * (Else a json_* call that got no memory returns NULL, or leaves out what it
+ * was to add, and each of the many callers would have to tell which.) Set
+ * before main, in every program that links this file. */
+static void *json_xmalloc(size_t n)
+{
+        return xmalloc(n);
+}
+
+__attribute__((constructor)) static void base_json_alloc(void)
+{
+        json_set_alloc_funcs(json_xmalloc, free);
 }
 
 char *xasprintf(const char *fmt, ...)

@@ -143,13 +143,24 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
-        /* writes the default file when there is none */
-        bool named = iso_config_open(&cfg, &d) == 0 && iso_config_server(&cfg, name);
-        iso_config_free(&cfg);
-        iso_diags_free(&d);
-        if (o->off && !named)
-                return 0; /* on the host, as a server the config does not name always ran */
         _cleanup_free_ char *path = iso_config_path();
+        /* writes the default file when there is none */
+        int opened = iso_config_open(&cfg, &d);
+        bool named = opened == 0 && iso_config_server(&cfg, name);
+        iso_config_free(&cfg);
+        struct stat st;
+        if (o->off && !named) {
+                iso_diags_free(&d);
+                return 0; /* on the host, as a server the config does not name always ran */
+        }
+        if (opened < 0 && lstat(path, &st) < 0) {
+                /* no file to edit: say why the default one could not be made */
+                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : path);
+                e->exit = OSVM_EXIT_CONFIG;
+                iso_diags_free(&d);
+                return -1;
+        }
+        iso_diags_free(&d);
         const char *as[5];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL;
@@ -215,6 +226,35 @@ static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
                 "no-sandbox", no_argument, NULL, 'N'                                               \
         }
 
+/* The registry as it was before a change of several steps (each written
+ * whole), put back whole should a later step fail. (The bound is the one
+ * registry.c reads the file with.) */
+#define REG_SNAPSHOT_MAX (4u * 1024 * 1024)
+struct reg_snapshot {
+        bool had;
+        char *text;
+        size_t len;
+        unsigned mode;
+};
+
+static int reg_snapshot_take(const char *path, struct reg_snapshot *s, osvm_err *e)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0 && errno == ENOENT)
+                return 0;
+        s->had = true;
+        s->mode = stat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0600;
+        return fs_read_file(path, REG_SNAPSHOT_MAX, &s->text, &s->len, e);
+}
+
+static void reg_snapshot_restore(const char *path, const struct reg_snapshot *s)
+{
+        osvm_err e = {0};
+        if (!s->had ? unlink(path) < 0 && errno != ENOENT && err_sys(&e, "%s: removing", path)
+                    : fs_write_atomic(path, s->text, s->len, s->mode, &e) < 0)
+                log_error("%s: could not be put back as it was: %s", path, e.msg);
+}
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
@@ -237,6 +277,7 @@ static int add(int argc, char **argv)
         char *path = NULL;
         int c, r = 0;
         struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
+        struct reg_snapshot before = {0};
         bool any_sandbox_opt = false;
         osvm_err e = {0};
         optind = 0;
@@ -311,8 +352,13 @@ static int add(int argc, char **argv)
                 goto out;
         }
         path = mcp_registry_path();
+        if (reg_snapshot_take(path, &before, &e) < 0) {
+                r = fail(&e);
+                goto out;
+        }
         r = url ? mcp_registry_add_http(path, name, url, headers, &e)
                 : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+        bool added = r == 0;
         if (r == 0 && init_timeout)
                 r = mcp_registry_set(path, name, "init_timeout_ms", json_integer((json_int_t)ms),
                                      &e);
@@ -320,19 +366,16 @@ static int add(int argc, char **argv)
                 r = mcp_registry_set(path, name, "elicitation", json_string(elicitation), &e);
         if (r == 0 && json_object_size(oauth))
                 r = mcp_registry_set(path, name, "oauth", json_incref(oauth), &e);
-        if (r < 0) {
-                r = fail(&e);
-                goto out;
-        }
-        if (!url) {
+        if (r == 0 && !url) {
                 if (!so.off)
                         mount_dir_args(name, argv + optind, so.mounts);
-                if (write_sandbox_policy(name, &so, &e) < 0) {
-                        osvm_err e2 = {0};
-                        mcp_registry_remove(path, name, &e2);
-                        r = fail(&e);
-                        goto out;
-                }
+                r = write_sandbox_policy(name, &so, &e);
+        }
+        if (r < 0) {
+                if (added)
+                        reg_snapshot_restore(path, &before);
+                r = fail(&e);
+                goto out;
         }
         char *shown = text_sanitize(name, 0), *where = text_sanitize(url, 0);
         if (url)
@@ -349,6 +392,7 @@ static int add(int argc, char **argv)
                 warn_missing_command(name, argv[optind]);
         r = OSVM_EXIT_OK;
 out:
+        free(before.text);
         json_decref(so.mounts);
         json_decref(so.allow);
         json_decref(oauth);
