@@ -12,6 +12,7 @@
 #                                    spread over the calls (the first and last
 #                                    included); a number chooses another bound
 #   OSVM_FAULT_WALK=full             every N
+#   OSVM_FAULT_WALK_KINDS="read ..." the kinds to walk (all by default)
 #   OSVM_FAULT_WALK_LOG=FILE         one line per run: path kind N outcome exit
 #                                    and stderr's last line
 set -u
@@ -21,7 +22,7 @@ set -u
 . "$ROOT/tests/svm/lib.bash"
 
 WALK=${OSVM_FAULT_WALK:-8}
-KINDS="alloc read write send recv fork memfd kvm"
+KINDS=${OSVM_FAULT_WALK_KINDS:-alloc read write send recv fork memfd kvm}
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
 EVERYTHING=$PEERS/node_modules/@modelcontextprotocol/server-everything/dist/index.js
 IMAGES=$ROOT/build/unikernels
@@ -216,6 +217,21 @@ walk "mcp remove"
 
 # ---- tool calls ----
 if [ -f "$EVERYTHING" ] && command -v node >/dev/null; then
+        # A read of the server's output that fails is said so (it was "the
+        # server closed its output").
+        fresh
+        cp -a "$TMPROOT/tpl-added/." "$OSVM_HOME"
+        said=""
+        for N in $(seq 1 30); do
+                OSVM_FAULT=read:$N osvm mcp call everything echo message=hi
+                case "$ERR" in *"everything: the server could not be read from: Input/output error"*)
+                        said=$RC
+                        break
+                        ;;
+                esac
+        done
+        check_eq "a server whose output cannot be read: exit 1, saying so" 1 "$said"
+        TPL=$TMPROOT/tpl-added
         CMD=(mcp call everything echo message=hi)
         walk "mcp call everything/echo"
 else
@@ -229,6 +245,20 @@ elif ! svm_start; then
 else
         trap 'svm_stop; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
         export OSVM_NO_KVM=1 OSVM_BUILTIN_IMAGES=$IMAGES OSVM_SOLANA_RPC=$SVM_URL
+        # The zygote's report that cannot be read is an error, not a child
+        # that exec'd (the call then falls back, as the policy says, naming it).
+        fresh
+        cp -a "$TMPROOT/tpl-config/." "$OSVM_HOME"
+        said=""
+        for N in $(seq 1 12); do
+                OSVM_FAULT=read:$N osvm mcp call osvm-mcp get_slot
+                case "$ERR" in *"confining a child: reading its report: Input/output error"*)
+                        said=$RC
+                        break
+                        ;;
+                esac
+        done
+        check_eq "a confined child's report that cannot be read is named (exit 0, fallen back)" 0 "$said"
         TPL=$TMPROOT/tpl-config
         CMD=(mcp call osvm-mcp get_slot)
         walk "mcp call osvm-mcp/get_slot (process platform)"
