@@ -34,6 +34,12 @@ static void *oom(size_t n)
         _exit(OSVM_EXIT_FAILURE);
 }
 
+void xoom(const char *what)
+{
+        fprintf(stderr, "osvm: out of memory (%s)\n", what);
+        _exit(OSVM_EXIT_FAILURE);
+}
+
 void *xmalloc(size_t n)
 {
         void *p = malloc(n ? n : 1);
@@ -58,6 +64,12 @@ char *xstrdup(const char *s)
         return p ? p : oom(strlen(s) + 1);
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+        return p ? p : oom(strnlen(s, n) + 1);
+}
+
 /* jansson's allocations cannot fail either: out of memory ends osvm as above.
  * (Else a json_* call that got no memory returns NULL, or leaves out what it
  * was to add, and each of the many callers would have to tell which.) Set
@@ -72,14 +84,19 @@ __attribute__((constructor)) static void base_json_alloc(void)
         json_set_alloc_funcs(json_xmalloc, free);
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+        char *s;
+        return vasprintf(&s, fmt, ap) < 0 ? oom(0) : s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
+        char *s = xvasprintf(fmt, ap);
         va_end(ap);
-        return n < 0 ? oom(0) : s;
+        return s;
 }
 
 int err_setv(osvm_err *e, int code, const char *fmt, va_list ap)

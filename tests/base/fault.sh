@@ -63,6 +63,23 @@ OSVM_FAULT=alloc:1 osvm status
 check_exit "the first allocation of status fails: exit 1" 1
 check_eq "saying so" "osvm: out of memory" "$ERR"
 
+# The same in the policy's decision, whose reasons were formatted by a
+# vasprintf that called abort() when it failed (found by the walk of a call).
+fresh
+osvm isolation set timeout_ms=4000
+rm -f "$probe"
+OSVM_FAULT=count OSVM_FAULT_REPORT=$probe osvm isolation explain osvm-mcp/get_slot
+calls=$(awk '$1 == "count" && $2 == "alloc" {print $3}' "$probe")
+hits=0 bad=""
+for N in $(seq $((calls - 30)) "$calls"); do
+        OSVM_FAULT_TRACE=1 OSVM_FAULT=alloc:$N osvm isolation explain osvm-mcp/get_slot
+        grep -q 'in reason src/isolation/decide.c' "$T/err" || continue
+        hits=$((hits + 1))
+        [ "$RC" = 1 ] && grep -q '^osvm: out of memory' "$T/err" || bad="$bad $N:$RC"
+done
+check_match "explain: allocations for the decision's reasons are among those tried" '^[1-9]' "$hits"
+check_eq "explain: each that fails ends with exit 1, out of memory" "" "$bad"
+
 # mcp add writes the registry, then the server's policy into the config; when
 # the second fails, the registry is put back as it was (it kept an empty list,
 # or the entry when a later registry step failed).
