@@ -226,34 +226,35 @@ static bool sandbox_opt(int c, struct sandbox_opts *o, int *r, osvm_err *e)
                 "no-sandbox", no_argument, NULL, 'N'                                               \
         }
 
-/* The registry as it was before a change of several steps (each written
- * whole), put back whole should a later step fail. (The bound is the one
- * registry.c reads the file with.) */
-#define REG_SNAPSHOT_MAX (4u * 1024 * 1024)
-struct reg_snapshot {
+/* A file as it was before a change of several steps (each written whole),
+ * put back whole should a later step fail. */
+struct file_snapshot {
         bool had;
         char *text;
         size_t len;
         unsigned mode;
 };
 
-static int reg_snapshot_take(const char *path, struct reg_snapshot *s, osvm_err *e)
+static int snapshot_take(const char *path, size_t max, struct file_snapshot *s, osvm_err *e)
 {
         struct stat st;
         if (lstat(path, &st) < 0 && errno == ENOENT)
                 return 0;
         s->had = true;
         s->mode = stat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0600;
-        return fs_read_file(path, REG_SNAPSHOT_MAX, &s->text, &s->len, e);
+        return fs_read_file(path, max, &s->text, &s->len, e);
 }
 
-static void reg_snapshot_restore(const char *path, const struct reg_snapshot *s)
+static void snapshot_restore(const char *path, const struct file_snapshot *s)
 {
         osvm_err e = {0};
         if (!s->had ? unlink(path) < 0 && errno != ENOENT && err_sys(&e, "%s: removing", path)
                     : fs_write_atomic(path, s->text, s->len, s->mode, &e) < 0)
                 log_error("%s: could not be put back as it was: %s", path, e.msg);
 }
+
+/* The registry's bound (src/mcp/registry.c reads it with the same). */
+#define REGISTRY_SNAPSHOT_MAX (4u * 1024 * 1024)
 
 static int add(int argc, char **argv)
 {
@@ -277,7 +278,8 @@ static int add(int argc, char **argv)
         char *path = NULL;
         int c, r = 0;
         struct sandbox_opts so = {.mounts = json_array(), .allow = json_array()};
-        struct reg_snapshot before = {0};
+        struct file_snapshot before = {0}, cfg_before = {0};
+        char *cfg_path = NULL;
         bool any_sandbox_opt = false;
         osvm_err e = {0};
         optind = 0;
@@ -351,14 +353,28 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "--elicitation takes decline or defaults");
                 goto out;
         }
+        /* A stdio server's policy goes into the config first, then the server
+         * into the registry: stopped between the two (killed, out of memory),
+         * osvm has a policy for no server, never a server without its policy
+         * (which would run on the host). A step that fails puts both back. */
         path = mcp_registry_path();
-        if (reg_snapshot_take(path, &before, &e) < 0) {
+        cfg_path = iso_config_path();
+        if (snapshot_take(path, REGISTRY_SNAPSHOT_MAX, &before, &e) < 0 ||
+            (!url && snapshot_take(cfg_path, ISO_CONFIG_MAX_BYTES, &cfg_before, &e) < 0)) {
                 r = fail(&e);
                 goto out;
         }
-        r = url ? mcp_registry_add_http(path, name, url, headers, &e)
-                : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
-        bool added = r == 0;
+        if (!url) {
+                if (!so.off)
+                        mount_dir_args(name, argv + optind, so.mounts);
+                r = write_sandbox_policy(name, &so, &e);
+        }
+        bool added = false;
+        if (r == 0) {
+                r = url ? mcp_registry_add_http(path, name, url, headers, &e)
+                        : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+                added = r == 0;
+        }
         if (r == 0 && init_timeout)
                 r = mcp_registry_set(path, name, "init_timeout_ms", json_integer((json_int_t)ms),
                                      &e);
@@ -366,14 +382,11 @@ static int add(int argc, char **argv)
                 r = mcp_registry_set(path, name, "elicitation", json_string(elicitation), &e);
         if (r == 0 && json_object_size(oauth))
                 r = mcp_registry_set(path, name, "oauth", json_incref(oauth), &e);
-        if (r == 0 && !url) {
-                if (!so.off)
-                        mount_dir_args(name, argv + optind, so.mounts);
-                r = write_sandbox_policy(name, &so, &e);
-        }
         if (r < 0) {
                 if (added)
-                        reg_snapshot_restore(path, &before);
+                        snapshot_restore(path, &before);
+                if (!url)
+                        snapshot_restore(cfg_path, &cfg_before);
                 r = fail(&e);
                 goto out;
         }
@@ -393,6 +406,8 @@ static int add(int argc, char **argv)
         r = OSVM_EXIT_OK;
 out:
         free(before.text);
+        free(cfg_before.text);
+        free(cfg_path);
         json_decref(so.mounts);
         json_decref(so.allow);
         json_decref(oauth);

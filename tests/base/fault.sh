@@ -13,6 +13,7 @@
 #                                    included); a number chooses another bound
 #   OSVM_FAULT_WALK=full             every N
 #   OSVM_FAULT_WALK_KINDS="read ..." the kinds to walk (all by default)
+#   OSVM_FAULT_WALK_ONLY=REGEX       only the paths whose name matches
 #   OSVM_FAULT_WALK_LOG=FILE         one line per run: path kind N outcome exit
 #                                    and stderr's last line
 set -u
@@ -80,22 +81,33 @@ done
 check_match "explain: allocations for the decision's reasons are among those tried" '^[1-9]' "$hits"
 check_eq "explain: each that fails ends with exit 1, out of memory" "" "$bad"
 
-# mcp add writes the registry, then the server's policy into the config; when
-# the second fails, the registry is put back as it was (it kept an empty list,
-# or the entry when a later registry step failed).
+# mcp add of a stdio server writes its policy into the config, then the
+# server into the registry (in that order: never a server without its policy,
+# which would run on the host); when a step fails, both are put back as they
+# were (the registry kept an empty list where there was none, or the entry
+# when a later registry step failed, and the config the policy).
 fresh
 osvm isolation set timeout_ms=4000
 cfg_sha=$(sha "$CFG")
-OSVM_FAULT=write:2 osvm mcp add alpha -- /bin/true
+OSVM_FAULT=write:1 osvm mcp add alpha -- /bin/true
 check_exit "mcp add that cannot write the config: exit 1" 1
 check_contains "naming the file" "isolation_config.json.tmp." "$ERR"
-check_eq "the registry it wrote first is gone again" "" "$(ls "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
+check_eq "no registry is written" "" "$(ls "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
 check_same "the config is as it was" "$CFG" "$cfg_sha"
+OSVM_FAULT=write:2 osvm mcp add alpha -- /bin/true
+check_exit "mcp add that cannot write the registry: exit 1" 1
+check_contains "naming the file" "mcp_servers.json.tmp." "$ERR"
+check_eq "no registry is left" "" "$(ls "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
+check_same "the policy written first is gone again" "$CFG" "$cfg_sha"
 osvm mcp add alpha -- /bin/true
 reg_sha=$(sha "$OSVM_HOME/mcp_servers.json")
 cfg_sha=$(sha "$CFG")
-OSVM_FAULT=write:2 osvm mcp add beta --init-timeout 5000 -- /bin/true
+OSVM_FAULT=write:3 osvm mcp add beta --init-timeout 5000 -- /bin/true
 check_exit "mcp add whose second registry step fails: exit 1" 1
+check_same "the registry is as it was" "$OSVM_HOME/mcp_servers.json" "$reg_sha"
+check_same "and the config" "$CFG" "$cfg_sha"
+OSVM_FAULT=count osvm mcp add alpha -- /bin/true
+check_exit "mcp add of a name that is there: exit 1" 1
 check_same "the registry is as it was" "$OSVM_HOME/mcp_servers.json" "$reg_sha"
 check_same "and the config" "$CFG" "$cfg_sha"
 
@@ -134,6 +146,12 @@ files_state() {
                         echo "lost $f" && return
                 fi
         done
+        # the registry with the server (as after) needs the config as after
+        if [ -n "$PAIRED" ] && [ -e "$AFTER/${FILES[1]}" ] &&
+                cmp -s "$W/osvm-home/${FILES[1]}" "$AFTER/${FILES[1]}" &&
+                ! cmp -s "$W/osvm-home/${FILES[0]}" "$AFTER/${FILES[0]}"; then
+                echo "${FILES[1]} without ${FILES[0]}" && return
+        fi
         for f in $(ls -A "$W/osvm-home"); do
                 [ -e "$TPL/$f" ] || [ -e "$AFTER/$f" ] || { echo "left $f" && return; }
         done
@@ -145,6 +163,7 @@ files_state() {
 # state they may be left in, or "") set.
 walk() { # name
         local name=$1 kind c N outcome st msg tried clean recovered nofault bad details
+        [[ $name =~ ${OSVM_FAULT_WALK_ONLY:-.} ]] || return 0
         run count
         local base_rc=$RC
         cp "$W/out" "$TMPROOT/base_out"
@@ -210,6 +229,7 @@ walk() { # name
 fresh
 TPL=$TMPROOT/tpl-empty
 mkdir -p "$TPL"
+PAIRED=""
 ALSO=$TMPROOT/tpl-default
 OSVM_HOME=$ALSO "$OSVM" isolation validate >/dev/null 2>&1
 CMD=(isolation set timeout_ms=5000)
@@ -224,7 +244,9 @@ walk "isolation set"
 # ---- the registry ----
 CMD=(mcp add everything -- node "$EVERYTHING" stdio)
 FILES=(isolation_config.json mcp_servers.json)
+PAIRED=1 # the registry as after only with the config as after
 walk "mcp add"
+PAIRED=""
 
 TPL=$TMPROOT/tpl-added
 cp -a "$TMPROOT/tpl-config" "$TPL"
