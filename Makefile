@@ -2,6 +2,7 @@
 # and runs every test. Both install missing Debian packages first.
 
 CC      ?= cc
+comma   := ,
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 LAYERS  := base sandbox isolation vmm mcp agent microvm cli
@@ -18,6 +19,12 @@ LDLIBS  := -ljansson -lcurl -ledit -lseccomp -lmicrohttpd -lssl -lcrypto -pthrea
 REL_CFLAGS  := $(CFLAGS_BASE) -O2 -g
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all
+# Fault injection (src/base/fault.c, docs/testing.md): only in the sanitizer
+# build, whose programs link with every call it can make fail wrapped.
+FAULT_WRAP  := malloc calloc realloc strdup strndup vasprintf read write send recv sendmsg \
+               recvmsg fork vfork posix_spawn posix_spawnp syscall memfd_create ioctl
+ASAN_CFLAGS += -DOSVM_FAULT_INJECTION
+ASAN_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(FAULT_WRAP))
 
 .PHONY: all deps test-deps check test unit shell format format-check bench clean run
 
@@ -56,12 +63,12 @@ build/asan/libosvm.a: $(patsubst src/%.c,build/asan/%.o,$(LIBSRCS))
 
 build/asan/osvm: build/asan/cli/main.o build/asan/libosvm.a
 	@echo "  LD asan $@"
-	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ASAN_CFLAGS) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	$(Q)$(CC) $(ASAN_CFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(ASAN_CFLAGS) $(ASAN_LDFLAGS) -Itests -o $@ $< build/asan/libosvm.a $(LDLIBS) -lcmocka
 
 # ---- tests ----
 check: test-deps
@@ -98,7 +105,7 @@ bench: test-deps build/bench/bench_isolation build/bench/bench_mcp build/bench/b
 build/asan/bench/%: bench/%.c build/asan/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
-	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
+	$(Q)$(CC) $(ASAN_CFLAGS) $(ASAN_LDFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
 
 run: all
 	@scripts/run.sh
@@ -245,7 +252,7 @@ build/asan/tests/tools/test_%: tests/tools/test_%.c $(TOOL_LIB) $(TOOL_HDRS)
 build/asan/tests/tools/vm_call: tests/tools/vm_call.c build/asan/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $@"
-	$(Q)$(CC) $(ASAN_CFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
+	$(Q)$(CC) $(ASAN_CFLAGS) $(ASAN_LDFLAGS) -o $@ $< build/asan/libosvm.a $(LDLIBS)
 test: $(TOOL_IMAGES) $(TOOL_DEFS) build/asan/tests/tools/vm_call
 
 # ---- the soak: 10,000 tool calls in one process (bench/soak.sh, bench/README.md);

@@ -161,8 +161,8 @@ static void strip_punct(char *s)
 static char *unquote(const char *s, size_t n)
 {
         if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0])
-                return strndup(s + 1, n - 2);
-        char *v = strndup(s, n);
+                return xstrndup(s + 1, n - 2);
+        char *v = xstrndup(s, n);
         strip_punct(v);
         return v;
 }
@@ -209,14 +209,14 @@ static void classify(struct off_req *r, size_t start, size_t end)
         const char *eq = memchr(raw, '=', n);
         if (eq && is_key(raw, (size_t)(eq - raw))) {
                 size_t k = (size_t)(eq - raw);
-                add_token(r, OFF_KV, unquote(eq + 1, n - k - 1), strndup(raw, k), start, end);
+                add_token(r, OFF_KV, unquote(eq + 1, n - k - 1), xstrndup(raw, k), start, end);
                 return;
         }
         /* an opening bracket is not part of the value */
         size_t open = 0;
         while (open < n && raw[open] && strchr("([{", raw[open]))
                 open++;
-        char *t = strndup(raw + open, n - open);
+        char *t = xstrndup(raw + open, n - open);
         strip_punct(t);
         size_t len = strlen(t);
         enum off_kind k = OFF_WORD;
@@ -248,7 +248,7 @@ void off_req_parse(struct off_req *r, const char *text)
                         const char *close = strchr(s + i + 1, s[i]);
                         if (close) {
                                 size_t end = (size_t)(close - s) + 1;
-                                add_token(r, OFF_QUOTED, strndup(s + i + 1, end - i - 2), NULL,
+                                add_token(r, OFF_QUOTED, xstrndup(s + i + 1, end - i - 2), NULL,
                                           start, end);
                                 i = end;
                                 continue;
@@ -864,8 +864,8 @@ static char *rest_text(struct filler *F, size_t from, const struct prop *p, bool
                 /* the user's own words, with their spacing and punctuation */
                 for (size_t i = lo; i < hi; i++)
                         F->r->v[i].used = true;
-                char *s = strndup(F->r->text + F->r->v[lo].start,
-                                  F->r->v[hi - 1].end - F->r->v[lo].start);
+                char *s = xstrndup(F->r->text + F->r->v[lo].start,
+                                   F->r->v[hi - 1].end - F->r->v[lo].start);
                 if (hi - lo == 1 && F->r->v[lo].kind == OFF_QUOTED) {
                         free(s);
                         s = xstrdup(F->r->v[lo].text);

@@ -44,12 +44,18 @@ static inline void *base_steal(void *pp)
         return v;
 }
 
-/* Allocation that cannot fail (aborts with a message when out of memory). */
+/* Allocation that cannot fail: out of memory, it says so on stderr and ends
+ * the process with OSVM_EXIT_FAILURE. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* What those do out of memory, for memory a library failed to get (what
+ * names it): says so and ends the process with OSVM_EXIT_FAILURE. */
+_Noreturn void xoom(const char *what);
 
 /* ---- errors that carry context ----
  *

@@ -2,6 +2,7 @@
 #include "base.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,10 +22,22 @@ void base_closep(int *fd)
         }
 }
 
+/* Out of memory: said, and the command ends with OSVM_EXIT_FAILURE at once
+ * (no exit handlers: they may need memory too). Files are only ever replaced
+ * whole (fs_write_atomic), so none is left half-written. */
 static void *oom(size_t n)
 {
-        fprintf(stderr, "osvm: out of memory (allocating %zu bytes)\n", n);
-        abort();
+        if (n)
+                fprintf(stderr, "osvm: out of memory (allocating %zu bytes)\n", n);
+        else
+                fputs("osvm: out of memory\n", stderr);
+        _exit(OSVM_EXIT_FAILURE);
+}
+
+void xoom(const char *what)
+{
+        fprintf(stderr, "osvm: out of memory (%s)\n", what);
+        _exit(OSVM_EXIT_FAILURE);
 }
 
 void *xmalloc(size_t n)
@@ -51,14 +64,39 @@ char *xstrdup(const char *s)
         return p ? p : oom(strlen(s) + 1);
 }
 
+char *xstrndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+        return p ? p : oom(strnlen(s, n) + 1);
+}
+
+/* jansson's allocations cannot fail either: out of memory ends osvm as above.
+ * (Else a json_* call that got no memory returns NULL, or leaves out what it
+ * was to add, and each of the many callers would have to tell which.) Set
+ * before main, in every program that links this file. */
+static void *json_xmalloc(size_t n)
+{
+        return xmalloc(n);
+}
+
+__attribute__((constructor)) static void base_json_alloc(void)
+{
+        json_set_alloc_funcs(json_xmalloc, free);
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+        char *s;
+        return vasprintf(&s, fmt, ap) < 0 ? oom(0) : s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
         va_list ap;
-        char *s;
         va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
+        char *s = xvasprintf(fmt, ap);
         va_end(ap);
-        return n < 0 ? oom(0) : s;
+        return s;
 }
 
 int err_setv(osvm_err *e, int code, const char *fmt, va_list ap)

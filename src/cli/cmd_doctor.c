@@ -38,16 +38,14 @@ static void __attribute__((format(printf, 5, 6)))
 add(struct report *r, const char *name, enum verdict v, const char *fix, const char *fmt, ...)
 {
         va_list ap;
-        char *raw = NULL;
         va_start(ap, fmt);
-        if (vasprintf(&raw, fmt, ap) < 0)
-                raw = NULL;
+        char *raw = xvasprintf(fmt, ap);
         va_end(ap);
         r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
         r->v[r->n++] = (struct check){
             .name = name,
             .verdict = v,
-            .detail = text_sanitize(raw ? raw : "(out of memory)", 0),
+            .detail = text_sanitize(raw, 0),
             .fix = fix ? text_sanitize(fix, 0) : NULL,
         };
         free(raw);

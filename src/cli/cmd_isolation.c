@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Parses [--json] and returns the index of the first operand, or -1. */
 static int parse_json_flag(int argc, char **argv, bool *json)
@@ -213,13 +214,20 @@ static int set(int argc, char **argv)
         if (first >= argc)
                 return cli_usage_error(&cli_cmd_isolation, "nothing to set: give KEY=VALUE");
 
-        /* The first run writes the default file; iso_config_set reports the diagnostics. */
+        /* The first run writes the default file; iso_config_set reports the
+         * diagnostics, but not why there is no file to edit: said here. */
         struct iso_config cfg;
         struct iso_diags d = {0};
-        iso_config_open(&cfg, &d);
-        iso_config_free(&cfg);
-        iso_diags_free(&d);
         _cleanup_free_ char *path = iso_config_path();
+        struct stat st;
+        bool unmade = iso_config_open(&cfg, &d) < 0 && lstat(path, &st) < 0;
+        iso_config_free(&cfg);
+        if (unmade) {
+                cli_report_diags(&d);
+                iso_diags_free(&d);
+                return OSVM_EXIT_CONFIG;
+        }
+        iso_diags_free(&d);
 
         osvm_err e = {0};
         int r = iso_config_set(path, target, (const char *const *)argv + first,

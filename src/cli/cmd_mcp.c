@@ -144,13 +144,24 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
-        /* writes the default file when there is none */
-        bool named = iso_config_open(&cfg, &d) == 0 && iso_config_server(&cfg, name);
-        iso_config_free(&cfg);
-        iso_diags_free(&d);
-        if (o->off && !named)
-                return 0; /* on the host, as a server the config does not name always ran */
         _cleanup_free_ char *path = iso_config_path();
+        /* writes the default file when there is none */
+        int opened = iso_config_open(&cfg, &d);
+        bool named = opened == 0 && iso_config_server(&cfg, name);
+        iso_config_free(&cfg);
+        struct stat st;
+        if (o->off && !named) {
+                iso_diags_free(&d);
+                return 0; /* on the host, as a server the config does not name always ran */
+        }
+        if (opened < 0 && lstat(path, &st) < 0) {
+                /* no file to edit: say why the default one could not be made */
+                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : path);
+                e->exit = OSVM_EXIT_CONFIG;
+                iso_diags_free(&d);
+                return -1;
+        }
+        iso_diags_free(&d);
         const char *as[6];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
@@ -295,6 +306,36 @@ static bool oauth_opt(int c, json_t *oauth)
         return false;
 }
 
+/* A file as it was before a change of several steps (each written whole),
+ * put back whole should a later step fail. */
+struct file_snapshot {
+        bool had;
+        char *text;
+        size_t len;
+        unsigned mode;
+};
+
+static int snapshot_take(const char *path, size_t max, struct file_snapshot *s, osvm_err *e)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0 && errno == ENOENT)
+                return 0;
+        s->had = true;
+        s->mode = stat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0600;
+        return fs_read_file(path, max, &s->text, &s->len, e);
+}
+
+static void snapshot_restore(const char *path, const struct file_snapshot *s)
+{
+        osvm_err e = {0};
+        if (!s->had ? unlink(path) < 0 && errno != ENOENT && err_sys(&e, "%s: removing", path)
+                    : fs_write_atomic(path, s->text, s->len, s->mode, &e) < 0)
+                log_error("%s: could not be put back as it was: %s", path, e.msg);
+}
+
+/* The registry's bound (src/mcp/registry.c reads it with the same). */
+#define REGISTRY_SNAPSHOT_MAX (4u * 1024 * 1024)
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
@@ -322,6 +363,8 @@ static int add(int argc, char **argv)
         int c, r = 0;
         struct sandbox_opts so = {
             .mounts = json_array(), .allow = json_array(), .secrets = json_array()};
+        struct file_snapshot before = {0}, cfg_before = {0};
+        char *cfg_path = NULL;
         bool any_sandbox_opt = false;
         osvm_err e = {0};
         optind = 0;
@@ -393,9 +436,33 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "--elicitation takes decline or defaults");
                 goto out;
         }
+        if (!url && so.off && json_array_size(so.secrets)) {
+                r = cli_usage_error(&cli_cmd_mcp, "--secret needs the sandbox (its proxy adds the "
+                                                  "value): not with --no-sandbox");
+                goto out;
+        }
+        /* A stdio server's policy goes into the config first, then the server
+         * into the registry: stopped between the two (killed, out of memory),
+         * osvm has a policy for no server, never a server without its policy
+         * (which would run on the host). A step that fails puts both back. */
         path = mcp_registry_path();
-        r = url ? mcp_registry_add_http(path, name, url, headers, &e)
-                : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+        cfg_path = iso_config_path();
+        if (snapshot_take(path, REGISTRY_SNAPSHOT_MAX, &before, &e) < 0 ||
+            (!url && snapshot_take(cfg_path, ISO_CONFIG_MAX_BYTES, &cfg_before, &e) < 0)) {
+                r = fail(&e);
+                goto out;
+        }
+        if (!url) {
+                if (!so.off)
+                        mount_dir_args(name, argv + optind, so.mounts);
+                r = write_sandbox_policy(name, &so, &e);
+        }
+        bool added = false;
+        if (r == 0) {
+                r = url ? mcp_registry_add_http(path, name, url, headers, &e)
+                        : mcp_registry_add_stdio(path, name, argv + optind, env, &e);
+                added = r == 0;
+        }
         if (r == 0 && init_timeout)
                 r = mcp_registry_set(path, name, "init_timeout_ms", json_integer((json_int_t)ms),
                                      &e);
@@ -404,26 +471,12 @@ static int add(int argc, char **argv)
         if (r == 0 && json_object_size(oauth))
                 r = mcp_registry_set(path, name, "oauth", json_incref(oauth), &e);
         if (r < 0) {
+                if (added)
+                        snapshot_restore(path, &before);
+                if (!url)
+                        snapshot_restore(cfg_path, &cfg_before);
                 r = fail(&e);
                 goto out;
-        }
-        if (!url) {
-                if (!so.off)
-                        mount_dir_args(name, argv + optind, so.mounts);
-                if (so.off && json_array_size(so.secrets)) {
-                        osvm_err e2 = {0};
-                        mcp_registry_remove(path, name, &e2);
-                        r = cli_usage_error(&cli_cmd_mcp,
-                                            "--secret needs the sandbox (its proxy adds the "
-                                            "value): not with --no-sandbox");
-                        goto out;
-                }
-                if (write_sandbox_policy(name, &so, &e) < 0) {
-                        osvm_err e2 = {0};
-                        mcp_registry_remove(path, name, &e2);
-                        r = fail(&e);
-                        goto out;
-                }
         }
         char *shown = text_sanitize(name, 0), *where = text_sanitize(url, 0);
         if (url)
@@ -447,6 +500,9 @@ static int add(int argc, char **argv)
         }
         r = OSVM_EXIT_OK;
 out:
+        free(before.text);
+        free(cfg_before.text);
+        free(cfg_path);
         json_decref(so.mounts);
         json_decref(so.allow);
         json_decref(so.secrets);

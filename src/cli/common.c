@@ -28,10 +28,8 @@ bool cli_wants_help(int argc, char **argv)
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
         va_list ap;
-        char *msg;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        char *msg = xvasprintf(fmt, ap);
         va_end(ap);
         _cleanup_free_ char *shown = text_sanitize(msg, 0); /* it quotes the command line */
         fprintf(stderr, "osvm %s: %s\nTry 'osvm help %s'.\n", cmd->name, shown, cmd->name);

@@ -20,10 +20,8 @@ static void __attribute__((format(printf, 3, 4)))
 reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
 {
         va_list ap;
-        char *text;
         va_start(ap, fmt);
-        if (vasprintf(&text, fmt, ap) < 0)
-                abort();
+        char *text = xvasprintf(fmt, ap);
         va_end(ap);
         d->reasons = xrealloc(d->reasons, (d->nreasons + 1) * sizeof(*d->reasons));
         d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};

@@ -400,10 +400,8 @@ const char *mcp_header_problem(const char *line)
 static struct curl_slist *add_line(struct curl_slist *l, const char *line)
 {
         struct curl_slist *n = curl_slist_append(l, line);
-        if (!n) {
-                fprintf(stderr, "osvm: out of memory (curl header list)\n");
-                abort();
-        }
+        if (!n)
+                xoom("curl's header list");
         return n;
 }
 

@@ -57,7 +57,7 @@ static int memfd_with(const char *name, const char *data, size_t len, osvm_err *
 {
         int fd = memfd_create(name, MFD_CLOEXEC);
         if (fd < 0) {
-                err_sys(e, "memfd_create");
+                err_sys(e, "memfd_create(%s)", name);
                 return -1;
         }
         if ((len && write(fd, data, len) != (ssize_t)len) || lseek(fd, 0, SEEK_SET) < 0) {
@@ -185,8 +185,10 @@ json_t *mcp_tool_run(const struct iso_decision *d, const char *tool, json_t *arg
                 err_sys(e, "socketpair");
         json_t *result = NULL;
         char *rpc_public = NULL, *rpc_env = NULL;
-        if (sv[1] < 0)
+        if (sv[1] < 0) {
+                err_wrap(e, "%s/%s: preparing the call", p->server, tool);
                 goto out;
+        }
 
         uint32_t timeout = p->timeout_ms;
         if (o && o->timeout_ms && o->timeout_ms < timeout)

@@ -55,7 +55,11 @@ struct mcp_proxy {
         atomic_uint allowed, refused;
         struct mcp_proxy_secret *sec; /* copies */
         size_t nsec;
+        atomic_bool stop; /* set by mcp_proxy_stop, which then wakes the thread by stopfd */
 };
+
+/* How often the accepting thread looks at stop, should stopfd not wake it. */
+#define PROXY_STOP_POLL_MS 250
 
 struct conn {
         struct mcp_proxy *p;
@@ -107,12 +111,13 @@ static int wait_fd(struct mcp_proxy *p, int fd, short ev, uint64_t until)
                 if (now >= until)
                         return -ETIMEDOUT;
                 struct pollfd pf[2] = {{fd, ev, 0}, {p->stopfd, POLLIN, 0}};
-                int r = poll(pf, 2, (int)((until - now) / 1000000) + 1);
+                uint64_t ms = (until - now) / 1000000 + 1;
+                int r = poll(pf, 2, ms < PROXY_STOP_POLL_MS ? (int)ms : PROXY_STOP_POLL_MS);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
                         return -errno;
-                if (pf[1].revents)
+                if (pf[1].revents || atomic_load(&p->stop))
                         return -ECANCELED;
                 if (pf[0].revents)
                         return 0;
@@ -1375,9 +1380,9 @@ static void *accept_main(void *arg)
         struct mcp_proxy *p = arg;
         for (;;) {
                 struct pollfd pf[2] = {{p->lfd, POLLIN, 0}, {p->stopfd, POLLIN, 0}};
-                if (poll(pf, 2, -1) < 0 && errno != EINTR)
+                if (poll(pf, 2, PROXY_STOP_POLL_MS) < 0 && errno != EINTR)
                         break;
-                if (pf[1].revents)
+                if (pf[1].revents || atomic_load(&p->stop))
                         break;
                 if (!pf[0].revents)
                         continue;
@@ -1488,6 +1493,7 @@ void mcp_proxy_stop(struct mcp_proxy *p)
 {
         if (!p)
                 return;
+        atomic_store(&p->stop, true);
         if (p->stopfd >= 0) {
                 uint64_t one = 1;
                 if (write(p->stopfd, &one, sizeof(one)) < 0)

@@ -47,6 +47,7 @@ struct stdio_transport {
         bool in_pump;
         bool exited;
         int status;
+        int out_err;                   /* errno of a read of its stdout that failed, or 0 */
         struct mcp_confined *confined; /* its sandbox's host side; NULL on the host */
 };
 
@@ -59,7 +60,9 @@ static void note_exit(struct stdio_transport *s, int status)
 /* Describes how the child ended, into buf. */
 static const char *exit_words(const struct stdio_transport *s, char *buf, size_t n)
 {
-        if (!s->exited)
+        if (s->out_err)
+                snprintf(buf, n, "could not be read from: %s", strerror(s->out_err));
+        else if (!s->exited)
                 snprintf(buf, n, "closed its output");
         else if (WIFEXITED(s->status))
                 snprintf(buf, n, "exited with status %d", WEXITSTATUS(s->status));
@@ -205,9 +208,11 @@ static bool read_some(struct stdio_transport *s, int fd, bool is_stdout)
 {
         char buf[65536];
         ssize_t r = read(fd, buf, sizeof(buf));
-        if (r < 0)
-                return errno == EINTR || errno == EAGAIN;
-        if (r == 0)
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                return true;
+        if (r < 0 && is_stdout)
+                s->out_err = errno; /* (not "closed its output": said as it is) */
+        if (r <= 0)
                 return false;
         if (is_stdout)
                 mcp_line_reader_take(&s->out_lines, buf, (size_t)r);

@@ -594,7 +594,10 @@ static int read_report(int fd, osvm_err *e)
                 ssize_t r = read(fd, buf + got, sizeof(buf) - got);
                 if (r < 0 && errno == EINTR)
                         continue;
-                if (r <= 0)
+                /* (a report that cannot be read is no sign that the child exec'd) */
+                if (r < 0)
+                        return err_sys(e, "confining a child: reading its report");
+                if (r == 0)
                         break;
                 got += (size_t)r;
                 if (got == sizeof(buf))

@@ -4,8 +4,10 @@
 #include "base/base.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -331,15 +333,38 @@ static void test_paths(void **state)
         free(p);
 }
 
+/* jansson allocates through xmalloc: out of memory ends osvm as everywhere
+ * else, and no json_* call returns NULL (or leaves out a member) for want of
+ * it. (libc's malloc was jansson's own default.) */
+static void test_json_alloc_is_xmalloc(void **state)
+{
+        (void)state;
+        json_malloc_t m = NULL;
+        json_free_t f = NULL;
+        json_get_alloc_funcs(&m, &f);
+        assert_non_null(m);
+        assert_true((void *)m != dlsym(RTLD_DEFAULT, "malloc"));
+        void *p = m(16);
+        assert_non_null(p);
+        f(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_read_bounds),   cmocka_unit_test(test_create_never_overwrites),
-            cmocka_unit_test(test_mkdir_p),       cmocka_unit_test(test_utf8),
-            cmocka_unit_test(test_sanitize),      cmocka_unit_test(test_header_checks),
-            cmocka_unit_test(test_err_chain),     cmocka_unit_test(test_log_file_is_bounded),
-            cmocka_unit_test(test_level_parse),   cmocka_unit_test(test_paths),
-            cmocka_unit_test(test_log_sanitizes), cmocka_unit_test(test_log_cuts_whole_characters),
+            cmocka_unit_test(test_json_alloc_is_xmalloc),
+            cmocka_unit_test(test_read_bounds),
+            cmocka_unit_test(test_create_never_overwrites),
+            cmocka_unit_test(test_mkdir_p),
+            cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_sanitize),
+            cmocka_unit_test(test_header_checks),
+            cmocka_unit_test(test_err_chain),
+            cmocka_unit_test(test_log_file_is_bounded),
+            cmocka_unit_test(test_level_parse),
+            cmocka_unit_test(test_paths),
+            cmocka_unit_test(test_log_sanitizes),
+            cmocka_unit_test(test_log_cuts_whole_characters),
         };
         return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }
