@@ -79,10 +79,10 @@ test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
 	@tests/run.sh build/asan $(TESTS)
 
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h)
+	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.h tests/*/*.c bench/*.c bench/*.h)
 
 format-check:
-	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.c bench/*.c bench/*.h) \
+	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.h tests/*/*.c bench/*.c bench/*.h) \
 		&& echo "format: all files clang-formatted"
 
 build/bench/%: bench/%.c build/libosvm.a $(HDRS) $(wildcard bench/*.h)
@@ -346,7 +346,8 @@ build/fuzz/libtools.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(TOOL_LIB))
 	@rm -f $@
 	$(Q)ar rcs $@ $^
 
-build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libosvm.a build/fuzz/libtools.a $(HDRS) $(TOOL_HDRS)
+build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libosvm.a build/fuzz/libtools.a $(HDRS) $(TOOL_HDRS) \
+		$(wildcard tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests -o $@ $< build/fuzz/libosvm.a \
