@@ -77,6 +77,8 @@ suite vmm/hostile.sh bash tests/vmm/hostile.sh
 suite vmm/hostile.sh:asan env VMM_RUN=build/asan/tests/vmm/vmm_run \
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         bash tests/vmm/hostile.sh
+# every KVM call of a run failing in turn (the sanitizer build's fault injection)
+suite vmm/fault_kvm.sh env FAULT_RUN=build/asan/tests/vmm/vmm_run bash tests/vmm/fault_kvm.sh
 suite vmm/busybox.sh bash tests/vmm/busybox.sh
 suite vmm/cli.sh bash tests/vmm/cli.sh
 suite mcp/test_egress env CMOCKA_MESSAGE_OUTPUT=TAP build/rel/tests/mcp/test_egress
