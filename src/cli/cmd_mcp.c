@@ -292,7 +292,7 @@ static const struct {
         int opt;
         const char *field;
 } oauth_opts[] = {{'I', "client_id"},           {'S', "client_secret"},   {'O', "scope"},
-                  {'D', "client_metadata_url"}, {'K', "client_key_file"}, {'J', "id_token_file"},
+                  {'D', "client_metadata_url"}, {'Y', "client_key_file"}, {'J', "id_token_file"},
                   {'P', "idp_token_endpoint"},  {'Q', "idp_client_id"}};
 
 /* Sets the field of option c when it is an OAuth option; false when it is not. */
@@ -348,7 +348,7 @@ static int add(int argc, char **argv)
                                              {"client-secret", required_argument, NULL, 'S'},
                                              {"scope", required_argument, NULL, 'O'},
                                              {"client-metadata-url", required_argument, NULL, 'D'},
-                                             {"client-key", required_argument, NULL, 'K'},
+                                             {"client-key", required_argument, NULL, 'Y'},
                                              {"id-token-file", required_argument, NULL, 'J'},
                                              {"idp-token-endpoint", required_argument, NULL, 'P'},
                                              {"idp-client-id", required_argument, NULL, 'Q'},

@@ -213,6 +213,8 @@ static json_t *body(const struct mcp_audit_call *a, const char *prev, json_int_t
         json_object_set_new(r, "pid", json_integer(getpid()));
         json_object_set_new(r, "server", text(d->policy.server));
         json_object_set_new(r, "tool", text(d->policy.tool));
+        if (a->call_id)
+                json_object_set_new(r, "call_id", text(a->call_id));
         json_object_set_new(r, "args_sha256", json_string(args_hash));
         json_object_set_new(r, "bytes_in", json_integer((json_int_t)args_len));
         json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
@@ -277,6 +279,10 @@ static json_t *secret_body(const void *ctx, const char *prev, json_int_t seq)
         json_object_set_new(r, "where", text(s->where));
         if (s->why)
                 json_object_set_new(r, "error", text(s->why));
+        if (s->call_id) {
+                json_object_set_new(r, "call_id", text(s->call_id));
+                json_object_set_new(r, "tool", text(s->tool));
+        }
         json_object_set_new(r, "prev", json_string(prev));
         return r;
 }

@@ -838,6 +838,12 @@ bool mcp_take_tools_changed(struct mcp_client *c)
         return changed;
 }
 
+void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool)
+{
+        if (c->t->ops->set_call)
+                c->t->ops->set_call(c->t, call_id, tool);
+}
+
 bool mcp_alive(const struct mcp_client *c)
 {
         return c->alive && (!c->t->ops->alive || c->t->ops->alive(c->t));

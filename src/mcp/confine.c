@@ -404,6 +404,12 @@ static int loopback_listener(uint16_t *port, osvm_err *e)
         return fd;
 }
 
+void mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool)
+{
+        if (c && c->proxy)
+                mcp_proxy_set_call(c->proxy, call_id, tool);
+}
+
 void mcp_confined_end(struct mcp_confined *c)
 {
         if (!c)

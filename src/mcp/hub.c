@@ -16,8 +16,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HUB_WAIT_STEP_MS 50u /* longest wait for a free connection between checks of cancel */
 
@@ -788,7 +790,9 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
                 return NULL;
         if (policy_limit)
                 co.timeout_ms = limit;
+        mcp_client_set_call(c->client, co.call_id, tool);
         json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
+        mcp_client_set_call(c->client, NULL, NULL);
         release(h, hs, c);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
@@ -812,6 +816,11 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         json_t *egress = dec->route == ISO_ROUTE_UNIKERNEL ? json_array() : NULL;
         if (egress && !ro.egress)
                 ro.egress = egress;
+        /* names the call in its record and in its server's secrets' records */
+        static atomic_uint calls;
+        char call_id[32];
+        snprintf(call_id, sizeof(call_id), "%d-%u", (int)getpid(), atomic_fetch_add(&calls, 1) + 1);
+        ro.call_id = call_id;
         json_t *r = run(h, dec, args, &ro, e);
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,
@@ -821,6 +830,7 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
             .err = r ? NULL : e,
             .duration_ns = time_mono_ns() - t0,
             .egress = ro.egress,
+            .call_id = call_id,
         };
         mcp_audit_record(&a);
         json_decref(egress);

@@ -55,6 +55,7 @@ struct mcp_call_opts {
         void *progress_ctx;
         const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
         json_t *egress;     /* may be NULL: an array each host call of a tool in a VM is added to */
+        const char *call_id; /* set by the hub: names the call in the audit log */
 };
 
 /* What the server said of itself in its initialize result. */
@@ -179,6 +180,8 @@ void mcp_set_notify(struct mcp_client *c, mcp_notify_fn fn, void *ctx);
 bool mcp_take_tools_changed(struct mcp_client *c);
 /* False once the server has gone away; the registry restarts it on next use. */
 bool mcp_alive(const struct mcp_client *c);
+/* The tool call the server runs now (NULLs: none), for its sandbox's records. */
+void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */
 void mcp_close(struct mcp_client *c);
 
@@ -418,7 +421,8 @@ struct mcp_audit_call {
         json_t *result;                 /* the CallToolResult; NULL when the call failed */
         const osvm_err *err;            /* why it failed, when result is NULL */
         uint64_t duration_ns;
-        json_t *egress; /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
+        json_t *egress;      /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
+        const char *call_id; /* "PID-N": the call, as a secret's records name it; may be NULL */
 };
 /* A secret's use by the proxy of a sandboxed server: "event": "secret", never the value. */
 struct mcp_audit_secret {
@@ -427,6 +431,9 @@ struct mcp_audit_secret {
         bool refused;      /* an attempted leak; else the value was put in */
         const char *where; /* "header Authorization", "the URL", "the body", ... */
         const char *why;   /* a refusal's reason; NULL when put in */
+        /* the tool call the server was running (its call record's call_id, and
+         * the tool); NULL: none known (a request made between calls) */
+        const char *call_id, *tool;
 };
 void mcp_audit_secret(const struct mcp_audit_secret *s);
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
@@ -548,6 +555,9 @@ struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
                                           const struct mcp_proxy_secret *secrets, size_t n,
                                           osvm_err *e);
 void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
+/* The tool call the server runs now (NULLs: none), named in the records of
+ * its secrets' uses; a server runs one call at a time. */
+void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool);
 void mcp_proxy_stop(struct mcp_proxy *p);
 
 /* ---- secrets (secret.c): used by a sandboxed server, never held by it ---- */

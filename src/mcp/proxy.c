@@ -56,6 +56,8 @@ struct mcp_proxy {
         struct mcp_proxy_secret *sec; /* copies */
         size_t nsec;
         atomic_bool stop; /* set by mcp_proxy_stop, which then wakes the thread by stopfd */
+        /* under mu: the tool call the server runs now, for the records ("": none) */
+        char call_id[32], tool[128];
 };
 
 /* How often the accepting thread looks at stop, should stopfd not wake it. */
@@ -427,6 +429,27 @@ static const struct mcp_proxy_secret *find_placeholder(const struct mcp_proxy *p
 
 enum place { IN_URL, IN_HEADER, IN_BODY };
 
+void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool)
+{
+        pthread_mutex_lock(&p->mu);
+        snprintf(p->call_id, sizeof(p->call_id), "%s", call_id ? call_id : "");
+        snprintf(p->tool, sizeof(p->tool), "%s", call_id && tool ? tool : "");
+        pthread_mutex_unlock(&p->mu);
+}
+
+/* A secret's record in the audit log, with the call the server runs now. */
+static void record_secret(struct mcp_proxy *p, struct mcp_audit_secret *r)
+{
+        char call_id[sizeof(p->call_id)], tool[sizeof(p->tool)];
+        pthread_mutex_lock(&p->mu);
+        memcpy(call_id, p->call_id, sizeof(call_id));
+        memcpy(tool, p->tool, sizeof(tool));
+        pthread_mutex_unlock(&p->mu);
+        r->call_id = call_id[0] ? call_id : NULL;
+        r->tool = call_id[0] ? tool : NULL;
+        mcp_audit_secret(r);
+}
+
 /* A refusal: said in the log, recorded in the audit log, answered with 403. */
 static void leak(struct mcp_proxy *p, struct end *cl, const struct mcp_proxy_secret *s,
                  const char *host, unsigned port, const char *where, const char *why)
@@ -436,8 +459,8 @@ static void leak(struct mcp_proxy *p, struct end *cl, const struct mcp_proxy_sec
         log_warn("%s: secret: refused a request to %s:%u: it carries the placeholder of secret %s "
                  "in %s, %s (an attempted leak; recorded in the audit log)",
                  p->server, h, port, s->name, w, why);
-        mcp_audit_secret(
-            &(struct mcp_audit_secret){p->server, s->name, host, port, true, where, why});
+        record_secret(p, &(struct mcp_audit_secret){p->server, s->name, host, port, true, where,
+                                                    why, NULL, NULL});
         atomic_fetch_add(&p->refused, 1);
         if (cl) {
                 _cleanup_free_ char *t =
@@ -796,8 +819,8 @@ static void record_uses(struct mcp_proxy *p, uint64_t hdr, uint64_t body, const 
                 _cleanup_free_ char *h = text_sanitize(host, 0);
                 log_info("%s: secret %s sent to %s:%u, in %s", p->server, p->sec[i].name, h, port,
                          where);
-                mcp_audit_secret(&(struct mcp_audit_secret){p->server, p->sec[i].name, host, port,
-                                                            false, where, NULL});
+                record_secret(p, &(struct mcp_audit_secret){p->server, p->sec[i].name, host, port,
+                                                            false, where, NULL, NULL, NULL});
         }
 }
 

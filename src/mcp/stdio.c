@@ -491,11 +491,17 @@ static void stdio_close(struct mcp_transport *t)
         free(s);
 }
 
+static void stdio_set_call(struct mcp_transport *t, const char *call_id, const char *tool)
+{
+        mcp_confined_set_call(((struct stdio_transport *)t)->confined, call_id, tool);
+}
+
 static const struct mcp_transport_ops stdio_ops = {
     .name = "stdio",
     .send = stdio_send,
     .poll = stdio_poll,
     .alive = stdio_alive,
+    .set_call = stdio_set_call,
     .close = stdio_close,
 };
 

@@ -159,6 +159,9 @@ AUDIT=$XDG_STATE_HOME/osvm/audit.jsonl
 check_contains "the audit log records the use" '"event":"secret"' "$(cat "$AUDIT")"
 check_contains "with the secret's name and host" '"secret":"tok","host":"127.0.0.1"' "$(cat "$AUDIT")"
 check_contains "and each refusal" '"status":"refused","where":"the URL"' "$(cat "$AUDIT")"
+python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1])]))' "$AUDIT" >"$T/audit.json"
+check_json "each use and refusal names the tool call the server was running (its record's call_id)" \
+        "$T/audit.json" 'any(r.get("event") == "secret" for r in d) and all(r.get("call_id") and r.get("tool") == "fetch" and r["call_id"] in {c.get("call_id") for c in d if c.get("event") != "secret" and c.get("tool") == "fetch"} for r in d if r.get("event") == "secret")'
 osvm audit verify
 check_exit "the audit chain holds" 0
 osvm audit tail -n 50
