@@ -154,6 +154,10 @@ bool term_color(int fd);
 
 /* True when s (len bytes) is well-formed UTF-8 without NUL bytes. */
 bool text_valid_utf8(const char *s, size_t len);
+/* How many bytes of s to keep to cut it at most max bytes long without
+ * cutting a character in two: for "%.*s" (a plain "%.80s" may end in half a
+ * character, which no JSON string takes). */
+int text_cut(const char *s, size_t max);
 
 /* A growable string. */
 typedef struct strbuf {

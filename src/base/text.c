@@ -5,6 +5,7 @@
  */
 #include "base.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,6 +52,15 @@ static bool utf8_next(const unsigned char *s, size_t len, size_t *i, unsigned *c
         *cp = c;
         *i += n + 1;
         return true;
+}
+
+int text_cut(const char *s, size_t max)
+{
+        size_t n = strnlen(s, max);
+        if (n == max && s[n] != '\0')
+                while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+                        n--; /* s[n] continues the character before it: cut before that */
+        return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 bool text_valid_utf8(const char *str, size_t len)

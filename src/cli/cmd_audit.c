@@ -25,7 +25,7 @@ static void show(const char *line, size_t n, bool json)
         json_t *r = json_loadb(line, n, 0, NULL);
         if (!json_is_object(r)) {
                 _cleanup_free_ char *shown = text_sanitize(line, 0);
-                printf("(not a record) %.200s\n", shown);
+                printf("(not a record) %.*s\n", text_cut(shown, 200), shown);
                 json_decref(r);
                 return;
         }

@@ -45,7 +45,7 @@ const char *iso_names_problem(const char *server, const char *tool, char *buf, s
                 if (!why)
                         continue;
                 char *shown = text_sanitize(names[i], 0);
-                snprintf(buf, n, "the %s name \"%.80s%s\" %s", kinds[i], shown,
+                snprintf(buf, n, "the %s name \"%.*s%s\" %s", kinds[i], text_cut(shown, 80), shown,
                          strlen(shown) > 80 ? "..." : "", why);
                 free(shown);
                 return buf;

@@ -445,10 +445,12 @@ static void rpc_error(struct mcp_client *c, const char *method, json_t *err, osv
 {
         json_t *code = json_object_get(err, "code");
         const char *msg = json_string_value(json_object_get(err, "message"));
+        if (!msg)
+                msg = "(no message)";
         err_set(e, json_is_integer(code) ? (int)json_integer_value(code) : -32603,
-                "%s: %s failed: error %lld: %.300s", c->name, method,
+                "%s: %s failed: error %lld: %.*s", c->name, method,
                 json_is_integer(code) ? (long long)json_integer_value(code) : -32603LL,
-                msg ? msg : "(no message)");
+                text_cut(msg, 300), msg);
 }
 
 /*

@@ -414,7 +414,7 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
                                    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (!m) {
                 _cleanup_free_ char *t = text_sanitize(jerr.text, 0);
-                snprintf(msg, sizeof(msg), "Parse error: %.120s", t);
+                snprintf(msg, sizeof(msg), "Parse error: %.*s", text_cut(t, 120), t);
                 return reply_error(c, MHD_HTTP_BAD_REQUEST, NULL, -32700, msg);
         }
         if (!json_is_object(m)) {

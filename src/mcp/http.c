@@ -196,9 +196,10 @@ static void choose_mode(struct stream *s)
         else {
                 s->failed = true;
                 err_set(&s->err, MCP_E_PROTOCOL,
-                        "%s: the server answered with Content-Type \"%.64s\", neither JSON nor "
+                        "%s: the server answered with Content-Type \"%.*s\", neither JSON nor "
                         "an event stream",
-                        s->h->t.server_name, s->ctype[0] ? s->ctype : "(none)");
+                        s->h->t.server_name, text_cut(s->ctype[0] ? s->ctype : "(none)", 64),
+                        s->ctype[0] ? s->ctype : "(none)");
         }
         if (s->mode == BODY_JSON && s->clen >= 0 && (uint64_t)s->clen > s->h->t.max_message) {
                 s->failed = true;

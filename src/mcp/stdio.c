@@ -115,8 +115,9 @@ static void deliver_line(struct mcp_line_reader *r, char *line, size_t len)
                 r->malformed++;
                 r->malformed_run++;
                 enum log_level lvl = r->malformed <= MALFORMED_LOGGED ? LOG_WARN : LOG_DEBUG;
-                log_msg(lvl, "%s: skipped a malformed line from the server (%s): %.80s",
-                        r->t->server_name, msg ? "not a JSON object" : jerr.text, line);
+                log_msg(lvl, "%s: skipped a malformed line from the server (%s): %.*s",
+                        r->t->server_name, msg ? "not a JSON object" : jerr.text,
+                        text_cut(line, 80), line);
                 json_decref(msg);
                 return;
         }

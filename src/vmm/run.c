@@ -421,7 +421,7 @@ out:
         if (rc < 0) {
                 res->end = VMM_END_ERROR;
                 res->exit_code = 125;
-                snprintf(res->why, sizeof(res->why), "%.511s", e->msg);
+                snprintf(res->why, sizeof(res->why), "%.*s", text_cut(e->msg, 511), e->msg);
         }
         uint64_t t4 = time_mono_ns();
         vmm_fds_close(vm);

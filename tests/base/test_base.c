@@ -94,6 +94,30 @@ static void test_mkdir_p(void **state)
         free(p);
 }
 
+/* A cut never ends in half a character (found by fuzz_isolation_config: a
+ * name cut at 80 bytes through a "μ" made a reason no JSON string took). */
+static void test_cut(void **state)
+{
+        (void)state;
+        assert_int_equal(text_cut("abc", 80), 3);
+        assert_int_equal(text_cut("abcdef", 3), 3);
+        assert_int_equal(text_cut("ab\xce\xbc", 3), 2);    /* before the 2-byte μ */
+        assert_int_equal(text_cut("ab\xce\xbc", 4), 4);    /* it fits whole */
+        assert_int_equal(text_cut("a\xe2\x82\xac", 3), 1); /* before the 3-byte € */
+        assert_int_equal(text_cut("a\xf0\x9f\x98\x80"
+                                  "b",
+                                  4),
+                         1); /* before a 4-byte emoji */
+        assert_int_equal(text_cut("a\xf0\x9f\x98\x80"
+                                  "b",
+                                  5),
+                         5);
+        assert_int_equal(text_cut("", 10), 0);
+        char buf[16];
+        snprintf(buf, sizeof(buf), "%.*s", text_cut("xx\xce\xbc", 3), "xx\xce\xbc");
+        assert_true(text_valid_utf8(buf, strlen(buf)));
+}
+
 static void test_utf8(void **state)
 {
         (void)state;
@@ -357,6 +381,7 @@ int main(void)
             cmocka_unit_test(test_create_never_overwrites),
             cmocka_unit_test(test_mkdir_p),
             cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_cut),
             cmocka_unit_test(test_sanitize),
             cmocka_unit_test(test_header_checks),
             cmocka_unit_test(test_err_chain),
