@@ -289,7 +289,7 @@ void off_req_free(struct off_req *r)
 
 /* ---- properties ---- */
 
-enum prop_type { P_STRING, P_NUMBER, P_INTEGER, P_BOOLEAN, P_ARRAY, P_OBJECT, P_ANY };
+enum prop_type { P_STRING, P_NUMBER, P_INTEGER, P_BOOLEAN, P_ARRAY, P_OBJECT, P_NULL, P_ANY };
 
 enum prop_special { S_NONE, S_ADDRESS, S_SIGNATURE, S_PATH, S_URL };
 
@@ -311,7 +311,8 @@ static enum prop_type type_of(const char *t)
                 const char *name;
                 enum prop_type type;
         } types[] = {{"string", P_STRING},   {"number", P_NUMBER}, {"integer", P_INTEGER},
-                     {"boolean", P_BOOLEAN}, {"array", P_ARRAY},   {"object", P_OBJECT}};
+                     {"boolean", P_BOOLEAN}, {"array", P_ARRAY},   {"object", P_OBJECT},
+                     {"null", P_NULL}};
         for (size_t i = 0; t && i < sizeof(types) / sizeof(types[0]); i++)
                 if (!strcmp(t, types[i].name))
                         return types[i].type;
@@ -326,11 +327,15 @@ static enum prop_type prop_type(const json_t *ps)
         if (json_is_array(t)) {
                 size_t i;
                 const json_t *v;
+                bool null = false;
                 json_array_foreach(t, i, v)
                 {
                         if (json_is_string(v) && strcmp(json_string_value(v), "null"))
                                 return type_of(json_string_value(v));
+                        null |= json_is_string(v);
                 }
+                if (null)
+                        return P_NULL; /* ["null"]: nothing but null */
         }
         if (json_is_array(json_object_get(ps, "enum")))
                 return P_STRING;
@@ -488,6 +493,8 @@ static bool has_type(const json_t *ps, const json_t *v)
                 return json_is_boolean(v);
         case P_OBJECT:
                 return json_is_object(v);
+        case P_NULL:
+                return json_is_null(v);
         case P_ARRAY: {
                 if (!json_is_array(v))
                         return false;
@@ -554,6 +561,8 @@ static json_t *convert(const struct prop *p, const char *s)
                 json_decref(o);
                 return NULL;
         }
+        case P_NULL: /* only "null" fits, which no request says for it */
+                return !strcmp(s, "null") ? json_null() : NULL;
         case P_ANY:
         case P_STRING:
                 break;

@@ -524,7 +524,7 @@ static void test_item_types(void **state)
         json_t *schema = json_loads(
             "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\",\"items\":"
             "{\"type\":\"integer\"}},\"names\":{\"type\":\"array\",\"items\":{\"type\":"
-            "\"string\"}}}}",
+            "\"string\"}},\"n\":{\"type\":[\"null\"]},\"m\":{\"type\":\"null\"}}}",
             0, NULL);
         assert_non_null(schema);
         struct {
@@ -537,6 +537,9 @@ static void test_item_types(void **state)
             {"tags='[4,\"a\"]'", "{}"},
             {"names=a,b", "{\"names\":[\"a\",\"b\"]}"},
             {"names='[\"a\",1]'", "{}"},
+            /* a property of type null takes null alone (found by fuzz_agent_extract) */
+            {"n=7", "{}"},
+            {"m=7 n=null", "{\"n\":null}"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct off_req r;
