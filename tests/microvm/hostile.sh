@@ -20,6 +20,15 @@ if [ $KVM = 1 ]; then
 else
         skip "the hostile agent in μVM-1 on KVM" "KVM is not usable: $KVM_WHY (the process platform's leg runs)"
 fi
+# OSVM_TEST_PLATFORMS (tests/nested): only the legs named, as tests/vmm's
+# suites do; the process platform's legs are the machine's own make check's
+if [ -n "${OSVM_TEST_PLATFORMS:-}" ]; then
+        only=""
+        for p in $platforms; do
+                case " $OSVM_TEST_PLATFORMS " in *" $p "*) only="$only $p" ;; esac
+        done
+        platforms=$only
+fi
 
 # A fresh home whose config runs the agent and the tools on platform $plat.
 fresh_on() {
