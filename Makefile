@@ -321,7 +321,7 @@ test: $(NESTED_BINS)
 # ---- fuzzers: libFuzzer targets over every hostile input (tests/fuzz/) ----
 # clang, with the sanitizers and libFuzzer's coverage: the library once more
 # (build/fuzz/obj), the tool pack's JSON and parsers beside it, a program per
-# target. `make fuzz` runs each for FUZZ_SECONDS (tests/fuzz/run.sh); `make
+# target. `make fuzz` runs each for FUZZ_SECONDS (tests/fuzz/run); `make
 # check` runs each over its corpus and about ten seconds (tests/fuzz/check.sh).
 # (clang warns of `{NULL}` tables, a C idiom, as missing field initializers,
 # and has no -Wformat-truncation.)
@@ -356,7 +356,7 @@ build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libosvm.a build/fuzz/libtools.a $(HD
 .PHONY: fuzz
 fuzz: test-deps
 	@$(MAKE) --no-print-directory -j2 $(FUZZ_BINS)
-	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	sh tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 test: $(FUZZ_BINS)
 
 # ---- shell completions, made by the command from its own command table ----

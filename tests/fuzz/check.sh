@@ -6,4 +6,4 @@
 set -u
 targets=$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
 # shellcheck disable=SC2086
-exec sh tests/fuzz/run.sh "${FUZZ_CHECK_SECONDS:-10}" $targets
+exec sh tests/fuzz/run "${FUZZ_CHECK_SECONDS:-10}" $targets
