@@ -10,11 +10,14 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +135,30 @@ static inline pid_t tu_spawn_port(char *const argv[], int *port)
                 return -1;
         }
         return pid;
+}
+
+/* A TCP listener on 127.0.0.1 at a free port (*port); asserts it is made. */
+static inline int tu_listen_loopback(unsigned *port)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t l = sizeof(sin);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        assert_int_equal(listen(fd, 16), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &l), 0);
+        *port = ntohs(sin.sin_port);
+        return fd;
+}
+
+/* A TCP connection to 127.0.0.1:port; asserts it is made. */
+static inline int tu_dial_loopback(unsigned port)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t)port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        return fd;
 }
 
 #endif

@@ -65,28 +65,6 @@ static void *upstream_main(void *arg)
         return NULL;
 }
 
-static int listener(unsigned *port)
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t l = sizeof(sin);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        assert_int_equal(listen(fd, 8), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &l), 0);
-        *port = ntohs(sin.sin_port);
-        return fd;
-}
-
-static int dial(unsigned port)
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sin = {.sin_family = AF_INET,
-                                  .sin_port = htons((uint16_t)port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        return fd;
-}
-
 /* Reads until the peer closes (a bound of 60 s only guards a hang). */
 static void read_all(int fd, char *buf, size_t n)
 {
@@ -107,7 +85,7 @@ static void test_proxy(void **state)
 {
         (void)state;
         struct upstream u = {0};
-        u.lfd = listener(&u.port);
+        u.lfd = tu_listen_loopback(&u.port);
         pthread_create(&u.t, NULL, upstream_main, &u);
         char entry[32];
         snprintf(entry, sizeof(entry), "127.0.0.1:%u", u.port);
@@ -115,12 +93,12 @@ static void test_proxy(void **state)
         struct iso_strlist allow = {1, v};
         unsigned pport;
         osvm_err e = {0};
-        struct mcp_proxy *p = mcp_proxy_start("t", listener(&pport), &allow, &e);
+        struct mcp_proxy *p = mcp_proxy_start("t", tu_listen_loopback(&pport), &allow, &e);
         assert_non_null(p);
         char buf[2048], req[256];
 
         /* refused: a host off the list, with the remedy in the answer */
-        int fd = dial(pport);
+        int fd = tu_dial_loopback(pport);
         const char *bad = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n";
         assert_int_equal(send(fd, bad, strlen(bad), 0), (ssize_t)strlen(bad));
         read_all(fd, buf, sizeof(buf));
@@ -129,7 +107,7 @@ static void test_proxy(void **state)
         assert_non_null(strstr(buf, "osvm isolation set t network.allow=example.com:443"));
 
         /* refused: localhost is a name for this host, not the listed IP */
-        fd = dial(pport);
+        fd = tu_dial_loopback(pport);
         snprintf(req, sizeof(req), "GET http://localhost:%u/ HTTP/1.1\r\nHost: x\r\n\r\n", u.port);
         assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
         read_all(fd, buf, sizeof(buf));
@@ -137,7 +115,7 @@ static void test_proxy(void **state)
         assert_non_null(strstr(buf, "HTTP/1.1 403"));
 
         /* refused: SOCKS5 to a host off the list (reply 2) */
-        fd = dial(pport);
+        fd = tu_dial_loopback(pport);
         assert_int_equal(send(fd, "\x05\x01\x00", 3, 0), 3);
         unsigned char s5[64] = {5, 1, 0, 3, 11};
         memcpy(s5 + 5, "example.com", 11);
@@ -149,7 +127,7 @@ static void test_proxy(void **state)
         assert_int_equal((unsigned char)buf[3], 2); /* then: not allowed */
 
         /* allowed: a plain HTTP request in absolute form goes on in origin form */
-        fd = dial(pport);
+        fd = tu_dial_loopback(pport);
         snprintf(req, sizeof(req),
                  "GET http://127.0.0.1:%u/path?q=1 HTTP/1.1\r\nHost: x\r\nProxy-Authorization: "
                  "secret\r\n\r\n",

@@ -162,32 +162,10 @@ static void *upstream_main(void *arg)
         }
 }
 
-static int listener(unsigned *port)
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t l = sizeof(sin);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        assert_int_equal(listen(fd, 16), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &l), 0);
-        *port = ntohs(sin.sin_port);
-        return fd;
-}
-
-static int dial(unsigned port)
-{
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sin = {.sin_family = AF_INET,
-                                  .sin_port = htons((uint16_t)port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-        return fd;
-}
-
 /* Sends req (n bytes) through the proxy and reads the answer to its end. */
 static char *exchange(unsigned pport, const char *req, size_t n)
 {
-        int fd = dial(pport);
+        int fd = tu_dial_loopback(pport);
         size_t sent = 0;
         while (sent < n) {
                 ssize_t w = send(fd, req + sent, n - sent, MSG_NOSIGNAL);
@@ -215,7 +193,7 @@ static void upstream_start(struct upstream *u)
 {
         memset(u, 0, sizeof(*u));
         pthread_mutex_init(&u->mu, NULL);
-        u->lfd = listener(&u->port);
+        u->lfd = tu_listen_loopback(&u->port);
         pthread_create(&u->t, NULL, upstream_main, u);
 }
 
@@ -267,7 +245,8 @@ static void test_proxy_secrets(void **state)
         };
         unsigned pport;
         osvm_err e = {0};
-        struct mcp_proxy *p = mcp_proxy_start_secrets("t", listener(&pport), &allow, sec, 2, &e);
+        struct mcp_proxy *p =
+            mcp_proxy_start_secrets("t", tu_listen_loopback(&pport), &allow, sec, 2, &e);
         assert_non_null(p);
         char req[512];
         char *r;
@@ -285,7 +264,7 @@ static void test_proxy_secrets(void **state)
         /* CONNECT then plain HTTP in the tunnel, keep-alive: each request put right */
         snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", a1, a1);
         {
-                int fd = dial(pport);
+                int fd = tu_dial_loopback(pport);
                 assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
                 char buf[256];
                 ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
@@ -354,7 +333,7 @@ static void test_proxy_secrets(void **state)
 
         /* Expect: 100-continue: osvm asks for the body itself (it reads it before sending) */
         {
-                int fd = dial(pport);
+                int fd = tu_dial_loopback(pport);
                 snprintf(req, sizeof(req),
                          "PUT http://%s/e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: "
                          "52\r\n\r\n",
