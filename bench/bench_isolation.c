@@ -14,24 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #define RUNS 2000
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
-static uint64_t pct(uint64_t *v, size_t n, double p)
-{
-        qsort(v, n, sizeof(*v), cmp_u64);
-        return v[(size_t)(p * (double)(n - 1))];
-}
 
 static void report(const char *name, uint64_t *ours, uint64_t *base, const char *base_name)
 {
-        uint64_t o50 = pct(ours, RUNS, 0.5), o99 = pct(ours, RUNS, 0.99);
-        uint64_t b50 = pct(base, RUNS, 0.5), b99 = pct(base, RUNS, 0.99);
+        uint64_t o50 = bench_pct(ours, RUNS, 0.5), o99 = bench_pct(ours, RUNS, 0.99);
+        uint64_t b50 = bench_pct(base, RUNS, 0.5), b99 = bench_pct(base, RUNS, 0.99);
         printf("%-7s p50 %7.2f us  p99 %7.2f us | %-16s p50 %7.2f us  p99 %7.2f us | ratio p50 "
                "%.2fx\n",
                name, o50 / 1e3, o99 / 1e3, base_name, b50 / 1e3, b99 / 1e3,

@@ -29,24 +29,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #define SERVER "tests/mcp/sandbox_server.py"
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
-static double pct(uint64_t *v, size_t n, double p)
-{
-        qsort(v, n, sizeof(*v), cmp_u64);
-        return (double)v[(size_t)(p * (double)(n - 1))] / 1e6;
-}
 
 static void row(const char *what, uint64_t *a, uint64_t *b, size_t n, bool ratio)
 {
-        double a50 = pct(a, n, 0.5), a90 = pct(a, n, 0.9);
-        double b50 = pct(b, n, 0.5), b90 = pct(b, n, 0.9);
+        double a50 = bench_pct_ms(a, n, 0.5), a90 = bench_pct_ms(a, n, 0.9);
+        double b50 = bench_pct_ms(b, n, 0.5), b90 = bench_pct_ms(b, n, 0.9);
         if (ratio)
                 printf("%-7s sandboxed p50 %8.3f ms p90 %8.3f | direct p50 %8.3f ms p90 %8.3f | "
                        "ratio %.3fx\n",

@@ -29,19 +29,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #define PH "osvm_secret_0123456789abcdef0123456789abcdef"
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
-static double pct(uint64_t *v, size_t n, double p)
-{
-        qsort(v, n, sizeof(*v), cmp_u64);
-        return (double)v[(size_t)(p * (double)(n - 1))] / 1e6;
-}
 
 /* ---- the endpoint ---- */
 
@@ -241,12 +231,16 @@ int main(int argc, char **argv)
                         printf("  a fresh connection, p50 of each phase (ms): tcp+CONNECT %.3f / "
                                "%.3f, "
                                "TLS done %.3f / %.3f, first byte %.3f / %.3f (via / direct)\n",
-                               pct(phase[1][0], nphase[1], .5), pct(phase[0][0], nphase[0], .5),
-                               pct(phase[1][1], nphase[1], .5), pct(phase[0][1], nphase[0], .5),
-                               pct(phase[1][2], nphase[1], .5), pct(phase[0][2], nphase[0], .5));
+                               bench_pct_ms(phase[1][0], nphase[1], .5),
+                               bench_pct_ms(phase[0][0], nphase[0], .5),
+                               bench_pct_ms(phase[1][1], nphase[1], .5),
+                               bench_pct_ms(phase[0][1], nphase[0], .5),
+                               bench_pct_ms(phase[1][2], nphase[1], .5),
+                               bench_pct_ms(phase[0][2], nphase[0], .5));
                 nphase[0] = nphase[1] = 0;
-                double v50 = pct(via, rounds, 0.5), v90 = pct(via, rounds, 0.9);
-                double d50 = pct(direct, rounds, 0.5), d90 = pct(direct, rounds, 0.9);
+                double v50 = bench_pct_ms(via, rounds, 0.5), v90 = bench_pct_ms(via, rounds, 0.9);
+                double d50 = bench_pct_ms(direct, rounds, 0.5),
+                       d90 = bench_pct_ms(direct, rounds, 0.9);
                 printf("%-28s via proxy p50 %.3f ms p90 %.3f ms | direct p50 %.3f ms p90 %.3f ms | "
                        "p50 overhead %+.3f ms (target <= +2 ms)\n",
                        keep == 2   ? "GET, one kept-alive conn:"
