@@ -191,6 +191,8 @@ char *text_sanitize(const char *s, unsigned flags);
 /* HTTP header names (RFC 9110 tokens) and values (no CR, LF, NUL or other
  * control but tab): every name and value osvm sends is checked with these. */
 bool text_header_name_ok(const char *s);
+/* One character of such a name (an RFC 9110 tchar). */
+bool text_token_char(char c);
 bool text_header_value_ok(const char *s);
 
 /* ---- time ---- */

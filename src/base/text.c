@@ -117,17 +117,22 @@ char *text_sanitize(const char *s, unsigned flags)
         return sb_steal(&b);
 }
 
+/* RFC 9110 5.6.2: tchar. */
+bool text_token_char(char ch)
+{
+        unsigned char c = (unsigned char)ch;
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 /* RFC 9110 5.6.2: token = 1*tchar. */
 bool text_header_name_ok(const char *s)
 {
         if (!s || !*s)
                 return false;
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      (c && strchr("!#$%&'*+-.^_`|~", c))))
+        for (; *s; s++)
+                if (!text_token_char(*s))
                         return false;
-        }
         return true;
 }
 

@@ -385,11 +385,6 @@ void iso_secret_bind_free(struct iso_secret_bind *b)
         memset(b, 0, sizeof(*b));
 }
 
-static bool header_name_char(char c)
-{
-        return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~", c);
-}
-
 const char *iso_secret_bind_parse(const char *spec, struct iso_secret_bind *out)
 {
         static const char form[] = "not ENV=NAME@HOST[,HOST...][/HEADER[,HEADER...]][/body]";
@@ -443,7 +438,7 @@ const char *iso_secret_bind_parse(const char *spec, struct iso_secret_bind *out)
                         if (e == p || e - p > 128)
                                 why = "a header name is empty or too long";
                         for (const char *x = p; x < e && !why; x++)
-                                if (!header_name_char(*x))
+                                if (!text_token_char(*x))
                                         why = "not a header name";
                         if (!why)
                                 strlist_push(&b.headers, p, (size_t)(e - p));

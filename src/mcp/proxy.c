@@ -532,12 +532,6 @@ struct framing {
         const char *why;
 };
 
-static bool token_char(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool header_is(const char *line, size_t nlen, const char *name)
 {
         return strlen(name) == nlen && !strncasecmp(line, name, nlen);
@@ -561,7 +555,7 @@ static enum parse check_head(const char *buf, size_t head_len, struct framing *f
                 const char *colon = memchr(line, ':', (size_t)(eol - line));
                 size_t nlen = colon ? (size_t)(colon - line) : 0;
                 for (size_t k = 0; k < nlen && colon; k++)
-                        if (!token_char(line[k]))
+                        if (!text_token_char(line[k]))
                                 colon = NULL;
                 if (!colon || nlen == 0) {
                         f->why = "a header line that is not NAME: VALUE (or a folded one)";
