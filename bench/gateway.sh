@@ -71,7 +71,7 @@ for t in ("stdio", "http"):
     gp = statistics.median(r["p50_us"] for r in g)
     dm = statistics.median(r["p90_us"] for r in d)
     gm = statistics.median(r["p90_us"] for r in g)
-    print(f"  {t:5}: p50 straight {dp:7.1f} us, through osvm {gp:7.1f} us: {100 * (gp - dp) / dp:+.1f}% ({gp - dp:+.1f} us); p90 {dm:.1f} / {gm:.1f} us")
+    print(f"  {t:5}: p50 straight {dp:7.1f} us, through osvm {gp:7.1f} us: ratio {gp / dp:.2f}x, {100 * (gp - dp) / dp:+.1f}% ({gp - dp:+.1f} us); p90 {dm:.1f} / {gm:.1f} us")
     print(f"         per round p50 straight {[r['p50_us'] for r in d]}, through osvm {[r['p50_us'] for r in g]}")
 g3 = [r for r in rows if r["path"] == "gateway3"][0]
 g1 = [r for r in rows if r["path"] == "gateway" and r["transport"] == "http"][-1]
