@@ -52,17 +52,19 @@ static char *read_line(void)
         }
 }
 
+/* Sends v (stolen) as one line: 0, -ENOMEM (it cannot be written as JSON)
+ * or -EPIPE (the supervisor is gone). */
 static int send_line(json_t *v)
 {
         char *s = json_dumps(v, JSON_COMPACT);
         json_decref(v);
         if (!s)
-                return -1;
+                return -ENOMEM;
         size_t len = strlen(s);
-        s[len] = '\n';
+        s[len] = '\n'; /* in place of the NUL: the line is the len + 1 bytes */
         int w = write_all(s, len + 1);
         free(s);
-        return w;
+        return w < 0 ? -EPIPE : 0;
 }
 
 /*
@@ -96,19 +98,14 @@ static int answer_ask(json_t *ask)
 
 json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), void *ctx, osvm_err *e)
 {
-        char *s = json_dumps(req, JSON_COMPACT);
         const char *op = json_string_value(json_object_get(req, "op"));
         char what[32];
         snprintf(what, sizeof(what), "%s", op ? op : "?");
-        json_decref(req);
-        if (!s) {
+        int w = send_line(req);
+        if (w == -ENOMEM) {
                 err_set(e, ENOMEM, "host call %s: cannot serialize it", what);
                 return NULL;
         }
-        size_t len = strlen(s);
-        s[len] = '\n';
-        int w = write_all(s, len + 1);
-        free(s);
         if (w < 0) {
                 err_set(e, EPIPE, "host call %s: the supervisor is gone", what);
                 return NULL;
