@@ -110,6 +110,9 @@ void log_close(void);
  * too large, unreadable.
  */
 int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err *e);
+/* The same from fd, open on path (named in errors): for a caller that has
+ * checked the file it opened, so that what is read is what was checked. */
+int fs_read_fd(int fd, const char *path, size_t max, char **out, size_t *len, osvm_err *e);
 /* Writes data to path through a temporary file in the same directory, fsync
  * and rename, with the given mode. */
 int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e);

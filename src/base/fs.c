@@ -14,6 +14,11 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return err_sys(e, "%s", path);
+        return fs_read_fd(fd, path, max, out, len, e);
+}
+
+int fs_read_fd(int fd, const char *path, size_t max, char **out, size_t *len, osvm_err *e)
+{
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return err_sys(e, "%s", path);

@@ -810,9 +810,10 @@ static char *read_secret_file(struct mcp_oauth *o, const char *what, const char 
                         o->server, what, shown_path);
                 return NULL;
         }
-        close(fd);
         char *text = NULL;
-        if (fs_read_file(path, max, &text, len, e) < 0) {
+        int r = fs_read_fd(fd, path, max, &text, len, e);
+        close(fd);
+        if (r < 0) {
                 err_wrap(e, "%s: %s %s", o->server, what, shown_path);
                 return NULL;
         }

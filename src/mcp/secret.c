@@ -13,6 +13,7 @@
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -73,14 +74,16 @@ char *mcp_secret_store_text(void)
 /* The store as an object (empty when there is no file yet); NULL with e. */
 static json_t *load(const char *path, osvm_err *e)
 {
+        /* what is read is the file checked: one open, no link followed */
         struct stat st;
-        if (lstat(path, &st) < 0) {
-                if (errno == ENOENT)
-                        return json_object();
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0 && errno == ENOENT)
+                return json_object();
+        if (fd < 0 && errno != ELOOP) {
                 err_sys(e, "reading the secret store %s", path);
                 return NULL;
         }
-        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
                 err_set(e, EPERM, "the secret store %s is not a regular file of yours", path);
                 return NULL;
         }
@@ -93,7 +96,7 @@ static json_t *load(const char *path, osvm_err *e)
         }
         char *text = NULL;
         size_t len = 0;
-        if (fs_read_file(path, SECRET_FILE_MAX, &text, &len, e) < 0)
+        if (fs_read_fd(fd, path, SECRET_FILE_MAX, &text, &len, e) < 0)
                 return NULL;
         json_error_t je;
         json_t *j = json_loadb(text, len, 0, &je);
