@@ -95,6 +95,11 @@ void log_set_file_dir(const char *dir);
 /* The file is rotated to .1 past this many bytes. */
 #define LOG_FILE_MAX_BYTES (1024 * 1024)
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The messages this thread logs between begin and end (which nest) go to the
+ * file together, in one write at the end: a call's trace of several lines
+ * costs one system call, and no other thread's line falls between them. */
+void log_batch_begin(void);
+void log_batch_end(void);
 void log_close(void);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
@@ -231,6 +236,8 @@ void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
  */
 #define WORKERS_IDLE_MAX 4u
 void workers_run(void (*fn)(void *arg), void *arg);
+/* As workers_run, but false (and fn not run) when no thread can be had. */
+bool workers_try_run(void (*fn)(void *arg), void *arg);
 /* Threads in the pool now, and how many of them wait for a job. */
 void workers_count(unsigned *threads, unsigned *idle);
 

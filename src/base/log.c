@@ -29,6 +29,13 @@ static struct {
         pthread_mutex_t lock;
 } lg = {.level = LOG_WARN, .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* This thread's batch (log_batch_begin): its lines for the file, its pid. */
+static _Thread_local struct {
+        unsigned depth;
+        pid_t pid;
+        strbuf lines;
+} batch;
+
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
 const char *log_level_name(enum log_level lvl)
@@ -115,11 +122,25 @@ static void rotate_locked(void)
 /* The longest message kept, before it is sanitized (which may make it longer). */
 #define LOG_MSG_MAX 3072
 
-static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
+/* Writes whole lines to the file, rotating it first when they would pass its size. */
+static void file_append_locked(const char *lines, size_t n)
 {
         open_file_locked();
         if (lg.fd < 0)
                 return;
+        if (lg.size + (off_t)n > LOG_FILE_MAX_BYTES)
+                rotate_locked();
+        if (lg.fd >= 0 && write(lg.fd, lines, n) == (ssize_t)n)
+                lg.size += (off_t)n;
+}
+
+static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
+{
+        if (!batch.depth) {
+                open_file_locked();
+                if (lg.fd < 0)
+                        return;
+        }
         struct timespec ts;
         struct tm tm;
         char stamp[32];
@@ -127,16 +148,33 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
         gmtime_r(&ts.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
         strbuf line = {0};
-        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000, (int)getpid(),
-                log_level_name(lvl));
+        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000,
+                (int)(batch.depth ? batch.pid : getpid()), log_level_name(lvl));
         sb_add_sanitized(&line, msg, len, 0);
         sb_add(&line, "\n");
-        size_t n = line.len;
-        if (lg.size + (off_t)n > LOG_FILE_MAX_BYTES)
-                rotate_locked();
-        if (lg.fd >= 0 && write(lg.fd, line.s, n) == (ssize_t)n)
-                lg.size += (off_t)n;
+        if (batch.depth)
+                sb_addn(&batch.lines, line.s, line.len);
+        else
+                file_append_locked(line.s, line.len);
         sb_free(&line);
+}
+
+void log_batch_begin(void)
+{
+        if (batch.depth++ == 0)
+                batch.pid = getpid();
+}
+
+void log_batch_end(void)
+{
+        if (!batch.depth || --batch.depth)
+                return;
+        if (batch.lines.len) {
+                pthread_mutex_lock(&lg.lock);
+                file_append_locked(batch.lines.s, batch.lines.len);
+                pthread_mutex_unlock(&lg.lock);
+        }
+        sb_free(&batch.lines);
 }
 
 /* The message on stderr: its first line after the tag, each further line

@@ -51,13 +51,11 @@ static void *worker(void *unused)
         return NULL;
 }
 
-void workers_run(void (*fn)(void *arg), void *arg)
+bool workers_try_run(void (*fn)(void *arg), void *arg)
 {
         struct job *j = malloc(sizeof(*j));
-        if (!j) {
-                fn(arg);
-                return;
-        }
+        if (!j)
+                return false;
         *j = (struct job){.fn = fn, .arg = arg};
         pthread_mutex_lock(&mu);
         *tail = j;
@@ -67,7 +65,7 @@ void workers_run(void (*fn)(void *arg), void *arg)
         if (spare) {
                 pthread_cond_signal(&wake);
                 pthread_mutex_unlock(&mu);
-                return;
+                return true;
         }
         pthread_attr_t attr;
         pthread_t t;
@@ -78,9 +76,9 @@ void workers_run(void (*fn)(void *arg), void *arg)
         if (made) {
                 threads++;
                 pthread_mutex_unlock(&mu);
-                return;
+                return true;
         }
-        /* no thread: the job leaves the queue and runs here */
+        /* no thread: the job leaves the queue */
         struct job **p = &head;
         while (*p != j)
                 p = &(*p)->next;
@@ -90,7 +88,13 @@ void workers_run(void (*fn)(void *arg), void *arg)
         queued--;
         pthread_mutex_unlock(&mu);
         free(j);
-        fn(arg);
+        return false;
+}
+
+void workers_run(void (*fn)(void *arg), void *arg)
+{
+        if (!workers_try_run(fn, arg))
+                fn(arg); /* no thread: it runs here */
 }
 
 void workers_count(unsigned *nthreads, unsigned *nidle)

@@ -37,7 +37,6 @@ static bool audit_warned;
 /* What this process last appended (under audit_mu): while the file is the same
  * one, of the size it left it, the chain goes on from here without reading it. */
 static struct {
-        char path[512];
         dev_t dev;
         ino_t ino;
         off_t size;
@@ -45,6 +44,13 @@ static struct {
         json_int_t seq;
         bool valid;
 } last;
+
+/* The log's path, its lock file and the log, kept open between records
+ * (under audit_mu); -1 while closed. */
+static struct {
+        char path[512];
+        int lock, fd;
+} kept = {.lock = -1, .fd = -1};
 
 char *mcp_audit_path(void)
 {
@@ -287,12 +293,12 @@ static json_t *secret_body(const void *ctx, const char *prev, json_int_t seq)
         return r;
 }
 
-static int append(body_fn make, const void *ctx, osvm_err *e)
+/* Opens the lock file beside path (the directory too, at the first record). */
+static int open_lock(const char *path, osvm_err *e)
 {
-        _cleanup_free_ char *path = mcp_audit_path();
         _cleanup_free_ char *lock_path = xasprintf("%s.lock", path);
         int lock = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (lock < 0 && errno == ENOENT) { /* the first record: the directory too */
+        if (lock < 0 && errno == ENOENT) {
                 _cleanup_free_ char *dir = fs_dirname(path);
                 if (fs_mkdir_p(dir, 0700, e) < 0)
                         return -1;
@@ -300,65 +306,104 @@ static int append(body_fn make, const void *ctx, osvm_err *e)
         }
         if (lock < 0)
                 return err_set(e, errno, "opening %s: %s", lock_path, strerror(errno));
+        return lock;
+}
+
+/* Closes what is kept open; the chain is read again at the next record. */
+static void forget(void)
+{
+        if (kept.fd >= 0)
+                close(kept.fd);
+        if (kept.lock >= 0)
+                close(kept.lock);
+        kept.fd = kept.lock = -1;
+        kept.path[0] = '\0';
+        last.valid = false;
+}
+
+/*
+ * Appends one record under the lock that every osvm takes to append. The
+ * lock file and the log stay open between records: while the path still
+ * names the file this process last wrote, of the size it left it, a record
+ * costs the lock, one lstat and its write. Otherwise (another process
+ * appended or rotated, the file was removed or replaced) the log is opened
+ * again and the chain read from its last line.
+ */
+static int append(body_fn make, const void *ctx, osvm_err *e)
+{
+        _cleanup_free_ char *path = mcp_audit_path();
+        if (strcmp(kept.path, path) != 0) {
+                forget();
+                if (strlen(path) >= sizeof(kept.path))
+                        return err_set(e, ENAMETOOLONG, "%s: the path is too long", path);
+                kept.lock = open_lock(path, e);
+                if (kept.lock < 0)
+                        return -1;
+                snprintf(kept.path, sizeof(kept.path), "%s", path);
+        }
         /* (another osvm holds it only while it appends one line) */
-        while (flock(lock, LOCK_EX) < 0 && errno == EINTR)
+        while (flock(kept.lock, LOCK_EX) < 0 && errno == EINTR)
                 ;
         int rc = -1;
-        int fd = open_log(path, e);
-        if (fd < 0)
-                goto out;
         char prev[SHA256_HEX_LEN + 1];
         json_int_t seq;
         struct stat st;
-        if (last.valid && fstat(fd, &st) == 0 && !strcmp(last.path, path) &&
-            st.st_dev == last.dev && st.st_ino == last.ino && st.st_size == last.size) {
+        if (kept.fd >= 0 && last.valid && lstat(path, &st) == 0 && st.st_dev == last.dev &&
+            st.st_ino == last.ino && st.st_size == last.size) {
                 memcpy(prev, last.hash, sizeof(prev));
                 seq = last.seq;
         } else {
-                chain_head(fd, path, prev, &seq);
+                last.valid = false;
+                if (kept.fd >= 0)
+                        close(kept.fd);
+                kept.fd = open_log(path, e);
+                if (kept.fd < 0)
+                        goto out;
+                chain_head(kept.fd, path, prev, &seq);
+                if (fstat(kept.fd, &st) < 0) {
+                        err_set(e, errno, "reading %s: %s", path, strerror(errno));
+                        goto out;
+                }
         }
         json_t *b = make(ctx, prev, seq + 1);
         char *line = seal(b);
         json_decref(b);
         if (!line) {
                 err_set(e, ENOMEM, "could not encode the record");
-                close(fd);
                 goto out;
         }
         size_t len = strlen(line);
-        if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size + len > max_bytes()) {
-                close(fd);
+        if (st.st_size > 0 && (uint64_t)st.st_size + len > max_bytes()) {
+                close(kept.fd);
                 rotate(path);
-                fd = open_log(path, e);
-                if (fd < 0) {
+                kept.fd = open_log(path, e);
+                if (kept.fd < 0 || fstat(kept.fd, &st) < 0) {
                         free(line);
                         goto out;
                 }
         }
-        ssize_t w = write(fd, line, len);
+        ssize_t w = write(kept.fd, line, len);
         last.valid = false;
         if (w != (ssize_t)len) {
                 err_set(e, w < 0 ? errno : EIO, "writing %s: %s", path,
                         w < 0 ? strerror(errno) : "short write");
         } else {
                 rc = 0;
-                if (fstat(fd, &st) == 0 && strlen(path) < sizeof(last.path)) {
-                        snprintf(last.path, sizeof(last.path), "%s", path);
-                        last.dev = st.st_dev;
-                        last.ino = st.st_ino;
-                        last.size = st.st_size;
-                        /* the hash sealed into the line: its last 66 bytes hold it */
-                        memcpy(last.hash, line + len - 3 - SHA256_HEX_LEN, SHA256_HEX_LEN);
-                        last.hash[SHA256_HEX_LEN] = '\0';
-                        last.seq = seq + 1;
-                        last.valid = true;
-                }
+                /* appended under the lock to a file of st's size: it is now this long */
+                last.dev = st.st_dev;
+                last.ino = st.st_ino;
+                last.size = st.st_size + (off_t)len;
+                /* the hash sealed into the line: its last 66 bytes hold it */
+                memcpy(last.hash, line + len - 3 - SHA256_HEX_LEN, SHA256_HEX_LEN);
+                last.hash[SHA256_HEX_LEN] = '\0';
+                last.seq = seq + 1;
+                last.valid = true;
         }
         free(line);
-        close(fd);
 out:
-        flock(lock, LOCK_UN);
-        close(lock);
+        flock(kept.lock, LOCK_UN);
+        if (rc < 0)
+                forget();
         return rc;
 }
 

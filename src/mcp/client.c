@@ -460,7 +460,7 @@ static void rpc_error(struct mcp_client *c, const char *method, json_t *err, osv
 static json_t *request_once(struct mcp_client *c, const char *method, json_t *params,
                             const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
 {
-        if (!mcp_alive(c)) {
+        if (!mcp_running(c)) {
                 bool just_found = c->alive;
                 c->alive = false;
                 json_decref(params);
@@ -848,7 +848,12 @@ void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *
 
 bool mcp_alive(const struct mcp_client *c)
 {
-        return c->alive && (!c->t->ops->alive || c->t->ops->alive(c->t));
+        return c->alive && (!c->t->ops->alive || c->t->ops->alive(c->t, true));
+}
+
+bool mcp_running(const struct mcp_client *c)
+{
+        return c->alive && (!c->t->ops->alive || c->t->ops->alive(c->t, false));
 }
 
 void mcp_close(struct mcp_client *c)

@@ -918,6 +918,10 @@ static const char *const threaded[] = {
     "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/list",
     "prompts/get",    "completion/complete", "logging/setLevel",      NULL};
 
+/* Set while a thread that reads stdio handles a line: the call the line
+ * starts is left here for that thread to run (read_turn). */
+static _Thread_local struct gw_call **taking;
+
 static void start_call(struct mcp_gw_session *s, const char *method, json_t *id, json_t *params)
 {
         pthread_mutex_lock(&s->mu);
@@ -947,7 +951,10 @@ static void start_call(struct mcp_gw_session *s, const char *method, json_t *id,
         s->calls = c;
         s->ncalls++;
         pthread_mutex_unlock(&s->mu);
-        workers_run(call_job, c);
+        if (taking && !*taking)
+                *taking = c; /* the thread that read it runs it (read_turn) */
+        else
+                workers_run(call_job, c);
 }
 
 static void cancel_call(struct mcp_gw_session *s, json_t *params)
@@ -1064,27 +1071,43 @@ static void stdio_send(void *ctx, json_t *msg, json_t *request_id)
         free(text);
 }
 
+/*
+ * stdin is read by one thread at a time, which takes turns with the pool
+ * (leader and followers): a line that starts a call passes the reading to a
+ * pool thread, and the thread that read it runs the call. A call thus starts
+ * on the thread that was woken for its line, not after a second wake-up, and
+ * a ping or a cancel is still read while it runs. The state of the reading
+ * (what was read and not yet taken, the line so far) goes with the turn.
+ */
 struct stdio_in {
         struct mcp_gw_session *s;
         size_t max;
+        int fd;
+        char buf[65536];
+        size_t off, n; /* buf[off..n): read, not yet taken */
+        strbuf line;   /* the line so far */
+        bool skipping; /* the rest of a line over max */
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool ended; /* stdin's end (or an error reading it) was reached */
 };
 
-static bool on_line(void *ctx, char *line, size_t len)
+/* One complete line: a message, a parse error or the refusal of a line over max. */
+static void take_line(struct stdio_in *in, const char *line, size_t len, bool too_long)
 {
-        struct stdio_in *in = ctx;
-        if (!line) {
+        if (too_long) {
                 send_to(in->s,
                         rpc_error(NULL, -32600,
                                   "Invalid Request: a message over %zu bytes, the limit, was "
                                   "refused",
                                   in->max),
                         NULL);
-                return true;
+                return;
         }
         while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
                 len--;
         if (!len)
-                return true;
+                return;
         json_error_t jerr;
         json_t *msg = mcp_json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (!msg)
@@ -1092,21 +1115,90 @@ static bool on_line(void *ctx, char *line, size_t len)
         else
                 mcp_gw_handle(in->s, msg);
         json_decref(msg);
-        return true;
 }
 
-int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in, int out)
+static void read_turn(struct stdio_in *in);
+
+static void read_turn_job(void *in)
+{
+        read_turn(in);
+}
+
+/* Reads and handles lines until one starts a call (run here, the reading
+ * passed on) or stdin ends. */
+static void read_turn(struct stdio_in *in)
+{
+        for (;;) {
+                if (in->off == in->n) {
+                        ssize_t r = read(in->fd, in->buf, sizeof(in->buf));
+                        if (r < 0 && errno == EINTR)
+                                continue;
+                        if (r <= 0)
+                                break;
+                        in->off = 0;
+                        in->n = (size_t)r;
+                }
+                char *at = in->buf + in->off, *nl = memchr(at, '\n', in->n - in->off);
+                size_t take = nl ? (size_t)(nl - at) : in->n - in->off;
+                bool refuse = false;
+                if (!in->skipping && in->line.len + take > in->max) {
+                        in->skipping = refuse = true;
+                        in->line.len = 0;
+                }
+                if (!in->skipping)
+                        sb_addn(&in->line, at, take);
+                in->off += take + (nl ? 1 : 0);
+                if (!nl && !refuse)
+                        continue;
+                struct gw_call *mine = NULL;
+                taking = &mine;
+                if (refuse)
+                        take_line(in, NULL, 0, true);
+                else if (!in->skipping)
+                        take_line(in, in->line.s ? in->line.s : "", in->line.len, false);
+                taking = NULL;
+                if (nl) {
+                        in->skipping = false;
+                        in->line.len = 0;
+                }
+                if (!mine)
+                        continue;
+                /* the reading goes on elsewhere (from here on, in is not ours),
+                 * unless no thread can be had: then the call runs first */
+                bool passed = workers_try_run(read_turn_job, in);
+                call_job(mine);
+                if (passed)
+                        return;
+        }
+        pthread_mutex_lock(&in->mu);
+        in->ended = true;
+        pthread_cond_broadcast(&in->cv);
+        pthread_mutex_unlock(&in->mu);
+}
+
+int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in_fd, int out)
 {
         struct stdio_out o = {.fd = out};
         pthread_mutex_init(&o.mu, NULL);
         char id[40];
         mcp_gw_session_id(id, sizeof(id));
         struct mcp_gw_session *s = mcp_gw_session_new(g, stdio_send, &o, id);
-        struct stdio_in ctx = {s, g->max_message};
-        mcp_read_lines(in, g->max_message, on_line, &ctx);
+        struct stdio_in *in = xcalloc(1, sizeof(*in));
+        *in = (struct stdio_in){.s = s, .max = g->max_message, .fd = in_fd};
+        pthread_mutex_init(&in->mu, NULL);
+        pthread_cond_init(&in->cv, NULL);
+        read_turn(in);
+        pthread_mutex_lock(&in->mu);
+        while (!in->ended)
+                pthread_cond_wait(&in->cv, &in->mu);
+        pthread_mutex_unlock(&in->mu);
         /* The end of input is how a stdio client shuts down (then TERM, KILL):
          * what runs is let finish, each call within its own time limit. */
         mcp_gw_session_close(s, false);
+        sb_free(&in->line);
+        pthread_mutex_destroy(&in->mu);
+        pthread_cond_destroy(&in->cv);
+        free(in);
         pthread_mutex_destroy(&o.mu);
         return 0;
 }

@@ -420,7 +420,7 @@ static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
                         hd.tools_changed(hd.ctx, s->conf->id);
         }
         pthread_mutex_lock(&h->mu);
-        if (c->client && !mcp_alive(c->client))
+        if (c->client && !mcp_running(c->client))
                 session_set_server(session_get(), s->conf->id, where(s), SESSION_SERVER_DOWN);
         c->busy = false;
         pthread_cond_broadcast(&h->freed);
@@ -748,8 +748,10 @@ void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct 
 {
         mcp_hub_preview(h, id, tool, dec);
         /* The reasons at their own levels: with OSVM_LOG=info, the whole trace. */
+        log_batch_begin();
         for (size_t i = 0; i < dec->nreasons; i++)
                 log_msg(dec->reasons[i].level, "%s", dec->reasons[i].text);
+        log_batch_end();
         if (dec->fell_back)
                 session_note_fallback(session_get());
 }

@@ -178,8 +178,12 @@ void mcp_set_notify(struct mcp_client *c, mcp_notify_fn fn, void *ctx);
 /* Whether notifications/tools/list_changed came since the last time this was asked
  * (it is read while a request waits). */
 bool mcp_take_tools_changed(struct mcp_client *c);
-/* False once the server has gone away; the registry restarts it on next use. */
+/* False once the server has gone away or is on its way out (killed, exiting);
+ * the hub then starts it again before it is sent a request. */
 bool mcp_alive(const struct mcp_client *c);
+/* False once the server is known to have gone away (it exited, its pipes
+ * closed): mcp_alive without the look at /proc, for a request right after it. */
+bool mcp_running(const struct mcp_client *c);
 /* The tool call the server runs now (NULLs: none), for its sandbox's records. */
 void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */

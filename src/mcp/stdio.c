@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,6 +49,7 @@ struct stdio_transport {
         bool exited;
         int status;
         int out_err;                   /* errno of a read of its stdout that failed, or 0 */
+        int stat_fd;                   /* its /proc/PID/stat, or -1 until opened */
         struct mcp_confined *confined; /* its sandbox's host side; NULL on the host */
 };
 
@@ -298,6 +300,25 @@ static int stuck_error(const struct stdio_transport *s, osvm_err *e)
                        s->base.server_name, s->base.max_message);
 }
 
+/* Writes what it can of the queue to the server's stdin (non-blocking). */
+static void write_queued(struct stdio_transport *s)
+{
+        ssize_t wr = write(s->in_fd, s->out.s + s->out_off, s->out.len - s->out_off);
+        if (wr > 0)
+                s->out_off += (size_t)wr;
+        else if (wr < 0 && errno != EAGAIN && errno != EINTR)
+                close_fd(&s->in_fd); /* EPIPE: it stopped reading */
+        if (s->out_off == s->out.len) {
+                s->out.len = s->out_off = 0;
+        } else if (s->out_off >= s->out.len / 2) {
+                /* drop what was written, so the buffer stays as small as the queue */
+                memmove(s->out.s, s->out.s + s->out_off, s->out.len - s->out_off);
+                s->out.len -= s->out_off;
+                s->out_off = 0;
+                s->out.s[s->out.len] = '\0';
+        }
+}
+
 /*
  * Runs until the queued output is written (flush) or, otherwise, until at
  * least one message was delivered; both stop at done, cancel, the deadline,
@@ -307,6 +328,7 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
 {
         s->in_pump = true;
         int rc = 0;
+        bool tried_write = false;
         for (;;) {
                 bool out_pending = s->out_off < s->out.len && s->in_fd >= 0;
                 if (flush && !out_pending)
@@ -339,6 +361,12 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         rc = closed_error(s, e);
                         break;
                 }
+                if (out_pending && !tried_write) {
+                        /* the pipe has room as a rule: no poll before the first write */
+                        tried_write = true;
+                        write_queued(s);
+                        continue;
+                }
                 int timeout = ms_until(w->deadline_ns);
                 if (w->deadline_ns && timeout == 0) {
                         rc = err_set(e, MCP_E_TIMEOUT, "%s: timed out", s->base.server_name);
@@ -354,24 +382,8 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                 }
                 if (n <= 0)
                         continue;
-                if (p[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
-                        ssize_t wr =
-                            write(s->in_fd, s->out.s + s->out_off, s->out.len - s->out_off);
-                        if (wr > 0)
-                                s->out_off += (size_t)wr;
-                        else if (wr < 0 && errno != EAGAIN && errno != EINTR)
-                                close_fd(&s->in_fd); /* EPIPE: it stopped reading */
-                        if (s->out_off == s->out.len) {
-                                s->out.len = s->out_off = 0;
-                        } else if (s->out_off >= s->out.len / 2) {
-                                /* drop what was written, so the buffer stays as small as the queue
-                                 */
-                                memmove(s->out.s, s->out.s + s->out_off, s->out.len - s->out_off);
-                                s->out.len -= s->out_off;
-                                s->out_off = 0;
-                                s->out.s[s->out.len] = '\0';
-                        }
-                }
+                if (p[2].revents & (POLLOUT | POLLERR | POLLHUP))
+                        write_queued(s);
                 if (p[1].revents && !read_some(s, s->err_fd, false))
                         close_fd(&s->err_fd);
                 bool delivered = false;
@@ -425,51 +437,57 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
  * SIGKILL pending), its leader exiting (PF_EXITING) or a zombie while its
  * other threads end. A server killed a moment ago is then started again
  * before a request is sent to it, not sent the request and found dead.
+ *
+ * One read of /proc/PID/stat, kept open (the child is ours and not reaped
+ * while it is open, so the pid names no other process): its state, its
+ * flags and its pending signals. A fatal signal is put in the pending set of
+ * each of the process's threads, the leader's among them, which is the set
+ * this file shows.
  */
-static bool proc_exiting(pid_t pid)
+static bool proc_exiting(struct stdio_transport *s)
 {
-        char path[64], buf[2048];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false; /* no /proc: waitpid alone decides */
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
-        /* after the name's last ')': state ppid pgrp session tty tpgid flags */
-        char *p = strrchr(buf, ')');
-        char state;
-        unsigned long flags;
-        if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
-                return false;
-        if (state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */))
-                return true;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return false;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return false;
-        buf[n] = '\0';
-        static const char *const pend[] = {"\nSigPnd:", "\nShdPnd:"};
-        for (size_t i = 0; i < 2; i++) {
-                const char *q = strstr(buf, pend[i]);
-                unsigned long long mask;
-                if (q && sscanf(q + strlen(pend[i]), " %llx", &mask) == 1 &&
-                    (mask & (1ull << (SIGKILL - 1))))
-                        return true;
+        if (s->stat_fd < 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
+                s->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (s->stat_fd < 0)
+                        return false; /* no /proc: waitpid alone decides */
         }
-        return false;
+        char buf[2048];
+        ssize_t n = pread(s->stat_fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        /* after the name's last ')': state (field 3), then one field a space;
+         * flags is field 9 and the pending signals field 31 */
+        char *p = strrchr(buf, ')');
+        if (!p || p[1] != ' ')
+                return false;
+        char state = p[2];
+        unsigned long long flags = 0, pending = 0;
+        unsigned field = 3;
+        for (char *q = p + 2; *q && field < 31;) {
+                q = strchr(q, ' ');
+                if (!q)
+                        return false;
+                q++;
+                field++;
+                if (field == 9)
+                        flags = strtoull(q, NULL, 10);
+                else if (field == 31)
+                        pending = strtoull(q, NULL, 10);
+        }
+        if (field < 31)
+                return false;
+        return state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */) ||
+               (pending & (1ull << (SIGKILL - 1)));
 }
 
-static bool stdio_alive(struct mcp_transport *t)
+static bool stdio_alive(struct mcp_transport *t, bool thorough)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
-        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0) && !proc_exiting(s->pid);
+        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0) &&
+               !(thorough && proc_exiting(s));
 }
 
 static void stdio_close(struct mcp_transport *t)
@@ -486,6 +504,7 @@ static void stdio_close(struct mcp_transport *t)
         }
         close_fd(&s->out_fd);
         close_fd(&s->err_fd);
+        close_fd(&s->stat_fd);
         mcp_confined_end(s->confined);
         sb_free(&s->out);
         mcp_line_reader_free(&s->out_lines);
@@ -618,6 +637,7 @@ started:
         s->in_fd = in[1];
         s->out_fd = out[0];
         s->err_fd = errp[0];
+        s->stat_fd = -1;
         s->out_lines.t = &s->base;
         fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
         fcntl(s->out_fd, F_SETFL, O_NONBLOCK);

@@ -34,8 +34,10 @@ struct mcp_transport_ops {
          * MCP_E_* values or an errno.
          */
         int (*poll)(struct mcp_transport *t, const struct mcp_wait *w, osvm_err *e);
-        /* May be NULL: false once the server is known to be gone (stdio: it exited). */
-        bool (*alive)(struct mcp_transport *t);
+        /* May be NULL: false once the server is known to be gone (stdio: it
+         * exited). thorough: also when it is on its way out (stdio: killed,
+         * exiting), which costs a look at /proc. */
+        bool (*alive)(struct mcp_transport *t, bool thorough);
         /* Shuts down as the spec says and frees the transport. */
         void (*close)(struct mcp_transport *t);
         /* May be NULL: the tool call the server runs now (NULLs: none), for

@@ -247,6 +247,43 @@ static void test_log_file_is_bounded(void **state)
         free(logs);
 }
 
+/* A batch's lines reach the file together at its (outermost) end, in order,
+ * each a line of its own as when logged one by one. */
+static void test_log_batch(void **state)
+{
+        (void)state;
+        char *logs = xasprintf("%s/batch", dir);
+        char *f = xasprintf("%s/osvm.log", logs);
+        log_set_level(LOG_ERROR);
+        log_set_file_dir(logs);
+        log_info("before");
+        log_batch_begin();
+        log_info("one");
+        log_batch_begin(); /* nested: the outer end writes */
+        log_warn("two\nstill two");
+        log_batch_end();
+        log_info("three");
+        char *text;
+        assert_int_equal(fs_read_file(f, 1 << 20, &text, NULL, NULL), 0);
+        assert_non_null(strstr(text, "info: before\n"));
+        assert_null(strstr(text, "one")); /* not yet */
+        free(text);
+        log_batch_end();
+        log_batch_end(); /* one end too many: nothing happens */
+        log_info("after");
+        assert_int_equal(fs_read_file(f, 1 << 20, &text, NULL, NULL), 0);
+        const char *one = strstr(text, "] info: one\n"),
+                   *two = strstr(text, "] warn: two\\nstill two\n"),
+                   *three = strstr(text, "] info: three\n"),
+                   *after = strstr(text, "] info: after\n");
+        assert_true(one && two && three && after);
+        assert_true(one < two && two < three && three < after);
+        free(text);
+        log_close();
+        free(f);
+        free(logs);
+}
+
 /* Reads what fn writes to fd (1 or 2) while it runs. */
 static char *capture(int fd, void (*fn)(void))
 {
@@ -386,6 +423,7 @@ int main(void)
             cmocka_unit_test(test_header_checks),
             cmocka_unit_test(test_err_chain),
             cmocka_unit_test(test_log_file_is_bounded),
+            cmocka_unit_test(test_log_batch),
             cmocka_unit_test(test_level_parse),
             cmocka_unit_test(test_paths),
             cmocka_unit_test(test_log_sanitizes),

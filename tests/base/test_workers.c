@@ -157,12 +157,26 @@ static void test_idle_bounded(void **state)
         assert_int_equal(threads, idle);
 }
 
+/* workers_try_run runs the job on a thread of the pool, not in the caller. */
+static void test_try_run(void **state)
+{
+        (void)state;
+        reset();
+        assert_true(workers_try_run(opener, NULL));
+        pthread_mutex_lock(&g.mu);
+        bool done = wait_for(one_finished);
+        pthread_mutex_unlock(&g.mu);
+        assert_true(done);
+        assert_false(pthread_equal(g.who[0], pthread_self()));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_never_waits_behind),
             cmocka_unit_test(test_idle_thread_used_again),
             cmocka_unit_test(test_idle_bounded),
+            cmocka_unit_test(test_try_run),
         };
         return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
 }

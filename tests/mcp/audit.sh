@@ -120,6 +120,60 @@ osvm audit verify
 check_exit "verify follows the chain across the rotated files" 0
 check_contains "all eight records" "8 records, the chain is whole" "$OUT"
 
+# A long-lived osvm (the gateway) keeps the log open between its records:
+# another osvm appending between them, rotating the file, or the file
+# removed, and its chain still goes on from the last record written.
+rm -f "$LOG" "$LOG".*
+python3 - "$OSVM" "$LOG" >"$T/gw" 2>"$T/gw.err" <<'PY'
+import json, os, subprocess, sys
+osvm, log = sys.argv[1], sys.argv[2]
+gw = subprocess.Popen([osvm, "mcp", "serve", "ev"], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+n = 0
+def ask(method, params):
+    global n
+    n += 1
+    gw.stdin.write(json.dumps({"jsonrpc": "2.0", "id": n, "method": method, "params": params}) + "\n")
+    gw.stdin.flush()
+    while True:
+        m = json.loads(gw.stdout.readline())
+        if m.get("id") == n:
+            return m
+def call(msg):
+    r = ask("tools/call", {"name": "ev__echo", "arguments": {"message": msg}})
+    return r["result"]["content"][0]["text"]
+def other(msg, **env):
+    subprocess.run([osvm, "mcp", "call", "ev", "echo", "message=" + msg],
+                   env={**os.environ, **env}, capture_output=True, check=True)
+ask("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "audit-test", "version": "1"}})
+got = [call("g1"), call("g2")]
+other("o1")                                # another osvm appends between two records
+got.append(call("g3"))
+other("o2", OSVM_AUDIT_MAX_BYTES="1024")   # and rotates the file
+got.append(call("g4"))
+os.unlink(log)                             # the file removed
+got.append(call("g5"))
+gw.stdin.close()
+gw.wait(timeout=60)
+print(" ".join(got))
+PY
+check_eq "the gateway answered each call" "Echo: g1 Echo: g2 Echo: g3 Echo: g4 Echo: g5" \
+        "$(cat "$T/gw")"
+osvm audit verify
+check_exit "verify accepts the chain written by two processes, across rotation and removal" 0
+python3 - "$LOG" >"$T/seqs" <<'PY'
+import hashlib, json, sys
+recs = []
+for f in [sys.argv[1] + ".1", sys.argv[1]]:
+    recs += [json.loads(l) for l in open(f)]
+g5 = hashlib.sha256(b'{"message":"g5"}').hexdigest()
+print(" ".join(str(r["seq"]) for r in recs), recs[-1]["args_sha256"] == g5)
+PY
+# .1 holds g1 g2 o1 g3; the file o2 and g4 were in is gone; g5 goes on from g3
+check_eq "the new log goes on from the rotated file's last record" "0 1 2 3 4 True" \
+        "$(cat "$T/seqs")"
+
 # Safely created: a symbolic link in its place is not followed.
 fresh
 osvm mcp add ev -- node "$EVERYTHING" stdio
