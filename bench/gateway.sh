@@ -3,7 +3,9 @@
 # calling server-everything's echo straight (stdio: it starts the server;
 # HTTP: the server's own Streamable HTTP) and through `osvm mcp serve`
 # (stdio; and --http, osvm reaching the server over stdio), rounds
-# alternating so that the machine's noise falls on both. Then the gateway's
+# alternating so that the machine's noise falls on both. Over stdio also
+# through a relay that only copies bytes (bench/gateway_relay.c): the floor
+# that a second process hop sets, whatever the gateway does. Then the gateway's
 # resident memory with three servers fronted. Release build (build/osvm).
 #
 # usage: bench/gateway.sh [CALLS_PER_ROUND] [ROUNDS]     (default 500 3)
@@ -16,7 +18,7 @@ nm=$root/node_modules
 ev=$nm/@modelcontextprotocol/server-everything/dist/index.js
 fsrv=$nm/@modelcontextprotocol/server-filesystem/dist/index.js
 mem=$nm/@modelcontextprotocol/server-memory/dist/index.js
-make --no-print-directory -s build/osvm >/dev/null
+make --no-print-directory -s build/osvm build/bench/gateway_relay >/dev/null
 osvm=$PWD/build/osvm
 tmp=$(mktemp -d)
 pids=""
@@ -44,6 +46,7 @@ bench() { node bench/gateway_echo.mjs "$root" "$@"; }
 for r in $(seq "$rounds"); do
         bench stdio echo "$calls" node "$ev" stdio | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
+        bench stdio echo "$calls" build/bench/gateway_relay node "$ev" stdio | sed 's/^{/{"path":"relay",/' >>"$tmp/results"
         bench http echo "$calls" "http://127.0.0.1:$port/mcp" | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench http ev__echo "$calls" "http://127.0.0.1:$gport/mcp" "$token" "$gpid" | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
 done
@@ -73,6 +76,10 @@ for t in ("stdio", "http"):
     gm = statistics.median(r["p90_us"] for r in g)
     print(f"  {t:5}: p50 straight {dp:7.1f} us, through osvm {gp:7.1f} us: ratio {gp / dp:.2f}x, {100 * (gp - dp) / dp:+.1f}% ({gp - dp:+.1f} us); p90 {dm:.1f} / {gm:.1f} us")
     print(f"         per round p50 straight {[r['p50_us'] for r in d]}, through osvm {[r['p50_us'] for r in g]}")
+    rl = [r for r in rows if r["transport"] == t and r["path"] == "relay"]
+    if rl:
+        rp = statistics.median(r["p50_us"] for r in rl)
+        print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}")
 g3 = [r for r in rows if r["path"] == "gateway3"][0]
 g1 = [r for r in rows if r["path"] == "gateway" and r["transport"] == "http"][-1]
 print(f"  the gateway's RSS (osvm itself, not the servers): one server fronted {g1['rss_kb']} KiB (peak {g1['hwm_kb']}), three {g3['rss_kb']} KiB (peak {g3['hwm_kb']})")
