@@ -37,6 +37,12 @@ deps:
 test-deps:
 	@scripts/install-deps.sh --test
 
+# libsecret's headers (and GLib's) for the secret store; the library itself
+# is opened at run time, where a desktop keyring runs (src/mcp/secret.c)
+SECRET_CFLAGS = $(patsubst -I%,-isystem %,$(shell pkg-config --cflags-only-I libsecret-1))
+build/rel/mcp/secret.o build/asan/mcp/secret.o build/fuzz/obj/mcp/secret.o: \
+	CFLAGS += $(SECRET_CFLAGS)
+
 # ---- release build ----
 build/rel/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -55,7 +61,7 @@ build/osvm: build/rel/cli/main.o build/libosvm.a
 build/asan/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC asan $<"
-	$(Q)$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ASAN_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/asan/libosvm.a: $(patsubst src/%.c,build/asan/%.o,$(LIBSRCS))
 	@rm -f $@
@@ -336,7 +342,7 @@ FUZZ_SECONDS ?= 300
 build/fuzz/obj/%.o: src/%.c $(HDRS) $(TOOL_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC fuzz $<"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/fuzz/libosvm.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRCS))
 	@rm -f $@

@@ -10,6 +10,9 @@ PKGS="gcc make libc6-dev libjansson-dev libcurl4-openssl-dev libedit-dev libsecc
 PKGS="$PKGS libssl-dev"
 # the gateway's Streamable HTTP server (osvm mcp serve --http)
 PKGS="$PKGS libmicrohttpd-dev"
+# the desktop keyring as the secret store where one runs: libsecret's headers
+# (the library is opened at run time, only then)
+PKGS="$PKGS pkg-config libsecret-1-dev"
 # μVM-1's agent runtime links static: libedit's own static dependencies
 PKGS="$PKGS libncurses-dev libbsd-dev libmd-dev"
 # the demo's MCP servers (and the tests' peers) run on Node.js, from Debian
@@ -26,6 +29,8 @@ if [ "${1:-}" = "--test" ]; then
         PKGS="$PKGS qemu-system-x86"
         # the fuzzers (tests/fuzz, make fuzz): clang and its libFuzzer
         PKGS="$PKGS clang libclang-rt-14-dev"
+        # a session bus and a keyring of the secrets test's own
+        PKGS="$PKGS dbus-daemon gnome-keyring"
 fi
 
 missing=""

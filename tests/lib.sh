@@ -19,8 +19,11 @@ trap 'chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
 
 # A predictable environment: nothing from the caller leaks into a test.
 unset OSVM_LOG NO_COLOR XDG_CONFIG_HOME TERM OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY OSVM_AI_PROVIDER \
-        OPENAI_API_KEY ANTHROPIC_API_KEY
+        OPENAI_API_KEY ANTHROPIC_API_KEY OSVM_SECRETS_FILE
 export LC_ALL=C.UTF-8
+# secrets in the state directory's file, not a desktop keyring that may run
+# where the tests do (tests/mcp/secrets.sh starts one of its own for its own)
+export OSVM_SECRET_STORE=file
 
 # ---- helpers ----
 

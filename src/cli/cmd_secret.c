@@ -86,9 +86,8 @@ static int set(int argc, char **argv)
         free(buf);
         if (r < 0)
                 return fail(&e);
-        _cleanup_free_ char *where = mcp_secret_store_path();
-        _cleanup_free_ char *shown = text_sanitize(where, 0);
-        printf("secret %s set (%zu bytes, in %s)\n", name, len, shown);
+        _cleanup_free_ char *where = mcp_secret_store_text();
+        printf("secret %s set (%zu bytes, in %s)\n", name, len, where);
         return OSVM_EXIT_OK;
 }
 
@@ -148,7 +147,10 @@ const struct cli_cmd cli_cmd_secret = {
             "placeholder sent anywhere else is refused (403) and recorded in the audit\n"
             "log as an attempted leak; each use is recorded too, never the value.\n"
             "\n"
-            "Secrets are kept in secrets.json in the state directory, readable by you\n"
-            "alone (0600); $OSVM_SECRETS_FILE names another file. docs/mcp-sandbox.md.\n",
+            "Secrets are kept in the desktop keyring where one runs (a Secret Service\n"
+            "on the session bus, through libsecret), else in secrets.json in the state\n"
+            "directory, readable by you alone (0600). $OSVM_SECRET_STORE=file|keyring\n"
+            "chooses (auto by default); $OSVM_SECRETS_FILE names another file (and means\n"
+            "the file). 'osvm secret list' says which. docs/mcp-sandbox.md.\n",
     .run = run_secret,
 };

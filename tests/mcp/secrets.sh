@@ -208,4 +208,61 @@ else
         skip "server-github" "not installed (tests/peers/install.sh)"
 fi
 
+# ---- the desktop keyring: a session bus and gnome-keyring of the test's own ----
+if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+        fresh
+        export XDG_DATA_HOME=$HOME/.local/share
+        mkdir -p "$XDG_DATA_HOME"
+        BUS=$(dbus-daemon --session --fork --print-address=1 --print-pid=1 --nosyslog)
+        export DBUS_SESSION_BUS_ADDRESS=${BUS%%$'\n'*}
+        BUS_PID=${BUS##*$'\n'}
+        # (gnome-keyring ends with its bus)
+        trap 'kill $TLS_PID $HTTP_PID $BUS_PID 2>/dev/null; chmod -R u+rwX "$TMPROOT" 2>/dev/null; rm -rf "$TMPROOT"' EXIT
+        # (a password for its new login keyring, which it unlocks)
+        printf 'osvm-test' | gnome-keyring-daemon --unlock --components=secrets --daemonize \
+                >/dev/null 2>&1
+        unset OSVM_SECRET_STORE
+        # (it registers on the bus as it starts: up to 60 s, a bound against a hang)
+        for _ in $(seq 120); do
+                osvm secret list
+                case $OUT in *"desktop keyring"*) break ;; esac
+                sleep 0.5
+        done
+        check_contains "with a keyring running, secret list says the keyring holds them" \
+                "store: the desktop keyring (libsecret" "$OUT"
+        OSVM_STDIN=$TMPROOT/value osvm secret set tok
+        check_exit "secret set stores it in the keyring" 0
+        check_contains "and says so" "in the desktop keyring" "$OUT"
+        check_eq "no secrets file is written" "no" \
+                "$([ -e "$XDG_STATE_HOME/osvm/secrets.json" ] && echo yes || echo no)"
+        osvm secret list
+        check_contains "secret list names it" $'\ntok' "$OUT"
+        osvm mcp add sec --allow-net "$BOUND" --secret "TOKEN=tok@$BOUND/Authorization" \
+                -- "$NODE22" "$SERVER"
+        : >"$TLS_LOG"
+        osvm mcp call sec fetch url="https://$BOUND/users/octo" where=header
+        check_contains "keyring: the bound host answers" "STATUS 200" "$OUT"
+        check_contains "keyring: the endpoint saw the real token" "Bearer $VALUE" "$(cat "$TLS_LOG")"
+        osvm mcp call sec look
+        check_not_contains "keyring: the server holds no value" "$VALUE" "$OUT"
+        check_match "keyring: only the placeholder" "TOKEN=osvm_secret_[0-9a-f]{32}" "$OUT"
+        check_eq "keyring: no file of osvm's holds the value" "" \
+                "$(grep -rl -- "$VALUE" "$XDG_STATE_HOME" "$OSVM_HOME" 2>/dev/null)"
+        OSVM_SECRET_STORE=file osvm secret list
+        check_contains "OSVM_SECRET_STORE=file chooses the file over the keyring" \
+                "chosen by \$OSVM_SECRET_STORE or \$OSVM_SECRETS_FILE over the desktop keyring" "$OUT"
+        osvm secret rm tok
+        check_exit "secret rm removes it from the keyring" 0
+        osvm mcp call sec fetch url="https://$BOUND/users/octo" where=header
+        check_contains "and a server bound to it no longer starts" "no secret named tok" "$OUT$ERR"
+        kill "$BUS_PID" 2>/dev/null
+        unset DBUS_SESSION_BUS_ADDRESS
+        OSVM_SECRET_STORE=keyring osvm secret list
+        check_exit "OSVM_SECRET_STORE=keyring with no keyring fails" 1
+        check_contains "saying why" "the desktop keyring cannot be used: no session bus" "$ERR"
+        export OSVM_SECRET_STORE=file
+else
+        skip "the desktop keyring" "dbus-daemon or gnome-keyring is not installed"
+fi
+
 finish
