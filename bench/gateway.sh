@@ -76,10 +76,15 @@ for t in ("stdio", "http"):
     gm = statistics.median(r["p90_us"] for r in g)
     print(f"  {t:5}: p50 straight {dp:7.1f} us, through osvm {gp:7.1f} us: ratio {gp / dp:.2f}x, {100 * (gp - dp) / dp:+.1f}% ({gp - dp:+.1f} us); p90 {dm:.1f} / {gm:.1f} us")
     print(f"         per round p50 straight {[r['p50_us'] for r in d]}, through osvm {[r['p50_us'] for r in g]}")
+    # each round's own ratio: its runs follow one another, so the machine's
+    # drift between rounds falls out
+    rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, g)]
+    print(f"         median of the rounds' own ratios: {statistics.median(rr):.2f}x ({', '.join(f'{x:.2f}' for x in rr)})")
     rl = [r for r in rows if r["transport"] == t and r["path"] == "relay"]
     if rl:
         rp = statistics.median(r["p50_us"] for r in rl)
-        print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}")
+        rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rl)]
+        print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
 g3 = [r for r in rows if r["path"] == "gateway3"][0]
 g1 = [r for r in rows if r["path"] == "gateway" and r["transport"] == "http"][-1]
 print(f"  the gateway's RSS (osvm itself, not the servers): one server fronted {g1['rss_kb']} KiB (peak {g1['hwm_kb']}), three {g3['rss_kb']} KiB (peak {g3['hwm_kb']})")
