@@ -108,6 +108,17 @@ struct vmm_proc_msg {
         int64_t arg, arg2;
 };
 
+/* The zygote's steps: a HELLO with arg an -errno says in arg2 which failed. */
+enum {
+        VMM_PROC_ZSTEP_FILTER = 1, /* its filter could not be built, or it lies too low */
+        VMM_PROC_ZSTEP_IMAGE,    /* its own pages made anonymous: mmap, mprotect, mremap, madvise */
+        VMM_PROC_ZSTEP_STACK,    /* the stubs' stack, and its own kept out of forks */
+        VMM_PROC_ZSTEP_ALTSTACK, /* sigaltstack */
+        VMM_PROC_ZSTEP_SIGACTION, /* the trap handlers */
+        VMM_PROC_ZSTEP_NO_NEW_PRIVS,
+        VMM_PROC_ZSTEP_SECCOMP,
+};
+
 /* The setup steps, for err_step. */
 enum {
         VMM_PROC_STEP_ABI = 1,

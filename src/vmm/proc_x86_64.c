@@ -219,6 +219,29 @@ static int zyg_send(uint32_t type, int64_t arg, const int *fds, int nfds)
         return r == (ssize_t)sizeof(m) ? 0 : r < 0 ? -errno : -EPROTO;
 }
 
+/* Which of the zygote's steps failed (its HELLO's arg2), in words. */
+static const char *zygote_step_words(int64_t step)
+{
+        switch (step) {
+        case VMM_PROC_ZSTEP_FILTER:
+                return "building its system call filter";
+        case VMM_PROC_ZSTEP_IMAGE:
+                return "making its own pages anonymous (mmap, mprotect, mremap, madvise)";
+        case VMM_PROC_ZSTEP_STACK:
+                return "the stubs' stack (mmap), its own kept out of forks (madvise)";
+        case VMM_PROC_ZSTEP_ALTSTACK:
+                return "the stubs' signal stack (sigaltstack)";
+        case VMM_PROC_ZSTEP_SIGACTION:
+                return "the stubs' trap handlers (rt_sigaction)";
+        case VMM_PROC_ZSTEP_NO_NEW_PRIVS:
+                return "PR_SET_NO_NEW_PRIVS";
+        case VMM_PROC_ZSTEP_SECCOMP:
+                return "installing its seccomp filter";
+        default:
+                return "a step it did not name";
+        }
+}
+
 /* Starts the zygote (under zyg_lock): 0, or -1 with e. */
 static int zyg_start(osvm_err *e)
 {
@@ -257,8 +280,8 @@ static int zyg_start(osvm_err *e)
                 if (w < 0)
                         err_set(e, -w, "the zygote did not start: %s", strerror(-w));
                 else if (m.arg < 0)
-                        err_set(e, (int)-m.arg, "the zygote could not confine itself: %s",
-                                strerror((int)-m.arg));
+                        err_set(e, (int)-m.arg, "the zygote could not confine itself: %s: %s",
+                                zygote_step_words(m.arg2), strerror((int)-m.arg));
                 else
                         err_set(e, EPROTO, "the zygote speaks ABI %lld, not %d", (long long)m.arg,
                                 VMM_PROC_ABI);

@@ -980,11 +980,15 @@ static long stub_stack(uintptr_t image_end, long *zyg_sp)
                 return r;
         uint64_t top = (uint64_t)r + STUB_STACK - 16;
         *(volatile uint64_t *)top = (uint64_t)stub_from_fork;
-        /* the zygote's stack: the pages around where it started (the kernel
-         * leaves a gap below a stack, and nothing of ours lies above it; a
-         * hole in the range only makes madvise say ENOMEM) */
+        /* the zygote's stack: the pages below where it started, to the end
+         * of that page (its frames grow down from there; above are only its
+         * arguments and environment, which it reads). Not past that page:
+         * kernels before 6.9 put the vDSO and vvar pages at a random place
+         * just above the stack, and madvise cannot split those (EINVAL). The
+         * kernel leaves a gap below a stack: that hole in the range only
+         * makes madvise say ENOMEM. */
         uintptr_t sp = (uintptr_t)zyg_sp & ~0xfffull;
-        long m = zyg_sc(NR_madvise, (long)(sp - (256u << 10)), (long)((256u << 10) + (64u << 10)),
+        long m = zyg_sc(NR_madvise, (long)(sp - (256u << 10)), (long)((256u << 10) + 4096),
                         MADV_DONTFORK_, 0, 0, 0);
         if (m < 0 && m != -12 /* ENOMEM */)
                 return m;
@@ -1018,30 +1022,39 @@ __attribute__((noreturn)) static void zygote(long *sp)
          * (the end of the longest mapping it allows) */
         if ((uint64_t)zyg_page < (2ull << 32) || (uint64_t)stub_sc_end < (2ull << 32) ||
             build_filter(&b) < 0) {
-                zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, 0, -1);
+                zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, VMM_PROC_ZSTEP_FILTER, -1);
                 zsc1(NR_exit_group, 1);
         }
         uint64_t all = ~0ull;
         zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
+        /* each step, said with its error when it fails (proc_x86_64.c words it) */
+        long step = VMM_PROC_ZSTEP_IMAGE;
         uintptr_t image_end = 0;
         long r = own_image_anonymous(&image_end);
-        long stack = r == 0 ? stub_stack(image_end, sp) : 0;
+        long stack = 0;
+        if (r == 0) {
+                step = VMM_PROC_ZSTEP_STACK;
+                stack = stub_stack(image_end, sp);
+        }
         drop_vdso(sp);
         if (stack < 0)
                 r = stack;
         /* the stubs' trap handlers and signal stack, inherited by every fork
          * (the zygote itself never takes one: it has no guest) */
         struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
-        if (r == 0)
+        if (r == 0) {
+                step = VMM_PROC_ZSTEP_ALTSTACK;
                 r = zyg_sc(NR_sigaltstack, (long)&alt, 0, 0, 0, 0, 0);
+        }
         static const int trap[] = {SIGSYS_, SIGSEGV_, SIGBUS_, SIGILL_, SIGFPE_, SIGTRAP_};
         for (unsigned i = 0; i < sizeof(trap) / sizeof(trap[0]) && r == 0; i++) {
                 struct ksigaction sa = {(void *)handler, SA_SIGINFO_ | SA_ONSTACK_ | SA_RESTORER_,
                                         stub_restorer, ~0ull};
+                step = VMM_PROC_ZSTEP_SIGACTION;
                 r = zyg_sc(NR_rt_sigaction, trap[i], (long)&sa, 0, 8, 0, 0);
         }
         if (r < 0) {
-                zsend(VMM_PROC_MSG_HELLO, r, 0, -1);
+                zsend(VMM_PROC_MSG_HELLO, r, step, -1);
                 zsc1(NR_exit_group, 1);
         }
         /* its own limits: no core, no files written, a small fd table */
@@ -1059,10 +1072,13 @@ __attribute__((noreturn)) static void zygote(long *sp)
         if (sud)
                 zyg_sc(NR_prctl, PR_SET_SYSCALL_USER_DISPATCH_, 0 /* off */, 0, 0, 0, 0);
         struct sock_fprog_ prog = {(uint16_t)b.n, b.ins};
+        step = VMM_PROC_ZSTEP_NO_NEW_PRIVS;
         r = zyg_sc(NR_prctl, PR_SET_NO_NEW_PRIVS_, 1, 0, 0, 0, 0);
-        if (r == 0)
+        if (r == 0) {
+                step = VMM_PROC_ZSTEP_SECCOMP;
                 r = zsc3(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
-        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, sud, -1);
+        }
+        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, r < 0 ? step : sud, -1);
         if (r < 0)
                 zsc1(NR_exit_group, 1);
         for (;;) {
