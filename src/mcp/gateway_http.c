@@ -57,7 +57,8 @@ struct http_session {
         struct mcp_gw_session *gw;
         struct stream *streams;
         unsigned next_stream;
-        unsigned refs; /* readers attached, requests being handled */
+        unsigned refs;     /* readers attached, requests being handled */
+        unsigned handling; /* requests inside mcp_gw_handle: gw is not ended under them */
         bool closed;
 };
 
@@ -187,11 +188,13 @@ static void session_free(struct http_session *s)
         free(s);
 }
 
-/* Drops a reference; a closed session with none left goes. Under srv->mu. */
+/* Drops a reference; a closed session with none left goes, once its gateway
+ * session has been taken to be ended (by DELETE or the server's stop, which
+ * frees what it finds left). Under srv->mu. */
 static void session_unref(struct http_session *s)
 {
         struct gw_http *srv = s->srv;
-        if (--s->refs || !s->closed)
+        if (--s->refs || !s->closed || s->gw)
                 return;
         for (struct http_session **p = &srv->sessions; *p; p = &(*p)->next)
                 if (*p == s) {
@@ -199,6 +202,18 @@ static void session_unref(struct http_session *s)
                         break;
                 }
         session_free(s);
+}
+
+/* Takes a session's gateway session away, to end it, once no request is
+ * inside it (new ones find none and are told the session is gone). Under
+ * srv->mu, which it may let go of while it waits. */
+static struct mcp_gw_session *take_gw(struct http_session *s)
+{
+        struct mcp_gw_session *gw = s->gw;
+        s->gw = NULL;
+        while (s->handling)
+                pthread_cond_wait(&s->srv->cv, &s->srv->mu);
+        return gw;
 }
 
 /* ---- SSE readers ---- */
@@ -437,19 +452,30 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
         bool is_request = method && id;
         const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Session-Id");
         enum MHD_Result ret;
+        /* A new session is whole (its gateway session made) before it is
+         * listed: one that DELETE or the server's stop finds is one they can end. */
+        struct http_session *fresh = NULL;
+        if (is_init) {
+                fresh = xcalloc(1, sizeof(*fresh));
+                fresh->srv = srv;
+                mcp_gw_session_id(fresh->id, sizeof(fresh->id));
+                fresh->gw = mcp_gw_session_new(srv->g, http_send, fresh, fresh->id);
+        }
         pthread_mutex_lock(&srv->mu);
         struct http_session *s = NULL;
         if (is_init) {
-                if (srv->nsessions >= HTTP_SESSIONS_MAX) {
+                if (srv->nsessions >= HTTP_SESSIONS_MAX || srv->stopping) {
+                        bool stopping = srv->stopping;
                         pthread_mutex_unlock(&srv->mu);
+                        mcp_gw_session_close(fresh->gw, true);
+                        session_free(fresh);
                         ret = reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, id, -32000,
-                                          "too many sessions; end one (DELETE) first");
+                                          stopping ? "the gateway is stopping"
+                                                   : "too many sessions; end one (DELETE) first");
                         json_decref(m); /* id is m's */
                         return ret;
                 }
-                s = xcalloc(1, sizeof(*s));
-                s->srv = srv;
-                mcp_gw_session_id(s->id, sizeof(s->id));
+                s = fresh;
                 s->next = srv->sessions;
                 srv->sessions = s;
                 srv->nsessions++;
@@ -473,14 +499,23 @@ static enum MHD_Result post(struct gw_http *srv, struct MHD_Connection *c, struc
                 json_decref(m); /* id is m's */
                 return ret;
         }
+        struct mcp_gw_session *gw = s->gw;
+        if (!gw) { /* being ended (DELETE, or the server's stop) */
+                pthread_mutex_unlock(&srv->mu);
+                ret = reply_error(c, MHD_HTTP_NOT_FOUND, id, -32001,
+                                  "Session not found: initialize again");
+                json_decref(m); /* id is m's */
+                return ret;
+        }
         struct stream *st = is_request ? stream_new(s, id) : NULL;
         s->refs++;
+        s->handling++;
         pthread_mutex_unlock(&srv->mu);
-        if (is_init)
-                s->gw = mcp_gw_session_new(srv->g, http_send, s, s->id);
-        mcp_gw_handle(s->gw, m);
+        mcp_gw_handle(gw, m);
         json_decref(m);
         pthread_mutex_lock(&srv->mu);
+        if (--s->handling == 0)
+                pthread_cond_broadcast(&srv->cv);
         if (st) {
                 struct MHD_Response *r = sse_response(s, st, 0);
                 ret = MHD_queue_response(c, MHD_HTTP_OK, r);
@@ -549,10 +584,10 @@ static enum MHD_Result delete_session(struct gw_http *srv, struct MHD_Connection
         srv->nsessions--;
         s->refs++;
         pthread_cond_broadcast(&srv->cv);
+        struct mcp_gw_session *gw = take_gw(s);
         pthread_mutex_unlock(&srv->mu);
-        mcp_gw_session_close(s->gw, true); /* its calls cancelled and waited for */
+        mcp_gw_session_close(gw, true); /* its calls cancelled and waited for */
         pthread_mutex_lock(&srv->mu);
-        s->gw = NULL;
         session_unref(s);
         pthread_mutex_unlock(&srv->mu);
         return reply(c, MHD_HTTP_OK, NULL, NULL);
@@ -679,9 +714,7 @@ void mcp_gw_http_stop(struct mcp_gw_http *h)
                 struct http_session *s = srv->sessions;
                 while (s && !s->gw)
                         s = s->next;
-                struct mcp_gw_session *gw = s ? s->gw : NULL;
-                if (s)
-                        s->gw = NULL;
+                struct mcp_gw_session *gw = s ? take_gw(s) : NULL;
                 pthread_mutex_unlock(&srv->mu);
                 if (!gw)
                         break;
@@ -691,6 +724,8 @@ void mcp_gw_http_stop(struct mcp_gw_http *h)
                 MHD_stop_daemon(srv->d);
         for (struct http_session *s = srv->sessions, *n; s; s = n) {
                 n = s->next;
+                if (s->gw) /* (none is left: a session is listed whole) */
+                        mcp_gw_session_close(s->gw, true);
                 session_free(s);
         }
         pthread_mutex_destroy(&srv->mu);

@@ -180,7 +180,9 @@ check_json "a dropped stream resumed with Last-Event-ID: the rest of the progres
 check_json "DELETE ends the session" "$H" 'd["delete"] == 200 and d["after_delete"] == 404'
 kill -TERM "$GW_PID"
 wait "$GW_PID"
-check_eq "SIGTERM ends the HTTP gateway, exit 0" 0 $?
+RC=$?
+check_eq "SIGTERM ends the HTTP gateway, exit 0" 0 $RC
+[ "$RC" = 0 ] || tail -40 "$T/http.err"
 "$OSVM" mcp serve --http nonsense </dev/null >/dev/null 2>"$T/e"
 check_eq "--http with a bad address is a usage error" 2 $?
 "$OSVM" mcp serve --no-auth </dev/null >/dev/null 2>"$T/e"
