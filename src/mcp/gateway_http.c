@@ -724,9 +724,7 @@ void mcp_gw_http_stop(struct mcp_gw_http *h)
                 MHD_stop_daemon(srv->d);
         for (struct http_session *s = srv->sessions, *n; s; s = n) {
                 n = s->next;
-                if (s->gw) /* (none is left: a session is listed whole) */
-                        mcp_gw_session_close(s->gw, true);
-                session_free(s);
+                session_free(s); /* (each one's gateway session was ended above) */
         }
         pthread_mutex_destroy(&srv->mu);
         pthread_cond_destroy(&srv->cv);
