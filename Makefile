@@ -316,7 +316,8 @@ test: $(AGENT_IMAGE)
 # or not (docs/testing.md). `make test` runs it as the shell suite
 # tests/nested/nested.sh; `make check-nested` runs it alone.
 NESTED_BINS := build/osvm build/rel/tests/vmm/vmm_run build/rel/tests/vmm/test_run \
-               build/rel/tests/mcp/test_egress build/asan/tests/vmm/vmm_run $(GUESTS) \
+               build/rel/tests/mcp/test_egress build/rel/tests/sandbox/test_sandbox \
+               build/asan/tests/vmm/vmm_run $(GUESTS) \
                $(TOOL_IMAGES) $(TOOL_DEFS) $(AGENT_IMAGE)
 .PHONY: check-nested
 check-nested: test-deps

@@ -86,9 +86,12 @@ enum mcp_tier mcp_sandbox_tier(char *why, size_t n)
         return MCP_TIER_HOST;
 }
 
-static const char *limits_how(void)
+/* How the limits hold here: "cgroup v2 and rlimits", or "rlimits only". */
+static const char *limits_how(char *buf, size_t n)
 {
-        return sbx_cgroup_usable() ? "cgroup v1 and rlimits" : "rlimits only";
+        const char *kind = sbx_cgroup_kind(NULL, 0);
+        snprintf(buf, n, "%s%s", kind ? kind : "rlimits only", kind ? " and rlimits" : "");
+        return buf;
 }
 
 char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
@@ -133,7 +136,8 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
         if (sb->vcpus)
                 sb_addf(&b, ", %u CPU%s%s", sb->vcpus, sb->vcpus == 1 ? "" : "s",
                         sbx_cgroup_usable() ? "" : " (not enforced: no cgroup)");
-        sb_addf(&b, " (%s)", limits_how());
+        char how[64];
+        sb_addf(&b, " (%s)", limits_how(how, sizeof(how)));
         for (size_t i = 0; sb->secrets && i < sb->secrets->n; i++) {
                 const struct iso_secret_bind *s = &sb->secrets->v[i];
                 sb_add(&b, i ? ", " : "; secrets: ");
@@ -158,7 +162,7 @@ char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier)
 
 json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier)
 {
-        char why[400];
+        char why[400], how[64];
         mcp_sandbox_tier(why, sizeof(why));
         json_t *mounts = json_array(), *allow = json_array();
         for (size_t i = 0; i < sb->mounts->n; i++) {
@@ -174,8 +178,8 @@ json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier)
                          mcp_tier_name(tier), "why", sb->why, "reduced_because",
                          tier == MCP_TIER_SANDBOX ? "" : why, "mounts", mounts, "network_allow",
                          allow, "limits", "memory_mb", (int)sb->memory_mb, "max_processes",
-                         (int)sb->max_procs, "vcpus", (int)sb->vcpus, "enforced_by", limits_how(),
-                         "fallback", iso_fallback_name(sb->fallback));
+                         (int)sb->max_procs, "vcpus", (int)sb->vcpus, "enforced_by",
+                         limits_how(how, sizeof(how)), "fallback", iso_fallback_name(sb->fallback));
 }
 
 /* ---- a list of strings, owned ---- */
@@ -678,9 +682,9 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
                                  name);
                 if (tier == MCP_TIER_SANDBOX)
                         log_info("%s: running in its sandbox (%s): namespaces, empty root, "
-                                 "seccomp%s, %s; network: %zu allowed host%s through osvm",
+                                 "seccomp%s, %s%s; network: %zu allowed host%s through osvm",
                                  name, sb->why, s.landlock ? ", Landlock" : "",
-                                 c->has_cg ? c->cg.what : "rlimits only", sb->allow->n,
+                                 c->has_cg ? "" : "rlimits only, ", c->cg.what, sb->allow->n,
                                  sb->allow->n == 1 ? "" : "s");
                 else
                         log_warn("%s: REDUCED sandbox: %s; Landlock, seccomp, rlimits%s only "

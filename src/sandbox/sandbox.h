@@ -139,19 +139,23 @@ int sbx_bridge_recv(int fd, osvm_err *e);
  * child that exits at once); why not, in why. OSVM_SANDBOX_NO_USERNS=1: no. */
 bool sbx_userns_usable(char *why, size_t n);
 
-/* A cgroup per controller (memory, pids) for one child. */
+/* One child's cgroups: one group on cgroup v2, one per controller on v1. */
 struct sbx_cgroup {
         int n;
         char dir[3][300];
         int procs_fd[3]; /* give these to sbx_spec.cgroup_fds */
-        char what[160];  /* what it is ("cgroup v1 (memory, pids)"), or why there is none */
+        char what[200];  /* what it is ("cgroup v2 (memory, pids)"), or why there is none */
 };
-/* Makes the groups with their limits; -1 (cg->what says why) where the host does not let us. */
-/* cpus: CPUs' worth of time (cpu.cfs_quota_us), 0: no limit; left out, and said in
- * cg->what, where the cpu controller is not writable. */
+/* Makes the groups with their limits; -1 (cg->what says why) where the host does not let us.
+ * cpus: CPUs' worth of time (cpu.max, cpu.cfs_quota_us), 0: no limit; left out, and said in
+ * cg->what, where the cpu controller is not writable. On cgroup v2 the first call may move
+ * osvm itself into a leaf of its own group (src/sandbox/cgroup.c says when). */
 int sbx_cgroup_make(struct sbx_cgroup *cg, const char *name, uint64_t mem_bytes, unsigned pids,
                     unsigned cpus);
-/* Whether sbx_cgroup_make can work here (the controllers writable). */
+/* Which cgroups sbx_cgroup_make uses here ("cgroup v2", "cgroup v1"), or NULL and why not
+ * (why may be NULL). Looks, changes nothing. */
+const char *sbx_cgroup_kind(char *why, size_t n);
+/* Whether sbx_cgroup_make can work here: sbx_cgroup_kind is not NULL. */
 bool sbx_cgroup_usable(void);
 /* After the spawn: the parent's cgroup.procs fds closed. */
 void sbx_cgroup_close_fds(struct sbx_cgroup *cg);

@@ -40,7 +40,7 @@ BUSYBOX=/bin/busybox
 [ -x $BUSYBOX ] || give_up "nested: $BUSYBOX is here" "install busybox-static: scripts/install-deps.sh --test"
 missing=""
 for f in build/osvm build/rel/tests/vmm/vmm_run build/rel/tests/vmm/test_run build/rel/tests/mcp/test_egress \
-        build/asan/tests/vmm/vmm_run \
+        build/rel/tests/sandbox/test_sandbox build/asan/tests/vmm/vmm_run \
         build/unikernels/osvm-agent.img build/unikernels/osvm-mcp.tools.json build/guests/hello \
         build/guests/agent_hostile; do
         [ -e "$f" ] || missing="$missing $f"
@@ -143,14 +143,17 @@ copy "$(type -P setpriv)" /bin/setpriv || fail_copy="$fail_copy setpriv"
 # the C.UTF-8 locale that tests/lib.sh sets
 mkdir -p "$R/usr/lib/locale"
 cp -r /usr/lib/locale/C.utf8 "$R/usr/lib/locale/" || fail_copy="$fail_copy /usr/lib/locale/C.utf8"
-# Debian's Python for the tests' JSON checks (tests/lib.sh) and the local
-# endpoint (tests/agent/llm_server.py): the interpreter and the modules they load.
+# Debian's Python for the tests' JSON checks (tests/lib.sh), the local
+# endpoint (tests/agent/llm_server.py) and the sandboxed server of
+# tests/sandbox/cgroup2.sh (tests/mcp/sandbox_server.py): the interpreter and
+# the modules they load.
 py=/usr/bin/python3
 if [ -x $py ]; then
         copy "$(readlink -f $py)" /usr/bin/python3 || fail_copy="$fail_copy python3"
         for f in $($py - <<'EOF'
 import argparse, http.server, json, os, socketserver, sys, threading, time  # noqa: F401
 import encodings.idna, email.feedparser, html, mimetypes  # noqa: F401  (loaded by http.server)
+import ctypes, urllib.request  # noqa: F401  (tests/mcp/sandbox_server.py)
 for m in list(sys.modules.values()):
     for a in ("__file__", "__cached__"):
         f = getattr(m, a, None)
@@ -181,7 +184,7 @@ O=/osvm
 mkdir -p "$R$O/build"
 copy build/osvm $O/build/osvm || fail_copy="$fail_copy osvm"
 for b in build/rel/tests/vmm/vmm_run build/rel/tests/vmm/test_run build/rel/tests/mcp/test_egress \
-        build/asan/tests/vmm/vmm_run; do
+        build/rel/tests/sandbox/test_sandbox build/asan/tests/vmm/vmm_run; do
         copy $b $O/$b || fail_copy="$fail_copy $b"
 done
 cp -r build/guests build/unikernels "$R$O/build/" || fail_copy="$fail_copy build/guests build/unikernels"

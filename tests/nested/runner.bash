@@ -95,6 +95,9 @@ suite vmm/cli.sh bash tests/vmm/cli.sh
 suite mcp/test_egress env CMOCKA_MESSAGE_OUTPUT=TAP build/rel/tests/mcp/test_egress
 suite nested/tools.bash bash tests/nested/tools.bash
 suite microvm/hostile.sh bash tests/microvm/hostile.sh
+# Not the engine: a machine of its own, where the sandbox's limits are shown on
+# cgroup v2 whatever the host has (it mounts the hierarchy, moves processes).
+suite sandbox/cgroup2.sh env OSVM_CGROUP2_TEST=1 bash tests/sandbox/cgroup2.sh
 # The other suites with a KVM leg, and why they stay on the host.
 cannot() { echo "@nested cannot $1: $2"; }
 npm="its peers are MCP servers on Node.js from npm (~300 MB, too large for the guest)"

@@ -291,6 +291,98 @@ static void test_server_filter(void **state)
         assert_non_null(strstr(out, "userns refused"));
 }
 
+/* A value of one of the child's cgroup files, as text without its newline. */
+static void cg_file(const struct sbx_cgroup *cg, int i, const char *file, char *out, size_t n)
+{
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s", cg->dir[i], file);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                fail_msg("%s: %s", path, strerror(errno));
+        if (!fgets(out, (int)n, f))
+                out[0] = '\0';
+        fclose(f);
+        out[strcspn(out, "\n")] = '\0';
+}
+
+/* Whether pid has ended (gone, or a zombie nobody reaped yet). */
+static bool ended(pid_t pid)
+{
+        char path[64], st[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return true;
+        bool z = fgets(st, sizeof(st), f) && strrchr(st, ')') && strrchr(st, ')')[2] == 'Z';
+        fclose(f);
+        return z;
+}
+
+/* The child's cgroups, v2 where osvm's group is delegated (the nested run has
+ * one), else v1 where its controllers are writable: the child is in its group
+ * before it execs, the limits are the ones asked for, a memory hog past the
+ * limit is killed, and what the child left running dies with the group. */
+static void test_cgroup(void **state)
+{
+        (void)state;
+        char why[300];
+        const char *kind = sbx_cgroup_kind(why, sizeof(why));
+        if (!kind) {
+                print_message("skipped: no cgroups osvm may make here: %s\n", why);
+                skip();
+                return;
+        }
+        struct sbx_cgroup cg;
+        if (sbx_cgroup_make(&cg, "test", 48u << 20, 16, 1) != 0)
+                fail_msg("%s here, but no group: %s", kind, cg.what);
+        print_message("%s: %s\n", kind, cg.what);
+        assert_non_null(strstr(cg.what, kind));
+        bool v2 = !strcmp(kind, "cgroup v2");
+        char v[64];
+        cg_file(&cg, 0, v2 ? "memory.max" : "memory.limit_in_bytes", v, sizeof(v));
+        assert_string_equal(v, "50331648");
+        cg_file(&cg, v2 ? 0 : 1, "pids.max", v, sizeof(v));
+        assert_string_equal(v, "16");
+        if (strstr(cg.what, "cpu: 1")) {
+                cg_file(&cg, v2 ? 0 : 2, v2 ? "cpu.max" : "cpu.cfs_quota_us", v, sizeof(v));
+                assert_string_equal(v, v2 ? "100000 100000" : "100000");
+        }
+
+        struct sbx_spec s = {.cgroup_fds = cg.procs_fd, .ncgroup_fds = (size_t)cg.n};
+        char *argv[] = {"/bin/sh", "-c", "cat /proc/self/cgroup; sleep 600 & echo left $!", NULL};
+        char out[4096];
+        assert_int_equal(run(&s, argv, out, sizeof(out)), 0);
+        print_message("%s", out);
+        /* in each of its groups (v1: memory, pids, cpu; v2: the one) */
+        for (int i = 0; i < cg.n; i++) {
+                const char *leaf = strrchr(cg.dir[i], '/');
+                assert_non_null(leaf);
+                char line[320];
+                snprintf(line, sizeof(line), "%s\n", leaf);
+                assert_non_null(strstr(out, line));
+        }
+        char *left = strstr(out, "left ");
+        assert_non_null(left);
+        pid_t pid = (pid_t)atoi(left + 5);
+        assert_true(pid > 0 && !ended(pid));
+
+        if (access("/usr/bin/python3", X_OK) == 0) {
+                char *hog[] = {"/usr/bin/python3", "-c",
+                               "b = b'x' * (256 << 20); print('not stopped', len(b))", NULL};
+                int st = run(&s, hog, out, sizeof(out));
+                print_message("memory hog: status %d %s\n", st, out);
+                assert_int_equal(st, 128 + SIGKILL);
+                assert_null(strstr(out, "not stopped"));
+        }
+
+        char dir0[300];
+        snprintf(dir0, sizeof(dir0), "%s", cg.dir[0]);
+        sbx_cgroup_end(&cg);
+        assert_int_equal(cg.n, 0);
+        assert_true(ended(pid));
+        assert_int_equal(access(dir0, F_OK), -1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -298,6 +390,10 @@ int main(void)
             cmocka_unit_test(test_empty_root),
             cmocka_unit_test(test_bridge),
             cmocka_unit_test(test_server_filter),
+            cmocka_unit_test(test_cgroup),
         };
+        /* TEST_FILTER=NAME: that test only (tests/sandbox/cgroup2.sh runs test_cgroup alone) */
+        if (getenv("TEST_FILTER"))
+                cmocka_set_test_filter(getenv("TEST_FILTER"));
         return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
 }
