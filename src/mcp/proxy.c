@@ -257,29 +257,34 @@ static void relay(struct mcp_proxy *p, int a, int b, uint64_t *out, uint64_t *in
 
 /* ---- one connection ---- */
 
+/* An attempt: allowed (why NULL; its bytes), refused by the allow-list (policy), or
+ * failed though allowed, or not one the proxy relays (the host does not resolve or
+ * answer, not a CONNECT): no remedy to offer then. */
 static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host, unsigned port,
-                        const char *refusal, uint64_t out, uint64_t in)
+                        const char *why, bool policy, uint64_t out, uint64_t in)
 {
         char *h = text_sanitize(host, 0);
-        if (refusal) {
-                bool ip = is_ip_literal(host);
+        bool v6 = is_ip_literal(host) && strchr(host, ':');
+        if (why && policy)
                 log_warn("%s: network: refused %s to %s%s%s:%u: %s. To allow it: osvm isolation "
                          "set %s network.allow=%s%s%s:%u (the list is replaced: name every host)",
-                         p->server, kind, ip && strchr(host, ':') ? "[" : "", h,
-                         ip && strchr(host, ':') ? "]" : "", port, refusal, p->server,
-                         ip && strchr(host, ':') ? "[" : "", h, ip && strchr(host, ':') ? "]" : "",
-                         port);
-        } else {
+                         p->server, kind, v6 ? "[" : "", h, v6 ? "]" : "", port, why, p->server,
+                         v6 ? "[" : "", h, v6 ? "]" : "", port);
+        else if (why)
+                log_warn("%s: network: %s to %s%s%s:%u failed: %s", p->server, kind, v6 ? "[" : "",
+                         h, v6 ? "]" : "", port, why);
+        else
                 log_info("%s: network: %s to %s:%u allowed; %llu bytes out, %llu in", p->server,
                          kind, h, port, (unsigned long long)out, (unsigned long long)in);
-        }
         free(h);
 }
 
 /* Checks, dials and (on success) returns the upstream fd; -1 with the refusal in *why. */
-static int open_upstream(struct mcp_proxy *p, const char *host, unsigned port, const char **why)
+static int open_upstream(struct mcp_proxy *p, const char *host, unsigned port, const char **why,
+                         bool *policy)
 {
         *why = mcp_proxy_check(&p->allow, host, port);
+        *policy = *why != NULL;
         int fd = *why ? -1 : dial(p, host, port, is_ip_literal(host), why);
         /* counted when decided; logged with its bytes when it ends */
         atomic_fetch_add(fd < 0 ? &p->refused : &p->allowed, 1);
@@ -1155,7 +1160,8 @@ static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have,
         if (buf[0] != 5 || buf[1] != 1 || (buf[3] != 1 && buf[3] != 3 && buf[3] != 4)) {
                 static const unsigned char unsupported[10] = {5, 7, 0, 1, 0, 0, 0, 0, 0, 0};
                 send_all(fd, unsupported, 10);
-                log_attempt(p, "SOCKS5", "(not a CONNECT)", 1, "only CONNECT is relayed", 0, 0);
+                log_attempt(p, "SOCKS5", "(not a CONNECT)", 1, "only CONNECT is relayed", false, 0,
+                            0);
                 return;
         }
         if (buf[3] == 1)
@@ -1172,11 +1178,12 @@ static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have,
         }
         unsigned port = (unsigned)buf[need - 2] << 8 | buf[need - 1];
         const char *why;
-        int up = open_upstream(p, host, port, &why);
+        bool policy;
+        int up = open_upstream(p, host, port, &why, &policy);
         if (up < 0) {
                 leak_in_refused(p, (const char *)buf, have, host, port);
-                send_all(fd, mcp_proxy_check(&p->allow, host, port) ? refused : failed, 10);
-                log_attempt(p, "SOCKS5", host, port, why, 0, 0);
+                send_all(fd, policy ? refused : failed, 10);
+                log_attempt(p, "SOCKS5", host, port, why, policy, 0, 0);
                 return;
         }
         uint64_t out = 0, in = 0;
@@ -1190,7 +1197,7 @@ static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have,
                 }
         }
         close(up);
-        log_attempt(p, "SOCKS5", host, port, NULL, out, in);
+        log_attempt(p, "SOCKS5", host, port, NULL, false, out, in);
 }
 
 static void http_refuse(int fd, int code, const char *server, const char *host, unsigned port,
@@ -1198,10 +1205,16 @@ static void http_refuse(int fd, int code, const char *server, const char *host, 
 {
         char *h = text_sanitize(host, 0);
         strbuf body = {0};
-        sb_addf(&body,
-                "osvm refused the connection of MCP server \"%s\" to %s:%u: %s.\n"
-                "To allow it: osvm isolation set %s network.allow=%s:%u\n",
-                server, h, port, why, server, h, port);
+        if (code == 403)
+                sb_addf(&body,
+                        "osvm refused the connection of MCP server \"%s\" to %s:%u: %s.\n"
+                        "To allow it: osvm isolation set %s network.allow=%s:%u\n",
+                        server, h, port, why, server, h, port);
+        else if (code == 502)
+                sb_addf(&body, "osvm could not reach %s:%u for MCP server \"%s\": %s.\n", h, port,
+                        server, why);
+        else
+                sb_addf(&body, "osvm refused the request of MCP server \"%s\": %s.\n", server, why);
         strbuf r = {0};
         sb_addf(&r,
                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
@@ -1315,12 +1328,12 @@ static void http(struct mcp_proxy *p, int fd, char *buf, size_t have, uint64_t u
                 path = slash;
         }
         const char *why;
-        int up = open_upstream(p, host, port, &why);
+        bool policy;
+        int up = open_upstream(p, host, port, &why, &policy);
         if (up < 0) {
                 leak_in_refused(p, buf, have, host, port);
-                bool policy = mcp_proxy_check(&p->allow, host, port) != NULL;
                 http_refuse(fd, policy ? 403 : 502, p->server, host, port, why);
-                log_attempt(p, kind, host, port, why, 0, 0);
+                log_attempt(p, kind, host, port, why, policy, 0, 0);
                 return;
         }
         uint64_t out = 0, in = 0;
@@ -1366,7 +1379,7 @@ static void http(struct mcp_proxy *p, int fd, char *buf, size_t have, uint64_t u
         if (ok)
                 relay(p, fd, up, &out, &in);
         close(up);
-        log_attempt(p, kind, host, port, NULL, out, in);
+        log_attempt(p, kind, host, port, NULL, false, out, in);
 }
 
 static void *conn_main(void *arg)

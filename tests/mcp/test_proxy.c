@@ -81,6 +81,15 @@ static void read_all(int fd, char *buf, size_t n)
         buf[got] = '\0';
 }
 
+/* Sends req to the proxy on its own connection; its whole answer into buf. */
+static void ask(unsigned port, const char *req, size_t len, char *buf, size_t n)
+{
+        int fd = tu_dial_loopback(port);
+        assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+        read_all(fd, buf, n);
+        close(fd);
+}
+
 static void test_proxy(void **state)
 {
         (void)state;
@@ -89,8 +98,8 @@ static void test_proxy(void **state)
         pthread_create(&u.t, NULL, upstream_main, &u);
         char entry[32];
         snprintf(entry, sizeof(entry), "127.0.0.1:%u", u.port);
-        char *v[] = {entry, NULL};
-        struct iso_strlist allow = {1, v};
+        char *v[] = {entry, "nowhere.invalid:443", NULL};
+        struct iso_strlist allow = {2, v};
         unsigned pport;
         osvm_err e = {0};
         struct mcp_proxy *p = mcp_proxy_start("t", tu_listen_loopback(&pport), &allow, &e);
@@ -98,24 +107,32 @@ static void test_proxy(void **state)
         char buf[2048], req[256];
 
         /* refused: a host off the list, with the remedy in the answer */
-        int fd = tu_dial_loopback(pport);
         const char *bad = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n";
-        assert_int_equal(send(fd, bad, strlen(bad), 0), (ssize_t)strlen(bad));
-        read_all(fd, buf, sizeof(buf));
-        close(fd);
+        ask(pport, bad, strlen(bad), buf, sizeof(buf));
         assert_non_null(strstr(buf, "HTTP/1.1 403"));
         assert_non_null(strstr(buf, "osvm isolation set t network.allow=example.com:443"));
 
         /* refused: localhost is a name for this host, not the listed IP */
-        fd = tu_dial_loopback(pport);
         snprintf(req, sizeof(req), "GET http://localhost:%u/ HTTP/1.1\r\nHost: x\r\n\r\n", u.port);
-        assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
-        read_all(fd, buf, sizeof(buf));
-        close(fd);
+        ask(pport, req, strlen(req), buf, sizeof(buf));
         assert_non_null(strstr(buf, "HTTP/1.1 403"));
 
+        /* allowed but unreachable (.invalid never resolves): said so, with no remedy that
+         * would not help */
+        const char *gone = "CONNECT nowhere.invalid:443 HTTP/1.1\r\nHost: nowhere.invalid\r\n\r\n";
+        ask(pport, gone, strlen(gone), buf, sizeof(buf));
+        assert_non_null(strstr(buf, "HTTP/1.1 502"));
+        assert_non_null(strstr(buf, "osvm could not reach nowhere.invalid:443"));
+        assert_null(strstr(buf, "To allow it"));
+
+        /* not a request the proxy relays: no remedy either */
+        const char *odd = "GET /relative HTTP/1.1\r\nHost: x\r\n\r\n";
+        ask(pport, odd, strlen(odd), buf, sizeof(buf));
+        assert_non_null(strstr(buf, "HTTP/1.1 400"));
+        assert_null(strstr(buf, "To allow it"));
+
         /* refused: SOCKS5 to a host off the list (reply 2) */
-        fd = tu_dial_loopback(pport);
+        int fd = tu_dial_loopback(pport);
         assert_int_equal(send(fd, "\x05\x01\x00", 3, 0), 3);
         unsigned char s5[64] = {5, 1, 0, 3, 11};
         memcpy(s5 + 5, "example.com", 11);
@@ -127,14 +144,11 @@ static void test_proxy(void **state)
         assert_int_equal((unsigned char)buf[3], 2); /* then: not allowed */
 
         /* allowed: a plain HTTP request in absolute form goes on in origin form */
-        fd = tu_dial_loopback(pport);
         snprintf(req, sizeof(req),
                  "GET http://127.0.0.1:%u/path?q=1 HTTP/1.1\r\nHost: x\r\nProxy-Authorization: "
                  "secret\r\n\r\n",
                  u.port);
-        assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
-        read_all(fd, buf, sizeof(buf));
-        close(fd);
+        ask(pport, req, strlen(req), buf, sizeof(buf));
         assert_string_equal(buf, "pong");
         pthread_join(u.t, NULL);
         assert_non_null(strstr(u.got, "GET /path?q=1 HTTP/1.1\r\n"));
@@ -142,7 +156,7 @@ static void test_proxy(void **state)
         unsigned allowed, refused;
         mcp_proxy_counts(p, &allowed, &refused);
         assert_int_equal(allowed, 1);
-        assert_int_equal(refused, 3);
+        assert_int_equal(refused, 4); /* and the one that could not be reached */
         mcp_proxy_stop(p);
         close(u.lfd);
 }
