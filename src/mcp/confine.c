@@ -727,18 +727,35 @@ out:
         return rc;
 }
 
-/* ---- npx: the package fetched in a step of its own ---- */
+/* ---- npx and uvx: the package fetched in a step of its own ---- */
 
-#define NPM_REGISTRY     "registry.npmjs.org:443"
 #define CACHE_IN_SANDBOX "/osvm-cache"
 #define FETCH_WAIT_MS    300000 /* the fetch step's bound */
 
-/* The package an `npx` command line runs (its first operand), or NULL. */
-static const char *npx_package(char *const *argv)
+/* A package runner whose first start fetches the package. */
+struct fetcher {
+        const char *tool;          /* whose output the fetch step shows: "npm" */
+        const char *registry;      /* in words: "the npm registry" */
+        const char *const *egress; /* the fetch step's only destinations */
+        /* the package its command line runs, or NULL: not this runner's */
+        const char *(*package)(char *const *argv);
+        /* the fetch step's command line (the array malloc'd, the words argv's) */
+        char **(*fetch_argv)(char *const *argv, const char *pkg);
+        /* its variables: the cache as the sandbox sees it; offline for the server's start */
+        void (*env)(struct strs *envs, const char *cache, bool offline);
+};
+
+static const char *runner_is(char *const *argv, const char *name)
 {
         const char *base = strrchr(argv[0], '/');
         base = base ? base + 1 : argv[0];
-        if (strcmp(base, "npx") != 0)
+        return strcmp(base, name) ? NULL : base;
+}
+
+/* npx [-y] [--package PKG | -p PKG] [--] PKG ... */
+static const char *npx_package(char *const *argv)
+{
+        if (!runner_is(argv, "npx"))
                 return NULL;
         for (size_t i = 1; argv[i]; i++) {
                 if (!strcmp(argv[i], "--"))
@@ -750,6 +767,147 @@ static const char *npx_package(char *const *argv)
         }
         return NULL;
 }
+
+static char **npx_fetch_argv(char *const *argv, const char *pkg)
+{
+        (void)argv;
+        char **v = xcalloc(8, sizeof(char *));
+        const char *w[] = {"npm", "exec", "--yes", "--package", pkg, "--", "true"};
+        for (size_t i = 0; i < 7; i++)
+                v[i] = (char *)w[i];
+        return v;
+}
+
+static void npx_env(struct strs *envs, const char *cache, bool offline)
+{
+        strs_add(envs, xasprintf("npm_config_cache=%s/npm", cache));
+        strs_add(envs, xstrdup("npm_config_update_notifier=false"));
+        if (offline)
+                strs_add(envs, xstrdup("npm_config_offline=true"));
+}
+
+/*
+ * uvx [OPTIONS] COMMAND [ARGS] (and `uv tool run`, which it is): the
+ * options before COMMAND, those of them that take a value as the next word,
+ * and the package (--from's value, else COMMAND, which may be PKG@VERSION).
+ */
+static const char *const uvx_valued[] = {"--from",
+                                         "--with",
+                                         "--with-editable",
+                                         "--with-requirements",
+                                         "--python",
+                                         "-p",
+                                         "--index",
+                                         "--default-index",
+                                         "--index-url",
+                                         "-i",
+                                         "--extra-index-url",
+                                         "--find-links",
+                                         "-f",
+                                         "--constraints",
+                                         "--overrides",
+                                         "--build-constraints",
+                                         "--index-strategy",
+                                         "--keyring-provider",
+                                         "--resolution",
+                                         "--prerelease",
+                                         "--exclude-newer",
+                                         "--refresh-package",
+                                         "--reinstall-package",
+                                         "--upgrade-package",
+                                         "-P",
+                                         "--config-setting",
+                                         "-C",
+                                         "--link-mode",
+                                         "--python-platform",
+                                         "--cache-dir",
+                                         "--config-file",
+                                         "--directory",
+                                         "--project",
+                                         "--color",
+                                         "--env-file",
+                                         "--allow-insecure-host"};
+
+/* Where uvx's own words start (after `uv tool run`), or 0: not uvx. */
+static size_t uvx_start(char *const *argv)
+{
+        if (runner_is(argv, "uvx"))
+                return 1;
+        if (runner_is(argv, "uv") && argv[1] && !strcmp(argv[1], "tool") && argv[2] &&
+            !strcmp(argv[2], "run"))
+                return 3;
+        return 0;
+}
+
+/* The index of COMMAND (argv[i] == NULL where there is none); from: --from's value. */
+static size_t uvx_command(char *const *argv, const char **from)
+{
+        size_t i = uvx_start(argv);
+        *from = NULL;
+        for (; argv[i]; i++) {
+                if (!strcmp(argv[i], "--"))
+                        return i + 1;
+                if (argv[i][0] != '-')
+                        return i;
+                if (!strncmp(argv[i], "--from=", 7))
+                        *from = argv[i] + 7;
+                for (size_t k = 0; k < sizeof(uvx_valued) / sizeof(uvx_valued[0]); k++)
+                        if (!strcmp(argv[i], uvx_valued[k]) && argv[i + 1]) {
+                                if (!strcmp(argv[i], "--from"))
+                                        *from = argv[i + 1];
+                                i++;
+                                break;
+                        }
+        }
+        return i;
+}
+
+static const char *uvx_package(char *const *argv)
+{
+        if (!uvx_start(argv))
+                return NULL;
+        const char *from;
+        size_t c = uvx_command(argv, &from);
+        return from ? from : argv[c];
+}
+
+/* The same options, then `--from PKG` where they had none, then `python -c pass`:
+ * the tool's environment made, nothing of it run. */
+static char **uvx_fetch_argv(char *const *argv, const char *pkg)
+{
+        const char *from;
+        size_t c = uvx_command(argv, &from);
+        char **v = xcalloc(c + 6, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; i < c; i++)
+                if (strcmp(argv[i], "--"))
+                        v[n++] = argv[i];
+        if (!from) {
+                v[n++] = "--from";
+                v[n++] = (char *)pkg;
+        }
+        v[n++] = "python";
+        v[n++] = "-c";
+        v[n++] = "pass";
+        return v;
+}
+
+static void uvx_env(struct strs *envs, const char *cache, bool offline)
+{
+        strs_add(envs, xasprintf("UV_CACHE_DIR=%s/uv", cache));
+        /* the host's Python (its folders are bound), never one fetched from elsewhere */
+        strs_add(envs, xstrdup("UV_PYTHON_DOWNLOADS=never"));
+        strs_add(envs, xstrdup("UV_NO_PROGRESS=1"));
+        if (offline)
+                strs_add(envs, xstrdup("UV_OFFLINE=1"));
+}
+
+static const char *const npm_egress[] = {"registry.npmjs.org:443", NULL};
+static const char *const pypi_egress[] = {"pypi.org:443", "files.pythonhosted.org:443", NULL};
+static const struct fetcher fetchers[] = {
+    {"npm", "the npm registry", npm_egress, npx_package, npx_fetch_argv, npx_env},
+    {"uv", "PyPI", pypi_egress, uvx_package, uvx_fetch_argv, uvx_env},
+};
 
 /* Waits for the fetch step to end, bounded; its exit status, or -1. */
 static int wait_fetch(pid_t pid)
@@ -775,17 +933,21 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                       char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
                       osvm_err *e)
 {
-        const char *pkg = npx_package(argv);
+        const struct fetcher *f = NULL;
+        const char *pkg = NULL;
+        for (size_t i = 0; !pkg && i < sizeof(fetchers) / sizeof(fetchers[0]); i++)
+                if ((pkg = fetchers[i].package(argv)) != NULL)
+                        f = &fetchers[i];
         char why[400];
         enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
         if (!pkg || tier == MCP_TIER_HOST)
                 return spawn_confined(name, sb, argv, env, stdio, pid, out, e);
         /*
-         * npx: npm's cache is the server's own folder on the host, kept across
-         * starts (<state dir>/sandbox/<server>), writable in the sandbox. The
-         * first start fetches the package in a step of its own whose only
-         * egress is the npm registry; the server then runs with npm offline,
-         * under its own allow-list.
+         * npx, uvx: the runner's cache is the server's own folder on the host,
+         * kept across starts (<state dir>/sandbox/<server>), writable in the
+         * sandbox. The first start fetches the package in a step of its own
+         * whose only egress is the package registry; the server then runs with
+         * the runner offline, under its own allow-list.
          */
         char nbuf[300];
         if (iso_names_problem(name, "x", nbuf, sizeof(nbuf)))
@@ -802,35 +964,46 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
         struct iso_sandbox with_cache = *sb;
         with_cache.mounts = &mounts;
         const char *seen = tier == MCP_TIER_SANDBOX ? CACHE_IN_SANDBOX : dir;
-        struct strs envs = {0};
+        struct strs base = {0};
         for (size_t i = 0; env && env[i]; i++)
-                strs_add(&envs, xstrdup(env[i]));
-        strs_add(&envs, xasprintf("npm_config_cache=%s/npm", seen));
-        strs_add(&envs, xasprintf("npm_config_update_notifier=false"));
-        /* the marker of a fetch done, by package */
+                strs_add(&base, xstrdup(env[i]));
+        /* the marker of a fetch done, by runner and package */
         unsigned long h = 5381;
+        for (const char *c = f->registry; *c; c++)
+                h = h * 33 + (unsigned char)*c;
         for (const char *c = pkg; *c; c++)
                 h = h * 33 + (unsigned char)*c;
         _cleanup_free_ char *marker = xasprintf("%s/fetched-%08lx", dir, h & 0xffffffffUL);
         int rc = 0;
         if (access(marker, F_OK) != 0) {
-                char *registry[] = {NPM_REGISTRY, NULL};
-                struct iso_strlist reg = {1, registry};
+                size_t ne = 0;
+                while (f->egress[ne])
+                        ne++;
+                struct iso_strlist reg = {ne, (char **)f->egress};
                 struct iso_sandbox fetch = with_cache;
                 fetch.allow = &reg;
                 static const struct iso_secret_binds none;
                 fetch.secrets = &none; /* the fetch step has no secrets */
+                strbuf hosts = {0};
+                for (size_t i = 0; i < ne; i++)
+                        sb_addf(&hosts, "%s%s", i ? ", " : "", f->egress[i]);
                 _cleanup_free_ char *shown = text_sanitize(pkg, 0);
-                log_warn("%s: first start: fetching %s from the npm registry (this step's only "
-                         "egress: %s; the server's own network stays as its allow-list says)",
-                         name, shown, NPM_REGISTRY);
-                char *fargv[] = {"npm",       "exec", "--yes", "--package",
-                                 (char *)pkg, "--",   "true",  NULL};
+                log_warn("%s: first start: fetching %s from %s (this step's only egress: %s; the "
+                         "server's own network stays as its allow-list says)",
+                         name, shown, f->registry, hosts.s ? hosts.s : "");
+                sb_free(&hosts);
+                struct strs envs = {0};
+                for (size_t i = 0; i < base.n; i++)
+                        strs_add(&envs, xstrdup(base.v[i]));
+                f->env(&envs, seen, false);
+                char **fargv = f->fetch_argv(argv, pkg);
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
                 int fstdio[3] = {null, 2, 2};
                 pid_t fpid;
                 struct mcp_confined *fc = NULL;
                 rc = spawn_confined(name, &fetch, fargv, envs.v, fstdio, &fpid, &fc, e);
+                free(fargv);
+                strs_free(&envs);
                 if (null >= 0)
                         close(null);
                 if (rc == 1) {
@@ -839,10 +1012,10 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                         if (st != 0) {
                                 rc = -1;
                                 err_set(e, EIO,
-                                        "%s: first start: fetching %s failed (%s %d); npm's "
+                                        "%s: first start: fetching %s failed (%s %d); %s's "
                                         "output is above",
                                         name, shown, st < 0 ? "no end within" : "exit status",
-                                        st < 0 ? FETCH_WAIT_MS : st);
+                                        st < 0 ? FETCH_WAIT_MS : st, f->tool);
                         } else {
                                 int fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
                                 if (fd >= 0)
@@ -854,10 +1027,10 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                 }
         }
         if (rc >= 0) {
-                strs_add(&envs, xstrdup("npm_config_offline=true"));
-                rc = spawn_confined(name, &with_cache, argv, envs.v, stdio, pid, out, e);
+                f->env(&base, seen, true);
+                rc = spawn_confined(name, &with_cache, argv, base.v, stdio, pid, out, e);
         }
-        strs_free(&envs);
+        strs_free(&base);
         free(mv);
         return rc;
 }

@@ -170,6 +170,37 @@ else
         skip "npx: the first start's fetch step" "set OSVM_TEST_REGISTRY=1 to reach the npm registry"
 fi
 
+# ---- uvx: the same first step, PyPI its only egress ----
+# uv is not a Debian package and PyPI is out of reach here: a stand-in
+# (tests/mcp/uvx_standin.py) reads what uvx reads and asks the proxy for what
+# uv would fetch; what is checked is osvm's part.
+fresh
+UVP=$T/uvprefix
+mkdir -p "$UVP/bin" "$UVP/index"
+cp "$ROOT/tests/mcp/uvx_standin.py" "$UVP/bin/uvx"
+chmod 755 "$UVP/bin/uvx"
+cp "$EVIL" "$UVP/index/evilpkg.py"
+osvm mcp add py --env "PROBE=pypi.org:443,files.pythonhosted.org:443,127.0.0.1:$HTTP_PORT" \
+        -- "$UVP/bin/uvx" --python 3 evilpkg@1.0
+osvm mcp call py try attack=connect arg=pypi.org:443
+check_contains "uvx: the first start says it fetches, and from where" \
+        "first start: fetching evilpkg@1.0 from PyPI (this step's only egress: pypi.org:443, files.pythonhosted.org:443;" "$ERR"
+check_contains "uvx: the step makes the tool's environment and runs nothing of it, with the host's Python" \
+        "uvx stand-in: fetch evilpkg; command python -c pass; python downloads never" "$ERR"
+check_contains "uvx: the step may reach pypi.org" "proxy for pypi.org:443: HTTP/1.1" "$ERR"
+check_not_contains "uvx: (not refused there)" "proxy for pypi.org:443: HTTP/1.1 403" "$ERR"
+check_contains "uvx: and files.pythonhosted.org" "proxy for files.pythonhosted.org:443: HTTP/1.1" "$ERR"
+check_not_contains "uvx: (not refused there either)" "proxy for files.pythonhosted.org:443: HTTP/1.1 403" "$ERR"
+check_contains "uvx: but nothing else" "proxy for 127.0.0.1:$HTTP_PORT: HTTP/1.1 403" "$ERR"
+check_contains "uvx: then the server runs from the cache, with no network of its own" \
+        "REFUSED: HTTP/1.1 403" "$OUT"
+osvm mcp call py echo text=from-the-cache
+check_not_contains "uvx: the next start needs no fetch" "first start" "$ERR"
+check_contains "uvx: and runs offline from the cache" "from-the-cache" "$OUT"
+rm -f "$XDG_STATE_HOME"/osvm/sandbox/py/uv/evilpkg.py
+osvm mcp call py echo text=x
+check_failed "uvx: the server's start is offline: a package not in the cache is not fetched then"
+
 # ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""
 MCP=$PEERS/node_modules/@modelcontextprotocol
