@@ -639,7 +639,7 @@ struct mcp_client *mcp_connect(const struct mcp_endpoint *ep, const struct mcp_c
         struct mcp_transport *t =
             ep->url ? mcp_http_open(ep->name, ep->url, ep->headers, ep->max_message, ep->oauth, e)
                     : mcp_stdio_open(ep->name, ep->argv, ep->env, ep->cwd, ep->sandbox,
-                                     ep->max_message, e);
+                                     ep->max_message, o ? o->cancel : NULL, e);
         if (!t)
                 return NULL;
         return mcp_client_over(t, ep, o, e);

@@ -909,8 +909,9 @@ static const struct fetcher fetchers[] = {
     {"uv", "PyPI", pypi_egress, uvx_package, uvx_fetch_argv, uvx_env},
 };
 
-/* Waits for the fetch step to end, bounded; its exit status, or -1. */
-static int wait_fetch(pid_t pid)
+/* Waits for the fetch step to end, bounded and cancellable; its exit status, -1 past
+ * the bound (or when it cannot be waited for), -2 when *cancel was set. */
+static int wait_fetch(pid_t pid, volatile sig_atomic_t *cancel)
 {
         uint64_t until = time_mono_ns() + (uint64_t)FETCH_WAIT_MS * 1000000ull;
         for (;;) {
@@ -920,18 +921,19 @@ static int wait_fetch(pid_t pid)
                         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
                 if (r < 0 && errno != EINTR)
                         return -1;
-                if (time_mono_ns() >= until) {
+                bool cancelled = cancel && *cancel;
+                if (cancelled || time_mono_ns() >= until) {
                         kill(pid, SIGKILL);
                         waitpid(pid, NULL, 0);
-                        return -1;
+                        return cancelled ? -2 : -1;
                 }
                 usleep(20000);
         }
 }
 
 int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
-                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
-                      osvm_err *e)
+                      char *const *env, const int stdio[3], volatile sig_atomic_t *cancel,
+                      pid_t *pid, struct mcp_confined **out, osvm_err *e)
 {
         const struct fetcher *f = NULL;
         const char *pkg = NULL;
@@ -1007,9 +1009,12 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                 if (null >= 0)
                         close(null);
                 if (rc == 1) {
-                        int st = wait_fetch(fpid);
+                        int st = wait_fetch(fpid, cancel);
                         mcp_confined_end(fc);
-                        if (st != 0) {
+                        if (st == -2) {
+                                rc = mcp_err_cancelled(
+                                    e, "%s: first start: fetching %s was cancelled", name, shown);
+                        } else if (st != 0) {
                                 rc = -1;
                                 err_set(e, EIO,
                                         "%s: first start: fetching %s failed (%s %d); %s's "

@@ -552,7 +552,7 @@ static char **merged_env(char *const *extra)
 
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
                                      const char *cwd, const struct iso_sandbox *sb,
-                                     size_t max_message, osvm_err *e)
+                                     size_t max_message, volatile sig_atomic_t *cancel, osvm_err *e)
 {
         if (!argv || !argv[0] || !argv[0][0]) {
                 err_set(e, EINVAL, "%s: no command to start", name);
@@ -576,7 +576,7 @@ struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *
         pid_t pid;
         if (sb && sb->wanted) {
                 int fds[3] = {in[0], out[1], errp[1]};
-                int c = mcp_confine_spawn(name, sb, argv, env, fds, &pid, &confined, e);
+                int c = mcp_confine_spawn(name, sb, argv, env, fds, cancel, &pid, &confined, e);
                 if (c < 0)
                         goto fail;
                 if (c > 0) {

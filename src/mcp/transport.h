@@ -102,10 +102,12 @@ int mcp_oauth_challenge(struct mcp_oauth *o, long status, const char *www, bool 
                         const struct mcp_wait *w, osvm_err *e);
 
 /* Starts CMD ARGS... with the given extra environment (K=V entries), in cwd
- * (NULL: ours); confined under sb when not NULL (then cwd does not apply). */
+ * (NULL: ours); confined under sb when not NULL (then cwd does not apply).
+ * cancel (may be NULL) ends a confined server's first-start fetch step. */
 struct mcp_transport *mcp_stdio_open(const char *name, char *const *argv, char *const *env,
                                      const char *cwd, const struct iso_sandbox *sb,
-                                     size_t max_message, osvm_err *e);
+                                     size_t max_message, volatile sig_atomic_t *cancel,
+                                     osvm_err *e);
 
 /* A confined server's host side: its proxy, cgroups and private files. */
 struct mcp_confined;
@@ -114,11 +116,12 @@ struct mcp_confined;
  * child, *out its host side (end it with mcp_confined_end once the child is
  * reaped). Returns 1 when it started confined, 0 when no sandbox can be made
  * here and the fallback lets the server run on the host (said loudly; the
- * caller starts it so), -1 with e.
+ * caller starts it so), -1 with e (MCP_E_CANCELLED where *cancel was set
+ * during an npx or uvx server's first-start fetch step, which it ends).
  */
 int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *const *argv,
-                      char *const *env, const int stdio[3], pid_t *pid, struct mcp_confined **out,
-                      osvm_err *e);
+                      char *const *env, const int stdio[3], volatile sig_atomic_t *cancel,
+                      pid_t *pid, struct mcp_confined **out, osvm_err *e);
 void mcp_confined_end(struct mcp_confined *c);
 /* The tool call the confined server runs now, for its proxy's records. */
 void mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool);

@@ -200,6 +200,28 @@ check_contains "uvx: and runs offline from the cache" "from-the-cache" "$OUT"
 rm -f "$XDG_STATE_HOME"/osvm/sandbox/py/uv/evilpkg.py
 osvm mcp call py echo text=x
 check_failed "uvx: the server's start is offline: a package not in the cache is not fetched then"
+# Ctrl-C ends the fetch step (here one that would take 10 minutes) and osvm at once
+osvm mcp add slow --env STANDIN_SLOW=600 -- "$UVP/bin/uvx" evilpkg
+"$OSVM" mcp call slow echo text=x >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+for _ in $(seq 600); do # (60 s: a bound that only guards a hang)
+        grep -q "uvx stand-in: fetch" "$T/err" && break
+        sleep 0.1
+done
+kill -INT $pid
+for _ in $(seq 600); do # (60 s, the same)
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+done
+if kill -0 $pid 2>/dev/null; then
+        fail "uvx: Ctrl-C ends the fetch step" "osvm still runs 60 s after SIGINT"
+        kill -9 $pid
+fi
+wait $pid
+RC=$?
+check_exit "uvx: Ctrl-C during the fetch step ends osvm as cancelled" 130
+check_contains "uvx: and says what it cancelled" "first start: fetching evilpkg was cancelled" "$(cat "$T/err")"
+check_eq "uvx: no fetch step is left running" "" "$(pgrep -f "STANDIN_SLOW|$UVP/bin/uvx" || true)"
 
 # ---- the real servers from npm, confined ----
 PEERS=$("$ROOT/tests/peers/install.sh" 2>/dev/null) || PEERS=""

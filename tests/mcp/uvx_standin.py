@@ -74,6 +74,9 @@ def main():
         pkg, cmd, " ".join(args), os.environ.get("UV_PYTHON_DOWNLOADS", "unset")))
     for target in filter(None, os.environ.get("PROBE", "").split(",")):
         sys.stderr.write("uvx stand-in: proxy for %s: %s\n" % (target, tunnel(target)))
+    if os.environ.get("STANDIN_SLOW"):
+        import time
+        time.sleep(int(os.environ["STANDIN_SLOW"]))
     prefix = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     os.makedirs(cache, exist_ok=True)
     shutil.copy(os.path.join(prefix, "index", pkg + ".py"), cached)
