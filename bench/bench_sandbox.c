@@ -148,7 +148,7 @@ int main(int argc, char **argv)
                 uint64_t t0 = time_mono_ns();
                 pid_t pid;
                 struct mcp_confined *c;
-                if (mcp_confine_spawn("bench", &sb, targv, NULL, fds, &pid, &c, &e) != 1) {
+                if (mcp_confine_spawn("bench", &sb, targv, NULL, fds, NULL, &pid, &c, &e) != 1) {
                         fprintf(stderr, "%s\n", e.msg);
                         return 1;
                 }
