@@ -162,7 +162,7 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
                 return -1;
         }
         iso_diags_free(&d);
-        const char *as[6];
+        const char *as[7];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
         if (o->off) {
@@ -175,6 +175,9 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
                 free(mj);
                 free(aj);
                 as[n++] = "sandbox=true";
+                /* its calls go to the server in its sandbox (no image of its tools is tried:
+                 * none exists for a server osvm did not build) */
+                as[n++] = "execution_mode=microvm";
                 as[n++] = mounts;
                 as[n++] = allow;
                 if (json_array_size(o->secrets)) {

@@ -211,10 +211,17 @@ printf 'hi there\n' >"$T/files/hello.txt"
 osvm mcp add fs -- node "$FILESYSTEM" "$T/files"
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_eq "filesystem read_text_file" "hi there" "$OUT"
+# an added server's calls go to it in its sandbox: no image of its tools is tried
+check_not_contains "a sandboxed server's call tries no image and falls back from nothing" "WARN" "$ERR"
+osvm isolation explain fs/read_text_file
+check_contains "explain: its calls run on the server, in its sandbox" \
+        "Tool configured for MicroVM execution mode (the server's execution_mode)
+INFO: MicroVM engine not available; running server in sandbox" "$OUT"
 osvm mcp call fs read_text_file path=/etc/hostname
 check_exit "a path outside the server's roots is a tool error" 5
 
-osvm isolation set fs/read_text_file fallback=deny
+# a tool asked to run in a VM of its own, which has no image: its fallback decides
+osvm isolation set fs/read_text_file execution_mode=unikernel fallback=deny
 osvm mcp call fs read_text_file path="$T/files/hello.txt"
 check_exit "fallback deny refuses the call (4)" 4
 check_contains "and says why" 'Refusing to run fs/read_text_file: its fallback policy is "deny"' "$ERR"
