@@ -787,7 +787,10 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         uint32_t limit = dec->policy.timeout_ms;
         bool policy_limit =
             limit && !hs->conf->own_pack && (!co.timeout_ms || limit <= co.timeout_ms);
-        struct hub_conn *c = acquire(h, hs, o, e);
+        /* (starting a server is not the request that on_sent waits for) */
+        struct mcp_call_opts ao = co;
+        ao.on_sent = NULL;
+        struct hub_conn *c = acquire(h, hs, &ao, e);
         if (!c)
                 return NULL;
         if (policy_limit)
@@ -809,6 +812,11 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         return r;
 }
 
+static void prepare_record(void *ctx)
+{
+        mcp_audit_prepare(ctx);
+}
+
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
                     const struct mcp_call_opts *o, osvm_err *e)
 {
@@ -823,17 +831,20 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         char call_id[32];
         snprintf(call_id, sizeof(call_id), "%d-%u", (int)getpid(), atomic_fetch_add(&calls, 1) + 1);
         ro.call_id = call_id;
-        json_t *r = run(h, dec, args, &ro, e);
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,
             .dec = dec,
             .args = args,
-            .result = r,
-            .err = r ? NULL : e,
-            .duration_ns = time_mono_ns() - t0,
-            .egress = ro.egress,
             .call_id = call_id,
         };
+        /* the record's part known before the answer is made while the server works */
+        ro.on_sent = prepare_record;
+        ro.sent_ctx = &a;
+        json_t *r = run(h, dec, args, &ro, e);
+        a.result = r;
+        a.err = r ? NULL : e;
+        a.duration_ns = time_mono_ns() - t0;
+        a.egress = ro.egress;
         mcp_audit_record(&a);
         json_decref(egress);
         return r;
