@@ -399,8 +399,11 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
 /* Gives a connection back. When the server said its tools changed meanwhile,
  * they are listed again on it first, and the cache replaced (the generation
  * bumped, the hub's tools_changed handler called) only when they differ: a
- * server that announces its tools on every new connection changes nothing. */
-static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
+ * server that announces its tools on every new connection changes nothing.
+ * A server found gone is marked down in the session, unless the call was
+ * answered (it was there a moment ago; a tool call's answer is on its way
+ * to the caller, and the check is made again where a connection is chosen). */
+static void release_conn(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c, bool answered)
 {
         if (c->client && mcp_take_tools_changed(c->client)) {
                 osvm_err e = {0};
@@ -420,11 +423,16 @@ static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
                         hd.tools_changed(hd.ctx, s->conf->id);
         }
         pthread_mutex_lock(&h->mu);
-        if (c->client && !mcp_running(c->client))
+        if (c->client && !answered && !mcp_running(c->client))
                 session_set_server(session_get(), s->conf->id, where(s), SESSION_SERVER_DOWN);
         c->busy = false;
         pthread_cond_broadcast(&h->freed);
         pthread_mutex_unlock(&h->mu);
+}
+
+static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
+{
+        release_conn(h, s, c, false);
 }
 
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o, osvm_err *e)
@@ -798,7 +806,7 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         mcp_client_set_call(c->client, co.call_id, tool);
         json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
         mcp_client_set_call(c->client, NULL, NULL);
-        release(h, hs, c);
+        release_conn(h, hs, c, r != NULL);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
                 if (dec->policy.timeout_src != ISO_SRC_DEFAULT)
