@@ -229,6 +229,72 @@ static void add_value(strbuf *b, const json_t *v)
         free(t);
 }
 
+/* This process's pid: asked once, and again in a child after fork. */
+static pid_t pid_known;
+
+static void pid_forget(void)
+{
+        pid_known = 0;
+}
+
+static void pid_watch(void)
+{
+        pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static pid_t audit_pid(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, pid_watch);
+        pid_t p = __atomic_load_n(&pid_known, __ATOMIC_RELAXED);
+        if (!p) {
+                p = getpid();
+                __atomic_store_n(&pid_known, p, __ATOMIC_RELAXED);
+        }
+        return p;
+}
+
+/*
+ * The fields of a call's record that come from who called and the decision
+ * alone ("caller" to "tool", and "route" to "reasons"), serialized for the
+ * last such pair and kept: a client's calls of one tool have the same ones,
+ * and sanitizing and escaping the reasons is most of a record's work. key:
+ * what they were made from, every input byte for byte.
+ */
+static struct {
+        pthread_mutex_t mu;
+        strbuf key;
+        char *who, *route;
+        pid_t pid;
+} kept_fields = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void key_add(strbuf *k, const char *s)
+{
+        if (s) {
+                sb_addn(k, "s", 1);
+                sb_addn(k, s, strlen(s) + 1);
+        } else {
+                sb_addn(k, "n", 1);
+        }
+}
+
+/* Adds a call_id as the record has it: quoted as it is when it is only
+ * letters, digits and '-' (the hub's "PID-N"), which sanitizing and escaping
+ * leave as they are; else sanitized and escaped. */
+static void add_call_id(strbuf *b, const char *id)
+{
+        size_t n = strspn(id, "0123456789-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        if (!id[n] && n <= AUDIT_TEXT_MAX) {
+                sb_addn(b, "\"", 1);
+                sb_addn(b, id, n);
+                sb_addn(b, "\"", 1);
+                return;
+        }
+        json_t *t = text(id);
+        add_value(b, t);
+        json_decref(t);
+}
+
 /*
  * A call's record is
  *   {"seq","time", <what is known before the answer>, <the outcome>, "prev", "hash"}
@@ -248,26 +314,57 @@ void mcp_audit_prepare(struct mcp_audit_call *a)
         size_t args_len = args ? strlen(args) : 0;
         sha256_hex(args ? args : "", args_len, args_hash);
         free(args);
-        json_t *reasons = json_array();
+        pid_t pid = audit_pid();
+        strbuf key = {0};
+        key_add(&key, a->caller);
+        key_add(&key, d->policy.server);
+        key_add(&key, d->policy.tool);
+        sb_addf(&key, "%d %d %d %zu", (int)d->route,
+                d->route == ISO_ROUTE_UNIKERNEL ? (int)d->platform : -1, d->fell_back, d->nreasons);
         for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
-                json_array_append_new(reasons, text(d->reasons[i].text));
-        json_t *r = json_object();
-        json_object_set_new(r, "caller", text(a->caller));
-        json_object_set_new(r, "pid", json_integer(getpid()));
-        json_object_set_new(r, "server", text(d->policy.server));
-        json_object_set_new(r, "tool", text(d->policy.tool));
-        if (a->call_id)
-                json_object_set_new(r, "call_id", text(a->call_id));
-        json_object_set_new(r, "args_sha256", json_string(args_hash));
-        json_object_set_new(r, "bytes_in", json_integer((json_int_t)args_len));
-        json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
-        if (d->route == ISO_ROUTE_UNIKERNEL)
-                json_object_set_new(r, "platform", json_string(iso_platform_name(d->platform)));
-        json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
-        json_object_set_new(r, "reasons", reasons);
-        a->known = members(r);
-        if (!a->known) /* (out of memory) the record says what it can */
-                a->known = xstrdup("\"caller\":null");
+                key_add(&key, d->reasons[i].text);
+        pthread_mutex_lock(&kept_fields.mu);
+        if (kept_fields.pid != pid || kept_fields.key.len != key.len ||
+            memcmp(kept_fields.key.s, key.s, key.len) != 0) {
+                json_t *w = json_object();
+                json_object_set_new(w, "caller", text(a->caller));
+                json_object_set_new(w, "pid", json_integer(pid));
+                json_object_set_new(w, "server", text(d->policy.server));
+                json_object_set_new(w, "tool", text(d->policy.tool));
+                json_t *reasons = json_array();
+                for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
+                        json_array_append_new(reasons, text(d->reasons[i].text));
+                json_t *r = json_object();
+                json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
+                if (d->route == ISO_ROUTE_UNIKERNEL)
+                        json_object_set_new(r, "platform",
+                                            json_string(iso_platform_name(d->platform)));
+                json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
+                json_object_set_new(r, "reasons", reasons);
+                free(kept_fields.who);
+                free(kept_fields.route);
+                kept_fields.who = members(w);
+                kept_fields.route = members(r);
+                sb_free(&kept_fields.key);
+                if (kept_fields.who && kept_fields.route) {
+                        kept_fields.key = key;
+                        key = (strbuf){0};
+                        kept_fields.pid = pid;
+                } else { /* (out of memory) made again at the next call */
+                        kept_fields.pid = 0;
+                }
+        }
+        strbuf b = {0};
+        sb_add(&b, kept_fields.who ? kept_fields.who : "\"caller\":null");
+        if (a->call_id) {
+                sb_add(&b, ",\"call_id\":");
+                add_call_id(&b, a->call_id);
+        }
+        sb_addf(&b, ",\"args_sha256\":\"%s\",\"bytes_in\":%zu,", args_hash, args_len);
+        sb_add(&b, kept_fields.route ? kept_fields.route : "\"route\":null");
+        pthread_mutex_unlock(&kept_fields.mu);
+        sb_free(&key);
+        a->known = sb_steal(&b);
 }
 
 /* Every field of a call's record between "time" and "prev". */
@@ -297,7 +394,7 @@ static char *secret_fields(const struct mcp_audit_secret *s)
 {
         json_t *r = json_object();
         json_object_set_new(r, "event", json_string("secret"));
-        json_object_set_new(r, "pid", json_integer(getpid()));
+        json_object_set_new(r, "pid", json_integer(audit_pid()));
         json_object_set_new(r, "server", text(s->server));
         json_object_set_new(r, "secret", text(s->secret));
         json_object_set_new(r, "host", text(s->host));

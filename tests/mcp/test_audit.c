@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64], path[128];
@@ -221,6 +222,104 @@ static void test_failed_call(void **state)
         iso_decision_free(&d);
 }
 
+/* A decision for SERVER/TOOL with one reason. */
+static void decision(struct iso_decision *d, const char *server, const char *tool,
+                     const char *route, const char *reason)
+{
+        json_t *j = json_pack("{s:s, s:s, s:s, s:[{s:s}]}", "server", server, "tool", tool, "route",
+                              route, "reasons", "text", reason);
+        osvm_err e = {0};
+        assert_int_equal(iso_decision_from_json(j, d, &e), 0);
+        json_decref(j);
+}
+
+/* The fields kept from one call to the next are those of the call's own
+ * caller and decision: calls that differ in any of them, one after the
+ * other, each have their own; a call_id that is not the hub's is escaped. */
+static void test_calls_differ(void **state)
+{
+        (void)state;
+        struct iso_decision d[4];
+        fresh(&d[0], "direct");
+        iso_decision_free(&d[0]);
+        decision(&d[0], "a", "t", "direct", "reason one");
+        decision(&d[1], "a", "t", "direct", "reason two");
+        decision(&d[2], "a", "u", "unikernel", "reason one");
+        decision(&d[3], "b", "t", "direct", "reason one");
+        static const struct {
+                int dec;
+                const char *caller, *call_id, *reason, *tool;
+        } calls[] = {
+            {0, "x", "1-1", "reason one", "t"},    {0, "x", "1-2", "reason one", "t"},
+            {1, "x", "1-3", "reason two", "t"},    {1, "y", "1-4", "reason two", "t"},
+            {1, NULL, "q\"\n", "reason two", "t"}, {2, NULL, NULL, "reason one", "u"},
+            {3, NULL, "1-7", "reason one", "t"},   {0, "x", "1-8", "reason one", "t"},
+        };
+        size_t ncalls = sizeof(calls) / sizeof(calls[0]);
+        json_t *result = json_pack("{s:[]}", "content");
+        for (size_t i = 0; i < ncalls; i++) {
+                struct mcp_audit_call a = {.caller = calls[i].caller,
+                                           .dec = &d[calls[i].dec],
+                                           .result = result,
+                                           .call_id = calls[i].call_id};
+                mcp_audit_prepare(&a);
+                mcp_audit_record(&a);
+        }
+        size_t n = 0;
+        char **lines = lines_of(&n);
+        assert_int_equal(n, ncalls);
+        for (size_t i = 0; i < n; i++) {
+                json_t *x = check_line(lines[i]);
+                const char *caller = json_string_value(json_object_get(x, "caller"));
+                if (calls[i].caller)
+                        assert_string_equal(caller, calls[i].caller);
+                else
+                        assert_true(json_is_null(json_object_get(x, "caller")));
+                const char *id = json_string_value(json_object_get(x, "call_id"));
+                if (calls[i].call_id)
+                        assert_non_null(id);
+                else
+                        assert_null(json_object_get(x, "call_id"));
+                if (calls[i].call_id && !strchr(calls[i].call_id, '\n'))
+                        assert_string_equal(id, calls[i].call_id);
+                else if (calls[i].call_id)
+                        assert_null(strchr(id, '\n')); /* sanitized */
+                assert_string_equal(json_string_value(json_object_get(x, "server")),
+                                    calls[i].dec == 3 ? "b" : "a");
+                assert_string_equal(json_string_value(json_object_get(x, "tool")), calls[i].tool);
+                assert_string_equal(
+                    json_string_value(json_array_get(json_object_get(x, "reasons"), 0)),
+                    calls[i].reason);
+                assert_int_equal(json_integer_value(json_object_get(x, "pid")), getpid());
+                assert_int_equal(json_object_get(x, "platform") != NULL, calls[i].dec == 2);
+                json_decref(x);
+        }
+        free_lines(lines, n);
+        check_chain(ncalls);
+
+        /* a child's records carry its own pid */
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                struct mcp_audit_call a = {.caller = "x", .dec = &d[0], .result = result};
+                mcp_audit_record(&a);
+                _exit(0);
+        }
+        int st;
+        assert_int_equal(waitpid(child, &st, 0), child);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        lines = lines_of(&n);
+        assert_int_equal(n, ncalls + 1);
+        json_t *x = check_line(lines[n - 1]);
+        assert_int_equal(json_integer_value(json_object_get(x, "pid")), child);
+        json_decref(x);
+        free_lines(lines, n);
+        check_chain(ncalls + 1);
+        json_decref(result);
+        for (size_t i = 0; i < 4; i++)
+                iso_decision_free(&d[i]);
+}
+
 /* OSVM_AUDIT=0: nothing prepared, nothing written. */
 static void test_off(void **state)
 {
@@ -244,6 +343,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_prepared_is_the_same_record),
             cmocka_unit_test(test_failed_call),
+            cmocka_unit_test(test_calls_differ),
             cmocka_unit_test(test_off),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
