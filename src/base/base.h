@@ -221,6 +221,12 @@ void sha256_update(struct sha256 *s, const void *data, size_t n);
 void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
 /* The digest of data in lower-case hex, NUL-terminated. */
 void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+/* Whether the CPU's SHA instructions (x86-64 SHA-NI) do the hashing, as they
+ * do where CPUID says they are there; the portable code does elsewhere. */
+bool sha256_accelerated(void);
+/* The portable code even where the CPU's instructions are there (for the
+ * tests, which run both). */
+void sha256_force_portable(bool on);
 
 /* ---- a pool of threads for work that must not wait (workers.c) ----
  *

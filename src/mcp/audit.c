@@ -199,84 +199,202 @@ static void utc_now(char *buf, size_t n)
         snprintf(buf, n, "%s.%03ldZ", day, ts.tv_nsec / 1000000);
 }
 
-/* The record's body: every field but "hash", keys in a fixed order. */
-static json_t *body(const struct mcp_audit_call *a, const char *prev, json_int_t seq)
+static bool audit_off(void)
 {
+        const char *off = getenv("OSVM_AUDIT");
+        return off && !strcmp(off, "0");
+}
+
+/* The members of an object as its compact JSON has them, without the braces:
+ * "k":v,"k":v (ASCII only, in the order they were set). */
+static char *members(json_t *o)
+{
+        char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!t)
+                return NULL;
+        size_t n = strlen(t);
+        memmove(t, t + 1, n - 2);
+        t[n - 2] = '\0';
+        return t;
+}
+
+/* Adds one value as the record has it: compact JSON, ASCII only; NULL: null. */
+static void add_value(strbuf *b, const json_t *v)
+{
+        char *t = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII |
+                                        JSON_PRESERVE_ORDER)
+                    : NULL;
+        sb_add(b, t ? t : "null");
+        free(t);
+}
+
+/* This process's pid: asked once, and again in a child after fork. */
+static pid_t pid_known;
+
+static void pid_forget(void)
+{
+        pid_known = 0;
+}
+
+static void pid_watch(void)
+{
+        pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static pid_t audit_pid(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, pid_watch);
+        pid_t p = __atomic_load_n(&pid_known, __ATOMIC_RELAXED);
+        if (!p) {
+                p = getpid();
+                __atomic_store_n(&pid_known, p, __ATOMIC_RELAXED);
+        }
+        return p;
+}
+
+/*
+ * The fields of a call's record that come from who called and the decision
+ * alone ("caller" to "tool", and "route" to "reasons"), serialized for the
+ * last such pair and kept: a client's calls of one tool have the same ones,
+ * and sanitizing and escaping the reasons is most of a record's work. key:
+ * what they were made from, every input byte for byte.
+ */
+static struct {
+        pthread_mutex_t mu;
+        strbuf key;
+        char *who, *route;
+        pid_t pid;
+} kept_fields = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void key_add(strbuf *k, const char *s)
+{
+        if (s) {
+                sb_addn(k, "s", 1);
+                sb_addn(k, s, strlen(s) + 1);
+        } else {
+                sb_addn(k, "n", 1);
+        }
+}
+
+/* Adds a call_id as the record has it: quoted as it is when it is only
+ * letters, digits and '-' (the hub's "PID-N"), which sanitizing and escaping
+ * leave as they are; else sanitized and escaped. */
+static void add_call_id(strbuf *b, const char *id)
+{
+        size_t n = strspn(id, "0123456789-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+        if (!id[n] && n <= AUDIT_TEXT_MAX) {
+                sb_addn(b, "\"", 1);
+                sb_addn(b, id, n);
+                sb_addn(b, "\"", 1);
+                return;
+        }
+        json_t *t = text(id);
+        add_value(b, t);
+        json_decref(t);
+}
+
+/*
+ * A call's record is
+ *   {"seq","time", <what is known before the answer>, <the outcome>, "prev", "hash"}
+ * with the keys in that fixed order. What is known before the answer (who
+ * called, the server and tool, the arguments' hash and size, the route and
+ * its reasons) is serialized by mcp_audit_prepare while the server works on
+ * the call; after the answer only the outcome is written out, and seq, time
+ * and prev under the log's lock.
+ */
+void mcp_audit_prepare(struct mcp_audit_call *a)
+{
+        if (a->known || audit_off())
+                return;
         const struct iso_decision *d = a->dec;
-        char when[48], args_hash[SHA256_HEX_LEN + 1];
-        utc_now(when, sizeof(when));
+        char args_hash[SHA256_HEX_LEN + 1];
         char *args = a->args ? json_dumps(a->args, JSON_COMPACT | JSON_SORT_KEYS) : xstrdup("{}");
         size_t args_len = args ? strlen(args) : 0;
         sha256_hex(args ? args : "", args_len, args_hash);
         free(args);
-        json_t *reasons = json_array();
+        pid_t pid = audit_pid();
+        strbuf key = {0};
+        key_add(&key, a->caller);
+        key_add(&key, d->policy.server);
+        key_add(&key, d->policy.tool);
+        sb_addf(&key, "%d %d %d %zu", (int)d->route,
+                d->route == ISO_ROUTE_UNIKERNEL ? (int)d->platform : -1, d->fell_back, d->nreasons);
         for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
-                json_array_append_new(reasons, text(d->reasons[i].text));
-        json_t *r = json_object();
-        json_object_set_new(r, "seq", json_integer(seq));
-        json_object_set_new(r, "time", json_string(when));
-        json_object_set_new(r, "caller", text(a->caller));
-        json_object_set_new(r, "pid", json_integer(getpid()));
-        json_object_set_new(r, "server", text(d->policy.server));
-        json_object_set_new(r, "tool", text(d->policy.tool));
-        if (a->call_id)
-                json_object_set_new(r, "call_id", text(a->call_id));
-        json_object_set_new(r, "args_sha256", json_string(args_hash));
-        json_object_set_new(r, "bytes_in", json_integer((json_int_t)args_len));
-        json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
-        if (d->route == ISO_ROUTE_UNIKERNEL)
-                json_object_set_new(r, "platform", json_string(iso_platform_name(d->platform)));
-        json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
-        json_object_set_new(r, "reasons", reasons);
+                key_add(&key, d->reasons[i].text);
+        pthread_mutex_lock(&kept_fields.mu);
+        if (kept_fields.pid != pid || kept_fields.key.len != key.len ||
+            memcmp(kept_fields.key.s, key.s, key.len) != 0) {
+                json_t *w = json_object();
+                json_object_set_new(w, "caller", text(a->caller));
+                json_object_set_new(w, "pid", json_integer(pid));
+                json_object_set_new(w, "server", text(d->policy.server));
+                json_object_set_new(w, "tool", text(d->policy.tool));
+                json_t *reasons = json_array();
+                for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
+                        json_array_append_new(reasons, text(d->reasons[i].text));
+                json_t *r = json_object();
+                json_object_set_new(r, "route", json_string(iso_route_name(d->route)));
+                if (d->route == ISO_ROUTE_UNIKERNEL)
+                        json_object_set_new(r, "platform",
+                                            json_string(iso_platform_name(d->platform)));
+                json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
+                json_object_set_new(r, "reasons", reasons);
+                free(kept_fields.who);
+                free(kept_fields.route);
+                kept_fields.who = members(w);
+                kept_fields.route = members(r);
+                sb_free(&kept_fields.key);
+                if (kept_fields.who && kept_fields.route) {
+                        kept_fields.key = key;
+                        key = (strbuf){0};
+                        kept_fields.pid = pid;
+                } else { /* (out of memory) made again at the next call */
+                        kept_fields.pid = 0;
+                }
+        }
+        strbuf b = {0};
+        sb_add(&b, kept_fields.who ? kept_fields.who : "\"caller\":null");
+        if (a->call_id) {
+                sb_add(&b, ",\"call_id\":");
+                add_call_id(&b, a->call_id);
+        }
+        sb_addf(&b, ",\"args_sha256\":\"%s\",\"bytes_in\":%zu,", args_hash, args_len);
+        sb_add(&b, kept_fields.route ? kept_fields.route : "\"route\":null");
+        pthread_mutex_unlock(&kept_fields.mu);
+        sb_free(&key);
+        a->known = sb_steal(&b);
+}
+
+/* Every field of a call's record between "time" and "prev". */
+static char *call_fields(struct mcp_audit_call *a)
+{
+        mcp_audit_prepare(a);
         const char *status = status_of(a);
-        json_object_set_new(r, "status", json_string(status));
-        if (!a->result && a->err)
-                json_object_set_new(r, "error", text(a->err->msg));
+        strbuf b = {0};
+        sb_add(&b, a->known);
+        sb_addf(&b, ",\"status\":\"%s\"", status);
+        if (!a->result && a->err) {
+                json_t *err = text(a->err->msg);
+                sb_add(&b, ",\"error\":");
+                add_value(&b, err);
+                json_decref(err);
+        }
         size_t out = a->result ? json_dumpb(a->result, NULL, 0, JSON_COMPACT) : 0;
-        json_object_set_new(r, "bytes_out", json_integer((json_int_t)out));
-        json_object_set_new(r, "duration_us", json_integer((json_int_t)(a->duration_ns / 1000)));
+        sb_addf(&b, ",\"bytes_out\":%zu,\"duration_us\":%llu,\"egress\":", out,
+                (unsigned long long)(a->duration_ns / 1000));
         /* the tool's host calls: only a tool in a VM or trapped process is seen making them */
-        json_object_set(r, "egress", a->egress ? a->egress : json_null());
-        json_t *limits = json_array();
-        if (!strcmp(status, "timeout"))
-                json_array_append_new(limits, json_string("timeout_ms"));
-        json_object_set_new(r, "limits_hit", limits);
-        json_object_set_new(r, "prev", json_string(prev));
-        return r;
+        add_value(&b, a->egress);
+        sb_addf(&b, ",\"limits_hit\":[%s]", !strcmp(status, "timeout") ? "\"timeout_ms\"" : "");
+        return b.s;
 }
 
-/* The line for a body: its compact JSON with "hash" (of that JSON) added last. */
-static char *seal(json_t *b)
+static char *secret_fields(const struct mcp_audit_secret *s)
 {
-        char *t = json_dumps(b, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
-        if (!t)
-                return NULL;
-        size_t n = strlen(t);
-        char hash[SHA256_HEX_LEN + 1];
-        sha256_hex(t, n, hash);
-        t[n - 1] = '\0'; /* the closing brace */
-        char *line = xasprintf("%s,\"hash\":\"%s\"}\n", t, hash);
-        free(t);
-        return line;
-}
-
-typedef json_t *(*body_fn)(const void *ctx, const char *prev, json_int_t seq);
-
-static json_t *call_body(const void *ctx, const char *prev, json_int_t seq)
-{
-        return body(ctx, prev, seq);
-}
-
-static json_t *secret_body(const void *ctx, const char *prev, json_int_t seq)
-{
-        const struct mcp_audit_secret *s = ctx;
-        char when[48];
-        utc_now(when, sizeof(when));
         json_t *r = json_object();
-        json_object_set_new(r, "seq", json_integer(seq));
-        json_object_set_new(r, "time", json_string(when));
         json_object_set_new(r, "event", json_string("secret"));
-        json_object_set_new(r, "pid", json_integer(getpid()));
+        json_object_set_new(r, "pid", json_integer(audit_pid()));
         json_object_set_new(r, "server", text(s->server));
         json_object_set_new(r, "secret", text(s->secret));
         json_object_set_new(r, "host", text(s->host));
@@ -289,8 +407,28 @@ static json_t *secret_body(const void *ctx, const char *prev, json_int_t seq)
                 json_object_set_new(r, "call_id", text(s->call_id));
                 json_object_set_new(r, "tool", text(s->tool));
         }
-        json_object_set_new(r, "prev", json_string(prev));
-        return r;
+        return members(r);
+}
+
+/* The line of a record: seq, time, the fields, prev, and "hash" (of the line
+ * without it) last. */
+static char *seal(json_int_t seq, const char *fields, const char *prev)
+{
+        char when[48];
+        utc_now(when, sizeof(when));
+        strbuf b = {0};
+        sb_addf(&b, "{\"seq\":%lld,\"time\":\"%s\",", (long long)seq, when);
+        sb_add(&b, fields);
+        sb_add(&b, ",\"prev\":\"");
+        sb_add(&b, prev);
+        sb_add(&b, "\"}");
+        char hash[SHA256_HEX_LEN + 1];
+        sha256_hex(b.s, b.len, hash);
+        b.len--; /* the closing brace */
+        sb_add(&b, ",\"hash\":\"");
+        sb_add(&b, hash);
+        sb_add(&b, "\"}\n");
+        return b.s;
 }
 
 /* Opens the lock file beside path (the directory too, at the first record). */
@@ -329,7 +467,7 @@ static void forget(void)
  * appended or rotated, the file was removed or replaced) the log is opened
  * again and the chain read from its last line.
  */
-static int append(body_fn make, const void *ctx, osvm_err *e)
+static int append(const char *fields, osvm_err *e)
 {
         _cleanup_free_ char *path = mcp_audit_path();
         if (strcmp(kept.path, path) != 0) {
@@ -365,13 +503,7 @@ static int append(body_fn make, const void *ctx, osvm_err *e)
                         goto out;
                 }
         }
-        json_t *b = make(ctx, prev, seq + 1);
-        char *line = seal(b);
-        json_decref(b);
-        if (!line) {
-                err_set(e, ENOMEM, "could not encode the record");
-                goto out;
-        }
+        char *line = seal(seq + 1, fields, prev);
         size_t len = strlen(line);
         if (st.st_size > 0 && (uint64_t)st.st_size + len > max_bytes()) {
                 close(kept.fd);
@@ -407,15 +539,14 @@ out:
         return rc;
 }
 
-/* Appends one record (unless OSVM_AUDIT=0); what: the record's subject, for the warning. */
-static void record(body_fn make, const void *ctx, const char *what)
+/* Appends one record; what: the record's subject, for the warning. */
+static void record(const char *fields, const char *what)
 {
-        const char *off = getenv("OSVM_AUDIT");
-        if (off && !strcmp(off, "0"))
-                return;
         osvm_err e = {0};
         pthread_mutex_lock(&audit_mu);
-        if (append(make, ctx, &e) < 0) {
+        if (!fields)
+                err_set(&e, ENOMEM, "could not encode the record");
+        if (!fields || append(fields, &e) < 0) {
                 log_msg(audit_warned ? LOG_DEBUG : LOG_WARN, "audit: %s was not recorded: %s", what,
                         e.msg);
                 audit_warned = true;
@@ -423,17 +554,25 @@ static void record(body_fn make, const void *ctx, const char *what)
         pthread_mutex_unlock(&audit_mu);
 }
 
-void mcp_audit_record(const struct mcp_audit_call *a)
+void mcp_audit_record(struct mcp_audit_call *a)
 {
-        _cleanup_free_ char *what =
-            xasprintf("the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
-        record(call_body, a, what);
+        if (!audit_off()) {
+                _cleanup_free_ char *fields = call_fields(a);
+                _cleanup_free_ char *what =
+                    xasprintf("the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
+                record(fields, what);
+        }
+        free(a->known);
+        a->known = NULL;
 }
 
 void mcp_audit_secret(const struct mcp_audit_secret *s)
 {
+        if (audit_off())
+                return;
+        _cleanup_free_ char *fields = secret_fields(s);
         _cleanup_free_ char *what = xasprintf("a use of secret %s by %s", s->secret, s->server);
-        record(secret_body, s, what);
+        record(fields, what);
 }
 
 /* ---- verify ---- */

@@ -498,6 +498,8 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
         };
         int r = c->t->ops->send(c->t, msg, &w, e);
         json_decref(msg);
+        if (r == 0 && o && o->on_sent)
+                o->on_sent(o->sent_ctx);
         while (r == 0 && !c->pending_done)
                 r = c->t->ops->poll(c->t, &w, e);
         c->on_progress = NULL;

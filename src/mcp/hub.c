@@ -399,8 +399,11 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
 /* Gives a connection back. When the server said its tools changed meanwhile,
  * they are listed again on it first, and the cache replaced (the generation
  * bumped, the hub's tools_changed handler called) only when they differ: a
- * server that announces its tools on every new connection changes nothing. */
-static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
+ * server that announces its tools on every new connection changes nothing.
+ * A server found gone is marked down in the session, unless the call was
+ * answered (it was there a moment ago; a tool call's answer is on its way
+ * to the caller, and the check is made again where a connection is chosen). */
+static void release_conn(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c, bool answered)
 {
         if (c->client && mcp_take_tools_changed(c->client)) {
                 osvm_err e = {0};
@@ -420,11 +423,16 @@ static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
                         hd.tools_changed(hd.ctx, s->conf->id);
         }
         pthread_mutex_lock(&h->mu);
-        if (c->client && !mcp_running(c->client))
+        if (c->client && !answered && !mcp_running(c->client))
                 session_set_server(session_get(), s->conf->id, where(s), SESSION_SERVER_DOWN);
         c->busy = false;
         pthread_cond_broadcast(&h->freed);
         pthread_mutex_unlock(&h->mu);
+}
+
+static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
+{
+        release_conn(h, s, c, false);
 }
 
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o, osvm_err *e)
@@ -787,7 +795,10 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         uint32_t limit = dec->policy.timeout_ms;
         bool policy_limit =
             limit && !hs->conf->own_pack && (!co.timeout_ms || limit <= co.timeout_ms);
-        struct hub_conn *c = acquire(h, hs, o, e);
+        /* (starting a server is not the request that on_sent waits for) */
+        struct mcp_call_opts ao = co;
+        ao.on_sent = NULL;
+        struct hub_conn *c = acquire(h, hs, &ao, e);
         if (!c)
                 return NULL;
         if (policy_limit)
@@ -795,7 +806,7 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         mcp_client_set_call(c->client, co.call_id, tool);
         json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
         mcp_client_set_call(c->client, NULL, NULL);
-        release(h, hs, c);
+        release_conn(h, hs, c, r != NULL);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
                 if (dec->policy.timeout_src != ISO_SRC_DEFAULT)
@@ -807,6 +818,11 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
                         id, tool, limit, from);
         }
         return r;
+}
+
+static void prepare_record(void *ctx)
+{
+        mcp_audit_prepare(ctx);
 }
 
 json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
@@ -823,17 +839,20 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         char call_id[32];
         snprintf(call_id, sizeof(call_id), "%d-%u", (int)getpid(), atomic_fetch_add(&calls, 1) + 1);
         ro.call_id = call_id;
-        json_t *r = run(h, dec, args, &ro, e);
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,
             .dec = dec,
             .args = args,
-            .result = r,
-            .err = r ? NULL : e,
-            .duration_ns = time_mono_ns() - t0,
-            .egress = ro.egress,
             .call_id = call_id,
         };
+        /* the record's part known before the answer is made while the server works */
+        ro.on_sent = prepare_record;
+        ro.sent_ctx = &a;
+        json_t *r = run(h, dec, args, &ro, e);
+        a.result = r;
+        a.err = r ? NULL : e;
+        a.duration_ns = time_mono_ns() - t0;
+        a.egress = ro.egress;
         mcp_audit_record(&a);
         json_decref(egress);
         return r;

@@ -56,6 +56,11 @@ struct mcp_call_opts {
         const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
         json_t *egress;     /* may be NULL: an array each host call of a tool in a VM is added to */
         const char *call_id; /* set by the hub: names the call in the audit log */
+        /* may be NULL: called when a request made with these options has been
+         * written, while the server works on it (the hub prepares the call's
+         * audit record there); it may be called more than once */
+        void (*on_sent)(void *ctx);
+        void *sent_ctx;
 };
 
 /* What the server said of itself in its initialize result. */
@@ -427,6 +432,7 @@ struct mcp_audit_call {
         uint64_t duration_ns;
         json_t *egress;      /* the tool's host calls (mcp_egress_policy.record); NULL: not seen */
         const char *call_id; /* "PID-N": the call, as a secret's records name it; may be NULL */
+        char *known;         /* what is known before the answer, serialized (mcp_audit_prepare) */
 };
 /* A secret's use by the proxy of a sandboxed server: "event": "secret", never the value. */
 struct mcp_audit_secret {
@@ -442,9 +448,15 @@ struct mcp_audit_secret {
 void mcp_audit_secret(const struct mcp_audit_secret *s);
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
 char *mcp_audit_path(void);
-/* Appends the call's record (the hub does, for every call). Never fails the
- * call: a record that cannot be written is said once, as a warning. */
-void mcp_audit_record(const struct mcp_audit_call *a);
+/* Serializes the part of the call's record known before its answer (who,
+ * what, the arguments' hash, the route and its reasons) into a->known, so
+ * that after the answer only its outcome is left to write: the hub does it
+ * while the server works on the call. Once; a second call does nothing. */
+void mcp_audit_prepare(struct mcp_audit_call *a);
+/* Appends the call's record (the hub does, for every call) and frees
+ * a->known. Never fails the call: a record that cannot be written is said
+ * once, as a warning. */
+void mcp_audit_record(struct mcp_audit_call *a);
 /* Checks the chain of path and its rotated files, oldest first. Returns the
  * number of problems (each a line of report naming the file, the line and
  * what is wrong), or -1 with e set when the log cannot be read. */

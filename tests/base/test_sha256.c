@@ -1,4 +1,6 @@
-/* SHA-256 against the FIPS 180-4 / NIST CAVP test vectors. */
+/* SHA-256 against the FIPS 180-4 / NIST CAVP test vectors, over both
+ * implementations: the CPU's SHA instructions (where this machine has them;
+ * the group's setup picks) and the portable code. */
 #include "testutil.h"
 
 #include "base/base.h"
@@ -66,6 +68,60 @@ static void test_split(void **state)
         }
 }
 
+/* Long inputs at every alignment, whole and in uneven pieces: the CPU's
+ * instructions and the portable code give the same digest. */
+static void test_implementations_agree(void **state)
+{
+        (void)state;
+        if (!sha256_accelerated())
+                skip(); /* only the portable code on this CPU */
+        enum { MAX = 4096 + 200 };
+        uint8_t *msg = malloc(MAX + 16);
+        assert_non_null(msg);
+        uint32_t x = 12345;
+        for (size_t i = 0; i < MAX + 16; i++) {
+                x = x * 1103515245u + 12345u;
+                msg[i] = (uint8_t)(x >> 16);
+        }
+        static const size_t lens[] = {0,   1,   55,  56,   63,   64,   65,
+                                      127, 128, 129, 1000, 1024, 4096, MAX};
+        for (size_t off = 0; off < 16; off++)
+                for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+                        uint8_t d[2][SHA256_LEN], piecewise[SHA256_LEN];
+                        for (int portable = 0; portable < 2; portable++) {
+                                sha256_force_portable(portable);
+                                struct sha256 s;
+                                sha256_init(&s);
+                                sha256_update(&s, msg + off, lens[k]);
+                                sha256_final(&s, d[portable]);
+                        }
+                        sha256_force_portable(false);
+                        struct sha256 s;
+                        sha256_init(&s);
+                        for (size_t i = 0, step = 1; i < lens[k]; i += step, step = step * 3 % 97)
+                                sha256_update(&s, msg + off + i,
+                                              step < lens[k] - i ? step : lens[k] - i);
+                        sha256_final(&s, piecewise);
+                        assert_memory_equal(d[0], d[1], SHA256_LEN);
+                        assert_memory_equal(d[0], piecewise, SHA256_LEN);
+                }
+        free(msg);
+}
+
+static int cpu(void **state)
+{
+        (void)state;
+        sha256_force_portable(false);
+        return 0;
+}
+
+static int portable(void **state)
+{
+        (void)state;
+        sha256_force_portable(true);
+        return 0;
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -73,5 +129,12 @@ int main(void)
             cmocka_unit_test(test_million_a),
             cmocka_unit_test(test_split),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        const struct CMUnitTest both[] = {
+            cmocka_unit_test(test_implementations_agree),
+        };
+        print_message("SHA-256: the CPU's instructions are %s\n",
+                      sha256_accelerated() ? "there" : "not there (the portable code twice)");
+        int failed = cmocka_run_group_tests_name("the CPU's instructions", tests, cpu, NULL);
+        failed += cmocka_run_group_tests_name("the portable code", tests, portable, NULL);
+        return failed + cmocka_run_group_tests_name("both", both, NULL, NULL);
 }

@@ -107,6 +107,7 @@ static void test_unknown_tool_and_bad_args(void **state)
 struct progress_log {
         int n;
         double last, total;
+        int sent, progress_when_sent; /* on_sent's calls; n at the last */
 };
 
 static void on_progress(void *ctx, const struct mcp_progress *p)
@@ -117,6 +118,17 @@ static void on_progress(void *ctx, const struct mcp_progress *p)
         l->total = p->total;
 }
 
+/* on_sent: when the request was written, how much progress had come (none
+ * can come before). */
+static void on_sent(void *ctx)
+{
+        struct progress_log *l = ctx;
+        l->sent++;
+        l->progress_when_sent = l->n;
+}
+
+/* Progress is forwarded, and on_sent is called once the request is written,
+ * before any answer. */
 static void test_progress(void **state)
 {
         (void)state;
@@ -125,7 +137,8 @@ static void test_progress(void **state)
         struct mcp_client *c = connect_everything(NULL, 0, &e);
         assert_non_null(c);
         struct progress_log log = {0};
-        struct mcp_call_opts o = {.on_progress = on_progress, .progress_ctx = &log};
+        struct mcp_call_opts o = {
+            .on_progress = on_progress, .progress_ctx = &log, .on_sent = on_sent, .sent_ctx = &log};
         json_t *args = json_pack("{s:f, s:i}", "duration", 0.6, "steps", 3);
         json_t *r = mcp_call_tool(c, "trigger-long-running-operation", args, &o, &e);
         json_decref(args);
@@ -133,6 +146,8 @@ static void test_progress(void **state)
                 fail_msg("%s", e.msg);
         assert_int_equal(log.n, 3);
         assert_true(log.last == 3 && log.total == 3);
+        assert_int_equal(log.sent, 1);
+        assert_int_equal(log.progress_when_sent, 0);
         json_decref(r);
         mcp_close(c);
 }
