@@ -862,27 +862,43 @@ int sbx_bridge_recv(int fd, osvm_err *e)
 
 bool sbx_userns_usable(char *why, size_t n)
 {
-        static int cached = -1;
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        static int cached = -1; /* 1 usable, 0 refused (both kept); -1 not yet known */
         static char cached_why[160];
         if (no_userns_env()) {
                 snprintf(why, n, "%s=1", SBX_NO_USERNS_ENV);
                 return false;
         }
-        if (cached < 0) {
+        pthread_mutex_lock(&mu);
+        int err = 0;
+        /* EAGAIN and ENOMEM pass (a process limit reached for a moment): tried again a
+         * few times, and not kept if they last */
+        for (int round = 0; cached < 0 && round < 5; round++) {
                 pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
                 if (pid == 0)
                         syscall(SYS_exit_group, 0);
-                if (pid < 0) {
-                        snprintf(cached_why, sizeof(cached_why),
-                                 "user namespaces are refused here (%s)", strerror(errno));
-                        cached = 0;
-                } else {
+                err = pid < 0 ? errno : 0;
+                if (pid > 0) {
                         int st;
                         while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                                 ;
-                        cached = 1;
                 }
+                if (err != EAGAIN && err != ENOMEM) {
+                        if (err)
+                                snprintf(cached_why, sizeof(cached_why),
+                                         "user namespaces are refused here (%s)", strerror(err));
+                        cached = err ? 0 : 1;
+                        break;
+                }
+                usleep(10000u << round);
         }
-        snprintf(why, n, "%s", cached ? "" : cached_why);
-        return cached == 1;
+        if (cached < 0)
+                snprintf(why, n,
+                         "user namespaces could not be probed now (%s: a process or memory limit)",
+                         strerror(err));
+        else
+                snprintf(why, n, "%s", cached ? "" : cached_why);
+        bool usable = cached == 1;
+        pthread_mutex_unlock(&mu);
+        return usable;
 }

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -101,6 +102,46 @@ static bool userns(void)
                 return true;
         print_message("skipped: %s\n", why);
         return false;
+}
+
+/* The user namespace probe meets a process limit (EAGAIN): it tries again, and
+ * where the limit lasts says so without keeping the answer, so that the next
+ * probe, the limit gone, finds user namespaces. In a child, before any other
+ * test has probed (the answer is kept per process). */
+static void test_userns_probe_at_a_limit(void **state)
+{
+        (void)state;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (getuid() == 0 && setresuid(65534, 65534, 65534) != 0)
+                        _exit(10);
+                struct rlimit back;
+                if (getrlimit(RLIMIT_NPROC, &back) != 0)
+                        _exit(11);
+                back.rlim_cur = back.rlim_max;
+                struct rlimit none = {0, back.rlim_max};
+                if (setrlimit(RLIMIT_NPROC, &none) != 0)
+                        _exit(11);
+                char why[200];
+                if (sbx_userns_usable(why, sizeof(why)))
+                        _exit(12); /* a new process was made past the limit? */
+                if (!strstr(why, "could not be probed now"))
+                        _exit(13);
+                if (setrlimit(RLIMIT_NPROC, &back) != 0)
+                        _exit(14);
+                /* 0: found now; 3: refused here for good (then not this test's to show) */
+                _exit(sbx_userns_usable(why, sizeof(why)) ? 0 : strstr(why, "refused") ? 3 : 15);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        if (WEXITSTATUS(st) == 3) {
+                print_message("skipped: user namespaces are refused here\n");
+                skip();
+                return;
+        }
+        assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* A child asked to die with osvm (pdeathsig) outlives the thread that asked
@@ -386,6 +427,7 @@ static void test_cgroup(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_userns_probe_at_a_limit), /* first: before any probe */
             cmocka_unit_test(test_outlives_its_thread),
             cmocka_unit_test(test_empty_root),
             cmocka_unit_test(test_bridge),
