@@ -12,6 +12,7 @@
 #include "mcp/mcp.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -539,16 +540,23 @@ out:
         return rc;
 }
 
-/* Appends one record; what: the record's subject, for the warning. */
-static void record(const char *fields, const char *what)
+/* Appends one record; what (a format): the record's subject, worded only for the
+ * warning. */
+static void record(const char *fields, const char *what, ...) __attribute__((format(printf, 2, 3)));
+static void record(const char *fields, const char *what, ...)
 {
         osvm_err e = {0};
         pthread_mutex_lock(&audit_mu);
         if (!fields)
                 err_set(&e, ENOMEM, "could not encode the record");
         if (!fields || append(fields, &e) < 0) {
-                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN, "audit: %s was not recorded: %s", what,
-                        e.msg);
+                char subject[300];
+                va_list ap;
+                va_start(ap, what);
+                vsnprintf(subject, sizeof(subject), what, ap);
+                va_end(ap);
+                log_msg(audit_warned ? LOG_DEBUG : LOG_WARN, "audit: %s was not recorded: %s",
+                        subject, e.msg);
                 audit_warned = true;
         }
         pthread_mutex_unlock(&audit_mu);
@@ -558,9 +566,7 @@ void mcp_audit_record(struct mcp_audit_call *a)
 {
         if (!audit_off()) {
                 _cleanup_free_ char *fields = call_fields(a);
-                _cleanup_free_ char *what =
-                    xasprintf("the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
-                record(fields, what);
+                record(fields, "the call of %s/%s", a->dec->policy.server, a->dec->policy.tool);
         }
         free(a->known);
         a->known = NULL;
@@ -571,8 +577,7 @@ void mcp_audit_secret(const struct mcp_audit_secret *s)
         if (audit_off())
                 return;
         _cleanup_free_ char *fields = secret_fields(s);
-        _cleanup_free_ char *what = xasprintf("a use of secret %s by %s", s->secret, s->server);
-        record(fields, what);
+        record(fields, "a use of secret %s by %s", s->secret, s->server);
 }
 
 /* ---- verify ---- */
