@@ -495,7 +495,10 @@ static json_t *request_once(struct mcp_client *c, const char *method, json_t *pa
             .deadline_ns = time_mono_ns() + timeout_of(o, dflt_timeout) * 1000000ull,
             .cancel = o ? o->cancel : NULL,
             .done = &c->pending_done,
+            .watch = o ? o->watch : NULL,
         };
+        if (!c->t->ops->watches)
+                mcp_watch_fire(w.watch);
         int r = c->t->ops->send(c->t, msg, &w, e);
         json_decref(msg);
         if (r == 0 && o && o->on_sent)
@@ -567,6 +570,14 @@ static int notify(struct mcp_client *c, const char *method, osvm_err *e)
 }
 
 /* ---- the public API ---- */
+
+void mcp_watch_fire(struct mcp_watch *w)
+{
+        if (!w || w->fd < 0)
+                return;
+        w->fd = -1;
+        w->ready(w->ctx);
+}
 
 static const char *str_or(json_t *v, const char *dflt)
 {

@@ -36,6 +36,7 @@ struct gw_call {
         json_t *id, *params, *token;
         char *method;
         volatile sig_atomic_t cancel;
+        struct mcp_watch *watch; /* NULL, or stdin, when this call's thread holds its reading */
 };
 
 struct mcp_gw_session {
@@ -150,7 +151,9 @@ static char *qualify(const char *id, const char *name)
 /* The server of a qualified name and the name it gave; the first server
  * (in the order served) whose prefix fits and that has such an item. */
 static const char *unqualify(struct mcp_gateway *g, const char *q, const char **name,
-                             bool (*has)(struct mcp_gateway *, const char *, const char *))
+                             bool (*has)(struct mcp_gateway *, const char *, const char *,
+                                         const struct mcp_call_opts *),
+                             const struct mcp_call_opts *o)
 {
         _cleanup_ids_ struct gw_ids v = ids_of(g);
         if (!q)
@@ -158,7 +161,7 @@ static const char *unqualify(struct mcp_gateway *g, const char *q, const char **
         for (size_t i = 0; i < v.n; i++) {
                 size_t n = strlen(v.ids[i]);
                 if (strncmp(q, v.ids[i], n) == 0 && strncmp(q + n, GW_SEP, 2) == 0 && q[n + 2] &&
-                    (!has || has(g, v.ids[i], q + n + 2))) {
+                    (!has || has(g, v.ids[i], q + n + 2, o))) {
                         *name = q + n + 2;
                         return v.ids[i];
                 }
@@ -187,10 +190,13 @@ static const char *unqualify_uri(struct mcp_gateway *g, const char *q, const cha
         return NULL;
 }
 
-static bool has_tool(struct mcp_gateway *g, const char *id, const char *tool)
+static bool has_tool(struct mcp_gateway *g, const char *id, const char *tool,
+                     const struct mcp_call_opts *o)
 {
         osvm_err e = {0};
-        json_t *tools = mcp_hub_tools(g->hub, id, NULL, &e);
+        /* (listing them first, when they are not known yet, is the call's wait) */
+        struct mcp_call_opts lo = {.cancel = o ? o->cancel : NULL, .watch = o ? o->watch : NULL};
+        json_t *tools = mcp_hub_tools(g->hub, id, &lo, &e);
         size_t i;
         json_t *t;
         json_array_foreach(tools, i, t)
@@ -609,6 +615,7 @@ static struct mcp_call_opts call_opts(struct gw_call *c, char *caller, size_t n)
             .caller = caller,
             .on_progress = c->token ? on_progress : NULL,
             .progress_ctx = c,
+            .watch = c->watch,
         };
 }
 
@@ -673,7 +680,9 @@ static json_t *call_tool(struct gw_call *c)
         if (!q || strlen(q) != json_string_length(nj))
                 return rpc_error(c->id, MCP_RPC_INVALID_PARAMS, "tools/call needs a tool name");
         const char *tool = NULL;
-        const char *id = unqualify(g, q, &tool, has_tool);
+        char caller[256];
+        struct mcp_call_opts o = call_opts(c, caller, sizeof(caller));
+        const char *id = unqualify(g, q, &tool, has_tool, &o);
         if (!id) {
                 _cleanup_free_ char *name = shown(q);
                 return rpc_error(c->id, MCP_RPC_INVALID_PARAMS,
@@ -687,8 +696,6 @@ static json_t *call_tool(struct gw_call *c)
                                  "tools/call: the arguments must be an object");
         if (json_is_null(args))
                 args = NULL;
-        char caller[256];
-        struct mcp_call_opts o = call_opts(c, caller, sizeof(caller));
         struct iso_decision d;
         osvm_err e = {0};
         json_t *r = mcp_hub_call(g->hub, id, tool, args, &o, &d, &e);
@@ -809,7 +816,7 @@ static json_t *forward(struct gw_call *c)
         const char *q = json_string_value(json_object_get(where, key));
         if (q)
                 id = !strcmp(key, "uri") ? unqualify_uri(g, q, &plain)
-                                         : unqualify(g, q, &plain, NULL);
+                                         : unqualify(g, q, &plain, NULL, NULL);
         if (!id && q) {
                 /* unqualified: the one server that offers such things, when only one does */
                 const char *cap = !strncmp(c->method, "prompts/", 8)          ? "prompts"
@@ -876,6 +883,10 @@ static void call_job(void *arg)
         struct gw_call *c = arg;
         struct mcp_gw_session *s = c->s;
         json_t *answer;
+        /* a tool call minds stdin while it waits (call_tool); the rest pass
+         * its reading on now */
+        if (strcmp(c->method, "tools/call") != 0)
+                mcp_watch_fire(c->watch);
         if (!strcmp(c->method, "tools/list"))
                 answer = rpc_result(c->id, list_tools(c));
         else if (!strcmp(c->method, "tools/call"))
@@ -1073,11 +1084,16 @@ static void stdio_send(void *ctx, json_t *msg, json_t *request_id)
 
 /*
  * stdin is read by one thread at a time, which takes turns with the pool
- * (leader and followers): a line that starts a call passes the reading to a
- * pool thread, and the thread that read it runs the call. A call thus starts
- * on the thread that was woken for its line, not after a second wake-up, and
- * a ping or a cancel is still read while it runs. The state of the reading
- * (what was read and not yet taken, the line so far) goes with the turn.
+ * (leader and followers): the thread that read a line that starts a call
+ * runs the call, so that it starts on the thread that was woken for its
+ * line, not after a second wake-up. The reading passes to a pool thread as
+ * soon as another line may be waiting: at once when more was read than the
+ * line, else when stdin turns readable while the call waits on a stdio
+ * server (the wait minds stdin: mcp_watch), or before the call waits in any
+ * other way (a VM, an HTTP server, a server's start). A ping or a cancel is
+ * thus read while a call runs, and a call answered before the next line
+ * comes costs no wake-up of another thread. The state of the reading (what
+ * was read and not yet taken, the line so far) goes with the turn.
  */
 struct stdio_in {
         struct mcp_gw_session *s;
@@ -1124,6 +1140,18 @@ static void read_turn_job(void *in)
         read_turn(in);
 }
 
+/* A turn held by a call's thread (read_turn), passed on when its watch fires. */
+struct held_turn {
+        struct stdio_in *in;
+        bool passed; /* a pool thread reads now: in is no longer this thread's */
+};
+
+static void pass_turn(void *ctx)
+{
+        struct held_turn *t = ctx;
+        t->passed = workers_try_run(read_turn_job, t->in);
+}
+
 /* Reads and handles lines until one starts a call (run here, the reading
  * passed on) or stdin ends. */
 static void read_turn(struct stdio_in *in)
@@ -1163,11 +1191,16 @@ static void read_turn(struct stdio_in *in)
                 }
                 if (!mine)
                         continue;
-                /* the reading goes on elsewhere (from here on, in is not ours),
-                 * unless no thread can be had: then the call runs first */
-                bool passed = workers_try_run(read_turn_job, in);
+                /* the reading goes on elsewhere when the watch fires (from then
+                 * on, in is not ours), unless no thread can be had: then the
+                 * call runs first */
+                struct held_turn held = {.in = in};
+                struct mcp_watch watch = {.fd = in->fd, .ready = pass_turn, .ctx = &held};
+                mine->watch = &watch;
+                if (in->off < in->n)
+                        mcp_watch_fire(&watch); /* the next line is here already */
                 call_job(mine);
-                if (passed)
+                if (held.passed)
                         return;
         }
         pthread_mutex_lock(&in->mu);

@@ -352,6 +352,7 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                         if (dead)
                                 tools_changed_locked(h, s); /* a restarted server may list others */
                         pthread_mutex_unlock(&h->mu);
+                        mcp_watch_fire(o ? o->watch : NULL); /* a start is a wait of its own */
                         if (dead) {
                                 log_warn("%s: the server is gone; starting it again", id);
                                 mcp_close(dead);
@@ -383,6 +384,12 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                                 MCP_HUB_CONNS);
                         return NULL;
                 }
+                if (o && o->watch && o->watch->fd >= 0) {
+                        pthread_mutex_unlock(&h->mu);
+                        mcp_watch_fire(o->watch);
+                        pthread_mutex_lock(&h->mu);
+                        continue;
+                }
                 uint64_t until = now + HUB_WAIT_STEP_MS * 1000000ull;
                 if (until > deadline)
                         until = deadline;
@@ -402,10 +409,13 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
  * server that announces its tools on every new connection changes nothing.
  * A server found gone is marked down in the session, unless the call was
  * answered (it was there a moment ago; a tool call's answer is on its way
- * to the caller, and the check is made again where a connection is chosen). */
-static void release_conn(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c, bool answered)
+ * to the caller, and the check is made again where a connection is chosen).
+ * The listing is a wait that minds no fd: watch is fired first. */
+static void release_conn(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c, bool answered,
+                         struct mcp_watch *watch)
 {
         if (c->client && mcp_take_tools_changed(c->client)) {
+                mcp_watch_fire(watch);
                 osvm_err e = {0};
                 struct mcp_call_opts o = {.timeout_ms = 10000};
                 json_t *now = mcp_list_tools(c->client, &o, &e);
@@ -432,7 +442,7 @@ static void release_conn(struct mcp_hub *h, struct hub_server *s, struct hub_con
 
 static void release(struct mcp_hub *h, struct hub_server *s, struct hub_conn *c)
 {
-        release_conn(h, s, c, false);
+        release_conn(h, s, c, false, NULL);
 }
 
 json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_opts *o, osvm_err *e)
@@ -775,6 +785,7 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
                 e->exit = OSVM_EXIT_DENIED;
                 return NULL;
         case ISO_ROUTE_UNIKERNEL:
+                mcp_watch_fire(o ? o->watch : NULL); /* a VM's run minds no fd */
                 return mcp_image_call(dec, tool, args, o, e);
         case ISO_ROUTE_MICROVM: /* the decision never picks it while no engine exists */
         case ISO_ROUTE_DIRECT:
@@ -806,7 +817,7 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         mcp_client_set_call(c->client, co.call_id, tool);
         json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
         mcp_client_set_call(c->client, NULL, NULL);
-        release_conn(h, hs, c, r != NULL);
+        release_conn(h, hs, c, r != NULL, co.watch);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
                 if (dec->policy.timeout_src != ISO_SRC_DEFAULT)
@@ -818,6 +829,31 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
                         id, tool, limit, from);
         }
         return r;
+}
+
+/* This process's id, asked of the kernel once (and again in a child it forks). */
+static pid_t own_pid_v;
+
+static void forget_pid(void)
+{
+        __atomic_store_n(&own_pid_v, 0, __ATOMIC_RELAXED);
+}
+
+static void own_pid_once(void)
+{
+        pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static pid_t own_pid(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, own_pid_once);
+        pid_t p = __atomic_load_n(&own_pid_v, __ATOMIC_RELAXED);
+        if (!p) {
+                p = getpid();
+                __atomic_store_n(&own_pid_v, p, __ATOMIC_RELAXED);
+        }
+        return p;
 }
 
 static void prepare_record(void *ctx)
@@ -837,7 +873,8 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         /* names the call in its record and in its server's secrets' records */
         static atomic_uint calls;
         char call_id[32];
-        snprintf(call_id, sizeof(call_id), "%d-%u", (int)getpid(), atomic_fetch_add(&calls, 1) + 1);
+        snprintf(call_id, sizeof(call_id), "%d-%u", (int)own_pid(),
+                 atomic_fetch_add(&calls, 1) + 1);
         ro.call_id = call_id;
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,

@@ -48,6 +48,22 @@ struct mcp_progress {
 typedef void (*mcp_progress_fn)(void *ctx, const struct mcp_progress *p);
 
 /* Options of one request. */
+/*
+ * A file descriptor the calling thread minds for someone else while a call
+ * waits (the gateway's stdin, whose reading the call's thread holds). Where
+ * the call waits on a server that lets it be watched (stdio), the wait also
+ * wakes when fd is readable; anywhere else, before it waits, it is fired:
+ * ready(ctx) is called once, on the calling thread, and fd set to -1.
+ */
+struct mcp_watch {
+        int fd; /* -1: not armed (fired, or never) */
+        void (*ready)(void *ctx);
+        void *ctx;
+};
+
+/* Fires w when it is armed (w may be NULL). */
+void mcp_watch_fire(struct mcp_watch *w);
+
 struct mcp_call_opts {
         uint32_t timeout_ms;           /* 0: MCP_DEFAULT_TIMEOUT_MS */
         volatile sig_atomic_t *cancel; /* may be NULL; non-zero cancels the request */
@@ -61,6 +77,7 @@ struct mcp_call_opts {
          * audit record there); it may be called more than once */
         void (*on_sent)(void *ctx);
         void *sent_ctx;
+        struct mcp_watch *watch; /* may be NULL */
 };
 
 /* What the server said of itself in its initialize result. */

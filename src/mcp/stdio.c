@@ -50,6 +50,7 @@ struct stdio_transport {
         int status;
         int out_err;                   /* errno of a read of its stdout that failed, or 0 */
         int stat_fd;                   /* its /proc/PID/stat, or -1 until opened */
+        uint64_t seen_running_ns;      /* when a look at /proc last found it running */
         struct mcp_confined *confined; /* its sandbox's host side; NULL on the host */
 };
 
@@ -372,16 +373,20 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                         rc = err_set(e, MCP_E_TIMEOUT, "%s: timed out", s->base.server_name);
                         break;
                 }
-                struct pollfd p[3] = {{s->out_fd, POLLIN, 0},
+                struct mcp_watch *watch = w->watch && w->watch->fd >= 0 ? w->watch : NULL;
+                struct pollfd p[4] = {{s->out_fd, POLLIN, 0},
                                       {s->err_fd, POLLIN, 0},
-                                      {out_pending ? s->in_fd : -1, POLLOUT, 0}};
-                int n = poll(p, 3, timeout);
+                                      {out_pending ? s->in_fd : -1, POLLOUT, 0},
+                                      {watch ? watch->fd : -1, POLLIN, 0}};
+                int n = poll(p, 4, timeout);
                 if (n < 0 && errno != EINTR) {
                         rc = err_sys(e, "%s: poll", s->base.server_name);
                         break;
                 }
                 if (n <= 0)
                         continue;
+                if (p[3].revents)
+                        mcp_watch_fire(watch);
                 if (p[2].revents & (POLLOUT | POLLERR | POLLHUP))
                         write_queued(s);
                 if (p[1].revents && !read_some(s, s->err_fd, false))
@@ -433,10 +438,11 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
 }
 
 /*
- * Whether the process is on its way out though not yet reapable: killed (a
- * SIGKILL pending), its leader exiting (PF_EXITING) or a zombie while its
- * other threads end. A server killed a moment ago is then started again
- * before a request is sent to it, not sent the request and found dead.
+ * Whether the process runs, rather than being on its way out though not yet
+ * reapable: killed (a SIGKILL pending), its leader exiting (PF_EXITING) or a
+ * zombie while its other threads end. A server killed a moment ago is then
+ * started again before a request is sent to it, not sent the request and
+ * found dead. 1: it runs; 0: on its way out, or a zombie; -1: not known.
  *
  * One read of /proc/PID/stat, kept open (the child is ours and not reaped
  * while it is open, so the pid names no other process): its state, its
@@ -444,32 +450,32 @@ static int stdio_poll(struct mcp_transport *t, const struct mcp_wait *w, osvm_er
  * each of the process's threads, the leader's among them, which is the set
  * this file shows.
  */
-static bool proc_exiting(struct stdio_transport *s)
+static int proc_running(struct stdio_transport *s)
 {
         if (s->stat_fd < 0) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
                 s->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (s->stat_fd < 0)
-                        return false; /* no /proc: waitpid alone decides */
+                        return -1; /* no /proc: waitpid alone decides */
         }
         char buf[2048];
         ssize_t n = pread(s->stat_fd, buf, sizeof(buf) - 1, 0);
         if (n <= 0)
-                return false;
+                return -1;
         buf[n] = '\0';
         /* after the name's last ')': state (field 3), then one field a space;
          * flags is field 9 and the pending signals field 31 */
         char *p = strrchr(buf, ')');
         if (!p || p[1] != ' ')
-                return false;
+                return -1;
         char state = p[2];
         unsigned long long flags = 0, pending = 0;
         unsigned field = 3;
         for (char *q = p + 2; *q && field < 31;) {
                 q = strchr(q, ' ');
                 if (!q)
-                        return false;
+                        return -1;
                 q++;
                 field++;
                 if (field == 9)
@@ -478,16 +484,36 @@ static bool proc_exiting(struct stdio_transport *s)
                         pending = strtoull(q, NULL, 10);
         }
         if (field < 31)
-                return false;
-        return state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */) ||
-               (pending & (1ull << (SIGKILL - 1)));
+                return -1;
+        return !(state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */) ||
+                 (pending & (1ull << (SIGKILL - 1))));
 }
 
+/* How long a look at /proc that found the server running vouches for it,
+ * to the one quick check that comes next: the look the hub makes as it picks
+ * a connection covers the check of the request that follows at once. */
+#define RUNNING_SEEN_NS 1000000ull
+
+/* thorough: one read of /proc/PID/stat (proc_running); waitpid only when
+ * that does not say it runs. Otherwise waitpid, unless such a look found it
+ * running a moment ago and no quick check has used that yet. */
 static bool stdio_alive(struct mcp_transport *t, bool thorough)
 {
         struct stdio_transport *s = (struct stdio_transport *)t;
-        return s->out_fd >= 0 && s->in_fd >= 0 && !s->stuck && !reap(s, 0) &&
-               !(thorough && proc_exiting(s));
+        if (s->out_fd < 0 || s->in_fd < 0 || s->stuck || s->exited)
+                return false;
+        uint64_t now = time_mono_ns();
+        if (thorough) {
+                int running = proc_running(s);
+                if (running > 0) {
+                        __atomic_store_n(&s->seen_running_ns, now, __ATOMIC_RELAXED);
+                        return true;
+                }
+                return !reap(s, 0) && running < 0;
+        }
+        if (now - __atomic_exchange_n(&s->seen_running_ns, 0, __ATOMIC_RELAXED) < RUNNING_SEEN_NS)
+                return true;
+        return !reap(s, 0);
 }
 
 static void stdio_close(struct mcp_transport *t)
@@ -518,6 +544,7 @@ static void stdio_set_call(struct mcp_transport *t, const char *call_id, const c
 
 static const struct mcp_transport_ops stdio_ops = {
     .name = "stdio",
+    .watches = true,
     .send = stdio_send,
     .poll = stdio_poll,
     .alive = stdio_alive,

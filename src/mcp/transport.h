@@ -15,12 +15,14 @@ struct mcp_wait {
         uint64_t deadline_ns;          /* time_mono_ns() value; 0: no deadline */
         volatile sig_atomic_t *cancel; /* may be NULL; non-zero ends the wait */
         const bool *done;              /* may be NULL; set by on_message when satisfied */
+        struct mcp_watch *watch;       /* may be NULL; minded by transports that watch */
 };
 
 struct mcp_transport;
 
 struct mcp_transport_ops {
         const char *name; /* "stdio" or "http" */
+        bool watches;     /* its waits mind mcp_wait.watch (else it is fired first) */
         /*
          * Sends one message (a request, response or notification). HTTP also
          * reads what the server answers on that POST (JSON or an SSE stream),

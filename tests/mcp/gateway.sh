@@ -96,6 +96,10 @@ check_json "an unknown tool: -32602" "$H" 'd["unknown_tool"]["error"]["code"] ==
 check_json "a tool of an unknown server: -32602" "$H" 'd["unknown_server"]["error"]["code"] == -32602'
 check_json "a call without a name: -32602" "$H" 'd["no_name"]["error"]["code"] == -32602'
 check_json "arguments that are not an object: -32602" "$H" 'd["args_not_object"]["error"]["code"] == -32602'
+check_json "a ping read in the same write as a long call is answered while the call runs" "$H" \
+        'd["ping_read_with_long"] == {"jsonrpc": "2.0", "id": 21, "result": {}}'
+check_json "a ping sent while a long call runs is answered while it runs" "$H" \
+        'd["ping_while_long"] == {"jsonrpc": "2.0", "id": 23, "result": {}}'
 check_json "a name with control characters is quoted back sanitized" "$H" \
         'd["control_name"]["error"]["code"] == -32602 and "\x1b" not in d["control_name"]["error"]["message"]'
 check_json "params that are not an object: -32600" "$H" 'd["bad_params"]["error"]["code"] == -32600'

@@ -67,6 +67,29 @@ cases = [
 for name, raw in cases:
     send(raw)
     out[name] = recv()
+
+
+def long_call(mid):
+    return req(mid, "tools/call", {"name": "ev__trigger-long-running-operation",
+                                   "arguments": {"duration": 60, "steps": 60}})
+
+
+def cancel(mid):
+    return json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                       "params": {"requestId": mid, "reason": "the test is done with it"}})
+
+
+# A ping behind a long call in the same write (read together): answered while
+# the call runs. Then a ping sent alone while it runs. Each long call is then
+# cancelled: no answer comes for it (the spec), and the next ping shows the
+# gateway still reads.
+send(long_call(20).encode() + b"\n" + req(21, "ping").encode())
+out["ping_read_with_long"] = recv()
+send(cancel(20))
+send(long_call(22))
+send(req(23, "ping"))
+out["ping_while_long"] = recv()
+send(cancel(22))
 send(req(99, "ping"))
 out["ping_after"] = recv()
 p.stdin.close()
