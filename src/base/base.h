@@ -207,6 +207,9 @@ bool text_header_value_ok(const char *s);
 
 uint64_t time_mono_ns(void);
 
+/* This process's id: asked of the kernel once, and again in a child after a fork. */
+int self_pid(void);
+
 /* ---- SHA-256 (FIPS 180-4; sha256.c) ---- */
 
 #define SHA256_LEN     32

@@ -149,7 +149,7 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
         strbuf line = {0};
         sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000,
-                (int)(batch.depth ? batch.pid : getpid()), log_level_name(lvl));
+                (int)(batch.depth ? batch.pid : self_pid()), log_level_name(lvl));
         sb_add_sanitized(&line, msg, len, 0);
         sb_add(&line, "\n");
         if (batch.depth)
@@ -162,7 +162,7 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
 void log_batch_begin(void)
 {
         if (batch.depth++ == 0)
-                batch.pid = getpid();
+                batch.pid = self_pid();
 }
 
 void log_batch_end(void)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -203,6 +204,30 @@ char *sb_steal(strbuf *b)
         char *s = b->s ? b->s : xstrdup("");
         *b = (strbuf){0};
         return s;
+}
+
+static pid_t pid_known; /* 0: not asked yet in this process */
+
+static void pid_forget(void)
+{
+        pid_known = 0;
+}
+
+static void pid_watch_forks(void)
+{
+        pthread_atfork(NULL, NULL, pid_forget);
+}
+
+int self_pid(void)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, pid_watch_forks);
+        pid_t p = __atomic_load_n(&pid_known, __ATOMIC_RELAXED);
+        if (!p) {
+                p = getpid();
+                __atomic_store_n(&pid_known, p, __ATOMIC_RELAXED);
+        }
+        return (int)p;
 }
 
 uint64_t time_mono_ns(void)

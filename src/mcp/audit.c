@@ -230,31 +230,6 @@ static void add_value(strbuf *b, const json_t *v)
         free(t);
 }
 
-/* This process's pid: asked once, and again in a child after fork. */
-static pid_t pid_known;
-
-static void pid_forget(void)
-{
-        pid_known = 0;
-}
-
-static void pid_watch(void)
-{
-        pthread_atfork(NULL, NULL, pid_forget);
-}
-
-static pid_t audit_pid(void)
-{
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, pid_watch);
-        pid_t p = __atomic_load_n(&pid_known, __ATOMIC_RELAXED);
-        if (!p) {
-                p = getpid();
-                __atomic_store_n(&pid_known, p, __ATOMIC_RELAXED);
-        }
-        return p;
-}
-
 /*
  * The fields of a call's record that come from who called and the decision
  * alone ("caller" to "tool", and "route" to "reasons"), serialized for the
@@ -315,7 +290,7 @@ void mcp_audit_prepare(struct mcp_audit_call *a)
         size_t args_len = args ? strlen(args) : 0;
         sha256_hex(args ? args : "", args_len, args_hash);
         free(args);
-        pid_t pid = audit_pid();
+        pid_t pid = self_pid();
         strbuf key = {0};
         key_add(&key, a->caller);
         key_add(&key, d->policy.server);
@@ -395,7 +370,7 @@ static char *secret_fields(const struct mcp_audit_secret *s)
 {
         json_t *r = json_object();
         json_object_set_new(r, "event", json_string("secret"));
-        json_object_set_new(r, "pid", json_integer(audit_pid()));
+        json_object_set_new(r, "pid", json_integer(self_pid()));
         json_object_set_new(r, "server", text(s->server));
         json_object_set_new(r, "secret", text(s->secret));
         json_object_set_new(r, "host", text(s->host));

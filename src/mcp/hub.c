@@ -831,31 +831,6 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
         return r;
 }
 
-/* This process's id, asked of the kernel once (and again in a child it forks). */
-static pid_t own_pid_v;
-
-static void forget_pid(void)
-{
-        __atomic_store_n(&own_pid_v, 0, __ATOMIC_RELAXED);
-}
-
-static void own_pid_once(void)
-{
-        pthread_atfork(NULL, NULL, forget_pid);
-}
-
-static pid_t own_pid(void)
-{
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, own_pid_once);
-        pid_t p = __atomic_load_n(&own_pid_v, __ATOMIC_RELAXED);
-        if (!p) {
-                p = getpid();
-                __atomic_store_n(&own_pid_v, p, __ATOMIC_RELAXED);
-        }
-        return p;
-}
-
 static void prepare_record(void *ctx)
 {
         mcp_audit_prepare(ctx);
@@ -873,8 +848,7 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         /* names the call in its record and in its server's secrets' records */
         static atomic_uint calls;
         char call_id[32];
-        snprintf(call_id, sizeof(call_id), "%d-%u", (int)own_pid(),
-                 atomic_fetch_add(&calls, 1) + 1);
+        snprintf(call_id, sizeof(call_id), "%d-%u", self_pid(), atomic_fetch_add(&calls, 1) + 1);
         ro.call_id = call_id;
         struct mcp_audit_call a = {
             .caller = o && o->caller ? o->caller : h->caller,
