@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define HUB_WAIT_STEP_MS 50u /* longest wait for a free connection between checks of cancel */
+#define HUB_LOGGED_MAX   64u /* tools whose decision logged last is kept (logged_already) */
 
 struct hub_conn {
         struct mcp_client *client;
@@ -66,6 +67,11 @@ struct mcp_hub {
         pthread_cond_t park;           /* a start-up ended */
         pthread_t *threads;            /* the start-ups' threads, joined when the hub goes */
         size_t nthreads, capthreads;
+        /* the decisions logged last, by "server\0tool": each one's reasons, joined */
+        struct {
+                char *key, *text;
+        } logged[HUB_LOGGED_MAX];
+        size_t logged_next; /* the slot a new one takes when none is free */
 };
 
 /* The answer to a question outside the chat: "defaults" accepts the schema's defaults. */
@@ -762,16 +768,66 @@ void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct
         iso_decide(h->cfg, id, tool, h->host, dec);
 }
 
+/*
+ * Whether dec's reasons are the ones logged last for its tool (and when not,
+ * they are kept as such). A process that calls a tool many times (the
+ * gateway, a chat) logs its decision once, and again only when its words
+ * change: each call's reasons are in its audit record.
+ */
+static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
+                           const struct iso_decision *dec)
+{
+        strbuf key = {0}, text = {0};
+        sb_add(&key, id);
+        sb_addn(&key, "", 1);
+        sb_add(&key, tool);
+        for (size_t i = 0; i < dec->nreasons; i++) {
+                sb_addf(&text, "%d ", (int)dec->reasons[i].level);
+                sb_add(&text, dec->reasons[i].text);
+                sb_addn(&text, "\n", 1);
+        }
+        bool same = false;
+        pthread_mutex_lock(&h->mu);
+        size_t at = h->logged_next;
+        for (size_t i = 0; i < HUB_LOGGED_MAX; i++) {
+                if (!h->logged[i].key) {
+                        at = i;
+                        break;
+                }
+                const char *k = h->logged[i].key; /* "server\0tool" */
+                if (!strcmp(k, id) && !strcmp(k + strlen(k) + 1, tool)) {
+                        same = !strcmp(h->logged[i].text, text.s);
+                        at = i;
+                        break;
+                }
+        }
+        if (!same) {
+                if (at == h->logged_next)
+                        h->logged_next = (h->logged_next + 1) % HUB_LOGGED_MAX;
+                free(h->logged[at].key);
+                free(h->logged[at].text);
+                h->logged[at].key = sb_steal(&key);
+                h->logged[at].text = sb_steal(&text);
+        }
+        pthread_mutex_unlock(&h->mu);
+        sb_free(&key);
+        sb_free(&text);
+        return same;
+}
+
 void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
         mcp_hub_preview(h, id, tool, dec);
+        if (dec->fell_back)
+                session_note_fallback(session_get());
+        /* with OSVM_LOG=info (or debug) every call's trace is shown */
+        if (log_get_level() < LOG_INFO && logged_already(h, id, tool, dec))
+                return;
         /* The reasons at their own levels: with OSVM_LOG=info, the whole trace. */
         log_batch_begin();
         for (size_t i = 0; i < dec->nreasons; i++)
                 log_msg(dec->reasons[i].level, "%s", dec->reasons[i].text);
         log_batch_end();
-        if (dec->fell_back)
-                session_note_fallback(session_get());
 }
 
 static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
@@ -896,6 +952,10 @@ void mcp_hub_free(struct mcp_hub *h)
                 free(h->v[i]);
         }
         json_decref(h->retired);
+        for (size_t i = 0; i < HUB_LOGGED_MAX; i++) {
+                free(h->logged[i].key);
+                free(h->logged[i].text);
+        }
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->freed);
         free(h->caller);

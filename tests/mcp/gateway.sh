@@ -109,6 +109,31 @@ check_json "bytes that are not UTF-8: -32700" "$H" 'd["bad_utf8"]["error"]["code
 check_json "after all that the gateway still answers a ping, and exits 0 at the end of input" "$H" \
         'd["ping_after"] == {"jsonrpc": "2.0", "id": 99, "result": {}} and d["exit"] == 0'
 
+# ---- a tool's routing decision is logged once while it is unchanged ----
+# (each call's reasons are in its audit record; OSVM_LOG=info shows every call's)
+three_echoes() {
+        python3 - "$OSVM" <<'PY'
+import json, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "mcp", "serve", "ev"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def rpc(m):
+    p.stdin.write((json.dumps(m) + "\n").encode()); p.stdin.flush()
+    return json.loads(p.stdout.readline())
+rpc({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+for i in range(3):
+    assert rpc({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": {"name": "ev__echo", "arguments": {"message": "x"}}})["result"]["content"][0]["text"] == "Echo: x"
+p.stdin.close()
+sys.exit(p.wait(timeout=120))
+PY
+}
+XDG_STATE_HOME=$T/once three_echoes 2>"$T/once.err"
+check_eq "three calls of one tool through the gateway" 0 $?
+check_eq "its decision is logged once" 1 "$(grep -c "Checking isolation config for ev/echo" "$T/once/osvm/logs/osvm.log")"
+check_eq "each call has its audit record, with the reasons" 3 \
+        "$(grep '"tool":"echo"' "$T/once/osvm/audit.jsonl" | grep -c 'Checking isolation config for ev/echo')"
+XDG_STATE_HOME=$T/each OSVM_LOG=info three_echoes 2>"$T/each.err"
+check_eq "with OSVM_LOG=info every call's decision is shown" 3 \
+        "$(grep -c "Checking isolation config for ev/echo" "$T/each.err")"
+
 # ---- the MCP Inspector's CLI, over stdio ----
 # (timeout 300: only guards against a hang)
 inspect() { timeout 300 node "$INSPECTOR" "$@" >"$T/insp.json" 2>"$T/insp.err"; }
