@@ -5,8 +5,10 @@
 # (stdio; and --http, osvm reaching the server over stdio), rounds
 # alternating so that the machine's noise falls on both. Over stdio also
 # through a relay that only copies bytes (bench/gateway_relay.c): the floor
-# that a second process hop sets, whatever the gateway does. Then the gateway's
-# resident memory with three servers fronted. Release build (build/osvm).
+# that a second process hop sets, whatever the gateway does; and through osvm
+# to the server in its sandbox, as `mcp add` runs it by default. Then the
+# gateway's resident memory with three servers fronted. Release build
+# (build/osvm).
 #
 # usage: bench/gateway.sh [CALLS_PER_ROUND] [ROUNDS]     (default 500 3)
 set -eu
@@ -25,9 +27,12 @@ pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
 export OSVM_HOME=$tmp/config XDG_STATE_HOME=$tmp/state OSVM_BUILTIN_IMAGES=
 mkdir -p "$OSVM_HOME" "$tmp/files"
-# the calls go to the server (direct): what is measured is the gateway itself
+# ev: the calls go to the server run as the straight side runs it (direct, no
+# sandbox): what is measured is the gateway itself. evs: the same server in
+# its sandbox, as `mcp add` runs it by default.
 echo '{"mcp_servers": {"ev": {"execution_mode": "direct"}}}' >"$OSVM_HOME/isolation_config.json"
-"$osvm" mcp add ev -- node "$ev" stdio >/dev/null
+"$osvm" mcp add ev --no-sandbox -- node "$ev" stdio >/dev/null
+"$osvm" mcp add evs -- node "$ev" stdio >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
 
@@ -47,6 +52,7 @@ for r in $(seq "$rounds"); do
         bench stdio echo "$calls" node "$ev" stdio | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
         bench stdio echo "$calls" build/bench/gateway_relay node "$ev" stdio | sed 's/^{/{"path":"relay",/' >>"$tmp/results"
+        bench stdio evs__echo "$calls" "$osvm" mcp serve evs | sed 's/^{/{"path":"sandboxed",/' >>"$tmp/results"
         bench http echo "$calls" "http://127.0.0.1:$port/mcp" | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench http ev__echo "$calls" "http://127.0.0.1:$gport/mcp" "$token" "$gpid" | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
 done
@@ -85,6 +91,11 @@ for t in ("stdio", "http"):
         rp = statistics.median(r["p50_us"] for r in rl)
         rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rl)]
         print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
+    sb = [r for r in rows if r["transport"] == t and r["path"] == "sandboxed"]
+    if sb:
+        sp = statistics.median(r["p50_us"] for r in sb)
+        rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, sb)]
+        print(f"         through osvm to the server in its sandbox (mcp add's default): p50 {sp:.1f} us, ratio {sp / dp:.2f}x, {100 * (sp - dp) / dp:+.1f}%; per round {[r['p50_us'] for r in sb]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
 g3 = [r for r in rows if r["path"] == "gateway3"][0]
 g1 = [r for r in rows if r["path"] == "gateway" and r["transport"] == "http"][-1]
 print(f"  the gateway's RSS (osvm itself, not the servers): one server fronted {g1['rss_kb']} KiB (peak {g1['hwm_kb']}), three {g3['rss_kb']} KiB (peak {g3['hwm_kb']})")
