@@ -1097,12 +1097,10 @@ static void stdio_send(void *ctx, json_t *msg, json_t *request_id)
  */
 struct stdio_in {
         struct mcp_gw_session *s;
-        size_t max;
         int fd;
         char buf[65536];
-        size_t off, n; /* buf[off..n): read, not yet taken */
-        strbuf line;   /* the line so far */
-        bool skipping; /* the rest of a line over max */
+        size_t off, n;           /* buf[off..n): read, not yet taken */
+        struct mcp_line_cut cut; /* the line so far; its max: the gateway's max_message */
         pthread_mutex_t mu;
         pthread_cond_t cv;
         bool ended; /* stdin's end (or an error reading it) was reached */
@@ -1116,7 +1114,7 @@ static void take_line(struct stdio_in *in, const char *line, size_t len, bool to
                         rpc_error(NULL, -32600,
                                   "Invalid Request: a message over %zu bytes, the limit, was "
                                   "refused",
-                                  in->max),
+                                  in->cut.max),
                         NULL);
                 return;
         }
@@ -1166,29 +1164,20 @@ static void read_turn(struct stdio_in *in)
                         in->off = 0;
                         in->n = (size_t)r;
                 }
-                char *at = in->buf + in->off, *nl = memchr(at, '\n', in->n - in->off);
-                size_t take = nl ? (size_t)(nl - at) : in->n - in->off;
-                bool refuse = false;
-                if (!in->skipping && in->line.len + take > in->max) {
-                        in->skipping = refuse = true;
-                        in->line.len = 0;
-                }
-                if (!in->skipping)
-                        sb_addn(&in->line, at, take);
-                in->off += take + (nl ? 1 : 0);
-                if (!nl && !refuse)
+                size_t used;
+                enum mcp_cut cut =
+                    mcp_line_cut(&in->cut, in->buf + in->off, in->n - in->off, &used);
+                in->off += used;
+                if (cut == MCP_CUT_MORE)
                         continue;
                 struct gw_call *mine = NULL;
                 taking = &mine;
-                if (refuse)
+                if (cut == MCP_CUT_TOO_LONG)
                         take_line(in, NULL, 0, true);
-                else if (!in->skipping)
-                        take_line(in, in->line.s ? in->line.s : "", in->line.len, false);
+                else
+                        take_line(in, in->cut.line.s ? in->cut.line.s : "", in->cut.line.len,
+                                  false);
                 taking = NULL;
-                if (nl) {
-                        in->skipping = false;
-                        in->line.len = 0;
-                }
                 if (!mine)
                         continue;
                 /* the reading goes on elsewhere when the watch fires (from then
@@ -1217,7 +1206,7 @@ int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in_fd, int out)
         mcp_gw_session_id(id, sizeof(id));
         struct mcp_gw_session *s = mcp_gw_session_new(g, stdio_send, &o, id);
         struct stdio_in *in = xcalloc(1, sizeof(*in));
-        *in = (struct stdio_in){.s = s, .max = g->max_message, .fd = in_fd};
+        *in = (struct stdio_in){.s = s, .fd = in_fd, .cut.max = g->max_message};
         pthread_mutex_init(&in->mu, NULL);
         pthread_cond_init(&in->cv, NULL);
         read_turn(in);
@@ -1228,7 +1217,7 @@ int mcp_gateway_serve_stdio(struct mcp_gateway *g, int in_fd, int out)
         /* The end of input is how a stdio client shuts down (then TERM, KILL):
          * what runs is let finish, each call within its own time limit. */
         mcp_gw_session_close(s, false);
-        sb_free(&in->line);
+        sb_free(&in->cut.line);
         pthread_mutex_destroy(&in->mu);
         pthread_cond_destroy(&in->cv);
         free(in);

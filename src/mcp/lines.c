@@ -13,10 +13,38 @@
 /* How long one wait for a slow peer lasts (see mcp_send_line). */
 #define SEND_SLICE_MS 100u
 
+enum mcp_cut mcp_line_cut(struct mcp_line_cut *c, const char *data, size_t n, size_t *used)
+{
+        if (c->taken) {
+                c->line.len = 0;
+                c->taken = false;
+        }
+        *used = 0;
+        while (*used < n) {
+                const char *at = data + *used, *nl = memchr(at, '\n', n - *used);
+                size_t take = nl ? (size_t)(nl - at) : n - *used;
+                *used += take + (nl ? 1 : 0);
+                if (!c->skipping && c->line.len + take > c->max) {
+                        c->line.len = 0;
+                        c->skipping = !nl; /* its end is here already: nothing to drop */
+                        return MCP_CUT_TOO_LONG;
+                }
+                if (c->skipping) {
+                        c->skipping = !nl;
+                        continue;
+                }
+                sb_addn(&c->line, at, take);
+                if (nl) {
+                        c->taken = true;
+                        return MCP_CUT_LINE;
+                }
+        }
+        return MCP_CUT_MORE;
+}
+
 void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx)
 {
-        strbuf line = {0};
-        bool skipping = false; /* the rest of a line over max */
+        struct mcp_line_cut c = {.max = max};
         char buf[65536];
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -24,29 +52,18 @@ void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx)
                         continue;
                 if (n <= 0)
                         break;
-                for (size_t off = 0; off < (size_t)n;) {
-                        char *nl = memchr(buf + off, '\n', (size_t)n - off);
-                        size_t take = nl ? (size_t)(nl - (buf + off)) : (size_t)n - off;
-                        if (!skipping && line.len + take > max) {
-                                skipping = true;
-                                line.len = 0;
-                                if (!on_line(ctx, NULL, 0))
-                                        goto out;
-                        }
-                        if (!skipping)
-                                sb_addn(&line, buf + off, take);
-                        off += take + (nl ? 1 : 0);
-                        if (!nl)
-                                break;
-                        bool go_on = skipping || on_line(ctx, line.s ? line.s : "", line.len);
-                        skipping = false;
-                        line.len = 0;
-                        if (!go_on)
+                size_t used;
+                for (size_t off = 0; off < (size_t)n; off += used) {
+                        enum mcp_cut r = mcp_line_cut(&c, buf + off, (size_t)n - off, &used);
+                        if (r == MCP_CUT_TOO_LONG && !on_line(ctx, NULL, 0))
+                                goto out;
+                        if (r == MCP_CUT_LINE &&
+                            !on_line(ctx, c.line.s ? c.line.s : (char[]){""}, c.line.len))
                                 goto out;
                 }
         }
 out:
-        sb_free(&line);
+        sb_free(&c.line);
 }
 
 int mcp_send_line(int fd, json_t *msg, uint64_t deadline_ns, uint32_t stall_ms, const char **why)

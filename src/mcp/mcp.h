@@ -636,6 +636,25 @@ const char *mcp_header_problem(const char *line);
 
 /* ---- channels of one JSON message a line (lines.c) ---- */
 
+/*
+ * Lines bounded in length cut out of a byte stream, a chunk at a time: the
+ * one splitter of every reader of one message a line. line holds the line
+ * so far (its bytes, NUL-terminated; s may be NULL while it is empty).
+ */
+struct mcp_line_cut {
+        strbuf line;
+        size_t max;    /* the longest line taken, without its newline */
+        bool skipping; /* the rest of a line over max is dropped */
+        bool taken;    /* line holds a whole line, emptied on the next call */
+};
+enum mcp_cut {
+        MCP_CUT_MORE,     /* all of the chunk was taken; no line ended in it */
+        MCP_CUT_LINE,     /* a whole line is in c->line */
+        MCP_CUT_TOO_LONG, /* a line went past max: the rest of it is dropped */
+};
+/* Takes data[0..n) up to the end of one line at most (*used: how much). */
+enum mcp_cut mcp_line_cut(struct mcp_line_cut *c, const char *data, size_t n, size_t *used);
+
 /* One line, NUL-terminated, without its newline; line NULL: the line went
  * past the limit (its rest is skipped). Returns false to stop reading. */
 typedef bool (*mcp_line_fn)(void *ctx, char *line, size_t len);

@@ -132,46 +132,23 @@ static void deliver_line(struct mcp_line_reader *r, char *line, size_t len)
 /* Splits what was read from stdout into lines, bounded by max_message. */
 void mcp_line_reader_take(struct mcp_line_reader *r, const char *data, size_t n)
 {
-        while (n) {
-                const char *nl = memchr(data, '\n', n);
-                size_t chunk = nl ? (size_t)(nl - data) : n;
-                if (!r->skipping) {
-                        if (r->len + chunk > r->t->max_message) {
-                                log_warn("%s: refused a message larger than %zu bytes",
-                                         r->t->server_name, r->t->max_message);
-                                r->skipping = true;
-                                r->too_large = true;
-                                r->len = 0;
-                        } else {
-                                if (r->len + chunk + 1 > r->cap) {
-                                        size_t cap = r->cap ? r->cap : 4096;
-                                        while (cap < r->len + chunk + 1)
-                                                cap *= 2;
-                                        r->line = xrealloc(r->line, cap);
-                                        r->cap = cap;
-                                }
-                                memcpy(r->line + r->len, data, chunk);
-                                r->len += chunk;
-                        }
+        r->cut.max = r->t->max_message;
+        size_t used;
+        for (; n; data += used, n -= used) {
+                enum mcp_cut cut = mcp_line_cut(&r->cut, data, n, &used);
+                if (cut == MCP_CUT_TOO_LONG) {
+                        log_warn("%s: refused a message larger than %zu bytes", r->t->server_name,
+                                 r->t->max_message);
+                        r->too_large = true;
+                } else if (cut == MCP_CUT_LINE && r->cut.line.len) {
+                        deliver_line(r, r->cut.line.s, r->cut.line.len);
                 }
-                if (!nl)
-                        return;
-                if (!r->skipping) {
-                        r->line[r->len] = '\0';
-                        deliver_line(r, r->line, r->len);
-                }
-                r->skipping = false;
-                r->len = 0;
-                data = nl + 1;
-                n -= chunk + 1;
         }
 }
 
 void mcp_line_reader_free(struct mcp_line_reader *r)
 {
-        free(r->line);
-        r->line = NULL;
-        r->len = r->cap = 0;
+        sb_free(&r->cut.line);
 }
 
 /* A complete stderr line: to the debug log, and into the tail. */

@@ -75,10 +75,8 @@ struct mcp_client *mcp_client_over(struct mcp_transport *t, const struct mcp_end
  */
 struct mcp_line_reader {
         struct mcp_transport *t;
-        char *line; /* the line being read */
-        size_t len, cap;
-        bool skipping;  /* discarding the rest of an oversized line */
-        bool too_large; /* an oversized line was dropped: tell the caller */
+        struct mcp_line_cut cut; /* its max: t->max_message */
+        bool too_large;          /* an oversized line was dropped: tell the caller */
         unsigned malformed, malformed_run;
 };
 void mcp_line_reader_take(struct mcp_line_reader *r, const char *data, size_t n);

@@ -341,6 +341,44 @@ static void script_close(struct mcp_transport *t)
 static const struct mcp_transport_ops script_ops = {
     .name = "script", .send = script_send, .poll = script_poll, .close = script_close};
 
+/* What the splitter made of a stream: each line, "<too long>" for a refusal. */
+static char *cut_all(const char *stream, size_t n, size_t chunk, size_t max)
+{
+        struct mcp_line_cut c = {.max = max};
+        strbuf out = {0};
+        for (size_t off = 0; off < n;) {
+                size_t k = n - off < chunk ? n - off : chunk, used;
+                enum mcp_cut r = mcp_line_cut(&c, stream + off, k, &used);
+                assert_true(used <= k);
+                assert_true(used > 0 || k == 0);
+                off += used;
+                if (r == MCP_CUT_TOO_LONG)
+                        sb_add(&out, "<too long>|");
+                if (r == MCP_CUT_LINE) {
+                        sb_addn(&out, c.line.s ? c.line.s : "", c.line.len);
+                        sb_add(&out, "|");
+                }
+        }
+        sb_free(&c.line);
+        return sb_steal(&out);
+}
+
+/* The one splitter of every reader of a line a message (mcp_line_cut): the
+ * same lines and refusals whatever the stream is cut into. */
+static void test_line_cut(void **state)
+{
+        (void)state;
+        static const char stream[] = "one\n\n12345678\n123456789\nabc\n"
+                                     "too long by far\nx\n0123456789012\nlast";
+        const char *want = "one||12345678|<too long>|abc|<too long>|x|<too long>|";
+        for (size_t chunk = 1; chunk <= sizeof(stream); chunk++) {
+                char *got = cut_all(stream, sizeof(stream) - 1, chunk, 8);
+                if (strcmp(got, want) != 0)
+                        fail_msg("chunks of %zu: %s, not %s", chunk, got, want);
+                free(got);
+        }
+}
+
 static void test_client_over_line_reader(void **state)
 {
         (void)state;
@@ -590,6 +628,7 @@ int main(void)
             cmocka_unit_test(test_missing_interpreter),
             cmocka_unit_test(test_command_find),
             cmocka_unit_test(test_client_over_line_reader),
+            cmocka_unit_test(test_line_cut),
         };
         return cmocka_run_group_tests_name("mcp/stdio", tests, NULL, NULL);
 }
