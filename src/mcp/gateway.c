@@ -1150,8 +1150,8 @@ static void pass_turn(void *ctx)
         t->passed = workers_try_run(read_turn_job, t->in);
 }
 
-/* Reads and handles lines until one starts a call (run here, the reading
- * passed on) or stdin ends. */
+/* Reads and handles lines, and runs the calls they start, until the reading
+ * passes to another thread (a call's watch fired) or stdin ends. */
 static void read_turn(struct stdio_in *in)
 {
         for (;;) {
