@@ -1175,8 +1175,7 @@ static void read_turn(struct stdio_in *in)
                 if (cut == MCP_CUT_TOO_LONG)
                         take_line(in, NULL, 0, true);
                 else
-                        take_line(in, in->cut.line.s ? in->cut.line.s : "", in->cut.line.len,
-                                  false);
+                        take_line(in, in->cut.line.s, in->cut.line.len, false);
                 taking = NULL;
                 if (!mine)
                         continue;

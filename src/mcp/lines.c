@@ -33,7 +33,7 @@ enum mcp_cut mcp_line_cut(struct mcp_line_cut *c, const char *data, size_t n, si
                         c->skipping = !nl;
                         continue;
                 }
-                sb_addn(&c->line, at, take);
+                sb_addn(&c->line, at, take); /* (allocates even when take is 0) */
                 if (nl) {
                         c->taken = true;
                         return MCP_CUT_LINE;
@@ -57,8 +57,7 @@ void mcp_read_lines(int fd, size_t max, mcp_line_fn on_line, void *ctx)
                         enum mcp_cut r = mcp_line_cut(&c, buf + off, (size_t)n - off, &used);
                         if (r == MCP_CUT_TOO_LONG && !on_line(ctx, NULL, 0))
                                 goto out;
-                        if (r == MCP_CUT_LINE &&
-                            !on_line(ctx, c.line.s ? c.line.s : (char[]){""}, c.line.len))
+                        if (r == MCP_CUT_LINE && !on_line(ctx, c.line.s, c.line.len))
                                 goto out;
                 }
         }

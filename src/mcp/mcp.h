@@ -649,7 +649,7 @@ struct mcp_line_cut {
 };
 enum mcp_cut {
         MCP_CUT_MORE,     /* all of the chunk was taken; no line ended in it */
-        MCP_CUT_LINE,     /* a whole line is in c->line */
+        MCP_CUT_LINE,     /* a whole line is in c->line (its s never NULL) */
         MCP_CUT_TOO_LONG, /* a line went past max: the rest of it is dropped */
 };
 /* Takes data[0..n) up to the end of one line at most (*used: how much). */

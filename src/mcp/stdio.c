@@ -140,7 +140,7 @@ void mcp_line_reader_take(struct mcp_line_reader *r, const char *data, size_t n)
                         log_warn("%s: refused a message larger than %zu bytes", r->t->server_name,
                                  r->t->max_message);
                         r->too_large = true;
-                } else if (cut == MCP_CUT_LINE && r->cut.line.len) {
+                } else if (cut == MCP_CUT_LINE) {
                         deliver_line(r, r->cut.line.s, r->cut.line.len);
                 }
         }
