@@ -29,10 +29,9 @@ static struct {
         pthread_mutex_t lock;
 } lg = {.level = LOG_WARN, .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* This thread's batch (log_batch_begin): its lines for the file, its pid. */
+/* This thread's batch (log_batch_begin): its lines for the file. */
 static _Thread_local struct {
         unsigned depth;
-        pid_t pid;
         strbuf lines;
 } batch;
 
@@ -148,8 +147,8 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
         gmtime_r(&ts.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
         strbuf line = {0};
-        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000,
-                (int)(batch.depth ? batch.pid : self_pid()), log_level_name(lvl));
+        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000, self_pid(),
+                log_level_name(lvl));
         sb_add_sanitized(&line, msg, len, 0);
         sb_add(&line, "\n");
         if (batch.depth)
@@ -161,8 +160,7 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
 
 void log_batch_begin(void)
 {
-        if (batch.depth++ == 0)
-                batch.pid = self_pid();
+        batch.depth++;
 }
 
 void log_batch_end(void)
