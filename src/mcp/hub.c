@@ -786,24 +786,23 @@ static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
                 sb_add(&text, dec->reasons[i].text);
                 sb_addn(&text, "\n", 1);
         }
-        bool same = false;
         pthread_mutex_lock(&h->mu);
-        size_t at = h->logged_next;
-        for (size_t i = 0; i < HUB_LOGGED_MAX; i++) {
-                if (!h->logged[i].key) {
-                        at = i;
+        /* its own slot, else the first free one, else the oldest taken */
+        size_t at = 0;
+        bool mine = false;
+        while (at < HUB_LOGGED_MAX && h->logged[at].key) {
+                const char *k = h->logged[at].key; /* "server\0tool" */
+                mine = !strcmp(k, id) && !strcmp(k + strlen(k) + 1, tool);
+                if (mine)
                         break;
-                }
-                const char *k = h->logged[i].key; /* "server\0tool" */
-                if (!strcmp(k, id) && !strcmp(k + strlen(k) + 1, tool)) {
-                        same = !strcmp(h->logged[i].text, text.s);
-                        at = i;
-                        break;
-                }
+                at++;
         }
+        if (at == HUB_LOGGED_MAX) {
+                at = h->logged_next;
+                h->logged_next = (h->logged_next + 1) % HUB_LOGGED_MAX;
+        }
+        bool same = mine && !strcmp(h->logged[at].text, text.s ? text.s : "");
         if (!same) {
-                if (at == h->logged_next)
-                        h->logged_next = (h->logged_next + 1) % HUB_LOGGED_MAX;
                 free(h->logged[at].key);
                 free(h->logged[at].text);
                 h->logged[at].key = sb_steal(&key);
