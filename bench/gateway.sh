@@ -30,7 +30,6 @@ mkdir -p "$OSVM_HOME" "$tmp/files"
 # ev: the calls go to the server run as the straight side runs it (direct, no
 # sandbox): what is measured is the gateway itself. evs: the same server in
 # its sandbox, as `mcp add` runs it by default.
-echo '{"mcp_servers": {"ev": {"execution_mode": "direct"}}}' >"$OSVM_HOME/isolation_config.json"
 "$osvm" mcp add ev --no-sandbox -- node "$ev" stdio >/dev/null
 "$osvm" mcp add evs -- node "$ev" stdio >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

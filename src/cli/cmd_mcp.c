@@ -147,13 +147,8 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
         _cleanup_free_ char *path = iso_config_path();
         /* writes the default file when there is none */
         int opened = iso_config_open(&cfg, &d);
-        bool named = opened == 0 && iso_config_server(&cfg, name);
         iso_config_free(&cfg);
         struct stat st;
-        if (o->off && !named) {
-                iso_diags_free(&d);
-                return 0; /* on the host, as a server the config does not name always ran */
-        }
         if (opened < 0 && lstat(path, &st) < 0) {
                 /* no file to edit: say why the default one could not be made */
                 err_set(e, ENOENT, "%s", d.n ? d.v[0].text : path);
@@ -166,7 +161,10 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
         if (o->off) {
+                /* on the host, and its calls go straight to it: no image of its
+                 * tools is tried (none exists for a server osvm did not build) */
                 as[n++] = "sandbox=false";
+                as[n++] = "execution_mode=direct";
         } else {
                 char *mj = json_dumps(o->mounts, JSON_COMPACT);
                 char *aj = json_dumps(o->allow, JSON_COMPACT);

@@ -37,8 +37,8 @@ osvm mcp list
 check_exit "list on a fresh home exits 0" 0
 check_contains "list says there is nothing yet" "no MCP servers registered" "$OUT"
 
-# (on the host, as before: the isolation config does not name it; tests/mcp/sandbox.sh
-# covers the sandbox servers get by default)
+# (on the host, its calls direct: "sandbox": false, "execution_mode": "direct";
+# tests/mcp/sandbox.sh covers the sandbox servers get by default)
 osvm mcp add everything --no-sandbox -- node "$EVERYTHING" stdio
 check_exit "add a stdio server" 0
 osvm mcp add web --url "$URL" --header "X-Test: 1"
@@ -64,7 +64,20 @@ check_json "the HTTP entry has its URL and header" "$REG" \
         'd["web"]["transport_type"] == "http" and d["web"]["headers"] == {"X-Test": "1"}'
 check_json "the refused ones were not registered" "$REG" '"evil" not in d'
 
-# Registered, not in isolation_config.json: known, with the config's defaults.
+# --no-sandbox names the server in isolation_config.json: on the host, its calls direct
+osvm isolation show everything
+check_contains "a --no-sandbox server is shown with its own policy" \
+        "everything/*  (every tool not listed under it in isolation_config.json)" "$OUT"
+check_match "its mode, from the server" '^  mode +direct +\(server\)' "$OUT"
+
+# Registered, not in isolation_config.json (a registry older than its policy):
+# known, with the config's defaults.
+python3 - "$OSVM_HOME/isolation_config.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+del d["mcp_servers"]["everything"]
+json.dump(d, open(sys.argv[1], "w"))
+PY
 osvm isolation show everything
 check_exit "isolation show of a registered server that the config does not name exits 0" 0
 check_contains "it is shown with the defaults, said so" \
@@ -84,6 +97,7 @@ check_json "status --json: the registered server, with its policy and where it c
 osvm isolation show nosuch
 check_exit "isolation show of a server known nowhere exits 1" 1
 check_contains "and says where it looked" "or in the registry" "$ERR"
+osvm isolation set everything sandbox=false execution_mode=direct
 
 osvm mcp list --json
 printf '%s' "$OUT" >"$T/list.json"
@@ -101,7 +115,14 @@ for target in everything web; do
         osvm mcp call "$target" get-sum a=2 b=3
         check_exit "call $target get-sum exits 0" 0
         check_contains "call $target get-sum adds" "The sum of 2 and 3 is 5" "$OUT"
-        check_contains "the fallback is said in the words of the original design" "Falling back to direct MCP execution" "$ERR"
+        if [ "$target" = everything ]; then
+                # --no-sandbox: the server's calls go straight to it, no image tried
+                check_not_contains "a --no-sandbox server's call does not fall back" "Falling back" "$ERR"
+        else
+                # a server the isolation config does not name: the default policy
+                check_contains "the fallback is said in the words of the original design" \
+                        "Falling back to direct MCP execution" "$ERR"
+        fi
 
         osvm mcp call "$target" echo '{"message": "hello world"}'
         check_contains "call $target echo with a JSON object" "Echo: hello world" "$OUT"

@@ -111,12 +111,23 @@ OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp call evil echo text
 check_exit "no sandbox possible, fallback deny: refused" 4
 check_contains "saying why" "none can be made here" "$ERR"
 
-# ---- old files load unchanged: a server the isolation config does not name runs on the host ----
+# ---- --no-sandbox: on the host, its calls straight to it ----
 fresh
 osvm mcp add plain --no-sandbox -- "$PY" "$EVIL"
 check_contains "--no-sandbox says so" "no sandbox" "$OUT"
+check_json "--no-sandbox: the config says so, and that its calls go direct" \
+        "$OSVM_HOME/isolation_config.json" \
+        'd["mcp_servers"]["plain"] == {"sandbox": False, "execution_mode": "direct"}'
 osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
+check_not_contains "and no image of its tools is tried" "Unikernel image not found" "$ERR"
+
+# ---- old files load unchanged: a server the isolation config does not name runs on the host ----
+osvm isolation set plain sandbox= execution_mode=
+osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
+check_contains "a server the config does not name has the user's environment (as before)" \
+        "BREACH" "$OUT"
+check_contains "after the original design's fallback" "Falling back to direct MCP execution" "$ERR"
 
 # ---- import: the same flags, for every server it adds ----
 fresh
@@ -138,7 +149,7 @@ check_exit "import: a mount that is not there is a usage error" 2
 # ---- the original fields ask for it too: use_microvm, a tool in microvm mode ----
 fresh
 osvm mcp add old --no-sandbox -- "$PY" "$EVIL"
-osvm isolation set old use_microvm=true
+osvm isolation set old sandbox= execution_mode= use_microvm=true
 osvm mcp call old echo text=hi
 check_contains "use_microvm: true runs the server confined" "hi" "$OUT"
 check_contains "and says once that no microVM engine is here" \
