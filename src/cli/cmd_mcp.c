@@ -139,14 +139,17 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
         }
 }
 
-/* Writes the server's sandbox policy into the isolation config. */
-static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, osvm_err *e)
+/* Writes the server's sandbox policy into the isolation config; *replaced
+ * says that a policy left there under its name was dropped first. */
+static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, bool *replaced,
+                                osvm_err *e)
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
         _cleanup_free_ char *path = iso_config_path();
         /* writes the default file when there is none */
         int opened = iso_config_open(&cfg, &d);
+        bool named = opened == 0 && iso_config_server(&cfg, name);
         iso_config_free(&cfg);
         struct stat st;
         if (opened < 0 && lstat(path, &st) < 0) {
@@ -157,6 +160,16 @@ static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, 
                 return -1;
         }
         iso_diags_free(&d);
+        /* A policy that a server of this name left behind (its secrets, its
+         * tools' settings) is not this one's: the new server starts from what
+         * these flags say. */
+        *replaced = named;
+        if (named && iso_config_remove_server(path, name, &d, e) < 0) {
+                for (size_t i = 0; i < d.n; i++)
+                        log_error("%s", d.v[i].text);
+                iso_diags_free(&d);
+                return -1;
+        }
         const char *as[7];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
@@ -234,6 +247,13 @@ static void secret_hints(const char *name, const struct iso_secret_bind *b, json
                                "--allow-net %s to reach it\n",
                                who, b->env, b->hosts.v[i], b->hosts.v[i]);
         }
+}
+
+/* After write_sandbox_policy replaced a policy left behind (shown: the name, sanitized). */
+static void say_replaced(const char *shown)
+{
+        printf("%s: the entry isolation_config.json already had for %s is replaced\n", shown,
+               shown);
 }
 
 /* One of --mount, --allow-net, --secret, --memory, --no-sandbox; false when c is none. */
@@ -366,7 +386,7 @@ static int add(int argc, char **argv)
             .mounts = json_array(), .allow = json_array(), .secrets = json_array()};
         struct file_snapshot before = {0}, cfg_before = {0};
         char *cfg_path = NULL;
-        bool any_sandbox_opt = false;
+        bool any_sandbox_opt = false, replaced = false;
         osvm_err e = {0};
         optind = 0;
         while ((c = getopt_long(argc, argv, "e:u:H:", opts, NULL)) != -1) {
@@ -456,7 +476,7 @@ static int add(int argc, char **argv)
         if (!url) {
                 if (!so.off)
                         mount_dir_args(name, argv + optind, so.mounts);
-                r = write_sandbox_policy(name, &so, &e);
+                r = write_sandbox_policy(name, &so, &replaced, &e);
         }
         bool added = false;
         if (r == 0) {
@@ -488,6 +508,8 @@ static int add(int argc, char **argv)
                 printf("added %s (stdio, sandboxed: %zu mount%s, network %s)\n", shown,
                        json_array_size(so.mounts), json_array_size(so.mounts) == 1 ? "" : "s",
                        json_array_size(so.allow) ? "through osvm to the allowed hosts" : "none");
+        if (replaced)
+                say_replaced(shown);
         free(shown);
         free(where);
         if (!url)
@@ -523,7 +545,25 @@ static int remove_cmd(int argc, char **argv)
         if (mcp_registry_remove(path, argv[1], &e) < 0)
                 return fail(&e);
         _cleanup_free_ char *shown = text_sanitize(argv[1], 0);
-        printf("removed %s\n", shown);
+        /* Its policy goes with it: after it, so that no server is ever left
+         * without its sandbox. The built-in pack's stays: that server is
+         * back under its name at once. */
+        int had = 0;
+        _cleanup_free_ char *cfg = iso_config_path();
+        struct stat st;
+        if (strcmp(argv[1], "osvm-mcp") != 0 && lstat(cfg, &st) == 0) {
+                struct iso_diags d = {0};
+                had = iso_config_remove_server(cfg, argv[1], &d, &e);
+                for (size_t i = 0; had < 0 && i < d.n; i++)
+                        log_error("%s", d.v[i].text);
+                iso_diags_free(&d);
+                if (had < 0) {
+                        err_wrap(&e, "removed %s, but its isolation policy stays in %s", shown,
+                                 cfg);
+                        return fail(&e);
+                }
+        }
+        printf(had > 0 ? "removed %s and its isolation policy\n" : "removed %s\n", shown);
         return OSVM_EXIT_OK;
 }
 
@@ -571,8 +611,13 @@ static int import(int argc, char **argv)
                         one.mounts = json_deep_copy(so.mounts);
                         if (!so.off)
                                 mount_dir_args(s->id, s->argv, one.mounts);
-                        if (write_sandbox_policy(s->id, &one, &e) < 0)
+                        bool replaced = false;
+                        if (write_sandbox_policy(s->id, &one, &replaced, &e) < 0) {
                                 r = fail(&e);
+                        } else if (replaced) {
+                                _cleanup_free_ char *shown = text_sanitize(s->id, 0);
+                                say_replaced(shown);
+                        }
                         json_decref(one.mounts);
                 }
         mcp_registry_free(&before);
@@ -1212,6 +1257,8 @@ const struct cli_cmd cli_cmd_mcp = {
             "MCP servers are kept in mcp_servers.json beside the isolation config: stdio\n"
             "servers (a command osvm starts) and Streamable HTTP servers (a URL). 'import'\n"
             "reads the common {\"mcpServers\": {NAME: {command, args, env}}} files.\n"
+            "A stdio server's policy (isolation_config.json) is written from add's flags\n"
+            "alone, and 'remove' takes it out with the server.\n"
             "'tools' and 'call' also take a Streamable HTTP URL in place of a NAME.\n"
             "A server that asks for OAuth is signed in to on first use: osvm prints the\n"
             "URL and opens it with $BROWSER (or xdg-open); tokens are kept per server\n"

@@ -208,16 +208,37 @@ static int write_doc(const char *path, json_t *root, osvm_err *e)
         return fs_write_atomic(real ? real : path, text, strlen(text), mode, e);
 }
 
+/* The document at path, to edit; NULL with e set when it cannot be read or parsed. */
+static json_t *read_doc(const char *path, struct iso_diags *d, osvm_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (fs_read_file(path, ISO_CONFIG_MAX_BYTES, &text, &len, e) < 0)
+                return NULL;
+        json_t *root = iso_json_parse(text, len, path, d);
+        if (!root)
+                err_set(e, EINVAL, "%s: cannot be edited until it parses", path);
+        return root;
+}
+
+/* Validates the edited document and writes it; -1 (nothing written) when it is not valid. */
+static int write_valid(const char *path, json_t *root, struct iso_diags *d, osvm_err *e)
+{
+        if (iso_validate(root, path, d) > 0) {
+                err_set(e, EINVAL, "%s: not changed: the result would not be valid", path);
+                e->exit = OSVM_EXIT_CONFIG;
+                return -1;
+        }
+        return write_doc(path, root, e);
+}
+
 int iso_config_set(const char *path, const char *target, const char *const *assignments, size_t n,
                    struct iso_diags *d, osvm_err *e)
 {
-        _cleanup_free_ char *text = NULL, *server = NULL, *tool = NULL;
-        size_t len;
-        if (fs_read_file(path, ISO_CONFIG_MAX_BYTES, &text, &len, e) < 0)
-                return -1;
-        json_t *root = iso_json_parse(text, len, path, d);
+        _cleanup_free_ char *server = NULL, *tool = NULL;
+        json_t *root = read_doc(path, d, e);
         if (!root)
-                return err_set(e, EINVAL, "%s: cannot be edited until it parses", path);
+                return -1;
         int r = -1;
         json_t *level = json_is_object(root) ? root : NULL;
         const struct iso_field *table = iso_root_fields;
@@ -247,13 +268,23 @@ int iso_config_set(const char *path, const char *target, const char *const *assi
         for (size_t i = 0; i < n; i++)
                 if (apply(level, table, assignments[i], e) < 0)
                         goto out;
-        if (iso_validate(root, path, d) > 0) {
-                err_set(e, EINVAL, "%s: not changed: the result would not be valid", path);
-                e->exit = OSVM_EXIT_CONFIG;
-                goto out;
-        }
-        r = write_doc(path, root, e);
+        r = write_valid(path, root, d, e);
 out:
+        json_decref(root);
+        return r;
+}
+
+int iso_config_remove_server(const char *path, const char *server, struct iso_diags *d, osvm_err *e)
+{
+        json_t *root = read_doc(path, d, e);
+        if (!root)
+                return -1;
+        json_t *servers = json_object_get(root, "mcp_servers");
+        int r = 0;
+        if (json_is_object(servers) && json_object_get(servers, server)) {
+                json_object_del(servers, server);
+                r = write_valid(path, root, d, e) < 0 ? -1 : 1;
+        }
         json_decref(root);
         return r;
 }

@@ -334,5 +334,11 @@ const char *iso_decision_where(const struct iso_decision *d);
  */
 int iso_config_set(const char *path, const char *target, const char *const *assignments, size_t n,
                    struct iso_diags *d, osvm_err *e);
+/*
+ * Removes a server's entry (its whole policy) from the config file at path:
+ * 1 when there was one, 0 when the file names no such server, -1 with e set.
+ */
+int iso_config_remove_server(const char *path, const char *server, struct iso_diags *d,
+                             osvm_err *e);
 
 #endif

@@ -122,6 +122,28 @@ osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
 check_contains "a server without a sandbox has the user's environment (as before)" "BREACH" "$OUT"
 check_not_contains "and no image of its tools is tried" "Unikernel image not found" "$ERR"
 
+# ---- remove takes the server's policy with it; add starts from its flags alone ----
+osvm mcp add gone --allow-net api.example.com --secret TOKEN=tok@api.example.com -- "$PY" "$EVIL"
+osvm isolation set gone/echo execution_mode=direct
+osvm mcp remove gone
+check_contains "remove says the policy went too" "removed gone and its isolation policy" "$OUT"
+check_json "and the config no longer names it" "$OSVM_HOME/isolation_config.json" \
+        '"gone" not in d["mcp_servers"] and "osvm-mcp" in d["mcp_servers"]'
+osvm isolation set gone secrets='["TOKEN=tok@api.example.com"]' network.allow=api.example.com
+osvm mcp add gone -- "$PY" "$EVIL"
+check_contains "a policy already there under the name is replaced, saying so" \
+        "gone: the entry isolation_config.json already had for gone is replaced" "$OUT"
+check_json "by what add's flags say: no secret, no host of an earlier one" \
+        "$OSVM_HOME/isolation_config.json" \
+        'd["mcp_servers"]["gone"] == {"sandbox": True, "execution_mode": "microvm", "microvm_mounts": [], "network": {"allow": []}}'
+osvm mcp add gone --no-sandbox -- "$PY" "$EVIL"
+check_failed "adding a registered name again fails"
+check_json "and leaves its policy as it was" "$OSVM_HOME/isolation_config.json" \
+        'd["mcp_servers"]["gone"]["sandbox"] is True'
+osvm mcp remove osvm-mcp
+check_failed "the built-in pack is not removed"
+check_json "nor its policy" "$OSVM_HOME/isolation_config.json" '"osvm-mcp" in d["mcp_servers"]'
+
 # ---- old files load unchanged: a server the isolation config does not name runs on the host ----
 osvm isolation set plain sandbox= execution_mode=
 osvm mcp call plain try attack=environ arg="$OSVM_TEST_SECRET"
