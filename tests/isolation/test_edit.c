@@ -178,6 +178,50 @@ static void test_broken_file_is_not_edited(void **state)
         free(now);
 }
 
+static int remove_server(const char *server, char *msg, size_t msglen)
+{
+        struct iso_diags d = {0};
+        osvm_err e = {0};
+        int r = iso_config_remove_server(path, server, &d, &e);
+        snprintf(msg, msglen, "%s%s%s", e.msg, d.n ? " | " : "", d.n ? d.v[0].text : "");
+        iso_diags_free(&d);
+        return r;
+}
+
+static void test_remove_server(void **state)
+{
+        (void)state;
+        char msg[2048];
+        const char *orig = "{\"x_custom\": 1, \"mcp_servers\": {\"a\": {\"sandbox\": true, "
+                           "\"secrets\": [\"T=tok@api.example.com\"]}, \"b\": {\"note\": 2}}}";
+        put(orig);
+        /* a name the file does not hold: 0, the file as it was */
+        assert_int_equal(remove_server("c", msg, sizeof(msg)), 0);
+        char *now = get();
+        assert_string_equal(now, orig);
+        free(now);
+        /* the server's whole entry goes; the rest stays */
+        assert_int_equal(remove_server("a", msg, sizeof(msg)), 1);
+        json_t *v = get_json();
+        json_t *servers = json_object_get(v, "mcp_servers");
+        assert_null(json_object_get(servers, "a"));
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(servers, "b"), "note")),
+                         2);
+        assert_int_equal(json_integer_value(json_object_get(v, "x_custom")), 1);
+        json_decref(v);
+        assert_int_equal(remove_server("a", msg, sizeof(msg)), 0);
+        /* no servers at all */
+        put("{\"fallback\": \"deny\"}");
+        assert_int_equal(remove_server("a", msg, sizeof(msg)), 0);
+        /* a file that does not parse is left alone */
+        put("{ not json");
+        assert_int_equal(remove_server("a", msg, sizeof(msg)), -1);
+        assert_non_null(strstr(msg, "cannot be edited until it parses"));
+        now = get();
+        assert_string_equal(now, "{ not json");
+        free(now);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -185,6 +229,7 @@ int main(void)
             cmocka_unit_test(test_creates_levels_and_removes),
             cmocka_unit_test(test_refusals_leave_the_file_alone),
             cmocka_unit_test(test_broken_file_is_not_edited),
+            cmocka_unit_test(test_remove_server),
         };
         return cmocka_run_group_tests_name("isolation/edit", tests, setup, teardown);
 }
