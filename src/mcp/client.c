@@ -853,10 +853,10 @@ bool mcp_take_tools_changed(struct mcp_client *c)
         return changed;
 }
 
-void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool)
+bool mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool,
+                         json_t *egress)
 {
-        if (c->t->ops->set_call)
-                c->t->ops->set_call(c->t, call_id, tool);
+        return c->t->ops->set_call && c->t->ops->set_call(c->t, call_id, tool, egress);
 }
 
 bool mcp_alive(const struct mcp_client *c)

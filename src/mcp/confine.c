@@ -408,10 +408,13 @@ static int loopback_listener(uint16_t *port, osvm_err *e)
         return fd;
 }
 
-void mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool)
+bool mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool,
+                           json_t *egress)
 {
-        if (c && c->proxy)
-                mcp_proxy_set_call(c->proxy, call_id, tool);
+        if (!c || !c->proxy)
+                return false;
+        mcp_proxy_set_call(c->proxy, call_id, tool, egress);
+        return true;
 }
 
 void mcp_confined_end(struct mcp_confined *c)

@@ -829,8 +829,10 @@ void mcp_hub_decide(struct mcp_hub *h, const char *id, const char *tool, struct 
         log_batch_end();
 }
 
+/* Runs the call where dec says; *seen set when the server's egress was seen
+ * (it runs confined: what it asked the proxy for is in o->egress). */
 static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *args,
-                   const struct mcp_call_opts *o, osvm_err *e)
+                   const struct mcp_call_opts *o, bool *seen, osvm_err *e)
 {
         const char *id = dec->policy.server, *tool = dec->policy.tool;
         switch (dec->route) {
@@ -869,9 +871,9 @@ static json_t *run(struct mcp_hub *h, const struct iso_decision *dec, json_t *ar
                 return NULL;
         if (policy_limit)
                 co.timeout_ms = limit;
-        mcp_client_set_call(c->client, co.call_id, tool);
+        *seen = mcp_client_set_call(c->client, co.call_id, tool, co.egress);
         json_t *r = mcp_call_tool(c->client, tool, args, &co, e);
-        mcp_client_set_call(c->client, NULL, NULL);
+        mcp_client_set_call(c->client, NULL, NULL, NULL);
         release_conn(h, hs, c, r != NULL, co.watch);
         if (!r && e->code == MCP_E_TIMEOUT && policy_limit) {
                 char from[32] = "the default";
@@ -895,11 +897,16 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
                     const struct mcp_call_opts *o, osvm_err *e)
 {
         uint64_t t0 = time_mono_ns();
-        /* what a tool in a VM reaches, through the host, goes into its record */
+        /* what a tool in a VM reaches through the host, or a confined server
+         * through its proxy, goes into its record; a server on the host is
+         * not seen (its record's egress is null) */
         struct mcp_call_opts ro = o ? *o : (struct mcp_call_opts){0};
-        json_t *egress = dec->route == ISO_ROUTE_UNIKERNEL ? json_array() : NULL;
+        json_t *egress = dec->route == ISO_ROUTE_UNIKERNEL || dec->route == ISO_ROUTE_DIRECT
+                             ? json_array()
+                             : NULL;
         if (egress && !ro.egress)
                 ro.egress = egress;
+        bool seen = dec->route == ISO_ROUTE_UNIKERNEL;
         /* names the call in its record and in its server's secrets' records */
         static atomic_uint calls;
         char call_id[32];
@@ -914,11 +921,11 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         /* the record's part known before the answer is made while the server works */
         ro.on_sent = prepare_record;
         ro.sent_ctx = &a;
-        json_t *r = run(h, dec, args, &ro, e);
+        json_t *r = run(h, dec, args, &ro, &seen, e);
         a.result = r;
         a.err = r ? NULL : e;
         a.duration_ns = time_mono_ns() - t0;
-        a.egress = ro.egress;
+        a.egress = seen ? ro.egress : NULL;
         mcp_audit_record(&a);
         json_decref(egress);
         return r;

@@ -206,8 +206,12 @@ bool mcp_alive(const struct mcp_client *c);
 /* False once the server is known to have gone away (it exited, its pipes
  * closed): mcp_alive without the look at /proc, for a request right after it. */
 bool mcp_running(const struct mcp_client *c);
-/* The tool call the server runs now (NULLs: none), for its sandbox's records. */
-void mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool);
+/* The tool call the server runs now (NULLs: none), for its sandbox's records,
+ * with the array its egress goes into (mcp_proxy_set_call). True when the
+ * server's network use is seen: it runs confined, its only way out osvm's
+ * proxy; false when it is not (on the host, or reached by URL). */
+bool mcp_client_set_call(struct mcp_client *c, const char *call_id, const char *tool,
+                         json_t *egress);
 /* Shuts the connection down as the spec says (stdio: close stdin, wait, TERM, KILL). */
 void mcp_close(struct mcp_client *c);
 
@@ -589,8 +593,11 @@ struct mcp_proxy *mcp_proxy_start_secrets(const char *server, int lfd,
                                           osvm_err *e);
 void mcp_proxy_counts(const struct mcp_proxy *p, unsigned *allowed, unsigned *refused);
 /* The tool call the server runs now (NULLs: none), named in the records of
- * its secrets' uses; a server runs one call at a time. */
-void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool);
+ * its secrets' uses; a server runs one call at a time. Each destination the
+ * server asks for while it runs is added to egress (may be NULL), the call's
+ * audit record's: {host, port, method, allowed} and, refused or not reached,
+ * why. */
+void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool, json_t *egress);
 void mcp_proxy_stop(struct mcp_proxy *p);
 
 /* ---- secrets (secret.c): used by a sandboxed server, never held by it ---- */

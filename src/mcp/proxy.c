@@ -56,8 +56,10 @@ struct mcp_proxy {
         struct mcp_proxy_secret *sec; /* copies */
         size_t nsec;
         atomic_bool stop; /* set by mcp_proxy_stop, which then wakes the thread by stopfd */
-        /* under mu: the tool call the server runs now, for the records ("": none) */
+        /* under mu: the tool call the server runs now, for the records ("": none),
+         * and the array its audit record's egress is (NULL: none) */
         char call_id[32], tool[128];
+        json_t *egress;
 };
 
 /* How often the accepting thread looks at stop, should stopfd not wake it. */
@@ -279,15 +281,41 @@ static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host,
         free(h);
 }
 
+/* An attempt in the egress of the call the server runs now (when one runs):
+ * where, how, whether the allow-list let it through, and, when it was
+ * refused or could not be reached, why. At most EGRESS_NOTES_MAX a call. */
+#define EGRESS_NOTES_MAX 32u
+static void note_attempt(struct mcp_proxy *p, const char *kind, const char *host, unsigned port,
+                         bool allowed, const char *why)
+{
+        pthread_mutex_lock(&p->mu);
+        if (p->egress && json_array_size(p->egress) < EGRESS_NOTES_MAX) {
+                char *h = text_sanitize(host, 0);
+                json_t *n = json_pack("{s:s, s:i, s:s, s:b}", "host", h ? h : "", "port", (int)port,
+                                      "method", kind, "allowed", allowed);
+                free(h);
+                if (n && why) {
+                        strbuf b = {0};
+                        size_t len = strlen(why);
+                        sb_add_sanitized(&b, why, len < 300 ? len : 300, 0);
+                        json_object_set_new(n, "why", json_string(b.s ? b.s : ""));
+                        sb_free(&b);
+                }
+                json_array_append_new(p->egress, n);
+        }
+        pthread_mutex_unlock(&p->mu);
+}
+
 /* Checks, dials and (on success) returns the upstream fd; -1 with the refusal in *why. */
-static int open_upstream(struct mcp_proxy *p, const char *host, unsigned port, const char **why,
-                         bool *policy)
+static int open_upstream(struct mcp_proxy *p, const char *kind, const char *host, unsigned port,
+                         const char **why, bool *policy)
 {
         *why = mcp_proxy_check(&p->allow, host, port);
         *policy = *why != NULL;
         int fd = *why ? -1 : dial(p, host, port, is_ip_literal(host), why);
-        /* counted when decided; logged with its bytes when it ends */
+        /* counted and noted when decided; logged with its bytes when it ends */
         atomic_fetch_add(fd < 0 ? &p->refused : &p->allowed, 1);
+        note_attempt(p, kind, host, port, !*policy, fd < 0 ? *why : NULL);
         return fd;
 }
 
@@ -434,11 +462,13 @@ static const struct mcp_proxy_secret *find_placeholder(const struct mcp_proxy *p
 
 enum place { IN_URL, IN_HEADER, IN_BODY };
 
-void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool)
+void mcp_proxy_set_call(struct mcp_proxy *p, const char *call_id, const char *tool, json_t *egress)
 {
         pthread_mutex_lock(&p->mu);
         snprintf(p->call_id, sizeof(p->call_id), "%s", call_id ? call_id : "");
         snprintf(p->tool, sizeof(p->tool), "%s", call_id && tool ? tool : "");
+        json_decref(p->egress);
+        p->egress = call_id ? json_incref(egress) : NULL;
         pthread_mutex_unlock(&p->mu);
 }
 
@@ -1179,7 +1209,7 @@ static void socks5(struct mcp_proxy *p, int fd, unsigned char *buf, size_t have,
         unsigned port = (unsigned)buf[need - 2] << 8 | buf[need - 1];
         const char *why;
         bool policy;
-        int up = open_upstream(p, host, port, &why, &policy);
+        int up = open_upstream(p, "SOCKS5", host, port, &why, &policy);
         if (up < 0) {
                 leak_in_refused(p, (const char *)buf, have, host, port);
                 send_all(fd, policy ? refused : failed, 10);
@@ -1329,7 +1359,7 @@ static void http(struct mcp_proxy *p, int fd, char *buf, size_t have, uint64_t u
         }
         const char *why;
         bool policy;
-        int up = open_upstream(p, host, port, &why, &policy);
+        int up = open_upstream(p, kind, host, port, &why, &policy);
         if (up < 0) {
                 leak_in_refused(p, buf, have, host, port);
                 http_refuse(fd, policy ? 403 : 502, p->server, host, port, why);
@@ -1552,6 +1582,7 @@ void mcp_proxy_stop(struct mcp_proxy *p)
                 strlist_drop(s->headers);
         }
         free(p->sec);
+        json_decref(p->egress);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
         free(p->server);

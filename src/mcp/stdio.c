@@ -514,9 +514,11 @@ static void stdio_close(struct mcp_transport *t)
         free(s);
 }
 
-static void stdio_set_call(struct mcp_transport *t, const char *call_id, const char *tool)
+static bool stdio_set_call(struct mcp_transport *t, const char *call_id, const char *tool,
+                           json_t *egress)
 {
-        mcp_confined_set_call(((struct stdio_transport *)t)->confined, call_id, tool);
+        return mcp_confined_set_call(((struct stdio_transport *)t)->confined, call_id, tool,
+                                     egress);
 }
 
 static const struct mcp_transport_ops stdio_ops = {

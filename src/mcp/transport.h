@@ -43,8 +43,10 @@ struct mcp_transport_ops {
         /* Shuts down as the spec says and frees the transport. */
         void (*close)(struct mcp_transport *t);
         /* May be NULL: the tool call the server runs now (NULLs: none), for
-         * the records its sandbox's proxy makes (mcp_proxy_set_call). */
-        void (*set_call)(struct mcp_transport *t, const char *call_id, const char *tool);
+         * the records its sandbox's proxy makes (mcp_proxy_set_call); true
+         * when that proxy is its only way out. */
+        bool (*set_call)(struct mcp_transport *t, const char *call_id, const char *tool,
+                         json_t *egress);
 };
 
 struct mcp_transport {
@@ -123,8 +125,10 @@ int mcp_confine_spawn(const char *name, const struct iso_sandbox *sb, char *cons
                       char *const *env, const int stdio[3], volatile sig_atomic_t *cancel,
                       pid_t *pid, struct mcp_confined **out, osvm_err *e);
 void mcp_confined_end(struct mcp_confined *c);
-/* The tool call the confined server runs now, for its proxy's records. */
-void mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool);
+/* The tool call the confined server runs now, for its proxy's records; true
+ * when there is a proxy (c may be NULL: a server on the host). */
+bool mcp_confined_set_call(struct mcp_confined *c, const char *call_id, const char *tool,
+                           json_t *egress);
 /* Connects to a Streamable HTTP endpoint (nothing is sent until the first send). */
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
                                     size_t max_message, const struct mcp_oauth_conf *oauth,

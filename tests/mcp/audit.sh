@@ -53,7 +53,8 @@ ok.append([r["route"] for r in recs] == ["direct", "direct", "direct", "deny"])
 ok.append(recs[1]["args_sha256"] == hashlib.sha256(b'{"a":2,"b":3}').hexdigest())
 ok.append(recs[0]["bytes_in"] == len('{"message":"hello"}') and recs[0]["bytes_out"] > 0)
 ok.append(all(isinstance(r["duration_us"], int) and r["reasons"] for r in recs))
-ok.append(all(r["egress"] is None for r in recs))  # on the server: its host calls are not seen
+# in its sandbox: what the server asked osvm's proxy for (nothing); refused: not run
+ok.append([r["egress"] for r in recs] == [[], [], [], None])
 ok.append("refused" in recs[3]["error"] or "deny" in recs[3]["error"] or "unikernel" in recs[3]["error"])
 # the chain: prev is the hash before; hash is of the line without it
 prev = "0" * 64

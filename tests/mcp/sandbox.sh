@@ -72,6 +72,18 @@ hostile_suite() {
         try "a host off the allow-list is refused by the proxy" connect "example.com:443" "403"
         check_contains "$tier: the refusal says how to allow it" \
                 "osvm isolation set evil network.allow=example.com:443" "$TRY_ERR"
+        # what the server asked for, in the call's audit record
+        osvm mcp call evil try attack=connect arg=example.com:443
+        osvm audit tail -n 1 --json
+        check_json "$tier: a destination refused is in the call's audit record, with why" "$T/out" \
+                'd["tool"] == "try" and [(e["host"], e["port"], e["method"], e["allowed"]) for e in d["egress"]] == [("example.com", 443, "CONNECT", False)] and "allow-list" in d["egress"][0]["why"]'
+        osvm audit tail -n 1
+        check_contains "$tier: and tail shows it" "evil/try  direct  ok" "$OUT"
+        check_contains "$tier: (the destination, refused)" "egress: example.com:443 refused" "$OUT"
+        osvm mcp call evil echo text=x
+        osvm audit tail -n 1 --json
+        check_json "$tier: a call that reaches nothing: its egress is seen, and empty" "$T/out" \
+                'd["tool"] == "echo" and d["egress"] == []'
         try "a name for the host itself is refused" connect "localhost:$HTTP_PORT" "REFUSED"
         try "a relayed CONNECT is refused" relay "127.0.0.1:$HTTP_PORT" "REFUSED"
         try "SOCKS5 to a host off the list is refused" socks "example.com:80" "SOCKS5 reply 2"
@@ -89,6 +101,9 @@ hostile_suite() {
         # what it may do: the allowed host, through the proxy (HTTP and SOCKS5)
         osvm mcp call evil fetch url="http://127.0.0.1:$HTTP_PORT/index.html"
         check_contains "$tier: the allowed host is reached through osvm" "STATUS 200 hello-from-host" "$OUT"
+        osvm audit tail -n 1 --json
+        check_json "$tier: and the call's audit record says so" "$T/out" \
+                "d['tool'] == 'fetch' and d['egress'] == [{'host': '127.0.0.1', 'port': $HTTP_PORT, 'method': 'HTTP', 'allowed': True}]"
         OSVM_LOG=info osvm mcp call evil try attack=socks arg="127.0.0.1:$HTTP_PORT"
         check_contains "$tier: SOCKS5 to the allowed host works" "SOCKS5 tunnel" "$OUT"
         check_contains "$tier: the attempt is logged with server, host, port and bytes" \

@@ -105,6 +105,9 @@ static void test_proxy(void **state)
         struct mcp_proxy *p = mcp_proxy_start("t", tu_listen_loopback(&pport), &allow, &e);
         assert_non_null(p);
         char buf[2048], req[256];
+        /* a call runs: each destination asked for goes into its egress */
+        json_t *egress = json_array();
+        mcp_proxy_set_call(p, "1-1", "fetch", egress);
 
         /* refused: a host off the list, with the remedy in the answer */
         const char *bad = "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n";
@@ -157,6 +160,44 @@ static void test_proxy(void **state)
         mcp_proxy_counts(p, &allowed, &refused);
         assert_int_equal(allowed, 1);
         assert_int_equal(refused, 4); /* and the one that could not be reached */
+
+        /* the call's egress: each attempt with a destination, in order (the
+         * relative GET named none) */
+        mcp_proxy_set_call(p, NULL, NULL, NULL);
+        struct {
+                const char *host;
+                unsigned port;
+                const char *method;
+                bool allowed;
+                const char *why; /* a part of it; NULL: none */
+        } want[] = {
+            {"example.com", 443, "CONNECT", false, "not on its network allow-list"},
+            {"localhost", u.port, "HTTP", false, "not on its network allow-list"},
+            {"nowhere.invalid", 443, "CONNECT", true, ""},
+            {"example.com", 80, "SOCKS5", false, "not on its network allow-list"},
+            {"127.0.0.1", u.port, "HTTP", true, NULL},
+        };
+        assert_int_equal(json_array_size(egress), sizeof(want) / sizeof(want[0]));
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                json_t *n = json_array_get(egress, i);
+                char *shown = json_dumps(n, JSON_COMPACT);
+                print_message("egress %zu: %s\n", i, shown);
+                free(shown);
+                assert_string_equal(json_string_value(json_object_get(n, "host")), want[i].host);
+                assert_int_equal(json_integer_value(json_object_get(n, "port")), want[i].port);
+                assert_string_equal(json_string_value(json_object_get(n, "method")),
+                                    want[i].method);
+                assert_int_equal(json_is_true(json_object_get(n, "allowed")), want[i].allowed);
+                const char *why = json_string_value(json_object_get(n, "why"));
+                if (want[i].why)
+                        assert_non_null(why && strstr(why, want[i].why));
+                else
+                        assert_null(why);
+        }
+        /* no call runs: nothing more is added */
+        ask(pport, bad, strlen(bad), buf, sizeof(buf));
+        assert_int_equal(json_array_size(egress), sizeof(want) / sizeof(want[0]));
+        json_decref(egress);
         mcp_proxy_stop(p);
         close(u.lfd);
 }
