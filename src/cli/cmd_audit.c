@@ -14,7 +14,6 @@
 #define TAIL_DEFAULT 10
 #define FOLLOW_MS    200u
 
-/* One record for a person: time, caller, server/tool, route, status, duration. */
 /* What a call's egress names, for its line: up to three destinations,
  * "refused" or "failed" after those that did not go through; "" for none. */
 static char *egress_words(json_t *egress)
@@ -43,6 +42,7 @@ static char *egress_words(json_t *egress)
         return b.s ? sb_steal(&b) : xstrdup("");
 }
 
+/* One record for a person: time, caller, server/tool, route, status, duration, egress. */
 static void show(const char *line, size_t n, bool json)
 {
         if (json) {

@@ -69,8 +69,9 @@ struct mcp_call_opts {
         volatile sig_atomic_t *cancel; /* may be NULL; non-zero cancels the request */
         mcp_progress_fn on_progress;   /* may be NULL */
         void *progress_ctx;
-        const char *caller; /* for the audit record: who asked (NULL: the hub's caller) */
-        json_t *egress;     /* may be NULL: an array each host call of a tool in a VM is added to */
+        const char *caller;  /* for the audit record: who asked (NULL: the hub's caller) */
+        json_t *egress;      /* may be NULL: an array each host call of a tool in a VM, or each
+                              * destination a confined server asks its proxy for, is added to */
         const char *call_id; /* set by the hub: names the call in the audit log */
         /* may be NULL: called when a request made with these options has been
          * written, while the server works on it (the hub prepares the call's
