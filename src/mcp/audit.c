@@ -70,17 +70,22 @@ static uint64_t max_bytes(void)
         return v && *v && !*end && n >= 1024 ? n : AUDIT_MAX_DEFAULT;
 }
 
-/* A string for the record: sanitized (one line, no control characters), cut short. */
-static json_t *text(const char *s)
+json_t *mcp_audit_text(const char *s, size_t max)
 {
         if (!s)
                 return json_null();
         size_t n = strlen(s);
         strbuf b = {0};
-        sb_add_sanitized(&b, s, n < AUDIT_TEXT_MAX ? n : AUDIT_TEXT_MAX, 0);
+        sb_add_sanitized(&b, s, n < max ? n : max, 0);
         json_t *j = json_string(b.s ? b.s : "");
         sb_free(&b);
         return j ? j : json_string("?");
+}
+
+/* A string for the record, cut at AUDIT_TEXT_MAX. */
+static json_t *text(const char *s)
+{
+        return mcp_audit_text(s, AUDIT_TEXT_MAX);
 }
 
 /* Opens a file of the log for appending: created 0600, never through a

@@ -46,13 +46,8 @@ static void note(struct mcp_egress *g, const char *url, const char *method, bool
         free(pub);
         if (status)
                 json_object_set_new(n, "status", json_integer(status));
-        if (why) {
-                strbuf b = {0};
-                size_t len = strlen(why);
-                sb_add_sanitized(&b, why, len < 300 ? len : 300, 0);
-                json_object_set_new(n, "why", json_string(b.s ? b.s : ""));
-                sb_free(&b);
-        }
+        if (why)
+                json_object_set_new(n, "why", mcp_audit_text(why, MCP_AUDIT_NOTE_MAX));
         json_array_append_new(g->p.record, n);
 }
 

@@ -470,6 +470,10 @@ struct mcp_audit_secret {
 void mcp_audit_secret(const struct mcp_audit_secret *s);
 /* $OSVM_AUDIT_FILE, else $XDG_STATE_HOME/osvm/audit.jsonl; a new string. */
 char *mcp_audit_path(void);
+/* A text for a record: s sanitized (one line, no control characters), its
+ * first max bytes; a new JSON string (null for NULL). */
+json_t *mcp_audit_text(const char *s, size_t max);
+#define MCP_AUDIT_NOTE_MAX 300u /* a text in an egress entry (host, why) */
 /* Serializes the part of the call's record known before its answer (who,
  * what, the arguments' hash, the route and its reasons) into a->known, so
  * that after the answer only its outcome is left to write: the hub does it

@@ -290,17 +290,11 @@ static void note_attempt(struct mcp_proxy *p, const char *kind, const char *host
 {
         pthread_mutex_lock(&p->mu);
         if (p->egress && json_array_size(p->egress) < EGRESS_NOTES_MAX) {
-                char *h = text_sanitize(host, 0);
-                json_t *n = json_pack("{s:s, s:i, s:s, s:b}", "host", h ? h : "", "port", (int)port,
+                json_t *n = json_pack("{s:o, s:i, s:s, s:b}", "host",
+                                      mcp_audit_text(host, MCP_AUDIT_NOTE_MAX), "port", (int)port,
                                       "method", kind, "allowed", allowed);
-                free(h);
-                if (n && why) {
-                        strbuf b = {0};
-                        size_t len = strlen(why);
-                        sb_add_sanitized(&b, why, len < 300 ? len : 300, 0);
-                        json_object_set_new(n, "why", json_string(b.s ? b.s : ""));
-                        sb_free(&b);
-                }
+                if (n && why)
+                        json_object_set_new(n, "why", mcp_audit_text(why, MCP_AUDIT_NOTE_MAX));
                 json_array_append_new(p->egress, n);
         }
         pthread_mutex_unlock(&p->mu);
