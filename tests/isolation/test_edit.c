@@ -45,15 +45,21 @@ static json_t *get_json(void)
         return v;
 }
 
+/* What an edit said into msg: the error, and its first diagnostic; then r. */
+static int said(int r, const osvm_err *e, struct iso_diags *d, char *msg, size_t msglen)
+{
+        snprintf(msg, msglen, "%s%s%s", e->msg, d->n ? " | " : "", d->n ? d->v[0].text : "");
+        iso_diags_free(d);
+        return r;
+}
+
 static int set(const char *target, const char *a1, const char *a2, char *msg, size_t msglen)
 {
         const char *as[2] = {a1, a2};
         struct iso_diags d = {0};
         osvm_err e = {0};
         int r = iso_config_set(path, target, as, a2 ? 2 : 1, &d, &e);
-        snprintf(msg, msglen, "%s%s%s", e.msg, d.n ? " | " : "", d.n ? d.v[0].text : "");
-        iso_diags_free(&d);
-        return r;
+        return said(r, &e, &d, msg, msglen);
 }
 
 static void test_keeps_unknown_and_sets(void **state)
@@ -183,9 +189,7 @@ static int remove_server(const char *server, char *msg, size_t msglen)
         struct iso_diags d = {0};
         osvm_err e = {0};
         int r = iso_config_remove_server(path, server, &d, &e);
-        snprintf(msg, msglen, "%s%s%s", e.msg, d.n ? " | " : "", d.n ? d.v[0].text : "");
-        iso_diags_free(&d);
-        return r;
+        return said(r, &e, &d, msg, msglen);
 }
 
 static void test_remove_server(void **state)
