@@ -152,6 +152,8 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
         if (dec.route == ISO_ROUTE_UNIKERNEL) /* a VM (kvm) or a trapped process */
                 json_object_set_new(entry, "platform",
                                     json_string(iso_platform_name(dec.platform)));
+        if (dec.route == ISO_ROUTE_DIRECT && dec.tier) /* where its server runs */
+                json_object_set_new(entry, "tier", json_string(dec.tier));
         if (result)
                 json_object_set(entry, "result", result);
         else

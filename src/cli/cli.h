@@ -152,6 +152,7 @@ int cli_load_registry(struct mcp_registry *reg);
 struct cli_known_server {
         const char *name; /* borrowed from the config or the registry */
         bool in_config, registered, builtin;
+        const struct mcp_server_conf *conf; /* its registry entry; NULL: none */
 };
 struct cli_known {
         struct mcp_registry reg;
@@ -160,6 +161,11 @@ struct cli_known {
 };
 void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const struct iso_host *h);
 void cli_known_close(struct cli_known *k);
+/* iso_decide for SERVER/TOOL, with what its registry entry conf (NULL: none)
+ * tells of whether its process is osvm's to confine. */
+void cli_decide(const struct iso_config *cfg, const char *server,
+                const struct mcp_server_conf *conf, const char *tool, const struct iso_host *host,
+                struct iso_decision *d);
 
 /* The servers, ready to call: the isolation config, the registry (with the
  * built-in pack), what the host can do, and the hub over them. */

@@ -60,7 +60,7 @@ static void show(const char *line, size_t n, bool json)
 #define F(k) text_sanitize(json_string_value(json_object_get(r, k)), 0)
         _cleanup_free_ char *when = F("time"), *caller = F("caller"), *server = F("server"),
                             *tool = F("tool"), *route = F("route"), *status = F("status"),
-                            *platform = F("platform"), *err = F("error");
+                            *platform = F("platform"), *tier = F("tier"), *err = F("error");
         if (!strcmp(json_string_value(json_object_get(r, "event")) ?: "", "secret")) {
                 _cleanup_free_ char *secret = F("secret"), *host = F("host"), *where = F("where");
                 printf("%s  %-5lld %s: secret %s %s, %s:%lld, in %s%s%s\n", when,
@@ -73,9 +73,11 @@ static void show(const char *line, size_t n, bool json)
 #undef F
         double ms = (double)json_integer_value(json_object_get(r, "duration_us")) / 1000;
         _cleanup_free_ char *net = egress_words(json_object_get(r, "egress"));
+        /* where it ran: unikernel:kvm or :process, direct:sandbox, :host, ... */
+        const char *where = *platform ? platform : tier;
         printf("%s  %-5lld %s/%s  %s%s%s  %s  %.1f ms  (%s)%s%s%s%s\n", when,
                (long long)json_integer_value(json_object_get(r, "seq")), server, tool, route,
-               *platform ? ":" : "", platform, status, ms, caller, *net ? "  egress: " : "", net,
+               *where ? ":" : "", where, status, ms, caller, *net ? "  egress: " : "", net,
                *err ? "  " : "", err);
         json_decref(r);
 }

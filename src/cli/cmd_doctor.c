@@ -144,8 +144,10 @@ static void check_kvm(struct report *r, const struct iso_host *h)
                     what, h->process_probed ? h->process_what : "not probed");
 }
 
-/* Where the configured tools' calls run on this host. */
-static void check_tools(struct report *r, const struct iso_config *cfg, const struct iso_host *h)
+/* Where the configured tools' calls run on this host (reg: the registry,
+ * which tells which servers are reached by URL). */
+static void check_tools(struct report *r, const struct iso_config *cfg, const struct iso_host *h,
+                        const struct mcp_registry *reg)
 {
         size_t n = 0, vm = 0, proc = 0, direct = 0, fell = 0, refused = 0;
         bool isolates = h->kvm_usable || h->process_usable; /* else that is the reason */
@@ -154,7 +156,8 @@ static void check_tools(struct report *r, const struct iso_config *cfg, const st
                 const struct iso_server *s = &cfg->servers[i];
                 for (size_t k = 0; k < s->ntools; k++) {
                         struct iso_decision d;
-                        iso_decide(cfg, s->name, s->tools[k].name, h, &d);
+                        cli_decide(cfg, s->name, mcp_registry_find(reg, s->name), s->tools[k].name,
+                                   h, &d);
                         n++;
                         if (d.route == ISO_ROUTE_UNIKERNEL && d.platform == ISO_PLATFORM_PROCESS)
                                 proc++;
@@ -675,7 +678,12 @@ static int run_doctor(int argc, char **argv)
                                                       sizeof(h.process_what));
         }
         if (rc == 0) {
-                check_tools(&r, &cfg, &h);
+                struct mcp_registry reg = {0};
+                osvm_err e = {0};
+                if (mcp_registry_load(p.registry, &reg, &e) < 0) /* said under registry */
+                        memset(&reg, 0, sizeof(reg));
+                check_tools(&r, &cfg, &h, &reg);
+                mcp_registry_free(&reg);
                 iso_config_free(&cfg);
         } else {
                 add(&r, "tools", DOC_FAIL, "see config",

@@ -34,7 +34,7 @@ static void show_tool(const struct iso_config *cfg, const struct iso_host *host,
         struct iso_policy p;
         struct iso_decision d;
         iso_policy_resolve(cfg, ks->name, tool, &p);
-        iso_decide(cfg, ks->name, tool, host, &d);
+        cli_decide(cfg, ks->name, ks->conf, tool, host, &d);
         if (arr) {
                 json_t *j = iso_policy_json(&p, &d);
                 json_object_set_new(j, "registered", json_boolean(ks->registered));
@@ -142,14 +142,19 @@ static int explain(int argc, char **argv)
                 return r;
         struct iso_host host;
         cli_probe_host(&host);
+        struct cli_known known;
+        cli_known_open(&known, &cfg, &host);
+        const struct mcp_server_conf *conf = mcp_registry_find(&known.reg, server);
         struct iso_decision d;
-        iso_decide(&cfg, server, tool, &host, &d);
+        cli_decide(&cfg, server, conf, tool, &host, &d);
+        cli_known_close(&known);
         /* a call that goes to its server: what the server's sandbox holds it to here */
         struct iso_sandbox sb;
         iso_server_sandbox(&cfg, server, &sb);
-        bool sandboxed = sb.wanted && d.route == ISO_ROUTE_DIRECT && strcmp(server, "osvm-mcp");
-        char why[400];
-        enum mcp_tier tier = sandboxed ? mcp_sandbox_tier(why, sizeof(why)) : MCP_TIER_HOST;
+        bool sandboxed = d.sandboxed;
+        enum mcp_tier tier = !sandboxed                   ? MCP_TIER_HOST
+                             : !strcmp(d.tier, "reduced") ? MCP_TIER_REDUCED
+                                                          : MCP_TIER_SANDBOX;
         if (json) {
                 json_t *v = iso_decision_json(&d);
                 if (sandboxed)

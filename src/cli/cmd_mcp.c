@@ -999,6 +999,8 @@ static int call(int argc, char **argv)
                 if (dec.route == ISO_ROUTE_UNIKERNEL) /* a VM (kvm) or a trapped process */
                         json_object_set_new(v, "platform",
                                             json_string(iso_platform_name(dec.platform)));
+                if (dec.route == ISO_ROUTE_DIRECT && dec.tier) /* where its server runs */
+                        json_object_set_new(v, "tier", json_string(dec.tier));
                 free(status);
                 cli_print_json(v);
                 json_decref(v);

@@ -12,15 +12,16 @@ static json_t *server_json(const struct iso_config *cfg, const struct iso_host *
                            const struct cli_known *known, const struct session_server *ss,
                            const char *state)
 {
-        bool registered = false;
-        for (size_t k = 0; k < known->n; k++)
+        const struct cli_known_server *ks = NULL;
+        for (size_t k = 0; k < known->n && !ks; k++)
                 if (!strcmp(known->v[k].name, ss->name))
-                        registered = known->v[k].registered;
+                        ks = &known->v[k];
+        bool registered = ks && ks->registered;
         const struct iso_server *srv = iso_config_server(cfg, ss->name);
         struct iso_policy p;
         struct iso_decision d;
         iso_policy_resolve(cfg, ss->name, ISO_ANY_TOOL, &p);
-        iso_decide(cfg, ss->name, ISO_ANY_TOOL, host, &d);
+        cli_decide(cfg, ss->name, ks ? ks->conf : NULL, ISO_ANY_TOOL, host, &d);
         json_t *j = json_pack(
             "{s:s, s:s, s:s, s:b, s:b, s:s, s:i, s:o}", "name", ss->name, "where", ss->where,
             "state", state, "registered", registered, "in_config", srv != NULL, "policy_source",
@@ -59,10 +60,15 @@ static int run_status(int argc, char **argv)
         /* Every server osvm would start: the registry's too, not only the config's. */
         struct cli_known known;
         cli_known_open(&known, &cfg, &host);
-        for (size_t i = 0; i < known.n; i++)
-                if (!known.v[i].in_config)
-                        session_set_server(session_get(), known.v[i].name, "host",
+        for (size_t i = 0; i < known.n; i++) {
+                const struct cli_known_server *ks = &known.v[i];
+                if (ks->conf && ks->conf->kind == MCP_KIND_HTTP) /* not osvm's to confine */
+                        session_set_server(session_get(), ks->name, "remote",
                                            SESSION_SERVER_CONFIGURED);
+                else if (!ks->in_config)
+                        session_set_server(session_get(), ks->name, "host",
+                                           SESSION_SERVER_CONFIGURED);
+        }
         const struct osvm_session *s = session_get();
         uint64_t now = time_mono_ns();
         if (!json) {

@@ -120,6 +120,9 @@ void cli_probe_host(struct iso_host *h)
                                                        sizeof(h->process_what));
         }
         h->microvm_usable = false;
+        enum mcp_tier tier = mcp_sandbox_tier(h->sandbox_problem, sizeof(h->sandbox_problem));
+        if (tier != MCP_TIER_HOST)
+                snprintf(h->sandbox_tier, sizeof(h->sandbox_tier), "%s", mcp_tier_name(tier));
         /* osvm's own tool images: $OSVM_BUILTIN_IMAGES (empty: none), else beside the
          * binary (the build tree) or in the installed pack. */
         const char *env = getenv("OSVM_BUILTIN_IMAGES");
@@ -210,6 +213,7 @@ void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const str
                     .in_config = true,
                     .registered = r != NULL,
                     .builtin = builtin && r == &k->reg.v[k->reg.n - 1],
+                    .conf = r,
                 };
         }
         for (size_t i = 0; i < k->reg.n; i++) {
@@ -219,8 +223,19 @@ void cli_known_open(struct cli_known *k, const struct iso_config *cfg, const str
                     .name = k->reg.v[i].id,
                     .registered = true,
                     .builtin = builtin && i == k->reg.n - 1,
+                    .conf = &k->reg.v[i],
                 };
         }
+}
+
+void cli_decide(const struct iso_config *cfg, const char *server,
+                const struct mcp_server_conf *conf, const char *tool, const struct iso_host *host,
+                struct iso_decision *d)
+{
+        struct iso_reach reach;
+        if (conf)
+                mcp_server_reach(conf, &reach);
+        iso_decide_reach(cfg, server, tool, host, conf ? &reach : NULL, d);
 }
 
 void cli_known_close(struct cli_known *k)

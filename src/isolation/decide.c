@@ -27,22 +27,69 @@ reason(struct iso_decision *d, enum log_level lvl, const char *fmt, ...)
         d->reasons[d->nreasons++] = (struct iso_reason){lvl, text};
 }
 
-/* A call routed direct runs in its server's process: say what of the
- * policy osvm cannot hold it to there, rather than let it read as limits. */
-static void say_not_enforced(struct iso_decision *d, const struct iso_config *cfg)
+/* Why the server's own process cannot be in the sandbox its policy asks
+ * for, or NULL where it can be. */
+static const char *no_sandbox(const struct iso_host *host, const struct iso_reach *reach, char *buf,
+                              size_t n)
+{
+        if (reach && reach->remote)
+                return "it is reached by URL (it runs elsewhere, not on this host)";
+        if (reach && reach->own_pack)
+                return "it is osvm's own tool pack, which holds each call to the policy itself";
+        if (!host->sandbox_tier[0]) {
+                snprintf(buf, n, "none can be made here: %s",
+                         host->sandbox_problem[0] ? host->sandbox_problem : "not probed");
+                return buf;
+        }
+        return NULL;
+}
+
+/*
+ * A call routed direct runs in its server's process: say where that runs
+ * (its sandbox, the host, or elsewhere) and what of the policy holds it
+ * there, rather than let the rest read as limits. A server whose policy
+ * asks for a sandbox it cannot have here runs without one only where the
+ * sandbox's fallback is "direct" (as the server's start does); else the
+ * call is refused.
+ */
+static void say_where_server_runs(struct iso_decision *d, const struct iso_config *cfg,
+                                  const struct iso_host *host, const struct iso_reach *reach)
 {
         const struct iso_policy *p = &d->policy;
         struct iso_sandbox sb;
         iso_server_sandbox(cfg, p->server, &sb);
+        d->tier = reach && reach->remote ? "remote" : "host";
         if (sb.wanted) {
-                d->sandboxed = true;
-                reason(d, LOG_INFO,
-                       "The server runs in its sandbox (%s): %zu mount%s, network.allow %zu "
-                       "host%s through osvm's proxy, %u MiB, %u processes; timeout_ms (%u ms) "
-                       "holds",
-                       sb.why, sb.mounts->n, sb.mounts->n == 1 ? "" : "s", sb.allow->n,
-                       sb.allow->n == 1 ? "" : "s", sb.memory_mb, sb.max_procs, p->timeout_ms);
-                return;
+                char buf[sizeof(host->sandbox_problem) + 32];
+                const char *why = no_sandbox(host, reach, buf, sizeof(buf));
+                if (!why) {
+                        d->sandboxed = true;
+                        d->tier = strcmp(host->sandbox_tier, "reduced") ? "sandbox" : "reduced";
+                        reason(d, LOG_INFO,
+                               "The server runs in its sandbox (%s): %zu mount%s, network.allow "
+                               "%zu host%s through osvm's proxy, %u MiB, %u processes; "
+                               "timeout_ms (%u ms) holds",
+                               sb.why, sb.mounts->n, sb.mounts->n == 1 ? "" : "s", sb.allow->n,
+                               sb.allow->n == 1 ? "" : "s", sb.memory_mb, sb.max_procs,
+                               p->timeout_ms);
+                        return;
+                }
+                if (sb.fallback == ISO_FALLBACK_DENY) {
+                        reason(d, LOG_ERROR,
+                               "Refusing to run %s/%s: its server's policy asks for a sandbox "
+                               "(%s), which it cannot have: %s; its fallback is \"deny\". To "
+                               "run it without one: osvm isolation set %s sandbox=false",
+                               p->server, p->tool, sb.why, why, p->server);
+                        d->route = ISO_ROUTE_DENY;
+                        d->tier = NULL;
+                        return;
+                }
+                /* (a microvm mode that fell back has said so already) */
+                if (p->mode != ISO_MODE_MICROVM || !d->fell_back)
+                        reason(d, LOG_WARN,
+                               "NO SANDBOX: the server's policy asks for one (%s), which it "
+                               "cannot have: %s; its fallback is \"direct\"",
+                               sb.why, why);
         }
         char net[32] = "none", mounts[32] = "none";
         if (p->network_allow->n)
@@ -132,6 +179,13 @@ static bool pick_platform(struct iso_decision *d, const struct iso_host *host)
 void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
                 const struct iso_host *host, struct iso_decision *d)
 {
+        iso_decide_reach(cfg, server, tool, host, NULL, d);
+}
+
+void iso_decide_reach(const struct iso_config *cfg, const char *server, const char *tool,
+                      const struct iso_host *host, const struct iso_reach *reach,
+                      struct iso_decision *d)
+{
         memset(d, 0, sizeof(*d));
         iso_policy_resolve(cfg, server, tool, &d->policy);
         const struct iso_policy *p = &d->policy;
@@ -199,17 +253,26 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 if (!host->microvm_usable) {
                         struct iso_sandbox sb;
                         iso_server_sandbox(cfg, server, &sb);
-                        if (sb.wanted) {
+                        char buf[sizeof(host->sandbox_problem) + 32];
+                        const char *why =
+                            sb.wanted ? no_sandbox(host, reach, buf, sizeof(buf)) : NULL;
+                        if (sb.wanted && !why) {
                                 /* the practical tier: the server itself, confined */
                                 reason(d, LOG_INFO,
                                        "MicroVM engine not available; running server in sandbox");
                                 d->route = ISO_ROUTE_DIRECT;
                                 ok = true;
-                                say_not_enforced(d, cfg);
+                                say_where_server_runs(d, cfg, host, reach);
                                 break;
                         }
-                        reason(d, LOG_WARN, "MicroVM execution is not available: %s",
-                               host->microvm_problem);
+                        if (why)
+                                reason(d, LOG_WARN,
+                                       "MicroVM execution is not available: %s; nor is the "
+                                       "server's sandbox: %s",
+                                       host->microvm_problem, why);
+                        else
+                                reason(d, LOG_WARN, "MicroVM execution is not available: %s",
+                                       host->microvm_problem);
                         break;
                 }
                 reason(d, LOG_INFO, "The call runs in the server's microVM %s",
@@ -223,7 +286,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_INFO, "The call goes to the MCP server directly, without a VM");
                 d->route = ISO_ROUTE_DIRECT;
                 ok = true;
-                say_not_enforced(d, cfg);
+                say_where_server_runs(d, cfg, host, reach);
                 break;
         }
         if (ok)
@@ -232,7 +295,7 @@ void iso_decide(const struct iso_config *cfg, const char *server, const char *to
                 reason(d, LOG_WARN, "Falling back to direct MCP execution");
                 d->route = ISO_ROUTE_DIRECT;
                 d->fell_back = true;
-                say_not_enforced(d, cfg);
+                say_where_server_runs(d, cfg, host, reach);
         } else {
                 /* One line that says it all (under -q it is the only one
                  * shown): what stood in the way (the reason just before: the
@@ -280,9 +343,22 @@ json_t *iso_decision_json(const struct iso_decision *d)
                       iso_enforced_json(d->route), "reasons", reasons);
         if (d->route == ISO_ROUTE_UNIKERNEL)
                 json_object_set_new(j, "platform", json_string(iso_platform_name(d->platform)));
-        if (d->route == ISO_ROUTE_DIRECT)
+        if (d->route == ISO_ROUTE_DIRECT) {
                 json_object_set_new(j, "sandboxed", json_boolean(d->sandboxed));
+                if (d->tier)
+                        json_object_set_new(j, "tier", json_string(d->tier));
+        }
         return j;
+}
+
+/* The tier's own static text, or NULL for a name that is not one. */
+static const char *tier_named(const char *name)
+{
+        static const char *const tiers[] = {"sandbox", "reduced", "host", "remote"};
+        for (size_t i = 0; name && i < sizeof(tiers) / sizeof(tiers[0]); i++)
+                if (!strcmp(tiers[i], name))
+                        return tiers[i];
+        return NULL;
 }
 
 const char *iso_decision_where(const struct iso_decision *d)
@@ -312,6 +388,8 @@ int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e)
         d->fell_back = json_is_true(json_object_get(j, "fell_back"));
         d->sandboxed =
             d->route == ISO_ROUTE_DIRECT && json_is_true(json_object_get(j, "sandboxed"));
+        if (d->route == ISO_ROUTE_DIRECT)
+                d->tier = tier_named(json_string_value(json_object_get(j, "tier")));
         const char *plat = json_string_value(json_object_get(j, "platform"));
         d->platform = plat && !strcmp(plat, "process") ? ISO_PLATFORM_PROCESS
                       : plat && !strcmp(plat, "kvm")   ? ISO_PLATFORM_KVM

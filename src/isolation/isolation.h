@@ -265,10 +265,23 @@ struct iso_host {
         char process_what[256]; /* what it runs with, or why it cannot run */
         bool microvm_usable;    /* a Linux microVM engine is available */
         char microvm_problem[256];
+        /* The sandbox of an MCP server osvm starts (src/mcp/confine.c) on
+         * this host: its tier, "sandbox" (all of it) or "reduced" (Landlock
+         * and seccomp without namespaces), or "" where none can be made,
+         * sandbox_problem then saying why. */
+        char sandbox_tier[16];
+        char sandbox_problem[400];
         /* Where osvm's own tool images are (the build tree or the installed
          * pack), looked at when unikernel_dir lacks a tool's default image;
          * "" for none. */
         char builtin_images[512];
+};
+
+/* What osvm knows of a server beyond its policy (its registry entry):
+ * whether its process is osvm's to confine. */
+struct iso_reach {
+        bool remote;   /* reached by URL: it runs where it is, not on this host */
+        bool own_pack; /* osvm's own tool pack, which holds each call to the policy itself */
 };
 
 /* The built-in image of SERVER/TOOL under host->builtin_images, if there is
@@ -300,6 +313,10 @@ struct iso_decision {
         enum iso_platform platform;
         bool fell_back; /* the route is not the mode configured */
         bool sandboxed; /* ISO_ROUTE_DIRECT: to a server that runs confined (its sandbox) */
+        /* ISO_ROUTE_DIRECT: where the server runs: "sandbox" or "reduced" (its
+         * sandbox's tier), "host" (started by osvm, unconfined) or "remote"
+         * (reached by URL); NULL for the other routes. Static text. */
+        const char *tier;
         size_t nreasons;
         struct iso_reason *reasons;
 };
@@ -310,6 +327,12 @@ struct iso_decision {
  */
 void iso_decide(const struct iso_config *cfg, const char *server, const char *tool,
                 const struct iso_host *host, struct iso_decision *d);
+/* The same for a server osvm knows more of (reach: NULL for a stdio server
+ * osvm starts): a call the policy would send to the server's sandbox goes
+ * to its fallback instead where the server cannot have one. */
+void iso_decide_reach(const struct iso_config *cfg, const char *server, const char *tool,
+                      const struct iso_host *host, const struct iso_reach *reach,
+                      struct iso_decision *d);
 void iso_decision_free(struct iso_decision *d);
 /* "INFO: ...\nWARN: ...\n", one line a reason. */
 char *iso_decision_trace(const struct iso_decision *d);

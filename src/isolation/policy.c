@@ -244,6 +244,8 @@ json_t *iso_policy_json(const struct iso_policy *p, const struct iso_decision *d
         if (d) {
                 json_object_set_new(j, "route", json_string(iso_route_name(d->route)));
                 json_object_set_new(j, "fell_back", json_boolean(d->fell_back));
+                if (d->route == ISO_ROUTE_DIRECT && d->tier)
+                        json_object_set_new(j, "tier", json_string(d->tier));
                 json_object_set_new(j, "enforced", iso_enforced_json(d->route));
         }
         return j;

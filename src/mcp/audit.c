@@ -302,6 +302,7 @@ void mcp_audit_prepare(struct mcp_audit_call *a)
         key_add(&key, d->policy.tool);
         sb_addf(&key, "%d %d %d %zu", (int)d->route,
                 d->route == ISO_ROUTE_UNIKERNEL ? (int)d->platform : -1, d->fell_back, d->nreasons);
+        key_add(&key, d->route == ISO_ROUTE_DIRECT ? d->tier : NULL);
         for (size_t i = 0; i < d->nreasons && i < AUDIT_REASONS_MAX; i++)
                 key_add(&key, d->reasons[i].text);
         pthread_mutex_lock(&kept_fields.mu);
@@ -320,6 +321,8 @@ void mcp_audit_prepare(struct mcp_audit_call *a)
                 if (d->route == ISO_ROUTE_UNIKERNEL)
                         json_object_set_new(r, "platform",
                                             json_string(iso_platform_name(d->platform)));
+                if (d->route == ISO_ROUTE_DIRECT && d->tier)
+                        json_object_set_new(r, "tier", json_string(d->tier));
                 json_object_set_new(r, "fell_back", json_boolean(d->fell_back));
                 json_object_set_new(r, "reasons", reasons);
                 free(kept_fields.who);

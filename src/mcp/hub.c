@@ -143,6 +143,8 @@ static void set_conf(const struct mcp_hub *h, struct hub_server *s)
 static const char *where(const struct hub_server *s)
 {
         char why[400];
+        if (s->conf->kind == MCP_KIND_HTTP)
+                return "remote";
         return s->sandbox.wanted ? mcp_tier_name(mcp_sandbox_tier(why, sizeof(why))) : "host";
 }
 
@@ -765,7 +767,14 @@ const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id)
 
 void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
-        iso_decide(h->cfg, id, tool, h->host, dec);
+        struct iso_reach reach = {0};
+        bool known = false;
+        pthread_mutex_lock(&h->mu);
+        for (size_t i = 0; i < h->n && !known; i++)
+                if ((known = !strcmp(h->v[i]->conf->id, id)))
+                        mcp_server_reach(h->v[i]->conf, &reach);
+        pthread_mutex_unlock(&h->mu);
+        iso_decide_reach(h->cfg, id, tool, h->host, known ? &reach : NULL, dec);
 }
 
 /*

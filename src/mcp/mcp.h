@@ -262,6 +262,9 @@ void mcp_registry_free(struct mcp_registry *reg);
 const struct mcp_server_conf *mcp_registry_find(const struct mcp_registry *reg, const char *id);
 /* The endpoint to connect to a server; strings borrowed from s. */
 void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *ep);
+/* Whether a server's process is osvm's to confine, for the routing decision
+ * (iso_decide_reach): not one reached by URL, nor osvm's own pack. */
+void mcp_server_reach(const struct mcp_server_conf *s, struct iso_reach *r);
 
 /* A stdio server's command: the file it names (a path as given, else the
  * first executable match on $PATH, as a new string), or NULL when none. */

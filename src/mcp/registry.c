@@ -392,6 +392,11 @@ void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *e
         }
 }
 
+void mcp_server_reach(const struct mcp_server_conf *s, struct iso_reach *r)
+{
+        *r = (struct iso_reach){.remote = s->kind == MCP_KIND_HTTP, .own_pack = s->own_pack};
+}
+
 /* ---- edits ---- */
 
 /* Checks the edited document, then writes it atomically (0600 for a new file). */

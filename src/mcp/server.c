@@ -66,7 +66,8 @@ static json_t *call(struct server *s, json_t *params)
         if (args && !json_is_object(args))
                 return mcp_text_result(true, "%s: the arguments must be an object", tool);
         struct iso_decision d;
-        iso_decide(s->cfg, s->name, tool, s->host, &d);
+        static const struct iso_reach pack = {.own_pack = true};
+        iso_decide_reach(s->cfg, s->name, tool, s->host, &pack, &d);
         for (size_t k = 0; k < d.nreasons; k++)
                 log_msg(d.reasons[k].level == LOG_INFO ? LOG_DEBUG : d.reasons[k].level, "%s",
                         d.reasons[k].text);

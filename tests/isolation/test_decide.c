@@ -227,6 +227,8 @@ static void test_routes(void **state)
         strcpy(host_no.kvm_problem, "/dev/kvm does not exist");
         strcpy(host_yes.microvm_problem, "no engine");
         strcpy(host_no.microvm_problem, "no engine");
+        strcpy(host_yes.sandbox_tier, "sandbox");
+        strcpy(host_no.sandbox_tier, "sandbox");
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const struct route_case *c = &cases[i];
                 char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"mcp_servers\": {\"s\": "
@@ -251,11 +253,13 @@ static void test_routes(void **state)
                 assert_true(en.timeout);
                 if (c->route == ISO_ROUTE_DIRECT && d.sandboxed) {
                         /* what its server's sandbox holds it to instead */
+                        assert_string_equal(d.tier, "sandbox");
                         assert_int_equal(last->level, LOG_INFO);
                         assert_non_null(strstr(last->text, "The server runs in its sandbox"));
                         assert_non_null(strstr(last->text, "timeout_ms (30000 ms) holds"));
                         last--;
                 } else if (c->route == ISO_ROUTE_DIRECT) {
+                        assert_string_equal(d.tier, "host");
                         assert_int_equal(last->level, LOG_INFO);
                         assert_non_null(strstr(last->text, "Not enforced in direct mode: "
                                                            "memory_mb (128 MiB), vcpus (1)"));
@@ -475,6 +479,97 @@ struct platform_case {
         const char *last;    /* the last reason starts with this */
 };
 
+/*
+ * A call that goes to its server: where the server runs. Its sandbox holds
+ * it only where osvm starts the server and this host can make one; a
+ * server reached by URL, osvm's own pack, or a host with no sandbox at all
+ * take the fallback, and the decision says which and why.
+ */
+static void test_server_reach(void **state)
+{
+        (void)state;
+        static const struct iso_reach remote = {.remote = true}, pack = {.own_pack = true};
+        const struct {
+                const char *name, *server_json;
+                const struct iso_reach *reach;
+                const char *host_tier; /* "": none can be made */
+                enum iso_route route;
+                bool fell_back, sandboxed;
+                const char *tier, *mention, *last;
+        } cases[] = {
+            {"started, sandbox", "{\"sandbox\": true, \"execution_mode\": \"microvm\"}", NULL,
+             "sandbox", ISO_ROUTE_DIRECT, false, true, "sandbox", "running server in sandbox",
+             "The server runs in its sandbox (\"sandbox\": true)"},
+            {"started, reduced", "{\"execution_mode\": \"microvm\"}", NULL, "reduced",
+             ISO_ROUTE_DIRECT, false, true, "reduced", NULL,
+             "The server runs in its sandbox (its execution_mode \"microvm\")"},
+            {"started, not asked", "{\"sandbox\": false, \"execution_mode\": \"direct\"}", NULL,
+             "sandbox", ISO_ROUTE_DIRECT, false, false, "host", NULL,
+             "Not enforced in direct mode"},
+            {"by URL, microvm", "{\"execution_mode\": \"microvm\"}", &remote, "sandbox",
+             ISO_ROUTE_DIRECT, true, false, "remote",
+             "nor is the server's sandbox: it is reached by URL", "Not enforced in direct mode"},
+            {"by URL, microvm, deny", "{\"execution_mode\": \"microvm\", \"fallback\": \"deny\"}",
+             &remote, "sandbox", ISO_ROUTE_DENY, false, false, NULL, "reached by URL",
+             "Refusing to run s/t"},
+            {"by URL, sandbox, deny",
+             "{\"sandbox\": true, \"execution_mode\": \"direct\", \"fallback\": \"deny\"}", &remote,
+             "sandbox", ISO_ROUTE_DENY, false, false, NULL, NULL,
+             "Refusing to run s/t: its server's policy asks for a sandbox (\"sandbox\": true), "
+             "which it cannot have: it is reached by URL (it runs elsewhere, not on this host); "
+             "its fallback is \"deny\". To run it without one: osvm isolation set s "
+             "sandbox=false"},
+            {"own pack", "{\"use_microvm\": true, \"execution_mode\": \"direct\"}", &pack,
+             "sandbox", ISO_ROUTE_DIRECT, false, false, "host", "NO SANDBOX",
+             "Not enforced in direct mode"},
+            {"no sandbox here", "{\"sandbox\": true, \"execution_mode\": \"microvm\"}", NULL, "",
+             ISO_ROUTE_DIRECT, true, false, "host",
+             "none can be made here: no user namespaces and no Landlock",
+             "Not enforced in direct mode"},
+            {"no sandbox here, deny",
+             "{\"sandbox\": true, \"execution_mode\": \"microvm\", \"fallback\": \"deny\"}", NULL,
+             "", ISO_ROUTE_DENY, false, false, NULL, "none can be made here",
+             "Refusing to run s/t"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *text = xasprintf("{\"unikernel_dir\": \"%s\", \"mcp_servers\": {\"s\": %s}}",
+                                       dir, cases[i].server_json);
+                struct iso_config cfg;
+                parse(text, &cfg);
+                free(text);
+                struct iso_host host = {.kvm_usable = true};
+                strcpy(host.microvm_problem, "no engine");
+                strcpy(host.sandbox_tier, cases[i].host_tier);
+                if (!*cases[i].host_tier)
+                        strcpy(host.sandbox_problem, "no user namespaces and no Landlock");
+                struct iso_decision d;
+                iso_decide_reach(&cfg, "s", "t", &host, cases[i].reach, &d);
+                char *trace = iso_decision_trace(&d);
+                print_message("case \"%s\"\n%s", cases[i].name, trace);
+                assert_int_equal(d.route, cases[i].route);
+                assert_int_equal(d.fell_back, cases[i].fell_back);
+                assert_int_equal(d.sandboxed, cases[i].sandboxed);
+                if (cases[i].tier)
+                        assert_string_equal(d.tier, cases[i].tier);
+                else
+                        assert_null(d.tier);
+                if (cases[i].mention)
+                        assert_non_null(strstr(trace, cases[i].mention));
+                const char *last = d.reasons[d.nreasons - 1].text;
+                assert_memory_equal(last, cases[i].last, strlen(cases[i].last));
+                /* never called a sandbox where none holds it */
+                assert_int_equal(strstr(trace, "The server runs in its sandbox") != NULL,
+                                 cases[i].sandboxed);
+                json_t *j = iso_decision_json(&d);
+                const char *jt = json_string_value(json_object_get(j, "tier"));
+                assert_true(cases[i].tier ? jt && !strcmp(jt, cases[i].tier) : !jt);
+                json_decref(j);
+                free(trace);
+                iso_decision_free(&d);
+                iso_config_free(&cfg);
+        }
+}
+
 /* The word a person sees for where a call runs, and that it survives the
  * decision's trip to the agent inside μVM-1 (its JSON). */
 static void test_where(void **state)
@@ -484,18 +579,22 @@ static void test_where(void **state)
                 enum iso_route route;
                 enum iso_platform platform;
                 bool sandboxed;
+                const char *tier;
                 const char *want;
         } cases[] = {
-            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_KVM, false, "unikernel"},
-            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_PROCESS, false, "unikernel, trapped process"},
-            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "sandbox"},
-            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "direct"},
-            {ISO_ROUTE_DENY, ISO_PLATFORM_AUTO, false, "deny"},
+            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_KVM, false, NULL, "unikernel"},
+            {ISO_ROUTE_UNIKERNEL, ISO_PLATFORM_PROCESS, false, NULL, "unikernel, trapped process"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "sandbox", "sandbox"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "reduced", "sandbox"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "host", "direct"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "remote", "direct"},
+            {ISO_ROUTE_DENY, ISO_PLATFORM_AUTO, false, NULL, "deny"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct iso_decision d = {.route = cases[i].route,
                                          .platform = cases[i].platform,
-                                         .sandboxed = cases[i].sandboxed};
+                                         .sandboxed = cases[i].sandboxed,
+                                         .tier = cases[i].tier};
                 d.policy.server = "s";
                 d.policy.tool = "t";
                 assert_string_equal(iso_decision_where(&d), cases[i].want);
@@ -504,12 +603,23 @@ static void test_where(void **state)
                 if (d.route == ISO_ROUTE_UNIKERNEL)
                         json_object_set_new(j, "platform",
                                             json_string(iso_platform_name(d.platform)));
-                if (d.route == ISO_ROUTE_DIRECT)
+                if (d.route == ISO_ROUTE_DIRECT) {
                         json_object_set_new(j, "sandboxed", json_boolean(d.sandboxed));
+                        json_object_set_new(j, "tier", json_string(d.tier));
+                }
                 struct iso_decision back;
                 osvm_err e = {0};
                 assert_int_equal(iso_decision_from_json(j, &back, &e), 0);
                 assert_string_equal(iso_decision_where(&back), cases[i].want);
+                if (d.tier)
+                        assert_string_equal(back.tier, d.tier);
+                else
+                        assert_null(back.tier);
+                /* a tier the host never names is not taken up */
+                json_object_set_new(j, "tier", json_string("\x1b[2Jsandbox"));
+                iso_decision_free(&back);
+                assert_int_equal(iso_decision_from_json(j, &back, &e), 0);
+                assert_null(back.tier);
                 iso_decision_free(&back);
                 json_decref(j);
         }
@@ -610,6 +720,7 @@ int main(void)
             cmocka_unit_test(test_fresh_home_trace),
             cmocka_unit_test(test_platforms),
             cmocka_unit_test(test_where),
+            cmocka_unit_test(test_server_reach),
         };
         return cmocka_run_group_tests_name("isolation/decide", tests, setup, teardown);
 }

@@ -49,6 +49,10 @@ ok.append(all(r["caller"] == "osvm mcp call" and r["server"] == "ev" for r in re
 ok.append([r["tool"] for r in recs] == ["echo", "get-sum", "no-such-tool", "echo"])
 ok.append([r["status"] for r in recs] == ["ok", "ok", "tool_error", "denied"])
 ok.append([r["route"] for r in recs] == ["direct", "direct", "direct", "deny"])
+# where its server ran: its sandbox (the reduced tier on a host without user
+# namespaces); a refused call ran nowhere
+ok.append(recs[0].get("tier") in ("sandbox", "reduced")
+          and [r.get("tier") for r in recs] == [recs[0]["tier"]] * 3 + [None])
 # the arguments' hash: SHA-256 of their compact JSON with sorted keys
 ok.append(recs[1]["args_sha256"] == hashlib.sha256(b'{"a":2,"b":3}').hexdigest())
 ok.append(recs[0]["bytes_in"] == len('{"message":"hello"}') and recs[0]["bytes_out"] > 0)
@@ -65,12 +69,13 @@ for l, r in zip(lines, recs):
 print(" ".join("1" if x else "0" for x in ok))
 PY
 check_eq "each record holds what the call was, chained by SHA-256" \
-        "$(python3 -c 'print(" ".join(["1"] * 14))')" "$(cat "$T/check")"
+        "$(python3 -c 'print(" ".join(["1"] * 15))')" "$(cat "$T/check")"
 
 osvm audit tail
 check_exit "tail exits 0" 0
 check_eq "tail shows the four calls" 4 "$(printf '%s\n' "$OUT" | grep -c 'ev/')"
-check_contains "with route and status" "ev/get-sum  direct  ok" "$OUT"
+TIER=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["tier"])' "$LOG")
+check_contains "with route, where its server ran, and status" "ev/get-sum  direct:$TIER  ok" "$OUT"
 osvm audit tail -n 1 --json
 check_json "tail -n 1 --json: the last record as it is" "$T/out" 'd["seq"] == 3 and d["status"] == "denied"'
 osvm audit verify

@@ -132,6 +132,9 @@ for target in everything web; do
         printf '%s' "$OUT" >"$T/call.json"
         check_json "call --json has server, tool, mode, reasons, duration, result" "$T/call.json" \
                 'd["server"] == "'"$target"'" and d["tool"] == "echo" and d["mode"] == "direct" and len(d["reasons"]) >= 3 and d["duration_ms"] > 0 and d["result"]["content"][0]["text"] == "Echo: hello world"'
+        # where its server runs: on the host (--no-sandbox), or elsewhere (by URL)
+        check_json "and where its server runs" "$T/call.json" \
+                'd["tier"] == ("host" if "'"$target"'" == "everything" else "remote")'
 
         osvm mcp call "$target" no-such-tool
         check_exit "an unknown tool on $target is a tool error (5)" 5
@@ -148,6 +151,26 @@ done
 
 osvm mcp tools "$URL"
 check_contains "a URL works without registering it" "adhoc/echo" "$OUT"
+
+# A server reached by URL runs elsewhere: a policy that asks for its sandbox
+# (microvm mode) is not called one; the call takes its fallback, and says why.
+osvm isolation set web execution_mode=microvm
+osvm isolation explain web/echo
+check_contains "explain: a URL server cannot have a sandbox" \
+        "nor is the server's sandbox: it is reached by URL" "$OUT"
+check_not_contains "and is not said to run in one" "runs in its sandbox" "$OUT"
+osvm mcp call web echo message=hi --json
+check_exit "its call falls back to the server as it is" 0
+printf '%s' "$OUT" >"$T/call.json"
+check_json "and its tier is remote" "$T/call.json" 'd["mode"] == "direct" and d["tier"] == "remote"'
+osvm status
+check_contains "the status line says remote, not sandbox" "web(remote:cfg)" "$OUT"
+check_not_contains "and counts no sandbox" "sbx" "$OUT"
+osvm isolation set web fallback=deny
+osvm mcp call web echo message=hi
+check_exit "with fallback deny, refused (4)" 4
+check_contains "saying why" "reached by URL" "$ERR"
+osvm isolation set web execution_mode= fallback=
 
 # ---- cancellation and timeouts ----
 

@@ -78,7 +78,7 @@ hostile_suite() {
         check_json "$tier: a destination refused is in the call's audit record, with why" "$T/out" \
                 'd["tool"] == "try" and [(e["host"], e["port"], e["method"], e["allowed"]) for e in d["egress"]] == [("example.com", 443, "CONNECT", False)] and "allow-list" in d["egress"][0]["why"]'
         osvm audit tail -n 1
-        check_contains "$tier: and tail shows it" "evil/try  direct  ok" "$OUT"
+        check_contains "$tier: and tail shows it, and where it ran" "evil/try  direct:$tier  ok" "$OUT"
         check_contains "$tier: (the destination, refused)" "egress: example.com:443 refused" "$OUT"
         osvm mcp call evil echo text=x
         osvm audit tail -n 1 --json
@@ -121,6 +121,13 @@ check_contains "no sandbox possible: mcp list says so" "NO SANDBOX here" "$OUT"
 OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp call evil echo text=hi
 check_exit "no sandbox possible, fallback direct: the call runs" 0
 check_contains "and osvm says loudly that it is unconfined" "NO SANDBOX" "$ERR"
+osvm audit tail -n 1 --json
+check_json "and its audit record says it ran on the host" "$T/out" \
+        'd["route"] == "direct" and d["tier"] == "host" and d["egress"] is None'
+OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm isolation explain evil/echo
+check_not_contains "explain does not say it runs in its sandbox" "runs in its sandbox" "$OUT"
+check_contains "but that it cannot have one, and why" \
+        "nor is the server's sandbox: none can be made here: no user namespaces" "$OUT"
 osvm isolation set evil fallback=deny
 OSVM_SANDBOX_NO_USERNS=1 OSVM_SANDBOX_NO_LANDLOCK=1 osvm mcp call evil echo text=hi
 check_exit "no sandbox possible, fallback deny: refused" 4
