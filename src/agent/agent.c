@@ -122,10 +122,14 @@ static json_t *reasons_json(const struct iso_decision *d)
 static bool run_call(struct agent *a, const struct agent_call *call, const struct agent_ui *ui,
                      volatile sig_atomic_t *cancel, json_t *calls_trace)
 {
+        json_t *egress = json_array();
+        bool egress_seen = false;
         struct mcp_call_opts o = {
             .cancel = cancel,
             .on_progress = ui ? ui->progress : NULL,
             .progress_ctx = ui ? ui->ctx : NULL,
+            .egress = egress,
+            .egress_seen = &egress_seen,
         };
         struct iso_decision dec;
         a->run.ops->decide(a->run.ctx, call->tool->server, call->tool->name, &dec);
@@ -154,6 +158,9 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
                                     json_string(iso_platform_name(dec.platform)));
         if (dec.route == ISO_ROUTE_DIRECT && dec.tier) /* where its server runs */
                 json_object_set_new(entry, "tier", json_string(dec.tier));
+        /* what it reached out to, as its audit record has it; null: not seen */
+        json_object_set_new(entry, "egress", egress_seen ? json_incref(egress) : json_null());
+        json_decref(egress);
         if (result)
                 json_object_set(entry, "result", result);
         else

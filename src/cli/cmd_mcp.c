@@ -941,10 +941,14 @@ static int call(int argc, char **argv)
         mcp_hub_set_caller(x.hub, "osvm mcp call");
         osvm_err e = {0};
         cli_catch_interrupt();
+        json_t *egress = json_array();
+        bool egress_seen = false;
         struct mcp_call_opts o = {.timeout_ms = timeout,
                                   .cancel = &cli_interrupted,
                                   .on_progress = show_progress,
-                                  .progress_ctx = (void *)tool};
+                                  .progress_ctx = (void *)tool,
+                                  .egress = egress,
+                                  .egress_seen = &egress_seen};
         json_t *args = NULL, *result = NULL, *schema_tool = NULL;
         struct iso_decision dec = {0};
         int nwords = argc - k - 2;
@@ -1001,6 +1005,8 @@ static int call(int argc, char **argv)
                                             json_string(iso_platform_name(dec.platform)));
                 if (dec.route == ISO_ROUTE_DIRECT && dec.tier) /* where its server runs */
                         json_object_set_new(v, "tier", json_string(dec.tier));
+                /* what it reached out to (null: not seen), as its audit record has it */
+                json_object_set_new(v, "egress", egress_seen ? json_incref(egress) : json_null());
                 free(status);
                 cli_print_json(v);
                 json_decref(v);
@@ -1012,6 +1018,7 @@ out:
         iso_decision_free(&dec);
         json_decref(result);
         json_decref(args);
+        json_decref(egress);
         cli_servers_close(&x);
         return r;
 }

@@ -34,11 +34,10 @@ struct mcp_egress {
 
 /* A host call, for the call's audit record: where (scheme://host:port/ only:
  * the rest of a URL may hold a credential), allowed or refused, and why. */
-#define NOTES_MAX 32u
 static void note(struct mcp_egress *g, const char *url, const char *method, bool allowed,
                  long status, const char *why)
 {
-        if (!g->p.record || json_array_size(g->p.record) >= NOTES_MAX)
+        if (!g->p.record || json_array_size(g->p.record) >= MCP_EGRESS_NOTES_MAX)
                 return;
         char *pub = mcp_url_public(url);
         json_t *n = json_pack("{s:s, s:s, s:b}", "url", pub ? pub : "(not a URL)", "method", method,

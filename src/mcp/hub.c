@@ -935,6 +935,8 @@ json_t *mcp_hub_run(struct mcp_hub *h, const struct iso_decision *dec, json_t *a
         a.err = r ? NULL : e;
         a.duration_ns = time_mono_ns() - t0;
         a.egress = seen ? ro.egress : NULL;
+        if (o && o->egress_seen)
+                *o->egress_seen = seen;
         mcp_audit_record(&a);
         json_decref(egress);
         return r;

@@ -72,6 +72,9 @@ struct mcp_call_opts {
         const char *caller;  /* for the audit record: who asked (NULL: the hub's caller) */
         json_t *egress;      /* may be NULL: an array each host call of a tool in a VM, or each
                               * destination a confined server asks its proxy for, is added to */
+        bool *egress_seen;   /* may be NULL: set by the hub's run, true where egress holds
+                              * all the call reached out to (osvm is its way out), false
+                              * where osvm cannot see it (a server on the host, by URL) */
         const char *call_id; /* set by the hub: names the call in the audit log */
         /* may be NULL: called when a request made with these options has been
          * written, while the server works on it (the hub prepares the call's
@@ -476,7 +479,8 @@ char *mcp_audit_path(void);
 /* A text for a record: s sanitized (one line, no control characters), its
  * first max bytes; a new JSON string (null for NULL). */
 json_t *mcp_audit_text(const char *s, size_t max);
-#define MCP_AUDIT_NOTE_MAX 300u /* a text in an egress entry (host, why) */
+#define MCP_AUDIT_NOTE_MAX   300u /* a text in an egress entry (host, why) */
+#define MCP_EGRESS_NOTES_MAX 32u  /* the egress entries a call's record holds */
 /* Serializes the part of the call's record known before its answer (who,
  * what, the arguments' hash, the route and its reasons) into a->known, so
  * that after the answer only its outcome is left to write: the hub does it

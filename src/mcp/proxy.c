@@ -283,13 +283,12 @@ static void log_attempt(struct mcp_proxy *p, const char *kind, const char *host,
 
 /* An attempt in the egress of the call the server runs now (when one runs):
  * where, how, whether the allow-list let it through, and, when it was
- * refused or could not be reached, why. At most EGRESS_NOTES_MAX a call. */
-#define EGRESS_NOTES_MAX 32u
+ * refused or could not be reached, why. At most MCP_EGRESS_NOTES_MAX a call. */
 static void note_attempt(struct mcp_proxy *p, const char *kind, const char *host, unsigned port,
                          bool allowed, const char *why)
 {
         pthread_mutex_lock(&p->mu);
-        if (p->egress && json_array_size(p->egress) < EGRESS_NOTES_MAX) {
+        if (p->egress && json_array_size(p->egress) < MCP_EGRESS_NOTES_MAX) {
                 json_t *n = json_pack("{s:o, s:i, s:s, s:b}", "host",
                                       mcp_audit_text(host, MCP_AUDIT_NOTE_MAX), "port", (int)port,
                                       "method", kind, "allowed", allowed);

@@ -282,8 +282,13 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
             .s = s, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
         pthread_t th;
         bool ticking = pthread_create(&th, NULL, tick, &t) == 0;
-        struct mcp_call_opts o = {
-            .cancel = s->h->interrupted, .on_progress = on_progress, .progress_ctx = s};
+        json_t *egress = json_array();
+        bool seen = false;
+        struct mcp_call_opts o = {.cancel = s->h->interrupted,
+                                  .on_progress = on_progress,
+                                  .progress_ctx = s,
+                                  .egress = egress,
+                                  .egress_seen = &seen};
         osvm_err e = {0};
         pthread_mutex_lock(&s->ask_lock);
         s->in_call = true;
@@ -300,6 +305,10 @@ static json_t *op_call(struct microvm_service *s, json_t *req)
                 pthread_join(th, NULL);
         }
         iso_decision_free(&d);
+        /* what the call reached out to, for the agent's trace (null: not seen) */
+        send_json(s, json_pack("{s:b, s:o}", "pending", true, "egress",
+                               seen ? json_incref(egress) : json_null()));
+        json_decref(egress);
         if (result)
                 return json_pack("{s:b, s:o}", "ok", true, "result", result);
         bool cancelled = e.code == MCP_E_CANCELLED || *s->h->interrupted;

@@ -80,6 +80,10 @@ hostile_suite() {
         osvm audit tail -n 1
         check_contains "$tier: and tail shows it, and where it ran" "evil/try  direct:$tier  ok" "$OUT"
         check_contains "$tier: (the destination, refused)" "egress: example.com:443 refused" "$OUT"
+        osvm mcp call evil try attack=connect arg=example.com:443 --json
+        printf '%s' "$OUT" >"$T/call.json"
+        check_json "$tier: call --json holds the same egress, and the tier" "$T/call.json" \
+                '[(e["host"], e["port"], e["allowed"]) for e in d["egress"]] == [("example.com", 443, False)] and d["tier"] == "'"$tier"'"'
         osvm mcp call evil echo text=x
         osvm audit tail -n 1 --json
         check_json "$tier: a call that reaches nothing: its egress is seen, and empty" "$T/out" \

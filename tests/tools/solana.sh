@@ -174,5 +174,12 @@ osvm -p "what is the balance of $RICH" --json
 printf '%s' "$OUT" >"$T/agent.json"
 check_json "the agent answers with get_balance" "$T/agent.json" \
         'd["rounds"][0]["calls"][0]["tool"] == "get_balance" and "2.5 SOL" in d["answer"]'
+# what the call reached out to, as its audit record has it: the RPC endpoint,
+# its URL cut to scheme, host and port (the key rides in no URL)
+check_json "the trace holds the call's egress: the RPC endpoint, allowed" "$T/agent.json" \
+        '[(e["url"], e["method"], e["allowed"]) for e in d["rounds"][0]["calls"][0]["egress"]] == [("'"${SVM_URL%/}"'/", "POST", True)]'
+osvm audit tail -n 1 --json
+check_json "the same as its audit record's" "$T/out" \
+        'd["egress"] == json.load(open("'"$T/agent.json"'"))["rounds"][0]["calls"][0]["egress"]'
 
 finish

@@ -50,9 +50,31 @@ struct pending {
         const struct mcp_call_opts *o;
 };
 
+/* What the call reached out to, as the host saw it (null: not seen): into
+ * the caller's egress, as many entries as a record holds. */
+static void take_egress(const struct mcp_call_opts *o, json_t *egress)
+{
+        if (o->egress_seen)
+                *o->egress_seen = json_is_array(egress);
+        size_t i;
+        json_t *v;
+        json_array_foreach(egress, i, v)
+        {
+                if (!o->egress || json_array_size(o->egress) >= MCP_EGRESS_NOTES_MAX)
+                        break;
+                if (json_is_object(v))
+                        json_array_append(o->egress, v);
+        }
+}
+
 static void on_pending(void *ctx, json_t *line)
 {
         const struct mcp_call_opts *o = ((struct pending *)ctx)->o;
+        json_t *egress = json_object_get(line, "egress");
+        if (egress) {
+                take_egress(o, egress);
+                return;
+        }
         if (!o->on_progress)
                 return;
         json_t *p = json_object_get(line, "progress");
