@@ -139,37 +139,49 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
         }
 }
 
-/* Writes the server's sandbox policy into the isolation config; *replaced
- * says that a policy left there under its name was dropped first. */
-static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, bool *replaced,
-                                osvm_err *e)
+/*
+ * Drops a policy that a server of this name left in the isolation config
+ * (its secrets, its tools' settings: not the new server's, which starts from
+ * what its flags say); *dropped says whether there was one. The config's
+ * path into *path (a new string).
+ */
+static int drop_left_policy(const char *name, bool *dropped, char **path, osvm_err *e)
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
-        _cleanup_free_ char *path = iso_config_path();
+        *path = iso_config_path();
         /* writes the default file when there is none */
         int opened = iso_config_open(&cfg, &d);
         bool named = opened == 0 && iso_config_server(&cfg, name);
         iso_config_free(&cfg);
         struct stat st;
-        if (opened < 0 && lstat(path, &st) < 0) {
+        if (opened < 0 && lstat(*path, &st) < 0) {
                 /* no file to edit: say why the default one could not be made */
-                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : path);
+                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : *path);
                 e->exit = OSVM_EXIT_CONFIG;
                 iso_diags_free(&d);
                 return -1;
         }
         iso_diags_free(&d);
-        /* A policy that a server of this name left behind (its secrets, its
-         * tools' settings) is not this one's: the new server starts from what
-         * these flags say. */
-        *replaced = named;
-        if (named && iso_config_remove_server(path, name, &d, e) < 0) {
+        *dropped = named;
+        if (named && iso_config_remove_server(*path, name, &d, e) < 0) {
                 for (size_t i = 0; i < d.n; i++)
                         log_error("%s", d.v[i].text);
                 iso_diags_free(&d);
                 return -1;
         }
+        return 0;
+}
+
+/* Writes the server's sandbox policy into the isolation config; *replaced
+ * says that a policy left there under its name was dropped first. */
+static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, bool *replaced,
+                                osvm_err *e)
+{
+        _cleanup_free_ char *path = NULL;
+        if (drop_left_policy(name, replaced, &path, e) < 0)
+                return -1;
+        struct iso_diags d = {0};
         const char *as[7];
         size_t n = 0;
         _cleanup_free_ char *mounts = NULL, *allow = NULL, *mem = NULL, *secrets = NULL;
@@ -249,11 +261,18 @@ static void secret_hints(const char *name, const struct iso_secret_bind *b, json
         }
 }
 
-/* After write_sandbox_policy replaced a policy left behind (shown: the name, sanitized). */
-static void say_replaced(const char *shown)
+/* After a policy left behind was dropped (shown: the name, sanitized): replaced
+ * by the flags' for a stdio server; removed for one reached by URL. */
+static void say_replaced(const char *shown, bool url)
 {
-        printf("%s: the entry isolation_config.json already had for %s is replaced\n", shown,
-               shown);
+        if (url)
+                printf("%s: the entry isolation_config.json already had for %s is removed (a "
+                       "server reached by URL has no sandbox; its calls take the config's "
+                       "defaults)\n",
+                       shown, shown);
+        else
+                printf("%s: the entry isolation_config.json already had for %s is replaced\n",
+                       shown, shown);
 }
 
 /* One of --mount, --allow-net, --secret, --memory, --no-sandbox; false when c is none. */
@@ -469,7 +488,7 @@ static int add(int argc, char **argv)
         path = mcp_registry_path();
         cfg_path = iso_config_path();
         if (snapshot_take(path, REGISTRY_SNAPSHOT_MAX, &before, &e) < 0 ||
-            (!url && snapshot_take(cfg_path, ISO_CONFIG_MAX_BYTES, &cfg_before, &e) < 0)) {
+            snapshot_take(cfg_path, ISO_CONFIG_MAX_BYTES, &cfg_before, &e) < 0) {
                 r = fail(&e);
                 goto out;
         }
@@ -477,6 +496,11 @@ static int add(int argc, char **argv)
                 if (!so.off)
                         mount_dir_args(name, argv + optind, so.mounts);
                 r = write_sandbox_policy(name, &so, &replaced, &e);
+        } else {
+                /* a server reached by URL runs elsewhere: no sandbox, no
+                 * secrets; its policy is the config's defaults until set */
+                _cleanup_free_ char *p = NULL;
+                r = drop_left_policy(name, &replaced, &p, &e);
         }
         bool added = false;
         if (r == 0) {
@@ -494,8 +518,7 @@ static int add(int argc, char **argv)
         if (r < 0) {
                 if (added)
                         snapshot_restore(path, &before);
-                if (!url)
-                        snapshot_restore(cfg_path, &cfg_before);
+                snapshot_restore(cfg_path, &cfg_before);
                 r = fail(&e);
                 goto out;
         }
@@ -509,7 +532,7 @@ static int add(int argc, char **argv)
                        json_array_size(so.mounts), json_array_size(so.mounts) == 1 ? "" : "s",
                        json_array_size(so.allow) ? "through osvm to the allowed hosts" : "none");
         if (replaced)
-                say_replaced(shown);
+                say_replaced(shown, url != NULL);
         free(shown);
         free(where);
         if (!url)
@@ -600,23 +623,32 @@ static int import(int argc, char **argv)
                 r = fail(&e);
                 goto out;
         }
-        /* the servers it added get the sandbox policy, each */
+        /* each stdio server it added gets the sandbox policy; one reached by
+         * URL loses a policy left under its name */
         r = OSVM_EXIT_OK;
         if (mcp_registry_load(path, &after, &e) == 0)
                 for (size_t i = 0; i < after.n; i++) {
                         const struct mcp_server_conf *s = &after.v[i];
-                        if (mcp_registry_find(&before, s->id) || s->kind != MCP_KIND_STDIO)
+                        if (mcp_registry_find(&before, s->id))
                                 continue;
+                        bool replaced = false;
+                        _cleanup_free_ char *shown = text_sanitize(s->id, 0);
+                        if (s->kind != MCP_KIND_STDIO) {
+                                _cleanup_free_ char *p = NULL;
+                                if (drop_left_policy(s->id, &replaced, &p, &e) < 0)
+                                        r = fail(&e);
+                                else if (replaced)
+                                        say_replaced(shown, true);
+                                continue;
+                        }
                         struct sandbox_opts one = so;
                         one.mounts = json_deep_copy(so.mounts);
                         if (!so.off)
                                 mount_dir_args(s->id, s->argv, one.mounts);
-                        bool replaced = false;
                         if (write_sandbox_policy(s->id, &one, &replaced, &e) < 0) {
                                 r = fail(&e);
                         } else if (replaced) {
-                                _cleanup_free_ char *shown = text_sanitize(s->id, 0);
-                                say_replaced(shown);
+                                say_replaced(shown, false);
                         }
                         json_decref(one.mounts);
                 }

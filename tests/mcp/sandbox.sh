@@ -162,6 +162,21 @@ check_contains "a policy already there under the name is replaced, saying so" \
 check_json "by what add's flags say: no secret, no host of an earlier one" \
         "$OSVM_HOME/isolation_config.json" \
         'd["mcp_servers"]["gone"] == {"sandbox": True, "execution_mode": "microvm", "microvm_mounts": [], "network": {"allow": []}}'
+# a server reached by URL runs elsewhere: a policy left under its name (a
+# sandbox that cannot hold it, secrets) goes, saying so; add and import alike
+osvm isolation set web2 sandbox=true fallback=deny secrets='["TOKEN=tok@api.example.com"]' \
+        network.allow=api.example.com
+osvm mcp add web2 --url http://127.0.0.1:9/mcp
+check_contains "a URL server: a policy left under its name is removed, saying so" \
+        "web2: the entry isolation_config.json already had for web2 is removed" "$OUT"
+check_json "and the config no longer names it" "$OSVM_HOME/isolation_config.json" \
+        '"web2" not in d["mcp_servers"] and "gone" in d["mcp_servers"]'
+osvm isolation set web3 sandbox=true
+printf '{"mcpServers": {"web3": {"url": "http://127.0.0.1:9/mcp"}}}' >"$T/web3.json"
+osvm mcp import "$T/web3.json"
+check_contains "import too" "web3: the entry isolation_config.json already had for web3 is removed" "$OUT"
+check_json "(the config no longer names it)" "$OSVM_HOME/isolation_config.json" \
+        '"web3" not in d["mcp_servers"]'
 osvm mcp add gone --no-sandbox -- "$PY" "$EVIL"
 check_failed "adding a registered name again fails"
 check_json "and leaves its policy as it was" "$OSVM_HOME/isolation_config.json" \
