@@ -86,7 +86,9 @@ static const char *where_name(const struct iso_decision *d)
         if (d->route == ISO_ROUTE_UNIKERNEL && d->platform == ISO_PLATFORM_PROCESS)
                 return "trapped process"; /* the short form of iso_decision_where's */
         if (d->fell_back && d->route == ISO_ROUTE_DIRECT)
-                return d->sandboxed ? "sandbox*" : "direct*";
+                return d->sandboxed                            ? "sandbox*"
+                       : d->tier && !strcmp(d->tier, "remote") ? "remote*"
+                                                               : "direct*";
         return iso_decision_where(d);
 }
 

@@ -367,6 +367,8 @@ const char *iso_decision_where(const struct iso_decision *d)
                 return "unikernel, trapped process";
         if (d->route == ISO_ROUTE_DIRECT && d->sandboxed)
                 return "sandbox";
+        if (d->route == ISO_ROUTE_DIRECT && d->tier && !strcmp(d->tier, "remote"))
+                return "remote";
         return iso_route_name(d->route);
 }
 

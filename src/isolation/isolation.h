@@ -344,7 +344,7 @@ int iso_decision_from_json(json_t *j, struct iso_decision *d, osvm_err *e);
 /* Where the call runs, in a word or two, for a person: "unikernel" (a VM),
  * "unikernel, trapped process" (the process platform: not a VM), "sandbox"
  * (on its server, which runs confined), "direct" (on its server, on the
- * host), "deny". */
+ * host), "remote" (on its server, reached by URL), "deny". */
 const char *iso_decision_where(const struct iso_decision *d);
 
 /* ---- editing ---- */

@@ -587,7 +587,7 @@ static void test_where(void **state)
             {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "sandbox", "sandbox"},
             {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, true, "reduced", "sandbox"},
             {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "host", "direct"},
-            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "remote", "direct"},
+            {ISO_ROUTE_DIRECT, ISO_PLATFORM_AUTO, false, "remote", "remote"},
             {ISO_ROUTE_DENY, ISO_PLATFORM_AUTO, false, NULL, "deny"},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
