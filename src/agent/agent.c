@@ -146,7 +146,7 @@ static bool run_call(struct agent *a, const struct agent_call *call, const struc
                               : e.exit == OSVM_EXIT_DENIED ? "refused"
                                                            : "failed";
         if (ui && ui->tool_end)
-                ui->tool_end(ui->ctx, call, result, !is_error, ms);
+                ui->tool_end(ui->ctx, call, result, !is_error, ms, egress_seen ? egress : NULL);
 
         json_t *entry =
             json_pack("{s:s, s:s, s:O, s:s, s:b, s:o, s:f, s:s}", "server", call->tool->server,

@@ -141,8 +141,10 @@ struct agent;
 struct agent_ui {
         void *ctx;
         void (*tool_start)(void *ctx, const struct agent_call *call, const struct iso_decision *d);
+        /* egress: what the call reached out to (its audit record's array),
+         * NULL where osvm could not see it */
         void (*tool_end)(void *ctx, const struct agent_call *call, json_t *result, bool ok,
-                         double ms);
+                         double ms, json_t *egress);
         mcp_progress_fn progress;
 };
 

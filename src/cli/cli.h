@@ -229,6 +229,10 @@ size_t cli_text_columns(const char *s);
 /* s cut to at most cols columns, not inside a character, ending in an
  * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
 char *cli_fit_columns(const char *s, size_t cols, bool utf8);
+/* What a call's egress (an audit record's array) names, for a person: up to
+ * three destinations, "refused" or "failed" after those that did not go
+ * through (blocked_only: those alone), sanitized; "" for none. */
+char *cli_egress_words(json_t *egress, bool blocked_only);
 /* The files and directories osvm uses (cmd_config.c), each a new string. */
 struct cli_paths {
         char *config_dir;  /* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else ~/.config/osvm */

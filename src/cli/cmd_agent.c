@@ -135,7 +135,7 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
 }
 
 static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result, bool ok,
-                        double ms)
+                        double ms, json_t *egress)
 {
         (void)call, (void)result;
         struct ui_state *u = ctx;
@@ -150,8 +150,10 @@ static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result
                 u->drawn = false;
                 fprintf(stderr, "\r\033[K"); /* the spinner's line, all of it */
         }
-        char took[32];
-        snprintf(took, sizeof(took), " (%.0f ms)", ms);
+        /* and what it was kept from reaching, which may be why it failed */
+        _cleanup_free_ char *blocked = cli_egress_words(egress, true);
+        _cleanup_free_ char *took =
+            xasprintf(" (%.0f ms%s%s)", ms, *blocked ? "; egress: " : "", blocked);
         _cleanup_free_ char *line = ui_line(u,
                                             u->refused ? "refused: "
                                             : ok       ? "done: "

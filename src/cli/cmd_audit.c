@@ -14,34 +14,6 @@
 #define TAIL_DEFAULT 10
 #define FOLLOW_MS    200u
 
-/* What a call's egress names, for its line: up to three destinations,
- * "refused" or "failed" after those that did not go through; "" for none. */
-static char *egress_words(json_t *egress)
-{
-        strbuf b = {0};
-        size_t i, n = json_array_size(egress);
-        json_t *x;
-        json_array_foreach(egress, i, x)
-        {
-                if (i == 3) {
-                        sb_addf(&b, ", and %zu more", n - 3);
-                        break;
-                }
-                const char *host = json_string_value(json_object_get(x, "host"));
-                const char *url = json_string_value(json_object_get(x, "url"));
-                _cleanup_free_ char *where =
-                    host ? xasprintf(strchr(host, ':') ? "[%s]:%lld" : "%s:%lld", host,
-                                     (long long)json_integer_value(json_object_get(x, "port")))
-                         : xstrdup(url ? url : "?");
-                _cleanup_free_ char *shown = text_sanitize(where, 0);
-                const char *outcome = !json_is_true(json_object_get(x, "allowed")) ? " refused"
-                                      : json_object_get(x, "why")                  ? " failed"
-                                                                                   : "";
-                sb_addf(&b, "%s%.*s%s", i ? ", " : "", text_cut(shown, 80), shown, outcome);
-        }
-        return b.s ? sb_steal(&b) : xstrdup("");
-}
-
 /* One record for a person: time, caller, server/tool, route, status, duration, egress. */
 static void show(const char *line, size_t n, bool json)
 {
@@ -72,7 +44,7 @@ static void show(const char *line, size_t n, bool json)
         }
 #undef F
         double ms = (double)json_integer_value(json_object_get(r, "duration_us")) / 1000;
-        _cleanup_free_ char *net = egress_words(json_object_get(r, "egress"));
+        _cleanup_free_ char *net = cli_egress_words(json_object_get(r, "egress"), false);
         /* where it ran: unikernel:kvm or :process, direct:sandbox, :host, ... */
         const char *where = *platform ? platform : tier;
         printf("%s  %-5lld %s/%s  %s%s%s  %s  %.1f ms  (%s)%s%s%s%s\n", when,

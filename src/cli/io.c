@@ -1,7 +1,7 @@
 /*
  * What the agent's front end needs on the host and inside μVM-1 alike:
- * Ctrl-C caught as a flag, JSON printed for --json, and text cut to the
- * terminal's width.
+ * Ctrl-C caught as a flag, JSON printed for --json, text cut to the
+ * terminal's width, and a call's egress in words.
  */
 #include "cli/cli.h"
 
@@ -155,4 +155,34 @@ char *cli_fit_columns(const char *s, size_t cols, bool utf8)
         sb_addn(&b, s, (size_t)(p - (const unsigned char *)s));
         sb_add(&b, ell);
         return sb_steal(&b);
+}
+
+char *cli_egress_words(json_t *egress, bool blocked_only)
+{
+        strbuf b = {0};
+        size_t i, shown = 0, left = 0;
+        json_t *x;
+        json_array_foreach(egress, i, x)
+        {
+                const char *outcome = !json_is_true(json_object_get(x, "allowed")) ? " refused"
+                                      : json_object_get(x, "why")                  ? " failed"
+                                                                                   : "";
+                if (blocked_only && !*outcome)
+                        continue;
+                if (shown == 3) {
+                        left++;
+                        continue;
+                }
+                const char *host = json_string_value(json_object_get(x, "host"));
+                const char *url = json_string_value(json_object_get(x, "url"));
+                _cleanup_free_ char *where =
+                    host ? xasprintf(strchr(host, ':') ? "[%s]:%lld" : "%s:%lld", host,
+                                     (long long)json_integer_value(json_object_get(x, "port")))
+                         : xstrdup(url ? url : "?");
+                _cleanup_free_ char *text = text_sanitize(where, 0);
+                sb_addf(&b, "%s%.*s%s", shown++ ? ", " : "", text_cut(text, 80), text, outcome);
+        }
+        if (left)
+                sb_addf(&b, ", and %zu more", left);
+        return b.s ? sb_steal(&b) : xstrdup("");
 }

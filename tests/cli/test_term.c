@@ -1,4 +1,5 @@
-/* Text for the terminal: display columns, lines cut to a width, JSON without controls. */
+/* Text for the terminal: display columns, lines cut to a width, JSON without
+ * controls, a call's egress in words. */
 #include "testutil.h"
 
 #include "cli/cli.h"
@@ -123,14 +124,47 @@ static void test_json_without_controls(void **state)
         free(text);
 }
 
+/* A call's egress for a person: three destinations at most, the blocked
+ * ones marked (or those alone), what a record holds sanitized. */
+static void test_egress_words(void **state)
+{
+        (void)state;
+        json_t *e = json_loads(
+            "[{\"url\": \"https://rpc.example:443/\", \"allowed\": true, \"status\": 200},"
+            " {\"host\": \"a.example\", \"port\": 443, \"allowed\": false, \"why\": \"off\"},"
+            " {\"host\": \"b.example\", \"port\": 80, \"allowed\": true, \"why\": \"no route\"},"
+            " {\"host\": \"::1\", \"port\": 8080, \"allowed\": false},"
+            " {\"host\": \"x\\u001b[2Jy\", \"port\": 1, \"allowed\": false}]",
+            0, NULL);
+        assert_non_null(e);
+        char *all = cli_egress_words(e, false);
+        assert_string_equal(all, "https://rpc.example:443/, a.example:443 refused, b.example:80 "
+                                 "failed, and 2 more");
+        free(all);
+        char *blocked = cli_egress_words(e, true);
+        assert_string_equal(blocked, "a.example:443 refused, b.example:80 failed, [::1]:8080 "
+                                     "refused, and 1 more");
+        free(blocked);
+        /* the last one alone: no control character reaches the terminal */
+        json_t *last = json_pack("[O]", json_array_get(e, 4));
+        char *one = cli_egress_words(last, true);
+        assert_null(strchr(one, '\x1b'));
+        assert_non_null(strstr(one, ":1 refused"));
+        free(one);
+        json_decref(last);
+        char *none = cli_egress_words(json_array_get(e, 9), true);
+        assert_string_equal(none, "");
+        free(none);
+        json_decref(e);
+}
+
 int main(void)
 {
         setlocale(LC_ALL, "C.UTF-8");
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_fit),
-            cmocka_unit_test(test_columns),
-            cmocka_unit_test(test_term_columns),
-            cmocka_unit_test(test_json_without_controls),
+            cmocka_unit_test(test_fit),          cmocka_unit_test(test_columns),
+            cmocka_unit_test(test_term_columns), cmocka_unit_test(test_json_without_controls),
+            cmocka_unit_test(test_egress_words),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,12 @@ hostile_suite() {
         printf '%s' "$OUT" >"$T/call.json"
         check_json "$tier: call --json holds the same egress, and the tier" "$T/call.json" \
                 '[(e["host"], e["port"], e["allowed"]) for e in d["egress"]] == [("example.com", 443, False)] and d["tier"] == "'"$tier"'"'
+        # the agent's line for a call says what it was kept from reaching
+        osvm -p "fetch https://example.com/"
+        check_contains "$tier: the agent's done line names the refused destination" \
+                "[sandbox] (" "$ERR"
+        check_contains "$tier: (egress: example.com:443 refused)" "egress: example.com:443 refused)" \
+                "$ERR"
         osvm mcp call evil echo text=x
         osvm audit tail -n 1 --json
         check_json "$tier: a call that reaches nothing: its egress is seen, and empty" "$T/out" \
