@@ -218,6 +218,15 @@ static const char *route_words(const struct iso_decision *d)
                              "here)"
                            : "each call in its own fresh VM (KVM)";
         case ISO_ROUTE_DIRECT:
+                /* where the server's process runs: the decision's tier */
+                if (d->tier && !strcmp(d->tier, "remote"))
+                        return "on the server itself, reached by URL (not on this host)";
+                if (d->sandboxed && d->tier && !strcmp(d->tier, "reduced"))
+                        return "in the server's own process, in osvm's reduced sandbox on this "
+                               "host (Landlock and seccomp; not a VM)";
+                if (d->sandboxed)
+                        return "in the server's own process, confined in osvm's sandbox on this "
+                               "host (not a VM)";
                 return "directly in the server's own process on this host, outside any VM";
         case ISO_ROUTE_DENY:
                 return "refused by the isolation policy";
@@ -659,6 +668,8 @@ static json_t *list_tools(struct gw_call *c)
                         json_object_set_new(meta, "osvm/tool", json_string(name));
                         json_object_set_new(meta, "osvm/route",
                                             json_string(iso_route_name(d.route)));
+                        if (d.route == ISO_ROUTE_DIRECT && d.tier)
+                                json_object_set_new(meta, "osvm/tier", json_string(d.tier));
                         json_object_set_new(copy, "_meta", meta);
                         iso_decision_free(&d);
                         json_array_append_new(out, copy);

@@ -37,12 +37,14 @@ check_json "it is osvm" "$J" 'd["server"]["name"] == "osvm"'
 # elicitation triggers are among them)
 check_json "the tools of every server, qualified SERVER__TOOL" "$J" \
         'len([t for t in d["tools"] if t.startswith("ev__")]) == 15 and len([t for t in d["tools"] if t.startswith("fs__")]) == 14 and sorted(t for t in d["tools"] if t.startswith("peer__")) == ["peer__add-tool", "peer__echo"]'
-check_json "a tool says where it comes from and how it is routed" "$J" \
-        'd["echo_meta"] == {"osvm/server": "ev", "osvm/tool": "echo", "osvm/route": "direct"}'
+# (ev, added as mcp add adds: in its sandbox, the reduced tier on a host
+# without user namespaces)
+check_json "a tool says where it comes from, how it is routed and where its server runs" "$J" \
+        'd["echo_meta"] in [{"osvm/server": "ev", "osvm/tool": "echo", "osvm/route": "direct", "osvm/tier": t} for t in ("sandbox", "reduced")]'
 check_json "two servers' echo tools do not clash" "$J" \
         'd["ev_echo"] == "Echo: hello" and d["peer_echo"] == "peer: hello"'
-check_json "the instructions say where the calls run" "$J" \
-        '"- ev: 15 tools run directly in the server'"'"'s own process on this host, outside any VM." in d["instructions"] and "audit log" in d["instructions"]'
+check_json "the instructions say where the calls run: in the server, in its sandbox" "$J" \
+        '("- ev: 15 tools run in the server'"'"'s own process, confined in osvm'"'"'s sandbox on this host (not a VM)." in d["instructions"] or "- ev: 15 tools run in the server'"'"'s own process, in osvm'"'"'s reduced sandbox on this host" in d["instructions"]) and "audit log" in d["instructions"]'
 check_json "and carry each server's own, named" "$J" '"From peer:\nThe peer'"'"'s own words." in d["instructions"]'
 check_json "the capabilities are the union of the servers'" "$J" \
         'd["capabilities"]["tools"]["listChanged"] and d["capabilities"]["resources"]["subscribe"] and "prompts" in d["capabilities"] and "completions" in d["capabilities"] and "logging" in d["capabilities"]'
