@@ -1201,43 +1201,76 @@ static int serve_http(struct mcp_gateway *g, const char *listen, bool no_auth)
         return OSVM_EXIT_OK;
 }
 
-/* `osvm mcp serve [--http [ADDR:]PORT] [NAME...]`: the gateway, every enabled
- * server (or those named) behind one. */
+/* The globs of --tools GLOB[,GLOB...] (each --tools adds its own): a
+ * NULL-terminated array into globs, which it cuts at the commas; NULL when
+ * one is empty. */
+static char **tool_globs(char *globs)
+{
+        size_t n = 1;
+        for (const char *c = globs; *c; c++)
+                n += *c == ',';
+        char **v = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+                v[i] = globs;
+                globs += strcspn(globs, ",");
+                if (*globs)
+                        *globs++ = '\0';
+                if (!*v[i]) {
+                        free(v);
+                        return NULL;
+                }
+        }
+        return v;
+}
+
+/* `osvm mcp serve [--http [ADDR:]PORT] [--tools GLOB,...] [NAME...]`: the
+ * gateway, every enabled server (or those named) behind one, all their tools
+ * (or those the globs name). */
 static int serve(int argc, char **argv)
 {
         if (argc == 3 && !strcmp(argv[1], "--pack"))
                 return serve_pack(argv[2]);
         const char *listen = NULL;
-        bool no_auth = false;
+        bool no_auth = false, some_tools = false;
         char **names = xcalloc((size_t)argc + 1, sizeof(char *));
+        strbuf globs = {0};
+        struct cli_servers x;
         size_t n = 0;
-        for (int i = 1; i < argc; i++) {
+        int r = 0;
+        for (int i = 1; i < argc && !r; i++) {
                 if (!strcmp(argv[i], "--http") && i + 1 < argc) {
                         listen = argv[++i];
                 } else if (!strcmp(argv[i], "--no-auth")) {
                         no_auth = true;
+                } else if (!strcmp(argv[i], "--tools") && i + 1 < argc) {
+                        sb_addf(&globs, "%s%s", some_tools ? "," : "", argv[++i]);
+                        some_tools = true;
                 } else if (argv[i][0] == '-') {
-                        free(names);
-                        return cli_usage_error(&cli_cmd_mcp,
-                                               "usage: osvm mcp serve [--http [ADDR:]PORT] "
-                                               "[NAME...] | osvm mcp serve --pack osvm-mcp");
+                        r = cli_usage_error(&cli_cmd_mcp,
+                                            "usage: osvm mcp serve [--http [ADDR:]PORT] "
+                                            "[--tools GLOB,...] [NAME...] | osvm mcp serve --pack "
+                                            "osvm-mcp");
                 } else {
                         names[n++] = argv[i];
                 }
         }
-        if (no_auth && !listen) {
-                free(names);
-                return cli_usage_error(&cli_cmd_mcp, "--no-auth goes with --http");
-        }
-        struct cli_servers x;
-        int r = cli_servers_open(&x, NULL);
+        if (!r && no_auth && !listen)
+                r = cli_usage_error(&cli_cmd_mcp, "--no-auth goes with --http");
+        char **tools = !r && some_tools ? tool_globs(globs.s ? globs.s : (char[]){""}) : NULL;
+        if (!r && some_tools && !tools)
+                r = cli_usage_error(&cli_cmd_mcp, "--tools takes globs over SERVER__TOOL names, "
+                                                  "separated by commas, none of them empty");
+        if (!r)
+                r = cli_servers_open(&x, NULL);
         if (r) {
                 free(names);
+                free(tools);
+                sb_free(&globs);
                 return r;
         }
         cli_start_vm_pool(&x.host);
         osvm_err e = {0};
-        struct mcp_gateway *g = mcp_gateway_new(x.hub, &x.reg, n ? names : NULL, 0, &e);
+        struct mcp_gateway *g = mcp_gateway_new(x.hub, &x.reg, n ? names : NULL, tools, 0, &e);
         if (!g) {
                 r = fail(&e);
         } else if (listen) {
@@ -1249,6 +1282,8 @@ static int serve(int argc, char **argv)
                 mcp_gateway_free(g);
         }
         free(names);
+        free(tools);
+        sb_free(&globs);
         cli_servers_close(&x);
         vmm_shutdown();
         return r;
@@ -1282,7 +1317,7 @@ const struct cli_cmd cli_cmd_mcp = {
             "       osvm mcp import [--mount HOST[:GUEST][:rw]]... [--allow-net HOST[:PORT]]...\n"
             "           [--memory MB] [--no-sandbox] FILE\n"
             "       osvm mcp tools [NAME | URL] [--json]\n"
-            "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]]\n"
+            "       osvm mcp serve [NAME...] [--http [ADDR:]PORT [--no-auth]] [--tools GLOB,...]\n"
             "       osvm mcp call [--timeout MS] NAME|URL TOOL [JSON | key=value...] [--json]\n"
             "\n"
             "A stdio server added or imported runs confined in osvm's sandbox: no network\n"
@@ -1316,6 +1351,9 @@ const struct cli_cmd cli_cmd_mcp = {
             "token kept in gateway_token beside the config (made on first use, printed\n"
             "with a client's configuration); Ctrl-C ends it. --no-auth (loopback only)\n"
             "serves without the token: any local program can then call every tool.\n"
+            "--tools serves only the tools whose SERVER__TOOL name matches a glob\n"
+            "(e.g. --tools 'everything__echo,fs__read_*'); the others are neither\n"
+            "listed nor callable.\n"
             "\n"
             "'call' asks the isolation policy where the call runs ('osvm isolation explain\n"
             "NAME/TOOL' shows the decision): in a fresh unikernel VM when the tool has an\n"

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ struct mcp_gateway {
         struct mcp_hub *hub;
         const struct mcp_registry *reg;
         size_t n;
-        char **ids; /* the servers fronted */
+        char **ids;   /* the servers fronted */
+        char **tools; /* globs over the qualified names of the tools served; NULL: all */
         json_t *caps, *instructions_of;
         char *instructions;
         size_t max_message;
@@ -146,6 +148,15 @@ static void ids_free(struct gw_ids *v)
 static char *qualify(const char *id, const char *name)
 {
         return xasprintf("%s" GW_SEP "%s", id, name);
+}
+
+/* Whether the tool of qualified name q is served: --tools names it. */
+static bool served(const struct mcp_gateway *g, const char *q)
+{
+        for (size_t i = 0; g->tools && g->tools[i]; i++)
+                if (fnmatch(g->tools[i], q, 0) == 0)
+                        return true;
+        return !g->tools;
 }
 
 /* The server of a qualified name and the name it gave; the first server
@@ -244,8 +255,12 @@ static void describe_routes(struct mcp_gateway *g, const char *id, json_t *tools
         json_t *t;
         json_array_foreach(tools, i, t)
         {
+                const char *name = json_string_value(json_object_get(t, "name"));
+                _cleanup_free_ char *q = qualify(id, name);
+                if (!served(g, q))
+                        continue;
                 struct iso_decision d;
-                mcp_hub_preview(g->hub, id, json_string_value(json_object_get(t, "name")), &d);
+                mcp_hub_preview(g->hub, id, name, &d);
                 const char *w = route_words(&d);
                 iso_decision_free(&d);
                 for (size_t k = 0; k < 4; k++)
@@ -258,7 +273,8 @@ static void describe_routes(struct mcp_gateway *g, const char *id, json_t *tools
         _cleanup_free_ char *sid = text_sanitize(id, 0);
         sb_addf(b, "- %s: ", sid);
         if (!kinds[0])
-                sb_add(b, "no tools listed");
+                sb_add(b, g->tools && json_array_size(tools) ? "none of its tools is served here"
+                                                             : "no tools listed");
         for (size_t k = 0; k < 4 && kinds[k]; k++)
                 sb_addf(b, "%s%u tool%s run %s", k ? "; " : "", counts[k],
                         counts[k] == 1 ? "" : "s", kinds[k]);
@@ -344,10 +360,19 @@ static void server_notified(void *ctx, const char *id, const char *method, json_
 }
 
 struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_registry *reg,
-                                    char *const *only, size_t max_message, osvm_err *e)
+                                    char *const *only, char *const *tools, size_t max_message,
+                                    osvm_err *e)
 {
         struct mcp_gateway *g = xcalloc(1, sizeof(*g));
         g->hub = hub;
+        if (tools) {
+                size_t n = 0;
+                while (tools[n])
+                        n++;
+                g->tools = xcalloc(n + 1, sizeof(char *));
+                for (size_t i = 0; i < n; i++)
+                        g->tools[i] = xstrdup(tools[i]);
+        }
         g->reg = reg;
         g->max_message = max_message ? max_message : MCP_DEFAULT_MAX_MESSAGE;
         g->ids = xcalloc(reg->n + 1, sizeof(char *));
@@ -396,8 +421,13 @@ struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_regist
                 "osvm fronts %zu MCP server%s here. Names are qualified SERVER" GW_SEP
                 "NAME (tools, prompts), resource URIs " GW_URI_PREFIX "SERVER/URI. osvm's "
                 "isolation policy decides where each tool call runs, call by call, and every "
-                "call is recorded in osvm's audit log. Where they run now:\n",
+                "call is recorded in osvm's audit log.",
                 g->n, g->n == 1 ? "" : "s");
+        for (size_t k = 0; g->tools && g->tools[k]; k++) {
+                _cleanup_free_ char *p = text_sanitize(g->tools[k], 0);
+                sb_addf(&b, "%s%s", k ? ", " : " Of their tools only those named are served: ", p);
+        }
+        sb_add(&b, g->tools ? ".\nWhere they run now:\n" : " Where they run now:\n");
         for (size_t i = 0; i < g->n; i++) {
                 if (th[i])
                         pthread_join(th[i], NULL);
@@ -426,6 +456,25 @@ struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_regist
                 sb_free(&one);
         }
         g->instructions = sb_steal(&b);
+        /* a glob that names no tool is most likely mistyped */
+        for (size_t k = 0; g->tools && g->tools[k]; k++) {
+                bool hit = false;
+                for (size_t i = 0; i < g->n && !hit; i++) {
+                        size_t j;
+                        json_t *t;
+                        json_array_foreach(st[i].tools, j, t)
+                        {
+                                _cleanup_free_ char *q = qualify(
+                                    st[i].id, json_string_value(json_object_get(t, "name")));
+                                hit = hit || fnmatch(g->tools[k], q, 0) == 0;
+                        }
+                }
+                _cleanup_free_ char *p = text_sanitize(g->tools[k], 0);
+                if (!hit)
+                        log_warn("gateway: --tools %s names no tool of the servers reached (tools "
+                                 "are named SERVER" GW_SEP "TOOL: 'osvm mcp tools' lists them)",
+                                 p);
+        }
         free(st);
         free(th);
         mcp_hub_set_notify(hub, server_notified, g);
@@ -651,6 +700,8 @@ static json_t *list_tools(struct gw_call *c)
                 {
                         const char *name = json_string_value(json_object_get(t, "name"));
                         _cleanup_free_ char *q = qualify(v.ids[i], name);
+                        if (!served(g, q))
+                                continue;
                         if (json_object_get(seen, q)) {
                                 _cleanup_free_ char *sq = text_sanitize(q, 0);
                                 log_warn("gateway: two tools would be named %s; the first is kept",
@@ -693,7 +744,7 @@ static json_t *call_tool(struct gw_call *c)
         const char *tool = NULL;
         char caller[256];
         struct mcp_call_opts o = call_opts(c, caller, sizeof(caller));
-        const char *id = unqualify(g, q, &tool, has_tool, &o);
+        const char *id = served(g, q) ? unqualify(g, q, &tool, has_tool, &o) : NULL;
         if (!id) {
                 _cleanup_free_ char *name = shown(q);
                 return rpc_error(c->id, MCP_RPC_INVALID_PARAMS,
@@ -1256,6 +1307,9 @@ void mcp_gateway_free(struct mcp_gateway *g)
         json_decref(g->instructions_of);
         free(g->instructions);
         free(g->ids);
+        for (size_t i = 0; g->tools && g->tools[i]; i++)
+                free(g->tools[i]);
+        free(g->tools);
         for (size_t i = 0; i < g->nregs; i++) {
                 mcp_registry_free(g->regs[i]);
                 free(g->regs[i]);

@@ -420,10 +420,12 @@ struct mcp_gw_session;
 typedef void (*mcp_gw_send_fn)(void *ctx, json_t *msg, json_t *request_id);
 /* Fronts the servers named in only (NULL: every enabled one), reaching each
  * once, in parallel, for its capabilities and tools (one that cannot be
- * reached is warned about and tried again on use). NULL with e set when a
- * name is not registered or disabled. */
+ * reached is warned about and tried again on use), and of their tools those
+ * whose qualified name matches a glob of tools (NULL: all; copied). NULL
+ * with e set when a name is not registered or disabled. */
 struct mcp_gateway *mcp_gateway_new(struct mcp_hub *hub, const struct mcp_registry *reg,
-                                    char *const *only, size_t max_message, osvm_err *e);
+                                    char *const *only, char *const *tools, size_t max_message,
+                                    osvm_err *e);
 const char *mcp_gateway_instructions(const struct mcp_gateway *g);
 void mcp_gateway_free(struct mcp_gateway *g);
 struct mcp_gw_session *mcp_gw_session_new(struct mcp_gateway *g, mcp_gw_send_fn send, void *ctx,

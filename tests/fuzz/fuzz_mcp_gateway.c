@@ -46,7 +46,7 @@ static struct mcp_gateway *gateway(void)
         iso_diags_free(&d);
         struct mcp_hub *hub = mcp_hub_new(&reg, &cfg, &host);
         osvm_err e = {0};
-        gw = mcp_gateway_new(hub, &reg, NULL, 0, &e);
+        gw = mcp_gateway_new(hub, &reg, NULL, NULL, 0, &e);
         if (!gw)
                 abort();
         return gw;

@@ -236,6 +236,36 @@ printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | timeout 120 "$O
 check_json "with names, only those servers' tools" "$T/only.out" \
         'sorted(t["name"] for t in d["result"]["tools"]) == ["peer__add-tool", "peer__echo"]'
 
+# --tools: only the tools its globs name are listed and callable
+timeout 120 python3 - "$OSVM" >"$T/tools.json" 2>"$T/tools.err" <<'PY'
+import json, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "mcp", "serve", "--tools", "ev__echo,peer__*", "--tools", "nosuch__*"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def rpc(i, m, params):
+    p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": params}) + "\n").encode())
+    p.stdin.flush()
+    return json.loads(p.stdout.readline())
+init = rpc(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}})
+tools = rpc(1, "tools/list", {})
+served = rpc(2, "tools/call", {"name": "ev__echo", "arguments": {"message": "x"}})
+other = rpc(3, "tools/call", {"name": "ev__get-sum", "arguments": {"a": 1, "b": 2}})
+p.stdin.close()
+print(json.dumps({"instructions": init["result"]["instructions"], "tools": sorted(t["name"] for t in tools["result"]["tools"]),
+                  "served": served.get("result"), "other": other.get("error"), "exit": p.wait(timeout=60)}))
+PY
+check_json "--tools: only the tools its globs name are listed" "$T/tools.json" \
+        'd["tools"] == ["ev__echo", "peer__add-tool", "peer__echo"]'
+check_json "and called" "$T/tools.json" 'd["served"]["content"][0]["text"] == "Echo: x"'
+check_json "another is no tool there (-32602)" "$T/tools.json" \
+        'd["other"]["code"] == -32602 and "Unknown tool: ev__get-sum" in d["other"]["message"]'
+check_json "the instructions say so, and count only those" "$T/tools.json" \
+        '"only those named are served: ev__echo, peer__*, nosuch__*." in d["instructions"] and "- ev: 1 tool run" in d["instructions"] and d["exit"] == 0'
+check_contains "a glob that names no tool is warned about" "--tools nosuch__* names no tool" \
+        "$(cat "$T/tools.err")"
+osvm mcp serve --tools 'ev__echo,,peer__*' </dev/null
+check_exit "an empty glob is a usage error" 2
+check_contains "which says what --tools takes" "--tools takes globs over SERVER__TOOL" "$ERR"
+
 # ---- the registry changes while the gateway runs ----
 fresh
 osvm mcp add peer -- python3 "$ROOT/tests/mcp/gateway_peer.py"
