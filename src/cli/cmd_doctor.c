@@ -542,21 +542,19 @@ static void check_config(struct report *r, const struct cli_paths *p)
         iso_diags_free(&d);
 }
 
-/* The registry; *reg receives it (empty when it cannot be read). */
-static void check_registry(struct report *r, const struct cli_paths *p, struct mcp_registry *reg)
+/* The registry reg, as read (failed: why it could not be). */
+static void check_registry(struct report *r, const struct cli_paths *p,
+                           const struct mcp_registry *reg, const osvm_err *failed)
 {
         struct stat st;
-        memset(reg, 0, sizeof(*reg));
         if (stat(p->registry, &st) != 0) {
                 add(r, "registry", DOC_OK, NULL, "%s does not exist yet ('osvm mcp add' writes it)",
                     p->registry);
                 return;
         }
-        osvm_err e = {0};
-        if (mcp_registry_load(p->registry, reg, &e) < 0) {
-                memset(reg, 0, sizeof(*reg));
+        if (failed) {
                 add(r, "registry", DOC_FAIL,
-                    "fix the file, or move it away and add the servers again", "%s", e.msg);
+                    "fix the file, or move it away and add the servers again", "%s", failed->msg);
                 return;
         }
         if (!loose_mode(r, "registry", p->registry, &st, true))
@@ -677,21 +675,22 @@ static int run_doctor(int argc, char **argv)
                 h.process_usable = vmm_platform_probe(VMM_PLATFORM_PROCESS, h.process_what,
                                                       sizeof(h.process_what));
         }
+        /* the registry (empty when it cannot be read): which servers are
+         * reached by URL, for the tools' routes, and its own checks */
+        struct mcp_registry reg = {0};
+        osvm_err reg_e = {0};
+        bool reg_read = mcp_registry_load(p.registry, &reg, &reg_e) == 0;
+        if (!reg_read)
+                memset(&reg, 0, sizeof(reg));
         if (rc == 0) {
-                struct mcp_registry reg = {0};
-                osvm_err e = {0};
-                if (mcp_registry_load(p.registry, &reg, &e) < 0) /* said under registry */
-                        memset(&reg, 0, sizeof(reg));
                 check_tools(&r, &cfg, &h, &reg);
-                mcp_registry_free(&reg);
                 iso_config_free(&cfg);
         } else {
                 add(&r, "tools", DOC_FAIL, "see config",
                     "no tool runs while the isolation config has errors");
         }
         check_agent(&r, &h, want, image_ok);
-        struct mcp_registry reg;
-        check_registry(&r, &p, &reg);
+        check_registry(&r, &p, &reg, reg_read ? NULL : &reg_e);
         check_programs(&r, &reg);
         check_servers(&r, &reg);
         mcp_registry_free(&reg);

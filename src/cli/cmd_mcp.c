@@ -140,31 +140,29 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
 }
 
 /*
- * Drops a policy that a server of this name left in the isolation config
- * (its secrets, its tools' settings: not the new server's, which starts from
- * what its flags say); *dropped says whether there was one. The config's
- * path into *path (a new string).
+ * Drops a policy that a server of this name left in the isolation config at
+ * path (its secrets, its tools' settings: not the new server's, which starts
+ * from what its flags say); *dropped says whether there was one.
  */
-static int drop_left_policy(const char *name, bool *dropped, char **path, osvm_err *e)
+static int drop_left_policy(const char *path, const char *name, bool *dropped, osvm_err *e)
 {
         struct iso_config cfg;
         struct iso_diags d = {0};
-        *path = iso_config_path();
         /* writes the default file when there is none */
         int opened = iso_config_open(&cfg, &d);
         bool named = opened == 0 && iso_config_server(&cfg, name);
         iso_config_free(&cfg);
         struct stat st;
-        if (opened < 0 && lstat(*path, &st) < 0) {
+        if (opened < 0 && lstat(path, &st) < 0) {
                 /* no file to edit: say why the default one could not be made */
-                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : *path);
+                err_set(e, ENOENT, "%s", d.n ? d.v[0].text : path);
                 e->exit = OSVM_EXIT_CONFIG;
                 iso_diags_free(&d);
                 return -1;
         }
         iso_diags_free(&d);
         *dropped = named;
-        if (named && iso_config_remove_server(*path, name, &d, e) < 0) {
+        if (named && iso_config_remove_server(path, name, &d, e) < 0) {
                 for (size_t i = 0; i < d.n; i++)
                         log_error("%s", d.v[i].text);
                 iso_diags_free(&d);
@@ -173,13 +171,12 @@ static int drop_left_policy(const char *name, bool *dropped, char **path, osvm_e
         return 0;
 }
 
-/* Writes the server's sandbox policy into the isolation config; *replaced
- * says that a policy left there under its name was dropped first. */
-static int write_sandbox_policy(const char *name, const struct sandbox_opts *o, bool *replaced,
-                                osvm_err *e)
+/* Writes the server's sandbox policy into the isolation config at path;
+ * *replaced says that a policy left there under its name was dropped first. */
+static int write_sandbox_policy(const char *path, const char *name, const struct sandbox_opts *o,
+                                bool *replaced, osvm_err *e)
 {
-        _cleanup_free_ char *path = NULL;
-        if (drop_left_policy(name, replaced, &path, e) < 0)
+        if (drop_left_policy(path, name, replaced, e) < 0)
                 return -1;
         struct iso_diags d = {0};
         const char *as[7];
@@ -495,12 +492,11 @@ static int add(int argc, char **argv)
         if (!url) {
                 if (!so.off)
                         mount_dir_args(name, argv + optind, so.mounts);
-                r = write_sandbox_policy(name, &so, &replaced, &e);
+                r = write_sandbox_policy(cfg_path, name, &so, &replaced, &e);
         } else {
                 /* a server reached by URL runs elsewhere: no sandbox, no
                  * secrets; its policy is the config's defaults until set */
-                _cleanup_free_ char *p = NULL;
-                r = drop_left_policy(name, &replaced, &p, &e);
+                r = drop_left_policy(cfg_path, name, &replaced, &e);
         }
         bool added = false;
         if (r == 0) {
@@ -597,7 +593,7 @@ static int import(int argc, char **argv)
             .mounts = json_array(), .allow = json_array(), .secrets = json_array()};
         osvm_err e = {0};
         int c, r = 0;
-        char *path = NULL;
+        char *path = NULL, *cfg_path = NULL;
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
                 if (!sandbox_opt(c, &so, &r, &e)) {
@@ -626,6 +622,7 @@ static int import(int argc, char **argv)
         /* each stdio server it added gets the sandbox policy; one reached by
          * URL loses a policy left under its name */
         r = OSVM_EXIT_OK;
+        cfg_path = iso_config_path();
         if (mcp_registry_load(path, &after, &e) == 0)
                 for (size_t i = 0; i < after.n; i++) {
                         const struct mcp_server_conf *s = &after.v[i];
@@ -634,8 +631,7 @@ static int import(int argc, char **argv)
                         bool replaced = false;
                         _cleanup_free_ char *shown = text_sanitize(s->id, 0);
                         if (s->kind != MCP_KIND_STDIO) {
-                                _cleanup_free_ char *p = NULL;
-                                if (drop_left_policy(s->id, &replaced, &p, &e) < 0)
+                                if (drop_left_policy(cfg_path, s->id, &replaced, &e) < 0)
                                         r = fail(&e);
                                 else if (replaced)
                                         say_replaced(shown, true);
@@ -645,7 +641,7 @@ static int import(int argc, char **argv)
                         one.mounts = json_deep_copy(so.mounts);
                         if (!so.off)
                                 mount_dir_args(s->id, s->argv, one.mounts);
-                        if (write_sandbox_policy(s->id, &one, &replaced, &e) < 0) {
+                        if (write_sandbox_policy(cfg_path, s->id, &one, &replaced, &e) < 0) {
                                 r = fail(&e);
                         } else if (replaced) {
                                 say_replaced(shown, false);
@@ -660,6 +656,7 @@ static int import(int argc, char **argv)
         free(shown);
 out:
         free(path);
+        free(cfg_path);
         json_decref(so.mounts);
         json_decref(so.allow);
         json_decref(so.secrets);
@@ -712,8 +709,7 @@ static int list(int argc, char **argv)
                         json_t *o =
                             json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", s->id, "transport",
                                       s->kind == MCP_KIND_HTTP ? "http" : "stdio", "target", where,
-                                      "enabled", s->enabled, "tier",
-                                      s->kind == MCP_KIND_HTTP ? "remote" : mcp_tier_name(tier));
+                                      "enabled", s->enabled, "tier", mcp_server_where(s, tier));
                         if (sb.wanted)
                                 json_object_set_new(o, "sandbox", mcp_sandbox_json(&sb, tier));
                         json_array_append_new(arr, o);
@@ -722,8 +718,7 @@ static int list(int argc, char **argv)
                         _cleanup_free_ char *target = text_sanitize(where, 0);
                         printf("%-20s %-5s %-8s %s%s\n", id,
                                s->kind == MCP_KIND_HTTP ? "http" : "stdio",
-                               s->kind == MCP_KIND_HTTP ? "remote" : mcp_tier_name(tier), target,
-                               s->enabled ? "" : "  (disabled)");
+                               mcp_server_where(s, tier), target, s->enabled ? "" : "  (disabled)");
                         if (sb.wanted) {
                                 _cleanup_free_ char *line = mcp_sandbox_text(&sb, tier);
                                 printf("%-20s %s\n", "", line);

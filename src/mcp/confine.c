@@ -63,6 +63,11 @@ const char *mcp_tier_name(enum mcp_tier t)
         return t == MCP_TIER_SANDBOX ? "sandbox" : t == MCP_TIER_REDUCED ? "reduced" : "host";
 }
 
+const char *mcp_server_where(const struct mcp_server_conf *s, enum mcp_tier t)
+{
+        return s->kind == MCP_KIND_HTTP ? "remote" : mcp_tier_name(t);
+}
+
 static bool env_is(const char *name)
 {
         const char *v = getenv(name);

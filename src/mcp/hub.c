@@ -143,9 +143,8 @@ static void set_conf(const struct mcp_hub *h, struct hub_server *s)
 static const char *where(const struct hub_server *s)
 {
         char why[400];
-        if (s->conf->kind == MCP_KIND_HTTP)
-                return "remote";
-        return s->sandbox.wanted ? mcp_tier_name(mcp_sandbox_tier(why, sizeof(why))) : "host";
+        return mcp_server_where(s->conf, s->sandbox.wanted ? mcp_sandbox_tier(why, sizeof(why))
+                                                           : MCP_TIER_HOST);
 }
 
 struct mcp_hub *mcp_hub_new(const struct mcp_registry *reg, const struct iso_config *cfg,
@@ -217,13 +216,19 @@ void mcp_hub_set_caller(struct mcp_hub *h, const char *caller)
         h->caller = xstrdup(caller);
 }
 
+/* The server of that id, or NULL. Under h->mu. */
+static struct hub_server *named(const struct mcp_hub *h, const char *id)
+{
+        for (size_t i = 0; i < h->n; i++)
+                if (strcmp(h->v[i]->conf->id, id) == 0)
+                        return h->v[i];
+        return NULL;
+}
+
 static struct hub_server *find(struct mcp_hub *h, const char *id, osvm_err *e)
 {
-        struct hub_server *s = NULL;
         pthread_mutex_lock(&h->mu);
-        for (size_t i = 0; i < h->n && !s; i++)
-                if (strcmp(h->v[i]->conf->id, id) == 0)
-                        s = h->v[i];
+        struct hub_server *s = named(h, id);
         bool enabled = s && s->conf->enabled;
         pthread_mutex_unlock(&h->mu);
         if (s && !enabled) {
@@ -483,10 +488,7 @@ json_t *mcp_hub_tools(struct mcp_hub *h, const char *id, const struct mcp_call_o
 void mcp_hub_add_server(struct mcp_hub *h, const struct mcp_server_conf *conf)
 {
         pthread_mutex_lock(&h->mu);
-        struct hub_server *s = NULL;
-        for (size_t i = 0; i < h->n && !s; i++)
-                if (strcmp(h->v[i]->conf->id, conf->id) == 0)
-                        s = h->v[i];
+        struct hub_server *s = named(h, conf->id);
         if (s) {
                 s->conf = conf; /* its connections stay as they are */
                 set_conf(h, s); /* for connections made from now on */
@@ -756,25 +758,22 @@ size_t mcp_hub_collect(struct mcp_hub *h, mcp_joined_fn fn, void *ctx, size_t *p
 const char *mcp_hub_start_error(const struct mcp_hub *h, const char *id)
 {
         struct mcp_hub *mh = (struct mcp_hub *)h; /* its lock, not its state */
-        const char *msg = NULL;
         pthread_mutex_lock(&mh->mu);
-        for (size_t i = 0; i < h->n && !msg; i++)
-                if (!strcmp(h->v[i]->conf->id, id) && h->v[i]->start_failed)
-                        msg = h->v[i]->start_err.msg;
+        const struct hub_server *s = named(h, id);
+        const char *msg = s && s->start_failed ? s->start_err.msg : NULL;
         pthread_mutex_unlock(&mh->mu);
         return msg;
 }
 
 void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct iso_decision *dec)
 {
-        struct iso_reach reach = {0};
-        bool known = false;
+        struct iso_reach reach;
         pthread_mutex_lock(&h->mu);
-        for (size_t i = 0; i < h->n && !known; i++)
-                if ((known = !strcmp(h->v[i]->conf->id, id)))
-                        mcp_server_reach(h->v[i]->conf, &reach);
+        const struct hub_server *s = named(h, id);
+        if (s)
+                mcp_server_reach(s->conf, &reach);
         pthread_mutex_unlock(&h->mu);
-        iso_decide_reach(h->cfg, id, tool, h->host, known ? &reach : NULL, dec);
+        iso_decide_reach(h->cfg, id, tool, h->host, s ? &reach : NULL, dec);
 }
 
 /*

@@ -566,6 +566,9 @@ void mcp_egress_req_free(struct mcp_egress_req *r);
  */
 enum mcp_tier { MCP_TIER_HOST = 0, MCP_TIER_SANDBOX, MCP_TIER_REDUCED };
 const char *mcp_tier_name(enum mcp_tier t); /* "host", "sandbox", "reduced" */
+/* Where server s runs, in a word (`mcp list`, the status line): "remote" for
+ * one reached by URL, else the name of tier t, the one its process gets. */
+const char *mcp_server_where(const struct mcp_server_conf *s, enum mcp_tier t);
 /* The tier a confined server gets on this host; why, when it is not the full one. */
 enum mcp_tier mcp_sandbox_tier(char *why, size_t n);
 /* What a server's sandbox holds it to on this host, as one line of words
