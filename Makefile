@@ -150,6 +150,9 @@ GUESTS      := $(patsubst tests/guests/%.c,build/guests/%,$(wildcard tests/guest
                build/guests/echo.glibc
 VMM_TEST_BINS := $(GUESTS) build/asan/tests/vmm/vmm_run build/rel/tests/vmm/vmm_run
 
+# ctl_smash writes the process platform's control page by its layout
+build/guests/ctl_smash: src/vmm/proc_abi.h
+
 build/guests/%: tests/guests/%.c
 	@mkdir -p $(dir $@)
 	musl-gcc -static $(GUEST_CFLAGS) -o $@ $<

@@ -421,6 +421,14 @@ void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
  * the guest's rax. */
 int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
+/* brk(want): grows the heap up to vmm_brk_room, zeroes what a shrink gives
+ * back; the break after it. */
+int64_t vmm_brk(struct vmm_vm *vm, uint64_t want);
+/* The highest break a growth reaches without overlapping an mmap area or the
+ * stack's guard (what a platform may grant without the layer). */
+uint64_t vmm_brk_room(const struct vmm_vm *vm);
+/* The guest's limit res (below RLIM_NLIMITS), soft and hard alike. */
+uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
 /* Stops the VM with an end and a reason. */
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define VMM_PROC_ABI 2
+#define VMM_PROC_ABI 3
 
 #define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
 #define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
@@ -56,6 +56,11 @@ struct vmm_proc_seg {
  * guest (a MAP_FIXED mmap over the image's read-only pages). */
 #define VMM_PROC_MAX_REMAPS 4
 
+/* The limits the stub answers getrlimit with (Linux's RLIM_NLIMITS), and
+ * the random bytes it has for getrandom. */
+#define VMM_PROC_NLIMITS 16
+#define VMM_PROC_RAND    64
+
 struct vmm_proc_ctl {
         uint32_t state;
         uint32_t abi;      /* stub: VMM_PROC_ABI once set up */
@@ -88,6 +93,18 @@ struct vmm_proc_ctl {
         uint32_t uid, gid;
         uint32_t ioctl_fds; /* ioctl on fds below this is ENOTTY without osvm */
         uint32_t pad;
+        /* the break: brk_cur, as the stub grows it up to brk_room (osvm sets
+         * all three before the guest runs and after each call it serves, and
+         * takes brk_cur back, as the guest's brk, before it serves one); a
+         * shrink, which zeroes memory, goes to osvm */
+        uint64_t brk_lo, brk_cur, brk_room;
+        /* prlimit64 and getrlimit: the limits of osvm's layer by resource
+         * (soft and hard alike) */
+        uint64_t rlim[VMM_PROC_NLIMITS];
+        /* getrandom, while these last: bytes osvm drew for this guest alone,
+         * the first rand_used of them given */
+        uint64_t rand_used;
+        uint8_t rand[VMM_PROC_RAND];
         /* the robust futex list naming state (the stub's) */
         uint64_t robust_head[3], robust_entry;
 };

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -645,11 +646,46 @@ static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 static int wait_ready(struct vmm_vm *vm, osvm_err *e);
 static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n);
 
+/* The break and its room, for the stub to answer brk with: glibc's start
+ * alone makes five calls that would each be a round trip to osvm. */
+static void share_brk(const struct vmm_vm *vm, struct vmm_proc_ctl *c)
+{
+        c->brk_lo = vm->brk_start;
+        c->brk_cur = vm->brk_cur;
+        c->brk_room = vmm_brk_room(vm);
+}
+
+_Static_assert(VMM_PROC_NLIMITS == RLIM_NLIMITS, "the stub's limits are Linux's");
+
+/* What the stub answers getrlimit and getrandom with: the layer's limits,
+ * and random bytes for this guest alone, drawn a page at a time and wiped
+ * from the pool as they are given. */
+static void share_answers(const struct vmm_vm *vm, struct vmm_proc_ctl *c)
+{
+        static _Thread_local uint8_t pool[4096];
+        static _Thread_local size_t left;
+        for (unsigned i = 0; i < VMM_PROC_NLIMITS; i++)
+                c->rlim[i] = vmm_rlimit(vm, i);
+        c->rand_used = sizeof(c->rand); /* none, unless drawn: osvm answers */
+        if (left < sizeof(c->rand)) {
+                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+                        return;
+                left = sizeof(pool);
+        }
+        uint8_t *p = pool + sizeof(pool) - left;
+        memcpy(c->rand, p, sizeof(c->rand));
+        explicit_bzero(p, sizeof(c->rand));
+        left -= sizeof(c->rand);
+        c->rand_used = 0;
+}
+
 static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
         c->entry_rip = rip;
         c->entry_rsp = rsp;
+        share_brk(vm, c);
+        share_answers(vm, c);
         c->fs_set = 0;
         c->nremap = 0;
         c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
@@ -895,6 +931,10 @@ static void proc_run(struct vmm_vm *vm, struct vmm_exit *x)
         uint32_t s = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
         switch (s) {
         case VMM_PROC_SYSCALL:
+                /* the break as the stub left it: the guest's own brk calls
+                 * (a value the guest wrote there is no more than such a call) */
+                if (c->brk_cur != vm->brk_cur)
+                        vmm_brk(vm, c->brk_cur);
                 x->kind = VMM_EXIT_SYSCALL;
                 x->nr = c->nr;
                 for (int i = 0; i < 6; i++)
@@ -934,6 +974,7 @@ static void proc_complete(struct vmm_vm *vm, int64_t ret)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
         c->ret = ret;
+        share_brk(vm, c);
         c->nremap = vm->proc.nremap; /* the stub's copy, whatever the guest wrote there */
         vm->proc.nremap = 0;
         __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);

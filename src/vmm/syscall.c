@@ -1196,7 +1196,7 @@ static int64_t do_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint6
         return (int64_t)at;
 }
 
-static int64_t do_brk(struct vmm_vm *vm, uint64_t want)
+int64_t vmm_brk(struct vmm_vm *vm, uint64_t want)
 {
         if (want < vm->brk_start || want > vm->guard_lo)
                 return (int64_t)vm->brk_cur;
@@ -1212,6 +1212,15 @@ static int64_t do_brk(struct vmm_vm *vm, uint64_t want)
         }
         vm->brk_cur = want;
         return (int64_t)want;
+}
+
+uint64_t vmm_brk_room(const struct vmm_vm *vm)
+{
+        uint64_t top = page_up(vm->brk_cur), room = vm->guard_lo;
+        for (size_t i = 0; i < vm->nmaps; i++)
+                if (vm->maps[i].hi > top && vm->maps[i].lo < room)
+                        room = vm->maps[i].lo > top ? vm->maps[i].lo : top;
+        return room;
 }
 
 /* ---- identity, time, misc ---- */
@@ -1231,17 +1240,22 @@ static int64_t do_uname(struct vmm_vm *vm, uint64_t buf)
         return put(vm, buf, &u, sizeof(u));
 }
 
+uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res)
+{
+        if (res == RLIMIT_STACK)
+                return vm->mem_size - vm->stack_lo;
+        if (res == RLIMIT_NOFILE)
+                return VMM_MAX_FDS;
+        if (res == RLIMIT_AS || res == RLIMIT_DATA)
+                return vm->mem_size;
+        return UINT64_MAX;
+}
+
 static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
 {
-        uint64_t lim[2] = {UINT64_MAX, UINT64_MAX};
-        if (res == RLIMIT_STACK)
-                lim[0] = lim[1] = vm->mem_size - vm->stack_lo;
-        else if (res == RLIMIT_NOFILE)
-                lim[0] = lim[1] = VMM_MAX_FDS;
-        else if (res == RLIMIT_AS || res == RLIMIT_DATA)
-                lim[0] = lim[1] = vm->mem_size;
-        else if (res >= RLIM_NLIMITS)
+        if (res >= RLIM_NLIMITS)
                 return -EINVAL;
+        uint64_t lim[2] = {vmm_rlimit(vm, (unsigned)res), vmm_rlimit(vm, (unsigned)res)};
         if (old && put(vm, old, lim, sizeof(lim)) < 0)
                 return -EFAULT;
         return 0;
@@ -1409,7 +1423,7 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_umask:
                 return 022;
         case SYS_brk:
-                return do_brk(vm, a[0]);
+                return vmm_brk(vm, a[0]);
         case SYS_mmap:
                 return do_mmap(vm, a[0], a[1], a[2], a[3], (int64_t)a[4], a[5]);
         case SYS_munmap:

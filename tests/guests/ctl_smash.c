@@ -11,11 +11,18 @@
  *   spin remap fd   the stub's own knobs: its spin count, the ranges it maps
  *                   again, its memory's fd
  *   altstack        the signal stack
+ *   brk             the break's fields, absurd, then brk and mmap calls
+ *   answers         the writable range widened to all memory, then a
+ *                   getrandom into an unmapped page: the stub faults
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../../src/vmm/proc_abi.h"
 
 #define CTL 0x100000ul
 
@@ -61,6 +68,24 @@ int main(int argc, char **argv)
                         w[i] ^= 0x5a5a5a5au;
         else if (!strcmp(mode, "altstack"))
                 memset((void *)0x110000, 0xcc, 0x10000);
+        else if (!strcmp(mode, "brk")) {
+                struct vmm_proc_ctl *c = (struct vmm_proc_ctl *)CTL;
+                c->brk_lo = 0;
+                c->brk_cur = ~0ull - 4095;
+                c->brk_room = ~0ull;
+                syscall(SYS_brk, 0);
+                syscall(SYS_brk, 1ull << 46);
+                /* served: osvm takes the break back as a brk call */
+                mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                c->brk_cur = 0x1000;
+                syscall(SYS_brk, 0x2000);
+                mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        } else if (!strcmp(mode, "answers")) {
+                struct vmm_proc_ctl *c = (struct vmm_proc_ctl *)CTL;
+                c->brk_lo = 0;
+                c->rand_used = 0;
+                syscall(SYS_getrandom, (void *)0x1000, 8, 0);
+        }
         static const char after[] = "after\n";
         write(1, after, sizeof(after) - 1);
         return 0;

@@ -57,6 +57,18 @@ G=$GUESTS
 M="--mem 64"
 expect 0 '^ok$' -- $M $G/bad_ptr
 expect 0 '^ok$' -- $M $G/giant_iov
+# What a platform answers from what it was given ahead (the process
+# platform's stub: a growth of the break, the limits, random bytes) is what
+# the layer answers; two runs draw different bytes.
+expect 0 '^ok$' -- $M $G/answers
+r1=$(tail -1 "$tmp/stdout")
+expect 0 '^ok$' -- $M $G/answers
+r2=$(tail -1 "$tmp/stdout")
+if [[ "$r1" =~ ^[0-9a-f]{32}$ ]] && [ "$r1" != "$r2" ]; then
+        ok "$plat: two runs draw different random bytes ($r1, $r2)"
+else
+        not_ok "$plat: random bytes of two runs: '$r1' and '$r2'"
+fi
 expect 125 'limit: time limit of 300 ms' -- $M --timeout 300 $G/loop
 expect 125 'limit: memory limit of 64 MiB' -- $M $G/oom
 # The system pages below 2 MiB: the VM's own on KVM; nothing mapped on the
@@ -214,12 +226,13 @@ else
         # the zygote's system call instruction is not mapped in a stub
         expect 139 'page fault \(#PF\): instruction fetch from 0x7' -- $M $G/stub_jump zyg $J
         # the control page and the signal stack, written over
-        for m in zero ones spin remap fd altstack; do
+        for m in zero ones spin remap fd altstack brk; do
                 expect 0 '^after$' -- $M --timeout 5000 $G/ctl_smash $m
         done
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash died
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash setup-err
         expect 0 '^forged$;;^after$' -- $M --timeout 5000 $G/ctl_smash forge
+        expect 139 'a fault inside the stub.s trap handler' -- $M --timeout 5000 $G/ctl_smash answers
 fi
 }
 

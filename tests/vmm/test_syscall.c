@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -538,6 +539,55 @@ static void test_time_values(void **state)
         }
 }
 
+/* The room a platform may grant the break without the layer is exactly
+ * what the layer's own brk grants: up to it, not a page past it. */
+static void test_brk_room(void **state)
+{
+        (void)state;
+        struct harness h;
+        h_init(&h);
+        h_start(&h, 1000);
+        struct vmm_vm *vm = &h.vm;
+        uint64_t start = vm->brk_start;
+        assert_int_equal(vmm_brk_room(vm), vm->guard_lo);
+        /* an mmap area above the break bounds it; a growth inside the break's
+         * last page is always room */
+        uint64_t at = start + 5 * 4096;
+        assert_int_equal(sc(&h, SYS_mmap, at, 4096, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+                         (int64_t)at);
+        assert_int_equal(vmm_brk_room(vm), at);
+        assert_int_equal(sc(&h, SYS_brk, at + 1, 0, 0, 0), (int64_t)start);
+        assert_int_equal(sc(&h, SYS_brk, at, 0, 0, 0), (int64_t)at);
+        assert_int_equal(vmm_brk_room(vm), at);
+        /* the break now meets the area: no room beyond its end */
+        assert_int_equal(sc(&h, SYS_brk, at + 4096, 0, 0, 0), (int64_t)at);
+        assert_int_equal(sc(&h, SYS_munmap, at, 4096, 0, 0), 0);
+        assert_int_equal(vmm_brk_room(vm), vm->guard_lo);
+        /* mid-page: the rest of the break's last page is room even with an
+         * area right above it, and not a byte more */
+        assert_int_equal(sc(&h, SYS_brk, start + 100, 0, 0, 0), (int64_t)(start + 100));
+        assert_int_equal(vmm_brk_room(vm), vm->guard_lo);
+        uint64_t next = start + 4096;
+        assert_int_equal(sc(&h, SYS_mmap, next, 4096, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+                         (int64_t)next);
+        assert_int_equal(vmm_brk_room(vm), next);
+        assert_int_equal(sc(&h, SYS_brk, next + 1, 0, 0, 0), (int64_t)(start + 100));
+        assert_int_equal(sc(&h, SYS_brk, next, 0, 0, 0), (int64_t)next);
+        assert_int_equal(sc(&h, SYS_munmap, next, 4096, 0, 0), 0);
+        /* the limits a platform answers getrlimit with are the layer's */
+        uint64_t lim = BUF;
+        assert_int_equal(sc(&h, SYS_prlimit64, 0, RLIMIT_STACK, 0, lim), 0);
+        uint64_t got[2];
+        memcpy(got, vm->mem + lim, sizeof(got));
+        assert_int_equal(got[0], vmm_rlimit(vm, RLIMIT_STACK));
+        assert_int_equal(got[1], vm->mem_size - vm->stack_lo);
+        assert_int_equal(vmm_rlimit(vm, RLIMIT_NOFILE), VMM_MAX_FDS);
+        assert_int_equal(vmm_rlimit(vm, RLIMIT_CPU), UINT64_MAX);
+        h_fini(&h);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -550,6 +600,7 @@ int main(void)
             cmocka_unit_test(test_cancel_ends_every_wait),
             cmocka_unit_test(test_modes),
             cmocka_unit_test(test_time_values),
+            cmocka_unit_test(test_brk_room),
         };
         return cmocka_run_group_tests_name("vmm/syscall", tests, NULL, NULL);
 }

@@ -15,7 +15,9 @@
  * Syscall User Dispatch, and enters the program with rt_sigreturn. Every
  * `syscall` the program executes then traps (SIGSYS from SUD, or from the
  * filter's RET_TRAP when SUD is off or missing) into handler(): the calls
- * whose answer is a constant are answered there, every other one is handed
+ * whose answer is a constant or one osvm gave ahead (the break's growth
+ * within a room, the limits, random bytes) are answered there, every other
+ * one is handed
  * to osvm through the control page and answered by osvm's syscall layer.
  * A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) is handed over the same
  * way and ends the call. The program can write over all of this memory and
@@ -37,6 +39,7 @@
 #define NR_close           3
 #define NR_mmap            9
 #define NR_mprotect        10
+#define NR_brk             12
 #define NR_munmap          11
 #define NR_mincore         27
 #define NR_mremap          25
@@ -52,6 +55,7 @@
 #define NR_clone           56
 #define NR_exit            60
 #define NR_wait4           61
+#define NR_getrlimit       97
 #define NR_getuid          102
 #define NR_getgid          104
 #define NR_geteuid         107
@@ -68,11 +72,13 @@
 #define NR_prlimit64       302
 #define NR_seccomp         317
 #define NR_rseq            334
+#define NR_getrandom       318
 
 #define E_AGAIN  11
 #define E_NOTTY  25
 #define E_NOSYS  38
 #define E_PERM   1
+#define E_SRCH   3
 #define E_INVAL  22
 #define E_FAULT  14
 #define E_NOEXEC 8
@@ -324,8 +330,25 @@ static void apply_answer(void)
 }
 
 /*
- * The calls whose answer is a constant, answered without osvm (the same set
- * the KVM platform's PVM stub answers inside the guest); true when answered.
+ * True when the guest's [buf, buf + len) is memory the stub may write for it:
+ * the heap and the mmap area, or the stack (above the image, whose read-only
+ * pages it maps as such). A range the guest forged in the control page only
+ * makes the stub fault, which ends the call as the guest's own fault would.
+ */
+static int user_writable(uint64_t buf, uint64_t len)
+{
+        uint64_t end = buf + len;
+        if (end < buf)
+                return 0;
+        return (buf >= ctl->brk_lo && end <= ctl->guard_lo) ||
+               (buf >= ctl->stack_lo && end <= ctl->mem_size);
+}
+
+/*
+ * The calls whose answer is a constant, answered without osvm (the set the
+ * KVM platform's PVM stub answers inside the guest), and those osvm gave it
+ * the answers to ahead: brk within its room, the limits, a few random bytes;
+ * true when answered.
  */
 static int fast_path(struct ksigcontext *g)
 {
@@ -374,6 +397,45 @@ static int fast_path(struct ksigcontext *g)
                         return 0;
                 r = 0;
                 break;
+        case NR_brk: {
+                /* a growth within the room osvm gave, or a break it would
+                 * refuse, as osvm answers it; a shrink goes to osvm */
+                uint64_t cur = ctl->brk_cur, want = g->rdi;
+                if (want >= cur && want <= ctl->brk_room)
+                        ctl->brk_cur = want;
+                else if (want >= ctl->brk_lo && want <= ctl->brk_room)
+                        return 0;
+                r = (int64_t)ctl->brk_cur;
+                break;
+        }
+        case NR_getrlimit:
+        case NR_prlimit64: {
+                int get = nr == NR_getrlimit;
+                uint64_t res = get ? g->rdi : g->rsi, old = get ? g->rsi : g->r10;
+                if (!get && g->rdi > 1) {
+                        r = -E_SRCH;
+                } else if (res >= VMM_PROC_NLIMITS) {
+                        r = -E_INVAL;
+                } else {
+                        if (old && !user_writable(old, 16))
+                                return 0; /* osvm's EFAULT */
+                        if (old)
+                                ((volatile uint64_t *)old)[0] = ((volatile uint64_t *)old)[1] =
+                                    ctl->rlim[res];
+                        r = 0;
+                }
+                break;
+        }
+        case NR_getrandom: {
+                uint64_t used = ctl->rand_used, n = g->rsi;
+                if (!n || used > VMM_PROC_RAND || n > VMM_PROC_RAND - used ||
+                    !user_writable(g->rdi, n))
+                        return 0;
+                memcpy((void *)g->rdi, (const void *)&ctl->rand[used], n);
+                ctl->rand_used = used + n;
+                r = (int64_t)n;
+                break;
+        }
         case NR_arch_prctl:
                 if (g->rdi != ARCH_SET_FS_ || g->rsi >= (1ull << 47))
                         return 0;
