@@ -233,10 +233,28 @@ static int zygote_pid(void)
 
 /* Where a round's CPU went, per call, in ms: this process (osvm: the
  * workers, the pool and the reaper), the processes it reaped (the host
- * processes), the zygote itself and the stubs it reaped. */
+ * processes), the zygote itself and the stubs it reaped; and the share of
+ * the machine's CPU time that stayed idle meanwhile. */
 struct split {
-        double total, osvm, spawned, zygote, stubs;
+        double total, osvm, spawned, zygote, stubs, idle;
 };
+
+/* The machine's idle and total CPU time so far, in ticks (/proc/stat). */
+static void machine_ticks(unsigned long long *idle, unsigned long long *total)
+{
+        unsigned long long v[8] = {0};
+        FILE *f = fopen("/proc/stat", "r");
+        *idle = *total = 0;
+        if (!f)
+                return;
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) == 8) {
+                *idle = v[3] + v[4];
+                for (int i = 0; i < 8; i++)
+                        *total += v[i];
+        }
+        fclose(f);
+}
 
 /* One round of two workers: calls/s, and the CPU per call. */
 static double round_of(const char *tool, bool guest, int n, struct split *cpu)
@@ -246,12 +264,16 @@ static double round_of(const char *tool, bool guest, int n, struct split *cpu)
         vmm_pool_wait_idle();
         int z = guest ? zygote_pid() : 0;
         struct cpu o0 = cpu_of(getpid()), z0 = z ? cpu_of(z) : (struct cpu){0, 0};
+        unsigned long long i0, a0, i1, a1;
+        machine_ticks(&i0, &a0);
         uint64_t t0 = time_mono_ns();
         for (int i = 0; i < 2; i++)
                 pthread_create(&t[i], NULL, worker_main, &w[i]);
         for (int i = 0; i < 2; i++)
                 pthread_join(t[i], NULL);
         double secs = (double)(time_mono_ns() - t0) / 1e9;
+        machine_ticks(&i1, &a1);
+        cpu->idle = a1 > a0 ? (double)(i1 - i0) / (double)(a1 - a0) : 0;
         vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
         struct cpu o1 = cpu_of(getpid()), z1 = z ? cpu_of(z) : (struct cpu){0, 0};
         double calls = 2.0 * n;
@@ -330,7 +352,7 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                         g[i] = round_of(tools[k], true, per, &gc[i]);
                         if (guests_only) {
                                 h[i] = g[i];
-                                hc[i] = (struct split){0, 0, 0, 0, 0};
+                                hc[i] = (struct split){0, 0, 0, 0, 0, 0};
                         } else {
                                 h[i] = round_of(tools[k], false, per, &hc[i]);
                         }
@@ -350,8 +372,9 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                        hc[ROUNDS / 2].total);
                 printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, the stubs "
                        "%.2f ms; the host processes' CPU per call: osvm %.2f ms, the processes "
-                       "%.2f ms\n",
-                       m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned);
+                       "%.2f ms; the machine idle %.0f%% and %.0f%% of the time\n",
+                       m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned,
+                       100 * m->idle, 100 * hc[ROUNDS / 2].idle);
                 if (!guests_only)
                         floor_of(tools[k]);
         }

@@ -12,8 +12,8 @@
  *                   again, its memory's fd
  *   altstack        the signal stack
  *   brk             the break's fields, absurd, then brk and mmap calls
- *   answers         the writable range widened to all memory, then a
- *                   getrandom into an unmapped page: the stub faults
+ *   answers         the writable range widened over the stack's guard,
+ *                   then a getrandom into it: the stub faults
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -82,9 +82,10 @@ int main(int argc, char **argv)
                 mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         } else if (!strcmp(mode, "answers")) {
                 struct vmm_proc_ctl *c = (struct vmm_proc_ctl *)CTL;
-                c->brk_lo = 0;
+                uint64_t guard = c->guard_lo;
+                c->guard_lo = c->stack_lo;
                 c->rand_used = 0;
-                syscall(SYS_getrandom, (void *)0x1000, 8, 0);
+                syscall(SYS_getrandom, (void *)(uintptr_t)(guard + 4096), 8, 0);
         }
         static const char after[] = "after\n";
         write(1, after, sizeof(after) - 1);

@@ -329,19 +329,31 @@ static void apply_answer(void)
         }
 }
 
+/* Where user memory starts (internal.h's VMM_USER_BASE): below it only the
+ * stub's system pages. */
+#define USER_BASE 0x200000ull
+
 /*
  * True when the guest's [buf, buf + len) is memory the stub may write for it:
- * the heap and the mmap area, or the stack (above the image, whose read-only
- * pages it maps as such). A range the guest forged in the control page only
- * makes the stub fault, which ends the call as the guest's own fault would.
+ * user memory below the guard, but for the image's read-only segments (which
+ * it maps as such), or the stack. A range the guest forged in the control
+ * page only makes the stub fault, which ends the call as the guest's own
+ * fault would.
  */
 static int user_writable(uint64_t buf, uint64_t len)
 {
         uint64_t end = buf + len;
         if (end < buf)
                 return 0;
-        return (buf >= ctl->brk_lo && end <= ctl->guard_lo) ||
-               (buf >= ctl->stack_lo && end <= ctl->mem_size);
+        if (buf >= ctl->stack_lo && end <= ctl->mem_size)
+                return 1;
+        if (buf < USER_BASE || end > ctl->guard_lo)
+                return 0;
+        uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
+        for (uint64_t i = 0; i < nseg; i++)
+                if (buf < ctl->seg[i].addr + ctl->seg[i].len && ctl->seg[i].addr < end)
+                        return 0;
+        return 1;
 }
 
 /*
@@ -636,10 +648,10 @@ void stub_child(long memfd, long ctlfd, long imgfd)
         sc3(NR_madvise, VMM_PROC_SYS_END - 0x2000, 0x2000, MADV_POPULATE_WRITE_);
         uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
         const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
-        if (!(VMM_PROC_SYS_END <= 0x200000 && 0x200000 <= guard && guard <= stack && stack < size &&
-              size <= (1ull << 32)))
+        if (!(VMM_PROC_SYS_END <= USER_BASE && USER_BASE <= guard && guard <= stack &&
+              stack < size && size <= (1ull << 32)))
                 setup_failed(VMM_PROC_STEP_MAP_MEM, -E_INVAL);
-        if ((r = map_fixed(0x200000, guard - 0x200000, rwx, MAP_SHARED_, memfd, 0x200000)) < 0 ||
+        if ((r = map_fixed(USER_BASE, guard - USER_BASE, rwx, MAP_SHARED_, memfd, USER_BASE)) < 0 ||
             (r = map_fixed(stack, size - stack, rwx, MAP_SHARED_, memfd, stack)) < 0)
                 setup_failed(VMM_PROC_STEP_MAP_MEM, r);
         uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
