@@ -360,6 +360,43 @@ static void check_programs(struct report *r, const struct mcp_registry *reg)
         }
 }
 
+/* The servers reached by URL whose policy asks for a sandbox (cfg: the
+ * isolation config, or NULL): they run elsewhere, so they cannot have one,
+ * and their calls take the sandbox's fallback. */
+static void check_remote_sandbox(struct report *r, const struct mcp_registry *reg,
+                                 const struct iso_config *cfg)
+{
+        strbuf names = {0};
+        size_t nrefused = 0;
+        const char *first = NULL;
+        for (size_t i = 0; cfg && i < reg->n; i++) {
+                const struct mcp_server_conf *s = &reg->v[i];
+                struct iso_sandbox sb;
+                if (!s->enabled || s->kind != MCP_KIND_HTTP)
+                        continue;
+                iso_server_sandbox(cfg, s->id, &sb);
+                if (!sb.wanted)
+                        continue;
+                sb_addf(&names, "%s%s (%s, fallback %s)", names.len ? ", " : "", s->id, sb.why,
+                        iso_fallback_name(sb.fallback));
+                nrefused += sb.fallback == ISO_FALLBACK_DENY;
+                if (!first)
+                        first = s->id;
+        }
+        if (!first)
+                return;
+        _cleanup_free_ char *fix = xasprintf(
+            "a server reached by URL runs elsewhere, not in a sandbox of osvm's: osvm isolation "
+            "set %s sandbox=false",
+            first);
+        add(r, "sandbox", nrefused ? DOC_FAIL : DOC_WARN, fix,
+            "reached by URL, yet their policy asks for a sandbox, which they cannot have: %s; "
+            "%s",
+            names.s,
+            nrefused ? "calls under fallback deny are refused" : "their calls run without one");
+        sb_free(&names);
+}
+
 static void check_servers(struct report *r, const struct mcp_registry *reg)
 {
         strbuf ok = {0}, bad = {0};
@@ -684,7 +721,6 @@ static int run_doctor(int argc, char **argv)
                 memset(&reg, 0, sizeof(reg));
         if (rc == 0) {
                 check_tools(&r, &cfg, &h, &reg);
-                iso_config_free(&cfg);
         } else {
                 add(&r, "tools", DOC_FAIL, "see config",
                     "no tool runs while the isolation config has errors");
@@ -693,6 +729,9 @@ static int run_doctor(int argc, char **argv)
         check_registry(&r, &p, &reg, reg_read ? NULL : &reg_e);
         check_programs(&r, &reg);
         check_servers(&r, &reg);
+        check_remote_sandbox(&r, &reg, rc == 0 ? &cfg : NULL);
+        if (rc == 0)
+                iso_config_free(&cfg);
         mcp_registry_free(&reg);
         check_llm(&r);
         check_config(&r, &p);
@@ -732,6 +771,8 @@ const struct cli_cmd cli_cmd_doctor = {
             "  node, npx, python3, uvx\n"
             "               found in PATH, and which registered servers start with them\n"
             "  servers      each registered server's command is found\n"
+            "  sandbox      (only when it applies) servers reached by URL whose policy\n"
+            "               asks for a sandbox, which they cannot have\n"
             "  llm          the LLM endpoint, or the offline planner; whether it answers\n"
             "               (one HEAD request, 5 s at most, without the key)\n"
             "  config       the isolation config: parses, not writable by others\n"

@@ -99,9 +99,12 @@ static void say_where_server_runs(struct iso_decision *d, const struct iso_confi
                 snprintf(mounts, sizeof(mounts), "%zu", p->mounts->n);
         reason(d, LOG_INFO,
                "Not enforced in direct mode: memory_mb (%u MiB), vcpus (%u), network.allow (%s), "
-               "mounts (%s): the call runs in the MCP server's own process, outside any VM; "
-               "timeout_ms (%u ms) holds",
-               p->memory_mb, p->vcpus, net, mounts, p->timeout_ms);
+               "mounts (%s): the call runs %s; timeout_ms (%u ms) holds",
+               p->memory_mb, p->vcpus, net, mounts,
+               reach && reach->remote
+                   ? "on the MCP server reached by URL, elsewhere (not on this host)"
+                   : "in the MCP server's own process, outside any VM",
+               p->timeout_ms);
 }
 
 /* Why the image cannot be used, or NULL. */

@@ -210,6 +210,9 @@ char *iso_policy_text(const struct iso_policy *p, const struct iso_decision *d)
                        "server's\n  sandbox: the server's limits, view and allow-list hold it "
                        "('osvm mcp list'\n  shows them), not the per-call values marked; the "
                        "timeout holds\n");
+        else if (!en.memory && d && d->tier && !strcmp(d->tier, "remote"))
+                sb_add(&b, "  not enforced: the call runs on its MCP server, reached by URL, "
+                           "elsewhere\n  (not on this host): only the timeout holds\n");
         else if (!en.memory)
                 sb_add(&b, "  not enforced: the call runs in its MCP server's own process, outside "
                            "any VM,\n  with the memory, CPUs, network and files that process has; "

@@ -233,6 +233,31 @@ kill "$SILENT" 2>/dev/null
 wait "$SILENT" 2>/dev/null
 unset OSVM_AI_URL OSVM_AI_MODEL OSVM_AI_KEY
 
+# ---- a server reached by URL whose policy asks for a sandbox ----
+fresh
+osvm mcp add far --url https://mcp.example.com/mcp
+OSVM_NO_KVM=1 osvm doctor
+check_eq "no sandbox check while no policy asks for one" "" "$(line sandbox)"
+osvm isolation set far sandbox=true
+OSVM_NO_KVM=1 osvm doctor
+check_exit "fallback direct: a warning, exit 0" 0
+check_match "it says the server cannot have the sandbox it asks for" \
+        '^warn +sandbox +reached by URL, yet their policy asks for a sandbox, which they cannot have: far \("sandbox": true, fallback direct\); their calls run without one$' \
+        "$(line sandbox)"
+check_contains "and the fix" "fix: a server reached by URL runs elsewhere, not in a sandbox of osvm's: osvm isolation set far sandbox=false" "$OUT"
+osvm isolation set far fallback=deny
+OSVM_NO_KVM=1 osvm doctor
+check_exit "fallback deny: a failure, exit 1" 1
+check_match "its calls are refused" '^fail +sandbox +.*far \("sandbox": true, fallback deny\); calls under fallback deny are refused$' \
+        "$(line sandbox)"
+osvm isolation set far sandbox=false
+osvm isolation set far fallback=direct
+osvm isolation explain far/echo
+check_contains "explain says where a direct call to it runs" "the call runs on the MCP server reached by URL, elsewhere (not on this host)" "$OUT$ERR"
+OSVM_NO_KVM=1 osvm doctor
+check_exit "with the fix applied, exit 0" 0
+check_eq "and no sandbox check" "" "$(line sandbox)"
+
 # ---- osvm config paths ----
 fresh
 osvm config paths

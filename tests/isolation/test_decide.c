@@ -509,6 +509,11 @@ static void test_server_reach(void **state)
             {"by URL, microvm", "{\"execution_mode\": \"microvm\"}", &remote, "sandbox",
              ISO_ROUTE_DIRECT, true, false, "remote",
              "nor is the server's sandbox: it is reached by URL", "Not enforced in direct mode"},
+            {"by URL, direct", "{\"execution_mode\": \"direct\"}", &remote, "sandbox",
+             ISO_ROUTE_DIRECT, false, false, "remote", NULL,
+             "Not enforced in direct mode: memory_mb (128 MiB), vcpus (1), network.allow (none), "
+             "mounts (none): the call runs on the MCP server reached by URL, elsewhere (not on "
+             "this host); timeout_ms (30000 ms) holds"},
             {"by URL, microvm, deny", "{\"execution_mode\": \"microvm\", \"fallback\": \"deny\"}",
              &remote, "sandbox", ISO_ROUTE_DENY, false, false, NULL, "reached by URL",
              "Refusing to run s/t"},
