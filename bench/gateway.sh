@@ -90,6 +90,11 @@ for t in ("stdio", "http"):
         rp = statistics.median(r["p50_us"] for r in rl)
         rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rl)]
         print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
+    if t == "stdio" and rl:
+        # the CPU of the process between the client and the server (its
+        # own, not the server's), per call: steadier than a p50 here
+        per = lambda rs: statistics.median(1000 * r["cpu_ms"] / (r["calls"] + 30) for r in rs)
+        print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us")
     sb = [r for r in rows if r["transport"] == t and r["path"] == "sandboxed"]
     if sb:
         sp = statistics.median(r["p50_us"] for r in sb)
