@@ -17,8 +17,8 @@
  * filter's RET_TRAP when SUD is off or missing) into handler(): the calls
  * whose answer is a constant or one osvm gave ahead (the break's growth
  * within a room, the limits, random bytes) are answered there, every other
- * one is handed
- * to osvm through the control page and answered by osvm's syscall layer.
+ * one is handed to osvm through the control page and answered by osvm's
+ * syscall layer.
  * A fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) is handed over the same
  * way and ends the call. The program can write over all of this memory and
  * jump anywhere in it: the boundary is the filter, which lets nothing
@@ -39,8 +39,8 @@
 #define NR_close           3
 #define NR_mmap            9
 #define NR_mprotect        10
-#define NR_brk             12
 #define NR_munmap          11
+#define NR_brk             12
 #define NR_mincore         27
 #define NR_mremap          25
 #define NR_rt_sigaction    13
@@ -71,8 +71,8 @@
 #define NR_set_robust_list 273
 #define NR_prlimit64       302
 #define NR_seccomp         317
-#define NR_rseq            334
 #define NR_getrandom       318
+#define NR_rseq            334
 
 #define E_AGAIN  11
 #define E_NOTTY  25
