@@ -332,7 +332,10 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
 void vmm_pool_wait_idle(void)
 {
         pthread_mutex_lock(&pool_lock);
-        pthread_cond_signal(&pool_cond); /* a take may have left the refill for later */
+        /* a take may have left the refill for later; an idle pool is left
+         * asleep */
+        if (running && !stopping && (reap || nready < target))
+                pthread_cond_signal(&pool_cond);
         while (running && !stopping && (reap || nready < target))
                 pthread_cond_wait(&pool_idle, &pool_lock);
         pthread_mutex_unlock(&pool_lock);
