@@ -371,8 +371,10 @@ static void check_remote_sandbox(struct report *r, const struct mcp_registry *re
         const char *first = NULL;
         for (size_t i = 0; cfg && i < reg->n; i++) {
                 const struct mcp_server_conf *s = &reg->v[i];
+                struct iso_reach reach;
                 struct iso_sandbox sb;
-                if (!s->enabled || s->kind != MCP_KIND_HTTP)
+                mcp_server_reach(s, &reach);
+                if (!s->enabled || !reach.remote)
                         continue;
                 iso_server_sandbox(cfg, s->id, &sb);
                 if (!sb.wanted)

@@ -329,14 +329,20 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
         vm->vmfd = vm->vcpufd = -1;
 }
 
+/* Whether the pool has guests to make or to tear down. Under pool_lock. */
+static bool pool_has_work(void)
+{
+        return running && !stopping && (reap || nready < target);
+}
+
 void vmm_pool_wait_idle(void)
 {
         pthread_mutex_lock(&pool_lock);
         /* a take may have left the refill for later; an idle pool is left
          * asleep */
-        if (running && !stopping && (reap || nready < target))
+        if (pool_has_work())
                 pthread_cond_signal(&pool_cond);
-        while (running && !stopping && (reap || nready < target))
+        while (pool_has_work())
                 pthread_cond_wait(&pool_idle, &pool_lock);
         pthread_mutex_unlock(&pool_lock);
 }
