@@ -94,7 +94,7 @@ for t in ("stdio", "http"):
         # the CPU of the process between the client and the server (its
         # own, not the server's), per call: steadier than a p50 here
         per = lambda rs: statistics.median(1000 * r["cpu_ms"] / (r["calls"] + 30) for r in rs)
-        print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us")
+        print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us: {per(g) / per(rl):.2f}x the relay's")
     sb = [r for r in rows if r["transport"] == t and r["path"] == "sandboxed"]
     if sb:
         sp = statistics.median(r["p50_us"] for r in sb)
