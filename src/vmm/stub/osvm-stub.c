@@ -1016,16 +1016,22 @@ static long own_image_anonymous(uintptr_t *end)
  * fails on an unmapped page). A hole or a failure leaves them: it costs
  * only time.
  */
-static void drop_vdso(long *sp)
+/* An entry of the auxiliary vector the kernel left above the zygote's
+ * arguments and environment at `sp`, or 0. */
+static uint64_t aux_value(const long *sp, uint64_t type)
 {
-        long argc = sp[0];
-        long *p = sp + 1 + argc + 1; /* envp */
+        const long *p = sp + 1 + sp[0] + 1; /* envp */
         while (*p)
                 p++;
-        uint64_t *aux = (uint64_t *)(p + 1), base = 0;
-        for (; aux[0]; aux += 2)
-                if (aux[0] == 33 /* AT_SYSINFO_EHDR */)
-                        base = aux[1];
+        for (const uint64_t *aux = (const uint64_t *)(p + 1); aux[0]; aux += 2)
+                if (aux[0] == type)
+                        return aux[1];
+        return 0;
+}
+
+static void drop_vdso(long *sp)
+{
+        uint64_t base = aux_value(sp, 33 /* AT_SYSINFO_EHDR */);
         if (!base || (base & 0xfff))
                 return;
         const struct kehdr *eh = (const struct kehdr *)base;
@@ -1066,6 +1072,21 @@ static long stub_stack(uintptr_t image_end, long *zyg_sp)
                         MADV_DONTFORK_, 0, 0, 0);
         if (m < 0 && m != -12 /* ENOMEM */)
                 return m;
+        /* Above that page, to the stack's end: the auxiliary vector and the
+         * strings, the executable's name (AT_EXECFN) the last of them,
+         * ending a word below the end. Nothing of them is a guest's to read,
+         * and a stub that inherited them would hold three page-table pages
+         * for them alone, this far from the image. Failing leaves them. */
+        const char *name = (const char *)aux_value(zyg_sp, 31 /* AT_EXECFN */);
+        if (name && (uintptr_t)name > sp) {
+                uintptr_t end = (uintptr_t)name;
+                while (*(const char *)end)
+                        end++;
+                end = (end + 1 + 8 + 0xfff) & ~0xfffull;
+                if (end > sp + 4096)
+                        zyg_sc(NR_madvise, (long)(sp + 4096), (long)(end - sp - 4096),
+                               MADV_DONTFORK_, 0, 0, 0);
+        }
         return (long)top;
 }
 
