@@ -350,20 +350,25 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                 int per = n / ROUNDS > 10 ? n / ROUNDS : 10;
                 for (int i = 0; i < ROUNDS; i++) {
                         g[i] = round_of(tools[k], true, per, &gc[i]);
-                        if (guests_only) {
-                                h[i] = g[i];
-                                hc[i] = (struct split){0, 0, 0, 0, 0, 0};
-                        } else {
+                        if (!guests_only) {
                                 h[i] = round_of(tools[k], false, per, &hc[i]);
+                                ratio[i] = g[i] / h[i];
                         }
-                        ratio[i] = g[i] / h[i];
+                }
+                qsort(g, ROUNDS, sizeof(double), cmp_double);
+                qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
+                const struct split *m = &gc[ROUNDS / 2];
+                if (guests_only) { /* for a profiler: no host side, no ratio */
+                        printf("  throughput, 2 workers, %s: %.0f calls/s (median of %d rounds); "
+                               "CPU per call %.2f ms: osvm %.2f ms, the zygote %.2f ms, the stubs "
+                               "%.2f ms; the machine idle %.0f%% of the time\n",
+                               tools[k], g[ROUNDS / 2], ROUNDS, m->total, m->osvm, m->zygote,
+                               m->stubs, 100 * m->idle);
+                        continue;
                 }
                 qsort(ratio, ROUNDS, sizeof(double), cmp_double);
-                qsort(g, ROUNDS, sizeof(double), cmp_double);
                 qsort(h, ROUNDS, sizeof(double), cmp_double);
-                qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
                 qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
-                const struct split *m = &gc[ROUNDS / 2];
                 r->tput[k] = ratio[ROUNDS / 2];
                 printf("  throughput, 2 workers, %s: %.0f calls/s, host processes %.0f calls/s: "
                        "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
@@ -375,8 +380,7 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                        "%.2f ms; the machine idle %.0f%% and %.0f%% of the time\n",
                        m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned,
                        100 * m->idle, 100 * hc[ROUNDS / 2].idle);
-                if (!guests_only)
-                        floor_of(tools[k]);
+                floor_of(tools[k]);
         }
 }
 
@@ -434,17 +438,20 @@ int main(int argc, char **argv)
                 vmm_shutdown();
                 ran[p] = true;
         }
+        if (guests_only)
+                return 0;
         printf("\nratios (targets: per call <= 1.0x, one trapped system call <= 5x, throughput "
                ">= 1.0x)\n");
         for (int p = 0; p < 2; p++) {
                 if (!ran[p])
                         continue;
                 printf("  %-8s", vmm_platform_name(all[p]));
-                for (int k = 0; k < ntools; k++)
+                for (int k = 0; k < ntools && !tput_only; k++)
                         printf(" %s p50 %.2fx p99 %.2fx;",
                                strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
                                r[p].p50[k], r[p].p99[k]);
-                printf(" syscall %.2fx;", r[p].sys);
+                if (!tput_only)
+                        printf(" syscall %.2fx;", r[p].sys);
                 for (int k = 0; k < ntools; k++)
                         printf(" throughput %s %.2fx;",
                                strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
