@@ -354,6 +354,7 @@ struct vmm_vm {
         bool cpl0_syscalls; /* VT-x/AMD-V: the stub runs at CPL0 and sysretq returns */
         bool mode_known;
         bool io_on;         /* staged I/O in use */
+        int out_stream;     /* how spec->out_fd may block (vmm_fds_std) */
         uint64_t io_in_len; /* the host's own copy */
         bool io_in_eof;
         bool done;
@@ -429,6 +430,11 @@ int64_t vmm_brk(struct vmm_vm *vm, uint64_t want);
 uint64_t vmm_brk_room(const struct vmm_vm *vm);
 /* The guest's limit res (below RLIM_NLIMITS), soft and hard alike. */
 uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
+/* n (at most VMM_RANDOM_MAX) random bytes into buf, from a pool this thread
+ * draws a page at a time from the host and wipes as it gives them: each byte
+ * goes to one guest once. False when the host gives none. */
+#define VMM_RANDOM_MAX 256
+bool vmm_random(void *buf, size_t n);
 /* Stops the VM with an end and a reason. */
 void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -442,7 +448,8 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  * log, the host-call channel), each with how it may block. */
 void vmm_fds_std(struct vmm_vm *vm);
 void vmm_fds_close(struct vmm_vm *vm);
-/* Staged I/O: set up at the start; sends staged output on (0, or -1 when the VM stopped). */
+/* Staged I/O: set up at the start (after vmm_fds_std); sends staged output
+ * on (0, or -1 when the VM stopped). */
 void vmm_io_start(struct vmm_vm *vm);
 void vmm_io_flush(struct vmm_vm *vm);
 

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -658,25 +657,13 @@ static void share_brk(const struct vmm_vm *vm, struct vmm_proc_ctl *c)
 _Static_assert(VMM_PROC_NLIMITS == RLIM_NLIMITS, "the stub's limits are Linux's");
 
 /* What the stub answers getrlimit and getrandom with: the layer's limits,
- * and random bytes for this guest alone, drawn a page at a time and wiped
- * from the pool as they are given. */
+ * and random bytes for this guest alone (vmm_random). */
 static void share_answers(const struct vmm_vm *vm, struct vmm_proc_ctl *c)
 {
-        static _Thread_local uint8_t pool[4096];
-        static _Thread_local size_t left;
         for (unsigned i = 0; i < VMM_PROC_NLIMITS; i++)
                 c->rlim[i] = vmm_rlimit(vm, i);
-        c->rand_used = sizeof(c->rand); /* none, unless drawn: osvm answers */
-        if (left < sizeof(c->rand)) {
-                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
-                        return;
-                left = sizeof(pool);
-        }
-        uint8_t *p = pool + sizeof(pool) - left;
-        memcpy(c->rand, p, sizeof(c->rand));
-        explicit_bzero(p, sizeof(c->rand));
-        left -= sizeof(c->rand);
-        c->rand_used = 0;
+        /* none, unless drawn: then osvm answers */
+        c->rand_used = vmm_random(c->rand, sizeof(c->rand)) ? 0 : sizeof(c->rand);
 }
 
 static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e)

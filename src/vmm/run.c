@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,9 +149,10 @@ static int build_stack(struct vmm_vm *vm, const struct vmm_spec *spec, uint64_t 
         uint64_t platform = sp;
         sp -= 16;
         uint8_t rnd[16];
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        if (!vmm_random(rnd, sizeof(rnd)))
                 memset(rnd, 0x5a, sizeof(rnd));
         memcpy(m + (sp - base), rnd, 16);
+        explicit_bzero(rnd, sizeof(rnd));
         uint64_t random = sp;
         sp &= ~15ull;
 
@@ -381,11 +381,19 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         /* Signals: SIGPIPE blocked (a closed pipe is an error, not a death),
          * the kick signal delivered, and the timers that send it. */
         pthread_once(&kick_once, kick_install);
-        sigset_t mask, old;
-        pthread_sigmask(SIG_SETMASK, NULL, &mask);
-        sigaddset(&mask, SIGPIPE);
-        sigdelset(&mask, VMM_KICK_SIGNAL);
-        pthread_sigmask(SIG_SETMASK, &mask, &old);
+        sigset_t pipe, old;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe, &old);
+        if (sigismember(&old, VMM_KICK_SIGNAL)) {
+                sigset_t kick;
+                sigemptyset(&kick);
+                sigaddset(&kick, VMM_KICK_SIGNAL);
+                pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+        }
+        /* what changed, put back at the end (a thread that keeps SIGPIPE
+         * blocked pays no call for it) */
+        bool remask = !sigismember(&old, SIGPIPE) || sigismember(&old, VMM_KICK_SIGNAL);
         vm->start_ns = t2;
         vm->deadline_ns = t0 + (uint64_t)vm->lim.timeout_ms * 1000000ull;
         if (vm->run)
@@ -409,7 +417,8 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         if (have_tick)
                 timer_delete(tick);
         tls_run = NULL;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (remask)
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
         uint64_t t3 = time_mono_ns();
         res->t.run_ns = t3 - t2;
         if (res->end == VMM_END_ERROR) {

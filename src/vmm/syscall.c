@@ -236,13 +236,13 @@ void vmm_io_start(struct vmm_vm *vm)
         uint64_t len = 0;
         bool eof = false;
         int fd = vm->spec->in_fd;
-        struct stat st;
         if (fd < 0) {
                 eof = true;
         } else {
                 /* a file: read ahead as much as fits, to its end if it can; a
-                 * pipe: what is there now, without waiting */
-                bool file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+                 * pipe: what is there now, without waiting (fd 0's kind as
+                 * vmm_fds_std found it) */
+                bool file = vm->fds[0].stream == VMM_STREAM_NO;
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 uint8_t *buf = xmalloc(IO_CHUNK);
                 if (file || poll(&p, 1, 0) == 1) {
@@ -286,7 +286,7 @@ void vmm_io_flush(struct vmm_vm *vm)
         if (n > VMM_IO_OUT_CAP)
                 n = VMM_IO_OUT_CAP;
         struct vmm_fd out = {
-            .kind = VMM_FD_OUT, .stream = stream_kind(vm->spec->out_fd), .host = vm->spec->out_fd};
+            .kind = VMM_FD_OUT, .stream = vm->out_stream, .host = vm->spec->out_fd};
         uint8_t *buf = xmalloc(IO_CHUNK);
         /* also once the guest stopped: its last output still goes out */
         for (uint64_t done = 0; done < n;) {
@@ -346,6 +346,7 @@ void vmm_fds_std(struct vmm_vm *vm)
                                              .stream = stream_kind(host[i]),
                                              .host = host[i]};
         }
+        vm->out_stream = vm->fds[1].stream;
 }
 
 /* A pending SIGPIPE (kept pending by the blocked mask) is taken away. */
@@ -1251,6 +1252,25 @@ uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res)
         return UINT64_MAX;
 }
 
+bool vmm_random(void *buf, size_t n)
+{
+        static _Thread_local uint8_t pool[4096];
+        static _Thread_local size_t left;
+        if (n > VMM_RANDOM_MAX)
+                return false;
+        if (left < n) {
+                explicit_bzero(pool, sizeof(pool) - left);
+                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+                        return false;
+                left = sizeof(pool);
+        }
+        uint8_t *p = pool + sizeof(pool) - left;
+        memcpy(buf, p, n);
+        explicit_bzero(p, n);
+        left -= n;
+        return true;
+}
+
 static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
 {
         if (res >= RLIM_NLIMITS)
@@ -1534,12 +1554,13 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 void *p = vmm_guest_ptr(vm, a[0], n);
                 if (!p)
                         return -EFAULT;
-                uint8_t small[256];
+                uint8_t small[VMM_RANDOM_MAX];
                 if (n <= sizeof(small)) { /* the usual seed: by value */
-                        ssize_t r = getrandom(small, n, 0);
-                        if (r > 0)
-                                put(vm, a[0], small, (size_t)r);
-                        return r < 0 ? -errno : r;
+                        if (!vmm_random(small, n))
+                                return -EAGAIN;
+                        put(vm, a[0], small, n);
+                        explicit_bzero(small, n);
+                        return (int64_t)n;
                 }
                 ssize_t r = getrandom(p, n, 0);
                 return r < 0 ? -errno : r;
