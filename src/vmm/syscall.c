@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -1252,22 +1253,39 @@ uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res)
         return UINT64_MAX;
 }
 
+static _Thread_local uint8_t rand_pool[4096];
+static _Thread_local size_t rand_left;
+static pthread_once_t rand_once = PTHREAD_ONCE_INIT;
+
+/* A fork's child (its one thread, the forking one) gives none of the bytes
+ * its parent may give too. */
+static void rand_forget(void)
+{
+        explicit_bzero(rand_pool, sizeof(rand_pool));
+        rand_left = 0;
+}
+
+static void rand_init(void)
+{
+        pthread_atfork(NULL, NULL, rand_forget);
+}
+
 bool vmm_random(void *buf, size_t n)
 {
-        static _Thread_local uint8_t pool[4096];
-        static _Thread_local size_t left;
+        pthread_once(&rand_once, rand_init);
         if (n > VMM_RANDOM_MAX)
                 return false;
-        if (left < n) {
-                explicit_bzero(pool, sizeof(pool) - left);
-                if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool))
+        if (rand_left < n) {
+                if (getrandom(rand_pool, sizeof(rand_pool), 0) != (ssize_t)sizeof(rand_pool)) {
+                        rand_forget();
                         return false;
-                left = sizeof(pool);
+                }
+                rand_left = sizeof(rand_pool);
         }
-        uint8_t *p = pool + sizeof(pool) - left;
+        uint8_t *p = rand_pool + sizeof(rand_pool) - rand_left;
         memcpy(buf, p, n);
         explicit_bzero(p, n);
-        left -= n;
+        rand_left -= n;
         return true;
 }
 

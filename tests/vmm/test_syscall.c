@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -541,6 +542,40 @@ static void test_time_values(void **state)
 
 /* The room a platform may grant the break without the layer is exactly
  * what the layer's own brk grants: up to it, not a page past it. */
+/* vmm_random: no byte given twice, in this process or a fork's child; a
+ * draw over the bound refused. */
+static void test_random(void **state)
+{
+        (void)state;
+        uint8_t a[VMM_RANDOM_MAX], b[VMM_RANDOM_MAX], zero[VMM_RANDOM_MAX] = {0};
+        assert_true(vmm_random(a, 16));
+        assert_true(vmm_random(b, 16));
+        assert_memory_not_equal(a, b, 16);
+        assert_false(vmm_random(a, VMM_RANDOM_MAX + 1));
+        /* across the pool's page: still bytes, not zeroes */
+        for (int i = 0; i < 20; i++) {
+                assert_true(vmm_random(a, VMM_RANDOM_MAX));
+                assert_memory_not_equal(a, zero, VMM_RANDOM_MAX);
+        }
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                uint8_t c[32];
+                _exit(vmm_random(c, sizeof(c)) && write(p[1], c, sizeof(c)) == sizeof(c) ? 0 : 1);
+        }
+        uint8_t mine[32], child[32];
+        assert_true(vmm_random(mine, sizeof(mine)));
+        assert_int_equal(read(p[0], child, sizeof(child)), sizeof(child));
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        assert_memory_not_equal(mine, child, sizeof(mine));
+        close(p[0]);
+        close(p[1]);
+}
+
 static void test_brk_room(void **state)
 {
         (void)state;
@@ -601,6 +636,7 @@ int main(void)
             cmocka_unit_test(test_modes),
             cmocka_unit_test(test_time_values),
             cmocka_unit_test(test_brk_room),
+            cmocka_unit_test(test_random),
         };
         return cmocka_run_group_tests_name("vmm/syscall", tests, NULL, NULL);
 }
