@@ -10,10 +10,12 @@
  *     syscall layer;
  *  3. throughput with two workers against host processes (target: >= 1.0x).
  *
- *   bench_platform [-n N] [--platform process|kvm] [--throughput [--guests-only]] [TOOL...]
+ *   bench_platform [-n N] [--platform process|kvm] [--throughput [--guests-only]]
+ *                  [--workers W] [TOOL...]
  *                  (default: both platforms that run here, build/guests/echo{,.glibc};
  *                   --throughput: part 3 alone; --guests-only: its guest rounds alone,
- *                   for a profiler attached to this process or the zygote)
+ *                   for a profiler attached to this process or the zygote; --workers:
+ *                   part 3 with W workers, 1-8, for analysis: the target is for two)
  */
 #include <pthread.h>
 #include <spawn.h>
@@ -30,6 +32,8 @@
 #include "vmm/vmm.h"
 
 static enum vmm_platform plat;
+enum { MAX_WORKERS = 8 };
+static int nworkers = 2;
 static bool guests_only;
 
 static uint64_t call_guest(const char *tool, struct fds *f)
@@ -256,27 +260,29 @@ static void machine_ticks(unsigned long long *idle, unsigned long long *total)
         fclose(f);
 }
 
-/* One round of two workers: calls/s, and the CPU per call. */
+/* One round of nworkers workers: calls/s, and the CPU per call. */
 static double round_of(const char *tool, bool guest, int n, struct split *cpu)
 {
-        struct worker w[2] = {{tool, guest, n}, {tool, guest, n}};
-        pthread_t t[2];
+        struct worker w[MAX_WORKERS];
+        pthread_t t[MAX_WORKERS];
+        for (int i = 0; i < nworkers; i++)
+                w[i] = (struct worker){tool, guest, n};
         vmm_pool_wait_idle();
         int z = guest ? zygote_pid() : 0;
         struct cpu o0 = cpu_of(getpid()), z0 = z ? cpu_of(z) : (struct cpu){0, 0};
         unsigned long long i0, a0, i1, a1;
         machine_ticks(&i0, &a0);
         uint64_t t0 = time_mono_ns();
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < nworkers; i++)
                 pthread_create(&t[i], NULL, worker_main, &w[i]);
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < nworkers; i++)
                 pthread_join(t[i], NULL);
         double secs = (double)(time_mono_ns() - t0) / 1e9;
         machine_ticks(&i1, &a1);
         cpu->idle = a1 > a0 ? (double)(i1 - i0) / (double)(a1 - a0) : 0;
         vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
         struct cpu o1 = cpu_of(getpid()), z1 = z ? cpu_of(z) : (struct cpu){0, 0};
-        double calls = 2.0 * n;
+        double calls = (double)nworkers * n;
         cpu->osvm = (o1.self - o0.self) / calls;
         cpu->spawned = (o1.children - o0.children) / calls;
         cpu->zygote = (z1.self - z0.self) / calls;
@@ -359,22 +365,22 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                 qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
                 const struct split *m = &gc[ROUNDS / 2];
                 if (guests_only) { /* for a profiler: no host side, no ratio */
-                        printf("  throughput, 2 workers, %s: %.0f calls/s (median of %d rounds); "
+                        printf("  throughput, %d workers, %s: %.0f calls/s (median of %d rounds); "
                                "CPU per call %.2f ms: osvm %.2f ms, the zygote %.2f ms, the stubs "
                                "%.2f ms; the machine idle %.0f%% of the time\n",
-                               tools[k], g[ROUNDS / 2], ROUNDS, m->total, m->osvm, m->zygote,
-                               m->stubs, 100 * m->idle);
+                               nworkers, tools[k], g[ROUNDS / 2], ROUNDS, m->total, m->osvm,
+                               m->zygote, m->stubs, 100 * m->idle);
                         continue;
                 }
                 qsort(ratio, ROUNDS, sizeof(double), cmp_double);
                 qsort(h, ROUNDS, sizeof(double), cmp_double);
                 qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
                 r->tput[k] = ratio[ROUNDS / 2];
-                printf("  throughput, 2 workers, %s: %.0f calls/s, host processes %.0f calls/s: "
+                printf("  throughput, %d workers, %s: %.0f calls/s, host processes %.0f calls/s: "
                        "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
                        "processes %.2f ms\n",
-                       tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS, m->total,
-                       hc[ROUNDS / 2].total);
+                       nworkers, tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS,
+                       m->total, hc[ROUNDS / 2].total);
                 printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, the stubs "
                        "%.2f ms; the host processes' CPU per call: osvm %.2f ms, the processes "
                        "%.2f ms; the machine idle %.0f%% and %.0f%% of the time\n",
@@ -401,6 +407,9 @@ int main(int argc, char **argv)
                         tput_only = true;
                 else if (!strcmp(argv[i], "--guests-only"))
                         guests_only = true;
+                else if (!strcmp(argv[i], "--workers") && i + 1 < argc && atoi(argv[i + 1]) >= 1 &&
+                         atoi(argv[i + 1]) <= MAX_WORKERS)
+                        nworkers = atoi(argv[++i]);
                 else if (ntools < 8)
                         tools[ntools++] = argv[i];
         }
@@ -441,7 +450,7 @@ int main(int argc, char **argv)
         if (guests_only)
                 return 0;
         printf("\nratios (targets: per call <= 1.0x, one trapped system call <= 5x, throughput "
-               ">= 1.0x)\n");
+               "with two workers >= 1.0x)\n");
         for (int p = 0; p < 2; p++) {
                 if (!ran[p])
                         continue;
@@ -453,7 +462,7 @@ int main(int argc, char **argv)
                 if (!tput_only)
                         printf(" syscall %.2fx;", r[p].sys);
                 for (int k = 0; k < ntools; k++)
-                        printf(" throughput %s %.2fx;",
+                        printf(" throughput (%d workers) %s %.2fx;", nworkers,
                                strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
                                r[p].tput[k]);
                 printf("\n");
