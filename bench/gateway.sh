@@ -46,7 +46,9 @@ pids="$pids $gpid"
 wait_port "$gport"
 token=$(cat "$OSVM_HOME/gateway_token")
 
-bench() { node bench/gateway_echo.mjs "$root" "$@"; }
+# --no-warnings: the SDK's HTTP client adds an abort listener a request to
+# one signal, and node warns of it at each request past 1,500, on both sides
+bench() { node --no-warnings bench/gateway_echo.mjs "$root" "$@"; }
 for r in $(seq "$rounds"); do
         bench stdio echo "$calls" node "$ev" stdio | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
