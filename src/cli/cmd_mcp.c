@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -443,6 +444,16 @@ static int add(int argc, char **argv)
                 optind++;
         if (!url && optind >= argc) {
                 r = cli_usage_error(&cli_cmd_mcp, "give the server's command after --, or --url");
+                goto out;
+        }
+        if (!url && (!strncasecmp(argv[optind], "http://", 7) ||
+                     !strncasecmp(argv[optind], "https://", 8))) {
+                /* never the URL itself: it may hold a credential */
+                _cleanup_free_ char *shown = text_sanitize(name, 0);
+                r = cli_usage_error(&cli_cmd_mcp,
+                                    "%s: its command is a URL; a server reached by URL is added "
+                                    "with --url: osvm mcp add %s --url URL",
+                                    shown, shown);
                 goto out;
         }
         if (url && (optind < argc || nenv)) {

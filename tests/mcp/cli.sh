@@ -50,6 +50,11 @@ osvm mcp add "bad/name" -- node x.js
 check_exit "a bad name is a usage error" 2
 osvm mcp add lonely
 check_exit "add without a command or URL is a usage error" 2
+osvm mcp add remote "$URL?token=s3cret"
+check_exit "a URL given as the command is a usage error" 2
+check_contains "which names --url" "osvm mcp add remote --url URL" "$ERR"
+check_not_contains "and never shows the URL (it may hold a credential)" "s3cret" "$ERR$OUT"
+check_not_contains "nothing was registered" '"remote"' "$(cat "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
 osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: 1\r\nX-Injected: 1')"
 check_exit "a header holding CR LF is a usage error" 2
 check_contains "and the error names the header" "X-Test" "$ERR"
