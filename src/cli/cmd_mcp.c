@@ -7,6 +7,7 @@
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -374,6 +375,33 @@ static void snapshot_restore(const char *path, const struct file_snapshot *s)
 /* The registry's bound (src/mcp/registry.c reads it with the same). */
 #define REGISTRY_SNAPSHOT_MAX (4u * 1024 * 1024)
 
+/*
+ * An option `add` does not know, or one without its value. The first is
+ * most often the server's own, typed without the -- that keeps it the
+ * server's (`osvm mcp add NAME npx -y PACKAGE`): say where it goes.
+ */
+static int add_option_error(char **argv, int c)
+{
+        char shortopt[3] = {'-', (char)optopt, '\0'};
+        /* as typed (a missing value's option, an unknown long one), else the
+         * unknown short option's letter (in a cluster optind may not have
+         * moved on) */
+        const char *opt = "?";
+        if ((c == ':' || optopt == 0) && optind > 0)
+                opt = argv[optind - 1];
+        else if (optopt > 0 && optopt < 128 && isprint(optopt))
+                opt = shortopt;
+        /* the name alone, never a value given with = (it may be a secret) */
+        _cleanup_free_ char *name = xstrndup(opt, strcspn(opt, "="));
+        _cleanup_free_ char *shown = text_sanitize(name, 0);
+        if (c == ':')
+                return cli_usage_error(&cli_cmd_mcp, "%s needs a value", shown);
+        return cli_usage_error(&cli_cmd_mcp,
+                               "%s is not an option of 'osvm mcp add'; a server's own options go "
+                               "after --: osvm mcp add NAME [OPTIONS] -- CMD [ARGS...]",
+                               shown);
+}
+
 static int add(int argc, char **argv)
 {
         static const struct option opts[] = {{"env", required_argument, NULL, 'e'},
@@ -406,7 +434,12 @@ static int add(int argc, char **argv)
         bool any_sandbox_opt = false, replaced = false;
         osvm_err e = {0};
         optind = 0;
-        while ((c = getopt_long(argc, argv, "e:u:H:", opts, NULL)) != -1) {
+        opterr = 0; /* said below, with the remedy */
+        while ((c = getopt_long(argc, argv, ":e:u:H:", opts, NULL)) != -1) {
+                if (c == '?' || c == ':') {
+                        r = add_option_error(argv, c);
+                        goto out;
+                }
                 if (c == 'e')
                         env[nenv++] = optarg;
                 else if (c == 'H')

@@ -55,6 +55,15 @@ check_exit "a URL given as the command is a usage error" 2
 check_contains "which names --url" "osvm mcp add remote --url URL" "$ERR"
 check_not_contains "and never shows the URL (it may hold a credential)" "s3cret" "$ERR$OUT"
 check_not_contains "nothing was registered" '"remote"' "$(cat "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
+osvm mcp add srv npx -y some-package
+check_exit "a server's option typed without -- is a usage error" 2
+check_contains "which says where it goes" "-y is not an option of 'osvm mcp add'; a server's own options go after --" "$ERR"
+osvm mcp add srv --token=s3cret -- node x.js
+check_contains "an unknown long option is named" "--token is not an option" "$ERR"
+check_not_contains "without the value given with it" "s3cret" "$ERR"
+osvm mcp add srv node x.js --env
+check_contains "an option without its value says so" "--env needs a value" "$ERR"
+check_not_contains "none of them registered a server" '"srv"' "$(cat "$OSVM_HOME/mcp_servers.json" 2>/dev/null)"
 osvm mcp add evil --url "$URL" --header "$(printf 'X-Test: 1\r\nX-Injected: 1')"
 check_exit "a header holding CR LF is a usage error" 2
 check_contains "and the error names the header" "X-Test" "$ERR"
