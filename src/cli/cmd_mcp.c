@@ -434,6 +434,7 @@ static int add(int argc, char **argv)
         bool any_sandbox_opt = false, replaced = false;
         osvm_err e = {0};
         optind = 0;
+        int saved_opterr = opterr;
         opterr = 0; /* said below, with the remedy */
         while ((c = getopt_long(argc, argv, ":e:u:H:", opts, NULL)) != -1) {
                 if (c == '?' || c == ':') {
@@ -586,6 +587,7 @@ static int add(int argc, char **argv)
         }
         r = OSVM_EXIT_OK;
 out:
+        opterr = saved_opterr;
         free(before.text);
         free(cfg_before.text);
         free(cfg_path);
