@@ -994,6 +994,19 @@ static long own_image_anonymous(uintptr_t *end)
         return 0;
 }
 
+/* An entry of the auxiliary vector the kernel left above the zygote's
+ * arguments and environment at `sp`, or 0. */
+static uint64_t aux_value(const long *sp, uint64_t type)
+{
+        const long *p = sp + 1 + sp[0] + 1; /* envp */
+        while (*p)
+                p++;
+        for (const uint64_t *aux = (const uint64_t *)(p + 1); aux[0]; aux += 2)
+                if (aux[0] == type)
+                        return aux[1];
+        return 0;
+}
+
 /*
  * The stack every stub starts on (zyg_fork, gadget.S): a region of its own
  * right above the image (in the same 2 MiB, so a stub needs no page table
@@ -1016,19 +1029,6 @@ static long own_image_anonymous(uintptr_t *end)
  * fails on an unmapped page). A hole or a failure leaves them: it costs
  * only time.
  */
-/* An entry of the auxiliary vector the kernel left above the zygote's
- * arguments and environment at `sp`, or 0. */
-static uint64_t aux_value(const long *sp, uint64_t type)
-{
-        const long *p = sp + 1 + sp[0] + 1; /* envp */
-        while (*p)
-                p++;
-        for (const uint64_t *aux = (const uint64_t *)(p + 1); aux[0]; aux += 2)
-                if (aux[0] == type)
-                        return aux[1];
-        return 0;
-}
-
 static void drop_vdso(long *sp)
 {
         uint64_t base = aux_value(sp, 33 /* AT_SYSINFO_EHDR */);
