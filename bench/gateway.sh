@@ -96,7 +96,8 @@ for t in ("stdio", "http"):
         # the CPU of the process between the client and the server (its
         # own, not the server's), per call: steadier than a p50 here
         per = lambda rs: statistics.median(1000 * r["cpu_ms"] / (r["calls"] + 30) for r in rs)
-        print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us: {per(g) / per(rl):.2f}x the relay's")
+        ratio = f"{per(g) / per(rl):.2f}x the relay's" if per(rl) > 0 else "no ratio: too few calls for the 10 ms ticks"
+        print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us: {ratio}")
     sb = [r for r in rows if r["transport"] == t and r["path"] == "sandboxed"]
     if sb:
         sp = statistics.median(r["p50_us"] for r in sb)
