@@ -540,8 +540,6 @@ static void test_time_values(void **state)
         }
 }
 
-/* The room a platform may grant the break without the layer is exactly
- * what the layer's own brk grants: up to it, not a page past it. */
 /* vmm_random: no byte given twice, in this process or a fork's child; a
  * draw over the bound refused. */
 static void test_random(void **state)
@@ -576,6 +574,8 @@ static void test_random(void **state)
         close(p[1]);
 }
 
+/* The room a platform may grant the break without the layer is exactly
+ * what the layer's own brk grants: up to it, not a page past it. */
 static void test_brk_room(void **state)
 {
         (void)state;
