@@ -407,10 +407,13 @@ int main(int argc, char **argv)
                         tput_only = true;
                 else if (!strcmp(argv[i], "--guests-only"))
                         guests_only = true;
-                else if (!strcmp(argv[i], "--workers") && i + 1 < argc && atoi(argv[i + 1]) >= 1 &&
-                         atoi(argv[i + 1]) <= MAX_WORKERS)
-                        nworkers = atoi(argv[++i]);
-                else if (ntools < 8)
+                else if (!strcmp(argv[i], "--workers")) {
+                        nworkers = i + 1 < argc ? atoi(argv[++i]) : 0;
+                        if (nworkers < 1 || nworkers > MAX_WORKERS) {
+                                fprintf(stderr, "bench: --workers takes 1 to %d\n", MAX_WORKERS);
+                                return 2;
+                        }
+                } else if (ntools < 8)
                         tools[ntools++] = argv[i];
         }
         if (!ntools) {
