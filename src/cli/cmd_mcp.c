@@ -13,7 +13,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -480,8 +479,7 @@ static int add(int argc, char **argv)
                 r = cli_usage_error(&cli_cmd_mcp, "give the server's command after --, or --url");
                 goto out;
         }
-        if (!url && (!strncasecmp(argv[optind], "http://", 7) ||
-                     !strncasecmp(argv[optind], "https://", 8))) {
+        if (!url && mcp_url_is_http(argv[optind])) {
                 /* never the URL itself: it may hold a credential */
                 _cleanup_free_ char *shown = text_sanitize(name, 0);
                 r = cli_usage_error(&cli_cmd_mcp,

@@ -245,11 +245,6 @@ void cli_known_close(struct cli_known *k)
         memset(k, 0, sizeof(*k));
 }
 
-static bool is_url(const char *s)
-{
-        return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
-}
-
 int cli_servers_open(struct cli_servers *s, const char **server)
 {
         memset(s, 0, sizeof(*s));
@@ -261,7 +256,7 @@ int cli_servers_open(struct cli_servers *s, const char **server)
                 iso_config_free(&s->cfg);
                 return r;
         }
-        if (server && *server && is_url(*server)) {
+        if (server && *server && mcp_url_is_http(*server)) {
                 s->reg.v = xrealloc(s->reg.v, (s->reg.n + 1) * sizeof(*s->reg.v));
                 s->reg.v[s->reg.n++] = (struct mcp_server_conf){
                     .id = xstrdup(CLI_ADHOC_ID),

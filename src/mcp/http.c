@@ -1069,11 +1069,16 @@ static const struct mcp_transport_ops http_ops = {
     .close = http_close,
 };
 
+bool mcp_url_is_http(const char *url)
+{
+        return url && (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8));
+}
+
 struct mcp_transport *mcp_http_open(const char *name, const char *url, char *const *headers,
                                     size_t max_message, const struct mcp_oauth_conf *oauth,
                                     osvm_err *e)
 {
-        if (!url || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
+        if (!mcp_url_is_http(url)) {
                 /* never the value itself: a URL may hold a credential */
                 err_set(e, EINVAL, "%s: its URL is not an http:// or https:// one", name);
                 return NULL;

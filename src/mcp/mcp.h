@@ -269,6 +269,10 @@ void mcp_server_endpoint(const struct mcp_server_conf *s, struct mcp_endpoint *e
  * (iso_decide_reach): not one reached by URL, nor osvm's own pack. */
 void mcp_server_reach(const struct mcp_server_conf *s, struct iso_reach *r);
 
+/* Whether url is an http:// or https:// one (the scheme in any case): what
+ * a Streamable HTTP server is reached by. */
+bool mcp_url_is_http(const char *url);
+
 /* A stdio server's command: the file it names (a path as given, else the
  * first executable match on $PATH, as a new string), or NULL when none. */
 char *mcp_command_find(const char *cmd);
