@@ -5,7 +5,7 @@ CC      ?= cc
 comma   := ,
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-LAYERS  := base sandbox isolation vmm mcp agent microvm cli
+LAYERS  := base sandbox isolation vmm mcp agent ui microvm cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIBSRCS := $(filter-out src/cli/main.c,$(SRCS))
 HDRS    := $(wildcard src/*/*.h src/*/*/*.h)
@@ -285,15 +285,13 @@ format-check-tools:
 	@clang-format --dry-run --Werror $(TOOL_SRCS)
 
 # ---- μVM-1: the agent runtime, a static build of the agent run by the engine ----
-# The agent, the chat and one-shot front end, and the guest side of the host
-# calls (src/microvm/guest/), linked static with glibc, libedit and jansson;
+# The agent, the chat and one-shot front end (src/ui/), and the guest side of
+# the host calls (src/microvm/guest/), linked static with glibc, libedit and jansson;
 # src/agent/llm_http.c (libcurl) and hub_runner.c (the hub) stay on the host,
 # their work asked of the supervisor instead. (glibc's warnings about NSS in
 # static programs are left out of the output: the agent looks up no users.)
-AGENT_SRCS := $(wildcard src/base/*.c src/isolation/*.c src/microvm/guest/*.c) \
-              $(filter-out src/agent/llm_http.c src/agent/hub_runner.c,$(wildcard src/agent/*.c)) \
-              src/cli/cmd_agent.c src/cli/status.c src/cli/io.c src/cli/chat.c src/cli/suggest.c \
-              src/cli/ask.c
+AGENT_SRCS := $(wildcard src/base/*.c src/isolation/*.c src/ui/*.c src/microvm/guest/*.c) \
+              $(filter-out src/agent/llm_http.c src/agent/hub_runner.c,$(wildcard src/agent/*.c))
 AGENT_OBJS := $(patsubst src/%.c,build/agent/%.o,$(AGENT_SRCS))
 AGENT_IMAGE := build/unikernels/osvm-agent.img
 

@@ -14,13 +14,13 @@
 
 static char *status_line(bool utf8, bool color)
 {
-        return cli_status_line(session_get(), time_mono_ns(),
-                               (struct status_style){.utf8 = utf8, .color = color});
+        return ui_status_line(session_get(), time_mono_ns(),
+                              (struct ui_style){.utf8 = utf8, .color = color});
 }
 
 static int run_direct(const char *prompt, bool json)
 {
-        return prompt ? cli_agent_oneshot(prompt, json) : cli_agent_chat();
+        return prompt ? ui_oneshot(&cli_host_session, prompt, json) : ui_chat(&cli_host_session);
 }
 
 /* What the service thread opens while μVM-1 starts. */
@@ -51,8 +51,8 @@ static int prepare(struct microvm_host *mh, void *ctx)
 static int run_in_microvm(const char *prompt, bool json, const char *image, bool process)
 {
         static volatile sig_atomic_t resized;
-        cli_catch_interrupt();
-        cli_catch_resize(&resized);
+        ui_catch_interrupt();
+        ui_catch_resize(&resized);
         _cleanup_free_ char *state = paths_state_dir();
         _cleanup_free_ char *agent_dir = xasprintf("%s/agent", state);
         /* what the terminal and the locale need, read-only */
@@ -62,7 +62,7 @@ static int run_in_microvm(const char *prompt, bool json, const char *image, bool
         struct microvm_host mh = {
             .prepare = prepare,
             .prepare_ctx = &p,
-            .interrupted = &cli_interrupted,
+            .interrupted = &ui_interrupted,
             .resized = &resized,
             .status_line = status_line,
             .image = image,

@@ -1,7 +1,8 @@
 /*
- * The agent's session on the host: the servers, the hub over them and the
- * planner, all in this process. (Inside μVM-1 microvm/guest/session.c stands
- * in for this file.)
+ * The agent's session on the host (cli_host_session, for the front end in
+ * ui.h): the servers, the hub over them and the planner, all in this
+ * process. Inside μVM-1, microvm/guest/session.c's guest_session stands in
+ * for it.
  */
 #include "agent/agent.h"
 #include "cli/cli.h"
@@ -18,7 +19,7 @@
 struct host_session {
         struct cli_agent_host host;
         bool chat;
-        struct cli_agent_session *s;
+        struct ui_session *s;
         bool tools_changed; /* a server said so: the agent's tools are listed again */
         bool list_changed;  /* ... because of tools/list_changed (not a server joining) */
         size_t up;          /* servers started in the background that are up */
@@ -113,31 +114,30 @@ static json_t *ask_elicit(void *ctx, const char *server, json_t *params)
 {
         (void)ctx;
         osvm_err e = {0};
-        return cli_ask("elicit", server, params, &e);
+        return ui_ask("elicit", server, params, &e);
 }
 
 static json_t *ask_sample(void *ctx, const char *server, json_t *params, osvm_err *e)
 {
         (void)ctx;
-        return cli_ask("sample", server, params, e);
+        return ui_ask("sample", server, params, e);
 }
 
 static void ask_handlers(struct host_session *h)
 {
         static struct mcp_handlers hd;
-        cli_ask_init(&h->host.ai);
+        ui_ask_init(&h->host.ai);
         hd = (struct mcp_handlers){
             .elicit = ask_elicit,
-            .sample = cli_ask_samples() ? ask_sample : NULL,
+            .sample = ui_ask_samples() ? ask_sample : NULL,
             .tools_changed = on_tools_changed,
             .ctx = h,
         };
         mcp_hub_set_handlers(h->host.srv.hub, &hd);
 }
 
-int cli_agent_session_open(struct cli_agent_session *s, bool chat)
+static int session_open(struct ui_session *s, bool chat)
 {
-        memset(s, 0, sizeof(*s));
         struct host_session *h = xcalloc(1, sizeof(*h));
         int r = cli_agent_host_open(&h->host);
         if (r) {
@@ -182,13 +182,13 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->impl = h;
         h->chat = chat;
         if (chat) {
-                cli_catch_resize(&resized);
+                ui_catch_resize(&resized);
                 cli_start_vm_pool(&srv->host);
         }
         return 0;
 }
 
-void cli_agent_session_close(struct cli_agent_session *s)
+static void session_close(struct ui_session *s)
 {
         struct host_session *h = s->impl;
         if (!h)
@@ -197,27 +197,27 @@ void cli_agent_session_close(struct cli_agent_session *s)
                 vmm_shutdown();
         agent_free(s->agent);
         if (h->chat)
-                cli_ask_free();
+                ui_ask_free();
         free(s->url);
         cli_agent_host_close(&h->host);
         free(h);
-        memset(s, 0, sizeof(*s));
+        *s = (struct ui_session){.ops = s->ops};
 }
 
-char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st)
+static char *session_status(struct ui_session *s, struct ui_style st)
 {
         (void)s;
-        return cli_status_line(session_get(), time_mono_ns(), st);
+        return ui_status_line(session_get(), time_mono_ns(), st);
 }
 
-void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
-                             struct iso_decision *d)
+static void session_where(struct ui_session *s, const char *server, const char *tool,
+                          struct iso_decision *d)
 {
         struct host_session *h = s->impl;
         mcp_hub_preview(h->host.srv.hub, server, tool, d);
 }
 
-unsigned cli_agent_session_events(struct cli_agent_session *s)
+static unsigned session_events(struct ui_session *s)
 {
         struct host_session *h = s->impl;
         size_t pending;
@@ -225,9 +225,16 @@ unsigned cli_agent_session_events(struct cli_agent_session *s)
                 mcp_hub_collect(h->host.srv.hub, on_joined, h, &pending);
         if (h && h->tools_changed)
                 renew_tools(h);
-        unsigned ev =
-            (cli_interrupted ? CLI_EVENT_INTERRUPT : 0) | (resized ? CLI_EVENT_RESIZE : 0);
-        cli_interrupted = 0;
+        unsigned ev = (ui_interrupted ? UI_EVENT_INTERRUPT : 0) | (resized ? UI_EVENT_RESIZE : 0);
+        ui_interrupted = 0;
         resized = 0;
         return ev;
 }
+
+const struct ui_session_ops cli_host_session = {
+    .open = session_open,
+    .close = session_close,
+    .status = session_status,
+    .where = session_where,
+    .events = session_events,
+};

@@ -1,5 +1,7 @@
 /*
- * cli: the `osvm` command: argument parsing, subcommands, the status line.
+ * cli: the `osvm` command: argument parsing, the subcommands, and the host's
+ * side of the agent (its session, μVM-1 or not). What the person sees of the
+ * agent is ui.h's.
  */
 #ifndef OSVM_CLI_H
 #define OSVM_CLI_H
@@ -9,8 +11,7 @@
 #include "agent/agent.h"
 #include "mcp/mcp.h"
 #include "microvm/microvm.h"
-
-#include <signal.h>
+#include "ui/ui.h"
 
 /* A subcommand: argv[0] is its name; returns the process exit code. */
 struct cli_cmd {
@@ -34,77 +35,9 @@ extern const struct cli_cmd cli_cmd_secret;
 /* The command table (main.c), in the order `osvm --help` lists it: *n commands. */
 const struct cli_cmd *const *cli_commands(size_t *n);
 
-/* The status line from the session at time now_ns. */
-struct status_style {
-        bool utf8;  /* μ and • where true; u and - where false */
-        bool color; /* ANSI colours */
-};
-char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct status_style st);
-/* The style for stdout: the locale's charset, NO_COLOR and whether it is a terminal. */
-struct status_style cli_status_style(void);
-
-/* The agent: one prompt (-p, optionally --json), or the chat. Return exit codes. */
-int cli_agent_oneshot(const char *prompt, bool json);
-int cli_agent_chat(void);
-
-/*
- * What the chat and one-shot mode run on. On the host (agent_session.c): the
- * servers, the hub and the planner, opened in this process. Inside μVM-1
- * (microvm/guest/session.c): the same, asked of the supervisor through host
- * calls. Whichever is linked in is the one the front end uses.
- */
-struct cli_agent_session {
-        struct agent *agent;
-        bool llm;            /* an LLM is configured (else the offline planner) */
-        bool kvm;            /* KVM is usable: tool calls can run in VMs of their own */
-        bool microvm;        /* inside μVM-1, as the handshake said */
-        bool agent_process;  /* μVM-1 is a trapped process (the process platform), not a VM */
-        char isolation[192]; /* where tool calls run, for the banner (cli_isolation_words) */
-        const char *model;   /* the planner's model; NULL: none */
-        char *url;           /* its endpoint without what may be a credential; NULL: none */
-        void *impl;          /* the implementation's own */
-};
-
-/* Opens the session; chat: for many prompts (VMs made ahead, resizes
- * noticed). Returns 0 or an exit code, having said why. */
-int cli_agent_session_open(struct cli_agent_session *s, bool chat);
-void cli_agent_session_close(struct cli_agent_session *s);
-/* The status line now. */
-char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st);
-
-/* Where SERVER/TOOL would run, as the host decides it: nothing runs, nothing
- * is logged or counted (the chat's /tools). */
-void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
-                             struct iso_decision *d);
-
-/* What happened to the terminal since the last call (cleared by it). */
-#define CLI_EVENT_INTERRUPT 1u /* Ctrl-C */
-#define CLI_EVENT_RESIZE    2u /* a new window size */
-unsigned cli_agent_session_events(struct cli_agent_session *s);
-
-/* Set by SIGINT once cli_catch_interrupt() ran: pass it as a cancel flag. */
-extern volatile sig_atomic_t cli_interrupted;
-/* Makes Ctrl-C set cli_interrupted instead of ending the process. */
-void cli_catch_interrupt(void);
-/* Makes a new window size (SIGWINCH) set *flag. */
-void cli_catch_resize(volatile sig_atomic_t *flag);
-
-/*
- * The chat's own commands (chat.c): a line that starts with '/' and a
- * word (/help, /tools [SERVER], /status, /exit). Returns CLI_CHAT_PROMPT
- * when line is a prompt for the agent, else runs the command.
- */
-enum cli_chat_result { CLI_CHAT_PROMPT, CLI_CHAT_DONE, CLI_CHAT_LEAVE };
-enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *line);
-
-/* ---- did-you-mean (suggest.c) ---- */
-
-/* The edit distance with transpositions; SIZE_MAX past 64 bytes. */
-size_t cli_edit_distance(const char *a, const char *b);
-/* The name nearest to word: one edit away (two for words of four bytes or
- * more, none for one byte), else the one name word begins; NULL when none
- * is near. */
-const char *cli_nearest(const char *word, const char *const *names, size_t n);
+/* The agent's session on the host (agent_session.c): the servers, the hub
+ * and the planner, opened in this process. */
+extern const struct ui_session_ops cli_host_session;
 
 /* A verb of a command with verbs (`osvm isolation show`). */
 struct cli_verb {
@@ -198,15 +131,6 @@ struct cli_agent_host {
         struct agent_planner *planner;
 };
 int cli_agent_host_open(struct cli_agent_host *h);
-/* What a server asks of the person in the chat (ask.c), on the host and
- * inside μVM-1 alike: cli_ask_init makes the sampler for ai (kept,
- * borrowed; none without an LLM: cli_ask_samples says so); cli_ask puts one
- * request to the person, kind "elicit" (the ElicitResult) or "sample" (the
- * CreateMessageResult through the LLM, or NULL with e set: declined). */
-void cli_ask_init(const struct agent_ai_config *ai);
-bool cli_ask_samples(void);
-json_t *cli_ask(const char *kind, const char *server, json_t *params, osvm_err *e);
-void cli_ask_free(void);
 void cli_agent_host_close(struct cli_agent_host *h);
 
 /*
@@ -216,23 +140,6 @@ void cli_agent_host_close(struct cli_agent_host *h);
  */
 int cli_agent(const char *prompt, bool json, enum microvm_mode mode);
 
-/* Prints a JSON value to stdout, indented, with a newline; C1 controls,
- * bidirectional overrides and DEL in its strings as \u escapes. */
-void cli_print_json(json_t *v);
-
-/* The width of the terminal on fd in columns ($COLUMNS when fd is not a
- * terminal), or 0 when unknown. */
-unsigned cli_term_columns(int fd);
-/* How many columns s (UTF-8, sanitized) takes on a terminal: wide
- * characters two, combining ones none. */
-size_t cli_text_columns(const char *s);
-/* s cut to at most cols columns, not inside a character, ending in an
- * ellipsis ("…", or "..." when !utf8) when cut. A new string. */
-char *cli_fit_columns(const char *s, size_t cols, bool utf8);
-/* What a call's egress (an audit record's array) names, for a person: up to
- * three destinations, "refused" or "failed" after those that did not go
- * through (blocked_only: those alone), sanitized; "" for none. */
-char *cli_egress_words(json_t *egress, bool blocked_only);
 /* The files and directories osvm uses (cmd_config.c), each a new string. */
 struct cli_paths {
         char *config_dir;  /* $OSVM_HOME, else $XDG_CONFIG_HOME/osvm, else ~/.config/osvm */

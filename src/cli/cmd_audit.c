@@ -44,7 +44,7 @@ static void show(const char *line, size_t n, bool json)
         }
 #undef F
         double ms = (double)json_integer_value(json_object_get(r, "duration_us")) / 1000;
-        _cleanup_free_ char *net = cli_egress_words(json_object_get(r, "egress"), false);
+        _cleanup_free_ char *net = ui_egress_words(json_object_get(r, "egress"), false);
         /* where it ran: unikernel:kvm or :process, direct:sandbox, :host, ... */
         const char *where = *platform ? platform : tier;
         printf("%s  %-5lld %s/%s  %s%s%s  %s  %.1f ms  (%s)%s%s%s%s\n", when,
@@ -111,10 +111,10 @@ static int tail(int argc, char **argv)
         free(data);
         if (!follow)
                 return OSVM_EXIT_OK;
-        cli_catch_interrupt();
+        ui_catch_interrupt();
         struct stat st0;
         ino_t ino = stat(path, &st0) == 0 ? st0.st_ino : 0;
-        while (!cli_interrupted) {
+        while (!ui_interrupted) {
                 usleep(FOLLOW_MS * 1000);
                 struct stat st;
                 if (stat(path, &st) < 0)

@@ -433,7 +433,7 @@ static int run_completion(int argc, char **argv)
         while (which < 3 && strcmp(shells[which], shell) != 0)
                 which++;
         if (which == 3) {
-                const char *near = cli_nearest(shell, shells, 3);
+                const char *near = ui_nearest(shell, shells, 3);
                 _cleanup_free_ char *s = text_sanitize(shell, 0);
                 return near ? cli_usage_error(&cli_cmd_completion,
                                               "no completion for \"%s\"; did you mean \"%s\"?", s,

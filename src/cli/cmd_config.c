@@ -81,7 +81,7 @@ static int paths(int argc, char **argv)
         cli_paths_get(&p);
         if (json) {
                 json_t *o = cli_paths_json(&p);
-                cli_print_json(o);
+                ui_print_json(o);
                 json_decref(o);
         } else {
                 struct row rows[16];

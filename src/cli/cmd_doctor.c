@@ -446,7 +446,7 @@ static void check_servers(struct report *r, const struct mcp_registry *reg)
 static int on_xfer(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
         (void)p, (void)dt, (void)dn, (void)ut, (void)un;
-        return cli_interrupted ? 1 : 0; /* Ctrl-C ends the request */
+        return ui_interrupted ? 1 : 0; /* Ctrl-C ends the request */
 }
 
 /* A HEAD request to url, without the key: any HTTP answer means reachable. */
@@ -673,7 +673,7 @@ static void print_json(const struct report *r, const struct cli_paths *p, bool o
                                                 r->v[i].detail, "fix", r->v[i].fix));
         json_t *v = json_pack("{s:s, s:b, s:o, s:o}", "version", OSVM_VERSION, "ok", ok, "checks",
                               checks, "paths", cli_paths_json(p));
-        cli_print_json(v);
+        ui_print_json(v);
         json_decref(v);
 }
 
@@ -686,7 +686,7 @@ static int run_doctor(int argc, char **argv)
                                                argv[i]);
                 json = true;
         }
-        cli_catch_interrupt();
+        ui_catch_interrupt();
         struct cli_paths p;
         cli_paths_get(&p);
         struct iso_host h;
@@ -749,7 +749,7 @@ static int run_doctor(int argc, char **argv)
                 print_text(&r);
         report_free(&r);
         cli_paths_free(&p);
-        if (cli_interrupted)
+        if (ui_interrupted)
                 return OSVM_EXIT_INTERRUPTED;
         return ok ? OSVM_EXIT_OK : OSVM_EXIT_FAILURE;
 }

@@ -112,7 +112,7 @@ static int show(int argc, char **argv)
         }
         if (arr) {
                 if (!r)
-                        cli_print_json(tool ? json_array_get(arr, 0) : arr);
+                        ui_print_json(tool ? json_array_get(arr, 0) : arr);
                 json_decref(arr);
         } else if (b.len) {
                 _cleanup_free_ char *shown = text_sanitize(b.s, TEXT_MULTILINE);
@@ -159,7 +159,7 @@ static int explain(int argc, char **argv)
                 json_t *v = iso_decision_json(&d);
                 if (sandboxed)
                         json_object_set_new(v, "sandbox", mcp_sandbox_json(&sb, tier));
-                cli_print_json(v);
+                ui_print_json(v);
                 json_decref(v);
         } else {
                 char *trace = iso_decision_trace(&d);

@@ -20,7 +20,7 @@
 static int fail(osvm_err *e)
 {
         log_error("%s", e->msg);
-        if (e->code == MCP_E_CANCELLED || cli_interrupted)
+        if (e->code == MCP_E_CANCELLED || ui_interrupted)
                 return OSVM_EXIT_INTERRUPTED;
         return e->exit ? e->exit : OSVM_EXIT_FAILURE;
 }
@@ -771,7 +771,7 @@ static int list(int argc, char **argv)
                 sb_free(&cmd);
         }
         if (json)
-                cli_print_json(arr);
+                ui_print_json(arr);
         else if (!reg.n)
                 printf("no MCP servers registered; add one with 'osvm mcp add'\n");
         json_decref(arr);
@@ -788,7 +788,7 @@ static char *first_line(const char *s)
 {
         strbuf b = {0};
         sb_add_sanitized(&b, s ? s : "", s ? strcspn(s, "\n") : 0, 0);
-        char *line = cli_fit_columns(b.s, 80, term_utf8());
+        char *line = ui_fit_columns(b.s, 80, term_utf8());
         sb_free(&b);
         return line;
 }
@@ -804,8 +804,8 @@ static int tools(int argc, char **argv)
         if (r)
                 return r;
         json_t *all = json_object();
-        cli_catch_interrupt();
-        struct mcp_call_opts o = {.cancel = &cli_interrupted};
+        ui_catch_interrupt();
+        struct mcp_call_opts o = {.cancel = &ui_interrupted};
         /* every server at once: one that hangs delays none of the others */
         if (!only || mcp_registry_find(&x.reg, only))
                 mcp_hub_start(x.hub, only, &o);
@@ -840,7 +840,7 @@ static int tools(int argc, char **argv)
         }
         /* one shape: {"SERVER": [tools...]}, whether one server was named or all */
         if (json && (!r || json_object_size(all)))
-                cli_print_json(all);
+                ui_print_json(all);
         json_decref(all);
         cli_servers_close(&x);
         return r;
@@ -930,8 +930,8 @@ static void show_progress(void *ctx, const struct mcp_progress *p)
         bool tty = isatty(STDERR_FILENO);
         _cleanup_free_ char *line =
             tty ? xasprintf("%s: %s", tool, text) : xasprintf("progress: %s", text);
-        unsigned cols = cli_term_columns(STDERR_FILENO);
-        _cleanup_free_ char *fit = cli_fit_columns(line, cols > 1 ? cols - 1 : 79, term_utf8());
+        unsigned cols = ui_term_columns(STDERR_FILENO);
+        _cleanup_free_ char *fit = ui_fit_columns(line, cols > 1 ? cols - 1 : 79, term_utf8());
         fprintf(stderr, tty ? "\r\033[K%s" : "%s\n", fit);
 }
 
@@ -1011,11 +1011,11 @@ static int call(int argc, char **argv)
                 return r;
         mcp_hub_set_caller(x.hub, "osvm mcp call");
         osvm_err e = {0};
-        cli_catch_interrupt();
+        ui_catch_interrupt();
         json_t *egress = json_array();
         bool egress_seen = false;
         struct mcp_call_opts o = {.timeout_ms = timeout,
-                                  .cancel = &cli_interrupted,
+                                  .cancel = &ui_interrupted,
                                   .on_progress = show_progress,
                                   .progress_ctx = (void *)tool,
                                   .egress = egress,
@@ -1049,7 +1049,7 @@ static int call(int argc, char **argv)
         if (isatty(STDERR_FILENO))
                 fprintf(stderr, "\r\033[K");
         if (!result) {
-                if (e.code == MCP_E_CANCELLED || cli_interrupted)
+                if (e.code == MCP_E_CANCELLED || ui_interrupted)
                         r = OSVM_EXIT_INTERRUPTED;
                 else
                         r = e.exit ? e.exit : OSVM_EXIT_FAILURE;
@@ -1064,8 +1064,8 @@ static int call(int argc, char **argv)
                 json_t *reasons = json_array();
                 for (size_t i = 0; i < dec.nreasons; i++)
                         json_array_append_new(reasons, json_string(dec.reasons[i].text));
-                char *status = cli_status_line(session_get(), time_mono_ns(),
-                                               (struct status_style){true, false});
+                char *status =
+                    ui_status_line(session_get(), time_mono_ns(), (struct ui_style){true, false});
                 json_t *v =
                     json_pack("{s:s, s:s, s:o, s:s, s:o, s:f, s:O, s:s}", "server", server, "tool",
                               tool, "arguments", args ? json_incref(args) : json_object(), "mode",
@@ -1079,7 +1079,7 @@ static int call(int argc, char **argv)
                 /* what it reached out to (null: not seen), as its audit record has it */
                 json_object_set_new(v, "egress", egress_seen ? json_incref(egress) : json_null());
                 free(status);
-                cli_print_json(v);
+                ui_print_json(v);
                 json_decref(v);
         } else {
                 print_content(result, is_error ? stderr : stdout);
@@ -1176,7 +1176,7 @@ static char *gateway_token(char **where, osvm_err *e)
 static void on_term(int sig)
 {
         (void)sig;
-        cli_interrupted = 1;
+        ui_interrupted = 1;
 }
 
 /* `--http [ADDR:]PORT` */
@@ -1233,8 +1233,8 @@ static int serve_http(struct mcp_gateway *g, const char *listen, bool no_auth)
         struct sigaction sa = {.sa_handler = on_term};
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
-        cli_catch_interrupt();
-        while (!cli_interrupted)
+        ui_catch_interrupt();
+        while (!ui_interrupted)
                 usleep(100000);
         mcp_gw_http_stop(h);
         return OSVM_EXIT_OK;

@@ -34,7 +34,7 @@ static int read_value(const char *name, char *buf, size_t cap, size_t *len, osvm
         bool eol = false;
         while (n < cap && !eol) {
                 ssize_t r = read(STDIN_FILENO, buf + n, tty ? 1 : cap - n);
-                if (r < 0 && errno == EINTR && !cli_interrupted)
+                if (r < 0 && errno == EINTR && !ui_interrupted)
                         continue;
                 if (r <= 0)
                         break;
@@ -50,7 +50,7 @@ static int read_value(const char *name, char *buf, size_t cap, size_t *len, osvm
                 tcsetattr(STDIN_FILENO, TCSANOW, &old);
                 fputc('\n', stderr);
         }
-        if (cli_interrupted) {
+        if (ui_interrupted) {
                 explicit_bzero(buf, cap);
                 e->exit = OSVM_EXIT_INTERRUPTED;
                 return err_set(e, EINTR, "cancelled");

@@ -72,7 +72,7 @@ static int run_status(int argc, char **argv)
         const struct osvm_session *s = session_get();
         uint64_t now = time_mono_ns();
         if (!json) {
-                char *line = cli_status_line(s, now, cli_status_style());
+                char *line = ui_status_line(s, now, ui_style_stdout());
                 printf("%s\n", line);
                 free(line);
         } else {
@@ -83,7 +83,7 @@ static int run_status(int argc, char **argv)
                         json_array_append_new(servers,
                                               server_json(&cfg, &host, &known, &s->servers[i],
                                                           states[s->servers[i].state]));
-                char *line = cli_status_line(s, now, (struct status_style){true, false});
+                char *line = ui_status_line(s, now, (struct ui_style){true, false});
                 json_t *v =
                     json_pack("{s:i, s:i, s:i, s:o, s:{s:s, s:i}, s:I, s:s}", "live_microvms",
                               (int)s->live_microvms, "unikernels_run", (int)s->unikernels_run,
@@ -93,7 +93,7 @@ static int run_status(int argc, char **argv)
                 json_object_set_new(v, "live_agent_processes", json_integer(s->live_agent_procs));
                 json_object_set_new(v, "unikernel_processes_run",
                                     json_integer(s->unikernel_procs_run));
-                cli_print_json(v);
+                ui_print_json(v);
                 json_decref(v);
                 free(line);
         }

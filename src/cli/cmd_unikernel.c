@@ -131,8 +131,8 @@ static int run(int argc, char **argv)
                 return OSVM_EXIT_FAILURE;
         }
         /* Ctrl-C ends the program's VM (exit 130), as it ends a tool call. */
-        cli_catch_interrupt();
-        spec.cancel = &cli_interrupted;
+        ui_catch_interrupt();
+        spec.cancel = &ui_interrupted;
         struct vmm_result res;
         osvm_err e = {0};
         if (vmm_run(&spec, &res, &e) < 0) {

@@ -62,7 +62,7 @@ int cli_run_verb(const struct cli_cmd *cmd, const struct cli_verb *verbs, size_t
                 sb_addf(&names, "%s%s", i ? ", " : "", verbs[i].name);
                 vn[i] = verbs[i].name;
         }
-        const char *near = argc >= 2 ? cli_nearest(argv[1], vn, n) : NULL;
+        const char *near = argc >= 2 ? ui_nearest(argv[1], vn, n) : NULL;
         int r;
         if (argc < 2) {
                 r = cli_usage_error(cmd, "missing a verb: %s", names.s);
@@ -272,7 +272,7 @@ int cli_servers_open(struct cli_servers *s, const char **server)
         if (mcp_registry_add_builtin(&s->reg, &s->host))
                 cli_note_egress(&s->cfg, "osvm-mcp");
         s->hub = mcp_hub_new(&s->reg, &s->cfg, &s->host);
-        mcp_hub_set_cancel(s->hub, &cli_interrupted); /* Ctrl-C ends a server's start-up */
+        mcp_hub_set_cancel(s->hub, &ui_interrupted); /* Ctrl-C ends a server's start-up */
         return 0;
 }
 

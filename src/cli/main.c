@@ -44,7 +44,7 @@ static int unknown_command(const char *name)
                 if (commands[i]->alias)
                         names[n++] = commands[i]->alias;
         }
-        const char *near = cli_nearest(name, names, n);
+        const char *near = ui_nearest(name, names, n);
         _cleanup_free_ char *shown = text_sanitize(name, 0);
         if (near)
                 fprintf(stderr, "osvm: no such command \"%s\"; did you mean \"%s\"?\n", shown,

@@ -7,6 +7,7 @@
 
 #include "mcp/mcp.h"
 #include "microvm/microvm.h"
+#include "ui/ui.h"
 
 /* The host-call channel: the guest's fd 3. */
 #define GUEST_HOST_FD 3
@@ -30,5 +31,10 @@ json_t *guest_call(json_t *req, void (*on_pending)(void *ctx, json_t *line), voi
  */
 typedef json_t *(*guest_asker)(const char *kind, const char *server, json_t *params, osvm_err *e);
 void guest_set_asker(guest_asker ask);
+
+/* The agent's session inside μVM-1 (session.c), for the front end: the
+ * handshake gives it the tools and the planner's settings without the key;
+ * tool calls, the LLM, the status line and terminal events are host calls. */
+extern const struct ui_session_ops guest_session;
 
 #endif

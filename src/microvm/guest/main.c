@@ -5,7 +5,7 @@
  * it runs the same chat and one-shot mode as `osvm --no-microvm`, asking
  * the supervisor for everything beyond its own memory.
  */
-#include "cli/cli.h"
+#include "microvm/guest/guest.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
         log_set_file_dir(logs);
         free(logs);
         free(state);
-        int r = prompt ? cli_agent_oneshot(prompt, json) : cli_agent_chat();
+        int r = prompt ? ui_oneshot(&guest_session, prompt, json) : ui_chat(&guest_session);
         log_close();
         return r;
 }

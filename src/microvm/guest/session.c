@@ -1,18 +1,17 @@
 /*
- * The agent's session inside μVM-1: the front end's cli_agent_session
- * (cli.h), served by the supervisor. The handshake says the agent is inside
+ * The agent's session inside μVM-1 (guest_session, for the front end in
+ * ui.h), served by the supervisor. The handshake says the agent is inside
  * μVM-1 and gives it the tools and the planner's settings without the key;
  * tool calls, the LLM, the status line and terminal events are host calls.
  */
 #include "agent/agent.h"
-#include "cli/cli.h"
 #include "microvm/guest/guest.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-struct guest_session {
+struct guest_state {
         struct agent_ai_config ai;
 };
 
@@ -123,9 +122,8 @@ static char *dup_or_null(json_t *v)
         return s ? xstrdup(s) : NULL;
 }
 
-int cli_agent_session_open(struct cli_agent_session *s, bool chat)
+static int session_open(struct ui_session *s, bool chat)
 {
-        memset(s, 0, sizeof(*s));
         osvm_err e = {0};
         json_t *hello = guest_call(
             json_pack("{s:s, s:i}", "op", "hello", "protocol", (json_int_t)MICROVM_PROTOCOL), NULL,
@@ -135,7 +133,7 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
                 json_decref(hello);
                 return OSVM_EXIT_FAILURE;
         }
-        struct guest_session *g = xcalloc(1, sizeof(*g));
+        struct guest_state *g = xcalloc(1, sizeof(*g));
         json_t *p = json_object_get(hello, "planner");
         g->ai.provider = dup_or_null(json_object_get(p, "provider"));
         g->ai.url = dup_or_null(json_object_get(p, "url"));
@@ -180,27 +178,27 @@ int cli_agent_session_open(struct cli_agent_session *s, bool chat)
         s->impl = g;
         if (chat) {
                 /* a server's questions, which the supervisor puts to the chat */
-                cli_ask_init(&g->ai);
-                guest_set_asker(cli_ask);
+                ui_ask_init(&g->ai);
+                guest_set_asker(ui_ask);
         }
         return 0;
 }
 
-void cli_agent_session_close(struct cli_agent_session *s)
+static void session_close(struct ui_session *s)
 {
-        struct guest_session *g = s->impl;
+        struct guest_state *g = s->impl;
         if (!g)
                 return;
         agent_free(s->agent);
         guest_set_asker(NULL);
-        cli_ask_free();
+        ui_ask_free();
         free(s->url);
         agent_ai_config_free(&g->ai);
         free(g);
-        memset(s, 0, sizeof(*s));
+        *s = (struct ui_session){.ops = s->ops};
 }
 
-char *cli_agent_session_status(struct cli_agent_session *s, struct status_style st)
+static char *session_status(struct ui_session *s, struct ui_style st)
 {
         (void)s;
         osvm_err e = {0};
@@ -214,20 +212,28 @@ char *cli_agent_session_status(struct cli_agent_session *s, struct status_style 
         return out;
 }
 
-void cli_agent_session_where(struct cli_agent_session *s, const char *server, const char *tool,
-                             struct iso_decision *d)
+static void session_where(struct ui_session *s, const char *server, const char *tool,
+                          struct iso_decision *d)
 {
         (void)s;
         ask_decision(server, tool, true, d);
 }
 
-unsigned cli_agent_session_events(struct cli_agent_session *s)
+static unsigned session_events(struct ui_session *s)
 {
         (void)s;
         osvm_err e = {0};
         json_t *ans = guest_call(json_pack("{s:s}", "op", "events"), NULL, NULL, &e);
-        unsigned ev = (json_is_true(json_object_get(ans, "interrupt")) ? CLI_EVENT_INTERRUPT : 0) |
-                      (json_is_true(json_object_get(ans, "resize")) ? CLI_EVENT_RESIZE : 0);
+        unsigned ev = (json_is_true(json_object_get(ans, "interrupt")) ? UI_EVENT_INTERRUPT : 0) |
+                      (json_is_true(json_object_get(ans, "resize")) ? UI_EVENT_RESIZE : 0);
         json_decref(ans);
         return ev;
 }
+
+const struct ui_session_ops guest_session = {
+    .open = session_open,
+    .close = session_close,
+    .status = session_status,
+    .where = session_where,
+    .events = session_events,
+};

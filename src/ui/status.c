@@ -3,7 +3,7 @@
  * figures of trapped processes follow, never counted as VMs:
  * `OSVM: 0μVMs 0uK 1μPs 3uKp • ...` (docs/cli.md). MCP servers running in
  * their sandbox are counted as `2sbx` (`2sbx~` when one is the reduced tier). */
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -53,7 +53,7 @@ static void add_uptime(strbuf *b, uint64_t secs)
                         (unsigned long)(secs / 60 % 60));
 }
 
-char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct status_style st)
+char *ui_status_line(const struct osvm_session *s, uint64_t now_ns, struct ui_style st)
 {
         static const char *const states[] = {"cfg", "up", "down"};
         static const char *const state_colors[] = {"", GREEN, RED};
@@ -95,7 +95,7 @@ char *cli_status_line(const struct osvm_session *s, uint64_t now_ns, struct stat
         return sb_steal(&b);
 }
 
-struct status_style cli_status_style(void)
+struct ui_style ui_style_stdout(void)
 {
-        return (struct status_style){.utf8 = term_utf8(), .color = term_color(STDOUT_FILENO)};
+        return (struct ui_style){.utf8 = term_utf8(), .color = term_color(STDOUT_FILENO)};
 }

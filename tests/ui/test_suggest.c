@@ -1,7 +1,7 @@
 /* Did-you-mean: the edit distance and the nearest name, as tables. */
 #include "testutil.h"
 
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <string.h>
 
@@ -19,16 +19,16 @@ static void test_distance(void **state)
             {"ca", "abc", 3}, /* optimal string alignment: no edit after a transposition */
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                size_t d = cli_edit_distance(cases[i].a, cases[i].b);
+                size_t d = ui_edit_distance(cases[i].a, cases[i].b);
                 if (d != cases[i].d)
                         fail_msg("%s -> %s: %zu, wanted %zu", cases[i].a, cases[i].b, d,
                                  cases[i].d);
-                assert_int_equal(cli_edit_distance(cases[i].b, cases[i].a), d);
+                assert_int_equal(ui_edit_distance(cases[i].b, cases[i].a), d);
         }
         char big[200];
         memset(big, 'a', sizeof(big) - 1);
         big[sizeof(big) - 1] = '\0';
-        assert_int_equal(cli_edit_distance(big, "a"), SIZE_MAX); /* too long to be a typo */
+        assert_int_equal(ui_edit_distance(big, "a"), SIZE_MAX); /* too long to be a typo */
 }
 
 static void test_nearest(void **state)
@@ -54,16 +54,16 @@ static void test_nearest(void **state)
             {"banana", NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                const char *got = cli_nearest(cases[i].word, cmds, sizeof(cmds) / sizeof(cmds[0]));
+                const char *got = ui_nearest(cases[i].word, cmds, sizeof(cmds) / sizeof(cmds[0]));
                 if (!cases[i].want ? got != NULL : !got || strcmp(got, cases[i].want) != 0)
                         fail_msg("\"%s\": got %s, wanted %s", cases[i].word, got ? got : "none",
                                  cases[i].want ? cases[i].want : "none");
         }
         static const char *const verbs[] = {"add", "remove", "list", "import", "tools", "call"};
-        assert_string_equal(cli_nearest("lsit", verbs, 6), "list");
-        assert_string_equal(cli_nearest("tool", verbs, 6), "tools");
-        assert_string_equal(cli_nearest("cal", verbs, 6), "call");
-        assert_null(cli_nearest("serve", verbs, 6));
+        assert_string_equal(ui_nearest("lsit", verbs, 6), "list");
+        assert_string_equal(ui_nearest("tool", verbs, 6), "tools");
+        assert_string_equal(ui_nearest("cal", verbs, 6), "call");
+        assert_null(ui_nearest("serve", verbs, 6));
 }
 
 int main(void)

@@ -1,9 +1,10 @@
 /*
- * The agent on the command line: the chat (`osvm`) and one-shot mode
- * (`osvm -p PROMPT [--json]`).
+ * The agent at the terminal: the chat (`osvm`) and one-shot mode (`osvm -p
+ * PROMPT [--json]`), over the session the program gives them (the host's,
+ * or μVM-1's through the supervisor).
  */
 #include "agent/agent.h"
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
  * and in --json.
  */
 
-struct ui_state {
+struct calls_view {
         bool tty; /* stderr is a terminal: a spinner line; else plain lines */
         bool utf8;
         pthread_mutex_t lock;
@@ -49,63 +50,64 @@ static const char *const spin_ascii[] = {"|", "/", "-", "\\"};
 
 /* The columns a line may take: one less than the terminal's (80 when
  * unknown), so that it never wraps and "\r" reaches its start. */
-static size_t ui_columns(void)
+static size_t view_columns(void)
 {
-        unsigned cols = cli_term_columns(STDERR_FILENO);
+        unsigned cols = ui_term_columns(STDERR_FILENO);
         return cols > 1 ? cols - 1 : cols ? 1 : 79;
 }
 
 /* prefix, "SERVER/TOOL ARGS [MODE]" and suffix in at most cols columns: the
  * arguments are cut first, then the end of the line. */
-static char *ui_line(const struct ui_state *u, const char *prefix, const char *suffix, size_t cols)
+static char *view_line(const struct calls_view *u, const char *prefix, const char *suffix,
+                       size_t cols)
 {
-        size_t fixed = cli_text_columns(prefix) + cli_text_columns(u->name) + strlen(u->mode) + 4 +
-                       cli_text_columns(suffix);
+        size_t fixed = ui_text_columns(prefix) + ui_text_columns(u->name) + strlen(u->mode) + 4 +
+                       ui_text_columns(suffix);
         _cleanup_free_ char *args =
-            cli_fit_columns(u->args, cols > fixed + 1 ? cols - fixed : 1, u->utf8);
+            ui_fit_columns(u->args, cols > fixed + 1 ? cols - fixed : 1, u->utf8);
         _cleanup_free_ char *all =
             xasprintf("%s%s %s [%s]%s", prefix, u->name, args, u->mode, suffix);
-        return cli_fit_columns(all, cols, u->utf8);
+        return ui_fit_columns(all, cols, u->utf8);
 }
 
 /* The spinner line: the frame i, the call, its time so far and its progress. */
-static void ui_draw(struct ui_state *u, unsigned i)
+static void view_draw(struct calls_view *u, unsigned i)
 {
-        size_t cols = ui_columns();
+        size_t cols = view_columns();
         double secs = (double)(time_mono_ns() - u->started) / 1e9;
         char prefix[16], took[32];
         snprintf(prefix, sizeof(prefix), "%s ", u->utf8 ? spin_utf8[i % 10] : spin_ascii[i % 4]);
         snprintf(took, sizeof(took), " %.1fs", secs);
         /* the progress gets at most a third of the line, the call the rest */
-        size_t pcols = u->progress[0] ? cli_text_columns(u->progress) + 1 : 0;
+        size_t pcols = u->progress[0] ? ui_text_columns(u->progress) + 1 : 0;
         if (pcols > cols / 3)
                 pcols = cols / 3;
-        _cleanup_free_ char *call = ui_line(u, prefix, took, cols > pcols ? cols - pcols : 0);
+        _cleanup_free_ char *call = view_line(u, prefix, took, cols > pcols ? cols - pcols : 0);
         _cleanup_free_ char *all =
             xasprintf("%s%s%s", call, u->progress[0] ? " " : "", u->progress);
-        _cleanup_free_ char *line = cli_fit_columns(all, cols, u->utf8);
+        _cleanup_free_ char *line = ui_fit_columns(all, cols, u->utf8);
         fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
 }
 
 static void *spinner(void *arg)
 {
-        struct ui_state *u = arg;
+        struct calls_view *u = arg;
         for (unsigned i = 0;; i++) {
                 pthread_mutex_lock(&u->lock);
                 if (u->stop) {
                         pthread_mutex_unlock(&u->lock);
                         return NULL;
                 }
-                ui_draw(u, i);
+                view_draw(u, i);
                 pthread_mutex_unlock(&u->lock);
                 nanosleep(&(struct timespec){0, 100000000}, NULL);
         }
 }
 
-static void ui_tool_start(void *ctx, const struct agent_call *call, const struct iso_decision *d)
+static void view_tool_start(void *ctx, const struct agent_call *call, const struct iso_decision *d)
 {
-        struct ui_state *u = ctx;
+        struct calls_view *u = ctx;
         _cleanup_free_ char *a = json_dumps(call->arguments, JSON_COMPACT);
         _cleanup_free_ char *name = xasprintf("%s/%s", call->tool->server, call->tool->name);
         pthread_mutex_lock(&u->lock);
@@ -127,18 +129,18 @@ static void ui_tool_start(void *ctx, const struct agent_call *call, const struct
                 u->running = pthread_create(&u->thread, NULL, spinner, u) == 0;
                 u->drawn = !u->running;
                 if (u->drawn)
-                        ui_draw(u, u->frame = 0);
+                        view_draw(u, u->frame = 0);
         } else {
-                _cleanup_free_ char *line = ui_line(u, "tool: ", "", ui_columns());
+                _cleanup_free_ char *line = view_line(u, "tool: ", "", view_columns());
                 fprintf(stderr, "%s\n", line);
         }
 }
 
-static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result, bool ok,
-                        double ms, json_t *egress)
+static void view_tool_end(void *ctx, const struct agent_call *call, json_t *result, bool ok,
+                          double ms, json_t *egress)
 {
         (void)call, (void)result;
-        struct ui_state *u = ctx;
+        struct calls_view *u = ctx;
         if (u->running) {
                 pthread_mutex_lock(&u->lock);
                 u->stop = true;
@@ -151,20 +153,20 @@ static void ui_tool_end(void *ctx, const struct agent_call *call, json_t *result
                 fprintf(stderr, "\r\033[K"); /* the spinner's line, all of it */
         }
         /* and what it was kept from reaching, which may be why it failed */
-        _cleanup_free_ char *blocked = cli_egress_words(egress, true);
+        _cleanup_free_ char *blocked = ui_egress_words(egress, true);
         _cleanup_free_ char *took =
             xasprintf(" (%.0f ms%s%s)", ms, *blocked ? "; egress: " : "", blocked);
-        _cleanup_free_ char *line = ui_line(u,
-                                            u->refused ? "refused: "
-                                            : ok       ? "done: "
-                                                       : "failed: ",
-                                            took, ui_columns());
+        _cleanup_free_ char *line = view_line(u,
+                                              u->refused ? "refused: "
+                                              : ok       ? "done: "
+                                                         : "failed: ",
+                                              took, view_columns());
         fprintf(stderr, "%s\n", line);
 }
 
-static void ui_progress(void *ctx, const struct mcp_progress *p)
+static void view_progress(void *ctx, const struct mcp_progress *p)
 {
-        struct ui_state *u = ctx;
+        struct calls_view *u = ctx;
         pthread_mutex_lock(&u->lock);
         if (p) { /* else no news: time passes */
                 _cleanup_free_ char *msg = text_sanitize(p->message, 0);
@@ -173,16 +175,16 @@ static void ui_progress(void *ctx, const struct mcp_progress *p)
                                            : xasprintf("%.0f %s", p->progress, msg);
         }
         if (u->drawn)
-                ui_draw(u, ++u->frame);
-        size_t cols = ui_columns();
+                view_draw(u, ++u->frame);
+        size_t cols = view_columns();
         _cleanup_free_ char *shown =
-            !u->tty && p ? cli_fit_columns(u->progress, cols > 20 ? cols - 10 : 10, u->utf8) : NULL;
+            !u->tty && p ? ui_fit_columns(u->progress, cols > 20 ? cols - 10 : 10, u->utf8) : NULL;
         pthread_mutex_unlock(&u->lock);
         if (shown)
                 fprintf(stderr, "progress: %s\n", shown);
 }
 
-static void ui_free(struct ui_state *u)
+static void view_free(struct calls_view *u)
 {
         pthread_mutex_destroy(&u->lock);
         free(u->name);
@@ -190,16 +192,16 @@ static void ui_free(struct ui_state *u)
         free(u->progress);
 }
 
-static struct agent_ui make_ui(struct ui_state *u)
+static struct agent_ui view_make(struct calls_view *u)
 {
         memset(u, 0, sizeof(*u));
         pthread_mutex_init(&u->lock, NULL);
         u->tty = isatty(STDERR_FILENO);
         u->utf8 = term_utf8();
         return (struct agent_ui){.ctx = u,
-                                 .tool_start = ui_tool_start,
-                                 .tool_end = ui_tool_end,
-                                 .progress = ui_progress};
+                                 .tool_start = view_tool_start,
+                                 .tool_end = view_tool_end,
+                                 .progress = view_progress};
 }
 
 /* The planner's answer or an error, which hold what servers, tools and the
@@ -210,9 +212,9 @@ static void print_text(FILE *f, const char *text)
         fprintf(f, "%s\n", safe);
 }
 
-static void print_status(struct cli_agent_session *s, FILE *f)
+static void print_status(struct ui_session *s, FILE *f)
 {
-        char *line = cli_agent_session_status(s, cli_status_style());
+        char *line = s->ops->status(s, ui_style_stdout());
         fprintf(f, "%s\n", line);
         free(line);
 }
@@ -248,30 +250,29 @@ static int oneshot_calls_exit(json_t *trace)
         return agent_calls_exit(trace);
 }
 
-int cli_agent_oneshot(const char *prompt, bool json)
+int ui_oneshot(const struct ui_session_ops *ops, const char *prompt, bool json)
 {
-        struct cli_agent_session s;
-        cli_catch_interrupt(); /* before the servers start: Ctrl-C ends their start-up too */
-        int r = cli_agent_session_open(&s, false);
+        struct ui_session s = {.ops = ops};
+        ui_catch_interrupt(); /* before the servers start: Ctrl-C ends their start-up too */
+        int r = ops->open(&s, false);
         if (r)
                 return r;
-        if (cli_interrupted) {
+        if (ui_interrupted) {
                 log_error("cancelled while the servers were starting");
-                cli_agent_session_close(&s);
+                ops->close(&s);
                 return OSVM_EXIT_INTERRUPTED;
         }
-        struct ui_state u;
-        struct agent_ui ui = make_ui(&u);
+        struct calls_view u;
+        struct agent_ui ui = view_make(&u);
         char *answer = NULL;
         json_t *trace = NULL;
         osvm_err e = {0};
-        int a =
-            agent_ask(s.agent, prompt, json ? NULL : &ui, &cli_interrupted, &answer, &trace, &e);
+        int a = agent_ask(s.agent, prompt, json ? NULL : &ui, &ui_interrupted, &answer, &trace, &e);
         if (json) {
-                char *line = cli_agent_session_status(&s, (struct status_style){true, false});
+                char *line = ops->status(&s, (struct ui_style){true, false});
                 json_object_set_new(trace, "status", json_string(line));
                 free(line);
-                cli_print_json(trace);
+                ui_print_json(trace);
         } else if (answer) {
                 print_text(stdout, answer);
         }
@@ -286,27 +287,27 @@ int cli_agent_oneshot(const char *prompt, bool json)
         }
         free(answer);
         json_decref(trace);
-        ui_free(&u);
-        cli_agent_session_close(&s);
+        view_free(&u);
+        ops->close(&s);
         return r;
 }
 
 /* ---- the chat ---- */
 
 /* The chat's session, for its input function. */
-static struct cli_agent_session *chat_session;
+static struct ui_session *chat_session;
 
 /* Takes in what happened to the terminal: a new size is passed on to the
  * line editor; returns true when Ctrl-C was pressed. */
 static bool take_events(void)
 {
-        unsigned ev = cli_agent_session_events(chat_session);
+        unsigned ev = chat_session->ops->events(chat_session);
         struct winsize ws;
-        if ((ev & CLI_EVENT_RESIZE) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
+        if ((ev & UI_EVENT_RESIZE) && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) {
                 log_info("chat: the window is now %ux%u", ws.ws_col, ws.ws_row);
                 rl_resize_terminal();
         }
-        return ev & CLI_EVENT_INTERRUPT;
+        return ev & UI_EVENT_INTERRUPT;
 }
 
 /*
@@ -321,12 +322,12 @@ static int chat_getc(FILE *f)
         unsigned char b[4];
         size_t need = 1, have = 0;
         while (have < need) {
-                if (cli_interrupted) /* arrived before the read began */
+                if (ui_interrupted) /* arrived before the read began */
                         return EOF;
                 ssize_t n = read(STDIN_FILENO, b + have, 1);
                 if (n < 0 && errno == EINTR) {
                         if (take_events()) {
-                                cli_interrupted = 1;
+                                ui_interrupted = 1;
                                 return EOF;
                         }
                         continue;
@@ -356,7 +357,7 @@ static char *history_path(void)
         return xasprintf("%s/history", dir);
 }
 
-int cli_agent_chat(void)
+int ui_chat(const struct ui_session_ops *ops)
 {
         /* The line editor and the history first: inside μVM-1 this runs
          * while the supervisor starts the servers. */
@@ -374,13 +375,13 @@ int cli_agent_chat(void)
                 read_history(hist);
         }
 
-        struct cli_agent_session s;
-        int r = cli_agent_session_open(&s, true);
+        struct ui_session s = {.ops = ops};
+        int r = ops->open(&s, true);
         if (r)
                 return r;
         chat_session = &s;
         term_guard(); /* the line editor's raw mode never outlives the chat */
-        cli_catch_interrupt();
+        ui_catch_interrupt();
         const struct agent_toolset *ts = agent_tools(s.agent);
         printf("osvm %s: %s. %zu tools; planner: %s%s.\n", OSVM_VERSION, s.isolation, ts->n,
                agent_planner_name(s.agent),
@@ -389,11 +390,11 @@ int cli_agent_chat(void)
                 printf("Ctrl-C cancels a running tool, Ctrl-D leaves, /help lists the commands.\n");
         print_status(&s, stdout);
 
-        struct ui_state u;
-        struct agent_ui ui = make_ui(&u);
+        struct calls_view u;
+        struct agent_ui ui = view_make(&u);
         for (;;) {
                 (void)take_events(); /* a Ctrl-C before the prompt is spent */
-                cli_interrupted = 0;
+                ui_interrupted = 0;
                 char *line = tty ? readline("osvm> ") : NULL;
                 if (!tty) {
                         /* Not a terminal: one prompt a line, as a script would send them. */
@@ -404,7 +405,7 @@ int cli_agent_chat(void)
                         line = xstrdup(buf);
                 }
                 if (!line) {
-                        if (cli_interrupted) { /* Ctrl-C at the prompt: a fresh line */
+                        if (ui_interrupted) { /* Ctrl-C at the prompt: a fresh line */
                                 printf("\n");
                                 continue;
                         }
@@ -431,17 +432,17 @@ int cli_agent_chat(void)
                         free(line);
                         break;
                 }
-                enum cli_chat_result cmd = cli_chat_command(&s, p); /* /help, /tools, ... */
-                if (cmd != CLI_CHAT_PROMPT) {
+                enum ui_chat_result cmd = ui_chat_command(&s, p); /* /help, /tools, ... */
+                if (cmd != UI_CHAT_PROMPT) {
                         free(line);
-                        if (cmd == CLI_CHAT_LEAVE)
+                        if (cmd == UI_CHAT_LEAVE)
                                 break;
                         fflush(stdout);
                         continue;
                 }
                 char *answer = NULL;
                 osvm_err e = {0};
-                int a = agent_ask(s.agent, p, &ui, &cli_interrupted, &answer, NULL, &e);
+                int a = agent_ask(s.agent, p, &ui, &ui_interrupted, &answer, NULL, &e);
                 if (a < 0)
                         print_text(stderr, e.msg);
                 else
@@ -453,8 +454,8 @@ int cli_agent_chat(void)
         }
         if (tty)
                 printf("\n");
-        ui_free(&u);
-        cli_agent_session_close(&s);
+        view_free(&u);
+        ops->close(&s);
         chat_session = NULL;
         return OSVM_EXIT_OK;
 }

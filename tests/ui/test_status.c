@@ -1,7 +1,7 @@
 /* The status line, formatted from session states: a table. */
 #include "testutil.h"
 
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <string.h>
 
@@ -73,8 +73,8 @@ static void test_status_table(void **state)
                 session_set_net(&s, c->net, c->allow);
                 if (c->server)
                         session_set_server(&s, c->server, c->where, c->state);
-                char *line = cli_status_line(&s, 1000 * SEC + c->elapsed_ns,
-                                             (struct status_style){c->utf8, c->color});
+                char *line = ui_status_line(&s, 1000 * SEC + c->elapsed_ns,
+                                            (struct ui_style){c->utf8, c->color});
                 print_message("case \"%s\": %s\n", c->name, line);
                 assert_string_equal(line, c->want);
                 free(line);
@@ -109,18 +109,18 @@ static void test_process_platform(void **state)
         (void)state;
         struct osvm_session s;
         session_reset(&s, 0);
-        char *line = cli_status_line(&s, 0, (struct status_style){.utf8 = true});
+        char *line = ui_status_line(&s, 0, (struct ui_style){.utf8 = true});
         assert_non_null(strstr(line, "OSVM: 0\xce\xbcVMs 0uK \xe2\x80\xa2"));
         assert_null(strstr(line, "Ps"));
         free(line);
         session_note_agent_proc(&s, +1);
         session_note_unikernel_proc(&s);
         session_note_unikernel_proc(&s);
-        line = cli_status_line(&s, 0, (struct status_style){.utf8 = true});
+        line = ui_status_line(&s, 0, (struct ui_style){.utf8 = true});
         assert_non_null(strstr(line, "OSVM: 0\xce\xbcVMs 0uK 1\xce\xbcPs 2uKp \xe2\x80\xa2"));
         free(line);
         session_note_fallback(&s);
-        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        line = ui_status_line(&s, 0, (struct ui_style){.utf8 = false});
         assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 1uPs 2uKp* - "));
         free(line);
         session_note_agent_proc(&s, -1);
@@ -138,15 +138,15 @@ static void test_sandboxed_servers(void **state)
         struct osvm_session s;
         session_reset(&s, 0);
         session_set_server(&s, "plain", "host", SESSION_SERVER_CONFIGURED);
-        char *line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        char *line = ui_status_line(&s, 0, (struct ui_style){.utf8 = false});
         assert_null(strstr(line, "sbx"));
         free(line);
         session_set_server(&s, "fs", "sandbox", SESSION_SERVER_UP);
-        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        line = ui_status_line(&s, 0, (struct ui_style){.utf8 = false});
         assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 1sbx - plain(host:cfg) - fs(sandbox:up) - "));
         free(line);
         session_set_server(&s, "mem", "reduced", SESSION_SERVER_CONFIGURED);
-        line = cli_status_line(&s, 0, (struct status_style){.utf8 = false});
+        line = ui_status_line(&s, 0, (struct ui_style){.utf8 = false});
         assert_non_null(strstr(line, "OSVM: 0uVMs 0uK 2sbx~ - "));
         assert_non_null(strstr(line, "mem(reduced:cfg)"));
         free(line);

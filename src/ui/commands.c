@@ -3,7 +3,7 @@
  * on the host and inside μVM-1, where what the host knows (where a tool
  * would run, the status line) comes through host calls.
  */
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,13 +16,13 @@
 
 struct chat_cmd {
         const char *name, *args, *help;
-        enum cli_chat_result (*run)(struct cli_agent_session *s, const char *args);
+        enum ui_chat_result (*run)(struct ui_session *s, const char *args);
 };
 
-static enum cli_chat_result cmd_help(struct cli_agent_session *s, const char *args);
-static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *args);
-static enum cli_chat_result cmd_status(struct cli_agent_session *s, const char *args);
-static enum cli_chat_result cmd_exit(struct cli_agent_session *s, const char *args);
+static enum ui_chat_result cmd_help(struct ui_session *s, const char *args);
+static enum ui_chat_result cmd_tools(struct ui_session *s, const char *args);
+static enum ui_chat_result cmd_status(struct ui_session *s, const char *args);
+static enum ui_chat_result cmd_exit(struct ui_session *s, const char *args);
 
 static const struct chat_cmd chat_cmds[] = {
     {"help", "", "these commands", cmd_help},
@@ -36,7 +36,7 @@ static const struct chat_cmd chat_cmds[] = {
 
 static unsigned term_width(void)
 {
-        unsigned w = cli_term_columns(STDOUT_FILENO);
+        unsigned w = ui_term_columns(STDOUT_FILENO);
         return w >= 40 ? w : 80;
 }
 
@@ -47,7 +47,7 @@ static char *shown(const char *s, size_t len, unsigned cols)
         memcpy(raw, s, len);
         raw[len] = '\0';
         _cleanup_free_ char *t = text_sanitize(raw, 0);
-        return cli_fit_columns(t, cols, term_utf8());
+        return ui_fit_columns(t, cols, term_utf8());
 }
 
 static void list_commands(FILE *f)
@@ -61,19 +61,19 @@ static void list_commands(FILE *f)
         }
 }
 
-static enum cli_chat_result cmd_help(struct cli_agent_session *s, const char *args)
+static enum ui_chat_result cmd_help(struct ui_session *s, const char *args)
 {
         (void)s, (void)args;
         printf("Commands:\n");
         list_commands(stdout);
         printf("Anything else is a prompt for the agent. Ctrl-C cancels a running tool.\n");
-        return CLI_CHAT_DONE;
+        return UI_CHAT_DONE;
 }
 
-static enum cli_chat_result cmd_exit(struct cli_agent_session *s, const char *args)
+static enum ui_chat_result cmd_exit(struct ui_session *s, const char *args)
 {
         (void)s, (void)args;
-        return CLI_CHAT_LEAVE;
+        return UI_CHAT_LEAVE;
 }
 
 /* How a decision reads in /tools. */
@@ -92,7 +92,7 @@ static const char *where_name(const struct iso_decision *d)
         return iso_decision_where(d);
 }
 
-static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *args)
+static enum ui_chat_result cmd_tools(struct ui_session *s, const char *args)
 {
         const struct agent_toolset *ts = agent_tools(s->agent);
         const char *want = *args ? args : NULL;
@@ -111,7 +111,7 @@ static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *a
                         _cleanup_free_ char *name = text_sanitize(ts->v[i].server, 0);
                         sb_addf(&list, "%s%s", list.len ? ", " : "", name);
                 }
-                const char *near = cli_nearest(want, names, n);
+                const char *near = ui_nearest(want, names, n);
                 _cleanup_free_ char *w = text_sanitize(want, 0);
                 _cleanup_free_ char *nr = near ? text_sanitize(near, 0) : NULL;
                 if (nr)
@@ -122,11 +122,11 @@ static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *a
                                 n ? list.s : "none");
                 sb_free(&list);
                 free(names);
-                return CLI_CHAT_DONE;
+                return UI_CHAT_DONE;
         }
         if (!ts->n) {
                 printf("The agent has no tools: 'osvm mcp add' registers a server.\n");
-                return CLI_CHAT_DONE;
+                return UI_CHAT_DONE;
         }
         bool decide = want || nwant <= DECIDE_MAX;
         unsigned width = term_width();
@@ -151,7 +151,7 @@ static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *a
                 const char *where = "";
                 struct iso_decision d;
                 if (decide) {
-                        cli_agent_session_where(s, t->server, t->name, &d);
+                        s->ops->where(s, t->server, t->name, &d);
                         where = where_name(&d);
                 }
                 /* "  NAME  WHERE  description", the description cut to the width */
@@ -174,13 +174,13 @@ static enum cli_chat_result cmd_tools(struct cli_agent_session *s, const char *a
         else
                 printf("%zu tools: '/tools SERVER' says where each of a server's tools runs.\n",
                        nwant);
-        return CLI_CHAT_DONE;
+        return UI_CHAT_DONE;
 }
 
-static enum cli_chat_result cmd_status(struct cli_agent_session *s, const char *args)
+static enum ui_chat_result cmd_status(struct ui_session *s, const char *args)
 {
         (void)args;
-        char *line = cli_agent_session_status(s, cli_status_style());
+        char *line = s->ops->status(s, ui_style_stdout());
         printf("%s\n", line);
         free(line);
         printf("agent:    %s\n", !s->microvm        ? "directly in the osvm process, not in a VM"
@@ -208,19 +208,19 @@ static enum cli_chat_result cmd_status(struct cli_agent_session *s, const char *
         }
         printf("servers:  %s\n", b.len ? b.s : "none with tools");
         sb_free(&b);
-        return CLI_CHAT_DONE;
+        return UI_CHAT_DONE;
 }
 
-enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *line)
+enum ui_chat_result ui_chat_command(struct ui_session *s, const char *line)
 {
         if (line[0] != '/')
-                return CLI_CHAT_PROMPT;
+                return UI_CHAT_PROMPT;
         size_t n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
         const char *after = line + 1 + n;
         if (*after && *after != ' ' && *after != '\t')
-                return CLI_CHAT_PROMPT; /* "/tmp/x ...": a path, the start of a prompt */
+                return UI_CHAT_PROMPT; /* "/tmp/x ...": a path, the start of a prompt */
         if (n == 0 && *after)
-                return CLI_CHAT_PROMPT;
+                return UI_CHAT_PROMPT;
         char name[32] = "";
         snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1),
                  line + 1);
@@ -236,11 +236,11 @@ enum cli_chat_result cli_chat_command(struct cli_agent_session *s, const char *l
         const char *names[NCMDS];
         for (size_t i = 0; i < NCMDS; i++)
                 names[i] = chat_cmds[i].name;
-        const char *near = cli_nearest(name, names, NCMDS);
+        const char *near = ui_nearest(name, names, NCMDS);
         if (near)
                 fprintf(stderr, "no command /%s; did you mean /%s? The commands:\n", name, near);
         else
                 fprintf(stderr, "no command /%s. The commands:\n", name);
         list_commands(stderr);
-        return CLI_CHAT_DONE;
+        return UI_CHAT_DONE;
 }

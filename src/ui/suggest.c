@@ -3,13 +3,13 @@
  * "mcp", `osvm mcp lsit` -> "list", `/hepl` -> "/help"), by the edit
  * distance with transpositions (optimal string alignment).
  */
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <string.h>
 
 #define WORD_MAX 64 /* longer words get no suggestion */
 
-size_t cli_edit_distance(const char *a, const char *b)
+size_t ui_edit_distance(const char *a, const char *b)
 {
         size_t n = strlen(a), m = strlen(b);
         if (n > WORD_MAX || m > WORD_MAX)
@@ -35,7 +35,7 @@ size_t cli_edit_distance(const char *a, const char *b)
         return d[n][m];
 }
 
-const char *cli_nearest(const char *word, const char *const *names, size_t n)
+const char *ui_nearest(const char *word, const char *const *names, size_t n)
 {
         size_t len = strlen(word);
         if (len == 0)
@@ -48,7 +48,7 @@ const char *cli_nearest(const char *word, const char *const *names, size_t n)
         for (size_t i = 0; i < n; i++) {
                 if (!names[i])
                         continue;
-                size_t dist = cli_edit_distance(word, names[i]);
+                size_t dist = ui_edit_distance(word, names[i]);
                 if (dist <= limit && dist < best_d) {
                         best = names[i];
                         best_d = dist;

@@ -3,7 +3,7 @@
  * Ctrl-C caught as a flag, JSON printed for --json, text cut to the
  * terminal's width, and a call's egress in words.
  */
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -11,15 +11,15 @@
 #include <unistd.h>
 #include <wchar.h>
 
-volatile sig_atomic_t cli_interrupted;
+volatile sig_atomic_t ui_interrupted;
 
 static void on_interrupt(int sig)
 {
         (void)sig;
-        cli_interrupted = 1;
+        ui_interrupted = 1;
 }
 
-void cli_catch_interrupt(void)
+void ui_catch_interrupt(void)
 {
         struct sigaction sa = {.sa_handler = on_interrupt};
         sigemptyset(&sa.sa_mask);
@@ -35,7 +35,7 @@ static void on_resize(int sig)
                 *resize_flag = 1;
 }
 
-void cli_catch_resize(volatile sig_atomic_t *flag)
+void ui_catch_resize(volatile sig_atomic_t *flag)
 {
         resize_flag = flag;
         struct sigaction sa = {.sa_handler = on_resize};
@@ -80,7 +80,7 @@ static char *json_escape_controls(const char *s)
         return sb_steal(&out);
 }
 
-void cli_print_json(json_t *v)
+void ui_print_json(json_t *v)
 {
         char *s = json_dumps(v, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         if (s) {
@@ -93,7 +93,7 @@ void cli_print_json(json_t *v)
 
 /* ---- text cut to the terminal's width ---- */
 
-unsigned cli_term_columns(int fd)
+unsigned ui_term_columns(int fd)
 {
         struct winsize ws;
         if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col)
@@ -122,7 +122,7 @@ static size_t char_at(const unsigned char *s, int *width)
         return n;
 }
 
-size_t cli_text_columns(const char *s)
+size_t ui_text_columns(const char *s)
 {
         size_t cols = 0;
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -133,9 +133,9 @@ size_t cli_text_columns(const char *s)
         return cols;
 }
 
-char *cli_fit_columns(const char *s, size_t cols, bool utf8)
+char *ui_fit_columns(const char *s, size_t cols, bool utf8)
 {
-        if (cli_text_columns(s) <= cols)
+        if (ui_text_columns(s) <= cols)
                 return xstrdup(s);
         const char *ell = utf8 ? "\xe2\x80\xa6" : "...";
         size_t ell_cols = utf8 ? 1 : 3;
@@ -157,7 +157,7 @@ char *cli_fit_columns(const char *s, size_t cols, bool utf8)
         return sb_steal(&b);
 }
 
-char *cli_egress_words(json_t *egress, bool blocked_only)
+char *ui_egress_words(json_t *egress, bool blocked_only)
 {
         strbuf b = {0};
         size_t i, shown = 0, left = 0;

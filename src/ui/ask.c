@@ -3,13 +3,13 @@
  * URL to open, and the consent to a sampling request, answered through the
  * agent's configured LLM. On the host the hub's handlers ask (agent_session.c);
  * inside μVM-1 the supervisor forwards a server's request to the agent,
- * which asks the same way (cli_ask), its LLM request a host call like its
+ * which asks the same way (ui_ask), its LLM request a host call like its
  * planner's. Every word from the server is sanitized before it is shown;
  * what the person types is checked against the schema by the client before
  * it is sent (mcp_elicit_fill).
  */
 #include "agent/agent.h"
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,7 +37,7 @@ static char *read_answer(bool *cancelled)
                 return xstrdup(buf);
         }
         for (;;) {
-                if (cli_interrupted) {
+                if (ui_interrupted) {
                         *cancelled = true;
                         return NULL;
                 }
@@ -363,7 +363,7 @@ static json_t *chat_sample(const char *server, json_t *params, osvm_err *e)
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         json_t *reply = NULL;
-        sampler.planner->cancel = &cli_interrupted;
+        sampler.planner->cancel = &ui_interrupted;
         int r = sampler.planner->ops->post(sampler.planner, text, &reply, e);
         free(text);
         if (r < 0)
@@ -397,7 +397,7 @@ static json_t *chat_sample(const char *server, json_t *params, osvm_err *e)
         return res;
 }
 
-void cli_ask_init(const struct agent_ai_config *ai)
+void ui_ask_init(const struct agent_ai_config *ai)
 {
         osvm_err e = {0};
         sampler.ai = ai;
@@ -405,12 +405,12 @@ void cli_ask_init(const struct agent_ai_config *ai)
                 log_warn("sampling requests will be declined: %s", e.msg);
 }
 
-bool cli_ask_samples(void)
+bool ui_ask_samples(void)
 {
         return sampler.planner != NULL;
 }
 
-json_t *cli_ask(const char *kind, const char *server, json_t *params, osvm_err *e)
+json_t *ui_ask(const char *kind, const char *server, json_t *params, osvm_err *e)
 {
         if (!strcmp(kind, "elicit")) {
                 return chat_elicit(server, params);
@@ -421,7 +421,7 @@ json_t *cli_ask(const char *kind, const char *server, json_t *params, osvm_err *
         return NULL;
 }
 
-void cli_ask_free(void)
+void ui_ask_free(void)
 {
         if (sampler.planner)
                 sampler.planner->ops->free(sampler.planner);

@@ -2,7 +2,7 @@
  * controls, a call's egress in words. */
 #include "testutil.h"
 
-#include "cli/cli.h"
+#include "ui/ui.h"
 
 #include <fcntl.h>
 #include <locale.h>
@@ -59,9 +59,9 @@ static void test_fit(void **state)
         for (size_t i = 0; i < sizeof(fits) / sizeof(fits[0]); i++) {
                 const struct fit_case *c = &fits[i];
                 print_message("case \"%s\"\n", c->name);
-                char *got = cli_fit_columns(c->in, c->cols, c->utf8);
+                char *got = ui_fit_columns(c->in, c->cols, c->utf8);
                 assert_string_equal(got, c->want);
-                assert_true(cli_text_columns(got) <= c->cols);
+                assert_true(ui_text_columns(got) <= c->cols);
                 free(got);
         }
 }
@@ -69,11 +69,11 @@ static void test_fit(void **state)
 static void test_columns(void **state)
 {
         (void)state;
-        assert_int_equal(cli_text_columns(""), 0);
-        assert_int_equal(cli_text_columns("abc"), 3);
-        assert_int_equal(cli_text_columns("\xe6\x97\xa5\xe6\x9c\xac"), 4);
-        assert_int_equal(cli_text_columns("e\xcc\x81"), 1);
-        assert_int_equal(cli_text_columns("\xf0\x9f\x98\x80"), 2); /* an emoji */
+        assert_int_equal(ui_text_columns(""), 0);
+        assert_int_equal(ui_text_columns("abc"), 3);
+        assert_int_equal(ui_text_columns("\xe6\x97\xa5\xe6\x9c\xac"), 4);
+        assert_int_equal(ui_text_columns("e\xcc\x81"), 1);
+        assert_int_equal(ui_text_columns("\xf0\x9f\x98\x80"), 2); /* an emoji */
 }
 
 static void test_term_columns(void **state)
@@ -82,18 +82,18 @@ static void test_term_columns(void **state)
         int fd = open("/dev/null", O_RDONLY);
         assert_true(fd >= 0);
         unsetenv("COLUMNS");
-        assert_int_equal(cli_term_columns(fd), 0);
+        assert_int_equal(ui_term_columns(fd), 0);
         setenv("COLUMNS", "42", 1);
-        assert_int_equal(cli_term_columns(fd), 42);
+        assert_int_equal(ui_term_columns(fd), 42);
         setenv("COLUMNS", "42x", 1);
-        assert_int_equal(cli_term_columns(fd), 0);
+        assert_int_equal(ui_term_columns(fd), 0);
         setenv("COLUMNS", "0", 1);
-        assert_int_equal(cli_term_columns(fd), 0);
+        assert_int_equal(ui_term_columns(fd), 0);
         unsetenv("COLUMNS");
         close(fd);
 }
 
-/* cli_print_json: a C1 control, a bidi override and DEL in a string become
+/* ui_print_json: a C1 control, a bidi override and DEL in a string become
  * \u escapes; other text stays UTF-8; the document decodes to the same value. */
 static void test_json_without_controls(void **state)
 {
@@ -107,7 +107,7 @@ static void test_json_without_controls(void **state)
         fflush(stdout);
         int saved = dup(1);
         dup2(out, 1);
-        cli_print_json(v);
+        ui_print_json(v);
         fflush(stdout);
         dup2(saved, 1);
         close(saved);
@@ -137,22 +137,22 @@ static void test_egress_words(void **state)
             " {\"host\": \"x\\u001b[2Jy\", \"port\": 1, \"allowed\": false}]",
             0, NULL);
         assert_non_null(e);
-        char *all = cli_egress_words(e, false);
+        char *all = ui_egress_words(e, false);
         assert_string_equal(all, "https://rpc.example:443/, a.example:443 refused, b.example:80 "
                                  "failed, and 2 more");
         free(all);
-        char *blocked = cli_egress_words(e, true);
+        char *blocked = ui_egress_words(e, true);
         assert_string_equal(blocked, "a.example:443 refused, b.example:80 failed, [::1]:8080 "
                                      "refused, and 1 more");
         free(blocked);
         /* the last one alone: no control character reaches the terminal */
         json_t *last = json_pack("[O]", json_array_get(e, 4));
-        char *one = cli_egress_words(last, true);
+        char *one = ui_egress_words(last, true);
         assert_null(strchr(one, '\x1b'));
         assert_non_null(strstr(one, ":1 refused"));
         free(one);
         json_decref(last);
-        char *none = cli_egress_words(json_array_get(e, 9), true);
+        char *none = ui_egress_words(json_array_get(e, 9), true);
         assert_string_equal(none, "");
         free(none);
         json_decref(e);
