@@ -26,7 +26,7 @@ FAULT_WRAP  := malloc calloc realloc strdup strndup vasprintf read write send re
 ASAN_CFLAGS += -DOSVM_FAULT_INJECTION
 ASAN_LDFLAGS := $(addprefix -Wl$(comma)--wrap=,$(FAULT_WRAP))
 
-.PHONY: all deps test-deps check test unit shell format format-check bench clean run
+.PHONY: all deps test-deps check test unit shell format format-check layers-check bench clean run
 
 all: deps
 	@$(MAKE) --no-print-directory build/osvm
@@ -79,6 +79,7 @@ build/asan/tests/%: tests/%.c build/asan/libosvm.a $(HDRS) tests/testutil.h
 # ---- tests ----
 check: test-deps
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory layers-check
 	@$(MAKE) --no-print-directory -j2 test
 
 test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
@@ -86,6 +87,10 @@ test: build/asan/osvm $(addprefix build/asan/tests/,$(TESTS))
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.h tests/*/*.c bench/*.c bench/*.h)
+
+# No layer includes a header of a layer above it (LAYERS, lowest first).
+layers-check:
+	@scripts/check-layers.sh $(LAYERS)
 
 format-check:
 	@clang-format --dry-run --Werror $(SRCS) $(wildcard src/*/*/*.c) $(HDRS) $(wildcard tests/*.h tests/*/*.h tests/*/*.c bench/*.c bench/*.h) \
