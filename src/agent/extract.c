@@ -224,10 +224,10 @@ static void classify(struct off_req *r, size_t start, size_t end)
                 k = OFF_URL;
         else if (is_path(t))
                 k = OFF_PATH;
+        else if (len >= 32 && len <= 44 && all_b58(t))
+                k = OFF_B58ADDR; /* before numbers: the system program is 32 ones */
         else if (is_number(t))
                 k = OFF_NUMBER;
-        else if (len >= 32 && len <= 44 && all_b58(t))
-                k = OFF_B58ADDR;
         else if (len >= 87 && len <= 88 && all_b58(t))
                 k = OFF_B58SIG;
         add_token(r, k, t, NULL, start, end);

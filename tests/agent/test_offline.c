@@ -191,6 +191,8 @@ static void test_calls(void **state)
             /* Solana addresses and signatures */
             {"what is the balance of " ADDR, "solana", "get_balance",
              "{\"address\": \"" ADDR "\"}"},
+            {"what is the balance of 11111111111111111111111111111111", "solana", "get_balance",
+             "{\"address\": \"11111111111111111111111111111111\"}"},
             {"show the transaction " SIG, "solana", "get_transaction",
              "{\"signature\": \"" SIG "\"}"},
             /* URLs */
