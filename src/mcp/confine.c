@@ -9,7 +9,9 @@
  * elsewhere, the package its arguments name (the folder above their
  * node_modules, or their folder), its microvm_mounts, a private /tmp (also
  * its HOME), its own /proc and a minimal /dev. Not the user's home, not
- * /root, /var, /run, /srv, /mnt or the host's /tmp.
+ * /root, /var, /run, /srv, /mnt or the host's /tmp: where a package or a
+ * command sits in a folder that broad, a narrower part of it is bound
+ * (too_broad).
  */
 #include "mcp/tls.h"
 #include "mcp/transport.h"
@@ -226,30 +228,96 @@ static bool under_system(const char *path)
         return false;
 }
 
-/* A path the server's package lives in: the folder above the nearest
- * node_modules, else the file's own folder. A new string, or NULL. */
+/* path as the host resolves it (symlinks followed) when it exists, else as
+ * given. A new string. */
+static char *real_or_same(const char *path)
+{
+        char *real = realpath(path, NULL);
+        return real ? real : xstrdup(path);
+}
+
+/*
+ * Whether binding dir would show the server more than it needs: the root,
+ * the user's home or a folder above it, a folder that holds osvm's own
+ * configuration or state (the registry, the audit log, the secrets file),
+ * or the host's shared temporary folders. A server's script in the home
+ * (python3 ~/server.py), a command in ~/.local/bin or a package in
+ * ~/node_modules would otherwise bring all of that into its view.
+ */
+static bool too_broad(const char *dir)
+{
+        static const char *const shared[] = {"/", "/home", "/tmp", "/var/tmp", "/dev/shm"};
+        for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+                if (!strcmp(dir, shared[i]))
+                        return true;
+        const char *home = getenv("HOME");
+        _cleanup_free_ char *config = paths_config_dir();
+        _cleanup_free_ char *state = paths_state_dir();
+        const char *own[] = {home && *home == '/' ? home : NULL, config, state};
+        for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+                if (!own[i])
+                        continue;
+                _cleanup_free_ char *real = real_or_same(own[i]);
+                if (under(real, dir) || under(own[i], dir))
+                        return true;
+        }
+        return false;
+}
+
+/* The outermost node_modules folder that file is in, else NULL. A new
+ * string. */
+static char *outer_node_modules(const char *file)
+{
+        const char *nm = strstr(file, "/node_modules/");
+        return nm ? xstrndup(file, (size_t)(nm - file) + strlen("/node_modules")) : NULL;
+}
+
+/*
+ * What of the package file (an argument naming a regular file) is bound:
+ * the folder above the outermost node_modules it is in, else its own
+ * folder; where that is too broad, the node_modules folder alone (a
+ * script's imports resolve there), else the file alone. A new string, or
+ * NULL (not a regular file: a folder is data, which the user mounts).
+ */
 static char *package_root(const char *file)
 {
         char *real = realpath(file, NULL);
-        if (!real)
-                return NULL;
         struct stat st;
-        if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (!real || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
                 free(real);
-                return NULL; /* a folder is data: the user mounts it (--mount) */
+                return NULL;
         }
-        char *nm = strstr(real, "/node_modules/");
-        if (nm) {
-                /* the outermost node_modules: its packages' dependencies are beside them */
-                *nm = '\0';
-                return real[0] ? real : (free(real), xstrdup("/"));
+        _cleanup_free_ char *nm = outer_node_modules(real);
+        char *root = fs_dirname(nm ? nm : real);
+        if (!too_broad(root)) {
+                free(real);
+                return root;
         }
-        char *slash = strrchr(real, '/');
-        if (slash == real)
-                slash[1] = '\0';
-        else
-                *slash = '\0';
+        free(root);
+        if (nm && !too_broad(nm)) {
+                log_info("%s: %s is bound alone in the sandbox (the folder above it is too broad "
+                         "to show a server)",
+                         file, nm);
+                free(real);
+                return xstrdup(nm);
+        }
+        log_info("%s: only the file is bound in the sandbox (its folder is too broad to show a "
+                 "server: --mount what else it needs)",
+                 file);
         return real;
+}
+
+/* The install prefix of the command at real (<prefix>/bin/<cmd> ->
+ * <prefix>); where that is too broad, the command's own folder, else the
+ * command alone. A new string. */
+static char *command_root(const char *real)
+{
+        _cleanup_free_ char *bin = fs_dirname(real);
+        char *prefix = fs_dirname(bin);
+        if (strcmp(prefix, "/") && !too_broad(prefix))
+                return prefix;
+        free(prefix);
+        return too_broad(bin) ? xstrdup(real) : xstrdup(bin);
 }
 
 /* What the server needs to run, read-only: into ro (paths as the host has them). */
@@ -261,24 +329,18 @@ static void needed_paths(char *const *argv, struct strs *ro)
                 strs_add(ro, xstrdup(etc_files[i]));
         char *cmd = mcp_command_find(argv[0]);
         char *real = cmd ? realpath(cmd, NULL) : NULL;
-        if (real && !under_system(real)) {
-                /* its install prefix: <prefix>/bin/<cmd> -> <prefix> */
-                char *slash = strrchr(real, '/');
-                *slash = '\0';
-                slash = strrchr(real, '/');
-                if (slash && slash != real)
-                        *slash = '\0';
-                strs_add(ro, xstrdup(real));
-        }
+        if (real && !under_system(real))
+                strs_add(ro, command_root(real)); /* its install prefix */
         if (cmd && strcmp(cmd, real ? real : "") && !under_system(cmd)) {
-                /* the name it was found by (a symlink), as well */
-                char *dir = xstrdup(cmd);
-                char *slash = strrchr(dir, '/');
-                if (slash && slash != dir) {
-                        *slash = '\0';
+                /* the name it was found by (a symlink), as well: its folder,
+                 * or itself where that is too broad */
+                char *dir = fs_dirname(cmd);
+                if (strcmp(dir, "/") && !too_broad(dir)) {
                         strs_add(ro, dir);
-                } else
+                } else {
                         free(dir);
+                        strs_add(ro, xstrdup(cmd));
+                }
         }
         free(real);
         free(cmd);

@@ -123,6 +123,49 @@ hostile_suite() {
 hostile_suite sandbox
 OSVM_SANDBOX_NO_USERNS=1 hostile_suite reduced
 
+# A server whose script sits in a folder too broad to show it (the home, a
+# folder holding osvm's own files, ~/node_modules): the narrowest part that
+# still runs is bound, not the folder, and the rest stays out of reach.
+package_views() {
+        local tier=$1
+        fresh
+        export XDG_STATE_HOME=$HOME/.local/state # the default layout
+        mkdir -p "$HOME/node_modules/pkg" "$HOME/.local/bin" "$HOME/.local/share" "$T/srv"
+        printf 'KEYRING' >"$HOME/.local/share/keyring.txt"
+        cp "$(realpath "$PY")" "$HOME/.local/bin/python3"
+        cp "$EVIL" "$T/srv/server.py"
+        osvm mcp add s-local -- "$HOME/.local/bin/python3" "$T/srv/server.py"
+        check_exit "$tier: a server whose command is in ~/.local/bin is added" 0
+        printf 'PRIVATE' >"$HOME/private.txt"
+        printf 'BESIDE' >"$HOME/node_modules/pkg/beside.txt"
+        cp "$EVIL" "$HOME/server.py"
+        cp "$EVIL" "$T/server.py"
+        cp "$EVIL" "$HOME/node_modules/pkg/server.py"
+        local where
+        for where in home:"$HOME/server.py" above:"$T/server.py" nm:"$HOME/node_modules/pkg/server.py"; do
+                osvm mcp add "s-${where%%:*}" -- "$PY" "${where#*:}"
+                check_exit "$tier: a server at ${where#*:} is added" 0
+        done
+        view() { # server name path expected
+                osvm mcp call "$1" try attack=read arg="$3"
+                check_contains "$tier: $1: $2" "$4" "$OUT"
+        }
+        view s-home "its script in the home: the home's other files are out of reach" \
+                "$HOME/private.txt" "REFUSED"
+        view s-home "and it runs (its own file is there)" "$HOME/server.py" "BREACH: read"
+        view s-above "its script above osvm's files: the registry is out of reach" \
+                "$OSVM_HOME/mcp_servers.json" "REFUSED"
+        view s-above "and the home too" "$HOME/private.txt" "REFUSED"
+        view s-nm "its script in ~/node_modules: the home's files are out of reach" \
+                "$HOME/private.txt" "REFUSED"
+        view s-nm "and its package is there" "$HOME/node_modules/pkg/beside.txt" "BREACH: read"
+        view s-local "its command in ~/.local/bin: the rest of ~/.local is out of reach" \
+                "$HOME/.local/share/keyring.txt" "REFUSED"
+        view s-local "and it runs from there" "$T/srv/server.py" "BREACH: read"
+}
+package_views sandbox
+OSVM_SANDBOX_NO_USERNS=1 package_views reduced
+
 # ---- with neither user namespaces nor Landlock: the fallback decides, loudly ----
 fresh
 osvm mcp add evil -- "$PY" "$EVIL"
