@@ -355,6 +355,49 @@ static void needed_paths(char *const *argv, struct strs *ro)
         }
 }
 
+/* osvm's own files, as the host resolves them: its configuration (the
+ * registry, the policy, ai.json, the gateway's token), its state (the audit
+ * log, the secrets file, the logs) and a secrets file put elsewhere. */
+static void own_paths(struct strs *out)
+{
+        char *dirs[] = {paths_config_dir(), paths_state_dir()};
+        for (size_t i = 0; i < 2; i++) {
+                strs_add(out, real_or_same(dirs[i]));
+                free(dirs[i]);
+        }
+        const char *f = getenv("OSVM_SECRETS_FILE");
+        if (f && *f == '/')
+                strs_add(out, real_or_same(f));
+}
+
+/*
+ * Where the binds (nb of them) show the sandbox osvm's own files: into
+ * hidden, as the sandbox sees them, to be made empty there. Returns how
+ * many binds show any (for the reduced tier, which cannot hide them).
+ */
+static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs *hidden)
+{
+        struct strs own = {0};
+        own_paths(&own);
+        size_t shown = 0;
+        for (size_t i = 0; i < nb; i++) {
+                _cleanup_free_ char *src = real_or_same(binds[i].src);
+                bool any = false;
+                for (size_t j = 0; j < own.n; j++) {
+                        if (!under(own.v[j], src))
+                                continue;
+                        const char *rest = own.v[j] + strlen(src);
+                        strs_add(hidden,
+                                 xasprintf("%s%s", strcmp(binds[i].dst, "/") ? binds[i].dst : "",
+                                           rest[0] ? rest : ""));
+                        any = true;
+                }
+                shown += any;
+        }
+        strs_free(&own);
+        return shown;
+}
+
 /* argv with its file arguments as real paths: relative ones made absolute
  * (the sandbox's cwd is /), symlinks resolved (only their targets are bound). */
 static char **absolute_argv(char *const *argv, struct strs *keep)
@@ -579,7 +622,7 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         }
         struct mcp_confined *c = xcalloc(1, sizeof(*c));
         c->tier = tier;
-        struct strs keep = {0}, ro = {0}, rw = {0}, envs = {0};
+        struct strs keep = {0}, ro = {0}, rw = {0}, envs = {0}, hidden = {0};
         struct secrets *sec = xcalloc(1, sizeof(*sec));
         char **av = absolute_argv(argv, &keep);
         needed_paths(av, &ro);
@@ -632,6 +675,11 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
                 binds[nb++] = (struct sbx_bind){m->host_path, m->vm_path, !m->readonly};
                 remapped |= strcmp(m->host_path, m->vm_path) != 0;
         }
+        /* osvm's own files are never the server's, whatever a mount shows */
+        if (own_paths_shown(binds, nb, &hidden) && tier != MCP_TIER_SANDBOX)
+                log_warn("%s: its mounts show it osvm's own files (%s), which the reduced "
+                         "sandbox cannot hide: mount a narrower folder",
+                         name, hidden.v[0]);
         struct sbx_landlock ll = {0};
         const char **llro = xcalloc(ro.n + sb->mounts->n + 2, sizeof(char *));
         const char **llrw = xcalloc(sb->mounts->n + 8, sizeof(char *));
@@ -686,6 +734,8 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
             .envp = envs.v,
             .binds = binds,
             .nbinds = nb,
+            .hidden = (const char *const *)hidden.v,
+            .nhidden = hidden.n,
             .tmp_bytes = tmp ? tmp : (1u << 20),
             .proc_dev = true,
             .cwd = tier == MCP_TIER_SANDBOX ? "/" : c->tmpdir,
@@ -788,6 +838,7 @@ out:
         for (size_t i = 0; i < envs.n; i++)
                 explicit_bzero(envs.v[i], strlen(envs.v[i]));
         strs_free(&envs);
+        strs_free(&hidden);
         secrets_free(sec);
         free(sec);
         if (rc == 1)

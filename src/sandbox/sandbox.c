@@ -220,6 +220,34 @@ static void bind_one(const struct child_args *a, const char *src, const char *ds
                 child_fail(a, rw ? "remounting a bind" : "making a bind read-only", r);
 }
 
+/* What a bind shows at path (in the new root) made empty: a folder an
+ * empty read-only tmpfs, a file /dev/null, read-only; nothing there, or
+ * anything else, is left alone. */
+static void hide_one(const struct child_args *a, const char *path)
+{
+        char to[SBX_PATH_MAX];
+        struct stat st;
+        if (!path_join(to, "/proc", path))
+                child_fail(a, "a hidden path is too long", -ENAMETOOLONG);
+        if (syscall(SYS_newfstatat, AT_FDCWD, to, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        long r;
+        if (S_ISDIR(st.st_mode)) {
+                r = rsys(syscall(SYS_mount, "tmpfs", to, "tmpfs",
+                                 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                 "size=4k,mode=0500"));
+        } else if (S_ISREG(st.st_mode)) {
+                r = rsys(syscall(SYS_mount, "/dev/null", to, NULL, MS_BIND, NULL));
+                if (r >= 0)
+                        r = rsys(syscall(SYS_mount, NULL, to, NULL,
+                                         MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(to), NULL));
+        } else {
+                return;
+        }
+        if (r < 0)
+                child_fail(a, "hiding a path", r);
+}
+
 static void mount_tmpfs(const struct child_args *a, const char *at, const char *opts)
 {
         char to[SBX_PATH_MAX];
@@ -259,6 +287,8 @@ static void fill_root(const struct child_args *a)
                 mount_tmpfs(a, "/tmp", a->tmp_opts);
         for (size_t i = 0; i < s->nbinds; i++)
                 bind_one(a, s->binds[i].src, s->binds[i].dst, s->binds[i].rw);
+        for (size_t i = 0; i < s->nhidden; i++)
+                hide_one(a, s->hidden[i]);
         if (s->proc_dev) {
                 make_dev(a);
                 long r = rsys(syscall(SYS_mkdirat, AT_FDCWD, "/proc/proc", 0555));

@@ -80,6 +80,11 @@ struct sbx_spec {
         /* with empty_root: bound into it, made before the root turns read-only */
         const struct sbx_bind *binds;
         size_t nbinds;
+        /* with empty_root: paths the binds show that the child must not see,
+         * each made empty after the binds (a folder an empty read-only tmpfs,
+         * a file /dev/null); one the root does not hold is left alone */
+        const char *const *hidden;
+        size_t nhidden;
         uint64_t tmp_bytes; /* with empty_root: a private /tmp of this size; 0: none */
         bool proc_dev;      /* with empty_root: its own /proc (with SBX_NS_PID), a minimal /dev */
         const char *cwd;    /* its working directory; NULL: / */

@@ -162,6 +162,18 @@ package_views() {
         view s-local "its command in ~/.local/bin: the rest of ~/.local is out of reach" \
                 "$HOME/.local/share/keyring.txt" "REFUSED"
         view s-local "and it runs from there" "$T/srv/server.py" "BREACH: read"
+
+        # a mount of a folder that holds osvm's own files: they are hidden
+        osvm mcp add s-mount --mount "$T" -- "$PY" "$T/srv/server.py"
+        check_exit "$tier: a server with a mount of the folder above the home is added" 0
+        view s-mount "the mount is seen" "$HOME/private.txt" "BREACH: read"
+        if [ "$tier" = sandbox ]; then
+                view s-mount "but not osvm's registry under it" "$OSVM_HOME/mcp_servers.json" "REFUSED"
+                view s-mount "nor its audit log" "$XDG_STATE_HOME/osvm/audit.jsonl" "REFUSED"
+        else
+                check_contains "$tier: which the reduced tier cannot hide, and says so" \
+                        "show it osvm's own files" "$ERR"
+        fi
 }
 package_views sandbox
 OSVM_SANDBOX_NO_USERNS=1 package_views reduced
