@@ -6,10 +6,17 @@
  * rest is opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from
  * the mount's directory fd: the kernel refuses any `..` or symbolic link
  * that would leave the mount, and /proc-style magic links.
+ *
+ * osvm's own files are never a guest's: where a mount holds osvm's
+ * configuration or state folder (the registry, the policy, the audit log,
+ * the secrets file), whatever the guest opens there or below it is not
+ * found, however the path reached it (checked on the opened file).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +97,75 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest)
         return best;
 }
 
+/* ---- osvm's own files ---- */
+
+static struct {
+        char *v[VMM_FS_OWN_MAX];
+        size_t n;
+} own;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+
+/* osvm's own folders and files, as the host resolves them, found once a
+ * process: its configuration, its state, and $OSVM_SECRETS_FILE. */
+static void own_find(void)
+{
+        const char *file = getenv("OSVM_SECRETS_FILE");
+        char *paths[VMM_FS_OWN_MAX] = {paths_config_dir(), paths_state_dir(),
+                                       file && *file == '/' ? xstrdup(file) : NULL};
+        for (size_t i = 0; i < VMM_FS_OWN_MAX; i++) {
+                if (!paths[i])
+                        continue;
+                char *real = realpath(paths[i], NULL);
+                own.v[own.n++] = real ? real : xstrdup(paths[i]);
+                free(paths[i]);
+        }
+}
+
+static bool path_under(const char *path, const char *dir)
+{
+        size_t l = strlen(dir);
+        return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0' || !strcmp(dir, "/"));
+}
+
+/* fd's path on the host into out (PATH_MAX bytes); false when unknown. */
+static bool fd_path(int fd, char *out)
+{
+        char link[64];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, out, PATH_MAX - 1);
+        if (n <= 0)
+                return false;
+        out[n] = '\0';
+        return true;
+}
+
+/* Notes in fs which of osvm's own files the mount at dirfd holds. */
+static void own_note(struct vmm_fs *fs, int dirfd)
+{
+        char root[PATH_MAX];
+        if (!fd_path(dirfd, root))
+                return;
+        for (size_t j = 0; j < own.n; j++) {
+                bool noted = false;
+                for (size_t k = 0; k < fs->nhidden; k++)
+                        noted |= fs->hidden[k] == own.v[j];
+                if (!noted && path_under(own.v[j], root))
+                        fs->hidden[fs->nhidden++] = own.v[j];
+        }
+}
+
+/* Whether the opened fd is one of osvm's own files or below one. */
+static bool own_hidden(const struct vmm_fs *fs, int fd)
+{
+        char path[PATH_MAX];
+        if (!fd_path(fd, path))
+                return true; /* unknown: not the guest's either */
+        for (size_t k = 0; k < fs->nhidden; k++)
+                if (path_under(path, fs->hidden[k]))
+                        return true;
+        return false;
+}
+
 int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osvm_err *e)
 {
         memset(fs, 0, sizeof(*fs));
@@ -117,6 +193,8 @@ int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osv
                 fs->m[i].dirfd = fd;
                 fs->m[i].readonly = mt->readonly;
                 fs->n = i + 1;
+                pthread_once(&own_once, own_find);
+                own_note(fs, fd);
         }
         return 0;
 }
@@ -129,6 +207,7 @@ void vmm_fs_fini(struct vmm_fs *fs)
                         close(fs->m[i].dirfd);
         }
         fs->n = 0;
+        fs->nhidden = 0;
 }
 
 unsigned vmm_fs_mode(uint64_t guest_mode)
@@ -160,7 +239,7 @@ bool vmm_fs_is_root(const struct vmm_fs *fs, int fd)
 
 bool vmm_fs_no_openat2;
 
-static int walk_open(int root, const char *rest, int flags, unsigned mode)
+static int walk_open(int root, const char *rest, int flags, unsigned mode, bool no_links)
 {
         if (rest[0] == '/')
                 return -EACCES;     /* as RESOLVE_BENEATH */
@@ -220,6 +299,11 @@ static int walk_open(int root, const char *rest, int flags, unsigned mode)
                         break;
                 }
                 if (S_ISLNK(st.st_mode) && !(last && (flags & O_NOFOLLOW))) {
+                        if (no_links) { /* as RESOLVE_NO_SYMLINKS */
+                                close(fd);
+                                result = -ELOOP;
+                                break;
+                        }
                         char target[4096];
                         ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
                         close(fd);
@@ -266,6 +350,46 @@ static int walk_open(int root, const char *rest, int flags, unsigned mode)
         return result;
 }
 
+/* rest opened below m as how says: openat2, else walk_open. An fd or -errno. */
+static long open_beneath(const struct vmm_fs_mount *m, const char *rest, const struct open_how *how)
+{
+        if (!vmm_fs_no_openat2) {
+                long fd = syscall(SYS_openat2, m->dirfd, rest, how, sizeof(*how));
+                if (fd >= 0)
+                        return fd;
+                if (errno != ENOSYS)
+                        return errno == EXDEV ? -EACCES : -errno;
+                vmm_fs_no_openat2 = true;
+        }
+        return walk_open(m->dirfd, rest, (int)how->flags, (unsigned)how->mode,
+                         how->resolve & RESOLVE_NO_SYMLINKS);
+}
+
+/* Before a write below m: -ENOENT when rest or its folder (resolved without
+ * links) is one of osvm's own files or below one, else 0. */
+static int own_check_write(const struct vmm_fs *fs, const struct vmm_fs_mount *m, const char *rest)
+{
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s", rest);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+                *slash = '\0';
+        const char *paths[2] = {rest, slash ? parent : "."};
+        for (size_t i = 0; i < 2; i++) {
+                struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+                                       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+                                                  RESOLVE_NO_SYMLINKS};
+                long fd = open_beneath(m, paths[i], &how);
+                if (fd < 0)
+                        continue; /* not there (yet): the open says what it says */
+                bool hidden = own_hidden(fs, (int)fd);
+                close((int)fd);
+                if (hidden)
+                        return -ENOENT;
+        }
+        return 0;
+}
+
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode)
 {
         if (i < 0 || (size_t)i >= fs->n)
@@ -290,19 +414,18 @@ int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, uns
                 how.flags = (uint64_t)(O_PATH | O_CLOEXEC | (flags & (O_NOFOLLOW | O_DIRECTORY)));
         else
                 how.flags |= O_NONBLOCK;
-        long fd = -1;
-        if (!vmm_fs_no_openat2) {
-                fd = syscall(SYS_openat2, m->dirfd, rest, &how, sizeof(how));
-                if (fd < 0 && errno == ENOSYS)
-                        vmm_fs_no_openat2 = true;
-                else if (fd < 0)
-                        return errno == EXDEV ? -EACCES : -errno;
+        if (writes && fs->nhidden) {
+                /* osvm's own files are in this mount: no write goes through a
+                 * link, and none into them (the check after the open would
+                 * come after a file was made or cut) */
+                how.resolve |= RESOLVE_NO_SYMLINKS;
+                int r = own_check_write(fs, m, rest);
+                if (r < 0)
+                        return r;
         }
-        if (vmm_fs_no_openat2) {
-                fd = walk_open(m->dirfd, rest, (int)how.flags, (unsigned)how.mode);
-                if (fd < 0)
-                        return (int)fd;
-        }
+        long fd = open_beneath(m, rest, &how);
+        if (fd < 0)
+                return (int)fd;
         struct stat st;
         if (fstat((int)fd, &st) < 0) {
                 int err = errno;
@@ -314,6 +437,10 @@ int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, uns
         if (!ok) {
                 close((int)fd);
                 return -EACCES;
+        }
+        if (fs->nhidden && own_hidden(fs, (int)fd)) {
+                close((int)fd);
+                return -ENOENT;
         }
         if (!(flags & O_PATH))
                 (void)fcntl((int)fd, F_SETFL, flags & O_APPEND);

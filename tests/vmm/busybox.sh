@@ -6,12 +6,7 @@
 set -u
 . "$(dirname "$0")/lib.bash"
 platforms=$(vmm_platforms) || exit 1
-BB=/bin/busybox
-if ! [ -x "$BB" ]; then
-        echo "not ok - $BB missing: install busybox-static (scripts/install-deps.sh)"
-        exit 1
-fi
-
+need_busybox
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 d=$tmp/d

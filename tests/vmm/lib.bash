@@ -34,6 +34,16 @@ vmm_platforms() {
         fi
 }
 
+# Debian's busybox-static, which some suites run as a guest: BB, or the
+# suite fails saying how to get it.
+BB=/bin/busybox
+need_busybox() {
+        if ! [ -x "$BB" ]; then
+                echo "not ok - $BB missing: install busybox-static (scripts/install-deps.sh)"
+                exit 1
+        fi
+}
+
 ok() {
         pass=$((pass + 1))
         echo "ok - $*"
