@@ -213,6 +213,80 @@ static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
         return to;
 }
 
+static int64_t do_close(struct vmm_vm *vm, uint64_t fd)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        fd_release(f);
+        return 0;
+}
+
+static int64_t do_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t whence)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->host < 0)
+                return -ESPIPE;
+        off_t r = lseek(f->host, (off_t)off, (int)whence);
+        return r < 0 ? -errno : r;
+}
+
+static int64_t do_dup(struct vmm_vm *vm, uint64_t fd)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        int to = fd_alloc(vm, 0);
+        return to < 0 ? to : fd_dup_to(vm, f, to);
+}
+
+/* dup2, and dup3 (which refuses to == fd). */
+static int64_t do_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (to >= VMM_MAX_FDS)
+                return -EBADF;
+        if (fd == to)
+                return dup3 ? -EINVAL : (int64_t)to;
+        return fd_dup_to(vm, f, (int)to);
+}
+
+static int64_t do_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        switch (cmd) {
+        case F_DUPFD:
+        case F_DUPFD_CLOEXEC: {
+                int to = fd_alloc(vm, arg);
+                return to < 0 ? (arg >= VMM_MAX_FDS ? -EINVAL : to) : fd_dup_to(vm, f, to);
+        }
+        case F_GETFD:
+        case F_SETFD:
+        case F_SETFL:
+                return 0;
+        case F_GETFL:
+                if (f->kind == VMM_FD_IN)
+                        return O_RDONLY;
+                if (f->kind == VMM_FD_OUT)
+                        return O_WRONLY;
+                return fcntl(f->host, F_GETFL) & (O_ACCMODE | O_APPEND);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* fsync and fdatasync: 0 for any open fd. */
+static int64_t do_fsync(struct vmm_vm *vm, uint64_t fd)
+{
+        return fd_get(vm, fd) ? 0 : -EBADF;
+}
+
 /* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
 
 static uint64_t io_get(struct vmm_vm *vm, uint64_t a)
@@ -713,6 +787,17 @@ static int64_t do_sleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_
         return wait_until(vm, -1, 0, until, "sleeping") < 0 ? -EINTR : 0;
 }
 
+static int64_t do_nanosleep(struct vmm_vm *vm, uint64_t req)
+{
+        return do_sleep(vm, CLOCK_MONOTONIC, 0, req);
+}
+
+static int64_t do_clock_nanosleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req)
+{
+        int64_t r = do_sleep(vm, clk, flags, req);
+        return r < 0 ? -r : r; /* clock_nanosleep returns the error number */
+}
+
 /*
  * futex, for a guest with one thread (glibc's locks call it even so): a wake
  * wakes nobody; a wait returns at once when the word has changed, and with a
@@ -753,6 +838,41 @@ static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t
         default:
                 return -ENOSYS;
         }
+}
+
+/* clock_gettime (gettime) and clock_getres. */
+static int64_t do_clock(struct vmm_vm *vm, bool gettime, uint64_t clk, uint64_t buf)
+{
+        if (!clock_ok(clk))
+                return -EINVAL;
+        struct timespec ts;
+        if (gettime)
+                clock_gettime(host_clock(clk), &ts);
+        else
+                clock_getres(host_clock(clk), &ts);
+        return buf ? put(vm, buf, &ts, sizeof(ts)) : 0;
+}
+
+static int64_t do_gettimeofday(struct vmm_vm *vm, uint64_t tvp, uint64_t tzp)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t tv[2] = {ts.tv_sec, ts.tv_nsec / 1000};
+        if (tvp && put(vm, tvp, tv, sizeof(tv)) < 0)
+                return -EFAULT;
+        if (tzp) {
+                int32_t tz[2] = {0, 0};
+                return put(vm, tzp, tz, sizeof(tz));
+        }
+        return 0;
+}
+
+static int64_t do_time(struct vmm_vm *vm, uint64_t tloc)
+{
+        int64_t t = (int64_t)time(NULL);
+        if (tloc && put(vm, tloc, &t, 8) < 0)
+                return -EFAULT;
+        return t;
 }
 
 static int64_t do_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
@@ -939,6 +1059,16 @@ static int64_t do_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpat
         return r;
 }
 
+static int64_t do_ftruncate(struct vmm_vm *vm, uint64_t fd, uint64_t len)
+{
+        struct vmm_fd *f = fd_get(vm, fd);
+        if (!f)
+                return -EBADF;
+        if (f->kind != VMM_FD_FILE)
+                return -EINVAL;
+        return ftruncate(f->host, (off_t)len) < 0 ? -errno : 0;
+}
+
 /* The permission bits of a file or directory in a read-write mount, under
  * the rule of every mode the guest sets; never those of a mount's root. */
 static int64_t do_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode)
@@ -985,6 +1115,14 @@ static int64_t do_chdir(struct vmm_vm *vm, uint64_t gpath)
         free(vm->cwd);
         vm->cwd = xstrdup(norm);
         return 0;
+}
+
+static int64_t do_getcwd(struct vmm_vm *vm, uint64_t buf, uint64_t size)
+{
+        size_t l = strlen(vm->cwd) + 1;
+        if (size < l)
+                return -ERANGE;
+        return put(vm, buf, vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
 }
 
 /* ---- memory: brk and the mmap area ---- */
@@ -1198,6 +1336,13 @@ static int64_t do_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint6
         return (int64_t)at;
 }
 
+/* mprotect, madvise, msync, mlock and munlock: nothing is done; EINVAL for
+ * an address off a page boundary. */
+static int64_t do_mprotect(uint64_t addr)
+{
+        return (addr & (VMM_PAGE - 1)) ? -EINVAL : 0;
+}
+
 int64_t vmm_brk(struct vmm_vm *vm, uint64_t want)
 {
         if (want < vm->brk_start || want > vm->guard_lo)
@@ -1299,6 +1444,13 @@ static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
         return 0;
 }
 
+static int64_t do_prlimit64(struct vmm_vm *vm, uint64_t pid, uint64_t res, uint64_t old)
+{
+        if (pid != 0 && pid != 1)
+                return -ESRCH;
+        return do_prlimit(vm, res, old);
+}
+
 static int64_t do_kill_self(struct vmm_vm *vm, uint64_t sig)
 {
         if (sig == 0)
@@ -1309,6 +1461,120 @@ static int64_t do_kill_self(struct vmm_vm *vm, uint64_t sig)
         vmm_stop(vm, VMM_END_FAULT, 128 + (int)sig, "the program killed itself with signal %llu%s",
                  (unsigned long long)sig, name);
         return 0;
+}
+
+static int64_t do_exit(struct vmm_vm *vm, uint64_t code)
+{
+        vmm_stop(vm, VMM_END_EXIT, (int)(code & 0xff), "%s", "");
+        return 0;
+}
+
+static int64_t do_kill(struct vmm_vm *vm, uint64_t pid, uint64_t sig)
+{
+        return (pid == 1 || pid == 0) ? do_kill_self(vm, sig) : -ESRCH;
+}
+
+static int64_t do_tkill(struct vmm_vm *vm, uint64_t tid, uint64_t sig)
+{
+        return tid == 1 ? do_kill_self(vm, sig) : -ESRCH;
+}
+
+static int64_t do_tgkill(struct vmm_vm *vm, uint64_t tgid, uint64_t tid, uint64_t sig)
+{
+        return (tgid == 1 && tid == 1) ? do_kill_self(vm, sig) : -ESRCH;
+}
+
+static int64_t do_rt_sigaction(struct vmm_vm *vm, uint64_t sig, uint64_t oact, uint64_t size)
+{
+        if (size != 8 || sig == 0 || sig >= 65)
+                return -EINVAL;
+        if (oact) {
+                uint8_t z[32] = {0};
+                return put(vm, oact, z, sizeof(z));
+        }
+        return 0;
+}
+
+static int64_t do_rt_sigprocmask(struct vmm_vm *vm, uint64_t oldset, uint64_t size)
+{
+        if (size != 8)
+                return -EINVAL;
+        if (oldset) {
+                uint64_t z = 0;
+                return put(vm, oldset, &z, 8);
+        }
+        return 0;
+}
+
+static int64_t do_arch_prctl(struct vmm_vm *vm, uint64_t code, uint64_t addr)
+{
+        if (code == 0x1002) { /* ARCH_SET_FS */
+                if (addr >= (1ull << 47))
+                        return -EPERM;
+                return vm->plat->set_fs_base(vm, addr) < 0 ? -EINVAL : 0;
+        }
+        if (code == 0x1003) { /* ARCH_GET_FS */
+                uint64_t base = vm->plat->fs_base(vm);
+                return put(vm, addr, &base, 8);
+        }
+        return -EINVAL;
+}
+
+/* getresuid (uid) and getresgid: the one id into each of the three. */
+static int64_t do_getresid(struct vmm_vm *vm, bool uid, const uint64_t at[3])
+{
+        uint32_t id = uid ? vmm_host_uid() : vmm_host_gid();
+        for (int i = 0; i < 3; i++)
+                if (put(vm, at[i], &id, 4) < 0)
+                        return -EFAULT;
+        return 0;
+}
+
+static int64_t do_prctl(struct vmm_vm *vm, uint64_t option, uint64_t arg)
+{
+        if (option == 15) /* PR_SET_NAME */
+                return 0;
+        if (option == 16) /* PR_GET_NAME */
+                return put(vm, arg, "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+        return -EINVAL;
+}
+
+static int64_t do_sysinfo(struct vmm_vm *vm, uint64_t buf)
+{
+        struct sysinfo si;
+        memset(&si, 0, sizeof(si));
+        si.uptime = (long)((time_mono_ns() - vm->start_ns) / 1000000000);
+        si.totalram = vm->mem_size;
+        si.freeram = vm->guard_lo - page_up(vm->brk_cur);
+        si.procs = 1;
+        si.mem_unit = 1;
+        return put(vm, buf, &si, sizeof(si));
+}
+
+static int64_t do_getrandom(struct vmm_vm *vm, uint64_t buf, uint64_t len)
+{
+        uint64_t n = len > (32u << 20) - 1 ? (32u << 20) - 1 : len;
+        void *p = vmm_guest_ptr(vm, buf, n);
+        if (!p)
+                return -EFAULT;
+        uint8_t small[VMM_RANDOM_MAX];
+        if (n <= sizeof(small)) { /* the usual seed: by value */
+                if (!vmm_random(small, n))
+                        return -EAGAIN;
+                put(vm, buf, small, n);
+                explicit_bzero(small, n);
+                return (int64_t)n;
+        }
+        ssize_t r = getrandom(p, n, 0);
+        return r < 0 ? -errno : r;
+}
+
+static int64_t do_sched_getaffinity(struct vmm_vm *vm, uint64_t len, uint64_t mask_addr)
+{
+        if (len < 8)
+                return -EINVAL;
+        uint64_t mask = 1;
+        return put(vm, mask_addr, &mask, 8) < 0 ? -EFAULT : 8;
 }
 
 static void log_refused(struct vmm_vm *vm, uint64_t nr)
@@ -1347,64 +1613,17 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return do_openat(vm, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
         case SYS_openat:
                 return do_openat(vm, (int)a[0], a[1], a[2], a[3]);
-        case SYS_close: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                fd_release(f);
-                return 0;
-        }
-        case SYS_lseek: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                if (f->host < 0)
-                        return -ESPIPE;
-                off_t r = lseek(f->host, (off_t)a[1], (int)a[2]);
-                return r < 0 ? -errno : r;
-        }
-        case SYS_dup: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                int to = fd_alloc(vm, 0);
-                return to < 0 ? to : fd_dup_to(vm, f, to);
-        }
+        case SYS_close:
+                return do_close(vm, a[0]);
+        case SYS_lseek:
+                return do_lseek(vm, a[0], a[1], a[2]);
+        case SYS_dup:
+                return do_dup(vm, a[0]);
         case SYS_dup2:
-        case SYS_dup3: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                if (a[1] >= VMM_MAX_FDS)
-                        return -EBADF;
-                if (a[0] == a[1])
-                        return nr == SYS_dup3 ? -EINVAL : (int64_t)a[1];
-                return fd_dup_to(vm, f, (int)a[1]);
-        }
-        case SYS_fcntl: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                switch (a[1]) {
-                case F_DUPFD:
-                case F_DUPFD_CLOEXEC: {
-                        int to = fd_alloc(vm, a[2]);
-                        return to < 0 ? (a[2] >= VMM_MAX_FDS ? -EINVAL : to) : fd_dup_to(vm, f, to);
-                }
-                case F_GETFD:
-                case F_SETFD:
-                case F_SETFL:
-                        return 0;
-                case F_GETFL:
-                        if (f->kind == VMM_FD_IN)
-                                return O_RDONLY;
-                        if (f->kind == VMM_FD_OUT)
-                                return O_WRONLY;
-                        return fcntl(f->host, F_GETFL) & (O_ACCMODE | O_APPEND);
-                default:
-                        return -EINVAL;
-                }
-        }
+        case SYS_dup3:
+                return do_dup2(vm, a[0], a[1], nr == SYS_dup3);
+        case SYS_fcntl:
+                return do_fcntl(vm, a[0], a[1], a[2]);
         case SYS_ioctl:
                 return do_ioctl(vm, a[0], a[1], a[2]);
         case SYS_fstat:
@@ -1439,25 +1658,15 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return do_dirop(vm, false, (int)a[0], a[1], a[2]);
         case SYS_chdir:
                 return do_chdir(vm, a[0]);
-        case SYS_getcwd: {
-                size_t l = strlen(vm->cwd) + 1;
-                if (a[1] < l)
-                        return -ERANGE;
-                return put(vm, a[0], vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
-        }
-        case SYS_ftruncate: {
-                struct vmm_fd *f = fd_get(vm, a[0]);
-                if (!f)
-                        return -EBADF;
-                if (f->kind != VMM_FD_FILE)
-                        return -EINVAL;
-                return ftruncate(f->host, (off_t)a[1]) < 0 ? -errno : 0;
-        }
+        case SYS_getcwd:
+                return do_getcwd(vm, a[0], a[1]);
+        case SYS_ftruncate:
+                return do_ftruncate(vm, a[0], a[1]);
         case SYS_fchmod:
                 return do_fchmod(vm, a[0], a[1]);
         case SYS_fsync:
         case SYS_fdatasync:
-                return fd_get(vm, a[0]) ? 0 : -EBADF;
+                return do_fsync(vm, a[0]);
         case SYS_umask:
                 return 022;
         case SYS_brk:
@@ -1473,28 +1682,18 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_msync:
         case SYS_mlock:
         case SYS_munlock:
-                return (a[0] & (VMM_PAGE - 1)) ? -EINVAL : 0;
+                return do_mprotect(a[0]);
         case SYS_exit:
         case SYS_exit_group:
-                vmm_stop(vm, VMM_END_EXIT, (int)(a[0] & 0xff), "%s", "");
-                return 0;
+                return do_exit(vm, a[0]);
         case SYS_kill:
-                return (a[0] == 1 || a[0] == 0) ? do_kill_self(vm, a[1]) : -ESRCH;
+                return do_kill(vm, a[0], a[1]);
         case SYS_tkill:
-                return a[0] == 1 ? do_kill_self(vm, a[1]) : -ESRCH;
+                return do_tkill(vm, a[0], a[1]);
         case SYS_tgkill:
-                return (a[0] == 1 && a[1] == 1) ? do_kill_self(vm, a[2]) : -ESRCH;
+                return do_tgkill(vm, a[0], a[1], a[2]);
         case SYS_arch_prctl:
-                if (a[0] == 0x1002) { /* ARCH_SET_FS */
-                        if (a[1] >= (1ull << 47))
-                                return -EPERM;
-                        return vm->plat->set_fs_base(vm, a[1]) < 0 ? -EINVAL : 0;
-                }
-                if (a[0] == 0x1003) { /* ARCH_GET_FS */
-                        uint64_t base = vm->plat->fs_base(vm);
-                        return put(vm, a[1], &base, 8);
-                }
-                return -EINVAL;
+                return do_arch_prctl(vm, a[0], a[1]);
         case SYS_set_tid_address:
         case SYS_gettid:
         case SYS_getpid:
@@ -1512,118 +1711,45 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_getegid:
                 return vmm_host_gid();
         case SYS_getresuid:
-        case SYS_getresgid: {
-                uint32_t id = nr == SYS_getresuid ? vmm_host_uid() : vmm_host_gid();
-                for (int i = 0; i < 3; i++)
-                        if (put(vm, a[i], &id, 4) < 0)
-                                return -EFAULT;
-                return 0;
-        }
+        case SYS_getresgid:
+                return do_getresid(vm, nr == SYS_getresuid, a);
         case SYS_set_robust_list:
         case SYS_sched_yield:
         case SYS_sigaltstack:
                 return 0;
         case SYS_rt_sigaction:
-                if (a[3] != 8 || a[0] == 0 || a[0] >= 65)
-                        return -EINVAL;
-                if (a[2]) {
-                        uint8_t z[32] = {0};
-                        return put(vm, a[2], z, sizeof(z));
-                }
-                return 0;
+                return do_rt_sigaction(vm, a[0], a[2], a[3]);
         case SYS_rt_sigprocmask:
-                if (a[3] != 8)
-                        return -EINVAL;
-                if (a[2]) {
-                        uint64_t z = 0;
-                        return put(vm, a[2], &z, 8);
-                }
-                return 0;
+                return do_rt_sigprocmask(vm, a[2], a[3]);
         case SYS_prlimit64:
-                if (a[0] != 0 && a[0] != 1)
-                        return -ESRCH;
-                return do_prlimit(vm, a[1], a[3]);
+                return do_prlimit64(vm, a[0], a[1], a[3]);
         case SYS_getrlimit:
                 return do_prlimit(vm, a[0], a[1]);
         case SYS_setrlimit:
                 return 0;
         case SYS_prctl:
-                if (a[0] == 15) /* PR_SET_NAME */
-                        return 0;
-                if (a[0] == 16) /* PR_GET_NAME */
-                        return put(vm, a[1], "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
-                return -EINVAL;
+                return do_prctl(vm, a[0], a[1]);
         case SYS_uname:
                 return do_uname(vm, a[0]);
-        case SYS_sysinfo: {
-                struct sysinfo si;
-                memset(&si, 0, sizeof(si));
-                si.uptime = (long)((time_mono_ns() - vm->start_ns) / 1000000000);
-                si.totalram = vm->mem_size;
-                si.freeram = vm->guard_lo - page_up(vm->brk_cur);
-                si.procs = 1;
-                si.mem_unit = 1;
-                return put(vm, a[0], &si, sizeof(si));
-        }
+        case SYS_sysinfo:
+                return do_sysinfo(vm, a[0]);
         case SYS_futex:
                 return do_futex(vm, a[0], a[1], a[2], a[3]);
-        case SYS_getrandom: {
-                uint64_t n = a[1] > (32u << 20) - 1 ? (32u << 20) - 1 : a[1];
-                void *p = vmm_guest_ptr(vm, a[0], n);
-                if (!p)
-                        return -EFAULT;
-                uint8_t small[VMM_RANDOM_MAX];
-                if (n <= sizeof(small)) { /* the usual seed: by value */
-                        if (!vmm_random(small, n))
-                                return -EAGAIN;
-                        put(vm, a[0], small, n);
-                        explicit_bzero(small, n);
-                        return (int64_t)n;
-                }
-                ssize_t r = getrandom(p, n, 0);
-                return r < 0 ? -errno : r;
-        }
+        case SYS_getrandom:
+                return do_getrandom(vm, a[0], a[1]);
         case SYS_clock_gettime:
-        case SYS_clock_getres: {
-                if (!clock_ok(a[0]))
-                        return -EINVAL;
-                struct timespec ts;
-                if (nr == SYS_clock_gettime)
-                        clock_gettime(host_clock(a[0]), &ts);
-                else
-                        clock_getres(host_clock(a[0]), &ts);
-                return a[1] ? put(vm, a[1], &ts, sizeof(ts)) : 0;
-        }
-        case SYS_gettimeofday: {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                int64_t tv[2] = {ts.tv_sec, ts.tv_nsec / 1000};
-                if (a[0] && put(vm, a[0], tv, sizeof(tv)) < 0)
-                        return -EFAULT;
-                if (a[1]) {
-                        int32_t tz[2] = {0, 0};
-                        return put(vm, a[1], tz, sizeof(tz));
-                }
-                return 0;
-        }
-        case SYS_time: {
-                int64_t t = (int64_t)time(NULL);
-                if (a[0] && put(vm, a[0], &t, 8) < 0)
-                        return -EFAULT;
-                return t;
-        }
+        case SYS_clock_getres:
+                return do_clock(vm, nr == SYS_clock_gettime, a[0], a[1]);
+        case SYS_gettimeofday:
+                return do_gettimeofday(vm, a[0], a[1]);
+        case SYS_time:
+                return do_time(vm, a[0]);
         case SYS_nanosleep:
-                return do_sleep(vm, CLOCK_MONOTONIC, 0, a[0]);
-        case SYS_clock_nanosleep: {
-                int64_t r = do_sleep(vm, a[0], a[1], a[2]);
-                return r < 0 ? -r : r; /* clock_nanosleep returns the error number */
-        }
-        case SYS_sched_getaffinity: {
-                if (a[1] < 8)
-                        return -EINVAL;
-                uint64_t mask = 1;
-                return put(vm, a[2], &mask, 8) < 0 ? -EFAULT : 8;
-        }
+                return do_nanosleep(vm, a[0]);
+        case SYS_clock_nanosleep:
+                return do_clock_nanosleep(vm, a[0], a[1], a[2]);
+        case SYS_sched_getaffinity:
+                return do_sched_getaffinity(vm, a[1], a[2]);
         default:
                 log_refused(vm, nr);
                 return -ENOSYS;
