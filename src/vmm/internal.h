@@ -420,12 +420,46 @@ void vmm_vm_describe_fault(struct vmm_vm *vm, unsigned vector, char *why, size_t
 uint32_t vmm_host_uid(void);
 uint32_t vmm_host_gid(void);
 
-/* ---- guest memory access (syscall.c) ---- */
+/* ---- stopping the VM (run.c) ---- */
+
+/* Stops the VM with an end and a reason. */
+void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* True when spec->cancel is set; the VM then stops, "cancelled", unless it
+ * had stopped already. */
+bool vmm_cancelled(struct vmm_vm *vm);
+/* Kick signals this thread has taken (the handler counts them), so that a
+ * wait can tell the engine's own kick from a signal meant for the caller. */
+extern _Thread_local volatile sig_atomic_t vmm_kicks;
+
+/*
+ * ---- the syscall layer (syscall.c) ----
+ *
+ * What the layer's parts share: every guest address goes through these
+ * checks and copies, every wait through vmm_wait_until.
+ */
 
 /* True when [gpa, gpa+len) lies in user memory (overflow-safe). */
 bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Host pointer for a checked range, or NULL. */
 void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+/* Copies a NUL-terminated guest string of at most n-1 bytes into out: 0,
+ * -EFAULT, or -ENAMETOOLONG when no NUL comes within n bytes. */
+int vmm_guest_str(struct vmm_vm *vm, uint64_t gpa, char *out, size_t n);
+/* Copies len bytes into / out of the guest's memory at gpa, checked: 0 or
+ * -EFAULT. */
+int vmm_guest_put(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len);
+int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
+/* The one blocking wait of the syscall layer: until fd is ready for events
+ * or until `until`, within the call's deadline and its cancel flag (what it
+ * returns: its comment in syscall.c). */
+int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what);
+/* The guest's fd, or NULL when fd is not one of its open fds. */
+struct vmm_fd *vmm_fd_get(struct vmm_vm *vm, uint64_t fd);
+/* The lowest free fd at or above from, or -EMFILE. */
+int vmm_fd_alloc(struct vmm_vm *vm, uint64_t from);
+/* a rounded up to a whole page. */
+uint64_t vmm_page_up(uint64_t a);
 
 /* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
  * the guest's rax. */
@@ -443,15 +477,6 @@ uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
  * goes to one guest once. False when the host gives none. */
 #define VMM_RANDOM_MAX 256
 bool vmm_random(void *buf, size_t n);
-/* Stops the VM with an end and a reason. */
-void vmm_stop(struct vmm_vm *vm, enum vmm_end end, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-/* True when spec->cancel is set; the VM then stops, "cancelled", unless it
- * had stopped already. */
-bool vmm_cancelled(struct vmm_vm *vm);
-/* Kick signals this thread has taken (the handler counts them), so that a
- * wait can tell the engine's own kick from a signal meant for the caller. */
-extern _Thread_local volatile sig_atomic_t vmm_kicks;
 /* Sets the guest's fds 0-3 up from vm->spec (the request, the result, the
  * log, the host-call channel), each with how it may block. */
 void vmm_fds_std(struct vmm_vm *vm);

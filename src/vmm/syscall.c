@@ -59,7 +59,7 @@ void *vmm_guest_ptr(const struct vmm_vm *vm, uint64_t gpa, uint64_t len)
  */
 
 /* Copies a NUL-terminated guest string of at most n-1 bytes. */
-static int guest_str(struct vmm_vm *vm, uint64_t gpa, char *out, size_t n)
+int vmm_guest_str(struct vmm_vm *vm, uint64_t gpa, char *out, size_t n)
 {
         if (gpa < VMM_USER_BASE || gpa >= vm->mem_size)
                 return -EFAULT;
@@ -82,7 +82,7 @@ static int guest_str(struct vmm_vm *vm, uint64_t gpa, char *out, size_t n)
         return -ENAMETOOLONG;
 }
 
-static int put(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
+int vmm_guest_put(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
 {
         if (!vmm_guest_ptr(vm, gpa, len))
                 return -EFAULT;
@@ -91,7 +91,7 @@ static int put(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len)
         return 0;
 }
 
-static int get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
+int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
 {
         if (!vmm_guest_ptr(vm, gpa, len))
                 return -EFAULT;
@@ -124,7 +124,7 @@ static bool tty_woken(const struct vmm_vm *vm)
  * (what)" or "cancelled") or when a read of the user's terminal is to end
  * with EINTR (spec->tty: a signal other than the engine's own kick came).
  */
-static int wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what)
+int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what)
 {
         bool tty_read = vm->spec->tty && events == POLLIN;
         for (;;) {
@@ -164,14 +164,14 @@ static int wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, c
 
 /* ---- fds ---- */
 
-static struct vmm_fd *fd_get(struct vmm_vm *vm, uint64_t fd)
+struct vmm_fd *vmm_fd_get(struct vmm_vm *vm, uint64_t fd)
 {
         if (fd >= VMM_MAX_FDS || vm->fds[fd].kind == VMM_FD_FREE)
                 return NULL;
         return &vm->fds[fd];
 }
 
-static int fd_alloc(struct vmm_vm *vm, uint64_t from)
+int vmm_fd_alloc(struct vmm_vm *vm, uint64_t from)
 {
         for (uint64_t i = from; i < VMM_MAX_FDS; i++)
                 if (vm->fds[i].kind == VMM_FD_FREE)
@@ -215,7 +215,7 @@ static int64_t fd_dup_to(struct vmm_vm *vm, struct vmm_fd *f, int to)
 
 static int64_t do_close(struct vmm_vm *vm, uint64_t fd)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         fd_release(f);
@@ -224,7 +224,7 @@ static int64_t do_close(struct vmm_vm *vm, uint64_t fd)
 
 static int64_t do_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t whence)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->host < 0)
@@ -235,17 +235,17 @@ static int64_t do_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t w
 
 static int64_t do_dup(struct vmm_vm *vm, uint64_t fd)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
-        int to = fd_alloc(vm, 0);
+        int to = vmm_fd_alloc(vm, 0);
         return to < 0 ? to : fd_dup_to(vm, f, to);
 }
 
 /* dup2, and dup3 (which refuses to == fd). */
 static int64_t do_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (to >= VMM_MAX_FDS)
@@ -257,13 +257,13 @@ static int64_t do_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3)
 
 static int64_t do_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         switch (cmd) {
         case F_DUPFD:
         case F_DUPFD_CLOEXEC: {
-                int to = fd_alloc(vm, arg);
+                int to = vmm_fd_alloc(vm, arg);
                 return to < 0 ? (arg >= VMM_MAX_FDS ? -EINVAL : to) : fd_dup_to(vm, f, to);
         }
         case F_GETFD:
@@ -284,7 +284,7 @@ static int64_t do_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t a
 /* fsync and fdatasync: 0 for any open fd. */
 static int64_t do_fsync(struct vmm_vm *vm, uint64_t fd)
 {
-        return fd_get(vm, fd) ? 0 : -EBADF;
+        return vmm_fd_get(vm, fd) ? 0 : -EBADF;
 }
 
 /* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
@@ -446,7 +446,7 @@ static int64_t stream_write(struct vmm_vm *vm, const struct vmm_fd *f, const uin
         uint64_t done = 0;
         while (done < len) {
                 if (f->stream != VMM_STREAM_NO) {
-                        int w = wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing");
+                        int w = vmm_wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing");
                         if (w < 0)
                                 return done ? (int64_t)done : w;
                 }
@@ -462,7 +462,7 @@ static int64_t stream_write(struct vmm_vm *vm, const struct vmm_fd *f, const uin
                 }
                 if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
                         if (f->stream == VMM_STREAM_NO &&
-                            wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing") < 0)
+                            vmm_wait_until(vm, f->host, POLLOUT, UINT64_MAX, "writing") < 0)
                                 return done ? (int64_t)done : -EINTR;
                         continue;
                 }
@@ -479,7 +479,7 @@ static int64_t stream_write(struct vmm_vm *vm, const struct vmm_fd *f, const uin
 
 /*
  * Reads from a caller's fd (the request, the host-call channel) into v:
- * waits for data as wait_until does, then takes what is there.
+ * waits for data as vmm_wait_until does, then takes what is there.
  */
 static int64_t stream_read(struct vmm_vm *vm, const struct vmm_fd *f, struct iovec *v, int cnt)
 {
@@ -487,7 +487,7 @@ static int64_t stream_read(struct vmm_vm *vm, const struct vmm_fd *f, struct iov
                 if (f->kind == VMM_FD_IN && tty_woken(vm))
                         return -EINTR;
                 if (f->stream != VMM_STREAM_NO) {
-                        int w = wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading");
+                        int w = vmm_wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading");
                         if (w < 0)
                                 return w;
                 }
@@ -503,7 +503,7 @@ static int64_t stream_read(struct vmm_vm *vm, const struct vmm_fd *f, struct iov
                 if (errno != EINTR && errno != EAGAIN)
                         return -errno;
                 if (f->stream == VMM_STREAM_NO &&
-                    wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading") < 0)
+                    vmm_wait_until(vm, f->host, POLLIN, UINT64_MAX, "reading") < 0)
                         return -EINTR;
         }
 }
@@ -526,7 +526,7 @@ static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, 
 
 static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->kind == VMM_FD_OUT)
@@ -556,7 +556,7 @@ static int64_t do_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t le
 
 static int64_t do_write(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f || f->kind == VMM_FD_IN)
                 return -EBADF;
         const uint8_t *p = vmm_guest_ptr(vm, buf, len);
@@ -598,7 +598,7 @@ static int64_t load_iov(struct vmm_vm *vm, uint64_t iov, uint64_t cnt, struct io
 static int64_t do_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uint64_t cnt,
                       int64_t off)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f || (wr && f->kind == VMM_FD_IN) || (!wr && f->kind == VMM_FD_OUT))
                 return -EBADF;
         if (off >= 0 && f->kind != VMM_FD_FILE)
@@ -689,7 +689,7 @@ struct vmm_ktermios {
  */
 static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (!vm->spec->tty || fd > 2 || f->host < 0 || !isatty(f->host))
@@ -699,11 +699,11 @@ static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t a
         case TCGETS:
                 if (ioctl(f->host, TCGETS, &cur) < 0)
                         return -errno;
-                return put(vm, arg, &cur, sizeof(cur));
+                return vmm_guest_put(vm, arg, &cur, sizeof(cur));
         case TCSETS:
         case TCSETSW:
         case TCSETSF:
-                if (get(vm, arg, &want, sizeof(want)) < 0)
+                if (vmm_guest_get(vm, arg, &want, sizeof(want)) < 0)
                         return -EFAULT;
                 if (ioctl(f->host, TCGETS, &cur) < 0)
                         return -errno;
@@ -716,7 +716,7 @@ static int64_t do_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t a
                 struct winsize ws;
                 if (ioctl(f->host, TIOCGWINSZ, &ws) < 0)
                         return -errno;
-                return put(vm, arg, &ws, sizeof(ws));
+                return vmm_guest_put(vm, arg, &ws, sizeof(ws));
         }
         default:
                 return -ENOTTY;
@@ -751,7 +751,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 static int get_timespec(struct vmm_vm *vm, uint64_t gpa, uint64_t *ns)
 {
         int64_t ts[2]; /* tv_sec, tv_nsec on x86-64 */
-        if (get(vm, gpa, ts, sizeof(ts)) < 0)
+        if (vmm_guest_get(vm, gpa, ts, sizeof(ts)) < 0)
                 return -EFAULT;
         if (ts[0] < 0 || ts[1] < 0 || ts[1] >= (int64_t)NS_PER_S)
                 return -EINVAL;
@@ -784,7 +784,7 @@ static int64_t do_sleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_
         if (!clock_ok(clk))
                 return -EINVAL;
         uint64_t until = wait_end(clk, flags & TIMER_ABSTIME, ns);
-        return wait_until(vm, -1, 0, until, "sleeping") < 0 ? -EINTR : 0;
+        return vmm_wait_until(vm, -1, 0, until, "sleeping") < 0 ? -EINTR : 0;
 }
 
 static int64_t do_nanosleep(struct vmm_vm *vm, uint64_t req)
@@ -814,7 +814,7 @@ static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t
                 return 0;
         case 0: /* FUTEX_WAIT */
         case 9: /* FUTEX_WAIT_BITSET */
-                if ((uaddr & 3) || get(vm, uaddr, &word, sizeof(word)) < 0)
+                if ((uaddr & 3) || vmm_guest_get(vm, uaddr, &word, sizeof(word)) < 0)
                         return (uaddr & 3) ? -EINVAL : -EFAULT;
                 if (word != (uint32_t)val)
                         return -EAGAIN;
@@ -828,8 +828,8 @@ static int64_t do_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t
                         bool bitset = (op & 0x7f) == 9;
                         uint64_t clk = (op & 256) ? CLOCK_REALTIME : CLOCK_MONOTONIC;
                         uint64_t until = wait_end(clk, bitset, ns);
-                        return wait_until(vm, -1, 0, until, "in a futex wait") < 0 ? -EINTR
-                                                                                   : -ETIMEDOUT;
+                        return vmm_wait_until(vm, -1, 0, until, "in a futex wait") < 0 ? -EINTR
+                                                                                       : -ETIMEDOUT;
                 }
                 vmm_stop(vm, VMM_END_FAULT, 125,
                          "futex wait at 0x%llx with no other thread to wake it (a deadlock)",
@@ -850,7 +850,7 @@ static int64_t do_clock(struct vmm_vm *vm, bool gettime, uint64_t clk, uint64_t 
                 clock_gettime(host_clock(clk), &ts);
         else
                 clock_getres(host_clock(clk), &ts);
-        return buf ? put(vm, buf, &ts, sizeof(ts)) : 0;
+        return buf ? vmm_guest_put(vm, buf, &ts, sizeof(ts)) : 0;
 }
 
 static int64_t do_gettimeofday(struct vmm_vm *vm, uint64_t tvp, uint64_t tzp)
@@ -858,11 +858,11 @@ static int64_t do_gettimeofday(struct vmm_vm *vm, uint64_t tvp, uint64_t tzp)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         int64_t tv[2] = {ts.tv_sec, ts.tv_nsec / 1000};
-        if (tvp && put(vm, tvp, tv, sizeof(tv)) < 0)
+        if (tvp && vmm_guest_put(vm, tvp, tv, sizeof(tv)) < 0)
                 return -EFAULT;
         if (tzp) {
                 int32_t tz[2] = {0, 0};
-                return put(vm, tzp, tz, sizeof(tz));
+                return vmm_guest_put(vm, tzp, tz, sizeof(tz));
         }
         return 0;
 }
@@ -870,7 +870,7 @@ static int64_t do_gettimeofday(struct vmm_vm *vm, uint64_t tvp, uint64_t tzp)
 static int64_t do_time(struct vmm_vm *vm, uint64_t tloc)
 {
         int64_t t = (int64_t)time(NULL);
-        if (tloc && put(vm, tloc, &t, 8) < 0)
+        if (tloc && vmm_guest_put(vm, tloc, &t, 8) < 0)
                 return -EFAULT;
         return t;
 }
@@ -878,7 +878,7 @@ static int64_t do_time(struct vmm_vm *vm, uint64_t tloc)
 static int64_t do_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
                         int64_t off)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->kind != VMM_FD_FILE)
@@ -898,14 +898,14 @@ static int64_t do_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, u
 static int resolve(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, char *norm, const char **rest)
 {
         char path[PATH_MAX_GUEST];
-        int r = guest_str(vm, gpath, path, sizeof(path));
+        int r = vmm_guest_str(vm, gpath, path, sizeof(path));
         if (r < 0)
                 return r;
         if (!path[0])
                 return -ENOENT;
         const char *base = vm->cwd;
         if (path[0] != '/' && dirfd != AT_FDCWD) {
-                struct vmm_fd *f = dirfd >= 0 ? fd_get(vm, (uint64_t)dirfd) : NULL;
+                struct vmm_fd *f = dirfd >= 0 ? vmm_fd_get(vm, (uint64_t)dirfd) : NULL;
                 if (!f)
                         return -EBADF;
                 if (f->kind != VMM_FD_FILE || !f->dir)
@@ -925,7 +925,7 @@ static int64_t do_openat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint6
         int m = resolve(vm, dirfd, gpath, norm, &rest);
         if (m < 0)
                 return m;
-        int slot = fd_alloc(vm, 0);
+        int slot = vmm_fd_alloc(vm, 0);
         if (slot < 0)
                 return slot;
         int h = vmm_fs_open(&vm->fs, m, rest, (int)(flags & ~(uint64_t)O_PATH), (unsigned)mode);
@@ -960,7 +960,7 @@ static int open_path(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, bool nofo
 static int64_t do_fstat(struct vmm_vm *vm, uint64_t fd, uint64_t buf)
 {
         struct stat st;
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->host < 0) {
@@ -969,7 +969,7 @@ static int64_t do_fstat(struct vmm_vm *vm, uint64_t fd, uint64_t buf)
         } else if (fstat(f->host, &st) < 0) {
                 return -errno;
         }
-        return put(vm, buf, &st, sizeof(st));
+        return vmm_guest_put(vm, buf, &st, sizeof(st));
 }
 
 static int64_t do_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
@@ -979,7 +979,7 @@ static int64_t do_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_
         if (!vmm_guest_ok(vm, buf, sizeof(st)))
                 return -EFAULT;
         char first = 0;
-        if ((flags & AT_EMPTY_PATH) && guest_str(vm, gpath, &first, 1) == 0)
+        if ((flags & AT_EMPTY_PATH) && vmm_guest_str(vm, gpath, &first, 1) == 0)
                 return dirfd < 0 ? -EBADF : do_fstat(vm, (uint64_t)dirfd, buf);
         int h = open_path(vm, dirfd, gpath, flags & AT_SYMLINK_NOFOLLOW, NULL);
         if (h < 0)
@@ -988,7 +988,7 @@ static int64_t do_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_
         close(h);
         if (r < 0)
                 return r;
-        return put(vm, buf, &st, sizeof(st));
+        return vmm_guest_put(vm, buf, &st, sizeof(st));
 }
 
 static int64_t do_readlink(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
@@ -1007,7 +1007,7 @@ static int64_t do_readlink(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uin
         int err = errno;
         close(h);
         if (n > 0)
-                put(vm, buf, target, (size_t)n);
+                vmm_guest_put(vm, buf, target, (size_t)n);
         return n < 0 ? -err : n;
 }
 
@@ -1061,7 +1061,7 @@ static int64_t do_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpat
 
 static int64_t do_ftruncate(struct vmm_vm *vm, uint64_t fd, uint64_t len)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->kind != VMM_FD_FILE)
@@ -1073,7 +1073,7 @@ static int64_t do_ftruncate(struct vmm_vm *vm, uint64_t fd, uint64_t len)
  * the rule of every mode the guest sets; never those of a mount's root. */
 static int64_t do_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->kind != VMM_FD_FILE)
@@ -1087,7 +1087,7 @@ static int64_t do_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode)
 
 static int64_t do_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
 {
-        struct vmm_fd *f = fd_get(vm, fd);
+        struct vmm_fd *f = vmm_fd_get(vm, fd);
         if (!f)
                 return -EBADF;
         if (f->kind != VMM_FD_FILE || !f->dir)
@@ -1122,12 +1122,12 @@ static int64_t do_getcwd(struct vmm_vm *vm, uint64_t buf, uint64_t size)
         size_t l = strlen(vm->cwd) + 1;
         if (size < l)
                 return -ERANGE;
-        return put(vm, buf, vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
+        return vmm_guest_put(vm, buf, vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
 }
 
 /* ---- memory: brk and the mmap area ---- */
 
-static uint64_t page_up(uint64_t a)
+uint64_t vmm_page_up(uint64_t a)
 {
         return (a + VMM_PAGE - 1) & ~(VMM_PAGE - 1);
 }
@@ -1216,7 +1216,7 @@ static int maps_remove(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
 /* Finds len bytes free, top-down below the stack guard and above the heap. */
 static uint64_t maps_find(const struct vmm_vm *vm, uint64_t len)
 {
-        uint64_t floor = page_up(vm->brk_cur);
+        uint64_t floor = vmm_page_up(vm->brk_cur);
         uint64_t gap_hi = vm->guard_lo;
         for (size_t k = vm->nmaps + 1; k-- > 0;) {
                 uint64_t gap_lo = k > 0 ? vm->maps[k - 1].hi : floor;
@@ -1249,10 +1249,10 @@ static int64_t do_mmap(struct vmm_vm *vm, uint64_t addr, uint64_t len, uint64_t 
                 return -EINVAL;
         if (len > vm->mem_size)
                 return -ENOMEM;
-        len = page_up(len);
+        len = vmm_page_up(len);
         struct vmm_fd *f = NULL;
         if (!(flags & MAP_ANONYMOUS)) {
-                f = fd_get(vm, (uint64_t)fd);
+                f = vmm_fd_get(vm, (uint64_t)fd);
                 if (!f)
                         return -EBADF;
                 if (f->kind != VMM_FD_FILE || f->dir)
@@ -1300,7 +1300,7 @@ static int64_t do_munmap(struct vmm_vm *vm, uint64_t addr, uint64_t len)
                 return -EINVAL;
         if (addr < VMM_USER_BASE || addr >= vm->mem_size || len > vm->mem_size - addr)
                 return -EINVAL;
-        return maps_remove(vm, addr, addr + page_up(len));
+        return maps_remove(vm, addr, addr + vmm_page_up(len));
 }
 
 static int64_t do_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint64_t newlen,
@@ -1310,8 +1310,8 @@ static int64_t do_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint6
                 return -EINVAL;
         if (oldlen > vm->mem_size || newlen > vm->mem_size)
                 return -ENOMEM;
-        oldlen = page_up(oldlen);
-        newlen = page_up(newlen);
+        oldlen = vmm_page_up(oldlen);
+        newlen = vmm_page_up(newlen);
         size_t i = 0;
         while (i < vm->nmaps && !(vm->maps[i].lo <= old && old < vm->maps[i].hi))
                 i++;
@@ -1348,12 +1348,12 @@ int64_t vmm_brk(struct vmm_vm *vm, uint64_t want)
         if (want < vm->brk_start || want > vm->guard_lo)
                 return (int64_t)vm->brk_cur;
         if (want > vm->brk_cur) {
-                if (overlaps_maps(vm, page_up(vm->brk_cur), page_up(want)))
+                if (overlaps_maps(vm, vmm_page_up(vm->brk_cur), vmm_page_up(want)))
                         return (int64_t)vm->brk_cur;
         } else {
                 /* Memory given back must read as zero when it comes again. */
-                uint64_t pg = page_up(want);
-                uint64_t top = page_up(vm->brk_cur);
+                uint64_t pg = vmm_page_up(want);
+                uint64_t top = vmm_page_up(vm->brk_cur);
                 memset(vm->mem + want, 0, (pg < vm->brk_cur ? pg : vm->brk_cur) - want);
                 zero_pages(vm, pg, top);
         }
@@ -1363,7 +1363,7 @@ int64_t vmm_brk(struct vmm_vm *vm, uint64_t want)
 
 uint64_t vmm_brk_room(const struct vmm_vm *vm)
 {
-        uint64_t top = page_up(vm->brk_cur), room = vm->guard_lo;
+        uint64_t top = vmm_page_up(vm->brk_cur), room = vm->guard_lo;
         for (size_t i = 0; i < vm->nmaps; i++)
                 if (vm->maps[i].hi > top && vm->maps[i].lo < room)
                         room = vm->maps[i].lo > top ? vm->maps[i].lo : top;
@@ -1384,7 +1384,7 @@ static int64_t do_uname(struct vmm_vm *vm, uint64_t buf)
         snprintf(u.version, sizeof(u.version), "osvm vmm");
         snprintf(u.machine, sizeof(u.machine), "x86_64");
         snprintf(u.domainname, sizeof(u.domainname), "(none)");
-        return put(vm, buf, &u, sizeof(u));
+        return vmm_guest_put(vm, buf, &u, sizeof(u));
 }
 
 uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res)
@@ -1439,7 +1439,7 @@ static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
         if (res >= RLIM_NLIMITS)
                 return -EINVAL;
         uint64_t lim[2] = {vmm_rlimit(vm, (unsigned)res), vmm_rlimit(vm, (unsigned)res)};
-        if (old && put(vm, old, lim, sizeof(lim)) < 0)
+        if (old && vmm_guest_put(vm, old, lim, sizeof(lim)) < 0)
                 return -EFAULT;
         return 0;
 }
@@ -1490,7 +1490,7 @@ static int64_t do_rt_sigaction(struct vmm_vm *vm, uint64_t sig, uint64_t oact, u
                 return -EINVAL;
         if (oact) {
                 uint8_t z[32] = {0};
-                return put(vm, oact, z, sizeof(z));
+                return vmm_guest_put(vm, oact, z, sizeof(z));
         }
         return 0;
 }
@@ -1501,7 +1501,7 @@ static int64_t do_rt_sigprocmask(struct vmm_vm *vm, uint64_t oldset, uint64_t si
                 return -EINVAL;
         if (oldset) {
                 uint64_t z = 0;
-                return put(vm, oldset, &z, 8);
+                return vmm_guest_put(vm, oldset, &z, 8);
         }
         return 0;
 }
@@ -1515,7 +1515,7 @@ static int64_t do_arch_prctl(struct vmm_vm *vm, uint64_t code, uint64_t addr)
         }
         if (code == 0x1003) { /* ARCH_GET_FS */
                 uint64_t base = vm->plat->fs_base(vm);
-                return put(vm, addr, &base, 8);
+                return vmm_guest_put(vm, addr, &base, 8);
         }
         return -EINVAL;
 }
@@ -1525,7 +1525,7 @@ static int64_t do_getresid(struct vmm_vm *vm, bool uid, const uint64_t at[3])
 {
         uint32_t id = uid ? vmm_host_uid() : vmm_host_gid();
         for (int i = 0; i < 3; i++)
-                if (put(vm, at[i], &id, 4) < 0)
+                if (vmm_guest_put(vm, at[i], &id, 4) < 0)
                         return -EFAULT;
         return 0;
 }
@@ -1535,7 +1535,7 @@ static int64_t do_prctl(struct vmm_vm *vm, uint64_t option, uint64_t arg)
         if (option == 15) /* PR_SET_NAME */
                 return 0;
         if (option == 16) /* PR_GET_NAME */
-                return put(vm, arg, "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+                return vmm_guest_put(vm, arg, "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
         return -EINVAL;
 }
 
@@ -1545,10 +1545,10 @@ static int64_t do_sysinfo(struct vmm_vm *vm, uint64_t buf)
         memset(&si, 0, sizeof(si));
         si.uptime = (long)((time_mono_ns() - vm->start_ns) / 1000000000);
         si.totalram = vm->mem_size;
-        si.freeram = vm->guard_lo - page_up(vm->brk_cur);
+        si.freeram = vm->guard_lo - vmm_page_up(vm->brk_cur);
         si.procs = 1;
         si.mem_unit = 1;
-        return put(vm, buf, &si, sizeof(si));
+        return vmm_guest_put(vm, buf, &si, sizeof(si));
 }
 
 static int64_t do_getrandom(struct vmm_vm *vm, uint64_t buf, uint64_t len)
@@ -1561,7 +1561,7 @@ static int64_t do_getrandom(struct vmm_vm *vm, uint64_t buf, uint64_t len)
         if (n <= sizeof(small)) { /* the usual seed: by value */
                 if (!vmm_random(small, n))
                         return -EAGAIN;
-                put(vm, buf, small, n);
+                vmm_guest_put(vm, buf, small, n);
                 explicit_bzero(small, n);
                 return (int64_t)n;
         }
@@ -1574,7 +1574,7 @@ static int64_t do_sched_getaffinity(struct vmm_vm *vm, uint64_t len, uint64_t ma
         if (len < 8)
                 return -EINVAL;
         uint64_t mask = 1;
-        return put(vm, mask_addr, &mask, 8) < 0 ? -EFAULT : 8;
+        return vmm_guest_put(vm, mask_addr, &mask, 8) < 0 ? -EFAULT : 8;
 }
 
 static void log_refused(struct vmm_vm *vm, uint64_t nr)
