@@ -433,11 +433,15 @@ bool vmm_cancelled(struct vmm_vm *vm);
 extern _Thread_local volatile sig_atomic_t vmm_kicks;
 
 /*
- * ---- the syscall layer (syscall.c) ----
+ * ---- the syscall layer ----
  *
- * What the layer's parts share: every guest address goes through these
- * checks and copies, every wait through vmm_wait_until.
+ * syscall.c checks and copies guest memory and hands each call to the file
+ * of its area: sys_fd.c (fds and their I/O). A handler vmm_sys_NAME takes
+ * the call's arguments as the guest passed them and returns the guest's rax
+ * (a value, or -errno).
  */
+
+/* -- guest memory, the dispatch (syscall.c) -- */
 
 /* True when [gpa, gpa+len) lies in user memory (overflow-safe). */
 bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
@@ -450,20 +454,11 @@ int vmm_guest_str(struct vmm_vm *vm, uint64_t gpa, char *out, size_t n);
  * -EFAULT. */
 int vmm_guest_put(struct vmm_vm *vm, uint64_t gpa, const void *src, size_t len);
 int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
-/* The one blocking wait of the syscall layer: until fd is ready for events
- * or until `until`, within the call's deadline and its cancel flag (what it
- * returns: its comment in syscall.c). */
-int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what);
-/* The guest's fd, or NULL when fd is not one of its open fds. */
-struct vmm_fd *vmm_fd_get(struct vmm_vm *vm, uint64_t fd);
-/* The lowest free fd at or above from, or -EMFILE. */
-int vmm_fd_alloc(struct vmm_vm *vm, uint64_t from);
-/* a rounded up to a whole page. */
-uint64_t vmm_page_up(uint64_t a);
-
 /* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
  * the guest's rax. */
 int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
+/* a rounded up to a whole page. */
+uint64_t vmm_page_up(uint64_t a);
 /* brk(want): grows the heap up to vmm_brk_room, zeroes what a shrink gives
  * back; the break after it. */
 int64_t vmm_brk(struct vmm_vm *vm, uint64_t want);
@@ -477,6 +472,17 @@ uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
  * goes to one guest once. False when the host gives none. */
 #define VMM_RANDOM_MAX 256
 bool vmm_random(void *buf, size_t n);
+
+/* -- fds and their I/O (sys_fd.c) -- */
+
+/* The one blocking wait of the syscall layer: until fd is ready for events
+ * or until `until`, within the call's deadline and its cancel flag (what it
+ * returns: its comment in sys_fd.c). */
+int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what);
+/* The guest's fd, or NULL when fd is not one of its open fds. */
+struct vmm_fd *vmm_fd_get(struct vmm_vm *vm, uint64_t fd);
+/* The lowest free fd at or above from, or -EMFILE. */
+int vmm_fd_alloc(struct vmm_vm *vm, uint64_t from);
 /* Sets the guest's fds 0-3 up from vm->spec (the request, the result, the
  * log, the host-call channel), each with how it may block. */
 void vmm_fds_std(struct vmm_vm *vm);
@@ -485,5 +491,24 @@ void vmm_fds_close(struct vmm_vm *vm);
  * on (0, or -1 when the VM stopped). */
 void vmm_io_start(struct vmm_vm *vm);
 void vmm_io_flush(struct vmm_vm *vm);
+int64_t vmm_sys_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
+int64_t vmm_sys_write(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
+/* readv and writev (wr) with off -1, preadv and pwritev at off. */
+int64_t vmm_sys_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uint64_t cnt,
+                    int64_t off);
+/* pread64 and pwrite64 (wr). */
+int64_t vmm_sys_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
+                      int64_t off);
+int64_t vmm_sys_close(struct vmm_vm *vm, uint64_t fd);
+int64_t vmm_sys_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t whence);
+int64_t vmm_sys_dup(struct vmm_vm *vm, uint64_t fd);
+/* dup2, and dup3 (which refuses to == fd). */
+int64_t vmm_sys_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3);
+int64_t vmm_sys_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
+/* fsync and fdatasync. */
+int64_t vmm_sys_fsync(struct vmm_vm *vm, uint64_t fd);
+/* Terminal ioctls on fds 0-2 where spec->tty says they may be the user's
+ * terminal; ENOTTY for everything else. */
+int64_t vmm_sys_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
 
 #endif
