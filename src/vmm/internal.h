@@ -436,9 +436,9 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  * ---- the syscall layer ----
  *
  * syscall.c checks and copies guest memory and hands each call to the file
- * of its area: sys_fd.c (fds and their I/O). A handler vmm_sys_NAME takes
- * the call's arguments as the guest passed them and returns the guest's rax
- * (a value, or -errno).
+ * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files).
+ * A handler vmm_sys_NAME takes the call's arguments as the guest passed
+ * them and returns the guest's rax (a value, or -errno).
  */
 
 /* -- guest memory, the dispatch (syscall.c) -- */
@@ -510,5 +510,30 @@ int64_t vmm_sys_fsync(struct vmm_vm *vm, uint64_t fd);
 /* Terminal ioctls on fds 0-2 where spec->tty says they may be the user's
  * terminal; ENOTTY for everything else. */
 int64_t vmm_sys_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
+
+/* -- paths and files (sys_file.c) -- */
+
+/* open, creat and openat (dirfd AT_FDCWD for the first two). */
+int64_t vmm_sys_openat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t flags,
+                       uint64_t mode);
+int64_t vmm_sys_fstat(struct vmm_vm *vm, uint64_t fd, uint64_t buf);
+/* stat, lstat (flags AT_SYMLINK_NOFOLLOW) and newfstatat. */
+int64_t vmm_sys_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
+                     uint64_t flags);
+/* readlink and readlinkat. */
+int64_t vmm_sys_readlink(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
+                         uint64_t size);
+/* access, faccessat and faccessat2 (flags: AT_SYMLINK_NOFOLLOW). */
+int64_t vmm_sys_access(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t mode,
+                       uint64_t flags);
+/* mkdir and mkdirat (mk, arg the mode); unlink, rmdir and unlinkat (arg
+ * AT_REMOVEDIR or not). */
+int64_t vmm_sys_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpath, uint64_t arg);
+int64_t vmm_sys_ftruncate(struct vmm_vm *vm, uint64_t fd, uint64_t len);
+int64_t vmm_sys_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode);
+/* getdents64. */
+int64_t vmm_sys_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
+int64_t vmm_sys_chdir(struct vmm_vm *vm, uint64_t gpath);
+int64_t vmm_sys_getcwd(struct vmm_vm *vm, uint64_t buf, uint64_t size);
 
 #endif

@@ -30,8 +30,6 @@
 
 #include "vmm/internal.h"
 
-#define PATH_MAX_GUEST 4096
-
 /* ---- guest memory ---- */
 
 bool vmm_guest_ok(const struct vmm_vm *vm, uint64_t gpa, uint64_t len)
@@ -249,239 +247,6 @@ static int64_t do_time(struct vmm_vm *vm, uint64_t tloc)
         if (tloc && vmm_guest_put(vm, tloc, &t, 8) < 0)
                 return -EFAULT;
         return t;
-}
-
-/* ---- paths ---- */
-
-/* Resolves a guest path against dirfd into norm; returns the mount index. */
-static int resolve(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, char *norm, const char **rest)
-{
-        char path[PATH_MAX_GUEST];
-        int r = vmm_guest_str(vm, gpath, path, sizeof(path));
-        if (r < 0)
-                return r;
-        if (!path[0])
-                return -ENOENT;
-        const char *base = vm->cwd;
-        if (path[0] != '/' && dirfd != AT_FDCWD) {
-                struct vmm_fd *f = dirfd >= 0 ? vmm_fd_get(vm, (uint64_t)dirfd) : NULL;
-                if (!f)
-                        return -EBADF;
-                if (f->kind != VMM_FD_FILE || !f->dir)
-                        return -ENOTDIR;
-                base = f->path;
-        }
-        if (vmm_fs_normalize(base, path, norm, PATH_MAX_GUEST) < 0)
-                return -ENAMETOOLONG;
-        return vmm_fs_lookup(&vm->fs, norm, rest);
-}
-
-static int64_t do_openat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t flags,
-                         uint64_t mode)
-{
-        char norm[PATH_MAX_GUEST];
-        const char *rest;
-        int m = resolve(vm, dirfd, gpath, norm, &rest);
-        if (m < 0)
-                return m;
-        int slot = vmm_fd_alloc(vm, 0);
-        if (slot < 0)
-                return slot;
-        int h = vmm_fs_open(&vm->fs, m, rest, (int)(flags & ~(uint64_t)O_PATH), (unsigned)mode);
-        if (h < 0)
-                return h;
-        struct stat st;
-        if (fstat(h, &st) < 0) {
-                close(h);
-                return -EIO;
-        }
-        vm->fds[slot] = (struct vmm_fd){.kind = VMM_FD_FILE,
-                                        .host = h,
-                                        .mount = m,
-                                        .path = xstrdup(norm),
-                                        .dir = S_ISDIR(st.st_mode)};
-        return slot;
-}
-
-/* Opens the path itself (O_PATH), following a final symlink unless nofollow. */
-static int open_path(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, bool nofollow, int *mount)
-{
-        char norm[PATH_MAX_GUEST];
-        const char *rest;
-        int m = resolve(vm, dirfd, gpath, norm, &rest);
-        if (m < 0)
-                return m;
-        if (mount)
-                *mount = m;
-        return vmm_fs_open(&vm->fs, m, rest, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
-}
-
-static int64_t do_fstat(struct vmm_vm *vm, uint64_t fd, uint64_t buf)
-{
-        struct stat st;
-        struct vmm_fd *f = vmm_fd_get(vm, fd);
-        if (!f)
-                return -EBADF;
-        if (f->host < 0) {
-                memset(&st, 0, sizeof(st));
-                st.st_mode = S_IFCHR | 0666;
-        } else if (fstat(f->host, &st) < 0) {
-                return -errno;
-        }
-        return vmm_guest_put(vm, buf, &st, sizeof(st));
-}
-
-static int64_t do_stat(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
-                       uint64_t flags)
-{
-        struct stat st;
-        if (!vmm_guest_ok(vm, buf, sizeof(st)))
-                return -EFAULT;
-        char first = 0;
-        if ((flags & AT_EMPTY_PATH) && vmm_guest_str(vm, gpath, &first, 1) == 0)
-                return dirfd < 0 ? -EBADF : do_fstat(vm, (uint64_t)dirfd, buf);
-        int h = open_path(vm, dirfd, gpath, flags & AT_SYMLINK_NOFOLLOW, NULL);
-        if (h < 0)
-                return h;
-        int r = fstat(h, &st) < 0 ? -errno : 0;
-        close(h);
-        if (r < 0)
-                return r;
-        return vmm_guest_put(vm, buf, &st, sizeof(st));
-}
-
-static int64_t do_readlink(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t buf,
-                           uint64_t size)
-{
-        if ((int64_t)size <= 0)
-                return -EINVAL;
-        if (!vmm_guest_ptr(vm, buf, size))
-                return -EFAULT;
-        int h = open_path(vm, dirfd, gpath, true, NULL);
-        if (h < 0)
-                return h;
-        /* a link's target is shorter than PATH_MAX: by value */
-        char target[PATH_MAX_GUEST];
-        ssize_t n = readlinkat(h, "", target, size < sizeof(target) ? size : sizeof(target));
-        int err = errno;
-        close(h);
-        if (n > 0)
-                vmm_guest_put(vm, buf, target, (size_t)n);
-        return n < 0 ? -err : n;
-}
-
-static int64_t do_access(struct vmm_vm *vm, int64_t dirfd, uint64_t gpath, uint64_t mode,
-                         uint64_t flags)
-{
-        if (mode & ~(uint64_t)(R_OK | W_OK | X_OK))
-                return -EINVAL;
-        int m = -1;
-        int h = open_path(vm, dirfd, gpath, flags & AT_SYMLINK_NOFOLLOW, &m);
-        if (h < 0)
-                return h;
-        int r = 0;
-        if ((mode & W_OK) && vm->fs.m[m].readonly)
-                r = -EROFS;
-        else if (syscall(SYS_faccessat2, h, "", (int)mode, AT_EMPTY_PATH | AT_EACCESS) < 0)
-                r = -errno;
-        close(h);
-        return r;
-}
-
-/* mkdirat and unlinkat: the parent is resolved, the last name acted on. */
-static int64_t do_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpath, uint64_t arg)
-{
-        char norm[PATH_MAX_GUEST];
-        const char *rest;
-        int m = resolve(vm, dirfd, gpath, norm, &rest);
-        if (m < 0)
-                return m;
-        if (strcmp(rest, ".") == 0)
-                return mk ? -EEXIST : -EBUSY;
-        if (vm->fs.m[m].readonly)
-                return -EROFS;
-        char parent[PATH_MAX_GUEST];
-        snprintf(parent, sizeof(parent), "%s", rest);
-        char *slash = strrchr(parent, '/');
-        const char *name = slash ? slash + 1 : rest;
-        if (slash)
-                *slash = '\0';
-        int h = vmm_fs_open(&vm->fs, m, slash ? parent : ".", O_PATH | O_DIRECTORY, 0);
-        if (h < 0)
-                return h;
-        int r;
-        if (mk)
-                r = mkdirat(h, name, (mode_t)vmm_fs_mode(arg)) < 0 ? -errno : 0;
-        else
-                r = unlinkat(h, name, (int)(arg & AT_REMOVEDIR)) < 0 ? -errno : 0;
-        close(h);
-        return r;
-}
-
-static int64_t do_ftruncate(struct vmm_vm *vm, uint64_t fd, uint64_t len)
-{
-        struct vmm_fd *f = vmm_fd_get(vm, fd);
-        if (!f)
-                return -EBADF;
-        if (f->kind != VMM_FD_FILE)
-                return -EINVAL;
-        return ftruncate(f->host, (off_t)len) < 0 ? -errno : 0;
-}
-
-/* The permission bits of a file or directory in a read-write mount, under
- * the rule of every mode the guest sets; never those of a mount's root. */
-static int64_t do_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode)
-{
-        struct vmm_fd *f = vmm_fd_get(vm, fd);
-        if (!f)
-                return -EBADF;
-        if (f->kind != VMM_FD_FILE)
-                return -EINVAL;
-        if (vm->fs.m[f->mount].readonly)
-                return -EROFS;
-        if (vmm_fs_is_root(&vm->fs, f->host))
-                return -EPERM;
-        return fchmod(f->host, (mode_t)vmm_fs_mode(mode)) < 0 ? -errno : 0;
-}
-
-static int64_t do_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len)
-{
-        struct vmm_fd *f = vmm_fd_get(vm, fd);
-        if (!f)
-                return -EBADF;
-        if (f->kind != VMM_FD_FILE || !f->dir)
-                return -ENOTDIR;
-        if (len > (1u << 20))
-                len = 1u << 20;
-        void *p = vmm_guest_ptr(vm, buf, len);
-        if (!p)
-                return -EFAULT;
-        long n = syscall(SYS_getdents64, f->host, p, len);
-        return n < 0 ? -errno : n;
-}
-
-static int64_t do_chdir(struct vmm_vm *vm, uint64_t gpath)
-{
-        char norm[PATH_MAX_GUEST];
-        const char *rest;
-        int m = resolve(vm, AT_FDCWD, gpath, norm, &rest);
-        if (m < 0)
-                return m;
-        int h = vmm_fs_open(&vm->fs, m, rest, O_PATH | O_DIRECTORY, 0);
-        if (h < 0)
-                return h;
-        close(h);
-        free(vm->cwd);
-        vm->cwd = xstrdup(norm);
-        return 0;
-}
-
-static int64_t do_getcwd(struct vmm_vm *vm, uint64_t buf, uint64_t size)
-{
-        size_t l = strlen(vm->cwd) + 1;
-        if (size < l)
-                return -ERANGE;
-        return vmm_guest_put(vm, buf, vm->cwd, l) < 0 ? -EFAULT : (int64_t)l;
 }
 
 /* ---- memory: brk and the mmap area ---- */
@@ -967,11 +732,11 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_pwrite64:
                 return vmm_sys_pread(vm, true, a[0], a[1], a[2], (int64_t)a[3]);
         case SYS_open:
-                return do_openat(vm, AT_FDCWD, a[0], a[1], a[2]);
+                return vmm_sys_openat(vm, AT_FDCWD, a[0], a[1], a[2]);
         case SYS_creat:
-                return do_openat(vm, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
+                return vmm_sys_openat(vm, AT_FDCWD, a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
         case SYS_openat:
-                return do_openat(vm, (int)a[0], a[1], a[2], a[3]);
+                return vmm_sys_openat(vm, (int)a[0], a[1], a[2], a[3]);
         case SYS_close:
                 return vmm_sys_close(vm, a[0]);
         case SYS_lseek:
@@ -986,43 +751,43 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_ioctl:
                 return vmm_sys_ioctl(vm, a[0], a[1], a[2]);
         case SYS_fstat:
-                return do_fstat(vm, a[0], a[1]);
+                return vmm_sys_fstat(vm, a[0], a[1]);
         case SYS_stat:
-                return do_stat(vm, AT_FDCWD, a[0], a[1], 0);
+                return vmm_sys_stat(vm, AT_FDCWD, a[0], a[1], 0);
         case SYS_lstat:
-                return do_stat(vm, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW);
+                return vmm_sys_stat(vm, AT_FDCWD, a[0], a[1], AT_SYMLINK_NOFOLLOW);
         case SYS_newfstatat:
-                return do_stat(vm, (int64_t)(int)a[0], a[1], a[2], a[3]);
+                return vmm_sys_stat(vm, (int64_t)(int)a[0], a[1], a[2], a[3]);
         case SYS_getdents64:
-                return do_getdents(vm, a[0], a[1], a[2]);
+                return vmm_sys_getdents(vm, a[0], a[1], a[2]);
         case SYS_readlink:
-                return do_readlink(vm, AT_FDCWD, a[0], a[1], a[2]);
+                return vmm_sys_readlink(vm, AT_FDCWD, a[0], a[1], a[2]);
         case SYS_readlinkat:
-                return do_readlink(vm, (int)a[0], a[1], a[2], a[3]);
+                return vmm_sys_readlink(vm, (int)a[0], a[1], a[2], a[3]);
         case SYS_access:
-                return do_access(vm, AT_FDCWD, a[0], a[1], 0);
+                return vmm_sys_access(vm, AT_FDCWD, a[0], a[1], 0);
         case SYS_faccessat:
-                return do_access(vm, (int)a[0], a[1], a[2], 0);
+                return vmm_sys_access(vm, (int)a[0], a[1], a[2], 0);
         case SYS_faccessat2:
-                return do_access(vm, (int)a[0], a[1], a[2], a[3]);
+                return vmm_sys_access(vm, (int)a[0], a[1], a[2], a[3]);
         case SYS_mkdir:
-                return do_dirop(vm, true, AT_FDCWD, a[0], a[1]);
+                return vmm_sys_dirop(vm, true, AT_FDCWD, a[0], a[1]);
         case SYS_mkdirat:
-                return do_dirop(vm, true, (int)a[0], a[1], a[2]);
+                return vmm_sys_dirop(vm, true, (int)a[0], a[1], a[2]);
         case SYS_unlink:
-                return do_dirop(vm, false, AT_FDCWD, a[0], 0);
+                return vmm_sys_dirop(vm, false, AT_FDCWD, a[0], 0);
         case SYS_rmdir:
-                return do_dirop(vm, false, AT_FDCWD, a[0], AT_REMOVEDIR);
+                return vmm_sys_dirop(vm, false, AT_FDCWD, a[0], AT_REMOVEDIR);
         case SYS_unlinkat:
-                return do_dirop(vm, false, (int)a[0], a[1], a[2]);
+                return vmm_sys_dirop(vm, false, (int)a[0], a[1], a[2]);
         case SYS_chdir:
-                return do_chdir(vm, a[0]);
+                return vmm_sys_chdir(vm, a[0]);
         case SYS_getcwd:
-                return do_getcwd(vm, a[0], a[1]);
+                return vmm_sys_getcwd(vm, a[0], a[1]);
         case SYS_ftruncate:
-                return do_ftruncate(vm, a[0], a[1]);
+                return vmm_sys_ftruncate(vm, a[0], a[1]);
         case SYS_fchmod:
-                return do_fchmod(vm, a[0], a[1]);
+                return vmm_sys_fchmod(vm, a[0], a[1]);
         case SYS_fsync:
         case SYS_fdatasync:
                 return vmm_sys_fsync(vm, a[0]);
