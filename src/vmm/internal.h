@@ -436,9 +436,9 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  * ---- the syscall layer ----
  *
  * syscall.c checks and copies guest memory and hands each call to the file
- * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files).
- * A handler vmm_sys_NAME takes the call's arguments as the guest passed
- * them and returns the guest's rax (a value, or -errno).
+ * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
+ * sys_mm.c (memory). A handler vmm_sys_NAME takes the call's arguments as
+ * the guest passed them and returns the guest's rax (a value, or -errno).
  */
 
 /* -- guest memory, the dispatch (syscall.c) -- */
@@ -457,14 +457,6 @@ int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
 /* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
  * the guest's rax. */
 int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
-/* a rounded up to a whole page. */
-uint64_t vmm_page_up(uint64_t a);
-/* brk(want): grows the heap up to vmm_brk_room, zeroes what a shrink gives
- * back; the break after it. */
-int64_t vmm_brk(struct vmm_vm *vm, uint64_t want);
-/* The highest break a growth reaches without overlapping an mmap area or the
- * stack's guard (what a platform may grant without the layer). */
-uint64_t vmm_brk_room(const struct vmm_vm *vm);
 /* The guest's limit res (below RLIM_NLIMITS), soft and hard alike. */
 uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
 /* n (at most VMM_RANDOM_MAX) random bytes into buf, from a pool this thread
@@ -535,5 +527,23 @@ int64_t vmm_sys_fchmod(struct vmm_vm *vm, uint64_t fd, uint64_t mode);
 int64_t vmm_sys_getdents(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
 int64_t vmm_sys_chdir(struct vmm_vm *vm, uint64_t gpath);
 int64_t vmm_sys_getcwd(struct vmm_vm *vm, uint64_t buf, uint64_t size);
+
+/* -- memory (sys_mm.c) -- */
+
+/* a rounded up to a whole page. */
+uint64_t vmm_page_up(uint64_t a);
+/* brk(want): grows the heap up to vmm_brk_room, zeroes what a shrink gives
+ * back; the break after it. */
+int64_t vmm_brk(struct vmm_vm *vm, uint64_t want);
+/* The highest break a growth reaches without overlapping an mmap area or the
+ * stack's guard (what a platform may grant without the layer). */
+uint64_t vmm_brk_room(const struct vmm_vm *vm);
+int64_t vmm_sys_mmap(struct vmm_vm *vm, uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags,
+                     int64_t fd, uint64_t off);
+int64_t vmm_sys_munmap(struct vmm_vm *vm, uint64_t addr, uint64_t len);
+int64_t vmm_sys_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint64_t newlen,
+                       uint64_t flags);
+/* mprotect, madvise, msync, mlock and munlock. */
+int64_t vmm_sys_mprotect(uint64_t addr);
 
 #endif
