@@ -437,8 +437,9 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  *
  * syscall.c checks and copies guest memory and hands each call to the file
  * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
- * sys_mm.c (memory). A handler vmm_sys_NAME takes the call's arguments as
- * the guest passed them and returns the guest's rax (a value, or -errno).
+ * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex). A handler
+ * vmm_sys_NAME takes the call's arguments as the guest passed them and
+ * returns the guest's rax (a value, or -errno).
  */
 
 /* -- guest memory, the dispatch (syscall.c) -- */
@@ -545,5 +546,16 @@ int64_t vmm_sys_mremap(struct vmm_vm *vm, uint64_t old, uint64_t oldlen, uint64_
                        uint64_t flags);
 /* mprotect, madvise, msync, mlock and munlock. */
 int64_t vmm_sys_mprotect(uint64_t addr);
+
+/* -- time (sys_time.c) -- */
+
+/* clock_gettime (gettime) and clock_getres. */
+int64_t vmm_sys_clock(struct vmm_vm *vm, bool gettime, uint64_t clk, uint64_t buf);
+int64_t vmm_sys_gettimeofday(struct vmm_vm *vm, uint64_t tvp, uint64_t tzp);
+int64_t vmm_sys_time(struct vmm_vm *vm, uint64_t tloc);
+int64_t vmm_sys_nanosleep(struct vmm_vm *vm, uint64_t req);
+int64_t vmm_sys_clock_nanosleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req);
+int64_t vmm_sys_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t val,
+                      uint64_t timeout);
 
 #endif
