@@ -437,9 +437,10 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  *
  * syscall.c checks and copies guest memory and hands each call to the file
  * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
- * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex). A handler
- * vmm_sys_NAME takes the call's arguments as the guest passed them and
- * returns the guest's rax (a value, or -errno).
+ * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex), sys_proc.c (the
+ * process: ids, limits, signals, exit). A handler vmm_sys_NAME takes the
+ * call's arguments as the guest passed them and returns the guest's rax (a
+ * value, or -errno).
  */
 
 /* -- guest memory, the dispatch (syscall.c) -- */
@@ -458,13 +459,6 @@ int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
 /* Serves system call nr with arguments a (rdi rsi rdx r10 r8 r9); returns
  * the guest's rax. */
 int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
-/* The guest's limit res (below RLIM_NLIMITS), soft and hard alike. */
-uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
-/* n (at most VMM_RANDOM_MAX) random bytes into buf, from a pool this thread
- * draws a page at a time from the host and wipes as it gives them: each byte
- * goes to one guest once. False when the host gives none. */
-#define VMM_RANDOM_MAX 256
-bool vmm_random(void *buf, size_t n);
 
 /* -- fds and their I/O (sys_fd.c) -- */
 
@@ -557,5 +551,33 @@ int64_t vmm_sys_nanosleep(struct vmm_vm *vm, uint64_t req);
 int64_t vmm_sys_clock_nanosleep(struct vmm_vm *vm, uint64_t clk, uint64_t flags, uint64_t req);
 int64_t vmm_sys_futex(struct vmm_vm *vm, uint64_t uaddr, uint64_t op, uint64_t val,
                       uint64_t timeout);
+
+/* -- the process (sys_proc.c) -- */
+
+/* The guest's limit res (below RLIM_NLIMITS), soft and hard alike. */
+uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res);
+/* n (at most VMM_RANDOM_MAX) random bytes into buf, from a pool this thread
+ * draws a page at a time from the host and wipes as it gives them: each byte
+ * goes to one guest once. False when the host gives none. */
+#define VMM_RANDOM_MAX 256
+bool vmm_random(void *buf, size_t n);
+int64_t vmm_sys_uname(struct vmm_vm *vm, uint64_t buf);
+int64_t vmm_sys_sysinfo(struct vmm_vm *vm, uint64_t buf);
+/* getrlimit; prlimit64 (pid 0 or 1, the new limit ignored). */
+int64_t vmm_sys_getrlimit(struct vmm_vm *vm, uint64_t res, uint64_t old);
+int64_t vmm_sys_prlimit(struct vmm_vm *vm, uint64_t pid, uint64_t res, uint64_t old);
+/* getresuid (uid) and getresgid: at, the call's three addresses. */
+int64_t vmm_sys_getresid(struct vmm_vm *vm, bool uid, const uint64_t at[3]);
+int64_t vmm_sys_getrandom(struct vmm_vm *vm, uint64_t buf, uint64_t len);
+/* exit and exit_group. */
+int64_t vmm_sys_exit(struct vmm_vm *vm, uint64_t code);
+int64_t vmm_sys_kill(struct vmm_vm *vm, uint64_t pid, uint64_t sig);
+int64_t vmm_sys_tkill(struct vmm_vm *vm, uint64_t tid, uint64_t sig);
+int64_t vmm_sys_tgkill(struct vmm_vm *vm, uint64_t tgid, uint64_t tid, uint64_t sig);
+int64_t vmm_sys_rt_sigaction(struct vmm_vm *vm, uint64_t sig, uint64_t oact, uint64_t size);
+int64_t vmm_sys_rt_sigprocmask(struct vmm_vm *vm, uint64_t oldset, uint64_t size);
+int64_t vmm_sys_arch_prctl(struct vmm_vm *vm, uint64_t code, uint64_t addr);
+int64_t vmm_sys_prctl(struct vmm_vm *vm, uint64_t option, uint64_t arg);
+int64_t vmm_sys_sched_getaffinity(struct vmm_vm *vm, uint64_t len, uint64_t mask_addr);
 
 #endif

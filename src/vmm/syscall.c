@@ -1,32 +1,18 @@
 /*
  * The syscall layer: the guest's Linux system calls, served on the host.
+ * This file checks and copies guest memory and hands each call to the file
+ * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
+ * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex) and sys_proc.c (the
+ * process: ids, limits, signals, exit).
  *
- * Everything here reads hostile input. Every guest address and length is
- * checked against user memory (overflow-safe) before the host touches it;
- * files exist only below the mounts (fs.c); what is not served gets an
- * errno, and each distinct refused number is logged once.
+ * Everything in these files reads hostile input. Every guest address and
+ * length is checked against user memory (overflow-safe) before the host
+ * touches it; files exist only below the mounts (fs.c); what is not served
+ * gets an errno, and each distinct refused number is logged once.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysinfo.h>
-#include <sys/uio.h>
-#include <sys/utsname.h>
-#include <termios.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "vmm/internal.h"
 
@@ -97,212 +83,7 @@ int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len)
         return 0;
 }
 
-/* ---- identity, time, misc ---- */
-
-static int64_t do_uname(struct vmm_vm *vm, uint64_t buf)
-{
-        struct utsname u, host;
-        memset(&u, 0, sizeof(u));
-        if (uname(&host) < 0)
-                memset(&host, 0, sizeof(host));
-        snprintf(u.sysname, sizeof(u.sysname), "Linux");
-        snprintf(u.nodename, sizeof(u.nodename), "osvm");
-        snprintf(u.release, sizeof(u.release), "%s", host.release);
-        snprintf(u.version, sizeof(u.version), "osvm vmm");
-        snprintf(u.machine, sizeof(u.machine), "x86_64");
-        snprintf(u.domainname, sizeof(u.domainname), "(none)");
-        return vmm_guest_put(vm, buf, &u, sizeof(u));
-}
-
-uint64_t vmm_rlimit(const struct vmm_vm *vm, unsigned res)
-{
-        if (res == RLIMIT_STACK)
-                return vm->mem_size - vm->stack_lo;
-        if (res == RLIMIT_NOFILE)
-                return VMM_MAX_FDS;
-        if (res == RLIMIT_AS || res == RLIMIT_DATA)
-                return vm->mem_size;
-        return UINT64_MAX;
-}
-
-static _Thread_local uint8_t rand_pool[4096];
-static _Thread_local size_t rand_left;
-static pthread_once_t rand_once = PTHREAD_ONCE_INIT;
-
-/* A fork's child (its one thread, the forking one) gives none of the bytes
- * its parent may give too. */
-static void rand_forget(void)
-{
-        explicit_bzero(rand_pool, sizeof(rand_pool));
-        rand_left = 0;
-}
-
-static void rand_init(void)
-{
-        pthread_atfork(NULL, NULL, rand_forget);
-}
-
-bool vmm_random(void *buf, size_t n)
-{
-        pthread_once(&rand_once, rand_init);
-        if (n > VMM_RANDOM_MAX)
-                return false;
-        if (rand_left < n) {
-                if (getrandom(rand_pool, sizeof(rand_pool), 0) != (ssize_t)sizeof(rand_pool)) {
-                        rand_forget();
-                        return false;
-                }
-                rand_left = sizeof(rand_pool);
-        }
-        uint8_t *p = rand_pool + sizeof(rand_pool) - rand_left;
-        memcpy(buf, p, n);
-        explicit_bzero(p, n);
-        rand_left -= n;
-        return true;
-}
-
-static int64_t do_prlimit(struct vmm_vm *vm, uint64_t res, uint64_t old)
-{
-        if (res >= RLIM_NLIMITS)
-                return -EINVAL;
-        uint64_t lim[2] = {vmm_rlimit(vm, (unsigned)res), vmm_rlimit(vm, (unsigned)res)};
-        if (old && vmm_guest_put(vm, old, lim, sizeof(lim)) < 0)
-                return -EFAULT;
-        return 0;
-}
-
-static int64_t do_prlimit64(struct vmm_vm *vm, uint64_t pid, uint64_t res, uint64_t old)
-{
-        if (pid != 0 && pid != 1)
-                return -ESRCH;
-        return do_prlimit(vm, res, old);
-}
-
-static int64_t do_kill_self(struct vmm_vm *vm, uint64_t sig)
-{
-        if (sig == 0)
-                return 0;
-        if (sig >= 65)
-                return -EINVAL;
-        const char *name = sig == 6 ? " (SIGABRT: the program aborted)" : "";
-        vmm_stop(vm, VMM_END_FAULT, 128 + (int)sig, "the program killed itself with signal %llu%s",
-                 (unsigned long long)sig, name);
-        return 0;
-}
-
-static int64_t do_exit(struct vmm_vm *vm, uint64_t code)
-{
-        vmm_stop(vm, VMM_END_EXIT, (int)(code & 0xff), "%s", "");
-        return 0;
-}
-
-static int64_t do_kill(struct vmm_vm *vm, uint64_t pid, uint64_t sig)
-{
-        return (pid == 1 || pid == 0) ? do_kill_self(vm, sig) : -ESRCH;
-}
-
-static int64_t do_tkill(struct vmm_vm *vm, uint64_t tid, uint64_t sig)
-{
-        return tid == 1 ? do_kill_self(vm, sig) : -ESRCH;
-}
-
-static int64_t do_tgkill(struct vmm_vm *vm, uint64_t tgid, uint64_t tid, uint64_t sig)
-{
-        return (tgid == 1 && tid == 1) ? do_kill_self(vm, sig) : -ESRCH;
-}
-
-static int64_t do_rt_sigaction(struct vmm_vm *vm, uint64_t sig, uint64_t oact, uint64_t size)
-{
-        if (size != 8 || sig == 0 || sig >= 65)
-                return -EINVAL;
-        if (oact) {
-                uint8_t z[32] = {0};
-                return vmm_guest_put(vm, oact, z, sizeof(z));
-        }
-        return 0;
-}
-
-static int64_t do_rt_sigprocmask(struct vmm_vm *vm, uint64_t oldset, uint64_t size)
-{
-        if (size != 8)
-                return -EINVAL;
-        if (oldset) {
-                uint64_t z = 0;
-                return vmm_guest_put(vm, oldset, &z, 8);
-        }
-        return 0;
-}
-
-static int64_t do_arch_prctl(struct vmm_vm *vm, uint64_t code, uint64_t addr)
-{
-        if (code == 0x1002) { /* ARCH_SET_FS */
-                if (addr >= (1ull << 47))
-                        return -EPERM;
-                return vm->plat->set_fs_base(vm, addr) < 0 ? -EINVAL : 0;
-        }
-        if (code == 0x1003) { /* ARCH_GET_FS */
-                uint64_t base = vm->plat->fs_base(vm);
-                return vmm_guest_put(vm, addr, &base, 8);
-        }
-        return -EINVAL;
-}
-
-/* getresuid (uid) and getresgid: the one id into each of the three. */
-static int64_t do_getresid(struct vmm_vm *vm, bool uid, const uint64_t at[3])
-{
-        uint32_t id = uid ? vmm_host_uid() : vmm_host_gid();
-        for (int i = 0; i < 3; i++)
-                if (vmm_guest_put(vm, at[i], &id, 4) < 0)
-                        return -EFAULT;
-        return 0;
-}
-
-static int64_t do_prctl(struct vmm_vm *vm, uint64_t option, uint64_t arg)
-{
-        if (option == 15) /* PR_SET_NAME */
-                return 0;
-        if (option == 16) /* PR_GET_NAME */
-                return vmm_guest_put(vm, arg, "osvm\0\0\0\0\0\0\0\0\0\0\0\0", 16);
-        return -EINVAL;
-}
-
-static int64_t do_sysinfo(struct vmm_vm *vm, uint64_t buf)
-{
-        struct sysinfo si;
-        memset(&si, 0, sizeof(si));
-        si.uptime = (long)((time_mono_ns() - vm->start_ns) / 1000000000);
-        si.totalram = vm->mem_size;
-        si.freeram = vm->guard_lo - vmm_page_up(vm->brk_cur);
-        si.procs = 1;
-        si.mem_unit = 1;
-        return vmm_guest_put(vm, buf, &si, sizeof(si));
-}
-
-static int64_t do_getrandom(struct vmm_vm *vm, uint64_t buf, uint64_t len)
-{
-        uint64_t n = len > (32u << 20) - 1 ? (32u << 20) - 1 : len;
-        void *p = vmm_guest_ptr(vm, buf, n);
-        if (!p)
-                return -EFAULT;
-        uint8_t small[VMM_RANDOM_MAX];
-        if (n <= sizeof(small)) { /* the usual seed: by value */
-                if (!vmm_random(small, n))
-                        return -EAGAIN;
-                vmm_guest_put(vm, buf, small, n);
-                explicit_bzero(small, n);
-                return (int64_t)n;
-        }
-        ssize_t r = getrandom(p, n, 0);
-        return r < 0 ? -errno : r;
-}
-
-static int64_t do_sched_getaffinity(struct vmm_vm *vm, uint64_t len, uint64_t mask_addr)
-{
-        if (len < 8)
-                return -EINVAL;
-        uint64_t mask = 1;
-        return vmm_guest_put(vm, mask_addr, &mask, 8) < 0 ? -EFAULT : 8;
-}
+/* ---- the dispatch ---- */
 
 static void log_refused(struct vmm_vm *vm, uint64_t nr)
 {
@@ -412,15 +193,15 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return vmm_sys_mprotect(a[0]);
         case SYS_exit:
         case SYS_exit_group:
-                return do_exit(vm, a[0]);
+                return vmm_sys_exit(vm, a[0]);
         case SYS_kill:
-                return do_kill(vm, a[0], a[1]);
+                return vmm_sys_kill(vm, a[0], a[1]);
         case SYS_tkill:
-                return do_tkill(vm, a[0], a[1]);
+                return vmm_sys_tkill(vm, a[0], a[1]);
         case SYS_tgkill:
-                return do_tgkill(vm, a[0], a[1], a[2]);
+                return vmm_sys_tgkill(vm, a[0], a[1], a[2]);
         case SYS_arch_prctl:
-                return do_arch_prctl(vm, a[0], a[1]);
+                return vmm_sys_arch_prctl(vm, a[0], a[1]);
         case SYS_set_tid_address:
         case SYS_gettid:
         case SYS_getpid:
@@ -439,31 +220,31 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
                 return vmm_host_gid();
         case SYS_getresuid:
         case SYS_getresgid:
-                return do_getresid(vm, nr == SYS_getresuid, a);
+                return vmm_sys_getresid(vm, nr == SYS_getresuid, a);
         case SYS_set_robust_list:
         case SYS_sched_yield:
         case SYS_sigaltstack:
                 return 0;
         case SYS_rt_sigaction:
-                return do_rt_sigaction(vm, a[0], a[2], a[3]);
+                return vmm_sys_rt_sigaction(vm, a[0], a[2], a[3]);
         case SYS_rt_sigprocmask:
-                return do_rt_sigprocmask(vm, a[2], a[3]);
+                return vmm_sys_rt_sigprocmask(vm, a[2], a[3]);
         case SYS_prlimit64:
-                return do_prlimit64(vm, a[0], a[1], a[3]);
+                return vmm_sys_prlimit(vm, a[0], a[1], a[3]);
         case SYS_getrlimit:
-                return do_prlimit(vm, a[0], a[1]);
+                return vmm_sys_getrlimit(vm, a[0], a[1]);
         case SYS_setrlimit:
                 return 0;
         case SYS_prctl:
-                return do_prctl(vm, a[0], a[1]);
+                return vmm_sys_prctl(vm, a[0], a[1]);
         case SYS_uname:
-                return do_uname(vm, a[0]);
+                return vmm_sys_uname(vm, a[0]);
         case SYS_sysinfo:
-                return do_sysinfo(vm, a[0]);
+                return vmm_sys_sysinfo(vm, a[0]);
         case SYS_futex:
                 return vmm_sys_futex(vm, a[0], a[1], a[2], a[3]);
         case SYS_getrandom:
-                return do_getrandom(vm, a[0], a[1]);
+                return vmm_sys_getrandom(vm, a[0], a[1]);
         case SYS_clock_gettime:
         case SYS_clock_getres:
                 return vmm_sys_clock(vm, nr == SYS_clock_gettime, a[0], a[1]);
@@ -476,7 +257,7 @@ static int64_t dispatch(struct vmm_vm *vm, uint64_t nr, const uint64_t *a)
         case SYS_clock_nanosleep:
                 return vmm_sys_clock_nanosleep(vm, a[0], a[1], a[2]);
         case SYS_sched_getaffinity:
-                return do_sched_getaffinity(vm, a[1], a[2]);
+                return vmm_sys_sched_getaffinity(vm, a[1], a[2]);
         default:
                 log_refused(vm, nr);
                 return -ENOSYS;
