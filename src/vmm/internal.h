@@ -436,11 +436,11 @@ extern _Thread_local volatile sig_atomic_t vmm_kicks;
  * ---- the syscall layer ----
  *
  * syscall.c checks and copies guest memory and hands each call to the file
- * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
- * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex), sys_proc.c (the
- * process: ids, limits, signals, exit). A handler vmm_sys_NAME takes the
- * call's arguments as the guest passed them and returns the guest's rax (a
- * value, or -errno).
+ * of its area: sys_fd.c (the fd table), sys_io.c (reading and writing),
+ * sys_file.c (paths and files), sys_mm.c (memory), sys_time.c (clocks,
+ * sleeps, futex), sys_proc.c (the process: ids, limits, signals, exit). A
+ * handler vmm_sys_NAME takes the call's arguments as the guest passed them
+ * and returns the guest's rax (a value, or -errno).
  */
 
 /* -- guest memory, the dispatch (syscall.c) -- */
@@ -460,20 +460,34 @@ int vmm_guest_get(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len);
  * the guest's rax. */
 int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6]);
 
-/* -- fds and their I/O (sys_fd.c) -- */
+/* -- the fd table (sys_fd.c) -- */
 
-/* The one blocking wait of the syscall layer: until fd is ready for events
- * or until `until`, within the call's deadline and its cancel flag (what it
- * returns: its comment in sys_fd.c). */
-int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what);
 /* The guest's fd, or NULL when fd is not one of its open fds. */
 struct vmm_fd *vmm_fd_get(struct vmm_vm *vm, uint64_t fd);
 /* The lowest free fd at or above from, or -EMFILE. */
 int vmm_fd_alloc(struct vmm_vm *vm, uint64_t from);
+void vmm_fds_close(struct vmm_vm *vm);
+int64_t vmm_sys_close(struct vmm_vm *vm, uint64_t fd);
+int64_t vmm_sys_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t whence);
+int64_t vmm_sys_dup(struct vmm_vm *vm, uint64_t fd);
+/* dup2, and dup3 (which refuses to == fd). */
+int64_t vmm_sys_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3);
+int64_t vmm_sys_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
+/* fsync and fdatasync. */
+int64_t vmm_sys_fsync(struct vmm_vm *vm, uint64_t fd);
+/* Terminal ioctls on fds 0-2 where spec->tty says they may be the user's
+ * terminal; ENOTTY for everything else. */
+int64_t vmm_sys_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
+
+/* -- reading and writing (sys_io.c) -- */
+
+/* The one blocking wait of the syscall layer: until fd is ready for events
+ * or until `until`, within the call's deadline and its cancel flag (what it
+ * returns: its comment in sys_io.c). */
+int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, const char *what);
 /* Sets the guest's fds 0-3 up from vm->spec (the request, the result, the
  * log, the host-call channel), each with how it may block. */
 void vmm_fds_std(struct vmm_vm *vm);
-void vmm_fds_close(struct vmm_vm *vm);
 /* Staged I/O: set up at the start (after vmm_fds_std); sends staged output
  * on (0, or -1 when the VM stopped). */
 void vmm_io_start(struct vmm_vm *vm);
@@ -486,17 +500,6 @@ int64_t vmm_sys_rwv(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t iov, uint6
 /* pread64 and pwrite64 (wr). */
 int64_t vmm_sys_pread(struct vmm_vm *vm, bool wr, uint64_t fd, uint64_t buf, uint64_t len,
                       int64_t off);
-int64_t vmm_sys_close(struct vmm_vm *vm, uint64_t fd);
-int64_t vmm_sys_lseek(struct vmm_vm *vm, uint64_t fd, uint64_t off, uint64_t whence);
-int64_t vmm_sys_dup(struct vmm_vm *vm, uint64_t fd);
-/* dup2, and dup3 (which refuses to == fd). */
-int64_t vmm_sys_dup2(struct vmm_vm *vm, uint64_t fd, uint64_t to, bool dup3);
-int64_t vmm_sys_fcntl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
-/* fsync and fdatasync. */
-int64_t vmm_sys_fsync(struct vmm_vm *vm, uint64_t fd);
-/* Terminal ioctls on fds 0-2 where spec->tty says they may be the user's
- * terminal; ENOTTY for everything else. */
-int64_t vmm_sys_ioctl(struct vmm_vm *vm, uint64_t fd, uint64_t cmd, uint64_t arg);
 
 /* -- paths and files (sys_file.c) -- */
 

@@ -1,9 +1,9 @@
 /*
  * The syscall layer: the guest's Linux system calls, served on the host.
  * This file checks and copies guest memory and hands each call to the file
- * of its area: sys_fd.c (fds and their I/O), sys_file.c (paths and files),
- * sys_mm.c (memory), sys_time.c (clocks, sleeps, futex) and sys_proc.c (the
- * process: ids, limits, signals, exit).
+ * of its area: sys_fd.c (the fd table), sys_io.c (reading and writing),
+ * sys_file.c (paths and files), sys_mm.c (memory), sys_time.c (clocks,
+ * sleeps, futex) and sys_proc.c (the process: ids, limits, signals, exit).
  *
  * Everything in these files reads hostile input. Every guest address and
  * length is checked against user memory (overflow-safe) before the host
