@@ -208,8 +208,9 @@ struct vmm_vm;
 /*
  * A platform: how guest memory is made and reached, how the program is
  * entered, and how its system calls come out to the syscall layer. The layer
- * (syscall.c, fs.c), the image (elf.c), the stack, the limits and the results
- * (run.c) are the same on every platform; a platform knows no system call.
+ * (syscall.c, sys_*.c, fs.c), the image (elf.c), the stack, the limits and
+ * the results (run.c) are the same on every platform; a platform knows no
+ * system call.
  * Guest memory is vm->mem on every platform: [0, mem_size) of guest
  * addresses at vm->mem + address, the syscall layer reading and writing it
  * directly. Only the system pages below VMM_USER_BASE differ.

@@ -1,9 +1,9 @@
 /*
- * The syscall layer (src/vmm/syscall.c, fs.c): every argument of every
- * system call comes from the guest. A memory-only harness, as
- * tests/vmm/test_syscall.c's: a struct vmm_vm over plain memory, its system
- * calls served by vmm_syscall() as the exit loop would, with no VM and no
- * process, so it runs everywhere.
+ * The syscall layer (src/vmm/syscall.c and its sys_*.c files, fs.c): every
+ * argument of every system call comes from the guest. A memory-only
+ * harness, as tests/vmm/test_syscall.c's: a struct vmm_vm over plain
+ * memory, its system calls served by vmm_syscall() as the exit loop would,
+ * with no VM and no process, so it runs everywhere.
  *
  * The guest has 8 MiB of memory; the input itself is copied to DATA in it,
  * so that the calls can point at paths, iovecs and timespecs it holds. Its
