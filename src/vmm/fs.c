@@ -390,6 +390,13 @@ static int own_check_write(const struct vmm_fs *fs, const struct vmm_fs_mount *m
         return 0;
 }
 
+int vmm_fs_may_change(const struct vmm_fs *fs, int i, const char *rest)
+{
+        if (i < 0 || (size_t)i >= fs->n)
+                return -ENOENT;
+        return fs->nhidden ? own_check_write(fs, &fs->m[i], rest) : 0;
+}
+
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode)
 {
         if (i < 0 || (size_t)i >= fs->n)

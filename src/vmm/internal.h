@@ -175,6 +175,9 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest);
  * (and, with O_PATH, symbolic links). Returns a host fd or -errno.
  */
 int vmm_fs_open(const struct vmm_fs *fs, int i, const char *rest, int flags, unsigned mode);
+/* Before rest below mount i is made or removed (mkdir, unlink): -ENOENT when
+ * it or its folder is one of osvm's own files or below one, else 0. */
+int vmm_fs_may_change(const struct vmm_fs *fs, int i, const char *rest);
 /* Set when openat2 is missing (set by hand to test the fallback walk). */
 extern bool vmm_fs_no_openat2;
 /*

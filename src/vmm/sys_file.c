@@ -164,6 +164,9 @@ int64_t vmm_sys_dirop(struct vmm_vm *vm, bool mk, int64_t dirfd, uint64_t gpath,
                 return mk ? -EEXIST : -EBUSY;
         if (vm->fs.m[m].readonly)
                 return -EROFS;
+        int own = vmm_fs_may_change(&vm->fs, m, rest);
+        if (own < 0)
+                return own;
         char parent[PATH_MAX_GUEST];
         snprintf(parent, sizeof(parent), "%s", rest);
         char *slash = strrchr(parent, '/');

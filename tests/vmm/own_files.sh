@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 home=$tmp/home
 export HOME=$home OSVM_HOME=$home/.config/osvm XDG_STATE_HOME=$home/.local/state
-unset OSVM_SECRETS_FILE
+export OSVM_SECRETS_FILE=$home/work/secrets.json # a secrets file put elsewhere
 
 suite() {
         local plat=$1 out
@@ -21,6 +21,7 @@ suite() {
         printf '{"servers":{}}\n' >"$OSVM_HOME/isolation_config.json"
         printf '{"secret":"hunter2"}\n' >"$XDG_STATE_HOME/osvm/secrets.json"
         printf 'mine\n' >"$home/work/notes.txt"
+        printf '{"secret":"hunter2"}\n' >"$OSVM_SECRETS_FILE"
         ln -s ../.config/osvm/isolation_config.json "$home/work/link"
         ln -s ../.config/osvm "$home/work/dirlink"
         run() { $VMM_RUN --platform "$plat" --mount "$home:/h:rw" $BB "$@" </dev/null 2>&1; }
@@ -33,6 +34,7 @@ suite() {
                 ok "$plat: and written" || not_ok "$plat: and written: $out"
 
         for f in /h/.config/osvm/isolation_config.json /h/.local/state/osvm/secrets.json \
+                /h/work/secrets.json \
                 /h/work/link /h/work/dirlink/isolation_config.json; do
                 out=$(run cat "$f")
                 case "$out" in
@@ -52,9 +54,15 @@ suite() {
         run sh -c ': >/h/.config/osvm/isolation_config.json; : >/h/work/link' >/dev/null
         [ -s "$OSVM_HOME/isolation_config.json" ] && ok "$plat: nor cut" ||
                 not_ok "$plat: osvm's file was cut"
-        run rm -f /h/.local/state/osvm/secrets.json >/dev/null
-        [ -s "$XDG_STATE_HOME/osvm/secrets.json" ] && ok "$plat: nor removed" ||
-                not_ok "$plat: osvm's file was removed"
+        $VMM_RUN --platform "$plat" --mount "$home:/h:rw" "$GUESTS/unlink" \
+                /h/.local/state/osvm/secrets.json /h/work/secrets.json >/dev/null 2>&1
+        [ -s "$XDG_STATE_HOME/osvm/secrets.json" ] && [ -s "$OSVM_SECRETS_FILE" ] &&
+                ok "$plat: nor removed" || not_ok "$plat: osvm's file was removed"
+        mkdir "$OSVM_HOME/empty"
+        $VMM_RUN --platform "$plat" --mount "$home:/h:rw" "$GUESTS/unlink" /h/.config/osvm/empty/ \
+                >/dev/null 2>&1
+        [ -d "$OSVM_HOME/empty" ] && ok "$plat: nor a folder in it" ||
+                not_ok "$plat: a folder in osvm's was removed"
 }
 
 for p in $platforms; do
