@@ -140,6 +140,13 @@ char *fs_expand_home(const char *path);
 char *paths_config_dir(void);
 /* $XDG_STATE_HOME/osvm, else $HOME/.local/state/osvm. */
 char *paths_state_dir(void);
+/* osvm's own files, which no guest or server ever sees, as the host
+ * resolves them (symlinks followed where they exist): its configuration
+ * folder (the registry, the policy, ai.json, the gateway's token), its state
+ * folder (the audit log, the secrets file, the logs) and a secrets file put
+ * elsewhere ($OSVM_SECRETS_FILE). Into out, new strings; returns how many. */
+#define PATHS_OWN_MAX 3
+size_t paths_own(char *out[PATHS_OWN_MAX]);
 /* osvm's own images (the tool pack, μVM-1's agent) beside the binary: the
  * build tree's unikernels/ or the installed ../lib/osvm/unikernels; NULL when
  * neither is there. */

@@ -42,6 +42,22 @@ char *paths_state_dir(void)
         return xasprintf("%s/.local/state/osvm", home_dir());
 }
 
+size_t paths_own(char *out[PATHS_OWN_MAX])
+{
+        const char *file = getenv("OSVM_SECRETS_FILE");
+        char *paths[PATHS_OWN_MAX] = {paths_config_dir(), paths_state_dir(),
+                                      file && *file == '/' ? xstrdup(file) : NULL};
+        size_t n = 0;
+        for (size_t i = 0; i < PATHS_OWN_MAX; i++) {
+                if (!paths[i])
+                        continue;
+                char *real = realpath(paths[i], NULL);
+                out[n++] = real ? real : xstrdup(paths[i]);
+                free(paths[i]);
+        }
+        return n;
+}
+
 char *paths_images_dir(void)
 {
         char exe[400];

@@ -251,17 +251,16 @@ static bool too_broad(const char *dir)
                 if (!strcmp(dir, shared[i]))
                         return true;
         const char *home = getenv("HOME");
-        _cleanup_free_ char *config = paths_config_dir();
-        _cleanup_free_ char *state = paths_state_dir();
-        const char *own[] = {home && *home == '/' ? home : NULL, config, state};
-        for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-                if (!own[i])
-                        continue;
-                _cleanup_free_ char *real = real_or_same(own[i]);
-                if (under(real, dir) || under(own[i], dir))
-                        return true;
+        char *own[PATHS_OWN_MAX + 1];
+        size_t n = paths_own(own);
+        if (home && *home == '/')
+                own[n++] = real_or_same(home);
+        bool broad = false;
+        for (size_t i = 0; i < n; i++) {
+                broad |= under(own[i], dir);
+                free(own[i]);
         }
-        return false;
+        return broad;
 }
 
 /* The outermost node_modules folder that file is in, else NULL. A new
@@ -355,21 +354,6 @@ static void needed_paths(char *const *argv, struct strs *ro)
         }
 }
 
-/* osvm's own files, as the host resolves them: its configuration (the
- * registry, the policy, ai.json, the gateway's token), its state (the audit
- * log, the secrets file, the logs) and a secrets file put elsewhere. */
-static void own_paths(struct strs *out)
-{
-        char *dirs[] = {paths_config_dir(), paths_state_dir()};
-        for (size_t i = 0; i < 2; i++) {
-                strs_add(out, real_or_same(dirs[i]));
-                free(dirs[i]);
-        }
-        const char *f = getenv("OSVM_SECRETS_FILE");
-        if (f && *f == '/')
-                strs_add(out, real_or_same(f));
-}
-
 /*
  * Where the binds (nb of them) show the sandbox osvm's own files: into
  * hidden, as the sandbox sees them, to be made empty there. Returns how
@@ -377,16 +361,16 @@ static void own_paths(struct strs *out)
  */
 static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs *hidden)
 {
-        struct strs own = {0};
-        own_paths(&own);
+        char *own[PATHS_OWN_MAX];
+        size_t nown = paths_own(own);
         size_t shown = 0;
         for (size_t i = 0; i < nb; i++) {
                 _cleanup_free_ char *src = real_or_same(binds[i].src);
                 bool any = false;
-                for (size_t j = 0; j < own.n; j++) {
-                        if (!under(own.v[j], src))
+                for (size_t j = 0; j < nown; j++) {
+                        if (!under(own[j], src))
                                 continue;
-                        const char *rest = own.v[j] + strlen(src);
+                        const char *rest = own[j] + strlen(src);
                         strs_add(hidden,
                                  xasprintf("%s%s", strcmp(binds[i].dst, "/") ? binds[i].dst : "",
                                            rest[0] ? rest : ""));
@@ -394,7 +378,8 @@ static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct st
                 }
                 shown += any;
         }
-        strs_free(&own);
+        for (size_t j = 0; j < nown; j++)
+                free(own[j]);
         return shown;
 }
 

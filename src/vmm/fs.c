@@ -99,26 +99,16 @@ int vmm_fs_lookup(const struct vmm_fs *fs, const char *norm, const char **rest)
 
 /* ---- osvm's own files ---- */
 
+/* osvm's own files (paths_own), found once a process */
 static struct {
-        char *v[VMM_FS_OWN_MAX];
+        char *v[PATHS_OWN_MAX];
         size_t n;
 } own;
 static pthread_once_t own_once = PTHREAD_ONCE_INIT;
 
-/* osvm's own folders and files, as the host resolves them, found once a
- * process: its configuration, its state, and $OSVM_SECRETS_FILE. */
 static void own_find(void)
 {
-        const char *file = getenv("OSVM_SECRETS_FILE");
-        char *paths[VMM_FS_OWN_MAX] = {paths_config_dir(), paths_state_dir(),
-                                       file && *file == '/' ? xstrdup(file) : NULL};
-        for (size_t i = 0; i < VMM_FS_OWN_MAX; i++) {
-                if (!paths[i])
-                        continue;
-                char *real = realpath(paths[i], NULL);
-                own.v[own.n++] = real ? real : xstrdup(paths[i]);
-                free(paths[i]);
-        }
+        own.n = paths_own(own.v);
 }
 
 static bool path_under(const char *path, const char *dir)

@@ -142,16 +142,12 @@ struct vmm_fs_mount {
         bool readonly;
 };
 
-/* osvm's own files that a mount can hold: its configuration, its state, a
- * secrets file put elsewhere */
-#define VMM_FS_OWN_MAX 3
-
 struct vmm_fs {
         size_t n;
         struct vmm_fs_mount m[VMM_MAX_MOUNTS];
         /* osvm's own files that the mounts hold, as the host resolves them:
          * never the guest's (an open of them or below them is ENOENT) */
-        const char *hidden[VMM_FS_OWN_MAX];
+        const char *hidden[PATHS_OWN_MAX];
         size_t nhidden;
 };
 

@@ -392,6 +392,45 @@ static void test_paths(void **state)
         p = fs_expand_home("~other/a");
         assert_string_equal(p, "~other/a");
         free(p);
+
+        /* osvm's own files: the two folders, and a secrets file put elsewhere
+         * (only an absolute one); through symlinks where they exist */
+        char *own[PATHS_OWN_MAX];
+        unsetenv("OSVM_SECRETS_FILE");
+        size_t n = paths_own(own);
+        assert_int_equal(n, 2);
+        assert_string_equal(own[0], "/h/.config/osvm");
+        assert_string_equal(own[1], "/h/.local/state/osvm");
+        for (size_t i = 0; i < n; i++)
+                free(own[i]);
+        char tmp[] = "/tmp/osvm-own-XXXXXX";
+        assert_non_null(mkdtemp(tmp));
+        char real[PATH_MAX], link[PATH_MAX + 8];
+        snprintf(real, sizeof(real), "%s/real", tmp);
+        snprintf(link, sizeof(link), "%s/link", tmp);
+        assert_int_equal(mkdir(real, 0700), 0);
+        assert_int_equal(symlink("real", link), 0);
+        setenv("OSVM_HOME", link, 1);
+        setenv("OSVM_SECRETS_FILE", "/s/secrets.json", 1);
+        n = paths_own(own);
+        assert_int_equal(n, 3);
+        char *want = realpath(real, NULL);
+        assert_non_null(want);
+        assert_string_equal(own[0], want);
+        free(want);
+        assert_string_equal(own[2], "/s/secrets.json");
+        for (size_t i = 0; i < n; i++)
+                free(own[i]);
+        setenv("OSVM_SECRETS_FILE", "relative.json", 1);
+        n = paths_own(own);
+        assert_int_equal(n, 2);
+        for (size_t i = 0; i < n; i++)
+                free(own[i]);
+        unsetenv("OSVM_SECRETS_FILE");
+        unsetenv("OSVM_HOME");
+        unlink(link);
+        rmdir(real);
+        rmdir(tmp);
 }
 
 /* jansson allocates through xmalloc: out of memory ends osvm as everywhere
