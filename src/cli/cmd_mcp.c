@@ -100,6 +100,24 @@ static json_t *mount_spec(const char *spec, osvm_err *e)
         return m;
 }
 
+/* A file named on the server's command line that sits in a folder too broad
+ * to show it (its script in the home): the sandbox shows it that file (or
+ * its node_modules) alone, which add says, with what to do when it needs
+ * more. */
+static void say_narrowed(const char *name, const char *arg)
+{
+        bool narrowed;
+        _cleanup_free_ char *shown_of = mcp_sandbox_package(arg, &narrowed);
+        if (!narrowed)
+                return;
+        _cleanup_free_ char *who = text_sanitize(name, 0);
+        _cleanup_free_ char *view = text_sanitize(shown_of, 0);
+        printf("%s: its sandbox shows it only %s, not the folder that holds it (your home, a "
+               "folder of osvm's own files or one all users share: too broad); a server that "
+               "needs the files beside it wants a folder of its own, or --mount\n",
+               who, view);
+}
+
 /* A folder named on the server's command line is mounted read-only at its own
  * path (the server could not see it otherwise), unless a --mount covers it. */
 static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
@@ -108,6 +126,8 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
                 if (argv[i][0] == '-' || (!strchr(argv[i], '/') && strcmp(argv[i], ".")))
                         continue;
                 struct stat st;
+                if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode))
+                        say_narrowed(name, argv[i]);
                 char *real =
                     stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? realpath(argv[i], NULL) : NULL;
                 if (!real)

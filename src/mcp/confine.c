@@ -271,15 +271,9 @@ static char *outer_node_modules(const char *file)
         return nm ? xstrndup(file, (size_t)(nm - file) + strlen("/node_modules")) : NULL;
 }
 
-/*
- * What of the package file (an argument naming a regular file) is bound:
- * the folder above the outermost node_modules it is in, else its own
- * folder; where that is too broad, the node_modules folder alone (a
- * script's imports resolve there), else the file alone. A new string, or
- * NULL (not a regular file: a folder is data, which the user mounts).
- */
-static char *package_root(const char *file)
+char *mcp_sandbox_package(const char *file, bool *narrowed)
 {
+        *narrowed = false;
         char *real = realpath(file, NULL);
         struct stat st;
         if (!real || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -293,16 +287,11 @@ static char *package_root(const char *file)
                 return root;
         }
         free(root);
+        *narrowed = true;
         if (nm && !too_broad(nm)) {
-                log_info("%s: %s is bound alone in the sandbox (the folder above it is too broad "
-                         "to show a server)",
-                         file, nm);
                 free(real);
                 return xstrdup(nm);
         }
-        log_info("%s: only the file is bound in the sandbox (its folder is too broad to show a "
-                 "server: --mount what else it needs)",
-                 file);
         return real;
 }
 
@@ -346,7 +335,12 @@ static void needed_paths(char *const *argv, struct strs *ro)
         for (size_t i = 1; argv[i]; i++) {
                 if (argv[i][0] == '-' || !strchr(argv[i], '/'))
                         continue;
-                char *root = package_root(argv[i]);
+                bool narrowed;
+                char *root = mcp_sandbox_package(argv[i], &narrowed);
+                if (narrowed)
+                        log_info("%s: only %s is bound in the sandbox (the folder around it is "
+                                 "too broad to show a server)",
+                                 argv[i], root);
                 if (root && !under_system(root))
                         strs_add(ro, root);
                 else

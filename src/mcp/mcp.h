@@ -579,6 +579,13 @@ enum mcp_tier mcp_sandbox_tier(char *why, size_t n);
  * (sanitized) or as JSON: tier, mounts, network allow-list, limits. */
 char *mcp_sandbox_text(const struct iso_sandbox *sb, enum mcp_tier tier);
 json_t *mcp_sandbox_json(const struct iso_sandbox *sb, enum mcp_tier tier);
+/* What a sandboxed server is shown of a file its command line names (its
+ * script, a package's entry): the folder above the outermost node_modules
+ * it is in, else its own folder; where that is too broad to show a server
+ * (the home or above it, a folder holding osvm's own files, /tmp...), the
+ * node_modules folder alone, else the file alone, and *narrowed is set. A
+ * new string, or NULL when file is no regular file. */
+char *mcp_sandbox_package(const char *file, bool *narrowed);
 /* OSVM_SANDBOX_NO_LANDLOCK=1: behave as a host without Landlock (tests). */
 #define MCP_NO_LANDLOCK_ENV "OSVM_SANDBOX_NO_LANDLOCK"
 

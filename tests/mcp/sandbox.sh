@@ -136,6 +136,7 @@ package_views() {
         cp "$EVIL" "$T/srv/server.py"
         osvm mcp add s-local -- "$HOME/.local/bin/python3" "$T/srv/server.py"
         check_exit "$tier: a server whose command is in ~/.local/bin is added" 0
+        check_not_contains "$tier: its script's own folder is not too broad" "shows it only" "$OUT"
         printf 'PRIVATE' >"$HOME/private.txt"
         printf 'BESIDE' >"$HOME/node_modules/pkg/beside.txt"
         cp "$EVIL" "$HOME/server.py"
@@ -145,6 +146,8 @@ package_views() {
         for where in home:"$HOME/server.py" above:"$T/server.py" nm:"$HOME/node_modules/pkg/server.py"; do
                 osvm mcp add "s-${where%%:*}" -- "$PY" "${where#*:}"
                 check_exit "$tier: a server at ${where#*:} is added" 0
+                check_contains "$tier: and add says what its sandbox shows of it" \
+                        "s-${where%%:*}: its sandbox shows it only " "$OUT"
         done
         view() { # server name path expected
                 osvm mcp call "$1" try attack=read arg="$3"
