@@ -131,6 +131,9 @@ int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e);
 void fs_remove_tree(const char *path);
 /* The directory part of path (a new string). */
 char *fs_dirname(const char *path);
+/* Whether path is dir or below it, by their words (no link is followed):
+ * "/a/b" is under "/a" and "/", "/ab" is not under "/a". */
+bool fs_under(const char *path, const char *dir);
 /* ~ or ~/x expanded against $HOME; other paths copied. */
 char *fs_expand_home(const char *path);
 

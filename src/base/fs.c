@@ -170,6 +170,14 @@ int fs_mkdir_p(const char *path, unsigned mode, osvm_err *e)
         return 0;
 }
 
+bool fs_under(const char *path, const char *dir)
+{
+        size_t l = strlen(dir);
+        if (l && dir[l - 1] == '/')
+                l--; /* "/" itself, or a trailing slash */
+        return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0');
+}
+
 char *fs_dirname(const char *path)
 {
         const char *slash = strrchr(path, '/');

@@ -360,6 +360,19 @@ static void check_programs(struct report *r, const struct mcp_registry *reg)
         }
 }
 
+/* Whether enabled server s, reached by URL (remote) or not, has a policy
+ * in cfg that asks for a sandbox: into *sb. */
+static bool sandbox_wanted(const struct iso_config *cfg, const struct mcp_server_conf *s,
+                           bool remote, struct iso_sandbox *sb)
+{
+        struct iso_reach reach;
+        mcp_server_reach(s, &reach);
+        if (!s->enabled || reach.remote != remote)
+                return false;
+        iso_server_sandbox(cfg, s->id, sb);
+        return sb->wanted;
+}
+
 /* The servers reached by URL whose policy asks for a sandbox (cfg: the
  * isolation config, or NULL): they run elsewhere, so they cannot have one,
  * and their calls take the sandbox's fallback. */
@@ -371,13 +384,8 @@ static void check_remote_sandbox(struct report *r, const struct mcp_registry *re
         const char *first = NULL;
         for (size_t i = 0; cfg && i < reg->n; i++) {
                 const struct mcp_server_conf *s = &reg->v[i];
-                struct iso_reach reach;
                 struct iso_sandbox sb;
-                mcp_server_reach(s, &reach);
-                if (!s->enabled || !reach.remote)
-                        continue;
-                iso_server_sandbox(cfg, s->id, &sb);
-                if (!sb.wanted)
+                if (!sandbox_wanted(cfg, s, true, &sb))
                         continue;
                 sb_addf(&names, "%s%s (%s, fallback %s)", names.len ? ", " : "", s->id, sb.why,
                         iso_fallback_name(sb.fallback));
@@ -396,6 +404,57 @@ static void check_remote_sandbox(struct report *r, const struct mcp_registry *re
             "%s",
             names.s,
             nrefused ? "calls under fallback deny are refused" : "their calls run without one");
+        sb_free(&names);
+}
+
+/* The sandboxed servers whose mounts hold osvm's own files (cfg: the
+ * isolation config, or NULL): their sandbox hides them; the reduced one
+ * cannot. */
+static void check_own_files(struct report *r, const struct mcp_registry *reg,
+                            const struct iso_config *cfg)
+{
+        char *own[PATHS_OWN_MAX];
+        size_t nown = paths_own(own);
+        strbuf names = {0};
+        const char *first = NULL;
+        for (size_t i = 0; cfg && i < reg->n; i++) {
+                const struct mcp_server_conf *s = &reg->v[i];
+                struct iso_sandbox sb;
+                if (!sandbox_wanted(cfg, s, false, &sb))
+                        continue;
+                for (size_t k = 0; k < sb.mounts->n; k++) {
+                        char *real = realpath(sb.mounts->v[k].host_path, NULL);
+                        const char *host = real ? real : sb.mounts->v[k].host_path;
+                        bool holds = false;
+                        for (size_t j = 0; j < nown; j++)
+                                holds |= fs_under(own[j], host);
+                        if (holds) {
+                                _cleanup_free_ char *shown = text_sanitize(host, 0);
+                                sb_addf(&names, "%s%s (%s)", names.len ? ", " : "", s->id, shown);
+                                if (!first)
+                                        first = s->id;
+                        }
+                        free(real);
+                }
+        }
+        for (size_t j = 0; j < nown; j++)
+                free(own[j]);
+        if (!first)
+                return;
+        char why[400];
+        enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
+        if (tier == MCP_TIER_REDUCED)
+                add(r, "own files", DOC_WARN,
+                    "mount a narrower folder, one that does not hold osvm's configuration or "
+                    "state ('osvm mcp add NAME --mount DIR -- ...' again, or the server's "
+                    "microvm_mounts)",
+                    "mounts show servers osvm's own files (the registry, the audit log, the "
+                    "secrets), which the reduced sandbox cannot hide: %s",
+                    names.s);
+        else if (tier == MCP_TIER_SANDBOX)
+                add(r, "own files", DOC_OK, NULL,
+                    "mounts hold osvm's own files, which the servers' sandbox hides from them: %s",
+                    names.s);
         sb_free(&names);
 }
 
@@ -732,6 +791,7 @@ static int run_doctor(int argc, char **argv)
         check_programs(&r, &reg);
         check_servers(&r, &reg);
         check_remote_sandbox(&r, &reg, rc == 0 ? &cfg : NULL);
+        check_own_files(&r, &reg, rc == 0 ? &cfg : NULL);
         if (rc == 0)
                 iso_config_free(&cfg);
         mcp_registry_free(&reg);
@@ -775,6 +835,8 @@ const struct cli_cmd cli_cmd_doctor = {
             "  servers      each registered server's command is found\n"
             "  sandbox      (only when it applies) servers reached by URL whose policy\n"
             "               asks for a sandbox, which they cannot have\n"
+            "  own files    (only when it applies) sandboxed servers whose mounts hold\n"
+            "               osvm's own files: hidden from them, except in the reduced tier\n"
             "  llm          the LLM endpoint, or the offline planner; whether it answers\n"
             "               (one HEAD request, 5 s at most, without the key)\n"
             "  config       the isolation config: parses, not writable by others\n"

@@ -214,16 +214,10 @@ static void strs_free(struct strs *s)
         memset(s, 0, sizeof(*s));
 }
 
-static bool under(const char *path, const char *dir)
-{
-        size_t l = strlen(dir);
-        return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0');
-}
-
 static bool under_system(const char *path)
 {
         for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
-                if (under(path, system_dirs[i]))
+                if (fs_under(path, system_dirs[i]))
                         return true;
         return false;
 }
@@ -257,7 +251,7 @@ static bool too_broad(const char *dir)
                 own[n++] = real_or_same(home);
         bool broad = false;
         for (size_t i = 0; i < n; i++) {
-                broad |= under(own[i], dir);
+                broad |= fs_under(own[i], dir);
                 free(own[i]);
         }
         return broad;
@@ -362,12 +356,13 @@ static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct st
                 _cleanup_free_ char *src = real_or_same(binds[i].src);
                 bool any = false;
                 for (size_t j = 0; j < nown; j++) {
-                        if (!under(own[j], src))
+                        if (!fs_under(own[j], src))
                                 continue;
-                        const char *rest = own[j] + strlen(src);
-                        strs_add(hidden,
-                                 xasprintf("%s%s", strcmp(binds[i].dst, "/") ? binds[i].dst : "",
-                                           rest[0] ? rest : ""));
+                        /* own[j] below src, where the sandbox sees src */
+                        size_t l = strlen(src), d = strlen(binds[i].dst);
+                        l -= l && src[l - 1] == '/';
+                        d -= d && binds[i].dst[d - 1] == '/';
+                        strs_add(hidden, xasprintf("%.*s%s", (int)d, binds[i].dst, own[j] + l));
                         any = true;
                 }
                 shown += any;

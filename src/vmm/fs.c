@@ -111,12 +111,6 @@ static void own_find(void)
         own.n = paths_own(own.v);
 }
 
-static bool path_under(const char *path, const char *dir)
-{
-        size_t l = strlen(dir);
-        return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0' || !strcmp(dir, "/"));
-}
-
 /* fd's path on the host into out (PATH_MAX bytes); false when unknown. */
 static bool fd_path(int fd, char *out)
 {
@@ -139,7 +133,7 @@ static void own_note(struct vmm_fs *fs, int dirfd)
                 bool noted = false;
                 for (size_t k = 0; k < fs->nhidden; k++)
                         noted |= fs->hidden[k] == own.v[j];
-                if (!noted && path_under(own.v[j], root))
+                if (!noted && fs_under(own.v[j], root))
                         fs->hidden[fs->nhidden++] = own.v[j];
         }
 }
@@ -151,7 +145,7 @@ static bool own_hidden(const struct vmm_fs *fs, int fd)
         if (!fd_path(fd, path))
                 return true; /* unknown: not the guest's either */
         for (size_t k = 0; k < fs->nhidden; k++)
-                if (path_under(path, fs->hidden[k]))
+                if (fs_under(path, fs->hidden[k]))
                         return true;
         return false;
 }

@@ -393,6 +393,13 @@ static void test_paths(void **state)
         assert_string_equal(p, "~other/a");
         free(p);
 
+        assert_true(fs_under("/a/b", "/a"));
+        assert_true(fs_under("/a", "/a"));
+        assert_true(fs_under("/a/b", "/a/"));
+        assert_true(fs_under("/a", "/"));
+        assert_false(fs_under("/ab", "/a"));
+        assert_false(fs_under("/a", "/a/b"));
+
         /* osvm's own files: the two folders, and a secrets file put elsewhere
          * (only an absolute one); through symlinks where they exist */
         char *own[PATHS_OWN_MAX];

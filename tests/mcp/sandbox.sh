@@ -170,12 +170,20 @@ package_views() {
         osvm mcp add s-mount --mount "$T" -- "$PY" "$T/srv/server.py"
         check_exit "$tier: a server with a mount of the folder above the home is added" 0
         view s-mount "the mount is seen" "$HOME/private.txt" "BREACH: read"
+        local seen_err=$ERR
+        osvm doctor
+        check_contains "$tier: doctor names the server whose mount holds osvm's files" \
+                "s-mount ($T)" "$OUT"
         if [ "$tier" = sandbox ]; then
+                check_contains "$tier: and says its sandbox hides them" \
+                        "which the servers' sandbox hides from them" "$OUT"
                 view s-mount "but not osvm's registry under it" "$OSVM_HOME/mcp_servers.json" "REFUSED"
                 view s-mount "nor its audit log" "$XDG_STATE_HOME/osvm/audit.jsonl" "REFUSED"
         else
                 check_contains "$tier: which the reduced tier cannot hide, and says so" \
-                        "show it osvm's own files" "$ERR"
+                        "show it osvm's own files" "$seen_err"
+                check_contains "$tier: doctor warns of it, with the fix" \
+                        "which the reduced sandbox cannot hide" "$OUT"
         fi
 }
 package_views sandbox
