@@ -2,8 +2,8 @@
 # osvm as a user runs it, not as root: the engine on the process platform,
 # a server in its sandbox, the agent confined, the audit log, all as the
 # unprivileged user nobody (uid 65534) with a home of its own, the server in
-# both tiers of its sandbox. Needs root
-# (to become nobody) and setpriv; skips, saying so, without them.
+# both tiers of its sandbox. Needs root (to become nobody) and setpriv;
+# skips, saying so, without them.
 set -u
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
