@@ -408,8 +408,7 @@ static void check_remote_sandbox(struct report *r, const struct mcp_registry *re
 }
 
 /* The sandboxed servers whose mounts hold osvm's own files (cfg: the
- * isolation config, or NULL): their sandbox hides them; the reduced one
- * cannot. */
+ * isolation config, or NULL), which their sandbox keeps from them. */
 static void check_own_files(struct report *r, const struct mcp_registry *reg,
                             const struct iso_config *cfg)
 {
@@ -443,17 +442,12 @@ static void check_own_files(struct report *r, const struct mcp_registry *reg,
                 return;
         char why[400];
         enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
-        if (tier == MCP_TIER_REDUCED)
-                add(r, "own files", DOC_WARN,
-                    "mount a narrower folder, one that does not hold osvm's configuration or "
-                    "state ('osvm mcp add NAME --mount DIR -- ...' again, or the server's "
-                    "microvm_mounts)",
-                    "mounts show servers osvm's own files (the registry, the audit log, the "
-                    "secrets), which the reduced sandbox cannot hide: %s",
-                    names.s);
-        else if (tier == MCP_TIER_SANDBOX)
+        if (tier != MCP_TIER_HOST)
                 add(r, "own files", DOC_OK, NULL,
-                    "mounts hold osvm's own files, which the servers' sandbox hides from them: %s",
+                    "mounts hold osvm's own files, which the servers' sandbox keeps from them "
+                    "(%s): "
+                    "%s",
+                    tier == MCP_TIER_SANDBOX ? "shown empty" : "the mount allowed around them",
                     names.s);
         sb_free(&names);
 }
@@ -836,7 +830,7 @@ const struct cli_cmd cli_cmd_doctor = {
             "  sandbox      (only when it applies) servers reached by URL whose policy\n"
             "               asks for a sandbox, which they cannot have\n"
             "  own files    (only when it applies) sandboxed servers whose mounts hold\n"
-            "               osvm's own files: hidden from them, except in the reduced tier\n"
+            "               osvm's own files, which their sandbox keeps from them\n"
             "  llm          the LLM endpoint, or the offline planner; whether it answers\n"
             "               (one HEAD request, 5 s at most, without the key)\n"
             "  config       the isolation config: parses, not writable by others\n"

@@ -17,6 +17,7 @@
 #include "mcp/transport.h"
 #include "sandbox/sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -342,19 +343,14 @@ static void needed_paths(char *const *argv, struct strs *ro)
         }
 }
 
-/*
- * Where the binds (nb of them) show the sandbox osvm's own files: into
- * hidden, as the sandbox sees them, to be made empty there. Returns how
- * many binds show any (for the reduced tier, which cannot hide them).
- */
-static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs *hidden)
+/* Where the binds (nb of them) show the sandbox osvm's own files: into
+ * hidden, as the sandbox sees them, to be made empty there. */
+static void own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs *hidden)
 {
         char *own[PATHS_OWN_MAX];
         size_t nown = paths_own(own);
-        size_t shown = 0;
         for (size_t i = 0; i < nb; i++) {
                 _cleanup_free_ char *src = real_or_same(binds[i].src);
-                bool any = false;
                 for (size_t j = 0; j < nown; j++) {
                         if (!fs_under(own[j], src))
                                 continue;
@@ -363,13 +359,93 @@ static size_t own_paths_shown(const struct sbx_bind *binds, size_t nb, struct st
                         l -= l && src[l - 1] == '/';
                         d -= d && binds[i].dst[d - 1] == '/';
                         strs_add(hidden, xasprintf("%.*s%s", (int)d, binds[i].dst, own[j] + l));
-                        any = true;
                 }
-                shown += any;
         }
         for (size_t j = 0; j < nown; j++)
                 free(own[j]);
-        return shown;
+}
+
+/* At most this many Landlock rules are made to allow a mount around osvm's
+ * own files; past it, the mount is allowed whole (and said). */
+#define AROUND_MAX 4096
+
+/*
+ * The reduced tier's Landlock allows a folder with everything below it, so a
+ * mount that holds osvm's own files (own, nown of them) is allowed around
+ * them instead: each entry of dir but the one on the way down to them, and
+ * on the way down the names alone. Symbolic links among the entries are left
+ * out (a rule follows them). Into ro or rw (by rw) and list; false when there
+ * were too many entries (the caller allows dir whole).
+ */
+static bool allow_around(const char *dir, char *const *own, size_t nown, bool rw, struct strs *ro,
+                         struct strs *rwl, struct strs *list, size_t *budget)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return true; /* nothing to allow */
+        strs_add(list, xstrdup(dir));
+        bool ok = true;
+        struct dirent *e;
+        while (ok && (e = readdir(d)) != NULL) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                        continue;
+                if (*budget == 0) {
+                        ok = false;
+                        break;
+                }
+                --*budget;
+                char *path = xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", e->d_name);
+                struct stat st;
+                bool holds = false, is_own = false;
+                for (size_t j = 0; j < nown; j++) {
+                        is_own |= !strcmp(own[j], path);
+                        holds |= fs_under(own[j], path);
+                }
+                if (is_own || lstat(path, &st) < 0 || S_ISLNK(st.st_mode)) {
+                        free(path);
+                } else if (holds) {
+                        ok = allow_around(path, own, nown, rw, ro, rwl, list, budget);
+                        free(path);
+                } else {
+                        strs_add(rw ? rwl : ro, path);
+                }
+        }
+        closedir(d);
+        return ok;
+}
+
+/* The reduced tier's Landlock rules for mount m: the folder whole, or, where
+ * it holds osvm's own files, around them. */
+static void allow_mount(const char *name, const struct iso_mount *m, char *const *own, size_t nown,
+                        struct strs *ro, struct strs *rw, struct strs *list)
+{
+        _cleanup_free_ char *host = real_or_same(m->host_path);
+        bool holds = false;
+        for (size_t j = 0; j < nown; j++)
+                holds |= fs_under(own[j], host);
+        if (!holds) {
+                strs_add(m->readonly ? ro : rw, xstrdup(m->host_path));
+                return;
+        }
+        struct strs around[3] = {{0}, {0}, {0}}; /* ro, rw, list */
+        size_t budget = AROUND_MAX;
+        bool ok = allow_around(host, own, nown, !m->readonly, &around[0], &around[1], &around[2],
+                               &budget);
+        struct strs *into[3] = {ro, rw, list};
+        for (size_t k = 0; k < 3; k++) {
+                for (size_t i = 0; ok && i < around[k].n; i++)
+                        strs_add(into[k], xstrdup(around[k].v[i]));
+                strs_free(&around[k]);
+        }
+        if (ok) {
+                log_info("%s: its mount of %s is allowed around osvm's own files", name, host);
+                return;
+        }
+        log_warn("%s: its mount of %s holds osvm's own files among more than %d entries, too "
+                 "many to allow around them: the reduced sandbox shows them; mount a narrower "
+                 "folder",
+                 name, host, AROUND_MAX);
+        strs_add(m->readonly ? ro : rw, xstrdup(m->host_path));
 }
 
 /* argv with its file arguments as real paths: relative ones made absolute
@@ -597,6 +673,7 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         struct mcp_confined *c = xcalloc(1, sizeof(*c));
         c->tier = tier;
         struct strs keep = {0}, ro = {0}, rw = {0}, envs = {0}, hidden = {0};
+        struct strs llro = {0}, llrw = {0}, lllist = {0}; /* the reduced tier's Landlock */
         struct secrets *sec = xcalloc(1, sizeof(*sec));
         char **av = absolute_argv(argv, &keep);
         needed_paths(av, &ro);
@@ -649,37 +726,36 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
                 binds[nb++] = (struct sbx_bind){m->host_path, m->vm_path, !m->readonly};
                 remapped |= strcmp(m->host_path, m->vm_path) != 0;
         }
-        /* osvm's own files are never the server's, whatever a mount shows */
-        if (own_paths_shown(binds, nb, &hidden) && tier != MCP_TIER_SANDBOX)
-                log_warn("%s: its mounts show it osvm's own files (%s), which the reduced "
-                         "sandbox cannot hide: mount a narrower folder",
-                         name, hidden.v[0]);
+        /* osvm's own files are never the server's, whatever a mount shows:
+         * made empty in the full tier, allowed around in the reduced one */
+        own_paths_shown(binds, nb, &hidden);
         struct sbx_landlock ll = {0};
-        const char **llro = xcalloc(ro.n + sb->mounts->n + 2, sizeof(char *));
-        const char **llrw = xcalloc(sb->mounts->n + 8, sizeof(char *));
         if (tier == MCP_TIER_SANDBOX) {
-                llro[ll.nro++] = "/";
-                llrw[ll.nrw++] = "/tmp";
-                llrw[ll.nrw++] = "/dev";
+                strs_add(&llro, xstrdup("/"));
+                strs_add(&llrw, xstrdup("/tmp"));
+                strs_add(&llrw, xstrdup("/dev"));
                 for (size_t i = 0; i < sb->mounts->n; i++)
                         if (!sb->mounts->v[i].readonly)
-                                llrw[ll.nrw++] = sb->mounts->v[i].vm_path;
+                                strs_add(&llrw, xstrdup(sb->mounts->v[i].vm_path));
         } else {
                 for (size_t i = 0; i < ro.n; i++)
-                        llro[ll.nro++] = ro.v[i];
-                for (size_t i = 0; i < sb->mounts->n; i++) {
-                        const struct iso_mount *m = &sb->mounts->v[i];
-                        if (m->readonly)
-                                llro[ll.nro++] = m->host_path;
-                        else
-                                llrw[ll.nrw++] = m->host_path;
-                }
-                llrw[ll.nrw++] = c->tmpdir;
+                        strs_add(&llro, xstrdup(ro.v[i]));
+                char *own[PATHS_OWN_MAX];
+                size_t nown = paths_own(own);
+                for (size_t i = 0; i < sb->mounts->n; i++)
+                        allow_mount(name, &sb->mounts->v[i], own, nown, &llro, &llrw, &lllist);
+                for (size_t j = 0; j < nown; j++)
+                        free(own[j]);
+                strs_add(&llrw, xstrdup(c->tmpdir));
                 for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
-                        llrw[ll.nrw++] = devices[i];
+                        strs_add(&llrw, xstrdup(devices[i]));
         }
-        ll.ro = llro;
-        ll.rw = llrw;
+        ll.ro = (const char *const *)llro.v;
+        ll.nro = llro.n;
+        ll.rw = (const char *const *)llrw.v;
+        ll.nrw = llrw.n;
+        ll.list = (const char *const *)lllist.v;
+        ll.nlist = lllist.n;
         ll.connect_port = port;
 
         /* limits */
@@ -793,8 +869,9 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         }
         rc = 1;
 free_ll:
-        free(llro);
-        free(llrw);
+        strs_free(&llro);
+        strs_free(&llrw);
+        strs_free(&lllist);
 out:
         if (sp[0] >= 0)
                 close(sp[0]);

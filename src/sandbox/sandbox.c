@@ -400,6 +400,8 @@ static void apply_landlock(const struct child_args *a)
                 ll_path(a, rs, l->ro[i], ro);
         for (size_t i = 0; i < l->nrw; i++)
                 ll_path(a, rs, l->rw[i], fs & ~SBX_LL_FS_REFER);
+        for (size_t i = 0; i < l->nlist; i++)
+                ll_path(a, rs, l->list[i], SBX_LL_FS_READ_DIR);
         if (abi >= 4 && l->connect_port) {
                 struct sbx_ll_net_attr na = {.allowed_access = SBX_LL_NET_CONNECT,
                                              .port = l->connect_port};

@@ -60,6 +60,10 @@ struct sbx_landlock {
         size_t nro;
         const char *const *rw;
         size_t nrw;
+        /* folders whose names may be listed (and those of the folders below
+         * them), nothing more */
+        const char *const *list;
+        size_t nlist;
         uint16_t connect_port;
 };
 

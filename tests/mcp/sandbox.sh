@@ -170,21 +170,23 @@ package_views() {
         osvm mcp add s-mount --mount "$T" -- "$PY" "$T/srv/server.py"
         check_exit "$tier: a server with a mount of the folder above the home is added" 0
         view s-mount "the mount is seen" "$HOME/private.txt" "BREACH: read"
-        local seen_err=$ERR
         osvm doctor
         check_contains "$tier: doctor names the server whose mount holds osvm's files" \
                 "s-mount ($T)" "$OUT"
-        if [ "$tier" = sandbox ]; then
-                check_contains "$tier: and says its sandbox hides them" \
-                        "which the servers' sandbox hides from them" "$OUT"
-                view s-mount "but not osvm's registry under it" "$OSVM_HOME/mcp_servers.json" "REFUSED"
-                view s-mount "nor its audit log" "$XDG_STATE_HOME/osvm/audit.jsonl" "REFUSED"
-        else
-                check_contains "$tier: which the reduced tier cannot hide, and says so" \
-                        "show it osvm's own files" "$seen_err"
-                check_contains "$tier: doctor warns of it, with the fix" \
-                        "which the reduced sandbox cannot hide" "$OUT"
-        fi
+        check_contains "$tier: and says its sandbox keeps them from it" \
+                "which the servers' sandbox keeps from them" "$OUT"
+        view s-mount "but not osvm's registry under it" "$OSVM_HOME/mcp_servers.json" "REFUSED"
+        view s-mount "nor its audit log" "$XDG_STATE_HOME/osvm/audit.jsonl" "REFUSED"
+        view s-mount "while the rest of the folders on the way is" "$HOME/.local/share/keyring.txt" \
+                "BREACH: read"
+        view_write() { # name path
+                osvm mcp call s-mount try attack=write arg="$2"
+                check_contains "$tier: s-mount: $1" "REFUSED" "$OUT"
+        }
+        view_write "the read-only mount is not written, on the way down" "$T/planted"
+        view_write "nor below it" "$HOME/.local/share/planted"
+        check_eq "$tier: s-mount: and nothing was planted" "no" \
+                "$([ -e "$T/planted" ] || [ -e "$HOME/.local/share/planted" ] && echo yes || echo no)"
 }
 package_views sandbox
 OSVM_SANDBOX_NO_USERNS=1 package_views reduced
