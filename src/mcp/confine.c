@@ -380,6 +380,9 @@ static void own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs
 static bool allow_around(const char *dir, char *const *own, size_t nown, bool rw, struct strs *ro,
                          struct strs *rwl, struct strs *list, size_t *budget)
 {
+        for (size_t j = 0; j < nown; j++)
+                if (!strcmp(own[j], dir))
+                        return true; /* the mount is osvm's own folder: nothing of it */
         DIR *d = opendir(dir);
         if (!d)
                 return true; /* nothing to allow */

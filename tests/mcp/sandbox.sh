@@ -183,6 +183,9 @@ package_views() {
                 osvm mcp call s-mount try attack=write arg="$2"
                 check_contains "$tier: s-mount: $1" "REFUSED" "$OUT"
         }
+        osvm mcp add s-own --mount "$OSVM_HOME" -- "$PY" "$T/srv/server.py"
+        view s-own "a mount of osvm's own folder itself shows nothing of it" \
+                "$OSVM_HOME/mcp_servers.json" "REFUSED"
         view_write "the read-only mount is not written, on the way down" "$T/planted"
         view_write "nor below it" "$HOME/.local/share/planted"
         check_eq "$tier: s-mount: and nothing was planted" "no" \
