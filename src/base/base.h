@@ -134,6 +134,11 @@ char *fs_dirname(const char *path);
 /* Whether path is dir or below it, by their words (no link is followed):
  * "/a/b" is under "/a" and "/", "/ab" is not under "/a". */
 bool fs_under(const char *path, const char *dir);
+/* Whether one of the n paths is dir or below it (fs_under). */
+bool fs_holds_any(const char *dir, char *const *paths, size_t n);
+/* path as the host resolves it (links followed) where it exists, else as
+ * given. A new string. */
+char *fs_real_or_same(const char *path);
 /* ~ or ~/x expanded against $HOME; other paths copied. */
 char *fs_expand_home(const char *path);
 

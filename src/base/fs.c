@@ -178,6 +178,20 @@ bool fs_under(const char *path, const char *dir)
         return !strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0');
 }
 
+bool fs_holds_any(const char *dir, char *const *paths, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (fs_under(paths[i], dir))
+                        return true;
+        return false;
+}
+
+char *fs_real_or_same(const char *path)
+{
+        char *real = realpath(path, NULL);
+        return real ? real : xstrdup(path);
+}
+
 char *fs_dirname(const char *path)
 {
         const char *slash = strrchr(path, '/');

@@ -51,8 +51,7 @@ size_t paths_own(char *out[PATHS_OWN_MAX])
         for (size_t i = 0; i < PATHS_OWN_MAX; i++) {
                 if (!paths[i])
                         continue;
-                char *real = realpath(paths[i], NULL);
-                out[n++] = real ? real : xstrdup(paths[i]);
+                out[n++] = fs_real_or_same(paths[i]);
                 free(paths[i]);
         }
         return n;

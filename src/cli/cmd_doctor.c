@@ -415,38 +415,29 @@ static void check_own_files(struct report *r, const struct mcp_registry *reg,
         char *own[PATHS_OWN_MAX];
         size_t nown = paths_own(own);
         strbuf names = {0};
-        const char *first = NULL;
         for (size_t i = 0; cfg && i < reg->n; i++) {
                 const struct mcp_server_conf *s = &reg->v[i];
                 struct iso_sandbox sb;
                 if (!sandbox_wanted(cfg, s, false, &sb))
                         continue;
                 for (size_t k = 0; k < sb.mounts->n; k++) {
-                        char *real = realpath(sb.mounts->v[k].host_path, NULL);
-                        const char *host = real ? real : sb.mounts->v[k].host_path;
-                        bool holds = false;
-                        for (size_t j = 0; j < nown; j++)
-                                holds |= fs_under(own[j], host);
-                        if (holds) {
-                                _cleanup_free_ char *shown = text_sanitize(host, 0);
-                                sb_addf(&names, "%s%s (%s)", names.len ? ", " : "", s->id, shown);
-                                if (!first)
-                                        first = s->id;
-                        }
-                        free(real);
+                        _cleanup_free_ char *host = fs_real_or_same(sb.mounts->v[k].host_path);
+                        if (!fs_holds_any(host, own, nown))
+                                continue;
+                        _cleanup_free_ char *shown = text_sanitize(host, 0);
+                        sb_addf(&names, "%s%s (%s)", names.len ? ", " : "", s->id, shown);
                 }
         }
         for (size_t j = 0; j < nown; j++)
                 free(own[j]);
-        if (!first)
+        if (!names.len)
                 return;
         char why[400];
         enum mcp_tier tier = mcp_sandbox_tier(why, sizeof(why));
         if (tier != MCP_TIER_HOST)
                 add(r, "own files", DOC_OK, NULL,
                     "mounts hold osvm's own files, which the servers' sandbox keeps from them "
-                    "(%s): "
-                    "%s",
+                    "(%s): %s",
                     tier == MCP_TIER_SANDBOX ? "shown empty" : "the mount allowed around them",
                     names.s);
         sb_free(&names);

@@ -126,10 +126,10 @@ static void mount_dir_args(const char *name, char *const *argv, json_t *mounts)
                 if (argv[i][0] == '-' || (!strchr(argv[i], '/') && strcmp(argv[i], ".")))
                         continue;
                 struct stat st;
-                if (stat(argv[i], &st) == 0 && S_ISREG(st.st_mode))
+                bool there = stat(argv[i], &st) == 0;
+                if (there && S_ISREG(st.st_mode))
                         say_narrowed(name, argv[i]);
-                char *real =
-                    stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? realpath(argv[i], NULL) : NULL;
+                char *real = there && S_ISDIR(st.st_mode) ? realpath(argv[i], NULL) : NULL;
                 if (!real)
                         continue;
                 if (!strcmp(real, "/")) {

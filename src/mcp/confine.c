@@ -223,14 +223,6 @@ static bool under_system(const char *path)
         return false;
 }
 
-/* path as the host resolves it (symlinks followed) when it exists, else as
- * given. A new string. */
-static char *real_or_same(const char *path)
-{
-        char *real = realpath(path, NULL);
-        return real ? real : xstrdup(path);
-}
-
 /*
  * Whether binding dir would show the server more than it needs: the root,
  * the user's home or a folder above it, a folder that holds osvm's own
@@ -249,12 +241,10 @@ static bool too_broad(const char *dir)
         char *own[PATHS_OWN_MAX + 1];
         size_t n = paths_own(own);
         if (home && *home == '/')
-                own[n++] = real_or_same(home);
-        bool broad = false;
-        for (size_t i = 0; i < n; i++) {
-                broad |= fs_under(own[i], dir);
+                own[n++] = fs_real_or_same(home);
+        bool broad = fs_holds_any(dir, own, n);
+        for (size_t i = 0; i < n; i++)
                 free(own[i]);
-        }
         return broad;
 }
 
@@ -350,7 +340,7 @@ static void own_paths_shown(const struct sbx_bind *binds, size_t nb, struct strs
         char *own[PATHS_OWN_MAX];
         size_t nown = paths_own(own);
         for (size_t i = 0; i < nb; i++) {
-                _cleanup_free_ char *src = real_or_same(binds[i].src);
+                _cleanup_free_ char *src = fs_real_or_same(binds[i].src);
                 for (size_t j = 0; j < nown; j++) {
                         if (!fs_under(own[j], src))
                                 continue;
@@ -422,11 +412,8 @@ static bool allow_around(const char *dir, char *const *own, size_t nown, bool rw
 static void allow_mount(const char *name, const struct iso_mount *m, char *const *own, size_t nown,
                         struct strs *ro, struct strs *rw, struct strs *list)
 {
-        _cleanup_free_ char *host = real_or_same(m->host_path);
-        bool holds = false;
-        for (size_t j = 0; j < nown; j++)
-                holds |= fs_under(own[j], host);
-        if (!holds) {
+        _cleanup_free_ char *host = fs_real_or_same(m->host_path);
+        if (!fs_holds_any(host, own, nown)) {
                 strs_add(m->readonly ? ro : rw, xstrdup(m->host_path));
                 return;
         }
@@ -731,7 +718,8 @@ static int spawn_confined(const char *name, const struct iso_sandbox *sb, char *
         }
         /* osvm's own files are never the server's, whatever a mount shows:
          * made empty in the full tier, allowed around in the reduced one */
-        own_paths_shown(binds, nb, &hidden);
+        if (tier == MCP_TIER_SANDBOX)
+                own_paths_shown(binds, nb, &hidden);
         struct sbx_landlock ll = {0};
         if (tier == MCP_TIER_SANDBOX) {
                 strs_add(&llro, xstrdup("/"));

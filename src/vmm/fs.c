@@ -153,6 +153,8 @@ static bool own_hidden(const struct vmm_fs *fs, int fd)
 int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osvm_err *e)
 {
         memset(fs, 0, sizeof(*fs));
+        if (n)
+                pthread_once(&own_once, own_find);
         if (n > VMM_MAX_MOUNTS)
                 return err_set(e, EINVAL, "%zu mounts: at most %d", n, VMM_MAX_MOUNTS);
         for (size_t i = 0; i < n; i++) {
@@ -177,7 +179,6 @@ int vmm_fs_init(struct vmm_fs *fs, const struct vmm_mount *mounts, size_t n, osv
                 fs->m[i].dirfd = fd;
                 fs->m[i].readonly = mt->readonly;
                 fs->n = i + 1;
-                pthread_once(&own_once, own_find);
                 own_note(fs, fd);
         }
         return 0;

@@ -399,6 +399,11 @@ static void test_paths(void **state)
         assert_true(fs_under("/a", "/"));
         assert_false(fs_under("/ab", "/a"));
         assert_false(fs_under("/a", "/a/b"));
+        char *held[] = {"/x/y", "/a/b/c"};
+        assert_true(fs_holds_any("/a", held, 2));
+        assert_true(fs_holds_any("/x/y", held, 2));
+        assert_false(fs_holds_any("/a/c", held, 2));
+        assert_false(fs_holds_any("/a", held, 0));
 
         /* osvm's own files: the two folders, and a secrets file put elsewhere
          * (only an absolute one); through symlinks where they exist */
