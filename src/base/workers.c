@@ -28,11 +28,18 @@ static void *worker(void *unused)
         (void)unused;
         pthread_mutex_lock(&mu);
         for (;;) {
-                while (!head) {
+                while (!head && idle < WORKERS_IDLE_MAX) {
                         idle++;
                         pthread_cond_wait(&wake, &mu);
                         idle--;
                 }
+                /*
+                 * Enough wait already: this one ends. Checked before each
+                 * wait, not only after a job, for a new thread whose job
+                 * another took before it ran would else wait as one more.
+                 */
+                if (!head)
+                        break;
                 struct job *j = head;
                 head = j->next;
                 if (!head)
@@ -42,9 +49,6 @@ static void *worker(void *unused)
                 j->fn(j->arg);
                 free(j);
                 pthread_mutex_lock(&mu);
-                /* enough wait already for what is queued: this one ends */
-                if (idle >= WORKERS_IDLE_MAX + queued)
-                        break;
         }
         threads--;
         pthread_mutex_unlock(&mu);
