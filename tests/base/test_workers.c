@@ -73,6 +73,24 @@ static void opener(void *arg)
         pthread_mutex_unlock(&g.mu);
 }
 
+/* A job that only counts itself. */
+static void quick(void *arg)
+{
+        (void)arg;
+        pthread_mutex_lock(&g.mu);
+        g.started++;
+        g.finished++;
+        pthread_cond_broadcast(&g.cv);
+        pthread_mutex_unlock(&g.mu);
+}
+
+static unsigned burst_end; /* finished when a burst of quick jobs is done */
+
+static bool burst_done(void)
+{
+        return g.finished >= burst_end;
+}
+
 static bool one_finished(void)
 {
         return g.finished == 1;
@@ -91,6 +109,18 @@ static bool ten_started(void)
 static bool ten_finished(void)
 {
         return g.finished == 10;
+}
+
+/* Waits until the pool is at rest within its bound: every thread idle, at
+ * most WORKERS_IDLE_MAX of them (or the guard runs out). */
+static void settle(unsigned *threads, unsigned *idle)
+{
+        for (int i = 0; i < HANG_GUARD_S * 100; i++) {
+                workers_count(threads, idle);
+                if (*threads <= WORKERS_IDLE_MAX && *threads == *idle)
+                        return;
+                usleep(10000);
+        }
 }
 
 static void test_never_waits_behind(void **state)
@@ -147,14 +177,36 @@ static void test_idle_bounded(void **state)
         all = wait_for(ten_finished);
         pthread_mutex_unlock(&g.mu);
         assert_true(all);
-        for (int i = 0; i < HANG_GUARD_S * 100; i++) {
-                workers_count(&threads, &idle);
-                if (threads <= WORKERS_IDLE_MAX && threads == idle)
-                        break;
-                usleep(10000);
-        }
+        settle(&threads, &idle);
         assert_true(threads <= WORKERS_IDLE_MAX);
         assert_int_equal(threads, idle);
+}
+
+/*
+ * Bursts of short jobs: idle threads finish theirs and take the queued ones
+ * while the threads made for those are still starting. Such a thread finds
+ * nothing to do when it runs at last, and must not stay as one idle thread
+ * more than the bound.
+ */
+static void test_idle_bounded_under_churn(void **state)
+{
+        (void)state;
+        reset();
+        for (unsigned round = 0; round < 200; round++) {
+                for (int i = 0; i < 16; i++)
+                        workers_run(quick, NULL);
+                pthread_mutex_lock(&g.mu);
+                burst_end = 16 * (round + 1);
+                bool done = wait_for(burst_done);
+                pthread_mutex_unlock(&g.mu);
+                assert_true(done);
+                /* at rest after each burst: one more idle thread would wait
+                 * until the next burst used it */
+                unsigned threads, idle;
+                settle(&threads, &idle);
+                assert_true(threads <= WORKERS_IDLE_MAX);
+                assert_int_equal(threads, idle);
+        }
 }
 
 /* workers_try_run runs the job on a thread of the pool, not in the caller. */
@@ -176,6 +228,7 @@ int main(void)
             cmocka_unit_test(test_never_waits_behind),
             cmocka_unit_test(test_idle_thread_used_again),
             cmocka_unit_test(test_idle_bounded),
+            cmocka_unit_test(test_idle_bounded_under_churn),
             cmocka_unit_test(test_try_run),
         };
         return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
