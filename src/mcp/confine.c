@@ -389,14 +389,10 @@ static bool allow_around(const char *dir, char *const *own, size_t nown, bool rw
                 --*budget;
                 char *path = xasprintf("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", e->d_name);
                 struct stat st;
-                bool holds = false, is_own = false;
-                for (size_t j = 0; j < nown; j++) {
-                        is_own |= !strcmp(own[j], path);
-                        holds |= fs_under(own[j], path);
-                }
-                if (is_own || lstat(path, &st) < 0 || S_ISLNK(st.st_mode)) {
+                if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode)) {
                         free(path);
-                } else if (holds) {
+                } else if (fs_holds_any(path, own, nown)) {
+                        /* (one of osvm's folders itself is allowed nothing) */
                         ok = allow_around(path, own, nown, rw, ro, rwl, list, budget);
                         free(path);
                 } else {
@@ -423,8 +419,11 @@ static void allow_mount(const char *name, const struct iso_mount *m, char *const
                                &budget);
         struct strs *into[3] = {ro, rw, list};
         for (size_t k = 0; k < 3; k++) {
-                for (size_t i = 0; ok && i < around[k].n; i++)
-                        strs_add(into[k], xstrdup(around[k].v[i]));
+                if (ok) { /* the strings move: around keeps none */
+                        for (size_t i = 0; i < around[k].n; i++)
+                                strs_add(into[k], around[k].v[i]);
+                        around[k].n = 0;
+                }
                 strs_free(&around[k]);
         }
         if (ok) {
