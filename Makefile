@@ -126,9 +126,9 @@ clean:
 
 # ---- vmm: the process platform's stub program ----
 # A freestanding static program (no libc, no relocations), linked at a fixed
-# address in the first 512 GiB and above 8 GiB (a stub then needs no page
-# table of its own above the guest's upper one), embedded in osvm by
-# src/vmm/proc_blob.c; see docs/vmm.md.
+# address below the control page (1 MiB), in the 2 MiB that a stub's control
+# page and signal stack use: a stub then needs no page table for it. Embedded
+# in osvm by src/vmm/proc_blob.c; see docs/vmm.md.
 STUB_CFLAGS := -std=c17 -Isrc $(WARN) -O2 -ffreestanding -fno-builtin -fno-stack-protector \
                -fPIE -fno-asynchronous-unwind-tables -fno-unwind-tables -mgeneral-regs-only \
                -fcf-protection=none
@@ -137,7 +137,7 @@ STUB_SRCS   := src/vmm/stub/osvm-stub.c src/vmm/stub/gadget.S src/vmm/proc_abi.h
 build/stub/osvm-stub: $(STUB_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  STUB    $@"
-	$(Q)$(CC) $(STUB_CFLAGS) -static -no-pie -nostdlib -Wl,-Ttext-segment=0x7000000000 \
+	$(Q)$(CC) $(STUB_CFLAGS) -static -no-pie -nostdlib -Wl,-Ttext-segment=0x40000 \
 		-Wl,-z,noexecstack \
 		-Wl,-z,separate-code -Wl,--build-id=none -e stub_start -o $@ $(filter %.c %.S,$^)
 	$(Q)if readelf -rW $@ | grep -q R_X86_64; then \

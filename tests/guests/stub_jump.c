@@ -8,8 +8,9 @@
  *   program, from nm; the test passes them)
  *
  * MODE: openat getpid clone kill  (not on the stub's allow-list)
- *       mmap-high futex-pi munmap prctl madvise arch-get  (on it, with
- *       arguments the filter refuses)
+ *       mmap-high mmap-stub futex-pi munmap prctl madvise arch-get  (on
+ *       it, with arguments the filter refuses; mmap-stub: its own code
+ *       over the zygote's page, to run the zygote's system calls)
  *       mmap-anon  (allowed: private memory over its own; it confuses itself)
  *       prlimit-raise (allowed: raising a hard limit fails)
  *       sud-off (allowed: Syscall User Dispatch off; the filter traps instead)
@@ -69,9 +70,10 @@ int main(int argc, char **argv)
         uintptr_t zoff = strtoull(argv[4], NULL, 16);
         fprintf(stderr, "looking for the stub\n"); /* a trap: a frame on the signal stack */
         uintptr_t base = 0;
+        /* the stub program lies below its control page (1 MiB) */
         for (uintptr_t a = 0x110000; a < 0x120000 && !base; a += 8) {
                 uintptr_t v = *(volatile uintptr_t *)a;
-                if (v > (2ull << 32) && v < (1ull << 47) && ((v - roff) & 0xfff) == 0)
+                if (v >= 0x10000 + roff && v < 0x100000 && ((v - roff) & 0xfff) == 0)
                         base = v - roff;
         }
         if (!base) {
@@ -91,6 +93,8 @@ int main(int argc, char **argv)
                 r = gadget(insn, 62, 1, 9, 0, 0, 0, 0);
         else if (!strcmp(mode, "mmap-high"))
                 r = gadget(insn, 9, 0x7f0000000000, 4096, 7, 0x22 | 0x10, -1, 0);
+        else if (!strcmp(mode, "mmap-stub"))
+                r = gadget(insn, 9, (long)((base + zoff) & ~0xfffull), 4096, 7, 0x22 | 0x10, -1, 0);
         else if (!strcmp(mode, "futex-pi"))
                 r = gadget(insn, 202, 0x400000, 6 /* FUTEX_LOCK_PI */, 0, 0, 0, 0);
         else if (!strcmp(mode, "munmap"))

@@ -200,7 +200,8 @@ if [ "$plat" = kvm ]; then
 else
         killed='the host kernel killed the guest.s process: a system call outside the stub.s allow-list'
         # not on the stub's allow-list, or on it with arguments the filter refuses
-        for m in openat getpid clone kill mmap-high futex-pi munmap prctl madvise arch-get; do
+        for m in openat getpid clone kill mmap-high mmap-stub futex-pi munmap prctl madvise \
+                 arch-get; do
                 expect 159 "$killed" -- $M $G/stub_jump $m $J
         done
         # on it and allowed: its own memory, its own limits (lowered only)
@@ -224,7 +225,8 @@ else
                 -- $M $G/stub_jump handler-fault $J
         expect 159 'trap signal blocked by the guest' -- $M $G/stub_jump sigreturn-block $J
         # the zygote's system call instruction is not mapped in a stub
-        expect 139 'page fault \(#PF\): instruction fetch from 0x7' -- $M $G/stub_jump zyg $J
+        zyg=$(printf '0x%x' "$(sym zyg_sc)")
+        expect 139 "page fault \\(#PF\\): instruction fetch from $zyg\\b" -- $M $G/stub_jump zyg $J
         # the control page and the signal stack, written over
         for m in zero ones spin remap fd altstack brk; do
                 expect 0 '^after$' -- $M --timeout 5000 $G/ctl_smash $m

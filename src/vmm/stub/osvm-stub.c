@@ -239,6 +239,7 @@ long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long zyg_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 long zyg_fork(long flags, int *pidfd, uint64_t stack, long memfd, long ctlfd, long imgfd);
 extern char stub_sc_end[], zyg_sc_end[], zyg_page[];
+extern char _end[]; /* the linker's: the end of this program's image */
 void stub_from_fork(void);
 extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
 void stub_restorer(void);
@@ -740,6 +741,7 @@ enum {
         L_MMAP,
         L_MMAP2,
         L_MMAP3,
+        L_MMAP4,
         L_UNMAP,
         L_UNMAP2,
         L_UNMAP3,
@@ -785,6 +787,7 @@ static void label(struct bpf *b, uint8_t l)
 
 #define LD(off)       emit(b, 0x20, (off), L_NEXT, L_NEXT)
 #define JEQ(k, t, f)  emit(b, 0x15, (k), (t), (f))
+#define JGE(k, t, f)  emit(b, 0x35, (k), (t), (f))
 #define JSET(k, t, f) emit(b, 0x45, (k), (t), (f))
 #define RET(k)        emit(b, 0x06, (k), L_NEXT, L_NEXT)
 #define ARG_LO(i)     (16 + 8 * (i))
@@ -838,14 +841,19 @@ static int build_filter(struct bpf *b)
         LD(ARG_LO(1));
         JEQ(FUTEX_WAIT_, L_ALLOW, L_NEXT);
         JEQ(FUTEX_WAKE_, L_ALLOW, L_KILL);
-        /* mmap: at a fixed address below 4 GiB, less than 4 GiB long */
+        /* mmap: at a fixed address from the control page up to 4 GiB, less
+         * than 4 GiB long (so never over this program, below the control
+         * page) */
         label(b, L_MMAP);
         LD(ARG_HI(0));
         JEQ(0, L_MMAP2, L_KILL);
         label(b, L_MMAP2);
-        LD(ARG_HI(1));
-        JEQ(0, L_MMAP3, L_KILL);
+        LD(ARG_LO(0));
+        JGE((uint32_t)VMM_PROC_SYS, L_MMAP3, L_KILL);
         label(b, L_MMAP3);
+        LD(ARG_HI(1));
+        JEQ(0, L_MMAP4, L_KILL);
+        label(b, L_MMAP4);
         LD(ARG_LO(3));
         JSET(MAP_FIXED_, L_ALLOW, L_KILL);
         /* munmap: the zygote's page, nothing else */
@@ -1113,10 +1121,9 @@ __attribute__((noreturn)) static void zygote(long *sp)
 {
         struct bpf b;
         memset(&b, 0, sizeof(b));
-        /* the filter relies on nothing of ours lying below 4 GiB + 4 GiB
-         * (the end of the longest mapping it allows) */
-        if ((uint64_t)zyg_page < (2ull << 32) || (uint64_t)stub_sc_end < (2ull << 32) ||
-            build_filter(&b) < 0) {
+        /* the filter relies on all of this program lying below the control
+         * page (where the lowest mapping it allows starts) */
+        if ((uint64_t)_end > VMM_PROC_SYS || build_filter(&b) < 0) {
                 zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, VMM_PROC_ZSTEP_FILTER, -1);
                 zsc1(NR_exit_group, 1);
         }
