@@ -56,32 +56,41 @@
 #define VMM_STUB_PVM_IOCTL_FDS 0xc4
 
 /*
- * Staged I/O (PVM only, for images loaded at or above VMM_LOAD_BASE): the
- * request is read ahead into guest memory and the stub serves read(0) from
- * it; the stub collects write(1) in a buffer that the VMM sends on before it
- * serves any other call and at the end. The header (u64 fields) is guest
- * memory, so the VMM trusts none of it: it keeps its own input length and
- * bounds what it reads back.
+ * Staged I/O (on PVM for images loaded at or above VMM_LOAD_BASE; on the
+ * process platform for every image): the request is read ahead into guest
+ * memory and the stub serves read(0) from it; the stub collects write(1) in
+ * a buffer that the VMM sends on before it serves any other call and at the
+ * end. The header (u64 fields at these offsets) and the two buffers lie
+ * where the platform's stub expects them (struct vmm_io_area). The header is
+ * guest memory, so the VMM trusts none of it: it keeps its own input length
+ * and bounds what it reads back.
  */
-#define VMM_IO_ADDR     0x200000ull
-#define VMM_IO_IN_POS   (VMM_IO_ADDR + 0x00) /* guest: staged input consumed */
-#define VMM_IO_IN_LEN   (VMM_IO_ADDR + 0x08) /* host: staged input */
-#define VMM_IO_IN_EOF   (VMM_IO_ADDR + 0x10) /* host: the input ends there */
-#define VMM_IO_OUT_LEN  (VMM_IO_ADDR + 0x18) /* guest: staged output */
-#define VMM_IO_IN_OK    (VMM_IO_ADDR + 0x20) /* host: fd 0 is the request */
-#define VMM_IO_OUT_OK   (VMM_IO_ADDR + 0x28) /* host: fd 1 is the result */
-#define VMM_IO_OK_LO    (VMM_IO_ADDR + 0x30) /* host: buffers the stub may use: */
-#define VMM_IO_OK_HI    (VMM_IO_ADDR + 0x38) /*   [OK_LO, OK_HI) */
-#define VMM_IO_ST_LO    (VMM_IO_ADDR + 0x40) /*   or [ST_LO, ST_HI) */
-#define VMM_IO_ST_HI    (VMM_IO_ADDR + 0x48)
-#define VMM_IO_IN_BUF   0x201000ull
-#define VMM_IO_IN_CAP   (0x300000ull - 0x201000ull)
-#define VMM_IO_OUT_BUF  0x300000ull
-#define VMM_IO_OUT_CAP  0x100000ull
-#define VMM_WARMUP_ADDR (VMM_STUB_ADDR + 0x800)
-#define VMM_WARMUP_LEN  44
-#define VMM_WARM_LIST   0x380000ull /* the warm-up's page list (in the result buffer) */
-#define VMM_WARM_MAX    1024        /* pages in a profile */
+#define VMM_IO_IN_POS  0x00 /* guest: staged input consumed */
+#define VMM_IO_IN_LEN  0x08 /* host: staged input */
+#define VMM_IO_IN_EOF  0x10 /* host: the input ends there */
+#define VMM_IO_OUT_LEN 0x18 /* guest: staged output */
+#define VMM_IO_IN_OK   0x20 /* host: fd 0 is the request */
+#define VMM_IO_OUT_OK  0x28 /* host: fd 1 is the result */
+#define VMM_IO_OK_LO   0x30 /* host: buffers the stub may use: */
+#define VMM_IO_OK_HI   0x38 /*   [OK_LO, OK_HI) */
+#define VMM_IO_ST_LO   0x40 /*   or [ST_LO, ST_HI) */
+#define VMM_IO_ST_HI   0x48
+struct vmm_io_area {
+        uint64_t hdr;              /* the header's page */
+        uint64_t in_buf, in_cap;   /* the staged request */
+        uint64_t out_buf, out_cap; /* the staged result */
+        uint64_t user_lo;          /* the lowest user buffer the stub may serve */
+};
+/* On KVM (PVM's stub, stub.c): the user area's first 2 MiB, which an image
+ * at VMM_LOAD_BASE leaves free. */
+#define VMM_KVM_IO_HDR     0x200000ull
+#define VMM_KVM_IO_IN_BUF  0x201000ull
+#define VMM_KVM_IO_OUT_BUF 0x300000ull
+#define VMM_KVM_IO_OUT_CAP 0x100000ull
+#define VMM_WARMUP_ADDR    (VMM_STUB_ADDR + 0x800)
+#define VMM_WARMUP_LEN     44
+#define VMM_WARM_LIST      0x380000ull /* the warm-up's page list (in the result buffer) */
+#define VMM_WARM_MAX       1024        /* pages in a profile */
 extern const uint8_t vmm_stub_plain[VMM_STUB_PLAIN_LEN];
 extern const uint8_t vmm_stub_pvm[VMM_STUB_PVM_LEN];
 extern const uint8_t vmm_warmup_code[VMM_WARMUP_LEN];
@@ -229,9 +238,10 @@ struct vmm_platform_ops {
         int (*load)(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e);
         /* The registers the program starts with: rip, rsp, the rest zero. */
         int (*enter)(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e);
-        /* Staged I/O (VMM_IO_ADDR): true when the platform's stub serves
-         * fds 0 and 1 from guest memory in this call (and sets it up). */
+        /* Staged I/O: true when the platform's stub serves fds 0 and 1 from
+         * guest memory in this call (and sets it up), in the area io. */
         bool (*io_setup)(struct vmm_vm *vm);
+        const struct vmm_io_area *io;
         /* Runs the guest until it asks for a system call, stops, or a kick
          * interrupts it. */
         void (*run)(struct vmm_vm *vm, struct vmm_exit *x);

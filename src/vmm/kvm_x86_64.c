@@ -544,6 +544,15 @@ static bool kvm_io_setup(struct vmm_vm *vm)
         return on;
 }
 
+static const struct vmm_io_area kvm_io = {
+    .hdr = VMM_KVM_IO_HDR,
+    .in_buf = VMM_KVM_IO_IN_BUF,
+    .in_cap = VMM_KVM_IO_OUT_BUF - VMM_KVM_IO_IN_BUF,
+    .out_buf = VMM_KVM_IO_OUT_BUF,
+    .out_cap = VMM_KVM_IO_OUT_CAP,
+    .user_lo = VMM_LOAD_BASE, /* below it: the area itself */
+};
+
 /* A syscall exit: on PVM the first one tells where syscalls enter. */
 static bool kvm_syscall_exit(struct vmm_vm *vm, struct vmm_exit *x)
 {
@@ -726,6 +735,7 @@ const struct vmm_platform_ops vmm_platform_kvm = {
     .load = kvm_load,
     .enter = vmm_vm_set_entry,
     .io_setup = kvm_io_setup,
+    .io = &kvm_io,
     .run = kvm_run,
     .complete = kvm_complete,
     .set_fs_base = kvm_set_fs,

@@ -4,9 +4,11 @@
  * fixed-size types; both sides include it.
  *
  * Guest memory is one memfd whose offsets are guest addresses. The stub maps
- * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list and the signal
- * stack: its "system pages", below the user area) and the user area at the
- * same addresses, as osvm maps the whole of it at vm->mem. The control page
+ * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list, the signal
+ * stack and the staged request and result: its "system pages", below the
+ * user area) and the user area at the same addresses, as osvm maps the whole
+ * of it at vm->mem. The stub program itself lies below the control page:
+ * everything of the stub's is in the first 2 MiB, one page table. The control page
  * at VMM_PROC_SYS is a memfd of its own, one of a few that osvm keeps mapped
  * for good and gives one stub at a time (zeroed between two): osvm then
  * never touches a page of guest memory it would have to tear down.
@@ -26,7 +28,10 @@
 #define VMM_PROC_LIST_MAX 1024
 #define VMM_PROC_ALT      0x110000ull /* the signal stack */
 #define VMM_PROC_ALT_SIZE 0x10000ull
-#define VMM_PROC_SYS_END  0x120000ull
+#define VMM_PROC_IO       0x120000ull /* the staged I/O header (internal.h's VMM_IO_*) */
+#define VMM_PROC_IO_IN    0x121000ull /* the staged request */
+#define VMM_PROC_IO_OUT   0x190000ull /* the staged result */
+#define VMM_PROC_SYS_END  0x200000ull /* the user area's start */
 
 /*
  * The state word (a futex shared by both processes):
@@ -81,7 +86,7 @@ struct vmm_proc_ctl {
         /* set up, by osvm before the stub starts */
         uint32_t host_abi;
         int32_t memfd, imgfd, sock, ctlfd; /* the stub's fds */
-        uint32_t io_on; /* osvm: the staged request and result (VMM_IO_ADDR) are on */
+        uint32_t io_on; /* osvm: the staged request and result (VMM_PROC_IO) are on */
         uint32_t pad2;
         uint64_t mem_size, guard_lo, stack_lo;
         uint64_t nseg;

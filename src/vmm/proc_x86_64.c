@@ -693,14 +693,26 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         return 0;
 }
 
-/* The staged request and result: served by the stub (io_fast) for an image
- * that leaves their area free, and not for the user's terminal. */
+/* The staged request and result: served by the stub (io_fast), from its
+ * system pages below the user area, for every image; not for the user's
+ * terminal. */
 static bool proc_io_setup(struct vmm_vm *vm)
 {
-        bool on = vm->img->lo >= VMM_LOAD_BASE && !(vm->spec && vm->spec->tty);
+        bool on = !(vm->spec && vm->spec->tty);
         ctl_of(vm)->io_on = on;
         return on;
 }
+
+static const struct vmm_io_area proc_io = {
+    .hdr = VMM_PROC_IO,
+    .in_buf = VMM_PROC_IO_IN,
+    .in_cap = VMM_PROC_IO_OUT - VMM_PROC_IO_IN,
+    .out_buf = VMM_PROC_IO_OUT,
+    .out_cap = VMM_PROC_SYS_END - VMM_PROC_IO_OUT,
+    .user_lo = VMM_USER_BASE,
+};
+_Static_assert(VMM_PROC_ALT + VMM_PROC_ALT_SIZE <= VMM_PROC_IO && VMM_PROC_SYS_END == VMM_USER_BASE,
+               "the process platform's system pages");
 
 /* Whether [gpa, gpa + len) meets the image's read-only pages, which guest
  * memory's memfd does not hold (osvm maps them from the image there). */
@@ -1156,6 +1168,7 @@ const struct vmm_platform_ops vmm_platform_process = {
     .load = proc_load,
     .enter = proc_enter,
     .io_setup = proc_io_setup,
+    .io = &proc_io,
     .run = proc_run,
     .complete = proc_complete,
     .set_fs_base = proc_set_fs,

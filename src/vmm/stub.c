@@ -16,7 +16,7 @@
  *  - when the VMM turned staged I/O on for the call (ioflag, in the
  *    read-only stub page): read(0) from the request staged in guest memory,
  *    and write(1) into a buffer that the VMM sends on before it serves any
- *    other call and at the end (VMM_IO_ADDR in internal.h). Buffers outside
+ *    other call and at the end (VMM_KVM_IO_HDR in internal.h). Buffers outside
  *    the user areas named in the header go the slow way, so a bad pointer is
  *    still EFAULT from the host.
  * Everything else takes the same `out` as the plain stub, and the VMM
@@ -26,7 +26,7 @@
  * Built from this source with `as` and `objcopy -O binary -j .text`:
  *
  *         .code64
- *         .set IO, 0x200000               # VMM_IO_ADDR: the staged I/O header
+ *         .set IO, 0x200000               # VMM_KVM_IO_HDR: the staged I/O header
  *         .set IN_POS, IO+0x00            # guest: bytes of staged input consumed
  *         .set IN_LEN, IO+0x08            # host: bytes of input staged
  *         .set IN_EOF, IO+0x10            # host: the input ends after them
@@ -346,6 +346,6 @@ const uint8_t vmm_warmup_code[VMM_WARMUP_LEN] = {
 
 _Static_assert(VMM_STUB_PVM_IOCTL_FDS < VMM_STUB_PVM_LEN, "the ioctl fd bound is in the stub");
 _Static_assert(VMM_PORT_SYSCALL == 0xe0, "the PVM stub's out instructions use port 0xe0");
-_Static_assert(VMM_IO_ADDR == 0x200000 && VMM_IO_IN_BUF == 0x201000 && VMM_IO_OUT_BUF == 0x300000 &&
-                   VMM_IO_OUT_CAP == 0x100000,
+_Static_assert(VMM_KVM_IO_HDR == 0x200000 && VMM_KVM_IO_IN_BUF == 0x201000 &&
+                   VMM_KVM_IO_OUT_BUF == 0x300000 && VMM_KVM_IO_OUT_CAP == 0x100000,
                "the PVM stub's staging addresses");

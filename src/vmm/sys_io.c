@@ -87,16 +87,17 @@ int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, cons
 
 /* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
 
-static uint64_t io_get(struct vmm_vm *vm, uint64_t a)
+/* A header field (VMM_IO_* offset) of the platform's staging area. */
+static uint64_t io_get(struct vmm_vm *vm, uint64_t field)
 {
         uint64_t v;
-        vm->plat->copy_out(vm, a, &v, 8);
+        vm->plat->copy_out(vm, vm->plat->io->hdr + field, &v, 8);
         return v;
 }
 
-static void io_set(struct vmm_vm *vm, uint64_t a, uint64_t v)
+static void io_set(struct vmm_vm *vm, uint64_t field, uint64_t v)
 {
-        vm->plat->copy_in(vm, a, &v, 8);
+        vm->plat->copy_in(vm, vm->plat->io->hdr + field, &v, 8);
 }
 
 #define IO_CHUNK 65536
@@ -106,6 +107,7 @@ void vmm_io_start(struct vmm_vm *vm)
         vm->io_on = vm->plat->io_setup(vm);
         if (!vm->io_on)
                 return;
+        const struct vmm_io_area *io = vm->plat->io;
         uint64_t len = 0;
         bool eof = false;
         int fd = vm->spec->in_fd;
@@ -119,8 +121,8 @@ void vmm_io_start(struct vmm_vm *vm)
                 struct pollfd p = {.fd = fd, .events = POLLIN};
                 uint8_t *buf = xmalloc(IO_CHUNK);
                 if (file || poll(&p, 1, 0) == 1) {
-                        while (len < VMM_IO_IN_CAP) {
-                                size_t want = VMM_IO_IN_CAP - len;
+                        while (len < io->in_cap) {
+                                size_t want = io->in_cap - len;
                                 ssize_t n = read(fd, buf, want < IO_CHUNK ? want : IO_CHUNK);
                                 if (n < 0 && errno == EINTR)
                                         continue;
@@ -128,7 +130,7 @@ void vmm_io_start(struct vmm_vm *vm)
                                         eof = n == 0;
                                         break;
                                 }
-                                vm->plat->copy_in(vm, VMM_IO_IN_BUF + len, buf, (size_t)n);
+                                vm->plat->copy_in(vm, io->in_buf + len, buf, (size_t)n);
                                 len += (uint64_t)n;
                                 if (!file)
                                         break;
@@ -139,10 +141,10 @@ void vmm_io_start(struct vmm_vm *vm)
         vm->io_in_len = len;
         vm->io_in_eof = eof;
         /* the header at once, in the order of internal.h's VMM_IO_* offsets */
-        const uint64_t hdr[10] = {
-            0, len, eof, 0, 1, 1, VMM_LOAD_BASE, vm->guard_lo, vm->stack_lo, vm->mem_size};
-        _Static_assert(VMM_IO_ST_HI - VMM_IO_ADDR == 9 * 8, "the staged I/O header");
-        vm->plat->copy_in(vm, VMM_IO_ADDR, hdr, sizeof(hdr));
+        const uint64_t hdr[10] = {0,           len,          eof,          0,           1, 1,
+                                  io->user_lo, vm->guard_lo, vm->stack_lo, vm->mem_size};
+        _Static_assert(VMM_IO_ST_HI == 9 * 8, "the staged I/O header");
+        vm->plat->copy_in(vm, io->hdr, hdr, sizeof(hdr));
 }
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);
@@ -156,15 +158,15 @@ void vmm_io_flush(struct vmm_vm *vm)
         if (n == 0)
                 return;
         io_set(vm, VMM_IO_OUT_LEN, 0);
-        if (n > VMM_IO_OUT_CAP)
-                n = VMM_IO_OUT_CAP;
+        if (n > vm->plat->io->out_cap)
+                n = vm->plat->io->out_cap;
         struct vmm_fd out = {
             .kind = VMM_FD_OUT, .stream = vm->out_stream, .host = vm->spec->out_fd};
         uint8_t *buf = xmalloc(IO_CHUNK);
         /* also once the guest stopped: its last output still goes out */
         for (uint64_t done = 0; done < n;) {
                 size_t k = n - done < IO_CHUNK ? (size_t)(n - done) : IO_CHUNK;
-                vm->plat->copy_out(vm, VMM_IO_OUT_BUF + done, buf, k);
+                vm->plat->copy_out(vm, vm->plat->io->out_buf + done, buf, k);
                 int64_t w = out_write(vm, &out, buf, k);
                 if (w < (int64_t)k)
                         break;
@@ -189,7 +191,7 @@ static int64_t io_take(struct vmm_vm *vm, uint8_t *dst, uint64_t len, bool *eof)
                 return -1;
         }
         uint64_t n = len < avail ? len : avail;
-        memmove(dst, vm->mem + VMM_IO_IN_BUF + pos, n);
+        memmove(dst, vm->mem + vm->plat->io->in_buf + pos, n);
         io_set(vm, VMM_IO_IN_POS, pos + n);
         return (int64_t)n;
 }

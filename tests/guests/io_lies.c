@@ -1,17 +1,20 @@
 /* Hostile: lies in the staged I/O header that the stub shares with the VMM
- * (guest memory at 0x200000 on PVM): a huge output length, an input
+ * (guest memory: at 0x200000 on PVM, at 0x120000 on the process platform;
+ * the address in hex as the argument): a huge output length, an input
  * position past the end, a buffer range that covers the system pages. The
  * VMM must bound all of it; at worst the guest faults on its own. Prints
  * "done" and exits 0 when it got that far. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
-        volatile uint64_t *io = (volatile uint64_t *)0x200000;
+        uintptr_t at = argc > 1 ? strtoull(argv[1], NULL, 16) : 0x200000;
+        volatile uint64_t *io = (volatile uint64_t *)at;
         char buf[16];
         io[1] = UINT64_MAX;     /* in_len */
         io[0] = UINT64_MAX - 4; /* in_pos */

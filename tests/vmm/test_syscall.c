@@ -263,9 +263,9 @@ static void test_flush_after_exit(void **state)
         h.spec.out_fd = p[1];
         h_start(&h, 10000);
         h.vm.io_on = true; /* as the PVM stub would have it */
-        memcpy(h.vm.mem + VMM_IO_OUT_BUF, "staged\n", 7);
+        memcpy(h.vm.mem + h.vm.plat->io->out_buf, "staged\n", 7);
         uint64_t len = 7;
-        memcpy(h.vm.mem + VMM_IO_OUT_LEN, &len, 8);
+        memcpy(h.vm.mem + h.vm.plat->io->hdr + VMM_IO_OUT_LEN, &len, 8);
         h.vm.io_on = false; /* the exit itself is served without a flush */
         sc(&h, SYS_exit_group, 3, 0, 0, 0);
         expect_stopped(&h, VMM_END_EXIT, "");

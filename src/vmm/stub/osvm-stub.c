@@ -464,13 +464,13 @@ static int fast_path(struct ksigcontext *g)
 }
 
 /*
- * The staged request and result (internal.h, VMM_IO_ADDR), when osvm turned
- * them on: read(0) from the request osvm read ahead into guest memory,
- * write(1) into the result buffer osvm sends on. The header is guest memory:
- * a buffer outside the user areas it names goes the slow way (EFAULT from
- * osvm), and every bound is checked before a byte moves.
+ * The staged request and result (internal.h's VMM_IO_*, at VMM_PROC_IO),
+ * when osvm turned them on: read(0) from the request osvm read ahead into
+ * guest memory, write(1) into the result buffer osvm sends on. The header is
+ * guest memory: a buffer outside the user areas it names goes the slow way
+ * (EFAULT from osvm), and every bound is checked before a byte moves.
  */
-#define IO         0x200000ull
+#define IO         VMM_PROC_IO
 #define IO_IN_POS  0
 #define IO_IN_LEN  1
 #define IO_IN_EOF  2
@@ -481,9 +481,11 @@ static int fast_path(struct ksigcontext *g)
 #define IO_OK_HI   7
 #define IO_ST_LO   8
 #define IO_ST_HI   9
-#define IO_IN_BUF  0x201000ull
-#define IO_OUT_BUF 0x300000ull
-#define IO_OUT_CAP 0x100000ull
+#define IO_IN_BUF  VMM_PROC_IO_IN
+#define IO_OUT_BUF VMM_PROC_IO_OUT
+#define IO_OUT_CAP (VMM_PROC_SYS_END - VMM_PROC_IO_OUT)
+_Static_assert(VMM_PROC_IO == VMM_PROC_ALT + VMM_PROC_ALT_SIZE,
+               "the header right above the signal stack");
 
 static int io_buffer_ok(volatile uint64_t *h, uint64_t buf, uint64_t len)
 {
@@ -645,8 +647,11 @@ void stub_child(long memfd, long ctlfd, long imgfd)
         uint64_t nl = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
         if (nl)
                 sc3(NR_madvise, VMM_PROC_LIST, (nl * 8 + 4095) & ~4095ull, MADV_POPULATE_READ_);
-        /* the top of the signal stack, where the kernel writes each frame */
-        sc3(NR_madvise, VMM_PROC_SYS_END - 0x2000, 0x2000, MADV_POPULATE_WRITE_);
+        /* the top of the signal stack, where the kernel writes each frame,
+         * with the staged I/O header and the request's first page right
+         * above it; the result's first page */
+        sc3(NR_madvise, VMM_PROC_IO - 0x2000, 0x4000, MADV_POPULATE_WRITE_);
+        sc3(NR_madvise, VMM_PROC_IO_OUT, 0x1000, MADV_POPULATE_WRITE_);
         uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
         const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
         if (!(VMM_PROC_SYS_END <= USER_BASE && USER_BASE <= guard && guard <= stack &&
