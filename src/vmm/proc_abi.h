@@ -7,11 +7,11 @@
  * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list, the signal
  * stack and the staged request and result: its "system pages", below the
  * user area) and the user area at the same addresses, as osvm maps the whole
- * of it at vm->mem. The stub program itself lies below the control page:
- * everything of the stub's is in the first 2 MiB, one page table. The control page
- * at VMM_PROC_SYS is a memfd of its own, one of a few that osvm keeps mapped
- * for good and gives one stub at a time (zeroed between two): osvm then
- * never touches a page of guest memory it would have to tear down.
+ * of it at vm->mem. The control page at VMM_PROC_SYS is a memfd of its own,
+ * one of a few that osvm keeps mapped for good and gives one stub at a time
+ * (zeroed between two): osvm then never touches a page of guest memory it
+ * would have to tear down. The stub program itself lies below the control
+ * page, so all of the stub's own is in the first 2 MiB: one page table.
  * Everything the stub maps is writable by the guest: osvm trusts nothing it
  * reads there beyond a number to act on as the guest's own request.
  */

@@ -85,7 +85,8 @@ int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, cons
         }
 }
 
-/* ---- staged I/O (PVM): the header is guest memory, trusted for nothing ---- */
+/* ---- staged I/O (PVM, the process platform): the header is guest memory,
+ * trusted for nothing ---- */
 
 /* A header field (VMM_IO_* offset) of the platform's staging area. */
 static uint64_t io_get(struct vmm_vm *vm, uint64_t field)
