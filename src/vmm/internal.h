@@ -411,6 +411,9 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
 /* The pages img's program touched in its first runs that a guest of vm's
  * layout has (bit 0: written), malloc'd, or NULL (*n 0). */
 uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n);
+/* Whether the reaper will learn which pages a run of img in vm touches
+ * (the image's first runs): then the guest must stay until it is torn down. */
+bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm);
 /* Tears vm down, on the reaper thread when the pool runs; the reaper first
  * learns which pages the run of img touched. */
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);

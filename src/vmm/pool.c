@@ -86,6 +86,14 @@ uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm,
         return list;
 }
 
+bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm)
+{
+        pthread_mutex_lock(&pool_lock);
+        bool want = img->profiled_runs < PROFILE_RUNS && vm->memory_mb == pool_mem;
+        pthread_mutex_unlock(&pool_lock);
+        return want;
+}
+
 static struct node *make_one(const struct vmm_platform_ops *plat, uint32_t mem_mb,
                              struct vmm_image *img)
 {

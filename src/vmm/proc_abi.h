@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define VMM_PROC_ABI 3
+#define VMM_PROC_ABI 4
 
 #define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
 #define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
@@ -97,7 +97,8 @@ struct vmm_proc_ctl {
         /* answers the stub gives itself */
         uint32_t uid, gid;
         uint32_t ioctl_fds; /* ioctl on fds below this is ENOTTY without osvm */
-        uint32_t pad;
+        uint32_t park;      /* osvm: 1: after the guest's exit, wait to be killed (osvm
+                             * reads which pages it touched); 0: end at once */
         /* the break: brk_cur, as the stub grows it up to brk_room (osvm sets
          * all three before the guest runs and after each call it serves, and
          * takes brk_cur back, as the guest's brk, before it serves one); a

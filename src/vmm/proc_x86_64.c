@@ -152,8 +152,11 @@ static void zyg_down(void)
         zyg.up = false;
 }
 
+static void dying_settle(void);
+
 void vmm_proc_shutdown(void)
 {
+        dying_settle();
         pthread_mutex_lock(&zyg_lock);
         if (zyg.up || zyg.pid > 0)
                 zyg_down();
@@ -387,10 +390,75 @@ static struct slot {
 } slots[SLOTS_KEPT];
 static size_t nslots;
 
+/*
+ * Stubs killed whose end has not shown on their pidfd yet, with their
+ * control pages: a page goes back for another stub only once its stub is
+ * gone (a live one could still write it). Looked at without waiting before
+ * a page is taken, so that no thread sleeps on a stub's end.
+ */
+#define DYING_MAX 64
+static struct dying {
+        int pidfd, pid;
+        struct slot sl;
+        uint64_t since_ns;
+} dying[DYING_MAX];
+static size_t ndying;
+
+static void slot_free(struct slot sl)
+{
+        munmap(sl.ctl, 4096);
+        close(sl.fd);
+}
+
+/* Under slot_lock: the stubs that ended give their pages back; one past
+ * wait_ms since its kill is given up on (its page dropped). */
+static void dying_sweep(int wait_ms)
+{
+        if (!ndying)
+                return;
+        struct pollfd p[DYING_MAX];
+        for (size_t i = 0; i < ndying; i++)
+                p[i] = (struct pollfd){.fd = dying[i].pidfd, .events = POLLIN};
+        if (poll(p, ndying, wait_ms) < 0)
+                return;
+        uint64_t now = time_mono_ns();
+        size_t k = 0;
+        for (size_t i = 0; i < ndying; i++) {
+                struct dying *d = &dying[i];
+                bool ended = p[i].revents != 0;
+                if (!ended && now - d->since_ns < (uint64_t)PROC_DEATH_WAIT_MS * 1000000ull) {
+                        dying[k++] = *d;
+                        continue;
+                }
+                if (!ended)
+                        log_warn("vmm: a stub process (pid %d) did not end", d->pid);
+                close(d->pidfd);
+                if (d->sl.fd < 0)
+                        continue;
+                if (ended && nslots < SLOTS_KEPT) {
+                        memset(d->sl.ctl, 0, 4096);
+                        slots[nslots++] = d->sl;
+                } else {
+                        slot_free(d->sl);
+                }
+        }
+        ndying = k;
+}
+
+/* Waits for every stub killed to end (or be given up on). */
+static void dying_settle(void)
+{
+        pthread_mutex_lock(&slot_lock);
+        while (ndying)
+                dying_sweep(PROC_SLICE_MS);
+        pthread_mutex_unlock(&slot_lock);
+}
+
 static int slot_take(struct vmm_vm *vm, osvm_err *e)
 {
         struct slot sl = {-1, NULL};
         pthread_mutex_lock(&slot_lock);
+        dying_sweep(0);
         if (nslots)
                 sl = slots[--nslots];
         pthread_mutex_unlock(&slot_lock);
@@ -432,10 +500,22 @@ static void slot_give(struct vmm_vm *vm, bool reuse)
                 sl.fd = -1;
         }
         pthread_mutex_unlock(&slot_lock);
-        if (sl.fd >= 0) {
-                munmap(sl.ctl, 4096);
-                close(sl.fd);
-        }
+        if (sl.fd >= 0)
+                slot_free(sl);
+}
+
+/* The stub of vm was killed: its pidfd and control page wait for its end
+ * (the oldest waited for when too many do). */
+static void slot_retire(struct vmm_vm *vm)
+{
+        pthread_mutex_lock(&slot_lock);
+        while (ndying == DYING_MAX)
+                dying_sweep(PROC_SLICE_MS);
+        dying[ndying++] = (struct dying){
+            vm->proc.pidfd, vm->proc.nspid, {vm->proc.ctlfd, vm->proc.ctl}, time_mono_ns()};
+        pthread_mutex_unlock(&slot_lock);
+        vm->proc.pidfd = vm->proc.ctlfd = -1;
+        vm->proc.ctl = NULL;
 }
 
 /* ---- one guest ---- */
@@ -676,6 +756,7 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         c->fs_set = 0;
         c->nremap = 0;
         c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
+        c->park = vm->img && vmm_pool_learns(vm->img, vm);
         vm->proc.spin = spare_cpu();
         c->spin = vm->proc.spin ? PROC_SPIN : 0;
         if (vm->proc.pidfd < 0) {
@@ -1054,19 +1135,17 @@ static void proc_halt(struct vmm_vm *vm)
 
 static void proc_destroy(struct vmm_vm *vm)
 {
-        bool ended = vm->proc.pidfd < 0; /* none was made */
-        if (vm->proc.pidfd >= 0) {
-                /* killed, and ended once its pidfd says so: the zygote reaps
-                 * it after its next request */
+        if (vm->proc.pidfd >= 0 && !vm->proc.gone) {
+                /* killed; its control page goes back for another stub once
+                 * its pidfd says it ended (the zygote reaps it after its
+                 * next request) */
                 proc_kill(vm);
-                ended = vm->proc.gone || wait_readable(vm->proc.pidfd, PROC_DEATH_WAIT_MS) == 0;
-                if (!ended)
-                        log_warn("vmm: a stub process (pid %d) did not end", vm->proc.nspid);
-                close(vm->proc.pidfd);
-                vm->proc.pidfd = -1;
+                slot_retire(vm);
         }
-        /* the control page goes back for another stub once this one is gone */
-        slot_give(vm, ended);
+        if (vm->proc.pidfd >= 0)
+                close(vm->proc.pidfd);
+        vm->proc.pidfd = -1;
+        slot_give(vm, true);
         if (vm->mem)
                 munmap(vm->mem, vm->mem_size);
         vm->mem = NULL;

@@ -552,6 +552,12 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
                 ctl->rip = g->rip;
                 ctl->rsp = g->rsp;
                 post(VMM_PROC_SYSCALL);
+                /* the guest's end: osvm has all it needs (guest memory is
+                 * its memfd), so the process ends now, unless osvm is to
+                 * read which pages it touched. The state word no longer
+                 * names this thread, so the robust list leaves it be. */
+                if ((g->rax == NR_exit_group || g->rax == NR_exit) && !ctl->park)
+                        sc1(NR_exit_group, 0);
                 wait_while(VMM_PROC_SYSCALL);
                 g->rax = (uint64_t)ctl->ret;
                 apply_answer();
