@@ -419,8 +419,9 @@ static void dying_sweep(int wait_ms)
         struct pollfd p[DYING_MAX];
         for (size_t i = 0; i < ndying; i++)
                 p[i] = (struct pollfd){.fd = dying[i].pidfd, .events = POLLIN};
-        if (poll(p, ndying, wait_ms) < 0)
-                return;
+        if (poll(p, ndying, wait_ms) < 0) /* none seen to end: the time bound still holds */
+                for (size_t i = 0; i < ndying; i++)
+                        p[i].revents = 0;
         uint64_t now = time_mono_ns();
         size_t k = 0;
         for (size_t i = 0; i < ndying; i++) {
