@@ -1137,9 +1137,10 @@ static void proc_halt(struct vmm_vm *vm)
 static void proc_destroy(struct vmm_vm *vm)
 {
         if (vm->proc.pidfd >= 0 && !vm->proc.gone) {
-                /* killed; its control page goes back for another stub once
-                 * its pidfd says it ended (the zygote reaps it after its
-                 * next request) */
+                /* killed, unless it ended by itself at the guest's exit;
+                 * its control page goes back for another stub once its
+                 * pidfd says it ended (the zygote reaps it after its next
+                 * request). One reaped already, or none made: at once. */
                 proc_kill(vm);
                 slot_retire(vm);
         }
