@@ -86,10 +86,18 @@ uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm,
         return list;
 }
 
+/* Under pool_lock: whether a run of img in a guest of memory_mb is one
+ * whose pages are learned (only from guests of the pool's size: their
+ * layout is the one warmed). */
+static bool learns(const struct vmm_image *img, uint32_t memory_mb)
+{
+        return img->profiled_runs < PROFILE_RUNS && memory_mb == pool_mem;
+}
+
 bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm)
 {
         pthread_mutex_lock(&pool_lock);
-        bool want = img->profiled_runs < PROFILE_RUNS && vm->memory_mb == pool_mem;
+        bool want = learns(img, vm->memory_mb);
         pthread_mutex_unlock(&pool_lock);
         return want;
 }
@@ -132,8 +140,7 @@ static void learn_profile(struct node *n)
 {
         struct vmm_image *img = n->img;
         pthread_mutex_lock(&pool_lock);
-        /* only from VMs of the pool's size: their layout is the one warmed */
-        bool want = img->profiled_runs < PROFILE_RUNS && n->vm.memory_mb == pool_mem;
+        bool want = learns(img, n->vm.memory_mb);
         if (want)
                 img->profiled_runs++;
         pthread_mutex_unlock(&pool_lock);

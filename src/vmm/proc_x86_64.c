@@ -410,6 +410,17 @@ static void slot_free(struct slot sl)
         close(sl.fd);
 }
 
+/* Under slot_lock: keeps sl, wiped, for another stub; false when enough
+ * are kept (the caller frees it). */
+static bool slot_keep(struct slot sl)
+{
+        if (nslots >= SLOTS_KEPT)
+                return false;
+        memset(sl.ctl, 0, 4096);
+        slots[nslots++] = sl;
+        return true;
+}
+
 /* Under slot_lock: the stubs that ended give their pages back; one past
  * wait_ms since its kill is given up on (its page dropped). */
 static void dying_sweep(int wait_ms)
@@ -436,12 +447,8 @@ static void dying_sweep(int wait_ms)
                 close(d->pidfd);
                 if (d->sl.fd < 0)
                         continue;
-                if (ended && nslots < SLOTS_KEPT) {
-                        memset(d->sl.ctl, 0, 4096);
-                        slots[nslots++] = d->sl;
-                } else {
+                if (!ended || !slot_keep(d->sl))
                         slot_free(d->sl);
-                }
         }
         ndying = k;
 }
@@ -486,8 +493,8 @@ static int slot_take(struct vmm_vm *vm, osvm_err *e)
 }
 
 /* Gives the page back, for another stub: only once no process can map it
- * any more (reuse false: it is dropped). */
-static void slot_give(struct vmm_vm *vm, bool reuse)
+ * any more. */
+static void slot_give(struct vmm_vm *vm)
 {
         if (vm->proc.ctlfd < 0)
                 return;
@@ -495,13 +502,9 @@ static void slot_give(struct vmm_vm *vm, bool reuse)
         vm->proc.ctlfd = -1;
         vm->proc.ctl = NULL;
         pthread_mutex_lock(&slot_lock);
-        if (reuse && nslots < SLOTS_KEPT) {
-                memset(sl.ctl, 0, 4096);
-                slots[nslots++] = sl;
-                sl.fd = -1;
-        }
+        bool kept = slot_keep(sl);
         pthread_mutex_unlock(&slot_lock);
-        if (sl.fd >= 0)
+        if (!kept)
                 slot_free(sl);
 }
 
@@ -1147,7 +1150,7 @@ static void proc_destroy(struct vmm_vm *vm)
         if (vm->proc.pidfd >= 0)
                 close(vm->proc.pidfd);
         vm->proc.pidfd = -1;
-        slot_give(vm, true);
+        slot_give(vm);
         if (vm->mem)
                 munmap(vm->mem, vm->mem_size);
         vm->mem = NULL;
