@@ -390,6 +390,12 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
         }
 }
 
+static const char *base_name(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+        return slash ? slash + 1 : path;
+}
+
 int main(int argc, char **argv)
 {
         int n = 300;
@@ -459,15 +465,28 @@ int main(int argc, char **argv)
                         continue;
                 printf("  %-8s", vmm_platform_name(all[p]));
                 for (int k = 0; k < ntools && !tput_only; k++)
-                        printf(" %s p50 %.2fx p99 %.2fx;",
-                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
-                               r[p].p50[k], r[p].p99[k]);
+                        printf(" %s p50 %.2fx p99 %.2fx;", base_name(tools[k]), r[p].p50[k],
+                               r[p].p99[k]);
                 if (!tput_only)
                         printf(" syscall %.2fx;", r[p].sys);
                 for (int k = 0; k < ntools; k++)
-                        printf(" throughput (%d workers) %s %.2fx;", nworkers,
-                               strrchr(tools[k], '/') ? strrchr(tools[k], '/') + 1 : tools[k],
+                        printf(" throughput (%d workers) %s %.2fx;", nworkers, base_name(tools[k]),
                                r[p].tput[k]);
+                printf("\n");
+        }
+        /* Where both ran: KVM against the process platform, each side's
+         * ratio to host processes taken in its own alternating loop, so the
+         * machine's drift between the two platforms' runs cancels out. */
+        if (ran[0] && ran[1]) {
+                printf("  kvm against process (kvm's ratio over process's):");
+                for (int k = 0; k < ntools && !tput_only; k++)
+                        printf(" %s p50 %.2fx p99 %.2fx;", base_name(tools[k]),
+                               r[1].p50[k] / r[0].p50[k], r[1].p99[k] / r[0].p99[k]);
+                if (!tput_only)
+                        printf(" syscall %.2fx;", r[1].sys / r[0].sys);
+                for (int k = 0; k < ntools; k++)
+                        printf(" throughput %s %.2fx;", base_name(tools[k]),
+                               r[1].tput[k] / r[0].tput[k]);
                 printf("\n");
         }
         return 0;
