@@ -381,12 +381,20 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                        "processes %.2f ms\n",
                        nworkers, tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS,
                        m->total, hc[ROUNDS / 2].total);
-                printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, the stubs "
-                       "%.2f ms; the host processes' CPU per call: osvm %.2f ms, the processes "
-                       "%.2f ms; the machine idle %.0f%% and %.0f%% of the time\n",
-                       m->osvm, m->zygote, m->stubs, hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned,
-                       100 * m->idle, 100 * hc[ROUNDS / 2].idle);
-                floor_of(tools[k]);
+                if (plat == VMM_PLATFORM_PROCESS)
+                        printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, "
+                               "the stubs %.2f ms;",
+                               m->osvm, m->zygote, m->stubs);
+                else /* a vCPU is a thread of osvm: all of a VM's CPU is osvm's */
+                        printf("    the guests' CPU per call: osvm with its vCPUs %.2f ms;",
+                               m->osvm);
+                printf(
+                    " the host processes' CPU per call: osvm %.2f ms, the processes %.2f ms; the "
+                    "machine idle %.0f%% and %.0f%% of the time\n",
+                    hc[ROUNDS / 2].osvm, hc[ROUNDS / 2].spawned, 100 * m->idle,
+                    100 * hc[ROUNDS / 2].idle);
+                if (plat == VMM_PLATFORM_PROCESS) /* the floor of a process per call */
+                        floor_of(tools[k]);
         }
 }
 
