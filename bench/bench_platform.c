@@ -268,7 +268,7 @@ static double round_of(const char *tool, bool guest, int n, struct split *cpu)
         for (int i = 0; i < nworkers; i++)
                 w[i] = (struct worker){tool, guest, n};
         vmm_pool_wait_idle();
-        int z = guest ? zygote_pid() : 0;
+        int z = guest && plat == VMM_PLATFORM_PROCESS ? zygote_pid() : 0; /* KVM has none */
         struct cpu o0 = cpu_of(getpid()), z0 = z ? cpu_of(z) : (struct cpu){0, 0};
         unsigned long long i0, a0, i1, a1;
         machine_ticks(&i0, &a0);
