@@ -10,6 +10,9 @@
  *     syscall layer;
  *  3. throughput with two workers against host processes (target: >= 1.0x).
  *
+ * Where both platforms run, a last line sets KVM against the process
+ * platform (the quotient of their ratios to host processes).
+ *
  *   bench_platform [-n N] [--platform process|kvm] [--throughput [--guests-only]]
  *                  [--workers W] [TOOL...]
  *                  (default: both platforms that run here, build/guests/echo{,.glibc};
@@ -366,10 +369,12 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                 const struct split *m = &gc[ROUNDS / 2];
                 if (guests_only) { /* for a profiler: no host side, no ratio */
                         printf("  throughput, %d workers, %s: %.0f calls/s (median of %d rounds); "
-                               "CPU per call %.2f ms: osvm %.2f ms, the zygote %.2f ms, the stubs "
-                               "%.2f ms; the machine idle %.0f%% of the time\n",
-                               nworkers, tools[k], g[ROUNDS / 2], ROUNDS, m->total, m->osvm,
-                               m->zygote, m->stubs, 100 * m->idle);
+                               "CPU per call %.2f ms",
+                               nworkers, tools[k], g[ROUNDS / 2], ROUNDS, m->total);
+                        if (plat == VMM_PLATFORM_PROCESS)
+                                printf(": osvm %.2f ms, the zygote %.2f ms, the stubs %.2f ms",
+                                       m->osvm, m->zygote, m->stubs);
+                        printf("; the machine idle %.0f%% of the time\n", 100 * m->idle);
                         continue;
                 }
                 qsort(ratio, ROUNDS, sizeof(double), cmp_double);
