@@ -410,13 +410,12 @@ static void slot_free(struct slot sl)
         close(sl.fd);
 }
 
-/* Under slot_lock: keeps sl, wiped, for another stub; false when enough
- * are kept (the caller frees it). */
+/* Under slot_lock: keeps sl for another stub (slot_take wipes it before
+ * use); false when enough are kept (the caller frees it). */
 static bool slot_keep(struct slot sl)
 {
         if (nslots >= SLOTS_KEPT)
                 return false;
-        memset(sl.ctl, 0, 4096);
         slots[nslots++] = sl;
         return true;
 }
