@@ -20,6 +20,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ extern const uint8_t vmm_stub_blob_end[];
 /* The stub's address space beyond guest memory: its own pages, its stack. */
 #define PROC_AS_SLACK (64ull << 20)
 #define PROC_SPIN     2000 /* rounds of pause before a futex wait, with a spare CPU */
+#define PROC_SPARE_MS 10   /* how long a look at the spare CPUs holds */
 /* How long a death the state word reports may take to show on the pidfd
  * (the kernel marks the word before it ends the process). */
 #define PROC_DIED_WAIT_MS 200
@@ -538,43 +540,53 @@ static long futex(uint32_t *w, int op, uint32_t v, const struct timespec *ts)
         return syscall(SYS_futex, w, op, v, ts, NULL, 0);
 }
 
-/* True when a CPU is idle now: only then do both sides spin. Looked at
- * again every 50 ms at most, per thread. */
-static bool spare_cpu_now(void);
-static bool spare_cpu(void)
+/*
+ * Whether both sides may spin: the runnable tasks that are neither this
+ * thread nor its stub leave a CPU for each of the two. stub_runs: the stub
+ * is runnable now (it runs the guest), so the machine's count holds it too.
+ * Looked at again every PROC_SPARE_MS at most, per thread, at enter and at
+ * every wait: a moment that found the CPUs busy (the pool making the next
+ * stub, say) holds no longer than that.
+ */
+static long runnable_now(void);
+static bool spare_cpu(bool stub_runs)
 {
+        static _Thread_local long ncpu;
         static _Thread_local uint64_t when;
-        static _Thread_local bool spare;
+        static _Thread_local long others;
+        if (!ncpu) {
+                cpu_set_t set;
+                long n = sched_getaffinity(0, sizeof(set), &set) == 0
+                             ? CPU_COUNT(&set)
+                             : sysconf(_SC_NPROCESSORS_ONLN);
+                ncpu = n > 0 ? n : 1;
+        }
         uint64_t now = time_mono_ns();
-        if (now - when > 50000000ull) {
-                spare = spare_cpu_now();
+        if (!when || now - when > PROC_SPARE_MS * 1000000ull) {
+                long running = runnable_now();
+                others = running > 0 ? running - 1 - stub_runs : ncpu;
                 when = now;
         }
-        return spare;
+        return others + 2 <= ncpu;
 }
 
-static bool spare_cpu_now(void)
+/* The machine's runnable tasks now, this thread among them, from
+ * /proc/loadavg ("0.00 0.01 0.05 RUNNING/TOTAL LAST"); 0 if unknown. */
+static long runnable_now(void)
 {
-        static long ncpu;
-        if (!ncpu)
-                ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        if (ncpu < 2)
-                return false;
         char buf[128];
         int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return false;
+                return 0;
         ssize_t n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
         if (n <= 0)
-                return false;
+                return 0;
         buf[n] = '\0';
-        /* "0.00 0.01 0.05 RUNNING/TOTAL LAST": RUNNING counts this thread */
         const char *p = buf;
         for (int i = 0; i < 3 && p; i++)
                 p = strchr(p + 1, ' ');
-        long running = p ? strtol(p + 1, NULL, 10) : ncpu;
-        return running < ncpu;
+        return p ? strtol(p + 1, NULL, 10) : 0;
 }
 
 static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
@@ -760,7 +772,7 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         c->nremap = 0;
         c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
         c->park = vm->img && vmm_pool_learns(vm->img, vm);
-        vm->proc.spin = spare_cpu();
+        vm->proc.spin = spare_cpu(false); /* the stub sleeps, or is to be made */
         c->spin = vm->proc.spin ? PROC_SPIN : 0;
         if (vm->proc.pidfd < 0) {
                 /* made for this call: the image's pages touched ahead as well */
@@ -988,6 +1000,7 @@ static void proc_fault(struct vmm_vm *vm)
 static void wait_change(struct vmm_vm *vm, uint32_t v)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
+        vm->proc.spin = spare_cpu(true);
         if (vm->proc.spin)
                 for (int i = 0; i < PROC_SPIN; i++) {
                         if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != v)
@@ -1057,6 +1070,7 @@ static void proc_complete(struct vmm_vm *vm, int64_t ret)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
         c->ret = ret;
+        c->spin = vm->proc.spin ? PROC_SPIN : 0; /* as this side last found the CPUs */
         share_brk(vm, c);
         c->nremap = vm->proc.nremap; /* the stub's copy, whatever the guest wrote there */
         vm->proc.nremap = 0;
