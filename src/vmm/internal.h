@@ -277,6 +277,10 @@ extern const struct vmm_platform_ops vmm_platform_kvm;
 extern const struct vmm_platform_ops vmm_platform_process;
 /* Ends the process platform's zygote (vmm_shutdown); a later run starts another. */
 void vmm_proc_shutdown(void);
+/* The process platform's guest memories kept for the next calls, once the
+ * stubs ended meanwhile have given theirs back (waiting up to wait_ms for
+ * them): how many, of mem_mb MiB. */
+size_t vmm_proc_kept_memory(uint32_t mem_mb, int wait_ms);
 /* The platform a spec's choice comes to here (AUTO: KVM where usable), or
  * NULL with e set. */
 const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);

@@ -155,10 +155,12 @@ static void zyg_down(void)
 }
 
 static void dying_settle(void);
+static void slots_drop_mem(void);
 
 void vmm_proc_shutdown(void)
 {
         dying_settle();
+        slots_drop_mem();
         pthread_mutex_lock(&zyg_lock);
         if (zyg.up || zyg.pid > 0)
                 zyg_down();
@@ -375,20 +377,32 @@ static bool proc_probe(char *why, size_t n)
         return r == 0;
 }
 
-/* ---- control pages: memfds of one page, mapped here for good ---- */
+/* ---- kept pages: control pages and guest memory, mapped here for good ---- */
 
 /*
  * A stub's control page is a memfd of its own that osvm maps once and keeps:
  * taken from here for a stub, zeroed, and given back once that stub is gone
  * (no other process maps it then). Mapping and unmapping a page osvm touched
- * costs a TLB flush on every CPU osvm's threads run on (~50 us here); guest
- * memory, which osvm writes through its memfd, has no such page.
+ * costs a TLB flush on every CPU osvm's threads run on (~50 us here).
+ *
+ * Its guest memory goes back with it, memfd and mapping, and serves the next
+ * guest of that size: wiped when taken (mem_wipe), its pages zeroed in place
+ * while they are few, so that the next stub maps pages that exist rather
+ * than allocating, zeroing and later freeing each (a first touch of a new
+ * page is the dearest step of a small call), and osvm makes and tears down
+ * no memfd and no mapping per call.
  */
-#define SLOTS_KEPT 64
+#define SLOTS_KEPT   64
+#define MEM_KEEP_MAX (256u << 10) /* bytes of a wiped guest's pages kept, zeroed */
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot {
         int fd;
         struct vmm_proc_ctl *ctl;
+        int memfd; /* guest memory, or -1 */
+        uint8_t *mem;
+        uint64_t mem_size;
+        size_t nro; /* ranges of mem mapped from an image (copy-on-write) */
+        struct vmm_range ro[VMM_PROC_MAX_SEGS];
 } slots[SLOTS_KEPT];
 static size_t nslots;
 
@@ -406,10 +420,68 @@ static struct dying {
 } dying[DYING_MAX];
 static size_t ndying;
 
+static void slot_free_mem(struct slot *sl)
+{
+        if (sl->memfd < 0)
+                return;
+        munmap(sl->mem, sl->mem_size);
+        close(sl->memfd);
+        sl->memfd = -1;
+        sl->mem = NULL;
+}
+
 static void slot_free(struct slot sl)
 {
+        slot_free_mem(&sl);
         munmap(sl.ctl, 4096);
         close(sl.fd);
+}
+
+/* The guest memory of a slot whose stub is gone, made as new: the ranges an
+ * image was mapped over map the memfd again, and every page the memfd holds
+ * reads as zero (zeroed in place up to MEM_KEEP_MAX, past it given back).
+ * False when that could not be done: the memory is not to be used. */
+static bool mem_wipe(struct slot *sl)
+{
+        static const uint8_t zeros[65536];
+        for (size_t i = 0; i < sl->nro; i++) {
+                uint64_t lo = sl->ro[i].lo, hi = sl->ro[i].hi;
+                if (mmap(sl->mem + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                         sl->memfd, (off_t)lo) == MAP_FAILED)
+                        return false;
+        }
+        sl->nro = 0;
+        uint64_t kept = 0;
+        off_t at = 0, size = (off_t)sl->mem_size;
+        while (at < size) {
+                off_t lo = lseek(sl->memfd, at, SEEK_DATA);
+                if (lo < 0 && errno == ENXIO)
+                        return true; /* no page past at */
+                off_t hi = lo < 0 ? -1 : lseek(sl->memfd, lo, SEEK_HOLE);
+                if (lo < 0 || hi <= lo || hi > size) /* unknown: every page given back */
+                        return fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                                         size) == 0;
+                uint64_t len = (uint64_t)(hi - lo);
+                if (kept + len > MEM_KEEP_MAX) {
+                        if (fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo,
+                                      hi - lo) < 0)
+                                return false;
+                } else {
+                        for (off_t o = lo; o < hi;) {
+                                size_t n = (size_t)(hi - o) < sizeof(zeros) ? (size_t)(hi - o)
+                                                                            : sizeof(zeros);
+                                ssize_t w = pwrite(sl->memfd, zeros, n, o);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w <= 0)
+                                        return false;
+                                o += w;
+                        }
+                        kept += len;
+                }
+                at = hi;
+        }
+        return true;
 }
 
 /* Under slot_lock: keeps sl for another stub (slot_take wipes it before
@@ -463,14 +535,42 @@ static void dying_settle(void)
         pthread_mutex_unlock(&slot_lock);
 }
 
+/* The guest memory kept, given back (at shutdown). */
+static void slots_drop_mem(void)
+{
+        pthread_mutex_lock(&slot_lock);
+        for (size_t i = 0; i < nslots; i++)
+                slot_free_mem(&slots[i]);
+        pthread_mutex_unlock(&slot_lock);
+}
+
+size_t vmm_proc_kept_memory(uint32_t mem_mb, int wait_ms)
+{
+        size_t n = 0;
+        pthread_mutex_lock(&slot_lock);
+        dying_sweep(wait_ms);
+        for (size_t i = 0; i < nslots; i++)
+                n += slots[i].memfd >= 0 && slots[i].mem_size == (uint64_t)mem_mb << 20;
+        pthread_mutex_unlock(&slot_lock);
+        return n;
+}
+
+/* A control page for vm, and its guest memory (vm->mem_size bytes, zero)
+ * when a kept one of that size came with it: then vm->proc.memfd >= 0. */
 static int slot_take(struct vmm_vm *vm, osvm_err *e)
 {
-        struct slot sl = {-1, NULL};
+        struct slot sl = {.fd = -1, .memfd = -1};
         pthread_mutex_lock(&slot_lock);
         dying_sweep(0);
-        if (nslots)
-                sl = slots[--nslots];
+        for (size_t i = nslots; i-- > 0;)
+                if (slots[i].memfd < 0 || slots[i].mem_size == vm->mem_size || i == 0) {
+                        sl = slots[i];
+                        slots[i] = slots[--nslots];
+                        break;
+                }
         pthread_mutex_unlock(&slot_lock);
+        if (sl.memfd >= 0 && (sl.mem_size != vm->mem_size || !mem_wipe(&sl)))
+                slot_free_mem(&sl);
         if (sl.fd < 0) {
                 sl.fd = memfd_create("osvm-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
                 if (sl.fd < 0 || ftruncate(sl.fd, 4096) < 0 ||
@@ -490,18 +590,34 @@ static int slot_take(struct vmm_vm *vm, osvm_err *e)
         memset(sl.ctl, 0, 4096);
         vm->proc.ctlfd = sl.fd;
         vm->proc.ctl = sl.ctl;
+        vm->proc.memfd = sl.memfd;
+        vm->mem = sl.mem;
         return 0;
 }
 
-/* Gives the page back, for another stub: only once no process can map it
- * any more. */
+/* vm's control page and guest memory, as a slot to keep. */
+static struct slot slot_of(struct vmm_vm *vm)
+{
+        struct slot sl = {.fd = vm->proc.ctlfd,
+                          .ctl = vm->proc.ctl,
+                          .memfd = vm->proc.memfd,
+                          .mem = vm->mem,
+                          .mem_size = vm->mem_size,
+                          .nro = vm->proc.nro};
+        memcpy(sl.ro, vm->proc.ro, sizeof(sl.ro));
+        vm->proc.ctlfd = vm->proc.memfd = -1;
+        vm->proc.ctl = NULL;
+        vm->mem = NULL;
+        return sl;
+}
+
+/* Gives the page and the memory back, for another stub: only once no
+ * process can map them any more. */
 static void slot_give(struct vmm_vm *vm)
 {
         if (vm->proc.ctlfd < 0)
                 return;
-        struct slot sl = {vm->proc.ctlfd, vm->proc.ctl};
-        vm->proc.ctlfd = -1;
-        vm->proc.ctl = NULL;
+        struct slot sl = slot_of(vm);
         pthread_mutex_lock(&slot_lock);
         bool kept = slot_keep(sl);
         pthread_mutex_unlock(&slot_lock);
@@ -509,18 +625,17 @@ static void slot_give(struct vmm_vm *vm)
                 slot_free(sl);
 }
 
-/* The stub of vm was killed: its pidfd and control page wait for its end
- * (the oldest waited for when too many do). */
+/* The stub of vm was killed: its pidfd, control page and memory wait for
+ * its end (the oldest waited for when too many do). */
 static void slot_retire(struct vmm_vm *vm)
 {
+        struct slot sl = slot_of(vm);
         pthread_mutex_lock(&slot_lock);
         while (ndying == DYING_MAX)
                 dying_sweep(PROC_SLICE_MS);
-        dying[ndying++] = (struct dying){
-            vm->proc.pidfd, vm->proc.nspid, {vm->proc.ctlfd, vm->proc.ctl}, time_mono_ns()};
+        dying[ndying++] = (struct dying){vm->proc.pidfd, vm->proc.nspid, sl, time_mono_ns()};
         pthread_mutex_unlock(&slot_lock);
-        vm->proc.pidfd = vm->proc.ctlfd = -1;
-        vm->proc.ctl = NULL;
+        vm->proc.pidfd = -1;
 }
 
 /* ---- one guest ---- */
@@ -589,6 +704,30 @@ static long runnable_now(void)
         return p ? strtol(p + 1, NULL, 10) : 0;
 }
 
+/* New guest memory for vm: a sealed memfd of vm->mem_size bytes, mapped. */
+static int mem_make(struct vmm_vm *vm, osvm_err *e)
+{
+        unsigned mb = (unsigned)(vm->mem_size >> 20);
+        int fd = memfd_create("osvm-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return err_sys(e, "guest memory: memfd");
+        if (ftruncate(fd, (off_t)vm->mem_size) < 0 ||
+            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+                err_sys(e, "allocating %u MiB of guest memory", mb);
+                close(fd);
+                return -1;
+        }
+        void *mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (mem == MAP_FAILED) {
+                err_sys(e, "mapping %u MiB of guest memory", mb);
+                close(fd);
+                return -1;
+        }
+        vm->mem = mem;
+        vm->proc.memfd = fd;
+        return 0;
+}
+
 static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
 {
         memset(&vm->proc, 0, sizeof(vm->proc));
@@ -598,28 +737,10 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
         vm->memory_mb = mem_mb;
         vm->mem_size = (uint64_t)mem_mb << 20;
         vmm_vm_layout(vm);
-        int fd = memfd_create("osvm-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return err_sys(e, "guest memory: memfd");
-        if (ftruncate(fd, (off_t)vm->mem_size) < 0 ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-                err_sys(e, "allocating %u MiB of guest memory", mem_mb);
-                close(fd);
+        if (slot_take(vm, e) < 0)
                 return -1;
-        }
-        vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (vm->mem == MAP_FAILED) {
-                vm->mem = NULL;
-                err_sys(e, "mapping %u MiB of guest memory", mem_mb);
-                close(fd);
-                return -1;
-        }
-        vm->proc.memfd = fd;
-        if (slot_take(vm, e) < 0) {
-                munmap(vm->mem, vm->mem_size);
-                vm->mem = NULL;
-                close(fd);
-                vm->proc.memfd = -1;
+        if (vm->proc.memfd < 0 && mem_make(vm, e) < 0) {
+                slot_give(vm);
                 return -1;
         }
         struct vmm_proc_ctl *c = ctl_of(vm);
@@ -1164,12 +1285,6 @@ static void proc_destroy(struct vmm_vm *vm)
                 close(vm->proc.pidfd);
         vm->proc.pidfd = -1;
         slot_give(vm);
-        if (vm->mem)
-                munmap(vm->mem, vm->mem_size);
-        vm->mem = NULL;
-        if (vm->proc.memfd >= 0)
-                close(vm->proc.memfd);
-        vm->proc.memfd = -1;
 }
 
 /* Waits until the stub is set up and parked (READY), for the pool. */

@@ -1,0 +1,67 @@
+/*
+ * What one call leaves in guest memory, and what the next one finds:
+ * `residue write` fills its bss, 2 MiB of break, 2 MiB of mmap and 64 KiB of
+ * stack with a mark; `residue check` looks at the same places and prints
+ * "clean", or where it found the mark. No call may see another's bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MARK  0xa5
+#define SPAN  (2u << 20)
+#define STACK (64u << 10)
+
+static unsigned char bss[256u << 10];
+
+static int found(const char *what, const volatile unsigned char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (p[i] == MARK) {
+                        printf("%s: byte %zu holds the last guest's mark\n", what, i);
+                        return 1;
+                }
+        return 0;
+}
+
+__attribute__((noinline)) static int stack_area(int write)
+{
+        volatile unsigned char buf[STACK];
+        if (write) {
+                for (size_t i = 0; i < STACK; i++)
+                        buf[i] = MARK;
+                return 0;
+        }
+        return found("the stack", buf, STACK);
+}
+
+int main(int argc, char **argv)
+{
+        int write = argc > 1 && !strcmp(argv[1], "write");
+        unsigned char *cur = (unsigned char *)syscall(SYS_brk, 0);
+        if ((unsigned char *)syscall(SYS_brk, cur + SPAN) != cur + SPAN) {
+                printf("brk failed\n");
+                return 2;
+        }
+        unsigned char *m =
+            mmap(NULL, SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+                printf("mmap failed\n");
+                return 2;
+        }
+        if (write) {
+                memset(bss, MARK, sizeof(bss));
+                memset(cur, MARK, SPAN);
+                memset(m, MARK, SPAN);
+                stack_area(1);
+                printf("written\n");
+                return 0;
+        }
+        if (found("the bss", bss, sizeof(bss)) || found("the break", cur, SPAN) ||
+            found("the mmap area", m, SPAN) || stack_area(0))
+                return 1;
+        printf("clean\n");
+        return 0;
+}
