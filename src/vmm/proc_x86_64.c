@@ -785,6 +785,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                            s->memsz == s->filesz && nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
                 if (run_hi > run_lo &&
                     !(map && lo == run_hi && flo == run_off + (run_hi - run_lo))) {
+                        vm->proc.nro = nseg; /* mapped over: for mem_wipe, should this fail */
                         if (mmap(vm->mem + run_lo, run_hi - run_lo, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_FIXED, img->memfd, (off_t)run_off) == MAP_FAILED)
                                 return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
