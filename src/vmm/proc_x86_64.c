@@ -444,8 +444,10 @@ static void slot_free(struct slot sl)
 static bool mem_wipe(struct slot *sl)
 {
         static const uint8_t zeros[65536];
-        for (size_t i = 0; i < sl->nro; i++) {
+        for (size_t i = 0, j; i < sl->nro; i = j) {
                 uint64_t lo = sl->ro[i].lo, hi = sl->ro[i].hi;
+                for (j = i + 1; j < sl->nro && sl->ro[j].lo == hi; j++) /* one mmap for a run */
+                        hi = sl->ro[j].hi;
                 if (mmap(sl->mem + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
                          sl->memfd, (off_t)lo) == MAP_FAILED)
                         return false;
