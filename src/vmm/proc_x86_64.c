@@ -564,12 +564,17 @@ static int slot_take(struct vmm_vm *vm, osvm_err *e)
         struct slot sl = {.fd = -1, .memfd = -1};
         pthread_mutex_lock(&slot_lock);
         dying_sweep(0);
-        for (size_t i = nslots; i-- > 0;)
-                if (slots[i].memfd < 0 || slots[i].mem_size == vm->mem_size || i == 0) {
-                        sl = slots[i];
-                        slots[i] = slots[--nslots];
-                        break;
-                }
+        /* the newest with memory of this size, else the newest */
+        size_t pick = nslots;
+        while (pick > 0 &&
+               !(slots[pick - 1].memfd >= 0 && slots[pick - 1].mem_size == vm->mem_size))
+                pick--;
+        if (pick == 0)
+                pick = nslots;
+        if (pick > 0) {
+                sl = slots[pick - 1];
+                slots[pick - 1] = slots[--nslots];
+        }
         pthread_mutex_unlock(&slot_lock);
         if (sl.memfd >= 0 && (sl.mem_size != vm->mem_size || !mem_wipe(&sl)))
                 slot_free_mem(&sl);
