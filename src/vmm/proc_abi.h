@@ -18,9 +18,15 @@
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
-#include <stdint.h>
-
 #define VMM_PROC_ABI 4
+
+/* Two words at the control page's end where the stub's way back into the
+ * guest (gadget.S's stub_resume) keeps the guest's rsp and rip: a stub has
+ * no writable memory of its own. A plain number, for the assembler too. */
+#define VMM_PROC_RESUME 0x100ff0
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 #define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
 #define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
@@ -153,4 +159,9 @@ enum {
         VMM_PROC_STEP_LIMITS,
 };
 
+_Static_assert(sizeof(struct vmm_proc_ctl) <= VMM_PROC_RESUME - VMM_PROC_SYS &&
+                   VMM_PROC_RESUME + 16 == VMM_PROC_SYS + 4096,
+               "stub_resume's words at the control page's end, past the fields");
+
+#endif /* __ASSEMBLER__ */
 #endif

@@ -1114,6 +1114,13 @@ static void proc_fault(struct vmm_vm *vm)
                 vector = 3;
         vmm_fault_words(vm, vector, err, addr, rip, 3, "the stub's own pages below the user area",
                         why, sizeof(why));
+        if (rip < VMM_PROC_SYS) {
+                /* the stub's code, acting for the guest on memory the guest
+                 * named (or the guest ran it itself) */
+                char words[sizeof(why)];
+                snprintf(words, sizeof(words), "%s", why);
+                snprintf(why, sizeof(why), "a fault inside the stub's trap handler: %s", words);
+        }
         /* a #GP from a non-canonical address or a privileged instruction has
          * no address; the signal decides the code as it would for a process */
         int code = sig == SIGILL    ? 128 + SIGILL

@@ -14,6 +14,10 @@
  *   brk             the break's fields, absurd, then brk and mmap calls
  *   answers         the writable range widened over the stack's guard,
  *                   then a getrandom into it: the stub faults
+ *   rsp-alt         system calls (answered by the stub, staged, served by
+ *                   osvm: stderr) with the stack pointer inside the signal stack:
+ *                   the kernel's frames go below it, so its words above the
+ *                   stack pointer and in the red zone below are kept
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +37,41 @@ static void hold(uint64_t n)
         uint64_t t0 = __builtin_ia32_rdtsc();
         while (__builtin_ia32_rdtsc() - t0 < n)
                 ;
+}
+
+/* A system call made with rsp at sp. */
+static long on_stack(uint64_t sp, long nr, long a0, long a1, long a2)
+{
+        long r;
+        __asm__ volatile("mov %%rsp, %%r12\n\t"
+                         "mov %[sp], %%rsp\n\t"
+                         "syscall\n\t"
+                         "mov %%r12, %%rsp"
+                         : "=a"(r)
+                         : [sp] "r"(sp), "a"(nr), "D"(a0), "S"(a1), "d"(a2)
+                         : "rcx", "r11", "r12", "memory");
+        return r;
+}
+
+static int rsp_alt(void)
+{
+        static const char msg[] = "on the signal stack\n";
+        uint64_t sp = 0x120000 - 0x100; /* near its top, where a frame would go */
+        volatile uint64_t *near = (volatile uint64_t *)(sp - 128);
+        for (int i = 0; i < 48; i++)
+                near[i] = 0x5157ac0000000000ull + (uint64_t)i;
+        long pid = on_stack(sp, SYS_getpid, 0, 0, 0);
+        long wrote = on_stack(sp, SYS_write, 1, (long)msg, sizeof(msg) - 1);
+        static const char err[] = "served on the signal stack\n";
+        long served = on_stack(sp, SYS_write, 2, (long)err, sizeof(err) - 1);
+        for (int i = 0; i < 48; i++)
+                if (near[i] != 0x5157ac0000000000ull + (uint64_t)i) {
+                        printf("word %d at 0x%llx changed\n", i - 16,
+                               (unsigned long long)(uintptr_t)&near[i]);
+                        return 1;
+                }
+        printf("pid %ld, wrote %ld and %ld\n", pid, wrote, served);
+        return pid > 0 && wrote == sizeof(msg) - 1 && served == sizeof(err) - 1 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -80,6 +119,9 @@ int main(int argc, char **argv)
                 c->brk_cur = 0x1000;
                 syscall(SYS_brk, 0x2000);
                 mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        } else if (!strcmp(mode, "rsp-alt")) {
+                if (rsp_alt())
+                        return 1;
         } else if (!strcmp(mode, "answers")) {
                 struct vmm_proc_ctl *c = (struct vmm_proc_ctl *)CTL;
                 uint64_t guard = c->guard_lo;

@@ -57,6 +57,9 @@ G=$GUESTS
 M="--mem 64"
 expect 0 '^ok$' -- $M $G/bad_ptr
 expect 0 '^ok$' -- $M $G/giant_iov
+# A system call keeps every register the kernel keeps (the general ones,
+# the flags, xmm and ymm), whoever answers it
+expect 0 '^registers kept' -- $M $G/regs
 # What a platform answers from what it was given ahead (the process
 # platform's stub: a growth of the break, the limits, random bytes) is what
 # the layer answers; two runs draw different bytes.
@@ -238,6 +241,9 @@ else
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash setup-err
         expect 0 '^forged$;;^after$' -- $M --timeout 5000 $G/ctl_smash forge
         expect 139 'a fault inside the stub.s trap handler' -- $M --timeout 5000 $G/ctl_smash answers
+        # the stack pointer inside the signal stack: the trap's frame goes below it
+        expect 0 '^on the signal stack$;;^served on the signal stack$;;^pid 1, wrote 20 and 27$;;^after$' \
+                -- $M --timeout 5000 $G/ctl_smash rsp-alt
 fi
 }
 

@@ -5,6 +5,8 @@
  * after zyg_sc_insn (the zygote's), which sits alone in its own page: every
  * stub unmaps that page before the guest runs.
  */
+#include "vmm/proc_abi.h"
+
 /* The C calling convention's six arguments after the number, as the
  * kernel takes them: rax = nr, rdi rsi rdx r10 r8 r9. */
         .macro ARGS_TO_SYSCALL
@@ -83,6 +85,62 @@ stub_from_fork:
 stub_restorer:
         mov $15, %eax
         jmp stub_sc_insn
+
+/* void stub_resume(struct ksigcontext *g): back into the guest from a
+ * trap's frame (rdi: its registers), as rt_sigreturn would but without a
+ * second kernel entry: the FPU state the kernel saved in the frame (XSAVE
+ * format when the frame says so, else FXSAVE), the flags (popfq takes only
+ * what user code may set), every register, then the guest's stack and its
+ * instruction. The signal mask is the guest's already (SIGSYS is taken with
+ * SA_NODEFER and an empty sa_mask), and the signal stack is not disarmed
+ * (no SS_AUTODISARM), so the kernel keeps nothing that a sigreturn would
+ * have to give back. */
+        .set SC_RSP, 0x78
+        .set SC_RIP, 0x80
+        .set SC_EFLAGS, 0x88
+        .set SC_FPSTATE, 0xb8
+        .set FX_SW_MAGIC, 464           /* the frame's fx_sw_bytes.magic1 */
+        .set FP_XSTATE_MAGIC1, 0x46505853
+        .set RESUME_RSP, VMM_PROC_RESUME
+        .set RESUME_RIP, VMM_PROC_RESUME + 8
+        .globl stub_resume
+        .type stub_resume, @function
+stub_resume:
+        mov %rdi, %r11
+        mov SC_FPSTATE(%r11), %rcx
+        test %rcx, %rcx
+        jz 2f
+        cmpl $FP_XSTATE_MAGIC1, FX_SW_MAGIC(%rcx)
+        jne 1f
+        mov $-1, %eax
+        mov $-1, %edx
+        xrstor64 (%rcx)
+        jmp 2f
+1:      fxrstor64 (%rcx)
+2:      mov SC_RIP(%r11), %rax
+        mov %rax, RESUME_RIP
+        mov SC_RSP(%r11), %rax
+        mov %rax, RESUME_RSP
+        pushq SC_EFLAGS(%r11)
+        popfq
+        mov 0x00(%r11), %r8
+        mov 0x08(%r11), %r9
+        mov 0x10(%r11), %r10
+        mov 0x20(%r11), %r12
+        mov 0x28(%r11), %r13
+        mov 0x30(%r11), %r14
+        mov 0x38(%r11), %r15
+        mov 0x40(%r11), %rdi
+        mov 0x48(%r11), %rsi
+        mov 0x50(%r11), %rbp
+        mov 0x58(%r11), %rbx
+        mov 0x60(%r11), %rdx
+        mov 0x68(%r11), %rax
+        mov 0x70(%r11), %rcx
+        mov 0x18(%r11), %r11
+        mov RESUME_RSP, %rsp
+        jmp *RESUME_RIP
+
 
 /* void stub_enter(void *uc): rt_sigreturn into the guest from a frame built
  * by the stub (rdi: its ucontext). */

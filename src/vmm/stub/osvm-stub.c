@@ -92,10 +92,10 @@
 #define SIGSYS_  31
 #define SIGKILL_ 9
 
-#define SA_SIGINFO_    4u
-#define SA_ONSTACK_    0x08000000u
-#define SA_RESTORER_   0x04000000u
-#define SS_AUTODISARM_ (1u << 31)
+#define SA_SIGINFO_  4u
+#define SA_ONSTACK_  0x08000000u
+#define SA_RESTORER_ 0x04000000u
+#define SA_NODEFER_  0x40000000u
 
 #define PROT_READ_      1
 #define PROT_WRITE_     2
@@ -244,6 +244,7 @@ void stub_from_fork(void);
 extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
+__attribute__((noreturn)) void stub_resume(struct ksigcontext *g);
 __attribute__((noreturn)) void stub_main(long *sp);
 
 #define sc0(n)             stub_sc((n), 0, 0, 0, 0, 0, 0)
@@ -541,7 +542,7 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
         if (sig == SIGSYS_ && (si->code == SYS_USER_DISPATCH_ || si->code == SYS_SECCOMP_) &&
             si->arch == AUDIT_ARCH_X86_64_) {
                 if (fast_path(g) || io_fast(g))
-                        return;
+                        stub_resume(g);
                 ctl->nr = g->rax;
                 ctl->a[0] = g->rdi;
                 ctl->a[1] = g->rsi;
@@ -561,7 +562,7 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
                 wait_while(VMM_PROC_SYSCALL);
                 g->rax = (uint64_t)ctl->ret;
                 apply_answer();
-                return;
+                stub_resume(g);
         }
         /* a fault, a 32-bit system call, or a signal nobody should send */
         ctl->sig = (uint64_t)sig;
@@ -725,7 +726,7 @@ void stub_child(long memfd, long ctlfd, long imgfd)
                 struct ksiginfo si;
         } f;
         memset(&f, 0, sizeof(f));
-        f.uc.stack = (struct kstack){VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
+        f.uc.stack = (struct kstack){VMM_PROC_ALT, 0, 0, VMM_PROC_ALT_SIZE};
         f.uc.mc.rip = ctl->entry_rip;
         f.uc.mc.rsp = ctl->entry_rsp;
         f.uc.mc.eflags = 0x202;
@@ -1154,15 +1155,22 @@ __attribute__((noreturn)) static void zygote(long *sp)
                 r = stack;
         /* the stubs' trap handlers and signal stack, inherited by every fork
          * (the zygote itself never takes one: it has no guest) */
-        struct kstack alt = {VMM_PROC_ALT, (int32_t)SS_AUTODISARM_, 0, VMM_PROC_ALT_SIZE};
+        struct kstack alt = {VMM_PROC_ALT, 0, 0, VMM_PROC_ALT_SIZE};
         if (r == 0) {
                 step = VMM_PROC_ZSTEP_ALTSTACK;
                 r = zyg_sc(NR_sigaltstack, (long)&alt, 0, 0, 0, 0, 0);
         }
         static const int trap[] = {SIGSYS_, SIGSEGV_, SIGBUS_, SIGILL_, SIGFPE_, SIGTRAP_};
         for (unsigned i = 0; i < sizeof(trap) / sizeof(trap[0]) && r == 0; i++) {
+                /* a trap returns through stub_resume, not rt_sigreturn:
+                 * SIGSYS then leaves the mask as the guest had it; a fault
+                 * handler never returns */
                 struct ksigaction sa = {(void *)handler, SA_SIGINFO_ | SA_ONSTACK_ | SA_RESTORER_,
                                         stub_restorer, ~0ull};
+                if (trap[i] == SIGSYS_) {
+                        sa.flags |= SA_NODEFER_;
+                        sa.mask = 0;
+                }
                 step = VMM_PROC_ZSTEP_SIGACTION;
                 r = zyg_sc(NR_rt_sigaction, trap[i], (long)&sa, 0, 8, 0, 0);
         }
