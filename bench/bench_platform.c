@@ -20,6 +20,7 @@
  *                   for a profiler attached to this process or the zygote; --workers:
  *                   part 3 with W workers, 1-8, for analysis: the target is for two)
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -232,10 +233,21 @@ static int zygote_pid(void)
         if (last && is_zygote(last))
                 return last;
         last = 0;
-        for (int pid = 2; pid < 4194304; pid++)
-                if (is_zygote(pid))
-                        return last = pid;
-        return 0;
+        /* this process's children, by thread (/proc/self/task/TID/children) */
+        DIR *d = opendir("/proc/self/task");
+        for (struct dirent *t; d && !last && (t = readdir(d));) {
+                char path[300];
+                snprintf(path, sizeof(path), "/proc/self/task/%s/children", t->d_name);
+                FILE *f = t->d_name[0] != '.' ? fopen(path, "r") : NULL;
+                for (int pid; f && !last && fscanf(f, "%d", &pid) == 1;)
+                        if (is_zygote(pid))
+                                last = pid;
+                if (f)
+                        fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return last;
 }
 
 /* Where a round's CPU went, per call, in ms: this process (osvm: the
