@@ -782,7 +782,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
         size_t nseg = 0;
         /* osvm maps them all alike (copy-on-write): segments that follow
          * each other in memory and in the memfd go in one mmap (a musl
-         * tool's three in one); the stub maps each with its protection */
+         * tool's three in one), and so does the stub */
         uint64_t run_lo = 0, run_hi = 0, run_off = 0;
         for (size_t i = 0; i <= img->nseg; i++) {
                 const struct vmm_seg *s = i < img->nseg ? &img->seg[i] : NULL;
@@ -803,16 +803,25 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                         continue;
                 if (map) {
                         uint64_t len = page_up(va + s->filesz) - lo;
-                        if (run_hi == run_lo) {
+                        uint32_t prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0));
+                        bool joins = run_hi > run_lo; /* the run goes on: one range with it */
+                        if (!joins) {
                                 run_lo = lo;
                                 run_off = flo;
                         }
                         run_hi = lo + len;
-                        c->seg[nseg] = (struct vmm_proc_seg){
-                            .addr = lo,
-                            .len = len,
-                            .off = flo,
-                            .prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0))};
+                        if (joins) {
+                                /* the stub maps the run in one mmap too, executable
+                                 * if any of it is: no more than the guest's own
+                                 * memory, all of it executable, already gives */
+                                struct vmm_proc_seg *g = &c->seg[nseg - 1];
+                                g->len = run_hi - g->addr;
+                                g->prot |= prot;
+                                vm->proc.ro[nseg - 1].hi = run_hi;
+                                continue;
+                        }
+                        c->seg[nseg] =
+                            (struct vmm_proc_seg){.addr = lo, .len = len, .off = flo, .prot = prot};
                         vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
                         vm->proc.ro_delta[nseg] = (int64_t)flo - (int64_t)lo;
                         nseg++;

@@ -648,8 +648,18 @@ void stub_child(long memfd, long ctlfd, long imgfd)
         ctl->imgfd = (int32_t)imgfd;
         ctl->ctlfd = (int32_t)ctlfd;
         ctl->sock = ZSOCK;
-        if ((r = map_fixed(VMM_PROC_LIST_AT, VMM_PROC_SYS_END - VMM_PROC_LIST_AT,
-                           PROT_READ_ | PROT_WRITE_, MAP_SHARED_, memfd, VMM_PROC_LIST_AT)) < 0)
+        uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
+        const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
+        if (!(USER_BASE <= guard && guard <= stack && stack < size && size <= (1ull << 32)))
+                setup_failed(VMM_PROC_STEP_MAP_MEM, -E_INVAL);
+        /* the system pages and the user area below the guard in one mapping
+         * (the same memfd at the same offsets; the system pages executable
+         * as the user area is: the guest gains nothing), then the stack */
+        _Static_assert(VMM_PROC_SYS_END == USER_BASE,
+                       "the system pages end where user memory starts");
+        if ((r = map_fixed(VMM_PROC_LIST_AT, guard - VMM_PROC_LIST_AT, rwx, MAP_SHARED_, memfd,
+                           VMM_PROC_LIST_AT)) < 0 ||
+            (r = map_fixed(stack, size - stack, rwx, MAP_SHARED_, memfd, stack)) < 0)
                 setup_failed(VMM_PROC_STEP_MAP_MEM, r);
         uint64_t nl = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
         if (nl)
@@ -659,14 +669,6 @@ void stub_child(long memfd, long ctlfd, long imgfd)
          * above it; the result's first page */
         sc3(NR_madvise, VMM_PROC_IO - 0x2000, 0x4000, MADV_POPULATE_WRITE_);
         sc3(NR_madvise, VMM_PROC_IO_OUT, 0x1000, MADV_POPULATE_WRITE_);
-        uint64_t size = ctl->mem_size, guard = ctl->guard_lo, stack = ctl->stack_lo;
-        const long rwx = PROT_READ_ | PROT_WRITE_ | PROT_EXEC_;
-        if (!(VMM_PROC_SYS_END <= USER_BASE && USER_BASE <= guard && guard <= stack &&
-              stack < size && size <= (1ull << 32)))
-                setup_failed(VMM_PROC_STEP_MAP_MEM, -E_INVAL);
-        if ((r = map_fixed(USER_BASE, guard - USER_BASE, rwx, MAP_SHARED_, memfd, USER_BASE)) < 0 ||
-            (r = map_fixed(stack, size - stack, rwx, MAP_SHARED_, memfd, stack)) < 0)
-                setup_failed(VMM_PROC_STEP_MAP_MEM, r);
         uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
         for (uint64_t i = 0; i < nseg; i++) {
                 const struct vmm_proc_seg *s = &ctl->seg[i];
