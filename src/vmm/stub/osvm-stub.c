@@ -73,6 +73,7 @@
 #define NR_seccomp         317
 #define NR_getrandom       318
 #define NR_rseq            334
+#define NR_close_range     436
 
 #define E_AGAIN  11
 #define E_NOTTY  25
@@ -633,7 +634,6 @@ static void set_limit(int res, uint64_t v)
 __attribute__((noreturn, used)) void stub_child(long memfd, long ctlfd, long imgfd);
 void stub_child(long memfd, long ctlfd, long imgfd)
 {
-        sc1(NR_close, ZSOCK);
         /* The control page (its own memfd) populated: touched at once, not by
          * a fault (a first touch costs ~25 us where the host is itself a PVM
          * guest). Then the page list and the signal stack from guest memory,
@@ -676,7 +676,11 @@ void stub_child(long memfd, long ctlfd, long imgfd)
                     (r = map_fixed(s->addr, s->len, s->prot, MAP_PRIVATE_, imgfd, s->off)) < 0)
                         setup_failed(VMM_PROC_STEP_MAP_IMAGE, imgfd < 0 ? -E_INVAL : r);
         }
-        if ((imgfd >= 0 && (r = sc1(NR_close, imgfd)) < 0) || (r = sc1(NR_close, ctlfd)) < 0)
+        /* every fd but guest memory's: the zygote's socket, the control
+         * page's and the image's (close_range, flags 0: all the filter lets
+         * through) */
+        if ((memfd > 0 && (r = sc3(NR_close_range, 0, memfd - 1, 0)) < 0) ||
+            (r = sc3(NR_close_range, memfd + 1, 0xffffffffu, 0)) < 0)
                 setup_failed(VMM_PROC_STEP_CLOSE, r);
         populate();
         /* the zygote's system call page, which the fork returned into: gone
@@ -768,6 +772,8 @@ enum {
         L_PRLIM2,
         L_ARCH,
         L_ARCH2,
+        L_CLOSE,
+        L_CLOSE2,
         L_CLONE,
         L_CLONE2,
         L_ZLO,
@@ -838,7 +844,7 @@ static int build_filter(struct bpf *b)
         JEQ(NR_exit_group, L_ALLOW, L_NEXT);
         JEQ(NR_exit, L_ALLOW, L_NEXT);
         JEQ(NR_gettid, L_ALLOW, L_NEXT);
-        JEQ(NR_close, L_ALLOW, L_NEXT);
+        JEQ(NR_close_range, L_CLOSE, L_NEXT);
         JEQ(NR_sigaltstack, L_ALLOW, L_NEXT);
         JEQ(NR_rt_sigaction, L_ALLOW, L_NEXT);
         JEQ(NR_set_robust_list, L_ALLOW, L_NEXT);
@@ -906,6 +912,13 @@ static int build_filter(struct bpf *b)
         JEQ(0, L_PRLIM2, L_KILL);
         label(b, L_PRLIM2);
         LD(ARG_LO(0));
+        JEQ(0, L_ALLOW, L_KILL);
+        /* close_range: flags 0 (no CLOSE_RANGE_UNSHARE, no CLOEXEC) */
+        label(b, L_CLOSE);
+        LD(ARG_HI(2));
+        JEQ(0, L_CLOSE2, L_KILL);
+        label(b, L_CLOSE2);
+        LD(ARG_LO(2));
         JEQ(0, L_ALLOW, L_KILL);
         /* arch_prctl: ARCH_SET_FS */
         label(b, L_ARCH);
