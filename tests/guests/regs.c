@@ -106,12 +106,12 @@ typedef uint8_t vec[32];
 
 /* Loads the 16 vector registers (xmm or ymm, by op and prefix p) from in[],
  * makes the call, and stores them into out[]. */
+// clang-format off
 #define EACH16(F, op, p)                                                                           \
-        F(op, p, 0)                                                                                \
-        F(op, p, 1)                                                                                \
-        F(op, p, 2)                                                                                \
-        F(op, p, 3) F(op, p, 4) F(op, p, 5) F(op, p, 6) F(op, p, 7) F(op, p, 8) F(op, p, 9)        \
-            F(op, p, 10) F(op, p, 11) F(op, p, 12) F(op, p, 13) F(op, p, 14) F(op, p, 15)
+        F(op, p, 0) F(op, p, 1) F(op, p, 2) F(op, p, 3) F(op, p, 4) F(op, p, 5) F(op, p, 6)       \
+        F(op, p, 7) F(op, p, 8) F(op, p, 9) F(op, p, 10) F(op, p, 11) F(op, p, 12) F(op, p, 13)   \
+        F(op, p, 14) F(op, p, 15)
+// clang-format on
 #define VLOAD(op, p, i)  op " " #i "*32(%[in]), %%" #p "mm" #i "\n\t"
 #define VSTORE(op, p, i) op " %%" #p "mm" #i ", " #i "*32(%[out])\n\t"
 #define VCALL(op, p)     EACH16(VLOAD, op, p) "syscall\n\t" EACH16(VSTORE, op, p)

@@ -817,6 +817,16 @@ static void label(struct bpf *b, uint8_t l)
 #define RET_TRAP  0x00030000u
 #define RET_ALLOW 0x7fff0000u
 
+/* Loads argument i's low half once its high half is found 0 (else the
+ * process is killed); mid: a label of its own for the way on. */
+static void load_arg32(struct bpf *b, unsigned i, uint8_t mid)
+{
+        LD(ARG_HI(i));
+        JEQ(0, mid, L_KILL);
+        label(b, mid);
+        LD(ARG_LO(i));
+}
+
 static int build_filter(struct bpf *b)
 {
         uint64_t s = (uint64_t)stub_sc_end, z = (uint64_t)zyg_sc_end, zp = (uint64_t)zyg_page;
@@ -891,41 +901,26 @@ static int build_filter(struct bpf *b)
         JEQ(4096, L_ALLOW, L_KILL);
         /* madvise: populate only */
         label(b, L_MADV);
-        LD(ARG_HI(2));
-        JEQ(0, L_MADV2, L_KILL);
-        label(b, L_MADV2);
-        LD(ARG_LO(2));
+        load_arg32(b, 2, L_MADV2);
         JEQ(MADV_POPULATE_READ_, L_ALLOW, L_NEXT);
         JEQ(MADV_POPULATE_WRITE_, L_ALLOW, L_KILL);
         /* prctl: the parent-death signal and Syscall User Dispatch */
         label(b, L_PRCTL);
-        LD(ARG_HI(0));
-        JEQ(0, L_PRCTL2, L_KILL);
-        label(b, L_PRCTL2);
-        LD(ARG_LO(0));
+        load_arg32(b, 0, L_PRCTL2);
         JEQ(PR_SET_PDEATHSIG_, L_ALLOW, L_NEXT);
         JEQ(PR_SET_SYSCALL_USER_DISPATCH_, L_ALLOW, L_KILL);
         /* prlimit64: its own limits (lowered: raising a hard limit needs a
          * capability the stub does not have) */
         label(b, L_PRLIM);
-        LD(ARG_HI(0));
-        JEQ(0, L_PRLIM2, L_KILL);
-        label(b, L_PRLIM2);
-        LD(ARG_LO(0));
+        load_arg32(b, 0, L_PRLIM2);
         JEQ(0, L_ALLOW, L_KILL);
         /* close_range: flags 0 (no CLOSE_RANGE_UNSHARE, no CLOEXEC) */
         label(b, L_CLOSE);
-        LD(ARG_HI(2));
-        JEQ(0, L_CLOSE2, L_KILL);
-        label(b, L_CLOSE2);
-        LD(ARG_LO(2));
+        load_arg32(b, 2, L_CLOSE2);
         JEQ(0, L_ALLOW, L_KILL);
         /* arch_prctl: ARCH_SET_FS */
         label(b, L_ARCH);
-        LD(ARG_HI(0));
-        JEQ(0, L_ARCH2, L_KILL);
-        label(b, L_ARCH2);
-        LD(ARG_LO(0));
+        load_arg32(b, 0, L_ARCH2);
         JEQ(ARCH_SET_FS_, L_ALLOW, L_KILL);
 
         label(b, L_ZYG);
