@@ -336,6 +336,7 @@ struct vmm_proc_as {
         int nspid;    /* its pid as the zygote sees it (its tid, in RUN) */
         int hostpid;  /* its pid here (for /proc), 0 until looked up */
         uint32_t run; /* the state word's RUN value */
+        bool started; /* RUN set once: the first run starts the program */
         bool gone;    /* reaped: status holds its wait status */
         int status;
         bool spin;     /* a spare CPU: spin before sleeping */

@@ -921,9 +921,10 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
                 if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
                         return -1;
         }
-        /* go: the stub starts the program */
-        __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);
-        futex(&c->state, FUTEX_WAKE, 1, NULL);
+        /* the program starts at the first run, as on KVM: by then the
+         * staged request's header is whole (vmm_io_start), which the
+         * stub reads at the program's first read */
+        vm->proc.started = false;
         return 0;
 }
 
@@ -1168,6 +1169,11 @@ static void wait_change(struct vmm_vm *vm, uint32_t v)
 static void proc_run(struct vmm_vm *vm, struct vmm_exit *x)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
+        if (!vm->proc.started) { /* go: the stub starts the program */
+                vm->proc.started = true;
+                __atomic_store_n(&c->state, vm->proc.run, __ATOMIC_RELEASE);
+                futex(&c->state, FUTEX_WAKE, 1, NULL);
+        }
         x->kind = VMM_EXIT_STOPPED;
         uint32_t s = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
         switch (s) {
