@@ -155,6 +155,7 @@ static struct vmm_image *image_load(const char *path, const struct stat *st, int
         img->dev = st->st_dev;
         img->ino = st->st_ino;
         img->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+        img->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
         img->size = (uint64_t)st->st_size;
         /* Copy the file into a sealed memfd: later changes to the file cannot
          * reach a running VM, and a truncation cannot SIGBUS the host. */
@@ -201,34 +202,45 @@ fail:
         return NULL;
 }
 
+/* The cached image of path as st describes the file, with a reference, or NULL. */
+static struct vmm_image *cache_find(const char *path, const struct stat *st)
+{
+        int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+        int64_t ct = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+        struct vmm_image *found = NULL;
+        pthread_mutex_lock(&cache_lock);
+        for (int i = 0; i < CACHE_MAX && !found; i++) {
+                struct vmm_image *c = cache[i];
+                if (c && c->dev == st->st_dev && c->ino == st->st_ino && c->mtime_ns == mt &&
+                    c->ctime_ns == ct && c->size == (uint64_t)st->st_size &&
+                    strcmp(c->path, path) == 0) {
+                        c->refs++;
+                        found = c;
+                }
+        }
+        pthread_mutex_unlock(&cache_lock);
+        return found;
+}
+
 struct vmm_image *vmm_image_get(const char *path, osvm_err *e)
 {
+        /* a file the cache holds, unchanged (not written, not renamed over,
+         * its mode and owner as they were): one stat */
+        struct stat st;
+        struct vmm_image *img;
+        if (stat(path, &st) == 0 && (img = cache_find(path, &st)))
+                return img;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 err_sys(e, "image %s", path);
                 return NULL;
         }
-        struct stat st;
         if (fstat(fd, &st) < 0) {
                 err_sys(e, "image %s", path);
                 close(fd);
                 return NULL;
         }
-        int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        pthread_mutex_lock(&cache_lock);
-        for (int i = 0; i < CACHE_MAX; i++) {
-                struct vmm_image *c = cache[i];
-                if (c && c->dev == st.st_dev && c->ino == st.st_ino && c->mtime_ns == mt &&
-                    c->size == (uint64_t)st.st_size && strcmp(c->path, path) == 0) {
-                        c->refs++;
-                        pthread_mutex_unlock(&cache_lock);
-                        close(fd);
-                        return c;
-                }
-        }
-        pthread_mutex_unlock(&cache_lock);
-
-        struct vmm_image *img = image_load(path, &st, fd, e);
+        img = image_load(path, &st, fd, e);
         close(fd);
         if (!img)
                 return NULL;

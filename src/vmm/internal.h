@@ -112,7 +112,7 @@ struct vmm_image {
         char *path;
         dev_t dev;
         ino_t ino;
-        int64_t mtime_ns;
+        int64_t mtime_ns, ctime_ns; /* ctime: a chmod or chown is a change too */
         uint64_t size;
         int memfd;
         const uint8_t *bytes; /* read-only mapping of the memfd */

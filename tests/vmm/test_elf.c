@@ -4,7 +4,9 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vmm/internal.h"
 
@@ -168,12 +170,88 @@ static void test_image_check(void **state)
         assert_int_equal(tu_rmrf(dir), 0);
 }
 
+static void write_image(const char *path, const struct img *m)
+{
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(m, 1, sizeof(*m), f), sizeof(*m));
+        assert_int_equal(fclose(f), 0);
+}
+
+/* The file's times set apart from any earlier ones (a write within the
+ * same clock tick leaves mtime as it was). */
+static void set_times(const char *path, time_t t)
+{
+        struct timespec ts[2] = {{t, 0}, {t, 0}};
+        assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* The image cache hands out the image it holds while the file is unchanged,
+ * and loads it again once the file was written, renamed over, or had its
+ * mode changed (ctime). */
+static void test_image_cache(void **state)
+{
+        (void)state;
+        char dir[64], path[128], other[128];
+        assert_int_equal(tu_tempdir(dir, sizeof(dir), "elfcache"), 0);
+        snprintf(path, sizeof(path), "%s/tool", dir);
+        snprintf(other, sizeof(other), "%s/tool.new", dir);
+        struct img m;
+        make(&m);
+        m.code[0] = 0x11;
+        write_image(path, &m);
+        set_times(path, 1000000);
+        osvm_err e = {0};
+        struct vmm_image *a = vmm_image_get(path, &e), *b = vmm_image_get(path, &e);
+        assert_non_null(a);
+        assert_ptr_equal(a, b);
+        vmm_image_put(b);
+
+        /* written: same size, new bytes */
+        m.code[0] = 0x22;
+        write_image(path, &m);
+        set_times(path, 2000000);
+        struct vmm_image *c = vmm_image_get(path, &e);
+        assert_non_null(c);
+        assert_ptr_not_equal(c, a);
+        assert_int_equal(c->bytes[offsetof(struct img, code)], 0x22);
+        assert_int_equal(a->bytes[offsetof(struct img, code)], 0x11); /* a held: unchanged */
+        vmm_image_put(a);
+
+        /* its mode changed only */
+        assert_int_equal(chmod(path, 0500), 0);
+        struct vmm_image *d = vmm_image_get(path, &e);
+        assert_non_null(d);
+        assert_ptr_not_equal(d, c);
+        vmm_image_put(c);
+
+        /* renamed over by another file of the same times and size */
+        m.code[0] = 0x33;
+        write_image(other, &m);
+        set_times(other, 2000000);
+        assert_int_equal(rename(other, path), 0);
+        struct vmm_image *f = vmm_image_get(path, &e);
+        assert_non_null(f);
+        assert_ptr_not_equal(f, d);
+        assert_int_equal(f->bytes[offsetof(struct img, code)], 0x33);
+        vmm_image_put(d);
+        vmm_image_put(f);
+
+        /* gone */
+        assert_int_equal(unlink(path), 0);
+        err_clear(&e);
+        assert_null(vmm_image_get(path, &e));
+        assert_int_equal(e.code, ENOENT);
+        assert_int_equal(tu_rmrf(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_good),
             cmocka_unit_test(test_refused),
             cmocka_unit_test(test_image_check),
+            cmocka_unit_test(test_image_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
