@@ -170,20 +170,32 @@ static void test_image_check(void **state)
         assert_int_equal(tu_rmrf(dir), 0);
 }
 
-static void write_image(const char *path, const struct img *m)
+/* The file at path written anew with its first code byte `code` and both
+ * times t (apart from any earlier ones: a write within one clock tick leaves
+ * mtime as it was). */
+static void write_image(const char *path, struct img *m, uint8_t code, time_t t)
 {
+        m->code[0] = code;
         FILE *f = fopen(path, "wb");
         assert_non_null(f);
         assert_int_equal(fwrite(m, 1, sizeof(*m), f), sizeof(*m));
         assert_int_equal(fclose(f), 0);
-}
-
-/* The file's times set apart from any earlier ones (a write within the
- * same clock tick leaves mtime as it was). */
-static void set_times(const char *path, time_t t)
-{
         struct timespec ts[2] = {{t, 0}, {t, 0}};
         assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* The image of path from the cache, which must be a new one, not was; its
+ * first code byte code (or any, for -1). The caller puts it. */
+static struct vmm_image *get_new(const char *path, const struct vmm_image *was, int code)
+{
+        osvm_err e = {0};
+        struct vmm_image *img = vmm_image_get(path, &e);
+        if (!img)
+                fail_msg("%s: %s", path, e.msg);
+        assert_ptr_not_equal(img, was);
+        if (code >= 0)
+                assert_int_equal(img->bytes[offsetof(struct img, code)], code);
+        return img;
 }
 
 /* The image cache hands out the image it holds while the file is unchanged,
@@ -198,48 +210,33 @@ static void test_image_cache(void **state)
         snprintf(other, sizeof(other), "%s/tool.new", dir);
         struct img m;
         make(&m);
-        m.code[0] = 0x11;
-        write_image(path, &m);
-        set_times(path, 1000000);
+        write_image(path, &m, 0x11, 1000000);
+        struct vmm_image *a = get_new(path, NULL, 0x11);
         osvm_err e = {0};
-        struct vmm_image *a = vmm_image_get(path, &e), *b = vmm_image_get(path, &e);
-        assert_non_null(a);
-        assert_ptr_equal(a, b);
+        struct vmm_image *b = vmm_image_get(path, &e);
+        assert_ptr_equal(a, b); /* unchanged: the one held */
         vmm_image_put(b);
 
-        /* written: same size, new bytes */
-        m.code[0] = 0x22;
-        write_image(path, &m);
-        set_times(path, 2000000);
-        struct vmm_image *c = vmm_image_get(path, &e);
-        assert_non_null(c);
-        assert_ptr_not_equal(c, a);
-        assert_int_equal(c->bytes[offsetof(struct img, code)], 0x22);
-        assert_int_equal(a->bytes[offsetof(struct img, code)], 0x11); /* a held: unchanged */
+        /* written: same size, new bytes; the image held keeps the old ones */
+        write_image(path, &m, 0x22, 2000000);
+        struct vmm_image *c = get_new(path, a, 0x22);
+        assert_int_equal(a->bytes[offsetof(struct img, code)], 0x11);
         vmm_image_put(a);
 
         /* its mode changed only */
         assert_int_equal(chmod(path, 0500), 0);
-        struct vmm_image *d = vmm_image_get(path, &e);
-        assert_non_null(d);
-        assert_ptr_not_equal(d, c);
+        struct vmm_image *d = get_new(path, c, 0x22);
         vmm_image_put(c);
 
         /* renamed over by another file of the same times and size */
-        m.code[0] = 0x33;
-        write_image(other, &m);
-        set_times(other, 2000000);
+        write_image(other, &m, 0x33, 2000000);
         assert_int_equal(rename(other, path), 0);
-        struct vmm_image *f = vmm_image_get(path, &e);
-        assert_non_null(f);
-        assert_ptr_not_equal(f, d);
-        assert_int_equal(f->bytes[offsetof(struct img, code)], 0x33);
+        struct vmm_image *f = get_new(path, d, 0x33);
         vmm_image_put(d);
         vmm_image_put(f);
 
         /* gone */
         assert_int_equal(unlink(path), 0);
-        err_clear(&e);
         assert_null(vmm_image_get(path, &e));
         assert_int_equal(e.code, ENOENT);
         assert_int_equal(tu_rmrf(dir), 0);
