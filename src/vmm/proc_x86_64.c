@@ -1125,11 +1125,12 @@ static void proc_fault(struct vmm_vm *vm)
         vmm_fault_words(vm, vector, err, addr, rip, 3, "the stub's own pages below the user area",
                         why, sizeof(why));
         if (rip < VMM_PROC_SYS) {
-                /* the stub's code, acting for the guest on memory the guest
-                 * named (or the guest ran it itself) */
                 char words[sizeof(why)];
                 snprintf(words, sizeof(words), "%s", why);
-                snprintf(why, sizeof(why), "a fault inside the stub's trap handler: %s", words);
+                snprintf(why, sizeof(why),
+                         "a fault in the stub's code (its trap handler acting on memory the "
+                         "guest named, or the guest's own jump there): %s",
+                         words);
         }
         /* a #GP from a non-canonical address or a privileged instruction has
          * no address; the signal decides the code as it would for a process */

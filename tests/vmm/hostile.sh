@@ -240,7 +240,7 @@ else
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash died
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash setup-err
         expect 0 '^forged$;;^after$' -- $M --timeout 5000 $G/ctl_smash forge
-        expect 139 'a fault inside the stub.s trap handler' -- $M --timeout 5000 $G/ctl_smash answers
+        expect 139 'a fault in the stub.s code \(its trap handler' -- $M --timeout 5000 $G/ctl_smash answers
         # the stack pointer inside the signal stack: the trap's frame goes below it
         expect 0 '^on the signal stack$;;^served on the signal stack$;;^pid 1, wrote 20 and 27$;;^after$' \
                 -- $M --timeout 5000 $G/ctl_smash rsp-alt

@@ -141,7 +141,6 @@ stub_resume:
         mov RESUME_RSP, %rsp
         jmp *RESUME_RIP
 
-
 /* void stub_enter(void *uc): rt_sigreturn into the guest from a frame built
  * by the stub (rdi: its ucontext). */
         .globl stub_enter
