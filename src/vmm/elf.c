@@ -138,6 +138,12 @@ static void image_free(struct vmm_image *img)
         free(img);
 }
 
+/* A file time in ns, as the cache keys it. */
+static int64_t ns_of(struct timespec t)
+{
+        return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static struct vmm_image *image_load(const char *path, const struct stat *st, int fd, osvm_err *e)
 {
         if (!S_ISREG(st->st_mode)) {
@@ -154,8 +160,8 @@ static struct vmm_image *image_load(const char *path, const struct stat *st, int
         img->path = xstrdup(path);
         img->dev = st->st_dev;
         img->ino = st->st_ino;
-        img->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-        img->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+        img->mtime_ns = ns_of(st->st_mtim);
+        img->ctime_ns = ns_of(st->st_ctim);
         img->size = (uint64_t)st->st_size;
         /* Copy the file into a sealed memfd: later changes to the file cannot
          * reach a running VM, and a truncation cannot SIGBUS the host. */
@@ -205,8 +211,7 @@ fail:
 /* The cached image of path as st describes the file, with a reference, or NULL. */
 static struct vmm_image *cache_find(const char *path, const struct stat *st)
 {
-        int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-        int64_t ct = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+        int64_t mt = ns_of(st->st_mtim), ct = ns_of(st->st_ctim);
         struct vmm_image *found = NULL;
         pthread_mutex_lock(&cache_lock);
         for (int i = 0; i < CACHE_MAX && !found; i++) {

@@ -780,44 +780,39 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                                (unsigned long long)(vm->mem_size >> 20));
         struct vmm_proc_ctl *c = ctl_of(vm);
         size_t nseg = 0;
-        /* osvm maps them all alike (copy-on-write): segments that follow
-         * each other in memory and in the memfd go in one mmap (a musl
-         * tool's three in one), and so does the stub */
-        uint64_t run_lo = 0, run_hi = 0, run_off = 0;
+        /* osvm maps them all alike (copy-on-write). Segments that follow each
+         * other in memory and in the memfd are one range (a musl tool's three
+         * in one), which osvm maps in one mmap and the stub too, executable if
+         * any of it is: no more than the guest's own memory, all of it
+         * executable, already gives. */
+        bool open = false; /* range nseg - 1 is still to map here */
         for (size_t i = 0; i <= img->nseg; i++) {
                 const struct vmm_seg *s = i < img->nseg ? &img->seg[i] : NULL;
                 uint64_t va = s ? s->vaddr + img->bias : 0;
                 uint64_t lo = va & ~(VMM_PAGE - 1), flo = s ? s->off & ~(VMM_PAGE - 1) : 0;
                 bool map = s && s->filesz && img->can_map && !(s->flags & 2 /* PF_W */) &&
                            s->memsz == s->filesz && nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
-                if (run_hi > run_lo &&
-                    !(map && lo == run_hi && flo == run_off + (run_hi - run_lo))) {
+                struct vmm_range *r = nseg ? &vm->proc.ro[nseg - 1] : NULL;
+                int64_t delta = nseg ? vm->proc.ro_delta[nseg - 1] : 0;
+                bool joins = open && map && lo == r->hi && (int64_t)flo == (int64_t)r->hi + delta;
+                if (open && !joins) {
                         vm->proc.nro = nseg; /* mapped over: for mem_wipe, should this fail */
-                        if (mmap(vm->mem + run_lo, run_hi - run_lo, PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_FIXED, img->memfd, (off_t)run_off) == MAP_FAILED)
+                        if (mmap(vm->mem + r->lo, r->hi - r->lo, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_FIXED, img->memfd,
+                                 (off_t)((int64_t)r->lo + delta)) == MAP_FAILED)
                                 return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
-                                               (unsigned long long)run_lo);
-                        run_lo = run_hi = 0;
+                                               (unsigned long long)r->lo);
+                        open = false;
                 }
                 if (!s || s->filesz == 0)
                         continue;
                 if (map) {
                         uint64_t len = page_up(va + s->filesz) - lo;
                         uint32_t prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0));
-                        bool joins = run_hi > run_lo; /* the run goes on: one range with it */
-                        if (!joins) {
-                                run_lo = lo;
-                                run_off = flo;
-                        }
-                        run_hi = lo + len;
                         if (joins) {
-                                /* the stub maps the run in one mmap too, executable
-                                 * if any of it is: no more than the guest's own
-                                 * memory, all of it executable, already gives */
-                                struct vmm_proc_seg *g = &c->seg[nseg - 1];
-                                g->len = run_hi - g->addr;
-                                g->prot |= prot;
-                                vm->proc.ro[nseg - 1].hi = run_hi;
+                                r->hi = lo + len;
+                                c->seg[nseg - 1].len = r->hi - r->lo;
+                                c->seg[nseg - 1].prot |= prot;
                                 continue;
                         }
                         c->seg[nseg] =
@@ -825,6 +820,7 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                         vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
                         vm->proc.ro_delta[nseg] = (int64_t)flo - (int64_t)lo;
                         nseg++;
+                        open = true;
                         continue;
                 }
                 uint64_t done = 0;
@@ -1122,16 +1118,14 @@ static void proc_fault(struct vmm_vm *vm)
         unsigned vector = trapno < 32 ? (unsigned)trapno : 13;
         if (sig == SIGTRAP && vector != 1 && vector != 3)
                 vector = 3;
+        char words[sizeof(why)];
         vmm_fault_words(vm, vector, err, addr, rip, 3, "the stub's own pages below the user area",
-                        why, sizeof(why));
-        if (rip < VMM_PROC_SYS) {
-                char words[sizeof(why)];
-                snprintf(words, sizeof(words), "%s", why);
-                snprintf(why, sizeof(why),
-                         "a fault in the stub's code (its trap handler acting on memory the "
-                         "guest named, or the guest's own jump there): %s",
-                         words);
-        }
+                        words, sizeof(words));
+        snprintf(why, sizeof(why), "%s%s",
+                 rip < VMM_PROC_SYS ? "a fault in the stub's code (its trap handler acting on "
+                                      "memory the guest named, or the guest's own jump there): "
+                                    : "",
+                 words);
         /* a #GP from a non-canonical address or a privileged instruction has
          * no address; the signal decides the code as it would for a process */
         int code = sig == SIGILL    ? 128 + SIGILL
