@@ -129,8 +129,9 @@ enum {
                                  * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
         VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,
                                  * or -EAGAIN (not ended, or ended long ago). The
-                                 * zygote reaps every ended stub after each
-                                 * request and keeps the last 256 statuses. */
+                                 * zygote reaps the ended stubs every eighth
+                                 * request and at each REAP, and keeps the
+                                 * last 256 statuses. */
 };
 struct vmm_proc_msg {
         uint32_t type, pad;

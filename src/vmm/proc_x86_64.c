@@ -167,14 +167,12 @@ void vmm_proc_shutdown(void)
         pthread_mutex_unlock(&zyg_lock);
 }
 
-/* One message and, optionally, its fd. */
+/* One message and, optionally, its fd; -ETIMEDOUT past the socket's
+ * receive timeout (PROC_SETUP_WAIT_MS), -EPIPE when the zygote is gone. */
 static int zyg_recv(struct vmm_proc_msg *m, int *fd)
 {
         if (fd)
                 *fd = -1;
-        int w = wait_readable(zyg.sock, PROC_SETUP_WAIT_MS);
-        if (w < 0)
-                return w;
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -187,7 +185,9 @@ static int zyg_recv(struct vmm_proc_msg *m, int *fd)
                 r = recvmsg(zyg.sock, &h, MSG_CMSG_CLOEXEC);
         while (r < 0 && errno == EINTR);
         if (r < 0)
-                return -errno;
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+        if (r == 0)
+                return -EPIPE;
         struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
         int got = -1;
         if (ch && ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS &&
@@ -256,8 +256,16 @@ static int zyg_start(osvm_err *e)
         if (sfd < 0)
                 return -1;
         int sv[2];
+        /* a reply bounded by the receive timeout: no poll before each */
+        struct timeval tv = {PROC_SETUP_WAIT_MS / 1000, (PROC_SETUP_WAIT_MS % 1000) * 1000};
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return err_sys(e, "the zygote's socket");
+        if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+                err_sys(e, "the zygote's socket: its timeout");
+                close(sv[0]);
+                close(sv[1]);
+                return -1;
+        }
         char *argv[] = {"osvm-stub", NULL};
         char *envp[] = {NULL};
         struct sbx_spec s = {.ns = SBX_NS_ALL,
@@ -300,42 +308,53 @@ static int zyg_start(osvm_err *e)
         return 0;
 }
 
-/* The zygote, started when needed (again after it died); under zyg_lock. */
+/* The zygote, started when needed; under zyg_lock. */
 static int zyg_ensure(osvm_err *e)
 {
-        if (zyg.up) {
-                struct pollfd p = {.fd = zyg.pidfd, .events = POLLIN};
-                if (poll(&p, 1, 0) == 0)
-                        return 0;
+        return zyg.up ? 0 : zyg_start(e);
+}
+
+/* Whether w, a send's or a receive's -errno, says the zygote is gone. */
+static bool zyg_gone(int w)
+{
+        return w == -EPIPE || w == -ECONNRESET;
+}
+
+/* A stub for memfd and ctlfd (and imgfd, -1 for none): its pid and pidfd.
+ * A zygote found gone (it died since the last request, or with this one,
+ * and every stub of its pid namespace with it) is replaced and asked
+ * again, once. */
+static int zyg_fork(int memfd, int ctlfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
+{
+        int fds[3] = {memfd, ctlfd, imgfd};
+        struct vmm_proc_msg m;
+        int w = 0;
+        pthread_mutex_lock(&zyg_lock);
+        for (int attempt = 0; attempt < 2; attempt++) {
+                if (zyg_ensure(e) < 0) {
+                        pthread_mutex_unlock(&zyg_lock);
+                        return -1;
+                }
+                w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 3 : 2);
+                if (w == 0)
+                        w = zyg_recv(&m, pidfd);
+                if (!zyg_gone(w) || attempt > 0)
+                        break;
                 log_warn("vmm: the process platform's zygote ended; starting another");
                 zyg_down();
         }
-        return zyg_start(e);
-}
-
-/* A stub for memfd and ctlfd (and imgfd, -1 for none): its pid and pidfd. */
-static int zyg_fork(int memfd, int ctlfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
-{
-        pthread_mutex_lock(&zyg_lock);
-        int r = zyg_ensure(e);
-        if (r == 0) {
-                int fds[3] = {memfd, ctlfd, imgfd};
-                struct vmm_proc_msg m;
-                int w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 3 : 2);
-                if (w == 0)
-                        w = zyg_recv(&m, pidfd);
-                if (w == 0 && (m.type != VMM_PROC_MSG_FORK || m.arg <= 0 || *pidfd < 0))
-                        w = m.arg < 0 ? (int)m.arg : -EPROTO;
-                if (w < 0) {
-                        if (*pidfd >= 0)
-                                close(*pidfd);
-                        *pidfd = -1;
-                        r = err_set(e, -w, "the zygote could not fork a stub: %s", strerror(-w));
-                        if (w != -EAGAIN && w != -ENOMEM)
-                                zyg_down();
-                } else {
-                        *pid = (int)m.arg;
-                }
+        if (w == 0 && (m.type != VMM_PROC_MSG_FORK || m.arg <= 0 || *pidfd < 0))
+                w = m.arg < 0 ? (int)m.arg : -EPROTO;
+        int r = 0;
+        if (w < 0) {
+                if (*pidfd >= 0)
+                        close(*pidfd);
+                *pidfd = -1;
+                r = err_set(e, -w, "the zygote could not fork a stub: %s", strerror(-w));
+                if (w != -EAGAIN && w != -ENOMEM)
+                        zyg_down();
+        } else {
+                *pid = (int)m.arg;
         }
         pthread_mutex_unlock(&zyg_lock);
         return r;

@@ -6,8 +6,11 @@
  * (make vmm-guests). */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -504,6 +507,58 @@ static void test_shutdown_ends_every_process(void **state)
         }
 }
 
+/* This process's children, by thread (/proc/self/task/TID/children): up
+ * to max pids into out; how many. */
+static size_t children(int *out, size_t max)
+{
+        size_t n = 0;
+        DIR *d = opendir("/proc/self/task");
+        for (struct dirent *t; d && (t = readdir(d));) {
+                char path[300];
+                snprintf(path, sizeof(path), "/proc/self/task/%s/children", t->d_name);
+                FILE *f = t->d_name[0] != '.' ? fopen(path, "r") : NULL;
+                for (int pid; f && n < max && fscanf(f, "%d", &pid) == 1;)
+                        out[n++] = pid;
+                if (f)
+                        fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return n;
+}
+
+/* The process platform's zygote killed between two calls: the next call
+ * finds it gone (at once, or only once it asked: a kill takes a moment),
+ * starts another and runs. */
+static void test_zygote_dies(void **state)
+{
+        (void)state;
+        if (plat != VMM_PLATFORM_PROCESS)
+                skip(); /* KVM has no zygote */
+        const char *argv[] = {"hello", "exit=4", NULL};
+        struct call c;
+        call_run(&c, G "hello", argv, NULL, 0, small);
+        if (c.rc != 0 || c.res.exit_code != 4)
+                fail_msg("before: %s %s", c.e.msg, c.res.why);
+        call_free(&c);
+        for (int round = 0; round < 2; round++) {
+                int kids[16];
+                size_t n = children(kids, 16);
+                assert_int_equal(n, 1); /* the zygote, the engine's only child between calls */
+                assert_int_equal(kill(kids[0], SIGKILL), 0);
+                if (round == 1) { /* dead before the call, not reaped */
+                        siginfo_t si = {0};
+                        assert_int_equal(waitid(P_PID, (id_t)kids[0], &si, WEXITED | WNOWAIT), 0);
+                }
+                call_run(&c, G "hello", argv, NULL, 0, small);
+                if (c.rc != 0 || c.res.exit_code != 4)
+                        fail_msg("after the kill, round %d: %s %s", round, c.e.msg, c.res.why);
+                call_free(&c);
+                n = children(kids, 16);
+                assert_int_equal(n, 1); /* another; the dead one reaped */
+        }
+}
+
 static int done(void **state)
 {
         (void)state;
@@ -527,6 +582,7 @@ int main(void)
             cmocka_unit_test(test_pool),
             cmocka_unit_test(test_no_residue),
             cmocka_unit_test(test_shutdown_ends_every_process),
+            cmocka_unit_test(test_zygote_dies),
         };
         int failed = cmocka_run_group_tests_name("process", tests, on_process, done);
         failed += cmocka_run_group_tests_name("kvm", tests, on_kvm, done);

@@ -36,7 +36,6 @@
 /* ---- the kernel's ABI (x86-64), without libc ---- */
 
 #define NR_read            0
-#define NR_close           3
 #define NR_mmap            9
 #define NR_mprotect        10
 #define NR_munmap          11
@@ -73,6 +72,7 @@
 #define NR_seccomp         317
 #define NR_getrandom       318
 #define NR_rseq            334
+#define NR_dup3            292
 #define NR_close_range     436
 
 #define E_AGAIN  11
@@ -581,7 +581,11 @@ static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 
 /* ---- a stub: set up in the zygote's fork, then the guest ---- */
 
-#define ZSOCK 3 /* the zygote's socket to osvm */
+/* The zygote's socket to osvm: its last fd (RLIMIT_NOFILE 64), moved there
+ * from 3 (where it came) before anything else, so that every fd below it is
+ * a request's and one close_range ends them all. */
+#define ZSOCK_START 3
+#define ZSOCK       63
 
 /* The signals the stub takes (the guest's traps and faults); every other
  * one stays blocked while the guest runs. */
@@ -776,6 +780,8 @@ enum {
         L_CLOSE2,
         L_CLONE,
         L_CLONE2,
+        L_ZCLOSE,
+        L_ZCLOSE2,
         L_ZLO,
         L_SLO,
         L_ZHI,
@@ -928,7 +934,7 @@ static int build_filter(struct bpf *b)
         JEQ(NR_recvmsg, L_ALLOW, L_NEXT);
         JEQ(NR_sendmsg, L_ALLOW, L_NEXT);
         JEQ(NR_wait4, L_ALLOW, L_NEXT);
-        JEQ(NR_close, L_ALLOW, L_NEXT);
+        JEQ(NR_close_range, L_ZCLOSE, L_NEXT);
         JEQ(NR_exit_group, L_ALLOW, L_NEXT);
         JEQ(NR_clone, L_CLONE, L_KILL);
         label(b, L_CLONE);
@@ -937,6 +943,10 @@ static int build_filter(struct bpf *b)
         label(b, L_CLONE2);
         LD(ARG_LO(0));
         JEQ(SIGCHLD_ | CLONE_PIDFD_, L_ALLOW, L_KILL);
+        /* close_range: flags 0, as a stub's */
+        label(b, L_ZCLOSE);
+        load_arg32(b, 2, L_ZCLOSE2);
+        JEQ(0, L_ALLOW, L_KILL);
 
         label(b, L_ALLOW);
         RET(RET_ALLOW);
@@ -1120,9 +1130,12 @@ static long stub_stack(uintptr_t image_end, long *zyg_sp)
         return (long)top;
 }
 
-/* Stubs that ended, reaped as soon as the zygote looks (after each
- * request), their wait status kept for a REAP that asks (the last ENDED). */
-#define ENDED 256
+/* Stubs that ended, reaped when the zygote looks (after every REAP_EVERY
+ * requests, and at a REAP), their wait status kept for a REAP that asks
+ * (the last ENDED). An ended stub's pidfd reads as ended before it is
+ * reaped: osvm waits on nothing here. */
+#define ENDED      256
+#define REAP_EVERY 8
 static struct {
         long pid, status;
 } ended[ENDED];
@@ -1141,6 +1154,9 @@ static void reap_all(void)
 
 __attribute__((noreturn)) static void zygote(long *sp)
 {
+        if (zyg_sc(NR_dup3, ZSOCK_START, ZSOCK, 0, 0, 0, 0) != ZSOCK)
+                zsc1(NR_exit_group, 1); /* nowhere to say it: osvm sees no HELLO */
+        zsc3(NR_close_range, ZSOCK_START, ZSOCK_START, 0);
         struct bpf b;
         memset(&b, 0, sizeof(b));
         /* the filter relies on all of this program lying below the control
@@ -1212,6 +1228,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
         zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, r < 0 ? step : sud, -1);
         if (r < 0)
                 zsc1(NR_exit_group, 1);
+        unsigned since_reap = 0;
         for (;;) {
                 struct vmm_proc_msg m;
                 struct kiovec v = {&m, sizeof(m)};
@@ -1230,23 +1247,16 @@ __attribute__((noreturn)) static void zygote(long *sp)
                 if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_)
                         for (unsigned i = 0; i < 3 && c.len >= 16 + 4 * (i + 1); i++)
                                 fds[i] = c.fds[i];
-                if (r != sizeof(m)) {
-                        for (int i = 0; i < 3; i++)
-                                if (fds[i] >= 0)
-                                        zsc1(NR_close, fds[i]);
-                        continue;
-                }
-                if (m.type == VMM_PROC_MSG_FORK) {
+                if (m.type == VMM_PROC_MSG_FORK && r == sizeof(m)) {
                         int pidfd = -1;
                         long pid = fds[0] < 0 || fds[1] < 0
                                        ? -E_INVAL
                                        : zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, (uint64_t)stack,
                                                   fds[0], fds[1], fds[2]);
                         zsend(VMM_PROC_MSG_FORK, pid, 0, pid > 0 ? pidfd : -1);
-                        if (pid > 0)
-                                zsc1(NR_close, pidfd);
-                } else if (m.type == VMM_PROC_MSG_REAP) {
+                } else if (m.type == VMM_PROC_MSG_REAP && r == sizeof(m)) {
                         reap_all();
+                        since_reap = 0;
                         long st = -E_AGAIN;
                         for (unsigned i = 0; i < ENDED; i++)
                                 if (ended[i].pid == m.arg && m.arg > 0) {
@@ -1255,10 +1265,13 @@ __attribute__((noreturn)) static void zygote(long *sp)
                                 }
                         zsend(VMM_PROC_MSG_REAP, st, 0, -1);
                 }
-                reap_all();
-                for (int i = 0; i < 3; i++)
-                        if (fds[i] >= 0)
-                                zsc1(NR_close, fds[i]);
+                if (++since_reap >= REAP_EVERY) {
+                        reap_all();
+                        since_reap = 0;
+                }
+                /* the request's fds and the new stub's pidfd: every fd below
+                 * the socket */
+                zsc3(NR_close_range, 0, ZSOCK - 1, 0);
         }
 }
 
