@@ -110,6 +110,20 @@ static int on_kvm(void **state)
 
 static const struct vmm_limits small = {.memory_mb = 32};
 
+/* image run with "hello exit=CODE" (no input): fails the test, naming what,
+ * unless it ran and exited with code. */
+static void hello_exits(const char *image, int code, const char *what)
+{
+        char arg[16];
+        snprintf(arg, sizeof(arg), "exit=%d", code);
+        const char *argv[] = {"hello", arg, NULL};
+        struct call c;
+        call_run(&c, image, argv, NULL, 0, small);
+        if (c.rc != 0 || c.res.exit_code != code)
+                fail_msg("%s: %s %s", what, c.e.msg, c.res.why);
+        call_free(&c);
+}
+
 static void test_hello_every_toolchain(void **state)
 {
         (void)state;
@@ -366,14 +380,8 @@ static void test_pool(void **state)
         assert_int_equal(vmm_pool_start_platform(plat, 2, 32, &e), -1); /* once */
         /* the first calls take guests made before the pool knew any image */
         vmm_pool_wait_idle();
-        for (int i = 0; i < 2; i++) {
-                const char *argv[] = {"hello", "exit=3", NULL};
-                struct call c;
-                call_run(&c, G "hello.glibc", argv, NULL, 0, small);
-                if (c.rc != 0 || c.res.exit_code != 3)
-                        fail_msg("a guest made without the image: %s %s", c.e.msg, c.res.why);
-                call_free(&c);
-        }
+        for (int i = 0; i < 2; i++)
+                hello_exits(G "hello.glibc", 3, "a guest made without the image");
         for (int i = 0; i < 6; i++) {
                 const char *argv[] = {"hello", "exit=9", NULL};
                 struct call c;
@@ -491,12 +499,7 @@ static void test_shutdown_ends_every_process(void **state)
         (void)state;
         SKIP_WITHOUT_KVM();
         for (int round = 0; round < 2; round++) {
-                const char *argv[] = {"hello", "exit=4", NULL};
-                struct call c;
-                call_run(&c, G "hello", argv, NULL, 0, small);
-                if (c.rc != 0 || c.res.exit_code != 4)
-                        fail_msg("round %d: %s %s", round, c.e.msg, c.res.why);
-                call_free(&c);
+                hello_exits(G "hello", 4, round ? "after a shutdown" : "before a shutdown");
                 vmm_shutdown();
                 siginfo_t si = {0};
                 errno = 0;
@@ -535,12 +538,7 @@ static void test_zygote_dies(void **state)
         (void)state;
         if (plat != VMM_PLATFORM_PROCESS)
                 skip(); /* KVM has no zygote */
-        const char *argv[] = {"hello", "exit=4", NULL};
-        struct call c;
-        call_run(&c, G "hello", argv, NULL, 0, small);
-        if (c.rc != 0 || c.res.exit_code != 4)
-                fail_msg("before: %s %s", c.e.msg, c.res.why);
-        call_free(&c);
+        hello_exits(G "hello", 4, "before the kill");
         for (int round = 0; round < 2; round++) {
                 int kids[16];
                 size_t n = children(kids, 16);
@@ -550,10 +548,8 @@ static void test_zygote_dies(void **state)
                         siginfo_t si = {0};
                         assert_int_equal(waitid(P_PID, (id_t)kids[0], &si, WEXITED | WNOWAIT), 0);
                 }
-                call_run(&c, G "hello", argv, NULL, 0, small);
-                if (c.rc != 0 || c.res.exit_code != 4)
-                        fail_msg("after the kill, round %d: %s %s", round, c.e.msg, c.res.why);
-                call_free(&c);
+                hello_exits(G "hello", 4,
+                            round ? "after a kill, the zygote reaped" : "after a kill");
                 n = children(kids, 16);
                 assert_int_equal(n, 1); /* another; the dead one reaped */
         }
