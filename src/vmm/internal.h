@@ -76,7 +76,7 @@
 #define VMM_IO_ST_LO   0x40 /*   or [ST_LO, ST_HI) */
 #define VMM_IO_ST_HI   0x48
 struct vmm_io_area {
-        uint64_t hdr;              /* the header's page */
+        uint64_t hdr;              /* the header's page (where the stub sees it) */
         uint64_t in_buf, in_cap;   /* the staged request */
         uint64_t out_buf, out_cap; /* the staged result */
         uint64_t user_lo;          /* the lowest user buffer the stub may serve */
@@ -242,6 +242,10 @@ struct vmm_platform_ops {
          * guest memory in this call (and sets it up), in the area io. */
         bool (*io_setup)(struct vmm_vm *vm);
         const struct vmm_io_area *io;
+        /* Where the staged I/O header lies in memory osvm shares with the
+         * stub (the process platform's control page), or NULL: then at
+         * io->hdr in guest memory. */
+        volatile uint64_t *(*io_hdr)(struct vmm_vm *vm);
         /* Runs the guest until it asks for a system call, stops, or a kick
          * interrupts it. */
         void (*run)(struct vmm_vm *vm, struct vmm_exit *x);
@@ -510,6 +514,8 @@ void vmm_fds_std(struct vmm_vm *vm);
  * on (0, or -1 when the VM stopped). */
 void vmm_io_start(struct vmm_vm *vm);
 void vmm_io_flush(struct vmm_vm *vm);
+/* Writes n words of the staged I/O header from field (a VMM_IO_* offset) on. */
+void vmm_io_hdr_write(struct vmm_vm *vm, uint64_t field, const uint64_t *v, size_t n);
 int64_t vmm_sys_read(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
 int64_t vmm_sys_write(struct vmm_vm *vm, uint64_t fd, uint64_t buf, uint64_t len);
 /* readv and writev (wr) with off -1, preadv and pwritev at off. */

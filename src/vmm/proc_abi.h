@@ -18,7 +18,7 @@
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
-#define VMM_PROC_ABI 4
+#define VMM_PROC_ABI 5
 
 /* Two words at the control page's end where the stub's way back into the
  * guest (gadget.S's stub_resume) keeps the guest's rsp and rip: a stub has
@@ -32,12 +32,14 @@
 #define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
 #define VMM_PROC_LIST     0x102000ull /* pages to touch ahead, u64 each (bit 0: write) */
 #define VMM_PROC_LIST_MAX 1024
-#define VMM_PROC_ALT      0x110000ull /* the signal stack */
-#define VMM_PROC_ALT_SIZE 0x10000ull
-#define VMM_PROC_IO       0x120000ull /* the staged I/O header (internal.h's VMM_IO_*) */
-#define VMM_PROC_IO_IN    0x121000ull /* the staged request */
-#define VMM_PROC_IO_OUT   0x190000ull /* the staged result */
-#define VMM_PROC_SYS_END  0x200000ull /* the user area's start */
+/* A list this short is in the control page instead (list_inline): the
+ * stub then touches no page for it, and osvm wipes none. */
+#define VMM_PROC_LIST_INLINE 256
+#define VMM_PROC_ALT         0x110000ull /* the signal stack */
+#define VMM_PROC_ALT_SIZE    0x10000ull
+#define VMM_PROC_IO_IN       0x120000ull /* the staged request (its header: the control page's io) */
+#define VMM_PROC_IO_OUT      0x190000ull /* the staged result */
+#define VMM_PROC_SYS_END     0x200000ull /* the user area's start */
 
 /*
  * The state word (a futex shared by both processes):
@@ -92,12 +94,13 @@ struct vmm_proc_ctl {
         /* set up, by osvm before the stub starts */
         uint32_t host_abi;
         int32_t memfd, imgfd, sock, ctlfd; /* the stub's fds */
-        uint32_t io_on; /* osvm: the staged request and result (VMM_PROC_IO) are on */
+        uint32_t io_on;                    /* osvm: the staged request and result (io) are on */
         uint32_t pad2;
         uint64_t mem_size, guard_lo, stack_lo;
         uint64_t nseg;
         struct vmm_proc_seg seg[VMM_PROC_MAX_SEGS];
-        uint64_t nlist;   /* entries at VMM_PROC_LIST */
+        uint64_t nlist;   /* entries in list_inline, or past VMM_PROC_LIST_INLINE at
+                           * VMM_PROC_LIST */
         uint64_t rlim_as; /* RLIMIT_AS of the stub */
         uint64_t entry_rip, entry_rsp;
         /* answers the stub gives itself */
@@ -119,6 +122,11 @@ struct vmm_proc_ctl {
         uint8_t rand[VMM_PROC_RAND];
         /* the robust futex list naming state (the stub's) */
         uint64_t robust_head[3], robust_entry;
+        uint64_t list_inline[VMM_PROC_LIST_INLINE];
+        /* the staged I/O header (internal.h's VMM_IO_*): here rather than in
+         * guest memory, so that osvm reads and writes it without a system
+         * call and the stub touches one page less */
+        uint64_t io[10];
 };
 
 /* The zygote's socket (SOCK_SEQPACKET): osvm asks, the zygote answers. */

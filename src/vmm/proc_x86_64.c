@@ -953,15 +953,21 @@ static bool proc_io_setup(struct vmm_vm *vm)
         return on;
 }
 
+static volatile uint64_t *proc_io_hdr(struct vmm_vm *vm)
+{
+        return ctl_of(vm)->io;
+}
+
 static const struct vmm_io_area proc_io = {
-    .hdr = VMM_PROC_IO,
+    .hdr = VMM_PROC_SYS + offsetof(struct vmm_proc_ctl, io),
     .in_buf = VMM_PROC_IO_IN,
     .in_cap = VMM_PROC_IO_OUT - VMM_PROC_IO_IN,
     .out_buf = VMM_PROC_IO_OUT,
     .out_cap = VMM_PROC_SYS_END - VMM_PROC_IO_OUT,
     .user_lo = VMM_USER_BASE,
 };
-_Static_assert(VMM_PROC_ALT + VMM_PROC_ALT_SIZE <= VMM_PROC_IO && VMM_PROC_SYS_END == VMM_USER_BASE,
+_Static_assert(VMM_PROC_ALT + VMM_PROC_ALT_SIZE <= VMM_PROC_IO_IN &&
+                   VMM_PROC_SYS_END == VMM_USER_BASE,
                "the process platform's system pages");
 
 /* Whether [gpa, gpa + len) meets the image's read-only pages, which guest
@@ -1358,7 +1364,8 @@ static int wait_ready(struct vmm_vm *vm, osvm_err *e)
 }
 
 /* The pages the stub touches ahead (write for guest memory, read for the
- * image's), written through the memfd. */
+ * image's): in the control page while they are few, else through the
+ * memfd at VMM_PROC_LIST. */
 static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
 {
         uint64_t *dst = xcalloc(n ? n : 1, sizeof(*dst));
@@ -1370,7 +1377,10 @@ static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
                         ro |= a >= vm->proc.ro[j].lo && a < vm->proc.ro[j].hi;
                 dst[k++] = a | (ro ? 0 : 1);
         }
-        proc_copy_in(vm, VMM_PROC_LIST, dst, k * sizeof(*dst));
+        if (k <= VMM_PROC_LIST_INLINE)
+                memcpy(ctl_of(vm)->list_inline, dst, k * sizeof(*dst));
+        else
+                proc_copy_in(vm, VMM_PROC_LIST, dst, k * sizeof(*dst));
         free(dst);
         ctl_of(vm)->nlist = k;
 }
@@ -1425,6 +1435,7 @@ const struct vmm_platform_ops vmm_platform_process = {
     .enter = proc_enter,
     .io_setup = proc_io_setup,
     .io = &proc_io,
+    .io_hdr = proc_io_hdr,
     .run = proc_run,
     .complete = proc_complete,
     .set_fs_base = proc_set_fs,

@@ -88,17 +88,37 @@ int vmm_wait_until(struct vmm_vm *vm, int fd, short events, uint64_t until, cons
 /* ---- staged I/O (PVM, the process platform): the header is guest memory,
  * trusted for nothing ---- */
 
+/* The header in memory shared with the stub, or NULL: in guest memory. */
+static volatile uint64_t *io_hdr(struct vmm_vm *vm)
+{
+        return vm->plat->io_hdr ? vm->plat->io_hdr(vm) : NULL;
+}
+
 /* A header field (VMM_IO_* offset) of the platform's staging area. */
 static uint64_t io_get(struct vmm_vm *vm, uint64_t field)
 {
+        volatile uint64_t *h = io_hdr(vm);
+        if (h)
+                return h[field / 8];
         uint64_t v;
         vm->plat->copy_out(vm, vm->plat->io->hdr + field, &v, 8);
         return v;
 }
 
+void vmm_io_hdr_write(struct vmm_vm *vm, uint64_t field, const uint64_t *v, size_t n)
+{
+        volatile uint64_t *h = io_hdr(vm);
+        if (!h) {
+                vm->plat->copy_in(vm, vm->plat->io->hdr + field, v, n * 8);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                h[field / 8 + i] = v[i];
+}
+
 static void io_set(struct vmm_vm *vm, uint64_t field, uint64_t v)
 {
-        vm->plat->copy_in(vm, vm->plat->io->hdr + field, &v, 8);
+        vmm_io_hdr_write(vm, field, &v, 1);
 }
 
 #define IO_CHUNK 65536
@@ -145,7 +165,7 @@ void vmm_io_start(struct vmm_vm *vm)
         const uint64_t hdr[10] = {0,           len,          eof,          0,           1, 1,
                                   io->user_lo, vm->guard_lo, vm->stack_lo, vm->mem_size};
         _Static_assert(VMM_IO_ST_HI == 9 * 8, "the staged I/O header");
-        vm->plat->copy_in(vm, io->hdr, hdr, sizeof(hdr));
+        vmm_io_hdr_write(vm, 0, hdr, sizeof(hdr) / 8);
 }
 
 static int64_t out_write(struct vmm_vm *vm, struct vmm_fd *f, const uint8_t *p, uint64_t len);

@@ -278,7 +278,7 @@ int64_t vmm_syscall(struct vmm_vm *vm, uint64_t nr, const uint64_t a[6])
                                         vm->fds[1].kind == VMM_FD_OUT &&
                                             vm->fds[1].host == vm->spec->out_fd};
                 _Static_assert(VMM_IO_OUT_OK == VMM_IO_IN_OK + 8, "the staged I/O header");
-                vm->plat->copy_in(vm, vm->plat->io->hdr + VMM_IO_IN_OK, ok, sizeof(ok));
+                vmm_io_hdr_write(vm, VMM_IO_IN_OK, ok, 2);
         }
         return ret;
 }

@@ -234,9 +234,21 @@ else
         zyg=$(printf '0x%x' "$(sym zyg_sc)")
         expect 139 "page fault \\(#PF\\): instruction fetch from $zyg\\b" -- $M $G/stub_jump zyg $J
         # the control page and the signal stack, written over
-        for m in zero ones spin remap fd altstack brk; do
+        for m in zero spin remap fd altstack brk; do
                 expect 0 '^after$' -- $M --timeout 5000 $G/ctl_smash $m
         done
+        # all ones: the staged result's length too (its header is in the
+        # control page), so osvm sends the guest's own result buffer, no
+        # more than its 448 KiB, before "after"
+        $RUN $M --timeout 5000 $G/ctl_smash ones </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
+        rc=$?
+        size=$(stat -c %s "$tmp/stdout")
+        if [ $rc = 0 ] && [ "$size" = $((0x200000 - 0x190000 + 6)) ] &&
+                [ "$(tail -c 6 "$tmp/stdout")" = after ]; then
+                ok "$plat: ctl_smash ones -> 0: the result buffer ($size bytes in all), then after"
+        else
+                not_ok "$plat: ctl_smash ones: status $rc, $size bytes: $(tail -c 200 "$tmp/stderr")"
+        fi
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash died
         expect 139 'forged state word' -- $M --timeout 5000 $G/ctl_smash setup-err
         expect 0 '^forged$;;^after$' -- $M --timeout 5000 $G/ctl_smash forge

@@ -466,13 +466,13 @@ static int fast_path(struct ksigcontext *g)
 }
 
 /*
- * The staged request and result (internal.h's VMM_IO_*, at VMM_PROC_IO),
- * when osvm turned them on: read(0) from the request osvm read ahead into
- * guest memory, write(1) into the result buffer osvm sends on. The header is
- * guest memory: a buffer outside the user areas it names goes the slow way
- * (EFAULT from osvm), and every bound is checked before a byte moves.
+ * The staged request and result (their header, internal.h's VMM_IO_*, in
+ * the control page), when osvm turned them on: read(0) from the request
+ * osvm read ahead into guest memory, write(1) into the result buffer osvm
+ * sends on. The header is the guest's to write as all the stub's memory is:
+ * a buffer outside the user areas it names goes the slow way (EFAULT from
+ * osvm), and every bound is checked before a byte moves.
  */
-#define IO         VMM_PROC_IO
 #define IO_IN_POS  0
 #define IO_IN_LEN  1
 #define IO_IN_EOF  2
@@ -486,8 +486,8 @@ static int fast_path(struct ksigcontext *g)
 #define IO_IN_BUF  VMM_PROC_IO_IN
 #define IO_OUT_BUF VMM_PROC_IO_OUT
 #define IO_OUT_CAP (VMM_PROC_SYS_END - VMM_PROC_IO_OUT)
-_Static_assert(VMM_PROC_IO == VMM_PROC_ALT + VMM_PROC_ALT_SIZE,
-               "the header right above the signal stack");
+_Static_assert(VMM_PROC_IO_IN == VMM_PROC_ALT + VMM_PROC_ALT_SIZE,
+               "the request right above the signal stack");
 
 static int io_buffer_ok(volatile uint64_t *h, uint64_t buf, uint64_t len)
 {
@@ -500,7 +500,7 @@ static int io_buffer_ok(volatile uint64_t *h, uint64_t buf, uint64_t len)
 
 static int io_fast(struct ksigcontext *g)
 {
-        volatile uint64_t *h = (volatile uint64_t *)IO;
+        volatile uint64_t *h = ctl->io;
         if (!ctl->io_on)
                 return 0;
         if (g->rax == 0 && g->rdi == 0 && h[IO_IN_OK]) {
@@ -612,8 +612,9 @@ static long map_fixed(uint64_t addr, uint64_t len, long prot, long flags, long f
 /* Touches the listed pages ahead (runs of pages, one madvise each). */
 static void populate(void)
 {
-        const uint64_t *list = (const uint64_t *)VMM_PROC_LIST;
         uint64_t n = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
+        const uint64_t *list =
+            n <= VMM_PROC_LIST_INLINE ? ctl->list_inline : (const uint64_t *)VMM_PROC_LIST;
         for (uint64_t i = 0; i < n;) {
                 uint64_t lo = list[i] & ~0xfffull, w = list[i] & 1, hi = lo + 4096;
                 uint64_t j = i + 1;
@@ -666,12 +667,12 @@ void stub_child(long memfd, long ctlfd, long imgfd)
             (r = map_fixed(stack, size - stack, rwx, MAP_SHARED_, memfd, stack)) < 0)
                 setup_failed(VMM_PROC_STEP_MAP_MEM, r);
         uint64_t nl = ctl->nlist < VMM_PROC_LIST_MAX ? ctl->nlist : VMM_PROC_LIST_MAX;
-        if (nl)
+        if (nl > VMM_PROC_LIST_INLINE)
                 sc3(NR_madvise, VMM_PROC_LIST, (nl * 8 + 4095) & ~4095ull, MADV_POPULATE_READ_);
         /* the top of the signal stack, where the kernel writes each frame,
-         * with the staged I/O header and the request's first page right
-         * above it; the result's first page */
-        sc3(NR_madvise, VMM_PROC_IO - 0x2000, 0x4000, MADV_POPULATE_WRITE_);
+         * with the request's first page right above it; the result's first
+         * page */
+        sc3(NR_madvise, VMM_PROC_IO_IN - 0x2000, 0x3000, MADV_POPULATE_WRITE_);
         sc3(NR_madvise, VMM_PROC_IO_OUT, 0x1000, MADV_POPULATE_WRITE_);
         uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
         for (uint64_t i = 0; i < nseg; i++) {
