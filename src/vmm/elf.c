@@ -155,7 +155,9 @@ static struct vmm_image *image_load(const char *path, const struct stat *st, int
                         (long long)st->st_size, IMAGE_MAX_BYTES >> 20);
                 return NULL;
         }
+        static uint64_t serials;
         struct vmm_image *img = xcalloc(1, sizeof(*img));
+        img->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
         img->memfd = -1;
         img->path = xstrdup(path);
         img->dev = st->st_dev;

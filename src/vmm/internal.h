@@ -122,7 +122,8 @@ struct vmm_image {
         uint64_t lo, hi; /* loaded range, biased, page-aligned */
         size_t nseg;
         struct vmm_seg seg[16];
-        bool can_map; /* segments page-congruent and not sharing pages */
+        bool can_map;    /* segments page-congruent and not sharing pages */
+        uint64_t serial; /* this load's number, never another's (1 on) */
         unsigned refs;
         /* Pages the program touched in its first runs (bit 0: written), learned
          * by the reaper and touched ahead by the pool's warm-up. Under the pool's lock. */
@@ -348,6 +349,7 @@ struct vmm_proc_as {
         size_t nro;    /* image ranges mapped read-only in both processes */
         struct vmm_range ro[VMM_PROC_MAX_SEGS];
         int64_t ro_delta[VMM_PROC_MAX_SEGS]; /* a range's offset in the image memfd, less lo */
+        uint64_t ro_serial; /* the image (its serial) ro[] maps in osvm's view, 0: none */
 };
 
 struct vmm_vm {

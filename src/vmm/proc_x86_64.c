@@ -422,6 +422,8 @@ static struct slot {
         uint64_t mem_size;
         size_t nro; /* ranges of mem mapped from an image (copy-on-write) */
         struct vmm_range ro[VMM_PROC_MAX_SEGS];
+        int64_t ro_delta[VMM_PROC_MAX_SEGS];
+        uint64_t ro_serial; /* the image they map (its serial), kept for its next call */
 } slots[SLOTS_KEPT];
 static size_t nslots;
 
@@ -447,6 +449,8 @@ static void slot_free_mem(struct slot *sl)
         close(sl->memfd);
         sl->memfd = -1;
         sl->mem = NULL;
+        sl->nro = 0;
+        sl->ro_serial = 0;
 }
 
 static void slot_free(struct slot sl)
@@ -456,22 +460,36 @@ static void slot_free(struct slot sl)
         close(sl.fd);
 }
 
-/* The guest memory of a slot whose stub is gone, made as new: the ranges an
- * image was mapped over map the memfd again, and every page the memfd holds
- * reads as zero (zeroed in place up to MEM_KEEP_MAX, past it given back).
- * False when that could not be done: the memory is not to be used. */
+/* The ranges an image was mapped over in osvm's view of guest memory (mem)
+ * map the memfd again. */
+static bool ro_unmap(uint8_t *mem, int memfd, const struct vmm_range *ro, size_t nro)
+{
+        for (size_t i = 0, j; i < nro; i = j) {
+                uint64_t lo = ro[i].lo, hi = ro[i].hi;
+                for (j = i + 1; j < nro && ro[j].lo == hi; j++) /* one mmap for a run */
+                        hi = ro[j].hi;
+                if (hi > lo && mmap(mem + lo, hi - lo, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_FIXED, memfd, (off_t)lo) == MAP_FAILED)
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * The guest memory of a slot whose stub is gone, made as new: every page the
+ * memfd holds reads as zero (zeroed in place up to MEM_KEEP_MAX, past it
+ * given back). The image's ranges stay mapped in osvm's view, for the next
+ * call of the same image (proc_load maps nothing then), with osvm's own
+ * copies of pages it wrote there dropped: they read as the image again.
+ * False when that could not be done: the memory is not to be used.
+ */
 static bool mem_wipe(struct slot *sl)
 {
         static const uint8_t zeros[65536];
-        for (size_t i = 0, j; i < sl->nro; i = j) {
-                uint64_t lo = sl->ro[i].lo, hi = sl->ro[i].hi;
-                for (j = i + 1; j < sl->nro && sl->ro[j].lo == hi; j++) /* one mmap for a run */
-                        hi = sl->ro[j].hi;
-                if (mmap(sl->mem + lo, hi - lo, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                         sl->memfd, (off_t)lo) == MAP_FAILED)
+        for (size_t i = 0; i < sl->nro; i++)
+                if (sl->ro[i].hi > sl->ro[i].lo &&
+                    madvise(sl->mem + sl->ro[i].lo, sl->ro[i].hi - sl->ro[i].lo, MADV_DONTNEED) < 0)
                         return false;
-        }
-        sl->nro = 0;
         uint64_t kept = 0;
         off_t at = 0, size = (off_t)sl->mem_size;
         while (at < size) {
@@ -618,6 +636,12 @@ static int slot_take(struct vmm_vm *vm, osvm_err *e)
         vm->proc.ctl = sl.ctl;
         vm->proc.memfd = sl.memfd;
         vm->mem = sl.mem;
+        if (sl.memfd >= 0) { /* an image's ranges still mapped here (proc_load) */
+                vm->proc.nro = sl.nro;
+                vm->proc.ro_serial = sl.ro_serial;
+                memcpy(vm->proc.ro, sl.ro, sizeof(sl.ro));
+                memcpy(vm->proc.ro_delta, sl.ro_delta, sizeof(sl.ro_delta));
+        }
         return 0;
 }
 
@@ -629,8 +653,10 @@ static struct slot slot_of(struct vmm_vm *vm)
                           .memfd = vm->proc.memfd,
                           .mem = vm->mem,
                           .mem_size = vm->mem_size,
-                          .nro = vm->proc.nro};
+                          .nro = vm->proc.nro,
+                          .ro_serial = vm->proc.ro_serial};
         memcpy(sl.ro, vm->proc.ro, sizeof(sl.ro));
+        memcpy(sl.ro_delta, vm->proc.ro_delta, sizeof(sl.ro_delta));
         vm->proc.ctlfd = vm->proc.memfd = -1;
         vm->proc.ctl = NULL;
         vm->mem = NULL;
@@ -788,6 +814,11 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
  * copied into guest memory. An image whose segments share pages is copied
  * whole, and so is one loaded into a stub that is set up already (one the
  * pool made before it knew the image): its mappings are made.
+ *
+ * Guest memory that served the same image before still has its ranges
+ * mapped here (mem_wipe leaves them): then nothing is mapped, the dearest
+ * step of a small call's set-up here (~5 us an mmap where the host is
+ * itself a PVM guest).
  */
 static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e)
 {
@@ -798,48 +829,37 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                                img->path, (unsigned long long)img->hi,
                                (unsigned long long)(vm->mem_size >> 20));
         struct vmm_proc_ctl *c = ctl_of(vm);
+        /* The ranges to map. osvm maps them all alike (copy-on-write).
+         * Segments that follow each other in memory and in the memfd are one
+         * range (a musl tool's three in one), which osvm maps in one mmap and
+         * the stub too, executable if any of it is: no more than the guest's
+         * own memory, all of it executable, already gives. */
         size_t nseg = 0;
-        /* osvm maps them all alike (copy-on-write). Segments that follow each
-         * other in memory and in the memfd are one range (a musl tool's three
-         * in one), which osvm maps in one mmap and the stub too, executable if
-         * any of it is: no more than the guest's own memory, all of it
-         * executable, already gives. */
-        bool open = false; /* range nseg - 1 is still to map here */
-        for (size_t i = 0; i <= img->nseg; i++) {
-                const struct vmm_seg *s = i < img->nseg ? &img->seg[i] : NULL;
-                uint64_t va = s ? s->vaddr + img->bias : 0;
-                uint64_t lo = va & ~(VMM_PAGE - 1), flo = s ? s->off & ~(VMM_PAGE - 1) : 0;
-                bool map = s && s->filesz && img->can_map && !(s->flags & 2 /* PF_W */) &&
-                           s->memsz == s->filesz && nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
-                struct vmm_range *r = nseg ? &vm->proc.ro[nseg - 1] : NULL;
-                int64_t delta = nseg ? vm->proc.ro_delta[nseg - 1] : 0;
-                bool joins = open && map && lo == r->hi && (int64_t)flo == (int64_t)r->hi + delta;
-                if (open && !joins) {
-                        vm->proc.nro = nseg; /* mapped over: for mem_wipe, should this fail */
-                        if (mmap(vm->mem + r->lo, r->hi - r->lo, PROT_READ | PROT_WRITE,
-                                 MAP_PRIVATE | MAP_FIXED, img->memfd,
-                                 (off_t)((int64_t)r->lo + delta)) == MAP_FAILED)
-                                return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
-                                               (unsigned long long)r->lo);
-                        open = false;
-                }
-                if (!s || s->filesz == 0)
+        struct vmm_range ro[VMM_PROC_MAX_SEGS];
+        int64_t delta[VMM_PROC_MAX_SEGS];
+        for (size_t i = 0; i < img->nseg; i++) {
+                const struct vmm_seg *s = &img->seg[i];
+                uint64_t va = s->vaddr + img->bias;
+                uint64_t lo = va & ~(VMM_PAGE - 1), flo = s->off & ~(VMM_PAGE - 1);
+                if (s->filesz == 0)
                         continue;
+                bool map = img->can_map && !(s->flags & 2 /* PF_W */) && s->memsz == s->filesz &&
+                           nseg < VMM_PROC_MAX_SEGS && vm->proc.pidfd < 0;
                 if (map) {
-                        uint64_t len = page_up(va + s->filesz) - lo;
+                        uint64_t hi = page_up(va + s->filesz);
                         uint32_t prot = (uint32_t)(PROT_READ | ((s->flags & 1) ? PROT_EXEC : 0));
-                        if (joins) {
-                                r->hi = lo + len;
-                                c->seg[nseg - 1].len = r->hi - r->lo;
+                        if (nseg && lo == ro[nseg - 1].hi &&
+                            (int64_t)flo == (int64_t)lo + delta[nseg - 1]) { /* joins */
+                                ro[nseg - 1].hi = hi;
+                                c->seg[nseg - 1].len = hi - ro[nseg - 1].lo;
                                 c->seg[nseg - 1].prot |= prot;
-                                continue;
+                        } else {
+                                c->seg[nseg] = (struct vmm_proc_seg){
+                                    .addr = lo, .len = hi - lo, .off = flo, .prot = prot};
+                                ro[nseg] = (struct vmm_range){lo, hi};
+                                delta[nseg] = (int64_t)flo - (int64_t)lo;
+                                nseg++;
                         }
-                        c->seg[nseg] =
-                            (struct vmm_proc_seg){.addr = lo, .len = len, .off = flo, .prot = prot};
-                        vm->proc.ro[nseg] = (struct vmm_range){lo, lo + len};
-                        vm->proc.ro_delta[nseg] = (int64_t)flo - (int64_t)lo;
-                        nseg++;
-                        open = true;
                         continue;
                 }
                 uint64_t done = 0;
@@ -854,8 +874,30 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                 }
         }
         c->nseg = nseg;
-        vm->proc.nro = nseg;
         vm->proc.imgfd = nseg ? img->memfd : -1;
+        bool same = img->serial && vm->proc.ro_serial == img->serial && vm->proc.nro == nseg;
+        for (size_t i = 0; same && i < nseg; i++)
+                same = vm->proc.ro[i].lo == ro[i].lo && vm->proc.ro[i].hi == ro[i].hi &&
+                       vm->proc.ro_delta[i] == delta[i];
+        if (same)
+                return 0;
+        /* another image's ranges (or what a guest left of them) go first;
+         * the serial is this image's once all of its ranges are mapped */
+        vm->proc.ro_serial = 0;
+        if (!ro_unmap(vm->mem, vm->proc.memfd, vm->proc.ro, vm->proc.nro))
+                return err_sys(e, "%s: mapping guest memory again", img->path);
+        vm->proc.nro = 0;
+        for (size_t i = 0; i < nseg; i++) {
+                vm->proc.ro[i] = ro[i];
+                vm->proc.ro_delta[i] = delta[i];
+                vm->proc.nro = i + 1; /* mapped over: for mem_wipe, should this fail */
+                if (mmap(vm->mem + ro[i].lo, ro[i].hi - ro[i].lo, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_FIXED, img->memfd,
+                         (off_t)((int64_t)ro[i].lo + delta[i])) == MAP_FAILED)
+                        return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
+                                       (unsigned long long)ro[i].lo);
+        }
+        vm->proc.ro_serial = img->serial;
         return 0;
 }
 

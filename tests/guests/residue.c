@@ -1,14 +1,18 @@
 /*
  * What one call leaves in guest memory, and what the next one finds:
  * `residue write` fills its bss, 2 MiB of break, 2 MiB of mmap and 64 KiB of
- * stack with a mark; `residue check` looks at the same places and prints
- * "clean", or where it found eight bytes of the mark in a row. No call may
- * see another's bytes.
+ * stack with a mark, and has the engine read its request (a page of the
+ * mark) into a page of its read-only data (readv: served by the syscall
+ * layer, not a stub); `residue check` looks at the same places and prints
+ * "clean", or where it found eight bytes of the mark in a row, after the
+ * first line of that read-only page as the engine reads it (writev). No
+ * call may see another's bytes.
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define MARK  0xa5
@@ -16,6 +20,7 @@
 #define STACK (64u << 10)
 
 static unsigned char bss[256u << 10];
+static const char ro_page[4096] __attribute__((aligned(4096))) = "the read-only page\n";
 
 /* Whether an aligned 8-byte word of p is all mark: a byte alone could be
  * this guest's own (a return address on the stack, say). */
@@ -58,13 +63,23 @@ int main(int argc, char **argv)
                 printf("mmap failed\n");
                 return 2;
         }
+        struct iovec v = {(void *)ro_page, 4096};
         if (write) {
+                if (readv(0, &v, 1) != 4096) { /* the engine writes it: its view of the page */
+                        printf("readv of the request failed\n");
+                        return 2;
+                }
                 memset(bss, MARK, sizeof(bss));
                 memset(cur, MARK, SPAN);
                 memset(m, MARK, SPAN);
                 stack_area(1);
                 printf("written\n");
                 return 0;
+        }
+        v.iov_len = strlen("the read-only page\n");
+        if (writev(1, &v, 1) != (ssize_t)v.iov_len) {
+                printf("writev of the read-only page failed\n");
+                return 2;
         }
         if (found("the bss", bss, sizeof(bss)) || found("the break", cur, SPAN) ||
             found("the mmap area", m, SPAN) || stack_area(0))

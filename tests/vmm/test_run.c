@@ -427,8 +427,10 @@ static void test_pool(void **state)
 static void residue(const char *mode, const char *want)
 {
         const char *argv[] = {"residue", mode, NULL};
+        char mark[4096];
+        memset(mark, 0xa5, sizeof(mark));
         struct call c;
-        call_run(&c, G "residue", argv, NULL, 0, small);
+        call_run(&c, G "residue", argv, mark, sizeof(mark), small);
         if (c.rc != 0 || c.res.exit_code != 0 || strcmp(c.out, want) != 0)
                 fail_msg("residue %s: %s %s (status %d): %s", mode, c.e.msg, c.res.why,
                          c.res.exit_code, c.out);
@@ -448,14 +450,14 @@ static void test_no_residue(void **state)
                 if (plat == VMM_PLATFORM_PROCESS &&
                     vmm_proc_kept_memory(small.memory_mb, 10000) == 0)
                         fail_msg("no guest memory was kept for the next call");
-                residue("check", "clean\n");
+                residue("check", "the read-only page\nclean\n");
         }
         osvm_err e = {0};
         assert_int_equal(vmm_pool_start_platform(plat, 2, small.memory_mb, &e), 0);
         for (int i = 0; i < 6; i++) {
                 residue("write", "written\n");
                 vmm_pool_wait_idle();
-                residue("check", "clean\n");
+                residue("check", "the read-only page\nclean\n");
         }
         vmm_shutdown();
 }
