@@ -224,6 +224,8 @@ struct vmm_vm;
  * addresses at vm->mem + address, the syscall layer reading and writing it
  * directly. Only the system pages below VMM_USER_BASE differ.
  */
+#define VMM_PREPARE_MAX 8 /* guests a platform prepares in one go */
+
 struct vmm_platform_ops {
         enum vmm_platform id;
         const char *name;
@@ -269,10 +271,17 @@ struct vmm_platform_ops {
         void (*halt)(struct vmm_vm *vm);
         /* Ends the guest (if it still runs) and frees everything. */
         void (*destroy)(struct vmm_vm *vm);
-        /* The pool: create, load img (may be NULL) and warm the n pages of
-         * list up (bit 0: written), so that a call starts at once. */
-        int (*prepare)(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
-                       const uint64_t *list, size_t n, osvm_err *e);
+        /* The pool: n guests alike (1 to VMM_PREPARE_MAX, at once where the
+         * platform can: one request to the zygote), each created, img loaded
+         * (may be NULL) and the nlist pages of list warmed up (bit 0:
+         * written), so that a call starts at once. ok[i] says which are
+         * ready (the others hold nothing); how many; e says why the first
+         * that failed did. */
+        size_t (*prepare)(struct vmm_vm *const *vms, bool *ok, size_t n, uint32_t mem_mb,
+                          struct vmm_image *img, const uint64_t *list, size_t nlist, osvm_err *e);
+        /* Several guests prepared together cost less each than one alone
+         * (the process platform: one request to the zygote for all). */
+        bool prepare_shares;
         /* The reaper: the guest pages of a used guest that are in memory,
          * sorted, bit 0 set for a page written (not the image's own). */
         size_t (*touched)(struct vmm_vm *vm, uint64_t *out, size_t max);
@@ -415,8 +424,10 @@ void vmm_vm_layout(struct vmm_vm *vm);
 /* ---- the pool and the reaper (pool.c) ---- */
 
 /* Takes a guest of platform plat made ahead with mem_mb of memory and img
- * loaded, set up and warmed up; false when none (then the pool prepares for
- * img from now on). */
+ * loaded, set up and warmed up. When none is ready for the image the pool
+ * works for and plat prepares several for less (prepare_shares), the
+ * caller makes every guest missing in one go and takes one; false when none
+ * is taken (then the pool prepares for img from now on). */
 bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct vmm_image *img,
                    struct vmm_vm *vm);
 /* The pages img's program touched in its first runs that a guest of vm's

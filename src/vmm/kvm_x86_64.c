@@ -703,8 +703,8 @@ static void kvm_halt(struct vmm_vm *vm)
         (void)vm;
 }
 
-static int kvm_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
-                       const uint64_t *list, size_t n, osvm_err *e)
+static int kvm_prepare_one(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
+                           const uint64_t *list, size_t n, osvm_err *e)
 {
         if (kvm_create(vm, mem_mb, e) < 0)
                 return -1;
@@ -714,6 +714,22 @@ static int kvm_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img
                 return -1;
         }
         return 0;
+}
+
+/* One after the other: each VM's warm-up runs on its own vCPU. */
+static size_t kvm_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32_t mem_mb,
+                          struct vmm_image *img, const uint64_t *list, size_t nlist, osvm_err *e)
+{
+        size_t made = 0;
+        for (size_t i = 0; i < n; i++) {
+                osvm_err mine = {0};
+                ok[i] = kvm_prepare_one(vms[i], mem_mb, img, list, nlist, &mine) == 0;
+                if (ok[i])
+                        made++;
+                else if (!e->msg[0])
+                        *e = mine;
+        }
+        return made;
 }
 
 static size_t kvm_touched(struct vmm_vm *vm, uint64_t *out, size_t max)

@@ -102,36 +102,53 @@ bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm)
         return want;
 }
 
-static struct node *make_one(const struct vmm_platform_ops *plat, uint32_t mem_mb,
-                             struct vmm_image *img)
+/* Up to want guests made ahead for img (NULL: none), at once: a list of
+ * those made (NULL when none could be). */
+static struct node *make_some(const struct vmm_platform_ops *plat, uint32_t mem_mb,
+                              struct vmm_image *img, size_t want)
 {
-        struct node *n = xcalloc(1, sizeof(*n));
+        struct node *n[VMM_PREPARE_MAX];
+        struct vmm_vm *vms[VMM_PREPARE_MAX];
+        bool ok[VMM_PREPARE_MAX];
+        if (want > VMM_PREPARE_MAX)
+                want = VMM_PREPARE_MAX;
+        for (size_t i = 0; i < want; i++) {
+                n[i] = xcalloc(1, sizeof(*n[i]));
+                n[i]->vm.plat = plat;
+                /* the layout of a guest of this size, to know whether the image fits */
+                n[i]->vm.mem_size = (uint64_t)mem_mb << 20;
+                vmm_vm_layout(&n[i]->vm);
+                vms[i] = &n[i]->vm;
+        }
+        if (img && img->hi > n[0]->vm.guard_lo)
+                img = NULL;
         osvm_err e = {0};
         uint64_t *list = NULL;
         size_t nlist = 0;
-        n->vm.plat = plat;
-        /* the layout of a guest of this size, to know whether the image fits */
-        n->vm.mem_size = (uint64_t)mem_mb << 20;
-        vmm_vm_layout(&n->vm);
-        if (img && img->hi > n->vm.guard_lo)
-                img = NULL;
         if (img)
-                list = vmm_pool_profile(img, &n->vm, &nlist);
-        if (plat->prepare(&n->vm, mem_mb, img, list, nlist, &e) < 0) {
+                list = vmm_pool_profile(img, &n[0]->vm, &nlist);
+        size_t made = plat->prepare(vms, ok, want, mem_mb, img, list, nlist, &e);
+        free(list);
+        if (made < want) {
                 if (nlist) { /* never again with this list */
                         pthread_mutex_lock(&pool_lock);
                         img->nprofile = 0;
                         img->profiled_runs = PROFILE_RUNS;
                         pthread_mutex_unlock(&pool_lock);
                 }
-                free(list);
                 log_warn("vmm: pool: making a %s guest ahead failed: %s", plat->name, e.msg);
-                free(n);
-                return NULL;
         }
-        n->img = img ? vmm_image_ref(img) : NULL;
-        free(list);
-        return n;
+        struct node *head = NULL;
+        for (size_t i = want; i-- > 0;) {
+                if (!ok[i]) {
+                        free(n[i]);
+                        continue;
+                }
+                n[i]->img = img ? vmm_image_ref(img) : NULL;
+                n[i]->next = head;
+                head = n[i];
+        }
+        return head;
 }
 
 /* The pages of a used guest that are in memory: touched by the guest (or by
@@ -192,28 +209,33 @@ static void *pool_main(void *arg)
                         continue;
                 }
                 if (nready < target) {
+                        /* every guest missing, in one go */
                         uint32_t mem = pool_mem;
+                        size_t want = target - nready;
                         struct vmm_image *img = pool_img ? vmm_image_ref(pool_img) : NULL;
                         pthread_mutex_unlock(&pool_lock);
-                        struct node *n = make_one(pool_plat, mem, img);
+                        struct node *made = make_some(pool_plat, mem, img, want);
                         if (img)
                                 vmm_image_put(img);
                         pthread_mutex_lock(&pool_lock);
-                        if (!n) {
+                        if (!made) {
                                 if (++failures >= 3)
                                         target = 0; /* stop trying; calls make their own VMs */
                                 continue;
                         }
                         failures = 0;
-                        if (n->img != pool_img) { /* the calls moved on to another image */
-                                n->next = reap;
-                                reap = n;
-                                nreap++;
-                                continue;
+                        for (struct node *n = made, *next; n; n = next) {
+                                next = n->next;
+                                if (n->img != pool_img) { /* the calls moved on to another image */
+                                        n->next = reap;
+                                        reap = n;
+                                        nreap++;
+                                        continue;
+                                }
+                                n->next = ready;
+                                ready = n;
+                                nready++;
                         }
-                        n->next = ready;
-                        ready = n;
-                        nready++;
                         continue;
                 }
                 pthread_cond_broadcast(&pool_idle);
@@ -275,9 +297,10 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                    struct vmm_vm *vm)
 {
         pthread_mutex_lock(&pool_lock);
-        struct node *n = NULL;
+        struct node *n = NULL, *extra = NULL;
         if (running && !stopping && mem_mb == pool_mem && plat == pool_plat) {
-                if (img != pool_img) {
+                bool same = img == pool_img;
+                if (!same) {
                         /* prepare for this image from now on; VMs loaded with
                          * another one go to the reaper */
                         if (pool_img)
@@ -310,8 +333,32 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                  * the CPUs; at once when the pool runs low */
                 if (!n || nready < (target + 1) / 2 || reap)
                         pthread_cond_signal(&pool_cond);
+                if (!n && same && plat->prepare_shares) {
+                        /* none ready for the image the pool works for (the
+                         * calls outrun it): this call makes what is missing,
+                         * its own guest among them, in one go. A call of
+                         * another image makes its own alone (below). */
+                        size_t want = target > nready ? target - nready : 1;
+                        pthread_mutex_unlock(&pool_lock);
+                        struct node *made = make_some(plat, mem_mb, img, want);
+                        pthread_mutex_lock(&pool_lock);
+                        n = made;
+                        extra = made ? made->next : NULL;
+                        if (running && !stopping) { /* else torn down below */
+                                for (struct node *next; extra; extra = next) {
+                                        next = extra->next;
+                                        extra->next = ready;
+                                        ready = extra;
+                                        nready++;
+                                }
+                        }
+                }
         }
         pthread_mutex_unlock(&pool_lock);
+        for (struct node *next; extra; extra = next) {
+                next = extra->next;
+                node_free(extra);
+        }
         if (!n)
                 return false;
         resources_copy(vm, &n->vm);

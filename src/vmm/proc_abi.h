@@ -18,7 +18,7 @@
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
-#define VMM_PROC_ABI 5
+#define VMM_PROC_ABI 6
 
 /* Two words at the control page's end where the stub's way back into the
  * guest (gadget.S's stub_resume) keeps the guest's rsp and rip: a stub has
@@ -133,8 +133,10 @@ struct vmm_proc_ctl {
 enum {
         VMM_PROC_MSG_HELLO = 1, /* zygote: ready, arg = VMM_PROC_ABI (or -errno), arg2 bit 0:
                                  * Syscall User Dispatch works here */
-        VMM_PROC_MSG_FORK,      /* osvm: a stub for the fds passed (memfd, ctlfd[, imgfd]);
-                                 * zygote: arg = its pid (> 0) or -errno, a pidfd passed */
+        VMM_PROC_MSG_FORK,      /* osvm: arg stubs (1 to VMM_PROC_FORK_MAX), each for arg2
+                                 * of the fds passed, in turn (memfd, ctlfd, and imgfd
+                                 * when arg2 is 3); zygote: a struct vmm_proc_forked,
+                                 * the pidfds of the stubs made passed in order */
         VMM_PROC_MSG_REAP,      /* osvm: arg = a pid; zygote: arg = its wait status,
                                  * or -EAGAIN (not ended, or ended long ago). The
                                  * zygote reaps the ended stubs every eighth
@@ -144,6 +146,11 @@ enum {
 struct vmm_proc_msg {
         uint32_t type, pad;
         int64_t arg, arg2;
+};
+#define VMM_PROC_FORK_MAX 8
+struct vmm_proc_forked {
+        uint32_t type, n;               /* VMM_PROC_MSG_FORK, the stubs asked for */
+        int64_t pid[VMM_PROC_FORK_MAX]; /* each stub's pid (> 0), or -errno */
 };
 
 /* The zygote's steps: a HELLO with arg an -errno says in arg2 which failed. */

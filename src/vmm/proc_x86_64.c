@@ -167,17 +167,18 @@ void vmm_proc_shutdown(void)
         pthread_mutex_unlock(&zyg_lock);
 }
 
-/* One message and, optionally, its fd; -ETIMEDOUT past the socket's
- * receive timeout (PROC_SETUP_WAIT_MS), -EPIPE when the zygote is gone. */
-static int zyg_recv(struct vmm_proc_msg *m, int *fd)
+/* One message of len bytes (a shorter one is -EPROTO) and up to maxfds fds
+ * with it (*nfds of them; any past maxfds closed); -ETIMEDOUT past the
+ * socket's receive timeout (PROC_SETUP_WAIT_MS), -EPIPE when the zygote is
+ * gone. */
+static int zyg_recv(void *msg, size_t len, int *fds, size_t maxfds, size_t *nfds)
 {
-        if (fd)
-                *fd = -1;
+        *nfds = 0;
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
+                char buf[CMSG_SPACE(VMM_PROC_FORK_MAX * sizeof(int))];
         } c;
-        struct iovec v = {m, sizeof(*m)};
+        struct iovec v = {msg, len};
         struct msghdr h = {
             .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
         ssize_t r;
@@ -189,35 +190,46 @@ static int zyg_recv(struct vmm_proc_msg *m, int *fd)
         if (r == 0)
                 return -EPIPE;
         struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
-        int got = -1;
         if (ch && ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS &&
-            ch->cmsg_len >= CMSG_LEN(sizeof(int)))
-                memcpy(&got, CMSG_DATA(ch), sizeof(int));
-        if (fd)
-                *fd = got;
-        else if (got >= 0)
-                close(got);
-        return r == (ssize_t)sizeof(*m) ? 0 : -EPROTO;
+            ch->cmsg_len >= CMSG_LEN(0)) {
+                size_t got = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < got; i++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+                        if (*nfds < maxfds)
+                                fds[(*nfds)++] = fd;
+                        else
+                                close(fd);
+                }
+        }
+        return r == (ssize_t)len ? 0 : -EPROTO;
 }
 
-static int zyg_send(uint32_t type, int64_t arg, const int *fds, int nfds)
+/* A message without fds. */
+static int zyg_recv_msg(struct vmm_proc_msg *m)
 {
-        struct vmm_proc_msg m = {.type = type, .arg = arg};
+        size_t n;
+        return zyg_recv(m, sizeof(*m), NULL, 0, &n);
+}
+
+static int zyg_send(uint32_t type, int64_t arg, int64_t arg2, const int *fds, size_t nfds)
+{
+        struct vmm_proc_msg m = {.type = type, .arg = arg, .arg2 = arg2};
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(3 * sizeof(int))];
+                char buf[CMSG_SPACE(3 * VMM_PROC_FORK_MAX * sizeof(int))];
         } c;
         memset(&c, 0, sizeof(c));
         struct iovec v = {&m, sizeof(m)};
         struct msghdr h = {.msg_iov = &v, .msg_iovlen = 1};
         if (nfds > 0) {
                 h.msg_control = c.buf;
-                h.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+                h.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
                 struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
                 ch->cmsg_level = SOL_SOCKET;
                 ch->cmsg_type = SCM_RIGHTS;
-                ch->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-                memcpy(CMSG_DATA(ch), fds, (size_t)nfds * sizeof(int));
+                ch->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+                memcpy(CMSG_DATA(ch), fds, nfds * sizeof(int));
         }
         ssize_t r;
         do
@@ -290,7 +302,7 @@ static int zyg_start(osvm_err *e)
         zyg.ns = c.ns;
         snprintf(zyg.note, sizeof(zyg.note), "%s", c.note);
         struct vmm_proc_msg m;
-        int w = zyg_recv(&m, NULL);
+        int w = zyg_recv_msg(&m);
         if (w < 0 || m.type != VMM_PROC_MSG_HELLO || m.arg != VMM_PROC_ABI) {
                 if (w < 0)
                         err_set(e, -w, "the zygote did not start: %s", strerror(-w));
@@ -320,41 +332,71 @@ static bool zyg_gone(int w)
         return w == -EPIPE || w == -ECONNRESET;
 }
 
-/* A stub for memfd and ctlfd (and imgfd, -1 for none): its pid and pidfd.
- * A zygote found gone (it died since the last request, or with this one,
- * and every stub of its pid namespace with it) is replaced and asked
- * again, once. */
-static int zyg_fork(int memfd, int ctlfd, int imgfd, int *pid, int *pidfd, osvm_err *e)
+/*
+ * n stubs (1 to VMM_PROC_FORK_MAX), each for per of fds in turn (memfd,
+ * ctlfd, and imgfd when per is 3), in one request: pids[i] > 0 with its
+ * pidfd in pidfds[i], or -errno with pidfds[i] -1. 0, or -1 with e when
+ * the zygote made none. A zygote found gone (it died since the last
+ * request, or with this one, and every stub of its pid namespace with it)
+ * is replaced and asked again, once.
+ */
+static int zyg_fork(const int *fds, size_t per, size_t n, int *pids, int *pidfds, osvm_err *e)
 {
-        int fds[3] = {memfd, ctlfd, imgfd};
-        struct vmm_proc_msg m;
+        struct vmm_proc_forked f;
+        int got[VMM_PROC_FORK_MAX];
+        size_t ngot = 0;
         int w = 0;
+        for (size_t i = 0; i < n; i++)
+                pidfds[i] = -1;
         pthread_mutex_lock(&zyg_lock);
         for (int attempt = 0; attempt < 2; attempt++) {
                 if (zyg_ensure(e) < 0) {
                         pthread_mutex_unlock(&zyg_lock);
                         return -1;
                 }
-                w = zyg_send(VMM_PROC_MSG_FORK, 0, fds, imgfd >= 0 ? 3 : 2);
+                w = zyg_send(VMM_PROC_MSG_FORK, (int64_t)n, (int64_t)per, fds, n * per);
                 if (w == 0)
-                        w = zyg_recv(&m, pidfd);
+                        w = zyg_recv(&f, sizeof(f), got, VMM_PROC_FORK_MAX, &ngot);
                 if (!zyg_gone(w) || attempt > 0)
                         break;
                 log_warn("vmm: the process platform's zygote ended; starting another");
                 zyg_down();
         }
-        if (w == 0 && (m.type != VMM_PROC_MSG_FORK || m.arg <= 0 || *pidfd < 0))
-                w = m.arg < 0 ? (int)m.arg : -EPROTO;
+        if (w == 0 && (f.type != VMM_PROC_MSG_FORK || f.n != n))
+                w = -EPROTO;
+        /* each stub made takes the next pidfd passed */
+        size_t k = 0, made = 0;
+        for (size_t i = 0; w == 0 && i < n; i++) {
+                int64_t p = f.pid[i];
+                if (p <= 0) {
+                        pids[i] = p < 0 && p > -4096 ? (int)p : -EPROTO;
+                        continue;
+                }
+                int fd = k < ngot ? got[k++] : -1;
+                if (p > INT32_MAX || fd < 0) { /* not a pid, or a pid without its pidfd */
+                        if (fd >= 0)
+                                close(fd);
+                        pids[i] = -EPROTO;
+                        continue;
+                }
+                pids[i] = (int)p;
+                pidfds[i] = fd;
+                made++;
+        }
+        for (; k < ngot; k++) /* more pidfds than stubs: none of them used */
+                close(got[k]);
         int r = 0;
-        if (w < 0) {
-                if (*pidfd >= 0)
-                        close(*pidfd);
-                *pidfd = -1;
-                r = err_set(e, -w, "the zygote could not fork a stub: %s", strerror(-w));
-                if (w != -EAGAIN && w != -ENOMEM)
+        if (w < 0 || made == 0) {
+                int why = w < 0 ? w : pids[0];
+                for (size_t i = 0; i < n; i++) {
+                        if (pidfds[i] >= 0)
+                                close(pidfds[i]);
+                        pidfds[i] = -1;
+                        pids[i] = why;
+                }
+                r = err_set(e, -why, "the zygote could not fork a stub: %s", strerror(-why));
+                if (why != -EAGAIN && why != -ENOMEM)
                         zyg_down();
-        } else {
-                *pid = (int)m.arg;
         }
         pthread_mutex_unlock(&zyg_lock);
         return r;
@@ -367,9 +409,9 @@ static int zyg_reap(int pid)
         int r = -ESRCH;
         if (zyg.up) {
                 struct vmm_proc_msg m;
-                r = zyg_send(VMM_PROC_MSG_REAP, pid, NULL, 0);
+                r = zyg_send(VMM_PROC_MSG_REAP, pid, 0, NULL, 0);
                 if (r == 0)
-                        r = zyg_recv(&m, NULL);
+                        r = zyg_recv_msg(&m);
                 if (r == 0)
                         r = m.type == VMM_PROC_MSG_REAP ? (int)m.arg : -EPROTO;
         }
@@ -924,7 +966,8 @@ static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
 static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 {
         int pid = 0, pidfd = -1;
-        if (zyg_fork(vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd, &pid, &pidfd, e) < 0)
+        int fds[3] = {vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd};
+        if (zyg_fork(fds, fds[2] >= 0 ? 3 : 2, 1, &pid, &pidfd, e) < 0)
                 return -1;
         vm->proc.pidfd = pidfd;
         vm->proc.nspid = pid;
@@ -1427,20 +1470,88 @@ static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
         ctl_of(vm)->nlist = k;
 }
 
-static int proc_prepare(struct vmm_vm *vm, uint32_t mem_mb, struct vmm_image *img,
-                        const uint64_t *list, size_t n, osvm_err *e)
+_Static_assert(VMM_PREPARE_MAX <= VMM_PROC_FORK_MAX, "the pool's guests in one request");
+
+/* e, unless it says why something failed already, says what mine does. */
+static void first_error(osvm_err *e, const osvm_err *mine)
 {
-        if (proc_create(vm, mem_mb, e) < 0)
-                return -1;
-        if (img && proc_load(vm, img, e) < 0)
-                goto fail;
-        write_list(vm, list, n);
-        if (proc_fork(vm, e) < 0 || wait_ready(vm, e) < 0)
-                goto fail;
-        return 0;
-fail:
-        proc_destroy(vm);
-        return -1;
+        if (!e->msg[0])
+                *e = *mine;
+}
+
+/* The pool's guests, made alike: each one's memory and image, then every
+ * stub in one request to the zygote, then each one set up (READY). */
+static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32_t mem_mb,
+                           struct vmm_image *img, const uint64_t *list, size_t nlist, osvm_err *e)
+{
+        struct vmm_vm *forking[VMM_PROC_FORK_MAX];
+        int fds[3 * VMM_PROC_FORK_MAX];
+        size_t k = 0, nfds = 0, per = 0, made = 0;
+        for (size_t i = 0; i < n; i++) {
+                osvm_err mine = {0};
+                struct vmm_vm *vm = vms[i];
+                ok[i] = false;
+                if (i >= VMM_PROC_FORK_MAX || proc_create(vm, mem_mb, &mine) < 0) {
+                        if (i >= VMM_PROC_FORK_MAX)
+                                err_set(&mine, EINVAL, "more guests than one request makes");
+                        first_error(e, &mine);
+                        continue;
+                }
+                if (img && proc_load(vm, img, &mine) < 0) {
+                        proc_destroy(vm);
+                        first_error(e, &mine);
+                        continue;
+                }
+                write_list(vm, list, nlist);
+                /* one image for all: each stub takes as many fds */
+                size_t p = vm->proc.imgfd >= 0 ? 3 : 2;
+                if (per && p != per) {
+                        proc_destroy(vm);
+                        continue;
+                }
+                per = p;
+                fds[nfds++] = vm->proc.memfd;
+                fds[nfds++] = vm->proc.ctlfd;
+                if (per == 3)
+                        fds[nfds++] = vm->proc.imgfd;
+                forking[k++] = vm;
+        }
+        int pids[VMM_PROC_FORK_MAX], pidfds[VMM_PROC_FORK_MAX];
+        osvm_err mine = {0};
+        if (k && zyg_fork(fds, per, k, pids, pidfds, &mine) < 0) {
+                for (size_t j = 0; j < k; j++)
+                        proc_destroy(forking[j]);
+                first_error(e, &mine);
+                return 0;
+        }
+        for (size_t j = 0; j < k; j++) {
+                struct vmm_vm *vm = forking[j];
+                if (pids[j] < 0) {
+                        err_set(&mine, -pids[j], "the zygote could not fork a stub: %s",
+                                strerror(-pids[j]));
+                        proc_destroy(vm);
+                        first_error(e, &mine);
+                        forking[j] = NULL;
+                        continue;
+                }
+                vm->proc.pidfd = pidfds[j];
+                vm->proc.nspid = pids[j];
+                vm->proc.run = (uint32_t)pids[j] | VMM_PROC_WAITERS;
+        }
+        for (size_t j = 0; j < k; j++) {
+                struct vmm_vm *vm = forking[j];
+                if (!vm)
+                        continue;
+                if (wait_ready(vm, &mine) < 0) {
+                        proc_destroy(vm);
+                        first_error(e, &mine);
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++)
+                        ok[i] |= vms[i] == vm;
+                made++;
+        }
+        return made;
 }
 
 /* The stub's pid here, from its pidfd. */
@@ -1488,5 +1599,6 @@ const struct vmm_platform_ops vmm_platform_process = {
     .halt = proc_halt,
     .destroy = proc_destroy,
     .prepare = proc_prepare,
+    .prepare_shares = true,
     .touched = proc_touched,
 };

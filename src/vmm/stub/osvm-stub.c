@@ -199,11 +199,12 @@ struct kmsghdr {
         int32_t flags, pad2;
 };
 
+/* One SCM_RIGHTS message: up to a FORK's fds (three a stub). */
+#define KCMSG_FDS (3 * VMM_PROC_FORK_MAX)
 struct kcmsg {
         uint64_t len;
         int32_t level, type;
-        int32_t fds[3];
-        int32_t pad;
+        int32_t fds[KCMSG_FDS];
 };
 
 struct krlimit {
@@ -975,13 +976,42 @@ static int build_filter(struct bpf *b)
         return 0;
 }
 
-static long zsend(int64_t type, int64_t arg, int64_t arg2, int fd)
+/* A message of len bytes to osvm, with nfds fds. */
+static long zsend_fds(const void *msg, uint64_t len, const int *fds, unsigned nfds)
+{
+        struct kiovec v = {(void *)msg, len};
+        struct kcmsg c = {16 + 4 * nfds, SOL_SOCKET_, SCM_RIGHTS_, {0}};
+        for (unsigned i = 0; i < nfds && i < KCMSG_FDS; i++)
+                c.fds[i] = fds[i];
+        struct kmsghdr h = {0, 0, 0, &v, 1, nfds ? &c : 0, nfds ? 16 + 4 * nfds : 0, 0, 0};
+        return zsc3(NR_sendmsg, ZSOCK, &h, 0x4000 /* MSG_NOSIGNAL */);
+}
+
+static long zsend(int64_t type, int64_t arg, int64_t arg2)
 {
         struct vmm_proc_msg m = {(uint32_t)type, 0, arg, arg2};
-        struct kiovec v = {&m, sizeof(m)};
-        struct kcmsg c = {16 + 4, SOL_SOCKET_, SCM_RIGHTS_, {fd, -1, -1}, 0};
-        struct kmsghdr h = {0, 0, 0, &v, 1, fd >= 0 ? &c : 0, fd >= 0 ? 16 + 4 : 0, 0, 0};
-        return zsc3(NR_sendmsg, ZSOCK, &h, 0x4000 /* MSG_NOSIGNAL */);
+        return zsend_fds(&m, sizeof(m), 0, 0);
+}
+
+/* A FORK: n stubs, each for per of the nfds fds in turn; one answer with
+ * each stub's pid (or -errno) and the pidfds of those made. */
+static void fork_stubs(uint64_t n, uint64_t per, const int *fds, unsigned nfds, uint64_t stack)
+{
+        struct vmm_proc_forked f = {VMM_PROC_MSG_FORK, 0, {0}};
+        int pidfds[VMM_PROC_FORK_MAX];
+        unsigned made = 0;
+        int ok = n >= 1 && n <= VMM_PROC_FORK_MAX && (per == 2 || per == 3) && nfds == n * per;
+        f.n = n >= 1 && n <= VMM_PROC_FORK_MAX ? (uint32_t)n : 0;
+        for (uint32_t i = 0; i < f.n; i++) {
+                const int *mine = &fds[i * per];
+                int pidfd = -1;
+                f.pid[i] = !ok ? -E_INVAL
+                               : zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, stack, mine[0], mine[1],
+                                          per == 3 ? mine[2] : -1);
+                if (f.pid[i] > 0)
+                        pidfds[made++] = pidfd;
+        }
+        zsend_fds(&f, sizeof(f), pidfds, made);
 }
 
 /*
@@ -1163,7 +1193,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
         /* the filter relies on all of this program lying below the control
          * page (where the lowest mapping it allows starts) */
         if ((uint64_t)_end > VMM_PROC_SYS || build_filter(&b) < 0) {
-                zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, VMM_PROC_ZSTEP_FILTER, -1);
+                zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, VMM_PROC_ZSTEP_FILTER);
                 zsc1(NR_exit_group, 1);
         }
         uint64_t all = ~0ull;
@@ -1202,7 +1232,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
                 r = zyg_sc(NR_rt_sigaction, trap[i], (long)&sa, 0, 8, 0, 0);
         }
         if (r < 0) {
-                zsend(VMM_PROC_MSG_HELLO, r, step, -1);
+                zsend(VMM_PROC_MSG_HELLO, r, step);
                 zsc1(NR_exit_group, 1);
         }
         /* its own limits: no core, no files written, a small fd table */
@@ -1226,7 +1256,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
                 step = VMM_PROC_ZSTEP_SECCOMP;
                 r = zsc3(NR_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog);
         }
-        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, r < 0 ? step : sud, -1);
+        zsend(VMM_PROC_MSG_HELLO, r < 0 ? r : VMM_PROC_ABI, r < 0 ? step : sud);
         if (r < 0)
                 zsc1(NR_exit_group, 1);
         unsigned since_reap = 0;
@@ -1244,17 +1274,12 @@ __attribute__((noreturn)) static void zygote(long *sp)
                                 continue;
                         zsc1(NR_exit_group, 1);
                 }
-                int fds[3] = {-1, -1, -1};
-                if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_)
-                        for (unsigned i = 0; i < 3 && c.len >= 16 + 4 * (i + 1); i++)
-                                fds[i] = c.fds[i];
+                unsigned nfds = 0;
+                if (h.controllen >= 16 + 4 && c.level == SOL_SOCKET_ && c.type == SCM_RIGHTS_ &&
+                    c.len >= 16 && c.len <= sizeof(c))
+                        nfds = (unsigned)(c.len - 16) / 4;
                 if (m.type == VMM_PROC_MSG_FORK && r == sizeof(m)) {
-                        int pidfd = -1;
-                        long pid = fds[0] < 0 || fds[1] < 0
-                                       ? -E_INVAL
-                                       : zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, (uint64_t)stack,
-                                                  fds[0], fds[1], fds[2]);
-                        zsend(VMM_PROC_MSG_FORK, pid, 0, pid > 0 ? pidfd : -1);
+                        fork_stubs((uint64_t)m.arg, (uint64_t)m.arg2, c.fds, nfds, (uint64_t)stack);
                 } else if (m.type == VMM_PROC_MSG_REAP && r == sizeof(m)) {
                         reap_all();
                         since_reap = 0;
@@ -1264,13 +1289,13 @@ __attribute__((noreturn)) static void zygote(long *sp)
                                         st = ended[i].status;
                                         ended[i].pid = 0;
                                 }
-                        zsend(VMM_PROC_MSG_REAP, st, 0, -1);
+                        zsend(VMM_PROC_MSG_REAP, st, 0);
                 }
                 if (++since_reap >= REAP_EVERY) {
                         reap_all();
                         since_reap = 0;
                 }
-                /* the request's fds and the new stub's pidfd: every fd below
+                /* the request's fds and the new stubs' pidfds: every fd below
                  * the socket */
                 zsc3(NR_close_range, 0, ZSOCK - 1, 0);
         }
