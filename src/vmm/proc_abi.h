@@ -18,7 +18,7 @@
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
-#define VMM_PROC_ABI 6
+#define VMM_PROC_ABI 7
 
 /* Two words at the control page's end where the stub's way back into the
  * guest (gadget.S's stub_resume) keeps the guest's rsp and rip: a stub has
@@ -105,9 +105,12 @@ struct vmm_proc_ctl {
         uint64_t entry_rip, entry_rsp;
         /* answers the stub gives itself */
         uint32_t uid, gid;
-        uint32_t ioctl_fds; /* ioctl on fds below this is ENOTTY without osvm */
-        uint32_t park;      /* osvm: 1: after the guest's exit, wait to be killed (osvm
-                             * reads which pages it touched); 0: end at once */
+        uint32_t ioctl_fds;  /* ioctl on fds below this is ENOTTY without osvm */
+        uint32_t exe_enoent; /* readlink("/proc/self/exe") is ENOENT (no mount holds it):
+                              * glibc's static start asks */
+        uint32_t pad3;
+        uint32_t park; /* osvm: 1: after the guest's exit, wait to be killed (osvm
+                        * reads which pages it touched); 0: end at once */
         /* the break: brk_cur, as the stub grows it up to brk_room (osvm sets
          * all three before the guest runs and after each call it serves, and
          * takes brk_cur back, as the guest's brk, before it serves one); a

@@ -1009,6 +1009,8 @@ static int proc_enter(struct vmm_vm *vm, uint64_t rip, uint64_t rsp, osvm_err *e
         c->fs_set = 0;
         c->nremap = 0;
         c->ioctl_fds = vm->spec && vm->spec->tty ? 0 : 3;
+        const char *rest;
+        c->exe_enoent = vmm_fs_lookup(&vm->fs, "/proc/self/exe", &rest) < 0;
         c->park = vm->img && vmm_pool_learns(vm->img, vm);
         vm->proc.spin = spare_cpu(false); /* the stub sleeps, or is to be made */
         c->spin = vm->proc.spin ? PROC_SPIN : 0;
@@ -1427,6 +1429,7 @@ static int wait_ready(struct vmm_vm *vm, osvm_err *e)
 {
         struct vmm_proc_ctl *c = ctl_of(vm);
         uint64_t until = time_mono_ns() + (uint64_t)PROC_SETUP_WAIT_MS * 1000000ull;
+        bool timed_out = false;
         for (;;) {
                 uint32_t s = __atomic_load_n(&c->state, __ATOMIC_ACQUIRE);
                 if (s == VMM_PROC_READY)
@@ -1436,15 +1439,17 @@ static int wait_ready(struct vmm_vm *vm, osvm_err *e)
                         setup_words(vm, why, sizeof(why));
                         return err_set(e, EIO, "%s", why);
                 }
+                /* a stub that died while it set up leaves the word as it was:
+                 * looked for once a wait ran out (not before each) */
                 struct pollfd p = {.fd = vm->proc.pidfd, .events = POLLIN};
-                if (poll(&p, 1, 0) == 1)
+                if (timed_out && poll(&p, 1, 0) == 1)
                         return err_set(e, ECHILD, "the stub process ended while it set up");
                 uint64_t now = time_mono_ns();
                 if (now >= until)
                         return err_set(e, ETIMEDOUT, "the stub process did not set up in %d ms",
                                        PROC_SETUP_WAIT_MS);
                 struct timespec ts = {0, 10 * 1000000};
-                futex(&c->state, FUTEX_WAIT, s, &ts);
+                timed_out = futex(&c->state, FUTEX_WAIT, s, &ts) < 0 && errno == ETIMEDOUT;
         }
 }
 

@@ -1,11 +1,14 @@
 /*
  * The calls a platform may answer without the syscall layer, from answers
  * it was given ahead (the process platform's stub: the break's growth within
- * its room, the limits, a few random bytes), must answer as the layer does.
- * Each check prints what failed; "ok" at the end, then 16 random bytes in
- * hex (two runs must differ).
+ * its room, the limits, a few random bytes, the executable's link where no
+ * mount holds /proc), must answer as the layer does. Each check prints what
+ * failed; "ok" at the end, then 16 random bytes in hex (two runs must
+ * differ). `answers proc` expects a mount at /proc whose self/exe links to
+ * "target".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,9 +125,49 @@ static void check_random(unsigned char first[16])
         CHECK(syscall(SYS_getrandom, a, 0, 0) == 0, "none");
 }
 
-int main(void)
+/* readlink("/proc/self/exe"), which glibc's static start makes: ENOENT
+ * without a mount at /proc (the layer's checks of the buffer first), the
+ * link's target with one. */
+static void check_exe_link(int mounted)
+{
+        static const char exe[] = "/proc/self/exe"; /* read-only data, as glibc's */
+        char path[32], buf[64];
+        strcpy(path, exe); /* and on the stack */
+        const char *const paths[] = {exe, path};
+        for (int i = 0; i < 2; i++) {
+                memset(buf, 0, sizeof(buf));
+                errno = 0;
+                long n = syscall(SYS_readlink, paths[i], buf, sizeof(buf));
+                if (mounted)
+                        CHECK(n == 6 && !memcmp(buf, "target", 6), "readlink %d: %ld %s", i, n,
+                              buf);
+                else
+                        CHECK(n == -1 && errno == ENOENT, "readlink %d: %ld errno %d", i, n, errno);
+                errno = 0;
+                n = syscall(SYS_readlinkat, AT_FDCWD, paths[i], buf, sizeof(buf));
+                CHECK(mounted ? n == 6 : n == -1 && errno == ENOENT, "readlinkat %d: %ld errno %d",
+                      i, n, errno);
+        }
+        errno = 0;
+        long n = syscall(SYS_readlink, exe, buf, 0);
+        CHECK(n == -1 && errno == EINVAL, "readlink of 0 bytes: %ld errno %d", n, errno);
+        errno = 0;
+        n = syscall(SYS_readlink, exe, (char *)16, 64);
+        CHECK(n == -1 && errno == EFAULT, "readlink into 16: %ld errno %d", n, errno);
+        errno = 0;
+        n = syscall(SYS_readlink, "/proc/self/ex", buf, sizeof(buf));
+        CHECK(n == -1 && errno == ENOENT, "readlink of another path: %ld errno %d", n, errno);
+}
+
+int main(int argc, char **argv)
 {
         unsigned char first[16];
+        if (argc > 1 && !strcmp(argv[1], "proc")) {
+                check_exe_link(1);
+                printf(failed ? "failed\n" : "ok\n");
+                return failed;
+        }
+        check_exe_link(0);
         check_brk();
         check_limits();
         check_random(first);

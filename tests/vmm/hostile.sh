@@ -65,6 +65,9 @@ expect 0 '^registers kept' -- $M $G/regs
 # the layer answers; two runs draw different bytes.
 expect 0 '^ok$' -- $M $G/answers
 r1=$(tail -1 "$tmp/stdout")
+# with a mount at /proc, the executable's link is the layer's to read
+mkdir -p "$tmp/proc/self" && ln -sfn target "$tmp/proc/self/exe"
+expect 0 '^ok$' -- $M --mount "$tmp/proc:/proc" $G/answers proc
 expect 0 '^ok$' -- $M $G/answers
 r2=$(tail -1 "$tmp/stdout")
 if [[ "$r1" =~ ^[0-9a-f]{32}$ ]] && [ "$r1" != "$r2" ]; then

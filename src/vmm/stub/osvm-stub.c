@@ -71,11 +71,14 @@
 #define NR_prlimit64       302
 #define NR_seccomp         317
 #define NR_getrandom       318
+#define NR_readlink        89
+#define NR_readlinkat      267
 #define NR_rseq            334
 #define NR_dup3            292
 #define NR_close_range     436
 
 #define E_AGAIN  11
+#define E_NOENT  2
 #define E_NOTTY  25
 #define E_NOSYS  38
 #define E_PERM   1
@@ -360,6 +363,26 @@ static int user_writable(uint64_t buf, uint64_t len)
         return 1;
 }
 
+/* Whether the guest may read [buf, buf + len): its user area or its stack. */
+static int user_readable(uint64_t buf, uint64_t len)
+{
+        uint64_t end = buf + len;
+        return end >= buf && ((buf >= USER_BASE && end <= ctl->guard_lo) ||
+                              (buf >= ctl->stack_lo && end <= ctl->mem_size));
+}
+
+/* Whether the guest's string at p is "/proc/self/exe". */
+static int is_proc_self_exe(uint64_t p)
+{
+        static const char exe[] = "/proc/self/exe";
+        if (!user_readable(p, sizeof(exe)))
+                return 0;
+        for (unsigned i = 0; i < sizeof(exe); i++)
+                if (((volatile const char *)p)[i] != exe[i])
+                        return 0;
+        return 1;
+}
+
 /*
  * The calls whose answer is a constant, answered without osvm (the set the
  * KVM platform's PVM stub answers inside the guest), and those osvm gave it
@@ -450,6 +473,19 @@ static int fast_path(struct ksigcontext *g)
                 memcpy((void *)g->rdi, (const void *)&ctl->rand[used], n);
                 ctl->rand_used = used + n;
                 r = (int64_t)n;
+                break;
+        }
+        case NR_readlink:
+        case NR_readlinkat: {
+                /* the executable's link, where no mount holds /proc: ENOENT
+                 * as osvm answers it (after its own checks of the buffer) */
+                int at = nr == NR_readlinkat;
+                uint64_t path = at ? g->rsi : g->rdi, buf = at ? g->rdx : g->rsi;
+                uint64_t size = at ? g->r10 : g->rdx;
+                if (!ctl->exe_enoent || (at && (int32_t)g->rdi != -100 /* AT_FDCWD */) ||
+                    (int64_t)size <= 0 || !user_writable(buf, size) || !is_proc_self_exe(path))
+                        return 0;
+                r = -E_NOENT;
                 break;
         }
         case NR_arch_prctl:
