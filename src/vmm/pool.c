@@ -35,6 +35,7 @@ static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;
 static struct node *ready, *reap;
 static unsigned nready, nreap, target;
+static unsigned nmaking; /* guests being made (by the pool, or by a call that outran it) */
 static uint32_t pool_mem;
 static struct vmm_image *pool_img; /* the image VMs are prepared for (a reference) */
 static const struct vmm_platform_ops *pool_plat;
@@ -110,6 +111,8 @@ static struct node *make_some(const struct vmm_platform_ops *plat, uint32_t mem_
         struct node *n[VMM_PREPARE_MAX];
         struct vmm_vm *vms[VMM_PREPARE_MAX];
         bool ok[VMM_PREPARE_MAX];
+        if (want == 0)
+                return NULL;
         if (want > VMM_PREPARE_MAX)
                 want = VMM_PREPARE_MAX;
         for (size_t i = 0; i < want; i++) {
@@ -197,7 +200,7 @@ static void *pool_main(void *arg)
         unsigned failures = 0;
         pthread_mutex_lock(&pool_lock);
         while (!stopping) {
-                if (reap && (nready >= target || nreap > REAP_FIRST)) {
+                if (reap && (nready + nmaking >= target || nreap > REAP_FIRST)) {
                         struct node *n = reap;
                         reap = n->next;
                         nreap--;
@@ -208,16 +211,18 @@ static void *pool_main(void *arg)
                         pthread_mutex_lock(&pool_lock);
                         continue;
                 }
-                if (nready < target) {
+                if (nready + nmaking < target) {
                         /* every guest missing, in one go */
                         uint32_t mem = pool_mem;
-                        size_t want = target - nready;
+                        unsigned want = target - nready - nmaking;
                         struct vmm_image *img = pool_img ? vmm_image_ref(pool_img) : NULL;
+                        nmaking += want;
                         pthread_mutex_unlock(&pool_lock);
                         struct node *made = make_some(pool_plat, mem, img, want);
                         if (img)
                                 vmm_image_put(img);
                         pthread_mutex_lock(&pool_lock);
+                        nmaking -= want;
                         if (!made) {
                                 if (++failures >= 3)
                                         target = 0; /* stop trying; calls make their own VMs */
@@ -328,20 +333,23 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                                 break;
                         }
                 }
+                /* none ready for the image the pool works for (the calls
+                 * outrun it): this call makes what is missing, its own guest
+                 * among them, in one go, where that costs less a guest. A
+                 * call of another image makes its own alone (below). */
+                bool make_here = !n && same && plat->prepare_shares;
                 /* refilled once the call is over (vmm_pool_give), so that
                  * making the next guest does not compete with this one for
                  * the CPUs; at once when the pool runs low */
-                if (!n || nready < (target + 1) / 2 || reap)
+                if (!make_here && (!n || nready < (target + 1) / 2 || reap))
                         pthread_cond_signal(&pool_cond);
-                if (!n && same && plat->prepare_shares) {
-                        /* none ready for the image the pool works for (the
-                         * calls outrun it): this call makes what is missing,
-                         * its own guest among them, in one go. A call of
-                         * another image makes its own alone (below). */
-                        size_t want = target > nready ? target - nready : 1;
+                if (make_here) {
+                        unsigned want = target > nready + nmaking ? target - nready - nmaking : 1;
+                        nmaking += want;
                         pthread_mutex_unlock(&pool_lock);
                         struct node *made = make_some(plat, mem_mb, img, want);
                         pthread_mutex_lock(&pool_lock);
+                        nmaking -= want;
                         n = made;
                         extra = made ? made->next : NULL;
                         if (running && !stopping) { /* else torn down below */
@@ -394,7 +402,7 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
 /* Whether the pool has guests to make or to tear down. Under pool_lock. */
 static bool pool_has_work(void)
 {
-        return running && !stopping && (reap || nready < target);
+        return running && !stopping && (reap || nready + nmaking < target);
 }
 
 void vmm_pool_wait_idle(void)
