@@ -1039,11 +1039,13 @@ static void fork_stubs(uint64_t n, uint64_t per, const int *fds, unsigned nfds, 
         int ok = n >= 1 && n <= VMM_PROC_FORK_MAX && (per == 2 || per == 3) && nfds == n * per;
         f.n = n >= 1 && n <= VMM_PROC_FORK_MAX ? (uint32_t)n : 0;
         for (uint32_t i = 0; i < f.n; i++) {
-                const int *mine = &fds[i * per];
                 int pidfd = -1;
-                f.pid[i] = !ok ? -E_INVAL
-                               : zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, stack, mine[0], mine[1],
-                                          per == 3 ? mine[2] : -1);
+                f.pid[i] = -E_INVAL;
+                if (ok) {
+                        const int *mine = &fds[i * per];
+                        f.pid[i] = zyg_fork(SIGCHLD_ | CLONE_PIDFD_, &pidfd, stack, mine[0],
+                                            mine[1], per == 3 ? mine[2] : -1);
+                }
                 if (f.pid[i] > 0)
                         pidfds[made++] = pidfd;
         }
