@@ -105,58 +105,78 @@ static void per_call(const char *const *tools, int ntools, int n, struct ratios 
 
 /* ---- 2. one system call ---- */
 
-/* The run time of getpid_loop N [served] (median of 7), ns. */
+/* The run time of one run of getpid_loop N [served], ns. */
 static uint64_t loop_ns(const char *image, long count, bool served)
 {
-        uint64_t t[7];
+        vmm_pool_wait_idle();
         char arg[32];
         snprintf(arg, sizeof(arg), "%ld", count);
-        for (int i = 0; i < 7; i++) {
-                const char *argv[] = {image, arg, served ? "served" : "own", NULL};
-                struct vmm_spec spec = {.image = image,
-                                        .argv = argv,
-                                        .in_fd = -1,
-                                        .out_fd = -1,
-                                        .err_fd = -1,
-                                        .limits = {.memory_mb = 16, .timeout_ms = 60000},
-                                        .platform = plat};
-                struct vmm_result res;
-                osvm_err e = {0};
-                if (vmm_run(&spec, &res, &e) < 0 || res.end != VMM_END_EXIT) {
-                        fprintf(stderr, "bench: %s: %s %s\n", image, e.msg, res.why);
-                        exit(1);
-                }
-                t[i] = res.t.run_ns;
+        const char *argv[] = {image, arg, served ? "served" : "own", NULL};
+        struct vmm_spec spec = {.image = image,
+                                .argv = argv,
+                                .in_fd = -1,
+                                .out_fd = -1,
+                                .err_fd = -1,
+                                .limits = {.memory_mb = 16, .timeout_ms = 60000},
+                                .platform = plat};
+        struct vmm_result res;
+        osvm_err e = {0};
+        if (vmm_run(&spec, &res, &e) < 0 || res.end != VMM_END_EXIT) {
+                fprintf(stderr, "bench: %s: %s %s\n", image, e.msg, res.why);
+                exit(1);
         }
-        return pct(t, 7, 0.5);
+        return res.t.run_ns;
 }
 
-static double native_getpid_ns(void)
+/* One native getpid, ns: the mean of n. */
+static double native_getpid_ns(long n)
 {
-        enum { N = 200000 };
-        uint64_t t[7];
-        for (int k = 0; k < 7; k++) {
-                uint64_t t0 = time_mono_ns();
-                for (int i = 0; i < N; i++)
-                        syscall(SYS_getpid);
-                t[k] = time_mono_ns() - t0;
-        }
-        return (double)pct(t, 7, 0.5) / N;
+        uint64_t t0 = time_mono_ns();
+        for (long i = 0; i < n; i++)
+                syscall(SYS_getpid);
+        return (double)(time_mono_ns() - t0) / (double)n;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+        qsort(v, n, sizeof(*v), cmp_double);
+        return v[n / 2];
+}
+
+/* A trapped call, and one served by osvm, against a native getpid measured
+ * right before each in the same round (the machine's speed drifts from one
+ * second to the next here): the medians of 7 rounds, and the median of the
+ * rounds' ratios. */
 static void one_syscall(const char *image, struct ratios *r)
 {
-        enum { N = 50000 };
-        double native = native_getpid_ns();
-        double own = (double)(loop_ns(image, N, false) - loop_ns(image, 0, false)) / N;
-        double served = (double)(loop_ns(image, N / 5, true) - loop_ns(image, 0, true)) / (N / 5);
-        r->sys = own / native;
-        r->served = served / native;
+        enum { N = 50000, ROUNDS = 7 };
+        double native[ROUNDS], own[ROUNDS], served[ROUNDS], own_x[ROUNDS], served_x[ROUNDS];
+        for (int k = 0; k < ROUNDS; k++) {
+                /* the pool, preparing for another image, would share the
+                 * CPUs with what is timed */
+                vmm_pool_wait_idle();
+                double n1 = native_getpid_ns(4 * N);
+                own[k] = (double)(loop_ns(image, N, false) - loop_ns(image, 0, false)) / N;
+                double n2 = native_getpid_ns(4 * N);
+                served[k] =
+                    (double)(loop_ns(image, N / 5, true) - loop_ns(image, 0, true)) / (N / 5);
+                native[k] = (n1 + n2) / 2;
+                own_x[k] = own[k] / n1;
+                served_x[k] = served[k] / n2;
+        }
+        r->sys = median(own_x, ROUNDS);
+        r->served = median(served_x, ROUNDS);
         printf("  one trapped system call (getpid, answered by the stub): %.2f us; native getpid "
-               "%.2f us: %.2fx\n",
-               own / 1e3, native / 1e3, r->sys);
+               "%.2f us: %.2fx (the median of %d rounds' ratios)\n",
+               median(own, ROUNDS) / 1e3, median(native, ROUNDS) / 1e3, r->sys, ROUNDS);
         printf("  one served by osvm's syscall layer (umask): %.2f us: %.2fx native\n",
-               served / 1e3, r->served);
+               median(served, ROUNDS) / 1e3, r->served);
 }
 
 /* ---- 3. throughput ---- */
@@ -304,12 +324,6 @@ static double round_of(const char *tool, bool guest, int n, struct split *cpu)
         cpu->stubs = (z1.children - z0.children) / calls;
         cpu->total = cpu->osvm + cpu->spawned + cpu->zygote + cpu->stubs;
         return calls / secs;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
 }
 
 /* Alternating rounds, so that both sides meet the same machine: the median
