@@ -340,6 +340,14 @@ static void apply_answer(void)
  * stub's system pages. */
 #define USER_BASE 0x200000ull
 
+/* Whether the guest may read [buf, buf + len): its user area or its stack. */
+static int user_readable(uint64_t buf, uint64_t len)
+{
+        uint64_t end = buf + len;
+        return end >= buf && ((buf >= USER_BASE && end <= ctl->guard_lo) ||
+                              (buf >= ctl->stack_lo && end <= ctl->mem_size));
+}
+
 /*
  * True when the guest's [buf, buf + len) is memory the stub may write for it:
  * user memory below the guard, but for the image's read-only segments (which
@@ -350,25 +358,15 @@ static void apply_answer(void)
 static int user_writable(uint64_t buf, uint64_t len)
 {
         uint64_t end = buf + len;
-        if (end < buf)
+        if (!user_readable(buf, len))
                 return 0;
         if (buf >= ctl->stack_lo && end <= ctl->mem_size)
                 return 1;
-        if (buf < USER_BASE || end > ctl->guard_lo)
-                return 0;
         uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
         for (uint64_t i = 0; i < nseg; i++)
                 if (buf < ctl->seg[i].addr + ctl->seg[i].len && ctl->seg[i].addr < end)
                         return 0;
         return 1;
-}
-
-/* Whether the guest may read [buf, buf + len): its user area or its stack. */
-static int user_readable(uint64_t buf, uint64_t len)
-{
-        uint64_t end = buf + len;
-        return end >= buf && ((buf >= USER_BASE && end <= ctl->guard_lo) ||
-                              (buf >= ctl->stack_lo && end <= ctl->mem_size));
 }
 
 /* Whether the guest's string at p is "/proc/self/exe". */
