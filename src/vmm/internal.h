@@ -298,6 +298,9 @@ size_t vmm_proc_kept_memory(uint32_t mem_mb, int wait_ms);
 /* The platform a spec's choice comes to here (AUTO: KVM where usable), or
  * NULL with e set. */
 const struct vmm_platform_ops *vmm_platform_pick(enum vmm_platform want, osvm_err *e);
+/* For a prepare of several guests: e, unless it says why one failed already,
+ * says what mine does. */
+void vmm_first_error(osvm_err *e, const osvm_err *mine);
 const struct vmm_platform_ops *vmm_platform_ops(enum vmm_platform p);
 /*
  * The pages of [first, last) (guest addresses) of a host mapping at base in

@@ -726,8 +726,8 @@ static size_t kvm_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32_
                 ok[i] = kvm_prepare_one(vms[i], mem_mb, img, list, nlist, &mine) == 0;
                 if (ok[i])
                         made++;
-                else if (!e->msg[0])
-                        *e = mine;
+                else
+                        vmm_first_error(e, &mine);
         }
         return made;
 }

@@ -196,3 +196,9 @@ size_t vmm_pagemap_touched(const struct vmm_vm *vm, int pid, uintptr_t base, uin
         close(fd);
         return nfound;
 }
+
+void vmm_first_error(osvm_err *e, const osvm_err *mine)
+{
+        if (!e->msg[0])
+                *e = *mine;
+}

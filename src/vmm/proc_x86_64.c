@@ -963,15 +963,21 @@ static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
 }
 
 /* Makes the stub (the zygote forks it; it sets itself up and says READY). */
+/* vm's stub, pid (as the zygote sees it) with pidfd, is made. */
+static void proc_forked(struct vmm_vm *vm, int pid, int pidfd)
+{
+        vm->proc.pidfd = pidfd;
+        vm->proc.nspid = pid;
+        vm->proc.run = (uint32_t)pid | VMM_PROC_WAITERS;
+}
+
 static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 {
         int pid = 0, pidfd = -1;
         int fds[3] = {vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd};
         if (zyg_fork(fds, fds[2] >= 0 ? 3 : 2, 1, &pid, &pidfd, e) < 0)
                 return -1;
-        vm->proc.pidfd = pidfd;
-        vm->proc.nspid = pid;
-        vm->proc.run = (uint32_t)pid | VMM_PROC_WAITERS;
+        proc_forked(vm, pid, pidfd);
         return 0;
 }
 
@@ -1477,19 +1483,12 @@ static void write_list(struct vmm_vm *vm, const uint64_t *list, size_t n)
 
 _Static_assert(VMM_PREPARE_MAX <= VMM_PROC_FORK_MAX, "the pool's guests in one request");
 
-/* e, unless it says why something failed already, says what mine does. */
-static void first_error(osvm_err *e, const osvm_err *mine)
-{
-        if (!e->msg[0])
-                *e = *mine;
-}
-
 /* The pool's guests, made alike: each one's memory and image, then every
  * stub in one request to the zygote, then each one set up (READY). */
 static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32_t mem_mb,
                            struct vmm_image *img, const uint64_t *list, size_t nlist, osvm_err *e)
 {
-        struct vmm_vm *forking[VMM_PROC_FORK_MAX];
+        size_t forking[VMM_PROC_FORK_MAX]; /* which of vms each stub asked for is */
         int fds[3 * VMM_PROC_FORK_MAX];
         size_t k = 0, nfds = 0, per = 0, made = 0;
         for (size_t i = 0; i < n; i++) {
@@ -1499,12 +1498,12 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
                 if (i >= VMM_PROC_FORK_MAX || proc_create(vm, mem_mb, &mine) < 0) {
                         if (i >= VMM_PROC_FORK_MAX)
                                 err_set(&mine, EINVAL, "more guests than one request makes");
-                        first_error(e, &mine);
+                        vmm_first_error(e, &mine);
                         continue;
                 }
                 if (img && proc_load(vm, img, &mine) < 0) {
                         proc_destroy(vm);
-                        first_error(e, &mine);
+                        vmm_first_error(e, &mine);
                         continue;
                 }
                 write_list(vm, list, nlist);
@@ -1519,41 +1518,38 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
                 fds[nfds++] = vm->proc.ctlfd;
                 if (per == 3)
                         fds[nfds++] = vm->proc.imgfd;
-                forking[k++] = vm;
+                forking[k++] = i;
         }
         int pids[VMM_PROC_FORK_MAX], pidfds[VMM_PROC_FORK_MAX];
         osvm_err mine = {0};
         if (k && zyg_fork(fds, per, k, pids, pidfds, &mine) < 0) {
                 for (size_t j = 0; j < k; j++)
-                        proc_destroy(forking[j]);
-                first_error(e, &mine);
+                        proc_destroy(vms[forking[j]]);
+                vmm_first_error(e, &mine);
                 return 0;
         }
         for (size_t j = 0; j < k; j++) {
-                struct vmm_vm *vm = forking[j];
+                struct vmm_vm *vm = vms[forking[j]];
                 if (pids[j] < 0) {
                         err_set(&mine, -pids[j], "the zygote could not fork a stub: %s",
                                 strerror(-pids[j]));
                         proc_destroy(vm);
-                        first_error(e, &mine);
-                        forking[j] = NULL;
+                        vmm_first_error(e, &mine);
                         continue;
                 }
-                vm->proc.pidfd = pidfds[j];
-                vm->proc.nspid = pids[j];
-                vm->proc.run = (uint32_t)pids[j] | VMM_PROC_WAITERS;
+                proc_forked(vm, pids[j], pidfds[j]);
         }
+        /* the stubs set up side by side: waited for in turn */
         for (size_t j = 0; j < k; j++) {
-                struct vmm_vm *vm = forking[j];
-                if (!vm)
+                struct vmm_vm *vm = vms[forking[j]];
+                if (pids[j] < 0)
                         continue;
                 if (wait_ready(vm, &mine) < 0) {
                         proc_destroy(vm);
-                        first_error(e, &mine);
+                        vmm_first_error(e, &mine);
                         continue;
                 }
-                for (size_t i = 0; i < n; i++)
-                        ok[i] |= vms[i] == vm;
+                ok[forking[j]] = true;
                 made++;
         }
         return made;
