@@ -67,6 +67,14 @@ static void node_free(struct node *n)
         free(n);
 }
 
+static void nodes_free(struct node *n)
+{
+        for (struct node *next; n; n = next) {
+                next = n->next;
+                node_free(n);
+        }
+}
+
 uint64_t *vmm_pool_profile(const struct vmm_image *img, const struct vmm_vm *vm, size_t *n)
 {
         uint64_t *list = NULL;
@@ -154,6 +162,28 @@ static struct node *make_some(const struct vmm_platform_ops *plat, uint32_t mem_
         return head;
 }
 
+/* Under pool_lock: guests made go to the ready list, those made for an image
+ * the calls have moved on from to the reaper. While the pool stops, none
+ * does: they are returned, for the caller to free once it unlocked. */
+static struct node *file_made(struct node *made)
+{
+        if (!running || stopping)
+                return made;
+        for (struct node *n = made, *next; n; n = next) {
+                next = n->next;
+                if (n->img != pool_img) { /* the calls moved on to another image */
+                        n->next = reap;
+                        reap = n;
+                        nreap++;
+                        continue;
+                }
+                n->next = ready;
+                ready = n;
+                nready++;
+        }
+        return NULL;
+}
+
 /* The pages of a used guest that are in memory: touched by the guest (or by
  * the host on its behalf). */
 static void learn_profile(struct node *n)
@@ -229,17 +259,11 @@ static void *pool_main(void *arg)
                                 continue;
                         }
                         failures = 0;
-                        for (struct node *n = made, *next; n; n = next) {
-                                next = n->next;
-                                if (n->img != pool_img) { /* the calls moved on to another image */
-                                        n->next = reap;
-                                        reap = n;
-                                        nreap++;
-                                        continue;
-                                }
-                                n->next = ready;
-                                ready = n;
-                                nready++;
+                        struct node *left = file_made(made);
+                        if (left) {
+                                pthread_mutex_unlock(&pool_lock);
+                                nodes_free(left);
+                                pthread_mutex_lock(&pool_lock);
                         }
                         continue;
                 }
@@ -254,10 +278,7 @@ static void *pool_main(void *arg)
         pool_img = NULL;
         pthread_mutex_unlock(&pool_lock);
         for (int i = 0; i < 2; i++)
-                for (struct node *n = lists[i], *next; n; n = next) {
-                        next = n->next;
-                        node_free(n);
-                }
+                nodes_free(lists[i]);
         if (img)
                 vmm_image_put(img);
         return NULL;
@@ -351,22 +372,11 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                         pthread_mutex_lock(&pool_lock);
                         nmaking -= want;
                         n = made;
-                        extra = made ? made->next : NULL;
-                        if (running && !stopping) { /* else torn down below */
-                                for (struct node *next; extra; extra = next) {
-                                        next = extra->next;
-                                        extra->next = ready;
-                                        ready = extra;
-                                        nready++;
-                                }
-                        }
+                        extra = made ? file_made(made->next) : NULL; /* freed below */
                 }
         }
         pthread_mutex_unlock(&pool_lock);
-        for (struct node *next; extra; extra = next) {
-                next = extra->next;
-                node_free(extra);
-        }
+        nodes_free(extra);
         if (!n)
                 return false;
         resources_copy(vm, &n->vm);
