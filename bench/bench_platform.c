@@ -363,12 +363,11 @@ static void floor_of(const char *tool)
         }
         close(f.in);
         close(f.out);
-        qsort(fk, ROUNDS, sizeof(double), cmp_double);
-        qsort(sp, ROUNDS, sizeof(double), cmp_double);
+        double fork_ms = median(fk, ROUNDS), spawn_ms = median(sp, ROUNDS);
         printf("  the floor, one thread: a fork + exit of a small static process %.2f ms CPU, "
                "posix_spawn + run of %s %.2f ms: %.2fx (a stub per call pays the first, "
                "and its set-up, its calls and osvm's side on top)\n",
-               fk[ROUNDS / 2], tool, sp[ROUNDS / 2], fk[ROUNDS / 2] / sp[ROUNDS / 2]);
+               fork_ms, tool, spawn_ms, fork_ms / spawn_ms);
 }
 
 static int cmp_split(const void *a, const void *b)
@@ -390,28 +389,26 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                                 ratio[i] = g[i] / h[i];
                         }
                 }
-                qsort(g, ROUNDS, sizeof(double), cmp_double);
+                double guests = median(g, ROUNDS);
                 qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
                 const struct split *m = &gc[ROUNDS / 2];
                 if (guests_only) { /* for a profiler: no host side, no ratio */
                         printf("  throughput, %d workers, %s: %.0f calls/s (median of %d rounds); "
                                "CPU per call %.2f ms",
-                               nworkers, tools[k], g[ROUNDS / 2], ROUNDS, m->total);
+                               nworkers, tools[k], guests, ROUNDS, m->total);
                         if (plat == VMM_PLATFORM_PROCESS)
                                 printf(": osvm %.2f ms, the zygote %.2f ms, the stubs %.2f ms",
                                        m->osvm, m->zygote, m->stubs);
                         printf("; the machine idle %.0f%% of the time\n", 100 * m->idle);
                         continue;
                 }
-                qsort(ratio, ROUNDS, sizeof(double), cmp_double);
-                qsort(h, ROUNDS, sizeof(double), cmp_double);
                 qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
-                r->tput[k] = ratio[ROUNDS / 2];
+                r->tput[k] = median(ratio, ROUNDS);
                 printf("  throughput, %d workers, %s: %.0f calls/s, host processes %.0f calls/s: "
                        "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
                        "processes %.2f ms\n",
-                       nworkers, tools[k], g[ROUNDS / 2], h[ROUNDS / 2], r->tput[k], ROUNDS,
-                       m->total, hc[ROUNDS / 2].total);
+                       nworkers, tools[k], guests, median(h, ROUNDS), r->tput[k], ROUNDS, m->total,
+                       hc[ROUNDS / 2].total);
                 if (plat == VMM_PLATFORM_PROCESS)
                         printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, "
                                "the stubs %.2f ms;",
