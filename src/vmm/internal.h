@@ -444,6 +444,8 @@ bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm);
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
 /* Waits until the pool is full and the reaper has nothing left (for the benchmark). */
 void vmm_pool_wait_idle(void);
+/* The guests ready now and the size the pool keeps (grown with the calls). */
+void vmm_pool_counts(unsigned *now, unsigned *size);
 int vmm_kvm_fd(osvm_err *e);
 /* True when /dev/kvm is PVM (the stub runs at CPL3 and has fast paths). */
 bool vmm_kvm_is_pvm(void);

@@ -11,18 +11,29 @@
  * of each guest page ~40 us; a first touch costs ~25 us in a process on a
  * host that is itself a PVM guest: all paid here. The reaper learns the
  * profile (the platform's touched) before it tears a used guest down.
- * The next guest is made once a call gives its own back, not while the
- * call runs (unless the pool runs low): then it does not take CPU time from
- * the call.
+ * The next guests are made once calls give their own back, not while a
+ * call runs (unless the pool runs low): then they do not take CPU time from
+ * the call. The thread is woken for half a pool's worth of work at a time,
+ * not for every call: each wake-up, and each request to the process
+ * platform's zygote, costs more than the guest it would make.
+ *
+ * The pool grows with the calls: one that finds no guest ready for the
+ * pool's image doubles its size (up to POOL_GROW_MAX), so that a stream of
+ * calls from several threads meets guests made ahead in batches instead of
+ * making its own one by one; a pool that no call took from for POOL_IDLE_MS
+ * halves back toward the size it started with, its extra guests torn down.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmm/internal.h"
 
-#define REAP_FIRST   8 /* past this many waiting teardowns, reap before refilling */
-#define PROFILE_RUNS 4 /* runs of an image whose pages are learned */
+#define REAP_FIRST    8    /* past this many waiting teardowns, reap before refilling */
+#define PROFILE_RUNS  4    /* runs of an image whose pages are learned */
+#define POOL_GROW_MAX 16   /* guests ahead a pool grows to (or the size it started with) */
+#define POOL_IDLE_MS  2000 /* a pool no call took from this long shrinks by half */
 
 struct node {
         struct vmm_vm vm;
@@ -31,10 +42,14 @@ struct node {
 };
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_cond; /* on CLOCK_MONOTONIC: pool_once */
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;
 static struct node *ready, *reap;
 static unsigned nready, nreap, target;
+static unsigned target_min, target_max; /* what target starts at and grows to */
+static uint64_t takes;                  /* calls served so far (for the shrink) */
+static unsigned made_since;             /* guests made for pool_img since it last grew */
 static unsigned nmaking; /* guests being made (by the pool, or by a call that outran it) */
 static uint32_t pool_mem;
 static struct vmm_image *pool_img; /* the image VMs are prepared for (a reference) */
@@ -111,6 +126,14 @@ bool vmm_pool_learns(const struct vmm_image *img, const struct vmm_vm *vm)
         return want;
 }
 
+/* Under pool_lock: whether the pool thread has enough to do to be woken:
+ * the ready guests run low, or half a pool's worth wait to be torn down. */
+static bool pool_wanted(void)
+{
+        unsigned half = (target + 1) / 2;
+        return nready + nmaking < half || nreap >= (half ? half : 1);
+}
+
 /* Up to want guests made ahead for img (NULL: none), at once: a list of
  * those made (NULL when none could be). */
 static struct node *make_some(const struct vmm_platform_ops *plat, uint32_t mem_mb,
@@ -180,6 +203,7 @@ static struct node *file_made(struct node *made)
                 n->next = ready;
                 ready = n;
                 nready++;
+                made_since++;
         }
         return NULL;
 }
@@ -222,6 +246,30 @@ static void learn_profile(struct node *n)
         img->nprofile = m;
         pthread_mutex_unlock(&pool_lock);
         free(found);
+}
+
+/* Under pool_lock: the pool half its size (not below where it started),
+ * the ready guests past it to the reaper. */
+static void shrink(void)
+{
+        target = target / 2 > target_min ? target / 2 : target_min;
+        while (nready > target) {
+                struct node *n = ready;
+                ready = n->next;
+                nready--;
+                n->next = reap;
+                reap = n;
+                nreap++;
+        }
+}
+
+static void pool_cond_init(void)
+{
+        pthread_condattr_t a;
+        pthread_condattr_init(&a);
+        pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+        pthread_cond_init(&pool_cond, &a);
+        pthread_condattr_destroy(&a);
 }
 
 static void *pool_main(void *arg)
@@ -268,7 +316,22 @@ static void *pool_main(void *arg)
                         continue;
                 }
                 pthread_cond_broadcast(&pool_idle);
-                pthread_cond_wait(&pool_cond, &pool_lock);
+                if (target <= target_min) {
+                        pthread_cond_wait(&pool_cond, &pool_lock);
+                        continue;
+                }
+                uint64_t seen = takes;
+                struct timespec until;
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += POOL_IDLE_MS / 1000;
+                until.tv_nsec += (POOL_IDLE_MS % 1000) * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                if (pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == ETIMEDOUT &&
+                    takes == seen && !stopping)
+                        shrink();
         }
         pthread_cond_broadcast(&pool_idle);
         struct node *lists[2] = {ready, reap};
@@ -302,12 +365,16 @@ int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb,
                 return -1;
         if (!plat->probe(why, sizeof(why)))
                 return err_set(e, ENODEV, "pool: %s", why);
+        pthread_once(&pool_once, pool_cond_init);
         pthread_mutex_lock(&pool_lock);
         if (running) {
                 pthread_mutex_unlock(&pool_lock);
                 return err_set(e, EBUSY, "pool: already started");
         }
-        target = n;
+        target = target_min = n;
+        target_max = n > POOL_GROW_MAX ? n : POOL_GROW_MAX;
+        takes = 0;
+        made_since = 0;
         pool_plat = plat;
         pool_mem = (memory_mb + 1) & ~1u;
         stopping = false;
@@ -332,6 +399,7 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                         if (pool_img)
                                 vmm_image_put(pool_img);
                         pool_img = vmm_image_ref(img);
+                        made_since = 0;
                         for (struct node **pp = &ready; *pp;) {
                                 struct node *r = *pp;
                                 if (!r->img || r->img == img) {
@@ -358,11 +426,20 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                  * outrun it): this call makes what is missing, its own guest
                  * among them, in one go, where that costs less a guest. A
                  * call of another image makes its own alone (below). */
+                takes++;
+                /* the calls outrun the pool: a bigger one, made in bigger
+                 * batches. Once it made as many as it holds (not while it
+                 * fills at its start, after a change of image or after it
+                 * last grew; not once it gave up) */
+                if (!n && same && target && target < target_max && made_since >= target) {
+                        target = target * 2 < target_max ? target * 2 : target_max;
+                        made_since = 0;
+                }
                 bool make_here = !n && same && plat->prepare_shares;
-                /* refilled once the call is over (vmm_pool_give), so that
-                 * making the next guest does not compete with this one for
+                /* refilled once calls are over (vmm_pool_give), so that
+                 * making the next guests does not compete with this one for
                  * the CPUs; at once when the pool runs low */
-                if (!make_here && (!n || nready < (target + 1) / 2 || reap))
+                if (!make_here && (!n || pool_wanted()))
                         pthread_cond_signal(&pool_cond);
                 if (make_here) {
                         unsigned want = target > nready + nmaking ? target - nready - nmaking : 1;
@@ -395,7 +472,8 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
                 n->next = reap;
                 reap = n;
                 nreap++;
-                pthread_cond_signal(&pool_cond);
+                if (pool_wanted())
+                        pthread_cond_signal(&pool_cond);
                 pthread_mutex_unlock(&pool_lock);
         } else {
                 pthread_mutex_unlock(&pool_lock);
@@ -427,8 +505,17 @@ void vmm_pool_wait_idle(void)
         pthread_mutex_unlock(&pool_lock);
 }
 
+void vmm_pool_counts(unsigned *now, unsigned *size)
+{
+        pthread_mutex_lock(&pool_lock);
+        *now = nready;
+        *size = target;
+        pthread_mutex_unlock(&pool_lock);
+}
+
 void vmm_shutdown(void)
 {
+        pthread_once(&pool_once, pool_cond_init);
         pthread_mutex_lock(&pool_lock);
         bool was = running;
         stopping = true;

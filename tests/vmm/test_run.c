@@ -441,6 +441,21 @@ static void test_pool(void **state)
                 assert_ptr_equal(taken[i].prepared, img); /* each loaded with the image */
                 vmm_pool_give(&taken[i], img);
         }
+        /* ... and the pool grew for them: it now keeps more ready */
+        vmm_pool_wait_idle();
+        unsigned nready, size;
+        vmm_pool_counts(&nready, &size);
+        if (size <= 2 || nready != size)
+                fail_msg("after calls outran it the pool keeps %u (%u ready), not more than 2",
+                         size, nready);
+        /* no call for a while: it shrinks back to its first size (a bound
+         * that guards a hang, not a time budget) */
+        for (int i = 0; i < 600 && (size > 2 || nready > 2); i++) {
+                usleep(100 * 1000);
+                vmm_pool_counts(&nready, &size);
+        }
+        if (size != 2 || nready > 2)
+                fail_msg("a pool left idle for a minute keeps %u (%u ready), not 2", size, nready);
         vmm_image_put(img);
         const char *pt[] = {"g", "0xd000", NULL};
         expect_end(G "write_sys", pt, small, VMM_END_FAULT, "write to 0xd000");
