@@ -385,6 +385,7 @@ struct vmm_vm {
         struct vmm_fs fs;
         const struct vmm_image *img;
         struct vmm_image *prepared; /* image loaded ahead by the pool, or NULL */
+        bool pooled;                /* taken from the pool (vmm_pool_give counts it back) */
         uint64_t fs_base;
         char *cwd; /* normalized guest path */
 

@@ -18,9 +18,11 @@
  * platform's zygote, costs more than the guest it would make.
  *
  * The pool grows with the calls: one that finds no guest ready for the
- * pool's image doubles its size (up to POOL_GROW_MAX), so that a stream of
- * calls from several threads meets guests made ahead in batches instead of
- * making its own one by one; a pool that no call took from for POOL_IDLE_MS
+ * pool's image while another call holds a guest of the pool doubles its
+ * size (up to POOL_GROW_MAX), so that calls from several threads meet guests
+ * made ahead in batches instead of making their own one by one (one thread
+ * calling after another does not grow it: its calls meet the guests made
+ * while the last one ran); a pool that no call took from for POOL_IDLE_MS
  * halves back toward the size it started with, its extra guests torn down.
  */
 #include <errno.h>
@@ -50,6 +52,7 @@ static unsigned nready, nreap, target;
 static unsigned target_min, target_max; /* what target starts at and grows to */
 static uint64_t takes;                  /* calls served so far (for the shrink) */
 static unsigned made_since;             /* guests made for pool_img since it last grew */
+static unsigned nout;                   /* guests taken and not given back: calls running */
 static unsigned nmaking; /* guests being made (by the pool, or by a call that outran it) */
 static uint32_t pool_mem;
 static struct vmm_image *pool_img; /* the image VMs are prepared for (a reference) */
@@ -375,6 +378,7 @@ int vmm_pool_start_platform(enum vmm_platform p, unsigned n, uint32_t memory_mb,
         target_max = n > POOL_GROW_MAX ? n : POOL_GROW_MAX;
         takes = 0;
         made_since = 0;
+        nout = 0;
         pool_plat = plat;
         pool_mem = (memory_mb + 1) & ~1u;
         stopping = false;
@@ -427,11 +431,11 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                  * among them, in one go, where that costs less a guest. A
                  * call of another image makes its own alone (below). */
                 takes++;
-                /* the calls outrun the pool: a bigger one, made in bigger
-                 * batches. Once it made as many as it holds (not while it
-                 * fills at its start, after a change of image or after it
-                 * last grew; not once it gave up) */
-                if (!n && same && target && target < target_max && made_since >= target) {
+                /* calls running side by side outrun the pool: a bigger
+                 * one, made in bigger batches. Once it made as many as it
+                 * holds (not while it fills at its start, after a change of
+                 * image or after it last grew; not once it gave up) */
+                if (!n && same && nout && target && target < target_max && made_since >= target) {
                         target = target * 2 < target_max ? target * 2 : target_max;
                         made_since = 0;
                 }
@@ -451,6 +455,8 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                         n = made;
                         extra = made ? file_made(made->next) : NULL; /* freed below */
                 }
+                if (n)
+                        nout++;
         }
         pthread_mutex_unlock(&pool_lock);
         nodes_free(extra);
@@ -458,6 +464,7 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                 return false;
         resources_copy(vm, &n->vm);
         vm->prepared = n->img; /* the reference moves to the caller's VM */
+        vm->pooled = true;
         free(n);
         return true;
 }
@@ -465,6 +472,9 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
 void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img)
 {
         pthread_mutex_lock(&pool_lock);
+        if (vm->pooled && nout)
+                nout--;
+        vm->pooled = false;
         if (running && !stopping) {
                 struct node *n = xcalloc(1, sizeof(*n));
                 resources_copy(&n->vm, vm);
