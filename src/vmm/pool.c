@@ -426,10 +426,6 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                                 break;
                         }
                 }
-                /* none ready for the image the pool works for (the calls
-                 * outrun it): this call makes what is missing, its own guest
-                 * among them, in one go, where that costs less a guest. A
-                 * call of another image makes its own alone (below). */
                 takes++;
                 /* calls running side by side outrun the pool: a bigger
                  * one, made in bigger batches. Once it made as many as it
@@ -439,6 +435,10 @@ bool vmm_pool_take(const struct vmm_platform_ops *plat, uint32_t mem_mb, struct 
                         target = target * 2 < target_max ? target * 2 : target_max;
                         made_since = 0;
                 }
+                /* none ready for the image the pool works for (the calls
+                 * outrun it): this call makes what is missing, its own guest
+                 * among them, in one go, where that costs less a guest. A
+                 * call of another image makes its own alone (below). */
                 bool make_here = !n && same && plat->prepare_shares;
                 /* refilled once calls are over (vmm_pool_give), so that
                  * making the next guests does not compete with this one for
