@@ -176,9 +176,9 @@ const char *vmm_end_name(enum vmm_end end);
  * a background thread keeps n guests of memory_mb created ahead of need on
  * the platform AUTO comes to (calls with another memory size or platform
  * make their own) and tears used ones down off the request path; more (up
- * to 16) while calls side by side outrun it, n again once they stop. Each still serves
- * one call only. Once per process until vmm_shutdown(), which stops
- * the thread and frees everything, the image cache included.
+ * to 16) while calls side by side outrun it, n again once they stop. Each
+ * still serves one call only. Once per process until vmm_shutdown(), which
+ * stops the thread and frees everything, the image cache included.
  */
 int vmm_pool_start(unsigned n, uint32_t memory_mb, osvm_err *e);
 /* The same on platform p (AUTO: as vmm_pool_start); calls on another
