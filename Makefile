@@ -197,11 +197,11 @@ test: $(VMM_TEST_BINS)
 vmm-valgrind: $(VMM_TEST_BINS)
 	bash tests/vmm/valgrind.sh
 
-build/bench/bench_vmm: bench/bench_vmm.c bench/bench_calls.h build/libosvm.a $(HDRS)
+build/bench/bench_vmm: bench/bench_vmm.c $(wildcard bench/*.h) build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 
-build/bench/bench_exit: bench/bench_exit.c build/libosvm.a $(HDRS)
+build/bench/bench_exit: bench/bench_exit.c $(wildcard bench/*.h) build/libosvm.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/libosvm.a $(LDLIBS)
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "bench_stats.h"
 
 extern char **environ;
 
@@ -77,15 +78,9 @@ static uint64_t call_spawn(const char *tool, struct fds *f)
         return t;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
 static uint64_t pct(uint64_t *v, size_t n, double p)
 {
-        qsort(v, n, sizeof(*v), cmp_u64);
+        qsort(v, n, sizeof(*v), bench_cmp_u64);
         return v[(size_t)(p * (double)(n - 1) + 0.5)];
 }
 

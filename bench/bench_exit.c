@@ -16,18 +16,12 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "bench_stats.h"
 #include "vmm/internal.h"
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
 
 static double median_us(uint64_t *v, int n)
 {
-        qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-        return (double)v[n / 2] / 1e3;
+        return (double)bench_median_u64(v, (size_t)n) / 1e3;
 }
 
 /* Runs the code at 0x400000 until n port exits; returns ns per exit. */

@@ -11,13 +11,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define WARMUP 20
+#include "bench_stats.h"
 
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
+#define WARMUP 20
 
 int main(int argc, char **argv)
 {
@@ -59,7 +55,7 @@ int main(int argc, char **argv)
         uint64_t sum = 0;
         for (long i = 0; i < n; i++)
                 sum += lat[i];
-        qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+        qsort(lat, (size_t)n, sizeof(*lat), bench_cmp_u64);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("{\"client\": \"osvm\", \"transport\": \"%s\", \"calls\": %ld, \"mean_us\": %.1f, "

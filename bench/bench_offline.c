@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_stats.h"
+
 #define ADDR "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
 
 static const size_t sizes[] = {2000, 20000, 200000};
@@ -103,18 +105,6 @@ static uint64_t plan_ns(struct agent_planner *p, const struct agent_toolset *ts,
         return t1 - t0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, size_t n)
-{
-        qsort(v, n, sizeof(*v), cmp_u64);
-        return v[n / 2];
-}
-
 /* Prints the medians of each size and the cost per byte past each size,
  * the last against the first (the ratio). */
 static void report(const char *kind, const size_t *len, uint64_t *const *t, int rounds)
@@ -122,7 +112,7 @@ static void report(const char *kind, const size_t *len, uint64_t *const *t, int 
         uint64_t m[NSIZES];
         double slope[NSIZES] = {0};
         for (size_t k = 0; k < NSIZES; k++) {
-                m[k] = median(t[k], (size_t)rounds);
+                m[k] = bench_median_u64(t[k], (size_t)rounds);
                 printf("%-8s %7zu bytes  p50 %9.3f ms", kind, len[k], (double)m[k] / 1e6);
                 if (k > 0) {
                         slope[k] =

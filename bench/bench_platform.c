@@ -137,18 +137,6 @@ static double native_getpid_ns(long n)
         return (double)(time_mono_ns() - t0) / (double)n;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-        qsort(v, n, sizeof(*v), cmp_double);
-        return v[n / 2];
-}
-
 /* A trapped call, and one served by osvm, against a native getpid measured
  * right before each in the same round (the machine's speed drifts from one
  * second to the next here): the medians of 7 rounds, and the median of the
@@ -170,13 +158,14 @@ static void one_syscall(const char *image, struct ratios *r)
                 own_x[k] = own[k] / n1;
                 served_x[k] = served[k] / n2;
         }
-        r->sys = median(own_x, ROUNDS);
-        r->served = median(served_x, ROUNDS);
+        r->sys = bench_median_f64(own_x, ROUNDS);
+        r->served = bench_median_f64(served_x, ROUNDS);
         printf("  one trapped system call (getpid, answered by the stub): %.2f us; native getpid "
                "%.2f us: %.2fx (the median of %d rounds' ratios)\n",
-               median(own, ROUNDS) / 1e3, median(native, ROUNDS) / 1e3, r->sys, ROUNDS);
+               bench_median_f64(own, ROUNDS) / 1e3, bench_median_f64(native, ROUNDS) / 1e3, r->sys,
+               ROUNDS);
         printf("  one served by osvm's syscall layer (umask): %.2f us: %.2fx native\n",
-               median(served, ROUNDS) / 1e3, r->served);
+               bench_median_f64(served, ROUNDS) / 1e3, r->served);
 }
 
 /* ---- 3. throughput ---- */
@@ -363,7 +352,7 @@ static void floor_of(const char *tool)
         }
         close(f.in);
         close(f.out);
-        double fork_ms = median(fk, ROUNDS), spawn_ms = median(sp, ROUNDS);
+        double fork_ms = bench_median_f64(fk, ROUNDS), spawn_ms = bench_median_f64(sp, ROUNDS);
         printf("  the floor, one thread: a fork + exit of a small static process %.2f ms CPU, "
                "posix_spawn + run of %s %.2f ms: %.2fx (a stub per call pays the first, "
                "and its set-up, its calls and osvm's side on top)\n",
@@ -372,7 +361,7 @@ static void floor_of(const char *tool)
 
 static int cmp_split(const void *a, const void *b)
 {
-        return cmp_double(&((const struct split *)a)->total, &((const struct split *)b)->total);
+        return bench_cmp_f64(&((const struct split *)a)->total, &((const struct split *)b)->total);
 }
 
 static void throughputs(const char *const *tools, int ntools, int n, struct ratios *r)
@@ -389,7 +378,7 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                                 ratio[i] = g[i] / h[i];
                         }
                 }
-                double guests = median(g, ROUNDS);
+                double guests = bench_median_f64(g, ROUNDS);
                 qsort(gc, ROUNDS, sizeof(*gc), cmp_split);
                 const struct split *m = &gc[ROUNDS / 2];
                 if (guests_only) { /* for a profiler: no host side, no ratio */
@@ -403,12 +392,12 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                         continue;
                 }
                 qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
-                r->tput[k] = median(ratio, ROUNDS);
+                r->tput[k] = bench_median_f64(ratio, ROUNDS);
                 printf("  throughput, %d workers, %s: %.0f calls/s, host processes %.0f calls/s: "
                        "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
                        "processes %.2f ms\n",
-                       nworkers, tools[k], guests, median(h, ROUNDS), r->tput[k], ROUNDS, m->total,
-                       hc[ROUNDS / 2].total);
+                       nworkers, tools[k], guests, bench_median_f64(h, ROUNDS), r->tput[k], ROUNDS,
+                       m->total, hc[ROUNDS / 2].total);
                 if (plat == VMM_PLATFORM_PROCESS)
                         printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, "
                                "the stubs %.2f ms;",

@@ -9,14 +9,10 @@
 #include "mcp/mcp.h"
 #include "vmm/vmm.h"
 
+#include "bench_stats.h"
+
 #include <stdio.h>
 #include <string.h>
-
-static int cmp_u64(const void *a, const void *b)
-{
-        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-        return x < y ? -1 : x > y;
-}
 
 static const char *text_of(json_t *r)
 {
@@ -73,8 +69,8 @@ int main(int argc, char **argv)
                 if (i >= 0)
                         vm[i] = t1 - t0, direct[i] = t2 - t1;
         }
-        qsort(vm, (size_t)n, sizeof(*vm), cmp_u64);
-        qsort(direct, (size_t)n, sizeof(*direct), cmp_u64);
+        qsort(vm, (size_t)n, sizeof(*vm), bench_cmp_u64);
+        qsort(direct, (size_t)n, sizeof(*direct), bench_cmp_u64);
         double v50 = (double)vm[n / 2] / 1e3, d50 = (double)direct[n / 2] / 1e3;
         double v99 = (double)vm[(n - 1) * 99 / 100] / 1e3,
                d99 = (double)direct[(n - 1) * 99 / 100] / 1e3;
