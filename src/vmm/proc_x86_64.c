@@ -962,7 +962,6 @@ static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
                  err > 0 && err < 4096 ? strerror((int)err) : "unknown error");
 }
 
-/* Makes the stub (the zygote forks it; it sets itself up and says READY). */
 /* vm's stub, pid (as the zygote sees it) with pidfd, is made. */
 static void proc_forked(struct vmm_vm *vm, int pid, int pidfd)
 {
@@ -971,6 +970,7 @@ static void proc_forked(struct vmm_vm *vm, int pid, int pidfd)
         vm->proc.run = (uint32_t)pid | VMM_PROC_WAITERS;
 }
 
+/* Makes the stub (the zygote forks it; it sets itself up and says READY). */
 static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 {
         int pid = 0, pidfd = -1;
