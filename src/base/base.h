@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define OSVM_VERSION "0.1.0"
 
@@ -221,6 +222,9 @@ bool text_header_value_ok(const char *s);
 /* ---- time ---- */
 
 uint64_t time_mono_ns(void);
+/* The time ns from now on clock (CLOCK_MONOTONIC, CLOCK_REALTIME), as
+ * pthread_cond_timedwait takes it for a condition variable of that clock. */
+struct timespec time_after(clockid_t clock, uint64_t ns);
 
 /* This process's id: asked of the kernel once, and again in a child after a fork. */
 int self_pid(void);

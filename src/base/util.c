@@ -236,3 +236,13 @@ uint64_t time_mono_ns(void)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+struct timespec time_after(clockid_t clock, uint64_t ns)
+{
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        uint64_t at = (uint64_t)ts.tv_nsec + ns;
+        ts.tv_sec += (time_t)(at / 1000000000u);
+        ts.tv_nsec = (long)(at % 1000000000u);
+        return ts;
+}

@@ -578,11 +578,7 @@ static void *poll_loop(void *arg)
         unsigned ms = v && atoi(v) > 0 ? (unsigned)atoi(v) : GW_POLL_MS;
         pthread_mutex_lock(&g->stop_mu);
         while (!g->stop) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000ull;
-                ts.tv_sec += (time_t)(ns / 1000000000ull);
-                ts.tv_nsec = (long)(ns % 1000000000ull);
+                struct timespec ts = time_after(CLOCK_REALTIME, (uint64_t)ms * 1000000ull);
                 pthread_cond_timedwait(&g->stop_cv, &g->stop_mu, &ts);
                 if (g->stop)
                         break;

@@ -261,11 +261,8 @@ static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
                                 pthread_mutex_unlock(&srv->mu);
                                 return MHD_CONTENT_READER_END_OF_STREAM;
                         }
-                        struct timespec ts;
-                        clock_gettime(CLOCK_REALTIME, &ts);
-                        uint64_t ns = (uint64_t)ts.tv_nsec + HTTP_KEEPALIVE_MS * 1000000ull;
-                        ts.tv_sec += (time_t)(ns / 1000000000ull);
-                        ts.tv_nsec = (long)(ns % 1000000000ull);
+                        struct timespec ts =
+                            time_after(CLOCK_REALTIME, HTTP_KEEPALIVE_MS * 1000000ull);
                         if (pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) == ETIMEDOUT) {
                                 /* a comment: a client that went away shows as a failed write */
                                 sb_add(&r->pending, ": keepalive\n\n");

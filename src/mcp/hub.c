@@ -406,12 +406,7 @@ static struct hub_conn *acquire(struct mcp_hub *h, struct hub_server *s,
                 uint64_t until = now + HUB_WAIT_STEP_MS * 1000000ull;
                 if (until > deadline)
                         until = deadline;
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t abs =
-                    (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + (until - now);
-                ts.tv_sec = (time_t)(abs / 1000000000ull);
-                ts.tv_nsec = (long)(abs % 1000000000ull);
+                struct timespec ts = time_after(CLOCK_MONOTONIC, until - now);
                 pthread_cond_timedwait(&h->freed, &h->mu, &ts);
         }
 }

@@ -242,13 +242,7 @@ static void *tick(void *arg)
         struct ticker *t = arg;
         pthread_mutex_lock(&t->lock);
         while (!t->stop) {
-                struct timespec until;
-                clock_gettime(CLOCK_REALTIME, &until);
-                until.tv_nsec += (long)TICK_NS;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
+                struct timespec until = time_after(CLOCK_REALTIME, TICK_NS);
                 if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == ETIMEDOUT && !t->stop &&
                     !atomic_load(&t->s->asking))
                         send_json(t->s, json_pack("{s:b}", "pending", true));

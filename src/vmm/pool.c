@@ -324,14 +324,8 @@ static void *pool_main(void *arg)
                         continue;
                 }
                 uint64_t seen = takes;
-                struct timespec until;
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += POOL_IDLE_MS / 1000;
-                until.tv_nsec += (POOL_IDLE_MS % 1000) * 1000000L;
-                if (until.tv_nsec >= 1000000000L) {
-                        until.tv_sec++;
-                        until.tv_nsec -= 1000000000L;
-                }
+                struct timespec until =
+                    time_after(CLOCK_MONOTONIC, (uint64_t)POOL_IDLE_MS * 1000000u);
                 if (pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == ETIMEDOUT &&
                     takes == seen && !stopping)
                         shrink();
