@@ -15,7 +15,9 @@
  *
  *   bench_platform [-n N] [--platform process|kvm] [--throughput [--guests-only]]
  *                  [--workers W] [TOOL...]
- *                  (default: both platforms that run here, build/guests/echo{,.glibc};
+ *                  (-n: the calls of each side per call, 300; in part 3, each worker's
+ *                   calls in each of its 7 rounds;
+ *                   default: both platforms that run here, build/guests/echo{,.glibc};
  *                   --throughput: part 3 alone; --guests-only: its guest rounds alone,
  *                   for a profiler attached to this process or the zygote; --workers:
  *                   part 3 with W workers, 1-8, for analysis: the target is for two)
@@ -284,7 +286,13 @@ static void machine_ticks(unsigned long long *idle, unsigned long long *total)
         fclose(f);
 }
 
-/* One round of nworkers workers: calls/s, and the CPU per call. */
+/*
+ * One round of nworkers workers: calls/s, and the CPU per call. A round
+ * starts with the pool full and ends once it is full again: the guests it
+ * had ready at the start were made before the clock started, so the time
+ * the pool takes to make up for the round's calls is the round's too
+ * (otherwise short rounds would be served by guests made for free).
+ */
 static double round_of(const char *tool, bool guest, int n, struct split *cpu)
 {
         struct worker w[MAX_WORKERS];
@@ -301,10 +309,10 @@ static double round_of(const char *tool, bool guest, int n, struct split *cpu)
                 pthread_create(&t[i], NULL, worker_main, &w[i]);
         for (int i = 0; i < nworkers; i++)
                 pthread_join(t[i], NULL);
+        vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
         double secs = (double)(time_mono_ns() - t0) / 1e9;
         machine_ticks(&i1, &a1);
         cpu->idle = a1 > a0 ? (double)(i1 - i0) / (double)(a1 - a0) : 0;
-        vmm_pool_wait_idle(); /* the pool's work for these calls, counted too */
         struct cpu o1 = cpu_of(getpid()), z1 = z ? cpu_of(z) : (struct cpu){0, 0};
         double calls = (double)nworkers * n;
         cpu->osvm = (o1.self - o0.self) / calls;
@@ -370,7 +378,7 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
         for (int k = 0; k < ntools; k++) {
                 double ratio[ROUNDS], g[ROUNDS], h[ROUNDS];
                 struct split gc[ROUNDS], hc[ROUNDS];
-                int per = n / ROUNDS > 10 ? n / ROUNDS : 10;
+                int per = n > 10 ? n : 10; /* calls a worker makes in a round */
                 for (int i = 0; i < ROUNDS; i++) {
                         g[i] = round_of(tools[k], true, per, &gc[i]);
                         if (!guests_only) {
@@ -394,10 +402,10 @@ static void throughputs(const char *const *tools, int ntools, int n, struct rati
                 qsort(hc, ROUNDS, sizeof(*hc), cmp_split);
                 r->tput[k] = bench_median_f64(ratio, ROUNDS);
                 printf("  throughput, %d workers, %s: %.0f calls/s, host processes %.0f calls/s: "
-                       "%.2fx (median of %d alternating rounds); CPU per call %.2f ms, host "
-                       "processes %.2f ms\n",
+                       "%.2fx (median of %d alternating rounds of %d calls a worker); CPU per "
+                       "call %.2f ms, host processes %.2f ms\n",
                        nworkers, tools[k], guests, bench_median_f64(h, ROUNDS), r->tput[k], ROUNDS,
-                       m->total, hc[ROUNDS / 2].total);
+                       per, m->total, hc[ROUNDS / 2].total);
                 if (plat == VMM_PLATFORM_PROCESS)
                         printf("    the guests' CPU per call: osvm %.2f ms, the zygote %.2f ms, "
                                "the stubs %.2f ms;",
