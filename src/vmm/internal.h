@@ -357,6 +357,7 @@ struct vmm_proc_as {
         bool gone;    /* reaped: status holds its wait status */
         int status;
         bool spin;     /* a spare CPU: spin before sleeping */
+        int placed;    /* the CPU the stub is held on (place_stub), or -1 */
         size_t nremap; /* ranges the stub maps again before it resumes */
         size_t nro;    /* image ranges mapped read-only in both processes */
         struct vmm_range ro[VMM_PROC_MAX_SEGS];

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -320,21 +321,27 @@ static void test_bad_specs(void **state)
 
 static volatile sig_atomic_t cancel_flag;
 
+/* A guest that runs on without a system call until stop is set. */
+static struct vmm_spec loop_spec(volatile sig_atomic_t *stop)
+{
+        static const char *argv[] = {"loop", NULL};
+        return (struct vmm_spec){.image = G "loop",
+                                 .argv = argv,
+                                 .in_fd = -1,
+                                 .out_fd = -1,
+                                 .err_fd = -1,
+                                 .cancel = stop,
+                                 .limits = {.memory_mb = 32, .timeout_ms = 120000},
+                                 .platform = plat};
+}
+
 /* Ctrl-C: a guest that runs without a system call is stopped at once, from
  * another thread, long before its time limit. */
 static void test_cancel(void **state)
 {
         (void)state;
         SKIP_WITHOUT_KVM();
-        const char *argv[] = {"loop", NULL};
-        struct vmm_spec spec = {.image = G "loop",
-                                .argv = argv,
-                                .in_fd = -1,
-                                .out_fd = -1,
-                                .err_fd = -1,
-                                .cancel = &cancel_flag,
-                                .limits = {.memory_mb = 32, .timeout_ms = 120000},
-                                .platform = plat};
+        struct vmm_spec spec = loop_spec(&cancel_flag);
         struct tu_later later;
         tu_later_start(&later, &cancel_flag, 100);
         struct vmm_result res;
@@ -614,6 +621,88 @@ static void test_zygote_dies(void **state)
         }
 }
 
+/* The value of the line of /proc/PID/status that starts with key, into
+ * out ("" if none). */
+static void status_of(int pid, const char *key, char *out, size_t len)
+{
+        char path[64], line[512];
+        snprintf(path, sizeof(path), "/proc/%d/status", pid);
+        out[0] = '\0';
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof(line), f))
+                if (!strncmp(line, key, strlen(key))) {
+                        snprintf(out, len, "%s", line + strlen(key));
+                        break;
+                }
+        if (f)
+                fclose(f);
+}
+
+static volatile sig_atomic_t loop_stop;
+
+static void *loop_call(void *arg)
+{
+        struct vmm_result *res = arg;
+        struct vmm_spec spec = loop_spec(&loop_stop);
+        osvm_err e = {0};
+        if (vmm_run(&spec, res, &e) < 0)
+                res->end = VMM_END_FAULT;
+        return NULL;
+}
+
+/* A call places its stub on one CPU while it starts (place_stub in
+ * proc_x86_64.c); a guest that computes on without a system call is let
+ * run on every CPU again after one of osvm's waits, not held on one CPU
+ * for the whole of its run. */
+static void test_placement_let_go(void **state)
+{
+        (void)state;
+        if (plat != VMM_PLATFORM_PROCESS)
+                skip(); /* KVM's vCPUs are osvm's own threads */
+        cpu_set_t cpus;
+        assert_int_equal(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+        if (CPU_COUNT(&cpus) < 2) {
+                print_message("placement: skipped: this process may run on one CPU only\n");
+                skip();
+        }
+        char mine[256];
+        status_of(getpid(), "Cpus_allowed_list:", mine, sizeof(mine));
+        assert_true(mine[0]);
+        struct vmm_result res = {0};
+        pthread_t t;
+        loop_stop = 0;
+        assert_int_equal(pthread_create(&t, NULL, loop_call, &res), 0);
+        /* the running stub (the zygote's child that is not asleep) comes to
+         * have every CPU this process has; the bound only guards a hang */
+        bool free_again = false;
+        for (int i = 0; i < 3000 && !free_again; i++) {
+                int kids[16], stubs[64];
+                size_t nk = children(kids, 16);
+                for (size_t k = 0; k < nk && !free_again; k++) {
+                        char path[64];
+                        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", kids[k], kids[k]);
+                        FILE *f = fopen(path, "r");
+                        size_t ns = 0;
+                        while (f && ns < 64 && fscanf(f, "%d", &stubs[ns]) == 1)
+                                ns++;
+                        if (f)
+                                fclose(f);
+                        for (size_t j = 0; j < ns && !free_again; j++) {
+                                char st[64], list[256];
+                                status_of(stubs[j], "State:", st, sizeof(st));
+                                status_of(stubs[j], "Cpus_allowed_list:", list, sizeof(list));
+                                free_again = strchr(st, 'R') && !strcmp(list, mine);
+                        }
+                }
+                if (!free_again)
+                        usleep(10000);
+        }
+        loop_stop = 1;
+        pthread_join(t, NULL);
+        assert_true(free_again);
+        assert_int_equal(res.end, VMM_END_CANCELLED);
+}
+
 static int done(void **state)
 {
         (void)state;
@@ -638,6 +727,7 @@ int main(void)
             cmocka_unit_test(test_no_residue),
             cmocka_unit_test(test_shutdown_ends_every_process),
             cmocka_unit_test(test_zygote_dies),
+            cmocka_unit_test(test_placement_let_go),
         };
         int failed = cmocka_run_group_tests_name("process", tests, on_process, done);
         failed += cmocka_run_group_tests_name("kvm", tests, on_kvm, done);
