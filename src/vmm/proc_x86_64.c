@@ -1644,8 +1644,10 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
                 }
                 proc_forked(vm, pids[j], pidfds[j]);
         }
-        /* the stubs set up side by side: waited for in turn */
-        for (size_t j = 0; j < k; j++) {
+        /* the stubs set up side by side: waited for in turn, the last forked
+         * first (the last to be ready, as a rule: then this thread sleeps
+         * once for the lot, not once for each) */
+        for (size_t j = k; j-- > 0;) {
                 struct vmm_vm *vm = vms[forking[j]];
                 if (pids[j] < 0)
                         continue;
