@@ -448,6 +448,9 @@ void vmm_pool_give(struct vmm_vm *vm, struct vmm_image *img);
 void vmm_pool_wait_idle(void);
 /* The guests ready now and the size the pool keeps (grown with the calls). */
 void vmm_pool_counts(unsigned *now, unsigned *size);
+/* Calls in vmm_run now, in this process (the process platform places a
+ * call's stub only while calls run side by side). */
+int vmm_calls_running(void);
 int vmm_kvm_fd(osvm_err *e);
 /* True when /dev/kvm is PVM (the stub runs at CPL3 and has fast paths). */
 bool vmm_kvm_is_pvm(void);

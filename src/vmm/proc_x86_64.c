@@ -154,19 +154,21 @@ static void pidfd_kill(int pidfd)
 }
 
 /*
- * Where a call's stub starts. A stub from the pool last ran where it set
- * itself up, well before its call, and the kernel wakes it there: behind
- * whatever runs on that CPU (other stubs setting up, say), while the CPU of
- * the call's thread, which sleeps as soon as it woke the stub, goes idle;
- * the load balancer leaves a task that ran a moment ago where it is. With
- * two calls side by side on two CPUs that left the machine idle 11-20% of
- * the time (host processes: 2-4%). So a call places its stub itself: on the
- * calling thread's CPU, unless another call's stub is placed there, then on
- * the allowed CPU with the fewest placed. A stub is placed until it first
- * hands osvm a system call, or for one wait of osvm's at most (a guest that
- * computes on): from then on the kernel places it, from where it runs.
- * Nothing here is needed for isolation; where the kernel refuses, the stub
- * runs where the kernel puts it.
+ * Where a call's stub starts, while calls run side by side. A stub from the
+ * pool last ran where it set itself up, well before its call, and the
+ * kernel wakes it there: behind whatever runs on that CPU (other stubs
+ * setting up, say), while the CPU of the call's thread, which sleeps as soon
+ * as it woke the stub, goes idle; the load balancer leaves a task that ran a
+ * moment ago where it is. So a call that runs beside another places its
+ * stub itself: on the calling thread's CPU, unless another call's stub is
+ * placed there, then on the allowed CPU with the fewest placed. A stub is
+ * placed until it first hands osvm a system call, or for one wait of
+ * osvm's at most (a guest that computes on): from then on the kernel places
+ * it, from where it runs. A call alone is not placed: its stub then starts
+ * at once on an idle CPU, and its exit does not hold up the calling thread
+ * (placed on the caller's CPU, the stub's exit ran before the caller's end
+ * of the call). Nothing here is needed for isolation; where the kernel
+ * refuses, the stub runs where the kernel puts it.
  */
 static pthread_once_t place_once = PTHREAD_ONCE_INIT;
 static cpu_set_t place_all; /* the CPUs osvm (and so the zygote) may run on */
@@ -210,7 +212,7 @@ static bool place_wanted(void)
 
 static void place_stub(struct vmm_vm *vm)
 {
-        if (!place_wanted() || vm->proc.hostpid <= 0)
+        if (vmm_calls_running() < 2 || !place_wanted() || vm->proc.hostpid <= 0)
                 return;
         int cpu = place_pick();
         if (cpu < 0)
@@ -1511,6 +1513,7 @@ static void proc_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
  * reads which pages it touched first. */
 static void proc_halt(struct vmm_vm *vm)
 {
+        unplace_stub(vm, true); /* it ends, or waits to be killed */
         if (vm->proc.pidfd < 0)
                 return;
         uint32_t s = __atomic_load_n(&ctl_of(vm)->state, __ATOMIC_ACQUIRE);

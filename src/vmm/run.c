@@ -311,6 +311,14 @@ static int check_limits(const struct vmm_limits *in, struct vmm_limits *out, osv
         return 0;
 }
 
+/* Calls in vmm_run now, in this process. */
+static int calls_running;
+
+int vmm_calls_running(void)
+{
+        return __atomic_load_n(&calls_running, __ATOMIC_RELAXED);
+}
+
 int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
 {
         memset(res, 0, sizeof(*res));
@@ -339,6 +347,7 @@ int vmm_run(const struct vmm_spec *spec, struct vmm_result *res, osvm_err *e)
         if (!img)
                 return -1;
         vm->img = img;
+        __atomic_add_fetch(&calls_running, 1, __ATOMIC_RELAXED);
         int rc = -1;
         bool have_vm = false, have_fs = false;
         vm->huge_pages = spec->huge_pages;
@@ -441,6 +450,7 @@ out:
         if (have_vm)
                 vmm_pool_give(vm, img);
         vmm_image_put(img);
+        __atomic_sub_fetch(&calls_running, 1, __ATOMIC_RELAXED);
         res->t.teardown_ns = time_mono_ns() - t4;
         return rc;
 }
