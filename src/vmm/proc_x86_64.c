@@ -210,9 +210,23 @@ static bool place_wanted(void)
         return place_n > 1;
 }
 
+/*
+ * Whether the stub has not ended: then its pid still names it, and no other
+ * process, when the next call sets its CPUs. (An ended stub's pid is free
+ * once the zygote reaped it, which it does while it serves a request of
+ * another thread's: for the pid to name another process at that call, the
+ * stub would have to end, be reaped and its pid be taken anew between the
+ * two calls.)
+ */
+static bool stub_alive(const struct vmm_vm *vm)
+{
+        struct pollfd p = {.fd = vm->proc.pidfd, .events = POLLIN};
+        return !vm->proc.gone && vm->proc.hostpid > 0 && poll(&p, 1, 0) == 0;
+}
+
 static void place_stub(struct vmm_vm *vm)
 {
-        if (vmm_calls_running() < 2 || !place_wanted() || vm->proc.hostpid <= 0)
+        if (vmm_calls_running() < 2 || !place_wanted() || !stub_alive(vm))
                 return;
         int cpu = place_pick();
         if (cpu < 0)
@@ -234,7 +248,7 @@ static void unplace_stub(struct vmm_vm *vm, bool ending)
                 return;
         __atomic_fetch_sub(&placed[vm->proc.placed], 1, __ATOMIC_RELAXED);
         vm->proc.placed = -1;
-        if (!ending && !vm->proc.gone)
+        if (!ending && stub_alive(vm))
                 (void)sched_setaffinity(vm->proc.hostpid, sizeof(place_all), &place_all);
 }
 
