@@ -153,6 +153,14 @@ static void pidfd_kill(int pidfd)
                 kill(pid, SIGKILL);
 }
 
+/* The stub's pid here, from its pidfd. */
+static int host_pid(struct vmm_vm *vm)
+{
+        if (vm->proc.hostpid <= 0 && vm->proc.pidfd >= 0)
+                vm->proc.hostpid = pidfd_pid(vm->proc.pidfd);
+        return vm->proc.hostpid;
+}
+
 /*
  * Where a call's stub starts, while calls run side by side. A stub from the
  * pool last ran where it set itself up, well before its call, and the
@@ -218,10 +226,10 @@ static bool place_wanted(void)
  * stub would have to end, be reaped and its pid be taken anew between the
  * two calls.)
  */
-static bool stub_alive(const struct vmm_vm *vm)
+static bool stub_alive(struct vmm_vm *vm)
 {
         struct pollfd p = {.fd = vm->proc.pidfd, .events = POLLIN};
-        return !vm->proc.gone && vm->proc.hostpid > 0 && poll(&p, 1, 0) == 0;
+        return !vm->proc.gone && host_pid(vm) > 0 && poll(&p, 1, 0) == 0;
 }
 
 static void place_stub(struct vmm_vm *vm)
@@ -877,10 +885,8 @@ static bool spare_cpu(bool stub_runs)
         static _Thread_local uint64_t when;
         static _Thread_local long others;
         if (!ncpu) {
-                cpu_set_t set;
-                long n = sched_getaffinity(0, sizeof(set), &set) == 0
-                             ? CPU_COUNT(&set)
-                             : sysconf(_SC_NPROCESSORS_ONLN);
+                pthread_once(&place_once, place_init);
+                long n = place_n ? place_n : sysconf(_SC_NPROCESSORS_ONLN);
                 ncpu = n > 0 ? n : 1;
         }
         uint64_t now = time_mono_ns();
@@ -1082,8 +1088,6 @@ static void proc_forked(struct vmm_vm *vm, int pid, int pidfd)
         vm->proc.pidfd = pidfd;
         vm->proc.nspid = pid;
         vm->proc.run = (uint32_t)pid | VMM_PROC_WAITERS;
-        if (place_wanted())
-                vm->proc.hostpid = pidfd_pid(pidfd); /* to place it */
 }
 
 /* Makes the stub (the zygote forks it; it sets itself up and says READY). */
@@ -1677,14 +1681,6 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
                 made++;
         }
         return made;
-}
-
-/* The stub's pid here, from its pidfd. */
-static int host_pid(struct vmm_vm *vm)
-{
-        if (vm->proc.hostpid <= 0 && vm->proc.pidfd >= 0)
-                vm->proc.hostpid = pidfd_pid(vm->proc.pidfd);
-        return vm->proc.hostpid;
 }
 
 static size_t proc_touched(struct vmm_vm *vm, uint64_t *out, size_t max)
