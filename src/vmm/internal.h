@@ -342,6 +342,18 @@ struct vmm_range {
         uint64_t lo, hi;
 };
 
+/* The pages a guest memory's memfd held after its last wipe (mem_wipe in
+ * proc_x86_64.c), all zero: while no page of it was given back since (a
+ * hole punched), a memfd that holds as many pages holds these and no
+ * other. */
+#define VMM_PROC_WIPED_MAX 16
+struct vmm_proc_wiped {
+        bool known; /* ext[] holds every page the memfd held after the wipe */
+        size_t n;
+        struct vmm_range ext[VMM_PROC_WIPED_MAX];
+        uint64_t bytes; /* their sum */
+};
+
 /* A guest of the process platform (proc_x86_64.c): its memory's memfd and
  * its stub process. */
 struct vmm_proc_as {
@@ -362,7 +374,8 @@ struct vmm_proc_as {
         size_t nro;    /* image ranges mapped read-only in both processes */
         struct vmm_range ro[VMM_PROC_MAX_SEGS];
         int64_t ro_delta[VMM_PROC_MAX_SEGS]; /* a range's offset in the image memfd, less lo */
-        uint64_t ro_serial; /* the image (its serial) ro[] maps in osvm's view, 0: none */
+        uint64_t ro_serial;          /* the image (its serial) ro[] maps in osvm's view, 0: none */
+        struct vmm_proc_wiped wiped; /* what guest memory held when it was last wiped */
 };
 
 struct vmm_vm {

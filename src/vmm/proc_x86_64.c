@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -587,6 +588,7 @@ static struct slot {
         struct vmm_range ro[VMM_PROC_MAX_SEGS];
         int64_t ro_delta[VMM_PROC_MAX_SEGS];
         uint64_t ro_serial; /* the image they map (its serial), kept for its next call */
+        struct vmm_proc_wiped wiped;
 } slots[SLOTS_KEPT];
 static size_t nslots;
 
@@ -614,6 +616,7 @@ static void slot_free_mem(struct slot *sl)
         sl->mem = NULL;
         sl->nro = 0;
         sl->ro_serial = 0;
+        sl->wiped.known = false;
 }
 
 static void slot_free(struct slot sl)
@@ -638,51 +641,91 @@ static bool ro_unmap(uint8_t *mem, int memfd, const struct vmm_range *ro, size_t
         return true;
 }
 
+/* Zeroes [lo, hi) of a memfd whose pages there exist. */
+static bool zero_in_place(int memfd, off_t lo, off_t hi)
+{
+        static const uint8_t zeros[65536];
+        for (off_t o = lo; o < hi;) {
+                size_t n = (size_t)(hi - o) < sizeof(zeros) ? (size_t)(hi - o) : sizeof(zeros);
+                ssize_t w = pwrite(memfd, zeros, n, o);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return false;
+                o += w;
+        }
+        return true;
+}
+
+/* Whether guest memory holds the pages its last wipe left and no other: no
+ * page was given back since (a hole punched: proc_zero says so), and the
+ * memfd holds as many pages as then (only a hole punched takes one away:
+ * the memfd's size is sealed, and the stub's filter lets no madvise but
+ * populating through). One fstat, where a walk of the memfd's extents takes
+ * two lseeks an extent. */
+static bool mem_as_wiped(const struct slot *sl)
+{
+        struct stat st;
+        return sl->wiped.known && fstat(sl->memfd, &st) == 0 &&
+               (uint64_t)st.st_blocks * 512u == sl->wiped.bytes;
+}
+
 /*
  * The guest memory of a slot whose stub is gone, made as new: every page the
  * memfd holds reads as zero (zeroed in place up to MEM_KEEP_MAX, past it
  * given back). The image's ranges stay mapped in osvm's view, for the next
  * call of the same image (proc_load maps nothing then), with osvm's own
  * copies of pages it wrote there dropped: they read as the image again.
+ * The pages left are noted (sl->wiped): when the next guest added none,
+ * they are the ones to zero, and the memfd need not be walked.
  * False when that could not be done: the memory is not to be used.
  */
 static bool mem_wipe(struct slot *sl)
 {
-        static const uint8_t zeros[65536];
+        struct vmm_proc_wiped *w = &sl->wiped;
         for (size_t i = 0; i < sl->nro; i++)
                 if (sl->ro[i].hi > sl->ro[i].lo &&
                     madvise(sl->mem + sl->ro[i].lo, sl->ro[i].hi - sl->ro[i].lo, MADV_DONTNEED) < 0)
                         return false;
-        uint64_t kept = 0;
+        if (mem_as_wiped(sl)) {
+                for (size_t i = 0; i < w->n; i++)
+                        if (!zero_in_place(sl->memfd, (off_t)w->ext[i].lo, (off_t)w->ext[i].hi)) {
+                                w->known = false;
+                                return false;
+                        }
+                return true;
+        }
+        bool fits = true;
+        *w = (struct vmm_proc_wiped){0};
         off_t at = 0, size = (off_t)sl->mem_size;
         while (at < size) {
                 off_t lo = lseek(sl->memfd, at, SEEK_DATA);
                 if (lo < 0 && errno == ENXIO)
-                        return true; /* no page past at */
+                        break; /* no page past at */
                 off_t hi = lo < 0 ? -1 : lseek(sl->memfd, lo, SEEK_HOLE);
-                if (lo < 0 || hi <= lo || hi > size) /* unknown: every page given back */
-                        return fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                                         size) == 0;
+                if (lo < 0 || hi <= lo || hi > size) { /* unknown: every page given back */
+                        *w = (struct vmm_proc_wiped){0};
+                        w->known = fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                             0, size) == 0;
+                        return w->known;
+                }
                 uint64_t len = (uint64_t)(hi - lo);
-                if (kept + len > MEM_KEEP_MAX) {
+                if (w->bytes + len > MEM_KEEP_MAX) {
                         if (fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo,
                                       hi - lo) < 0)
                                 return false;
                 } else {
-                        for (off_t o = lo; o < hi;) {
-                                size_t n = (size_t)(hi - o) < sizeof(zeros) ? (size_t)(hi - o)
-                                                                            : sizeof(zeros);
-                                ssize_t w = pwrite(sl->memfd, zeros, n, o);
-                                if (w < 0 && errno == EINTR)
-                                        continue;
-                                if (w <= 0)
-                                        return false;
-                                o += w;
-                        }
-                        kept += len;
+                        if (!zero_in_place(sl->memfd, lo, hi))
+                                return false;
+                        if (w->n < VMM_PROC_WIPED_MAX)
+                                w->ext[w->n++] = (struct vmm_range){(uint64_t)lo, (uint64_t)hi};
+                        else
+                                fits = false;
+                        w->bytes += len;
                 }
                 at = hi;
         }
+        w->known = fits;
         return true;
 }
 
@@ -800,6 +843,7 @@ static int slot_take(struct vmm_vm *vm, osvm_err *e)
         vm->proc.memfd = sl.memfd;
         vm->mem = sl.mem;
         if (sl.memfd >= 0) { /* an image's ranges still mapped here (proc_load) */
+                vm->proc.wiped = sl.wiped;
                 vm->proc.nro = sl.nro;
                 vm->proc.ro_serial = sl.ro_serial;
                 memcpy(vm->proc.ro, sl.ro, sizeof(sl.ro));
@@ -817,7 +861,8 @@ static struct slot slot_of(struct vmm_vm *vm)
                           .mem = vm->mem,
                           .mem_size = vm->mem_size,
                           .nro = vm->proc.nro,
-                          .ro_serial = vm->proc.ro_serial};
+                          .ro_serial = vm->proc.ro_serial,
+                          .wiped = vm->proc.wiped};
         memcpy(sl.ro, vm->proc.ro, sizeof(sl.ro));
         memcpy(sl.ro_delta, vm->proc.ro_delta, sizeof(sl.ro_delta));
         vm->proc.ctlfd = vm->proc.memfd = -1;
@@ -938,6 +983,7 @@ static int mem_make(struct vmm_vm *vm, osvm_err *e)
         }
         vm->mem = mem;
         vm->proc.memfd = fd;
+        vm->proc.wiped = (struct vmm_proc_wiped){.known = true}; /* no page yet */
         return 0;
 }
 
@@ -1488,6 +1534,7 @@ static uint64_t proc_get_fs(struct vmm_vm *vm)
  */
 static void proc_zero(struct vmm_vm *vm, uint64_t lo, uint64_t hi)
 {
+        vm->proc.wiped.known = false; /* pages given back: the next wipe walks */
         if (fallocate(vm->proc.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)lo,
                       (off_t)(hi - lo)) < 0)
                 memset(vm->mem + lo, 0, hi - lo);

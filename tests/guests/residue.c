@@ -6,7 +6,9 @@
  * layer, not a stub); `residue check` looks at the same places and prints
  * "clean", or where it found eight bytes of the mark in a row, after the
  * first line of that read-only page as the engine reads it (writev). No
- * call may see another's bytes.
+ * call may see another's bytes. `residue write-bss` and `residue write-mmap`
+ * mark 64 KiB alone, of the bss or of the mmap area: few pages, which the
+ * process platform keeps and zeroes in place for the next call.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #define MARK  0xa5
 #define SPAN  (2u << 20)
 #define STACK (64u << 10)
+#define SMALL (64u << 10)
 
 static unsigned char bss[256u << 10];
 static const char ro_page[4096] __attribute__((aligned(4096))) = "the read-only page\n";
@@ -51,7 +54,8 @@ __attribute__((noinline)) static int stack_area(int write)
 
 int main(int argc, char **argv)
 {
-        int write = argc > 1 && !strcmp(argv[1], "write");
+        const char *mode = argc > 1 ? argv[1] : "check";
+        int write = !strcmp(mode, "write");
         unsigned char *cur = (unsigned char *)syscall(SYS_brk, 0);
         if ((unsigned char *)syscall(SYS_brk, cur + SPAN) != cur + SPAN) {
                 printf("brk failed\n");
@@ -62,6 +66,11 @@ int main(int argc, char **argv)
         if (m == MAP_FAILED) {
                 printf("mmap failed\n");
                 return 2;
+        }
+        if (!strcmp(mode, "write-bss") || !strcmp(mode, "write-mmap")) {
+                memset(mode[6] == 'b' ? bss : m, MARK, SMALL);
+                printf("written\n");
+                return 0;
         }
         struct iovec v = {(void *)ro_page, 4096};
         if (write) {
