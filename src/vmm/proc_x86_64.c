@@ -800,18 +800,31 @@ size_t vmm_proc_kept_memory(uint32_t mem_mb, int wait_ms)
         return n;
 }
 
+/* Under slot_lock: the newest kept slot (its index + 1) with memory of
+ * vm's size whose image ranges map image serial (any, when 0); 0: none. */
+static size_t slot_find(const struct vmm_vm *vm, uint64_t serial)
+{
+        for (size_t i = nslots; i > 0; i--)
+                if (slots[i - 1].memfd >= 0 && slots[i - 1].mem_size == vm->mem_size &&
+                    (!serial || slots[i - 1].ro_serial == serial))
+                        return i;
+        return 0;
+}
+
 /* A control page for vm, and its guest memory (vm->mem_size bytes, zero)
- * when a kept one of that size came with it: then vm->proc.memfd >= 0. */
-static int slot_take(struct vmm_vm *vm, osvm_err *e)
+ * when a kept one of that size came with it: then vm->proc.memfd >= 0.
+ * serial: the image vm is for (0: not known), whose ranges memory that
+ * served it last still maps (proc_load then maps nothing). */
+static int slot_take(struct vmm_vm *vm, uint64_t serial, osvm_err *e)
 {
         struct slot sl = {.fd = -1, .memfd = -1};
         pthread_mutex_lock(&slot_lock);
         dying_sweep(0);
-        /* the newest with memory of this size, else the newest */
-        size_t pick = nslots;
-        while (pick > 0 &&
-               !(slots[pick - 1].memfd >= 0 && slots[pick - 1].mem_size == vm->mem_size))
-                pick--;
+        /* the newest with memory of this size that served this image, else
+         * the newest with memory of this size, else the newest */
+        size_t pick = serial ? slot_find(vm, serial) : 0;
+        if (pick == 0)
+                pick = slot_find(vm, 0);
         if (pick == 0)
                 pick = nslots;
         if (pick > 0) {
@@ -987,7 +1000,8 @@ static int mem_make(struct vmm_vm *vm, osvm_err *e)
         return 0;
 }
 
-static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
+/* A guest of mem_mb for the image of serial (0: not known). */
+static int proc_create_for(struct vmm_vm *vm, uint32_t mem_mb, uint64_t serial, osvm_err *e)
 {
         memset(&vm->proc, 0, sizeof(vm->proc));
         vm->proc.memfd = vm->proc.imgfd = vm->proc.pidfd = vm->proc.ctlfd = -1;
@@ -997,7 +1011,7 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
         vm->memory_mb = mem_mb;
         vm->mem_size = (uint64_t)mem_mb << 20;
         vmm_vm_layout(vm);
-        if (slot_take(vm, e) < 0)
+        if (slot_take(vm, serial, e) < 0)
                 return -1;
         if (vm->proc.memfd < 0 && mem_make(vm, e) < 0) {
                 slot_give(vm);
@@ -1013,6 +1027,11 @@ static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
         c->gid = vmm_host_gid();
         c->ioctl_fds = 3;
         return 0;
+}
+
+static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
+{
+        return proc_create_for(vm, mem_mb, vm->img ? vm->img->serial : 0, e);
 }
 
 /*
@@ -1668,7 +1687,8 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
                 osvm_err mine = {0};
                 struct vmm_vm *vm = vms[i];
                 ok[i] = false;
-                if (i >= VMM_PROC_FORK_MAX || proc_create(vm, mem_mb, &mine) < 0) {
+                if (i >= VMM_PROC_FORK_MAX ||
+                    proc_create_for(vm, mem_mb, img ? img->serial : 0, &mine) < 0) {
                         if (i >= VMM_PROC_FORK_MAX)
                                 err_set(&mine, EINVAL, "more guests than one request makes");
                         vmm_first_error(e, &mine);
