@@ -119,6 +119,10 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err
 /* The same from fd, open on path (named in errors): for a caller that has
  * checked the file it opened, so that what is read is what was checked. */
 int fs_read_fd(int fd, const char *path, size_t max, char **out, size_t *len, osvm_err *e);
+/* The start of a file the kernel makes (/proc): one read of at most cap - 1
+ * bytes into buf, NUL-terminated, with nothing allocated (for a file looked
+ * at often); the bytes read, or -1. */
+ssize_t fs_read_proc(const char *path, char *buf, size_t cap);
 /* Writes data to path through a temporary file in the same directory, fsync
  * and rename, with the given mode. */
 int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode, osvm_err *e);

@@ -17,6 +17,22 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, osvm_err
         return fs_read_fd(fd, path, max, out, len, e);
 }
 
+ssize_t fs_read_proc(const char *path, char *buf, size_t cap)
+{
+        if (cap == 0)
+                return -1;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n;
+        do
+                n = read(fd, buf, cap - 1);
+        while (n < 0 && errno == EINTR);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return n;
+}
+
 int fs_read_fd(int fd, const char *path, size_t max, char **out, size_t *len, osvm_err *e)
 {
         struct stat st;

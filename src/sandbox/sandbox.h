@@ -6,7 +6,7 @@
  * optionally a seccomp filter.
  *
  * Used by the engine's process platform (the zygote its stub processes are
- * forked from, src/vmm/proc_x86_64.c) and by the MCP server sandbox
+ * forked from, src/vmm/proc_zygote.c) and by the MCP server sandbox
  * (src/mcp/confine.c), which also asks for read-only and writable binds in
  * the empty root, a private /tmp, its own /proc, a minimal /dev, a loopback
  * listener handed back to osvm (the proxy bridge), Landlock, cgroups and

@@ -343,7 +343,7 @@ struct vmm_range {
 };
 
 /* The pages a guest memory's memfd held after its last wipe (mem_wipe in
- * proc_x86_64.c), all zero: while no page of it was given back since (a
+ * proc_mem.c), all zero: while no page of it was given back since (a
  * hole punched), a memfd that holds as many pages holds these and no
  * other. */
 #define VMM_PROC_WIPED_MAX 16

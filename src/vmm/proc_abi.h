@@ -1,5 +1,5 @@
 /*
- * The process platform's shared ABI: what osvm (proc_x86_64.c) and its stub
+ * The process platform's shared ABI: what osvm (proc_*.c) and its stub
  * program (stub/osvm-stub.c, freestanding: no libc) agree on. Only
  * fixed-size types; both sides include it.
  *

@@ -11,9 +11,9 @@
  * signal stack sit below the user area in the same memfd: the syscall layer
  * never touches them (no guest pointer below VMM_USER_BASE is valid).
  *
- * Stubs are forked by the zygote: the embedded stub program (stub/), started
- * once per osvm process by src/sandbox in new namespaces with an empty root,
- * with the one seccomp filter every stub inherits.
+ * This file is one guest: the platform's operations, and where its stub
+ * runs. The zygote that forks the stubs is proc_zygote.c; the control
+ * pages and guest memory kept from call to call, proc_mem.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,37 +23,17 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sandbox/sandbox.h"
-#include "vmm/internal.h"
+#include "vmm/proc.h"
 
-#ifndef MFD_EXEC
-#define MFD_EXEC 0x10u
-#endif
-
-/* The stub program, embedded (proc_blob.c). */
-extern const uint8_t vmm_stub_blob[];
-extern const uint8_t vmm_stub_blob_end[];
-
-/* Bounds that only guard against a stub or zygote that never answers. */
-#define PROC_SETUP_WAIT_MS 10000
-#define PROC_DEATH_WAIT_MS 5000
-/* How often a wait looks whether the stub died unseen (its robust list,
- * which normally reports a death at once, lives in memory the guest can
- * overwrite). */
-#define PROC_SLICE_MS 50
 /* The stub's address space beyond guest memory: its own pages, its stack. */
 #define PROC_AS_SLACK (64ull << 20)
 #define PROC_SPIN     2000 /* rounds of pause before a futex wait, with a spare CPU */
@@ -62,103 +42,11 @@ extern const uint8_t vmm_stub_blob_end[];
  * (the kernel marks the word before it ends the process). */
 #define PROC_DIED_WAIT_MS 200
 
-/* ---- the zygote ---- */
-
-static pthread_mutex_t zyg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-        bool up;
-        int sock, pidfd;
-        pid_t pid;
-        unsigned ns;
-        bool sud;
-        char note[256];
-        int stub_fd; /* the stub program in a sealed memfd */
-        int err;     /* why it could not start (0: not tried or up) */
-        char why[256];
-} zyg = {.sock = -1, .pidfd = -1, .stub_fd = -1};
-
-static int stub_memfd(osvm_err *e)
-{
-        if (zyg.stub_fd >= 0)
-                return zyg.stub_fd;
-        size_t len = (size_t)(vmm_stub_blob_end - vmm_stub_blob);
-        int fd = memfd_create("osvm-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-        if (fd < 0 && errno == EINVAL)
-                fd = memfd_create("osvm-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return err_sys(e, "the stub program: memfd");
-        if (write(fd, vmm_stub_blob, len) != (ssize_t)len ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-                err_sys(e, "the stub program: writing its memfd");
-                close(fd);
-                return -1;
-        }
-        zyg.stub_fd = fd;
-        return fd;
-}
-
-/* Waits for fd to be readable, at most ms; 0, or -ETIMEDOUT. */
-static int wait_readable(int fd, int ms)
-{
-        uint64_t until = time_mono_ns() + (uint64_t)ms * 1000000ull;
-        for (;;) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
-                uint64_t now = time_mono_ns();
-                if (now >= until)
-                        return -ETIMEDOUT;
-                int r = poll(&p, 1, (int)((until - now) / 1000000ull) + 1);
-                if (r > 0)
-                        return 0;
-                if (r < 0 && errno != EINTR)
-                        return -errno;
-        }
-}
-
-/* PIDFD_GET_INFO (Linux 6.13; newer than the headers we build with): the
- * first version of its struct, which every later kernel accepts. */
-struct proc_pidfd_info {
-        uint64_t mask, cgroupid;
-        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid, spare0;
-};
-#define PROC_PIDFD_GET_INFO _IOWR(0xFF, 11, struct proc_pidfd_info)
-
-/* The pid here of the process a pidfd names (one ioctl where the kernel has
- * it, else from the pidfd's fdinfo), or 0. */
-static int pidfd_pid(int pidfd)
-{
-        struct proc_pidfd_info info = {.mask = 1 /* PIDFD_INFO_PID */};
-        if (ioctl(pidfd, PROC_PIDFD_GET_INFO, &info) == 0 && info.pid > 0 && info.pid <= INT32_MAX)
-                return (int)info.pid;
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        const char *p = strstr(buf, "\nPid:");
-        return p ? (int)strtol(p + 5, NULL, 10) : 0;
-}
-
-/* SIGKILL to the process of pidfd (by its pid where pidfd_send_signal is
- * missing, as under valgrind: the pidfd keeps the pid from reuse). */
-static void pidfd_kill(int pidfd)
-{
-        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0 || errno != ENOSYS)
-                return;
-        int pid = pidfd_pid(pidfd);
-        if (pid > 0)
-                kill(pid, SIGKILL);
-}
-
 /* The stub's pid here, from its pidfd. */
 static int host_pid(struct vmm_vm *vm)
 {
         if (vm->proc.hostpid <= 0 && vm->proc.pidfd >= 0)
-                vm->proc.hostpid = pidfd_pid(vm->proc.pidfd);
+                vm->proc.hostpid = vmm_proc_pidfd_pid(vm->proc.pidfd);
         return vm->proc.hostpid;
 }
 
@@ -261,370 +149,13 @@ static void unplace_stub(struct vmm_vm *vm, bool ending)
                 (void)sched_setaffinity(vm->proc.hostpid, sizeof(place_all), &place_all);
 }
 
-static void zyg_down(void)
-{
-        if (zyg.sock >= 0)
-                close(zyg.sock);
-        if (zyg.pidfd >= 0) {
-                pidfd_kill(zyg.pidfd);
-                close(zyg.pidfd);
-        }
-        if (zyg.pid > 0)
-                waitpid(zyg.pid, NULL, 0);
-        zyg.sock = zyg.pidfd = -1;
-        zyg.pid = 0;
-        zyg.up = false;
-}
-
-static void dying_settle(void);
-static void slots_drop_mem(void);
-
 void vmm_proc_shutdown(void)
 {
-        dying_settle();
-        slots_drop_mem();
-        pthread_mutex_lock(&zyg_lock);
-        if (zyg.up || zyg.pid > 0)
-                zyg_down();
-        pthread_mutex_unlock(&zyg_lock);
+        vmm_proc_slots_settle();
+        vmm_proc_zyg_stop();
 }
 
-/* One message of len bytes (a shorter one is -EPROTO) and up to maxfds fds
- * with it (*nfds of them; any past maxfds closed); -ETIMEDOUT past the
- * socket's receive timeout (PROC_SETUP_WAIT_MS), -EPIPE when the zygote is
- * gone. */
-static int zyg_recv(void *msg, size_t len, int *fds, size_t maxfds, size_t *nfds)
-{
-        *nfds = 0;
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(VMM_PROC_FORK_MAX * sizeof(int))];
-        } c;
-        struct iovec v = {msg, len};
-        struct msghdr h = {
-            .msg_iov = &v, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
-        ssize_t r;
-        do
-                r = recvmsg(zyg.sock, &h, MSG_CMSG_CLOEXEC);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-        if (r == 0)
-                return -EPIPE;
-        struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
-        if (ch && ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS &&
-            ch->cmsg_len >= CMSG_LEN(0)) {
-                size_t got = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < got; i++) {
-                        int fd;
-                        memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-                        if (*nfds < maxfds)
-                                fds[(*nfds)++] = fd;
-                        else
-                                close(fd);
-                }
-        }
-        return r == (ssize_t)len ? 0 : -EPROTO;
-}
-
-/* A message without fds. */
-static int zyg_recv_msg(struct vmm_proc_msg *m)
-{
-        size_t n;
-        return zyg_recv(m, sizeof(*m), NULL, 0, &n);
-}
-
-static int zyg_send(uint32_t type, int64_t arg, int64_t arg2, const int *fds, size_t nfds)
-{
-        struct vmm_proc_msg m = {.type = type, .arg = arg, .arg2 = arg2};
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(3 * VMM_PROC_FORK_MAX * sizeof(int))];
-        } c;
-        memset(&c, 0, sizeof(c));
-        struct iovec v = {&m, sizeof(m)};
-        struct msghdr h = {.msg_iov = &v, .msg_iovlen = 1};
-        if (nfds > 0) {
-                h.msg_control = c.buf;
-                h.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-                struct cmsghdr *ch = CMSG_FIRSTHDR(&h);
-                ch->cmsg_level = SOL_SOCKET;
-                ch->cmsg_type = SCM_RIGHTS;
-                ch->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-                memcpy(CMSG_DATA(ch), fds, nfds * sizeof(int));
-        }
-        ssize_t r;
-        do
-                r = sendmsg(zyg.sock, &h, MSG_NOSIGNAL);
-        while (r < 0 && errno == EINTR);
-        return r == (ssize_t)sizeof(m) ? 0 : r < 0 ? -errno : -EPROTO;
-}
-
-/* Which of the zygote's steps failed (its HELLO's arg2), in words. */
-static const char *zygote_step_words(int64_t step)
-{
-        switch (step) {
-        case VMM_PROC_ZSTEP_FILTER:
-                return "building its system call filter";
-        case VMM_PROC_ZSTEP_IMAGE:
-                return "making its own pages anonymous (mmap, mprotect, mremap, madvise)";
-        case VMM_PROC_ZSTEP_STACK:
-                return "the stubs' stack (mmap), its own kept out of forks (madvise)";
-        case VMM_PROC_ZSTEP_ALTSTACK:
-                return "the stubs' signal stack (sigaltstack)";
-        case VMM_PROC_ZSTEP_SIGACTION:
-                return "the stubs' trap handlers (rt_sigaction)";
-        case VMM_PROC_ZSTEP_NO_NEW_PRIVS:
-                return "PR_SET_NO_NEW_PRIVS";
-        case VMM_PROC_ZSTEP_SECCOMP:
-                return "installing its seccomp filter";
-        default:
-                return "a step it did not name";
-        }
-}
-
-/* Starts the zygote (under zyg_lock): 0, or -1 with e. */
-static int zyg_start(osvm_err *e)
-{
-        int sfd = stub_memfd(e);
-        if (sfd < 0)
-                return -1;
-        int sv[2];
-        /* a reply bounded by the receive timeout: no poll before each */
-        struct timeval tv = {PROC_SETUP_WAIT_MS / 1000, (PROC_SETUP_WAIT_MS % 1000) * 1000};
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-                return err_sys(e, "the zygote's socket");
-        if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-                err_sys(e, "the zygote's socket: its timeout");
-                close(sv[0]);
-                close(sv[1]);
-                return -1;
-        }
-        char *argv[] = {"osvm-stub", NULL};
-        char *envp[] = {NULL};
-        struct sbx_spec s = {.ns = SBX_NS_ALL,
-                             .empty_root = true,
-                             .stdio = {-1, -1, -1},
-                             .keep = &sv[1],
-                             .nkeep = 1,
-                             /* the zygote sets its own limits (the stub program) */
-                             .exec_fd = sfd,
-                             .argv = argv,
-                             .envp = envp};
-        struct sbx_child c;
-        int r = sbx_spawn(&s, &c, e);
-        close(sv[1]);
-        if (r < 0) {
-                close(sv[0]);
-                return err_wrap(e, "starting the zygote");
-        }
-        zyg.sock = sv[0];
-        zyg.pidfd = c.pidfd;
-        zyg.pid = c.pid;
-        zyg.ns = c.ns;
-        snprintf(zyg.note, sizeof(zyg.note), "%s", c.note);
-        struct vmm_proc_msg m;
-        int w = zyg_recv_msg(&m);
-        if (w < 0 || m.type != VMM_PROC_MSG_HELLO || m.arg != VMM_PROC_ABI) {
-                if (w < 0)
-                        err_set(e, -w, "the zygote did not start: %s", strerror(-w));
-                else if (m.arg < 0)
-                        err_set(e, (int)-m.arg, "the zygote could not confine itself: %s: %s",
-                                zygote_step_words(m.arg2), strerror((int)-m.arg));
-                else
-                        err_set(e, EPROTO, "the zygote speaks ABI %lld, not %d", (long long)m.arg,
-                                VMM_PROC_ABI);
-                zyg_down();
-                return -1;
-        }
-        zyg.sud = m.arg2 & 1;
-        zyg.up = true;
-        return 0;
-}
-
-/* The zygote, started when needed; under zyg_lock. */
-static int zyg_ensure(osvm_err *e)
-{
-        return zyg.up ? 0 : zyg_start(e);
-}
-
-/* Whether w, a send's or a receive's -errno, says the zygote is gone. */
-static bool zyg_gone(int w)
-{
-        return w == -EPIPE || w == -ECONNRESET;
-}
-
-/*
- * n stubs (1 to VMM_PROC_FORK_MAX), each for per of fds in turn (memfd,
- * ctlfd, and imgfd when per is 3), in one request: pids[i] > 0 with its
- * pidfd in pidfds[i], or -errno with pidfds[i] -1. 0, or -1 with e when
- * the zygote made none. A zygote found gone (it died since the last
- * request, or with this one, and every stub of its pid namespace with it)
- * is replaced and asked again, once.
- */
-static int zyg_fork(const int *fds, size_t per, size_t n, int *pids, int *pidfds, osvm_err *e)
-{
-        struct vmm_proc_forked f;
-        int got[VMM_PROC_FORK_MAX];
-        size_t ngot = 0;
-        int w = 0;
-        for (size_t i = 0; i < n; i++)
-                pidfds[i] = -1;
-        pthread_mutex_lock(&zyg_lock);
-        for (int attempt = 0; attempt < 2; attempt++) {
-                if (zyg_ensure(e) < 0) {
-                        pthread_mutex_unlock(&zyg_lock);
-                        return -1;
-                }
-                w = zyg_send(VMM_PROC_MSG_FORK, (int64_t)n, (int64_t)per, fds, n * per);
-                if (w == 0)
-                        w = zyg_recv(&f, sizeof(f), got, VMM_PROC_FORK_MAX, &ngot);
-                if (!zyg_gone(w) || attempt > 0)
-                        break;
-                log_warn("vmm: the process platform's zygote ended; starting another");
-                zyg_down();
-        }
-        if (w == 0 && (f.type != VMM_PROC_MSG_FORK || f.n != n))
-                w = -EPROTO;
-        /* each stub made takes the next pidfd passed */
-        size_t k = 0, made = 0;
-        for (size_t i = 0; w == 0 && i < n; i++) {
-                int64_t p = f.pid[i];
-                if (p <= 0) {
-                        pids[i] = p < 0 && p > -4096 ? (int)p : -EPROTO;
-                        continue;
-                }
-                int fd = k < ngot ? got[k++] : -1;
-                if (p > INT32_MAX || fd < 0) { /* not a pid, or a pid without its pidfd */
-                        if (fd >= 0)
-                                close(fd);
-                        pids[i] = -EPROTO;
-                        continue;
-                }
-                pids[i] = (int)p;
-                pidfds[i] = fd;
-                made++;
-        }
-        for (; k < ngot; k++) /* more pidfds than stubs: none of them used */
-                close(got[k]);
-        int r = 0;
-        if (w < 0 || made == 0) {
-                int why = w < 0 ? w : pids[0];
-                for (size_t i = 0; i < n; i++) {
-                        if (pidfds[i] >= 0)
-                                close(pidfds[i]);
-                        pidfds[i] = -1;
-                        pids[i] = why;
-                }
-                r = err_set(e, -why, "the zygote could not fork a stub: %s", strerror(-why));
-                if (why != -EAGAIN && why != -ENOMEM)
-                        zyg_down();
-        }
-        pthread_mutex_unlock(&zyg_lock);
-        return r;
-}
-
-/* The wait status of an ended stub: >= 0, or -errno (-EAGAIN: not ended). */
-static int zyg_reap(int pid)
-{
-        pthread_mutex_lock(&zyg_lock);
-        int r = -ESRCH;
-        if (zyg.up) {
-                struct vmm_proc_msg m;
-                r = zyg_send(VMM_PROC_MSG_REAP, pid, 0, NULL, 0);
-                if (r == 0)
-                        r = zyg_recv_msg(&m);
-                if (r == 0)
-                        r = m.type == VMM_PROC_MSG_REAP ? (int)m.arg : -EPROTO;
-        }
-        pthread_mutex_unlock(&zyg_lock);
-        return r;
-}
-
-static bool proc_probe(char *why, size_t n)
-{
-        osvm_err e = {0};
-        pthread_mutex_lock(&zyg_lock);
-        int r = zyg_ensure(&e);
-        char ns[96];
-        sbx_ns_words(zyg.ns, ns, sizeof(ns));
-        if (n && r == 0)
-                snprintf(why, n,
-                         "a trapped process per call (%s; a kill-by-default seccomp filter; "
-                         "namespaces: %s%s%s)",
-                         zyg.sud ? "Syscall User Dispatch" : "seccomp traps", ns,
-                         zyg.note[0] ? "; " : "", zyg.note);
-        else if (n)
-                snprintf(why, n, "the process platform cannot start: %s", e.msg);
-        pthread_mutex_unlock(&zyg_lock);
-        return r == 0;
-}
-
-/* ---- kept pages: control pages and guest memory, mapped here for good ---- */
-
-/*
- * A stub's control page is a memfd of its own that osvm maps once and keeps:
- * taken from here for a stub, zeroed, and given back once that stub is gone
- * (no other process maps it then). Mapping and unmapping a page osvm touched
- * costs a TLB flush on every CPU osvm's threads run on (~50 us here).
- *
- * Its guest memory goes back with it, memfd and mapping, and serves the next
- * guest of that size: wiped when taken (mem_wipe), its pages zeroed in place
- * while they are few, so that the next stub maps pages that exist rather
- * than allocating, zeroing and later freeing each (a first touch of a new
- * page is the dearest step of a small call), and osvm makes and tears down
- * no memfd and no mapping per call.
- */
-#define SLOTS_KEPT   64
-#define MEM_KEEP_MAX (256u << 10) /* bytes of a wiped guest's pages kept, zeroed */
-static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot {
-        int fd;
-        struct vmm_proc_ctl *ctl;
-        int memfd; /* guest memory, or -1 */
-        uint8_t *mem;
-        uint64_t mem_size;
-        size_t nro; /* ranges of mem mapped from an image (copy-on-write) */
-        struct vmm_range ro[VMM_PROC_MAX_SEGS];
-        int64_t ro_delta[VMM_PROC_MAX_SEGS];
-        uint64_t ro_serial; /* the image they map (its serial), kept for its next call */
-        struct vmm_proc_wiped wiped;
-} slots[SLOTS_KEPT];
-static size_t nslots;
-
-/*
- * Stubs killed whose end has not shown on their pidfd yet, with their
- * control pages: a page goes back for another stub only once its stub is
- * gone (a live one could still write it). Looked at without waiting before
- * a page is taken, so that no thread sleeps on a stub's end.
- */
-#define DYING_MAX 64
-static struct dying {
-        int pidfd, pid;
-        struct slot sl;
-        uint64_t since_ns;
-} dying[DYING_MAX];
-static size_t ndying;
-
-static void slot_free_mem(struct slot *sl)
-{
-        if (sl->memfd < 0)
-                return;
-        munmap(sl->mem, sl->mem_size);
-        close(sl->memfd);
-        sl->memfd = -1;
-        sl->mem = NULL;
-        sl->nro = 0;
-        sl->ro_serial = 0;
-        sl->wiped.known = false;
-}
-
-static void slot_free(struct slot sl)
-{
-        slot_free_mem(&sl);
-        munmap(sl.ctl, 4096);
-        close(sl.fd);
-}
+/* ---- one guest ---- */
 
 /* The ranges an image was mapped over in osvm's view of guest memory (mem)
  * map the memfd again. */
@@ -640,278 +171,6 @@ static bool ro_unmap(uint8_t *mem, int memfd, const struct vmm_range *ro, size_t
         }
         return true;
 }
-
-/* Zeroes [lo, hi) of a memfd whose pages there exist. */
-static bool zero_in_place(int memfd, off_t lo, off_t hi)
-{
-        static const uint8_t zeros[65536];
-        for (off_t o = lo; o < hi;) {
-                size_t n = (size_t)(hi - o) < sizeof(zeros) ? (size_t)(hi - o) : sizeof(zeros);
-                ssize_t w = pwrite(memfd, zeros, n, o);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return false;
-                o += w;
-        }
-        return true;
-}
-
-/* Whether guest memory holds the pages its last wipe left and no other: no
- * page was given back since (a hole punched: proc_zero says so), and the
- * memfd holds as many pages as then (only a hole punched takes one away:
- * the memfd's size is sealed, and the stub's filter lets no madvise but
- * populating through). One fstat, where a walk of the memfd's extents takes
- * two lseeks an extent. */
-static bool mem_as_wiped(const struct slot *sl)
-{
-        struct stat st;
-        return sl->wiped.known && fstat(sl->memfd, &st) == 0 &&
-               (uint64_t)st.st_blocks * 512u == sl->wiped.bytes;
-}
-
-/*
- * The guest memory of a slot whose stub is gone, made as new: every page the
- * memfd holds reads as zero (zeroed in place up to MEM_KEEP_MAX, past it
- * given back). The image's ranges stay mapped in osvm's view, for the next
- * call of the same image (proc_load maps nothing then), with osvm's own
- * copies of pages it wrote there dropped: they read as the image again.
- * The pages left are noted (sl->wiped): when the next guest added none,
- * they are the ones to zero, and the memfd need not be walked.
- * False when that could not be done: the memory is not to be used.
- */
-static bool mem_wipe(struct slot *sl)
-{
-        struct vmm_proc_wiped *w = &sl->wiped;
-        for (size_t i = 0; i < sl->nro; i++)
-                if (sl->ro[i].hi > sl->ro[i].lo &&
-                    madvise(sl->mem + sl->ro[i].lo, sl->ro[i].hi - sl->ro[i].lo, MADV_DONTNEED) < 0)
-                        return false;
-        if (mem_as_wiped(sl)) {
-                for (size_t i = 0; i < w->n; i++)
-                        if (!zero_in_place(sl->memfd, (off_t)w->ext[i].lo, (off_t)w->ext[i].hi)) {
-                                w->known = false;
-                                return false;
-                        }
-                return true;
-        }
-        bool fits = true;
-        *w = (struct vmm_proc_wiped){0};
-        off_t at = 0, size = (off_t)sl->mem_size;
-        while (at < size) {
-                off_t lo = lseek(sl->memfd, at, SEEK_DATA);
-                if (lo < 0 && errno == ENXIO)
-                        break; /* no page past at */
-                off_t hi = lo < 0 ? -1 : lseek(sl->memfd, lo, SEEK_HOLE);
-                if (lo < 0 || hi <= lo || hi > size) { /* unknown: every page given back */
-                        *w = (struct vmm_proc_wiped){0};
-                        w->known = fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                             0, size) == 0;
-                        return w->known;
-                }
-                uint64_t len = (uint64_t)(hi - lo);
-                if (w->bytes + len > MEM_KEEP_MAX) {
-                        if (fallocate(sl->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, lo,
-                                      hi - lo) < 0)
-                                return false;
-                } else {
-                        if (!zero_in_place(sl->memfd, lo, hi))
-                                return false;
-                        if (w->n < VMM_PROC_WIPED_MAX)
-                                w->ext[w->n++] = (struct vmm_range){(uint64_t)lo, (uint64_t)hi};
-                        else
-                                fits = false;
-                        w->bytes += len;
-                }
-                at = hi;
-        }
-        w->known = fits;
-        return true;
-}
-
-/* Under slot_lock: keeps sl for another stub (slot_take wipes it before
- * use); false when enough are kept (the caller frees it). */
-static bool slot_keep(struct slot sl)
-{
-        if (nslots >= SLOTS_KEPT)
-                return false;
-        slots[nslots++] = sl;
-        return true;
-}
-
-/* Under slot_lock: the stubs that ended give their pages back; one past
- * wait_ms since its kill is given up on (its page dropped). */
-static void dying_sweep(int wait_ms)
-{
-        if (!ndying)
-                return;
-        struct pollfd p[DYING_MAX];
-        for (size_t i = 0; i < ndying; i++)
-                p[i] = (struct pollfd){.fd = dying[i].pidfd, .events = POLLIN};
-        if (poll(p, ndying, wait_ms) < 0) /* none seen to end: the time bound still holds */
-                for (size_t i = 0; i < ndying; i++)
-                        p[i].revents = 0;
-        uint64_t now = time_mono_ns();
-        size_t k = 0;
-        for (size_t i = 0; i < ndying; i++) {
-                struct dying *d = &dying[i];
-                bool ended = p[i].revents != 0;
-                if (!ended && now - d->since_ns < (uint64_t)PROC_DEATH_WAIT_MS * 1000000ull) {
-                        dying[k++] = *d;
-                        continue;
-                }
-                if (!ended)
-                        log_warn("vmm: a stub process (pid %d) did not end", d->pid);
-                close(d->pidfd);
-                if (d->sl.fd < 0)
-                        continue;
-                if (!ended || !slot_keep(d->sl))
-                        slot_free(d->sl);
-        }
-        ndying = k;
-}
-
-/* Waits for every stub killed to end (or be given up on). */
-static void dying_settle(void)
-{
-        pthread_mutex_lock(&slot_lock);
-        while (ndying)
-                dying_sweep(PROC_SLICE_MS);
-        pthread_mutex_unlock(&slot_lock);
-}
-
-/* The guest memory kept, given back (at shutdown). */
-static void slots_drop_mem(void)
-{
-        pthread_mutex_lock(&slot_lock);
-        for (size_t i = 0; i < nslots; i++)
-                slot_free_mem(&slots[i]);
-        pthread_mutex_unlock(&slot_lock);
-}
-
-size_t vmm_proc_kept_memory(uint32_t mem_mb, int wait_ms)
-{
-        size_t n = 0;
-        pthread_mutex_lock(&slot_lock);
-        dying_sweep(wait_ms);
-        for (size_t i = 0; i < nslots; i++)
-                n += slots[i].memfd >= 0 && slots[i].mem_size == (uint64_t)mem_mb << 20;
-        pthread_mutex_unlock(&slot_lock);
-        return n;
-}
-
-/* Under slot_lock: the newest kept slot (its index + 1) with memory of
- * vm's size whose image ranges map image serial (any, when 0); 0: none. */
-static size_t slot_find(const struct vmm_vm *vm, uint64_t serial)
-{
-        for (size_t i = nslots; i > 0; i--)
-                if (slots[i - 1].memfd >= 0 && slots[i - 1].mem_size == vm->mem_size &&
-                    (!serial || slots[i - 1].ro_serial == serial))
-                        return i;
-        return 0;
-}
-
-/* A control page for vm, and its guest memory (vm->mem_size bytes, zero)
- * when a kept one of that size came with it: then vm->proc.memfd >= 0.
- * serial: the image vm is for (0: not known), whose ranges memory that
- * served it last still maps (proc_load then maps nothing). */
-static int slot_take(struct vmm_vm *vm, uint64_t serial, osvm_err *e)
-{
-        struct slot sl = {.fd = -1, .memfd = -1};
-        pthread_mutex_lock(&slot_lock);
-        dying_sweep(0);
-        /* the newest with memory of this size that served this image, else
-         * the newest with memory of this size, else the newest */
-        size_t pick = serial ? slot_find(vm, serial) : 0;
-        if (pick == 0)
-                pick = slot_find(vm, 0);
-        if (pick == 0)
-                pick = nslots;
-        if (pick > 0) {
-                sl = slots[pick - 1];
-                slots[pick - 1] = slots[--nslots];
-        }
-        pthread_mutex_unlock(&slot_lock);
-        if (sl.memfd >= 0 && (sl.mem_size != vm->mem_size || !mem_wipe(&sl)))
-                slot_free_mem(&sl);
-        if (sl.fd < 0) {
-                sl.fd = memfd_create("osvm-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-                if (sl.fd < 0 || ftruncate(sl.fd, 4096) < 0 ||
-                    fcntl(sl.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-                        err_sys(e, "a stub's control page");
-                        if (sl.fd >= 0)
-                                close(sl.fd);
-                        return -1;
-                }
-                sl.ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sl.fd, 0);
-                if (sl.ctl == MAP_FAILED) {
-                        err_sys(e, "mapping a stub's control page");
-                        close(sl.fd);
-                        return -1;
-                }
-        }
-        memset(sl.ctl, 0, 4096);
-        vm->proc.ctlfd = sl.fd;
-        vm->proc.ctl = sl.ctl;
-        vm->proc.memfd = sl.memfd;
-        vm->mem = sl.mem;
-        if (sl.memfd >= 0) { /* an image's ranges still mapped here (proc_load) */
-                vm->proc.wiped = sl.wiped;
-                vm->proc.nro = sl.nro;
-                vm->proc.ro_serial = sl.ro_serial;
-                memcpy(vm->proc.ro, sl.ro, sizeof(sl.ro));
-                memcpy(vm->proc.ro_delta, sl.ro_delta, sizeof(sl.ro_delta));
-        }
-        return 0;
-}
-
-/* vm's control page and guest memory, as a slot to keep. */
-static struct slot slot_of(struct vmm_vm *vm)
-{
-        struct slot sl = {.fd = vm->proc.ctlfd,
-                          .ctl = vm->proc.ctl,
-                          .memfd = vm->proc.memfd,
-                          .mem = vm->mem,
-                          .mem_size = vm->mem_size,
-                          .nro = vm->proc.nro,
-                          .ro_serial = vm->proc.ro_serial,
-                          .wiped = vm->proc.wiped};
-        memcpy(sl.ro, vm->proc.ro, sizeof(sl.ro));
-        memcpy(sl.ro_delta, vm->proc.ro_delta, sizeof(sl.ro_delta));
-        vm->proc.ctlfd = vm->proc.memfd = -1;
-        vm->proc.ctl = NULL;
-        vm->mem = NULL;
-        return sl;
-}
-
-/* Gives the page and the memory back, for another stub: only once no
- * process can map them any more. */
-static void slot_give(struct vmm_vm *vm)
-{
-        if (vm->proc.ctlfd < 0)
-                return;
-        struct slot sl = slot_of(vm);
-        pthread_mutex_lock(&slot_lock);
-        bool kept = slot_keep(sl);
-        pthread_mutex_unlock(&slot_lock);
-        if (!kept)
-                slot_free(sl);
-}
-
-/* The stub of vm was killed: its pidfd, control page and memory wait for
- * its end (the oldest waited for when too many do). */
-static void slot_retire(struct vmm_vm *vm)
-{
-        struct slot sl = slot_of(vm);
-        pthread_mutex_lock(&slot_lock);
-        while (ndying == DYING_MAX)
-                dying_sweep(PROC_SLICE_MS);
-        dying[ndying++] = (struct dying){vm->proc.pidfd, vm->proc.nspid, sl, time_mono_ns()};
-        pthread_mutex_unlock(&slot_lock);
-        vm->proc.pidfd = -1;
-}
-
-/* ---- one guest ---- */
 
 static struct vmm_proc_ctl *ctl_of(const struct vmm_vm *vm)
 {
@@ -961,43 +220,12 @@ static bool spare_cpu(bool stub_runs)
 static long runnable_now(void)
 {
         char buf[128];
-        int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (fs_read_proc("/proc/loadavg", buf, sizeof(buf)) <= 0)
                 return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
         const char *p = buf;
         for (int i = 0; i < 3 && p; i++)
                 p = strchr(p + 1, ' ');
         return p ? strtol(p + 1, NULL, 10) : 0;
-}
-
-/* New guest memory for vm: a sealed memfd of vm->mem_size bytes, mapped. */
-static int mem_make(struct vmm_vm *vm, osvm_err *e)
-{
-        unsigned mb = (unsigned)(vm->mem_size >> 20);
-        int fd = memfd_create("osvm-guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return err_sys(e, "guest memory: memfd");
-        if (ftruncate(fd, (off_t)vm->mem_size) < 0 ||
-            fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-                err_sys(e, "allocating %u MiB of guest memory", mb);
-                close(fd);
-                return -1;
-        }
-        void *mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (mem == MAP_FAILED) {
-                err_sys(e, "mapping %u MiB of guest memory", mb);
-                close(fd);
-                return -1;
-        }
-        vm->mem = mem;
-        vm->proc.memfd = fd;
-        vm->proc.wiped = (struct vmm_proc_wiped){.known = true}; /* no page yet */
-        return 0;
 }
 
 /* A guest of mem_mb for the image of serial (0: not known). */
@@ -1011,12 +239,8 @@ static int proc_create_for(struct vmm_vm *vm, uint32_t mem_mb, uint64_t serial, 
         vm->memory_mb = mem_mb;
         vm->mem_size = (uint64_t)mem_mb << 20;
         vmm_vm_layout(vm);
-        if (slot_take(vm, serial, e) < 0)
+        if (vmm_proc_slot_take(vm, serial, e) < 0)
                 return -1;
-        if (vm->proc.memfd < 0 && mem_make(vm, e) < 0) {
-                slot_give(vm);
-                return -1;
-        }
         struct vmm_proc_ctl *c = ctl_of(vm);
         c->host_abi = VMM_PROC_ABI;
         c->mem_size = vm->mem_size;
@@ -1160,7 +384,7 @@ static int proc_fork(struct vmm_vm *vm, osvm_err *e)
 {
         int pid = 0, pidfd = -1;
         int fds[3] = {vm->proc.memfd, vm->proc.ctlfd, vm->proc.imgfd};
-        if (zyg_fork(fds, fds[2] >= 0 ? 3 : 2, 1, &pid, &pidfd, e) < 0)
+        if (vmm_proc_zyg_fork(fds, fds[2] >= 0 ? 3 : 2, 1, &pid, &pidfd, e) < 0)
                 return -1;
         proc_forked(vm, pid, pidfd);
         return 0;
@@ -1328,7 +552,7 @@ static void proc_copy_out(struct vmm_vm *vm, uint64_t gpa, void *dst, size_t len
 static void proc_kill(struct vmm_vm *vm)
 {
         if (vm->proc.pidfd >= 0 && !vm->proc.gone)
-                pidfd_kill(vm->proc.pidfd);
+                vmm_proc_pidfd_kill(vm->proc.pidfd);
 }
 
 /* The stub's wait status once it ended (reaped through the zygote). */
@@ -1338,11 +562,11 @@ static bool proc_reap(struct vmm_vm *vm, int wait_ms)
                 return true;
         if (vm->proc.pidfd < 0)
                 return false;
-        if (wait_readable(vm->proc.pidfd, wait_ms) < 0)
+        if (vmm_proc_wait_readable(vm->proc.pidfd, wait_ms) < 0)
                 return false;
-        int st = zyg_reap(vm->proc.nspid);
-        if (st == -EAGAIN && wait_readable(vm->proc.pidfd, wait_ms) == 0)
-                st = zyg_reap(vm->proc.nspid);
+        int st = vmm_proc_zyg_reap(vm->proc.nspid);
+        if (st == -EAGAIN && vmm_proc_wait_readable(vm->proc.pidfd, wait_ms) == 0)
+                st = vmm_proc_zyg_reap(vm->proc.nspid);
         if (st < 0 && st != -ESRCH && st != -ECHILD)
                 return false;
         vm->proc.gone = true;
@@ -1354,7 +578,7 @@ static bool proc_reap(struct vmm_vm *vm, int wait_ms)
  * the state word to say so: the pidfd tells which. */
 static void proc_died(struct vmm_vm *vm)
 {
-        if (wait_readable(vm->proc.pidfd, PROC_DIED_WAIT_MS) < 0) {
+        if (vmm_proc_wait_readable(vm->proc.pidfd, PROC_DIED_WAIT_MS) < 0) {
                 proc_kill(vm);
                 vmm_stop(vm, VMM_END_FAULT, 128 + SIGSEGV,
                          "the guest wrote over the stub's control page (a forged state word)");
@@ -1614,12 +838,12 @@ static void proc_destroy(struct vmm_vm *vm)
                  * pidfd says it ended (the zygote reaps it after its next
                  * request). One reaped already, or none made: at once. */
                 proc_kill(vm);
-                slot_retire(vm);
+                vmm_proc_slot_retire(vm);
         }
         if (vm->proc.pidfd >= 0)
                 close(vm->proc.pidfd);
         vm->proc.pidfd = -1;
-        slot_give(vm);
+        vmm_proc_slot_give(vm);
 }
 
 /* Waits until the stub is set up and parked (READY), for the pool. */
@@ -1715,7 +939,7 @@ static size_t proc_prepare(struct vmm_vm *const *vms, bool *ok, size_t n, uint32
         }
         int pids[VMM_PROC_FORK_MAX], pidfds[VMM_PROC_FORK_MAX];
         osvm_err mine = {0};
-        if (k && zyg_fork(fds, per, k, pids, pidfds, &mine) < 0) {
+        if (k && vmm_proc_zyg_fork(fds, per, k, pids, pidfds, &mine) < 0) {
                 for (size_t j = 0; j < k; j++)
                         proc_destroy(vms[forking[j]]);
                 vmm_first_error(e, &mine);
@@ -1770,7 +994,7 @@ const struct vmm_platform_ops vmm_platform_process = {
     .id = VMM_PLATFORM_PROCESS,
     .name = "process",
     .kicks = false, /* every wait of the platform's ends at the deadline or a cancel tick */
-    .probe = proc_probe,
+    .probe = vmm_proc_probe,
     .create = proc_create,
     .load = proc_load,
     .enter = proc_enter,

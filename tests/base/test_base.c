@@ -52,6 +52,25 @@ static void test_read_bounds(void **state)
         free(p);
 }
 
+/* fs_read_proc: one read, never past the buffer, always NUL-terminated. */
+static void test_read_proc(void **state)
+{
+        (void)state;
+        char buf[64], want[32];
+        snprintf(want, sizeof(want), "%d (", (int)getpid());
+        ssize_t n = fs_read_proc("/proc/self/stat", buf, sizeof(buf));
+        assert_int_equal(n, (ssize_t)strlen(buf));
+        assert_int_equal(n, (ssize_t)sizeof(buf) - 1); /* longer than the buffer: cut */
+        assert_memory_equal(buf, want, strlen(want));
+        char one[1] = {'x'};
+        assert_int_equal(fs_read_proc("/proc/self/stat", one, sizeof(one)), 0);
+        assert_int_equal(one[0], '\0');
+        assert_int_equal(fs_read_proc("/proc/self/stat", one, 0), -1);
+        buf[0] = 'x';
+        assert_int_equal(fs_read_proc("/proc/self/no such file", buf, sizeof(buf)), -1);
+        assert_int_equal(buf[0], 'x');
+}
+
 static void test_create_never_overwrites(void **state)
 {
         (void)state;
@@ -466,6 +485,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_json_alloc_is_xmalloc),
             cmocka_unit_test(test_read_bounds),
+            cmocka_unit_test(test_read_proc),
             cmocka_unit_test(test_create_never_overwrites),
             cmocka_unit_test(test_mkdir_p),
             cmocka_unit_test(test_utf8),

@@ -1234,7 +1234,7 @@ __attribute__((noreturn)) static void zygote(long *sp)
         }
         uint64_t all = ~0ull;
         zyg_sc(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&all, 0, 8, 0, 0);
-        /* each step, said with its error when it fails (proc_x86_64.c words it) */
+        /* each step, said with its error when it fails (proc_zygote.c words it) */
         long step = VMM_PROC_ZSTEP_IMAGE;
         uintptr_t image_end = 0;
         long r = own_image_anonymous(&image_end);
