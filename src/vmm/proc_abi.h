@@ -7,18 +7,26 @@
  * [VMM_PROC_LIST_AT, VMM_PROC_SYS_END) of it (the page list, the signal
  * stack and the staged request and result: its "system pages", below the
  * user area) and the user area at the same addresses, as osvm maps the whole
- * of it at vm->mem. The control page at VMM_PROC_SYS is a memfd of its own,
- * one of a few that osvm keeps mapped for good and gives one stub at a time
- * (zeroed between two): osvm then never touches a page of guest memory it
- * would have to tear down. The stub program itself lies below the control
- * page, so all of the stub's own is in the first 2 MiB: one page table.
+ * of it at vm->mem. The control pages at VMM_PROC_SYS are a memfd of their
+ * own, one of a few that osvm keeps mapped for good and gives one stub at a
+ * time (zeroed between two): osvm then never touches a page of guest memory
+ * it would have to tear down. The first holds struct vmm_proc_ctl; the
+ * second is the stub's stack while it sets itself up (its only writable
+ * memory then: it mapped both populated before it wrote anything). The stub program itself lies
+ * below the control page, so all of the stub's own is in the first 2 MiB: one page table.
  * Everything the stub maps is writable by the guest: osvm trusts nothing it
  * reads there beyond a number to act on as the guest's own request.
  */
 #ifndef OSVM_VMM_PROC_ABI_H
 #define OSVM_VMM_PROC_ABI_H
 
-#define VMM_PROC_ABI 7
+#define VMM_PROC_ABI 8
+
+/* The control pages (a plain number, for the assembler too): the control
+ * page itself, then the stub's stack while it sets up, whose top is
+ * VMM_PROC_SYS + VMM_PROC_CTL_SIZE. */
+#define VMM_PROC_SYS      0x100000
+#define VMM_PROC_CTL_SIZE 0x2000
 
 /* Two words at the control page's end where the stub's way back into the
  * guest (gadget.S's stub_resume) keeps the guest's rsp and rip: a stub has
@@ -28,8 +36,7 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
-#define VMM_PROC_SYS      0x100000ull /* the control page (its own memfd) */
-#define VMM_PROC_LIST_AT  0x101000ull /* from here guest memory again */
+#define VMM_PROC_LIST_AT  0x102000ull /* from here guest memory again */
 #define VMM_PROC_LIST     0x102000ull /* pages to touch ahead, u64 each (bit 0: write) */
 #define VMM_PROC_LIST_MAX 1024
 /* A list this short is in the control page instead (list_inline): the
@@ -178,6 +185,8 @@ enum {
         VMM_PROC_STEP_LIMITS,
 };
 
+_Static_assert(VMM_PROC_LIST_AT == VMM_PROC_SYS + VMM_PROC_CTL_SIZE,
+               "guest memory's system pages start past the control pages");
 _Static_assert(sizeof(struct vmm_proc_ctl) <= VMM_PROC_RESUME - VMM_PROC_SYS &&
                    VMM_PROC_RESUME + 16 == VMM_PROC_SYS + 4096,
                "stub_resume's words at the control page's end, past the fields");

@@ -73,7 +73,7 @@ static void slot_free_mem(struct slot *sl)
 static void slot_free(struct slot sl)
 {
         slot_free_mem(&sl);
-        munmap(sl.ctl, 4096);
+        munmap(sl.ctl, VMM_PROC_CTL_SIZE);
         close(sl.fd);
 }
 
@@ -287,21 +287,22 @@ int vmm_proc_slot_take(struct vmm_vm *vm, uint64_t serial, osvm_err *e)
                 slot_free_mem(&sl);
         if (sl.fd < 0) {
                 sl.fd = memfd_create("osvm-ctl", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-                if (sl.fd < 0 || ftruncate(sl.fd, 4096) < 0 ||
+                if (sl.fd < 0 || ftruncate(sl.fd, VMM_PROC_CTL_SIZE) < 0 ||
                     fcntl(sl.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
                         err_sys(e, "a stub's control page");
                         if (sl.fd >= 0)
                                 close(sl.fd);
                         return -1;
                 }
-                sl.ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sl.fd, 0);
+                sl.ctl =
+                    mmap(NULL, VMM_PROC_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, sl.fd, 0);
                 if (sl.ctl == MAP_FAILED) {
                         err_sys(e, "mapping a stub's control page");
                         close(sl.fd);
                         return -1;
                 }
         }
-        memset(sl.ctl, 0, 4096);
+        memset(sl.ctl, 0, VMM_PROC_CTL_SIZE); /* the last stub's stack too */
         vm->proc.ctlfd = sl.fd;
         vm->proc.ctl = sl.ctl;
         vm->proc.memfd = sl.memfd;

@@ -43,8 +43,8 @@ stub_sc_end:
  *                long imgfd): clone (through the zygote's one system call
  * instruction) with the stack the new stub starts on. The stub returns
  * from the system call with rsp at `stack`, whose word the zygote set to
- * stub_from_fork; the fds ride in callee-saved registers, which the clone
- * keeps. */
+ * stub_from_fork (and the next to stub_mapped); the fds ride in
+ * callee-saved registers, which the clone keeps. */
         .globl zyg_fork
         .type zyg_fork, @function
 zyg_fork:
@@ -68,17 +68,38 @@ zyg_fork:
         pop %rbx
         ret
 
-/* The new stub, from zyg_fork's clone: its stack is the zygote's page of
- * the stub stack region (the word that brought it here on top); it goes on
- * below it. */
+/* The new stub, from zyg_fork's clone. Its stack so far is the zygote's
+ * page of the stub stack region, which the fork left shared copy-on-write:
+ * its first write there would cost a page fault, the dearest step of a
+ * stub where the host is itself a PVM guest. So it writes nothing before
+ * it has mapped its control pages (ctlfd, in r13) populated, whose second
+ * is its stack from then on: the mmap returns (stub_sc_end's ret) through
+ * the next word of the zygote's page, which the zygote set to stub_mapped.
+ * Nowhere to say a failure: osvm sees the stub's death. */
+        .set MAP_CTL, 0x8011            /* MAP_SHARED | MAP_FIXED | MAP_POPULATE */
         .globl stub_from_fork
 stub_from_fork:
-        and $-16, %rsp
+        mov $9, %eax                    /* mmap */
+        mov $VMM_PROC_SYS, %edi
+        mov $VMM_PROC_CTL_SIZE, %esi
+        mov $3, %edx                    /* PROT_READ | PROT_WRITE */
+        mov $MAP_CTL, %r10d
+        mov %r13, %r8
+        xor %r9d, %r9d
+        jmp stub_sc_insn
+        .globl stub_mapped
+stub_mapped:
+        cmp $VMM_PROC_SYS, %rax
+        jne 1f
+        mov $(VMM_PROC_SYS + VMM_PROC_CTL_SIZE), %esp
         mov %r12, %rdi
         mov %r13, %rsi
         mov %r14, %rdx
         call stub_child
         ud2
+1:      mov $231, %eax                  /* exit_group(126) */
+        mov $126, %edi
+        jmp stub_sc_insn
 
 /* The signal handlers' return: rt_sigreturn with rsp at the frame's ucontext. */
         .globl stub_restorer

@@ -246,6 +246,7 @@ long zyg_fork(long flags, int *pidfd, uint64_t stack, long memfd, long ctlfd, lo
 extern char stub_sc_end[], zyg_sc_end[], zyg_page[];
 extern char _end[]; /* the linker's: the end of this program's image */
 void stub_from_fork(void);
+void stub_mapped(void);
 extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF header */
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
@@ -670,18 +671,15 @@ static void set_limit(int res, uint64_t v)
                 setup_failed(VMM_PROC_STEP_LIMITS, r);
 }
 
-/* A new stub, from zyg_fork (gadget.S), on a stack of its own. */
+/* A new stub, from zyg_fork (gadget.S), with its control pages mapped,
+ * populated (touched at once, not by a fault: a first touch costs ~25 us
+ * where the host is itself a PVM guest), and running on the second. */
 __attribute__((noreturn, used)) void stub_child(long memfd, long ctlfd, long imgfd);
 void stub_child(long memfd, long ctlfd, long imgfd)
 {
-        /* The control page (its own memfd) populated: touched at once, not by
-         * a fault (a first touch costs ~25 us where the host is itself a PVM
-         * guest). Then the page list and the signal stack from guest memory,
-         * populated where they are used. */
-        long r = map_fixed(VMM_PROC_SYS, 4096, PROT_READ_ | PROT_WRITE_,
-                           MAP_SHARED_ | MAP_POPULATE_, ctlfd, 0);
-        if (r < 0)
-                sc1(NR_exit_group, 126); /* nowhere to say it: osvm sees the death */
+        /* The page list and the signal stack from guest memory, populated
+         * where they are used. */
+        long r;
         if (ctl->host_abi != VMM_PROC_ABI)
                 setup_failed(VMM_PROC_STEP_ABI, -E_INVAL);
         ctl->memfd = (int32_t)memfd;
@@ -1165,8 +1163,11 @@ static long stub_stack(uintptr_t image_end, long *zyg_sp)
                            MAP_PRIVATE_ | MAP_ANONYMOUS_, -1, 0);
         if (r < 0 && r > -4096)
                 return r;
+        /* the words a new stub returns through from its clone and from its
+         * first mmap (gadget.S) */
         uint64_t top = (uint64_t)r + STUB_STACK - 16;
-        *(volatile uint64_t *)top = (uint64_t)stub_from_fork;
+        ((volatile uint64_t *)top)[0] = (uint64_t)stub_from_fork;
+        ((volatile uint64_t *)top)[1] = (uint64_t)stub_mapped;
         /* the zygote's stack: the pages below where it started, to the end
          * of that page (its frames grow down from there; above are only its
          * arguments and environment, which it reads). Not past that page:
