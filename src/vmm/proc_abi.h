@@ -12,8 +12,9 @@
  * time (zeroed between two): osvm then never touches a page of guest memory
  * it would have to tear down. The first holds struct vmm_proc_ctl; the
  * second is the stub's stack while it sets itself up (its only writable
- * memory then: it mapped both populated before it wrote anything). The stub program itself lies
- * below the control page, so all of the stub's own is in the first 2 MiB: one page table.
+ * memory then: it mapped both populated before it wrote anything). The stub
+ * program itself lies below the control pages, so all of the stub's own is
+ * in the first 2 MiB: one page table.
  * Everything the stub maps is writable by the guest: osvm trusts nothing it
  * reads there beyond a number to act on as the guest's own request.
  */

@@ -2,9 +2,10 @@
  * The process platform's kept pages: control pages and guest memory, mapped
  * in osvm for good and given to one stub at a time.
  *
- * A stub's control page is a memfd of its own that osvm maps once and keeps:
- * taken from here for a stub, zeroed, and given back once that stub is gone
- * (no other process maps it then). Mapping and unmapping a page osvm touched
+ * A stub's control pages (the control page and its set-up stack) are a
+ * memfd of their own that osvm maps once and keeps: taken from here for a
+ * stub, zeroed, and given back once that stub is gone (no other process
+ * maps them then). Mapping and unmapping a page osvm touched
  * costs a TLB flush on every CPU osvm's threads run on (~50 us here).
  *
  * Its guest memory goes back with it, memfd and mapping, and serves the next
