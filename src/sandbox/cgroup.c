@@ -555,7 +555,10 @@ void sbx_cgroup_end(struct sbx_cgroup *cg)
                 (void)write_text(cg->dir[i], "cgroup.kill", "1\n");
                 char procs[320];
                 snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg->dir[i]);
-                for (int round = 0; round < 50; round++) {
+                /* killed: they leave the group as they exit, at once as a
+                 * rule; the bound (1 s) only guards a machine so loaded that
+                 * they take long (the group then stays behind, empty) */
+                for (int round = 0; round < 500; round++) {
                         FILE *f = fopen(procs, "re");
                         int pid, left = 0;
                         while (f && fscanf(f, "%d", &pid) == 1) {
