@@ -660,28 +660,40 @@ static void *loop_call(void *arg)
         return NULL;
 }
 
-/* The stubs running now (the zygote's children not asleep): how many, and
- * how many of them may run on the CPUs in list. */
-static void running_stubs(const char *list, int *running, int *free_of_place)
+/* The stubs running now (the zygote's children not asleep): up to max
+ * pids into out; how many. */
+static size_t running_stub_pids(int *out, size_t max)
 {
         int kids[16];
-        size_t nk = children(kids, 16);
-        *running = *free_of_place = 0;
+        size_t nk = children(kids, 16), n = 0;
         for (size_t k = 0; k < nk; k++) {
                 char path[64];
                 snprintf(path, sizeof(path), "/proc/%d/task/%d/children", kids[k], kids[k]);
                 FILE *f = fopen(path, "r");
-                for (int pid; f && fscanf(f, "%d", &pid) == 1;) {
-                        char st[64], cpus[256];
+                for (int pid; f && n < max && fscanf(f, "%d", &pid) == 1;) {
+                        char st[64];
                         status_of(pid, "State:", st, sizeof(st));
-                        status_of(pid, "Cpus_allowed_list:", cpus, sizeof(cpus));
-                        if (!strchr(st, 'R'))
-                                continue;
-                        (*running)++;
-                        *free_of_place += !strcmp(cpus, list);
+                        if (strchr(st, 'R'))
+                                out[n++] = pid;
                 }
                 if (f)
                         fclose(f);
+        }
+        return n;
+}
+
+/* The stubs running now: how many, and how many of them may run on the
+ * CPUs in list. */
+static void running_stubs(const char *list, int *running, int *free_of_place)
+{
+        int pids[64];
+        size_t n = running_stub_pids(pids, 64);
+        *running = (int)n;
+        *free_of_place = 0;
+        for (size_t i = 0; i < n; i++) {
+                char cpus[256];
+                status_of(pids[i], "Cpus_allowed_list:", cpus, sizeof(cpus));
+                *free_of_place += !strcmp(cpus, list);
         }
 }
 
@@ -744,24 +756,8 @@ static void test_stub_writes_no_zygote_page(void **state)
         loop_stop = 0;
         assert_int_equal(pthread_create(&t, NULL, loop_call, &res), 0);
         int stub = 0; /* the bound only guards a hang */
-        for (int i = 0; i < 3000 && !stub; i++) {
-                int kids[16];
-                size_t nk = children(kids, 16);
-                for (size_t k = 0; k < nk && !stub; k++) {
-                        char path[64];
-                        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", kids[k], kids[k]);
-                        FILE *f = fopen(path, "r");
-                        for (int pid; f && !stub && fscanf(f, "%d", &pid) == 1;) {
-                                char st[64];
-                                status_of(pid, "State:", st, sizeof(st));
-                                stub = strchr(st, 'R') ? pid : 0;
-                        }
-                        if (f)
-                                fclose(f);
-                }
-                if (!stub)
-                        usleep(10000);
-        }
+        for (int i = 0; i < 3000 && !running_stub_pids(&stub, 1); i++)
+                usleep(10000);
         uint64_t top = 0, entry = 0;
         char path[64], line[512];
         snprintf(path, sizeof(path), "/proc/%d/maps", stub);
