@@ -129,6 +129,7 @@ static struct vmm_image *cache[CACHE_MAX];
 
 static void image_free(struct vmm_image *img)
 {
+        vmm_proc_patch_free(img);
         free(img->profile);
         if (img->bytes)
                 munmap((void *)img->bytes, img->size);
@@ -144,6 +145,12 @@ static int64_t ns_of(struct timespec t)
         return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+uint64_t vmm_image_serial_new(void)
+{
+        static uint64_t serials;
+        return __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+}
+
 static struct vmm_image *image_load(const char *path, const struct stat *st, int fd, osvm_err *e)
 {
         if (!S_ISREG(st->st_mode)) {
@@ -155,9 +162,9 @@ static struct vmm_image *image_load(const char *path, const struct stat *st, int
                         (long long)st->st_size, IMAGE_MAX_BYTES >> 20);
                 return NULL;
         }
-        static uint64_t serials;
         struct vmm_image *img = xcalloc(1, sizeof(*img));
-        img->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+        img->serial = vmm_image_serial_new();
+        img->patch = vmm_proc_patch_new();
         img->memfd = -1;
         img->path = xstrdup(path);
         img->dev = st->st_dev;

@@ -130,6 +130,8 @@ struct vmm_image {
         uint64_t *profile;
         size_t nprofile;
         unsigned profiled_runs;
+        /* Its system call sites patched, on the process platform (proc_patch.c). */
+        struct vmm_proc_patch *patch;
 };
 
 /* Parses bytes (a whole file) into img; 0 or -1 with e naming the problem. */
@@ -140,6 +142,15 @@ void vmm_image_put(struct vmm_image *img);
 /* Another reference to img. */
 struct vmm_image *vmm_image_ref(struct vmm_image *img);
 void vmm_image_cache_clear(void);
+/* A serial no image has (for a patched copy of one). */
+uint64_t vmm_image_serial_new(void);
+/* The process platform's state of an image's patched system call sites
+ * (proc_patch.c): made with the image, freed with it. */
+struct vmm_proc_patch *vmm_proc_patch_new(void);
+void vmm_proc_patch_free(struct vmm_image *img);
+/* The length of the x86-64 instruction at p (n bytes readable), or -1 where
+ * none in 64-bit mode starts (x86_len.c). */
+int vmm_x86_insn_len(const uint8_t *p, size_t n);
 /* Places the image's segments into guest memory mem (copy-on-write when it can). */
 int vmm_image_load(const struct vmm_image *img, uint8_t *mem, uint64_t mem_size, osvm_err *e);
 

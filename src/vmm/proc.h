@@ -21,6 +21,20 @@
  * overwrite). */
 #define PROC_SLICE_MS 50
 
+/* The stub program, embedded (proc_blob.c). */
+extern const uint8_t vmm_stub_blob[];
+extern const uint8_t vmm_stub_blob_end[];
+
+/* ---- patched system call sites (proc_patch.c) ---- */
+
+/* img's copy with its system call sites patched: its fd, serial, and the
+ * trampolines' offset in it and length; false where there is none (yet:
+ * load counts a load of img, which may make it; or none to patch). */
+bool vmm_proc_patched(const struct vmm_image *img, bool load, int *fd, uint64_t *serial,
+                      uint64_t *tramp_off, uint64_t *tramp_len);
+/* The sites patched in img's copy (0 before it is made). */
+size_t vmm_proc_patch_count(const struct vmm_image *img);
+
 /* ---- the zygote and stubs' pidfds (proc_zygote.c) ---- */
 
 /* Waits for fd to be readable, at most ms; 0, or -ETIMEDOUT. */

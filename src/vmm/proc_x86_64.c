@@ -253,9 +253,24 @@ static int proc_create_for(struct vmm_vm *vm, uint32_t mem_mb, uint64_t serial, 
         return 0;
 }
 
+/* The image a stub maps for img: its newest patched copy (proc_patch.c),
+ * or the image's memfd. */
+struct image_view {
+        int fd;
+        uint64_t serial, tramp_off, tramp_len;
+        bool patched;
+};
+
+static struct image_view image_view(const struct vmm_image *img, bool load)
+{
+        struct image_view v = {.fd = img->memfd, .serial = img->serial};
+        v.patched = vmm_proc_patched(img, load, &v.fd, &v.serial, &v.tramp_off, &v.tramp_len);
+        return v;
+}
+
 static int proc_create(struct vmm_vm *vm, uint32_t mem_mb, osvm_err *e)
 {
-        return proc_create_for(vm, mem_mb, vm->img ? vm->img->serial : 0, e);
+        return proc_create_for(vm, mem_mb, vm->img ? image_view(vm->img, false).serial : 0, e);
 }
 
 /*
@@ -324,9 +339,19 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                         done += (uint64_t)n;
                 }
         }
-        c->nseg = nseg;
-        vm->proc.imgfd = nseg ? img->memfd : -1;
-        bool same = img->serial && vm->proc.ro_serial == img->serial && vm->proc.nro == nseg;
+        /* the image, or its patched copy with the trampolines' page (the
+         * stub's alone: osvm's view has no system pages) */
+        struct image_view view = image_view(img, true);
+        if (nseg && view.patched && nseg < VMM_PROC_MAX_SEGS)
+                c->seg[nseg] = (struct vmm_proc_seg){.addr = VMM_PROC_TRAMP,
+                                                     .len = view.tramp_len,
+                                                     .off = view.tramp_off,
+                                                     .prot = PROT_READ | PROT_EXEC};
+        else
+                view = (struct image_view){.fd = img->memfd, .serial = img->serial};
+        c->nseg = nseg + view.patched;
+        vm->proc.imgfd = nseg ? view.fd : -1;
+        bool same = view.serial && vm->proc.ro_serial == view.serial && vm->proc.nro == nseg;
         for (size_t i = 0; same && i < nseg; i++)
                 same = vm->proc.ro[i].lo == ro[i].lo && vm->proc.ro[i].hi == ro[i].hi &&
                        vm->proc.ro_delta[i] == delta[i];
@@ -343,12 +368,12 @@ static int proc_load(struct vmm_vm *vm, const struct vmm_image *img, osvm_err *e
                 vm->proc.ro_delta[i] = delta[i];
                 vm->proc.nro = i + 1; /* mapped over: for mem_wipe, should this fail */
                 if (mmap(vm->mem + ro[i].lo, ro[i].hi - ro[i].lo, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_FIXED, img->memfd,
+                         MAP_PRIVATE | MAP_FIXED, view.fd,
                          (off_t)((int64_t)ro[i].lo + delta[i])) == MAP_FAILED)
                         return err_sys(e, "%s: mapping its segments at 0x%llx", img->path,
                                        (unsigned long long)ro[i].lo);
         }
-        vm->proc.ro_serial = img->serial;
+        vm->proc.ro_serial = view.serial;
         return 0;
 }
 

@@ -28,10 +28,6 @@
 #define MFD_EXEC 0x10u
 #endif
 
-/* The stub program, embedded (proc_blob.c). */
-extern const uint8_t vmm_stub_blob[];
-extern const uint8_t vmm_stub_blob_end[];
-
 static pthread_mutex_t zyg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
         bool up;

@@ -1,16 +1,27 @@
 /* The benchmark's system call loop: N getpid calls (answered by the stub on
  * the process platform, by the guest's stub on PVM), or with "served" N
- * umask calls, which the host's syscall layer answers. */
+ * umask calls, which the host's syscall layer answers. Made as programs make
+ * them (getpid(), umask(): musl's `mov $nr, %eax; syscall`, a site the
+ * process platform patches), or with "trap" through syscall(2), whose site
+ * takes the number from a register and so always traps there. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
 {
         long n = argc > 1 ? atol(argv[1]) : 0;
-        long nr = argc > 2 && !strcmp(argv[2], "served") ? SYS_umask : SYS_getpid;
-        for (long i = 0; i < n; i++)
-                syscall(nr, 022);
+        int served = argc > 2 && !strcmp(argv[2], "served");
+        int trap = argc > 3 && !strcmp(argv[3], "trap");
+        for (long i = 0; i < n; i++) {
+                if (trap)
+                        syscall(served ? SYS_umask : SYS_getpid, 022);
+                else if (served)
+                        umask(022);
+                else
+                        getpid();
+        }
         return 0;
 }

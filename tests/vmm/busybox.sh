@@ -35,7 +35,7 @@ same() {
 
 suite() {
 plat=$1
-RUN="$VMM_RUN --platform $plat"
+RUN=$(vmm_leg "$plat")
 # over stdin
 same "$tmp/in.txt" echo hello world
 same "$tmp/in.txt" cat
@@ -81,7 +81,9 @@ else
 fi
 }
 
-for p in $platforms; do
-        suite "$p"
+for leg in $platforms; do
+        suite "$leg"
+        # the same, every call through patched sites where it can
+        [ "$leg" = process ] && suite process-patched
 done
 vmm_done

@@ -51,7 +51,7 @@ expect_env() {
 
 suite() {
 plat=$1
-RUN="$VMM_RUN --platform $plat"
+RUN=$(vmm_leg "$plat")
 
 G=$GUESTS
 M="--mem 64"
@@ -193,6 +193,11 @@ mode=$(stat -c %a "$tmp/rw")
 expect 125 'error: .*not an ELF file' -- $M "$tmp/d/file.txt"
 expect 125 'error: .*dynamically linked' -- $M /bin/true
 
+# A `mov $nr, %eax; syscall` site keeps every register a system call keeps
+# (rcx and r11 as the instruction sets them, the direction flag too), on
+# KVM, on the process platform, and there through its patched site
+expect 0 '^to fd 1$;;^to fd 2$;;^registers kept$' -- $M $G/patched regs
+
 # The process platform's own surface (docs/vmm.md, "The process platform"):
 # `syscall` from anywhere, the stub's code, its control page and signal
 # stack, its signal handling. On KVM none of it exists (below 2 MiB only
@@ -233,6 +238,19 @@ else
         expect 139 'killed the guest.s process: a fault inside the stub.s trap handler' \
                 -- $M $G/stub_jump handler-fault $J
         expect 159 'trap signal blocked by the guest' -- $M $G/stub_jump sigreturn-block $J
+        # patched system call sites (docs/vmm.md, "Patched system call
+        # sites"): the program sees the jump at its site; the stub's way in,
+        # taken by the guest itself with no stack and the direction flag
+        # set, serves a system call and goes back where rcx says; the
+        # trampolines cannot be written, and their padding traps
+        if [ "$plat" = process-patched ]; then
+                expect 0 '^site patched$' -- $M $G/patched code
+                expect 0 '^hello$;;^landed, wrote 6$' -- $M $G/patched entry
+                expect 139 'page fault \(#PF\): write to 0x10b' -- $M $G/patched tramp-write
+                expect 133 'breakpoint \(#BP\) at rip 0x10b' -- $M $G/patched tramp-int3
+        else
+                expect 0 '^site as built$' -- $M $G/patched code
+        fi
         # the zygote's system call instruction is not mapped in a stub
         zyg=$(printf '0x%x' "$(sym zyg_sc)")
         expect 139 "page fault \\(#PF\\): instruction fetch from $zyg\\b" -- $M $G/stub_jump zyg $J
@@ -263,7 +281,9 @@ fi
 }
 
 STUB=${STUB:-build/stub/osvm-stub}
-for p in $platforms; do
-        suite "$p"
+for leg in $platforms; do
+        suite "$leg"
+        # the same, every call through patched sites where it can
+        [ "$leg" = process ] && suite process-patched
 done
 vmm_done

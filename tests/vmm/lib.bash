@@ -8,6 +8,17 @@ fail=0
 # The platforms this host runs the engine on, one per line: the process
 # platform always (it must work on every host: a failure to start it is a
 # failure, not a skip), KVM where /dev/kvm is usable (said when it is not).
+# The driver's command for a leg of a suite: a platform, or
+# process-patched, the process platform with every image's system call
+# sites patched from its first run (src/vmm/proc_patch.c; a one-shot run
+# otherwise runs unpatched).
+vmm_leg() {
+        case $1 in
+        process-patched) echo "env OSVM_PROC_PATCH=now $VMM_RUN --platform process" ;;
+        *) echo "$VMM_RUN --platform $1" ;;
+        esac
+}
+
 vmm_platforms() {
         set -- $VMM_RUN
         local bin=${!#} why

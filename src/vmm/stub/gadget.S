@@ -27,6 +27,59 @@ stub_start:                     /* from the kernel: rsp -> argc */
         call stub_main
         ud2
 
+/* A patched system call site's way in (proc_patch.c): its trampoline set
+ * eax to the call's number and ecx to the address past the site's syscall
+ * instruction, and jumped here: VMM_PROC_PATCH_OFF bytes past the stub's entry point
+ * (the ELF header's), where osvm finds it in the stub it embeds. Every other
+ * register is the guest's, but r11, which the syscall instruction would
+ * have set to the flags, as it sets rcx to that address: so does the frame
+ * built here, on the signal stack's top, in the layout a SIGSYS would have
+ * given the handler (no FPU state: the stub's code uses none, and
+ * stub_resume then restores none). The direction flag is cleared for the C
+ * code, as the kernel clears it for a handler; the frame's flags bring it
+ * back. Whoever jumps here (the guest may, with any registers) asks for no
+ * more than a system call from wherever rcx says. */
+        .org VMM_PROC_PATCH_OFF         /* from stub_start, this section's start */
+        .globl stub_patch_entry
+        .type stub_patch_entry, @function
+stub_patch_entry:
+        mov %rsp, VMM_PROC_PATCH_RSP
+        mov $VMM_PROC_PATCH_STACK, %esp
+        pushfq
+        pop %r11
+        cld
+        sub $0x100, %rsp
+        mov %r8, 0x00(%rsp)
+        mov %r9, 0x08(%rsp)
+        mov %r10, 0x10(%rsp)
+        mov %r11, 0x18(%rsp)
+        mov %r12, 0x20(%rsp)
+        mov %r13, 0x28(%rsp)
+        mov %r14, 0x30(%rsp)
+        mov %r15, 0x38(%rsp)
+        mov %rdi, 0x40(%rsp)
+        mov %rsi, 0x48(%rsp)
+        mov %rbp, 0x50(%rsp)
+        mov %rbx, 0x58(%rsp)
+        mov %rdx, 0x60(%rsp)
+        mov %rax, 0x68(%rsp)
+        mov %rcx, 0x70(%rsp)
+        mov VMM_PROC_PATCH_RSP, %rax
+        mov %rax, 0x78(%rsp)            /* rsp */
+        mov %rcx, 0x80(%rsp)            /* rip */
+        mov %r11, 0x88(%rsp)            /* eflags */
+        xor %eax, %eax
+        mov %rax, 0x90(%rsp)            /* cs, gs, fs, ss */
+        mov %rax, 0x98(%rsp)            /* err */
+        mov %rax, 0xa0(%rsp)            /* trapno */
+        mov %rax, 0xa8(%rsp)            /* oldmask */
+        mov %rax, 0xb0(%rsp)            /* cr2 */
+        mov %rax, 0xb8(%rsp)            /* fpstate: none */
+        mov %rsp, %rdi
+        call stub_patched
+        ud2
+
+
 /* long stub_sc(long nr, long a0, long a1, long a2, long a3, long a4, long a5) */
         .globl stub_sc
         .type stub_sc, @function

@@ -251,6 +251,7 @@ extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF head
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
 __attribute__((noreturn)) void stub_resume(struct ksigcontext *g);
+__attribute__((noreturn)) void stub_patched(struct ksigcontext *g);
 __attribute__((noreturn)) void stub_main(long *sp);
 
 #define sc0(n)             stub_sc((n), 0, 0, 0, 0, 0, 0)
@@ -573,33 +574,45 @@ static int io_fast(struct ksigcontext *g)
         return 0;
 }
 
+/* A system call of the guest's, trapped (g: the kernel's frame) or from a
+ * patched site (g: stub_patch_entry's): answered here, or by osvm. */
+__attribute__((noreturn)) static void serve(struct ksigcontext *g)
+{
+        if (fast_path(g) || io_fast(g))
+                stub_resume(g);
+        ctl->nr = g->rax;
+        ctl->a[0] = g->rdi;
+        ctl->a[1] = g->rsi;
+        ctl->a[2] = g->rdx;
+        ctl->a[3] = g->r10;
+        ctl->a[4] = g->r8;
+        ctl->a[5] = g->r9;
+        ctl->rip = g->rip;
+        ctl->rsp = g->rsp;
+        post(VMM_PROC_SYSCALL);
+        /* the guest's end: osvm has all it needs (guest memory is
+         * its memfd), so the process ends now, unless osvm is to
+         * read which pages it touched. The state word no longer
+         * names this thread, so the robust list leaves it be. */
+        if ((g->rax == NR_exit_group || g->rax == NR_exit) && !ctl->park)
+                sc1(NR_exit_group, 0);
+        wait_while(VMM_PROC_SYSCALL);
+        g->rax = (uint64_t)ctl->ret;
+        apply_answer();
+        stub_resume(g);
+}
+
+void stub_patched(struct ksigcontext *g)
+{
+        serve(g);
+}
+
 static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 {
         struct ksigcontext *g = &uc->mc;
         if (sig == SIGSYS_ && (si->code == SYS_USER_DISPATCH_ || si->code == SYS_SECCOMP_) &&
             si->arch == AUDIT_ARCH_X86_64_) {
-                if (fast_path(g) || io_fast(g))
-                        stub_resume(g);
-                ctl->nr = g->rax;
-                ctl->a[0] = g->rdi;
-                ctl->a[1] = g->rsi;
-                ctl->a[2] = g->rdx;
-                ctl->a[3] = g->r10;
-                ctl->a[4] = g->r8;
-                ctl->a[5] = g->r9;
-                ctl->rip = g->rip;
-                ctl->rsp = g->rsp;
-                post(VMM_PROC_SYSCALL);
-                /* the guest's end: osvm has all it needs (guest memory is
-                 * its memfd), so the process ends now, unless osvm is to
-                 * read which pages it touched. The state word no longer
-                 * names this thread, so the robust list leaves it be. */
-                if ((g->rax == NR_exit_group || g->rax == NR_exit) && !ctl->park)
-                        sc1(NR_exit_group, 0);
-                wait_while(VMM_PROC_SYSCALL);
-                g->rax = (uint64_t)ctl->ret;
-                apply_answer();
-                stub_resume(g);
+                serve(g);
         }
         /* a fault, a 32-bit system call, or a signal nobody should send */
         ctl->sig = (uint64_t)sig;
@@ -710,8 +723,11 @@ void stub_child(long memfd, long ctlfd, long imgfd)
         uint64_t nseg = ctl->nseg < VMM_PROC_MAX_SEGS ? ctl->nseg : VMM_PROC_MAX_SEGS;
         for (uint64_t i = 0; i < nseg; i++) {
                 const struct vmm_proc_seg *s = &ctl->seg[i];
-                if (imgfd < 0 ||
-                    (r = map_fixed(s->addr, s->len, s->prot, MAP_PRIVATE_, imgfd, s->off)) < 0)
+                /* the trampolines of patched sites (proc_patch.c): every
+                 * guest of such an image runs them, so they are mapped
+                 * populated, as its pages are touched ahead */
+                long how = MAP_PRIVATE_ | (s->addr == VMM_PROC_TRAMP ? MAP_POPULATE_ : 0);
+                if (imgfd < 0 || (r = map_fixed(s->addr, s->len, s->prot, how, imgfd, s->off)) < 0)
                         setup_failed(VMM_PROC_STEP_MAP_IMAGE, imgfd < 0 ? -E_INVAL : r);
         }
         /* every fd but guest memory's: the zygote's socket, the control
