@@ -7,8 +7,9 @@
  *     of the same binary, alternating in one loop (target: <= 1.0x);
  *  2. one system call of the guest's (getpid, answered by the platform's
  *     stub) against a native getpid (target: <= 5x): from a site as
- *     programs make it (`mov $nr, %eax; syscall`, which the process
- *     platform patches) and from one that always traps there (syscall(2));
+ *     programs make it (musl's getpid(), a site the process platform
+ *     patches) and from one that always traps there (a syscall instruction
+ *     in the data segment);
  *     and one served by osvm's syscall layer;
  *  3. throughput with two workers against host processes (target: >= 1.0x).
  *
@@ -151,7 +152,7 @@ static void one_syscall(const char *image, struct ratios *r)
         enum { N = 50000, ROUNDS = 7, KINDS = 3 };
         static const char *const what[KINDS] = {
             "one system call (getpid, answered by the stub; from a patched site)",
-            "one from a site that traps (getpid by syscall(2))",
+            "one from a site that traps (getpid from the data segment)",
             "one served by osvm's syscall layer (umask; from a patched site)"};
         double native[ROUNDS], t[KINDS][ROUNDS], x[KINDS][ROUNDS];
         /* the image's patched copy is made at its second load in a process */

@@ -36,13 +36,16 @@
 
 /* Patched system call sites (proc_patch.c; plain numbers, for the assembler
  * too): where the trampolines jump, as an offset from the stub's entry
- * point (gadget.S's stub_patch_entry), the word holding the guest's rsp
- * while the stub serves a patched call, the stack it serves it on (the
- * signal stack's top), and the pages of trampolines, mapped from the
+ * point (gadget.S's stub_patch_entry), the words holding the guest's flags
+ * (for a moment) and rsp while the stub serves a patched call, the stack
+ * it serves it on (the signal stack's top, unless the guest's rsp is on
+ * the signal stack), and the pages of trampolines, mapped from the
  * patched image over system pages that nothing else uses. */
 #define VMM_PROC_PATCH_OFF   0x10
+#define VMM_PROC_PATCH_FLAGS 0x100fe0
 #define VMM_PROC_PATCH_RSP   0x100fe8
 #define VMM_PROC_PATCH_STACK 0x120000
+#define VMM_PROC_ALT_LO      0x110000
 #define VMM_PROC_TRAMP       0x10b000
 #define VMM_PROC_TRAMP_PAGES 4
 
@@ -200,13 +203,15 @@ enum {
 
 _Static_assert(VMM_PROC_LIST_AT == VMM_PROC_SYS + VMM_PROC_CTL_SIZE,
                "guest memory's system pages start past the control pages");
-_Static_assert(sizeof(struct vmm_proc_ctl) <= VMM_PROC_PATCH_RSP - VMM_PROC_SYS &&
+_Static_assert(sizeof(struct vmm_proc_ctl) <= VMM_PROC_PATCH_FLAGS - VMM_PROC_SYS &&
+                   VMM_PROC_PATCH_FLAGS + 8 == VMM_PROC_PATCH_RSP &&
                    VMM_PROC_PATCH_RSP + 8 == VMM_PROC_RESUME &&
                    VMM_PROC_RESUME + 16 == VMM_PROC_SYS + 4096,
                "the patched calls' and stub_resume's words at the control page's end, past "
                "the fields");
-_Static_assert(VMM_PROC_PATCH_STACK == VMM_PROC_ALT + VMM_PROC_ALT_SIZE,
-               "a patched call is served at the signal stack's top");
+_Static_assert(VMM_PROC_PATCH_STACK == VMM_PROC_ALT + VMM_PROC_ALT_SIZE &&
+                   VMM_PROC_ALT_LO == VMM_PROC_ALT,
+               "a patched call is served on the signal stack");
 _Static_assert(VMM_PROC_TRAMP >= VMM_PROC_LIST + VMM_PROC_LIST_MAX * 8 &&
                    VMM_PROC_TRAMP + VMM_PROC_TRAMP_PAGES * 4096 <= VMM_PROC_ALT,
                "the trampolines' pages between the page list and the signal stack");

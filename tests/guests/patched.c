@@ -10,6 +10,11 @@
  *                   register a system call keeps is kept, rcx is the address
  *                   past the syscall instruction and r11 the flags, as the
  *                   instruction leaves them; prints "registers kept"
+ *       rip         writes a message named rip-relatively right before the
+ *                   syscall (`lea msg(%rip), %rsi; syscall`: a site whose
+ *                   instruction the trampoline runs displaced, its
+ *                   displacement made to reach the same message); prints
+ *                   "rip-relative ok"
  *       code        prints whether its own getpid site reads as built or
  *                   patched (a jmp, e9)
  *       entry       finds the stub's way in from its getpid site's
@@ -216,11 +221,32 @@ static const uint8_t *a_slot(void)
         return site + 5 + rel;
 }
 
+/* The message of mode rip, and its length. */
+__asm__(".section .rodata\n"
+        "ripmsg: .ascii \"rip-relative ok\\n\"\n"
+        ".text\n");
+
+static int rip(void)
+{
+        long r;
+        __asm__ volatile("mov $1, %%eax\n\t"
+                         "mov $1, %%edi\n\t"
+                         "mov $16, %%edx\n\t"
+                         "lea ripmsg(%%rip), %%rsi\n\t"
+                         "syscall\n\t"
+                         : "=a"(r)
+                         :
+                         : "rdi", "rsi", "rdx", "rcx", "r11", "memory");
+        return r == 16 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
         const char *mode = argc > 1 ? argv[1] : "";
         if (!strcmp(mode, "regs"))
                 return regs();
+        if (!strcmp(mode, "rip"))
+                return rip();
         if (!strcmp(mode, "code")) {
                 const uint8_t *p = (const uint8_t *)(uintptr_t)getpid;
                 puts(p[0] == 0xe9 ? "site patched" : p[0] == 0xb8 ? "site as built" : "?");

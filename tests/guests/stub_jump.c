@@ -43,6 +43,17 @@ static long gadget(uintptr_t at, long nr, long a0, long a1, long a2, long a3, lo
         return r;
 }
 
+/* A system call that traps whatever the platform patched: from the data
+ * segment, which no patched site covers (guest memory is executable, as
+ * on KVM). */
+static long trap(long nr)
+{
+        static uint8_t here[] = {0x0f, 0x05, 0xc3}; /* syscall; ret */
+        long r;
+        __asm__ volatile("call *%1" : "=a"(r) : "r"(here), "a"(nr) : "rcx", "r11", "memory");
+        return r;
+}
+
 static void fault_handler(int sig)
 {
         (void)sig;
@@ -53,6 +64,7 @@ static void fault_handler(int sig)
 static void after_sigreturn(void)
 {
         static const char m[] = "every signal blocked; a system call now\n";
+        trap(39);
         write(2, m, sizeof(m) - 1);
         _exit(0);
 }
@@ -68,7 +80,8 @@ int main(int argc, char **argv)
         const char *mode = argv[1];
         uintptr_t roff = strtoull(argv[2], NULL, 16), ioff = strtoull(argv[3], NULL, 16);
         uintptr_t zoff = strtoull(argv[4], NULL, 16);
-        fprintf(stderr, "looking for the stub\n"); /* a trap: a frame on the signal stack */
+        fprintf(stderr, "looking for the stub\n");
+        trap(39); /* a frame on the signal stack */
         uintptr_t base = 0;
         /* the stub program lies below its control page (1 MiB) */
         for (uintptr_t a = 0x110000; a < 0x120000 && !base; a += 8) {
@@ -132,12 +145,14 @@ int main(int argc, char **argv)
         else if (!strcmp(mode, "sigaction-ign")) {
                 uint64_t sa[4] = {1 /* SIG_IGN */, 0, 0, 0};
                 r = gadget(insn, 13, 31 /* SIGSYS */, (long)sa, 0, 8, 0, 0);
+                trap(39);
                 fprintf(stderr, "SIGSYS ignored: %ld; a system call now\n", r);
         } else if (!strcmp(mode, "handler-fault")) {
                 /* its own handler for SIGSYS that faults, every signal blocked */
                 uint64_t sa[4] = {(uint64_t)(uintptr_t)fault_handler, 0x04000000, 0, ~0ull};
                 sa[2] = (uint64_t)(uintptr_t)fault_handler;
                 r = gadget(insn, 13, 31, (long)sa, 0, 8, 0, 0);
+                trap(39);
                 fprintf(stderr, "its own SIGSYS handler: %ld; a system call now\n", r);
         } else if (!strcmp(mode, "sigreturn-block")) {
                 /* rt_sigreturn from a frame of its own: every signal blocked,

@@ -197,6 +197,9 @@ expect 125 'error: .*dynamically linked' -- $M /bin/true
 # (rcx and r11 as the instruction sets them, the direction flag too), on
 # KVM, on the process platform, and there through its patched site
 expect 0 '^to fd 1$;;^to fd 2$;;^registers kept$' -- $M $G/patched regs
+# ... and a rip-relative operand right before the syscall (patched: run
+# displaced in its trampoline) still names what it named
+expect 0 '^rip-relative ok$' -- $M $G/patched rip
 
 # The process platform's own surface (docs/vmm.md, "The process platform"):
 # `syscall` from anywhere, the stub's code, its control page and signal

@@ -28,26 +28,41 @@ stub_start:                     /* from the kernel: rsp -> argc */
         ud2
 
 /* A patched system call site's way in (proc_patch.c): its trampoline set
- * eax to the call's number and ecx to the address past the site's syscall
- * instruction, and jumped here: VMM_PROC_PATCH_OFF bytes past the stub's entry point
- * (the ELF header's), where osvm finds it in the stub it embeds. Every other
- * register is the guest's, but r11, which the syscall instruction would
- * have set to the flags, as it sets rcx to that address: so does the frame
- * built here, on the signal stack's top, in the layout a SIGSYS would have
- * given the handler (no FPU state: the stub's code uses none, and
- * stub_resume then restores none). The direction flag is cleared for the C
- * code, as the kernel clears it for a handler; the frame's flags bring it
- * back. Whoever jumps here (the guest may, with any registers) asks for no
- * more than a system call from wherever rcx says. */
+ * eax to the call's number (or ran the instruction the site displaced) and
+ * ecx to the address past the site's syscall instruction, and jumped here,
+ * VMM_PROC_PATCH_OFF bytes past the stub's entry point (the ELF header's),
+ * where osvm finds it in the stub it embeds. Every other register is the
+ * guest's, but r11, which the syscall instruction would have set to the
+ * flags, as it sets rcx to that address: so does the frame built here, in
+ * the layout a SIGSYS would have given the handler (no FPU state: the
+ * stub's code uses none, and stub_resume then restores none), on the
+ * signal stack (its top, or below the guest's red zone where the guest's
+ * own stack is there). Nothing is written to the guest's stack. The
+ * direction flag is cleared for the C code, as the kernel clears it for a
+ * handler; the frame's flags bring it back. Whoever jumps here (the guest
+ * may, with any registers) asks for no more than a system call from
+ * wherever rcx says. */
         .org VMM_PROC_PATCH_OFF         /* from stub_start, this section's start */
         .globl stub_patch_entry
         .type stub_patch_entry, @function
 stub_patch_entry:
         mov %rsp, VMM_PROC_PATCH_RSP
-        mov $VMM_PROC_PATCH_STACK, %esp
+        mov $(VMM_PROC_PATCH_FLAGS + 8), %esp   /* the flags, before a compare */
         pushfq
         pop %r11
-        cld
+        /* the signal stack's top, unless the guest's stack is on the
+         * signal stack: then below its red zone, as the kernel puts a
+         * signal's frame there */
+        mov VMM_PROC_PATCH_RSP, %rsp
+        cmp $VMM_PROC_ALT_LO, %rsp
+        jb 1f
+        cmp $VMM_PROC_PATCH_STACK, %rsp
+        ja 1f
+        sub $128, %rsp
+        and $-16, %rsp
+        jmp 2f
+1:      mov $VMM_PROC_PATCH_STACK, %esp
+2:      cld
         sub $0x100, %rsp
         mov %r8, 0x00(%rsp)
         mov %r9, 0x08(%rsp)
