@@ -177,9 +177,10 @@ static bool displaceable(const uint8_t *p, size_t len)
         case 0x8a:
         case 0x8b:
         case 0x8d: /* lea */
-        case 0xc6: /* mov of an immediate */
-        case 0xc7:
                 return true;
+        case 0xc6: /* mov of an immediate (ModRM.reg 0; 7 is xabort and xbegin, a branch) */
+        case 0xc7:
+                return i + 1 < len && ((p[i + 1] >> 3) & 7) == 0;
         default:
                 return op >= 0xb8 && op <= 0xbf; /* mov of an immediate to a register */
         }

@@ -379,6 +379,11 @@ static void test_sites_made_up(void **state)
         assert_int_equal(sites_in(dir, "call", call, sizeof(call), NULL), 0);
         static const uint8_t pad[] = {0x0f, 0x1f, 0x00, 0x0f, 0x05};
         assert_int_equal(sites_in(dir, "pad", pad, sizeof(pad), NULL), 0);
+        /* xbegin (c7 f8 rel32) is a branch, though c7 with ModRM.reg 0 is a mov */
+        static const uint8_t xbegin[] = {0xc7, 0xf8, 0, 0, 0, 0, 0x0f, 0x05};
+        assert_int_equal(sites_in(dir, "xbegin", xbegin, sizeof(xbegin), NULL), 0);
+        static const uint8_t movl[] = {0xc7, 0xc0, 0x27, 0, 0, 0, 0x0f, 0x05};
+        assert_int_equal(sites_in(dir, "movl", movl, sizeof(movl), NULL), 1);
         /* a number no system call has */
         static const uint8_t big[] = {0xb8, 0x00, 0x10, 0, 0, 0x0f, 0x05};
         assert_int_equal(sites_in(dir, "big", big, sizeof(big), NULL), 0);
