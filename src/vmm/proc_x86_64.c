@@ -385,7 +385,6 @@ static void setup_words(const struct vmm_vm *vm, char *why, size_t n)
                                             "mapping guest memory",
                                             "mapping the image",
                                             "closing fds",
-                                            "unmapping the zygote's page",
                                             "setting up its signals",
                                             "setting its limits"};
         const struct vmm_proc_ctl *c = ctl_of(vm);

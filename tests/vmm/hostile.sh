@@ -210,7 +210,7 @@ expect 0 '^written over the image$;;^zero ok$' -- $M $G/remap_text
 # a symbol's offset in the stub program's image (from its ELF header)
 sym() { nm "$STUB" | awk -v s="$1" '$3 == s { print "0x" $1 }'; }
 off() { printf '0x%x' $(($(sym "$1") - $(sym __ehdr_start))); }
-J="$(off stub_restorer) $(off stub_sc_insn) $(off zyg_sc)"
+J="$(off stub_restorer) $(off stub_sc_insn) $(off zyg_sc_insn)"
 if [ "$plat" = kvm ]; then
         expect 139 'page fault \(#PF\): read of 0x110000' -- $M $G/stub_jump openat $J
         expect 139 'page fault \(#PF\): write to 0x100000' -- $M $G/ctl_smash zero
@@ -255,7 +255,7 @@ else
                 expect 0 '^site as built$' -- $M $G/patched code
         fi
         # the zygote's system call instruction is not mapped in a stub
-        zyg=$(printf '0x%x' "$(sym zyg_sc)")
+        zyg=$(printf '0x%x' "$(sym zyg_sc_insn)")
         expect 139 "page fault \\(#PF\\): instruction fetch from $zyg\\b" -- $M $G/stub_jump zyg $J
         # the control page and the signal stack, written over
         for m in zero spin remap fd altstack brk; do

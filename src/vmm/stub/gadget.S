@@ -2,8 +2,9 @@
  * The stub's entry and its only system call instructions (docs/vmm.md,
  * "The process platform"). The seccomp filter lets a system call through
  * only from the instruction after stub_sc_insn (the stub's allow-list) or
- * after zyg_sc_insn (the zygote's), which sits alone in its own page: every
- * stub unmaps that page before the guest runs.
+ * after zyg_sc_insn (the zygote's), which ends a page of its own that no
+ * stub has (the zygote marks it MADV_DONTFORK): what follows it, where a
+ * fork returns, is on the next page.
  */
 #include "vmm/proc_abi.h"
 
@@ -238,14 +239,22 @@ stub_enter:
         mov $15, %eax
         jmp stub_sc_insn
 
-        .section .text.zyg, "ax", @progbits
-        .balign 4096
-        .globl zyg_page
-zyg_page:
+/* long zyg_sc(long nr, long a0, ..., long a5): the zygote's system calls,
+ * through its one instruction */
         .globl zyg_sc
         .type zyg_sc, @function
 zyg_sc:
         ARGS_TO_SYSCALL
+        jmp zyg_sc_insn
+
+/* The zygote's page: int3, then its system call instruction, the page's
+ * last two bytes. The next instruction (a fork's child returns there too)
+ * is the next page's first, in every stub as in the zygote. */
+        .section .text.zyg, "ax", @progbits
+        .balign 4096
+        .globl zyg_page
+zyg_page:
+        .fill 4094, 1, 0xcc
         .globl zyg_sc_insn
 zyg_sc_insn:
         syscall

@@ -737,10 +737,6 @@ void stub_child(long memfd, long ctlfd, long imgfd)
             (r = sc3(NR_close_range, memfd + 1, 0xffffffffu, 0)) < 0)
                 setup_failed(VMM_PROC_STEP_CLOSE, r);
         populate();
-        /* the zygote's system call page, which the fork returned into: gone
-         * before the guest runs (the filter allows this one munmap) */
-        if ((r = sc2(NR_munmap, zyg_page, 4096)) < 0)
-                setup_failed(VMM_PROC_STEP_UNMAP, r);
         /* the trap handlers, the signal stack and the fixed limits came along
          * from the zygote */
         if ((r = sc2(NR_prctl, PR_SET_PDEATHSIG_, SIGKILL_)) < 0)
@@ -814,10 +810,6 @@ enum {
         L_MMAP2,
         L_MMAP3,
         L_MMAP4,
-        L_UNMAP,
-        L_UNMAP2,
-        L_UNMAP3,
-        L_UNMAP4,
         L_MADV,
         L_MADV2,
         L_PRCTL,
@@ -885,7 +877,7 @@ static void load_arg32(struct bpf *b, unsigned i, uint8_t mid)
 
 static int build_filter(struct bpf *b)
 {
-        uint64_t s = (uint64_t)stub_sc_end, z = (uint64_t)zyg_sc_end, zp = (uint64_t)zyg_page;
+        uint64_t s = (uint64_t)stub_sc_end, z = (uint64_t)zyg_sc_end;
         b->n = 0;
         LD(4); /* arch */
         JEQ(AUDIT_ARCH_X86_64_, L_NEXT, L_TRAP);
@@ -915,7 +907,6 @@ static int build_filter(struct bpf *b)
         JEQ(NR_rt_sigaction, L_ALLOW, L_NEXT);
         JEQ(NR_set_robust_list, L_ALLOW, L_NEXT);
         JEQ(NR_mmap, L_MMAP, L_NEXT);
-        JEQ(NR_munmap, L_UNMAP, L_NEXT);
         JEQ(NR_madvise, L_MADV, L_NEXT);
         JEQ(NR_prctl, L_PRCTL, L_NEXT);
         JEQ(NR_prlimit64, L_PRLIM, L_NEXT);
@@ -942,19 +933,6 @@ static int build_filter(struct bpf *b)
         label(b, L_MMAP4);
         LD(ARG_LO(3));
         JSET(MAP_FIXED_, L_ALLOW, L_KILL);
-        /* munmap: the zygote's page, nothing else */
-        label(b, L_UNMAP);
-        LD(ARG_LO(0));
-        JEQ((uint32_t)zp, L_UNMAP2, L_KILL);
-        label(b, L_UNMAP2);
-        LD(ARG_HI(0));
-        JEQ((uint32_t)(zp >> 32), L_UNMAP3, L_KILL);
-        label(b, L_UNMAP3);
-        LD(ARG_HI(1));
-        JEQ(0, L_UNMAP4, L_KILL);
-        label(b, L_UNMAP4);
-        LD(ARG_LO(1));
-        JEQ(4096, L_ALLOW, L_KILL);
         /* madvise: populate only */
         label(b, L_MADV);
         load_arg32(b, 2, L_MADV2);
@@ -1255,6 +1233,11 @@ __attribute__((noreturn)) static void zygote(long *sp)
         long step = VMM_PROC_ZSTEP_IMAGE;
         uintptr_t image_end = 0;
         long r = own_image_anonymous(&image_end);
+        /* the page of the zygote's system call instruction: no stub has it
+         * (the instruction ends the page, so a fork's child returns onto
+         * the next one) */
+        if (r == 0)
+                r = zyg_sc(NR_madvise, (long)zyg_page, 4096, MADV_DONTFORK_, 0, 0, 0);
         long stack = 0;
         if (r == 0) {
                 step = VMM_PROC_ZSTEP_STACK;
