@@ -40,13 +40,14 @@
  * (for a moment) and rsp while the stub serves a patched call, the stack
  * it serves it on (the signal stack's top, unless the guest's rsp is on
  * the signal stack), and the pages of trampolines, mapped from the
- * patched image over system pages that nothing else uses. */
+ * patched image right below the control pages (in no mapping of guest
+ * memory's, which they would split). */
 #define VMM_PROC_PATCH_OFF   0x10
 #define VMM_PROC_PATCH_FLAGS 0x100fe0
 #define VMM_PROC_PATCH_RSP   0x100fe8
 #define VMM_PROC_PATCH_STACK 0x120000
 #define VMM_PROC_ALT_LO      0x110000
-#define VMM_PROC_TRAMP       0x10b000
+#define VMM_PROC_TRAMP       0xfc000
 #define VMM_PROC_TRAMP_PAGES 4
 
 #ifndef __ASSEMBLER__
@@ -211,9 +212,9 @@ _Static_assert(sizeof(struct vmm_proc_ctl) <= VMM_PROC_PATCH_FLAGS - VMM_PROC_SY
 _Static_assert(VMM_PROC_PATCH_STACK == VMM_PROC_ALT + VMM_PROC_ALT_SIZE &&
                    VMM_PROC_ALT_LO == VMM_PROC_ALT,
                "a patched call is served on the signal stack");
-_Static_assert(VMM_PROC_TRAMP >= VMM_PROC_LIST + VMM_PROC_LIST_MAX * 8 &&
-                   VMM_PROC_TRAMP + VMM_PROC_TRAMP_PAGES * 4096 <= VMM_PROC_ALT,
-               "the trampolines' pages between the page list and the signal stack");
+_Static_assert(VMM_PROC_TRAMP + VMM_PROC_TRAMP_PAGES * 4096 == VMM_PROC_SYS,
+               "the trampolines' pages right below the control pages (mapped apart from "
+               "guest memory's, they split no mapping of it)");
 
 #endif /* __ASSEMBLER__ */
 #endif

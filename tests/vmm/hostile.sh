@@ -249,8 +249,8 @@ else
         if [ "$plat" = process-patched ]; then
                 expect 0 '^site patched$' -- $M $G/patched code
                 expect 0 '^hello$;;^landed, wrote 6$' -- $M $G/patched entry
-                expect 139 'page fault \(#PF\): write to 0x10b' -- $M $G/patched tramp-write
-                expect 133 'breakpoint \(#BP\) at rip 0x10b' -- $M $G/patched tramp-int3
+                expect 139 'page fault \(#PF\): write to 0xfc' -- $M $G/patched tramp-write
+                expect 133 'breakpoint \(#BP\) at rip 0xfc' -- $M $G/patched tramp-int3
         else
                 expect 0 '^site as built$' -- $M $G/patched code
         fi

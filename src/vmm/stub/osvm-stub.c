@@ -918,15 +918,15 @@ static int build_filter(struct bpf *b)
         LD(ARG_LO(1));
         JEQ(FUTEX_WAIT_, L_ALLOW, L_NEXT);
         JEQ(FUTEX_WAKE_, L_ALLOW, L_KILL);
-        /* mmap: at a fixed address from the control page up to 4 GiB, less
-         * than 4 GiB long (so never over this program, below the control
-         * page) */
+        /* mmap: at a fixed address from the trampolines' pages (right below
+         * the control page) up to 4 GiB, less than 4 GiB long (so never
+         * over this program, below them) */
         label(b, L_MMAP);
         LD(ARG_HI(0));
         JEQ(0, L_MMAP2, L_KILL);
         label(b, L_MMAP2);
         LD(ARG_LO(0));
-        JGE((uint32_t)VMM_PROC_SYS, L_MMAP3, L_KILL);
+        JGE((uint32_t)VMM_PROC_TRAMP, L_MMAP3, L_KILL);
         label(b, L_MMAP3);
         LD(ARG_HI(1));
         JEQ(0, L_MMAP4, L_KILL);
@@ -1221,9 +1221,9 @@ __attribute__((noreturn)) static void zygote(long *sp)
         zsc3(NR_close_range, ZSOCK_START, ZSOCK_START, 0);
         struct bpf b;
         memset(&b, 0, sizeof(b));
-        /* the filter relies on all of this program lying below the control
-         * page (where the lowest mapping it allows starts) */
-        if ((uint64_t)_end > VMM_PROC_SYS || build_filter(&b) < 0) {
+        /* the filter relies on all of this program lying below the
+         * trampolines' pages (where the lowest mapping it allows starts) */
+        if ((uint64_t)_end > VMM_PROC_TRAMP || build_filter(&b) < 0) {
                 zsend(VMM_PROC_MSG_HELLO, -E_NOEXEC, VMM_PROC_ZSTEP_FILTER);
                 zsc1(NR_exit_group, 1);
         }
