@@ -9,12 +9,14 @@
  * serves osvm's requests on fd 3: FORK (a stub for the guest memory memfd
  * and the image memfd passed along) and REAP (a stub's wait status).
  *
- * A stub maps guest memory at the guest's own addresses, closes every fd
- * but the guest memory's, unmaps the zygote's system call page, takes the
- * trap signals on a signal stack in the guest memory's system pages, arms
+ * A stub (which has no copy of the zygote's system call page: the zygote
+ * keeps it out of every fork) maps guest memory at the guest's own
+ * addresses, closes every fd but the guest memory's, takes the trap
+ * signals on a signal stack in the guest memory's system pages, arms
  * Syscall User Dispatch, and enters the program with rt_sigreturn. Every
  * `syscall` the program executes then traps (SIGSYS from SUD, or from the
- * filter's RET_TRAP when SUD is off or missing) into handler(): the calls
+ * filter's RET_TRAP when SUD is off or missing), or comes from a patched
+ * site (proc_patch.c) through stub_patch_entry, into serve(): the calls
  * whose answer is a constant or one osvm gave ahead (the break's growth
  * within a room, the limits, random bytes) are answered there, every other
  * one is handed to osvm through the control page and answered by osvm's
