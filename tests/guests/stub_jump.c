@@ -7,10 +7,10 @@
  *   stub_jump MODE RESTORER_OFF SC_INSN_OFF ZYG_OFF   (offsets in the stub
  *   program, from nm; the test passes them)
  *
- * MODE: openat getpid clone kill  (not on the stub's allow-list)
- *       mmap-high mmap-stub futex-pi munmap prctl madvise arch-get  (on
- *       it, with arguments the filter refuses; mmap-stub: its own code
- *       over the zygote's page, to run the zygote's system calls)
+ * MODE: openat getpid clone kill munmap  (not on the stub's allow-list)
+ *       mmap-high mmap-stub futex-pi prctl madvise arch-get  (on it, with
+ *       arguments the filter refuses; mmap-stub: its own code over the
+ *       zygote's page, to run the zygote's system calls)
  *       mmap-anon  (allowed: private memory over its own; it confuses itself)
  *       prlimit-raise (allowed: raising a hard limit fails)
  *       sud-off (allowed: Syscall User Dispatch off; the filter traps instead)
