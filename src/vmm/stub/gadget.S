@@ -92,7 +92,7 @@ stub_patch_entry:
         mov %rax, 0xb0(%rsp)            /* cr2 */
         mov %rax, 0xb8(%rsp)            /* fpstate: none */
         mov %rsp, %rdi
-        call stub_patched
+        call stub_serve
         ud2
 
 

@@ -16,7 +16,7 @@
  * Syscall User Dispatch, and enters the program with rt_sigreturn. Every
  * `syscall` the program executes then traps (SIGSYS from SUD, or from the
  * filter's RET_TRAP when SUD is off or missing), or comes from a patched
- * site (proc_patch.c) through stub_patch_entry, into serve(): the calls
+ * site (proc_patch.c) through stub_patch_entry, into stub_serve(): the calls
  * whose answer is a constant or one osvm gave ahead (the break's growth
  * within a room, the limits, random bytes) are answered there, every other
  * one is handed to osvm through the control page and answered by osvm's
@@ -253,7 +253,7 @@ extern const struct kehdr __ehdr_start; /* the linker's: this program's ELF head
 void stub_restorer(void);
 __attribute__((noreturn)) void stub_enter(void *uc);
 __attribute__((noreturn)) void stub_resume(struct ksigcontext *g);
-__attribute__((noreturn)) void stub_patched(struct ksigcontext *g);
+__attribute__((noreturn)) void stub_serve(struct ksigcontext *g);
 __attribute__((noreturn)) void stub_main(long *sp);
 
 #define sc0(n)             stub_sc((n), 0, 0, 0, 0, 0, 0)
@@ -576,9 +576,10 @@ static int io_fast(struct ksigcontext *g)
         return 0;
 }
 
-/* A system call of the guest's, trapped (g: the kernel's frame) or from a
- * patched site (g: stub_patch_entry's): answered here, or by osvm. */
-__attribute__((noreturn)) static void serve(struct ksigcontext *g)
+/* A system call of the guest's, trapped (g: the kernel's frame, from
+ * handler) or from a patched site (g: the frame gadget.S's stub_patch_entry
+ * built): answered here, or by osvm. */
+void stub_serve(struct ksigcontext *g)
 {
         if (fast_path(g) || io_fast(g))
                 stub_resume(g);
@@ -604,17 +605,12 @@ __attribute__((noreturn)) static void serve(struct ksigcontext *g)
         stub_resume(g);
 }
 
-void stub_patched(struct ksigcontext *g)
-{
-        serve(g);
-}
-
 static void handler(int sig, struct ksiginfo *si, struct kucontext *uc)
 {
         struct ksigcontext *g = &uc->mc;
         if (sig == SIGSYS_ && (si->code == SYS_USER_DISPATCH_ || si->code == SYS_SECCOMP_) &&
             si->arch == AUDIT_ARCH_X86_64_) {
-                serve(g);
+                stub_serve(g);
         }
         /* a fault, a 32-bit system call, or a signal nobody should send */
         ctl->sig = (uint64_t)sig;
