@@ -230,6 +230,15 @@ uint64_t time_mono_ns(void);
  * pthread_cond_timedwait takes it for a condition variable of that clock. */
 struct timespec time_after(clockid_t clock, uint64_t ns);
 
+/* Now in UTC as ISO 8601 to the millisecond, "2026-12-08T03:32:51.123Z": the
+ * stamp of the log's lines and the audit's records. (gmtime_r and strftime
+ * take the time zone's lock and cost more than the whole of a record.) */
+#define TIME_STAMP_LEN 24
+void time_utc_stamp(char out[TIME_STAMP_LEN + 1]);
+/* The same of ts (a time of CLOCK_REALTIME; before 1970 counts as 1970, after
+ * 9999 as the year 9999). */
+void time_utc_format(struct timespec ts, char out[TIME_STAMP_LEN + 1]);
+
 /* This process's id: asked of the kernel once, and again in a child after a fork. */
 int self_pid(void);
 

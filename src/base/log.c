@@ -140,15 +140,10 @@ static void file_write_locked(enum log_level lvl, const char *msg, size_t len)
                 if (lg.fd < 0)
                         return;
         }
-        struct timespec ts;
-        struct tm tm;
-        char stamp[32];
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+        char stamp[TIME_STAMP_LEN + 1];
+        time_utc_stamp(stamp);
         strbuf line = {0};
-        sb_addf(&line, "%s.%03ldZ [%d] %s: ", stamp, ts.tv_nsec / 1000000, self_pid(),
-                log_level_name(lvl));
+        sb_addf(&line, "%s [%d] %s: ", stamp, self_pid(), log_level_name(lvl));
         sb_add_sanitized(&line, msg, len, 0);
         sb_add(&line, "\n");
         if (batch.depth)

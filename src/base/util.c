@@ -237,6 +237,49 @@ uint64_t time_mono_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* n as width decimal digits, zero-padded, at out. */
+static void put_digits(char *out, unsigned long long n, int width)
+{
+        for (int i = width - 1; i >= 0; i--, n /= 10)
+                out[i] = (char)('0' + n % 10);
+}
+
+void time_utc_stamp(char out[TIME_STAMP_LEN + 1])
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        time_utc_format(ts, out);
+}
+
+void time_utc_format(struct timespec ts, char out[TIME_STAMP_LEN + 1])
+{
+        /* (from 1970 to the last second of 9999: four digits of year) */
+        long long secs = ts.tv_sec > 0 ? (long long)ts.tv_sec : 0;
+        if (secs > 253402300799ll)
+                secs = 253402300799ll;
+        long long days = secs / 86400, sod = secs % 86400;
+        /* The civil date of a day count since 1970-01-01 (proleptic Gregorian):
+         * counted in eras of 400 years from 0000-03-01, so that the leap day
+         * is the last day of a year that starts in March. */
+        long long z = days + 719468;
+        long long era = z / 146097;
+        long long doe = z - era * 146097;                                      /* 0..146096 */
+        long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+        long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+        long long mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+        long long day = doy - (153 * mp + 2) / 5 + 1;
+        long long month = mp < 10 ? mp + 3 : mp - 9;
+        long long year = yoe + era * 400 + (month <= 2);
+        memcpy(out, "0000-00-00T00:00:00.000Z", TIME_STAMP_LEN + 1);
+        put_digits(out, (unsigned long long)year, 4);
+        put_digits(out + 5, (unsigned long long)month, 2);
+        put_digits(out + 8, (unsigned long long)day, 2);
+        put_digits(out + 11, (unsigned long long)(sod / 3600), 2);
+        put_digits(out + 14, (unsigned long long)(sod / 60 % 60), 2);
+        put_digits(out + 17, (unsigned long long)(sod % 60), 2);
+        put_digits(out + 20, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+}
+
 struct timespec time_after(clockid_t clock, uint64_t ns)
 {
         struct timespec ts;

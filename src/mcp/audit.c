@@ -194,17 +194,6 @@ static const char *status_of(const struct mcp_audit_call *a)
         return "error";
 }
 
-static void utc_now(char *buf, size_t n)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char day[32];
-        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf, n, "%s.%03ldZ", day, ts.tv_nsec / 1000000);
-}
-
 static bool audit_off(void)
 {
         const char *off = getenv("OSVM_AUDIT");
@@ -398,21 +387,36 @@ static char *secret_fields(const struct mcp_audit_secret *s)
  * without it) last. */
 static char *seal(json_int_t seq, const char *fields, const char *prev)
 {
-        char when[48];
-        utc_now(when, sizeof(when));
-        strbuf b = {0};
-        sb_addf(&b, "{\"seq\":%lld,\"time\":\"%s\",", (long long)seq, when);
-        sb_add(&b, fields);
-        sb_add(&b, ",\"prev\":\"");
-        sb_add(&b, prev);
-        sb_add(&b, "\"}");
+        char head[96 + TIME_STAMP_LEN], when[TIME_STAMP_LEN + 1];
+        time_utc_stamp(when);
+        int hn =
+            snprintf(head, sizeof(head), "{\"seq\":%lld,\"time\":\"%s\",", (long long)seq, when);
+        size_t fn = strlen(fields), pn = strlen(prev);
+        static const char mid[] = ",\"prev\":\"", tail[] = "\",\"hash\":\"";
+        /* one allocation: head, fields, mid, prev, then either "}" (hashed) or
+         * tail, the hash and "}\n" */
+        size_t body = (size_t)hn + fn + strlen(mid) + pn + 1;
+        char *line = xmalloc(body + strlen(tail) + SHA256_HEX_LEN + 3);
+        char *p = line;
+        memcpy(p, head, (size_t)hn);
+        p += hn;
+        memcpy(p, fields, fn);
+        p += fn;
+        memcpy(p, mid, strlen(mid));
+        p += strlen(mid);
+        memcpy(p, prev, pn);
+        p += pn;
+        *p = '"';
         char hash[SHA256_HEX_LEN + 1];
-        sha256_hex(b.s, b.len, hash);
-        b.len--; /* the closing brace */
-        sb_add(&b, ",\"hash\":\"");
-        sb_add(&b, hash);
-        sb_add(&b, "\"}\n");
-        return b.s;
+        /* the hash is of the line without it: ..."prev":"...", closed by "} */
+        p[1] = '}';
+        sha256_hex(line, body + 1, hash);
+        memcpy(p, tail, strlen(tail));
+        p += strlen(tail);
+        memcpy(p, hash, SHA256_HEX_LEN);
+        p += SHA256_HEX_LEN;
+        memcpy(p, "\"}\n", 4);
+        return line;
 }
 
 /* Opens the lock file beside path (the directory too, at the first record). */

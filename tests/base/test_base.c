@@ -480,6 +480,41 @@ static void test_json_alloc_is_xmalloc(void **state)
         f(p);
 }
 
+/* The log's and the audit's time stamp agrees with gmtime_r and strftime:
+ * the epoch, leap days, the turns of centuries, and times spread from 1970 to
+ * 9999; the milliseconds are cut, not rounded. */
+static void test_utc_stamp(void **state)
+{
+        (void)state;
+        char got[TIME_STAMP_LEN + 1], want[64];
+        time_utc_format((struct timespec){0, 999999999}, got);
+        assert_string_equal(got, "1970-01-01T00:00:00.999Z");
+        time_utc_format((struct timespec){951782400, 5000000}, got);
+        assert_string_equal(got, "2000-02-29T00:00:00.005Z");
+        time_utc_format((struct timespec){4107542399, 0}, got);
+        assert_string_equal(got, "2100-02-28T23:59:59.000Z");
+        time_utc_format((struct timespec){-5, 0}, got);
+        assert_string_equal(got, "1970-01-01T00:00:00.000Z");
+        time_utc_format((struct timespec){253402300800 + 86400, 0}, got);
+        assert_string_equal(got, "9999-12-31T23:59:59.000Z");
+        unsigned long long x = 88172645463325252ull; /* xorshift64 */
+        for (int i = 0; i < 20000; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                time_t t = (time_t)(x % 253402300800ull);
+                struct tm tm;
+                assert_non_null(gmtime_r(&t, &tm));
+                strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+                long ms = (long)(x % 1000);
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), ".%03ldZ", ms);
+                time_utc_format((struct timespec){t, ms * 1000000 + 999}, got);
+                assert_string_equal(got, want);
+        }
+        time_utc_stamp(got);
+        assert_int_equal(strlen(got), TIME_STAMP_LEN);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -499,6 +534,7 @@ int main(void)
             cmocka_unit_test(test_paths),
             cmocka_unit_test(test_log_sanitizes),
             cmocka_unit_test(test_log_cuts_whole_characters),
+            cmocka_unit_test(test_utc_stamp),
         };
         return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }
