@@ -242,6 +242,23 @@ void time_utc_format(struct timespec ts, char out[TIME_STAMP_LEN + 1]);
 /* This process's id: asked of the kernel once, and again in a child after a fork. */
 int self_pid(void);
 
+/* ---- waiting on file descriptors, spinning first (spin.c) ----
+ *
+ * spin_poll is poll() for a wait whose answers tend to come fast: while a
+ * CPU is idle it polls with no timeout for up to twice the time this wait
+ * has taken on average (at most spin_max()) before it blocks, so that a
+ * quick answer costs no wake-up from sleep. The struct keeps that average:
+ * one per place that waits, zeroed at first, used by one thread at a time.
+ */
+struct pollfd;
+struct spin_wait {
+        uint64_t avg_ns; /* how long this wait has taken, a moving average; 0: not known */
+};
+int spin_poll(struct spin_wait *sw, struct pollfd *fds, unsigned n, int timeout_ms);
+/* The longest spin, in ns (OSVM_SPIN_US; 0 where this process does not spin:
+ * one CPU, no /proc/loadavg, or OSVM_SPIN_US=0). */
+uint64_t spin_max(void);
+
 /* ---- SHA-256 (FIPS 180-4; sha256.c) ---- */
 
 #define SHA256_LEN     32

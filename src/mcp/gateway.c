@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -1161,7 +1162,8 @@ struct stdio_in {
         struct mcp_line_cut cut; /* the line so far; its max: the gateway's max_message */
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        bool ended; /* stdin's end (or an error reading it) was reached */
+        bool ended;            /* stdin's end (or an error reading it) was reached */
+        struct spin_wait spin; /* how long the client takes to send the next line */
 };
 
 /* One complete line: a message, a parse error or the refusal of a line over max. */
@@ -1214,6 +1216,12 @@ static void read_turn(struct stdio_in *in)
 {
         for (;;) {
                 if (in->off == in->n) {
+                        if (spin_max()) {
+                                /* a client that sends its next line soon is
+                                 * waited for spinning (base.h: spin_poll) */
+                                struct pollfd p = {.fd = in->fd, .events = POLLIN};
+                                spin_poll(&in->spin, &p, 1, -1);
+                        }
                         ssize_t r = read(in->fd, in->buf, sizeof(in->buf));
                         if (r < 0 && errno == EINTR)
                                 continue;

@@ -52,6 +52,7 @@ struct stdio_transport {
         int stat_fd;                   /* its /proc/PID/stat, or -1 until opened */
         uint64_t seen_running_ns;      /* when a look at /proc last found it running */
         struct mcp_confined *confined; /* its sandbox's host side; NULL on the host */
+        struct spin_wait spin;         /* how long a wait for its output takes */
 };
 
 static void note_exit(struct stdio_transport *s, int status)
@@ -355,7 +356,7 @@ static int pump(struct stdio_transport *s, const struct mcp_wait *w, bool flush,
                                       {s->err_fd, POLLIN, 0},
                                       {out_pending ? s->in_fd : -1, POLLOUT, 0},
                                       {watch ? watch->fd : -1, POLLIN, 0}};
-                int n = poll(p, 4, timeout);
+                int n = spin_poll(&s->spin, p, 4, timeout);
                 if (n < 0 && errno != EINTR) {
                         rc = err_sys(e, "%s: poll", s->base.server_name);
                         break;
