@@ -6,7 +6,9 @@
 # alternating so that the machine's noise falls on both. Over stdio also
 # through a relay that only copies bytes (bench/gateway_relay.c): the floor
 # that a second process hop sets, whatever the gateway does; and through osvm
-# to the server in its sandbox, as `mcp add` runs it by default. Then the
+# to the server in its sandbox, as `mcp add` runs it by default, and through
+# osvm with its spinning turned off (OSVM_SPIN_US=0: every wait blocks at
+# once; docs/gateway.md, "Spinning before a wait"). Then the
 # gateway's resident memory with three servers fronted. Release build
 # (build/osvm).
 #
@@ -54,6 +56,7 @@ for r in $(seq "$rounds"); do
         bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
         bench stdio echo "$calls" build/bench/gateway_relay node "$ev" stdio | sed 's/^{/{"path":"relay",/' >>"$tmp/results"
         bench stdio evs__echo "$calls" "$osvm" mcp serve evs | sed 's/^{/{"path":"sandboxed",/' >>"$tmp/results"
+        OSVM_SPIN_US=0 bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"nospin",/' >>"$tmp/results"
         bench http echo "$calls" "http://127.0.0.1:$port/mcp" | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench http ev__echo "$calls" "http://127.0.0.1:$gport/mcp" "$token" "$gpid" | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
 done
@@ -74,6 +77,9 @@ python3 - "$tmp/results" "$calls" "$rounds" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print(f"echo through the gateway against straight to server-everything: {sys.argv[2]} calls x {sys.argv[3]} rounds (SDK client, release build)")
+# the CPU of the process between the client and the server (its own, not
+# the server's), per call: steadier than a p50 here
+per = lambda rs: statistics.median(1000 * r["cpu_ms"] / (r["calls"] + 30) for r in rs)
 for t in ("stdio", "http"):
     d = [r for r in rows if r["transport"] == t and r["path"] == "direct"]
     g = [r for r in rows if r["transport"] == t and r["path"] == "gateway"]
@@ -93,11 +99,13 @@ for t in ("stdio", "http"):
         rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rl)]
         print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
     if t == "stdio" and rl:
-        # the CPU of the process between the client and the server (its
-        # own, not the server's), per call: steadier than a p50 here
-        per = lambda rs: statistics.median(1000 * r["cpu_ms"] / (r["calls"] + 30) for r in rs)
         ratio = f"{per(g) / per(rl):.2f}x the relay's" if per(rl) > 0 else "no ratio: too few calls for the 10 ms ticks"
         print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us: {ratio}")
+    ns = [r for r in rows if r["transport"] == t and r["path"] == "nospin"]
+    if ns:
+        np_ = statistics.median(r["p50_us"] for r in ns)
+        rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, ns)]
+        print(f"         through osvm with no spin before its waits (OSVM_SPIN_US=0): p50 {np_:.1f} us, ratio {np_ / dp:.2f}x, {100 * (np_ - dp) / dp:+.1f}%; per round {[r['p50_us'] for r in ns]}, the rounds' own ratios' median {statistics.median(rr):.2f}x; CPU per call {per(ns):.0f} us")
     sb = [r for r in rows if r["transport"] == t and r["path"] == "sandboxed"]
     if sb:
         sp = statistics.median(r["p50_us"] for r in sb)
