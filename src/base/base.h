@@ -197,6 +197,8 @@ void sb_add(strbuf *b, const char *s);
 /* n bytes of s (which may hold NULs), kept NUL-terminated. */
 void sb_addn(strbuf *b, const char *s, size_t n);
 void sb_free(strbuf *b);
+/* Room for n more bytes, so that adding them reallocates nothing. */
+void sb_reserve(strbuf *b, size_t n);
 /* Returns the string and leaves b empty. */
 char *sb_steal(strbuf *b);
 

@@ -167,17 +167,29 @@ static void sb_grow(strbuf *b, size_t extra)
 
 void sb_addf(strbuf *b, const char *fmt, ...)
 {
+        /* formatted once where it fits in the room left, twice where not */
+        size_t room = b->cap - b->len;
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
+        int n = vsnprintf(room ? b->s + b->len : NULL, room, fmt, ap);
         va_end(ap);
-        if (n < 0)
+        if (n < 0) {
+                if (room)
+                        b->s[b->len] = '\0';
                 return;
-        sb_grow(b, (size_t)n);
-        va_start(ap, fmt);
-        vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
+        }
+        if ((size_t)n >= room) {
+                sb_grow(b, (size_t)n);
+                va_start(ap, fmt);
+                vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+                va_end(ap);
+        }
         b->len += (size_t)n;
+}
+
+void sb_reserve(strbuf *b, size_t n)
+{
+        sb_grow(b, n);
 }
 
 void sb_add(strbuf *b, const char *s)

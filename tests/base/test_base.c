@@ -515,6 +515,40 @@ static void test_utc_stamp(void **state)
         assert_int_equal(strlen(got), TIME_STAMP_LEN);
 }
 
+/* A string built in pieces: formatted where it fits in the room left and
+ * where it does not, reserved room used without a move, NULs kept. */
+static void test_strbuf(void **state)
+{
+        (void)state;
+        strbuf b = {0};
+        sb_addf(&b, "%s-%d", "a", 1); /* no buffer yet */
+        assert_string_equal(b.s, "a-1");
+        sb_reserve(&b, 1000);
+        char *at = b.s;
+        size_t cap = b.cap;
+        assert_true(cap >= b.len + 1000 + 1);
+        for (int i = 0; i < 100; i++)
+                sb_addf(&b, "%03d,", i); /* 400 bytes: into the room reserved */
+        assert_ptr_equal(b.s, at);
+        assert_int_equal(b.cap, cap);
+        assert_int_equal(b.len, 3 + 400);
+        assert_memory_equal(b.s + 3, "000,001,", 8);
+        assert_memory_equal(b.s + b.len - 4, "099,", 4);
+        char big[3000];
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        sb_addf(&b, "[%s]", big); /* more than the room left: grown, formatted again */
+        assert_int_equal(b.len, 3 + 400 + 3001);
+        assert_int_equal(b.s[403], '[');
+        assert_int_equal(b.s[b.len - 1], ']');
+        assert_int_equal(b.s[b.len], '\0');
+        assert_int_equal(strlen(b.s), b.len);
+        sb_addn(&b, "a\0b", 3);
+        assert_int_equal(b.len, 3 + 400 + 3001 + 3);
+        assert_memory_equal(b.s + b.len - 3, "a\0b", 4);
+        sb_free(&b);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -535,6 +569,7 @@ int main(void)
             cmocka_unit_test(test_log_sanitizes),
             cmocka_unit_test(test_log_cuts_whole_characters),
             cmocka_unit_test(test_utc_stamp),
+            cmocka_unit_test(test_strbuf),
         };
         return cmocka_run_group_tests_name("base", tests, setup, teardown);
 }
