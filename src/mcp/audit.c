@@ -345,9 +345,13 @@ static char *call_fields(struct mcp_audit_call *a)
 {
         mcp_audit_prepare(a);
         const char *status = status_of(a);
+        size_t known = strlen(a->known);
         strbuf b = {0};
-        sb_add(&b, a->known);
-        sb_addf(&b, ",\"status\":\"%s\"", status);
+        sb_reserve(&b, known + 192); /* the rest, short of an error's words or any egress */
+        sb_addn(&b, a->known, known);
+        sb_add(&b, ",\"status\":\"");
+        sb_add(&b, status);
+        sb_add(&b, "\"");
         if (!a->result && a->err) {
                 json_t *err = text(a->err->msg);
                 sb_add(&b, ",\"error\":");
@@ -358,8 +362,12 @@ static char *call_fields(struct mcp_audit_call *a)
         sb_addf(&b, ",\"bytes_out\":%zu,\"duration_us\":%llu,\"egress\":", out,
                 (unsigned long long)(a->duration_ns / 1000));
         /* the tool's host calls: only a tool in a VM or trapped process is seen making them */
-        add_value(&b, a->egress);
-        sb_addf(&b, ",\"limits_hit\":[%s]", !strcmp(status, "timeout") ? "\"timeout_ms\"" : "");
+        if (json_is_array(a->egress) && !json_array_size(a->egress))
+                sb_add(&b, "[]");
+        else
+                add_value(&b, a->egress);
+        sb_add(&b, !strcmp(status, "timeout") ? ",\"limits_hit\":[\"timeout_ms\"]"
+                                              : ",\"limits_hit\":[]");
         return b.s;
 }
 

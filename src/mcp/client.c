@@ -549,7 +549,8 @@ static json_t *request(struct mcp_client *c, const char *method, json_t *params,
                        const struct mcp_call_opts *o, uint32_t dflt_timeout, osvm_err *e)
 {
         bool may_retry = strcmp(method, "initialize") != 0;
-        json_t *again = may_retry && params ? json_deep_copy(params) : NULL;
+        /* (request_once adds only "_meta" to params, which a second try sets anew) */
+        json_t *again = may_retry && params ? json_incref(params) : NULL;
         json_t *r = request_once(c, method, params, o, dflt_timeout, e);
         if (!r && may_retry && e->code == MCP_E_SESSION) {
                 log_info("%s: the server lost the session; initializing again", c->name);

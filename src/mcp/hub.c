@@ -777,18 +777,25 @@ void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct
  * gateway, a chat) logs its decision once, and again only when its words
  * change: each call's reasons are in its audit record.
  */
+/* Whether text, as logged_already keeps it ("LEVEL TEXT\n" a reason), holds
+ * dec's reasons. */
+static bool same_reasons(const char *text, const struct iso_decision *dec)
+{
+        const char *p = text;
+        for (size_t i = 0; i < dec->nreasons; i++) {
+                const char *r = dec->reasons[i].text;
+                size_t n = strlen(r);
+                if (p[0] != (char)('0' + dec->reasons[i].level) || p[1] != ' ' ||
+                    strncmp(p + 2, r, n) != 0 || p[2 + n] != '\n')
+                        return false;
+                p += n + 3;
+        }
+        return *p == '\0';
+}
+
 static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
                            const struct iso_decision *dec)
 {
-        strbuf key = {0}, text = {0};
-        sb_add(&key, id);
-        sb_addn(&key, "", 1);
-        sb_add(&key, tool);
-        for (size_t i = 0; i < dec->nreasons; i++) {
-                sb_addf(&text, "%d ", (int)dec->reasons[i].level);
-                sb_add(&text, dec->reasons[i].text);
-                sb_addn(&text, "\n", 1);
-        }
         pthread_mutex_lock(&h->mu);
         /* its own slot, else the first free one, else the oldest taken */
         size_t at = 0;
@@ -804,16 +811,24 @@ static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
                 at = h->logged_next;
                 h->logged_next = (h->logged_next + 1) % HUB_LOGGED_MAX;
         }
-        bool same = mine && !strcmp(h->logged[at].text, text.s ? text.s : "");
+        /* compared where they are: a call's own copy is made only when they changed */
+        bool same = mine && same_reasons(h->logged[at].text, dec);
         if (!same) {
+                strbuf key = {0}, text = {0};
+                sb_add(&key, id);
+                sb_addn(&key, "", 1);
+                sb_add(&key, tool);
+                for (size_t i = 0; i < dec->nreasons; i++) {
+                        sb_addf(&text, "%d ", (int)dec->reasons[i].level);
+                        sb_add(&text, dec->reasons[i].text);
+                        sb_addn(&text, "\n", 1);
+                }
                 free(h->logged[at].key);
                 free(h->logged[at].text);
                 h->logged[at].key = sb_steal(&key);
-                h->logged[at].text = sb_steal(&text);
+                h->logged[at].text = text.s ? sb_steal(&text) : xstrdup("");
         }
         pthread_mutex_unlock(&h->mu);
-        sb_free(&key);
-        sb_free(&text);
         return same;
 }
 
