@@ -4,13 +4,15 @@
 # HTTP: the server's own Streamable HTTP) and through `osvm mcp serve`
 # (stdio; and --http, osvm reaching the server over stdio), rounds
 # alternating so that the machine's noise falls on both. Over stdio also
-# through a relay that only copies bytes (bench/gateway_relay.c): the floor
-# that a second process hop sets, whatever the gateway does; and through osvm
-# to the server in its sandbox, as `mcp add` runs it by default, and through
-# osvm with its spinning turned off (OSVM_SPIN_US=0: every wait blocks at
-# once; docs/gateway.md, "Spinning before a wait"). Then the
-# gateway's resident memory with three servers fronted. Release build
-# (build/osvm).
+# - through a relay that only copies bytes (bench/gateway_relay.c): the floor
+#   that a second process hop sets, whatever the gateway does;
+# - through the same relay spinning before its waits as osvm does: that
+#   floor once the hop's wake-ups are spun away;
+# - through osvm to the server in its sandbox, as `mcp add` runs it;
+# - through osvm with its spinning off (OSVM_SPIN_US=0: every wait blocks at
+#   once; docs/gateway.md, "Concurrency, cancellation, progress").
+# Then the gateway's resident memory with three servers fronted. Release
+# build (build/osvm).
 #
 # usage: bench/gateway.sh [CALLS_PER_ROUND] [ROUNDS]     (default 500 3)
 set -eu
@@ -55,6 +57,7 @@ for r in $(seq "$rounds"); do
         bench stdio echo "$calls" node "$ev" stdio | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
         bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"gateway",/' >>"$tmp/results"
         bench stdio echo "$calls" build/bench/gateway_relay node "$ev" stdio | sed 's/^{/{"path":"relay",/' >>"$tmp/results"
+        bench stdio echo "$calls" build/bench/gateway_relay --spin 300 node "$ev" stdio | sed 's/^{/{"path":"relayspin",/' >>"$tmp/results"
         bench stdio evs__echo "$calls" "$osvm" mcp serve evs | sed 's/^{/{"path":"sandboxed",/' >>"$tmp/results"
         OSVM_SPIN_US=0 bench stdio ev__echo "$calls" "$osvm" mcp serve ev | sed 's/^{/{"path":"nospin",/' >>"$tmp/results"
         bench http echo "$calls" "http://127.0.0.1:$port/mcp" | sed 's/^{/{"path":"direct",/' >>"$tmp/results"
@@ -98,6 +101,11 @@ for t in ("stdio", "http"):
         rp = statistics.median(r["p50_us"] for r in rl)
         rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rl)]
         print(f"         the floor, a relay that only copies bytes between the pipes (bench/gateway_relay.c): p50 {rp:.1f} us, ratio {rp / dp:.2f}x, {100 * (rp - dp) / dp:+.1f}% ({rp - dp:+.1f} us); per round {[r['p50_us'] for r in rl]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
+    rs = [r for r in rows if r["transport"] == t and r["path"] == "relayspin"]
+    if rs:
+        xp = statistics.median(r["p50_us"] for r in rs)
+        rr = [b["p50_us"] / a["p50_us"] for a, b in zip(d, rs)]
+        print(f"         the same relay spinning up to 300 us before each wait, as osvm does (--spin 300): p50 {xp:.1f} us, ratio {xp / dp:.2f}x, {100 * (xp - dp) / dp:+.1f}%; per round {[r['p50_us'] for r in rs]}, the rounds' own ratios' median {statistics.median(rr):.2f}x")
     if t == "stdio" and rl:
         ratio = f"{per(g) / per(rl):.2f}x the relay's" if per(rl) > 0 else "no ratio: too few calls for the 10 ms ticks"
         print(f"         CPU per call of the process in between (warm-up and start included): osvm {per(g):.0f} us, the relay {per(rl):.0f} us: {ratio}")
