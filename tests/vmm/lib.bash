@@ -26,6 +26,16 @@ vmm_platforms() {
                 echo "not ok - $bin is not built (make vmm-guests)" >&2
                 exit 1
         fi
+        # Run by hand after a change, a driver not built again would test the
+        # engine as it was: said, not run. (Only where the sources are: the
+        # nested guest has a copy of the tests alone.)
+        local newer=
+        [ -d src/vmm ] && newer=$(find src tests/vmm/vmm_run.c -newer "$bin" \
+                \( -name '*.[chS]' -o -name '*.ld' \) -print -quit 2>/dev/null)
+        if [ -n "$newer" ]; then
+                echo "not ok - $bin is older than $newer (make vmm-guests)" >&2
+                exit 1
+        fi
         # OSVM_TEST_PLATFORMS="kvm" (tests/nested): only the legs named; a
         # platform named there that does not work is a failure, not a skip.
         local only=${OSVM_TEST_PLATFORMS:-}
