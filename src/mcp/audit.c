@@ -395,35 +395,26 @@ static char *secret_fields(const struct mcp_audit_secret *s)
  * without it) last. */
 static char *seal(json_int_t seq, const char *fields, const char *prev)
 {
-        char head[96 + TIME_STAMP_LEN], when[TIME_STAMP_LEN + 1];
+        char when[TIME_STAMP_LEN + 1], head[64 + TIME_STAMP_LEN];
         time_utc_stamp(when);
         int hn =
             snprintf(head, sizeof(head), "{\"seq\":%lld,\"time\":\"%s\",", (long long)seq, when);
+        static const char mid[] = ",\"prev\":\"", key[] = ",\"hash\":\"";
         size_t fn = strlen(fields), pn = strlen(prev);
-        static const char mid[] = ",\"prev\":\"", tail[] = "\",\"hash\":\"";
-        /* one allocation: head, fields, mid, prev, then either "}" (hashed) or
-         * tail, the hash and "}\n" */
-        size_t body = (size_t)hn + fn + strlen(mid) + pn + 1;
-        char *line = xmalloc(body + strlen(tail) + SHA256_HEX_LEN + 3);
-        char *p = line;
-        memcpy(p, head, (size_t)hn);
-        p += hn;
-        memcpy(p, fields, fn);
-        p += fn;
-        memcpy(p, mid, strlen(mid));
-        p += strlen(mid);
-        memcpy(p, prev, pn);
-        p += pn;
-        *p = '"';
+        /* what is hashed: head, the fields, "prev" and "} */
+        size_t hashed = (size_t)hn + fn + strlen(mid) + pn + 2;
+        /* one allocation: the hash and its key take the closing brace's place */
+        char *line = xmalloc(hashed - 1 + strlen(key) + SHA256_HEX_LEN + sizeof("\"}\n"));
+        char *p = mempcpy(line, head, (size_t)hn);
+        p = mempcpy(p, fields, fn);
+        p = mempcpy(p, mid, strlen(mid));
+        p = mempcpy(p, prev, pn);
+        p = mempcpy(p, "\"}", 2);
         char hash[SHA256_HEX_LEN + 1];
-        /* the hash is of the line without it: ..."prev":"...", closed by "} */
-        p[1] = '}';
-        sha256_hex(line, body + 1, hash);
-        memcpy(p, tail, strlen(tail));
-        p += strlen(tail);
-        memcpy(p, hash, SHA256_HEX_LEN);
-        p += SHA256_HEX_LEN;
-        memcpy(p, "\"}\n", 4);
+        sha256_hex(line, hashed, hash);
+        p = mempcpy(p - 1, key, strlen(key));
+        p = mempcpy(p, hash, SHA256_HEX_LEN);
+        memcpy(p, "\"}\n", sizeof("\"}\n"));
         return line;
 }
 

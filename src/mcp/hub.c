@@ -771,12 +771,6 @@ void mcp_hub_preview(struct mcp_hub *h, const char *id, const char *tool, struct
         iso_decide_reach(h->cfg, id, tool, h->host, s ? &reach : NULL, dec);
 }
 
-/*
- * Whether dec's reasons are the ones logged last for its tool (and when not,
- * they are kept as such). A process that calls a tool many times (the
- * gateway, a chat) logs its decision once, and again only when its words
- * change: each call's reasons are in its audit record.
- */
 /* Whether text, as logged_already keeps it ("LEVEL TEXT\n" a reason), holds
  * dec's reasons. */
 static bool same_reasons(const char *text, const struct iso_decision *dec)
@@ -793,6 +787,12 @@ static bool same_reasons(const char *text, const struct iso_decision *dec)
         return *p == '\0';
 }
 
+/*
+ * Whether dec's reasons are the ones logged last for its tool (and when not,
+ * they are kept as such). A process that calls a tool many times (the
+ * gateway, a chat) logs its decision once, and again only when its words
+ * change: each call's reasons are in its audit record.
+ */
 static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
                            const struct iso_decision *dec)
 {
@@ -826,7 +826,7 @@ static bool logged_already(struct mcp_hub *h, const char *id, const char *tool,
                 free(h->logged[at].key);
                 free(h->logged[at].text);
                 h->logged[at].key = sb_steal(&key);
-                h->logged[at].text = text.s ? sb_steal(&text) : xstrdup("");
+                h->logged[at].text = sb_steal(&text);
         }
         pthread_mutex_unlock(&h->mu);
         return same;
