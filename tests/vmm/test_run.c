@@ -738,14 +738,6 @@ static void test_placement_let_go(void **state)
                 assert_int_equal(res[i].end, VMM_END_CANCELLED);
 }
 
-/*
- * A stub writes nothing on the stack page the zygote forked it on, which
- * the fork left shared copy-on-write (a write there costs every stub a page
- * fault): it maps its own stack first (stub_from_fork in gadget.S). That page
- * (the top of the only writable anonymous mapping below its control pages)
- * is, in a running stub, still present and shared with the zygote, as its
- * pagemap says (bit 63 present, bit 56 mapped by this process alone).
- */
 /* The page of a stub's zygote stack region (its one writable mapping below
  * the control page) that the stub started on, or 0. */
 static uint64_t stub_zygote_page(int pid)
@@ -778,6 +770,14 @@ static bool pagemap_entry(int pid, uint64_t addr, uint64_t *entry)
         return ok;
 }
 
+/*
+ * A stub writes nothing on the stack page the zygote forked it on, which
+ * the fork left shared copy-on-write (a write there costs every stub a page
+ * fault): it maps its own stack first (stub_from_fork in gadget.S). That page
+ * (the top of the only writable anonymous mapping below its control pages)
+ * is, in a running stub, still present and shared with the zygote, as its
+ * pagemap says (bit 63 present, bit 56 mapped by this process alone).
+ */
 static void test_stub_writes_no_zygote_page(void **state)
 {
         (void)state;
